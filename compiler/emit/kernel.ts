@@ -1,0 +1,28 @@
+/**
+ * The kernel contract between the emitters and the module assembler.
+ *
+ * A kernel is one AssemblyScript function whose sizes and strides are compile-time constants and
+ * whose tensors arrive as byte offsets into linear memory (JS owns the memory layout; kernels take
+ * offsets). Runtime integers (the batch size, or a row count derived from it) arrive as i32
+ * parameters. Identical kernels (same `key`) are emitted once and called many times with other
+ * offsets — e.g. one LSTM step kernel called for every time step.
+ */
+
+export type ParamType = "usize" | "i32" | "f32";
+
+export interface KernelParam {
+  name: string;
+  type: ParamType;
+}
+
+export interface KernelDef {
+  /** Canonical signature: two kernels with the same key have the same params and body. */
+  key: string;
+  /** A short human label for `--emit as` comments and error messages ("matmul 784x512 relu"). */
+  label: string;
+  params: KernelParam[];
+  /** Function body: AssemblyScript statements using the params by name. */
+  body: string;
+  /** Names of prelude helpers (see emit/prelude.ts) the body calls. */
+  needs?: string[];
+}

@@ -1,0 +1,105 @@
+/**
+ * The checked graph: what the front end (parse → validate → build → infer shapes) hands to the
+ * compiler. Every attribute has its Keras default filled in and is normalized (see NOTES below),
+ * layers are in topological order, every tensor shape is known. Shapes leave out the batch axis.
+ */
+
+export type DType = "float32" | "int32";
+
+export type ActivationName =
+  | "linear" | "relu" | "sigmoid" | "tanh" | "softmax" | "gelu" | "leaky_relu" | "elu" | "silu" | "softplus";
+
+export type OpName =
+  | "dense" | "conv2d" | "max_pooling2d" | "average_pooling2d"
+  | "global_average_pooling2d" | "global_max_pooling2d" | "flatten" | "reshape" | "activation"
+  | "softmax" | "dropout" | "batch_normalization" | "layer_normalization" | "embedding"
+  | "position_embedding" | "simple_rnn" | "lstm" | "gru" | "multi_head_attention"
+  | "add" | "multiply" | "average" | "maximum" | "minimum" | "subtract" | "concatenate";
+
+export type InitializerName =
+  | "zeros" | "ones" | "glorot_uniform" | "glorot_normal" | "he_uniform" | "he_normal" | "lecun_normal"
+  | "random_normal" | "random_uniform" | "uniform" | "orthogonal";
+
+export interface Initializer {
+  name: InitializerName;
+  /** Fans as Keras computes them for this weight (conv: kh·kw·C and kh·kw·filters). */
+  fanIn: number;
+  fanOut: number;
+  /** LSTM `unit_forget_bias`: elements [start, end) of the flat weight start at exactly 1. */
+  onesRange?: [number, number];
+}
+
+export interface WeightSpec {
+  /** Short name within the layer: "kernel", "bias", "query/kernel", "moving_mean". */
+  name: string;
+  /** Full name "<layer>/<name>" (spec §5). */
+  fullName: string;
+  shape: number[];
+  /** false for moving statistics and for every weight of a frozen layer. */
+  trainable: boolean;
+  initializer: Initializer;
+}
+
+/**
+ * NOTES on normalized attributes (per op; absent keys do not exist for that op):
+ *  - kernel_size, strides, dilation_rate, pool_size: always [h, w] pairs.
+ *  - axis (softmax, batch_normalization, layer_normalization, concatenate): a non-negative index
+ *    into the per-example shape (batch axis excluded), i.e. -1 on a rank-3 input becomes 2.
+ *  - reshape.target_shape: -1 resolved to the real size.
+ *  - activation: always present where the op takes one ("linear" when not given); swish → silu.
+ *  - use_bias, return_sequences, causal: booleans with defaults filled.
+ *  - multi_head_attention.value_dim: filled with key_dim when not given.
+ *  - initializers: every *_initializer attribute of the op with its Keras default filled in.
+ */
+export type Attrs = Record<string, unknown>;
+
+export interface ValueInfo {
+  name: string;
+  shape: number[];
+  dtype: DType;
+}
+
+export interface Layer {
+  name: string;
+  op: OpName;
+  /** JSON pointer of the layer in the graph file, e.g. "/layers/3". */
+  path: string;
+  /** Names of graph inputs or earlier layers (defaults resolved). */
+  inputs: string[];
+  attrs: Attrs;
+  trainable: boolean;
+  /** Output shape (batch axis excluded) and dtype. */
+  shape: number[];
+  dtype: DType;
+  weights: WeightSpec[];
+}
+
+export type LossType =
+  | "mean_squared_error" | "mean_absolute_error" | "binary_crossentropy"
+  | "categorical_crossentropy" | "sparse_categorical_crossentropy";
+
+export type OptimizerSpec =
+  | { type: "sgd"; learning_rate: number; momentum: number; nesterov: boolean; clipnorm?: number; global_clipnorm?: number }
+  | { type: "adam"; learning_rate: number; beta_1: number; beta_2: number; epsilon: number; clipnorm?: number; global_clipnorm?: number }
+  | { type: "adamw"; learning_rate: number; beta_1: number; beta_2: number; epsilon: number; weight_decay: number; clipnorm?: number; global_clipnorm?: number }
+  | { type: "rmsprop"; learning_rate: number; rho: number; momentum: number; epsilon: number; clipnorm?: number; global_clipnorm?: number };
+
+export type MetricName = "accuracy" | "mean_squared_error" | "mean_absolute_error";
+
+export interface TrainingSpec {
+  loss: { type: LossType; output: string; target: string; from_logits: boolean };
+  optimizer: OptimizerSpec;
+  metrics: MetricName[];
+}
+
+export interface Graph {
+  format: "kiln.graph/v1";
+  name: string;
+  seed: number;
+  inputs: ValueInfo[];
+  targets: ValueInfo[];
+  /** Topological order; a layer's inputs are graph inputs or layers listed before it. */
+  layers: Layer[];
+  outputs: string[];
+  training?: TrainingSpec;
+}
