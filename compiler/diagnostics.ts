@@ -4,35 +4,9 @@
  * and/or a layer name), what was expected and what came.
  */
 
-export interface Diagnostic {
-  /** Stable code, e.g. "schema", "shape", "unknown-op", "limit". */
-  code: string;
-  /** JSON pointer into the graph file ("/layers/4/kernel_size"), or "" for the whole document. */
-  path: string;
-  /** The layer the problem belongs to, when there is one. */
-  layer?: string;
-  /** A sentence a person understands at once: what was expected and what came. */
-  message: string;
-}
+import { KilnError, type Diagnostic } from "../runtime/errors.js";
 
-export class KilnError extends Error {
-  readonly diagnostics: Diagnostic[];
-  constructor(diagnostics: Diagnostic[] | Diagnostic) {
-    const list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
-    super(list.map(formatDiagnostic).join("\n"));
-    this.name = "KilnError";
-    this.diagnostics = list;
-  }
-  /** The first diagnostic's path: convenient in tests. */
-  get path(): string {
-    return this.diagnostics[0]?.path ?? "";
-  }
-}
-
-export function formatDiagnostic(d: Diagnostic): string {
-  const where = [d.path || undefined, d.layer ? `layer ${d.layer}` : undefined].filter(Boolean).join(", ");
-  return where ? `${where}: ${d.message}` : d.message;
-}
+export { KilnError, formatDiagnostic, type Diagnostic } from "../runtime/errors.js";
 
 /** Collects diagnostics during a pass; throws them all at once. */
 export class DiagnosticBag {
