@@ -1,0 +1,149 @@
+/**
+ * Emit stage: 2-D max / average pooling, forward and backward, NHWC (spec §2 padding rules).
+ * x[n,h,w,c] → y[n,oh,ow,c]; every size, stride and pad is a compile-time constant, only the batch
+ * `n` arrives at run time. SIMD runs across channels (the innermost axis), a scalar tail handles
+ * c % 4. Windows are clamped to the real image, so padding never takes part: max pooling behaves
+ * as if padded with −∞, average pooling divides by the count of real elements in each window.
+ */
+import { f32lit, indent, intlit } from "./code.js";
+import type { KernelDef } from "./kernel.js";
+
+export interface Pool2dSpec {
+  kind: "max" | "avg";
+  h: number; w: number; c: number;
+  /** Pool size. */
+  ph: number; pw: number;
+  /** Strides. */
+  sh: number; sw: number;
+  /** Padding before (top/left); the rest is implied by oh/ow. */
+  padTop: number; padLeft: number;
+  oh: number; ow: number;
+}
+
+/** y = pool(x). Params: x, y (usize), n (i32 batch). */
+export function emitPool2d(s: Pool2dSpec): KernelDef {
+  check(s);
+  const reduce = s.kind === "max" ? "f32x4.max(acc, v)" : "f32x4.add(acc, v)";
+  const reduce1 = s.kind === "max" ? "max<f32>(acc, v)" : "acc + v";
+  const init4 = s.kind === "max" ? `f32x4.splat(${f32lit(-Infinity)})` : "f32x4.splat(0)";
+  const init1 = s.kind === "max" ? f32lit(-Infinity) : f32lit(0);
+  const fin4 = s.kind === "max" ? "acc" : "f32x4.div(acc, f32x4.splat(cnt))";
+  const fin1 = s.kind === "max" ? "acc" : "acc / cnt";
+  const vec = `let acc = ${init4};
+${windowLoop(`const v = v128.load(xb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2));\nacc = ${reduce};`)}
+v128.store(yp + (<usize>ch << 2), ${fin4});`;
+  const sca = `let acc: f32 = ${init1};
+${windowLoop(`const v = load<f32>(xb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2));\nacc = ${reduce1};`)}
+store<f32>(yp + (<usize>ch << 2), ${fin1});`;
+  const body = outerLoops(s, "y", channelLoops(s.c, vec, sca));
+  return kernel(s, "fwd", ["x", "y"], body);
+}
+
+/**
+ * dx = ∂y/∂x · dy. Params: x, dy, dx (usize), n (i32). dx is zeroed here, then every window adds
+ * its share (overlapping windows, stride < pool, accumulate). Max pooling recomputes the argmax
+ * from x; the FIRST maximal element in row-major window order gets the gradient (strict `>`).
+ * Average pooling spreads dy / count over the real elements (x is not read).
+ */
+export function emitPool2dGrad(s: Pool2dSpec): KernelDef {
+  check(s);
+  const body = `memory.fill(dx, 0, <usize>n * ${intlit(s.h * s.w * s.c * 4)});
+${outerLoops(s, "dy", s.kind === "max" ? maxGradChannels(s) : avgGradChannels(s))}`;
+  return kernel(s, "grad", ["x", "dy", "dx"], body);
+}
+
+function maxGradChannels(s: Pool2dSpec): string {
+  const at = (e: string): string => `(iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ${e}`;
+  const first = `(iy0 * ${intlit(s.w)} + ix0) * ${intlit(s.c)} + ch`;
+  // Vector: track the best value and its element index per lane; bitselect keeps the earlier one on ties.
+  const lanes = [0, 1, 2, 3].map((k) =>
+    `{ const p = dxb + (<usize>(i32x4.extract_lane(bi, ${k}) + ${k}) << 2); store<f32>(p, load<f32>(p) + f32x4.extract_lane(g, ${k})); }`);
+  const vec = `let bv = v128.load(xb + (<usize>(${first}) << 2));
+let bi = i32x4.splat(${first});
+${windowLoop(`const e: i32 = ${at("ch")};
+const v = v128.load(xb + (<usize>e << 2));
+const m = f32x4.gt(v, bv);
+bv = v128.bitselect(v, bv, m);
+bi = v128.bitselect(i32x4.splat(e), bi, m);`)}
+const g = v128.load(dyp + (<usize>ch << 2));
+${lanes.join("\n")}`;
+  const sca = `let bv = load<f32>(xb + (<usize>(${first}) << 2));
+let bi: i32 = ${first};
+${windowLoop(`const e: i32 = ${at("ch")};
+const v = load<f32>(xb + (<usize>e << 2));
+if (v > bv) { bv = v; bi = e; }`)}
+const p = dxb + (<usize>bi << 2);
+store<f32>(p, load<f32>(p) + load<f32>(dyp + (<usize>ch << 2)));`;
+  return channelLoops(s.c, vec, sca);
+}
+
+function avgGradChannels(s: Pool2dSpec): string {
+  const addr = `dxb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2)`;
+  const vec = `const g = f32x4.div(v128.load(dyp + (<usize>ch << 2)), f32x4.splat(cnt));
+${windowLoop(`const p = ${addr};\nv128.store(p, f32x4.add(v128.load(p), g));`)}`;
+  const sca = `const g: f32 = load<f32>(dyp + (<usize>ch << 2)) / cnt;
+${windowLoop(`const p = ${addr};\nstore<f32>(p, load<f32>(p) + g);`)}`;
+  return channelLoops(s.c, vec, sca);
+}
+
+/** Batch and output-pixel loops; inside: xb/dxb (image bases), yp (or dyp) and the clamped window. */
+function outerLoops(s: Pool2dSpec, out: "y" | "dy", inner: string): string {
+  const xImg = intlit(s.h * s.w * s.c * 4), yImg = intlit(s.oh * s.ow * s.c * 4);
+  const bases = out === "y"
+    ? `const xb: usize = x + <usize>b * ${xImg};\nconst ob: usize = y + <usize>b * ${yImg};`
+    : `const xb: usize = x + <usize>b * ${xImg};\nconst dxb: usize = dx + <usize>b * ${xImg};\nconst ob: usize = dy + <usize>b * ${yImg};`;
+  const px = out === "y" ? "yp" : "dyp";
+  return `for (let b: i32 = 0; b < n; b++) {
+${indent(bases)}
+  for (let oy: i32 = 0; oy < ${intlit(s.oh)}; oy++) {
+    const iy0: i32 = max<i32>(oy * ${intlit(s.sh)} - ${intlit(s.padTop)}, 0);
+    const iy1: i32 = min<i32>(oy * ${intlit(s.sh)} - ${intlit(s.padTop)} + ${intlit(s.ph)}, ${intlit(s.h)});
+    for (let ox: i32 = 0; ox < ${intlit(s.ow)}; ox++) {
+      const ix0: i32 = max<i32>(ox * ${intlit(s.sw)} - ${intlit(s.padLeft)}, 0);
+      const ix1: i32 = min<i32>(ox * ${intlit(s.sw)} - ${intlit(s.padLeft)} + ${intlit(s.pw)}, ${intlit(s.w)});
+      const cnt: f32 = <f32>((iy1 - iy0) * (ix1 - ix0));
+      const ${px}: usize = ob + (<usize>((oy * ${intlit(s.ow)} + ox) * ${intlit(s.c)}) << 2);
+${indent(inner, 3)}
+    }
+  }
+}`;
+}
+
+/** Channel loop: `vec` per 4 channels while 4 remain, `sca` for the rest (both see `ch`). */
+function channelLoops(c: number, vec: string, sca: string): string {
+  const parts = ["let ch: i32 = 0;"];
+  if (c >= 4) parts.push(`for (; ch + 4 <= ${intlit(c)}; ch += 4) {\n${indent(vec)}\n}`);
+  if (c % 4 !== 0) parts.push(`for (; ch < ${intlit(c)}; ch++) {\n${indent(sca)}\n}`);
+  return parts.join("\n");
+}
+
+/** Row-major walk over the clamped window (this order defines "first" for ties). */
+function windowLoop(inner: string): string {
+  return `for (let iy: i32 = iy0; iy < iy1; iy++) {
+  for (let ix: i32 = ix0; ix < ix1; ix++) {
+${indent(inner, 2)}
+  }
+}`;
+}
+
+function kernel(s: Pool2dSpec, dir: "fwd" | "grad", tensors: string[], body: string): KernelDef {
+  const dims = [s.h, s.w, s.c, s.ph, s.pw, s.sh, s.sw, s.padTop, s.padLeft, s.oh, s.ow].join(",");
+  return {
+    key: `pool2d:${s.kind}:${dir}:${dims}`,
+    label: `${s.kind}pool2d${dir === "grad" ? " grad" : ""} ${s.h}x${s.w}x${s.c} pool ${s.ph}x${s.pw} stride ${s.sh}x${s.sw}`,
+    params: [...tensors.map((name) => ({ name, type: "usize" as const })), { name: "n", type: "i32" }],
+    body,
+  };
+}
+
+/** Sizes must be positive integers and every window must hold at least one real element. */
+function check(s: Pool2dSpec): void {
+  const all = [s.h, s.w, s.c, s.ph, s.pw, s.sh, s.sw, s.oh, s.ow];
+  if (!all.every((v) => Number.isInteger(v) && v >= 1) || !(s.padTop >= 0 && s.padLeft >= 0)) {
+    throw new Error(`internal: bad pooling spec ${JSON.stringify(s)}`);
+  }
+  const lastRow = (s.oh - 1) * s.sh - s.padTop, lastCol = (s.ow - 1) * s.sw - s.padLeft;
+  if (s.padTop >= s.ph || s.padLeft >= s.pw || lastRow >= s.h || lastCol >= s.w) {
+    throw new Error(`internal: a pooling window lies entirely in the padding ${JSON.stringify(s)}`);
+  }
+}
