@@ -1,0 +1,90 @@
+/**
+ * Runtime training loop: epochs of seeded-shuffled batches through train_step, epoch figures as
+ * means weighted by batch size, validation through evaluate. Same seed, same data, same options:
+ * bit-identical weights. A non-finite loss stops training with a KilnError naming the step, and
+ * the loop yields to the event loop every `yieldEvery` ms so a browser page stays responsive.
+ */
+import { KilnError } from "./errors.js";
+import { checkCount, type Feeds } from "./feeds.js";
+import { Rng } from "./init.js";
+import type { Model, StepResult } from "./model.js";
+
+/** Flat Keras-style logs: `loss`, each metric by name, and `val_`-prefixed ones after validation. */
+export type Logs = Record<string, number>;
+
+export interface FitOptions {
+  epochs?: number;
+  /** At most the model's maxBatch; the last, partial batch of an epoch is included. */
+  batchSize?: number;
+  /** Reorders the examples every epoch, seeded by manifest.seed and the epoch index. */
+  shuffle?: boolean;
+  validationData?: Feeds;
+  /** `step` counts batches of this fit from 0. */
+  onBatchEnd?(step: number, logs: Logs): void | Promise<void>;
+  /** `epoch` counts from 0. */
+  onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
+  /** Milliseconds of training between yields to the event loop (default 50; 0: after every batch). */
+  yieldEvery?: number;
+}
+
+export interface History {
+  epoch: number[];
+  /** Per-epoch series by log name: `loss`, metrics, `val_loss`, `val_<metric>`. */
+  history: Record<string, number[]>;
+}
+
+/** Shuffle stream of the seed's Rng family (weights use stream 0). */
+const SHUFFLE_STREAM = 1;
+
+export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Promise<History> {
+  const { epochs = 1, batchSize = 32, shuffle = true, validationData, yieldEvery = 50 } = opts;
+  const n = model.checkData(data, "fit");
+  checkCount("epochs", epochs, 1, Infinity);
+  checkCount("batchSize", batchSize, 1, model.maxBatch);
+  if (validationData !== undefined) model.checkData(validationData, "fit validation");
+  const result: History = { epoch: [], history: {} };
+  const rows = new Uint32Array(n);
+  let step = 0, lastYield = Date.now();
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    order(rows, shuffle, model.manifest.seed, epoch);
+    const sums: Logs = {};
+    for (let start = 0; start < n; start += batchSize) {
+      const count = Math.min(batchSize, n - start);
+      const r = model.trainRows(data, rows.subarray(start, start + count), count);
+      if (!Number.isFinite(r.loss)) {
+        const where = `step ${step + 1} of this fit (epoch ${epoch + 1}, batch ${start / batchSize + 1}; counting from 1)`;
+        throw new KilnError({ code: "diverged", path: "fit", message: `the loss became ${r.loss} at ${where}; training stopped` });
+      }
+      const logs = flatten(r);
+      for (const k in logs) sums[k] = (sums[k] ?? 0) + logs[k] * count;
+      await opts.onBatchEnd?.(step++, logs);
+      if (Date.now() - lastYield >= yieldEvery) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = Date.now();
+      }
+    }
+    const logs: Logs = {};
+    for (const k in sums) logs[k] = sums[k] / n;
+    if (validationData) {
+      const v = flatten(model.evaluate(validationData, { batchSize }));
+      for (const k in v) logs[`val_${k}`] = v[k];
+    }
+    result.epoch.push(epoch);
+    for (const k in logs) (result.history[k] ??= []).push(logs[k]);
+    await opts.onEpochEnd?.(epoch, logs);
+  }
+  return result;
+}
+
+const flatten = (r: StepResult): Logs => ({ loss: r.loss, ...r.metrics });
+
+/** Identity order, or a Fisher–Yates shuffle seeded by (seed, epoch). */
+function order(rows: Uint32Array, shuffle: boolean, seed: number, epoch: number): void {
+  for (let i = 0; i < rows.length; i++) rows[i] = i;
+  if (!shuffle) return;
+  const rng = new Rng(seed, epoch, SHUFFLE_STREAM);
+  for (let i = rows.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.uniform() * (i + 1));
+    [rows[i], rows[j]] = [rows[j], rows[i]];
+  }
+}

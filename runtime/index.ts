@@ -1,0 +1,56 @@
+/**
+ * kiln/runtime: load a compiled kiln module and train or run it, in Node or a browser, with no
+ * dependencies. The pipeline is load (source → WebAssembly.Module) → manifest (read and check) →
+ * instantiate with a fresh memory → initialize weights → Model. The runtime knows nothing about
+ * ops: only the manifest and the module's exports.
+ */
+import { KilnError } from "./errors.js";
+import { toModule, type Source } from "./load.js";
+import { readManifest } from "./manifest.js";
+import { Model } from "./model.js";
+
+export { KilnError, type Diagnostic } from "./errors.js";
+export { capabilities, type Capabilities, type Source } from "./load.js";
+export type { Manifest, Slot, WeightEntry } from "./manifest.js";
+export type { Model, StepResult, TensorInfo } from "./model.js";
+export type { FitOptions, History, Logs } from "./fit.js";
+export type { Feeds } from "./feeds.js";
+
+export interface LoadOptions {
+  /** Safetensors weights (and optionally optimizer state) to load after initialization. */
+  weights?: Uint8Array;
+}
+
+/**
+ * Loads a model from bytes, a Response, a URL, a file path (Node) or a compiled module. Weights
+ * start at their seeded initial values (unless the module embeds trained ones), then `opts.weights`.
+ */
+export async function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
+  const mod = await toModule(source);
+  const manifest = readManifest(mod);
+  for (const imp of WebAssembly.Module.imports(mod)) {
+    const ok = imp.module === "env" && ((imp.name === "memory" && imp.kind === "memory") || (imp.name === "abort" && imp.kind === "function"));
+    if (!ok) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory`);
+  }
+  const { pages } = manifest.memory;
+  let memory: WebAssembly.Memory, instance: WebAssembly.Instance;
+  try {
+    memory = new WebAssembly.Memory(manifest.threads ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
+    instance = await WebAssembly.instantiate(mod, { env: { memory, abort } });
+  } catch (e) {
+    return fail(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}): ${(e as Error).message}`);
+  }
+  const model = new Model(manifest, instance.exports, memory);
+  model.initialize();
+  if (opts.weights) model.loadWeights(opts.weights);
+  return model;
+}
+
+function fail(message: string): never {
+  throw new KilnError({ code: "load", path: "", message });
+}
+
+/** AssemblyScript's abort(message, file, line, column); kiln modules normally do not call it. */
+function abort(_message: number, _file: number, line: number, column: number): never {
+  throw new KilnError({ code: "trap", path: "abort", message: `the module aborted (line ${line}, column ${column})` });
+}

@@ -1,0 +1,143 @@
+/**
+ * Runtime stage 2: initial weight values, computed at load. Each weight draws from its own
+ * xoshiro128** stream seeded by (manifest.seed, weight index), so values are deterministic and
+ * independent of the other weights. Distributions are Keras's (spec §2): truncated normals cut at
+ * ±2σ after Keras's 0.8796 stddev correction; orthogonal via a float64 QR with positive diag(R).
+ */
+import { KilnError } from "./errors.js";
+import type { WeightEntry } from "./manifest.js";
+
+/** splitmix32-style mixer: spreads a 32-bit word over all bits. */
+function mix(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** xoshiro128** with uniform doubles (53 bits) and Box–Muller normals in float64. */
+export class Rng {
+  private s = new Uint32Array(4);
+  private spare = NaN;
+
+  /** `stream` separates uses (weights, shuffles) that share a seed and an index. */
+  constructor(seed: number, index: number, stream = 0) {
+    let h = mix(seed >>> 0) ^ mix(Math.floor(seed / 4294967296) >>> 0 ^ 0x9e3779b9);
+    h = mix(h ^ mix(index + 0x632be5ab)) ^ mix(stream + 0x1b873593);
+    for (let i = 0; i < 4; i++) this.s[i] = h = mix(h + 0x9e3779b9);
+    if (!(this.s[0] | this.s[1] | this.s[2] | this.s[3])) this.s[0] = 1; // the all-zero state is a fixed point
+  }
+
+  u32(): number {
+    const s = this.s;
+    const r = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
+    const t = s[1] << 9;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return r;
+  }
+
+  /** Uniform in [0, 1) with 53 random bits. */
+  uniform(): number {
+    return ((this.u32() >>> 5) * 67108864 + (this.u32() >>> 6)) / 9007199254740992;
+  }
+
+  normal(): number {
+    if (this.spare === this.spare) {
+      const z = this.spare;
+      this.spare = NaN;
+      return z;
+    }
+    const r = Math.sqrt(-2 * Math.log(1 - this.uniform())); // 1 − u is in (0, 1]: log is finite
+    const a = 2 * Math.PI * this.uniform();
+    this.spare = r * Math.sin(a);
+    return r * Math.cos(a);
+  }
+}
+
+const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
+
+/** Keras's VarianceScaling divides the stddev by this so the ±2σ-truncated normal keeps the variance. */
+const TRUNC = 0.87962566103423978;
+
+/** [kind, scale, fan mode] of the VarianceScaling initializers. */
+const SCALING: Record<string, ["u" | "n", number, "in" | "avg"]> = {
+  glorot_uniform: ["u", 1, "avg"],
+  glorot_normal: ["n", 1, "avg"],
+  he_uniform: ["u", 2, "in"],
+  he_normal: ["n", 2, "in"],
+  lecun_normal: ["n", 1, "in"],
+};
+
+/** Initial values of weight `index` of a manifest (row-major, the weight's shape). */
+export function initialValues(w: WeightEntry, seed: number, index: number): Float32Array {
+  const n = w.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const rng = new Rng(seed, index);
+  const { name, fanIn, fanOut, onesRange } = w.initializer;
+  const scaling = SCALING[name];
+  if (scaling) {
+    const [kind, scale, mode] = scaling;
+    const variance = scale / Math.max(1, mode === "in" ? fanIn : (fanIn + fanOut) / 2);
+    if (kind === "u") fillUniform(out, rng, Math.sqrt(3 * variance));
+    else fillTruncated(out, rng, Math.sqrt(variance) / TRUNC);
+  } else if (name === "random_normal") {
+    for (let i = 0; i < n; i++) out[i] = 0.05 * rng.normal();
+  } else if (name === "random_uniform" || name === "uniform") {
+    fillUniform(out, rng, 0.05);
+  } else if (name === "orthogonal") {
+    const cols = w.shape[w.shape.length - 1] ?? 1;
+    out.set(orthogonal(n / cols, cols, rng));
+  } else if (name === "ones") {
+    out.fill(1);
+  } else if (name !== "zeros") {
+    throw new KilnError({ code: "manifest", path: w.name, message: `unknown initializer "${name}"` });
+  }
+  if (onesRange) out.fill(1, onesRange[0], onesRange[1]);
+  return out;
+}
+
+function fillUniform(out: Float32Array, rng: Rng, limit: number): void {
+  for (let i = 0; i < out.length; i++) out[i] = (2 * rng.uniform() - 1) * limit;
+}
+
+/** Normal with stddev `sd`, redrawing values outside ±2·sd as Keras's truncated_normal does. */
+function fillTruncated(out: Float32Array, rng: Rng, sd: number): void {
+  for (let i = 0; i < out.length; i++) {
+    let z: number;
+    do z = rng.normal(); while (z < -2 || z > 2);
+    out[i] = z * sd;
+  }
+}
+
+/**
+ * Keras's Orthogonal: QR of a normal [max(r,c), min(r,c)] matrix, Q's columns signed by diag(R),
+ * transposed when rows < cols. Modified Gram–Schmidt run twice gives that Q (its R has a positive
+ * diagonal, which is what the sign fix produces) with float64 orthogonality.
+ */
+export function orthogonal(rows: number, cols: number, rng: Rng): Float64Array {
+  const m = Math.max(rows, cols), k = Math.min(rows, cols);
+  const q = new Float64Array(m * k); // column-major: column j at j*m
+  for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) q[j * m + i] = rng.normal();
+  for (let j = 0; j < k; j++) {
+    const cj = q.subarray(j * m, (j + 1) * m);
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < j; p++) {
+        const cp = q.subarray(p * m, (p + 1) * m);
+        let dot = 0;
+        for (let i = 0; i < m; i++) dot += cp[i] * cj[i];
+        for (let i = 0; i < m; i++) cj[i] -= dot * cp[i];
+      }
+    }
+    let norm = 0;
+    for (let i = 0; i < m; i++) norm += cj[i] * cj[i];
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < m; i++) cj[i] /= norm;
+  }
+  // Row-major [rows, cols]: Q itself when rows ≥ cols, else Qᵀ.
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[r * cols + c] = rows >= cols ? q[c * m + r] : q[r * m + c];
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+/**
+ * Runtime stage 0: turn whatever the caller has (bytes, a Response, a URL, a file path in Node, a
+ * compiled WebAssembly.Module) into a WebAssembly.Module, and detect what the engine supports.
+ * Node built-ins are reached only through a dynamic import on the file path branch, so browser
+ * bundles can drop them.
+ */
+import { KilnError } from "./errors.js";
+
+export type Source = Uint8Array | ArrayBuffer | Response | URL | string | WebAssembly.Module;
+
+export interface Capabilities {
+  simd: true;
+  relaxedSimd: boolean;
+  threads: boolean;
+}
+
+const fail = (path: string, message: string): never => {
+  throw new KilnError({ code: "load", path, message });
+};
+
+const isNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+
+/** Resolves a model source to a compiled module. */
+export async function toModule(source: Source): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  return compile(await toBytes(source), describe(source));
+}
+
+function describe(source: Source): string {
+  return typeof source === "string" ? source : source instanceof URL ? source.href : "model";
+}
+
+async function toBytes(source: Source): Promise<Uint8Array | ArrayBuffer> {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return source;
+  if (typeof Response !== "undefined" && source instanceof Response) return fromResponse(source, source.url || "response");
+  if (source instanceof URL) return fromUrl(source);
+  if (typeof source === "string") {
+    // Anything with a scheme (two letters or more, so not "C:") is a URL; other strings are file paths in Node and relative URLs in browsers.
+    if (/^[a-z][a-z0-9+.-]+:/i.test(source)) return fromUrl(new URL(source));
+    if (isNode()) return readFile(source);
+    return fromUrl(new URL(source, (globalThis as { location?: { href: string } }).location?.href));
+  }
+  return fail("", `expected bytes, a Response, a URL, a path or a WebAssembly.Module, got ${typeName(source)}`);
+}
+
+async function fromUrl(url: URL): Promise<ArrayBuffer | Uint8Array> {
+  if (url.protocol === "file:" && isNode()) return readFile(url);
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    return fail(url.href, `could not fetch the model: ${(e as Error).message}`);
+  }
+  return fromResponse(res, url.href);
+}
+
+async function fromResponse(res: Response, where: string): Promise<ArrayBuffer> {
+  if (!res.ok) fail(where, `fetching the model failed: HTTP ${res.status} ${res.statusText}`);
+  return res.arrayBuffer();
+}
+
+async function readFile(path: string | URL): Promise<Uint8Array> {
+  const fs = await import("node:fs/promises");
+  try {
+    return await fs.readFile(path);
+  } catch (e) {
+    return fail(String(path), `could not read the model file: ${(e as Error).message}`);
+  }
+}
+
+async function compile(bytes: Uint8Array | ArrayBuffer, where: string): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(bytes as BufferSource);
+  } catch (e) {
+    const caps = capabilities();
+    const hint = caps.relaxedSimd ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)";
+    return fail(where, `not a valid WebAssembly module for this engine${hint}: ${(e as Error).message}`);
+  }
+}
+
+export function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v !== "object") return typeof v;
+  return (v as object).constructor?.name ?? "object";
+}
+
+// Tiny modules: one function holding a v128.const (SIMD) or i8x16.relaxed_swizzle (relaxed SIMD),
+// and one shared memory (threads).
+const HEAD = [0, 97, 115, 109, 1, 0, 0, 0];
+const FUNC = [1, 4, 1, 96, 0, 0, 3, 2, 1, 0];
+const V128 = [253, 12, ...new Array(16).fill(0)];
+const probe = (bytes: number[]) => WebAssembly.validate(new Uint8Array([...HEAD, ...bytes]));
+let caps: Capabilities | undefined;
+
+/** What this engine supports, checked once with WebAssembly.validate. */
+export function capabilities(): Capabilities {
+  return (caps ??= {
+    simd: true,
+    relaxedSimd: probe([...FUNC, 10, 44, 1, 42, 0, ...V128, ...V128, 253, 128, 2, 26, 11]),
+    threads: probe([5, 4, 1, 3, 1, 1]),
+  });
+}
+
+/** Whether plain SIMD validates (the runtime refuses to load without it). */
+export const hasSimd = (): boolean => probe([...FUNC, 10, 23, 1, 21, 0, ...V128, 26, 11]);

@@ -1,0 +1,268 @@
+/**
+ * Runtime stage 3: a loaded model. Moves caller data into the module's planned memory (the
+ * manifest's byte offsets), calls the exports (`predict`, `train_step`, `evaluate`) with a batch
+ * count, and reads results back. Every call checks all of its arguments before it writes any
+ * memory; a trap inside an export surfaces as a KilnError naming the export.
+ */
+import { KilnError, type Diagnostic } from "./errors.js";
+import { checkCount, checkFeeds, type Feeds } from "./feeds.js";
+import { fit, type FitOptions, type History } from "./fit.js";
+import { initialValues } from "./init.js";
+import { capabilities, typeName, type Capabilities } from "./load.js";
+import { size, type DType, type Manifest, type Slot } from "./manifest.js";
+import { asFloat32, asInt32, readSafetensors, writeSafetensors } from "./safetensors.js";
+
+export interface TensorInfo {
+  name: string;
+  shape: number[];
+  dtype: DType;
+  range?: [number, number];
+}
+
+export interface StepResult {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+type Export = "predict" | "trainStep" | "evaluate";
+type Stored = { dtype: "F32" | "I32"; shape: number[]; offset: number };
+
+const info = ({ name, shape, dtype, range }: Slot): TensorInfo => (range ? { name, shape, dtype, range } : { name, shape, dtype });
+
+export class Model {
+  readonly manifest: Manifest;
+  readonly inputs: TensorInfo[];
+  readonly outputs: TensorInfo[];
+  readonly targets: TensorInfo[];
+  readonly weights: { name: string; shape: number[]; trainable: boolean }[];
+  readonly maxBatch: number;
+  readonly canTrain: boolean;
+  readonly capabilities: Capabilities = capabilities();
+  private memory?: WebAssembly.Memory;
+  private exports: WebAssembly.Exports;
+
+  /** Use loadModel(); this wires an instantiated module to its manifest. */
+  constructor(manifest: Manifest, exports: WebAssembly.Exports, memory: WebAssembly.Memory) {
+    this.manifest = manifest;
+    this.exports = exports;
+    this.memory = memory;
+    this.inputs = manifest.inputs.map(info);
+    this.outputs = manifest.outputs.map(info);
+    this.targets = manifest.targets.map(info);
+    this.weights = manifest.weights.map(({ name, shape, trainable }) => ({ name, shape, trainable }));
+    this.maxBatch = manifest.maxBatch;
+    this.canTrain = manifest.canTrain;
+  }
+
+  /** Outputs for any number of examples; batches above maxBatch are split transparently. */
+  predict(inputs: Feeds): Record<string, Float32Array> {
+    this.live();
+    const n = checkFeeds(this.manifest.inputs, inputs, "input");
+    const out: Record<string, Float32Array> = {};
+    for (const s of this.manifest.outputs) out[s.name] = new Float32Array(n * size(s.shape));
+    for (let start = 0; start < n; start += this.maxBatch) {
+      const count = Math.min(this.maxBatch, n - start);
+      this.stage(this.manifest.inputs, inputs, start, count);
+      this.run("predict", count);
+      for (const s of this.manifest.outputs) {
+        const per = size(s.shape);
+        out[s.name].set(this.view(s.dtype, s.offset, count * per), start * per);
+      }
+    }
+    return out;
+  }
+
+  /** One optimizer step on one batch (at most maxBatch examples); loss and metrics before the update. */
+  trainStep(batch: Feeds): StepResult {
+    const n = this.checkData(batch, "trainStep");
+    if (n > this.maxBatch) {
+      this.fail("batch", `trainStep takes at most maxBatch = ${this.maxBatch} examples, got ${n}; use fit() for more`);
+    }
+    return this.trainRows(batch, 0, n);
+  }
+
+  /** Trains on `data`; see fit.ts for the options and the History it resolves to. */
+  fit(data: Feeds, opts?: FitOptions): Promise<History> {
+    return fit(this, data, opts);
+  }
+
+  /** Inference-mode loss and metrics over all of `data`, means weighted by batch size. */
+  evaluate(data: Feeds, { batchSize = 32 }: { batchSize?: number } = {}): StepResult {
+    const n = this.checkData(data, "evaluate");
+    checkCount("batchSize", batchSize, 1, Infinity);
+    const step = Math.min(batchSize, this.maxBatch); // inference mode: chunking does not change results
+    const sums = new Float64Array(1 + this.manifest.training!.metrics.length);
+    for (let start = 0; start < n; start += step) {
+      const count = Math.min(step, n - start);
+      this.stage(this.trainSlots(), data, start, count);
+      this.run("evaluate", count);
+      this.results().forEach((v, i) => (sums[i] += v * count));
+    }
+    return this.toResult(Array.from(sums, (s) => s / n));
+  }
+
+  /** Copies of every weight by full name. */
+  getWeights(): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const w of this.manifest.weights) out[w.name] = this.f32(w.offset, size(w.shape)).slice();
+    return out;
+  }
+
+  /** Sets some weights; every entry is checked (known name, Float32Array, exact length) before any is written. */
+  setWeights(partial: Record<string, Float32Array>): void {
+    this.live();
+    if (typeof partial !== "object" || partial === null) this.fail("", `setWeights expects an object of Float32Arrays, got ${typeName(partial)}`);
+    const problems: Diagnostic[] = [];
+    for (const [name, value] of Object.entries(partial)) {
+      const w = this.manifest.weights.find((x) => x.name === name);
+      const n = w && size(w.shape);
+      const message = !w
+        ? `unknown weight "${name}"; the model has ${this.manifest.weights.map((x) => `"${x.name}"`).join(", ")}`
+        : !(value instanceof Float32Array)
+          ? `expected a Float32Array, got ${typeName(value)}`
+          : value.length !== n
+            ? `expected ${n} elements (shape [${w.shape.join(", ")}]), got ${value.length}`
+            : "";
+      if (message) problems.push({ code: "weights", path: name, message });
+    }
+    if (problems.length) throw new KilnError(problems);
+    for (const [name, value] of Object.entries(partial)) {
+      const w = this.manifest.weights.find((x) => x.name === name)!;
+      this.f32(w.offset, value.length).set(value);
+    }
+  }
+
+  /** Safetensors bytes of every weight and (by default, when the model trains) the optimizer state. */
+  saveWeights({ optimizer = this.canTrain }: { optimizer?: boolean } = {}): Uint8Array {
+    const record: Record<string, { dtype: "F32" | "I32"; shape: number[]; data: Float32Array | Int32Array }> = {};
+    for (const [name, t] of this.stored(optimizer && this.canTrain)) {
+      const dtype = t.dtype === "I32" ? "int32" : "float32";
+      record[name] = { dtype: t.dtype, shape: t.shape, data: this.view(dtype, t.offset, size(t.shape)).slice() };
+    }
+    return writeSafetensors(record);
+  }
+
+  /**
+   * Loads safetensors weights: every weight must be present; optimizer state is optional but, when
+   * present, complete (an inference-only model ignores it). All is checked before anything is written.
+   */
+  loadWeights(bytes: Uint8Array): void {
+    this.live();
+    const { tensors } = readSafetensors(bytes);
+    const want = this.stored(this.canTrain);
+    const problems: Diagnostic[] = [];
+    const add = (path: string, message: string) => problems.push({ code: "weights", path, message });
+    for (const [name, t] of tensors) {
+      const w = want.get(name);
+      if (!w) {
+        if (!name.startsWith("optimizer/") || this.canTrain) add(name, `the model has no tensor "${name}"`);
+      } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape) || t.shape.length !== w.shape.length) {
+        add(name, `expected ${w.dtype} [${w.shape.join(", ")}], got ${t.dtype} [${t.shape.join(", ")}]`);
+      }
+    }
+    const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
+    for (const name of want.keys()) {
+      if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
+    }
+    if (problems.length) throw new KilnError(problems);
+    for (const [name, t] of tensors) {
+      const w = want.get(name);
+      if (!w) continue;
+      const data = w.dtype === "I32" ? asInt32(t, name) : asFloat32(t, name);
+      this.view(w.dtype === "I32" ? "int32" : "float32", w.offset, data.length).set(data);
+    }
+  }
+
+  /** Releases the module; every later call throws a KilnError. */
+  dispose(): void {
+    this.memory = undefined;
+    this.exports = {};
+  }
+
+  // ---- internals shared with fit.ts and loadModel ----
+
+  /** @internal Checks training data (inputs and targets); returns its example count. */
+  checkData(data: Feeds, caller: string): number {
+    this.live();
+    if (!this.canTrain) this.fail("", `${caller} needs a model compiled with training; this one is inference-only`);
+    return checkFeeds(this.trainSlots(), data, "input or target");
+  }
+
+  /** @internal One train_step on `count` examples: rows `rows` (a start index, or a list of indices). */
+  trainRows(data: Feeds, rows: number | Uint32Array, count: number): StepResult {
+    this.stage(this.trainSlots(), data, rows, count);
+    this.run("trainStep", count);
+    return this.toResult(Array.from(this.results()));
+  }
+
+  /** @internal Writes initial weights (unless embedded) and the dropout seed. */
+  initialize(): void {
+    const m = this.manifest;
+    if (!m.weightsEmbedded) m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(initialValues(w, m.seed, i)));
+    if (m.training) new Uint32Array(this.memory!.buffer, m.training.seedOffset, 1)[0] = m.seed >>> 0;
+  }
+
+  private trainSlots(): Slot[] {
+    return [...this.manifest.inputs, ...this.manifest.targets];
+  }
+
+  /** Every tensor of a weights file: weights, and optionally the optimizer slots and step. */
+  private stored(optimizer: boolean): Map<string, Stored> {
+    const m = this.manifest;
+    const map = new Map<string, Stored>(m.weights.map((w) => [w.name, { dtype: "F32", shape: w.shape, offset: w.offset }]));
+    if (optimizer && m.training) {
+      for (const s of m.training.slots) {
+        const shape = m.weights.find((w) => w.name === s.weight)!.shape;
+        map.set(`optimizer/${s.slot}/${s.weight}`, { dtype: "F32", shape, offset: s.offset });
+      }
+      map.set("optimizer/step", { dtype: "I32", shape: [], offset: m.training.stepOffset });
+    }
+    return map;
+  }
+
+  private stage(slots: Slot[], data: Feeds, rows: number | Uint32Array, count: number): void {
+    for (const s of slots) {
+      const per = size(s.shape), src = data[s.name];
+      const dst = this.view(s.dtype, s.offset, count * per);
+      if (typeof rows === "number") dst.set(src.subarray(rows * per, (rows + count) * per));
+      else for (let j = 0; j < count; j++) dst.set(src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
+    }
+  }
+
+  private run(which: Export, batch: number): void {
+    const name = this.manifest.exports[which]!;
+    try {
+      (this.exports[name] as (batch: number) => void)(batch);
+    } catch (e) {
+      this.fail(name, `the module failed inside export "${name}" (batch ${batch}): ${(e as Error)?.message ?? e}`, "trap");
+    }
+  }
+
+  private results(): Float32Array {
+    const t = this.manifest.training!;
+    return this.f32(t.resultOffset, 1 + t.metrics.length);
+  }
+
+  private toResult(values: number[]): StepResult {
+    const metrics: Record<string, number> = {};
+    this.manifest.training!.metrics.forEach((name, i) => (metrics[name] = values[i + 1]));
+    return { loss: values[0], metrics };
+  }
+
+  private view(dtype: DType, offset: number, length: number): Float32Array | Int32Array {
+    const buffer = this.live().buffer;
+    return dtype === "int32" ? new Int32Array(buffer, offset, length) : new Float32Array(buffer, offset, length);
+  }
+
+  private f32(offset: number, length: number): Float32Array {
+    return new Float32Array(this.live().buffer, offset, length);
+  }
+
+  private live(): WebAssembly.Memory {
+    return this.memory ?? this.fail("", "the model was disposed", "disposed");
+  }
+
+  private fail(path: string, message: string, code = "input"): never {
+    throw new KilnError({ code, path, message });
+  }
+}
