@@ -59,8 +59,9 @@ function headerError(message: string): KilnError {
   return new KilnError({ code: "safetensors", path: "header", message });
 }
 
+/** The path is the tensor's name, so the formatted message reads `name: what was wrong`. */
 function tensorError(name: string, message: string): KilnError {
-  return new KilnError({ code: "safetensors", path: name, message: `tensor ${quote(name)}: ${message}` });
+  return new KilnError({ code: "safetensors", path: name, message: name === "" ? `tensor "": ${message}` : message });
 }
 
 /** A name or value from the file, quoted and cut short so a hostile file can't flood the message. */
@@ -301,7 +302,10 @@ class HeaderParser {
 
   private describeChar(at: number): string {
     if (at >= this.s.length) return "the end of the header";
-    return JSON.stringify(String.fromCodePoint(this.s.codePointAt(at)!));
+    const cp = this.s.codePointAt(at)!;
+    // Invisible or exotic characters (a BOM, NUL padding) are shown by code point.
+    if (cp >= 0x20 && cp < 0x7f) return JSON.stringify(String.fromCharCode(cp));
+    return `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
   }
 
   private syntax(expected: string, at = this.i): never {
