@@ -25,4 +25,10 @@ export interface KernelDef {
   body: string;
   /** Names of prelude helpers (see emit/prelude.ts) the body calls. */
   needs?: string[];
+  /**
+   * Bytes of scratch memory the kernel needs (packing buffers, im2col tiles). When set, the kernel
+   * takes a `scratch: usize` param (its position is documented by each emitter); the buffer must be
+   * 64-byte aligned, may be shared by all kernels, and holds nothing between calls.
+   */
+  scratchBytes?: number;
 }

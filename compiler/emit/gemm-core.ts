@@ -1,0 +1,229 @@
+/**
+ * The blocked GEMM skeleton shared by the matmul and convolution emitters (perf-notes recipe):
+ * C[M,N] (=|+=) epilogue(alpha · A[M,K] · B[K,N]) with B packed into 8-wide panels, A packed into
+ * row-major MC×KCP tiles by a caller-supplied packer (plain, transposed, im2col…), and a 4×8
+ * register-blocked micro-kernel (≤ 8 accumulators + 2 B vectors + 1 splat live) over K padded to 4.
+ * Invariant: packed K-padding is zero in both A and B; rows past M in a tile are never stored.
+ */
+import { activationScalar, activationSimd } from "./activation.js";
+import { f32lit, intlit } from "./code.js";
+import type { ActivationName } from "../graph-types.js";
+
+export const MR = 4;
+export const NR = 8;
+
+export interface GemmPlan {
+  /** i32 source expressions for the row count and the reduction length. */
+  m: string; k: string;
+  n: number;
+  /** K block; the packed-A row stride (KCP, floats) is KC rounded up to 4. */
+  kc: number;
+  /** True when one K block covers all of K (K constant and ≤ KC): no partial-sum passes. */
+  single: boolean;
+  /** Rows per packed A tile (multiple of 4). */
+  mc: number;
+  /** Code that packs rows [ic_, ic_+mc_) × cols [pc_, pc_+kc_) of op(A) into sa_ (row stride KCP) and zeroes cols [kc_, kp_). */
+  packA: string;
+  /** Where op(B) comes from: `ptr` (usize expression), row stride `ld`, stored transposed or not. */
+  b: { ptr: string; ld: number; trans: boolean };
+  /** Where C goes: `tile` stores rows relative to ic_ (a scratch tile) instead of absolute rows. */
+  c: { ptr: string; ld: number; tile?: boolean };
+  alpha: number;
+  accumulate: boolean;
+  bias?: string;
+  activation: ActivationName;
+  relaxed: boolean;
+  /** Code run after each finished A tile (only with `single`). */
+  afterTile?: string;
+  /** Pack B outside (caller emits `packB(plan)` once) instead of inside the K loop. */
+  bPacked?: boolean;
+}
+
+export const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+export const kcp = (p: GemmPlan): number => roundUp(p.kc, 4);
+/** Width (floats) of the last, partial B panel: 0, 4 or 8. */
+const tailWidth = (n: number): number => roundUp(n % NR, 4);
+/** Floats of packed B for one K block. */
+export const packedBFloats = (p: GemmPlan): number => kcp(p) * (Math.floor(p.n / NR) * NR + tailWidth(p.n));
+
+/** Code packing op(B) rows [pc_, pc_+kc_) into sb_: panel jp at sb_ + jp·kp_·32, padded rows zero. */
+export function packB(p: GemmPlan): string {
+  const full = Math.floor(p.n / NR), tw = tailWidth(p.n), ld = p.b.ld;
+  const lines: string[] = [];
+  if (!p.b.trans) {
+    lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`,
+      `  const src_ = ${p.b.ptr} + <usize>((pc_ + q_) * ${intlit(ld * 4)});`,
+      `  let dst_ = sb_ + <usize>(q_ * 32);`);
+    if (full > 0) lines.push(`  for (let j_ = 0; j_ < ${intlit(full)}; j_++) {`,
+      `    v128.store(dst_, v128.load(src_ + <usize>(j_ * 32)));`,
+      `    v128.store(dst_, v128.load(src_ + <usize>(j_ * 32), 16), 16);`,
+      `    dst_ += <usize>(kp_ * 32);`, `  }`);
+    if (tw > 0) {
+      lines.push(`  dst_ = sb_ + <usize>(kp_ * ${intlit(full * 32)} + q_ * ${intlit(tw * 4)});`);
+      for (let j = 0; j < tw; j++) {
+        const col = full * NR + j;
+        lines.push(col < p.n ? `  store<f32>(dst_, load<f32>(src_, ${intlit(col * 4)}), ${intlit(j * 4)});` : `  store<f32>(dst_, 0, ${intlit(j * 4)});`);
+      }
+    }
+    lines.push(`}`);
+  } else {
+    // op(B)[q][j] = B[j][q]: read each stored row contiguously, write one panel column.
+    lines.push(`for (let j_ = 0; j_ < ${intlit(p.n)}; j_++) {`,
+      `  const src_ = ${p.b.ptr} + <usize>((j_ * ${intlit(ld)} + pc_) * 4);`,
+      `  const jp_ = j_ >> 3;`,
+      `  const w_: i32 = jp_ < ${intlit(full)} ? 8 : ${intlit(tw)};`,
+      `  const dst_ = sb_ + <usize>(jp_ * kp_ * 32 + (j_ & 7) * 4);`,
+      `  for (let q_ = 0; q_ < kc_; q_++) store<f32>(dst_ + <usize>(q_ * w_ * 4), load<f32>(src_ + <usize>(q_ * 4)));`,
+      `}`);
+    if (tw > p.n % NR) {
+      lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`, `  const dst_ = sb_ + <usize>(kp_ * ${intlit(full * 32)} + q_ * ${intlit(tw * 4)});`);
+      for (let j = p.n % NR; j < tw; j++) lines.push(`  store<f32>(dst_, 0, ${intlit(j * 4)});`);
+      lines.push(`}`);
+    }
+  }
+  // Zero the K padding rows of every panel (the micro-kernel runs to kp_).
+  const panels: [string, number][] = [];
+  if (full > 0) panels.push([`for (let j_ = 0; j_ < ${intlit(full)}; j_++) { const d_ = sb_ + <usize>(j_ * kp_ * 32 + q_ * 32); v128.store(d_, i32x4.splat(0)); v128.store(d_, i32x4.splat(0), 16); }`, 0]);
+  if (tw > 0) {
+    const st = [`const d_ = sb_ + <usize>(kp_ * ${intlit(full * 32)} + q_ * ${intlit(tw * 4)});`, `v128.store(d_, i32x4.splat(0));`];
+    if (tw === 8) st.push(`v128.store(d_, i32x4.splat(0), 16);`);
+    panels.push([`{ ${st.join(" ")} }`, 1]);
+  }
+  lines.push(`for (let q_ = kc_; q_ < kp_; q_++) {`, ...panels.map(([l]) => "  " + l), `}`);
+  return lines.join("\n");
+}
+
+/** The 4×(4·nv) micro-kernel: accumulates pa_ (4 rows, stride KCP) × pb_ (panel width 4·nv) over kp_. */
+function microKernel(nv: number, rowStride: number, relaxed: boolean): string {
+  const w = nv * 4;
+  const lines: string[] = [];
+  for (let r = 0; r < MR; r++) for (let v = 0; v < nv; v++) lines.push(`let c${r}${v}_ = f32x4.splat(0);`);
+  lines.push(`for (let kk_ = 0; kk_ < kp_; kk_ += 4) {`);
+  for (let u = 0; u < 4; u++) {
+    for (let v = 0; v < nv; v++) lines.push(`  const b${u}${v}_ = v128.load(pb_, ${intlit((u * w + v * 4) * 4)});`);
+    for (let r = 0; r < MR; r++) {
+      lines.push(`  const a${u}${r}_ = v128.load32_splat(pa_, ${intlit(r * rowStride * 4 + u * 4)});`);
+      for (let v = 0; v < nv; v++) {
+        const acc = `c${r}${v}_`, a = `a${u}${r}_`, b = `b${u}${v}_`;
+        lines.push(relaxed ? `  ${acc} = f32x4.relaxed_madd(${a}, ${b}, ${acc});` : `  ${acc} = f32x4.add(${acc}, f32x4.mul(${a}, ${b}));`);
+      }
+    }
+  }
+  lines.push(`  pa_ += 16;`, `  pb_ += ${intlit(4 * w * 4)};`, `}`);
+  return lines.join("\n");
+}
+
+type OldMode = "none" | "always" | "mask";
+
+/** Stores the accumulators of one micro-tile to cp_ (row stride ld), `lanes` valid columns. */
+function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: boolean): string {
+  const lines: string[] = [];
+  for (let r = 0; r < MR; r++) {
+    const body: string[] = [];
+    for (let v = 0; v < nv; v++) {
+      const valid = Math.min(4, lanes - v * 4);
+      if (valid <= 0) continue;
+      const off = r * p.c.ld * 4 + v * 16;
+      let e = `c${r}${v}_`;
+      if (p.alpha !== 1) e = `f32x4.mul(${e}, al_)`;
+      if (valid === 4) {
+        if (old === "always") e = `f32x4.add(${e}, v128.load(cp_, ${intlit(off)}))`;
+        if (old === "mask") e = `f32x4.add(${e}, v128.and(v128.load(cp_, ${intlit(off)}), om_))`;
+        if (epi && p.bias) e = `f32x4.add(${e}, v128.load(bp_, ${intlit(v * 16)}))`;
+        if (epi) e = activationSimd(p.activation, `(${e})`);
+        body.push(`v128.store(cp_, ${e}, ${intlit(off)});`);
+        continue;
+      }
+      body.push(`{`, `  const e_ = ${e};`);
+      for (let l = 0; l < valid; l++) {
+        const o = off + l * 4;
+        let s = `f32x4.extract_lane(e_, ${l})`;
+        if (old === "always") s = `${s} + load<f32>(cp_, ${intlit(o)})`;
+        if (old === "mask") s = `${s} + (ao_ ? load<f32>(cp_, ${intlit(o)}) : 0)`;
+        if (epi && p.bias) s = `${s} + load<f32>(bp_, ${intlit(v * 16 + l * 4)})`;
+        if (epi) s = activationScalar(p.activation, `(${s})`);
+        body.push(`  store<f32>(cp_, ${s}, ${intlit(o)});`);
+      }
+      body.push(`}`);
+    }
+    if (r === 0) lines.push(...body);
+    else lines.push(`if (mr_ > ${r}) {`, ...body.map((l) => "  " + l), `}`);
+  }
+  return lines.join("\n");
+}
+
+const hasEpilogue = (p: GemmPlan): boolean => p.bias !== undefined || p.activation !== "linear";
+
+/** Store code for the current K block: epilogue only on the last block, old C when accumulating or after the first block. */
+function storeCode(p: GemmPlan, nv: number, lanes: number): string {
+  if (p.single) return storeTile(p, nv, lanes, p.accumulate ? "always" : "none", true);
+  if (!hasEpilogue(p)) return storeTile(p, nv, lanes, "mask", false);
+  return [`if (last_) {`, storeTile(p, nv, lanes, "mask", true), `} else {`, storeTile(p, nv, lanes, "mask", false), `}`].join("\n");
+}
+
+/** One column panel (full or tail) swept over the rows of the current A tile. */
+function panelSweep(p: GemmPlan, nv: number, lanes: number, col: string, panelOff: string): string {
+  const row = p.c.tile ? "ir_" : "ic_ + ir_";
+  return [
+    `const pbp_ = sb_ + <usize>(${panelOff});`,
+    ...(p.bias ? [`const bp_ = ${p.bias} + <usize>((${col}) * 4);`] : []),
+    `for (let ir_ = 0; ir_ < mc_; ir_ += 4) {`,
+    `  const mr_ = min<i32>(4, mc_ - ir_);`,
+    `  let pa_ = sa_ + <usize>(ir_ * ${intlit(kcp(p) * 4)});`,
+    `  let pb_ = pbp_;`,
+    microKernel(nv, kcp(p), p.relaxed).replace(/^/gm, "  "),
+    `  const cp_ = ${p.c.ptr} + <usize>(((${row}) * ${intlit(p.c.ld)} + ${col}) * 4);`,
+    storeCode(p, nv, lanes).replace(/^/gm, "  "),
+    `}`,
+  ].join("\n");
+}
+
+/** The loops over A tiles and B panels for one K block. */
+function tileLoops(p: GemmPlan): string {
+  const full = Math.floor(p.n / NR), tw = tailWidth(p.n);
+  const lines = [`for (let ic_ = 0; ic_ < ${p.m}; ic_ += ${intlit(p.mc)}) {`, `  const mc_ = min<i32>(${intlit(p.mc)}, ${p.m} - ic_);`,
+    p.packA.replace(/^/gm, "  ")];
+  if (full > 0) {
+    lines.push(`  for (let jp_ = 0; jp_ < ${intlit(full)}; jp_++) {`,
+      panelSweep(p, 2, 8, "jp_ * 8", "jp_ * kp_ * 32").replace(/^/gm, "    "), `  }`);
+  }
+  if (tw > 0) {
+    lines.push(`  {`, panelSweep(p, tw / 4, p.n % NR, intlit(full * NR), `kp_ * ${intlit(full * 32)}`).replace(/^/gm, "    "), `  }`);
+  }
+  if (p.afterTile) lines.push(p.afterTile.replace(/^/gm, "  "));
+  lines.push(`}`);
+  return lines.join("\n");
+}
+
+/** Declarations the K-block code expects before it: sa_/sb_ scratch pointers and al_. */
+export function gemmPrologue(p: GemmPlan, sa: string, sb: string): string {
+  const lines = [`const sa_: usize = ${sa};`, `const sb_: usize = ${sb};`];
+  if (p.alpha !== 1) lines.push(`const al_ = f32x4.splat(${f32lit(p.alpha)});`);
+  return lines.join("\n");
+}
+
+/** Single-block K constants (pc_, kc_, kp_), for callers that pack B once outside loops. */
+export function singleBlockConsts(p: GemmPlan): string {
+  return [`const pc_: i32 = 0;`, `const kc_: i32 = ${p.k};`, `const kp_: i32 = ${intlit(kcp(p))};`].join("\n");
+}
+
+/** The whole product for one set of base pointers: the K-block loop around packing and tiles. */
+export function gemmBody(p: GemmPlan): string {
+  const pb = p.bPacked ? "" : packB(p);
+  if (p.single) {
+    return [p.bPacked ? "" : singleBlockConsts(p), pb, tileLoops(p)].filter((s) => s).join("\n");
+  }
+  return [
+    `for (let pc_: i32 = 0; ; ) {`,
+    `  const kc_ = min<i32>(${intlit(p.kc)}, ${p.k} - pc_);`,
+    `  const kp_ = (kc_ + 3) & ~3;`,
+    `  const last_ = pc_ + ${intlit(p.kc)} >= ${p.k};`,
+    `  const ao_ = ${p.accumulate ? "true" : "pc_ > 0"};`,
+    `  const om_ = i32x4.splat(ao_ ? -1 : 0);`,
+    pb.replace(/^/gm, "  "),
+    tileLoops(p).replace(/^/gm, "  "),
+    `  pc_ += ${intlit(p.kc)};`,
+    `  if (pc_ >= ${p.k}) break;`,
+    `}`,
+  ].join("\n");
+}

@@ -1,0 +1,174 @@
+/**
+ * Emitter: dense matrix product kernel, C[m,n] (=|+=) act(alpha·op(A)·op(B) + bias), optionally
+ * batched over up to two nested levels. Input: a MatmulSpec with constant strides; output: one
+ * KernelDef (params a, b, c, [bias], [scratch], then runtime dims in order of first appearance).
+ * The product itself is the blocked GEMM of gemm-core.ts; this file packs A (plain or transposed).
+ */
+import type { ActivationName } from "../graph-types.js";
+import { activationNeeds } from "./activation.js";
+import { ident, intlit } from "./code.js";
+import { gemmBody, gemmPrologue, kcp, packB, packedBFloats, roundUp, singleBlockConsts, type GemmPlan } from "./gemm-core.js";
+import type { KernelDef, KernelParam } from "./kernel.js";
+
+export type Dim = number | string;
+
+export interface MatmulSpec {
+  m: Dim; n: number; k: Dim;
+  transA?: boolean; transB?: boolean;
+  lda?: number; ldb?: number; ldc?: number;
+  batch?: { count: Dim; strideA: number; strideB: number; strideC: number }[];
+  alpha?: number;
+  accumulate?: boolean;
+  bias?: boolean;
+  activation?: ActivationName;
+  relaxed?: boolean;
+}
+
+/** Rows per packed A tile and the largest K block (perf-notes: MC ≈ 64, KC ≈ 256). */
+export const MC = 64;
+export const KC_MAX = 256;
+const RESERVED = new Set(["a", "b", "c", "bias", "scratch"]);
+
+function bad(msg: string): never {
+  throw new Error(`internal: emitMatmul: ${msg}`);
+}
+
+/** Source expression for a Dim; runtime names must be plain identifiers kiln made. */
+export function dimExpr(d: Dim, what: string): string {
+  if (typeof d === "number") {
+    if (!Number.isInteger(d) || d < 0) bad(`${what} must be a non-negative integer, got ${d}`);
+    return intlit(d);
+  }
+  if (RESERVED.has(d) || d.endsWith("_")) bad(`runtime dim name "${d}" collides with a kernel name`);
+  return ident(d);
+}
+
+/** K blocking: one block when K is a constant ≤ KC_MAX, else balanced blocks of at most KC_MAX. */
+export function kBlocking(k: Dim): { kc: number; single: boolean } {
+  if (typeof k !== "number") return { kc: KC_MAX, single: false };
+  const blocks = Math.max(1, Math.ceil(k / KC_MAX));
+  return { kc: Math.max(4, roundUp(Math.ceil(k / blocks), 4)), single: blocks === 1 };
+}
+
+/** Packs rows of a row-major A ([m, lda]) into sa_: contiguous copies. */
+export function packAPlain(a: string, lda: number, rowStride: number): string {
+  return [
+    `for (let r_ = 0; r_ < mc_; r_++) {`,
+    `  const src_ = ${a} + <usize>(((ic_ + r_) * ${intlit(lda)} + pc_) * 4);`,
+    `  const dst_ = sa_ + <usize>(r_ * ${intlit(rowStride * 4)});`,
+    `  let q_ = 0;`,
+    `  for (; q_ + 4 <= kc_; q_ += 4) v128.store(dst_ + <usize>(q_ * 4), v128.load(src_ + <usize>(q_ * 4)));`,
+    `  for (; q_ < kc_; q_++) store<f32>(dst_ + <usize>(q_ * 4), load<f32>(src_ + <usize>(q_ * 4)));`,
+    `  for (; q_ < kp_; q_++) store<f32>(dst_ + <usize>(q_ * 4), 0);`,
+    `}`,
+  ].join("\n");
+}
+
+/** 4×4 transpose of x0_..x3_ into y0_..y3_ (rows become columns). */
+const TRANSPOSE4 = [
+  `const t0_ = f32x4.shuffle(x0_, x1_, 0, 4, 1, 5);`, `const t1_ = f32x4.shuffle(x0_, x1_, 2, 6, 3, 7);`,
+  `const t2_ = f32x4.shuffle(x2_, x3_, 0, 4, 1, 5);`, `const t3_ = f32x4.shuffle(x2_, x3_, 2, 6, 3, 7);`,
+  `const y0_ = f32x4.shuffle(t0_, t2_, 0, 1, 4, 5);`, `const y1_ = f32x4.shuffle(t0_, t2_, 2, 3, 6, 7);`,
+  `const y2_ = f32x4.shuffle(t1_, t3_, 0, 1, 4, 5);`, `const y3_ = f32x4.shuffle(t1_, t3_, 2, 3, 6, 7);`,
+];
+
+/** Packs op(A) = Aᵀ (A stored [k, lda]) into sa_ with 4×4 SIMD transposes, scalar edges. */
+export function packATrans(a: string, lda: number, rowStride: number): string {
+  const L = lda * 4, R = rowStride * 4;
+  return [
+    `let r_ = 0;`,
+    `for (; r_ + 4 <= mc_; r_ += 4) {`,
+    `  const src_ = ${a} + <usize>((pc_ * ${intlit(lda)} + ic_ + r_) * 4);`,
+    `  const dst_ = sa_ + <usize>(r_ * ${intlit(R)});`,
+    `  let q_ = 0;`,
+    `  for (; q_ + 4 <= kc_; q_ += 4) {`,
+    `    const s_ = src_ + <usize>(q_ * ${intlit(L)});`,
+    ...[0, 1, 2, 3].map((i) => `    const x${i}_ = v128.load(s_, ${intlit(i * L)});`),
+    ...TRANSPOSE4.map((l) => "    " + l),
+    `    const d_ = dst_ + <usize>(q_ * 4);`,
+    ...[0, 1, 2, 3].map((i) => `    v128.store(d_, y${i}_, ${intlit(i * R)});`),
+    `  }`,
+    `  for (; q_ < kc_; q_++) {`,
+    `    const s_ = src_ + <usize>(q_ * ${intlit(L)});`,
+    `    const d_ = dst_ + <usize>(q_ * 4);`,
+    ...[0, 1, 2, 3].map((i) => `    store<f32>(d_, load<f32>(s_, ${intlit(i * 4)}), ${intlit(i * R)});`),
+    `  }`,
+    `  for (; q_ < kp_; q_++) {`,
+    ...[0, 1, 2, 3].map((i) => `    store<f32>(dst_ + <usize>(q_ * 4), 0, ${intlit(i * R)});`),
+    `  }`,
+    `}`,
+    `for (; r_ < mc_; r_++) {`,
+    `  const src_ = ${a} + <usize>((pc_ * ${intlit(lda)} + ic_ + r_) * 4);`,
+    `  const dst_ = sa_ + <usize>(r_ * ${intlit(R)});`,
+    `  for (let q_ = 0; q_ < kc_; q_++) store<f32>(dst_ + <usize>(q_ * 4), load<f32>(src_ + <usize>(q_ * ${intlit(L)})));`,
+    `  for (let q_ = kc_; q_ < kp_; q_++) store<f32>(dst_ + <usize>(q_ * 4), 0);`,
+    `}`,
+  ].join("\n");
+}
+
+/** A constant leading dimension: given, or the dense default (which must itself be constant). */
+function leading(given: number | undefined, dflt: Dim, min: Dim, what: string): number {
+  const ld = given ?? dflt;
+  if (typeof ld !== "number") bad(`${what} defaults to the runtime dim "${ld}"; pass it explicitly as a constant`);
+  if (!Number.isInteger(ld) || ld < 1) bad(`${what} must be a positive integer, got ${ld}`);
+  if (typeof min === "number" && ld < min) bad(`${what} = ${ld} is smaller than the row length ${min}`);
+  return ld;
+}
+
+export function emitMatmul(spec: MatmulSpec): KernelDef {
+  const { n } = spec;
+  if (!Number.isInteger(n) || n < 1) bad(`n must be a positive integer, got ${n}`);
+  const batch = spec.batch ?? [];
+  if (batch.length > 2) bad(`at most 2 batch levels, got ${batch.length}`);
+  const m = dimExpr(spec.m, "m"), k = dimExpr(spec.k, "k");
+  const lda = spec.transA ? leading(spec.lda, spec.m, spec.m, "lda") : leading(spec.lda, spec.k, spec.k, "lda");
+  const ldb = spec.transB ? leading(spec.ldb, spec.k, spec.k, "ldb") : leading(spec.ldb, n, n, "ldb");
+  const ldc = leading(spec.ldc, n, n, "ldc");
+  const act = spec.activation ?? "linear";
+  const { kc, single } = kBlocking(spec.k);
+  const bShared = single && batch.length > 0 && batch.every((l) => l.strideB === 0);
+  const rowStride = roundUp(kc, 4);
+  const plan: GemmPlan = {
+    m, k, n, kc, single, mc: MC,
+    packA: spec.transA ? packATrans("ab_", lda, rowStride) : packAPlain("ab_", lda, rowStride),
+    b: { ptr: batch.length ? "bb_" : "b", ld: ldb, trans: !!spec.transB },
+    c: { ptr: batch.length ? "cb_" : "c", ld: ldc },
+    alpha: spec.alpha ?? 1, accumulate: !!spec.accumulate, bias: spec.bias ? "bias" : undefined,
+    activation: act, relaxed: !!spec.relaxed, bPacked: bShared,
+  };
+  const bBytes = roundUp(packedBFloats(plan) * 4, 64);
+  const lines = [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch")];
+  if (bShared) lines.push(singleBlockConsts(plan), packB({ ...plan, b: { ...plan.b, ptr: "b" } }));
+  lines.push(batchLoops(batch, gemmBody(plan)));
+
+  const params: KernelParam[] = ["a", "b", "c", ...(spec.bias ? ["bias"] : []), "scratch"].map((name) => ({ name, type: "usize" as const }));
+  for (const d of [spec.m, spec.k, ...batch.map((l) => l.count)]) {
+    if (typeof d === "string" && !params.some((p) => p.name === d)) params.push({ name: d, type: "i32" });
+  }
+  const shape = `${spec.transA ? "t" : "n"}${spec.transB ? "t" : "n"} m${spec.m} n${n} k${spec.k}`;
+  return {
+    key: `matmul:${JSON.stringify({ ...spec, activation: act })}`,
+    label: `matmul ${shape}${batch.length ? ` batch${batch.map((l) => l.count).join("x")}` : ""}${act !== "linear" ? " " + act : ""}`,
+    params,
+    body: lines.join("\n"),
+    needs: activationNeeds(act),
+    scratchBytes: bBytes + MC * kcp(plan) * 4,
+  };
+}
+
+/** Wraps the product in the batch loops, deriving the per-batch base pointers ab_, bb_, cb_. */
+function batchLoops(batch: NonNullable<MatmulSpec["batch"]>, body: string): string {
+  if (batch.length === 0) return `const ab_ = a;\n${body}`;
+  const off = (key: "strideA" | "strideB" | "strideC") =>
+    batch.map((l, i) => `bi${i}_ * ${intlit(l[key])}`).join(" + ");
+  let inner = [
+    `const ab_ = a + <usize>((${off("strideA")}) * 4);`,
+    `const bb_ = b + <usize>((${off("strideB")}) * 4);`,
+    `const cb_ = c + <usize>((${off("strideC")}) * 4);`,
+    body,
+  ].join("\n");
+  for (let i = batch.length - 1; i >= 0; i--) {
+    inner = `for (let bi${i}_ = 0; bi${i}_ < ${dimExpr(batch[i].count, "batch count")}; bi${i}_++) {\n${inner.replace(/^/gm, "  ")}\n}`;
+  }
+  return inner;
+}

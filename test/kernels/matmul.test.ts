@@ -1,0 +1,141 @@
+/**
+ * emitMatmul against a float64 reference: every transpose combination, runtime m and k, odd sizes,
+ * strided leading dimensions, 1–2 batch levels, alpha, accumulate, bias + relu, multi-block K,
+ * and the relaxed-SIMD build when this Node accepts it. All cases share one module per build.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { emitMatmul, type MatmulSpec } from "../../compiler/emit/matmul.js";
+import { buildKernels, relaxedSimdSupported, relErr, rng, type KernelModule } from "./harness.js";
+
+interface Case { name: string; spec: MatmulSpec; m: number; k: number; counts?: number[] }
+
+/** Sizes of the stored operands for a case (elements). */
+function extents(c: Case) {
+  const s = c.spec, ta = !!s.transA, tb = !!s.transB;
+  const lda = s.lda ?? (ta ? c.m : c.k), ldb = s.ldb ?? (tb ? c.k : s.n), ldc = s.ldc ?? s.n;
+  const rowsA = ta ? c.k : c.m, rowsB = tb ? s.n : c.k;
+  const single = { a: (rowsA - 1) * lda + (ta ? c.m : c.k), b: (rowsB - 1) * ldb + (tb ? c.k : s.n), c: (c.m - 1) * ldc + s.n };
+  const counts = c.counts ?? [];
+  const levels = s.batch ?? [];
+  const span = (key: "strideA" | "strideB" | "strideC", base: number) =>
+    base + levels.reduce((acc, l, i) => acc + (counts[i] - 1) * l[key], 0);
+  return { lda, ldb, ldc, a: span("strideA", single.a), b: span("strideB", single.b), c: span("strideC", single.c) };
+}
+
+/** Float64 reference with the kernel's semantics, including untouched gaps of strided C. */
+function reference(c: Case, A: Float32Array, B: Float32Array, C0: Float32Array, bias: Float32Array): Float64Array {
+  const s = c.spec, e = extents(c), out = Float64Array.from(C0);
+  const levels = s.batch ?? [], counts = c.counts ?? [];
+  const combos: number[][] = levels.length === 0 ? [[]] : levels.length === 1
+    ? Array.from({ length: counts[0] }, (_, i) => [i])
+    : Array.from({ length: counts[0] * counts[1] }, (_, i) => [Math.floor(i / counts[1]), i % counts[1]]);
+  for (const idx of combos) {
+    const off = (key: "strideA" | "strideB" | "strideC") => idx.reduce((acc, v, i) => acc + v * levels[i][key], 0);
+    const oa = off("strideA"), ob = off("strideB"), oc = off("strideC");
+    for (let i = 0; i < c.m; i++) for (let j = 0; j < s.n; j++) {
+      let acc = 0;
+      for (let p = 0; p < c.k; p++) {
+        const a = s.transA ? A[oa + p * e.lda + i] : A[oa + i * e.lda + p];
+        const b = s.transB ? B[ob + j * e.ldb + p] : B[ob + p * e.ldb + j];
+        acc += a * b;
+      }
+      let v = (s.alpha ?? 1) * acc + (s.bias ? bias[j] : 0) + (s.accumulate ? C0[oc + i * e.ldc + j] : 0);
+      if (s.activation === "relu") v = Math.max(v, 0);
+      out[oc + i * e.ldc + j] = v;
+    }
+  }
+  return out;
+}
+
+const cases: Case[] = [];
+const add = (name: string, spec: MatmulSpec, m: number, k: number, counts?: number[]) => cases.push({ name, spec, m, k, counts });
+for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+  const t = `${ta ? "T" : "N"}${tb ? "T" : "N"}`;
+  add(`${t} 17x33x10 const`, { m: 17, n: 33, k: 10, transA: ta, transB: tb }, 17, 10);
+  add(`${t} runtime m 33x10x17`, { m: "m", n: 10, k: 17, transA: ta, transB: tb, lda: ta ? 33 : undefined }, 33, 17);
+  add(`${t} runtime k 9x12x290`, { m: 9, n: 12, k: "k", transA: ta, transB: tb, lda: ta ? 9 : 290, ldb: tb ? 290 : 12 }, 9, 290);
+  add(`${t} 5x17x300 (two K blocks)`, { m: 5, n: 17, k: 300, transA: ta, transB: tb }, 5, 300);
+}
+for (const [m, n, k] of [[1, 1, 1], [3, 5, 3], [5, 3, 1], [1, 10, 33], [10, 1, 5], [33, 17, 3], [64, 16, 64], [70, 24, 8]]) {
+  add(`odd ${m}x${n}x${k}`, { m: "m", n, k }, m, k);
+}
+add("runtime k NN (dW-like, 600 rows)", { m: "m", n: 10, k: "k", lda: 7 }, 6, 600);
+add("runtime k TN dW = Xᵀ·dY", { m: 13, n: 9, k: "rows", transA: true }, 13, 523);
+add("runtime k TN small k", { m: 8, n: 16, k: "rows", transA: true }, 8, 3);
+add("runtime m and k", { m: "m", n: 12, k: "k", lda: 40, ldb: 12 }, 9, 37);
+add("runtime k = 0 gives bias only", { m: 3, n: 6, k: "k", lda: 4, bias: true }, 3, 0);
+add("lda/ldb/ldc strided", { m: "m", n: 6, k: 5, lda: 9, ldb: 11, ldc: 13 }, 7, 5);
+add("strided transposed", { m: 6, n: 7, k: 9, transA: true, transB: true, lda: 10, ldb: 12, ldc: 8 }, 6, 9);
+add("alpha", { m: "m", n: 9, k: 8, alpha: 0.125 }, 11, 8);
+add("accumulate", { m: "m", n: 13, k: 6, accumulate: true }, 5, 6);
+add("accumulate multi-block", { m: 7, n: 9, k: "k", accumulate: true, lda: 300, alpha: 0.5 }, 7, 300);
+add("bias + relu", { m: "m", n: 21, k: 7, bias: true, activation: "relu" }, 9, 7);
+add("bias + relu multi-block", { m: "m", n: 11, k: 520, bias: true, activation: "relu" }, 6, 520);
+add("1 batch level", { m: 5, n: 6, k: 7, batch: [{ count: "nb", strideA: 35, strideB: 42, strideC: 30 }] }, 5, 7, [3]);
+add("2 batch levels, shared B, alpha (attention-like)", {
+  m: "t", n: 5, k: 4, transB: true, alpha: 0.5, ldc: 5,
+  batch: [{ count: "nb", strideA: 24, strideB: 0, strideC: 30 }, { count: 2, strideA: 12, strideB: 0, strideC: 15 }],
+}, 3, 4, [2, 2]);
+add("2 batch levels, transposed A, runtime k", {
+  m: 4, n: 9, k: "s", transA: true, lda: 4,
+  batch: [{ count: 2, strideA: 100, strideB: 300, strideC: 36 }, { count: "h", strideA: 50, strideB: 150, strideC: 72 }],
+}, 4, 11, [2, 3]);
+
+/** Runs every case on one module and returns the relative errors by case name. */
+async function runAll(relaxed: boolean): Promise<Map<string, number>> {
+  const defs = cases.map((c) => emitMatmul({ ...c.spec, relaxed }));
+  const mod: KernelModule = await buildKernels(defs, { relaxed });
+  const errs = new Map<string, number>();
+  cases.forEach((c, i) => {
+    const r = rng(1234 + i), e = extents(c);
+    const A = r.uniform(e.a), B = r.uniform(e.b), C0 = r.uniform(e.c), bias = r.uniform(c.spec.n);
+    const pa = mod.alloc(e.a, A), pb = mod.alloc(e.b, B), pc = mod.alloc(e.c, C0), pbias = mod.alloc(c.spec.n, bias);
+    const args = [pa, pb, pc, ...(c.spec.bias ? [pbias] : []), mod.scratch];
+    const dimValue: Record<string, number> = {};
+    if (typeof c.spec.m === "string") dimValue[c.spec.m] = c.m;
+    if (typeof c.spec.k === "string") dimValue[c.spec.k] = c.k;
+    (c.spec.batch ?? []).forEach((l, j) => { if (typeof l.count === "string") dimValue[l.count] = c.counts![j]; });
+    for (const p of defs[i].params.slice(args.length)) args.push(dimValue[p.name]);
+    mod.call(i, ...args);
+    errs.set(c.name, relErr(mod.f32(pc, e.c), reference(c, A, B, C0, bias)));
+    mod.reset();
+  });
+  return errs;
+}
+
+describe("emitMatmul", () => {
+  let plain: Map<string, number>;
+  beforeAll(async () => { plain = await runAll(false); });
+  for (const c of cases) {
+    it(`matches the float64 reference: ${c.name}`, () => {
+      expect(plain.get(c.name)).toBeLessThan(1e-5);
+    });
+  }
+
+  it("declares params a, b, c, [bias], scratch, then runtime dims in order of first appearance", () => {
+    const def = emitMatmul({ m: "m", n: 4, k: "k", bias: true, batch: [{ count: "m", strideA: 1, strideB: 0, strideC: 1 }, { count: "h", strideA: 1, strideB: 0, strideC: 1 }], lda: 8 });
+    expect(def.params).toEqual([
+      { name: "a", type: "usize" }, { name: "b", type: "usize" }, { name: "c", type: "usize" },
+      { name: "bias", type: "usize" }, { name: "scratch", type: "usize" },
+      { name: "m", type: "i32" }, { name: "k", type: "i32" }, { name: "h", type: "i32" },
+    ]);
+    expect(def.scratchBytes).toBeGreaterThan(0);
+  });
+
+  it("rejects dims that are not generated identifiers and leading dims that are runtime", () => {
+    expect(() => emitMatmul({ m: "m; abort()", n: 4, k: 4 })).toThrow(/identifier/);
+    expect(() => emitMatmul({ m: "scratch", n: 4, k: 4 })).toThrow(/collides/);
+    expect(() => emitMatmul({ m: 4, n: 4, k: "k" })).toThrow(/lda/);
+    expect(() => emitMatmul({ m: 4, n: 4, k: 8, lda: 3 })).toThrow(/lda/);
+  });
+
+  it("uses relaxed_madd only in the relaxed variant", () => {
+    expect(emitMatmul({ m: 8, n: 8, k: 8, relaxed: true }).body).toContain("relaxed_madd");
+    expect(emitMatmul({ m: 8, n: 8, k: 8 }).body).not.toContain("relaxed");
+  });
+
+  it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
+    const relaxed = await runAll(true);
+    for (const c of cases) expect(relaxed.get(c.name), c.name).toBeLessThan(1e-5);
+  });
+});
