@@ -1,0 +1,257 @@
+/**
+ * Reference implementations of the spec §2 layer ops on full tensors (batch axis first), built
+ * from the tape's primitives so gradients come for free. Keras semantics throughout: `same`
+ * padding puts the odd pixel bottom/right, batch norm uses the biased batch variance, etc.
+ * Recurrent layers live in recurrent.ts, attention in attention.ts.
+ */
+
+import { activate } from "./activations.js";
+import { RawLayer, bool, exampleAxis, fail, int, num, pair, str } from "./attrs.js";
+import { Window2d, avgPool2d, conv2d, gather, maxPool2d } from "./nn-ops.js";
+import {
+  Tensor, add, affine, broadcastTo, concat, div, matmul, maximum, mean, minimum, mul, permute,
+  reduceMax, reshape, sizeOf, slice, softmax, sqrt, square, sub, tensor,
+} from "./tensor.js";
+
+export interface LayerContext {
+  layer: RawLayer;
+  /** Full tensors of the layer's inputs, batch axis first. */
+  inputs: Tensor[];
+  /** The weight `<layer>/<name>`, checked against the shape this op expects. */
+  weight(name: string, shape: number[]): Tensor;
+  /** Training-mode forward (batch statistics, dropout masks); false for frozen batch norm. */
+  training: boolean;
+  /** This layer's dropout keep-mask (0 or 1 per element), when training. */
+  dropoutMask?: Float64Array;
+  /** Records updated non-trainable state (moving statistics) by short weight name. */
+  setState(name: string, data: Float64Array): void;
+}
+
+export type LayerFn = (ctx: LayerContext) => Tensor;
+
+// ---------------------------------------------------------------- dense and conv
+
+export function dense(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const units = int(ctx.layer, "units");
+  const d = x.shape[x.shape.length - 1];
+  let y = matmul(reshape(x, [x.size / d, d]), ctx.weight("kernel", [d, units]));
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [units]));
+  y = reshape(y, [...x.shape.slice(0, -1), units]);
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
+/** Keras padding → explicit [before, after] for one spatial axis. */
+export function padAxis(layer: RawLayer, size: number, k: number, stride: number, dil: number): [number, number] {
+  const padding = str(layer, "padding", "valid");
+  if (padding === "valid") {
+    if (Math.floor((size - dil * (k - 1) - 1) / stride) + 1 < 1) fail(layer, `window ${k} (dilation ${dil}) does not fit an input of ${size}`);
+    return [0, 0];
+  }
+  if (padding !== "same") fail(layer, `padding must be "valid" or "same", got "${padding}"`);
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + dil * (k - 1) + 1 - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+function window(layer: RawLayer, x: Tensor, kernel: [number, number], strides: [number, number], dilation: [number, number]): Window2d {
+  if (x.shape.length !== 4) fail(layer, `expects [H, W, C] inputs, got per-example shape [${x.shape.slice(1)}]`);
+  if ((strides[0] > 1 || strides[1] > 1) && (dilation[0] > 1 || dilation[1] > 1)) fail(layer, "strides > 1 with dilation_rate > 1");
+  const [ph0, ph1] = padAxis(layer, x.shape[1], kernel[0], strides[0], dilation[0]);
+  const [pw0, pw1] = padAxis(layer, x.shape[2], kernel[1], strides[1], dilation[1]);
+  return { kernel, strides, dilation, padding: [ph0, ph1, pw0, pw1] };
+}
+
+export function conv2dLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const filters = int(ctx.layer, "filters");
+  const k = pair(ctx.layer, "kernel_size");
+  const win = window(ctx.layer, x, k, pair(ctx.layer, "strides", 1), pair(ctx.layer, "dilation_rate", 1));
+  let y = conv2d(x, ctx.weight("kernel", [k[0], k[1], x.shape[3], filters]), win);
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [filters]));
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
+function pool(ctx: LayerContext, op: typeof maxPool2d): Tensor {
+  const x = single(ctx);
+  const size = pair(ctx.layer, "pool_size", 2);
+  return op(x, window(ctx.layer, x, size, pair(ctx.layer, "strides", size), [1, 1]));
+}
+
+function globalPool(ctx: LayerContext, kind: "max" | "avg"): Tensor {
+  const x = single(ctx);
+  if (x.shape.length !== 4) fail(ctx.layer, `expects [H, W, C] inputs, got [${x.shape.slice(1)}]`);
+  const [b, h, w, c] = x.shape;
+  const flat = reshape(x, [b, h * w, c]);
+  return kind === "max" ? reduceMax(flat, 1) : mean(flat, [1]);
+}
+
+// ---------------------------------------------------------------- shape and elementwise
+
+function flatten(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  return reshape(x, [x.shape[0], x.size / x.shape[0]]);
+}
+
+function reshapeLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const target = ctx.layer.target_shape;
+  if (!Array.isArray(target) || !target.every((d) => Number.isInteger(d) && (d > 0 || d === -1))) {
+    fail(ctx.layer, `target_shape must be a list of positive integers (one may be -1), got ${JSON.stringify(target)}`);
+  }
+  const per = x.size / x.shape[0];
+  const known = sizeOf(target.filter((d: number) => d !== -1));
+  const shape = target.map((d: number) => (d === -1 ? per / known : d));
+  if (target.filter((d: number) => d === -1).length > 1 || sizeOf(shape) !== per || !shape.every(Number.isInteger)) {
+    fail(ctx.layer, `cannot reshape [${x.shape.slice(1)}] to ${JSON.stringify(target)}`);
+  }
+  return reshape(x, [x.shape[0], ...shape]);
+}
+
+function dropout(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const rate = num(ctx.layer, "rate");
+  if (rate < 0 || rate >= 1) fail(ctx.layer, `rate must be in [0, 1), got ${rate}`);
+  if (!ctx.training || rate === 0) return x;
+  const m = ctx.dropoutMask;
+  if (!m || m.length !== x.size) fail(ctx.layer, `training needs a dropout mask of ${x.size} elements, got ${m?.length ?? "none"}`);
+  return mul(x, tensor(x.shape, m.map((v) => v / (1 - rate))));
+}
+
+// ---------------------------------------------------------------- normalization
+
+/** Applies fn to x viewed as [N, C] with `axis` last, then restores the layout. */
+function onAxisLast(x: Tensor, axis: number, fn: (x2: Tensor) => Tensor): Tensor {
+  const r = x.shape.length;
+  const perm = [...Array(r).keys()].filter((a) => a !== axis).concat(axis);
+  const inv = new Array<number>(r);
+  perm.forEach((p, i) => (inv[p] = i));
+  const moved = axis === r - 1 ? x : permute(x, perm);
+  const c = x.shape[axis];
+  const y = reshape(fn(reshape(moved, [x.size / c, c])), moved.shape);
+  return axis === r - 1 ? y : permute(y, inv);
+}
+
+function batchNormalization(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
+  const eps = num(ctx.layer, "epsilon", 0.001);
+  const momentum = num(ctx.layer, "momentum", 0.99);
+  const c = x.shape[axis];
+  const gamma = ctx.weight("gamma", [c]);
+  const beta = ctx.weight("beta", [c]);
+  const movingMean = ctx.weight("moving_mean", [c]);
+  const movingVar = ctx.weight("moving_variance", [c]);
+  return onAxisLast(x, axis, (x2) => {
+    if (!ctx.training) return add(mul(div(sub(x2, movingMean), sqrt(affine(movingVar, 1, eps))), gamma), beta);
+    const mu = mean(x2, [0]);
+    const centered = sub(x2, mu);
+    const variance = mean(square(centered), [0]); // biased: divides by N
+    ctx.setState("moving_mean", blend(movingMean.data, mu.data, momentum));
+    ctx.setState("moving_variance", blend(movingVar.data, variance.data, momentum));
+    return add(mul(div(centered, sqrt(affine(variance, 1, eps))), gamma), beta);
+  });
+}
+
+function blend(moving: Float64Array, batch: Float64Array, momentum: number): Float64Array {
+  return moving.map((m, i) => momentum * m + (1 - momentum) * batch[i]);
+}
+
+function layerNormalization(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
+  const eps = num(ctx.layer, "epsilon", 0.001);
+  const c = x.shape[axis];
+  const gamma = ctx.weight("gamma", [c]);
+  const beta = ctx.weight("beta", [c]);
+  return onAxisLast(x, axis, (x2) => {
+    const centered = sub(x2, mean(x2, [1], true));
+    const variance = mean(square(centered), [1], true);
+    return add(mul(div(centered, sqrt(affine(variance, 1, eps))), gamma), beta);
+  });
+}
+
+// ---------------------------------------------------------------- embeddings
+
+function embedding(ctx: LayerContext): Tensor {
+  const ids = single(ctx);
+  const n = int(ctx.layer, "input_dim");
+  const d = int(ctx.layer, "output_dim");
+  for (let i = 0; i < ids.size; i++) {
+    const id = ids.data[i];
+    if (!Number.isInteger(id) || id < 0 || id >= n) fail(ctx.layer, `token id ${id} at flat index ${i} is outside [0, ${n})`);
+  }
+  return gather(ctx.weight("embeddings", [n, d]), ids.data, ids.shape);
+}
+
+function positionEmbedding(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const r = x.shape.length;
+  if (r < 3) fail(ctx.layer, `expects [T, D] inputs, got [${x.shape.slice(1)}]`);
+  const len = int(ctx.layer, "sequence_length");
+  const [t, d] = x.shape.slice(r - 2);
+  if (t > len) fail(ctx.layer, `sequence of ${t} is longer than sequence_length ${len}`);
+  const table = ctx.weight("embeddings", [len, d]);
+  return broadcastTo(t === len ? table : slice(table, 0, 0, t), [...x.shape]);
+}
+
+// ---------------------------------------------------------------- merges
+
+function sameShapes(ctx: LayerContext, min: number, max = Infinity): Tensor[] {
+  const xs = ctx.inputs;
+  if (xs.length < min || xs.length > max) fail(ctx.layer, `takes ${max === min ? min : `${min} or more`} inputs, got ${xs.length}`);
+  for (const t of xs) {
+    if (t.shape.join() !== xs[0].shape.join()) fail(ctx.layer, `input shapes differ: [${xs[0].shape.slice(1)}] vs [${t.shape.slice(1)}]`);
+  }
+  return xs;
+}
+
+const fold = (f: (a: Tensor, b: Tensor) => Tensor) => (ctx: LayerContext) => sameShapes(ctx, 2).reduce((a, b) => f(a, b));
+
+function concatenate(ctx: LayerContext): Tensor {
+  const xs = ctx.inputs;
+  if (xs.length < 2) fail(ctx.layer, `takes 2 or more inputs, got ${xs.length}`);
+  const axis = exampleAxis(ctx.layer, "axis", -1, xs[0].shape.length);
+  for (const t of xs) {
+    if (t.shape.length !== xs[0].shape.length || t.shape.some((d, i) => i !== axis && d !== xs[0].shape[i])) {
+      fail(ctx.layer, `input shapes [${xs[0].shape.slice(1)}] and [${t.shape.slice(1)}] differ off axis ${axis - 1}`);
+    }
+  }
+  return concat(xs, axis);
+}
+
+export function single(ctx: LayerContext): Tensor {
+  if (ctx.inputs.length !== 1) fail(ctx.layer, `takes exactly one input, got ${ctx.inputs.length}`);
+  return ctx.inputs[0];
+}
+
+export const BASIC_LAYERS: Record<string, LayerFn> = {
+  dense,
+  conv2d: conv2dLayer,
+  max_pooling2d: (ctx) => pool(ctx, maxPool2d),
+  average_pooling2d: (ctx) => pool(ctx, avgPool2d),
+  global_average_pooling2d: (ctx) => globalPool(ctx, "avg"),
+  global_max_pooling2d: (ctx) => globalPool(ctx, "max"),
+  flatten,
+  reshape: reshapeLayer,
+  activation: (ctx) => activate(str(ctx.layer, "activation", "linear"), single(ctx)),
+  softmax: (ctx) => {
+    const x = single(ctx);
+    return softmax(x, exampleAxis(ctx.layer, "axis", -1, x.shape.length));
+  },
+  dropout,
+  batch_normalization: batchNormalization,
+  layer_normalization: layerNormalization,
+  embedding,
+  position_embedding: positionEmbedding,
+  add: fold(add),
+  multiply: fold(mul),
+  maximum: fold(maximum),
+  minimum: fold(minimum),
+  average: (ctx) => affine(sameShapes(ctx, 2).reduce((a, b) => add(a, b)), 1 / ctx.inputs.length),
+  subtract: (ctx) => {
+    const [a, b] = sameShapes(ctx, 2, 2);
+    return sub(a, b);
+  },
+  concatenate,
+};
