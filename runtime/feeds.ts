@@ -40,8 +40,8 @@ function checkOne(slot: Slot, a: unknown, what: string, add: (path: string, mess
   const { name, dtype, shape } = slot;
   const say = (message: string) => add(name, `${what} "${name}": ${message}`);
   const want = dtype === "int32" ? Int32Array : Float32Array;
-  if (a === undefined) return say(`missing; expected a ${want.name} of ${dtype} data`), undefined;
-  if (!(a instanceof want)) return say(`expected a ${want.name} (${dtype}), got ${typeName(a)}`), undefined;
+  if (a === undefined) return say(`missing; expected ${want.name} (${dtype}) data`), undefined;
+  if (!(a instanceof want)) return say(`expected ${want.name} (${dtype}), got ${typeName(a)}`), undefined;
   if ((a.buffer as { detached?: boolean }).detached) return say("its ArrayBuffer is detached"), undefined;
   const per = size(shape);
   if (a.length === 0 || a.length % per !== 0) {
