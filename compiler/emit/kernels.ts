@@ -1,0 +1,170 @@
+/**
+ * Kernel selection: each IR node → one KernelDef (from the emitters) plus the argument of every
+ * kernel parameter: planned byte offsets for tensors, `batch·k` expressions for runtime sizes.
+ * Arguments are numbers and the fixed identifier `batch` only — never anything from the graph.
+ */
+import type { Dim, Module, Node, Tensor } from "../ir.js";
+import type { KernelDef } from "./kernel.js";
+import { intlit } from "./code.js";
+import { emitMatmul } from "./matmul.js";
+import { emitConv2d, emitConv2dGradFilter, emitConv2dGradInput } from "./conv.js";
+import { emitPool2d, emitPool2dGrad } from "./pool.js";
+import { emitElementwise } from "./elementwise.js";
+import { emitReduce } from "./reduce.js";
+import { emitSoftmax, emitSoftmaxGrad } from "./softmax.js";
+import { emitCopy, emitFill } from "./copy.js";
+import { emitGather, emitScatterAdd } from "./gather.js";
+import { emitLoss } from "./loss.js";
+import { emitDropoutMask } from "./dropout.js";
+import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate } from "./optimizer.js";
+
+export interface KernelCall {
+  def: KernelDef;
+  /** Argument expression per parameter name. */
+  args: Record<string, string>;
+}
+
+export interface SelectContext {
+  mod: Module;
+  /** Byte offset of a tensor's buffer (after following aliases). */
+  addr(t: Tensor): number;
+  scratch: number;
+  relaxed: boolean;
+}
+
+/** A runtime Dim becomes a named i32 parameter; constants stay constants. */
+class Dims {
+  readonly args: Record<string, string> = {};
+  private n = 0;
+  dim(d: Dim): number | string {
+    if (typeof d === "number") return d;
+    const name = `rt${this.n++}`;
+    this.args[name] = d.batch === 1 ? "batch" : `batch * ${intlit(d.batch)}`;
+    return name;
+  }
+}
+
+type Selector = (node: Node, ctx: SelectContext, dims: Dims, T: (i: number) => Tensor, O: (i: number) => Tensor) => KernelCall;
+
+const ptr = (ctx: SelectContext, t: Tensor, elemOffset = 0) => intlit(ctx.addr(t) + 4 * elemOffset);
+
+const SELECTORS: Record<string, Selector> = {
+  matmul(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    const def = emitMatmul({
+      m: dims.dim(a.m), n: a.n, k: dims.dim(a.k), transA: a.transA, transB: a.transB, lda: a.lda, ldb: a.ldb, ldc: a.ldc,
+      batch: a.batch?.map((l: any) => ({ ...l, count: dims.dim(l.count) })), alpha: a.alpha, accumulate: a.accumulate,
+      bias: a.bias !== undefined, activation: a.activation, relaxed: ctx.relaxed,
+    });
+    const args: Record<string, string> = { a: ptr(ctx, T(0), a.offA), b: ptr(ctx, T(1), a.offB), c: ptr(ctx, O(0), a.offC), scratch: intlit(ctx.scratch) };
+    if (a.bias !== undefined) args.bias = ptr(ctx, ctx.mod.t(a.bias));
+    return { def, args };
+  },
+  conv2d(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    const def = emitConv2d({ ...a, bias: a.bias !== undefined, relaxed: ctx.relaxed });
+    const args: Record<string, string> = { x: ptr(ctx, T(0)), w: ptr(ctx, T(1)), y: ptr(ctx, O(0)), scratch: intlit(ctx.scratch), n: "batch" };
+    if (a.bias !== undefined) args.bias = ptr(ctx, ctx.mod.t(a.bias));
+    return { def, args };
+  },
+  conv2d_grad_input(node, ctx, dims, T, O) {
+    return { def: emitConv2dGradInput({ ...node.attrs, relaxed: ctx.relaxed }), args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: intlit(ctx.scratch), n: "batch" } };
+  },
+  conv2d_grad_filter(node, ctx, dims, T, O) {
+    return { def: emitConv2dGradFilter({ ...node.attrs, relaxed: ctx.relaxed }), args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dw: ptr(ctx, O(0)), scratch: intlit(ctx.scratch), n: "batch" } };
+  },
+  pool2d(node, ctx, dims, T, O) {
+    return { def: emitPool2d(node.attrs), args: { x: ptr(ctx, T(0)), y: ptr(ctx, O(0)), n: "batch" } };
+  },
+  pool2d_grad(node, ctx, dims, T, O) {
+    return { def: emitPool2dGrad(node.attrs), args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), n: "batch" } };
+  },
+  ew(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    const def = emitElementwise({
+      rows: dims.dim(a.rows), cols: a.cols,
+      inputs: a.inputs.map((m: any, i: number) => ({ ...m, dtype: T(i).dtype })),
+      outputs: a.exprs.map((expr: any, i: number) => ({ expr, accumulate: !!a.accumulate?.[i] })),
+    });
+    const args: Record<string, string> = {};
+    node.inputs.forEach((_, i) => (args[`in${i}`] = ptr(ctx, T(i))));
+    node.outputs.forEach((_, i) => (args[`out${i}`] = ptr(ctx, O(i))));
+    return { def, args };
+  },
+  reduce(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    const def = emitReduce({ ...a, outer: dims.dim(a.outer), inputs: a.inputs.map((m: any, i: number) => ({ ...m, dtype: T(i).dtype })) });
+    const args: Record<string, string> = { out: ptr(ctx, O(0)) };
+    node.inputs.forEach((_, i) => (args[`in${i}`] = ptr(ctx, T(i))));
+    return { def, args };
+  },
+  softmax(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    return { def: emitSoftmax({ ...a, outer: dims.dim(a.outer) }), args: { x: ptr(ctx, T(0)), y: ptr(ctx, O(0)) } };
+  },
+  softmax_grad(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    return { def: emitSoftmaxGrad({ ...a, outer: dims.dim(a.outer) }), args: { y: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dx: ptr(ctx, O(0)) } };
+  },
+  copy(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    const def = emitCopy({ shape: a.shape.map((d: Dim) => dims.dim(d)), srcStrides: a.srcStrides, dstStrides: a.dstStrides, accumulate: a.accumulate });
+    return { def, args: { src: ptr(ctx, T(0), a.srcOffset ?? 0), dst: ptr(ctx, O(0), a.dstOffset ?? 0) } };
+  },
+  fill(node, ctx, dims, T, O) {
+    return { def: emitFill({ n: dims.dim(node.attrs.n), value: node.attrs.value }), args: { out: ptr(ctx, O(0)) } };
+  },
+  gather(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    return { def: emitGather({ ...a, rows: dims.dim(a.rows) }), args: { ids: ptr(ctx, T(0)), table: ptr(ctx, T(1)), out: ptr(ctx, O(0)) } };
+  },
+  scatter_add(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    return { def: emitScatterAdd({ ...a, rows: dims.dim(a.rows) }), args: { ids: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dtable: ptr(ctx, O(0)) } };
+  },
+  recip_batch(node, ctx, dims, T, O) {
+    const n = dims.dim({ batch: node.attrs.k }) as string;
+    const def: KernelDef = { key: "recip_batch", label: "1/(batch·k)", params: [{ name: "out", type: "usize" }, { name: n, type: "i32" }], body: `store<f32>(out, <f32>1.0 / <f32>${n});` };
+    return { def: { ...def, key: `recip_batch:${n}` }, args: { out: ptr(ctx, O(0)) } };
+  },
+  loss(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    const def = emitLoss({ type: a.type, fromLogits: a.fromLogits, rows: dims.dim(a.rows), classes: a.classes, fusedSoftmax: a.fusedSoftmax, metrics: a.metrics, withGradient: a.withGradient } as any);
+    const args: Record<string, string> = { pred: ptr(ctx, T(0)), target: ptr(ctx, T(1)), out: ptr(ctx, O(0)), grad: ptr(ctx, O(1)) };
+    if (a.fusedSoftmax) args.probs = ptr(ctx, O(2));
+    return { def, args };
+  },
+  dropout_mask(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    return { def: emitDropoutMask({ n: dims.dim(a.n), rate: a.rate, stream: a.stream }), args: { mask: ptr(ctx, O(0)), rng: ptr(ctx, T(0)) } };
+  },
+  opt_sumsq(node, ctx, dims, T, O) {
+    return { def: emitSumSquares({ n: node.attrs.n }), args: { g: ptr(ctx, T(0)), out: ptr(ctx, O(0)) } };
+  },
+  opt_step(node, ctx, dims, T, O) {
+    return { def: emitStepScalars(node.attrs), args: { state: ptr(ctx, T(0), 1), sumsq: ptr(ctx, T(1)), hyper: ptr(ctx, O(0)) } };
+  },
+  opt_clip(node, ctx, dims, T, O) {
+    return { def: emitClipScale({ clipnorm: node.attrs.clipnorm }), args: { sumsq: ptr(ctx, T(0)), hyper: ptr(ctx, O(0)) } };
+  },
+  opt_update(node, ctx, dims, T, O) {
+    const a = node.attrs;
+    const slot = (name: string) => {
+      const i = a.slotNames.indexOf(name);
+      return i < 0 ? "0" : ptr(ctx, T(3 + i));
+    };
+    return { def: emitUpdate(a), args: { w: ptr(ctx, T(0)), g: ptr(ctx, T(1)), hyper: ptr(ctx, T(2)), slot1: slot("momentum"), slot2: slot("velocity") } };
+  },
+};
+
+export function selectKernel(node: Node, ctx: SelectContext): KernelCall {
+  const sel = SELECTORS[node.op];
+  if (!sel) throw new Error(`internal: no kernel for ${node.op}`);
+  const dims = new Dims();
+  const call = sel(node, ctx, dims, (i) => ctx.mod.t(node.inputs[i]!), (i) => ctx.mod.t(node.outputs[i]!));
+  const args = { ...call.args, ...dims.args };
+  for (const p of call.def.params) {
+    if (args[p.name] === undefined) throw new Error(`internal: ${node.op} kernel parameter ${p.name} has no argument (layer ${node.layer})`);
+  }
+  return { def: call.def, args };
+}

@@ -1,0 +1,143 @@
+/**
+ * Fusion pass (IR → IR, per program): no intermediate tensor is written that a fused kernel can
+ * keep in registers.
+ *  1. matmul/conv2d + bias add + activation → one kernel with the epilogue fused;
+ *  2. elementwise chains → one loop (the producer's expression is substituted into its consumer);
+ *  3. an elementwise producer feeding a reduction → the reduction's `pre` expression.
+ * A producer is folded only into its single consumer, and only through plain activations.
+ */
+import type { EwExpr, EwInput } from "./emit/elementwise.js";
+import { remap, substitute } from "./diff-expr.js";
+import type { Module, Node, Program, Tensor } from "./ir.js";
+
+const EPILOGUE_ACTIVATIONS = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"]);
+
+export function fuse(mod: Module): void {
+  for (const prog of mod.programs) {
+    fuseEpilogues(mod, prog);
+    let changed = true;
+    while (changed) changed = fuseElementwise(mod, prog);
+  }
+}
+
+interface Uses {
+  readers: Map<number, Node[]>;
+  aliased: Set<number>;
+}
+
+function uses(mod: Module, prog: Program): Uses {
+  const readers = new Map<number, Node[]>();
+  for (const n of prog.nodes) {
+    for (const i of n.inputs) {
+      const s = mod.storage(mod.t(i)).id;
+      readers.set(s, [...(readers.get(s) ?? []), n]);
+    }
+  }
+  const aliased = new Set<number>();
+  for (const t of mod.tensors) if (t.aliasOf !== undefined) aliased.add(mod.storage(t).id);
+  return { readers, aliased };
+}
+
+/** A tensor whose only reader is `consumer`, so it need never be written. */
+function privateTo(mod: Module, u: Uses, t: Tensor, consumer: Node): boolean {
+  if (t.kind !== "activation" || t.aliasOf !== undefined || u.aliased.has(t.id)) return false;
+  const r = u.readers.get(t.id) ?? [];
+  return r.length === 1 && r[0] === consumer;
+}
+
+const isFull = (m: EwInput) => m.div === 1 && m.mod === undefined;
+
+function fuseEpilogues(mod: Module, prog: Program): void {
+  for (const n of prog.nodes.slice()) {
+    if ((n.op !== "matmul" && n.op !== "conv2d") || n.attrs.accumulate || n.attrs.offC || n.attrs.batch?.length) continue;
+    if (n.op === "matmul" && n.attrs.ldc !== undefined && n.attrs.ldc !== n.attrs.n) continue;
+    const cols = n.op === "matmul" ? n.attrs.n : n.attrs.f;
+    let u = uses(mod, prog);
+    let out = mod.t(n.outputs[0]!);
+    let next = (u.readers.get(out.id) ?? [])[0];
+    const e = next?.op === "ew" ? (next.attrs.exprs[0] as EwExpr) : undefined;
+    if (next && e && privateTo(mod, u, out, next) && next.inputs.length === 2 && next.inputs[0] === out.id && isFull(next.attrs.inputs[0])
+      && next.attrs.inputs[1].div === 1 && next.attrs.inputs[1].mod === cols && next.attrs.exprs.length === 1 && !next.attrs.accumulate?.[0]
+      && e.k === "bin" && e.op === "add" && e.a.k === "in" && e.a.i === 0 && e.b.k === "in" && e.b.i === 1) {
+      n.attrs = { ...n.attrs, bias: next.inputs[1] };
+      n.outputs = [next.outputs[0]!];
+      prog.nodes.splice(prog.nodes.indexOf(next), 1);
+      u = uses(mod, prog);
+      out = mod.t(n.outputs[0]!);
+      next = (u.readers.get(out.id) ?? [])[0];
+    }
+    const act = next?.op === "ew" ? (next.attrs.exprs[0] as EwExpr) : undefined;
+    if (next && act && privateTo(mod, u, out, next) && next.inputs.length === 1 && isFull(next.attrs.inputs[0]) && !next.attrs.accumulate?.[0]
+      && act.k === "un" && act.a.k === "in" && EPILOGUE_ACTIVATIONS.has(act.op)) {
+      n.attrs = { ...n.attrs, activation: act.op };
+      n.outputs = [next.outputs[0]!];
+      prog.nodes.splice(prog.nodes.indexOf(next), 1);
+    }
+  }
+}
+
+function sameDomain(a: Node, rows: unknown, cols: number): boolean {
+  return JSON.stringify(a.attrs.rows) === JSON.stringify(rows) && a.attrs.cols === cols;
+}
+
+/** Folds one elementwise producer into its consumer; returns whether anything changed. */
+function fuseElementwise(mod: Module, prog: Program): boolean {
+  const u = uses(mod, prog);
+  for (const p of prog.nodes) {
+    if (p.op !== "ew" || p.outputs.length !== 1 || p.attrs.accumulate?.[0]) continue;
+    const t = mod.t(p.outputs[0]!);
+    const consumer = (u.readers.get(t.id) ?? [])[0];
+    if (!consumer || !privateTo(mod, u, t, consumer)) continue;
+    // The consumer's own output must not be one of the producer's inputs (in-place updates).
+    if (consumer.outputs.some((o) => p.inputs.includes(o))) continue;
+    if (writtenBetween(mod, prog, p, consumer)) continue;
+    const ix = consumer.inputs.indexOf(t.id);
+    if (consumer.inputs.lastIndexOf(t.id) !== ix) continue;
+    if (consumer.op === "ew") {
+      if (!sameDomain(p, consumer.attrs.rows, consumer.attrs.cols) || !isFull(consumer.attrs.inputs[ix])) continue;
+      const merged = mergeInputs(consumer, ix, p);
+      consumer.attrs = { ...consumer.attrs, inputs: merged.maps, exprs: consumer.attrs.exprs.map((e: EwExpr) => merged.rewrite(e)) };
+      consumer.inputs = merged.ids;
+    } else if (consumer.op === "reduce") {
+      const a = consumer.attrs;
+      if (!(JSON.stringify(p.attrs.rows) === JSON.stringify(a.outer) && p.attrs.cols === a.mid * a.inner) || !isFull(a.inputs[ix])) continue;
+      const merged = mergeInputs(consumer, ix, p);
+      consumer.attrs = { ...a, inputs: merged.maps, pre: merged.rewrite(a.pre) };
+      consumer.inputs = merged.ids;
+    } else continue;
+    prog.nodes.splice(prog.nodes.indexOf(p), 1);
+    return true;
+  }
+  return false;
+}
+
+/** Is any input of `p` overwritten between `p` and `consumer` (then `p` cannot move later)? */
+function writtenBetween(mod: Module, prog: Program, p: Node, consumer: Node): boolean {
+  const reads = new Set(p.inputs.map((i) => mod.storage(mod.t(i)).id));
+  const from = prog.nodes.indexOf(p), to = prog.nodes.indexOf(consumer);
+  for (let k = from + 1; k < to; k++) {
+    if (prog.nodes[k]!.outputs.some((o) => reads.has(mod.storage(mod.t(o)).id))) return true;
+  }
+  return false;
+}
+
+/** The consumer's inputs with input `ix` replaced by the producer's inputs (deduplicated). */
+function mergeInputs(consumer: Node, ix: number, producer: Node) {
+  const ids: number[] = [];
+  const maps: EwInput[] = [];
+  const indexOf = (id: number, m: EwInput) => {
+    for (let i = 0; i < ids.length; i++) if (ids[i] === id && JSON.stringify(maps[i]) === JSON.stringify(m)) return i;
+    ids.push(id);
+    maps.push(m);
+    return ids.length - 1;
+  };
+  const consumerMap = consumer.inputs.map((id, i) => (i === ix ? -1 : indexOf(id, consumer.attrs.inputs[i])));
+  const producerMap = producer.inputs.map((id, i) => indexOf(id, producer.attrs.inputs[i]));
+  const inner = remap(producer.attrs.exprs[0] as EwExpr, (i) => producerMap[i]!);
+  const rewrite = (e: EwExpr): EwExpr => {
+    const PLACEHOLDER = 1_000_000;
+    const renamed = remap(e, (i) => (i === ix ? PLACEHOLDER : consumerMap[i]!));
+    return substitute(renamed, PLACEHOLDER, inner);
+  };
+  return { ids, maps, rewrite };
+}

@@ -1,0 +1,86 @@
+/**
+ * kiln's compiler: graph JSON → one self-describing WebAssembly module.
+ *
+ * The pipeline, as one flat list of stages (each in its own file):
+ *   checkGraph (parse, validate, build, infer shapes) → lower (layers → IR programs, autodiff,
+ *   optimizer) → verify → fuse → verify → planMemory → selectKernel → assembleModule →
+ *   compileAssemblyScript (asc) → finishModule (binaryen validate + kiln.manifest section)
+ */
+import type { Graph } from "./graph-types.js";
+import { checkGraph } from "./frontend.js";
+import { lower } from "./lower/index.js";
+import { verify } from "./verify.js";
+import { fuse } from "./fuse.js";
+import { planMemory } from "./plan.js";
+import { selectKernel, type KernelCall } from "./emit/kernels.js";
+import { assembleModule } from "./emit/module.js";
+import { compileAssemblyScript, finishModule } from "./asc.js";
+import { buildManifest, type Manifest } from "./manifest.js";
+import { printModule } from "./print.js";
+
+export { KilnError } from "./diagnostics.js";
+export { checkGraph } from "./frontend.js";
+export type { Graph } from "./graph-types.js";
+export type { Manifest } from "./manifest.js";
+
+export interface CompileOptions {
+  /** The largest batch the module runs at once (the runtime splits larger predict calls). Default 64. */
+  maxBatch?: number;
+  /** asc optimization level (default 3; the test suite uses 0). */
+  optimizeLevel?: 0 | 1 | 2 | 3;
+  /** Emit the relaxed-SIMD build (f32x4.relaxed_madd). Default false. */
+  relaxedSimd?: boolean;
+  /** Safetensors bytes of trained weights to embed (custom section `kiln.weights`). */
+  weights?: Uint8Array;
+}
+
+export interface CompileResult {
+  wasm: Uint8Array;
+  manifest: Manifest;
+  /** The IR after fusion (`--emit ir`). */
+  ir: string;
+  /** The generated AssemblyScript (`--emit as`). */
+  source: string;
+  stats: { kernels: number; calls: number; compileMs: number };
+}
+
+const PAGE = 65536;
+
+/** Compiles a graph (JSON text, parsed JSON or a checked Graph) to a WebAssembly module. */
+export async function compile(input: string | unknown, options: CompileOptions = {}): Promise<CompileResult> {
+  const started = performance.now();
+  const maxBatch = options.maxBatch ?? 64;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) throw new Error(`maxBatch must be an integer in 1..65536, got ${maxBatch}`);
+  const graph: Graph = isGraph(input) ? input : checkGraph(input);
+  const lw = lower(graph);
+  verify(lw.mod, "lower");
+  fuse(lw.mod);
+  verify(lw.mod, "fuse");
+  const trainableRank = (t: { layer?: string; name?: string; kind: string }) => {
+    const spec = graph.layers.flatMap((l) => l.weights).find((w) => w.fullName === (t.kind === "slot" ? t.name?.replace(/^[a-z]+\//, "") : t.name));
+    return spec?.trainable ? 0 : 1;
+  };
+  const plan = planMemory(lw.mod, maxBatch, trainableRank);
+  const select = (scratch: number) => lw.mod.programs.map((p) => ({
+    name: p.name,
+    calls: p.nodes.map((n) => selectKernel(n, { mod: lw.mod, addr: (t) => plan.offsets.get(lw.mod.storage(t).id)!, scratch, relaxed: !!options.relaxedSimd })),
+  }));
+  const scratchBytes = Math.max(0, ...select(0).flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0)));
+  const scratch = Math.ceil(plan.end / 64) * 64;
+  const entries = select(scratch);
+  const { source, kernels } = assembleModule(entries);
+  const pages = Math.ceil((scratch + scratchBytes) / PAGE) + 1;
+  const wasm = await compileAssemblyScript(source, { optimizeLevel: options.optimizeLevel ?? 3, initialPages: pages, relaxedSimd: options.relaxedSimd });
+  const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
+  const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)) };
+  if (options.weights) sections["kiln.weights"] = options.weights;
+  const bytes = finishModule(wasm, sections);
+  return {
+    wasm: bytes, manifest, ir: printModule(lw.mod), source,
+    stats: { kernels, calls: entries.reduce((s, e) => s + e.calls.length, 0), compileMs: performance.now() - started },
+  };
+}
+
+function isGraph(x: unknown): x is Graph {
+  return typeof x === "object" && x !== null && Array.isArray((x as Graph).layers) && (x as Graph).layers.every((l) => Array.isArray(l?.weights) && Array.isArray(l?.shape));
+}

@@ -1,0 +1,88 @@
+/**
+ * Static memory plan: every tensor gets a byte offset at compile time; nothing is allocated while
+ * running. Layout (each buffer 64-byte aligned, sized for maxBatch when batched):
+ *   [BASE] trainable weights | frozen weights and moving statistics | gradients | optimizer slots
+ *          | state, hyper-parameters, results | inputs, targets, outputs | arena | scratch
+ * Trainable weights, gradients and each slot kind are contiguous in the same order, so an
+ * optimizer can sweep them. The arena is shared by the programs (they never run at once); within
+ * a program, activation buffers are reused once their last reader has run (liveness).
+ */
+import { numel, type Module, type Tensor } from "./ir.js";
+
+export const BASE = 65536;
+export const ALIGN = 64;
+
+export interface Plan {
+  offsets: Map<number, number>;
+  weightsBytes: number;
+  arenaStart: number;
+  arenaBytes: number;
+  /** Arena bytes each program needs. */
+  programArena: Record<string, number>;
+  end: number;
+}
+
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+export function bytesOf(t: Tensor, maxBatch: number): number {
+  return numel(t.shape) * 4 * (t.batched ? maxBatch : 1);
+}
+
+const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "hyper", "result", "input", "target", "output"];
+
+export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number): Plan {
+  const offsets = new Map<number, number>();
+  let cursor = BASE;
+  const place = (t: Tensor) => {
+    offsets.set(t.id, cursor);
+    cursor = align(cursor + Math.max(bytesOf(t, maxBatch), 4));
+  };
+  let weightsEnd = BASE;
+  for (const kind of PERSISTENT_ORDER) {
+    const group = mod.tensors.filter((t) => t.kind === kind && t.aliasOf === undefined);
+    if (kind === "weight" || kind === "grad" || kind === "slot") group.sort((a, b) => trainableFirst(a) - trainableFirst(b));
+    group.forEach(place);
+    if (kind === "weight") weightsEnd = cursor;
+  }
+  const arenaStart = cursor;
+  const programArena: Record<string, number> = {};
+  let arenaBytes = 0;
+  for (const prog of mod.programs) {
+    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets);
+    programArena[prog.name] = used;
+    arenaBytes = Math.max(arenaBytes, used);
+  }
+  return { offsets, weightsBytes: weightsEnd - BASE, arenaStart, arenaBytes, programArena, end: arenaStart + arenaBytes };
+}
+
+/** Liveness-based first-fit allocation of one program's activations; returns the bytes used. */
+function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>): number {
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  nodes.forEach((n, i) => {
+    for (const id of [...n.inputs, ...n.outputs]) {
+      const s = mod.storage(mod.t(id));
+      if (s.kind !== "activation" && s.kind !== "scalar") continue;
+      if (!first.has(s.id)) first.set(s.id, i);
+      last.set(s.id, i);
+    }
+  });
+  const order = [...first.keys()].sort((a, b) => first.get(a)! - first.get(b)! || a - b);
+  const live: { off: number; size: number; id: number }[] = [];
+  let high = 0;
+  for (const id of order) {
+    const now = first.get(id)!;
+    for (let k = live.length - 1; k >= 0; k--) if (last.get(live[k]!.id)! < now) live.splice(k, 1);
+    const size = align(Math.max(bytesOf(mod.t(id), maxBatch), 4));
+    live.sort((a, b) => a.off - b.off);
+    let off = 0;
+    for (const blk of live) {
+      if (blk.off - off >= size) break;
+      off = Math.max(off, blk.off + blk.size);
+    }
+    live.push({ off, size, id });
+    offsets.set(id, start + off);
+    high = Math.max(high, off + size);
+  }
+  return high;
+}
