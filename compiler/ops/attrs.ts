@@ -1,0 +1,144 @@
+/**
+ * Shared pieces for op definitions: attribute schema fragments (with Keras defaults and the short
+ * `title` phrases error messages quote), default filling, [h, w] pairs, axis normalization and
+ * initializers with Keras fans. Kept here so every op states its attributes the same way.
+ */
+import type { ActivationName, Attrs, Initializer, InitializerName } from "../graph-types.js";
+import type { JsonSchema, OpContext } from "./op.js";
+
+/** Largest size attribute or dimension: keeps every single dimension a valid i32. */
+export const MAX_DIM = 2147483647;
+
+export const ACTIVATIONS: readonly string[] = [
+  "linear", "relu", "sigmoid", "tanh", "softmax", "gelu", "leaky_relu", "elu", "silu", "swish", "softplus",
+];
+
+export const INITIALIZERS: readonly InitializerName[] = [
+  "zeros", "ones", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal",
+  "random_normal", "random_uniform", "uniform", "orthogonal",
+];
+
+export function sizeAttr(description: string, extra: JsonSchema = {}): JsonSchema {
+  return { title: "a positive integer", description, type: "integer", minimum: 1, maximum: MAX_DIM, ...extra };
+}
+
+/** An int or an [h, w] pair, as Keras accepts for kernel_size, strides, pool_size, dilation_rate. */
+export function pairAttr(description: string, dflt?: number): JsonSchema {
+  const s: JsonSchema = {
+    title: "a positive integer or a list of 2 positive integers",
+    description,
+    type: ["integer", "array"],
+    minimum: 1,
+    maximum: MAX_DIM,
+    items: { title: "a positive integer", type: "integer", minimum: 1, maximum: MAX_DIM },
+    minItems: 2,
+    maxItems: 2,
+  };
+  if (dflt !== undefined) s.default = dflt;
+  return s;
+}
+
+export function boolAttr(description: string, dflt: boolean): JsonSchema {
+  return { title: "true or false", description, type: "boolean", default: dflt };
+}
+
+export function activationAttr(dflt: ActivationName = "linear"): JsonSchema {
+  return {
+    title: `one of ${ACTIVATIONS.map((a) => `"${a}"`).join(", ")}`,
+    description: "Activation applied to the output; swish is an alias of silu.",
+    enum: [...ACTIVATIONS],
+    default: dflt,
+  };
+}
+
+export function axisAttr(description: string): JsonSchema {
+  return {
+    title: "an integer axis",
+    description: `${description} Counts axes of one example (the batch axis is not counted); negative counts from the end.`,
+    type: "integer",
+    minimum: -64,
+    maximum: 63,
+    default: -1,
+  };
+}
+
+export function initAttr(dflt: InitializerName, what: string): JsonSchema {
+  return {
+    title: `an initializer name (${INITIALIZERS.map((a) => `"${a}"`).join(", ")})`,
+    description: `Initializer of the ${what} (Keras default ${dflt}).`,
+    enum: [...INITIALIZERS],
+    default: dflt,
+  };
+}
+
+/** A copy of `raw` restricted to the op's attributes, with every schema default filled in. */
+export function withDefaults(attrs: Record<string, JsonSchema>, raw: Attrs): Attrs {
+  const out: Attrs = {};
+  for (const [key, schema] of Object.entries(attrs)) {
+    const v = Object.hasOwn(raw, key) ? raw[key] : schema.default;
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/** int → [v, v]; [h, w] stays. */
+export function pair(v: unknown): [number, number] {
+  return Array.isArray(v) ? [Number(v[0]), Number(v[1])] : [Number(v), Number(v)];
+}
+
+export function normActivation(v: unknown): ActivationName {
+  return (v === "swish" ? "silu" : v) as ActivationName;
+}
+
+/** Normalize a per-example axis against `rank`; reports and returns undefined when out of range. */
+export function normAxis(axis: number, rank: number, ctx: OpContext, attr = "axis"): number | undefined {
+  if (rank === 0 || axis < -rank || axis >= rank) {
+    const range = rank === 0 ? "none: the input is a scalar per example" : `${-rank}..${rank - 1}`;
+    ctx.error(`axis ${axis} is out of range for input shape ${fmtShape(ctx.inputShapes[0] ?? [])} (valid: ${range})`, attr);
+    return undefined;
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Keras `compute_fans`: rank 1 → n, n; rank 2 → rows, cols; higher → receptive field × the last two. */
+export function kerasFans(shape: readonly number[]): [number, number] {
+  if (shape.length === 0) return [1, 1];
+  if (shape.length === 1) return [shape[0], shape[0]];
+  if (shape.length === 2) return [shape[0], shape[1]];
+  const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+  return [shape[shape.length - 2] * receptive, shape[shape.length - 1] * receptive];
+}
+
+export function initializer(name: unknown, shape: readonly number[], onesRange?: [number, number]): Initializer {
+  const [fanIn, fanOut] = kerasFans(shape);
+  const init: Initializer = { name: name as InitializerName, fanIn, fanOut };
+  if (onesRange) init.onesRange = onesRange;
+  return init;
+}
+
+/** "28x28x1" as Keras-minded people read an example shape; "scalar" for []. */
+export function fmtDims(shape: readonly number[]): string {
+  return shape.length ? shape.join("x") : "scalar";
+}
+
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+/** Checks an input has exactly `rank` axes; reports with the expected layout otherwise. */
+export function expectRank(ctx: OpContext, op: string, layout: string, rank: number, index = 0): boolean {
+  const s = ctx.inputShapes[index];
+  if (s.length === rank) return true;
+  ctx.error(`${op} expects an input of shape ${layout}; input "${ctx.inputNames[index]}" has shape ${fmtShape(s)}`, undefined, "shape");
+  return false;
+}
+
+/** Product of dimensions, or Infinity once it leaves the safe-integer range (never a wrong number). */
+export function checkedProduct(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    n *= d;
+    if (!Number.isSafeInteger(n)) return Infinity;
+  }
+  return n;
+}

@@ -1,0 +1,33 @@
+/**
+ * The op registry: the single place an op is defined. Everything else (schema generation,
+ * validation, shape inference, parameter counting, later lowering) looks ops up here.
+ */
+import type { OpName } from "../graph-types.js";
+import type { OpDef } from "./op.js";
+import { dense } from "./dense.js";
+import { conv2d } from "./conv.js";
+import { average_pooling2d, global_average_pooling2d, global_max_pooling2d, max_pooling2d } from "./pooling.js";
+import { flatten, reshape } from "./reshape.js";
+import { activation, softmax } from "./activation.js";
+import { dropout } from "./dropout.js";
+import { batch_normalization, layer_normalization } from "./normalization.js";
+import { embedding, position_embedding } from "./embedding.js";
+import { gru, lstm, simple_rnn } from "./recurrent.js";
+import { multi_head_attention } from "./attention.js";
+import { add, average, concatenate, maximum, minimum, multiply, subtract } from "./merge.js";
+
+export type { OpDef, OpContext, WeightDecl, JsonSchema } from "./op.js";
+
+export const OPS: Record<OpName, OpDef> = {
+  dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d,
+  flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization,
+  embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention,
+  add, multiply, average, maximum, minimum, subtract, concatenate,
+};
+
+export const OP_NAMES = Object.keys(OPS) as OpName[];
+
+/** The OpDef for a name from a graph file, or undefined (never an Object.prototype member). */
+export function lookupOp(name: unknown): OpDef | undefined {
+  return typeof name === "string" && Object.hasOwn(OPS, name) ? OPS[name as OpName] : undefined;
+}

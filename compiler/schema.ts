@@ -1,0 +1,177 @@
+/**
+ * Builds the JSON Schema (draft 2020-12) of the graph format from the op registry, so the schema
+ * and the ops can never disagree. schemas/graph.schema.json is this object written out (a test
+ * keeps the file in sync). Layers and optimizers are discriminated with if/then chains on `op` /
+ * `type`, so a wrong attribute is reported against the right op.
+ */
+import { OPS, OP_NAMES } from "./ops/index.js";
+import type { JsonSchema } from "./ops/op.js";
+import { MAX_DIM } from "./ops/attrs.js";
+
+export const NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,63}$";
+export const GRAPH_NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
+export const MAX_RANK = 8;
+
+export const LOSSES = [
+  "mean_squared_error", "mean_absolute_error", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+] as const;
+export const METRICS = ["accuracy", "mean_squared_error", "mean_absolute_error"] as const;
+
+const ref = (name: string) => ({ $ref: `#/$defs/${name}` });
+
+function num(title: string, description: string, dflt: number | undefined, bounds: JsonSchema): JsonSchema {
+  return { title, description, type: "number", ...bounds, ...(dflt === undefined ? {} : { default: dflt }) };
+}
+
+const lr = (d: number) => num("a number > 0", "Learning rate.", d, { exclusiveMinimum: 0 });
+const unit = (description: string, d: number) => num("a number in [0, 1)", description, d, { minimum: 0, exclusiveMaximum: 1 });
+const eps = num("a number > 0", "Small constant for numerical stability.", 1e-7, { exclusiveMinimum: 0 });
+const CLIP = {
+  clipnorm: num("a number > 0", "Clip each gradient to this norm (g·c/max(‖g‖, c)); not together with global_clipnorm.", undefined, { exclusiveMinimum: 0 }),
+  global_clipnorm: num("a number > 0", "Scale all gradients by c/max(‖all g‖, c); not together with clipnorm.", undefined, { exclusiveMinimum: 0 }),
+};
+
+/** Optimizer attributes with Keras 3 defaults (spec §4). */
+export const OPTIMIZERS: Record<string, Record<string, JsonSchema>> = {
+  sgd: {
+    learning_rate: lr(0.01),
+    momentum: unit("Momentum μ.", 0),
+    nesterov: { title: "true or false", description: "Nesterov momentum.", type: "boolean", default: false },
+  },
+  adam: { learning_rate: lr(0.001), beta_1: unit("Decay of the first moment.", 0.9), beta_2: unit("Decay of the second moment.", 0.999), epsilon: eps },
+  adamw: {
+    learning_rate: lr(0.001), beta_1: unit("Decay of the first moment.", 0.9), beta_2: unit("Decay of the second moment.", 0.999), epsilon: eps,
+    weight_decay: num("a number ≥ 0", "Decoupled weight decay.", 0.004, { minimum: 0 }),
+  },
+  rmsprop: { learning_rate: lr(0.001), rho: unit("Decay of the squared-gradient average.", 0.9), momentum: unit("Momentum μ.", 0), epsilon: eps },
+};
+
+/** `{ if: {key: const}, then: $ref }` for each variant: the discriminated union. */
+function discriminate(key: string, variants: string[], prefix: string): JsonSchema[] {
+  return variants.map((v) => ({
+    if: { properties: { [key]: { const: v } }, required: [key] },
+    then: ref(`${prefix}${v}`),
+  }));
+}
+
+function layerDef(op: string): JsonSchema {
+  const def = OPS[op as keyof typeof OPS];
+  return {
+    type: "object",
+    description: def.description,
+    properties: {
+      name: ref("name"),
+      op: { const: op },
+      inputs: {
+        title: "a non-empty list of names",
+        description: "Graph inputs or layers feeding this layer; default: the previous layer (for the first layer the only graph input).",
+        type: "array",
+        minItems: 1,
+        items: ref("name"),
+      },
+      trainable: { title: "true or false", description: "false freezes the layer's weights.", type: "boolean", default: true },
+      ...def.attrs,
+    },
+    required: ["name", "op", ...(def.required ?? [])],
+    additionalProperties: false,
+  };
+}
+
+function optimizerDef(type: string): JsonSchema {
+  return {
+    type: "object",
+    properties: { type: { const: type }, ...OPTIMIZERS[type], ...CLIP },
+    required: ["type"],
+    additionalProperties: false,
+  };
+}
+
+function defs(): Record<string, JsonSchema> {
+  const out: Record<string, JsonSchema> = {
+    name: { title: `a name matching ${NAME_PATTERN}`, type: "string", pattern: NAME_PATTERN },
+    dim: { title: "a positive integer", type: "integer", minimum: 1, maximum: MAX_DIM },
+    value: {
+      title: "an object {name, shape, dtype?}",
+      type: "object",
+      properties: {
+        name: ref("name"),
+        shape: { title: `a list of at most ${MAX_RANK} positive integers`, description: "Per-example shape (batch axis left out); [] is a scalar.", type: "array", maxItems: MAX_RANK, items: ref("dim") },
+        dtype: { title: 'one of "float32", "int32"', description: "int32 for class ids and token ids.", enum: ["float32", "int32"], default: "float32" },
+      },
+      required: ["name", "shape"],
+      additionalProperties: false,
+    },
+    layer: {
+      title: "a layer object {name, op, ...}",
+      type: "object",
+      properties: { op: { title: "an op name", enum: [...OP_NAMES] } },
+      required: ["op"],
+      allOf: discriminate("op", OP_NAMES, "op_"),
+    },
+    loss: {
+      title: "an object {type, output, target, from_logits?}",
+      type: "object",
+      properties: {
+        type: { title: `one of ${LOSSES.map((l) => `"${l}"`).join(", ")}`, enum: [...LOSSES] },
+        output: ref("name"),
+        target: ref("name"),
+        from_logits: { title: "true or false", description: "The output holds logits (crossentropy losses only).", type: "boolean", default: false },
+      },
+      required: ["type", "output", "target"],
+      additionalProperties: false,
+    },
+    optimizer: {
+      title: "an object {type, ...}",
+      type: "object",
+      properties: { type: { title: `one of ${Object.keys(OPTIMIZERS).map((o) => `"${o}"`).join(", ")}`, enum: Object.keys(OPTIMIZERS) } },
+      required: ["type"],
+      allOf: discriminate("type", Object.keys(OPTIMIZERS), "optimizer_"),
+    },
+    training: {
+      title: "an object {loss, optimizer, metrics?}",
+      type: "object",
+      properties: {
+        loss: ref("loss"),
+        optimizer: ref("optimizer"),
+        metrics: {
+          title: `a list of distinct metric names (${METRICS.map((m) => `"${m}"`).join(", ")})`,
+          type: "array",
+          uniqueItems: true,
+          items: { title: `one of ${METRICS.map((m) => `"${m}"`).join(", ")}`, enum: [...METRICS] },
+          default: [],
+        },
+      },
+      required: ["loss", "optimizer"],
+      additionalProperties: false,
+    },
+  };
+  for (const op of OP_NAMES) out[`op_${op}`] = layerDef(op);
+  for (const t of Object.keys(OPTIMIZERS)) out[`optimizer_${t}`] = optimizerDef(t);
+  return out;
+}
+
+/** The whole graph schema as a plain JSON object. */
+export function buildGraphSchema(): JsonSchema {
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "https://kiln.dev/schemas/graph.schema.json",
+    title: "kiln graph (kiln.graph/v1)",
+    description: "A declarative model graph that kiln compiles to WebAssembly. Generated from compiler/ops; see docs/graph-spec.md.",
+    type: "object",
+    properties: {
+      $schema: { title: "a string", description: "Path or URL of this schema, for editors.", type: "string" },
+      format: { title: '"kiln.graph/v1"', const: "kiln.graph/v1" },
+      name: { title: `a name matching ${GRAPH_NAME_PATTERN}`, type: "string", pattern: GRAPH_NAME_PATTERN },
+      seed: { title: "an integer from 0 to 4294967295", description: "Seeds every initializer and dropout mask.", type: "integer", minimum: 0, maximum: 4294967295, default: 0 },
+      inputs: { title: "a non-empty list of inputs {name, shape, dtype?}", type: "array", minItems: 1, items: ref("value") },
+      targets: { title: "a list of targets {name, shape, dtype?}", description: "What the loss compares against; required with training.", type: "array", items: ref("value"), default: [] },
+      layers: { title: "a non-empty list of layers", type: "array", minItems: 1, items: ref("layer") },
+      outputs: { title: "a non-empty list of distinct layer names", description: "Layers whose values predict returns; default: the last layer.", type: "array", minItems: 1, uniqueItems: true, items: ref("name") },
+      training: ref("training"),
+    },
+    required: ["format", "name", "inputs", "layers"],
+    dependentRequired: { training: ["targets"] },
+    additionalProperties: false,
+    $defs: defs(),
+  };
+}
