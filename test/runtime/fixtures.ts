@@ -162,7 +162,12 @@ export function kernels(): Promise<Uint8Array> {
   return (wasm ??= compileAssemblyScript(SOURCE, { optimizeLevel: 0, initialPages: PAGES }));
 }
 
-/** Module bytes with `manifest` attached (any JSON value, to test bad manifests too). */
+const finished = new Map<string, Uint8Array>();
+
+/** Module bytes with `manifest` attached (any JSON value, to test bad manifests too); cached. */
 export async function moduleBytes(manifest: unknown): Promise<Uint8Array> {
-  return finishModule(await kernels(), { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)) });
+  const json = JSON.stringify(manifest);
+  let bytes = finished.get(json);
+  if (!bytes) finished.set(json, (bytes = finishModule(await kernels(), { "kiln.manifest": new TextEncoder().encode(json) })));
+  return bytes.slice();
 }
