@@ -1,0 +1,49 @@
+/**
+ * The `kiln` command line. Each subcommand lives in its own file and registers itself here with
+ * one line in COMMANDS. `main` never exits the process: it returns the exit code (0 ok, 1 invalid
+ * input, 2 usage error), and output goes through injectable writers so tests can capture it.
+ */
+import { Command, CommanderError } from "commander";
+import { registerCheck } from "./check.js";
+
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** What a subcommand gets: the program to attach to, the writers, and a way to set the exit code. */
+export interface CliContext {
+  io: CliIO;
+  setExitCode(code: number): void;
+}
+
+export type RegisterCommand = (program: Command, ctx: CliContext) => void;
+
+/** Subcommands: add `registerCompile`, `registerTrain`, … here. */
+const COMMANDS: RegisterCommand[] = [registerCheck];
+
+const processIO: CliIO = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+};
+
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  let exitCode = 0;
+  const ctx: CliContext = { io, setExitCode: (code) => void (exitCode = code) };
+  const program = new Command("kiln")
+    .description("Compile declarative JSON model graphs to WebAssembly that trains and runs anywhere JavaScript does.")
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError("(run kiln --help for usage)");
+  for (const register of COMMANDS) register(program, ctx);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help / --version end with a CommanderError too, but with exit code 0.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    throw err;
+  }
+  return exitCode;
+}
