@@ -14,7 +14,7 @@ export type Logs = Record<string, number>;
 
 export interface FitOptions {
   epochs?: number;
-  /** At most the model's maxBatch; the last, partial batch of an epoch is included. */
+  /** At most the model's maxBatch (default 32 or maxBatch if lower); the last, partial batch is included. */
   batchSize?: number;
   /** Reorders the examples every epoch, seeded by manifest.seed and the epoch index. */
   shuffle?: boolean;
@@ -37,7 +37,7 @@ export interface History {
 const SHUFFLE_STREAM = 1;
 
 export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Promise<History> {
-  const { epochs = 1, batchSize = 32, shuffle = true, validationData, yieldEvery = 50 } = opts;
+  const { epochs = 1, batchSize = Math.min(32, model.maxBatch), shuffle = true, validationData, yieldEvery = 50 } = opts;
   const n = model.checkData(data, "fit");
   checkCount("epochs", epochs, 1, Infinity);
   checkCount("batchSize", batchSize, 1, model.maxBatch);
@@ -57,7 +57,8 @@ export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Pro
       }
       const logs = flatten(r);
       for (const k in logs) sums[k] = (sums[k] ?? 0) + logs[k] * count;
-      await opts.onBatchEnd?.(step++, logs);
+      await opts.onBatchEnd?.(step, logs);
+      step++;
       if (Date.now() - lastYield >= yieldEvery) {
         await new Promise((resolve) => setTimeout(resolve, 0));
         lastYield = Date.now();
