@@ -9,8 +9,10 @@ import { activationScalar, activationSimd } from "./activation.js";
 import { f32lit, intlit } from "./code.js";
 import type { ActivationName } from "../graph-types.js";
 
-export const MR = 4;
-export const NR = 8;
+/** Micro-tile shape: 4×8 for mul+add (needs a temporary), 2×16 for relaxed_madd (perf-notes). */
+export function tileShape(relaxed: boolean): { mr: number; nr: number } {
+  return relaxed ? { mr: 2, nr: 16 } : { mr: 4, nr: 8 };
+}
 
 export interface GemmPlan {
   /** i32 source expressions for the row count and the reduction length. */
@@ -41,27 +43,33 @@ export interface GemmPlan {
 
 export const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 export const kcp = (p: GemmPlan): number => roundUp(p.kc, 4);
-/** Width (floats) of the last, partial B panel: 0, 4 or 8. */
-const tailWidth = (n: number): number => roundUp(n % NR, 4);
+/** Width (floats) of the last, partial B panel: a multiple of 4 below NR (0 if none). */
+const tailWidth = (n: number, nr: number): number => roundUp(n % nr, 4);
 /** Floats of packed B for one K block. */
-export const packedBFloats = (p: GemmPlan): number => kcp(p) * (Math.floor(p.n / NR) * NR + tailWidth(p.n));
+export function packedBFloats(p: GemmPlan): number {
+  const { nr } = tileShape(p.relaxed);
+  return kcp(p) * (Math.floor(p.n / nr) * nr + tailWidth(p.n, nr));
+}
 
 /** Code packing op(B) rows [pc_, pc_+kc_) into sb_: panel jp at sb_ + jp·kp_·32, padded rows zero. */
 export function packB(p: GemmPlan): string {
-  const full = Math.floor(p.n / NR), tw = tailWidth(p.n), ld = p.b.ld;
+  const { nr } = tileShape(p.relaxed), pw = nr * 4;
+  const full = Math.floor(p.n / nr), tw = tailWidth(p.n, nr), ld = p.b.ld;
+  const vcopy = (dst: string, src: string) => Array.from({ length: nr / 4 }, (_, v) =>
+    v === 0 ? `v128.store(${dst}, v128.load(${src}));` : `v128.store(${dst}, v128.load(${src}, ${v * 16}), ${v * 16});`).join(" ");
+  const vzero = (dst: string, vs: number) => Array.from({ length: vs }, (_, v) => `v128.store(${dst}, i32x4.splat(0), ${v * 16});`).join(" ");
   const lines: string[] = [];
   if (!p.b.trans) {
     lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`,
       `  const src_ = ${p.b.ptr} + <usize>((pc_ + q_) * ${intlit(ld * 4)});`,
-      `  let dst_ = sb_ + <usize>(q_ * 32);`);
+      `  let dst_ = sb_ + <usize>(q_ * ${intlit(pw)});`);
     if (full > 0) lines.push(`  for (let j_ = 0; j_ < ${intlit(full)}; j_++) {`,
-      `    v128.store(dst_, v128.load(src_ + <usize>(j_ * 32)));`,
-      `    v128.store(dst_, v128.load(src_ + <usize>(j_ * 32), 16), 16);`,
-      `    dst_ += <usize>(kp_ * 32);`, `  }`);
+      `    ${vcopy("dst_", `src_ + <usize>(j_ * ${intlit(pw)})`)}`,
+      `    dst_ += <usize>(kp_ * ${intlit(pw)});`, `  }`);
     if (tw > 0) {
-      lines.push(`  dst_ = sb_ + <usize>(kp_ * ${intlit(full * 32)} + q_ * ${intlit(tw * 4)});`);
+      lines.push(`  dst_ = sb_ + <usize>(kp_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)});`);
       for (let j = 0; j < tw; j++) {
-        const col = full * NR + j;
+        const col = full * nr + j;
         lines.push(col < p.n ? `  store<f32>(dst_, load<f32>(src_, ${intlit(col * 4)}), ${intlit(j * 4)});` : `  store<f32>(dst_, 0, ${intlit(j * 4)});`);
       }
     }
@@ -70,31 +78,28 @@ export function packB(p: GemmPlan): string {
     // op(B)[q][j] = B[j][q]: read each stored row contiguously, write one panel column.
     lines.push(`for (let j_ = 0; j_ < ${intlit(p.n)}; j_++) {`,
       `  const src_ = ${p.b.ptr} + <usize>((j_ * ${intlit(ld)} + pc_) * 4);`,
-      `  const jp_ = j_ >> 3;`,
-      `  const w_: i32 = jp_ < ${intlit(full)} ? 8 : ${intlit(tw)};`,
-      `  const dst_ = sb_ + <usize>(jp_ * kp_ * 32 + (j_ & 7) * 4);`,
+      `  const jp_ = j_ / ${intlit(nr)};`,
+      `  const w_: i32 = jp_ < ${intlit(full)} ? ${intlit(nr)} : ${intlit(tw)};`,
+      `  const dst_ = sb_ + <usize>(jp_ * kp_ * ${intlit(pw)} + (j_ - jp_ * ${intlit(nr)}) * 4);`,
       `  for (let q_ = 0; q_ < kc_; q_++) store<f32>(dst_ + <usize>(q_ * w_ * 4), load<f32>(src_ + <usize>(q_ * 4)));`,
       `}`);
-    if (tw > p.n % NR) {
-      lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`, `  const dst_ = sb_ + <usize>(kp_ * ${intlit(full * 32)} + q_ * ${intlit(tw * 4)});`);
-      for (let j = p.n % NR; j < tw; j++) lines.push(`  store<f32>(dst_, 0, ${intlit(j * 4)});`);
+    if (tw > p.n % nr) {
+      lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`, `  const dst_ = sb_ + <usize>(kp_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)});`);
+      for (let j = p.n % nr; j < tw; j++) lines.push(`  store<f32>(dst_, 0, ${intlit(j * 4)});`);
       lines.push(`}`);
     }
   }
   // Zero the K padding rows of every panel (the micro-kernel runs to kp_).
-  const panels: [string, number][] = [];
-  if (full > 0) panels.push([`for (let j_ = 0; j_ < ${intlit(full)}; j_++) { const d_ = sb_ + <usize>(j_ * kp_ * 32 + q_ * 32); v128.store(d_, i32x4.splat(0)); v128.store(d_, i32x4.splat(0), 16); }`, 0]);
-  if (tw > 0) {
-    const st = [`const d_ = sb_ + <usize>(kp_ * ${intlit(full * 32)} + q_ * ${intlit(tw * 4)});`, `v128.store(d_, i32x4.splat(0));`];
-    if (tw === 8) st.push(`v128.store(d_, i32x4.splat(0), 16);`);
-    panels.push([`{ ${st.join(" ")} }`, 1]);
-  }
-  lines.push(`for (let q_ = kc_; q_ < kp_; q_++) {`, ...panels.map(([l]) => "  " + l), `}`);
+  const pads: string[] = [];
+  if (full > 0) pads.push(`for (let j_ = 0; j_ < ${intlit(full)}; j_++) { const d_ = sb_ + <usize>(j_ * kp_ * ${intlit(pw)} + q_ * ${intlit(pw)}); ${vzero("d_", nr / 4)} }`);
+  if (tw > 0) pads.push(`{ const d_ = sb_ + <usize>(kp_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)}); ${vzero("d_", tw / 4)} }`);
+  lines.push(`for (let q_ = kc_; q_ < kp_; q_++) {`, ...pads.map((l) => "  " + l), `}`);
   return lines.join("\n");
 }
 
-/** The 4×(4·nv) micro-kernel: accumulates pa_ (4 rows, stride KCP) × pb_ (panel width 4·nv) over kp_. */
+/** The MR×(4·nv) micro-kernel: accumulates pa_ (MR rows, stride KCP) × pb_ (panel width 4·nv) over kp_. */
 function microKernel(nv: number, rowStride: number, relaxed: boolean): string {
+  const MR = tileShape(relaxed).mr;
   const w = nv * 4;
   const lines: string[] = [];
   for (let r = 0; r < MR; r++) for (let v = 0; v < nv; v++) lines.push(`let c${r}${v}_ = f32x4.splat(0);`);
@@ -117,6 +122,7 @@ type OldMode = "none" | "always" | "mask";
 
 /** Stores the accumulators of one micro-tile to cp_ (row stride ld), `lanes` valid columns. */
 function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: boolean): string {
+  const MR = tileShape(p.relaxed).mr;
   const lines: string[] = [];
   for (let r = 0; r < MR; r++) {
     const body: string[] = [];
@@ -164,11 +170,12 @@ function storeCode(p: GemmPlan, nv: number, lanes: number): string {
 /** One column panel (full or tail) swept over the rows of the current A tile. */
 function panelSweep(p: GemmPlan, nv: number, lanes: number, col: string, panelOff: string): string {
   const row = p.c.tile ? "ir_" : "ic_ + ir_";
+  const { mr } = tileShape(p.relaxed);
   return [
     `const pbp_ = sb_ + <usize>(${panelOff});`,
     ...(p.bias ? [`const bp_ = ${p.bias} + <usize>((${col}) * 4);`] : []),
-    `for (let ir_ = 0; ir_ < mc_; ir_ += 4) {`,
-    `  const mr_ = min<i32>(4, mc_ - ir_);`,
+    `for (let ir_ = 0; ir_ < mc_; ir_ += ${intlit(mr)}) {`,
+    `  const mr_ = min<i32>(${intlit(mr)}, mc_ - ir_);`,
     `  let pa_ = sa_ + <usize>(ir_ * ${intlit(kcp(p) * 4)});`,
     `  let pb_ = pbp_;`,
     microKernel(nv, kcp(p), p.relaxed).replace(/^/gm, "  "),
@@ -180,15 +187,16 @@ function panelSweep(p: GemmPlan, nv: number, lanes: number, col: string, panelOf
 
 /** The loops over A tiles and B panels for one K block. */
 function tileLoops(p: GemmPlan): string {
-  const full = Math.floor(p.n / NR), tw = tailWidth(p.n);
+  const { nr } = tileShape(p.relaxed), pw = nr * 4;
+  const full = Math.floor(p.n / nr), tw = tailWidth(p.n, nr);
   const lines = [`for (let ic_ = 0; ic_ < ${p.m}; ic_ += ${intlit(p.mc)}) {`, `  const mc_ = min<i32>(${intlit(p.mc)}, ${p.m} - ic_);`,
     p.packA.replace(/^/gm, "  ")];
   if (full > 0) {
     lines.push(`  for (let jp_ = 0; jp_ < ${intlit(full)}; jp_++) {`,
-      panelSweep(p, 2, 8, "jp_ * 8", "jp_ * kp_ * 32").replace(/^/gm, "    "), `  }`);
+      panelSweep(p, nr / 4, nr, `jp_ * ${intlit(nr)}`, `jp_ * kp_ * ${intlit(pw)}`).replace(/^/gm, "    "), `  }`);
   }
   if (tw > 0) {
-    lines.push(`  {`, panelSweep(p, tw / 4, p.n % NR, intlit(full * NR), `kp_ * ${intlit(full * 32)}`).replace(/^/gm, "    "), `  }`);
+    lines.push(`  {`, panelSweep(p, tw / 4, p.n % nr, intlit(full * nr), `kp_ * ${intlit(full * pw)}`).replace(/^/gm, "    "), `  }`);
   }
   if (p.afterTile) lines.push(p.afterTile.replace(/^/gm, "  "));
   lines.push(`}`);

@@ -1,0 +1,221 @@
+/**
+ * Emitters: 2-D convolution (NHWC, filters [kh,kw,c,f]) forward, input gradient and filter
+ * gradient, all as the blocked GEMM of gemm-core.ts over small im2col tiles built in scratch:
+ * forward y = im2col(x)·W, grad-filter dW = im2col(x)ᵀ·dy, grad-input dcol = dy·Wᵀ then col2im.
+ * Padding is explicit (padTop/padLeft; bottom/right implied by oh/ow) and reads as zeros.
+ */
+import type { ActivationName } from "../graph-types.js";
+import { activationNeeds } from "./activation.js";
+import { intlit } from "./code.js";
+import { gemmBody, gemmPrologue, kcp, packedBFloats, roundUp, type GemmPlan } from "./gemm-core.js";
+import type { KernelDef, KernelParam } from "./kernel.js";
+import { KC_MAX, MC, packAPlain } from "./matmul.js";
+
+export interface Conv2dSpec {
+  h: number; w: number; c: number; f: number;
+  kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
+  padTop: number; padLeft: number; oh: number; ow: number;
+  bias?: boolean; activation?: ActivationName; relaxed?: boolean; accumulate?: boolean;
+}
+
+function check(s: Conv2dSpec, who: string): void {
+  for (const key of ["h", "w", "c", "f", "kh", "kw", "sh", "sw", "dh", "dw", "oh", "ow"] as const) {
+    if (!Number.isInteger(s[key]) || s[key] < 1) throw new Error(`internal: ${who}: ${key} must be a positive integer, got ${s[key]}`);
+  }
+  for (const key of ["padTop", "padLeft"] as const) {
+    if (!Number.isInteger(s[key]) || s[key] < 0) throw new Error(`internal: ${who}: ${key} must be a non-negative integer, got ${s[key]}`);
+  }
+}
+
+const usize = (name: string): KernelParam => ({ name, type: "usize" });
+const rowsExpr = (s: Conv2dSpec) => `(n * ${intlit(s.oh * s.ow)})`;
+
+/** Locals for output pixel `p`: its image's input base xb_ and the window origin iy0_, ix0_. */
+function pixel(s: Conv2dSpec, p: string, x: string): string {
+  const ohw = s.oh * s.ow;
+  return [
+    `const p_ = ${p};`,
+    `const img_ = p_ / ${intlit(ohw)};`,
+    `const rem_ = p_ - img_ * ${intlit(ohw)};`,
+    `const oy_ = rem_ / ${intlit(s.ow)};`,
+    `const iy0_ = oy_ * ${intlit(s.sh)} - ${intlit(s.padTop)};`,
+    `const ix0_ = (rem_ - oy_ * ${intlit(s.ow)}) * ${intlit(s.sw)} - ${intlit(s.padLeft)};`,
+    `const xb_ = ${x} + <usize>(img_ * ${intlit(s.h * s.w * s.c * 4)});`,
+  ].join("\n");
+}
+
+/** Copies (`op` "copy"), zeroes ("zero") or adds into dst ("add") `count` floats; dst_/src_ are usize expressions. */
+function run(op: "copy" | "zero" | "add", dst: string, src: string, count: number): string {
+  const vec = Math.floor(count / 4) * 4, lines: string[] = [];
+  const v = (o: string, imm: number) => {
+    const at = imm ? `, ${intlit(imm)}` : "";
+    if (op === "copy") return `v128.store(${dst}${o}, v128.load(${src}${o}${at})${at});`;
+    if (op === "zero") return `v128.store(${dst}${o}, i32x4.splat(0)${at});`;
+    return `v128.store(${dst}${o}, f32x4.add(v128.load(${dst}${o}${at}), v128.load(${src}${o}${at}))${at});`;
+  };
+  const sc = (imm: number) => {
+    if (op === "copy") return `store<f32>(${dst}, load<f32>(${src}, ${intlit(imm)}), ${intlit(imm)});`;
+    if (op === "zero") return `store<f32>(${dst}, 0, ${intlit(imm)});`;
+    return `store<f32>(${dst}, load<f32>(${dst}, ${intlit(imm)}) + load<f32>(${src}, ${intlit(imm)}), ${intlit(imm)});`;
+  };
+  if (vec <= 32) for (let i = 0; i < vec; i += 4) lines.push(v("", i * 4));
+  else lines.push(`for (let ci_ = 0; ci_ < ${intlit(vec)}; ci_ += 4) ${v(" + <usize>(ci_ * 4)", 0)}`);
+  for (let i = vec; i < count; i++) lines.push(sc(i * 4));
+  return lines.join("\n");
+}
+
+/** Packs im2col rows (output pixels ic_.., taps pc_/c ..) of x into sa_ (row stride KCP). */
+function packIm2col(s: Conv2dSpec, rowStride: number): string {
+  const c4 = s.c * 4;
+  return [
+    `for (let r_ = 0; r_ < mc_; r_++) {`,
+    pixel(s, "ic_ + r_", "x").replace(/^/gm, "  "),
+    `  let dst_ = sa_ + <usize>(r_ * ${intlit(rowStride * 4)});`,
+    `  const t0_ = pc_ / ${intlit(s.c)};`,
+    `  const t1_ = t0_ + kc_ / ${intlit(s.c)};`,
+    `  for (let t_ = t0_; t_ < t1_; t_++) {`,
+    `    const ky_ = t_ / ${intlit(s.kw)};`,
+    `    const iy_ = iy0_ + ky_ * ${intlit(s.dh)};`,
+    `    const ix_ = ix0_ + (t_ - ky_ * ${intlit(s.kw)}) * ${intlit(s.dw)};`,
+    `    if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
+    `      const src_ = xb_ + <usize>((iy_ * ${intlit(s.w)} + ix_) * ${intlit(c4)});`,
+    run("copy", "dst_", "src_", s.c).replace(/^/gm, "      "),
+    `    } else {`,
+    run("zero", "dst_", "", s.c).replace(/^/gm, "      "),
+    `    }`,
+    `    dst_ += ${intlit(c4)};`,
+    `  }`,
+    `  for (let q_ = kc_; q_ < kp_; q_++) store<f32>(sa_ + <usize>(r_ * ${intlit(rowStride * 4)} + q_ * 4), 0);`,
+    `}`,
+  ].join("\n");
+}
+
+/** Forward: y[n,oh,ow,f] (=|+=) act(im2col(x)·w + bias). Params x, w, y, [bias], scratch, n. */
+export function emitConv2d(spec: Conv2dSpec): KernelDef {
+  check(spec, "emitConv2d");
+  const taps = spec.kh * spec.kw, K = taps * spec.c, act = spec.activation ?? "linear";
+  // K blocks hold whole taps so the im2col packer copies contiguous channel runs.
+  const blocks = Math.max(1, Math.ceil(K / KC_MAX));
+  const kc = Math.ceil(taps / blocks) * spec.c;
+  const plan: GemmPlan = {
+    m: rowsExpr(spec), k: intlit(K), n: spec.f, kc, single: kc >= K, mc: MC,
+    packA: packIm2col(spec, roundUp(kc, 4)),
+    b: { ptr: "w", ld: spec.f, trans: false }, c: { ptr: "y", ld: spec.f },
+    alpha: 1, accumulate: !!spec.accumulate, bias: spec.bias ? "bias" : undefined, activation: act, relaxed: !!spec.relaxed,
+  };
+  const bBytes = roundUp(packedBFloats(plan) * 4, 64);
+  return {
+    key: `conv2d:${JSON.stringify({ ...spec, activation: act })}`,
+    label: `conv2d ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${act !== "linear" ? " " + act : ""}`,
+    params: [usize("x"), usize("w"), usize("y"), ...(spec.bias ? [usize("bias")] : []), usize("scratch"), { name: "n", type: "i32" }],
+    body: [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan)].join("\n"),
+    needs: activationNeeds(act),
+    scratchBytes: bBytes + MC * kcp(plan) * 4,
+  };
+}
+
+/** Packs im2col(x)ᵀ (rows = tap·c + channel, all K of them; cols = pixels pc_..) into sa_. */
+function packIm2colT(s: Conv2dSpec, rowStride: number): string {
+  const R = rowStride * 4, K = s.kh * s.kw * s.c;
+  const chans = s.c <= 16
+    ? Array.from({ length: s.c }, (_, ci) => `store<f32>(dst_, load<f32>(src_, ${intlit(ci * 4)}), ${intlit(ci * R)});`).join("\n")
+    : `for (let ci_ = 0; ci_ < ${intlit(s.c)}; ci_++) store<f32>(dst_ + <usize>(ci_ * ${intlit(R)}), load<f32>(src_ + <usize>(ci_ * 4)));`;
+  const zeros = s.c <= 16
+    ? Array.from({ length: s.c }, (_, ci) => `store<f32>(dst_, 0, ${intlit(ci * R)});`).join("\n")
+    : `for (let ci_ = 0; ci_ < ${intlit(s.c)}; ci_++) store<f32>(dst_ + <usize>(ci_ * ${intlit(R)}), 0);`;
+  return [
+    `for (let q_ = 0; q_ < kc_; q_++) {`,
+    pixel(s, "pc_ + q_", "x").replace(/^/gm, "  "),
+    `  let dst_ = sa_ + <usize>(q_ * 4);`,
+    `  for (let ky_ = 0; ky_ < ${intlit(s.kh)}; ky_++) {`,
+    `    const iy_ = iy0_ + ky_ * ${intlit(s.dh)};`,
+    `    for (let kx_ = 0; kx_ < ${intlit(s.kw)}; kx_++) {`,
+    `      const ix_ = ix0_ + kx_ * ${intlit(s.dw)};`,
+    `      if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
+    `        const src_ = xb_ + <usize>((iy_ * ${intlit(s.w)} + ix_) * ${intlit(s.c * 4)});`,
+    chans.replace(/^/gm, "        "),
+    `      } else {`,
+    zeros.replace(/^/gm, "        "),
+    `      }`,
+    `      dst_ += ${intlit(s.c * R)};`,
+    `    }`,
+    `  }`,
+    `}`,
+    `for (let j_ = 0; j_ < ${intlit(K)}; j_++) for (let q_ = kc_; q_ < kp_; q_++) store<f32>(sa_ + <usize>(j_ * ${intlit(R)} + q_ * 4), 0);`,
+  ].join("\n");
+}
+
+/** Filter gradient: dw[kh,kw,c,f] (=|+=) im2col(x)ᵀ·dy over the batch. Params x, dy, dw, scratch, n. */
+export function emitConv2dGradFilter(spec: Conv2dSpec): KernelDef {
+  check(spec, "emitConv2dGradFilter");
+  const K = spec.kh * spec.kw * spec.c;
+  // One A tile holds all K rows; keep it near 256 KB (L2) by shortening the pixel block.
+  const kc = Math.min(KC_MAX, Math.max(16, Math.floor(65536 / K / 4) * 4));
+  const plan: GemmPlan = {
+    m: intlit(K), k: rowsExpr(spec), n: spec.f, kc, single: false, mc: roundUp(K, 4),
+    packA: packIm2colT(spec, kc),
+    b: { ptr: "dy", ld: spec.f, trans: false }, c: { ptr: "dw", ld: spec.f },
+    alpha: 1, accumulate: !!spec.accumulate, activation: "linear", relaxed: !!spec.relaxed,
+  };
+  const bBytes = roundUp(packedBFloats(plan) * 4, 64);
+  return {
+    key: `conv2d_grad_filter:${JSON.stringify(spec)}`,
+    label: `conv2d grad-filter ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
+    params: [usize("x"), usize("dy"), usize("dw"), usize("scratch"), { name: "n", type: "i32" }],
+    body: [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan)].join("\n"),
+    needs: [],
+    scratchBytes: bBytes + plan.mc * kcp(plan) * 4,
+  };
+}
+
+/** Adds the finished dcol tile (rows = pixels ic_.., cols = tap·c + channel) into dx. */
+function col2im(s: Conv2dSpec): string {
+  const K = s.kh * s.kw * s.c, c4 = s.c * 4;
+  return [
+    `for (let r_ = 0; r_ < mc_; r_++) {`,
+    pixel(s, "ic_ + r_", "dx").replace(/^/gm, "  "),
+    `  let src_ = ct_ + <usize>(r_ * ${intlit(K * 4)});`,
+    `  for (let ky_ = 0; ky_ < ${intlit(s.kh)}; ky_++) {`,
+    `    const iy_ = iy0_ + ky_ * ${intlit(s.dh)};`,
+    `    for (let kx_ = 0; kx_ < ${intlit(s.kw)}; kx_++) {`,
+    `      const ix_ = ix0_ + kx_ * ${intlit(s.dw)};`,
+    `      if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
+    `        const dst_ = xb_ + <usize>((iy_ * ${intlit(s.w)} + ix_) * ${intlit(c4)});`,
+    run("add", "dst_", "src_", s.c).replace(/^/gm, "        "),
+    `      }`,
+    `      src_ += ${intlit(c4)};`,
+    `    }`,
+    `  }`,
+    `}`,
+  ].join("\n");
+}
+
+/** Input gradient: dx[n,h,w,c] (=|+=) col2im(dy·wᵀ), one MC-pixel tile at a time. Params dy, w, dx, scratch, n. */
+export function emitConv2dGradInput(spec: Conv2dSpec): KernelDef {
+  check(spec, "emitConv2dGradInput");
+  const K = spec.kh * spec.kw * spec.c, kc = roundUp(spec.f, 4);
+  const plan: GemmPlan = {
+    m: rowsExpr(spec), k: intlit(spec.f), n: K, kc, single: true, mc: MC,
+    packA: packAPlain("dy", spec.f, kc),
+    b: { ptr: "w", ld: spec.f, trans: true }, c: { ptr: "ct_", ld: K, tile: true },
+    alpha: 1, accumulate: false, activation: "linear", relaxed: !!spec.relaxed,
+    afterTile: col2im(spec),
+  };
+  const bBytes = roundUp(packedBFloats(plan) * 4, 64), aBytes = roundUp(MC * kcp(plan) * 4, 64);
+  const total = spec.h * spec.w * spec.c;
+  const zero = spec.accumulate ? [] : [
+    `const tot_ = n * ${intlit(total)};`,
+    `let z_ = 0;`,
+    `for (; z_ + 4 <= tot_; z_ += 4) v128.store(dx + <usize>(z_ * 4), i32x4.splat(0));`,
+    `for (; z_ < tot_; z_++) store<f32>(dx + <usize>(z_ * 4), 0);`,
+  ];
+  return {
+    key: `conv2d_grad_input:${JSON.stringify(spec)}`,
+    label: `conv2d grad-input ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
+    params: [usize("dy"), usize("w"), usize("dx"), usize("scratch"), { name: "n", type: "i32" }],
+    body: [...zero, gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"),
+      `const ct_: usize = scratch + ${intlit(bBytes + aBytes)};`, gemmBody(plan)].join("\n"),
+    needs: [],
+    scratchBytes: bBytes + aBytes + MC * K * 4,
+  };
+}

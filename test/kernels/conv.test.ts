@@ -1,0 +1,122 @@
+/**
+ * Conv2d forward, input-gradient and filter-gradient emitters against float64 loops written here:
+ * same/valid padding, stride 2, dilation 2, c = 1, f = 10, asymmetric padding, multi-block K,
+ * bias + relu, accumulate, and the relaxed-SIMD build when this Node accepts it.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { emitConv2d, emitConv2dGradFilter, emitConv2dGradInput, type Conv2dSpec } from "../../compiler/emit/conv.js";
+import type { KernelDef } from "../../compiler/emit/kernel.js";
+import { buildKernels, relaxedSimdSupported, relErr, rng } from "./harness.js";
+
+interface Case { name: string; spec: Conv2dSpec; n: number }
+const base = { sh: 1, sw: 1, dh: 1, dw: 1, padTop: 0, padLeft: 0 };
+const cases: Case[] = [
+  { name: "same 3x3, bias + relu", n: 2, spec: { ...base, h: 7, w: 7, c: 3, f: 5, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 7, ow: 7, bias: true, activation: "relu" } },
+  { name: "valid 3x3 non-square", n: 3, spec: { ...base, h: 6, w: 5, c: 4, f: 8, kh: 3, kw: 3, oh: 4, ow: 3 } },
+  { name: "stride 2 same, f = 10", n: 2, spec: { ...base, h: 9, w: 9, c: 5, f: 10, kh: 3, kw: 3, sh: 2, sw: 2, padTop: 1, padLeft: 1, oh: 5, ow: 5, bias: true } },
+  { name: "dilation 2 valid", n: 2, spec: { ...base, h: 8, w: 9, c: 2, f: 6, kh: 3, kw: 3, dh: 2, dw: 2, oh: 4, ow: 5 } },
+  { name: "c = 1, f = 10 (first layer)", n: 3, spec: { ...base, h: 6, w: 6, c: 1, f: 10, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 6, bias: true, activation: "relu" } },
+  { name: "asymmetric padding, 2x3 kernel", n: 2, spec: { ...base, h: 5, w: 4, c: 3, f: 7, kh: 2, kw: 3, padTop: 0, padLeft: 2, oh: 5, ow: 5 } },
+  { name: "multi-block K (c = 40), f = 17", n: 2, spec: { ...base, h: 5, w: 5, c: 40, f: 17, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 5, ow: 5, bias: true } },
+  { name: "1x1, stride (2,1), f = 1", n: 3, spec: { ...base, h: 5, w: 4, c: 6, f: 1, kh: 1, kw: 1, sh: 2, sw: 1, oh: 3, ow: 4 } },
+  { name: "odd everything, c = 33", n: 1, spec: { ...base, h: 7, w: 5, c: 33, f: 3, kh: 3, kw: 2, sh: 2, sw: 1, padTop: 1, padLeft: 0, oh: 4, ow: 4 } },
+  { name: "accumulate", n: 2, spec: { ...base, h: 6, w: 6, c: 4, f: 9, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 6, accumulate: true } },
+  { name: "accumulate, many pixels (multi-block grad-filter)", n: 4, spec: { ...base, h: 12, w: 12, c: 8, f: 8, kh: 3, kw: 3, oh: 10, ow: 10, accumulate: true } },
+];
+
+const sizes = (c: Case) => {
+  const s = c.spec;
+  return { x: c.n * s.h * s.w * s.c, w: s.kh * s.kw * s.c * s.f, y: c.n * s.oh * s.ow * s.f };
+};
+
+/** Visits every (input, weight, output) index triple that a product x·w contributes to y. */
+function forEachTap(c: Case, fn: (xi: number, wi: number, yi: number) => void): void {
+  const s = c.spec;
+  for (let b = 0; b < c.n; b++) for (let oy = 0; oy < s.oh; oy++) for (let ox = 0; ox < s.ow; ox++)
+    for (let ky = 0; ky < s.kh; ky++) for (let kx = 0; kx < s.kw; kx++) {
+      const iy = oy * s.sh - s.padTop + ky * s.dh, ix = ox * s.sw - s.padLeft + kx * s.dw;
+      if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+      for (let ci = 0; ci < s.c; ci++) for (let fo = 0; fo < s.f; fo++)
+        fn(((b * s.h + iy) * s.w + ix) * s.c + ci, ((ky * s.kw + kx) * s.c + ci) * s.f + fo, ((b * s.oh + oy) * s.ow + ox) * s.f + fo);
+    }
+}
+
+function refForward(c: Case, x: Float32Array, w: Float32Array, y0: Float32Array, bias: Float32Array): Float64Array {
+  const s = c.spec, y = new Float64Array(y0.length);
+  forEachTap(c, (xi, wi, yi) => { y[yi] += x[xi] * w[wi]; });
+  for (let i = 0; i < y.length; i++) {
+    let v = y[i] + (s.bias ? bias[i % s.f] : 0) + (s.accumulate ? y0[i] : 0);
+    if (s.activation === "relu") v = Math.max(v, 0);
+    y[i] = v;
+  }
+  return y;
+}
+function refGradInput(c: Case, dy: Float32Array, w: Float32Array, dx0: Float32Array): Float64Array {
+  const dx = c.spec.accumulate ? Float64Array.from(dx0) : new Float64Array(dx0.length);
+  forEachTap(c, (xi, wi, yi) => { dx[xi] += dy[yi] * w[wi]; });
+  return dx;
+}
+function refGradFilter(c: Case, x: Float32Array, dy: Float32Array, dw0: Float32Array): Float64Array {
+  const dw = c.spec.accumulate ? Float64Array.from(dw0) : new Float64Array(dw0.length);
+  forEachTap(c, (xi, wi, yi) => { dw[wi] += x[xi] * dy[yi]; });
+  return dw;
+}
+
+type Errors = Map<string, { fwd: number; gin: number; gfil: number }>;
+
+async function runAll(relaxed: boolean): Promise<Errors> {
+  const defs: KernelDef[] = cases.flatMap((c) => {
+    const s = { ...c.spec, relaxed };
+    const grad = { ...s, bias: undefined, activation: undefined };
+    return [emitConv2d(s), emitConv2dGradInput(grad), emitConv2dGradFilter(grad)];
+  });
+  const mod = await buildKernels(defs, { relaxed });
+  const errs: Errors = new Map();
+  cases.forEach((c, i) => {
+    const r = rng(99 + i), z = sizes(c), s = c.spec;
+    const x = r.uniform(z.x), w = r.uniform(z.w), dy = r.uniform(z.y), y0 = r.uniform(z.y), dx0 = r.uniform(z.x), dw0 = r.uniform(z.w), bias = r.uniform(s.f);
+    const px = mod.alloc(z.x, x), pw = mod.alloc(z.w, w), py = mod.alloc(z.y, y0), pb = mod.alloc(s.f, bias);
+    const pdy = mod.alloc(z.y, dy), pdx = mod.alloc(z.x, dx0), pdw = mod.alloc(z.w, dw0);
+    mod.call(3 * i, px, pw, py, ...(s.bias ? [pb] : []), mod.scratch, c.n);
+    mod.call(3 * i + 1, pdy, pw, pdx, mod.scratch, c.n);
+    mod.call(3 * i + 2, px, pdy, pdw, mod.scratch, c.n);
+    errs.set(c.name, {
+      fwd: relErr(mod.f32(py, z.y), refForward(c, x, w, y0, bias)),
+      gin: relErr(mod.f32(pdx, z.x), refGradInput(c, dy, w, dx0)),
+      gfil: relErr(mod.f32(pdw, z.w), refGradFilter(c, x, dy, dw0)),
+    });
+    mod.reset();
+  });
+  return errs;
+}
+
+describe("conv2d emitters", () => {
+  let plain: Errors;
+  beforeAll(async () => { plain = await runAll(false); });
+  for (const c of cases) {
+    it(`forward matches the float64 reference: ${c.name}`, () => { expect(plain.get(c.name)!.fwd).toBeLessThan(1e-5); });
+    it(`grad-input matches the float64 reference: ${c.name}`, () => { expect(plain.get(c.name)!.gin).toBeLessThan(1e-5); });
+    it(`grad-filter matches the float64 reference: ${c.name}`, () => { expect(plain.get(c.name)!.gfil).toBeLessThan(1e-5); });
+  }
+
+  it("declares the documented params", () => {
+    const s: Conv2dSpec = { ...base, h: 4, w: 4, c: 2, f: 3, kh: 3, kw: 3, oh: 2, ow: 2, bias: true };
+    expect(emitConv2d(s).params.map((p) => p.name)).toEqual(["x", "w", "y", "bias", "scratch", "n"]);
+    expect(emitConv2dGradInput(s).params.map((p) => p.name)).toEqual(["dy", "w", "dx", "scratch", "n"]);
+    expect(emitConv2dGradFilter(s).params.map((p) => p.name)).toEqual(["x", "dy", "dw", "scratch", "n"]);
+    expect(emitConv2d(s).params.at(-1)).toEqual({ name: "n", type: "i32" });
+  });
+
+  it("rejects malformed specs", () => {
+    expect(() => emitConv2d({ ...base, h: 4, w: 4, c: 0, f: 3, kh: 3, kw: 3, oh: 2, ow: 2 })).toThrow(/c must be/);
+    expect(() => emitConv2dGradInput({ ...base, h: 4, w: 4, c: 2, f: 3, kh: 3, kw: 3, oh: 2, ow: 2, padTop: -1 })).toThrow(/padTop/);
+  });
+
+  it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
+    const relaxed = await runAll(true);
+    for (const c of cases) {
+      const e = relaxed.get(c.name)!;
+      expect(Math.max(e.fwd, e.gin, e.gfil), c.name).toBeLessThan(1e-5);
+    }
+  });
+});
