@@ -1,0 +1,69 @@
+/**
+ * One small graph per op and per attribute value that changes the code path (spec §2), shared by
+ * the forward tests (compiled vs float64 reference) and the gradient tests.
+ */
+export interface OpCase {
+  name: string;
+  graph: any;
+}
+
+const g = (name: string, inputs: any[], layers: any[], extra: object = {}) => ({
+  format: "kiln.graph/v1", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
+});
+const x = (shape: number[], name = "x") => ({ name, shape });
+
+export const CASES: OpCase[] = [
+  { name: "dense relu", graph: g("t", [x([6])], [{ name: "d", op: "dense", units: 5, activation: "relu" }]) },
+  { name: "dense rank-2 input, no bias", graph: g("t", [x([3, 4])], [{ name: "d", op: "dense", units: 7, use_bias: false }]) },
+  { name: "dense softmax", graph: g("t", [x([9])], [{ name: "d", op: "dense", units: 10, activation: "softmax" }]) },
+  ...["sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus", "relu", "softmax"].map((a) => ({
+    name: `activation ${a}`, graph: g("t", [x([2, 5])], [{ name: "d", op: "dense", units: 6 }, { name: "a", op: "activation", activation: a }]),
+  })),
+  { name: "conv2d valid 3x3", graph: g("t", [x([6, 6, 2])], [{ name: "c", op: "conv2d", filters: 4, kernel_size: 3, activation: "relu" }]) },
+  { name: "conv2d same stride 2", graph: g("t", [x([7, 6, 3])], [{ name: "c", op: "conv2d", filters: 5, kernel_size: 3, strides: 2, padding: "same" }]) },
+  { name: "conv2d same dilation 2", graph: g("t", [x([7, 7, 2])], [{ name: "c", op: "conv2d", filters: 3, kernel_size: 3, dilation_rate: 2, padding: "same" }]) },
+  { name: "conv2d 2x3 strides [2,1] c=1 f=10", graph: g("t", [x([8, 5, 1])], [{ name: "c", op: "conv2d", filters: 10, kernel_size: [2, 3], strides: [2, 1], use_bias: false }]) },
+  { name: "max_pooling2d valid", graph: g("t", [x([6, 7, 3])], [{ name: "p", op: "max_pooling2d", pool_size: 2 }]) },
+  { name: "max_pooling2d same 3 stride 2", graph: g("t", [x([7, 6, 2])], [{ name: "p", op: "max_pooling2d", pool_size: 3, strides: 2, padding: "same" }]) },
+  { name: "average_pooling2d valid", graph: g("t", [x([6, 6, 3])], [{ name: "p", op: "average_pooling2d", pool_size: 2 }]) },
+  { name: "average_pooling2d same 3 stride 2", graph: g("t", [x([7, 5, 2])], [{ name: "p", op: "average_pooling2d", pool_size: 3, strides: 2, padding: "same" }]) },
+  { name: "global_average_pooling2d", graph: g("t", [x([4, 5, 3])], [{ name: "p", op: "global_average_pooling2d" }]) },
+  { name: "global_max_pooling2d", graph: g("t", [x([4, 5, 3])], [{ name: "p", op: "global_max_pooling2d" }]) },
+  { name: "flatten + dense", graph: g("t", [x([3, 2, 2])], [{ name: "f", op: "flatten" }, { name: "d", op: "dense", units: 3 }]) },
+  { name: "reshape -1", graph: g("t", [x([12])], [{ name: "r", op: "reshape", target_shape: [3, -1] }, { name: "d", op: "dense", units: 2 }]) },
+  { name: "softmax axis -1", graph: g("t", [x([3, 4])], [{ name: "s", op: "softmax" }]) },
+  { name: "softmax axis 0", graph: g("t", [x([3, 4])], [{ name: "s", op: "softmax", axis: 0 }]) },
+  { name: "dropout", graph: g("t", [x([8])], [{ name: "d", op: "dense", units: 4 }, { name: "o", op: "dropout", rate: 0.5 }]) },
+  { name: "batch_normalization", graph: g("t", [x([3, 4])], [{ name: "bn", op: "batch_normalization" }]) },
+  { name: "layer_normalization", graph: g("t", [x([3, 6])], [{ name: "ln", op: "layer_normalization" }]) },
+  { name: "embedding", graph: g("t", [{ name: "ids", shape: [5], dtype: "int32" }], [{ name: "e", op: "embedding", input_dim: 11, output_dim: 4 }]) },
+  {
+    name: "position_embedding + add",
+    graph: g("t", [{ name: "ids", shape: [4], dtype: "int32" }], [
+      { name: "e", op: "embedding", input_dim: 9, output_dim: 6 },
+      { name: "p", op: "position_embedding", sequence_length: 7 },
+      { name: "s", op: "add", inputs: ["e", "p"] },
+    ]),
+  },
+  { name: "simple_rnn", graph: g("t", [x([4, 3])], [{ name: "r", op: "simple_rnn", units: 5 }]) },
+  { name: "simple_rnn sequences", graph: g("t", [x([4, 3])], [{ name: "r", op: "simple_rnn", units: 5, return_sequences: true }]) },
+  { name: "lstm", graph: g("t", [x([5, 3])], [{ name: "r", op: "lstm", units: 4 }]) },
+  { name: "lstm sequences", graph: g("t", [x([3, 2])], [{ name: "r", op: "lstm", units: 6, return_sequences: true }]) },
+  { name: "gru", graph: g("t", [x([5, 3])], [{ name: "r", op: "gru", units: 4 }]) },
+  { name: "gru sequences", graph: g("t", [x([3, 2])], [{ name: "r", op: "gru", units: 5, return_sequences: true }]) },
+  { name: "mha self", graph: g("t", [x([4, 6])], [{ name: "m", op: "multi_head_attention", num_heads: 2, key_dim: 3 }]) },
+  { name: "mha causal", graph: g("t", [x([5, 4])], [{ name: "m", op: "multi_head_attention", num_heads: 2, key_dim: 2, value_dim: 3, causal: true }]) },
+  {
+    name: "mha cross [q, v, k] T≠S causal",
+    graph: g("t", [x([3, 4], "q"), x([5, 6], "v"), x([5, 2], "k")], [
+      { name: "m", op: "multi_head_attention", num_heads: 3, key_dim: 2, value_dim: 4, causal: true, inputs: ["q", "v", "k"] },
+    ]),
+  },
+  ...["add", "multiply", "average", "maximum", "minimum"].map((op) => ({
+    name: `merge ${op}`,
+    graph: g("t", [x([5], "a"), x([5], "b"), x([5], "c")], [{ name: "m", op, inputs: ["a", "b", "c"] }]),
+  })),
+  { name: "subtract", graph: g("t", [x([2, 3], "a"), x([2, 3], "b")], [{ name: "m", op: "subtract", inputs: ["a", "b"] }]) },
+  { name: "concatenate -1", graph: g("t", [x([2, 3], "a"), x([2, 5], "b")], [{ name: "m", op: "concatenate", inputs: ["a", "b"] }]) },
+  { name: "concatenate axis 0", graph: g("t", [x([2, 3], "a"), x([4, 3], "b")], [{ name: "m", op: "concatenate", axis: 0, inputs: ["a", "b"] }]) },
+];
