@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError } from "commander";
 import { registerCheck } from "./check.js";
+import { registerCompile } from "./compile.js";
+import { registerTrain } from "./train.js";
 
 export interface CliIO {
   out(text: string): void;
@@ -20,7 +22,7 @@ export interface CliContext {
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
 /** Subcommands: add `registerCompile`, `registerTrain`, … here. */
-const COMMANDS: RegisterCommand[] = [registerCheck];
+const COMMANDS: RegisterCommand[] = [registerCheck, registerCompile, registerTrain];
 
 const processIO: CliIO = {
   out: (text) => void process.stdout.write(text),

@@ -1,0 +1,177 @@
+/**
+ * `kiln train`, `kiln evaluate`, `kiln predict`: the runtime driven from the command line, with
+ * safetensors data files (spec §5: one tensor per graph input/target, batch axis first).
+ * Training shows a live progress bar (epoch, step, loss, metrics, samples/s, ETA) on a terminal
+ * and one line per epoch everywhere.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import cliProgress from "cli-progress";
+import { InvalidArgumentError, type Command } from "commander";
+import { KilnError, formatDiagnostic } from "../diagnostics.js";
+import { compile } from "../index.js";
+import { loadModel } from "../../runtime/index.js";
+import type { Model } from "../../runtime/model.js";
+import { readDataFile, writeDataFile } from "../../runtime/safetensors.js";
+import type { CliContext } from "./main.js";
+
+type Feeds = Record<string, Float32Array | Int32Array>;
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+class UsageError extends Error {}
+
+/** Loads a data file and checks it against the model's inputs (and targets when `withTargets`). */
+export async function loadData(model: Model, path: string, withTargets: boolean): Promise<Feeds> {
+  const file = readDataFile(await readBytes(path));
+  const slots = [...model.inputs, ...(withTargets ? model.targets : [])];
+  const feeds: Feeds = {};
+  const problems: { code: string; path: string; message: string }[] = [];
+  for (const s of slots) {
+    const t = file.tensors.get(s.name);
+    const want = `[N, ${s.shape.join(", ")}] ${s.dtype === "int32" ? "I32" : "F32"}`;
+    if (!t) {
+      problems.push({ code: "data", path: s.name, message: `${path} has no tensor "${s.name}": expected ${want} (it has ${[...file.tensors.keys()].map((k) => JSON.stringify(k)).join(", ")})` });
+      continue;
+    }
+    const got = `[${t.shape.join(", ")}] ${t.data instanceof Int32Array ? "I32" : "F32"}`;
+    const dtypeOk = (s.dtype === "int32") === t.data instanceof Int32Array;
+    if (!dtypeOk || t.shape.length !== s.shape.length + 1 || s.shape.some((d, i) => t.shape[i + 1] !== d)) {
+      problems.push({ code: "data", path: s.name, message: `tensor "${s.name}" in ${path}: expected ${want}, got ${got}` });
+      continue;
+    }
+    feeds[s.name] = t.data;
+  }
+  if (problems.length) throw new KilnError(problems);
+  return feeds;
+}
+
+async function modelFor(graphPath: string, maxBatch: number, weights?: string): Promise<Model> {
+  const text = await readFile(graphPath, "utf8").catch((err) => {
+    throw new UsageError(`cannot read ${graphPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  });
+  const { wasm } = await compile(text, { maxBatch });
+  const model = await loadModel(wasm);
+  if (weights) model.loadWeights(await readBytes(weights));
+  return model;
+}
+
+function fmt(logs: Record<string, number>): string {
+  return Object.entries(logs).map(([k, v]) => `${k} ${v.toFixed(4)}`).join("  ");
+}
+
+/** Runs a command body, mapping kiln errors to exit 1 and usage problems to exit 2. */
+function guarded(ctx: CliContext, what: string, body: (...args: any[]) => Promise<void>) {
+  return async (...args: any[]) => {
+    try {
+      await body(...args);
+      ctx.setExitCode(0);
+    } catch (err) {
+      if (err instanceof UsageError) {
+        ctx.io.err(`kiln ${what}: ${err.message}\n`);
+        return ctx.setExitCode(2);
+      }
+      if (!(err instanceof KilnError)) throw err;
+      for (const d of err.diagnostics) ctx.io.err(`${formatDiagnostic(d)}\n`);
+      ctx.setExitCode(1);
+    }
+  };
+}
+
+export function registerTrain(program: Command, ctx: CliContext): void {
+  const { io } = ctx;
+  program
+    .command("train")
+    .description("train a graph on a safetensors data file and save the trained weights")
+    .argument("<graph>", "path of the graph JSON file")
+    .requiredOption("--data <file>", "training data (safetensors: one tensor per input and target)")
+    .option("--validation <file>", "validation data, evaluated after every epoch")
+    .option("--epochs <n>", "passes over the data", positiveInt, 1)
+    .option("--batch-size <n>", "examples per step", positiveInt, 32)
+    .option("--weights <file>", "initial weights (safetensors) instead of the seeded initializers")
+    .option("--out <file>", "where to save the trained weights and optimizer state", "trained.safetensors")
+    .option("--no-shuffle", "keep the data order")
+    .action(guarded(ctx, "train", async (graph: string, o: any) => {
+      const model = await modelFor(graph, o.batchSize, o.weights);
+      if (!model.canTrain) throw new UsageError(`${graph} has no "training" section`);
+      const data = await loadData(model, o.data, true);
+      const validationData = o.validation ? await loadData(model, o.validation, true) : undefined;
+      const count = Object.values(data)[0]!.length / sizeOf(model.inputs[0]!.shape);
+      const steps = Math.ceil(count / o.batchSize);
+      const bar = process.stderr.isTTY
+        ? new cliProgress.SingleBar({ format: "epoch {epoch} [{bar}] {value}/{total} | {logs} | {rate} samples/s | ETA {eta_formatted}", hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+        : undefined;
+      let epoch = 0, started = performance.now(), seen = 0;
+      bar?.start(steps, 0, { epoch: 1, logs: "", rate: "-" });
+      await model.fit(data, {
+        epochs: o.epochs, batchSize: o.batchSize, shuffle: o.shuffle, validationData,
+        onBatchEnd: (step, logs) => {
+          seen = Math.min(seen + o.batchSize, count);
+          const rate = (seen / ((performance.now() - started) / 1000)).toFixed(0);
+          bar?.update((step % steps) + 1, { epoch: epoch + 1, logs: fmt(logs), rate });
+        },
+        onEpochEnd: (e, logs) => {
+          const secs = (performance.now() - started) / 1000;
+          bar?.stop();
+          io.out(`epoch ${e + 1}/${o.epochs}  ${fmt(logs)}  ${(count / secs).toFixed(0)} samples/s  ${secs.toFixed(1)} s\n`);
+          epoch = e + 1;
+          started = performance.now();
+          seen = 0;
+          if (epoch < o.epochs) bar?.start(steps, 0, { epoch: epoch + 1, logs: "", rate: "-" });
+        },
+      });
+      await writeFile(o.out, model.saveWeights());
+      io.out(`saved ${o.out}\n`);
+    }));
+
+  program
+    .command("evaluate")
+    .description("loss and metrics of a graph's model on a data file")
+    .argument("<graph>", "path of the graph JSON file")
+    .requiredOption("--data <file>", "data (safetensors: one tensor per input and target)")
+    .option("--weights <file>", "weights (safetensors)")
+    .option("--batch-size <n>", "examples per step", positiveInt, 64)
+    .option("--json", "print the result as JSON")
+    .action(guarded(ctx, "evaluate", async (graph: string, o: any) => {
+      const model = await modelFor(graph, o.batchSize, o.weights);
+      if (!model.canTrain) throw new UsageError(`${graph} has no "training" section: it has no loss to evaluate`);
+      const r = model.evaluate(await loadData(model, o.data, true), { batchSize: o.batchSize });
+      io.out(o.json ? JSON.stringify(r) + "\n" : `${fmt({ loss: r.loss, ...r.metrics })}\n`);
+    }));
+
+  program
+    .command("predict")
+    .description("run a graph's model on a data file; write the outputs as safetensors (or JSON)")
+    .argument("<graph>", "path of the graph JSON file")
+    .requiredOption("--data <file>", "inputs (safetensors: one tensor per graph input)")
+    .option("--weights <file>", "weights (safetensors)")
+    .option("--out <file>", "where to write the outputs (safetensors)")
+    .option("--json", "print the outputs as JSON instead")
+    .option("--batch-size <n>", "examples per call", positiveInt, 64)
+    .action(guarded(ctx, "predict", async (graph: string, o: any) => {
+      const model = await modelFor(graph, o.batchSize, o.weights);
+      const feeds = await loadData(model, o.data, false);
+      const outputs = model.predict(feeds);
+      if (o.json || !o.out) {
+        io.out(JSON.stringify(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, Array.from(v)]))) + "\n");
+      }
+      if (o.out) {
+        const count = Object.values(feeds)[0]!.length / sizeOf(model.inputs[0]!.shape);
+        const tensors = Object.fromEntries(model.outputs.map((s) => [s.name, { shape: [count, ...s.shape], data: outputs[s.name]! }]));
+        await writeFile(o.out, writeDataFile(tensors));
+      }
+    }));
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
