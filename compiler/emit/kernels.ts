@@ -14,7 +14,7 @@ import { emitReduce } from "./reduce.js";
 import { emitSoftmax, emitSoftmaxGrad } from "./softmax.js";
 import { emitCopy, emitFill } from "./copy.js";
 import { emitGather, emitScatterAdd } from "./gather.js";
-import { emitLoss } from "./loss.js";
+import { emitLoss, emitLossEval } from "./loss.js";
 import { emitDropoutMask } from "./dropout.js";
 import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate } from "./optimizer.js";
 
@@ -129,9 +129,11 @@ const SELECTORS: Record<string, Selector> = {
   },
   loss(node, ctx, dims, T, O) {
     const a = node.attrs;
-    const def = emitLoss({ type: a.type, fromLogits: a.fromLogits, rows: dims.dim(a.rows), classes: a.classes, fusedSoftmax: a.fusedSoftmax, metrics: a.metrics, withGradient: a.withGradient } as any);
-    const args: Record<string, string> = { pred: ptr(ctx, T(0)), target: ptr(ctx, T(1)), out: ptr(ctx, O(0)), grad: ptr(ctx, O(1)) };
-    if (a.fusedSoftmax) args.probs = ptr(ctx, O(2));
+    const spec = { type: a.type, fromLogits: a.fromLogits, rows: dims.dim(a.rows), classes: a.classes, fusedSoftmax: a.fusedSoftmax, metrics: a.metrics };
+    const def = a.withGradient ? emitLoss(spec) : emitLossEval(spec);
+    const args: Record<string, string> = { pred: ptr(ctx, T(0)), target: ptr(ctx, T(1)), out: ptr(ctx, O(0)) };
+    if (a.fusedSoftmax) args.probs = ptr(ctx, O(1));
+    if (a.withGradient) args.grad = ptr(ctx, O(a.fusedSoftmax ? 2 : 1));
     return { def, args };
   },
   dropout_mask(node, ctx, dims, T, O) {

@@ -27,10 +27,11 @@ export function lowerLoss(lw: Lowered, prog: Program, values: Map<string, Tensor
     probs = mod.storage(pred);
     pred = mod.t(node.inputs[0]!);
   }
-  const grad = mod.tensor({ shape: pred.shape, batched: true, dtype: "f32", kind: "activation", layer: "loss" });
-  const outputs = probs ? [lw.result!, grad, probs] : [lw.result!, grad];
+  const grad = opts.withGradient ? mod.tensor({ shape: pred.shape, batched: true, dtype: "f32", kind: "activation", layer: "loss" }) : undefined;
+  // outputs: [result, probs (fused softmax only), grad (training only)]
+  const outputs = [lw.result!, ...(probs ? [probs] : []), ...(grad ? [grad] : [])];
   mod.node(prog, "loss", [pred, target], outputs, {
     type, fromLogits: from_logits, rows: { batch: rows }, classes, fusedSoftmax: !!probs, metrics: spec.metrics, withGradient: opts.withGradient,
   }, "loss");
-  return opts.withGradient ? { tensor: pred, grad } : undefined;
+  return grad ? { tensor: pred, grad } : undefined;
 }
