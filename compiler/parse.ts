@@ -4,6 +4,7 @@
  * a `limit` error. Malformed JSON is reported with line and column.
  */
 import { KilnError } from "./diagnostics.js";
+import { locateJsonError } from "./json-locate.js";
 
 export interface Limits {
   /** Largest graph text in bytes (UTF-8). Default 16 MiB. */
@@ -36,8 +37,8 @@ export function parseGraphText(text: string, opts: Limits = {}): unknown {
   let value: unknown;
   try {
     value = JSON.parse(body);
-  } catch (err) {
-    throw new KilnError({ code: "json", path: "", message: jsonErrorMessage(body, err) });
+  } catch {
+    throw new KilnError({ code: "json", path: "", message: jsonErrorMessage(body) });
   }
   checkLayerCount(value, lim.maxLayers);
   return value;
@@ -92,12 +93,9 @@ function lineColumn(text: string, index: number): { line: number; column: number
   return { line, column: index - start + 1 };
 }
 
-/** V8's message without its "at position N", plus the line and column of N. */
-function jsonErrorMessage(text: string, err: unknown): string {
-  const raw = err instanceof Error ? err.message : String(err);
-  const m = /position (\d+)/.exec(raw);
-  const pos = m ? Number(m[1]) : text.length;
+/** Where and why JSON.parse failed (V8's message does not always give a position). */
+function jsonErrorMessage(text: string): string {
+  const { pos, reason } = locateJsonError(text);
   const { line, column } = lineColumn(text, pos);
-  const reason = raw.replace(/\s*(in JSON )?at position \d+.*$/, "").replace(/\s*\(line \d+ column \d+\)$/, "");
   return `invalid JSON at line ${line}, column ${column}: ${reason}`;
 }

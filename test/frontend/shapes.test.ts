@@ -1,0 +1,200 @@
+// Shape inference of every op against the shapes Keras gives (worked out by hand from Keras's
+// rules and written down here), plus normalized attributes, weights and initializer fans.
+import { describe, expect, test } from "vitest";
+import { checkGraph } from "../../compiler/frontend.js";
+import { graphOf, input, outShape } from "./helpers.js";
+
+describe("conv2d", () => {
+  const conv = (extra: object) => ({ op: "conv2d", filters: 8, kernel_size: 3, ...extra });
+  test.each([
+    ["valid 3x3", [28, 28, 1], conv({ filters: 32 }), [26, 26, 32]],
+    ["same stride 2", [28, 28, 3], conv({ padding: "same", strides: 2 }), [14, 14, 8]],
+    ["valid stride 2", [28, 28, 3], conv({ strides: 2 }), [13, 13, 8]],
+    ["same stride 2 odd sizes, rectangular kernel", [7, 9, 2], conv({ kernel_size: [3, 2], padding: "same", strides: 2 }), [4, 5, 8]],
+    ["valid stride 2 odd sizes", [7, 9, 2], conv({ kernel_size: [3, 2], strides: 2 }), [3, 4, 8]],
+    ["valid strides [1, 2]", [7, 9, 2], conv({ strides: [1, 2] }), [5, 4, 8]],
+    ["valid dilation 2", [10, 10, 1], conv({ dilation_rate: 2 }), [6, 6, 8]],
+    ["same dilation 2", [11, 10, 1], conv({ dilation_rate: 2, padding: "same" }), [11, 10, 8]],
+    ["kernel equal to input", [3, 3, 4], conv({}), [1, 1, 8]],
+  ])("%s", (_name, shape, layer, want) => {
+    expect(outShape(shape, layer)).toEqual(want);
+  });
+
+  test("normalizes pairs and fills defaults; kernel and fans follow Keras", () => {
+    const g = checkGraph(graphOf([input([7, 9, 2])], [{ name: "c", op: "conv2d", filters: 4, kernel_size: [3, 2], activation: "swish" }]));
+    const c = g.layers[0];
+    expect(c.attrs).toEqual({
+      filters: 4, kernel_size: [3, 2], strides: [1, 1], padding: "valid", dilation_rate: [1, 1], activation: "silu",
+      use_bias: true, kernel_initializer: "glorot_uniform", bias_initializer: "zeros",
+    });
+    expect(c.weights.map((w) => [w.fullName, w.shape, w.initializer])).toEqual([
+      ["c/kernel", [3, 2, 2, 4], { name: "glorot_uniform", fanIn: 12, fanOut: 24 }],
+      ["c/bias", [4], { name: "zeros", fanIn: 4, fanOut: 4 }],
+    ]);
+  });
+});
+
+describe("pooling", () => {
+  test.each([
+    ["max 2 on 28", [28, 28, 32], { op: "max_pooling2d" }, [14, 14, 32]],
+    ["max 2 valid on 5 (drops the edge)", [5, 5, 3], { op: "max_pooling2d", pool_size: 2 }, [2, 2, 3]],
+    ["max 2 same on 5", [5, 5, 3], { op: "max_pooling2d", pool_size: 2, padding: "same" }, [3, 3, 3]],
+    ["max 3 stride 2 valid on 7", [7, 7, 1], { op: "max_pooling2d", pool_size: 3, strides: 2 }, [3, 3, 1]],
+    ["avg 3 stride 2 same on 7", [7, 7, 1], { op: "average_pooling2d", pool_size: 3, strides: 2, padding: "same" }, [4, 4, 1]],
+    ["avg [2, 3] on 6x6", [6, 6, 2], { op: "average_pooling2d", pool_size: [2, 3] }, [3, 2, 2]],
+    ["global average", [4, 5, 6], { op: "global_average_pooling2d" }, [6]],
+    ["global max", [4, 5, 6], { op: "global_max_pooling2d" }, [6]],
+  ])("%s", (_n, shape, layer, want) => {
+    expect(outShape(shape, layer)).toEqual(want);
+  });
+
+  test("strides default to pool_size", () => {
+    const g = checkGraph(graphOf([input([9, 9, 1])], [{ name: "p", op: "max_pooling2d", pool_size: [3, 1] }]));
+    expect(g.layers[0].attrs).toEqual({ pool_size: [3, 1], strides: [3, 1], padding: "valid" });
+    expect(g.layers[0].shape).toEqual([3, 9, 1]);
+  });
+});
+
+describe("movement and shape-preserving ops", () => {
+  test.each([
+    ["flatten", [3, 3, 64], { op: "flatten" }, [576]],
+    ["reshape with -1", [12], { op: "reshape", target_shape: [3, -1] }, [3, 4]],
+    ["reshape to -1", [2, 3, 4], { op: "reshape", target_shape: [-1] }, [24]],
+    ["reshape without -1", [2, 6], { op: "reshape", target_shape: [4, 3, 1] }, [4, 3, 1]],
+    ["activation", [5, 2], { op: "activation", activation: "gelu" }, [5, 2]],
+    ["softmax", [3, 4], { op: "softmax", axis: 0 }, [3, 4]],
+    ["dropout", [7], { op: "dropout", rate: 0.5 }, [7]],
+    ["dense on rank 1", [5], { op: "dense", units: 3 }, [3]],
+    ["dense on the last axis of rank 3", [2, 5, 7], { op: "dense", units: 3 }, [2, 5, 3]],
+    ["batch_normalization", [4, 5, 6], { op: "batch_normalization" }, [4, 5, 6]],
+    ["layer_normalization", [10, 8], { op: "layer_normalization" }, [10, 8]],
+    ["position_embedding T < sequence_length", [7, 16], { op: "position_embedding", sequence_length: 10 }, [7, 16]],
+    ["position_embedding T = sequence_length", [10, 16], { op: "position_embedding", sequence_length: 10 }, [10, 16]],
+  ])("%s", (_n, shape, layer, want) => {
+    expect(outShape(shape, layer)).toEqual(want);
+  });
+
+  test("reshape resolves -1 and axes become non-negative per-example indices", () => {
+    const g = checkGraph(graphOf([input([3, 4, 5])], [
+      { name: "r", op: "reshape", target_shape: [-1, 5] },
+      { name: "s", op: "softmax" },
+      { name: "b", op: "batch_normalization", axis: 0 },
+      { name: "n", op: "layer_normalization", axis: 1 },
+    ]));
+    expect(g.layers.map((l) => l.attrs.target_shape ?? l.attrs.axis)).toEqual([[12, 5], 1, 0, 1]);
+    expect(g.layers[2].weights.map((w) => [w.name, w.shape, w.trainable])).toEqual([
+      ["gamma", [12], true], ["beta", [12], true], ["moving_mean", [12], false], ["moving_variance", [12], false],
+    ]);
+    expect(g.layers[2].attrs).toMatchObject({ momentum: 0.99, epsilon: 0.001, gamma_initializer: "ones", moving_variance_initializer: "ones" });
+  });
+});
+
+describe("embedding", () => {
+  test("int32 [T] -> [T, output_dim], table [input_dim, output_dim]", () => {
+    const g = checkGraph(graphOf([input([7], "ids", "int32")], [{ name: "e", op: "embedding", input_dim: 1000, output_dim: 16 }]));
+    expect(g.layers[0].shape).toEqual([7, 16]);
+    expect(g.layers[0].weights[0]).toMatchObject({ fullName: "e/embeddings", shape: [1000, 16], initializer: { name: "uniform" } });
+  });
+});
+
+describe("recurrent", () => {
+  test.each([
+    ["simple_rnn", false, [4]], ["simple_rnn", true, [5, 4]], ["lstm", false, [4]], ["lstm", true, [5, 4]], ["gru", false, [4]], ["gru", true, [5, 4]],
+  ])("%s return_sequences=%s", (op, seq, want) => {
+    expect(outShape([5, 3], { op, units: 4, return_sequences: seq })).toEqual(want);
+  });
+
+  test("LSTM weights, orthogonal recurrent kernel, forget-gate ones range [u, 2u)", () => {
+    const g = checkGraph(graphOf([input([10, 16])], [{ name: "l", op: "lstm", units: 32 }]));
+    const w = g.layers[0].weights;
+    expect(w.map((x) => x.shape)).toEqual([[16, 128], [32, 128], [128]]);
+    expect(w[1].initializer.name).toBe("orthogonal");
+    expect(w[2].initializer).toEqual({ name: "zeros", fanIn: 128, fanOut: 128, onesRange: [32, 64] });
+  });
+
+  test("GRU reset_after has bias [2, 3u]; simple_rnn defaults to tanh", () => {
+    const g = checkGraph(graphOf([input([5, 4])], [
+      { name: "g", op: "gru", units: 8, return_sequences: true },
+      { name: "r", op: "simple_rnn", units: 2 },
+    ]));
+    expect(g.layers[0].weights.map((x) => x.shape)).toEqual([[4, 24], [8, 24], [2, 24]]);
+    expect(g.layers[0].weights[2].initializer.onesRange).toBeUndefined();
+    expect(g.layers[1].attrs.activation).toBe("tanh");
+  });
+});
+
+describe("multi_head_attention", () => {
+  test("[query, value, key] with T != S", () => {
+    const g = checkGraph(graphOf([input([6, 16], "q"), input([9, 12], "v"), input([9, 10], "k")], [
+      { name: "mha", op: "multi_head_attention", inputs: ["q", "v", "k"], num_heads: 2, key_dim: 4, value_dim: 5 },
+    ]));
+    const l = g.layers[0];
+    expect(l.shape).toEqual([6, 16]);
+    expect(l.weights.map((w) => [w.name, w.shape])).toEqual([
+      ["query/kernel", [16, 2, 4]], ["query/bias", [2, 4]], ["key/kernel", [10, 2, 4]], ["key/bias", [2, 4]],
+      ["value/kernel", [12, 2, 5]], ["value/bias", [2, 5]], ["attention_output/kernel", [2, 5, 16]], ["attention_output/bias", [16]],
+    ]);
+    // Keras compute_fans on the EinsumDense kernel [16, 2, 4]: receptive field 16.
+    expect(l.weights[0].initializer).toEqual({ name: "glorot_uniform", fanIn: 32, fanOut: 64 });
+  });
+
+  test("[query, value]: key defaults to value; self-attention keeps the query shape", () => {
+    const two = checkGraph(graphOf([input([3, 8], "q"), input([5, 6], "v")], [{ name: "a", op: "multi_head_attention", inputs: ["q", "v"], num_heads: 1, key_dim: 2 }]));
+    expect(two.layers[0].shape).toEqual([3, 8]);
+    expect(two.layers[0].attrs).toMatchObject({ value_dim: 2, causal: false });
+    expect(two.layers[0].weights[2].shape).toEqual([6, 1, 2]);
+    expect(outShape([4, 8], { op: "multi_head_attention", num_heads: 2, key_dim: 4, causal: true })).toEqual([4, 8]);
+  });
+});
+
+describe("merges", () => {
+  const merged = (shapes: number[][], layer: object) =>
+    checkGraph(graphOf(shapes.map((s, i) => input(s, `in${i}`)), [{ name: "m", inputs: shapes.map((_, i) => `in${i}`), ...layer }])).layers[0].shape;
+  test.each(["add", "multiply", "average", "maximum", "minimum"])("%s of three", (op) => {
+    expect(merged([[3, 4], [3, 4], [3, 4]], { op })).toEqual([3, 4]);
+  });
+  test("subtract of two", () => expect(merged([[5], [5]], { op: "subtract" })).toEqual([5]));
+  test.each([
+    [0, [[2, 3], [4, 3]], [6, 3]],
+    [1, [[2, 3], [2, 5]], [2, 8]],
+    [-1, [[2, 3, 4], [2, 3, 1], [2, 3, 2]], [2, 3, 7]],
+    [-2, [[2, 3, 4], [2, 1, 4]], [2, 4, 4]],
+  ])("concatenate on axis %i", (axis, shapes, want) => {
+    expect(merged(shapes, { op: "concatenate", axis })).toEqual(want);
+  });
+});
+
+describe("graph structure", () => {
+  test("layers listed out of order are sorted topologically; default inputs resolved", () => {
+    const g = checkGraph(graphOf([input([4])], [
+      { name: "out", op: "add", inputs: ["a", "b"] },
+      { name: "a", op: "dense", units: 2, inputs: ["x"] },
+      { name: "b", op: "dense", units: 2, inputs: ["x"], trainable: false },
+    ], { outputs: ["out"] }));
+    expect(g.layers.map((l) => l.name)).toEqual(["a", "b", "out"]);
+    expect(g.layers[1].weights.every((w) => !w.trainable)).toBe(true);
+    expect(g.layers[0].weights.every((w) => w.trainable)).toBe(true);
+  });
+
+  test("defaults: first layer takes the only input, outputs = last layer, seed 0, dtype float32", () => {
+    const g = checkGraph(graphOf([input([3])], [{ name: "d1", op: "dense", units: 2 }, { name: "d2", op: "dense", units: 1 }]));
+    expect(g.layers.map((l) => l.inputs)).toEqual([["x"], ["d1"]]);
+    expect(g.outputs).toEqual(["d2"]);
+    expect(g.seed).toBe(0);
+    expect(g.inputs).toEqual([{ name: "x", shape: [3], dtype: "float32" }]);
+    expect(g.targets).toEqual([]);
+    expect(g.training).toBeUndefined();
+  });
+
+  test("training: optimizer defaults and metrics filled", () => {
+    const g = checkGraph(graphOf([input([3])], [{ name: "d", op: "dense", units: 1 }], {
+      targets: [{ name: "y", shape: [] }],
+      training: { loss: { type: "mean_squared_error", output: "d", target: "y" }, optimizer: { type: "adamw", global_clipnorm: 1 } },
+    }));
+    expect(g.training).toEqual({
+      loss: { type: "mean_squared_error", output: "d", target: "y", from_logits: false },
+      optimizer: { type: "adamw", learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, weight_decay: 0.004, global_clipnorm: 1 },
+      metrics: [],
+    });
+  });
+});
