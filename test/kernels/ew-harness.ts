@@ -6,6 +6,7 @@
 import { compileAssemblyScript } from "../../compiler/asc.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
 import { preludeFor } from "../../compiler/emit/prelude.js";
+import type { EwExpr, EwInput, EwUnary } from "../../compiler/emit/elementwise.js";
 
 export interface TestModule {
   memory: WebAssembly.Memory;
@@ -42,7 +43,7 @@ export async function buildModule(
   const src = moduleSource(kernels, opts.extra, opts.extraNeeds);
   const wasm = await compileAssemblyScript(src, { optimizeLevel: 0, initialPages: pages });
   const memory = new WebAssembly.Memory({ initial: pages });
-  const { instance } = await WebAssembly.instantiate(wasm, { env: { memory } });
+  const instance = await WebAssembly.instantiate(await WebAssembly.compile(wasm as BufferSource), { env: { memory } });
   let top = HEAP_START;
   const mod: TestModule = {
     memory,
@@ -90,4 +91,63 @@ export function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
   }
   if (Number.isNaN(num)) return Infinity;
   return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+// ---------------------------------------------------------------- float64 references
+
+/** float64 erfc: Taylor series for erf below 2.5, a backward continued fraction above. */
+export function erfc64(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  if (x < 0) return 2 - erfc64(-x);
+  if (x < 2.5) return 1 - erf64(x);
+  let f = x;
+  for (let k = 120; k >= 1; k--) f = x + k / 2 / f;
+  return Math.exp(-x * x) / (Math.sqrt(Math.PI) * f);
+}
+
+export function erf64(x: number): number {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? NaN : Math.sign(x);
+  if (Math.abs(x) >= 2.5) return Math.sign(x) * (1 - erfc64(Math.abs(x)));
+  let term = x, sum = x;
+  for (let n = 1; n < 200; n++) {
+    term *= (-x * x) / n;
+    const t = term / (2 * n + 1);
+    sum += t;
+    if (Math.abs(t) < 1e-18 * Math.abs(sum)) break;
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+export const sigmoid64 = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+export const UNARY64: Record<EwUnary, (x: number) => number> = {
+  neg: (x) => -x, abs: Math.abs, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x),
+  square: (x) => x * x, recip: (x) => 1 / x, tanh: Math.tanh, sigmoid: sigmoid64, erf: erf64,
+  relu: (x) => Math.max(x, 0), gelu: (x) => 0.5 * x * erfc64(-x / Math.SQRT2), leaky_relu: (x) => (x > 0 ? x : 0.2 * x),
+  elu: (x) => (x > 0 ? x : Math.expm1(x)), silu: (x) => x * sigmoid64(x),
+  softplus: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
+};
+
+/** Evaluates an EwExpr in float64; `inp(i)` gives input i's (broadcast) value. */
+export function evalExpr(e: EwExpr, inp: (i: number) => number): number {
+  switch (e.k) {
+    case "in": return inp(e.i);
+    case "const": return Math.fround(e.v);
+    case "un": return UNARY64[e.op](evalExpr(e.a, inp));
+    case "bin": {
+      const a = evalExpr(e.a, inp), b = evalExpr(e.b, inp);
+      return { add: a + b, sub: a - b, mul: a * b, div: a / b, max: Math.max(a, b), min: Math.min(a, b) }[e.op];
+    }
+    case "sel": {
+      const a = evalExpr(e.a, inp), b = evalExpr(e.b, inp);
+      const c = { gt: a > b, ge: a >= b, lt: a < b, le: a <= b, eq: a === b }[e.cmp];
+      return c ? evalExpr(e.then, inp) : evalExpr(e.else, inp);
+    }
+  }
+}
+
+/** Element of input m at flat index e. */
+export function bcastIndex(m: EwInput, e: number): number {
+  const q = Math.floor(e / m.div);
+  return m.mod === undefined ? q : q % m.mod;
 }
