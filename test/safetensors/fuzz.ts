@@ -156,10 +156,15 @@ const headerMutations: Record<string, Mutation> = {
   },
   tokenSwap: (rng, f) => {
     const { header, data } = split(f);
-    const tokens = [...header.matchAll(/-?\d+|"(?:[^"\\]|\\.)*"|\[[^\[\]]*\]/g)];
+    // Numbers alone, or strings and whole arrays (whose numbers the second pattern swallows).
+    const pattern = rng.chance(0.5) ? /(?<=[\[,])\d+(?=[\],])/g : /"(?:[^"\\]|\\.)*"|\[[^\[\]]*\]/g;
+    const tokens = [...header.matchAll(pattern)];
     if (tokens.length === 0) return { file: f };
     const m = rng.pick(tokens);
-    const text = header.slice(0, m.index) + rng.pick(WEIRD_TOKENS) + header.slice(m.index! + m[0].length);
+    // Same value, other spelling ("8.0", "8e0", "08"): only the number's text can tell.
+    const respell = /^\d+$/.test(m[0]) && rng.chance(0.3);
+    const swap = respell ? rng.pick([`${m[0]}.0`, `${m[0]}e0`, `${m[0]}E+0`, `0${m[0]}`, `-${m[0]}`]) : rng.pick(WEIRD_TOKENS);
+    const text = header.slice(0, m.index) + swap + header.slice(m.index! + m[0].length);
     return { file: join(text, data) };
   },
   jsonEdit: (rng, f) => {
@@ -258,7 +263,11 @@ function editHeaderObject(rng: Rng, obj: Record<string, unknown>): void {
 function checkAccepted(file: Uint8Array, got: StFile, opts: ReadOptions | undefined): string | undefined {
   const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
   if (n > (opts?.maxHeaderBytes ?? 100_000_000) || 8 + n > file.length) return "accepted a header length out of bounds";
-  const obj = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(file.subarray(8, 8 + n))) as Record<string, any>;
+  const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(file.subarray(8, 8 + n));
+  // JSON.parse reads 1.0 and 1e0 as 1; a safetensors header holds only plain non-negative integers.
+  const numbers = text.replace(/"(?:[^"\\]|\\.)*"/g, '""').match(/[-+.\deE]+/g) ?? [];
+  if (numbers.some((t) => !/^(?:0|[1-9]\d*)$/.test(t))) return "accepted a number that is not a plain integer";
+  const obj = JSON.parse(text) as Record<string, any>;
   const names = Object.keys(obj).filter((k) => k !== "__metadata__");
   if (names.length !== got.tensors.size || names.some((k) => !got.tensors.has(k))) return "tensor names differ from JSON.parse";
   if (JSON.stringify(obj.__metadata__) !== JSON.stringify(got.metadata)) return "metadata differs from JSON.parse";
