@@ -49,13 +49,13 @@ async function loadError(source: Parameters<typeof loadModel>[0]): Promise<KilnE
 describe("sources", () => {
   test("Uint8Array", () => works(bytes));
   test("ArrayBuffer", () => works(bytes.slice().buffer));
-  test("Response", () => works(new Response(bytes)));
+  test("Response", () => works(new Response(bytes as Uint8Array<ArrayBuffer>)));
   test("file path", () => works(join(dir, "model.wasm")));
   test("file: URL object", () => works(pathToFileURL(join(dir, "model.wasm"))));
   test("file: URL string", () => works(pathToFileURL(join(dir, "model.wasm")).href));
   test("http URL", () => works(new URL(`${base}/model.wasm`)));
   test("http URL string", () => works(`${base}/model.wasm`));
-  test("WebAssembly.Module", async () => works(await WebAssembly.compile(bytes)));
+  test("WebAssembly.Module", async () => works(await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>)));
 });
 
 describe("load errors", () => {
