@@ -42,7 +42,8 @@ export function moduleSource(kernels: Record<string, KernelDef>): string {
 export async function buildKernels(kernels: Record<string, KernelDef>, pages = 64): Promise<TestModule> {
   const wasm = await compileAssemblyScript(moduleSource(kernels), { optimizeLevel: 0, initialPages: pages });
   const memory = new WebAssembly.Memory({ initial: pages });
-  const { instance } = await WebAssembly.instantiate(wasm, { env: { memory, abort: () => { throw new Error("abort"); } } });
+  const compiled = await WebAssembly.compile(new Uint8Array(wasm));
+  const instance = await WebAssembly.instantiate(compiled, { env: { memory, abort: () => { throw new Error("abort"); } } });
   const fn: Record<string, KernelFn> = {};
   for (const name of Object.keys(kernels)) fn[name] = instance.exports[name] as KernelFn;
   let top = BASE;

@@ -1,0 +1,290 @@
+/**
+ * Emit stage: the fused loss + gradient kernel and the metrics (spec §3, §4, Keras semantics).
+ * One kernel reads the model output `pred` [rows, classes] and the target, writes the mean loss and
+ * each metric's batch mean to `out`, and (unless eval) dLoss/dpred to `grad`. Sums accumulate in
+ * f64. Cross-entropies without logits normalize by the class sum and clip to [1e-7, 1−1e-7]; the
+ * gradient is zero where a value is clipped and flows through the normalization. MSE/MAE run
+ * SIMD; the cross-entropies loop per row (exp/log per class; classes is small next to the matmuls).
+ */
+import { f32lit, ident, indent, intlit } from "./code.js";
+import type { KernelDef, KernelParam } from "./kernel.js";
+import type { LossType, MetricName } from "../graph-types.js";
+
+/** A compile-time size, or the name of an i32 kernel parameter. */
+export type Dim = number | string;
+
+export interface LossSpec {
+  type: LossType;
+  fromLogits: boolean;
+  /** Examples × positions: every axis but the last. */
+  rows: Dim;
+  /** The last axis of the output; 1 for a scalar output. */
+  classes: number;
+  /**
+   * The output layer is a softmax and the loss a (sparse) categorical cross-entropy without logits:
+   * `pred` holds the LOGITS, the kernel writes the softmax to `probs` (the model's output), the loss
+   * from the clipped probabilities, and grad = dLoss/dlogits = (p·Σt − t)/rows (p − onehot for
+   * sparse). That gradient ignores the clip: it differs from the clipped loss's true gradient only
+   * where a probability is below 1e-7 or above 1−1e-7 (where the clipped gradient would be 0).
+   */
+  fusedSoftmax?: boolean;
+  metrics: MetricName[];
+}
+
+/** Losses whose preceding softmax can be fused into the loss kernel (when from_logits is false). */
+export const SOFTMAX_FUSABLE_LOSSES: readonly LossType[] = ["categorical_crossentropy", "sparse_categorical_crossentropy"];
+
+export function canFuseSoftmax(type: LossType, fromLogits: boolean): boolean {
+  return !fromLogits && SOFTMAX_FUSABLE_LOSSES.includes(type);
+}
+
+/**
+ * Training form. Params: pred, target (f32, or i32 class ids for sparse), grad, out, [probs when
+ * fusedSoftmax], then rows when it is a runtime Dim. out[0] = loss, out[1 + i] = metrics[i].
+ */
+export function emitLoss(s: LossSpec): KernelDef {
+  return build(s, true);
+}
+
+/** Evaluation form: as emitLoss without the grad param (nothing but out, and probs, is written). */
+export function emitLossEval(s: LossSpec): KernelDef {
+  return build(s, false);
+}
+
+const EPS = 1e-7;
+const LOCALS = new Set(["pred", "target", "grad", "out", "probs", "R", "C", "N", "lsum", "gs", "gsv", "e", "r", "c", "off",
+  "d", "p", "t", "q", "x", "z", "y", "s", "G", "mx", "se", "lse", "st", "ps", "ex", "ax", "a0", "a1", "lo", "hi", "ro",
+  "xp", "tp", "gp", "pp", "op", "hits", "ms", "best", "bi", "tbi", "tb", "yp", "pc", "gq", "sg", "zero", "biv", "tbv", "v"]);
+
+function build(s: LossSpec, withGrad: boolean): KernelDef {
+  check(s);
+  const rows = typeof s.rows === "number" ? intlit(s.rows) : dimName(s.rows);
+  const perRow = s.type.endsWith("categorical_crossentropy");
+  const lossBlock = perRow ? crossEntropy(s, withGrad) : s.type === "binary_crossentropy" ? binary(s, withGrad) : meanError(s, withGrad);
+  const body = [
+    `const R: i32 = ${rows};`,
+    `const C: i32 = ${intlit(s.classes)};`,
+    `const N: i32 = R * C;`,
+    `let lsum: f64 = 0;`,
+    lossBlock,
+    `store<f32>(out, <f32>(lsum / <f64>${perRow ? "R" : "N"}));`,
+    ...s.metrics.map((m, i) => `{\n${indent(metric(s, m, 4 * (i + 1)))}\n}`),
+  ].join("\n");
+  const params: KernelParam[] = ["pred", "target", ...(withGrad ? ["grad"] : []), "out", ...(s.fusedSoftmax ? ["probs"] : [])]
+    .map((name) => ({ name, type: "usize" as const }));
+  if (typeof s.rows === "string") params.push({ name: s.rows, type: "i32" });
+  return {
+    key: `loss:${s.type}:${s.fromLogits}:${s.rows}:${s.classes}:${!!s.fusedSoftmax}:${s.metrics.join(",")}:${withGrad}`,
+    label: `${s.type}${s.fusedSoftmax ? " (fused softmax)" : s.fromLogits ? " (logits)" : ""} ${withGrad ? "loss+grad" : "loss"}`,
+    params,
+    body,
+  };
+}
+
+/** MSE / MAE over all N elements (the mean over classes then rows is the mean over all). SIMD. */
+function meanError(s: LossSpec, withGrad: boolean): string {
+  const mse = s.type === "mean_squared_error";
+  const gradV = mse ? "f32x4.mul(d, gsv)" : "f32x4.sub(v128.and(f32x4.gt(d, zero), gsv), v128.and(f32x4.lt(d, zero), gsv))";
+  const gradS = mse ? "d * gs" : "d > 0 ? gs : d < 0 ? -gs : <f32>0";
+  const acc = (v: string, a: string) => (mse ? `f64x2.add(${a}, f64x2.mul(${v}, ${v}))` : `f64x2.add(${a}, ${v})`);
+  return `const gs: f32 = <f32>(${mse ? "2.0" : "1.0"} / <f64>N);
+const gsv = f32x4.splat(gs);
+const zero = f32x4.splat(0);
+let a0 = f64x2.splat(0);
+let a1 = f64x2.splat(0);
+let e: i32 = 0;
+for (; e + 4 <= N; e += 4) {
+  const off: usize = <usize>e << 2;
+  const d = f32x4.sub(v128.load(pred + off), v128.load(target + off));
+${withGrad ? `  v128.store(grad + off, ${gradV});\n` : ""}  const q = ${mse ? "d" : "f32x4.abs(d)"};
+  const lo = f64x2.promote_low_f32x4(q);
+  const hi = f64x2.promote_low_f32x4(f32x4.shuffle(q, q, 2, 3, 0, 1));
+  a0 = ${acc("lo", "a0")};
+  a1 = ${acc("hi", "a1")};
+}
+lsum = (f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1)) + (f64x2.extract_lane(a1, 0) + f64x2.extract_lane(a1, 1));
+for (; e < N; e++) {
+  const off: usize = <usize>e << 2;
+  const d: f32 = load<f32>(pred + off) - load<f32>(target + off);
+${withGrad ? `  store<f32>(grad + off, ${gradS});\n` : ""}  lsum += ${mse ? "<f64>d * <f64>d" : "<f64>Mathf.abs(d)"};
+}`;
+}
+
+/** Binary cross-entropy, mean over all N elements: clipped probabilities, or the stable logit form. */
+function binary(s: LossSpec, withGrad: boolean): string {
+  const head = `const gs: f32 = <f32>(1.0 / <f64>N);
+for (let e: i32 = 0; e < N; e++) {
+  const off: usize = <usize>e << 2;`;
+  if (s.fromLogits) {
+    // max(x,0) − x·z + log(1 + e^−|x|); d/dx = sigmoid(x) − z, sigmoid from the same e^−|x|.
+    return `${head}
+  const x: f32 = load<f32>(pred + off);
+  const z: f32 = load<f32>(target + off);
+  const ex: f32 = Mathf.exp(-Mathf.abs(x));
+  lsum += (<f64>max<f32>(x, 0) - <f64>x * <f64>z) + Math.log1p(<f64>ex);
+${withGrad ? `  const sg: f32 = x >= 0 ? 1 / (1 + ex) : ex / (1 + ex);\n  store<f32>(grad + off, (sg - z) * gs);\n` : ""}}`;
+  }
+  // d/dp −(t·log p + (1−t)·log(1−p)) = (p − t) / (p·(1 − p)); zero where p was clipped.
+  return `${head}
+  const p: f32 = load<f32>(pred + off);
+  const t: f32 = load<f32>(target + off);
+  const pc: f32 = ${clip("p")};
+  lsum -= <f64>(t * Mathf.log(pc)) + <f64>((1 - t) * Mathf.log(1 - pc));
+${withGrad ? `  store<f32>(grad + off, ${clipped("p")} ? <f32>0 : (p - t) / (p * (1 - p)) * gs);\n` : ""}}`;
+}
+
+/** Categorical / sparse categorical cross-entropy, one row at a time, mean over rows. */
+function crossEntropy(s: LossSpec, withGrad: boolean): string {
+  const sparse = s.type === "sparse_categorical_crossentropy";
+  const rowPtrs = [
+    `const ro: usize = <usize>r * ${intlit(s.classes * 4)};`,
+    `const xp: usize = pred + ro;`,
+    sparse ? `const y: i32 = load<i32>(target + (<usize>r << 2));` : `const tp: usize = target + ro;`,
+    ...(withGrad ? [`const gp: usize = grad + ro;`] : []),
+    ...(s.fusedSoftmax ? [`const pp: usize = probs + ro;`] : []),
+  ].join("\n");
+  const inner = s.fusedSoftmax ? fusedRow(sparse, withGrad) : s.fromLogits ? logitRow(sparse, withGrad) : probRow(sparse, withGrad);
+  return `const gs: f32 = <f32>(1.0 / <f64>R);
+for (let r: i32 = 0; r < R; r++) {
+${indent(rowPtrs)}
+${indent(inner)}
+}`;
+}
+
+/** Target element t_c of the current row. */
+const T = (sparse: boolean): string => (sparse ? "(c == y ? <f32>1 : <f32>0)" : "load<f32>(tp + (<usize>c << 2))");
+const X = (base: string): string => `load<f32>(${base} + (<usize>c << 2))`;
+
+/**
+ * Probabilities: q = p / Σp, clipped. With g_c = dL/dq_c (−t/q, or 0 where clipped), the gradient
+ * through the normalization is dL/dp_j = (g_j − Σ_c g_c·q_c) / Σp.
+ */
+function probRow(sparse: boolean, withGrad: boolean): string {
+  const loss = sparse
+    ? `lsum -= <f64>Mathf.log(${clip(`(load<f32>(xp + (<usize>y << 2)) / s)`)});`
+    : "";
+  return `let s: f32 = 0;
+for (let c: i32 = 0; c < C; c++) s += ${X("xp")};
+let G: f32 = 0;
+for (let c: i32 = 0; c < C; c++) {
+  const q: f32 = ${X("xp")} / s;
+  const t: f32 = ${T(sparse)};
+${sparse ? "" : `  lsum -= <f64>t * <f64>Mathf.log(${clip("q")});\n`}${withGrad ? `  const gq: f32 = ${clipped("q")} ? <f32>0 : -t / q;\n  G += gq * q;\n  store<f32>(gp + (<usize>c << 2), gq);\n` : ""}}
+${loss}${withGrad ? `\nfor (let c: i32 = 0; c < C; c++) store<f32>(gp + (<usize>c << 2), (${X("gp")} - G) / s * gs);` : ""}`;
+}
+
+/** exp(x − max) into `dst` (when given) and their f64 sum `se`; lse = log Σ e^x. */
+function softmaxExps(dst: string | null): string {
+  return `let mx: f32 = ${f32lit(-Infinity)};
+for (let c: i32 = 0; c < C; c++) mx = max<f32>(mx, ${X("xp")});
+let se: f64 = 0;
+for (let c: i32 = 0; c < C; c++) {
+  const ex: f32 = Mathf.exp(${X("xp")} - mx);
+${dst ? `  store<f32>(${dst} + (<usize>c << 2), ex);\n` : ""}  se += <f64>ex;
+}
+const ps: f32 = <f32>(1.0 / se);`;
+}
+
+/** From logits: loss = Σ t·(lse − x) (log-softmax); grad = (softmax·Σt − t) / rows. */
+function logitRow(sparse: boolean, withGrad: boolean): string {
+  const loss = sparse
+    ? `const st: f32 = 1;\nlsum += lse - <f64>load<f32>(xp + (<usize>y << 2));`
+    : `let st: f32 = 0;
+for (let c: i32 = 0; c < C; c++) {
+  const t: f32 = ${T(sparse)};
+  st += t;
+  lsum += <f64>t * (lse - <f64>${X("xp")});
+}`;
+  return `${softmaxExps(withGrad ? "gp" : null)}
+const lse: f64 = <f64>mx + Math.log(se);
+${loss}${withGrad ? `\nfor (let c: i32 = 0; c < C; c++) store<f32>(gp + (<usize>c << 2), (${X("gp")} * ps * st - ${T(sparse)}) * gs);` : ""}`;
+}
+
+/** Fused softmax: probs = softmax(logits); loss from the clipped probs; grad wrt logits ignores the clip. */
+function fusedRow(sparse: boolean, withGrad: boolean): string {
+  const loss = sparse
+    ? `const st: f32 = 1;\nlsum -= <f64>Mathf.log(${clip("load<f32>(pp + (<usize>y << 2))")});`
+    : `let st: f32 = 0;
+for (let c: i32 = 0; c < C; c++) {
+  const t: f32 = ${T(sparse)};
+  st += t;
+  lsum -= <f64>t * <f64>Mathf.log(${clip(X("pp"))});
+}`;
+  return `${softmaxExps("pp")}
+for (let c: i32 = 0; c < C; c++) store<f32>(pp + (<usize>c << 2), ${X("pp")} * ps);
+${loss}${withGrad ? `\nfor (let c: i32 = 0; c < C; c++) store<f32>(gp + (<usize>c << 2), (${X("pp")} * st - ${T(sparse)}) * gs);` : ""}`;
+}
+
+/** One metric's batch mean into out at byte offset `at`, computed on the model output. */
+function metric(s: LossSpec, m: MetricName, at: number): string {
+  const op = s.fusedSoftmax ? "probs" : "pred";
+  const sparse = s.type === "sparse_categorical_crossentropy";
+  const store = (v: string) => `store<f32>(out, <f32>(${v}), ${intlit(at)});`;
+  if (m === "accuracy" && s.type === "binary_crossentropy") {
+    const thr = f32lit(s.fromLogits ? 0 : 0.5);
+    return `let hits: i32 = 0;
+for (let e: i32 = 0; e < N; e++) {
+  const off: usize = <usize>e << 2;
+  const yp: f32 = load<f32>(${op} + off) > ${thr} ? <f32>1 : <f32>0;
+  if (yp == load<f32>(target + off)) hits++;
+}
+${store("<f64>hits / <f64>N")}`;
+  }
+  if (m === "accuracy") {
+    const tb = sparse ? "const tb: i32 = load<i32>(target + (<usize>r << 2));" : `${argmax(s, "target", "tb")}`;
+    return `let hits: i32 = 0;
+for (let r: i32 = 0; r < R; r++) {
+${indent(argmax(s, op, "bi"))}
+${indent(tb)}
+  if (bi == tb) hits++;
+}
+${store("<f64>hits / <f64>R")}`;
+  }
+  const term = m === "mean_squared_error" ? "d * d" : "Math.abs(d)";
+  const tgt = sparse ? `(c == load<i32>(target + (<usize>r << 2)) ? 1.0 : 0.0)` : `<f64>load<f32>(target + (<usize>(r * ${intlit(s.classes)} + c) << 2))`;
+  // Sparse targets are compared as one-hot rows.
+  return `let ms: f64 = 0;
+for (let r: i32 = 0; r < R; r++) {
+  for (let c: i32 = 0; c < ${intlit(s.classes)}; c++) {
+    const d: f64 = <f64>load<f32>(${op} + (<usize>(r * ${intlit(s.classes)} + c) << 2)) - ${tgt};
+    ms += ${term};
+  }
+}
+${store("ms / <f64>N")}`;
+}
+
+/** Declares `name` = argmax over row r of buffer `buf` ([R, classes] f32); strict > so the first index wins ties. */
+function argmax(s: LossSpec, buf: string, name: string): string {
+  const at = (c: string) => `load<f32>(${buf} + (<usize>(r * ${intlit(s.classes)} + ${c}) << 2))`;
+  return `let ${name}: i32 = 0;
+let ${name}v: f32 = ${at("0")};
+for (let c: i32 = 1; c < ${intlit(s.classes)}; c++) {
+  const v: f32 = ${at("c")};
+  if (v > ${name}v) { ${name}v = v; ${name} = c; }
+}`;
+}
+
+function clip(v: string): string {
+  return `min<f32>(max<f32>(${v}, ${f32lit(EPS)}), ${f32lit(1 - EPS)})`;
+}
+
+/** True where clip(v) ≠ v (strictly outside the range: at the bounds the gradient still flows). */
+function clipped(v: string): string {
+  return `(${v} < ${f32lit(EPS)} || ${v} > ${f32lit(1 - EPS)})`;
+}
+
+function dimName(d: string): string {
+  if (LOCALS.has(d)) throw new Error(`internal: dimension name "${d}" collides with a kernel local`);
+  return ident(d);
+}
+
+function check(s: LossSpec): void {
+  if (!Number.isInteger(s.classes) || s.classes < 1) throw new Error(`internal: bad class count ${s.classes}`);
+  if (typeof s.rows === "number" && (!Number.isInteger(s.rows) || s.rows < 1)) throw new Error(`internal: bad row count ${s.rows}`);
+  if (s.fusedSoftmax && !canFuseSoftmax(s.type, s.fromLogits)) {
+    throw new Error(`internal: softmax cannot be fused into ${s.type}${s.fromLogits ? " with from_logits" : ""}`);
+  }
+  if (s.fromLogits && (s.type === "mean_squared_error" || s.type === "mean_absolute_error")) {
+    throw new Error(`internal: ${s.type} takes no from_logits`);
+  }
+}
