@@ -130,7 +130,7 @@ function resolveOutputs(raw: RawGraph, names: Map<string, Named>, bag: Diagnosti
     const n = names.get(name);
     if (n?.kind === "layer") return;
     const what = n ? `"${name}" is a graph ${n.kind}, not a layer` : `unknown layer "${name}"${didYouMean(name, layerNames)}`;
-    bag.add("reference", `/outputs/${i}`, `${what}; outputs name the layers whose values predict returns`);
+    bag.add("reference", `/outputs/${i}`, `${what} (outputs name the layers whose values predict returns)`);
   });
   return [...raw.outputs];
 }

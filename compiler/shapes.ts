@@ -23,8 +23,9 @@ export function inferLayers(
   const values = new Map<string, Value>();
   const budget = { bytes: 0, reported: false };
   inputs.forEach((v, i) => {
-    values.set(v.name, v);
-    charge(budget, checkedProduct(v.shape), `/inputs/${i}/shape`, `input "${v.name}"`, undefined, bag);
+    const elements = checkedProduct(v.shape);
+    charge(budget, elements, `/inputs/${i}/shape`, `input "${v.name}"`, undefined, bag);
+    if (Number.isFinite(elements)) values.set(v.name, v); // layers fed by an impossible input are skipped
   });
   const layers: Layer[] = [];
   for (const i of order) {

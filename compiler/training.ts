@@ -50,7 +50,8 @@ function outputOf(name: string, layers: Layer[], outputs: string[], names: Map<s
     bag.add("reference", path, `${what}; the loss applies to one of the graph outputs (${outputs.join(", ")})`);
     return undefined;
   }
-  if (!outputs.includes(name)) {
+  const outputsValid = outputs.every((o) => names.get(o)?.kind === "layer"); // else already reported
+  if (outputsValid && !outputs.includes(name)) {
     bag.add("reference", path, `the loss applies to layer "${name}", which is not a graph output (outputs: ${outputs.join(", ")})`);
     return undefined;
   }
