@@ -35,10 +35,17 @@ async function toBytes(source: Source): Promise<Uint8Array | ArrayBuffer> {
   if (typeof Response !== "undefined" && source instanceof Response) return fromResponse(source, source.url || "response");
   if (source instanceof URL) return fromUrl(source);
   if (typeof source === "string") {
-    // Anything with a scheme (two letters or more, so not "C:") is a URL; other strings are file paths in Node and relative URLs in browsers.
-    if (/^[a-z][a-z0-9+.-]+:/i.test(source)) return fromUrl(new URL(source));
-    if (isNode()) return readFile(source);
-    return fromUrl(new URL(source, (globalThis as { location?: { href: string } }).location?.href));
+    // A scheme of two letters or more (so not "C:") makes a URL; other strings are file paths in
+    // Node and URLs relative to the page in browsers.
+    const scheme = /^[a-z][a-z0-9+.-]+:/i.test(source);
+    if (!scheme && isNode()) return readFile(source);
+    let url: URL;
+    try {
+      url = new URL(source, scheme ? undefined : (globalThis as { location?: { href: string } }).location?.href);
+    } catch {
+      return fail(source, "not a valid URL or file path");
+    }
+    return fromUrl(url);
   }
   return fail("", `expected bytes, a Response, a URL, a path or a WebAssembly.Module, got ${typeName(source)}`);
 }
@@ -56,7 +63,11 @@ async function fromUrl(url: URL): Promise<ArrayBuffer | Uint8Array> {
 
 async function fromResponse(res: Response, where: string): Promise<ArrayBuffer> {
   if (!res.ok) fail(where, `fetching the model failed: HTTP ${res.status} ${res.statusText}`);
-  return res.arrayBuffer();
+  try {
+    return await res.arrayBuffer();
+  } catch (e) {
+    return fail(where, `could not read the response body (already used?): ${(e as Error).message}`);
+  }
 }
 
 async function readFile(path: string | URL): Promise<Uint8Array> {

@@ -75,6 +75,13 @@ describe("load errors", () => {
     expect(e.message).toMatch(/not a valid WebAssembly module/);
   });
 
+  test("a Response whose body was already read", async () => {
+    const res = new Response(bytes as Uint8Array<ArrayBuffer>);
+    await res.arrayBuffer();
+    const e = await loadError(res);
+    expect(e.message).toMatch(/could not read the response body/);
+  });
+
   test("a source of the wrong type", async () => {
     const e = await loadError(42 as never);
     expect(e.message).toMatch(/expected bytes, a Response, a URL, a path or a WebAssembly.Module, got number/);
