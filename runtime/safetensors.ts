@@ -328,6 +328,7 @@ class HeaderParser {
 
 /** Reads a safetensors file. Throws a KilnError for anything the format does not allow. */
 export function readSafetensors(bytes: Uint8Array, opts: ReadOptions = {}): StFile {
+  if (!(bytes instanceof Uint8Array)) throw headerError(`expected the file as a Uint8Array, got ${describeData(bytes)}`);
   const maxHeader = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER;
   if (!Number.isSafeInteger(maxHeader) || maxHeader < 0) {
     throw headerError(`maxHeaderBytes: expected a non-negative integer, got ${String(maxHeader)}`);
@@ -338,13 +339,24 @@ export function readSafetensors(bytes: Uint8Array, opts: ReadOptions = {}): StFi
   checkLayout(header.infos, bytes.length - 8 - n);
   const tensors = new Map<string, StTensor>();
   for (const [k, info] of header.infos.entries()) {
-    // slice() copies into a fresh ArrayBuffer: aligned, and detached from the caller's buffer.
-    const data = bytes.slice(8 + n + info.begin, 8 + n + info.end);
-    // Belt and braces: slice() clamps silently, so a short copy would mean a read past the end.
-    if (data.length !== sizes[k]) throw tensorError(info.name, `expected ${sizes[k]} bytes of data, got ${data.length}`);
+    // Belt and braces (checkLayout already proved it): subarray() would clamp silently.
+    if (8 + n + info.end > bytes.length || info.end - info.begin !== sizes[k]) {
+      throw tensorError(info.name, `data_offsets [${info.begin}, ${info.end}]: expected ${sizes[k]} bytes inside the file`);
+    }
+    const data = copyBytes(bytes, 8 + n + info.begin, 8 + n + info.end);
     tensors.set(info.name, { dtype: info.dtype as StDType, shape: info.shape, data });
   }
   return header.metadata === undefined ? { tensors } : { tensors, metadata: header.metadata };
+}
+
+/**
+ * A copy in a fresh ArrayBuffer: aligned, and detached from the caller's buffer. Not slice():
+ * on a Node Buffer (what readFileSync returns) slice() is a view into the same, pooled memory.
+ */
+function copyBytes(bytes: Uint8Array, begin: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - begin);
+  out.set(bytes.subarray(begin, end));
+  return out;
 }
 
 function readHeaderLength(bytes: Uint8Array, maxHeader: number): number {
@@ -447,7 +459,7 @@ function view(t: StTensor, name: string, dtype: "F32" | "I32", Ctor: Float32Arra
     throw tensorError(name, `expected ${count * 4} bytes for ${dtype} ${shapeText(t.shape)}, got ${t.data.byteLength}`);
   }
   if (!LITTLE_ENDIAN_HOST) return swapToHost(t.data, dtype, count);
-  const data = t.data.byteOffset % 4 === 0 ? t.data : t.data.slice();
+  const data = t.data.byteOffset % 4 === 0 ? t.data : copyBytes(t.data, 0, t.data.length);
   return new Ctor(data.buffer as ArrayBuffer, data.byteOffset, count);
 }
 

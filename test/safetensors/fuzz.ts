@@ -314,6 +314,13 @@ export function fuzzSafetensors(cases: number, seed = 1): FuzzResult {
       file = byteMutations[rng.pick(Object.keys(byteMutations))](rng, file).file;
       mustReject = false;
     }
+    // Sometimes hand it over as a Node Buffer at an odd offset, as readFileSync does.
+    if (typeof Buffer !== "undefined" && rng.chance(0.2)) {
+      const at = 1 + rng.int(7);
+      const pooled = Buffer.alloc(file.length + at + rng.int(8)).subarray(at, at + file.length);
+      pooled.set(file);
+      file = pooled;
+    }
     const tally = (result.byMutation[label] ??= { accepted: 0, rejected: 0 });
     const started = performance.now();
     try {

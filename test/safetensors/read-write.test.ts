@@ -148,6 +148,24 @@ describe("what readers accept from other writers", () => {
     expect(Array.from(asFloat32(t, "x"))).toEqual([5, 6]);
   });
 
+  it("a Node Buffer at an odd offset in a pool (what readFileSync gives) is copied, not viewed", () => {
+    const file = writeSafetensors({ x: { dtype: "F32", shape: [2], data: new Float32Array([7, 8]) } });
+    const pool = new ArrayBuffer(file.length + 5);
+    const buf = Buffer.from(pool, 1, file.length);
+    buf.set(file);
+    const t = readSafetensors(buf).tensors.get("x")!;
+    expect(t.data.buffer).not.toBe(pool);
+    expect(t.data.byteOffset).toBe(0);
+    new Uint8Array(pool).fill(0);
+    expect(Array.from(asFloat32(t, "x"))).toEqual([7, 8]);
+  });
+
+  it("asFloat32 copies a hand-made tensor whose bytes are not 4-byte aligned", () => {
+    const backing = new Uint8Array(9);
+    backing.set(new Uint8Array(new Float32Array([2.5, -1]).buffer), 1);
+    expect(Array.from(asFloat32({ dtype: "F32", shape: [2], data: backing.subarray(1) }, "x"))).toEqual([2.5, -1]);
+  });
+
   it("zero-size tensors may share an offset; an empty data area is fine", () => {
     const header = '{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"I32","shape":[2,0],"data_offsets":[0,0]},"c":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}';
     const { tensors } = readSafetensors(rawFile(header, new Uint8Array([9, 8])));

@@ -133,6 +133,12 @@ describe("readSafetensors rejects", () => {
     );
   });
 
+  it("rejects input that is not a Uint8Array", () => {
+    expect(kilnError(() => readSafetensors(new ArrayBuffer(16) as unknown as Uint8Array)).message).toBe(
+      "header: expected the file as a Uint8Array, got ArrayBuffer",
+    );
+  });
+
   it("rejects a bad maxHeaderBytes option", () => {
     expect(kilnError(() => readSafetensors(rawFile("{}"), { maxHeaderBytes: -1 })).message).toBe(
       "header: maxHeaderBytes: expected a non-negative integer, got -1",
