@@ -1,0 +1,180 @@
+/**
+ * Emitter: reductions of an elementwise pre-expression over one axis of an [outer, mid, inner]
+ * view: axis "mid" → out[outer, inner], axis "outer" → out[mid, inner]. Both are out[p, q] =
+ * op over r of pre(e) with e = (p·R + r)·Q + q; the kernel vectorizes along q (register tiles of
+ * 16 columns, so column sums over many rows stream at full width), or along r when Q = 1
+ * (four accumulators, then a horizontal reduction), or falls back to scalar loops.
+ */
+import { f32lit, indent, intlit } from "./code.js";
+import type { KernelDef } from "./kernel.js";
+import {
+  type Access, type Dim, type EwExpr, type EwInput, EwCodegen, ExprDag, checkCount, classifyInput, dimSrc, flit,
+  inputIndex, kernelParams,
+} from "./elementwise.js";
+
+export type ReduceOp = "sum" | "max" | "min" | "mean";
+export interface ReduceSpec {
+  outer: Dim; mid: number; inner: number; axis: "mid" | "outer"; op: ReduceOp;
+  /** Index space is the [outer, mid, inner] flat index. */
+  inputs: EwInput[];
+  /** The value reduced (default: input 0). */
+  pre?: EwExpr;
+  scale?: number;
+  accumulate?: boolean;
+}
+
+interface Combiner { init: string; v: (a: string, b: string) => string; s: (a: string, b: string) => string; h: string }
+const COMBINE: Record<"sum" | "max" | "min", Combiner> = {
+  sum: { init: "0.0", v: (a, b) => `f32x4.add(${a}, ${b})`, s: (a, b) => `${a} + ${b}`, h: "hsum4" },
+  max: { init: "(<f32>-Infinity)", v: (a, b) => `f32x4.max(${a}, ${b})`, s: (a, b) => `max<f32>(${a}, ${b})`, h: "hmax4" },
+  min: { init: "(<f32>Infinity)", v: (a, b) => `f32x4.min(${a}, ${b})`, s: (a, b) => `min<f32>(${a}, ${b})`, h: "hmin4" },
+};
+
+/** The reduction as out[p, q] = op_r pre((p·R + r)·Q + q). */
+interface View { P: Dim; R: Dim; Q: number }
+
+function view(spec: ReduceSpec): View {
+  return spec.axis === "mid" ? { P: spec.outer, R: spec.mid, Q: spec.inner } : { P: 1, R: spec.outer, Q: spec.mid * spec.inner };
+}
+
+class ReduceGen {
+  readonly dag: ExprDag;
+  readonly root: number;
+  readonly c: Combiner;
+  constructor(readonly spec: ReduceSpec, readonly v: View) {
+    this.dag = new ExprDag(spec.inputs.length);
+    this.root = this.dag.add(spec.pre ?? { k: "in", i: 0 });
+    this.c = COMBINE[spec.op === "mean" ? "sum" : spec.op];
+  }
+
+  /** Statements storing the finished value `val` (f32 or v128) at out + idx. */
+  store(val: string, idx: string, vec: boolean): string[] {
+    const at = `out + (<usize>(${idx}) << 2)`;
+    const x = this.hasFinal() ? (vec ? `f32x4.mul(${val}, f32x4.splat(_fin))` : `${val} * _fin`) : val;
+    if (vec) return [`v128.store(${at}, ${this.spec.accumulate ? `f32x4.add(v128.load(${at}), ${x})` : x});`];
+    return [`store<f32>(${at}, ${this.spec.accumulate ? `load<f32>(${at}) + ${x}` : x});`];
+  }
+
+  hasFinal(): boolean {
+    return this.spec.op === "mean" || (this.spec.scale !== undefined && this.spec.scale !== 1);
+  }
+
+  /** `const _fin: f32` = scale (÷ the reduced count for mean). */
+  finalLine(): string[] {
+    if (!this.hasFinal()) return [];
+    const scale = this.spec.scale ?? 1;
+    if (this.spec.op !== "mean") return [`const _fin: f32 = ${flit(scale)};`];
+    if (typeof this.v.R === "number") return [`const _fin: f32 = ${f32lit(scale / this.v.R)};`];
+    return [`const _fin: f32 = ${flit(scale)} / <f32>${dimSrc(this.v.R)};`];
+  }
+
+  pLoop(inner: string[]): string[] {
+    if (this.v.P === 1) return ["const _pp: i32 = 0;", ...inner];
+    return [`for (let _pp: i32 = 0; _pp < ${dimSrc(this.v.P)}; _pp++) {`, indent(inner.join("\n")), "}"];
+  }
+
+  blockOf(r: string): string {
+    return this.v.P === 1 ? r : `_pp * ${dimSrc(this.v.R)} + ${r}`;
+  }
+
+  /** One column tile: `nv` vectors (nv = 0: one scalar column) accumulated over r. */
+  tile(cg: EwCodegen, nv: number): string[] {
+    const { c } = this;
+    const accs = nv === 0 ? ["_a"] : Array.from({ length: nv }, (_, u) => `_a${u}`);
+    const decl = accs.map((a) => (nv === 0 ? `let ${a}: f32 = ${c.init};` : `let ${a}: v128 = f32x4.splat(${c.init});`));
+    const step: string[] = ["const _blk: i32 = " + this.blockOf("_rr") + ";", ...cg.block([this.root], "_blk")];
+    accs.forEach((a, u) => {
+      const j = u === 0 ? "_qq" : `_qq + ${intlit(4 * u)}`;
+      const b = cg.body([this.root], nv === 0 ? "s" : "v", j, String(u));
+      step.push(...b.lines, `${a} = ${nv === 0 ? c.s(a, b.vals[0]) : c.v(a, b.vals[0])};`);
+    });
+    const out = accs.flatMap((a, u) => this.store(a, `_pp * ${intlit(this.v.Q)} + _qq${u ? ` + ${intlit(4 * u)}` : ""}`, nv > 0));
+    return [...decl, `for (let _rr: i32 = 0; _rr < ${dimSrc(this.v.R)}; _rr++) {`, indent(step.join("\n")), "}", ...out];
+  }
+
+  /** Vectorized along q (Q ≥ 4): 16-column tiles, then 4-column tiles, then scalar columns. */
+  alongQ(cg: EwCodegen): string[] {
+    const Q = this.v.Q;
+    const body = ["let _qq: i32 = 0;"];
+    const loop = (w: number, nv: number): void => {
+      body.push(`for (; _qq + ${intlit(w)} <= ${intlit(Q)}; _qq += ${intlit(w)}) {`, indent(this.tile(cg, nv).join("\n")), "}");
+    };
+    if (Q >= 16) loop(16, 4);
+    if (Q % 16 >= 4) loop(4, 1);
+    if (Q % 4 !== 0) loop(1, 0);
+    return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
+  }
+
+  /** Vectorized along r (Q = 1): four vector accumulators, a horizontal step, a scalar tail. */
+  alongR(cg: EwCodegen): string[] {
+    const { c } = this;
+    const R = dimSrc(this.v.R);
+    const body = [...cg.block([this.root], "_pp"), ...[0, 1, 2, 3].map((u) => `let _a${u}: v128 = f32x4.splat(${c.init});`), "let _rr: i32 = 0;"];
+    const steps = (nv: number): string[] => Array.from({ length: nv }, (_, u) => {
+      const b = cg.body([this.root], "v", u ? `_rr + ${intlit(4 * u)}` : "_rr", String(u));
+      return [...b.lines, `_a${u} = ${c.v(`_a${u}`, b.vals[0])};`].join("\n");
+    });
+    const constR = typeof this.v.R === "number" ? this.v.R : Infinity;
+    if (constR >= 16) body.push(`for (; _rr + 16 <= ${R}; _rr += 16) {`, indent(steps(4).join("\n")), "}");
+    if (constR >= 4) body.push(`for (; _rr + 4 <= ${R}; _rr += 4) {`, indent(steps(1).join("\n")), "}");
+    const s = cg.body([this.root], "s", "_rr", "t");
+    body.push(
+      `let _a: f32 = ${c.h}(${c.v(c.v("_a0", "_a1"), c.v("_a2", "_a3"))});`,
+      `for (; _rr < ${R}; _rr++) {`, indent([...s.lines, `_a = ${c.s("_a", s.vals[0])};`].join("\n")), "}",
+      ...this.store("_a", "_pp", false),
+    );
+    return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
+  }
+
+  /** Scalar loops with a generic index per element (broadcasts that do not fit a vector run). */
+  scalar(cg: EwCodegen): string[] {
+    const b = cg.body([this.root], "s", "0", "");
+    const step = [`const _e: i32 = (${this.blockOf("_rr")}) * ${intlit(this.v.Q)} + _qq;`, ...cg.block([this.root], "_e"), ...b.lines, `_a = ${this.c.s("_a", b.vals[0])};`];
+    const perQ = [`let _a: f32 = ${this.c.init};`, `for (let _rr: i32 = 0; _rr < ${dimSrc(this.v.R)}; _rr++) {`, indent(step.join("\n")), "}",
+      ...this.store("_a", `_pp * ${intlit(this.v.Q)} + _qq`, false)];
+    const body = [`for (let _qq: i32 = 0; _qq < ${intlit(this.v.Q)}; _qq++) {`, indent(perQ.join("\n")), "}"];
+    return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
+  }
+
+  private classify(L: number | null): Access[] | null {
+    const acc = this.spec.inputs.map((m) => classifyInput(m, L));
+    return acc.every((a) => a !== null) ? (acc as Access[]) : null;
+  }
+
+  private finish(access: Access[], gen: (cg: EwCodegen) => string[], extra: string[]): { body: string; needs: string[] } {
+    const cg = new EwCodegen(this.dag, this.spec.inputs, access);
+    return { body: gen(cg).join("\n"), needs: [...cg.needs([this.root]), ...extra] };
+  }
+
+  emit(): { body: string; needs: string[] } {
+    const { Q, R } = this.v;
+    const alongQ = Q >= 4 ? this.classify(Q) : null;
+    if (alongQ) return this.finish(alongQ, (cg) => this.alongQ(cg), []);
+    const longR = typeof R !== "number" || R >= 4;
+    const alongR = Q === 1 && longR ? this.classify(typeof R === "number" ? R : null) : null;
+    if (alongR) return this.finish(alongR, (cg) => this.alongR(cg), [this.c.h]);
+    const generic: Access[] = this.spec.inputs.map((m) => ({ kind: "contig", first: (e) => inputIndex(m, e) }));
+    return this.finish(generic, (cg) => this.scalar(cg), []);
+  }
+}
+
+export function emitReduce(spec: ReduceSpec): KernelDef {
+  checkCount("mid", spec.mid);
+  checkCount("inner", spec.inner);
+  if (typeof spec.outer === "number") checkCount("outer", spec.outer);
+  if (!(spec.op in COMBINE) && spec.op !== "mean") throw new Error(`internal: unknown reduction ${spec.op}`);
+  if (spec.axis !== "mid" && spec.axis !== "outer") throw new Error(`internal: unknown reduction axis ${spec.axis}`);
+  const gen = new ReduceGen(spec, view(spec));
+  const { body, needs } = gen.emit();
+  const canon = {
+    outer: spec.outer, mid: spec.mid, inner: spec.inner, axis: spec.axis, op: spec.op, pre: spec.pre ?? null,
+    inputs: spec.inputs.map((m) => [m.div, m.mod ?? 0, m.dtype ?? "f32"]), scale: spec.scale ?? 1, acc: !!spec.accumulate,
+  };
+  return {
+    key: `reduce:${JSON.stringify(canon)}`,
+    label: `reduce ${spec.op} ${spec.outer}x${spec.mid}x${spec.inner} over ${spec.axis}`,
+    params: kernelParams([...spec.inputs.map((_, i) => `in${i}`), "out"], spec.outer),
+    body,
+    needs,
+  };
+}
