@@ -56,35 +56,46 @@ export function conv2d(x: Tensor, k: Tensor, win: Window2d): Tensor {
     throw new Error(`conv2d: input [${x.shape}] and kernel [${k.shape}] do not fit`);
   }
   const [oh, ow] = windowOutput(h, w, win);
+  const taps = tapList(b, h, w, oh, ow, win, c, f);
   const xd = x.data, kd = k.data;
   const y = new Float64Array(b * oh * ow * f);
-  forEachTap(b, h, w, oh, ow, win, (n, oy, ox, ky, kx, iy, ix) => {
-    const yo = ((n * oh + oy) * ow + ox) * f;
-    const xo = ((n * h + iy) * w + ix) * c;
-    const ko = (ky * kw + kx) * c * f;
+  // Plain loops over a precomputed tap list: a callback per tap is ~10x slower in V8.
+  for (let t = 0; t < taps.length; t += 3) {
+    const yo = taps[t], xo = taps[t + 1], ko = taps[t + 2];
     for (let ci = 0; ci < c; ci++) {
       const xv = xd[xo + ci];
-      for (let fi = 0; fi < f; fi++) y[yo + fi] += xv * kd[ko + ci * f + fi];
+      const kr = ko + ci * f;
+      for (let fi = 0; fi < f; fi++) y[yo + fi] += xv * kd[kr + fi];
     }
-  });
+  }
   return result("conv2d", [b, oh, ow, f], y, [x, k], (g) => {
     const gx = x.requiresGrad ? x.gradBuffer() : undefined;
     const gk = k.requiresGrad ? k.gradBuffer() : undefined;
-    forEachTap(b, h, w, oh, ow, win, (n, oy, ox, ky, kx, iy, ix) => {
-      const yo = ((n * oh + oy) * ow + ox) * f;
-      const xo = ((n * h + iy) * w + ix) * c;
-      const ko = (ky * kw + kx) * c * f;
+    for (let t = 0; t < taps.length; t += 3) {
+      const yo = taps[t], xo = taps[t + 1], ko = taps[t + 2];
       for (let ci = 0; ci < c; ci++) {
-        const xv = xd[xo + ci];
-        let s = 0;
-        for (let fi = 0; fi < f; fi++) {
-          s += g[yo + fi] * kd[ko + ci * f + fi];
-          if (gk) gk[ko + ci * f + fi] += xv * g[yo + fi];
+        const kr = ko + ci * f;
+        if (gx) {
+          let s = 0;
+          for (let fi = 0; fi < f; fi++) s += g[yo + fi] * kd[kr + fi];
+          gx[xo + ci] += s;
         }
-        if (gx) gx[xo + ci] += s;
+        if (gk) {
+          const xv = xd[xo + ci];
+          for (let fi = 0; fi < f; fi++) gk[kr + fi] += xv * g[yo + fi];
+        }
       }
-    });
+    }
   });
+}
+
+/** Flat triples (output offset, input offset, kernel offset) of every in-bounds conv tap. */
+function tapList(b: number, h: number, w: number, oh: number, ow: number, win: Window2d, c: number, f: number): Int32Array {
+  const out: number[] = [];
+  forEachTap(b, h, w, oh, ow, win, (n, oy, ox, ky, kx, iy, ix) => {
+    out.push(((n * oh + oy) * ow + ox) * f, ((n * h + iy) * w + ix) * c, (ky * win.kernel[1] + kx) * c * f);
+  });
+  return Int32Array.from(out);
 }
 
 /**

@@ -181,7 +181,12 @@ export function broadcastTo(x: Tensor, shape: number[]): Tensor {
   const xs = stridesOf(x.shape);
   const lead = shape.length - x.shape.length;
   const idx = new Array<number>(shape.length).fill(0);
+  const suffix = x.shape.every((d, i) => d === shape[lead + i]);
   for (let i = 0; i < n; i++) {
+    if (suffix) {
+      src[i] = i % x.size; // the common bias case: x repeats as a whole
+      continue;
+    }
     let off = 0;
     for (let d = lead; d < shape.length; d++) if (x.shape[d - lead] !== 1) off += idx[d] * xs[d - lead];
     src[i] = off;
