@@ -5,7 +5,7 @@
  * ops: only the manifest and the module's exports.
  */
 import { KilnError } from "./errors.js";
-import { toModule, type Source } from "./load.js";
+import { capabilities, toModule, type Source } from "./load.js";
 import { readManifest } from "./manifest.js";
 import { Model } from "./model.js";
 
@@ -38,7 +38,8 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
     memory = new WebAssembly.Memory(manifest.threads ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
     instance = await WebAssembly.instantiate(mod, { env: { memory, abort } });
   } catch (e) {
-    return fail(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}): ${(e as Error).message}`);
+    const hint = manifest.threads && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : "";
+    return fail(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}${hint}): ${(e as Error).message}`);
   }
   const model = new Model(manifest, instance.exports, memory);
   model.initialize();

@@ -83,8 +83,9 @@ async function compile(bytes: Uint8Array | ArrayBuffer, where: string): Promise<
   try {
     return await WebAssembly.compile(bytes as BufferSource);
   } catch (e) {
-    const caps = capabilities();
-    const hint = caps.relaxedSimd ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)";
+    const hint = !hasSimd()
+      ? " (this engine lacks WebAssembly SIMD, which kiln modules need)"
+      : capabilities().relaxedSimd ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)";
     return fail(where, `not a valid WebAssembly module for this engine${hint}: ${(e as Error).message}`);
   }
 }
@@ -112,5 +113,5 @@ export function capabilities(): Capabilities {
   });
 }
 
-/** Whether plain SIMD validates (the runtime refuses to load without it). */
+/** Whether plain SIMD validates (every kiln module uses it). */
 export const hasSimd = (): boolean => probe([...FUNC, 10, 23, 1, 21, 0, ...V128, 26, 11]);
