@@ -41,6 +41,7 @@ const DEFAULT_MAX_HEADER = 100_000_000;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const METADATA_KEY = "__metadata__";
 const MAX_DIAGNOSTICS = 20;
+const MAX_PATH = 256;
 
 const DTYPE_SIZE: Record<StDType, number> = {
   BOOL: 1, U8: 1, I8: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
@@ -59,9 +60,13 @@ function headerError(message: string): KilnError {
   return new KilnError({ code: "safetensors", path: "header", message });
 }
 
-/** The path is the tensor's name, so the formatted message reads `name: what was wrong`. */
+/**
+ * The path is the tensor's name, so the formatted message reads `name: what was wrong`; a name
+ * too long to be real is cut, so a hostile file can't make a megabyte-long message.
+ */
 function tensorError(name: string, message: string): KilnError {
-  return new KilnError({ code: "safetensors", path: name, message: name === "" ? `tensor "": ${message}` : message });
+  const path = name.length > MAX_PATH ? name.slice(0, MAX_PATH) + "…" : name;
+  return new KilnError({ code: "safetensors", path, message: name === "" ? `tensor "": ${message}` : message });
 }
 
 /** A name or value from the file, quoted and cut short so a hostile file can't flood the message. */

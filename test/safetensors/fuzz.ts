@@ -26,7 +26,7 @@ export interface FuzzResult {
 const HANG_MS = 2000;
 const DTYPES: StDType[] = ["F32", "I32", "F64", "I64", "F16", "BF16", "U8", "I8", "I16", "U16", "BOOL", "U32", "U64"];
 const SIZE: Record<string, number> = { F32: 4, I32: 4, F64: 8, I64: 8, F16: 2, BF16: 2, U8: 1, I8: 1, I16: 2, U16: 2, BOOL: 1, U32: 4, U64: 8 };
-const NAMES = ["w", "dense/kernel", "dense/bias", 'q"uote', "back\\slash", "é", "😀", "", "x.y", "optimizer/step", "n".repeat(100), "__proto__", "\u0001"];
+const NAMES = ["w", "dense/kernel", "dense/bias", 'q"uote', "back\\slash", "é", "😀", "", "x.y", "optimizer/step", "n".repeat(100), "__proto__", "\u0001", "L".repeat(5000)];
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness (mulberry32), one stream per case so any case can be replayed alone.
@@ -292,7 +292,7 @@ function checkRejected(err: KilnError): string | undefined {
   if (err.diagnostics.length === 0) return "KilnError without diagnostics";
   for (const d of err.diagnostics) {
     if (d.code !== "safetensors" || typeof d.path !== "string" || !d.message) return `malformed diagnostic ${JSON.stringify(d)}`;
-    if (d.message.length > 2000) return `oversized message (${d.message.length} chars)`;
+    if (d.message.length > 2000 || d.path.length > 300) return `oversized message or path (${d.message.length}, ${d.path.length} chars)`;
   }
   return undefined;
 }

@@ -123,6 +123,13 @@ describe("readSafetensors rejects", () => {
     expect(err.message).toBe('tensor "": data_offsets [0, 8]: expected 4 bytes for F32 [1], got 8');
   });
 
+  it("cuts a huge tensor name in the path and the message", () => {
+    const name = "n".repeat(1_000_000);
+    const err = kilnError(() => readSafetensors(rawFile(`{"${name}":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"${name}":{}}`, 4)));
+    expect(err.path).toBe("n".repeat(256) + "…");
+    expect(err.message).toBe(`${"n".repeat(256)}…: appears twice in the header (duplicate keys are rejected)`);
+  });
+
   it("deep nesting is an error, not a stack overflow", () => {
     const deep = "[".repeat(200_000) + "]".repeat(200_000);
     const err = kilnError(() => readSafetensors(withX(`{"dtype":"F32","shape":${deep},"data_offsets":[0,8]}`)));
