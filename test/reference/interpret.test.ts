@@ -44,7 +44,7 @@ function checkGradients(graph: RefGraph, w: Weights, inputs: Record<string, Floa
         const [numeric] = finiteDifferences((v) => {
           const keep = x[i];
           x[i] = v[0];
-          const l = kind === "weight" ? lossOnly(graph, w, inputs, targets, batch, masks) : lossOnly(graph, w, inputs, targets, batch, masks);
+          const l = lossOnly(graph, w, inputs, targets, batch, masks);
           x[i] = keep;
           return l;
         }, Float64Array.of(x[i]), 1e-5);
