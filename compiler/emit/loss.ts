@@ -4,7 +4,8 @@
  * each metric's batch mean to `out`, and (unless eval) dLoss/dpred to `grad`. Sums accumulate in
  * f64. Cross-entropies without logits normalize by the class sum and clip to [1e-7, 1−1e-7]; the
  * gradient is zero where a value is clipped and flows through the normalization. MSE/MAE run
- * SIMD; the cross-entropies loop per row (exp/log per class; classes is small next to the matmuls).
+ * SIMD over all elements; softmax rows (logits, fused) run SIMD over classes with the prelude's
+ * exp4; the probability-input cross-entropies and the metrics loop scalar per row.
  */
 import { f32lit, ident, indent, intlit } from "./code.js";
 import type { KernelDef, KernelParam } from "./kernel.js";
@@ -54,7 +55,7 @@ export function emitLossEval(s: LossSpec): KernelDef {
 const EPS = 1e-7;
 const LOCALS = new Set(["pred", "target", "grad", "out", "probs", "R", "C", "N", "lsum", "gs", "gsv", "e", "r", "c", "off",
   "d", "p", "t", "q", "x", "z", "y", "s", "G", "mx", "se", "lse", "st", "ps", "ex", "ax", "a0", "a1", "lo", "hi", "ro",
-  "xp", "tp", "gp", "pp", "op", "hits", "ms", "best", "bi", "tbi", "tb", "yp", "pc", "gq", "sg", "zero", "biv", "tbv", "v"]);
+  "xp", "tp", "gp", "pp", "op", "hits", "ms", "best", "bi", "tbi", "tb", "yp", "pc", "gq", "sg", "zero", "biv", "tbv", "v", "mv", "mxv", "sv0", "sv1", "psv", "pg", "pgv", "kv"]);
 
 function build(s: LossSpec, withGrad: boolean): KernelDef {
   check(s);
@@ -78,7 +79,13 @@ function build(s: LossSpec, withGrad: boolean): KernelDef {
     label: `${s.type}${s.fusedSoftmax ? " (fused softmax)" : s.fromLogits ? " (logits)" : ""} ${withGrad ? "loss+grad" : "loss"}`,
     params,
     body,
+    ...(usesExp4(s) ? { needs: ["exp4"] } : {}),
   };
+}
+
+/** The softmax rows (logits or fused) of 4+ classes call the prelude's exp4. */
+function usesExp4(s: LossSpec): boolean {
+  return s.type.endsWith("categorical_crossentropy") && (s.fromLogits || !!s.fusedSoftmax) && s.classes >= 4;
 }
 
 /** MSE / MAE over all N elements (the mean over classes then rows is the mean over all). SIMD. */
@@ -143,8 +150,9 @@ function crossEntropy(s: LossSpec, withGrad: boolean): string {
     ...(withGrad ? [`const gp: usize = grad + ro;`] : []),
     ...(s.fusedSoftmax ? [`const pp: usize = probs + ro;`] : []),
   ].join("\n");
-  const inner = s.fusedSoftmax ? fusedRow(sparse, withGrad) : s.fromLogits ? logitRow(sparse, withGrad) : probRow(sparse, withGrad);
+  const inner = s.fusedSoftmax ? fusedRow(s.classes, sparse, withGrad) : s.fromLogits ? logitRow(s.classes, sparse, withGrad) : probRow(sparse, withGrad);
   return `const gs: f32 = <f32>(1.0 / <f64>R);
+const gsv = f32x4.splat(gs);
 for (let r: i32 = 0; r < R; r++) {
 ${indent(rowPtrs)}
 ${indent(inner)}
@@ -173,46 +181,82 @@ ${sparse ? "" : `  lsum -= <f64>t * <f64>Mathf.log(${clip("q")});\n`}${withGrad 
 ${loss}${withGrad ? `\nfor (let c: i32 = 0; c < C; c++) store<f32>(gp + (<usize>c << 2), (${X("gp")} - G) / s * gs);` : ""}`;
 }
 
-/** exp(x − max) into `dst` (when given) and their f64 sum `se`; lse = log Σ e^x. */
-function softmaxExps(dst: string | null): string {
-  return `let mx: f32 = ${f32lit(-Infinity)};
-for (let c: i32 = 0; c < C; c++) mx = max<f32>(mx, ${X("xp")});
-let se: f64 = 0;
-for (let c: i32 = 0; c < C; c++) {
-  const ex: f32 = Mathf.exp(${X("xp")} - mx);
-${dst ? `  store<f32>(${dst} + (<usize>c << 2), ex);\n` : ""}  se += <f64>ex;
+/** Vector loop over the row's classes, 4 at a time, then a scalar tail; both see `c` and `off`. */
+function classLoop(classes: number, vec: string, sca: string): string {
+  const parts = ["let c: i32 = 0;"];
+  if (classes >= 4) parts.push(`for (; c + 4 <= C; c += 4) {\n  const off: usize = <usize>c << 2;\n${indent(vec)}\n}`);
+  if (classes % 4 !== 0) parts.push(`for (; c < C; c++) {\n  const off: usize = <usize>c << 2;\n${indent(sca)}\n}`);
+  return `{\n${indent(parts.join("\n"))}\n}`;
 }
-const ps: f32 = <f32>(1.0 / se);`;
+
+/**
+ * Row max `mx`, e^(x − mx) into `dst` (when given), their f64 sum `se` and ps = 1/se. SIMD (exp4
+ * from the prelude) for whole groups of 4 classes, Mathf.exp in the tail.
+ */
+function softmaxExps(classes: number, dst: string | null): string {
+  const v = classes >= 4;
+  const laneMax = "max<f32>(max<f32>(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max<f32>(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)))";
+  const laneSum = "(f64x2.extract_lane(sv0, 0) + f64x2.extract_lane(sv0, 1)) + (f64x2.extract_lane(sv1, 0) + f64x2.extract_lane(sv1, 1))";
+  return [
+    `let mx: f32 = ${f32lit(-Infinity)};`,
+    ...(v ? [`let mv = f32x4.splat(${f32lit(-Infinity)});`] : []),
+    classLoop(classes, "mv = f32x4.max(mv, v128.load(xp + off));", "mx = max<f32>(mx, load<f32>(xp + off));"),
+    ...(v ? [`mx = max<f32>(mx, ${laneMax});`, "const mxv = f32x4.splat(mx);", "let sv0 = f64x2.splat(0);", "let sv1 = f64x2.splat(0);"] : []),
+    "let se: f64 = 0;",
+    classLoop(classes,
+      `const ex = exp4(f32x4.sub(v128.load(xp + off), mxv));
+${dst ? `v128.store(${dst} + off, ex);\n` : ""}sv0 = f64x2.add(sv0, f64x2.promote_low_f32x4(ex));
+sv1 = f64x2.add(sv1, f64x2.promote_low_f32x4(f32x4.shuffle(ex, ex, 2, 3, 0, 1)));`,
+      `const ex: f32 = Mathf.exp(load<f32>(xp + off) - mx);
+${dst ? `store<f32>(${dst} + off, ex);\n` : ""}se += <f64>ex;`),
+    ...(v ? [`se += ${laneSum};`] : []),
+    "const ps: f32 = <f32>(1.0 / se);",
+  ].join("\n");
+}
+
+/** grad = (src·k − t)·gs over the row, k a scalar (sparse: t is one-hot, fixed up at y afterwards). */
+function gradFrom(classes: number, sparse: boolean, src: string, k: string): string {
+  if (sparse) {
+    return `const pg: f32 = ${k} * gs;
+const pgv = f32x4.splat(pg);
+${classLoop(classes, `v128.store(gp + off, f32x4.mul(v128.load(${src} + off), pgv));`, `store<f32>(gp + off, load<f32>(${src} + off) * pg);`)}
+store<f32>(gp + (<usize>y << 2), load<f32>(gp + (<usize>y << 2)) - gs);`;
+  }
+  return `const kv = f32x4.splat(${k});
+${classLoop(classes,
+    `v128.store(gp + off, f32x4.mul(f32x4.sub(f32x4.mul(v128.load(${src} + off), kv), v128.load(tp + off)), gsv));`,
+    `store<f32>(gp + off, (load<f32>(${src} + off) * ${k} - load<f32>(tp + off)) * gs);`)}`;
 }
 
 /** From logits: loss = Σ t·(lse − x) (log-softmax); grad = (softmax·Σt − t) / rows. */
-function logitRow(sparse: boolean, withGrad: boolean): string {
+function logitRow(classes: number, sparse: boolean, withGrad: boolean): string {
   const loss = sparse
-    ? `const st: f32 = 1;\nlsum += lse - <f64>load<f32>(xp + (<usize>y << 2));`
+    ? `lsum += lse - <f64>load<f32>(xp + (<usize>y << 2));`
     : `let st: f32 = 0;
 for (let c: i32 = 0; c < C; c++) {
   const t: f32 = ${T(sparse)};
   st += t;
   lsum += <f64>t * (lse - <f64>${X("xp")});
 }`;
-  return `${softmaxExps(withGrad ? "gp" : null)}
+  return `${softmaxExps(classes, withGrad ? "gp" : null)}
 const lse: f64 = <f64>mx + Math.log(se);
-${loss}${withGrad ? `\nfor (let c: i32 = 0; c < C; c++) store<f32>(gp + (<usize>c << 2), (${X("gp")} * ps * st - ${T(sparse)}) * gs);` : ""}`;
+${loss}${withGrad ? `\n${gradFrom(classes, sparse, "gp", sparse ? "ps" : "ps * st")}` : ""}`;
 }
 
 /** Fused softmax: probs = softmax(logits); loss from the clipped probs; grad wrt logits ignores the clip. */
-function fusedRow(sparse: boolean, withGrad: boolean): string {
+function fusedRow(classes: number, sparse: boolean, withGrad: boolean): string {
   const loss = sparse
-    ? `const st: f32 = 1;\nlsum -= <f64>Mathf.log(${clip("load<f32>(pp + (<usize>y << 2))")});`
+    ? `lsum -= <f64>Mathf.log(${clip("load<f32>(pp + (<usize>y << 2))")});`
     : `let st: f32 = 0;
 for (let c: i32 = 0; c < C; c++) {
   const t: f32 = ${T(sparse)};
   st += t;
   lsum -= <f64>t * <f64>Mathf.log(${clip(X("pp"))});
 }`;
-  return `${softmaxExps("pp")}
-for (let c: i32 = 0; c < C; c++) store<f32>(pp + (<usize>c << 2), ${X("pp")} * ps);
-${loss}${withGrad ? `\nfor (let c: i32 = 0; c < C; c++) store<f32>(gp + (<usize>c << 2), (${X("pp")} * st - ${T(sparse)}) * gs);` : ""}`;
+  return `${softmaxExps(classes, "pp")}
+const psv = f32x4.splat(ps);
+${classLoop(classes, "v128.store(pp + off, f32x4.mul(v128.load(pp + off), psv));", "store<f32>(pp + off, load<f32>(pp + off) * ps);")}
+${loss}${withGrad ? `\n${gradFrom(classes, sparse, "pp", sparse ? "<f32>1" : "st")}` : ""}`;
 }
 
 /** One metric's batch mean into out at byte offset `at`, computed on the model output. */

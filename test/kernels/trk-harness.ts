@@ -1,12 +1,13 @@
 /**
  * Test helper for the pooling / loss / dropout / optimizer kernel tests: puts several KernelDefs
  * into ONE AssemblyScript module (each as `function k_<name>` plus an exported wrapper of the same
- * signature), compiles it at -O0 with compiler/asc.ts, instantiates it on an imported memory and
+ * signature, after the prelude helpers they need), compiles it at -O0 with compiler/asc.ts, instantiates it on an imported memory and
  * hands out a bump allocator (64-byte aligned) and typed views for the tests.
  */
 import { compileAssemblyScript } from "../../compiler/asc.js";
 import { ident } from "../../compiler/emit/code.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
+import { preludeFor } from "../../compiler/emit/prelude.js";
 
 export type KernelFn = (...args: number[]) => void;
 
@@ -36,7 +37,8 @@ export function moduleSource(kernels: Record<string, KernelDef>): string {
     parts.push(`// ${def.label}\nfunction k_${ident(name)}(${sig}): void {\n${def.body}\n}`);
     parts.push(`export function ${ident(name)}(${sig}): void { k_${name}(${args}); }`);
   }
-  return parts.join("\n\n") + "\n";
+  const needs = [...new Set(Object.values(kernels).flatMap((k) => k.needs ?? []))];
+  return preludeFor(needs) + "\n" + parts.join("\n\n") + "\n";
 }
 
 export async function buildKernels(kernels: Record<string, KernelDef>, pages = 64): Promise<TestModule> {
