@@ -154,8 +154,7 @@ function defs(): Record<string, JsonSchema> {
 export function buildGraphSchema(): JsonSchema {
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
-    $id: "https://kiln.dev/schemas/graph.schema.json",
-    title: "kiln graph (kiln.graph/v1)",
+    title: "a kiln graph object (kiln.graph/v1)",
     description: "A declarative model graph that kiln compiles to WebAssembly. Generated from compiler/ops; see docs/graph-spec.md.",
     type: "object",
     properties: {

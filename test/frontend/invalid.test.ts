@@ -4,7 +4,7 @@ import { describe, expect, test } from "vitest";
 import { errorOf, type Obj } from "./helpers.js";
 
 /** A valid graph with most features; every case mutates a fresh copy. */
-function base(): Obj {
+function base(): G {
   return {
     format: "kiln.graph/v1",
     name: "base",
