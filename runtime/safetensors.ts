@@ -113,6 +113,7 @@ interface RawHeader {
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const INTEGER_RE = /^(?:0|[1-9][0-9]*)$/;
 const INFO_FIELDS = ["dtype", "shape", "data_offsets"];
+const SIMPLE_ESCAPES: Record<number, string> = { 0x22: '"', 0x5c: "\\", 0x2f: "/", 0x62: "\b", 0x66: "\f", 0x6e: "\n", 0x72: "\r", 0x74: "\t" };
 
 class HeaderParser {
   private i = 0;
@@ -260,9 +261,8 @@ class HeaderParser {
   /** Decodes the escape at `j` (a backslash); returns the index after it. */
   private parseEscape(j: number, emit: (piece: string) => void): number {
     const e = this.s.charCodeAt(j + 1);
-    const simple: Record<number, string> = { 0x22: '"', 0x5c: "\\", 0x2f: "/", 0x62: "\b", 0x66: "\f", 0x6e: "\n", 0x72: "\r", 0x74: "\t" };
-    if (simple[e] !== undefined) {
-      emit(simple[e]);
+    if (SIMPLE_ESCAPES[e] !== undefined) {
+      emit(SIMPLE_ESCAPES[e]);
       return j + 2;
     }
     if (e !== 0x75) this.syntax("an escape (one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)", j + 1);

@@ -129,6 +129,13 @@ describe("what readers accept from other writers", () => {
     expect(asFloat32(tensors.get("b")!, "b")[0]).toBe(2);
   });
 
+  it("decodes every JSON escape in names, including surrogate pairs", () => {
+    const header = '{"\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\\"\\\\":{"dtype":"U8","shape":[],"data_offsets":[0,1]}}';
+    const { tensors } = readSafetensors(rawFile(header, new Uint8Array([42])));
+    expect([...tensors.keys()]).toEqual(['/\b\f\n\r\té😀"\\']);
+    expect(Array.from(tensors.get('/\b\f\n\r\té😀"\\')!.data)).toEqual([42]);
+  });
+
   it("unaligned data (header length not a multiple of 8) is copied into aligned buffers", () => {
     const header = '{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}'; // 55 bytes
     expect(header.length % 4).not.toBe(0);
