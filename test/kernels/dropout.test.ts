@@ -85,8 +85,10 @@ describe("dropout mask kernel", () => {
     expect(diff(h1, h2)).toBeGreaterThan(1500);
   });
 
-  it("rejects a rate outside [0, 1)", () => {
+  it("rejects a rate outside [0, 1) and size names that are not safe identifiers", () => {
     expect(() => emitDropoutMask({ n: 4, rate: 1, stream: 0 })).toThrow(/rate/);
     expect(() => emitDropoutMask({ n: 4, rate: -0.1, stream: 0 })).toThrow(/rate/);
+    expect(() => emitDropoutMask({ n: "n; abort()", rate: 0.5, stream: 0 })).toThrow(/identifier/);
+    expect(() => emitDropoutMask({ n: "key", rate: 0.5, stream: 0 })).toThrow(/collides/);
   });
 });

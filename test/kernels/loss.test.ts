@@ -207,5 +207,8 @@ describe("loss kernels", () => {
     expect(canFuseSoftmax("binary_crossentropy", false)).toBe(false);
     expect(() => emitLoss({ type: "binary_crossentropy", fromLogits: false, fusedSoftmax: true, rows: 2, classes: 1, metrics: [] })).toThrow(/fused/);
     expect(() => emitLoss({ type: "mean_squared_error", fromLogits: false, rows: "R", classes: 1, metrics: [] })).toThrow(/collides/);
+    // Only generated identifiers may name a runtime size: anything else never reaches the source.
+    expect(() => emitLoss({ type: "mean_squared_error", fromLogits: false, rows: "n); abort(", classes: 1, metrics: [] })).toThrow(/identifier/);
+    expect(() => emitLoss({ type: "mean_squared_error", fromLogits: true, rows: 2, classes: 1, metrics: [] })).toThrow(/from_logits/);
   });
 });
