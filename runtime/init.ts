@@ -112,8 +112,9 @@ function fillTruncated(out: Float32Array, rng: Rng, sd: number): void {
 
 /**
  * Keras's Orthogonal: QR of a normal [max(r,c), min(r,c)] matrix, Q's columns signed by diag(R),
- * transposed when rows < cols. Modified Gram–Schmidt run twice gives that Q (its R has a positive
- * diagonal, which is what the sign fix produces) with float64 orthogonality.
+ * transposed when rows < cols. Modified Gram–Schmidt gives that Q (its R has a positive diagonal,
+ * which is what the sign fix produces); it loses orthogonality only in proportion to cond(A), which
+ * is small for Gaussian matrices, so one pass stays orthonormal far below float32 rounding.
  */
 export function orthogonal(rows: number, cols: number, rng: Rng): Float64Array {
   const m = Math.max(rows, cols), k = Math.min(rows, cols);
@@ -121,17 +122,12 @@ export function orthogonal(rows: number, cols: number, rng: Rng): Float64Array {
   for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) q[j * m + i] = rng.normal();
   for (let j = 0; j < k; j++) {
     const cj = q.subarray(j * m, (j + 1) * m);
-    for (let pass = 0; pass < 2; pass++) {
-      for (let p = 0; p < j; p++) {
-        const cp = q.subarray(p * m, (p + 1) * m);
-        let dot = 0;
-        for (let i = 0; i < m; i++) dot += cp[i] * cj[i];
-        for (let i = 0; i < m; i++) cj[i] -= dot * cp[i];
-      }
+    for (let p = 0; p < j; p++) {
+      const cp = q.subarray(p * m, (p + 1) * m);
+      const dot = dot4(cp, cj);
+      for (let i = 0; i < m; i++) cj[i] -= dot * cp[i];
     }
-    let norm = 0;
-    for (let i = 0; i < m; i++) norm += cj[i] * cj[i];
-    norm = Math.sqrt(norm);
+    const norm = Math.sqrt(dot4(cj, cj));
     for (let i = 0; i < m; i++) cj[i] /= norm;
   }
   // Row-major [rows, cols]: Q itself when rows ≥ cols, else Qᵀ.
@@ -140,4 +136,17 @@ export function orthogonal(rows: number, cols: number, rng: Rng): Float64Array {
     for (let c = 0; c < cols; c++) out[r * cols + c] = rows >= cols ? q[c * m + r] : q[r * m + c];
   }
   return out;
+}
+
+/** Dot product with four accumulators, to shorten the chain of dependent adds. */
+function dot4(a: Float64Array, b: Float64Array): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+  for (; i + 3 < a.length; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < a.length; i++) s0 += a[i] * b[i];
+  return s0 + s1 + (s2 + s3);
 }
