@@ -29,6 +29,10 @@ export interface LossSpec {
    * where a probability is below 1e-7 or above 1−1e-7 (where the clipped gradient would be 0).
    */
   fusedSoftmax?: boolean;
+  /**
+   * Computed on the model output (the probs when fused). accuracy follows the loss (spec §4);
+   * mean_squared_error / mean_absolute_error compare sparse targets as one-hot rows.
+   */
   metrics: MetricName[];
 }
 
@@ -53,9 +57,13 @@ export function emitLossEval(s: LossSpec): KernelDef {
 }
 
 const EPS = 1e-7;
-const LOCALS = new Set(["pred", "target", "grad", "out", "probs", "R", "C", "N", "lsum", "gs", "gsv", "e", "r", "c", "off",
-  "d", "p", "t", "q", "x", "z", "y", "s", "G", "mx", "se", "lse", "st", "ps", "ex", "ax", "a0", "a1", "lo", "hi", "ro",
-  "xp", "tp", "gp", "pp", "op", "hits", "ms", "best", "bi", "tbi", "tb", "yp", "pc", "gq", "sg", "zero", "biv", "tbv", "v", "mv", "mxv", "sv0", "sv1", "psv", "pg", "pgv", "kv"]);
+/** Names the generated body declares; a runtime size may not be called any of these. */
+const LOCALS = new Set([
+  "pred", "target", "grad", "out", "probs", "R", "C", "N", "lsum", "gs", "gsv", "zero", "e", "r", "c", "off", "d", "q",
+  "p", "t", "x", "z", "y", "s", "G", "gq", "pc", "ex", "sg", "a0", "a1", "lo", "hi", "ro", "xp", "tp", "gp", "pp",
+  "mx", "mv", "mxv", "se", "sv0", "sv1", "ps", "psv", "lse", "st", "pg", "pgv", "kv",
+  "hits", "ms", "bi", "biv", "tb", "tbv", "yp", "v",
+]);
 
 function build(s: LossSpec, withGrad: boolean): KernelDef {
   check(s);
