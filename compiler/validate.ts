@@ -9,7 +9,7 @@ import { pointer } from "./diagnostics.js";
 import { OP_NAMES, lookupOp } from "./ops/index.js";
 import type { JsonSchema } from "./ops/op.js";
 import { buildGraphSchema } from "./schema.js";
-import { didYouMean, kindOf, show } from "./suggest.js";
+import { didYouMean, kindOf, nearest, show } from "./suggest.js";
 
 let compiled: ValidateFunction | undefined;
 
@@ -19,13 +19,17 @@ function validator(): ValidateFunction {
   return compiled as ValidateFunction;
 }
 
-/** Every schema problem of `value`, deduplicated, in document order. */
+/** Every schema problem of `value`, deduplicated, in the order ajv found them. */
 export function validateSchema(value: unknown): Diagnostic[] {
   const validate = validator();
   if (validate(value)) return [];
+  const errors = validate.errors ?? [];
+  const typoFor = misspelledRequired(errors);
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
-  for (const e of validate.errors ?? []) {
+  for (const e of errors) {
+    // A misspelled required key is one problem: "unknown "unit"; did you mean "units"?" says it all.
+    if (e.keyword === "required" && typoFor.has(e.instancePath + pointer(e.params.missingProperty))) continue;
     const d = toDiagnostic(e, value);
     const key = d && `${d.path}\u0000${d.message}`;
     if (d && key && !seen.has(key)) {
@@ -34,6 +38,21 @@ export function validateSchema(value: unknown): Diagnostic[] {
     }
   }
   return out;
+}
+
+/** Paths of missing required keys that an unknown key in the same object is a typo of. */
+function misspelledRequired(errors: ErrorObject[]): Set<string> {
+  const missing = new Map<string, string[]>();
+  for (const e of errors) {
+    if (e.keyword === "required") missing.set(e.instancePath, [...(missing.get(e.instancePath) ?? []), e.params.missingProperty]);
+  }
+  const typos = new Set<string>();
+  for (const e of errors) {
+    const candidates = e.keyword === "additionalProperties" ? missing.get(e.instancePath) : undefined;
+    const near = candidates && nearest(e.params.additionalProperty, candidates);
+    if (near !== undefined) typos.add(e.instancePath + pointer(near));
+  }
+  return typos;
 }
 
 function toDiagnostic(e: ErrorObject, root: unknown): Diagnostic | undefined {

@@ -41,15 +41,16 @@ describe("kiln check", () => {
   test("invalid graph: exit 1, one problem per line with path and layer", async () => {
     const p = file("bad.json", JSON.stringify({
       format: "kiln.graph/v1", name: "bad", inputs: [{ name: "x", shape: [2, 2, 64] }],
-      layers: [{ name: "conv3", op: "conv2d", filters: 8, kernel_size: 3 }, { name: "d", op: "dense", unitz: 2 }],
+      layers: [{ name: "conv3", op: "conv2d", filters: 8, kernel_size: 3 }, { name: "d", op: "dense", unitz: 2 }, { name: "c", op: "conv2d", filters: 1 }],
     }));
     const r = await run("check", p);
     expect(r.code).toBe(1);
     expect(r.out).toBe("");
     const lines = r.err.trim().split("\n");
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toBe(`${p}: /layers/1/units, layer d: missing required "units" (a positive integer)`);
-    expect(lines[1]).toBe(`${p}: /layers/1/unitz, layer d: unknown attribute "unitz" for dense; did you mean "units"?`);
+    expect(lines).toEqual([
+      `${p}: /layers/1/unitz, layer d: unknown attribute "unitz" for dense; did you mean "units"?`,
+      `${p}: /layers/2/kernel_size, layer c: missing required "kernel_size" (a positive integer or a list of 2 positive integers)`,
+    ]);
   });
 
   test("shape error names layer and path", async () => {

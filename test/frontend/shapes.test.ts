@@ -186,6 +186,24 @@ describe("graph structure", () => {
     expect(g.training).toBeUndefined();
   });
 
+  test("names that are Object.prototype members are ordinary names", () => {
+    const text = JSON.stringify(graphOf([input([3], "__proto__")], [
+      { name: "constructor", op: "dense", units: 2 },
+      { name: "toString", op: "dense", units: 2, inputs: ["__proto__"] },
+      { name: "hasOwnProperty", op: "add", inputs: ["constructor", "toString"] },
+    ]));
+    const g = checkGraph(text);
+    expect(g.inputs[0].name).toBe("__proto__");
+    expect(g.layers.map((l) => [l.name, l.inputs, l.shape])).toEqual([
+      ["constructor", ["__proto__"], [2]], ["toString", ["__proto__"], [2]], ["hasOwnProperty", ["constructor", "toString"], [2]],
+    ]);
+    expect(g.layers[0].weights[0].fullName).toBe("constructor/kernel");
+    // An op or attribute named after a prototype member is unknown, not looked up on Object.prototype.
+    expect(() => checkGraph(graphOf([input([3])], [{ name: "d", op: "constructor" }]))).toThrow(/unknown op "constructor"/);
+    expect(() => checkGraph(JSON.parse('{"format":"kiln.graph/v1","name":"t","inputs":[{"name":"x","shape":[3]}],"layers":[{"name":"d","op":"dense","units":1,"__proto__":{"units":2}}]}')))
+      .toThrow(/unknown attribute "__proto__" for dense/);
+  });
+
   test("training: optimizer defaults and metrics filled", () => {
     const g = checkGraph(graphOf([input([3])], [{ name: "d", op: "dense", units: 1 }], {
       targets: [{ name: "y", shape: [] }],
