@@ -59,7 +59,9 @@ function fuseEpilogues(mod: Module, prog: Program): void {
     if (next && e && privateTo(mod, u, out, next) && next.inputs.length === 2 && next.inputs[0] === out.id && isFull(next.attrs.inputs[0])
       && next.attrs.inputs[1].div === 1 && next.attrs.inputs[1].mod === cols && next.attrs.exprs.length === 1 && !next.attrs.accumulate?.[0]
       && e.k === "bin" && e.op === "add" && e.a.k === "in" && e.a.i === 0 && e.b.k === "in" && e.b.i === 1) {
-      n.attrs = { ...n.attrs, bias: next.inputs[1] };
+      // The bias becomes the node's third input, so liveness and printing see it.
+      n.attrs = { ...n.attrs, bias: true };
+      n.inputs = [...n.inputs, next.inputs[1]!];
       n.outputs = [next.outputs[0]!];
       prog.nodes.splice(prog.nodes.indexOf(next), 1);
       u = uses(mod, prog);

@@ -5,6 +5,7 @@
  *
  * Attribute shapes (IR):
  *  matmul   {m, n, k, transA?, transB?, lda?, ldb?, ldc?, offA?, offB?, offC?, batch?, alpha?, accumulate?, bias?, activation?}
+ *           inputs [A, B] (+ bias [n] as a third input once fusion folded it in)
  *  conv2d / conv2d_grad_input / conv2d_grad_filter  {h, w, c, f, kh, kw, sh, sw, dh, dw, padTop, padLeft, oh, ow}
  *  pool2d / pool2d_grad  {kind, h, w, c, ph, pw, sh, sw, padTop, padLeft, oh, ow}
  *  ew       {rows, cols, inputs: EwInput[], exprs: EwExpr[], accumulate?: boolean[]}

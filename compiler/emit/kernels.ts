@@ -54,17 +54,17 @@ const SELECTORS: Record<string, Selector> = {
     const def = emitMatmul({
       m: dims.dim(a.m), n: a.n, k: dims.dim(a.k), transA: a.transA, transB: a.transB, lda: a.lda, ldb: a.ldb, ldc: a.ldc,
       batch: a.batch?.map((l: any) => ({ ...l, count: dims.dim(l.count) })), alpha: a.alpha, accumulate: a.accumulate,
-      bias: a.bias !== undefined, activation: a.activation, relaxed: ctx.relaxed,
+      bias: !!a.bias, activation: a.activation, relaxed: ctx.relaxed,
     });
     const args: Record<string, string> = { a: ptr(ctx, T(0), a.offA), b: ptr(ctx, T(1), a.offB), c: ptr(ctx, O(0), a.offC), scratch: intlit(ctx.scratch) };
-    if (a.bias !== undefined) args.bias = ptr(ctx, ctx.mod.t(a.bias));
+    if (a.bias) args.bias = ptr(ctx, T(2));
     return { def, args };
   },
   conv2d(node, ctx, dims, T, O) {
     const a = node.attrs;
-    const def = emitConv2d({ ...a, bias: a.bias !== undefined, relaxed: ctx.relaxed });
+    const def = emitConv2d({ ...a, bias: !!a.bias, relaxed: ctx.relaxed });
     const args: Record<string, string> = { x: ptr(ctx, T(0)), w: ptr(ctx, T(1)), y: ptr(ctx, O(0)), scratch: intlit(ctx.scratch), n: "batch" };
-    if (a.bias !== undefined) args.bias = ptr(ctx, ctx.mod.t(a.bias));
+    if (a.bias) args.bias = ptr(ctx, T(2));
     return { def, args };
   },
   conv2d_grad_input(node, ctx, dims, T, O) {
