@@ -88,8 +88,13 @@ function optimizerDef(type: string): JsonSchema {
 
 function defs(): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {
-    name: { title: `a name matching ${NAME_PATTERN}`, type: "string", pattern: NAME_PATTERN },
-    dim: { title: "a positive integer", type: "integer", minimum: 1, maximum: MAX_DIM },
+    name: {
+      title: `a name matching ${NAME_PATTERN}`,
+      description: "Names of inputs, targets and layers are unique across the graph; __metadata__ is reserved.",
+      type: "string",
+      pattern: NAME_PATTERN,
+    },
+    dim: { title: "a positive integer", description: "One axis of a per-example shape.", type: "integer", minimum: 1, maximum: MAX_DIM },
     value: {
       title: "an object {name, shape, dtype?}",
       type: "object",

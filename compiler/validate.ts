@@ -6,7 +6,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import type { Diagnostic } from "./diagnostics.js";
 import { pointer } from "./diagnostics.js";
-import { OP_NAMES, lookupOp } from "./ops/index.js";
+import { OP_NAMES } from "./ops/index.js";
 import type { JsonSchema } from "./ops/op.js";
 import { buildGraphSchema } from "./schema.js";
 import { didYouMean, kindOf, nearest, show } from "./suggest.js";
@@ -118,4 +118,3 @@ function withLayer(d: Diagnostic, root: unknown): Diagnostic {
   return typeof name === "string" && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) ? { ...d, layer: name } : d;
 }
 
-export { lookupOp };
