@@ -55,19 +55,15 @@ function pool(kind: "max" | "avg"): Lowering {
   };
 }
 
-const globalMax: Lowering = (b, layer, [x]) => {
-  const [h, w, c] = x!.shape as [number, number, number];
-  const y = b.act([c]);
-  b.mod.node(b.prog, "pool2d", [x!], [y], { kind: "max", h, w, c, oh: 1, ow: 1, padTop: 0, padLeft: 0, ph: h, pw: w, sh: h, sw: w }, layer.name);
-  return y;
-};
-
-const globalAvg: Lowering = (b, layer, [x]) => {
-  const [h, w, c] = x!.shape as [number, number, number];
-  const y = b.act([c]);
-  b.mod.node(b.prog, "reduce", [x!], [y], { outer: { batch: 1 }, mid: h * w, inner: c, axis: "mid", op: "sum", inputs: [FULL], pre: E.in(0), scale: 1 / (h * w) }, layer.name);
-  return y;
-};
+/** Global pooling is pooling with one window over the whole image (and the pooling gradient). */
+function globalPool(kind: "max" | "avg"): Lowering {
+  return (b, layer, [x]) => {
+    const [h, w, c] = x!.shape as [number, number, number];
+    const y = b.act([c]);
+    b.mod.node(b.prog, "pool2d", [x!], [y], { kind, h, w, c, oh: 1, ow: 1, padTop: 0, padLeft: 0, ph: h, pw: w, sh: h, sw: w }, layer.name);
+    return y;
+  };
+}
 
 const reshapeLike: Lowering = (b, layer, [x]) => b.alias(x!, layer.shape);
 
@@ -172,7 +168,7 @@ const concatenate: Lowering = (b, layer, xs) => {
 export const FEEDFORWARD: Record<string, Lowering> = {
   dense, conv2d,
   max_pooling2d: pool("max"), average_pooling2d: pool("avg"),
-  global_max_pooling2d: globalMax, global_average_pooling2d: globalAvg,
+  global_max_pooling2d: globalPool("max"), global_average_pooling2d: globalPool("avg"),
   flatten: reshapeLike, reshape: reshapeLike,
   activation: activationLayer, softmax: softmaxLayer, dropout,
   batch_normalization: batchNorm, layer_normalization: layerNorm,

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { checkGraph } from "../../compiler/frontend.js";
 import { referenceGradients } from "../reference/gradients.js";
 import { CASES } from "./cases.js";
-import { build, randomFeeds, randomizeWeights, relErr } from "./harness.js";
+import { build, randomFeeds, randomizeWeights } from "./harness.js";
 
 /**
  * Puts a trainable dense layer (same width) in front of every float input, so that the weight
@@ -49,9 +49,15 @@ describe("compiled gradients vs float64 reference", () => {
         const ref = referenceGradients(graph, w0, feeds, feeds, batch);
         expect(Math.abs(step.loss - ref.loss) / Math.max(Math.abs(ref.loss), 1e-12), "loss").toBeLessThan(1e-4);
         expect(Object.keys(ref.grads).length).toBeGreaterThan(0);
+        // Some gradients are exactly zero in exact arithmetic (a bias in front of a batch
+        // normalization, attention's key bias): there, f32 rounding noise is measured against
+        // the scale of the whole gradient instead of against zero.
+        const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
+        const scale = Math.max(...Object.values(ref.grads).map(norm));
         for (const [name, g] of Object.entries(ref.grads)) {
           const got = w0[name]!.map((v, i) => v - w1[name]![i]!);
-          expect(relErr(got, g), `${name} at batch ${batch}`).toBeLessThan(1e-4);
+          const diff = norm(got.map((v, i) => v - g[i]!));
+          expect(diff / Math.max(norm(g), 1e-3 * scale), `${name} at batch ${batch}`).toBeLessThan(1e-4);
         }
       }
     });
