@@ -16,11 +16,6 @@ const MEMCOPY_MIN = 32;
 
 interface Axis { size: Dim; src: number; dst: number }
 
-/** The size of an axis as i32 source text. */
-function sizeSrc(d: Dim): string {
-  return dimSrc(d);
-}
-
 /** Drops size-1 axes and merges neighbours that are contiguous in both buffers. */
 export function simplifyAxes(spec: CopySpec): Axis[] {
   const axes: Axis[] = spec.shape.map((size, k) => ({ size, src: spec.srcStrides[k], dst: spec.dstStrides[k] })).filter((a) => a.size !== 1);
@@ -57,7 +52,7 @@ export function runCopy(d: string, s: string, n: string, nConst: number | null, 
 function axisSize(a: Axis): { src: string; c: number | null } {
   if (typeof a.size === "number") return { src: intlit(a.size), c: a.size };
   const [name, ...factors] = a.size.split("*");
-  return { src: [sizeSrc(name), ...factors.map((f) => intlit(Number(f)))].join(" * "), c: null };
+  return { src: [dimSrc(name), ...factors.map((f) => intlit(Number(f)))].join(" * "), c: null };
 }
 
 function innerRun(a: Axis, s: string, d: string, accumulate: boolean): string[] {

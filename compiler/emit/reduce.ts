@@ -47,12 +47,28 @@ class ReduceGen {
     this.c = COMBINE[spec.op === "mean" ? "sum" : spec.op];
   }
 
-  /** Statements storing the finished value `val` (f32 or v128) at out + idx. */
-  store(val: string, idx: string, vec: boolean): string[] {
+  /**
+   * Statements storing the finished value `val` (f32 or v128) at out + idx. With `addIf` (row
+   * chunks of a sum), the value is added to what is there unless the i32 condition is false.
+   */
+  store(val: string, idx: string, vec: boolean, addIf?: string): string[] {
     const at = `out + (<usize>(${idx}) << 2)`;
     const x = this.hasFinal() ? (vec ? `f32x4.mul(${val}, f32x4.splat(_fin))` : `${val} * _fin`) : val;
-    if (vec) return [`v128.store(${at}, ${this.spec.accumulate ? `f32x4.add(v128.load(${at}), ${x})` : x});`];
-    return [`store<f32>(${at}, ${this.spec.accumulate ? `load<f32>(${at}) + ${x}` : x});`];
+    const add = this.spec.accumulate ? "1" : addIf;
+    const sum = vec ? `f32x4.add(v128.load(${at}), ${x})` : `load<f32>(${at}) + ${x}`;
+    const v = add === undefined ? x : add === "1" ? sum : `${add} ? ${sum} : ${x}`;
+    return [vec ? `v128.store(${at}, ${v});` : `store<f32>(${at}, ${v});`];
+  }
+
+  /**
+   * Rows per chunk for column sums: a 16-column tile walking thousands of rows 4·Q bytes apart
+   * misses the TLB on every few rows, so sums are taken over ~64 KB row chunks and added up.
+   * 0: no chunking (max/min, or few enough rows).
+   */
+  rowChunk(): number {
+    if (this.spec.op !== "sum" && this.spec.op !== "mean") return 0;
+    const rb = Math.max(8, Math.floor(16384 / this.v.Q));
+    return typeof this.v.R === "number" && this.v.R <= rb ? 0 : rb;
   }
 
   hasFinal(): boolean {
@@ -88,8 +104,12 @@ class ReduceGen {
       const b = cg.body([this.root], nv === 0 ? "s" : "v", j, String(u));
       step.push(...b.lines, `${a} = ${nv === 0 ? c.s(a, b.vals[0]) : c.v(a, b.vals[0])};`);
     });
-    const out = accs.flatMap((a, u) => this.store(a, `_pp * ${intlit(this.v.Q)} + _qq${u ? ` + ${intlit(4 * u)}` : ""}`, nv > 0));
-    return [...decl, `for (let _rr: i32 = 0; _rr < ${dimSrc(this.v.R)}; _rr++) {`, indent(step.join("\n")), "}", ...out];
+    const rb = this.rowChunk();
+    const out = accs.flatMap((a, u) => this.store(a, `_pp * ${intlit(this.v.Q)} + _qq${u ? ` + ${intlit(4 * u)}` : ""}`, nv > 0, rb ? "_r0 > 0" : undefined));
+    const R = dimSrc(this.v.R);
+    if (!rb) return [...decl, `for (let _rr: i32 = 0; _rr < ${R}; _rr++) {`, indent(step.join("\n")), "}", ...out];
+    const chunk = [`const _r1: i32 = min<i32>(_r0 + ${intlit(rb)}, ${R});`, ...decl, "for (let _rr: i32 = _r0; _rr < _r1; _rr++) {", indent(step.join("\n")), "}", ...out];
+    return [`for (let _r0: i32 = 0; _r0 < ${R}; _r0 += ${intlit(rb)}) {`, indent(chunk.join("\n")), "}"];
   }
 
   /** Vectorized along q (Q ≥ 4): 16-column tiles, then 4-column tiles, then scalar columns. */

@@ -24,7 +24,8 @@ function horner(p: string, x: string, coeffs: string[]): string {
 const EXP4 = `// e^x. Cody–Waite reduction x = n·ln2 + r, Cephes expf polynomial on r; 2^n is applied in two
 // halves so subnormal results round correctly and x > 88.73 overflows to +Inf (x < -103.98 → 0).
 @inline function exp4(x: v128): v128 {
-  const v = f32x4.min(f32x4.max(x, ${sp("-104.0")}), ${sp("89.0")});
+  // pmin/pmax are single instructions (min/max are NaN-exact sequences) and still pass NaN through
+  const v = f32x4.pmin(f32x4.pmax(x, ${sp("-104.0")}), ${sp("89.0")});
   const n = f32x4.nearest(f32x4.mul(v, ${sp("1.44269504088896341")}));
   let r = f32x4.sub(v, f32x4.mul(n, ${sp("0.693359375")}));
   r = f32x4.sub(r, f32x4.mul(n, ${sp("-2.12194440e-4")}));
@@ -102,7 +103,7 @@ const ERFC_TAIL4 = `// erfc(a·s) for a ≥ 0, where s² = s2 exactly (s = 1, or
 // with h = a cut to 12 bits (h² exact), each part through its own exp: one rounded argument near
 // −(as)² would carry (as)²·ulp of error. a is capped at 15 (erfc there is 0 in f32; keeps Inf out).
 @inline function erfc_tail4(a0: v128, s: v128, s2: v128): v128 {
-  const a = f32x4.min(a0, ${sp("15.0")});
+  const a = f32x4.pmin(a0, ${sp("15.0")});
   const t = f32x4.div(${sp("1.0")}, f32x4.add(${sp("1.0")}, f32x4.mul(f32x4.mul(a, s), ${sp("0.5")})));
   ${horner("p", "t", ["0.17087277", "-0.82215223", "1.48851587", "-1.13520398", "0.27886807", "-0.18628806", "0.09678418", "0.37409196", "1.00002368", "-1.26551223"])}
   const h = v128.and(a, i32x4.splat(0xfffff000));

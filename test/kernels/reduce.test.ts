@@ -43,6 +43,10 @@ add("global average pooling [N, H·W, C]", { outer: "rows", mid: 9, inner: 20, a
 add("bias gradient with scale and accumulate", {
   outer: "rows", mid: 1, inner: 35, axis: "outer", op: "sum", inputs: [FULL], scale: 0.5, accumulate: true,
 }, 19);
+add("column sums in several row chunks (runtime rows, 1024 columns)", { outer: "rows", mid: 1, inner: 1024, axis: "outer", op: "sum", inputs: [FULL] }, 37);
+add("column means in row chunks with scale and accumulate (constant rows)", {
+  outer: 19, mid: 2, inner: 1024, axis: "outer", op: "mean", inputs: [FULL], scale: 3, accumulate: true,
+});
 add("row sum with accumulate", { outer: 4, mid: 17, inner: 1, axis: "mid", op: "sum", inputs: [FULL], accumulate: true });
 add("scalar fallback: broadcast that fits no vector run", {
   outer: "rows", mid: 6, inner: 3, axis: "mid", op: "sum", inputs: [FULL, { div: 1, mod: 5 }],
@@ -114,6 +118,11 @@ describe("emitReduce code shape", () => {
     expect(def.body).toContain("_qq + 16 <= 512");
     expect(def.body.match(/f32x4\.add\(_a\d/g)?.length).toBe(4);
     expect(def.params.map((p) => p.name)).toEqual(["in0", "out", "rows"]);
+  });
+
+  it("long column sums are taken in row chunks", () => {
+    expect(emitReduce({ outer: "rows", mid: 1, inner: 512, axis: "outer", op: "sum", inputs: [FULL] }).body).toContain("_r0 += 32");
+    expect(emitReduce({ outer: "rows", mid: 1, inner: 512, axis: "outer", op: "max", inputs: [FULL] }).body).not.toContain("_r0");
   });
 
   it("row reductions use four vector accumulators and a horizontal step", () => {
