@@ -18,7 +18,7 @@ export async function buildModel(graph, { seed, maxBatch = 64, optimizeLevel = 3
 }
 
 /**
- * `model.fit` with a progress bar. Returns `{ history, epochSeconds, samplesPerSecond }`;
+ * `model.fit` with a progress bar. Returns `{ history, epochSeconds, evalSeconds, samplesPerSecond }`;
  * `onEpoch(epoch, logs)` may add figures to the printed line by returning a string.
  */
 export async function fitWithProgress(model, data, { count, epochs, batchSize, validationData, shuffle = true, onEpoch, label = "train" }) {
@@ -26,27 +26,31 @@ export async function fitWithProgress(model, data, { count, epochs, batchSize, v
   const bar = process.stderr.isTTY
     ? new cliProgress.SingleBar({ format: `${label} epoch {epoch}/${epochs} [{bar}] {value}/{total} steps | loss {loss} | {rate} samples/s`, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
     : undefined;
-  const epochSeconds = [];
-  let started = performance.now();
+  // Seconds of training steps per epoch: from the epoch's start to its last batch, so the
+  // validation pass after it is not counted (it is reported separately as evalSeconds).
+  const epochSeconds = [], evalSeconds = [];
+  let started = performance.now(), lastBatch = started;
   bar?.start(steps, 0, { epoch: 1, loss: "-", rate: "-" });
   const { history } = await model.fit(data, {
     epochs, batchSize, shuffle, validationData,
     onBatchEnd: (step, logs) => {
       const done = (step % steps) + 1;
+      lastBatch = performance.now();
       const rate = (Math.min(done * batchSize, count) / ((performance.now() - started) / 1000)).toFixed(0);
       bar?.update(done, { loss: logs.loss.toFixed(4), rate });
     },
     onEpochEnd: async (epoch, logs) => {
-      const secs = (performance.now() - started) / 1000;
+      const secs = (lastBatch - started) / 1000;
       bar?.stop();
       epochSeconds.push(secs);
+      evalSeconds.push((performance.now() - lastBatch) / 1000);
       const extra = (await onEpoch?.(epoch, logs)) ?? "";
-      console.log(`${label} epoch ${epoch + 1}/${epochs}  ${formatLogs(logs)}${extra ? "  " + extra : ""}  ${secs.toFixed(1)} s  ${(count / secs).toFixed(0)} samples/s`);
+      console.log(`${label} epoch ${epoch + 1}/${epochs}  ${formatLogs(logs)}${extra ? "  " + extra : ""}  ${secs.toFixed(secs < 10 ? 2 : 1)} s  ${(count / secs).toFixed(0)} samples/s`);
       started = performance.now();
       if (epoch + 1 < epochs) bar?.start(steps, 0, { epoch: epoch + 2, loss: "-", rate: "-" });
     },
   });
-  return { history, epochSeconds, samplesPerSecond: epochSeconds.map((s) => count / s) };
+  return { history, epochSeconds, evalSeconds, samplesPerSecond: epochSeconds.map((s) => count / s) };
 }
 
 export const formatLogs = (logs) => Object.entries(logs).map(([k, v]) => `${k} ${v.toFixed(4)}`).join("  ");
