@@ -75,19 +75,7 @@ export function packB(p: GemmPlan): string {
     }
     lines.push(`}`);
   } else {
-    // op(B)[q][j] = B[j][q]: read each stored row contiguously, write one panel column.
-    lines.push(`for (let j_ = 0; j_ < ${intlit(p.n)}; j_++) {`,
-      `  const src_ = ${p.b.ptr} + <usize>((j_ * ${intlit(ld)} + pc_) * 4);`,
-      `  const jp_ = j_ / ${intlit(nr)};`,
-      `  const w_: i32 = jp_ < ${intlit(full)} ? ${intlit(nr)} : ${intlit(tw)};`,
-      `  const dst_ = sb_ + <usize>(jp_ * kp_ * ${intlit(pw)} + (j_ - jp_ * ${intlit(nr)}) * 4);`,
-      `  for (let q_ = 0; q_ < kc_; q_++) store<f32>(dst_ + <usize>(q_ * w_ * 4), load<f32>(src_ + <usize>(q_ * 4)));`,
-      `}`);
-    if (tw > p.n % nr) {
-      lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`, `  const dst_ = sb_ + <usize>(kp_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)});`);
-      for (let j = p.n % nr; j < tw; j++) lines.push(`  store<f32>(dst_, 0, ${intlit(j * 4)});`);
-      lines.push(`}`);
-    }
+    lines.push(...packBTrans(p, full, tw, nr));
   }
   // Zero the K padding rows of every panel (the micro-kernel runs to kp_).
   const pads: string[] = [];
@@ -95,6 +83,55 @@ export function packB(p: GemmPlan): string {
   if (tw > 0) pads.push(`{ const d_ = sb_ + <usize>(kp_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)}); ${vzero("d_", tw / 4)} }`);
   lines.push(`for (let q_ = kc_; q_ < kp_; q_++) {`, ...pads.map((l) => "  " + l), `}`);
   return lines.join("\n");
+}
+
+/** 4×4 transpose of x0_..x3_ into y0_..y3_ (rows become columns). */
+export const TRANSPOSE4 = [
+  `const t0_ = f32x4.shuffle(x0_, x1_, 0, 4, 1, 5);`, `const t1_ = f32x4.shuffle(x0_, x1_, 2, 6, 3, 7);`,
+  `const t2_ = f32x4.shuffle(x2_, x3_, 0, 4, 1, 5);`, `const t3_ = f32x4.shuffle(x2_, x3_, 2, 6, 3, 7);`,
+  `const y0_ = f32x4.shuffle(t0_, t2_, 0, 1, 4, 5);`, `const y1_ = f32x4.shuffle(t0_, t2_, 2, 3, 6, 7);`,
+  `const y2_ = f32x4.shuffle(t1_, t3_, 0, 1, 4, 5);`, `const y3_ = f32x4.shuffle(t1_, t3_, 2, 3, 6, 7);`,
+];
+
+/**
+ * Packs op(B) = Bᵀ (B stored [n, ld]): groups of 4 columns × 4 k steps go through a 4×4 SIMD
+ * transpose (scalar for k and column remainders); full panels and the tail panel differ in width.
+ */
+function packBTrans(p: GemmPlan, full: number, tw: number, nr: number): string[] {
+  const ld = p.b.ld, L = ld * 4, n4 = Math.floor(p.n / 4) * 4;
+  const group = (from: number, to: number, w: number, panelBase: string) => [
+    `for (let j_ = ${intlit(from)}; j_ < ${intlit(to)}; j_ += 4) {`,
+    `  const src_ = ${p.b.ptr} + <usize>((j_ * ${intlit(ld)} + pc_) * 4);`,
+    `  const jr_ = j_ - ${intlit(from)};`,
+    `  const dst_ = sb_ + <usize>(${panelBase} + (jr_ % ${intlit(w)}) * 4);`,
+    `  let q_ = 0;`,
+    `  for (; q_ + 4 <= kc_; q_ += 4) {`,
+    `    const s_ = src_ + <usize>(q_ * 4);`,
+    ...[0, 1, 2, 3].map((i) => `    const x${i}_ = v128.load(s_, ${intlit(i * L)});`),
+    ...TRANSPOSE4.map((l) => "    " + l),
+    `    const d_ = dst_ + <usize>(q_ * ${intlit(w * 4)});`,
+    ...[0, 1, 2, 3].map((i) => `    v128.store(d_, y${i}_, ${intlit(i * w * 4)});`),
+    `  }`,
+    `  for (; q_ < kc_; q_++) {`,
+    `    const s_ = src_ + <usize>(q_ * 4);`,
+    `    const d_ = dst_ + <usize>(q_ * ${intlit(w * 4)});`,
+    ...[0, 1, 2, 3].map((i) => `    store<f32>(d_, load<f32>(s_, ${intlit(i * L)}), ${intlit(i * 4)});`),
+    `  }`,
+    `}`,
+  ];
+  const lines: string[] = [];
+  if (full > 0) lines.push(...group(0, full * nr, nr, `(jr_ / ${intlit(nr)}) * kp_ * ${intlit(nr * 4)}`));
+  if (n4 > full * nr) lines.push(...group(full * nr, n4, tw, `kp_ * ${intlit(full * nr * 4)}`));
+  if (p.n > n4) {
+    // The last n % 4 columns (all in the tail panel), then zero the tail panel's columns past n.
+    lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`,
+      `  const src_ = ${p.b.ptr} + <usize>((${intlit(n4)} * ${intlit(ld)} + pc_ + q_) * 4);`,
+      `  const dst_ = sb_ + <usize>(kp_ * ${intlit(full * nr * 4)} + q_ * ${intlit(tw * 4)});`);
+    for (let j = n4; j < p.n; j++) lines.push(`  store<f32>(dst_, load<f32>(src_, ${intlit((j - n4) * L)}), ${intlit((j - full * nr) * 4)});`);
+    for (let j = p.n; j < full * nr + tw; j++) lines.push(`  store<f32>(dst_, 0, ${intlit((j - full * nr) * 4)});`);
+    lines.push(`}`);
+  }
+  return lines;
 }
 
 /**

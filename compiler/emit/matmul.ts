@@ -7,7 +7,7 @@
 import type { ActivationName } from "../graph-types.js";
 import { activationNeeds } from "./activation.js";
 import { ident, intlit } from "./code.js";
-import { gemmBody, gemmPrologue, kcp, packB, packedBFloats, roundUp, singleBlockConsts, type GemmPlan } from "./gemm-core.js";
+import { gemmBody, gemmPrologue, kcp, packB, packedBFloats, roundUp, singleBlockConsts, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
 import type { KernelDef, KernelParam } from "./kernel.js";
 
 export type Dim = number | string;
@@ -63,14 +63,6 @@ export function packAPlain(a: string, lda: number, rowStride: number): string {
     `}`,
   ].join("\n");
 }
-
-/** 4×4 transpose of x0_..x3_ into y0_..y3_ (rows become columns). */
-const TRANSPOSE4 = [
-  `const t0_ = f32x4.shuffle(x0_, x1_, 0, 4, 1, 5);`, `const t1_ = f32x4.shuffle(x0_, x1_, 2, 6, 3, 7);`,
-  `const t2_ = f32x4.shuffle(x2_, x3_, 0, 4, 1, 5);`, `const t3_ = f32x4.shuffle(x2_, x3_, 2, 6, 3, 7);`,
-  `const y0_ = f32x4.shuffle(t0_, t2_, 0, 1, 4, 5);`, `const y1_ = f32x4.shuffle(t0_, t2_, 2, 3, 6, 7);`,
-  `const y2_ = f32x4.shuffle(t1_, t3_, 0, 1, 4, 5);`, `const y3_ = f32x4.shuffle(t1_, t3_, 2, 3, 6, 7);`,
-];
 
 /** Packs op(A) = Aᵀ (A stored [k, lda]) into sa_ with 4×4 SIMD transposes, scalar edges. */
 export function packATrans(a: string, lda: number, rowStride: number): string {
