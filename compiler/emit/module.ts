@@ -1,6 +1,6 @@
 /**
  * Module assembly: kernels (deduplicated by key) + one exported entry point per program, each a
- * straight-line list of kernel calls with planned offsets as constants. Identical kernels are
+ * straight-line list of kernel calls with planned offsets as constants, and its `_range` twin. Identical kernels are
  * emitted once — e.g. one LSTM step kernel serves every time step.
  */
 import type { KernelCall } from "./kernels.js";
@@ -28,8 +28,14 @@ export function assembleModule(entries: EntryPoint[]): { source: string; kernels
     return name;
   };
   const bodies = entries.map((e) => {
-    const lines = e.calls.map((c) => `${fn(c.def)}(${c.def.params.map((p) => c.args[p.name]).join(", ")});`);
-    return `export function ${ident(e.name)}(batch: i32): void {\n${indent(lines.join("\n"))}\n}`;
+    const calls = e.calls.map((c) => `${fn(c.def)}(${c.def.params.map((p) => c.args[p.name]).join(", ")});`);
+    // <program>_range runs calls [from, to) only: the runtime steps through a program call by
+    // call to name the kernel of a trap or the first layer whose output went non-finite. One copy
+    // of the call list serves both exports (a compare per call costs nothing next to a kernel).
+    const ranged = calls.map((c, i) => `if (from <= ${i} && ${i} < to) ${c}`);
+    const range = `export function ${ident(e.name)}_range(batch: i32, from: i32, to: i32): void {\n${indent(ranged.join("\n"))}\n}`;
+    const whole = `export function ${ident(e.name)}(batch: i32): void {\n  ${ident(e.name)}_range(batch, 0, ${calls.length});\n}`;
+    return `${range}\n\n${whole}`;
   });
   const kernels = defs.map((d) => {
     const params = d.params.map((p) => `${ident(p.name)}: ${p.type}`).join(", ");
