@@ -1,0 +1,143 @@
+/**
+ * Compiled modules against TensorFlow.js (tfjs-layers, cpu backend), an implementation that shares
+ * nothing with kiln: one graph holds a branch per op variant, is compiled once, and every output
+ * of `predict` must match the tfjs layer fed the same float32 weights (setWeights, never tfjs
+ * initializers) within 1e-4 relative ‖out − tf‖/‖tf‖.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Model } from "../../runtime/model.js";
+import { build, randomFeeds, randomizeWeights, relErr } from "./harness.js";
+
+const layer = (name: string, op: string, inputs: string[], attrs: object = {}) => ({ name, op, inputs, ...attrs });
+
+/** Per branch: the kiln layer and the equivalent tfjs layer; weights in tfjs getWeights() order. */
+interface Branch {
+  kiln: ReturnType<typeof layer>;
+  tf: () => tf.layers.Layer;
+  weights?: string[];
+}
+
+const conv = (name: string, kiln: object, tfa: object): Branch => ({
+  kiln: layer(name, "conv2d", ["img"], { filters: 4, ...kiln }),
+  tf: () => tf.layers.conv2d({ filters: 4, ...(tfa as { kernelSize: number }) }),
+  weights: ["kernel", "bias"],
+});
+
+const pool = (name: string, op: "max" | "average", kiln: object, tfa: object): Branch => ({
+  kiln: layer(name, `${op}_pooling2d`, ["img"], kiln),
+  tf: () => (op === "max" ? tf.layers.maxPooling2d : tf.layers.averagePooling2d)({ poolSize: 2, ...tfa } as { poolSize: number }),
+});
+
+const BRANCHES: Branch[] = [
+  { kiln: layer("dense_relu", "dense", ["vec"], { units: 4, activation: "relu" }), tf: () => tf.layers.dense({ units: 4, activation: "relu" }), weights: ["kernel", "bias"] },
+  { kiln: layer("dense_rank3", "dense", ["a"], { units: 5, activation: "tanh" }), tf: () => tf.layers.dense({ units: 5, activation: "tanh" }), weights: ["kernel", "bias"] },
+  { kiln: layer("dense_nobias", "dense", ["vec"], { units: 3, use_bias: false }), tf: () => tf.layers.dense({ units: 3, useBias: false }), weights: ["kernel"] },
+  conv("conv_valid", { kernel_size: 3, activation: "relu" }, { kernelSize: 3, activation: "relu" }),
+  conv("conv_same", { kernel_size: [3, 2], padding: "same" }, { kernelSize: [3, 2], padding: "same" }),
+  conv("conv_same_s2", { kernel_size: 3, strides: 2, padding: "same" }, { kernelSize: 3, strides: 2, padding: "same" }),
+  conv("conv_valid_s2", { kernel_size: [2, 3], strides: 2 }, { kernelSize: [2, 3], strides: 2 }),
+  conv("conv_dil_same", { kernel_size: 3, dilation_rate: 2, padding: "same" }, { kernelSize: 3, dilationRate: 2, padding: "same" }),
+  conv("conv_dil_valid", { kernel_size: 2, dilation_rate: 2, activation: "sigmoid" }, { kernelSize: 2, dilationRate: 2, activation: "sigmoid" }),
+  pool("max_valid", "max", {}, {}),
+  pool("avg_valid", "average", {}, {}),
+  pool("max_same_s2", "max", { pool_size: 3, strides: 2, padding: "same" }, { poolSize: 3, strides: 2, padding: "same" }),
+  pool("avg_same_s2", "average", { pool_size: 3, strides: 2, padding: "same" }, { poolSize: 3, strides: 2, padding: "same" }),
+  pool("avg_same_odd", "average", { pool_size: 2, padding: "same" }, { poolSize: 2, padding: "same" }),
+  pool("max_32_s1", "max", { pool_size: [3, 2], strides: 1 }, { poolSize: [3, 2], strides: 1 }),
+  { kiln: layer("gmax", "global_max_pooling2d", ["img"]), tf: () => tf.layers.globalMaxPooling2d({}) },
+  { kiln: layer("gavg", "global_average_pooling2d", ["img"]), tf: () => tf.layers.globalAveragePooling2d({}) },
+  ...[false, true].flatMap((rs): Branch[] => [
+    {
+      kiln: layer(`rnn_${rs ? "seq" : "last"}`, "simple_rnn", ["seq"], { units: 4, return_sequences: rs }),
+      tf: () => tf.layers.simpleRNN({ units: 4, returnSequences: rs, recurrentInitializer: "zeros" }),
+      weights: ["kernel", "recurrent_kernel", "bias"],
+    },
+    {
+      kiln: layer(`lstm_${rs ? "seq" : "last"}`, "lstm", ["seq"], { units: 3, return_sequences: rs }),
+      tf: () => tf.layers.lstm({ units: 3, returnSequences: rs, recurrentActivation: "sigmoid", recurrentInitializer: "zeros" }),
+      weights: ["kernel", "recurrent_kernel", "bias"],
+    },
+  ]),
+  { kiln: layer("emb", "embedding", ["ids"], { input_dim: 7, output_dim: 4 }), tf: () => tf.layers.embedding({ inputDim: 7, outputDim: 4 }), weights: ["embeddings"] },
+  {
+    kiln: layer("bn", "batch_normalization", ["a"], { momentum: 0.9, epsilon: 0.01 }),
+    tf: () => tf.layers.batchNormalization({ momentum: 0.9, epsilon: 0.01 }),
+    weights: ["gamma", "beta", "moving_mean", "moving_variance"],
+  },
+  {
+    kiln: layer("bn_img", "batch_normalization", ["img"]),
+    tf: () => tf.layers.batchNormalization({ momentum: 0.99, epsilon: 0.001 }),
+    weights: ["gamma", "beta", "moving_mean", "moving_variance"],
+  },
+  { kiln: layer("ln", "layer_normalization", ["seq"]), tf: () => tf.layers.layerNormalization({ epsilon: 0.001 }), weights: ["gamma", "beta"] },
+  { kiln: layer("m_add", "add", ["a", "b", "c"]), tf: () => tf.layers.add() },
+  { kiln: layer("m_mul", "multiply", ["a", "b", "c"]), tf: () => tf.layers.multiply() },
+  { kiln: layer("m_avg", "average", ["a", "b", "c"]), tf: () => tf.layers.average() },
+  { kiln: layer("m_max", "maximum", ["a", "b", "c"]), tf: () => tf.layers.maximum() },
+  { kiln: layer("m_min", "minimum", ["a", "b", "c"]), tf: () => tf.layers.minimum() },
+  { kiln: layer("m_sub", "subtract", ["a", "b"]), tf: () => ({ apply: (xs: tf.Tensor[]) => tf.sub(xs[0]!, xs[1]!), setWeights() {} }) as unknown as tf.layers.Layer },
+  { kiln: layer("m_cat", "concatenate", ["a", "b", "c"]), tf: () => tf.layers.concatenate() },
+  { kiln: layer("m_cat0", "concatenate", ["a", "b"], { axis: 0 }), tf: () => tf.layers.concatenate({ axis: 1 }) },
+];
+
+const GRAPH = {
+  format: "kiln.graph/v1",
+  name: "tfjs_parity",
+  seed: 3,
+  inputs: [
+    { name: "img", shape: [8, 7, 3] },
+    { name: "vec", shape: [5] },
+    { name: "seq", shape: [5, 3] },
+    { name: "ids", shape: [6], dtype: "int32" },
+    { name: "a", shape: [2, 3] },
+    { name: "b", shape: [2, 3] },
+    { name: "c", shape: [2, 3] },
+  ],
+  layers: BRANCHES.map((b) => b.kiln),
+  outputs: BRANCHES.map((b) => b.kiln.name),
+};
+
+const MAX_BATCH = 4;
+let model: Model;
+let weights: Record<string, Float32Array>;
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+  model = (await build(GRAPH, { maxBatch: MAX_BATCH })).model;
+  weights = randomizeWeights(model, 5, 0.6);
+}, 120_000);
+
+/** The tfjs layer of `b`, applied to the same feeds with the same weights (inference mode). */
+function tfOutput(b: Branch, feeds: Record<string, Float32Array | Int32Array>, batch: number): tf.Tensor {
+  const xs = b.kiln.inputs.map((name) => {
+    const info = GRAPH.inputs.find((i) => i.name === name)!;
+    return tf.tensor(feeds[name]!, [batch, ...info.shape], info.dtype === "int32" ? "int32" : "float32");
+  });
+  const l = b.tf();
+  const arg = xs.length === 1 ? xs[0]! : xs;
+  l.apply(arg); // builds the layer
+  if (b.weights) l.setWeights(b.weights.map((w) => tf.tensor(weights[`${b.kiln.name}/${w}`]!, model.weights.find((x) => x.name === `${b.kiln.name}/${w}`)!.shape)));
+  return l.apply(arg, { training: false }) as tf.Tensor;
+}
+
+describe("compiled predict vs TensorFlow.js layers (cpu)", () => {
+  for (const b of BRANCHES) {
+    it(`${b.kiln.op} ${b.kiln.name}`, () => {
+      expect(model.weights.filter((w) => w.name.startsWith(`${b.kiln.name}/`)).map((w) => w.name.split("/")[1]).sort()).toEqual([...(b.weights ?? [])].sort());
+      let nonZero = false;
+      for (const batch of [1, 3, MAX_BATCH]) {
+        const feeds = randomFeeds(model.inputs as never, batch, 40 + batch);
+        const out = model.predict(feeds)[b.kiln.name]!;
+        const ref = tfOutput(b, feeds, batch);
+        const expected = ref.dataSync();
+        expect(out.length, `size at batch ${batch}`).toBe(expected.length);
+        const outInfo = model.outputs.find((o) => o.name === b.kiln.name)!;
+        expect([batch, ...outInfo.shape]).toEqual(ref.shape);
+        nonZero ||= Array.from(expected).some((v) => v !== 0);
+        expect(relErr(out, expected), `batch ${batch}`).toBeLessThan(1e-4);
+      }
+      expect(nonZero, "tfjs output is not all zero").toBe(true);
+    });
+  }
+});
