@@ -32,6 +32,11 @@ export interface CompileOptions {
   relaxedSimd?: boolean;
   /** Safetensors bytes of trained weights to embed (custom section `kiln.weights`). */
   weights?: Uint8Array;
+  /**
+   * Debug build: a 64-byte guard after every buffer, listed in `manifest.debug.guards`; the
+   * runtime steps through each program call by call and checks every guard after every kernel.
+   */
+  debug?: boolean;
 }
 
 export interface CompileResult {
@@ -45,6 +50,7 @@ export interface CompileResult {
 }
 
 const PAGE = 65536;
+const GUARD_BYTES = 64;
 
 /** Compiles a graph (JSON text, parsed JSON or a checked Graph) to a WebAssembly module. */
 export async function compile(input: string | unknown, options: CompileOptions = {}): Promise<CompileResult> {
@@ -60,7 +66,7 @@ export async function compile(input: string | unknown, options: CompileOptions =
     const spec = graph.layers.flatMap((l) => l.weights).find((w) => w.fullName === (t.kind === "slot" ? t.name?.replace(/^[a-z]+\//, "") : t.name));
     return spec?.trainable ? 0 : 1;
   };
-  const plan = planMemory(lw.mod, maxBatch, trainableRank);
+  const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0);
   const select = (scratch: number) => lw.mod.programs.map((p) => ({
     name: p.name,
     calls: p.nodes.map((n) => selectKernel(n, { mod: lw.mod, addr: (t) => plan.offsets.get(lw.mod.storage(t).id)!, scratch, relaxed: !!options.relaxedSimd })),
@@ -72,6 +78,7 @@ export async function compile(input: string | unknown, options: CompileOptions =
   const pages = Math.ceil((scratch + scratchBytes) / PAGE) + 1;
   const wasm = await compileAssemblyScript(source, { optimizeLevel: options.optimizeLevel ?? 3, initialPages: pages, relaxedSimd: options.relaxedSimd });
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
+  if (options.debug) (manifest as any).debug = { guards: plan.guards };
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)) };
   if (options.weights) sections["kiln.weights"] = options.weights;
   const bytes = finishModule(wasm, sections);

@@ -14,6 +14,8 @@ export const ALIGN = 64;
 
 export interface Plan {
   offsets: Map<number, number>;
+  /** Debug builds: [offset, bytes] of every guard region (one after each buffer). */
+  guards: [number, number][];
   weightsBytes: number;
   arenaStart: number;
   arenaBytes: number;
@@ -30,12 +32,22 @@ export function bytesOf(t: Tensor, maxBatch: number): number {
 
 const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "hyper", "result", "input", "target", "output"];
 
-export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number): Plan {
+/**
+ * `guardBytes` > 0 (debug builds) leaves that many bytes after every buffer; the runtime fills
+ * them with a pattern and checks them after every kernel, so a kernel that writes one element
+ * too far is caught in the act instead of silently corrupting a neighbour.
+ */
+export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0): Plan {
   const offsets = new Map<number, number>();
+  const guards: [number, number][] = [];
   let cursor = BASE;
   const place = (t: Tensor) => {
     offsets.set(t.id, cursor);
     cursor = align(cursor + Math.max(bytesOf(t, maxBatch), 4));
+    if (guardBytes) {
+      guards.push([cursor, guardBytes]);
+      cursor = align(cursor + guardBytes);
+    }
   };
   let weightsEnd = BASE;
   for (const kind of PERSISTENT_ORDER) {
@@ -48,15 +60,15 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
   const programArena: Record<string, number> = {};
   let arenaBytes = 0;
   for (const prog of mod.programs) {
-    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets);
+    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, guards);
     programArena[prog.name] = used;
     arenaBytes = Math.max(arenaBytes, used);
   }
-  return { offsets, weightsBytes: weightsEnd - BASE, arenaStart, arenaBytes, programArena, end: arenaStart + arenaBytes };
+  return { offsets, guards, weightsBytes: weightsEnd - BASE, arenaStart, arenaBytes, programArena, end: arenaStart + arenaBytes };
 }
 
 /** Liveness-based first-fit allocation of one program's activations; returns the bytes used. */
-function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>): number {
+function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][]): number {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   nodes.forEach((n, i) => {
@@ -73,7 +85,8 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
   for (const id of order) {
     const now = first.get(id)!;
     for (let k = live.length - 1; k >= 0; k--) if (last.get(live[k]!.id)! < now) live.splice(k, 1);
-    const size = align(Math.max(bytesOf(mod.t(id), maxBatch), 4));
+    const bytes = align(Math.max(bytesOf(mod.t(id), maxBatch), 4));
+    const size = bytes + (guardBytes ? align(guardBytes) : 0);
     live.sort((a, b) => a.off - b.off);
     let off = 0;
     for (const blk of live) {
@@ -82,6 +95,7 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
     }
     live.push({ off, size, id });
     offsets.set(id, start + off);
+    if (guardBytes) guards.push([start + off + bytes, guardBytes]);
     high = Math.max(high, off + size);
   }
   return high;

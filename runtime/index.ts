@@ -43,6 +43,9 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   }
   const model = new Model(manifest, instance.exports, memory);
   model.initialize();
+  // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
+  const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
+  if (embedded) model.loadWeights(new Uint8Array(embedded));
   if (opts.weights) model.loadWeights(opts.weights);
   return model;
 }
