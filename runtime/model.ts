@@ -58,8 +58,8 @@ export class Model {
   predict(inputs: Feeds): Record<string, Float32Array> {
     this.live();
     const n = checkFeeds(this.manifest.inputs, inputs, "input");
-    const out: Record<string, Float32Array> = {};
-    for (const s of this.manifest.outputs) out[s.name] = new Float32Array(n * size(s.shape));
+    // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
+    const out: Record<string, Float32Array> = Object.fromEntries(this.manifest.outputs.map((s) => [s.name, new Float32Array(n * size(s.shape))]));
     for (let start = 0; start < n; start += this.maxBatch) {
       const count = Math.min(this.maxBatch, n - start);
       this.stage(this.manifest.inputs, inputs, start, count);
