@@ -17,6 +17,8 @@ import { assembleModule } from "./emit/module.js";
 import { compileAssemblyScript, finishModule } from "./asc.js";
 import { buildManifest, type Manifest } from "./manifest.js";
 import { printModule } from "./print.js";
+import { KilnError, type Diagnostic } from "./diagnostics.js";
+import { readSafetensors } from "../runtime/safetensors.js";
 
 export { KilnError } from "./diagnostics.js";
 export { checkGraph } from "./frontend.js";
@@ -58,6 +60,7 @@ export async function compile(input: string | unknown, options: CompileOptions =
   const maxBatch = options.maxBatch ?? 64;
   if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) throw new Error(`maxBatch must be an integer in 1..65536, got ${maxBatch}`);
   const graph: Graph = isGraph(input) ? input : checkGraph(input);
+  if (options.weights) checkEmbeddedWeights(graph, options.weights);
   const lw = lower(graph);
   verify(lw.mod, "lower");
   fuse(lw.mod);
@@ -90,4 +93,18 @@ export async function compile(input: string | unknown, options: CompileOptions =
 
 function isGraph(x: unknown): x is Graph {
   return typeof x === "object" && x !== null && Array.isArray((x as Graph).layers) && (x as Graph).layers.every((l) => Array.isArray(l?.weights) && Array.isArray(l?.shape));
+}
+
+/** Trained weights to embed must be exactly the graph's: every weight, its shape, F32. */
+function checkEmbeddedWeights(graph: Graph, bytes: Uint8Array): void {
+  const { tensors } = readSafetensors(bytes);
+  const problems: Diagnostic[] = [];
+  for (const w of graph.layers.flatMap((l) => l.weights)) {
+    const t = tensors.get(w.fullName);
+    if (!t) problems.push({ code: "weights", path: w.fullName, message: `the weights file has no tensor "${w.fullName}" (expected F32 [${w.shape.join(", ")}])` });
+    else if (t.dtype !== "F32" || t.shape.join() !== w.shape.join()) {
+      problems.push({ code: "weights", path: w.fullName, message: `expected F32 [${w.shape.join(", ")}], got ${t.dtype} [${t.shape.join(", ")}]` });
+    }
+  }
+  if (problems.length) throw new KilnError(problems);
 }
