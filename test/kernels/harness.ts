@@ -46,7 +46,7 @@ export async function buildKernels(defs: KernelDef[], opts: { pages?: number; re
     optimizeLevel: opts.optimizeLevel ?? 0, initialPages: 1, relaxedSimd: opts.relaxed,
   });
   const memory = new WebAssembly.Memory({ initial: opts.pages ?? 256 });
-  const instance = await WebAssembly.instantiate(await WebAssembly.compile(wasm), { env: { memory } });
+  const instance = await WebAssembly.instantiate(await WebAssembly.compile(new Uint8Array(wasm)), { env: { memory } });
   const base = 65536;
   const scratchBytes = Math.max(64, ...defs.map((d) => d.scratchBytes ?? 0));
   const scratch = base;
