@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
-const PANEL = { width: 420, height: 300, left: 64, right: 16, top: 36, bottom: 48 };
+const PANEL = { width: 420, height: 300, left: 64, right: 16, top: 52, bottom: 48 };
 const SERIES = [
   { prefix: "", label: "train", color: "#1f77b4", dash: "" },
   { prefix: "val_", label: "validation", color: "#ff7f0e", dash: "6 4" },
@@ -55,7 +55,7 @@ function panel(history, { key, label }, x0, y0) {
   const sy = (v) => plot.y + plot.h - ((v - lo) / (hi - lo)) * plot.h;
   const out = [`<g>`, `<text x="${x0 + PANEL.width / 2}" y="${y0 + 18}" text-anchor="middle" font-size="13">${esc(label)}</text>`];
   out.push(`<rect x="${plot.x}" y="${plot.y}" width="${plot.w}" height="${plot.h}" fill="none" stroke="#333"/>`);
-  for (const t of niceTicks(lo, hi, 6)) {
+  for (const t of niceTicks(lo, hi, 8)) {
     const y = sy(t).toFixed(1);
     out.push(`<line x1="${plot.x - 5}" x2="${plot.x + plot.w}" y1="${y}" y2="${y}" stroke="#ddd"/>`);
     out.push(`<line x1="${plot.x - 5}" x2="${plot.x}" y1="${y}" y2="${y}" stroke="#333"/>`);
@@ -70,7 +70,8 @@ function panel(history, { key, label }, x0, y0) {
   const cy = plot.y + plot.h / 2;
   out.push(`<text x="${x0 + 16}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 + 16} ${cy})">${esc(label)}</text>`);
   for (const s of lines) out.push(curve(s, sx, sy));
-  lines.forEach((s, i) => out.push(legendEntry(s, plot.x + plot.w - 110, plot.y + 12 + i * 16)));
+  // The legend sits in the top margin, above the plot, so it never hides a curve.
+  lines.forEach((s, i) => out.push(legendEntry(s, plot.x + plot.w / 2 - 110 + i * 120, y0 + 36)));
   out.push("</g>");
   return out.join("\n");
 }
@@ -94,11 +95,12 @@ function paddedRange(lo, hi) {
   return [lo - span * 0.05, hi + span * 0.05];
 }
 
-/** Ticks at 1, 2 or 5 × 10^k steps inside [lo, hi]. */
+/** Ticks at 1, 2 or 5 × 10^k steps inside [lo, hi], about `target` of them. */
 export function niceTicks(lo, hi, target) {
-  const raw = (hi - lo) / Math.max(target - 1, 1);
+  const raw = (hi - lo) / target;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  // The 1-2-5 step nearest to the raw step (on a log scale).
+  const step = [1, 2, 5, 10].map((m) => m * mag).reduce((best, s) => (Math.abs(Math.log(s / raw)) < Math.abs(Math.log(best / raw)) ? s : best));
   const ticks = [];
   for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
   return ticks;
