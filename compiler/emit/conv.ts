@@ -7,7 +7,7 @@
 import type { ActivationName } from "../graph-types.js";
 import { activationNeeds } from "./activation.js";
 import { intlit } from "./code.js";
-import { gemmBody, gemmPrologue, kcp, packedBFloats, roundUp, type GemmPlan } from "./gemm-core.js";
+import { gemmBody, gemmPrologue, kcp, packedBFloats, roundUp, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
 import type { KernelDef, KernelParam } from "./kernel.js";
 import { KC_MAX, MC, packAPlain } from "./matmul.js";
 
@@ -30,17 +30,17 @@ function check(s: Conv2dSpec, who: string): void {
 const usize = (name: string): KernelParam => ({ name, type: "usize" });
 const rowsExpr = (s: Conv2dSpec) => `(n * ${intlit(s.oh * s.ow)})`;
 
-/** Locals for output pixel `p`: its image's input base xb_ and the window origin iy0_, ix0_. */
-function pixel(s: Conv2dSpec, p: string, x: string): string {
-  const ohw = s.oh * s.ow;
+/** Locals for output pixel `p`: its image's input base xb_ and the window origin iy0_, ix0_ (names get `sfx`). */
+function pixel(s: Conv2dSpec, p: string, x: string, sfx = ""): string {
+  const ohw = s.oh * s.ow, v = (name: string) => `${name}${sfx}_`;
   return [
-    `const p_ = ${p};`,
-    `const img_ = p_ / ${intlit(ohw)};`,
-    `const rem_ = p_ - img_ * ${intlit(ohw)};`,
-    `const oy_ = rem_ / ${intlit(s.ow)};`,
-    `const iy0_ = oy_ * ${intlit(s.sh)} - ${intlit(s.padTop)};`,
-    `const ix0_ = (rem_ - oy_ * ${intlit(s.ow)}) * ${intlit(s.sw)} - ${intlit(s.padLeft)};`,
-    `const xb_ = ${x} + <usize>(img_ * ${intlit(s.h * s.w * s.c * 4)});`,
+    `const ${v("p")} = ${p};`,
+    `const ${v("img")} = ${v("p")} / ${intlit(ohw)};`,
+    `const ${v("rem")} = ${v("p")} - ${v("img")} * ${intlit(ohw)};`,
+    `const ${v("oy")} = ${v("rem")} / ${intlit(s.ow)};`,
+    `const ${v("iy0")} = ${v("oy")} * ${intlit(s.sh)} - ${intlit(s.padTop)};`,
+    `const ${v("ix0")} = (${v("rem")} - ${v("oy")} * ${intlit(s.ow)}) * ${intlit(s.sw)} - ${intlit(s.padLeft)};`,
+    `const ${v("xb")} = ${x} + <usize>(${v("img")} * ${intlit(s.h * s.w * s.c * 4)});`,
   ].join("\n");
 }
 
@@ -114,6 +114,39 @@ export function emitConv2d(spec: Conv2dSpec): KernelDef {
   };
 }
 
+/**
+ * Packs 4 pixels at a time (c % 4 == 0): per tap, 4×4 blocks (pixels × channels) go through a
+ * SIMD transpose into 4 channel rows. Out-of-image pixels read the zero run at zb_ instead.
+ */
+function packIm2colT4(s: Conv2dSpec, rowStride: number): string {
+  const R = rowStride * 4, P = [0, 1, 2, 3];
+  const block = (ci: string, imm: number) => [
+    ...P.map((i) => `const x${i}_ = v128.load(s${i}_ + ${ci} * 4, ${intlit(imm * 4)});`),
+    ...TRANSPOSE4,
+    ...P.map((j) => `v128.store(dst_ + <usize>(${ci} * ${intlit(R)}), y${j}_, ${intlit((imm + j) * R)});`),
+  ];
+  const chans = s.c <= 16
+    ? Array.from({ length: s.c / 4 }, (_, g) => ["{", ...block("0", g * 4).map((l) => "  " + l), "}"]).flat()
+    : [`for (let ci_: usize = 0; ci_ < ${intlit(s.c)}; ci_ += 4) {`, ...block("ci_", 0).map((l) => "  " + l), `}`];
+  return [
+    `for (; q_ + 4 <= kc_; q_ += 4) {`,
+    ...P.map((i) => pixel(s, `pc_ + q_ + ${i}`, "x", String(i)).replace(/^/gm, "  ")),
+    `  let dst_ = sa_ + <usize>(q_ * 4);`,
+    `  for (let ky_ = 0; ky_ < ${intlit(s.kh)}; ky_++) {`,
+    `    for (let kx_ = 0; kx_ < ${intlit(s.kw)}; kx_++) {`,
+    ...P.flatMap((i) => [
+      `      const iy${i}_ = iy0${i}_ + ky_ * ${intlit(s.dh)};`,
+      `      const ix${i}_ = ix0${i}_ + kx_ * ${intlit(s.dw)};`,
+      `      const s${i}_: usize = <u32>iy${i}_ < ${intlit(s.h)} && <u32>ix${i}_ < ${intlit(s.w)} ? xb${i}_ + <usize>((iy${i}_ * ${intlit(s.w)} + ix${i}_) * ${intlit(s.c * 4)}) : zb_;`,
+    ]),
+    ...chans.map((l) => "      " + l),
+    `      dst_ += ${intlit(s.c * R)};`,
+    `    }`,
+    `  }`,
+    `}`,
+  ].join("\n");
+}
+
 /** Packs im2col(x)ᵀ (rows = tap·c + channel, all K of them; cols = pixels pc_..) into sa_. */
 function packIm2colT(s: Conv2dSpec, rowStride: number): string {
   const R = rowStride * 4, K = s.kh * s.kw * s.c;
@@ -124,7 +157,9 @@ function packIm2colT(s: Conv2dSpec, rowStride: number): string {
     ? Array.from({ length: s.c }, (_, ci) => `store<f32>(dst_, 0, ${intlit(ci * R)});`).join("\n")
     : `for (let ci_ = 0; ci_ < ${intlit(s.c)}; ci_++) store<f32>(dst_ + <usize>(ci_ * ${intlit(R)}), 0);`;
   return [
-    `for (let q_ = 0; q_ < kc_; q_++) {`,
+    `let q_ = 0;`,
+    ...(s.c % 4 === 0 ? [packIm2colT4(s, rowStride)] : []),
+    `for (; q_ < kc_; q_++) {`,
     pixel(s, "pc_ + q_", "x").replace(/^/gm, "  "),
     `  let dst_ = sa_ + <usize>(q_ * 4);`,
     `  for (let ky_ = 0; ky_ < ${intlit(s.kh)}; ky_++) {`,
@@ -157,14 +192,18 @@ export function emitConv2dGradFilter(spec: Conv2dSpec): KernelDef {
     b: { ptr: "dy", ld: spec.f, trans: false }, c: { ptr: "dw", ld: spec.f },
     alpha: 1, accumulate: !!spec.accumulate, activation: "linear", relaxed: !!spec.relaxed,
   };
-  const bBytes = roundUp(packedBFloats(plan) * 4, 64);
+  const bBytes = roundUp(packedBFloats(plan) * 4, 64), aBytes = roundUp(plan.mc * kcp(plan) * 4, 64);
   return {
     key: `conv2d_grad_filter:${JSON.stringify(spec)}`,
     label: `conv2d grad-filter ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
     params: [usize("x"), usize("dy"), usize("dw"), usize("scratch"), { name: "n", type: "i32" }],
-    body: [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan)].join("\n"),
+    body: [
+      `const zb_: usize = scratch + ${intlit(bBytes + aBytes)};`,
+      run("zero", "zb_", "", spec.c),
+      gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan),
+    ].join("\n"),
     needs: [],
-    scratchBytes: bBytes + plan.mc * kcp(plan) * 4,
+    scratchBytes: bBytes + aBytes + roundUp(spec.c * 4, 64),
   };
 }
 
