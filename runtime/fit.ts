@@ -6,7 +6,7 @@
  */
 import { KilnError } from "./errors.js";
 import { checkCount, type Feeds } from "./feeds.js";
-import { Rng } from "./init.js";
+import { Rng } from "./rng.js";
 import type { Model, StepResult } from "./model.js";
 
 /** Flat Keras-style logs: `loss`, each metric by name, and `val_`-prefixed ones after validation. */

@@ -8,6 +8,7 @@ import { KilnError } from "./errors.js";
 import { capabilities, toModule, type Source } from "./load.js";
 import { readManifest } from "./manifest.js";
 import { Model } from "./model.js";
+import { loadParts } from "./parts.js";
 
 export { KilnError, type Diagnostic } from "./errors.js";
 export { capabilities, type Capabilities, type Source } from "./load.js";
@@ -26,7 +27,7 @@ export interface LoadOptions {
  * start at their seeded initial values (unless the module embeds trained ones), then `opts.weights`.
  */
 export async function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
-  const mod = await toModule(source);
+  const [mod] = await Promise.all([toModule(source), loadParts()]);
   const manifest = readManifest(mod);
   for (const imp of WebAssembly.Module.imports(mod)) {
     const ok = imp.module === "env" && ((imp.name === "memory" && imp.kind === "memory") || (imp.name === "abort" && imp.kind === "function"));

@@ -26,11 +26,13 @@ export async function toModule(source: Source): Promise<WebAssembly.Module> {
   return compile(await toBytes(source), describe(source));
 }
 
+type Loaded = Uint8Array | ArrayBuffer | Response;
+
 function describe(source: Source): string {
   return typeof source === "string" ? source : source instanceof URL ? source.href : "model";
 }
 
-async function toBytes(source: Source): Promise<Uint8Array | ArrayBuffer> {
+async function toBytes(source: Source): Promise<Loaded> {
   if (source instanceof Uint8Array || source instanceof ArrayBuffer) return source;
   if (typeof Response !== "undefined" && source instanceof Response) return fromResponse(source, source.url || "response");
   if (source instanceof URL) return fromUrl(source);
@@ -50,7 +52,7 @@ async function toBytes(source: Source): Promise<Uint8Array | ArrayBuffer> {
   return fail("", `expected bytes, a Response, a URL, a path or a WebAssembly.Module, got ${typeName(source)}`);
 }
 
-async function fromUrl(url: URL): Promise<ArrayBuffer | Uint8Array> {
+async function fromUrl(url: URL): Promise<Loaded> {
   if (url.protocol === "file:" && isNode()) return readFile(url);
   let res: Response;
   try {
@@ -61,8 +63,14 @@ async function fromUrl(url: URL): Promise<ArrayBuffer | Uint8Array> {
   return fromResponse(res, url.href);
 }
 
-async function fromResponse(res: Response, where: string): Promise<ArrayBuffer> {
+/**
+ * A response served as application/wasm (and not yet read) is compiled while it downloads
+ * (compileStreaming); other responses are read whole first, as streaming requires that type.
+ */
+async function fromResponse(res: Response, where: string): Promise<Loaded> {
   if (!res.ok) fail(where, `fetching the model failed: HTTP ${res.status} ${res.statusText}`);
+  const wasmType = /^application\/wasm\b/i.test(res.headers.get("content-type") ?? "");
+  if (wasmType && !res.bodyUsed && typeof WebAssembly.compileStreaming === "function") return res;
   try {
     return await res.arrayBuffer();
   } catch (e) {
@@ -79,10 +87,13 @@ async function readFile(path: string | URL): Promise<Uint8Array> {
   }
 }
 
-async function compile(bytes: Uint8Array | ArrayBuffer, where: string): Promise<WebAssembly.Module> {
+async function compile(bytes: Loaded, where: string): Promise<WebAssembly.Module> {
+  const streamed = typeof Response !== "undefined" && bytes instanceof Response;
   try {
-    return await WebAssembly.compile(bytes as BufferSource);
+    return await (streamed ? WebAssembly.compileStreaming(bytes) : WebAssembly.compile(bytes as BufferSource));
   } catch (e) {
+    // Streaming also fails when the download breaks off: only a CompileError is about the bytes.
+    if (streamed && !(e instanceof WebAssembly.CompileError)) return fail(where, `could not read the response body: ${(e as Error).message}`);
     const hint = !hasSimd()
       ? " (this engine lacks WebAssembly SIMD, which kiln modules need)"
       : capabilities().relaxedSimd ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)";

@@ -6,11 +6,10 @@
  */
 import { KilnError, type Diagnostic } from "./errors.js";
 import { checkCount, checkFeeds, type Feeds } from "./feeds.js";
-import { fit, type FitOptions, type History } from "./fit.js";
-import { initialValues } from "./init.js";
+import type { FitOptions, History } from "./fit.js";
 import { capabilities, typeName, type Capabilities } from "./load.js";
 import { size, type DType, type Manifest, type Slot } from "./manifest.js";
-import { asFloat32, asInt32, readSafetensors, writeSafetensors } from "./safetensors.js";
+import { parts } from "./parts.js";
 
 export interface TensorInfo {
   name: string;
@@ -82,7 +81,9 @@ export class Model {
   }
 
   /** Trains on `data`; see fit.ts for the options and the History it resolves to. */
-  fit(data: Feeds, opts?: FitOptions): Promise<History> {
+  async fit(data: Feeds, opts?: FitOptions): Promise<History> {
+    // Loaded on first use, so pages that only predict never fetch the training loop.
+    const { fit } = await import("./fit.js");
     return fit(this, data, opts);
   }
 
@@ -139,7 +140,7 @@ export class Model {
       const dtype = t.dtype === "I32" ? "int32" : "float32";
       record[name] = { dtype: t.dtype, shape: t.shape, data: this.view(dtype, t.offset, size(t.shape)).slice() };
     }
-    return writeSafetensors(record);
+    return parts().st.writeSafetensors(record);
   }
 
   /**
@@ -148,7 +149,8 @@ export class Model {
    */
   loadWeights(bytes: Uint8Array): void {
     this.live();
-    const { tensors } = readSafetensors(bytes);
+    const { st } = parts();
+    const { tensors } = st.readSafetensors(bytes);
     const want = this.stored(this.canTrain);
     const problems: Diagnostic[] = [];
     const add = (path: string, message: string) => problems.push({ code: "weights", path, message });
@@ -168,7 +170,7 @@ export class Model {
     for (const [name, t] of tensors) {
       const w = want.get(name);
       if (!w) continue;
-      const data = w.dtype === "I32" ? asInt32(t, name) : asFloat32(t, name);
+      const data = w.dtype === "I32" ? st.asInt32(t, name) : st.asFloat32(t, name);
       this.view(w.dtype === "I32" ? "int32" : "float32", w.offset, data.length).set(data);
     }
   }
@@ -198,7 +200,7 @@ export class Model {
   /** @internal Writes initial weights (unless embedded) and the dropout seed. */
   initialize(): void {
     const m = this.manifest;
-    if (!m.weightsEmbedded) m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(initialValues(w, m.seed, i)));
+    if (!m.weightsEmbedded) m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(parts().init.initialValues(w, m.seed, i)));
     if (m.training) new Uint32Array(this.memory!.buffer, m.training.seedOffset, 1)[0] = m.seed >>> 0;
   }
 
