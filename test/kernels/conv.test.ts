@@ -17,7 +17,7 @@ const cases: Case[] = [
   { name: "dilation 2 valid", n: 2, spec: { ...base, h: 8, w: 9, c: 2, f: 6, kh: 3, kw: 3, dh: 2, dw: 2, oh: 4, ow: 5 } },
   { name: "c = 1, f = 10 (first layer)", n: 3, spec: { ...base, h: 6, w: 6, c: 1, f: 10, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 6, bias: true, activation: "relu" } },
   { name: "asymmetric padding, 2x3 kernel", n: 2, spec: { ...base, h: 5, w: 4, c: 3, f: 7, kh: 2, kw: 3, padTop: 0, padLeft: 2, oh: 5, ow: 5 } },
-  { name: "multi-block K (c = 40), f = 17", n: 2, spec: { ...base, h: 5, w: 5, c: 40, f: 17, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 5, ow: 5, bias: true } },
+  { name: "multi-block K (c = 48), f = 17", n: 2, spec: { ...base, h: 5, w: 5, c: 48, f: 17, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 5, ow: 5, bias: true } },
   { name: "1x1, stride (2,1), f = 1", n: 3, spec: { ...base, h: 5, w: 4, c: 6, f: 1, kh: 1, kw: 1, sh: 2, sw: 1, oh: 3, ow: 4 } },
   { name: "odd everything, c = 33", n: 1, spec: { ...base, h: 7, w: 5, c: 33, f: 3, kh: 3, kw: 2, sh: 2, sw: 1, padTop: 1, padLeft: 0, oh: 4, ow: 4 } },
   { name: "accumulate", n: 2, spec: { ...base, h: 6, w: 6, c: 4, f: 9, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 6, accumulate: true } },
@@ -105,6 +105,12 @@ describe("conv2d emitters", () => {
     expect(emitConv2dGradInput(s).params.map((p) => p.name)).toEqual(["dy", "w", "dx", "scratch", "n"]);
     expect(emitConv2dGradFilter(s).params.map((p) => p.name)).toEqual(["x", "dy", "dw", "scratch", "n"]);
     expect(emitConv2d(s).params.at(-1)).toEqual({ name: "n", type: "i32" });
+  });
+
+  it("splits K into whole-tap blocks when kh·kw·c exceeds one block", () => {
+    const big: Conv2dSpec = { ...base, h: 5, w: 5, c: 48, f: 17, kh: 3, kw: 3, oh: 3, ow: 3 };
+    expect(emitConv2d(big).body).toContain("pc_ += ");
+    expect(emitConv2d({ ...big, c: 32 }).body).not.toContain("pc_ += ");
   });
 
   it("rejects malformed specs", () => {

@@ -54,7 +54,7 @@ for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, tru
   add(`${t} 17x33x10 const`, { m: 17, n: 33, k: 10, transA: ta, transB: tb }, 17, 10);
   add(`${t} runtime m 33x10x17`, { m: "m", n: 10, k: 17, transA: ta, transB: tb, lda: ta ? 33 : undefined }, 33, 17);
   add(`${t} runtime k 9x12x290`, { m: 9, n: 12, k: "k", transA: ta, transB: tb, lda: ta ? 9 : 290, ldb: tb ? 290 : 12 }, 9, 290);
-  add(`${t} 5x17x300 (two K blocks)`, { m: 5, n: 17, k: 300, transA: ta, transB: tb }, 5, 300);
+  add(`${t} 5x17x400 (two K blocks)`, { m: 5, n: 17, k: 400, transA: ta, transB: tb }, 5, 400);
 }
 for (const [m, n, k] of [[1, 1, 1], [3, 5, 3], [5, 3, 1], [1, 10, 33], [10, 1, 5], [33, 17, 3], [64, 16, 64], [70, 24, 8]]) {
   add(`odd ${m}x${n}x${k}`, { m: "m", n, k }, m, k);
@@ -68,7 +68,7 @@ add("lda/ldb/ldc strided", { m: "m", n: 6, k: 5, lda: 9, ldb: 11, ldc: 13 }, 7, 
 add("strided transposed", { m: 6, n: 7, k: 9, transA: true, transB: true, lda: 10, ldb: 12, ldc: 8 }, 6, 9);
 add("alpha", { m: "m", n: 9, k: 8, alpha: 0.125 }, 11, 8);
 add("accumulate", { m: "m", n: 13, k: 6, accumulate: true }, 5, 6);
-add("accumulate multi-block", { m: 7, n: 9, k: "k", accumulate: true, lda: 300, alpha: 0.5 }, 7, 300);
+add("accumulate multi-block", { m: 7, n: 9, k: "k", accumulate: true, lda: 800, alpha: 0.5 }, 7, 800);
 add("bias + relu", { m: "m", n: 21, k: 7, bias: true, activation: "relu" }, 9, 7);
 add("bias + relu multi-block", { m: "m", n: 11, k: 520, bias: true, activation: "relu" }, 6, 520);
 add("1 batch level", { m: 5, n: 6, k: 7, batch: [{ count: "nb", strideA: 35, strideB: 42, strideC: 30 }] }, 5, 7, [3]);
@@ -127,6 +127,12 @@ describe("emitMatmul", () => {
     expect(() => emitMatmul({ m: "scratch", n: 4, k: 4 })).toThrow(/collides/);
     expect(() => emitMatmul({ m: 4, n: 4, k: "k" })).toThrow(/lda/);
     expect(() => emitMatmul({ m: 4, n: 4, k: 8, lda: 3 })).toThrow(/lda/);
+  });
+
+  it("takes the K-blocked path for the multi-block cases (so they test what their names say)", () => {
+    expect(emitMatmul({ m: 5, n: 17, k: 400 }).body).toContain("pc_ += ");
+    expect(emitMatmul({ m: "m", n: 11, k: 520 }).body).toContain("pc_ += ");
+    expect(emitMatmul({ m: "m", n: 11, k: 384 }).body).not.toContain("pc_ += ");
   });
 
   it("uses relaxed_madd only in the relaxed variant", () => {
