@@ -32,7 +32,7 @@ function tfNetwork(): [string, tf.layers.Layer][] {
 function sparseCE(probs: tf.Tensor, labels: Int32Array): tf.Scalar {
   const p = tf.clipByValue(tf.div(probs, tf.sum(probs, -1, true)), 1e-7, 1 - 1e-7);
   const oneHot = tf.oneHot(tf.tensor1d(labels, "int32"), 10);
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(p)), -1)));
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(p)), -1))) as tf.Scalar;
 }
 
 let kiln: { loss: number; grads: Record<string, Float32Array>; metrics: Record<string, number> };

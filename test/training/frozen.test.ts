@@ -9,7 +9,7 @@ import { build, compiledGradients, gradientErrors, norm, randomizeWeights, relEr
 
 const BATCH = 4;
 
-const graph = (layers: object[], out: number[], optimizer: object = { type: "sgd", learning_rate: 1 }, inShape = [4]): RefGraph => ({
+const graph = (layers: object[], out: number[], optimizer: Record<string, unknown> = { type: "sgd", learning_rate: 1 }, inShape = [4]): RefGraph => ({
   format: "kiln.graph/v1",
   name: "frozen",
   seed: 4,
