@@ -1,19 +1,22 @@
 /**
  * `kiln compile graph.json -o model.wasm`: the whole pipeline, then the module is written and its
  * size, compile time and memory plan are printed. `--emit ir` / `--emit as` print the fused IR or
- * the generated AssemblyScript instead of (or besides) writing the module.
+ * the generated AssemblyScript instead of (or besides) writing the module; `--emit esm` also writes
+ * a typed ES module wrapper (.js and .d.ts) next to it (compiler/emit/esm.ts).
  * Exit 0 ok, 1 invalid graph or weights, 2 usage error.
  */
 import { readFile, writeFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { KilnError, formatDiagnostic } from "../diagnostics.js";
 import { compile } from "../index.js";
+import { emitEsm } from "../emit/esm.js";
 import type { CliContext } from "./main.js";
 
 interface CompileFlags {
   output?: string;
   maxBatch: number;
-  emit?: "ir" | "as";
+  emit?: "ir" | "as" | "esm";
   optimize: number;
   relaxedSimd?: boolean;
   weights?: string;
@@ -26,7 +29,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
     .argument("<graph>", "path of the graph JSON file")
     .option("-o, --output <file>", "where to write the module (default: <graph name>.wasm)")
     .option("--max-batch <n>", "largest batch run at once; sizes the memory plan", positiveInt, 64)
-    .addOption(new Option("--emit <what>", "print the fused IR or the generated AssemblyScript").choices(["ir", "as"]))
+    .addOption(new Option("--emit <what>", "print the fused IR or the generated AssemblyScript, or write a typed ES module wrapper (esm)").choices(["ir", "as", "esm"]))
     .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3", levelInt, 3)
     .option("--relaxed-simd", "emit relaxed SIMD (f32x4.relaxed_madd): Chrome 114+, Node 22+")
     .option("--weights <file>", "embed trained weights (safetensors) so the module carries a ready model")
@@ -43,12 +46,19 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
         const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights });
         if (flags.emit === "ir") io.out(result.ir);
         if (flags.emit === "as") io.out(result.source);
-        const output = flags.output ?? (flags.emit ? undefined : `${result.manifest.name}.wasm`);
+        const output = flags.output ?? (flags.emit && flags.emit !== "esm" ? undefined : `${result.manifest.name}.wasm`);
         if (output) {
           await writeFile(output, result.wasm);
           const m = result.manifest;
           io.out(`${output}: ${(result.wasm.length / 1024).toFixed(1)} KB, ${result.stats.kernels} kernels, compiled in ${(result.stats.compileMs / 1000).toFixed(2)} s\n`);
           io.out(`  memory: ${m.memory.pages} pages; weights ${m.memory.weightsBytes} B, arena ${m.memory.arenaBytes} B; max batch ${m.maxBatch}; ${m.canTrain ? "trains" : "inference only"}\n`);
+          if (flags.emit === "esm") {
+            const base = output.replace(/\.wasm$/, "");
+            const esm = emitEsm(m, { wasmFile: basename(output) });
+            await writeFile(`${base}.js`, esm.js);
+            await writeFile(`${base}.d.ts`, esm.dts);
+            io.out(`  typed wrapper: ${base}.js, ${base}.d.ts\n`);
+          }
         }
         setExitCode(0);
       } catch (err) {
