@@ -25,6 +25,11 @@ export interface FitOptions {
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
   /** Milliseconds of training between yields to the event loop (default 50; 0: after every batch). */
   yieldEvery?: number;
+  /**
+   * On a non-finite loss, re-run that step from the state before it and name the first layer whose
+   * output went non-finite (needs manifest.training.layerOutputs; copies weights and optimizer state every step).
+   */
+  debugNaN?: boolean;
 }
 
 export interface History {
@@ -49,11 +54,14 @@ export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Pro
     order(rows, shuffle, model.manifest.seed, epoch);
     const sums: Logs = {};
     for (let start = 0; start < n; start += batchSize) {
-      const count = Math.min(batchSize, n - start);
-      const r = model.trainRows(data, rows.subarray(start, start + count), count);
+      const count = Math.min(batchSize, n - start), batch = rows.subarray(start, start + count);
+      const before = opts.debugNaN ? saveState(model) : undefined;
+      const r = model.trainRows(data, batch, count);
       if (!Number.isFinite(r.loss)) {
         const where = `step ${step + 1} of this fit (epoch ${epoch + 1}, batch ${start / batchSize + 1}; counting from 1)`;
-        throw new KilnError({ code: "diverged", path: "fit", message: `the loss became ${r.loss} at ${where}; training stopped` });
+        const found = before ? findNaN(model, data, batch, before) : undefined;
+        const message = `the loss became ${r.loss} at ${where}; training stopped${found ? `; ${found.message}` : ""}`;
+        throw new KilnError({ code: "diverged", path: "fit", ...(found?.layer ? { layer: found.layer } : {}), message });
       }
       const logs = flatten(r);
       for (const k in logs) sums[k] = (sums[k] ?? 0) + logs[k] * count;
@@ -88,4 +96,40 @@ function order(rows: Uint32Array, shuffle: boolean, seed: number, epoch: number)
     const j = Math.floor(rng.uniform() * (i + 1));
     [rows[i], rows[j]] = [rows[j], rows[i]];
   }
+}
+
+type State = [offset: number, bytes: Uint8Array][];
+
+/** Copies of what a train step changes besides activations: weights, optimizer slots, step, seed. */
+function saveState(model: Model): State {
+  const m = model.manifest, t = m.training!, mem = model.memoryView();
+  const n = (shape: number[]) => 4 * shape.reduce((a, b) => a * b, 1);
+  const regions: [number, number][] = [[t.stepOffset, 4], [t.seedOffset, 4], ...m.weights.map((w) => [w.offset, n(w.shape)] as [number, number])];
+  for (const s of t.slots) regions.push([s.offset, n(m.weights.find((w) => w.name === s.weight)!.shape)]);
+  return regions.map(([o, len]) => [o, mem.slice(o, o + len)]);
+}
+
+/**
+ * The NaN finder: restores the state before the failing step, notes weights that were already
+ * non-finite, re-runs the step and scans layerOutputs in forward order for the first non-finite value.
+ */
+function findNaN(model: Model, data: Feeds, rows: Uint32Array, before: State): { message: string; layer?: string } {
+  const mem = model.memoryView(), t = model.manifest.training!;
+  for (const [o, bytes] of before) mem.set(bytes, o);
+  const f32 = (offset: number, length: number) => new Float32Array(mem.buffer, offset, length);
+  const bad = (a: Float32Array) => a.findIndex((v) => v - v !== 0); // NaN and ±Inf
+  const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const weights = model.manifest.weights.filter((w) => bad(f32(w.offset, size(w.shape))) >= 0).map((w) => `"${w.name}"`);
+  const already = weights.length ? `; weights non-finite before the step: ${weights.join(", ")}` : "";
+  const again = model.trainRows(data, rows, rows.length).loss;
+  if (!t.layerOutputs) return { message: `the module lists no layer outputs to search (manifest.training.layerOutputs)${already}` };
+  for (const o of t.layerOutputs) {
+    const per = size(o.shape), out = f32(o.offset, rows.length * per), i = bad(out);
+    if (i >= 0) {
+      const what = `example ${Math.floor(i / per)} of the batch, element ${i % per} is ${out[i]}`;
+      return { layer: o.layer, message: `the first non-finite layer output is layer "${o.layer}" (${what})${already}` };
+    }
+  }
+  const re = Number.isFinite(again) ? ` (and the re-run's loss was ${again}: not reproducible)` : "";
+  return { message: `every layer output was finite: the loss computation itself went non-finite${re}${already}` };
 }

@@ -38,6 +38,20 @@ export interface TrainingInfo {
   /** u32: the runtime writes manifest.seed here at load (dropout masks). */
   seedOffset: number;
   slots: { slot: "momentum" | "velocity"; weight: string; offset: number }[];
+  /**
+   * Optional (the NaN finder): every layer's output in train_step, in forward order; f32
+   * [maxBatch, ...shape] at `offset`, left intact until train_step returns.
+   */
+  layerOutputs?: { layer: string; offset: number; shape: number[] }[];
+}
+
+/** Optional: where traps happen. Per export name, its kernel calls in order: [function, layer]. */
+export interface KernelTable {
+  calls: Record<string, [string, string][]>;
+  /** An i32 each export sets to the index of the call it is about to make (exact even when inlined). */
+  progressOffset?: number;
+  /** Wasm function index (imports counted first, as engines print "wasm-function[7]") → kernel function name. */
+  functions?: Record<string, string>;
 }
 
 export interface Manifest {
@@ -57,6 +71,7 @@ export interface Manifest {
   training?: TrainingInfo;
   /** true: the module's data already holds trained weights; do not initialize. */
   weightsEmbedded?: boolean;
+  kernels?: KernelTable;
 }
 
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -123,6 +138,19 @@ export function checkManifest(m: Manifest, exportNames: string[]): void {
       if (!w) bad(`optimizer slot ${s.slot} names unknown weight "${s.weight}"`);
       region(`optimizer slot ${s.slot}/${s.weight}`, s.offset, size(w.shape) * 4);
     }
+    for (const o of t.layerOutputs ?? []) {
+      if (typeof o.layer !== "string" || !shapeOk(o.shape)) bad(`training.layerOutputs: bad layer ${JSON.stringify(o.layer)} or shape`);
+      region(`output of layer "${o.layer}"`, o.offset, m.maxBatch * size(o.shape) * 4);
+    }
+  }
+  if (m.kernels) {
+    const k = m.kernels;
+    if (k.progressOffset !== undefined) region("kernels.progressOffset", k.progressOffset, 4);
+    const pair = (c: unknown) => Array.isArray(c) && c.length === 2 && c.every((x) => typeof x === "string");
+    for (const calls of Object.values(k.calls ?? bad("kernels.calls is missing"))) {
+      if (!Array.isArray(calls) || !calls.every(pair)) bad("kernels.calls: expected lists of [kernel, layer] pairs");
+    }
+    if (k.functions !== undefined && !Object.values(k.functions).every((f) => typeof f === "string")) bad("kernels.functions: expected kernel names");
   }
   for (const name of need) {
     if (!exportNames.includes(name as string)) bad(`the module does not export "${name}" named by the manifest`);

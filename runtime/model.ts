@@ -181,6 +181,14 @@ export class Model {
     this.exports = {};
   }
 
+  /**
+   * Debugging: a live view of the module's whole linear memory (tests hash it to prove rejected
+   * calls wrote nothing; the NaN finder saves and restores training state through it). Do not write.
+   */
+  memoryView(): Uint8Array {
+    return new Uint8Array(this.live().buffer);
+  }
+
   // ---- internals shared with fit.ts and loadModel ----
 
   /** @internal Checks training data (inputs and targets); returns its example count. */
@@ -236,7 +244,29 @@ export class Model {
     try {
       (this.exports[name] as (batch: number) => void)(batch);
     } catch (e) {
-      this.fail(name, `the module failed inside export "${name}" (batch ${batch}): ${(e as Error)?.message ?? e}`, "trap");
+      const at = this.trapSite(name, e);
+      const where = at ? ` in kernel ${at.kernel} of layer ${at.layers.map((l) => `"${l}"`).join(" or ")}` : "";
+      this.fail(name, `the module failed inside export "${name}"${where} (batch ${batch}): ${(e as Error)?.message ?? e}`, "trap", at?.layers.join(", "));
+    }
+  }
+
+  /**
+   * The kernel call a trap came from (manifest.kernels): the progress cell when the module keeps
+   * one (exact, even when kernels were inlined), else the innermost kernel frame of the stack —
+   * "wasm-function[7]" through kernels.functions, or a named frame "at k3 (wasm…" / "k3@wasm…".
+   */
+  private trapSite(exp: string, e: unknown): { kernel: string; layers: string[] } | undefined {
+    const table = this.manifest.kernels, calls = table?.calls[exp];
+    if (!table || !Array.isArray(calls)) return;
+    if (table.progressOffset !== undefined && this.memory) {
+      const call = calls[new Int32Array(this.memory.buffer, table.progressOffset, 1)[0]];
+      if (call) return { kernel: call[0], layers: [call[1]] };
+    }
+    for (const line of String((e as Error)?.stack).split("\n")) {
+      const index = /wasm-function\[(\d+)\]/.exec(line)?.[1];
+      const fn = (index && table.functions?.[index]) || /(\w+)(?: \(|@)wasm/.exec(line)?.[1];
+      const layers = [...new Set(calls.filter((c) => c[0] === fn).map((c) => c[1]))];
+      if (layers.length) return { kernel: fn!, layers };
     }
   }
 
@@ -264,7 +294,7 @@ export class Model {
     return this.memory ?? this.fail("", "the model was disposed", "disposed");
   }
 
-  private fail(path: string, message: string, code = "input"): never {
-    throw new KilnError({ code, path, message });
+  private fail(path: string, message: string, code = "input", layer?: string): never {
+    throw new KilnError(layer ? { code, path, layer, message } : { code, path, message });
   }
 }

@@ -61,7 +61,7 @@ export function structure(s: number, nm: Names): any {
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const train = s % 2 === 0;
   const act = ["relu", "tanh", "sigmoid", "linear", "gelu", "silu"][int(0, 5)];
-  const g = (inputs: any[], layers: any[], outputs: string[], training?: any, targets?: any[]) => ({
+  const g = (inputs: any[], layers: any[], outputs: string[], training?: any, targets?: readonly any[]) => ({
     format: "kiln.graph/v1", name: "plain", seed: s, inputs, layers, outputs, ...(training ? { training, targets } : {}),
   });
   const mse = (out: string, tshape: number[]) => [
