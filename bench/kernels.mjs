@@ -23,6 +23,9 @@ if (conv) {
   const s = { h: 28, w: 28, c: 32, f: 64, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, padTop: 0, padLeft: 0, oh: 26, ow: 26 };
   const fl = 2 * 32 * 26 * 26 * 64 * 9 * 32, x = 32 * 28 * 28 * 32, wt = 9 * 32 * 64, y = 32 * 26 * 26 * 64;
   cases.push({ name: "conv3x3 fwd b32 28x28x32->26x26x64", flops: fl, def: (r) => conv.emitConv2d({ ...s, relaxed: r }), sizes: [x, wt, y], dims: [32] });
+  const s1 = { ...s, c: 1, f: 32 }, fl1 = 2 * 32 * 26 * 26 * 32 * 9;
+  cases.push({ name: "conv1 3x3 b32 28x28x1->26x26x32 relu", flops: fl1, def: (r) => conv.emitConv2d({ ...s1, bias: true, activation: "relu", relaxed: r }), sizes: [32 * 784, 9 * 32, 32 * 676 * 32, 32], dims: [32] });
+  cases.push({ name: "conv1 grad-filter", flops: fl1, def: (r) => conv.emitConv2dGradFilter({ ...s1, relaxed: r }), sizes: [32 * 784, 32 * 676 * 32, 9 * 32], dims: [32] });
   cases.push({ name: "conv3x3 grad-input", flops: fl, def: (r) => conv.emitConv2dGradInput({ ...s, relaxed: r }), sizes: [y, wt, x], dims: [32] });
   cases.push({ name: "conv3x3 grad-filter", flops: fl, def: (r) => conv.emitConv2dGradFilter({ ...s, relaxed: r }), sizes: [x, y, wt], dims: [32] });
 }

@@ -127,6 +127,7 @@ describe("emitMatmul", () => {
     expect(() => emitMatmul({ m: "scratch", n: 4, k: 4 })).toThrow(/collides/);
     expect(() => emitMatmul({ m: 4, n: 4, k: "k" })).toThrow(/lda/);
     expect(() => emitMatmul({ m: 4, n: 4, k: 8, lda: 3 })).toThrow(/lda/);
+    expect(() => emitMatmul({ m: 4, n: 4, k: 8, activation: "relu(x)); abort(" as "relu" })).toThrow(/activation/);
   });
 
   it("takes the K-blocked path for the multi-block cases (so they test what their names say)", () => {
