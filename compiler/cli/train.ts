@@ -9,12 +9,25 @@ import cliProgress from "cli-progress";
 import { InvalidArgumentError, type Command } from "commander";
 import { KilnError, formatDiagnostic } from "../diagnostics.js";
 import { compile } from "../index.js";
+import { checkGraph } from "../frontend.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { readDataFile, writeDataFile } from "../../runtime/safetensors.js";
 import type { CliContext } from "./main.js";
 
 type Feeds = Record<string, Float32Array | Int32Array>;
+
+function levelInt(value: string): number {
+  const n = Number(value);
+  if (![0, 1, 2, 3].includes(n)) throw new InvalidArgumentError(`expected 0, 1, 2 or 3, got "${value}"`);
+  return n;
+}
+
+function seedInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
+  return n;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -57,11 +70,24 @@ export async function loadData(model: Model, path: string, withTargets: boolean)
   return feeds;
 }
 
-async function modelFor(graphPath: string, maxBatch: number, weights?: string): Promise<Model> {
+interface ModelFlags {
+  weights?: string;
+  optimize?: number;
+  seed?: number;
+}
+
+async function modelFor(graphPath: string, maxBatch: number, o: ModelFlags): Promise<Model> {
   const text = await readFile(graphPath, "utf8").catch((err) => {
     throw new UsageError(`cannot read ${graphPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   });
-  const { wasm } = await compile(text, { maxBatch });
+  let graph: string | unknown = text;
+  if (o.seed !== undefined) {
+    // --seed replaces the graph's seed (initializers, dropout, shuffling); the graph is checked as usual.
+    const parsed = checkGraph(text);
+    graph = { ...parsed, seed: o.seed };
+  }
+  const { wasm } = await compile(graph, { maxBatch, optimizeLevel: (o.optimize ?? 3) as 0 | 1 | 2 | 3 });
+  const weights = o.weights;
   const model = await loadModel(wasm);
   if (weights) model.loadWeights(await readBytes(weights));
   return model;
@@ -95,6 +121,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .command("train")
     .description("train a graph on a safetensors data file and save the trained weights")
     .argument("<graph>", "path of the graph JSON file")
+    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 3)
     .requiredOption("--data <file>", "training data (safetensors: one tensor per input and target)")
     .option("--validation <file>", "validation data, evaluated after every epoch")
     .option("--epochs <n>", "passes over the data", positiveInt, 1)
@@ -102,8 +129,9 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option("--weights <file>", "initial weights (safetensors) instead of the seeded initializers")
     .option("--out <file>", "where to save the trained weights and optimizer state", "trained.safetensors")
     .option("--no-shuffle", "keep the data order")
+    .option("--seed <n>", "replace the graph's seed (initial weights, dropout, shuffling)", seedInt)
     .action(guarded(ctx, "train", async (graph: string, o: any) => {
-      const model = await modelFor(graph, o.batchSize, o.weights);
+      const model = await modelFor(graph, o.batchSize, o);
       if (!model.canTrain) throw new UsageError(`${graph} has no "training" section`);
       const data = await loadData(model, o.data, true);
       const validationData = o.validation ? await loadData(model, o.validation, true) : undefined;
@@ -139,12 +167,13 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .command("evaluate")
     .description("loss and metrics of a graph's model on a data file")
     .argument("<graph>", "path of the graph JSON file")
+    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 3)
     .requiredOption("--data <file>", "data (safetensors: one tensor per input and target)")
     .option("--weights <file>", "weights (safetensors)")
     .option("--batch-size <n>", "examples per step", positiveInt, 64)
     .option("--json", "print the result as JSON")
     .action(guarded(ctx, "evaluate", async (graph: string, o: any) => {
-      const model = await modelFor(graph, o.batchSize, o.weights);
+      const model = await modelFor(graph, o.batchSize, o);
       if (!model.canTrain) throw new UsageError(`${graph} has no "training" section: it has no loss to evaluate`);
       const r = model.evaluate(await loadData(model, o.data, true), { batchSize: o.batchSize });
       io.out(o.json ? JSON.stringify(r) + "\n" : `${fmt({ loss: r.loss, ...r.metrics })}\n`);
@@ -154,13 +183,14 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .command("predict")
     .description("run a graph's model on a data file; write the outputs as safetensors (or JSON)")
     .argument("<graph>", "path of the graph JSON file")
+    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 3)
     .requiredOption("--data <file>", "inputs (safetensors: one tensor per graph input)")
     .option("--weights <file>", "weights (safetensors)")
     .option("--out <file>", "where to write the outputs (safetensors)")
     .option("--json", "print the outputs as JSON instead")
     .option("--batch-size <n>", "examples per call", positiveInt, 64)
     .action(guarded(ctx, "predict", async (graph: string, o: any) => {
-      const model = await modelFor(graph, o.batchSize, o.weights);
+      const model = await modelFor(graph, o.batchSize, o);
       const feeds = await loadData(model, o.data, false);
       const outputs = model.predict(feeds);
       if (o.json || !o.out) {
