@@ -85,7 +85,6 @@ function packIm2col(s: Conv2dSpec, rowStride: number): string {
     `    }`,
     `    dst_ += ${intlit(c4)};`,
     `  }`,
-    `  for (let q_ = kc_; q_ < kp_; q_++) store<f32>(sa_ + <usize>(r_ * ${intlit(rowStride * 4)} + q_ * 4), 0);`,
     `}`,
   ].join("\n");
 }
@@ -176,7 +175,6 @@ function packIm2colT(s: Conv2dSpec, rowStride: number): string {
     `    }`,
     `  }`,
     `}`,
-    `for (let j_ = 0; j_ < ${intlit(K)}; j_++) for (let q_ = kc_; q_ < kp_; q_++) store<f32>(sa_ + <usize>(j_ * ${intlit(R)} + q_ * 4), 0);`,
   ].join("\n");
 }
 

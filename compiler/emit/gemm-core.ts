@@ -1,9 +1,9 @@
 /**
  * The blocked GEMM skeleton shared by the matmul and convolution emitters (perf-notes recipe):
- * C[M,N] (=|+=) epilogue(alpha · A[M,K] · B[K,N]) with B packed into 8-wide panels, A packed into
- * row-major MC×KCP tiles by a caller-supplied packer (plain, transposed, im2col…), and a 4×8
- * register-blocked micro-kernel (≤ 8 accumulators + 2 B vectors + 1 splat live) over K padded to 4.
- * Invariant: packed K-padding is zero in both A and B; rows past M in a tile are never stored.
+ * C[M,N] (=|+=) epilogue(alpha · A[M,K] · B[K,N]) with B packed into NR-wide panels, A packed into
+ * row-major MC×KCP tiles by a caller-supplied packer (plain, transposed, im2col…), and an MR×NR
+ * register-blocked micro-kernel (8 accumulators + NR/4 B vectors + 1 splat live).
+ * Invariant: rows past M in a tile (and panel columns past N) are computed but never stored.
  */
 import { activationScalar, activationSimd } from "./activation.js";
 import { f32lit, intlit } from "./code.js";
@@ -24,7 +24,7 @@ export interface GemmPlan {
   single: boolean;
   /** Rows per packed A tile (multiple of 4). */
   mc: number;
-  /** Code that packs rows [ic_, ic_+mc_) × cols [pc_, pc_+kc_) of op(A) into sa_ (row stride KCP) and zeroes cols [kc_, kp_). */
+  /** Code that packs rows [ic_, ic_+mc_) × cols [pc_, pc_+kc_) of op(A) into sa_ (row stride KCP). */
   packA: string;
   /** Where op(B) comes from: `ptr` (usize expression), row stride `ld`, stored transposed or not. */
   b: { ptr: string; ld: number; trans: boolean };
@@ -51,13 +51,12 @@ export function packedBFloats(p: GemmPlan): number {
   return kcp(p) * (Math.floor(p.n / nr) * nr + tailWidth(p.n, nr));
 }
 
-/** Code packing op(B) rows [pc_, pc_+kc_) into sb_: panel jp at sb_ + jp·kp_·32, padded rows zero. */
+/** Code packing op(B) rows [pc_, pc_+kc_) into sb_: panel jp at sb_ + jp·kc_·NR·4; tail columns past n zero. */
 export function packB(p: GemmPlan): string {
   const { nr } = tileShape(p.relaxed), pw = nr * 4;
   const full = Math.floor(p.n / nr), tw = tailWidth(p.n, nr), ld = p.b.ld;
   const vcopy = (dst: string, src: string) => Array.from({ length: nr / 4 }, (_, v) =>
     v === 0 ? `v128.store(${dst}, v128.load(${src}));` : `v128.store(${dst}, v128.load(${src}, ${v * 16}), ${v * 16});`).join(" ");
-  const vzero = (dst: string, vs: number) => Array.from({ length: vs }, (_, v) => `v128.store(${dst}, i32x4.splat(0), ${v * 16});`).join(" ");
   const lines: string[] = [];
   if (!p.b.trans) {
     lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`,
@@ -65,9 +64,9 @@ export function packB(p: GemmPlan): string {
       `  let dst_ = sb_ + <usize>(q_ * ${intlit(pw)});`);
     if (full > 0) lines.push(`  for (let j_ = 0; j_ < ${intlit(full)}; j_++) {`,
       `    ${vcopy("dst_", `src_ + <usize>(j_ * ${intlit(pw)})`)}`,
-      `    dst_ += <usize>(kp_ * ${intlit(pw)});`, `  }`);
+      `    dst_ += <usize>(kc_ * ${intlit(pw)});`, `  }`);
     if (tw > 0) {
-      lines.push(`  dst_ = sb_ + <usize>(kp_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)});`);
+      lines.push(`  dst_ = sb_ + <usize>(kc_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)});`);
       for (let j = 0; j < tw; j++) {
         const col = full * nr + j;
         lines.push(col < p.n ? `  store<f32>(dst_, load<f32>(src_, ${intlit(col * 4)}), ${intlit(j * 4)});` : `  store<f32>(dst_, 0, ${intlit(j * 4)});`);
@@ -77,11 +76,6 @@ export function packB(p: GemmPlan): string {
   } else {
     lines.push(...packBTrans(p, full, tw, nr));
   }
-  // Zero the K padding rows of every panel (the micro-kernel runs to kp_).
-  const pads: string[] = [];
-  if (full > 0) pads.push(`for (let j_ = 0; j_ < ${intlit(full)}; j_++) { const d_ = sb_ + <usize>(j_ * kp_ * ${intlit(pw)} + q_ * ${intlit(pw)}); ${vzero("d_", nr / 4)} }`);
-  if (tw > 0) pads.push(`{ const d_ = sb_ + <usize>(kp_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)}); ${vzero("d_", tw / 4)} }`);
-  lines.push(`for (let q_ = kc_; q_ < kp_; q_++) {`, ...pads.map((l) => "  " + l), `}`);
   return lines.join("\n");
 }
 
@@ -120,13 +114,13 @@ function packBTrans(p: GemmPlan, full: number, tw: number, nr: number): string[]
     `}`,
   ];
   const lines: string[] = [];
-  if (full > 0) lines.push(...group(0, full * nr, nr, `(jr_ / ${intlit(nr)}) * kp_ * ${intlit(nr * 4)}`));
-  if (n4 > full * nr) lines.push(...group(full * nr, n4, tw, `kp_ * ${intlit(full * nr * 4)}`));
+  if (full > 0) lines.push(...group(0, full * nr, nr, `(jr_ / ${intlit(nr)}) * kc_ * ${intlit(nr * 4)}`));
+  if (n4 > full * nr) lines.push(...group(full * nr, n4, tw, `kc_ * ${intlit(full * nr * 4)}`));
   if (p.n > n4) {
     // The last n % 4 columns (all in the tail panel), then zero the tail panel's columns past n.
     lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`,
       `  const src_ = ${p.b.ptr} + <usize>((${intlit(n4)} * ${intlit(ld)} + pc_ + q_) * 4);`,
-      `  const dst_ = sb_ + <usize>(kp_ * ${intlit(full * nr * 4)} + q_ * ${intlit(tw * 4)});`);
+      `  const dst_ = sb_ + <usize>(kc_ * ${intlit(full * nr * 4)} + q_ * ${intlit(tw * 4)});`);
     for (let j = n4; j < p.n; j++) lines.push(`  store<f32>(dst_, load<f32>(src_, ${intlit((j - n4) * L)}), ${intlit((j - full * nr) * 4)});`);
     for (let j = p.n; j < full * nr + tw; j++) lines.push(`  store<f32>(dst_, 0, ${intlit((j - full * nr) * 4)});`);
     lines.push(`}`);
@@ -135,7 +129,7 @@ function packBTrans(p: GemmPlan, full: number, tw: number, nr: number): string[]
 }
 
 /**
- * The MR×(4·nv) micro-kernel: accumulates pa_ (MR rows, stride KCP) × pb_ (panel width 4·nv) over kp_.
+ * The MR×(4·nv) micro-kernel: accumulates pa_ (MR rows, stride KCP) × pb_ (panel width 4·nv) over kc_.
  * NOTE: one k step per iteration on purpose. Unrolling by 2 or 4 (with asc -O0 or -O3) made V8
  * keep every step's loads live at once and spill: ~30 vs ~50 GFLOP/s measured A/B on this machine.
  */
@@ -144,7 +138,7 @@ function microKernel(nv: number, rowStride: number, relaxed: boolean): string {
   const w = nv * 4;
   const lines: string[] = [];
   for (let r = 0; r < MR; r++) for (let v = 0; v < nv; v++) lines.push(`let c${r}${v}_ = f32x4.splat(0);`);
-  lines.push(`for (let kk_ = 0; kk_ < kp_; kk_++) {`);
+  lines.push(`for (let kk_ = 0; kk_ < kc_; kk_++) {`);
   for (let v = 0; v < nv; v++) lines.push(`  const b${v}_ = v128.load(pb_, ${intlit(v * 16)});`);
   for (let r = 0; r < MR; r++) {
     lines.push(`  const a${r}_ = v128.load32_splat(pa_, ${intlit(r * rowStride * 4)});`);
@@ -232,10 +226,10 @@ function tileLoops(p: GemmPlan): string {
     p.packA.replace(/^/gm, "  ")];
   if (full > 0) {
     lines.push(`  for (let jp_ = 0; jp_ < ${intlit(full)}; jp_++) {`,
-      panelSweep(p, nr / 4, nr, `jp_ * ${intlit(nr)}`, `jp_ * kp_ * ${intlit(pw)}`).replace(/^/gm, "    "), `  }`);
+      panelSweep(p, nr / 4, nr, `jp_ * ${intlit(nr)}`, `jp_ * kc_ * ${intlit(pw)}`).replace(/^/gm, "    "), `  }`);
   }
   if (tw > 0) {
-    lines.push(`  {`, panelSweep(p, tw / 4, p.n % nr, intlit(full * nr), `kp_ * ${intlit(full * pw)}`).replace(/^/gm, "    "), `  }`);
+    lines.push(`  {`, panelSweep(p, tw / 4, p.n % nr, intlit(full * nr), `kc_ * ${intlit(full * pw)}`).replace(/^/gm, "    "), `  }`);
   }
   if (p.afterTile) lines.push(p.afterTile.replace(/^/gm, "  "));
   lines.push(`}`);
@@ -251,9 +245,9 @@ export function gemmPrologue(p: GemmPlan, sa: string, sb: string): string {
   return lines.join("\n");
 }
 
-/** Single-block K constants (pc_, kc_, kp_), for callers that pack B once outside loops. */
+/** Single-block K constants (pc_, kc_), for callers that pack B once outside loops. */
 export function singleBlockConsts(p: GemmPlan): string {
-  return [`const pc_: i32 = 0;`, `const kc_: i32 = ${p.k};`, `const kp_: i32 = ${intlit(kcp(p))};`].join("\n");
+  return [`const pc_: i32 = 0;`, `const kc_: i32 = ${p.k};`].join("\n");
 }
 
 /** The whole product for one set of base pointers: the K-block loop around packing and tiles. */
@@ -265,7 +259,6 @@ export function gemmBody(p: GemmPlan): string {
   return [
     `for (let pc_: i32 = 0; ; ) {`,
     `  const kc_ = min<i32>(${intlit(p.kc)}, ${p.k} - pc_);`,
-    `  const kp_ = (kc_ + 3) & ~3;`,
     `  const last_ = pc_ + ${intlit(p.kc)} >= ${p.k};`,
     `  const ao_ = ${p.accumulate ? "true" : "pc_ > 0"};`,
     `  const om_ = i32x4.splat(ao_ ? -1 : 0);`,

@@ -62,7 +62,6 @@ export function packAPlain(a: string, lda: number, rowStride: number): string {
     `  let q_ = 0;`,
     `  for (; q_ + 4 <= kc_; q_ += 4) v128.store(dst_ + <usize>(q_ * 4), v128.load(src_ + <usize>(q_ * 4)));`,
     `  for (; q_ < kc_; q_++) store<f32>(dst_ + <usize>(q_ * 4), load<f32>(src_ + <usize>(q_ * 4)));`,
-    `  for (; q_ < kp_; q_++) store<f32>(dst_ + <usize>(q_ * 4), 0);`,
     `}`,
   ].join("\n");
 }
@@ -88,15 +87,11 @@ export function packATrans(a: string, lda: number, rowStride: number): string {
     `    const d_ = dst_ + <usize>(q_ * 4);`,
     ...[0, 1, 2, 3].map((i) => `    store<f32>(d_, load<f32>(s_, ${intlit(i * 4)}), ${intlit(i * R)});`),
     `  }`,
-    `  for (; q_ < kp_; q_++) {`,
-    ...[0, 1, 2, 3].map((i) => `    store<f32>(dst_ + <usize>(q_ * 4), 0, ${intlit(i * R)});`),
-    `  }`,
     `}`,
     `for (; r_ < mc_; r_++) {`,
     `  const src_ = ${a} + <usize>((pc_ * ${intlit(lda)} + ic_ + r_) * 4);`,
     `  const dst_ = sa_ + <usize>(r_ * ${intlit(R)});`,
     `  for (let q_ = 0; q_ < kc_; q_++) store<f32>(dst_ + <usize>(q_ * 4), load<f32>(src_ + <usize>(q_ * ${intlit(L)})));`,
-    `  for (let q_ = kc_; q_ < kp_; q_++) store<f32>(dst_ + <usize>(q_ * 4), 0);`,
     `}`,
   ].join("\n");
 }
