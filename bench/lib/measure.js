@@ -1,0 +1,95 @@
+/**
+ * Timing for the benchmark: round-robin rounds over the systems of one workload (so every
+ * system sees the same machine load), warm-up first, medians of per-iteration wall and CPU time.
+ * CPU time (process.cpuUsage) leaves out time the process was descheduled, which matters on a
+ * shared, oversubscribed machine; both are recorded.
+ */
+
+/** Median of a non-empty list of numbers. */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs `step` `iters` times; per-iteration wall and CPU milliseconds. */
+async function timeBlock(step, iters) {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) await step();
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { wall: wall / iters, cpu: (cpu.user + cpu.system) / 1000 / iters };
+}
+
+/**
+ * Measures every ready system of a workload. `systems[i].step` is one iteration (sync or async);
+ * `systems[i].before`, if any, runs untimed before each block.
+ * Warm-up calibrates how many iterations fill `blockMs`; then `rounds` rounds run one block per
+ * system in turn. A system whose iteration exceeds `budgetMs / rounds` runs single-iteration blocks
+ * and stops taking rounds once it has spent `budgetMs` (the capped tfjs cpu backend).
+ */
+export async function roundRobin(systems, { rounds, blockMs, warmupMs, budgetMs, onProgress }) {
+  const state = [];
+  for (const s of systems) {
+    await s.before?.();
+    const w = await warmUp(s.step, warmupMs);
+    state.push({ iters: Math.max(1, Math.min(s.maxIters ?? Infinity, Math.round(blockMs / w))), spent: 0, wall: [], cpu: [] });
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < systems.length; i++) {
+      const st = state[i];
+      if (st.spent > budgetMs && st.wall.length > 0) continue;
+      await systems[i].before?.(); // e.g. switch the tfjs backend, outside the timed block
+      const t = await timeBlock(systems[i].step, st.iters);
+      st.wall.push(t.wall);
+      st.cpu.push(t.cpu);
+      st.spent += t.wall * st.iters;
+    }
+    onProgress?.(r + 1, rounds);
+  }
+  return state.map((st) => ({ wallMs: median(st.wall), cpuMs: median(st.cpu), rounds: st.wall.length, itersPerRound: st.iters }));
+}
+
+/** Runs `step` at least twice and for at least `ms`; returns the last iteration's wall time. */
+async function warmUp(step, ms) {
+  const until = performance.now() + ms;
+  let last = 0;
+  for (let n = 0; n < 2 || performance.now() < until; n++) {
+    const t = performance.now();
+    await step();
+    last = performance.now() - t;
+    if (last > Math.max(ms, 2000) || (n >= 1 && last > ms)) break; // a very slow step: one warm-up iteration
+  }
+  return last;
+}
+
+/** Deterministic pseudo-random floats in [0, 1) (mulberry32), so every system sees the same data. */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function uniformF32(n, seed, lo = 0, hi = 1) {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+}
+
+export function randomInts(n, max, seed) {
+  const r = rng(seed);
+  return Int32Array.from({ length: n }, () => Math.floor(r() * max));
+}
+
+/** Largest absolute difference between two equally long arrays (Infinity if lengths differ). */
+export function maxAbsDiff(a, b) {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

@@ -1,0 +1,93 @@
+/**
+ * Turns measured results into the printed tables and the README section (markdown). Figures come
+ * from per-iteration medians; kiln's ratio to a peer is always "how many times faster" (the peer's
+ * time over kiln's at the same work), so > 1 means kiln is ahead for samples/s, ms and GFLOP/s alike.
+ */
+export const PEERS = ["tfjs-wasm", "tfjs-wasm (patched)", "tfjs-wasm (patched, conv)", "tfjs-cpu", "ort-web"];
+
+const fmt = (v, unit) => {
+  if (v === undefined || v === null || !Number.isFinite(v)) return "—";
+  if (unit === "ms") return v < 10 ? v.toFixed(3) : v.toFixed(1);
+  if (unit === "GFLOP/s") return v.toFixed(1);
+  return v >= 100 ? String(Math.round(v)) : v.toFixed(1);
+};
+const kb = (b) => `${(b / 1024).toFixed(1)} KB`;
+const mb = (b) => (b >= 1e6 ? `${(b / 1048576).toFixed(2)} MB` : kb(b));
+
+/** Markdown table of every workload for one clock ("wallMs" or "cpuMs"); errors become footnotes. */
+export function mainTable(results, clock, notes) {
+  const head = ["workload", "unit", "kiln", ...PEERS, ...PEERS.map((p) => `kiln ÷ ${p}`), "kiln % of peak"];
+  const rows = results.workloads.map((w) => {
+    const by = Object.fromEntries(w.systems.map((s) => [s.name, s]));
+    const kiln = by.kiln;
+    const cell = (s) => {
+      if (!s) return "";
+      if (s.error) return `✗ [${note(notes, `${w.id}, ${s.name}: ${s.error}`)}]`;
+      if (s.skip) return "—";
+      const v = fmt(s.figure?.[clock], w.unit);
+      return s.note ? `${v} [${note(notes, `${w.id}, ${s.name}: ${s.note}`)}]` : v;
+    };
+    const ratio = (s) => (kiln?.[clock] && s?.[clock] ? `${(s[clock] / kiln[clock]).toFixed(2)}×` : "");
+    const peak = w.peakFraction?.[clock] !== undefined ? `${(w.peakFraction[clock] * 100).toFixed(0)}%` : "";
+    return [w.title, w.unit, cell(kiln), ...PEERS.map((p) => cell(by[p])), ...PEERS.map((p) => ratio(by[p])), peak];
+  });
+  return markdown(head, rows);
+}
+
+function note(notes, text) {
+  const at = notes.indexOf(text);
+  if (at >= 0) return at + 1;
+  notes.push(text);
+  return notes.length;
+}
+
+export function markdown(head, rows) {
+  const line = (cells) => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** Compile time and size of each example graph (and the seed CNN cold compile). */
+export function compileTable(results) {
+  const rows = results.compile.examples.map((e) => [e.name, e.error ? `✗ ${e.error}` : `${(e.compileMs / 1000).toFixed(2)} s`, e.bytes ? kb(e.bytes) : "", e.gzipBytes ? kb(e.gzipBytes) : ""]);
+  const c = results.compile.cold;
+  if (c) {
+    rows.push(["seed CNN training module, cold (fresh process)", `${(c.trainMs / 1000).toFixed(2)} s (+ ${(c.importMs / 1000).toFixed(2)} s compiler import)`, kb(c.trainBytes), kb(c.trainGzipBytes)]);
+    rows.push(["seed CNN inference-only module", `${(c.inferMs / 1000).toFixed(2)} s`, kb(c.inferBytes), kb(c.inferGzipBytes)]);
+  }
+  return markdown(["graph (maxBatch 64, -O" + results.settings.optimizeLevel + ")", "compile", "module", "gzip"], rows);
+}
+
+/** What an app ships: kiln runtime + module vs the peers' package files. */
+export function shippedTable(results) {
+  const s = results.shipped;
+  const rows = [
+    ["kiln runtime (minified)", mb(s.kilnRuntime.bytes), mb(s.kilnRuntime.gzipBytes)],
+    ["kiln seed CNN inference .wasm", mb(s.kilnModule.bytes), mb(s.kilnModule.gzipBytes)],
+    ["**kiln total (seed CNN app)**", mb(s.kilnRuntime.bytes + s.kilnModule.bytes), mb(s.kilnRuntime.gzipBytes + s.kilnModule.gzipBytes)],
+    ...Object.entries(s.peers).map(([name, p]) => [`**${name}** (${p.files.map((f) => f.file.split("/").pop()).join(" + ")}; model weights extra)`, mb(p.bytes), mb(p.gzipBytes)]),
+  ];
+  return markdown(["what ships", "raw", "gzip -9"], rows);
+}
+
+/** The issue's targets, each with where kiln stands (wall-clock and CPU-time figures). */
+export function targetsTable(results) {
+  return markdown(["target", "measured (wall)", "measured (CPU time)", "met?"], results.targets.map((t) => [t.target, t.wall, t.cpu, t.met]));
+}
+
+/** The whole report (the README's Benchmarks section), from one run's results (latest.json). */
+export function renderReport(results) {
+  const { machine, settings } = results;
+  const notes = [];
+  const peak = results.wasmSimdPeak;
+  return [
+    `## Benchmarks\n\n\`npm run bench\`${settings.quick ? " (BENCH_QUICK=1: a smoke run, asc -O0, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; one thread everywhere; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end.`,
+    `Medians of ${settings.rounds} round-robin rounds after warm-up; every peer's outputs (or first two training losses) matched kiln's within 1e-3 on the same weights before it was timed. "kiln ÷ peer" is how many times faster kiln is (> 1: kiln ahead). The wasm-SIMD peak (12 f32x4 mul+add chains, asc -O3), measured in the same rounds as the workloads that report a "% of peak": up to ${peak.wallGflops.toFixed(1)} GFLOP/s wall clock, ${peak.cpuGflops.toFixed(1)} in CPU time. Effective FLOP/s of training = 3 × forward FLOPs (conv 2·N·OH·OW·F·KH·KW·C, dense 2·N·in·out) / step time.`,
+    `\n### Wall clock\n\n${mainTable(results, "wallMs", notes)}`,
+    `\n### CPU time (process.cpuUsage: leaves out time spent waiting for a core on a shared machine)\n\n${mainTable(results, "cpuMs", notes)}`,
+    `\n${notes.map((n, i) => `[${i + 1}] ${n}`).join("  \n")}`,
+    `\n### Targets (issue 5)\n\n${targetsTable(results)}`,
+    `\n### Compile time and module size\n\n${compileTable(results)}`,
+    `\n### What an app ships\n\n${shippedTable(results)}`,
+    `\nTotal bench time ${results.totalSeconds.toFixed(0)} s.`,
+  ].join("\n");
+}

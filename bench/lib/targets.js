@@ -1,0 +1,36 @@
+/**
+ * The issue's targets, checked against one run's results: each row says what was measured
+ * (wall clock and CPU time) and whether the target is met. Figures only; nothing here asserts.
+ */
+const find = (r, id) => r.workloads.find((w) => w.id === id);
+const sys = (w, name) => w?.systems.find((s) => s.name === name);
+const ratio = (w, peer, clock) => { const k = sys(w, "kiln")?.[clock], p = sys(w, peer)?.[clock]; return k && p ? p / k : undefined; };
+const x = (v) => (v === undefined ? "—" : `${v.toFixed(2)}×`);
+const pct = (v) => (v === undefined ? "—" : `${(v * 100).toFixed(0)}%`);
+const ms = (v) => (v === undefined ? "—" : `${v.toFixed(3)} ms`);
+const verdict = (...oks) => (oks.some((o) => o === undefined) ? "—" : oks.every(Boolean) ? "yes" : "no");
+
+export function evaluateTargets(r) {
+  const rows = [];
+  const both = (target, f, show, ok) => {
+    const [w, c] = [f("wallMs"), f("cpuMs")];
+    rows.push({ target, wall: show(w), cpu: show(c), met: `${verdict(w === undefined ? undefined : ok(w))} / ${verdict(c === undefined ? undefined : ok(c))}` });
+  };
+  const train = find(r, "cnn-train-b32");
+  // Against the faster of the two patched tfjs-wasm variants (the stronger peer).
+  const patchedRatio = (c) => { const rs = ["tfjs-wasm (patched)", "tfjs-wasm (patched, conv)"].map((p) => ratio(train, p, c)).filter((v) => v !== undefined); return rs.length ? Math.min(...rs) : undefined; };
+  both("seed CNN training b32 ≥ 10× tfjs-wasm (patched; the faster patch)", patchedRatio, x, (v) => v >= 10);
+  both("seed CNN training b32 ≥ 40% of wasm-SIMD peak (effective FLOP/s)", (c) => train?.peakFraction?.[c], pct, (v) => v >= 0.4);
+  const b64 = find(r, "cnn-infer-b64");
+  both("seed CNN inference b64 ≥ 2× tfjs-wasm", (c) => ratio(b64, "tfjs-wasm", c), x, (v) => v >= 2);
+  both("seed CNN inference b64 ≥ 3× ORT-web", (c) => ratio(b64, "ort-web", c), x, (v) => v >= 3);
+  both("seed CNN inference b1 ≤ 0.35 ms", (c) => sys(find(r, "cnn-infer-b1"), "kiln")?.[c], ms, (v) => v <= 0.35);
+  both("MLP b1 ≥ 1.5× faster than ORT-web", (c) => ratio(find(r, "mlp-infer-b1"), "ort-web", c), x, (v) => v >= 1.5);
+  both("MLP training b128 ≥ 10× tfjs-wasm", (c) => ratio(find(r, "mlp-train-b128"), "tfjs-wasm", c), x, (v) => v >= 10);
+  both("matmul 512 ≥ 75% of wasm-SIMD peak", (c) => find(r, "matmul-512")?.peakFraction?.[c], pct, (v) => v >= 0.75);
+  both("process start → first prediction ≤ 300 ms", (c) => sys(find(r, "startup"), "kiln")?.[c], ms, (v) => v <= 300);
+  const cold = r.compile.cold;
+  rows.push({ target: "seed CNN training module compile ≤ 5 s cold", wall: `${(cold.trainMs / 1000).toFixed(2)} s (+${(cold.importMs / 1000).toFixed(2)} s import)`, cpu: "", met: verdict(cold.trainMs <= 5000) });
+  rows.push({ target: "seed CNN training module ≤ 100 KB", wall: `${(cold.trainBytes / 1024).toFixed(1)} KB`, cpu: "", met: verdict(cold.trainBytes <= 100 * 1024) });
+  return rows;
+}

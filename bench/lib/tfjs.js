@@ -1,0 +1,175 @@
+/**
+ * TensorFlow.js peers: the wasm backend (SIMD on, threads off, wasm files from node_modules) and
+ * the cpu backend, with Keras-equivalent models built from the same graph JSON and given kiln's
+ * weights (same layouts), and the smallest fix that lets tfjs-wasm train: the gradient kernels
+ * it lacks, taken from the cpu backend and bridged (inputs read from the wasm heap, run on cpu,
+ * output written back). A plain `{...cpuConfig, backendName: "wasm"}` re-registration cannot work
+ * on its own: cpu kernels read `backend.data`, which the wasm backend does not have.
+ */
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+
+export { tf };
+const require = createRequire(import.meta.url);
+let ready = false;
+
+/** Prepares the backends once (`only`: just that one): wasm with SIMD on, threads off, binaries from the package. */
+export async function initTf(only) {
+  if (ready) return;
+  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  tf.env().set("WASM_HAS_SIMD_SUPPORT", true);
+  setWasmPaths(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm")) + "/");
+  if (only !== "cpu") await tf.setBackend("wasm");
+  if (only !== "wasm") await tf.setBackend("cpu");
+  ready = true;
+}
+
+/** Switches the global tfjs backend (models keep their variables on the backend they were built on). */
+export async function use(backend) {
+  if (tf.getBackend() !== backend) await tf.setBackend(backend);
+}
+
+const ACT = { linear: "linear", relu: "relu", softmax: "softmax", sigmoid: "sigmoid", tanh: "tanh" };
+
+/** A tf.Sequential equivalent to a sequential kiln graph (conv2d, max_pooling2d, flatten, dense, embedding, lstm). */
+export function buildSequential(graph) {
+  const layers = [];
+  const input = graph.inputs[0];
+  for (const [i, l] of graph.layers.entries()) {
+    const first = i === 0 ? { inputShape: input.shape } : {};
+    const activation = ACT[l.activation ?? "linear"];
+    if (l.op === "conv2d") layers.push(tf.layers.conv2d({ ...first, filters: l.filters, kernelSize: l.kernel_size, activation, padding: l.padding ?? "valid" }));
+    else if (l.op === "max_pooling2d") layers.push(tf.layers.maxPooling2d({ ...first, poolSize: l.pool_size ?? 2 }));
+    else if (l.op === "flatten") layers.push(tf.layers.flatten(first));
+    else if (l.op === "dense") layers.push(tf.layers.dense({ ...first, units: l.units, activation, useBias: l.use_bias ?? true }));
+    else if (l.op === "embedding") layers.push(tf.layers.embedding({ ...first, inputDim: l.input_dim, outputDim: l.output_dim, inputLength: input.shape[0] }));
+    // Keras 3's LSTM: sigmoid (not tfjs's hard_sigmoid) recurrent activation, forget bias 1.
+    else if (l.op === "lstm") layers.push(tf.layers.lstm({ ...first, units: l.units, recurrentActivation: "sigmoid", unitForgetBias: true, returnSequences: !!l.return_sequences, recurrentInitializer: "glorotUniform" }));
+    else throw new Error(`buildSequential: op ${l.op} has no tfjs equivalent here`);
+  }
+  const model = tf.sequential({ layers });
+  const t = graph.training;
+  if (t) {
+    const lr = t.optimizer.learning_rate;
+    const optimizer = t.optimizer.type === "adam" ? tf.train.adam(lr ?? 0.001, 0.9, 0.999, 1e-7) : tf.train.sgd(lr ?? 0.01);
+    const loss = { sparse_categorical_crossentropy: "sparseCategoricalCrossentropy", binary_crossentropy: "binaryCrossentropy" }[t.loss.type];
+    model.compile({ optimizer, loss });
+  }
+  return model;
+}
+
+/** Gives a tfjs model kiln's weights: per layer, in tfjs's order (kernel, recurrent kernel, bias). */
+export function copyWeights(model, graph, kilnWeights) {
+  const order = { dense: ["kernel", "bias"], conv2d: ["kernel", "bias"], embedding: ["embeddings"], lstm: ["kernel", "recurrent_kernel", "bias"] };
+  const withWeights = graph.layers.filter((l) => order[l.op]);
+  const tfLayers = model.layers.filter((l) => l.getWeights().length > 0);
+  withWeights.forEach((l, i) => {
+    const names = order[l.op].filter((w) => kilnWeights[`${l.name}/${w}`]);
+    const current = tfLayers[i].getWeights();
+    tfLayers[i].setWeights(names.map((w, j) => tf.tensor(kilnWeights[`${l.name}/${w}`], current[j].shape)));
+  });
+}
+
+/** A wasm-backend kernel that runs the cpu backend's kernel on copies of its inputs. */
+function bridged(name) {
+  const cpuConfig = tf.getKernel(name, "cpu");
+  if (!cpuConfig) throw new Error(`the cpu backend has no kernel ${name} either`);
+  const cpu = tf.engine().findBackend("cpu");
+  return {
+    ...cpuConfig,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const cpuInputs = {};
+      for (const [k, t] of Object.entries(inputs)) cpuInputs[k] = { dataId: cpu.write(backend.readSync(t.dataId), t.shape, t.dtype), shape: t.shape, dtype: t.dtype };
+      const out = cpuConfig.kernelFunc({ inputs: cpuInputs, backend: cpu, attrs });
+      const outs = (Array.isArray(out) ? out : [out]).map((o) => {
+        const values = cpu.readSync(o.dataId);
+        cpu.disposeData(o.dataId);
+        return backend.makeOutput(o.shape, o.dtype, undefined, values);
+      });
+      for (const t of Object.values(cpuInputs)) cpu.disposeData(t.dataId);
+      return Array.isArray(out) ? outs : outs[0];
+    },
+  };
+}
+
+const MISSING = /Kernel '(\w+)' not registered for backend 'wasm'/;
+/** Kernels this process added to wasm, with the variant currently registered. */
+const added = new Map();
+
+/**
+ * Conv2DBackpropFilter on wasm's own kernels (stride 1, valid, NHWC): dW[kh,kw,c,f] is the
+ * convolution of x viewed as [C, H, W, N] with dy viewed as a [OH, OW, N, F] filter, transposed
+ * back to [KH, KW, C, F]. Falls back to the cpu bridge for other strides and paddings.
+ */
+function convFilterOnWasm() {
+  const cpuBridge = bridged("Conv2DBackpropFilter");
+  const kernel = (name) => tf.getKernel(name, "wasm").kernelFunc;
+  return {
+    kernelName: "Conv2DBackpropFilter",
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const { inputs: { x, dy }, backend, attrs } = args;
+      const one = (v) => (Array.isArray(v) ? v.every((e) => e === 1) : v === 1 || v === undefined);
+      if (attrs.pad !== "valid" || !one(attrs.strides) || !one(attrs.dilations) || (attrs.dataFormat ?? "NHWC") !== "NHWC") return cpuBridge.kernelFunc(args);
+      const xt = kernel("Transpose")({ inputs: { x }, backend, attrs: { perm: [3, 1, 2, 0] } });
+      const dyt = kernel("Transpose")({ inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } });
+      const w = kernel("Conv2D")({ inputs: { x: xt, filter: dyt }, backend, attrs: { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [1, 1], dimRoundingMode: undefined } });
+      const out = kernel("Transpose")({ inputs: { x: w }, backend, attrs: { perm: [1, 2, 0, 3] } });
+      for (const t of [xt, dyt, w]) backend.disposeData(t.dataId);
+      return out;
+    },
+  };
+}
+
+/** The kernel config for a missing kernel: bridged from cpu, or ("conv") the filter gradient on wasm kernels. */
+function patchFor(name, variant) {
+  return variant === "conv" && name === "Conv2DBackpropFilter" ? convFilterOnWasm() : bridged(name);
+}
+
+/** Registers `names` on wasm in `variant` (replacing another variant's registration). */
+export function activate(names, variant) {
+  for (const name of names) {
+    if (added.get(name) === variant) continue;
+    if (added.has(name)) tf.unregisterKernel(name, "wasm");
+    tf.registerKernel(patchFor(name, variant));
+    added.set(name, variant);
+  }
+}
+
+/**
+ * Runs `attempt`; while it fails for a kernel missing on wasm, patches that kernel in (`variant`:
+ * "cpu" bridges the cpu backend's kernel, "conv" also computes the conv filter gradient on wasm)
+ * and retries. Only the kernels this call patched are registered meanwhile. Returns them.
+ */
+export async function patchUntilItRuns(attempt, variant) {
+  const patched = [];
+  for (;;) {
+    try {
+      await withOnly(attempt, patched, variant);
+      return { patched };
+    } catch (e) {
+      const m = MISSING.exec(e.message);
+      if (!m || patched.includes(m[1])) throw e;
+      patched.push(m[1]);
+    }
+  }
+}
+
+/** Runs `fn` with exactly the added kernels in `keep` registered (in `variant`); the rest restored after. */
+async function withOnly(fn, keep, variant) {
+  const before = new Map(added);
+  for (const name of [...added.keys()].filter((k) => !keep.includes(k))) { tf.unregisterKernel(name, "wasm"); added.delete(name); }
+  activate(keep, variant);
+  try {
+    return await fn();
+  } finally {
+    for (const name of [...added.keys()]) { tf.unregisterKernel(name, "wasm"); added.delete(name); }
+    for (const [name, v] of before) activate([name], v);
+  }
+}
+
+/** Runs `fn` on stock tfjs-wasm: every added kernel unregistered meanwhile. */
+export const withoutPatches = (fn) => withOnly(fn, [], "cpu");

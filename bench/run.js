@@ -1,0 +1,137 @@
+/**
+ * `npm run bench`: kiln side by side with TensorFlow.js (wasm, cpu) and ONNX Runtime Web on the
+ * same workloads, weights, data and batch sizes, one thread, round-robin rounds after warm-up,
+ * medians; plus this machine's wasm-SIMD peak, process start → first prediction, compile times,
+ * module sizes and what an app ships. Writes bench/results/latest.json and README-table.md.
+ * BENCH_QUICK=1: a fast smoke run (asc -O0, two short rounds, no tfjs cpu backend).
+ */
+import { writeFileSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { tmpdir, cpus, loadavg } from "node:os";
+import { readGraph, exampleGraphs, mlpGraph, matmulGraph, inferenceOnly, ROOT } from "./lib/graphs.js";
+import { roundRobin } from "./lib/measure.js";
+import { compileGraph, loadModel, compileAssemblyScript, sizes } from "./lib/kiln.js";
+import { peakProbe } from "./lib/peak.js";
+import { initTf } from "./lib/tfjs.js";
+import { kilnRuntimeSize, peerSizes } from "./lib/sizes.js";
+import { coldCompile, measureStartup } from "./lib/startup.js";
+import { workloads, Skip } from "./workloads.js";
+import { renderReport } from "./lib/report.js";
+import { evaluateTargets } from "./lib/targets.js";
+
+const quick = !!process.env.BENCH_QUICK;
+const settings = quick
+  ? { quick, optimizeLevel: 0, rounds: 2, blockMs: 100, warmupMs: 100, budgetMs: 1500, startupRounds: 1 }
+  : { quick, optimizeLevel: 3, rounds: 5, blockMs: 400, warmupMs: 300, budgetMs: 8000, startupRounds: 3 };
+const log = (...a) => console.error("[bench]", ...a);
+const started = performance.now();
+
+const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version, platform: `${process.platform} ${process.arch}`, date: new Date().toISOString(), loadavgStart: loadavg() };
+console.log(`kiln benchmark — ${machine.date}\nmachine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (${machine.platform}); load average ${machine.loadavgStart.map((x) => x.toFixed(1)).join(" ")}`);
+if (quick) console.log("BENCH_QUICK: asc -O0, 2 short rounds, no tfjs-cpu — a smoke run, not representative");
+
+const tmp = mkdtempSync(tmpdir() + "/kiln-bench-");
+const cnnGraph = readGraph("examples/mnist-cnn/graph.json");
+const lstmGraph = readGraph("examples/names-gender/graph.json");
+const tfmGraph = readGraph("examples/names-transformer/graph.json");
+
+// 1. Cold compile of the seed CNN in a fresh process; its modules are the ones measured below.
+log("cold compile of the seed CNN (fresh process)…");
+const cold = await coldCompile(ROOT + "examples/mnist-cnn/graph.json", tmp, settings.optimizeLevel);
+
+// 2. The peak probe (this also imports asc, so the example compiles below are warm), then every example graph.
+log("wasm-SIMD peak probe…");
+const peak = await peakProbe(compileAssemblyScript, quick ? 2e5 : 1e6);
+const opts = { maxBatch: 64, optimizeLevel: settings.optimizeLevel };
+const examples = [];
+const compiled = {};
+for (const e of exampleGraphs()) {
+  log(`compile ${e.path}…`);
+  try {
+    const r = await compileGraph(readGraph(e.path), opts);
+    compiled[e.name] = r.wasm;
+    examples.push({ name: e.path, compileMs: r.compileMs, bytes: r.bytes, gzipBytes: r.gzipBytes });
+  } catch (err) {
+    examples.push({ name: e.path, error: err.message.split("\n")[0] });
+  }
+}
+log("compile the MLP and matmul graphs…");
+const mlpBuilt = await compileGraph(mlpGraph, { ...opts, maxBatch: 256 });
+const mmBuilt = await compileGraph(matmulGraph, { ...opts, maxBatch: 512 });
+const lstmWasm = compiled["names-gender"] ?? (await compileGraph(lstmGraph, opts)).wasm;
+const tfmWasm = compiled["names-transformer"] ?? (await compileGraph(tfmGraph, opts)).wasm;
+
+// 3. Workloads, each round-robin over its systems.
+await initTf();
+const models = {
+  cnn: await loadModel(cold.trainWasm), cnnGraph,
+  mlp: await loadModel(mlpBuilt.wasm), mlpGraph,
+  mm: await loadModel(mmBuilt.wasm), mmGraph: matmulGraph,
+  lstm: await loadModel(lstmWasm), lstmGraph,
+  tfm: await loadModel(tfmWasm), tfmGraph,
+  quick,
+};
+const measured = [];
+for (const w of workloads(models)) {
+  log(`${w.title}: setting up ${w.systems.map((s) => s.name).join(", ")}…`);
+  const ready = [], out = [];
+  for (const s of w.systems) {
+    try {
+      const r = await s.setup();
+      ready.push({ ...r, name: s.name });
+      out.push({ name: s.name, note: r.note, checkDiff: r.diff });
+    } catch (e) {
+      out.push(e instanceof Skip ? { name: s.name, skip: e.message } : { name: s.name, error: e.message.split("\n")[0] });
+      if (!(e instanceof Skip)) log(`  ${s.name}: ${e.message.split("\n")[0]}`);
+    }
+  }
+  // The peak probe rides along where kiln is reported as a fraction of it: same load, same rounds.
+  if (w.flops) ready.push({ name: "peak", step: peak.step });
+  const times = await roundRobin(ready, { ...settings, onProgress: (r, n) => log(`  round ${r}/${n}`) });
+  ready.forEach((s, i) => s.dispose?.());
+  const entry = { id: w.id, title: w.title, unit: w.unit, flops: w.flops, systems: out };
+  ready.forEach((s, i) => {
+    const t = times[i];
+    if (s.name === "peak") {
+      entry.peak = { wallGflops: peak.flops / t.wallMs / 1e6, cpuGflops: peak.flops / t.cpuMs / 1e6 };
+      return;
+    }
+    Object.assign(out.find((o) => o.name === s.name), { wallMs: t.wallMs, cpuMs: t.cpuMs, rounds: t.rounds, itersPerRound: t.itersPerRound, figure: { wallMs: w.value(t.wallMs), cpuMs: w.value(t.cpuMs) } });
+  });
+  const kiln = out.find((o) => o.name === "kiln");
+  if (w.flops && entry.peak && kiln?.wallMs) {
+    entry.kilnGflops = { wallMs: w.flops / kiln.wallMs / 1e6, cpuMs: w.flops / kiln.cpuMs / 1e6 };
+    entry.peakFraction = { wallMs: entry.kilnGflops.wallMs / entry.peak.wallGflops, cpuMs: entry.kilnGflops.cpuMs / entry.peak.cpuGflops };
+  }
+  measured.push(entry);
+}
+
+// 4. Process start → first prediction (child processes), then sizes.
+log("process start → first prediction…");
+const startup = await measureStartup({ model: models.cnn, graph: cnnGraph, inferWasm: cold.inferWasm, dir: tmp, rounds: settings.startupRounds });
+measured.push(startup);
+const shipped = { kilnRuntime: kilnRuntimeSize(), kilnModule: sizes(cold.inferWasm), peers: peerSizes() };
+rmSync(tmp, { recursive: true, force: true });
+
+const peaks = measured.filter((w) => w.peak).map((w) => w.peak);
+const results = {
+  machine: { ...machine, loadavgEnd: loadavg() },
+  settings,
+  wasmSimdPeak: { wallGflops: Math.max(...peaks.map((p) => p.wallGflops)), cpuGflops: Math.max(...peaks.map((p) => p.cpuGflops)), perWorkload: peaks },
+  workloads: measured,
+  compile: { examples, cold: { importMs: cold.importMs, trainMs: cold.trainMs, inferMs: cold.inferMs, ...prefixed("train", sizes(cold.trainWasm)), ...prefixed("infer", sizes(cold.inferWasm)) } },
+  shipped,
+  totalSeconds: (performance.now() - started) / 1000,
+};
+results.targets = evaluateTargets(results);
+
+// 5. Print and write.
+const text = renderReport(results);
+console.log("\n" + text);
+mkdirSync(ROOT + "bench/results", { recursive: true });
+writeFileSync(ROOT + "bench/results/latest.json", JSON.stringify(results, null, 2) + "\n");
+writeFileSync(ROOT + "bench/results/README-table.md", text + "\n");
+log("wrote bench/results/latest.json and bench/results/README-table.md");
+
+function prefixed(p, o) {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [p + k[0].toUpperCase() + k.slice(1), v]));
+}

@@ -1,0 +1,153 @@
+/**
+ * The measured workloads: for each, the systems that run it (kiln and its peers on the same
+ * weights, data and batch) and each one's setup → { step } after a correctness check against
+ * kiln (outputs within 1e-3, or the same loss before and after one training step). A setup that
+ * throws is reported in the table instead of a figure.
+ */
+import { forwardFlops } from "./lib/graphs.js";
+import { maxAbsDiff, randomInts, uniformF32 } from "./lib/measure.js";
+import { tf, use, buildSequential, copyWeights, patchUntilItRuns, withoutPatches, activate } from "./lib/tfjs.js";
+import { buildOnnx, session, run as ortRun } from "./lib/ort.js";
+
+const TOL = 1e-3;
+
+/** A system that has nothing to measure here (shown as a note, not as an error). */
+export class Skip extends Error {}
+
+/** Fails unless two outputs agree within TOL (the check that comes before any timing). */
+function agree(what, ref, got) {
+  const d = maxAbsDiff(ref, got);
+  if (!(d <= TOL)) throw new Error(`${what}: outputs differ from kiln's by ${d.toExponential(2)} (tolerance ${TOL})`);
+  return d;
+}
+
+/** Inference systems for a sequential graph: kiln, tfjs-wasm, tfjs-cpu and ORT-web on `batch` examples. */
+function inferenceSystems({ model, graph, batch, seed, tfjsCpu, ort = true }) {
+  const input = graph.inputs[0];
+  const per = input.shape.reduce((a, b) => a * b, 1);
+  const x = uniformF32(batch * per, seed);
+  const outName = model.outputs[0].name;
+  // kiln's output at setup time (a training workload may have moved the weights since the list was built).
+  const reference = () => model.predict({ [input.name]: x })[outName];
+  const kiln = { name: "kiln", setup: async () => ({ step: () => model.predict({ [input.name]: x }) }) };
+  const tfjs = (backend) => ({
+    name: `tfjs-${backend}`,
+    setup: async () => {
+      await use(backend);
+      const m = buildSequential({ ...graph, training: undefined });
+      copyWeights(m, graph, model.getWeights());
+      const predict = () => { const y = tf.tidy(() => m.predict(tf.tensor(x, [batch, ...input.shape]))); const v = y.dataSync(); y.dispose(); return v; };
+      const diff = agree(`tfjs-${backend}`, reference(), predict());
+      return { step: predict, before: () => use(backend), diff, dispose: () => m.dispose() };
+    },
+  });
+  const systems = [kiln, tfjs("wasm")];
+  if (tfjsCpu) systems.push(tfjs("cpu"));
+  if (ort) systems.push({
+    name: "ort-web",
+    setup: async () => {
+      const sess = await session(buildOnnx(graph, model.getWeights()));
+      const predict = () => ortRun(sess, input.name, x, [batch, ...input.shape]);
+      const diff = agree("ort-web", reference(), await predict());
+      return { step: predict, diff, dispose: () => sess.release() };
+    },
+  });
+  return systems;
+}
+
+/** Training systems: kiln trainStep vs tfjs trainOnBatch from kiln's current weights; losses must match. */
+function trainingSystems({ model, graph, batch, feeds, tfjsCpu, tfjsWasm = true, conv = false, quick = false }) {
+  const kiln = { name: "kiln", setup: async () => ({ step: () => model.trainStep(feeds) }) };
+  const [xIn, yIn] = [graph.inputs[0], graph.targets[0]];
+  const tensors = () => [
+    tf.tensor(feeds[xIn.name], [batch, ...xIn.shape], xIn.dtype === "int32" ? "int32" : "float32"),
+    tf.tensor(feeds[yIn.name], [batch, ...yIn.shape], "float32"),
+  ];
+  const stepOf = (m) => async () => { const [x, y] = tensors(); const loss = await m.trainOnBatch(x, y); tf.dispose([x, y]); return loss; };
+  /** Fresh kiln and tfjs models at the same weights: step-1 and step-2 losses agree (forward, then the update). */
+  const lossCheck = async (name, m) => {
+    const start = model.getWeights();
+    const kilnLosses = [model.trainStep(feeds).loss, model.trainStep(feeds).loss];
+    model.setWeights(start); // kiln's optimizer moved on by two steps; its weights are back
+    const tfLosses = [await stepOf(m)(), await stepOf(m)()];
+    kilnLosses.forEach((l, i) => { if (!(Math.abs(l - tfLosses[i]) <= TOL * Math.max(1, Math.abs(l)))) throw new Error(`${name}: loss after ${i} steps ${tfLosses[i]} vs kiln's ${l}`); });
+    return Math.max(...kilnLosses.map((l, i) => Math.abs(l - tfLosses[i])));
+  };
+  /** `patch`: undefined (stock), "cpu" (missing kernels bridged from cpu) or "conv" (filter gradient on wasm's Conv2D). */
+  const tfjs = (backend, label, patch) => ({
+    name: label,
+    setup: async () => {
+      await use(backend);
+      const fresh = () => { const m = buildSequential(graph); copyWeights(m, graph, model.getWeights()); return m; };
+      let note, patched = [];
+      if (backend === "wasm") {
+        // Stock: a step with every added kernel unregistered (its error is the table entry).
+        // Patched: patch what is missing, on a throwaway model, then measure a fresh one.
+        const probe = fresh();
+        try {
+          if (!patch) await withoutPatches(() => stepOf(probe)());
+          else {
+            ({ patched } = await patchUntilItRuns(() => stepOf(probe)(), patch));
+            if (!patched.length) throw new Skip("nothing to patch: see tfjs-wasm");
+            note = patch === "conv" && patched.includes("Conv2DBackpropFilter")
+              ? `Conv2DBackpropFilter computed by wasm's own Transpose + Conv2D kernels${patched.length > 1 ? `; bridged from cpu: ${patched.filter((k) => k !== "Conv2DBackpropFilter").join(", ")}` : ""}`
+              : `bridged from the cpu backend: ${patched.join(", ")}`;
+          }
+        } finally {
+          probe.dispose();
+        }
+      }
+      const before = async () => { await use(backend); if (patch) activate(patched, patch); };
+      await before();
+      const m = fresh();
+      const diff = await lossCheck(label, m);
+      return { step: stepOf(m), before, diff, note, dispose: () => m.dispose() };
+    },
+  });
+  const systems = [kiln];
+  // The cpu-bridged conv filter gradient takes tens of seconds per step: not in quick runs.
+  if (tfjsWasm) systems.push(tfjs("wasm", "tfjs-wasm"));
+  if (tfjsWasm && !(conv && quick)) systems.push(tfjs("wasm", "tfjs-wasm (patched)", "cpu"));
+  if (tfjsWasm && conv) systems.push(tfjs("wasm", "tfjs-wasm (patched, conv)", "conv"));
+  if (tfjsCpu) systems.push(tfjs("cpu", "tfjs-cpu", false));
+  return systems;
+}
+
+/**
+ * Every workload, given the loaded kiln models. `perIter` turns one iteration's milliseconds into
+ * the reported figure; `lowerIsBetter` marks latency figures.
+ */
+export function workloads({ cnn, cnnGraph, mlp, mlpGraph, mm, mmGraph, lstm, lstmGraph, tfm, tfmGraph, quick }) {
+  const tfjsCpu = !quick;
+  const samples = (b) => ({ unit: "samples/s", value: (ms) => (b * 1000) / ms });
+  const latency = { unit: "ms", value: (ms) => ms, lowerIsBetter: true };
+  const trainFeeds = (g, b, seed) => {
+    const [x, y] = [g.inputs[0], g.targets[0]];
+    const n = (s) => b * s.shape.reduce((a, c) => a * c, 1);
+    const classes = g.layers.find((l) => l.name === g.training.loss.output)?.units ?? 1;
+    const xs = x.dtype === "int32" ? randomInts(n(x), g.layers[0].input_dim, seed) : uniformF32(n(x), seed);
+    const ys = y.dtype === "int32" ? randomInts(n(y), classes, seed + 1) : Float32Array.from(randomInts(n(y), 2, seed + 1));
+    return { [x.name]: xs, [y.name]: ys };
+  };
+  const cnnTrainFlops = 3 * forwardFlops(cnnGraph) * 32;
+  return [
+    { id: "cnn-train-b32", title: "seed CNN training, batch 32", ...samples(32), flops: cnnTrainFlops,
+      systems: trainingSystems({ model: cnn, graph: cnnGraph, batch: 32, feeds: trainFeeds(cnnGraph, 32, 11), tfjsCpu, conv: true, quick }) },
+    { id: "cnn-infer-b64", title: "seed CNN inference, batch 64", ...samples(64),
+      systems: inferenceSystems({ model: cnn, graph: cnnGraph, batch: 64, seed: 12, tfjsCpu }) },
+    { id: "cnn-infer-b1", title: "seed CNN inference, batch 1", ...latency,
+      systems: inferenceSystems({ model: cnn, graph: cnnGraph, batch: 1, seed: 13, tfjsCpu }) },
+    { id: "mlp-infer-b1", title: "MLP 784-512-512-10 inference, batch 1", ...latency,
+      systems: inferenceSystems({ model: mlp, graph: mlpGraph, batch: 1, seed: 14, tfjsCpu }) },
+    { id: "mlp-infer-b256", title: "MLP 784-512-512-10 inference, batch 256", ...samples(256),
+      systems: inferenceSystems({ model: mlp, graph: mlpGraph, batch: 256, seed: 15, tfjsCpu }) },
+    { id: "mlp-train-b128", title: "MLP 784-512-512-10 training (sgd), batch 128", ...samples(128), flops: 3 * forwardFlops(mlpGraph) * 128,
+      systems: trainingSystems({ model: mlp, graph: mlpGraph, batch: 128, feeds: trainFeeds(mlpGraph, 128, 16), tfjsCpu }) },
+    { id: "matmul-512", title: "f32 matmul 512×512×512 (kiln: dense 512, no bias, predict at batch 512)", unit: "GFLOP/s", flops: 2 * 512 ** 3,
+      value: (ms) => (2 * 512 ** 3) / ms / 1e6, systems: inferenceSystems({ model: mm, graph: mmGraph, batch: 512, seed: 17, tfjsCpu }) },
+    { id: "lstm-train-b32", title: "names-gender LSTM training (embedding 16 → LSTM 32 → dense 1), batch 32", ...samples(32),
+      systems: trainingSystems({ model: lstm, graph: lstmGraph, batch: 32, feeds: trainFeeds(lstmGraph, 32, 18), tfjsCpu }) },
+    { id: "transformer-train-b32", title: "names-transformer training, batch 32 (kiln only: tfjs has no MultiHeadAttention layer)", ...samples(32),
+      systems: [{ name: "kiln", setup: async () => { const feeds = trainFeeds(tfmGraph, 32, 19); return { step: () => tfm.trainStep(feeds) }; } }] },
+  ];
+}
