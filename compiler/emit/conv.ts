@@ -64,27 +64,48 @@ function run(op: "copy" | "zero" | "add", dst: string, src: string, count: numbe
   return lines.join("\n");
 }
 
-/** Packs im2col rows (output pixels ic_.., taps pc_/c ..) of x into sa_ (row stride KCP). */
-function packIm2col(s: Conv2dSpec, rowStride: number): string {
+/** Copies one tap's channel run into dst_ (zeros outside the image), then advances dst_. */
+function tapCopy(s: Conv2dSpec): string[] {
   const c4 = s.c * 4;
+  return [
+    `if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
+    `  const src_ = xb_ + <usize>((iy_ * ${intlit(s.w)} + ix_) * ${intlit(c4)});`,
+    run("copy", "dst_", "src_", s.c).replace(/^/gm, "  "),
+    `} else {`,
+    run("zero", "dst_", "", s.c).replace(/^/gm, "  "),
+    `}`,
+    `dst_ += ${intlit(c4)};`,
+  ];
+}
+
+/**
+ * Packs im2col rows (output pixels ic_.., taps pc_/c ..) of x into sa_ (row stride KCP). With one
+ * K block the taps are plain ky/kx loops; otherwise the block's tap range is decoded per tap.
+ */
+function packIm2col(s: Conv2dSpec, rowStride: number, single: boolean): string {
+  const taps = single ? [
+    `for (let ky_ = 0; ky_ < ${intlit(s.kh)}; ky_++) {`,
+    `  const iy_ = iy0_ + ky_ * ${intlit(s.dh)};`,
+    `  for (let kx_ = 0; kx_ < ${intlit(s.kw)}; kx_++) {`,
+    `    const ix_ = ix0_ + kx_ * ${intlit(s.dw)};`,
+    ...tapCopy(s).map((l) => "    " + l),
+    `  }`,
+    `}`,
+  ] : [
+    `const t0_ = pc_ / ${intlit(s.c)};`,
+    `const t1_ = t0_ + kc_ / ${intlit(s.c)};`,
+    `for (let t_ = t0_; t_ < t1_; t_++) {`,
+    `  const ky_ = t_ / ${intlit(s.kw)};`,
+    `  const iy_ = iy0_ + ky_ * ${intlit(s.dh)};`,
+    `  const ix_ = ix0_ + (t_ - ky_ * ${intlit(s.kw)}) * ${intlit(s.dw)};`,
+    ...tapCopy(s).map((l) => "  " + l),
+    `}`,
+  ];
   return [
     `for (let r_ = 0; r_ < mc_; r_++) {`,
     pixel(s, "ic_ + r_", "x").replace(/^/gm, "  "),
     `  let dst_ = sa_ + <usize>(r_ * ${intlit(rowStride * 4)});`,
-    `  const t0_ = pc_ / ${intlit(s.c)};`,
-    `  const t1_ = t0_ + kc_ / ${intlit(s.c)};`,
-    `  for (let t_ = t0_; t_ < t1_; t_++) {`,
-    `    const ky_ = t_ / ${intlit(s.kw)};`,
-    `    const iy_ = iy0_ + ky_ * ${intlit(s.dh)};`,
-    `    const ix_ = ix0_ + (t_ - ky_ * ${intlit(s.kw)}) * ${intlit(s.dw)};`,
-    `    if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
-    `      const src_ = xb_ + <usize>((iy_ * ${intlit(s.w)} + ix_) * ${intlit(c4)});`,
-    run("copy", "dst_", "src_", s.c).replace(/^/gm, "      "),
-    `    } else {`,
-    run("zero", "dst_", "", s.c).replace(/^/gm, "      "),
-    `    }`,
-    `    dst_ += ${intlit(c4)};`,
-    `  }`,
+    ...taps.map((l) => "  " + l),
     `}`,
   ].join("\n");
 }
@@ -98,7 +119,7 @@ export function emitConv2d(spec: Conv2dSpec): KernelDef {
   const kc = Math.ceil(taps / blocks) * spec.c;
   const plan: GemmPlan = {
     m: rowsExpr(spec), k: intlit(K), n: spec.f, kc, single: kc >= K, mc: MC,
-    packA: packIm2col(spec, roundUp(kc, 4)),
+    packA: packIm2col(spec, roundUp(kc, 4), kc >= K),
     b: { ptr: "w", ld: spec.f, trans: false }, c: { ptr: "y", ld: spec.f },
     alpha: 1, accumulate: !!spec.accumulate, bias: spec.bias ? "bias" : undefined, activation: act, relaxed: !!spec.relaxed,
   };
