@@ -1,8 +1,8 @@
 /**
  * Every loss of spec §3 (with from_logits, the fused softmax + cross-entropies, a target [] against
  * an output [1], sparse cross-entropy over time) and every metric of §4, compiled: loss, metrics and
- * weight gradients of one train step against the float64 reference (1e-4), and the compiled
- * gradients against central finite differences of the reference's loss (1e-2).
+ * weight gradients of one train step against the float64 reference (1e-4), `evaluate` likewise,
+ * and the compiled gradients against central finite differences of the reference's loss (1e-2).
  */
 import { describe, expect, it } from "vitest";
 import { finiteDifferences, lossTensor, referenceGradients, runReference, type RefGraph } from "../reference/index.js";
@@ -109,6 +109,15 @@ describe("losses and metrics: compiled vs float64 reference and finite differenc
       }
       expect(Object.keys(got.grads).sort()).toEqual(Object.keys(ref.grads).sort());
       for (const [name, e] of Object.entries(gradientErrors(got.grads, ref.grads))) expect(e, `${name} vs reference`).toBeLessThan(1e-4);
+
+      // evaluate: the same loss and metrics in inference mode, on the updated weights.
+      const w1 = model.getWeights();
+      const evalRef = referenceGradients(c.graph, w1, feeds, feeds, BATCH, { training: false });
+      const ev = model.evaluate(feeds);
+      expect(Math.abs(ev.loss - evalRef.loss) / evalRef.loss, "evaluate loss").toBeLessThan(1e-4);
+      for (const [m, v] of Object.entries(evalRef.metrics)) {
+        expect(Math.abs(ev.metrics[m]! - v) / Math.max(Math.abs(v), 1e-3), `evaluate ${m}`).toBeLessThan(1e-4);
+      }
 
       const w64 = f64(w0);
       for (const name of Object.keys(ref.grads)) {
