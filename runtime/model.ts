@@ -24,7 +24,6 @@ export interface StepResult {
 }
 
 type Export = "predict" | "trainStep" | "evaluate";
-type Stored = { dtype: "F32" | "I32"; shape: number[]; offset: number };
 
 const info = ({ name, shape, dtype, range }: Slot): TensorInfo => (range ? { name, shape, dtype, range } : { name, shape, dtype });
 
@@ -135,44 +134,17 @@ export class Model {
 
   /** Safetensors bytes of every weight and (by default, when the model trains) the optimizer state. */
   saveWeights({ optimizer = this.canTrain }: { optimizer?: boolean } = {}): Uint8Array {
-    const record: Record<string, { dtype: "F32" | "I32"; shape: number[]; data: Float32Array | Int32Array }> = {};
-    for (const [name, t] of this.stored(optimizer && this.canTrain)) {
-      const dtype = t.dtype === "I32" ? "int32" : "float32";
-      record[name] = { dtype: t.dtype, shape: t.shape, data: this.view(dtype, t.offset, size(t.shape)).slice() };
-    }
-    return parts().st.writeSafetensors(record);
+    return parts().io.saveWeights(this, optimizer && this.canTrain);
   }
 
   /**
    * Loads safetensors weights: every weight must be present; optimizer state is optional but, when
    * present, complete (an inference-only model ignores it). All is checked before anything is written.
+   * (The code is in weights-io.ts, loaded lazily with the safetensors reader.)
    */
   loadWeights(bytes: Uint8Array): void {
     this.live();
-    const { st } = parts();
-    const { tensors } = st.readSafetensors(bytes);
-    const want = this.stored(this.canTrain);
-    const problems: Diagnostic[] = [];
-    const add = (path: string, message: string) => problems.push({ code: "weights", path, message });
-    for (const [name, t] of tensors) {
-      const w = want.get(name);
-      if (!w) {
-        if (!name.startsWith("optimizer/") || this.canTrain) add(name, `the model has no tensor "${name}"`);
-      } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape) || t.shape.length !== w.shape.length) {
-        add(name, `expected ${w.dtype} [${w.shape.join(", ")}], got ${t.dtype} [${t.shape.join(", ")}]`);
-      }
-    }
-    const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
-    for (const name of want.keys()) {
-      if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
-    }
-    if (problems.length) throw new KilnError(problems);
-    for (const [name, t] of tensors) {
-      const w = want.get(name);
-      if (!w) continue;
-      const data = w.dtype === "I32" ? st.asInt32(t, name) : st.asFloat32(t, name);
-      this.view(w.dtype === "I32" ? "int32" : "float32", w.offset, data.length).set(data);
-    }
+    parts().io.loadWeights(this, bytes);
   }
 
   /** Releases the module; every later call throws a KilnError. */
@@ -214,20 +186,6 @@ export class Model {
 
   private trainSlots(): Slot[] {
     return [...this.manifest.inputs, ...this.manifest.targets];
-  }
-
-  /** Every tensor of a weights file: weights, and optionally the optimizer slots and step. */
-  private stored(optimizer: boolean): Map<string, Stored> {
-    const m = this.manifest;
-    const map = new Map<string, Stored>(m.weights.map((w) => [w.name, { dtype: "F32", shape: w.shape, offset: w.offset }]));
-    if (optimizer && m.training) {
-      for (const s of m.training.slots) {
-        const shape = m.weights.find((w) => w.name === s.weight)!.shape;
-        map.set(`optimizer/${s.slot}/${s.weight}`, { dtype: "F32", shape, offset: s.offset });
-      }
-      map.set("optimizer/step", { dtype: "I32", shape: [], offset: m.training.stepOffset });
-    }
-    return map;
   }
 
   private stage(slots: Slot[], data: Feeds, rows: number | Uint32Array, count: number): void {
@@ -281,7 +239,8 @@ export class Model {
     return { loss: values[0], metrics };
   }
 
-  private view(dtype: DType, offset: number, length: number): Float32Array | Int32Array {
+  /** @internal A typed view of module memory (weights-io.ts reads and writes weights through it). */
+  view(dtype: DType, offset: number, length: number): Float32Array | Int32Array {
     const buffer = this.live().buffer;
     return dtype === "int32" ? new Int32Array(buffer, offset, length) : new Float32Array(buffer, offset, length);
   }
