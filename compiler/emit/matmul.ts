@@ -1,7 +1,7 @@
 /**
  * Emitter: dense matrix product kernel, C[m,n] (=|+=) act(alpha·op(A)·op(B) + bias), optionally
  * batched over up to two nested levels. Input: a MatmulSpec with constant strides; output: one
- * KernelDef (params a, b, c, [bias], [scratch], then runtime dims in order of first appearance).
+ * KernelDef (params a, b, c, [bias], scratch, then runtime dims in order of first appearance).
  * The product itself is the blocked GEMM of gemm-core.ts; this file packs A (plain or transposed).
  */
 import type { ActivationName } from "../graph-types.js";
@@ -12,6 +12,10 @@ import type { KernelDef, KernelParam } from "./kernel.js";
 
 export type Dim = number | string;
 
+/**
+ * C[m,n] = act(alpha·op(A)·op(B) + bias), or with `accumulate` act(C + alpha·op(A)·op(B) + bias).
+ * op(A) = Aᵀ means A is stored [k, lda]; leading dims and batch strides are in elements.
+ */
 export interface MatmulSpec {
   m: Dim; n: number; k: Dim;
   transA?: boolean; transB?: boolean;
