@@ -58,6 +58,23 @@ describe("examples/mnist-cnn for inference", () => {
     });
   }
 
+  it("with sharper weights (every kernel ×2.5), 20 digits still match: probabilities far from uniform", () => {
+    const sharp = Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, k.endsWith("kernel") ? v.map((x) => x * 2.5) : v]));
+    model.setWeights(sharp);
+    try {
+      const n = 20;
+      const image = data.image.subarray(0, n * PIXELS);
+      const probs = model.predict({ image }).probs!;
+      const ref = runReference(inference, sharp, { image }, n, { training: false }).outputs.probs!.data;
+      expect(Math.max(...ref)).toBeGreaterThan(0.5);
+      for (let r = 0; r < n; r++) {
+        expect(relErr(probs.subarray(r * CLASSES, (r + 1) * CLASSES), ref.subarray(r * CLASSES, (r + 1) * CLASSES)), `digit ${r}`).toBeLessThan(1e-4);
+      }
+    } finally {
+      model.setWeights(weights);
+    }
+  });
+
   it("splitting by the runtime does not change results: 100 at once equals 64 + 36", () => {
     const all = model.predict({ image: data.image }).probs!;
     const head = model.predict({ image: data.image.subarray(0, 64 * PIXELS) }).probs!;
