@@ -71,6 +71,8 @@ add("accumulate", { m: "m", n: 13, k: 6, accumulate: true }, 5, 6);
 add("accumulate multi-block", { m: 7, n: 9, k: "k", accumulate: true, lda: 800, alpha: 0.5 }, 7, 800);
 add("bias + relu", { m: "m", n: 21, k: 7, bias: true, activation: "relu" }, 9, 7);
 add("bias + relu multi-block", { m: "m", n: 11, k: 520, bias: true, activation: "relu" }, 6, 520);
+add("accumulate + alpha + bias + relu", { m: "m", n: 19, k: 9, accumulate: true, alpha: 2, bias: true, activation: "relu" }, 7, 9);
+add("accumulate + bias + relu multi-block", { m: "m", n: 21, k: "k", lda: 700, accumulate: true, bias: true, activation: "relu" }, 5, 700);
 add("1 batch level", { m: 5, n: 6, k: 7, batch: [{ count: "nb", strideA: 35, strideB: 42, strideC: 30 }] }, 5, 7, [3]);
 add("2 batch levels, shared B, alpha (attention-like)", {
   m: "t", n: 5, k: 4, transB: true, alpha: 0.5, ldc: 5,
