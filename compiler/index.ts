@@ -13,7 +13,9 @@ import { verify } from "./verify.js";
 import { fuse } from "./fuse.js";
 import { planMemory } from "./plan.js";
 import { selectKernel, type KernelCall } from "./emit/kernels.js";
-import { assembleModule } from "./emit/module.js";
+import { assembleModule, type EntryPoint, type ThreadStep } from "./emit/module.js";
+import { splitOf } from "./threads.js";
+import type { Module, Program, Tensor } from "./ir.js";
 import { compileAssemblyScript, finishModule } from "./asc.js";
 import { buildManifest, type Manifest } from "./manifest.js";
 import { printModule } from "./print.js";
@@ -39,6 +41,11 @@ export interface CompileOptions {
    * runtime steps through each program call by call and checks every guard after every kernel.
    */
   debug?: boolean;
+  /**
+   * Threaded build for up to this many workers (shared memory, atomics): `loadModel(src,
+   * { threads: n })` with n ≤ it. Results are bit-identical for every n. Default: none.
+   */
+  threads?: number;
 }
 
 export interface CompileResult {
@@ -70,20 +77,33 @@ export async function compile(input: string | unknown, options: CompileOptions =
     return spec?.trainable ? 0 : 1;
   };
   const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0);
+  const threads = options.threads ?? 0;
+  if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new Error(`threads must be an integer in 0..64, got ${threads}`);
+  const addr = (t: Tensor) => plan.offsets.get(lw.mod.storage(t).id)!;
+  const ctx = { mod: lw.mod, addr, relaxed: !!options.relaxedSimd };
   const select = (scratch: number) => lw.mod.programs.map((p) => ({
     name: p.name,
-    calls: p.nodes.map((n) => selectKernel(n, { mod: lw.mod, addr: (t) => plan.offsets.get(lw.mod.storage(t).id)!, scratch, relaxed: !!options.relaxedSimd })),
+    calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch })),
   }));
-  const scratchBytes = Math.max(0, ...select(0).flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0)));
-  const scratch = Math.ceil(plan.end / 64) * 64;
-  const entries = select(scratch);
-  const { source, kernels } = assembleModule(entries);
-  const pages = Math.ceil((scratch + scratchBytes) / PAGE) + 1;
-  const wasm = await compileAssemblyScript(source, { optimizeLevel: options.optimizeLevel ?? 3, initialPages: pages, relaxedSimd: options.relaxedSimd });
+  const scratchBytes = Math.ceil(Math.max(0, ...select(0).flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
+  // Threaded builds: the barrier's words, then one scratch region per thread.
+  const sync = Math.ceil(plan.end / 64) * 64;
+  const scratch = threads ? sync + 64 : sync;
+  const entries: EntryPoint[] = select(scratch);
+  if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, ctx)));
+  const { source, kernels } = assembleModule(entries, threads ? { sync, scratch, scratchBytes } : undefined);
+  const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
+  const wasm = await compileAssemblyScript(source, {
+    optimizeLevel: options.optimizeLevel ?? 3, initialPages: pages, relaxedSimd: options.relaxedSimd,
+    ...(threads ? { threads: true, maximumPages: pages } : {}),
+  });
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
+  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16 });
   if (options.debug) (manifest as any).debug = { guards: plan.guards };
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)) };
   if (options.weights) sections["kiln.weights"] = options.weights;
+  // A threaded module carries the single-threaded build for hosts without shared memory.
+  if (threads) sections["kiln.fallback"] = (await compile(graph, { ...options, threads: 0 })).wasm;
   const bytes = finishModule(wasm, sections);
   return {
     wasm: bytes, manifest, ir: printModule(lw.mod), source,
@@ -107,4 +127,14 @@ function checkEmbeddedWeights(graph: Graph, bytes: Uint8Array): void {
     }
   }
   if (problems.length) throw new KilnError(problems);
+}
+
+/** The steps of a program's threaded entry point: each call with its share of the work. */
+function threadSteps(mod: Module, prog: Program, parts: number, ctx: { mod: Module; addr: (t: Tensor) => number; relaxed: boolean }): ThreadStep[] {
+  return prog.nodes.map((n) => {
+    const split = splitOf(mod, n, parts);
+    if (split.kind === "batch") return { kind: "batch", calls: [selectKernel(n, { ...ctx, scratch: "scr_", batch: "nb_", batchOffset: "lo_" })] };
+    if (split.kind === "serial") return { kind: "serial", calls: [selectKernel(n, { ...ctx, scratch: "scr_" })] };
+    return { kind: "parts", calls: split.parts.map((p) => selectKernel(p, { ...ctx, scratch: "scr_" })) };
+  });
 }

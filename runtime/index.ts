@@ -9,6 +9,7 @@ import { capabilities, toModule, type Source } from "./load.js";
 import { readManifest } from "./manifest.js";
 import { Model } from "./model.js";
 import { loadParts } from "./parts.js";
+import { startThreads } from "./threads.js";
 
 export { KilnError, type Diagnostic } from "./errors.js";
 export { capabilities, type Capabilities, type Source } from "./load.js";
@@ -20,6 +21,12 @@ export type { Feeds } from "./feeds.js";
 export interface LoadOptions {
   /** Safetensors weights (and optionally optimizer state) to load after initialization. */
   weights?: Uint8Array;
+  /**
+   * Worker threads sharing every kernel (default 1). Needs a module compiled with
+   * `kiln compile --threads N` (N ≥ this) and shared memory: in browsers a cross-origin-isolated
+   * page (COOP/COEP headers) and a call from a Web Worker. Results are bit-identical for any count.
+   */
+  threads?: number;
 }
 
 /**
@@ -27,8 +34,21 @@ export interface LoadOptions {
  * start at their seeded initial values (unless the module embeds trained ones), then `opts.weights`.
  */
 export async function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
-  const [mod] = await Promise.all([toModule(source), loadParts()]);
-  const manifest = readManifest(mod);
+  let [mod] = await Promise.all([toModule(source), loadParts()]);
+  let manifest = readManifest(mod);
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) fail(`threads: expected a positive integer, got ${String(threads)}`);
+  if (threads > 1 && !manifest.threads) fail(`threads: ${threads} needs a module compiled with --threads ${threads} (this one is single-threaded)`);
+  if (manifest.threads && threads > (manifest.maxThreads ?? 1)) fail(`threads: this module was compiled for at most ${manifest.maxThreads} threads, got ${threads}`);
+  const why = manifest.threads ? noSharedMemory(threads) : undefined;
+  if (why) {
+    // Fall back to the single-threaded build the threaded module carries.
+    warnOnce(`kiln: running single-threaded: ${why}`);
+    const plain = WebAssembly.Module.customSections(mod, "kiln.fallback")[0];
+    if (!plain) fail(`the module needs shared memory (${why}) and carries no single-threaded build`);
+    mod = await WebAssembly.compile(plain);
+    manifest = readManifest(mod);
+  }
   for (const imp of WebAssembly.Module.imports(mod)) {
     const ok = imp.module === "env" && ((imp.name === "memory" && imp.kind === "memory") || (imp.name === "abort" && imp.kind === "function"));
     if (!ok) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory`);
@@ -43,12 +63,29 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
     return fail(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}${hint}): ${(e as Error).message}`);
   }
   const model = new Model(manifest, instance.exports, memory);
+  if (manifest.threads && threads > 1) model.pool = await startThreads(mod, memory, instance.exports, threads, manifest.threadControl!);
   model.initialize();
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
   const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
   if (embedded) model.loadWeights(new Uint8Array(embedded));
   if (opts.weights) model.loadWeights(opts.weights);
   return model;
+}
+
+/** Why shared-memory threads cannot run here, or undefined when they can. */
+function noSharedMemory(threads: number): string | undefined {
+  const g = globalThis as any;
+  if (typeof SharedArrayBuffer === "undefined" || g.crossOriginIsolated === false) {
+    return "shared memory is unavailable (serve the page with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+  }
+  if (threads > 1 && typeof g.document !== "undefined") return "a browser page's main thread cannot wait on a barrier (load the model in a Web Worker)";
+  return undefined;
+}
+
+let warned = false;
+function warnOnce(message: string): void {
+  if (!warned) console.warn(message);
+  warned = true;
 }
 
 function fail(message: string): never {

@@ -62,6 +62,9 @@ export interface Manifest {
   canTrain: boolean;
   simd: "simd128" | "relaxed-simd";
   threads: boolean;
+  /** Threaded builds: the most threads the work was split for, and the control words' offset. */
+  maxThreads?: number;
+  threadControl?: number;
   memory: { pages: number; weightsBytes: number; arenaBytes: number };
   inputs: Slot[];
   targets: Slot[];

@@ -5,6 +5,7 @@
  * memory; a trap inside an export surfaces as a KilnError naming the export.
  */
 import { KilnError, type Diagnostic } from "./errors.js";
+import type { ThreadPool } from "./threads.js";
 import { checkCount, checkFeeds, type Feeds } from "./feeds.js";
 import type { FitOptions, History } from "./fit.js";
 import { capabilities, typeName, type Capabilities } from "./load.js";
@@ -149,6 +150,8 @@ export class Model {
 
   /** Releases the module; every later call throws a KilnError. */
   dispose(): void {
+    this.pool?.terminate();
+    this.pool = undefined;
     this.memory = undefined;
     this.exports = {};
   }
@@ -197,10 +200,14 @@ export class Model {
     }
   }
 
+  /** Threaded modules: the workers sharing every call (set by loadModel({ threads })). */
+  pool?: ThreadPool;
+
   private run(which: Export, batch: number): void {
     const name = this.manifest.exports[which]!;
     try {
-      (this.exports[name] as (batch: number) => void)(batch);
+      if (this.pool) this.pool.run(name, batch);
+      else (this.exports[name] as (batch: number) => void)(batch);
     } catch (e) {
       const at = this.trapSite(name, e);
       const where = at ? ` in kernel ${at.kernel} of layer ${at.layers.map((l) => `"${l}"`).join(" or ")}` : "";

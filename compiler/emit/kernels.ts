@@ -3,7 +3,7 @@
  * kernel parameter: planned byte offsets for tensors, `batch·k` expressions for runtime sizes.
  * Arguments are numbers and the fixed identifier `batch` only — never anything from the graph.
  */
-import type { Dim, Module, Node, Tensor } from "../ir.js";
+import { numel, type Dim, type Module, type Node, type Tensor } from "../ir.js";
 import type { KernelDef } from "./kernel.js";
 import { intlit } from "./code.js";
 import { emitMatmul } from "./matmul.js";
@@ -28,25 +28,38 @@ export interface SelectContext {
   mod: Module;
   /** Byte offset of a tensor's buffer (after following aliases). */
   addr(t: Tensor): number;
-  scratch: number;
+  /** The scratch region: a constant, or (threaded builds) a per-thread expression. */
+  scratch: number | string;
   relaxed: boolean;
+  /** The i32 holding this call's batch count: `batch`, or a thread's share of it. */
+  batch?: string;
+  /** Threaded batch split: the first example of this thread's share; batched tensors start there. */
+  batchOffset?: string;
 }
 
 /** A runtime Dim becomes a named i32 parameter; constants stay constants. */
 class Dims {
   readonly args: Record<string, string> = {};
   private n = 0;
+  constructor(private readonly batch: string) {}
   dim(d: Dim): number | string {
     if (typeof d === "number") return d;
     const name = `rt${this.n++}`;
-    this.args[name] = d.batch === 1 ? "batch" : `batch * ${intlit(d.batch)}`;
+    this.args[name] = d.batch === 1 ? this.batch : `${this.batch} * ${intlit(d.batch)}`;
     return name;
   }
 }
 
 type Selector = (node: Node, ctx: SelectContext, dims: Dims, T: (i: number) => Tensor, O: (i: number) => Tensor) => KernelCall;
 
-const ptr = (ctx: SelectContext, t: Tensor, elemOffset = 0) => intlit(ctx.addr(t) + 4 * elemOffset);
+function ptr(ctx: SelectContext, t: Tensor, elemOffset = 0): string {
+  const base = intlit(ctx.addr(t) + 4 * elemOffset);
+  const s = ctx.mod.storage(t);
+  if (!ctx.batchOffset || !s.batched) return base;
+  return `${base} + <usize>${ctx.batchOffset} * ${intlit(4 * numel(s.shape))}`;
+}
+
+const scratchArg = (ctx: SelectContext) => (typeof ctx.scratch === "number" ? intlit(ctx.scratch) : ctx.scratch);
 
 const SELECTORS: Record<string, Selector> = {
   matmul(node, ctx, dims, T, O) {
@@ -56,28 +69,28 @@ const SELECTORS: Record<string, Selector> = {
       batch: a.batch?.map((l: any) => ({ ...l, count: dims.dim(l.count) })), alpha: a.alpha, accumulate: a.accumulate,
       bias: !!a.bias, activation: a.activation, relaxed: ctx.relaxed,
     });
-    const args: Record<string, string> = { a: ptr(ctx, T(0), a.offA), b: ptr(ctx, T(1), a.offB), c: ptr(ctx, O(0), a.offC), scratch: intlit(ctx.scratch) };
+    const args: Record<string, string> = { a: ptr(ctx, T(0), a.offA), b: ptr(ctx, T(1), a.offB), c: ptr(ctx, O(0), a.offC), scratch: scratchArg(ctx) };
     if (a.bias) args.bias = ptr(ctx, T(2));
     return { def, args };
   },
   conv2d(node, ctx, dims, T, O) {
     const a = node.attrs;
     const def = emitConv2d({ ...a, bias: !!a.bias, relaxed: ctx.relaxed });
-    const args: Record<string, string> = { x: ptr(ctx, T(0)), w: ptr(ctx, T(1)), y: ptr(ctx, O(0)), scratch: intlit(ctx.scratch), n: "batch" };
+    const args: Record<string, string> = { x: ptr(ctx, T(0)), w: ptr(ctx, T(1)), y: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" };
     if (a.bias) args.bias = ptr(ctx, T(2));
     return { def, args };
   },
   conv2d_grad_input(node, ctx, dims, T, O) {
-    return { def: emitConv2dGradInput({ ...node.attrs, relaxed: ctx.relaxed }), args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: intlit(ctx.scratch), n: "batch" } };
+    return { def: emitConv2dGradInput({ ...node.attrs, relaxed: ctx.relaxed }), args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
   },
   conv2d_grad_filter(node, ctx, dims, T, O) {
-    return { def: emitConv2dGradFilter({ ...node.attrs, relaxed: ctx.relaxed }), args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dw: ptr(ctx, O(0)), scratch: intlit(ctx.scratch), n: "batch" } };
+    return { def: emitConv2dGradFilter({ ...node.attrs, relaxed: ctx.relaxed }), args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dw: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
   },
   pool2d(node, ctx, dims, T, O) {
-    return { def: emitPool2d(node.attrs), args: { x: ptr(ctx, T(0)), y: ptr(ctx, O(0)), n: "batch" } };
+    return { def: emitPool2d(node.attrs), args: { x: ptr(ctx, T(0)), y: ptr(ctx, O(0)), n: ctx.batch ?? "batch" } };
   },
   pool2d_grad(node, ctx, dims, T, O) {
-    return { def: emitPool2dGrad(node.attrs), args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), n: "batch" } };
+    return { def: emitPool2dGrad(node.attrs), args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), n: ctx.batch ?? "batch" } };
   },
   ew(node, ctx, dims, T, O) {
     const a = node.attrs;
@@ -151,18 +164,20 @@ const SELECTORS: Record<string, Selector> = {
   },
   opt_update(node, ctx, dims, T, O) {
     const a = node.attrs;
+    // `offset` (elements) selects a part of the sweep in threaded builds.
+    const off = a.offset ?? 0;
     const slot = (name: string) => {
       const i = a.slotNames.indexOf(name);
-      return i < 0 ? "0" : ptr(ctx, T(3 + i));
+      return i < 0 ? "0" : ptr(ctx, T(3 + i), off);
     };
-    return { def: emitUpdate(a), args: { w: ptr(ctx, T(0)), g: ptr(ctx, T(1)), hyper: ptr(ctx, T(2)), slot1: slot("momentum"), slot2: slot("velocity") } };
+    return { def: emitUpdate(a), args: { w: ptr(ctx, T(0), off), g: ptr(ctx, T(1), off), hyper: ptr(ctx, T(2)), slot1: slot("momentum"), slot2: slot("velocity") } };
   },
 };
 
 export function selectKernel(node: Node, ctx: SelectContext): KernelCall {
   const sel = SELECTORS[node.op];
   if (!sel) throw new Error(`internal: no kernel for ${node.op}`);
-  const dims = new Dims();
+  const dims = new Dims(ctx.batch ?? "batch");
   const call = sel(node, ctx, dims, (i) => ctx.mod.t(node.inputs[i]!), (i) => ctx.mod.t(node.outputs[i]!));
   const args = { ...call.args, ...dims.args };
   for (const p of call.def.params) {

@@ -1,0 +1,69 @@
+/**
+ * Threaded build: how each kernel call of a program is shared by N workers over one shared
+ * memory, so that results are bit-identical for any N (no sum changes its order):
+ *  batch   per-example kernels (conv, pooling, elementwise, softmax, row-wise matmul, ...): each
+ *          thread takes a contiguous share of the batch (pointers of batched tensors offset);
+ *  parts   reductions over the batch with many outputs (weight gradients, optimizer sweeps):
+ *          split into P fixed column parts at compile time; part j runs on thread j mod N;
+ *  serial  everything else (losses, batch statistics, bias gradients): thread 0, whole batch.
+ * A barrier follows every call. Each thread has its own kernel scratch region.
+ */
+import { leadingDims } from "./prims.js";
+import { Module, type Dim, type Node } from "./ir.js";
+
+export type Split = { kind: "batch" } | { kind: "serial" } | { kind: "parts"; parts: Node[] };
+
+const BATCH_OPS = new Set(["matmul", "conv2d", "conv2d_grad_input", "pool2d", "pool2d_grad", "ew", "softmax", "softmax_grad", "copy", "gather", "fill", "reduce"]);
+
+const isBatchDim = (d: Dim | undefined) => d !== undefined && typeof d !== "number";
+
+export function splitOf(mod: Module, node: Node, parts: number): Split {
+  const outsBatched = node.outputs.every((o) => mod.storage(mod.t(o)).batched);
+  if (outsBatched && BATCH_OPS.has(node.op) && batchShaped(node)) return { kind: "batch" };
+  if (parts > 1 && node.op === "matmul" && !outsBatched && !node.attrs.batch?.length) {
+    const split = matmulParts(node, parts);
+    if (split) return { kind: "parts", parts: split };
+  }
+  if (parts > 1 && node.op === "opt_update" && node.attrs.n >= 64 * parts) {
+    return { kind: "parts", parts: chunks(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, n: cn, offset: c0 } })) };
+  }
+  return { kind: "serial" };
+}
+
+/** Does the node's work scale with the batch along its outermost runtime dimension only? */
+function batchShaped(node: Node): boolean {
+  const a = node.attrs;
+  switch (node.op) {
+    case "matmul": return typeof a.k === "number" && (isBatchDim(a.m) || isBatchDim(a.batch?.[0]?.count));
+    case "ew": return isBatchDim(a.rows);
+    case "reduce": return a.axis === "mid" && isBatchDim(a.outer);
+    case "softmax": case "softmax_grad": return isBatchDim(a.outer);
+    case "copy": return isBatchDim(a.shape[0]);
+    case "gather": return isBatchDim(a.rows);
+    case "fill": return isBatchDim(a.n);
+    default: return true; // conv2d, conv2d_grad_input, pool2d, pool2d_grad: per example
+  }
+}
+
+/** [start, count] of `parts` near-equal chunks of n, chunk sizes multiples of `align` where possible. */
+function chunks(n: number, parts: number, align: number): [number, number][] {
+  const size = Math.max(align, Math.ceil(n / parts / align) * align);
+  const out: [number, number][] = [];
+  for (let c0 = 0; c0 < n; c0 += size) out.push([c0, Math.min(size, n - c0)]);
+  return out;
+}
+
+/** Column parts of C = op(A)·op(B): each part is the same product over a slice of C's columns. */
+function matmulParts(node: Node, parts: number): Node[] | undefined {
+  const a = node.attrs;
+  if (a.n < 8 * parts || a.bias) return undefined;
+  const { lda, ldb, ldc } = leadingDims(a);
+  return chunks(a.n, parts, 8).map(([c0, cn]) => ({
+    ...node,
+    attrs: {
+      ...a, n: cn, lda, ldb, ldc,
+      offB: (a.offB ?? 0) + (a.transB ? c0 * ldb : c0),
+      offC: (a.offC ?? 0) + c0,
+    },
+  }));
+}

@@ -1,0 +1,86 @@
+/**
+ * Runtime threads: the same compiled module instantiated in N−1 workers over one shared memory;
+ * the calling thread is thread 0. A program runs as `<program>_t(batch, tid, nt)` on every
+ * thread at once; the module's own barriers keep the threads in step, and how the work is shared
+ * is fixed at compile time so results do not depend on N. Workers sleep on a control word
+ * (generation, program, batch, thread count) between calls. Node uses worker_threads, browsers
+ * Web Workers (shared memory there needs a cross-origin-isolated page).
+ */
+
+/** Runs in each worker: instantiate, then serve calls until told to stop (program −1). */
+const SERVE = `function serve(mod, memory, tid, ctl, names) {
+  const inst = new WebAssembly.Instance(mod, { env: { memory } });
+  const c = new Int32Array(memory.buffer, ctl, 4);
+  let gen = Atomics.load(c, 0);
+  return () => {
+    for (;;) {
+      Atomics.wait(c, 0, gen);
+      gen = Atomics.load(c, 0);
+      const p = Atomics.load(c, 1);
+      if (p < 0) return;
+      inst.exports[names[p]](Atomics.load(c, 2), tid, Atomics.load(c, 3));
+    }
+  };
+}`;
+
+const NODE_WORKER = `${SERVE}
+const { workerData: d, parentPort } = require("node:worker_threads");
+const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names);
+parentPort.postMessage("ready");
+loop();`;
+
+const WEB_WORKER = `${SERVE}
+self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names); postMessage("ready"); loop(); };`;
+
+export interface ThreadPool {
+  readonly size: number;
+  /** Runs `<name>_t` on every thread; returns when all threads are done. */
+  run(name: string, batch: number): void;
+  terminate(): void;
+}
+
+interface Handle {
+  terminate(): unknown;
+}
+
+export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, ctl: number): Promise<ThreadPool> {
+  const names = WebAssembly.Module.exports(mod).map((e) => e.name).filter((e) => e.endsWith("_t"));
+  const c = new Int32Array(memory.buffer, ctl, 4);
+  const workers: Handle[] = [];
+  const ready: Promise<unknown>[] = [];
+  const isNode = typeof process !== "undefined" && !!process.versions?.node && typeof (globalThis as any).window === "undefined";
+  for (let tid = 1; tid < n; tid++) {
+    const data = { mod, memory, tid, ctl, names };
+    if (isNode) {
+      const { Worker } = await import(/* @vite-ignore */ "node:worker_threads" as string);
+      const w = new Worker(NODE_WORKER, { eval: true, workerData: data });
+      workers.push(w);
+      ready.push(new Promise((resolve, reject) => { w.once("message", resolve); w.once("error", reject); }));
+    } else {
+      const url = URL.createObjectURL(new Blob([WEB_WORKER], { type: "text/javascript" }));
+      const w = new Worker(url);
+      workers.push(w);
+      ready.push(new Promise((resolve, reject) => { w.onmessage = resolve; w.onerror = reject; }));
+      w.postMessage(data);
+    }
+  }
+  await Promise.all(ready);
+  return {
+    size: n,
+    run(name, batch) {
+      const fn = exports[`${name}_t`] as (batch: number, tid: number, nt: number) => void;
+      Atomics.store(c, 1, names.indexOf(`${name}_t`));
+      Atomics.store(c, 2, batch);
+      Atomics.store(c, 3, n);
+      Atomics.add(c, 0, 1);
+      Atomics.notify(c, 0);
+      fn(batch, 0, n);
+    },
+    terminate() {
+      Atomics.store(c, 1, -1);
+      Atomics.add(c, 0, 1);
+      Atomics.notify(c, 0);
+      for (const w of workers) w.terminate();
+    },
+  };
+}
