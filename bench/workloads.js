@@ -64,44 +64,46 @@ function trainingSystems({ model, graph, batch, feeds, tfjsCpu, tfjsWasm = true,
     tf.tensor(feeds[yIn.name], [batch, ...yIn.shape], "float32"),
   ];
   const stepOf = (m) => async () => { const [x, y] = tensors(); const loss = await m.trainOnBatch(x, y); tf.dispose([x, y]); return loss; };
-  /** Fresh kiln and tfjs models at the same weights: step-1 and step-2 losses agree (forward, then the update). */
-  const lossCheck = async (name, m) => {
-    const start = model.getWeights();
-    const kilnLosses = [model.trainStep(feeds).loss, model.trainStep(feeds).loss];
-    model.setWeights(start); // kiln's optimizer moved on by two steps; its weights are back
-    const tfLosses = [await stepOf(m)(), await stepOf(m)()];
-    kilnLosses.forEach((l, i) => { if (!(Math.abs(l - tfLosses[i]) <= TOL * Math.max(1, Math.abs(l)))) throw new Error(`${name}: loss after ${i} steps ${tfLosses[i]} vs kiln's ${l}`); });
-    return Math.max(...kilnLosses.map((l, i) => Math.abs(l - tfLosses[i])));
+  /** kiln's losses for two steps from its current state (weights and optimizer state restored after). */
+  const kilnLosses = () => {
+    const snapshot = model.saveWeights();
+    const losses = [model.trainStep(feeds).loss, model.trainStep(feeds).loss];
+    model.loadWeights(snapshot);
+    return losses;
   };
-  /** `patch`: undefined (stock), "cpu" (missing kernels bridged from cpu) or "conv" (filter gradient on wasm's Conv2D). */
+  /**
+   * `patch`: undefined (stock), "cpu" (missing kernels bridged from cpu) or "conv" (the conv filter
+   * gradient on wasm's own Conv2D). The model's first successful step and the next are the loss
+   * check against kiln (a step that fails for a missing kernel changes no weight); on stock wasm,
+   * the failure is the table entry.
+   */
   const tfjs = (backend, label, patch) => ({
     name: label,
     setup: async () => {
       await use(backend);
-      const fresh = () => { const m = buildSequential(graph); copyWeights(m, graph, model.getWeights()); return m; };
-      let note, patched = [];
-      if (backend === "wasm") {
-        // Stock: a step with every added kernel unregistered (its error is the table entry).
-        // Patched: patch what is missing, on a throwaway model, then measure a fresh one.
-        const probe = fresh();
-        try {
-          if (!patch) await withoutPatches(() => stepOf(probe)());
-          else {
-            ({ patched } = await patchUntilItRuns(() => stepOf(probe)(), patch));
-            if (!patched.length) throw new Skip("nothing to patch: see tfjs-wasm");
-            note = patch === "conv" && patched.includes("Conv2DBackpropFilter")
-              ? `Conv2DBackpropFilter computed by wasm's own Transpose + Conv2D kernels${patched.length > 1 ? `; bridged from cpu: ${patched.filter((k) => k !== "Conv2DBackpropFilter").join(", ")}` : ""}`
-              : `bridged from the cpu backend: ${patched.join(", ")}`;
-          }
-        } finally {
-          probe.dispose();
-        }
+      const m = buildSequential(graph);
+      copyWeights(m, graph, model.getWeights());
+      const step = stepOf(m);
+      const ref = kilnLosses();
+      let first, note, patched = [];
+      if (backend === "wasm" && !patch) first = await withoutPatches(step);
+      else if (!patch) first = await step();
+      else {
+        ({ patched } = await patchUntilItRuns(async () => { first = await step(); }, patch));
+        if (!patched.length) { m.dispose(); throw new Skip("nothing to patch: see tfjs-wasm"); }
+        note = patch === "conv" && patched.includes("Conv2DBackpropFilter")
+          ? `Conv2DBackpropFilter computed by wasm's own Transpose + Conv2D kernels${patched.length > 1 ? `; bridged from cpu: ${patched.filter((k) => k !== "Conv2DBackpropFilter").join(", ")}` : ""}`
+          : `bridged from the cpu backend: ${patched.join(", ")}`;
       }
       const before = async () => { await use(backend); if (patch) activate(patched, patch); };
       await before();
-      const m = fresh();
-      const diff = await lossCheck(label, m);
-      return { step: stepOf(m), before, diff, note, dispose: () => m.dispose() };
+      const t = performance.now();
+      const second = await step();
+      const stepMs = performance.now() - t;
+      const got = [first, second];
+      ref.forEach((l, i) => { if (!(Math.abs(l - got[i]) <= TOL * Math.max(1, Math.abs(l)))) throw new Error(`${label}: loss after ${i} steps ${got[i]} vs kiln's ${l}`); });
+      const diff = Math.max(...ref.map((l, i) => Math.abs(l - got[i])));
+      return { step, before, diff, note, stepMs, dispose: () => m.dispose() };
     },
   });
   const systems = [kiln];

@@ -33,7 +33,8 @@ export async function roundRobin(systems, { rounds, blockMs, warmupMs, budgetMs,
   const state = [];
   for (const s of systems) {
     await s.before?.();
-    const w = await warmUp(s.step, warmupMs);
+    // A system already run (its correctness check) and slower than the warm-up needs no more of it.
+    const w = s.stepMs > warmupMs ? s.stepMs : await warmUp(s.step, warmupMs);
     state.push({ iters: Math.max(1, Math.min(s.maxIters ?? Infinity, Math.round(blockMs / w))), spent: 0, wall: [], cpu: [] });
   }
   for (let r = 0; r < rounds; r++) {

@@ -83,7 +83,7 @@ export function renderReport(results) {
     `## Benchmarks\n\n\`npm run bench\`${settings.quick ? " (BENCH_QUICK=1: a smoke run, asc -O0, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; one thread everywhere; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end.`,
     `Medians of ${settings.rounds} round-robin rounds after warm-up; every peer's outputs (or first two training losses) matched kiln's within 1e-3 on the same weights before it was timed. "kiln ÷ peer" is how many times faster kiln is (> 1: kiln ahead). The wasm-SIMD peak (12 f32x4 mul+add chains, asc -O3), measured in the same rounds as the workloads that report a "% of peak": up to ${peak.wallGflops.toFixed(1)} GFLOP/s wall clock, ${peak.cpuGflops.toFixed(1)} in CPU time. Effective FLOP/s of training = 3 × forward FLOPs (conv 2·N·OH·OW·F·KH·KW·C, dense 2·N·in·out) / step time.`,
     `\n### Wall clock\n\n${mainTable(results, "wallMs", notes)}`,
-    `\n### CPU time (process.cpuUsage: leaves out time spent waiting for a core on a shared machine)\n\n${mainTable(results, "cpuMs", notes)}`,
+    `\n### CPU time (process.cpuUsage: leaves out time spent waiting for a core on a shared machine, but counts V8's background threads — wasm tier-up compilation, GC — so short iterations can show more CPU than wall time)\n\n${mainTable(results, "cpuMs", notes)}`,
     `\n${notes.map((n, i) => `[${i + 1}] ${n}`).join("  \n")}`,
     `\n### Targets (issue 5)\n\n${targetsTable(results)}`,
     `\n### Compile time and module size\n\n${compileTable(results)}`,
