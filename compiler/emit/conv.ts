@@ -152,8 +152,9 @@ function packIm2colT4(s: Conv2dSpec, rowStride: number): string {
     `for (; q_ + 4 <= kc_; q_ += 4) {`,
     ...P.map((i) => pixel(s, `pc_ + q_ + ${i}`, "x", String(i)).replace(/^/gm, "  ")),
     `  let dst_ = sa_ + <usize>(q_ * 4);`,
-    `  for (let ky_ = 0; ky_ < ${intlit(s.kh)}; ky_++) {`,
-    `    for (let kx_ = 0; kx_ < ${intlit(s.kw)}; kx_++) {`,
+    `  for (let t_ = tlo_; t_ < thi_; t_++) {`,
+    `    const ky_ = t_ / ${intlit(s.kw)};`,
+    `    const kx_ = t_ - ky_ * ${intlit(s.kw)};`,
     ...P.flatMap((i) => [
       `      const iy${i}_ = iy0${i}_ + ky_ * ${intlit(s.dh)};`,
       `      const ix${i}_ = ix0${i}_ + kx_ * ${intlit(s.dw)};`,
@@ -161,13 +162,12 @@ function packIm2colT4(s: Conv2dSpec, rowStride: number): string {
     ]),
     ...chans.map((l) => "      " + l),
     `      dst_ += ${intlit(s.c * R)};`,
-    `    }`,
     `  }`,
     `}`,
   ].join("\n");
 }
 
-/** Packs im2col(x)ᵀ (rows = tap·c + channel, all K of them; cols = pixels pc_..) into sa_. */
+/** Packs im2col(x)ᵀ (rows = tap·c + channel for the tile's taps; cols = pixels pc_..) into sa_. */
 function packIm2colT(s: Conv2dSpec, rowStride: number): string {
   const R = rowStride * 4, K = s.kh * s.kw * s.c;
   const chans = s.c <= 16
@@ -177,23 +177,25 @@ function packIm2colT(s: Conv2dSpec, rowStride: number): string {
     ? Array.from({ length: s.c }, (_, ci) => `store<f32>(dst_, 0, ${intlit(ci * R)});`).join("\n")
     : `for (let ci_ = 0; ci_ < ${intlit(s.c)}; ci_++) store<f32>(dst_ + <usize>(ci_ * ${intlit(R)}), 0);`;
   return [
+    // This tile's rows are taps [tlo_, thi_) × all channels.
+    `const tlo_ = ic_ / ${intlit(s.c)};`,
+    `const thi_ = tlo_ + mc_ / ${intlit(s.c)};`,
     `let q_ = 0;`,
     ...(s.c % 4 === 0 ? [packIm2colT4(s, rowStride)] : []),
     `for (; q_ < kc_; q_++) {`,
     pixel(s, "pc_ + q_", "x").replace(/^/gm, "  "),
     `  let dst_ = sa_ + <usize>(q_ * 4);`,
-    `  for (let ky_ = 0; ky_ < ${intlit(s.kh)}; ky_++) {`,
+    `  for (let t_ = tlo_; t_ < thi_; t_++) {`,
+    `    const ky_ = t_ / ${intlit(s.kw)};`,
     `    const iy_ = iy0_ + ky_ * ${intlit(s.dh)};`,
-    `    for (let kx_ = 0; kx_ < ${intlit(s.kw)}; kx_++) {`,
-    `      const ix_ = ix0_ + kx_ * ${intlit(s.dw)};`,
-    `      if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
-    `        const src_ = xb_ + <usize>((iy_ * ${intlit(s.w)} + ix_) * ${intlit(s.c * 4)});`,
-    chans.replace(/^/gm, "        "),
-    `      } else {`,
-    zeros.replace(/^/gm, "        "),
-    `      }`,
-    `      dst_ += ${intlit(s.c * R)};`,
+    `    const ix_ = ix0_ + (t_ - ky_ * ${intlit(s.kw)}) * ${intlit(s.dw)};`,
+    `    if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
+    `      const src_ = xb_ + <usize>((iy_ * ${intlit(s.w)} + ix_) * ${intlit(s.c * 4)});`,
+    chans.replace(/^/gm, "      "),
+    `    } else {`,
+    zeros.replace(/^/gm, "      "),
     `    }`,
+    `    dst_ += ${intlit(s.c * R)};`,
     `  }`,
     `}`,
   ].join("\n");
@@ -202,11 +204,13 @@ function packIm2colT(s: Conv2dSpec, rowStride: number): string {
 /** Filter gradient: dw[kh,kw,c,f] (=|+=) im2col(x)ᵀ·dy over the batch. Params x, dy, dw, scratch, n. */
 export function emitConv2dGradFilter(spec: Conv2dSpec): KernelDef {
   check(spec, "emitConv2dGradFilter");
-  const K = spec.kh * spec.kw * spec.c;
-  // One A tile holds all K rows; keep it near 256 KB (L2) by shortening the pixel block.
-  const kc = Math.min(KC_MAX, Math.max(16, Math.floor(65536 / K / 4) * 4));
+  const taps = spec.kh * spec.kw, K = taps * spec.c;
+  // A tiles hold whole taps (≤ 512 rows unless one tap is more); the pixel block keeps a tile
+  // near 256 KB (L2) — shorter blocks would re-read and re-write dW too often.
+  const mc = Math.min(taps, Math.max(1, Math.floor(512 / spec.c))) * spec.c;
+  const kc = Math.min(KC_MAX, Math.max(64, Math.floor(65536 / mc / 4) * 4));
   const plan: GemmPlan = {
-    m: intlit(K), k: rowsExpr(spec), n: spec.f, kc, single: false, mc: roundUp(K, 4),
+    m: intlit(K), k: rowsExpr(spec), n: spec.f, kc, single: false, mc,
     packA: packIm2colT(spec, kc),
     b: { ptr: "dy", ld: spec.f, trans: false }, c: { ptr: "dw", ld: spec.f },
     alpha: 1, accumulate: !!spec.accumulate, activation: "linear", relaxed: !!spec.relaxed,
