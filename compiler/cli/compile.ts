@@ -20,6 +20,7 @@ interface CompileFlags {
   optimize: number;
   relaxedSimd?: boolean;
   weights?: string;
+  threads?: number;
 }
 
 export function registerCompile(program: Command, { io, setExitCode }: CliContext): void {
@@ -33,6 +34,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
     .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3", levelInt, 3)
     .option("--relaxed-simd", "emit relaxed SIMD (f32x4.relaxed_madd): Chrome 114+, Node 22+")
     .option("--weights <file>", "embed trained weights (safetensors) so the module carries a ready model")
+    .option("--threads <n>", "threaded build for up to n workers (loadModel(src, { threads }))", positiveInt)
     .action(async (file: string, flags: CompileFlags) => {
       let text: string, weights: Uint8Array | undefined;
       try {
@@ -43,7 +45,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
         return setExitCode(2);
       }
       try {
-        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights });
+        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads });
         if (flags.emit === "ir") io.out(result.ir);
         if (flags.emit === "as") io.out(result.source);
         const output = flags.output ?? (flags.emit && flags.emit !== "esm" ? undefined : `${result.manifest.name}.wasm`);
