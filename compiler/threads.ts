@@ -3,7 +3,7 @@
  * memory, so that results are bit-identical for any N (no sum changes its order):
  *  batch   per-example kernels (conv, pooling, elementwise, softmax, row-wise matmul, ...): each
  *          thread takes a contiguous share of the batch (pointers of batched tensors offset);
- *  parts   reductions over the batch with many outputs (weight gradients, optimizer sweeps):
+ *  parts   reductions over the batch with many outputs (weight and filter gradients, optimizer sweeps):
  *          split into P fixed column parts at compile time; part j runs on thread j mod N;
  *  serial  everything else (losses, batch statistics, bias gradients): thread 0, whole batch.
  * A barrier follows every call. Each thread has its own kernel scratch region.
@@ -23,6 +23,10 @@ export function splitOf(mod: Module, node: Node, parts: number): Split {
   if (parts > 1 && node.op === "matmul" && !outsBatched && !node.attrs.batch?.length) {
     const split = matmulParts(node, parts);
     if (split) return { kind: "parts", parts: split };
+  }
+  if (parts > 1 && node.op === "conv2d_grad_filter" && node.attrs.f >= 8 * parts) {
+    // Filters are independent columns of dW = im2col(x)ᵀ·dy: each part takes a slice of them.
+    return { kind: "parts", parts: chunks(node.attrs.f, parts, 8).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, f: cn, ldf: node.attrs.f, fOffset: c0 } })) };
   }
   if (parts > 1 && node.op === "opt_update" && node.attrs.n >= 64 * parts) {
     return { kind: "parts", parts: chunks(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, n: cn, offset: c0 } })) };

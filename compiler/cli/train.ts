@@ -53,7 +53,7 @@ export async function loadData(model: Model, path: string, withTargets: boolean)
   const problems: { code: string; path: string; message: string }[] = [];
   for (const s of slots) {
     const t = file.tensors.get(s.name);
-    const want = `[N, ${s.shape.join(", ")}] ${s.dtype === "int32" ? "I32" : "F32"}`;
+    const want = `[${["N", ...s.shape].join(", ")}] ${s.dtype === "int32" ? "I32" : "F32"}`;
     if (!t) {
       problems.push({ code: "data", path: s.name, message: `${path} has no tensor "${s.name}": expected ${want} (it has ${[...file.tensors.keys()].map((k) => JSON.stringify(k)).join(", ")})` });
       continue;

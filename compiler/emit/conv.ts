@@ -16,6 +16,11 @@ export interface Conv2dSpec {
   kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
   padTop: number; padLeft: number; oh: number; ow: number;
   bias?: boolean; activation?: ActivationName; relaxed?: boolean; accumulate?: boolean;
+  /**
+   * Grad-filter only: the row stride of dy and dw when this kernel computes a slice of `f`
+   * filters out of `ldf` (threaded builds split the filters; the caller offsets dy and dw).
+   */
+  ldf?: number;
 }
 
 function check(s: Conv2dSpec, who: string): void {
@@ -212,7 +217,7 @@ export function emitConv2dGradFilter(spec: Conv2dSpec): KernelDef {
   const plan: GemmPlan = {
     m: intlit(K), k: rowsExpr(spec), n: spec.f, kc, single: false, mc,
     packA: packIm2colT(spec, kc),
-    b: { ptr: "dy", ld: spec.f, trans: false }, c: { ptr: "dw", ld: spec.f },
+    b: { ptr: "dy", ld: spec.ldf ?? spec.f, trans: false }, c: { ptr: "dw", ld: spec.ldf ?? spec.f },
     alpha: 1, accumulate: !!spec.accumulate, activation: "linear", relaxed: !!spec.relaxed,
   };
   const bBytes = roundUp(packedBFloats(plan) * 4, 64), aBytes = roundUp(plan.mc * kcp(plan) * 4, 64);

@@ -84,7 +84,11 @@ const SELECTORS: Record<string, Selector> = {
     return { def: emitConv2dGradInput({ ...node.attrs, relaxed: ctx.relaxed }), args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
   },
   conv2d_grad_filter(node, ctx, dims, T, O) {
-    return { def: emitConv2dGradFilter({ ...node.attrs, relaxed: ctx.relaxed }), args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dw: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
+    const { fOffset = 0, ...spec } = node.attrs;
+    return {
+      def: emitConv2dGradFilter({ ...spec, relaxed: ctx.relaxed }),
+      args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1), fOffset), dw: ptr(ctx, O(0), fOffset), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" },
+    };
   },
   pool2d(node, ctx, dims, T, O) {
     return { def: emitPool2d(node.attrs), args: { x: ptr(ctx, T(0)), y: ptr(ctx, O(0)), n: ctx.batch ?? "batch" } };
