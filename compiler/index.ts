@@ -32,7 +32,11 @@ export interface CompileOptions {
   maxBatch?: number;
   /** asc optimization level (default 3; the test suite uses 0). */
   optimizeLevel?: 0 | 1 | 2 | 3;
-  /** Emit the relaxed-SIMD build (f32x4.relaxed_madd). Default false. */
+  /**
+   * Also build a relaxed-SIMD variant (f32x4.relaxed_madd) and carry it in the module's
+   * `kiln.relaxed` section; loadModel runs it where the host validates relaxed SIMD (Chrome 114+,
+   * Node 22+) and the plain-SIMD build elsewhere. Default false.
+   */
   relaxedSimd?: boolean;
   /** Safetensors bytes of trained weights to embed (custom section `kiln.weights`). */
   weights?: Uint8Array;
@@ -63,6 +67,15 @@ const GUARD_BYTES = 64;
 
 /** Compiles a graph (JSON text, parsed JSON or a checked Graph) to a WebAssembly module. */
 export async function compile(input: string | unknown, options: CompileOptions = {}): Promise<CompileResult> {
+  if (!options.relaxedSimd) return build(input, options, false);
+  // The plain build is the module; the relaxed build rides along for hosts that validate it.
+  const relaxed = await build(input, options, true);
+  const plain = await build(input, { ...options, relaxedSimd: false }, false, { "kiln.relaxed": relaxed.wasm });
+  return { ...plain, stats: { ...plain.stats, compileMs: plain.stats.compileMs + relaxed.stats.compileMs } };
+}
+
+async function build(input: string | unknown, options: CompileOptions, relaxedSimd: boolean, extraSections: Record<string, Uint8Array> = {}): Promise<CompileResult> {
+  options = { ...options, relaxedSimd };
   const started = performance.now();
   const maxBatch = options.maxBatch ?? 64;
   if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) throw new Error(`maxBatch must be an integer in 1..65536, got ${maxBatch}`);
@@ -100,10 +113,10 @@ export async function compile(input: string | unknown, options: CompileOptions =
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
   if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16 });
   if (options.debug) (manifest as any).debug = { guards: plan.guards };
-  const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)) };
+  const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)), ...extraSections };
   if (options.weights) sections["kiln.weights"] = options.weights;
   // A threaded module carries the single-threaded build for hosts without shared memory.
-  if (threads) sections["kiln.fallback"] = (await compile(graph, { ...options, threads: 0 })).wasm;
+  if (threads) sections["kiln.fallback"] = (await build(graph, { ...options, threads: 0 }, relaxedSimd)).wasm;
   const bytes = finishModule(wasm, sections);
   return {
     wasm: bytes, manifest, ir: printModule(lw.mod), source,

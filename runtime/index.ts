@@ -36,6 +36,12 @@ export interface LoadOptions {
 export async function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
   let [mod] = await Promise.all([toModule(source), loadParts()]);
   let manifest = readManifest(mod);
+  // A module built with --relaxed-simd carries its relaxed-SIMD twin: use it where it validates.
+  const relaxed = WebAssembly.Module.customSections(mod, "kiln.relaxed")[0];
+  if (relaxed && capabilities().relaxedSimd && WebAssembly.validate(relaxed)) {
+    mod = await WebAssembly.compile(relaxed);
+    manifest = readManifest(mod);
+  }
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) fail(`threads: expected a positive integer, got ${String(threads)}`);
   if (threads > 1 && !manifest.threads) fail(`threads: ${threads} needs a module compiled with --threads ${threads} (this one is single-threaded)`);
