@@ -114,6 +114,21 @@ describe("conv2d emitters", () => {
     expect(emitConv2d({ ...big, c: 32 }).body).not.toContain("pc_ += ");
   });
 
+  it("grad-filter computes a slice of filters with ldf (threaded builds), leaving the rest of dw alone", async () => {
+    const full: Case = { name: "ldf", n: 2, spec: { ...base, h: 6, w: 5, c: 4, f: 11, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 5 } };
+    const f0 = 3, fs = 6;
+    const mod = await buildKernels([emitConv2dGradFilter({ ...full.spec, f: fs, ldf: full.spec.f })]);
+    const r = rng(7), z = sizes(full);
+    const x = r.uniform(z.x), dy = r.uniform(z.y), dw0 = r.uniform(z.w);
+    const px = mod.alloc(z.x, x), pdy = mod.alloc(z.y, dy), pdw = mod.alloc(z.w, dw0);
+    mod.call(0, px, pdy + 4 * f0, pdw + 4 * f0, mod.scratch, full.n);
+    const ref = refGradFilter(full, x, dy, dw0), out = mod.f32(pdw, z.w);
+    const inSlice = (i: number) => i % full.spec.f >= f0 && i % full.spec.f < f0 + fs;
+    const idx = Array.from({ length: z.w }, (_, i) => i);
+    expect(relErr(idx.filter(inSlice).map((i) => out[i]), idx.filter(inSlice).map((i) => ref[i]))).toBeLessThan(1e-5);
+    expect(idx.filter((i) => !inSlice(i)).every((i) => out[i] === dw0[i])).toBe(true);
+  });
+
   it("rejects malformed specs", () => {
     expect(() => emitConv2d({ ...base, h: 4, w: 4, c: 0, f: 3, kh: 3, kw: 3, oh: 2, ow: 2 })).toThrow(/c must be/);
     expect(() => emitConv2dGradInput({ ...base, h: 4, w: 4, c: 2, f: 3, kh: 3, kw: 3, oh: 2, ow: 2, padTop: -1 })).toThrow(/padTop/);
