@@ -1,7 +1,7 @@
 /**
  * Runtime input fuzzing (issue 7, item 5): seeded wrong calls — unknown and missing names, wrong
  * lengths and typed-array types, NaN and infinities, detached buffers, ids out of range, batch
- * limits, bad options, bad weight maps and weight files — on hand-made modules. Each must end in a
+ * limits, bad options, bad weight maps and weight files — on hand-made modules and a compiled one (class-id targets, token ids). Each must end in a
  * KilnError naming the input (or option, or tensor) with what was expected and what came, and the
  * whole wasm memory must hash the same before and after. Default 2,000 calls; KILN_FUZZ_FULL=1: 10,000.
  */
@@ -14,6 +14,7 @@ import type { Manifest } from "../../runtime/manifest.js";
 import { writeSafetensors } from "../../runtime/safetensors.js";
 import { linearManifest, moduleBytes, probeManifest } from "../runtime/fixtures.js";
 import { rng } from "../compile/harness.js";
+import { compile } from "../../compiler/index.js";
 
 const FULL = process.env.KILN_FUZZ_FULL === "1";
 const CALLS = FULL ? 10_000 : 2_000;
@@ -213,6 +214,28 @@ function wrongCall(m: Model, r: () => number): Case {
   }
 }
 
+/** A compiled model whose target holds class ids (sparse cross-entropy): ids in [0, 3). */
+async function compiledModel(): Promise<Model> {
+  const graph = {
+    format: "kiln.graph/v1", name: "classes", seed: 9,
+    inputs: [{ name: "features", shape: [2, 3] }, { name: "tokens", shape: [4], dtype: "int32" }],
+    targets: [{ name: "label", shape: [], dtype: "int32" }],
+    layers: [
+      { name: "flat", op: "flatten", inputs: ["features"] },
+      { name: "embed", op: "embedding", input_dim: 5, output_dim: 2, inputs: ["tokens"] },
+      { name: "flat2", op: "flatten", inputs: ["embed"] },
+      { name: "joined", op: "concatenate", inputs: ["flat", "flat2"] },
+      { name: "probs", op: "dense", units: 3, activation: "softmax" },
+    ],
+    training: { loss: { type: "sparse_categorical_crossentropy", output: "probs", target: "label" }, optimizer: { type: "adam" }, metrics: ["accuracy"] },
+  };
+  const { wasm } = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 4 });
+  const m = await loadModel(wasm);
+  const r = rng(3);
+  m.trainStep(valid([...m.inputs, ...m.targets] as Info[], 4, r)); // non-zero optimizer state
+  return m;
+}
+
 interface Tally { calls: number; kinds: Set<string>; crashes: string[]; accepted: string[]; corruptions: string[]; misnamed: string[]; byModel: Record<string, number> }
 
 async function fuzz(models: [string, Model][], calls: number, seed: number): Promise<Tally> {
@@ -254,6 +277,7 @@ describe("wrong runtime calls are rejected before any memory is written", () => 
       ["linear", await loadModel(await moduleBytes(linearManifest()))],
       ["probe", await loadModel(await moduleBytes(probeManifest()))],
       ["inference", await loadModel(await moduleBytes(inference))],
+      ["compiled", await compiledModel()],
     ];
     // Memory that is not all zeros: trained a little, so a stray write would show.
     const lin = models[0][1];
@@ -265,7 +289,7 @@ describe("wrong runtime calls are rejected before any memory is written", () => 
     expect(t.corruptions.slice(0, 5)).toEqual([]);
     expect(t.misnamed.slice(0, 40)).toEqual([]);
     expect(t.calls).toBe(CALLS);
-    expect(t.kinds.size).toBeGreaterThan(150); // distinct kinds of wrong call, by model
+    expect(t.kinds.size).toBeGreaterThan(200); // distinct kinds of wrong call, by model
   }, 600_000);
 
   it("a valid call after the fuzz still computes x·W + b", async () => {
