@@ -89,7 +89,8 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     const spec = graph.layers.flatMap((l) => l.weights).find((w) => w.fullName === (t.kind === "slot" ? t.name?.replace(/^[a-z]+\//, "") : t.name));
     return spec?.trainable ? 0 : 1;
   };
-  const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0);
+  const keepAlive = new Map([["train_step", new Set(lw.trainLayerOutputs.map((o) => lw.mod.storage(o.tensor).id))]]);
+  const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0, keepAlive);
   const threads = options.threads ?? 0;
   if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new Error(`threads must be an integer in 0..64, got ${threads}`);
   const addr = (t: Tensor) => plan.offsets.get(lw.mod.storage(t).id)!;
@@ -99,12 +100,14 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch })),
   }));
   const scratchBytes = Math.ceil(Math.max(0, ...select(0).flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
-  // Threaded builds: the barrier's words, then one scratch region per thread.
+  // 64 control bytes (barrier words, thread control, the progress cell), then one scratch
+  // region per thread.
   const sync = Math.ceil(plan.end / 64) * 64;
-  const scratch = threads ? sync + 64 : sync;
+  const progress = sync + 48;
+  const scratch = sync + 64;
   const entries: EntryPoint[] = select(scratch);
   if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, ctx)));
-  const { source, kernels } = assembleModule(entries, threads ? { sync, scratch, scratchBytes } : undefined);
+  const { source, kernels, names } = assembleModule(entries, threads ? { sync, scratch, scratchBytes } : undefined, progress);
   const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
   const wasm = await compileAssemblyScript(source, {
     optimizeLevel: options.optimizeLevel ?? 3, initialPages: pages, relaxedSimd: options.relaxedSimd,
@@ -113,6 +116,13 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
   if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16 });
   if (options.debug) (manifest as any).debug = { guards: plan.guards };
+  manifest.kernels = {
+    progressOffset: progress,
+    calls: Object.fromEntries(lw.mod.programs.map((p, i) => [p.name, p.nodes.map((n, j) => [names.get(entries[i]!.calls[j]!.def.key)!, n.layer] as [string, string])])),
+  };
+  if (manifest.training) {
+    manifest.training.layerOutputs = lw.trainLayerOutputs.map((o) => ({ layer: o.layer, offset: addr(o.tensor), shape: o.tensor.shape }));
+  }
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)), ...extraSections };
   if (options.weights) sections["kiln.weights"] = options.weights;
   // A threaded module carries the single-threaded build for hosts without shared memory.

@@ -46,7 +46,6 @@ export function buildManifest(lw: Lowered, plan: Plan, o: { maxBatch: number; pa
     };
   }
   if (o.weightsEmbedded) manifest.weightsEmbedded = true;
-  (manifest as any).calls = callTable(lw, plan);
   return manifest;
 }
 
@@ -66,28 +65,4 @@ function idRanges(lw: Lowered): Map<string, [number, number]> {
     narrow(loss.target, out.shape.at(-1)!);
   }
   return ranges;
-}
-
-/**
- * Per program, one entry per kernel call in execution order (the index `<program>_range` takes):
- * [layer index into `layers`, primitive op, outputs as [byte offset, bytes per example (or in
- * total when not batched), batched 0|1]]. The runtime uses it to name the layer of a trap or of
- * the first non-finite output.
- */
-function callTable(lw: Lowered, plan: Plan): { layers: string[]; programs: Record<string, [number, string, [number, number, number][]][]> } {
-  const layers: string[] = [];
-  const index = (name: string) => {
-    let i = layers.indexOf(name);
-    if (i < 0) i = layers.push(name) - 1;
-    return i;
-  };
-  const programs: Record<string, [number, string, [number, number, number][]][]> = {};
-  for (const prog of lw.mod.programs) {
-    programs[prog.name] = prog.nodes.map((n) => [index(n.layer), n.op, n.outputs.map((id) => {
-      const t = lw.mod.t(id);
-      const s = lw.mod.storage(t);
-      return [plan.offsets.get(s.id)!, 4 * t.shape.reduce((a, b) => a * b, 1), t.batched ? 1 : 0] as [number, number, number];
-    })]);
-  }
-  return { layers, programs };
 }

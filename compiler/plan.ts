@@ -5,7 +5,8 @@
  *          | state, hyper-parameters, results | inputs, targets, outputs | arena | scratch
  * Trainable weights, gradients and each slot kind are contiguous in the same order, so an
  * optimizer can sweep them. The arena is shared by the programs (they never run at once); within
- * a program, activation buffers are reused once their last reader has run (liveness).
+ * a program, activation buffers are reused once their last reader has run (liveness); `keepAlive`
+ * tensors (train_step's layer outputs, for the NaN finder) stay intact until the program ends.
  */
 import { numel, type Module, type Tensor } from "./ir.js";
 
@@ -37,7 +38,7 @@ const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "
  * them with a pattern and checks them after every kernel, so a kernel that writes one element
  * too far is caught in the act instead of silently corrupting a neighbour.
  */
-export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0): Plan {
+export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0, keepAlive = new Map<string, Set<number>>()): Plan {
   const offsets = new Map<number, number>();
   const guards: [number, number][] = [];
   let cursor = BASE;
@@ -60,7 +61,7 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
   const programArena: Record<string, number> = {};
   let arenaBytes = 0;
   for (const prog of mod.programs) {
-    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, guards);
+    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, guards, keepAlive.get(prog.name));
     programArena[prog.name] = used;
     arenaBytes = Math.max(arenaBytes, used);
   }
@@ -68,7 +69,7 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
 }
 
 /** Liveness-based first-fit allocation of one program's activations; returns the bytes used. */
-function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][]): number {
+function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], keep?: Set<number>): number {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   nodes.forEach((n, i) => {
@@ -76,7 +77,7 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
       const s = mod.storage(mod.t(id));
       if (s.kind !== "activation" && s.kind !== "scalar") continue;
       if (!first.has(s.id)) first.set(s.id, i);
-      last.set(s.id, i);
+      last.set(s.id, keep?.has(s.id) ? nodes.length : i);
     }
   });
   const order = [...first.keys()].sort((a, b) => first.get(a)! - first.get(b)! || a - b);

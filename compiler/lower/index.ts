@@ -33,6 +33,8 @@ export interface Lowered {
   state?: Tensor;
   /** [loss, ...metrics] f32, written by train_step and evaluate. */
   result?: Tensor;
+  /** Each layer's output tensor in train_step, in forward order (the NaN finder reads them). */
+  trainLayerOutputs: { layer: string; tensor: Tensor }[];
 }
 
 export function lower(graph: Graph): Lowered {
@@ -46,7 +48,7 @@ export function lower(graph: Graph): Lowered {
       weights.set(w.fullName, mod.tensor({ shape: w.shape, batched: false, dtype: "f32", kind: "weight", name: w.fullName, layer: layer.name }));
     }
   }
-  const out: Lowered = { mod, graph, inputs, targets, outputs: [], weights, slots: [], grads: new Map() };
+  const out: Lowered = { mod, graph, inputs, targets, outputs: [], weights, slots: [], grads: new Map(), trainLayerOutputs: [] };
   const training = graph.training;
   if (training) {
     out.state = mod.tensor({ shape: [4], batched: false, dtype: "i32", kind: "state" });
@@ -67,6 +69,7 @@ export function lower(graph: Graph): Lowered {
     const train: Program = { name: "train_step", nodes: [] };
     mod.programs.push(train);
     const trainValues = forward(out, train, "train");
+    out.trainLayerOutputs = graph.layers.map((l) => ({ layer: l.name, tensor: trainValues.get(l.name)! })).filter((o) => o.tensor.dtype === "f32");
     const forwardNodes = train.nodes.slice();
     const seed = lowerLoss(out, train, trainValues, { withGradient: true })!;
     const trainable = new Set<number>();
