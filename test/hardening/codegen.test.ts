@@ -68,7 +68,9 @@ describe("generated source is independent of graph names and strings", () => {
     const fixed = ([s, map]: [number, Record<string, string>]) => ({ graph: { ...structure(s, (p) => map[p] ?? p), name: "fixed" }, plain: structure(s, (p) => p), structure: s, markers: [] });
     for (const i of [-1, -2, -3, ...seen]) {
       const c = i < 0 ? fixed(FIXED[-i - 1]) : hostileCase(i, STRUCTURES);
-      const { wasm, manifest } = await compile(JSON.stringify(c.graph), { optimizeLevel: 0, maxBatch: 5 });
+      const { wasm, manifest, source } = await compile(JSON.stringify(c.graph), { optimizeLevel: 0, maxBatch: 5 });
+      // compile()'s own source (sourceOf above mirrors its stages, this is the real thing).
+      for (const m of c.markers) expect(source.includes(m), `case ${i}: ${m} in compile() source`).toBe(false);
       const model = await loadModel(wasm);
       const plain = sourceOf(c.plain).manifest;
       // Same structure: weights, inputs and outputs line up by position.
