@@ -13,6 +13,7 @@ const state = {
   ready: false, training: false, done: false, error: undefined,
   losses: [], accuracies: [], stepMs: [], weightsStep: -1, test: undefined,
   latencies: [], predictions: 0, probs: undefined,
+  threads: 0, isolated: false, warnings: [], // how the worker trains (set when it is ready)
 };
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 const modelReady = loadModel(new URL("./build/mnist-cnn.wasm", import.meta.url));
@@ -23,6 +24,8 @@ let chartsDirty = true, predictDirty = false;
 worker.onmessage = async ({ data }) => {
   if (data.type === "ready") {
     await modelReady;
+    Object.assign(state, { threads: data.threads, isolated: data.isolated, warnings: data.warnings });
+    showMode(data);
     state.ready = true;
     $("train").disabled = false;
     status(`Ready: ${data.train} training and ${data.test} test digits. Press Train, or draw a digit (the model is untrained yet).`);
@@ -31,7 +34,7 @@ worker.onmessage = async ({ data }) => {
     state.accuracies.push(data.accuracy);
     state.stepMs.push(data.ms);
     chartsDirty = true;
-    if (data.step % 10 === 0) status(`Training: step ${data.step}, loss ${data.loss.toFixed(3)}, ${data.ms.toFixed(0)} ms per batch (in a Web Worker).`);
+    if (data.step % 10 === 0) status(`Training: step ${data.step}, loss ${data.loss.toFixed(3)}, ${data.ms.toFixed(0)} ms per batch (in a Web Worker, ${state.threads} thread${state.threads === 1 ? "" : "s"}).`);
   } else if (data.type === "weights") {
     (await modelReady).loadWeights(data.bytes);
     state.weightsStep = data.step;
@@ -49,6 +52,13 @@ worker.onmessage = async ({ data }) => {
 };
 worker.onerror = (e) => fail(e.message || "the training worker failed to start");
 modelReady.catch((e) => fail(e.message));
+
+/** Which build trains: the threaded one on a pool of workers, or the single-threaded fallback. */
+function showMode({ threads, isolated, warnings }) {
+  const why = isolated ? "cross-origin isolated" : "not cross-origin isolated; start the server with --isolate for 2";
+  $("mode").textContent = `Training on ${threads} thread${threads === 1 ? "" : "s"} (${why}).`;
+  $("mode").title = warnings.join("\n");
+}
 
 function startTraining() {
   const steps = Math.max(1, Math.floor(Number($("steps").value)) || 1);

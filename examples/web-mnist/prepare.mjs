@@ -1,8 +1,9 @@
 /**
  * Builds what the web demo serves, into examples/web-mnist/build/ (or --out <dir>): mnist.bin, the
- * `mnist` package's 10,000 digits as one static binary file (layout below), and mnist-cnn.wasm, the
- * seed CNN compiled by kiln (from dist/, so run `npm run build` first). Nothing is fetched.
- * Usage: node examples/web-mnist/prepare.mjs [--out dir] [-O 0-3]
+ * `mnist` package's 10,000 digits as one static binary file (layout below); mnist-cnn.wasm, the
+ * seed CNN compiled by kiln (from dist/, so run `npm run build` first); and mnist-cnn.threads.wasm,
+ * the same CNN built for up to THREADS threads (it carries the single-threaded build as a fallback).
+ * Nothing is fetched. Usage: node examples/web-mnist/prepare.mjs [--out dir] [-O 0-3]
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +15,8 @@ export const DEFAULT_OUT = join(here, "build");
 const GRAPH = join(here, "../mnist-cnn/graph.json");
 /** Largest batch the module runs at once: training batches and the page's predictions fit in it. */
 export const MAX_BATCH = 32;
+/** Threads the training worker asks for in a cross-origin-isolated page (the demo's build allows this many). */
+export const THREADS = 2;
 
 /**
  * mnist.bin: a 16-byte header "KMN1", u32 train count, u32 test count, u32 pixels per image (784),
@@ -38,21 +41,27 @@ export function mnistBinary() {
   return bytes;
 }
 
-/** Compiles the seed CNN with the built compiler; returns the module's bytes. */
-export async function compileCnn(optimizeLevel = 3) {
+/** Compiles the seed CNN with the built compiler (threads > 0: a threaded build); returns the module's bytes. */
+export async function compileCnn(optimizeLevel = 3, threads = 0) {
   const { compile } = await import("../../dist/compiler/index.js").catch(() => {
     throw new Error("dist/compiler/index.js is missing: run `npm run build` first");
   });
-  const { wasm } = await compile(readFileSync(GRAPH, "utf8"), { maxBatch: MAX_BATCH, optimizeLevel });
+  const { wasm } = await compile(readFileSync(GRAPH, "utf8"), { maxBatch: MAX_BATCH, optimizeLevel, ...(threads ? { threads } : {}) });
   return wasm;
 }
 
-/** Writes mnist.bin and mnist-cnn.wasm into `out`; returns their paths. */
+/** The files prepare() writes into `out`. */
+export function buildFiles(out = DEFAULT_OUT) {
+  return { data: join(out, "mnist.bin"), wasm: join(out, "mnist-cnn.wasm"), threadsWasm: join(out, "mnist-cnn.threads.wasm") };
+}
+
+/** Writes mnist.bin, mnist-cnn.wasm and mnist-cnn.threads.wasm into `out`; returns their paths. */
 export async function prepare({ out = DEFAULT_OUT, optimizeLevel = 3 } = {}) {
   mkdirSync(out, { recursive: true });
-  const files = { data: join(out, "mnist.bin"), wasm: join(out, "mnist-cnn.wasm") };
+  const files = buildFiles(out);
   writeFileSync(files.data, mnistBinary());
   writeFileSync(files.wasm, await compileCnn(optimizeLevel));
+  writeFileSync(files.threadsWasm, await compileCnn(optimizeLevel, THREADS));
   return files;
 }
 
@@ -65,5 +74,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(2);
   }
   const files = await prepare({ out: flag("--out") ?? DEFAULT_OUT, optimizeLevel: level });
-  console.log(`wrote ${files.data} and ${files.wasm}`);
+  console.log(`wrote ${files.data}, ${files.wasm} and ${files.threadsWasm}`);
 }

@@ -2,7 +2,7 @@
  * The web demo's dev server (node:http, no dependencies): the page and its scripts from this folder,
  * the built runtime (dist/runtime/*.js) under /runtime/, and the compiled CNN and data file under
  * /build/ (prepared on first start). `--isolate` adds the COOP/COEP headers that make the page
- * cross-origin isolated (needed for shared memory, i.e. threaded modules).
+ * cross-origin isolated (needed for shared memory: with them the worker trains on 2 threads).
  * Usage: node examples/web-mnist/serve.mjs [--port 8080] [--isolate] [--rebuild]
  */
 import { existsSync } from "node:fs";
@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_OUT, prepare } from "./prepare.mjs";
+import { DEFAULT_OUT, buildFiles, prepare } from "./prepare.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const runtimeDir = join(here, "../../dist/runtime");
@@ -35,7 +35,7 @@ export function resolvePath(pathname, buildDir) {
 /** Starts the server; resolves to `{ url, close }`. Prepares the build folder when files are missing. */
 export async function startServer({ port = 8080, host = "127.0.0.1", isolate = false, buildDir = DEFAULT_OUT, rebuild = false } = {}) {
   if (!existsSync(join(runtimeDir, "index.js"))) throw new Error(`${runtimeDir}/index.js is missing: run \`npm run build\` first`);
-  if (rebuild || !existsSync(join(buildDir, "mnist.bin")) || !existsSync(join(buildDir, "mnist-cnn.wasm"))) {
+  if (rebuild || !Object.values(buildFiles(buildDir)).every((f) => existsSync(f))) {
     console.log(`preparing ${buildDir} (data file and compiled CNN; takes a little while) ...`);
     await prepare({ out: buildDir });
   }

@@ -1,13 +1,15 @@
 /**
- * The training worker: loads the compiled CNN and the digits, trains with trainStep on shuffled
- * batches and posts each batch's loss and accuracy, and every few steps the weights (safetensors
- * bytes from saveWeights, transferred, not copied) so the page can predict with them. Training here
- * keeps the page's main thread free for drawing and charts.
+ * The training worker: loads the threaded build of the CNN and the digits, trains with trainStep on
+ * shuffled batches and posts each batch's loss and accuracy, and every few steps the weights
+ * (safetensors bytes from saveWeights, transferred, not copied) so the page can predict with them.
+ * Training here keeps the page's main thread free; in a cross-origin-isolated page the runtime
+ * shares each step with THREADS − 1 more workers, elsewhere it runs the module's single-threaded build.
  */
 import { loadModel } from "./runtime/index.js";
 import { decodeDigits, feedsOf } from "./digits.js";
 
 const WEIGHTS_EVERY = 25; // steps between weight updates sent to the page
+const THREADS = 2; // what build/mnist-cnn.threads.wasm was compiled for (prepare.mjs)
 let ready; // Promise of { model, digits }
 let running = false, stopRequested = false;
 
@@ -21,15 +23,35 @@ function post(message, transfer = []) {
 }
 
 async function setup() {
+  const warnings = [];
   const [model, digits] = await Promise.all([
-    loadModel(new URL("./build/mnist-cnn.wasm", import.meta.url)),
+    loadThreaded(warnings),
     fetch(new URL("./build/mnist.bin", import.meta.url)).then((r) => {
       if (!r.ok) throw new Error(`build/mnist.bin: HTTP ${r.status}`);
       return r.arrayBuffer();
     }).then(decodeDigits),
   ]);
-  post({ type: "ready", train: digits.train.count, test: digits.test.count, maxBatch: model.maxBatch });
+  // The runtime decides: shared memory here gives a pool of THREADS; otherwise it fell back.
+  const threads = model.pool?.size ?? 1;
+  post({ type: "ready", train: digits.train.count, test: digits.test.count, maxBatch: model.maxBatch, threads, isolated: self.crossOriginIsolated === true, warnings });
   return { model, digits };
+}
+
+/**
+ * Always asks for THREADS: where shared memory is missing (no COOP/COEP headers) the runtime warns
+ * once and runs the single-threaded build the file carries. The warning is also kept for the page.
+ */
+async function loadThreaded(warnings) {
+  const warn = console.warn;
+  console.warn = (...args) => {
+    warnings.push(args.map(String).join(" "));
+    warn.apply(console, args);
+  };
+  try {
+    return await loadModel(new URL("./build/mnist-cnn.threads.wasm", import.meta.url), { threads: THREADS });
+  } finally {
+    console.warn = warn;
+  }
 }
 ready = setup();
 ready.catch((e) => post({ type: "error", message: String(e?.message ?? e) }));

@@ -1,0 +1,123 @@
+/**
+ * Threaded modules in a real browser (Debian's chromium driven by playwright-core): the web demo's
+ * worker loads build/mnist-cnn.threads.wasm asking for 2 threads. Served with COOP/COEP the page is
+ * cross-origin isolated and the runtime trains on a pool of 2 (a nested Web Worker over shared
+ * memory); served without them it warns once and runs the single-threaded fallback. Both train, and
+ * their losses are bit-identical, as the thread count never changes the arithmetic.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext } from "playwright-core";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { prepare, THREADS } from "../../examples/web-mnist/prepare.mjs";
+import { startServer } from "../../examples/web-mnist/serve.mjs";
+
+const STEPS = 60, BATCH = 32;
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+interface DemoState {
+  ready: boolean; done: boolean; error?: string; losses: number[];
+  threads: number; isolated: boolean; warnings: string[]; test?: { loss: number; accuracy: number };
+}
+interface Run {
+  isolated: boolean; state: DemoState; mode: string; workers: number; warnings: string[]; errors: string[];
+}
+
+type Server = Awaited<ReturnType<typeof startServer>>;
+let isolatedServer: Server, plainServer: Server;
+let context: BrowserContext;
+const runs: { threaded?: Run; fallback?: Run } = {};
+
+beforeAll(async () => {
+  const buildDir = mkdtempSync(join(tmpdir(), "kiln-web-threads-"));
+  await prepare({ out: buildDir, optimizeLevel: 0 });
+  [isolatedServer, plainServer] = await Promise.all([startServer({ port: 0, buildDir, isolate: true }), startServer({ port: 0, buildDir })]);
+  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "kiln-chromium-")), {
+    executablePath: "/usr/bin/chromium", headless: true, args: ARGS, viewport: { width: 1000, height: 760 },
+  });
+});
+
+afterAll(async () => {
+  await context?.close();
+  await isolatedServer?.close();
+  await plainServer?.close();
+});
+
+/** Opens the demo at `url`, trains STEPS batches of BATCH and collects what the page and its workers said. */
+async function trainOn(url: string): Promise<Run> {
+  const page = await context.newPage();
+  const warnings: string[] = [], errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+    if (m.type() === "warning") warnings.push(m.text());
+  });
+  try {
+    await page.goto(url);
+    type W = { kilnDemo?: { state: DemoState } };
+    await page.waitForFunction(() => (window as unknown as W).kilnDemo?.state.ready || (window as unknown as W).kilnDemo?.state.error, null, { timeout: 30_000 });
+    await page.fill("#steps", String(STEPS));
+    await page.fill("#batch", String(BATCH));
+    await page.click("#train");
+    await page.waitForFunction(() => (window as unknown as W).kilnDemo!.state.done || (window as unknown as W).kilnDemo!.state.error, null, { timeout: 60_000 });
+    return {
+      isolated: await page.evaluate(() => crossOriginIsolated),
+      state: await page.evaluate(() => (window as unknown as W).kilnDemo!.state),
+      mode: (await page.textContent("#mode")) ?? "",
+      workers: page.workers().length,
+      warnings, errors,
+    };
+  } finally {
+    await page.close();
+  }
+}
+
+function expectTrained(s: DemoState): void {
+  expect(s.error).toBeUndefined();
+  expect(s.losses).toHaveLength(STEPS);
+  expect(s.losses.every(Number.isFinite)).toBe(true);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const first = mean(s.losses.slice(0, 10)), last = mean(s.losses.slice(-10));
+  expect(first).toBeGreaterThan(1.5); // an untrained 10-way softmax starts near ln 10 ≈ 2.3
+  expect(last).toBeLessThan(first * 0.6);
+  expect(s.test!.accuracy).toBeGreaterThan(0.6); // 2,000 held-out digits after 60 small steps
+}
+
+test("cross-origin-isolated page: the worker trains on 2 threads", async () => {
+  const run = (runs.threaded = await trainOn(isolatedServer.url));
+  expect(run.isolated).toBe(true);
+  expect(run.state.isolated).toBe(true); // the worker, too
+  expect(run.state.threads).toBe(THREADS);
+  expect(run.mode).toBe(`Training on ${THREADS} threads (cross-origin isolated).`);
+  expect(run.state.warnings).toEqual([]); // no fallback
+  expect(run.warnings.filter((w) => w.includes("kiln"))).toEqual([]);
+  expect(run.workers).toBe(THREADS); // the training worker and the thread worker it started
+  // Every step waits on barriers for all THREADS threads, so finishing at all means both took part.
+  expectTrained(run.state);
+  expect(run.errors).toEqual([]);
+});
+
+test("page without COOP/COEP: falls back to one thread, warns once naming the headers", async () => {
+  const run = (runs.fallback = await trainOn(plainServer.url));
+  expect(run.isolated).toBe(false);
+  expect(run.state.isolated).toBe(false);
+  expect(run.state.threads).toBe(1);
+  expect(run.mode).toBe("Training on 1 thread (not cross-origin isolated; start the server with --isolate for 2).");
+  expect(run.state.warnings).toHaveLength(1);
+  expect(run.state.warnings[0]).toMatch(/single-threaded/);
+  expect(run.state.warnings[0]).toMatch(/Cross-Origin-Opener-Policy: same-origin/);
+  expect(run.state.warnings[0]).toMatch(/Cross-Origin-Embedder-Policy: require-corp/);
+  expect(run.warnings.filter((w) => w.includes("kiln"))).toEqual(run.state.warnings); // the console shows it once
+  expect(run.workers).toBe(1); // only the training worker
+  expectTrained(run.state);
+  expect(run.errors).toEqual([]);
+});
+
+test("2 threads and the fallback give bit-identical losses and test accuracy", () => {
+  const { threaded, fallback } = runs;
+  expect(threaded?.state.losses).toHaveLength(STEPS);
+  expect(fallback?.state.losses).toHaveLength(STEPS);
+  expect(fallback!.state.losses).toEqual(threaded!.state.losses);
+  expect(fallback!.state.test).toEqual(threaded!.state.test);
+});
