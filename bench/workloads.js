@@ -115,6 +115,14 @@ function trainingSystems({ model, graph, batch, feeds, tfjsCpu, tfjsWasm = true,
   return systems;
 }
 
+/** "T 16, vocab 30, d 64, 2 × 4-head causal attention, gelu FFN 128" from the graph itself. */
+function describeTransformer(g) {
+  const tok = g.layers.find((l) => l.op === "embedding");
+  const att = g.layers.filter((l) => l.op === "multi_head_attention");
+  const ff = g.layers.find((l) => l.op === "dense" && l.activation === "gelu");
+  return `T ${g.inputs[0].shape[0]}, vocab ${tok.input_dim}, d ${tok.output_dim}, ${att.length} × ${att[0]?.num_heads}-head${att[0]?.causal ? " causal" : ""} attention${ff ? `, gelu FFN ${ff.units}` : ""}`;
+}
+
 /**
  * Every workload, given the loaded kiln models. `perIter` turns one iteration's milliseconds into
  * the reported figure; `lowerIsBetter` marks latency figures.
@@ -147,9 +155,9 @@ export function workloads({ cnn, cnnGraph, mlp, mlpGraph, mm, mmGraph, lstm, lst
       systems: trainingSystems({ model: mlp, graph: mlpGraph, batch: 128, feeds: trainFeeds(mlpGraph, 128, 16), tfjsCpu }) },
     { id: "matmul-512", title: "f32 matmul 512×512×512 (kiln: dense 512, no bias, predict at batch 512)", unit: "GFLOP/s", flops: 2 * 512 ** 3,
       value: (ms) => (2 * 512 ** 3) / ms / 1e6, systems: inferenceSystems({ model: mm, graph: mmGraph, batch: 512, seed: 17, tfjsCpu }) },
-    { id: "lstm-train-b32", title: "names-gender LSTM training (embedding 16 → LSTM 32 → dense 1), batch 32", ...samples(32),
+    { id: "lstm-train-b32", title: `names-gender LSTM training (T ${lstmGraph.inputs[0].shape[0]}: embedding 16 → LSTM 32 → dense 1 sigmoid, adam), batch 32`, ...samples(32),
       systems: trainingSystems({ model: lstm, graph: lstmGraph, batch: 32, feeds: trainFeeds(lstmGraph, 32, 18), tfjsCpu }) },
-    { id: "transformer-train-b32", title: "names-transformer training, batch 32 (kiln only: tfjs has no MultiHeadAttention layer)", ...samples(32),
+    { id: "transformer-train-b32", title: `names-transformer training (${describeTransformer(tfmGraph)}), batch 32 — kiln only: tfjs has no MultiHeadAttention layer`, ...samples(32),
       systems: [{ name: "kiln", setup: async () => { const feeds = trainFeeds(tfmGraph, 32, 19); return { step: () => tfm.trainStep(feeds) }; } }] },
   ];
 }
