@@ -6,6 +6,7 @@
  * (generation, program, batch, thread count) between calls. Node uses worker_threads, browsers
  * Web Workers (shared memory there needs a cross-origin-isolated page).
  */
+import { KilnError } from "./errors.js";
 
 /** Runs in each worker: instantiate, then serve calls until told to stop (program −1). */
 const SERVE = `function serve(mod, memory, tid, ctl, names) {
@@ -49,22 +50,32 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
   const workers: Handle[] = [];
   const ready: Promise<unknown>[] = [];
   const isNode = typeof process !== "undefined" && !!process.versions?.node && typeof (globalThis as any).window === "undefined";
-  for (let tid = 1; tid < n; tid++) {
-    const data = { mod, memory, tid, ctl, names };
-    if (isNode) {
-      const { Worker } = await import(/* @vite-ignore */ "node:worker_threads" as string);
-      const w = new Worker(NODE_WORKER, { eval: true, workerData: data });
-      workers.push(w);
-      ready.push(new Promise((resolve, reject) => { w.once("message", resolve); w.once("error", reject); }));
-    } else {
-      const url = URL.createObjectURL(new Blob([WEB_WORKER], { type: "text/javascript" }));
-      const w = new Worker(url);
-      workers.push(w);
-      ready.push(new Promise((resolve, reject) => { w.onmessage = resolve; w.onerror = reject; }));
-      w.postMessage(data);
+  // Browsers: one Blob URL for all workers, revoked once they have started (it would live as long
+  // as the page otherwise). A failed start rejects with a readable Error, not an ErrorEvent.
+  const url = isNode ? "" : URL.createObjectURL(new Blob([WEB_WORKER], { type: "text/javascript" }));
+  const failed = (e: any) => new KilnError({ code: "load", path: "threads", message: `a thread worker failed to start: ${e?.message || "the browser refused the Web Worker (a Content-Security-Policy without worker-src blob:?)"}` });
+  try {
+    for (let tid = 1; tid < n; tid++) {
+      const data = { mod, memory, tid, ctl, names };
+      if (isNode) {
+        const { Worker } = await import(/* @vite-ignore */ "node:worker_threads" as string);
+        const w = new Worker(NODE_WORKER, { eval: true, workerData: data });
+        workers.push(w);
+        ready.push(new Promise((resolve, reject) => { w.once("message", resolve); w.once("error", (e: unknown) => reject(failed(e))); }));
+      } else {
+        const w = new Worker(url);
+        workers.push(w);
+        ready.push(new Promise((resolve, reject) => { w.onmessage = resolve; w.onerror = (e) => reject(failed(e)); }));
+        w.postMessage(data);
+      }
     }
+    await Promise.all(ready);
+  } catch (e) {
+    for (const w of workers) w.terminate();
+    throw e;
+  } finally {
+    if (url) URL.revokeObjectURL(url);
   }
-  await Promise.all(ready);
   return {
     size: n,
     run(name, batch) {

@@ -8,7 +8,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { prepare, THREADS } from "../../examples/web-mnist/prepare.mjs";
 import { startServer } from "../../examples/web-mnist/serve.mjs";
@@ -47,6 +47,10 @@ afterAll(async () => {
 /** Opens the demo at `url`, trains STEPS batches of BATCH and collects what the page and its workers said. */
 async function trainOn(url: string): Promise<Run> {
   const page = await context.newPage();
+  return collect(page, url, true);
+}
+
+async function collect(page: Page, url: string, train: boolean): Promise<Run> {
   const warnings: string[] = [], errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => {
@@ -57,10 +61,12 @@ async function trainOn(url: string): Promise<Run> {
     await page.goto(url);
     type W = { kilnDemo?: { state: DemoState } };
     await page.waitForFunction(() => (window as unknown as W).kilnDemo?.state.ready || (window as unknown as W).kilnDemo?.state.error, null, { timeout: 30_000 });
-    await page.fill("#steps", String(STEPS));
-    await page.fill("#batch", String(BATCH));
-    await page.click("#train");
+    if (train) {
+      await page.fill("#steps", String(STEPS));
+      await page.fill("#batch", String(BATCH));
+      await page.click("#train");
     await page.waitForFunction(() => (window as unknown as W).kilnDemo!.state.done || (window as unknown as W).kilnDemo!.state.error, null, { timeout: 60_000 });
+    }
     return {
       isolated: await page.evaluate(() => crossOriginIsolated),
       state: await page.evaluate(() => (window as unknown as W).kilnDemo!.state),
@@ -120,4 +126,26 @@ test("2 threads and the fallback give bit-identical losses and test accuracy", (
   expect(fallback?.state.losses).toHaveLength(STEPS);
   expect(fallback!.state.losses).toEqual(threaded!.state.losses);
   expect(fallback!.state.test).toEqual(threaded!.state.test);
+});
+
+test("an isolated page whose worker may not start Blob workers: loading fails with a readable KilnError", async () => {
+  // The training worker's own Content-Security-Policy decides whether the runtime's thread worker
+  // (a blob: URL) may start. Refused, the demo must say why, not hang or print [object Event];
+  // the same policy plus blob: is the control (it loads with 2 threads).
+  const open = async (workerSrc: string) => {
+    const page = await context.newPage();
+    await page.route("**/worker.js", async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, headers: { ...res.headers(), "content-security-policy": `worker-src ${workerSrc}` } });
+    });
+    return collect(page, isolatedServer.url, false);
+  };
+  const refused = await open("'self'");
+  expect(refused.isolated).toBe(true);
+  expect(refused.state.ready).toBe(false);
+  expect(refused.state.error).toBe("threads: a thread worker failed to start: the browser refused the Web Worker (a Content-Security-Policy without worker-src blob:?)");
+  const allowed = await open("'self' blob:");
+  expect(allowed.state.error).toBeUndefined();
+  expect(allowed.state.ready).toBe(true);
+  expect(allowed.state.threads).toBe(THREADS);
 });
