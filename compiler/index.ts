@@ -121,7 +121,9 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     calls: Object.fromEntries(lw.mod.programs.map((p, i) => [p.name, p.nodes.map((n, j) => [names.get(entries[i]!.calls[j]!.def.key)!, n.layer] as [string, string])])),
   };
   if (manifest.training) {
-    manifest.training.layerOutputs = lw.trainLayerOutputs.map((o) => ({ layer: o.layer, offset: addr(o.tensor), shape: o.tensor.shape }));
+    // Outputs that fusion kept in registers (a dense output feeding an activation layer) have no buffer.
+    manifest.training.layerOutputs = lw.trainLayerOutputs.filter((o) => addr(o.tensor) !== undefined)
+      .map((o) => ({ layer: o.layer, offset: addr(o.tensor), shape: o.tensor.shape }));
   }
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)), ...extraSections };
   if (options.weights) sections["kiln.weights"] = options.weights;

@@ -15,8 +15,12 @@ export const ALIGN = 64;
 
 export interface Plan {
   offsets: Map<number, number>;
-  /** Debug builds: [offset, bytes] of every guard region (one after each buffer). */
-  guards: [number, number][];
+  /**
+   * Debug builds: [offset, bytes] of the guard regions (one after each buffer): those between
+   * persistent buffers, and per program those in its arena (programs share the arena, so one
+   * program's guard may lie inside another's buffer).
+   */
+  guards: { persistent: [number, number][]; programs: Record<string, [number, number][]> };
   weightsBytes: number;
   arenaStart: number;
   arenaBytes: number;
@@ -40,13 +44,13 @@ const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "
  */
 export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0, keepAlive = new Map<string, Set<number>>()): Plan {
   const offsets = new Map<number, number>();
-  const guards: [number, number][] = [];
+  const guards: Plan["guards"] = { persistent: [], programs: {} };
   let cursor = BASE;
   const place = (t: Tensor) => {
     offsets.set(t.id, cursor);
     cursor = align(cursor + Math.max(bytesOf(t, maxBatch), 4));
     if (guardBytes) {
-      guards.push([cursor, guardBytes]);
+      guards.persistent.push([cursor, guardBytes]);
       cursor = align(cursor + guardBytes);
     }
   };
@@ -61,7 +65,7 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
   const programArena: Record<string, number> = {};
   let arenaBytes = 0;
   for (const prog of mod.programs) {
-    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, guards, keepAlive.get(prog.name));
+    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, (guards.programs[prog.name] = []), keepAlive.get(prog.name));
     programArena[prog.name] = used;
     arenaBytes = Math.max(arenaBytes, used);
   }
@@ -85,7 +89,8 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
   let high = 0;
   for (const id of order) {
     const now = first.get(id)!;
-    for (let k = live.length - 1; k >= 0; k--) if (last.get(live[k]!.id)! < now) live.splice(k, 1);
+    // Debug builds never reuse arena memory, so a guard never lies inside a later buffer.
+    if (!guardBytes) for (let k = live.length - 1; k >= 0; k--) if (last.get(live[k]!.id)! < now) live.splice(k, 1);
     const bytes = align(Math.max(bytesOf(mod.t(id), maxBatch), 4));
     const size = bytes + (guardBytes ? align(guardBytes) : 0);
     live.sort((a, b) => a.off - b.off);

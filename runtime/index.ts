@@ -9,7 +9,7 @@ import { capabilities, toModule, type Source } from "./load.js";
 import { readManifest } from "./manifest.js";
 import { Model } from "./model.js";
 import { loadParts } from "./parts.js";
-import { startThreads } from "./threads.js";
+import type { DebugInfo } from "./debug.js";
 
 export { KilnError, type Diagnostic } from "./errors.js";
 export { capabilities, type Capabilities, type Source } from "./load.js";
@@ -69,7 +69,17 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
     return fail(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}${hint}): ${(e as Error).message}`);
   }
   const model = new Model(manifest, instance.exports, memory);
-  if (manifest.threads && threads > 1) model.pool = await startThreads(mod, memory, instance.exports, threads, manifest.threadControl!);
+  // Debug builds and threads load their code only when a module needs it (bundle size).
+  const debug = (manifest as { debug?: DebugInfo }).debug;
+  if (debug) {
+    const { fillGuards, runChecked } = await import("./debug.js");
+    fillGuards(memory, debug.guards.persistent);
+    model.checked = runChecked;
+  }
+  if (manifest.threads && threads > 1) {
+    const { startThreads } = await import("./threads.js");
+    model.pool = await startThreads(mod, memory, instance.exports, threads, manifest.threadControl!);
+  }
   model.initialize();
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
   const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;

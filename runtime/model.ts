@@ -6,6 +6,7 @@
  */
 import { KilnError, type Diagnostic } from "./errors.js";
 import type { ThreadPool } from "./threads.js";
+import type { runChecked } from "./debug.js";
 import { checkCount, checkFeeds, type Feeds } from "./feeds.js";
 import type { FitOptions, History } from "./fit.js";
 import { capabilities, typeName, type Capabilities } from "./load.js";
@@ -202,11 +203,14 @@ export class Model {
 
   /** Threaded modules: the workers sharing every call (set by loadModel({ threads })). */
   pool?: ThreadPool;
+  /** Debug builds: runs a program call by call, checking the guards (set by loadModel). */
+  checked?: typeof runChecked;
 
   private run(which: Export, batch: number): void {
     const name = this.manifest.exports[which]!;
     try {
       if (this.pool) this.pool.run(name, batch);
+      else if (this.checked) this.checked(this.manifest, this.exports, this.live(), name, batch);
       else (this.exports[name] as (batch: number) => void)(batch);
     } catch (e) {
       const at = this.trapSite(name, e);

