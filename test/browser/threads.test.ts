@@ -3,7 +3,8 @@
  * worker loads build/mnist-cnn.threads.wasm asking for 2 threads. Served with COOP/COEP the page is
  * cross-origin isolated and the runtime trains on a pool of 2 (a nested Web Worker over shared
  * memory); served without them it warns once and runs the single-threaded fallback. Both train, and
- * their losses are bit-identical, as the thread count never changes the arithmetic.
+ * their losses are bit-identical, as the thread count never changes the arithmetic. Also: a thread
+ * worker the browser refuses (CSP) fails the load readably; a page's main thread falls back.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -65,7 +66,7 @@ async function collect(page: Page, url: string, train: boolean): Promise<Run> {
       await page.fill("#steps", String(STEPS));
       await page.fill("#batch", String(BATCH));
       await page.click("#train");
-    await page.waitForFunction(() => (window as unknown as W).kilnDemo!.state.done || (window as unknown as W).kilnDemo!.state.error, null, { timeout: 60_000 });
+    await page.waitForFunction(() => (window as unknown as W).kilnDemo!.state.done || (window as unknown as W).kilnDemo!.state.error, null, { timeout: 90_000 });
     }
     return {
       isolated: await page.evaluate(() => crossOriginIsolated),
@@ -148,4 +149,42 @@ test("an isolated page whose worker may not start Blob workers: loading fails wi
   expect(allowed.state.error).toBeUndefined();
   expect(allowed.state.ready).toBe(true);
   expect(allowed.state.threads).toBe(THREADS);
+});
+
+interface Loaded { pool: number; threaded: boolean; probs: number[] }
+/** Runs in the page (a string, so vitest does not rewrite its dynamic import): loads the threaded file twice. */
+const MAIN_THREAD_LOADS = `(async () => {
+  const { loadModel } = await import(new URL("runtime/index.js", location.href).href);
+  const image = Float32Array.from({ length: 3 * 784 }, (_, i) => ((i * 7919) % 255) / 255);
+  const use = async (threads) => {
+    const model = await loadModel(new URL("build/mnist-cnn.threads.wasm", location.href), { threads });
+    const probs = Array.from(model.predict({ image }).probs);
+    const out = { pool: model.pool?.size ?? 0, threaded: model.manifest.threads === true, probs };
+    model.dispose();
+    return out;
+  };
+  return { isolated: crossOriginIsolated, two: await use(2), one: await use(1) };
+})()`;
+
+test("an isolated page's main thread: 2 threads fall back (it cannot wait on a barrier), 1 thread runs the threaded build", async () => {
+  const page = await context.newPage();
+  const warnings: string[] = [];
+  page.on("console", (m) => m.type() === "warning" && warnings.push(m.text()));
+  try {
+    await page.goto(isolatedServer.url);
+    const got: { isolated: boolean; two: Loaded; one: Loaded } = await page.evaluate(MAIN_THREAD_LOADS);
+    expect(got.isolated).toBe(true);
+    expect(got.two.pool).toBe(0);
+    expect(got.two.threaded).toBe(false); // the carried single-threaded build
+    expect(got.one.pool).toBe(0);
+    expect(got.one.threaded).toBe(true); // the threaded build itself, on shared memory, one thread
+    expect(got.two.probs).toHaveLength(30);
+    expect(got.two.probs.every(Number.isFinite)).toBe(true);
+    expect(got.one.probs).toEqual(got.two.probs);
+    const kiln = warnings.filter((w) => w.startsWith("kiln:"));
+    expect(kiln).toHaveLength(1);
+    expect(kiln[0]).toMatch(/main thread cannot wait on a barrier \(load the model in a Web Worker\)/);
+  } finally {
+    await page.close();
+  }
 });
