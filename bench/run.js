@@ -40,7 +40,8 @@ const cold = await coldCompile(ROOT + "examples/mnist-cnn/graph.json", tmp, sett
 
 // 2. The peak probe (this also imports asc, so the example compiles below are warm), then every example graph.
 log("wasm-SIMD peak probe…");
-const peak = await peakProbe(compileAssemblyScript, quick ? 2e5 : 1e6);
+const peak = await peakProbe(compileAssemblyScript, quick ? 2e7 : 1e8);
+log(`peak probe: ${peak.calibration.map((c) => `${c.name} ${c.gflops.toFixed(1)}`).join(", ")} GFLOP/s (CPU time); using ${peak.variant}`);
 const opts = { maxBatch: 64, optimizeLevel: settings.optimizeLevel };
 const examples = [];
 const compiled = {};
@@ -116,7 +117,7 @@ const peaks = measured.filter((w) => w.peak).map((w) => w.peak);
 const results = {
   machine: { ...machine, loadavgEnd: loadavg() },
   settings,
-  wasmSimdPeak: { wallGflops: Math.max(...peaks.map((p) => p.wallGflops)), cpuGflops: Math.max(...peaks.map((p) => p.cpuGflops)), perWorkload: peaks },
+  wasmSimdPeak: { variant: peak.variant, calibration: peak.calibration, wallGflops: Math.max(...peaks.map((p) => p.wallGflops)), cpuGflops: Math.max(...peaks.map((p) => p.cpuGflops)), perWorkload: peaks },
   workloads: measured,
   compile: { examples, cold: { importMs: cold.importMs, trainMs: cold.trainMs, inferMs: cold.inferMs, ...prefixed("train", sizes(cold.trainWasm)), ...prefixed("infer", sizes(cold.inferWasm)) } },
   shipped,

@@ -86,11 +86,16 @@ function trainingSystems({ model, graph, batch, feeds, tfjsCpu, tfjsWasm = true,
       const step = stepOf(m);
       const ref = kilnLosses();
       let first, note, patched = [];
-      if (backend === "wasm" && !patch) first = await withoutPatches(step);
-      else if (!patch) first = await step();
-      else {
-        ({ patched } = await patchUntilItRuns(async () => { first = await step(); }, patch));
-        if (!patched.length) { m.dispose(); throw new Skip("nothing to patch: see tfjs-wasm"); }
+      try {
+        if (backend === "wasm" && !patch) first = await withoutPatches(step);
+        else if (!patch) first = await step();
+        else ({ patched } = await patchUntilItRuns(async () => { first = await step(); }, patch));
+        if (patch && !patched.length) throw new Skip("nothing to patch: see tfjs-wasm");
+      } catch (e) {
+        m.dispose();
+        throw e;
+      }
+      if (patch) {
         note = patch === "conv" && patched.includes("Conv2DBackpropFilter")
           ? `Conv2DBackpropFilter computed by wasm's own Transpose + Conv2D kernels${patched.length > 1 ? `; bridged from cpu: ${patched.filter((k) => k !== "Conv2DBackpropFilter").join(", ")}` : ""}`
           : `bridged from the cpu backend: ${patched.join(", ")}`;
@@ -143,13 +148,13 @@ export function workloads({ cnn, cnnGraph, mlp, mlpGraph, mm, mmGraph, lstm, lst
   return [
     { id: "cnn-train-b32", title: "seed CNN training, batch 32", ...samples(32), flops: cnnTrainFlops,
       systems: trainingSystems({ model: cnn, graph: cnnGraph, batch: 32, feeds: trainFeeds(cnnGraph, 32, 11), tfjsCpu, conv: true, quick }) },
-    { id: "cnn-infer-b64", title: "seed CNN inference, batch 64", ...samples(64),
+    { id: "cnn-infer-b64", title: "seed CNN inference, batch 64", ...samples(64), flops: forwardFlops(cnnGraph) * 64,
       systems: inferenceSystems({ model: cnn, graph: cnnGraph, batch: 64, seed: 12, tfjsCpu }) },
     { id: "cnn-infer-b1", title: "seed CNN inference, batch 1", ...latency,
       systems: inferenceSystems({ model: cnn, graph: cnnGraph, batch: 1, seed: 13, tfjsCpu }) },
     { id: "mlp-infer-b1", title: "MLP 784-512-512-10 inference, batch 1", ...latency,
       systems: inferenceSystems({ model: mlp, graph: mlpGraph, batch: 1, seed: 14, tfjsCpu }) },
-    { id: "mlp-infer-b256", title: "MLP 784-512-512-10 inference, batch 256", ...samples(256),
+    { id: "mlp-infer-b256", title: "MLP 784-512-512-10 inference, batch 256", ...samples(256), flops: forwardFlops(mlpGraph) * 256,
       systems: inferenceSystems({ model: mlp, graph: mlpGraph, batch: 256, seed: 15, tfjsCpu }) },
     { id: "mlp-train-b128", title: "MLP 784-512-512-10 training (sgd), batch 128", ...samples(128), flops: 3 * forwardFlops(mlpGraph) * 128,
       systems: trainingSystems({ model: mlp, graph: mlpGraph, batch: 128, feeds: trainFeeds(mlpGraph, 128, 16), tfjsCpu }) },
