@@ -25,10 +25,11 @@ const SERVE = `function serve(mod, memory, tid, ctl, names) {
 }`;
 
 const NODE_WORKER = `${SERVE}
-const { workerData: d, parentPort } = require("node:worker_threads");
-const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names);
-parentPort.postMessage("ready");
-loop();`;
+import("node:worker_threads").then(({ workerData: d, parentPort }) => {
+  const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names);
+  parentPort.postMessage("ready");
+  loop();
+});`;
 
 const WEB_WORKER = `${SERVE}
 self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names); postMessage("ready"); loop(); };`;

@@ -7,18 +7,10 @@ import { compile, type CompileOptions } from "../../compiler/index.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { runReference, type RefGraph } from "../reference/interpret.js";
+import { makeRng } from "../reference/prng.js";
 
-/** mulberry32: small, seeded, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform [0, 1) numbers: the tests' one PRNG (mulberry32, test/reference/prng.ts). */
+export const rng = (seed: number): (() => number) => makeRng(seed).next;
 
 export async function build(graph: object, opts: CompileOptions = {}): Promise<{ model: Model; wasm: Uint8Array; source: string; ir: string }> {
   // Debug builds: every buffer guarded, checked after every kernel call (zero corruptions).

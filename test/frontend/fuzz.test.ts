@@ -5,18 +5,10 @@ import { expect, test } from "vitest";
 import { readFileSync } from "node:fs";
 import { checkGraph } from "../../compiler/frontend.js";
 import { KilnError } from "../../compiler/diagnostics.js";
+import { makeRng } from "../reference/prng.js";
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform [0, 1) numbers: the tests' one PRNG (mulberry32, test/reference/prng.ts). */
+const prng = (seed: number): (() => number) => makeRng(seed).next;
 
 const HOSTILE = [
   "__proto__", "constructor", "prototype", "toString", "hasOwnProperty", '"quoted"', "`tick`", "*/", "/*", "${x}",

@@ -8,6 +8,7 @@ import { compileAssemblyScript } from "../../compiler/asc.js";
 import { ident } from "../../compiler/emit/code.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
 import { preludeFor } from "../../compiler/emit/prelude.js";
+import { makeRng } from "../reference/prng.js";
 
 export type KernelFn = (...args: number[]) => void;
 
@@ -79,17 +80,8 @@ export async function buildKernels(kernels: Record<string, KernelDef>, pages = 6
   };
 }
 
-/** Deterministic pseudo-random numbers for test data (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform [0, 1) numbers: the tests' one PRNG (mulberry32, test/reference/prng.ts). */
+export const rng = (seed: number): (() => number) => makeRng(seed).next;
 
 /** n uniform values in [lo, hi), rounded to f32. */
 export function uniform(r: () => number, n: number, lo = -1, hi = 1): number[] {
