@@ -43,18 +43,8 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
     manifest = readManifest(mod);
   }
   const threads = opts.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1) fail(`threads: expected a positive integer, got ${String(threads)}`);
-  if (threads > 1 && !manifest.threads) fail(`threads: ${threads} needs a module compiled with --threads ${threads} (this one is single-threaded)`);
-  if (manifest.threads && threads > (manifest.maxThreads ?? 1)) fail(`threads: this module was compiled for at most ${manifest.maxThreads} threads, got ${threads}`);
-  const why = manifest.threads ? noSharedMemory(threads) : undefined;
-  if (why) {
-    // Fall back to the single-threaded build the threaded module carries.
-    warnOnce(`kiln: running single-threaded: ${why}`);
-    const plain = WebAssembly.Module.customSections(mod, "kiln.fallback")[0];
-    if (!plain) fail(`the module needs shared memory (${why}) and carries no single-threaded build`);
-    mod = await WebAssembly.compile(plain);
-    manifest = readManifest(mod);
-  }
+  // Thread checks and the shared-memory fallback live with the thread code (loaded on demand).
+  if (manifest.threads || threads !== 1) ({ mod, manifest } = await (await import("./threads.js")).chooseBuild(mod, manifest, threads));
   for (const imp of WebAssembly.Module.imports(mod)) {
     const ok = imp.module === "env" && ((imp.name === "memory" && imp.kind === "memory") || (imp.name === "abort" && imp.kind === "function"));
     if (!ok) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory`);
@@ -86,22 +76,6 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   if (embedded) model.loadWeights(new Uint8Array(embedded));
   if (opts.weights) model.loadWeights(opts.weights);
   return model;
-}
-
-/** Why shared-memory threads cannot run here, or undefined when they can. */
-function noSharedMemory(threads: number): string | undefined {
-  const g = globalThis as any;
-  if (typeof SharedArrayBuffer === "undefined" || g.crossOriginIsolated === false) {
-    return "shared memory is unavailable (serve the page with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
-  }
-  if (threads > 1 && typeof g.document !== "undefined") return "a browser page's main thread cannot wait on a barrier (load the model in a Web Worker)";
-  return undefined;
-}
-
-let warned = false;
-function warnOnce(message: string): void {
-  if (!warned) console.warn(message);
-  warned = true;
 }
 
 function fail(message: string): never {

@@ -120,7 +120,8 @@ export function capabilities(): Capabilities {
   return (caps ??= {
     simd: true,
     relaxedSimd: probe([...FUNC, 10, 44, 1, 42, 0, ...V128, ...V128, 253, 128, 2, 26, 11]),
-    threads: probe([5, 4, 1, 3, 1, 1]),
+    // The engine must accept shared memory, and this context must be allowed to use it.
+    threads: probe([5, 4, 1, 3, 1, 1]) && typeof SharedArrayBuffer !== "undefined" && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false,
   });
 }
 

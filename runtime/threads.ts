@@ -7,6 +7,7 @@
  * Web Workers (shared memory there needs a cross-origin-isolated page).
  */
 import { KilnError } from "./errors.js";
+import { readManifest, type Manifest } from "./manifest.js";
 
 /** Runs in each worker: instantiate, then serve calls until told to stop (program −1). */
 const SERVE = `function serve(mod, memory, tid, ctl, names) {
@@ -33,6 +34,39 @@ import("node:worker_threads").then(({ workerData: d, parentPort }) => {
 
 const WEB_WORKER = `${SERVE}
 self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names); postMessage("ready"); loop(); };`;
+
+/**
+ * Checks a thread count against the module and picks the build to run: the threaded one, or,
+ * where shared memory cannot work here, the single-threaded build it carries (warning once).
+ */
+export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, threads: number): Promise<{ mod: WebAssembly.Module; manifest: Manifest }> {
+  const fail = (message: string): never => {
+    throw new KilnError({ code: "load", path: "threads", message });
+  };
+  if (!Number.isInteger(threads) || threads < 1) fail(`threads: expected a positive integer, got ${String(threads)}`);
+  if (threads > 1 && !manifest.threads) fail(`threads: ${threads} needs a module compiled with --threads ${threads} (this one is single-threaded)`);
+  if (threads > (manifest.maxThreads ?? 1)) fail(`threads: this module was compiled for at most ${manifest.maxThreads} threads, got ${threads}`);
+  const why = noSharedMemory(threads);
+  if (!why) return { mod, manifest };
+  if (!warned) console.warn(`kiln: running single-threaded: ${why}`);
+  warned = true;
+  const plain = WebAssembly.Module.customSections(mod, "kiln.fallback")[0];
+  if (!plain) fail(`the module needs shared memory (${why}) and carries no single-threaded build`);
+  const single = await WebAssembly.compile(plain!);
+  return { mod: single, manifest: readManifest(single) };
+}
+
+let warned = false;
+
+/** Why shared-memory threads cannot run here, or undefined when they can. */
+function noSharedMemory(threads: number): string | undefined {
+  const g = globalThis as any;
+  if (typeof SharedArrayBuffer === "undefined" || g.crossOriginIsolated === false) {
+    return "shared memory is unavailable (serve the page with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+  }
+  if (threads > 1 && typeof g.document !== "undefined") return "a browser page's main thread cannot wait on a barrier (load the model in a Web Worker)";
+  return undefined;
+}
 
 export interface ThreadPool {
   readonly size: number;
