@@ -3,7 +3,8 @@
  * same workloads, weights, data and batch sizes, one thread, round-robin rounds after warm-up,
  * medians; plus this machine's wasm-SIMD peak, process start → first prediction, compile times,
  * module sizes and what an app ships. Writes bench/results/latest.json and README-table.md.
- * BENCH_QUICK=1: a fast smoke run (asc -O0, two short rounds, no tfjs cpu backend).
+ * BENCH_QUICK=1: a fast smoke run (asc -O0, two short rounds, no tfjs cpu backend), written to
+ * git-ignored bench/results/quick.*.tmp.
  */
 import { writeFileSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir, cpus, loadavg } from "node:os";
@@ -128,10 +129,12 @@ results.targets = evaluateTargets(results);
 // 5. Print and write.
 const text = renderReport(results);
 console.log("\n" + text);
+// A quick smoke run must not replace a real run's results: it writes git-ignored *.tmp files.
+const [jsonOut, mdOut] = quick ? ["bench/results/quick.json.tmp", "bench/results/quick.md.tmp"] : ["bench/results/latest.json", "bench/results/README-table.md"];
 mkdirSync(ROOT + "bench/results", { recursive: true });
-writeFileSync(ROOT + "bench/results/latest.json", JSON.stringify(results, null, 2) + "\n");
-writeFileSync(ROOT + "bench/results/README-table.md", text + "\n");
-log("wrote bench/results/latest.json and bench/results/README-table.md");
+writeFileSync(ROOT + jsonOut, JSON.stringify(results, null, 2) + "\n");
+writeFileSync(ROOT + mdOut, text + "\n");
+log(`wrote ${jsonOut} and ${mdOut}`);
 
 function prefixed(p, o) {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [p + k[0].toUpperCase() + k.slice(1), v]));
