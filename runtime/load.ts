@@ -88,7 +88,8 @@ async function readFile(path: string | URL): Promise<Uint8Array> {
 }
 
 async function compile(bytes: Loaded, where: string): Promise<WebAssembly.Module> {
-  const streamed = typeof Response !== "undefined" && bytes instanceof Response;
+  // Bytes first: in Node 20 merely evaluating `typeof Response` loads fetch (~50-100 ms at start-up).
+  const streamed = !(bytes instanceof Uint8Array || bytes instanceof ArrayBuffer) && typeof Response !== "undefined" && bytes instanceof Response;
   try {
     return await (streamed ? WebAssembly.compileStreaming(bytes) : WebAssembly.compile(bytes as BufferSource));
   } catch (e) {
