@@ -11,7 +11,10 @@ import { loadModel } from "kiln/runtime";
 export async function buildModel(graph, { seed, maxBatch = 64, optimizeLevel = 3, quiet = false } = {}) {
   const spec = seed === undefined ? graph : { ...graph, seed };
   const started = performance.now();
-  const { wasm, stats } = await compile(spec, { maxBatch, optimizeLevel });
+  // KILN_DEBUG=1: a debug build (every buffer guarded, checked after every kernel); the test
+  // suite runs the examples' quick modes this way.
+  const debug = process.env.KILN_DEBUG === "1";
+  const { wasm, stats } = await compile(spec, { maxBatch, optimizeLevel, debug });
   const ms = performance.now() - started;
   if (!quiet) console.log(`compiled ${spec.name}: ${(wasm.byteLength / 1024).toFixed(1)} KiB, ${stats.kernels} kernels, ${(ms / 1000).toFixed(1)} s (asc -O${optimizeLevel})`);
   return { model: await loadModel(wasm), wasm, compileMs: ms };

@@ -28,7 +28,8 @@ export async function runExample(name: string, args: string[] = []): Promise<Exa
   const { stdout } = await run(
     process.execPath,
     [join(ROOT, "examples", name, "run.mjs"), "--quick", "--summary", summaryPath, "--out", dir, "--data-dir", join(dir, "data"), ...args],
-    { cwd: ROOT, maxBuffer: 16 << 20, timeout: EXAMPLE_TIMEOUT },
+    // Debug builds: every buffer guarded and checked after every kernel (zero corruptions).
+    { cwd: ROOT, maxBuffer: 16 << 20, timeout: EXAMPLE_TIMEOUT, env: { ...process.env, KILN_DEBUG: "1" } },
   );
   return { dir, stdout, summary: JSON.parse(readFileSync(summaryPath, "utf8")) };
 }
