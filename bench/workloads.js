@@ -7,7 +7,7 @@
 import { forwardFlops } from "./lib/graphs.js";
 import { maxAbsDiff, randomInts, uniformF32 } from "./lib/measure.js";
 import { tf, use, buildSequential, copyWeights, patchUntilItRuns, withoutPatches, activate } from "./lib/tfjs.js";
-import { buildOnnx, session, run as ortRun } from "./lib/ort.js";
+import { buildOnnx, session, run as ortRun, threadedSession } from "./lib/ort.js";
 
 const TOL = 1e-3;
 
@@ -21,8 +21,22 @@ function agree(what, ref, got) {
   return d;
 }
 
-/** Inference systems for a sequential graph: kiln, tfjs-wasm, tfjs-cpu and ORT-web on `batch` examples. */
-function inferenceSystems({ model, graph, batch, seed, tfjsCpu, ort = true }) {
+/** Fails unless two outputs are the same bits (kiln on 2 threads against kiln on 1). */
+function identical(what, ref, got) {
+  const [a, b] = [new Uint32Array(ref.buffer, ref.byteOffset, ref.length), new Uint32Array(got.buffer, got.byteOffset, got.length)];
+  const at = a.length === b.length ? a.findIndex((v, i) => v !== b[i]) : 0;
+  if (at >= 0) throw new Error(`${what}: not bit-identical to kiln on 1 thread (first difference at element ${at}: ${got[at]} vs ${ref[at]})`);
+  return 0;
+}
+
+/** The 2-thread systems' names; report.js shows them in their own table. */
+export const THREADED = { kiln: "kiln (2 threads)", ort: "ort-web (2 threads)" };
+
+/**
+ * Inference systems for a sequential graph: kiln, tfjs-wasm, tfjs-cpu and ORT-web on `batch`
+ * examples; with `model2` (kiln's threaded build on 2 threads) also kiln and ORT-web on 2 threads.
+ */
+function inferenceSystems({ model, model2, graph, batch, seed, tfjsCpu, ort = true }) {
   const input = graph.inputs[0];
   const per = input.shape.reduce((a, b) => a * b, 1);
   const x = uniformF32(batch * per, seed);
@@ -52,12 +66,54 @@ function inferenceSystems({ model, graph, batch, seed, tfjsCpu, ort = true }) {
       return { step: predict, diff, dispose: () => sess.release() };
     },
   });
+  if (model2) systems.push({
+    name: THREADED.kiln,
+    setup: async () => {
+      // Same weights as the 1-thread model now; outputs must be the same bits before any timing.
+      model2.loadWeights(model.saveWeights({ optimizer: false }));
+      const predict = () => model2.predict({ [input.name]: x });
+      const diff = identical(THREADED.kiln, reference(), predict()[outName]);
+      return { step: predict, diff };
+    },
+  });
+  if (model2 && ort) systems.push({
+    name: THREADED.ort,
+    setup: async () => {
+      const sess = await threadedSession(buildOnnx(graph, model.getWeights()), 2, input.name, x, [batch, ...input.shape]);
+      try {
+        const diff = agree(THREADED.ort, reference(), await sess.run());
+        return { step: sess.run, diff, dispose: () => sess.release() };
+      } catch (e) {
+        await sess.release();
+        throw e;
+      }
+    },
+  });
   return systems;
 }
 
 /** Training systems: kiln trainStep vs tfjs trainOnBatch from kiln's current weights; losses must match. */
-function trainingSystems({ model, graph, batch, feeds, tfjsCpu, tfjsWasm = true, conv = false, quick = false }) {
+function trainingSystems({ model, model2, graph, batch, feeds, tfjsCpu, tfjsWasm = true, conv = false, quick = false }) {
   const kiln = { name: "kiln", setup: async () => ({ step: () => model.trainStep(feeds) }) };
+  /**
+   * kiln's threaded build on 2 threads, from the 1-thread model's weights and optimizer state: two
+   * steps' losses and the weights after them must be the same bits as on 1 thread (which is then
+   * put back as it was).
+   */
+  const kiln2 = {
+    name: THREADED.kiln,
+    setup: async () => {
+      const snapshot = model.saveWeights();
+      const run = (m) => { const losses = Float32Array.of(m.trainStep(feeds).loss, m.trainStep(feeds).loss); return { losses, weights: m.getWeights() }; };
+      const ref = run(model);
+      model.loadWeights(snapshot);
+      model2.loadWeights(snapshot);
+      const got = run(model2);
+      identical(`${THREADED.kiln} losses`, ref.losses, got.losses);
+      for (const [name, w] of Object.entries(ref.weights)) identical(`${THREADED.kiln} weight ${name}`, w, got.weights[name]);
+      return { step: () => model2.trainStep(feeds), diff: 0 };
+    },
+  };
   const [xIn, yIn] = [graph.inputs[0], graph.targets[0]];
   const tensors = () => [
     tf.tensor(feeds[xIn.name], [batch, ...xIn.shape], xIn.dtype === "int32" ? "int32" : "float32"),
@@ -117,6 +173,7 @@ function trainingSystems({ model, graph, batch, feeds, tfjsCpu, tfjsWasm = true,
   if (tfjsWasm && !(conv && quick)) systems.push(tfjs("wasm", "tfjs-wasm (patched)", "cpu"));
   if (tfjsWasm && conv) systems.push(tfjs("wasm", "tfjs-wasm (patched, conv)", "conv"));
   if (tfjsCpu) systems.push(tfjs("cpu", "tfjs-cpu", false));
+  if (model2) systems.push(kiln2);
   return systems;
 }
 
@@ -130,9 +187,11 @@ function describeTransformer(g) {
 
 /**
  * Every workload, given the loaded kiln models. `perIter` turns one iteration's milliseconds into
- * the reported figure; `lowerIsBetter` marks latency figures.
+ * the reported figure; `lowerIsBetter` marks latency figures. `cnn2`/`mlp2`: the threaded builds
+ * on 2 threads, measured next to kiln on 1 thread where the issue asks (CNN training b32 and b64,
+ * CNN inference b64, MLP inference b256).
  */
-export function workloads({ cnn, cnnGraph, mlp, mlpGraph, mm, mmGraph, lstm, lstmGraph, tfm, tfmGraph, quick }) {
+export function workloads({ cnn, cnn2, cnnGraph, mlp, mlp2, mlpGraph, mm, mmGraph, lstm, lstmGraph, tfm, tfmGraph, quick }) {
   const tfjsCpu = !quick;
   const samples = (b) => ({ unit: "samples/s", value: (ms) => (b * 1000) / ms });
   const latency = { unit: "ms", value: (ms) => ms, lowerIsBetter: true };
@@ -147,15 +206,17 @@ export function workloads({ cnn, cnnGraph, mlp, mlpGraph, mm, mmGraph, lstm, lst
   const cnnTrainFlops = 3 * forwardFlops(cnnGraph) * 32;
   return [
     { id: "cnn-train-b32", title: "seed CNN training, batch 32", ...samples(32), flops: cnnTrainFlops,
-      systems: trainingSystems({ model: cnn, graph: cnnGraph, batch: 32, feeds: trainFeeds(cnnGraph, 32, 11), tfjsCpu, conv: true, quick }) },
+      systems: trainingSystems({ model: cnn, model2: cnn2, graph: cnnGraph, batch: 32, feeds: trainFeeds(cnnGraph, 32, 11), tfjsCpu, conv: true, quick }) },
+    { id: "cnn-train-b64", title: "seed CNN training, batch 64 — kiln 1 and 2 threads only", ...samples(64), flops: 3 * forwardFlops(cnnGraph) * 64,
+      systems: trainingSystems({ model: cnn, model2: cnn2, graph: cnnGraph, batch: 64, feeds: trainFeeds(cnnGraph, 64, 20), tfjsWasm: false }) },
     { id: "cnn-infer-b64", title: "seed CNN inference, batch 64", ...samples(64), flops: forwardFlops(cnnGraph) * 64,
-      systems: inferenceSystems({ model: cnn, graph: cnnGraph, batch: 64, seed: 12, tfjsCpu }) },
+      systems: inferenceSystems({ model: cnn, model2: cnn2, graph: cnnGraph, batch: 64, seed: 12, tfjsCpu }) },
     { id: "cnn-infer-b1", title: "seed CNN inference, batch 1", ...latency,
       systems: inferenceSystems({ model: cnn, graph: cnnGraph, batch: 1, seed: 13, tfjsCpu }) },
     { id: "mlp-infer-b1", title: "MLP 784-512-512-10 inference, batch 1", ...latency,
       systems: inferenceSystems({ model: mlp, graph: mlpGraph, batch: 1, seed: 14, tfjsCpu }) },
     { id: "mlp-infer-b256", title: "MLP 784-512-512-10 inference, batch 256", ...samples(256), flops: forwardFlops(mlpGraph) * 256,
-      systems: inferenceSystems({ model: mlp, graph: mlpGraph, batch: 256, seed: 15, tfjsCpu }) },
+      systems: inferenceSystems({ model: mlp, model2: mlp2, graph: mlpGraph, batch: 256, seed: 15, tfjsCpu }) },
     { id: "mlp-train-b128", title: "MLP 784-512-512-10 training (sgd), batch 128", ...samples(128), flops: 3 * forwardFlops(mlpGraph) * 128,
       systems: trainingSystems({ model: mlp, graph: mlpGraph, batch: 128, feeds: trainFeeds(mlpGraph, 128, 16), tfjsCpu }) },
     { id: "matmul-512", title: "f32 matmul 512×512×512 (kiln: dense 512, no bias, predict at batch 512)", unit: "GFLOP/s", flops: 2 * 512 ** 3,

@@ -1,5 +1,5 @@
 /**
- * ONNX Runtime Web peer (wasm, one thread, inference only). ONNX models are built here with
+ * ONNX Runtime Web peer (wasm, inference only; one thread here, more in a worker: threadedSession). ONNX models are built here with
  * onnx-proto from the same graph JSON and kiln's weights: NHWC input transposed to NCHW for
  * Conv/MaxPool (conv kernels [kh,kw,C,F] → [F,C,kh,kw]) and back before Flatten, so Flatten and
  * Gemm see the same element order as kiln and the same weights give the same outputs.
@@ -95,4 +95,32 @@ export async function session(bytes) {
 export async function run(sess, name, data, shape) {
   const out = await sess.run({ [name]: new ort.Tensor("float32", data, shape) });
   return out.y.data;
+}
+
+/**
+ * An ORT-web session with `threads` threads in a worker thread (see ort-worker.js), fed `data` of
+ * `shape` on every run. The per-run cost over an in-thread session is one message each way and the
+ * output copy (a few microseconds next to milliseconds of inference).
+ */
+export async function threadedSession(bytes, threads, name, data, shape) {
+  const { Worker } = await import("node:worker_threads");
+  const w = new Worker(new URL("./ort-worker.js", import.meta.url), { workerData: { bytes, threads } });
+  const reply = () => new Promise((resolve, reject) => {
+    const onError = (e) => reject(e);
+    w.once("error", onError);
+    w.once("message", (m) => { w.off("error", onError); m.ok ? resolve(m) : reject(new Error(m.error)); });
+  });
+  try {
+    const started = await reply();
+    if (started.threads !== threads) throw new Error(`ORT-web started with ${started.threads} thread(s), not ${threads}`);
+    w.postMessage({ input: data, name, shape });
+    await reply();
+  } catch (e) {
+    await w.terminate();
+    throw e;
+  }
+  return {
+    run: async () => { w.postMessage("run"); return (await reply()).y; },
+    release: async () => { w.postMessage("release"); await reply().catch(() => {}); await w.terminate(); },
+  };
 }

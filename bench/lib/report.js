@@ -69,6 +69,29 @@ export function shippedTable(results) {
   return markdown(["what ships", "raw", "gzip -9"], rows);
 }
 
+const T2 = { kiln: "kiln (2 threads)", ort: "ort-web (2 threads)" };
+
+/**
+ * Issue 8's table: kiln and ORT-web on 1 and 2 threads, measured in the same round-robin rounds.
+ * Speedups are wall-clock (1-thread time over 2-thread time); CPU time counts both threads, so its
+ * 2 ÷ 1 ratio shows the extra CPU the second thread costs (its share of the work plus barrier waits).
+ */
+export function threadsTable(results, notes) {
+  const rows = results.workloads.filter((w) => w.systems.some((s) => s.name === T2.kiln)).map((w) => {
+    const by = Object.fromEntries(w.systems.map((s) => [s.name, s]));
+    const cell = (s) => {
+      if (!s) return "";
+      if (s.error) return `✗ [${note(notes, `${w.id}, ${s.name}: ${s.error}`)}]`;
+      return fmt(s.figure?.wallMs, w.unit);
+    };
+    const speedup = (one, two, clock = "wallMs") => (one?.[clock] && two?.[clock] ? `${(one[clock] / two[clock]).toFixed(2)}×` : "");
+    const cpuRatio = by.kiln?.cpuMs && by[T2.kiln]?.cpuMs ? `${(by[T2.kiln].cpuMs / by.kiln.cpuMs).toFixed(2)}×` : "";
+    const ort = by["ort-web"] ? [cell(by["ort-web"]), cell(by[T2.ort]), speedup(by["ort-web"], by[T2.ort]), speedup(by[T2.ort], by[T2.kiln])] : ["—", "—", "", ""];
+    return [w.title, w.unit, cell(by.kiln), cell(by[T2.kiln]), `**${speedup(by.kiln, by[T2.kiln])}**`, cpuRatio, ...ort, "no threads in Node"];
+  });
+  return markdown(["workload", "unit", "kiln, 1 thread", "kiln, 2 threads", "kiln 2 ÷ 1 threads (wall)", "kiln CPU time 2 ÷ 1 threads", "ort-web, 1 thread", "ort-web, 2 threads", "ort-web 2 ÷ 1 threads", "kiln ÷ ort-web, both 2 threads", "tfjs-wasm, 2 threads"], rows);
+}
+
 /** The issue's targets, each with where kiln stands (wall-clock and CPU-time figures). */
 export function targetsTable(results) {
   return markdown(["target", "measured (wall)", "measured (CPU time)", "met?"], results.targets.map((t) => [t.target, t.wall, t.cpu, t.met]));
@@ -80,12 +103,15 @@ export function renderReport(results) {
   const notes = [];
   const peak = results.wasmSimdPeak;
   return [
-    `## Benchmarks\n\n\`npm run bench\`${settings.quick ? " (BENCH_QUICK=1: a smoke run, asc -O0, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; one thread everywhere; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end.`,
+    `## Benchmarks\n\n\`npm run bench\`${settings.quick ? " (BENCH_QUICK=1: a smoke run, asc -O0, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; one thread everywhere except the two-thread table; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end.`,
     `Medians of ${settings.rounds} round-robin rounds after warm-up; every peer's outputs (or first two training losses) matched kiln's within 1e-3 on the same weights before it was timed. "kiln ÷ peer" is how many times faster kiln is (> 1: kiln ahead). The wasm-SIMD peak (the fastest of three f32x4 mul+add loops at asc -O3 — 12 register chains, 4×2- and 6×2-vector GEMM steps from L1 — here the ${peak.variant ?? "12 register chains"}), measured in the same rounds as the workloads that report a "% of peak": up to ${peak.wallGflops.toFixed(1)} GFLOP/s wall clock, ${peak.cpuGflops.toFixed(1)} in CPU time. "kiln % of peak": kiln's FLOP/s over that peak; forward FLOPs counted from the layer shapes (conv 2·N·OH·OW·F·KH·KW·C, dense 2·N·in·out), training steps as 3 × forward (backward = 2 × forward, the issue's definition, although no gradient of the graph input is computed).`,
     `\n### Wall clock\n\n${mainTable(results, "wallMs", notes)}`,
     `\n### CPU time (process.cpuUsage: leaves out time spent waiting for a core on a shared machine, but counts V8's background threads — wasm tier-up compilation, GC — so short iterations can show more CPU than wall time)\n\n${mainTable(results, "cpuMs", notes)}`,
+    ...(results.workloads.some((w) => w.systems.some((s) => s.name === T2.kiln)) ? [
+      `\n### Two threads (issue 8)\n\nkiln's threaded build (\`compile(graph, { threads: 2 })\`, loaded with \`loadModel(wasm, { threads: 2 })\`) in the same round-robin rounds as the one-thread figures above, wall clock; before timing, its outputs (inference) or its first two losses and the weights after them (training, from the same weights and optimizer state) were checked bit-identical to kiln on one thread. ORT-web on 2 threads runs in a worker thread (\`env.wasm.numThreads\` is fixed once per realm; one message each way per run) and was checked within 1e-3 of kiln. TensorFlow.js's wasm backend turns threads off in Node. Threaded builds: seed CNN training module ${kb(results.compile.threaded?.cnnTrain?.bytes ?? 0)}, MLP ${kb(results.compile.threaded?.mlp?.bytes ?? 0)}.\n\n${threadsTable(results, notes)}`,
+    ] : []),
     `\n${notes.map((n, i) => `[${i + 1}] ${n}`).join("  \n")}`,
-    `\n### Targets (issue 5)\n\n${targetsTable(results)}`,
+    `\n### Targets (issues 5 and 8)\n\n${targetsTable(results)}`,
     `\n### Compile time and module size\n\n${compileTable(results)}`,
     `\n### What an app ships\n\n${shippedTable(results)}`,
     `\nTotal bench time ${results.totalSeconds.toFixed(0)} s.`,
