@@ -30,7 +30,11 @@ export type { Manifest } from "./manifest.js";
 export interface CompileOptions {
   /** The largest batch the module runs at once (the runtime splits larger predict calls). Default 64. */
   maxBatch?: number;
-  /** asc optimization level (default 3; the test suite uses 0). */
+  /**
+   * asc optimization level. Default 0: measured on the seed CNN, kernels run as fast as at -O3
+   * (V8's optimizing tier does the work; kiln's kernels are already specialized and inlined) and
+   * the module compiles in about half the time (2.7-3.9 s against 6.2-7.7 s cold, loaded machine).
+   */
   optimizeLevel?: 0 | 1 | 2 | 3;
   /**
    * Also build a relaxed-SIMD variant (f32x4.relaxed_madd) and carry it in the module's
@@ -110,7 +114,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   const { source, kernels, names } = assembleModule(entries, threads ? { sync, scratch, scratchBytes } : undefined, progress);
   const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
   const wasm = await compileAssemblyScript(source, {
-    optimizeLevel: options.optimizeLevel ?? 3, initialPages: pages, relaxedSimd: options.relaxedSimd,
+    optimizeLevel: options.optimizeLevel ?? 0, initialPages: pages, relaxedSimd: options.relaxedSimd,
     ...(threads ? { threads: true, maximumPages: pages } : {}),
   });
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });

@@ -32,7 +32,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
     .option("-o, --output <file>", "where to write the module (default: <graph name>.wasm)")
     .option("--max-batch <n>", "largest batch run at once; sizes the memory plan", positiveInt, 64)
     .addOption(new Option("--emit <what>", "print the fused IR or the generated AssemblyScript, or write a typed ES module wrapper (esm)").choices(["ir", "as", "esm"]))
-    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3", levelInt, 3)
+    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3", levelInt, 0)
     .option("--relaxed-simd", "also carry a relaxed-SIMD build (f32x4.relaxed_madd), run where the host supports it (Chrome 114+, Node 22+)")
     .option("--weights <file>", "embed trained weights (safetensors) so the module carries a ready model")
     .option("--debug", "guard every buffer; the runtime checks the guards after every kernel")

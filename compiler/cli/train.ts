@@ -86,7 +86,7 @@ async function modelFor(graphPath: string, maxBatch: number, o: ModelFlags): Pro
     const parsed = checkGraph(text);
     graph = { ...parsed, seed: o.seed };
   }
-  const { wasm } = await compile(graph, { maxBatch, optimizeLevel: (o.optimize ?? 3) as 0 | 1 | 2 | 3 });
+  const { wasm } = await compile(graph, { maxBatch, optimizeLevel: (o.optimize ?? 0) as 0 | 1 | 2 | 3 });
   const weights = o.weights;
   const model = await loadModel(wasm);
   if (weights) model.loadWeights(await readBytes(weights));
@@ -121,7 +121,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .command("train")
     .description("train a graph on a safetensors data file and save the trained weights")
     .argument("<graph>", "path of the graph JSON file")
-    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 3)
+    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 0)
     .requiredOption("--data <file>", "training data (safetensors: one tensor per input and target)")
     .option("--validation <file>", "validation data, evaluated after every epoch")
     .option("--epochs <n>", "passes over the data", positiveInt, 1)
@@ -167,7 +167,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .command("evaluate")
     .description("loss and metrics of a graph's model on a data file")
     .argument("<graph>", "path of the graph JSON file")
-    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 3)
+    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 0)
     .requiredOption("--data <file>", "data (safetensors: one tensor per input and target)")
     .option("--weights <file>", "weights (safetensors)")
     .option("--batch-size <n>", "examples per step", positiveInt, 64)
@@ -183,7 +183,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .command("predict")
     .description("run a graph's model on a data file; write the outputs as safetensors (or JSON)")
     .argument("<graph>", "path of the graph JSON file")
-    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 3)
+    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 0)
     .requiredOption("--data <file>", "inputs (safetensors: one tensor per graph input)")
     .option("--weights <file>", "weights (safetensors)")
     .option("--out <file>", "where to write the outputs (safetensors)")
