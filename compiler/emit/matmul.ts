@@ -217,7 +217,8 @@ function smallM(spec: MatmulSpec, m: string, lda: number, ldb: number, ldc: numb
       `      const om_ = i32x4.splat(ao_ ? -1 : 0);`,
     ]),
   ];
-  // Four column groups at a time for independent add chains, then single groups, then lanes.
+  // Eight column groups at a time (independent add chains hide the add latency), then four,
+  // then single groups, then lanes.
   const body = (cols: number, j: string) => {
     const out = [];
     for (let g = 0; g < cols; g++) out.push(`let s${g}_ = f32x4.splat(0);`);
@@ -227,9 +228,14 @@ function smallM(spec: MatmulSpec, m: string, lda: number, ldb: number, ldc: numb
     for (let g = 0; g < cols; g++) out.push(...vecStore(`s${g}_`, `${j} + ${g * 4}`));
     return out;
   };
-  const quads = Math.floor(groups / 4);
-  if (quads) lines.push(`      for (let j_ = 0; j_ < ${intlit(quads * 16)}; j_ += 16) {`, ...body(4, "j_").map((l) => "        " + l), `      }`);
-  for (let g = quads * 4; g < groups; g++) lines.push(`      {`, ...body(1, intlit(g * 4)).map((l) => "        " + l), `      }`);
+  const octs = Math.floor(groups / 8);
+  if (octs) lines.push(`      for (let j_ = 0; j_ < ${intlit(octs * 32)}; j_ += 32) {`, ...body(8, "j_").map((l) => "        " + l), `      }`);
+  let g0 = octs * 8;
+  if (groups - g0 >= 4) {
+    lines.push(`      {`, ...body(4, intlit(g0 * 4)).map((l) => "        " + l), `      }`);
+    g0 += 4;
+  }
+  for (let g = g0; g < groups; g++) lines.push(`      {`, ...body(1, intlit(g * 4)).map((l) => "        " + l), `      }`);
   for (let t = 0; t < tail; t++) {
     const col = intlit(groups * 4 + t);
     lines.push(`      {`, `        let s_: f32 = 0;`,
