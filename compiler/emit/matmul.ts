@@ -209,9 +209,9 @@ function smallM(spec: MatmulSpec, m: string, lda: number, ldb: number, ldc: numb
     `  for (let i_ = 0; i_ < ${m}; i_++) {`,
     `    const ar_ = a + <usize>(i_ * ${intlit(lda * 4)});`,
     `    const cr_ = c + <usize>(i_ * ${intlit(ldc * 4)});`,
-    `    for (let pc_: i32 = 0; pc_ < ${intlit(k)}; pc_ += ${intlit(kc)}) {`,
-    `      const kc_ = min<i32>(${intlit(kc)}, ${intlit(k)} - pc_);`,
-    ...(single ? [] : [
+    ...(single ? [`    {`, `      const pc_: i32 = 0;`, `      const kc_: i32 = ${intlit(k)};`] : [
+      `    for (let pc_: i32 = 0; pc_ < ${intlit(k)}; pc_ += ${intlit(kc)}) {`,
+      `      const kc_ = min<i32>(${intlit(kc)}, ${intlit(k)} - pc_);`,
       `      const last_ = pc_ + ${intlit(kc)} >= ${intlit(k)};`,
       `      const ao_ = ${acc ? "true" : "pc_ > 0"};`,
       `      const om_ = i32x4.splat(ao_ ? -1 : 0);`,
