@@ -55,13 +55,14 @@ export async function compileAssemblyScript(source: string, opts: AscOptions): P
 }
 
 /** Validates with binaryen and appends custom sections; returns the final module bytes. */
-export function finishModule(wasm: Uint8Array, sections: Record<string, Uint8Array>): Uint8Array {
+export function finishModule(wasm: Uint8Array, sections: Record<string, Uint8Array>): Uint8Array<ArrayBuffer> {
   const mod = binaryen.readBinary(wasm);
   try {
     mod.setFeatures(binaryen.Features.All);
     if (!mod.validate()) throw new Error("internal: binaryen rejected the generated module (a kiln bug)");
     for (const [name, bytes] of Object.entries(sections)) mod.addCustomSection(name, bytes);
-    return mod.emitBinary();
+    // A fresh ArrayBuffer-backed copy: usable anywhere a BufferSource is (WebAssembly.Module, fetch).
+    return new Uint8Array(mod.emitBinary());
   } finally {
     mod.dispose();
   }

@@ -57,7 +57,7 @@ export interface CompileOptions {
 }
 
 export interface CompileResult {
-  wasm: Uint8Array;
+  wasm: Uint8Array<ArrayBuffer>;
   manifest: Manifest;
   /** The IR after fusion (`--emit ir`). */
   ir: string;
