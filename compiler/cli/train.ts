@@ -115,18 +115,24 @@ function guarded(ctx: CliContext, what: string, body: (...args: any[]) => Promis
   };
 }
 
-export function registerTrain(program: Command, ctx: CliContext): void {
-  const { io } = ctx;
-  program
-    .command("train")
-    .description("train a graph on a safetensors data file and save the trained weights")
+/** A command that compiles <graph> and reads a data file: the options train, evaluate and predict share. */
+function modelCommand(program: Command, name: string, description: string, data: string, weights: string, batch: [string, number]): Command {
+  return program
+    .command(name)
+    .description(description)
     .argument("<graph>", "path of the graph JSON file")
     .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 0)
-    .requiredOption("--data <file>", "training data (safetensors: one tensor per input and target)")
+    .requiredOption("--data <file>", data)
+    .option("--weights <file>", weights)
+    .option("--batch-size <n>", batch[0], positiveInt, batch[1]);
+}
+
+export function registerTrain(program: Command, ctx: CliContext): void {
+  const { io } = ctx;
+  modelCommand(program, "train", "train a graph on a safetensors data file and save the trained weights",
+    "training data (safetensors: one tensor per input and target)", "initial weights (safetensors) instead of the seeded initializers", ["examples per step", 32])
     .option("--validation <file>", "validation data, evaluated after every epoch")
     .option("--epochs <n>", "passes over the data", positiveInt, 1)
-    .option("--batch-size <n>", "examples per step", positiveInt, 32)
-    .option("--weights <file>", "initial weights (safetensors) instead of the seeded initializers")
     .option("--out <file>", "where to save the trained weights and optimizer state", "trained.safetensors")
     .option("--no-shuffle", "keep the data order")
     .option("--seed <n>", "replace the graph's seed (initial weights, dropout, shuffling)", seedInt)
@@ -163,14 +169,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       io.out(`saved ${o.out}\n`);
     }));
 
-  program
-    .command("evaluate")
-    .description("loss and metrics of a graph's model on a data file")
-    .argument("<graph>", "path of the graph JSON file")
-    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 0)
-    .requiredOption("--data <file>", "data (safetensors: one tensor per input and target)")
-    .option("--weights <file>", "weights (safetensors)")
-    .option("--batch-size <n>", "examples per step", positiveInt, 64)
+  modelCommand(program, "evaluate", "loss and metrics of a graph's model on a data file",
+    "data (safetensors: one tensor per input and target)", "weights (safetensors)", ["examples per step", 64])
     .option("--json", "print the result as JSON")
     .action(guarded(ctx, "evaluate", async (graph: string, o: any) => {
       const model = await modelFor(graph, o.batchSize, o);
@@ -179,16 +179,10 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       io.out(o.json ? JSON.stringify(r) + "\n" : `${fmt({ loss: r.loss, ...r.metrics })}\n`);
     }));
 
-  program
-    .command("predict")
-    .description("run a graph's model on a data file; write the outputs as safetensors (or JSON)")
-    .argument("<graph>", "path of the graph JSON file")
-    .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 0)
-    .requiredOption("--data <file>", "inputs (safetensors: one tensor per graph input)")
-    .option("--weights <file>", "weights (safetensors)")
+  modelCommand(program, "predict", "run a graph's model on a data file; write the outputs as safetensors (or JSON)",
+    "inputs (safetensors: one tensor per graph input)", "weights (safetensors)", ["examples per call", 64])
     .option("--out <file>", "where to write the outputs (safetensors)")
     .option("--json", "print the outputs as JSON instead")
-    .option("--batch-size <n>", "examples per call", positiveInt, 64)
     .action(guarded(ctx, "predict", async (graph: string, o: any) => {
       const model = await modelFor(graph, o.batchSize, o);
       const feeds = await loadData(model, o.data, false);
