@@ -87,7 +87,7 @@ export function threadsTable(results, notes) {
     const speedup = (one, two, clock = "wallMs") => (one?.[clock] && two?.[clock] ? `${(one[clock] / two[clock]).toFixed(2)}×` : "");
     const cpuRatio = by.kiln?.cpuMs && by[T2.kiln]?.cpuMs ? `${(by[T2.kiln].cpuMs / by.kiln.cpuMs).toFixed(2)}×` : "";
     const ort = by["ort-web"] ? [cell(by["ort-web"]), cell(by[T2.ort]), speedup(by["ort-web"], by[T2.ort]), speedup(by[T2.ort], by[T2.kiln])] : ["—", "—", "", ""];
-    return [w.title, w.unit, cell(by.kiln), cell(by[T2.kiln]), `**${speedup(by.kiln, by[T2.kiln])}**`, cpuRatio, ...ort, "no threads in Node"];
+    return [w.title, w.unit, cell(by.kiln), cell(by[T2.kiln]), (speedup(by.kiln, by[T2.kiln]) && `**${speedup(by.kiln, by[T2.kiln])}**`), cpuRatio, ...ort, "no threads in Node"];
   });
   return markdown(["workload", "unit", "kiln, 1 thread", "kiln, 2 threads", "kiln 2 ÷ 1 threads (wall)", "kiln CPU time 2 ÷ 1 threads", "ort-web, 1 thread", "ort-web, 2 threads", "ort-web 2 ÷ 1 threads", "kiln ÷ ort-web, both 2 threads", "tfjs-wasm, 2 threads"], rows);
 }
