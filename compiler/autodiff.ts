@@ -58,17 +58,16 @@ export function backward(
     const list = contributions.get(sid(t));
     if (!list?.length) return undefined;
     contributions.delete(sid(t));
-    const ctxLayer = layer;
     if (list.length === 1 && list[0]!.full) {
       list[0]!.emit(target, false);
       return target;
     }
-    mod.node(prog, "fill", [], [target], { n: sizeDim(target), value: 0 }, ctxLayer);
+    mod.node(prog, "fill", [], [target], { n: sizeDim(target), value: 0 }, layer);
     for (const c of list) {
       if (c.canAccumulate === false) {
-        const tmp = mod.tensor({ shape: target.shape, batched: target.batched, dtype: "f32", kind: "activation", layer: ctxLayer });
+        const tmp = mod.tensor({ shape: target.shape, batched: target.batched, dtype: "f32", kind: "activation", layer: layer });
         c.emit(tmp, false);
-        mod.node(prog, "ew", [target, tmp], [target], { rows: rowsOf(target), cols: 1, inputs: [{ div: 1 }, { div: 1 }], exprs: [{ k: "bin", op: "add", a: { k: "in", i: 0 }, b: { k: "in", i: 1 } }] }, ctxLayer);
+        mod.node(prog, "ew", [target, tmp], [target], { rows: sizeDim(target), cols: 1, inputs: [{ div: 1 }, { div: 1 }], exprs: [{ k: "bin", op: "add", a: { k: "in", i: 0 }, b: { k: "in", i: 1 } }] }, layer);
       } else c.emit(target, true);
     }
     return target;
@@ -115,10 +114,7 @@ function gradTensor(mod: Module, like: Tensor, layer: string): Tensor {
   return mod.tensor({ shape: like.shape, batched: like.batched, dtype: "f32", kind: "activation", layer });
 }
 
+/** All elements of a tensor as one Dim (a batched tensor's count scales with the batch). */
 function sizeDim(t: Tensor) {
   return t.batched ? { batch: numel(t.shape) } : numel(t.shape);
-}
-
-function rowsOf(t: Tensor) {
-  return sizeDim(t);
 }

@@ -109,7 +109,6 @@ function domainGrad(ctx: GradContext, layer: string, rows: Dim, cols: number, in
   const all = [...inputs, dy];
   const tensors = all.map((p) => p[0]);
   const maps = all.map((p) => p[1]);
-  const rowsN = typeof rows === "number" ? rows : null;
   if (bj.div === 1 && bj.mod === undefined) {
     ctx.contribute(x, { full: true, emit: (t, acc) => void ctx.mod.node(ctx.prog, "ew", tensors, [t], { rows, cols, inputs: maps, exprs: [d], accumulate: [acc] }, layer) });
   } else if (bj.div === 1 && bj.mod === cols) {
@@ -118,9 +117,6 @@ function domainGrad(ctx: GradContext, layer: string, rows: Dim, cols: number, in
   } else if (bj.div === cols && bj.mod === undefined) {
     ctx.contribute(x, { full: true,
       emit: (t, acc) => void ctx.mod.node(ctx.prog, "reduce", tensors, [t], { outer: rows, mid: cols, inner: 1, axis: "mid", op: "sum", inputs: maps, pre: d, accumulate: acc }, layer) });
-  } else if (bj.div === 1 && bj.mod !== undefined && cols % bj.mod === 0 && rowsN === null) {
-    // A vector repeated within each row as well as across rows: reduce over rows, then fold.
-    throw new Error(`internal: gradient of a ${bj.mod}-periodic broadcast inside rows of ${cols} is not supported`);
   } else {
     throw new Error(`internal: no gradient for broadcast {div:${bj.div}, mod:${bj.mod}} over [${JSON.stringify(rows)}, ${cols}]`);
   }

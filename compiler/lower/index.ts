@@ -28,7 +28,6 @@ export interface Lowered {
   weights: Map<string, Tensor>;
   /** Optimizer slots per weight full name. */
   slots: { slot: "momentum" | "velocity"; weight: string; tensor: Tensor }[];
-  grads: Map<string, Tensor>;
   /** [seed u32, step i32] — the dropout stream and the optimizer's step counter. */
   state?: Tensor;
   /** [loss, ...metrics] f32, written by train_step and evaluate. */
@@ -48,7 +47,7 @@ export function lower(graph: Graph): Lowered {
       weights.set(w.fullName, mod.tensor({ shape: w.shape, batched: false, dtype: "f32", kind: "weight", name: w.fullName, layer: layer.name }));
     }
   }
-  const out: Lowered = { mod, graph, inputs, targets, outputs: [], weights, slots: [], grads: new Map(), trainLayerOutputs: [] };
+  const out: Lowered = { mod, graph, inputs, targets, outputs: [], weights, slots: [], trainLayerOutputs: [] };
   const training = graph.training;
   if (training) {
     out.state = mod.tensor({ shape: [4], batched: false, dtype: "i32", kind: "state" });
@@ -74,11 +73,8 @@ export function lower(graph: Graph): Lowered {
     const seed = lowerLoss(out, train, trainValues, { withGradient: true })!;
     const trainable = new Set<number>();
     for (const layer of graph.layers) for (const w of layer.weights) if (w.trainable) trainable.add(weights.get(w.fullName)!.id);
-    const { weightGrads } = backward(mod, train, forwardNodes, seed, trainable, (w) => {
-      const g = mod.tensor({ shape: w.shape, batched: false, dtype: "f32", kind: "grad", name: w.name, layer: w.layer });
-      out.grads.set(w.name!, g);
-      return g;
-    });
+    const { weightGrads } = backward(mod, train, forwardNodes, seed, trainable,
+      (w) => mod.tensor({ shape: w.shape, batched: false, dtype: "f32", kind: "grad", name: w.name, layer: w.layer }));
     lowerOptimizer(out, train, weightGrads);
   }
   return out;
