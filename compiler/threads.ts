@@ -7,6 +7,11 @@
  *          split into P fixed column parts at compile time; part j runs on thread j mod N;
  *  serial  everything else (losses, batch statistics, bias gradients): thread 0, whole batch.
  * A barrier follows every call. Each thread has its own kernel scratch region.
+ *
+ * KNOWN ISSUE: compiled by asc at -O3, a 2-thread predict of an MLP or the seed CNN left thread
+ * 0's rows of the last layer unwritten (the generated source and the emitted wasm of `predict_t`
+ * read correct; -O0 to -O2 are bit-exact). compile() caps threaded builds at -O2 until the cause
+ * is found; test/threads/determinism.test.ts checks a build requested at -O3.
  */
 import { leadingDims } from "./prims.js";
 import { Module, type Dim, type Node } from "./ir.js";

@@ -61,6 +61,20 @@ describe("threaded builds are bit-identical to one thread", () => {
     });
   }
 
+  it("a threaded build requested at -O3 still predicts what one thread predicts", async () => {
+    const { wasm } = await compile(JSON.stringify(mlp), { maxBatch: 16, threads: 2, optimizeLevel: 3 });
+    const next = rng(6);
+    const x = Float32Array.from({ length: 16 * 20 }, () => next());
+    const one = await loadModel(wasm, { threads: 1 });
+    const two = await loadModel(wasm, { threads: 2 });
+    try {
+      expect(Array.from(two.predict({ x }).out!)).toEqual(Array.from(one.predict({ x }).out!));
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
+  });
+
   it("asks for a threaded module when threads > 1", async () => {
     const { wasm } = await compile(JSON.stringify(mlp), { maxBatch: 4, optimizeLevel: 0 });
     await expect(loadModel(wasm, { threads: 2 })).rejects.toThrow("threads: 2 needs a module compiled with --threads 2");
