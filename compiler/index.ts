@@ -89,27 +89,22 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   verify(lw.mod, "lower");
   fuse(lw.mod);
   verify(lw.mod, "fuse");
-  const trainableRank = (t: { layer?: string; name?: string; kind: string }) => {
-    const spec = graph.layers.flatMap((l) => l.weights).find((w) => w.fullName === (t.kind === "slot" ? t.name?.replace(/^[a-z]+\//, "") : t.name));
-    return spec?.trainable ? 0 : 1;
-  };
+  // Trainable weights (and their gradients and slots) first, so an optimizer can sweep them.
+  const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
+  const trainableRank = (t: Tensor) => (trainable.get(t.kind === "slot" ? (t.name ?? "").replace(/^[a-z]+\//, "") : t.name ?? "") ? 0 : 1);
   const keepAlive = new Map([["train_step", new Set(lw.trainLayerOutputs.map((o) => lw.mod.storage(o.tensor).id))]]);
   const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0, keepAlive);
   const threads = options.threads ?? 0;
   if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new Error(`threads must be an integer in 0..64, got ${threads}`);
   const addr = (t: Tensor) => plan.offsets.get(lw.mod.storage(t).id)!;
   const ctx = { mod: lw.mod, addr, relaxed: !!options.relaxedSimd };
-  const select = (scratch: number) => lw.mod.programs.map((p) => ({
-    name: p.name,
-    calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch })),
-  }));
-  const scratchBytes = Math.ceil(Math.max(0, ...select(0).flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
-  // 64 control bytes (barrier words, thread control, the progress cell), then one scratch
-  // region per thread.
+  // After the plan: 64 control bytes (barrier words, thread control, the progress cell), then
+  // one kernel scratch region per thread.
   const sync = Math.ceil(plan.end / 64) * 64;
   const progress = sync + 48;
   const scratch = sync + 64;
-  const entries: EntryPoint[] = select(scratch);
+  const entries: EntryPoint[] = lw.mod.programs.map((p) => ({ name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch })) }));
+  const scratchBytes = Math.ceil(Math.max(0, ...entries.flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
   if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, ctx)));
   const { source, kernels, names } = assembleModule(entries, threads ? { sync, scratch, scratchBytes } : undefined, progress);
   const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
