@@ -9,28 +9,9 @@ import { KilnError } from "../../runtime/errors.js";
 import { loadModel } from "../../runtime/index.js";
 import { FUNCTIONS, trapManifest, trapModule } from "./fixtures.js";
 import type { Manifest } from "../../runtime/manifest.js";
+import { kilnError, rejects } from "../util/errors.js";
 
 const load = async (o: Partial<Manifest> = {}) => loadModel(await trapModule(trapManifest(o)));
-
-function kilnError(fn: () => unknown): KilnError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KilnError);
-    return e as KilnError;
-  }
-  throw new Error("expected a KilnError");
-}
-
-async function rejects(p: Promise<unknown>): Promise<KilnError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KilnError);
-    return e as KilnError;
-  }
-  throw new Error("expected a KilnError");
-}
 
 // vitest rewrites stack traces (no "wasm-function[N]" frames); engines left alone print them.
 const saved = (Error as { prepareStackTrace?: unknown }).prepareStackTrace;

@@ -9,20 +9,10 @@ import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { readSafetensors, writeSafetensors } from "../../runtime/safetensors.js";
 import { linearManifest, moduleBytes, probeManifest } from "./fixtures.js";
+import { kilnError } from "../util/errors.js";
 
 const linear = async (o = {}) => loadModel(await moduleBytes(linearManifest(o)));
 const probe = async (o = {}) => loadModel(await moduleBytes(probeManifest(o)));
-
-/** The KilnError `fn` throws (fails the test if it throws nothing or something else). */
-function kilnError(fn: () => unknown): KilnError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KilnError);
-    return e as KilnError;
-  }
-  throw new Error("expected a KilnError");
-}
 
 /** White-box: the bytes of the module's memory, to prove failed calls wrote nothing. */
 const memoryBytes = (m: Model) => Buffer.from((m as unknown as { memory: WebAssembly.Memory }).memory.buffer.slice(0));
