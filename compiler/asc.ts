@@ -54,11 +54,17 @@ export async function compileAssemblyScript(source: string, opts: AscOptions): P
   return wasm;
 }
 
+const F = binaryen.Features;
+const EMITTED_FEATURES = F.MVP | F.Atomics | F.MutableGlobals | F.NontrappingFPToInt | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.SignExt | F.RelaxedSIMD;
+
 /** Validates with binaryen and appends custom sections; returns the final module bytes. */
 export function finishModule(wasm: Uint8Array, sections: Record<string, Uint8Array>): Uint8Array<ArrayBuffer> {
   const mod = binaryen.readBinary(wasm);
   try {
-    mod.setFeatures(binaryen.Features.All);
+    // What asc may emit, and no more: with Features.All binaryen writes newer encodings (its
+    // compact import section once a module imports a function besides its memory) that V8 11.3
+    // (Node 20) rejects.
+    mod.setFeatures(EMITTED_FEATURES);
     if (!mod.validate()) throw new Error("internal: binaryen rejected the generated module (a kiln bug)");
     for (const [name, bytes] of Object.entries(sections)) mod.addCustomSection(name, bytes);
     // A fresh ArrayBuffer-backed copy: usable anywhere a BufferSource is (WebAssembly.Module, fetch).

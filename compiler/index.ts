@@ -11,10 +11,10 @@ import { checkGraph } from "./frontend.js";
 import { lower } from "./lower/index.js";
 import { verify } from "./verify.js";
 import { fuse } from "./fuse.js";
-import { planMemory } from "./plan.js";
+import { bytesOf, planMemory } from "./plan.js";
 import { selectKernel, type KernelCall } from "./emit/kernels.js";
 import { assembleModule, type EntryPoint, type ThreadStep } from "./emit/module.js";
-import { splitOf } from "./threads.js";
+import { barriersAfter, splitOf, type Access } from "./threads.js";
 import type { Module, Program, Tensor } from "./ir.js";
 import { compileAssemblyScript, finishModule } from "./asc.js";
 import { buildManifest, type Manifest } from "./manifest.js";
@@ -93,9 +93,12 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
   const trainableRank = (t: Tensor) => (trainable.get(t.kind === "slot" ? (t.name ?? "").replace(/^[a-z]+\//, "") : t.name ?? "") ? 0 : 1);
   const keepAlive = new Map([["train_step", new Set(lw.trainLayerOutputs.map((o) => lw.mod.storage(o.tensor).id))]]);
-  const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0, keepAlive);
   const threads = options.threads ?? 0;
   if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new Error(`threads must be an integer in 0..64, got ${threads}`);
+  // Threaded builds give every activation its own bytes: with no arena reuse, threads never meet
+  // in memory between batch-split calls and most barriers go (threads.ts: barriersAfter). Costs
+  // memory (seed CNN at maxBatch 64: 42 MB instead of 35).
+  const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0, keepAlive, !threads);
   const addr = (t: Tensor) => plan.offsets.get(lw.mod.storage(t).id)!;
   const ctx = { mod: lw.mod, addr, relaxed: !!options.relaxedSimd };
   // After the plan: 64 control bytes (barrier words, thread control, the progress cell), then
@@ -105,15 +108,12 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   const scratch = sync + 64;
   const entries: EntryPoint[] = lw.mod.programs.map((p) => ({ name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch })) }));
   const scratchBytes = Math.ceil(Math.max(0, ...entries.flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
-  if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, ctx)));
+  if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, ctx, maxBatch)));
   const { source, kernels, names } = assembleModule(entries, threads ? { sync, scratch, scratchBytes } : undefined, progress);
   const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
-  // Threaded builds compile at -O2 at most: at -O3, 2 threads left thread 0's share of a
-  // predict's last layer uncomputed (MLP and CNN, found by the bench; -O0 to -O2 are exact and
-  // kernels run as fast). Not yet understood: see the note in threads.ts.
   const level = options.optimizeLevel ?? 0;
   const wasm = await compileAssemblyScript(source, {
-    optimizeLevel: threads ? (Math.min(level, 2) as 0 | 1 | 2) : level, initialPages: pages, relaxedSimd: options.relaxedSimd,
+    optimizeLevel: level, initialPages: pages, relaxedSimd: options.relaxedSimd,
     ...(threads ? { threads: true, maximumPages: pages } : {}),
   });
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
@@ -157,12 +157,18 @@ function checkEmbeddedWeights(graph: Graph, bytes: Uint8Array): void {
   if (problems.length) throw new KilnError(problems);
 }
 
-/** The steps of a program's threaded entry point: each call with its share of the work. */
-function threadSteps(mod: Module, prog: Program, parts: number, ctx: { mod: Module; addr: (t: Tensor) => number; relaxed: boolean }): ThreadStep[] {
-  return prog.nodes.map((n) => {
-    const split = splitOf(mod, n, parts);
-    if (split.kind === "batch") return { kind: "batch", calls: [selectKernel(n, { ...ctx, scratch: "scr_", batch: "nb_", batchOffset: "lo_" })] };
-    if (split.kind === "serial") return { kind: "serial", calls: [selectKernel(n, { ...ctx, scratch: "scr_" })] };
-    return { kind: "parts", calls: split.parts.map((p) => selectKernel(p, { ...ctx, scratch: "scr_" })) };
+/** The steps of a program's threaded entry point: each call with its share of the work, and where barriers go. */
+function threadSteps(mod: Module, prog: Program, parts: number, ctx: { mod: Module; addr: (t: Tensor) => number; relaxed: boolean }, maxBatch: number): ThreadStep[] {
+  const splits = prog.nodes.map((n) => splitOf(mod, n, parts));
+  const access = (id: number, write: boolean): Access => {
+    const s = mod.storage(mod.t(id)), start = ctx.addr(s);
+    return { storage: s.id, start, end: start + Math.max(bytesOf(s, maxBatch), 4), write };
+  };
+  const barrier = barriersAfter(splits.map((s) => s.kind), prog.nodes.map((n) => [...n.inputs.map((id) => access(id, false)), ...n.outputs.map((id) => access(id, true))]));
+  return prog.nodes.map((n, i) => {
+    const split = splits[i]!, after = barrier[i]!;
+    if (split.kind === "batch") return { kind: "batch", barrier: after, calls: [selectKernel(n, { ...ctx, scratch: "scr_", batch: "nb_", batchOffset: "lo_" })] };
+    if (split.kind === "serial") return { kind: "serial", barrier: after, calls: [selectKernel(n, { ...ctx, scratch: "scr_" })] };
+    return { kind: "parts", barrier: after, calls: split.parts.map((p) => selectKernel(p, { ...ctx, scratch: "scr_" })) };
   });
 }

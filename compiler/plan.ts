@@ -7,6 +7,7 @@
  * optimizer can sweep them. The arena is shared by the programs (they never run at once); within
  * a program, activation buffers are reused once their last reader has run (liveness); `keepAlive`
  * tensors (train_step's layer outputs, for the NaN finder) stay intact until the program ends.
+ * `reuse` false (threaded builds) gives every activation its own bytes.
  */
 import { numel, type Module, type Tensor } from "./ir.js";
 
@@ -42,7 +43,7 @@ const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "
  * them with a pattern and checks them after every kernel, so a kernel that writes one element
  * too far is caught in the act instead of silently corrupting a neighbour.
  */
-export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0, keepAlive = new Map<string, Set<number>>()): Plan {
+export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0, keepAlive = new Map<string, Set<number>>(), reuse = true): Plan {
   const offsets = new Map<number, number>();
   const guards: Plan["guards"] = { persistent: [], programs: {} };
   let cursor = BASE;
@@ -65,7 +66,7 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
   const programArena: Record<string, number> = {};
   let arenaBytes = 0;
   for (const prog of mod.programs) {
-    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, (guards.programs[prog.name] = []), keepAlive.get(prog.name));
+    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, (guards.programs[prog.name] = []), keepAlive.get(prog.name), reuse);
     programArena[prog.name] = used;
     arenaBytes = Math.max(arenaBytes, used);
   }
@@ -73,7 +74,7 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
 }
 
 /** Liveness-based first-fit allocation of one program's activations; returns the bytes used. */
-function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], keep?: Set<number>): number {
+function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], keep: Set<number> | undefined, reuse: boolean): number {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   nodes.forEach((n, i) => {
@@ -90,7 +91,7 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
   for (const id of order) {
     const now = first.get(id)!;
     // Debug builds never reuse arena memory, so a guard never lies inside a later buffer.
-    if (!guardBytes) for (let k = live.length - 1; k >= 0; k--) if (last.get(live[k]!.id)! < now) live.splice(k, 1);
+    if (reuse && !guardBytes) for (let k = live.length - 1; k >= 0; k--) if (last.get(live[k]!.id)! < now) live.splice(k, 1);
     const bytes = align(Math.max(bytesOf(mod.t(id), maxBatch), 4));
     const size = bytes + (guardBytes ? align(guardBytes) : 0);
     live.sort((a, b) => a.off - b.off);

@@ -6,12 +6,8 @@
  *  parts   reductions over the batch with many outputs (weight and filter gradients, optimizer sweeps):
  *          split into P fixed column parts at compile time; part j runs on thread j mod N;
  *  serial  everything else (losses, batch statistics, bias gradients): thread 0, whole batch.
- * A barrier follows every call. Each thread has its own kernel scratch region.
- *
- * KNOWN ISSUE: compiled by asc at -O3, a 2-thread predict of an MLP or the seed CNN left thread
- * 0's rows of the last layer unwritten (the generated source and the emitted wasm of `predict_t`
- * read correct; -O0 to -O2 are bit-exact). compile() caps threaded builds at -O2 until the cause
- * is found; test/threads/determinism.test.ts checks a build requested at -O3.
+ * Each thread has its own kernel scratch region. A barrier follows a call unless the next call
+ * provably cannot see another thread's unfinished work (see `barriersAfter`).
  */
 import { leadingDims } from "./prims.js";
 import { Module, type Dim, type Node } from "./ir.js";
@@ -76,3 +72,37 @@ function matmulParts(node: Node, parts: number): Node[] | undefined {
     },
   }));
 }
+
+/** The bytes one call reads or writes: a storage buffer (planned offset, bytes at maxBatch). */
+export interface Access {
+  storage: number;
+  start: number;
+  end: number;
+  write: boolean;
+}
+
+/**
+ * Whether each step needs a barrier after it. Only two cases go without one:
+ *  - serial after serial: both run on thread 0, in program order;
+ *  - batch after batch, when no buffer the new call touches overlaps a *different* buffer touched
+ *    since the last barrier with a write on either side. A batch call on thread t touches exactly
+ *    examples [lo_t, lo_t + nb_t) of every batched buffer, the same bytes in every batch call, and
+ *    only reads unbatched ones; so within one buffer threads never meet. Two buffers that share
+ *    arena bytes (liveness reuse) may lay those bytes out differently, so a thread that ran ahead
+ *    could overwrite what a slower thread still reads: that needs the barrier.
+ * The last step always has one (the caller joins there).
+ */
+export function barriersAfter(kinds: Split["kind"][], accesses: Access[][]): boolean[] {
+  const barrier = kinds.map(() => true);
+  let segment: Access[] = [];
+  kinds.forEach((kind, i) => {
+    if (i > 0 && kind === "serial" && kinds[i - 1] === "serial") barrier[i - 1] = false;
+    if (i > 0 && kind === "batch" && kinds[i - 1] === "batch" && !accesses[i]!.some((a) => segment.some((b) => conflict(a, b)))) {
+      barrier[i - 1] = false;
+      segment.push(...accesses[i]!);
+    } else segment = [...accesses[i]!];
+  });
+  return barrier;
+}
+
+const conflict = (a: Access, b: Access) => a.storage !== b.storage && (a.write || b.write) && a.start < b.end && b.start < a.end;

@@ -44,16 +44,19 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   }
   const threads = opts.threads ?? 1;
   // Thread checks and the shared-memory fallback live with the thread code (loaded on demand).
-  if (manifest.threads || threads !== 1) ({ mod, manifest } = await (await import("./threads.js")).chooseBuild(mod, manifest, threads));
+  const threading = manifest.threads || threads !== 1 ? await import("./threads.js") : undefined;
+  if (threading) ({ mod, manifest } = await threading.chooseBuild(mod, manifest, threads));
   for (const imp of WebAssembly.Module.imports(mod)) {
-    const ok = imp.module === "env" && ((imp.name === "memory" && imp.kind === "memory") || (imp.name === "abort" && imp.kind === "function"));
-    if (!ok) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory`);
+    const fn = imp.kind === "function" && (imp.name === "abort" || (imp.name === "wait32" && manifest.threads));
+    const ok = imp.module === "env" && ((imp.name === "memory" && imp.kind === "memory") || fn);
+    if (!ok) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory (and env.wait32 when threaded)`);
   }
   const { pages } = manifest.memory;
   let memory: WebAssembly.Memory, instance: WebAssembly.Instance;
   try {
     memory = new WebAssembly.Memory(manifest.threads ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
-    instance = await WebAssembly.instantiate(mod, { env: { memory, abort } });
+    const env = { memory, abort, ...(manifest.threads && threading ? { wait32: threading.wait32(memory) } : {}) };
+    instance = await WebAssembly.instantiate(mod, { env });
   } catch (e) {
     const hint = manifest.threads && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : "";
     return fail(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}${hint}): ${(e as Error).message}`);
@@ -67,8 +70,7 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
     model.checked = runChecked;
   }
   if (manifest.threads && threads > 1) {
-    const { startThreads } = await import("./threads.js");
-    model.pool = await startThreads(mod, memory, instance.exports, threads, manifest.threadControl!);
+    model.pool = await threading!.startThreads(mod, memory, instance.exports, threads, manifest.threadControl!);
   }
   model.initialize();
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).

@@ -11,7 +11,8 @@ import { readManifest, type Manifest } from "./manifest.js";
 
 /** Runs in each worker: instantiate, then serve calls until told to stop (program −1). */
 const SERVE = `function serve(mod, memory, tid, ctl, names) {
-  const inst = new WebAssembly.Instance(mod, { env: { memory } });
+  const words = new Int32Array(memory.buffer);
+  const inst = new WebAssembly.Instance(mod, { env: { memory, wait32: (addr, expected) => { Atomics.wait(words, addr >>> 2, expected); } } });
   const c = new Int32Array(memory.buffer, ctl, 4);
   let gen = Atomics.load(c, 0);
   return () => {
@@ -57,6 +58,12 @@ export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, t
 }
 
 let warned = false;
+
+/** The barrier's sleep, imported by threaded modules (see barrierSource in the compiler's emit/module.ts). */
+export function wait32(memory: WebAssembly.Memory): (addr: number, expected: number) => void {
+  const words = new Int32Array(memory.buffer);
+  return (addr, expected) => void Atomics.wait(words, addr >>> 2, expected);
+}
 
 /** Why shared-memory threads cannot run here, or undefined when they can. */
 function noSharedMemory(threads: number): string | undefined {

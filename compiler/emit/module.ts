@@ -87,9 +87,19 @@ function threadedEntry(name: string, steps: ThreadStep[], t: ThreadOptions, call
   return `export function ${ident(name)}_t(batch: i32, tid: i32, nt: i32): void {\n${indent(lines.join("\n"))}\n}`;
 }
 
-/** A generation barrier: spin briefly, then sleep on the generation word. */
+/**
+ * A generation barrier: spin briefly, then sleep on the generation word. The sleep is the host's
+ * `env.wait32` (Atomics.wait), not an inline `memory.atomic.wait32`: at asc -O3 binaryen inlines
+ * the barrier into the program, and V8 11.3's baseline tier (Liftoff) then corrupts values live
+ * across the inline wait — a 2-thread predict left thread 0's rows of the last layer unwritten
+ * (reproduced with node --liftoff-only; --no-liftoff and spin-only barriers were exact). An
+ * imported call is never inlined, and is made only after 4096 spins.
+ */
 function barrierSource(sync: number): string {
-  return `function barrier_(nt: i32): void {
+  return `@external("env", "wait32")
+declare function wait32_(addr: usize, expected: i32): void;
+
+function barrier_(nt: i32): void {
   if (nt <= 1) return;
   const gen = atomic.load<i32>(${sync + 4});
   if (atomic.add<i32>(${sync}, 1) == nt - 1) {
@@ -99,7 +109,7 @@ function barrierSource(sync: number): string {
   } else {
     let spins = 0;
     while (atomic.load<i32>(${sync + 4}) == gen) {
-      if (++spins > 4096) memory.atomic.wait32(${sync + 4}, gen, -1);
+      if (++spins > 4096) wait32_(${sync + 4}, gen);
     }
   }
 }`;
