@@ -160,7 +160,7 @@ for (const n of [1, 3, 10, 64, 130, 512]) {
     fewCases.push({ name: `${n}x${k} bias relu`, spec: { m: "m", n, k, bias: true, activation: "relu" }, m: BLOCKED_ROWS, k });
   }
 }
-const addFew = (name: string, spec: MatmulSpec) => fewCases.push({ name, spec: { m: "m", ...spec } as MatmulSpec, m: BLOCKED_ROWS, k: spec.k as number });
+const addFew = (name: string, spec: Omit<MatmulSpec, "m">) => fewCases.push({ name, spec: { m: "m", ...spec }, m: BLOCKED_ROWS, k: spec.k as number });
 addFew("accumulate + alpha multi-block 130x784", { n: 130, k: 784, accumulate: true, alpha: 0.5 });
 addFew("accumulate + bias + relu multi-block 3x784", { n: 3, k: 784, accumulate: true, bias: true, activation: "relu" });
 addFew("accumulate single block 10x7", { n: 10, k: 7, accumulate: true });
