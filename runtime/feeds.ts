@@ -63,8 +63,21 @@ function firstOutOfRange(a: Int32Array, range: [number, number] | undefined): nu
   return -1;
 }
 
+/**
+ * Index of the first NaN or ±Inf, or −1. x·0 is ±0 for finite x and NaN otherwise, so eight
+ * independent sums of x·0 answer "all finite?" without a branch per element (about twice as
+ * fast as the scan, which then runs only to locate a problem).
+ */
 function firstNonFinite(a: Float32Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return i; // x − x is NaN exactly for NaN and ±Inf
+  const n = a.length, n8 = n - (n & 7);
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, i = 0;
+  for (; i < n8; i += 8) {
+    s0 += a[i] * 0; s1 += a[i + 1] * 0; s2 += a[i + 2] * 0; s3 += a[i + 3] * 0;
+    s4 += a[i + 4] * 0; s5 += a[i + 5] * 0; s6 += a[i + 6] * 0; s7 += a[i + 7] * 0;
+  }
+  for (; i < n; i++) s0 += a[i] * 0;
+  if (s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7 === 0) return -1;
+  for (let j = 0; j < n; j++) if (a[j] - a[j] !== 0) return j; // x − x is NaN exactly for NaN and ±Inf
   return -1;
 }
 

@@ -58,7 +58,13 @@ export class Model {
   predict(inputs: Feeds): Record<string, Float32Array> {
     this.live();
     const n = checkFeeds(this.manifest.inputs, inputs, "input");
-    // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
+    if (n <= this.maxBatch) {
+      // One chunk (the latency case): each output is one copy out of module memory, nothing else allocated.
+      this.stage(this.manifest.inputs, inputs, 0, n);
+      this.run("predict", n);
+      // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
+      return Object.fromEntries(this.manifest.outputs.map((s) => [s.name, this.outputCopy(s, n)]));
+    }
     const out: Record<string, Float32Array> = Object.fromEntries(this.manifest.outputs.map((s) => [s.name, new Float32Array(n * size(s.shape))]));
     for (let start = 0; start < n; start += this.maxBatch) {
       const count = Math.min(this.maxBatch, n - start);
@@ -155,6 +161,8 @@ export class Model {
     this.pool = undefined;
     this.memory = undefined;
     this.exports = {};
+    this.views.clear();
+    this.viewBuffer = undefined;
   }
 
   /**
@@ -194,12 +202,46 @@ export class Model {
 
   private stage(slots: Slot[], data: Feeds, rows: number | Uint32Array, count: number): void {
     for (const s of slots) {
-      const per = size(s.shape), src = data[s.name];
-      const dst = this.view(s.dtype, s.offset, count * per);
-      if (typeof rows === "number") dst.set(src.subarray(rows * per, (rows + count) * per));
-      else for (let j = 0; j < count; j++) dst.set(src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
+      const per = this.per(s), src = data[s.name], dst = this.slotView(s);
+      if (typeof rows === "number") {
+        const from = rows * per, len = count * per;
+        dst.set(from === 0 && len === src.length ? src : src.subarray(from, from + len));
+      } else {
+        for (let j = 0; j < count; j++) dst.set(src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
+      }
     }
   }
+
+  /** A Float32Array copy of an output slot's first `n` examples (one allocation). */
+  private outputCopy(s: Slot, n: number): Float32Array {
+    const v = this.slotView(s);
+    return v instanceof Float32Array ? v.slice(0, n * this.per(s)) : new Float32Array(v.subarray(0, n * this.per(s)));
+  }
+
+  /** Elements per example of a slot (cached: predict runs this per call). */
+  private per(s: Slot): number {
+    let n = this.perSlot.get(s);
+    if (n === undefined) this.perSlot.set(s, (n = size(s.shape)));
+    return n;
+  }
+  private readonly perSlot = new Map<Slot, number>();
+
+  /**
+   * A typed view of a slot's whole buffer (maxBatch examples), made once per memory buffer: views
+   * are rebuilt only when `memory.buffer` is a new object (after a grow), so calls allocate none.
+   */
+  private slotView(s: Slot): Float32Array | Int32Array {
+    const buffer = this.live().buffer;
+    if (buffer !== this.viewBuffer) {
+      this.views.clear();
+      this.viewBuffer = buffer;
+    }
+    let v = this.views.get(s);
+    if (!v) this.views.set(s, (v = this.view(s.dtype, s.offset, this.maxBatch * this.per(s))));
+    return v;
+  }
+  private readonly views = new Map<Slot, Float32Array | Int32Array>();
+  private viewBuffer?: ArrayBufferLike;
 
   /** Threaded modules: the workers sharing every call (set by loadModel({ threads })). */
   pool?: ThreadPool;

@@ -5,9 +5,10 @@
  * The product itself is the blocked GEMM of gemm-core.ts; this file packs A (plain or transposed).
  */
 import type { ActivationName } from "../graph-types.js";
-import { activationNeeds, activationScalar, activationSimd } from "./activation.js";
-import { f32lit, ident, intlit } from "./code.js";
+import { activationNeeds } from "./activation.js";
+import { ident, intlit } from "./code.js";
 import { gemmBody, gemmPrologue, kcp, packB, packedBFloats, roundUp, singleBlockConsts, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
+import { gemvScratchBytes, gemvSmallM } from "./gemv.js";
 import type { KernelDef, KernelParam } from "./kernel.js";
 
 export type Dim = number | string;
@@ -132,7 +133,12 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
   };
   const bBytes = roundUp(packedBFloats(plan) * 4, 64);
   const lines = [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch")];
-  if (smallMApplies(spec)) lines.push(smallM(spec, m, lda, ldb, ldc, kc, single));
+  if (smallMApplies(spec)) {
+    lines.push(gemvSmallM({
+      m, n, k: spec.k as number, lda, ldb, ldc, kc, alpha: plan.alpha, accumulate: plan.accumulate,
+      bias: !!spec.bias, activation: act, relaxed: plan.relaxed,
+    }));
+  }
   if (bShared) lines.push(singleBlockConsts(plan), packB({ ...plan, b: { ...plan.b, ptr: "b" } }));
   lines.push(batchLoops(batch, gemmBody(plan)));
 
@@ -147,7 +153,7 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
     params,
     body: lines.join("\n"),
     needs: activationNeeds(act),
-    scratchBytes: bBytes + MC * kcp(plan) * 4,
+    scratchBytes: Math.max(bBytes + MC * kcp(plan) * 4, smallMApplies(spec) ? gemvScratchBytes(n) : 0),
   };
 }
 
@@ -168,80 +174,7 @@ function batchLoops(batch: NonNullable<MatmulSpec["batch"]>, body: string): stri
   return inner;
 }
 
-/** Rows below which packing B costs more than it saves (batch-1 inference, small thread shares). */
-const SMALL_M = 4;
-
+/** The few-row path (gemv.ts) covers runtime m with constant K and a row-major B, unbatched. */
 function smallMApplies(spec: MatmulSpec): boolean {
-  return typeof spec.m === "string" && typeof spec.k === "number" && !spec.batch?.length && !spec.transA && !spec.transB && !spec.relaxed;
-}
-
-/**
- * Few rows (runtime m < 4): multiply straight from memory, no packing. Bit-identical to the
- * blocked path: the same K blocks, each summed from zero in the same order with mul then add,
- * the same epilogue (alpha, the old C masked in after the first block, bias and activation on
- * the last) — so a thread's small share of a batch gives exactly what one thread gives.
- */
-function smallM(spec: MatmulSpec, m: string, lda: number, ldb: number, ldc: number, kc: number, single: boolean): string {
-  const k = spec.k as number, n = spec.n, act = spec.activation ?? "linear", alpha = spec.alpha ?? 1;
-  const acc = !!spec.accumulate, epiAny = !!spec.bias || act !== "linear";
-  const groups = Math.floor(n / 4), tail = n % 4;
-  const vecStore = (e: string, col: string): string[] => {
-    let v = alpha !== 1 ? `f32x4.mul(${e}, al_)` : e;
-    const old = `v128.load(cr_ + <usize>((${col}) * 4))`;
-    if (single ? acc : true) v = single ? `f32x4.add(${v}, ${old})` : `f32x4.add(${v}, v128.and(${old}, om_))`;
-    const withEpi = activationSimd(act, `(${spec.bias ? `f32x4.add(${v}, v128.load(bias + <usize>((${col}) * 4)))` : v})`);
-    const store = (x: string) => `v128.store(cr_ + <usize>((${col}) * 4), ${x});`;
-    if (single) return [store(epiAny ? withEpi : v)];
-    return epiAny ? [`if (last_) ${store(withEpi)} else ${store(v)}`] : [store(v)];
-  };
-  const scalarStore = (e: string, col: string): string[] => {
-    let v = alpha !== 1 ? `${e} * ${f32lit(alpha)}` : e;
-    const old = `load<f32>(cr_ + <usize>((${col}) * 4))`;
-    if (single ? acc : true) v = single ? `${v} + ${old}` : `${v} + (ao_ ? ${old} : 0)`;
-    const withEpi = activationScalar(act, `(${spec.bias ? `${v} + load<f32>(bias + <usize>((${col}) * 4))` : v})`);
-    const store = (x: string) => `store<f32>(cr_ + <usize>((${col}) * 4), ${x});`;
-    if (single) return [store(epiAny ? withEpi : v)];
-    return epiAny ? [`if (last_) ${store(withEpi)} else ${store(v)}`] : [store(v)];
-  };
-  const brow = (kk: string) => `b + <usize>(((pc_ + ${kk}) * ${intlit(ldb)}) * 4)`;
-  const lines = [
-    `if (${m} < ${intlit(SMALL_M)}) {`,
-    `  for (let i_ = 0; i_ < ${m}; i_++) {`,
-    `    const ar_ = a + <usize>(i_ * ${intlit(lda * 4)});`,
-    `    const cr_ = c + <usize>(i_ * ${intlit(ldc * 4)});`,
-    ...(single ? [`    {`, `      const pc_: i32 = 0;`, `      const kc_: i32 = ${intlit(k)};`] : [
-      `    for (let pc_: i32 = 0; pc_ < ${intlit(k)}; pc_ += ${intlit(kc)}) {`,
-      `      const kc_ = min<i32>(${intlit(kc)}, ${intlit(k)} - pc_);`,
-      `      const last_ = pc_ + ${intlit(kc)} >= ${intlit(k)};`,
-      `      const ao_ = ${acc ? "true" : "pc_ > 0"};`,
-      `      const om_ = i32x4.splat(ao_ ? -1 : 0);`,
-    ]),
-  ];
-  // Eight column groups at a time (independent add chains hide the add latency), then four,
-  // then single groups, then lanes.
-  const body = (cols: number, j: string) => {
-    const out = [];
-    for (let g = 0; g < cols; g++) out.push(`let s${g}_ = f32x4.splat(0);`);
-    out.push(`for (let kk_ = 0; kk_ < kc_; kk_++) {`, `  const x_ = v128.load32_splat(ar_ + <usize>((pc_ + kk_) * 4));`, `  const br_ = ${brow("kk_")};`);
-    for (let g = 0; g < cols; g++) out.push(`  s${g}_ = f32x4.add(s${g}_, f32x4.mul(x_, v128.load(br_ + <usize>((${j} + ${g * 4}) * 4))));`);
-    out.push(`}`);
-    for (let g = 0; g < cols; g++) out.push(...vecStore(`s${g}_`, `${j} + ${g * 4}`));
-    return out;
-  };
-  const octs = Math.floor(groups / 8);
-  if (octs) lines.push(`      for (let j_ = 0; j_ < ${intlit(octs * 32)}; j_ += 32) {`, ...body(8, "j_").map((l) => "        " + l), `      }`);
-  let g0 = octs * 8;
-  if (groups - g0 >= 4) {
-    lines.push(`      {`, ...body(4, intlit(g0 * 4)).map((l) => "        " + l), `      }`);
-    g0 += 4;
-  }
-  for (let g = g0; g < groups; g++) lines.push(`      {`, ...body(1, intlit(g * 4)).map((l) => "        " + l), `      }`);
-  for (let t = 0; t < tail; t++) {
-    const col = intlit(groups * 4 + t);
-    lines.push(`      {`, `        let s_: f32 = 0;`,
-      `        for (let kk_ = 0; kk_ < kc_; kk_++) s_ = s_ + load<f32>(ar_ + <usize>((pc_ + kk_) * 4)) * load<f32>(${brow("kk_")} + <usize>(${col} * 4));`,
-      ...scalarStore("s_", col).map((l) => "        " + l), `      }`);
-  }
-  lines.push(`    }`, `  }`, `  return;`, `}`);
-  return lines.join("\n");
+  return typeof spec.m === "string" && typeof spec.k === "number" && !spec.batch?.length && !spec.transA && !spec.transB;
 }

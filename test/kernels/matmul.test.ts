@@ -2,6 +2,8 @@
  * emitMatmul against a float64 reference: every transpose combination, runtime m and k, odd sizes,
  * strided leading dimensions, 1–2 batch levels, alpha, accumulate, bias + relu, multi-block K,
  * and the relaxed-SIMD build when this Node accepts it. All cases share one module per build.
+ * The few-row path (gemv.ts, runtime m ≤ 4) gets its own grid, and must give the same bits as
+ * the blocked path for the same rows (threads split a batch into such shares).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { emitMatmul, type MatmulSpec } from "../../compiler/emit/matmul.js";
@@ -147,4 +149,80 @@ describe("emitMatmul", () => {
     const relaxed = await runAll(true);
     for (const c of cases) expect(relaxed.get(c.name), c.name).toBeLessThan(1e-5);
   });
+});
+
+/** Few-row grid: one kernel per case (runtime m), run at m = 1…4 (gemv path) and m = 9 (blocked). */
+const FEW_ROWS = [1, 2, 3, 4], BLOCKED_ROWS = 9;
+const fewCases: Case[] = [];
+for (const n of [1, 3, 10, 64, 130, 512]) {
+  for (const k of [1, 7, 512, 784]) {
+    fewCases.push({ name: `${n}x${k}`, spec: { m: "m", n, k }, m: BLOCKED_ROWS, k });
+    fewCases.push({ name: `${n}x${k} bias relu`, spec: { m: "m", n, k, bias: true, activation: "relu" }, m: BLOCKED_ROWS, k });
+  }
+}
+const addFew = (name: string, spec: Omit<MatmulSpec, "m">) => fewCases.push({ name, spec: { m: "m", ...spec }, m: BLOCKED_ROWS, k: spec.k as number });
+addFew("accumulate + alpha multi-block 130x784", { n: 130, k: 784, accumulate: true, alpha: 0.5 });
+addFew("accumulate + bias + relu multi-block 3x784", { n: 3, k: 784, accumulate: true, bias: true, activation: "relu" });
+addFew("accumulate single block 10x7", { n: 10, k: 7, accumulate: true });
+addFew("alpha + bias 64x512", { n: 64, k: 512, alpha: -2, bias: true });
+addFew("strided lda/ldb/ldc 10x7", { n: 10, k: 7, lda: 9, ldb: 13, ldc: 11 });
+addFew("strided multi-block + relu 21x400", { n: 21, k: 400, lda: 401, ldb: 24, ldc: 22, activation: "relu" });
+addFew("k = 0 gives bias only", { n: 6, k: 0, lda: 4, bias: true });
+
+/** Runs every few-row case at each row count: relative errors and whether rows match the blocked path bit for bit. */
+async function runFew(relaxed: boolean): Promise<Map<string, { err: number; sameBits: boolean }>> {
+  const defs = fewCases.map((c) => emitMatmul({ ...c.spec, relaxed }));
+  const mod = await buildKernels(defs, { relaxed });
+  const results = new Map<string, { err: number; sameBits: boolean }>();
+  fewCases.forEach((c, i) => {
+    const r = rng(777 + i), e = extents(c);
+    const A = r.uniform(e.a), B = r.uniform(e.b), C0 = r.uniform(e.c), bias = r.uniform(c.spec.n);
+    const pa = mod.alloc(e.a, A), pb = mod.alloc(e.b, B), pbias = mod.alloc(c.spec.n, bias);
+    const run = (rows: number) => {
+      const pc = mod.alloc(e.c, C0);
+      mod.call(i, pa, pb, pc, ...(c.spec.bias ? [pbias] : []), mod.scratch, rows);
+      return mod.f32(pc, e.c).slice();
+    };
+    const blocked = run(BLOCKED_ROWS);
+    let err = relErr(blocked, reference(c, A, B, C0, bias)), sameBits = true;
+    for (const rows of FEW_ROWS) {
+      const few = run(rows), len = (rows - 1) * e.ldc + c.spec.n;
+      err = Math.max(err, relErr(few.subarray(0, len), reference({ ...c, m: rows }, A, B, C0, bias).subarray(0, len)));
+      // rows past m keep C0: the kernel touched only its own rows
+      err = Math.max(err, relErr(few.subarray(len), C0.subarray(len)));
+      const a = new Uint32Array(few.buffer, 0, len), b = new Uint32Array(blocked.buffer, 0, len);
+      if (a.some((v, j) => v !== b[j])) sameBits = false;
+    }
+    results.set(c.name, { err, sameBits });
+    mod.reset();
+  });
+  return results;
+}
+
+describe("emitMatmul few-row path (m ≤ 4)", () => {
+  let plain: Map<string, { err: number; sameBits: boolean }>;
+  beforeAll(async () => { plain = await runFew(false); }, 120_000);
+  for (const c of fewCases) {
+    it(`m = 1…4 match the reference and the blocked path's bits: ${c.name}`, () => {
+      expect(plain.get(c.name)!.err).toBeLessThan(1e-5);
+      expect(plain.get(c.name)!.sameBits).toBe(true);
+    });
+  }
+
+  it("is emitted for runtime m, constant k and row-major B only", () => {
+    expect(emitMatmul({ m: "m", n: 10, k: 512 }).body).toContain("if (m <= 4)");
+    expect(emitMatmul({ m: "m", n: 10, k: 512, relaxed: true }).body).toContain("if (m <= 4)");
+    expect(emitMatmul({ m: "m", n: 10, k: 512, transB: true }).body).not.toContain("if (m <= 4)");
+    expect(emitMatmul({ m: "m", n: 10, k: 512, transA: true, lda: 16 }).body).not.toContain("if (m <= 4)");
+    expect(emitMatmul({ m: "m", n: 10, k: "k", lda: 512 }).body).not.toContain("if (m <= 4)");
+    expect(emitMatmul({ m: 1, n: 10, k: 512 }).body).not.toContain("if (m <= 4)");
+  });
+
+  it.runIf(relaxedSimdSupported())("relaxed-SIMD build: reference and blocked-path bits", async () => {
+    const relaxed = await runFew(true);
+    for (const c of fewCases) {
+      expect(relaxed.get(c.name)!.err, c.name).toBeLessThan(1e-5);
+      expect(relaxed.get(c.name)!.sameBits, c.name).toBe(true);
+    }
+  }, 120_000);
 });

@@ -55,6 +55,20 @@ describe("predict", () => {
     expect(Array.from(seed)).toEqual(new Array(n).fill(42)); // the runtime wrote manifest.seed
   });
 
+  test("outputs are the caller's own copies: later calls and changes leave them alone", async () => {
+    const m = await linear();
+    m.setWeights({ "dense/kernel": W, "dense/bias": B });
+    const x1 = ramp(3, (i) => i + 1), x2 = ramp(3, (i) => -i);
+    const first = m.predict({ x: x1 }).out;
+    const kept = Array.from(first);
+    const second = m.predict({ x: x2 }).out;
+    expect(Array.from(first)).toEqual(kept);
+    second.fill(7);
+    expect(Array.from(m.predict({ x: x1 }).out)).toEqual(kept);
+    expect(first.buffer).not.toBe((m as unknown as { memory: WebAssembly.Memory }).memory.buffer);
+    reference(x2).forEach((v, i) => expect(m.predict({ x: x2 }).out[i]).toBeCloseTo(v, 5));
+  });
+
   test("model properties come from the manifest", async () => {
     const m = await probe();
     expect(m.maxBatch).toBe(4);
@@ -98,6 +112,9 @@ describe("input checks", () => {
     ["negative id", () => ({ ...good(), ids: new Int32Array([-1, 2, 3, 4, 5, 6]) }), /element 0 \(example 0, index \[0\]\) is -1; expected an id in \[0, 10\)/, "ids"],
     ["NaN", () => ({ ...good(), a: new Float32Array([1, 2, 3, NaN]) }), /input "a": element 3 \(example 1, index \[1\]\) is NaN; expected a finite number/, "a"],
     ["Infinity", () => ({ ...good(), a: new Float32Array([1, -Infinity, 3, 4]) }), /element 1 \(example 0, index \[1\]\) is -Infinity/, "a"],
+    // the finiteness check sums x·0 in blocks of 8 and then scans: a problem in the tail, and the first of several
+    ["NaN past the blocks of 8", () => ({ a: ramp(18, (i) => (i === 17 ? NaN : i)), ids: new Int32Array(27) }), /input "a": element 17 \(example 8, index \[1\]\) is NaN/, "a"],
+    ["first of several non-finite", () => ({ a: ramp(18, (i) => (i === 5 ? Infinity : i === 2 ? -Infinity : i === 1 ? NaN : i)), ids: new Int32Array(27) }), /input "a": element 1 \(example 0, index \[1\]\) is NaN/, "a"],
   ];
 
   test.each(cases)("%s", async (_, feeds, message, path) => {
