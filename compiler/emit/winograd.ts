@@ -28,11 +28,21 @@ export function winogradApplies(s: Conv2dSpec): boolean {
 }
 
 /**
- * Selection rule: Winograd where it was faster than the im2col GEMM (plain and relaxed builds).
- * Measured (see the commit message for the script): TODO numbers.
+ * Selection rule: Winograd for every 3×3 stride-1 conv with at least 2×2 outputs and at most
+ * 256·256 channel·filter pairs. Kernel A/B at asc -O0 (the default), old im2col GEMM vs Winograd,
+ * speed-up old/new, plain | relaxed build, medians of 7 alternating runs on the shared 2-core
+ * machine (load 5–7, so ±20%):
+ *   conv2 13×13×32→11×11×64  batch 64: 1.45–2.0 | 1.67–1.76   batch 1: 1.5–1.7 | 1.6–1.76
+ *   conv3 5×5×64→3×3×64      batch 64: 1.24–1.28 | 1.14       batch 1: 1.26–1.4 | 1.16
+ *   32×32×32→32×32×32 same   batch 8: 1.9–2.1 | 2.1–2.3       batch 1: 2.0 | 1.6–2.1
+ *   c=8 f=8 (13×13) 1.9 | 2.4–2.6; c=1 f=32 (conv1) 1.2–1.4 | 1.2–1.4; c=64 f=4 1.24 | 2.65;
+ *   output 2×2 1.9 | 2.1; 3×3 with c=f=8 1.15 | 1.22; c=f=128/256/512 2.0–2.1 | 1.8–2.1
+ *   output 1×1 0.40 | 0.62 (16 products for 9), output 1×11 0.91 | 0.99  → excluded.
+ * Small c or f win too (the im2col GEMM is weak there). The cap bounds scratch: U alone is
+ * 16·c·f floats (4 MB at 256·256, per thread), untested beyond c = f = 512.
  */
 export function winogradPays(s: Conv2dSpec): boolean {
-  return winogradApplies(s) && s.c >= 8 && s.f >= 8 && s.oh * s.ow >= 16;
+  return winogradApplies(s) && s.oh >= 2 && s.ow >= 2 && s.c * s.f <= 256 * 256;
 }
 
 /** Operations on one "lane group": a v128 of 4 channels/filters, or one f32 (remainders). */
@@ -114,24 +124,36 @@ interface Layout {
   full: number; tw: number; fm: number;
   /** V's row stride (channels rounded up to 4). */
   kcp: number;
+  /** Bytes between ξ planes of U, V and M (see skewed). */
+  uPlane: number; vPlane: number; mPlane: number;
   /** Byte offsets in scratch. */
   uOff: number; vOff: number; mOff: number; pOff: number; bytes: number;
+}
+
+/**
+ * Bytes between the 16 ξ planes: an odd number of cache lines. The transforms touch all 16 planes
+ * at once; with power-of-two strides (4 KB, 16 KB…) those lines all fall into one L1 set and evict
+ * each other (the filter transform of conv3 ran ~8× slower).
+ */
+function skewed(bytes: number): number {
+  const lines = Math.ceil(bytes / 64);
+  return (lines % 2 ? lines : lines + 1) * 64;
 }
 
 function layout(s: Conv2dSpec, relaxed: boolean): Layout {
   const { mr, nr } = tileShape(relaxed);
   const tx = Math.ceil(s.ow / 2), ty = Math.ceil(s.oh / 2);
   const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw, kcp = roundUp(s.c, 4);
-  const T = WINOGRAD_TILES, a64 = (b: number) => roundUp(b, 64);
-  const uOff = 0, vOff = uOff + a64(16 * s.c * fm * 4), mOff = vOff + a64(16 * T * kcp * 4);
-  const pOff = mOff + a64(16 * T * fm * 4), bytes = pOff + a64(16 * s.c * 4);
-  return { s, relaxed, tx, ty, tpi: tx * ty, mr, nr, full, tw, fm, kcp, uOff, vOff, mOff, pOff, bytes };
+  const T = WINOGRAD_TILES, uPlane = skewed(s.c * fm * 4), vPlane = skewed(T * kcp * 4), mPlane = skewed(T * fm * 4);
+  const uOff = 0, vOff = uOff + 16 * uPlane, mOff = vOff + 16 * vPlane, pOff = mOff + 16 * mPlane;
+  const bytes = pOff + roundUp(16 * s.c * 4, 64);
+  return { s, relaxed, tx, ty, tpi: tx * ty, mr, nr, full, tw, fm, kcp, uPlane, vPlane, mPlane, uOff, vOff, mOff, pOff, bytes };
 }
 
 /** U_ξ packed as the micro-kernel's B panels: panel jp at jp·C·NR floats, row c, column f % NR. */
 function filterTransform(o: Layout): string {
   const { s, nr, full, fm } = o, C = s.c, F = s.f, f4 = Math.floor(F / 4) * 4;
-  const plane = C * fm * 4;
+  const plane = o.uPlane;
   const group = (L: Lanes, f: string) => {
     const lines = [
       `const jp_ = ${f} / ${intlit(nr)};`,
@@ -179,7 +201,7 @@ function copyChannels(C: number, zero: boolean): string[] {
  * border patches are first copied with zeros into a 4×4×C patch buffer (row stride 4·C).
  */
 function inputTransform(o: Layout): string {
-  const { s } = o, C = s.c, c4 = Math.floor(C / 4) * 4, px = C * 4, vPlane = WINOGRAD_TILES * o.kcp * 4;
+  const { s } = o, C = s.c, c4 = Math.floor(C / 4) * 4, px = C * 4, vPlane = o.vPlane;
   const inside = s.h >= 4 && s.w >= 4
     ? `<u32>iy0_ <= ${intlit(s.h - 4)} && <u32>ix0_ <= ${intlit(s.w - 4)}` : "false";
   const group = (L: Lanes, ci: string) => {
@@ -238,9 +260,9 @@ function products(o: Layout): string {
   };
   const lines = [
     `for (let xi_ = 0; xi_ < 16; xi_++) {`,
-    `  const va_ = v_ + <usize>(xi_ * ${intlit(T * kcp * 4)});`,
-    `  const ub_ = u_ + <usize>(xi_ * ${intlit(C * fm * 4)});`,
-    `  const mb_ = m_ + <usize>(xi_ * ${intlit(T * fm * 4)});`,
+    `  const va_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)});`,
+    `  const ub_ = u_ + <usize>(xi_ * ${intlit(o.uPlane)});`,
+    `  const mb_ = m_ + <usize>(xi_ * ${intlit(o.mPlane)});`,
   ];
   if (full > 0) lines.push(`  for (let jp_ = 0; jp_ < ${intlit(full)}; jp_++) {`,
     ...sweep(nr / 4, `jp_ * ${intlit(C * nr * 4)}`, `jp_ * ${intlit(nr)}`).map((l) => "    " + l), `  }`);
@@ -252,7 +274,7 @@ function products(o: Layout): string {
 /** y = act(Aᵀ·M·A [+ old y] + bias) for the block's tiles; outputs past OH/OW are not stored. */
 function outputTransform(o: Layout): string {
   const { s } = o, F = s.f, f4 = Math.floor(F / 4) * 4, act = s.activation ?? "linear";
-  const mPlane = WINOGRAD_TILES * o.fm * 4, yRow = s.ow * F * 4;
+  const mPlane = o.mPlane, yRow = s.ow * F * 4;
   const group = (L: Lanes, f: string) => {
     const lines = [`const ms_ = mt_ + <usize>(${f} * 4);`, `const yd_ = yt_ + <usize>(${f} * 4);`];
     if (s.bias) lines.push(`const bv_ = ${L.load(`bias + <usize>(${f} * 4)`, 0)};`);
