@@ -8,7 +8,7 @@ import type { KernelDef } from "./kernel.js";
 import { intlit } from "./code.js";
 import { emitMatmul } from "./matmul.js";
 import { emitConv2d, emitConv2dGradFilter, emitConv2dGradInput } from "./conv.js";
-import { emitConv2dWinograd, winogradPays } from "./winograd.js";
+import { emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradInputPays, winogradPays } from "./winograd.js";
 import { emitPool2d, emitPool2dGrad } from "./pool.js";
 import { emitElementwise } from "./elementwise.js";
 import { emitReduce } from "./reduce.js";
@@ -84,7 +84,10 @@ const SELECTORS: Record<string, Selector> = {
     return { def, args };
   },
   conv2d_grad_input(node, ctx, dims, T, O) {
-    return { def: emitConv2dGradInput({ ...node.attrs, relaxed: ctx.relaxed }), args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
+    const spec = { ...node.attrs, relaxed: ctx.relaxed };
+    // the transposed conv through Winograd where it has enough 2×2 tiles (rule: winograd.ts)
+    const def = winogradGradInputPays(spec) ? emitConv2dGradInputWinograd(spec) : emitConv2dGradInput(spec);
+    return { def, args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
   },
   conv2d_grad_filter(node, ctx, dims, T, O) {
     const { fOffset = 0, ...spec } = node.attrs;

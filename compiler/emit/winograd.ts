@@ -28,21 +28,44 @@ export function winogradApplies(s: Conv2dSpec): boolean {
 }
 
 /**
- * Selection rule: Winograd for every 3×3 stride-1 conv with at least 2×2 outputs and at most
- * 256·256 channel·filter pairs. Kernel A/B at asc -O0 (the default), old im2col GEMM vs Winograd,
- * speed-up old/new, plain | relaxed build, medians of 7 alternating runs on the shared 2-core
- * machine (load 5–7, so ±20%):
- *   conv2 13×13×32→11×11×64  batch 64: 1.45–2.0 | 1.67–1.76   batch 1: 1.5–1.7 | 1.6–1.76
- *   conv3 5×5×64→3×3×64      batch 64: 1.24–1.28 | 1.14       batch 1: 1.26–1.4 | 1.16
- *   32×32×32→32×32×32 same   batch 8: 1.9–2.1 | 2.1–2.3       batch 1: 2.0 | 1.6–2.1
- *   c=8 f=8 (13×13) 1.9 | 2.4–2.6; c=1 f=32 (conv1) 1.2–1.4 | 1.2–1.4; c=64 f=4 1.24 | 2.65;
- *   output 2×2 1.9 | 2.1; 3×3 with c=f=8 1.15 | 1.22; c=f=128/256/512 2.0–2.1 | 1.8–2.1
- *   output 1×1 0.40 | 0.62 (16 products for 9), output 1×11 0.91 | 0.99  → excluded.
- * Small c or f win too (the im2col GEMM is weak there). The cap bounds scratch: U alone is
- * 16·c·f floats (4 MB at 256·256, per thread), untested beyond c = f = 512.
+ * Products per (channel, filter) of the im2col kernels (9 per output pixel of the forward conv)
+ * over Winograd's (16 per 2×2 tile of the conv it runs: the forward conv, or for the input
+ * gradient the transposed conv whose output is the h×w input).
+ */
+export function productRatio(forward: Conv2dSpec, run: Conv2dSpec): number {
+  return (9 * forward.oh * forward.ow) / (16 * Math.ceil(run.oh / 2) * Math.ceil(run.ow / 2));
+}
+
+/** Scratch cap: U alone is 16·c·f floats (4 MB at 256·256, per thread). Measured up to c = f = 512. */
+const MAX_CF = 256 * 256;
+
+/**
+ * Selection rule, forward: product ratio ≥ 1.25 (in effect: outputs of at least 2×2, since
+ * partial tiles waste products). Kernel A/B at asc -O0 (the default), old im2col GEMM vs
+ * Winograd, speed-up old/new, plain | relaxed build, medians of 7 alternating runs on the shared
+ * 2-core machine (load 5–13, so ±20%); r = productRatio:
+ *   conv2 13×13×32→11×11×64 (r 1.89)  batch 64: 1.45–2.0 | 1.67–1.76   batch 1: 1.5–1.7 | 1.6–1.76
+ *   conv3 5×5×64→3×3×64 (r 1.27)      batch 64: 1.24–1.28 | 1.14       batch 1: 1.26–1.4 | 1.16
+ *   32×32×32→32×32×32 same (r 2.25)   batch 8: 1.9–2.1 | 2.1–2.3       batch 1: 2.0 | 1.6–2.1
+ *   c=8 f=8 (13×13) 1.9 | 2.4–2.6; conv1 c=1 f=32 1.2–1.4 | 1.2–1.4; c=64 f=4 1.24 | 2.65;
+ *   f=1 1.35; output 2×2 (r 2.25) 1.9 | 2.1; 3×3 with c=f=8 (r 1.27) 1.15 | 1.22;
+ *   c=f=128/256/512 2.0–2.1 | 1.8–2.1 (beyond the scratch cap);
+ *   output 1×1 (r 0.56) 0.40 | 0.62, output 1×11 (r 1.03) 0.91 | 0.99 → excluded.
+ * Small c or f win too (the im2col GEMM is weak there).
  */
 export function winogradPays(s: Conv2dSpec): boolean {
-  return winogradApplies(s) && s.oh >= 2 && s.ow >= 2 && s.c * s.f <= 256 * 256;
+  return winogradApplies(s) && productRatio(s, s) >= 1.25 && s.c * s.f <= MAX_CF;
+}
+
+/**
+ * Selection rule, input gradient: ratio ≥ 1.25 and c ≥ 4 (c is the transposed conv's filter
+ * count). Grad-input A/B as above (plain | relaxed):
+ *   conv2 (r 1.39) batch 64: 1.38 | 1.09, batch 1: 1.18 | 0.96;   32×32×32 same (r 2.25): 1.9–3.0 | 1.9–2.2;
+ *   c=f=8 13×13 valid (r 1.39) 1.77;   c=2 same (r 2.25) 1.14;
+ *   conv3 (r 0.56) 0.55 | 0.58; output 2×2 (r 0.56) 0.61; c=1 (r 1.94) 0.87; c=3 (r 1.39) 0.95 → excluded.
+ */
+export function winogradGradInputPays(s: Conv2dSpec): boolean {
+  return winogradGradInputApplies(s) && productRatio(s, gradInputAsConv(s)) >= 1.25 && s.c >= 4 && s.c * s.f <= MAX_CF;
 }
 
 /** Operations on one "lane group": a v128 of 4 channels/filters, or one f32 (remainders). */
@@ -150,30 +173,56 @@ function layout(s: Conv2dSpec, relaxed: boolean): Layout {
   return { s, relaxed, tx, ty, tpi: tx * ty, mr, nr, full, tw, fm, kcp, uPlane, vPlane, mPlane, uOff, vOff, mOff, pOff, bytes };
 }
 
-/** U_ξ packed as the micro-kernel's B panels: panel jp at jp·C·NR floats, row c, column f % NR. */
-function filterTransform(o: Layout): string {
-  const { s, nr, full, fm } = o, C = s.c, F = s.f, f4 = Math.floor(F / 4) * 4;
-  const plane = o.uPlane;
-  const group = (L: Lanes, f: string) => {
-    const lines = [
-      `const jp_ = ${f} / ${intlit(nr)};`,
-      // the tail panel is narrower (tw): its rows are tw floats apart
-      `const pw_ = jp_ < ${intlit(full)} ? ${intlit(nr * 4)} : ${intlit(o.tw * 4)};`,
-      `const ud_ = u_ + <usize>(jp_ * ${intlit(C * nr * 4)} + c_ * pw_ + (${f} - jp_ * ${intlit(nr)}) * 4);`,
-      `const ws_ = w + <usize>((c_ * ${intlit(F)} + ${f}) * 4);`,
-    ];
-    const g = (i: number, j: number) => L.load("ws_", (i * 3 + j) * C * F * 4);
-    lines.push(...transform2d(G, 3, g, L, "q", (k, l, e) => [L.store("ud_", (k * 4 + l) * plane, e)]));
-    return lines;
-  };
-  const lines = [`const u_: usize = scratch + ${intlit(o.uOff)};`, `for (let c_ = 0; c_ < ${intlit(C)}; c_++) {`];
-  if (f4 > 0) lines.push(`  for (let f_ = 0; f_ < ${intlit(f4)}; f_ += 4) {`, ...group(VEC, "f_").map((l) => "    " + l), `  }`);
-  for (let f = f4; f < F; f++) lines.push(`  {`, ...group(SCALAR, intlit(f)).map((l) => "    " + l), `  }`);
+/**
+ * U_ξ packed as the micro-kernel's B panels: panel jp at jp·C·NR floats, row c, column f % NR
+ * (the tail panel is tw floats wide). `flipped` (input gradient): the filter is w rotated 180°
+ * with c and f swapped, g[ky][kx][c][f] = w[2−ky][2−kx][f][c].
+ */
+function filterTransform(o: Layout, flipped: boolean): string {
+  const { s, nr, full, fm } = o, C = s.c, F = s.f, plane = o.uPlane;
+  const lines = [`const u_: usize = scratch + ${intlit(o.uOff)};`];
   if (F < fm) {
     // zero the tail panel's columns past F in all 16 planes (the micro-kernel reads whole vectors)
-    lines.push(`  const uz_ = u_ + <usize>(${intlit(full * C * nr * 4)} + c_ * ${intlit(o.tw * 4)});`);
+    lines.push(`for (let c_ = 0; c_ < ${intlit(C)}; c_++) {`,
+      `  const uz_ = u_ + <usize>(${intlit(full * C * nr * 4)} + c_ * ${intlit(o.tw * 4)});`);
     for (let x = 0; x < 16; x++) for (let f = F; f < fm; f++) lines.push(`  store<f32>(uz_, 0, ${intlit(x * plane + (f - full * nr) * 4)});`);
+    lines.push(`}`);
   }
+  const column = (f: string) => [
+    `const jp_ = ${f} / ${intlit(nr)};`,
+    `const pw_: usize = jp_ < ${intlit(full)} ? ${intlit(nr * 4)} : ${intlit(o.tw * 4)};`,
+    `const ud_ = u_ + <usize>(jp_ * ${intlit(C * nr * 4)} + (${f} - jp_ * ${intlit(nr)}) * 4) + <usize>c_ * pw_;`,
+  ];
+  if (!flipped) {
+    // contiguous in f: vectors over 4 filters of one channel
+    const group = (L: Lanes, f: string) => [
+      ...column(f),
+      `const ws_ = w + <usize>((c_ * ${intlit(F)} + ${f}) * 4);`,
+      ...transform2d(G, 3, (i, j) => L.load("ws_", (i * 3 + j) * C * F * 4), L, "q", (k, l, e) => [L.store("ud_", (k * 4 + l) * plane, e)]),
+    ];
+    const f4 = Math.floor(F / 4) * 4;
+    lines.push(`for (let c_ = 0; c_ < ${intlit(C)}; c_++) {`);
+    if (f4 > 0) lines.push(`  for (let f_ = 0; f_ < ${intlit(f4)}; f_ += 4) {`, ...group(VEC, "f_").map((l) => "    " + l), `  }`);
+    for (let f = f4; f < F; f++) lines.push(`  {`, ...group(SCALAR, intlit(f)).map((l) => "    " + l), `  }`);
+    lines.push(`}`);
+    return lines.join("\n");
+  }
+  // flipped: contiguous in c (w's last axis): vectors over 4 channels of one filter, stored lane by lane
+  const tap = (i: number, j: number) => ((2 - i) * 3 + (2 - j)) * C * F * 4;
+  const group = (L: Lanes, c: string) => [
+    ...column("f_"),
+    `const ws_ = w + <usize>((f_ * ${intlit(C)} + ${c}) * 4);`,
+    ...transform2d(G, 3, (i, j) => L.load("ws_", tap(i, j)), L, "q", (k, l, e) => {
+      const off = (k * 4 + l) * plane;
+      if (L === SCALAR) return [L.store("ud_", off, e)];
+      return [`{`, `  const u4_ = ${e};`,
+        ...[0, 1, 2, 3].map((r) => `  store<f32>(ud_ + pw_ * ${intlit(r)}, f32x4.extract_lane(u4_, ${r}), ${intlit(off)});`), `}`];
+    }),
+  ];
+  const c4 = Math.floor(C / 4) * 4;
+  lines.push(`for (let f_ = 0; f_ < ${intlit(F)}; f_++) {`);
+  if (c4 > 0) lines.push(`  for (let c_ = 0; c_ < ${intlit(c4)}; c_ += 4) {`, ...group(VEC, "c_").map((l) => "    " + l), `  }`);
+  for (let c = c4; c < C; c++) lines.push(`  {`, `    const c_ = ${intlit(c)};`, ...group(SCALAR, "c_").map((l) => "    " + l), `  }`);
   lines.push(`}`);
   return lines.join("\n");
 }
@@ -307,15 +356,11 @@ function outputTransform(o: Layout): string {
 
 const usize = (name: string): KernelParam => ({ name, type: "usize" });
 
-/** Forward: y[n,oh,ow,f] (=|+=) act(conv3x3(x, w) + bias) by Winograd F(2×2,3×3). Params x, w, y, [bias], scratch, n. */
-export function emitConv2dWinograd(spec: Conv2dSpec): KernelDef {
-  checkConv2dSpec(spec, "emitConv2dWinograd");
-  if (!winogradApplies(spec)) throw new Error("internal: emitConv2dWinograd: needs a 3x3 kernel, stride 1, dilation 1");
-  const act = spec.activation ?? "linear";
-  if (!/^[a-z_]+$/.test(act)) throw new Error(`internal: "${act}" is not an activation name`);
+/** The kernel body for spec (x → y, filter w as in filterTransform). */
+function winogradBody(spec: Conv2dSpec, flipped: boolean): { body: string; bytes: number } {
   const o = layout(spec, !!spec.relaxed), T = WINOGRAD_TILES;
   const body = [
-    filterTransform(o),
+    filterTransform(o, flipped),
     `const v_: usize = scratch + ${intlit(o.vOff)};`,
     `const m_: usize = scratch + ${intlit(o.mOff)};`,
     `const pp_: usize = scratch + ${intlit(o.pOff)};`,
@@ -328,12 +373,59 @@ export function emitConv2dWinograd(spec: Conv2dSpec): KernelDef {
     outputTransform(o).replace(/^/gm, "  "),
     `}`,
   ].join("\n");
+  return { body, bytes: o.bytes };
+}
+
+/** Forward: y[n,oh,ow,f] (=|+=) act(conv3x3(x, w) + bias) by Winograd F(2×2,3×3). Params x, w, y, [bias], scratch, n. */
+export function emitConv2dWinograd(spec: Conv2dSpec): KernelDef {
+  checkConv2dSpec(spec, "emitConv2dWinograd");
+  if (!winogradApplies(spec)) throw new Error("internal: emitConv2dWinograd: needs a 3x3 kernel, stride 1, dilation 1");
+  const act = spec.activation ?? "linear";
+  if (!/^[a-z_]+$/.test(act)) throw new Error(`internal: "${act}" is not an activation name`);
+  const { body, bytes } = winogradBody(spec, false);
   return {
     key: `conv2d_winograd:${JSON.stringify({ ...spec, activation: act })}`,
     label: `conv2d winograd 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${act !== "linear" ? " " + act : ""}`,
     params: [usize("x"), usize("w"), usize("y"), ...(spec.bias ? [usize("bias")] : []), usize("scratch"), { name: "n", type: "i32" }],
     body,
     needs: activationNeeds(act),
-    scratchBytes: o.bytes,
+    scratchBytes: bytes,
+  };
+}
+
+/**
+ * The input gradient of a forward conv `spec` as a forward conv of dy: dx is the full
+ * correlation of dy with w rotated 180° and c/f swapped, i.e. a 3×3 stride-1 conv of the
+ * oh×ow×f image dy with padding 2 − pad, giving h×w×c.
+ */
+export function gradInputAsConv(spec: Conv2dSpec): Conv2dSpec {
+  return {
+    h: spec.oh, w: spec.ow, c: spec.f, f: spec.c, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1,
+    padTop: 2 - spec.padTop, padLeft: 2 - spec.padLeft, oh: spec.h, ow: spec.w,
+    accumulate: spec.accumulate, relaxed: spec.relaxed,
+  };
+}
+
+/** Whether the input gradient of `spec` can go through Winograd (pads ≤ 2 keep the transposed pads ≥ 0). */
+export function winogradGradInputApplies(spec: Conv2dSpec): boolean {
+  // (bottom/right pads > 2 would make the transposed ones negative: rows of dy that no x reaches
+  // are simply never read, which the zero-outside-the-image reads already handle)
+  return winogradApplies(spec) && spec.padTop <= 2 && spec.padLeft <= 2;
+}
+
+/** Input gradient: dx[n,h,w,c] (=|+=) conv3x3(dy, rot180(w)ᵀ) by Winograd. Params dy, w, dx, scratch, n (as emitConv2dGradInput). */
+export function emitConv2dGradInputWinograd(spec: Conv2dSpec): KernelDef {
+  checkConv2dSpec(spec, "emitConv2dGradInputWinograd");
+  if (!winogradGradInputApplies(spec)) throw new Error("internal: emitConv2dGradInputWinograd: needs a 3x3 kernel, stride 1, dilation 1, padding <= 2");
+  const t = gradInputAsConv(spec);
+  const { body, bytes } = winogradBody(t, true);
+  return {
+    key: `conv2d_grad_input_winograd:${JSON.stringify(t)}`,
+    label: `conv2d grad-input winograd 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
+    params: [usize("dy"), usize("w"), usize("dx"), usize("scratch"), { name: "n", type: "i32" }],
+    // the shared body reads x and writes y
+    body: [`const x: usize = dy;`, `const y: usize = dx;`, body].join("\n"),
+    needs: [],
+    scratchBytes: bytes,
   };
 }

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { emitConv2d, emitConv2dGradFilter, emitConv2dGradInput, type Conv2dSpec } from "../../compiler/emit/conv.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
-import { emitConv2dWinograd, winogradApplies } from "../../compiler/emit/winograd.js";
+import { emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradInputApplies, winogradGradInputPays, winogradPays } from "../../compiler/emit/winograd.js";
 import { preludeFor } from "../../compiler/emit/prelude.js";
 import { gelu } from "../reference/special.js";
 import { buildKernels, relaxedSimdSupported, relErr, rng } from "./harness.js";
@@ -166,6 +166,7 @@ const wcases: Case[] = (() => {
     same(2, 9, 8, 8, 40, { activation: "gelu" }), // 40 filters: full panels + a tail panel in both builds
     same(1, 2, 3, 4, 4), // image smaller than one 4×4 patch: every tile is a border tile
     { n: 2, spec: { ...w3, h: 6, w: 7, c: 6, f: 9, padTop: 2, padLeft: 0, oh: 6, ow: 5 } }, // asymmetric padding
+    { n: 2, spec: { ...w3, h: 5, w: 6, c: 7, f: 4, padTop: 0, padLeft: 1, oh: 4, ow: 5, accumulate: true } }, // bottom pad 1, right pad 0
   ];
   return list.map(({ n, spec }) => ({
     n, spec,
@@ -202,9 +203,55 @@ async function runWinograd(relaxed: boolean): Promise<Map<string, number>> {
   return errs;
 }
 
+/** Input gradient through the same machinery (the transposed conv of dy), plain or relaxed. */
+async function runWinogradGradInput(relaxed: boolean): Promise<Map<string, number>> {
+  const grads = wcases.map((c) => ({ ...c, spec: { ...c.spec, bias: undefined, activation: undefined } }));
+  const mod = await buildKernels(grads.map((c) => emitConv2dGradInputWinograd({ ...c.spec, relaxed })), { relaxed });
+  const errs = new Map<string, number>();
+  grads.forEach((c, i) => {
+    const r = rng(900 + i), z = sizes(c);
+    const dy = r.uniform(z.y), w = r.uniform(z.w), dx0 = r.uniform(z.x);
+    const pdy = mod.alloc(z.y, dy), pw = mod.alloc(z.w, w), pdx = mod.alloc(z.x, dx0);
+    const guard = mod.alloc(16, new Float32Array(16).fill(7));
+    mod.call(i, pdy, pw, pdx, mod.scratch, c.n);
+    const ok = mod.f32(guard, 16).every((v) => v === 7);
+    errs.set(c.name, ok ? relErr(mod.f32(pdx, z.x), refGradInput(c, dy, w, dx0)) : Infinity);
+    mod.reset();
+  });
+  return errs;
+}
+
 describe("conv2d Winograd F(2x2,3x3) emitter", () => {
-  let plain: Map<string, number>;
-  beforeAll(async () => { plain = await runWinograd(false); });
+  let plain: Map<string, number>, plainGin: Map<string, number>;
+  beforeAll(async () => { plain = await runWinograd(false); plainGin = await runWinogradGradInput(false); });
+  for (const c of wcases) {
+    it(`grad-input matches the float64 reference: ${c.name.replace(/ bias| relu| tanh| sigmoid| gelu/g, "")}`, () => {
+      expect(plainGin.get(c.name)!).toBeLessThan(1e-5);
+    });
+  }
+
+  it.runIf(relaxedSimdSupported())("relaxed-SIMD grad-input matches the reference", async () => {
+    const relaxed = await runWinogradGradInput(true);
+    for (const c of wcases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
+  });
+
+  it("is selected where it has enough whole 2x2 tiles (the measured rule)", () => {
+    const conv2: Conv2dSpec = { ...base, h: 13, w: 13, c: 32, f: 64, kh: 3, kw: 3, oh: 11, ow: 11 };
+    const conv3: Conv2dSpec = { ...conv2, h: 5, w: 5, c: 64, oh: 3, ow: 3 };
+    expect([winogradPays(conv2), winogradGradInputPays(conv2)]).toEqual([true, true]);
+    expect([winogradPays(conv3), winogradGradInputPays(conv3)]).toEqual([true, false]); // dx 5×5 from 3×3: 9 tiles
+    expect(winogradPays({ ...conv2, h: 3, w: 3, oh: 1, ow: 1 })).toBe(false); // 16 products for 9
+    expect(winogradPays({ ...conv2, sh: 2, oh: 6, ow: 6 })).toBe(false);
+    expect(winogradGradInputPays({ ...conv2, c: 3 })).toBe(false);
+    expect(winogradPays({ ...conv2, c: 512, f: 512 })).toBe(false); // scratch cap
+  });
+
+  it("grad-input applies to paddings up to 2 and takes emitConv2dGradInput's params", () => {
+    const s: Conv2dSpec = { ...base, h: 6, w: 6, c: 8, f: 8, kh: 3, kw: 3, padTop: 2, padLeft: 2, oh: 8, ow: 8 };
+    expect(winogradGradInputApplies(s)).toBe(true);
+    expect(winogradGradInputApplies({ ...s, padTop: 3, oh: 9 })).toBe(false);
+    expect(emitConv2dGradInputWinograd(s).params).toEqual(emitConv2dGradInput(s).params);
+  });
   for (const c of wcases) {
     it(`matches the float64 reference: ${c.name}`, () => { expect(plain.get(c.name)!).toBeLessThan(1e-5); });
   }
