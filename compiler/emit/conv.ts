@@ -23,7 +23,7 @@ export interface Conv2dSpec {
   ldf?: number;
 }
 
-function check(s: Conv2dSpec, who: string): void {
+export function checkConv2dSpec(s: Conv2dSpec, who: string): void {
   for (const key of ["h", "w", "c", "f", "kh", "kw", "sh", "sw", "dh", "dw", "oh", "ow"] as const) {
     if (!Number.isInteger(s[key]) || s[key] < 1) throw new Error(`internal: ${who}: ${key} must be a positive integer, got ${s[key]}`);
   }
@@ -117,7 +117,7 @@ function packIm2col(s: Conv2dSpec, rowStride: number, single: boolean): string {
 
 /** Forward: y[n,oh,ow,f] (=|+=) act(im2col(x)·w + bias). Params x, w, y, [bias], scratch, n. */
 export function emitConv2d(spec: Conv2dSpec): KernelDef {
-  check(spec, "emitConv2d");
+  checkConv2dSpec(spec, "emitConv2d");
   const taps = spec.kh * spec.kw, K = taps * spec.c, act = spec.activation ?? "linear";
   // K blocks hold whole taps so the im2col packer copies contiguous channel runs.
   const blocks = Math.max(1, Math.ceil(K / KC_MAX));
@@ -208,7 +208,7 @@ function packIm2colT(s: Conv2dSpec, rowStride: number): string {
 
 /** Filter gradient: dw[kh,kw,c,f] (=|+=) im2col(x)ᵀ·dy over the batch. Params x, dy, dw, scratch, n. */
 export function emitConv2dGradFilter(spec: Conv2dSpec): KernelDef {
-  check(spec, "emitConv2dGradFilter");
+  checkConv2dSpec(spec, "emitConv2dGradFilter");
   const taps = spec.kh * spec.kw, K = taps * spec.c;
   // A tiles hold whole taps (≤ 512 rows unless one tap is more); the pixel block keeps a tile
   // near 256 KB (L2) — shorter blocks would re-read and re-write dW too often.
@@ -259,7 +259,7 @@ function col2im(s: Conv2dSpec): string {
 
 /** Input gradient: dx[n,h,w,c] (=|+=) col2im(dy·wᵀ), one MC-pixel tile at a time. Params dy, w, dx, scratch, n. */
 export function emitConv2dGradInput(spec: Conv2dSpec): KernelDef {
-  check(spec, "emitConv2dGradInput");
+  checkConv2dSpec(spec, "emitConv2dGradInput");
   const K = spec.kh * spec.kw * spec.c, kc = roundUp(spec.f, 4);
   const plan: GemmPlan = {
     m: rowsExpr(spec), k: intlit(spec.f), n: K, kc, single: true, mc: MC,

@@ -133,7 +133,7 @@ function packBTrans(p: GemmPlan, full: number, tw: number, nr: number): string[]
  * NOTE: one k step per iteration on purpose. Unrolling by 2 or 4 (with asc -O0 or -O3) made V8
  * keep every step's loads live at once and spill: ~30 vs ~50 GFLOP/s measured A/B on this machine.
  */
-function microKernel(nv: number, rowStride: number, relaxed: boolean): string {
+export function microKernel(nv: number, rowStride: number, relaxed: boolean): string {
   const MR = tileShape(relaxed).mr;
   const w = nv * 4;
   const lines: string[] = [];

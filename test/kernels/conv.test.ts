@@ -6,6 +6,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { emitConv2d, emitConv2dGradFilter, emitConv2dGradInput, type Conv2dSpec } from "../../compiler/emit/conv.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
+import { emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradInputApplies, winogradGradInputPays, winogradPays } from "../../compiler/emit/winograd.js";
+import { preludeFor } from "../../compiler/emit/prelude.js";
+import { gelu } from "../reference/special.js";
 import { buildKernels, relaxedSimdSupported, relErr, rng } from "./harness.js";
 
 interface Case { name: string; spec: Conv2dSpec; n: number }
@@ -140,5 +143,141 @@ describe("conv2d emitters", () => {
       const e = relaxed.get(c.name)!;
       expect(Math.max(e.fwd, e.gin, e.gfil), c.name).toBeLessThan(1e-5);
     }
+  });
+});
+
+/** Winograd F(2×2,3×3) forward: 3×3 stride 1 only; odd sizes, partial tiles, channel/filter remainders. */
+const wcases: Case[] = (() => {
+  const w3 = { ...base, kh: 3, kw: 3 };
+  const valid = (n: number, h: number, w: number, c: number, f: number, extra: Partial<Conv2dSpec> = {}) =>
+    ({ n, spec: { ...w3, h, w, c, f, oh: h - 2, ow: w - 2, ...extra } });
+  const same = (n: number, h: number, w: number, c: number, f: number, extra: Partial<Conv2dSpec> = {}) =>
+    ({ n, spec: { ...w3, h, w, c, f, padTop: 1, padLeft: 1, oh: h, ow: w, ...extra } });
+  const list: Array<{ n: number; spec: Conv2dSpec }> = [
+    valid(3, 13, 13, 32, 64, { bias: true, activation: "relu" }), // the seed CNN's conv2 shape
+    valid(1, 5, 5, 64, 64, { bias: true, activation: "relu" }), // conv3: output 3×3
+    same(3, 7, 7, 8, 8, { bias: true, activation: "relu" }),
+    valid(1, 3, 3, 13, 5), // output 1×1
+    valid(3, 4, 4, 5, 13, { bias: true }), // output 2×2
+    valid(1, 7, 9, 3, 1, { activation: "tanh" }), // output 5×7
+    same(3, 5, 7, 1, 3, { activation: "sigmoid" }),
+    same(1, 6, 5, 13, 17, { bias: true, activation: "relu" }),
+    valid(3, 12, 11, 16, 24, { accumulate: true, bias: true }),
+    same(2, 9, 8, 8, 40, { activation: "gelu" }), // 40 filters: full panels + a tail panel in both builds
+    same(1, 2, 3, 4, 4), // image smaller than one 4×4 patch: every tile is a border tile
+    { n: 2, spec: { ...w3, h: 6, w: 7, c: 6, f: 9, padTop: 2, padLeft: 0, oh: 6, ow: 5 } }, // asymmetric padding
+    { n: 2, spec: { ...w3, h: 5, w: 6, c: 7, f: 4, padTop: 0, padLeft: 1, oh: 4, ow: 5, accumulate: true } }, // bottom pad 1, right pad 0
+  ];
+  return list.map(({ n, spec }) => ({
+    n, spec,
+    name: `winograd ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f} pad ${spec.padTop},${spec.padLeft} n=${n}` +
+      `${spec.bias ? " bias" : ""}${spec.activation ? " " + spec.activation : ""}${spec.accumulate ? " accumulate" : ""}`,
+  }));
+})();
+
+function refActivation(act: string | undefined, v: number): number {
+  switch (act ?? "linear") {
+    case "linear": return v;
+    case "relu": return Math.max(v, 0);
+    case "tanh": return Math.tanh(v);
+    case "sigmoid": return 1 / (1 + Math.exp(-v));
+    case "gelu": return gelu(v);
+    default: throw new Error(`no reference for ${act}`);
+  }
+}
+async function runWinograd(relaxed: boolean): Promise<Map<string, number>> {
+  const defs = wcases.map((c) => emitConv2dWinograd({ ...c.spec, relaxed }));
+  const mod = await buildKernels(defs, { relaxed, prelude: preludeFor(defs.flatMap((d) => d.needs ?? [])) });
+  const errs = new Map<string, number>();
+  wcases.forEach((c, i) => {
+    const r = rng(500 + i), z = sizes(c), s = c.spec;
+    const x = r.uniform(z.x), w = r.uniform(z.w), y0 = r.uniform(z.y), bias = r.uniform(s.f);
+    const px = mod.alloc(z.x, x), pw = mod.alloc(z.w, w), py = mod.alloc(z.y, y0), pb = mod.alloc(s.f, bias);
+    const guard = mod.alloc(16, new Float32Array(16).fill(7)); // right after y: must stay untouched
+    mod.call(i, px, pw, py, ...(s.bias ? [pb] : []), mod.scratch, c.n);
+    const lin = refForward({ ...c, spec: { ...s, activation: undefined } }, x, w, y0, bias);
+    const ref = Float64Array.from(lin, (v) => refActivation(s.activation, v));
+    errs.set(c.name, mod.f32(guard, 16).every((v) => v === 7) ? relErr(mod.f32(py, z.y), ref) : Infinity);
+    mod.reset();
+  });
+  return errs;
+}
+
+/** Input gradient through the same machinery (the transposed conv of dy), plain or relaxed. */
+async function runWinogradGradInput(relaxed: boolean): Promise<Map<string, number>> {
+  const grads = wcases.map((c) => ({ ...c, spec: { ...c.spec, bias: undefined, activation: undefined } }));
+  const mod = await buildKernels(grads.map((c) => emitConv2dGradInputWinograd({ ...c.spec, relaxed })), { relaxed });
+  const errs = new Map<string, number>();
+  grads.forEach((c, i) => {
+    const r = rng(900 + i), z = sizes(c);
+    const dy = r.uniform(z.y), w = r.uniform(z.w), dx0 = r.uniform(z.x);
+    const pdy = mod.alloc(z.y, dy), pw = mod.alloc(z.w, w), pdx = mod.alloc(z.x, dx0);
+    const guard = mod.alloc(16, new Float32Array(16).fill(7));
+    mod.call(i, pdy, pw, pdx, mod.scratch, c.n);
+    const ok = mod.f32(guard, 16).every((v) => v === 7);
+    errs.set(c.name, ok ? relErr(mod.f32(pdx, z.x), refGradInput(c, dy, w, dx0)) : Infinity);
+    mod.reset();
+  });
+  return errs;
+}
+
+describe("conv2d Winograd F(2x2,3x3) emitter", () => {
+  let plain: Map<string, number>, plainGin: Map<string, number>;
+  beforeAll(async () => { plain = await runWinograd(false); plainGin = await runWinogradGradInput(false); });
+  for (const c of wcases) {
+    it(`grad-input matches the float64 reference: ${c.name.replace(/ bias| relu| tanh| sigmoid| gelu/g, "")}`, () => {
+      expect(plainGin.get(c.name)!).toBeLessThan(1e-5);
+    });
+  }
+
+  it.runIf(relaxedSimdSupported())("relaxed-SIMD grad-input matches the reference", async () => {
+    const relaxed = await runWinogradGradInput(true);
+    for (const c of wcases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
+  });
+
+  it("is selected where it has enough whole 2x2 tiles (the measured rule)", () => {
+    const conv2: Conv2dSpec = { ...base, h: 13, w: 13, c: 32, f: 64, kh: 3, kw: 3, oh: 11, ow: 11 };
+    const conv3: Conv2dSpec = { ...conv2, h: 5, w: 5, c: 64, oh: 3, ow: 3 };
+    expect([winogradPays(conv2), winogradGradInputPays(conv2)]).toEqual([true, true]);
+    expect([winogradPays(conv3), winogradGradInputPays(conv3)]).toEqual([true, false]); // dx 5×5 from 3×3: 9 tiles
+    expect(winogradPays({ ...conv2, h: 3, w: 3, oh: 1, ow: 1 })).toBe(false); // 16 products for 9
+    expect(winogradPays({ ...conv2, sh: 2, oh: 6, ow: 6 })).toBe(false);
+    expect(winogradGradInputPays({ ...conv2, c: 3 })).toBe(false);
+    expect(winogradPays({ ...conv2, c: 512, f: 512 })).toBe(false); // scratch cap
+  });
+
+  it("grad-input applies to paddings up to 2 and takes emitConv2dGradInput's params", () => {
+    const s: Conv2dSpec = { ...base, h: 6, w: 6, c: 8, f: 8, kh: 3, kw: 3, padTop: 2, padLeft: 2, oh: 8, ow: 8 };
+    expect(winogradGradInputApplies(s)).toBe(true);
+    expect(winogradGradInputApplies({ ...s, padTop: 3, oh: 9 })).toBe(false);
+    expect(emitConv2dGradInputWinograd(s).params).toEqual(emitConv2dGradInput(s).params);
+  });
+  for (const c of wcases) {
+    it(`matches the float64 reference: ${c.name}`, () => { expect(plain.get(c.name)!).toBeLessThan(1e-5); });
+  }
+
+  it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
+    const relaxed = await runWinograd(true);
+    for (const c of wcases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
+  });
+
+  it("takes the same params as emitConv2d and applies to 3x3 stride-1 undilated convs only", () => {
+    const s: Conv2dSpec = { ...base, h: 6, w: 6, c: 8, f: 8, kh: 3, kw: 3, oh: 4, ow: 4, bias: true };
+    expect(emitConv2dWinograd(s).params).toEqual(emitConv2d(s).params);
+    expect(winogradApplies(s)).toBe(true);
+    expect(winogradApplies({ ...s, sh: 2, oh: 2 })).toBe(false);
+    expect(winogradApplies({ ...s, dw: 2, ow: 2 })).toBe(false);
+    expect(winogradApplies({ ...s, kh: 2, oh: 5 })).toBe(false);
+    expect(() => emitConv2dWinograd({ ...s, kw: 5, ow: 2 })).toThrow(/3x3/);
+  });
+
+  it("is deterministic: two runs give the same bits", async () => {
+    const c = wcases[0], mod = await buildKernels([emitConv2dWinograd(c.spec)]);
+    const r = rng(3), z = sizes(c);
+    const px = mod.alloc(z.x, r.uniform(z.x)), pw = mod.alloc(z.w, r.uniform(z.w)), pb = mod.alloc(c.spec.f, r.uniform(c.spec.f));
+    const py = mod.alloc(z.y), py2 = mod.alloc(z.y);
+    mod.call(0, px, pw, py, pb, mod.scratch, c.n);
+    mod.call(0, px, pw, py2, pb, mod.scratch, c.n);
+    expect(Buffer.from(mod.f32(py, z.y).buffer.slice(py, py + 4 * z.y)).equals(Buffer.from(mod.f32(py2, z.y).buffer.slice(py2, py2 + 4 * z.y)))).toBe(true);
   });
 });

@@ -1,0 +1,435 @@
+/**
+ * Emitter: 3×3 stride-1 convolution forward by Winograd F(2×2, 3×3) (Lavin & Gray 2016).
+ * Each 2×2 output tile costs 16 products per (channel, filter) instead of 36, so for convs with
+ * enough channels and filters this beats the im2col GEMM of conv.ts, which already runs near the
+ * wasm-SIMD FLOP ceiling (the only way left to go faster is fewer multiplications).
+ *
+ *   U_ξ = (G·g·Gᵀ)_ξ            filters → 16 matrices [C × F], every call (weights change in training)
+ *   V_ξ = (Bᵀ·d·B)_ξ            per 4×4 input patch d (stride 2, zeros outside the image)
+ *   M_ξ[tiles × F] = V_ξ·U_ξ    16 small GEMMs per block of tiles (the register-blocked micro-kernel)
+ *   y = act(Aᵀ·M·A + bias)      2×2 outputs per tile; partial tiles store only in-range outputs
+ *
+ * Tiles are numbered over the whole batch (tile → image, ty, tx) and processed in blocks of
+ * TILES so a block's V and M stay in L2. Transforms are vectorized over channels / filters
+ * (f32x4, scalar for the remainder). Same params and Conv2dSpec as emitConv2d.
+ */
+import { activationNeeds, activationScalar, activationSimd } from "./activation.js";
+import { f32lit, intlit } from "./code.js";
+import { checkConv2dSpec, type Conv2dSpec } from "./conv.js";
+import { microKernel, roundUp, tileShape } from "./gemm-core.js";
+import type { KernelDef, KernelParam } from "./kernel.js";
+
+/**
+ * Tiles per block (a multiple of both micro-tile heights). 16, 32 and 64 measured within ±5% of
+ * each other on conv2, conv3, 32×32×32 and 16×16×128 (plain and relaxed): V and M of a block stay
+ * in L2 at 32 for c, f ≤ 256.
+ */
+export const WINOGRAD_TILES = 32;
+
+/** Whether the spec is a conv Winograd F(2×2,3×3) can compute: 3×3, stride 1, dilation 1. */
+export function winogradApplies(s: Conv2dSpec): boolean {
+  return s.kh === 3 && s.kw === 3 && s.sh === 1 && s.sw === 1 && s.dh === 1 && s.dw === 1;
+}
+
+/**
+ * Products per (channel, filter) of the im2col kernels (9 per output pixel of the forward conv)
+ * over Winograd's (16 per 2×2 tile of the conv it runs: the forward conv, or for the input
+ * gradient the transposed conv whose output is the h×w input).
+ */
+export function productRatio(forward: Conv2dSpec, run: Conv2dSpec): number {
+  return (9 * forward.oh * forward.ow) / (16 * Math.ceil(run.oh / 2) * Math.ceil(run.ow / 2));
+}
+
+/** Scratch cap: U alone is 16·c·f floats (4 MB at 256·256, per thread). Measured up to c = f = 512. */
+const MAX_CF = 256 * 256;
+
+/**
+ * Selection rule, forward: product ratio ≥ 1.25 (in effect: outputs of at least 2×2, since
+ * partial tiles waste products). Kernel A/B at asc -O0 (the default), old im2col GEMM vs
+ * Winograd, speed-up old/new, plain | relaxed build, medians of 7 alternating runs on the shared
+ * 2-core machine (load 5–13, so ±20%); r = productRatio:
+ *   conv2 13×13×32→11×11×64 (r 1.89)  batch 64: 1.45–2.0 | 1.67–1.76   batch 1: 1.5–1.7 | 1.6–1.76
+ *   conv3 5×5×64→3×3×64 (r 1.27)      batch 64: 1.24–1.28 | 1.14       batch 1: 1.26–1.4 | 1.16
+ *   32×32×32→32×32×32 same (r 2.25)   batch 8: 1.9–2.1 | 2.1–2.3       batch 1: 2.0 | 1.6–2.1
+ *   c=8 f=8 (13×13) 1.9 | 2.4–2.6; conv1 c=1 f=32 1.2–1.4 | 1.2–1.4; c=64 f=4 1.24 | 2.65;
+ *   f=1 1.35; output 2×2 (r 2.25) 1.9 | 2.1; 3×3 with c=f=8 (r 1.27) 1.15 | 1.22;
+ *   c=f=128/256/512 2.0–2.1 | 1.8–2.1 (beyond the scratch cap);
+ *   output 1×1 (r 0.56) 0.40 | 0.62, output 1×11 (r 1.03) 0.91 | 0.99 → excluded.
+ * Small c or f win too (the im2col GEMM is weak there).
+ */
+export function winogradPays(s: Conv2dSpec): boolean {
+  return winogradApplies(s) && productRatio(s, s) >= 1.25 && s.c * s.f <= MAX_CF;
+}
+
+/**
+ * Selection rule, input gradient: ratio ≥ 1.25 and c ≥ 4 (c is the transposed conv's filter
+ * count). Grad-input A/B as above (plain | relaxed):
+ *   conv2 (r 1.39) batch 64: 1.38 | 1.09, batch 1: 1.18 | 0.96;   32×32×32 same (r 2.25): 1.9–3.0 | 1.9–2.2;
+ *   c=f=8 13×13 valid (r 1.39) 1.77;   c=2 same (r 2.25) 1.14;
+ *   conv3 (r 0.56) 0.55 | 0.58; output 2×2 (r 0.56) 0.61; c=1 (r 1.94) 0.87; c=3 (r 1.39) 0.95 → excluded.
+ */
+export function winogradGradInputPays(s: Conv2dSpec): boolean {
+  return winogradGradInputApplies(s) && productRatio(s, gradInputAsConv(s)) >= 1.25 && s.c >= 4 && s.c * s.f <= MAX_CF;
+}
+
+/** Operations on one "lane group": a v128 of 4 channels/filters, or one f32 (remainders). */
+interface Lanes {
+  width: 1 | 4;
+  load(ptr: string, off: number): string;
+  store(ptr: string, off: number, v: string): string;
+  add(a: string, b: string): string;
+  sub(a: string, b: string): string;
+  half(a: string): string;
+}
+const VEC: Lanes = {
+  width: 4,
+  load: (p, o) => `v128.load(${p}, ${intlit(o)})`,
+  store: (p, o, v) => `v128.store(${p}, ${v}, ${intlit(o)});`,
+  add: (a, b) => `f32x4.add(${a}, ${b})`,
+  sub: (a, b) => `f32x4.sub(${a}, ${b})`,
+  half: (a) => `f32x4.mul(${a}, f32x4.splat(${f32lit(0.5)}))`,
+};
+const SCALAR: Lanes = {
+  width: 1,
+  load: (p, o) => `load<f32>(${p}, ${intlit(o)})`,
+  store: (p, o, v) => `store<f32>(${p}, ${v}, ${intlit(o)});`,
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  half: (a) => `(${a} * ${f32lit(0.5)})`,
+};
+
+/**
+ * A 1-D transform as rows of coefficients in {0, ±1} with an optional common scale 0.5:
+ * out_k = scale_k · Σ coef[k][m] · in_m (terms in index order, so the sum order is fixed).
+ */
+type Transform = { coef: number[][]; half?: boolean[] };
+const BT: Transform = { coef: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]] };
+const G: Transform = { coef: [[1, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 1]], half: [false, true, true, false] };
+const AT: Transform = { coef: [[1, 1, 1, 0], [0, 1, -1, -1]] };
+
+/** One output of a 1-D transform; starts from a positive term (every row here has one). */
+function combine(t: Transform, k: number, ins: string[], L: Lanes): string {
+  const terms = t.coef[k].map((c, m) => ({ c, m })).filter(({ c }) => c !== 0);
+  const first = terms.findIndex(({ c }) => c > 0);
+  if (first < 0) throw new Error("internal: winograd transform row without a positive term");
+  let e = ins[terms[first].m];
+  terms.forEach(({ c, m }, i) => {
+    if (i !== first) e = c > 0 ? L.add(e, ins[m]) : L.sub(e, ins[m]);
+  });
+  return t.half?.[k] ? L.half(e) : e;
+}
+
+/**
+ * out = T·X·Tᵀ for an n×n input named by `input(i, j)` (expressions or identifiers): first the
+ * columns (temporaries p{k}{j}_), then the rows; `emit(k, l, expr)` receives each result.
+ */
+function transform2d(t: Transform, n: number, input: (i: number, j: number) => string, L: Lanes, pfx: string,
+  emit: (k: number, l: number, expr: string) => string[]): string[] {
+  const lines: string[] = [], m = t.coef.length, idx = Array.from({ length: n }, (_, i) => i);
+  for (let j = 0; j < n; j++) {
+    // bind the column's inputs once: each one feeds several outputs
+    lines.push(...idx.map((i) => `const ${pfx}x${i}${j}_ = ${input(i, j)};`));
+    const col = idx.map((i) => `${pfx}x${i}${j}_`);
+    for (let k = 0; k < m; k++) lines.push(`const ${pfx}${k}${j}_ = ${combine(t, k, col, L)};`);
+  }
+  for (let k = 0; k < m; k++) {
+    const row = idx.map((j) => `${pfx}${k}${j}_`);
+    for (let l = 0; l < m; l++) lines.push(...emit(k, l, combine(t, l, row, L)));
+  }
+  return lines;
+}
+
+/** Scratch layout and the constants every part of the kernel shares. */
+interface Layout {
+  s: Conv2dSpec;
+  relaxed: boolean;
+  /** Tiles per image row / column / image. */
+  tx: number; ty: number; tpi: number;
+  /** Micro-tile rows (tiles) and panel width (filters). */
+  mr: number; nr: number;
+  /** Full NR panels and the tail panel's width (a multiple of 4, 0 if none); M's row stride FM. */
+  full: number; tw: number; fm: number;
+  /** V's row stride (channels rounded up to 4). */
+  kcp: number;
+  /** Bytes between ξ planes of U, V and M (see skewed). */
+  uPlane: number; vPlane: number; mPlane: number;
+  /** Byte offsets in scratch. */
+  uOff: number; vOff: number; mOff: number; pOff: number; bytes: number;
+}
+
+/**
+ * Bytes between the 16 ξ planes: an odd number of cache lines. The transforms touch all 16 planes
+ * at once; with power-of-two strides (4 KB, 16 KB…) those lines all fall into one L1 set and evict
+ * each other (the filter transform of conv3 ran ~8× slower).
+ */
+function skewed(bytes: number): number {
+  const lines = Math.ceil(bytes / 64);
+  return (lines % 2 ? lines : lines + 1) * 64;
+}
+
+function layout(s: Conv2dSpec, relaxed: boolean): Layout {
+  const { mr, nr } = tileShape(relaxed);
+  const tx = Math.ceil(s.ow / 2), ty = Math.ceil(s.oh / 2);
+  const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw, kcp = roundUp(s.c, 4);
+  const T = WINOGRAD_TILES, uPlane = skewed(s.c * fm * 4), vPlane = skewed(T * kcp * 4), mPlane = skewed(T * fm * 4);
+  const uOff = 0, vOff = uOff + 16 * uPlane, mOff = vOff + 16 * vPlane, pOff = mOff + 16 * mPlane;
+  const bytes = pOff + roundUp(16 * s.c * 4, 64);
+  return { s, relaxed, tx, ty, tpi: tx * ty, mr, nr, full, tw, fm, kcp, uPlane, vPlane, mPlane, uOff, vOff, mOff, pOff, bytes };
+}
+
+/**
+ * U_ξ packed as the micro-kernel's B panels: panel jp at jp·C·NR floats, row c, column f % NR
+ * (the tail panel is tw floats wide). `flipped` (input gradient): the filter is w rotated 180°
+ * with c and f swapped, g[ky][kx][c][f] = w[2−ky][2−kx][f][c].
+ */
+function filterTransform(o: Layout, flipped: boolean): string {
+  const { s, nr, full, fm } = o, C = s.c, F = s.f, plane = o.uPlane;
+  const lines = [`const u_: usize = scratch + ${intlit(o.uOff)};`];
+  if (F < fm) {
+    // zero the tail panel's columns past F in all 16 planes (the micro-kernel reads whole vectors)
+    lines.push(`for (let c_ = 0; c_ < ${intlit(C)}; c_++) {`,
+      `  const uz_ = u_ + <usize>(${intlit(full * C * nr * 4)} + c_ * ${intlit(o.tw * 4)});`);
+    for (let x = 0; x < 16; x++) for (let f = F; f < fm; f++) lines.push(`  store<f32>(uz_, 0, ${intlit(x * plane + (f - full * nr) * 4)});`);
+    lines.push(`}`);
+  }
+  const column = (f: string) => [
+    `const jp_ = ${f} / ${intlit(nr)};`,
+    `const pw_: usize = jp_ < ${intlit(full)} ? ${intlit(nr * 4)} : ${intlit(o.tw * 4)};`,
+    `const ud_ = u_ + <usize>(jp_ * ${intlit(C * nr * 4)} + (${f} - jp_ * ${intlit(nr)}) * 4) + <usize>c_ * pw_;`,
+  ];
+  if (!flipped) {
+    // contiguous in f: vectors over 4 filters of one channel
+    const group = (L: Lanes, f: string) => [
+      ...column(f),
+      `const ws_ = w + <usize>((c_ * ${intlit(F)} + ${f}) * 4);`,
+      ...transform2d(G, 3, (i, j) => L.load("ws_", (i * 3 + j) * C * F * 4), L, "q", (k, l, e) => [L.store("ud_", (k * 4 + l) * plane, e)]),
+    ];
+    const f4 = Math.floor(F / 4) * 4;
+    lines.push(`for (let c_ = 0; c_ < ${intlit(C)}; c_++) {`);
+    if (f4 > 0) lines.push(`  for (let f_ = 0; f_ < ${intlit(f4)}; f_ += 4) {`, ...group(VEC, "f_").map((l) => "    " + l), `  }`);
+    for (let f = f4; f < F; f++) lines.push(`  {`, ...group(SCALAR, intlit(f)).map((l) => "    " + l), `  }`);
+    lines.push(`}`);
+    return lines.join("\n");
+  }
+  // flipped: contiguous in c (w's last axis): vectors over 4 channels of one filter, stored lane by lane
+  const tap = (i: number, j: number) => ((2 - i) * 3 + (2 - j)) * C * F * 4;
+  const group = (L: Lanes, c: string) => [
+    ...column("f_"),
+    `const ws_ = w + <usize>((f_ * ${intlit(C)} + ${c}) * 4);`,
+    ...transform2d(G, 3, (i, j) => L.load("ws_", tap(i, j)), L, "q", (k, l, e) => {
+      const off = (k * 4 + l) * plane;
+      if (L === SCALAR) return [L.store("ud_", off, e)];
+      return [`{`, `  const u4_ = ${e};`,
+        ...[0, 1, 2, 3].map((r) => `  store<f32>(ud_ + pw_ * ${intlit(r)}, f32x4.extract_lane(u4_, ${r}), ${intlit(off)});`), `}`];
+    }),
+  ];
+  const c4 = Math.floor(C / 4) * 4;
+  lines.push(`for (let f_ = 0; f_ < ${intlit(F)}; f_++) {`);
+  if (c4 > 0) lines.push(`  for (let c_ = 0; c_ < ${intlit(c4)}; c_ += 4) {`, ...group(VEC, "c_").map((l) => "    " + l), `  }`);
+  for (let c = c4; c < C; c++) lines.push(`  {`, `    const c_ = ${intlit(c)};`, ...group(SCALAR, "c_").map((l) => "    " + l), `  }`);
+  lines.push(`}`);
+  return lines.join("\n");
+}
+
+/** Locals of tile g_ (a tile number over the batch): img_, ty_, tx_. */
+function decodeTile(o: Layout): string[] {
+  return [
+    `const img_ = g_ / ${intlit(o.tpi)};`,
+    `const r_ = g_ - img_ * ${intlit(o.tpi)};`,
+    `const ty_ = r_ / ${intlit(o.tx)};`,
+    `const tx_ = r_ - ty_ * ${intlit(o.tx)};`,
+  ];
+}
+
+/** Copies (or zeroes) C floats from cs_ to dst_ (both usize identifiers). */
+function copyChannels(C: number, zero: boolean): string[] {
+  const c4 = Math.floor(C / 4) * 4, lines: string[] = [];
+  if (c4 > 0) lines.push(`for (let k_ = 0; k_ < ${intlit(c4)}; k_ += 4) v128.store(dst_ + <usize>(k_ * 4), ${zero ? "f32x4.splat(0)" : "v128.load(cs_ + <usize>(k_ * 4))"});`);
+  for (let k = c4; k < C; k++) lines.push(`store<f32>(dst_, ${zero ? "0" : `load<f32>(cs_, ${intlit(k * 4)})`}, ${intlit(k * 4)});`);
+  return lines;
+}
+
+/**
+ * V for tiles [t0_, t0_+tb_): patches wholly inside the image are read in place (row stride W·C);
+ * border patches are first copied with zeros into a 4×4×C patch buffer (row stride 4·C).
+ */
+function inputTransform(o: Layout): string {
+  const { s } = o, C = s.c, c4 = Math.floor(C / 4) * 4, px = C * 4, vPlane = o.vPlane;
+  const inside = s.h >= 4 && s.w >= 4
+    ? `<u32>iy0_ <= ${intlit(s.h - 4)} && <u32>ix0_ <= ${intlit(s.w - 4)}` : "false";
+  const group = (L: Lanes, ci: string) => {
+    const lines = [0, 1, 2, 3].map((i) => `const s${i}_ = src_ + rs_ * ${intlit(i)} + <usize>(${ci} * 4);`);
+    lines.push(`const vd_ = vt_ + <usize>(${ci} * 4);`);
+    const d = (i: number, j: number) => L.load(`s${i}_`, j * px);
+    lines.push(...transform2d(BT, 4, d, L, "e", (k, l, e) => [L.store("vd_", (k * 4 + l) * vPlane, e)]));
+    return lines;
+  };
+  const lines = [
+    `for (let t_ = 0; t_ < tb_; t_++) {`,
+    `  const g_ = t0_ + t_;`,
+    ...decodeTile(o).map((l) => "  " + l),
+    `  const iy0_ = ty_ * 2 - ${intlit(s.padTop)};`,
+    `  const ix0_ = tx_ * 2 - ${intlit(s.padLeft)};`,
+    `  let src_: usize = x + <usize>(((img_ * ${intlit(s.h)} + iy0_) * ${intlit(s.w)} + ix0_) * ${intlit(px)});`,
+    `  let rs_: usize = ${intlit(s.w * px)};`,
+    `  if (!(${inside})) {`,
+    `    for (let i_ = 0; i_ < 4; i_++) for (let j_ = 0; j_ < 4; j_++) {`,
+    `      const iy_ = iy0_ + i_, ix_ = ix0_ + j_;`,
+    `      const dst_ = pp_ + <usize>((i_ * 4 + j_) * ${intlit(px)});`,
+    `      if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
+    `        const cs_ = x + <usize>(((img_ * ${intlit(s.h)} + iy_) * ${intlit(s.w)} + ix_) * ${intlit(px)});`,
+    ...copyChannels(C, false).map((l) => "        " + l),
+    `      } else {`,
+    ...copyChannels(C, true).map((l) => "        " + l),
+    `      }`,
+    `    }`,
+    `    src_ = pp_;`,
+    `    rs_ = ${intlit(4 * px)};`,
+    `  }`,
+    `  const vt_ = v_ + <usize>(t_ * ${intlit(o.kcp * 4)});`,
+  ];
+  if (c4 > 0) lines.push(`  for (let ci_ = 0; ci_ < ${intlit(c4)}; ci_ += 4) {`, ...group(VEC, "ci_").map((l) => "    " + l), `  }`);
+  for (let ci = c4; ci < C; ci++) lines.push(`  {`, ...group(SCALAR, intlit(ci)).map((l) => "    " + l), `  }`);
+  lines.push(`}`);
+  return lines.join("\n");
+}
+
+/** The 16 GEMMs M_ξ = V_ξ·U_ξ over the block's rows (rounded up to MR; extra rows are never read). */
+function products(o: Layout): string {
+  const { s, mr, nr, full, tw, fm, kcp } = o, C = s.c, T = WINOGRAD_TILES;
+  const sweep = (nv: number, panel: string, col: string) => {
+    const stores: string[] = [];
+    for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) stores.push(`v128.store(mp_, c${r}${v}_, ${intlit(r * fm * 4 + v * 16)});`);
+    return [
+      `const pbp_ = ub_ + <usize>(${panel});`,
+      `for (let ir_ = 0; ir_ < tb_; ir_ += ${intlit(mr)}) {`,
+      `  let pa_ = va_ + <usize>(ir_ * ${intlit(kcp * 4)});`,
+      `  let pb_ = pbp_;`,
+      microKernel(nv, kcp, o.relaxed).replace(/^/gm, "  "),
+      `  const mp_ = mb_ + <usize>((ir_ * ${intlit(fm)} + ${col}) * 4);`,
+      ...stores.map((l) => "  " + l),
+      `}`,
+    ];
+  };
+  const lines = [
+    `for (let xi_ = 0; xi_ < 16; xi_++) {`,
+    `  const va_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)});`,
+    `  const ub_ = u_ + <usize>(xi_ * ${intlit(o.uPlane)});`,
+    `  const mb_ = m_ + <usize>(xi_ * ${intlit(o.mPlane)});`,
+  ];
+  if (full > 0) lines.push(`  for (let jp_ = 0; jp_ < ${intlit(full)}; jp_++) {`,
+    ...sweep(nr / 4, `jp_ * ${intlit(C * nr * 4)}`, `jp_ * ${intlit(nr)}`).map((l) => "    " + l), `  }`);
+  if (tw > 0) lines.push(`  {`, ...sweep(tw / 4, intlit(full * C * nr * 4), intlit(full * nr)).map((l) => "    " + l), `  }`);
+  lines.push(`}`);
+  return lines.join("\n");
+}
+
+/** y = act(Aᵀ·M·A [+ old y] + bias) for the block's tiles; outputs past OH/OW are not stored. */
+function outputTransform(o: Layout): string {
+  const { s } = o, F = s.f, f4 = Math.floor(F / 4) * 4, act = s.activation ?? "linear";
+  const mPlane = o.mPlane, yRow = s.ow * F * 4;
+  const group = (L: Lanes, f: string) => {
+    const lines = [`const ms_ = mt_ + <usize>(${f} * 4);`, `const yd_ = yt_ + <usize>(${f} * 4);`];
+    if (s.bias) lines.push(`const bv_ = ${L.load(`bias + <usize>(${f} * 4)`, 0)};`);
+    const m = (i: number, j: number) => L.load("ms_", (i * 4 + j) * mPlane);
+    lines.push(...transform2d(AT, 4, m, L, "a", (k, l, e) => {
+      const off = k * yRow + l * F * 4;
+      if (s.accumulate) e = L.add(e, L.load("yd_", off));
+      if (s.bias) e = L.add(e, "bv_");
+      e = L === VEC ? activationSimd(act, `(${e})`) : activationScalar(act, `(${e})`);
+      const st = L.store("yd_", off, e);
+      const cond = [k ? "vy_" : "", l ? "vx_" : ""].filter((c) => c).join(" && ");
+      return [cond ? `if (${cond}) ${st}` : st];
+    }));
+    return lines;
+  };
+  const lines = [
+    `for (let t_ = 0; t_ < tb_; t_++) {`,
+    `  const g_ = t0_ + t_;`,
+    ...decodeTile(o).map((l) => "  " + l),
+    `  const vy_ = ty_ * 2 + 1 < ${intlit(s.oh)};`,
+    `  const vx_ = tx_ * 2 + 1 < ${intlit(s.ow)};`,
+    `  const mt_ = m_ + <usize>(t_ * ${intlit(o.fm * 4)});`,
+    `  const yt_ = y + <usize>(((img_ * ${intlit(s.oh)} + ty_ * 2) * ${intlit(s.ow)} + tx_ * 2) * ${intlit(F * 4)});`,
+  ];
+  if (f4 > 0) lines.push(`  for (let f_ = 0; f_ < ${intlit(f4)}; f_ += 4) {`, ...group(VEC, "f_").map((l) => "    " + l), `  }`);
+  for (let f = f4; f < F; f++) lines.push(`  {`, ...group(SCALAR, intlit(f)).map((l) => "    " + l), `  }`);
+  lines.push(`}`);
+  return lines.join("\n");
+}
+
+const usize = (name: string): KernelParam => ({ name, type: "usize" });
+
+/** The kernel body for spec (x → y, filter w as in filterTransform). */
+function winogradBody(spec: Conv2dSpec, flipped: boolean): { body: string; bytes: number } {
+  const o = layout(spec, !!spec.relaxed), T = WINOGRAD_TILES;
+  const body = [
+    filterTransform(o, flipped),
+    `const v_: usize = scratch + ${intlit(o.vOff)};`,
+    `const m_: usize = scratch + ${intlit(o.mOff)};`,
+    `const pp_: usize = scratch + ${intlit(o.pOff)};`,
+    `const kc_: i32 = ${intlit(spec.c)};`,
+    `const total_ = n * ${intlit(o.tpi)};`,
+    `for (let t0_ = 0; t0_ < total_; t0_ += ${intlit(T)}) {`,
+    `  const tb_ = min<i32>(${intlit(T)}, total_ - t0_);`,
+    inputTransform(o).replace(/^/gm, "  "),
+    products(o).replace(/^/gm, "  "),
+    outputTransform(o).replace(/^/gm, "  "),
+    `}`,
+  ].join("\n");
+  return { body, bytes: o.bytes };
+}
+
+/** Forward: y[n,oh,ow,f] (=|+=) act(conv3x3(x, w) + bias) by Winograd F(2×2,3×3). Params x, w, y, [bias], scratch, n. */
+export function emitConv2dWinograd(spec: Conv2dSpec): KernelDef {
+  checkConv2dSpec(spec, "emitConv2dWinograd");
+  if (!winogradApplies(spec)) throw new Error("internal: emitConv2dWinograd: needs a 3x3 kernel, stride 1, dilation 1");
+  const act = spec.activation ?? "linear";
+  if (!/^[a-z_]+$/.test(act)) throw new Error(`internal: "${act}" is not an activation name`);
+  const { body, bytes } = winogradBody(spec, false);
+  return {
+    key: `conv2d_winograd:${JSON.stringify({ ...spec, activation: act })}`,
+    label: `conv2d winograd 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${act !== "linear" ? " " + act : ""}`,
+    params: [usize("x"), usize("w"), usize("y"), ...(spec.bias ? [usize("bias")] : []), usize("scratch"), { name: "n", type: "i32" }],
+    body,
+    needs: activationNeeds(act),
+    scratchBytes: bytes,
+  };
+}
+
+/**
+ * The input gradient of a forward conv `spec` as a forward conv of dy: dx is the full
+ * correlation of dy with w rotated 180° and c/f swapped, i.e. a 3×3 stride-1 conv of the
+ * oh×ow×f image dy with padding 2 − pad, giving h×w×c.
+ */
+export function gradInputAsConv(spec: Conv2dSpec): Conv2dSpec {
+  return {
+    h: spec.oh, w: spec.ow, c: spec.f, f: spec.c, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1,
+    padTop: 2 - spec.padTop, padLeft: 2 - spec.padLeft, oh: spec.h, ow: spec.w,
+    accumulate: spec.accumulate, relaxed: spec.relaxed,
+  };
+}
+
+/** Whether the input gradient of `spec` can go through Winograd (pads ≤ 2 keep the transposed pads ≥ 0). */
+export function winogradGradInputApplies(spec: Conv2dSpec): boolean {
+  // (bottom/right pads > 2 would make the transposed ones negative: rows of dy that no x reaches
+  // are simply never read, which the zero-outside-the-image reads already handle)
+  return winogradApplies(spec) && spec.padTop <= 2 && spec.padLeft <= 2;
+}
+
+/** Input gradient: dx[n,h,w,c] (=|+=) conv3x3(dy, rot180(w)ᵀ) by Winograd. Params dy, w, dx, scratch, n (as emitConv2dGradInput). */
+export function emitConv2dGradInputWinograd(spec: Conv2dSpec): KernelDef {
+  checkConv2dSpec(spec, "emitConv2dGradInputWinograd");
+  if (!winogradGradInputApplies(spec)) throw new Error("internal: emitConv2dGradInputWinograd: needs a 3x3 kernel, stride 1, dilation 1, padding <= 2");
+  const t = gradInputAsConv(spec);
+  const { body, bytes } = winogradBody(t, true);
+  return {
+    key: `conv2d_grad_input_winograd:${JSON.stringify(t)}`,
+    label: `conv2d grad-input winograd 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
+    params: [usize("dy"), usize("w"), usize("dx"), usize("scratch"), { name: "n", type: "i32" }],
+    // the shared body reads x and writes y
+    body: [`const x: usize = dy;`, `const y: usize = dx;`, body].join("\n"),
+    needs: [],
+    scratchBytes: bytes,
+  };
+}
