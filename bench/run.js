@@ -1,11 +1,16 @@
 /**
  * `npm run bench`: kiln side by side with TensorFlow.js (wasm, cpu) and ONNX Runtime Web on the
  * same workloads, weights, data and batch sizes, one thread (and kiln/ORT-web on 2 threads where
- * issue 8 asks), round-robin rounds after warm-up, medians; plus this machine's wasm-SIMD peak, process start → first prediction, compile times,
- * module sizes and what an app ships. Writes bench/results/latest.json and README-table.md.
+ * issue 8 asks; kiln's relaxed-SIMD build next to its plain build where issue 5 asks), round-robin
+ * rounds after warm-up, medians; plus this machine's wasm-SIMD peaks (mul+add, relaxed_madd),
+ * process start → first prediction, compile times, module sizes and what an app ships. Writes
+ * bench/results/latest.json and README-table.md. Runs under --experimental-wasm-relaxed-simd on
+ * Node 20 (lib/relaxed-host.js re-executes node with it).
  * BENCH_QUICK=1: a fast smoke run (asc -O0, two short rounds, no tfjs cpu backend), written to
  * git-ignored bench/results/quick.*.tmp.
  */
+// First import: where relaxed SIMD does not validate, it re-runs this command with the Node flag and exits.
+import { relaxedHost } from "./lib/relaxed-host.js";
 import { writeFileSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir, cpus, loadavg } from "node:os";
 import { readGraph, exampleGraphs, mlpGraph, matmulGraph, inferenceOnly, ROOT } from "./lib/graphs.js";
@@ -16,7 +21,7 @@ import { initTf } from "./lib/tfjs.js";
 import { kilnRuntimeSize, peerSizes } from "./lib/sizes.js";
 import { coldCompile, measureStartup } from "./lib/startup.js";
 import { workloads, Skip } from "./workloads.js";
-import { renderReport } from "./lib/report.js";
+import { renderReport, RELAXED } from "./lib/report.js";
 import { evaluateTargets } from "./lib/targets.js";
 
 const quick = !!process.env.BENCH_QUICK;
@@ -26,8 +31,9 @@ const settings = quick
 const log = (...a) => console.error("[bench]", ...a);
 const started = performance.now();
 
-const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version, platform: `${process.platform} ${process.arch}`, date: new Date().toISOString(), loadavgStart: loadavg() };
+const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version, platform: `${process.platform} ${process.arch}`, date: new Date().toISOString(), loadavgStart: loadavg(), relaxedSimd: relaxedHost };
 console.log(`kiln benchmark — ${machine.date}\nmachine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (${machine.platform}); load average ${machine.loadavgStart.map((x) => x.toFixed(1)).join(" ")}`);
+console.log(`relaxed SIMD: ${relaxedHost.validates ? "validates" : "does NOT validate (kiln's relaxed build is skipped)"}${relaxedHost.flag ? ` (node ${relaxedHost.flag})` : ""}`);
 if (quick) console.log("BENCH_QUICK: asc -O0, 2 short rounds, no tfjs-cpu — a smoke run, not representative");
 
 const tmp = mkdtempSync(tmpdir() + "/kiln-bench-");
@@ -39,10 +45,14 @@ const tfmGraph = readGraph("examples/names-transformer/graph.json");
 log("cold compile of the seed CNN (fresh process)…");
 const cold = await coldCompile(ROOT + "examples/mnist-cnn/graph.json", tmp, settings.optimizeLevel);
 
-// 2. The peak probe (this also imports asc, so the example compiles below are warm), then every example graph.
+// 2. The peak probes (this also imports asc, so the example compiles below are warm), then every example graph.
 log("wasm-SIMD peak probe…");
-const peak = await peakProbe(compileAssemblyScript, quick ? 2e7 : 1e8);
+const peakFlops = quick ? 2e7 : 1e8;
+const peak = await peakProbe(compileAssemblyScript, peakFlops);
 log(`peak probe: ${peak.calibration.map((c) => `${c.name} ${c.gflops.toFixed(1)}`).join(", ")} GFLOP/s (CPU time); using ${peak.variant}`);
+// kiln's relaxed build is measured against the peak of its own instruction set (relaxed_madd).
+const relaxedPeak = relaxedHost.validates ? await peakProbe(compileAssemblyScript, peakFlops, "relaxed_madd") : undefined;
+if (relaxedPeak) log(`relaxed_madd peak probe: ${relaxedPeak.calibration.map((c) => `${c.name} ${c.gflops.toFixed(1)}`).join(", ")} GFLOP/s (CPU time); using ${relaxedPeak.variant}`);
 const opts = { maxBatch: 64, optimizeLevel: settings.optimizeLevel };
 const examples = [];
 const compiled = {};
@@ -65,6 +75,17 @@ const cnnThreaded = await compileGraph(cnnGraph, { ...opts, threads: 2 });
 const mlpThreaded = await compileGraph(mlpGraph, { ...opts, maxBatch: 256, threads: 2 });
 const lstmWasm = compiled["names-gender"] ?? (await compileGraph(lstmGraph, opts)).wasm;
 const tfmWasm = compiled["names-transformer"] ?? (await compileGraph(tfmGraph, opts)).wasm;
+// kiln's relaxed-SIMD builds of the one-thread workloads' graphs, same options otherwise: the
+// module is the plain build carrying the relaxed one, and loadModel picks it here (workloads.js checks).
+log("compile the relaxed-SIMD builds (seed CNN, MLP, matmul, LSTM, transformer)…");
+const relaxedOpts = { ...opts, relaxedSimd: true };
+const relaxedWasm = {
+  cnn: (await compileGraph(cnnGraph, relaxedOpts)).wasm,
+  mlp: (await compileGraph(mlpGraph, { ...relaxedOpts, maxBatch: 256 })).wasm,
+  mm: (await compileGraph(matmulGraph, { ...relaxedOpts, maxBatch: 512 })).wasm,
+  lstm: (await compileGraph(lstmGraph, relaxedOpts)).wasm,
+  tfm: (await compileGraph(tfmGraph, relaxedOpts)).wasm,
+};
 
 // 3. Workloads, each round-robin over its systems.
 await initTf();
@@ -74,6 +95,7 @@ const models = {
   mm: await loadModel(mmBuilt.wasm), mmGraph: matmulGraph,
   lstm: await loadModel(lstmWasm), lstmGraph,
   tfm: await loadModel(tfmWasm), tfmGraph,
+  relaxed: Object.fromEntries(await Promise.all(Object.entries(relaxedWasm).map(async ([k, wasm]) => [k, await loadModel(wasm)]))),
   quick,
 };
 const measured = [];
@@ -90,24 +112,24 @@ for (const w of workloads(models)) {
       if (!(e instanceof Skip)) log(`  ${s.name}: ${e.message.split("\n")[0]}`);
     }
   }
-  // The peak probe rides along where kiln is reported as a fraction of it: same load, same rounds.
+  // The peak probes ride along where kiln is reported as a fraction of them: same load, same rounds.
   if (w.flops) ready.push({ name: "peak", step: peak.step });
+  if (w.flops && relaxedPeak) ready.push({ name: "relaxed peak", step: relaxedPeak.step });
   const times = await roundRobin(ready, { ...settings, onProgress: (r, n) => log(`  round ${r}/${n}`) });
   ready.forEach((s, i) => s.dispose?.());
   const entry = { id: w.id, title: w.title, unit: w.unit, flops: w.flops, systems: out };
   ready.forEach((s, i) => {
     const t = times[i];
-    if (s.name === "peak") {
-      entry.peak = { wallGflops: peak.flops / t.wallMs / 1e6, cpuGflops: peak.flops / t.cpuMs / 1e6 };
+    if (s.name === "peak" || s.name === "relaxed peak") {
+      const p = s.name === "peak" ? peak : relaxedPeak;
+      entry[s.name === "peak" ? "peak" : "relaxedPeak"] = { wallGflops: p.flops / t.wallMs / 1e6, cpuGflops: p.flops / t.cpuMs / 1e6 };
       return;
     }
     Object.assign(out.find((o) => o.name === s.name), { wallMs: t.wallMs, cpuMs: t.cpuMs, rounds: t.rounds, itersPerRound: t.itersPerRound, figure: { wallMs: w.value(t.wallMs), cpuMs: w.value(t.cpuMs) } });
   });
-  const kiln = out.find((o) => o.name === "kiln");
-  if (w.flops && entry.peak && kiln?.wallMs) {
-    entry.kilnGflops = { wallMs: w.flops / kiln.wallMs / 1e6, cpuMs: w.flops / kiln.cpuMs / 1e6 };
-    entry.peakFraction = { wallMs: entry.kilnGflops.wallMs / entry.peak.wallGflops, cpuMs: entry.kilnGflops.cpuMs / entry.peak.cpuGflops };
-  }
+  // Each kiln build against the peak of its own instruction set.
+  Object.assign(entry, peakShare(w, out.find((o) => o.name === "kiln"), entry.peak, "kilnGflops", "peakFraction"));
+  Object.assign(entry, peakShare(w, out.find((o) => o.name === RELAXED), entry.relaxedPeak, "relaxedGflops", "relaxedPeakFraction"));
   measured.push(entry);
 }
 
@@ -121,10 +143,12 @@ const shipped = { kilnRuntime: kilnRuntimeSize(), kilnModule: sizes(cold.inferWa
 rmSync(tmp, { recursive: true, force: true });
 
 const peaks = measured.filter((w) => w.peak).map((w) => w.peak);
+const relaxedPeaks = measured.filter((w) => w.relaxedPeak).map((w) => w.relaxedPeak);
 const results = {
   machine: { ...machine, loadavgEnd: loadavg() },
   settings,
-  wasmSimdPeak: { variant: peak.variant, calibration: peak.calibration, wallGflops: Math.max(...peaks.map((p) => p.wallGflops)), cpuGflops: Math.max(...peaks.map((p) => p.cpuGflops)), perWorkload: peaks },
+  wasmSimdPeak: peakSummary(peak, peaks),
+  relaxedSimdPeak: relaxedPeak && peakSummary(relaxedPeak, relaxedPeaks),
   workloads: measured,
   compile: { examples, threaded: { cnnTrain: { compileMs: cnnThreaded.compileMs, bytes: cnnThreaded.bytes, gzipBytes: cnnThreaded.gzipBytes }, mlp: { compileMs: mlpThreaded.compileMs, bytes: mlpThreaded.bytes, gzipBytes: mlpThreaded.gzipBytes } }, cold: { importMs: cold.importMs, trainMs: cold.trainMs, inferMs: cold.inferMs, ...prefixed("train", sizes(cold.trainWasm)), ...prefixed("infer", sizes(cold.inferWasm)) } },
   shipped,
@@ -141,6 +165,18 @@ mkdirSync(ROOT + "bench/results", { recursive: true });
 writeFileSync(ROOT + jsonOut, JSON.stringify(results, null, 2) + "\n");
 writeFileSync(ROOT + mdOut, text + "\n");
 log(`wrote ${jsonOut} and ${mdOut}`);
+
+/** A kiln system's FLOP/s (`gflopsKey`) and its share of `peak` (`fractionKey`), when both were measured. */
+function peakShare(w, kiln, peak, gflopsKey, fractionKey) {
+  if (!w.flops || !peak || !kiln?.wallMs) return {};
+  const gflops = { wallMs: w.flops / kiln.wallMs / 1e6, cpuMs: w.flops / kiln.cpuMs / 1e6 };
+  return { [gflopsKey]: gflops, [fractionKey]: { wallMs: gflops.wallMs / peak.wallGflops, cpuMs: gflops.cpuMs / peak.cpuGflops } };
+}
+
+/** One probe's calibration and the best figures it reached in the workloads' rounds. */
+function peakSummary(probe, perWorkload) {
+  return { set: probe.set, variant: probe.variant, calibration: probe.calibration, wallGflops: Math.max(...perWorkload.map((p) => p.wallGflops)), cpuGflops: Math.max(...perWorkload.map((p) => p.cpuGflops)), perWorkload };
+}
 
 function prefixed(p, o) {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [p + k[0].toUpperCase() + k.slice(1), v]));

@@ -1,13 +1,14 @@
 /**
- * The measured workloads: for each, the systems that run it (kiln and its peers on the same
- * weights, data and batch) and each one's setup → { step } after a correctness check against
- * kiln (outputs within 1e-3, or the same loss before and after one training step). A setup that
- * throws is reported in the table instead of a figure.
+ * The measured workloads: for each, the systems that run it (kiln, kiln's relaxed-SIMD build and
+ * the peers on the same weights, data and batch) and each one's setup → { step } after a
+ * correctness check against kiln (outputs within 1e-3, or the same loss before and after one
+ * training step). A setup that throws is reported in the table instead of a figure.
  */
 import { forwardFlops } from "./lib/graphs.js";
 import { maxAbsDiff, randomInts, uniformF32 } from "./lib/measure.js";
 import { tf, use, buildSequential, copyWeights, patchUntilItRuns, withoutPatches, activate } from "./lib/tfjs.js";
 import { buildOnnx, session, run as ortRun, threadedSession } from "./lib/ort.js";
+import { RELAXED } from "./lib/report.js";
 
 const TOL = 1e-3;
 
@@ -29,14 +30,31 @@ function identical(what, ref, got) {
   return 0;
 }
 
+/** Fails unless two training-loss sequences agree within TOL (relative above 1); the largest difference. */
+function lossesAgree(what, ref, got) {
+  ref.forEach((l, i) => { if (!(Math.abs(l - got[i]) <= TOL * Math.max(1, Math.abs(l)))) throw new Error(`${what}: loss after ${i} steps ${got[i]} vs kiln's ${l}`); });
+  return Math.max(...ref.map((l, i) => Math.abs(l - got[i])));
+}
+
 /** The 2-thread systems' names; report.js shows them in their own table. */
 export const THREADED = { kiln: "kiln (2 threads)", ort: "ort-web (2 threads)" };
 
 /**
- * Inference systems for a sequential graph: kiln, tfjs-wasm, tfjs-cpu and ORT-web on `batch`
- * examples; with `model2` (kiln's threaded build on 2 threads) also kiln and ORT-web on 2 threads.
+ * Before kiln's relaxed-SIMD build is timed: it must really be the relaxed build that runs. A host
+ * without relaxed SIMD is a skip (loadModel then rightly runs the plain build); a host with it
+ * that still got the plain build is an error.
  */
-function inferenceSystems({ model, model2, graph, batch, seed, tfjsCpu, ort = true }) {
+function assertRelaxed(model) {
+  if (!model.capabilities.relaxedSimd) throw new Skip("this host does not validate relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)");
+  if (model.manifest.simd !== "relaxed-simd") throw new Error(`loadModel ran the ${model.manifest.simd} build although the host validates relaxed SIMD`);
+}
+
+/**
+ * Inference systems for a sequential graph: kiln, tfjs-wasm, tfjs-cpu and ORT-web on `batch`
+ * examples; with `relaxed` (kiln's relaxed-SIMD build) also that, with `model2` (kiln's threaded
+ * build on 2 threads) also kiln and ORT-web on 2 threads.
+ */
+function inferenceSystems({ model, relaxed, model2, graph, batch, seed, tfjsCpu, ort = true }) {
   const input = graph.inputs[0];
   const per = input.shape.reduce((a, b) => a * b, 1);
   const x = uniformF32(batch * per, seed);
@@ -55,7 +73,19 @@ function inferenceSystems({ model, model2, graph, batch, seed, tfjsCpu, ort = tr
       return { step: predict, before: () => use(backend), diff, dispose: () => m.dispose() };
     },
   });
-  const systems = [kiln, tfjs("wasm")];
+  // The relaxed build on the plain model's weights; relaxed_madd rounds differently (one rounding
+  // per multiply-add), so its outputs are checked within TOL like a peer's, not bit for bit.
+  const kilnRelaxed = {
+    name: RELAXED,
+    setup: async () => {
+      assertRelaxed(relaxed);
+      relaxed.loadWeights(model.saveWeights({ optimizer: false }));
+      const predict = () => relaxed.predict({ [input.name]: x });
+      const diff = agree(RELAXED, reference(), predict()[outName]);
+      return { step: predict, diff };
+    },
+  };
+  const systems = relaxed ? [kiln, kilnRelaxed, tfjs("wasm")] : [kiln, tfjs("wasm")];
   if (tfjsCpu) systems.push(tfjs("cpu"));
   if (ort) systems.push({
     name: "ort-web",
@@ -92,9 +122,26 @@ function inferenceSystems({ model, model2, graph, batch, seed, tfjsCpu, ort = tr
   return systems;
 }
 
-/** Training systems: kiln trainStep vs tfjs trainOnBatch from kiln's current weights; losses must match. */
-function trainingSystems({ model, model2, graph, batch, feeds, tfjsCpu, tfjsWasm = true, conv = false, quick = false }) {
+/**
+ * Training systems: kiln trainStep vs tfjs trainOnBatch from kiln's current weights; losses must
+ * match. `relaxed`: kiln's relaxed-SIMD build too, `model2`: kiln's threaded build on 2 threads.
+ */
+function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu, tfjsWasm = true, conv = false, quick = false }) {
   const kiln = { name: "kiln", setup: async () => ({ step: () => model.trainStep(feeds) }) };
+  /**
+   * kiln's relaxed-SIMD build from the plain model's weights and optimizer state: its first two
+   * losses must match plain kiln's within TOL, as a peer's must (relaxed_madd rounds differently).
+   */
+  const kilnRelaxed = {
+    name: RELAXED,
+    setup: async () => {
+      assertRelaxed(relaxed);
+      const ref = kilnLosses();
+      relaxed.loadWeights(model.saveWeights());
+      const got = [relaxed.trainStep(feeds).loss, relaxed.trainStep(feeds).loss];
+      return { step: () => relaxed.trainStep(feeds), diff: lossesAgree(RELAXED, ref, got) };
+    },
+  };
   /**
    * kiln's threaded build on 2 threads, from the 1-thread model's weights and optimizer state: two
    * steps' losses and the weights after them must be the same bits as on 1 thread (which is then
@@ -161,13 +208,11 @@ function trainingSystems({ model, model2, graph, batch, feeds, tfjsCpu, tfjsWasm
       const t = performance.now();
       const second = await step();
       const stepMs = performance.now() - t;
-      const got = [first, second];
-      ref.forEach((l, i) => { if (!(Math.abs(l - got[i]) <= TOL * Math.max(1, Math.abs(l)))) throw new Error(`${label}: loss after ${i} steps ${got[i]} vs kiln's ${l}`); });
-      const diff = Math.max(...ref.map((l, i) => Math.abs(l - got[i])));
+      const diff = lossesAgree(label, ref, [first, second]);
       return { step, before, diff, note, stepMs, dispose: () => m.dispose() };
     },
   });
-  const systems = [kiln];
+  const systems = relaxed ? [kiln, kilnRelaxed] : [kiln];
   // The cpu-bridged conv filter gradient takes tens of seconds per step: not in quick runs.
   if (tfjsWasm) systems.push(tfjs("wasm", "tfjs-wasm"));
   if (tfjsWasm && !(conv && quick)) systems.push(tfjs("wasm", "tfjs-wasm (patched)", "cpu"));
@@ -189,9 +234,10 @@ function describeTransformer(g) {
  * Every workload, given the loaded kiln models. `perIter` turns one iteration's milliseconds into
  * the reported figure; `lowerIsBetter` marks latency figures. `cnn2`/`mlp2`: the threaded builds
  * on 2 threads, measured next to kiln on 1 thread where the issue asks (CNN training b32 and b64,
- * CNN inference b64, MLP inference b256).
+ * CNN inference b64, MLP inference b256). `relaxed.cnn` etc.: kiln's relaxed-SIMD builds of the
+ * same graphs (issue 5), measured next to plain kiln in every one-thread workload.
  */
-export function workloads({ cnn, cnn2, cnnGraph, mlp, mlp2, mlpGraph, mm, mmGraph, lstm, lstmGraph, tfm, tfmGraph, quick }) {
+export function workloads({ cnn, cnn2, cnnGraph, mlp, mlp2, mlpGraph, mm, mmGraph, lstm, lstmGraph, tfm, tfmGraph, relaxed = {}, quick }) {
   const tfjsCpu = !quick;
   const samples = (b) => ({ unit: "samples/s", value: (ms) => (b * 1000) / ms });
   const latency = { unit: "ms", value: (ms) => ms, lowerIsBetter: true };
@@ -206,24 +252,24 @@ export function workloads({ cnn, cnn2, cnnGraph, mlp, mlp2, mlpGraph, mm, mmGrap
   const cnnTrainFlops = 3 * forwardFlops(cnnGraph) * 32;
   return [
     { id: "cnn-train-b32", title: "seed CNN training, batch 32", ...samples(32), flops: cnnTrainFlops,
-      systems: trainingSystems({ model: cnn, model2: cnn2, graph: cnnGraph, batch: 32, feeds: trainFeeds(cnnGraph, 32, 11), tfjsCpu, conv: true, quick }) },
+      systems: trainingSystems({ model: cnn, relaxed: relaxed.cnn, model2: cnn2, graph: cnnGraph, batch: 32, feeds: trainFeeds(cnnGraph, 32, 11), tfjsCpu, conv: true, quick }) },
     { id: "cnn-train-b64", title: "seed CNN training, batch 64 — kiln 1 and 2 threads only", ...samples(64), flops: 3 * forwardFlops(cnnGraph) * 64,
-      systems: trainingSystems({ model: cnn, model2: cnn2, graph: cnnGraph, batch: 64, feeds: trainFeeds(cnnGraph, 64, 20), tfjsWasm: false }) },
+      systems: trainingSystems({ model: cnn, relaxed: relaxed.cnn, model2: cnn2, graph: cnnGraph, batch: 64, feeds: trainFeeds(cnnGraph, 64, 20), tfjsWasm: false }) },
     { id: "cnn-infer-b64", title: "seed CNN inference, batch 64", ...samples(64), flops: forwardFlops(cnnGraph) * 64,
-      systems: inferenceSystems({ model: cnn, model2: cnn2, graph: cnnGraph, batch: 64, seed: 12, tfjsCpu }) },
+      systems: inferenceSystems({ model: cnn, relaxed: relaxed.cnn, model2: cnn2, graph: cnnGraph, batch: 64, seed: 12, tfjsCpu }) },
     { id: "cnn-infer-b1", title: "seed CNN inference, batch 1", ...latency,
-      systems: inferenceSystems({ model: cnn, graph: cnnGraph, batch: 1, seed: 13, tfjsCpu }) },
+      systems: inferenceSystems({ model: cnn, relaxed: relaxed.cnn, graph: cnnGraph, batch: 1, seed: 13, tfjsCpu }) },
     { id: "mlp-infer-b1", title: "MLP 784-512-512-10 inference, batch 1", ...latency,
-      systems: inferenceSystems({ model: mlp, graph: mlpGraph, batch: 1, seed: 14, tfjsCpu }) },
+      systems: inferenceSystems({ model: mlp, relaxed: relaxed.mlp, graph: mlpGraph, batch: 1, seed: 14, tfjsCpu }) },
     { id: "mlp-infer-b256", title: "MLP 784-512-512-10 inference, batch 256", ...samples(256), flops: forwardFlops(mlpGraph) * 256,
-      systems: inferenceSystems({ model: mlp, model2: mlp2, graph: mlpGraph, batch: 256, seed: 15, tfjsCpu }) },
+      systems: inferenceSystems({ model: mlp, relaxed: relaxed.mlp, model2: mlp2, graph: mlpGraph, batch: 256, seed: 15, tfjsCpu }) },
     { id: "mlp-train-b128", title: "MLP 784-512-512-10 training (sgd), batch 128", ...samples(128), flops: 3 * forwardFlops(mlpGraph) * 128,
-      systems: trainingSystems({ model: mlp, graph: mlpGraph, batch: 128, feeds: trainFeeds(mlpGraph, 128, 16), tfjsCpu }) },
+      systems: trainingSystems({ model: mlp, relaxed: relaxed.mlp, graph: mlpGraph, batch: 128, feeds: trainFeeds(mlpGraph, 128, 16), tfjsCpu }) },
     { id: "matmul-512", title: "f32 matmul 512×512×512 (kiln: dense 512, no bias, predict at batch 512)", unit: "GFLOP/s", flops: 2 * 512 ** 3,
-      value: (ms) => (2 * 512 ** 3) / ms / 1e6, systems: inferenceSystems({ model: mm, graph: mmGraph, batch: 512, seed: 17, tfjsCpu }) },
+      value: (ms) => (2 * 512 ** 3) / ms / 1e6, systems: inferenceSystems({ model: mm, relaxed: relaxed.mm, graph: mmGraph, batch: 512, seed: 17, tfjsCpu }) },
     { id: "lstm-train-b32", title: `names-gender LSTM training (T ${lstmGraph.inputs[0].shape[0]}: embedding 16 → LSTM 32 → dense 1 sigmoid, adam), batch 32`, ...samples(32),
-      systems: trainingSystems({ model: lstm, graph: lstmGraph, batch: 32, feeds: trainFeeds(lstmGraph, 32, 18), tfjsCpu }) },
+      systems: trainingSystems({ model: lstm, relaxed: relaxed.lstm, graph: lstmGraph, batch: 32, feeds: trainFeeds(lstmGraph, 32, 18), tfjsCpu }) },
     { id: "transformer-train-b32", title: `names-transformer training (${describeTransformer(tfmGraph)}), batch 32 — kiln only: tfjs has no MultiHeadAttention layer`, ...samples(32),
-      systems: [{ name: "kiln", setup: async () => { const feeds = trainFeeds(tfmGraph, 32, 19); return { step: () => tfm.trainStep(feeds) }; } }] },
+      systems: trainingSystems({ model: tfm, relaxed: relaxed.tfm, graph: tfmGraph, batch: 32, feeds: trainFeeds(tfmGraph, 32, 19), tfjsCpu: false, tfjsWasm: false }) },
   ];
 }

@@ -4,6 +4,19 @@
  * time over kiln's at the same work), so > 1 means kiln is ahead for samples/s, ms and GFLOP/s alike.
  */
 export const PEERS = ["tfjs-wasm", "tfjs-wasm (patched)", "tfjs-wasm (patched, conv)", "tfjs-cpu", "ort-web"];
+/** kiln's relaxed-SIMD build (`compile(graph, { relaxedSimd: true })`) as a benchmark system. */
+export const RELAXED = "kiln (relaxed SIMD)";
+
+/**
+ * The kiln builds of the main table, each with its ratio columns and its share of the peak of its
+ * own instruction set. The relaxed build's columns appear only when a run measured (or skipped) it,
+ * so results from before it existed render as they did.
+ */
+const BUILDS = [
+  { name: "kiln", label: "kiln", fraction: "peakFraction", peakHead: "kiln % of peak" },
+  { name: RELAXED, label: "kiln relaxed", fraction: "relaxedPeakFraction", peakHead: "kiln relaxed % of relaxed peak" },
+];
+const hasSystem = (results, name) => results.workloads.some((w) => w.systems.some((s) => s.name === name));
 
 const fmt = (v, unit) => {
   if (v === undefined || v === null || !Number.isFinite(v)) return "—";
@@ -16,10 +29,11 @@ const mb = (b) => (b >= 1e6 ? `${(b / 1048576).toFixed(2)} MB` : kb(b));
 
 /** Markdown table of every workload for one clock ("wallMs" or "cpuMs"); errors become footnotes. */
 export function mainTable(results, clock, notes) {
-  const head = ["workload", "unit", "kiln", ...PEERS, ...PEERS.map((p) => `kiln ÷ ${p}`), "kiln % of peak"];
+  const builds = BUILDS.filter((b) => b.name === "kiln" || hasSystem(results, b.name));
+  const relaxedHead = builds.length > 1 ? ["kiln relaxed ÷ kiln"] : [];
+  const head = ["workload", "unit", ...builds.map((b) => b.name), ...PEERS, ...relaxedHead, ...builds.flatMap((b) => PEERS.map((p) => `${b.label} ÷ ${p}`)), ...builds.map((b) => b.peakHead)];
   const rows = results.workloads.map((w) => {
     const by = Object.fromEntries(w.systems.map((s) => [s.name, s]));
-    const kiln = by.kiln;
     const cell = (s) => {
       if (!s) return "";
       if (s.error) return `✗ [${note(notes, `${w.id}, ${s.name}: ${s.error}`)}]`;
@@ -27,9 +41,11 @@ export function mainTable(results, clock, notes) {
       const v = fmt(s.figure?.[clock], w.unit);
       return s.note ? `${v} [${note(notes, `${w.id}, ${s.name}: ${s.note}`)}]` : v;
     };
-    const ratio = (s) => (kiln?.[clock] && s?.[clock] ? `${(s[clock] / kiln[clock]).toFixed(2)}×` : "");
-    const peak = w.peakFraction?.[clock] !== undefined ? `${(w.peakFraction[clock] * 100).toFixed(0)}%` : "";
-    return [w.title, w.unit, cell(kiln), ...PEERS.map((p) => cell(by[p])), ...PEERS.map((p) => ratio(by[p])), peak];
+    // How many times faster `fast` is than `slow` (time over time, so > 1 means `fast` is ahead).
+    const ratio = (fast, slow) => (fast?.[clock] && slow?.[clock] ? `${(slow[clock] / fast[clock]).toFixed(2)}×` : "");
+    const peak = (b) => (w[b.fraction]?.[clock] !== undefined ? `${(w[b.fraction][clock] * 100).toFixed(0)}%` : "");
+    const relaxedRatio = builds.length > 1 ? [ratio(by[RELAXED], by.kiln)] : [];
+    return [w.title, w.unit, ...builds.map((b) => cell(by[b.name])), ...PEERS.map((p) => cell(by[p])), ...relaxedRatio, ...builds.flatMap((b) => PEERS.map((p) => ratio(by[b.name], by[p]))), ...builds.map(peak)];
   });
   return markdown(head, rows);
 }
@@ -92,9 +108,29 @@ export function threadsTable(results, notes) {
   return markdown(["workload", "unit", "kiln, 1 thread", "kiln, 2 threads", "kiln 2 ÷ 1 threads (wall)", "kiln CPU time 2 ÷ 1 threads", "ort-web, 1 thread", "ort-web, 2 threads", "ort-web 2 ÷ 1 threads", "kiln ÷ ort-web, both 2 threads", "tfjs-wasm, 2 threads"], rows);
 }
 
-/** The issue's targets, each with where kiln stands (wall-clock and CPU-time figures). */
+/**
+ * The issue's targets, each with where kiln stands (wall-clock and CPU-time figures); with the
+ * relaxed-SIMD build's own columns when the run measured it.
+ */
 export function targetsTable(results) {
-  return markdown(["target", "measured (wall)", "measured (CPU time)", "met?"], results.targets.map((t) => [t.target, t.wall, t.cpu, t.met]));
+  if (!results.targets.some((t) => t.relaxed)) {
+    return markdown(["target", "measured (wall)", "measured (CPU time)", "met?"], results.targets.map((t) => [t.target, t.wall, t.cpu, t.met]));
+  }
+  const head = ["target", "kiln, plain SIMD (wall)", "(CPU time)", "met?", "kiln, relaxed SIMD (wall)", "(CPU time)", "met?"];
+  return markdown(head, results.targets.map((t) => [t.target, t.wall, t.cpu, t.met, t.relaxed?.wall ?? "", t.relaxed?.cpu ?? "", t.relaxed?.met ?? ""]));
+}
+
+/**
+ * What the report says about kiln's relaxed-SIMD build: how it was built, loaded and checked, and
+ * its peak; or why it is missing. Empty for results from before the bench measured it.
+ */
+function relaxedText(results) {
+  const host = results.machine.relaxedSimd;
+  if (!host) return "";
+  if (!host.validates) return ` "${RELAXED}" was not measured: this host does not validate relaxed SIMD (Node 20 needs \`--experimental-wasm-relaxed-simd\`).`;
+  const p = results.relaxedSimdPeak;
+  const peak = p ? ` The relaxed-SIMD peak (the same three loops with \`f32x4.relaxed_madd\` — here the ${p.variant}): up to ${p.wallGflops.toFixed(1)} GFLOP/s wall clock, ${p.cpuGflops.toFixed(1)} in CPU time; "kiln relaxed % of relaxed peak" is against it.` : "";
+  return ` "${RELAXED}" is the same graph compiled with \`compile(graph, { relaxedSimd: true })\` (\`f32x4.relaxed_madd\`), loaded where the host validates relaxed SIMD — Chrome 114+ and Node 22+ by default, Node ${results.machine.node} ${host.flag ? `with \`${host.flag}\`, which bench/run.js passes` : "by default"} — and checked to run the relaxed build (its manifest) and to match plain kiln's outputs (or first two losses) within 1e-3 before it was timed, in the same rounds; "kiln relaxed ÷ kiln" is how many times faster it is than the plain build.${peak} The peers' wasm binaries contain no relaxed-SIMD instructions (bench/README.md), so the flag changes nothing they run.`;
 }
 
 /** The whole report (the README's Benchmarks section), from one run's results (latest.json). */
@@ -104,14 +140,14 @@ export function renderReport(results) {
   const peak = results.wasmSimdPeak;
   return [
     `## Benchmarks\n\n\`npm run bench\`${settings.quick ? " (BENCH_QUICK=1: a smoke run, asc -O0, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; one thread everywhere except the two-thread table; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end.`,
-    `Medians of ${settings.rounds} round-robin rounds after warm-up; every peer's outputs (or first two training losses) matched kiln's within 1e-3 on the same weights before it was timed. "kiln ÷ peer" is how many times faster kiln is (> 1: kiln ahead). The wasm-SIMD peak (the fastest of three f32x4 mul+add loops at asc -O3 — 12 register chains, 4×2- and 6×2-vector GEMM steps from L1 — here the ${peak.variant ?? "12 register chains"}), measured in the same rounds as the workloads that report a "% of peak": up to ${peak.wallGflops.toFixed(1)} GFLOP/s wall clock, ${peak.cpuGflops.toFixed(1)} in CPU time. "kiln % of peak": kiln's FLOP/s over that peak; forward FLOPs counted from the layer shapes (conv 2·N·OH·OW·F·KH·KW·C, dense 2·N·in·out), training steps as 3 × forward (backward = 2 × forward, the issue's definition, although no gradient of the graph input is computed).`,
+    `Medians of ${settings.rounds} round-robin rounds after warm-up; every peer's outputs (or first two training losses) matched kiln's within 1e-3 on the same weights before it was timed. "kiln ÷ peer" is how many times faster kiln is (> 1: kiln ahead). The wasm-SIMD peak (the fastest of three f32x4 mul+add loops at asc -O3 — 12 register chains, 4×2- and 6×2-vector GEMM steps from L1 — here the ${peak.variant ?? "12 register chains"}), measured in the same rounds as the workloads that report a "% of peak": up to ${peak.wallGflops.toFixed(1)} GFLOP/s wall clock, ${peak.cpuGflops.toFixed(1)} in CPU time. "kiln % of peak": kiln's FLOP/s over that peak; forward FLOPs counted from the layer shapes (conv 2·N·OH·OW·F·KH·KW·C, dense 2·N·in·out), training steps as 3 × forward (backward = 2 × forward, the issue's definition, although no gradient of the graph input is computed).${relaxedText(results)}`,
     `\n### Wall clock\n\n${mainTable(results, "wallMs", notes)}`,
     `\n### CPU time (process.cpuUsage: leaves out time spent waiting for a core on a shared machine, but counts V8's background threads — wasm tier-up compilation, GC — so short iterations can show more CPU than wall time)\n\n${mainTable(results, "cpuMs", notes)}`,
     ...(results.workloads.some((w) => w.systems.some((s) => s.name === T2.kiln)) ? [
       `\n### Two threads (issue 8)\n\nkiln's threaded build (\`compile(graph, { threads: 2 })\`, loaded with \`loadModel(wasm, { threads: 2 })\`) in the same round-robin rounds as the one-thread figures above, wall clock; before timing, its outputs (inference) or its first two losses and the weights after them (training, from the same weights and optimizer state) were checked bit-identical to kiln on one thread. ORT-web on 2 threads runs in a worker thread (\`env.wasm.numThreads\` is fixed once per realm; one message each way per run) and was checked within 1e-3 of kiln. TensorFlow.js's wasm backend turns threads off in Node. Threaded builds: seed CNN training module ${kb(results.compile.threaded?.cnnTrain?.bytes ?? 0)}, MLP ${kb(results.compile.threaded?.mlp?.bytes ?? 0)}.\n\n${threadsTable(results, notes)}`,
     ] : []),
     `\n${notes.map((n, i) => `[${i + 1}] ${n}`).join("  \n")}`,
-    `\n### Targets (issues 5 and 8)\n\n${targetsTable(results)}`,
+    `\n### Targets (issues 5 and 8)\n\n${results.targets.some((t) => t.relaxed) ? "Each target for kiln's plain-SIMD build and, where it applies (the one-thread workloads), for its relaxed-SIMD build (Node 20: `--experimental-wasm-relaxed-simd`); shares of the peak are of the build's own instruction set's peak.\n\n" : ""}${targetsTable(results)}`,
     `\n### Compile time and module size\n\n${compileTable(results)}`,
     `\n### What an app ships\n\n${shippedTable(results)}`,
     `\nTotal bench time ${results.totalSeconds.toFixed(0)} s.`,
