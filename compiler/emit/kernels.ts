@@ -7,7 +7,7 @@ import { numel, type Dim, type Module, type Node, type Tensor } from "../ir.js";
 import type { KernelDef } from "./kernel.js";
 import { intlit } from "./code.js";
 import { emitMatmul } from "./matmul.js";
-import { emitConv2d, emitConv2dGradFilter, emitConv2dGradInput } from "./conv.js";
+import { directConvApplies, emitConv2d, emitConv2dDirect, emitConv2dGradFilter, emitConv2dGradInput } from "./conv.js";
 import { emitPool2d, emitPool2dGrad } from "./pool.js";
 import { emitElementwise } from "./elementwise.js";
 import { emitReduce } from "./reduce.js";
@@ -75,7 +75,12 @@ const SELECTORS: Record<string, Selector> = {
   },
   conv2d(node, ctx, dims, T, O) {
     const a = node.attrs;
-    const def = emitConv2d({ ...a, bias: !!a.bias, relaxed: ctx.relaxed });
+    const spec = { ...a, bias: !!a.bias, relaxed: ctx.relaxed };
+    // c ≤ 4: the direct kernel (1.1–3.5× the im2col GEMM measured; conv1 of the seed CNN ~2×).
+    // A fused max-pool (fuse.ts) exists only for shapes the direct kernel takes.
+    const direct = directConvApplies(a) && !a.accumulate;
+    if (a.pool && !direct) throw new Error(`internal: conv2d with a fused pool needs the direct kernel (layer ${node.layer})`);
+    const def = direct ? emitConv2dDirect(spec) : emitConv2d(spec);
     const args: Record<string, string> = { x: ptr(ctx, T(0)), w: ptr(ctx, T(1)), y: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" };
     if (a.bias) args.bias = ptr(ctx, T(2));
     return { def, args };
