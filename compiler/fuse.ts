@@ -4,17 +4,22 @@
  *  1. matmul/conv2d + bias add + activation → one kernel with the epilogue fused;
  *  2. elementwise chains → one loop (the producer's expression is substituted into its consumer);
  *  3. an elementwise producer feeding a reduction → the reduction's `pre` expression.
+ *  4. conv2d (small c, direct kernel) → 2×2/2 valid max-pool: the conv computes each window and
+ *     stores only its max (attrs.pool), when the pool is the conv output's only reader — so only
+ *     where nothing else (e.g. a pool gradient in train_step) needs the unpooled output.
  * A producer is folded only into its single consumer, and only through plain activations.
  */
 import type { EwExpr, EwInput } from "./emit/elementwise.js";
 import { remap, substitute } from "./diff-expr.js";
 import type { Module, Node, Program, Tensor } from "./ir.js";
+import { directConvApplies } from "./emit/conv.js";
 
 const EPILOGUE_ACTIVATIONS = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"]);
 
 export function fuse(mod: Module): void {
   for (const prog of mod.programs) {
     fuseEpilogues(mod, prog);
+    fuseConvPool(mod, prog);
     let changed = true;
     while (changed) changed = fuseElementwise(mod, prog);
   }
@@ -75,6 +80,27 @@ function fuseEpilogues(mod: Module, prog: Program): void {
       n.outputs = [next.outputs[0]!];
       prog.nodes.splice(prog.nodes.indexOf(next), 1);
     }
+  }
+}
+
+/** Is `p` a max-pool with 2×2 windows, stride 2 and no padding (Keras' default pooling)? */
+function isMaxPool2x2(p: Node): boolean {
+  const a = p.attrs;
+  return p.op === "pool2d" && a.kind === "max" && a.ph === 2 && a.pw === 2 && a.sh === 2 && a.sw === 2 && a.padTop === 0 && a.padLeft === 0
+    && a.oh === Math.floor(a.h / 2) && a.ow === Math.floor(a.w / 2);
+}
+
+function fuseConvPool(mod: Module, prog: Program): void {
+  for (const n of prog.nodes.slice()) {
+    if (n.op !== "conv2d" || n.attrs.accumulate || n.attrs.pool || !directConvApplies(n.attrs)) continue;
+    const u = uses(mod, prog);
+    const out = mod.t(n.outputs[0]!);
+    const pool = (u.readers.get(out.id) ?? [])[0];
+    if (!pool || !isMaxPool2x2(pool) || !privateTo(mod, u, out, pool)) continue;
+    if (pool.attrs.h !== n.attrs.oh || pool.attrs.w !== n.attrs.ow || pool.attrs.c !== n.attrs.f) continue;
+    n.attrs = { ...n.attrs, pool: { ph: 2, pw: 2, poh: pool.attrs.oh, pow: pool.attrs.ow } };
+    n.outputs = [pool.outputs[0]!];
+    prog.nodes.splice(prog.nodes.indexOf(pool), 1);
   }
 }
 
