@@ -2,11 +2,13 @@
  * Conv2d forward, input-gradient and filter-gradient emitters against float64 loops written here:
  * same/valid padding, stride 2, dilation 2, c = 1, f = 10, asymmetric padding, multi-block K,
  * bias + relu, accumulate, and the relaxed-SIMD build when this Node accepts it. Then the direct
- * kernel for c ≤ 4 (plain and max-pool-fused) on c = 1…4, f = 1…64, odd sizes, batch 1/2/3.
+ * kernels for c ≤ 4 (forward plain and max-pool-fused, filter gradient whole and as a ldf slice)
+ * on c = 1…4, f = 1…64, odd sizes, batch 1/2/3.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  directConvApplies, emitConv2d, emitConv2dDirect, emitConv2dGradFilter, emitConv2dGradInput, type Conv2dSpec, type DirectConvSpec,
+  directConvApplies, emitConv2d, emitConv2dDirect, emitConv2dGradFilter, emitConv2dGradFilterDirect, emitConv2dGradInput,
+  type Conv2dSpec, type DirectConvSpec,
 } from "../../compiler/emit/conv.js";
 import { emitPool2d } from "../../compiler/emit/pool.js";
 import { preludeFor } from "../../compiler/emit/prelude.js";
@@ -231,6 +233,46 @@ describe("conv2d direct kernel (c ≤ 4)", () => {
   it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
     const res = await runDirect(true);
     dcases.forEach((c, i) => expect(res[i]!.err, c.name).toBeLessThan(1e-5));
+  });
+
+  describe("filter gradient (emitConv2dGradFilterDirect)", () => {
+    // Every unpooled forward case plus accumulate and stride-2 same cases, against the float64 loop.
+    const gcases: Case[] = [
+      ...dcases.filter((c) => !c.spec.pool).map((c) => {
+        const { pixels, vectors, bias, activation, ...plain } = c.spec;
+        return { name: c.name, n: c.n, spec: plain };
+      }),
+      { name: "accumulate, c = 4, same", n: 2, spec: { ...base, h: 6, w: 6, c: 4, f: 9, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 6, accumulate: true } },
+      { name: "c = 2, f = 7, stride 2 same (bottom/right padding)", n: 3, spec: { ...base, h: 8, w: 7, c: 2, f: 7, kh: 3, kw: 3, sh: 2, sw: 2, padTop: 0, padLeft: 1, oh: 4, ow: 4 } },
+    ];
+    let res: { err: number; slice: number; untouched: boolean }[];
+    beforeAll(async () => {
+      const f0 = 1;
+      const defs = gcases.flatMap((c) => [emitConv2dGradFilterDirect(c.spec), emitConv2dGradFilterDirect({ ...c.spec, f: Math.max(1, c.spec.f - 2), ldf: c.spec.f })]);
+      const mod = await buildKernels(defs, { pages: 512 });
+      res = gcases.map((c, i) => {
+        const r = rng(900 + i), z = sizes(c), fs = Math.max(1, c.spec.f - 2), o = c.spec.f > 2 ? f0 : 0;
+        const x = r.uniform(z.x), dy = r.uniform(z.y), dw0 = r.uniform(z.w);
+        const px = mod.alloc(z.x, x), pdy = mod.alloc(z.y, dy), pdw = mod.alloc(z.w, dw0), pdw2 = mod.alloc(z.w, dw0);
+        mod.call(2 * i, px, pdy, pdw, mod.scratch, c.n);
+        // Threaded builds: filters [o, o + fs) of the same product, dy and dw offset, row stride ldf.
+        mod.call(2 * i + 1, px, pdy + 4 * o, pdw2 + 4 * o, mod.scratch, c.n);
+        const ref = refGradFilter(c, x, dy, dw0), out = mod.f32(pdw, z.w), out2 = mod.f32(pdw2, z.w);
+        const idx = Array.from({ length: z.w }, (_, k) => k), inSlice = (k: number) => k % c.spec.f >= o && k % c.spec.f < o + fs;
+        const e = { err: relErr(out, ref), slice: relErr(idx.filter(inSlice).map((k) => out2[k]), idx.filter(inSlice).map((k) => ref[k])), untouched: idx.filter((k) => !inSlice(k)).every((k) => out2[k] === dw0[k]) };
+        // The slice's elements are the same sums in the same order: equal bits to the whole kernel's.
+        if (!idx.filter(inSlice).every((k) => Object.is(out[k], out2[k]))) e.slice = Infinity;
+        mod.reset();
+        return e;
+      });
+    });
+    gcases.forEach((c, i) => {
+      it(`matches the float64 reference, whole and as a filter slice (ldf): ${c.name}, batch ${c.n}`, () => {
+        expect(res[i]!.err).toBeLessThan(1e-5);
+        expect(res[i]!.slice).toBeLessThan(1e-5);
+        expect(res[i]!.untouched).toBe(true);
+      });
+    });
   });
 
   it("applies to c ≤ 4 with at most 36 taps·channels only, and refuses the rest", () => {
