@@ -8,6 +8,7 @@
  *     stores only its max (attrs.pool), when the pool is the conv output's only reader — so only
  *     where nothing else (e.g. a pool gradient in train_step) needs the unpooled output.
  * A producer is folded only into its single consumer, and only through plain activations.
+ * First, ew/reduce inputs that no expression reads are dropped (they would block 1. and 2.).
  */
 import type { EwExpr, EwInput } from "./emit/elementwise.js";
 import { remap, substitute } from "./diff-expr.js";
@@ -18,6 +19,7 @@ const EPILOGUE_ACTIVATIONS = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_
 
 export function fuse(mod: Module): void {
   for (const prog of mod.programs) {
+    pruneUnusedInputs(prog);
     fuseEpilogues(mod, prog);
     fuseConvPool(mod, prog);
     let changed = true;
@@ -80,6 +82,27 @@ function fuseEpilogues(mod: Module, prog: Program): void {
       n.outputs = [next.outputs[0]!];
       prog.nodes.splice(prog.nodes.indexOf(next), 1);
     }
+  }
+}
+
+/**
+ * Drops ew/reduce inputs their expressions never read. Gradient rules list the forward node's
+ * inputs even when the derivative ignores them (d(x + b)/db · dy reads only dy): such a dead read
+ * of a conv/matmul output kept its bias + activation from being fused in train_step.
+ */
+function pruneUnusedInputs(prog: Program): void {
+  for (const n of prog.nodes) {
+    if (n.op !== "ew" && n.op !== "reduce") continue;
+    const exprs: EwExpr[] = n.op === "ew" ? n.attrs.exprs : [n.attrs.pre];
+    const used = new Set<number>();
+    for (const e of exprs) remap(e, (i) => (used.add(i), i));
+    if (used.size === 0 || used.size === n.inputs.length) continue;
+    const keep = n.inputs.map((_, i) => i).filter((i) => used.has(i));
+    const to = new Map(keep.map((old, i) => [old, i]));
+    const rewrite = (e: EwExpr) => remap(e, (i) => to.get(i)!);
+    const inputs = keep.map((i) => n.attrs.inputs[i]);
+    n.attrs = n.op === "ew" ? { ...n.attrs, inputs, exprs: exprs.map(rewrite) } : { ...n.attrs, inputs, pre: rewrite(exprs[0]!) };
+    n.inputs = keep.map((i) => n.inputs[i]!);
   }
 }
 
