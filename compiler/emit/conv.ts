@@ -294,13 +294,13 @@ export function emitConv2dGradInput(spec: Conv2dSpec): KernelDef {
 // and adds, tap by tap in (ky, kx, ci) order, splat(x)·w-row — the GEMM's k order, so the sums
 // (and with the same epilogue, the results) are bit-identical to emitConv2d. Filters are walked in
 // chunks of V vectors; padded filter counts use a zero-padded copy of w and bias in scratch.
-// Blocks whose windows lie in the image load x with immediate offsets; border blocks test each
-// tap and read 0 outside (as the im2col packer does).
+// Blocks whose windows lie in the image advance one x pointer per pixel by per-tap deltas; border
+// blocks test each tap and read 0 outside (as the im2col packer does).
 
-/** Largest kh·kw·c the direct kernel unrolls (3×3 with c ≤ 4, 5×5 with c = 1). */
+/** Largest kh·kw·c the direct kernels take (3×3 with c ≤ 4, 5×5 with c = 1: the measured shapes). */
 export const DIRECT_MAX_TAPS = 36;
 
-/** Pooling fused after the convolution (predict only): max over tiling ph×pw windows of act(conv). */
+/** Pooling fused after the convolution (fuse.ts; not in train_step): max over tiling ph×pw windows of act(conv). */
 export interface FusedPool { ph: number; pw: number; poh: number; pow: number }
 
 export interface DirectConvSpec extends Conv2dSpec {
@@ -352,8 +352,8 @@ function blockPixel(c: DirectCtx, i: number, q: string): string[] {
 }
 
 /**
- * Splat of x at the loop's current tap for pixel i: interior pixels add the tap's byte offset xo_;
- * border pixels test the tap's position (row dy_, column dx_, channel byte co_) and read 0 outside.
+ * Splat of x at the loop's current tap for pixel i: interior pixels read at xq{i}_ (already moved
+ * by the tap's delta); border pixels test the tap's position (row dy_, column dx_, channel byte co_) and read 0 outside.
  */
 function tapSplat(c: DirectCtx, i: number, border: boolean): string {
   const s = c.s;
