@@ -266,6 +266,17 @@ describe("conv2d direct kernel (c ≤ 4)", () => {
         return e;
       });
     });
+    it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
+      const mod = await buildKernels(gcases.map((c) => emitConv2dGradFilterDirect({ ...c.spec, relaxed: true })), { pages: 512, relaxed: true });
+      gcases.forEach((c, i) => {
+        const r = rng(900 + i), z = sizes(c);
+        const x = r.uniform(z.x), dy = r.uniform(z.y), dw0 = r.uniform(z.w);
+        const px = mod.alloc(z.x, x), pdy = mod.alloc(z.y, dy), pdw = mod.alloc(z.w, dw0);
+        mod.call(i, px, pdy, pdw, mod.scratch, c.n);
+        expect(relErr(mod.f32(pdw, z.w), refGradFilter(c, x, dy, dw0)), c.name).toBeLessThan(1e-5);
+        mod.reset();
+      });
+    });
     gcases.forEach((c, i) => {
       it(`matches the float64 reference, whole and as a filter slice (ldf): ${c.name}, batch ${c.n}`, () => {
         expect(res[i]!.err).toBeLessThan(1e-5);
