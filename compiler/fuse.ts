@@ -8,6 +8,8 @@
  *     stores only its max (attrs.pool), when the pool is the conv output's only reader — so only
  *     where nothing else (e.g. a pool gradient in train_step) needs the unpooled output.
  * A producer is folded only into its single consumer, and only through plain activations.
+ *  5. max-pool gradient (tiling windows) → the relu derivative that follows it (x > 0 ? 1 : 0)·dx,
+ *     when the pool input is that x (a relu'd conv output): one pass over dx instead of two.
  * First, ew/reduce inputs that no expression reads are dropped (they would block 1. and 2.).
  */
 import type { EwExpr, EwInput } from "./emit/elementwise.js";
@@ -22,6 +24,7 @@ export function fuse(mod: Module): void {
     pruneUnusedInputs(prog);
     fuseEpilogues(mod, prog);
     fuseConvPool(mod, prog);
+    fusePoolGradRelu(mod, prog);
     let changed = true;
     while (changed) changed = fuseElementwise(mod, prog);
   }
@@ -124,6 +127,30 @@ function fuseConvPool(mod: Module, prog: Program): void {
     n.attrs = { ...n.attrs, pool: { ph: 2, pw: 2, poh: pool.attrs.oh, pow: pool.attrs.ow } };
     n.outputs = [pool.outputs[0]!];
     prog.nodes.splice(prog.nodes.indexOf(pool), 1);
+  }
+}
+
+/** relu'(in0) · in1 as autodiff writes it: (in0 > 0 ? 1 : 0) · in1. */
+const RELU_GRAD = JSON.stringify({
+  k: "bin", op: "mul",
+  a: { k: "sel", cmp: "gt", a: { k: "in", i: 0 }, b: { k: "const", v: 0 }, then: { k: "const", v: 1 }, else: { k: "const", v: 0 } },
+  b: { k: "in", i: 1 },
+});
+
+function fusePoolGradRelu(mod: Module, prog: Program): void {
+  for (const n of prog.nodes.slice()) {
+    const a = n.attrs;
+    if (n.op !== "pool2d_grad" || a.kind !== "max" || a.ph !== a.sh || a.pw !== a.sw || a.reluGrad) continue;
+    const u = uses(mod, prog);
+    const out = mod.t(n.outputs[0]!);
+    const e = (u.readers.get(out.id) ?? [])[0];
+    if (!e || e.op !== "ew" || !privateTo(mod, u, out, e) || e.inputs.length !== 2 || e.inputs[1] !== out.id) continue;
+    if (mod.storage(mod.t(e.inputs[0]!)).id !== mod.storage(mod.t(n.inputs[0]!)).id) continue;
+    if (!e.attrs.inputs.every(isFull) || e.attrs.exprs.length !== 1 || e.attrs.accumulate?.[0] || JSON.stringify(e.attrs.exprs[0]) !== RELU_GRAD) continue;
+    if (writtenBetween(mod, prog, n, e)) continue;
+    n.attrs = { ...a, reluGrad: true };
+    n.outputs = [e.outputs[0]!];
+    prog.nodes.splice(prog.nodes.indexOf(e), 1);
   }
 }
 

@@ -18,6 +18,11 @@ export interface Pool2dSpec {
   /** Padding before (top/left); the rest is implied by oh/ow. */
   padTop: number; padLeft: number;
   oh: number; ow: number;
+  /**
+   * Gradient of max pooling with tiling windows only: multiply dx by the relu derivative of x
+   * (x > 0 ? 1 : 0), the elementwise kernel fuse.ts folds in after a relu'd pool input.
+   */
+  reluGrad?: boolean;
 }
 
 /** y = pool(x). Params: x, y (usize), n (i32 batch). */
@@ -55,11 +60,13 @@ export function emitPool2dGrad(s: Pool2dSpec): KernelDef {
   check(s);
   const scatter = s.kind === "max" ? maxGradChannels(s) : avgGradChannels(s);
   if (!tiling(s)) {
+    if (s.reluGrad) throw new Error("internal: reluGrad needs max pooling with tiling windows");
     const body = `memory.fill(dx, 0, <usize>n * ${intlit(s.h * s.w * s.c * 4)});
 ${outerLoops(s, "dy", scatter)}`;
     return kernel(s, "grad", ["x", "dy", "dx"], body);
   }
-  const clamped = `${windowLoop(`memory.fill(dxb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)}) << 2), 0, ${intlit(s.c * 4)});`)}\n${scatter}`;
+  if (s.reluGrad && s.kind !== "max") throw new Error("internal: reluGrad needs max pooling with tiling windows");
+  const clamped = `${windowLoop(`memory.fill(dxb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)}) << 2), 0, ${intlit(s.c * 4)});`)}\n${scatter}${s.reluGrad ? "\n" + reluMaskWindow(s) : ""}`;
   const inner = unrollable(s) ? `if (${FULL_WINDOW(s)}) {\n${indent(fullWindowGrad(s))}\n} else {\n${indent(clamped)}\n}` : clamped;
   return kernel(s, "grad", ["x", "dy", "dx"], outerLoops(s, "dy", inner, uncoveredZero(s)));
 }
@@ -139,20 +146,21 @@ function fullWindowGrad(s: Pool2dSpec): string {
       ...taps.slice(1).map((_, j) => `bv = v128.bitselect(v${j + 1}, bv, f32x4.gt(v${j + 1}, bv));`),
       `const g = f32x4.add(f32x4.splat(0), v128.load(dyp${p}, ${intlit(o)}));`,
       `let m = v128.or(f32x4.eq(v0, bv), f32x4.ne(v0, v0));`,
-      `v128.store(dxw${p}, v128.and(g, m), ${intlit(o + taps[0]!)});`,
+      `v128.store(dxw${p}, ${relu4(s, "v0", "v128.and(g, m)")}, ${intlit(o + taps[0]!)});`,
       ...taps.slice(1).flatMap((t, j) => {
         const i = j + 1;
-        const lines = [`const m${i} = v128.andnot(f32x4.eq(v${i}, bv), m);`, `v128.store(dxw${p}, v128.and(g, m${i}), ${intlit(o + t)});`];
+        const lines = [`const m${i} = v128.andnot(f32x4.eq(v${i}, bv), m);`, `v128.store(dxw${p}, ${relu4(s, `v${i}`, `v128.and(g, m${i})`)}, ${intlit(o + t)});`];
         if (i < T - 1) lines.push(`m = v128.or(m, m${i});`);
         return lines;
       }),
     ].join("\n");
     sca = (o, p) => [
-      `let bv = load<f32>(xw${p}, ${intlit(o + taps[0]!)});`,
+      ...taps.map((t, i) => `const v${i} = load<f32>(xw${p}, ${intlit(o + t)});`),
+      `let bv = v0;`,
       `let bi: i32 = 0;`,
-      ...taps.slice(1).map((t, j) => `{ const v = load<f32>(xw${p}, ${intlit(o + t)}); if (v > bv) { bv = v; bi = ${intlit(j + 1)}; } }`),
+      ...taps.slice(1).map((_, j) => `if (v${j + 1} > bv) { bv = v${j + 1}; bi = ${intlit(j + 1)}; }`),
       `const g: f32 = <f32>0 + load<f32>(dyp${p}, ${intlit(o)});`,
-      ...taps.map((t, i) => `store<f32>(dxw${p}, select<f32>(g, 0, bi == ${intlit(i)}), ${intlit(o + t)});`),
+      ...taps.map((t, i) => `store<f32>(dxw${p}, ${relu1(s, `v${i}`, `select<f32>(g, 0, bi == ${intlit(i)})`)}, ${intlit(o + t)});`),
     ].join("\n");
   } else {
     const cnt = f32lit(s.ph * s.pw);
@@ -166,6 +174,22 @@ function fullWindowGrad(s: Pool2dSpec): string {
     ].join("\n");
   }
   return [windowBase(s, "xw", "xb"), windowBase(s, "dxw", "dxb"), unrolledChannels(s, ["xw", "dxw", "dyp"], vec, sca)].join("\n");
+}
+
+/** reluGrad: (x > 0 ? 1 : 0) · g, as the elementwise kernel computes it (so the same bits). */
+function relu4(s: Pool2dSpec, x: string, g: string): string {
+  return s.reluGrad ? `f32x4.mul(v128.bitselect(f32x4.splat(1), f32x4.splat(0), f32x4.gt(${x}, f32x4.splat(0))), ${g})` : g;
+}
+function relu1(s: Pool2dSpec, x: string, g: string): string {
+  return s.reluGrad ? `select<f32>(1, 0, ${x} > 0) * ${g}` : g;
+}
+
+/** reluGrad after a clamped window's scatter: dx = (x > 0 ? 1 : 0) · dx over its cells. */
+function reluMaskWindow(s: Pool2dSpec): string {
+  const at = `(<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2)`;
+  const vec = `const p = dxb + ${at};\nv128.store(p, ${relu4(s, `v128.load(xb + ${at})`, "v128.load(p)")});`;
+  const sca = `const p = dxb + ${at};\nstore<f32>(p, ${relu1(s, `load<f32>(xb + ${at})`, "load<f32>(p)")});`;
+  return windowLoop(channelLoops(s.c, vec, sca));
 }
 
 /** Zeroes the bottom rows and right columns of one image that no tiling window covers. */
@@ -259,9 +283,10 @@ ${indent(inner, 2)}
 
 function kernel(s: Pool2dSpec, dir: "fwd" | "grad", tensors: string[], body: string): KernelDef {
   const dims = [s.h, s.w, s.c, s.ph, s.pw, s.sh, s.sw, s.padTop, s.padLeft, s.oh, s.ow].join(",");
+  const relu = s.reluGrad ? ":relu" : "";
   return {
-    key: `pool2d:${s.kind}:${dir}:${dims}`,
-    label: `${s.kind}pool2d${dir === "grad" ? " grad" : ""} ${s.h}x${s.w}x${s.c} pool ${s.ph}x${s.pw} stride ${s.sh}x${s.sw}`,
+    key: `pool2d:${s.kind}:${dir}${relu}:${dims}`,
+    label: `${s.kind}pool2d${dir === "grad" ? " grad" : ""} ${s.h}x${s.w}x${s.c} pool ${s.ph}x${s.pw} stride ${s.sh}x${s.sw}${s.reluGrad ? " * relu'" : ""}`,
     params: [...tensors.map((name) => ({ name, type: "usize" as const })), { name: "n", type: "i32" }],
     body,
   };

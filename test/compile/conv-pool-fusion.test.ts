@@ -1,7 +1,8 @@
 /**
  * The conv2d → max_pooling2d fusion (compiler/fuse.ts): predict and evaluate run one direct kernel
  * that stores window maxima (no separate pool call, no unpooled buffer); train_step keeps the
- * unpooled output for the pool gradient. Values are checked by forward.test.ts (cases.ts).
+ * unpooled output for the pool gradient, whose kernel also applies the relu derivative that
+ * follows it. Values are checked by forward.test.ts and gradients.test.ts (cases.ts).
  */
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
@@ -24,7 +25,8 @@ describe("conv2d → max-pool fusion", () => {
       expect(calls(prog).filter((l) => /conv2d direct .*maxpool 2x2/.test(l)), prog).toHaveLength(1);
       expect(calls(prog).some((l) => l.startsWith("maxpool2d")), prog).toBe(false);
     }
-    expect(calls("train_step").some((l) => l.startsWith("maxpool2d grad"))).toBe(true);
+    // The pool gradient carries the relu derivative of its (relu'd) input: no separate ew pass.
+    expect(calls("train_step").filter((l) => /^maxpool2d grad .* \* relu'$/.test(l))).toHaveLength(1);
     expect(calls("train_step").some((l) => /maxpool 2x2/.test(l))).toBe(false);
     expect(r.ir).toMatch(/= conv2d\(.*"pool":\{"ph":2,"pw":2,"poh":3,"pow":3\}\}/);
   });

@@ -48,6 +48,8 @@ const GEOMS: Omit<Case, "kind" | "name">[] = [
 ];
 const CASES: Case[] = GEOMS.flatMap((g, i) => (["max", "avg"] as const).map((kind) => ({ ...g, kind, name: `${kind}${i}` })));
 
+const reluGradCase = (c: Case): boolean => c.kind === "max" && c.k[0] === c.s[0] && c.k[1] === c.s[1];
+
 /** Walks every output element with its clamped window; f(b, oy, ox, ch, cells) where cells are flat x indices in row-major order. */
 function eachWindow(sp: Pool2dSpec, n: number, f: (o: number, cells: number[]) => void): void {
   for (let b = 0; b < n; b++)
@@ -93,6 +95,7 @@ describe("pool2d kernels", () => {
     for (const c of CASES) {
       kernels[`${c.name}_fwd`] = emitPool2d(specOf(c));
       kernels[`${c.name}_grad`] = emitPool2dGrad(specOf(c));
+      if (reluGradCase(c)) kernels[`${c.name}_grelu`] = emitPool2dGrad({ ...specOf(c), reluGrad: true });
     }
     mod = await buildKernels(kernels, 256);
   });
@@ -135,6 +138,23 @@ describe("pool2d kernels", () => {
       expect(Array.from(mod.f32(pdx, nx)), c.name).toEqual(Array.from(refGrad(sp, N, x, dy)));
     }
   });
+
+  // Max pooling with tiling windows can fold the relu derivative of x (fuse.ts): dx · (x > 0 ? 1 : 0).
+  for (const c of CASES.filter(reluGradCase)) {
+    const sp = specOf(c), N = c.n ?? 2;
+    it(`max ${c.h}x${c.w}x${c.c} pool ${c.k} ${c.pad}, batch ${N}: gradient times relu'(x), bit-exact`, () => {
+      mod.reset();
+      const r = rng(c.h * 31 + c.c);
+      const nx = N * c.h * c.w * c.c, ny = N * sp.oh * sp.ow * c.c;
+      // Relu'd inputs (many exact zeros, ties among them) and some negative dy (0 · negative = -0).
+      const x = uniform(r, nx).map((v) => Math.max(c.ties ? Math.round(v * 1.5) : v, 0));
+      const dy = uniform(r, ny);
+      const px = mod.putF32(x), pdy = mod.putF32(dy), pdx = mod.putF32(uniform(r, nx, 5, 9));
+      mod.fn[`${c.name}_grelu`]!(px, pdy, pdx, N);
+      const want = refGrad(sp, N, x, dy).map((g, i) => (x[i]! > 0 ? 1 : 0) * g);
+      expect(Array.from(mod.f32(pdx, nx))).toEqual(Array.from(want));
+    });
+  }
 
   it("ties send the max gradient to the first maximal element only", () => {
     const N = 2;
