@@ -286,7 +286,7 @@ function kernel(s: Pool2dSpec, dir: "fwd" | "grad", tensors: string[], body: str
   const relu = s.reluGrad ? ":relu" : "";
   return {
     key: `pool2d:${s.kind}:${dir}${relu}:${dims}`,
-    label: `${s.kind}pool2d${dir === "grad" ? " grad" : ""} ${s.h}x${s.w}x${s.c} pool ${s.ph}x${s.pw} stride ${s.sh}x${s.sw}${s.reluGrad ? " * relu'" : ""}`,
+    label: `${s.kind}pool2d${dir === "grad" ? " grad" : ""} ${s.h}x${s.w}x${s.c} pool ${s.ph}x${s.pw} stride ${s.sh}x${s.sw}${s.reluGrad ? " x relu grad" : ""}`,
     params: [...tensors.map((name) => ({ name, type: "usize" as const })), { name: "n", type: "i32" }],
     body,
   };
