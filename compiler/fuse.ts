@@ -4,17 +4,27 @@
  *  1. matmul/conv2d + bias add + activation → one kernel with the epilogue fused;
  *  2. elementwise chains → one loop (the producer's expression is substituted into its consumer);
  *  3. an elementwise producer feeding a reduction → the reduction's `pre` expression.
+ *  4. conv2d (small c, direct kernel) → 2×2/2 valid max-pool: the conv computes each window and
+ *     stores only its max (attrs.pool), when the pool is the conv output's only reader — so only
+ *     where nothing else (e.g. a pool gradient in train_step) needs the unpooled output.
  * A producer is folded only into its single consumer, and only through plain activations.
+ *  5. max-pool gradient (tiling windows) → the relu derivative that follows it (x > 0 ? 1 : 0)·dx,
+ *     when the pool input is that x (a relu'd conv output): one pass over dx instead of two.
+ * First, ew/reduce inputs that no expression reads are dropped (they would block 1. and 2.).
  */
 import type { EwExpr, EwInput } from "./emit/elementwise.js";
 import { remap, substitute } from "./diff-expr.js";
 import type { Module, Node, Program, Tensor } from "./ir.js";
+import { directConvApplies } from "./emit/conv.js";
 
 const EPILOGUE_ACTIVATIONS = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"]);
 
 export function fuse(mod: Module): void {
   for (const prog of mod.programs) {
+    pruneUnusedInputs(prog);
     fuseEpilogues(mod, prog);
+    fuseConvPool(mod, prog);
+    fusePoolGradRelu(mod, prog);
     let changed = true;
     while (changed) changed = fuseElementwise(mod, prog);
   }
@@ -75,6 +85,72 @@ function fuseEpilogues(mod: Module, prog: Program): void {
       n.outputs = [next.outputs[0]!];
       prog.nodes.splice(prog.nodes.indexOf(next), 1);
     }
+  }
+}
+
+/**
+ * Drops ew/reduce inputs their expressions never read. Gradient rules list the forward node's
+ * inputs even when the derivative ignores them (d(x + b)/db · dy reads only dy): such a dead read
+ * of a conv/matmul output kept its bias + activation from being fused in train_step.
+ */
+function pruneUnusedInputs(prog: Program): void {
+  for (const n of prog.nodes) {
+    if (n.op !== "ew" && n.op !== "reduce") continue;
+    const exprs: EwExpr[] = n.op === "ew" ? n.attrs.exprs : [n.attrs.pre];
+    const used = new Set<number>();
+    for (const e of exprs) remap(e, (i) => (used.add(i), i));
+    if (used.size === 0 || used.size === n.inputs.length) continue;
+    const keep = n.inputs.map((_, i) => i).filter((i) => used.has(i));
+    const to = new Map(keep.map((old, i) => [old, i]));
+    const rewrite = (e: EwExpr) => remap(e, (i) => to.get(i)!);
+    const inputs = keep.map((i) => n.attrs.inputs[i]);
+    n.attrs = n.op === "ew" ? { ...n.attrs, inputs, exprs: exprs.map(rewrite) } : { ...n.attrs, inputs, pre: rewrite(exprs[0]!) };
+    n.inputs = keep.map((i) => n.inputs[i]!);
+  }
+}
+
+/** Is `p` a max-pool with 2×2 windows, stride 2 and no padding (Keras' default pooling)? */
+function isMaxPool2x2(p: Node): boolean {
+  const a = p.attrs;
+  return p.op === "pool2d" && a.kind === "max" && a.ph === 2 && a.pw === 2 && a.sh === 2 && a.sw === 2 && a.padTop === 0 && a.padLeft === 0
+    && a.oh === Math.floor(a.h / 2) && a.ow === Math.floor(a.w / 2);
+}
+
+function fuseConvPool(mod: Module, prog: Program): void {
+  for (const n of prog.nodes.slice()) {
+    if (n.op !== "conv2d" || n.attrs.accumulate || n.attrs.pool || !directConvApplies(n.attrs)) continue;
+    const u = uses(mod, prog);
+    const out = mod.t(n.outputs[0]!);
+    const pool = (u.readers.get(out.id) ?? [])[0];
+    if (!pool || !isMaxPool2x2(pool) || !privateTo(mod, u, out, pool)) continue;
+    if (pool.attrs.h !== n.attrs.oh || pool.attrs.w !== n.attrs.ow || pool.attrs.c !== n.attrs.f) continue;
+    n.attrs = { ...n.attrs, pool: { ph: 2, pw: 2, poh: pool.attrs.oh, pow: pool.attrs.ow } };
+    n.outputs = [pool.outputs[0]!];
+    prog.nodes.splice(prog.nodes.indexOf(pool), 1);
+  }
+}
+
+/** relu'(in0) · in1 as autodiff writes it: (in0 > 0 ? 1 : 0) · in1. */
+const RELU_GRAD = JSON.stringify({
+  k: "bin", op: "mul",
+  a: { k: "sel", cmp: "gt", a: { k: "in", i: 0 }, b: { k: "const", v: 0 }, then: { k: "const", v: 1 }, else: { k: "const", v: 0 } },
+  b: { k: "in", i: 1 },
+});
+
+function fusePoolGradRelu(mod: Module, prog: Program): void {
+  for (const n of prog.nodes.slice()) {
+    const a = n.attrs;
+    if (n.op !== "pool2d_grad" || a.kind !== "max" || a.ph !== a.sh || a.pw !== a.sw || a.reluGrad) continue;
+    const u = uses(mod, prog);
+    const out = mod.t(n.outputs[0]!);
+    const e = (u.readers.get(out.id) ?? [])[0];
+    if (!e || e.op !== "ew" || !privateTo(mod, u, out, e) || e.inputs.length !== 2 || e.inputs[1] !== out.id) continue;
+    if (mod.storage(mod.t(e.inputs[0]!)).id !== mod.storage(mod.t(n.inputs[0]!)).id) continue;
+    if (!e.attrs.inputs.every(isFull) || e.attrs.exprs.length !== 1 || e.attrs.accumulate?.[0] || JSON.stringify(e.attrs.exprs[0]) !== RELU_GRAD) continue;
+    if (writtenBetween(mod, prog, n, e)) continue;
+    n.attrs = { ...a, reluGrad: true };
+    n.outputs = [e.outputs[0]!];
+    prog.nodes.splice(prog.nodes.indexOf(e), 1);
   }
 }
 

@@ -18,6 +18,11 @@ export interface Pool2dSpec {
   /** Padding before (top/left); the rest is implied by oh/ow. */
   padTop: number; padLeft: number;
   oh: number; ow: number;
+  /**
+   * Gradient of max pooling with tiling windows only: multiply dx by the relu derivative of x
+   * (x > 0 ? 1 : 0), the elementwise kernel fuse.ts folds in after a relu'd pool input.
+   */
+  reluGrad?: boolean;
 }
 
 /** y = pool(x). Params: x, y (usize), n (i32 batch). */
@@ -35,21 +40,171 @@ v128.store(yp + (<usize>ch << 2), ${fin4});`;
   const sca = `let acc: f32 = ${init1};
 ${windowLoop(`const v = load<f32>(xb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2));\nacc = ${reduce1};`)}
 store<f32>(yp + (<usize>ch << 2), ${fin1});`;
-  const body = outerLoops(s, "y", channelLoops(s.c, vec, sca));
-  return kernel(s, "fwd", ["x", "y"], body);
+  const general = channelLoops(s.c, vec, sca);
+  const inner = unrollable(s) ? `if (${FULL_WINDOW(s)}) {\n${indent(fullWindowForward(s))}\n} else {\n${indent(general)}\n}` : general;
+  return kernel(s, "fwd", ["x", "y"], outerLoops(s, "y", inner));
 }
 
 /**
- * dx = ∂y/∂x · dy. Params: x, dy, dx (usize), n (i32). dx is zeroed here, then every window adds
- * its share (overlapping windows, stride < pool, accumulate). Max pooling recomputes the argmax
- * from x; the FIRST maximal element in row-major window order gets the gradient (strict `>`).
- * Average pooling spreads dy / count over the real elements (x is not read).
+ * dx = ∂y/∂x · dy. Params: x, dy, dx (usize), n (i32). Max pooling recomputes the argmax from x;
+ * the FIRST maximal element in row-major window order gets the gradient (strict `>`, so a NaN
+ * wins only as a window's first element). Average pooling spreads dy / count over the real
+ * elements (x is not read). Every written value is `0 + share`, as if dx were zeroed first.
+ *
+ * Overlapping windows (stride < pool) or gaps (stride > pool): dx is zeroed, then every window adds
+ * its share. Tiling windows (pool = stride, the common case) write each dx element exactly once:
+ * full windows store their cells directly, clamped border windows zero their cells and add, and the
+ * rows/columns no window covers (valid padding's remainder) are zeroed.
  */
 export function emitPool2dGrad(s: Pool2dSpec): KernelDef {
   check(s);
-  const body = `memory.fill(dx, 0, <usize>n * ${intlit(s.h * s.w * s.c * 4)});
-${outerLoops(s, "dy", s.kind === "max" ? maxGradChannels(s) : avgGradChannels(s))}`;
-  return kernel(s, "grad", ["x", "dy", "dx"], body);
+  const scatter = s.kind === "max" ? maxGradChannels(s) : avgGradChannels(s);
+  if (!tiling(s)) {
+    if (s.reluGrad) throw new Error("internal: reluGrad needs max pooling with tiling windows");
+    const body = `memory.fill(dx, 0, <usize>n * ${intlit(s.h * s.w * s.c * 4)});
+${outerLoops(s, "dy", scatter)}`;
+    return kernel(s, "grad", ["x", "dy", "dx"], body);
+  }
+  if (s.reluGrad && s.kind !== "max") throw new Error("internal: reluGrad needs max pooling with tiling windows");
+  const clamped = `${windowLoop(`memory.fill(dxb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)}) << 2), 0, ${intlit(s.c * 4)});`)}\n${scatter}${s.reluGrad ? "\n" + reluMaskWindow(s) : ""}`;
+  const inner = unrollable(s) ? `if (${FULL_WINDOW(s)}) {\n${indent(fullWindowGrad(s))}\n} else {\n${indent(clamped)}\n}` : clamped;
+  return kernel(s, "grad", ["x", "dy", "dx"], outerLoops(s, "dy", inner, uncoveredZero(s)));
+}
+
+/** Windows tile the image: no overlap and no gaps (pool = stride on both axes). */
+const tiling = (s: Pool2dSpec): boolean => s.ph === s.sh && s.pw === s.sw;
+
+/** Full windows get straight-line code with immediate offsets (up to 16 taps). */
+const unrollable = (s: Pool2dSpec): boolean => s.ph * s.pw <= 16;
+
+/** Is the current window entirely inside the image (not clamped by padding)? */
+const FULL_WINDOW = (s: Pool2dSpec): string => `iy1 - iy0 == ${intlit(s.ph)} && ix1 - ix0 == ${intlit(s.pw)}`;
+
+/** Byte offsets of the window taps from the window's first element, row-major (the tie order). */
+function tapOffsets(s: Pool2dSpec): number[] {
+  const out: number[] = [];
+  for (let ky = 0; ky < s.ph; ky++) for (let kx = 0; kx < s.pw; kx++) out.push((ky * s.w + kx) * s.c * 4);
+  return out;
+}
+
+/** Window base pointer(s) of a full window: `name` = base + (iy0, ix0) element. */
+function windowBase(s: Pool2dSpec, name: string, base: string): string {
+  return `const ${name}: usize = ${base} + (<usize>((iy0 * ${intlit(s.w)} + ix0) * ${intlit(s.c)}) << 2);`;
+}
+
+/**
+ * Per channel group (4 lanes at byte `o`, or 1 lane): `vec(o)` / `sca(o)` with immediate offsets.
+ * Channel groups are unrolled up to 64 channels, else a loop advances the bases `ptrs` by 16 bytes.
+ */
+function unrolledChannels(s: Pool2dSpec, ptrs: string[], vec: Group, sca: Group): string {
+  const c4 = Math.floor(s.c / 4) * 4, parts: string[] = [];
+  if (s.c <= 64) {
+    for (let ch = 0; ch < c4; ch += 4) parts.push(`{\n${indent(vec(ch * 4, ""))}\n}`);
+  } else {
+    const at = ptrs.map((p) => `const ${p}c: usize = ${p} + <usize>(ch << 2);`).join("\n");
+    parts.push(`for (let ch: i32 = 0; ch < ${intlit(c4)}; ch += 4) {\n${indent(at + "\n" + vec(0, "c"))}\n}`);
+  }
+  for (let ch = c4; ch < s.c; ch++) parts.push(`{\n${indent(sca(ch * 4, ""))}\n}`);
+  return parts.join("\n");
+}
+
+/** Code for one channel group at byte offset `o`; pointer names carry the suffix `p`. */
+type Group = (o: number, p: string) => string;
+
+/** Forward over a full window: every tap a load at an immediate offset; max starts from the first tap. */
+function fullWindowForward(s: Pool2dSpec): string {
+  const taps = tapOffsets(s), max = s.kind === "max";
+  const cnt = f32lit(s.ph * s.pw);
+  const vec: Group = (o, p) => {
+    const lines = max
+      ? [`let acc = v128.load(xw${p}, ${intlit(o + taps[0]!)});`, ...taps.slice(1).map((t) => `acc = f32x4.max(acc, v128.load(xw${p}, ${intlit(o + t)}));`)]
+      : [`let acc = f32x4.splat(0);`, ...taps.map((t) => `acc = f32x4.add(acc, v128.load(xw${p}, ${intlit(o + t)}));`)];
+    return [...lines, `v128.store(yp${p}, ${max ? "acc" : `f32x4.div(acc, f32x4.splat(${cnt}))`}, ${intlit(o)});`].join("\n");
+  };
+  const sca: Group = (o, p) => {
+    const lines = max
+      ? [`let acc = load<f32>(xw${p}, ${intlit(o + taps[0]!)});`, ...taps.slice(1).map((t) => `acc = max<f32>(acc, load<f32>(xw${p}, ${intlit(o + t)}));`)]
+      : [`let acc: f32 = 0;`, ...taps.map((t) => `acc = acc + load<f32>(xw${p}, ${intlit(o + t)});`)];
+    return [...lines, `store<f32>(yp${p}, ${max ? "acc" : `acc / ${cnt}`}, ${intlit(o)});`].join("\n");
+  };
+  return [windowBase(s, "xw", "xb"), unrolledChannels(s, ["xw", "yp"], vec, sca)].join("\n");
+}
+
+/**
+ * Gradient over a full tiling window: each cell stored once. Max: the running best is tracked as
+ * in the scatter path (v > best, earlier wins ties); the cell that gets dy is then the first cell
+ * equal to that best — the same cell, since a later cell equal to the running best is never taken
+ * — or the first cell when it is NaN (then best is that NaN).
+ */
+function fullWindowGrad(s: Pool2dSpec): string {
+  const taps = tapOffsets(s), T = taps.length;
+  let vec: Group, sca: Group;
+  if (s.kind === "max") {
+    vec = (o, p) => [
+      ...taps.map((t, i) => `const v${i} = v128.load(xw${p}, ${intlit(o + t)});`),
+      `let bv = v0;`,
+      ...taps.slice(1).map((_, j) => `bv = v128.bitselect(v${j + 1}, bv, f32x4.gt(v${j + 1}, bv));`),
+      `const g = f32x4.add(f32x4.splat(0), v128.load(dyp${p}, ${intlit(o)}));`,
+      `let m = v128.or(f32x4.eq(v0, bv), f32x4.ne(v0, v0));`,
+      `v128.store(dxw${p}, ${relu4(s, "v0", "v128.and(g, m)")}, ${intlit(o + taps[0]!)});`,
+      ...taps.slice(1).flatMap((t, j) => {
+        const i = j + 1;
+        const lines = [`const m${i} = v128.andnot(f32x4.eq(v${i}, bv), m);`, `v128.store(dxw${p}, ${relu4(s, `v${i}`, `v128.and(g, m${i})`)}, ${intlit(o + t)});`];
+        if (i < T - 1) lines.push(`m = v128.or(m, m${i});`);
+        return lines;
+      }),
+    ].join("\n");
+    sca = (o, p) => [
+      ...taps.map((t, i) => `const v${i} = load<f32>(xw${p}, ${intlit(o + t)});`),
+      `let bv = v0;`,
+      `let bi: i32 = 0;`,
+      ...taps.slice(1).map((_, j) => `if (v${j + 1} > bv) { bv = v${j + 1}; bi = ${intlit(j + 1)}; }`),
+      `const g: f32 = <f32>0 + load<f32>(dyp${p}, ${intlit(o)});`,
+      ...taps.map((t, i) => `store<f32>(dxw${p}, ${relu1(s, `v${i}`, `select<f32>(g, 0, bi == ${intlit(i)})`)}, ${intlit(o + t)});`),
+    ].join("\n");
+  } else {
+    const cnt = f32lit(s.ph * s.pw);
+    vec = (o, p) => [
+      `const g = f32x4.add(f32x4.splat(0), f32x4.div(v128.load(dyp${p}, ${intlit(o)}), f32x4.splat(${cnt})));`,
+      ...taps.map((t) => `v128.store(dxw${p}, g, ${intlit(o + t)});`),
+    ].join("\n");
+    sca = (o, p) => [
+      `const g: f32 = <f32>0 + load<f32>(dyp${p}, ${intlit(o)}) / ${cnt};`,
+      ...taps.map((t) => `store<f32>(dxw${p}, g, ${intlit(o + t)});`),
+    ].join("\n");
+  }
+  return [windowBase(s, "xw", "xb"), windowBase(s, "dxw", "dxb"), unrolledChannels(s, ["xw", "dxw", "dyp"], vec, sca)].join("\n");
+}
+
+/** reluGrad: (x > 0 ? 1 : 0) · g, as the elementwise kernel computes it (so the same bits). */
+function relu4(s: Pool2dSpec, x: string, g: string): string {
+  return s.reluGrad ? `f32x4.mul(v128.bitselect(f32x4.splat(1), f32x4.splat(0), f32x4.gt(${x}, f32x4.splat(0))), ${g})` : g;
+}
+function relu1(s: Pool2dSpec, x: string, g: string): string {
+  return s.reluGrad ? `select<f32>(1, 0, ${x} > 0) * ${g}` : g;
+}
+
+/** reluGrad after a clamped window's scatter: dx = (x > 0 ? 1 : 0) · dx over its cells. */
+function reluMaskWindow(s: Pool2dSpec): string {
+  const at = `(<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2)`;
+  const vec = `const p = dxb + ${at};\nv128.store(p, ${relu4(s, `v128.load(xb + ${at})`, "v128.load(p)")});`;
+  const sca = `const p = dxb + ${at};\nstore<f32>(p, ${relu1(s, `load<f32>(xb + ${at})`, "load<f32>(p)")});`;
+  return windowLoop(channelLoops(s.c, vec, sca));
+}
+
+/** Zeroes the bottom rows and right columns of one image that no tiling window covers. */
+function uncoveredZero(s: Pool2dSpec): string {
+  const rowEnd = Math.min(s.h, s.oh * s.sh - s.padTop), colEnd = Math.min(s.w, s.ow * s.sw - s.padLeft);
+  const lines: string[] = [];
+  if (rowEnd < s.h) {
+    lines.push(`memory.fill(dxb + ${intlit(rowEnd * s.w * s.c * 4)}, 0, ${intlit((s.h - rowEnd) * s.w * s.c * 4)});`);
+  }
+  if (colEnd < s.w) {
+    lines.push(`for (let iy: i32 = 0; iy < ${intlit(rowEnd)}; iy++) {`,
+      `  memory.fill(dxb + (<usize>((iy * ${intlit(s.w)} + ${intlit(colEnd)}) * ${intlit(s.c)}) << 2), 0, ${intlit((s.w - colEnd) * s.c * 4)});`,
+      `}`);
+  }
+  return lines.join("\n");
 }
 
 function maxGradChannels(s: Pool2dSpec): string {
@@ -87,7 +242,7 @@ ${windowLoop(`const p = ${addr};\nstore<f32>(p, load<f32>(p) + g);`)}`;
 }
 
 /** Batch and output-pixel loops; inside: xb/dxb (image bases), yp (or dyp) and the clamped window. */
-function outerLoops(s: Pool2dSpec, out: "y" | "dy", inner: string): string {
+function outerLoops(s: Pool2dSpec, out: "y" | "dy", inner: string, perImage = ""): string {
   const xImg = intlit(s.h * s.w * s.c * 4), yImg = intlit(s.oh * s.ow * s.c * 4);
   const bases = out === "y"
     ? `const xb: usize = x + <usize>b * ${xImg};\nconst ob: usize = y + <usize>b * ${yImg};`
@@ -105,7 +260,7 @@ ${indent(bases)}
       const ${px}: usize = ob + (<usize>((oy * ${intlit(s.ow)} + ox) * ${intlit(s.c)}) << 2);
 ${indent(inner, 3)}
     }
-  }
+  }${perImage ? "\n" + indent(perImage) : ""}
 }`;
 }
 
@@ -128,9 +283,10 @@ ${indent(inner, 2)}
 
 function kernel(s: Pool2dSpec, dir: "fwd" | "grad", tensors: string[], body: string): KernelDef {
   const dims = [s.h, s.w, s.c, s.ph, s.pw, s.sh, s.sw, s.padTop, s.padLeft, s.oh, s.ow].join(",");
+  const relu = s.reluGrad ? ":relu" : "";
   return {
-    key: `pool2d:${s.kind}:${dir}:${dims}`,
-    label: `${s.kind}pool2d${dir === "grad" ? " grad" : ""} ${s.h}x${s.w}x${s.c} pool ${s.ph}x${s.pw} stride ${s.sh}x${s.sw}`,
+    key: `pool2d:${s.kind}:${dir}${relu}:${dims}`,
+    label: `${s.kind}pool2d${dir === "grad" ? " grad" : ""} ${s.h}x${s.w}x${s.c} pool ${s.ph}x${s.pw} stride ${s.sh}x${s.sw}${s.reluGrad ? " x relu grad" : ""}`,
     params: [...tensors.map((name) => ({ name, type: "usize" as const })), { name: "n", type: "i32" }],
     body,
   };

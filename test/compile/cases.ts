@@ -24,6 +24,10 @@ export const CASES: OpCase[] = [
   { name: "conv2d same stride 2", graph: g("t", [x([7, 6, 3])], [{ name: "c", op: "conv2d", filters: 5, kernel_size: 3, strides: 2, padding: "same" }]) },
   { name: "conv2d same dilation 2", graph: g("t", [x([7, 7, 2])], [{ name: "c", op: "conv2d", filters: 3, kernel_size: 3, dilation_rate: 2, padding: "same" }]) },
   { name: "conv2d 2x3 strides [2,1] c=1 f=10", graph: g("t", [x([8, 5, 1])], [{ name: "c", op: "conv2d", filters: 10, kernel_size: [2, 3], strides: [2, 1], use_bias: false }]) },
+  // Small-c conv followed by a 2x2 max-pool: predict fuses them (one direct kernel storing window maxima).
+  { name: "conv2d c=1 relu -> max_pooling2d (fused in predict)", graph: g("t", [x([9, 8, 1])], [{ name: "c", op: "conv2d", filters: 6, kernel_size: 3, activation: "relu" }, { name: "p", op: "max_pooling2d", pool_size: 2 }]) },
+  { name: "conv2d same c=3 f=10 -> max_pooling2d (fused in predict)", graph: g("t", [x([7, 7, 3])], [{ name: "c", op: "conv2d", filters: 10, kernel_size: 3, padding: "same", activation: "relu" }, { name: "p", op: "max_pooling2d", pool_size: 2 }]) },
+  { name: "conv2d c=2 linear no bias stride 2 -> max_pooling2d (fused in predict)", graph: g("t", [x([11, 10, 2])], [{ name: "c", op: "conv2d", filters: 5, kernel_size: 3, strides: 2, use_bias: false }, { name: "p", op: "max_pooling2d", pool_size: 2 }]) },
   { name: "max_pooling2d valid", graph: g("t", [x([6, 7, 3])], [{ name: "p", op: "max_pooling2d", pool_size: 2 }]) },
   { name: "max_pooling2d same 3 stride 2", graph: g("t", [x([7, 6, 2])], [{ name: "p", op: "max_pooling2d", pool_size: 3, strides: 2, padding: "same" }]) },
   { name: "average_pooling2d valid", graph: g("t", [x([6, 6, 3])], [{ name: "p", op: "average_pooling2d", pool_size: 2 }]) },

@@ -1,14 +1,20 @@
 /**
  * Conv2d forward, input-gradient and filter-gradient emitters against float64 loops written here:
  * same/valid padding, stride 2, dilation 2, c = 1, f = 10, asymmetric padding, multi-block K,
- * bias + relu, accumulate, and the relaxed-SIMD build when this Node accepts it.
+ * bias + relu, accumulate, and the relaxed-SIMD build when this Node accepts it. Then the direct
+ * kernels for c ≤ 4 (forward plain and max-pool-fused, filter gradient whole and as a ldf slice)
+ * on c = 1…4, f = 1…64, odd sizes, batch 1/2/3.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { emitConv2d, emitConv2dGradFilter, emitConv2dGradInput, type Conv2dSpec } from "../../compiler/emit/conv.js";
-import type { KernelDef } from "../../compiler/emit/kernel.js";
-import { emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradInputApplies, winogradGradInputPays, winogradPays } from "../../compiler/emit/winograd.js";
+import {
+  directConvApplies, emitConv2d, emitConv2dDirect, emitConv2dGradFilter, emitConv2dGradFilterDirect, emitConv2dGradInput,
+  type Conv2dSpec, type DirectConvSpec,
+} from "../../compiler/emit/conv.js";
+import { emitPool2d } from "../../compiler/emit/pool.js";
 import { preludeFor } from "../../compiler/emit/prelude.js";
+import { emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradInputApplies, winogradGradInputPays, winogradPays } from "../../compiler/emit/winograd.js";
 import { gelu } from "../reference/special.js";
+import type { KernelDef } from "../../compiler/emit/kernel.js";
 import { buildKernels, relaxedSimdSupported, relErr, rng } from "./harness.js";
 
 interface Case { name: string; spec: Conv2dSpec; n: number }
@@ -279,5 +285,152 @@ describe("conv2d Winograd F(2x2,3x3) emitter", () => {
     mod.call(0, px, pw, py, pb, mod.scratch, c.n);
     mod.call(0, px, pw, py2, pb, mod.scratch, c.n);
     expect(Buffer.from(mod.f32(py, z.y).buffer.slice(py, py + 4 * z.y)).equals(Buffer.from(mod.f32(py2, z.y).buffer.slice(py2, py2 + 4 * z.y)))).toBe(true);
+  });
+});
+
+/**
+ * The direct small-channel forward kernel (emitConv2dDirect) and its max-pool-fused form, against
+ * float64 loops, and bit for bit against the GEMM kernel (same k order and epilogue) and against
+ * the GEMM kernel followed by the pool kernel.
+ */
+describe("conv2d direct kernel (c ≤ 4)", () => {
+  interface DCase { name: string; n: number; spec: DirectConvSpec }
+  const dcases: DCase[] = [
+    { name: "seed conv1: 28x28x1 -> 26x26x32, bias + relu", n: 3, spec: { ...base, h: 28, w: 28, c: 1, f: 32, kh: 3, kw: 3, oh: 26, ow: 26, bias: true, activation: "relu" } },
+    { name: "c = 1, f = 10, same, batch 1", n: 1, spec: { ...base, h: 7, w: 9, c: 1, f: 10, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 7, ow: 9, bias: true, activation: "relu" } },
+    { name: "c = 2, f = 5, same, no bias", n: 3, spec: { ...base, h: 5, w: 6, c: 2, f: 5, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 5, ow: 6 } },
+    { name: "c = 3, f = 17, stride 2 same, sigmoid", n: 2, spec: { ...base, h: 9, w: 8, c: 3, f: 17, kh: 3, kw: 3, sh: 2, sw: 2, padTop: 1, padLeft: 0, oh: 5, ow: 4, bias: true, activation: "sigmoid" } },
+    { name: "c = 4, f = 3, valid odd sizes", n: 3, spec: { ...base, h: 7, w: 5, c: 4, f: 3, kh: 3, kw: 3, oh: 5, ow: 3, bias: true } },
+    { name: "c = 1, f = 1, 5x5 same", n: 2, spec: { ...base, h: 6, w: 7, c: 1, f: 1, kh: 5, kw: 5, padTop: 2, padLeft: 2, oh: 6, ow: 7, bias: true, activation: "relu" } },
+    { name: "c = 2, f = 64, dilation 2, stride (2,1)", n: 2, spec: { ...base, h: 9, w: 8, c: 2, f: 64, kh: 3, kw: 2, dh: 2, dw: 2, sh: 2, sw: 1, oh: 3, ow: 6, bias: true, activation: "relu" } },
+    { name: "c = 3, f = 8, 1x1, 3 pixels (fewer than a block)", n: 3, spec: { ...base, h: 1, w: 3, c: 3, f: 8, kh: 1, kw: 1, oh: 1, ow: 3, bias: true } },
+    { name: "c = 1, f = 36, asymmetric padding, 2x3", n: 2, spec: { ...base, h: 5, w: 4, c: 1, f: 36, kh: 2, kw: 3, padTop: 0, padLeft: 2, oh: 5, ow: 5, activation: "relu" } },
+    { name: "c = 1, f = 32, pixels 3 x vectors 4 (tuning override)", n: 2, spec: { ...base, h: 8, w: 7, c: 1, f: 32, kh: 3, kw: 3, oh: 6, ow: 5, bias: true, activation: "relu", pixels: 3, vectors: 4 } },
+    // Fused 2x2 max-pool (valid, stride 2): odd conv outputs drop their last row/column.
+    { name: "pooled: seed conv1 + pool1", n: 3, spec: { ...base, h: 28, w: 28, c: 1, f: 32, kh: 3, kw: 3, oh: 26, ow: 26, bias: true, activation: "relu", pool: { ph: 2, pw: 2, poh: 13, pow: 13 } } },
+    { name: "pooled: c = 3, f = 10, same, odd output 7x5, batch 1", n: 1, spec: { ...base, h: 7, w: 5, c: 3, f: 10, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 7, ow: 5, bias: true, activation: "relu", pool: { ph: 2, pw: 2, poh: 3, pow: 2 } } },
+    { name: "pooled: c = 2, f = 5, stride 2, linear, no bias", n: 2, spec: { ...base, h: 11, w: 10, c: 2, f: 5, kh: 3, kw: 3, sh: 2, sw: 2, oh: 5, ow: 4, pool: { ph: 2, pw: 2, poh: 2, pow: 2 } } },
+    { name: "pooled: c = 4, f = 17, sigmoid", n: 2, spec: { ...base, h: 8, w: 8, c: 4, f: 17, kh: 3, kw: 3, oh: 6, ow: 6, bias: true, activation: "sigmoid", pool: { ph: 2, pw: 2, poh: 3, pow: 3 } } },
+  ];
+  const act = (a: string | undefined, v: number) => (a === "relu" ? Math.max(v, 0) : a === "sigmoid" ? 1 / (1 + Math.exp(-v)) : v);
+  const poolSpec = (s: DirectConvSpec) => ({ kind: "max" as const, h: s.oh, w: s.ow, c: s.f, ph: 2, pw: 2, sh: 2, sw: 2, padTop: 0, padLeft: 0, oh: s.pool!.poh, ow: s.pool!.pow });
+
+  function refDirect(c: DCase, x: Float32Array, w: Float32Array, bias: Float32Array): Float64Array {
+    const s = c.spec, y = new Float64Array(c.n * s.oh * s.ow * s.f);
+    forEachTap({ name: c.name, n: c.n, spec: s }, (xi, wi, yi) => { y[yi] += x[xi] * w[wi]; });
+    for (let i = 0; i < y.length; i++) y[i] = act(s.activation, y[i] + (s.bias ? bias[i % s.f] : 0));
+    if (!s.pool) return y;
+    const p = s.pool, out = new Float64Array(c.n * p.poh * p.pow * s.f).fill(-Infinity);
+    for (let b = 0; b < c.n; b++) for (let py = 0; py < p.poh; py++) for (let px = 0; px < p.pow; px++) for (let a = 0; a < 4; a++) for (let fo = 0; fo < s.f; fo++) {
+      const o = ((b * p.poh + py) * p.pow + px) * s.f + fo;
+      out[o] = Math.max(out[o], y[((b * s.oh + 2 * py + (a >> 1)) * s.ow + 2 * px + (a & 1)) * s.f + fo]);
+    }
+    return out;
+  }
+
+  async function runDirect(relaxed: boolean, nan = false) {
+    // Per case: the direct kernel, the GEMM kernel, and (pooled cases) the pool kernel.
+    const defs: KernelDef[] = dcases.flatMap((c) => {
+      const { pool, pixels, vectors, ...plain } = c.spec;
+      return [emitConv2dDirect({ ...c.spec, relaxed }), emitConv2d({ ...plain, relaxed }), emitPool2d(pool ? poolSpec(c.spec) : { kind: "max", h: 1, w: 1, c: 1, ph: 1, pw: 1, sh: 1, sw: 1, padTop: 0, padLeft: 0, oh: 1, ow: 1 })];
+    });
+    const needs = [...new Set(defs.flatMap((d) => d.needs ?? []))];
+    const mod = await buildKernels(defs, { relaxed, prelude: preludeFor(needs), pages: 512 });
+    return dcases.map((c, i) => {
+      const s = c.spec, r = rng(500 + i);
+      const nx = c.n * s.h * s.w * s.c, ny = c.n * s.oh * s.ow * s.f;
+      const ny2 = s.pool ? c.n * s.pool.poh * s.pool.pow * s.f : ny;
+      const x = r.uniform(nx), w = r.uniform(s.kh * s.kw * s.c * s.f), bias = r.uniform(s.f);
+      if (nan) for (let k = 0; k < nx; k += 37) x[k] = NaN;
+      const px = mod.alloc(nx, x), pw = mod.alloc(w.length, w), pb = mod.alloc(s.f, bias);
+      const py = mod.alloc(ny2), pg = mod.alloc(ny), pp = mod.alloc(ny2);
+      const bargs = s.bias ? [pb] : [];
+      mod.call(3 * i, px, pw, py, ...bargs, mod.scratch, c.n);
+      mod.call(3 * i + 1, px, pw, pg, ...bargs, mod.scratch, c.n);
+      if (s.pool) mod.call(3 * i + 2, pg, pp, c.n);
+      const direct = Array.from(mod.f32(py, ny2)), gemm = Array.from(mod.f32(s.pool ? pp : pg, ny2));
+      mod.reset();
+      return { err: relErr(direct, refDirect(c, x, w, bias)), sameBits: direct.every((v, k) => Object.is(v, gemm[k])) };
+    });
+  }
+
+  let plainRes: { err: number; sameBits: boolean }[];
+  beforeAll(async () => { plainRes = await runDirect(false); });
+  dcases.forEach((c, i) => {
+    it(`matches the float64 reference and the GEMM kernel${c.spec.pool ? " + pool kernel" : ""} bit for bit: ${c.name}, batch ${c.n}`, () => {
+      expect(plainRes[i]!.err).toBeLessThan(1e-5);
+      expect(plainRes[i]!.sameBits).toBe(true);
+    });
+  });
+
+  it("NaN inputs: still bit for bit the GEMM kernel (+ pool kernel) — relu and pool fold keep NaN", async () => {
+    const res = await runDirect(false, true);
+    dcases.forEach((c, i) => expect(res[i]!.sameBits, c.name).toBe(true));
+  });
+
+  it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
+    const res = await runDirect(true);
+    dcases.forEach((c, i) => expect(res[i]!.err, c.name).toBeLessThan(1e-5));
+  });
+
+  describe("filter gradient (emitConv2dGradFilterDirect)", () => {
+    // Every unpooled forward case plus accumulate and stride-2 same cases, against the float64 loop.
+    const gcases: Case[] = [
+      ...dcases.filter((c) => !c.spec.pool).map((c) => {
+        const { pixels, vectors, bias, activation, ...plain } = c.spec;
+        return { name: c.name, n: c.n, spec: plain };
+      }),
+      { name: "accumulate, c = 4, same", n: 2, spec: { ...base, h: 6, w: 6, c: 4, f: 9, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 6, accumulate: true } },
+      { name: "c = 2, f = 7, stride 2 same (bottom/right padding)", n: 3, spec: { ...base, h: 8, w: 7, c: 2, f: 7, kh: 3, kw: 3, sh: 2, sw: 2, padTop: 0, padLeft: 1, oh: 4, ow: 4 } },
+    ];
+    let res: { err: number; slice: number; untouched: boolean }[];
+    beforeAll(async () => {
+      const f0 = 1;
+      const defs = gcases.flatMap((c) => [emitConv2dGradFilterDirect(c.spec), emitConv2dGradFilterDirect({ ...c.spec, f: Math.max(1, c.spec.f - 2), ldf: c.spec.f })]);
+      const mod = await buildKernels(defs, { pages: 512 });
+      res = gcases.map((c, i) => {
+        const r = rng(900 + i), z = sizes(c), fs = Math.max(1, c.spec.f - 2), o = c.spec.f > 2 ? f0 : 0;
+        const x = r.uniform(z.x), dy = r.uniform(z.y), dw0 = r.uniform(z.w);
+        const px = mod.alloc(z.x, x), pdy = mod.alloc(z.y, dy), pdw = mod.alloc(z.w, dw0), pdw2 = mod.alloc(z.w, dw0);
+        mod.call(2 * i, px, pdy, pdw, mod.scratch, c.n);
+        // Threaded builds: filters [o, o + fs) of the same product, dy and dw offset, row stride ldf.
+        mod.call(2 * i + 1, px, pdy + 4 * o, pdw2 + 4 * o, mod.scratch, c.n);
+        const ref = refGradFilter(c, x, dy, dw0), out = mod.f32(pdw, z.w), out2 = mod.f32(pdw2, z.w);
+        const idx = Array.from({ length: z.w }, (_, k) => k), inSlice = (k: number) => k % c.spec.f >= o && k % c.spec.f < o + fs;
+        const e = { err: relErr(out, ref), slice: relErr(idx.filter(inSlice).map((k) => out2[k]), idx.filter(inSlice).map((k) => ref[k])), untouched: idx.filter((k) => !inSlice(k)).every((k) => out2[k] === dw0[k]) };
+        // The slice's elements are the same sums in the same order: equal bits to the whole kernel's.
+        if (!idx.filter(inSlice).every((k) => Object.is(out[k], out2[k]))) e.slice = Infinity;
+        mod.reset();
+        return e;
+      });
+    });
+    it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
+      const mod = await buildKernels(gcases.map((c) => emitConv2dGradFilterDirect({ ...c.spec, relaxed: true })), { pages: 512, relaxed: true });
+      gcases.forEach((c, i) => {
+        const r = rng(900 + i), z = sizes(c);
+        const x = r.uniform(z.x), dy = r.uniform(z.y), dw0 = r.uniform(z.w);
+        const px = mod.alloc(z.x, x), pdy = mod.alloc(z.y, dy), pdw = mod.alloc(z.w, dw0);
+        mod.call(i, px, pdy, pdw, mod.scratch, c.n);
+        expect(relErr(mod.f32(pdw, z.w), refGradFilter(c, x, dy, dw0)), c.name).toBeLessThan(1e-5);
+        mod.reset();
+      });
+    });
+    gcases.forEach((c, i) => {
+      it(`matches the float64 reference, whole and as a filter slice (ldf): ${c.name}, batch ${c.n}`, () => {
+        expect(res[i]!.err).toBeLessThan(1e-5);
+        expect(res[i]!.slice).toBeLessThan(1e-5);
+        expect(res[i]!.untouched).toBe(true);
+      });
+    });
+  });
+
+  it("applies to c ≤ 4 with at most 36 taps·channels only, and refuses the rest", () => {
+    const s = { ...base, h: 8, w: 8, c: 4, f: 8, kh: 3, kw: 3, oh: 6, ow: 6 };
+    expect(directConvApplies(s)).toBe(true);
+    expect(directConvApplies({ ...s, c: 5 })).toBe(false);
+    expect(directConvApplies({ ...s, c: 2, kh: 5, kw: 5, oh: 4, ow: 4 })).toBe(false);
+    expect(() => emitConv2dDirect({ ...s, c: 5 })).toThrow(/c ≤ 4/);
+    expect(() => emitConv2dDirect({ ...s, accumulate: true })).toThrow(/accumulate/);
+    expect(emitConv2dDirect({ ...s, bias: true }).params.map((p) => p.name)).toEqual(["x", "w", "y", "bias", "scratch", "n"]);
   });
 });

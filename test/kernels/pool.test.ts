@@ -1,14 +1,15 @@
 /**
  * Pooling kernels (compiler/emit/pool.ts) against float64 loops: forward within 1e-6, gradients
  * bit-exact against a naive loop that rounds like f32 in the same accumulation order.
- * Covers valid/same padding, strides 1/2/3, c = 1, 3, 4, 5, 8, odd sizes, batch 2, and ties.
+ * Covers valid/same padding, strides 1/2/3, c = 1…8, 32, 64, 70, odd sizes, batch 1/2/3, and ties;
+ * tiling windows (pool = stride, direct stores) full and clamped, more than 16 taps, gaps, NaN.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { emitPool2d, emitPool2dGrad, type Pool2dSpec } from "../../compiler/emit/pool.js";
 import { buildKernels, rng, uniform, type TestModule } from "./trk-harness.js";
 
 type Mode = "valid" | "same";
-interface Case { name: string; kind: "max" | "avg"; h: number; w: number; c: number; k: [number, number]; s: [number, number]; pad: Mode; ties?: boolean }
+interface Case { name: string; kind: "max" | "avg"; h: number; w: number; c: number; k: [number, number]; s: [number, number]; pad: Mode; ties?: boolean; n?: number }
 
 /** Output size and padding before, per spec §2. */
 function pads(n: number, k: number, s: number, mode: Mode): [number, number] {
@@ -32,8 +33,22 @@ const GEOMS: Omit<Case, "kind" | "name">[] = [
   { h: 6, w: 6, c: 4, k: [3, 2], s: [1, 2], pad: "valid" },
   { h: 5, w: 5, c: 5, k: [3, 3], s: [1, 1], pad: "same", ties: true },
   { h: 6, w: 7, c: 1, k: [2, 2], s: [1, 1], pad: "valid", ties: true },
+  // Tiling windows (pool = stride): the direct-store gradient and the unrolled full-window paths.
+  { h: 26, w: 26, c: 32, k: [2, 2], s: [2, 2], pad: "valid", n: 3 },
+  { h: 11, w: 11, c: 64, k: [2, 2], s: [2, 2], pad: "valid", n: 1 },
+  { h: 9, w: 7, c: 3, k: [2, 2], s: [2, 2], pad: "valid", ties: true, n: 3 },
+  { h: 7, w: 9, c: 6, k: [2, 2], s: [2, 2], pad: "same", ties: true },
+  { h: 5, w: 7, c: 70, k: [2, 2], s: [2, 2], pad: "same", n: 1 },
+  { h: 10, w: 8, c: 2, k: [3, 3], s: [3, 3], pad: "valid", ties: true, n: 3 },
+  { h: 8, w: 10, c: 5, k: [3, 2], s: [3, 2], pad: "same", ties: true },
+  { h: 11, w: 9, c: 4, k: [5, 4], s: [5, 4], pad: "same" },
+  { h: 7, w: 7, c: 1, k: [1, 1], s: [1, 1], pad: "valid", n: 1 },
+  // Gaps between windows (stride > pool): the zero-then-scatter path.
+  { h: 9, w: 8, c: 5, k: [2, 2], s: [3, 3], pad: "valid" },
 ];
 const CASES: Case[] = GEOMS.flatMap((g, i) => (["max", "avg"] as const).map((kind) => ({ ...g, kind, name: `${kind}${i}` })));
+
+const reluGradCase = (c: Case): boolean => c.kind === "max" && c.k[0] === c.s[0] && c.k[1] === c.s[1];
 
 /** Walks every output element with its clamped window; f(b, oy, ox, ch, cells) where cells are flat x indices in row-major order. */
 function eachWindow(sp: Pool2dSpec, n: number, f: (o: number, cells: number[]) => void): void {
@@ -75,20 +90,21 @@ function refGrad(sp: Pool2dSpec, n: number, x: number[], dy: number[]): Float32A
 
 describe("pool2d kernels", () => {
   let mod: TestModule;
-  const N = 2;
   beforeAll(async () => {
     const kernels: Record<string, ReturnType<typeof emitPool2d>> = {};
     for (const c of CASES) {
       kernels[`${c.name}_fwd`] = emitPool2d(specOf(c));
       kernels[`${c.name}_grad`] = emitPool2dGrad(specOf(c));
+      if (reluGradCase(c)) kernels[`${c.name}_grelu`] = emitPool2dGrad({ ...specOf(c), reluGrad: true });
     }
-    mod = await buildKernels(kernels, 32);
+    mod = await buildKernels(kernels, 256);
   });
 
   for (const c of CASES) {
     const sp = specOf(c);
     const label = `${c.kind} ${c.h}x${c.w}x${c.c} pool ${c.k} stride ${c.s} ${c.pad}${c.ties ? " (ties)" : ""}`;
-    it(`${label}: forward and gradient`, () => {
+    const N = c.n ?? 2;
+    it(`${label}, batch ${N}: forward and gradient`, () => {
       mod.reset();
       const r = rng(c.h * 131 + c.w * 17 + c.c);
       const nx = N * c.h * c.w * c.c, ny = N * sp.oh * sp.ow * c.c;
@@ -105,7 +121,43 @@ describe("pool2d kernels", () => {
     });
   }
 
+  it("NaN: forward propagates it, the gradient goes where the scatter path's strict > sends it", () => {
+    for (const c of CASES.filter((k) => k.kind === "max" && k.ties)) {
+      mod.reset();
+      const sp = specOf(c), N = c.n ?? 2;
+      const r = rng(c.h * 7 + c.c);
+      const nx = N * c.h * c.w * c.c, ny = N * sp.oh * sp.ow * c.c;
+      const x = uniform(r, nx).map((v, i) => (i % 5 === 0 ? NaN : Math.round(v * 1.5)));
+      const dy = uniform(r, ny).map((v, i) => (i % 7 === 0 ? -0 : v));
+      const px = mod.putF32(x), py = mod.alloc(ny * 4), pdy = mod.putF32(dy), pdx = mod.putF32(uniform(r, nx, 5, 9));
+      mod.fn[`${c.name}_fwd`]!(px, py, N);
+      const y = mod.f32(py, ny), want = refForward(sp, N, x);
+      for (let i = 0; i < ny; i++) expect(Number.isNaN(y[i]!), `${c.name} y[${i}]`).toBe(Number.isNaN(want[i]!));
+      mod.fn[`${c.name}_grad`]!(px, pdy, pdx, N);
+      // toEqual tells -0 from +0: dx holds 0 + dy, so a -0 dy lands as +0 on both paths.
+      expect(Array.from(mod.f32(pdx, nx)), c.name).toEqual(Array.from(refGrad(sp, N, x, dy)));
+    }
+  });
+
+  // Max pooling with tiling windows can fold the relu derivative of x (fuse.ts): dx · (x > 0 ? 1 : 0).
+  for (const c of CASES.filter(reluGradCase)) {
+    const sp = specOf(c), N = c.n ?? 2;
+    it(`max ${c.h}x${c.w}x${c.c} pool ${c.k} ${c.pad}, batch ${N}: gradient times relu'(x), bit-exact`, () => {
+      mod.reset();
+      const r = rng(c.h * 31 + c.c);
+      const nx = N * c.h * c.w * c.c, ny = N * sp.oh * sp.ow * c.c;
+      // Relu'd inputs (many exact zeros, ties among them) and some negative dy (0 · negative = -0).
+      const x = uniform(r, nx).map((v) => Math.max(c.ties ? Math.round(v * 1.5) : v, 0));
+      const dy = uniform(r, ny);
+      const px = mod.putF32(x), pdy = mod.putF32(dy), pdx = mod.putF32(uniform(r, nx, 5, 9));
+      mod.fn[`${c.name}_grelu`]!(px, pdy, pdx, N);
+      const want = refGrad(sp, N, x, dy).map((g, i) => (x[i]! > 0 ? 1 : 0) * g);
+      expect(Array.from(mod.f32(pdx, nx))).toEqual(Array.from(want));
+    });
+  }
+
   it("ties send the max gradient to the first maximal element only", () => {
+    const N = 2;
     mod.reset();
     const c = CASES.find((k) => k.kind === "max" && k.ties && k.c === 1)!;
     const sp = specOf(c);
