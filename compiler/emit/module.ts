@@ -19,6 +19,8 @@ export interface ThreadStep {
   kind: "batch" | "serial" | "parts";
   /** One call, or (parts) one call per part. */
   calls: KernelCall[];
+  /** Whether the threads wait for each other after this step (threads.ts: barriersAfter). */
+  barrier: boolean;
 }
 
 /** Threaded builds: the address of the barrier's two i32 words (arrivals, generation). */
@@ -70,7 +72,7 @@ export function assembleModule(entries: EntryPoint[], threads?: ThreadOptions, p
 /**
  * `<program>_t(batch, tid, nt)`: thread `tid` of `nt` runs its share of every call, then waits
  * at the barrier. Batch shares are contiguous (examples [lo_, lo_ + nb_)), parts go round-robin,
- * serial calls run on thread 0; the scratch region is per thread.
+ * serial calls run on thread 0; the scratch region is per thread; barriers where the step asks.
  */
 function threadedEntry(name: string, steps: ThreadStep[], t: ThreadOptions, call: (c: KernelCall) => string): string {
   const lines = [
@@ -82,7 +84,7 @@ function threadedEntry(name: string, steps: ThreadStep[], t: ThreadOptions, call
     if (step.kind === "batch") lines.push(`if (nb_ > 0) ${call(step.calls[0]!)}`);
     else if (step.kind === "serial") lines.push(`if (tid == 0) ${call(step.calls[0]!)}`);
     else step.calls.forEach((c, j) => lines.push(`if (${j} % nt == tid) ${call(c)}`));
-    lines.push(`barrier_(nt);`);
+    if (step.barrier) lines.push(`barrier_(nt);`);
   }
   return `export function ${ident(name)}_t(batch: i32, tid: i32, nt: i32): void {\n${indent(lines.join("\n"))}\n}`;
 }
