@@ -8,7 +8,9 @@ import type { KernelDef } from "./kernel.js";
 import { intlit } from "./code.js";
 import { emitMatmul } from "./matmul.js";
 import { emitConv2d, emitConv2dGradFilter, emitConv2dGradInput } from "./conv.js";
-import { emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradInputPays, winogradPays } from "./winograd.js";
+import {
+  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradFilterPays, winogradGradInputPays, winogradPays,
+} from "./winograd.js";
 import { emitPool2d, emitPool2dGrad } from "./pool.js";
 import { emitElementwise } from "./elementwise.js";
 import { emitReduce } from "./reduce.js";
@@ -90,9 +92,11 @@ const SELECTORS: Record<string, Selector> = {
     return { def, args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
   },
   conv2d_grad_filter(node, ctx, dims, T, O) {
-    const { fOffset = 0, ...spec } = node.attrs;
+    const { fOffset = 0, ...attrs } = node.attrs;
+    const spec = { ...attrs, relaxed: ctx.relaxed };
+    // 16 GEMMs over the batch's 2×2 tiles where they pay (rule and measurements: winograd.ts)
     return {
-      def: emitConv2dGradFilter({ ...spec, relaxed: ctx.relaxed }),
+      def: winogradGradFilterPays(spec) ? emitConv2dGradFilterWinograd(spec) : emitConv2dGradFilter(spec),
       args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1), fOffset), dw: ptr(ctx, O(0), fOffset), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" },
     };
   },

@@ -249,29 +249,20 @@ function copyChannels(C: number, zero: boolean): string[] {
   return lines;
 }
 
-/** Where V_ξ[tile t][channel c] goes: byte strides between ξ planes, tiles and channels. */
-interface VLayout { plane: number; tile: number; chan: number }
-
 /**
- * V for tiles [t0_, t0_+tb_) into v_: patches wholly inside the image are read in place (row
- * stride W·C); border patches are first copied with zeros into a 4×4×C patch buffer at pp_ (row
- * stride 4·C). Vectors of 4 channels are stored whole when channels are contiguous in V (the
- * forward's [tile][channel]), else lane by lane (the filter gradient's [channel][tile]).
+ * V for tiles [t0_, t0_+tb_) into v_ (per ξ plane, rows of KCP channels per tile): patches wholly
+ * inside the image are read in place (row stride W·C); border patches are first copied with zeros
+ * into a 4×4×C patch buffer at pp_ (row stride 4·C).
  */
-function inputTransform(o: Pick<Layout, "s" | "tx" | "tpi">, v: VLayout): string {
-  const { s } = o, C = s.c, c4 = Math.floor(C / 4) * 4, px = C * 4;
+function inputTransform(o: Pick<Layout, "s" | "tx" | "tpi" | "kcp" | "vPlane">): string {
+  const { s } = o, C = s.c, c4 = Math.floor(C / 4) * 4, px = C * 4, vPlane = o.vPlane;
   const inside = s.h >= 4 && s.w >= 4
     ? `<u32>iy0_ <= ${intlit(s.h - 4)} && <u32>ix0_ <= ${intlit(s.w - 4)}` : "false";
   const group = (L: Lanes, ci: string) => {
     const lines = [0, 1, 2, 3].map((i) => `const s${i}_ = src_ + rs_ * ${intlit(i)} + <usize>(${ci} * 4);`);
-    lines.push(`const vd_ = vt_ + <usize>(${ci} * ${intlit(v.chan)});`);
+    lines.push(`const vd_ = vt_ + <usize>(${ci} * 4);`);
     const d = (i: number, j: number) => L.load(`s${i}_`, j * px);
-    lines.push(...transform2d(BT, 4, d, L, "e", (k, l, e) => {
-      const off = (k * 4 + l) * v.plane;
-      if (L === SCALAR || v.chan === 4) return [L.store("vd_", off, e)];
-      return [`{`, `  const v4_ = ${e};`,
-        ...[0, 1, 2, 3].map((r) => `  store<f32>(vd_, f32x4.extract_lane(v4_, ${r}), ${intlit(off + r * v.chan)});`), `}`];
-    }));
+    lines.push(...transform2d(BT, 4, d, L, "e", (k, l, e) => [L.store("vd_", (k * 4 + l) * vPlane, e)]));
     return lines;
   };
   const lines = [
@@ -296,7 +287,7 @@ function inputTransform(o: Pick<Layout, "s" | "tx" | "tpi">, v: VLayout): string
     `    src_ = pp_;`,
     `    rs_ = ${intlit(4 * px)};`,
     `  }`,
-    `  const vt_ = v_ + <usize>(t_ * ${intlit(v.tile)});`,
+    `  const vt_ = v_ + <usize>(t_ * ${intlit(o.kcp * 4)});`,
   ];
   if (c4 > 0) lines.push(`  for (let ci_ = 0; ci_ < ${intlit(c4)}; ci_ += 4) {`, ...group(VEC, "ci_").map((l) => "    " + l), `  }`);
   for (let ci = c4; ci < C; ci++) lines.push(`  {`, ...group(SCALAR, intlit(ci)).map((l) => "    " + l), `  }`);
@@ -382,7 +373,7 @@ function winogradBody(spec: Conv2dSpec, flipped: boolean): { body: string; bytes
     `const total_ = n * ${intlit(o.tpi)};`,
     `for (let t0_ = 0; t0_ < total_; t0_ += ${intlit(T)}) {`,
     `  const tb_ = min<i32>(${intlit(T)}, total_ - t0_);`,
-    inputTransform(o, { plane: o.vPlane, tile: o.kcp * 4, chan: 4 }).replace(/^/gm, "  "),
+    inputTransform(o).replace(/^/gm, "  "),
     products(o).replace(/^/gm, "  "),
     outputTransform(o).replace(/^/gm, "  "),
     `}`,
@@ -465,12 +456,15 @@ const GHT: Transform = { coef: [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, -1]] };
 /** Tiles per block of the filter gradient (K of its GEMMs; see the measurement at winogradGradFilterPays). */
 export const WINOGRAD_GF_TILES = 64;
 
-/** Scratch layout of the filter gradient: Vᵀ [rows × T] and Y panels [T × fm] per ξ, M [rows × fm] per ξ. */
+/**
+ * Scratch layout of the filter gradient, per ξ: V [T × KCP] as the forward writes it (the GEMMs
+ * read it as a transposed A), Y as B panels [T × fm], M [rows × fm].
+ */
 interface GfLayout {
   s: Conv2dSpec; relaxed: boolean; T: number;
   tx: number; ty: number; tpi: number;
-  mr: number; nr: number; full: number; tw: number; fm: number;
-  /** dy/dw row stride (filters), and V's/M's row count: channels rounded up to MR. */
+  mr: number; nr: number; full: number; tw: number; fm: number; kcp: number;
+  /** dy/dw row stride (filters), and M's row count: channels rounded up to MR (≤ KCP). */
   ldf: number; rows: number;
   vPlane: number; yPlane: number; mPlane: number;
   vOff: number; yOff: number; mOff: number; pOff: number; qOff: number; bytes: number;
@@ -479,23 +473,25 @@ interface GfLayout {
 function gfLayout(s: Conv2dSpec, relaxed: boolean, T: number): GfLayout {
   const { mr, nr } = tileShape(relaxed);
   const tx = Math.ceil(s.ow / 2), ty = Math.ceil(s.oh / 2), ldf = s.ldf ?? s.f;
-  const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw, rows = roundUp(s.c, mr);
-  const vPlane = skewed(rows * T * 4), yPlane = skewed(T * fm * 4), mPlane = skewed(rows * fm * 4);
+  const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw, rows = roundUp(s.c, mr), kcp = roundUp(s.c, 4);
+  const vPlane = skewed(T * kcp * 4), yPlane = skewed(T * fm * 4), mPlane = skewed(rows * fm * 4);
   const vOff = 0, yOff = vOff + 16 * vPlane, mOff = yOff + 16 * yPlane, pOff = mOff + 16 * mPlane;
   const qOff = pOff + roundUp(16 * s.c * 4, 64), bytes = qOff + roundUp(4 * ldf * 4, 64);
-  return { s, relaxed, T, tx, ty, tpi: tx * ty, mr, nr, full, tw, fm, ldf, rows, vPlane, yPlane, mPlane, vOff, yOff, mOff, pOff, qOff, bytes };
+  return { s, relaxed, T, tx, ty, tpi: tx * ty, mr, nr, full, tw, fm, kcp, ldf, rows, vPlane, yPlane, mPlane, vOff, yOff, mOff, pOff, qOff, bytes };
 }
 
 /**
- * Zeroes what the GEMMs read but no transform writes (V rows past C, Y tail columns past F), so
- * the padding lanes compute on zeros rather than on whatever the scratch held.
+ * Zeroes what the GEMMs read but no transform writes (V channels past C, Y tail columns past F),
+ * so the padding lanes compute on zeros rather than on whatever the scratch held.
  */
 function gfZeroPadding(o: GfLayout): string[] {
-  const { s, T, full, nr, tw, fm } = o, lines: string[] = [];
-  if (o.rows > s.c) {
+  const { s, T, full, nr, tw, fm, kcp } = o, lines: string[] = [];
+  if (kcp > s.c) {
     lines.push(`for (let xi_ = 0; xi_ < 16; xi_++) {`,
-      `  const vz_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)} + ${intlit(s.c * T * 4)});`,
-      `  for (let k_ = 0; k_ < ${intlit((o.rows - s.c) * T)}; k_ += 4) v128.store(vz_ + <usize>(k_ * 4), f32x4.splat(0));`,
+      `  const vz_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)});`,
+      `  for (let t_ = 0; t_ < ${intlit(T)}; t_++) {`,
+      ...Array.from({ length: kcp - s.c }, (_, i) => `    store<f32>(vz_ + <usize>(t_ * ${intlit(kcp * 4)}), 0, ${intlit((s.c + i) * 4)});`),
+      `  }`,
       `}`);
   }
   if (fm > s.f) {
@@ -570,7 +566,7 @@ function gfDyTransform(o: GfLayout): string {
 
 /** M_ξ (+)= Vᵀ_ξ·Y_ξ over the block's tb_ tiles: the first block stores, later ones add (fixed order). */
 function gfProducts(o: GfLayout): string {
-  const { s, T, mr, nr, full, tw, fm } = o;
+  const { s, T, mr, nr, full, tw, fm, kcp } = o;
   const sweep = (nv: number, panel: string, col: string) => {
     const stores: string[] = [], adds: string[] = [];
     for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) {
@@ -581,9 +577,9 @@ function gfProducts(o: GfLayout): string {
     return [
       `const pbp_ = yb_ + <usize>(${panel});`,
       `for (let ir_ = 0; ir_ < ${intlit(s.c)}; ir_ += ${intlit(mr)}) {`,
-      `  let pa_ = va_ + <usize>(ir_ * ${intlit(T * 4)});`,
+      `  let pa_ = va_ + <usize>(ir_ * 4);`,
       `  let pb_ = pbp_;`,
-      microKernel(nv, T, o.relaxed).replace(/^/gm, "  "),
+      microKernel(nv, kcp, o.relaxed, true).replace(/^/gm, "  "),
       `  const mp_ = mb_ + <usize>((ir_ * ${intlit(fm)} + ${col}) * 4);`,
       `  if (first_) {`, ...stores.map((l) => "    " + l), `  } else {`, ...adds.map((l) => "    " + l), `  }`,
       `}`,
@@ -656,7 +652,7 @@ export function emitConv2dGradFilterWinograd(spec: Conv2dSpec, tiles = WINOGRAD_
     `if (total_ <= 0) {`, ...zeroM.map((l) => "  " + l), `}`,
     `for (let t0_ = 0; t0_ < total_; t0_ += ${intlit(T)}) {`,
     `  const tb_ = min<i32>(${intlit(T)}, total_ - t0_);`,
-    inputTransform(o, { plane: o.vPlane, tile: 4, chan: T * 4 }).replace(/^/gm, "  "),
+    inputTransform(o).replace(/^/gm, "  "),
     gfDyTransform(o).replace(/^/gm, "  "),
     gfProducts(o).replace(/^/gm, "  "),
     `}`,
