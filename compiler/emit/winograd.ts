@@ -453,8 +453,11 @@ export function emitConv2dGradInputWinograd(spec: Conv2dSpec): KernelDef {
 const AH: Transform = { coef: [[1, 0], [1, 1], [1, -1], [0, 1]], half: [false, true, true, false] };
 const GHT: Transform = { coef: [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, -1]] };
 
-/** Tiles per block of the filter gradient (K of its GEMMs; see the measurement at winogradGradFilterPays). */
-export const WINOGRAD_GF_TILES = 64;
+/**
+ * Tiles per block of the filter gradient (K of its GEMMs). 32, 64 and 128 measured within ±10% of
+ * each other on the shapes at winogradGradFilterPays (plain and relaxed), 32 ahead more often.
+ */
+export const WINOGRAD_GF_TILES = 32;
 
 /**
  * Scratch layout of the filter gradient, per ξ: V [T × KCP] as the forward writes it (the GEMMs
@@ -622,9 +625,21 @@ function gfFilterOutput(o: GfLayout): string {
   return lines.join("\n");
 }
 
-/** Selection rule, filter gradient (provisional: to be measured). */
+/**
+ * Selection rule, filter gradient: the forward's (ratio ≥ 1.25, c·f ≤ the scratch cap). Kernel A/B
+ * at asc -O0, old im2col grad-filter vs Winograd (T = 32), speed-up old/new, plain | relaxed,
+ * medians of 7 alternating runs (load 2–13, so ±20%); "/64" = a threaded part (f = 32 of 64):
+ *   conv2 13×13×32→11×11×64 (r 1.89)  batch 64: 1.73 | 1.74  batch 32: 1.70 | 1.74  batch 1: 2.8 | 1.6  /64: 2.1 | 1.85
+ *   conv3 5×5×64→3×3×64 (r 1.27)      batch 64: 1.29 | 1.33  batch 32: 1.31 | 1.33  batch 1: 0.71 | 0.99  /64: 1.28 | 1.60
+ *   conv1 28×28×1→26×26×32 (r 2.25)   batch 64: 1.12 | 1.52  batch 32: 1.43 | 2.17  batch 1: 1.27 | 1.85  /32: 1.61 | 2.99
+ *   32×32×32 same 1.99 | 2.06; c=f=8 2.35 | 2.80; c=3 f=32 1.39 | 1.73; c=32 f=1 2.35 | 2.95; c=1 f=8 same 3.9 | 3.8;
+ *   output 2×2 2.04 | 2.14; c=f=128 2.2 | 2.5; c=f=256 2.5 | 2.5;
+ *   output 1×1 (r 0.56) 0.48 | 0.49, output 1×11 (r 1.03) 0.91 | 0.94 → excluded.
+ * conv3 at batch 1 (4 tiles) loses: the fixed Ĝᵀ·M·Ĝ over 16·c·f floats outweighs its GEMMs. Kept
+ * because training batches are large; the kernel is chosen at compile time, not per batch.
+ */
 export function winogradGradFilterPays(s: Conv2dSpec): boolean {
-  return winogradApplies(s) && productRatio(s, s) >= 1.25 && s.c * s.f <= MAX_CF;
+  return winogradPays(s);
 }
 
 /**

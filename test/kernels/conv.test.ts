@@ -350,6 +350,18 @@ describe("conv2d Winograd F(2x2,3x3) filter gradient", () => {
     for (const c of gfcases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
   });
 
+  it("is selected by the measured rule: the seed CNN's convs (and threaded parts), not outputs 1x1 or 1x11", () => {
+    const conv2: Conv2dSpec = { ...base, h: 13, w: 13, c: 32, f: 64, kh: 3, kw: 3, oh: 11, ow: 11 };
+    expect(winogradGradFilterPays(conv2)).toBe(true);
+    expect(winogradGradFilterPays({ ...conv2, f: 32, ldf: 64 })).toBe(true);
+    expect(winogradGradFilterPays({ ...conv2, h: 5, w: 5, c: 64, oh: 3, ow: 3 })).toBe(true); // conv3
+    expect(winogradGradFilterPays({ ...conv2, h: 28, w: 28, c: 1, f: 32, oh: 26, ow: 26 })).toBe(true); // conv1
+    expect(winogradGradFilterPays({ ...conv2, h: 3, w: 3, oh: 1, ow: 1 })).toBe(false);
+    expect(winogradGradFilterPays({ ...conv2, h: 3, oh: 1 })).toBe(false);
+    expect(winogradGradFilterPays({ ...conv2, sh: 2, oh: 6, ow: 6 })).toBe(false);
+    expect(winogradGradFilterPays({ ...conv2, c: 512, f: 512 })).toBe(false); // scratch cap
+  });
+
   it("takes emitConv2dGradFilter's params and rejects what it cannot compute", () => {
     const s: Conv2dSpec = { ...base, h: 6, w: 6, c: 8, f: 8, kh: 3, kw: 3, oh: 4, ow: 4 };
     expect(emitConv2dGradFilterWinograd(s).params).toEqual(emitConv2dGradFilter(s).params);
