@@ -132,11 +132,12 @@ function packBTrans(p: GemmPlan, full: number, tw: number, nr: number): string[]
  * The MR×(4·nv) micro-kernel: accumulates pa_ (MR rows, stride KCP) × pb_ (panel width 4·nv) over kc_.
  * `aColumns` (Winograd's filter gradient): A is stored transposed, k-major — row r of step k at
  * pa_ + 4·r, steps `rowStride` floats apart — so a transform that writes rows of k needs no transpose.
+ * `rows` overrides MR (fewer rows for an A with fewer than MR rows).
  * NOTE: one k step per iteration on purpose. Unrolling by 2 or 4 (with asc -O0 or -O3) made V8
  * keep every step's loads live at once and spill: ~30 vs ~50 GFLOP/s measured A/B on this machine.
  */
-export function microKernel(nv: number, rowStride: number, relaxed: boolean, aColumns = false): string {
-  const MR = tileShape(relaxed).mr;
+export function microKernel(nv: number, rowStride: number, relaxed: boolean, aColumns = false, rows?: number): string {
+  const MR = rows ?? tileShape(relaxed).mr;
   const w = nv * 4;
   const lines: string[] = [];
   for (let r = 0; r < MR; r++) for (let v = 0; v < nv; v++) lines.push(`let c${r}${v}_ = f32x4.splat(0);`);

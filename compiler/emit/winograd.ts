@@ -474,7 +474,9 @@ interface GfLayout {
 }
 
 function gfLayout(s: Conv2dSpec, relaxed: boolean, T: number): GfLayout {
-  const { mr, nr } = tileShape(relaxed);
+  const tile = tileShape(relaxed), nr = tile.nr;
+  // fewer micro-kernel rows than MR when c is smaller: conv1 (c = 1) would compute 3 rows of 4 for nothing
+  const mr = s.c >= tile.mr ? tile.mr : s.c === 1 ? 1 : 2;
   const tx = Math.ceil(s.ow / 2), ty = Math.ceil(s.oh / 2), ldf = s.ldf ?? s.f;
   const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw, rows = roundUp(s.c, mr), kcp = roundUp(s.c, 4);
   const vPlane = skewed(T * kcp * 4), yPlane = skewed(T * fm * 4), mPlane = skewed(rows * fm * 4);
@@ -582,7 +584,7 @@ function gfProducts(o: GfLayout): string {
       `for (let ir_ = 0; ir_ < ${intlit(s.c)}; ir_ += ${intlit(mr)}) {`,
       `  let pa_ = va_ + <usize>(ir_ * 4);`,
       `  let pb_ = pbp_;`,
-      microKernel(nv, kcp, o.relaxed, true).replace(/^/gm, "  "),
+      microKernel(nv, kcp, o.relaxed, true, mr).replace(/^/gm, "  "),
       `  const mp_ = mb_ + <usize>((ir_ * ${intlit(fm)} + ${col}) * 4);`,
       `  if (first_) {`, ...stores.map((l) => "    " + l), `  } else {`, ...adds.map((l) => "    " + l), `  }`,
       `}`,
@@ -631,8 +633,9 @@ function gfFilterOutput(o: GfLayout): string {
  * medians of 7 alternating runs (load 2–13, so ±20%); "/64" = a threaded part (f = 32 of 64):
  *   conv2 13×13×32→11×11×64 (r 1.89)  batch 64: 1.73 | 1.74  batch 32: 1.70 | 1.74  batch 1: 2.8 | 1.6  /64: 2.1 | 1.85
  *   conv3 5×5×64→3×3×64 (r 1.27)      batch 64: 1.29 | 1.33  batch 32: 1.31 | 1.33  batch 1: 0.71 | 0.99  /64: 1.28 | 1.60
- *   conv1 28×28×1→26×26×32 (r 2.25)   batch 64: 1.12 | 1.52  batch 32: 1.43 | 2.17  batch 1: 1.27 | 1.85  /32: 1.61 | 2.99
- *   32×32×32 same 1.99 | 2.06; c=f=8 2.35 | 2.80; c=3 f=32 1.39 | 1.73; c=32 f=1 2.35 | 2.95; c=1 f=8 same 3.9 | 3.8;
+ *   conv1 28×28×1→26×26×32 (r 2.25)   batch 64: 2.07 | 2.03  batch 32: 2.10 | 2.15  batch 1: 2.0 | 2.0    /32: 2.8 | 3.7
+ *     (with a 1-row micro-kernel for c = 1; with the 4-row one it was 1.1–1.4 plain)
+ *   32×32×32 same 1.99 | 2.06; c=f=8 2.35 | 2.80; c=3 f=32 1.39 | 1.73; c=32 f=1 2.35 | 2.95; c=1 f=8 same 4.3 | 2.9;
  *   output 2×2 2.04 | 2.14; c=f=128 2.2 | 2.5; c=f=256 2.5 | 2.5;
  *   output 1×1 (r 0.56) 0.48 | 0.49, output 1×11 (r 1.03) 0.91 | 0.94 → excluded.
  * conv3 at batch 1 (4 tiles) loses: the fixed Ĝᵀ·M·Ĝ over 16·c·f floats outweighs its GEMMs. Kept

@@ -297,6 +297,7 @@ const gfcases: GfCase[] = (() => {
   const add = (n: number, spec: Conv2dSpec, extra: Partial<GfCase> = {}) => list.push({ n, spec, name: "", ...extra });
   add(1, { ...w3, h: 3, w: 3, c: 1, f: 1, oh: 1, ow: 1 }); // one partial tile, c = f = 1
   add(2, { ...w3, h: 4, w: 5, c: 3, f: 5, oh: 2, ow: 3 });
+  add(2, { ...w3, h: 8, w: 7, c: 2, f: 12, padTop: 1, padLeft: 1, oh: 8, ow: 7 }); // c = 2: a 2-row micro-kernel
   add(3, { ...w3, h: 7, w: 9, c: 5, f: 3, oh: 5, ow: 7 }); // output 5×7
   add(1, { ...w3, h: 9, w: 7, c: 17, f: 13, padTop: 1, padLeft: 1, oh: 9, ow: 7 });
   add(2, { ...w3, h: 6, w: 7, c: 13, f: 17, padTop: 2, padLeft: 0, oh: 6, ow: 5, accumulate: true }); // asymmetric padding
