@@ -130,24 +130,27 @@ function packBTrans(p: GemmPlan, full: number, tw: number, nr: number): string[]
 
 /**
  * The MR×(4·nv) micro-kernel: accumulates pa_ (MR rows, stride KCP) × pb_ (panel width 4·nv) over kc_.
+ * `aColumns` (Winograd's filter gradient): A is stored transposed, k-major — row r of step k at
+ * pa_ + 4·r, steps `rowStride` floats apart — so a transform that writes rows of k needs no transpose.
+ * `rows` overrides MR (fewer rows for an A with fewer than MR rows).
  * NOTE: one k step per iteration on purpose. Unrolling by 2 or 4 (with asc -O0 or -O3) made V8
  * keep every step's loads live at once and spill: ~30 vs ~50 GFLOP/s measured A/B on this machine.
  */
-export function microKernel(nv: number, rowStride: number, relaxed: boolean): string {
-  const MR = tileShape(relaxed).mr;
+export function microKernel(nv: number, rowStride: number, relaxed: boolean, aColumns = false, rows?: number): string {
+  const MR = rows ?? tileShape(relaxed).mr;
   const w = nv * 4;
   const lines: string[] = [];
   for (let r = 0; r < MR; r++) for (let v = 0; v < nv; v++) lines.push(`let c${r}${v}_ = f32x4.splat(0);`);
   lines.push(`for (let kk_ = 0; kk_ < kc_; kk_++) {`);
   for (let v = 0; v < nv; v++) lines.push(`  const b${v}_ = v128.load(pb_, ${intlit(v * 16)});`);
   for (let r = 0; r < MR; r++) {
-    lines.push(`  const a${r}_ = v128.load32_splat(pa_, ${intlit(r * rowStride * 4)});`);
+    lines.push(`  const a${r}_ = v128.load32_splat(pa_, ${intlit(aColumns ? r * 4 : r * rowStride * 4)});`);
     for (let v = 0; v < nv; v++) {
       const acc = `c${r}${v}_`, a = `a${r}_`, b = `b${v}_`;
       lines.push(relaxed ? `  ${acc} = f32x4.relaxed_madd(${a}, ${b}, ${acc});` : `  ${acc} = f32x4.add(${acc}, f32x4.mul(${a}, ${b}));`);
     }
   }
-  lines.push(`  pa_ += 4;`, `  pb_ += ${intlit(w * 4)};`, `}`);
+  lines.push(`  pa_ += ${intlit(aColumns ? rowStride * 4 : 4)};`, `  pb_ += ${intlit(w * 4)};`, `}`);
   return lines.join("\n");
 }
 

@@ -10,7 +10,9 @@ import { emitMatmul } from "./matmul.js";
 import {
   directConvApplies, emitConv2d, emitConv2dDirect, emitConv2dGradFilter, emitConv2dGradFilterDirect, emitConv2dGradInput,
 } from "./conv.js";
-import { emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradInputPays, winogradPays } from "./winograd.js";
+import {
+  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradFilterPays, winogradGradInputPays, winogradPays,
+} from "./winograd.js";
 import { emitPool2d, emitPool2dGrad } from "./pool.js";
 import { emitElementwise } from "./elementwise.js";
 import { emitReduce } from "./reduce.js";
@@ -105,11 +107,13 @@ const SELECTORS: Record<string, Selector> = {
     return { def, args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
   },
   conv2d_grad_filter(node, ctx, dims, T, O) {
-    const { fOffset = 0, ...spec } = node.attrs;
-    return {
-      def: (directGradFilter(spec) ? emitConv2dGradFilterDirect : emitConv2dGradFilter)({ ...spec, relaxed: ctx.relaxed }),
-      args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1), fOffset), dw: ptr(ctx, O(0), fOffset), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" },
-    };
+    const { fOffset = 0, ...attrs } = node.attrs;
+    const spec = { ...attrs, relaxed: ctx.relaxed };
+    // c ≤ 4 and small: the direct kernel (conv1 of the seed CNN ~4× the GEMM, ~2× Winograd);
+    // then Winograd's 16 GEMMs over the batch's 2×2 tiles where they pay (rule: winograd.ts).
+    const def = directGradFilter(spec) ? emitConv2dGradFilterDirect(spec)
+      : winogradGradFilterPays(spec) ? emitConv2dGradFilterWinograd(spec) : emitConv2dGradFilter(spec);
+    return { def, args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1), fOffset), dw: ptr(ctx, O(0), fOffset), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
   },
   pool2d(node, ctx, dims, T, O) {
     return { def: emitPool2d(node.attrs), args: { x: ptr(ctx, T(0)), y: ptr(ctx, O(0)), n: ctx.batch ?? "batch" } };

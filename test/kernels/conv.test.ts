@@ -12,7 +12,10 @@ import {
 } from "../../compiler/emit/conv.js";
 import { emitPool2d } from "../../compiler/emit/pool.js";
 import { preludeFor } from "../../compiler/emit/prelude.js";
-import { emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradInputApplies, winogradGradInputPays, winogradPays } from "../../compiler/emit/winograd.js";
+import {
+  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradFilterPays,
+  winogradGradInputApplies, winogradGradInputPays, winogradPays,
+} from "../../compiler/emit/winograd.js";
 import { gelu } from "../reference/special.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
 import { buildKernels, relaxedSimdSupported, relErr, rng } from "./harness.js";
@@ -432,5 +435,101 @@ describe("conv2d direct kernel (c ≤ 4)", () => {
     expect(() => emitConv2dDirect({ ...s, c: 5 })).toThrow(/c ≤ 4/);
     expect(() => emitConv2dDirect({ ...s, accumulate: true })).toThrow(/accumulate/);
     expect(emitConv2dDirect({ ...s, bias: true }).params.map((p) => p.name)).toEqual(["x", "w", "y", "bias", "scratch", "n"]);
+  });
+});
+
+/**
+ * Winograd filter gradient: every forward Winograd shape plus outputs 1×1…5×7, c and f of 1, 3, 5,
+ * 13, 17, asymmetric padding, accumulate, and filter slices (ldf) as threaded builds run them.
+ * `tiles` shrinks the tile block so M accumulates over many blocks (and over a partial last one).
+ */
+interface GfCase extends Case { tiles?: number; slice?: [number, number] }
+const gfcases: GfCase[] = (() => {
+  const w3 = { ...base, kh: 3, kw: 3 };
+  const list: GfCase[] = wcases.map((c) => ({ ...c, spec: { ...c.spec, bias: undefined, activation: undefined } }));
+  const add = (n: number, spec: Conv2dSpec, extra: Partial<GfCase> = {}) => list.push({ n, spec, name: "", ...extra });
+  add(1, { ...w3, h: 3, w: 3, c: 1, f: 1, oh: 1, ow: 1 }); // one partial tile, c = f = 1
+  add(2, { ...w3, h: 4, w: 5, c: 3, f: 5, oh: 2, ow: 3 });
+  add(2, { ...w3, h: 8, w: 7, c: 2, f: 12, padTop: 1, padLeft: 1, oh: 8, ow: 7 }); // c = 2: a 2-row micro-kernel
+  add(3, { ...w3, h: 7, w: 9, c: 5, f: 3, oh: 5, ow: 7 }); // output 5×7
+  add(1, { ...w3, h: 9, w: 7, c: 17, f: 13, padTop: 1, padLeft: 1, oh: 9, ow: 7 });
+  add(2, { ...w3, h: 6, w: 7, c: 13, f: 17, padTop: 2, padLeft: 0, oh: 6, ow: 5, accumulate: true }); // asymmetric padding
+  add(3, { ...w3, h: 28, w: 28, c: 1, f: 32, oh: 26, ow: 26 }); // the seed CNN's conv1
+  add(2, { ...w3, h: 13, w: 13, c: 32, f: 64, oh: 11, ow: 11 }, { tiles: 8 }); // conv2, many blocks
+  add(3, { ...w3, h: 5, w: 6, c: 7, f: 9, padTop: 1, padLeft: 2, oh: 4, ow: 5 }, { tiles: 4, slice: [3, 5] }); // 3 of 7 tiles in the last block
+  add(2, { ...w3, h: 13, w: 13, c: 32, f: 64, oh: 11, ow: 11, accumulate: true }, { slice: [32, 32] }); // conv2's second thread part
+  add(1, { ...w3, h: 8, w: 8, c: 4, f: 40, padTop: 1, padLeft: 1, oh: 8, ow: 8 }, { slice: [8, 19] }); // slice with a tail panel and remainder
+  return list.map((c) => {
+    const s = c.spec;
+    const name = `winograd grad-filter ${s.h}x${s.w}x${s.c}->${s.oh}x${s.ow}x${s.f} pad ${s.padTop},${s.padLeft} n=${c.n}` +
+      `${s.accumulate ? " accumulate" : ""}${c.tiles ? ` tiles=${c.tiles}` : ""}${c.slice ? ` filters ${c.slice[0]}+${c.slice[1]}` : ""}`;
+    return { ...c, name };
+  });
+})();
+
+/** Errors per case; Infinity when bytes outside the case's dw slice changed (guard, other filters). */
+async function runWinogradGradFilter(relaxed: boolean): Promise<Map<string, number>> {
+  const defs = gfcases.map((c) => {
+    const s = { ...c.spec, relaxed };
+    return emitConv2dGradFilterWinograd(c.slice ? { ...s, f: c.slice[1], ldf: s.f } : s, c.tiles);
+  });
+  const mod = await buildKernels(defs, { relaxed });
+  const errs = new Map<string, number>();
+  gfcases.forEach((c, i) => {
+    const r = rng(1300 + i), z = sizes(c), F = c.spec.f;
+    const x = r.uniform(z.x), dy = r.uniform(z.y), dw0 = r.uniform(z.w);
+    const px = mod.alloc(z.x, x), pdy = mod.alloc(z.y, dy), pdw = mod.alloc(z.w, dw0);
+    const guard = mod.alloc(16, new Float32Array(16).fill(7));
+    const [f0, fs] = c.slice ?? [0, F];
+    mod.call(i, px, pdy + 4 * f0, pdw + 4 * f0, mod.scratch, c.n);
+    const ref = refGradFilter(c, x, dy, dw0), out = mod.f32(pdw, z.w);
+    const idx = Array.from({ length: z.w }, (_, k) => k), inSlice = (k: number) => k % F >= f0 && k % F < f0 + fs;
+    const untouched = mod.f32(guard, 16).every((v) => v === 7) && idx.every((k) => inSlice(k) || out[k] === dw0[k]);
+    const sel = idx.filter(inSlice);
+    errs.set(c.name, untouched ? relErr(sel.map((k) => out[k]), sel.map((k) => ref[k])) : Infinity);
+    mod.reset();
+  });
+  return errs;
+}
+
+describe("conv2d Winograd F(2x2,3x3) filter gradient", () => {
+  let plain: Map<string, number>;
+  beforeAll(async () => { plain = await runWinogradGradFilter(false); });
+  for (const c of gfcases) {
+    it(`matches the float64 reference: ${c.name}`, () => { expect(plain.get(c.name)!).toBeLessThan(1e-5); });
+  }
+
+  it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
+    const relaxed = await runWinogradGradFilter(true);
+    for (const c of gfcases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
+  });
+
+  it("is selected by the measured rule: the seed CNN's convs (and threaded parts), not outputs 1x1 or 1x11", () => {
+    const conv2: Conv2dSpec = { ...base, h: 13, w: 13, c: 32, f: 64, kh: 3, kw: 3, oh: 11, ow: 11 };
+    expect(winogradGradFilterPays(conv2)).toBe(true);
+    expect(winogradGradFilterPays({ ...conv2, f: 32, ldf: 64 })).toBe(true);
+    expect(winogradGradFilterPays({ ...conv2, h: 5, w: 5, c: 64, oh: 3, ow: 3 })).toBe(true); // conv3
+    expect(winogradGradFilterPays({ ...conv2, h: 28, w: 28, c: 1, f: 32, oh: 26, ow: 26 })).toBe(true); // conv1
+    expect(winogradGradFilterPays({ ...conv2, h: 3, w: 3, oh: 1, ow: 1 })).toBe(false);
+    expect(winogradGradFilterPays({ ...conv2, h: 3, oh: 1 })).toBe(false);
+    expect(winogradGradFilterPays({ ...conv2, sh: 2, oh: 6, ow: 6 })).toBe(false);
+    expect(winogradGradFilterPays({ ...conv2, c: 512, f: 512 })).toBe(false); // scratch cap
+  });
+
+  it("takes emitConv2dGradFilter's params and rejects what it cannot compute", () => {
+    const s: Conv2dSpec = { ...base, h: 6, w: 6, c: 8, f: 8, kh: 3, kw: 3, oh: 4, ow: 4 };
+    expect(emitConv2dGradFilterWinograd(s).params).toEqual(emitConv2dGradFilter(s).params);
+    expect(() => emitConv2dGradFilterWinograd({ ...s, sh: 2, oh: 2, ow: 2 })).toThrow(/3x3/);
+    expect(() => emitConv2dGradFilterWinograd({ ...s, ldf: 4 })).toThrow(/ldf/);
+  });
+
+  it("is deterministic: two runs give the same bits", async () => {
+    const c = gfcases[0], mod = await buildKernels([emitConv2dGradFilterWinograd(c.spec)]);
+    const r = rng(4), z = sizes(c);
+    const px = mod.alloc(z.x, r.uniform(z.x)), pdy = mod.alloc(z.y, r.uniform(z.y));
+    const pdw = mod.alloc(z.w), pdw2 = mod.alloc(z.w);
+    mod.call(0, px, pdy, pdw, mod.scratch, c.n);
+    mod.call(0, px, pdy, pdw2, mod.scratch, c.n);
+    expect(Array.from(mod.f32(pdw, z.w))).toEqual(Array.from(mod.f32(pdw2, z.w)));
   });
 });
