@@ -7,7 +7,7 @@
 import type { ActivationName } from "../graph-types.js";
 import { activationNeeds, activationSimd } from "./activation.js";
 import { indent, intlit } from "./code.js";
-import { gemmBody, gemmPrologue, kcp, packedBFloats, roundUp, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
+import { gemmBody, gemmPrologue, packedABytes, packedBFloats, roundUp, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
 import type { KernelDef, KernelParam } from "./kernel.js";
 import { KC_MAX, MC, packAPlain } from "./matmul.js";
 
@@ -135,7 +135,7 @@ export function emitConv2d(spec: Conv2dSpec): KernelDef {
     params: [usize("x"), usize("w"), usize("y"), ...(spec.bias ? [usize("bias")] : []), usize("scratch"), { name: "n", type: "i32" }],
     body: [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan)].join("\n"),
     needs: activationNeeds(act),
-    scratchBytes: bBytes + MC * kcp(plan) * 4,
+    scratchBytes: bBytes + packedABytes(MC, plan),
   };
 }
 
@@ -220,7 +220,7 @@ export function emitConv2dGradFilter(spec: Conv2dSpec): KernelDef {
     b: { ptr: "dy", ld: spec.ldf ?? spec.f, trans: false }, c: { ptr: "dw", ld: spec.ldf ?? spec.f },
     alpha: 1, accumulate: !!spec.accumulate, activation: "linear", relaxed: !!spec.relaxed,
   };
-  const bBytes = roundUp(packedBFloats(plan) * 4, 64), aBytes = roundUp(plan.mc * kcp(plan) * 4, 64);
+  const bBytes = roundUp(packedBFloats(plan) * 4, 64), aBytes = roundUp(packedABytes(plan.mc, plan), 64);
   return {
     key: `conv2d_grad_filter:${JSON.stringify(spec)}`,
     label: `conv2d grad-filter ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
@@ -268,7 +268,7 @@ export function emitConv2dGradInput(spec: Conv2dSpec): KernelDef {
     alpha: 1, accumulate: false, activation: "linear", relaxed: !!spec.relaxed,
     afterTile: col2im(spec),
   };
-  const bBytes = roundUp(packedBFloats(plan) * 4, 64), aBytes = roundUp(MC * kcp(plan) * 4, 64);
+  const bBytes = roundUp(packedBFloats(plan) * 4, 64), aBytes = roundUp(packedABytes(MC, plan), 64);
   const total = spec.h * spec.w * spec.c;
   const zero = spec.accumulate ? [] : [
     `const tot_ = n * ${intlit(total)};`,

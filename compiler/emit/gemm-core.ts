@@ -9,7 +9,19 @@ import { activationScalar, activationSimd } from "./activation.js";
 import { f32lit, intlit } from "./code.js";
 import type { ActivationName } from "../graph-types.js";
 
-/** Micro-tile shape: 4×8 for mul+add (needs a temporary), 2×16 for relaxed_madd (perf-notes). */
+/**
+ * Micro-tile shape: 4×8 for mul+add (needs a temporary), 2×16 for relaxed_madd (perf-notes).
+ * Measured for the relaxed build (asc -O0, CPU-time medians of 11 alternating runs, Node 20):
+ * 6×8 (12 accumulators) is no faster in the real kernels — matmul 512 NN 45.6 vs 44.8 GFLOP/s
+ * (plain 4×8: 44.4), seed-CNN convs within ±5% (Winograd 3–5% slower: its 32-tile blocks waste
+ * rows at MR 6). On Zen 3 mul and add run on separate pipes, so FMA adds no throughput here; the
+ * ~8% a 6×8 loop gains with its panels in L1 (52 vs 48) is lost in place. Getting 6×8 even that
+ * far took two V8 11.3 workarounds: TurboFan put all 8 loads before the 12 FMAs (20 live v128 →
+ * spills) unless the accumulators' first uses after the loop are unconditional stores in row
+ * order, and its loop unrolling (innermost loops below (depth+1)·50 nodes) did the same to the
+ * copies unless the k loop held a nested (zero-trip) loop. Without both: 10–21 GFLOP/s. 4×12 and
+ * 3×16 spill the same way (need 19 registers with the loads first).
+ */
 export function tileShape(relaxed: boolean): { mr: number; nr: number } {
   return relaxed ? { mr: 2, nr: 16 } : { mr: 4, nr: 8 };
 }
@@ -43,6 +55,15 @@ export interface GemmPlan {
 
 export const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 export const kcp = (p: GemmPlan): number => roundUp(p.kc, 4);
+/**
+ * Bytes of packed A for a tile of `mc` rows. The micro-kernel reads whole MR-row micro-tiles, so
+ * when mc is not a multiple of MR (the grad-filter's tap-sized tiles, e.g. 9 rows) the last one
+ * reads up to MR − 1 rows past the tile: they must still be inside the buffer (stale values,
+ * computed and never stored).
+ */
+export function packedABytes(mc: number, p: GemmPlan): number {
+  return roundUp(mc, tileShape(p.relaxed).mr) * kcp(p) * 4;
+}
 /** Width (floats) of the last, partial B panel: a multiple of 4 below NR (0 if none). */
 const tailWidth = (n: number, nr: number): number => roundUp(n % nr, 4);
 /** Floats of packed B for one K block. */

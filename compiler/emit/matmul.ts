@@ -7,7 +7,7 @@
 import type { ActivationName } from "../graph-types.js";
 import { activationNeeds } from "./activation.js";
 import { ident, intlit } from "./code.js";
-import { gemmBody, gemmPrologue, kcp, packB, packedBFloats, roundUp, singleBlockConsts, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
+import { gemmBody, gemmPrologue, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
 import { gemvScratchBytes, gemvSmallM } from "./gemv.js";
 import type { KernelDef, KernelParam } from "./kernel.js";
 
@@ -153,7 +153,7 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
     params,
     body: lines.join("\n"),
     needs: activationNeeds(act),
-    scratchBytes: Math.max(bBytes + MC * kcp(plan) * 4, smallMApplies(spec) ? gemvScratchBytes(n) : 0),
+    scratchBytes: Math.max(bBytes + packedABytes(MC, plan), smallMApplies(spec) ? gemvScratchBytes(n) : 0),
   };
 }
 

@@ -226,3 +226,51 @@ describe("emitMatmul few-row path (m ≤ 4)", () => {
     }
   }, 120_000);
 });
+
+/**
+ * Partial micro-tiles: rows m not a multiple of the tile height (4 plain, 2 relaxed) and columns n
+ * not a multiple of the panel width (8 / 16), every combination, one runtime-m kernel per n run at
+ * each m. NT kernels never take the few-row path, so m ≤ 4 exercises the blocked path's partial
+ * tiles too; NN at m ≤ 4 runs gemv.ts. Rows past m must keep C's old values.
+ */
+const TILE_ROWS = [1, 2, 3, 4, 5, 6, 7, 13, 97];
+const tileCases: Case[] = [];
+for (const n of [1, 5, 8, 12, 17]) {
+  tileCases.push({ name: `NN bias relu n=${n} k=11`, spec: { m: "m", n, k: 11, bias: true, activation: "relu" }, m: 0, k: 11 });
+  tileCases.push({ name: `NT n=${n} k=11`, spec: { m: "m", n, k: 11, transB: true }, m: 0, k: 11 });
+}
+tileCases.push({ name: "NT accumulate multi-block n=17 k=400", spec: { m: "m", n: 17, k: 400, transB: true, accumulate: true }, m: 0, k: 400 });
+
+/** Worst relative error per case over TILE_ROWS (outputs, and C past row m against its old values). */
+async function runTiles(relaxed: boolean): Promise<Map<string, number>> {
+  const defs = tileCases.map((c) => emitMatmul({ ...c.spec, relaxed }));
+  const mod = await buildKernels(defs, { relaxed });
+  const errs = new Map<string, number>();
+  tileCases.forEach((c, i) => {
+    let worst = 0;
+    for (const rows of TILE_ROWS) {
+      const cr = { ...c, m: rows }, e = extents({ ...c, m: Math.max(...TILE_ROWS) });
+      const r = rng(4321 + i * 100 + rows);
+      const A = r.uniform(e.a), B = r.uniform(e.b), C0 = r.uniform(e.c), bias = r.uniform(c.spec.n);
+      const pa = mod.alloc(e.a, A), pb = mod.alloc(e.b, B), pc = mod.alloc(e.c, C0), pbias = mod.alloc(c.spec.n, bias);
+      mod.call(i, pa, pb, pc, ...(c.spec.bias ? [pbias] : []), mod.scratch, rows);
+      const out = mod.f32(pc, e.c), len = rows * c.spec.n;
+      worst = Math.max(worst, relErr(out.subarray(0, len), reference(cr, A, B, C0, bias).subarray(0, len)));
+      if (out.subarray(len).some((v, j) => v !== C0[len + j])) worst = Infinity;
+      mod.reset();
+    }
+    errs.set(c.name, worst);
+  });
+  return errs;
+}
+
+describe("emitMatmul partial micro-tiles (m, n not multiples of the tile)", () => {
+  it("plain build matches the reference and leaves rows past m untouched", async () => {
+    const errs = await runTiles(false);
+    for (const c of tileCases) expect(errs.get(c.name), c.name).toBeLessThan(1e-5);
+  });
+  it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference and leaves rows past m untouched", async () => {
+    const errs = await runTiles(true);
+    for (const c of tileCases) expect(errs.get(c.name), c.name).toBeLessThan(1e-5);
+  });
+});
