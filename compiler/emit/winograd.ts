@@ -312,17 +312,25 @@ function products(o: Layout): string {
       `}`,
     ];
   };
-  const lines = [
-    `for (let xi_ = 0; xi_ < 16; xi_++) {`,
-    `  const va_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)});`,
-    `  const ub_ = u_ + <usize>(xi_ * ${intlit(o.uPlane)});`,
-    `  const mb_ = m_ + <usize>(xi_ * ${intlit(o.mPlane)});`,
-  ];
+  return overPlanesAndPanels([
+    `const va_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)});`,
+    `const ub_ = u_ + <usize>(xi_ * ${intlit(o.uPlane)});`,
+    `const mb_ = m_ + <usize>(xi_ * ${intlit(o.mPlane)});`,
+  ], C, { nr, full, tw }, sweep).join("\n");
+}
+
+/**
+ * The loops around the 16 GEMMs of a block: for each transform position xi_ (after `head`, its
+ * plane pointers), the full NR-wide B panels and then the tail panel; a panel's packed B holds
+ * `kRows` rows. `sweep(vectors, panel byte offset, first column)` emits one panel's micro-tiles.
+ */
+function overPlanesAndPanels(head: string[], kRows: number, o: { nr: number; full: number; tw: number }, sweep: (nv: number, panel: string, col: string) => string[]): string[] {
+  const { nr, full, tw } = o, lines = [`for (let xi_ = 0; xi_ < 16; xi_++) {`, ...head.map((l) => "  " + l)];
   if (full > 0) lines.push(`  for (let jp_ = 0; jp_ < ${intlit(full)}; jp_++) {`,
-    ...sweep(nr / 4, `jp_ * ${intlit(C * nr * 4)}`, `jp_ * ${intlit(nr)}`).map((l) => "    " + l), `  }`);
-  if (tw > 0) lines.push(`  {`, ...sweep(tw / 4, intlit(full * C * nr * 4), intlit(full * nr)).map((l) => "    " + l), `  }`);
+    ...sweep(nr / 4, `jp_ * ${intlit(kRows * nr * 4)}`, `jp_ * ${intlit(nr)}`).map((l) => "    " + l), `  }`);
+  if (tw > 0) lines.push(`  {`, ...sweep(tw / 4, intlit(full * kRows * nr * 4), intlit(full * nr)).map((l) => "    " + l), `  }`);
   lines.push(`}`);
-  return lines.join("\n");
+  return lines;
 }
 
 /** y = act(Aᵀ·M·A [+ old y] + bias) for the block's tiles; outputs past OH/OW are not stored. */
@@ -590,19 +598,11 @@ function gfProducts(o: GfLayout): string {
       `}`,
     ];
   };
-  const lines = [
-    `const first_ = t0_ == 0;`,
-    `const kc_ = tb_;`,
-    `for (let xi_ = 0; xi_ < 16; xi_++) {`,
-    `  const va_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)});`,
-    `  const yb_ = y_ + <usize>(xi_ * ${intlit(o.yPlane)});`,
-    `  const mb_ = m_ + <usize>(xi_ * ${intlit(o.mPlane)});`,
-  ];
-  if (full > 0) lines.push(`  for (let jp_ = 0; jp_ < ${intlit(full)}; jp_++) {`,
-    ...sweep(nr / 4, `jp_ * ${intlit(T * nr * 4)}`, `jp_ * ${intlit(nr)}`).map((l) => "    " + l), `  }`);
-  if (tw > 0) lines.push(`  {`, ...sweep(tw / 4, intlit(full * T * nr * 4), intlit(full * nr)).map((l) => "    " + l), `  }`);
-  lines.push(`}`);
-  return lines.join("\n");
+  return [`const first_ = t0_ == 0;`, `const kc_ = tb_;`, ...overPlanesAndPanels([
+    `const va_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)});`,
+    `const yb_ = y_ + <usize>(xi_ * ${intlit(o.yPlane)});`,
+    `const mb_ = m_ + <usize>(xi_ * ${intlit(o.mPlane)});`,
+  ], T, { nr, full, tw }, sweep)].join("\n");
 }
 
 /** dw[ky,kx,c,f] (=|+=) (Ĝᵀ·M[c,f]·Ĝ)[ky,kx], vectorized over filters; rows of dw are ldf apart. */

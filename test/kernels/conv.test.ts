@@ -230,19 +230,25 @@ async function runWinogradGradInput(relaxed: boolean): Promise<Map<string, numbe
   return errs;
 }
 
-describe("conv2d Winograd F(2x2,3x3) emitter", () => {
-  let plain: Map<string, number>, plainGin: Map<string, number>;
-  beforeAll(async () => { plain = await runWinograd(false); plainGin = await runWinogradGradInput(false); });
-  for (const c of wcases) {
-    it(`grad-input matches the float64 reference: ${c.name.replace(/ bias| relu| tanh| sigmoid| gelu/g, "")}`, () => {
-      expect(plainGin.get(c.name)!).toBeLessThan(1e-5);
-    });
+/**
+ * One test per case that the plain build is within 1e-5 of the float64 reference (errors from
+ * `run`, keyed by case name), and one that the relaxed-SIMD build is, where this Node has it.
+ */
+function referenceTests(what: string, cases: readonly { name: string }[], run: (relaxed: boolean) => Promise<Map<string, number>>, label = (name: string) => name): void {
+  let plain: Map<string, number>;
+  beforeAll(async () => { plain = await run(false); });
+  for (const c of cases) {
+    it(`${what}matches the float64 reference: ${label(c.name)}`, () => { expect(plain.get(c.name)!).toBeLessThan(1e-5); });
   }
-
-  it.runIf(relaxedSimdSupported())("relaxed-SIMD grad-input matches the reference", async () => {
-    const relaxed = await runWinogradGradInput(true);
-    for (const c of wcases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
+  it.runIf(relaxedSimdSupported())(`relaxed-SIMD build: ${what}matches the reference`, async () => {
+    const relaxed = await run(true);
+    for (const c of cases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
   });
+}
+
+describe("conv2d Winograd F(2x2,3x3) emitter", () => {
+  referenceTests("grad-input ", wcases, runWinogradGradInput, (name) => name.replace(/ bias| relu| tanh| sigmoid| gelu/g, ""));
+  referenceTests("", wcases, runWinograd);
 
   it("is selected where it has enough whole 2x2 tiles (the measured rule)", () => {
     const conv2: Conv2dSpec = { ...base, h: 13, w: 13, c: 32, f: 64, kh: 3, kw: 3, oh: 11, ow: 11 };
@@ -260,14 +266,6 @@ describe("conv2d Winograd F(2x2,3x3) emitter", () => {
     expect(winogradGradInputApplies(s)).toBe(true);
     expect(winogradGradInputApplies({ ...s, padTop: 3, oh: 9 })).toBe(false);
     expect(emitConv2dGradInputWinograd(s).params).toEqual(emitConv2dGradInput(s).params);
-  });
-  for (const c of wcases) {
-    it(`matches the float64 reference: ${c.name}`, () => { expect(plain.get(c.name)!).toBeLessThan(1e-5); });
-  }
-
-  it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
-    const relaxed = await runWinograd(true);
-    for (const c of wcases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
   });
 
   it("takes the same params as emitConv2d and applies to 3x3 stride-1 undilated convs only", () => {
@@ -493,16 +491,7 @@ async function runWinogradGradFilter(relaxed: boolean): Promise<Map<string, numb
 }
 
 describe("conv2d Winograd F(2x2,3x3) filter gradient", () => {
-  let plain: Map<string, number>;
-  beforeAll(async () => { plain = await runWinogradGradFilter(false); });
-  for (const c of gfcases) {
-    it(`matches the float64 reference: ${c.name}`, () => { expect(plain.get(c.name)!).toBeLessThan(1e-5); });
-  }
-
-  it.runIf(relaxedSimdSupported())("relaxed-SIMD build matches the reference", async () => {
-    const relaxed = await runWinogradGradFilter(true);
-    for (const c of gfcases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
-  });
+  referenceTests("", gfcases, runWinogradGradFilter);
 
   it("is selected by the measured rule: the seed CNN's convs (and threaded parts), not outputs 1x1 or 1x11", () => {
     const conv2: Conv2dSpec = { ...base, h: 13, w: 13, c: 32, f: 64, kh: 3, kw: 3, oh: 11, ow: 11 };
