@@ -129,15 +129,19 @@ describe("load errors", () => {
     expect(e.message).toMatch(message);
   });
 
-  test("a module importing anything but env.memory", async () => {
-    const src = `@external("host", "log") declare function log(x: i32): void;\nexport function predict(n: i32): void { log(n); }`;
+  test.each([
+    ["host", "log", /the module imports function "host.log"; a kiln module imports only env.memory/],
+    // The barrier's sleep is granted to threaded modules only (their manifest says threads).
+    ["env", "wait32", /the module imports function "env.wait32"; a kiln module imports only env.memory \(and env.wait32 when threaded\)/],
+  ])("a module importing anything but env.memory: %s.%s", async (module, name, message) => {
+    const src = `@external("${module}", "${name}") declare function f(x: i32): void;\nexport function predict(n: i32): void { f(n); }`;
     const wasm = await compileAssemblyScript(src, { optimizeLevel: 0, initialPages: 1 });
     const manifest = {
       ...linearManifest({ canTrain: false, training: undefined, exports: { predict: "predict" } }),
       memory: { pages: 1, weightsBytes: 0, arenaBytes: 0 }, inputs: [], outputs: [], targets: [], weights: [],
     };
     const e = await loadError(finishModule(wasm, { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)) }));
-    expect(e.message).toMatch(/the module imports function "host.log"; a kiln module imports only env.memory/);
+    expect(e.message).toMatch(message);
   });
 
   test("a manifest claiming threads on a non-shared module fails to instantiate with a KilnError", async () => {
