@@ -14,7 +14,7 @@ import { fuse } from "./fuse.js";
 import { bytesOf, planMemory } from "./plan.js";
 import { selectKernel, type KernelCall } from "./emit/kernels.js";
 import { assembleModule, type EntryPoint, type ThreadStep } from "./emit/module.js";
-import { barriersAfter, splitOf, type Access } from "./threads.js";
+import { accessesOf, barriersAfter, splitOf, type Access } from "./threads.js";
 import type { Module, Program, Tensor } from "./ir.js";
 import { compileAssemblyScript, finishModule } from "./asc.js";
 import { buildManifest, type Manifest } from "./manifest.js";
@@ -87,7 +87,8 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   if (options.weights) checkEmbeddedWeights(graph, options.weights);
   const lw = lower(graph);
   verify(lw.mod, "lower");
-  fuse(lw.mod);
+  // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
+  fuse(lw.mod, new Set(lw.trainLayerOutputs.map((o) => o.tensor.id)));
   verify(lw.mod, "fuse");
   // Trainable weights (and their gradients and slots) first, so an optimizer can sweep them.
   const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
@@ -164,7 +165,7 @@ function threadSteps(mod: Module, prog: Program, parts: number, ctx: { mod: Modu
     const s = mod.storage(mod.t(id)), start = ctx.addr(s);
     return { storage: s.id, start, end: start + Math.max(bytesOf(s, maxBatch), 4), write };
   };
-  const barrier = barriersAfter(splits.map((s) => s.kind), prog.nodes.map((n) => [...n.inputs.map((id) => access(id, false)), ...n.outputs.map((id) => access(id, true))]));
+  const barrier = barriersAfter(splits.map((s) => s.kind), prog.nodes.map((n) => accessesOf(n, access)));
   return prog.nodes.map((n, i) => {
     const split = splits[i]!, after = barrier[i]!;
     if (split.kind === "batch") return { kind: "batch", barrier: after, calls: [selectKernel(n, { ...ctx, scratch: "scr_", batch: "nb_", batchOffset: "lo_" })] };

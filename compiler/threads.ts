@@ -81,28 +81,46 @@ export interface Access {
   write: boolean;
 }
 
+/** Inputs a kernel updates in place besides its outputs (opt_step counts the iterations in its state). */
+const WRITES_INPUTS: Partial<Record<string, number[]>> = { opt_step: [0] };
+
+/** What a node's call touches: its inputs (read, or written where the kernel updates them in place) and outputs. */
+export function accessesOf(node: Node, access: (tensor: number, write: boolean) => Access): Access[] {
+  const inPlace = WRITES_INPUTS[node.op] ?? [];
+  return [...node.inputs.map((id, i) => access(id, inPlace.includes(i))), ...node.outputs.map((id) => access(id, true))];
+}
+
 /**
- * Whether each step needs a barrier after it. Only two cases go without one:
- *  - serial after serial: both run on thread 0, in program order;
- *  - batch after batch, when no buffer the new call touches overlaps a *different* buffer touched
- *    since the last barrier with a write on either side. A batch call on thread t touches exactly
- *    examples [lo_t, lo_t + nb_t) of every batched buffer, the same bytes in every batch call, and
- *    only reads unbatched ones; so within one buffer threads never meet. Two buffers that share
- *    arena bytes (liveness reuse) may lay those bytes out differently, so a thread that ran ahead
- *    could overwrite what a slower thread still reads: that needs the barrier.
+ * Whether each step needs a barrier after it: only where a thread could otherwise touch bytes
+ * another thread may still be reading or writing. Since the last barrier, every thread has run
+ * its share of each step of the segment, at its own pace; a new step may join the segment
+ * unless one of its accesses meets an earlier one of the segment — same bytes, a write on either
+ * side — that another thread may have made. Who makes an access:
+ *  serial  thread 0 only: serial steps never meet each other;
+ *  batch   thread t touches exactly examples [lo_t, lo_t + nb_t) of every batched buffer, the
+ *          same bytes in every batch call, and only reads unbatched ones: two batch steps meet
+ *          only through *different* buffers sharing bytes (each lays them out its own way);
+ *  parts   part j runs on thread j mod N, N known only at run time: any thread.
  * The last step always has one (the caller joins there).
  */
 export function barriersAfter(kinds: Split["kind"][], accesses: Access[][]): boolean[] {
   const barrier = kinds.map(() => true);
-  let segment: Access[] = [];
+  let segment: Touch[] = [];
   kinds.forEach((kind, i) => {
-    if (i > 0 && kind === "serial" && kinds[i - 1] === "serial") barrier[i - 1] = false;
-    if (i > 0 && kind === "batch" && kinds[i - 1] === "batch" && !accesses[i]!.some((a) => segment.some((b) => conflict(a, b)))) {
-      barrier[i - 1] = false;
-      segment.push(...accesses[i]!);
-    } else segment = [...accesses[i]!];
+    const mine = accesses[i]!.map((access) => ({ kind, access }));
+    const meets = mine.some((a) => segment.some((b) => conflict(a, b)));
+    if (i > 0 && !meets) barrier[i - 1] = false;
+    segment = i > 0 && !meets ? [...segment, ...mine] : mine;
   });
   return barrier;
 }
 
-const conflict = (a: Access, b: Access) => a.storage !== b.storage && (a.write || b.write) && a.start < b.end && b.start < a.end;
+type Touch = { kind: Split["kind"]; access: Access };
+
+function conflict(a: Touch, b: Touch): boolean {
+  const x = a.access, y = b.access;
+  if (!(x.write || y.write) || x.start >= y.end || y.start >= x.end) return false;
+  if (a.kind === "serial" && b.kind === "serial") return false;
+  if (a.kind === "batch" && b.kind === "batch" && x.storage === y.storage) return false;
+  return true;
+}

@@ -17,6 +17,11 @@ const SERVE = `function serve(mod, memory, tid, ctl, names) {
   let gen = Atomics.load(c, 0);
   return () => {
     for (;;) {
+      // Spin a little before sleeping: a worker woken from sleep starts 0.1-0.2 ms late here, and
+      // a training loop calls again within that time (the caller's thread waits for us at the
+      // program's first barrier).
+      const until = performance.now() + 0.3;
+      while (Atomics.load(c, 0) === gen && performance.now() < until);
       Atomics.wait(c, 0, gen);
       gen = Atomics.load(c, 0);
       const p = Atomics.load(c, 1);

@@ -1,0 +1,34 @@
+/**
+ * Two IR rewrites of compiler/fuse.ts, seen in the seed CNN's train_step: identity copies are
+ * gone (readers read the source), and sums over all rows of a batch are taken per example first,
+ * then over the examples. Their values are checked by gradients.test.ts and the training tests
+ * (bias gradients and batch statistics go through the split sums).
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { compile } from "../../compiler/index.js";
+
+const cnn = readFileSync(new URL("../../examples/mnist-cnn/graph.json", import.meta.url), "utf8");
+
+describe("IR rewrites in train_step", async () => {
+  const { ir } = await compile(cnn, { maxBatch: 4 });
+  const train = ir.slice(ir.indexOf("program train_step")).split("\n}\n")[0]!;
+  const lines = train.split("\n").filter((l) => l.includes(" = "));
+
+  it("has no identity copies left", () => {
+    expect(lines.filter((l) => /= ew\(%\d+\) .*"exprs":\[\{"k":"in","i":0\}\],"accumulate":\[false\]/.test(l))).toEqual([]);
+  });
+
+  it("sums each conv bias gradient per example, then over the batch", () => {
+    expect(lines.filter((l) => /= reduce\(.*"outer":"B\*\d+"/.test(l))).toEqual([]);
+    for (const [layer, rows, cols] of [["conv1", 676, 32], ["conv2", 121, 64], ["conv3", 9, 64]] as const) {
+      const perExample = lines.find((l) => l.includes(`"outer":"B","mid":${rows},"inner":${cols},"axis":"mid"`) && l.endsWith(`@"${layer}"`));
+      expect(perExample, layer).toBeDefined();
+      const partial = perExample!.match(/^\s*(%\d+):/)![1]!;
+      const total = lines.find((l) => l.includes(`= reduce(${partial})`));
+      expect(total, layer).toMatch(new RegExp(`%\\d+:grad\\[${cols}\\] = reduce\\(${partial}\\) \\{"outer":"B","mid":1,"inner":${cols},"axis":"outer"`));
+      // the per-example half runs before the filter gradient: among the batch-split calls
+      expect(lines.indexOf(perExample!)).toBeLessThan(lines.findIndex((l) => l.includes("conv2d_grad_filter") && l.endsWith(`@"${layer}"`)));
+    }
+  });
+});
