@@ -27,7 +27,7 @@ import { evaluateTargets } from "./lib/targets.js";
 const quick = !!process.env.BENCH_QUICK;
 const settings = quick
   ? { quick, optimizeLevel: 0, rounds: 2, blockMs: 100, warmupMs: 100, budgetMs: 1500, startupRounds: 1 }
-  : { quick, optimizeLevel: 3, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3 };
+  : { quick, optimizeLevel: 0, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3 };
 const log = (...a) => console.error("[bench]", ...a);
 const started = performance.now();
 
