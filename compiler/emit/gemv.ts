@@ -16,6 +16,16 @@
  * blocks (kBlocking), each summed from zero in k order (mul then add, or relaxed_madd with the
  * same operands), then the same epilogue (alpha, the old C masked in after the first block, bias
  * and activation on the last block, tail lanes through the scalar forms).
+ *
+ * Zero skipping (n ≥ SKIP_MIN_N): a row k of B whose x[i, k] is ±0 for every row i of A adds
+ * x·w = ±0 to each sum, and that changes nothing: a sum that starts at +0 is never −0 in
+ * round-to-nearest (+0 + −0 = +0, x + (−x) = +0), and s + ±0 = s otherwise (relaxed_madd
+ * included). So each K block first counts such rows; when at most 3/4 of its rows remain
+ * (ReLU outputs are ~50% zeros, MNIST pixels ~80%), it lists the remaining rows in scratch (ks_)
+ * and sweeps only those, in ascending k, and never reads the others' bytes. The results stay
+ * bit-identical to the blocked path EXCEPT when a skipped weight is ±Inf or NaN: the blocked path
+ * computes 0·Inf = NaN there, this path leaves the sum finite. (A NaN or Inf in x is nonzero and
+ * never skipped; NaN weights in rows that are read propagate as before.)
  */
 import type { ActivationName } from "../graph-types.js";
 import { activationScalar, activationSimd } from "./activation.js";
