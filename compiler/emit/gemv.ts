@@ -25,7 +25,10 @@
  * and sweeps only those, in ascending k, and never reads the others' bytes. The results stay
  * bit-identical to the blocked path EXCEPT when a skipped weight is ±Inf or NaN: the blocked path
  * computes 0·Inf = NaN there, this path leaves the sum finite. (A NaN or Inf in x is nonzero and
- * never skipped; NaN weights in rows that are read propagate as before.)
+ * never skipped; NaN weights in rows that are read propagate as before.) In the relaxed build,
+ * where relaxed_madd is fused, a sum can also become −0 when an exact s + x·w is a negative
+ * nonzero below 2^−150 in magnitude (products of ~1e−23-sized operands); a skipped term would have
+ * made it +0 again, so the sign of such a zero may differ.
  */
 import type { ActivationName } from "../graph-types.js";
 import { activationScalar, activationSimd } from "./activation.js";
