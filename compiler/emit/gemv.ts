@@ -20,9 +20,10 @@
  * Zero skipping (n ≥ SKIP_MIN_N): a row k of B whose x[i, k] is ±0 for every row i of A adds
  * x·w = ±0 to each sum, and that changes nothing: a sum that starts at +0 is never −0 in
  * round-to-nearest (+0 + −0 = +0, x + (−x) = +0), and s + ±0 = s otherwise (relaxed_madd
- * included). So each K block first counts such rows; when at most 3/4 of its rows remain
- * (ReLU outputs are ~50% zeros, MNIST pixels ~80%), it lists the remaining rows in scratch (ks_)
- * and sweeps only those, in ascending k, and never reads the others' bytes. The results stay
+ * included). So each K block first counts the rows with a nonzero x; when few enough remain
+ * (skipMaxDensity: 7/8 of the block for n ≥ 256; ReLU outputs are ~50% zeros, MNIST pixels ~80%),
+ * it lists them in scratch (ks_) and sweeps only those, in ascending k, each with a pointer of
+ * its own, and never reads the other rows' bytes. The results stay
  * bit-identical to the blocked path EXCEPT when a skipped weight is ±Inf or NaN: the blocked path
  * computes 0·Inf = NaN there, this path leaves the sum finite. (A NaN or Inf in x is nonzero and
  * never skipped; NaN weights in rows that are read propagate as before.) In the relaxed build,
@@ -40,20 +41,23 @@ export const SMALL_M = 4;
 /** Rows of B per sweep: 8 splatted x values stay in registers beside the temporary. */
 const CHUNK = 8;
 /**
- * Listed rows per sweep and column vectors per sweep step (see chunk). Measured at m = 1 on 784×512
- * and 512×512 against the consecutive sweep (1.0×): 4 rows × 2 vectors ≈ 1.3× its time per row
- * read; 8 × 1, 6 × 1 and 8 × 2 ≈ 1.35–1.45×, 4 × 4 ≈ 1.5×.
+ * Listed rows per sweep and column vectors per sweep step (see chunk). Time of the listed sweep
+ * over the dense one at m = 1, 784×512, half of x zero (ideal 0.5): 4 rows × 2 vectors 0.53,
+ * 8 × 1 0.57, 6 × 2 0.57, 8 × 2 0.67, 4 × 4 0.77 (spills). With all rows listed, 4 × 2 costs
+ * 1.0–1.07× the dense sweep.
  */
 const LISTED_ROWS = 4;
 const LISTED_VECS = 2;
+/** Narrower B does not pay for listing (n = 32, half of x zero: 1.04–1.12× the dense time). */
+const SKIP_MIN_N = 64;
 /**
- * When skipping pays. Listing costs ~2 cycles per row of the block and a listed row costs ~1.3× a
- * consecutive one, so: only for n ≥ SKIP_MIN_N (at n = 64 and half the x zero the listed path was
- * 0.9–1.05× the dense one, at n = 10 1.3×), and at run time only when at most SKIP_MAX_DENSITY of
- * the block's rows remain (784×512: 0.98× at 80% left, 0.82× at 70%, 0.65× at 50%, 0.24× at 20%).
+ * The largest fraction of a block's rows left for which the listed sweep runs (else the dense
+ * one). Measured listed/dense, rows left → time: n = 512: 100% 1.0–1.07, 90% 0.95–1.03, 80%
+ * 0.87–0.97; n = 128: 90% 1.02–1.2, 80% 1.01–1.05, 70% 0.91–0.94; n = 64: 70% 0.98–1.0, 50% 0.85.
  */
-const SKIP_MIN_N = 128;
-const SKIP_MAX_DENSITY = [3, 4] as const;
+function skipMaxDensity(n: number): [number, number] {
+  return n >= 256 ? [7, 8] : [5, 8];
+}
 
 export interface GemvSpec {
   /** Runtime row count expression (an i32 parameter name). */
@@ -97,18 +101,17 @@ type RowSource = { consecutive: string } | { listedAt: string };
 
 /**
  * Adds `rows` rows of B times A's row i_ into t_'s row i_, for every row i_ < m, in row order.
- * Consecutive rows share one pointer and reach each other with immediate offsets. Listed rows get
- * one pointer each (their distance is only known at run time), and wasm has no base + index
- * addressing: each load needs its own address add, so their sweep takes `vecs` = 2 column vectors
- * per step (the second load reuses the first one's address, offset 16).
+ * Consecutive rows share one pointer and reach each other with immediate offsets. Listed rows are
+ * a run-time distance apart, and a wasm address is one value plus an immediate: loads at w_r + j_
+ * cost an add each (the listed sweep took ~1.3× the dense one's time per row that way), so each
+ * listed row gets its own pointer that walks along the row, and each step covers LISTED_VECS
+ * column vectors (immediate offsets off the same pointers).
  */
 function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
   const n4 = Math.floor(s.n / 4) * 4, tail = s.n % 4, rowBytes = s.ldb * 4;
   const listed = "listedAt" in from, vecs = listed ? LISTED_VECS : 1;
-  /** Row r's 4 floats at byte `off` past column j_ (`stepped`) or past column 0. */
-  const rowLoad = (r: number, stepped: boolean, off: number) => listed
-    ? `v128.load(${stepped ? `w${r}_ + j_` : `w${r}_`}, ${intlit(off)})`
-    : `v128.load(${stepped ? "wp_" : "wr_"}, ${intlit(r * rowBytes + off)})`;
+  /** Row r's 4 floats at byte `off` of the row. */
+  const rowLoad = (r: number, off: number) => listed ? `v128.load(w${r}_, ${intlit(off)})` : `v128.load(wr_, ${intlit(r * rowBytes + off)})`;
   const rowTail = (r: number) => listed ? tailLoad(tail, `w${r}_`, n4 * 4) : tailLoad(tail, "wr_", n4 * 4 + r * rowBytes);
   /** One sweep step over `count` column vectors at tp_: load the sums, add the rows in order, store. */
   const step = (count: number, load: (r: number, v: number) => string) => {
@@ -136,14 +139,20 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
   }
   lines.push(`    const tr_ = t_ + <usize>(i_ * ${intlit(roundUp(s.n, 4) * 4)});`);
   const looped = Math.floor(n4 / (4 * vecs)) * 4 * vecs;
-  if (looped > 0) {
-    lines.push(`    for (let j_: usize = 0; j_ < ${intlit(looped * 4)}; j_ += ${intlit(vecs * 16)}) {`,
-      `      const tp_ = tr_ + j_${listed ? "" : ", wp_ = wr_ + j_"};`,
-      ...step(vecs, (r, v) => rowLoad(r, true, v * 16)).map((l) => "      " + l), `    }`);
+  if (looped > 0 && listed) {
+    // One walking pointer per listed row: its loads need no address add (see above).
+    lines.push(...Array.from({ length: rows }, (_, r) => `    let v${r}_ = w${r}_;`),
+      `    for (let tp_ = tr_; tp_ < tr_ + ${intlit(looped * 4)}; tp_ += ${intlit(vecs * 16)}) {`,
+      ...step(vecs, (r, v) => `v128.load(v${r}_, ${intlit(v * 16)})`).map((l) => "      " + l),
+      ...Array.from({ length: rows }, (_, r) => `      v${r}_ += ${intlit(vecs * 16)};`), `    }`);
+  } else if (looped > 0) {
+    lines.push(`    for (let j_: usize = 0; j_ < ${intlit(looped * 4)}; j_ += 16) {`,
+      `      const tp_ = tr_ + j_, wp_ = wr_ + j_;`,
+      ...step(1, (r) => `v128.load(wp_, ${intlit(r * rowBytes)})`).map((l) => "      " + l), `    }`);
   }
   for (let col = looped; col < n4; col += 4) {
     lines.push(`    {`, `      const tp_ = tr_ + ${intlit(col * 4)};`,
-      ...step(1, (r) => rowLoad(r, false, col * 4)).map((l) => "      " + l), `    }`);
+      ...step(1, (r) => rowLoad(r, col * 4)).map((l) => "      " + l), `    }`);
   }
   if (tail > 0) {
     lines.push(`    {`, `      const tp_ = tr_ + ${intlit(n4 * 4)};`,
@@ -241,7 +250,7 @@ function blockSum(s: GemvSpec, len: number): string[] {
   ];
   if (len === 0) return lines;
   if (s.n < SKIP_MIN_N) return [...lines, ...denseSweeps(s, len)];
-  const [num, den] = SKIP_MAX_DENSITY;
+  const [num, den] = skipMaxDensity(s.n);
   return [...lines, ...countNonzero(s, len),
     `if (nz_ * ${intlit(den)} > ${intlit(len * num)}) {`, ...denseSweeps(s, len).map((l) => "  " + l),
     `} else {`, ...listNonzero(s, len).map((l) => "  " + l), ...listedSweeps(s).map((l) => "  " + l), `}`];

@@ -3,8 +3,8 @@
  * read. For x with 0%, 50%, 90% and 100% zeros (half of them −0), at m = 1…4, the outputs must match
  * the float64 reference and be bit-identical to the blocked path (the same kernel at m = 9, whose
  * first rows are the same A). "all rows": a zero k is zero in every row of A (skipped); "some rows":
- * one row of A keeps a nonzero x at each zero k (nothing skipped there). n ≥ 128 takes the skip
- * (n = 130…512 here, with every column remainder of the listed sweep), smaller n the dense sweeps.
+ * one row of A keeps a nonzero x at each zero k (nothing skipped there). n ≥ 64 takes the skip
+ * (n = 64…512 here, with every column remainder of the listed sweep), smaller n the dense sweeps.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { emitMatmul, type MatmulSpec } from "../../compiler/emit/matmul.js";
@@ -117,9 +117,9 @@ describe("few-row path: skipping zero x", () => {
     });
   }
 
-  it("emits the skip for n ≥ 128 only", () => {
-    expect(emitMatmul({ m: "m", n: 128, k: 512 }).body).toContain("ks_ + <usize>(e_ * 4)");
-    expect(emitMatmul({ m: "m", n: 127, k: 512 }).body).not.toContain("ks_ + <usize>(e_ * 4)");
+  it("emits the skip for n ≥ 64 only", () => {
+    expect(emitMatmul({ m: "m", n: 64, k: 512 }).body).toContain("ks_ + <usize>(e_ * 4)");
+    expect(emitMatmul({ m: "m", n: 63, k: 512 }).body).not.toContain("ks_ + <usize>(e_ * 4)");
   });
 
   it("asks for scratch to hold the row list (one i32 per row of a K block)", () => {
