@@ -16,6 +16,20 @@
  * blocks (kBlocking), each summed from zero in k order (mul then add, or relaxed_madd with the
  * same operands), then the same epilogue (alpha, the old C masked in after the first block, bias
  * and activation on the last block, tail lanes through the scalar forms).
+ *
+ * Zero skipping (n ≥ SKIP_MIN_N): a row k of B whose x[i, k] is ±0 for every row i of A adds
+ * x·w = ±0 to each sum, and that changes nothing: a sum that starts at +0 is never −0 in
+ * round-to-nearest (+0 + −0 = +0, x + (−x) = +0), and s + ±0 = s otherwise (relaxed_madd
+ * included). So each K block first counts the rows with a nonzero x; when few enough remain
+ * (skipMaxDensity: 7/8 of the block for n ≥ 256; ReLU outputs are ~50% zeros, MNIST pixels ~80%),
+ * it lists them in scratch (ks_) and sweeps only those, in ascending k, each with a pointer of
+ * its own, and never reads the other rows' bytes. The results stay
+ * bit-identical to the blocked path EXCEPT when a skipped weight is ±Inf or NaN: the blocked path
+ * computes 0·Inf = NaN there, this path leaves the sum finite. (A NaN or Inf in x is nonzero and
+ * never skipped; NaN weights in rows that are read propagate as before.) In the relaxed build,
+ * where relaxed_madd is fused, a sum can also become −0 when an exact s + x·w is a negative
+ * nonzero below 2^−150 in magnitude (products of ~1e−23-sized operands); a skipped term would have
+ * made it +0 again, so the sign of such a zero may differ.
  */
 import type { ActivationName } from "../graph-types.js";
 import { activationScalar, activationSimd } from "./activation.js";
@@ -26,6 +40,24 @@ import { roundUp } from "./gemm-core.js";
 export const SMALL_M = 4;
 /** Rows of B per sweep: 8 splatted x values stay in registers beside the temporary. */
 const CHUNK = 8;
+/**
+ * Listed rows per sweep and column vectors per sweep step (see chunk). Time of the listed sweep
+ * over the dense one at m = 1, 784×512, half of x zero (ideal 0.5): 4 rows × 2 vectors 0.53,
+ * 8 × 1 0.57, 6 × 2 0.57, 8 × 2 0.67, 4 × 4 0.77 (spills). With all rows listed, 4 × 2 costs
+ * 1.0–1.07× the dense sweep.
+ */
+const LISTED_ROWS = 4;
+const LISTED_VECS = 2;
+/** Narrower B does not pay for listing (n = 32, half of x zero: 1.04–1.12× the dense time). */
+const SKIP_MIN_N = 64;
+/**
+ * The largest fraction of a block's rows left for which the listed sweep runs (else the dense
+ * one). Measured listed/dense, rows left → time: n = 512: 100% 1.0–1.07, 90% 0.95–1.03, 80%
+ * 0.87–0.97; n = 128: 90% 1.02–1.2, 80% 1.01–1.05, 70% 0.91–0.94; n = 64: 70% 0.98–1.0, 50% 0.85.
+ */
+function skipMaxDensity(n: number): [number, number] {
+  return n >= 256 ? [7, 8] : [5, 8];
+}
 
 export interface GemvSpec {
   /** Runtime row count expression (an i32 parameter name). */
@@ -41,9 +73,12 @@ export interface GemvSpec {
   relaxed: boolean;
 }
 
-/** Scratch bytes the path needs: SMALL_M rows of partial sums. */
-export function gemvScratchBytes(n: number): number {
-  return SMALL_M * roundUp(n, 4) * 4;
+/** Bytes of t_: SMALL_M rows of partial sums. */
+const sumsBytes = (n: number): number => SMALL_M * roundUp(n, 4) * 4;
+
+/** Scratch bytes the path needs: the partial sums, then ks_ (one i32 per row of a K block). */
+export function gemvScratchBytes(n: number, kc: number): number {
+  return sumsBytes(n) + roundUp(kc, 4) * 4;
 }
 
 /** `s + x·w` in the build's arithmetic (the blocked micro-kernel's exact form). */
@@ -58,48 +93,167 @@ function tailLoad(tail: number, ptr: string, off: number): string {
   return `f32x4.replace_lane(v128.load64_zero(${ptr}, ${intlit(off)}), 2, load<f32>(${ptr}, ${intlit(off + 8)}))`;
 }
 
-/** Adds `rows` consecutive rows of B (from block row kk_) times A's row i_ into t_'s row i_. */
-function chunk(s: GemvSpec, rows: number, kk: string): string[] {
+/**
+ * Where a chunk's rows of B (and the matching x values of A's rows) come from: `rows` consecutive
+ * rows from block row `kk`, or the `rows` block rows listed in ks_ from list position `at`.
+ */
+type RowSource = { consecutive: string } | { listedAt: string };
+
+/**
+ * Adds `rows` rows of B times A's row i_ into t_'s row i_, for every row i_ < m, in row order.
+ * Consecutive rows share one pointer and reach each other with immediate offsets. Listed rows are
+ * a run-time distance apart, and a wasm address is one value plus an immediate: loads at w_r + j_
+ * cost an add each (the listed sweep took ~1.3× the dense one's time per row that way), so each
+ * listed row gets its own pointer that walks along the row, and each step covers LISTED_VECS
+ * column vectors (immediate offsets off the same pointers).
+ */
+function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
   const n4 = Math.floor(s.n / 4) * 4, tail = s.n % 4, rowBytes = s.ldb * 4;
-  const xs = Array.from({ length: rows }, (_, r) => `x${r}_`);
-  const sweep = (load: (off: number) => string) => {
-    const out = [`let s_ = v128.load(tp_);`];
-    for (let r = 0; r < rows; r++) out.push(`s_ = ${madd(s.relaxed, "s_", xs[r], load(r * rowBytes))};`);
-    out.push(`v128.store(tp_, s_);`);
+  const listed = "listedAt" in from, vecs = listed ? LISTED_VECS : 1;
+  /** Row r's 4 floats at byte `off` of the row. */
+  const rowLoad = (r: number, off: number) => listed ? `v128.load(w${r}_, ${intlit(off)})` : `v128.load(wr_, ${intlit(r * rowBytes + off)})`;
+  const rowTail = (r: number) => listed ? tailLoad(tail, `w${r}_`, n4 * 4) : tailLoad(tail, "wr_", n4 * 4 + r * rowBytes);
+  /** One sweep step over `count` column vectors at tp_: load the sums, add the rows in order, store. */
+  const step = (count: number, load: (r: number, v: number) => string) => {
+    const out = Array.from({ length: count }, (_, v) => `let s${v}_ = v128.load(tp_, ${intlit(v * 16)});`);
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < count; v++) out.push(`s${v}_ = ${madd(s.relaxed, `s${v}_`, `x${r}_`, load(r, v))};`);
+    }
+    out.push(...Array.from({ length: count }, (_, v) => `v128.store(tp_, s${v}_, ${intlit(v * 16)});`));
     return out;
   };
-  const lines = [
-    `{`,
-    `  const wr_ = b + <usize>((pc_ + ${kk}) * ${intlit(rowBytes)});`,
-    `  for (let i_ = 0; i_ < ${s.m}; i_++) {`,
-    `    const xr_ = a + <usize>(i_ * ${intlit(s.lda * 4)} + (pc_ + ${kk}) * 4);`,
-    ...xs.map((x, r) => `    const ${x} = v128.load32_splat(xr_, ${intlit(r * 4)});`),
-    `    const tr_ = t_ + <usize>(i_ * ${intlit(roundUp(s.n, 4) * 4)});`,
-  ];
-  if (n4 > 0) {
-    lines.push(`    for (let j_: usize = 0; j_ < ${intlit(n4 * 4)}; j_ += 16) {`, `      const tp_ = tr_ + j_, wp_ = wr_ + j_;`,
-      ...sweep((off) => `v128.load(wp_, ${intlit(off)})`).map((l) => "      " + l), `    }`);
+  const lines = [`{`];
+  if (listed) {
+    for (let r = 0; r < rows; r++) {
+      lines.push(`  const k${r}_ = load<i32>(ks_ + <usize>(${from.listedAt} * 4), ${intlit(r * 4)});`,
+        `  const w${r}_ = b + <usize>((pc_ + k${r}_) * ${intlit(rowBytes)});`);
+    }
+    lines.push(`  for (let i_ = 0; i_ < ${s.m}; i_++) {`,
+      `    const xr_ = a + <usize>(i_ * ${intlit(s.lda * 4)} + pc_ * 4);`,
+      ...Array.from({ length: rows }, (_, r) => `    const x${r}_ = v128.load32_splat(xr_ + <usize>(k${r}_ * 4));`));
+  } else {
+    lines.push(`  const wr_ = b + <usize>((pc_ + ${from.consecutive}) * ${intlit(rowBytes)});`,
+      `  for (let i_ = 0; i_ < ${s.m}; i_++) {`,
+      `    const xr_ = a + <usize>(i_ * ${intlit(s.lda * 4)} + (pc_ + ${from.consecutive}) * 4);`,
+      ...Array.from({ length: rows }, (_, r) => `    const x${r}_ = v128.load32_splat(xr_, ${intlit(r * 4)});`));
+  }
+  lines.push(`    const tr_ = t_ + <usize>(i_ * ${intlit(roundUp(s.n, 4) * 4)});`);
+  const looped = Math.floor(n4 / (4 * vecs)) * 4 * vecs;
+  if (looped > 0 && listed) {
+    // One walking pointer per listed row: its loads need no address add (see above).
+    lines.push(...Array.from({ length: rows }, (_, r) => `    let v${r}_ = w${r}_;`),
+      `    for (let tp_ = tr_; tp_ < tr_ + ${intlit(looped * 4)}; tp_ += ${intlit(vecs * 16)}) {`,
+      ...step(vecs, (r, v) => `v128.load(v${r}_, ${intlit(v * 16)})`).map((l) => "      " + l),
+      ...Array.from({ length: rows }, (_, r) => `      v${r}_ += ${intlit(vecs * 16)};`), `    }`);
+  } else if (looped > 0) {
+    lines.push(`    for (let j_: usize = 0; j_ < ${intlit(looped * 4)}; j_ += 16) {`,
+      `      const tp_ = tr_ + j_, wp_ = wr_ + j_;`,
+      ...step(1, (r) => `v128.load(wp_, ${intlit(r * rowBytes)})`).map((l) => "      " + l), `    }`);
+  }
+  for (let col = looped; col < n4; col += 4) {
+    lines.push(`    {`, `      const tp_ = tr_ + ${intlit(col * 4)};`,
+      ...step(1, (r) => rowLoad(r, col * 4)).map((l) => "      " + l), `    }`);
   }
   if (tail > 0) {
     lines.push(`    {`, `      const tp_ = tr_ + ${intlit(n4 * 4)};`,
-      ...sweep((off) => tailLoad(tail, "wr_", n4 * 4 + off)).map((l) => "      " + l), `    }`);
+      ...step(1, (r) => rowTail(r)).map((l) => "      " + l), `    }`);
   }
   lines.push(`  }`, `}`);
   return lines;
 }
 
-/** Sums one K block of length `len` (rows pc_ … pc_+len of B) into t_, from zero. */
+/** The consecutive sweeps over rows pc_ … pc_+len of B: chunks of 8, then 4, then single rows. */
+function denseSweeps(s: GemvSpec, len: number): string[] {
+  const lines: string[] = [];
+  const full = Math.floor(len / CHUNK) * CHUNK;
+  if (full > 0) lines.push(`for (let kk_: i32 = 0; kk_ < ${intlit(full)}; kk_ += ${intlit(CHUNK)}) {`, ...chunk(s, CHUNK, { consecutive: "kk_" }).map((l) => "  " + l), `}`);
+  let at = full;
+  if (len - at >= 4) { lines.push(...chunk(s, 4, { consecutive: intlit(at) })); at += 4; }
+  for (; at < len; at++) lines.push(...chunk(s, 1, { consecutive: intlit(at) }));
+  return lines;
+}
+
+/** The same sweeps over the nz_ block rows listed in ks_ (ascending, so each sum keeps its k order). */
+function listedSweeps(s: GemvSpec): string[] {
+  return [
+    `let p_: i32 = 0;`,
+    `for (; p_ + ${intlit(LISTED_ROWS)} <= nz_; p_ += ${intlit(LISTED_ROWS)}) {`, ...chunk(s, LISTED_ROWS, { listedAt: "p_" }).map((l) => "  " + l), `}`,
+    `for (; p_ < nz_; p_++) {`, ...chunk(s, 1, { listedAt: "p_" }).map((l) => "  " + l), `}`,
+  ];
+}
+
+/** `ne_`: lanes of x[q_ … q_+4) that are nonzero (or NaN) in some row of A. */
+function nonzeroLanes(s: GemvSpec): string[] {
+  return [
+    `const xq_ = a + <usize>((pc_ + q_) * 4);`,
+    `let ne_ = f32x4.ne(v128.load(xq_), f32x4.splat(0));`,
+    `for (let i_ = 1; i_ < ${s.m}; i_++) ne_ = v128.or(ne_, f32x4.ne(v128.load(xq_ + <usize>(i_ * ${intlit(s.lda * 4)})), f32x4.splat(0)));`,
+  ];
+}
+
+/** `any_`: whether block row `q` (a constant) is nonzero (or NaN) in some row of A. */
+function nonzeroRow(s: GemvSpec, q: number): string[] {
+  return [
+    `let any_ = false;`,
+    `for (let i_ = 0; i_ < ${s.m}; i_++) any_ = any_ || load<f32>(a + <usize>(i_ * ${intlit(s.lda * 4)} + (pc_ + ${intlit(q)}) * 4)) != 0;`,
+  ];
+}
+
+/**
+ * nz_: how many rows of the block (length `len`) have a nonzero x in some row of A. One SIMD
+ * compare per row of A and 4 k, the lanes (−1 where nonzero) subtracted from a count vector:
+ * cheap enough that a dense x loses nothing measurable.
+ */
+function countNonzero(s: GemvSpec, len: number): string[] {
+  const len4 = Math.floor(len / 4) * 4;
+  const lines = [`let nz_: i32 = 0;`];
+  if (len4 > 0) {
+    lines.push(`{`, `  let cnt_ = i32x4.splat(0);`,
+      `  for (let q_: i32 = 0; q_ < ${intlit(len4)}; q_ += 4) {`, ...nonzeroLanes(s).map((l) => "    " + l), `    cnt_ = i32x4.sub(cnt_, ne_);`, `  }`,
+      `  nz_ = i32x4.extract_lane(cnt_, 0) + i32x4.extract_lane(cnt_, 1) + i32x4.extract_lane(cnt_, 2) + i32x4.extract_lane(cnt_, 3);`, `}`);
+  }
+  for (let q = len4; q < len; q++) lines.push(`{`, ...nonzeroRow(s, q).map((l) => "  " + l), `  nz_ += i32(any_);`, `}`);
+  return lines;
+}
+
+/**
+ * Lists in ks_, ascending, the nz_ rows of the block that countNonzero counted. Four k per step:
+ * each k is stored at the list's end and the end advanced by its lane's bit (no branch per k;
+ * a store past the end is overwritten by the next nonzero k, or lies past nz_ and is never read).
+ */
+function listNonzero(s: GemvSpec, len: number): string[] {
+  const len4 = Math.floor(len / 4) * 4;
+  const lines = [`let e_: i32 = 0;`];
+  if (len4 > 0) {
+    lines.push(`for (let q_: i32 = 0; q_ < ${intlit(len4)}; q_ += 4) {`, ...nonzeroLanes(s).map((l) => "  " + l),
+      `  const bits_ = i32x4.bitmask(ne_);`,
+      `  if (bits_ == 0) continue;`,
+      ...[0, 1, 2, 3].flatMap((l) => [`  store<i32>(ks_ + <usize>(e_ * 4), q_ + ${intlit(l)});`, `  e_ += (bits_ >> ${intlit(l)}) & 1;`]),
+      `}`);
+  }
+  for (let q = len4; q < len; q++) {
+    lines.push(`{`, ...nonzeroRow(s, q).map((l) => "  " + l), `  store<i32>(ks_ + <usize>(e_ * 4), ${intlit(q)});`, `  e_ += i32(any_);`, `}`);
+  }
+  return lines;
+}
+
+/**
+ * Sums one K block of length `len` (rows pc_ … pc_+len of B) into t_, from zero. For wide B, rows
+ * whose x is zero in every row of A are skipped when few enough remain: they would add x·w = ±0 to
+ * each sum, which never changes it (a sum that starts at +0 is never −0 in round-to-nearest), so
+ * the bits stay the blocked path's — unless a skipped w is ±Inf or NaN, where 0·w = NaN.
+ */
 function blockSum(s: GemvSpec, len: number): string[] {
   const np = roundUp(s.n, 4);
   const lines = [
     `for (let z_: usize = 0; z_ < <usize>(${s.m} * ${intlit(np * 4)}); z_ += 16) v128.store(t_ + z_, f32x4.splat(0));`,
   ];
-  const full = Math.floor(len / CHUNK) * CHUNK;
-  if (full > 0) lines.push(`for (let kk_: i32 = 0; kk_ < ${intlit(full)}; kk_ += ${intlit(CHUNK)}) {`, ...chunk(s, CHUNK, "kk_").map((l) => "  " + l), `}`);
-  let at = full;
-  if (len - at >= 4) { lines.push(...chunk(s, 4, intlit(at))); at += 4; }
-  for (; at < len; at++) lines.push(...chunk(s, 1, intlit(at)));
-  return lines;
+  if (len === 0) return lines;
+  if (s.n < SKIP_MIN_N) return [...lines, ...denseSweeps(s, len)];
+  const [num, den] = skipMaxDensity(s.n);
+  return [...lines, ...countNonzero(s, len),
+    `if (nz_ * ${intlit(den)} > ${intlit(len * num)}) {`, ...denseSweeps(s, len).map((l) => "  " + l),
+    `} else {`, ...listNonzero(s, len).map((l) => "  " + l), ...listedSweeps(s).map((l) => "  " + l), `}`];
 }
 
 type OldMode = "none" | "always" | "mask";
@@ -149,7 +303,7 @@ export function gemvSmallM(s: GemvSpec): string {
   const blocks = Math.max(1, Math.ceil(s.k / s.kc));
   const last = s.k - (blocks - 1) * s.kc;
   const hasEpi = s.bias || s.activation !== "linear";
-  const lines = [`if (${s.m} <= ${intlit(SMALL_M)}) {`, `  const t_: usize = scratch;`];
+  const lines = [`if (${s.m} <= ${intlit(SMALL_M)}) {`, `  const t_: usize = scratch;`, `  const ks_: usize = scratch + ${intlit(sumsBytes(s.n))};`];
   if (blocks === 1) {
     lines.push(`  {`, `    const pc_: i32 = 0;`, ...blockSum(s, last).map((l) => "    " + l),
       ...epilogue(s, s.accumulate ? "always" : "none", true).map((l) => "    " + l), `  }`);

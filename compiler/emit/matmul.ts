@@ -153,7 +153,7 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
     params,
     body: lines.join("\n"),
     needs: activationNeeds(act),
-    scratchBytes: Math.max(bBytes + packedABytes(MC, plan), smallMApplies(spec) ? gemvScratchBytes(n) : 0),
+    scratchBytes: Math.max(bBytes + packedABytes(MC, plan), smallMApplies(spec) ? gemvScratchBytes(n, kc) : 0),
   };
 }
 
