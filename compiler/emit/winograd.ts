@@ -91,29 +91,28 @@ const MAX_CF4 = 128 * 128;
 /**
  * Whether F(4×4) beats F(2×2) on a conv `run` (the forward conv, or the input gradient's
  * transposed conv) computing `forward`: it must save ≥ 1.3× the products (partial 4×4 tiles waste
- * more), have enough channels and filters for the GEMMs to outweigh its dearer transforms (which
- * grow with c + f, the GEMMs with c·f: c·f/(c+f) ≥ 10, i.e. c = f ≥ 20), and ≥ 4 tiles per image
- * (the per-call filter transform, 36·c·f floats, must be shared: with 1 tile it loses at batch 1).
- * Kernel A/B at asc -O0, F(2×2) vs F(4×4) (16 tiles per block), speed-up old/new, plain | relaxed,
- * CPU-time medians of 7 alternating runs (load 3–8); ratio = productRatio(·, ·, 4) / productRatio(·, ·, 2):
- *   conv2 13×13×32→11×11×64 (1.78)   fwd b64 1.39–1.51 | 1.39   b32 1.46 | 1.45   b1 1.06–1.13 | 1.20
- *     its grad-input (dx 13×13, 1.36)  b64 1.12–1.19 | 1.14   b32 1.11–1.15 | 1.15   b1 1.01 | 0.98
- *   32×32×32 same (1.78)              fwd b8 1.50–1.53 | 1.47  b1 1.45 | 1.43;  grad-input b8 1.48 | 1.41  b1 1.43 | 1.36
- *   c=f=128 16×16 same (1.78)         fwd b8 1.57–1.61 | 1.52;  grad-input 1.54 | 1.48
- *   output 8×8, 4 tiles (1.78)        fwd b64 1.55, b1 0.94 (relaxed);   output 4×4, 1 tile: b64 1.48 | 1.49
- *   c=f=24 (1.78; 12)                 fwd b64 1.39 | 1.37  b1 1.04 | 1.13;  grad-input b64 1.09 | 1.08  b1 1.02 | 0.91
- *   c=64 f=32 (1.78; 21)              fwd b64 1.42 | 1.38  b1 0.94 | 1.16;  grad-input b64 1.16 | 1.13  b1 1.02 | 0.88
- *   13×13×32 same (1.36; 16)          fwd b64 1.07–1.14 | 0.98–1.16  b1 1.13 | 1.06;  grad-input b64 1.10–1.12 | 1.08–1.12  b1 1.00 | 0.92
- *   → excluded: conv3 5×5×64→3×3×64 (1 tile; 1.78) fwd b64 1.50 | 1.58 but b1 0.42 | 0.44;
- *     c=f=16 (8) fwd b64 1.20–1.26, b1 0.95–1.02, grad-input 0.97–1.02; c=32 f=8 (6.4) fwd 1.23, grad-input 0.87;
- *     c=8 f=32 (6.4) 1.08 | 1.03; c=f=8 (4) fwd 0.98–1.15, grad-input 0.89–0.92;
- *     output 5×5 (1.0) 0.85–0.88; output 2×2 (0.44) 0.39–0.42; conv3's grad-input (1.0) 0.84–0.88.
- * The grad-input's small losses at batch 1 (relaxed) are accepted: it runs in training steps only.
+ * more) and have ≥ 4 tiles per image (the per-call filter transform, 36·c·f floats, must be
+ * shared: with one tile per image it loses at batch 1); c·f within its scratch cap.
+ * Kernel A/B at asc -O0, F(2×2) vs F(4×4) (16 tiles per block, staged transforms, padded images),
+ * speed-up old/new, plain | relaxed, CPU-time medians of 7 alternating runs (load 1–2);
+ * ratio = productRatio(·, ·, 4) / productRatio(·, ·, 2):
+ *   conv2 13×13×32→11×11×64 (1.78)   fwd b64 1.70 | 1.58   b32 1.56 | 1.55   b1 1.12 | 1.26   half the filters b32 1.62 | 1.55
+ *     its grad-input (dx 13×13, 1.36)  b64 1.21 | 1.27   b32 1.25 | 1.23   b1 1.09 | 0.96   half the channels b32 1.30 | 1.23
+ *   32×32×32 same (1.78)              fwd b8 1.52 | 1.49  b1 1.49 | 1.46;  grad-input b8 1.55 | 1.54  b1 1.43 | 1.45
+ *   c=f=128 16×16 same (1.78)         fwd b8 1.64 | 1.55;  grad-input 1.62 | 1.54
+ *   13×13×32 same (1.36)              fwd b64 1.23 | 1.23  b1 1.19 | 1.15;  grad-input b64 1.24 | 1.26  b1 1.05 | 1.00
+ *   output 8×8, 4 tiles (1.78)        fwd b64 1.57 | 1.57  b1 1.17 | 1.12;   output 4×4, 1 tile: b64 1.53 | 1.54
+ *   small c or f on conv2's 13×13 (1.78; grad-input 1.36), b64 | b1:  c=f=8 fwd 1.23–1.33 | 1.05–1.13,
+ *     grad-input 1.33–1.60 | 1.10–1.16; c=f=16 1.38–1.40 | 1.06–1.14, 1.23 | 1.00–1.12; c=4 f=32 1.22–1.28 |
+ *     1.06–1.15, 1.18–1.27 | 1.02–1.09; c=64 f=4 1.26–1.37, 1.20–1.21; f=1 1.26, 1.12–1.16; c=24/64 alike.
+ *   → excluded: conv3 5×5×64→3×3×64 (1 tile; 1.78) fwd b64 1.56 | 1.62 but b1 0.43 | 0.63;
+ *     output 5×5 (1.0) 0.94 | 0.95; output 2×2 (0.44) 0.43; grad-inputs of 8×8 (1.24) b64 1.12–1.14 but
+ *     b1 0.77–0.84, of conv3 and of 4×4 (1.0) 0.92–0.95.
+ * The grad-input's ~0.96–1.0 at batch 1 (relaxed) is accepted: it runs in training steps only.
  */
 function f4Pays(forward: Conv2dSpec, run: Conv2dSpec): boolean {
-  const { c, f } = run;
-  return productRatio(forward, run, 4) >= 1.3 * productRatio(forward, run, 2) && (c * f) / (c + f) >= 10 &&
-    Math.ceil(run.oh / 4) * Math.ceil(run.ow / 4) >= 4 && c * f <= MAX_CF4;
+  return productRatio(forward, run, 4) >= 1.3 * productRatio(forward, run, 2) &&
+    Math.ceil(run.oh / 4) * Math.ceil(run.ow / 4) >= 4 && run.c * run.f <= MAX_CF4;
 }
 
 /** Tile size for the forward conv (where winogradPays): 4 where f4Pays, else 2. */
@@ -254,15 +253,17 @@ function apply1d(t: Transform, ins: string[], L: Lanes, pfx: string): { lines: s
  * columns (temporaries p{k}{j}_), then the rows; `emit(k, l, expr)` receives each result.
  */
 function transform2d(t: Transform, n: number, input: (i: number, j: number) => string, L: Lanes, pfx: string,
-  emit: (k: number, l: number, expr: string) => string[]): string[] {
+  emit: (k: number, l: number, expr: string) => string[], stage?: string): string[] {
   const lines: string[] = [], m = t.coef.length, idx = Array.from({ length: n }, (_, i) => i);
+  const mid = (k: number, j: number) => stage ? L.load(stage, (k * n + j) * 16) : `${pfx}${k}${j}_`;
   for (let j = 0; j < n; j++) {
     // bind the column's inputs once: each one feeds several outputs
     lines.push(...idx.map((i) => `const ${pfx}x${i}${j}_ = ${input(i, j)};`));
     const col = apply1d(t, idx.map((i) => `${pfx}x${i}${j}_`), L, `${pfx}c${j}`);
-    lines.push(...col.lines, ...col.outs.map((e, k) => `const ${pfx}${k}${j}_ = ${e};`));
+    lines.push(...col.lines, ...col.outs.map((e, k) => stage ? L.store(stage, (k * n + j) * 16, e) : `const ${pfx}${k}${j}_ = ${e};`));
   }
   for (let k = 0; k < m; k++) {
+    if (stage) lines.push(...idx.map((j) => `const ${pfx}${k}${j}_ = ${mid(k, j)};`));
     const row = apply1d(t, idx.map((j) => `${pfx}${k}${j}_`), L, `${pfx}r${k}`);
     lines.push(...row.lines);
     row.outs.forEach((e, l) => lines.push(...emit(k, l, e)));
@@ -279,6 +280,31 @@ interface Tiling {
   tx: number; ty: number; tpi: number;
   /** V's row stride (channels rounded up to 4) and the bytes between its ξ planes. */
   kcp: number; vPlane: number;
+  /** Set when tiles read a zero-padded copy of their image (see paddedImage); pOff is then its offset. */
+  padded?: PaddedImage;
+}
+
+/** A zero-padded copy of one image: hp × wp pixels, the image's rows × cols at (padTop, padLeft). */
+interface PaddedImage { hp: number; wp: number; rows: number; cols: number; bytes: number }
+
+/**
+ * Small images with padding put most tiles on the border, and each border tile copies its α×α
+ * patch with zeros (the input gradient of conv2, dy 11×11 padded by 2: 15 of 16 F(4×4) tiles,
+ * 4.5× the image's pixels). Instead each image is copied once, row by row, into a buffer whose
+ * rim stays zero, and every tile reads in place. F(4×4) only, where border patches would copy
+ * more than 2× the image's pixels (and the buffer stays ≤ 256 KB). Measured (plain, CPU-time
+ * medians of 7): conv2's grad-input F(4×4) 1.19–1.25× → 1.26–1.28× F(2×2) at batch 32/64, c=f=24
+ * 1.18 → 1.25, 13×13 same 1.21 → 1.24; everywhere (factor 0.5) no better; F(2×2) unchanged
+ * (0.97–1.04), so it keeps its patch copies.
+ */
+function paddedImage(s: Conv2dSpec, m: WinogradTile, tx: number, ty: number): PaddedImage | undefined {
+  const alpha = m + 2, hp = (ty - 1) * m + alpha, wp = (tx - 1) * m + alpha;
+  const insideCount = (n: number, pad: number, size: number) =>
+    Array.from({ length: n }, (_, t) => t * m - pad).filter((o) => o >= 0 && o <= size - alpha).length;
+  const border = tx * ty - insideCount(ty, s.padTop, s.h) * insideCount(tx, s.padLeft, s.w);
+  const bytes = roundUp(hp * wp * s.c * 4, 64);
+  if (border * alpha * alpha <= 2 * s.h * s.w || bytes > 256 * 1024) return undefined;
+  return { hp, wp, rows: Math.min(s.h, hp - s.padTop), cols: Math.min(s.w, wp - s.padLeft), bytes };
 }
 
 /** Scratch layout and the constants every part of the forward kernel shares. */
@@ -292,8 +318,8 @@ interface Layout extends Tiling {
   full: number; tw: number; fm: number;
   /** Bytes between ξ planes of U and M (see skewed). */
   uPlane: number; mPlane: number;
-  /** Byte offsets in scratch. */
-  uOff: number; vOff: number; mOff: number; pOff: number; bytes: number;
+  /** Byte offsets in scratch: U, V, M, the patch buffer (or padded image), the staging area (stagedIn). */
+  uOff: number; vOff: number; mOff: number; pOff: number; sOff: number; bytes: number;
 }
 
 /**
@@ -312,12 +338,13 @@ function tiling(s: Conv2dSpec, m: WinogradTile, T: number): Tiling {
 }
 
 function layout(s: Conv2dSpec, relaxed: boolean, m: WinogradTile, T: number): Layout {
-  const { mr, nr } = tileShape(relaxed), g = tiling(s, m, T), P = g.planes;
+  const { mr, nr } = tileShape(relaxed), g: Tiling = tiling(s, m, T), P = g.planes;
+  if (m === 4) g.padded = paddedImage(s, m, g.tx, g.ty);
   const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw;
   const uPlane = skewed(s.c * fm * 4), mPlane = skewed(T * fm * 4);
   const uOff = 0, vOff = uOff + P * uPlane, mOff = vOff + P * g.vPlane, pOff = mOff + P * mPlane;
-  const bytes = pOff + roundUp(P * s.c * 4, 64);
-  return { ...g, relaxed, T, mr, nr, full, tw, fm, uPlane, mPlane, uOff, vOff, mOff, pOff, bytes };
+  const sOff = pOff + (g.padded ? g.padded.bytes : roundUp(P * s.c * 4, 64)), bytes = sOff + (stagedIn(m) ? P * 16 : 0);
+  return { ...g, relaxed, T, mr, nr, full, tw, fm, uPlane, mPlane, uOff, vOff, mOff, pOff, sOff, bytes };
 }
 
 /**
@@ -393,9 +420,30 @@ function copyChannels(C: number, zero: boolean): string[] {
 }
 
 /**
+ * src_/rs_ of tile (img_, ty_, tx_) in the padded copy at pp_, after copying image img_ there
+ * unless it is already (pimg_: the image held, −1 before the first; the rim was zeroed once).
+ */
+function paddedSource(o: Tiling, p: PaddedImage): string[] {
+  const { s, m } = o, px = s.c * 4;
+  return [
+    `  if (img_ != pimg_) {`,
+    `    pimg_ = img_;`,
+    `    for (let y_ = 0; y_ < ${intlit(p.rows)}; y_++) {`,
+    `      const cs_ = x + <usize>((img_ * ${intlit(s.h)} + y_) * ${intlit(s.w * px)});`,
+    `      const dst_ = pp_ + <usize>((y_ + ${intlit(s.padTop)}) * ${intlit(p.wp * px)} + ${intlit(s.padLeft * px)});`,
+    ...copyChannels(p.cols * s.c, false).map((l) => "      " + l),
+    `    }`,
+    `  }`,
+    `  const src_: usize = pp_ + <usize>((ty_ * ${intlit(m * p.wp)} + tx_ * ${intlit(m)}) * ${intlit(px)});`,
+    `  const rs_: usize = ${intlit(p.wp * px)};`,
+  ];
+}
+
+/**
  * V for tiles [t0_, t0_+tb_) into v_ (per ξ plane, rows of KCP channels per tile): patches wholly
  * inside the image are read in place (row stride W·C); border patches are first copied with zeros
- * into an α×α×C patch buffer at pp_ (row stride α·C).
+ * into an α×α×C patch buffer at pp_ (row stride α·C) — or, with `padded`, every patch is read in
+ * place from the image's zero-padded copy at pp_.
  */
 function inputTransform(o: Tiling): string {
   const { s, m, alpha } = o, C = s.c, c4 = Math.floor(C / 4) * 4, px = C * 4, vPlane = o.vPlane;
@@ -406,13 +454,16 @@ function inputTransform(o: Tiling): string {
     const lines = rows.map((i) => `const s${i}_ = src_ + rs_ * ${intlit(i)} + <usize>(${ci} * 4);`);
     lines.push(`const vd_ = vt_ + <usize>(${ci} * 4);`);
     const d = (i: number, j: number) => L.load(`s${i}_`, j * px);
-    lines.push(...transform2d(TRANSFORMS[m].BT, alpha, d, L, "e", (k, l, e) => [L.store("vd_", (k * alpha + l) * vPlane, e)]));
+    lines.push(...transform2d(TRANSFORMS[m].BT, alpha, d, L, "e", (k, l, e) => [L.store("vd_", (k * alpha + l) * vPlane, e)], stagedIn(m)));
     return lines;
   };
-  const lines = [
+  const head = [
     `for (let t_ = 0; t_ < tb_; t_++) {`,
     `  const g_ = t0_ + t_;`,
     ...decodeTile(o).map((l) => "  " + l),
+  ];
+  const tail = [`  const vt_ = v_ + <usize>(t_ * ${intlit(o.kcp * 4)});`];
+  const lines = o.padded ? [...head, ...paddedSource(o, o.padded), ...tail] : [...head,
     `  const iy0_ = ty_ * ${intlit(m)} - ${intlit(s.padTop)};`,
     `  const ix0_ = tx_ * ${intlit(m)} - ${intlit(s.padLeft)};`,
     `  let src_: usize = x + <usize>(((img_ * ${intlit(s.h)} + iy0_) * ${intlit(s.w)} + ix0_) * ${intlit(px)});`,
@@ -431,7 +482,7 @@ function inputTransform(o: Tiling): string {
     `    src_ = pp_;`,
     `    rs_ = ${intlit(alpha * px)};`,
     `  }`,
-    `  const vt_ = v_ + <usize>(t_ * ${intlit(o.kcp * 4)});`,
+    ...tail,
   ];
   if (c4 > 0) lines.push(`  for (let ci_ = 0; ci_ < ${intlit(c4)}; ci_ += 4) {`, ...group(VEC, "ci_").map((l) => "    " + l), `  }`);
   for (let ci = c4; ci < C; ci++) lines.push(`  {`, ...group(SCALAR, intlit(ci)).map((l) => "    " + l), `  }`);
@@ -499,7 +550,7 @@ function outputTransform(o: Layout): string {
       const st = L.store("yd_", off, e);
       const cond = [k && rowFlags ? `vy${k}_` : "", l && colFlags ? `vx${l}_` : ""].filter((c) => c).join(" && ");
       return [cond ? `if (${cond}) ${st}` : st];
-    }));
+    }, stagedIn(m)));
     return lines;
   };
   const flags = (axis: "y" | "x", size: number) => Array.from({ length: m - 1 }, (_, i) => i + 1)
@@ -520,6 +571,13 @@ function outputTransform(o: Layout): string {
 }
 
 const usize = (name: string): KernelParam => ({ name, type: "usize" });
+/**
+ * Where the 2-D transforms of m = 4 keep their 6×6 intermediate: in scratch (st_, 576 bytes, L1)
+ * rather than in 36 locals. V8 spilled those badly: staged, conv2's F(4×4) forward ran 1.57–1.68×
+ * F(2×2) instead of 1.36–1.47×, its input gradient 1.19–1.22× instead of 1.14–1.15× (F(2×2)'s
+ * 4×4 intermediate stays in locals).
+ */
+const stagedIn = (m: WinogradTile): string | undefined => (m === 4 ? "st_" : undefined);
 
 /** The kernel body for spec (x → y, filter w as in filterTransform) with m×m tiles in blocks of T. */
 function winogradBody(spec: Conv2dSpec, flipped: boolean, m: WinogradTile, T: number): { body: string; bytes: number } {
@@ -529,6 +587,11 @@ function winogradBody(spec: Conv2dSpec, flipped: boolean, m: WinogradTile, T: nu
     `const v_: usize = scratch + ${intlit(o.vOff)};`,
     `const m_: usize = scratch + ${intlit(o.mOff)};`,
     `const pp_: usize = scratch + ${intlit(o.pOff)};`,
+    ...(stagedIn(m) ? [`const ${stagedIn(m)}: usize = scratch + ${intlit(o.sOff)};`] : []),
+    ...(o.padded ? [
+      `for (let k_ = 0; k_ < ${intlit(o.padded.bytes)}; k_ += 16) v128.store(pp_ + <usize>k_, f32x4.splat(0));`,
+      `let pimg_: i32 = -1;`,
+    ] : []),
     `const kc_: i32 = ${intlit(spec.c)};`,
     `const total_ = n * ${intlit(o.tpi)};`,
     `for (let t0_ = 0; t0_ < total_; t0_ += ${intlit(T)}) {`,
