@@ -11,7 +11,8 @@ import {
   directConvApplies, emitConv2d, emitConv2dDirect, emitConv2dGradFilter, emitConv2dGradFilterDirect, emitConv2dGradInput,
 } from "./conv.js";
 import {
-  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradFilterPays, winogradGradInputPays, winogradPays,
+  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradFilterPays, winogradGradInputPays,
+  winogradGradInputTile, winogradPays, winogradTile,
 } from "./winograd.js";
 import { emitPool2d, emitPool2dGrad } from "./pool.js";
 import { emitElementwise } from "./elementwise.js";
@@ -92,18 +93,19 @@ const SELECTORS: Record<string, Selector> = {
     const spec = { ...a, bias: !!a.bias, relaxed: ctx.relaxed };
     // c ≤ 4: the direct kernel (1.1–3.5× the im2col GEMM measured; conv1 of the seed CNN ~2×).
     // A fused max-pool (fuse.ts) exists only for shapes the direct kernel takes. Otherwise
-    // Winograd F(2×2,3×3) for 3×3 stride-1 convs: 2.25× fewer products (measurements: winograd.ts).
+    // Winograd F(2×2,3×3) or F(4×4,3×3) for 3×3 stride-1 convs: 2.25× or 4× fewer products
+    // (rules and measurements: winograd.ts).
     const direct = directConvApplies(a) && !a.accumulate;
     if (a.pool && !direct) throw new Error(`internal: conv2d with a fused pool needs the direct kernel (layer ${node.layer})`);
-    const def = direct ? emitConv2dDirect(spec) : winogradPays(spec) ? emitConv2dWinograd(spec) : emitConv2d(spec);
+    const def = direct ? emitConv2dDirect(spec) : winogradPays(spec) ? emitConv2dWinograd(spec, winogradTile(spec)) : emitConv2d(spec);
     const args: Record<string, string> = { x: ptr(ctx, T(0)), w: ptr(ctx, T(1)), y: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" };
     if (a.bias) args.bias = ptr(ctx, T(2));
     return { def, args };
   },
   conv2d_grad_input(node, ctx, dims, T, O) {
     const spec = { ...node.attrs, relaxed: ctx.relaxed };
-    // the transposed conv through Winograd where it has enough 2×2 tiles (rule: winograd.ts)
-    const def = winogradGradInputPays(spec) ? emitConv2dGradInputWinograd(spec) : emitConv2dGradInput(spec);
+    // the transposed conv through Winograd where it has enough 2×2 tiles, 4×4 where those pay (rules: winograd.ts)
+    const def = winogradGradInputPays(spec) ? emitConv2dGradInputWinograd(spec, winogradGradInputTile(spec)) : emitConv2dGradInput(spec);
     return { def, args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
   },
   conv2d_grad_filter(node, ctx, dims, T, O) {

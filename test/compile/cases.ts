@@ -21,6 +21,8 @@ export const CASES: OpCase[] = [
   })),
   { name: "conv2d valid 3x3", graph: g("t", [x([6, 6, 2])], [{ name: "c", op: "conv2d", filters: 4, kernel_size: 3, activation: "relu" }]) },
   { name: "conv2d 3x3 same twice (Winograd forward and grad-input)", graph: g("t", [x([7, 8, 2])], [{ name: "c1", op: "conv2d", filters: 5, kernel_size: 3, padding: "same" }, { name: "c2", op: "conv2d", filters: 6, kernel_size: 3, padding: "same", activation: "relu" }]) },
+  // 20→24→24 channels on 12×12: both convs and their input gradients take Winograd F(4×4,3×3)
+  { name: "conv2d 3x3 same twice, 24 filters (Winograd F(4x4) forward and grad-input)", graph: g("t", [x([12, 12, 20])], [{ name: "c1", op: "conv2d", filters: 24, kernel_size: 3, padding: "same" }, { name: "c2", op: "conv2d", filters: 24, kernel_size: 3, padding: "same", activation: "relu" }]) },
   { name: "conv2d same stride 2", graph: g("t", [x([7, 6, 3])], [{ name: "c", op: "conv2d", filters: 5, kernel_size: 3, strides: 2, padding: "same" }]) },
   { name: "conv2d same dilation 2", graph: g("t", [x([7, 7, 2])], [{ name: "c", op: "conv2d", filters: 3, kernel_size: 3, dilation_rate: 2, padding: "same" }]) },
   { name: "conv2d 2x3 strides [2,1] c=1 f=10", graph: g("t", [x([8, 5, 1])], [{ name: "c", op: "conv2d", filters: 10, kernel_size: [2, 3], strides: [2, 1], use_bias: false }]) },

@@ -14,7 +14,7 @@ import { emitPool2d } from "../../compiler/emit/pool.js";
 import { preludeFor } from "../../compiler/emit/prelude.js";
 import {
   emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradFilterPays,
-  winogradGradInputApplies, winogradGradInputPays, winogradPays,
+  winogradGradInputApplies, winogradGradInputPays, winogradGradInputTile, winogradPays, winogradTile, type WinogradTile,
 } from "../../compiler/emit/winograd.js";
 import { gelu } from "../reference/special.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
@@ -194,11 +194,11 @@ function refActivation(act: string | undefined, v: number): number {
     default: throw new Error(`no reference for ${act}`);
   }
 }
-async function runWinograd(relaxed: boolean): Promise<Map<string, number>> {
-  const defs = wcases.map((c) => emitConv2dWinograd({ ...c.spec, relaxed }));
+async function runWinograd(relaxed: boolean, m: WinogradTile = 2, list: readonly Case[] = wcases): Promise<Map<string, number>> {
+  const defs = list.map((c) => emitConv2dWinograd({ ...c.spec, relaxed }, m));
   const mod = await buildKernels(defs, { relaxed, prelude: preludeFor(defs.flatMap((d) => d.needs ?? [])) });
   const errs = new Map<string, number>();
-  wcases.forEach((c, i) => {
+  list.forEach((c, i) => {
     const r = rng(500 + i), z = sizes(c), s = c.spec;
     const x = r.uniform(z.x), w = r.uniform(z.w), y0 = r.uniform(z.y), bias = r.uniform(s.f);
     const px = mod.alloc(z.x, x), pw = mod.alloc(z.w, w), py = mod.alloc(z.y, y0), pb = mod.alloc(s.f, bias);
@@ -213,9 +213,9 @@ async function runWinograd(relaxed: boolean): Promise<Map<string, number>> {
 }
 
 /** Input gradient through the same machinery (the transposed conv of dy), plain or relaxed. */
-async function runWinogradGradInput(relaxed: boolean): Promise<Map<string, number>> {
-  const grads = wcases.map((c) => ({ ...c, spec: { ...c.spec, bias: undefined, activation: undefined } }));
-  const mod = await buildKernels(grads.map((c) => emitConv2dGradInputWinograd({ ...c.spec, relaxed })), { relaxed });
+async function runWinogradGradInput(relaxed: boolean, m: WinogradTile = 2, list: readonly Case[] = wcases): Promise<Map<string, number>> {
+  const grads = list.map((c) => ({ ...c, spec: { ...c.spec, bias: undefined, activation: undefined } }));
+  const mod = await buildKernels(grads.map((c) => emitConv2dGradInputWinograd({ ...c.spec, relaxed }, m)), { relaxed });
   const errs = new Map<string, number>();
   grads.forEach((c, i) => {
     const r = rng(900 + i), z = sizes(c);
@@ -231,18 +231,20 @@ async function runWinogradGradInput(relaxed: boolean): Promise<Map<string, numbe
 }
 
 /**
- * One test per case that the plain build is within 1e-5 of the float64 reference (errors from
- * `run`, keyed by case name), and one that the relaxed-SIMD build is, where this Node has it.
+ * One test per case that the plain build is within `tol` (default 1e-5) of the float64 reference
+ * (errors from `run`, keyed by case name), and one that the relaxed-SIMD build is, where this Node
+ * has it.
  */
-function referenceTests(what: string, cases: readonly { name: string }[], run: (relaxed: boolean) => Promise<Map<string, number>>, label = (name: string) => name): void {
+function referenceTests(what: string, cases: readonly { name: string }[], run: (relaxed: boolean) => Promise<Map<string, number>>,
+  label = (name: string) => name, tol = 1e-5): void {
   let plain: Map<string, number>;
   beforeAll(async () => { plain = await run(false); });
   for (const c of cases) {
-    it(`${what}matches the float64 reference: ${label(c.name)}`, () => { expect(plain.get(c.name)!).toBeLessThan(1e-5); });
+    it(`${what}matches the float64 reference: ${label(c.name)}`, () => { expect(plain.get(c.name)!).toBeLessThan(tol); });
   }
   it.runIf(relaxedSimdSupported())(`relaxed-SIMD build: ${what}matches the reference`, async () => {
     const relaxed = await run(true);
-    for (const c of cases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(1e-5);
+    for (const c of cases) expect(relaxed.get(c.name)!, c.name).toBeLessThan(tol);
   });
 }
 
@@ -286,6 +288,73 @@ describe("conv2d Winograd F(2x2,3x3) emitter", () => {
     mod.call(0, px, pw, py, pb, mod.scratch, c.n);
     mod.call(0, px, pw, py2, pb, mod.scratch, c.n);
     expect(Buffer.from(mod.f32(py, z.y).buffer.slice(py, py + 4 * z.y)).equals(Buffer.from(mod.f32(py2, z.y).buffer.slice(py2, py2 + 4 * z.y)))).toBe(true);
+  });
+});
+
+/**
+ * Winograd F(4×4,3×3), forward and input gradient: every F(2×2) case (outputs 1×1, 2×2, 3×3, 5×7,
+ * 11×11, c and f of 1, 3, 5, 13, 17, 40, bias, relu/tanh/sigmoid/gelu, accumulate, batch 1–3,
+ * borders) plus shapes the 4×4 tiles meet differently: whole tiles only (output 4×4 and 8×8),
+ * 13×13 same (3 of 16 tile rows/columns cut off), 8×5. Relative errors measured, plain and relaxed:
+ * forward 2e-7…1.4e-6, input gradient 2.4e-7…1.7e-6 (F(2×2): ≤ 3.2e-7), checked against the
+ * suites' 1e-5 (10× below the 1e-4 kiln allows).
+ */
+const wcases4: Case[] = [
+  ...wcases,
+  ...(() => {
+    const w3 = { ...base, kh: 3, kw: 3 };
+    const list: Array<{ n: number; spec: Conv2dSpec }> = [
+      { n: 3, spec: { ...w3, h: 6, w: 6, c: 8, f: 8, oh: 4, ow: 4, bias: true, activation: "relu" } }, // one whole tile
+      { n: 1, spec: { ...w3, h: 10, w: 10, c: 16, f: 16, oh: 8, ow: 8 } }, // whole tiles, no flags
+      { n: 2, spec: { ...w3, h: 13, w: 13, c: 5, f: 3, padTop: 1, padLeft: 1, oh: 13, ow: 13, activation: "relu" } },
+      { n: 2, spec: { ...w3, h: 10, w: 7, c: 13, f: 1, oh: 8, ow: 5, bias: true } },
+    ];
+    return list.map(({ n, spec }) => ({
+      n, spec,
+      name: `winograd ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f} pad ${spec.padTop},${spec.padLeft} n=${n}` +
+        `${spec.bias ? " bias" : ""}${spec.activation ? " " + spec.activation : ""}`,
+    }));
+  })(),
+];
+
+describe("conv2d Winograd F(4x4,3x3) emitter", () => {
+  const noEpilogue = (name: string) => name.replace(/ bias| relu| tanh| sigmoid| gelu/g, "");
+  referenceTests("F4 grad-input ", wcases4, (relaxed) => runWinogradGradInput(relaxed, 4, wcases4), noEpilogue);
+  referenceTests("F4 ", wcases4, (relaxed) => runWinograd(relaxed, 4, wcases4));
+
+  it("is deterministic and thread-split safe: a batch in one call equals the same examples in two calls", async () => {
+    const c = wcases[0], s = c.spec, mod = await buildKernels([emitConv2dWinograd(s, 4), emitConv2dGradInputWinograd(s, 4)]);
+    const r = rng(4), z = sizes(c), perX = s.h * s.w * s.c, perY = s.oh * s.ow * s.f;
+    const px = mod.alloc(z.x, r.uniform(z.x)), pw = mod.alloc(z.w, r.uniform(z.w)), pb = mod.alloc(s.f, r.uniform(s.f));
+    const pdy = mod.alloc(z.y, r.uniform(z.y));
+    const py = mod.alloc(z.y), py2 = mod.alloc(z.y), pdx = mod.alloc(z.x), pdx2 = mod.alloc(z.x);
+    mod.call(0, px, pw, py, pb, mod.scratch, c.n);
+    mod.call(0, px, pw, py2, pb, mod.scratch, 1); // example 0, then examples 1..n-1 (a thread's share)
+    mod.call(0, px + 4 * perX, pw, py2 + 4 * perY, pb, mod.scratch, c.n - 1);
+    mod.call(1, pdy, pw, pdx, mod.scratch, c.n);
+    mod.call(1, pdy, pw, pdx2, mod.scratch, 1);
+    mod.call(1, pdy + 4 * perY, pw, pdx2 + 4 * perX, mod.scratch, c.n - 1);
+    const bits = (p: number, k: number) => Array.from(new Uint32Array(mod.memory.buffer, p, k));
+    expect(bits(py2, z.y)).toEqual(bits(py, z.y));
+    expect(bits(pdx2, z.x)).toEqual(bits(pdx, z.x));
+  });
+
+  it("rejects tile sizes other than 2 and 4", () => {
+    const s = wcases[0].spec;
+    expect(() => emitConv2dWinograd(s, 3 as WinogradTile)).toThrow(/tile size/);
+    expect(() => emitConv2dGradInputWinograd(s, 6 as WinogradTile)).toThrow(/tile size/);
+  });
+
+  it("is selected by the measured rule: the seed CNN's conv2 both ways, not conv3, few tiles or little saving", () => {
+    const conv2: Conv2dSpec = { ...base, h: 13, w: 13, c: 32, f: 64, kh: 3, kw: 3, oh: 11, ow: 11 };
+    expect([winogradTile(conv2), winogradGradInputTile(conv2)]).toEqual([4, 4]);
+    expect(winogradTile({ ...conv2, h: 5, w: 5, c: 64, oh: 3, ow: 3 })).toBe(2); // conv3: one 4×4 tile per image
+    expect(winogradTile({ ...conv2, h: 32, w: 32, c: 32, f: 32, padTop: 1, padLeft: 1, oh: 32, ow: 32 })).toBe(4);
+    expect(winogradTile({ ...conv2, h: 10, w: 10, oh: 8, ow: 8 })).toBe(4); // 4 tiles per image
+    expect(winogradGradInputTile({ ...conv2, h: 10, w: 10, oh: 8, ow: 8 })).toBe(2); // dx 10×10: 1.24× fewer products
+    expect([winogradTile({ ...conv2, c: 8, f: 8 }), winogradGradInputTile({ ...conv2, c: 4, f: 32 })]).toEqual([4, 4]);
+    expect(winogradTile({ ...conv2, h: 7, w: 7, oh: 5, ow: 5 })).toBe(2); // 5×5: F(4×4) saves no products
+    expect(winogradTile({ ...conv2, c: 256, f: 256 })).toBe(2); // scratch cap
   });
 });
 
