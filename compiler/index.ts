@@ -106,11 +106,14 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   // one kernel scratch region per thread.
   const sync = Math.ceil(plan.end / 64) * 64;
   const progress = sync + 48;
-  const scratch = sync + 64;
+  // Threaded builds: then where each thread's share of the batch starts (threads + 1 i32s, set
+  // by the runtime before every call, so it can give a slower core fewer examples).
+  const splits = sync + 64;
+  const scratch = splits + (threads ? Math.ceil((4 * (threads + 1)) / 64) * 64 : 0);
   const entries: EntryPoint[] = lw.mod.programs.map((p) => ({ name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch })) }));
   const scratchBytes = Math.ceil(Math.max(0, ...entries.flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
   if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, ctx, maxBatch)));
-  const { source, kernels, names } = assembleModule(entries, threads ? { sync, scratch, scratchBytes } : undefined, progress);
+  const { source, kernels, names } = assembleModule(entries, threads ? { sync, splits, scratch, scratchBytes } : undefined, progress);
   const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
   const level = options.optimizeLevel ?? 0;
   const wasm = await compileAssemblyScript(source, {
@@ -118,7 +121,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     ...(threads ? { threads: true, maximumPages: pages } : {}),
   });
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
-  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16 });
+  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16, threadSplits: splits });
   if (options.debug) (manifest as any).debug = { guards: plan.guards };
   manifest.kernels = {
     progressOffset: progress,

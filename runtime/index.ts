@@ -70,7 +70,7 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
     model.checked = runChecked;
   }
   if (manifest.threads && threads > 1) {
-    model.pool = await threading!.startThreads(mod, memory, instance.exports, threads, manifest.threadControl!);
+    model.pool = await threading!.startThreads(mod, memory, instance.exports, threads, manifest);
   }
   model.initialize();
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).

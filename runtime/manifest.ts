@@ -65,6 +65,8 @@ export interface Manifest {
   /** Threaded builds: the most threads the work was split for, and the control words' offset. */
   maxThreads?: number;
   threadControl?: number;
+  /** Threaded builds: i32[maxThreads + 1], where each thread's share of the batch starts. */
+  threadSplits?: number;
   memory: { pages: number; weightsBytes: number; arenaBytes: number };
   inputs: Slot[];
   targets: Slot[];

@@ -9,11 +9,17 @@
 import { KilnError } from "./errors.js";
 import { readManifest, type Manifest } from "./manifest.js";
 
-/** Runs in each worker: instantiate, then serve calls until told to stop (program −1). */
-const SERVE = `function serve(mod, memory, tid, ctl, names) {
+/**
+ * Runs in each worker: instantiate, then serve calls until told to stop (program −1). After each
+ * call it reports how long it worked (the call minus its barrier sleeps) for the balancer.
+ */
+const SERVE = `function serve(mod, memory, tid, ctl, names, stats) {
   const words = new Int32Array(memory.buffer);
-  const inst = new WebAssembly.Instance(mod, { env: { memory, wait32: (addr, expected) => { Atomics.wait(words, addr >>> 2, expected); } } });
+  let slept = 0;
+  const wait32 = (addr, expected) => { const t = performance.now(); Atomics.wait(words, addr >>> 2, expected); slept += performance.now() - t; };
+  const inst = new WebAssembly.Instance(mod, { env: { memory, wait32 } });
   const c = new Int32Array(memory.buffer, ctl, 4);
+  const busy = new Float64Array(stats, 0, 64), seq = new Int32Array(stats, 512, 64);
   let gen = Atomics.load(c, 0);
   return () => {
     for (;;) {
@@ -26,20 +32,24 @@ const SERVE = `function serve(mod, memory, tid, ctl, names) {
       gen = Atomics.load(c, 0);
       const p = Atomics.load(c, 1);
       if (p < 0) return;
+      slept = 0;
+      const t = performance.now();
       inst.exports[names[p]](Atomics.load(c, 2), tid, Atomics.load(c, 3));
+      busy[tid] = performance.now() - t - slept;
+      Atomics.store(seq, tid, gen);
     }
   };
 }`;
 
 const NODE_WORKER = `${SERVE}
 import("node:worker_threads").then(({ workerData: d, parentPort }) => {
-  const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names);
+  const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats);
   parentPort.postMessage("ready");
   loop();
 });`;
 
 const WEB_WORKER = `${SERVE}
-self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names); postMessage("ready"); loop(); };`;
+self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats); postMessage("ready"); loop(); };`;
 
 /**
  * Checks a thread count against the module and picks the build to run: the threaded one, or,
@@ -64,10 +74,17 @@ export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, t
 
 let warned = false;
 
+/** The calling thread's time asleep at barriers (one thread, calls never overlap). */
+let mainSlept = 0;
+
 /** The barrier's sleep, imported by threaded modules (see barrierSource in the compiler's emit/module.ts). */
 export function wait32(memory: WebAssembly.Memory): (addr: number, expected: number) => void {
   const words = new Int32Array(memory.buffer);
-  return (addr, expected) => void Atomics.wait(words, addr >>> 2, expected);
+  return (addr, expected) => {
+    const t = performance.now();
+    Atomics.wait(words, addr >>> 2, expected);
+    mainSlept += performance.now() - t;
+  };
 }
 
 /** Why shared-memory threads cannot run here, or undefined when they can. */
@@ -84,14 +101,50 @@ export interface ThreadPool {
   readonly size: number;
   /** Runs `<name>_t` on every thread; returns when all threads are done. */
   run(name: string, batch: number): void;
+  /**
+   * Each program's shares of the batch per thread (fractions summing to 1), adapted after every
+   * call so that the threads finish together (see `rebalance`); settable, for tests.
+   */
+  readonly shares: Map<string, number[]>;
+  /** Whether calls adapt the shares (default true; tests pin them). */
+  balance: boolean;
   terminate(): void;
+}
+
+/**
+ * New shares from one call: thread t worked busy[t] ms on shares[t] of the batch (plus its part
+ * of the work not split by examples). Its speed is share / busy; moving part of the way towards
+ * shares proportional to speed settles where every thread works equally long. Cores of one
+ * machine differ (a hypervisor's vCPUs here ran 25–35% apart, which thread varied by process);
+ * results do not depend on the split, only the time does.
+ */
+export function rebalance(shares: number[], busy: number[]): number[] {
+  const n = shares.length, floor = 0.1 / n;
+  const speed = shares.map((s, t) => s / Math.max(busy[t]!, 1e-3));
+  const total = speed.reduce((a, b) => a + b, 0);
+  const next = shares.map((s, t) => Math.max(floor, 0.7 * s + 0.3 * (speed[t]! / total)));
+  const sum = next.reduce((a, b) => a + b, 0);
+  return next.map((s) => s / sum);
+}
+
+/** Where each thread's examples start: splits[t] = round(batch · Σ shares[0..t)), splits[n] = batch. */
+export function splitPoints(shares: number[], batch: number): number[] {
+  let acc = 0;
+  return [0, ...shares.map((s, t) => (t === shares.length - 1 ? batch : Math.min(batch, Math.round(batch * (acc += s)))))];
 }
 
 interface Handle {
   terminate(): unknown;
 }
 
-export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, ctl: number): Promise<ThreadPool> {
+export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, manifest: Manifest): Promise<ThreadPool> {
+  const ctl = manifest.threadControl!, splitAt = manifest.threadSplits!;
+  if (!(ctl >= 0 && ctl + 16 <= memory.buffer.byteLength && splitAt >= 0 && splitAt + 4 * (n + 1) <= memory.buffer.byteLength)) {
+    throw new KilnError({ code: "load", path: "threads", message: "the manifest's thread control words lie outside the module's memory" });
+  }
+  // Worker reports: busy ms (f64 per thread), then the call generation it belongs to (i32 per thread).
+  const stats = new SharedArrayBuffer(768);
+  const busy = new Float64Array(stats, 0, 64), seq = new Int32Array(stats, 512, 64);
   const names = WebAssembly.Module.exports(mod).map((e) => e.name).filter((e) => e.endsWith("_t"));
   const c = new Int32Array(memory.buffer, ctl, 4);
   const workers: Handle[] = [];
@@ -103,7 +156,7 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
   const failed = (e: any) => new KilnError({ code: "load", path: "threads", message: `a thread worker failed to start: ${e?.message || "the browser refused the Web Worker (a Content-Security-Policy without worker-src blob:?)"}` });
   try {
     for (let tid = 1; tid < n; tid++) {
-      const data = { mod, memory, tid, ctl, names };
+      const data = { mod, memory, tid, ctl, names, stats };
       if (isNode) {
         const { Worker } = await import(/* @vite-ignore */ "node:worker_threads" as string);
         const w = new Worker(NODE_WORKER, { eval: true, workerData: data });
@@ -123,16 +176,35 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
   } finally {
     if (url) URL.revokeObjectURL(url);
   }
-  return {
+  const splits = new Int32Array(memory.buffer, splitAt, n + 1);
+  const shares = new Map<string, number[]>();
+  // The last call, whose worker reports are read at the start of the next (a worker writes its
+  // report just after the call's final barrier, when the caller may already be on its way).
+  let last: { name: string; gen: number; main: number } | undefined;
+  const pool: ThreadPool = {
     size: n,
+    shares,
+    balance: true,
     run(name, batch) {
       const fn = exports[`${name}_t`] as (batch: number, tid: number, nt: number) => void;
+      const gen = Atomics.load(c, 0) + 1;
+      if (pool.balance && last && Array.from({ length: n - 1 }, (_, i) => Atomics.load(seq, i + 1) === last!.gen).every(Boolean)) {
+        const s = shares.get(last.name);
+        if (s) shares.set(last.name, rebalance(s, [last.main, ...Array.from(busy.subarray(1, n))]));
+      }
+      const share = shares.get(name) ?? Array.from({ length: n }, () => 1 / n);
+      shares.set(name, share);
+      splits.set(splitPoints(share, batch));
       Atomics.store(c, 1, names.indexOf(`${name}_t`));
       Atomics.store(c, 2, batch);
       Atomics.store(c, 3, n);
-      Atomics.add(c, 0, 1);
+      Atomics.store(c, 0, gen);
       Atomics.notify(c, 0);
+      mainSlept = 0;
+      const t = performance.now();
       fn(batch, 0, n);
+      // Tiny calls measure nothing but noise: no rebalancing from them.
+      last = batch >= 2 * n ? { name, gen, main: performance.now() - t - mainSlept } : undefined;
     },
     terminate() {
       Atomics.store(c, 1, -1);
@@ -141,4 +213,5 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
       for (const w of workers) w.terminate();
     },
   };
+  return pool;
 }

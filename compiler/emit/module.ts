@@ -26,6 +26,8 @@ export interface ThreadStep {
 /** Threaded builds: the address of the barrier's two i32 words (arrivals, generation). */
 export interface ThreadOptions {
   sync: number;
+  /** i32[nt + 1]: thread t's examples are [splits[t], splits[t + 1]) (the runtime writes them). */
+  splits: number;
   scratch: number;
   scratchBytes: number;
 }
@@ -71,13 +73,14 @@ export function assembleModule(entries: EntryPoint[], threads?: ThreadOptions, p
 
 /**
  * `<program>_t(batch, tid, nt)`: thread `tid` of `nt` runs its share of every call, then waits
- * at the barrier. Batch shares are contiguous (examples [lo_, lo_ + nb_)), parts go round-robin,
+ * at the barrier. Batch shares are contiguous (examples [lo_, lo_ + nb_), from the split table the
+ * runtime fills before the call: any split gives the same bits), parts go round-robin,
  * serial calls run on thread 0; the scratch region is per thread; barriers where the step asks.
  */
 function threadedEntry(name: string, steps: ThreadStep[], t: ThreadOptions, call: (c: KernelCall) => string): string {
   const lines = [
-    `const lo_: i32 = batch * tid / nt;`,
-    `const nb_: i32 = batch * (tid + 1) / nt - lo_;`,
+    `const lo_: i32 = load<i32>(${t.splits} + (<usize>tid << 2));`,
+    `const nb_: i32 = load<i32>(${t.splits} + (<usize>tid << 2), 4) - lo_;`,
     `const scr_: usize = ${t.scratch} + <usize>tid * ${t.scratchBytes};`,
   ];
   for (const step of steps) {

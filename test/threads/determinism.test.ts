@@ -1,6 +1,7 @@
 /**
  * Threaded builds: the same module run by 1 and by 2 threads gives bit-identical predictions and
- * bit-identical weights after training (the work split never changes the order of a sum).
+ * bit-identical weights after training (the work split never changes the order of a sum), whatever
+ * share of the batch each thread takes.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -26,8 +27,13 @@ function bytesOf(record: Record<string, Float32Array>): Uint8Array[] {
   return Object.keys(record).sort().map((k) => new Uint8Array(record[k]!.buffer.slice(0)));
 }
 
-async function run(graph: any, feeds: Record<string, Float32Array | Int32Array>, threads: number, wasm: Uint8Array) {
+/** `shares`: pin each thread's share of the batch (else the pool adapts them after every call). */
+async function run(graph: any, feeds: Record<string, Float32Array | Int32Array>, threads: number, wasm: Uint8Array, shares?: number[]) {
   const model = await loadModel(wasm, { threads });
+  if (shares) {
+    model.pool!.balance = false;
+    for (const p of ["train_step", "predict"]) model.pool!.shares.set(p, shares);
+  }
   try {
     const losses = [0, 1, 2, 3, 4].map(() => model.trainStep(feeds).loss);
     const inputs = Object.fromEntries(graph.inputs.map((i: any) => [i.name, feeds[i.name]!]));
@@ -75,6 +81,12 @@ describe("threaded builds are bit-identical to one thread", () => {
       const single = await run(graph, feeds, 1, plain.wasm);
       expect(single.weights).toEqual(one.weights);
       expect(single.pred).toEqual(one.pred);
+      // Any split of the batch (the pool moves it towards the faster core) gives the same bits,
+      // down to one thread taking every example while the other runs only column parts.
+      for (const shares of [[1, 0], [0, 1], [0.2, 0.8]]) {
+        const skewed = await run(graph, feeds, 2, wasm, shares);
+        expect(skewed, `shares ${shares}`).toEqual(two);
+      }
     });
   }
 
