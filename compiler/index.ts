@@ -14,7 +14,7 @@ import { fuse } from "./fuse.js";
 import { bytesOf, planMemory } from "./plan.js";
 import { selectKernel, type KernelCall } from "./emit/kernels.js";
 import { assembleModule, type EntryPoint, type ThreadStep } from "./emit/module.js";
-import { accessesOf, barriersAfter, splitOf, type Access } from "./threads.js";
+import { accessesOf, barriersAfter, segmentsOf, splitOf, type Access } from "./threads.js";
 import type { Module, Program, Tensor } from "./ir.js";
 import { compileAssemblyScript, finishModule } from "./asc.js";
 import { buildManifest, type Manifest } from "./manifest.js";
@@ -121,7 +121,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     ...(threads ? { threads: true, maximumPages: pages } : {}),
   });
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
-  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16, threadSplits: splits });
+  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16, threadSplits: splits, threadSegments: Object.fromEntries(entries.map((e) => [e.name, segmentsOf(e.threaded!)])) });
   if (options.debug) (manifest as any).debug = { guards: plan.guards };
   manifest.kernels = {
     progressOffset: progress,

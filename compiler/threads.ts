@@ -124,3 +124,20 @@ function conflict(a: Touch, b: Touch): boolean {
   if (a.kind === "batch" && b.kind === "batch" && x.storage === y.storage) return false;
   return true;
 }
+
+/**
+ * For the runtime's balancer: how many barriers a threaded program passes, and the ordinals of
+ * those that end a segment of batch-split calls only (the work the batch split can even out).
+ */
+export function segmentsOf(steps: { kind: Split["kind"]; barrier: boolean }[]): { barriers: number; batch: number[] } {
+  const batch: number[] = [];
+  let k = 0, onlyBatch = true;
+  for (const step of steps) {
+    onlyBatch &&= step.kind === "batch";
+    if (!step.barrier) continue;
+    if (onlyBatch) batch.push(k);
+    k++;
+    onlyBatch = true;
+  }
+  return { barriers: k, batch };
+}

@@ -47,15 +47,16 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   const threading = manifest.threads || threads !== 1 ? await import("./threads.js") : undefined;
   if (threading) ({ mod, manifest } = await threading.chooseBuild(mod, manifest, threads));
   for (const imp of WebAssembly.Module.imports(mod)) {
-    const fn = imp.kind === "function" && (imp.name === "abort" || (imp.name === "wait32" && manifest.threads));
+    const fn = imp.kind === "function" && (imp.name === "abort" || ((imp.name === "wait32" || imp.name === "passed") && manifest.threads));
     const ok = imp.module === "env" && ((imp.name === "memory" && imp.kind === "memory") || fn);
-    if (!ok) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory (and env.wait32 when threaded)`);
+    if (!ok) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`);
   }
   const { pages } = manifest.memory;
-  let memory: WebAssembly.Memory, instance: WebAssembly.Instance;
+  let memory: WebAssembly.Memory, instance: WebAssembly.Instance, clock: import("./threads.js").BarrierClock | undefined;
   try {
     memory = new WebAssembly.Memory(manifest.threads ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
-    const env = { memory, abort, ...(manifest.threads && threading ? { wait32: threading.wait32(memory) } : {}) };
+    clock = manifest.threads && threading ? threading.barrierClock(memory, manifest) : undefined;
+    const env = { memory, abort, ...(clock ? { wait32: clock.wait32, passed: clock.passed } : {}) };
     instance = await WebAssembly.instantiate(mod, { env });
   } catch (e) {
     const hint = manifest.threads && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : "";
@@ -70,7 +71,7 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
     model.checked = runChecked;
   }
   if (manifest.threads && threads > 1) {
-    model.pool = await threading!.startThreads(mod, memory, instance.exports, threads, manifest);
+    model.pool = await threading!.startThreads(mod, memory, instance.exports, threads, manifest, clock!);
   }
   model.initialize();
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).

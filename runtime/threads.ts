@@ -10,16 +10,16 @@ import { KilnError } from "./errors.js";
 import { readManifest, type Manifest } from "./manifest.js";
 
 /**
- * Runs in each worker: instantiate, then serve calls until told to stop (program −1). After each
- * call it reports how long it worked (the call minus its barrier sleeps) for the balancer.
+ * Runs in each worker: instantiate, then serve calls until told to stop (program −1). During a
+ * call it adds up how long it slept at each barrier (k: the barrier's ordinal) for the balancer,
+ * then marks its report with the call's generation.
  */
-const SERVE = `function serve(mod, memory, tid, ctl, names, stats) {
+const SERVE = `function serve(mod, memory, tid, ctl, names, stats, K) {
   const words = new Int32Array(memory.buffer);
-  let slept = 0;
-  const wait32 = (addr, expected) => { const t = performance.now(); Atomics.wait(words, addr >>> 2, expected); slept += performance.now() - t; };
-  const inst = new WebAssembly.Instance(mod, { env: { memory, wait32 } });
+  const seq = new Int32Array(stats, 0, 64), slept = new Float64Array(stats, 256 + tid * K * 8, K);
+  const wait32 = (addr, expected, k) => { const t = performance.now(); Atomics.wait(words, addr >>> 2, expected); slept[k] += performance.now() - t; };
+  const inst = new WebAssembly.Instance(mod, { env: { memory, wait32, passed() {} } });
   const c = new Int32Array(memory.buffer, ctl, 4);
-  const busy = new Float64Array(stats, 0, 64), seq = new Int32Array(stats, 512, 64);
   let gen = Atomics.load(c, 0);
   return () => {
     for (;;) {
@@ -32,10 +32,8 @@ const SERVE = `function serve(mod, memory, tid, ctl, names, stats) {
       gen = Atomics.load(c, 0);
       const p = Atomics.load(c, 1);
       if (p < 0) return;
-      slept = 0;
-      const t = performance.now();
+      slept.fill(0);
       inst.exports[names[p]](Atomics.load(c, 2), tid, Atomics.load(c, 3));
-      busy[tid] = performance.now() - t - slept;
       Atomics.store(seq, tid, gen);
     }
   };
@@ -43,13 +41,13 @@ const SERVE = `function serve(mod, memory, tid, ctl, names, stats) {
 
 const NODE_WORKER = `${SERVE}
 import("node:worker_threads").then(({ workerData: d, parentPort }) => {
-  const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats);
+  const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats, d.K);
   parentPort.postMessage("ready");
   loop();
 });`;
 
 const WEB_WORKER = `${SERVE}
-self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats); postMessage("ready"); loop(); };`;
+self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats, d.K); postMessage("ready"); loop(); };`;
 
 /**
  * Checks a thread count against the module and picks the build to run: the threaded one, or,
@@ -74,18 +72,32 @@ export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, t
 
 let warned = false;
 
-/** The calling thread's time asleep at barriers (one thread, calls never overlap). */
-let mainSlept = 0;
+/** The most barriers any program of the module passes. */
+const barrierCount = (manifest: Manifest) => Math.max(1, ...Object.values(manifest.threadSegments ?? {}).map((p) => p.barriers));
 
-/** The barrier's sleep, imported by threaded modules (see barrierSource in the compiler's emit/module.ts). */
-export function wait32(memory: WebAssembly.Memory): (addr: number, expected: number) => void {
-  const words = new Int32Array(memory.buffer);
-  return (addr, expected) => {
-    const t = performance.now();
-    Atomics.wait(words, addr >>> 2, expected);
-    mainSlept += performance.now() - t;
+/**
+ * The calling thread's side of the barriers, imported by threaded modules (see barrierSource in
+ * the compiler's emit/module.ts): `wait32` sleeps (Atomics.wait) and adds up the time per
+ * barrier; `passed` notes when thread 0 left each barrier.
+ */
+export function barrierClock(memory: WebAssembly.Memory, manifest: Manifest) {
+  const words = new Int32Array(memory.buffer), K = barrierCount(manifest);
+  const clock = {
+    slept: new Float64Array(K),
+    passedAt: new Float64Array(K),
+    wait32(addr: number, expected: number, k: number) {
+      const t = performance.now();
+      Atomics.wait(words, addr >>> 2, expected);
+      clock.slept[k]! += performance.now() - t;
+    },
+    passed(k: number) {
+      clock.passedAt[k] = performance.now();
+    },
   };
+  return clock;
 }
+
+export type BarrierClock = ReturnType<typeof barrierClock>;
 
 /** Why shared-memory threads cannot run here, or undefined when they can. */
 function noSharedMemory(threads: number): string | undefined {
@@ -112,11 +124,10 @@ export interface ThreadPool {
 }
 
 /**
- * New shares from one call: thread t worked busy[t] ms on shares[t] of the batch (plus its part
- * of the work not split by examples). Its speed is share / busy; moving part of the way towards
- * shares proportional to speed settles where every thread works equally long. Cores of one
- * machine differ (a hypervisor's vCPUs here ran 25–35% apart, which thread varied by process);
- * results do not depend on the split, only the time does.
+ * New shares from one call: thread t worked busy[t] ms on shares[t] of the batch. Its speed is
+ * share / busy; moving part of the way towards shares proportional to speed settles where every
+ * thread works equally long. Cores of one machine differ (this machine's two vCPUs ran 25–60%
+ * apart, which one varying by process); results do not depend on the split, only the time does.
  */
 export function rebalance(shares: number[], busy: number[]): number[] {
   const n = shares.length, floor = 0.1 / n;
@@ -125,6 +136,18 @@ export function rebalance(shares: number[], busy: number[]): number[] {
   const next = shares.map((s, t) => Math.max(floor, 0.7 * s + 0.3 * (speed[t]! / total)));
   const sum = next.reduce((a, b) => a + b, 0);
   return next.map((s) => s / sum);
+}
+
+/**
+ * Each thread's working time in one call, over the segments between barriers that split only by
+ * examples (the manifest's `threadSegments[program].batch`; all segments where there are none):
+ * a segment lasts from thread 0 leaving the barrier before it to leaving its own, minus what the
+ * thread slept there. Column parts are split evenly whatever the shares, so they are left out.
+ */
+export function busyTimes(segments: { barriers: number; batch: number[] } | undefined, start: number, passedAt: ArrayLike<number>, slept: ArrayLike<number>[]): number[] {
+  const K = segments?.barriers ?? 0;
+  const ks = segments?.batch.length ? segments.batch : Array.from({ length: K }, (_, k) => k);
+  return slept.map((w) => ks.reduce((sum, k) => sum + (passedAt[k]! - (k ? passedAt[k - 1]! : start)) - w[k]!, 0));
 }
 
 /** Where each thread's examples start: splits[t] = round(batch · Σ shares[0..t)), splits[n] = batch. */
@@ -137,14 +160,17 @@ interface Handle {
   terminate(): unknown;
 }
 
-export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, manifest: Manifest): Promise<ThreadPool> {
+export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, manifest: Manifest, clock: BarrierClock): Promise<ThreadPool> {
   const ctl = manifest.threadControl!, splitAt = manifest.threadSplits!;
   if (!(ctl >= 0 && ctl + 16 <= memory.buffer.byteLength && splitAt >= 0 && splitAt + 4 * (n + 1) <= memory.buffer.byteLength)) {
     throw new KilnError({ code: "load", path: "threads", message: "the manifest's thread control words lie outside the module's memory" });
   }
-  // Worker reports: busy ms (f64 per thread), then the call generation it belongs to (i32 per thread).
-  const stats = new SharedArrayBuffer(768);
-  const busy = new Float64Array(stats, 0, 64), seq = new Int32Array(stats, 512, 64);
+  // Worker reports: the call generation each belongs to (i32 per thread), then each thread's
+  // sleep per barrier (f64[K] per thread).
+  const K = barrierCount(manifest);
+  const stats = new SharedArrayBuffer(256 + n * K * 8);
+  const seq = new Int32Array(stats, 0, 64);
+  const slept = Array.from({ length: n }, (_, t) => (t ? new Float64Array(stats, 256 + t * K * 8, K) : clock.slept));
   const names = WebAssembly.Module.exports(mod).map((e) => e.name).filter((e) => e.endsWith("_t"));
   const c = new Int32Array(memory.buffer, ctl, 4);
   const workers: Handle[] = [];
@@ -156,7 +182,7 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
   const failed = (e: any) => new KilnError({ code: "load", path: "threads", message: `a thread worker failed to start: ${e?.message || "the browser refused the Web Worker (a Content-Security-Policy without worker-src blob:?)"}` });
   try {
     for (let tid = 1; tid < n; tid++) {
-      const data = { mod, memory, tid, ctl, names, stats };
+      const data = { mod, memory, tid, ctl, names, stats, K };
       if (isNode) {
         const { Worker } = await import(/* @vite-ignore */ "node:worker_threads" as string);
         const w = new Worker(NODE_WORKER, { eval: true, workerData: data });
@@ -180,7 +206,7 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
   const shares = new Map<string, number[]>();
   // The last call, whose worker reports are read at the start of the next (a worker writes its
   // report just after the call's final barrier, when the caller may already be on its way).
-  let last: { name: string; gen: number; main: number } | undefined;
+  let last: { name: string; gen: number; start: number } | undefined;
   const pool: ThreadPool = {
     size: n,
     shares,
@@ -190,7 +216,7 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
       const gen = Atomics.load(c, 0) + 1;
       if (pool.balance && last && Array.from({ length: n - 1 }, (_, i) => Atomics.load(seq, i + 1) === last!.gen).every(Boolean)) {
         const s = shares.get(last.name);
-        if (s) shares.set(last.name, rebalance(s, [last.main, ...Array.from(busy.subarray(1, n))]));
+        if (s) shares.set(last.name, rebalance(s, busyTimes(manifest.threadSegments?.[last.name], last.start, clock.passedAt, slept)));
       }
       const share = shares.get(name) ?? Array.from({ length: n }, () => 1 / n);
       shares.set(name, share);
@@ -200,11 +226,11 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
       Atomics.store(c, 3, n);
       Atomics.store(c, 0, gen);
       Atomics.notify(c, 0);
-      mainSlept = 0;
-      const t = performance.now();
+      clock.slept.fill(0);
+      const start = performance.now();
       fn(batch, 0, n);
       // Tiny calls measure nothing but noise: no rebalancing from them.
-      last = batch >= 2 * n ? { name, gen, main: performance.now() - t - mainSlept } : undefined;
+      last = batch >= 2 * n ? { name, gen, start } : undefined;
     },
     terminate() {
       Atomics.store(c, 1, -1);

@@ -83,11 +83,12 @@ function threadedEntry(name: string, steps: ThreadStep[], t: ThreadOptions, call
     `const nb_: i32 = load<i32>(${t.splits} + (<usize>tid << 2), 4) - lo_;`,
     `const scr_: usize = ${t.scratch} + <usize>tid * ${t.scratchBytes};`,
   ];
+  let k = 0;
   for (const step of steps) {
     if (step.kind === "batch") lines.push(`if (nb_ > 0) ${call(step.calls[0]!)}`);
     else if (step.kind === "serial") lines.push(`if (tid == 0) ${call(step.calls[0]!)}`);
     else step.calls.forEach((c, j) => lines.push(`if (${j} % nt == tid) ${call(c)}`));
-    if (step.barrier) lines.push(`barrier_(nt);`);
+    if (step.barrier) lines.push(`barrier_(nt, ${k}); if (tid == 0) passed_(${k++});`);
   }
   return `export function ${ident(name)}_t(batch: i32, tid: i32, nt: i32): void {\n${indent(lines.join("\n"))}\n}`;
 }
@@ -98,13 +99,17 @@ function threadedEntry(name: string, steps: ThreadStep[], t: ThreadOptions, call
  * the barrier into the program, and V8 11.3's baseline tier (Liftoff) then corrupts values live
  * across the inline wait — a 2-thread predict left thread 0's rows of the last layer unwritten
  * (reproduced with node --liftoff-only; --no-liftoff and spin-only barriers were exact). An
- * imported call is never inlined, and is made only after 4096 spins.
+ * imported call is never inlined, and is made only after 4096 spins (~1 µs here). The barrier's
+ * ordinal k goes with it, and thread 0 reports passing each barrier (`passed_`): the runtime
+ * times each thread's work between barriers from them to balance the batch split.
  */
 function barrierSource(sync: number): string {
   return `@external("env", "wait32")
-declare function wait32_(addr: usize, expected: i32): void;
+declare function wait32_(addr: usize, expected: i32, barrier: i32): void;
+@external("env", "passed")
+declare function passed_(barrier: i32): void;
 
-function barrier_(nt: i32): void {
+function barrier_(nt: i32, k: i32): void {
   if (nt <= 1) return;
   const gen = atomic.load<i32>(${sync + 4});
   if (atomic.add<i32>(${sync}, 1) == nt - 1) {
@@ -114,7 +119,7 @@ function barrier_(nt: i32): void {
   } else {
     let spins = 0;
     while (atomic.load<i32>(${sync + 4}) == gen) {
-      if (++spins > 4096) wait32_(${sync + 4}, gen);
+      if (++spins > 4096) wait32_(${sync + 4}, gen, k);
     }
   }
 }`;

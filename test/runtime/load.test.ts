@@ -131,8 +131,9 @@ describe("load errors", () => {
 
   test.each([
     ["host", "log", /the module imports function "host.log"; a kiln module imports only env.memory/],
-    // The barrier's sleep is granted to threaded modules only (their manifest says threads).
-    ["env", "wait32", /the module imports function "env.wait32"; a kiln module imports only env.memory \(and env.wait32 when threaded\)/],
+    // The barrier's imports are granted to threaded modules only (their manifest says threads).
+    ["env", "wait32", /the module imports function "env.wait32"; a kiln module imports only env.memory \(and env.wait32, env.passed when threaded\)/],
+    ["env", "passed", /the module imports function "env.passed"; a kiln module imports only env.memory \(and env.wait32, env.passed when threaded\)/],
   ])("a module importing anything but env.memory: %s.%s", async (module, name, message) => {
     const src = `@external("${module}", "${name}") declare function f(x: i32): void;\nexport function predict(n: i32): void { f(n); }`;
     const wasm = await compileAssemblyScript(src, { optimizeLevel: 0, initialPages: 1 });

@@ -3,7 +3,7 @@
  * rebalancing settles where threads of different speeds work equally long.
  */
 import { describe, expect, it } from "vitest";
-import { rebalance, splitPoints } from "../../runtime/threads.js";
+import { busyTimes, rebalance, splitPoints } from "../../runtime/threads.js";
 
 describe("splitPoints", () => {
   it("cuts the batch where the shares say, ending exactly at the batch", () => {
@@ -30,5 +30,16 @@ describe("rebalance", () => {
     expect(rebalance([0.5, 0.5], [3, 3])).toEqual([0.5, 0.5]);
     const s = rebalance([0.5, 0.5], [100, 0.001]);
     expect(Math.min(...s)).toBeGreaterThan(0);
+  });
+});
+
+describe("busyTimes", () => {
+  it("times each thread over the batch-split segments only, minus its sleep at their barriers", () => {
+    // three barriers; thread 0 left them at 10, 25 and 40 ms after a start at 0; segments 0 and 2 are batch-split
+    const passedAt = [10, 25, 40];
+    const slept = [[0, 7, 1], [4, 0, 0]];
+    expect(busyTimes({ barriers: 3, batch: [0, 2] }, 0, passedAt, slept)).toEqual([10 + 14, 6 + 15]);
+    // no batch-split segment: every segment counts
+    expect(busyTimes({ barriers: 3, batch: [] }, 0, passedAt, slept)).toEqual([40 - 8, 40 - 4]);
   });
 });

@@ -13,7 +13,7 @@ const cnn = JSON.parse(readFileSync(new URL("../../examples/mnist-cnn/graph.json
 /** The body of `<program>_t` and how many barriers it calls. */
 function waits(source: string, program: string): { calls: number; barriers: number } {
   const body = source.slice(source.indexOf(`export function ${program}_t(`)).split("\n}\n")[0]!;
-  return { calls: (body.match(/^ {2}if \(/gm) ?? []).length, barriers: (body.match(/barrier_\(nt\);/g) ?? []).length };
+  return { calls: (body.match(/^ {2}if \(/gm) ?? []).length, barriers: (body.match(/barrier_\(nt, \d+\);/g) ?? []).length };
 }
 
 describe("barriers of the threaded seed CNN", () => {
