@@ -110,9 +110,9 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   // by the runtime before every call, so it can give a slower core fewer examples).
   const splits = sync + 64;
   const scratch = splits + (threads ? Math.ceil((4 * (threads + 1)) / 64) * 64 : 0);
-  const entries: EntryPoint[] = lw.mod.programs.map((p) => ({ name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch })) }));
+  const entries: EntryPoint[] = lw.mod.programs.map((p) => ({ name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch, training: p.name === "train_step" })) }));
   const scratchBytes = Math.ceil(Math.max(0, ...entries.flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
-  if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, ctx, maxBatch)));
+  if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, { ...ctx, training: e.name === "train_step" }, maxBatch)));
   const { source, kernels, names } = assembleModule(entries, threads ? { sync, splits, scratch, scratchBytes } : undefined, progress);
   const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
   const level = options.optimizeLevel ?? 0;
@@ -162,7 +162,7 @@ function checkEmbeddedWeights(graph: Graph, bytes: Uint8Array): void {
 }
 
 /** The steps of a program's threaded entry point: each call with its share of the work, and where barriers go. */
-function threadSteps(mod: Module, prog: Program, parts: number, ctx: { mod: Module; addr: (t: Tensor) => number; relaxed: boolean }, maxBatch: number): ThreadStep[] {
+function threadSteps(mod: Module, prog: Program, parts: number, ctx: { mod: Module; addr: (t: Tensor) => number; relaxed: boolean; training: boolean }, maxBatch: number): ThreadStep[] {
   const splits = prog.nodes.map((n) => splitOf(mod, n, parts));
   const access = (id: number, write: boolean): Access => {
     const s = mod.storage(mod.t(id)), start = ctx.addr(s);

@@ -41,6 +41,11 @@ export interface SelectContext {
   batch?: string;
   /** Threaded batch split: the first example of this thread's share; batched tensors start there. */
   batchOffset?: string;
+  /**
+   * A training step: its forward convs feed relu masks (x > 0) of the backward pass, where an
+   * exact zero must stay exactly zero (see the conv2d selector).
+   */
+  training?: boolean;
 }
 
 /** A runtime Dim becomes a named i32 parameter; constants stay constants. */
@@ -97,7 +102,13 @@ const SELECTORS: Record<string, Selector> = {
     // (rules and measurements: winograd.ts).
     const direct = directConvApplies(a) && !a.accumulate;
     if (a.pool && !direct) throw new Error(`internal: conv2d with a fused pool needs the direct kernel (layer ${node.layer})`);
-    const def = direct ? emitConv2dDirect(spec) : winogradPays(spec) ? emitConv2dWinograd(spec, winogradTile(spec)) : emitConv2d(spec);
+    // F(4×4) only outside training: its transforms (¼, ⅙, 1/24 …) leave ~1e-9 where a relu'd
+    // output is exactly 0 in exact arithmetic (an input region of zeros: MNIST's blank margins),
+    // which flips the backward pass's relu mask there — the conv bias gradient then differed from
+    // TensorFlow's by 23% on real digits (test/training/cnn-tfjs.test.ts). F(2×2)'s 0, ±1, ±½
+    // cancel exactly there.
+    const tile = ctx.training ? 2 : winogradTile(spec);
+    const def = direct ? emitConv2dDirect(spec) : winogradPays(spec) ? emitConv2dWinograd(spec, tile) : emitConv2d(spec);
     const args: Record<string, string> = { x: ptr(ctx, T(0)), w: ptr(ctx, T(1)), y: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" };
     if (a.bias) args.bias = ptr(ctx, T(2));
     return { def, args };

@@ -32,3 +32,14 @@ describe("IR rewrites in train_step", async () => {
     }
   });
 });
+
+describe("conv2's forward Winograd tile", () => {
+  it("is F(4×4) for inference and F(2×2) in the training step (exact zeros for the relu masks)", async () => {
+    const r = await compile(cnn, { maxBatch: 4 });
+    const labels = new Map([...r.source.matchAll(/^\/\/ (k\d+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+    const conv2 = (prog: string) => (r.manifest.kernels!.calls as Record<string, [string, string][]>)[prog]!
+      .filter(([k, layer]) => layer === "conv2" && labels.get(k)!.startsWith("conv2d winograd")).map(([k]) => labels.get(k)!);
+    expect(conv2("predict")).toEqual([expect.stringContaining("winograd F4")]);
+    expect(conv2("train_step")).toEqual([expect.stringContaining("winograd F2")]);
+  });
+});
