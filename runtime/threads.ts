@@ -207,6 +207,7 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
   // The last call, whose worker reports are read at the start of the next (a worker writes its
   // report just after the call's final barrier, when the caller may already be on its way).
   let last: { name: string; gen: number; start: number } | undefined;
+  let ended = -Infinity;
   const pool: ThreadPool = {
     size: n,
     shares,
@@ -229,8 +230,10 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
       clock.slept.fill(0);
       const start = performance.now();
       fn(batch, 0, n);
-      // Tiny calls measure nothing but noise: no rebalancing from them.
-      last = batch >= 2 * n ? { name, gen, start } : undefined;
+      // Tiny calls measure nothing but noise, and the first call after a pause runs on cold caches
+      // and a worker just woken (its cores may have idled): no rebalancing from them.
+      last = batch >= 2 * n && start - ended < 20 ? { name, gen, start } : undefined;
+      ended = performance.now();
     },
     terminate() {
       Atomics.store(c, 1, -1);
