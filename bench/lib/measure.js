@@ -28,7 +28,14 @@ async function timeBlock(step, iters) {
  * Warm-up calibrates how many iterations fill `blockMs`; then `rounds` rounds run one block per
  * system in turn. A system whose iteration exceeds `budgetMs / rounds` runs single-iteration blocks
  * and stops taking rounds once it has spent `budgetMs` (the capped tfjs cpu backend).
+ * Every block of more than one iteration is preceded by untimed iterations filling
+ * ~`BLOCK_WARMUP_MS` (at least one): the other systems' blocks leave a threaded system's worker threads
+ * idle for seconds, and on this VM an idle vCPU is slow to come back (a futex wake took 13 µs
+ * after a busy spell, 220 µs after 5 ms idle), which the first iterations of a block would pay.
  */
+/** Untimed lead-in before each timed block (see roundRobin). */
+const BLOCK_WARMUP_MS = 50;
+
 export async function roundRobin(systems, { rounds, blockMs, warmupMs, budgetMs, onProgress }) {
   const state = [];
   for (const s of systems) {
@@ -42,6 +49,7 @@ export async function roundRobin(systems, { rounds, blockMs, warmupMs, budgetMs,
       const st = state[i];
       if (st.spent > budgetMs && st.wall.length > 0) continue;
       await systems[i].before?.(); // e.g. switch the tfjs backend, outside the timed block
+      if (st.iters > 1) await timeBlock(systems[i].step, Math.max(1, Math.round((st.iters * BLOCK_WARMUP_MS) / blockMs)));
       const t = await timeBlock(systems[i].step, st.iters);
       st.wall.push(t.wall);
       st.cpu.push(t.cpu);
