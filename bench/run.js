@@ -98,9 +98,9 @@ const models = {
   relaxed: Object.fromEntries(await Promise.all(Object.entries(relaxedWasm).map(async ([k, wasm]) => [k, await loadModel(wasm)]))),
   quick,
 };
-// Start-up first, while this process is still small: spawning a child from a process that holds
-// every model, TF.js and ORT-web (GBs of reserved wasm memory) took ~100 ms longer per spawn,
-// which is the parent's cost, not the child's start-up.
+// Start-up first, while this process is still small: measured after the workloads, from a process
+// holding every model, TF.js and ORT-web, kiln's child printed after ~320 ms against ~200 ms when
+// started alone (a heavy parent spawns more slowly: +17 ms with 2 GB of touched wasm memory).
 log("process start → first prediction…");
 const startup = await measureStartup({ model: models.cnn, graph: cnnGraph, inferWasm: cold.inferWasm, dir: tmp, rounds: settings.startupRounds });
 const measured = [];
