@@ -420,6 +420,29 @@ function copyChannels(C: number, zero: boolean): string[] {
 }
 
 /**
+ * For a tile whose n×n pixel patch sticks out of an h×w image: copies the patch, zeros for the
+ * pixels outside, into the buffer `patch` (pixel stride px bytes) and points src_/rs_ at it. The
+ * patch's top-left pixel is (y0, x0) of image img_ in `image` (either may be negative).
+ */
+function copyBorderPatch(p: { n: number; image: string; h: number; w: number; y0: string; x0: string; patch: string; px: number; channels: number }): string[] {
+  const { n, h, w, px } = p;
+  return [
+    `for (let i_ = 0; i_ < ${intlit(n)}; i_++) for (let j_ = 0; j_ < ${intlit(n)}; j_++) {`,
+    `  const iy_ = ${p.y0} + i_, ix_ = ${p.x0} + j_;`,
+    `  const dst_ = ${p.patch} + <usize>((i_ * ${intlit(n)} + j_) * ${intlit(px)});`,
+    `  if (<u32>iy_ < ${intlit(h)} && <u32>ix_ < ${intlit(w)}) {`,
+    `    const cs_ = ${p.image} + <usize>(((img_ * ${intlit(h)} + iy_) * ${intlit(w)} + ix_) * ${intlit(px)});`,
+    ...copyChannels(p.channels, false).map((l) => "    " + l),
+    `  } else {`,
+    ...copyChannels(p.channels, true).map((l) => "    " + l),
+    `  }`,
+    `}`,
+    `src_ = ${p.patch};`,
+    `rs_ = ${intlit(n * px)};`,
+  ];
+}
+
+/**
  * src_/rs_ of tile (img_, ty_, tx_) in the padded copy at pp_, after copying image img_ there
  * unless it is already (pimg_: the image held, −1 before the first; the rim was zeroed once).
  */
@@ -469,18 +492,7 @@ function inputTransform(o: Tiling): string {
     `  let src_: usize = x + <usize>(((img_ * ${intlit(s.h)} + iy0_) * ${intlit(s.w)} + ix0_) * ${intlit(px)});`,
     `  let rs_: usize = ${intlit(s.w * px)};`,
     `  if (!(${inside})) {`,
-    `    for (let i_ = 0; i_ < ${intlit(alpha)}; i_++) for (let j_ = 0; j_ < ${intlit(alpha)}; j_++) {`,
-    `      const iy_ = iy0_ + i_, ix_ = ix0_ + j_;`,
-    `      const dst_ = pp_ + <usize>((i_ * ${intlit(alpha)} + j_) * ${intlit(px)});`,
-    `      if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
-    `        const cs_ = x + <usize>(((img_ * ${intlit(s.h)} + iy_) * ${intlit(s.w)} + ix_) * ${intlit(px)});`,
-    ...copyChannels(C, false).map((l) => "        " + l),
-    `      } else {`,
-    ...copyChannels(C, true).map((l) => "        " + l),
-    `      }`,
-    `    }`,
-    `    src_ = pp_;`,
-    `    rs_ = ${intlit(alpha * px)};`,
+    ...copyBorderPatch({ n: alpha, image: "x", h: s.h, w: s.w, y0: "iy0_", x0: "ix0_", patch: "pp_", px, channels: C }).map((l) => "    " + l),
     `  }`,
     ...tail,
   ];
@@ -768,18 +780,7 @@ function gfDyTransform(o: GfLayout): string {
   if (s.oh % 2 || s.ow % 2) {
     lines.push(
       `  if (ty_ * 2 + 1 >= ${intlit(s.oh)} || tx_ * 2 + 1 >= ${intlit(s.ow)}) {`,
-      `    for (let i_ = 0; i_ < 2; i_++) for (let j_ = 0; j_ < 2; j_++) {`,
-      `      const oy_ = ty_ * 2 + i_, ox_ = tx_ * 2 + j_;`,
-      `      const dst_ = qp_ + <usize>((i_ * 2 + j_) * ${intlit(px)});`,
-      `      if (oy_ < ${intlit(s.oh)} && ox_ < ${intlit(s.ow)}) {`,
-      `        const cs_ = dy + <usize>(((img_ * ${intlit(s.oh)} + oy_) * ${intlit(s.ow)} + ox_) * ${intlit(px)});`,
-      ...copyChannels(F, false).map((l) => "        " + l),
-      `      } else {`,
-      ...copyChannels(F, true).map((l) => "        " + l),
-      `      }`,
-      `    }`,
-      `    src_ = qp_;`,
-      `    rs_ = ${intlit(2 * px)};`,
+      ...copyBorderPatch({ n: 2, image: "dy", h: s.oh, w: s.ow, y0: "ty_ * 2", x0: "tx_ * 2", patch: "qp_", px, channels: F }).map((l) => "    " + l),
       `  }`);
   }
   lines.push(`  const r0_ = src_;`, `  const r1_ = src_ + rs_;`);
