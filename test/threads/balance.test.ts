@@ -1,8 +1,11 @@
 /**
  * The thread pool's batch shares (runtime/threads.ts): split points cover the batch exactly, and
- * rebalancing settles where threads of different speeds work equally long.
+ * rebalancing settles where threads of different speeds work equally long; a manifest whose
+ * split table lies outside the memory is refused.
  */
 import { describe, expect, it } from "vitest";
+import { compile } from "../../compiler/index.js";
+import { loadModel } from "../../runtime/index.js";
 import { busyTimes, rebalance, splitPoints } from "../../runtime/threads.js";
 
 describe("splitPoints", () => {
@@ -41,5 +44,36 @@ describe("busyTimes", () => {
     expect(busyTimes({ barriers: 3, batch: [0, 2] }, 0, passedAt, slept)).toEqual([10 + 14, 6 + 15]);
     // no batch-split segment: every segment counts
     expect(busyTimes({ barriers: 3, batch: [] }, 0, passedAt, slept)).toEqual([40 - 8, 40 - 4]);
+  });
+});
+
+/** The module with its `name` custom section's payload replaced (wasm: id 0, LEB size, LEB name length, name, payload). */
+function replaceCustomSection(wasm: Uint8Array, name: string, payload: Uint8Array): Uint8Array {
+  const leb = (n: number) => { const out: number[] = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n); return out; };
+  const read = (at: number) => { let n = 0, shift = 0, b: number; do { b = wasm[at++]!; n |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80); return { n, at }; };
+  const parts: number[] = [...wasm.subarray(0, 8)];
+  for (let at = 8; at < wasm.length;) {
+    const id = wasm[at]!, size = read(at + 1), end = size.at + size.n;
+    const label = id === 0 ? read(size.at) : undefined;
+    const own = label && new TextDecoder().decode(wasm.subarray(label.at, label.at + label.n)) === name;
+    if (own) {
+      const body = [...leb(name.length), ...new TextEncoder().encode(name), ...payload];
+      parts.push(0, ...leb(body.length), ...body);
+    } else parts.push(...wasm.subarray(at, end));
+    at = end;
+  }
+  return Uint8Array.from(parts);
+}
+
+describe("a threaded module's manifest", () => {
+  it("is refused when its thread control words lie outside the memory", async () => {
+    const graph = { format: "kiln.graph/v1", name: "tiny", inputs: [{ name: "x", shape: [3] }], layers: [{ name: "d", op: "dense", units: 2 }] };
+    const { wasm, manifest } = await compile(JSON.stringify(graph), { maxBatch: 4, threads: 2 });
+    const broken = { ...manifest, threadSplits: manifest.memory.pages * 65536 };
+    const bytes = replaceCustomSection(wasm, "kiln.manifest", new TextEncoder().encode(JSON.stringify(broken)));
+    await expect(loadModel(bytes, { threads: 2 })).rejects.toThrow("the manifest's thread control words lie outside the module's memory");
+    // the same module with its own manifest loads
+    const model = await loadModel(replaceCustomSection(wasm, "kiln.manifest", new TextEncoder().encode(JSON.stringify(manifest))), { threads: 2 });
+    model.dispose();
   });
 });
