@@ -14,10 +14,12 @@
  * identity copies (the gradient of a single-use value passed along) disappear: readers read the source.
  * Last, sums over every row of a batch (bias gradients, batch statistics) are split in two: per
  * example, then over the examples (`splitBatchSums`).
+ * After fusion, with the batch bound known, filter gradients are split the same way over fixed
+ * chunks of examples (`chunkFilterGradients`).
  */
 import type { EwExpr, EwInput } from "./emit/elementwise.js";
 import { remap, substitute } from "./diff-expr.js";
-import type { Module, Node, Program, Tensor } from "./ir.js";
+import { numel, type Module, type Node, type Program, type Tensor } from "./ir.js";
 import { directConvApplies } from "./emit/conv.js";
 
 const EPILOGUE_ACTIVATIONS = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"]);
@@ -78,13 +80,47 @@ function splitBatchSums(mod: Module, prog: Program): void {
     const second = mod.node(scratch, "reduce", [perExample], n.outputs.map((o) => mod.t(o)), { outer: { batch: 1 }, mid: 1, inner: q, axis: "outer", op: "sum", inputs: [{ div: 1 }], pre: { k: "in", i: 0 }, scale: a.scale, accumulate: a.accumulate }, n.layer);
     // The per-example half goes right after its inputs are written, among the batch-split calls
     // of the backward pass; the small sum over examples stays where the reduction was.
-    const reads = new Set(n.inputs.map((i) => mod.storage(mod.t(i)).id));
-    const at = prog.nodes.indexOf(n);
-    let after = -1;
-    for (let k = 0; k < at; k++) if (prog.nodes[k]!.outputs.some((o) => reads.has(mod.storage(mod.t(o)).id))) after = k;
-    prog.nodes.splice(at, 1, second);
-    prog.nodes.splice(after + 1, 0, first);
+    moveAfterInputs(mod, prog, n, second, first);
   }
+}
+
+/**
+ * Examples per chunk of a filter gradient. Fixed, not derived from maxBatch or the thread count,
+ * so that the sums' order — and the bits — depend on the graph and the batch only.
+ */
+export const FILTER_GRAD_CHUNK = 4;
+
+/**
+ * A filter gradient dW = Σ over the batch becomes one partial gradient per fixed chunk of
+ * FILTER_GRAD_CHUNK examples ([⌈maxBatch / chunk⌉, |W|]), then their sum in chunk order
+ * (`chunk_sum`). The partials split by examples across threads like the backward pass around
+ * them, so the runtime's balancer covers them, and each thread transforms only its own examples'
+ * inputs (column slices of one gradient each transformed the whole batch). The chunk half goes
+ * right after its inputs are written; the sum stays where the gradient was.
+ */
+export function chunkFilterGradients(mod: Module, maxBatch: number): void {
+  const chunk = FILTER_GRAD_CHUNK, chunks = Math.ceil(maxBatch / chunk);
+  for (const prog of mod.programs) {
+    for (const n of prog.nodes.slice()) {
+      if (n.op !== "conv2d_grad_filter" || n.attrs.chunk) continue;
+      const q = numel(mod.t(n.outputs[0]!).shape);
+      const partials = mod.tensor({ shape: [chunks, q], batched: false, dtype: "f32", kind: "activation", layer: n.layer });
+      const first: Node = { ...n, outputs: [partials.id], attrs: { ...n.attrs, accumulate: false, chunk } };
+      const scratch = { name: prog.name, nodes: [] as Node[] };
+      const sum = mod.node(scratch, "chunk_sum", [partials], n.outputs.map((o) => mod.t(o)), { n: q, chunk, accumulate: !!n.attrs.accumulate }, n.layer);
+      moveAfterInputs(mod, prog, n, sum, first);
+    }
+  }
+}
+
+/** Replaces `n` by `later` in place and puts `early` right after the last writer of `n`'s inputs. */
+function moveAfterInputs(mod: Module, prog: Program, n: Node, later: Node, early: Node): void {
+  const reads = new Set(n.inputs.map((i) => mod.storage(mod.t(i)).id));
+  const at = prog.nodes.indexOf(n);
+  let after = -1;
+  for (let k = 0; k < at; k++) if (prog.nodes[k]!.outputs.some((o) => reads.has(mod.storage(mod.t(o)).id))) after = k;
+  prog.nodes.splice(at, 1, later);
+  prog.nodes.splice(after + 1, 0, early);
 }
 
 interface Uses {

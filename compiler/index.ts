@@ -10,7 +10,7 @@ import type { Graph } from "./graph-types.js";
 import { checkGraph } from "./frontend.js";
 import { lower } from "./lower/index.js";
 import { verify } from "./verify.js";
-import { fuse } from "./fuse.js";
+import { chunkFilterGradients, FILTER_GRAD_CHUNK, fuse } from "./fuse.js";
 import { bytesOf, planMemory } from "./plan.js";
 import { selectKernel, type KernelCall } from "./emit/kernels.js";
 import { assembleModule, type EntryPoint, type ThreadStep } from "./emit/module.js";
@@ -89,6 +89,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   verify(lw.mod, "lower");
   // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
   fuse(lw.mod, new Set(lw.trainLayerOutputs.map((o) => o.tensor.id)));
+  chunkFilterGradients(lw.mod, maxBatch);
   verify(lw.mod, "fuse");
   // Trainable weights (and their gradients and slots) first, so an optimizer can sweep them.
   const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
@@ -121,7 +122,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     ...(threads ? { threads: true, maximumPages: pages } : {}),
   });
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
-  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16, threadSplits: splits, threadSegments: Object.fromEntries(entries.map((e) => [e.name, segmentsOf(e.threaded!)])) });
+  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16, threadSplits: splits, threadAlign: FILTER_GRAD_CHUNK, threadSegments: Object.fromEntries(entries.map((e) => [e.name, segmentsOf(e.threaded!)])) });
   if (options.debug) (manifest as any).debug = { guards: plan.guards };
   manifest.kernels = {
     progressOffset: progress,

@@ -36,7 +36,7 @@ export interface Tensor {
 export type PrimOp =
   | "matmul" | "conv2d" | "conv2d_grad_input" | "conv2d_grad_filter" | "pool2d" | "pool2d_grad"
   | "ew" | "reduce" | "softmax" | "softmax_grad" | "copy" | "gather" | "scatter_add" | "fill"
-  | "recip_batch" | "loss" | "dropout_mask"
+  | "recip_batch" | "loss" | "dropout_mask" | "chunk_sum"
   | "opt_sumsq" | "opt_step" | "opt_clip" | "opt_update";
 
 export interface Node {

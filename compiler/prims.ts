@@ -7,6 +7,8 @@
  *  matmul   {m, n, k, transA?, transB?, lda?, ldb?, ldc?, offA?, offB?, offC?, batch?, alpha?, accumulate?, bias?, activation?}
  *           inputs [A, B] (+ bias [n] as a third input once fusion folded it in)
  *  conv2d / conv2d_grad_input / conv2d_grad_filter  {h, w, c, f, kh, kw, sh, sw, dh, dw, padTop, padLeft, oh, ow}
+ *           conv2d_grad_filter after fuse.ts: chunkFilterGradients also {chunk}: one partial per chunk
+ *  chunk_sum {n, chunk, accumulate?, offset?}: out[n] (+)= Σ over ⌈batch / chunk⌉ partials [·, n]
  *  pool2d / pool2d_grad  {kind, h, w, c, ph, pw, sh, sw, padTop, padLeft, oh, ow}
  *  ew       {rows, cols, inputs: EwInput[], exprs: EwExpr[], accumulate?: boolean[]}
  *  reduce   {outer, mid, inner, axis, op: "sum", inputs, pre, scale?, accumulate?}

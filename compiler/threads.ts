@@ -3,8 +3,11 @@
  * memory, so that results are bit-identical for any N (no sum changes its order):
  *  batch   per-example kernels (conv, pooling, elementwise, softmax, row-wise matmul, ...): each
  *          thread takes a contiguous share of the batch (pointers of batched tensors offset);
- *  parts   reductions over the batch with many outputs (weight and filter gradients, optimizer sweeps):
- *          split into P fixed column parts at compile time; part j runs on thread j mod N;
+ *          A filter gradient's partials over fixed chunks of examples (fuse.ts:
+ *          chunkFilterGradients) split the same way, the shares aligned to the chunk;
+ *  parts   reductions over the batch with many outputs (weight gradients, sums of filter-gradient
+ *          partials, optimizer sweeps): split into P fixed column parts at compile time; part j
+ *          runs on thread j mod N;
  *  serial  everything else (losses, batch statistics, bias gradients): thread 0, whole batch.
  * Each thread has its own kernel scratch region. A barrier follows a call unless the next call
  * provably cannot see another thread's unfinished work (see `barriersAfter`).
@@ -25,9 +28,12 @@ export function splitOf(mod: Module, node: Node, parts: number): Split {
     const split = matmulParts(node, parts);
     if (split) return { kind: "parts", parts: split };
   }
-  if (parts > 1 && node.op === "conv2d_grad_filter" && node.attrs.f >= 8 * parts) {
-    // Filters are independent columns of dW = im2col(x)ᵀ·dy: each part takes a slice of them.
-    return { kind: "parts", parts: chunks(node.attrs.f, parts, 8).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, f: cn, ldf: node.attrs.f, fOffset: c0 } })) };
+  // A filter gradient's partials, one per fixed chunk of examples: a thread's share of the batch
+  // starts on a chunk boundary (the runtime aligns the split to `chunk`), so each thread writes
+  // the partials of its own examples only.
+  if (node.op === "conv2d_grad_filter" && node.attrs.chunk) return { kind: "batch" };
+  if (parts > 1 && node.op === "chunk_sum" && node.attrs.n >= 64 * parts) {
+    return { kind: "parts", parts: chunks(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, cols: cn, offset: c0 } })) };
   }
   if (parts > 1 && node.op === "opt_update" && node.attrs.n >= 64 * parts) {
     return { kind: "parts", parts: chunks(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, n: cn, offset: c0 } })) };

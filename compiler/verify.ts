@@ -10,7 +10,7 @@ import { numel, type Module } from "./ir.js";
 
 const PRIMS = new Set([
   "matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_filter", "pool2d", "pool2d_grad", "ew", "reduce",
-  "softmax", "softmax_grad", "copy", "gather", "scatter_add", "fill", "recip_batch", "loss", "dropout_mask",
+  "softmax", "softmax_grad", "copy", "gather", "scatter_add", "fill", "recip_batch", "loss", "dropout_mask", "chunk_sum",
   "opt_sumsq", "opt_step", "opt_clip", "opt_update",
 ]);
 

@@ -129,9 +129,12 @@ export interface ThreadPool {
  * thread works equally long. Cores of one machine differ (this machine's two vCPUs ran 25–60%
  * apart, which one varying by process); results do not depend on the split, only the time does.
  */
-export function rebalance(shares: number[], busy: number[]): number[] {
+export function rebalance(shares: number[], busy: number[], worked: number[] = shares): number[] {
   const n = shares.length, floor = 0.1 / n;
-  const speed = shares.map((s, t) => s / Math.max(busy[t]!, 1e-3));
+  // `worked`: the part of the batch each thread really had (shares rounded to the split's
+  // alignment). A thread that had none says nothing about its speed.
+  if (worked.some((w) => w <= 0)) return shares;
+  const speed = worked.map((s, t) => s / Math.max(busy[t]!, 1e-3));
   const total = speed.reduce((a, b) => a + b, 0);
   const next = shares.map((s, t) => Math.max(floor, 0.7 * s + 0.3 * (speed[t]! / total)));
   const sum = next.reduce((a, b) => a + b, 0);
@@ -150,10 +153,13 @@ export function busyTimes(segments: { barriers: number; batch: number[] } | unde
   return slept.map((w) => ks.reduce((sum, k) => sum + (passedAt[k]! - (k ? passedAt[k - 1]! : start)) - w[k]!, 0));
 }
 
-/** Where each thread's examples start: splits[t] = round(batch · Σ shares[0..t)), splits[n] = batch. */
-export function splitPoints(shares: number[], batch: number): number[] {
+/**
+ * Where each thread's examples start: splits[t] = batch · Σ shares[0..t) rounded to a multiple of
+ * `align` (a filter gradient's chunk: a thread's partials are whole chunks), splits[n] = batch.
+ */
+export function splitPoints(shares: number[], batch: number, align = 1): number[] {
   let acc = 0;
-  return [0, ...shares.map((s, t) => (t === shares.length - 1 ? batch : Math.min(batch, Math.round(batch * (acc += s)))))];
+  return [0, ...shares.map((s, t) => (t === shares.length - 1 ? batch : Math.min(batch, align * Math.round((batch * (acc += s)) / align))))];
 }
 
 interface Handle {
@@ -162,6 +168,9 @@ interface Handle {
 
 export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, manifest: Manifest, clock: BarrierClock): Promise<ThreadPool> {
   const ctl = manifest.threadControl!, splitAt = manifest.threadSplits!;
+  if (!(Number.isInteger(manifest.threadAlign ?? 1) && (manifest.threadAlign ?? 1) >= 1)) {
+    throw new KilnError({ code: "load", path: "threadAlign", message: `the manifest's thread split alignment must be a positive integer, got ${String(manifest.threadAlign)}` });
+  }
   if (!(ctl >= 0 && ctl + 16 <= memory.buffer.byteLength && splitAt >= 0 && splitAt + 4 * (n + 1) <= memory.buffer.byteLength)) {
     throw new KilnError({ code: "load", path: "threads", message: "the manifest's thread control words lie outside the module's memory" });
   }
@@ -206,7 +215,8 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
   const shares = new Map<string, number[]>();
   // The last call, whose worker reports are read at the start of the next (a worker writes its
   // report just after the call's final barrier, when the caller may already be on its way).
-  let last: { name: string; gen: number; start: number } | undefined;
+  let last: { name: string; gen: number; start: number; worked: number[] } | undefined;
+  const align = manifest.threadAlign ?? 1;
   let ended = -Infinity;
   const pool: ThreadPool = {
     size: n,
@@ -217,11 +227,12 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
       const gen = Atomics.load(c, 0) + 1;
       if (pool.balance && last && Array.from({ length: n - 1 }, (_, i) => Atomics.load(seq, i + 1) === last!.gen).every(Boolean)) {
         const s = shares.get(last.name);
-        if (s) shares.set(last.name, rebalance(s, busyTimes(manifest.threadSegments?.[last.name], last.start, clock.passedAt, slept)));
+        if (s) shares.set(last.name, rebalance(s, busyTimes(manifest.threadSegments?.[last.name], last.start, clock.passedAt, slept), last.worked));
       }
       const share = shares.get(name) ?? Array.from({ length: n }, () => 1 / n);
       shares.set(name, share);
-      splits.set(splitPoints(share, batch));
+      const at = splitPoints(share, batch, align);
+      splits.set(at);
       Atomics.store(c, 1, names.indexOf(`${name}_t`));
       Atomics.store(c, 2, batch);
       Atomics.store(c, 3, n);
@@ -232,7 +243,7 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
       fn(batch, 0, n);
       // Tiny calls measure nothing but noise, and the first call after a pause runs on cold caches
       // and a worker just woken (its cores may have idled): no rebalancing from them.
-      last = batch >= 2 * n && start - ended < 20 ? { name, gen, start } : undefined;
+      last = batch >= 2 * n && start - ended < 20 ? { name, gen, start, worked: share.map((_, t) => (at[t + 1]! - at[t]!) / batch) } : undefined;
       ended = performance.now();
     },
     terminate() {

@@ -23,6 +23,8 @@ export interface KernelDef {
   params: KernelParam[];
   /** Function body: AssemblyScript statements using the params by name. */
   body: string;
+  /** Kernels the body calls, as `$kernel0`, `$kernel1`, … (the assembler names them). */
+  calls?: KernelDef[];
   /** Names of prelude helpers (see emit/prelude.ts) the body calls. */
   needs?: string[];
   /**

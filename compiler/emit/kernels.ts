@@ -15,6 +15,7 @@ import {
   winogradGradInputTile, winogradPays, winogradTile,
 } from "./winograd.js";
 import { emitPool2d, emitPool2dGrad } from "./pool.js";
+import { emitChunkedGradFilter, emitChunkSum } from "./chunks.js";
 import { emitElementwise } from "./elementwise.js";
 import { emitReduce } from "./reduce.js";
 import { emitSoftmax, emitSoftmaxGrad } from "./softmax.js";
@@ -120,13 +121,25 @@ const SELECTORS: Record<string, Selector> = {
     return { def, args: { dy: ptr(ctx, T(0)), w: ptr(ctx, T(1)), dx: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
   },
   conv2d_grad_filter(node, ctx, dims, T, O) {
-    const { fOffset = 0, ...attrs } = node.attrs;
+    const { chunk, ...attrs } = node.attrs;
     const spec = { ...attrs, relaxed: ctx.relaxed };
     // c ≤ 4 and small: the direct kernel (conv1 of the seed CNN ~4× the GEMM, ~2× Winograd);
     // then Winograd's 16 GEMMs over the batch's 2×2 tiles where they pay (rule: winograd.ts).
-    const def = directGradFilter(spec) ? emitConv2dGradFilterDirect(spec)
+    const whole = directGradFilter(spec) ? emitConv2dGradFilterDirect(spec)
       : winogradGradFilterPays(spec) ? emitConv2dGradFilterWinograd(spec) : emitConv2dGradFilter(spec);
-    return { def, args: { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1), fOffset), dw: ptr(ctx, O(0), fOffset), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" } };
+    const args = { x: ptr(ctx, T(0)), dy: ptr(ctx, T(1)), dw: ptr(ctx, O(0)), scratch: scratchArg(ctx), n: ctx.batch ?? "batch" };
+    if (!chunk) return { def: whole, args };
+    // One partial per chunk of examples (fuse.ts: chunkFilterGradients): a thread's share starts
+    // on a chunk boundary (the runtime aligns the split), and its partials at that chunk's.
+    const partialBytes = 4 * O(0).shape[1]!;
+    const def = emitChunkedGradFilter(whole, chunk, 4 * numel(T(0).shape), 4 * numel(T(1).shape), partialBytes);
+    if (ctx.batchOffset) args.dw = `${args.dw} + <usize>(${ctx.batchOffset} / ${chunk}) * ${intlit(partialBytes)}`;
+    return { def, args };
+  },
+  chunk_sum(node, ctx, dims, T, O) {
+    const a = node.attrs, off = a.offset ?? 0;
+    const def = emitChunkSum({ n: a.n, cols: a.cols ?? a.n, chunk: a.chunk, accumulate: a.accumulate });
+    return { def, args: { p: ptr(ctx, T(0), off), out: ptr(ctx, O(0), off), batch: ctx.batch ?? "batch" } };
   },
   pool2d(node, ctx, dims, T, O) {
     return { def: emitPool2d(node.attrs), args: { x: ptr(ctx, T(0)), y: ptr(ctx, O(0)), n: ctx.batch ?? "batch" } };

@@ -40,12 +40,16 @@ export function assembleModule(entries: EntryPoint[], threads?: ThreadOptions, p
   const names = new Map<string, string>();
   const defs: KernelDef[] = [];
   const needs = new Set<string>();
-  const fn = (def: KernelDef) => {
+  const fn = (def: KernelDef): string => {
     let name = names.get(def.key);
     if (!name) {
+      // A kernel that calls others: name those first, then put their names into its body.
+      const callees = (def.calls ?? []).map(fn);
+      const body = def.body.replace(/\$kernel(\d+)/g, (_, i: string) => callees[Number(i)] ?? `$kernel${i}`);
+      if (/\$kernel\d/.test(body)) throw new Error(`internal: kernel ${def.label} calls a kernel it does not list`);
       name = `k${names.size}`;
       names.set(def.key, name);
-      defs.push(def);
+      defs.push({ ...def, body });
       def.needs?.forEach((n) => needs.add(n));
     }
     return name;

@@ -1,8 +1,10 @@
 /**
- * Two IR rewrites of compiler/fuse.ts, seen in the seed CNN's train_step: identity copies are
- * gone (readers read the source), and sums over all rows of a batch are taken per example first,
- * then over the examples. Their values are checked by gradients.test.ts and the training tests
- * (bias gradients and batch statistics go through the split sums).
+ * Three IR rewrites of compiler/fuse.ts, seen in the seed CNN's train_step: identity copies are
+ * gone (readers read the source), sums over all rows of a batch are taken per example first,
+ * then over the examples, and filter gradients per chunk of 4 examples, then over the chunks.
+ * Their values are checked by gradients.test.ts (batch 9 for convolutions: two whole chunks and
+ * a short one) and the training tests (bias gradients and batch statistics go through the split
+ * sums, every conv filter gradient through the chunks).
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -27,8 +29,22 @@ describe("IR rewrites in train_step", async () => {
       const partial = perExample!.match(/^\s*(%\d+):/)![1]!;
       const total = lines.find((l) => l.includes(`= reduce(${partial})`));
       expect(total, layer).toMatch(new RegExp(`%\\d+:grad\\[${cols}\\] = reduce\\(${partial}\\) \\{"outer":"B","mid":1,"inner":${cols},"axis":"outer"`));
-      // the per-example half runs before the filter gradient: among the batch-split calls
-      expect(lines.indexOf(perExample!)).toBeLessThan(lines.findIndex((l) => l.includes("conv2d_grad_filter") && l.endsWith(`@"${layer}"`)));
+      // the per-example half runs among the batch-split calls, before the filter gradients' sums
+      expect(lines.indexOf(perExample!)).toBeLessThan(lines.findIndex((l) => l.includes("= chunk_sum(") && l.endsWith(`@"${layer}"`)));
+    }
+  });
+
+  it("takes each filter gradient per chunk of 4 examples, then sums the chunks in order", () => {
+    for (const [layer, q] of [["conv1", 9 * 1 * 32], ["conv2", 9 * 32 * 64], ["conv3", 9 * 64 * 64]] as const) {
+      const chunked = lines.filter((l) => l.includes("conv2d_grad_filter") && l.endsWith(`@"${layer}"`));
+      expect(chunked, layer).toHaveLength(1);
+      // maxBatch 4: one chunk of partials (the chunk size is fixed, not derived from maxBatch)
+      expect(chunked[0], layer).toMatch(new RegExp(`^\\s*%\\d+:activation\\[1,${q}\\] = conv2d_grad_filter\\(.*"accumulate":false,"chunk":4\\}`));
+      const partials = chunked[0]!.match(/^\s*(%\d+):/)![1]!;
+      const sum = lines.findIndex((l) => l.includes(`= chunk_sum(${partials})`));
+      expect(lines[sum], layer).toMatch(new RegExp(`%\\d+:grad\\[3,3,\\d+,\\d+\\] = chunk_sum\\(${partials}\\) \\{"n":${q},"chunk":4,"accumulate":false\\}`));
+      // the partials come right after the backward pass writes their dy, well before the sum
+      expect(lines.indexOf(chunked[0]!)).toBeLessThan(sum - 1);
     }
   });
 });
