@@ -1,5 +1,6 @@
 /**
- * The thread pool's batch shares (runtime/threads.ts): split points cover the batch exactly, and
+ * The thread pool's batch shares (runtime/threads.ts): split points cover the batch exactly (on
+ * chunk boundaries where the module asks), and
  * rebalancing settles where threads of different speeds work equally long; a manifest whose
  * split table lies outside the memory is refused.
  */
@@ -16,6 +17,13 @@ describe("splitPoints", () => {
     expect(splitPoints([0, 1], 5)).toEqual([0, 0, 5]);
     expect(splitPoints([1 / 3, 1 / 3, 1 / 3], 1)).toEqual([0, 0, 1, 1]);
   });
+  it("starts every share on a multiple of the alignment (filter-gradient chunks) but the batch's end", () => {
+    expect(splitPoints([0.55, 0.45], 64, 4)).toEqual([0, 36, 64]);
+    expect(splitPoints([0.5, 0.5], 13, 4)).toEqual([0, 8, 13]);
+    expect(splitPoints([0.3, 0.2, 0.5], 30, 4)).toEqual([0, 8, 16, 30]);
+    expect(splitPoints([0.9, 0.1], 6, 4)).toEqual([0, 4, 6]);
+    expect(splitPoints([0.5, 0.5], 2, 4)).toEqual([0, 0, 2]);
+  });
 });
 
 describe("rebalance", () => {
@@ -28,6 +36,15 @@ describe("rebalance", () => {
     expect(Math.abs(a! - b!) / a!).toBeLessThan(0.01);
     expect(shares[1]).toBeGreaterThan(0.55);
     expect(shares[0]! + shares[1]!).toBeCloseTo(1, 12);
+  });
+  it("judges speed by the examples a thread really had when the split was rounded", () => {
+    // shares asked 0.55 / 0.45, the aligned split gave 0.5 / 0.5, and both took equally long:
+    // equal speeds, so the shares move towards 0.5 / 0.5, not further apart
+    const next = rebalance([0.55, 0.45], [5, 5], [0.5, 0.5]);
+    expect(next[0]).toBeLessThan(0.55);
+    expect(next[0]).toBeGreaterThan(0.5);
+    // a thread given no examples says nothing about its speed: the shares stay
+    expect(rebalance([0.55, 0.45], [5, 0], [1, 0])).toEqual([0.55, 0.45]);
   });
   it("keeps equal threads where they are and never starves a thread", () => {
     expect(rebalance([0.5, 0.5], [3, 3])).toEqual([0.5, 0.5]);
