@@ -16,11 +16,6 @@ export interface Conv2dSpec {
   kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
   padTop: number; padLeft: number; oh: number; ow: number;
   bias?: boolean; activation?: ActivationName; relaxed?: boolean; accumulate?: boolean;
-  /**
-   * Grad-filter only: the row stride of dy and dw when this kernel computes a slice of `f`
-   * filters out of `ldf` (threaded builds split the filters; the caller offsets dy and dw).
-   */
-  ldf?: number;
 }
 
 export function checkConv2dSpec(s: Conv2dSpec, who: string): void {
@@ -217,7 +212,7 @@ export function emitConv2dGradFilter(spec: Conv2dSpec): KernelDef {
   const plan: GemmPlan = {
     m: intlit(K), k: rowsExpr(spec), n: spec.f, kc, single: false, mc,
     packA: packIm2colT(spec, kc),
-    b: { ptr: "dy", ld: spec.ldf ?? spec.f, trans: false }, c: { ptr: "dw", ld: spec.ldf ?? spec.f },
+    b: { ptr: "dy", ld: spec.f, trans: false }, c: { ptr: "dw", ld: spec.f },
     alpha: 1, accumulate: !!spec.accumulate, activation: "linear", relaxed: !!spec.relaxed,
   };
   const bBytes = roundUp(packedBFloats(plan) * 4, 64), aBytes = roundUp(packedABytes(plan.mc, plan), 64);
@@ -611,7 +606,7 @@ export function emitConv2dDirect(spec: DirectConvSpec): KernelDef {
 // image is a tile: for each group of 3 taps × 3 filter vectors (9 accumulators), walk the row's
 // pixels (x by stride, dy by a row), then add the tile's sums into dW. Every dW element is
 // 0 (or its old value) + tile sums in (image, row) order, each a left-to-right sum over the row:
-// the order depends on shapes only, and not on how threads slice the filters (ldf).
+// the order depends on shapes only.
 // Padded convolutions first copy each image into a zero-bordered buffer in scratch.
 
 /** Taps per group and filter vectors per chunk: 9 accumulators + 3 dy vectors + a splat and a product. */
@@ -621,7 +616,7 @@ const GF_TAPS = 3, GF_VECS = 3;
 export function emitConv2dGradFilterDirect(spec: Conv2dSpec): KernelDef {
   checkConv2dSpec(spec, "emitConv2dGradFilterDirect");
   if (!directConvApplies(spec)) throw new Error("internal: emitConv2dGradFilterDirect: needs c ≤ 4 and kh·kw·c ≤ 36");
-  const s = spec, ldf = s.ldf ?? s.f, c4 = s.c * 4;
+  const s = spec, F = s.f, c4 = s.c * 4;
   const padded = s.padTop > 0 || s.padLeft > 0 || (s.oh - 1) * s.sh + (s.kh - 1) * s.dh >= s.h || (s.ow - 1) * s.sw + (s.kw - 1) * s.dw >= s.w;
   // Geometry of the image the taps read: x itself, or the zero-bordered copy (hp × wp) in scratch.
   const hp = padded ? Math.max(s.h + s.padTop, (s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1) : s.h;
@@ -646,9 +641,9 @@ export function emitConv2dGradFilterDirect(spec: Conv2dSpec): KernelDef {
         lines.push(s.relaxed ? `  ${acc} = f32x4.relaxed_madd(s${ti}_, d${v}_, ${acc});` : `  ${acc} = f32x4.add(${acc}, f32x4.mul(s${ti}_, d${v}_));`);
       }
     });
-    lines.push(`  xq_ += ${intlit(s.sw * c4)};`, `  dq_ += ${intlit(ldf * 4)};`, `}`);
+    lines.push(`  xq_ += ${intlit(s.sw * c4)};`, `  dq_ += ${intlit(F * 4)};`, `}`);
     g.forEach((t, ti) => {
-      lines.push(`{`, `  const wq_: usize = dw + <usize>(${fo}) + ${intlit(t.row * ldf * 4)};`);
+      lines.push(`{`, `  const wq_: usize = dw + <usize>(${fo}) + ${intlit(t.row * F * 4)};`);
       for (let v = 0; v < V; v++) {
         const o = imm + v * 16;
         if (lanes[v] === 4) lines.push(`  v128.store(wq_, f32x4.add(v128.load(wq_, ${intlit(o)}), a${ti}${v}_), ${intlit(o)});`);
@@ -675,7 +670,7 @@ export function emitConv2dGradFilterDirect(spec: Conv2dSpec): KernelDef {
   const K = taps.length;
   const zeroDw = s.accumulate ? [] : [
     `for (let k_: i32 = 0; k_ < ${intlit(K)}; k_++) {`,
-    `  const z_: usize = dw + <usize>(k_ * ${intlit(ldf * 4)});`,
+    `  const z_: usize = dw + <usize>(k_ * ${intlit(F * 4)});`,
     ...Array.from({ length: Math.floor(s.f / 4) }, (_, v) => `  v128.store(z_, i32x4.splat(0), ${intlit(v * 16)});`),
     ...Array.from({ length: s.f % 4 }, (_, l) => `  store<f32>(z_, 0, ${intlit((Math.floor(s.f / 4) * 4 + l) * 4)});`),
     `}`,
@@ -696,7 +691,7 @@ export function emitConv2dGradFilterDirect(spec: Conv2dSpec): KernelDef {
     ...image.map((l) => "  " + l),
     `  for (let oy_: i32 = 0; oy_ < ${intlit(s.oh)}; oy_++) {`,
     `    const xr_: usize = xi_ + <usize>(oy_ * ${intlit(s.sh * wp * c4)});`,
-    `    const dr_: usize = dy + <usize>((b_ * ${intlit(s.oh * s.ow)} + oy_ * ${intlit(s.ow)}) * ${intlit(ldf * 4)});`,
+    `    const dr_: usize = dy + <usize>((b_ * ${intlit(s.oh * s.ow)} + oy_ * ${intlit(s.ow)}) * ${intlit(F * 4)});`,
     indent(perRow.join("\n"), 2),
     `  }`,
     `}`,

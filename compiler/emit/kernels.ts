@@ -73,13 +73,9 @@ function ptr(ctx: SelectContext, t: Tensor, elemOffset = 0): string {
 
 const scratchArg = (ctx: SelectContext) => (typeof ctx.scratch === "number" ? intlit(ctx.scratch) : ctx.scratch);
 
-/**
- * The direct filter gradient wins while dW is small (measured 1.1–9.5× up to kh·kw·c·f = 1152,
- * 0.9× at 1728). Decided on the whole filter count (ldf), so every thread's slice of a threaded
- * build takes the same kernel family (its sums do not depend on the slicing).
- */
+/** The direct filter gradient wins while dW is small (measured 1.1–9.5× up to kh·kw·c·f = 1152, 0.9× at 1728). */
 function directGradFilter(a: any): boolean {
-  return directConvApplies(a) && a.kh * a.kw * a.c * (a.ldf ?? a.f) <= 1152;
+  return directConvApplies(a) && a.kh * a.kw * a.c * a.f <= 1152;
 }
 
 const SELECTORS: Record<string, Selector> = {

@@ -714,8 +714,8 @@ export const WINOGRAD_GF_TILES = 32;
 interface GfLayout extends Tiling {
   relaxed: boolean; T: number;
   mr: number; nr: number; full: number; tw: number; fm: number;
-  /** dy/dw row stride (filters), and M's row count: channels rounded up to MR (≤ KCP). */
-  ldf: number; rows: number;
+  /** M's row count: channels rounded up to MR (≤ KCP). */
+  rows: number;
   yPlane: number; mPlane: number;
   vOff: number; yOff: number; mOff: number; pOff: number; qOff: number; bytes: number;
 }
@@ -724,12 +724,12 @@ function gfLayout(s: Conv2dSpec, relaxed: boolean, T: number): GfLayout {
   const tile = tileShape(relaxed), nr = tile.nr;
   // fewer micro-kernel rows than MR when c is smaller: conv1 (c = 1) would compute 3 rows of 4 for nothing
   const mr = s.c >= tile.mr ? tile.mr : s.c === 1 ? 1 : 2;
-  const g = tiling(s, 2, T), ldf = s.ldf ?? s.f;
+  const g = tiling(s, 2, T);
   const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw, rows = roundUp(s.c, mr);
   const yPlane = skewed(T * fm * 4), mPlane = skewed(rows * fm * 4);
   const vOff = 0, yOff = vOff + 16 * g.vPlane, mOff = yOff + 16 * yPlane, pOff = mOff + 16 * mPlane;
-  const qOff = pOff + roundUp(16 * s.c * 4, 64), bytes = qOff + roundUp(4 * ldf * 4, 64);
-  return { ...g, relaxed, T, mr, nr, full, tw, fm, ldf, rows, yPlane, mPlane, vOff, yOff, mOff, pOff, qOff, bytes };
+  const qOff = pOff + roundUp(16 * s.c * 4, 64), bytes = qOff + roundUp(4 * s.f * 4, 64);
+  return { ...g, relaxed, T, mr, nr, full, tw, fm, rows, yPlane, mPlane, vOff, yOff, mOff, pOff, qOff, bytes };
 }
 
 /**
@@ -759,11 +759,11 @@ function gfZeroPadding(o: GfLayout): string[] {
 
 /**
  * Y for tiles [t0_, t0_+tb_) into the micro-kernel's B panels (panel jp at jp·T·NR floats, row t).
- * dy is read in place (pixel stride ldf) unless the tile sticks out of OH×OW: then its 2×2 pixels
+ * dy is read in place unless the tile sticks out of OH×OW: then its 2×2 pixels
  * are copied, zeros for the missing ones, into a patch at qp_ with the same pixel stride.
  */
 function gfDyTransform(o: GfLayout): string {
-  const { s, T, nr, full, tw, ldf } = o, F = s.f, px = ldf * 4;
+  const { s, T, nr, full, tw } = o, F = s.f, px = F * 4;
   const group = (L: Lanes, f: string, dst: string) => [
     `const d0_ = r0_ + <usize>(${f} * 4);`,
     `const d1_ = r1_ + <usize>(${f} * 4);`,
@@ -833,21 +833,21 @@ function gfProducts(o: GfLayout): string {
   ], T, { nr, full, tw, planes: 16 }, sweep)].join("\n");
 }
 
-/** dw[ky,kx,c,f] (=|+=) (Ĝᵀ·M[c,f]·Ĝ)[ky,kx], vectorized over filters; rows of dw are ldf apart. */
+/** dw[ky,kx,c,f] (=|+=) (Ĝᵀ·M[c,f]·Ĝ)[ky,kx], vectorized over filters. */
 function gfFilterOutput(o: GfLayout): string {
-  const { s, fm, ldf } = o, C = s.c, F = s.f, f4 = Math.floor(F / 4) * 4;
+  const { s, fm } = o, C = s.c, F = s.f, f4 = Math.floor(F / 4) * 4;
   const group = (L: Lanes, f: string) => [
     `const ms_ = mc_ + <usize>(${f} * 4);`,
     `const wd_ = wc_ + <usize>(${f} * 4);`,
     ...transform2d(GHT, 4, (i, j) => L.load("ms_", (i * 4 + j) * o.mPlane), L, "g", (k, l, e) => {
-      const off = (k * 3 + l) * C * ldf * 4;
+      const off = (k * 3 + l) * C * F * 4;
       return [L.store("wd_", off, s.accumulate ? L.add(L.load("wd_", off), e) : e)];
     }),
   ];
   const lines = [
     `for (let c_ = 0; c_ < ${intlit(C)}; c_++) {`,
     `  const mc_ = m_ + <usize>(c_ * ${intlit(fm * 4)});`,
-    `  const wc_ = dw + <usize>(c_ * ${intlit(ldf * 4)});`,
+    `  const wc_ = dw + <usize>(c_ * ${intlit(F * 4)});`,
   ];
   if (f4 > 0) lines.push(`  for (let f_ = 0; f_ < ${intlit(f4)}; f_ += 4) {`, ...group(VEC, "f_").map((l) => "    " + l), `  }`);
   for (let f = f4; f < F; f++) lines.push(`  {`, ...group(SCALAR, intlit(f)).map((l) => "    " + l), `  }`);
@@ -858,7 +858,7 @@ function gfFilterOutput(o: GfLayout): string {
 /**
  * Selection rule, filter gradient: the forward's (ratio ≥ 1.25, c·f ≤ the scratch cap). Kernel A/B
  * at asc -O0, old im2col grad-filter vs Winograd (T = 32), speed-up old/new, plain | relaxed,
- * medians of 7 alternating runs (load 2–13, so ±20%); "/64" = a threaded part (f = 32 of 64):
+ * medians of 7 alternating runs (load 2–13, so ±20%); "/64" = 32 of the 64 filters (as threaded builds once split them):
  *   conv2 13×13×32→11×11×64 (r 1.89)  batch 64: 1.73 | 1.74  batch 32: 1.70 | 1.74  batch 1: 2.8 | 1.6  /64: 2.1 | 1.85
  *   conv3 5×5×64→3×3×64 (r 1.27)      batch 64: 1.29 | 1.33  batch 32: 1.31 | 1.33  batch 1: 0.71 | 0.99  /64: 1.28 | 1.60
  *   conv1 28×28×1→26×26×32 (r 2.25)   batch 64: 2.07 | 2.03  batch 32: 2.10 | 2.15  batch 1: 2.0 | 2.0    /32: 2.8 | 3.7
@@ -875,13 +875,12 @@ export function winogradGradFilterPays(s: Conv2dSpec): boolean {
 
 /**
  * Filter gradient: dw[3,3,c,f] (=|+=) Σ over the batch of x patches ⊗ dy, by Winograd F(2×2,3×3).
- * Params x, dy, dw, scratch, n (as emitConv2dGradFilter); `ldf` slices as there.
+ * Params x, dy, dw, scratch, n (as emitConv2dGradFilter).
  */
 export function emitConv2dGradFilterWinograd(spec: Conv2dSpec, tiles = WINOGRAD_GF_TILES): KernelDef {
   checkConv2dSpec(spec, "emitConv2dGradFilterWinograd");
   if (!winogradApplies(spec)) throw new Error("internal: emitConv2dGradFilterWinograd: needs a 3x3 kernel, stride 1, dilation 1");
   if (!Number.isInteger(tiles) || tiles < 4 || tiles % 4) throw new Error("internal: emitConv2dGradFilterWinograd: tiles must be a positive multiple of 4");
-  if (spec.ldf !== undefined && (!Number.isInteger(spec.ldf) || spec.ldf < spec.f)) throw new Error("internal: emitConv2dGradFilterWinograd: ldf must be an integer >= f");
   const o = gfLayout(spec, !!spec.relaxed, tiles), T = o.T;
   const zeroM = [
     `for (let k_ = 0; k_ < ${intlit(16 * o.mPlane)}; k_ += 16) v128.store(m_ + <usize>k_, f32x4.splat(0));`,
