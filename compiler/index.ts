@@ -10,11 +10,11 @@ import type { Graph } from "./graph-types.js";
 import { checkGraph } from "./frontend.js";
 import { lower } from "./lower/index.js";
 import { verify } from "./verify.js";
-import { chunkFilterGradients, FILTER_GRAD_CHUNK, fuse } from "./fuse.js";
+import { chunkFilterGradients, fuse } from "./fuse.js";
 import { bytesOf, planMemory } from "./plan.js";
 import { selectKernel, type KernelCall } from "./emit/kernels.js";
 import { assembleModule, type EntryPoint, type ThreadStep } from "./emit/module.js";
-import { accessesOf, barriersAfter, segmentsOf, splitOf, type Access } from "./threads.js";
+import { accessesOf, barriersAfter, segmentsOf, splitAlignment, splitOf, type Access } from "./threads.js";
 import type { Module, Program, Tensor } from "./ir.js";
 import { compileAssemblyScript, finishModule } from "./asc.js";
 import { buildManifest, type Manifest } from "./manifest.js";
@@ -122,7 +122,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     ...(threads ? { threads: true, maximumPages: pages } : {}),
   });
   const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
-  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16, threadSplits: splits, threadAlign: FILTER_GRAD_CHUNK, threadSegments: Object.fromEntries(entries.map((e) => [e.name, segmentsOf(e.threaded!)])) });
+  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16, threadSplits: splits, threadSegments: Object.fromEntries(entries.map((e, i) => [e.name, { ...segmentsOf(e.threaded!), align: splitAlignment(lw.mod.programs[i]!) }])) });
   if (options.debug) (manifest as any).debug = { guards: plan.guards };
   manifest.kernels = {
     progressOffset: progress,

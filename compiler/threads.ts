@@ -13,7 +13,7 @@
  * provably cannot see another thread's unfinished work (see `barriersAfter`).
  */
 import { leadingDims } from "./prims.js";
-import { Module, type Dim, type Node } from "./ir.js";
+import { Module, type Dim, type Node, type Program } from "./ir.js";
 
 export type Split = { kind: "batch" } | { kind: "serial" } | { kind: "parts"; parts: Node[] };
 
@@ -39,6 +39,18 @@ export function splitOf(mod: Module, node: Node, parts: number): Split {
     return { kind: "parts", parts: chunks(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, n: cn, offset: c0 } })) };
   }
   return { kind: "serial" };
+}
+
+/**
+ * What every thread's share of the batch must start on a multiple of, in a program: the chunk of
+ * its filter gradients' partials (1 where it has none, so inference splits by single examples).
+ */
+export function splitAlignment(prog: Program): number {
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  return prog.nodes.reduce((align, n) => {
+    const chunk: number = n.op === "conv2d_grad_filter" ? n.attrs.chunk ?? 1 : 1;
+    return (align / gcd(align, chunk)) * chunk;
+  }, 1);
 }
 
 /** Does the node's work scale with the batch along its outermost runtime dimension only? */

@@ -67,10 +67,12 @@ export interface Manifest {
   threadControl?: number;
   /** Threaded builds: i32[maxThreads + 1], where each thread's share of the batch starts. */
   threadSplits?: number;
-  /** Threaded builds: each thread's share of the batch starts on a multiple of this (the filter-gradient chunk). */
-  threadAlign?: number;
-  /** Threaded builds, per program: how many barriers it passes, and those ending a segment of batch-split calls only. */
-  threadSegments?: Record<string, { barriers: number; batch: number[] }>;
+  /**
+   * Threaded builds, per program: how many barriers it passes, those ending a segment of
+   * batch-split calls only, and what each thread's share must start on a multiple of (the
+   * filter-gradient chunk; 1 without one).
+   */
+  threadSegments?: Record<string, { barriers: number; batch: number[]; align?: number }>;
   memory: { pages: number; weightsBytes: number; arenaBytes: number };
   inputs: Slot[];
   targets: Slot[];

@@ -168,8 +168,12 @@ interface Handle {
 
 export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, manifest: Manifest, clock: BarrierClock): Promise<ThreadPool> {
   const ctl = manifest.threadControl!, splitAt = manifest.threadSplits!;
-  if (!(Number.isInteger(manifest.threadAlign ?? 1) && (manifest.threadAlign ?? 1) >= 1)) {
-    throw new KilnError({ code: "load", path: "threadAlign", message: `the manifest's thread split alignment must be a positive integer, got ${String(manifest.threadAlign)}` });
+  const alignOf = (name: string) => manifest.threadSegments?.[name]?.align ?? 1;
+  for (const name of Object.keys(manifest.threadSegments ?? {})) {
+    const align = alignOf(name);
+    if (!(Number.isInteger(align) && align >= 1)) {
+      throw new KilnError({ code: "load", path: `threadSegments.${name}.align`, message: `the manifest's thread split alignment must be a positive integer, got ${String(align)}` });
+    }
   }
   if (!(ctl >= 0 && ctl + 16 <= memory.buffer.byteLength && splitAt >= 0 && splitAt + 4 * (n + 1) <= memory.buffer.byteLength)) {
     throw new KilnError({ code: "load", path: "threads", message: "the manifest's thread control words lie outside the module's memory" });
@@ -216,7 +220,6 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
   // The last call, whose worker reports are read at the start of the next (a worker writes its
   // report just after the call's final barrier, when the caller may already be on its way).
   let last: { name: string; gen: number; start: number; worked: number[] } | undefined;
-  const align = manifest.threadAlign ?? 1;
   let ended = -Infinity;
   const pool: ThreadPool = {
     size: n,
@@ -231,7 +234,7 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
       }
       const share = shares.get(name) ?? Array.from({ length: n }, () => 1 / n);
       shares.set(name, share);
-      const at = splitPoints(share, batch, align);
+      const at = splitPoints(share, batch, alignOf(name));
       splits.set(at);
       Atomics.store(c, 1, names.indexOf(`${name}_t`));
       Atomics.store(c, 2, batch);

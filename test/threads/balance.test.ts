@@ -4,8 +4,10 @@
  * rebalancing settles where threads of different speeds work equally long; a manifest whose
  * split table lies outside the memory is refused.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
+import { FILTER_GRAD_CHUNK } from "../../compiler/fuse.js";
 import { loadModel } from "../../runtime/index.js";
 import { busyTimes, rebalance, splitPoints } from "../../runtime/threads.js";
 
@@ -92,5 +94,21 @@ describe("a threaded module's manifest", () => {
     // the same module with its own manifest loads
     const model = await loadModel(replaceCustomSection(wasm, "kiln.manifest", new TextEncoder().encode(JSON.stringify(manifest))), { threads: 2 });
     model.dispose();
+  });
+  it("is refused when a program's split alignment is not a positive integer", async () => {
+    const graph = { format: "kiln.graph/v1", name: "tiny", inputs: [{ name: "x", shape: [3] }], layers: [{ name: "d", op: "dense", units: 2 }] };
+    const { wasm, manifest } = await compile(JSON.stringify(graph), { maxBatch: 4, threads: 2 });
+    for (const align of [0, 2.5, "4"]) {
+      const broken = { ...manifest, threadSegments: { ...manifest.threadSegments, predict: { ...manifest.threadSegments!.predict!, align } } };
+      const bytes = replaceCustomSection(wasm, "kiln.manifest", new TextEncoder().encode(JSON.stringify(broken)));
+      await expect(loadModel(bytes, { threads: 2 })).rejects.toThrow(`the manifest's thread split alignment must be a positive integer, got ${align}`);
+    }
+  });
+  it("aligns the seed CNN's training split to its filter-gradient chunk, and inference to single examples", async () => {
+    const cnn = readFileSync(new URL("../../examples/mnist-cnn/graph.json", import.meta.url), "utf8");
+    const { manifest } = await compile(cnn, { maxBatch: 8, threads: 2 });
+    expect(manifest.threadSegments!.train_step!.align).toBe(FILTER_GRAD_CHUNK);
+    expect(manifest.threadSegments!.predict!.align).toBe(1);
+    expect(manifest.threadSegments!.evaluate!.align).toBe(1);
   });
 });
