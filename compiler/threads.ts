@@ -116,8 +116,10 @@ export function accessesOf(node: Node, access: (tensor: number, write: boolean) 
  * side — that another thread may have made. Who makes an access:
  *  serial  thread 0 only: serial steps never meet each other;
  *  batch   thread t touches exactly examples [lo_t, lo_t + nb_t) of every batched buffer, the
- *          same bytes in every batch call, and only reads unbatched ones: two batch steps meet
- *          only through *different* buffers sharing bytes (each lays them out its own way);
+ *          same bytes in every batch call, and only reads unbatched ones — but for a filter
+ *          gradient's partials, where it writes the chunks of those examples, which only that
+ *          step writes: two batch steps meet only through *different* buffers sharing bytes
+ *          (each lays them out its own way);
  *  parts   part j runs on thread j mod N, N known only at run time: any thread.
  * The last step always has one (the caller joins there).
  */
