@@ -33,10 +33,10 @@ export function splitOf(mod: Module, node: Node, parts: number): Split {
   // the partials of its own examples only.
   if (node.op === "conv2d_grad_filter" && node.attrs.chunk) return { kind: "batch" };
   if (parts > 1 && node.op === "chunk_sum" && node.attrs.n >= 64 * parts) {
-    return { kind: "parts", parts: chunks(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, cols: cn, offset: c0 } })) };
+    return { kind: "parts", parts: columnParts(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, cols: cn, offset: c0 } })) };
   }
   if (parts > 1 && node.op === "opt_update" && node.attrs.n >= 64 * parts) {
-    return { kind: "parts", parts: chunks(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, n: cn, offset: c0 } })) };
+    return { kind: "parts", parts: columnParts(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, n: cn, offset: c0 } })) };
   }
   return { kind: "serial" };
 }
@@ -69,7 +69,7 @@ function batchShaped(node: Node): boolean {
 }
 
 /** [start, count] of `parts` near-equal chunks of n, chunk sizes multiples of `align` where possible. */
-function chunks(n: number, parts: number, align: number): [number, number][] {
+function columnParts(n: number, parts: number, align: number): [number, number][] {
   const size = Math.max(align, Math.ceil(n / parts / align) * align);
   const out: [number, number][] = [];
   for (let c0 = 0; c0 < n; c0 += size) out.push([c0, Math.min(size, n - c0)]);
@@ -81,7 +81,7 @@ function matmulParts(node: Node, parts: number): Node[] | undefined {
   const a = node.attrs;
   if (a.n < 8 * parts || a.bias) return undefined;
   const { lda, ldb, ldc } = leadingDims(a);
-  return chunks(a.n, parts, 8).map(([c0, cn]) => ({
+  return columnParts(a.n, parts, 8).map(([c0, cn]) => ({
     ...node,
     attrs: {
       ...a, n: cn, lda, ldb, ldc,
