@@ -4,10 +4,12 @@
  * sequential loop gives (threaded and plain builds rely on that order), checked against float64
  * too. Column slices (threaded builds' parts) leave the other columns alone. The wrapper that
  * makes the partials is checked through the compiled gradients (test/compile/gradients.test.ts,
- * batch 9) and the thread determinism tests.
+ * batch 9) and the thread determinism tests. Last, the emitters' and the assembler's refusals.
  */
 import { describe, expect, it } from "vitest";
-import { emitChunkSum } from "../../compiler/emit/chunks.js";
+import { emitChunkedGradFilter, emitChunkSum } from "../../compiler/emit/chunks.js";
+import type { KernelDef, KernelParam } from "../../compiler/emit/kernel.js";
+import { assembleModule } from "../../compiler/emit/module.js";
 import { buildKernels, relErr, rng } from "./harness.js";
 
 const N = 37; // floats per partial: 2 passes of 16, one of 4, one single float
@@ -47,5 +49,29 @@ describe("chunk_sum", async () => {
         if (chunks > 0 || s.accumulate) expect(relErr(got, ref)).toBeLessThan(1e-6);
       });
     }
+  });
+});
+
+describe("chunk emitters and the assembler refuse what they cannot emit", () => {
+  const inner: KernelDef = {
+    key: "inner", label: "inner", body: "",
+    params: [...["x", "dy", "dw", "scratch"].map((name): KernelParam => ({ name, type: "usize" })), { name: "n", type: "i32" }],
+  };
+  it("emitChunkSum: sizes must be positive integers and the columns fit the partial", () => {
+    expect(() => emitChunkSum({ n: 0, cols: 0, chunk: 4 })).toThrow(/bad sizes/);
+    expect(() => emitChunkSum({ n: 8, cols: 9, chunk: 4 })).toThrow(/bad sizes/);
+    expect(() => emitChunkSum({ n: 8, cols: 8, chunk: 1.5 })).toThrow(/bad sizes/);
+  });
+  it("emitChunkedGradFilter: the inner kernel takes (x, dy, dw, scratch, n), the chunk is a positive integer", () => {
+    expect(() => emitChunkedGradFilter({ ...inner, params: inner.params.slice(0, 4) }, 4, 16, 16, 16)).toThrow(/does not take/);
+    expect(() => emitChunkedGradFilter(inner, 0, 16, 16, 16)).toThrow(/chunk must be/);
+    expect(emitChunkedGradFilter(inner, 4, 16, 16, 16).calls).toEqual([inner]);
+  });
+  it("assembleModule: a body may call only the kernels it lists", () => {
+    const caller: KernelDef = { key: "caller", label: "caller", params: [], body: "$kernel0();\n$kernel1();", calls: [{ ...inner, params: [] }] };
+    expect(() => assembleModule([{ name: "predict", calls: [{ def: caller, args: {} }] }])).toThrow(/calls a kernel it does not list/);
+    const { source } = assembleModule([{ name: "predict", calls: [{ def: { ...caller, body: "$kernel0();" }, args: {} }] }]);
+    // the callee is named first (k0), and the caller's body calls it by that name
+    expect(source).toContain("function k1(): void {\n  k0();\n}");
   });
 });
