@@ -6,26 +6,26 @@
  *   optimizer) → verify → fuse → verify → planMemory → selectKernel → assembleModule →
  *   compileAssemblyScript (asc) → finishModule (binaryen validate + kiln.manifest section)
  */
-import type { Graph } from "./graph-types.js";
-import { checkGraph } from "./frontend.js";
-import { lower } from "./lower/index.js";
-import { verify } from "./verify.js";
-import { chunkFilterGradients, fuse } from "./fuse.js";
-import { bytesOf, planMemory } from "./plan.js";
-import { selectKernel, type KernelCall } from "./emit/kernels.js";
-import { assembleModule, type EntryPoint, type ThreadStep } from "./emit/module.js";
-import { accessesOf, barriersAfter, segmentsOf, splitAlignment, splitOf, type Access } from "./threads.js";
-import type { Module, Program, Tensor } from "./ir.js";
-import { compileAssemblyScript, finishModule } from "./asc.js";
-import { buildManifest, type Manifest } from "./manifest.js";
-import { printModule } from "./print.js";
-import { KilnError, type Diagnostic } from "./diagnostics.js";
+import type { Graph } from "./frontend/graph-types.js";
+import { checkGraph } from "./frontend/index.js";
+import { lower } from "./passes/lower/index.js";
+import { verify } from "./ir/verify.js";
+import { chunkFilterGradients, fuse } from "./passes/fuse.js";
+import { bytesOf, planMemory } from "./passes/plan.js";
+import { selectKernel, type KernelCall } from "./passes/select.js";
+import { assembleModule, type EntryPoint, type ThreadStep } from "./assemble/module.js";
+import { accessesOf, barriersAfter, segmentsOf, splitAlignment, splitOf, type Access } from "./passes/threads.js";
+import type { Module, Program, Tensor } from "./ir/ir.js";
+import { compileAssemblyScript, finishModule } from "./assemble/asc.js";
+import { buildManifest, type Manifest } from "./assemble/manifest.js";
+import { printModule } from "./ir/print.js";
+import { KilnError, type Diagnostic } from "./frontend/diagnostics.js";
 import { readSafetensors } from "../runtime/safetensors.js";
 
-export { KilnError } from "./diagnostics.js";
-export { checkGraph } from "./frontend.js";
-export type { Graph } from "./graph-types.js";
-export type { Manifest } from "./manifest.js";
+export { KilnError } from "./frontend/diagnostics.js";
+export { checkGraph } from "./frontend/index.js";
+export type { Graph } from "./frontend/graph-types.js";
+export type { Manifest } from "./assemble/manifest.js";
 
 export interface CompileOptions {
   /** The largest batch the module runs at once (the runtime splits larger predict calls). Default 64. */

@@ -5,7 +5,7 @@
  * contiguous (f32x4 loads) or one value (a splat hoisted out of the run), with a scalar tail.
  * The DAG/input-access machinery is shared with emit/reduce.ts.
  */
-import type { ActivationName } from "../graph-types.js";
+import type { ActivationName } from "../frontend/graph-types.js";
 import { activationNeeds, activationScalar, activationSimd } from "./activation.js";
 import { f32lit, ident, indent, intlit } from "./code.js";
 import type { KernelDef, KernelParam } from "./kernel.js";

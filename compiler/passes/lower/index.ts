@@ -6,8 +6,8 @@
  * All programs share the tensors that persist (weights, slots, inputs, outputs); activations are
  * per program and planned separately over one shared arena.
  */
-import type { Graph, Layer } from "../graph-types.js";
-import { Module, numel, type Program, type Tensor } from "../ir.js";
+import type { Graph, Layer } from "../../frontend/graph-types.js";
+import { Module, numel, type Program, type Tensor } from "../../ir/ir.js";
 import { backward } from "../autodiff.js";
 import { Builder, type Mode } from "./builder.js";
 import { FEEDFORWARD, type Lowering } from "./layers.js";

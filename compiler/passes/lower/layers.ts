@@ -3,8 +3,8 @@
  * live in recurrent.ts and attention.ts). Input: a checked Layer with normalized attributes and
  * its input tensors. Output: its output tensor, built from Builder primitives. Keras semantics.
  */
-import type { ActivationName, Layer } from "../graph-types.js";
-import { numel, type Tensor } from "../ir.js";
+import type { ActivationName, Layer } from "../../frontend/graph-types.js";
+import { numel, type Tensor } from "../../ir/ir.js";
 import { Builder, E, FULL, SCALAR, perCol, perRow } from "./builder.js";
 
 export type Lowering = (b: Builder, layer: Layer, inputs: Tensor[]) => Tensor;

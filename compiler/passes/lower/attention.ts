@@ -4,7 +4,7 @@
  * head) scores = (1/√dk)·Q·Kᵀ by one batched matmul over strided head views; softmax over S
  * (causal: key j ≤ query i); O = P·V written head-interleaved as [B, T, H·dv]; out = O·Wo + bo.
  */
-import type { Tensor } from "../ir.js";
+import type { Tensor } from "../../ir/ir.js";
 import type { Lowering } from "./layers.js";
 
 const mha: Lowering = (b, layer, inputs) => {

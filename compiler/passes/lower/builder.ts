@@ -3,9 +3,9 @@
  * lowerings (lower/*.ts) only speak in these terms — matmul, ew, reduce, copy, ... — so the
  * primitive set stays small and every primitive has one gradient rule (prims.ts).
  */
-import type { ActivationName, Graph, Layer } from "../graph-types.js";
-import type { EwExpr, EwInput } from "../emit/elementwise.js";
-import { Module, numel, type Dim, type Program, type Tensor } from "../ir.js";
+import type { ActivationName, Graph, Layer } from "../../frontend/graph-types.js";
+import type { EwExpr, EwInput } from "../../emit/elementwise.js";
+import { Module, numel, type Dim, type Program, type Tensor } from "../../ir/ir.js";
 
 export type Mode = "train" | "infer";
 

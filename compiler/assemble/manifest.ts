@@ -3,10 +3,10 @@
  * names, shapes and byte offsets of inputs, targets, outputs and weights, the optimizer slots,
  * the memory size. User names travel here as JSON data, never as code.
  */
-import type { Manifest } from "../runtime/manifest.js";
-import type { Lowered } from "./lower/index.js";
-import type { Plan } from "./plan.js";
-import type { Tensor } from "./ir.js";
+import type { Manifest } from "../../runtime/manifest.js";
+import type { Lowered } from "../passes/lower/index.js";
+import type { Plan } from "../passes/plan.js";
+import type { Tensor } from "../ir/ir.js";
 
 export type { Manifest };
 

@@ -7,7 +7,7 @@
  * maxBatch); its `shape` is the per-example shape. Sizes that depend on the batch are `Dim`s:
  * a constant, or `{ batch: k }` meaning batch·k, passed to kernels as i32 parameters.
  */
-import type { EwExpr, EwInput } from "./emit/elementwise.js";
+import type { EwExpr, EwInput } from "../emit/elementwise.js";
 
 export type Dim = number | { batch: number };
 

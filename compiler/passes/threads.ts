@@ -12,8 +12,8 @@
  * Each thread has its own kernel scratch region. A barrier follows a call unless the next call
  * provably cannot see another thread's unfinished work (see `barriersAfter`).
  */
-import { leadingDims } from "./prims.js";
-import { Module, type Dim, type Node, type Program } from "./ir.js";
+import { leadingDims } from "../prims/grad-rules.js";
+import { Module, type Dim, type Node, type Program } from "../ir/ir.js";
 
 export type Split = { kind: "batch" } | { kind: "serial" } | { kind: "parts"; parts: Node[] };
 

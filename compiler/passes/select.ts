@@ -3,27 +3,27 @@
  * kernel parameter: planned byte offsets for tensors, `batch·k` expressions for runtime sizes.
  * Arguments are numbers and the fixed identifier `batch` only — never anything from the graph.
  */
-import { numel, type Dim, type Module, type Node, type Tensor } from "../ir.js";
-import type { KernelDef } from "./kernel.js";
-import { intlit } from "./code.js";
-import { emitMatmul } from "./matmul.js";
+import { numel, type Dim, type Module, type Node, type Tensor } from "../ir/ir.js";
+import type { KernelDef } from "../emit/kernel.js";
+import { intlit } from "../emit/code.js";
+import { emitMatmul } from "../emit/matmul.js";
 import {
   directConvApplies, emitConv2d, emitConv2dDirect, emitConv2dGradFilter, emitConv2dGradFilterDirect, emitConv2dGradInput,
-} from "./conv.js";
+} from "../emit/conv.js";
 import {
   emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradFilterPays, winogradGradInputPays,
   winogradGradInputTile, winogradPays, winogradTile,
-} from "./winograd.js";
-import { emitPool2d, emitPool2dGrad } from "./pool.js";
-import { emitChunkedGradFilter, emitChunkSum } from "./chunks.js";
-import { emitElementwise } from "./elementwise.js";
-import { emitReduce } from "./reduce.js";
-import { emitSoftmax, emitSoftmaxGrad } from "./softmax.js";
-import { emitCopy, emitFill } from "./copy.js";
-import { emitGather, emitScatterAdd } from "./gather.js";
-import { emitLoss, emitLossEval } from "./loss.js";
-import { emitDropoutMask } from "./dropout.js";
-import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate } from "./optimizer.js";
+} from "../emit/winograd.js";
+import { emitPool2d, emitPool2dGrad } from "../emit/pool.js";
+import { emitChunkedGradFilter, emitChunkSum } from "../emit/chunks.js";
+import { emitElementwise } from "../emit/elementwise.js";
+import { emitReduce } from "../emit/reduce.js";
+import { emitSoftmax, emitSoftmaxGrad } from "../emit/softmax.js";
+import { emitCopy, emitFill } from "../emit/copy.js";
+import { emitGather, emitScatterAdd } from "../emit/gather.js";
+import { emitLoss, emitLossEval } from "../emit/loss.js";
+import { emitDropoutMask } from "../emit/dropout.js";
+import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate } from "../emit/optimizer.js";
 
 export interface KernelCall {
   def: KernelDef;

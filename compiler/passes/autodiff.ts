@@ -5,8 +5,8 @@
  * Only tensors that both depend on a trainable weight and lead to the loss get gradients, so the
  * backward graph stops at the lowest trainable layer (frozen layers below it cost nothing).
  */
-import { Module, numel, type Node, type Program, type Tensor } from "./ir.js";
-import { GRAD_RULES } from "./prims.js";
+import { Module, numel, type Node, type Program, type Tensor } from "../ir/ir.js";
+import { GRAD_RULES } from "../prims/grad-rules.js";
 
 /** One way of writing (part of) a gradient into `target`. */
 export interface Contribution {

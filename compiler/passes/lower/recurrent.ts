@@ -6,9 +6,9 @@
  *  3. per step: the step's rows of XW_g, h₋₁·U_g, and one elementwise kernel for the new state.
  * Identical step kernels are emitted once and called T times with other offsets.
  */
-import type { Layer } from "../graph-types.js";
-import type { EwExpr } from "../emit/elementwise.js";
-import type { Tensor } from "../ir.js";
+import type { Layer } from "../../frontend/graph-types.js";
+import type { EwExpr } from "../../emit/elementwise.js";
+import type { Tensor } from "../../ir/ir.js";
 import { Builder, E, FULL } from "./builder.js";
 import type { Lowering } from "./layers.js";
 

@@ -17,10 +17,10 @@
  * After fusion, with the batch bound known, filter gradients are split the same way over fixed
  * chunks of examples (`chunkFilterGradients`).
  */
-import type { EwExpr, EwInput } from "./emit/elementwise.js";
-import { remap, substitute } from "./diff-expr.js";
-import { numel, type Module, type Node, type Program, type Tensor } from "./ir.js";
-import { directConvApplies } from "./emit/conv.js";
+import type { EwExpr, EwInput } from "../emit/elementwise.js";
+import { remap, substitute } from "../ir/expr-diff.js";
+import { numel, type Module, type Node, type Program, type Tensor } from "../ir/ir.js";
+import { directConvApplies } from "../emit/conv.js";
 
 const EPILOGUE_ACTIVATIONS = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"]);
 

@@ -9,7 +9,7 @@
  * tensors (train_step's layer outputs, for the NaN finder) stay intact until the program ends.
  * `reuse` false (threaded builds) gives every activation its own bytes.
  */
-import { numel, type Module, type Tensor } from "./ir.js";
+import { numel, type Module, type Tensor } from "../ir/ir.js";
 
 export const BASE = 65536;
 export const ALIGN = 64;

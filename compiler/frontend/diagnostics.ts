@@ -4,9 +4,9 @@
  * and/or a layer name), what was expected and what came.
  */
 
-import { KilnError, type Diagnostic } from "../runtime/errors.js";
+import { KilnError, type Diagnostic } from "../../runtime/errors.js";
 
-export { KilnError, formatDiagnostic, type Diagnostic } from "../runtime/errors.js";
+export { KilnError, formatDiagnostic, type Diagnostic } from "../../runtime/errors.js";
 
 /** Collects diagnostics during a pass; throws them all at once. */
 export class DiagnosticBag {

@@ -16,10 +16,10 @@
  *  copy     {shape, srcStrides, dstStrides, srcOffset?, dstOffset?, accumulate?}
  *  gather / scatter_add  {rows, dim, vocab}
  */
-import type { Contribution, GradContext, GradRule } from "./autodiff.js";
-import { diff, mul } from "./diff-expr.js";
-import type { EwExpr, EwInput } from "./emit/elementwise.js";
-import { numel, type Dim, type Node, type Tensor } from "./ir.js";
+import type { Contribution, GradContext, GradRule } from "../passes/autodiff.js";
+import { diff, mul } from "../ir/expr-diff.js";
+import type { EwExpr, EwInput } from "../emit/elementwise.js";
+import { numel, type Dim, type Node, type Tensor } from "../ir/ir.js";
 
 const inp = (i: number): EwExpr => ({ k: "in", i });
 

@@ -5,7 +5,7 @@
  * probabilities, the softmax moves into the loss kernel, which then returns the gradient with
  * respect to the logits directly (softmax + cross-entropy in one pass).
  */
-import { numel, type Program, type Tensor } from "../ir.js";
+import { numel, type Program, type Tensor } from "../../ir/ir.js";
 import type { Lowered } from "./index.js";
 
 export function lowerLoss(lw: Lowered, prog: Program, values: Map<string, Tensor>, opts: { withGradient: boolean }): { tensor: Tensor; grad: Tensor } | undefined {

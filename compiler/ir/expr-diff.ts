@@ -4,7 +4,7 @@
  * then folds the product into one loop. Ties of max/min send the gradient to the first operand
  * (spec §2.1: the first maximal element wins).
  */
-import type { EwExpr } from "./emit/elementwise.js";
+import type { EwExpr } from "../emit/elementwise.js";
 
 const c = (v: number): EwExpr => ({ k: "const", v });
 const un = (op: any, a: EwExpr): EwExpr => ({ k: "un", op, a });

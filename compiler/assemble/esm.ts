@@ -6,7 +6,7 @@
  * the graph is emitted as a JSON string literal (a quoted key), never as an identifier.
  */
 import type { Manifest, Slot } from "../../runtime/manifest.js";
-import { intlit } from "./code.js";
+import { intlit } from "../emit/code.js";
 
 export interface EsmOptions {
   /** File name of the module, resolved relative to the wrapper (e.g. "mnist_cnn.wasm"). */

@@ -3,8 +3,8 @@
  * (vector math from emit/vmath.ts, activations from emit/activation.ts). Kernels list what they
  * call in `KernelDef.needs`; `preludeFor` adds dependencies and emits each helper once, callees first.
  */
-import { ACT_HELPERS } from "./activation.js";
-import { VMATH_HELPERS, type PreludeHelper } from "./vmath.js";
+import { ACT_HELPERS } from "../emit/activation.js";
+import { VMATH_HELPERS, type PreludeHelper } from "../emit/vmath.js";
 
 const HELPERS: Record<string, PreludeHelper> = { ...VMATH_HELPERS, ...ACT_HELPERS };
 

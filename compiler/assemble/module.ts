@@ -3,9 +3,9 @@
  * straight-line list of kernel calls with planned offsets as constants, and its `_range` twin. Identical kernels are
  * emitted once — e.g. one LSTM step kernel serves every time step.
  */
-import type { KernelCall } from "./kernels.js";
-import type { KernelDef } from "./kernel.js";
-import { ident, indent } from "./code.js";
+import type { KernelCall } from "../passes/select.js";
+import type { KernelDef } from "../emit/kernel.js";
+import { ident, indent } from "../emit/code.js";
 import { preludeFor } from "./prelude.js";
 
 export interface EntryPoint {

@@ -3,7 +3,7 @@
  * global clipping scale, Adam's bias correction), then per trainable weight an optional per-weight
  * clip and one fused update sweep over the weight, its gradient and its slots.
  */
-import { numel, type Program, type Tensor } from "../ir.js";
+import { numel, type Program, type Tensor } from "../../ir/ir.js";
 import type { Lowered } from "./index.js";
 
 export function lowerOptimizer(lw: Lowered, prog: Program, weightGrads: Map<number, Tensor>): void {
