@@ -72,7 +72,7 @@ export function packagesOf(paths) {
  * One untimed extra run of a start-up child with trace-imports.mjs: the packages it loaded.
  * Throws when it loaded one its system must not need (FORBIDDEN).
  */
-async function importsOf(name, args, dir) {
+export async function importsOf(name, args, dir) {
   const file = `${dir}/imports-${name}.txt`;
   rmSync(file, { force: true });
   await runToExit(["--import", ROOT + "bench/startup/trace-imports.mjs", ROOT + args[0], ...args.slice(1)], { ...process.env, KILN_BENCH_TRACE: file });
