@@ -6,26 +6,26 @@
  *   optimizer) → verify → fuse → verify → planMemory → selectKernel → assembleModule →
  *   compileAssemblyScript (asc) → finishModule (binaryen validate + kiln.manifest section)
  */
-import type { Graph } from "./graph-types.js";
-import { checkGraph } from "./frontend.js";
-import { lower } from "./lower/index.js";
-import { verify } from "./verify.js";
-import { chunkFilterGradients, fuse } from "./fuse.js";
-import { bytesOf, planMemory } from "./plan.js";
-import { selectKernel, type KernelCall } from "./emit/kernels.js";
-import { assembleModule, type EntryPoint, type ThreadStep } from "./emit/module.js";
-import { accessesOf, barriersAfter, segmentsOf, splitAlignment, splitOf, type Access } from "./threads.js";
-import type { Module, Program, Tensor } from "./ir.js";
-import { compileAssemblyScript, finishModule } from "./asc.js";
-import { buildManifest, type Manifest } from "./manifest.js";
-import { printModule } from "./print.js";
-import { KilnError, type Diagnostic } from "./diagnostics.js";
+import type { Graph } from "./frontend/graph-types.js";
+import { checkGraph } from "./frontend/index.js";
+import { lower } from "./passes/lower/index.js";
+import { verify } from "./ir/verify.js";
+import { chunkFilterGradients, fuse } from "./passes/fuse.js";
+import { bytesOf, planMemory } from "./passes/plan.js";
+import { selectKernel, type KernelCall } from "./passes/select.js";
+import { assembleModule, type EntryPoint, type ThreadStep } from "./assemble/module.js";
+import { accessesOf, barriersAfter, segmentsOf, splitAlignment, splitOf, type Access } from "./passes/threads.js";
+import type { Module, Program, Tensor } from "./ir/ir.js";
+import { compileAssemblyScript, finishModule } from "./assemble/asc.js";
+import { buildManifest, type Manifest } from "./assemble/manifest.js";
+import { printModule } from "./ir/print.js";
+import { KilnError, type Diagnostic } from "./frontend/diagnostics.js";
 import { readSafetensors } from "../runtime/safetensors.js";
 
-export { KilnError } from "./diagnostics.js";
-export { checkGraph } from "./frontend.js";
-export type { Graph } from "./graph-types.js";
-export type { Manifest } from "./manifest.js";
+export { KilnError } from "./frontend/diagnostics.js";
+export { checkGraph } from "./frontend/index.js";
+export type { Graph } from "./frontend/graph-types.js";
+export type { Manifest } from "./assemble/manifest.js";
 
 export interface CompileOptions {
   /** The largest batch the module runs at once (the runtime splits larger predict calls). Default 64. */
@@ -54,6 +54,11 @@ export interface CompileOptions {
    * { threads: n })` with n ≤ it. Results are bit-identical for every n. Default: none.
    */
   threads?: number;
+  /**
+   * Called after every pass with its name and a printer of the IR at that point (tests' golden
+   * snapshots, `kiln compile --dump-ir-after`). Not called for the fallback and relaxed builds.
+   */
+  afterPass?: (pass: string, printIR: () => string) => void;
 }
 
 export interface CompileResult {
@@ -73,7 +78,7 @@ const GUARD_BYTES = 64;
 export async function compile(input: string | unknown, options: CompileOptions = {}): Promise<CompileResult> {
   if (!options.relaxedSimd) return build(input, options, false);
   // The plain build is the module; the relaxed build rides along for hosts that validate it.
-  const relaxed = await build(input, options, true);
+  const relaxed = await build(input, { ...options, afterPass: undefined }, true);
   const plain = await build(input, { ...options, relaxedSimd: false }, false, { "kiln.relaxed": relaxed.wasm });
   return { ...plain, stats: { ...plain.stats, compileMs: plain.stats.compileMs + relaxed.stats.compileMs } };
 }
@@ -87,10 +92,13 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   if (options.weights) checkEmbeddedWeights(graph, options.weights);
   const lw = lower(graph);
   verify(lw.mod, "lower");
+  options.afterPass?.("lower", () => printModule(lw.mod));
   // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
   fuse(lw.mod, new Set(lw.trainLayerOutputs.map((o) => o.tensor.id)));
+  options.afterPass?.("fuse", () => printModule(lw.mod));
   chunkFilterGradients(lw.mod, maxBatch);
   verify(lw.mod, "fuse");
+  options.afterPass?.("chunk-filter-gradients", () => printModule(lw.mod));
   // Trainable weights (and their gradients and slots) first, so an optimizer can sweep them.
   const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
   const trainableRank = (t: Tensor) => (trainable.get(t.kind === "slot" ? (t.name ?? "").replace(/^[a-z]+\//, "") : t.name ?? "") ? 0 : 1);
@@ -136,7 +144,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)), ...extraSections };
   if (options.weights) sections["kiln.weights"] = options.weights;
   // A threaded module carries the single-threaded build for hosts without shared memory.
-  if (threads) sections["kiln.fallback"] = (await build(graph, { ...options, threads: 0 }, relaxedSimd)).wasm;
+  if (threads) sections["kiln.fallback"] = (await build(graph, { ...options, threads: 0, afterPass: undefined }, relaxedSimd)).wasm;
   const bytes = finishModule(wasm, sections);
   return {
     wasm: bytes, manifest, ir: printModule(lw.mod), source,

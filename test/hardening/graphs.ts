@@ -4,15 +4,15 @@
  * layer name is drawn from a hostile vocabulary, plus the same structure with plain names.
  * `sourceOf` runs the compiler pipeline up to the generated AssemblyScript, without asc.
  */
-import { checkGraph } from "../../compiler/frontend.js";
-import { lower } from "../../compiler/lower/index.js";
-import { verify } from "../../compiler/verify.js";
-import { fuse } from "../../compiler/fuse.js";
-import { planMemory } from "../../compiler/plan.js";
-import { selectKernel, type KernelCall } from "../../compiler/emit/kernels.js";
-import { assembleModule } from "../../compiler/emit/module.js";
-import { buildManifest, type Manifest } from "../../compiler/manifest.js";
-import { preludeHelperNames } from "../../compiler/emit/prelude.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
+import { lower } from "../../compiler/passes/lower/index.js";
+import { verify } from "../../compiler/ir/verify.js";
+import { fuse } from "../../compiler/passes/fuse.js";
+import { planMemory } from "../../compiler/passes/plan.js";
+import { selectKernel, type KernelCall } from "../../compiler/passes/select.js";
+import { assembleModule } from "../../compiler/assemble/module.js";
+import { buildManifest, type Manifest } from "../../compiler/assemble/manifest.js";
+import { preludeHelperNames } from "../../compiler/assemble/prelude.js";
 import { rng } from "../compile/harness.js";
 
 /** Words that would break or hijack generated code if a name ever reached it. */
