@@ -18,6 +18,7 @@ import { threadSteps } from "./passes/threads.js";
 import { assembleModule, type EntryPoint } from "./assemble/module.js";
 import { compileAssemblyScript } from "./assemble/asc.js";
 import { readSafetensors } from "../runtime/safetensors.js";
+import { checkNodeLimit, checkSourceLimit } from "./limits.js";
 
 /** What a build is asked for (CompileOptions, resolved). */
 export interface BuildOptions {
@@ -132,8 +133,10 @@ export function runPipelineSync(b: Build, until: Exclude<PassName, "asc">): Buil
 }
 
 function afterEach(b: Build, pass: Pass): void {
+  if (pass.name === "emit") checkSourceLimit(b.lowered!.mod, b.source!.length);
   if (!pass.changesIR) return;
   const mod = b.lowered!.mod;
+  checkNodeLimit(mod, pass.name);
   verify(mod, pass.name);
   b.options.afterPass?.(pass.name, () => printModule(mod));
 }

@@ -3,13 +3,14 @@
  * size, compile time and memory plan are printed. `--emit ir` / `--emit as` print the fused IR or
  * the generated AssemblyScript instead of (or besides) writing the module; `--emit esm` also writes
  * a typed ES module wrapper (.js and .d.ts) next to it (compiler/assemble/esm.ts).
+ * `--dump-ir-after <pass>` prints the IR as that pass left it (`all`: after every pass).
  * Exit 0 ok, 1 invalid graph or weights, 2 usage error.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
-import { compile } from "../index.js";
+import { PIPELINE, compile } from "../index.js";
 import { emitEsm } from "../assemble/esm.js";
 import type { CliContext } from "./main.js";
 
@@ -22,7 +23,11 @@ interface CompileFlags {
   weights?: string;
   threads?: number;
   debug?: boolean;
+  dumpIrAfter?: string;
 }
+
+/** The passes that change the IR, in order: what `--dump-ir-after` accepts. */
+const IR_PASSES = PIPELINE.filter((p) => p.changesIR).map((p) => p.name);
 
 export function registerCompile(program: Command, { io, setExitCode }: CliContext): void {
   program
@@ -37,6 +42,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
     .option("--weights <file>", "embed trained weights (safetensors) so the module carries a ready model")
     .option("--debug", "guard every buffer; the runtime checks the guards after every kernel")
     .option("--threads <n>", "threaded build for up to n workers (loadModel(src, { threads }))", positiveInt)
+    .addOption(new Option("--dump-ir-after <pass>", "print the IR as this pass left it (all: after every pass)").choices([...IR_PASSES, "all"]))
     .action(async (file: string, flags: CompileFlags) => {
       let text: string, weights: Uint8Array | undefined;
       try {
@@ -47,7 +53,11 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
         return setExitCode(2);
       }
       try {
-        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads, debug: flags.debug });
+        const dump = flags.dumpIrAfter;
+        const afterPass = dump ? (pass: string, printIR: () => string) => {
+          if (dump === "all" || dump === pass) io.out(`;; IR after ${pass}\n${printIR()}`);
+        } : undefined;
+        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads, debug: flags.debug, afterPass });
         if (flags.emit === "ir") io.out(result.ir);
         if (flags.emit === "as") io.out(result.source);
         const output = flags.output ?? (flags.emit && flags.emit !== "esm" ? undefined : `${result.manifest.name}.wasm`);

@@ -21,6 +21,7 @@ import { sameDim, type Dim, type Module, type Node, type NodeOf, type Program, t
 import type { ActivationName } from "../frontend/graph-types.js";
 import { directConvApplies } from "../emit/conv.js";
 import { ProgramIndex } from "./program-index.js";
+import { MinHeap } from "../util/heap.js";
 
 /** Activations the matmul/conv epilogues compute (emit/activation.ts). */
 const EPILOGUE_ACTIVATIONS: ReadonlySet<EwUnary & ActivationName> = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"] as const);
@@ -209,11 +210,11 @@ export function fusePoolGradRelu(mod: Module): void {
  */
 export function fuseElementwise(mod: Module): void {
   eachProgram(mod, (ix, prog) => {
-    const heap = new MinHeap();
+    const heap = new MinHeap<number>((a, b) => a < b);
     prog.nodes.forEach((n, i) => isEw(n) && heap.push(i));
     const producers = producerIndex(ix, prog);
     while (heap.size) {
-      const p = prog.nodes[heap.pop()]!;
+      const p = prog.nodes[heap.pop()!]!;
       if (!isEw(p) || ix.isRemoved(p)) continue;
       const consumer = foldTarget(ix, p);
       if (!consumer) continue;
@@ -291,40 +292,4 @@ function mergeInputs(consumer: NodeOf<"ew"> | NodeOf<"reduce">, at: number, prod
     return substitute(renamed, PLACEHOLDER, inner);
   };
   return { ids, maps, rewrite };
-}
-
-/** A binary min-heap of positions (duplicates allowed). */
-class MinHeap {
-  private readonly a: number[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  push(x: number): void {
-    const a = this.a;
-    let i = a.push(x) - 1;
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if (a[up]! <= x) break;
-      a[i] = a[up]!;
-      i = up;
-    }
-    a[i] = x;
-  }
-  pop(): number {
-    const a = this.a, top = a[0]!, last = a.pop()!;
-    if (a.length) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i, v = last;
-        if (l < a.length && a[l]! < v) (m = l), (v = a[l]!);
-        if (r < a.length && a[r]! < v) m = r;
-        if (m === i) break;
-        a[i] = a[m]!;
-        i = m;
-      }
-      a[i] = last;
-    }
-    return top;
-  }
 }

@@ -10,6 +10,8 @@
  * `reuse` false (threaded builds) gives every activation its own bytes.
  */
 import { numel, type Module, type Tensor } from "../ir/ir.js";
+import { FirstFitArena } from "./first-fit.js";
+import { MinHeap } from "../util/heap.js";
 
 export const BASE = 65536;
 export const ALIGN = 64;
@@ -73,7 +75,12 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
   return { offsets, guards, weightsBytes: weightsEnd - BASE, arenaStart, arenaBytes, programArena, end: arenaStart + arenaBytes };
 }
 
-/** Liveness-based first-fit allocation of one program's activations; returns the bytes used. */
+/**
+ * Liveness-based first-fit allocation of one program's activations, in order of first use; a
+ * buffer is freed once its last reader has run (never with `reuse` off or in debug builds, so a
+ * guard never lies inside a later buffer). Returns the bytes used. O(n log n): a heap of live
+ * buffers by last use, the free gaps in FirstFitArena.
+ */
 function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], keep: Set<number> | undefined, reuse: boolean): number {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
@@ -86,26 +93,22 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
     }
   });
   const order = [...first.keys()].sort((a, b) => first.get(a)! - first.get(b)! || a - b);
-  const live: { off: number; size: number; id: number }[] = [];
-  let high = 0;
+  const arena = new FirstFitArena();
+  const live = new MinHeap<{ last: number; off: number; size: number }>((a, b) => a.last < b.last);
   for (const id of order) {
     const now = first.get(id)!;
-    // Debug builds never reuse arena memory, so a guard never lies inside a later buffer.
-    if (reuse && !guardBytes) for (let k = live.length - 1; k >= 0; k--) if (last.get(live[k]!.id)! < now) live.splice(k, 1);
+    if (reuse && !guardBytes) while (live.size && live.peek()!.last < now) {
+      const dead = live.pop()!;
+      arena.free(dead.off, dead.size);
+    }
     const bytes = align(Math.max(bytesOf(mod.t(id), maxBatch), 4));
     const size = bytes + (guardBytes ? align(guardBytes) : 0);
-    live.sort((a, b) => a.off - b.off);
-    let off = 0;
-    for (const blk of live) {
-      if (blk.off - off >= size) break;
-      off = Math.max(off, blk.off + blk.size);
-    }
-    live.push({ off, size, id });
+    const off = arena.allocate(size);
+    live.push({ last: last.get(id)!, off, size });
     offsets.set(id, start + off);
     if (guardBytes) guards.push([start + off + bytes, guardBytes]);
-    high = Math.max(high, off + size);
   }
-  return high;
+  return arena.high;
 }
 
 /**

@@ -4,6 +4,7 @@
  * [units], or [T, units] with return_sequences.
  */
 import type { OpDef } from "./op.js";
+import { COMPILE_LIMITS } from "../../limits.js";
 import { activationAttr, boolAttr, expectRank, initAttr, initializer, normActivation, sizeAttr, withDefaults } from "./attrs.js";
 
 type Kind = "simple_rnn" | "lstm" | "gru";
@@ -32,6 +33,11 @@ function recurrent(name: Kind, description: string): OpDef {
     },
     shape([x], a, ctx) {
       if (!expectRank(ctx, name, "[T, F]", 2)) return undefined;
+      if (x[0]! > COMPILE_LIMITS.recurrentSteps) {
+        // Each step is compiled into the module as its own kernel calls.
+        ctx.error(`${name} over ${x[0]} time steps: kiln unrolls recurrent layers step by step and allows at most ${COMPILE_LIMITS.recurrentSteps} steps per layer`, undefined, "limit");
+        return undefined;
+      }
       const u = a.units as number;
       return a.return_sequences ? [x[0], u] : [u];
     },

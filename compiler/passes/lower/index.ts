@@ -11,6 +11,7 @@ import type { Graph, Layer } from "../../frontend/graph-types.js";
 import { Module, numel, type Node, type Program, type Tensor } from "../../ir/ir.js";
 import { backward } from "../autodiff.js";
 import { Builder, type Mode } from "./builder.js";
+import { checkNodeLimit } from "../../limits.js";
 import { FEEDFORWARD, type Lowering } from "./layers.js";
 import { RECURRENT } from "./recurrent.js";
 import { ATTENTION } from "./attention.js";
@@ -102,7 +103,11 @@ function forward(lw: Lowered, prog: Program, mode: Mode): Map<string, Tensor> {
   const b = new Builder(lw.mod, prog, mode, lw.graph, lw.weights, { rng: lw.state, dropoutStreams: 0 });
   lw.graph.inputs.forEach((v, i) => b.values.set(v.name, lw.inputs[i]!));
   lw.graph.targets.forEach((v, i) => b.values.set(v.name, lw.targets[i]!));
-  for (const layer of lw.graph.layers) b.values.set(layer.name, lowerLayer(b, layer));
+  for (const layer of lw.graph.layers) {
+    b.values.set(layer.name, lowerLayer(b, layer));
+    // Stop a huge graph while lowering it, not after.
+    checkNodeLimit(lw.mod, "lower");
+  }
   return b.values;
 }
 
