@@ -12,6 +12,7 @@ import { lower } from "./passes/lower/index.js";
 import { verify } from "./ir/verify.js";
 import { chunkFilterGradients, fuse } from "./passes/fuse.js";
 import { bytesOf, planMemory } from "./passes/plan.js";
+import { PAGE, largestBatch, layoutAfterPlan, memoryLimit, memoryOverflow, moduleBytes, modulePages, regionsOf, type Regions } from "./passes/memory.js";
 import { selectKernel, type KernelCall } from "./passes/select.js";
 import { assembleModule, type EntryPoint, type ThreadStep } from "./assemble/module.js";
 import { accessesOf, barriersAfter, segmentsOf, splitAlignment, splitOf, type Access } from "./passes/threads.js";
@@ -26,6 +27,7 @@ export { KilnError } from "./frontend/diagnostics.js";
 export { checkGraph } from "./frontend/index.js";
 export type { Graph } from "./frontend/graph-types.js";
 export type { Manifest } from "./assemble/manifest.js";
+export type { Regions as MemoryRegions } from "./passes/memory.js";
 
 export interface CompileOptions {
   /** The largest batch the module runs at once (the runtime splits larger predict calls). Default 64. */
@@ -59,6 +61,12 @@ export interface CompileOptions {
    * snapshots, `kiln compile --dump-ir-after`). Not called for the fallback and relaxed builds.
    */
   afterPass?: (pass: string, printIR: () => string) => void;
+  /**
+   * The most memory the module may declare, in bytes (at least 128 KiB). Default and upper bound:
+   * wasm32's 4 GiB. A module over it fails with a KilnError naming the layer that tips it over,
+   * what each region takes and the largest batch that fits (`kiln compile --max-memory`).
+   */
+  maxMemory?: number;
 }
 
 export interface CompileResult {
@@ -71,7 +79,6 @@ export interface CompileResult {
   stats: { kernels: number; calls: number; compileMs: number };
 }
 
-const PAGE = 65536;
 const GUARD_BYTES = 64;
 
 /** Compiles a graph (JSON text, parsed JSON or a checked Graph) to a WebAssembly module. */
@@ -86,44 +93,29 @@ export async function compile(input: string | unknown, options: CompileOptions =
 async function build(input: string | unknown, options: CompileOptions, relaxedSimd: boolean, extraSections: Record<string, Uint8Array> = {}): Promise<CompileResult> {
   options = { ...options, relaxedSimd };
   const started = performance.now();
-  const maxBatch = options.maxBatch ?? 64;
-  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) throw new Error(`maxBatch must be an integer in 1..65536, got ${maxBatch}`);
+  const { maxBatch, threads } = checkedSizes(options);
   const graph: Graph = isGraph(input) ? input : checkGraph(input);
   if (options.weights) checkEmbeddedWeights(graph, options.weights);
-  const lw = lower(graph);
-  verify(lw.mod, "lower");
-  options.afterPass?.("lower", () => printModule(lw.mod));
-  // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
-  fuse(lw.mod, new Set(lw.trainLayerOutputs.map((o) => o.tensor.id)));
-  options.afterPass?.("fuse", () => printModule(lw.mod));
-  chunkFilterGradients(lw.mod, maxBatch);
-  verify(lw.mod, "fuse");
-  options.afterPass?.("chunk-filter-gradients", () => printModule(lw.mod));
-  // Trainable weights (and their gradients and slots) first, so an optimizer can sweep them.
-  const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
-  const trainableRank = (t: Tensor) => (trainable.get(t.kind === "slot" ? (t.name ?? "").replace(/^[a-z]+\//, "") : t.name ?? "") ? 0 : 1);
-  const keepAlive = new Map([["train_step", new Set(lw.trainLayerOutputs.map((o) => lw.mod.storage(o.tensor).id))]]);
-  const threads = options.threads ?? 0;
-  if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new Error(`threads must be an integer in 0..64, got ${threads}`);
-  // Threaded builds give every activation its own bytes: with no arena reuse, threads never meet
-  // in memory between batch-split calls and most barriers go (threads.ts: barriersAfter). Costs
-  // memory (seed CNN at maxBatch 64: 42 MB instead of 35).
-  const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0, keepAlive, !threads);
+  const limit = memoryLimit(options.maxMemory);
+  const { lw, plan } = lowerAndPlan(graph, maxBatch, options, options.afterPass);
   const addr = (t: Tensor) => plan.offsets.get(lw.mod.storage(t).id)!;
   const ctx = { mod: lw.mod, addr, relaxed: !!options.relaxedSimd };
-  // After the plan: 64 control bytes (barrier words, thread control, the progress cell), then
-  // one kernel scratch region per thread.
-  const sync = Math.ceil(plan.end / 64) * 64;
-  const progress = sync + 48;
-  // Threaded builds: then where each thread's share of the batch starts (threads + 1 i32s, set
-  // by the runtime before every call, so it can give a slower core fewer examples).
-  const splits = sync + 64;
-  const scratch = splits + (threads ? Math.ceil((4 * (threads + 1)) / 64) * 64 : 0);
+  // Over the memory limit, offsets would not fit the kernels' 32-bit pointers: say so before selecting kernels.
+  const overflow = (scratchBytes: number) => memoryOverflow({
+    graph, mod: lw.mod, plan, maxBatch, threads, scratchBytes, limit, planAt: (b) => lowerAndPlan(graph, b, options).plan,
+  });
+  if (moduleBytes(plan.end, 0, threads) > limit.bytes) throw overflow(kernelScratchBytes(lw.mod, { ...ctx, addr: () => 0 }));
+  // After the plan: 64 control bytes (barrier words, thread control, the progress cell), then in
+  // threaded builds where each thread's share of the batch starts (threads + 1 i32s, set by the
+  // runtime before every call, so it can give a slower core fewer examples), then one kernel
+  // scratch region per thread (memory.ts: layoutAfterPlan).
+  const { sync, progress, splits, scratch } = layoutAfterPlan(plan.end, threads);
   const entries: EntryPoint[] = lw.mod.programs.map((p) => ({ name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch, training: p.name === "train_step" })) }));
-  const scratchBytes = Math.ceil(Math.max(0, ...entries.flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
+  const scratchBytes = scratchOf(entries.flatMap((e) => e.calls));
+  const pages = modulePages(plan.end, scratchBytes, threads);
+  if (pages * PAGE > limit.bytes) throw overflow(scratchBytes);
   if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, { ...ctx, training: e.name === "train_step" }, maxBatch)));
   const { source, kernels, names } = assembleModule(entries, threads ? { sync, splits, scratch, scratchBytes } : undefined, progress);
-  const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
   const level = options.optimizeLevel ?? 0;
   const wasm = await compileAssemblyScript(source, {
     optimizeLevel: level, initialPages: pages, relaxedSimd: options.relaxedSimd,
@@ -150,6 +142,78 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     wasm: bytes, manifest, ir: printModule(lw.mod), source,
     stats: { kernels, calls: entries.reduce((s, e) => s + e.calls.length, 0), compileMs: performance.now() - started },
   };
+}
+
+function checkedSizes(options: CompileOptions): { maxBatch: number; threads: number } {
+  const maxBatch = options.maxBatch ?? 64;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) throw new Error(`maxBatch must be an integer in 1..65536, got ${maxBatch}`);
+  const threads = options.threads ?? 0;
+  if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new Error(`threads must be an integer in 0..64, got ${threads}`);
+  return { maxBatch, threads };
+}
+
+export interface PlannedMemory {
+  maxBatch: number;
+  /** The bytes the module would declare (its pages × 64 KiB), and per region. */
+  bytes: number;
+  pages: number;
+  regions: Regions;
+  /** The limit (4 GiB, or `maxMemory` when lower) and whether the module fits it. */
+  limit: number;
+  fits: boolean;
+  /** When it does not fit: the largest batch that does (0: none). */
+  largestBatch?: number;
+}
+
+/**
+ * The memory a module of this graph would declare at `maxBatch` (default 64), by region, from the
+ * memory plan alone: no kernels are generated and nothing is compiled or allocated (`kiln check`).
+ */
+export function plannedMemory(input: string | unknown, options: Pick<CompileOptions, "maxBatch" | "threads" | "debug" | "maxMemory"> = {}): PlannedMemory {
+  const { maxBatch, threads } = checkedSizes(options);
+  const graph: Graph = isGraph(input) ? input : checkGraph(input);
+  const limit = memoryLimit(options.maxMemory);
+  const { lw, plan } = lowerAndPlan(graph, maxBatch, options);
+  const scratchBytes = kernelScratchBytes(lw.mod, { mod: lw.mod, addr: () => 0, relaxed: false });
+  const { total, regions } = regionsOf(lw.mod, plan, scratchBytes, threads);
+  const used: PlannedMemory = { maxBatch, bytes: total, pages: total / PAGE, regions, limit: limit.bytes, fits: total <= limit.bytes };
+  if (!used.fits) {
+    used.largestBatch = largestBatch({ graph, mod: lw.mod, plan, maxBatch, threads, scratchBytes, limit, planAt: (b) => lowerAndPlan(graph, b, options).plan });
+  }
+  return used;
+}
+
+/**
+ * The front half of a build: lower → fuse → chunk filter gradients → plan, at `maxBatch`. The
+ * memory check runs it again at other batches to find the largest that fits.
+ */
+function lowerAndPlan(graph: Graph, maxBatch: number, options: CompileOptions, afterPass?: CompileOptions["afterPass"]) {
+  const lw = lower(graph);
+  verify(lw.mod, "lower");
+  afterPass?.("lower", () => printModule(lw.mod));
+  // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
+  fuse(lw.mod, new Set(lw.trainLayerOutputs.map((o) => o.tensor.id)));
+  afterPass?.("fuse", () => printModule(lw.mod));
+  chunkFilterGradients(lw.mod, maxBatch);
+  verify(lw.mod, "fuse");
+  afterPass?.("chunk-filter-gradients", () => printModule(lw.mod));
+  // Trainable weights (and their gradients and slots) first, so an optimizer can sweep them.
+  const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
+  const trainableRank = (t: Tensor) => (trainable.get(t.kind === "slot" ? (t.name ?? "").replace(/^[a-z]+\//, "") : t.name ?? "") ? 0 : 1);
+  const keepAlive = new Map([["train_step", new Set(lw.trainLayerOutputs.map((o) => lw.mod.storage(o.tensor).id))]]);
+  // Threaded builds give every activation its own bytes: with no arena reuse, threads never meet
+  // in memory between batch-split calls and most barriers go (threads.ts: barriersAfter). Costs
+  // memory (seed CNN at maxBatch 64: 42 MB instead of 35).
+  const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0, keepAlive, !options.threads);
+  return { lw, plan };
+}
+
+/** The kernel scratch every call may use, 64-byte aligned: the most any one kernel needs. */
+const scratchOf = (calls: KernelCall[]) => Math.ceil(Math.max(0, ...calls.map((c) => c.def.scratchBytes ?? 0)) / 64) * 64;
+
+/** Kernel scratch bytes without a usable plan (kernel choice and scratch do not depend on offsets). */
+function kernelScratchBytes(mod: Module, ctx: { mod: Module; addr: (t: Tensor) => number; relaxed: boolean }): number {
+  return scratchOf(mod.programs.flatMap((p) => p.nodes.map((n) => selectKernel(n, { ...ctx, scratch: 0, training: p.name === "train_step" }))));
 }
 
 function isGraph(x: unknown): x is Graph {

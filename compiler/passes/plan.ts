@@ -28,6 +28,20 @@ export interface Plan {
   /** Arena bytes each program needs. */
   programArena: Record<string, number>;
   end: number;
+  /**
+   * Every buffer in the order the plan placed it (persistent regions, then each program's arena):
+   * where it starts and ends. The memory check (memory.ts) walks it to name the buffer, and so the
+   * layer, that takes the module past its memory limit.
+   */
+  placements: Placement[];
+}
+
+export interface Placement {
+  tensor: number;
+  start: number;
+  end: number;
+  /** The program whose arena holds it; undefined for the persistent regions. */
+  program?: string;
 }
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -46,10 +60,13 @@ const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "
 export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0, keepAlive = new Map<string, Set<number>>(), reuse = true): Plan {
   const offsets = new Map<number, number>();
   const guards: Plan["guards"] = { persistent: [], programs: {} };
+  const placements: Placement[] = [];
   let cursor = BASE;
   const place = (t: Tensor) => {
     offsets.set(t.id, cursor);
+    const start = cursor;
     cursor = align(cursor + Math.max(bytesOf(t, maxBatch), 4));
+    placements.push({ tensor: t.id, start, end: cursor });
     if (guardBytes) {
       guards.persistent.push([cursor, guardBytes]);
       cursor = align(cursor + guardBytes);
@@ -66,15 +83,16 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
   const programArena: Record<string, number> = {};
   let arenaBytes = 0;
   for (const prog of mod.programs) {
-    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, (guards.programs[prog.name] = []), keepAlive.get(prog.name), reuse);
+    const placed = (tensor: number, start: number, end: number) => placements.push({ tensor, start, end, program: prog.name });
+    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, (guards.programs[prog.name] = []), keepAlive.get(prog.name), reuse, placed);
     programArena[prog.name] = used;
     arenaBytes = Math.max(arenaBytes, used);
   }
-  return { offsets, guards, weightsBytes: weightsEnd - BASE, arenaStart, arenaBytes, programArena, end: arenaStart + arenaBytes };
+  return { offsets, guards, weightsBytes: weightsEnd - BASE, arenaStart, arenaBytes, programArena, end: arenaStart + arenaBytes, placements };
 }
 
 /** Liveness-based first-fit allocation of one program's activations; returns the bytes used. */
-function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], keep: Set<number> | undefined, reuse: boolean): number {
+function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], keep: Set<number> | undefined, reuse: boolean, placed: (tensor: number, start: number, end: number) => void): number {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   nodes.forEach((n, i) => {
@@ -102,6 +120,7 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
     }
     live.push({ off, size, id });
     offsets.set(id, start + off);
+    placed(id, start + off, start + off + bytes);
     if (guardBytes) guards.push([start + off + bytes, guardBytes]);
     high = Math.max(high, off + size);
   }
