@@ -86,12 +86,12 @@ export interface Regions {
   "optimizer slots": number;
   "inputs, targets and outputs": number;
   activations: number;
-  "state, scratch and control": number;
+  "scratch, control and padding": number;
 }
 
 /** Bytes per region of a planned module; they add up to `moduleBytes`. */
 export function regionsOf(mod: Module, plan: Plan, scratchBytes: number, threads: number): { total: number; regions: Regions } {
-  const regions: Regions = { weights: 0, gradients: 0, "optimizer slots": 0, "inputs, targets and outputs": 0, activations: plan.arenaBytes, "state, scratch and control": 0 };
+  const regions: Regions = { weights: 0, gradients: 0, "optimizer slots": 0, "inputs, targets and outputs": 0, activations: plan.arenaBytes, "scratch, control and padding": 0 };
   const regionOf: Partial<Record<Tensor["kind"], keyof Regions>> = {
     weight: "weights", grad: "gradients", slot: "optimizer slots", input: "inputs, targets and outputs", target: "inputs, targets and outputs", output: "inputs, targets and outputs",
   };
@@ -101,7 +101,7 @@ export function regionsOf(mod: Module, plan: Plan, scratchBytes: number, threads
   }
   const total = moduleBytes(plan.end, scratchBytes, threads);
   const counted = Object.values(regions).reduce((a, b) => a + b, 0);
-  regions["state, scratch and control"] = total - counted;
+  regions["scratch, control and padding"] = total - counted;
   return { total, regions };
 }
 
