@@ -121,6 +121,23 @@ describe("--max-memory", () => {
     expect(r.err).toContain("the memory cap (--max-memory, maxMemory) is 2.00 MiB");
   });
 
+  test("kiln check shows the memory the compiled module declares at max batch 64, and what fits when it is over 4 GiB", async () => {
+    const json = await run("check", "--json", graphFile);
+    expect(json.code).toBe(0);
+    const { memory } = JSON.parse(json.out);
+    const { manifest } = await compile(readFileSync(graphFile, "utf8"));
+    expect(memory.maxBatch).toBe(64);
+    expect(memory.bytes).toBe(manifest.memory.pages * 65536);
+    expect(memory.fits).toBe(true);
+    const text = await run("check", graphFile);
+    expect(text.out).toMatch(/\n Memory at max batch 64: 5\.\d\d MiB \(activations 4\.00 MiB; /);
+    const wideFile = join(dir, "wide.json");
+    writeFileSync(wideFile, JSON.stringify(wide));
+    const over = await run("check", wideFile);
+    expect(over.code).toBe(0);
+    expect(over.out).toMatch(/over WebAssembly's 4 GiB: compile with --max-batch \d+ or less\n$/);
+  }, 60_000);
+
   test.each([["12XB"], ["-5MB"], ["0"], ["0.1KB"], ["lots"]])("--max-memory %s is a usage error (exit 2)", async (size) => {
     const r = await run("compile", graphFile, "--max-memory", size);
     expect(r.code).toBe(2);
