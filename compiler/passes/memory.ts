@@ -135,10 +135,14 @@ export function memoryOverflow(c: OverflowContext): KilnError {
   return new KilnError(d);
 }
 
+/** Module bytes at a batch; each batch planned once (re-planning lowers the graph again). */
 function bytesAt(c: OverflowContext, batch: number): number {
-  const plan = batch === c.maxBatch ? c.plan : c.planAt(batch);
-  return moduleBytes(plan.end, c.scratchBytes, c.threads);
+  const cache = (planned.get(c) ?? planned.set(c, new Map()).get(c))!;
+  if (!cache.has(batch)) cache.set(batch, moduleBytes((batch === c.maxBatch ? c.plan : c.planAt(batch)).end, c.scratchBytes, c.threads));
+  return cache.get(batch)!;
 }
+
+const planned = new WeakMap<OverflowContext, Map<number, number>>();
 
 /** The largest batch below the max batch whose module fits; 0 when not even batch 1 fits. */
 export function largestBatch(c: OverflowContext): number {
