@@ -1,27 +1,14 @@
 /**
- * kiln's compiler: graph JSON → one self-describing WebAssembly module.
- *
- * The pipeline, as one flat list of stages (each in its own file):
- *   checkGraph (parse, validate, build, infer shapes) → lower (layers → IR programs, autodiff,
- *   optimizer) → verify → fuse → verify → planMemory → selectKernel → assembleModule →
- *   compileAssemblyScript (asc) → finishModule (binaryen validate + kiln.manifest section)
+ * kiln's compiler: graph JSON → one self-describing WebAssembly module. `compile` runs the flat
+ * list of named passes in pipeline.ts, then writes the manifest and the custom sections
+ * (kiln.manifest, and kiln.relaxed / kiln.weights / kiln.fallback when asked for).
  */
-import type { Graph } from "./frontend/graph-types.js";
-import { checkGraph } from "./frontend/index.js";
-import { lower } from "./passes/lower/index.js";
-import { verify } from "./ir/verify.js";
-import { chunkFilterGradients, fuse } from "./passes/fuse.js";
-import { bytesOf, planMemory } from "./passes/plan.js";
-import { PAGE, largestBatch, layoutAfterPlan, memoryLimit, memoryOverflow, moduleBytes, modulePages, regionsOf, type Regions } from "./passes/memory.js";
-import { selectKernel, type KernelCall } from "./passes/select.js";
-import { assembleModule, type EntryPoint, type ThreadStep } from "./assemble/module.js";
-import { accessesOf, barriersAfter, segmentsOf, splitAlignment, splitOf, type Access } from "./passes/threads.js";
-import type { Module, Program, Tensor } from "./ir/ir.js";
-import { compileAssemblyScript, finishModule } from "./assemble/asc.js";
+import { PIPELINE, kernelScratchBytes, runPipeline, runPipelineSync, type Build, type PassName } from "./pipeline.js";
+import { PAGE, largestBatch, memoryLimit, regionsOf, type Regions as MemoryRegions } from "./passes/memory.js";
+import { segmentsOf, splitAlignment } from "./passes/threads.js";
+import { finishModule } from "./assemble/asc.js";
 import { buildManifest, type Manifest } from "./assemble/manifest.js";
 import { printModule } from "./ir/print.js";
-import { KilnError, type Diagnostic } from "./frontend/diagnostics.js";
-import { readSafetensors } from "../runtime/safetensors.js";
 
 export { KilnError } from "./frontend/diagnostics.js";
 export { checkGraph } from "./frontend/index.js";
@@ -60,7 +47,7 @@ export interface CompileOptions {
    * Called after every pass with its name and a printer of the IR at that point (tests' golden
    * snapshots, `kiln compile --dump-ir-after`). Not called for the fallback and relaxed builds.
    */
-  afterPass?: (pass: string, printIR: () => string) => void;
+  afterPass?: (pass: PassName, printIR: () => string) => void;
   /**
    * The most memory the module may declare, in bytes (at least 128 KiB). Default and upper bound:
    * wasm32's 4 GiB. A module over it fails with a KilnError naming the layer that tips it over,
@@ -72,16 +59,18 @@ export interface CompileOptions {
 export interface CompileResult {
   wasm: Uint8Array<ArrayBuffer>;
   manifest: Manifest;
-  /** The IR after fusion (`--emit ir`). */
+  /** The IR after the last pass that changes it (`--emit ir`). */
   ir: string;
   /** The generated AssemblyScript (`--emit as`). */
   source: string;
   stats: { kernels: number; calls: number; compileMs: number };
 }
 
+export { PIPELINE, type PassName } from "./pipeline.js";
+
 const GUARD_BYTES = 64;
 
-/** Compiles a graph (JSON text, parsed JSON or a checked Graph) to a WebAssembly module. */
+/** Compiles a graph (JSON text, a parsed JSON value, or a Graph from checkGraph) to a WebAssembly module. */
 export async function compile(input: string | unknown, options: CompileOptions = {}): Promise<CompileResult> {
   if (!options.relaxedSimd) return build(input, options, false);
   // The plain build is the module; the relaxed build rides along for hosts that validate it.
@@ -91,41 +80,27 @@ export async function compile(input: string | unknown, options: CompileOptions =
 }
 
 async function build(input: string | unknown, options: CompileOptions, relaxedSimd: boolean, extraSections: Record<string, Uint8Array> = {}): Promise<CompileResult> {
-  options = { ...options, relaxedSimd };
   const started = performance.now();
   const { maxBatch, threads } = checkedSizes(options);
-  const graph: Graph = isGraph(input) ? input : checkGraph(input);
-  if (options.weights) checkEmbeddedWeights(graph, options.weights);
-  const limit = memoryLimit(options.maxMemory);
-  const { lw, plan } = lowerAndPlan(graph, maxBatch, options, options.afterPass);
-  const addr = (t: Tensor) => plan.offsets.get(lw.mod.storage(t).id)!;
-  const ctx = { mod: lw.mod, addr, relaxed: !!options.relaxedSimd };
-  // Over the memory limit, offsets would not fit the kernels' 32-bit pointers: say so before selecting kernels.
-  const overflow = (scratchBytes: number) => memoryOverflow({
-    graph, mod: lw.mod, plan, maxBatch, threads, scratchBytes, limit, planAt: (b) => lowerAndPlan(graph, b, options).plan,
+  const b: Build = await runPipeline({
+    input,
+    options: {
+      maxBatch, threads, relaxedSimd, optimizeLevel: options.optimizeLevel ?? 0, weights: options.weights,
+      guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass, memoryLimit: memoryLimit(options.maxMemory),
+    },
   });
-  if (moduleBytes(plan.end, 0, threads) > limit.bytes) throw overflow(kernelScratchBytes(lw.mod, { ...ctx, addr: () => 0 }));
-  // After the plan: 64 control bytes (barrier words, thread control, the progress cell), then in
-  // threaded builds where each thread's share of the batch starts (threads + 1 i32s, set by the
-  // runtime before every call, so it can give a slower core fewer examples), then one kernel
-  // scratch region per thread (memory.ts: layoutAfterPlan).
-  const { sync, progress, splits, scratch } = layoutAfterPlan(plan.end, threads);
-  const entries: EntryPoint[] = lw.mod.programs.map((p) => ({ name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch, training: p.name === "train_step" })) }));
-  const scratchBytes = scratchOf(entries.flatMap((e) => e.calls));
-  const pages = modulePages(plan.end, scratchBytes, threads);
-  if (pages * PAGE > limit.bytes) throw overflow(scratchBytes);
-  if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, { ...ctx, training: e.name === "train_step" }, maxBatch)));
-  const { source, kernels, names } = assembleModule(entries, threads ? { sync, splits, scratch, scratchBytes } : undefined, progress);
-  const level = options.optimizeLevel ?? 0;
-  const wasm = await compileAssemblyScript(source, {
-    optimizeLevel: level, initialPages: pages, relaxedSimd: options.relaxedSimd,
-    ...(threads ? { threads: true, maximumPages: pages } : {}),
-  });
-  const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
-  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16, threadSplits: splits, threadSegments: Object.fromEntries(entries.map((e, i) => [e.name, { ...segmentsOf(e.threaded!), align: splitAlignment(lw.mod.programs[i]!) }])) });
-  if (options.debug) (manifest as any).debug = { guards: plan.guards };
+  const lw = b.lowered!, plan = b.plan!, control = b.control!, entries = b.entries!, names = b.kernelNames!;
+  const addr = (t: Parameters<typeof lw.mod.storage>[0]) => plan.offsets.get(lw.mod.storage(t).id)!;
+  const manifest = buildManifest(lw, plan, { maxBatch, pages: b.pages!, relaxed: relaxedSimd, weightsEmbedded: !!options.weights });
+  if (threads) {
+    Object.assign(manifest, {
+      threads: true, maxThreads: threads, threadControl: control.threadControl, threadSplits: control.splits,
+      threadSegments: Object.fromEntries(entries.map((e, i) => [e.name, { ...segmentsOf(e.threaded!), align: splitAlignment(lw.mod.programs[i]!) }])),
+    });
+  }
+  if (options.debug) manifest.debug = { guards: plan.guards };
   manifest.kernels = {
-    progressOffset: progress,
+    progressOffset: control.progress,
     calls: Object.fromEntries(lw.mod.programs.map((p, i) => [p.name, p.nodes.map((n, j) => [names.get(entries[i]!.calls[j]!.def.key)!, n.layer] as [string, string])])),
   };
   if (manifest.training) {
@@ -136,11 +111,11 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)), ...extraSections };
   if (options.weights) sections["kiln.weights"] = options.weights;
   // A threaded module carries the single-threaded build for hosts without shared memory.
-  if (threads) sections["kiln.fallback"] = (await build(graph, { ...options, threads: 0, afterPass: undefined }, relaxedSimd)).wasm;
-  const bytes = finishModule(wasm, sections);
+  if (threads) sections["kiln.fallback"] = (await build(lw.graph, { ...options, threads: 0, afterPass: undefined }, relaxedSimd)).wasm;
+  const bytes = finishModule(b.wasm!, sections);
   return {
-    wasm: bytes, manifest, ir: printModule(lw.mod), source,
-    stats: { kernels, calls: entries.reduce((s, e) => s + e.calls.length, 0), compileMs: performance.now() - started },
+    wasm: bytes, manifest, ir: printModule(lw.mod), source: b.source!,
+    stats: { kernels: b.kernels!, calls: entries.reduce((s, e) => s + e.calls.length, 0), compileMs: performance.now() - started },
   };
 }
 
@@ -157,7 +132,7 @@ export interface PlannedMemory {
   /** The bytes the module would declare (its pages × 64 KiB), and per region. */
   bytes: number;
   pages: number;
-  regions: Regions;
+  regions: MemoryRegions;
   /** The limit (4 GiB, or `maxMemory` when lower) and whether the module fits it. */
   limit: number;
   fits: boolean;
@@ -167,85 +142,22 @@ export interface PlannedMemory {
 
 /**
  * The memory a module of this graph would declare at `maxBatch` (default 64), by region, from the
- * memory plan alone: no kernels are generated and nothing is compiled or allocated (`kiln check`).
+ * passes up to the memory plan: no kernels are generated, nothing is compiled or allocated
+ * (`kiln check`).
  */
 export function plannedMemory(input: string | unknown, options: Pick<CompileOptions, "maxBatch" | "threads" | "debug" | "maxMemory"> = {}): PlannedMemory {
   const { maxBatch, threads } = checkedSizes(options);
-  const graph: Graph = isGraph(input) ? input : checkGraph(input);
   const limit = memoryLimit(options.maxMemory);
-  const { lw, plan } = lowerAndPlan(graph, maxBatch, options);
-  const scratchBytes = kernelScratchBytes(lw.mod, { mod: lw.mod, addr: () => 0, relaxed: false });
+  let source = input; // after the first plan, the checked Graph: checked once
+  const planAt = (batch: number) => runPipelineSync({
+    input: source, options: { maxBatch: batch, threads, relaxedSimd: false, optimizeLevel: 0, guardBytes: options.debug ? GUARD_BYTES : 0 },
+  }, "plan");
+  const b = planAt(maxBatch);
+  source = b.graph;
+  const lw = b.lowered!, plan = b.plan!;
+  const scratchBytes = kernelScratchBytes(lw.mod, false);
   const { total, regions } = regionsOf(lw.mod, plan, scratchBytes, threads);
   const used: PlannedMemory = { maxBatch, bytes: total, pages: total / PAGE, regions, limit: limit.bytes, fits: total <= limit.bytes };
-  if (!used.fits) {
-    used.largestBatch = largestBatch({ graph, mod: lw.mod, plan, maxBatch, threads, scratchBytes, limit, planAt: (b) => lowerAndPlan(graph, b, options).plan });
-  }
+  if (!used.fits) used.largestBatch = largestBatch({ graph: lw.graph, mod: lw.mod, plan, maxBatch, threads, scratchBytes, limit, planAt: (batch) => planAt(batch).plan! });
   return used;
-}
-
-/**
- * The front half of a build: lower → fuse → chunk filter gradients → plan, at `maxBatch`. The
- * memory check runs it again at other batches to find the largest that fits.
- */
-function lowerAndPlan(graph: Graph, maxBatch: number, options: CompileOptions, afterPass?: CompileOptions["afterPass"]) {
-  const lw = lower(graph);
-  verify(lw.mod, "lower");
-  afterPass?.("lower", () => printModule(lw.mod));
-  // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
-  fuse(lw.mod, new Set(lw.trainLayerOutputs.map((o) => o.tensor.id)));
-  afterPass?.("fuse", () => printModule(lw.mod));
-  chunkFilterGradients(lw.mod, maxBatch);
-  verify(lw.mod, "fuse");
-  afterPass?.("chunk-filter-gradients", () => printModule(lw.mod));
-  // Trainable weights (and their gradients and slots) first, so an optimizer can sweep them.
-  const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
-  const trainableRank = (t: Tensor) => (trainable.get(t.kind === "slot" ? (t.name ?? "").replace(/^[a-z]+\//, "") : t.name ?? "") ? 0 : 1);
-  const keepAlive = new Map([["train_step", new Set(lw.trainLayerOutputs.map((o) => lw.mod.storage(o.tensor).id))]]);
-  // Threaded builds give every activation its own bytes: with no arena reuse, threads never meet
-  // in memory between batch-split calls and most barriers go (threads.ts: barriersAfter). Costs
-  // memory (seed CNN at maxBatch 64: 42 MB instead of 35).
-  const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0, keepAlive, !options.threads);
-  return { lw, plan };
-}
-
-/** The kernel scratch every call may use, 64-byte aligned: the most any one kernel needs. */
-const scratchOf = (calls: KernelCall[]) => Math.ceil(Math.max(0, ...calls.map((c) => c.def.scratchBytes ?? 0)) / 64) * 64;
-
-/** Kernel scratch bytes without a usable plan (kernel choice and scratch do not depend on offsets). */
-function kernelScratchBytes(mod: Module, ctx: { mod: Module; addr: (t: Tensor) => number; relaxed: boolean }): number {
-  return scratchOf(mod.programs.flatMap((p) => p.nodes.map((n) => selectKernel(n, { ...ctx, scratch: 0, training: p.name === "train_step" }))));
-}
-
-function isGraph(x: unknown): x is Graph {
-  return typeof x === "object" && x !== null && Array.isArray((x as Graph).layers) && (x as Graph).layers.every((l) => Array.isArray(l?.weights) && Array.isArray(l?.shape));
-}
-
-/** Trained weights to embed must be exactly the graph's: every weight, its shape, F32. */
-function checkEmbeddedWeights(graph: Graph, bytes: Uint8Array): void {
-  const { tensors } = readSafetensors(bytes);
-  const problems: Diagnostic[] = [];
-  for (const w of graph.layers.flatMap((l) => l.weights)) {
-    const t = tensors.get(w.fullName);
-    if (!t) problems.push({ code: "weights", path: w.fullName, message: `the weights file has no tensor "${w.fullName}" (expected F32 [${w.shape.join(", ")}])` });
-    else if (t.dtype !== "F32" || t.shape.join() !== w.shape.join()) {
-      problems.push({ code: "weights", path: w.fullName, message: `expected F32 [${w.shape.join(", ")}], got ${t.dtype} [${t.shape.join(", ")}]` });
-    }
-  }
-  if (problems.length) throw new KilnError(problems);
-}
-
-/** The steps of a program's threaded entry point: each call with its share of the work, and where barriers go. */
-function threadSteps(mod: Module, prog: Program, parts: number, ctx: { mod: Module; addr: (t: Tensor) => number; relaxed: boolean; training: boolean }, maxBatch: number): ThreadStep[] {
-  const splits = prog.nodes.map((n) => splitOf(mod, n, parts));
-  const access = (id: number, write: boolean): Access => {
-    const s = mod.storage(mod.t(id)), start = ctx.addr(s);
-    return { storage: s.id, start, end: start + Math.max(bytesOf(s, maxBatch), 4), write };
-  };
-  const barrier = barriersAfter(splits.map((s) => s.kind), prog.nodes.map((n) => accessesOf(n, access)));
-  return prog.nodes.map((n, i) => {
-    const split = splits[i]!, after = barrier[i]!;
-    if (split.kind === "batch") return { kind: "batch", barrier: after, calls: [selectKernel(n, { ...ctx, scratch: "scr_", batch: "nb_", batchOffset: "lo_" })] };
-    if (split.kind === "serial") return { kind: "serial", barrier: after, calls: [selectKernel(n, { ...ctx, scratch: "scr_" })] };
-    return { kind: "parts", barrier: after, calls: split.parts.map((p) => selectKernel(p, { ...ctx, scratch: "scr_" })) };
-  });
 }

@@ -30,9 +30,23 @@ export function checkGraph(input: string | unknown, opts: Limits = {}): Graph {
     value = input;
   }
   const problems = validateSchema(value);
-  if (!problems.length) return buildGraph(value as RawGraph);
-  const excluded = excludedBy(problems, value);
-  throw new KilnError(inGraphOrder(excluded ? [...problems, ...buildProblems(value as RawGraph, excluded)] : problems));
+  if (problems.length) {
+    const excluded = excludedBy(problems, value);
+    throw new KilnError(inGraphOrder(excluded ? [...problems, ...buildProblems(value as RawGraph, excluded)] : problems));
+  }
+  const graph = buildGraph(value as RawGraph);
+  CHECKED.add(graph);
+  return graph;
+}
+
+/**
+ * Graphs checkGraph made: only these may skip the front end (compile() of a checked Graph).
+ * A WeakSet, not a property that a JSON value could carry, so nothing from outside passes for one.
+ */
+const CHECKED = new WeakSet<object>();
+
+export function isCheckedGraph(x: unknown): x is Graph {
+  return typeof x === "object" && x !== null && CHECKED.has(x);
 }
 
 /** The build stages' problems on a graph whose `excluded` parts failed the schema. */

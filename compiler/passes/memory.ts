@@ -21,35 +21,16 @@
 import { KilnError, type Diagnostic } from "../frontend/diagnostics.js";
 import type { Graph } from "../frontend/graph-types.js";
 import type { Module, Tensor } from "../ir/ir.js";
-import type { Plan } from "./plan.js";
+import { layoutControl, type Plan } from "./plan.js";
 
 export const PAGE = 65536;
 /** wasm32 addresses 2^32 bytes: 65536 pages. */
 export const WASM32_PAGES = 65536;
 export const WASM32_BYTES = WASM32_PAGES * PAGE;
 
-/** What compile places after the plan: control bytes, the threads' split table, the kernel scratch. */
-export interface Layout {
-  /** Barrier words and thread control (16 bytes), the progress cell at +48. */
-  sync: number;
-  progress: number;
-  /** Threaded builds: where each thread's share of the batch starts (threads + 1 i32s). */
-  splits: number;
-  /** The first thread's kernel scratch region. */
-  scratch: number;
-}
-
-const align64 = (n: number) => Math.ceil(n / 64) * 64;
-
-export function layoutAfterPlan(planEnd: number, threads: number): Layout {
-  const sync = align64(planEnd);
-  const splits = sync + 64;
-  return { sync, progress: sync + 48, splits, scratch: splits + (threads ? align64(4 * (threads + 1)) : 0) };
-}
-
-/** The pages the module declares: everything up to the last thread's scratch, plus one. */
+/** The pages the module declares: the plan, the control bytes after it (plan.ts: layoutControl), each thread's kernel scratch, plus one. */
 export function modulePages(planEnd: number, scratchBytes: number, threads: number): number {
-  return Math.ceil((layoutAfterPlan(planEnd, threads).scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
+  return Math.ceil((layoutControl({ end: planEnd }, threads).scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
 }
 
 export function moduleBytes(planEnd: number, scratchBytes: number, threads: number): number {
