@@ -3,7 +3,8 @@
  * list of named passes in pipeline.ts, then writes the manifest and the custom sections
  * (kiln.manifest, and kiln.relaxed / kiln.weights / kiln.fallback when asked for).
  */
-import { PIPELINE, runPipeline, type Build, type PassName } from "./pipeline.js";
+import { PIPELINE, kernelScratchBytes, runPipeline, runPipelineSync, type Build, type PassName } from "./pipeline.js";
+import { PAGE, largestBatch, memoryLimit, regionsOf, type Regions as MemoryRegions } from "./passes/memory.js";
 import { segmentsOf, splitAlignment } from "./passes/threads.js";
 import { finishModule } from "./assemble/asc.js";
 import { buildManifest, type Manifest } from "./assemble/manifest.js";
@@ -13,6 +14,7 @@ export { KilnError } from "./frontend/diagnostics.js";
 export { checkGraph } from "./frontend/index.js";
 export type { Graph } from "./frontend/graph-types.js";
 export type { Manifest } from "./assemble/manifest.js";
+export type { Regions as MemoryRegions } from "./passes/memory.js";
 
 export interface CompileOptions {
   /** The largest batch the module runs at once (the runtime splits larger predict calls). Default 64. */
@@ -46,6 +48,12 @@ export interface CompileOptions {
    * snapshots, `kiln compile --dump-ir-after`). Not called for the fallback and relaxed builds.
    */
   afterPass?: (pass: PassName, printIR: () => string) => void;
+  /**
+   * The most memory the module may declare, in bytes (at least 128 KiB). Default and upper bound:
+   * wasm32's 4 GiB. A module over it fails with a KilnError naming the layer that tips it over,
+   * what each region takes and the largest batch that fits (`kiln compile --max-memory`).
+   */
+  maxMemory?: number;
 }
 
 export interface CompileResult {
@@ -73,15 +81,12 @@ export async function compile(input: string | unknown, options: CompileOptions =
 
 async function build(input: string | unknown, options: CompileOptions, relaxedSimd: boolean, extraSections: Record<string, Uint8Array> = {}): Promise<CompileResult> {
   const started = performance.now();
-  const maxBatch = options.maxBatch ?? 64;
-  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) throw new Error(`maxBatch must be an integer in 1..65536, got ${maxBatch}`);
-  const threads = options.threads ?? 0;
-  if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new Error(`threads must be an integer in 0..64, got ${threads}`);
+  const { maxBatch, threads } = checkedSizes(options);
   const b: Build = await runPipeline({
     input,
     options: {
       maxBatch, threads, relaxedSimd, optimizeLevel: options.optimizeLevel ?? 0, weights: options.weights,
-      guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass,
+      guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass, memoryLimit: memoryLimit(options.maxMemory),
     },
   });
   const lw = b.lowered!, plan = b.plan!, control = b.control!, entries = b.entries!, names = b.kernelNames!;
@@ -112,4 +117,47 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     wasm: bytes, manifest, ir: printModule(lw.mod), source: b.source!,
     stats: { kernels: b.kernels!, calls: entries.reduce((s, e) => s + e.calls.length, 0), compileMs: performance.now() - started },
   };
+}
+
+function checkedSizes(options: CompileOptions): { maxBatch: number; threads: number } {
+  const maxBatch = options.maxBatch ?? 64;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) throw new Error(`maxBatch must be an integer in 1..65536, got ${maxBatch}`);
+  const threads = options.threads ?? 0;
+  if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new Error(`threads must be an integer in 0..64, got ${threads}`);
+  return { maxBatch, threads };
+}
+
+export interface PlannedMemory {
+  maxBatch: number;
+  /** The bytes the module would declare (its pages × 64 KiB), and per region. */
+  bytes: number;
+  pages: number;
+  regions: MemoryRegions;
+  /** The limit (4 GiB, or `maxMemory` when lower) and whether the module fits it. */
+  limit: number;
+  fits: boolean;
+  /** When it does not fit: the largest batch that does (0: none). */
+  largestBatch?: number;
+}
+
+/**
+ * The memory a module of this graph would declare at `maxBatch` (default 64), by region, from the
+ * passes up to the memory plan: no kernels are generated, nothing is compiled or allocated
+ * (`kiln check`).
+ */
+export function plannedMemory(input: string | unknown, options: Pick<CompileOptions, "maxBatch" | "threads" | "debug" | "maxMemory"> = {}): PlannedMemory {
+  const { maxBatch, threads } = checkedSizes(options);
+  const limit = memoryLimit(options.maxMemory);
+  let source = input; // after the first plan, the checked Graph: checked once
+  const planAt = (batch: number) => runPipelineSync({
+    input: source, options: { maxBatch: batch, threads, relaxedSimd: false, optimizeLevel: 0, guardBytes: options.debug ? GUARD_BYTES : 0 },
+  }, "plan");
+  const b = planAt(maxBatch);
+  source = b.graph;
+  const lw = b.lowered!, plan = b.plan!;
+  const scratchBytes = kernelScratchBytes(lw.mod, false);
+  const { total, regions } = regionsOf(lw.mod, plan, scratchBytes, threads);
+  const used: PlannedMemory = { maxBatch, bytes: total, pages: total / PAGE, regions, limit: limit.bytes, fits: total <= limit.bytes };
+  if (!used.fits) used.largestBatch = largestBatch({ graph: lw.graph, mod: lw.mod, plan, maxBatch, threads, scratchBytes, limit, planAt: (batch) => planAt(batch).plan! });
+  return used;
 }

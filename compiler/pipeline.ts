@@ -6,7 +6,7 @@
 import type { Graph } from "./frontend/graph-types.js";
 import { checkGraph, isCheckedGraph } from "./frontend/index.js";
 import { KilnError, type Diagnostic } from "./frontend/diagnostics.js";
-import type { Tensor } from "./ir/ir.js";
+import type { Module, Tensor } from "./ir/ir.js";
 import { printModule } from "./ir/print.js";
 import { verify } from "./ir/verify.js";
 import { differentiate, lower, lowerUpdate, type Lowered } from "./passes/lower/index.js";
@@ -14,6 +14,7 @@ import { dropIdentityCopies, fuseConvPool, fuseElementwise, fuseEpilogues, fuseP
 import { chunkFilterGradients, splitBatchSums } from "./passes/schedule.js";
 import { layoutControl, planMemory, type ControlLayout, type Plan } from "./passes/plan.js";
 import { selectKernel, type KernelCall } from "./passes/select.js";
+import { memoryOverflow, moduleBytes, modulePages, type MemoryLimit } from "./passes/memory.js";
 import { threadSteps } from "./passes/threads.js";
 import { assembleModule, type EntryPoint } from "./assemble/module.js";
 import { compileAssemblyScript } from "./assemble/asc.js";
@@ -32,6 +33,8 @@ export interface BuildOptions {
   /** Threaded build for up to this many workers; 0: single-threaded. */
   threads: number;
   afterPass?: (pass: PassName, printIR: () => string) => void;
+  /** The memory the module may declare (passes/memory.ts); undefined: unchecked (re-planning at other batches). */
+  memoryLimit?: MemoryLimit;
 }
 
 /** Everything a build has made so far; each pass fills in its part. */
@@ -170,6 +173,30 @@ function planPass(b: Build): void {
   // memory (seed CNN at maxBatch 64: 42 MB instead of 35).
   b.plan = planMemory(lw.mod, maxBatch, trainableRank, guardBytes, keepAlive, !threads);
   b.control = layoutControl(b.plan, threads);
+  checkMemory(b);
+}
+
+/**
+ * The module's memory against its limit: after the plan (without kernel scratch; past 2^32 an
+ * offset would not fit a kernel's 32-bit pointer, so this comes before selection), then with it.
+ * Over the limit: the KilnError of passes/memory.ts, which re-plans at smaller batches.
+ */
+function checkMemory(b: Build, scratchBytes?: number): void {
+  const limit = b.options.memoryLimit, plan = b.plan!, lw = b.lowered!, { threads, maxBatch } = b.options;
+  if (!limit || moduleBytes(plan.end, scratchBytes ?? 0, threads) <= limit.bytes) return;
+  throw memoryOverflow({
+    graph: lw.graph, mod: lw.mod, plan, maxBatch, threads, limit,
+    scratchBytes: scratchBytes ?? kernelScratchBytes(lw.mod, b.options.relaxedSimd),
+    planAt: (batch) => runPipelineSync({ input: lw.graph, options: { ...b.options, maxBatch: batch, memoryLimit: undefined, afterPass: undefined } }, "plan").plan!,
+  });
+}
+
+/** The kernel scratch every call may use, 64-byte aligned: the most any one kernel needs. */
+const scratchOf = (calls: KernelCall[]) => Math.ceil(Math.max(0, ...calls.map((c) => c.def.scratchBytes ?? 0)) / 64) * 64;
+
+/** Kernel scratch bytes without a usable plan: kernel choice and scratch do not depend on offsets. */
+export function kernelScratchBytes(mod: Module, relaxed: boolean): number {
+  return scratchOf(mod.programs.flatMap((p) => p.nodes.map((n) => selectKernel(n, { mod, addr: () => 0, relaxed, scratch: 0, training: p.name === "train_step" }))));
 }
 
 function selectPass(b: Build): void {
@@ -180,18 +207,17 @@ function selectPass(b: Build): void {
   const entries: EntryPoint[] = mod.programs.map((p) => ({
     name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch: control.scratch, training: p.name === "train_step" })),
   }));
-  b.scratchBytes = Math.ceil(Math.max(0, ...entries.flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
+  b.scratchBytes = scratchOf(entries.flatMap((e) => e.calls));
+  checkMemory(b, b.scratchBytes);
   if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(mod, mod.programs[i]!, threads, { ...ctx, training: e.name === "train_step" }, maxBatch)));
   b.entries = entries;
 }
-
-const PAGE = 65536;
 
 function emitPass(b: Build): void {
   const entries = need(b.entries, "the kernel calls", "emit"), control = b.control!, threads = b.options.threads;
   const scratchBytes = b.scratchBytes!;
   const { source, kernels, names } = assembleModule(entries, threads ? { sync: control.sync, splits: control.splits, scratch: control.scratch, scratchBytes } : undefined, control.progress);
-  Object.assign(b, { source, kernels, kernelNames: names, pages: Math.ceil((control.scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1 });
+  Object.assign(b, { source, kernels, kernelNames: names, pages: modulePages(b.plan!.end, scratchBytes, threads) });
 }
 
 async function ascPass(b: Build): Promise<void> {

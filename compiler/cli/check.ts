@@ -1,6 +1,6 @@
 /**
  * `kiln check graph.json [--json]`: runs the front end and prints a Keras-style summary (or the
- * same as JSON). Exit 0 valid, 1 invalid graph (each problem on its own line on stderr, with its
+ * same as JSON), with the memory the module would declare at the default max batch (64). Exit 0 valid, 1 invalid graph (each problem on its own line on stderr, with its
  * path and layer), 2 usage error (including a file that cannot be read).
  */
 import { readFile } from "node:fs/promises";
@@ -9,6 +9,9 @@ import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
 import { checkGraph } from "../frontend/index.js";
 import { formatSummary, summarize } from "../frontend/summary.js";
 import type { CliContext } from "./main.js";
+import { plannedMemory, type PlannedMemory } from "../index.js";
+import type { Graph } from "../frontend/graph-types.js";
+import { formatBytes } from "../passes/memory.js";
 
 export function registerCheck(program: Command, { io, setExitCode }: CliContext): void {
   program
@@ -27,7 +30,8 @@ export function registerCheck(program: Command, { io, setExitCode }: CliContext)
       }
       try {
         const graph = checkGraph(text, { maxBytes: opts.maxBytes });
-        io.out(opts.json ? JSON.stringify(summarize(graph), null, 2) + "\n" : formatSummary(graph));
+        const memory = memoryOf(graph);
+        io.out(opts.json ? JSON.stringify({ ...summarize(graph), memory }, null, 2) + "\n" : formatSummary(graph) + memoryLine(memory));
         setExitCode(0);
       } catch (err) {
         if (!(err instanceof KilnError)) throw err;
@@ -35,6 +39,28 @@ export function registerCheck(program: Command, { io, setExitCode }: CliContext)
         setExitCode(1);
       }
     });
+}
+
+/**
+ * The plan alone (tens to hundreds of ms). A graph the lowering cannot plan is still a checked
+ * graph: its summary says why instead of failing the check.
+ */
+function memoryOf(graph: Graph): PlannedMemory | { error: string } {
+  try {
+    return plannedMemory(graph);
+  } catch (err) {
+    return { error: err instanceof KilnError ? err.diagnostics.map((d) => d.message).join("; ") : String((err as Error).message ?? err) };
+  }
+}
+
+/** " Memory at max batch 64: 24.0 MiB (activations 21.6 MiB; …)", and what fits when it is over 4 GiB. */
+function memoryLine(m: PlannedMemory | { error: string }): string {
+  if ("error" in m) return ` Memory: not planned (${m.error})\n`;
+  const regions = Object.entries(m.regions).filter(([, b]) => b > 0).sort((a, b) => b[1] - a[1]).map(([name, b]) => `${name} ${formatBytes(b)}`);
+  const over = m.fits ? "" : m.largestBatch
+    ? `; over WebAssembly's 4 GiB: compile with --max-batch ${m.largestBatch} or less`
+    : "; over WebAssembly's 4 GiB at any batch";
+  return ` Memory at max batch ${m.maxBatch}: ${formatBytes(m.bytes)} (${regions.join("; ")})${over}\n`;
 }
 
 function parsePositive(value: string): number {

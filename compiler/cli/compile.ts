@@ -13,6 +13,7 @@ import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
 import { PIPELINE, compile } from "../index.js";
 import { emitEsm } from "../assemble/esm.js";
 import type { CliContext } from "./main.js";
+import { byteSize } from "./bytes.js";
 
 interface CompileFlags {
   output?: string;
@@ -24,6 +25,7 @@ interface CompileFlags {
   threads?: number;
   debug?: boolean;
   dumpIrAfter?: string;
+  maxMemory?: number;
 }
 
 /** The passes that change the IR, in order: what `--dump-ir-after` accepts. */
@@ -36,6 +38,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
     .argument("<graph>", "path of the graph JSON file")
     .option("-o, --output <file>", "where to write the module (default: <graph name>.wasm)")
     .option("--max-batch <n>", "largest batch run at once; sizes the memory plan", positiveInt, 64)
+    .option("--max-memory <size>", "most memory the module may use (bytes, or KB/MB/GB, 1024-based); default and at most 4GB", byteSize)
     .addOption(new Option("--emit <what>", "print the fused IR or the generated AssemblyScript, or write a typed ES module wrapper (esm)").choices(["ir", "as", "esm"]))
     .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3", levelInt, 0)
     .option("--relaxed-simd", "also carry a relaxed-SIMD build (f32x4.relaxed_madd), run where the host supports it (Chrome 114+, Node 22+)")
@@ -57,7 +60,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
         const afterPass = dump ? (pass: string, printIR: () => string) => {
           if (dump === "all" || dump === pass) io.out(`;; IR after ${pass}\n${printIR()}`);
         } : undefined;
-        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads, debug: flags.debug, afterPass });
+        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads, debug: flags.debug, maxMemory: flags.maxMemory, afterPass });
         if (flags.emit === "ir") io.out(result.ir);
         if (flags.emit === "as") io.out(result.source);
         const output = flags.output ?? (flags.emit && flags.emit !== "esm" ? undefined : `${result.manifest.name}.wasm`);

@@ -14,6 +14,7 @@ import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { readDataFile, writeDataFile } from "../../runtime/safetensors.js";
 import type { CliContext } from "./main.js";
+import { byteSize } from "./bytes.js";
 
 type Feeds = Record<string, Float32Array | Int32Array>;
 
@@ -74,6 +75,7 @@ interface ModelFlags {
   weights?: string;
   optimize?: number;
   seed?: number;
+  maxMemory?: number;
 }
 
 async function modelFor(graphPath: string, maxBatch: number, o: ModelFlags): Promise<Model> {
@@ -86,7 +88,7 @@ async function modelFor(graphPath: string, maxBatch: number, o: ModelFlags): Pro
     const parsed = checkGraph(text);
     graph = { ...parsed, seed: o.seed };
   }
-  const { wasm } = await compile(graph, { maxBatch, optimizeLevel: (o.optimize ?? 0) as 0 | 1 | 2 | 3 });
+  const { wasm } = await compile(graph, { maxBatch, optimizeLevel: (o.optimize ?? 0) as 0 | 1 | 2 | 3, maxMemory: o.maxMemory });
   const weights = o.weights;
   const model = await loadModel(wasm);
   if (weights) model.loadWeights(await readBytes(weights));
@@ -124,7 +126,8 @@ function modelCommand(program: Command, name: string, description: string, data:
     .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 0)
     .requiredOption("--data <file>", data)
     .option("--weights <file>", weights)
-    .option("--batch-size <n>", batch[0], positiveInt, batch[1]);
+    .option("--batch-size <n>", batch[0], positiveInt, batch[1])
+    .option("--max-memory <size>", "most memory the compiled model may use (bytes, or KB/MB/GB, 1024-based); default and at most 4GB", byteSize);
 }
 
 export function registerTrain(program: Command, ctx: CliContext): void {

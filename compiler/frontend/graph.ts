@@ -10,21 +10,43 @@ import type { RawGraph, RawValue } from "./raw-graph.js";
 import { inferLayers } from "./shapes.js";
 import { checkTraining } from "./training.js";
 import { didYouMean } from "./suggest.js";
+import { NAME_PATTERN } from "./schema.js";
 
 type Kind = "input" | "target" | "layer";
 interface Named { kind: Kind; index: number; path: string }
 
-/** Build the checked Graph from a schema-valid graph value; throws KilnError with every problem. */
-export function buildGraph(raw: RawGraph): Graph {
+/**
+ * Parts of a graph that failed the schema (frontend/index.ts): the build stages leave them out.
+ * An excluded layer keeps its name (when it has a string one), so references to it resolve and
+ * report nothing; it is not shape-inferred, so the layers it feeds are skipped like those fed by
+ * any broken layer. Its inputs are resolved (and unknown references reported) unless they are
+ * what failed.
+ */
+export interface Excluded {
+  layers: Set<number>;
+  layerInputs: Set<number>;
+  outputs: boolean;
+  training: boolean;
+}
+
+const NOTHING: Excluded = { layers: new Set(), layerInputs: new Set(), outputs: false, training: false };
+
+/**
+ * Build the checked Graph from a graph value that passed the schema except for `excluded` parts;
+ * throws KilnError with every problem.
+ */
+export function buildGraph(raw: RawGraph, excluded: Excluded = NOTHING): Graph {
   const bag = new DiagnosticBag();
   const inputs = raw.inputs.map(valueInfo);
   const targets = (raw.targets ?? []).map(valueInfo);
   const names = collectNames(raw, bag);
-  const resolved = resolveInputs(raw, names, bag);
+  const resolved = resolveInputs(raw, names, bag, excluded);
   const order = topoOrder(raw, resolved, names, bag);
-  const layers = inferLayers(raw, order, resolved, inputs, bag);
-  const outputs = resolveOutputs(raw, names, bag);
-  const training = raw.training && checkTraining(raw.training, layers, outputs, targets, names, bag);
+  // Excluded layers take part in names, references and cycles, not in shape inference.
+  const inferable = resolved.map((ins, i) => (excluded.layers.has(i) ? undefined : ins));
+  const layers = inferLayers(raw, order, inferable, inputs, bag);
+  const outputs = excluded.outputs ? [] : resolveOutputs(raw, names, bag);
+  const training = raw.training && !excluded.training ? checkTraining(raw.training, layers, outputs, targets, names, bag) : undefined;
   bag.throwIfAny();
   const graph: Graph = { format: raw.format, name: raw.name, seed: raw.seed ?? 0, inputs, targets, layers, outputs };
   if (training) graph.training = training;
@@ -40,8 +62,9 @@ function collectNames(raw: RawGraph, bag: DiagnosticBag): Map<string, Named> {
   const names = new Map<string, Named>();
   const add = (kind: Kind, list: { name: string }[], base: string) =>
     list.forEach((item, index) => {
+      if (typeof nameOf(item) !== "string") return; // an excluded layer without a name (reported by the schema)
       const path = `${base}/${index}`;
-      const layer = kind === "layer" ? item.name : undefined;
+      const layer = kind === "layer" ? labelOf(item) : undefined;
       const prior = names.get(item.name);
       if (item.name === "__metadata__") {
         bag.add("name", `${path}/name`, `the name "__metadata__" is reserved (safetensors uses it)`, layer);
@@ -55,25 +78,42 @@ function collectNames(raw: RawGraph, bag: DiagnosticBag): Map<string, Named> {
   return names;
 }
 
+/** An item's name, if it has one: excluded layers may not be objects at all. */
+function nameOf(item: unknown): unknown {
+  return typeof item === "object" && item !== null ? (item as { name?: unknown }).name : undefined;
+}
+
+/** The layer name a diagnostic names: only a valid one (as the schema stage attaches them). */
+function labelOf(item: unknown): string | undefined {
+  const name = nameOf(item);
+  return typeof name === "string" && VALID_NAME.test(name) ? name : undefined;
+}
+
+const VALID_NAME = new RegExp(NAME_PATTERN);
+
 /** Each layer's input names with defaults filled; undefined for a layer whose inputs are wrong. */
-function resolveInputs(raw: RawGraph, names: Map<string, Named>, bag: DiagnosticBag): (string[] | undefined)[] {
+function resolveInputs(raw: RawGraph, names: Map<string, Named>, bag: DiagnosticBag, excluded: Excluded): (string[] | undefined)[] {
   const sources = [...names].filter(([, n]) => n.kind !== "target").map(([name]) => name);
   return raw.layers.map((layer, i) => {
     const path = `/layers/${i}`;
+    if (excluded.layers.has(i) && (typeof layer !== "object" || layer === null || excluded.layerInputs.has(i))) return undefined;
     if (!layer.inputs) {
-      if (i > 0) return [raw.layers[i - 1].name];
+      if (i > 0) {
+        const previous = nameOf(raw.layers[i - 1]);
+        return typeof previous === "string" ? [previous] : undefined; // a nameless excluded layer: reported by the schema
+      }
       if (raw.inputs.length === 1) return [raw.inputs[0].name];
-      bag.add("reference", path, `the first layer has no "inputs" and the graph has ${raw.inputs.length} inputs (${raw.inputs.map((v) => v.name).join(", ")}); list the ones it takes`, layer.name);
+      bag.add("reference", path, `the first layer has no "inputs" and the graph has ${raw.inputs.length} inputs (${raw.inputs.map((v) => v.name).join(", ")}); list the ones it takes`, labelOf(layer));
       return undefined;
     }
     let ok = true;
     layer.inputs.forEach((name, j) => {
       const n = names.get(name);
       if (n?.kind === "target") {
-        bag.add("reference", `${path}/inputs/${j}`, `"${name}" is a target (what the loss compares against), not a value a layer can take`, layer.name);
+        bag.add("reference", `${path}/inputs/${j}`, `"${name}" is a target (what the loss compares against), not a value a layer can take`, labelOf(layer));
         ok = false;
       } else if (!n) {
-        bag.add("reference", `${path}/inputs/${j}`, `unknown input "${name}": no graph input or layer has that name${didYouMean(name, sources)}`, layer.name);
+        bag.add("reference", `${path}/inputs/${j}`, `unknown input "${name}": no graph input or layer has that name${didYouMean(name, sources)}`, labelOf(layer));
         ok = false;
       }
     });
@@ -124,8 +164,11 @@ function reportCycles(raw: RawGraph, deps: number[][], pending: number[], bag: D
 }
 
 function resolveOutputs(raw: RawGraph, names: Map<string, Named>, bag: DiagnosticBag): string[] {
-  if (!raw.outputs) return [raw.layers[raw.layers.length - 1].name];
-  const layerNames = raw.layers.map((l) => l.name);
+  if (!raw.outputs) {
+    const last = nameOf(raw.layers[raw.layers.length - 1]);
+    return typeof last === "string" ? [last] : [];
+  }
+  const layerNames = raw.layers.map(nameOf).filter((n): n is string => typeof n === "string");
   raw.outputs.forEach((name, i) => {
     const n = names.get(name);
     if (n?.kind === "layer") return;

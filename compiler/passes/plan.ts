@@ -30,6 +30,20 @@ export interface Plan {
   /** Arena bytes each program needs. */
   programArena: Record<string, number>;
   end: number;
+  /**
+   * Every buffer in the order the plan placed it (persistent regions, then each program's arena):
+   * where it starts and ends. The memory check (memory.ts) walks it to name the buffer, and so the
+   * layer, that takes the module past its memory limit.
+   */
+  placements: Placement[];
+}
+
+export interface Placement {
+  tensor: number;
+  start: number;
+  end: number;
+  /** The program whose arena holds it; undefined for the persistent regions. */
+  program?: string;
 }
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -48,10 +62,13 @@ const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "
 export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0, keepAlive = new Map<string, Set<number>>(), reuse = true): Plan {
   const offsets = new Map<number, number>();
   const guards: Plan["guards"] = { persistent: [], programs: {} };
+  const placements: Placement[] = [];
   let cursor = BASE;
   const place = (t: Tensor) => {
     offsets.set(t.id, cursor);
+    const start = cursor;
     cursor = align(cursor + Math.max(bytesOf(t, maxBatch), 4));
+    placements.push({ tensor: t.id, start, end: cursor });
     if (guardBytes) {
       guards.persistent.push([cursor, guardBytes]);
       cursor = align(cursor + guardBytes);
@@ -68,11 +85,12 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
   const programArena: Record<string, number> = {};
   let arenaBytes = 0;
   for (const prog of mod.programs) {
-    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, (guards.programs[prog.name] = []), keepAlive.get(prog.name), reuse);
+    const placed = (tensor: number, start: number, end: number) => placements.push({ tensor, start, end, program: prog.name });
+    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, (guards.programs[prog.name] = []), keepAlive.get(prog.name), reuse, placed);
     programArena[prog.name] = used;
     arenaBytes = Math.max(arenaBytes, used);
   }
-  return { offsets, guards, weightsBytes: weightsEnd - BASE, arenaStart, arenaBytes, programArena, end: arenaStart + arenaBytes };
+  return { offsets, guards, weightsBytes: weightsEnd - BASE, arenaStart, arenaBytes, programArena, end: arenaStart + arenaBytes, placements };
 }
 
 /**
@@ -81,7 +99,7 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
  * guard never lies inside a later buffer). Returns the bytes used. O(n log n): a heap of live
  * buffers by last use, the free gaps in FirstFitArena.
  */
-function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], keep: Set<number> | undefined, reuse: boolean): number {
+function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], keep: Set<number> | undefined, reuse: boolean, placed: (tensor: number, start: number, end: number) => void): number {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   nodes.forEach((n, i) => {
@@ -106,6 +124,7 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
     const off = arena.allocate(size);
     live.push({ last: last.get(id)!, off, size });
     offsets.set(id, start + off);
+    placed(id, start + off, start + off + bytes);
     if (guardBytes) guards.push([start + off + bytes, guardBytes]);
   }
   return arena.high;
@@ -127,7 +146,7 @@ export interface ControlLayout {
   scratch: number;
 }
 
-export function layoutControl(plan: Plan, threads: number): ControlLayout {
+export function layoutControl(plan: Pick<Plan, "end">, threads: number): ControlLayout {
   const sync = Math.ceil(plan.end / 64) * 64;
   const splits = sync + 64;
   const scratch = splits + (threads ? Math.ceil((4 * (threads + 1)) / 64) * 64 : 0);

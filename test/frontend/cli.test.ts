@@ -38,7 +38,7 @@ describe("kiln check", () => {
     expect(s.optimizer).toEqual({ type: "adam", learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 });
   });
 
-  test("invalid graph: exit 1, one problem per line with path and layer", async () => {
+  test("invalid graph: exit 1, one problem per line with path and layer, schema and shape problems together in graph order", async () => {
     const p = file("bad.json", JSON.stringify({
       format: "kiln.graph/v1", name: "bad", inputs: [{ name: "x", shape: [2, 2, 64] }],
       layers: [{ name: "conv3", op: "conv2d", filters: 8, kernel_size: 3 }, { name: "d", op: "dense", unitz: 2 }, { name: "c", op: "conv2d", filters: 1 }],
@@ -48,6 +48,7 @@ describe("kiln check", () => {
     expect(r.out).toBe("");
     const lines = r.err.trim().split("\n");
     expect(lines).toEqual([
+      `${p}: /layers/0/kernel_size, layer conv3: a 3x3 kernel with padding "valid" does not fit input 2x2x64`,
       `${p}: /layers/1/unitz, layer d: unknown attribute "unitz" for dense; did you mean "units"?`,
       `${p}: /layers/2/kernel_size, layer c: missing required "kernel_size" (a positive integer or a list of 2 positive integers)`,
     ]);

@@ -154,6 +154,53 @@ describe("every problem is reported in one pass", () => {
     expect(err.message.split("\n")).toHaveLength(4);
   });
 
+  test("a schema error in one layer does not hide the shape error of another, and layers it feeds report nothing", () => {
+    const g = seq([inp("x", [4]), inp("img", [2, 2, 3])], [
+      { name: "a", op: "dense", unitz: 3, inputs: ["x"] }, // schema: unknown attribute
+      { name: "b", op: "dense", units: 2 }, // fed by a (the previous layer): nothing to say
+      { name: "b2", op: "add", inputs: ["a", "x"] }, // would be a shape mismatch if a were guessed at
+      { name: "c", op: "conv2d", filters: 1, kernel_size: 3, inputs: ["img"] }, // shape: kernel does not fit
+      { name: "d", op: "dense", units: 1, inputs: ["nope"] }, // reference
+    ], { outputs: ["b", "b2", "c"] });
+    const err = errorOf(g);
+    expect(err.diagnostics.map((d) => [d.path, d.layer, d.code])).toEqual([
+      ["/layers/0/unitz", "a", "schema"], ["/layers/3/kernel_size", "c", "shape"], ["/layers/4/inputs/0", "d", "reference"],
+    ]);
+    expect(err.diagnostics[1]!.message).toBe('a 3x3 kernel with padding "valid" does not fit input 2x2x3');
+  });
+
+  test("problems come in graph order: a shape error in layer 0 before a schema error in layer 3", () => {
+    const g = base();
+    L(g, 0).kernel_size = 9; // does not fit 8x8
+    L(g, 3).units = -4;
+    g.training.metrics = ["f1"];
+    expect(errorOf(g).diagnostics.map((d) => [d.path, d.code])).toEqual([
+      ["/layers/0/kernel_size", "shape"], ["/layers/3/units", "schema"], ["/training/metrics/0", "schema"],
+    ]);
+  });
+
+  test("a layer that is not an object, or has an invalid name, excludes itself and the layers it feeds; the loss on it says nothing", () => {
+    const notObject = base();
+    notObject.layers[3] = 5;
+    L(notObject, 0).kernel_size = 9;
+    // (the schema says "/layers/3" is not an object twice: against the layer list's item and the layer type)
+    expect([...new Set(errorOf(notObject).diagnostics.map((d) => d.path))]).toEqual(["/layers/0/kernel_size", "/layers/3"]);
+    const badName = base();
+    L(badName, 3).name = "fc-1";
+    L(badName, 4).inputs = ["fc-1"];
+    L(badName, 0).kernel_size = 9;
+    expect(errorOf(badName).diagnostics.map((d) => d.path)).toEqual(["/layers/0/kernel_size", "/layers/3/name", "/layers/4/inputs/0"]);
+    const brokenOutput = base();
+    L(brokenOutput, 4).units = 0; // probs: the loss's output
+    expect(errorOf(brokenOutput).diagnostics.map((d) => d.path)).toEqual(["/layers/4/units"]);
+  });
+
+  test("a broken frame (format, inputs, targets) stops after the schema: nothing else can be checked against it", () => {
+    const g = { ...base(), format: "kiln.graph/v0" };
+    L(g, 0).kernel_size = 9;
+    expect(errorOf(g).diagnostics.map((d) => d.path)).toEqual(["/format"]);
+  });
+
   test("malformed JSON reports line and column", () => {
     const err = errorOf('{\n  "format": "kiln.graph/v1",\n  "name": x\n}');
     expect(err.diagnostics).toEqual([{ code: "json", path: "", message: 'invalid JSON at line 3, column 11: unexpected "x", expected a value' }]);
