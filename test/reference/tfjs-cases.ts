@@ -1,0 +1,396 @@
+/**
+ * The TF.js cross-checks of the float64 reference: one case per op variant, each naming the kiln
+ * op it checks (`layer.op`), run by layers-tfjs.test.ts against tfjs-layers on the cpu backend
+ * (same seeded weights via setWeights, never tfjs initializers: orthogonal crashes under Node;
+ * 1e-4 relative ‖out − ref‖/‖ref‖). test/meta/registry.test.ts fails when an op has no case here.
+ *
+ * Where TF.js has no layer for an op, or none with kiln's semantics, the case composes the TF.js
+ * computation from tf ops or other TF.js layers and its name says so. TF.js counts the batch axis
+ * in `axis`; kiln's axis attributes do not, hence the +1 where a positive axis is passed to tfjs.
+ *
+ * The compiled modules are checked against the same reference (test/compile/forward.test.ts) and,
+ * for most ops, against TF.js directly (test/compile/tfjs.test.ts).
+ */
+import * as tf from "@tensorflow/tfjs";
+// Not exported by @tensorflow/tfjs 4.22 (nor its bundles): the module of tfjs-layers itself, the
+// exact version @tensorflow/tfjs depends on. Its `_queryDense`… getters are public for tests.
+import { MultiHeadAttention } from "@tensorflow/tfjs-layers/dist/layers/nlp/multihead_attention.js";
+import type { OpName } from "../../compiler/frontend/graph-types.js";
+
+/** What a case needs of a TF.js layer (tf.layers.Layer has it; compositions of tf ops implement it). */
+export interface TfLayer {
+  /** Called once before setWeights (TF.js layers build their weights there), then for the output. */
+  apply(x: tf.Tensor | tf.Tensor[], kwargs?: { training?: boolean }): unknown;
+  setWeights(weights: tf.Tensor[]): void;
+  getWeights(): tf.Tensor[];
+}
+
+export interface TfjsCase {
+  /** The test's name. */
+  name: string;
+  /** The kiln layer (its name is filled in); `op` is the kiln op this case cross-checks. */
+  layer: { op: OpName } & Record<string, unknown>;
+  /** Factory for the equivalent TF.js layer. */
+  tfLayer: () => TfLayer;
+  /** Per-example input shapes. */
+  inputs: number[][];
+  /** Kiln weight short names and shapes, in the TF.js layer's getWeights() order (unless tfWeights maps them). */
+  weights?: [string, number[]][];
+  /** Changes the seeded kiln weights (by short name) before either side sees them. */
+  adjustWeights?: (w: Record<string, Float64Array>) => void;
+  /** The TF.js layer's setWeights list from the kiln weights (by short name), when not one to one. */
+  tfWeights?: (w: Record<string, Float64Array>) => tf.Tensor[];
+  /** Int32 inputs in [0, intInputs). */
+  intInputs?: number;
+  /** Training-mode forward on both sides. */
+  training?: boolean;
+  /** Weights drawn from [0.5, 1.5] (variances). */
+  positive?: string[];
+  /** Also compare the updated moving statistics with TF.js's weights 2 and 3 (batch normalization). */
+  movingStatistics?: boolean;
+  /** The reference's dropout keep-mask is read off the TF.js output (non-zero = kept). */
+  maskFromTf?: boolean;
+  /** Relative error bound (default 1e-4). */
+  tolerance?: number;
+}
+
+type Weights = [string, number[]][];
+
+/** A TF.js layer applied to permuted input (perm must be its own inverse), output permuted back. */
+function transposed(inner: tf.layers.Layer, perm: number[]): TfLayer {
+  return {
+    apply: (x, kw) => tf.transpose(inner.apply(tf.transpose(x as tf.Tensor, perm), kw) as tf.Tensor, perm),
+    setWeights: (ws) => inner.setWeights(ws),
+    getWeights: () => inner.getWeights(),
+  };
+}
+
+/** A weightless TF.js computation as a layer. */
+function weightless(f: (xs: tf.Tensor[]) => tf.Tensor): TfLayer {
+  return { apply: (x) => f(Array.isArray(x) ? x : [x]), setWeights() {}, getWeights: () => [] };
+}
+
+const dense = (units: number, activation = "linear"): TfjsCase => ({
+  name: `dense ${units} ${activation}`,
+  layer: { op: "dense", units, activation },
+  tfLayer: () => tf.layers.dense({ units, activation: activation as never }),
+  inputs: [[5]],
+  weights: [["kernel", [5, units]], ["bias", [units]]],
+});
+
+const CONV: [string, Record<string, unknown>, Record<string, unknown>][] = [
+  ["valid", { kernel_size: 3 }, { kernelSize: 3 }],
+  ["same", { kernel_size: [3, 2], padding: "same" }, { kernelSize: [3, 2], padding: "same" }],
+  ["same, stride 2 (odd pixel bottom/right)", { kernel_size: 3, strides: 2, padding: "same" }, { kernelSize: 3, strides: 2, padding: "same" }],
+  ["valid, stride 2", { kernel_size: 2, strides: [2, 1] }, { kernelSize: 2, strides: [2, 1] }],
+  ["dilation 2, same", { kernel_size: 3, dilation_rate: 2, padding: "same" }, { kernelSize: 3, dilationRate: 2, padding: "same" }],
+  ["dilation 2, valid", { kernel_size: 2, dilation_rate: 2, activation: "tanh" }, { kernelSize: 2, dilationRate: 2, activation: "tanh" }],
+];
+
+const conv2d = ([label, kiln, tfa]: (typeof CONV)[number]): TfjsCase => {
+  const k = typeof kiln.kernel_size === "number" ? [kiln.kernel_size, kiln.kernel_size] : (kiln.kernel_size as number[]);
+  return {
+    name: `conv2d ${label}`,
+    layer: { op: "conv2d", filters: 4, ...kiln },
+    tfLayer: () => tf.layers.conv2d({ filters: 4, ...(tfa as { kernelSize: number }) }),
+    inputs: [[8, 7, 3]],
+    weights: [["kernel", [k[0]!, k[1]!, 3, 4]], ["bias", [4]]],
+  };
+};
+
+const POOL: [string, Record<string, unknown>, Record<string, unknown>][] = [
+  ["default 2x2 valid", {}, {}],
+  ["3x3 stride 2 same", { pool_size: 3, strides: 2, padding: "same" }, { poolSize: 3, strides: 2, padding: "same" }],
+  ["2x2 stride 2 same (odd input)", { pool_size: 2, padding: "same" }, { poolSize: 2, padding: "same" }],
+  ["[3,2] stride 1 valid", { pool_size: [3, 2], strides: 1 }, { poolSize: [3, 2], strides: 1 }],
+];
+
+const pooling = (kind: "max" | "average", [label, kiln, tfa]: (typeof POOL)[number]): TfjsCase => {
+  const tfArgs = { poolSize: 2, ...tfa } as { poolSize: number };
+  return {
+    name: `${kind}_pooling2d ${label}`,
+    layer: { op: `${kind}_pooling2d`, ...kiln },
+    tfLayer: () => (kind === "max" ? tf.layers.maxPooling2d(tfArgs) : tf.layers.averagePooling2d(tfArgs)),
+    inputs: [[7, 5, 2]],
+  };
+};
+
+// tfjs-layers' cpu batch norm on a non-last axis mixes channels up, so the axis-0 cases run
+// tfjs on the transposed input instead.
+const batchNorm = (training: boolean, axis?: number): TfjsCase => {
+  const c = axis === 0 ? 4 : 3;
+  return {
+    name: `batch_normalization ${training ? "training mode, with the moving-statistics update" : "inference mode (moving statistics)"}, axis ${axis ?? -1}`,
+    layer: { op: "batch_normalization", momentum: 0.9, ...(axis === undefined ? {} : { axis }) },
+    tfLayer: () => {
+      const inner = tf.layers.batchNormalization({ momentum: 0.9 });
+      return axis === undefined ? inner : transposed(inner, [0, 2, 1]);
+    },
+    inputs: [[4, 3]],
+    weights: [["gamma", [c]], ["beta", [c]], ["moving_mean", [c]], ["moving_variance", [c]]],
+    positive: ["moving_variance"],
+    training,
+    movingStatistics: training,
+  };
+};
+
+const recurrent = (returnSequences: boolean): TfjsCase[] => [
+  {
+    name: `simple_rnn return_sequences=${returnSequences}`,
+    layer: { op: "simple_rnn", units: 4, return_sequences: returnSequences },
+    tfLayer: () => tf.layers.simpleRNN({ units: 4, returnSequences, recurrentInitializer: "zeros" }),
+    inputs: [[5, 3]],
+    weights: [["kernel", [3, 4]], ["recurrent_kernel", [4, 4]], ["bias", [4]]],
+  },
+  {
+    name: `lstm return_sequences=${returnSequences}`,
+    layer: { op: "lstm", units: 3, return_sequences: returnSequences },
+    tfLayer: () => tf.layers.lstm({ units: 3, returnSequences, recurrentActivation: "sigmoid", unitForgetBias: true, recurrentInitializer: "zeros" }),
+    inputs: [[6, 2]],
+    weights: [["kernel", [2, 12]], ["recurrent_kernel", [3, 12]], ["bias", [12]]],
+  },
+];
+
+// ---------------------------------------------------------------- gru
+
+/*
+ * kiln's gru is Keras 3's default reset_after=true (spec §2.1: h̃ = tanh(x·W_h + b⁰_h + r ⊙ (h·U_h
+ * + b¹_h)), bias [2, 3u]); TF.js's GRU supports only reset_after=false (h̃ = tanh(x·W_h + b_h +
+ * (r ⊙ h)·U_h), bias [3u]) and throws for true (layers-tfjs.test.ts checks that it still does).
+ * The two agree exactly when b¹_h = 0 and r ⊙ (h·U_h) = (r ⊙ h)·U_h: with one unit (r is then a
+ * scalar per example) or with U_h = 0; there the z and r biases are the sums b⁰ + b¹. Those cases
+ * run TF.js's own GRU (with reset_after=false set explicitly); the general case runs Keras 3's
+ * GRUCell reset_after=true arithmetic written with tf ops.
+ */
+const RESET_BEFORE = { resetAfter: false }; // not in GRULayerArgs' type, but read by TF.js's GRUCell
+
+/** TF.js GRU (reset_after=false) weights from kiln's: the z and r biases summed, b¹_h (zero) dropped. */
+function resetBeforeWeights(units: number) {
+  return (w: Record<string, Float64Array>): tf.Tensor[] => {
+    const bias = w.bias!;
+    const summed = Float32Array.from({ length: 3 * units }, (_, i) => bias[i]! + (i < 2 * units ? bias[3 * units + i]! : 0));
+    return [tf.tensor(Float32Array.from(w.kernel!), [w.kernel!.length / (3 * units), 3 * units]), tf.tensor(Float32Array.from(w.recurrent_kernel!), [units, 3 * units]), tf.tensor(summed, [3 * units])];
+  };
+}
+
+/** Zeroes b¹_h and, with `recurrentH`, U_h (the h̃ columns of the recurrent kernel). */
+function zeroResetAfterTerms(units: number, recurrentH: boolean) {
+  return (w: Record<string, Float64Array>): void => {
+    w.bias!.fill(0, 5 * units, 6 * units);
+    if (recurrentH) for (let row = 0; row < units; row++) w.recurrent_kernel!.fill(0, row * 3 * units + 2 * units, (row + 1) * 3 * units);
+  };
+}
+
+const gruWeights = (features: number, units: number): Weights => [["kernel", [features, 3 * units]], ["recurrent_kernel", [units, 3 * units]], ["bias", [2, 3 * units]]];
+
+function tfGru(units: number, returnSequences: boolean): TfLayer {
+  return tf.layers.gru({ units, returnSequences, recurrentActivation: "sigmoid", recurrentInitializer: "zeros", ...RESET_BEFORE });
+}
+
+/** Keras 3 GRUCell.call with reset_after=true (keras/src/layers/rnn/gru.py), in tf ops. */
+function gruResetAfter(units: number, returnSequences: boolean): TfLayer {
+  let w: tf.Tensor[] | undefined;
+  return {
+    apply: (input) => tf.tidy(() => {
+      const x = input as tf.Tensor3D;
+      if (!w) return x; // the build call: nothing to build
+      const [kernel, recurrentKernel, bias] = w as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+      const [batch, steps, features] = x.shape;
+      const [inputBias, recurrentBias] = tf.split(bias, 2, 0).map((b) => b.reshape([3 * units]));
+      let h: tf.Tensor2D = tf.zeros([batch, units]);
+      const hs: tf.Tensor2D[] = [];
+      for (let t = 0; t < steps; t++) {
+        const xt = x.slice([0, t, 0], [batch, 1, features]).reshape([batch, features]) as tf.Tensor2D;
+        const [xz, xr, xh] = tf.split(tf.add(tf.matMul(xt, kernel), inputBias!), 3, 1);
+        const [rz, rr, rh] = tf.split(tf.add(tf.matMul(h, recurrentKernel), recurrentBias!), 3, 1);
+        const z = tf.sigmoid(tf.add(xz!, rz!));
+        const r = tf.sigmoid(tf.add(xr!, rr!));
+        const hh = tf.tanh(tf.add(xh!, tf.mul(r, rh!)));
+        h = tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), hh));
+        hs.push(h);
+      }
+      return returnSequences ? tf.stack(hs, 1) : h;
+    }),
+    setWeights: (ws) => void (w = ws.map((t) => t.clone())),
+    getWeights: () => w ?? [],
+  };
+}
+
+const GRU: TfjsCase[] = [
+  {
+    name: "gru 1 unit, b¹_h = 0, return_sequences (TF.js GRU, reset_after=false: equal for one unit)",
+    layer: { op: "gru", units: 1, return_sequences: true },
+    tfLayer: () => tfGru(1, true),
+    inputs: [[5, 3]],
+    weights: gruWeights(3, 1),
+    adjustWeights: zeroResetAfterTerms(1, false),
+    tfWeights: resetBeforeWeights(1),
+  },
+  {
+    name: "gru 4 units, U_h = 0, b¹_h = 0 (TF.js GRU, reset_after=false: equal without U_h)",
+    layer: { op: "gru", units: 4 },
+    tfLayer: () => tfGru(4, false),
+    inputs: [[6, 3]],
+    weights: gruWeights(3, 4),
+    adjustWeights: zeroResetAfterTerms(4, true),
+    tfWeights: resetBeforeWeights(4),
+  },
+  ...[false, true].map((returnSequences): TfjsCase => ({
+    name: `gru 3 units, all weights, return_sequences=${returnSequences} (Keras 3 reset_after=true in tf ops: TF.js's GRU lacks it)`,
+    layer: { op: "gru", units: 3, return_sequences: returnSequences },
+    tfLayer: () => gruResetAfter(3, returnSequences),
+    inputs: [[5, 2]],
+    weights: gruWeights(2, 3),
+  })),
+];
+
+// ---------------------------------------------------------------- attention, position embedding
+
+const MHA_WEIGHTS = ["query", "key", "value", "attention_output"] as const;
+
+/** tfjs-layers' MultiHeadAttention (a port of Keras's), fed kiln's [query, value, key] inputs. */
+function tfMultiHeadAttention(args: { numHeads: number; keyDim: number; valueDim?: number }, causal: boolean): TfLayer {
+  const m = new MultiHeadAttention(args);
+  const sublayers = () => [m._queryDense, m._keyDense, m._valueDense, m._outputDense];
+  return {
+    apply: (x) => {
+      const [query, value, key] = Array.isArray(x) ? x : [x];
+      return m.call(query!, { value: value ?? query!, ...(key ? { key } : {}), useCausalMask: causal });
+    },
+    setWeights: (ws) => sublayers().forEach((l, i) => l.setWeights(ws.slice(2 * i, 2 * i + 2))),
+    getWeights: () => sublayers().flatMap((l) => l.getWeights()),
+  };
+}
+
+function mhaWeights(heads: number, keyDim: number, valueDim: number, dq: number, dv: number, dk: number): Weights {
+  const shapes: Record<(typeof MHA_WEIGHTS)[number], [number[], number[]]> = {
+    query: [[dq, heads, keyDim], [heads, keyDim]],
+    key: [[dk, heads, keyDim], [heads, keyDim]],
+    value: [[dv, heads, valueDim], [heads, valueDim]],
+    attention_output: [[heads, valueDim, dq], [dq]],
+  };
+  return MHA_WEIGHTS.flatMap((w): Weights => [[`${w}/kernel`, shapes[w][0]], [`${w}/bias`, shapes[w][1]]]);
+}
+
+const ATTENTION: TfjsCase[] = [
+  {
+    name: "multi_head_attention self-attention",
+    layer: { op: "multi_head_attention", num_heads: 2, key_dim: 3 },
+    tfLayer: () => tfMultiHeadAttention({ numHeads: 2, keyDim: 3 }, false),
+    inputs: [[4, 6]],
+    weights: mhaWeights(2, 3, 3, 6, 6, 6),
+  },
+  {
+    name: "multi_head_attention causal self-attention, value_dim ≠ key_dim",
+    layer: { op: "multi_head_attention", num_heads: 2, key_dim: 2, value_dim: 3, causal: true },
+    tfLayer: () => tfMultiHeadAttention({ numHeads: 2, keyDim: 2, valueDim: 3 }, true),
+    inputs: [[5, 4]],
+    weights: mhaWeights(2, 2, 3, 4, 4, 4),
+  },
+  {
+    name: "multi_head_attention cross [query, value, key], T ≠ S, causal",
+    layer: { op: "multi_head_attention", num_heads: 3, key_dim: 2, value_dim: 4, causal: true },
+    tfLayer: () => tfMultiHeadAttention({ numHeads: 3, keyDim: 2, valueDim: 4 }, true),
+    inputs: [[3, 4], [5, 6], [5, 2]],
+    weights: mhaWeights(3, 2, 4, 4, 6, 2),
+  },
+];
+
+/**
+ * TF.js has no PositionEmbedding layer (keras_hub's): its output is the embedding of positions
+ * 0..T-1, so the case runs TF.js's embedding layer on tf.range(T), tiled over the batch.
+ */
+function tfPositionEmbedding(sequenceLength: number, dim: number): TfLayer {
+  const embedding = tf.layers.embedding({ inputDim: sequenceLength, outputDim: dim });
+  const positions = (x: tf.Tensor) => tf.tile(tf.range(0, x.shape[1]!, 1, "int32").expandDims(0), [x.shape[0]!, 1]);
+  return {
+    apply: (x) => embedding.apply(positions(x as tf.Tensor)),
+    setWeights: (ws) => embedding.setWeights(ws),
+    getWeights: () => embedding.getWeights(),
+  };
+}
+
+const positionEmbedding = (steps: number, sequenceLength: number): TfjsCase => ({
+  name: `position_embedding T=${steps}, sequence_length=${sequenceLength} (TF.js has none: its embedding layer on tf.range(T))`,
+  layer: { op: "position_embedding", sequence_length: sequenceLength },
+  tfLayer: () => tfPositionEmbedding(sequenceLength, 4),
+  inputs: [[steps, 4]],
+  weights: [["embeddings", [sequenceLength, 4]]],
+});
+
+// ---------------------------------------------------------------- the table
+
+const ACTIVATIONS: [string, string][] = [
+  ["relu", "relu"], ["sigmoid", "sigmoid"], ["tanh", "tanh"], ["softmax", "softmax"], ["gelu", "gelu"],
+  ["elu", "elu"], ["softplus", "softplus"], ["silu", "swish"], ["swish", "swish"], ["linear", "linear"],
+];
+
+const MERGES: [OpName, () => tf.layers.Layer][] = [
+  ["add", () => tf.layers.add()], ["multiply", () => tf.layers.multiply()], ["average", () => tf.layers.average()],
+  ["maximum", () => tf.layers.maximum()], ["minimum", () => tf.layers.minimum()],
+];
+
+export const TFJS_CASES: TfjsCase[] = [
+  dense(4, "relu"),
+  { ...dense(3), name: "dense on a rank-3 input (last axis)", inputs: [[2, 5]] },
+  {
+    name: "dense without bias",
+    layer: { op: "dense", units: 3, use_bias: false },
+    tfLayer: () => tf.layers.dense({ units: 3, useBias: false }),
+    inputs: [[4]],
+    weights: [["kernel", [4, 3]]],
+  },
+  ...CONV.map(conv2d),
+  ...POOL.flatMap((p) => [pooling("max", p), pooling("average", p)]),
+  { name: "global_average_pooling2d", layer: { op: "global_average_pooling2d" }, tfLayer: () => tf.layers.globalAveragePooling2d({}), inputs: [[4, 3, 5]] },
+  { name: "global_max_pooling2d", layer: { op: "global_max_pooling2d" }, tfLayer: () => tf.layers.globalMaxPooling2d({}), inputs: [[4, 3, 5]] },
+  { name: "flatten", layer: { op: "flatten" }, tfLayer: () => tf.layers.flatten(), inputs: [[2, 3, 2]] },
+  { name: "reshape with -1", layer: { op: "reshape", target_shape: [3, -1] }, tfLayer: () => tf.layers.reshape({ targetShape: [3, 4] }), inputs: [[2, 6]] },
+  batchNorm(false),
+  batchNorm(false, 0),
+  batchNorm(true),
+  batchNorm(true, 0),
+  {
+    name: "layer_normalization",
+    layer: { op: "layer_normalization" },
+    tfLayer: () => tf.layers.layerNormalization({ epsilon: 0.001 }),
+    inputs: [[3, 5]],
+    weights: [["gamma", [5]], ["beta", [5]]],
+  },
+  {
+    name: "embedding",
+    layer: { op: "embedding", input_dim: 7, output_dim: 4 },
+    tfLayer: () => tf.layers.embedding({ inputDim: 7, outputDim: 4 }),
+    inputs: [[5]],
+    intInputs: 7,
+    weights: [["embeddings", [7, 4]]],
+  },
+  positionEmbedding(5, 8),
+  positionEmbedding(6, 6),
+  ...[false, true].flatMap(recurrent),
+  ...GRU,
+  ...ATTENTION,
+  { name: "dropout in inference mode (the identity)", layer: { op: "dropout", rate: 0.4 }, tfLayer: () => tf.layers.dropout({ rate: 0.4 }), inputs: [[3, 4]] },
+  {
+    name: "dropout in training mode: TF.js's keep-mask, kept elements scaled by 1/(1 − rate)",
+    layer: { op: "dropout", rate: 0.4 },
+    tfLayer: () => tf.layers.dropout({ rate: 0.4 }),
+    inputs: [[3, 4]],
+    training: true,
+    maskFromTf: true,
+  },
+  ...MERGES.map(([op, tfLayer]): TfjsCase => ({ name: `${op} (3 inputs)`, layer: { op }, tfLayer, inputs: [[2, 3], [2, 3], [2, 3]] })),
+  { name: "subtract (TF.js has no layer: tf.sub)", layer: { op: "subtract" }, tfLayer: () => weightless(([a, b]) => tf.sub(a!, b!)), inputs: [[4], [4]], tolerance: 1e-6 },
+  { name: "concatenate on the last axis", layer: { op: "concatenate" }, tfLayer: () => tf.layers.concatenate(), inputs: [[2, 3], [2, 1], [2, 2]] },
+  { name: "concatenate on a middle axis", layer: { op: "concatenate", axis: 0 }, tfLayer: () => tf.layers.concatenate({ axis: 1 }), inputs: [[2, 3], [1, 3]] },
+  ...ACTIVATIONS.map(([kiln, tfName]): TfjsCase => ({
+    name: `activation ${kiln}${kiln === "gelu" ? " (exact)" : ""}`,
+    layer: { op: "activation", activation: kiln },
+    tfLayer: () => tf.layers.activation({ activation: tfName as never }),
+    inputs: [[2, 5]],
+  })),
+  { name: "activation leaky_relu", layer: { op: "activation", activation: "leaky_relu" }, tfLayer: () => tf.layers.leakyReLU({ alpha: 0.2 }), inputs: [[6]] },
+  { name: "softmax layer on the last axis", layer: { op: "softmax" }, tfLayer: () => tf.layers.softmax({ axis: -1 }), inputs: [[3, 4]] },
+  // tfjs softmax supports only the last axis: transpose around it.
+  { name: "softmax layer on a middle axis", layer: { op: "softmax", axis: 0 }, tfLayer: () => transposed(tf.layers.softmax({ axis: -1 }), [0, 2, 1]), inputs: [[3, 4]] },
+];
