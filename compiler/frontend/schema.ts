@@ -160,7 +160,7 @@ export function buildGraphSchema(): JsonSchema {
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     title: "a kiln graph object (kiln.graph/v1)",
-    description: "A declarative model graph that kiln compiles to WebAssembly. Generated from compiler/ops; see docs/graph-spec.md.",
+    description: "A declarative model graph that kiln compiles to WebAssembly. The format is specified in docs/graph-spec.md (in the kiln repository and npm package); this schema is generated from compiler/ops.",
     type: "object",
     properties: {
       $schema: { title: "a string", description: "Path or URL of this schema, for editors.", type: "string" },

@@ -1,21 +1,23 @@
 /**
- * Threaded modules in a real browser (Debian's chromium driven by playwright-core): the web demo's
- * worker loads build/mnist-cnn.threads.wasm asking for 2 threads. Served with COOP/COEP the page is
- * cross-origin isolated and the runtime trains on a pool of 2 (a nested Web Worker over shared
- * memory); served without them it warns once and runs the single-threaded fallback. Both train, and
- * their losses are bit-identical, as the thread count never changes the arithmetic. Also: a thread
- * worker the browser refuses (CSP) fails the load readably; a page's main thread falls back.
+ * Threaded modules in a real browser (the Chromium that ./chromium.ts finds, driven by
+ * playwright-core): the web demo's worker loads build/mnist-cnn.threads.wasm asking for 2 threads.
+ * Served with COOP/COEP the page is cross-origin isolated and the runtime trains on a pool of 2 (a
+ * nested Web Worker over shared memory); served without them it warns once and runs the
+ * single-threaded fallback. Both train, and their losses are bit-identical, as the thread count
+ * never changes the arithmetic. Also: a thread worker the browser refuses (CSP) fails the load
+ * readably; a page's main thread falls back.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import binaryen from "binaryen";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { useChromium } from "./chromium.js";
 import { prepare, THREADS } from "../../examples/web-mnist/prepare.mjs";
 import { startServer } from "../../examples/web-mnist/serve.mjs";
 
 const STEPS = 60, BATCH = 32;
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 interface DemoState {
   ready: boolean; done: boolean; error?: string; losses: number[];
@@ -27,27 +29,24 @@ interface Run {
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 let isolatedServer: Server, plainServer: Server;
-let context: BrowserContext;
+const browser = useChromium();
+let threadsWasm: string;
 const runs: { threaded?: Run; fallback?: Run } = {};
 
 beforeAll(async () => {
   const buildDir = mkdtempSync(join(tmpdir(), "kiln-web-threads-"));
-  await prepare({ out: buildDir, optimizeLevel: 0 });
+  ({ threadsWasm } = await prepare({ out: buildDir, optimizeLevel: 0 }));
   [isolatedServer, plainServer] = await Promise.all([startServer({ port: 0, buildDir, isolate: true }), startServer({ port: 0, buildDir })]);
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "kiln-chromium-")), {
-    executablePath: "/usr/bin/chromium", headless: true, args: ARGS, viewport: { width: 1000, height: 760 },
-  });
 });
 
 afterAll(async () => {
-  await context?.close();
   await isolatedServer?.close();
   await plainServer?.close();
 });
 
 /** Opens the demo at `url`, trains STEPS batches of BATCH and collects what the page and its workers said. */
 async function trainOn(url: string): Promise<Run> {
-  const page = await context.newPage();
+  const page = await browser().context.newPage();
   return collect(page, url, true);
 }
 
@@ -105,6 +104,18 @@ test("cross-origin-isolated page: the worker trains on 2 threads", async () => {
   expect(run.errors).toEqual([]);
 });
 
+test("the module the isolated page trains with is SIMD code on a shared memory, so the browser ran both", () => {
+  const mod = binaryen.readBinary(readFileSync(threadsWasm));
+  try {
+    const text = mod.emitText();
+    expect(text).toMatch(/\(import "env" "memory" \(memory \S+ \d+ \d+ shared\)\)/);
+    expect(text).toMatch(/\(memory\.atomic\.notify|\(i32\.atomic\./);
+    expect(text.split("(f32x4.").length - 1).toBeGreaterThan(100); // the kernels' arithmetic, not a stray op
+  } finally {
+    mod.dispose();
+  }
+});
+
 test("page without COOP/COEP: falls back to one thread, warns once naming the headers", async () => {
   const run = (runs.fallback = await trainOn(plainServer.url));
   expect(run.isolated).toBe(false);
@@ -134,7 +145,7 @@ test("an isolated page whose worker may not start Blob workers: loading fails wi
   // (a blob: URL) may start. Refused, the demo must say why, not hang or print [object Event];
   // the same policy plus blob: is the control (it loads with 2 threads).
   const open = async (workerSrc: string) => {
-    const page = await context.newPage();
+    const page = await browser().context.newPage();
     await page.route("**/worker.js", async (route) => {
       const res = await route.fetch();
       await route.fulfill({ response: res, headers: { ...res.headers(), "content-security-policy": `worker-src ${workerSrc}` } });
@@ -167,7 +178,7 @@ const MAIN_THREAD_LOADS = `(async () => {
 })()`;
 
 test("an isolated page's main thread: 2 threads fall back (it cannot wait on a barrier), 1 thread runs the threaded build", async () => {
-  const page = await context.newPage();
+  const page = await browser().context.newPage();
   const warnings: string[] = [];
   page.on("console", (m) => m.type() === "warning" && warnings.push(m.text()));
   try {

@@ -1,23 +1,24 @@
 /**
- * The web demo end to end in a real browser (Debian's chromium driven by playwright-core): the page
- * trains the seed CNN in a Web Worker while the page stays responsive, the loss falls, real test
- * digits painted on the pad and a digit drawn with the mouse are recognized, and a screenshot is
- * saved to test/browser/screenshot.png. The module is compiled fresh (optimizeLevel 0) each run.
+ * The web demo end to end in a real browser (the Chromium that ./chromium.ts finds, driven by
+ * playwright-core): the page trains the seed CNN in a Web Worker while the page stays responsive,
+ * the loss falls, real test digits painted on the pad and a digit drawn with the mouse are
+ * recognized, and a screenshot is saved to test/browser/screenshot.png. The module is compiled
+ * fresh (optimizeLevel 0) each run.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { useChromium } from "./chromium.js";
 import { decodeDigits, type DigitPart } from "../../examples/web-mnist/digits.js";
 import { prepare } from "../../examples/web-mnist/prepare.mjs";
 import { startServer } from "../../examples/web-mnist/serve.mjs";
 
 const STEPS = 300, BATCH = 16;
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let server: Awaited<ReturnType<typeof startServer>>;
-let context: BrowserContext;
+const browser = useChromium();
 let page: Page;
 let testDigits: DigitPart;
 const pageErrors: string[] = [];
@@ -34,20 +35,16 @@ beforeAll(async () => {
   const files = await prepare({ out: buildDir, optimizeLevel: 0 });
   testDigits = decodeDigits(readFileSync(files.data)).test;
   server = await startServer({ port: 0, buildDir });
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "kiln-chromium-")), {
-    executablePath: "/usr/bin/chromium", headless: true, args: ARGS, viewport: { width: 1000, height: 760 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => m.type() === "error" && pageErrors.push(m.text()));
 });
 
 afterAll(async () => {
-  await context?.close();
   await server?.close();
 });
 
 test("trains in a worker, stays responsive, recognizes digits", async () => {
+  page = await browser().context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && pageErrors.push(m.text()));
   await page.goto(server.url);
   await page.waitForFunction(() => (window as unknown as { kilnDemo?: { state: DemoState } }).kilnDemo?.state.ready, null, { timeout: 30_000 });
 

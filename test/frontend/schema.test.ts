@@ -19,6 +19,13 @@ describe("schemas/graph.schema.json", () => {
     expect(readFileSync(FILE, "utf8")).toBe(text);
   });
 
+  test("its description points at the spec, docs/graph-spec.md, which is in the project", () => {
+    expect(schema.description).toMatch(/\bdocs\/graph-spec\.md\b/);
+    const spec = readFileSync("docs/graph-spec.md", "utf8");
+    expect(spec).toMatch(/^# kiln graph spec, format `kiln\.graph\/v\d+`/);
+    expect(spec).toContain(schema.properties.format.const); // the spec describes the format the schema accepts
+  });
+
   test("declares draft 2020-12 and every op", () => {
     expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     expect(schema.$defs.layer.properties.op.enum).toEqual(OP_NAMES);
