@@ -1,6 +1,7 @@
 /**
  * `kiln check graph.json [--json]`: runs the front end and prints a Keras-style summary (or the
- * same as JSON). Exit 0 valid, 1 invalid graph (each problem on its own line on stderr, with its
+ * same as JSON); notes that are not errors (a kiln.graph/v1 file and how its axes were read) go
+ * to stderr. Exit 0 valid, 1 invalid graph (each problem on its own line on stderr, with its
  * path and layer), 2 usage error (including a file that cannot be read).
  */
 import { readFile } from "node:fs/promises";
@@ -27,6 +28,8 @@ export function registerCheck(program: Command, { io, setExitCode }: CliContext)
       }
       try {
         const graph = checkGraph(text, { maxBytes: opts.maxBytes });
+        // Notes (a kiln.graph/v1 file, how its axes were read) go to stderr: the summary stays parseable.
+        for (const d of graph.notes ?? []) io.err(`${file}: note: ${oneLine(formatDiagnostic(d))}\n`);
         io.out(opts.json ? JSON.stringify(summarize(graph), null, 2) + "\n" : formatSummary(graph));
         setExitCode(0);
       } catch (err) {

@@ -10,6 +10,7 @@ import type { RawGraph, RawValue } from "./raw-graph.js";
 import { inferLayers } from "./shapes.js";
 import { checkTraining } from "./training.js";
 import { didYouMean } from "./suggest.js";
+import { formatNotes } from "./format.js";
 
 type Kind = "input" | "target" | "layer";
 interface Named { kind: Kind; index: number; path: string }
@@ -28,6 +29,8 @@ export function buildGraph(raw: RawGraph): Graph {
   bag.throwIfAny();
   const graph: Graph = { format: raw.format, name: raw.name, seed: raw.seed ?? 0, inputs, targets, layers, outputs };
   if (training) graph.training = training;
+  const notes = formatNotes(raw);
+  if (notes.length) graph.notes = notes;
   return graph;
 }
 
