@@ -59,6 +59,11 @@ export interface CompileOptions {
    * snapshots, `kiln compile --dump-ir-after`). Not called for the fallback and relaxed builds.
    */
   afterPass?: (pass: string, printIR: () => string) => void;
+  /**
+   * "source": stop once the AssemblyScript source is generated (every pass but asc), returning an
+   * empty `wasm`; for tests that sweep many graphs through the compiler in little time.
+   */
+  stopAfter?: "source";
 }
 
 export interface CompileResult {
@@ -124,6 +129,10 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, { ...ctx, training: e.name === "train_step" }, maxBatch)));
   const { source, kernels, names } = assembleModule(entries, threads ? { sync, splits, scratch, scratchBytes } : undefined, progress);
   const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
+  if (options.stopAfter === "source") {
+    const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
+    return { wasm: new Uint8Array(), manifest, ir: printModule(lw.mod), source, stats: { kernels, calls: entries.reduce((s, e) => s + e.calls.length, 0), compileMs: performance.now() - started } };
+  }
   const level = options.optimizeLevel ?? 0;
   const wasm = await compileAssemblyScript(source, {
     optimizeLevel: level, initialPages: pages, relaxedSimd: options.relaxedSimd,
