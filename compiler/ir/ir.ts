@@ -7,7 +7,6 @@
  * maxBatch); its `shape` is the per-example shape. Sizes that depend on the batch are `Dim`s:
  * a constant, or `{ batch: k }` meaning batch·k, passed to kernels as i32 parameters.
  */
-import type { EwExpr, EwInput } from "../emit/elementwise.js";
 
 export type Dim = number | { batch: number };
 
@@ -93,8 +92,11 @@ export function elems(t: Tensor): number {
   return numel(t.shape);
 }
 
+export function sameDim(a: Dim, b: Dim): boolean {
+  return typeof a === "number" ? a === b : typeof b !== "number" && a.batch === b.batch;
+}
+
 export function dimStr(d: Dim): string {
   return typeof d === "number" ? String(d) : d.batch === 1 ? "B" : `B*${d.batch}`;
 }
 
-export type { EwExpr, EwInput };

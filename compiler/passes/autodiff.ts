@@ -6,6 +6,7 @@
  * backward graph stops at the lowest trainable layer (frozen layers below it cost nothing).
  */
 import { Module, numel, type Node, type Program, type Tensor } from "../ir/ir.js";
+import { X } from "../ir/expr.js";
 import { GRAD_RULES } from "../prims/grad-rules.js";
 
 /** One way of writing (part of) a gradient into `target`. */
@@ -67,7 +68,7 @@ export function backward(
       if (c.canAccumulate === false) {
         const tmp = mod.tensor({ shape: target.shape, batched: target.batched, dtype: "f32", kind: "activation", layer: layer });
         c.emit(tmp, false);
-        mod.node(prog, "ew", [target, tmp], [target], { rows: sizeDim(target), cols: 1, inputs: [{ div: 1 }, { div: 1 }], exprs: [{ k: "bin", op: "add", a: { k: "in", i: 0 }, b: { k: "in", i: 1 } }] }, layer);
+        mod.node(prog, "ew", [target, tmp], [target], { rows: sizeDim(target), cols: 1, inputs: [{ div: 1 }, { div: 1 }], exprs: [X.add(X.in(0), X.in(1))] }, layer);
       } else c.emit(target, true);
     }
     return target;

@@ -17,9 +17,8 @@
  * After fusion, with the batch bound known, filter gradients are split the same way over fixed
  * chunks of examples (`chunkFilterGradients`).
  */
-import type { EwExpr, EwInput } from "../emit/elementwise.js";
-import { remap, substitute } from "../ir/expr-diff.js";
-import { numel, type Module, type Node, type Program, type Tensor } from "../ir/ir.js";
+import { X, isFull, remap, sameExpr, sameInput, substitute, type EwExpr, type EwInput } from "../ir/expr.js";
+import { numel, sameDim, type Dim, type Module, type Node, type Program, type Tensor } from "../ir/ir.js";
 import { directConvApplies } from "../emit/conv.js";
 
 const EPILOGUE_ACTIVATIONS = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"]);
@@ -77,7 +76,7 @@ function splitBatchSums(mod: Module, prog: Program): void {
     const perExample = mod.tensor({ shape: [q], batched: true, dtype: "f32", kind: "activation", layer: n.layer });
     const first: Node = { ...n, id: n.id, inputs: n.inputs, outputs: [perExample.id], attrs: { outer: { batch: 1 }, mid: a.outer.batch, inner: q, axis: "mid", op: "sum", inputs: a.inputs, pre: a.pre, accumulate: false } };
     const scratch = { name: prog.name, nodes: [] as Node[] };
-    const second = mod.node(scratch, "reduce", [perExample], n.outputs.map((o) => mod.t(o)), { outer: { batch: 1 }, mid: 1, inner: q, axis: "outer", op: "sum", inputs: [{ div: 1 }], pre: { k: "in", i: 0 }, scale: a.scale, accumulate: a.accumulate }, n.layer);
+    const second = mod.node(scratch, "reduce", [perExample], n.outputs.map((o) => mod.t(o)), { outer: { batch: 1 }, mid: 1, inner: q, axis: "outer", op: "sum", inputs: [{ div: 1 }], pre: X.in(0), scale: a.scale, accumulate: a.accumulate }, n.layer);
     // The per-example half goes right after its inputs are written, among the batch-split calls
     // of the backward pass; the small sum over examples stays where the reduction was.
     moveAfterInputs(mod, prog, n, second, first);
@@ -147,8 +146,6 @@ function privateTo(mod: Module, u: Uses, t: Tensor, consumer: Node): boolean {
   const r = u.readers.get(t.id) ?? [];
   return r.length === 1 && r[0] === consumer;
 }
-
-const isFull = (m: EwInput) => m.div === 1 && m.mod === undefined;
 
 function fuseEpilogues(mod: Module, prog: Program): void {
   for (const n of prog.nodes.slice()) {
@@ -224,11 +221,7 @@ function fuseConvPool(mod: Module, prog: Program): void {
 }
 
 /** relu'(in0) · in1 as autodiff writes it: (in0 > 0 ? 1 : 0) · in1. */
-const RELU_GRAD = JSON.stringify({
-  k: "bin", op: "mul",
-  a: { k: "sel", cmp: "gt", a: { k: "in", i: 0 }, b: { k: "const", v: 0 }, then: { k: "const", v: 1 }, else: { k: "const", v: 0 } },
-  b: { k: "in", i: 1 },
-});
+const RELU_GRAD = X.mul(X.positive(X.in(0)), X.in(1));
 
 function fusePoolGradRelu(mod: Module, prog: Program): void {
   for (const n of prog.nodes.slice()) {
@@ -239,7 +232,7 @@ function fusePoolGradRelu(mod: Module, prog: Program): void {
     const e = (u.readers.get(out.id) ?? [])[0];
     if (!e || e.op !== "ew" || !privateTo(mod, u, out, e) || e.inputs.length !== 2 || e.inputs[1] !== out.id) continue;
     if (mod.storage(mod.t(e.inputs[0]!)).id !== mod.storage(mod.t(n.inputs[0]!)).id) continue;
-    if (!e.attrs.inputs.every(isFull) || e.attrs.exprs.length !== 1 || e.attrs.accumulate?.[0] || JSON.stringify(e.attrs.exprs[0]) !== RELU_GRAD) continue;
+    if (!e.attrs.inputs.every(isFull) || e.attrs.exprs.length !== 1 || e.attrs.accumulate?.[0] || !sameExpr(e.attrs.exprs[0], RELU_GRAD)) continue;
     if (writtenBetween(mod, prog, n, e)) continue;
     n.attrs = { ...a, reluGrad: true };
     n.outputs = [e.outputs[0]!];
@@ -247,8 +240,8 @@ function fusePoolGradRelu(mod: Module, prog: Program): void {
   }
 }
 
-function sameDomain(a: Node, rows: unknown, cols: number): boolean {
-  return JSON.stringify(a.attrs.rows) === JSON.stringify(rows) && a.attrs.cols === cols;
+function sameDomain(a: Node, rows: Dim, cols: number): boolean {
+  return sameDim(a.attrs.rows, rows) && a.attrs.cols === cols;
 }
 
 /** Folds one elementwise producer into its consumer; returns whether anything changed. */
@@ -271,7 +264,7 @@ function fuseElementwise(mod: Module, prog: Program): boolean {
       consumer.inputs = merged.ids;
     } else if (consumer.op === "reduce") {
       const a = consumer.attrs;
-      if (!(JSON.stringify(p.attrs.rows) === JSON.stringify(a.outer) && p.attrs.cols === a.mid * a.inner) || !isFull(a.inputs[ix])) continue;
+      if (!(sameDim(p.attrs.rows, a.outer) && p.attrs.cols === a.mid * a.inner) || !isFull(a.inputs[ix])) continue;
       const merged = mergeInputs(consumer, ix, p);
       consumer.attrs = { ...a, inputs: merged.maps, pre: merged.rewrite(a.pre) };
       consumer.inputs = merged.ids;
@@ -297,7 +290,7 @@ function mergeInputs(consumer: Node, ix: number, producer: Node) {
   const ids: number[] = [];
   const maps: EwInput[] = [];
   const indexOf = (id: number, m: EwInput) => {
-    for (let i = 0; i < ids.length; i++) if (ids[i] === id && JSON.stringify(maps[i]) === JSON.stringify(m)) return i;
+    for (let i = 0; i < ids.length; i++) if (ids[i] === id && sameInput(maps[i]!, m)) return i;
     ids.push(id);
     maps.push(m);
     return ids.length - 1;

@@ -17,11 +17,10 @@
  *  gather / scatter_add  {rows, dim, vocab}
  */
 import type { Contribution, GradContext, GradRule } from "../passes/autodiff.js";
-import { diff, mul } from "../ir/expr-diff.js";
-import type { EwExpr, EwInput } from "../emit/elementwise.js";
+import { diff } from "../ir/expr-diff.js";
+import { X, type EwExpr, type EwInput } from "../ir/expr.js";
 import { numel, type Dim, type Node, type Tensor } from "../ir/ir.js";
 
-const inp = (i: number): EwExpr => ({ k: "in", i });
 
 /** Leading dims of a matmul operand, made explicit (row-major defaults). */
 export function leadingDims(a: any): { lda: number; ldb: number; ldc: number } {
@@ -106,8 +105,8 @@ const pool2dGrad: GradRule = (node, ctx) => {
 function domainGrad(ctx: GradContext, layer: string, rows: Dim, cols: number, inputs: [Tensor, EwInput][], expr: EwExpr, j: number, dy: [Tensor, EwInput], scale = 1) {
   const [x, bj] = inputs[j]!;
   if (!ctx.needs(x)) return;
-  let d = mul(diff(expr, j), inp(inputs.length));
-  if (scale !== 1) d = mul(d, { k: "const", v: scale });
+  let d = X.times(diff(expr, j), X.in(inputs.length));
+  if (scale !== 1) d = X.times(d, X.c(scale));
   const all = [...inputs, dy];
   const tensors = all.map((p) => p[0]);
   const maps = all.map((p) => p[1]);
@@ -126,9 +125,9 @@ function domainGrad(ctx: GradContext, layer: string, rows: Dim, cols: number, in
 
 /** Activations whose derivative is cheaper from the output y than from the input x. */
 const FROM_OUTPUT: Record<string, (y: EwExpr) => EwExpr> = {
-  relu: (y) => ({ k: "sel", cmp: "gt", a: y, b: { k: "const", v: 0 }, then: { k: "const", v: 1 }, else: { k: "const", v: 0 } }),
-  sigmoid: (y) => ({ k: "bin", op: "mul", a: y, b: { k: "bin", op: "sub", a: { k: "const", v: 1 }, b: y } }),
-  tanh: (y) => ({ k: "bin", op: "sub", a: { k: "const", v: 1 }, b: { k: "un", op: "square", a: y } }),
+  relu: (y) => X.positive(y),
+  sigmoid: (y) => X.mul(y, X.sub(X.c(1), y)),
+  tanh: (y) => X.sub(X.c(1), X.un("square", y)),
 };
 
 const ewGrad: GradRule = (node, ctx) => {
@@ -140,7 +139,7 @@ const ewGrad: GradRule = (node, ctx) => {
   const expr: EwExpr = a.exprs[0];
   if (expr.k === "un" && expr.a.k === "in" && FROM_OUTPUT[expr.op] && ins.length === 1 && ins[0]![1].div === 1 && ins[0]![1].mod === undefined) {
     // y = act(x): dx = act'(y)·dy, so the pre-activation need not be kept (and fuses away).
-    const d = mul(FROM_OUTPUT[expr.op]!(inp(0)), inp(1));
+    const d = X.times(FROM_OUTPUT[expr.op]!(X.in(0)), X.in(1));
     ctx.contribute(ins[0]![0], { full: true, emit: (t, acc) => void ctx.mod.node(ctx.prog, "ew", [out, dy], [t], { rows: a.rows, cols: a.cols, inputs: [{ div: 1 }, { div: 1 }], exprs: [d], accumulate: [acc] }, ctx.layer) });
     return;
   }

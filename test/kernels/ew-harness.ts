@@ -6,7 +6,7 @@
 import { compileAssemblyScript } from "../../compiler/assemble/asc.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
 import { preludeFor } from "../../compiler/assemble/prelude.js";
-import type { EwExpr, EwInput, EwUnary } from "../../compiler/emit/elementwise.js";
+import type { EwExpr, EwInput, EwUnary } from "../../compiler/ir/expr.js";
 
 export interface TestModule {
   memory: WebAssembly.Memory;

@@ -4,26 +4,10 @@
  * primitive set stays small and every primitive has one gradient rule (prims.ts).
  */
 import type { ActivationName, Graph, Layer } from "../../frontend/graph-types.js";
-import type { EwExpr, EwInput } from "../../emit/elementwise.js";
+import { FULL, X, perCol, type EwExpr, type EwInput } from "../../ir/expr.js";
 import { Module, numel, type Dim, type Program, type Tensor } from "../../ir/ir.js";
 
 export type Mode = "train" | "infer";
-
-/** Expression shorthands. */
-export const E = {
-  in: (i: number): EwExpr => ({ k: "in", i }),
-  c: (v: number): EwExpr => ({ k: "const", v }),
-  un: (op: any, a: EwExpr): EwExpr => ({ k: "un", op, a }),
-  bin: (op: any, a: EwExpr, b: EwExpr): EwExpr => ({ k: "bin", op, a, b }),
-  add: (a: EwExpr, b: EwExpr): EwExpr => E.bin("add", a, b),
-  sub: (a: EwExpr, b: EwExpr): EwExpr => E.bin("sub", a, b),
-  mul: (a: EwExpr, b: EwExpr): EwExpr => E.bin("mul", a, b),
-};
-
-export const FULL: EwInput = { div: 1 };
-export const perCol = (cols: number): EwInput => ({ div: 1, mod: cols });
-export const perRow = (cols: number): EwInput => ({ div: cols });
-export const SCALAR: EwInput = { div: 1, mod: 1 };
 
 export class Builder {
   /** Layer name → its output tensor (and graph inputs/targets by name). */
@@ -77,13 +61,13 @@ export class Builder {
 
   addBias(x: Tensor, bias: Tensor): Tensor {
     const cols = x.shape.at(-1)!;
-    return this.ew(E.add(E.in(0), E.in(1)), [[x, FULL], [bias, perCol(cols)]], this.act(x.shape), cols);
+    return this.ew(X.add(X.in(0), X.in(1)), [[x, FULL], [bias, perCol(cols)]], this.act(x.shape), cols);
   }
 
   activation(x: Tensor, act: ActivationName): Tensor {
     if (act === "linear") return x;
     if (act === "softmax") return this.softmax(x, x.shape.length - 1);
-    return this.ew(E.un(act, E.in(0)), [[x, FULL]], this.act(x.shape));
+    return this.ew(X.un(act, X.in(0)), [[x, FULL]], this.act(x.shape));
   }
 
   softmax(x: Tensor, axis: number): Tensor {

@@ -5,8 +5,8 @@
  */
 import type { ActivationName, Layer } from "../../frontend/graph-types.js";
 import { numel, type Tensor } from "../../ir/ir.js";
-import type { EwInput } from "../../emit/elementwise.js";
-import { Builder, E, FULL, SCALAR, perCol, perRow } from "./builder.js";
+import { Builder } from "./builder.js";
+import { FULL, SCALAR, X, perCol, perRow, type EwBinary, type EwInput } from "../../ir/expr.js";
 
 export type Lowering = (b: Builder, layer: Layer, inputs: Tensor[]) => Tensor;
 
@@ -77,13 +77,13 @@ const dropout: Lowering = (b, layer, [x]) => {
   if (b.mode !== "train" || rate === 0) return b.alias(x!, x!.shape);
   const mask = b.act(x!.shape);
   b.mod.node(b.prog, "dropout_mask", [b.state.rng!], [mask], { n: { batch: numel(x!.shape) }, rate, stream: b.state.dropoutStreams++ }, layer.name);
-  return b.ew(E.mul(E.in(0), E.in(1)), [[x!, FULL], [mask, FULL]], b.act(x!.shape));
+  return b.ew(X.mul(X.in(0), X.in(1)), [[x!, FULL], [mask, FULL]], b.act(x!.shape));
 };
 
 /** Normalization over the last axis `c` of a [rows, c] view: y = (x − mean)·rsqrt(var + ε)·γ + β. */
 function normalize(b: Builder, x: Tensor, mean: Tensor, meanIn: any, variance: Tensor, eps: number, gamma: Tensor, beta: Tensor): Tensor {
   const c = x.shape.at(-1)!;
-  const expr = E.add(E.mul(E.mul(E.sub(E.in(0), E.in(1)), E.un("rsqrt", E.add(E.in(2), E.c(eps)))), E.in(3)), E.in(4));
+  const expr = X.add(X.mul(X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(eps)))), X.in(3)), X.in(4));
   return b.ew(expr, [[x, FULL], [mean, meanIn], [variance, meanIn], [gamma, perCol(c)], [beta, perCol(c)]], b.act(x.shape), c);
 }
 
@@ -117,7 +117,7 @@ const batchNorm: Lowering = (b, layer, [x]) => {
 function batchNormMoving(b: Builder, layer: Layer, x: Tensor, channel: EwInput, cols: number): Tensor {
   const { epsilon } = a(layer);
   const [gamma, beta, mm, mv] = ["gamma", "beta", "moving_mean", "moving_variance"].map((n) => b.weight(layer, n)) as Tensor[];
-  const expr = E.add(E.mul(E.mul(E.sub(E.in(0), E.in(1)), E.un("rsqrt", E.add(E.in(2), E.c(epsilon)))), E.in(3)), E.in(4));
+  const expr = X.add(X.mul(X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(epsilon)))), X.in(3)), X.in(4));
   return b.ew(expr, [[x, FULL], [mm!, channel], [mv!, channel], [gamma!, channel], [beta!, channel]], b.act(x.shape), cols);
 }
 
@@ -131,12 +131,12 @@ function batchNormLastAxis(b: Builder, layer: Layer, x: Tensor): Tensor {
   const r = b.recipBatch(rows);
   const red = { outer: { batch: rows }, mid: 1, inner: c, axis: "outer", op: "sum" };
   const mean = b.act([c], false);
-  b.mod.node(b.prog, "reduce", [x!, r], [mean], { ...red, inputs: [FULL, SCALAR], pre: E.mul(E.in(0), E.in(1)) }, layer.name);
+  b.mod.node(b.prog, "reduce", [x!, r], [mean], { ...red, inputs: [FULL, SCALAR], pre: X.mul(X.in(0), X.in(1)) }, layer.name);
   const variance = b.act([c], false);
-  const centered = E.sub(E.in(0), E.in(1));
-  b.mod.node(b.prog, "reduce", [x!, mean, r], [variance], { ...red, inputs: [FULL, perCol(c), SCALAR], pre: E.mul(E.mul(centered, centered), E.in(2)) }, layer.name);
+  const centered = X.sub(X.in(0), X.in(1));
+  b.mod.node(b.prog, "reduce", [x!, mean, r], [variance], { ...red, inputs: [FULL, perCol(c), SCALAR], pre: X.mul(X.mul(centered, centered), X.in(2)) }, layer.name);
   // moving = momentum·moving + (1 − momentum)·batch, with the same biased variance (Keras).
-  const ema = E.add(E.mul(E.c(momentum), E.in(0)), E.mul(E.c(1 - momentum), E.in(1)));
+  const ema = X.add(X.mul(X.c(momentum), X.in(0)), X.mul(X.c(1 - momentum), X.in(1)));
   b.ew(ema, [[mm!, FULL], [mean, FULL]], mm!, c);
   b.ew(ema, [[mv!, FULL], [variance, FULL]], mv!, c);
   return normalize(b, x!, mean, perCol(c), variance, epsilon, gamma!, beta!);
@@ -149,10 +149,10 @@ const layerNorm: Lowering = (b, layer, [x]) => {
   const rowsPer = numel(x!.shape) / c;
   const red = { outer: { batch: rowsPer }, mid: c, inner: 1, axis: "mid", op: "sum", scale: 1 / c };
   const mean = b.act(x!.shape.slice(0, -1).concat([1]));
-  b.mod.node(b.prog, "reduce", [x!], [mean], { ...red, inputs: [FULL], pre: E.in(0) }, layer.name);
+  b.mod.node(b.prog, "reduce", [x!], [mean], { ...red, inputs: [FULL], pre: X.in(0) }, layer.name);
   const variance = b.act(x!.shape.slice(0, -1).concat([1]));
-  const centered = E.sub(E.in(0), E.in(1));
-  b.mod.node(b.prog, "reduce", [x!, mean], [variance], { ...red, inputs: [FULL, perRow(c)], pre: E.mul(centered, centered) }, layer.name);
+  const centered = X.sub(X.in(0), X.in(1));
+  b.mod.node(b.prog, "reduce", [x!, mean], [variance], { ...red, inputs: [FULL, perRow(c)], pre: X.mul(centered, centered) }, layer.name);
   return normalize(b, x!, mean, perRow(c), variance, epsilon, b.weight(layer, "gamma"), b.weight(layer, "beta"));
 };
 
@@ -166,15 +166,17 @@ const embedding: Lowering = (b, layer, [ids]) => {
 const positionEmbedding: Lowering = (b, layer, [x]) => {
   // The first T rows of the table, the same for every example: a [T·D] vector repeated per example.
   const n = numel(x!.shape);
-  return b.ew(E.in(0), [[b.weight(layer, "embeddings"), perCol(n)]], b.act(x!.shape), n);
+  return b.ew(X.in(0), [[b.weight(layer, "embeddings"), perCol(n)]], b.act(x!.shape), n);
 };
 
-function merge(kind: "add" | "multiply" | "average" | "maximum" | "minimum" | "subtract"): Lowering {
+const MERGE_OPS = { add: "add", multiply: "mul", average: "add", maximum: "max", minimum: "min", subtract: "sub" } as const satisfies Record<string, EwBinary>;
+
+function merge(kind: keyof typeof MERGE_OPS): Lowering {
   return (b, layer, xs) => {
-    const op = { add: "add", multiply: "mul", average: "add", maximum: "max", minimum: "min", subtract: "sub" }[kind];
-    let expr = E.in(0);
-    for (let i = 1; i < xs.length; i++) expr = E.bin(op, expr, E.in(i));
-    if (kind === "average") expr = E.mul(expr, E.c(1 / xs.length));
+    const op = MERGE_OPS[kind];
+    let expr = X.in(0);
+    for (let i = 1; i < xs.length; i++) expr = X.bin(op, expr, X.in(i));
+    if (kind === "average") expr = X.mul(expr, X.c(1 / xs.length));
     return b.ew(expr, xs.map((x) => [x, FULL] as [Tensor, typeof FULL]), b.act(xs[0]!.shape));
   };
 }

@@ -7,13 +7,14 @@
  * Identical step kernels are emitted once and called T times with other offsets.
  */
 import type { Layer } from "../../frontend/graph-types.js";
-import type { EwExpr } from "../../emit/elementwise.js";
+import type { EwExpr } from "../../ir/expr.js";
 import type { Tensor } from "../../ir/ir.js";
-import { Builder, E, FULL } from "./builder.js";
+import { Builder } from "./builder.js";
+import { FULL, X } from "../../ir/expr.js";
 import type { Lowering } from "./layers.js";
 
-const sig = (e: EwExpr) => E.un("sigmoid", e);
-const tanh = (e: EwExpr) => E.un("tanh", e);
+const sig = (e: EwExpr) => X.un("sigmoid", e);
+const tanh = (e: EwExpr) => X.un("tanh", e);
 
 /** Columns [g·u, (g+1)·u) of a [rows, gates·u] weight, as a contiguous [rows, u] tensor. */
 function gateSlice(b: Builder, w: Tensor, rows: number, gates: number, u: number, g: number, rowOffset = 0): Tensor {
@@ -70,7 +71,7 @@ const simpleRnn: Lowering = (b, layer, [x]) => {
     gates: 1,
     inputBias: () => bias,
     recurrentBias: () => undefined,
-    step: (bb, [xt], [ht]) => ({ h: bb.activation(bb.ew(E.add(E.in(0), E.in(1)), [[xt!, FULL], [ht!, FULL]], bb.act(xt!.shape)), act as any) }),
+    step: (bb, [xt], [ht]) => ({ h: bb.activation(bb.ew(X.add(X.in(0), X.in(1)), [[xt!, FULL], [ht!, FULL]], bb.act(xt!.shape)), act as any) }),
   }));
 };
 
@@ -84,10 +85,10 @@ const lstm: Lowering = (b, layer, [x]) => {
     recurrentBias: () => undefined,
     step: (bb, xt, ht, prev) => {
       // inputs: 0..3 x-projections (i, f, c̃, o), 4..7 recurrent projections, 8 c₋₁
-      const gate = (g: number) => E.add(E.in(g), E.in(4 + g));
+      const gate = (g: number) => X.add(X.in(g), X.in(4 + g));
       const ins: [Tensor, typeof FULL][] = [...xt, ...ht, prev.c!].map((t) => [t, FULL]);
-      const c = bb.ew(E.add(E.mul(sig(gate(1)), E.in(8)), E.mul(sig(gate(0)), tanh(gate(2)))), ins, bb.act([u]));
-      const h = bb.ew(E.mul(sig(E.add(E.in(0), E.in(1))), tanh(E.in(2))), [[xt[3]!, FULL], [ht[3]!, FULL], [c, FULL]], bb.act([u]));
+      const c = bb.ew(X.add(X.mul(sig(gate(1)), X.in(8)), X.mul(sig(gate(0)), tanh(gate(2)))), ins, bb.act([u]));
+      const h = bb.ew(X.mul(sig(X.add(X.in(0), X.in(1))), tanh(X.in(2))), [[xt[3]!, FULL], [ht[3]!, FULL], [c, FULL]], bb.act([u]));
       return { h, c };
     },
   }));
@@ -104,10 +105,10 @@ const gru: Lowering = (b, layer, [x]) => {
     recurrentBias: (g) => recBias[g],
     step: (bb, xt, ht, prev) => {
       // inputs: 0..2 x-projections (z, r, h̃) with bias⁰, 3..5 recurrent projections with bias¹, 6 h₋₁
-      const z = sig(E.add(E.in(0), E.in(3)));
-      const r = sig(E.add(E.in(1), E.in(4)));
-      const hh = tanh(E.add(E.in(2), E.mul(r, E.in(5))));
-      const expr = E.add(E.mul(z, E.in(6)), E.mul(E.sub(E.c(1), z), hh));
+      const z = sig(X.add(X.in(0), X.in(3)));
+      const r = sig(X.add(X.in(1), X.in(4)));
+      const hh = tanh(X.add(X.in(2), X.mul(r, X.in(5))));
+      const expr = X.add(X.mul(z, X.in(6)), X.mul(X.sub(X.c(1), z), hh));
       return { h: bb.ew(expr, [...xt, ...ht, prev.h].map((t) => [t, FULL] as [Tensor, typeof FULL]), bb.act([u])) };
     },
   }));
