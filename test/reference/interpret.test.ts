@@ -259,6 +259,21 @@ describe("freezing, wiring and state", () => {
     const o = runReference(reordered, {}, { x }, 4, { training: false }).outputs;
     expect(Array.from(o.b.data)).toEqual(Array.from(x, (v) => Math.max(Math.tanh(v), 0)));
   });
+
+  it("axes count as Keras (axis 1 of [T, F] is T); a kiln.graph/v1 graph's non-negative axes count one higher", () => {
+    const cat = (format: string | undefined, axis: number): RefGraph => ({
+      ...(format ? { format } : {}),
+      inputs: [{ name: "a", shape: [2, 3] }, { name: "b", shape: [1, 3] }],
+      layers: [{ name: "c", op: "concatenate", axis, inputs: ["a", "b"] }],
+    });
+    const feeds = { a: rng.array(12), b: rng.array(6) };
+    const v2 = runReference(cat("kiln.graph/v2", 1), {}, feeds, 2, { training: false }).outputs.c;
+    expect(v2.shape).toEqual([2, 3, 3]);
+    expect(runReference(cat(undefined, 1), {}, feeds, 2, { training: false }).outputs.c.data).toEqual(v2.data);
+    expect(runReference(cat("kiln.graph/v1", 0), {}, feeds, 2, { training: false }).outputs.c.data).toEqual(v2.data);
+    expect(runReference(cat("kiln.graph/v1", -2), {}, feeds, 2, { training: false }).outputs.c.data).toEqual(v2.data);
+    expect(() => runReference(cat("kiln.graph/v2", 0), {}, feeds, 2, { training: false })).toThrow(/axis=0 is not an axis of one example/);
+  });
 });
 
 describe("errors name what is wrong and where", () => {

@@ -80,11 +80,13 @@ const dropout: Lowering = (b, layer, [x]) => {
   return b.ew(X.mul(X.in(0), X.in(1)), [[x!, FULL], [mask, FULL]], b.act(x!.shape));
 };
 
+/** (x − mean)·rsqrt(var + ε)·γ + β over inputs [x, mean, var, γ, β]. */
+const normalized = (eps: number) => X.add(X.mul(X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(eps)))), X.in(3)), X.in(4));
+
 /** Normalization over the last axis `c` of a [rows, c] view: y = (x − mean)·rsqrt(var + ε)·γ + β. */
 function normalize(b: Builder, x: Tensor, mean: Tensor, meanIn: any, variance: Tensor, eps: number, gamma: Tensor, beta: Tensor): Tensor {
   const c = x.shape.at(-1)!;
-  const expr = X.add(X.mul(X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(eps)))), X.in(3)), X.in(4));
-  return b.ew(expr, [[x, FULL], [mean, meanIn], [variance, meanIn], [gamma, perCol(c)], [beta, perCol(c)]], b.act(x.shape), c);
+  return b.ew(normalized(eps), [[x, FULL], [mean, meanIn], [variance, meanIn], [gamma, perCol(c)], [beta, perCol(c)]], b.act(x.shape), c);
 }
 
 /** The front end admits layer_normalization over the last axis only; anything else is a bug there. */
@@ -117,8 +119,7 @@ const batchNorm: Lowering = (b, layer, [x]) => {
 function batchNormMoving(b: Builder, layer: Layer, x: Tensor, channel: EwInput, cols: number): Tensor {
   const { epsilon } = a(layer);
   const [gamma, beta, mm, mv] = ["gamma", "beta", "moving_mean", "moving_variance"].map((n) => b.weight(layer, n)) as Tensor[];
-  const expr = X.add(X.mul(X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(epsilon)))), X.in(3)), X.in(4));
-  return b.ew(expr, [[x, FULL], [mm!, channel], [mv!, channel], [gamma!, channel], [beta!, channel]], b.act(x.shape), cols);
+  return b.ew(normalized(epsilon), [[x, FULL], [mm!, channel], [mv!, channel], [gamma!, channel], [beta!, channel]], b.act(x.shape), cols);
 }
 
 /** Batch normalization over the last axis: the channels are the columns of a [rows, c] view. */
