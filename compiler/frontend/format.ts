@@ -31,10 +31,12 @@ export function formatNotes(raw: RawGraph): Diagnostic[] {
       if (isAxisAttr(schema) && typeof v === "number") shifted.push(`"${layer.name}" ${key} ${v}${v >= 0 ? ` (v2: ${v + 1})` : ""}`);
     }
   }
-  const which = shifted.length ? ` Axes in this file: ${shifted.join(", ")}.` : " This file sets no axis attribute.";
+  const which = shifted.length
+    ? ` Axes in this file: ${shifted.join(", ")}. Write "format": "${FORMAT_V2}" with the v2 values to update it.`
+    : ` This file sets no axis attribute: writing "format": "${FORMAT_V2}" updates it.`;
   return [{
     code: "format",
     path: "/format",
-    message: `the file is ${FORMAT_V1}: its axis attributes count the axes of one example, so each non-negative axis was read as the ${FORMAT_V2} axis one higher (Keras counting, 0 is the batch axis) and negative axes as they are.${which} Write "format": "${FORMAT_V2}" with those values to update it.`,
+    message: `the file is ${FORMAT_V1}: its axis attributes count the axes of one example, so each non-negative axis was read as the ${FORMAT_V2} axis one higher (Keras counting, 0 is the batch axis) and negative axes as they are.${which}`,
   }];
 }

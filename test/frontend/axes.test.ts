@@ -86,7 +86,7 @@ describe("kiln.graph/v1 files are still read", () => {
     const v2 = checkGraph(text);
     const v1 = checkGraph(text.replace('"kiln.graph/v2"', '"kiln.graph/v1"'));
     expect(v1.layers).toEqual(v2.layers);
-    expect(v1.notes?.[0].message).toContain("This file sets no axis attribute.");
+    expect(v1.notes?.[0].message).toContain(`This file sets no axis attribute: writing "format": "kiln.graph/v2" updates it.`);
   });
 
   test("kiln check prints the note on stderr and still exits 0 with the summary on stdout", async () => {
