@@ -24,7 +24,7 @@ export function exampleGraphs() {
 
 /** MLP 784-512-512-10 (relu, softmax), trained with plain SGD on sparse class ids. */
 export const mlpGraph = {
-  format: "kiln.graph/v1", name: "bench_mlp", seed: 3,
+  format: "kiln.graph/v2", name: "bench_mlp", seed: 3,
   inputs: [{ name: "x", shape: [784] }],
   targets: [{ name: "label", shape: [], dtype: "int32" }],
   layers: [
@@ -40,7 +40,7 @@ export const mlpGraph = {
 
 /** One 512×512 dense layer without bias: predict at batch 512 is a 512³ matmul plus I/O copies. */
 export const matmulGraph = {
-  format: "kiln.graph/v1", name: "bench_matmul", seed: 5,
+  format: "kiln.graph/v2", name: "bench_matmul", seed: 5,
   inputs: [{ name: "x", shape: [512] }],
   layers: [{ name: "mm", op: "dense", units: 512, use_bias: false }],
 };

@@ -1,6 +1,8 @@
 /**
  * `kiln check graph.json [--json]`: runs the front end and prints a Keras-style summary (or the
- * same as JSON), with the memory the module would declare at the default max batch (64). Exit 0 valid, 1 invalid graph (each problem on its own line on stderr, with its
+ * same as JSON), with the memory the module would declare at the default max batch (64); notes
+ * that are not errors (a kiln.graph/v1 file and how its axes were read) go to stderr. Exit 0
+ * valid, 1 invalid graph (each problem on its own line on stderr, with its
  * path and layer), 2 usage error (including a file that cannot be read).
  */
 import { readFile } from "node:fs/promises";
@@ -30,6 +32,8 @@ export function registerCheck(program: Command, { io, setExitCode }: CliContext)
       }
       try {
         const graph = checkGraph(text, { maxBytes: opts.maxBytes });
+        // Notes (a kiln.graph/v1 file, how its axes were read) go to stderr: the summary stays parseable.
+        for (const d of graph.notes ?? []) io.err(`${file}: note: ${oneLine(formatDiagnostic(d))}\n`);
         const memory = memoryOf(graph);
         io.out(opts.json ? JSON.stringify({ ...summarize(graph), memory }, null, 2) + "\n" : formatSummary(graph) + memoryLine(memory));
         setExitCode(0);

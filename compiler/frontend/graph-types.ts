@@ -3,6 +3,8 @@
  * compiler. Every attribute has its Keras default filled in and is normalized (see NOTES below),
  * layers are in topological order, every tensor shape is known. Shapes leave out the batch axis.
  */
+import type { Diagnostic } from "./diagnostics.js";
+import type { GraphFormat } from "./format.js";
 
 export type DType = "float32" | "int32";
 
@@ -44,7 +46,8 @@ export interface WeightSpec {
  * NOTES on normalized attributes (per op; absent keys do not exist for that op):
  *  - kernel_size, strides, dilation_rate, pool_size: always [h, w] pairs.
  *  - axis (softmax, batch_normalization, layer_normalization, concatenate): a non-negative index
- *    into the per-example shape (batch axis excluded), i.e. -1 on a rank-3 input becomes 2.
+ *    into the per-example shape (batch axis excluded), whatever the file's counting: -1 on a
+ *    rank-3 input becomes 2, and so does a kiln.graph/v2 axis 3 (Keras counts the batch axis).
  *  - reshape.target_shape: -1 resolved to the real size.
  *  - activation: always present where the op takes one ("linear" when not given); swish → silu.
  *  - use_bias, return_sequences, causal: booleans with defaults filled.
@@ -93,7 +96,8 @@ export interface TrainingSpec {
 }
 
 export interface Graph {
-  format: "kiln.graph/v1";
+  /** The file's format; v1 axes are already converted (every attrs.axis is per-example). */
+  format: GraphFormat;
   name: string;
   seed: number;
   inputs: ValueInfo[];
@@ -102,4 +106,6 @@ export interface Graph {
   layers: Layer[];
   outputs: string[];
   training?: TrainingSpec;
+  /** Things worth telling the user that are not errors (a v1 file and how its axes were read). */
+  notes?: Diagnostic[];
 }

@@ -11,6 +11,7 @@ import { inferLayers } from "./shapes.js";
 import { checkTraining } from "./training.js";
 import { didYouMean } from "./suggest.js";
 import { NAME_PATTERN } from "./schema.js";
+import { formatNotes } from "./format.js";
 
 type Kind = "input" | "target" | "layer";
 interface Named { kind: Kind; index: number; path: string }
@@ -50,6 +51,8 @@ export function buildGraph(raw: RawGraph, excluded: Excluded = NOTHING): Graph {
   bag.throwIfAny();
   const graph: Graph = { format: raw.format, name: raw.name, seed: raw.seed ?? 0, inputs, targets, layers, outputs };
   if (training) graph.training = training;
+  const notes = formatNotes(raw);
+  if (notes.length) graph.notes = notes;
   return graph;
 }
 

@@ -3,6 +3,7 @@
  * on (types and ranges are checked; names, references and shapes are not yet).
  */
 import type { DType, OpName } from "./graph-types.js";
+import type { GraphFormat } from "./format.js";
 
 export interface RawValue {
   name: string;
@@ -25,7 +26,7 @@ export interface RawTraining {
 }
 
 export interface RawGraph {
-  format: "kiln.graph/v1";
+  format: GraphFormat;
   name: string;
   seed?: number;
   inputs: RawValue[];

@@ -6,11 +6,12 @@
  */
 import { OPS, OP_NAMES } from "./ops/index.js";
 import type { JsonSchema } from "./ops/op.js";
-import { MAX_DIM } from "./ops/attrs.js";
+import { MAX_DIM, MAX_RANK } from "./ops/attrs.js";
+import { FORMATS, FORMAT_V1, FORMAT_V2 } from "./format.js";
 
 export const NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,63}$";
 export const GRAPH_NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
-export const MAX_RANK = 8;
+export { MAX_RANK };
 
 export const LOSSES = [
   "mean_squared_error", "mean_absolute_error", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -159,12 +160,16 @@ function defs(): Record<string, JsonSchema> {
 export function buildGraphSchema(): JsonSchema {
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
-    title: "a kiln graph object (kiln.graph/v1)",
-    description: "A declarative model graph that kiln compiles to WebAssembly. The format is specified in docs/graph-spec.md (in the kiln repository and npm package); this schema is generated from compiler/ops.",
+    title: `a kiln graph object (${FORMAT_V2})`,
+    description: "A declarative model graph that kiln compiles to WebAssembly. The format is specified in docs/graph-spec.md (in the kiln repository and npm package); this schema is generated from compiler/frontend/ops.",
     type: "object",
     properties: {
       $schema: { title: "a string", description: "Path or URL of this schema, for editors.", type: "string" },
-      format: { title: '"kiln.graph/v1"', const: "kiln.graph/v1" },
+      format: {
+        title: `"${FORMAT_V2}" (or "${FORMAT_V1}", still read)`,
+        description: `${FORMAT_V2} counts axis attributes as Keras does (0 is the batch axis); ${FORMAT_V1} counted the axes of one example, so its non-negative axes are read one higher.`,
+        enum: [...FORMATS],
+      },
       name: { title: `a name matching ${GRAPH_NAME_PATTERN}`, type: "string", pattern: GRAPH_NAME_PATTERN },
       seed: { title: "an integer from 0 to 4294967295", description: "Seeds every initializer and dropout mask.", type: "integer", minimum: 0, maximum: 4294967295, default: 0 },
       inputs: { title: "a non-empty list of inputs {name, shape, dtype?}", type: "array", minItems: 1, items: ref("value") },

@@ -7,7 +7,8 @@
 import type { DiagnosticBag } from "./diagnostics.js";
 import type { Attrs, DType, Layer, ValueInfo, WeightSpec } from "./graph-types.js";
 import { OPS } from "./ops/index.js";
-import type { OpContext, OpDef } from "./ops/op.js";
+import type { AxisCounting, OpContext, OpDef } from "./ops/op.js";
+import { axisCounting } from "./format.js";
 import { checkedProduct } from "./ops/attrs.js";
 import { LAYER_KEYS, type RawGraph, type RawLayer } from "./raw-graph.js";
 
@@ -32,7 +33,7 @@ export function inferLayers(
     const ins = resolved[i];
     const vals = ins?.map((n) => values.get(n));
     if (!ins || !vals || vals.some((v) => v === undefined)) continue; // reported upstream
-    const layer = inferLayer(raw.layers[i], `/layers/${i}`, ins, vals as Value[], bag);
+    const layer = inferLayer(raw.layers[i], `/layers/${i}`, ins, vals as Value[], bag, axisCounting(raw.format));
     if (!layer) continue;
     const elements = checkedProduct(layer.shape) + layer.weights.reduce((n, w) => n + checkedProduct(w.shape), 0);
     charge(budget, elements, layer.path, `layer "${layer.name}"`, layer.name, bag);
@@ -42,9 +43,9 @@ export function inferLayers(
   return layers;
 }
 
-function inferLayer(raw: RawLayer, path: string, ins: string[], vals: Value[], bag: DiagnosticBag): Layer | undefined {
+function inferLayer(raw: RawLayer, path: string, ins: string[], vals: Value[], bag: DiagnosticBag, counting: AxisCounting): Layer | undefined {
   const op = OPS[raw.op];
-  const ctx = context(raw, path, ins, vals, bag);
+  const ctx = context(raw, path, ins, vals, bag, counting);
   if (!checkArity(op, raw, ins, ctx) || !checkDtypes(op, ins, vals, ctx)) return undefined;
   const shapes = vals.map((v) => v.shape);
   const attrs = op.normalize(rawAttrs(raw), ctx);
@@ -59,12 +60,13 @@ function inferLayer(raw: RawLayer, path: string, ins: string[], vals: Value[], b
   return { name: raw.name, op: raw.op, path, inputs: [...ins], attrs, trainable, shape, dtype: "float32", weights };
 }
 
-function context(raw: RawLayer, path: string, ins: string[], vals: Value[], bag: DiagnosticBag): OpContext {
+function context(raw: RawLayer, path: string, ins: string[], vals: Value[], bag: DiagnosticBag, axisCounting: AxisCounting): OpContext {
   return {
     layer: raw.name,
     path,
     inputShapes: vals.map((v) => v.shape),
     inputNames: ins,
+    axisCounting,
     error(message, attr, code = "shape") {
       // "inputs" may be implicit (default previous layer): then point at the layer itself.
       const at = attr === undefined || (attr === "inputs" && !raw.inputs) ? path : `${path}/${attr}`;

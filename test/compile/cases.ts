@@ -8,7 +8,7 @@ export interface OpCase {
 }
 
 const g = (name: string, inputs: any[], layers: any[], extra: object = {}) => ({
-  format: "kiln.graph/v1", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
+  format: "kiln.graph/v2", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
 });
 const x = (shape: number[], name = "x") => ({ name, shape });
 
@@ -39,9 +39,13 @@ export const CASES: OpCase[] = [
   { name: "flatten + dense", graph: g("t", [x([3, 2, 2])], [{ name: "f", op: "flatten" }, { name: "d", op: "dense", units: 3 }]) },
   { name: "reshape -1", graph: g("t", [x([12])], [{ name: "r", op: "reshape", target_shape: [3, -1] }, { name: "d", op: "dense", units: 2 }]) },
   { name: "softmax axis -1", graph: g("t", [x([3, 4])], [{ name: "s", op: "softmax" }]) },
-  { name: "softmax axis 0", graph: g("t", [x([3, 4])], [{ name: "s", op: "softmax", axis: 0 }]) },
+  { name: "softmax axis 1 (the first axis of the example)", graph: g("t", [x([3, 4])], [{ name: "s", op: "softmax", axis: 1 }]) },
   { name: "dropout", graph: g("t", [x([8])], [{ name: "d", op: "dense", units: 4 }, { name: "o", op: "dropout", rate: 0.5 }]) },
   { name: "batch_normalization", graph: g("t", [x([3, 4])], [{ name: "bn", op: "batch_normalization" }]) },
+  // Not on the last axis: predict broadcasts per channel; a train step normalizes a transposed copy.
+  { name: "batch_normalization axis 1 of [3, 4]", graph: g("t", [x([3, 4])], [{ name: "bn", op: "batch_normalization", axis: 1, momentum: 0.8 }]) },
+  { name: "batch_normalization axis 2 of [4, 3, 2] (a middle axis)", graph: g("t", [x([4, 3, 2])], [{ name: "bn", op: "batch_normalization", axis: 2 }]) },
+  { name: "batch_normalization axis -3 of [3, 4, 5] (channels first)", graph: g("t", [x([3, 4, 5])], [{ name: "bn", op: "batch_normalization", axis: -3, epsilon: 0.01 }]) },
   { name: "layer_normalization", graph: g("t", [x([3, 6])], [{ name: "ln", op: "layer_normalization" }]) },
   { name: "embedding", graph: g("t", [{ name: "ids", shape: [5], dtype: "int32" }], [{ name: "e", op: "embedding", input_dim: 11, output_dim: 4 }]) },
   {
@@ -72,5 +76,5 @@ export const CASES: OpCase[] = [
   })),
   { name: "subtract", graph: g("t", [x([2, 3], "a"), x([2, 3], "b")], [{ name: "m", op: "subtract", inputs: ["a", "b"] }]) },
   { name: "concatenate -1", graph: g("t", [x([2, 3], "a"), x([2, 5], "b")], [{ name: "m", op: "concatenate", inputs: ["a", "b"] }]) },
-  { name: "concatenate axis 0", graph: g("t", [x([2, 3], "a"), x([4, 3], "b")], [{ name: "m", op: "concatenate", axis: 0, inputs: ["a", "b"] }]) },
+  { name: "concatenate axis 1 (the first axis of the example)", graph: g("t", [x([2, 3], "a"), x([4, 3], "b")], [{ name: "m", op: "concatenate", axis: 1, inputs: ["a", "b"] }]) },
 ];

@@ -9,7 +9,7 @@ import { writeSafetensors } from "../../runtime/safetensors.js";
 import { randomizeWeights, rng } from "./harness.js";
 
 const graph = {
-  format: "kiln.graph/v1", name: "embed", seed: 1, inputs: [{ name: "x", shape: [3] }],
+  format: "kiln.graph/v2", name: "embed", seed: 1, inputs: [{ name: "x", shape: [3] }],
   layers: [{ name: "d", op: "dense", units: 2 }],
 };
 

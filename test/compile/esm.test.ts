@@ -67,7 +67,7 @@ describe("emitEsm", () => {
 });
 
 const GRAPH = {
-  format: "kiln.graph/v1", name: "tiny",
+  format: "kiln.graph/v2", name: "tiny",
   inputs: [{ name: "image", shape: [2, 2] }], targets: [{ name: "label", shape: [], dtype: "int32" }],
   layers: [{ name: "flat", op: "flatten" }, { name: "probs", op: "dense", units: 3, activation: "softmax" }],
   training: { loss: { type: "sparse_categorical_crossentropy", output: "probs", target: "label" }, optimizer: { type: "sgd", learning_rate: 0.1 }, metrics: ["accuracy"] },

@@ -22,7 +22,7 @@ const NAME_RULE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 function makeGraph(n: (i: number) => string, graphName: string): any {
   const [ctor, proto, k0, batch, memory, predict, trainStep, rt0, load, store, v128, exp, fn, ret, let_, const_, abort, s0, k, i, toStr, dunder, hasOwn, f32] = HOSTILE.map((_h, j) => n(j));
   return {
-    format: "kiln.graph/v1",
+    format: "kiln.graph/v2",
     name: graphName,
     seed: 5,
     inputs: [{ name: ctor, shape: [4] }, { name: proto, shape: [4] }, { name: k0, shape: [3], dtype: "int32" }],

@@ -8,7 +8,7 @@ import { KilnError } from "../../runtime/index.js";
 import { build, rng } from "./harness.js";
 
 const graph = {
-  format: "kiln.graph/v1", name: "explode", seed: 2,
+  format: "kiln.graph/v2", name: "explode", seed: 2,
   inputs: [{ name: "x", shape: [6] }], targets: [{ name: "y", shape: [1] }],
   layers: [
     { name: "a", op: "dense", units: 8, activation: "tanh" },

@@ -13,7 +13,7 @@ import { loadModel } from "../../runtime/index.js";
 import { relErr, rng } from "./harness.js";
 
 const graph = {
-  format: "kiln.graph/v1", name: "relaxed", seed: 1, inputs: [{ name: "x", shape: [37] }],
+  format: "kiln.graph/v2", name: "relaxed", seed: 1, inputs: [{ name: "x", shape: [37] }],
   layers: [{ name: "h", op: "dense", units: 29, activation: "relu" }, { name: "out", op: "dense", units: 11 }],
 };
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { build, randomizeWeights, rng } from "./harness.js";
 
 const graph = {
-  format: "kiln.graph/v1", name: "mlp", seed: 4, inputs: [{ name: "x", shape: [785] }],
+  format: "kiln.graph/v2", name: "mlp", seed: 4, inputs: [{ name: "x", shape: [785] }],
   layers: [
     { name: "h1", op: "dense", units: 37, activation: "gelu" },   // K = 785: several K blocks
     { name: "h2", op: "dense", units: 18, activation: "relu" },   // n not a multiple of 16

@@ -29,6 +29,14 @@ const pool = (name: string, op: "max" | "average", kiln: object, tfa: object): B
   tf: () => (op === "max" ? tf.layers.maxPooling2d : tf.layers.averagePooling2d)({ poolSize: 2, ...tfa } as { poolSize: number }),
 });
 
+/** A tfjs layer applied to permuted input (perm must be its own inverse), output permuted back. */
+function transposed(inner: tf.layers.Layer, perm: number[]): tf.layers.Layer {
+  return {
+    apply: (x: tf.Tensor, kw?: Record<string, unknown>) => tf.transpose(inner.apply(tf.transpose(x, perm), kw) as tf.Tensor, perm),
+    setWeights: (ws: tf.Tensor[]) => inner.setWeights(ws),
+  } as unknown as tf.layers.Layer;
+}
+
 const BRANCHES: Branch[] = [
   { kiln: layer("dense_relu", "dense", ["vec"], { units: 4, activation: "relu" }), tf: () => tf.layers.dense({ units: 4, activation: "relu" }), weights: ["kernel", "bias"] },
   { kiln: layer("dense_rank3", "dense", ["a"], { units: 5, activation: "tanh" }), tf: () => tf.layers.dense({ units: 5, activation: "tanh" }), weights: ["kernel", "bias"] },
@@ -70,6 +78,19 @@ const BRANCHES: Branch[] = [
     tf: () => tf.layers.batchNormalization({ momentum: 0.99, epsilon: 0.001 }),
     weights: ["gamma", "beta", "moving_mean", "moving_variance"],
   },
+  // Not on the last axis: TF.js's batchNorm kernel (cpu and wasm) broadcasts the statistics over
+  // the last axis whatever the layer's axis (tensorflow/tfjs#1106), so tfjs normalizes the
+  // transposed input with the axis last instead.
+  {
+    kiln: layer("bn_axis1", "batch_normalization", ["a"], { axis: 1, epsilon: 0.01 }),
+    tf: () => transposed(tf.layers.batchNormalization({ axis: -1, epsilon: 0.01 }), [0, 2, 1]),
+    weights: ["gamma", "beta", "moving_mean", "moving_variance"],
+  },
+  {
+    kiln: layer("bn_img_axis2", "batch_normalization", ["img"], { axis: 2 }),
+    tf: () => transposed(tf.layers.batchNormalization({ axis: -1 }), [0, 1, 3, 2]),
+    weights: ["gamma", "beta", "moving_mean", "moving_variance"],
+  },
   { kiln: layer("ln", "layer_normalization", ["seq"]), tf: () => tf.layers.layerNormalization({ epsilon: 0.001 }), weights: ["gamma", "beta"] },
   { kiln: layer("m_add", "add", ["a", "b", "c"]), tf: () => tf.layers.add() },
   { kiln: layer("m_mul", "multiply", ["a", "b", "c"]), tf: () => tf.layers.multiply() },
@@ -78,11 +99,11 @@ const BRANCHES: Branch[] = [
   { kiln: layer("m_min", "minimum", ["a", "b", "c"]), tf: () => tf.layers.minimum() },
   { kiln: layer("m_sub", "subtract", ["a", "b"]), tf: () => ({ apply: (xs: tf.Tensor[]) => tf.sub(xs[0]!, xs[1]!), setWeights() {} }) as unknown as tf.layers.Layer },
   { kiln: layer("m_cat", "concatenate", ["a", "b", "c"]), tf: () => tf.layers.concatenate() },
-  { kiln: layer("m_cat0", "concatenate", ["a", "b"], { axis: 0 }), tf: () => tf.layers.concatenate({ axis: 1 }) },
+  { kiln: layer("m_cat1", "concatenate", ["a", "b"], { axis: 1 }), tf: () => tf.layers.concatenate({ axis: 1 }) },
 ];
 
 const GRAPH = {
-  format: "kiln.graph/v1",
+  format: "kiln.graph/v2",
   name: "tfjs_parity",
   seed: 3,
   inputs: [

@@ -40,7 +40,7 @@ describe("kiln check", () => {
 
   test("invalid graph: exit 1, one problem per line with path and layer, schema and shape problems together in graph order", async () => {
     const p = file("bad.json", JSON.stringify({
-      format: "kiln.graph/v1", name: "bad", inputs: [{ name: "x", shape: [2, 2, 64] }],
+      format: "kiln.graph/v2", name: "bad", inputs: [{ name: "x", shape: [2, 2, 64] }],
       layers: [{ name: "conv3", op: "conv2d", filters: 8, kernel_size: 3 }, { name: "d", op: "dense", unitz: 2 }, { name: "c", op: "conv2d", filters: 1 }],
     }));
     const r = await run("check", p);
@@ -56,7 +56,7 @@ describe("kiln check", () => {
 
   test("shape error names layer and path", async () => {
     const p = file("shape.json", JSON.stringify({
-      format: "kiln.graph/v1", name: "bad", inputs: [{ name: "x", shape: [2, 2, 64] }],
+      format: "kiln.graph/v2", name: "bad", inputs: [{ name: "x", shape: [2, 2, 64] }],
       layers: [{ name: "conv3", op: "conv2d", filters: 8, kernel_size: 3 }],
     }));
     const r = await run("check", p);
@@ -65,7 +65,7 @@ describe("kiln check", () => {
   });
 
   test("malformed JSON: exit 1 with line and column", async () => {
-    const r = await run("check", file("broken.json", '{\n  "format": "kiln.graph/v1",\n  "name": x\n}'));
+    const r = await run("check", file("broken.json", '{\n  "format": "kiln.graph/v2",\n  "name": x\n}'));
     expect(r.code).toBe(1);
     expect(r.err).toContain("invalid JSON at line 3, column 11");
   });

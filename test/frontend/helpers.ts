@@ -7,7 +7,7 @@ import { KilnError } from "../../compiler/frontend/diagnostics.js";
 export type Obj = Record<string, unknown>;
 
 export function graphOf(inputs: Obj[], layers: Obj[], extra: Obj = {}): Obj {
-  return { format: "kiln.graph/v1", name: "t", inputs, layers, ...extra };
+  return { format: "kiln.graph/v2", name: "t", inputs, layers, ...extra };
 }
 
 export const input = (shape: number[], name = "x", dtype?: string): Obj => (dtype ? { name, shape, dtype } : { name, shape });

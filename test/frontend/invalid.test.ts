@@ -6,7 +6,7 @@ import { errorOf, type Obj } from "./helpers.js";
 /** A valid graph with most features; every case mutates a fresh copy. */
 function base(): G {
   return {
-    format: "kiln.graph/v1",
+    format: "kiln.graph/v2",
     name: "base",
     inputs: [{ name: "image", shape: [8, 8, 1] }],
     targets: [{ name: "label", shape: [], dtype: "int32" }],
@@ -28,7 +28,7 @@ function base(): G {
 
 type G = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const L = (g: G, i: number) => g.layers[i] as G;
-const seq = (inputs: Obj[], layers: Obj[], extra: Obj = {}): G => ({ format: "kiln.graph/v1", name: "g", inputs, layers, ...extra });
+const seq = (inputs: Obj[], layers: Obj[], extra: Obj = {}): G => ({ format: "kiln.graph/v2", name: "g", inputs, layers, ...extra });
 const inp = (name: string, shape: number[], dtype?: string) => (dtype ? { name, shape, dtype } : { name, shape });
 
 /** `also`: follow-on problems the case legitimately causes too (checked by path). */
@@ -39,7 +39,7 @@ const KNOWN_OPS =
 
 const cases: Case[] = [
   // ---- top level
-  { name: "wrong format", make: () => ({ ...base(), format: "kiln.graph/v2" }), path: "/format", message: 'expected "kiln.graph/v1", got "kiln.graph/v2"' },
+  { name: "wrong format", make: () => ({ ...base(), format: "kiln.graph/v3" }), path: "/format", message: 'expected "kiln.graph/v2" (or "kiln.graph/v1", still read), got "kiln.graph/v3"; did you mean "kiln.graph/v2"?' },
   { name: "bad graph name", make: () => ({ ...base(), name: "1net" }), path: "/name", message: 'expected a name matching ^[A-Za-z][A-Za-z0-9_]{0,63}$, got "1net"' },
   { name: "negative seed", make: () => ({ ...base(), seed: -1 }), path: "/seed", message: "expected an integer from 0 to 4294967295, got -1" },
   { name: "missing inputs", make: () => { const g: G = base(); delete g.inputs; return g; }, path: "/inputs", message: 'missing required "inputs" (a non-empty list of inputs {name, shape, dtype?})' },
@@ -92,10 +92,15 @@ const cases: Case[] = [
   { name: "reshape with two -1", make: () => seq([inp("x", [4, 6])], [{ name: "r", op: "reshape", target_shape: [-1, 2, -1] }]), path: "/layers/0/target_shape", layer: "r", message: "target_shape may contain -1 at most once; got [-1, 2, -1]" },
   { name: "reshape with 0", make: () => seq([inp("x", [4, 6])], [{ name: "r", op: "reshape", target_shape: [24, 0] }]), path: "/layers/0/target_shape", layer: "r", message: "target_shape entries must be positive or -1; got 0 at index 1" },
   { name: "add of different shapes", make: () => seq([inp("a", [3]), inp("b", [4])], [{ name: "s", op: "add", inputs: ["a", "b"] }]), path: "/layers/0/inputs", layer: "s", message: 'add needs inputs of one shape (no broadcasting); "a" is [3] but "b" is [4]' },
-  { name: "concatenate mismatch", make: () => seq([inp("a", [2, 3]), inp("b", [3, 3])], [{ name: "c", op: "concatenate", inputs: ["a", "b"] }]), path: "/layers/0/inputs", layer: "c", message: 'concatenate on axis 1 needs shapes equal except on that axis; "a" is [2, 3] but "b" is [3, 3]' },
-  { name: "concatenate axis out of range", make: () => seq([inp("a", [2, 3]), inp("b", [2, 3])], [{ name: "c", op: "concatenate", axis: 2, inputs: ["a", "b"] }]), path: "/layers/0/axis", layer: "c", message: "axis 2 is out of range for input shape [2, 3] (valid: -2..1)" },
-  { name: "softmax axis on a scalar", make: () => seq([inp("x", [])], [{ name: "s", op: "softmax" }]), path: "/layers/0/axis", layer: "s", message: "axis -1 is out of range for input shape [] (valid: none: the input is a scalar per example)" },
-  { name: "layer_normalization not on the last axis", make: () => seq([inp("x", [3, 4])], [{ name: "n", op: "layer_normalization", axis: 0 }]), path: "/layers/0/axis", layer: "n", message: "layer_normalization normalizes over the last axis only (-1 or 1 for input shape [3, 4]); got axis 0" },
+  { name: "concatenate mismatch", make: () => seq([inp("a", [2, 3]), inp("b", [3, 3])], [{ name: "c", op: "concatenate", inputs: ["a", "b"] }]), path: "/layers/0/inputs", layer: "c", message: 'concatenate on axis 2 needs shapes equal except on that axis; "a" is [2, 3] but "b" is [3, 3]' },
+  { name: "concatenate axis out of range", make: () => seq([inp("a", [2, 3]), inp("b", [2, 3])], [{ name: "c", op: "concatenate", axis: 3, inputs: ["a", "b"] }]), path: "/layers/0/axis", layer: "c", message: "axis 3 is out of range for input shape [batch, 2, 3] (axes count as in Keras: 0 is the batch axis); expected an axis of one example (valid: 1..2 or -2..-1)" },
+  { name: "concatenate on the batch axis", make: () => seq([inp("a", [2, 3]), inp("b", [2, 3])], [{ name: "c", op: "concatenate", axis: 0, inputs: ["a", "b"] }]), path: "/layers/0/axis", layer: "c", message: "axis 0 is the batch axis of input shape [batch, 2, 3]: an axis may not span examples; expected an axis of one example (valid: 1..2 or -2..-1)" },
+  { name: "softmax on the batch axis counted from the end", make: () => seq([inp("x", [4])], [{ name: "s", op: "softmax", axis: -2 }]), path: "/layers/0/axis", layer: "s", message: "axis -2 is the batch axis of input shape [batch, 4]: an axis may not span examples; expected an axis of one example (valid: 1..1 or -1..-1)" },
+  { name: "batch_normalization on the batch axis", make: () => seq([inp("x", [4, 3])], [{ name: "bn", op: "batch_normalization", axis: 0 }]), path: "/layers/0/axis", layer: "bn", message: "axis 0 is the batch axis of input shape [batch, 4, 3]: an axis may not span examples; expected an axis of one example (valid: 1..2 or -2..-1)" },
+  { name: "layer_normalization on the batch axis", make: () => seq([inp("x", [4, 3])], [{ name: "ln", op: "layer_normalization", axis: -3 }]), path: "/layers/0/axis", layer: "ln", message: "axis -3 is the batch axis of input shape [batch, 4, 3]: an axis may not span examples; expected an axis of one example (valid: 1..2 or -2..-1)" },
+  { name: "softmax axis on a scalar", make: () => seq([inp("x", [])], [{ name: "s", op: "softmax" }]), path: "/layers/0/axis", layer: "s", message: "axis -1 is the batch axis of input shape [batch]: an axis may not span examples; expected an axis of one example (valid: none: the input is a scalar per example, it has only the batch axis)" },
+  { name: "layer_normalization not on the last axis", make: () => seq([inp("x", [3, 4])], [{ name: "n", op: "layer_normalization", axis: 1 }]), path: "/layers/0/axis", layer: "n", message: "layer_normalization normalizes over the last axis only (-1 or 2 for input shape [3, 4], counting the batch axis as 0); got axis 1" },
+  { name: "v1 axis out of range", make: () => ({ ...seq([inp("a", [2, 3]), inp("b", [2, 3])], [{ name: "c", op: "concatenate", axis: 2, inputs: ["a", "b"] }]), format: "kiln.graph/v1" }), path: "/layers/0/axis", layer: "c", message: "axis 2 is out of range for input shape [2, 3] (a kiln.graph/v1 file counts the axes of one example; valid: -2..1)" },
   { name: "position_embedding longer than sequence_length", make: () => seq([inp("x", [12, 4])], [{ name: "p", op: "position_embedding", sequence_length: 10 }]), path: "/layers/0/sequence_length", layer: "p", message: 'input "x" has 12 positions but sequence_length is 10' },
   { name: "attention key and value lengths differ", make: () => seq([inp("q", [3, 4]), inp("v", [5, 4]), inp("k", [6, 4])], [{ name: "m", op: "multi_head_attention", num_heads: 1, key_dim: 2, inputs: ["q", "v", "k"] }]), path: "/layers/0/inputs", layer: "m", message: 'key "k" [6, 4] and value "v" [5, 4] must have the same length S' },
   { name: "weights over 4 GiB", make: () => seq([inp("x", [65536])], [{ name: "small", op: "dense", units: 4 }, { name: "huge", op: "dense", units: 20000, inputs: ["x"] }, { name: "after", op: "dense", units: 2 }]), path: "/layers/1", layer: "huge", message: "weights and activations at batch 1 reach 4.88 GiB with layer \"huge\"; WebAssembly memory holds at most 4 GiB" },
@@ -202,7 +207,7 @@ describe("every problem is reported in one pass", () => {
   });
 
   test("malformed JSON reports line and column", () => {
-    const err = errorOf('{\n  "format": "kiln.graph/v1",\n  "name": x\n}');
+    const err = errorOf('{\n  "format": "kiln.graph/v2",\n  "name": x\n}');
     expect(err.diagnostics).toEqual([{ code: "json", path: "", message: 'invalid JSON at line 3, column 11: unexpected "x", expected a value' }]);
     expect(errorOf('{"a": [1, 2,]}').diagnostics[0].message).toBe('invalid JSON at line 1, column 13: unexpected "]", expected a value');
     expect(errorOf('{"a": 1').diagnostics[0].message).toBe('invalid JSON at line 1, column 8: unexpected end of input, expected "," or "}"');

@@ -15,7 +15,7 @@ function padded(value: unknown, bytes = 10_000_000): string {
 function chain(n: number, nameWidth = 8): Record<string, unknown> {
   const name = (i: number) => `l${String(i).padStart(nameWidth, "0")}`;
   const layers = Array.from({ length: n }, (_, i) => ({ name: name(i), op: "dense", units: 4, inputs: [i === 0 ? "x" : name(i - 1)] }));
-  return { format: "kiln.graph/v1", name: "big", inputs: [{ name: "x", shape: [4] }], layers };
+  return { format: "kiln.graph/v2", name: "big", inputs: [{ name: "x", shape: [4] }], layers };
 }
 
 describe("limits", () => {
@@ -74,7 +74,7 @@ describe("limits", () => {
     let v: unknown = 1;
     for (let i = 0; i < 70; i++) v = [v];
     expect(errorOf({ format: v }).diagnostics[0]).toEqual({ code: "limit", path: "", message: "the graph is nested deeper than 64 levels" });
-    const cyclic: Record<string, unknown> = { format: "kiln.graph/v1" };
+    const cyclic: Record<string, unknown> = { format: "kiln.graph/v2" };
     cyclic.self = cyclic;
     expect(errorOf(cyclic).diagnostics[0].code).toBe("limit");
   });

@@ -62,7 +62,7 @@ describe("movement and shape-preserving ops", () => {
     ["reshape to -1", [2, 3, 4], { op: "reshape", target_shape: [-1] }, [24]],
     ["reshape without -1", [2, 6], { op: "reshape", target_shape: [4, 3, 1] }, [4, 3, 1]],
     ["activation", [5, 2], { op: "activation", activation: "gelu" }, [5, 2]],
-    ["softmax", [3, 4], { op: "softmax", axis: 0 }, [3, 4]],
+    ["softmax", [3, 4], { op: "softmax", axis: 1 }, [3, 4]],
     ["dropout", [7], { op: "dropout", rate: 0.5 }, [7]],
     ["dense on rank 1", [5], { op: "dense", units: 3 }, [3]],
     ["dense on the last axis of rank 3", [2, 5, 7], { op: "dense", units: 3 }, [2, 5, 3]],
@@ -74,12 +74,12 @@ describe("movement and shape-preserving ops", () => {
     expect(outShape(shape, layer)).toEqual(want);
   });
 
-  test("reshape resolves -1 and axes become non-negative per-example indices", () => {
+  test("reshape resolves -1 and axes (Keras counting) become non-negative per-example indices", () => {
     const g = checkGraph(graphOf([input([3, 4, 5])], [
       { name: "r", op: "reshape", target_shape: [-1, 5] },
       { name: "s", op: "softmax" },
-      { name: "b", op: "batch_normalization", axis: 0 },
-      { name: "n", op: "layer_normalization", axis: 1 },
+      { name: "b", op: "batch_normalization", axis: 1 },
+      { name: "n", op: "layer_normalization", axis: 2 },
     ]));
     expect(g.layers.map((l) => l.attrs.target_shape ?? l.attrs.axis)).toEqual([[12, 5], 1, 0, 1]);
     expect(g.layers[2].weights.map((w) => [w.name, w.shape, w.trainable])).toEqual([
@@ -155,12 +155,16 @@ describe("merges", () => {
   });
   test("subtract of two", () => expect(merged([[5], [5]], { op: "subtract" })).toEqual([5]));
   test.each([
-    [0, [[2, 3], [4, 3]], [6, 3]],
-    [1, [[2, 3], [2, 5]], [2, 8]],
+    [1, [[2, 3], [4, 3]], [6, 3]],
+    [2, [[2, 3], [2, 5]], [2, 8]],
     [-1, [[2, 3, 4], [2, 3, 1], [2, 3, 2]], [2, 3, 7]],
     [-2, [[2, 3, 4], [2, 1, 4]], [2, 4, 4]],
-  ])("concatenate on axis %i", (axis, shapes, want) => {
+    [-3, [[2, 3, 4], [1, 3, 4]], [3, 3, 4]],
+  ])("concatenate on axis %i (Keras counting: 1 is the first axis of the written shape)", (axis, shapes, want) => {
     expect(merged(shapes, { op: "concatenate", axis })).toEqual(want);
+  });
+  test("concatenate axis 1 on [T, F] inputs joins along T, as Keras and TF.js do", () => {
+    expect(merged([[5, 3], [2, 3]], { op: "concatenate", axis: 1 })).toEqual([7, 3]);
   });
 });
 
@@ -200,7 +204,7 @@ describe("graph structure", () => {
     expect(g.layers[0].weights[0].fullName).toBe("constructor/kernel");
     // An op or attribute named after a prototype member is unknown, not looked up on Object.prototype.
     expect(() => checkGraph(graphOf([input([3])], [{ name: "d", op: "constructor" }]))).toThrow(/unknown op "constructor"/);
-    expect(() => checkGraph(JSON.parse('{"format":"kiln.graph/v1","name":"t","inputs":[{"name":"x","shape":[3]}],"layers":[{"name":"d","op":"dense","units":1,"__proto__":{"units":2}}]}')))
+    expect(() => checkGraph(JSON.parse('{"format":"kiln.graph/v2","name":"t","inputs":[{"name":"x","shape":[3]}],"layers":[{"name":"d","op":"dense","units":1,"__proto__":{"units":2}}]}')))
       .toThrow(/unknown attribute "__proto__" for dense/);
   });
 

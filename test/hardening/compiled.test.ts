@@ -9,7 +9,7 @@ import { KilnError } from "../../runtime/errors.js";
 import { loadModel } from "../../runtime/index.js";
 
 const GRAPH = {
-  format: "kiln.graph/v1", name: "blowup", seed: 1,
+  format: "kiln.graph/v2", name: "blowup", seed: 1,
   inputs: [{ name: "x", shape: [4] }],
   targets: [{ name: "y", shape: [2] }],
   layers: [
@@ -43,7 +43,7 @@ test("fit({ debugNaN }) names the layer that overflowed in a compiled model", as
 
 test("a trap in a compiled kernel names its layer (white-box: a batch far past maxBatch)", async () => {
   const graph = {
-    format: "kiln.graph/v1", name: "wide", seed: 2,
+    format: "kiln.graph/v2", name: "wide", seed: 2,
     inputs: [{ name: "x", shape: [1024] }],
     layers: [{ name: "narrow", op: "dense", units: 1 }, { name: "after", op: "dense", units: 2 }],
   };

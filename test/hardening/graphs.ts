@@ -56,7 +56,7 @@ export function structure(s: number, nm: Names): any {
   const train = s % 2 === 0;
   const act = ["relu", "tanh", "sigmoid", "linear", "gelu", "silu"][int(0, 5)];
   const g = (inputs: any[], layers: any[], outputs: string[], training?: any, targets?: readonly any[]) => ({
-    format: "kiln.graph/v1", name: "plain", seed: s, inputs, layers, outputs, ...(training ? { training, targets } : {}),
+    format: "kiln.graph/v2", name: "plain", seed: s, inputs, layers, outputs, ...(training ? { training, targets } : {}),
   });
   const mse = (out: string, tshape: number[]) => [
     { loss: { type: "mean_squared_error", output: nm(out), target: nm("t0") }, optimizer: { type: ["sgd", "adam", "rmsprop", "adamw"][int(0, 3)] }, metrics: ["mean_absolute_error"] },

@@ -217,7 +217,7 @@ function wrongCall(m: Model, r: () => number): Case {
 /** A compiled model whose target holds class ids (sparse cross-entropy): ids in [0, 3). */
 async function compiledModel(): Promise<Model> {
   const graph = {
-    format: "kiln.graph/v1", name: "classes", seed: 9,
+    format: "kiln.graph/v2", name: "classes", seed: 9,
     inputs: [{ name: "features", shape: [2, 3] }, { name: "tokens", shape: [4], dtype: "int32" }],
     targets: [{ name: "label", shape: [], dtype: "int32" }],
     layers: [

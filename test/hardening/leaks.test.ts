@@ -16,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), "kiln-leaks-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const GRAPH = {
-  format: "kiln.graph/v1", name: "leaky", seed: 5,
+  format: "kiln.graph/v2", name: "leaky", seed: 5,
   inputs: [{ name: "x", shape: [8] }],
   targets: [{ name: "label", shape: [], dtype: "int32" }],
   layers: [

@@ -1,7 +1,8 @@
 /**
  * Reading raw layer attributes for the reference interpreter, with its own Keras defaults
  * (independent of the compiler's front end). Errors name the layer and attribute.
- * Axis attributes count axes of ONE example (batch axis not counted), negative from the end.
+ * Axis attributes count as Keras does (kiln.graph/v2): 0 is the batch axis (refused), 1 the first
+ * axis of one example, negative from the end; interpret.ts converts kiln.graph/v1 axes first.
  */
 
 export type RawLayer = Record<string, unknown> & { name: string; op: string; inputs?: string[] };
@@ -42,10 +43,10 @@ export function pair(layer: RawLayer, key: string, dflt?: number | [number, numb
   fail(layer, `attribute ${key} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
 }
 
-/** Full-tensor axis (batch = 0) for a per-example axis attribute on a full tensor of `rank`. */
+/** Full-tensor axis (batch = 0) for a Keras-counted axis attribute on a full tensor of `rank`; never the batch axis. */
 export function exampleAxis(layer: RawLayer, key: string, dflt: number, rank: number): number {
   const a = int(layer, key, dflt);
-  const per = rank - 1;
-  if (a < -per || a >= per) fail(layer, `attribute ${key}=${a} is out of range for ${per} per-example axes`);
-  return (a < 0 ? a + per : a) + 1;
+  const full = a < 0 ? a + rank : a;
+  if (full < 1 || full >= rank) fail(layer, `attribute ${key}=${a} is not an axis of one example (full rank ${rank}, batch axis 0)`);
+  return full;
 }

@@ -123,8 +123,8 @@ describe("whole-graph gradients vs finite differences", () => {
         layer({ name: "mx", op: "maximum", inputs: ["rnn", "db"] }),
         layer({ name: "mn", op: "minimum", inputs: ["mul", "sub"] }),
         layer({ name: "avg", op: "average", inputs: ["mx", "mn", "rnn"] }),
-        layer({ name: "sm", op: "softmax", axis: 0 }),
-        layer({ name: "cat", op: "concatenate", axis: 0, inputs: ["sm", "avg"] }),
+        layer({ name: "sm", op: "softmax", axis: 1 }),
+        layer({ name: "cat", op: "concatenate", axis: 1, inputs: ["sm", "avg"] }),
         layer({ name: "rs", op: "reshape", target_shape: [-1, 10] }),
         layer({ name: "act", op: "activation", activation: "leaky_relu" }),
         layer({ name: "sp", op: "activation", activation: "softplus" }),
@@ -142,7 +142,7 @@ describe("whole-graph gradients vs finite differences", () => {
 });
 
 const SEED_CNN: RefGraph = {
-  format: "kiln.graph/v1",
+  format: "kiln.graph/v2",
   name: "mnist_cnn",
   inputs: [{ name: "image", shape: [28, 28, 1] }],
   targets: [{ name: "label", shape: [], dtype: "int32" }],
@@ -259,6 +259,21 @@ describe("freezing, wiring and state", () => {
     const o = runReference(reordered, {}, { x }, 4, { training: false }).outputs;
     expect(Array.from(o.b.data)).toEqual(Array.from(x, (v) => Math.max(Math.tanh(v), 0)));
   });
+
+  it("axes count as Keras (axis 1 of [T, F] is T); a kiln.graph/v1 graph's non-negative axes count one higher", () => {
+    const cat = (format: string | undefined, axis: number): RefGraph => ({
+      ...(format ? { format } : {}),
+      inputs: [{ name: "a", shape: [2, 3] }, { name: "b", shape: [1, 3] }],
+      layers: [{ name: "c", op: "concatenate", axis, inputs: ["a", "b"] }],
+    });
+    const feeds = { a: rng.array(12), b: rng.array(6) };
+    const v2 = runReference(cat("kiln.graph/v2", 1), {}, feeds, 2, { training: false }).outputs.c;
+    expect(v2.shape).toEqual([2, 3, 3]);
+    expect(runReference(cat(undefined, 1), {}, feeds, 2, { training: false }).outputs.c.data).toEqual(v2.data);
+    expect(runReference(cat("kiln.graph/v1", 0), {}, feeds, 2, { training: false }).outputs.c.data).toEqual(v2.data);
+    expect(runReference(cat("kiln.graph/v1", -2), {}, feeds, 2, { training: false }).outputs.c.data).toEqual(v2.data);
+    expect(() => runReference(cat("kiln.graph/v2", 0), {}, feeds, 2, { training: false })).toThrow(/axis=0 is not an axis of one example/);
+  });
 });
 
 describe("errors name what is wrong and where", () => {
@@ -285,7 +300,9 @@ describe("errors name what is wrong and where", () => {
     expect(() => one({ op: "embedding", input_dim: 3, output_dim: 2 }, [2], { "l/embeddings": rng.array(6) }, [0, 1, 2, 3])).toThrow(/layer "l" \(embedding\): token id 3 at flat index 3 is outside \[0, 3\)/);
     expect(() => one({ op: "conv2d", filters: 1, kernel_size: 5 }, [3, 3, 1], { "l/kernel": rng.array(25), "l/bias": rng.array(1) })).toThrow(/layer "l" \(conv2d\): window 5/);
     expect(() => one({ op: "conv2d", filters: 1, kernel_size: 2, strides: 2, dilation_rate: 2 }, [6, 6, 1])).toThrow(/strides > 1 with dilation_rate > 1/);
-    expect(() => one({ op: "softmax", axis: 1 })).toThrow(/attribute axis=1 is out of range for 1 per-example axes/);
+    expect(() => one({ op: "softmax", axis: 2 })).toThrow(/attribute axis=2 is not an axis of one example \(full rank 2, batch axis 0\)/);
+    expect(() => one({ op: "softmax", axis: 0 })).toThrow(/attribute axis=0 is not an axis of one example/);
+    expect(() => one({ op: "softmax", axis: -2 })).toThrow(/attribute axis=-2 is not an axis of one example/);
     expect(() => one({ op: "dense", units: "3" })).toThrow(/attribute units must be a number/);
     expect(() => one({ op: "reshape", target_shape: [3, -1] })).toThrow(/cannot reshape \[4\] to \[3,-1\]/);
     expect(() => one({ op: "activation", activation: "mish" })).toThrow(/unknown activation "mish"/);

@@ -1,6 +1,7 @@
 /**
- * The float64 reference interpreter: runs a raw kiln.graph/v1 JSON graph (its own parsing and
- * defaults, nothing from compiler/) on the tape. Layers are evaluated on demand in dependency
+ * The float64 reference interpreter: runs a raw kiln.graph/v2 JSON graph (its own parsing and
+ * defaults, nothing from compiler/) on the tape; a kiln.graph/v1 graph has its non-negative axis
+ * attributes raised by one first (v1 did not count the batch axis). Layers are evaluated on demand in dependency
  * order; a missing `inputs` means the previous listed layer (the only graph input for the
  * first). Weights are keyed `<layer>/<weight>` in the spec's Keras layouts.
  */
@@ -72,7 +73,8 @@ export function runReference(
     const t = tensor(shape, data, !!opts.inputGrads && info.dtype !== "int32");
     res.inputs[info.name] = res.values[info.name] = t;
   }
-  const byName = new Map(graph.layers.map((l, i) => [l.name, { layer: l, index: i }]));
+  const layers = graph.format === "kiln.graph/v1" ? graph.layers.map(fromV1) : graph.layers;
+  const byName = new Map(layers.map((l, i) => [l.name, { layer: l, index: i }]));
   const inProgress = new Set<string>();
 
   const evaluate = (name: string): Tensor => {
@@ -91,6 +93,11 @@ export function runReference(
   const outs = graph.outputs ?? [graph.layers[graph.layers.length - 1].name];
   for (const o of outs) res.outputs[o] = evaluate(o);
   return res;
+}
+
+/** A v1 layer with its axis read as v2 (the only axis attribute any op has is `axis`). */
+function fromV1(layer: RawLayer): RawLayer {
+  return typeof layer.axis === "number" && layer.axis >= 0 ? { ...layer, axis: layer.axis + 1 } : layer;
 }
 
 function layerInputs(graph: RefGraph, index: number): string[] {

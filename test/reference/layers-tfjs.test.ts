@@ -11,7 +11,7 @@ import { RawLayer } from "./attrs.js";
 import { RefGraph, runReference } from "./interpret.js";
 import { makeRng } from "./prng.js";
 import { sizeOf } from "./tensor.js";
-import { TFJS_CASES, type TfjsCase } from "./tfjs-cases.js";
+import { TFJS_CASES, batchNorm, type TfjsCase } from "./tfjs-cases.js";
 
 const rng = makeRng(99);
 const BATCH = 3;
@@ -93,6 +93,15 @@ describe("reference layers vs TF.js cpu", () => {
       }
     });
   }
+
+  it("batch_normalization moving statistics against tf.layers.batchNormalization({ axis }) itself", () => {
+    for (const axis of [1, 2, -2, -3]) {
+      const c = batchNorm(true, axis);
+      const { state, tfWeights } = compare({ ...c, tfLayer: () => tf.layers.batchNormalization({ axis, momentum: 0.9 }) });
+      expect(relErr(state["l/moving_mean"], tfWeights[2]), `axis ${axis}`).toBeLessThan(1e-5);
+      expect(relErr(state["l/moving_variance"], tfWeights[3]), `axis ${axis}`).toBeLessThan(1e-5);
+    }
+  });
 
   it("TF.js's GRU still refuses reset_after=true (why the gru cases compare through reset_after=false or tf ops)", () => {
     expect(() => tf.layers.gru({ units: 2, ...{ resetAfter: true } })).toThrow(/reset_after/);

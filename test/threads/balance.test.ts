@@ -86,7 +86,7 @@ function replaceCustomSection(wasm: Uint8Array, name: string, payload: Uint8Arra
 
 describe("a threaded module's manifest", () => {
   it("is refused when its thread control words lie outside the memory", async () => {
-    const graph = { format: "kiln.graph/v1", name: "tiny", inputs: [{ name: "x", shape: [3] }], layers: [{ name: "d", op: "dense", units: 2 }] };
+    const graph = { format: "kiln.graph/v2", name: "tiny", inputs: [{ name: "x", shape: [3] }], layers: [{ name: "d", op: "dense", units: 2 }] };
     const { wasm, manifest } = await compile(JSON.stringify(graph), { maxBatch: 4, threads: 2 });
     const broken = { ...manifest, threadSplits: manifest.memory.pages * 65536 };
     const bytes = replaceCustomSection(wasm, "kiln.manifest", new TextEncoder().encode(JSON.stringify(broken)));
@@ -96,7 +96,7 @@ describe("a threaded module's manifest", () => {
     model.dispose();
   });
   it("is refused when a program's split alignment is not a positive integer", async () => {
-    const graph = { format: "kiln.graph/v1", name: "tiny", inputs: [{ name: "x", shape: [3] }], layers: [{ name: "d", op: "dense", units: 2 }] };
+    const graph = { format: "kiln.graph/v2", name: "tiny", inputs: [{ name: "x", shape: [3] }], layers: [{ name: "d", op: "dense", units: 2 }] };
     const { wasm, manifest } = await compile(JSON.stringify(graph), { maxBatch: 4, threads: 2 });
     for (const align of [0, 2.5, "4"]) {
       const broken = { ...manifest, threadSegments: { ...manifest.threadSegments, predict: { ...manifest.threadSegments!.predict!, align } } };

@@ -12,7 +12,7 @@ import { rng } from "../compile/harness.js";
 const example = (name: string) => JSON.parse(readFileSync(new URL(`../../examples/${name}/graph.json`, import.meta.url), "utf8"));
 const cnn = example("mnist-cnn");
 const mlp = {
-  format: "kiln.graph/v1", name: "mlp", seed: 3,
+  format: "kiln.graph/v2", name: "mlp", seed: 3,
   inputs: [{ name: "x", shape: [20] }], targets: [{ name: "y", shape: [] , dtype: "int32" }],
   layers: [
     { name: "h", op: "dense", units: 48, activation: "gelu" },

@@ -20,7 +20,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const COUNT = 37, BATCH = 4;
 
 const GRAPH = {
-  format: "kiln.graph/v1",
+  format: "kiln.graph/v2",
   name: "determinism",
   seed: 99,
   inputs: [{ name: "x", shape: [5] }],

@@ -13,7 +13,7 @@ const BATCH = 4;
 const SEED = 1234567;
 
 const GRAPH: RefGraph = {
-  format: "kiln.graph/v1",
+  format: "kiln.graph/v2",
   name: "dropout",
   seed: SEED,
   inputs: [{ name: "x", shape: [6] }],

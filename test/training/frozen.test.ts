@@ -10,7 +10,7 @@ import { build, compiledGradients, gradientErrors, norm, randomizeWeights, relEr
 const BATCH = 4;
 
 const graph = (layers: object[], out: number[], optimizer: Record<string, unknown> = { type: "sgd", learning_rate: 1 }, inShape = [4]): RefGraph => ({
-  format: "kiln.graph/v1",
+  format: "kiln.graph/v2",
   name: "frozen",
   seed: 4,
   inputs: [{ name: "x", shape: inShape }],

@@ -69,7 +69,7 @@ describe("linear regression", () => {
 describe("command-line data errors: exit 1, naming the tensor and the sizes", () => {
   const CLASSIFIER = join(dir, "classifier.json");
   writeFileSync(CLASSIFIER, JSON.stringify({
-    format: "kiln.graph/v1", name: "classifier", seed: 1,
+    format: "kiln.graph/v2", name: "classifier", seed: 1,
     inputs: [{ name: "features", shape: [3] }],
     targets: [{ name: "label", shape: [], dtype: "int32" }],
     layers: [{ name: "probs", op: "dense", units: 4, activation: "softmax" }],

@@ -29,7 +29,7 @@ function lossCase(name: string, o: {
     name,
     target: o.target,
     graph: {
-      format: "kiln.graph/v1",
+      format: "kiln.graph/v2",
       name: "loss_case",
       seed: 1,
       inputs: [{ name: "x", shape: o.inputShape ?? [4] }],

@@ -29,7 +29,7 @@ const BATCH = 4;
 const STEPS = 3;
 
 const graphFor = (optimizer: OptimizerConfig): RefGraph => ({
-  format: "kiln.graph/v1",
+  format: "kiln.graph/v2",
   name: "opt",
   seed: 2,
   inputs: [{ name: "x", shape: [3] }],

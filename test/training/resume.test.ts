@@ -12,7 +12,7 @@ import { ints, uniform, type Feeds } from "./helpers.js";
 const BATCH = 4;
 
 const GRAPH = {
-  format: "kiln.graph/v1",
+  format: "kiln.graph/v2",
   name: "resume",
   seed: 31,
   inputs: [{ name: "x", shape: [6] }],

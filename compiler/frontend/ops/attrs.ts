@@ -51,15 +51,28 @@ export function activationAttr(dflt: ActivationName = "linear"): JsonSchema {
   };
 }
 
+/** Most axes of one example's shape (the schema's limit on `shape`). */
+export const MAX_RANK = 8;
+
+/** Axis attribute schemas, so the v1 reader can find every axis attribute of every op. */
+const AXIS_SCHEMAS = new WeakSet<JsonSchema>();
+
 export function axisAttr(description: string): JsonSchema {
-  return {
+  const s: JsonSchema = {
     title: "an integer axis",
-    description: `${description} Counts axes of one example (the batch axis is not counted); negative counts from the end.`,
+    description: `${description} Counts axes as Keras does: 0 is the batch axis (never allowed: it would span examples), 1 the first axis of the shape written in the graph, -1 the last.`,
     type: "integer",
-    minimum: -64,
-    maximum: 63,
+    minimum: -(MAX_RANK + 1),
+    maximum: MAX_RANK,
     default: -1,
   };
+  AXIS_SCHEMAS.add(s);
+  return s;
+}
+
+/** Is this attribute schema an axis (made by axisAttr)? */
+export function isAxisAttr(schema: JsonSchema): boolean {
+  return AXIS_SCHEMAS.has(schema);
 }
 
 export function initAttr(dflt: InitializerName, what: string): JsonSchema {
@@ -90,14 +103,34 @@ export function normActivation(v: unknown): ActivationName {
   return (v === "swish" ? "silu" : v) as ActivationName;
 }
 
-/** Normalize a per-example axis against `rank`; reports and returns undefined when out of range. */
+/**
+ * An axis attribute → its index into the per-example shape (batch axis excluded), or undefined
+ * after reporting. kiln.graph/v2 counts as Keras: with `rank` axes per example, 1..rank and
+ * -rank..-1 are valid, 0 and -(rank+1) name the batch axis. kiln.graph/v1 counted within one
+ * example: 0..rank-1 and -rank..-1.
+ */
 export function normAxis(axis: number, rank: number, ctx: OpContext, attr = "axis"): number | undefined {
-  if (rank === 0 || axis < -rank || axis >= rank) {
+  if (ctx.axisCounting === "example") {
+    const shape = fmtShape(ctx.inputShapes[0] ?? []);
+    if (rank > 0 && axis >= -rank && axis < rank) return axis < 0 ? axis + rank : axis;
     const range = rank === 0 ? "none: the input is a scalar per example" : `${-rank}..${rank - 1}`;
-    ctx.error(`axis ${axis} is out of range for input shape ${fmtShape(ctx.inputShapes[0] ?? [])} (valid: ${range})`, attr);
+    ctx.error(`axis ${axis} is out of range for input shape ${shape} (a kiln.graph/v1 file counts the axes of one example; valid: ${range})`, attr);
     return undefined;
   }
-  return axis < 0 ? axis + rank : axis;
+  if (rank > 0 && axis >= 1 && axis <= rank) return axis - 1;
+  if (rank > 0 && axis >= -rank && axis <= -1) return axis + rank;
+  const valid = rank === 0 ? "none: the input is a scalar per example, it has only the batch axis" : `1..${rank} or -${rank}..-1`;
+  const batched = `[${["batch", ...(ctx.inputShapes[0] ?? [])].join(", ")}]`;
+  const why = axis === 0 || axis === -(rank + 1)
+    ? `axis ${axis} is the batch axis of input shape ${batched}: an axis may not span examples`
+    : `axis ${axis} is out of range for input shape ${batched} (axes count as in Keras: 0 is the batch axis)`;
+  ctx.error(`${why}; expected an axis of one example (valid: ${valid})`, attr);
+  return undefined;
+}
+
+/** The Keras (kiln.graph/v2) number of a per-example axis index, for messages. */
+export function kerasAxis(perExample: number): number {
+  return perExample + 1;
 }
 
 /** Keras `compute_fans`: rank 1 → n, n; rank 2 → rows, cols; higher → receptive field × the last two. */

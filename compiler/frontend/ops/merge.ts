@@ -3,7 +3,7 @@
  * broadcasting), subtract (exactly two), and concatenate (shapes equal except on `axis`).
  */
 import type { OpContext, OpDef } from "./op.js";
-import { axisAttr, fmtShape, normAxis } from "./attrs.js";
+import { axisAttr, fmtShape, kerasAxis, normAxis } from "./attrs.js";
 
 type Elementwise = "add" | "multiply" | "average" | "maximum" | "minimum" | "subtract";
 
@@ -55,7 +55,7 @@ export const concatenate: OpDef = {
     for (let i = 0; i < xs.length; i++) {
       const s = xs[i];
       if (s.length !== first.length || s.some((d, j) => j !== axis && d !== first[j])) {
-        ctx.error(`concatenate on axis ${axis} needs shapes equal except on that axis; "${ctx.inputNames[0]}" is ${fmtShape(first)} but "${ctx.inputNames[i]}" is ${fmtShape(s)}`, "inputs");
+        ctx.error(`concatenate on axis ${kerasAxis(axis)} needs shapes equal except on that axis; "${ctx.inputNames[0]}" is ${fmtShape(first)} but "${ctx.inputNames[i]}" is ${fmtShape(s)}`, "inputs");
         return undefined;
       }
       total += s[axis];

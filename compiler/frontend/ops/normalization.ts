@@ -4,7 +4,7 @@
  * statistics, which never train. layer_normalization normalizes over the last axis only (spec §2.1).
  */
 import type { OpDef, WeightDecl } from "./op.js";
-import { axisAttr, fmtShape, initAttr, initializer, normAxis, withDefaults } from "./attrs.js";
+import { axisAttr, fmtShape, initAttr, initializer, kerasAxis, normAxis, withDefaults } from "./attrs.js";
 
 const epsilonAttr = {
   title: "a number > 0",
@@ -72,7 +72,7 @@ export const layer_normalization: OpDef = {
     const axis = normAxis(a.axis as number, x.length, ctx);
     if (axis === undefined) return undefined;
     if (axis !== x.length - 1) {
-      ctx.error(`layer_normalization normalizes over the last axis only (-1 or ${x.length - 1} for input shape ${fmtShape(x)}); got axis ${a.axis as number}`, "axis");
+      ctx.error(`layer_normalization normalizes over the last axis only (-1 or ${kerasAxis(x.length - 1)} for input shape ${fmtShape(x)}, counting the batch axis as 0); got axis ${a.axis as number}`, "axis");
       return undefined;
     }
     a.axis = axis;

@@ -6,6 +6,9 @@
  */
 import type { Attrs, DType, Initializer, OpName } from "../graph-types.js";
 
+/** kiln.graph/v2 counts axes as Keras (0 is the batch axis); kiln.graph/v1 counted within one example. */
+export type AxisCounting = "keras" | "example";
+
 /** A JSON Schema fragment (draft 2020-12). `title` is the short phrase errors use for "expected …". */
 export type JsonSchema = Record<string, unknown>;
 
@@ -18,6 +21,8 @@ export interface OpContext {
   /** Shapes (batch axis excluded) and names of the layer's inputs, in order. */
   readonly inputShapes: readonly (readonly number[])[];
   readonly inputNames: readonly string[];
+  /** How the file counts axis attributes: "keras" (kiln.graph/v2, 0 = the batch axis) or "example" (v1). */
+  readonly axisCounting: AxisCounting;
   /** Report a problem; `attr` names the offending attribute (the path gets "/attr"). */
   error(message: string, attr?: string, code?: string): void;
 }

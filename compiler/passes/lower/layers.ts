@@ -6,7 +6,7 @@
 import type { ActivationName, Layer } from "../../frontend/graph-types.js";
 import { numel, type Tensor } from "../../ir/ir.js";
 import { Builder } from "./builder.js";
-import { FULL, SCALAR, X, perCol, perRow, type EwBinary } from "../../ir/expr.js";
+import { FULL, SCALAR, X, perCol, perRow, type EwBinary, type EwInput } from "../../ir/expr.js";
 
 export type Lowering = (b: Builder, layer: Layer, inputs: Tensor[]) => Tensor;
 
@@ -80,21 +80,50 @@ const dropout: Lowering = (b, layer, [x]) => {
   return b.ew(X.mul(X.in(0), X.in(1)), [[x!, FULL], [mask, FULL]], b.act(x!.shape));
 };
 
+/** (x − mean)·rsqrt(var + ε)·γ + β over inputs [x, mean, var, γ, β]. */
+const normalized = (eps: number) => X.add(X.mul(X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(eps)))), X.in(3)), X.in(4));
+
 /** Normalization over the last axis `c` of a [rows, c] view: y = (x − mean)·rsqrt(var + ε)·γ + β. */
 function normalize(b: Builder, x: Tensor, mean: Tensor, meanIn: any, variance: Tensor, eps: number, gamma: Tensor, beta: Tensor): Tensor {
   const c = x.shape.at(-1)!;
-  const expr = X.add(X.mul(X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(eps)))), X.in(3)), X.in(4));
-  return b.ew(expr, [[x, FULL], [mean, meanIn], [variance, meanIn], [gamma, perCol(c)], [beta, perCol(c)]], b.act(x.shape), c);
+  return b.ew(normalized(eps), [[x, FULL], [mean, meanIn], [variance, meanIn], [gamma, perCol(c)], [beta, perCol(c)]], b.act(x.shape), c);
 }
 
+/** The front end admits layer_normalization over the last axis only; anything else is a bug there. */
 function requireLastAxis(layer: Layer, x: Tensor): void {
   if (a(layer).axis !== x.shape.length - 1) {
-    throw new Error(`${layer.name}: kiln compiles ${layer.op} over the last axis only for now (axis ${a(layer).axis} of ${x.shape.length})`);
+    throw new Error(`internal: ${layer.name}: ${layer.op} over axis ${a(layer).axis} of ${x.shape.length} passed the front end`);
   }
 }
 
+/** Batch normalization (Keras): statistics per channel of `axis`, over the batch and every other axis. */
 const batchNorm: Lowering = (b, layer, [x]) => {
-  requireLastAxis(layer, x!);
+  const axis: number = a(layer).axis;
+  if (axis === x!.shape.length - 1) return batchNormLastAxis(b, layer, x!);
+  // Per example, x is [P, C, Q] with C on `axis`.
+  const pre = numel(x!.shape.slice(0, axis)), c = x!.shape[axis]!, post = numel(x!.shape.slice(axis + 1));
+  if (!b.training(layer)) return batchNormMoving(b, layer, x!, { div: post, mod: c }, pre * c * post);
+  // Batch statistics: move the channel axis last ([P, C, Q] → [P, Q, C]), normalize there, move it
+  // back. Two strided copies, whose gradients are the reverse copies, reuse the last-axis
+  // lowering and its gradient unchanged.
+  const toLast = { shape: [{ batch: pre }, c, post], srcStrides: [c * post, post, 1], dstStrides: [post * c, 1, c] };
+  const moved = b.act([pre, post, c]);
+  b.copy(x!, moved, toLast);
+  const y = batchNormLastAxis(b, layer, moved);
+  const out = b.act(x!.shape);
+  b.copy(y, out, { shape: toLast.shape, srcStrides: toLast.dstStrides, dstStrides: toLast.srcStrides });
+  return out;
+};
+
+/** Inference-mode batch normalization with the moving statistics, channel `channel` of each element. */
+function batchNormMoving(b: Builder, layer: Layer, x: Tensor, channel: EwInput, cols: number): Tensor {
+  const { epsilon } = a(layer);
+  const [gamma, beta, mm, mv] = ["gamma", "beta", "moving_mean", "moving_variance"].map((n) => b.weight(layer, n)) as Tensor[];
+  return b.ew(normalized(epsilon), [[x, FULL], [mm!, channel], [mv!, channel], [gamma!, channel], [beta!, channel]], b.act(x.shape), cols);
+}
+
+/** Batch normalization over the last axis: the channels are the columns of a [rows, c] view. */
+function batchNormLastAxis(b: Builder, layer: Layer, x: Tensor): Tensor {
   const { epsilon, momentum } = a(layer);
   const c = x!.shape.at(-1)!;
   const [gamma, beta, mm, mv] = ["gamma", "beta", "moving_mean", "moving_variance"].map((n) => b.weight(layer, n)) as Tensor[];
@@ -112,7 +141,7 @@ const batchNorm: Lowering = (b, layer, [x]) => {
   b.ew(ema, [[mm!, FULL], [mean, FULL]], mm!, c);
   b.ew(ema, [[mv!, FULL], [variance, FULL]], mv!, c);
   return normalize(b, x!, mean, perCol(c), variance, epsilon, gamma!, beta!);
-};
+}
 
 const layerNorm: Lowering = (b, layer, [x]) => {
   requireLastAxis(layer, x!);
