@@ -108,13 +108,15 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   const sync = Math.ceil(plan.end / 64) * 64;
   const progress = sync + 48;
   // Threaded builds: then where each thread's share of the batch starts (threads + 1 i32s, set
-  // by the runtime before every call, so it can give a slower core fewer examples).
+  // by the runtime before every call, so it can give a slower core fewer examples), then each
+  // thread's progress cell (threads i32s: a trap is blamed on the layer of the thread that trapped).
   const splits = sync + 64;
-  const scratch = splits + (threads ? Math.ceil((4 * (threads + 1)) / 64) * 64 : 0);
+  const threadProgress = splits + 4 * (threads + 1);
+  const scratch = splits + (threads ? Math.ceil((4 * (2 * threads + 1)) / 64) * 64 : 0);
   const entries: EntryPoint[] = lw.mod.programs.map((p) => ({ name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch, training: p.name === "train_step" })) }));
   const scratchBytes = Math.ceil(Math.max(0, ...entries.flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
   if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, { ...ctx, training: e.name === "train_step" }, maxBatch)));
-  const { source, kernels, names } = assembleModule(entries, threads ? { sync, splits, scratch, scratchBytes } : undefined, progress);
+  const { source, kernels, names } = assembleModule(entries, threads ? { sync, splits, scratch, scratchBytes, count: threads, progress: threadProgress } : undefined, progress);
   const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
   const level = options.optimizeLevel ?? 0;
   const wasm = await compileAssemblyScript(source, {
@@ -126,6 +128,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   if (options.debug) (manifest as any).debug = { guards: plan.guards };
   manifest.kernels = {
     progressOffset: progress,
+    ...(threads ? { threadProgress } : {}),
     calls: Object.fromEntries(lw.mod.programs.map((p, i) => [p.name, p.nodes.map((n, j) => [names.get(entries[i]!.calls[j]!.def.key)!, n.layer] as [string, string])])),
   };
   if (manifest.training) {
