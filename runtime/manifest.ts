@@ -155,8 +155,8 @@ export function checkManifest(m: Manifest, exportNames: string[]): void {
   }
   const weights = new Map(names<WeightEntry>("weights").map((w) => [w.name, w]));
   for (const w of weights.values()) {
-    const i = w.initializer, n = size(w.shape);
     if (!shapeOk(w.shape)) bad(`weight "${w.name}": bad shape ${show(w.shape)}`);
+    const i = w.initializer, n = size(w.shape);
     const ones = i?.onesRange === undefined || (Array.isArray(i.onesRange) && isInt(i.onesRange[0]) && isInt(i.onesRange[1], i.onesRange[0], n));
     if (!isObject(i) || !INITIALIZERS.includes(i.name as string) || !isInt(i.fanIn) || !isInt(i.fanOut) || !ones) bad(`weight "${w.name}": bad initializer ${show(i)}`);
     region(`weight "${w.name}"`, w.offset, n * 4, 0);
