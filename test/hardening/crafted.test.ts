@@ -87,14 +87,15 @@ describe("crafted manifests", () => {
 
 /** Hostile containers around genuine `data`: what the runtime must see is `data`'s bytes (or refuse). */
 function hostile(data: Float32Array | Int32Array, r: () => number): { label: string; value: unknown; refuse: boolean } {
-  const C = data instanceof Int32Array ? Int32Array : Float32Array;
+  // any: the subclasses below extend one of two constructors chosen at run time.
+  const C: any = data instanceof Int32Array ? Int32Array : Float32Array;
   const junk = () => new C(data.length + 8).fill(data instanceof Int32Array ? 1 << 28 : NaN);
   const kinds: (() => { label: string; value: unknown; refuse: boolean })[] = [
-    () => { class S extends C { override subarray() { return junk() as never; } } return { label: "subclass subarray", value: S.from(data), refuse: false }; },
-    () => { class S extends C { override set() { throw new Error("set called"); } } return { label: "subclass set", value: S.from(data), refuse: false }; },
-    () => { class S extends C { override get length() { return data.length + 8; } } return { label: "subclass length", value: S.from(data), refuse: false }; },
-    () => { class S extends C { override get buffer() { return junk().buffer as never; } } return { label: "subclass buffer", value: S.from(data), refuse: false }; },
-    () => { class S extends C { static override get [Symbol.species]() { return C; } override slice() { return junk() as never; } } return { label: "subclass species", value: S.from(data), refuse: false }; },
+    () => { class S extends C { subarray() { return junk() as never; } } return { label: "subclass subarray", value: S.from(data), refuse: false }; },
+    () => { class S extends C { set() { throw new Error("set called"); } } return { label: "subclass set", value: S.from(data), refuse: false }; },
+    () => { class S extends C { get length() { return data.length + 8; } } return { label: "subclass length", value: S.from(data), refuse: false }; },
+    () => { class S extends C { get buffer() { return junk().buffer as never; } } return { label: "subclass buffer", value: S.from(data), refuse: false }; },
+    () => { class S extends C { static get [Symbol.species]() { return C; } slice() { return junk() as never; } } return { label: "subclass species", value: S.from(data), refuse: false }; },
     () => ({ label: "Proxy", value: new Proxy(C.from(data), { get: (t, k) => (k === "subarray" ? () => junk() : Reflect.get(t, k)) }), refuse: true }),
     () => ({ label: "Proxy of nothing", value: new Proxy({}, { get: (_t, k) => (k === "length" ? data.length : k === "constructor" ? C : NaN) }), refuse: true }),
     () => ({ label: "foreign realm", value: vm.runInNewContext(`${C.name}.from(d)`, { d: Array.from(data) }), refuse: false }),
