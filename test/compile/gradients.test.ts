@@ -4,7 +4,7 @@
  * 1 is taken, and the weight change is the gradient. Loss values are compared too.
  */
 import { describe, expect, it } from "vitest";
-import { checkGraph } from "../../compiler/frontend.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
 import { referenceGradients } from "../reference/gradients.js";
 import { CASES } from "./cases.js";
 import { build, randomFeeds, randomizeWeights } from "./harness.js";

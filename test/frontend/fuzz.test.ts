@@ -3,8 +3,8 @@
 // in a KilnError carrying at least one diagnostic with a string path — never another exception.
 import { expect, test } from "vitest";
 import { readFileSync } from "node:fs";
-import { checkGraph } from "../../compiler/frontend.js";
-import { KilnError } from "../../compiler/diagnostics.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
+import { KilnError } from "../../compiler/frontend/diagnostics.js";
 import { makeRng } from "../reference/prng.js";
 
 /** Seeded uniform [0, 1) numbers: the tests' one PRNG (mulberry32, test/reference/prng.ts). */

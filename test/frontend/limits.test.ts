@@ -1,7 +1,7 @@
 // Limits checked before parsing work: size, nesting depth, layer count — plus a ~10 MB graph and a
 // 10,000-layer graph that must be checked correctly (outcomes asserted, never timings).
 import { describe, expect, test } from "vitest";
-import { checkGraph, parseGraphText } from "../../compiler/frontend.js";
+import { checkGraph, parseGraphText } from "../../compiler/frontend/index.js";
 import { errorOf } from "./helpers.js";
 
 /** Pretty-printed JSON padded with indentation to about `bytes` long. */

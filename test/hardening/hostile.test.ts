@@ -11,7 +11,7 @@ import vm from "node:vm";
 import { build, transformSync } from "esbuild";
 import { describe, expect, test } from "vitest";
 import { compile } from "../../compiler/index.js";
-import { emitEsm } from "../../compiler/emit/esm.js";
+import { emitEsm } from "../../compiler/assemble/esm.js";
 import { KilnError } from "../../runtime/errors.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Manifest } from "../../runtime/manifest.js";
