@@ -101,6 +101,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   if (options.debug) manifest.debug = { guards: plan.guards };
   manifest.kernels = {
     progressOffset: control.progress,
+    ...(threads ? { threadProgress: control.threadProgress } : {}),
     calls: Object.fromEntries(lw.mod.programs.map((p, i) => [p.name, p.nodes.map((n, j) => [names.get(entries[i]!.calls[j]!.def.key)!, n.layer] as [string, string])])),
   };
   if (manifest.training) {

@@ -216,7 +216,7 @@ function selectPass(b: Build): void {
 function emitPass(b: Build): void {
   const entries = need(b.entries, "the kernel calls", "emit"), control = b.control!, threads = b.options.threads;
   const scratchBytes = b.scratchBytes!;
-  const { source, kernels, names } = assembleModule(entries, threads ? { sync: control.sync, splits: control.splits, scratch: control.scratch, scratchBytes } : undefined, control.progress);
+  const { source, kernels, names } = assembleModule(entries, threads ? { sync: control.sync, splits: control.splits, scratch: control.scratch, scratchBytes, count: threads, progress: control.threadProgress } : undefined, control.progress);
   Object.assign(b, { source, kernels, kernelNames: names, pages: modulePages(b.plan!.end, scratchBytes, threads) });
 }
 

@@ -2,6 +2,13 @@
  * Runtime checks on caller data ("feeds": inputs and targets by name) before any memory is
  * written: names, typed-array types, lengths, equal batch counts, id ranges, finite floats.
  * Every problem found becomes one diagnostic naming the input, what was expected and what came.
+ *
+ * Caller arrays are never trusted to behave: a Float32Array subclass or a Proxy can override
+ * `length`, `subarray` or `set`, and a getter on the feeds object can return another array on
+ * the second read. So each feed is read once, its kind is taken from the typed array's internal
+ * slot (the intrinsic @@toStringTag getter: works for arrays from another realm, cannot be faked
+ * by a subclass), and the checks and the copy into module memory both use a fresh view of the
+ * same bytes made by the built-in constructor.
  */
 import { KilnError, type Diagnostic } from "./errors.js";
 import { size, type Slot } from "./manifest.js";
@@ -10,8 +17,31 @@ import { typeName } from "./load.js";
 export type Feed = Float32Array | Int32Array;
 export type Feeds = Record<string, Feed>;
 
-/** Checks `feeds` against `slots` (all required, no others); returns the number of examples. */
-export function checkFeeds(slots: Slot[], feeds: unknown, what: string): number {
+const TA = Object.getPrototypeOf(Int8Array.prototype);
+const getter = (key: PropertyKey) => Object.getOwnPropertyDescriptor(TA, key)!.get!;
+const tagOf = getter(Symbol.toStringTag), bufferOf = getter("buffer"), offsetOf = getter("byteOffset"), lengthOf = getter("length");
+/** The built-in TypedArray.prototype.set, taken before any caller code runs. */
+const copy: (this: Feed | Uint8Array, src: ArrayLike<number>, at?: number) => void = TA.set;
+
+/** Copies `src` into `dst` at `at` with the built-in method (both are views the runtime made). */
+export const put = (dst: Feed | Uint8Array, src: Feed | Uint8Array, at = 0): void => copy.call(dst, src, at);
+
+/**
+ * A fresh built-in view of the bytes of `a` when `a` is a genuine typed array of kind `want`
+ * (from any realm), an empty one when its buffer is detached, else undefined.
+ */
+export function genuine<T extends Feed | Uint8Array>(a: unknown, want: View<T>): T | undefined {
+  if (tagOf.call(a) !== want.name) return undefined;
+  const n: number = lengthOf.call(a);
+  return n ? new want(bufferOf.call(a), offsetOf.call(a), n) : new want(0);
+}
+type View<T> = { new (b: ArrayBufferLike, o: number, n: number): T; new (n: number): T; name: string };
+
+/** The name of what came, for "expected X, got Y" (a Proxy is not called a Float32Array). */
+const kindName = (a: unknown): string => tagOf.call(a) ?? (/.Array$/.test(typeName(a)) ? "an object posing as a typed array (a Proxy?)" : typeName(a));
+
+/** Checks `feeds` against `slots` (all required, no others); returns the example count and each slot's data, read once. */
+export function checkFeeds(slots: Slot[], feeds: unknown, what: string): { n: number; views: Feed[] } {
   if (typeof feeds !== "object" || feeds === null || Array.isArray(feeds) || ArrayBuffer.isView(feeds)) {
     throw new KilnError({ code: "input", path: "", message: `expected an object of ${what}s by name, got ${typeName(feeds)}` });
   }
@@ -22,38 +52,44 @@ export function checkFeeds(slots: Slot[], feeds: unknown, what: string): number 
   for (const name of Object.keys(data)) {
     if (!known.includes(name)) add(name, `unknown ${what} "${name}"; expected ${list(known)}`);
   }
-  let batch = 0, first = "";
-  for (const slot of slots) {
-    const n = checkOne(slot, data[slot.name], what, add);
-    if (n === undefined) continue;
-    if (!first) [batch, first] = [n, slot.name];
-    else if (n !== batch) add(slot.name, `${what} "${slot.name}" has ${n} examples but "${first}" has ${batch}; every ${what} needs the same batch`);
-  }
+  let n = 0, first = "";
+  const views = slots.map((slot) => {
+    const v = checkOne(slot, data[slot.name], what, add);
+    if (!v) return v!;
+    const count = v.length / size(slot.shape);
+    if (!first) [n, first] = [count, slot.name];
+    else if (count !== n) add(slot.name, `${what} "${slot.name}" has ${count} examples but "${first}" has ${n}; every ${what} needs the same batch`);
+    return v;
+  });
   if (problems.length) throw new KilnError(problems);
-  return batch;
+  return { n, views };
 }
 
 const list = (names: string[]) => names.map((n) => `"${n}"`).join(", ") || "none";
 
-/** Checks one array; returns its example count, or undefined after reporting a problem. */
-function checkOne(slot: Slot, a: unknown, what: string, add: (path: string, message: string) => void): number | undefined {
+/** Checks one array; returns a built-in view of it, or undefined after reporting a problem. */
+function checkOne(slot: Slot, a: unknown, what: string, add: (path: string, message: string) => void): Feed | undefined {
   const { name, dtype, shape } = slot;
-  const say = (message: string) => add(name, `${what} "${name}": ${message}`);
+  const say = (message: string) => void add(name, `${what} "${name}": ${message}`);
   const want = dtype === "int32" ? Int32Array : Float32Array;
-  if (a === undefined) return say(`missing; expected ${want.name} (${dtype}) data`), undefined;
-  if (!(a instanceof want)) return say(`expected ${want.name} (${dtype}), got ${typeName(a)}`), undefined;
-  if ((a.buffer as { detached?: boolean }).detached) return say("its ArrayBuffer is detached"), undefined;
+  if (a === undefined) return say(`missing; expected ${want.name} (${dtype}) data`);
+  const v = genuine<Feed>(a, want as View<Feed>);
+  if (!v) return say(`expected ${want.name} (${dtype}), got ${kindName(a)}`);
   const per = size(shape);
-  if (a.length === 0 || a.length % per !== 0) {
+  if (v.length === 0 || v.length % per !== 0) {
     const detail = `expected a positive multiple of ${per} elements (examples of shape [${shape.join(", ")}])`;
-    return say(`${detail}, got ${a.length}${a.length === 0 ? " (empty or detached)" : ""}`), undefined;
+    return say(`${detail}, got ${v.length}${v.length === 0 ? " (empty or detached)" : ""}`);
   }
-  const bad = dtype === "int32" ? firstOutOfRange(a as Int32Array, slot.range) : firstNonFinite(a as Float32Array);
-  if (bad >= 0) {
-    const expect = dtype === "int32" ? `an id in [${slot.range![0]}, ${slot.range![1]})` : "a finite number";
-    return say(`element ${bad} (${position(bad, shape)}) is ${a[bad]}; expected ${expect}`), undefined;
-  }
-  return a.length / per;
+  const problem = badValue(slot, v);
+  return problem ? say(problem) : v;
+}
+
+/** What is wrong with the values of `a` for `slot` (a NaN, an id out of range), or "". */
+export function badValue(slot: Slot, a: Feed): string {
+  const bad = slot.dtype === "int32" ? firstOutOfRange(a as Int32Array, slot.range) : firstNonFinite(a as Float32Array);
+  if (bad < 0) return "";
+  const expect = slot.dtype === "int32" ? `an id in [${slot.range![0]}, ${slot.range![1]})` : "a finite number";
+  return `element ${bad} (${position(bad, slot.shape)}) is ${a[bad]}; expected ${expect}`;
 }
 
 function firstOutOfRange(a: Int32Array, range: [number, number] | undefined): number {
@@ -68,7 +104,7 @@ function firstOutOfRange(a: Int32Array, range: [number, number] | undefined): nu
  * independent sums of x·0 answer "all finite?" without a branch per element (about twice as
  * fast as the scan, which then runs only to locate a problem).
  */
-function firstNonFinite(a: Float32Array): number {
+export function firstNonFinite(a: Float32Array): number {
   const n = a.length, n8 = n - (n & 7);
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, i = 0;
   for (; i < n8; i += 8) {

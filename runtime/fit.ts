@@ -1,13 +1,15 @@
 /**
  * Runtime training loop: epochs of seeded-shuffled batches through train_step, epoch figures as
  * means weighted by batch size, validation through evaluate. Same seed, same data, same options:
- * bit-identical weights. A non-finite loss stops training with a KilnError naming the step, and
+ * bit-identical weights. A non-finite loss stops training with a KilnError naming the step (the
+ * step itself undone), and
  * the loop yields to the event loop every `yieldEvery` ms so a browser page stays responsive.
  */
 import { KilnError } from "./errors.js";
-import { checkCount, type Feeds } from "./feeds.js";
+import { checkCount, type Feed, type Feeds } from "./feeds.js";
 import { Rng } from "./rng.js";
 import type { Model, StepResult } from "./model.js";
+import { checkData, trainRows } from "./train.js";
 
 /** Flat Keras-style logs: `loss`, each metric by name, and `val_`-prefixed ones after validation. */
 export type Logs = Record<string, number>;
@@ -27,7 +29,7 @@ export interface FitOptions {
   yieldEvery?: number;
   /**
    * On a non-finite loss, re-run that step from the state before it and name the first layer whose
-   * output went non-finite (needs manifest.training.layerOutputs; copies weights and optimizer state every step).
+   * output went non-finite (needs manifest.training.layerOutputs).
    */
   debugNaN?: boolean;
 }
@@ -42,11 +44,22 @@ export interface History {
 const SHUFFLE_STREAM = 1;
 
 export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Promise<History> {
+  // Two fits on one model would interleave their steps (each awaits between batches).
+  if (model.fitting) throw new KilnError({ code: "busy", path: "fit", message: "this model is already training (a fit() has not finished); await it before starting another" });
+  model.fitting = true;
+  try {
+    return await fitLoop(model, data, opts);
+  } finally {
+    model.fitting = false;
+  }
+}
+
+async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<History> {
   const { epochs = 1, batchSize = Math.min(32, model.maxBatch), shuffle = true, validationData, yieldEvery = 50 } = opts;
-  const n = model.checkData(data, "fit");
+  const { n, views } = checkData(model, data);
   checkCount("epochs", epochs, 1, Infinity);
   checkCount("batchSize", batchSize, 1, model.maxBatch);
-  if (validationData !== undefined) model.checkData(validationData, "fit validation");
+  if (validationData !== undefined) checkData(model, validationData);
   const result: History = { epoch: [], history: {} };
   const rows = new Uint32Array(n);
   let step = 0, lastYield = Date.now();
@@ -55,12 +68,12 @@ export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Pro
     const sums: Logs = {};
     for (let start = 0; start < n; start += batchSize) {
       const count = Math.min(batchSize, n - start), batch = rows.subarray(start, start + count);
-      const before = opts.debugNaN ? saveState(model) : undefined;
-      const r = model.trainRows(data, batch, count);
+      // trainRows re-checks what it staged (a callback may have changed the data) and undoes a non-finite step.
+      const r = trainRows(model, views, batch, count);
       if (!Number.isFinite(r.loss)) {
         const where = `step ${step + 1} of this fit (epoch ${epoch + 1}, batch ${start / batchSize + 1}; counting from 1)`;
-        const found = before ? findNaN(model, data, batch, before) : undefined;
-        const message = `the loss became ${r.loss} at ${where}; training stopped${found ? `; ${found.message}` : ""}`;
+        const found = opts.debugNaN ? findNaN(model, views, batch) : undefined;
+        const message = `the loss became ${r.loss} at ${where}; training stopped and that step was undone${found ? `; ${found.message}` : ""}`;
         throw new KilnError({ code: "diverged", path: "fit", ...(found?.layer ? { layer: found.layer } : {}), message });
       }
       const logs = flatten(r);
@@ -98,33 +111,21 @@ function order(rows: Uint32Array, shuffle: boolean, seed: number, epoch: number)
   }
 }
 
-type State = [offset: number, bytes: Uint8Array][];
-
-/** Copies of what a train step changes besides activations: weights, optimizer slots, step, seed. */
-function saveState(model: Model): State {
-  const m = model.manifest, t = m.training!, mem = model.memoryView();
-  const n = (shape: number[]) => 4 * shape.reduce((a, b) => a * b, 1);
-  const regions: [number, number][] = [[t.stepOffset, 4], [t.seedOffset, 4], ...m.weights.map((w) => [w.offset, n(w.shape)] as [number, number])];
-  for (const s of t.slots) regions.push([s.offset, n(m.weights.find((w) => w.name === s.weight)!.shape)]);
-  return regions.map(([o, len]) => [o, mem.slice(o, o + len)]);
-}
-
 /**
- * The NaN finder: restores the state before the failing step, notes weights that were already
- * non-finite, re-runs the step and scans layerOutputs in forward order for the first non-finite value.
+ * The NaN finder: the failed step was undone (trainRows), so the state is the one before it. Notes
+ * weights that were already non-finite, re-runs the step (undone again) and scans layerOutputs,
+ * which the re-run left in memory, in forward order for the first non-finite value.
  */
-function findNaN(model: Model, data: Feeds, rows: Uint32Array, before: State): { message: string; layer?: string } {
-  const mem = model.memoryView(), t = model.manifest.training!;
-  for (const [o, bytes] of before) mem.set(bytes, o);
-  const f32 = (offset: number, length: number) => new Float32Array(mem.buffer, offset, length);
+function findNaN(model: Model, views: Feed[], rows: Uint32Array): { message: string; layer?: string } {
+  const t = model.manifest.training!;
   const bad = (a: Float32Array) => a.findIndex((v) => v - v !== 0); // NaN and ±Inf
   const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-  const weights = model.manifest.weights.filter((w) => bad(f32(w.offset, size(w.shape))) >= 0).map((w) => `"${w.name}"`);
+  const weights = model.manifest.weights.filter((w) => bad(model.f32(w.offset, size(w.shape))) >= 0).map((w) => `"${w.name}"`);
   const already = weights.length ? `; weights non-finite before the step: ${weights.join(", ")}` : "";
-  const again = model.trainRows(data, rows, rows.length).loss;
+  const again = trainRows(model, views, rows, rows.length).loss;
   if (!t.layerOutputs) return { message: `the module lists no layer outputs to search (manifest.training.layerOutputs)${already}` };
   for (const o of t.layerOutputs) {
-    const per = size(o.shape), out = f32(o.offset, rows.length * per), i = bad(out);
+    const per = size(o.shape), out = model.f32(o.offset, rows.length * per), i = bad(out);
     if (i >= 0) {
       const what = `example ${Math.floor(i / per)} of the batch, element ${i % per} is ${out[i]}`;
       return { layer: o.layer, message: `the first non-finite layer output is layer "${o.layer}" (${what})${already}` };

@@ -34,7 +34,8 @@ export interface LoadOptions {
  * start at their seeded initial values (unless the module embeds trained ones), then `opts.weights`.
  */
 export async function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
-  let [mod] = await Promise.all([toModule(source), loadParts()]);
+  // The weights code every model needs loads while the module compiles.
+  let [mod] = await Promise.all([toModule(source), loadParts(false, false)]);
   let manifest = readManifest(mod);
   // A module built with --relaxed-simd carries its relaxed-SIMD twin: use it where it validates.
   const relaxed = WebAssembly.Module.customSections(mod, "kiln.relaxed")[0];
@@ -46,11 +47,12 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   // Thread checks and the shared-memory fallback live with the thread code (loaded on demand).
   const threading = manifest.threads || threads !== 1 ? await import("./threads.js") : undefined;
   if (threading) ({ mod, manifest } = await threading.chooseBuild(mod, manifest, threads));
-  for (const imp of WebAssembly.Module.imports(mod)) {
-    const fn = imp.kind === "function" && (imp.name === "abort" || ((imp.name === "wait32" || imp.name === "passed") && manifest.threads));
-    const ok = imp.module === "env" && ((imp.name === "memory" && imp.kind === "memory") || fn);
-    if (!ok) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`);
-  }
+  checkImports(mod, manifest.threads);
+  // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
+  const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
+  if (manifest.weightsEmbedded && !embedded) fail("the manifest says weightsEmbedded but the module has no kiln.weights section");
+  // Initializers only when no weights come with the module or the call; training code only for modules that train.
+  await loadParts(!embedded && !opts.weights, manifest.canTrain);
   const { pages } = manifest.memory;
   let memory: WebAssembly.Memory, instance: WebAssembly.Instance, clock: import("./threads.js").BarrierClock | undefined;
   try {
@@ -62,6 +64,8 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
     const hint = manifest.threads && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : "";
     return fail(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}${hint}): ${(e as Error).message}`);
   }
+  const built = (instance.exports.kiln_threads as WebAssembly.Global | undefined)?.value;
+  if (manifest.threads && built !== manifest.maxThreads) fail(`the manifest says maxThreads ${manifest.maxThreads} but the module was built for ${built ?? "an unknown number of"} threads (rebuild it with this kiln)`);
   const model = new Model(manifest, instance.exports, memory);
   // Debug builds and threads load their code only when a module needs it (bundle size).
   const debug = (manifest as { debug?: DebugInfo }).debug;
@@ -73,12 +77,30 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   if (manifest.threads && threads > 1) {
     model.pool = await threading!.startThreads(mod, memory, instance.exports, threads, manifest, clock!);
   }
-  model.initialize();
-  // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
-  const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
-  if (embedded) model.loadWeights(new Uint8Array(embedded));
-  if (opts.weights) model.loadWeights(opts.weights);
+  try {
+    model.initialize(!embedded && !opts.weights);
+    if (embedded) model.loadWeights(new Uint8Array(embedded));
+    if (opts.weights) model.loadWeights(opts.weights);
+  } catch (e) {
+    model.dispose(); // stops the threads: a failed load leaves nothing running
+    throw e;
+  }
   return model;
+}
+
+/**
+ * A kiln module imports its memory (so the runtime sizes and reads it) and nothing but the
+ * runtime's functions: one that defines its own memory would compute in memory the runtime never sees.
+ */
+function checkImports(mod: WebAssembly.Module, threaded: boolean): void {
+  let memory = false;
+  for (const imp of WebAssembly.Module.imports(mod)) {
+    const isMemory = imp.module === "env" && imp.name === "memory" && imp.kind === "memory";
+    const fn = imp.kind === "function" && imp.module === "env" && (imp.name === "abort" || ((imp.name === "wait32" || imp.name === "passed") && threaded));
+    if (!isMemory && !fn) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`);
+    memory ||= isMemory;
+  }
+  if (!memory) fail("the module does not import env.memory (it would compute in a memory of its own, which the runtime never sees)");
 }
 
 function fail(message: string): never {

@@ -2,12 +2,13 @@
  * Runtime stage 3: a loaded model. Moves caller data into the module's planned memory (the
  * manifest's byte offsets), calls the exports (`predict`, `train_step`, `evaluate`) with a batch
  * count, and reads results back. Every call checks all of its arguments before it writes any
- * memory; a trap inside an export surfaces as a KilnError naming the export.
+ * memory; a trap inside an export surfaces as a KilnError naming the export. Training
+ * (trainStep, evaluate, fit) lives in train.ts and fit.ts, loaded only for modules that train.
  */
 import { KilnError, type Diagnostic } from "./errors.js";
 import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
-import { checkCount, checkFeeds, type Feeds } from "./feeds.js";
+import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
 import type { FitOptions, History } from "./fit.js";
 import { capabilities, typeName, type Capabilities } from "./load.js";
 import { size, type DType, type Manifest, type Slot } from "./manifest.js";
@@ -57,10 +58,10 @@ export class Model {
   /** Outputs for any number of examples; batches above maxBatch are split transparently. */
   predict(inputs: Feeds): Record<string, Float32Array> {
     this.live();
-    const n = checkFeeds(this.manifest.inputs, inputs, "input");
+    const slots = this.manifest.inputs, { n, views } = checkFeeds(slots, inputs, "input");
     if (n <= this.maxBatch) {
       // One chunk (the latency case): each output is one copy out of module memory, nothing else allocated.
-      this.stage(this.manifest.inputs, inputs, 0, n);
+      this.stage(slots, views, 0, n);
       this.run("predict", n);
       // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
       return Object.fromEntries(this.manifest.outputs.map((s) => [s.name, this.outputCopy(s, n)]));
@@ -68,87 +69,70 @@ export class Model {
     const out: Record<string, Float32Array> = Object.fromEntries(this.manifest.outputs.map((s) => [s.name, new Float32Array(n * size(s.shape))]));
     for (let start = 0; start < n; start += this.maxBatch) {
       const count = Math.min(this.maxBatch, n - start);
-      this.stage(this.manifest.inputs, inputs, start, count);
+      this.stage(slots, views, start, count);
       this.run("predict", count);
-      for (const s of this.manifest.outputs) {
-        const per = size(s.shape);
-        out[s.name].set(this.view(s.dtype, s.offset, count * per), start * per);
-      }
+      for (const s of this.manifest.outputs) put(out[s.name], this.slotView(s).subarray(0, count * this.per(s)), start * this.per(s));
     }
     return out;
   }
 
-  /** One optimizer step on one batch (at most maxBatch examples); loss and metrics before the update. */
+  /** One optimizer step on one batch (at most maxBatch examples); loss and metrics before the update. A non-finite loss throws and undoes the step. */
   trainStep(batch: Feeds): StepResult {
-    const n = this.checkData(batch, "trainStep");
-    if (n > this.maxBatch) {
-      this.fail("batch", `trainStep takes at most maxBatch = ${this.maxBatch} examples, got ${n}; use fit() for more`);
-    }
-    return this.trainRows(batch, 0, n);
+    return this.training("trainStep").trainStep(this, batch);
   }
 
   /** Trains on `data`; see fit.ts for the options and the History it resolves to. */
   async fit(data: Feeds, opts?: FitOptions): Promise<History> {
+    this.training("fit");
     // Loaded on first use, so pages that only predict never fetch the training loop.
     const { fit } = await import("./fit.js");
     return fit(this, data, opts);
   }
 
   /** Inference-mode loss and metrics over all of `data`, means weighted by batch size. */
-  evaluate(data: Feeds, { batchSize = 32 }: { batchSize?: number } = {}): StepResult {
-    const n = this.checkData(data, "evaluate");
-    checkCount("batchSize", batchSize, 1, Infinity);
-    const step = Math.min(batchSize, this.maxBatch); // inference mode: chunking does not change results
-    const sums = new Float64Array(1 + this.manifest.training!.metrics.length);
-    for (let start = 0; start < n; start += step) {
-      const count = Math.min(step, n - start);
-      this.stage(this.trainSlots(), data, start, count);
-      this.run("evaluate", count);
-      this.results().forEach((v, i) => (sums[i] += v * count));
-    }
-    return this.toResult(Array.from(sums, (s) => s / n));
+  evaluate(data: Feeds, opts?: { batchSize?: number }): StepResult {
+    return this.training("evaluate").evaluate(this, data, opts);
   }
 
   /** Copies of every weight by full name. */
   getWeights(): Record<string, Float32Array> {
-    const out: Record<string, Float32Array> = {};
+    const out: Record<string, Float32Array> = Object.create(null);
     for (const w of this.manifest.weights) out[w.name] = this.f32(w.offset, size(w.shape)).slice();
     return out;
   }
 
-  /** Sets some weights; every entry is checked (known name, Float32Array, exact length) before any is written. */
+  /**
+   * Sets some weights; every entry is checked (known name, Float32Array, exact length) before any
+   * is written, and each value is read once: what was checked is what is written.
+   */
   setWeights(partial: Record<string, Float32Array>): void {
     this.live();
     if (typeof partial !== "object" || partial === null) this.fail("", `setWeights expects an object of Float32Arrays, got ${typeName(partial)}`);
-    const problems: Diagnostic[] = [];
+    const problems: Diagnostic[] = [], writes: [number, Float32Array][] = [];
     for (const [name, value] of Object.entries(partial)) {
       const w = this.manifest.weights.find((x) => x.name === name);
-      const n = w && size(w.shape);
+      const v = genuine(value, Float32Array), n = w && size(w.shape);
       const message = !w
         ? `unknown weight "${name}"; the model has ${this.manifest.weights.map((x) => `"${x.name}"`).join(", ")}`
-        : !(value instanceof Float32Array)
-          ? `expected a Float32Array, got ${typeName(value)}`
-          : value.length !== n
-            ? `expected ${n} elements (shape [${w.shape.join(", ")}]), got ${value.length}`
-            : "";
+        : !v ? `expected a Float32Array, got ${typeName(value)}`
+        : v.length !== n ? `expected ${n} elements (shape [${w.shape.join(", ")}]), got ${v.length}` : "";
       if (message) problems.push({ code: "weights", path: name, message });
+      else writes.push([w!.offset, v!]);
     }
     if (problems.length) throw new KilnError(problems);
-    for (const [name, value] of Object.entries(partial)) {
-      const w = this.manifest.weights.find((x) => x.name === name)!;
-      this.f32(w.offset, value.length).set(value);
-    }
+    for (const [offset, v] of writes) put(this.f32(offset, v.length), v);
   }
 
   /** Safetensors bytes of every weight and (by default, when the model trains) the optimizer state. */
   saveWeights({ optimizer = this.canTrain }: { optimizer?: boolean } = {}): Uint8Array {
+    this.live();
     return parts().io.saveWeights(this, optimizer && this.canTrain);
   }
 
   /**
    * Loads safetensors weights: every weight must be present; optimizer state is optional but, when
    * present, complete (an inference-only model ignores it). All is checked before anything is written.
-   * (The code is in weights-io.ts, loaded lazily with the safetensors reader.)
+   * (The code is in weights-io.ts, loaded with the model.)
    */
   loadWeights(bytes: Uint8Array): void {
     this.live();
@@ -173,49 +157,46 @@ export class Model {
     return new Uint8Array(this.live().buffer);
   }
 
-  // ---- internals shared with fit.ts and loadModel ----
+  // ---- internals shared with train.ts, fit.ts and loadModel ----
 
-  /** @internal Checks training data (inputs and targets); returns its example count. */
-  checkData(data: Feeds, caller: string): number {
+  /** @internal Set while fit() runs: a second fit on the same model is refused. */
+  fitting = false;
+  /** @internal Threaded models: why the model can no longer run (its threads stopped after a trap). */
+  broken?: string;
+
+  private training(caller: string): typeof import("./train.js") {
     this.live();
     if (!this.canTrain) this.fail("", `${caller} needs a model compiled with training; this one is inference-only`);
-    return checkFeeds(this.trainSlots(), data, "input or target");
+    return parts().train!;
   }
 
-  /** @internal One train_step on `count` examples: rows `rows` (a start index, or a list of indices). */
-  trainRows(data: Feeds, rows: number | Uint32Array, count: number): StepResult {
-    this.stage(this.trainSlots(), data, rows, count);
-    this.run("trainStep", count);
-    return this.toResult(Array.from(this.results()));
-  }
-
-  /** @internal Writes initial weights (unless embedded) and the dropout seed. */
-  initialize(): void {
-    const m = this.manifest;
-    if (!m.weightsEmbedded) m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(parts().init.initialValues(w, m.seed, i)));
+  /** @internal Writes initial weights (`seeded`: unless embedded or loaded from a file) and the dropout seed. */
+  initialize(seeded: boolean): void {
+    const m = this.manifest, init = parts().init;
+    if (seeded && init) m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(init.initialValues(w, m.seed, i)));
     if (m.training) new Uint32Array(this.memory!.buffer, m.training.seedOffset, 1)[0] = m.seed >>> 0;
   }
 
-  private trainSlots(): Slot[] {
-    return [...this.manifest.inputs, ...this.manifest.targets];
-  }
-
-  private stage(slots: Slot[], data: Feeds, rows: number | Uint32Array, count: number): void {
-    for (const s of slots) {
-      const per = this.per(s), src = data[s.name], dst = this.slotView(s);
-      if (typeof rows === "number") {
-        const from = rows * per, len = count * per;
-        dst.set(from === 0 && len === src.length ? src : src.subarray(from, from + len));
-      } else {
-        for (let j = 0; j < count; j++) dst.set(src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
-      }
-    }
+  /**
+   * @internal Copies rows of checked data into the slots' memory (`rows`: a start index, or a list
+   * of indices), then checks what was staged: data a caller changed after the check (in a fit
+   * callback, or from another thread through shared memory) is refused before the module runs.
+   */
+  stage(slots: Slot[], views: Feed[], rows: number | Uint32Array, count: number): void {
+    slots.forEach((s, k) => {
+      const per = this.per(s), src = views[k], dst = this.slotView(s);
+      if (src.length === 0) this.fail(s.name, `"${s.name}": its buffer was detached or resized after it was checked`);
+      if (typeof rows === "number") put(dst, src.subarray(rows * per, (rows + count) * per));
+      else for (let j = 0; j < count; j++) put(dst, src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
+      const bad = badValue(s, dst.subarray(0, count * per));
+      if (bad) this.fail(s.name, `"${s.name}" changed after it was checked: ${bad}`);
+    });
   }
 
   /** A Float32Array copy of an output slot's first `n` examples (one allocation). */
   private outputCopy(s: Slot, n: number): Float32Array {
-    const v = this.slotView(s);
-    return v instanceof Float32Array ? v.slice(0, n * this.per(s)) : new Float32Array(v.subarray(0, n * this.per(s)));
+    const v = this.slotView(s).subarray(0, n * this.per(s));
+    return v instanceof Float32Array ? v.slice() : new Float32Array(v);
   }
 
   /** Elements per example of a slot (cached: predict runs this per call). */
@@ -230,7 +211,7 @@ export class Model {
    * A typed view of a slot's whole buffer (maxBatch examples), made once per memory buffer: views
    * are rebuilt only when `memory.buffer` is a new object (after a grow), so calls allocate none.
    */
-  private slotView(s: Slot): Float32Array | Int32Array {
+  private slotView(s: Slot): Feed {
     const buffer = this.live().buffer;
     if (buffer !== this.viewBuffer) {
       this.views.clear();
@@ -240,7 +221,7 @@ export class Model {
     if (!v) this.views.set(s, (v = this.view(s.dtype, s.offset, this.maxBatch * this.per(s))));
     return v;
   }
-  private readonly views = new Map<Slot, Float32Array | Int32Array>();
+  private readonly views = new Map<Slot, Feed>();
   private viewBuffer?: ArrayBufferLike;
 
   /** Threaded modules: the workers sharing every call (set by loadModel({ threads })). */
@@ -248,29 +229,44 @@ export class Model {
   /** Debug builds: runs a program call by call, checking the guards (set by loadModel). */
   checked?: typeof runChecked;
 
-  private run(which: Export, batch: number): void {
+  /** @internal Runs an export on `batch` staged examples; a trap becomes a KilnError naming the layer. */
+  run(which: Export, batch: number): void {
     const name = this.manifest.exports[which]!;
+    if (this.broken) this.fail(name, this.broken, "trap");
     try {
       if (this.pool) this.pool.run(name, batch);
       else if (this.checked) this.checked(this.manifest, this.exports, this.live(), name, batch);
       else (this.exports[name] as (batch: number) => void)(batch);
     } catch (e) {
+      if (e instanceof KilnError && e.diagnostics[0].code === "corruption") throw e;
       const at = this.trapSite(name, e);
       const where = at ? ` in kernel ${at.kernel} of layer ${at.layers.map((l) => `"${l}"`).join(" or ")}` : "";
-      this.fail(name, `the module failed inside export "${name}"${where} (batch ${batch}): ${(e as Error)?.message ?? e}`, "trap", at?.layers.join(", "));
+      const thread = (e as { thread?: number }).thread;
+      const message = `the module failed inside export "${name}"${where}${thread ? ` on thread ${thread}` : ""} (batch ${batch}): ${(e as Error)?.message ?? e}`;
+      if (this.pool) {
+        // The other threads are parked inside the aborted call: they would run out of step with
+        // every later call. Stop them; the weights stay readable (getWeights, saveWeights).
+        this.pool.terminate();
+        this.pool = undefined;
+        this.broken = `the model's threads stopped after an earlier trap (${message}); load the model again`;
+      }
+      this.fail(name, message, "trap", at?.layers.join(", "));
     }
   }
 
   /**
-   * The kernel call a trap came from (manifest.kernels): the progress cell when the module keeps
-   * one (exact, even when kernels were inlined), else the innermost kernel frame of the stack —
-   * "wasm-function[7]" through kernels.functions, or a named frame "at k3 (wasm…" / "k3@wasm…".
+   * The kernel call a trap came from (manifest.kernels): the progress cell of the thread that
+   * trapped when the module keeps one (exact, even when kernels were inlined), else the innermost
+   * kernel frame of the stack — "wasm-function[7]" through kernels.functions, or a named frame
+   * "at k3 (wasm…" / "k3@wasm…".
    */
   private trapSite(exp: string, e: unknown): { kernel: string; layers: string[] } | undefined {
     const table = this.manifest.kernels, calls = table?.calls[exp];
-    if (!table || !Array.isArray(calls)) return;
-    if (table.progressOffset !== undefined && this.memory) {
-      const call = calls[new Int32Array(this.memory.buffer, table.progressOffset, 1)[0]];
+    if (!table || !Array.isArray(calls) || !this.memory) return;
+    // Threaded builds: one cell per thread, and the thread that trapped first is the one to blame.
+    const cell = this.pool ? table.threadProgress && table.threadProgress + 4 * ((e as { thread?: number }).thread ?? 0) : table.progressOffset;
+    if (cell !== undefined) {
+      const call = calls[new Int32Array(this.memory.buffer, cell, 1)[0]];
       if (call) return { kernel: call[0], layers: [call[1]] };
     }
     for (const line of String((e as Error)?.stack).split("\n")) {
@@ -281,24 +277,14 @@ export class Model {
     }
   }
 
-  private results(): Float32Array {
-    const t = this.manifest.training!;
-    return this.f32(t.resultOffset, 1 + t.metrics.length);
-  }
-
-  private toResult(values: number[]): StepResult {
-    const metrics: Record<string, number> = {};
-    this.manifest.training!.metrics.forEach((name, i) => (metrics[name] = values[i + 1]));
-    return { loss: values[0], metrics };
-  }
-
   /** @internal A typed view of module memory (weights-io.ts reads and writes weights through it). */
-  view(dtype: DType, offset: number, length: number): Float32Array | Int32Array {
+  view(dtype: DType, offset: number, length: number): Feed {
     const buffer = this.live().buffer;
     return dtype === "int32" ? new Int32Array(buffer, offset, length) : new Float32Array(buffer, offset, length);
   }
 
-  private f32(offset: number, length: number): Float32Array {
+  /** @internal */
+  f32(offset: number, length: number): Float32Array {
     return new Float32Array(this.live().buffer, offset, length);
   }
 
@@ -306,7 +292,8 @@ export class Model {
     return this.memory ?? this.fail("", "the model was disposed", "disposed");
   }
 
-  private fail(path: string, message: string, code = "input", layer?: string): never {
+  /** @internal */
+  fail(path: string, message: string, code = "input", layer?: string): never {
     throw new KilnError(layer ? { code, path, layer, message } : { code, path, message });
   }
 }

@@ -1,34 +1,33 @@
 /**
- * The runtime's lazily loaded parts: weights I/O (weights-io.ts with safetensors.ts) and the
- * initializers (init.ts) are fetched by dynamic import while loadModel compiles the module, so the
- * core a page parses first stays small. Every Model comes from loadModel, so its methods find them loaded.
+ * The runtime's lazily loaded parts, fetched by dynamic import while loadModel compiles the
+ * module, so the core a page parses first stays small: weights I/O (every model), the
+ * initializers (only when weights are neither embedded nor given) and training (only for modules
+ * that train). Every Model comes from loadModel, so its methods find what they need loaded.
  */
 import { KilnError } from "./errors.js";
 import type * as Init from "./init.js";
+import type * as Train from "./train.js";
 import type * as WeightsIo from "./weights-io.js";
 
 export interface Parts {
   io: typeof WeightsIo;
-  init: typeof Init;
+  init?: typeof Init;
+  train?: typeof Train;
 }
 
-let loaded: Parts | undefined;
-let loading: Promise<Parts> | undefined;
+const loaded: Partial<Parts> = {};
 
-/** Loads the parts once; later calls share the first load. */
-export function loadParts(): Promise<Parts> {
-  loading ??= Promise.all([import("./weights-io.js"), import("./init.js")]).then(
-    ([io, init]) => (loaded = { io, init }),
-    (e) => {
-      loading = undefined; // a failed fetch may be retried by the next loadModel
-      throw new KilnError({ code: "load", path: "", message: `could not load the runtime's weights and initializer code: ${(e as Error)?.message ?? e}` });
-    },
-  );
-  return loading;
+/** Loads what a model needs (each part once; a failed fetch may be retried by the next loadModel). */
+export async function loadParts(init: boolean, train: boolean): Promise<void> {
+  try {
+    const [io, i, t] = await Promise.all([import("./weights-io.js"), init && import("./init.js"), train && import("./train.js")]);
+    loaded.io = io;
+    if (i) loaded.init = i;
+    if (t) loaded.train = t;
+  } catch (e) {
+    throw new KilnError({ code: "load", path: "", message: `could not load the runtime's weights, initializer or training code: ${(e as Error)?.message ?? e}` });
+  }
 }
 
 /** The loaded parts (loadModel awaits them before any Model exists). */
-export function parts(): Parts {
-  if (!loaded) throw new KilnError({ code: "load", path: "", message: "the runtime is not loaded yet: create models with loadModel()" });
-  return loaded;
-}
+export const parts = (): Parts => loaded as Parts;

@@ -14,9 +14,10 @@ import { readManifest, type Manifest } from "./manifest.js";
  * call it adds up how long it slept at each barrier (k: the barrier's ordinal) for the balancer,
  * then marks its report with the call's generation.
  */
-const SERVE = `function serve(mod, memory, tid, ctl, names, stats, K) {
+const SERVE = `function serve(mod, memory, tid, ctl, names, stats, K, fault) {
   const words = new Int32Array(memory.buffer);
   const seq = new Int32Array(stats, 0, 64), slept = new Float64Array(stats, 256 + tid * K * 8, K);
+  const trapped = new Int32Array(fault, 0, 1), text = new Uint8Array(fault, 4);
   const wait32 = (addr, expected, k) => { const t = performance.now(); Atomics.wait(words, addr >>> 2, expected); slept[k] += performance.now() - t; };
   const inst = new WebAssembly.Instance(mod, { env: { memory, wait32, passed() {} } });
   const c = new Int32Array(memory.buffer, ctl, 4);
@@ -33,7 +34,14 @@ const SERVE = `function serve(mod, memory, tid, ctl, names, stats, K) {
       const p = Atomics.load(c, 1);
       if (p < 0) return;
       slept.fill(0);
-      inst.exports[names[p]](Atomics.load(c, 2), tid, Atomics.load(c, 3));
+      try {
+        inst.exports[names[p]](Atomics.load(c, 2), tid, Atomics.load(c, 3));
+      } catch (e) {
+        // A trap: say which thread and why (thread 0 checks at every barrier wait, and throws),
+        // then stop serving: this thread is out of step with the program now.
+        if (Atomics.compareExchange(trapped, 0, 0, tid) === 0) text.set(new TextEncoder().encode(String((e && e.message) || e)).subarray(0, text.length - 1));
+        return;
+      }
       Atomics.store(seq, tid, gen);
     }
   };
@@ -41,13 +49,13 @@ const SERVE = `function serve(mod, memory, tid, ctl, names, stats, K) {
 
 const NODE_WORKER = `${SERVE}
 import("node:worker_threads").then(({ workerData: d, parentPort }) => {
-  const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats, d.K);
+  const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats, d.K, d.fault);
   parentPort.postMessage("ready");
   loop();
 });`;
 
 const WEB_WORKER = `${SERVE}
-self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats, d.K); postMessage("ready"); loop(); };`;
+self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, d.tid, d.ctl, d.names, d.stats, d.K, d.fault); postMessage("ready"); loop(); };`;
 
 /**
  * Checks a thread count against the module and picks the build to run: the threaded one, or,
@@ -82,12 +90,26 @@ const barrierCount = (manifest: Manifest) => Math.max(1, ...Object.values(manife
  */
 export function barrierClock(memory: WebAssembly.Memory, manifest: Manifest) {
   const words = new Int32Array(memory.buffer), K = barrierCount(manifest);
+  // A worker that traps writes its thread id here (then the message, NUL-terminated).
+  const fault = new SharedArrayBuffer(516);
+  const trapped = new Int32Array(fault, 0, 1);
   const clock = {
     slept: new Float64Array(K),
     passedAt: new Float64Array(K),
+    fault,
+    /** The trap of a worker, if one trapped: an Error carrying the thread's id. */
+    workerTrap(): (Error & { thread: number }) | undefined {
+      const tid = Atomics.load(trapped, 0);
+      if (!tid) return undefined;
+      const text = new Uint8Array(fault, 4).slice();
+      return Object.assign(new Error(new TextDecoder().decode(text.subarray(0, text.indexOf(0)))), { thread: tid });
+    },
     wait32(addr: number, expected: number, k: number) {
+      // Never asleep for long: a worker that trapped never arrives, so look for its fault between naps.
+      const e = clock.workerTrap();
+      if (e) throw e;
       const t = performance.now();
-      Atomics.wait(words, addr >>> 2, expected);
+      Atomics.wait(words, addr >>> 2, expected, 10);
       clock.slept[k]! += performance.now() - t;
     },
     passed(k: number) {
@@ -168,16 +190,8 @@ interface Handle {
 
 export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, manifest: Manifest, clock: BarrierClock): Promise<ThreadPool> {
   const ctl = manifest.threadControl!, splitAt = manifest.threadSplits!;
+  // The manifest's thread fields were checked with the manifest (manifest.ts: checkThreads).
   const alignOf = (name: string) => manifest.threadSegments?.[name]?.align ?? 1;
-  for (const name of Object.keys(manifest.threadSegments ?? {})) {
-    const align = alignOf(name);
-    if (!(Number.isInteger(align) && align >= 1)) {
-      throw new KilnError({ code: "load", path: `threadSegments.${name}.align`, message: `the manifest's thread split alignment must be a positive integer, got ${String(align)}` });
-    }
-  }
-  if (!(ctl >= 0 && ctl + 16 <= memory.buffer.byteLength && splitAt >= 0 && splitAt + 4 * (n + 1) <= memory.buffer.byteLength)) {
-    throw new KilnError({ code: "load", path: "threads", message: "the manifest's thread control words lie outside the module's memory" });
-  }
   // Worker reports: the call generation each belongs to (i32 per thread), then each thread's
   // sleep per barrier (f64[K] per thread).
   const K = barrierCount(manifest);
@@ -195,7 +209,7 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
   const failed = (e: any) => new KilnError({ code: "load", path: "threads", message: `a thread worker failed to start: ${e?.message || "the browser refused the Web Worker (a Content-Security-Policy without worker-src blob:?)"}` });
   try {
     for (let tid = 1; tid < n; tid++) {
-      const data = { mod, memory, tid, ctl, names, stats, K };
+      const data = { mod, memory, tid, ctl, names, stats, K, fault: clock.fault };
       if (isNode) {
         const { Worker } = await import(/* @vite-ignore */ "node:worker_threads" as string);
         const w = new Worker(NODE_WORKER, { eval: true, workerData: data });
@@ -243,7 +257,13 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
       Atomics.notify(c, 0);
       clock.slept.fill(0);
       const start = performance.now();
-      fn(batch, 0, n);
+      try {
+        fn(batch, 0, n);
+      } catch (e) {
+        throw clock.workerTrap() ?? Object.assign(e as Error, { thread: 0 }); // the first thread to trap is the one to blame
+      }
+      const late = clock.workerTrap(); // a worker that trapped after thread 0's last barrier
+      if (late) throw late;
       // Tiny calls measure nothing but noise, and the first call after a pause runs on cold caches
       // and a worker just woken (its cores may have idled): no rebalancing from them.
       last = batch >= 2 * n && start - ended < 20 ? { name, gen, start, worked: share.map((_, t) => (at[t + 1]! - at[t]!) / batch) } : undefined;

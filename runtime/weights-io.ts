@@ -1,17 +1,28 @@
 /**
- * Model.saveWeights / loadWeights, in the lazily loaded part of the runtime (with the safetensors
- * reader and writer, which only they use): which tensors a weights file holds (weights, optionally
- * the optimizer slots and step), matching a file against them, and copying in and out of memory.
+ * Model.saveWeights / loadWeights, in a part of the runtime loaded with every model: which tensors
+ * a weights file holds (weights, optionally the optimizer slots and step), a safetensors reader
+ * and writer for exactly those (F32 and I32), matching a file against them, and copying in and
+ * out of memory. (safetensors.ts is the full reader the compiler and CLI use; this one is small
+ * because every app ships it, and as strict where it matters: every byte of the data area belongs
+ * to exactly one tensor, nothing is read outside the file, every value is checked before any is
+ * written.) Values must be finite and optimizer state possible, or the next step would turn
+ * every weight NaN.
  */
 import { KilnError, type Diagnostic } from "./errors.js";
+import { firstNonFinite, genuine, put } from "./feeds.js";
+import { typeName } from "./load.js";
 import { size } from "./manifest.js";
 import type { Model } from "./model.js";
-import { asFloat32, asInt32, readSafetensors, writeSafetensors } from "./safetensors.js";
 
-type Stored = { dtype: "F32" | "I32"; shape: number[]; offset: number };
-const kind = (t: Stored) => (t.dtype === "I32" ? "int32" : "float32");
+type Dtype = "F32" | "I32";
+type Stored = { dtype: Dtype; shape: number[]; offset: number };
+type Tensor = { dtype: string; shape: number[]; bytes: Uint8Array };
 
-/** Every tensor of a weights file: weights, and optionally the optimizer slots and step. */
+/** The most optimizer steps a file may claim: 2^30 (the i32 counter must not overflow while training goes on). */
+const MAX_STEP = 2 ** 30;
+const SIZES: Record<string, number> = { F64: 8, I64: 8, U64: 8, F32: 4, I32: 4, U32: 4, F16: 2, BF16: 2, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+/** Every tensor of a weights file: weights, and optionally the optimizer slots and step (a null-prototype map). */
 function stored(model: Model, optimizer: boolean): Map<string, Stored> {
   const m = model.manifest;
   const map = new Map<string, Stored>(m.weights.map((w) => [w.name, { dtype: "F32", shape: w.shape, offset: w.offset }]));
@@ -25,30 +36,96 @@ function stored(model: Model, optimizer: boolean): Map<string, Stored> {
   return map;
 }
 
-/** Safetensors bytes of every weight and, with `optimizer`, the optimizer state. */
+/** Safetensors bytes of every weight and, with `optimizer`, the optimizer state, laid out as the reference writer lays them out. */
 export function saveWeights(model: Model, optimizer: boolean): Uint8Array {
-  const record: Record<string, { dtype: "F32" | "I32"; shape: number[]; data: Float32Array | Int32Array }> = {};
-  for (const [name, t] of stored(model, optimizer)) {
-    record[name] = { dtype: t.dtype, shape: t.shape, data: model.view(kind(t), t.offset, size(t.shape)).slice() };
+  const enc = new TextEncoder();
+  // The reference writer's order: wider dtypes first (F32 before I32), then names by UTF-8 bytes.
+  const list = [...stored(model, optimizer)].map(([name, t]) => ({ name, key: enc.encode(name), t }));
+  list.sort((a, b) => (a.t.dtype === b.t.dtype ? compareBytes(a.key, b.key) : a.t.dtype === "F32" ? -1 : 1));
+  let end = 0;
+  const fields = list.map(({ name, t }) => `${JSON.stringify(name)}:{"dtype":"${t.dtype}","shape":[${t.shape}],"data_offsets":[${end},${(end += 4 * size(t.shape))}]}`);
+  const json = enc.encode(`{${fields}}`), header = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + header + end).fill(32, 8 + json.length, 8 + header);
+  new DataView(out.buffer).setUint32(0, header, true);
+  out.set(json, 8);
+  let at = 8 + header;
+  for (const { t } of list) {
+    const n = 4 * size(t.shape);
+    put(out, model.memoryView().subarray(t.offset, t.offset + n), at);
+    at += n;
   }
-  return writeSafetensors(record);
+  return out;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+const fileError = (path: string, message: string): never => {
+  throw new KilnError({ code: "safetensors", path: path.length > 256 ? path.slice(0, 256) + "…" : path, message });
+};
+
+/**
+ * Reads the tensors of a safetensors file: a u64 header length, a JSON header of
+ * name → { dtype, shape, data_offsets }, then the data, which the tensors must tile exactly.
+ */
+function read(file: unknown): Map<string, Tensor> {
+  const bytes = genuine(file, Uint8Array) ?? fileError("header", `expected the weights file as a Uint8Array, got ${typeof file === "object" ? typeName(file) : String(file).slice(0, 40)}`);
+  if (bytes.length < 8) fileError("header", `expected at least 8 bytes (the header length), got ${bytes.length}`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, 8), n = dv.getUint32(0, true) + 2 ** 32 * dv.getUint32(4, true);
+  if (n > bytes.length - 8 || n > 1e8) fileError("header", `header length ${n} runs past the end of the ${bytes.length}-byte file (or past 100 MB)`);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    fileError("header", `expected a JSON object in UTF-8: ${(e as Error).message}`);
+  }
+  if (typeof header !== "object" || !header || Array.isArray(header)) return fileError("header", "expected a JSON object");
+  const out = new Map<string, Tensor>(), spans: [number, number, string][] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const { dtype, shape, data_offsets: at, ...rest } = (info ?? {}) as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const ints = (a: unknown): a is number[] => Array.isArray(a) && a.every((d) => Number.isSafeInteger(d) && d >= 0);
+    if (!Object.hasOwn(SIZES, dtype) || !ints(shape) || !ints(at) || at.length !== 2 || Object.keys(rest).length) {
+      fileError(name, `expected { "dtype": one of ${Object.keys(SIZES)}, "shape": [integers ≥ 0], "data_offsets": [begin, end] }, got ${JSON.stringify(info)?.slice(0, 120)}`);
+    }
+    if (at[1] - at[0] !== size(shape) * SIZES[dtype]) fileError(name, `data_offsets [${at}]: expected ${size(shape) * SIZES[dtype]} bytes for ${dtype} [${shape}]`);
+    spans.push([at[0], at[1], name]);
+    out.set(name, { dtype, shape, bytes: bytes.subarray(8 + n + at[0], 8 + n + at[1]) });
+  }
+  // Back to back from byte 0 to the end of the file: no gaps, no overlaps, nothing outside.
+  let end = 0;
+  for (const [b, e, name] of spans.sort((x, y) => x[0] - y[0] || x[1] - y[1])) {
+    if (b !== end) fileError(name, `data_offsets [${b}, ${e}]: expected the data to start at byte ${end} (tensors are packed back to back)`);
+    end = e;
+  }
+  if (end !== bytes.length - 8 - n) fileError("header", `expected the tensors to cover the ${bytes.length - 8 - n} data bytes exactly, got ${end}`);
+  return out;
 }
 
 /**
  * Loads safetensors weights: every weight must be present; optimizer state is optional but, when
  * present, complete (an inference-only model ignores it). All is checked before anything is written.
  */
-export function loadWeights(model: Model, bytes: Uint8Array): void {
-  const { tensors } = readSafetensors(bytes);
+export function loadWeights(model: Model, file: Uint8Array): void {
+  const tensors = read(file);
   const want = stored(model, model.canTrain);
   const problems: Diagnostic[] = [];
-  const add = (path: string, message: string) => problems.push({ code: "weights", path, message });
+  const add = (path: string, message: string) => problems.length < 20 ? problems.push({ code: "weights", path, message }) : 0;
+  const writes: [Stored, Float32Array | Int32Array][] = [];
   for (const [name, t] of tensors) {
     const w = want.get(name);
     if (!w) {
       if (!name.startsWith("optimizer/") || model.canTrain) add(name, `the model has no tensor "${name}"`);
     } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape) || t.shape.length !== w.shape.length) {
       add(name, `expected ${w.dtype} [${w.shape.join(", ")}], got ${t.dtype} [${t.shape.join(", ")}]`);
+    } else {
+      // A copy: aligned, and independent of the caller's buffer. (Little-endian hosts only, as every engine in use is.)
+      const data = new (w.dtype === "I32" ? Int32Array : Float32Array)(t.bytes.slice().buffer);
+      const problem = impossible(name, data);
+      if (problem) add(name, problem);
+      writes.push([w, data]);
     }
   }
   const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
@@ -56,10 +133,14 @@ export function loadWeights(model: Model, bytes: Uint8Array): void {
     if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
   }
   if (problems.length) throw new KilnError(problems);
-  for (const [name, t] of tensors) {
-    const w = want.get(name);
-    if (!w) continue;
-    const data = w.dtype === "I32" ? asInt32(t, name) : asFloat32(t, name);
-    model.view(kind(w), w.offset, data.length).set(data);
-  }
+  for (const [w, data] of writes) put(model.view(w.dtype === "I32" ? "int32" : "float32", w.offset, data.length), data);
+}
+
+/** Values no training could have produced: non-finite ones, a step count out of range, a negative second moment. */
+function impossible(name: string, data: Float32Array | Int32Array): string {
+  if (name === "optimizer/step") return data[0] < 0 || data[0] > MAX_STEP ? `expected a step count in [0, 2^30], got ${data[0]}` : "";
+  const i = firstNonFinite(data as Float32Array);
+  if (i >= 0) return `element ${i} is ${data[i]}; expected finite values`;
+  const v = name.startsWith("optimizer/velocity/") ? data.findIndex((x) => x < 0) : -1;
+  return v < 0 ? "" : `element ${v} is ${data[v]}; an average of squared gradients is never negative`;
 }

@@ -22,7 +22,9 @@ export interface EsmFiles {
   dts: string;
 }
 
-const str = (s: string) => JSON.stringify(s);
+// JSON leaves U+2028 and U+2029 raw, and JavaScript ends a line at them: one in a file name would
+// end the header's `//` comment and make the rest of it code. Escaped, they mean the same in a string.
+const str = (s: string) => JSON.stringify(s).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 const shapeText = (shape: number[]) => `[${shape.map(intlit).join(", ")}]`;
 
 /** Slot descriptions as a JS array literal: names and dtypes as string literals, shapes as integers. */

@@ -24,7 +24,9 @@ function num(title: string, description: string, dflt: number | undefined, bound
   return { title, description, type: "number", ...bounds, ...(dflt === undefined ? {} : { default: dflt }) };
 }
 
-const lr = (d: number) => num("a number > 0", "Learning rate.", d, { exclusiveMinimum: 0 });
+/** The largest float32: the generated code holds optimizer attributes as f32, where a larger one becomes Infinity. */
+const F32_MAX = 3.4028234663852886e38;
+const lr = (d: number) => num("a number > 0 (at most 3.4e38, float32)", "Learning rate.", d, { exclusiveMinimum: 0, maximum: F32_MAX });
 const unit = (description: string, d: number) => num("a number in [0, 1)", description, d, { minimum: 0, exclusiveMaximum: 1 });
 const eps = num("a number > 0", "Small constant for numerical stability.", 1e-7, { exclusiveMinimum: 0 });
 const CLIP = {

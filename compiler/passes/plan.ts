@@ -135,20 +135,22 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
  * `sync`, thread control at sync + 16 (threadControl), the progress cell at sync + 48 (the index
  * of the call a `<program>_range` is about to make: the runtime names a trap's kernel and layer);
  * then, in threaded builds, where each thread's share of the batch starts (i32[threads + 1], set
- * by the runtime before every call, so it can give a slower core fewer examples); then one kernel
- * scratch region per thread.
+ * by the runtime before every call, so it can give a slower core fewer examples), then each
+ * thread's progress cell (i32[threads], set by `<program>_t`: a trap is blamed on the layer of the
+ * thread that trapped); then one kernel scratch region per thread.
  */
 export interface ControlLayout {
   sync: number;
   threadControl: number;
   progress: number;
   splits: number;
+  threadProgress: number;
   scratch: number;
 }
 
 export function layoutControl(plan: Pick<Plan, "end">, threads: number): ControlLayout {
   const sync = Math.ceil(plan.end / 64) * 64;
   const splits = sync + 64;
-  const scratch = splits + (threads ? Math.ceil((4 * (threads + 1)) / 64) * 64 : 0);
-  return { sync, threadControl: sync + 16, progress: sync + 48, splits, scratch };
+  const scratch = splits + (threads ? Math.ceil((4 * (2 * threads + 1)) / 64) * 64 : 0);
+  return { sync, threadControl: sync + 16, progress: sync + 48, splits, threadProgress: splits + 4 * (threads + 1), scratch };
 }

@@ -130,8 +130,8 @@ describe("stops and option checks", () => {
     const err = await m.fit(probeData([1, 2, 3, -1, 5]), { epochs: 3, batchSize: 2, shuffle: false }).catch((e) => e);
     expect(err).toBeInstanceOf(KilnError);
     expect(err.diagnostics[0]).toMatchObject({ code: "diverged", path: "fit" });
-    expect(err.message).toMatch(/the loss became NaN at step 2 of this fit \(epoch 1, batch 2; counting from 1\)/);
-    expect(steps(m.saveWeights())).toBe(2); // nothing ran after the failing step
+    expect(err.message).toMatch(/the loss became NaN at step 2 of this fit \(epoch 1, batch 2; counting from 1\); training stopped and that step was undone/);
+    expect(steps(m.saveWeights())).toBe(1); // the failing step was undone, and nothing ran after it
   });
 
   test("the step count runs on across epochs", async () => {

@@ -164,9 +164,10 @@ export function kernels(): Promise<Uint8Array> {
 
 const finished = new Map<string, Uint8Array>();
 
-/** Module bytes with `manifest` attached (any JSON value, to test bad manifests too); cached. */
-export async function moduleBytes(manifest: unknown): Promise<Uint8Array> {
+/** Module bytes with `manifest` attached (any JSON value, to test bad manifests too) and optional `kiln.weights`; cached. */
+export async function moduleBytes(manifest: unknown, weights?: Uint8Array): Promise<Uint8Array> {
   const json = JSON.stringify(manifest);
+  if (weights) return finishModule(await kernels(), { "kiln.manifest": new TextEncoder().encode(json), "kiln.weights": weights });
   let bytes = finished.get(json);
   if (!bytes) finished.set(json, (bytes = finishModule(await kernels(), { "kiln.manifest": new TextEncoder().encode(json) })));
   return bytes.slice();

@@ -9,7 +9,7 @@ import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { readSafetensors, writeSafetensors } from "../../runtime/safetensors.js";
 import { linearManifest, moduleBytes, probeManifest } from "./fixtures.js";
-import { kilnError } from "../util/errors.js";
+import { kilnError, rejects } from "../util/errors.js";
 
 const linear = async (o = {}) => loadModel(await moduleBytes(linearManifest(o)));
 const probe = async (o = {}) => loadModel(await moduleBytes(probeManifest(o)));
@@ -314,10 +314,18 @@ describe("initialization at load", () => {
     expect(Array.from(a["lstm/bias"])).toEqual([0, 0, 1, 1, 0, 0, 0, 0]);
   });
 
-  test("weightsEmbedded: the module's data is kept", async () => {
-    const w = (await probe({ weightsEmbedded: true })).getWeights();
-    expect(w["dense/kernel"][0]).toBe(1.5);
-    expect(Array.from(w["lstm/bias"])).toEqual(new Array(8).fill(0));
+  test("weightsEmbedded: the kiln.weights section is loaded, not the initializers", async () => {
+    const f = (n: number, v: number) => ({ dtype: "F32" as const, shape: [n], data: new Float32Array(n).fill(v) });
+    const section = writeSafetensors({ "dense/kernel": { ...f(12, 2.5), shape: [4, 3] }, "dense/bias": f(3, -1), "lstm/bias": f(8, 0) });
+    const w = (await loadModel(await moduleBytes(probeManifest({ weightsEmbedded: true }), section))).getWeights();
+    expect(Array.from(w["dense/kernel"])).toEqual(new Array(12).fill(2.5));
+    expect(Array.from(w["dense/bias"])).toEqual([-1, -1, -1]);
+    expect(Array.from(w["lstm/bias"])).toEqual(new Array(8).fill(0)); // no onesRange: the file's values
+  });
+
+  test("weightsEmbedded without a kiln.weights section is refused (it would run on zeros)", async () => {
+    const e = await rejects(loadModel(await moduleBytes(probeManifest({ weightsEmbedded: true }))));
+    expect(e.message).toMatch(/weightsEmbedded but the module has no kiln.weights section/);
   });
 
   test("the dropout seed is written as a u32, also for large seeds", async () => {

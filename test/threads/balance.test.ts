@@ -90,7 +90,7 @@ describe("a threaded module's manifest", () => {
     const { wasm, manifest } = await compile(JSON.stringify(graph), { maxBatch: 4, threads: 2 });
     const broken = { ...manifest, threadSplits: manifest.memory.pages * 65536 };
     const bytes = replaceCustomSection(wasm, "kiln.manifest", new TextEncoder().encode(JSON.stringify(broken)));
-    await expect(loadModel(bytes, { threads: 2 })).rejects.toThrow("the manifest's thread control words lie outside the module's memory");
+    await expect(loadModel(bytes, { threads: 2 })).rejects.toThrow(/threadSplits: offset \d+ \(\+12 bytes\) is not 4-byte aligned inside the \d+-byte memory/);
     // the same module with its own manifest loads
     const model = await loadModel(replaceCustomSection(wasm, "kiln.manifest", new TextEncoder().encode(JSON.stringify(manifest))), { threads: 2 });
     model.dispose();
@@ -101,7 +101,7 @@ describe("a threaded module's manifest", () => {
     for (const align of [0, 2.5, "4"]) {
       const broken = { ...manifest, threadSegments: { ...manifest.threadSegments, predict: { ...manifest.threadSegments!.predict!, align } } };
       const bytes = replaceCustomSection(wasm, "kiln.manifest", new TextEncoder().encode(JSON.stringify(broken)));
-      await expect(loadModel(bytes, { threads: 2 })).rejects.toThrow(`the manifest's thread split alignment must be a positive integer, got ${align}`);
+      await expect(loadModel(bytes, { threads: 2 })).rejects.toThrow(`threadSegments.predict: expected barriers (an integer ≤ 1), batch (barrier indices) and align (a positive integer), got {"barriers":1,"batch":[0],"align":${JSON.stringify(align)}}`);
     }
   });
   it("aligns the seed CNN's training split to its filter-gradient chunk, and inference to single examples", async () => {

@@ -1,0 +1,93 @@
+/**
+ * Model.trainStep and Model.evaluate, and the step both they and fit() run, in a part of the
+ * runtime loaded only for modules that train (an app that only predicts never fetches it).
+ * A step whose loss is not finite is undone: weights, optimizer state, the step counter and the
+ * dropout seed are copied before every step and written back, so a caught error leaves the model
+ * exactly as it was (the update of a NaN loss would otherwise turn every weight NaN).
+ */
+import { KilnError } from "./errors.js";
+import { checkCount, checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
+import { size, type Slot } from "./manifest.js";
+import type { Model, StepResult } from "./model.js";
+
+const slotsOf = (model: Model): Slot[] => [...model.manifest.inputs, ...model.manifest.targets];
+
+/** Checks training data (inputs and targets); returns its example count and views. */
+export const checkData = (model: Model, data: Feeds) => checkFeeds(slotsOf(model), data, "input or target");
+
+export function trainStep(model: Model, batch: Feeds): StepResult {
+  const { n, views } = checkData(model, batch);
+  if (n > model.maxBatch) model.fail("batch", `trainStep takes at most maxBatch = ${model.maxBatch} examples, got ${n}; use fit() for more`);
+  const r = trainRows(model, views, 0, n);
+  if (!Number.isFinite(r.loss)) {
+    throw new KilnError({ code: "diverged", path: "trainStep", message: `the loss became ${r.loss}; the step was undone (weights and optimizer state are as before the call)` });
+  }
+  return r;
+}
+
+export function evaluate(model: Model, data: Feeds, { batchSize = 32 }: { batchSize?: number } = {}): StepResult {
+  const { n, views } = checkData(model, data);
+  checkCount("batchSize", batchSize, 1, Infinity);
+  const step = Math.min(batchSize, model.maxBatch); // inference mode: chunking does not change results
+  const sums = new Float64Array(1 + model.manifest.training!.metrics.length);
+  for (let start = 0; start < n; start += step) {
+    const count = Math.min(step, n - start);
+    model.stage(slotsOf(model), views, start, count);
+    model.run("evaluate", count);
+    results(model).forEach((v, i) => (sums[i] += v * count));
+  }
+  return toResult(model, Array.from(sums, (s) => s / n));
+}
+
+/** One train_step on `count` examples, `rows` a start index or a list of indices; undone when the loss is not finite. */
+export function trainRows(model: Model, views: Feed[], rows: number | Uint32Array, count: number): StepResult {
+  model.stage(slotsOf(model), views, rows, count);
+  const saved = saveState(model);
+  try {
+    model.run("trainStep", count);
+  } catch (e) {
+    restoreState(model, saved); // a trap half-way through an update leaves no half-updated weights
+    throw e;
+  }
+  const r = toResult(model, Array.from(results(model)));
+  if (!Number.isFinite(r.loss)) restoreState(model, saved);
+  return r;
+}
+
+/** [offset, bytes] of what a train step changes besides activations: step, seed, weights, optimizer slots. */
+function stateRegions(model: Model): [number, number][] {
+  const m = model.manifest, t = m.training!;
+  const bytes = (name: string) => 4 * size(m.weights.find((w) => w.name === name)!.shape);
+  return [[t.stepOffset, 4], [t.seedOffset, 4], ...m.weights.map((w) => [w.offset, bytes(w.name)] as [number, number]), ...t.slots.map((s) => [s.offset, bytes(s.weight)] as [number, number])];
+}
+
+const saved = new WeakMap<Model, { regions: [number, number][]; copy: Uint8Array }>();
+
+/** Copies the training state into a buffer kept per model (no allocation per step). */
+export function saveState(model: Model): Uint8Array {
+  let s = saved.get(model);
+  if (!s) {
+    const regions = stateRegions(model);
+    saved.set(model, (s = { regions, copy: new Uint8Array(regions.reduce((a, [, n]) => a + n, 0)) }));
+  }
+  const mem = model.memoryView();
+  let at = 0;
+  for (const [o, n] of s.regions) put(s.copy, mem.subarray(o, o + n), (at += n) - n);
+  return s.copy;
+}
+
+export function restoreState(model: Model, copy: Uint8Array): void {
+  const mem = model.memoryView();
+  let at = 0;
+  for (const [o, n] of saved.get(model)!.regions) put(mem, copy.subarray(at, (at += n)), o);
+}
+
+function results(model: Model): Float32Array {
+  const t = model.manifest.training!;
+  return model.f32(t.resultOffset, 1 + t.metrics.length);
+}
+
+function toResult(model: Model, values: number[]): StepResult {
+  // fromEntries defines own properties: no metric name can reach the prototype.
+  return { loss: values[0], metrics: Object.fromEntries(model.manifest.training!.metrics.map((name, i) => [name, values[i + 1]])) };
+}
