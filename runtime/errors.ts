@@ -16,10 +16,14 @@ export interface Diagnostic {
   message: string;
 }
 
+/** Most diagnostics one KilnError keeps (a backstop: lists from files are capped sooner, by Problems). */
+const MAX_KEPT = 100;
+
 export class KilnError extends Error {
   readonly diagnostics: Diagnostic[];
   constructor(diagnostics: Diagnostic[] | Diagnostic) {
-    const list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
+    let list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
+    if (list.length > MAX_KEPT) list = [...list.slice(0, MAX_KEPT), more(list[0]!.code, list.length - MAX_KEPT)];
     super(list.map(formatDiagnostic).join("\n"));
     this.name = "KilnError";
     this.diagnostics = list;
@@ -33,4 +37,30 @@ export class KilnError extends Error {
 export function formatDiagnostic(d: Diagnostic): string {
   const where = [d.path || undefined, d.layer ? `layer ${d.layer}` : undefined].filter(Boolean).join(", ");
   return where ? `${where}: ${d.message}` : d.message;
+}
+
+/** "… and 1,699,990 more problems": the diagnostic that counts what a capped list left out. */
+function more(code: string, count: number): Diagnostic {
+  return { code, path: "", message: `… and ${count.toLocaleString("en-US")} more problems` };
+}
+
+/**
+ * A list of problems that keeps the first `max` and counts the rest, so a hostile file with a
+ * million bad entries costs neither a million objects nor a 70 MB message.
+ */
+export class Problems {
+  readonly list: Diagnostic[] = [];
+  private rest = 0;
+  constructor(private readonly max = 20) {}
+
+  add(d: Diagnostic): void {
+    if (this.list.length < this.max) this.list.push(d);
+    else this.rest++;
+  }
+
+  /** Throws one KilnError with the kept problems and the count of the rest, if there were any. */
+  throwIfAny(): void {
+    if (!this.list.length) return;
+    throw new KilnError(this.rest ? [...this.list, more(this.list[0]!.code, this.rest)] : this.list);
+  }
 }

@@ -3,10 +3,13 @@
  * reader and writer, which only they use): which tensors a weights file holds (weights, optionally
  * the optimizer slots and step), matching a file against them, and copying in and out of memory.
  */
-import { KilnError, type Diagnostic } from "./errors.js";
+import { Problems } from "./errors.js";
 import { size } from "./manifest.js";
 import type { Model } from "./model.js";
 import { asFloat32, asInt32, readSafetensors, writeSafetensors } from "./safetensors.js";
+
+/** A name from the file, cut short so one hostile name can't make a megabyte-long message. */
+const cut = (s: string, max: number) => (s.length > max ? s.slice(0, max) + "…" : s);
 
 type Stored = { dtype: "F32" | "I32"; shape: number[]; offset: number };
 const kind = (t: Stored) => (t.dtype === "I32" ? "int32" : "float32");
@@ -39,23 +42,27 @@ export function saveWeights(model: Model, optimizer: boolean): Uint8Array {
  * present, complete (an inference-only model ignores it). All is checked before anything is written.
  */
 export function loadWeights(model: Model, bytes: Uint8Array): void {
-  const { tensors } = readSafetensors(bytes);
   const want = stored(model, model.canTrain);
-  const problems: Diagnostic[] = [];
-  const add = (path: string, message: string) => problems.push({ code: "weights", path, message });
+  // A file from a training model holds at most two optimizer slots per weight and the step.
+  const { tensors } = readSafetensors(bytes, { maxTensors: { count: 3 * model.manifest.weights.length + 1, what: "the model's weights and optimizer state" } });
+  // A hostile file can hold millions of tensors: the list is capped, and what is missing (at most
+  // the model's own tensors) comes first so the cap never hides it.
+  const problems = new Problems();
+  const add = (name: string, message: string) => problems.add({ code: "weights", path: cut(name, 256), message });
+  let anyOptimizer = false;
+  for (const k of tensors.keys()) if (want.has(k) && k.startsWith("optimizer/")) anyOptimizer = true;
+  for (const name of want.keys()) {
+    if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
+  }
   for (const [name, t] of tensors) {
     const w = want.get(name);
     if (!w) {
-      if (!name.startsWith("optimizer/") || model.canTrain) add(name, `the model has no tensor "${name}"`);
+      if (!name.startsWith("optimizer/") || model.canTrain) add(name, `the model has no tensor "${cut(name, 64)}"`);
     } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape) || t.shape.length !== w.shape.length) {
       add(name, `expected ${w.dtype} [${w.shape.join(", ")}], got ${t.dtype} [${t.shape.join(", ")}]`);
     }
   }
-  const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
-  for (const name of want.keys()) {
-    if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
-  }
-  if (problems.length) throw new KilnError(problems);
+  problems.throwIfAny();
   for (const [name, t] of tensors) {
     const w = want.get(name);
     if (!w) continue;
