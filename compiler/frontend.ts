@@ -13,6 +13,16 @@ import { validateSchema } from "./validate.js";
 
 export { parseGraphText, type Limits } from "./parse.js";
 
+/**
+ * Graphs this process's checkGraph returned. compile() takes one of these as already checked; any
+ * other object, however Graph-like (a request body with `weights` and `shape` arrays), is checked
+ * in full: membership here is something no JSON value can carry.
+ */
+const checkedGraphs = new WeakSet<object>();
+
+/** Whether `value` is a Graph that checkGraph returned. */
+export const isCheckedGraph = (value: unknown): value is Graph => typeof value === "object" && value !== null && checkedGraphs.has(value);
+
 /** Check a graph given as JSON text or as a parsed value; returns the typed, shape-inferred Graph. */
 export function checkGraph(input: string | unknown, opts: Limits = {}): Graph {
   const lim = resolveLimits(opts);
@@ -25,5 +35,7 @@ export function checkGraph(input: string | unknown, opts: Limits = {}): Graph {
   }
   const problems = validateSchema(value);
   if (problems.length) throw new KilnError(problems);
-  return buildGraph(value as RawGraph);
+  const graph = buildGraph(value as RawGraph);
+  checkedGraphs.add(graph);
+  return graph;
 }

@@ -7,7 +7,7 @@
  *   compileAssemblyScript (asc) → finishModule (binaryen validate + kiln.manifest section)
  */
 import type { Graph } from "./graph-types.js";
-import { checkGraph } from "./frontend.js";
+import { checkGraph, isCheckedGraph } from "./frontend.js";
 import { lower } from "./lower/index.js";
 import { verify } from "./verify.js";
 import { chunkFilterGradients, fuse } from "./fuse.js";
@@ -69,7 +69,10 @@ export interface CompileResult {
 const PAGE = 65536;
 const GUARD_BYTES = 64;
 
-/** Compiles a graph (JSON text, parsed JSON or a checked Graph) to a WebAssembly module. */
+/**
+ * Compiles a graph (JSON text, parsed JSON, or a Graph that checkGraph returned) to a WebAssembly
+ * module. Anything else is checked in full (limits, schema, shapes) first, however Graph-like.
+ */
 export async function compile(input: string | unknown, options: CompileOptions = {}): Promise<CompileResult> {
   if (!options.relaxedSimd) return build(input, options, false);
   // The plain build is the module; the relaxed build rides along for hosts that validate it.
@@ -83,7 +86,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   const started = performance.now();
   const maxBatch = options.maxBatch ?? 64;
   if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) throw new Error(`maxBatch must be an integer in 1..65536, got ${maxBatch}`);
-  const graph: Graph = isGraph(input) ? input : checkGraph(input);
+  const graph: Graph = isCheckedGraph(input) ? input : checkGraph(input);
   if (options.weights) checkEmbeddedWeights(graph, options.weights);
   const lw = lower(graph);
   verify(lw.mod, "lower");
@@ -142,10 +145,6 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     wasm: bytes, manifest, ir: printModule(lw.mod), source,
     stats: { kernels, calls: entries.reduce((s, e) => s + e.calls.length, 0), compileMs: performance.now() - started },
   };
-}
-
-function isGraph(x: unknown): x is Graph {
-  return typeof x === "object" && x !== null && Array.isArray((x as Graph).layers) && (x as Graph).layers.every((l) => Array.isArray(l?.weights) && Array.isArray(l?.shape));
 }
 
 /** Trained weights to embed must be exactly the graph's: every weight, its shape, F32. */
