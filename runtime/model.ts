@@ -255,6 +255,7 @@ export class Model {
       else if (this.checked) this.checked(this.manifest, this.exports, this.live(), name, batch);
       else (this.exports[name] as (batch: number) => void)(batch);
     } catch (e) {
+      if (e instanceof KilnError) throw e; // the debug runner's "corruption": already names the kernel call
       const at = this.trapSite(name, e);
       const where = at ? ` in kernel ${at.kernel} of layer ${at.layers.map((l) => `"${l}"`).join(" or ")}` : "";
       this.fail(name, `the module failed inside export "${name}"${where} (batch ${batch}): ${(e as Error)?.message ?? e}`, "trap", at?.layers.join(", "));
