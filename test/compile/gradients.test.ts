@@ -4,37 +4,9 @@
  * 1 is taken, and the weight change is the gradient. Loss values are compared too.
  */
 import { describe, expect, it } from "vitest";
-import { checkGraph } from "../../compiler/frontend.js";
 import { referenceGradients } from "../reference/gradients.js";
 import { CASES } from "./cases.js";
-import { build, randomFeeds, randomizeWeights } from "./harness.js";
-
-/**
- * Puts a trainable dense layer (same width) in front of every float input, so that the weight
- * gradient of that layer checks the input gradient of every op behind it, weightless ops included.
- */
-function withInputProjections(graph: any): any {
-  const floats = graph.inputs.filter((i: any) => i.dtype !== "int32").map((i: any) => i.name);
-  const rename = (n: string) => (floats.includes(n) ? `pre_${n}` : n);
-  const pre = graph.inputs.filter((i: any) => floats.includes(i.name))
-    .map((i: any) => ({ name: `pre_${i.name}`, op: "dense", units: i.shape.at(-1), inputs: [i.name] }));
-  const layers = graph.layers.map((l: any, idx: number) => ({
-    ...l, inputs: (l.inputs ?? (idx === 0 ? [graph.inputs[0].name] : [graph.layers[idx - 1].name])).map(rename),
-  }));
-  return { ...graph, layers: [...pre, ...layers], outputs: graph.outputs ?? [graph.layers.at(-1).name] };
-}
-
-function withTraining(plain: any): any {
-  const graph = withInputProjections(plain);
-  const checked = checkGraph(JSON.stringify(graph));
-  const last = checked.outputs[0]!;
-  const shape = checked.layers.find((l) => l.name === last)!.shape;
-  return {
-    ...graph,
-    targets: [{ name: "y", shape }],
-    training: { loss: { type: "mean_squared_error", output: last, target: "y" }, optimizer: { type: "sgd", learning_rate: 1 } },
-  };
-}
+import { build, randomFeeds, randomizeWeights, withTraining } from "./harness.js";
 
 describe("compiled gradients vs float64 reference", () => {
   for (const c of CASES.filter((c) => !/dropout/.test(c.name))) {

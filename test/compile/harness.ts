@@ -4,6 +4,7 @@
  * interpreter in test/reference (which shares no code with the compiler).
  */
 import { compile, type CompileOptions } from "../../compiler/index.js";
+import { checkGraph } from "../../compiler/frontend.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { runReference, type RefGraph } from "../reference/interpret.js";
@@ -67,4 +68,36 @@ export function comparePredict(graph: RefGraph, model: Model, weights: Record<st
   const errs: Record<string, number> = {};
   for (const [name, t] of Object.entries(ref.outputs)) errs[name] = relErr(out[name]!, t.data);
   return errs;
+}
+
+/**
+ * Puts a trainable dense layer (same width) in front of every float input, so that the weight
+ * gradient of that layer checks the input gradient of every op behind it, weightless ops included.
+ */
+function withInputProjections(graph: any): any {
+  const floats = graph.inputs.filter((i: any) => i.dtype !== "int32").map((i: any) => i.name);
+  const rename = (n: string) => (floats.includes(n) ? `pre_${n}` : n);
+  const pre = graph.inputs.filter((i: any) => floats.includes(i.name))
+    .map((i: any) => ({ name: `pre_${i.name}`, op: "dense", units: i.shape.at(-1), inputs: [i.name] }));
+  const layers = graph.layers.map((l: any, idx: number) => ({
+    ...l, inputs: (l.inputs ?? (idx === 0 ? [graph.inputs[0].name] : [graph.layers[idx - 1].name])).map(rename),
+  }));
+  return { ...graph, layers: [...pre, ...layers], outputs: graph.outputs ?? [graph.layers.at(-1).name] };
+}
+
+/**
+ * An op case as a training graph: input projections in front, a mean-squared-error loss on its
+ * first output against a target `y`, sgd with learning rate 1 (one step's weight change is minus
+ * the gradient).
+ */
+export function withTraining(plain: any): any {
+  const graph = withInputProjections(plain);
+  const checked = checkGraph(JSON.stringify(graph));
+  const last = checked.outputs[0]!;
+  const shape = checked.layers.find((l) => l.name === last)!.shape;
+  return {
+    ...graph,
+    targets: [{ name: "y", shape }],
+    training: { loss: { type: "mean_squared_error", output: last, target: "y" }, optimizer: { type: "sgd", learning_rate: 1 } },
+  };
 }
