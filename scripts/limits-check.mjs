@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const frontend = join(root, "dist/compiler/frontend.js");
+const frontend = join(root, "dist/compiler/frontend/index.js");
 if (!existsSync(frontend)) {
   console.error(`${frontend} does not exist; run \`npm run build\` first`);
   process.exit(1);

@@ -5,9 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError } from "commander";
-import { KilnError, formatDiagnostic } from "../diagnostics.js";
-import { checkGraph } from "../frontend.js";
-import { formatSummary, summarize } from "../summary.js";
+import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
+import { checkGraph } from "../frontend/index.js";
+import { formatSummary, summarize } from "../frontend/summary.js";
 import type { CliContext } from "./main.js";
 
 export function registerCheck(program: Command, { io, setExitCode }: CliContext): void {

@@ -2,16 +2,16 @@
  * `kiln compile graph.json -o model.wasm`: the whole pipeline, then the module is written and its
  * size, compile time and memory plan are printed. `--emit ir` / `--emit as` print the fused IR or
  * the generated AssemblyScript instead of (or besides) writing the module; `--emit esm` also writes
- * a typed ES module wrapper (.js and .d.ts) next to it (compiler/emit/esm.ts).
+ * a typed ES module wrapper (.js and .d.ts) next to it (compiler/assemble/esm.ts).
  * Exit 0 ok, 1 invalid graph or weights, 2 usage error (including an output that cannot be
  * written: checked before compiling when -o names it).
  */
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { KilnError, formatDiagnostic } from "../diagnostics.js";
+import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
 import { compile } from "../index.js";
-import { emitEsm } from "../emit/esm.js";
+import { emitEsm } from "../assemble/esm.js";
 import type { CliContext } from "./main.js";
 import { checkWritable, UsageError, writeOutput } from "./output.js";
 

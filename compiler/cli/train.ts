@@ -7,9 +7,9 @@
 import { readFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { InvalidArgumentError, type Command } from "commander";
-import { KilnError, formatDiagnostic } from "../diagnostics.js";
+import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
 import { compile } from "../index.js";
-import { parseGraphText } from "../frontend.js";
+import { parseGraphText } from "../frontend/index.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { readDataFile, readSafetensors, writeDataFile, writeSafetensors } from "../../runtime/safetensors.js";

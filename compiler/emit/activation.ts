@@ -4,7 +4,7 @@
  * Helpers named in `activationNeeds` (`act_<name>`, `act4_<name>`) are defined in ACT_HELPERS and
  * reach a module through emit/prelude.ts. softmax is not elementwise: asking for it throws.
  */
-import type { ActivationName } from "../graph-types.js";
+import type { ActivationName } from "../frontend/graph-types.js";
 import type { PreludeHelper } from "./vmath.js";
 
 function checkElementwise(act: ActivationName): void {

@@ -4,7 +4,7 @@
  * forward y = im2col(x)·W, grad-filter dW = im2col(x)ᵀ·dy, grad-input dcol = dy·Wᵀ then col2im.
  * Padding is explicit (padTop/padLeft; bottom/right implied by oh/ow) and reads as zeros.
  */
-import type { ActivationName } from "../graph-types.js";
+import type { ActivationName } from "../frontend/graph-types.js";
 import { activationNeeds, activationSimd } from "./activation.js";
 import { indent, intlit } from "./code.js";
 import { gemmBody, gemmPrologue, packedABytes, packedBFloats, roundUp, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";

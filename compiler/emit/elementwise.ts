@@ -5,23 +5,12 @@
  * contiguous (f32x4 loads) or one value (a splat hoisted out of the run), with a scalar tail.
  * The DAG/input-access machinery is shared with emit/reduce.ts.
  */
-import type { ActivationName } from "../graph-types.js";
+import type { ActivationName } from "../frontend/graph-types.js";
+import type { EwBinary, EwCmp, EwExpr, EwInput, EwUnary } from "../ir/expr.js";
 import { activationNeeds, activationScalar, activationSimd } from "./activation.js";
 import { f32lit, ident, indent, intlit } from "./code.js";
 import type { KernelDef, KernelParam } from "./kernel.js";
 
-export type EwUnary = "neg" | "abs" | "exp" | "log" | "sqrt" | "rsqrt" | "square" | "recip" | "tanh" | "sigmoid" | "erf"
-  | "relu" | "gelu" | "leaky_relu" | "elu" | "silu" | "softplus";
-export type EwBinary = "add" | "sub" | "mul" | "div" | "max" | "min";
-export type EwCmp = "gt" | "ge" | "lt" | "le" | "eq";
-export type EwExpr =
-  | { k: "in"; i: number }
-  | { k: "const"; v: number }
-  | { k: "un"; op: EwUnary; a: EwExpr }
-  | { k: "bin"; op: EwBinary; a: EwExpr; b: EwExpr }
-  | { k: "sel"; cmp: EwCmp; a: EwExpr; b: EwExpr; then: EwExpr; else: EwExpr };
-/** How input i maps the flat output index e to its own element: idx = floor(e / div) % mod (mod omitted: no modulo). */
-export interface EwInput { div: number; mod?: number; dtype?: "f32" | "i32" }
 /** A compile-time size, or the name of an i32 kernel parameter. */
 export type Dim = number | string;
 export interface ElementwiseSpec { rows: Dim; cols: number; inputs: EwInput[]; outputs: { expr: EwExpr; accumulate?: boolean }[] }

@@ -7,7 +7,7 @@
  */
 import { activationScalar, activationSimd } from "./activation.js";
 import { f32lit, intlit } from "./code.js";
-import type { ActivationName } from "../graph-types.js";
+import type { ActivationName } from "../frontend/graph-types.js";
 
 /**
  * Micro-tile shape: 4×8 for mul+add (needs a temporary), 2×16 for relaxed_madd (perf-notes).

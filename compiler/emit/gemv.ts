@@ -31,7 +31,7 @@
  * nonzero below 2^−150 in magnitude (products of ~1e−23-sized operands); a skipped term would have
  * made it +0 again, so the sign of such a zero may differ.
  */
-import type { ActivationName } from "../graph-types.js";
+import type { ActivationName } from "../frontend/graph-types.js";
 import { activationScalar, activationSimd } from "./activation.js";
 import { f32lit, intlit } from "./code.js";
 import { roundUp } from "./gemm-core.js";

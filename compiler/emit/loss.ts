@@ -9,7 +9,7 @@
  */
 import { f32lit, ident, indent, intlit } from "./code.js";
 import type { KernelDef, KernelParam } from "./kernel.js";
-import type { LossType, MetricName } from "../graph-types.js";
+import type { LossType, MetricName } from "../frontend/graph-types.js";
 
 /** A compile-time size, or the name of an i32 kernel parameter. */
 export type Dim = number | string;

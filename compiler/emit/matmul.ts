@@ -4,7 +4,7 @@
  * KernelDef (params a, b, c, [bias], scratch, then runtime dims in order of first appearance).
  * The product itself is the blocked GEMM of gemm-core.ts; this file packs A (plain or transposed).
  */
-import type { ActivationName } from "../graph-types.js";
+import type { ActivationName } from "../frontend/graph-types.js";
 import { activationNeeds } from "./activation.js";
 import { ident, intlit } from "./code.js";
 import { gemmBody, gemmPrologue, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";

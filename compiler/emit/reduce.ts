@@ -7,8 +7,9 @@
  */
 import { f32lit, indent, intlit } from "./code.js";
 import type { KernelDef } from "./kernel.js";
+import type { EwExpr, EwInput } from "../ir/expr.js";
 import {
-  type Access, type Dim, type EwExpr, type EwInput, EwCodegen, ExprDag, checkCount, classifyInput, dimSrc, flit,
+  type Access, type Dim, EwCodegen, ExprDag, checkCount, classifyInput, dimSrc, flit,
   inputIndex, kernelParams,
 } from "./elementwise.js";
 

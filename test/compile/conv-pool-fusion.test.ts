@@ -1,5 +1,5 @@
 /**
- * The conv2d → max_pooling2d fusion (compiler/fuse.ts): predict and evaluate run one direct kernel
+ * The conv2d → max_pooling2d fusion (compiler/passes/fuse.ts): predict and evaluate run one direct kernel
  * that stores window maxima (no separate pool call, no unpooled buffer); train_step keeps the
  * unpooled output for the pool gradient, whose kernel also applies the relu derivative that
  * follows it. Values are checked by forward.test.ts and gradients.test.ts (cases.ts).

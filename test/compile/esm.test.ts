@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import ts from "typescript";
 import { describe, expect, test } from "vitest";
 import { main } from "../../compiler/cli/main.js";
-import { emitEsm } from "../../compiler/emit/esm.js";
+import { emitEsm } from "../../compiler/assemble/esm.js";
 import type { Manifest, Slot } from "../../runtime/manifest.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-esm-"));

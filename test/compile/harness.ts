@@ -4,7 +4,7 @@
  * interpreter in test/reference (which shares no code with the compiler).
  */
 import { compile, type CompileOptions } from "../../compiler/index.js";
-import { checkGraph } from "../../compiler/frontend.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { runReference, type RefGraph } from "../reference/interpret.js";

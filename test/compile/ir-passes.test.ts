@@ -1,5 +1,5 @@
 /**
- * Three IR rewrites of compiler/fuse.ts, seen in the seed CNN's train_step: identity copies are
+ * Three IR rewrites of compiler/passes/fuse.ts, seen in the seed CNN's train_step: identity copies are
  * gone (readers read the source), sums over all rows of a batch are taken per example first,
  * then over the examples, and filter gradients per chunk of 4 examples, then over the chunks.
  * Their values are checked by gradients.test.ts (batch 9 for convolutions: two whole chunks and

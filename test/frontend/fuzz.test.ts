@@ -2,8 +2,8 @@
 // huge/negative numbers, deep nesting, hostile names and keys). Every case must either pass or end
 // in a KilnError carrying at least one diagnostic with a string path — never another exception.
 import { expect, test } from "vitest";
-import { checkGraph } from "../../compiler/frontend.js";
-import { KilnError } from "../../compiler/diagnostics.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
+import { KilnError } from "../../compiler/frontend/diagnostics.js";
 import { examples, fuzzCases } from "./graphs-gen.js";
 
 test("2,000 seeded mutations of the examples end in a graph or a located KilnError", () => {

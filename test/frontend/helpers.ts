@@ -1,8 +1,8 @@
 // Small builders for front-end tests: a graph value around some layers, and a catcher that returns
 // the KilnError a check throws (failing the test when it does not throw one).
 import { expect } from "vitest";
-import { checkGraph } from "../../compiler/frontend.js";
-import { KilnError } from "../../compiler/diagnostics.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
+import { KilnError } from "../../compiler/frontend/diagnostics.js";
 
 export type Obj = Record<string, unknown>;
 

@@ -2,7 +2,7 @@
 // 10,000-layer graph that must be checked correctly (outcomes asserted, never timings: those are
 // `npm run check-limits`, scripts/limits-check.mjs).
 import { describe, expect, test } from "vitest";
-import { checkGraph, parseGraphText } from "../../compiler/frontend.js";
+import { checkGraph, parseGraphText } from "../../compiler/frontend/index.js";
 import { errorOf } from "./helpers.js";
 import { chain, padded } from "./graphs-gen.js";
 

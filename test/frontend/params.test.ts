@@ -1,9 +1,9 @@
 // Parameter counts against Keras's model.summary() figures, the two example graphs, and the summary.
 import { describe, expect, test } from "vitest";
 import { readFileSync } from "node:fs";
-import { checkGraph } from "../../compiler/frontend.js";
-import { countParams, layerParams } from "../../compiler/params.js";
-import { formatSummary, summarize } from "../../compiler/summary.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
+import { countParams, layerParams } from "../../compiler/frontend/params.js";
+import { formatSummary, summarize } from "../../compiler/frontend/summary.js";
 import { graphOf, input } from "./helpers.js";
 
 const example = (name: string) => checkGraph(readFileSync(`examples/${name}/graph.json`, "utf8"));

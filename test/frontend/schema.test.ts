@@ -4,8 +4,8 @@
 import { describe, expect, test } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { buildGraphSchema } from "../../compiler/schema.js";
-import { OP_NAMES } from "../../compiler/ops/index.js";
+import { buildGraphSchema } from "../../compiler/frontend/schema.js";
+import { OP_NAMES } from "../../compiler/frontend/ops/index.js";
 
 const FILE = "schemas/graph.schema.json";
 const text = JSON.stringify(buildGraphSchema(), null, 2) + "\n";

@@ -1,7 +1,7 @@
 // Shape inference of every op against the shapes Keras gives (worked out by hand from Keras's
 // rules and written down here), plus normalized attributes, weights and initializer fans.
 import { describe, expect, test } from "vitest";
-import { checkGraph } from "../../compiler/frontend.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
 import { graphOf, input, outShape } from "./helpers.js";
 
 describe("conv2d", () => {

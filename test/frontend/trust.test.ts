@@ -2,7 +2,7 @@
 // returned in this process skips the checks, and nothing a JSON value carries can claim that.
 import { describe, expect, test } from "vitest";
 import { checkGraph, compile } from "../../compiler/index.js";
-import { KilnError } from "../../compiler/diagnostics.js";
+import { KilnError } from "../../compiler/frontend/diagnostics.js";
 
 const GRAPH = {
   format: "kiln.graph/v1", name: "t", inputs: [{ name: "x", shape: [3] }],

@@ -4,7 +4,7 @@
  * Layers: "scale" h1 = x ⊙ w (k0), "root" h2 = sqrt(h1) (k1), "total" out = Σ h2 (k2); MSE loss (k3);
  * train_step then does w −= 0.5. Traps: x[0] = 7 → unreachable in k1; x[0] = 9 (h2 = 3) → out-of-bounds load in k2.
  */
-import { compileAssemblyScript, finishModule } from "../../compiler/asc.js";
+import { compileAssemblyScript, finishModule } from "../../compiler/assemble/asc.js";
 import type { Manifest } from "../../runtime/manifest.js";
 
 const X = 1024, T = 1088, H1 = 1152, H2 = 1216, OUT = 1280, W = 1344, R = 1408, STEP = 1416, SEED = 1420, PROGRESS = 1424;

@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { emitChunkedGradFilter, emitChunkSum } from "../../compiler/emit/chunks.js";
 import type { KernelDef, KernelParam } from "../../compiler/emit/kernel.js";
-import { assembleModule } from "../../compiler/emit/module.js";
+import { assembleModule } from "../../compiler/assemble/module.js";
 import { buildKernels, relErr, rng } from "./harness.js";
 
 const N = 37; // floats per partial: 2 passes of 16, one of 4, one single float

@@ -11,7 +11,7 @@ import {
   type Conv2dSpec, type DirectConvSpec,
 } from "../../compiler/emit/conv.js";
 import { emitPool2d } from "../../compiler/emit/pool.js";
-import { preludeFor } from "../../compiler/emit/prelude.js";
+import { preludeFor } from "../../compiler/assemble/prelude.js";
 import {
   emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradFilterPays,
   winogradGradInputApplies, winogradGradInputPays, winogradGradInputTile, winogradPays, winogradTile, type WinogradTile,

@@ -4,7 +4,8 @@
  * comparison. All kernels go into one module compiled once.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { emitElementwise, type ElementwiseSpec, type EwExpr, type EwInput, type EwUnary } from "../../compiler/emit/elementwise.js";
+import { emitElementwise, type ElementwiseSpec } from "../../compiler/emit/elementwise.js";
+import type { EwExpr, EwInput, EwUnary } from "../../compiler/ir/expr.js";
 import { bcastIndex, buildModule, evalExpr, randomArray, relErr, rng, type TestModule } from "./ew-harness.js";
 
 const X = (i: number): EwExpr => ({ k: "in", i });

@@ -3,10 +3,10 @@
  * one AssemblyScript module (plus the prelude they need), compiles it at -O0, instantiates it on
  * an imported memory, and offers a bump allocator and float64 comparison helpers.
  */
-import { compileAssemblyScript } from "../../compiler/asc.js";
+import { compileAssemblyScript } from "../../compiler/assemble/asc.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
-import { preludeFor } from "../../compiler/emit/prelude.js";
-import type { EwExpr, EwInput, EwUnary } from "../../compiler/emit/elementwise.js";
+import { preludeFor } from "../../compiler/assemble/prelude.js";
+import type { EwExpr, EwInput, EwUnary } from "../../compiler/ir/expr.js";
 
 export interface TestModule {
   memory: WebAssembly.Memory;

@@ -4,7 +4,7 @@
  * a seeded PRNG and the relative-error metric the kernel tests use.
  */
 import v8 from "node:v8";
-import { compileAssemblyScript } from "../../compiler/asc.js";
+import { compileAssemblyScript } from "../../compiler/assemble/asc.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
 
 export interface KernelModule {

@@ -4,7 +4,7 @@
  * fallback for broadcasts that do not fit a vector run.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { EwExpr, EwInput } from "../../compiler/emit/elementwise.js";
+import type { EwExpr, EwInput } from "../../compiler/ir/expr.js";
 import { emitReduce, type ReduceSpec } from "../../compiler/emit/reduce.js";
 import { bcastIndex, buildModule, evalExpr, relErr, rng, type TestModule } from "./ew-harness.js";
 

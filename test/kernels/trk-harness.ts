@@ -1,13 +1,13 @@
 /**
  * Test helper for the pooling / loss / dropout / optimizer kernel tests: puts several KernelDefs
  * into ONE AssemblyScript module (each as `function k_<name>` plus an exported wrapper of the same
- * signature, after the prelude helpers they need), compiles it at -O0 with compiler/asc.ts, instantiates it on an imported memory and
+ * signature, after the prelude helpers they need), compiles it at -O0 with compiler/assemble/asc.ts, instantiates it on an imported memory and
  * hands out a bump allocator (64-byte aligned) and typed views for the tests.
  */
-import { compileAssemblyScript } from "../../compiler/asc.js";
+import { compileAssemblyScript } from "../../compiler/assemble/asc.js";
 import { ident } from "../../compiler/emit/code.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
-import { preludeFor } from "../../compiler/emit/prelude.js";
+import { preludeFor } from "../../compiler/assemble/prelude.js";
 import { makeRng } from "../reference/prng.js";
 
 export type KernelFn = (...args: number[]) => void;

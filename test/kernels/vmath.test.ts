@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { activationNeeds, activationScalar, activationSimd } from "../../compiler/emit/activation.js";
-import { preludeFor, preludeHelperNames } from "../../compiler/emit/prelude.js";
+import { preludeFor, preludeHelperNames } from "../../compiler/assemble/prelude.js";
 import { buildModule, erf64, erfc64, sigmoid64, type TestModule } from "./ew-harness.js";
 
 const VEC = ["exp4", "log4", "tanh4", "sigmoid4", "erf4", "erfc4", "expm1_4", "log1p4"];

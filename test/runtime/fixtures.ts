@@ -5,7 +5,7 @@
  *  - probe: echoes what the runtime wrote (sums, the seed), traps on id 7, and reports
  *    controllable losses (mean of a[:,0] in train_step, NaN for −1; mean of a[:,1] in evaluate).
  */
-import { compileAssemblyScript, finishModule } from "../../compiler/asc.js";
+import { compileAssemblyScript, finishModule } from "../../compiler/assemble/asc.js";
 import type { Manifest } from "../../runtime/manifest.js";
 
 const L = 65536; // linear model region

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { compileAssemblyScript, finishModule } from "../../compiler/asc.js";
+import { compileAssemblyScript, finishModule } from "../../compiler/assemble/asc.js";
 import { KilnError } from "../../runtime/errors.js";
 import { capabilities, loadModel } from "../../runtime/index.js";
 import { detectCapabilities, PROBES } from "../../runtime/load.js";

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
-import { barriersAfter, type Access } from "../../compiler/threads.js";
+import { barriersAfter, type Access } from "../../compiler/passes/threads.js";
 
 const cnn = JSON.parse(readFileSync(new URL("../../examples/mnist-cnn/graph.json", import.meta.url), "utf8"));
 

@@ -1,0 +1,68 @@
+/**
+ * The `kiln.manifest` custom section (spec §6): everything the runtime knows about a module —
+ * names, shapes and byte offsets of inputs, targets, outputs and weights, the optimizer slots,
+ * the memory size. User names travel here as JSON data, never as code.
+ */
+import type { Manifest } from "../../runtime/manifest.js";
+import type { Lowered } from "../passes/lower/index.js";
+import type { Plan } from "../passes/plan.js";
+import type { Tensor } from "../ir/ir.js";
+
+export type { Manifest };
+
+export function buildManifest(lw: Lowered, plan: Plan, o: { maxBatch: number; pages: number; relaxed: boolean; weightsEmbedded: boolean }): Manifest {
+  const { graph, mod } = lw;
+  const off = (t: Tensor) => plan.offsets.get(mod.storage(t).id)!;
+  const ranges = idRanges(lw);
+  const slot = (t: Tensor, name: string) => ({
+    name, shape: t.shape, dtype: (t.dtype === "i32" ? "int32" : "float32") as "int32" | "float32", offset: off(t),
+    ...(ranges.has(name) ? { range: ranges.get(name)! } : {}),
+  });
+  const training = graph.training;
+  const manifest: Manifest = {
+    format: "kiln.module/v1",
+    name: graph.name,
+    seed: graph.seed,
+    maxBatch: o.maxBatch,
+    canTrain: !!training,
+    simd: o.relaxed ? "relaxed-simd" : "simd128",
+    threads: false,
+    memory: { pages: o.pages, weightsBytes: plan.weightsBytes, arenaBytes: plan.arenaBytes },
+    inputs: graph.inputs.map((v, i) => slot(lw.inputs[i]!, v.name)),
+    targets: graph.targets.map((v, i) => slot(lw.targets[i]!, v.name)),
+    outputs: graph.outputs.map((name, i) => slot(lw.outputs[i]!, name)),
+    weights: graph.layers.flatMap((l) => l.weights.map((w) => ({
+      name: w.fullName, shape: w.shape, trainable: w.trainable, offset: off(lw.weights.get(w.fullName)!),
+      initializer: { name: w.initializer.name, fanIn: w.initializer.fanIn, fanOut: w.initializer.fanOut, ...(w.initializer.onesRange ? { onesRange: w.initializer.onesRange } : {}) },
+    }))),
+    exports: training ? { predict: "predict", trainStep: "train_step", evaluate: "evaluate" } : { predict: "predict" },
+  };
+  if (training) {
+    const state = off(lw.state!);
+    manifest.training = {
+      loss: training.loss, metrics: training.metrics, optimizer: training.optimizer as any,
+      resultOffset: off(lw.result!), seedOffset: state, stepOffset: state + 4,
+      slots: lw.slots.map((s) => ({ slot: s.slot, weight: s.weight, offset: off(s.tensor) })),
+    };
+  }
+  if (o.weightsEmbedded) manifest.weightsEmbedded = true;
+  return manifest;
+}
+
+/** Integer inputs and targets must hold valid ids: embedding rows, or class ids of a sparse loss. */
+function idRanges(lw: Lowered): Map<string, [number, number]> {
+  const ranges = new Map<string, [number, number]>();
+  const narrow = (name: string, hi: number) => {
+    const cur = ranges.get(name);
+    ranges.set(name, [0, cur ? Math.min(cur[1], hi) : hi]);
+  };
+  for (const l of lw.graph.layers) {
+    if (l.op === "embedding") for (const i of l.inputs) narrow(i, (l.attrs as any).input_dim);
+  }
+  const loss = lw.graph.training?.loss;
+  if (loss?.type === "sparse_categorical_crossentropy") {
+    const out = lw.graph.layers.find((l) => l.name === loss.output)!;
+    narrow(loss.target, out.shape.at(-1)!);
+  }
+  return ranges;
+}

@@ -1,0 +1,182 @@
+/**
+ * Layer → primitive lowering for the feed-forward ops of spec §2 (recurrent and attention ops
+ * live in recurrent.ts and attention.ts). Input: a checked Layer with normalized attributes and
+ * its input tensors. Output: its output tensor, built from Builder primitives. Keras semantics.
+ */
+import type { ActivationName, Layer } from "../../frontend/graph-types.js";
+import { numel, type Tensor } from "../../ir/ir.js";
+import { Builder } from "./builder.js";
+import { FULL, SCALAR, X, perCol, perRow, type EwBinary } from "../../ir/expr.js";
+
+export type Lowering = (b: Builder, layer: Layer, inputs: Tensor[]) => Tensor;
+
+const a = (layer: Layer) => layer.attrs as any;
+
+/** Padding per spec §2: the odd pixel of `same` goes at the bottom/right. */
+export function padding(inSize: number, k: number, stride: number, dil: number, mode: string): { out: number; before: number } {
+  const span = dil * (k - 1) + 1;
+  if (mode === "valid") return { out: Math.floor((inSize - span) / stride) + 1, before: 0 };
+  const out = Math.ceil(inSize / stride);
+  const total = Math.max((out - 1) * stride + span - inSize, 0);
+  return { out, before: Math.floor(total / 2) };
+}
+
+function window2d(layer: Layer, x: Tensor, k: number[], s: number[], d: number[], pad: string) {
+  const [h, w, c] = x.shape as [number, number, number];
+  const ph = padding(h, k[0]!, s[0]!, d[0]!, pad);
+  const pw = padding(w, k[1]!, s[1]!, d[1]!, pad);
+  return { h, w, c, oh: ph.out, ow: pw.out, padTop: ph.before, padLeft: pw.before };
+}
+
+const dense: Lowering = (b, layer, [x]) => {
+  const { units, use_bias, activation } = a(layer);
+  const d = x!.shape.at(-1)!;
+  const y = b.matmul(x!, b.weight(layer, "kernel"), b.act([...x!.shape.slice(0, -1), units]), { m: b.rows(x!), k: d, n: units });
+  const z = use_bias ? b.addBias(y, b.weight(layer, "bias")) : y;
+  return b.activation(z, activation as ActivationName);
+};
+
+const conv2d: Lowering = (b, layer, [x]) => {
+  const { filters, kernel_size, strides, dilation_rate, padding: pad, use_bias, activation } = a(layer);
+  const g = window2d(layer, x!, kernel_size, strides, dilation_rate, pad);
+  const spec = { ...g, f: filters, kh: kernel_size[0], kw: kernel_size[1], sh: strides[0], sw: strides[1], dh: dilation_rate[0], dw: dilation_rate[1] };
+  const y = b.act([g.oh, g.ow, filters]);
+  b.mod.node(b.prog, "conv2d", [x!, b.weight(layer, "kernel")], [y], spec, layer.name);
+  const z = use_bias ? b.addBias(y, b.weight(layer, "bias")) : y;
+  return b.activation(z, activation as ActivationName);
+};
+
+function pool(kind: "max" | "avg"): Lowering {
+  return (b, layer, [x]) => {
+    const { pool_size, strides, padding: pad } = a(layer);
+    const g = window2d(layer, x!, pool_size, strides, [1, 1], pad);
+    const y = b.act([g.oh, g.ow, g.c]);
+    b.mod.node(b.prog, "pool2d", [x!], [y], { kind, ...g, ph: pool_size[0], pw: pool_size[1], sh: strides[0], sw: strides[1] }, layer.name);
+    return y;
+  };
+}
+
+/** Global pooling is pooling with one window over the whole image (and the pooling gradient). */
+function globalPool(kind: "max" | "avg"): Lowering {
+  return (b, layer, [x]) => {
+    const [h, w, c] = x!.shape as [number, number, number];
+    const y = b.act([c]);
+    b.mod.node(b.prog, "pool2d", [x!], [y], { kind, h, w, c, oh: 1, ow: 1, padTop: 0, padLeft: 0, ph: h, pw: w, sh: h, sw: w }, layer.name);
+    return y;
+  };
+}
+
+const reshapeLike: Lowering = (b, layer, [x]) => b.alias(x!, layer.shape);
+
+const activationLayer: Lowering = (b, layer, [x]) => b.activation(x!, a(layer).activation);
+const softmaxLayer: Lowering = (b, layer, [x]) => b.softmax(x!, a(layer).axis);
+
+const dropout: Lowering = (b, layer, [x]) => {
+  const { rate } = a(layer);
+  // Dropout is active in every training step, frozen or not (only batch normalization is special).
+  if (b.mode !== "train" || rate === 0) return b.alias(x!, x!.shape);
+  const mask = b.act(x!.shape);
+  b.mod.node(b.prog, "dropout_mask", [b.state.rng!], [mask], { n: { batch: numel(x!.shape) }, rate, stream: b.state.dropoutStreams++ }, layer.name);
+  return b.ew(X.mul(X.in(0), X.in(1)), [[x!, FULL], [mask, FULL]], b.act(x!.shape));
+};
+
+/** Normalization over the last axis `c` of a [rows, c] view: y = (x − mean)·rsqrt(var + ε)·γ + β. */
+function normalize(b: Builder, x: Tensor, mean: Tensor, meanIn: any, variance: Tensor, eps: number, gamma: Tensor, beta: Tensor): Tensor {
+  const c = x.shape.at(-1)!;
+  const expr = X.add(X.mul(X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(eps)))), X.in(3)), X.in(4));
+  return b.ew(expr, [[x, FULL], [mean, meanIn], [variance, meanIn], [gamma, perCol(c)], [beta, perCol(c)]], b.act(x.shape), c);
+}
+
+function requireLastAxis(layer: Layer, x: Tensor): void {
+  if (a(layer).axis !== x.shape.length - 1) {
+    throw new Error(`${layer.name}: kiln compiles ${layer.op} over the last axis only for now (axis ${a(layer).axis} of ${x.shape.length})`);
+  }
+}
+
+const batchNorm: Lowering = (b, layer, [x]) => {
+  requireLastAxis(layer, x!);
+  const { epsilon, momentum } = a(layer);
+  const c = x!.shape.at(-1)!;
+  const [gamma, beta, mm, mv] = ["gamma", "beta", "moving_mean", "moving_variance"].map((n) => b.weight(layer, n)) as Tensor[];
+  if (!b.training(layer)) return normalize(b, x!, mm!, perCol(c), mv!, epsilon, gamma!, beta!);
+  const rows = numel(x!.shape) / c;
+  const r = b.recipBatch(rows);
+  const red = { outer: { batch: rows }, mid: 1, inner: c, axis: "outer", op: "sum" } as const;
+  const mean = b.act([c], false);
+  b.mod.node(b.prog, "reduce", [x!, r], [mean], { ...red, inputs: [FULL, SCALAR], pre: X.mul(X.in(0), X.in(1)) }, layer.name);
+  const variance = b.act([c], false);
+  const centered = X.sub(X.in(0), X.in(1));
+  b.mod.node(b.prog, "reduce", [x!, mean, r], [variance], { ...red, inputs: [FULL, perCol(c), SCALAR], pre: X.mul(X.mul(centered, centered), X.in(2)) }, layer.name);
+  // moving = momentum·moving + (1 − momentum)·batch, with the same biased variance (Keras).
+  const ema = X.add(X.mul(X.c(momentum), X.in(0)), X.mul(X.c(1 - momentum), X.in(1)));
+  b.ew(ema, [[mm!, FULL], [mean, FULL]], mm!, c);
+  b.ew(ema, [[mv!, FULL], [variance, FULL]], mv!, c);
+  return normalize(b, x!, mean, perCol(c), variance, epsilon, gamma!, beta!);
+};
+
+const layerNorm: Lowering = (b, layer, [x]) => {
+  requireLastAxis(layer, x!);
+  const { epsilon } = a(layer);
+  const c = x!.shape.at(-1)!;
+  const rowsPer = numel(x!.shape) / c;
+  const red = { outer: { batch: rowsPer }, mid: c, inner: 1, axis: "mid", op: "sum", scale: 1 / c } as const;
+  const mean = b.act(x!.shape.slice(0, -1).concat([1]));
+  b.mod.node(b.prog, "reduce", [x!], [mean], { ...red, inputs: [FULL], pre: X.in(0) }, layer.name);
+  const variance = b.act(x!.shape.slice(0, -1).concat([1]));
+  const centered = X.sub(X.in(0), X.in(1));
+  b.mod.node(b.prog, "reduce", [x!, mean], [variance], { ...red, inputs: [FULL, perRow(c)], pre: X.mul(centered, centered) }, layer.name);
+  return normalize(b, x!, mean, perRow(c), variance, epsilon, b.weight(layer, "gamma"), b.weight(layer, "beta"));
+};
+
+const embedding: Lowering = (b, layer, [ids]) => {
+  const { input_dim, output_dim } = a(layer);
+  const y = b.act([...ids!.shape, output_dim]);
+  b.mod.node(b.prog, "gather", [ids!, b.weight(layer, "embeddings")], [y], { rows: { batch: numel(ids!.shape) }, dim: output_dim, vocab: input_dim }, layer.name);
+  return y;
+};
+
+const positionEmbedding: Lowering = (b, layer, [x]) => {
+  // The first T rows of the table, the same for every example: a [T·D] vector repeated per example.
+  const n = numel(x!.shape);
+  return b.ew(X.in(0), [[b.weight(layer, "embeddings"), perCol(n)]], b.act(x!.shape), n);
+};
+
+const MERGE_OPS = { add: "add", multiply: "mul", average: "add", maximum: "max", minimum: "min", subtract: "sub" } as const satisfies Record<string, EwBinary>;
+
+function merge(kind: keyof typeof MERGE_OPS): Lowering {
+  return (b, layer, xs) => {
+    const op = MERGE_OPS[kind];
+    let expr = X.in(0);
+    for (let i = 1; i < xs.length; i++) expr = X.bin(op, expr, X.in(i));
+    if (kind === "average") expr = X.mul(expr, X.c(1 / xs.length));
+    return b.ew(expr, xs.map((x) => [x, FULL] as [Tensor, typeof FULL]), b.act(xs[0]!.shape));
+  };
+}
+
+const concatenate: Lowering = (b, layer, xs) => {
+  const axis: number = a(layer).axis;
+  const y = b.act(layer.shape);
+  const pre = numel(layer.shape.slice(0, axis));
+  const inner = numel(layer.shape.slice(axis + 1));
+  const total = layer.shape[axis]! * inner;
+  let offset = 0;
+  for (const x of xs) {
+    const run = x.shape[axis]! * inner;
+    b.copy(x, y, { shape: [{ batch: 1 }, pre, run], srcStrides: [pre * run, run, 1], dstStrides: [pre * total, total, 1], dstOffset: offset });
+    offset += run;
+  }
+  return y;
+};
+
+export const FEEDFORWARD: Record<string, Lowering> = {
+  dense, conv2d,
+  max_pooling2d: pool("max"), average_pooling2d: pool("avg"),
+  global_max_pooling2d: globalPool("max"), global_average_pooling2d: globalPool("avg"),
+  flatten: reshapeLike, reshape: reshapeLike,
+  activation: activationLayer, softmax: softmaxLayer, dropout,
+  batch_normalization: batchNorm, layer_normalization: layerNorm,
+  embedding, position_embedding: positionEmbedding,
+  add: merge("add"), multiply: merge("multiply"), average: merge("average"),
+  maximum: merge("maximum"), minimum: merge("minimum"), subtract: merge("subtract"),
+  concatenate,
+};
