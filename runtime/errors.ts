@@ -40,27 +40,7 @@ export function formatDiagnostic(d: Diagnostic): string {
 }
 
 /** "… and 1,699,990 more problems": the diagnostic that counts what a capped list left out. */
-function more(code: string, count: number): Diagnostic {
+export function more(code: string, count: number): Diagnostic {
   return { code, path: "", message: `… and ${count.toLocaleString("en-US")} more problems` };
 }
 
-/**
- * A list of problems that keeps the first `max` and counts the rest, so a hostile file with a
- * million bad entries costs neither a million objects nor a 70 MB message.
- */
-export class Problems {
-  readonly list: Diagnostic[] = [];
-  private rest = 0;
-  constructor(private readonly max = 20) {}
-
-  add(d: Diagnostic): void {
-    if (this.list.length < this.max) this.list.push(d);
-    else this.rest++;
-  }
-
-  /** Throws one KilnError with the kept problems and the count of the rest, if there were any. */
-  throwIfAny(): void {
-    if (!this.list.length) return;
-    throw new KilnError(this.rest ? [...this.list, more(this.list[0]!.code, this.rest)] : this.list);
-  }
-}

@@ -3,7 +3,7 @@
  * reader and writer, which only they use): which tensors a weights file holds (weights, optionally
  * the optimizer slots and step), matching a file against them, and copying in and out of memory.
  */
-import { Problems } from "./errors.js";
+import { KilnError, more, type Diagnostic } from "./errors.js";
 import { size } from "./manifest.js";
 import type { Model } from "./model.js";
 import { asFloat32, asInt32, readSafetensors, writeSafetensors } from "./safetensors.js";
@@ -68,5 +68,26 @@ export function loadWeights(model: Model, bytes: Uint8Array): void {
     if (!w) continue;
     const data = w.dtype === "I32" ? asInt32(t, name) : asFloat32(t, name);
     model.view(kind(w), w.offset, data.length).set(data);
+  }
+}
+
+/**
+ * A list of problems that keeps the first `max` and counts the rest, so a hostile file with a
+ * million bad entries costs neither a million objects nor a 70 MB message.
+ */
+class Problems {
+  readonly list: Diagnostic[] = [];
+  private rest = 0;
+  constructor(private readonly max = 20) {}
+
+  add(d: Diagnostic): void {
+    if (this.list.length < this.max) this.list.push(d);
+    else this.rest++;
+  }
+
+  /** Throws one KilnError with the kept problems and the count of the rest, if there were any. */
+  throwIfAny(): void {
+    if (!this.list.length) return;
+    throw new KilnError(this.rest ? [...this.list, more(this.list[0]!.code, this.rest)] : this.list);
   }
 }
