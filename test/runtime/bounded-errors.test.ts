@@ -1,7 +1,8 @@
 /**
  * Lists of problems are bounded (issue 22.5): a hostile weights file cannot make loadWeights
  * build millions of diagnostics or a message of megabytes. The reader refuses a header with more
- * tensors than a weights file for the model can hold before it builds any; the matching step keeps
+ * tensors than a weights file for the model can hold before it builds any (in loadWeights and in
+ * compile's embedded weights); the matching step keeps
  * 20 problems and counts the rest; any KilnError keeps at most 100 diagnostics.
  */
 import { describe, expect, it } from "vitest";
@@ -37,6 +38,12 @@ describe("bounded problem lists", () => {
     const err = kilnError(() => model.loadWeights(emptyTensors(200_000)));
     expect(err.diagnostics).toEqual([{ code: "safetensors", path: "header", message: "expected at most 79 tensors (the model's weights and optimizer state), got more" }]);
     expect(Buffer.from(model.memoryView()).equals(before)).toBe(true);
+  });
+
+  it("compile --weights with a file of 200,000 empty tensors is refused the same way", async () => {
+    const err = await compile(JSON.stringify(CHAIN), { maxBatch: 2, weights: emptyTensors(200_000) }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(KilnError);
+    expect((err as KilnError).diagnostics).toEqual([{ code: "safetensors", path: "header", message: "expected at most 79 tensors (the graph's weights and optimizer state), got more" }]);
   });
 
   it("every weight of the wrong shape: 20 problems and a count of the other 6", async () => {
