@@ -148,7 +148,9 @@ function afterEach(b: Build, pass: Pass): void {
 
 /** Trained weights to embed must be exactly the graph's: every weight, its shape, F32. */
 function checkEmbeddedWeights(graph: Graph, bytes: Uint8Array): void {
-  const { tensors } = readSafetensors(bytes);
+  // As loadWeights bounds it: a file saved in training holds at most two slots per weight and the step.
+  const count = 3 * graph.layers.reduce((n, l) => n + l.weights.length, 0) + 1;
+  const { tensors } = readSafetensors(bytes, { maxTensors: { count, what: "the graph's weights and optimizer state" } });
   const problems: Diagnostic[] = [];
   for (const w of graph.layers.flatMap((l) => l.weights)) {
     const t = tensors.get(w.fullName);

@@ -16,10 +16,14 @@ export interface Diagnostic {
   message: string;
 }
 
+/** Most diagnostics one KilnError keeps (a backstop: lists from files are capped sooner, by Problems). */
+const MAX_KEPT = 100;
+
 export class KilnError extends Error {
   readonly diagnostics: Diagnostic[];
   constructor(diagnostics: Diagnostic[] | Diagnostic) {
-    const list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
+    let list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
+    if (list.length > MAX_KEPT) list = [...list.slice(0, MAX_KEPT), more(list[0]!.code, list.length - MAX_KEPT)];
     super(list.map(formatDiagnostic).join("\n"));
     this.name = "KilnError";
     this.diagnostics = list;
@@ -34,3 +38,9 @@ export function formatDiagnostic(d: Diagnostic): string {
   const where = [d.path || undefined, d.layer ? `layer ${d.layer}` : undefined].filter(Boolean).join(", ");
   return where ? `${where}: ${d.message}` : d.message;
 }
+
+/** "… and 1,699,990 more problems": the diagnostic that counts what a capped list left out. */
+export function more(code: string, count: number): Diagnostic {
+  return { code, path: "", message: `… and ${count.toLocaleString("en-US")} more problems` };
+}
+

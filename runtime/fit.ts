@@ -15,15 +15,22 @@ import { checkData, trainRows } from "./train.js";
 export type Logs = Record<string, number>;
 
 export interface FitOptions {
+  /** The epoch index to stop before, as Keras counts: epochs `initialEpoch` … `epochs − 1` run. */
   epochs?: number;
+  /**
+   * The epoch to start at (Keras `initial_epoch`, default 0): resuming a fit that stopped after k
+   * epochs with `initialEpoch: k` (and the weights and optimizer state saved then) gives the same
+   * weights, bit for bit, as never stopping — each epoch's shuffle is seeded by its absolute index.
+   */
+  initialEpoch?: number;
   /** At most the model's maxBatch (default 32 or maxBatch if lower); the last, partial batch is included. */
   batchSize?: number;
-  /** Reorders the examples every epoch, seeded by manifest.seed and the epoch index. */
+  /** Reorders the examples every epoch, seeded by manifest.seed and the (absolute) epoch index. */
   shuffle?: boolean;
   validationData?: Feeds;
   /** `step` counts batches of this fit from 0. */
   onBatchEnd?(step: number, logs: Logs): void | Promise<void>;
-  /** `epoch` counts from 0. */
+  /** `epoch` is the absolute index, from `initialEpoch` (counting from 0). */
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
   /** Milliseconds of training between yields to the event loop (default 50; 0: after every batch). */
   yieldEvery?: number;
@@ -35,6 +42,7 @@ export interface FitOptions {
 }
 
 export interface History {
+  /** The epochs run, by absolute index: `initialEpoch` … `epochs − 1`. */
   epoch: number[];
   /** Per-epoch series by log name: `loss`, metrics, `val_loss`, `val_<metric>`. */
   history: Record<string, number[]>;
@@ -55,15 +63,17 @@ export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Pro
 }
 
 async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<History> {
-  const { epochs = 1, batchSize = Math.min(32, model.maxBatch), shuffle = true, validationData, yieldEvery = 50 } = opts;
+  const { epochs = 1, initialEpoch = 0, batchSize = Math.min(32, model.maxBatch), shuffle = true, validationData, yieldEvery = 50 } = opts;
   const { n, views } = checkData(model, data);
   checkCount("epochs", epochs, 1, Infinity);
+  // Keras runs nothing when initialEpoch ≥ epochs; a resume past the end is more likely a mistake.
+  checkCount("initialEpoch", initialEpoch, 0, epochs - 1);
   checkCount("batchSize", batchSize, 1, model.maxBatch);
   if (validationData !== undefined) checkData(model, validationData);
   const result: History = { epoch: [], history: {} };
   const rows = new Uint32Array(n);
   let step = 0, lastYield = Date.now();
-  for (let epoch = 0; epoch < epochs; epoch++) {
+  for (let epoch = initialEpoch; epoch < epochs; epoch++) {
     order(rows, shuffle, model.manifest.seed, epoch);
     const sums: Logs = {};
     for (let start = 0; start < n; start += batchSize) {

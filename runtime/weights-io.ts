@@ -8,11 +8,14 @@
  * written.) Values must be finite and optimizer state possible, or the next step would turn
  * every weight NaN.
  */
-import { KilnError, type Diagnostic } from "./errors.js";
+import { KilnError, more, type Diagnostic } from "./errors.js";
 import { firstNonFinite, genuine, put } from "./feeds.js";
 import { typeName } from "./load.js";
 import { size } from "./manifest.js";
 import type { Model } from "./model.js";
+
+/** A name from the file, cut short so one hostile name can't make a megabyte-long message. */
+const cut = (s: string, max: number) => (s.length > max ? s.slice(0, max) + "…" : s);
 
 type Dtype = "F32" | "I32";
 type Stored = { dtype: Dtype; shape: number[]; offset: number };
@@ -70,7 +73,7 @@ const fileError = (path: string, message: string): never => {
  * Reads the tensors of a safetensors file: a u64 header length, a JSON header of
  * name → { dtype, shape, data_offsets }, then the data, which the tensors must tile exactly.
  */
-function read(file: unknown): Map<string, Tensor> {
+function read(file: unknown, maxTensors: { count: number; what: string }): Map<string, Tensor> {
   const bytes = genuine(file, Uint8Array) ?? fileError("header", `expected the weights file as a Uint8Array, got ${typeof file === "object" ? typeName(file) : String(file).slice(0, 40)}`);
   if (bytes.length < 8) fileError("header", `expected at least 8 bytes (the header length), got ${bytes.length}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, 8), n = dv.getUint32(0, true) + 2 ** 32 * dv.getUint32(4, true);
@@ -82,8 +85,14 @@ function read(file: unknown): Map<string, Tensor> {
     fileError("header", `expected a JSON object in UTF-8: ${(e as Error).message}`);
   }
   if (typeof header !== "object" || !header || Array.isArray(header)) return fileError("header", "expected a JSON object");
+  const names = Object.keys(header);
+  // Counted before any tensor is built: a hostile header may name millions.
+  if (names.length - (Object.hasOwn(header, "__metadata__") ? 1 : 0) > maxTensors.count) {
+    fileError("header", `expected at most ${maxTensors.count} tensors (${maxTensors.what}), got more`);
+  }
   const out = new Map<string, Tensor>(), spans: [number, number, string][] = [];
-  for (const [name, info] of Object.entries(header)) {
+  for (const name of names) {
+    const info = (header as Record<string, unknown>)[name];
     if (name === "__metadata__") continue;
     const { dtype, shape, data_offsets: at, ...rest } = (info ?? {}) as { dtype: string; shape: number[]; data_offsets: [number, number] };
     const ints = (a: unknown): a is number[] => Array.isArray(a) && a.every((d) => Number.isSafeInteger(d) && d >= 0);
@@ -109,15 +118,22 @@ function read(file: unknown): Map<string, Tensor> {
  * present, complete (an inference-only model ignores it). All is checked before anything is written.
  */
 export function loadWeights(model: Model, file: Uint8Array): void {
-  const tensors = read(file);
+  // A file from a training model holds at most two optimizer slots per weight and the step.
+  const tensors = read(file, { count: 3 * model.manifest.weights.length + 1, what: "the model's weights and optimizer state" });
   const want = stored(model, model.canTrain);
-  const problems: Diagnostic[] = [];
-  const add = (path: string, message: string) => problems.length < 20 ? problems.push({ code: "weights", path, message }) : 0;
+  // A hostile file can hold many bad tensors: the list is capped, and what is missing (at most
+  // the model's own tensors) comes first so the cap never hides it.
+  const problems = new Problems();
+  const add = (name: string, message: string) => problems.add({ code: "weights", path: cut(name, 256), message });
+  const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
+  for (const name of want.keys()) {
+    if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
+  }
   const writes: [Stored, Float32Array | Int32Array][] = [];
   for (const [name, t] of tensors) {
     const w = want.get(name);
     if (!w) {
-      if (!name.startsWith("optimizer/") || model.canTrain) add(name, `the model has no tensor "${name}"`);
+      if (!name.startsWith("optimizer/") || model.canTrain) add(name, `the model has no tensor "${cut(name, 64)}"`);
     } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape) || t.shape.length !== w.shape.length) {
       add(name, `expected ${w.dtype} [${w.shape.join(", ")}], got ${t.dtype} [${t.shape.join(", ")}]`);
     } else {
@@ -128,11 +144,7 @@ export function loadWeights(model: Model, file: Uint8Array): void {
       writes.push([w, data]);
     }
   }
-  const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
-  for (const name of want.keys()) {
-    if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
-  }
-  if (problems.length) throw new KilnError(problems);
+  problems.throwIfAny();
   for (const [w, data] of writes) put(model.view(w.dtype === "I32" ? "int32" : "float32", w.offset, data.length), data);
 }
 
@@ -143,4 +155,25 @@ function impossible(name: string, data: Float32Array | Int32Array): string {
   if (i >= 0) return `element ${i} is ${data[i]}; expected finite values`;
   const v = name.startsWith("optimizer/velocity/") ? data.findIndex((x) => x < 0) : -1;
   return v < 0 ? "" : `element ${v} is ${data[v]}; an average of squared gradients is never negative`;
+}
+
+/**
+ * A list of problems that keeps the first `max` and counts the rest, so a hostile file with a
+ * million bad entries costs neither a million objects nor a 70 MB message.
+ */
+class Problems {
+  readonly list: Diagnostic[] = [];
+  private rest = 0;
+  constructor(private readonly max = 20) {}
+
+  add(d: Diagnostic): void {
+    if (this.list.length < this.max) this.list.push(d);
+    else this.rest++;
+  }
+
+  /** Throws one KilnError with the kept problems and the count of the rest, if there were any. */
+  throwIfAny(): void {
+    if (!this.list.length) return;
+    throw new KilnError(this.rest ? [...this.list, more(this.list[0]!.code, this.rest)] : this.list);
+  }
 }

@@ -4,9 +4,10 @@
  * the generated AssemblyScript instead of (or besides) writing the module; `--emit esm` also writes
  * a typed ES module wrapper (.js and .d.ts) next to it (compiler/assemble/esm.ts).
  * `--dump-ir-after <pass>` prints the IR as that pass left it (`all`: after every pass).
- * Exit 0 ok, 1 invalid graph or weights, 2 usage error.
+ * Exit 0 ok, 1 invalid graph or weights, 2 usage error (including an output that cannot be
+ * written: checked before compiling when -o names it).
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
@@ -14,6 +15,7 @@ import { PIPELINE, compile } from "../index.js";
 import { emitEsm } from "../assemble/esm.js";
 import type { CliContext } from "./main.js";
 import { byteSize } from "./bytes.js";
+import { checkWritable, UsageError, writeOutput } from "./output.js";
 
 interface CompileFlags {
   output?: string;
@@ -60,30 +62,43 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
         const afterPass = dump ? (pass: string, printIR: () => string) => {
           if (dump === "all" || dump === pass) io.out(`;; IR after ${pass}\n${printIR()}`);
         } : undefined;
+        // The files -o names are checked before the compile, which can take seconds.
+        if (flags.output) for (const f of outputsOf(flags.output, flags.emit)) await checkWritable(f);
         const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads, debug: flags.debug, maxMemory: flags.maxMemory, afterPass });
         if (flags.emit === "ir") io.out(result.ir);
         if (flags.emit === "as") io.out(result.source);
         const output = flags.output ?? (flags.emit && flags.emit !== "esm" ? undefined : `${result.manifest.name}.wasm`);
         if (output) {
-          await writeFile(output, result.wasm);
+          const [, js, dts] = outputsOf(output, flags.emit);
+          if (!flags.output) for (const f of outputsOf(output, flags.emit)) await checkWritable(f);
+          await writeOutput(output, result.wasm);
           const m = result.manifest;
           io.out(`${output}: ${(result.wasm.length / 1024).toFixed(1)} KB, ${result.stats.kernels} kernels, compiled in ${(result.stats.compileMs / 1000).toFixed(2)} s\n`);
           io.out(`  memory: ${m.memory.pages} pages; weights ${m.memory.weightsBytes} B, arena ${m.memory.arenaBytes} B; max batch ${m.maxBatch}; ${m.canTrain ? "trains" : "inference only"}\n`);
-          if (flags.emit === "esm") {
-            const base = output.replace(/\.wasm$/, "");
+          if (js && dts) {
             const esm = emitEsm(m, { wasmFile: basename(output) });
-            await writeFile(`${base}.js`, esm.js);
-            await writeFile(`${base}.d.ts`, esm.dts);
-            io.out(`  typed wrapper: ${base}.js, ${base}.d.ts\n`);
+            await writeOutput(js, esm.js);
+            await writeOutput(dts, esm.dts);
+            io.out(`  typed wrapper: ${js}, ${dts}\n`);
           }
         }
         setExitCode(0);
       } catch (err) {
+        if (err instanceof UsageError) {
+          io.err(`kiln compile: ${err.message}\n`);
+          return setExitCode(2);
+        }
         if (!(err instanceof KilnError)) throw err;
         for (const d of err.diagnostics) io.err(`${file}: ${formatDiagnostic(d)}\n`);
         setExitCode(1);
       }
     });
+}
+
+/** The files a compile writes: the module, and with --emit esm its wrapper's .js and .d.ts. */
+function outputsOf(output: string, emit: CompileFlags["emit"]): string[] {
+  const base = output.replace(/\.wasm$/, "");
+  return emit === "esm" ? [output, `${base}.js`, `${base}.d.ts`] : [output];
 }
 
 function positiveInt(value: string): number {

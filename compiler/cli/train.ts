@@ -4,17 +4,18 @@
  * Training shows a live progress bar (epoch, step, loss, metrics, samples/s, ETA) on a terminal
  * and one line per epoch everywhere.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { InvalidArgumentError, type Command } from "commander";
 import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
 import { compile } from "../index.js";
-import { checkGraph } from "../frontend/index.js";
+import { parseGraphText } from "../frontend/index.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
-import { readDataFile, writeDataFile } from "../../runtime/safetensors.js";
+import { readDataFile, readSafetensors, writeDataFile, writeSafetensors } from "../../runtime/safetensors.js";
 import type { CliContext } from "./main.js";
 import { byteSize } from "./bytes.js";
+import { checkWritable, UsageError, writeOutput } from "./output.js";
 
 type Feeds = Record<string, Float32Array | Int32Array>;
 
@@ -25,6 +26,12 @@ function levelInt(value: string): number {
 }
 
 function seedInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
   return n;
@@ -44,19 +51,18 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-class UsageError extends Error {}
-
 /** Loads a data file and checks it against the model's inputs (and targets when `withTargets`). */
 export async function loadData(model: Model, path: string, withTargets: boolean): Promise<Feeds> {
   const file = readDataFile(await readBytes(path));
   const slots = [...model.inputs, ...(withTargets ? model.targets : [])];
-  const feeds: Feeds = {};
+  // Null prototype: an input named "__proto__" (a valid name) is a key like any other.
+  const feeds: Feeds = Object.create(null);
   const problems: { code: string; path: string; message: string }[] = [];
   for (const s of slots) {
     const t = file.tensors.get(s.name);
     const want = `[${["N", ...s.shape].join(", ")}] ${s.dtype === "int32" ? "I32" : "F32"}`;
     if (!t) {
-      problems.push({ code: "data", path: s.name, message: `${path} has no tensor "${s.name}": expected ${want} (it has ${[...file.tensors.keys()].map((k) => JSON.stringify(k)).join(", ")})` });
+      problems.push({ code: "data", path: s.name, message: `${path} has no tensor "${s.name}": expected ${want} (it has ${someNames(file.tensors.keys(), file.tensors.size)})` });
       continue;
     }
     const got = `[${t.shape.join(", ")}] ${t.data instanceof Int32Array ? "I32" : "F32"}`;
@@ -69,6 +75,16 @@ export async function loadData(model: Model, path: string, withTargets: boolean)
   }
   if (problems.length) throw new KilnError(problems);
   return feeds;
+}
+
+/** At most 10 names, quoted and cut short, then how many more: a file may hold millions. */
+function someNames(names: Iterable<string>, count: number, max = 10): string {
+  const shown: string[] = [];
+  for (const n of names) {
+    if (shown.length === max) break;
+    shown.push(JSON.stringify(n.length > 64 ? `${n.slice(0, 64)}…` : n));
+  }
+  return shown.join(", ") + (count > max ? ` and ${(count - max).toLocaleString("en-US")} more` : "");
 }
 
 interface ModelFlags {
@@ -84,9 +100,10 @@ async function modelFor(graphPath: string, maxBatch: number, o: ModelFlags): Pro
   });
   let graph: string | unknown = text;
   if (o.seed !== undefined) {
-    // --seed replaces the graph's seed (initializers, dropout, shuffling); the graph is checked as usual.
-    const parsed = checkGraph(text);
-    graph = { ...parsed, seed: o.seed };
+    // --seed replaces the graph's seed (initializers, dropout, shuffling) in the parsed JSON, which
+    // compile then checks in full like any graph.
+    graph = parseGraphText(text);
+    if (typeof graph === "object" && graph !== null && !Array.isArray(graph)) (graph as { seed: number }).seed = o.seed;
   }
   const { wasm } = await compile(graph, { maxBatch, optimizeLevel: (o.optimize ?? 0) as 0 | 1 | 2 | 3, maxMemory: o.maxMemory });
   const weights = o.weights;
@@ -130,29 +147,88 @@ function modelCommand(program: Command, name: string, description: string, data:
     .option("--max-memory <size>", "most memory the compiled model may use (bytes, or KB/MB/GB, 1024-based); default and at most 4GB", byteSize);
 }
 
+/** Metadata keys `kiln train` writes into --out: how the run went, for --resume. */
+const RECORD = { epochs: "kiln.epochs", seed: "kiln.seed", batchSize: "kiln.batch_size", shuffle: "kiln.shuffle" } as const;
+
+/** The weights file `model.saveWeights()` gives, with the training run's record as safetensors metadata. */
+function withRecord(bytes: Uint8Array, record: Record<string, string>): Uint8Array {
+  return writeSafetensors(readSafetensors(bytes).tensors, record);
+}
+
+interface ResumePoint {
+  bytes?: Uint8Array;
+  metadata: Record<string, string>;
+  initialEpoch: number;
+}
+
+/**
+ * What --resume continues from: the checkpoint's bytes and record, and the epoch to start at —
+ * --initial-epoch if given, else the epochs the file records (`kiln.epochs`, written by kiln train).
+ */
+async function resumePoint(o: any): Promise<ResumePoint> {
+  if (!o.resume) return { metadata: {}, initialEpoch: o.initialEpoch ?? 0 };
+  if (o.weights) throw new UsageError("--resume and --weights both give the starting weights; use one");
+  const bytes = await readBytes(o.resume);
+  const { tensors, metadata = {} } = readSafetensors(bytes);
+  if (!tensors.has("optimizer/step")) {
+    throw new UsageError(`${o.resume} has no optimizer state (optimizer/step), so training cannot resume exactly; use --weights to start from its weights with a fresh optimizer`);
+  }
+  const saved = metadata[RECORD.epochs];
+  if (o.initialEpoch !== undefined) return { bytes, metadata, initialEpoch: o.initialEpoch };
+  if (saved === undefined || !/^(0|[1-9][0-9]{0,8})$/.test(saved)) {
+    throw new UsageError(`${o.resume} does not record how many epochs it was trained for (metadata "${RECORD.epochs}", written by kiln train); give --initial-epoch`);
+  }
+  return { bytes, metadata, initialEpoch: Number(saved) };
+}
+
+/** A different seed, batch size or shuffle setting trains on, but not as the uninterrupted run would have: say so. */
+function noteChanges(io: CliContext["io"], file: string, metadata: Record<string, string>, now: Record<string, string>): void {
+  for (const [key, value] of Object.entries(now)) {
+    const was = metadata[key];
+    if (was !== undefined && was !== value) {
+      io.err(`kiln train: note: ${file} was trained with ${key} ${JSON.stringify(was.slice(0, 40))}, this run uses ${JSON.stringify(value)}: the result will differ from an uninterrupted run\n`);
+    }
+  }
+}
+
 export function registerTrain(program: Command, ctx: CliContext): void {
   const { io } = ctx;
   modelCommand(program, "train", "train a graph on a safetensors data file and save the trained weights",
     "training data (safetensors: one tensor per input and target)", "initial weights (safetensors) instead of the seeded initializers", ["examples per step", 32])
     .option("--validation <file>", "validation data, evaluated after every epoch")
-    .option("--epochs <n>", "passes over the data", positiveInt, 1)
+    .option("--epochs <n>", "the epoch to stop before, counting from the start of training as Keras does (with --initial-epoch 2 --epochs 5, epochs 3 to 5 run)", positiveInt, 1)
+    .option("--initial-epoch <n>", "the epoch to start at (Keras initial_epoch): its shuffle, and the numbering, continue from there", nonNegativeInt)
+    .option("--resume <file>", "continue a run saved by kiln train: its weights, optimizer state and epoch count (bit-identical to not stopping, given the same data and options)")
     .option("--out <file>", "where to save the trained weights and optimizer state", "trained.safetensors")
     .option("--no-shuffle", "keep the data order")
     .option("--seed <n>", "replace the graph's seed (initial weights, dropout, shuffling)", seedInt)
     .action(guarded(ctx, "train", async (graph: string, o: any) => {
+      // Before any work: an unwritable --out would otherwise lose every epoch at the end.
+      await checkWritable(o.out);
+      const resume = await resumePoint(o);
       const model = await modelFor(graph, o.batchSize, o);
       if (!model.canTrain) throw new UsageError(`${graph} has no "training" section`);
+      const { initialEpoch } = resume;
+      if (initialEpoch >= o.epochs) {
+        throw new UsageError(`the run starts at epoch ${initialEpoch + 1} but --epochs is ${o.epochs}: --epochs counts from the start of training (as Keras's epochs), so give more than ${initialEpoch}`);
+      }
+      // What makes the order of examples: a resumed run must use the same for an exact resume.
+      const settings = { [RECORD.seed]: String(model.manifest.seed), [RECORD.batchSize]: String(o.batchSize), [RECORD.shuffle]: String(o.shuffle) };
+      if (resume.bytes) {
+        model.loadWeights(resume.bytes);
+        noteChanges(io, o.resume, resume.metadata, settings);
+      }
       const data = await loadData(model, o.data, true);
       const validationData = o.validation ? await loadData(model, o.validation, true) : undefined;
-      const count = Object.values(data)[0]!.length / sizeOf(model.inputs[0]!.shape);
+      const count = data[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape);
       const steps = Math.ceil(count / o.batchSize);
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: "epoch {epoch} [{bar}] {value}/{total} | {logs} | {rate} samples/s | ETA {eta_formatted}", hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
         : undefined;
-      let epoch = 0, started = performance.now(), seen = 0;
-      bar?.start(steps, 0, { epoch: 1, logs: "", rate: "-" });
+      let epoch = initialEpoch, started = performance.now(), seen = 0;
+      bar?.start(steps, 0, { epoch: epoch + 1, logs: "", rate: "-" });
       await model.fit(data, {
-        epochs: o.epochs, batchSize: o.batchSize, shuffle: o.shuffle, validationData,
+        epochs: o.epochs, initialEpoch, batchSize: o.batchSize, shuffle: o.shuffle, validationData,
         onBatchEnd: (step, logs) => {
           seen = Math.min(seen + o.batchSize, count);
           const rate = (seen / ((performance.now() - started) / 1000)).toFixed(0);
@@ -168,7 +244,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
           if (epoch < o.epochs) bar?.start(steps, 0, { epoch: epoch + 1, logs: "", rate: "-" });
         },
       });
-      await writeFile(o.out, model.saveWeights());
+      await writeOutput(o.out, withRecord(model.saveWeights(), { [RECORD.epochs]: String(o.epochs), ...settings }));
       io.out(`saved ${o.out}\n`);
     }));
 
@@ -187,6 +263,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option("--out <file>", "where to write the outputs (safetensors)")
     .option("--json", "print the outputs as JSON instead")
     .action(guarded(ctx, "predict", async (graph: string, o: any) => {
+      if (o.out) await checkWritable(o.out);
       const model = await modelFor(graph, o.batchSize, o);
       const feeds = await loadData(model, o.data, false);
       const outputs = model.predict(feeds);
@@ -194,9 +271,9 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         io.out(JSON.stringify(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, Array.from(v)]))) + "\n");
       }
       if (o.out) {
-        const count = Object.values(feeds)[0]!.length / sizeOf(model.inputs[0]!.shape);
-        const tensors = Object.fromEntries(model.outputs.map((s) => [s.name, { shape: [count, ...s.shape], data: outputs[s.name]! }]));
-        await writeFile(o.out, writeDataFile(tensors));
+        const count = feeds[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape);
+        const tensors = new Map(model.outputs.map((s) => [s.name, { shape: [count, ...s.shape], data: outputs[s.name]! }]));
+        await writeOutput(o.out, writeDataFile(tensors));
       }
     }));
 }

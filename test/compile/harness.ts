@@ -68,3 +68,4 @@ export function comparePredict(graph: RefGraph, model: Model, weights: Record<st
   for (const [name, t] of Object.entries(ref.outputs)) errs[name] = relErr(out[name]!, t.data);
   return errs;
 }
+

@@ -4,18 +4,15 @@
 import { expect, test } from "vitest";
 import { checkGraph } from "../../compiler/frontend/index.js";
 import { KilnError } from "../../compiler/frontend/diagnostics.js";
-import { examples, mutated, prng } from "./fuzz-graphs.js";
+import { examples, fuzzCases } from "./graphs-gen.js";
 
 test("2,000 seeded mutations of the examples end in a graph or a located KilnError", () => {
-  const r = prng(0x6b696c6e);
   checkGraph(examples[0]); // compile the schema validator once, outside the per-case figures
   let passed = 0;
   let failed = 0;
   let slowest = 0;
-  for (let i = 0; i < 2000; i++) {
-    const g = mutated(r, examples);
-    const asText = r() < 0.5;
-    const input = asText ? JSON.stringify(g) : g;
+  let i = 0;
+  for (const input of fuzzCases()) {
     const t0 = performance.now();
     try {
       const graph = checkGraph(input);
@@ -30,8 +27,10 @@ test("2,000 seeded mutations of the examples end in a graph or a located KilnErr
       failed++;
     }
     slowest = Math.max(slowest, performance.now() - t0);
+    i++;
   }
   expect(passed + failed).toBe(2000);
   expect(failed).toBeGreaterThan(0);
+  // Timings are reported here and asserted (each case < 1 s) by `npm run check-limits`.
   console.log(`fuzz: ${passed} passed, ${failed} rejected, slowest case ${slowest.toFixed(1)} ms`);
 });

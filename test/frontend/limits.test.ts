@@ -1,22 +1,10 @@
 // Limits checked before parsing work: size, nesting depth, layer count — plus a ~10 MB graph and a
-// 10,000-layer graph that must be checked correctly (outcomes asserted, never timings).
+// 10,000-layer graph that must be checked correctly (outcomes asserted, never timings: those are
+// `npm run check-limits`, scripts/limits-check.mjs).
 import { describe, expect, test } from "vitest";
 import { checkGraph, parseGraphText } from "../../compiler/frontend/index.js";
 import { errorOf } from "./helpers.js";
-
-/** Pretty-printed JSON padded with indentation to about `bytes` long. */
-function padded(value: unknown, bytes = 10_000_000): string {
-  const text = JSON.stringify(value, null, 2);
-  const lines = text.split("\n").length;
-  return text.replace(/\n/g, "\n" + " ".repeat(Math.max(0, Math.ceil((bytes - text.length) / lines))));
-}
-
-/** A chain of `n` dense layers on a [4] input, each naming its input explicitly. */
-function chain(n: number, nameWidth = 8): Record<string, unknown> {
-  const name = (i: number) => `l${String(i).padStart(nameWidth, "0")}`;
-  const layers = Array.from({ length: n }, (_, i) => ({ name: name(i), op: "dense", units: 4, inputs: [i === 0 ? "x" : name(i - 1)] }));
-  return { format: "kiln.graph/v2", name: "big", inputs: [{ name: "x", shape: [4] }], layers };
-}
+import { chain, padded } from "./graphs-gen.js";
 
 describe("limits", () => {
   test("10,000 layers (the maximum) are checked", () => {

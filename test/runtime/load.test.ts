@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { compileAssemblyScript, finishModule } from "../../compiler/assemble/asc.js";
 import { KilnError } from "../../runtime/errors.js";
 import { capabilities, loadModel } from "../../runtime/index.js";
+import { detectCapabilities, PROBES } from "../../runtime/load.js";
 import { kernels, linearManifest, moduleBytes } from "./fixtures.js";
 
 let bytes: Uint8Array;
@@ -158,4 +159,20 @@ test("capabilities are detected with WebAssembly.validate", async () => {
   expect(typeof caps.threads).toBe("boolean");
   expect(caps.threads).toBe(true); // Node 20 has shared memory
   expect((await loadModel(bytes)).capabilities).toEqual(caps);
+});
+
+test("SIMD is detected, not assumed: a validator that refuses SIMD gives simd false", () => {
+  expect(detectCapabilities()).toEqual(capabilities());
+  expect(WebAssembly.validate(PROBES.simd)).toBe(true); // Node 20 has SIMD
+  // An engine without SIMD refuses every module that uses the 0xfd prefix.
+  const noSimd = detectCapabilities((b) => !b.includes(0xfd) && WebAssembly.validate(b));
+  expect(noSimd.simd).toBe(false);
+  expect(noSimd.relaxedSimd).toBe(false);
+  expect(noSimd.threads).toBe(true);
+  expect(detectCapabilities(() => false)).toEqual({ simd: false, relaxedSimd: false, threads: false });
+  expect(detectCapabilities(() => true).simd).toBe(true);
+  // The probe is a real SIMD function: cut its v128.const short and the engine refuses it.
+  const at = PROBES.simd.indexOf(0xfd);
+  const broken = new Uint8Array([...PROBES.simd.subarray(0, at + 2), ...PROBES.simd.subarray(at + 10)]);
+  expect(WebAssembly.validate(broken)).toBe(false);
 });

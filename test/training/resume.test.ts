@@ -76,4 +76,40 @@ describe("save mid-training and resume", () => {
     await resumed.fit(data, { epochs: 1, batchSize: BATCH, shuffle: false });
     expect(same(resumed.saveWeights(), straight.saveWeights())).toBe(true);
   });
+
+  it("fit with shuffling resumes exactly with initialEpoch: 2 epochs straight equal 1 epoch, save, load, initialEpoch 1", async () => {
+    const { wasm } = await compile(JSON.stringify(GRAPH), { optimizeLevel: 0, maxBatch: BATCH });
+    const data = { x: uniform(10 * 6, 77), label: ints(10, 4, 78) };
+    const straight = await loadModel(wasm);
+    const full = await straight.fit(data, { epochs: 2, batchSize: BATCH });
+    expect(full.epoch).toEqual([0, 1]);
+    const first = await loadModel(wasm);
+    await first.fit(data, { epochs: 1, batchSize: BATCH });
+    const checkpoint = first.saveWeights();
+
+    const resumed = await loadModel(wasm);
+    resumed.loadWeights(checkpoint);
+    const ended: number[] = [];
+    const rest = await resumed.fit(data, { epochs: 2, initialEpoch: 1, batchSize: BATCH, onEpochEnd: (e) => void ended.push(e) });
+    expect(rest.epoch).toEqual([1]);
+    expect(ended).toEqual([1]);
+    expect(rest.history.loss).toEqual([full.history.loss![1]]);
+    expect(same(resumed.saveWeights(), straight.saveWeights())).toBe(true);
+
+    // The shuffle is what initialEpoch carries over: epoch 0's order again gives other weights.
+    const reshuffled = await loadModel(wasm, { weights: checkpoint });
+    await reshuffled.fit(data, { epochs: 1, batchSize: BATCH });
+    expect(same(reshuffled.saveWeights(), straight.saveWeights())).toBe(false);
+  });
+
+  it("initialEpoch must be an integer below epochs; a rejected fit leaves the model as it was", async () => {
+    const { wasm } = await compile(JSON.stringify(GRAPH), { optimizeLevel: 0, maxBatch: BATCH });
+    const data = { x: uniform(10 * 6, 77), label: ints(10, 4, 78) };
+    const model = await loadModel(wasm);
+    const before = model.saveWeights();
+    for (const initialEpoch of [2, 3, -1, 0.5, NaN]) {
+      await expect(model.fit(data, { epochs: 2, initialEpoch }), String(initialEpoch)).rejects.toThrow(`initialEpoch must be an integer in [0, 1], got ${initialEpoch}`);
+    }
+    expect(same(model.saveWeights(), before)).toBe(true);
+  });
 });
