@@ -4,17 +4,20 @@
  * copy becomes nested loops around the longest possible run; unit-stride runs use memory.copy
  * (long) or f32x4 (short, or accumulating), other runs a scalar strided loop. Strides are in elements.
  */
-import { indent, intlit } from "./code.js";
+import { indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
 import type { KernelDef } from "./kernel.js";
-import { type Dim, dimSrc, flit, kernelParams } from "./elementwise.js";
+import { flit } from "./elementwise.js";
 
-export interface CopySpec { shape: Dim[]; srcStrides: number[]; dstStrides: number[]; accumulate?: boolean }
-export interface FillSpec { n: Dim; value: number }
+export interface CopySpec { shape: SizeArg[]; srcStrides: number[]; dstStrides: number[]; accumulate?: boolean }
+export interface FillSpec { n: SizeArg; value: number }
+
+/** Locals of copy and fill kernels start with "_". */
+const LOCALS = locals("emitCopy", "prefixed");
 
 /** Below this many elements a run is copied with f32x4 instead of a memory.copy call. */
 const MEMCOPY_MIN = 32;
 
-interface Axis { size: Dim; src: number; dst: number }
+interface Axis { size: SizeArg; src: number; dst: number }
 
 /** Drops size-1 axes and merges neighbours that are contiguous in both buffers. */
 export function simplifyAxes(spec: CopySpec): Axis[] {
@@ -24,7 +27,7 @@ export function simplifyAxes(spec: CopySpec): Axis[] {
     const prev = out[out.length - 1];
     const inner = typeof a.size === "number" ? a.size : null;
     if (prev && inner !== null && prev.src === a.src * inner && prev.dst === a.dst * inner) {
-      const size: Dim = typeof prev.size === "number" ? prev.size * inner : `${prev.size}*${inner}`;
+      const size: SizeArg = typeof prev.size === "number" ? prev.size * inner : `${prev.size}*${inner}`;
       out[out.length - 1] = { size, src: a.src, dst: a.dst };
     } else {
       out.push({ ...a });
@@ -52,7 +55,7 @@ export function runCopy(d: string, s: string, n: string, nConst: number | null, 
 function axisSize(a: Axis): { src: string; c: number | null } {
   if (typeof a.size === "number") return { src: intlit(a.size), c: a.size };
   const [name, ...factors] = a.size.split("*");
-  return { src: [dimSrc(name), ...factors.map((f) => intlit(Number(f)))].join(" * "), c: null };
+  return { src: [sizeSrc(LOCALS, name), ...factors.map((f) => intlit(Number(f)))].join(" * "), c: null };
 }
 
 function innerRun(a: Axis, s: string, d: string, accumulate: boolean): string[] {
@@ -90,7 +93,7 @@ export function emitCopy(spec: CopySpec): KernelDef {
   return {
     key: `copy:${JSON.stringify([spec.shape, spec.srcStrides, spec.dstStrides, acc])}`,
     label: `copy [${spec.shape.join(",")}]${acc ? " accumulate" : ""}`,
-    params: kernelParams(["src", "dst"], spec.shape[0]),
+    params: kernelParams(LOCALS, ["src", "dst"], spec.shape[0]),
     body: body.join("\n"),
     needs: [],
   };
@@ -98,7 +101,7 @@ export function emitCopy(spec: CopySpec): KernelDef {
 
 export function emitFill(spec: FillSpec): KernelDef {
   if (typeof spec.n === "number" && (!Number.isInteger(spec.n) || spec.n < 0)) throw new Error(`internal: fill of ${spec.n} elements`);
-  const n = dimSrc(spec.n);
+  const n = sizeSrc(LOCALS, spec.n);
   const zero = spec.value === 0 && !Object.is(spec.value, -0);
   const body = zero ? [`memory.fill(out, 0, <usize>(${n}) << 2);`] : [
     `const _v: f32 = ${flit(spec.value)};`,
@@ -110,7 +113,7 @@ export function emitFill(spec: FillSpec): KernelDef {
   return {
     key: `fill:${JSON.stringify([spec.n, zero ? 0 : flit(spec.value)])}`,
     label: `fill ${spec.n}`,
-    params: kernelParams(["out"], spec.n),
+    params: kernelParams(LOCALS, ["out"], spec.n),
     body: body.join("\n"),
     needs: [],
   };

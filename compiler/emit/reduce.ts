@@ -5,17 +5,16 @@
  * 16 columns, so column sums over many rows stream at full width), or along r when Q = 1
  * (four accumulators, then a horizontal reduction), or falls back to scalar loops.
  */
-import { f32lit, indent, intlit } from "./code.js";
+import { f32lit, indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import type { EwExpr, EwInput } from "../ir/expr.js";
 import {
-  type Access, type Dim, EwCodegen, ExprDag, checkCount, classifyInput, dimSrc, flit,
-  inputIndex, kernelParams,
+  type Access, EwCodegen, ExprDag, checkCount, classifyInput, flit, inputIndex,
 } from "./elementwise.js";
 
 export type ReduceOp = "sum" | "max" | "min" | "mean";
 export interface ReduceSpec {
-  outer: Dim; mid: number; inner: number; axis: "mid" | "outer"; op: ReduceOp;
+  outer: SizeArg; mid: number; inner: number; axis: "mid" | "outer"; op: ReduceOp;
   /** Index space is the [outer, mid, inner] flat index. */
   inputs: EwInput[];
   /** The value reduced (default: input 0). */
@@ -32,7 +31,11 @@ const COMBINE: Record<"sum" | "max" | "min", Combiner> = {
 };
 
 /** The reduction as out[p, q] = op_r pre((p·R + r)·Q + q). */
-interface View { P: Dim; R: Dim; Q: number }
+interface View { P: SizeArg; R: SizeArg; Q: number }
+
+/** Locals start with "_" (as elementwise's: the kernels share EwCodegen). */
+const LOCALS = locals("emitReduce", "prefixed");
+const size = (d: SizeArg): string => sizeSrc(LOCALS, d);
 
 function view(spec: ReduceSpec): View {
   return spec.axis === "mid" ? { P: spec.outer, R: spec.mid, Q: spec.inner } : { P: 1, R: spec.outer, Q: spec.mid * spec.inner };
@@ -82,16 +85,16 @@ class ReduceGen {
     const scale = this.spec.scale ?? 1;
     if (this.spec.op !== "mean") return [`const _fin: f32 = ${flit(scale)};`];
     if (typeof this.v.R === "number") return [`const _fin: f32 = ${f32lit(scale / this.v.R)};`];
-    return [`const _fin: f32 = ${flit(scale)} / <f32>${dimSrc(this.v.R)};`];
+    return [`const _fin: f32 = ${flit(scale)} / <f32>${size(this.v.R)};`];
   }
 
   pLoop(inner: string[]): string[] {
     if (this.v.P === 1) return ["const _pp: i32 = 0;", ...inner];
-    return [`for (let _pp: i32 = 0; _pp < ${dimSrc(this.v.P)}; _pp++) {`, indent(inner.join("\n")), "}"];
+    return [`for (let _pp: i32 = 0; _pp < ${size(this.v.P)}; _pp++) {`, indent(inner.join("\n")), "}"];
   }
 
   blockOf(r: string): string {
-    return this.v.P === 1 ? r : `_pp * ${dimSrc(this.v.R)} + ${r}`;
+    return this.v.P === 1 ? r : `_pp * ${size(this.v.R)} + ${r}`;
   }
 
   /** One column tile: `nv` vectors (nv = 0: one scalar column) accumulated over r. */
@@ -107,7 +110,7 @@ class ReduceGen {
     });
     const rb = this.rowChunk();
     const out = accs.flatMap((a, u) => this.store(a, `_pp * ${intlit(this.v.Q)} + _qq${u ? ` + ${intlit(4 * u)}` : ""}`, nv > 0, rb ? "_r0 > 0" : undefined));
-    const R = dimSrc(this.v.R);
+    const R = size(this.v.R);
     if (!rb) return [...decl, `for (let _rr: i32 = 0; _rr < ${R}; _rr++) {`, indent(step.join("\n")), "}", ...out];
     const chunk = [`const _r1: i32 = min<i32>(_r0 + ${intlit(rb)}, ${R});`, ...decl, "for (let _rr: i32 = _r0; _rr < _r1; _rr++) {", indent(step.join("\n")), "}", ...out];
     return [`for (let _r0: i32 = 0; _r0 < ${R}; _r0 += ${intlit(rb)}) {`, indent(chunk.join("\n")), "}"];
@@ -129,7 +132,7 @@ class ReduceGen {
   /** Vectorized along r (Q = 1): four vector accumulators, a horizontal step, a scalar tail. */
   alongR(cg: EwCodegen): string[] {
     const { c } = this;
-    const R = dimSrc(this.v.R);
+    const R = size(this.v.R);
     const body = [...cg.block([this.root], "_pp"), ...[0, 1, 2, 3].map((u) => `let _a${u}: v128 = f32x4.splat(${c.init});`), "let _rr: i32 = 0;"];
     const steps = (nv: number): string[] => Array.from({ length: nv }, (_, u) => {
       const b = cg.body([this.root], "v", u ? `_rr + ${intlit(4 * u)}` : "_rr", String(u));
@@ -151,7 +154,7 @@ class ReduceGen {
   scalar(cg: EwCodegen): string[] {
     const b = cg.body([this.root], "s", "0", "");
     const step = [`const _e: i32 = (${this.blockOf("_rr")}) * ${intlit(this.v.Q)} + _qq;`, ...cg.block([this.root], "_e"), ...b.lines, `_a = ${this.c.s("_a", b.vals[0])};`];
-    const perQ = [`let _a: f32 = ${this.c.init};`, `for (let _rr: i32 = 0; _rr < ${dimSrc(this.v.R)}; _rr++) {`, indent(step.join("\n")), "}",
+    const perQ = [`let _a: f32 = ${this.c.init};`, `for (let _rr: i32 = 0; _rr < ${size(this.v.R)}; _rr++) {`, indent(step.join("\n")), "}",
       ...this.store("_a", `_pp * ${intlit(this.v.Q)} + _qq`, false)];
     const body = [`for (let _qq: i32 = 0; _qq < ${intlit(this.v.Q)}; _qq++) {`, indent(perQ.join("\n")), "}"];
     return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
@@ -194,7 +197,7 @@ export function emitReduce(spec: ReduceSpec): KernelDef {
   return {
     key: `reduce:${JSON.stringify(canon)}`,
     label: `reduce ${spec.op} ${spec.outer}x${spec.mid}x${spec.inner} over ${spec.axis}`,
-    params: kernelParams([...spec.inputs.map((_, i) => `in${i}`), "out"], spec.outer),
+    params: kernelParams(LOCALS, [...spec.inputs.map((_, i) => `in${i}`), "out"], spec.outer),
     body,
     needs,
   };
