@@ -6,9 +6,9 @@
  */
 import type { ActivationName } from "../frontend/graph-types.js";
 import { activationNeeds, activationSimd } from "./activation.js";
-import { indent, intlit } from "./code.js";
+import { indent, intlit, kernelParams, locals } from "./code.js";
 import { gemmBody, gemmPrologue, packedABytes, packedBFloats, roundUp, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
-import type { KernelDef, KernelParam } from "./kernel.js";
+import type { KernelDef } from "./kernel.js";
 import { KC_MAX, MC, packAPlain } from "./matmul.js";
 
 export interface Conv2dSpec {
@@ -27,7 +27,8 @@ export function checkConv2dSpec(s: Conv2dSpec, who: string): void {
   }
 }
 
-const usize = (name: string): KernelParam => ({ name, type: "usize" });
+/** Locals of the convolution kernels end with "_" (as the GEMM's they share). */
+export const CONV_LOCALS = locals("emitConv2d", "suffixed");
 const rowsExpr = (s: Conv2dSpec) => `(n * ${intlit(s.oh * s.ow)})`;
 
 /** Locals for output pixel `p`: its image's input base xb_ and the window origin iy0_, ix0_ (names get `sfx`). */
@@ -127,7 +128,7 @@ export function emitConv2d(spec: Conv2dSpec): KernelDef {
   return {
     key: `conv2d:${JSON.stringify({ ...spec, activation: act })}`,
     label: `conv2d ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${act !== "linear" ? " " + act : ""}`,
-    params: [usize("x"), usize("w"), usize("y"), ...(spec.bias ? [usize("bias")] : []), usize("scratch"), { name: "n", type: "i32" }],
+    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), "scratch"], "n"),
     body: [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan)].join("\n"),
     needs: activationNeeds(act),
     scratchBytes: bBytes + packedABytes(MC, plan),
@@ -219,7 +220,7 @@ export function emitConv2dGradFilter(spec: Conv2dSpec): KernelDef {
   return {
     key: `conv2d_grad_filter:${JSON.stringify(spec)}`,
     label: `conv2d grad-filter ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
-    params: [usize("x"), usize("dy"), usize("dw"), usize("scratch"), { name: "n", type: "i32" }],
+    params: kernelParams(CONV_LOCALS, ["x", "dy", "dw", "scratch"], "n"),
     body: [
       `const zb_: usize = scratch + ${intlit(bBytes + aBytes)};`,
       run("zero", "zb_", "", spec.c),
@@ -274,7 +275,7 @@ export function emitConv2dGradInput(spec: Conv2dSpec): KernelDef {
   return {
     key: `conv2d_grad_input:${JSON.stringify(spec)}`,
     label: `conv2d grad-input ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
-    params: [usize("dy"), usize("w"), usize("dx"), usize("scratch"), { name: "n", type: "i32" }],
+    params: kernelParams(CONV_LOCALS, ["dy", "w", "dx", "scratch"], "n"),
     body: [...zero, gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"),
       `const ct_: usize = scratch + ${intlit(bBytes + aBytes)};`, gemmBody(plan)].join("\n"),
     needs: [],
@@ -592,7 +593,7 @@ export function emitConv2dDirect(spec: DirectConvSpec): KernelDef {
   return {
     key: `conv2d_direct:${JSON.stringify({ ...keySpec, activation: act, pixels, vectors })}`,
     label: `conv2d direct ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${act !== "linear" ? " " + act : ""}${tag}`,
-    params: [usize("x"), usize("w"), usize("y"), ...(spec.bias ? [usize("bias")] : []), usize("scratch"), { name: "n", type: "i32" }],
+    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), "scratch"], "n"),
     body,
     needs: activationNeeds(act),
     scratchBytes: weights.bytes,
@@ -699,7 +700,7 @@ export function emitConv2dGradFilterDirect(spec: Conv2dSpec): KernelDef {
   return {
     key: `conv2d_grad_filter_direct:${JSON.stringify(spec)}`,
     label: `conv2d grad-filter direct ${s.kh}x${s.kw} ${s.h}x${s.w}x${s.c}->${s.oh}x${s.ow}x${s.f}`,
-    params: [usize("x"), usize("dy"), usize("dw"), usize("scratch"), { name: "n", type: "i32" }],
+    params: kernelParams(CONV_LOCALS, ["x", "dy", "dw", "scratch"], "n"),
     body,
     needs: [],
     scratchBytes: padded ? padBytes : 64,

@@ -12,7 +12,7 @@ export interface CopySpec { shape: SizeArg[]; srcStrides: number[]; dstStrides: 
 export interface FillSpec { n: SizeArg; value: number }
 
 /** Locals of copy and fill kernels start with "_". */
-const LOCALS = locals("emitCopy", "prefixed");
+export const COPY_LOCALS = locals("emitCopy", "prefixed");
 
 /** Below this many elements a run is copied with f32x4 instead of a memory.copy call. */
 const MEMCOPY_MIN = 32;
@@ -55,7 +55,7 @@ export function runCopy(d: string, s: string, n: string, nConst: number | null, 
 function axisSize(a: Axis): { src: string; c: number | null } {
   if (typeof a.size === "number") return { src: intlit(a.size), c: a.size };
   const [name, ...factors] = a.size.split("*");
-  return { src: [sizeSrc(LOCALS, name), ...factors.map((f) => intlit(Number(f)))].join(" * "), c: null };
+  return { src: [sizeSrc(COPY_LOCALS, name), ...factors.map((f) => intlit(Number(f)))].join(" * "), c: null };
 }
 
 function innerRun(a: Axis, s: string, d: string, accumulate: boolean): string[] {
@@ -93,7 +93,7 @@ export function emitCopy(spec: CopySpec): KernelDef {
   return {
     key: `copy:${JSON.stringify([spec.shape, spec.srcStrides, spec.dstStrides, acc])}`,
     label: `copy [${spec.shape.join(",")}]${acc ? " accumulate" : ""}`,
-    params: kernelParams(LOCALS, ["src", "dst"], spec.shape[0]),
+    params: kernelParams(COPY_LOCALS, ["src", "dst"], spec.shape[0]),
     body: body.join("\n"),
     needs: [],
   };
@@ -101,7 +101,7 @@ export function emitCopy(spec: CopySpec): KernelDef {
 
 export function emitFill(spec: FillSpec): KernelDef {
   if (typeof spec.n === "number" && (!Number.isInteger(spec.n) || spec.n < 0)) throw new Error(`internal: fill of ${spec.n} elements`);
-  const n = sizeSrc(LOCALS, spec.n);
+  const n = sizeSrc(COPY_LOCALS, spec.n);
   const zero = spec.value === 0 && !Object.is(spec.value, -0);
   const body = zero ? [`memory.fill(out, 0, <usize>(${n}) << 2);`] : [
     `const _v: f32 = ${flit(spec.value)};`,
@@ -113,7 +113,7 @@ export function emitFill(spec: FillSpec): KernelDef {
   return {
     key: `fill:${JSON.stringify([spec.n, zero ? 0 : flit(spec.value)])}`,
     label: `fill ${spec.n}`,
-    params: kernelParams(LOCALS, ["out"], spec.n),
+    params: kernelParams(COPY_LOCALS, ["out"], spec.n),
     body: body.join("\n"),
     needs: [],
   };

@@ -26,13 +26,13 @@ export interface DropoutMaskSpec {
 }
 
 /** Every name the body declares (plain names). */
-const LOCALS = locals("emitDropoutMask", "listed", ["key", "e", "h", "ev", "keep", "scale", "lim"]);
+export const DROPOUT_LOCALS = locals("emitDropoutMask", "listed", ["key", "keyv", "e", "h", "keep", "scale", "lim"]);
 
 /** Params: mask (f32 out), rng (usize → [seed, step]), then n when it is a runtime size. */
 export function emitDropoutMask(s: DropoutMaskSpec): KernelDef {
   if (!(s.rate >= 0 && s.rate < 1)) throw new Error(`internal: dropout rate ${s.rate} outside [0, 1)`);
   if (!Number.isInteger(s.stream) || s.stream < 0 || s.stream > 0xffffffff) throw new Error(`internal: bad dropout stream ${s.stream}`);
-  const n = sizeSrc(LOCALS, s.n, "n");
+  const n = sizeSrc(DROPOUT_LOCALS, s.n, "n");
   const threshold = Math.ceil(s.rate * 16777216); // exact: scaling by 2^24 is exact in f64
   const body = `let key: u32 = load<u32>(rng) ^ 0x9E3779B9;
 ${fmix1("key")}
@@ -59,7 +59,7 @@ ${indent(fmix1("h"))}
 ${indent(fmix1("h"))}
   store<f32>(mask + (<usize>e << 2), (h >>> 8) >= lim ? scale : 0);
 }`;
-  const params = kernelParams(LOCALS, ["mask", "rng"], s.n);
+  const params = kernelParams(DROPOUT_LOCALS, ["mask", "rng"], s.n);
   return {
     key: `dropout_mask:${s.n}:${s.rate}:${s.stream}`,
     label: `dropout mask rate ${s.rate} stream ${s.stream}`,

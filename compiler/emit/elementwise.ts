@@ -14,7 +14,7 @@ import type { KernelDef } from "./kernel.js";
 export interface ElementwiseSpec { rows: SizeArg; cols: number; inputs: EwInput[]; outputs: { expr: EwExpr; accumulate?: boolean }[] }
 
 /** Locals of the elementwise kernels (and of reduce's, which share EwCodegen) start with "_". */
-const LOCALS = locals("emitElementwise", "prefixed");
+export const EW_LOCALS = locals("emitElementwise", "prefixed");
 
 /** An f32 literal that AssemblyScript accepts in f32 context, non-finite values included. */
 export function flit(v: number): string {
@@ -317,7 +317,7 @@ export function emitElementwise(spec: ElementwiseSpec): KernelDef {
     return a;
   });
   const cg = new EwCodegen(dag, spec.inputs, access);
-  const rows = sizeSrc(LOCALS, spec.rows, "rows");
+  const rows = sizeSrc(EW_LOCALS, spec.rows, "rows");
   const runLen = L === null ? "_n" : intlit(L);
   const blocks = L === null ? "1" : typeof spec.rows === "number" ? intlit((spec.rows * spec.cols) / L) : spec.cols === L ? rows : `${rows} * ${intlit(spec.cols / L)}`;
   const vec = cg.body(roots, "v", "_j", "");
@@ -338,7 +338,7 @@ export function emitElementwise(spec: ElementwiseSpec): KernelDef {
     ...(L === null ? [`const _n: i32 = ${rows} * ${intlit(spec.cols)};`] : []),
     `for (let _b: i32 = 0; _b < ${blocks}; _b++) {`, indent(inner.join("\n")), "}",
   ];
-  const params = kernelParams(LOCALS, [...spec.inputs.map((_, i) => `in${i}`), ...spec.outputs.map((_, k) => `out${k}`)], spec.rows);
+  const params = kernelParams(EW_LOCALS, [...spec.inputs.map((_, i) => `in${i}`), ...spec.outputs.map((_, k) => `out${k}`)], spec.rows);
   const canon = { rows: spec.rows, cols: spec.cols, inputs: spec.inputs.map((m) => [m.div, m.mod ?? 0, m.dtype ?? "f32"]), outputs: spec.outputs.map((o) => [o.expr, !!o.accumulate]) };
   return {
     key: `ew:${JSON.stringify(canon)}`,

@@ -10,7 +10,7 @@ import { runCopy } from "./copy.js";
 import { checkCount } from "./elementwise.js";
 
 /** Locals start with "_". */
-const LOCALS = locals("emitGather", "prefixed");
+export const GATHER_LOCALS = locals("emitGather", "prefixed");
 
 export interface GatherSpec { rows: SizeArg; dim: number; vocab: number }
 
@@ -27,7 +27,7 @@ function rowLoop(spec: GatherSpec, bad: string, body: string[]): string {
     `if (<u32>_id >= <u32>${intlit(spec.vocab)}) { ${bad} continue; }`,
     ...body,
   ];
-  return [`for (let _r: i32 = 0; _r < ${sizeSrc(LOCALS, spec.rows)}; _r++) {`, indent(row.join("\n")), "}"].join("\n");
+  return [`for (let _r: i32 = 0; _r < ${sizeSrc(GATHER_LOCALS, spec.rows)}; _r++) {`, indent(row.join("\n")), "}"].join("\n");
 }
 
 const rowAddr = (base: string, row: string, dim: number): string => `${base} + ((<usize>${row} * ${intlit(dim)}) << 2)`;
@@ -43,7 +43,7 @@ export function emitGather(spec: GatherSpec): KernelDef {
   return {
     key: `gather:${JSON.stringify([spec.rows, spec.dim, spec.vocab])}`,
     label: `gather ${spec.rows}x${spec.dim} from ${spec.vocab}`,
-    params: kernelParams(LOCALS, ["ids", "table", "out"], spec.rows),
+    params: kernelParams(GATHER_LOCALS, ["ids", "table", "out"], spec.rows),
     body,
     needs: [],
   };
@@ -59,7 +59,7 @@ export function emitScatterAdd(spec: GatherSpec): KernelDef {
   return {
     key: `scatter_add:${JSON.stringify([spec.rows, spec.dim, spec.vocab])}`,
     label: `scatter-add ${spec.rows}x${spec.dim} into ${spec.vocab}`,
-    params: kernelParams(LOCALS, ["ids", "dy", "dtable"], spec.rows),
+    params: kernelParams(GATHER_LOCALS, ["ids", "dy", "dtable"], spec.rows),
     body,
     needs: [],
   };

@@ -55,7 +55,7 @@ export function emitLossEval(s: LossSpec): KernelDef {
 
 const EPS = 1e-7;
 /** Every name the generated body declares (plain names). */
-const LOCALS = locals("emitLoss", "listed", [
+export const LOSS_LOCALS = locals("emitLoss", "listed", [
   "R", "C", "N", "lsum", "gs", "gsv", "zero", "e", "r", "c", "off", "d", "q",
   "p", "t", "x", "z", "y", "s", "G", "gq", "pc", "ex", "sg", "a0", "a1", "lo", "hi", "ro", "xp", "tp", "gp", "pp",
   "mx", "mv", "mxv", "se", "sv0", "sv1", "ps", "psv", "lse", "st", "pg", "pgv", "kv",
@@ -64,7 +64,7 @@ const LOCALS = locals("emitLoss", "listed", [
 
 function build(s: LossSpec, withGrad: boolean): KernelDef {
   check(s);
-  const rows = sizeSrc(LOCALS, s.rows, "rows");
+  const rows = sizeSrc(LOSS_LOCALS, s.rows, "rows");
   const perRow = s.type.endsWith("categorical_crossentropy");
   const lossBlock = perRow ? crossEntropy(s, withGrad) : s.type === "binary_crossentropy" ? binary(s, withGrad) : meanError(s, withGrad);
   const body = [
@@ -76,7 +76,7 @@ function build(s: LossSpec, withGrad: boolean): KernelDef {
     `store<f32>(out, <f32>(lsum / <f64>${perRow ? "R" : "N"}));`,
     ...s.metrics.map((m, i) => `{\n${indent(metric(s, m, 4 * (i + 1)))}\n}`),
   ].join("\n");
-  const params = kernelParams(LOCALS, ["pred", "target", ...(withGrad ? ["grad"] : []), "out", ...(s.fusedSoftmax ? ["probs"] : [])], s.rows);
+  const params = kernelParams(LOSS_LOCALS, ["pred", "target", ...(withGrad ? ["grad"] : []), "out", ...(s.fusedSoftmax ? ["probs"] : [])], s.rows);
   return {
     key: `loss:${s.type}:${s.fromLogits}:${s.rows}:${s.classes}:${!!s.fusedSoftmax}:${s.metrics.join(",")}:${withGrad}`,
     label: `${s.type}${s.fusedSoftmax ? " (fused softmax)" : s.fromLogits ? " (logits)" : ""} ${withGrad ? "loss+grad" : "loss"}`,

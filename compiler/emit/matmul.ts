@@ -34,7 +34,7 @@ export interface MatmulSpec {
 export const MC = 64;
 export const KC_MAX = 384;
 /** Locals of the GEMM family's bodies (gemm-core, gemv and the packers here) end with "_". */
-const LOCALS = locals("emitMatmul", "suffixed");
+export const MATMUL_LOCALS = locals("emitMatmul", "suffixed");
 
 function bad(msg: string): never {
   throw new Error(`internal: emitMatmul: ${msg}`);
@@ -104,7 +104,7 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
   if (!Number.isInteger(n) || n < 1) bad(`n must be a positive integer, got ${n}`);
   const batch = spec.batch ?? [];
   if (batch.length > 2) bad(`at most 2 batch levels, got ${batch.length}`);
-  const m = sizeSrc(LOCALS, spec.m, "m"), k = sizeSrc(LOCALS, spec.k, "k");
+  const m = sizeSrc(MATMUL_LOCALS, spec.m, "m"), k = sizeSrc(MATMUL_LOCALS, spec.k, "k");
   const lda = spec.transA ? leading(spec.lda, spec.m, spec.m, "lda") : leading(spec.lda, spec.k, spec.k, "lda");
   const ldb = spec.transB ? leading(spec.ldb, spec.k, spec.k, "ldb") : leading(spec.ldb, n, n, "ldb");
   const ldc = leading(spec.ldc, n, n, "ldc");
@@ -131,7 +131,7 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
   if (bShared) lines.push(singleBlockConsts(plan), packB({ ...plan, b: { ...plan.b, ptr: "b" } }));
   lines.push(batchLoops(batch, gemmBody(plan)));
 
-  const params = kernelParams(LOCALS, ["a", "b", "c", ...(spec.bias ? ["bias"] : []), "scratch"], spec.m, spec.k, ...batch.map((l) => l.count));
+  const params = kernelParams(MATMUL_LOCALS, ["a", "b", "c", ...(spec.bias ? ["bias"] : []), "scratch"], spec.m, spec.k, ...batch.map((l) => l.count));
   const shape = `${spec.transA ? "t" : "n"}${spec.transB ? "t" : "n"} m${spec.m} n${n} k${spec.k}`;
   return {
     key: `matmul:${JSON.stringify({ ...spec, activation: act })}`,
@@ -155,7 +155,7 @@ function batchLoops(batch: NonNullable<MatmulSpec["batch"]>, body: string): stri
     body,
   ].join("\n");
   for (let i = batch.length - 1; i >= 0; i--) {
-    inner = `for (let bi${i}_ = 0; bi${i}_ < ${sizeSrc(LOCALS, batch[i].count, "batch count")}; bi${i}_++) {\n${inner.replace(/^/gm, "  ")}\n}`;
+    inner = `for (let bi${i}_ = 0; bi${i}_ < ${sizeSrc(MATMUL_LOCALS, batch[i].count, "batch count")}; bi${i}_++) {\n${inner.replace(/^/gm, "  ")}\n}`;
   }
   return inner;
 }

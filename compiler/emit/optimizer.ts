@@ -10,8 +10,8 @@
  * for each weight: [clipnorm: zero a scratch f32, emitSumSquares, emitClipScale] → emitUpdate.
  * With per-weight clipnorm the weights are updated one after another (hyper[0] is per weight).
  */
-import { f32lit, indent, intlit } from "./code.js";
-import type { KernelDef, KernelParam } from "./kernel.js";
+import { f32lit, indent, intlit, kernelParams, locals } from "./code.js";
+import type { KernelDef } from "./kernel.js";
 
 export type OptimizerType = "sgd" | "adam" | "adamw" | "rmsprop";
 
@@ -39,7 +39,12 @@ export interface StepScalarsSpec {
   global_clipnorm?: number;
 }
 
-const usize = (name: string): KernelParam => ({ name, type: "usize" });
+/** Every name the bodies declare (plain names; the optimizer kernels take no runtime size). */
+export const OPTIMIZER_LOCALS = locals("emitUpdate", "listed", [
+  "a0", "a1", "acc", "al", "alv", "b1t", "b2t", "c", "gi", "hi", "i", "inc", "lo", "m", "m0", "off", "sc", "scv", "t", "tf",
+  "v", "v0", "wi", "x",
+]);
+const params = (...tensors: string[]) => kernelParams(OPTIMIZER_LOCALS, tensors);
 
 /**
  * out[0] += Σ g². Params: g, out. Squares and the sum are f64 (f32 lanes promoted to two f64x2
@@ -63,7 +68,7 @@ for (; i < ${n}; i++) {
   acc += x * x;
 }
 store<f32>(out, <f32>(<f64>load<f32>(out) + acc));`;
-  return { key: `sumsq:${s.n}`, label: `sum of squares ${s.n}`, params: [usize("g"), usize("out")], body };
+  return { key: `sumsq:${s.n}`, label: `sum of squares ${s.n}`, params: params("g", "out"), body };
 }
 
 /** hyper[0] = c / max(sqrt(sumsq[0]), c) (Keras clip_by_norm). Params: sumsq, hyper. */
@@ -71,7 +76,7 @@ export function emitClipScale(s: { clipnorm: number }): KernelDef {
   const c = positive(s.clipnorm, "clipnorm");
   const body = `const c: f64 = ${f64lit(c)};
 store<f32>(hyper, <f32>(c / Math.max(Math.sqrt(<f64>load<f32>(sumsq)), c)));`;
-  return { key: `clipscale:${c}`, label: `clip scale ${c}`, params: [usize("sumsq"), usize("hyper")], body };
+  return { key: `clipscale:${c}`, label: `clip scale ${c}`, params: params("sumsq", "hyper"), body };
 }
 
 /**
@@ -99,7 +104,7 @@ ${rate}`;
   return {
     key: `stepscalars:${s.type}:${lr}:${s.beta_1}:${s.beta_2}:${s.global_clipnorm}`,
     label: `${s.type} step scalars`,
-    params: [usize("state"), usize("sumsq"), usize("hyper")],
+    params: params("state", "sumsq", "hyper"),
     body,
   };
 }
@@ -124,7 +129,7 @@ ${indent(rule(s, SCALAR).join("\n"))}
   return {
     key: `update:${k.join(":")}`,
     label: `${s.type} update ${s.n}`,
-    params: ["w", "g", "slot1", "slot2", "hyper"].map(usize),
+    params: params("w", "g", "slot1", "slot2", "hyper"),
     body,
   };
 }

@@ -5,7 +5,7 @@
  * c % 4. Windows are clamped to the real image, so padding never takes part: max pooling behaves
  * as if padded with −∞, average pooling divides by the count of real elements in each window.
  */
-import { f32lit, indent, intlit } from "./code.js";
+import { f32lit, indent, intlit, kernelParams, locals } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 
 export interface Pool2dSpec {
@@ -24,6 +24,13 @@ export interface Pool2dSpec {
    */
   reluGrad?: boolean;
 }
+
+/** Every name the bodies declare (plain names); v{i} and m{i} count window taps (≤ 16 when unrolled). */
+export const POOL_LOCALS = locals("emitPool2d", "listed", [
+  "acc", "b", "bi", "bv", "ch", "cnt", "dxb", "dxw", "dxwc", "dyp", "dypc", "e", "g", "ix", "ix0", "ix1", "iy", "iy0", "iy1",
+  "m", "ob", "ox", "oy", "p", "v", "xb", "xw", "xwc", "yp", "ypc",
+  ...Array.from({ length: 16 }, (_, i) => [`v${i}`, `m${i}`]).flat(),
+]);
 
 /** y = pool(x). Params: x, y (usize), n (i32 batch). */
 export function emitPool2d(s: Pool2dSpec): KernelDef {
@@ -287,7 +294,7 @@ function kernel(s: Pool2dSpec, dir: "fwd" | "grad", tensors: string[], body: str
   return {
     key: `pool2d:${s.kind}:${dir}${relu}:${dims}`,
     label: `${s.kind}pool2d${dir === "grad" ? " grad" : ""} ${s.h}x${s.w}x${s.c} pool ${s.ph}x${s.pw} stride ${s.sh}x${s.sw}${s.reluGrad ? " x relu grad" : ""}`,
-    params: [...tensors.map((name) => ({ name, type: "usize" as const })), { name: "n", type: "i32" }],
+    params: kernelParams(POOL_LOCALS, tensors, "n"),
     body,
   };
 }

@@ -34,8 +34,8 @@ const COMBINE: Record<"sum" | "max" | "min", Combiner> = {
 interface View { P: SizeArg; R: SizeArg; Q: number }
 
 /** Locals start with "_" (as elementwise's: the kernels share EwCodegen). */
-const LOCALS = locals("emitReduce", "prefixed");
-const size = (d: SizeArg): string => sizeSrc(LOCALS, d);
+export const REDUCE_LOCALS = locals("emitReduce", "prefixed");
+const size = (d: SizeArg): string => sizeSrc(REDUCE_LOCALS, d);
 
 function view(spec: ReduceSpec): View {
   return spec.axis === "mid" ? { P: spec.outer, R: spec.mid, Q: spec.inner } : { P: 1, R: spec.outer, Q: spec.mid * spec.inner };
@@ -197,7 +197,7 @@ export function emitReduce(spec: ReduceSpec): KernelDef {
   return {
     key: `reduce:${JSON.stringify(canon)}`,
     label: `reduce ${spec.op} ${spec.outer}x${spec.mid}x${spec.inner} over ${spec.axis}`,
-    params: kernelParams(LOCALS, [...spec.inputs.map((_, i) => `in${i}`), "out"], spec.outer),
+    params: kernelParams(REDUCE_LOCALS, [...spec.inputs.map((_, i) => `in${i}`), "out"], spec.outer),
     body,
     needs,
   };

@@ -32,7 +32,7 @@ const VEC: Lane = {
   recip: (a) => `f32x4.div(f32x4.splat(<f32>1.0), ${a})`,
 };
 /** Locals start with "_". */
-const LOCALS = locals("emitSoftmax", "prefixed");
+export const SOFTMAX_LOCALS = locals("emitSoftmax", "prefixed");
 const NEEDS = ["exp4", "expf", "log4", "logf", "hmax4", "hsum4"];
 
 const at = (base: string, idx: string): string => `${base} + (<usize>(${idx}) << 2)`;
@@ -94,7 +94,7 @@ function softmaxRows(spec: SoftmaxSpec): string[] {
     }),
     ...maskTail(spec, "_y", log ? "<f32>-Infinity" : "0.0"),
   ];
-  return [`for (let _r: i32 = 0; _r < ${sizeSrc(LOCALS, spec.outer)}; _r++) {`, indent(row.join("\n")), "}"];
+  return [`for (let _r: i32 = 0; _r < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _r++) {`, indent(row.join("\n")), "}"];
 }
 
 /** inner > 1: one column group (`lane` wide at column `_i`), three strided passes over mid. */
@@ -120,7 +120,7 @@ function columnsKernel(spec: SoftmaxSpec, group: (L: Lane) => string[]): string[
     `for (; _i + 4 <= ${intlit(spec.inner)}; _i += 4) {`, indent(group(VEC).join("\n")), "}",
     `for (; _i < ${intlit(spec.inner)}; _i++) {`, indent(group(SCA).join("\n")), "}",
   ];
-  return [`for (let _o: i32 = 0; _o < ${sizeSrc(LOCALS, spec.outer)}; _o++) {`, indent(per.join("\n")), "}"];
+  return [`for (let _o: i32 = 0; _o < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _o++) {`, indent(per.join("\n")), "}"];
 }
 
 function keyOf(kind: string, spec: SoftmaxGradSpec): string {
@@ -133,7 +133,7 @@ export function emitSoftmax(spec: SoftmaxSpec): KernelDef {
   return {
     key: keyOf("softmax", { ...spec, accumulate: false }),
     label: `${spec.log ? "log_softmax" : "softmax"} ${spec.outer}x${spec.mid}x${spec.inner}${spec.causal ? " causal" : ""}`,
-    params: kernelParams(LOCALS, ["x", "y"], spec.outer),
+    params: kernelParams(SOFTMAX_LOCALS, ["x", "y"], spec.outer),
     body: body.join("\n"),
     needs: NEEDS,
   };
@@ -163,7 +163,7 @@ function gradRows(spec: SoftmaxGradSpec): string[] {
     ...rowLoop("0", "_len", (L, k) => [storeDx(L, at("_dx", k), gradValue(L, log, L.load(at("_y", k)), L.load(at("_dy", k)), L === VEC ? "_sv" : "_s"), acc)]),
     ...maskTail(spec, "_dx", acc ? null : "0.0"),
   ];
-  return [`for (let _r: i32 = 0; _r < ${sizeSrc(LOCALS, spec.outer)}; _r++) {`, indent(row.join("\n")), "}"];
+  return [`for (let _r: i32 = 0; _r < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _r++) {`, indent(row.join("\n")), "}"];
 }
 
 function gradColumns(spec: SoftmaxGradSpec, L: Lane): string[] {
@@ -184,7 +184,7 @@ export function emitSoftmaxGrad(spec: SoftmaxGradSpec): KernelDef {
   return {
     key: keyOf("softmax_grad", spec),
     label: `${spec.log ? "log_softmax" : "softmax"} grad ${spec.outer}x${spec.mid}x${spec.inner}${spec.causal ? " causal" : ""}`,
-    params: kernelParams(LOCALS, ["y", "dy", "dx"], spec.outer),
+    params: kernelParams(SOFTMAX_LOCALS, ["y", "dy", "dx"], spec.outer),
     body: body.join("\n"),
     needs: NEEDS,
   };

@@ -17,10 +17,10 @@
  * filters (f32x4, scalar for the remainder). Same params and Conv2dSpec as emitConv2d.
  */
 import { activationNeeds, activationScalar, activationSimd } from "./activation.js";
-import { f32lit, intlit } from "./code.js";
+import { f32lit, intlit, kernelParams, locals } from "./code.js";
 import { checkConv2dSpec, type Conv2dSpec } from "./conv.js";
 import { microKernel, roundUp, tileShape } from "./gemm-core.js";
-import type { KernelDef, KernelParam } from "./kernel.js";
+import type { KernelDef } from "./kernel.js";
 
 /** Output tile size m of F(m×m, 3×3); input patches are α = m + 2 wide. */
 export type WinogradTile = 2 | 4;
@@ -582,7 +582,10 @@ function outputTransform(o: Layout): string {
   return lines.join("\n");
 }
 
-const usize = (name: string): KernelParam => ({ name, type: "usize" });
+/** Locals end with "_" (as the GEMM's). */
+export const WINOGRAD_LOCALS = locals("emitConv2dWinograd", "suffixed");
+/** The input gradient's body also declares x and y: its tensors under the forward body's names. */
+export const WINOGRAD_GRAD_INPUT_LOCALS = locals("emitConv2dGradInputWinograd", "suffixed", ["x", "y"]);
 /**
  * Where the 2-D transforms of m = 4 keep their 6×6 intermediate: in scratch (st_, 576 bytes, L1)
  * rather than in 36 locals. V8 spilled those badly: staged, conv2's F(4×4) forward ran 1.57–1.68×
@@ -635,7 +638,7 @@ export function emitConv2dWinograd(spec: Conv2dSpec, m: WinogradTile = 2, tiles 
   return {
     key: `conv2d_winograd:${JSON.stringify({ ...spec, activation: act, m, tiles })}`,
     label: `conv2d winograd F${m} 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${act !== "linear" ? " " + act : ""}`,
-    params: [usize("x"), usize("w"), usize("y"), ...(spec.bias ? [usize("bias")] : []), usize("scratch"), { name: "n", type: "i32" }],
+    params: kernelParams(WINOGRAD_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), "scratch"], "n"),
     body,
     needs: activationNeeds(act),
     scratchBytes: bytes,
@@ -675,7 +678,7 @@ export function emitConv2dGradInputWinograd(spec: Conv2dSpec, m: WinogradTile = 
   return {
     key: `conv2d_grad_input_winograd:${JSON.stringify({ ...t, m, tiles })}`,
     label: `conv2d grad-input winograd F${m} 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
-    params: [usize("dy"), usize("w"), usize("dx"), usize("scratch"), { name: "n", type: "i32" }],
+    params: kernelParams(WINOGRAD_GRAD_INPUT_LOCALS, ["dy", "w", "dx", "scratch"], "n"),
     // the shared body reads x and writes y
     body: [`const x: usize = dy;`, `const y: usize = dx;`, body].join("\n"),
     needs: [],
@@ -906,7 +909,7 @@ export function emitConv2dGradFilterWinograd(spec: Conv2dSpec, tiles = WINOGRAD_
   return {
     key: `conv2d_grad_filter_winograd:${JSON.stringify({ ...spec, tiles })}`,
     label: `conv2d grad-filter winograd 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
-    params: [usize("x"), usize("dy"), usize("dw"), usize("scratch"), { name: "n", type: "i32" }],
+    params: kernelParams(WINOGRAD_LOCALS, ["x", "dy", "dw", "scratch"], "n"),
     body,
     needs: [],
     scratchBytes: o.bytes,
