@@ -11,6 +11,7 @@
  * With per-weight clipnorm the weights are updated one after another (hyper[0] is per weight).
  */
 import { f32lit, indent, intlit, kernelParams, locals } from "./code.js";
+import { SCALAR, SIMD, type Ops } from "./ops.js";
 import type { KernelDef } from "./kernel.js";
 
 export type OptimizerType = "sgd" | "adam" | "adamw" | "rmsprop";
@@ -134,46 +135,9 @@ ${indent(rule(s, SCALAR).join("\n"))}
   };
 }
 
-/** Arithmetic over either f32x4 vectors or f32 scalars, so each rule is written once. */
-interface Ops {
-  load(buf: string): string;
-  store(buf: string, v: string): string;
-  k(x: number): string;
-  /** A runtime scalar read from hyper: "sc" (clip scale) or "al" (rate). */
-  rt(name: "sc" | "al"): string;
-  add(a: string, b: string): string;
-  sub(a: string, b: string): string;
-  mul(a: string, b: string): string;
-  div(a: string, b: string): string;
-  sqrt(a: string): string;
-}
-
-const SIMD: Ops = {
-  load: (b) => `v128.load(${b} + off)`,
-  store: (b, v) => `v128.store(${b} + off, ${v});`,
-  k: (x) => `f32x4.splat(${f32lit(x)})`,
-  rt: (n) => `${n}v`,
-  add: (a, b) => `f32x4.add(${a}, ${b})`,
-  sub: (a, b) => `f32x4.sub(${a}, ${b})`,
-  mul: (a, b) => `f32x4.mul(${a}, ${b})`,
-  div: (a, b) => `f32x4.div(${a}, ${b})`,
-  sqrt: (a) => `f32x4.sqrt(${a})`,
-};
-
-const SCALAR: Ops = {
-  load: (b) => `load<f32>(${b} + off)`,
-  store: (b, v) => `store<f32>(${b} + off, ${v});`,
-  k: (x) => f32lit(x),
-  rt: (n) => n,
-  add: (a, b) => `(${a} + ${b})`,
-  sub: (a, b) => `(${a} - ${b})`,
-  mul: (a, b) => `(${a} * ${b})`,
-  div: (a, b) => `(${a} / ${b})`,
-  sqrt: (a) => `Mathf.sqrt(${a})`,
-};
-
 /** The update statements: clip → weight decay → the optimizer's rule (Keras 3 operation order). */
-function rule(s: UpdateSpec, o: Ops): string[] {
+function rule(s: UpdateSpec, ops: Ops): string[] {
+  const o = perElement(ops);
   const lr = s.learning_rate, wd = s.weight_decay ?? 0, mu = s.momentum ?? 0;
   const out = [`const gi = ${o.mul(o.load("g"), o.rt("sc"))};`, `let wi = ${o.load("w")};`];
   if (wd > 0) out.push(`wi = ${o.sub("wi", o.mul("wi", o.k(wd * lr)))};`);
@@ -212,6 +176,19 @@ function rule(s: UpdateSpec, o: Ops): string[] {
   }
   out.push(o.store("w", "wi"));
   return out;
+}
+
+/**
+ * The ops on element `off` of each buffer: load/store take the buffer's name, and rt names a
+ * runtime scalar read from hyper, "sc" (clip scale) or "al" (rate): its splat is `<name>v`.
+ */
+function perElement(o: Ops): Ops & { rt(name: "sc" | "al"): string } {
+  return {
+    ...o,
+    load: (buf) => o.load(`${buf} + off`),
+    store: (buf, v) => o.store(`${buf} + off`, v),
+    rt: (name) => (o.width === 4 ? `${name}v` : name),
+  };
 }
 
 /** An f64 literal (full precision, for the once-per-step scalar math). */

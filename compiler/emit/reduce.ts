@@ -8,6 +8,7 @@
 import { f32lit, indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import type { EwExpr, EwInput } from "../ir/expr.js";
+import { bare, SCALAR, SIMD, type Ops } from "./ops.js";
 import {
   type Access, EwCodegen, ExprDag, checkCount, classifyInput, flit, inputIndex,
 } from "./elementwise.js";
@@ -23,12 +24,15 @@ export interface ReduceSpec {
   accumulate?: boolean;
 }
 
-interface Combiner { init: string; v: (a: string, b: string) => string; s: (a: string, b: string) => string; h: string }
+/** How partial results combine: the initial value (f32 source), the Ops operation, the horizontal helper. */
+interface Combiner { init: string; op: "add" | "max" | "min"; h: string }
 const COMBINE: Record<"sum" | "max" | "min", Combiner> = {
-  sum: { init: "0.0", v: (a, b) => `f32x4.add(${a}, ${b})`, s: (a, b) => `${a} + ${b}`, h: "hsum4" },
-  max: { init: "(<f32>-Infinity)", v: (a, b) => `f32x4.max(${a}, ${b})`, s: (a, b) => `max<f32>(${a}, ${b})`, h: "hmax4" },
-  min: { init: "(<f32>Infinity)", v: (a, b) => `f32x4.min(${a}, ${b})`, s: (a, b) => `min<f32>(${a}, ${b})`, h: "hmin4" },
+  sum: { init: "0.0", op: "add", h: "hsum4" },
+  max: { init: "(<f32>-Infinity)", op: "max", h: "hmax4" },
+  min: { init: "(<f32>Infinity)", op: "min", h: "hmin4" },
 };
+/** combine(a, b) in the width of `o`, as a right-hand side. */
+const combine = (c: Combiner, o: Ops, a: string, b: string): string => bare(o[c.op](a, b));
 
 /** The reduction as out[p, q] = op_r pre((p·R + r)·Q + q). */
 interface View { P: SizeArg; R: SizeArg; Q: number }
@@ -57,11 +61,12 @@ class ReduceGen {
    */
   store(val: string, idx: string, vec: boolean, addIf?: string): string[] {
     const at = `out + (<usize>(${idx}) << 2)`;
-    const x = this.hasFinal() ? (vec ? `f32x4.mul(${val}, f32x4.splat(_fin))` : `${val} * _fin`) : val;
+    const o = vec ? SIMD : SCALAR;
+    const x = this.hasFinal() ? bare(o.mul(val, o.splat("_fin"))) : val;
     const add = this.spec.accumulate ? "1" : addIf;
-    const sum = vec ? `f32x4.add(v128.load(${at}), ${x})` : `load<f32>(${at}) + ${x}`;
+    const sum = bare(o.add(o.load(at), x));
     const v = add === undefined ? x : add === "1" ? sum : `${add} ? ${sum} : ${x}`;
-    return [vec ? `v128.store(${at}, ${v});` : `store<f32>(${at}, ${v});`];
+    return [o.store(at, v)];
   }
 
   /**
@@ -101,12 +106,13 @@ class ReduceGen {
   tile(cg: EwCodegen, nv: number): string[] {
     const { c } = this;
     const accs = nv === 0 ? ["_a"] : Array.from({ length: nv }, (_, u) => `_a${u}`);
-    const decl = accs.map((a) => (nv === 0 ? `let ${a}: f32 = ${c.init};` : `let ${a}: v128 = f32x4.splat(${c.init});`));
+    const o = nv === 0 ? SCALAR : SIMD;
+    const decl = accs.map((a) => `let ${a}: ${o.ty} = ${o.splat(c.init)};`);
     const step: string[] = ["const _blk: i32 = " + this.blockOf("_rr") + ";", ...cg.block([this.root], "_blk")];
     accs.forEach((a, u) => {
       const j = u === 0 ? "_qq" : `_qq + ${intlit(4 * u)}`;
       const b = cg.body([this.root], nv === 0 ? "s" : "v", j, String(u));
-      step.push(...b.lines, `${a} = ${nv === 0 ? c.s(a, b.vals[0]) : c.v(a, b.vals[0])};`);
+      step.push(...b.lines, `${a} = ${combine(c, o, a, b.vals[0])};`);
     });
     const rb = this.rowChunk();
     const out = accs.flatMap((a, u) => this.store(a, `_pp * ${intlit(this.v.Q)} + _qq${u ? ` + ${intlit(4 * u)}` : ""}`, nv > 0, rb ? "_r0 > 0" : undefined));
@@ -136,15 +142,15 @@ class ReduceGen {
     const body = [...cg.block([this.root], "_pp"), ...[0, 1, 2, 3].map((u) => `let _a${u}: v128 = f32x4.splat(${c.init});`), "let _rr: i32 = 0;"];
     const steps = (nv: number): string[] => Array.from({ length: nv }, (_, u) => {
       const b = cg.body([this.root], "v", u ? `_rr + ${intlit(4 * u)}` : "_rr", String(u));
-      return [...b.lines, `_a${u} = ${c.v(`_a${u}`, b.vals[0])};`].join("\n");
+      return [...b.lines, `_a${u} = ${combine(c, SIMD, `_a${u}`, b.vals[0])};`].join("\n");
     });
     const constR = typeof this.v.R === "number" ? this.v.R : Infinity;
     if (constR >= 16) body.push(`for (; _rr + 16 <= ${R}; _rr += 16) {`, indent(steps(4).join("\n")), "}");
     if (constR >= 4) body.push(`for (; _rr + 4 <= ${R}; _rr += 4) {`, indent(steps(1).join("\n")), "}");
     const s = cg.body([this.root], "s", "_rr", "t");
     body.push(
-      `let _a: f32 = ${c.h}(${c.v(c.v("_a0", "_a1"), c.v("_a2", "_a3"))});`,
-      `for (; _rr < ${R}; _rr++) {`, indent([...s.lines, `_a = ${c.s("_a", s.vals[0])};`].join("\n")), "}",
+      `let _a: f32 = ${c.h}(${combine(c, SIMD, combine(c, SIMD, "_a0", "_a1"), combine(c, SIMD, "_a2", "_a3"))});`,
+      `for (; _rr < ${R}; _rr++) {`, indent([...s.lines, `_a = ${combine(c, SCALAR, "_a", s.vals[0])};`].join("\n")), "}",
       ...this.store("_a", "_pp", false),
     );
     return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
@@ -153,7 +159,7 @@ class ReduceGen {
   /** Scalar loops with a generic index per element (broadcasts that do not fit a vector run). */
   scalar(cg: EwCodegen): string[] {
     const b = cg.body([this.root], "s", "0", "");
-    const step = [`const _e: i32 = (${this.blockOf("_rr")}) * ${intlit(this.v.Q)} + _qq;`, ...cg.block([this.root], "_e"), ...b.lines, `_a = ${this.c.s("_a", b.vals[0])};`];
+    const step = [`const _e: i32 = (${this.blockOf("_rr")}) * ${intlit(this.v.Q)} + _qq;`, ...cg.block([this.root], "_e"), ...b.lines, `_a = ${combine(this.c, SCALAR, "_a", b.vals[0])};`];
     const perQ = [`let _a: f32 = ${this.c.init};`, `for (let _rr: i32 = 0; _rr < ${size(this.v.R)}; _rr++) {`, indent(step.join("\n")), "}",
       ...this.store("_a", `_pp * ${intlit(this.v.Q)} + _qq`, false)];
     const body = [`for (let _qq: i32 = 0; _qq < ${intlit(this.v.Q)}; _qq++) {`, indent(perQ.join("\n")), "}"];
