@@ -10,6 +10,9 @@ import { intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
 import { gemmBody, gemmPrologue, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
 import { gemvScratchBytes, gemvSmallM } from "./gemv.js";
 import type { KernelDef } from "./kernel.js";
+import { smallMApplies } from "../select/rules.js";
+
+export { smallMApplies };
 
 /**
  * C[m,n] = act(alpha·op(A)·op(B) + bias), or with `accumulate` act(C + alpha·op(A)·op(B) + bias).
@@ -158,9 +161,4 @@ function batchLoops(batch: NonNullable<MatmulSpec["batch"]>, body: string): stri
     inner = `for (let bi${i}_ = 0; bi${i}_ < ${sizeSrc(MATMUL_LOCALS, batch[i].count, "batch count")}; bi${i}_++) {\n${inner.replace(/^/gm, "  ")}\n}`;
   }
   return inner;
-}
-
-/** The few-row path (gemv.ts) covers runtime m with constant K and a row-major B, unbatched. */
-function smallMApplies(spec: MatmulSpec): boolean {
-  return typeof spec.m === "string" && typeof spec.k === "number" && !spec.batch?.length && !spec.transA && !spec.transB;
 }

@@ -19,7 +19,7 @@
  */
 import { X, isFull, remap, sameExpr, sameInput, substitute, type EwExpr, type EwInput } from "../ir/expr.js";
 import { numel, sameDim, type Dim, type Module, type Node, type Program, type Tensor } from "../ir/ir.js";
-import { directConvApplies } from "../emit/conv.js";
+import { directConvApplies } from "../select/rules.js";
 
 const EPILOGUE_ACTIVATIONS = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"]);
 
