@@ -1,26 +1,13 @@
 /**
- * kiln's compiler: graph JSON → one self-describing WebAssembly module.
- *
- * The pipeline, as one flat list of stages (each in its own file):
- *   checkGraph (parse, validate, build, infer shapes) → lower (layers → IR programs, autodiff,
- *   optimizer) → verify → fuse → verify → planMemory → selectKernel → assembleModule →
- *   compileAssemblyScript (asc) → finishModule (binaryen validate + kiln.manifest section)
+ * kiln's compiler: graph JSON → one self-describing WebAssembly module. `compile` runs the flat
+ * list of named passes in pipeline.ts, then writes the manifest and the custom sections
+ * (kiln.manifest, and kiln.relaxed / kiln.weights / kiln.fallback when asked for).
  */
-import type { Graph } from "./frontend/graph-types.js";
-import { checkGraph } from "./frontend/index.js";
-import { lower } from "./passes/lower/index.js";
-import { verify } from "./ir/verify.js";
-import { chunkFilterGradients, fuse } from "./passes/fuse.js";
-import { bytesOf, planMemory } from "./passes/plan.js";
-import { selectKernel, type KernelCall } from "./passes/select.js";
-import { assembleModule, type EntryPoint, type ThreadStep } from "./assemble/module.js";
-import { accessesOf, barriersAfter, segmentsOf, splitAlignment, splitOf, type Access } from "./passes/threads.js";
-import type { Module, Program, Tensor } from "./ir/ir.js";
-import { compileAssemblyScript, finishModule } from "./assemble/asc.js";
+import { PIPELINE, runPipeline, type Build, type PassName } from "./pipeline.js";
+import { segmentsOf, splitAlignment } from "./passes/threads.js";
+import { finishModule } from "./assemble/asc.js";
 import { buildManifest, type Manifest } from "./assemble/manifest.js";
 import { printModule } from "./ir/print.js";
-import { KilnError, type Diagnostic } from "./frontend/diagnostics.js";
-import { readSafetensors } from "../runtime/safetensors.js";
 
 export { KilnError } from "./frontend/diagnostics.js";
 export { checkGraph } from "./frontend/index.js";
@@ -58,23 +45,24 @@ export interface CompileOptions {
    * Called after every pass with its name and a printer of the IR at that point (tests' golden
    * snapshots, `kiln compile --dump-ir-after`). Not called for the fallback and relaxed builds.
    */
-  afterPass?: (pass: string, printIR: () => string) => void;
+  afterPass?: (pass: PassName, printIR: () => string) => void;
 }
 
 export interface CompileResult {
   wasm: Uint8Array<ArrayBuffer>;
   manifest: Manifest;
-  /** The IR after fusion (`--emit ir`). */
+  /** The IR after the last pass that changes it (`--emit ir`). */
   ir: string;
   /** The generated AssemblyScript (`--emit as`). */
   source: string;
   stats: { kernels: number; calls: number; compileMs: number };
 }
 
-const PAGE = 65536;
+export { PIPELINE, type PassName } from "./pipeline.js";
+
 const GUARD_BYTES = 64;
 
-/** Compiles a graph (JSON text, parsed JSON or a checked Graph) to a WebAssembly module. */
+/** Compiles a graph (JSON text, a parsed JSON value, or a Graph from checkGraph) to a WebAssembly module. */
 export async function compile(input: string | unknown, options: CompileOptions = {}): Promise<CompileResult> {
   if (!options.relaxedSimd) return build(input, options, false);
   // The plain build is the module; the relaxed build rides along for hosts that validate it.
@@ -84,56 +72,30 @@ export async function compile(input: string | unknown, options: CompileOptions =
 }
 
 async function build(input: string | unknown, options: CompileOptions, relaxedSimd: boolean, extraSections: Record<string, Uint8Array> = {}): Promise<CompileResult> {
-  options = { ...options, relaxedSimd };
   const started = performance.now();
   const maxBatch = options.maxBatch ?? 64;
   if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65536) throw new Error(`maxBatch must be an integer in 1..65536, got ${maxBatch}`);
-  const graph: Graph = isGraph(input) ? input : checkGraph(input);
-  if (options.weights) checkEmbeddedWeights(graph, options.weights);
-  const lw = lower(graph);
-  verify(lw.mod, "lower");
-  options.afterPass?.("lower", () => printModule(lw.mod));
-  // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
-  fuse(lw.mod, new Set(lw.trainLayerOutputs.map((o) => o.tensor.id)));
-  options.afterPass?.("fuse", () => printModule(lw.mod));
-  chunkFilterGradients(lw.mod, maxBatch);
-  verify(lw.mod, "fuse");
-  options.afterPass?.("chunk-filter-gradients", () => printModule(lw.mod));
-  // Trainable weights (and their gradients and slots) first, so an optimizer can sweep them.
-  const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
-  const trainableRank = (t: Tensor) => (trainable.get(t.kind === "slot" ? (t.name ?? "").replace(/^[a-z]+\//, "") : t.name ?? "") ? 0 : 1);
-  const keepAlive = new Map([["train_step", new Set(lw.trainLayerOutputs.map((o) => lw.mod.storage(o.tensor).id))]]);
   const threads = options.threads ?? 0;
   if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new Error(`threads must be an integer in 0..64, got ${threads}`);
-  // Threaded builds give every activation its own bytes: with no arena reuse, threads never meet
-  // in memory between batch-split calls and most barriers go (threads.ts: barriersAfter). Costs
-  // memory (seed CNN at maxBatch 64: 42 MB instead of 35).
-  const plan = planMemory(lw.mod, maxBatch, trainableRank, options.debug ? GUARD_BYTES : 0, keepAlive, !threads);
-  const addr = (t: Tensor) => plan.offsets.get(lw.mod.storage(t).id)!;
-  const ctx = { mod: lw.mod, addr, relaxed: !!options.relaxedSimd };
-  // After the plan: 64 control bytes (barrier words, thread control, the progress cell), then
-  // one kernel scratch region per thread.
-  const sync = Math.ceil(plan.end / 64) * 64;
-  const progress = sync + 48;
-  // Threaded builds: then where each thread's share of the batch starts (threads + 1 i32s, set
-  // by the runtime before every call, so it can give a slower core fewer examples).
-  const splits = sync + 64;
-  const scratch = splits + (threads ? Math.ceil((4 * (threads + 1)) / 64) * 64 : 0);
-  const entries: EntryPoint[] = lw.mod.programs.map((p) => ({ name: p.name, calls: p.nodes.map((n) => selectKernel(n, { ...ctx, scratch, training: p.name === "train_step" })) }));
-  const scratchBytes = Math.ceil(Math.max(0, ...entries.flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0))) / 64) * 64;
-  if (threads) entries.forEach((e, i) => (e.threaded = threadSteps(lw.mod, lw.mod.programs[i]!, threads, { ...ctx, training: e.name === "train_step" }, maxBatch)));
-  const { source, kernels, names } = assembleModule(entries, threads ? { sync, splits, scratch, scratchBytes } : undefined, progress);
-  const pages = Math.ceil((scratch + scratchBytes * Math.max(1, threads)) / PAGE) + 1;
-  const level = options.optimizeLevel ?? 0;
-  const wasm = await compileAssemblyScript(source, {
-    optimizeLevel: level, initialPages: pages, relaxedSimd: options.relaxedSimd,
-    ...(threads ? { threads: true, maximumPages: pages } : {}),
+  const b: Build = await runPipeline({
+    input,
+    options: {
+      maxBatch, threads, relaxedSimd, optimizeLevel: options.optimizeLevel ?? 0, weights: options.weights,
+      guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass,
+    },
   });
-  const manifest = buildManifest(lw, plan, { maxBatch, pages, relaxed: !!options.relaxedSimd, weightsEmbedded: !!options.weights });
-  if (threads) Object.assign(manifest, { threads: true, maxThreads: threads, threadControl: sync + 16, threadSplits: splits, threadSegments: Object.fromEntries(entries.map((e, i) => [e.name, { ...segmentsOf(e.threaded!), align: splitAlignment(lw.mod.programs[i]!) }])) });
-  if (options.debug) (manifest as any).debug = { guards: plan.guards };
+  const lw = b.lowered!, plan = b.plan!, control = b.control!, entries = b.entries!, names = b.kernelNames!;
+  const addr = (t: Parameters<typeof lw.mod.storage>[0]) => plan.offsets.get(lw.mod.storage(t).id)!;
+  const manifest = buildManifest(lw, plan, { maxBatch, pages: b.pages!, relaxed: relaxedSimd, weightsEmbedded: !!options.weights });
+  if (threads) {
+    Object.assign(manifest, {
+      threads: true, maxThreads: threads, threadControl: control.threadControl, threadSplits: control.splits,
+      threadSegments: Object.fromEntries(entries.map((e, i) => [e.name, { ...segmentsOf(e.threaded!), align: splitAlignment(lw.mod.programs[i]!) }])),
+    });
+  }
+  if (options.debug) manifest.debug = { guards: plan.guards };
   manifest.kernels = {
-    progressOffset: progress,
+    progressOffset: control.progress,
     calls: Object.fromEntries(lw.mod.programs.map((p, i) => [p.name, p.nodes.map((n, j) => [names.get(entries[i]!.calls[j]!.def.key)!, n.layer] as [string, string])])),
   };
   if (manifest.training) {
@@ -144,44 +106,10 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)), ...extraSections };
   if (options.weights) sections["kiln.weights"] = options.weights;
   // A threaded module carries the single-threaded build for hosts without shared memory.
-  if (threads) sections["kiln.fallback"] = (await build(graph, { ...options, threads: 0, afterPass: undefined }, relaxedSimd)).wasm;
-  const bytes = finishModule(wasm, sections);
+  if (threads) sections["kiln.fallback"] = (await build(lw.graph, { ...options, threads: 0, afterPass: undefined }, relaxedSimd)).wasm;
+  const bytes = finishModule(b.wasm!, sections);
   return {
-    wasm: bytes, manifest, ir: printModule(lw.mod), source,
-    stats: { kernels, calls: entries.reduce((s, e) => s + e.calls.length, 0), compileMs: performance.now() - started },
+    wasm: bytes, manifest, ir: printModule(lw.mod), source: b.source!,
+    stats: { kernels: b.kernels!, calls: entries.reduce((s, e) => s + e.calls.length, 0), compileMs: performance.now() - started },
   };
-}
-
-function isGraph(x: unknown): x is Graph {
-  return typeof x === "object" && x !== null && Array.isArray((x as Graph).layers) && (x as Graph).layers.every((l) => Array.isArray(l?.weights) && Array.isArray(l?.shape));
-}
-
-/** Trained weights to embed must be exactly the graph's: every weight, its shape, F32. */
-function checkEmbeddedWeights(graph: Graph, bytes: Uint8Array): void {
-  const { tensors } = readSafetensors(bytes);
-  const problems: Diagnostic[] = [];
-  for (const w of graph.layers.flatMap((l) => l.weights)) {
-    const t = tensors.get(w.fullName);
-    if (!t) problems.push({ code: "weights", path: w.fullName, message: `the weights file has no tensor "${w.fullName}" (expected F32 [${w.shape.join(", ")}])` });
-    else if (t.dtype !== "F32" || t.shape.join() !== w.shape.join()) {
-      problems.push({ code: "weights", path: w.fullName, message: `expected F32 [${w.shape.join(", ")}], got ${t.dtype} [${t.shape.join(", ")}]` });
-    }
-  }
-  if (problems.length) throw new KilnError(problems);
-}
-
-/** The steps of a program's threaded entry point: each call with its share of the work, and where barriers go. */
-function threadSteps(mod: Module, prog: Program, parts: number, ctx: { mod: Module; addr: (t: Tensor) => number; relaxed: boolean; training: boolean }, maxBatch: number): ThreadStep[] {
-  const splits = prog.nodes.map((n) => splitOf(mod, n, parts));
-  const access = (id: number, write: boolean): Access => {
-    const s = mod.storage(mod.t(id)), start = ctx.addr(s);
-    return { storage: s.id, start, end: start + Math.max(bytesOf(s, maxBatch), 4), write };
-  };
-  const barrier = barriersAfter(splits.map((s) => s.kind), prog.nodes.map((n) => accessesOf(n, access)));
-  return prog.nodes.map((n, i) => {
-    const split = splits[i]!, after = barrier[i]!;
-    if (split.kind === "batch") return { kind: "batch", barrier: after, calls: [selectKernel(n, { ...ctx, scratch: "scr_", batch: "nb_", batchOffset: "lo_" })] };
-    if (split.kind === "serial") return { kind: "serial", barrier: after, calls: [selectKernel(n, { ...ctx, scratch: "scr_" })] };
-    return { kind: "parts", barrier: after, calls: split.parts.map((p) => selectKernel(p, { ...ctx, scratch: "scr_" })) };
-  });
 }

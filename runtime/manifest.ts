@@ -5,6 +5,7 @@
  * model; nothing here knows about ops.
  */
 import { KilnError } from "./errors.js";
+import type { DebugInfo } from "./debug.js";
 
 export type DType = "float32" | "int32";
 
@@ -83,6 +84,8 @@ export interface Manifest {
   /** true: the module's data already holds trained weights; do not initialize. */
   weightsEmbedded?: boolean;
   kernels?: KernelTable;
+  /** Debug builds: the guard regions the runtime fills and checks after every kernel. */
+  debug?: DebugInfo;
 }
 
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);

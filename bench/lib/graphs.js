@@ -52,31 +52,52 @@ export function inferenceOnly(graph) {
 }
 
 /**
- * Forward FLOPs per example of a sequential conv/pool/flatten/dense graph (multiply-adds count 2).
- * Training counts forward + backward = 3× forward (backward: gradient of input and of weights,
- * each as large as the forward), as the issue defines effective FLOP/s.
+ * Forward FLOPs per example: the multiply-adds of the matmul-shaped work (conv2d, dense, LSTM
+ * gates, attention projections, scores and weighted sums), 2 FLOP each (1 multiply + 1 add).
+ * Lookups (embedding), element-wise ops (add, activations, softmax, normalization) and pooling
+ * count 0; causal attention counts the full T×T scores, as Keras computes them before masking;
+ * conv2d counts the direct algorithm (kiln's Winograd kernels do fewer multiplications, so its
+ * "FLOP/s" there is effective, not executed). Training counts forward + backward = 3× forward
+ * (backward: gradient of input and of weights, each as large as the forward), as the issue
+ * defines effective FLOP/s.
  */
 export function forwardFlops(graph) {
-  let shape = graph.inputs[0].shape.slice();
-  let flops = 0;
+  const shapes = Object.create(null); // layer or input name → shape per example
+  for (const i of graph.inputs) shapes[i.name] = i.shape.slice();
+  let previous = graph.inputs[0].name, flops = 0;
+  const size = (s) => s.reduce((a, b) => a * b, 1);
   for (const l of graph.layers) {
+    const shape = shapes[(l.inputs ?? [previous])[0]];
+    let out = shape;
     if (l.op === "conv2d") {
+      if ((l.padding ?? "valid") !== "valid" || ![].concat(l.strides ?? 1).every((v) => v === 1)) throw new Error(`forwardFlops: ${l.name} is not a valid, stride-1 conv2d`);
       const [kh, kw] = Array.isArray(l.kernel_size) ? l.kernel_size : [l.kernel_size, l.kernel_size];
       const [h, w, c] = shape;
-      const oh = h - kh + 1, ow = w - kw + 1;
-      flops += 2 * oh * ow * l.filters * kh * kw * c;
-      shape = [oh, ow, l.filters];
+      out = [h - kh + 1, w - kw + 1, l.filters];
+      flops += 2 * out[0] * out[1] * l.filters * kh * kw * c;
     } else if (l.op === "max_pooling2d") {
       const p = l.pool_size ?? 2;
-      shape = [Math.floor(shape[0] / p), Math.floor(shape[1] / p), shape[2]];
+      out = [Math.floor(shape[0] / p), Math.floor(shape[1] / p), shape[2]];
     } else if (l.op === "flatten") {
-      shape = [shape.reduce((a, b) => a * b, 1)];
+      out = [size(shape)];
     } else if (l.op === "dense") {
-      flops += 2 * shape.reduce((a, b) => a * b, 1) * l.units;
-      shape = [...shape.slice(0, -1), l.units];
-    } else {
+      flops += 2 * size(shape) * l.units;
+      out = [...shape.slice(0, -1), l.units];
+    } else if (l.op === "embedding") {
+      out = [...shape, l.output_dim];
+    } else if (l.op === "lstm") {
+      const [t, f] = shape, u = l.units;
+      flops += t * 2 * 4 * u * (f + u); // four gates from [x_t, h_{t-1}] each step
+      out = l.return_sequences ? [t, u] : [u];
+    } else if (l.op === "multi_head_attention") {
+      const [t, d] = shape, hk = l.num_heads * l.key_dim, hv = l.num_heads * (l.value_dim ?? l.key_dim);
+      flops += 2 * t * d * (2 * hk + hv) + 2 * t * hv * d; // Q, K, V and output projections
+      flops += 2 * l.num_heads * t * t * (l.key_dim + (l.value_dim ?? l.key_dim)); // scores and weighted sum
+    } else if (!["add", "position_embedding", "layer_normalization"].includes(l.op)) {
       throw new Error(`forwardFlops: op ${l.op} is not counted`);
     }
+    shapes[l.name] = out;
+    previous = l.name;
   }
   return flops;
 }

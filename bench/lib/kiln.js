@@ -8,7 +8,7 @@ import { ROOT } from "./graphs.js";
 const dist = (p) => import(new URL(`dist/${p}`, "file://" + ROOT).href);
 const { compile } = await dist("compiler/index.js");
 const { loadModel } = await dist("runtime/index.js");
-export const { compileAssemblyScript } = await dist("compiler/asc.js");
+export const { compileAssemblyScript } = await dist("compiler/assemble/asc.js");
 export { loadModel };
 
 /** Compiles a graph; returns the module bytes, wall-clock compile ms and raw/gzip sizes. */

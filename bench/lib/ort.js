@@ -1,18 +1,15 @@
 /**
- * ONNX Runtime Web peer (wasm, inference only; one thread here, more in a worker: threadedSession). ONNX models are built here with
+ * ONNX Runtime Web peer (wasm, inference only; one thread: ort-session.js, more in a worker: threadedSession). ONNX models are built here with
  * onnx-proto from the same graph JSON and kiln's weights: NHWC input transposed to NCHW for
  * Conv/MaxPool (conv kernels [kh,kw,C,F] → [F,C,kh,kw]) and back before Flatten, so Flatten and
  * Gemm see the same element order as kiln and the same weights give the same outputs.
  */
-import * as ort from "onnxruntime-web";
 import onnxPkg from "onnx-proto";
+
+export { ort, session, run } from "./ort-session.js";
 
 const { onnx } = onnxPkg;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
-export { ort };
-
-ort.env.wasm.numThreads = 1;
-ort.env.logLevel = "error";
 
 const valueInfo = (name, dims) => ({ name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) } } } });
 const initializer = (name, dims, data) => ({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
@@ -84,17 +81,6 @@ export function buildOnnx(graph, weights) {
     graph: { name: "bench", node: nodes, initializer: inits, input: [valueInfo(input.name, ["N", ...input.shape])], output: [valueInfo("y", ["N", ...shape])] },
   });
   return onnx.ModelProto.encode(model).finish();
-}
-
-/** An ORT-web session on the wasm execution provider, one thread. */
-export async function session(bytes) {
-  return ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
-}
-
-/** One inference: the input copied into ORT (as kiln's predict copies it into its memory), output read. */
-export async function run(sess, name, data, shape) {
-  const out = await sess.run({ [name]: new ort.Tensor("float32", data, shape) });
-  return out.y.data;
 }
 
 /**

@@ -13,9 +13,10 @@ export const RELAXED = "kiln (relaxed SIMD)";
  * so results from before it existed render as they did.
  */
 const BUILDS = [
-  { name: "kiln", label: "kiln", fraction: "peakFraction", peakHead: "kiln % of peak" },
-  { name: RELAXED, label: "kiln relaxed", fraction: "relaxedPeakFraction", peakHead: "kiln relaxed % of relaxed peak" },
+  { name: "kiln", label: "kiln", fraction: "peakFraction", peakHead: "kiln % of probe (old method)", ceilingHead: "kiln % of ceiling" },
+  { name: RELAXED, label: "kiln relaxed", fraction: "relaxedPeakFraction", peakHead: "kiln relaxed % of relaxed probe (old method)", ceilingHead: "kiln relaxed % of relaxed ceiling" },
 ];
+const hasCeiling = (results) => !!results.ceiling;
 const hasSystem = (results, name) => results.workloads.some((w) => w.systems.some((s) => s.name === name));
 
 const fmt = (v, unit) => {
@@ -31,7 +32,9 @@ const mb = (b) => (b >= 1e6 ? `${(b / 1048576).toFixed(2)} MB` : kb(b));
 export function mainTable(results, clock, notes) {
   const builds = BUILDS.filter((b) => b.name === "kiln" || hasSystem(results, b.name));
   const relaxedHead = builds.length > 1 ? ["kiln relaxed ÷ kiln"] : [];
-  const head = ["workload", "unit", ...builds.map((b) => b.name), ...PEERS, ...relaxedHead, ...builds.flatMap((b) => PEERS.map((p) => `${b.label} ÷ ${p}`)), ...builds.map((b) => b.peakHead)];
+  // Runs from before the physical ceiling (2026-12-07) have only the probe columns.
+  const ceilingHeads = hasCeiling(results) ? builds.map((b) => b.ceilingHead) : [];
+  const head = ["workload", "unit", ...builds.map((b) => b.name), ...PEERS, ...relaxedHead, ...builds.flatMap((b) => PEERS.map((p) => `${b.label} ÷ ${p}`)), ...ceilingHeads, ...builds.map((b) => b.peakHead)];
   const rows = results.workloads.map((w) => {
     const by = Object.fromEntries(w.systems.map((s) => [s.name, s]));
     const cell = (s) => {
@@ -44,10 +47,42 @@ export function mainTable(results, clock, notes) {
     // How many times faster `fast` is than `slow` (time over time, so > 1 means `fast` is ahead).
     const ratio = (fast, slow) => (fast?.[clock] && slow?.[clock] ? `${(slow[clock] / fast[clock]).toFixed(2)}×` : "");
     const peak = (b) => (w[b.fraction]?.[clock] !== undefined ? `${(w[b.fraction][clock] * 100).toFixed(0)}%` : "");
+    const ceiling = (b) => share(by[b.name]?.ceilingShare?.[clock]);
     const relaxedRatio = builds.length > 1 ? [ratio(by[RELAXED], by.kiln)] : [];
-    return [w.title, w.unit, ...builds.map((b) => cell(by[b.name])), ...PEERS.map((p) => cell(by[p])), ...relaxedRatio, ...builds.flatMap((b) => PEERS.map((p) => ratio(by[b.name], by[p]))), ...builds.map(peak)];
+    const ceilings = hasCeiling(results) ? builds.map(ceiling) : [];
+    return [w.title, w.unit, ...builds.map((b) => cell(by[b.name])), ...PEERS.map((p) => cell(by[p])), ...relaxedRatio, ...builds.flatMap((b) => PEERS.map((p) => ratio(by[b.name], by[p]))), ...ceilings, ...builds.map(peak)];
   });
   return markdown(head, rows);
+}
+
+/** A share of the ceiling as a percentage ("" when not measured). */
+function share(v) {
+  return v === undefined || !Number.isFinite(v) ? "" : `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`;
+}
+
+/**
+ * Every FLOP-counted workload as a share of the physical ceiling, for every system measured
+ * (wall clock): the clock measured in that workload's rounds, the ceiling it gives, and each
+ * system's GFLOP/s with its share.
+ */
+export function ceilingTable(results) {
+  const rows = results.workloads.filter((w) => w.ceiling);
+  const systems = [...new Set(rows.flatMap((w) => w.systems.filter((s) => s.gflops).map((s) => s.name)))];
+  const body = rows.map((w) => {
+    const by = Object.fromEntries(w.systems.map((s) => [s.name, s]));
+    const cells = systems.map((n) => (by[n]?.gflops ? `${by[n].gflops.wallMs.toFixed(1)} (${share(by[n].ceilingShare.wallMs)})` : ""));
+    return [w.title, `${w.clock.wallGHz.toFixed(2)} GHz`, w.ceiling.plain.wallGflops.toFixed(1), w.ceiling.relaxed.wallGflops.toFixed(1), `${(w.flops / 1e6).toFixed(2)}`, ...cells];
+  });
+  return markdown(["workload", "clock in its rounds (wall)", "ceiling, plain (GFLOP/s)", "ceiling, relaxed (GFLOP/s)", "MFLOP per iteration", ...systems.map((n) => `${n}: GFLOP/s (% of ceiling)`)], body);
+}
+
+/** The paragraph that says how the ceiling was computed, with this run's clock and pipes. */
+function ceilingText(results) {
+  const c = results.ceiling;
+  if (!c) return "";
+  const cal = c.clock.calibration;
+  const mhz = c.clock.cpuinfoMHz ? `/proc/cpuinfo's "cpu MHz" reads ${[...new Set(c.clock.cpuinfoMHz.map((m) => m.toFixed(0)))].join(", ")} (the VM's nominal frequency, not the boost clock)` : "no /proc/cpuinfo to compare with";
+  return ` **Physical ceiling** (since 2026-12-07; lib/ceiling.js): one core's f32x4 ceiling = 4 lanes × f32x4 multiply-adds per cycle × 2 FLOP per multiply-add (1 multiply + 1 add, fused or not) × the clock. Multiply-adds per cycle: ${c.pipes.why}; so ${c.flopsPerCycle.plain} FLOP/cycle for the plain build (no FMA in wasm without relaxed SIMD: a multiply-add is an f32x4.mul plus an f32x4.add) and ${c.flopsPerCycle.relaxed} for the relaxed build (f32x4.relaxed_madd is one FMA). The clock is measured in this run by a wasm loop of dependent i32.add instructions (latency 1 cycle: one add per cycle): ${cal.cpuGHz.toFixed(2)} GHz in CPU time at the start (${cal.wallGHz.toFixed(2)} wall clock), so a ceiling of ${(c.flopsPerCycle.plain * cal.cpuGHz).toFixed(1)} GFLOP/s; ${mhz}. The clock probe also runs in the rounds of every FLOP-counted workload, and each "% of ceiling" is against the clock measured there (wall clock against wall clock, CPU time against CPU time; 2-thread systems' wall-clock figures against two cores). Conv FLOPs count the direct algorithm, so rows where kiln uses Winograd (seed CNN) can pass 100%: there the share is of nominal work. The "% of probe (old method)" columns are the earlier measure (kiln's FLOP/s over the fastest mul+add probe loop), wrong as a ceiling — kiln's matmul reached 104% of it on 2026-12-02 — and shown beside the new one for this release only.`;
 }
 
 function note(notes, text) {
@@ -129,7 +164,8 @@ function relaxedText(results) {
   if (!host) return "";
   if (!host.validates) return ` "${RELAXED}" was not measured: this host does not validate relaxed SIMD (Node 20 needs \`--experimental-wasm-relaxed-simd\`).`;
   const p = results.relaxedSimdPeak;
-  const peak = p ? ` The relaxed-SIMD peak (the same three loops with \`f32x4.relaxed_madd\` — here the ${p.variant}): up to ${p.wallGflops.toFixed(1)} GFLOP/s wall clock, ${p.cpuGflops.toFixed(1)} in CPU time; "kiln relaxed % of relaxed peak" is against it.` : "";
+  const old = results.ceiling ? "probe (old method)" : "peak";
+  const peak = p ? ` The relaxed-SIMD ${results.ceiling ? "probe" : "peak"} (the same three loops with \`f32x4.relaxed_madd\` — here the ${p.variant}): up to ${p.wallGflops.toFixed(1)} GFLOP/s wall clock, ${p.cpuGflops.toFixed(1)} in CPU time; "kiln relaxed % of relaxed ${old}" is against it.` : "";
   return ` "${RELAXED}" is the same graph compiled with \`compile(graph, { relaxedSimd: true })\` (\`f32x4.relaxed_madd\`), loaded where the host validates relaxed SIMD — Chrome 114+ and Node 22+ by default, Node ${results.machine.node} ${host.flag ? `with \`${host.flag}\`, which bench/run.js passes` : "by default"} — and checked to run the relaxed build (its manifest) and to match plain kiln's outputs (or first two losses) within 1e-3 before it was timed, in the same rounds; "kiln relaxed ÷ kiln" is how many times faster it is than the plain build.${peak} The peers' wasm binaries contain no relaxed-SIMD instructions (bench/README.md), so the flag changes nothing they run.`;
 }
 
@@ -140,14 +176,15 @@ export function renderReport(results) {
   const peak = results.wasmSimdPeak;
   return [
     `## Benchmarks\n\n\`npm run bench\`${settings.quick ? " (BENCH_QUICK=1: a smoke run, asc -O0, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; one thread everywhere except the two-thread table; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end.`,
-    `Medians of ${settings.rounds} round-robin rounds after warm-up; every peer's outputs (or first two training losses) matched kiln's within 1e-3 on the same weights before it was timed. "kiln ÷ peer" is how many times faster kiln is (> 1: kiln ahead). The wasm-SIMD peak (the fastest of three f32x4 mul+add loops at asc -O3 — 12 register chains, 4×2- and 6×2-vector GEMM steps from L1 — here the ${peak.variant ?? "12 register chains"}), measured in the same rounds as the workloads that report a "% of peak": up to ${peak.wallGflops.toFixed(1)} GFLOP/s wall clock, ${peak.cpuGflops.toFixed(1)} in CPU time. "kiln % of peak": kiln's FLOP/s over that peak; forward FLOPs counted from the layer shapes (conv 2·N·OH·OW·F·KH·KW·C, dense 2·N·in·out), training steps as 3 × forward (backward = 2 × forward, the issue's definition, although no gradient of the graph input is computed).${relaxedText(results)}`,
+    `Medians of ${settings.rounds} round-robin rounds after warm-up; every peer's outputs (or first two training losses) matched kiln's within 1e-3 on the same weights before it was timed. "kiln ÷ peer" is how many times faster kiln is (> 1: kiln ahead). The wasm-SIMD ${hasCeiling(results) ? "probe (the old method)" : "peak"} (the fastest of three f32x4 mul+add loops at asc -O3 — 12 register chains, 4×2- and 6×2-vector GEMM steps from L1 — here the ${peak.variant ?? "12 register chains"}), measured in the same rounds as the workloads that report a "% of ${hasCeiling(results) ? "probe" : "peak"}": up to ${peak.wallGflops.toFixed(1)} GFLOP/s wall clock, ${peak.cpuGflops.toFixed(1)} in CPU time. "kiln % of ${hasCeiling(results) ? "probe (old method)" : "peak"}": kiln's FLOP/s over that probe; forward FLOPs counted from the layer shapes (conv 2·N·OH·OW·F·KH·KW·C, dense 2·N·in·out${hasCeiling(results) ? ", LSTM 2·T·4u·(in + u), attention projections, scores and weighted sums; a multiply-add is 2 FLOP" : ""}), training steps as 3 × forward (backward = 2 × forward, the issue's definition, although no gradient of the graph input is computed).${ceilingText(results)}${relaxedText(results)}`,
     `\n### Wall clock\n\n${mainTable(results, "wallMs", notes)}`,
+    ...(hasCeiling(results) ? [`\n### Share of the physical ceiling (wall clock, every system)\n\n${ceilingTable(results)}`] : []),
     `\n### CPU time (process.cpuUsage: leaves out time spent waiting for a core on a shared machine, but counts V8's background threads — wasm tier-up compilation, GC — so short iterations can show more CPU than wall time)\n\n${mainTable(results, "cpuMs", notes)}`,
     ...(results.workloads.some((w) => w.systems.some((s) => s.name === T2.kiln)) ? [
       `\n### Two threads (issue 8)\n\nkiln's threaded build (\`compile(graph, { threads: 2 })\`, loaded with \`loadModel(wasm, { threads: 2 })\`) in the same round-robin rounds as the one-thread figures above, wall clock; before timing, its outputs (inference) or its first two losses and the weights after them (training, from the same weights and optimizer state) were checked bit-identical to kiln on one thread. ORT-web on 2 threads runs in a worker thread (\`env.wasm.numThreads\` is fixed once per realm; one message each way per run) and was checked within 1e-3 of kiln. TensorFlow.js's wasm backend turns threads off in Node. Threaded builds: seed CNN training module ${kb(results.compile.threaded?.cnnTrain?.bytes ?? 0)}, MLP ${kb(results.compile.threaded?.mlp?.bytes ?? 0)}.\n\n${threadsTable(results, notes)}`,
     ] : []),
     `\n${notes.map((n, i) => `[${i + 1}] ${n}`).join("  \n")}`,
-    `\n### Targets (issues 5 and 8)\n\n${results.targets.some((t) => t.relaxed) ? "Each target for kiln's plain-SIMD build and, where it applies (the one-thread workloads), for its relaxed-SIMD build (Node 20: `--experimental-wasm-relaxed-simd`); shares of the peak are of the build's own instruction set's peak.\n\n" : ""}${targetsTable(results)}`,
+    `\n### Targets (issues 5 and 8)\n\n${results.targets.some((t) => t.relaxed) ? "Each target for kiln's plain-SIMD build and, where it applies (the one-thread workloads), for its relaxed-SIMD build (Node 20: `--experimental-wasm-relaxed-simd`); shares of the ceiling (and of the old probe) are of the build's own instruction set's.\n\n" : ""}${targetsTable(results)}`,
     `\n### Compile time and module size\n\n${compileTable(results)}`,
     `\n### What an app ships\n\n${shippedTable(results)}`,
     `\nTotal bench time ${results.totalSeconds.toFixed(0)} s.`,

@@ -1,76 +1,27 @@
 /**
  * TensorFlow.js peers: the wasm backend (SIMD on, threads off, wasm files from node_modules) and
  * the cpu backend, with Keras-equivalent models built from the same graph JSON and given kiln's
- * weights (same layouts), and the smallest fix that lets tfjs-wasm train: the gradient kernels
+ * weights (same layouts: tfjs-model.js), and the smallest fix that lets tfjs-wasm train: the gradient kernels
  * it lacks, taken from the cpu backend and bridged (inputs read from the wasm heap, run on cpu,
  * output written back). A plain `{...cpuConfig, backendName: "wasm"}` re-registration cannot work
  * on its own: cpu kernels read `backend.data`, which the wasm backend does not have.
  */
-import { createRequire } from "node:module";
-import { dirname } from "node:path";
-import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { tf, wasmSettings } from "./tfjs-model.js";
 
-export { tf };
-const require = createRequire(import.meta.url);
+export { tf, use, buildSequential, copyWeights } from "./tfjs-model.js";
 let ready = false;
 
-/** Prepares the backends once (`only`: just that one): wasm with SIMD on, threads off, binaries from the package. */
-export async function initTf(only) {
+/** Prepares both backends once: wasm with SIMD on, threads off, binaries from the package; then cpu. */
+export async function initTf() {
   if (ready) return;
-  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
-  tf.env().set("WASM_HAS_SIMD_SUPPORT", true);
-  setWasmPaths(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm")) + "/");
-  if (only !== "cpu") await tf.setBackend("wasm");
-  if (only !== "wasm") await tf.setBackend("cpu");
+  wasmSettings(setWasmPaths);
+  await tf.setBackend("wasm");
+  await tf.setBackend("cpu");
   ready = true;
 }
 
-/** Switches the global tfjs backend (models keep their variables on the backend they were built on). */
-export async function use(backend) {
-  if (tf.getBackend() !== backend) await tf.setBackend(backend);
-}
-
-const ACT = { linear: "linear", relu: "relu", softmax: "softmax", sigmoid: "sigmoid", tanh: "tanh" };
-
-/** A tf.Sequential equivalent to a sequential kiln graph (conv2d, max_pooling2d, flatten, dense, embedding, lstm). */
-export function buildSequential(graph) {
-  const layers = [];
-  const input = graph.inputs[0];
-  for (const [i, l] of graph.layers.entries()) {
-    const first = i === 0 ? { inputShape: input.shape } : {};
-    const activation = ACT[l.activation ?? "linear"];
-    if (l.op === "conv2d") layers.push(tf.layers.conv2d({ ...first, filters: l.filters, kernelSize: l.kernel_size, activation, padding: l.padding ?? "valid" }));
-    else if (l.op === "max_pooling2d") layers.push(tf.layers.maxPooling2d({ ...first, poolSize: l.pool_size ?? 2 }));
-    else if (l.op === "flatten") layers.push(tf.layers.flatten(first));
-    else if (l.op === "dense") layers.push(tf.layers.dense({ ...first, units: l.units, activation, useBias: l.use_bias ?? true }));
-    else if (l.op === "embedding") layers.push(tf.layers.embedding({ ...first, inputDim: l.input_dim, outputDim: l.output_dim, inputLength: input.shape[0] }));
-    // Keras 3's LSTM: sigmoid (not tfjs's hard_sigmoid) recurrent activation, forget bias 1.
-    else if (l.op === "lstm") layers.push(tf.layers.lstm({ ...first, units: l.units, recurrentActivation: "sigmoid", unitForgetBias: true, returnSequences: !!l.return_sequences, recurrentInitializer: "glorotUniform" }));
-    else throw new Error(`buildSequential: op ${l.op} has no tfjs equivalent here`);
-  }
-  const model = tf.sequential({ layers });
-  const t = graph.training;
-  if (t) {
-    const lr = t.optimizer.learning_rate;
-    const optimizer = t.optimizer.type === "adam" ? tf.train.adam(lr ?? 0.001, 0.9, 0.999, 1e-7) : tf.train.sgd(lr ?? 0.01);
-    const loss = { sparse_categorical_crossentropy: "sparseCategoricalCrossentropy", binary_crossentropy: "binaryCrossentropy" }[t.loss.type];
-    model.compile({ optimizer, loss });
-  }
-  return model;
-}
-
-/** Gives a tfjs model kiln's weights: per layer, in tfjs's order (kernel, recurrent kernel, bias). */
-export function copyWeights(model, graph, kilnWeights) {
-  const order = { dense: ["kernel", "bias"], conv2d: ["kernel", "bias"], embedding: ["embeddings"], lstm: ["kernel", "recurrent_kernel", "bias"] };
-  const withWeights = graph.layers.filter((l) => order[l.op]);
-  const tfLayers = model.layers.filter((l) => l.getWeights().length > 0);
-  withWeights.forEach((l, i) => {
-    const names = order[l.op].filter((w) => kilnWeights[`${l.name}/${w}`]);
-    const current = tfLayers[i].getWeights();
-    tfLayers[i].setWeights(names.map((w, j) => tf.tensor(kilnWeights[`${l.name}/${w}`], current[j].shape)));
-  });
-}
 
 /** A wasm-backend kernel that runs the cpu backend's kernel on copies of its inputs. */
 function bridged(name) {

@@ -1,7 +1,9 @@
 // Process start → first prediction, ONNX Runtime Web (wasm, 1 thread): create a session from an
-// .onnx file, run once. Usage: node bench/startup/ort.js model.onnx inputName 28,28,1
+// .onnx file the bench wrote beforehand, run once. Imports onnxruntime-web only (lib/ort-session.js;
+// not onnx-proto, which the bench parent uses to write the file).
+// Usage: node bench/startup/ort.js model.onnx inputName 28,28,1
 import { readFileSync } from "node:fs";
-import { session, run } from "../lib/ort.js";
+import { session, run } from "../lib/ort-session.js";
 
 const [path, name, dims] = process.argv.slice(2);
 const shape = [1, ...dims.split(",").map(Number)];

@@ -25,5 +25,17 @@ export function checkGraph(input: string | unknown, opts: Limits = {}): Graph {
   }
   const problems = validateSchema(value);
   if (problems.length) throw new KilnError(problems);
-  return buildGraph(value as RawGraph);
+  const graph = buildGraph(value as RawGraph);
+  CHECKED.add(graph);
+  return graph;
+}
+
+/**
+ * Graphs checkGraph made: only these may skip the front end (compile() of a checked Graph).
+ * A WeakSet, not a property that a JSON value could carry, so nothing from outside passes for one.
+ */
+const CHECKED = new WeakSet<object>();
+
+export function isCheckedGraph(x: unknown): x is Graph {
+  return typeof x === "object" && x !== null && CHECKED.has(x);
 }

@@ -7,6 +7,9 @@
  * maxBatch); its `shape` is the per-example shape. Sizes that depend on the batch are `Dim`s:
  * a constant, or `{ batch: k }` meaning batch·k, passed to kernels as i32 parameters.
  */
+import type { PrimAttrs } from "../prims/index.js";
+
+export type { PrimAttrs };
 
 export type Dim = number | { batch: number };
 
@@ -31,22 +34,25 @@ export interface Tensor {
   aliasOf?: number;
 }
 
-/** The primitive ops; attrs are documented next to each op's rules in prims.ts. */
-export type PrimOp =
-  | "matmul" | "conv2d" | "conv2d_grad_input" | "conv2d_grad_filter" | "pool2d" | "pool2d_grad"
-  | "ew" | "reduce" | "softmax" | "softmax_grad" | "copy" | "gather" | "scatter_add" | "fill"
-  | "recip_batch" | "loss" | "dropout_mask" | "chunk_sum"
-  | "opt_sumsq" | "opt_step" | "opt_clip" | "opt_update";
+/**
+ * The primitives and their attributes: one entry per primitive, each defined with its gradient
+ * rule, kernel selection and thread split in compiler/prims/ (PRIMS holds them all).
+ */
+export type PrimOp = keyof PrimAttrs;
 
-export interface Node {
+/** A node of primitive K: its attributes are typed by the primitive. */
+export interface NodeOf<K extends PrimOp> {
   id: number;
-  op: PrimOp;
+  op: K;
   inputs: number[];
   outputs: number[];
-  attrs: any;
+  attrs: PrimAttrs[K];
   /** The layer (or "loss", "optimizer") the node was lowered from: named in errors and `--emit ir`. */
   layer: string;
 }
+
+/** Any node; checking `op` narrows `attrs`. */
+export type Node = { [K in PrimOp]: NodeOf<K> }[PrimOp];
 
 export interface Program {
   name: "predict" | "train_step" | "evaluate";
@@ -65,9 +71,9 @@ export class Module {
     return full;
   }
 
-  node(program: Program, op: PrimOp, inputs: Tensor[], outputs: Tensor[], attrs: object, layer: string): Node {
-    const n: Node = { id: this.nextNode++, op, inputs: inputs.map((t) => t.id), outputs: outputs.map((t) => t.id), attrs, layer };
-    program.nodes.push(n);
+  node<K extends PrimOp>(program: Program, op: K, inputs: Tensor[], outputs: Tensor[], attrs: PrimAttrs[K], layer: string): NodeOf<K> {
+    const n: NodeOf<K> = { id: this.nextNode++, op, inputs: inputs.map((t) => t.id), outputs: outputs.map((t) => t.id), attrs, layer };
+    program.nodes.push(n as Node);
     return n;
   }
 

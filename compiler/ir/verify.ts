@@ -7,12 +7,7 @@
  *  V5  batched and unbatched tensors are not mixed as the output of a node that writes rows
  */
 import { numel, type Module } from "./ir.js";
-
-const PRIMS = new Set([
-  "matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_filter", "pool2d", "pool2d_grad", "ew", "reduce",
-  "softmax", "softmax_grad", "copy", "gather", "scatter_add", "fill", "recip_batch", "loss", "dropout_mask", "chunk_sum",
-  "opt_sumsq", "opt_step", "opt_clip", "opt_update",
-]);
+import { isPrimOp } from "../prims/index.js";
 
 export function verify(mod: Module, after: string): void {
   const problems: string[] = [];
@@ -24,7 +19,7 @@ export function verify(mod: Module, after: string): void {
   for (const prog of mod.programs) {
     const written = new Set<number>();
     for (const n of prog.nodes) {
-      if (!PRIMS.has(n.op)) problems.push(`V4: node ${n.id} has unknown op ${n.op}`);
+      if (!isPrimOp(n.op)) problems.push(`V4: node ${n.id} has unknown op ${n.op}`);
       for (const id of [...n.inputs, ...n.outputs]) if (!mod.tensors[id]) problems.push(`V1: node ${n.id} (${n.op}) names missing tensor %${id}`);
       for (const id of n.inputs) {
         const s = mod.storage(mod.t(id));

@@ -1,37 +1,14 @@
 /**
  * Reverse-mode autodiff on the IR (micrograd's backward, as a graph → graph pass): walk the
- * forward nodes in reverse, ask each primitive's gradient rule (prims.ts) for contributions to
+ * forward nodes in reverse, ask each primitive's gradient rule (compiler/prims/) for contributions to
  * its inputs' gradients, and sum contributions where a tensor feeds several consumers.
  * Only tensors that both depend on a trainable weight and lead to the loss get gradients, so the
  * backward graph stops at the lowest trainable layer (frozen layers below it cost nothing).
  */
 import { Module, numel, type Node, type Program, type Tensor } from "../ir/ir.js";
 import { X } from "../ir/expr.js";
-import { GRAD_RULES } from "../prims/grad-rules.js";
-
-/** One way of writing (part of) a gradient into `target`. */
-export interface Contribution {
-  /** Writes every element of the target (so a single full contribution needs no zeroing). */
-  full: boolean;
-  /** False when the kernel can only overwrite (then the sum goes through a temporary). */
-  canAccumulate?: boolean;
-  emit(target: Tensor, accumulate: boolean): void;
-}
-
-export interface GradContext {
-  mod: Module;
-  prog: Program;
-  layer: string;
-  /** Does this tensor need a gradient (on a path from a trainable weight)? */
-  needs(t: Tensor): boolean;
-  /** The finished gradient of a node output, or undefined when nothing flows back into it. */
-  gradOf(t: Tensor): Tensor | undefined;
-  contribute(x: Tensor, c: Contribution): void;
-  /** A fresh gradient-shaped temporary like `like`. */
-  temp(like: Tensor): Tensor;
-}
-
-export type GradRule = (node: Node, ctx: GradContext) => void;
+import { primOf } from "../prims/index.js";
+import type { Contribution, GradContext } from "../prims/prim.js";
 
 export interface BackwardResult {
   /** Gradient tensor per trainable weight id that received one. */
@@ -76,8 +53,12 @@ export function backward(
 
   for (let idx = forward.length - 1; idx >= 0; idx--) {
     const node = forward[idx]!;
-    const rule = GRAD_RULES[node.op];
-    if (!rule || !node.inputs.some((i) => requires.has(sid(mod.t(i))))) continue;
+    if (!node.inputs.some((i) => requires.has(sid(mod.t(i))))) continue;
+    const rule = primOf(node.op).grad;
+    if (typeof rule !== "function") {
+      // A gradient would have to flow through a primitive that has none: never silently drop it.
+      throw new Error(`internal: ${node.op} (layer ${JSON.stringify(node.layer)}) reads a tensor that needs a gradient, but has no gradient rule: ${rule.none}`);
+    }
     const outGrads = new Map<number, Tensor>();
     for (const o of node.outputs) {
       const ot = mod.t(o);

@@ -1,43 +1,70 @@
 /**
- * Fusion pass (IR → IR, per program): no intermediate tensor is written that a fused kernel can
- * keep in registers.
- *  1. matmul/conv2d + bias add + activation → one kernel with the epilogue fused;
- *  2. elementwise chains → one loop (the producer's expression is substituted into its consumer);
- *  3. an elementwise producer feeding a reduction → the reduction's `pre` expression.
- *  4. conv2d (small c, direct kernel) → 2×2/2 valid max-pool: the conv computes each window and
- *     stores only its max (attrs.pool), when the pool is the conv output's only reader — so only
- *     where nothing else (e.g. a pool gradient in train_step) needs the unpooled output.
+ * Fusion rewrites (IR → IR): no intermediate tensor is written that a fused kernel can keep in
+ * registers. Each is a pass of its own over every program, run in this order by the pipeline:
+ *  pruneUnusedInputs   ew/reduce inputs no expression reads are dropped (they would block fusion);
+ *  dropIdentityCopies  `out = ew(in)` copies (a single gradient contribution passed along) go:
+ *                      readers read the source;
+ *  fuseEpilogues       matmul/conv2d + bias add + activation → one kernel with the epilogue fused;
+ *  fuseConvPool        conv2d (small c, direct kernel) → 2×2/2 valid max-pool: the conv stores
+ *                      only each window's max (attrs.pool), when the pool is the conv output's
+ *                      only reader — so only where nothing else (a pool gradient) needs it;
+ *  fusePoolGradRelu    max-pool gradient (tiling windows) → the relu derivative that follows it
+ *                      (x > 0 ? 1 : 0)·dx: one pass over dx instead of two;
+ *  fuseElementwise     elementwise chains → one loop (a producer's expression is substituted
+ *                      into its consumer's), and an elementwise producer feeding a reduction →
+ *                      the reduction's `pre` expression.
  * A producer is folded only into its single consumer, and only through plain activations.
- *  5. max-pool gradient (tiling windows) → the relu derivative that follows it (x > 0 ? 1 : 0)·dx,
- *     when the pool input is that x (a relu'd conv output): one pass over dx instead of two.
- * First, ew/reduce inputs that no expression reads are dropped (they would block 1. and 2.), and
- * identity copies (the gradient of a single-use value passed along) disappear: readers read the source.
- * Last, sums over every row of a batch (bias gradients, batch statistics) are split in two: per
- * example, then over the examples (`splitBatchSums`).
- * After fusion, with the batch bound known, filter gradients are split the same way over fixed
- * chunks of examples (`chunkFilterGradients`).
+ * Every rewrite reads and updates a ProgramIndex, so each costs O(n log n) in the program's size.
  */
-import { X, isFull, remap, sameExpr, sameInput, substitute, type EwExpr, type EwInput } from "../ir/expr.js";
-import { numel, sameDim, type Dim, type Module, type Node, type Program, type Tensor } from "../ir/ir.js";
+import { X, isFull, remap, sameExpr, sameInput, substitute, type EwExpr, type EwInput, type EwUnary } from "../ir/expr.js";
+import { sameDim, type Dim, type Module, type Node, type NodeOf, type Program, type Tensor } from "../ir/ir.js";
+import type { ActivationName } from "../frontend/graph-types.js";
 import { directConvApplies } from "../select/rules.js";
+import { ProgramIndex } from "./program-index.js";
 
-const EPILOGUE_ACTIVATIONS = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"]);
+/** Activations the matmul/conv epilogues compute (emit/activation.ts). */
+const EPILOGUE_ACTIVATIONS: ReadonlySet<EwUnary & ActivationName> = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"] as const);
 
-export function fuse(mod: Module, keep: ReadonlySet<number> = new Set()): void {
+/** Runs `rewrite` on every program with a fresh index, then drops the nodes it removed. */
+function eachProgram(mod: Module, rewrite: (ix: ProgramIndex, prog: Program) => void): void {
   for (const prog of mod.programs) {
-    pruneUnusedInputs(prog);
-    dropIdentityCopies(mod, prog, keep);
-    fuseEpilogues(mod, prog);
-    fuseConvPool(mod, prog);
-    fusePoolGradRelu(mod, prog);
-    let changed = true;
-    while (changed) changed = fuseElementwise(mod, prog);
-    splitBatchSums(mod, prog);
+    const ix = new ProgramIndex(mod, prog);
+    rewrite(ix, prog);
+    ix.commit();
   }
 }
 
-const isIdentity = (n: Node) => n.op === "ew" && n.inputs.length === 1 && n.outputs.length === 1 && n.attrs.exprs.length === 1
-  && n.attrs.exprs[0].k === "in" && n.attrs.exprs[0].i === 0 && isFull(n.attrs.inputs[0]) && !n.attrs.accumulate?.[0];
+const isEw = (n: Node | undefined): n is NodeOf<"ew"> => n?.op === "ew";
+
+// ------------------------------------------------------------------ pruneUnusedInputs
+
+/**
+ * Drops ew/reduce inputs their expressions never read. Gradient rules list the forward node's
+ * inputs even when the derivative ignores them (d(x + b)/db · dy reads only dy): such a dead read
+ * of a conv/matmul output kept its bias + activation from being fused in train_step.
+ */
+export function pruneUnusedInputs(mod: Module): void {
+  for (const prog of mod.programs) for (const n of prog.nodes) if (n.op === "ew" || n.op === "reduce") pruneNode(n);
+}
+
+function pruneNode(n: NodeOf<"ew"> | NodeOf<"reduce">): void {
+  const exprs = n.op === "ew" ? n.attrs.exprs : [n.attrs.pre];
+  const used = new Set<number>();
+  for (const e of exprs) remap(e, (i) => (used.add(i), i));
+  if (used.size === 0 || used.size === n.inputs.length) return;
+  const keep = n.inputs.map((_, i) => i).filter((i) => used.has(i));
+  const to = new Map(keep.map((old, i) => [old, i]));
+  const rewrite = (e: EwExpr) => remap(e, (i) => to.get(i)!);
+  const inputs = keep.map((i) => n.attrs.inputs[i]!);
+  if (n.op === "ew") n.attrs = { ...n.attrs, inputs, exprs: exprs.map(rewrite) };
+  else n.attrs = { ...n.attrs, inputs, pre: rewrite(exprs[0]!) };
+  n.inputs = keep.map((i) => n.inputs[i]!);
+}
+
+// ------------------------------------------------------------------ dropIdentityCopies
+
+const isIdentity = (n: Node): n is NodeOf<"ew"> => n.op === "ew" && n.inputs.length === 1 && n.outputs.length === 1 && n.attrs.exprs.length === 1
+  && n.attrs.exprs[0]!.k === "in" && n.attrs.exprs[0]!.i === 0 && isFull(n.attrs.inputs[0]!) && !n.attrs.accumulate?.[0];
 
 /**
  * Removes `out = ew(in)` copies: later readers of `out` read `in` instead. Autodiff passes a
@@ -45,248 +72,208 @@ const isIdentity = (n: Node) => n.op === "ew" && n.inputs.length === 1 && n.outp
  * it). Only where nothing can tell: `out` is a plain activation no other program reads, nothing
  * aliases, and no later node overwrites `in`; `keep` (tensors the runtime reads) stay.
  */
-function dropIdentityCopies(mod: Module, prog: Program, keep: ReadonlySet<number>): void {
-  const otherPrograms = new Set(mod.programs.filter((p) => p !== prog).flatMap((p) => p.nodes.flatMap((n) => [...n.inputs, ...n.outputs])));
-  const { aliased } = uses(mod, prog);
-  for (const n of prog.nodes.slice()) {
-    if (!isIdentity(n)) continue;
-    const out = mod.t(n.outputs[0]!), src = mod.t(n.inputs[0]!);
-    if (out.kind !== "activation" || out.aliasOf !== undefined || aliased.has(out.id) || keep.has(out.id) || otherPrograms.has(out.id)) continue;
-    if (src.dtype !== out.dtype || src.batched !== out.batched) continue;
-    const at = prog.nodes.indexOf(n), srcStorage = mod.storage(src).id;
-    const later = prog.nodes.slice(at + 1);
-    if (later.some((m) => m.outputs.some((o) => mod.storage(mod.t(o)).id === srcStorage || o === out.id))) continue;
-    for (const m of later) m.inputs = m.inputs.map((i) => (i === out.id ? src.id : i));
-    prog.nodes.splice(at, 1);
+export function dropIdentityCopies(mod: Module, keep: ReadonlySet<number>): void {
+  const seenIn = new Map<number, Set<Program>>();
+  for (const prog of mod.programs) for (const n of prog.nodes) for (const id of [...n.inputs, ...n.outputs]) {
+    let s = seenIn.get(id);
+    if (!s) seenIn.set(id, (s = new Set()));
+    s.add(prog);
   }
-}
-
-/**
- * A sum over all rows of a batched [B·k, q] domain (k ≥ 2: a conv's bias gradient, conv batch
- * statistics) becomes a sum over each example's k rows into [B, q], then a sum of those over B.
- * The first half splits by examples across threads (it is most of the work: conv1's bias
- * gradient reads 5.5 MB at batch 64); the summation order depends on the shapes only, the same
- * in every build.
- */
-function splitBatchSums(mod: Module, prog: Program): void {
-  for (const n of prog.nodes.slice()) {
-    const a = n.attrs;
-    if (n.op !== "reduce" || a.axis !== "outer" || a.op !== "sum" || typeof a.outer === "number" || a.outer.batch < 2) continue;
-    const q = a.mid * a.inner;
-    const perExample = mod.tensor({ shape: [q], batched: true, dtype: "f32", kind: "activation", layer: n.layer });
-    const first: Node = { ...n, id: n.id, inputs: n.inputs, outputs: [perExample.id], attrs: { outer: { batch: 1 }, mid: a.outer.batch, inner: q, axis: "mid", op: "sum", inputs: a.inputs, pre: a.pre, accumulate: false } };
-    const scratch = { name: prog.name, nodes: [] as Node[] };
-    const second = mod.node(scratch, "reduce", [perExample], n.outputs.map((o) => mod.t(o)), { outer: { batch: 1 }, mid: 1, inner: q, axis: "outer", op: "sum", inputs: [{ div: 1 }], pre: X.in(0), scale: a.scale, accumulate: a.accumulate }, n.layer);
-    // The per-example half goes right after its inputs are written, among the batch-split calls
-    // of the backward pass; the small sum over examples stays where the reduction was.
-    moveAfterInputs(mod, prog, n, second, first);
-  }
-}
-
-/**
- * Examples per chunk of a filter gradient. Fixed, not derived from maxBatch or the thread count,
- * so that the sums' order — and the bits — depend on the graph and the batch only.
- */
-export const FILTER_GRAD_CHUNK = 4;
-
-/**
- * A filter gradient dW = Σ over the batch becomes one partial gradient per fixed chunk of
- * FILTER_GRAD_CHUNK examples ([⌈maxBatch / chunk⌉, |W|]), then their sum in chunk order
- * (`chunk_sum`). The partials split by examples across threads like the backward pass around
- * them, so the runtime's balancer covers them, and each thread transforms only its own examples'
- * inputs (column slices of one gradient each transformed the whole batch). The chunk half goes
- * right after its inputs are written; the sum stays where the gradient was.
- */
-export function chunkFilterGradients(mod: Module, maxBatch: number): void {
-  const chunk = FILTER_GRAD_CHUNK, chunks = Math.ceil(maxBatch / chunk);
-  for (const prog of mod.programs) {
-    for (const n of prog.nodes.slice()) {
-      if (n.op !== "conv2d_grad_filter" || n.attrs.chunk) continue;
-      const q = numel(mod.t(n.outputs[0]!).shape);
-      const partials = mod.tensor({ shape: [chunks, q], batched: false, dtype: "f32", kind: "activation", layer: n.layer });
-      const first: Node = { ...n, outputs: [partials.id], attrs: { ...n.attrs, accumulate: false, chunk } };
-      const scratch = { name: prog.name, nodes: [] as Node[] };
-      const sum = mod.node(scratch, "chunk_sum", [partials], n.outputs.map((o) => mod.t(o)), { n: q, chunk, accumulate: !!n.attrs.accumulate }, n.layer);
-      moveAfterInputs(mod, prog, n, sum, first);
+  eachProgram(mod, (ix, prog) => {
+    for (const n of prog.nodes) {
+      if (!isIdentity(n)) continue;
+      const out = mod.t(n.outputs[0]!), src = mod.t(n.inputs[0]!);
+      if (out.kind !== "activation" || out.aliasOf !== undefined || ix.aliased.has(out.id) || keep.has(out.id) || seenIn.get(out.id)!.size > 1) continue;
+      if (src.dtype !== out.dtype || src.batched !== out.batched) continue;
+      const at = ix.at(n), srcStorage = mod.storage(src).id;
+      if (ix.writtenAfter(srcStorage, at) || ix.writtenAfter(out.id, at, n)) continue;
+      for (const m of ix.readersAfter(out.id, at)) ix.setInputs(m, m.inputs.map((i) => (i === out.id ? src.id : i)));
+      ix.remove(n);
     }
-  }
+  });
 }
 
-/** Replaces `n` by `later` in place and puts `early` right after the last writer of `n`'s inputs. */
-function moveAfterInputs(mod: Module, prog: Program, n: Node, later: Node, early: Node): void {
-  const reads = new Set(n.inputs.map((i) => mod.storage(mod.t(i)).id));
-  const at = prog.nodes.indexOf(n);
-  let after = -1;
-  for (let k = 0; k < at; k++) if (prog.nodes[k]!.outputs.some((o) => reads.has(mod.storage(mod.t(o)).id))) after = k;
-  prog.nodes.splice(at, 1, later);
-  prog.nodes.splice(after + 1, 0, early);
-}
-
-interface Uses {
-  readers: Map<number, Node[]>;
-  aliased: Set<number>;
-}
-
-function uses(mod: Module, prog: Program): Uses {
-  const readers = new Map<number, Node[]>();
-  for (const n of prog.nodes) {
-    for (const i of n.inputs) {
-      const s = mod.storage(mod.t(i)).id;
-      readers.set(s, [...(readers.get(s) ?? []), n]);
-    }
-  }
-  const aliased = new Set<number>();
-  for (const t of mod.tensors) if (t.aliasOf !== undefined) aliased.add(mod.storage(t).id);
-  return { readers, aliased };
-}
+// ------------------------------------------------------------------ fuseEpilogues
 
 /** A tensor whose only reader is `consumer`, so it need never be written. */
-function privateTo(mod: Module, u: Uses, t: Tensor, consumer: Node): boolean {
-  if (t.kind !== "activation" || t.aliasOf !== undefined || u.aliased.has(t.id)) return false;
-  const r = u.readers.get(t.id) ?? [];
-  return r.length === 1 && r[0] === consumer;
+function privateTo(ix: ProgramIndex, t: Tensor, consumer: Node): boolean {
+  if (t.kind !== "activation" || t.aliasOf !== undefined || ix.aliased.has(t.id)) return false;
+  return ix.soleReader(t) === consumer;
 }
 
-function fuseEpilogues(mod: Module, prog: Program): void {
-  for (const n of prog.nodes.slice()) {
-    if ((n.op !== "matmul" && n.op !== "conv2d") || n.attrs.accumulate || n.attrs.offC || n.attrs.batch?.length) continue;
-    if (n.op === "matmul" && n.attrs.ldc !== undefined && n.attrs.ldc !== n.attrs.n) continue;
-    const cols = n.op === "matmul" ? n.attrs.n : n.attrs.f;
-    let u = uses(mod, prog);
-    let out = mod.t(n.outputs[0]!);
-    let next = (u.readers.get(out.id) ?? [])[0];
-    const e = next?.op === "ew" ? (next.attrs.exprs[0] as EwExpr) : undefined;
-    if (next && e && privateTo(mod, u, out, next) && next.inputs.length === 2 && next.inputs[0] === out.id && isFull(next.attrs.inputs[0])
-      && next.attrs.inputs[1].div === 1 && next.attrs.inputs[1].mod === cols && next.attrs.exprs.length === 1 && !next.attrs.accumulate?.[0]
-      && e.k === "bin" && e.op === "add" && e.a.k === "in" && e.a.i === 0 && e.b.k === "in" && e.b.i === 1) {
-      // The bias becomes the node's third input, so liveness and printing see it.
-      n.attrs = { ...n.attrs, bias: true };
-      n.inputs = [...n.inputs, next.inputs[1]!];
-      n.outputs = [next.outputs[0]!];
-      prog.nodes.splice(prog.nodes.indexOf(next), 1);
-      u = uses(mod, prog);
-      out = mod.t(n.outputs[0]!);
-      next = (u.readers.get(out.id) ?? [])[0];
-    }
-    const act = next?.op === "ew" ? (next.attrs.exprs[0] as EwExpr) : undefined;
-    if (next && act && privateTo(mod, u, out, next) && next.inputs.length === 1 && isFull(next.attrs.inputs[0]) && !next.attrs.accumulate?.[0]
-      && act.k === "un" && act.a.k === "in" && EPILOGUE_ACTIVATIONS.has(act.op)) {
-      n.attrs = { ...n.attrs, activation: act.op };
-      n.outputs = [next.outputs[0]!];
-      prog.nodes.splice(prog.nodes.indexOf(next), 1);
-    }
-  }
+/** `out = in0 + in1` with in1 broadcast per column of a `cols`-wide domain: a bias add. */
+function isBiasAdd(next: NodeOf<"ew">, out: Tensor, cols: number): boolean {
+  const e = next.attrs.exprs[0]!, [m0, m1] = next.attrs.inputs;
+  return next.inputs.length === 2 && next.inputs[0] === out.id && isFull(m0!) && m1!.div === 1 && m1!.mod === cols
+    && next.attrs.exprs.length === 1 && !next.attrs.accumulate?.[0]
+    && e.k === "bin" && e.op === "add" && e.a.k === "in" && e.a.i === 0 && e.b.k === "in" && e.b.i === 1;
 }
 
-/**
- * Drops ew/reduce inputs their expressions never read. Gradient rules list the forward node's
- * inputs even when the derivative ignores them (d(x + b)/db · dy reads only dy): such a dead read
- * of a conv/matmul output kept its bias + activation from being fused in train_step.
- */
-function pruneUnusedInputs(prog: Program): void {
-  for (const n of prog.nodes) {
-    if (n.op !== "ew" && n.op !== "reduce") continue;
-    const exprs: EwExpr[] = n.op === "ew" ? n.attrs.exprs : [n.attrs.pre];
-    const used = new Set<number>();
-    for (const e of exprs) remap(e, (i) => (used.add(i), i));
-    if (used.size === 0 || used.size === n.inputs.length) continue;
-    const keep = n.inputs.map((_, i) => i).filter((i) => used.has(i));
-    const to = new Map(keep.map((old, i) => [old, i]));
-    const rewrite = (e: EwExpr) => remap(e, (i) => to.get(i)!);
-    const inputs = keep.map((i) => n.attrs.inputs[i]);
-    n.attrs = n.op === "ew" ? { ...n.attrs, inputs, exprs: exprs.map(rewrite) } : { ...n.attrs, inputs, pre: rewrite(exprs[0]!) };
-    n.inputs = keep.map((i) => n.inputs[i]!);
-  }
+/** `out = act(in0)` for an activation the epilogue computes; the activation, or undefined. */
+function epilogueActivation(next: NodeOf<"ew">): (EwUnary & ActivationName) | undefined {
+  const e = next.attrs.exprs[0]!;
+  if (next.inputs.length !== 1 || !isFull(next.attrs.inputs[0]!) || next.attrs.accumulate?.[0] || e.k !== "un" || e.a.k !== "in") return undefined;
+  return EPILOGUE_ACTIVATIONS.has(e.op as EwUnary & ActivationName) ? (e.op as EwUnary & ActivationName) : undefined;
 }
+
+export function fuseEpilogues(mod: Module): void {
+  eachProgram(mod, (ix, prog) => {
+    for (const n of prog.nodes) {
+      if (n.op !== "matmul" && n.op !== "conv2d") continue;
+      if (n.attrs.accumulate) continue;
+      if (n.op === "matmul" && (n.attrs.offC || n.attrs.batch?.length || (n.attrs.ldc !== undefined && n.attrs.ldc !== n.attrs.n))) continue;
+      const cols = n.op === "matmul" ? n.attrs.n : n.attrs.f;
+      let out = mod.t(n.outputs[0]!);
+      let next = ix.soleReader(out);
+      if (isEw(next) && privateTo(ix, out, next) && isBiasAdd(next, out, cols)) {
+        // The bias becomes the node's third input, so liveness and printing see it.
+        n.attrs = { ...n.attrs, bias: true };
+        ix.setInputs(n, [...n.inputs, next.inputs[1]!]);
+        ix.remove(next);
+        ix.setOutputs(n, [next.outputs[0]!]);
+        out = mod.t(n.outputs[0]!);
+        next = ix.soleReader(out);
+      }
+      const act = isEw(next) && privateTo(ix, out, next) ? epilogueActivation(next) : undefined;
+      if (act) {
+        n.attrs = { ...n.attrs, activation: act };
+        ix.remove(next!);
+        ix.setOutputs(n, [next!.outputs[0]!]);
+      }
+    }
+  });
+}
+
+// ------------------------------------------------------------------ fuseConvPool
 
 /** Is `p` a max-pool with 2×2 windows, stride 2 and no padding (Keras' default pooling)? */
-function isMaxPool2x2(p: Node): boolean {
+function isMaxPool2x2(p: Node | undefined): p is NodeOf<"pool2d"> {
+  if (p?.op !== "pool2d") return false;
   const a = p.attrs;
-  return p.op === "pool2d" && a.kind === "max" && a.ph === 2 && a.pw === 2 && a.sh === 2 && a.sw === 2 && a.padTop === 0 && a.padLeft === 0
+  return a.kind === "max" && a.ph === 2 && a.pw === 2 && a.sh === 2 && a.sw === 2 && a.padTop === 0 && a.padLeft === 0
     && a.oh === Math.floor(a.h / 2) && a.ow === Math.floor(a.w / 2);
 }
 
-function fuseConvPool(mod: Module, prog: Program): void {
-  for (const n of prog.nodes.slice()) {
-    if (n.op !== "conv2d" || n.attrs.accumulate || n.attrs.pool || !directConvApplies(n.attrs)) continue;
-    const u = uses(mod, prog);
-    const out = mod.t(n.outputs[0]!);
-    const pool = (u.readers.get(out.id) ?? [])[0];
-    if (!pool || !isMaxPool2x2(pool) || !privateTo(mod, u, out, pool)) continue;
-    if (pool.attrs.h !== n.attrs.oh || pool.attrs.w !== n.attrs.ow || pool.attrs.c !== n.attrs.f) continue;
-    n.attrs = { ...n.attrs, pool: { ph: 2, pw: 2, poh: pool.attrs.oh, pow: pool.attrs.ow } };
-    n.outputs = [pool.outputs[0]!];
-    prog.nodes.splice(prog.nodes.indexOf(pool), 1);
-  }
+export function fuseConvPool(mod: Module): void {
+  eachProgram(mod, (ix, prog) => {
+    for (const n of prog.nodes) {
+      if (n.op !== "conv2d" || n.attrs.accumulate || n.attrs.pool || !directConvApplies(n.attrs)) continue;
+      const out = mod.t(n.outputs[0]!);
+      const pool = ix.soleReader(out);
+      if (!isMaxPool2x2(pool) || !privateTo(ix, out, pool)) continue;
+      if (pool.attrs.h !== n.attrs.oh || pool.attrs.w !== n.attrs.ow || pool.attrs.c !== n.attrs.f) continue;
+      n.attrs = { ...n.attrs, pool: { ph: 2, pw: 2, poh: pool.attrs.oh, pow: pool.attrs.ow } };
+      ix.remove(pool);
+      ix.setOutputs(n, [pool.outputs[0]!]);
+    }
+  });
 }
+
+// ------------------------------------------------------------------ fusePoolGradRelu
 
 /** relu'(in0) · in1 as autodiff writes it: (in0 > 0 ? 1 : 0) · in1. */
 const RELU_GRAD = X.mul(X.positive(X.in(0)), X.in(1));
 
-function fusePoolGradRelu(mod: Module, prog: Program): void {
-  for (const n of prog.nodes.slice()) {
-    const a = n.attrs;
-    if (n.op !== "pool2d_grad" || a.kind !== "max" || a.ph !== a.sh || a.pw !== a.sw || a.reluGrad) continue;
-    const u = uses(mod, prog);
-    const out = mod.t(n.outputs[0]!);
-    const e = (u.readers.get(out.id) ?? [])[0];
-    if (!e || e.op !== "ew" || !privateTo(mod, u, out, e) || e.inputs.length !== 2 || e.inputs[1] !== out.id) continue;
-    if (mod.storage(mod.t(e.inputs[0]!)).id !== mod.storage(mod.t(n.inputs[0]!)).id) continue;
-    if (!e.attrs.inputs.every(isFull) || e.attrs.exprs.length !== 1 || e.attrs.accumulate?.[0] || !sameExpr(e.attrs.exprs[0], RELU_GRAD)) continue;
-    if (writtenBetween(mod, prog, n, e)) continue;
-    n.attrs = { ...a, reluGrad: true };
-    n.outputs = [e.outputs[0]!];
-    prog.nodes.splice(prog.nodes.indexOf(e), 1);
-  }
-}
-
-function sameDomain(a: Node, rows: Dim, cols: number): boolean {
-  return sameDim(a.attrs.rows, rows) && a.attrs.cols === cols;
-}
-
-/** Folds one elementwise producer into its consumer; returns whether anything changed. */
-function fuseElementwise(mod: Module, prog: Program): boolean {
-  const u = uses(mod, prog);
-  for (const p of prog.nodes) {
-    if (p.op !== "ew" || p.outputs.length !== 1 || p.attrs.accumulate?.[0]) continue;
-    const t = mod.t(p.outputs[0]!);
-    const consumer = (u.readers.get(t.id) ?? [])[0];
-    if (!consumer || !privateTo(mod, u, t, consumer)) continue;
-    // The consumer's own output must not be one of the producer's inputs (in-place updates).
-    if (consumer.outputs.some((o) => p.inputs.includes(o))) continue;
-    if (writtenBetween(mod, prog, p, consumer)) continue;
-    const ix = consumer.inputs.indexOf(t.id);
-    if (consumer.inputs.lastIndexOf(t.id) !== ix) continue;
-    if (consumer.op === "ew") {
-      if (!sameDomain(p, consumer.attrs.rows, consumer.attrs.cols) || !isFull(consumer.attrs.inputs[ix])) continue;
-      const merged = mergeInputs(consumer, ix, p);
-      consumer.attrs = { ...consumer.attrs, inputs: merged.maps, exprs: consumer.attrs.exprs.map((e: EwExpr) => merged.rewrite(e)) };
-      consumer.inputs = merged.ids;
-    } else if (consumer.op === "reduce") {
-      const a = consumer.attrs;
-      if (!(sameDim(p.attrs.rows, a.outer) && p.attrs.cols === a.mid * a.inner) || !isFull(a.inputs[ix])) continue;
-      const merged = mergeInputs(consumer, ix, p);
-      consumer.attrs = { ...a, inputs: merged.maps, pre: merged.rewrite(a.pre) };
-      consumer.inputs = merged.ids;
-    } else continue;
-    prog.nodes.splice(prog.nodes.indexOf(p), 1);
-    return true;
-  }
-  return false;
-}
-
 /** Is any input of `p` overwritten between `p` and `consumer` (then `p` cannot move later)? */
-function writtenBetween(mod: Module, prog: Program, p: Node, consumer: Node): boolean {
-  const reads = new Set(p.inputs.map((i) => mod.storage(mod.t(i)).id));
-  const from = prog.nodes.indexOf(p), to = prog.nodes.indexOf(consumer);
-  for (let k = from + 1; k < to; k++) {
-    if (prog.nodes[k]!.outputs.some((o) => reads.has(mod.storage(mod.t(o)).id))) return true;
-  }
-  return false;
+function inputsWrittenBetween(ix: ProgramIndex, p: Node, consumer: Node): boolean {
+  const from = ix.at(p), to = ix.at(consumer);
+  return p.inputs.some((i) => ix.writtenBetween(ix.storageOf(i), from, to));
 }
 
-/** The consumer's inputs with input `ix` replaced by the producer's inputs (deduplicated). */
-function mergeInputs(consumer: Node, ix: number, producer: Node) {
+export function fusePoolGradRelu(mod: Module): void {
+  eachProgram(mod, (ix, prog) => {
+    for (const n of prog.nodes) {
+      if (n.op !== "pool2d_grad") continue;
+      const a = n.attrs;
+      if (a.kind !== "max" || a.ph !== a.sh || a.pw !== a.sw || a.reluGrad) continue;
+      const out = mod.t(n.outputs[0]!);
+      const e = ix.soleReader(out);
+      if (!isEw(e) || !privateTo(ix, out, e) || e.inputs.length !== 2 || e.inputs[1] !== out.id) continue;
+      if (ix.storageOf(e.inputs[0]!) !== ix.storageOf(n.inputs[0]!)) continue;
+      if (!e.attrs.inputs.every(isFull) || e.attrs.exprs.length !== 1 || e.attrs.accumulate?.[0] || !sameExpr(e.attrs.exprs[0]!, RELU_GRAD)) continue;
+      if (inputsWrittenBetween(ix, n, e)) continue;
+      n.attrs = { ...a, reluGrad: true };
+      ix.remove(e);
+      ix.setOutputs(n, [e.outputs[0]!]);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ fuseElementwise
+
+/**
+ * Folds elementwise producers into their consumers, always the first foldable producer in
+ * program order next (a fold can make an earlier producer foldable: its output, read by both
+ * the folded producer and the consumer, now has one reader). A min-heap of positions gives that
+ * order without rescanning: a producer is looked at again only when a fold changed its consumer.
+ */
+export function fuseElementwise(mod: Module): void {
+  eachProgram(mod, (ix, prog) => {
+    const heap = new MinHeap();
+    prog.nodes.forEach((n, i) => isEw(n) && heap.push(i));
+    const producers = producerIndex(ix, prog);
+    while (heap.size) {
+      const p = prog.nodes[heap.pop()]!;
+      if (!isEw(p) || ix.isRemoved(p)) continue;
+      const consumer = foldTarget(ix, p);
+      if (!consumer) continue;
+      fold(ix, p, consumer);
+      // Producers of the consumer's inputs may have become foldable (fewer readers).
+      for (const id of new Set(consumer.inputs.map((i) => ix.storageOf(i)))) {
+        for (const q of producers.get(id) ?? []) if (!ix.isRemoved(q)) heap.push(ix.at(q));
+      }
+    }
+  });
+}
+
+/** The elementwise writers of each storage (nodes never gain outputs while chains fold). */
+function producerIndex(ix: ProgramIndex, prog: Program): Map<number, Node[]> {
+  const m = new Map<number, Node[]>();
+  for (const n of prog.nodes) if (isEw(n)) for (const o of n.outputs) {
+    const s = ix.storageOf(o);
+    const list = m.get(s) ?? [];
+    if (!list.includes(n)) list.push(n);
+    m.set(s, list);
+  }
+  return m;
+}
+
+/** The node `p` can fold into, if any. */
+function foldTarget(ix: ProgramIndex, p: NodeOf<"ew">): NodeOf<"ew"> | NodeOf<"reduce"> | undefined {
+  if (p.outputs.length !== 1 || p.attrs.accumulate?.[0]) return undefined;
+  const t = ix.mod.t(p.outputs[0]!);
+  const consumer = ix.soleReader(t);
+  if (!consumer || !privateTo(ix, t, consumer)) return undefined;
+  // The consumer's own output must not be one of the producer's inputs (in-place updates).
+  if (consumer.outputs.some((o) => p.inputs.includes(o))) return undefined;
+  if (inputsWrittenBetween(ix, p, consumer)) return undefined;
+  const at = consumer.inputs.indexOf(t.id);
+  if (consumer.inputs.lastIndexOf(t.id) !== at) return undefined;
+  if (consumer.op === "ew") {
+    return sameDomain(p, consumer.attrs.rows, consumer.attrs.cols) && isFull(consumer.attrs.inputs[at]!) ? consumer : undefined;
+  }
+  if (consumer.op === "reduce") {
+    const a = consumer.attrs;
+    return sameDomain(p, a.outer, a.mid * a.inner) && isFull(a.inputs[at]!) ? consumer : undefined;
+  }
+  return undefined;
+}
+
+function sameDomain(p: NodeOf<"ew">, rows: Dim, cols: number): boolean {
+  return sameDim(p.attrs.rows, rows) && p.attrs.cols === cols;
+}
+
+function fold(ix: ProgramIndex, p: NodeOf<"ew">, consumer: NodeOf<"ew"> | NodeOf<"reduce">): void {
+  const at = consumer.inputs.indexOf(p.outputs[0]!);
+  const merged = mergeInputs(consumer, at, p);
+  if (consumer.op === "ew") consumer.attrs = { ...consumer.attrs, inputs: merged.maps, exprs: consumer.attrs.exprs.map((e) => merged.rewrite(e)) };
+  else consumer.attrs = { ...consumer.attrs, inputs: merged.maps, pre: merged.rewrite(consumer.attrs.pre) };
+  ix.setInputs(consumer, merged.ids);
+  ix.remove(p);
+}
+
+/** The consumer's inputs with input `at` replaced by the producer's inputs (deduplicated). */
+function mergeInputs(consumer: NodeOf<"ew"> | NodeOf<"reduce">, at: number, producer: NodeOf<"ew">) {
   const ids: number[] = [];
   const maps: EwInput[] = [];
   const indexOf = (id: number, m: EwInput) => {
@@ -295,13 +282,49 @@ function mergeInputs(consumer: Node, ix: number, producer: Node) {
     maps.push(m);
     return ids.length - 1;
   };
-  const consumerMap = consumer.inputs.map((id, i) => (i === ix ? -1 : indexOf(id, consumer.attrs.inputs[i])));
-  const producerMap = producer.inputs.map((id, i) => indexOf(id, producer.attrs.inputs[i]));
-  const inner = remap(producer.attrs.exprs[0] as EwExpr, (i) => producerMap[i]!);
+  const consumerMap = consumer.inputs.map((id, i) => (i === at ? -1 : indexOf(id, consumer.attrs.inputs[i]!)));
+  const producerMap = producer.inputs.map((id, i) => indexOf(id, producer.attrs.inputs[i]!));
+  const inner = remap(producer.attrs.exprs[0]!, (i) => producerMap[i]!);
   const rewrite = (e: EwExpr): EwExpr => {
     const PLACEHOLDER = 1_000_000;
-    const renamed = remap(e, (i) => (i === ix ? PLACEHOLDER : consumerMap[i]!));
+    const renamed = remap(e, (i) => (i === at ? PLACEHOLDER : consumerMap[i]!));
     return substitute(renamed, PLACEHOLDER, inner);
   };
   return { ids, maps, rewrite };
+}
+
+/** A binary min-heap of positions (duplicates allowed). */
+class MinHeap {
+  private readonly a: number[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  push(x: number): void {
+    const a = this.a;
+    let i = a.push(x) - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (a[up]! <= x) break;
+      a[i] = a[up]!;
+      i = up;
+    }
+    a[i] = x;
+  }
+  pop(): number {
+    const a = this.a, top = a[0]!, last = a.pop()!;
+    if (a.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i, v = last;
+        if (l < a.length && a[l]! < v) (m = l), (v = a[l]!);
+        if (r < a.length && a[r]! < v) m = r;
+        if (m === i) break;
+        a[i] = a[m]!;
+        i = m;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
 }

@@ -107,3 +107,26 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
   }
   return high;
 }
+
+/**
+ * After the plan, 64 bytes of control words: the barrier's two i32 (arrivals, generation) at
+ * `sync`, thread control at sync + 16 (threadControl), the progress cell at sync + 48 (the index
+ * of the call a `<program>_range` is about to make: the runtime names a trap's kernel and layer);
+ * then, in threaded builds, where each thread's share of the batch starts (i32[threads + 1], set
+ * by the runtime before every call, so it can give a slower core fewer examples); then one kernel
+ * scratch region per thread.
+ */
+export interface ControlLayout {
+  sync: number;
+  threadControl: number;
+  progress: number;
+  splits: number;
+  scratch: number;
+}
+
+export function layoutControl(plan: Plan, threads: number): ControlLayout {
+  const sync = Math.ceil(plan.end / 64) * 64;
+  const splits = sync + 64;
+  const scratch = splits + (threads ? Math.ceil((4 * (threads + 1)) / 64) * 64 : 0);
+  return { sync, threadControl: sync + 16, progress: sync + 48, splits, scratch };
+}

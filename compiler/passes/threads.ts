@@ -3,7 +3,7 @@
  * memory, so that results are bit-identical for any N (no sum changes its order):
  *  batch   per-example kernels (conv, pooling, elementwise, softmax, row-wise matmul, ...): each
  *          thread takes a contiguous share of the batch (pointers of batched tensors offset);
- *          A filter gradient's partials over fixed chunks of examples (fuse.ts:
+ *          A filter gradient's partials over fixed chunks of examples (schedule.ts:
  *          chunkFilterGradients) split the same way, the shares aligned to the chunk;
  *  parts   reductions over the batch with many outputs (weight gradients, sums of filter-gradient
  *          partials, optimizer sweeps): split into P fixed column parts at compile time; part j
@@ -12,33 +12,21 @@
  * Each thread has its own kernel scratch region. A barrier follows a call unless the next call
  * provably cannot see another thread's unfinished work (see `barriersAfter`).
  */
-import { leadingDims } from "../prims/grad-rules.js";
-import { Module, type Dim, type Node, type Program } from "../ir/ir.js";
+import type { Module, Node, Program, Tensor } from "../ir/ir.js";
+import { primOf } from "../prims/index.js";
+import type { ThreadStep } from "../assemble/module.js";
+import { selectKernel, type SelectContext } from "./select.js";
+import { bytesOf } from "./plan.js";
 
 export type Split = { kind: "batch" } | { kind: "serial" } | { kind: "parts"; parts: Node[] };
 
-const BATCH_OPS = new Set(["matmul", "conv2d", "conv2d_grad_input", "pool2d", "pool2d_grad", "ew", "softmax", "softmax_grad", "copy", "gather", "fill", "reduce"]);
-
-const isBatchDim = (d: Dim | undefined) => d !== undefined && typeof d !== "number";
-
+/** How one call is shared: its primitive's thread rule (compiler/prims/) decides. */
 export function splitOf(mod: Module, node: Node, parts: number): Split {
+  const rule = primOf(node.op).threads;
   const outsBatched = node.outputs.every((o) => mod.storage(mod.t(o)).batched);
-  if (outsBatched && BATCH_OPS.has(node.op) && batchShaped(node)) return { kind: "batch" };
-  if (parts > 1 && node.op === "matmul" && !outsBatched && !node.attrs.batch?.length) {
-    const split = matmulParts(node, parts);
-    if (split) return { kind: "parts", parts: split };
-  }
-  // A filter gradient's partials, one per fixed chunk of examples: a thread's share of the batch
-  // starts on a chunk boundary (the runtime aligns the split to `chunk`), so each thread writes
-  // the partials of its own examples only.
-  if (node.op === "conv2d_grad_filter" && node.attrs.chunk) return { kind: "batch" };
-  if (parts > 1 && node.op === "chunk_sum" && node.attrs.n >= 64 * parts) {
-    return { kind: "parts", parts: columnParts(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, cols: cn, offset: c0 } })) };
-  }
-  if (parts > 1 && node.op === "opt_update" && node.attrs.n >= 64 * parts) {
-    return { kind: "parts", parts: columnParts(node.attrs.n, parts, 4).map(([c0, cn]) => ({ ...node, attrs: { ...node.attrs, n: cn, offset: c0 } })) };
-  }
-  return { kind: "serial" };
+  if (rule.batch?.(node, outsBatched)) return { kind: "batch" };
+  const split = parts > 1 ? rule.parts?.(node, parts, outsBatched) : undefined;
+  return split ? { kind: "parts", parts: split as Node[] } : { kind: "serial" };
 }
 
 /**
@@ -53,44 +41,6 @@ export function splitAlignment(prog: Program): number {
   }, 1);
 }
 
-/** Does the node's work scale with the batch along its outermost runtime dimension only? */
-function batchShaped(node: Node): boolean {
-  const a = node.attrs;
-  switch (node.op) {
-    case "matmul": return typeof a.k === "number" && (isBatchDim(a.m) || isBatchDim(a.batch?.[0]?.count));
-    case "ew": return isBatchDim(a.rows);
-    case "reduce": return a.axis === "mid" && isBatchDim(a.outer);
-    case "softmax": case "softmax_grad": return isBatchDim(a.outer);
-    case "copy": return isBatchDim(a.shape[0]);
-    case "gather": return isBatchDim(a.rows);
-    case "fill": return isBatchDim(a.n);
-    default: return true; // conv2d, conv2d_grad_input, pool2d, pool2d_grad: per example
-  }
-}
-
-/** [start, count] of `parts` near-equal chunks of n, chunk sizes multiples of `align` where possible. */
-function columnParts(n: number, parts: number, align: number): [number, number][] {
-  const size = Math.max(align, Math.ceil(n / parts / align) * align);
-  const out: [number, number][] = [];
-  for (let c0 = 0; c0 < n; c0 += size) out.push([c0, Math.min(size, n - c0)]);
-  return out;
-}
-
-/** Column parts of C = op(A)·op(B): each part is the same product over a slice of C's columns. */
-function matmulParts(node: Node, parts: number): Node[] | undefined {
-  const a = node.attrs;
-  if (a.n < 8 * parts || a.bias) return undefined;
-  const { lda, ldb, ldc } = leadingDims(a);
-  return columnParts(a.n, parts, 8).map(([c0, cn]) => ({
-    ...node,
-    attrs: {
-      ...a, n: cn, lda, ldb, ldc,
-      offB: (a.offB ?? 0) + (a.transB ? c0 * ldb : c0),
-      offC: (a.offC ?? 0) + c0,
-    },
-  }));
-}
-
 /** The bytes one call reads or writes: a storage buffer (planned offset, bytes at maxBatch). */
 export interface Access {
   storage: number;
@@ -99,12 +49,9 @@ export interface Access {
   write: boolean;
 }
 
-/** Inputs a kernel updates in place besides its outputs (opt_step counts the iterations in its state). */
-const WRITES_INPUTS: Partial<Record<string, number[]>> = { opt_step: [0] };
-
 /** What a node's call touches: its inputs (read, or written where the kernel updates them in place) and outputs. */
 export function accessesOf(node: Node, access: (tensor: number, write: boolean) => Access): Access[] {
-  const inPlace = WRITES_INPUTS[node.op] ?? [];
+  const inPlace = primOf(node.op).writesInputs ?? [];
   return [...node.inputs.map((id, i) => access(id, inPlace.includes(i))), ...node.outputs.map((id) => access(id, true))];
 }
 
@@ -160,4 +107,20 @@ export function segmentsOf(steps: { kind: Split["kind"]; barrier: boolean }[]): 
     onlyBatch = true;
   }
   return { barriers: k, batch };
+}
+
+/** The steps of a program's threaded entry point: each call with its share of the work, and where barriers go. */
+export function threadSteps(mod: Module, prog: Program, parts: number, ctx: Omit<SelectContext, "scratch">, maxBatch: number): ThreadStep[] {
+  const splits = prog.nodes.map((n) => splitOf(mod, n, parts));
+  const access = (id: number, write: boolean): Access => {
+    const s = mod.storage(mod.t(id)), start = ctx.addr(s);
+    return { storage: s.id, start, end: start + Math.max(bytesOf(s, maxBatch), 4), write };
+  };
+  const barrier = barriersAfter(splits.map((s) => s.kind), prog.nodes.map((n) => accessesOf(n, access)));
+  return prog.nodes.map((n, i) => {
+    const split = splits[i]!, after = barrier[i]!;
+    if (split.kind === "batch") return { kind: "batch", barrier: after, calls: [selectKernel(n, { ...ctx, scratch: "scr_", batch: "nb_", batchOffset: "lo_" })] };
+    if (split.kind === "serial") return { kind: "serial", barrier: after, calls: [selectKernel(n, { ...ctx, scratch: "scr_" })] };
+    return { kind: "parts", barrier: after, calls: split.parts.map((p) => selectKernel(p, { ...ctx, scratch: "scr_" })) };
+  });
 }

@@ -4,13 +4,7 @@
  * layer name is drawn from a hostile vocabulary, plus the same structure with plain names.
  * `sourceOf` runs the compiler pipeline up to the generated AssemblyScript, without asc.
  */
-import { checkGraph } from "../../compiler/frontend/index.js";
-import { lower } from "../../compiler/passes/lower/index.js";
-import { verify } from "../../compiler/ir/verify.js";
-import { fuse } from "../../compiler/passes/fuse.js";
-import { planMemory } from "../../compiler/passes/plan.js";
-import { selectKernel, type KernelCall } from "../../compiler/passes/select.js";
-import { assembleModule } from "../../compiler/assemble/module.js";
+import { runPipelineSync } from "../../compiler/pipeline.js";
 import { buildManifest, type Manifest } from "../../compiler/assemble/manifest.js";
 import { preludeHelperNames } from "../../compiler/assemble/prelude.js";
 import { rng } from "../compile/harness.js";
@@ -188,23 +182,6 @@ const HOSTILE_TEXT = [
 
 /** What `compile()` does up to the generated source, without asc. */
 export function sourceOf(input: unknown, maxBatch = 5): { source: string; manifest: Manifest } {
-  const graph = checkGraph(input);
-  const lw = lower(graph);
-  verify(lw.mod, "lower");
-  fuse(lw.mod);
-  verify(lw.mod, "fuse");
-  const trainableRank = (t: { name?: string; kind: string }) => {
-    const spec = graph.layers.flatMap((l) => l.weights).find((w) => w.fullName === (t.kind === "slot" ? t.name?.replace(/^[a-z]+\//, "") : t.name));
-    return spec?.trainable ? 0 : 1;
-  };
-  const plan = planMemory(lw.mod, maxBatch, trainableRank);
-  const select = (scratch: number) => lw.mod.programs.map((p) => ({
-    name: p.name,
-    calls: p.nodes.map((n) => selectKernel(n, { mod: lw.mod, addr: (t) => plan.offsets.get(lw.mod.storage(t).id)!, scratch, relaxed: false })),
-  }));
-  const scratchBytes = Math.max(0, ...select(0).flatMap((e) => e.calls.map((c: KernelCall) => c.def.scratchBytes ?? 0)));
-  const scratch = Math.ceil(plan.end / 64) * 64;
-  const { source } = assembleModule(select(scratch));
-  const pages = Math.ceil((scratch + scratchBytes) / 65536) + 1;
-  return { source, manifest: buildManifest(lw, plan, { maxBatch, pages, relaxed: false, weightsEmbedded: false }) };
+  const b = runPipelineSync({ input, options: { maxBatch, threads: 0, relaxedSimd: false, optimizeLevel: 0, guardBytes: 0 } }, "emit");
+  return { source: b.source!, manifest: buildManifest(b.lowered!, b.plan!, { maxBatch, pages: b.pages!, relaxed: false, weightsEmbedded: false }) };
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
-import { FILTER_GRAD_CHUNK } from "../../compiler/passes/fuse.js";
+import { FILTER_GRAD_CHUNK } from "../../compiler/passes/schedule.js";
 import { loadModel } from "../../runtime/index.js";
 import { busyTimes, rebalance, splitPoints } from "../../runtime/threads.js";
 

@@ -5,6 +5,7 @@
  */
 import type { ActivationName, Graph, Layer } from "../../frontend/graph-types.js";
 import { FULL, X, perCol, type EwExpr, type EwInput } from "../../ir/expr.js";
+import type { MatmulAttrs } from "../../prims/matmul.js";
 import { Module, numel, type Dim, type Program, type Tensor } from "../../ir/ir.js";
 
 export type Mode = "train" | "infer";
@@ -54,7 +55,7 @@ export class Builder {
     return out;
   }
 
-  matmul(a: Tensor, b: Tensor, out: Tensor, attrs: object): Tensor {
+  matmul(a: Tensor, b: Tensor, out: Tensor, attrs: MatmulAttrs): Tensor {
     this.mod.node(this.prog, "matmul", [a, b], [out], attrs, this.layer);
     return out;
   }

@@ -1,13 +1,14 @@
 /**
- * Lowering stage: checked Graph → IR Module with its programs.
+ * Lowering: checked Graph → IR Module with its programs.
  *  predict     inference-mode forward, outputs written to the output slots
  *  evaluate    inference-mode forward + loss and metrics (when the graph trains)
- *  train_step  training-mode forward + loss + backward (autodiff) + optimizer update
+ *  train_step  training-mode forward + loss; the `autodiff` pass appends its backward part and
+ *              the `optimizer` pass its update (both below, each a pass of its own)
  * All programs share the tensors that persist (weights, slots, inputs, outputs); activations are
  * per program and planned separately over one shared arena.
  */
 import type { Graph, Layer } from "../../frontend/graph-types.js";
-import { Module, numel, type Program, type Tensor } from "../../ir/ir.js";
+import { Module, numel, type Node, type Program, type Tensor } from "../../ir/ir.js";
 import { backward } from "../autodiff.js";
 import { Builder, type Mode } from "./builder.js";
 import { FEEDFORWARD, type Lowering } from "./layers.js";
@@ -34,6 +35,10 @@ export interface Lowered {
   result?: Tensor;
   /** Each layer's output tensor in train_step, in forward order (the NaN finder reads them). */
   trainLayerOutputs: { layer: string; tensor: Tensor }[];
+  /** What autodiff differentiates: train_step's forward nodes and the loss gradient that seeds it. */
+  training?: { program: Program; forward: Node[]; seed: { tensor: Tensor; grad: Tensor }; trainable: Set<number> };
+  /** After autodiff: the gradient of each trainable weight (by tensor id) that received one. */
+  weightGrads?: Map<number, Tensor>;
 }
 
 export function lower(graph: Graph): Lowered {
@@ -73,11 +78,24 @@ export function lower(graph: Graph): Lowered {
     const seed = lowerLoss(out, train, trainValues, { withGradient: true })!;
     const trainable = new Set<number>();
     for (const layer of graph.layers) for (const w of layer.weights) if (w.trainable) trainable.add(weights.get(w.fullName)!.id);
-    const { weightGrads } = backward(mod, train, forwardNodes, seed, trainable,
-      (w) => mod.tensor({ shape: w.shape, batched: false, dtype: "f32", kind: "grad", name: w.name, layer: w.layer }));
-    lowerOptimizer(out, train, weightGrads);
+    out.training = { program: train, forward: forwardNodes, seed, trainable };
   }
   return out;
+}
+
+/** The autodiff pass: train_step's backward nodes, after its loss. */
+export function differentiate(lw: Lowered): void {
+  if (!lw.training) return;
+  const { mod } = lw, { program, forward, seed, trainable } = lw.training;
+  lw.weightGrads = backward(mod, program, forward, seed, trainable,
+    (w) => mod.tensor({ shape: w.shape, batched: false, dtype: "f32", kind: "grad", name: w.name, layer: w.layer })).weightGrads;
+}
+
+/** The optimizer pass: the update of every weight that has a gradient, at the end of train_step. */
+export function lowerUpdate(lw: Lowered): void {
+  if (!lw.training) return;
+  if (!lw.weightGrads) throw new Error("internal: the optimizer pass runs after autodiff");
+  lowerOptimizer(lw, lw.training.program, lw.weightGrads);
 }
 
 function forward(lw: Lowered, prog: Program, mode: Mode): Map<string, Tensor> {

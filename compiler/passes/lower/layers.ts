@@ -101,7 +101,7 @@ const batchNorm: Lowering = (b, layer, [x]) => {
   if (!b.training(layer)) return normalize(b, x!, mm!, perCol(c), mv!, epsilon, gamma!, beta!);
   const rows = numel(x!.shape) / c;
   const r = b.recipBatch(rows);
-  const red = { outer: { batch: rows }, mid: 1, inner: c, axis: "outer", op: "sum" };
+  const red = { outer: { batch: rows }, mid: 1, inner: c, axis: "outer", op: "sum" } as const;
   const mean = b.act([c], false);
   b.mod.node(b.prog, "reduce", [x!, r], [mean], { ...red, inputs: [FULL, SCALAR], pre: X.mul(X.in(0), X.in(1)) }, layer.name);
   const variance = b.act([c], false);
@@ -119,7 +119,7 @@ const layerNorm: Lowering = (b, layer, [x]) => {
   const { epsilon } = a(layer);
   const c = x!.shape.at(-1)!;
   const rowsPer = numel(x!.shape) / c;
-  const red = { outer: { batch: rowsPer }, mid: c, inner: 1, axis: "mid", op: "sum", scale: 1 / c };
+  const red = { outer: { batch: rowsPer }, mid: c, inner: 1, axis: "mid", op: "sum", scale: 1 / c } as const;
   const mean = b.act(x!.shape.slice(0, -1).concat([1]));
   b.mod.node(b.prog, "reduce", [x!], [mean], { ...red, inputs: [FULL], pre: X.in(0) }, layer.name);
   const variance = b.act(x!.shape.slice(0, -1).concat([1]));

@@ -1,0 +1,236 @@
+/**
+ * `npm run readme-figures`: computes and prints every figure README.md and examples/*\/README.md
+ * state that does not come from the bench (the bench's own figures are bench/results/), so that
+ * anyone can check the READMEs against the tree they have.
+ *
+ * Always (about a minute): the seed CNN's module sizes as `kiln compile` builds them, every
+ * example graph's parameter count (`kiln check`), the memory the README's threads section quotes
+ * (`manifest.memory.pages` at --max-batch 64, one and two threads), and the two cheap examples
+ * (linear regression, iris) run in full into a temporary folder. The long examples' figures are
+ * printed from their committed `results.json`, with the date and commit they were measured at.
+ *
+ * `--examples`: also runs every example in full mode (its own run.mjs, the options its README
+ * names), one at a time, writing `results.json` and the learning curves into the example's
+ * folder, each stamped with the date, commit and machine (`measured`); and the linear-regression
+ * command-line walk-through (cli.sh). The long ones take minutes each. `--only a,b` limits
+ * `--examples` to those examples.
+ *
+ * Needs `dist/` (the npm script builds it first).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const { values: args } = parseArgs({ options: { examples: { type: "boolean", default: false }, only: { type: "string" } } });
+const only = args.only?.split(",").map((s) => s.trim()).filter(Boolean);
+
+const { compile } = await import(new URL("dist/compiler/index.js", "file://" + ROOT).href);
+
+/**
+ * Each example as its README measures it: the run.mjs arguments of the README's "Measured with"
+ * line (full mode), and `figures(summary)` → the lines the README states. `fromOutput(stdout)`:
+ * figures the run prints but does not put in its summary, kept in `summary.measured`. `cheap`:
+ * runs in seconds, so it is run (into a temporary folder) on every call.
+ */
+const EXAMPLES = [
+  { name: "linear-regression", cheap: true, args: [], figures: linearFigures },
+  { name: "iris", cheap: true, args: ["--seeds", "1,2,3,4,5"], figures: irisFigures },
+  { name: "mnist-cnn", args: ["--seeds", "1,2,3"], figures: mnistFigures },
+  { name: "names-gender", args: [], figures: genderFigures, fromOutput: (o) => ({ pFemale: /P\(female\): (.*)/.exec(o)?.[1] }) },
+  { name: "names-transformer", args: [], figures: transformerFigures, fromOutput: (o) => ({ heldOutNllByEpoch: [...o.matchAll(/held-out NLL\/char ([\d.]+)/g)].map((m) => Number(m[1])), samplesMarked: /sampled names[^\n]*\n\s*(.*)/.exec(o)?.[1] }) },
+  { name: "fine-tune", args: [], figures: fineTuneFigures },
+];
+
+const commit = git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with uncommitted changes)" : "");
+const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}`;
+
+out(`readme-figures — ${today()}, commit ${commit}; ${machine}; load average ${loadavg()[0].toFixed(1)}`);
+out();
+out("README.md");
+await moduleSizes();
+await parameterCounts();
+await threadMemory();
+out();
+
+const tmp = mkdtempSync(tmpdir() + "/kiln-readme-figures-");
+try {
+  for (const e of EXAMPLES) {
+    const dir = `examples/${e.name}`;
+    const full = args.examples && (!only || only.includes(e.name));
+    if (full || e.cheap) {
+      // A full run writes into the example's folder; a cheap check run into a temporary one.
+      const outDir = full ? ROOT + dir : `${tmp}/${e.name}`;
+      const summaryPath = `${outDir}/results.json`;
+      process.stderr.write(`[readme-figures] running ${dir}/run.mjs ${e.args.join(" ")} (full mode)…\n`);
+      const started = performance.now();
+      const stdout = runNode([`${dir}/run.mjs`, ...e.args, "--summary", summaryPath, "--out", outDir]);
+      const seconds = (performance.now() - started) / 1000;
+      const summary = JSON.parse(readFileSync(summaryPath, "utf8"));
+      summary.measured = { date: today(), commit, machine, loadAverage: Number(loadavg()[0].toFixed(2)), seconds: Math.round(seconds), ...(e.fromOutput?.(stdout) ?? {}) };
+      writeFileSync(summaryPath, JSON.stringify(summary, null, 2) + "\n");
+      out(`${dir}/README.md — run now${full ? " (written to results.json)" : " (check run, not written)"}, ${today()}, commit ${commit}, ${seconds.toFixed(0)} s`);
+      for (const line of e.figures(summary)) out("  " + line);
+    } else {
+      const summary = JSON.parse(readFileSync(ROOT + dir + "/results.json", "utf8"));
+      const when = summary.measured ? `measured ${summary.measured.date}, commit ${summary.measured.commit}` : `date not recorded (results.json last committed ${git("log", "-1", "--format=%cs", "--", dir + "/results.json") || "never"})`;
+      out(`${dir}/README.md — from results.json, ${when}; \`npm run readme-figures -- --examples --only ${e.name}\` re-measures it`);
+      for (const line of e.figures(summary)) out("  " + line);
+    }
+    out();
+  }
+  if (args.examples && (!only || only.includes("linear-regression"))) {
+    process.stderr.write("[readme-figures] running examples/linear-regression/cli.sh…\n");
+    const cli = spawnSync("sh", ["examples/linear-regression/cli.sh", `${tmp}/cli`], { cwd: ROOT, encoding: "utf8" });
+    if (cli.status !== 0) throw new Error(`cli.sh failed: ${cli.stderr}`);
+    out(`examples/linear-regression/README.md — command line (cli.sh), ${today()}`);
+    for (const line of cli.stdout.trim().split("\n").filter((l) => /^epoch (1|2|3|20)\/|^saved|^\{/.test(l))) out("  " + line.replace(tmp, "<out>"));
+    out();
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
+out("examples/web-mnist/README.md: its accuracy (\"about 93% after 300 steps of 16\") and drawing latency are measured in Chromium by test/browser/web-mnist.test.ts, not here; its parameter count is the seed CNN's above.");
+
+/** The seed CNN compiled as `kiln compile` does by default (--max-batch 64, -O0): training and inference-only modules. */
+async function moduleSizes() {
+  const graph = JSON.parse(readFileSync(ROOT + "examples/mnist-cnn/graph.json", "utf8"));
+  const { training: _t, targets: _g, ...inferenceGraph } = graph;
+  const train = (await compile(graph)).wasm.byteLength;
+  const infer = (await compile(inferenceGraph)).wasm.byteLength;
+  out(`  seed CNN module, kiln compile defaults (--max-batch 64, -O0): inference-only (graph without training/targets) ${bytes(infer)}, training ${bytes(train)}`);
+}
+
+/** `kiln check`'s "Total params" for every example graph (the README quotes the seed CNN's; example READMEs theirs). */
+async function parameterCounts() {
+  const graphs = ["mnist-cnn/graph.json", "fine-tune/graph-finetune.json", "iris/graph.json", "linear-regression/graph.json", "names-gender/graph.json", "names-transformer/graph.json"];
+  const counts = graphs.map((g) => {
+    const text = runNode(["bin/kiln.js", "check", `examples/${g}`]);
+    const total = /Total params: ([\d,]+)/.exec(text)?.[1];
+    const trainable = /Trainable params: ([\d,]+)/.exec(text)?.[1];
+    if (!total) throw new Error(`kiln check examples/${g}: no "Total params" line in its output`);
+    return `${g.replace("/graph.json", "")} ${total}${trainable !== total ? ` (${trainable} trainable)` : ""}`;
+  });
+  out(`  parameters (kiln check "Total params"): ${counts.join("; ")}`);
+}
+
+/** The README's threads section: planned memory at --max-batch 64, one thread and a 2-thread build. */
+async function threadMemory() {
+  const mb = (pages) => `${((pages * 65536) / 1e6).toFixed(1)} MB`;
+  const parts = [];
+  for (const [label, path] of [["seed CNN", "mnist-cnn"], ["names-transformer", "names-transformer"]]) {
+    const graph = readFileSync(`${ROOT}examples/${path}/graph.json`, "utf8");
+    const one = (await compile(graph)).manifest.memory.pages;
+    const two = (await compile(graph, { threads: 2 })).manifest.memory.pages;
+    parts.push(`${label} ${mb(two)} with --threads 2 instead of ${mb(one)} (${two} and ${one} pages)`);
+  }
+  out(`  memory at --max-batch 64 (manifest.memory.pages × 64 KiB, MB = 10^6 bytes): ${parts.join("; ")}`);
+}
+
+function linearFigures(s) {
+  const mse = s.history.loss.map((l) => (l === 0 ? "0" : l >= 1e-3 ? l.toPrecision(3) : l.toExponential(1)));
+  const firstZero = s.history.loss.findIndex((l) => l === 0);
+  return [
+    `learned weights: w1 = ${s.weights[0].toFixed(4)}, w2 = ${s.weights[1].toFixed(4)} (w1 + 2·w2 = ${(s.weights[0] + 2 * s.weights[1]).toFixed(4)})`,
+    `prediction for [5, 10]: ${s.prediction.toFixed(4)} (|error| ${Math.abs(s.prediction - 15).toFixed(4)}; exactly 15 in float32: ${s.prediction === 15})`,
+    `training MSE per epoch: ${mse.slice(0, 5).join(", ")}, …${firstZero >= 0 ? ` 0 from epoch ${firstZero + 1}` : ` last ${mse.at(-1)}`}`,
+  ];
+}
+
+function irisFigures(s) {
+  return [
+    `test accuracy by seed: ${s.runs.map((r) => `${r.seed}: ${pct(r.testAccuracy)}`).join(", ")}; mean ${pct(s.meanTestAccuracy)}`,
+  ];
+}
+
+function mnistFigures(s) {
+  const lines = s.runs.map((r) => `seed ${r.seed}: test accuracy after epochs 1–${r.history.val_accuracy.length}: ${r.history.val_accuracy.map((a) => (a * 100).toFixed(2)).join(", ")} %; final ${pct(r.testAccuracy)}; epochs ${range(r.epochSeconds, 1)} s (${range(r.samplesPerSecond, 0)} samples/s)`);
+  return [...lines, `mean final test accuracy ${pct(s.meanTestAccuracy)} (${s.train} training, ${s.test} test digits)`, loadLine(s)];
+}
+
+function genderFigures(s) {
+  const acc = s.history.val_accuracy, loss = s.history.val_loss;
+  const best = loss.indexOf(Math.min(...loss));
+  const count = 6402; // the training names (README); samples/s from the summary's epoch times
+  return [
+    `test accuracy ${pct(s.testAccuracy)}, test loss ${s.testLoss.toFixed(3)} (majority class ${(s.majority * 100).toFixed(1)} %)`,
+    `test accuracy after epochs 1, 8, 16, 20: ${[1, 8, 16, 20].map((e) => pct(acc[e - 1], 1)).join(", ")}; training accuracy at the end ${pct(s.history.accuracy.at(-1), 1)}; lowest test loss ${loss[best].toFixed(3)} at epoch ${best + 1}`,
+    `P(female): ${s.measured?.pFemale ?? "(printed by the run, not recorded in this results.json; re-measure with --examples)"}`,
+    `epochs ${range(s.epochSeconds, 1)} s (${range(s.epochSeconds.map((t) => count / t), 0)} samples/s)`,
+    loadLine(s),
+  ];
+}
+
+function transformerFigures(s) {
+  const byEpoch = s.measured?.heldOutNllByEpoch;
+  const best = byEpoch?.length ? byEpoch.indexOf(Math.min(...byEpoch)) : -1;
+  return [
+    `held-out NLL per character: untrained ${s.heldOutNllBefore.toFixed(3)}, add-one bigram ${s.bigramNll.toFixed(3)}, Transformer after ${s.epochs} epochs ${s.heldOutNll.toFixed(3)} nats; better than the bigram by ${s.improvement.toFixed(3)}`,
+    best >= 0 ? `held-out NLL after epoch 1 ${byEpoch[0].toFixed(3)}; best ${byEpoch[best].toFixed(3)} after epoch ${best + 1}` : "held-out NLL per epoch: printed by the run, not recorded in this results.json (re-measure with --examples)",
+    `sampled names (seed ${s.seed}${s.measured?.samplesMarked ? "; * = in neither list" : ""}): ${s.measured?.samplesMarked ?? s.samples.join(", ")}`,
+    `epochs ${range(s.epochSeconds, 1)} s (${range(s.epochSeconds.map((t) => 7580 / t), 0)} samples/s of 7,580 names)`,
+    loadLine(s),
+  ];
+}
+
+function fineTuneFigures(s) {
+  const base = s.base.history.val_accuracy.at(-1);
+  const by = (kind, shots) => s.results.find((r) => r.kind === kind && r.shots === shots);
+  const shots = [...new Set(s.results.map((r) => r.shots))];
+  return [
+    `base model (digits 0–4, ${s.baseEpochs} epochs): test accuracy ${pct(base)}`,
+    ...shots.map((n) => {
+      const [t, f] = [by("fine-tuned", n), by("from scratch", n)];
+      return `${n}/digit: fine-tuned ${pct(t.testAccuracy)}, ${t.secondsPerEpoch.toFixed(3)} s/epoch; from scratch ${pct(f.testAccuracy)}, ${f.secondsPerEpoch.toFixed(3)} s/epoch; difference ${((t.testAccuracy - f.testAccuracy) * 100).toFixed(2)} points; fine-tuning ${(f.secondsPerEpoch / t.secondsPerEpoch).toFixed(1)}× faster per epoch`;
+    }),
+    loadLine(s),
+  ];
+}
+
+function loadLine(s) {
+  return s.measured ? `(load average ${s.measured.loadAverage} when the run ended, ${s.measured.seconds} s in all; ${s.measured.machine})` : "(machine load not recorded)";
+}
+
+/** Runs node with `argv` in the repository; its stdout (throws with its stderr's end on failure). */
+function runNode(argv) {
+  // The child's stderr (progress, warnings) goes straight to ours.
+  const r = spawnSync(process.execPath, argv, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "inherit"] });
+  if (r.status !== 0) throw new Error(`node ${argv.join(" ")} exited with ${r.status ?? r.signal}; its output ended: ${tailLines(r.stdout ?? "", 5).join("\n")}`);
+  return r.stdout;
+}
+
+function today() {
+  return new Date().toISOString().slice(0, 10);
+}
+
+function out(line = "") {
+  console.log(line);
+}
+
+function git(...argv) {
+  try {
+    return execFileSync("git", argv, { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "";
+  }
+}
+
+function tailLines(text, n) {
+  return text.trim().split("\n").slice(-n);
+}
+
+function bytes(n) {
+  return `${n.toLocaleString("en-US")} B (${(n / 1024).toFixed(1)} KB)`;
+}
+
+function pct(v, digits = 2) {
+  return `${(v * 100).toFixed(digits)} %`;
+}
+
+/** "lo–hi" of a list at `digits` decimals (one figure when they round alike). */
+function range(xs, digits) {
+  const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+  return lo.toFixed(digits) === hi.toFixed(digits) ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
+}

@@ -1,0 +1,95 @@
+/**
+ * The bench's own arithmetic and hygiene (issue 15, item 9): FLOP counts of the workloads, the
+ * physical-ceiling formula per core kind, and that each start-up child loads only the packages its
+ * system needs (traced, as the bench checks them before timing). No timing is asserted.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { describe, expect, test } from "vitest";
+// @ts-expect-error -- plain JavaScript modules of the bench
+import { forwardFlops, readGraph, mlpGraph } from "../../bench/lib/graphs.js";
+// @ts-expect-error -- plain JavaScript module of the bench
+import { fpPipes, flopsPerCycle, clockProbe } from "../../bench/lib/ceiling.js";
+// @ts-expect-error -- plain JavaScript module of the bench
+import { importsOf, packagesOf } from "../../bench/lib/startup.js";
+// @ts-expect-error -- plain JavaScript module of the bench
+import { buildOnnx } from "../../bench/lib/ort.js";
+
+describe("bench FLOP counts", () => {
+  test("dense, conv, LSTM and attention count 2 FLOP per multiply-add", () => {
+    expect(forwardFlops(mlpGraph)).toBe(2 * (784 * 512 + 512 * 512 + 512 * 10));
+    // names-gender: embedding 16 → LSTM 32 over 15 steps (4 gates from [x, h]) → dense 1.
+    expect(forwardFlops(readGraph("examples/names-gender/graph.json"))).toBe(15 * 2 * 4 * 32 * (16 + 32) + 2 * 32);
+    // The seed CNN: three valid 3×3 convs and two dense layers.
+    const conv = (o: number, c: number, f: number) => 2 * o * o * f * 9 * c;
+    expect(forwardFlops(readGraph("examples/mnist-cnn/graph.json"))).toBe(conv(26, 1, 32) + conv(11, 32, 64) + conv(3, 64, 64) + 2 * 576 * 64 + 2 * 64 * 10);
+    const attention = {
+      inputs: [{ name: "x", shape: [5, 8] }],
+      layers: [{ name: "a", op: "multi_head_attention", num_heads: 2, key_dim: 3 }],
+    };
+    // Q, K, V: 5×8 → 5×6 each; output 5×6 → 5×8; scores and weighted sums 2 heads × 5×5×3 each.
+    expect(forwardFlops(attention)).toBe(3 * 2 * 5 * 8 * 6 + 2 * 5 * 6 * 8 + 2 * (2 * 2 * 5 * 5 * 3));
+  });
+
+  test("a conv the count does not model is refused, not miscounted", () => {
+    const strided = { inputs: [{ name: "x", shape: [8, 8, 1] }], layers: [{ name: "c", op: "conv2d", filters: 2, kernel_size: 3, strides: 2 }] };
+    expect(() => forwardFlops(strided)).toThrow(/c is not a valid, stride-1 conv2d/);
+  });
+});
+
+describe("bench physical ceiling", () => {
+  test("FLOP per cycle from the core's FP pipes: Zen 16 for both builds, Intel 8 plain / 16 relaxed", () => {
+    const zen = fpPipes({ vendor: "AuthenticAMD", family: 25, model: 17 });
+    expect([flopsPerCycle(zen, "plain"), flopsPerCycle(zen, "relaxed"), zen.known]).toEqual([16, 16, true]);
+    const intel = fpPipes({ vendor: "GenuineIntel", family: 6, model: 106 });
+    expect([flopsPerCycle(intel, "plain"), flopsPerCycle(intel, "relaxed")]).toEqual([8, 16]);
+    const other = fpPipes({ vendor: "ARM", family: 0, model: 0 });
+    expect(other.known).toBe(false);
+    expect(other.why).toMatch(/assumed/);
+  });
+
+  test("the clock probe's module validates and runs the chain it counts", async () => {
+    const probe = await clockProbe(1e5);
+    expect(probe.adds % 128).toBe(0);
+    expect(probe.adds).toBeGreaterThanOrEqual(1e5 - 128);
+    // y = 3 added `adds` times per step, XOR-ed into the sink over the 9 steps run so far: nonzero.
+    expect(probe.sink()).not.toBe(0);
+  });
+});
+
+describe("bench start-up children load only their system's packages", () => {
+  const dir = mkdtempSync(tmpdir() + "/kiln-bench-test-");
+  const graph = { inputs: [{ name: "x", shape: [3] }], layers: [{ name: "d", op: "dense", units: 2 }] };
+  const weights = { "d/kernel": Float32Array.from([1, 2, 3, 4, 5, 6]), "d/bias": Float32Array.from([0.5, -0.5]) };
+  writeFileSync(`${dir}/m.onnx`, buildOnnx(graph, weights));
+  writeFileSync(`${dir}/graph.json`, JSON.stringify(graph));
+  writeFileSync(`${dir}/weights.json`, JSON.stringify([{ name: "d/kernel", shape: [3, 2] }, { name: "d/bias", shape: [2] }]));
+  writeFileSync(`${dir}/weights.bin`, Buffer.concat([weights["d/kernel"], weights["d/bias"]].map((w) => Buffer.from(w.buffer))));
+
+  test("packagesOf names the innermost node_modules package of each path", () => {
+    expect(packagesOf(["/r/node_modules/a/x.js", "file:///r/node_modules/@s/b/y.mjs", "/r/node_modules/a/node_modules/c/z.js", "/r/dist/runtime/index.js"])).toEqual(["@s/b", "a", "c"]);
+  });
+
+  test("ORT-web: onnxruntime-web without onnx-proto", async () => {
+    const packages = await importsOf("ort-web", ["bench/startup/ort.js", `${dir}/m.onnx`, "x", "3"], dir);
+    expect(packages).toContain("onnxruntime-web");
+    expect(packages).not.toContain("onnx-proto");
+  });
+
+  test("TF.js cpu: core, layers and the cpu backend, without the wasm backend or the umbrella", async () => {
+    const packages = await importsOf("tfjs-cpu", ["bench/startup/tfjs.js", "cpu", `${dir}/graph.json`, `${dir}/weights.bin`, `${dir}/weights.json`], dir);
+    expect(packages).toEqual(expect.arrayContaining(["@tensorflow/tfjs-core", "@tensorflow/tfjs-layers", "@tensorflow/tfjs-backend-cpu"]));
+    for (const p of ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@tensorflow/tfjs-backend-webgl", "@tensorflow/tfjs-converter", "@tensorflow/tfjs-data"]) expect(packages).not.toContain(p);
+  });
+
+  test("TF.js wasm: core, layers and the wasm backend, without the umbrella or webgl", async () => {
+    const packages = await importsOf("tfjs-wasm", ["bench/startup/tfjs.js", "wasm", `${dir}/graph.json`, `${dir}/weights.bin`, `${dir}/weights.json`], dir);
+    expect(packages).toEqual(expect.arrayContaining(["@tensorflow/tfjs-core", "@tensorflow/tfjs-layers", "@tensorflow/tfjs-backend-wasm"]));
+    for (const p of ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-webgl", "@tensorflow/tfjs-converter", "@tensorflow/tfjs-data"]) expect(packages).not.toContain(p);
+  });
+
+  test("a child that loads a package its system does not need is refused, naming it", async () => {
+    // The ORT-web rule applied to the TF.js child, which loads tfjs-core: the check must fail.
+    await expect(importsOf("ort-web", ["bench/startup/tfjs.js", "cpu", `${dir}/graph.json`, `${dir}/weights.bin`, `${dir}/weights.json`], dir)).rejects.toThrow(/loaded @tensorflow\/tfjs-core, which ort-web does not need/);
+  });
+});
