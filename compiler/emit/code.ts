@@ -37,10 +37,29 @@ export function intlit(n: number): string {
   return String(n);
 }
 
-/** Indents every line of a block by `n` levels of two spaces. */
-export function indent(block: string, n = 1): string {
+// ---------------------------------------------------------------- lines and blocks
+
+/**
+ * Source text as emitters build it: a string (one or more lines) or a list of pieces, nested as
+ * convenient. The one idiom for lines and indentation: collect pieces in arrays, `lines` joins
+ * them, `indent` and `block` nest them. (Empty lines are never indented.)
+ */
+export type Src = string | readonly Src[];
+
+/** The pieces joined into lines. */
+export function lines(...parts: Src[]): string {
+  return parts.map((p) => (typeof p === "string" ? p : lines(...p))).join("\n");
+}
+
+/** Every line of `src` indented by `n` levels of two spaces. */
+export function indent(src: Src, n = 1): string {
   const pad = "  ".repeat(n);
-  return block.split("\n").map((l) => (l.length ? pad + l : l)).join("\n");
+  return lines(src).split("\n").map((l) => (l.length ? pad + l : l)).join("\n");
+}
+
+/** A braced block: `head` (ending in "{"), the body indented one level, `close`. */
+export function block(head: string, body: Src, close = "}"): string {
+  return `${head}\n${indent(body)}\n${close}`;
 }
 
 // ---------------------------------------------------------------- kernel sizes and names

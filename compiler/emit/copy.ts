@@ -4,7 +4,7 @@
  * copy becomes nested loops around the longest possible run; unit-stride runs use memory.copy
  * (long) or f32x4 (short, or accumulating), other runs a scalar strided loop. Strides are in elements.
  */
-import { indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
+import { block, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import { flit } from "./elementwise.js";
 
@@ -43,12 +43,12 @@ export function runCopy(d: string, s: string, n: string, nConst: number | null, 
   const sca = accumulate ? `load<f32>(${d} + _o) + load<f32>(${s} + _o)` : `load<f32>(${s} + _o)`;
   const lines = ["let _k: i32 = 0;"];
   if (nConst === null || nConst >= 4) {
-    lines.push(`for (; _k + 4 <= ${n}; _k += 4) {`, indent([`const _o: usize = <usize>_k << 2;`, `v128.store(${d} + _o, ${vec});`].join("\n")), "}");
+    lines.push(block(`for (; _k + 4 <= ${n}; _k += 4) {`, [`const _o: usize = <usize>_k << 2;`, `v128.store(${d} + _o, ${vec});`]));
   }
   if (nConst === null || nConst % 4 !== 0) {
-    lines.push(`for (; _k < ${n}; _k++) {`, indent([`const _o: usize = <usize>_k << 2;`, `store<f32>(${d} + _o, ${sca});`].join("\n")), "}");
+    lines.push(block(`for (; _k < ${n}; _k++) {`, [`const _o: usize = <usize>_k << 2;`, `store<f32>(${d} + _o, ${sca});`]));
   }
-  return ["{", indent(lines.join("\n")), "}"];
+  return [block("{", lines)];
 }
 
 /** Size source text for an axis whose size may be a merged `name*k` runtime product. */
@@ -83,11 +83,9 @@ export function emitCopy(spec: CopySpec): KernelDef {
     body = innerRun(axes[axes.length - 1], axes.length > 1 ? `_s${axes.length - 2}` : "0", axes.length > 1 ? `_d${axes.length - 2}` : "0", acc);
     for (let k = axes.length - 2; k >= 0; k--) {
       const ps = k > 0 ? `_s${k - 1} + ` : "", pd = k > 0 ? `_d${k - 1} + ` : "";
-      body = [
-        `for (let _i${k}: i32 = 0; _i${k} < ${axisSize(axes[k]).src}; _i${k}++) {`,
-        indent([`const _s${k}: i32 = ${ps}_i${k} * ${intlit(axes[k].src)};`, `const _d${k}: i32 = ${pd}_i${k} * ${intlit(axes[k].dst)};`, ...body].join("\n")),
-        "}",
-      ];
+      body = [block(`for (let _i${k}: i32 = 0; _i${k} < ${axisSize(axes[k]).src}; _i${k}++) {`, [
+        `const _s${k}: i32 = ${ps}_i${k} * ${intlit(axes[k].src)};`, `const _d${k}: i32 = ${pd}_i${k} * ${intlit(axes[k].dst)};`, ...body,
+      ])];
     }
   }
   return {

@@ -14,7 +14,7 @@
  * The comparison is done exactly on integers: (x >>> 8) >= ceil(rate · 2^24).
  * `rng` points at two u32 words: [0] = seed, [1] = step (read only here).
  */
-import { f32lit, indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
+import { f32lit, indent, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 
 export interface DropoutMaskSpec {

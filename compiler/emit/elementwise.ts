@@ -8,7 +8,7 @@
 import type { ActivationName } from "../frontend/graph-types.js";
 import type { EwBinary, EwCmp, EwExpr, EwInput, EwUnary } from "../ir/expr.js";
 import { activationNeeds, activationScalar, activationSimd } from "./activation.js";
-import { f32lit, indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
+import { block, f32lit, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 
 export interface ElementwiseSpec { rows: SizeArg; cols: number; inputs: EwInput[]; outputs: { expr: EwExpr; accumulate?: boolean }[] }
@@ -328,15 +328,15 @@ export function emitElementwise(spec: ElementwiseSpec): KernelDef {
     "let _j: i32 = 0;",
   ];
   if (L === null || L >= 4) {
-    inner.push(`for (; _j + 4 <= ${runLen}; _j += 4) {`, indent([...vec.lines, ...storeLines(spec.outputs, vec.vals, "v", "_j")].join("\n")), "}");
+    inner.push(block(`for (; _j + 4 <= ${runLen}; _j += 4) {`, [...vec.lines, ...storeLines(spec.outputs, vec.vals, "v", "_j")]));
   }
   if (L === null || L % 4 !== 0) {
-    inner.push(`for (; _j < ${runLen}; _j++) {`, indent([...sca.lines, ...storeLines(spec.outputs, sca.vals, "s", "_j")].join("\n")), "}");
+    inner.push(block(`for (; _j < ${runLen}; _j++) {`, [...sca.lines, ...storeLines(spec.outputs, sca.vals, "s", "_j")]));
   }
   const body = [
     ...cg.top(roots),
     ...(L === null ? [`const _n: i32 = ${rows} * ${intlit(spec.cols)};`] : []),
-    `for (let _b: i32 = 0; _b < ${blocks}; _b++) {`, indent(inner.join("\n")), "}",
+    block(`for (let _b: i32 = 0; _b < ${blocks}; _b++) {`, inner),
   ];
   const params = kernelParams(EW_LOCALS, [...spec.inputs.map((_, i) => `in${i}`), ...spec.outputs.map((_, k) => `out${k}`)], spec.rows);
   const canon = { rows: spec.rows, cols: spec.cols, inputs: spec.inputs.map((m) => [m.div, m.mod ?? 0, m.dtype ?? "f32"]), outputs: spec.outputs.map((o) => [o.expr, !!o.accumulate]) };

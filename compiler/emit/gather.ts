@@ -4,7 +4,7 @@
  * ids are i32. The runtime validates ids before a step; an id outside [0, vocab) that slips
  * through anyway reads as a zero row and contributes no gradient instead of touching other memory.
  */
-import { indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
+import { block, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import { runCopy } from "./copy.js";
 import { checkCount } from "./elementwise.js";
@@ -27,7 +27,7 @@ function rowLoop(spec: GatherSpec, bad: string, body: string[]): string {
     `if (<u32>_id >= <u32>${intlit(spec.vocab)}) { ${bad} continue; }`,
     ...body,
   ];
-  return [`for (let _r: i32 = 0; _r < ${sizeSrc(GATHER_LOCALS, spec.rows)}; _r++) {`, indent(row.join("\n")), "}"].join("\n");
+  return [block(`for (let _r: i32 = 0; _r < ${sizeSrc(GATHER_LOCALS, spec.rows)}; _r++) {`, row)].join("\n");
 }
 
 const rowAddr = (base: string, row: string, dim: number): string => `${base} + ((<usize>${row} * ${intlit(dim)}) << 2)`;

@@ -7,7 +7,7 @@
  * SIMD over all elements; softmax rows (logits, fused) run SIMD over classes with the prelude's
  * exp4; the probability-input cross-entropies and the metrics loop scalar per row.
  */
-import { f32lit, indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
+import { block, f32lit, indent, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import type { LossType, MetricName } from "../frontend/graph-types.js";
 
@@ -74,7 +74,7 @@ function build(s: LossSpec, withGrad: boolean): KernelDef {
     `let lsum: f64 = 0;`,
     lossBlock,
     `store<f32>(out, <f32>(lsum / <f64>${perRow ? "R" : "N"}));`,
-    ...s.metrics.map((m, i) => `{\n${indent(metric(s, m, 4 * (i + 1)))}\n}`),
+    ...s.metrics.map((m, i) => block("{", metric(s, m, 4 * (i + 1)))),
   ].join("\n");
   const params = kernelParams(LOSS_LOCALS, ["pred", "target", ...(withGrad ? ["grad"] : []), "out", ...(s.fusedSoftmax ? ["probs"] : [])], s.rows);
   return {
@@ -187,9 +187,9 @@ ${loss}${withGrad ? `\nfor (let c: i32 = 0; c < C; c++) store<f32>(gp + (<usize>
 /** Vector loop over the row's classes, 4 at a time, then a scalar tail; both see `c` and `off`. */
 function classLoop(classes: number, vec: string, sca: string): string {
   const parts = ["let c: i32 = 0;"];
-  if (classes >= 4) parts.push(`for (; c + 4 <= C; c += 4) {\n  const off: usize = <usize>c << 2;\n${indent(vec)}\n}`);
-  if (classes % 4 !== 0) parts.push(`for (; c < C; c++) {\n  const off: usize = <usize>c << 2;\n${indent(sca)}\n}`);
-  return `{\n${indent(parts.join("\n"))}\n}`;
+  if (classes >= 4) parts.push(block("for (; c + 4 <= C; c += 4) {", ["const off: usize = <usize>c << 2;", vec]));
+  if (classes % 4 !== 0) parts.push(block("for (; c < C; c++) {", ["const off: usize = <usize>c << 2;", sca]));
+  return block("{", parts);
 }
 
 /**

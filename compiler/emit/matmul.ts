@@ -6,7 +6,7 @@
  */
 import type { ActivationName } from "../frontend/graph-types.js";
 import { activationNeeds } from "./activation.js";
-import { intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
+import { block, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
 import { gemmBody, gemmPrologue, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
 import { gemvScratchBytes, gemvSmallM } from "./gemv.js";
 import type { KernelDef } from "./kernel.js";
@@ -158,7 +158,7 @@ function batchLoops(batch: NonNullable<MatmulSpec["batch"]>, body: string): stri
     body,
   ].join("\n");
   for (let i = batch.length - 1; i >= 0; i--) {
-    inner = `for (let bi${i}_ = 0; bi${i}_ < ${sizeSrc(MATMUL_LOCALS, batch[i].count, "batch count")}; bi${i}_++) {\n${inner.replace(/^/gm, "  ")}\n}`;
+    inner = block(`for (let bi${i}_ = 0; bi${i}_ < ${sizeSrc(MATMUL_LOCALS, batch[i].count, "batch count")}; bi${i}_++) {`, inner);
   }
   return inner;
 }

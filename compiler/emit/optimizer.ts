@@ -120,11 +120,11 @@ const alv = f32x4.splat(al);
 let i: i32 = 0;
 for (; i + 4 <= ${n}; i += 4) {
   const off: usize = <usize>i << 2;
-${indent(rule(s, SIMD).join("\n"))}
+${indent(rule(s, SIMD))}
 }
 for (; i < ${n}; i++) {
   const off: usize = <usize>i << 2;
-${indent(rule(s, SCALAR).join("\n"))}
+${indent(rule(s, SCALAR))}
 }`;
   const k = [s.type, s.n, s.learning_rate, s.momentum, s.nesterov, s.beta_1, s.beta_2, s.epsilon, s.weight_decay, s.rho];
   return {

@@ -5,7 +5,7 @@
  * c % 4. Windows are clamped to the real image, so padding never takes part: max pooling behaves
  * as if padded with −∞, average pooling divides by the count of real elements in each window.
  */
-import { f32lit, indent, intlit, kernelParams, locals } from "./code.js";
+import { block, f32lit, indent, intlit, kernelParams, locals } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import { bare, SCALAR, SIMD, type Ops } from "./ops.js";
 
@@ -46,7 +46,7 @@ ${windowLoop(`const v = ${v};\nacc = ${bare(max ? o.max("acc", "v") : o.add("acc
 ${o.store("yp + (<usize>ch << 2)", max ? "acc" : bare(o.div("acc", o.splat("cnt"))))}`;
   };
   const general = channelLoops(s.c, group(SIMD), group(SCALAR));
-  const inner = unrollable(s) ? `if (${FULL_WINDOW(s)}) {\n${indent(fullWindowForward(s))}\n} else {\n${indent(general)}\n}` : general;
+  const inner = unrollable(s) ? block(`if (${FULL_WINDOW(s)}) {`, fullWindowForward(s), block("} else {", general)) : general;
   return kernel(s, "fwd", ["x", "y"], outerLoops(s, "y", inner));
 }
 
@@ -72,7 +72,7 @@ ${outerLoops(s, "dy", scatter)}`;
   }
   if (s.reluGrad && s.kind !== "max") throw new Error("internal: reluGrad needs max pooling with tiling windows");
   const clamped = `${windowLoop(`memory.fill(dxb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)}) << 2), 0, ${intlit(s.c * 4)});`)}\n${scatter}${s.reluGrad ? "\n" + reluMaskWindow(s) : ""}`;
-  const inner = unrollable(s) ? `if (${FULL_WINDOW(s)}) {\n${indent(fullWindowGrad(s))}\n} else {\n${indent(clamped)}\n}` : clamped;
+  const inner = unrollable(s) ? block(`if (${FULL_WINDOW(s)}) {`, fullWindowGrad(s), block("} else {", clamped)) : clamped;
   return kernel(s, "grad", ["x", "dy", "dx"], outerLoops(s, "dy", inner, uncoveredZero(s)));
 }
 
@@ -104,12 +104,12 @@ function windowBase(s: Pool2dSpec, name: string, base: string): string {
 function unrolledChannels(s: Pool2dSpec, ptrs: string[], vec: Group, sca: Group): string {
   const c4 = Math.floor(s.c / 4) * 4, parts: string[] = [];
   if (s.c <= 64) {
-    for (let ch = 0; ch < c4; ch += 4) parts.push(`{\n${indent(vec(ch * 4, ""))}\n}`);
+    for (let ch = 0; ch < c4; ch += 4) parts.push(block("{", vec(ch * 4, "")));
   } else {
     const at = ptrs.map((p) => `const ${p}c: usize = ${p} + <usize>(ch << 2);`).join("\n");
-    parts.push(`for (let ch: i32 = 0; ch < ${intlit(c4)}; ch += 4) {\n${indent(at + "\n" + vec(0, "c"))}\n}`);
+    parts.push(block(`for (let ch: i32 = 0; ch < ${intlit(c4)}; ch += 4) {`, [at, vec(0, "c")]));
   }
-  for (let ch = c4; ch < s.c; ch++) parts.push(`{\n${indent(sca(ch * 4, ""))}\n}`);
+  for (let ch = c4; ch < s.c; ch++) parts.push(block("{", sca(ch * 4, "")));
   return parts.join("\n");
 }
 
@@ -268,18 +268,14 @@ ${indent(inner, 3)}
 /** Channel loop: `vec` per 4 channels while 4 remain, `sca` for the rest (both see `ch`). */
 function channelLoops(c: number, vec: string, sca: string): string {
   const parts = ["let ch: i32 = 0;"];
-  if (c >= 4) parts.push(`for (; ch + 4 <= ${intlit(c)}; ch += 4) {\n${indent(vec)}\n}`);
-  if (c % 4 !== 0) parts.push(`for (; ch < ${intlit(c)}; ch++) {\n${indent(sca)}\n}`);
+  if (c >= 4) parts.push(block(`for (; ch + 4 <= ${intlit(c)}; ch += 4) {`, vec));
+  if (c % 4 !== 0) parts.push(block(`for (; ch < ${intlit(c)}; ch++) {`, sca));
   return parts.join("\n");
 }
 
 /** Row-major walk over the clamped window (this order defines "first" for ties). */
 function windowLoop(inner: string): string {
-  return `for (let iy: i32 = iy0; iy < iy1; iy++) {
-  for (let ix: i32 = ix0; ix < ix1; ix++) {
-${indent(inner, 2)}
-  }
-}`;
+  return block("for (let iy: i32 = iy0; iy < iy1; iy++) {", block("for (let ix: i32 = ix0; ix < ix1; ix++) {", inner));
 }
 
 function kernel(s: Pool2dSpec, dir: "fwd" | "grad", tensors: string[], body: string): KernelDef {

@@ -5,7 +5,7 @@
  * 16 columns, so column sums over many rows stream at full width), or along r when Q = 1
  * (four accumulators, then a horizontal reduction), or falls back to scalar loops.
  */
-import { f32lit, indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
+import { block, f32lit, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import type { EwExpr, EwInput } from "../ir/expr.js";
 import { bare, SCALAR, SIMD, type Ops } from "./ops.js";
@@ -95,7 +95,7 @@ class ReduceGen {
 
   pLoop(inner: string[]): string[] {
     if (this.v.P === 1) return ["const _pp: i32 = 0;", ...inner];
-    return [`for (let _pp: i32 = 0; _pp < ${size(this.v.P)}; _pp++) {`, indent(inner.join("\n")), "}"];
+    return [block(`for (let _pp: i32 = 0; _pp < ${size(this.v.P)}; _pp++) {`, inner)];
   }
 
   blockOf(r: string): string {
@@ -117,9 +117,9 @@ class ReduceGen {
     const rb = this.rowChunk();
     const out = accs.flatMap((a, u) => this.store(a, `_pp * ${intlit(this.v.Q)} + _qq${u ? ` + ${intlit(4 * u)}` : ""}`, nv > 0, rb ? "_r0 > 0" : undefined));
     const R = size(this.v.R);
-    if (!rb) return [...decl, `for (let _rr: i32 = 0; _rr < ${R}; _rr++) {`, indent(step.join("\n")), "}", ...out];
-    const chunk = [`const _r1: i32 = min<i32>(_r0 + ${intlit(rb)}, ${R});`, ...decl, "for (let _rr: i32 = _r0; _rr < _r1; _rr++) {", indent(step.join("\n")), "}", ...out];
-    return [`for (let _r0: i32 = 0; _r0 < ${R}; _r0 += ${intlit(rb)}) {`, indent(chunk.join("\n")), "}"];
+    if (!rb) return [...decl, block(`for (let _rr: i32 = 0; _rr < ${R}; _rr++) {`, step), ...out];
+    const chunk = [`const _r1: i32 = min<i32>(_r0 + ${intlit(rb)}, ${R});`, ...decl, block("for (let _rr: i32 = _r0; _rr < _r1; _rr++) {", step), ...out];
+    return [block(`for (let _r0: i32 = 0; _r0 < ${R}; _r0 += ${intlit(rb)}) {`, chunk)];
   }
 
   /** Vectorized along q (Q ≥ 4): 16-column tiles, then 4-column tiles, then scalar columns. */
@@ -127,7 +127,7 @@ class ReduceGen {
     const Q = this.v.Q;
     const body = ["let _qq: i32 = 0;"];
     const loop = (w: number, nv: number): void => {
-      body.push(`for (; _qq + ${intlit(w)} <= ${intlit(Q)}; _qq += ${intlit(w)}) {`, indent(this.tile(cg, nv).join("\n")), "}");
+      body.push(block(`for (; _qq + ${intlit(w)} <= ${intlit(Q)}; _qq += ${intlit(w)}) {`, this.tile(cg, nv)));
     };
     if (Q >= 16) loop(16, 4);
     if (Q % 16 >= 4) loop(4, 1);
@@ -145,12 +145,12 @@ class ReduceGen {
       return [...b.lines, `_a${u} = ${combine(c, SIMD, `_a${u}`, b.vals[0])};`].join("\n");
     });
     const constR = typeof this.v.R === "number" ? this.v.R : Infinity;
-    if (constR >= 16) body.push(`for (; _rr + 16 <= ${R}; _rr += 16) {`, indent(steps(4).join("\n")), "}");
-    if (constR >= 4) body.push(`for (; _rr + 4 <= ${R}; _rr += 4) {`, indent(steps(1).join("\n")), "}");
+    if (constR >= 16) body.push(block(`for (; _rr + 16 <= ${R}; _rr += 16) {`, steps(4)));
+    if (constR >= 4) body.push(block(`for (; _rr + 4 <= ${R}; _rr += 4) {`, steps(1)));
     const s = cg.body([this.root], "s", "_rr", "t");
     body.push(
       `let _a: f32 = ${c.h}(${combine(c, SIMD, combine(c, SIMD, "_a0", "_a1"), combine(c, SIMD, "_a2", "_a3"))});`,
-      `for (; _rr < ${R}; _rr++) {`, indent([...s.lines, `_a = ${combine(c, SCALAR, "_a", s.vals[0])};`].join("\n")), "}",
+      block(`for (; _rr < ${R}; _rr++) {`, [...s.lines, `_a = ${combine(c, SCALAR, "_a", s.vals[0])};`]),
       ...this.store("_a", "_pp", false),
     );
     return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
@@ -160,9 +160,9 @@ class ReduceGen {
   scalar(cg: EwCodegen): string[] {
     const b = cg.body([this.root], "s", "0", "");
     const step = [`const _e: i32 = (${this.blockOf("_rr")}) * ${intlit(this.v.Q)} + _qq;`, ...cg.block([this.root], "_e"), ...b.lines, `_a = ${combine(this.c, SCALAR, "_a", b.vals[0])};`];
-    const perQ = [`let _a: f32 = ${this.c.init};`, `for (let _rr: i32 = 0; _rr < ${size(this.v.R)}; _rr++) {`, indent(step.join("\n")), "}",
+    const perQ = [`let _a: f32 = ${this.c.init};`, block(`for (let _rr: i32 = 0; _rr < ${size(this.v.R)}; _rr++) {`, step),
       ...this.store("_a", `_pp * ${intlit(this.v.Q)} + _qq`, false)];
-    const body = [`for (let _qq: i32 = 0; _qq < ${intlit(this.v.Q)}; _qq++) {`, indent(perQ.join("\n")), "}"];
+    const body = [block(`for (let _qq: i32 = 0; _qq < ${intlit(this.v.Q)}; _qq++) {`, perQ)];
     return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
   }
 

@@ -4,7 +4,7 @@
  * (horizontal max/sum); inner > 1 is vectorized across inner. `causal` (inner = 1, rows = groups·T,
  * mid = S): row r is query i = r % T and keys j > i are masked (softmax 0, log-softmax −∞, grad 0).
  */
-import { indent, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
+import { block, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import { checkCount } from "./elementwise.js";
 import { SCALAR, SIMD, type Ops } from "./ops.js";
@@ -22,8 +22,8 @@ const at = (base: string, idx: string): string => `${base} + (<usize>(${idx}) <<
 function rowLoop(from: string, to: string, body: (lane: Ops, k: string) => string[]): string[] {
   return [
     `_k = ${from};`,
-    `for (; _k + 4 <= ${to}; _k += 4) {`, indent(body(SIMD, "_k").join("\n")), "}",
-    `for (; _k < ${to}; _k++) {`, indent(body(SCALAR, "_k").join("\n")), "}",
+    block(`for (; _k + 4 <= ${to}; _k += 4) {`, body(SIMD, "_k")),
+    block(`for (; _k < ${to}; _k++) {`, body(SCALAR, "_k")),
   ];
 }
 
@@ -72,13 +72,13 @@ function softmaxRows(spec: SoftmaxSpec): string[] {
       : [L.store(at("_y", k), L.mul(L.load(at("_y", k)), L.splat("_inv")))]),
     ...maskTail(spec, "_y", log ? "<f32>-Infinity" : "0.0"),
   ];
-  return [`for (let _r: i32 = 0; _r < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _r++) {`, indent(row.join("\n")), "}"];
+  return [block(`for (let _r: i32 = 0; _r < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _r++) {`, row)];
 }
 
 /** inner > 1: one column group (`lane` wide at column `_i`), three strided passes over mid. */
 function softmaxColumns(spec: SoftmaxSpec, L: Ops): string[] {
   const idx = (k: string): string => `_base + ${k} * ${intlit(spec.inner)}`;
-  const loop = (body: string[]): string[] => [`for (let _k: i32 = 0; _k < ${intlit(spec.mid)}; _k++) {`, indent(body.join("\n")), "}"];
+  const loop = (body: string[]): string[] => [block(`for (let _k: i32 = 0; _k < ${intlit(spec.mid)}; _k++) {`, body)];
   return [
     `const _base: i32 = _o * ${intlit(spec.mid * spec.inner)} + _i;`,
     `let _m: ${L.ty} = ${L.splat("<f32>-Infinity")};`,
@@ -95,10 +95,10 @@ function softmaxColumns(spec: SoftmaxSpec, L: Ops): string[] {
 function columnsKernel(spec: SoftmaxSpec, group: (L: Ops) => string[]): string[] {
   const per = [
     "let _i: i32 = 0;",
-    `for (; _i + 4 <= ${intlit(spec.inner)}; _i += 4) {`, indent(group(SIMD).join("\n")), "}",
-    `for (; _i < ${intlit(spec.inner)}; _i++) {`, indent(group(SCALAR).join("\n")), "}",
+    block(`for (; _i + 4 <= ${intlit(spec.inner)}; _i += 4) {`, group(SIMD)),
+    block(`for (; _i < ${intlit(spec.inner)}; _i++) {`, group(SCALAR)),
   ];
-  return [`for (let _o: i32 = 0; _o < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _o++) {`, indent(per.join("\n")), "}"];
+  return [block(`for (let _o: i32 = 0; _o < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _o++) {`, per)];
 }
 
 function keyOf(kind: string, spec: SoftmaxGradSpec): string {
@@ -141,12 +141,12 @@ function gradRows(spec: SoftmaxGradSpec): string[] {
     ...rowLoop("0", "_len", (L, k) => [storeDx(L, at("_dx", k), gradValue(L, log, L.load(at("_y", k)), L.load(at("_dy", k)), L === SIMD ? "_sv" : "_s"), acc)]),
     ...maskTail(spec, "_dx", acc ? null : "0.0"),
   ];
-  return [`for (let _r: i32 = 0; _r < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _r++) {`, indent(row.join("\n")), "}"];
+  return [block(`for (let _r: i32 = 0; _r < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _r++) {`, row)];
 }
 
 function gradColumns(spec: SoftmaxGradSpec, L: Ops): string[] {
   const idx = (k: string): string => `_base + ${k} * ${intlit(spec.inner)}`;
-  const loop = (body: string[]): string[] => [`for (let _k: i32 = 0; _k < ${intlit(spec.mid)}; _k++) {`, indent(body.join("\n")), "}"];
+  const loop = (body: string[]): string[] => [block(`for (let _k: i32 = 0; _k < ${intlit(spec.mid)}; _k++) {`, body)];
   const dy = L.load(at("dy", idx("_k"))), y = L.load(at("y", idx("_k")));
   return [
     `const _base: i32 = _o * ${intlit(spec.mid * spec.inner)} + _i;`,

@@ -10,7 +10,7 @@
  * Padded convolutions first copy each image into a zero-bordered buffer in scratch.
  */
 import { directConvApplies } from "../../select/rules.js";
-import { indent, intlit, kernelParams } from "../code.js";
+import { block, indent, intlit, kernelParams } from "../code.js";
 import { roundUp } from "../gemm-core.js";
 import type { KernelDef } from "../kernel.js";
 import { checkConv2dSpec, CONV_LOCALS, type Conv2dSpec } from "./spec.js";
@@ -57,7 +57,7 @@ export function emitConv2dGradFilterDirect(spec: Conv2dSpec): KernelDef {
       }
       lines.push(`}`);
     });
-    return `{\n${indent(lines.join("\n"))}\n}`;
+    return block("{", lines);
   };
 
   const groups: (typeof taps)[] = [];
@@ -65,7 +65,7 @@ export function emitConv2dGradFilterDirect(spec: Conv2dSpec): KernelDef {
   const perRow: string[] = [];
   if (fullChunks > 0) {
     const body = groups.map((g) => pass(g, GF_VECS, "fc_", 0, new Array(GF_VECS).fill(4))).join("\n");
-    perRow.push(`for (let fc_: i32 = 0; fc_ < ${intlit(fullChunks * GF_VECS * 16)}; fc_ += ${intlit(GF_VECS * 16)}) {\n${indent(body)}\n}`);
+    perRow.push(block(`for (let fc_: i32 = 0; fc_ < ${intlit(fullChunks * GF_VECS * 16)}; fc_ += ${intlit(GF_VECS * 16)}) {`, body));
   }
   if (tailVecs > 0) {
     const base = fullChunks * GF_VECS * 16;
@@ -98,7 +98,7 @@ export function emitConv2dGradFilterDirect(spec: Conv2dSpec): KernelDef {
     `  for (let oy_: i32 = 0; oy_ < ${intlit(s.oh)}; oy_++) {`,
     `    const xr_: usize = xi_ + <usize>(oy_ * ${intlit(s.sh * wp * c4)});`,
     `    const dr_: usize = dy + <usize>((b_ * ${intlit(s.oh * s.ow)} + oy_ * ${intlit(s.ow)}) * ${intlit(F * 4)});`,
-    indent(perRow.join("\n"), 2),
+    indent(perRow, 2),
     `  }`,
     `}`,
   ].join("\n");

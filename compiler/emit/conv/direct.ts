@@ -12,7 +12,7 @@
 import type { ActivationName } from "../../frontend/graph-types.js";
 import { directConvApplies } from "../../select/rules.js";
 import { activationNeeds, activationSimd } from "../activation.js";
-import { indent, intlit, kernelParams } from "../code.js";
+import { block, indent, intlit, kernelParams } from "../code.js";
 import { roundUp } from "../gemm-core.js";
 import type { KernelDef } from "../kernel.js";
 import { checkConv2dSpec, CONV_LOCALS, type Conv2dSpec } from "./spec.js";
@@ -210,7 +210,7 @@ function interiorSplit(c: DirectCtx, P: number, pooled: boolean): string {
   const conds = Array.from({ length: P }, (_, i) =>
     `oy${i}_ >= ${intlit(y0)} && oy${i}_ < ${intlit(y1)} && ox${i}_ >= ${intlit(x0)} && ox${i}_ < ${intlit(x1)}`);
   const border = [...pixelPointers(c, P, true, pooled), blockChunks(c, P, c.v, true, pooled)].join("\n");
-  return `if (${conds.join(" && ")}) {\n${indent(fast)}\n} else {\n${indent(border)}\n}`;
+  return block(`if (${conds.join(" && ")}) {`, fast, block("} else {", border));
 }
 
 /** Byte offset of a tap's x element from the window origin. */
