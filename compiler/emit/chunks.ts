@@ -5,10 +5,11 @@
  * whoever runs them (threads start on chunk boundaries), so the sums' order depends on the batch
  * size only.
  */
-import { intlit } from "./code.js";
+import { intlit, kernelParams, locals } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 
-const usize = (name: string) => ({ name, type: "usize" as const });
+/** Locals end with "_" (the GEMM family's convention). */
+export const CHUNKS_LOCALS = locals("emitChunkSum", "suffixed");
 
 /**
  * Runs `inner` (params x, dy, dw, scratch, n: a filter-gradient kernel writing dw) on each chunk
@@ -74,7 +75,7 @@ export function emitChunkSum(spec: ChunkSumSpec): KernelDef {
   return {
     key: `chunk_sum:${JSON.stringify(spec)}`,
     label: `sum of per-${chunk}-example partials (${cols} of ${n})`,
-    params: [usize("p"), usize("out"), { name: "batch", type: "i32" }],
+    params: kernelParams(CHUNKS_LOCALS, ["p", "out"], "batch"),
     body: [
       `const chunks_ = (batch + ${intlit(chunk - 1)}) / ${intlit(chunk)};`,
       `let i_: i32 = 0;`,

@@ -4,17 +4,20 @@
  * copy becomes nested loops around the longest possible run; unit-stride runs use memory.copy
  * (long) or f32x4 (short, or accumulating), other runs a scalar strided loop. Strides are in elements.
  */
-import { indent, intlit } from "./code.js";
+import { block, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
-import { type Dim, dimSrc, flit, kernelParams } from "./elementwise.js";
+import { flit } from "./elementwise.js";
 
-export interface CopySpec { shape: Dim[]; srcStrides: number[]; dstStrides: number[]; accumulate?: boolean }
-export interface FillSpec { n: Dim; value: number }
+export interface CopySpec { shape: SizeArg[]; srcStrides: number[]; dstStrides: number[]; accumulate?: boolean }
+export interface FillSpec { n: SizeArg; value: number }
+
+/** Locals of copy and fill kernels start with "_". */
+export const COPY_LOCALS = locals("emitCopy", "prefixed");
 
 /** Below this many elements a run is copied with f32x4 instead of a memory.copy call. */
 const MEMCOPY_MIN = 32;
 
-interface Axis { size: Dim; src: number; dst: number }
+interface Axis { size: SizeArg; src: number; dst: number }
 
 /** Drops size-1 axes and merges neighbours that are contiguous in both buffers. */
 export function simplifyAxes(spec: CopySpec): Axis[] {
@@ -24,7 +27,7 @@ export function simplifyAxes(spec: CopySpec): Axis[] {
     const prev = out[out.length - 1];
     const inner = typeof a.size === "number" ? a.size : null;
     if (prev && inner !== null && prev.src === a.src * inner && prev.dst === a.dst * inner) {
-      const size: Dim = typeof prev.size === "number" ? prev.size * inner : `${prev.size}*${inner}`;
+      const size: SizeArg = typeof prev.size === "number" ? prev.size * inner : `${prev.size}*${inner}`;
       out[out.length - 1] = { size, src: a.src, dst: a.dst };
     } else {
       out.push({ ...a });
@@ -40,19 +43,19 @@ export function runCopy(d: string, s: string, n: string, nConst: number | null, 
   const sca = accumulate ? `load<f32>(${d} + _o) + load<f32>(${s} + _o)` : `load<f32>(${s} + _o)`;
   const lines = ["let _k: i32 = 0;"];
   if (nConst === null || nConst >= 4) {
-    lines.push(`for (; _k + 4 <= ${n}; _k += 4) {`, indent([`const _o: usize = <usize>_k << 2;`, `v128.store(${d} + _o, ${vec});`].join("\n")), "}");
+    lines.push(block(`for (; _k + 4 <= ${n}; _k += 4) {`, [`const _o: usize = <usize>_k << 2;`, `v128.store(${d} + _o, ${vec});`]));
   }
   if (nConst === null || nConst % 4 !== 0) {
-    lines.push(`for (; _k < ${n}; _k++) {`, indent([`const _o: usize = <usize>_k << 2;`, `store<f32>(${d} + _o, ${sca});`].join("\n")), "}");
+    lines.push(block(`for (; _k < ${n}; _k++) {`, [`const _o: usize = <usize>_k << 2;`, `store<f32>(${d} + _o, ${sca});`]));
   }
-  return ["{", indent(lines.join("\n")), "}"];
+  return [block("{", lines)];
 }
 
 /** Size source text for an axis whose size may be a merged `name*k` runtime product. */
 function axisSize(a: Axis): { src: string; c: number | null } {
   if (typeof a.size === "number") return { src: intlit(a.size), c: a.size };
   const [name, ...factors] = a.size.split("*");
-  return { src: [dimSrc(name), ...factors.map((f) => intlit(Number(f)))].join(" * "), c: null };
+  return { src: [sizeSrc(COPY_LOCALS, name), ...factors.map((f) => intlit(Number(f)))].join(" * "), c: null };
 }
 
 function innerRun(a: Axis, s: string, d: string, accumulate: boolean): string[] {
@@ -80,17 +83,15 @@ export function emitCopy(spec: CopySpec): KernelDef {
     body = innerRun(axes[axes.length - 1], axes.length > 1 ? `_s${axes.length - 2}` : "0", axes.length > 1 ? `_d${axes.length - 2}` : "0", acc);
     for (let k = axes.length - 2; k >= 0; k--) {
       const ps = k > 0 ? `_s${k - 1} + ` : "", pd = k > 0 ? `_d${k - 1} + ` : "";
-      body = [
-        `for (let _i${k}: i32 = 0; _i${k} < ${axisSize(axes[k]).src}; _i${k}++) {`,
-        indent([`const _s${k}: i32 = ${ps}_i${k} * ${intlit(axes[k].src)};`, `const _d${k}: i32 = ${pd}_i${k} * ${intlit(axes[k].dst)};`, ...body].join("\n")),
-        "}",
-      ];
+      body = [block(`for (let _i${k}: i32 = 0; _i${k} < ${axisSize(axes[k]).src}; _i${k}++) {`, [
+        `const _s${k}: i32 = ${ps}_i${k} * ${intlit(axes[k].src)};`, `const _d${k}: i32 = ${pd}_i${k} * ${intlit(axes[k].dst)};`, ...body,
+      ])];
     }
   }
   return {
     key: `copy:${JSON.stringify([spec.shape, spec.srcStrides, spec.dstStrides, acc])}`,
     label: `copy [${spec.shape.join(",")}]${acc ? " accumulate" : ""}`,
-    params: kernelParams(["src", "dst"], spec.shape[0]),
+    params: kernelParams(COPY_LOCALS, ["src", "dst"], spec.shape[0]),
     body: body.join("\n"),
     needs: [],
   };
@@ -98,7 +99,7 @@ export function emitCopy(spec: CopySpec): KernelDef {
 
 export function emitFill(spec: FillSpec): KernelDef {
   if (typeof spec.n === "number" && (!Number.isInteger(spec.n) || spec.n < 0)) throw new Error(`internal: fill of ${spec.n} elements`);
-  const n = dimSrc(spec.n);
+  const n = sizeSrc(COPY_LOCALS, spec.n);
   const zero = spec.value === 0 && !Object.is(spec.value, -0);
   const body = zero ? [`memory.fill(out, 0, <usize>(${n}) << 2);`] : [
     `const _v: f32 = ${flit(spec.value)};`,
@@ -110,7 +111,7 @@ export function emitFill(spec: FillSpec): KernelDef {
   return {
     key: `fill:${JSON.stringify([spec.n, zero ? 0 : flit(spec.value)])}`,
     label: `fill ${spec.n}`,
-    params: kernelParams(["out"], spec.n),
+    params: kernelParams(COPY_LOCALS, ["out"], spec.n),
     body: body.join("\n"),
     needs: [],
   };

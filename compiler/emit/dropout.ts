@@ -14,27 +14,25 @@
  * The comparison is done exactly on integers: (x >>> 8) >= ceil(rate · 2^24).
  * `rng` points at two u32 words: [0] = seed, [1] = step (read only here).
  */
-import { f32lit, ident, indent, intlit } from "./code.js";
-import type { KernelDef, KernelParam } from "./kernel.js";
-
-/** A compile-time size, or the name of an i32 kernel parameter. */
-export type Dim = number | string;
+import { f32lit, indent, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
+import type { KernelDef } from "./kernel.js";
 
 export interface DropoutMaskSpec {
-  n: Dim;
+  n: SizeArg;
   /** In [0, 1). */
   rate: number;
   /** Per-layer stream id (u32). */
   stream: number;
 }
 
-const LOCALS = new Set(["mask", "rng", "key", "e", "h", "ev", "keep", "scale", "lim"]);
+/** Every name the body declares (plain names). */
+export const DROPOUT_LOCALS = locals("emitDropoutMask", "listed", ["key", "keyv", "e", "h", "keep", "scale", "lim"]);
 
-/** Params: mask (f32 out), rng (usize → [seed, step]), then n when it is a runtime Dim. */
+/** Params: mask (f32 out), rng (usize → [seed, step]), then n when it is a runtime size. */
 export function emitDropoutMask(s: DropoutMaskSpec): KernelDef {
   if (!(s.rate >= 0 && s.rate < 1)) throw new Error(`internal: dropout rate ${s.rate} outside [0, 1)`);
   if (!Number.isInteger(s.stream) || s.stream < 0 || s.stream > 0xffffffff) throw new Error(`internal: bad dropout stream ${s.stream}`);
-  const n = dimExpr(s.n);
+  const n = sizeSrc(DROPOUT_LOCALS, s.n, "n");
   const threshold = Math.ceil(s.rate * 16777216); // exact: scaling by 2^24 is exact in f64
   const body = `let key: u32 = load<u32>(rng) ^ 0x9E3779B9;
 ${fmix1("key")}
@@ -61,8 +59,7 @@ ${indent(fmix1("h"))}
 ${indent(fmix1("h"))}
   store<f32>(mask + (<usize>e << 2), (h >>> 8) >= lim ? scale : 0);
 }`;
-  const params: KernelParam[] = [{ name: "mask", type: "usize" }, { name: "rng", type: "usize" }];
-  if (typeof s.n === "string") params.push({ name: s.n, type: "i32" });
+  const params = kernelParams(DROPOUT_LOCALS, ["mask", "rng"], s.n);
   return {
     key: `dropout_mask:${s.n}:${s.rate}:${s.stream}`,
     label: `dropout mask rate ${s.rate} stream ${s.stream}`,
@@ -100,10 +97,4 @@ function fmix4(v: string): string {
     `${v} = i32x4.mul(${v}, i32x4.splat(<i32>0xC2B2AE35));`,
     `${v} = v128.xor(${v}, i32x4.shr_u(${v}, 16));`,
   ].join("\n");
-}
-
-function dimExpr(d: Dim): string {
-  if (typeof d === "number") return intlit(d);
-  if (LOCALS.has(d)) throw new Error(`internal: dimension name "${d}" collides with a kernel local`);
-  return ident(d);
 }

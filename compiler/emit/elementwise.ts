@@ -8,40 +8,13 @@
 import type { ActivationName } from "../frontend/graph-types.js";
 import type { EwBinary, EwCmp, EwExpr, EwInput, EwUnary } from "../ir/expr.js";
 import { activationNeeds, activationScalar, activationSimd } from "./activation.js";
-import { f32lit, ident, indent, intlit } from "./code.js";
-import type { KernelDef, KernelParam } from "./kernel.js";
+import { block, f32lit, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
+import type { KernelDef } from "./kernel.js";
 
-/** A compile-time size, or the name of an i32 kernel parameter. */
-export type Dim = number | string;
-export interface ElementwiseSpec { rows: Dim; cols: number; inputs: EwInput[]; outputs: { expr: EwExpr; accumulate?: boolean }[] }
+export interface ElementwiseSpec { rows: SizeArg; cols: number; inputs: EwInput[]; outputs: { expr: EwExpr; accumulate?: boolean }[] }
 
-// ---------------------------------------------------------------- dims
-
-// Kernel locals all start with "_", so a Dim parameter (which may not) can never shadow one.
-function dimName(d: string): string {
-  if (d.startsWith("_")) throw new Error(`internal: dim parameter "${d}" may not start with "_" (reserved for kernel locals)`);
-  return ident(d);
-}
-
-/** Source text of a Dim: an integer literal or the (checked) parameter name. */
-export function dimSrc(d: Dim): string {
-  return typeof d === "number" ? intlit(d) : dimName(d);
-}
-
-/** The kernel's parameters: tensors first, then the runtime Dims (each once); names must be distinct. */
-export function kernelParams(tensors: string[], ...dims: Dim[]): KernelParam[] {
-  const names = [...new Set(dims.filter((d): d is string => typeof d === "string"))];
-  const params: KernelParam[] = [
-    ...tensors.map((name) => ({ name: ident(name), type: "usize" as const })),
-    ...names.map((name) => ({ name: dimName(name), type: "i32" as const })),
-  ];
-  const seen = new Set<string>();
-  for (const p of params) {
-    if (seen.has(p.name)) throw new Error(`internal: kernel parameter "${p.name}" appears twice`);
-    seen.add(p.name);
-  }
-  return params;
-}
+/** Locals of the elementwise kernels (and of reduce's, which share EwCodegen) start with "_". */
+export const EW_LOCALS = locals("emitElementwise", "prefixed");
 
 /** An f32 literal that AssemblyScript accepts in f32 context, non-finite values included. */
 export function flit(v: number): string {
@@ -344,7 +317,7 @@ export function emitElementwise(spec: ElementwiseSpec): KernelDef {
     return a;
   });
   const cg = new EwCodegen(dag, spec.inputs, access);
-  const rows = dimSrc(spec.rows);
+  const rows = sizeSrc(EW_LOCALS, spec.rows, "rows");
   const runLen = L === null ? "_n" : intlit(L);
   const blocks = L === null ? "1" : typeof spec.rows === "number" ? intlit((spec.rows * spec.cols) / L) : spec.cols === L ? rows : `${rows} * ${intlit(spec.cols / L)}`;
   const vec = cg.body(roots, "v", "_j", "");
@@ -355,17 +328,17 @@ export function emitElementwise(spec: ElementwiseSpec): KernelDef {
     "let _j: i32 = 0;",
   ];
   if (L === null || L >= 4) {
-    inner.push(`for (; _j + 4 <= ${runLen}; _j += 4) {`, indent([...vec.lines, ...storeLines(spec.outputs, vec.vals, "v", "_j")].join("\n")), "}");
+    inner.push(block(`for (; _j + 4 <= ${runLen}; _j += 4) {`, [...vec.lines, ...storeLines(spec.outputs, vec.vals, "v", "_j")]));
   }
   if (L === null || L % 4 !== 0) {
-    inner.push(`for (; _j < ${runLen}; _j++) {`, indent([...sca.lines, ...storeLines(spec.outputs, sca.vals, "s", "_j")].join("\n")), "}");
+    inner.push(block(`for (; _j < ${runLen}; _j++) {`, [...sca.lines, ...storeLines(spec.outputs, sca.vals, "s", "_j")]));
   }
   const body = [
     ...cg.top(roots),
     ...(L === null ? [`const _n: i32 = ${rows} * ${intlit(spec.cols)};`] : []),
-    `for (let _b: i32 = 0; _b < ${blocks}; _b++) {`, indent(inner.join("\n")), "}",
+    block(`for (let _b: i32 = 0; _b < ${blocks}; _b++) {`, inner),
   ];
-  const params = kernelParams([...spec.inputs.map((_, i) => `in${i}`), ...spec.outputs.map((_, k) => `out${k}`)], spec.rows);
+  const params = kernelParams(EW_LOCALS, [...spec.inputs.map((_, i) => `in${i}`), ...spec.outputs.map((_, k) => `out${k}`)], spec.rows);
   const canon = { rows: spec.rows, cols: spec.cols, inputs: spec.inputs.map((m) => [m.div, m.mod ?? 0, m.dtype ?? "f32"]), outputs: spec.outputs.map((o) => [o.expr, !!o.accumulate]) };
   return {
     key: `ew:${JSON.stringify(canon)}`,

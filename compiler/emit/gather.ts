@@ -4,12 +4,15 @@
  * ids are i32. The runtime validates ids before a step; an id outside [0, vocab) that slips
  * through anyway reads as a zero row and contributes no gradient instead of touching other memory.
  */
-import { indent, intlit } from "./code.js";
+import { block, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import { runCopy } from "./copy.js";
-import { type Dim, checkCount, dimSrc, kernelParams } from "./elementwise.js";
+import { checkCount } from "./elementwise.js";
 
-export interface GatherSpec { rows: Dim; dim: number; vocab: number }
+/** Locals start with "_". */
+export const GATHER_LOCALS = locals("emitGather", "prefixed");
+
+export interface GatherSpec { rows: SizeArg; dim: number; vocab: number }
 
 function check(spec: GatherSpec): void {
   checkCount("dim", spec.dim);
@@ -24,7 +27,7 @@ function rowLoop(spec: GatherSpec, bad: string, body: string[]): string {
     `if (<u32>_id >= <u32>${intlit(spec.vocab)}) { ${bad} continue; }`,
     ...body,
   ];
-  return [`for (let _r: i32 = 0; _r < ${dimSrc(spec.rows)}; _r++) {`, indent(row.join("\n")), "}"].join("\n");
+  return [block(`for (let _r: i32 = 0; _r < ${sizeSrc(GATHER_LOCALS, spec.rows)}; _r++) {`, row)].join("\n");
 }
 
 const rowAddr = (base: string, row: string, dim: number): string => `${base} + ((<usize>${row} * ${intlit(dim)}) << 2)`;
@@ -40,7 +43,7 @@ export function emitGather(spec: GatherSpec): KernelDef {
   return {
     key: `gather:${JSON.stringify([spec.rows, spec.dim, spec.vocab])}`,
     label: `gather ${spec.rows}x${spec.dim} from ${spec.vocab}`,
-    params: kernelParams(["ids", "table", "out"], spec.rows),
+    params: kernelParams(GATHER_LOCALS, ["ids", "table", "out"], spec.rows),
     body,
     needs: [],
   };
@@ -56,7 +59,7 @@ export function emitScatterAdd(spec: GatherSpec): KernelDef {
   return {
     key: `scatter_add:${JSON.stringify([spec.rows, spec.dim, spec.vocab])}`,
     label: `scatter-add ${spec.rows}x${spec.dim} into ${spec.vocab}`,
-    params: kernelParams(["ids", "dy", "dtable"], spec.rows),
+    params: kernelParams(GATHER_LOCALS, ["ids", "dy", "dtable"], spec.rows),
     body,
     needs: [],
   };

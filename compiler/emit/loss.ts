@@ -7,18 +7,15 @@
  * SIMD over all elements; softmax rows (logits, fused) run SIMD over classes with the prelude's
  * exp4; the probability-input cross-entropies and the metrics loop scalar per row.
  */
-import { f32lit, ident, indent, intlit } from "./code.js";
-import type { KernelDef, KernelParam } from "./kernel.js";
+import { block, f32lit, indent, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
+import type { KernelDef } from "./kernel.js";
 import type { LossType, MetricName } from "../frontend/graph-types.js";
-
-/** A compile-time size, or the name of an i32 kernel parameter. */
-export type Dim = number | string;
 
 export interface LossSpec {
   type: LossType;
   fromLogits: boolean;
   /** Examples × positions: every axis but the last. */
-  rows: Dim;
+  rows: SizeArg;
   /** The last axis of the output; 1 for a scalar output. */
   classes: number;
   /**
@@ -45,7 +42,7 @@ export function canFuseSoftmax(type: LossType, fromLogits: boolean): boolean {
 
 /**
  * Training form. Params: pred, target (f32, or i32 class ids for sparse), grad, out, [probs when
- * fusedSoftmax], then rows when it is a runtime Dim. out[0] = loss, out[1 + i] = metrics[i].
+ * fusedSoftmax], then rows when it is a runtime size. out[0] = loss, out[1 + i] = metrics[i].
  */
 export function emitLoss(s: LossSpec): KernelDef {
   return build(s, true);
@@ -57,9 +54,9 @@ export function emitLossEval(s: LossSpec): KernelDef {
 }
 
 const EPS = 1e-7;
-/** Names the generated body declares; a runtime size may not be called any of these. */
-const LOCALS = new Set([
-  "pred", "target", "grad", "out", "probs", "R", "C", "N", "lsum", "gs", "gsv", "zero", "e", "r", "c", "off", "d", "q",
+/** Every name the generated body declares (plain names). */
+export const LOSS_LOCALS = locals("emitLoss", "listed", [
+  "R", "C", "N", "lsum", "gs", "gsv", "zero", "e", "r", "c", "off", "d", "q",
   "p", "t", "x", "z", "y", "s", "G", "gq", "pc", "ex", "sg", "a0", "a1", "lo", "hi", "ro", "xp", "tp", "gp", "pp",
   "mx", "mv", "mxv", "se", "sv0", "sv1", "ps", "psv", "lse", "st", "pg", "pgv", "kv",
   "hits", "ms", "bi", "biv", "tb", "tbv", "yp", "v",
@@ -67,7 +64,7 @@ const LOCALS = new Set([
 
 function build(s: LossSpec, withGrad: boolean): KernelDef {
   check(s);
-  const rows = typeof s.rows === "number" ? intlit(s.rows) : dimName(s.rows);
+  const rows = sizeSrc(LOSS_LOCALS, s.rows, "rows");
   const perRow = s.type.endsWith("categorical_crossentropy");
   const lossBlock = perRow ? crossEntropy(s, withGrad) : s.type === "binary_crossentropy" ? binary(s, withGrad) : meanError(s, withGrad);
   const body = [
@@ -77,11 +74,9 @@ function build(s: LossSpec, withGrad: boolean): KernelDef {
     `let lsum: f64 = 0;`,
     lossBlock,
     `store<f32>(out, <f32>(lsum / <f64>${perRow ? "R" : "N"}));`,
-    ...s.metrics.map((m, i) => `{\n${indent(metric(s, m, 4 * (i + 1)))}\n}`),
+    ...s.metrics.map((m, i) => block("{", metric(s, m, 4 * (i + 1)))),
   ].join("\n");
-  const params: KernelParam[] = ["pred", "target", ...(withGrad ? ["grad"] : []), "out", ...(s.fusedSoftmax ? ["probs"] : [])]
-    .map((name) => ({ name, type: "usize" as const }));
-  if (typeof s.rows === "string") params.push({ name: s.rows, type: "i32" });
+  const params = kernelParams(LOSS_LOCALS, ["pred", "target", ...(withGrad ? ["grad"] : []), "out", ...(s.fusedSoftmax ? ["probs"] : [])], s.rows);
   return {
     key: `loss:${s.type}:${s.fromLogits}:${s.rows}:${s.classes}:${!!s.fusedSoftmax}:${s.metrics.join(",")}:${withGrad}`,
     label: `${s.type}${s.fusedSoftmax ? " (fused softmax)" : s.fromLogits ? " (logits)" : ""} ${withGrad ? "loss+grad" : "loss"}`,
@@ -192,9 +187,9 @@ ${loss}${withGrad ? `\nfor (let c: i32 = 0; c < C; c++) store<f32>(gp + (<usize>
 /** Vector loop over the row's classes, 4 at a time, then a scalar tail; both see `c` and `off`. */
 function classLoop(classes: number, vec: string, sca: string): string {
   const parts = ["let c: i32 = 0;"];
-  if (classes >= 4) parts.push(`for (; c + 4 <= C; c += 4) {\n  const off: usize = <usize>c << 2;\n${indent(vec)}\n}`);
-  if (classes % 4 !== 0) parts.push(`for (; c < C; c++) {\n  const off: usize = <usize>c << 2;\n${indent(sca)}\n}`);
-  return `{\n${indent(parts.join("\n"))}\n}`;
+  if (classes >= 4) parts.push(block("for (; c + 4 <= C; c += 4) {", ["const off: usize = <usize>c << 2;", vec]));
+  if (classes % 4 !== 0) parts.push(block("for (; c < C; c++) {", ["const off: usize = <usize>c << 2;", sca]));
+  return block("{", parts);
 }
 
 /**
@@ -323,11 +318,6 @@ function clip(v: string): string {
 /** True where clip(v) ≠ v (strictly outside the range: at the bounds the gradient still flows). */
 function clipped(v: string): string {
   return `(${v} < ${f32lit(EPS)} || ${v} > ${f32lit(1 - EPS)})`;
-}
-
-function dimName(d: string): string {
-  if (LOCALS.has(d)) throw new Error(`internal: dimension name "${d}" collides with a kernel local`);
-  return ident(d);
 }
 
 function check(s: LossSpec): void {

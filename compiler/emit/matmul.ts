@@ -6,22 +6,23 @@
  */
 import type { ActivationName } from "../frontend/graph-types.js";
 import { activationNeeds } from "./activation.js";
-import { ident, intlit } from "./code.js";
+import { block, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
 import { gemmBody, gemmPrologue, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
 import { gemvScratchBytes, gemvSmallM } from "./gemv.js";
-import type { KernelDef, KernelParam } from "./kernel.js";
+import type { KernelDef } from "./kernel.js";
+import { smallMApplies } from "../select/rules.js";
 
-export type Dim = number | string;
+export { smallMApplies };
 
 /**
  * C[m,n] = act(alpha·op(A)·op(B) + bias), or with `accumulate` act(C + alpha·op(A)·op(B) + bias).
  * op(A) = Aᵀ means A is stored [k, lda]; leading dims and batch strides are in elements.
  */
 export interface MatmulSpec {
-  m: Dim; n: number; k: Dim;
+  m: SizeArg; n: number; k: SizeArg;
   transA?: boolean; transB?: boolean;
   lda?: number; ldb?: number; ldc?: number;
-  batch?: { count: Dim; strideA: number; strideB: number; strideC: number }[];
+  batch?: { count: SizeArg; strideA: number; strideB: number; strideC: number }[];
   alpha?: number;
   accumulate?: boolean;
   bias?: boolean;
@@ -35,24 +36,15 @@ export interface MatmulSpec {
  */
 export const MC = 64;
 export const KC_MAX = 384;
-const RESERVED = new Set(["a", "b", "c", "bias", "scratch"]);
+/** Locals of the GEMM family's bodies (gemm-core, gemv and the packers here) end with "_". */
+export const MATMUL_LOCALS = locals("emitMatmul", "suffixed");
 
 function bad(msg: string): never {
   throw new Error(`internal: emitMatmul: ${msg}`);
 }
 
-/** Source expression for a Dim; runtime names must be plain identifiers kiln made. */
-export function dimExpr(d: Dim, what: string): string {
-  if (typeof d === "number") {
-    if (!Number.isInteger(d) || d < 0) bad(`${what} must be a non-negative integer, got ${d}`);
-    return intlit(d);
-  }
-  if (RESERVED.has(d) || d.endsWith("_")) bad(`runtime dim name "${d}" collides with a kernel name`);
-  return ident(d);
-}
-
 /** K blocking: one block when K is a constant ≤ KC_MAX, else balanced blocks of at most KC_MAX. */
-export function kBlocking(k: Dim): { kc: number; single: boolean } {
+export function kBlocking(k: SizeArg): { kc: number; single: boolean } {
   if (typeof k !== "number") return { kc: KC_MAX, single: false };
   const blocks = Math.max(1, Math.ceil(k / KC_MAX));
   return { kc: Math.max(4, roundUp(Math.ceil(k / blocks), 4)), single: blocks === 1 };
@@ -102,7 +94,7 @@ export function packATrans(a: string, lda: number, rowStride: number): string {
 }
 
 /** A constant leading dimension: given, or the dense default (which must itself be constant). */
-function leading(given: number | undefined, dflt: Dim, min: Dim, what: string): number {
+function leading(given: number | undefined, dflt: SizeArg, min: SizeArg, what: string): number {
   const ld = given ?? dflt;
   if (typeof ld !== "number") bad(`${what} defaults to the runtime dim "${ld}"; pass it explicitly as a constant`);
   if (!Number.isInteger(ld) || ld < 1) bad(`${what} must be a positive integer, got ${ld}`);
@@ -115,7 +107,7 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
   if (!Number.isInteger(n) || n < 1) bad(`n must be a positive integer, got ${n}`);
   const batch = spec.batch ?? [];
   if (batch.length > 2) bad(`at most 2 batch levels, got ${batch.length}`);
-  const m = dimExpr(spec.m, "m"), k = dimExpr(spec.k, "k");
+  const m = sizeSrc(MATMUL_LOCALS, spec.m, "m"), k = sizeSrc(MATMUL_LOCALS, spec.k, "k");
   const lda = spec.transA ? leading(spec.lda, spec.m, spec.m, "lda") : leading(spec.lda, spec.k, spec.k, "lda");
   const ldb = spec.transB ? leading(spec.ldb, spec.k, spec.k, "ldb") : leading(spec.ldb, n, n, "ldb");
   const ldc = leading(spec.ldc, n, n, "ldc");
@@ -142,10 +134,7 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
   if (bShared) lines.push(singleBlockConsts(plan), packB({ ...plan, b: { ...plan.b, ptr: "b" } }));
   lines.push(batchLoops(batch, gemmBody(plan)));
 
-  const params: KernelParam[] = ["a", "b", "c", ...(spec.bias ? ["bias"] : []), "scratch"].map((name) => ({ name, type: "usize" as const }));
-  for (const d of [spec.m, spec.k, ...batch.map((l) => l.count)]) {
-    if (typeof d === "string" && !params.some((p) => p.name === d)) params.push({ name: d, type: "i32" });
-  }
+  const params = kernelParams(MATMUL_LOCALS, ["a", "b", "c", ...(spec.bias ? ["bias"] : []), "scratch"], spec.m, spec.k, ...batch.map((l) => l.count));
   const shape = `${spec.transA ? "t" : "n"}${spec.transB ? "t" : "n"} m${spec.m} n${n} k${spec.k}`;
   return {
     key: `matmul:${JSON.stringify({ ...spec, activation: act })}`,
@@ -169,12 +158,7 @@ function batchLoops(batch: NonNullable<MatmulSpec["batch"]>, body: string): stri
     body,
   ].join("\n");
   for (let i = batch.length - 1; i >= 0; i--) {
-    inner = `for (let bi${i}_ = 0; bi${i}_ < ${dimExpr(batch[i].count, "batch count")}; bi${i}_++) {\n${inner.replace(/^/gm, "  ")}\n}`;
+    inner = block(`for (let bi${i}_ = 0; bi${i}_ < ${sizeSrc(MATMUL_LOCALS, batch[i].count, "batch count")}; bi${i}_++) {`, inner);
   }
   return inner;
-}
-
-/** The few-row path (gemv.ts) covers runtime m with constant K and a row-major B, unbatched. */
-function smallMApplies(spec: MatmulSpec): boolean {
-  return typeof spec.m === "string" && typeof spec.k === "number" && !spec.batch?.length && !spec.transA && !spec.transB;
 }

@@ -10,8 +10,9 @@
  * for each weight: [clipnorm: zero a scratch f32, emitSumSquares, emitClipScale] → emitUpdate.
  * With per-weight clipnorm the weights are updated one after another (hyper[0] is per weight).
  */
-import { f32lit, indent, intlit } from "./code.js";
-import type { KernelDef, KernelParam } from "./kernel.js";
+import { f32lit, indent, intlit, kernelParams, locals } from "./code.js";
+import { SCALAR, SIMD, type Ops } from "./ops.js";
+import type { KernelDef } from "./kernel.js";
 
 export type OptimizerType = "sgd" | "adam" | "adamw" | "rmsprop";
 
@@ -39,7 +40,12 @@ export interface StepScalarsSpec {
   global_clipnorm?: number;
 }
 
-const usize = (name: string): KernelParam => ({ name, type: "usize" });
+/** Every name the bodies declare (plain names; the optimizer kernels take no runtime size). */
+export const OPTIMIZER_LOCALS = locals("emitUpdate", "listed", [
+  "a0", "a1", "acc", "al", "alv", "b1t", "b2t", "c", "gi", "hi", "i", "inc", "lo", "m", "m0", "off", "sc", "scv", "t", "tf",
+  "v", "v0", "wi", "x",
+]);
+const params = (...tensors: string[]) => kernelParams(OPTIMIZER_LOCALS, tensors);
 
 /**
  * out[0] += Σ g². Params: g, out. Squares and the sum are f64 (f32 lanes promoted to two f64x2
@@ -63,7 +69,7 @@ for (; i < ${n}; i++) {
   acc += x * x;
 }
 store<f32>(out, <f32>(<f64>load<f32>(out) + acc));`;
-  return { key: `sumsq:${s.n}`, label: `sum of squares ${s.n}`, params: [usize("g"), usize("out")], body };
+  return { key: `sumsq:${s.n}`, label: `sum of squares ${s.n}`, params: params("g", "out"), body };
 }
 
 /** hyper[0] = c / max(sqrt(sumsq[0]), c) (Keras clip_by_norm). Params: sumsq, hyper. */
@@ -71,7 +77,7 @@ export function emitClipScale(s: { clipnorm: number }): KernelDef {
   const c = positive(s.clipnorm, "clipnorm");
   const body = `const c: f64 = ${f64lit(c)};
 store<f32>(hyper, <f32>(c / Math.max(Math.sqrt(<f64>load<f32>(sumsq)), c)));`;
-  return { key: `clipscale:${c}`, label: `clip scale ${c}`, params: [usize("sumsq"), usize("hyper")], body };
+  return { key: `clipscale:${c}`, label: `clip scale ${c}`, params: params("sumsq", "hyper"), body };
 }
 
 /**
@@ -99,7 +105,7 @@ ${rate}`;
   return {
     key: `stepscalars:${s.type}:${lr}:${s.beta_1}:${s.beta_2}:${s.global_clipnorm}`,
     label: `${s.type} step scalars`,
-    params: [usize("state"), usize("sumsq"), usize("hyper")],
+    params: params("state", "sumsq", "hyper"),
     body,
   };
 }
@@ -114,61 +120,24 @@ const alv = f32x4.splat(al);
 let i: i32 = 0;
 for (; i + 4 <= ${n}; i += 4) {
   const off: usize = <usize>i << 2;
-${indent(rule(s, SIMD).join("\n"))}
+${indent(rule(s, SIMD))}
 }
 for (; i < ${n}; i++) {
   const off: usize = <usize>i << 2;
-${indent(rule(s, SCALAR).join("\n"))}
+${indent(rule(s, SCALAR))}
 }`;
   const k = [s.type, s.n, s.learning_rate, s.momentum, s.nesterov, s.beta_1, s.beta_2, s.epsilon, s.weight_decay, s.rho];
   return {
     key: `update:${k.join(":")}`,
     label: `${s.type} update ${s.n}`,
-    params: ["w", "g", "slot1", "slot2", "hyper"].map(usize),
+    params: params("w", "g", "slot1", "slot2", "hyper"),
     body,
   };
 }
 
-/** Arithmetic over either f32x4 vectors or f32 scalars, so each rule is written once. */
-interface Ops {
-  load(buf: string): string;
-  store(buf: string, v: string): string;
-  k(x: number): string;
-  /** A runtime scalar read from hyper: "sc" (clip scale) or "al" (rate). */
-  rt(name: "sc" | "al"): string;
-  add(a: string, b: string): string;
-  sub(a: string, b: string): string;
-  mul(a: string, b: string): string;
-  div(a: string, b: string): string;
-  sqrt(a: string): string;
-}
-
-const SIMD: Ops = {
-  load: (b) => `v128.load(${b} + off)`,
-  store: (b, v) => `v128.store(${b} + off, ${v});`,
-  k: (x) => `f32x4.splat(${f32lit(x)})`,
-  rt: (n) => `${n}v`,
-  add: (a, b) => `f32x4.add(${a}, ${b})`,
-  sub: (a, b) => `f32x4.sub(${a}, ${b})`,
-  mul: (a, b) => `f32x4.mul(${a}, ${b})`,
-  div: (a, b) => `f32x4.div(${a}, ${b})`,
-  sqrt: (a) => `f32x4.sqrt(${a})`,
-};
-
-const SCALAR: Ops = {
-  load: (b) => `load<f32>(${b} + off)`,
-  store: (b, v) => `store<f32>(${b} + off, ${v});`,
-  k: (x) => f32lit(x),
-  rt: (n) => n,
-  add: (a, b) => `(${a} + ${b})`,
-  sub: (a, b) => `(${a} - ${b})`,
-  mul: (a, b) => `(${a} * ${b})`,
-  div: (a, b) => `(${a} / ${b})`,
-  sqrt: (a) => `Mathf.sqrt(${a})`,
-};
-
 /** The update statements: clip → weight decay → the optimizer's rule (Keras 3 operation order). */
-function rule(s: UpdateSpec, o: Ops): string[] {
+function rule(s: UpdateSpec, ops: Ops): string[] {
+  const o = perElement(ops);
   const lr = s.learning_rate, wd = s.weight_decay ?? 0, mu = s.momentum ?? 0;
   const out = [`const gi = ${o.mul(o.load("g"), o.rt("sc"))};`, `let wi = ${o.load("w")};`];
   if (wd > 0) out.push(`wi = ${o.sub("wi", o.mul("wi", o.k(wd * lr)))};`);
@@ -207,6 +176,19 @@ function rule(s: UpdateSpec, o: Ops): string[] {
   }
   out.push(o.store("w", "wi"));
   return out;
+}
+
+/**
+ * The ops on element `off` of each buffer: load/store take the buffer's name, and rt names a
+ * runtime scalar read from hyper, "sc" (clip scale) or "al" (rate): its splat is `<name>v`.
+ */
+function perElement(o: Ops): Ops & { rt(name: "sc" | "al"): string } {
+  return {
+    ...o,
+    load: (buf) => o.load(`${buf} + off`),
+    store: (buf, v) => o.store(`${buf} + off`, v),
+    rt: (name) => (o.width === 4 ? `${name}v` : name),
+  };
 }
 
 /** An f64 literal (full precision, for the once-per-step scalar math). */

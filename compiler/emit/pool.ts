@@ -5,8 +5,9 @@
  * c % 4. Windows are clamped to the real image, so padding never takes part: max pooling behaves
  * as if padded with −∞, average pooling divides by the count of real elements in each window.
  */
-import { f32lit, indent, intlit } from "./code.js";
+import { block, f32lit, indent, intlit, kernelParams, locals } from "./code.js";
 import type { KernelDef } from "./kernel.js";
+import { bare, SCALAR, SIMD, type Ops } from "./ops.js";
 
 export interface Pool2dSpec {
   kind: "max" | "avg";
@@ -25,23 +26,27 @@ export interface Pool2dSpec {
   reluGrad?: boolean;
 }
 
+/** Every name the bodies declare (plain names); v{i} and m{i} count window taps (≤ 16 when unrolled). */
+export const POOL_LOCALS = locals("emitPool2d", "listed", [
+  "acc", "b", "bi", "bv", "ch", "cnt", "dxb", "dxw", "dxwc", "dyp", "dypc", "e", "g", "ix", "ix0", "ix1", "iy", "iy0", "iy1",
+  "m", "ob", "ox", "oy", "p", "v", "xb", "xw", "xwc", "yp", "ypc",
+  ...Array.from({ length: 16 }, (_, i) => [`v${i}`, `m${i}`]).flat(),
+]);
+
 /** y = pool(x). Params: x, y (usize), n (i32 batch). */
 export function emitPool2d(s: Pool2dSpec): KernelDef {
   check(s);
-  const reduce = s.kind === "max" ? "f32x4.max(acc, v)" : "f32x4.add(acc, v)";
-  const reduce1 = s.kind === "max" ? "max<f32>(acc, v)" : "acc + v";
-  const init4 = s.kind === "max" ? `f32x4.splat(${f32lit(-Infinity)})` : "f32x4.splat(0)";
-  const init1 = s.kind === "max" ? f32lit(-Infinity) : f32lit(0);
-  const fin4 = s.kind === "max" ? "acc" : "f32x4.div(acc, f32x4.splat(cnt))";
-  const fin1 = s.kind === "max" ? "acc" : "acc / cnt";
-  const vec = `let acc = ${init4};
-${windowLoop(`const v = v128.load(xb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2));\nacc = ${reduce};`)}
-v128.store(yp + (<usize>ch << 2), ${fin4});`;
-  const sca = `let acc: f32 = ${init1};
-${windowLoop(`const v = load<f32>(xb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2));\nacc = ${reduce1};`)}
-store<f32>(yp + (<usize>ch << 2), ${fin1});`;
-  const general = channelLoops(s.c, vec, sca);
-  const inner = unrollable(s) ? `if (${FULL_WINDOW(s)}) {\n${indent(fullWindowForward(s))}\n} else {\n${indent(general)}\n}` : general;
+  const max = s.kind === "max";
+  /** One channel group over the clamped window. */
+  const group = (o: Ops): string => {
+    const init = max ? o.k(-Infinity) : o === SIMD ? o.splat("0") : o.k(0);
+    const v = o.load(`xb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2)`);
+    return `let acc${typed(o)} = ${init};
+${windowLoop(`const v = ${v};\nacc = ${bare(max ? o.max("acc", "v") : o.add("acc", "v"))};`)}
+${o.store("yp + (<usize>ch << 2)", max ? "acc" : bare(o.div("acc", o.splat("cnt"))))}`;
+  };
+  const general = channelLoops(s.c, group(SIMD), group(SCALAR));
+  const inner = unrollable(s) ? block(`if (${FULL_WINDOW(s)}) {`, fullWindowForward(s), block("} else {", general)) : general;
   return kernel(s, "fwd", ["x", "y"], outerLoops(s, "y", inner));
 }
 
@@ -67,7 +72,7 @@ ${outerLoops(s, "dy", scatter)}`;
   }
   if (s.reluGrad && s.kind !== "max") throw new Error("internal: reluGrad needs max pooling with tiling windows");
   const clamped = `${windowLoop(`memory.fill(dxb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)}) << 2), 0, ${intlit(s.c * 4)});`)}\n${scatter}${s.reluGrad ? "\n" + reluMaskWindow(s) : ""}`;
-  const inner = unrollable(s) ? `if (${FULL_WINDOW(s)}) {\n${indent(fullWindowGrad(s))}\n} else {\n${indent(clamped)}\n}` : clamped;
+  const inner = unrollable(s) ? block(`if (${FULL_WINDOW(s)}) {`, fullWindowGrad(s), block("} else {", clamped)) : clamped;
   return kernel(s, "grad", ["x", "dy", "dx"], outerLoops(s, "dy", inner, uncoveredZero(s)));
 }
 
@@ -99,35 +104,33 @@ function windowBase(s: Pool2dSpec, name: string, base: string): string {
 function unrolledChannels(s: Pool2dSpec, ptrs: string[], vec: Group, sca: Group): string {
   const c4 = Math.floor(s.c / 4) * 4, parts: string[] = [];
   if (s.c <= 64) {
-    for (let ch = 0; ch < c4; ch += 4) parts.push(`{\n${indent(vec(ch * 4, ""))}\n}`);
+    for (let ch = 0; ch < c4; ch += 4) parts.push(block("{", vec(ch * 4, "")));
   } else {
     const at = ptrs.map((p) => `const ${p}c: usize = ${p} + <usize>(ch << 2);`).join("\n");
-    parts.push(`for (let ch: i32 = 0; ch < ${intlit(c4)}; ch += 4) {\n${indent(at + "\n" + vec(0, "c"))}\n}`);
+    parts.push(block(`for (let ch: i32 = 0; ch < ${intlit(c4)}; ch += 4) {`, [at, vec(0, "c")]));
   }
-  for (let ch = c4; ch < s.c; ch++) parts.push(`{\n${indent(sca(ch * 4, ""))}\n}`);
+  for (let ch = c4; ch < s.c; ch++) parts.push(block("{", sca(ch * 4, "")));
   return parts.join("\n");
 }
 
 /** Code for one channel group at byte offset `o`; pointer names carry the suffix `p`. */
 type Group = (o: number, p: string) => string;
 
+/** The type annotation of a declared value: vector locals are declared untyped, scalar ones as f32. */
+const typed = (o: Ops): string => (o === SIMD ? "" : ": f32");
+
 /** Forward over a full window: every tap a load at an immediate offset; max starts from the first tap. */
 function fullWindowForward(s: Pool2dSpec): string {
   const taps = tapOffsets(s), max = s.kind === "max";
   const cnt = f32lit(s.ph * s.pw);
-  const vec: Group = (o, p) => {
+  const group = (o: Ops): Group => (off, p) => {
+    const tap = (t: number) => o.load(`xw${p}`, off + t);
     const lines = max
-      ? [`let acc = v128.load(xw${p}, ${intlit(o + taps[0]!)});`, ...taps.slice(1).map((t) => `acc = f32x4.max(acc, v128.load(xw${p}, ${intlit(o + t)}));`)]
-      : [`let acc = f32x4.splat(0);`, ...taps.map((t) => `acc = f32x4.add(acc, v128.load(xw${p}, ${intlit(o + t)}));`)];
-    return [...lines, `v128.store(yp${p}, ${max ? "acc" : `f32x4.div(acc, f32x4.splat(${cnt}))`}, ${intlit(o)});`].join("\n");
+      ? [`let acc = ${tap(taps[0]!)};`, ...taps.slice(1).map((t) => `acc = ${o.max("acc", tap(t))};`)]
+      : [`let acc${typed(o)} = ${o === SIMD ? o.splat("0") : "0"};`, ...taps.map((t) => `acc = ${bare(o.add("acc", tap(t)))};`)];
+    return [...lines, o.store(`yp${p}`, max ? "acc" : bare(o.div("acc", o.splat(cnt))), off)].join("\n");
   };
-  const sca: Group = (o, p) => {
-    const lines = max
-      ? [`let acc = load<f32>(xw${p}, ${intlit(o + taps[0]!)});`, ...taps.slice(1).map((t) => `acc = max<f32>(acc, load<f32>(xw${p}, ${intlit(o + t)}));`)]
-      : [`let acc: f32 = 0;`, ...taps.map((t) => `acc = acc + load<f32>(xw${p}, ${intlit(o + t)});`)];
-    return [...lines, `store<f32>(yp${p}, ${max ? "acc" : `acc / ${cnt}`}, ${intlit(o)});`].join("\n");
-  };
-  return [windowBase(s, "xw", "xb"), unrolledChannels(s, ["xw", "yp"], vec, sca)].join("\n");
+  return [windowBase(s, "xw", "xb"), unrolledChannels(s, ["xw", "yp"], group(SIMD), group(SCALAR))].join("\n");
 }
 
 /**
@@ -183,13 +186,13 @@ function relu4(s: Pool2dSpec, x: string, g: string): string {
 function relu1(s: Pool2dSpec, x: string, g: string): string {
   return s.reluGrad ? `select<f32>(1, 0, ${x} > 0) * ${g}` : g;
 }
+const relu = (o: Ops, s: Pool2dSpec, x: string, g: string): string => (o === SIMD ? relu4 : relu1)(s, x, g);
 
 /** reluGrad after a clamped window's scatter: dx = (x > 0 ? 1 : 0) · dx over its cells. */
 function reluMaskWindow(s: Pool2dSpec): string {
   const at = `(<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2)`;
-  const vec = `const p = dxb + ${at};\nv128.store(p, ${relu4(s, `v128.load(xb + ${at})`, "v128.load(p)")});`;
-  const sca = `const p = dxb + ${at};\nstore<f32>(p, ${relu1(s, `load<f32>(xb + ${at})`, "load<f32>(p)")});`;
-  return windowLoop(channelLoops(s.c, vec, sca));
+  const group = (o: Ops): string => `const p = dxb + ${at};\n${o.store("p", relu(o, s, o.load(`xb + ${at}`), o.load("p")))}`;
+  return windowLoop(channelLoops(s.c, group(SIMD), group(SCALAR)));
 }
 
 /** Zeroes the bottom rows and right columns of one image that no tiling window covers. */
@@ -234,11 +237,9 @@ store<f32>(p, load<f32>(p) + load<f32>(dyp + (<usize>ch << 2)));`;
 
 function avgGradChannels(s: Pool2dSpec): string {
   const addr = `dxb + (<usize>((iy * ${intlit(s.w)} + ix) * ${intlit(s.c)} + ch) << 2)`;
-  const vec = `const g = f32x4.div(v128.load(dyp + (<usize>ch << 2)), f32x4.splat(cnt));
-${windowLoop(`const p = ${addr};\nv128.store(p, f32x4.add(v128.load(p), g));`)}`;
-  const sca = `const g: f32 = load<f32>(dyp + (<usize>ch << 2)) / cnt;
-${windowLoop(`const p = ${addr};\nstore<f32>(p, load<f32>(p) + g);`)}`;
-  return channelLoops(s.c, vec, sca);
+  const group = (o: Ops): string => `const g${typed(o)} = ${bare(o.div(o.load("dyp + (<usize>ch << 2)"), o.splat("cnt")))};
+${windowLoop(`const p = ${addr};\n${o.store("p", bare(o.add(o.load("p"), "g")))}`)}`;
+  return channelLoops(s.c, group(SIMD), group(SCALAR));
 }
 
 /** Batch and output-pixel loops; inside: xb/dxb (image bases), yp (or dyp) and the clamped window. */
@@ -267,18 +268,14 @@ ${indent(inner, 3)}
 /** Channel loop: `vec` per 4 channels while 4 remain, `sca` for the rest (both see `ch`). */
 function channelLoops(c: number, vec: string, sca: string): string {
   const parts = ["let ch: i32 = 0;"];
-  if (c >= 4) parts.push(`for (; ch + 4 <= ${intlit(c)}; ch += 4) {\n${indent(vec)}\n}`);
-  if (c % 4 !== 0) parts.push(`for (; ch < ${intlit(c)}; ch++) {\n${indent(sca)}\n}`);
+  if (c >= 4) parts.push(block(`for (; ch + 4 <= ${intlit(c)}; ch += 4) {`, vec));
+  if (c % 4 !== 0) parts.push(block(`for (; ch < ${intlit(c)}; ch++) {`, sca));
   return parts.join("\n");
 }
 
 /** Row-major walk over the clamped window (this order defines "first" for ties). */
 function windowLoop(inner: string): string {
-  return `for (let iy: i32 = iy0; iy < iy1; iy++) {
-  for (let ix: i32 = ix0; ix < ix1; ix++) {
-${indent(inner, 2)}
-  }
-}`;
+  return block("for (let iy: i32 = iy0; iy < iy1; iy++) {", block("for (let ix: i32 = ix0; ix < ix1; ix++) {", inner));
 }
 
 function kernel(s: Pool2dSpec, dir: "fwd" | "grad", tensors: string[], body: string): KernelDef {
@@ -287,7 +284,7 @@ function kernel(s: Pool2dSpec, dir: "fwd" | "grad", tensors: string[], body: str
   return {
     key: `pool2d:${s.kind}:${dir}${relu}:${dims}`,
     label: `${s.kind}pool2d${dir === "grad" ? " grad" : ""} ${s.h}x${s.w}x${s.c} pool ${s.ph}x${s.pw} stride ${s.sh}x${s.sw}${s.reluGrad ? " x relu grad" : ""}`,
-    params: [...tensors.map((name) => ({ name, type: "usize" as const })), { name: "n", type: "i32" }],
+    params: kernelParams(POOL_LOCALS, tensors, "n"),
     body,
   };
 }

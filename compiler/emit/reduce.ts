@@ -5,17 +5,17 @@
  * 16 columns, so column sums over many rows stream at full width), or along r when Q = 1
  * (four accumulators, then a horizontal reduction), or falls back to scalar loops.
  */
-import { f32lit, indent, intlit } from "./code.js";
+import { block, f32lit, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import type { EwExpr, EwInput } from "../ir/expr.js";
+import { bare, SCALAR, SIMD, type Ops } from "./ops.js";
 import {
-  type Access, type Dim, EwCodegen, ExprDag, checkCount, classifyInput, dimSrc, flit,
-  inputIndex, kernelParams,
+  type Access, EwCodegen, ExprDag, checkCount, classifyInput, flit, inputIndex,
 } from "./elementwise.js";
 
 export type ReduceOp = "sum" | "max" | "min" | "mean";
 export interface ReduceSpec {
-  outer: Dim; mid: number; inner: number; axis: "mid" | "outer"; op: ReduceOp;
+  outer: SizeArg; mid: number; inner: number; axis: "mid" | "outer"; op: ReduceOp;
   /** Index space is the [outer, mid, inner] flat index. */
   inputs: EwInput[];
   /** The value reduced (default: input 0). */
@@ -24,15 +24,22 @@ export interface ReduceSpec {
   accumulate?: boolean;
 }
 
-interface Combiner { init: string; v: (a: string, b: string) => string; s: (a: string, b: string) => string; h: string }
+/** How partial results combine: the initial value (f32 source), the Ops operation, the horizontal helper. */
+interface Combiner { init: string; op: "add" | "max" | "min"; h: string }
 const COMBINE: Record<"sum" | "max" | "min", Combiner> = {
-  sum: { init: "0.0", v: (a, b) => `f32x4.add(${a}, ${b})`, s: (a, b) => `${a} + ${b}`, h: "hsum4" },
-  max: { init: "(<f32>-Infinity)", v: (a, b) => `f32x4.max(${a}, ${b})`, s: (a, b) => `max<f32>(${a}, ${b})`, h: "hmax4" },
-  min: { init: "(<f32>Infinity)", v: (a, b) => `f32x4.min(${a}, ${b})`, s: (a, b) => `min<f32>(${a}, ${b})`, h: "hmin4" },
+  sum: { init: "0.0", op: "add", h: "hsum4" },
+  max: { init: "(<f32>-Infinity)", op: "max", h: "hmax4" },
+  min: { init: "(<f32>Infinity)", op: "min", h: "hmin4" },
 };
+/** combine(a, b) in the width of `o`, as a right-hand side. */
+const combine = (c: Combiner, o: Ops, a: string, b: string): string => bare(o[c.op](a, b));
 
 /** The reduction as out[p, q] = op_r pre((p·R + r)·Q + q). */
-interface View { P: Dim; R: Dim; Q: number }
+interface View { P: SizeArg; R: SizeArg; Q: number }
+
+/** Locals start with "_" (as elementwise's: the kernels share EwCodegen). */
+export const REDUCE_LOCALS = locals("emitReduce", "prefixed");
+const size = (d: SizeArg): string => sizeSrc(REDUCE_LOCALS, d);
 
 function view(spec: ReduceSpec): View {
   return spec.axis === "mid" ? { P: spec.outer, R: spec.mid, Q: spec.inner } : { P: 1, R: spec.outer, Q: spec.mid * spec.inner };
@@ -54,11 +61,12 @@ class ReduceGen {
    */
   store(val: string, idx: string, vec: boolean, addIf?: string): string[] {
     const at = `out + (<usize>(${idx}) << 2)`;
-    const x = this.hasFinal() ? (vec ? `f32x4.mul(${val}, f32x4.splat(_fin))` : `${val} * _fin`) : val;
+    const o = vec ? SIMD : SCALAR;
+    const x = this.hasFinal() ? bare(o.mul(val, o.splat("_fin"))) : val;
     const add = this.spec.accumulate ? "1" : addIf;
-    const sum = vec ? `f32x4.add(v128.load(${at}), ${x})` : `load<f32>(${at}) + ${x}`;
+    const sum = bare(o.add(o.load(at), x));
     const v = add === undefined ? x : add === "1" ? sum : `${add} ? ${sum} : ${x}`;
-    return [vec ? `v128.store(${at}, ${v});` : `store<f32>(${at}, ${v});`];
+    return [o.store(at, v)];
   }
 
   /**
@@ -82,35 +90,36 @@ class ReduceGen {
     const scale = this.spec.scale ?? 1;
     if (this.spec.op !== "mean") return [`const _fin: f32 = ${flit(scale)};`];
     if (typeof this.v.R === "number") return [`const _fin: f32 = ${f32lit(scale / this.v.R)};`];
-    return [`const _fin: f32 = ${flit(scale)} / <f32>${dimSrc(this.v.R)};`];
+    return [`const _fin: f32 = ${flit(scale)} / <f32>${size(this.v.R)};`];
   }
 
   pLoop(inner: string[]): string[] {
     if (this.v.P === 1) return ["const _pp: i32 = 0;", ...inner];
-    return [`for (let _pp: i32 = 0; _pp < ${dimSrc(this.v.P)}; _pp++) {`, indent(inner.join("\n")), "}"];
+    return [block(`for (let _pp: i32 = 0; _pp < ${size(this.v.P)}; _pp++) {`, inner)];
   }
 
   blockOf(r: string): string {
-    return this.v.P === 1 ? r : `_pp * ${dimSrc(this.v.R)} + ${r}`;
+    return this.v.P === 1 ? r : `_pp * ${size(this.v.R)} + ${r}`;
   }
 
   /** One column tile: `nv` vectors (nv = 0: one scalar column) accumulated over r. */
   tile(cg: EwCodegen, nv: number): string[] {
     const { c } = this;
     const accs = nv === 0 ? ["_a"] : Array.from({ length: nv }, (_, u) => `_a${u}`);
-    const decl = accs.map((a) => (nv === 0 ? `let ${a}: f32 = ${c.init};` : `let ${a}: v128 = f32x4.splat(${c.init});`));
+    const o = nv === 0 ? SCALAR : SIMD;
+    const decl = accs.map((a) => `let ${a}: ${o.ty} = ${o.splat(c.init)};`);
     const step: string[] = ["const _blk: i32 = " + this.blockOf("_rr") + ";", ...cg.block([this.root], "_blk")];
     accs.forEach((a, u) => {
       const j = u === 0 ? "_qq" : `_qq + ${intlit(4 * u)}`;
       const b = cg.body([this.root], nv === 0 ? "s" : "v", j, String(u));
-      step.push(...b.lines, `${a} = ${nv === 0 ? c.s(a, b.vals[0]) : c.v(a, b.vals[0])};`);
+      step.push(...b.lines, `${a} = ${combine(c, o, a, b.vals[0])};`);
     });
     const rb = this.rowChunk();
     const out = accs.flatMap((a, u) => this.store(a, `_pp * ${intlit(this.v.Q)} + _qq${u ? ` + ${intlit(4 * u)}` : ""}`, nv > 0, rb ? "_r0 > 0" : undefined));
-    const R = dimSrc(this.v.R);
-    if (!rb) return [...decl, `for (let _rr: i32 = 0; _rr < ${R}; _rr++) {`, indent(step.join("\n")), "}", ...out];
-    const chunk = [`const _r1: i32 = min<i32>(_r0 + ${intlit(rb)}, ${R});`, ...decl, "for (let _rr: i32 = _r0; _rr < _r1; _rr++) {", indent(step.join("\n")), "}", ...out];
-    return [`for (let _r0: i32 = 0; _r0 < ${R}; _r0 += ${intlit(rb)}) {`, indent(chunk.join("\n")), "}"];
+    const R = size(this.v.R);
+    if (!rb) return [...decl, block(`for (let _rr: i32 = 0; _rr < ${R}; _rr++) {`, step), ...out];
+    const chunk = [`const _r1: i32 = min<i32>(_r0 + ${intlit(rb)}, ${R});`, ...decl, block("for (let _rr: i32 = _r0; _rr < _r1; _rr++) {", step), ...out];
+    return [block(`for (let _r0: i32 = 0; _r0 < ${R}; _r0 += ${intlit(rb)}) {`, chunk)];
   }
 
   /** Vectorized along q (Q ≥ 4): 16-column tiles, then 4-column tiles, then scalar columns. */
@@ -118,7 +127,7 @@ class ReduceGen {
     const Q = this.v.Q;
     const body = ["let _qq: i32 = 0;"];
     const loop = (w: number, nv: number): void => {
-      body.push(`for (; _qq + ${intlit(w)} <= ${intlit(Q)}; _qq += ${intlit(w)}) {`, indent(this.tile(cg, nv).join("\n")), "}");
+      body.push(block(`for (; _qq + ${intlit(w)} <= ${intlit(Q)}; _qq += ${intlit(w)}) {`, this.tile(cg, nv)));
     };
     if (Q >= 16) loop(16, 4);
     if (Q % 16 >= 4) loop(4, 1);
@@ -129,19 +138,19 @@ class ReduceGen {
   /** Vectorized along r (Q = 1): four vector accumulators, a horizontal step, a scalar tail. */
   alongR(cg: EwCodegen): string[] {
     const { c } = this;
-    const R = dimSrc(this.v.R);
+    const R = size(this.v.R);
     const body = [...cg.block([this.root], "_pp"), ...[0, 1, 2, 3].map((u) => `let _a${u}: v128 = f32x4.splat(${c.init});`), "let _rr: i32 = 0;"];
     const steps = (nv: number): string[] => Array.from({ length: nv }, (_, u) => {
       const b = cg.body([this.root], "v", u ? `_rr + ${intlit(4 * u)}` : "_rr", String(u));
-      return [...b.lines, `_a${u} = ${c.v(`_a${u}`, b.vals[0])};`].join("\n");
+      return [...b.lines, `_a${u} = ${combine(c, SIMD, `_a${u}`, b.vals[0])};`].join("\n");
     });
     const constR = typeof this.v.R === "number" ? this.v.R : Infinity;
-    if (constR >= 16) body.push(`for (; _rr + 16 <= ${R}; _rr += 16) {`, indent(steps(4).join("\n")), "}");
-    if (constR >= 4) body.push(`for (; _rr + 4 <= ${R}; _rr += 4) {`, indent(steps(1).join("\n")), "}");
+    if (constR >= 16) body.push(block(`for (; _rr + 16 <= ${R}; _rr += 16) {`, steps(4)));
+    if (constR >= 4) body.push(block(`for (; _rr + 4 <= ${R}; _rr += 4) {`, steps(1)));
     const s = cg.body([this.root], "s", "_rr", "t");
     body.push(
-      `let _a: f32 = ${c.h}(${c.v(c.v("_a0", "_a1"), c.v("_a2", "_a3"))});`,
-      `for (; _rr < ${R}; _rr++) {`, indent([...s.lines, `_a = ${c.s("_a", s.vals[0])};`].join("\n")), "}",
+      `let _a: f32 = ${c.h}(${combine(c, SIMD, combine(c, SIMD, "_a0", "_a1"), combine(c, SIMD, "_a2", "_a3"))});`,
+      block(`for (; _rr < ${R}; _rr++) {`, [...s.lines, `_a = ${combine(c, SCALAR, "_a", s.vals[0])};`]),
       ...this.store("_a", "_pp", false),
     );
     return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
@@ -150,10 +159,10 @@ class ReduceGen {
   /** Scalar loops with a generic index per element (broadcasts that do not fit a vector run). */
   scalar(cg: EwCodegen): string[] {
     const b = cg.body([this.root], "s", "0", "");
-    const step = [`const _e: i32 = (${this.blockOf("_rr")}) * ${intlit(this.v.Q)} + _qq;`, ...cg.block([this.root], "_e"), ...b.lines, `_a = ${this.c.s("_a", b.vals[0])};`];
-    const perQ = [`let _a: f32 = ${this.c.init};`, `for (let _rr: i32 = 0; _rr < ${dimSrc(this.v.R)}; _rr++) {`, indent(step.join("\n")), "}",
+    const step = [`const _e: i32 = (${this.blockOf("_rr")}) * ${intlit(this.v.Q)} + _qq;`, ...cg.block([this.root], "_e"), ...b.lines, `_a = ${combine(this.c, SCALAR, "_a", b.vals[0])};`];
+    const perQ = [`let _a: f32 = ${this.c.init};`, block(`for (let _rr: i32 = 0; _rr < ${size(this.v.R)}; _rr++) {`, step),
       ...this.store("_a", `_pp * ${intlit(this.v.Q)} + _qq`, false)];
-    const body = [`for (let _qq: i32 = 0; _qq < ${intlit(this.v.Q)}; _qq++) {`, indent(perQ.join("\n")), "}"];
+    const body = [block(`for (let _qq: i32 = 0; _qq < ${intlit(this.v.Q)}; _qq++) {`, perQ)];
     return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
   }
 
@@ -194,7 +203,7 @@ export function emitReduce(spec: ReduceSpec): KernelDef {
   return {
     key: `reduce:${JSON.stringify(canon)}`,
     label: `reduce ${spec.op} ${spec.outer}x${spec.mid}x${spec.inner} over ${spec.axis}`,
-    params: kernelParams([...spec.inputs.map((_, i) => `in${i}`), "out"], spec.outer),
+    params: kernelParams(REDUCE_LOCALS, [...spec.inputs.map((_, i) => `in${i}`), "out"], spec.outer),
     body,
     needs,
   };

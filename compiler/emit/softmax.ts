@@ -4,43 +4,26 @@
  * (horizontal max/sum); inner > 1 is vectorized across inner. `causal` (inner = 1, rows = groups·T,
  * mid = S): row r is query i = r % T and keys j > i are masked (softmax 0, log-softmax −∞, grad 0).
  */
-import { indent, intlit } from "./code.js";
+import { block, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
-import { type Dim, checkCount, dimSrc, kernelParams } from "./elementwise.js";
+import { checkCount } from "./elementwise.js";
+import { SCALAR, SIMD, type Ops } from "./ops.js";
 
-export interface SoftmaxSpec { outer: Dim; mid: number; inner: number; causal?: { t: number; s: number }; log?: boolean }
+export interface SoftmaxSpec { outer: SizeArg; mid: number; inner: number; causal?: { t: number; s: number }; log?: boolean }
 export interface SoftmaxGradSpec extends SoftmaxSpec { accumulate?: boolean }
 
-/** The f32 (one lane) or f32x4 (four lanes across inner) vocabulary the loops are written in. */
-interface Lane {
-  ty: string; width: number;
-  load(p: string): string; store(p: string, v: string): string; splat(x: string): string;
-  max(a: string, b: string): string; add(a: string, b: string): string; sub(a: string, b: string): string; mul(a: string, b: string): string;
-  exp(a: string): string; log(a: string): string; recip(a: string): string;
-}
-const SCA: Lane = {
-  ty: "f32", width: 1,
-  load: (p) => `load<f32>(${p})`, store: (p, v) => `store<f32>(${p}, ${v});`, splat: (x) => x,
-  max: (a, b) => `max<f32>(${a}, ${b})`, add: (a, b) => `(${a} + ${b})`, sub: (a, b) => `(${a} - ${b})`, mul: (a, b) => `(${a} * ${b})`,
-  exp: (a) => `expf(${a})`, log: (a) => `logf(${a})`, recip: (a) => `(<f32>1.0 / ${a})`,
-};
-const VEC: Lane = {
-  ty: "v128", width: 4,
-  load: (p) => `v128.load(${p})`, store: (p, v) => `v128.store(${p}, ${v});`, splat: (x) => `f32x4.splat(${x})`,
-  max: (a, b) => `f32x4.max(${a}, ${b})`, add: (a, b) => `f32x4.add(${a}, ${b})`, sub: (a, b) => `f32x4.sub(${a}, ${b})`,
-  mul: (a, b) => `f32x4.mul(${a}, ${b})`, exp: (a) => `exp4(${a})`, log: (a) => `log4(${a})`,
-  recip: (a) => `f32x4.div(f32x4.splat(<f32>1.0), ${a})`,
-};
+/** Locals start with "_". */
+export const SOFTMAX_LOCALS = locals("emitSoftmax", "prefixed");
 const NEEDS = ["exp4", "expf", "log4", "logf", "hmax4", "hsum4"];
 
 const at = (base: string, idx: string): string => `${base} + (<usize>(${idx}) << 2)`;
 
 /** A loop over k in [from, to) written twice: f32x4 steps while 4 fit, then single steps. */
-function rowLoop(from: string, to: string, body: (lane: Lane, k: string) => string[]): string[] {
+function rowLoop(from: string, to: string, body: (lane: Ops, k: string) => string[]): string[] {
   return [
     `_k = ${from};`,
-    `for (; _k + 4 <= ${to}; _k += 4) {`, indent(body(VEC, "_k").join("\n")), "}",
-    `for (; _k < ${to}; _k++) {`, indent(body(SCA, "_k").join("\n")), "}",
+    block(`for (; _k + 4 <= ${to}; _k += 4) {`, body(SIMD, "_k")),
+    block(`for (; _k < ${to}; _k++) {`, body(SCALAR, "_k")),
   ];
 }
 
@@ -79,26 +62,23 @@ function softmaxRows(spec: SoftmaxSpec): string[] {
     "let _s4: v128 = f32x4.splat(0.0);",
     "let _s: f32 = 0.0;",
     ...rowLoop("0", "_len", (L, k) => {
-      const e = L.exp(L.sub(L.load(at("_x", k)), L === VEC ? "_mv" : "_m"));
-      return log ? [`${L === VEC ? "_s4" : "_s"} = ${L.add(L === VEC ? "_s4" : "_s", e)};`]
-        : [`const _e: ${L.ty} = ${e};`, L.store(at("_y", k), "_e"), `${L === VEC ? "_s4" : "_s"} = ${L.add(L === VEC ? "_s4" : "_s", "_e")};`];
+      const e = L.exp(L.sub(L.load(at("_x", k)), L === SIMD ? "_mv" : "_m")), sum = L === SIMD ? "_s4" : "_s";
+      return log ? [`${sum} = ${L.add(sum, e)};`] : [`const _e: ${L.ty} = ${e};`, L.store(at("_y", k), "_e"), `${sum} = ${L.add(sum, "_e")};`];
     }),
     "_s += hsum4(_s4);",
     ...(log ? ["const _lg: f32 = logf(_s);"] : ["const _inv: f32 = <f32>1.0 / _s;"]),
-    ...rowLoop("0", "_len", (L, k) => {
-      const sp = (n: string): string => (L === VEC ? `f32x4.splat(${n})` : n);
-      return log ? [L.store(at("_y", k), L.sub(L.sub(L.load(at("_x", k)), sp("_m")), sp("_lg")))]
-        : [L.store(at("_y", k), L.mul(L.load(at("_y", k)), sp("_inv")))];
-    }),
+    ...rowLoop("0", "_len", (L, k) => log
+      ? [L.store(at("_y", k), L.sub(L.sub(L.load(at("_x", k)), L.splat("_m")), L.splat("_lg")))]
+      : [L.store(at("_y", k), L.mul(L.load(at("_y", k)), L.splat("_inv")))]),
     ...maskTail(spec, "_y", log ? "<f32>-Infinity" : "0.0"),
   ];
-  return [`for (let _r: i32 = 0; _r < ${dimSrc(spec.outer)}; _r++) {`, indent(row.join("\n")), "}"];
+  return [block(`for (let _r: i32 = 0; _r < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _r++) {`, row)];
 }
 
 /** inner > 1: one column group (`lane` wide at column `_i`), three strided passes over mid. */
-function softmaxColumns(spec: SoftmaxSpec, L: Lane): string[] {
+function softmaxColumns(spec: SoftmaxSpec, L: Ops): string[] {
   const idx = (k: string): string => `_base + ${k} * ${intlit(spec.inner)}`;
-  const loop = (body: string[]): string[] => [`for (let _k: i32 = 0; _k < ${intlit(spec.mid)}; _k++) {`, indent(body.join("\n")), "}"];
+  const loop = (body: string[]): string[] => [block(`for (let _k: i32 = 0; _k < ${intlit(spec.mid)}; _k++) {`, body)];
   return [
     `const _base: i32 = _o * ${intlit(spec.mid * spec.inner)} + _i;`,
     `let _m: ${L.ty} = ${L.splat("<f32>-Infinity")};`,
@@ -106,19 +86,19 @@ function softmaxColumns(spec: SoftmaxSpec, L: Lane): string[] {
     `let _s: ${L.ty} = ${L.splat("<f32>0.0")};`,
     ...loop(spec.log ? [`_s = ${L.add("_s", L.exp(L.sub(L.load(at("x", idx("_k"))), "_m")))};`]
       : [`const _e: ${L.ty} = ${L.exp(L.sub(L.load(at("x", idx("_k"))), "_m"))};`, L.store(at("y", idx("_k")), "_e"), `_s = ${L.add("_s", "_e")};`]),
-    spec.log ? `const _lg: ${L.ty} = ${L.log("_s")};` : `const _inv: ${L.ty} = ${L.recip("_s")};`,
+    spec.log ? `const _lg: ${L.ty} = ${L.log("_s")};` : `const _inv: ${L.ty} = ${L.div(L.splat("<f32>1.0"), "_s")};`,
     ...loop([spec.log ? L.store(at("y", idx("_k")), L.sub(L.sub(L.load(at("x", idx("_k"))), "_m"), "_lg"))
       : L.store(at("y", idx("_k")), L.mul(L.load(at("y", idx("_k"))), "_inv"))]),
   ];
 }
 
-function columnsKernel(spec: SoftmaxSpec, group: (L: Lane) => string[]): string[] {
+function columnsKernel(spec: SoftmaxSpec, group: (L: Ops) => string[]): string[] {
   const per = [
     "let _i: i32 = 0;",
-    `for (; _i + 4 <= ${intlit(spec.inner)}; _i += 4) {`, indent(group(VEC).join("\n")), "}",
-    `for (; _i < ${intlit(spec.inner)}; _i++) {`, indent(group(SCA).join("\n")), "}",
+    block(`for (; _i + 4 <= ${intlit(spec.inner)}; _i += 4) {`, group(SIMD)),
+    block(`for (; _i < ${intlit(spec.inner)}; _i++) {`, group(SCALAR)),
   ];
-  return [`for (let _o: i32 = 0; _o < ${dimSrc(spec.outer)}; _o++) {`, indent(per.join("\n")), "}"];
+  return [block(`for (let _o: i32 = 0; _o < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _o++) {`, per)];
 }
 
 function keyOf(kind: string, spec: SoftmaxGradSpec): string {
@@ -131,7 +111,7 @@ export function emitSoftmax(spec: SoftmaxSpec): KernelDef {
   return {
     key: keyOf("softmax", { ...spec, accumulate: false }),
     label: `${spec.log ? "log_softmax" : "softmax"} ${spec.outer}x${spec.mid}x${spec.inner}${spec.causal ? " causal" : ""}`,
-    params: kernelParams(["x", "y"], spec.outer),
+    params: kernelParams(SOFTMAX_LOCALS, ["x", "y"], spec.outer),
     body: body.join("\n"),
     needs: NEEDS,
   };
@@ -140,33 +120,33 @@ export function emitSoftmax(spec: SoftmaxSpec): KernelDef {
 // ---------------------------------------------------------------- gradient
 
 /** dx from y, dy and the row sum s: softmax y·(dy − s) with s = Σ dy·y; log-softmax dy − e^y·s with s = Σ dy. */
-function gradValue(L: Lane, log: boolean, y: string, dy: string, s: string): string {
+function gradValue(L: Ops, log: boolean, y: string, dy: string, s: string): string {
   return log ? L.sub(dy, L.mul(L.exp(y), s)) : L.mul(y, L.sub(dy, s));
 }
 
-function storeDx(L: Lane, p: string, v: string, acc: boolean): string {
+function storeDx(L: Ops, p: string, v: string, acc: boolean): string {
   return L.store(p, acc ? L.add(L.load(p), v) : v);
 }
 
 function gradRows(spec: SoftmaxGradSpec): string[] {
   const log = !!spec.log, acc = !!spec.accumulate;
-  const term = (L: Lane, k: string): string => (log ? L.load(at("_dy", k)) : L.mul(L.load(at("_dy", k)), L.load(at("_y", k))));
+  const term = (L: Ops, k: string): string => (log ? L.load(at("_dy", k)) : L.mul(L.load(at("_dy", k)), L.load(at("_y", k))));
   const row = [
     ...rowHead(spec, ["y", "dy", "dx"]),
     "let _s4: v128 = f32x4.splat(0.0);",
-    `for (; _k + 4 <= _len; _k += 4) _s4 = f32x4.add(_s4, ${term(VEC, "_k")});`,
+    `for (; _k + 4 <= _len; _k += 4) _s4 = f32x4.add(_s4, ${term(SIMD, "_k")});`,
     "let _s: f32 = hsum4(_s4);",
-    `for (; _k < _len; _k++) _s += ${term(SCA, "_k")};`,
+    `for (; _k < _len; _k++) _s += ${term(SCALAR, "_k")};`,
     "const _sv: v128 = f32x4.splat(_s);",
-    ...rowLoop("0", "_len", (L, k) => [storeDx(L, at("_dx", k), gradValue(L, log, L.load(at("_y", k)), L.load(at("_dy", k)), L === VEC ? "_sv" : "_s"), acc)]),
+    ...rowLoop("0", "_len", (L, k) => [storeDx(L, at("_dx", k), gradValue(L, log, L.load(at("_y", k)), L.load(at("_dy", k)), L === SIMD ? "_sv" : "_s"), acc)]),
     ...maskTail(spec, "_dx", acc ? null : "0.0"),
   ];
-  return [`for (let _r: i32 = 0; _r < ${dimSrc(spec.outer)}; _r++) {`, indent(row.join("\n")), "}"];
+  return [block(`for (let _r: i32 = 0; _r < ${sizeSrc(SOFTMAX_LOCALS, spec.outer)}; _r++) {`, row)];
 }
 
-function gradColumns(spec: SoftmaxGradSpec, L: Lane): string[] {
+function gradColumns(spec: SoftmaxGradSpec, L: Ops): string[] {
   const idx = (k: string): string => `_base + ${k} * ${intlit(spec.inner)}`;
-  const loop = (body: string[]): string[] => [`for (let _k: i32 = 0; _k < ${intlit(spec.mid)}; _k++) {`, indent(body.join("\n")), "}"];
+  const loop = (body: string[]): string[] => [block(`for (let _k: i32 = 0; _k < ${intlit(spec.mid)}; _k++) {`, body)];
   const dy = L.load(at("dy", idx("_k"))), y = L.load(at("y", idx("_k")));
   return [
     `const _base: i32 = _o * ${intlit(spec.mid * spec.inner)} + _i;`,
@@ -182,7 +162,7 @@ export function emitSoftmaxGrad(spec: SoftmaxGradSpec): KernelDef {
   return {
     key: keyOf("softmax_grad", spec),
     label: `${spec.log ? "log_softmax" : "softmax"} grad ${spec.outer}x${spec.mid}x${spec.inner}${spec.causal ? " causal" : ""}`,
-    params: kernelParams(["y", "dy", "dx"], spec.outer),
+    params: kernelParams(SOFTMAX_LOCALS, ["y", "dy", "dx"], spec.outer),
     body: body.join("\n"),
     needs: NEEDS,
   };

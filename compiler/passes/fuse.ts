@@ -19,7 +19,7 @@
 import { X, isFull, remap, sameExpr, sameInput, substitute, type EwExpr, type EwInput, type EwUnary } from "../ir/expr.js";
 import { sameDim, type Dim, type Module, type Node, type NodeOf, type Program, type Tensor } from "../ir/ir.js";
 import type { ActivationName } from "../frontend/graph-types.js";
-import { directConvApplies } from "../emit/conv.js";
+import { directConvApplies } from "../select/rules.js";
 import { ProgramIndex } from "./program-index.js";
 import { MinHeap } from "../util/heap.js";
 

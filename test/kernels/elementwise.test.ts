@@ -137,8 +137,8 @@ describe("emitElementwise code shape", () => {
 
   it("rejects non-identifier dims and malformed expressions", () => {
     expect(() => emitElementwise({ rows: "rows; abort()", cols: 4, inputs: [FULL], outputs: [{ expr: X(0) }] })).toThrow(/identifier/);
-    expect(() => emitElementwise({ rows: "_n", cols: 4, inputs: [FULL], outputs: [{ expr: X(0) }] })).toThrow(/reserved/);
-    expect(() => emitElementwise({ rows: "in0", cols: 4, inputs: [FULL], outputs: [{ expr: X(0) }] })).toThrow(/twice/);
+    expect(() => emitElementwise({ rows: "_n", cols: 4, inputs: [FULL], outputs: [{ expr: X(0) }] })).toThrow(/collides with a kernel local/);
+    expect(() => emitElementwise({ rows: "in0", cols: 4, inputs: [FULL], outputs: [{ expr: X(0) }] })).toThrow(/collides with a tensor parameter/);
     expect(() => emitElementwise({ rows: 2, cols: 4, inputs: [FULL], outputs: [{ expr: X(1) }] })).toThrow(/input 1/);
     expect(() => emitElementwise({ rows: 2, cols: 4, inputs: [{ div: 0 }], outputs: [{ expr: X(0) }] })).toThrow(/div/);
   });

@@ -1,0 +1,221 @@
+/** Winograd F(2×2, 3×3) filter gradient (see below): dW accumulated over the batch's tiles by 16 GEMMs. */
+import { intlit, kernelParams } from "../code.js";
+import { checkConv2dSpec, type Conv2dSpec } from "../conv/spec.js";
+import { microKernel, roundUp, tileShape } from "../gemm-core.js";
+import type { KernelDef } from "../kernel.js";
+import { winogradApplies } from "../../select/rules.js";
+import { copyBorderPatch, inputTransform } from "./input.js";
+import { decodeTile, overPlanesAndPanels, skewed, tiling, WINOGRAD_LOCALS, type Tiling } from "./layout.js";
+import { SCALAR, transform2d, VEC, type Lanes, type Transform } from "./transforms.js";
+
+/*
+ * Filter gradient by Winograd F(2×2, 3×3). By bilinearity of y = Aᵀ[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]·A,
+ * a tile's share of dW is Gᵀ[(A·dy_t·Aᵀ) ⊙ (Bᵀ·d_t·B)]·G, so
+ *
+ *   V_t = Bᵀ·d_t·B              per 4×4 input patch (the forward's input transform)
+ *   Y_t = Â·dy_t·Âᵀ             per 2×2 output-gradient tile (zeros past OH/OW)
+ *   M_ξ[C × F] = Σ_t V_t,ξᵀ·Y_t,ξ  16 GEMMs whose reduction runs over the batch's tiles
+ *   dW = Ĝᵀ·M·Ĝ                 3×3 per (c, f), written (or added) once at the end
+ *
+ * with the 0.5 of G and the sign of A's last row moved into Â: G = D·S·Ĝ and Â = S·D·A for
+ * D = diag(1, ½, ½, 1), S = diag(1, 1, 1, −1), so every row of Â and Ĝᵀ has a positive term and
+ * one scale (what `combine` emits) and Ĝᵀ·(S·D·M·D·S)·Ĝ = Gᵀ·M·G.
+ * Tiles go in blocks of WINOGRAD_GF_TILES (the GEMMs' K); M accumulates across blocks in
+ * scratch in block order, so the sums' order depends on the shapes only.
+ */
+const AH: Transform = { coef: [[1, 0], [0.5, 0.5], [0.5, -0.5], [0, 1]] };
+const GHT: Transform = { coef: [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, -1]] };
+
+/**
+ * Tiles per block of the filter gradient (K of its GEMMs). 32, 64 and 128 measured within ±10% of
+ * each other on the shapes at winogradGradFilterPays (plain and relaxed), 32 ahead more often.
+ */
+export const WINOGRAD_GF_TILES = 32;
+
+/**
+ * Scratch layout of the filter gradient, per ξ: V [T × KCP] as the forward writes it (the GEMMs
+ * read it as a transposed A), Y as B panels [T × fm], M [rows × fm].
+ */
+interface GfLayout extends Tiling {
+  relaxed: boolean; T: number;
+  mr: number; nr: number; full: number; tw: number; fm: number;
+  /** M's row count: channels rounded up to MR (≤ KCP). */
+  rows: number;
+  yPlane: number; mPlane: number;
+  vOff: number; yOff: number; mOff: number; pOff: number; qOff: number; bytes: number;
+}
+
+function gfLayout(s: Conv2dSpec, relaxed: boolean, T: number): GfLayout {
+  const tile = tileShape(relaxed), nr = tile.nr;
+  // fewer micro-kernel rows than MR when c is smaller: conv1 (c = 1) would compute 3 rows of 4 for nothing
+  const mr = s.c >= tile.mr ? tile.mr : s.c === 1 ? 1 : 2;
+  const g = tiling(s, 2, T);
+  const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw, rows = roundUp(s.c, mr);
+  const yPlane = skewed(T * fm * 4), mPlane = skewed(rows * fm * 4);
+  const vOff = 0, yOff = vOff + 16 * g.vPlane, mOff = yOff + 16 * yPlane, pOff = mOff + 16 * mPlane;
+  const qOff = pOff + roundUp(16 * s.c * 4, 64), bytes = qOff + roundUp(4 * s.f * 4, 64);
+  return { ...g, relaxed, T, mr, nr, full, tw, fm, rows, yPlane, mPlane, vOff, yOff, mOff, pOff, qOff, bytes };
+}
+
+/**
+ * Zeroes what the GEMMs read but no transform writes (V channels past C, Y tail columns past F),
+ * so the padding lanes compute on zeros rather than on whatever the scratch held.
+ */
+function gfZeroPadding(o: GfLayout): string[] {
+  const { s, T, full, nr, tw, fm, kcp } = o, lines: string[] = [];
+  if (kcp > s.c) {
+    lines.push(`for (let xi_ = 0; xi_ < 16; xi_++) {`,
+      `  const vz_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)});`,
+      `  for (let t_ = 0; t_ < ${intlit(T)}; t_++) {`,
+      ...Array.from({ length: kcp - s.c }, (_, i) => `    store<f32>(vz_ + <usize>(t_ * ${intlit(kcp * 4)}), 0, ${intlit((s.c + i) * 4)});`),
+      `  }`,
+      `}`);
+  }
+  if (fm > s.f) {
+    lines.push(`for (let xi_ = 0; xi_ < 16; xi_++) {`,
+      `  const yz_ = y_ + <usize>(xi_ * ${intlit(o.yPlane)} + ${intlit(full * T * nr * 4)});`,
+      `  for (let t_ = 0; t_ < ${intlit(T)}; t_++) {`,
+      ...Array.from({ length: fm - s.f }, (_, i) => `    store<f32>(yz_ + <usize>(t_ * ${intlit(tw * 4)}), 0, ${intlit((s.f - full * nr + i) * 4)});`),
+      `  }`,
+      `}`);
+  }
+  return lines;
+}
+
+/**
+ * Y for tiles [t0_, t0_+tb_) into the micro-kernel's B panels (panel jp at jp·T·NR floats, row t).
+ * dy is read in place unless the tile sticks out of OH×OW: then its 2×2 pixels
+ * are copied, zeros for the missing ones, into a patch at qp_ with the same pixel stride.
+ */
+function gfDyTransform(o: GfLayout): string {
+  const { s, T, nr, full, tw } = o, F = s.f, px = F * 4;
+  const group = (L: Lanes, f: string, dst: string) => [
+    `const d0_ = r0_ + <usize>(${f} * 4);`,
+    `const d1_ = r1_ + <usize>(${f} * 4);`,
+    `const yd_ = ${dst};`,
+    ...transform2d(AH, 2, (i, j) => L.load(`d${i}_`, j * px), L, "y", (k, l, e) => [L.store("yd_", (k * 4 + l) * o.yPlane, e)]),
+  ];
+  const lines = [
+    `for (let t_ = 0; t_ < tb_; t_++) {`,
+    `  const g_ = t0_ + t_;`,
+    ...decodeTile(o).map((l) => "  " + l),
+    `  let src_: usize = dy + <usize>(((img_ * ${intlit(s.oh)} + ty_ * 2) * ${intlit(s.ow)} + tx_ * 2) * ${intlit(px)});`,
+    `  let rs_: usize = ${intlit(s.ow * px)};`,
+  ];
+  if (s.oh % 2 || s.ow % 2) {
+    lines.push(
+      `  if (ty_ * 2 + 1 >= ${intlit(s.oh)} || tx_ * 2 + 1 >= ${intlit(s.ow)}) {`,
+      ...copyBorderPatch({ n: 2, image: "dy", h: s.oh, w: s.ow, y0: "ty_ * 2", x0: "tx_ * 2", patch: "qp_", px, channels: F }).map((l) => "    " + l),
+      `  }`);
+  }
+  lines.push(`  const r0_ = src_;`, `  const r1_ = src_ + rs_;`);
+  if (full > 0) {
+    // full panels: NR/4 vectors of one panel row per tile, unrolled
+    lines.push(`  for (let jp_ = 0; jp_ < ${intlit(full)}; jp_++) {`,
+      `    const yp_ = y_ + <usize>(jp_ * ${intlit(T * nr * 4)} + t_ * ${intlit(nr * 4)});`);
+    for (let v = 0; v < nr / 4; v++) {
+      lines.push(`    {`, ...group(VEC, `(jp_ * ${intlit(nr)} + ${intlit(v * 4)})`, `yp_ + <usize>(${intlit(v * 16)})`).map((l) => "      " + l), `    }`);
+    }
+    lines.push(`  }`);
+  }
+  if (tw > 0) {
+    const f0 = full * nr, f4 = f0 + Math.floor((F - f0) / 4) * 4;
+    lines.push(`  const yq_ = y_ + <usize>(${intlit(full * T * nr * 4)} + t_ * ${intlit(tw * 4)});`);
+    for (let f = f0; f < F; f += f < f4 ? 4 : 1) {
+      const L = f < f4 ? VEC : SCALAR;
+      lines.push(`  {`, ...group(L, intlit(f), `yq_ + <usize>(${intlit((f - f0) * 4)})`).map((l) => "    " + l), `  }`);
+    }
+  }
+  lines.push(`}`);
+  return lines.join("\n");
+}
+
+/** M_ξ (+)= Vᵀ_ξ·Y_ξ over the block's tb_ tiles: the first block stores, later ones add (fixed order). */
+function gfProducts(o: GfLayout): string {
+  const { s, T, mr, nr, full, tw, fm, kcp } = o;
+  const sweep = (nv: number, panel: string, col: string) => {
+    const stores: string[] = [], adds: string[] = [];
+    for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) {
+      const off = intlit(r * fm * 4 + v * 16);
+      stores.push(`v128.store(mp_, c${r}${v}_, ${off});`);
+      adds.push(`v128.store(mp_, f32x4.add(v128.load(mp_, ${off}), c${r}${v}_), ${off});`);
+    }
+    return [
+      `const pbp_ = yb_ + <usize>(${panel});`,
+      `for (let ir_ = 0; ir_ < ${intlit(s.c)}; ir_ += ${intlit(mr)}) {`,
+      `  let pa_ = va_ + <usize>(ir_ * 4);`,
+      `  let pb_ = pbp_;`,
+      microKernel(nv, kcp, o.relaxed, true, mr).replace(/^/gm, "  "),
+      `  const mp_ = mb_ + <usize>((ir_ * ${intlit(fm)} + ${col}) * 4);`,
+      `  if (first_) {`, ...stores.map((l) => "    " + l), `  } else {`, ...adds.map((l) => "    " + l), `  }`,
+      `}`,
+    ];
+  };
+  return [`const first_ = t0_ == 0;`, `const kc_ = tb_;`, ...overPlanesAndPanels([
+    `const va_ = v_ + <usize>(xi_ * ${intlit(o.vPlane)});`,
+    `const yb_ = y_ + <usize>(xi_ * ${intlit(o.yPlane)});`,
+    `const mb_ = m_ + <usize>(xi_ * ${intlit(o.mPlane)});`,
+  ], T, { nr, full, tw, planes: 16 }, sweep)].join("\n");
+}
+
+/** dw[ky,kx,c,f] (=|+=) (Ĝᵀ·M[c,f]·Ĝ)[ky,kx], vectorized over filters. */
+function gfFilterOutput(o: GfLayout): string {
+  const { s, fm } = o, C = s.c, F = s.f, f4 = Math.floor(F / 4) * 4;
+  const group = (L: Lanes, f: string) => [
+    `const ms_ = mc_ + <usize>(${f} * 4);`,
+    `const wd_ = wc_ + <usize>(${f} * 4);`,
+    ...transform2d(GHT, 4, (i, j) => L.load("ms_", (i * 4 + j) * o.mPlane), L, "g", (k, l, e) => {
+      const off = (k * 3 + l) * C * F * 4;
+      return [L.store("wd_", off, s.accumulate ? L.add(L.load("wd_", off), e) : e)];
+    }),
+  ];
+  const lines = [
+    `for (let c_ = 0; c_ < ${intlit(C)}; c_++) {`,
+    `  const mc_ = m_ + <usize>(c_ * ${intlit(fm * 4)});`,
+    `  const wc_ = dw + <usize>(c_ * ${intlit(F * 4)});`,
+  ];
+  if (f4 > 0) lines.push(`  for (let f_ = 0; f_ < ${intlit(f4)}; f_ += 4) {`, ...group(VEC, "f_").map((l) => "    " + l), `  }`);
+  for (let f = f4; f < F; f++) lines.push(`  {`, ...group(SCALAR, intlit(f)).map((l) => "    " + l), `  }`);
+  lines.push(`}`);
+  return lines.join("\n");
+}
+
+/**
+ * Filter gradient: dw[3,3,c,f] (=|+=) Σ over the batch of x patches ⊗ dy, by Winograd F(2×2,3×3).
+ * Params x, dy, dw, scratch, n (as emitConv2dGradFilter).
+ */
+export function emitConv2dGradFilterWinograd(spec: Conv2dSpec, tiles = WINOGRAD_GF_TILES): KernelDef {
+  checkConv2dSpec(spec, "emitConv2dGradFilterWinograd");
+  if (!winogradApplies(spec)) throw new Error("internal: emitConv2dGradFilterWinograd: needs a 3x3 kernel, stride 1, dilation 1");
+  if (!Number.isInteger(tiles) || tiles < 4 || tiles % 4) throw new Error("internal: emitConv2dGradFilterWinograd: tiles must be a positive multiple of 4");
+  const o = gfLayout(spec, !!spec.relaxed, tiles), T = o.T;
+  const zeroM = [
+    `for (let k_ = 0; k_ < ${intlit(16 * o.mPlane)}; k_ += 16) v128.store(m_ + <usize>k_, f32x4.splat(0));`,
+  ];
+  const body = [
+    `const v_: usize = scratch + ${intlit(o.vOff)};`,
+    `const y_: usize = scratch + ${intlit(o.yOff)};`,
+    `const m_: usize = scratch + ${intlit(o.mOff)};`,
+    `const pp_: usize = scratch + ${intlit(o.pOff)};`,
+    `const qp_: usize = scratch + ${intlit(o.qOff)};`,
+    ...gfZeroPadding(o),
+    `const total_ = n * ${intlit(o.tpi)};`,
+    // no tiles (batch 0): the gradient is zero
+    `if (total_ <= 0) {`, ...zeroM.map((l) => "  " + l), `}`,
+    `for (let t0_ = 0; t0_ < total_; t0_ += ${intlit(T)}) {`,
+    `  const tb_ = min<i32>(${intlit(T)}, total_ - t0_);`,
+    inputTransform(o).replace(/^/gm, "  "),
+    gfDyTransform(o).replace(/^/gm, "  "),
+    gfProducts(o).replace(/^/gm, "  "),
+    `}`,
+    gfFilterOutput(o),
+  ].join("\n");
+  return {
+    key: `conv2d_grad_filter_winograd:${JSON.stringify({ ...spec, tiles })}`,
+    label: `conv2d grad-filter winograd 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}`,
+    params: kernelParams(WINOGRAD_LOCALS, ["x", "dy", "dw", "scratch"], "n"),
+    body,
+    needs: [],
+    scratchBytes: o.bytes,
+  };
+}
