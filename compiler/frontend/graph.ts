@@ -105,12 +105,14 @@ function resolveInputs(raw: RawGraph, names: Map<string, Named>, bag: Diagnostic
         const previous = nameOf(raw.layers[i - 1]);
         return typeof previous === "string" ? [previous] : undefined; // a nameless excluded layer: reported by the schema
       }
-      if (raw.inputs.length === 1) return [raw.inputs[0].name];
+      if (raw.inputs.length === 1) return typeof raw.inputs[0].name === "string" ? [raw.inputs[0].name] : undefined;
       bag.add("reference", path, `the first layer has no "inputs" and the graph has ${raw.inputs.length} inputs (${raw.inputs.map((v) => v.name).join(", ")}); list the ones it takes`, labelOf(layer));
       return undefined;
     }
     let ok = true;
-    layer.inputs.forEach((name, j) => {
+    layer.inputs.forEach((name: unknown, j) => {
+      // Not a name: the schema reports it (every problem is collected in one pass, so this runs too).
+      if (typeof name !== "string") return void (ok = false);
       const n = names.get(name);
       if (n?.kind === "target") {
         bag.add("reference", `${path}/inputs/${j}`, `"${name}" is a target (what the loss compares against), not a value a layer can take`, labelOf(layer));
