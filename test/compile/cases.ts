@@ -7,6 +7,8 @@ export interface OpCase {
   graph: any;
 }
 
+import { ACTIVATION_CASES } from "./cases-activations.js";
+
 const g = (name: string, inputs: any[], layers: any[], extra: object = {}) => ({
   format: "kiln.graph/v2", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
 });
@@ -77,4 +79,5 @@ export const CASES: OpCase[] = [
   { name: "subtract", graph: g("t", [x([2, 3], "a"), x([2, 3], "b")], [{ name: "m", op: "subtract", inputs: ["a", "b"] }]) },
   { name: "concatenate -1", graph: g("t", [x([2, 3], "a"), x([2, 5], "b")], [{ name: "m", op: "concatenate", inputs: ["a", "b"] }]) },
   { name: "concatenate axis 1 (the first axis of the example)", graph: g("t", [x([2, 3], "a"), x([4, 3], "b")], [{ name: "m", op: "concatenate", axis: 1, inputs: ["a", "b"] }]) },
+  ...ACTIVATION_CASES,
 ];

@@ -35,7 +35,7 @@ const inp = (name: string, shape: number[], dtype?: string) => (dtype ? { name, 
 interface Case { name: string; make: () => G; path: string; layer?: string; message: string; also?: string[] }
 
 const KNOWN_OPS =
-  "dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate";
+  "dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate, relu, leaky_relu, prelu, elu";
 
 const cases: Case[] = [
   // ---- top level
@@ -59,7 +59,7 @@ const cases: Case[] = [
   { name: "units 2.5", make: () => { const g = base(); L(g, 3).units = 2.5; return g; }, path: "/layers/3/units", layer: "fc1", message: "expected a positive integer, got 2.5 (a number)" },
   { name: "kernel_size of one entry", make: () => { const g = base(); L(g, 0).kernel_size = [3]; return g; }, path: "/layers/0/kernel_size", layer: "conv1", message: "expected a positive integer or a list of 2 positive integers, got [3]" },
   { name: "misspelled padding", make: () => { const g = base(); L(g, 0).padding = "vaild"; return g; }, path: "/layers/0/padding", layer: "conv1", message: 'expected one of "valid", "same", got "vaild"; did you mean "valid"?' },
-  { name: "misspelled activation", make: () => { const g = base(); L(g, 3).activation = "rellu"; return g; }, path: "/layers/3/activation", layer: "fc1", message: 'expected one of "linear", "relu", "sigmoid", "tanh", "softmax", "gelu", "leaky_relu", "elu", "silu", "swish", "softplus", got "rellu"; did you mean "relu"?' },
+  { name: "misspelled activation", make: () => { const g = base(); L(g, 3).activation = "rellu"; return g; }, path: "/layers/3/activation", layer: "fc1", message: 'expected one of "linear", "relu", "sigmoid", "tanh", "softmax", "gelu", "leaky_relu", "elu", "silu", "swish", "softplus", "relu6", "hard_sigmoid", "hard_sigmoid_legacy", "hard_silu", "hard_swish", "mish", "selu", "exponential", "log_softmax", got "rellu"; did you mean "relu"?' },
   { name: "dropout rate 1", make: () => seq([inp("x", [4])], [{ name: "d", op: "dropout", rate: 1 }]), path: "/layers/0/rate", layer: "d", message: "expected a number in [0, 1), got 1" },
   { name: "bad layer name", make: () => { const g = base(); L(g, 3).name = "fc-1"; return g; }, path: "/layers/3/name", message: 'expected a name matching ^[A-Za-z_][A-Za-z0-9_]{0,63}$, got "fc-1"' },
   { name: "trainable as string", make: () => { const g = base(); L(g, 3).trainable = "no"; return g; }, path: "/layers/3/trainable", layer: "fc1", message: 'expected true or false, got "no" (a string)' },

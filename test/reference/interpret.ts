@@ -6,6 +6,7 @@
  * first). Weights are keyed `<layer>/<weight>` in the spec's Keras layouts.
  */
 
+import { ACTIVATION_LAYERS } from "./activation-layers.js";
 import { ATTENTION_LAYERS } from "./attention.js";
 import { RawLayer } from "./attrs.js";
 import { BASIC_LAYERS, LayerContext, LayerFn } from "./layers.js";
@@ -52,7 +53,7 @@ export interface RunResult {
   state: Record<string, Float64Array>;
 }
 
-export const REF_LAYERS: Record<string, LayerFn> = { ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS };
+export const REF_LAYERS: Record<string, LayerFn> = { ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...ACTIVATION_LAYERS };
 
 const NOT_TRAINABLE = new Set(["moving_mean", "moving_variance"]);
 

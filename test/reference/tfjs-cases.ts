@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 // exact version @tensorflow/tfjs depends on. Its `_queryDense`… getters are public for tests.
 import { MultiHeadAttention } from "@tensorflow/tfjs-layers/dist/layers/nlp/multihead_attention.js";
 import type { OpName } from "../../compiler/frontend/graph-types.js";
+import { ACTIVATION_CASES } from "./tfjs-cases-activations.js";
 
 /** What a case needs of a TF.js layer (tf.layers.Layer has it; compositions of tf ops implement it). */
 export interface TfLayer {
@@ -398,4 +399,5 @@ export const TFJS_CASES: TfjsCase[] = [
   { name: "softmax layer on the last axis", layer: { op: "softmax" }, tfLayer: () => tf.layers.softmax({ axis: -1 }), inputs: [[3, 4]] },
   // tfjs softmax supports only the last axis: transpose around it.
   { name: "softmax layer on a middle axis", layer: { op: "softmax", axis: 1 }, tfLayer: () => transposed(tf.layers.softmax({ axis: -1 }), [0, 2, 1]), inputs: [[3, 4]] },
+  ...ACTIVATION_CASES,
 ];

@@ -13,6 +13,7 @@ import { batch_normalization, layer_normalization } from "./normalization.js";
 import { embedding, position_embedding } from "./embedding.js";
 import { gru, lstm, simple_rnn } from "./recurrent.js";
 import { multi_head_attention } from "./attention.js";
+import { elu, leaky_relu, prelu, relu } from "./activation-layers.js";
 import { add, average, concatenate, maximum, minimum, multiply, subtract } from "./merge.js";
 
 export type { OpDef, OpContext, WeightDecl, JsonSchema } from "./op.js";
@@ -26,6 +27,7 @@ const REGISTRY = {
   flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization,
   embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention,
   add, multiply, average, maximum, minimum, subtract, concatenate,
+  relu, leaky_relu, prelu, elu,
 } satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof REGISTRY;

@@ -1,0 +1,54 @@
+// Shapes, normalized attributes, weights and errors of the Keras activation layers (relu,
+// leaky_relu, elu, prelu), the normalization options (center/scale, group_normalization) and
+// the merges with Keras 3 broadcasting, dot, spatial dropout and the Gaussian noise layers,
+// against the shapes and weights Keras gives (worked out from Keras's rules).
+import { describe, expect, test } from "vitest";
+import { checkGraph } from "../../compiler/frontend/index.js";
+import { errorOf, graphOf, input, outShape } from "./helpers.js";
+
+const only = (shape: number[], layer: object) => checkGraph(graphOf([input(shape)], [{ name: "l", ...layer }])).layers[0]!;
+const weightsOf = (shape: number[], layer: object) => only(shape, layer).weights.map((w) => [w.fullName, w.shape, w.initializer.name, w.trainable]);
+
+describe("activation layers", () => {
+  test.each([
+    ["relu", { op: "relu" }], ["relu max_value 6", { op: "relu", max_value: 6 }], ["leaky_relu", { op: "leaky_relu" }],
+    ["elu", { op: "elu", alpha: 0.5 }], ["prelu", { op: "prelu" }], ["prelu shared [1, 2]", { op: "prelu", shared_axes: [1, 2] }],
+    ["activation relu6", { op: "activation", activation: "relu6" }], ["activation log_softmax", { op: "activation", activation: "log_softmax" }],
+  ])("%s keeps the shape", (_n, layer) => {
+    expect(outShape([4, 5, 3], layer)).toEqual([4, 5, 3]);
+  });
+
+  test("Keras defaults: ReLU (no max, slope 0, threshold 0), LeakyReLU slope 0.3, ELU alpha 1", () => {
+    expect(only([3], { op: "relu" }).attrs).toEqual({ max_value: null, negative_slope: 0, threshold: 0 });
+    expect(only([3], { op: "leaky_relu" }).attrs).toEqual({ negative_slope: 0.3 });
+    expect(only([3], { op: "elu" }).attrs).toEqual({ alpha: 1 });
+  });
+
+  test("hard_swish is an alias of hard_silu, as in Keras", () => {
+    expect(only([3], { op: "activation", activation: "hard_swish" }).attrs).toEqual({ activation: "hard_silu" });
+    expect(only([3], { op: "dense", units: 2, activation: "hard_swish" }).attrs.activation).toBe("hard_silu");
+  });
+
+  test.each([
+    ["no shared axes: one alpha per element", [4, 5, 3], {}, [4, 5, 3], 60],
+    ["shared_axes [1, 2]: one per channel", [4, 5, 3], { shared_axes: [1, 2] }, [1, 1, 3], 3],
+    ["shared_axes [2] (a middle axis)", [4, 5, 3], { shared_axes: [2] }, [4, 1, 3], 12],
+    ["shared_axes [-1] (the last axis, Keras counting)", [4, 5], { shared_axes: [-1] }, [4, 1], 4],
+    ["every axis shared: one alpha", [4, 5, 3], { shared_axes: [1, 2, 3] }, [1, 1, 1], 1],
+  ])("prelu %s: alpha %j", (_n, shape, extra, alpha, count) => {
+    expect(weightsOf(shape, { op: "prelu", ...extra })).toEqual([["l/alpha", alpha, "zeros", true]]);
+    expect((alpha as number[]).reduce((p, q) => p * q, 1)).toBe(count);
+  });
+
+  test("prelu shared_axes are normalized (sorted, per example) and the batch axis is refused", () => {
+    expect(only([4, 5, 3], { op: "prelu", shared_axes: [2, 1] }).attrs.shared_axes).toEqual([0, 1]);
+    const err = errorOf(graphOf([input([4, 5])], [{ name: "p", op: "prelu", shared_axes: [0] }]));
+    expect(err.diagnostics[0]!.path).toBe("/layers/0/shared_axes");
+    expect(err.diagnostics[0]!.message).toMatch(/axis 0 is the batch axis of input shape \[batch, 4, 5\]/);
+  });
+
+  test("relu refuses a negative max_value or negative_slope, with the attribute's path", () => {
+    expect(errorOf(graphOf([input([3])], [{ name: "r", op: "relu", max_value: -1 }])).diagnostics[0]!.path).toBe("/layers/0/max_value");
+    expect(errorOf(graphOf([input([3])], [{ name: "r", op: "leaky_relu", negative_slope: -0.1 }])).diagnostics[0]!.path).toBe("/layers/0/negative_slope");
+  });
+});
