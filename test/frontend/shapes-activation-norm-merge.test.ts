@@ -52,3 +52,38 @@ describe("activation layers", () => {
     expect(errorOf(graphOf([input([3])], [{ name: "r", op: "leaky_relu", negative_slope: -0.1 }])).diagnostics[0]!.path).toBe("/layers/0/negative_slope");
   });
 });
+
+describe("normalization: center, scale, group_normalization", () => {
+  test.each([
+    ["batch_normalization (defaults)", { op: "batch_normalization" }, ["gamma", "beta", "moving_mean", "moving_variance"]],
+    ["batch_normalization center=false: no beta", { op: "batch_normalization", center: false }, ["gamma", "moving_mean", "moving_variance"]],
+    ["batch_normalization scale=false: no gamma", { op: "batch_normalization", scale: false }, ["beta", "moving_mean", "moving_variance"]],
+    ["batch_normalization neither", { op: "batch_normalization", center: false, scale: false }, ["moving_mean", "moving_variance"]],
+    ["layer_normalization center=false", { op: "layer_normalization", center: false }, ["gamma"]],
+    ["layer_normalization scale=false", { op: "layer_normalization", scale: false }, ["beta"]],
+    ["layer_normalization neither", { op: "layer_normalization", center: false, scale: false }, []],
+    ["group_normalization groups 2", { op: "group_normalization", groups: 2 }, ["gamma", "beta"]],
+    ["group_normalization scale=false", { op: "group_normalization", groups: 2, scale: false }, ["beta"]],
+  ])("%s: weights as Keras stores them", (_n, layer, names) => {
+    const l = only([5, 6], layer);
+    expect(l.shape).toEqual([5, 6]);
+    expect(l.weights.map((w) => w.name)).toEqual(names);
+    for (const w of l.weights) expect(w.shape).toEqual([6]);
+  });
+
+  test("group_normalization: Keras defaults (groups 32, epsilon 1e-3), -1 means one group per channel", () => {
+    expect(only([4, 64], { op: "group_normalization" }).attrs).toMatchObject({ groups: 32, epsilon: 0.001, center: true, scale: true, axis: 1 });
+    expect(only([3, 3, 12], { op: "group_normalization", groups: -1 }).attrs.groups).toBe(12);
+  });
+
+  test("group_normalization refuses groups that do not divide the channels, naming both", () => {
+    const err = errorOf(graphOf([input([4, 6])], [{ name: "gn", op: "group_normalization", groups: 4 }]));
+    expect(err.diagnostics[0]!.path).toBe("/layers/0/groups");
+    expect(err.diagnostics[0]!.message).toBe('group_normalization needs groups to divide the channel count: input "x" has 6 channels (shape [4, 6]), groups is 4');
+  });
+
+  test("group_normalization refuses groups 0 and an axis other than the last", () => {
+    expect(errorOf(graphOf([input([4, 6])], [{ name: "gn", op: "group_normalization", groups: 0 }])).diagnostics[0]!.path).toBe("/layers/0/groups");
+    expect(errorOf(graphOf([input([4, 6])], [{ name: "gn", op: "group_normalization", groups: 2, axis: 1 }])).diagnostics[0]!.message).toMatch(/group_normalization normalizes over the last axis only/);
+  });
+});

@@ -132,24 +132,28 @@ function onAxisLast(x: Tensor, axis: number, fn: (x2: Tensor) => Tensor): Tensor
   return axis === r - 1 ? y : permute(y, inv);
 }
 
+/** gamma·y + beta with each factor left out when the layer has no such weight (Keras `scale` / `center` false). */
+function scaleShift(ctx: LayerContext, y: Tensor, c: number): Tensor {
+  const scaled = bool(ctx.layer, "scale", true) ? mul(y, ctx.weight("gamma", [c])) : y;
+  return bool(ctx.layer, "center", true) ? add(scaled, ctx.weight("beta", [c])) : scaled;
+}
+
 function batchNormalization(ctx: LayerContext): Tensor {
   const x = single(ctx);
   const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
   const eps = num(ctx.layer, "epsilon", 0.001);
   const momentum = num(ctx.layer, "momentum", 0.99);
   const c = x.shape[axis];
-  const gamma = ctx.weight("gamma", [c]);
-  const beta = ctx.weight("beta", [c]);
   const movingMean = ctx.weight("moving_mean", [c]);
   const movingVar = ctx.weight("moving_variance", [c]);
   return onAxisLast(x, axis, (x2) => {
-    if (!ctx.training) return add(mul(div(sub(x2, movingMean), sqrt(affine(movingVar, 1, eps))), gamma), beta);
+    if (!ctx.training) return scaleShift(ctx, div(sub(x2, movingMean), sqrt(affine(movingVar, 1, eps))), c);
     const mu = mean(x2, [0]);
     const centered = sub(x2, mu);
     const variance = mean(square(centered), [0]); // biased: divides by N
     ctx.setState("moving_mean", blend(movingMean.data, mu.data, momentum));
     ctx.setState("moving_variance", blend(movingVar.data, variance.data, momentum));
-    return add(mul(div(centered, sqrt(affine(variance, 1, eps))), gamma), beta);
+    return scaleShift(ctx, div(centered, sqrt(affine(variance, 1, eps))), c);
   });
 }
 
@@ -162,13 +166,33 @@ function layerNormalization(ctx: LayerContext): Tensor {
   const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
   const eps = num(ctx.layer, "epsilon", 0.001);
   const c = x.shape[axis];
-  const gamma = ctx.weight("gamma", [c]);
-  const beta = ctx.weight("beta", [c]);
   return onAxisLast(x, axis, (x2) => {
     const centered = sub(x2, mean(x2, [1], true));
     const variance = mean(square(centered), [1], true);
-    return add(mul(div(centered, sqrt(affine(variance, 1, eps))), gamma), beta);
+    return scaleShift(ctx, div(centered, sqrt(affine(variance, 1, eps))), c);
   });
+}
+
+/**
+ * Keras 3 GroupNormalization, channels last: x as [B, positions, G, C/G]; mean and biased variance
+ * per (example, group) over the positions and the group's channels; then gamma, beta per channel.
+ */
+function groupNormalization(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
+  if (axis !== x.shape.length - 1) fail(ctx.layer, "group normalization over a channel axis other than the last");
+  const eps = num(ctx.layer, "epsilon", 0.001);
+  const c = x.shape[axis];
+  let groups = int(ctx.layer, "groups", 32);
+  if (groups === -1) groups = c;
+  if (groups < 1 || c % groups !== 0) fail(ctx.layer, `groups ${groups} does not divide ${c} channels`);
+  const batch = x.shape[0];
+  const grouped = reshape(x, [batch, x.size / (batch * c), groups, c / groups]);
+  const mu = mean(grouped, [1, 3], true);
+  const centered = sub(grouped, mu);
+  const variance = mean(square(centered), [1, 3], true);
+  const y = reshape(div(centered, sqrt(affine(variance, 1, eps))), x.shape);
+  return scaleShift(ctx, y, c);
 }
 
 // ---------------------------------------------------------------- embeddings
@@ -242,6 +266,7 @@ export const BASIC_LAYERS: Record<string, LayerFn> = {
   dropout,
   batch_normalization: batchNormalization,
   layer_normalization: layerNormalization,
+  group_normalization: groupNormalization,
   embedding,
   position_embedding: positionEmbedding,
   add: fold(add),

@@ -17,6 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiHeadAttention } from "@tensorflow/tfjs-layers/dist/layers/nlp/multihead_attention.js";
 import type { OpName } from "../../compiler/frontend/graph-types.js";
 import { ACTIVATION_CASES } from "./tfjs-cases-activations.js";
+import { NORMALIZATION_CASES } from "./tfjs-cases-normalization.js";
 
 /** What a case needs of a TF.js layer (tf.layers.Layer has it; compositions of tf ops implement it). */
 export interface TfLayer {
@@ -400,4 +401,5 @@ export const TFJS_CASES: TfjsCase[] = [
   // tfjs softmax supports only the last axis: transpose around it.
   { name: "softmax layer on a middle axis", layer: { op: "softmax", axis: 1 }, tfLayer: () => transposed(tf.layers.softmax({ axis: -1 }), [0, 2, 1]), inputs: [[3, 4]] },
   ...ACTIVATION_CASES,
+  ...NORMALIZATION_CASES,
 ];

@@ -9,7 +9,7 @@ import { average_pooling2d, global_average_pooling2d, global_max_pooling2d, max_
 import { flatten, reshape } from "./reshape.js";
 import { activation, softmax } from "./activation.js";
 import { dropout } from "./dropout.js";
-import { batch_normalization, layer_normalization } from "./normalization.js";
+import { batch_normalization, group_normalization, layer_normalization } from "./normalization.js";
 import { embedding, position_embedding } from "./embedding.js";
 import { gru, lstm, simple_rnn } from "./recurrent.js";
 import { multi_head_attention } from "./attention.js";
@@ -27,7 +27,7 @@ const REGISTRY = {
   flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization,
   embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention,
   add, multiply, average, maximum, minimum, subtract, concatenate,
-  relu, leaky_relu, prelu, elu,
+  relu, leaky_relu, prelu, elu, group_normalization,
 } satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof REGISTRY;
