@@ -9,6 +9,7 @@ export interface OpCase {
 
 import { ACTIVATION_CASES } from "./cases-activations.js";
 import { NORMALIZATION_CASES } from "./cases-normalization.js";
+import { MERGE_CASES } from "./cases-merge.js";
 
 const g = (name: string, inputs: any[], layers: any[], extra: object = {}) => ({
   format: "kiln.graph/v2", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
@@ -82,4 +83,5 @@ export const CASES: OpCase[] = [
   { name: "concatenate axis 1 (the first axis of the example)", graph: g("t", [x([2, 3], "a"), x([4, 3], "b")], [{ name: "m", op: "concatenate", axis: 1, inputs: ["a", "b"] }]) },
   ...ACTIVATION_CASES,
   ...NORMALIZATION_CASES,
+  ...MERGE_CASES,
 ];

@@ -8,6 +8,7 @@
 
 import { ACTIVATION_LAYERS } from "./activation-layers.js";
 import { ATTENTION_LAYERS } from "./attention.js";
+import { MERGE_EXTRA_LAYERS } from "./merge-extra.js";
 import { RawLayer } from "./attrs.js";
 import { BASIC_LAYERS, LayerContext, LayerFn } from "./layers.js";
 import { RECURRENT_LAYERS } from "./recurrent.js";
@@ -53,7 +54,7 @@ export interface RunResult {
   state: Record<string, Float64Array>;
 }
 
-export const REF_LAYERS: Record<string, LayerFn> = { ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...ACTIVATION_LAYERS };
+export const REF_LAYERS: Record<string, LayerFn> = { ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...ACTIVATION_LAYERS, ...MERGE_EXTRA_LAYERS };
 
 const NOT_TRAINABLE = new Set(["moving_mean", "moving_variance"]);
 

@@ -9,7 +9,7 @@ import { activate } from "./activations.js";
 import { RawLayer, bool, exampleAxis, fail, int, num, pair, str } from "./attrs.js";
 import { Window2d, avgPool2d, conv2d, gather, maxPool2d } from "./nn-ops.js";
 import {
-  Tensor, add, affine, broadcastTo, concat, div, matmul, maximum, mean, minimum, mul, permute,
+  Tensor, add, affine, broadcastShapes, broadcastTo, concat, div, matmul, maximum, mean, minimum, mul, permute,
   reduceMax, reshape, sizeOf, slice, softmax, sqrt, square, sub, tensor,
 } from "./tensor.js";
 
@@ -221,16 +221,27 @@ function positionEmbedding(ctx: LayerContext): Tensor {
 
 // ---------------------------------------------------------------- merges
 
-function sameShapes(ctx: LayerContext, min: number, max = Infinity): Tensor[] {
+/**
+ * The merge inputs as Keras 3 feeds its merge function: a lower-rank input gets axes of size 1
+ * inserted after the batch axis until the ranks agree (expand_dims at axis 1); the tape's
+ * elementwise ops then broadcast (numpy rules), and their backward passes sum over the repeats.
+ */
+function mergeInputs(ctx: LayerContext, min: number, max = Infinity): Tensor[] {
   const xs = ctx.inputs;
   if (xs.length < min || xs.length > max) fail(ctx.layer, `takes ${max === min ? min : `${min} or more`} inputs, got ${xs.length}`);
-  for (const t of xs) {
-    if (t.shape.join() !== xs[0].shape.join()) fail(ctx.layer, `input shapes differ: [${xs[0].shape.slice(1)}] vs [${t.shape.slice(1)}]`);
-  }
-  return xs;
+  const rank = Math.max(...xs.map((t) => t.shape.length));
+  const ranked = xs.map((t) => (t.shape.length === rank ? t : reshape(t, [t.shape[0], ...new Array<number>(rank - t.shape.length).fill(1), ...t.shape.slice(1)])));
+  ranked.reduce((shape, t) => {
+    try {
+      return broadcastShapes(shape, t.shape);
+    } catch {
+      return fail(ctx.layer, `input shapes do not broadcast: [${shape.slice(1)}] vs [${t.shape.slice(1)}]`);
+    }
+  }, ranked[0].shape);
+  return ranked;
 }
 
-const fold = (f: (a: Tensor, b: Tensor) => Tensor) => (ctx: LayerContext) => sameShapes(ctx, 2).reduce((a, b) => f(a, b));
+const fold = (f: (a: Tensor, b: Tensor) => Tensor) => (ctx: LayerContext) => mergeInputs(ctx, 2).reduce((a, b) => f(a, b));
 
 function concatenate(ctx: LayerContext): Tensor {
   const xs = ctx.inputs;
@@ -273,9 +284,9 @@ export const BASIC_LAYERS: Record<string, LayerFn> = {
   multiply: fold(mul),
   maximum: fold(maximum),
   minimum: fold(minimum),
-  average: (ctx) => affine(sameShapes(ctx, 2).reduce((a, b) => add(a, b)), 1 / ctx.inputs.length),
+  average: (ctx) => affine(mergeInputs(ctx, 2).reduce((a, b) => add(a, b)), 1 / ctx.inputs.length),
   subtract: (ctx) => {
-    const [a, b] = sameShapes(ctx, 2, 2);
+    const [a, b] = mergeInputs(ctx, 2, 2);
     return sub(a, b);
   },
   concatenate,

@@ -18,6 +18,7 @@ import { MultiHeadAttention } from "@tensorflow/tfjs-layers/dist/layers/nlp/mult
 import type { OpName } from "../../compiler/frontend/graph-types.js";
 import { ACTIVATION_CASES } from "./tfjs-cases-activations.js";
 import { NORMALIZATION_CASES } from "./tfjs-cases-normalization.js";
+import { MERGE_CASES } from "./tfjs-cases-merge.js";
 
 /** What a case needs of a TF.js layer (tf.layers.Layer has it; compositions of tf ops implement it). */
 export interface TfLayer {
@@ -402,4 +403,5 @@ export const TFJS_CASES: TfjsCase[] = [
   { name: "softmax layer on a middle axis", layer: { op: "softmax", axis: 1 }, tfLayer: () => transposed(tf.layers.softmax({ axis: -1 }), [0, 2, 1]), inputs: [[3, 4]] },
   ...ACTIVATION_CASES,
   ...NORMALIZATION_CASES,
+  ...MERGE_CASES,
 ];

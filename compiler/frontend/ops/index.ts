@@ -14,6 +14,7 @@ import { embedding, position_embedding } from "./embedding.js";
 import { gru, lstm, simple_rnn } from "./recurrent.js";
 import { multi_head_attention } from "./attention.js";
 import { elu, leaky_relu, prelu, relu } from "./activation-layers.js";
+import { dot } from "./dot.js";
 import { add, average, concatenate, maximum, minimum, multiply, subtract } from "./merge.js";
 
 export type { OpDef, OpContext, WeightDecl, JsonSchema } from "./op.js";
@@ -27,7 +28,7 @@ const REGISTRY = {
   flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization,
   embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention,
   add, multiply, average, maximum, minimum, subtract, concatenate,
-  relu, leaky_relu, prelu, elu, group_normalization,
+  relu, leaky_relu, prelu, elu, group_normalization, dot,
 } satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof REGISTRY;

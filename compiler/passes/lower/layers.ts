@@ -6,6 +6,7 @@
 import type { ActivationName, Layer } from "../../frontend/graph-types.js";
 import { numel, type Tensor } from "../../ir/ir.js";
 import { Builder } from "./builder.js";
+import { broadcastRuns } from "../../frontend/ops/broadcast.js";
 import { FULL, SCALAR, X, perCol, perRow, type EwBinary, type EwExpr, type EwInput } from "../../ir/expr.js";
 
 /** How an op becomes primitives: its output tensor from the layer and its input tensors. Declared on the OpDef (`lower`). */
@@ -240,8 +241,33 @@ export function lowerMerge(kind: keyof typeof MERGE_OPS): Lowering {
     let expr = X.in(0);
     for (let i = 1; i < xs.length; i++) expr = X.bin(op, expr, X.in(i));
     if (kind === "average") expr = X.mul(expr, X.c(1 / xs.length));
-    return b.ew(expr, xs.map((x) => [x, FULL] as [Tensor, typeof FULL]), b.act(xs[0]!.shape));
+    const full = xs.map((x) => broadcastTo(b, x, layer.shape));
+    return b.ew(expr, full.map((x) => [x, FULL] as [Tensor, typeof FULL]), b.act(layer.shape));
   };
+}
+
+/**
+ * A batched tensor in the layout of the per-example shape `out` it broadcasts to (Keras 3
+ * merges): itself when it has as many elements (only leading 1s differ), else a strided copy that
+ * repeats it along each broadcast run (stride 0 in the source). The copy's gradient is the reverse
+ * copy accumulating into those repeated elements, i.e. the sum over the broadcast axes.
+ */
+export function broadcastTo(b: Builder, x: Tensor, out: readonly number[]): Tensor {
+  const n = numel([...out]), own = numel(x.shape);
+  if (own === n) return x;
+  const runs = broadcastRuns(x.shape, out);
+  const sizes = runs.map((r) => r.size);
+  const srcStrides: number[] = [], dstStrides: number[] = [];
+  let src = 1, dst = 1;
+  for (let k = runs.length - 1; k >= 0; k--) {
+    dstStrides[k] = dst;
+    dst *= runs[k]!.size;
+    srcStrides[k] = runs[k]!.broadcast ? 0 : src;
+    if (!runs[k]!.broadcast) src *= runs[k]!.size;
+  }
+  const y = b.act([...out]);
+  b.copy(x, y, { shape: [{ batch: 1 }, ...sizes], srcStrides: [own, ...srcStrides], dstStrides: [n, ...dstStrides] });
+  return y;
 }
 
 export const lowerConcatenate: Lowering = (b, layer, xs) => {
