@@ -35,7 +35,7 @@ const inp = (name: string, shape: number[], dtype?: string) => (dtype ? { name, 
 interface Case { name: string; make: () => G; path: string; layer?: string; message: string; also?: string[] }
 
 const KNOWN_OPS =
-  "dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate, relu, leaky_relu, prelu, elu, group_normalization";
+  "dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate, relu, leaky_relu, prelu, elu, group_normalization, dot";
 
 const cases: Case[] = [
   // ---- top level
@@ -91,7 +91,7 @@ const cases: Case[] = [
   { name: "reshape element count", make: () => seq([inp("x", [4, 6])], [{ name: "r", op: "reshape", target_shape: [5, -1] }]), path: "/layers/0/target_shape", layer: "r", message: 'cannot reshape input "x" of shape [4, 6] (24 elements) to [5, -1]' },
   { name: "reshape with two -1", make: () => seq([inp("x", [4, 6])], [{ name: "r", op: "reshape", target_shape: [-1, 2, -1] }]), path: "/layers/0/target_shape", layer: "r", message: "target_shape may contain -1 at most once; got [-1, 2, -1]" },
   { name: "reshape with 0", make: () => seq([inp("x", [4, 6])], [{ name: "r", op: "reshape", target_shape: [24, 0] }]), path: "/layers/0/target_shape", layer: "r", message: "target_shape entries must be positive or -1; got 0 at index 1" },
-  { name: "add of different shapes", make: () => seq([inp("a", [3]), inp("b", [4])], [{ name: "s", op: "add", inputs: ["a", "b"] }]), path: "/layers/0/inputs", layer: "s", message: 'add needs inputs of one shape (no broadcasting); "a" is [3] but "b" is [4]' },
+  { name: "add of shapes that do not broadcast", make: () => seq([inp("a", [3]), inp("b", [4])], [{ name: "s", op: "add", inputs: ["a", "b"] }]), path: "/layers/0/inputs", layer: "s", message: 'add needs input shapes that broadcast as in Keras (aligned on the last axis, sizes equal or 1); "b" is [4], which does not fit 3 against 4 with the inputs before it ([3])' },
   { name: "concatenate mismatch", make: () => seq([inp("a", [2, 3]), inp("b", [3, 3])], [{ name: "c", op: "concatenate", inputs: ["a", "b"] }]), path: "/layers/0/inputs", layer: "c", message: 'concatenate on axis 2 needs shapes equal except on that axis; "a" is [2, 3] but "b" is [3, 3]' },
   { name: "concatenate axis out of range", make: () => seq([inp("a", [2, 3]), inp("b", [2, 3])], [{ name: "c", op: "concatenate", axis: 3, inputs: ["a", "b"] }]), path: "/layers/0/axis", layer: "c", message: "axis 3 is out of range for input shape [batch, 2, 3] (axes count as in Keras: 0 is the batch axis); expected an axis of one example (valid: 1..2 or -2..-1)" },
   { name: "concatenate on the batch axis", make: () => seq([inp("a", [2, 3]), inp("b", [2, 3])], [{ name: "c", op: "concatenate", axis: 0, inputs: ["a", "b"] }]), path: "/layers/0/axis", layer: "c", message: "axis 0 is the batch axis of input shape [batch, 2, 3]: an axis may not span examples; expected an axis of one example (valid: 1..2 or -2..-1)" },

@@ -87,3 +87,48 @@ describe("normalization: center, scale, group_normalization", () => {
     expect(errorOf(graphOf([input([4, 6])], [{ name: "gn", op: "group_normalization", groups: 2, axis: 1 }])).diagnostics[0]!.message).toMatch(/group_normalization normalizes over the last axis only/);
   });
 });
+
+describe("merges broadcast as in Keras 3; dot", () => {
+  const merged = (shapes: number[][], layer: object) =>
+    checkGraph(graphOf(shapes.map((s, i) => input(s, `in${i}`)), [{ name: "m", inputs: shapes.map((_, i) => `in${i}`), ...layer }])).layers[0]!.shape;
+
+  test.each([
+    ["[H, W, C] by [1, 1, C] (the SE gate)", [[7, 7, 16], [1, 1, 16]], [7, 7, 16]],
+    ["[H, W, C] by [C] (lower rank)", [[7, 7, 16], [16]], [7, 7, 16]],
+    ["[4, 1] and [1, 3]", [[4, 1], [1, 3]], [4, 3]],
+    ["three inputs", [[2, 3, 4], [2, 1, 4], [4]], [2, 3, 4]],
+    ["equal shapes", [[3, 4], [3, 4]], [3, 4]],
+  ])("%s", (_n, shapes, want) => {
+    for (const op of ["add", "multiply", "average", "maximum", "minimum"]) expect(merged(shapes, { op })).toEqual(want);
+    if (shapes.length === 2) expect(merged(shapes, { op: "subtract" })).toEqual(want);
+  });
+
+  test("shapes that do not broadcast are refused, naming the input and both shapes", () => {
+    const err = errorOf(graphOf([input([3, 4], "a"), input([2, 4], "b")], [{ name: "m", op: "multiply", inputs: ["a", "b"] }]));
+    expect(err.diagnostics[0]!.path).toBe("/layers/0/inputs");
+    expect(err.diagnostics[0]!.message).toBe('multiply needs input shapes that broadcast as in Keras (aligned on the last axis, sizes equal or 1); "b" is [2, 4], which does not fit 3 against 2 with the inputs before it ([3, 4])');
+  });
+
+  test.each([
+    ["axes 1 of [6] and [6] (Word2Vec-style similarity)", [[6], [6]], 1, [1]],
+    ["axes [2, 2] of [3, 4] and [5, 4]", [[3, 4], [5, 4]], [2, 2], [3, 5]],
+    ["axes [1, 2] of [3, 4] and [5, 3]", [[3, 4], [5, 3]], [1, 2], [4, 5]],
+    ["axes 1 of [3, 4] and [3, 2]", [[3, 4], [3, 2]], 1, [4, 2]],
+    ["axes -1 of [3, 4] and [4]", [[3, 4], [4]], -1, [3]],
+  ])("dot %s", (_n, shapes, axes, want) => {
+    expect(merged(shapes, { op: "dot", axes })).toEqual(want);
+  });
+
+  test("dot refuses contracted sizes that differ and inputs of 3 axes", () => {
+    const err = errorOf(graphOf([input([3, 4], "a"), input([5, 3], "b")], [{ name: "m", op: "dot", axes: 2, inputs: ["a", "b"] }]));
+    expect(err.diagnostics[0]!.path).toBe("/layers/0/axes");
+    expect(err.diagnostics[0]!.message).toBe('dot contracts axis 2 of "a" [3, 4] (size 4) with axis 2 of "b" [5, 3] (size 3); the sizes must be equal');
+    const rank3 = errorOf(graphOf([input([2, 3, 4], "a"), input([4], "b")], [{ name: "m", op: "dot", axes: -1, inputs: ["a", "b"] }]));
+    expect(rank3.diagnostics[0]!.message).toMatch(/dot takes inputs of 1 or 2 axes per example/);
+  });
+
+  test("dot refuses the batch axis", () => {
+    const err = errorOf(graphOf([input([4], "a"), input([4], "b")], [{ name: "m", op: "dot", axes: 0, inputs: ["a", "b"] }]));
+    expect(err.diagnostics[0]!.message).toMatch(/input "a": axis 0 is the batch axis/);
+  });
+});
