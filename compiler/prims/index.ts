@@ -19,6 +19,7 @@ import { copy, type CopyAttrs } from "./copy.js";
 import { gather, scatter_add, type GatherAttrs } from "./gather.js";
 import { loss, type LossAttrs } from "./loss.js";
 import { dropout_mask, type DropoutMaskAttrs } from "./dropout.js";
+import { random_normal, type RandomNormalAttrs } from "./random.js";
 import {
   opt_clip, opt_step, opt_sumsq, opt_update, type OptClipAttrs, type OptStepAttrs, type OptSumsqAttrs, type OptUpdateAttrs,
 } from "./optimizer.js";
@@ -42,6 +43,7 @@ export interface PrimAttrs {
   scatter_add: GatherAttrs;
   loss: LossAttrs;
   dropout_mask: DropoutMaskAttrs;
+  random_normal: RandomNormalAttrs;
   opt_sumsq: OptSumsqAttrs;
   opt_step: OptStepAttrs;
   opt_clip: OptClipAttrs;
@@ -50,7 +52,7 @@ export interface PrimAttrs {
 
 export const PRIMS: { readonly [K in PrimOp]: PrimDef<K> } = {
   matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
-  softmax, softmax_grad, copy, gather, scatter_add, loss, dropout_mask, opt_sumsq, opt_step, opt_clip, opt_update,
+  softmax, softmax_grad, copy, gather, scatter_add, loss, dropout_mask, random_normal, opt_sumsq, opt_step, opt_clip, opt_update,
 };
 
 /** The definition of a node's primitive (typed by the node). */

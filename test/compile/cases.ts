@@ -10,6 +10,7 @@ export interface OpCase {
 import { ACTIVATION_CASES } from "./cases-activations.js";
 import { NORMALIZATION_CASES } from "./cases-normalization.js";
 import { MERGE_CASES } from "./cases-merge.js";
+import { NOISE_CASES } from "./cases-noise.js";
 
 const g = (name: string, inputs: any[], layers: any[], extra: object = {}) => ({
   format: "kiln.graph/v2", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
@@ -84,4 +85,5 @@ export const CASES: OpCase[] = [
   ...ACTIVATION_CASES,
   ...NORMALIZATION_CASES,
   ...MERGE_CASES,
+  ...NOISE_CASES,
 ];

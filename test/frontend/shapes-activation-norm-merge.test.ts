@@ -132,3 +132,26 @@ describe("merges broadcast as in Keras 3; dot", () => {
     expect(err.diagnostics[0]!.message).toMatch(/input "a": axis 0 is the batch axis/);
   });
 });
+
+describe("spatial dropout and the Gaussian noise layers", () => {
+  test.each([
+    ["spatial_dropout1d", [7, 4], { op: "spatial_dropout1d", rate: 0.2 }],
+    ["spatial_dropout2d", [5, 6, 4], { op: "spatial_dropout2d", rate: 0.2 }],
+    ["gaussian_noise", [5, 6, 4], { op: "gaussian_noise", stddev: 0.1 }],
+    ["gaussian_dropout", [3], { op: "gaussian_dropout", rate: 0.5 }],
+  ])("%s keeps the shape and owns no weight", (_n, shape, layer) => {
+    const l = only(shape, layer);
+    expect(l.shape).toEqual(shape);
+    expect(l.weights).toEqual([]);
+  });
+
+  test("spatial dropout needs [T, C] / [H, W, C] inputs, and a rate in [0, 1)", () => {
+    expect(errorOf(graphOf([input([5, 6, 4])], [{ name: "s", op: "spatial_dropout1d", rate: 0.2 }])).diagnostics[0]!.message)
+      .toBe('spatial_dropout1d expects an input of shape [T, C]; input "x" has shape [5, 6, 4]');
+    expect(errorOf(graphOf([input([6, 4])], [{ name: "s", op: "spatial_dropout2d", rate: 0.2 }])).diagnostics[0]!.message)
+      .toBe('spatial_dropout2d expects an input of shape [H, W, C]; input "x" has shape [6, 4]');
+    expect(errorOf(graphOf([input([6, 4])], [{ name: "s", op: "spatial_dropout1d", rate: 1 }])).diagnostics[0]!.path).toBe("/layers/0/rate");
+    expect(errorOf(graphOf([input([6])], [{ name: "s", op: "gaussian_dropout", rate: 1 }])).diagnostics[0]!.path).toBe("/layers/0/rate");
+    expect(errorOf(graphOf([input([6])], [{ name: "s", op: "gaussian_noise", stddev: -1 }])).diagnostics[0]!.path).toBe("/layers/0/stddev");
+  });
+});

@@ -23,6 +23,8 @@ export interface LayerContext {
   training: boolean;
   /** This layer's dropout keep-mask (0 or 1 per element), when training. */
   dropoutMask?: Float64Array;
+  /** This layer's noise (gaussian_noise: added; gaussian_dropout: the factor), per element, when training. */
+  noise?: Float64Array;
   /** Records updated non-trainable state (moving statistics) by short weight name. */
   setState(name: string, data: Float64Array): void;
 }

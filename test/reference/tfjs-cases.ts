@@ -19,6 +19,7 @@ import type { OpName } from "../../compiler/frontend/graph-types.js";
 import { ACTIVATION_CASES } from "./tfjs-cases-activations.js";
 import { NORMALIZATION_CASES } from "./tfjs-cases-normalization.js";
 import { MERGE_CASES } from "./tfjs-cases-merge.js";
+import { NOISE_CASES } from "./tfjs-cases-noise.js";
 
 /** What a case needs of a TF.js layer (tf.layers.Layer has it; compositions of tf ops implement it). */
 export interface TfLayer {
@@ -404,4 +405,5 @@ export const TFJS_CASES: TfjsCase[] = [
   ...ACTIVATION_CASES,
   ...NORMALIZATION_CASES,
   ...MERGE_CASES,
+  ...NOISE_CASES,
 ];

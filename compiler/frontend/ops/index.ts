@@ -15,6 +15,7 @@ import { gru, lstm, simple_rnn } from "./recurrent.js";
 import { multi_head_attention } from "./attention.js";
 import { elu, leaky_relu, prelu, relu } from "./activation-layers.js";
 import { dot } from "./dot.js";
+import { gaussian_dropout, gaussian_noise, spatial_dropout1d, spatial_dropout2d } from "./noise.js";
 import { add, average, concatenate, maximum, minimum, multiply, subtract } from "./merge.js";
 
 export type { OpDef, OpContext, WeightDecl, JsonSchema } from "./op.js";
@@ -29,6 +30,7 @@ const REGISTRY = {
   embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention,
   add, multiply, average, maximum, minimum, subtract, concatenate,
   relu, leaky_relu, prelu, elu, group_normalization, dot,
+  spatial_dropout1d, spatial_dropout2d, gaussian_noise, gaussian_dropout,
 } satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof REGISTRY;
