@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TfjsCase, TfLayer } from "./tfjs-cases.js";
+import { detached } from "./tfjs-compose.js";
 
 /** A weightless TF.js computation as a layer. */
 function weightless(f: (x: tf.Tensor) => tf.Tensor): TfLayer {
@@ -19,7 +20,7 @@ const keras3HardSigmoid = (x: tf.Tensor) => tf.div(tf.relu6(tf.add(x, 3)), 6);
 /** Keras 3 activations.relu(x, negative_slope, max_value, threshold) in tf ops. */
 function keras3Relu(maxValue: number | null, slope: number, threshold: number) {
   return (x: tf.Tensor) => {
-    let p = threshold !== 0 ? tf.mul(x, tf.cast(tf.greater(x, threshold), "float32")) : tf.relu(x);
+    let p = threshold !== 0 ? tf.mul(x, tf.cast(tf.greater(detached(x), threshold), "float32")) : tf.relu(x);
     if (maxValue !== null) p = tf.clipByValue(p, 0, maxValue);
     return slope !== 0 ? tf.sub(p, tf.mul(slope, tf.relu(tf.sub(threshold, x)))) : p;
   };
@@ -54,7 +55,8 @@ export const ACTIVATION_CASES: TfjsCase[] = [
   { name: "relu layer (defaults)", layer: { op: "relu" }, tfLayer: () => tf.layers.reLU(), inputs: [[3, 4]] },
   { name: "relu layer max_value 6 (ReLU6)", layer: { op: "relu", max_value: 6 }, tfLayer: () => tf.layers.reLU({ maxValue: 6 }), inputs: [[3, 4]] },
   { name: "relu layer max_value 0.5", layer: { op: "relu", max_value: 0.5 }, tfLayer: () => tf.layers.reLU({ maxValue: 0.5 }), inputs: [[3, 4]] },
-  { name: "relu layer threshold 0.5 (TF.js thresholdedReLU)", layer: { op: "relu", threshold: 0.5 }, tfLayer: () => tf.layers.thresholdedReLU({ theta: 0.5 }), inputs: [[3, 4]] },
+  // TF.js has no gradient for Greater, which thresholdedReLU uses: its gradient is taken of Keras 3's relu in tf ops.
+  { name: "relu layer threshold 0.5 (TF.js thresholdedReLU)", layer: { op: "relu", threshold: 0.5 }, tfLayer: () => tf.layers.thresholdedReLU({ theta: 0.5 }), tfGrad: () => weightless(keras3Relu(null, 0, 0.5)), inputs: [[3, 4]] },
   {
     name: "relu layer max_value 1.5, negative_slope 0.1, threshold -0.5 (Keras 3 relu in tf ops: TF.js's ReLU has max_value only)",
     layer: { op: "relu", max_value: 1.5, negative_slope: 0.1, threshold: -0.5 },
@@ -73,7 +75,7 @@ export const ACTIVATION_CASES: TfjsCase[] = [
   {
     name: "elu layer alpha 0.4 (TF.js's ELU refuses alpha ≠ 1: x or alpha·(e^x − 1) in tf ops)",
     layer: { op: "elu", alpha: 0.4 },
-    tfLayer: () => weightless((x) => tf.where(tf.greater(x, 0), x, tf.mul(0.4, tf.expm1(x)))),
+    tfLayer: () => weightless((x) => tf.where(tf.greater(detached(x), 0), x, tf.mul(0.4, tf.expm1(x)))),
     inputs: [[2, 3]],
   },
   { name: "prelu (alpha per element)", layer: { op: "prelu" }, tfLayer: () => tf.layers.prelu(), inputs: [[3, 4]], weights: [["alpha", [3, 4]]] },

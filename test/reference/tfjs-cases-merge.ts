@@ -24,6 +24,21 @@ const MERGES: [OpName, () => TfLayer][] = [
   ["maximum", () => tf.layers.maximum()], ["minimum", () => tf.layers.minimum()], ["subtract", () => subtract],
 ];
 
+/** Keras's rank expansion, tf.broadcastTo the common shape, then a left fold of f. */
+function broadcastThen(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): TfLayer {
+  return {
+    apply: (x) => {
+      const xs = x as tf.Tensor[];
+      const rank = Math.max(...xs.map((t) => t.rank));
+      const up = xs.map((t) => (t.rank === rank ? t : t.reshape([t.shape[0]!, ...new Array<number>(rank - t.rank).fill(1), ...t.shape.slice(1)])));
+      const shape = up.map((t) => t.shape).reduce((a, b) => a.map((d, i) => Math.max(d!, b[i]!)));
+      return up.map((t) => tf.broadcastTo(t, shape as number[])).reduce((a, b) => f(a, b));
+    },
+    setWeights() {},
+    getWeights: () => [],
+  };
+}
+
 const SHAPES: [string, number[][]][] = [
   ["[H, W, C] by [1, 1, C] (the squeeze-and-excitation gate)", [[3, 4, 5], [1, 1, 5]]],
   ["[H, W, C] by [C] (lower rank: expanded after the batch axis)", [[3, 4, 5], [5]]],
@@ -36,6 +51,9 @@ export const MERGE_CASES: TfjsCase[] = [
     name: `${op} broadcasting ${label}${op === "subtract" ? " (tf.sub after Keras's rank expansion)" : ""}`,
     layer: { op },
     tfLayer: layer,
+    // TF.js's Maximum/Minimum gradients do not reduce over broadcast axes (tfjs 4.22 throws a shape
+    // error): their gradient is taken of the inputs broadcast first (tf.broadcastTo sums back).
+    ...(op === "maximum" || op === "minimum" ? { tfGrad: () => broadcastThen(op === "maximum" ? tf.maximum : tf.minimum) } : {}),
     inputs: shapes,
   }))),
   { name: "dot axes 1 of two vectors [6] (→ [1])", layer: { op: "dot", axes: 1 }, tfLayer: () => tf.layers.dot({ axes: 1 }), inputs: [[6], [6]] },

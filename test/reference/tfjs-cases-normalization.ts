@@ -6,25 +6,37 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TfjsCase, TfLayer } from "./tfjs-cases.js";
+import { composedLayer } from "./tfjs-compose.js";
 
-/** Keras 3 GroupNormalization.call (channels last) in tf ops; weights [gamma?, beta?]. */
+/** Keras 3 GroupNormalization.call (channels last) in tf ops; weights [gamma?, beta?], both trainable. */
 function tfGroupNorm(groups: number, epsilon: number, scale: boolean, center: boolean): TfLayer {
-  let w: tf.Tensor[] = [];
-  return {
-    apply: (input) => tf.tidy(() => {
-      const x = input as tf.Tensor;
-      if (w.length === 0 && (scale || center)) return x; // the build call, before setWeights
-      const c = x.shape.at(-1)!;
-      const grouped = x.reshape([x.shape[0]!, -1, groups, c / groups]);
-      const { mean, variance } = tf.moments(grouped, [1, 3], true);
-      let y = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, epsilon))).reshape(x.shape);
-      if (scale) y = tf.mul(y, w[0]!);
-      if (center) y = tf.add(y, w[scale ? 1 : 0]!);
-      return y;
-    }),
-    setWeights: (ws) => void (w = ws.map((t) => t.clone())),
-    getWeights: () => w,
-  };
+  const trainable = (scale ? 1 : 0) + (center ? 1 : 0);
+  return composedLayer((input, w) => tf.tidy(() => {
+    const x = input as tf.Tensor;
+    const c = x.shape.at(-1)!;
+    const grouped = x.reshape([x.shape[0]!, -1, groups, c / groups]);
+    const { mean, variance } = tf.moments(grouped, [1, 3], true);
+    let y = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, epsilon))).reshape(x.shape);
+    if (scale) y = tf.mul(y, w[0]!);
+    if (center) y = tf.add(y, w[scale ? 1 : 0]!);
+    return y;
+  }), trainable);
+}
+
+/**
+ * Normalization by given statistics in tf ops, weights [gamma?, beta?, …]: TF.js's batchNorm op has
+ * no gradient without gamma or beta (tfjs 4.22 throws reading its missing input), so the gradient
+ * cases without them differentiate this. `stats` gives mean and variance from x and the weights.
+ */
+function tfNormalized(scale: boolean, center: boolean, epsilon: number, stats: (x: tf.Tensor, w: tf.Tensor[]) => { mean: tf.Tensor; variance: tf.Tensor }, hasWeights: boolean): TfLayer {
+  return composedLayer((input, w) => {
+    const x = input as tf.Tensor;
+    const { mean, variance } = stats(x, w);
+    let y = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon)));
+    if (scale) y = tf.mul(y, w[0]!);
+    if (center) y = tf.add(y, w[scale ? 1 : 0]!);
+    return y;
+  }, (scale ? 1 : 0) + (center ? 1 : 0), hasWeights);
 }
 
 const groupNorm = (label: string, shape: number[], groups: number, extra: Record<string, unknown>, scale = true, center = true): TfjsCase => {
@@ -65,6 +77,7 @@ export const NORMALIZATION_CASES: TfjsCase[] = [
     name: `batch_normalization center=${center} scale=${scale}, ${training ? "training mode (in tf ops: TF.js's layer throws there without gamma or beta)" : "inference mode"}`,
     layer: { op: "batch_normalization", momentum: 0.9, center, scale },
     tfLayer: () => (training ? tfBatchNormTraining(scale!, center!) : tf.layers.batchNormalization({ momentum: 0.9, center, scale })),
+    tfGrad: () => tfNormalized(scale!, center!, 0.001, (_x, w) => ({ mean: w.at(-2)!, variance: w.at(-1)! }), true),
     inputs: [[4, 3]],
     weights: [...(scale ? ["gamma"] : []), ...(center ? ["beta"] : []), "moving_mean", "moving_variance"].map((w) => [w, [3]] as [string, number[]]),
     positive: ["moving_variance"],
@@ -74,6 +87,7 @@ export const NORMALIZATION_CASES: TfjsCase[] = [
     name: `layer_normalization center=${center} scale=${scale}`,
     layer: { op: "layer_normalization", center, scale },
     tfLayer: () => tf.layers.layerNormalization({ epsilon: 0.001, center, scale }),
+    tfGrad: () => tfNormalized(scale!, center!, 0.001, (x) => tf.moments(x, [x.rank - 1], true), !!(scale || center)),
     inputs: [[3, 5]],
     weights: [...(scale ? ["gamma"] : []), ...(center ? ["beta"] : [])].map((w) => [w, [5]] as [string, number[]]),
   })),

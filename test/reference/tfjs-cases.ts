@@ -56,7 +56,15 @@ export interface TfjsCase {
   maskFromTf?: boolean;
   /** Relative error bound (default 1e-4). */
   tolerance?: number;
+  /**
+   * The TF.js computation gradients-tfjs.test.ts differentiates instead of tfLayer, where TF.js
+   * cannot differentiate that layer (no gradient for Greater; batchNorm without gamma or beta;
+   * maximum/minimum of broadcast inputs); the case's definition says which.
+   */
+  tfGrad?: () => TfLayer;
 }
+
+
 
 type Weights = [string, number[]][];
 
