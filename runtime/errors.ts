@@ -16,14 +16,17 @@ export interface Diagnostic {
   message: string;
 }
 
-/** Most diagnostics one KilnError keeps (a backstop: lists from files are capped sooner, by Problems). */
+/** Most diagnostics one KilnError keeps (a backstop: lists from files are capped sooner, as weights-io.ts caps them). */
 const MAX_KEPT = 100;
 
 export class KilnError extends Error {
   readonly diagnostics: Diagnostic[];
-  constructor(diagnostics: Diagnostic[] | Diagnostic) {
+  /** `diagnostics`, and how many more problems a capped list left out (counted in a last diagnostic). */
+  constructor(diagnostics: Diagnostic[] | Diagnostic, left = 0) {
     let list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
-    if (list.length > MAX_KEPT) list = [...list.slice(0, MAX_KEPT), more(list[0]!.code, list.length - MAX_KEPT)];
+    left += Math.max(0, list.length - MAX_KEPT);
+    // "… and 1,699,990 more problems": the diagnostic that counts what the list left out.
+    if (left) list = [...list.slice(0, MAX_KEPT), { code: list[0]!.code, path: "", message: `… and ${left.toLocaleString("en-US")} more problems` }];
     super(list.map(formatDiagnostic).join("\n"));
     this.name = "KilnError";
     this.diagnostics = list;
@@ -35,12 +38,11 @@ export class KilnError extends Error {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = [d.path || undefined, d.layer ? `layer ${d.layer}` : undefined].filter(Boolean).join(", ");
+  const where = [d.path, d.layer && `layer ${d.layer}`].filter(Boolean).join(", ");
   return where ? `${where}: ${d.message}` : d.message;
 }
 
-/** "… and 1,699,990 more problems": the diagnostic that counts what a capped list left out. */
-export function more(code: string, count: number): Diagnostic {
-  return { code, path: "", message: `… and ${count.toLocaleString("en-US")} more problems` };
+/** Throws a KilnError with one diagnostic (the runtime's one way to refuse a call). */
+export function fail(code: string, path: string, message: string, layer?: string): never {
+  throw new KilnError(layer ? { code, path, layer, message } : { code, path, message });
 }
-

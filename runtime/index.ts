@@ -4,7 +4,7 @@
  * instantiate with a fresh memory → initialize weights → Model. The runtime knows nothing about
  * ops: only the manifest and the module's exports.
  */
-import { KilnError } from "./errors.js";
+import { fail } from "./errors.js";
 import { capabilities, toModule, type Source } from "./load.js";
 import { readManifest } from "./manifest.js";
 import { Model } from "./model.js";
@@ -36,12 +36,12 @@ export interface LoadOptions {
 export async function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
   // The weights code every model needs loads while the module compiles.
   let [mod] = await Promise.all([toModule(source), loadParts(false, false)]);
-  let manifest = readManifest(mod);
+  let manifest = await readManifest(mod);
   // A module built with --relaxed-simd carries its relaxed-SIMD twin: use it where it validates.
   const relaxed = WebAssembly.Module.customSections(mod, "kiln.relaxed")[0];
   if (relaxed && capabilities().relaxedSimd && WebAssembly.validate(relaxed)) {
     mod = await WebAssembly.compile(relaxed);
-    manifest = readManifest(mod);
+    manifest = await readManifest(mod);
   }
   const threads = opts.threads ?? 1;
   // Thread checks and the shared-memory fallback live with the thread code (loaded on demand).
@@ -50,7 +50,7 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   checkImports(mod, manifest.threads);
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
   const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
-  if (manifest.weightsEmbedded && !embedded) fail("the manifest says weightsEmbedded but the module has no kiln.weights section");
+  if (manifest.weightsEmbedded && !embedded) refuse("the manifest says weightsEmbedded but the module has no kiln.weights section");
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
   await loadParts(!embedded && !opts.weights, manifest.canTrain);
   const { pages } = manifest.memory;
@@ -62,10 +62,10 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
     instance = await WebAssembly.instantiate(mod, { env });
   } catch (e) {
     const hint = manifest.threads && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : "";
-    return fail(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}${hint}): ${(e as Error).message}`);
+    return refuse(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}${hint}): ${(e as Error).message}`);
   }
   const built = (instance.exports.kiln_threads as WebAssembly.Global | undefined)?.value;
-  if (manifest.threads && built !== manifest.maxThreads) fail(`the manifest says maxThreads ${manifest.maxThreads} but the module was built for ${built ?? "an unknown number of"} threads (rebuild it with this kiln)`);
+  if (manifest.threads && built !== manifest.maxThreads) refuse(`the manifest says maxThreads ${manifest.maxThreads} but the module was built for ${built ?? "an unknown number of"} threads (rebuild it with this kiln)`);
   const model = new Model(manifest, instance.exports, memory);
   // Debug builds and threads load their code only when a module needs it (bundle size).
   const debug = (manifest as { debug?: DebugInfo }).debug;
@@ -97,17 +97,15 @@ function checkImports(mod: WebAssembly.Module, threaded: boolean): void {
   for (const imp of WebAssembly.Module.imports(mod)) {
     const isMemory = imp.module === "env" && imp.name === "memory" && imp.kind === "memory";
     const fn = imp.kind === "function" && imp.module === "env" && (imp.name === "abort" || ((imp.name === "wait32" || imp.name === "passed") && threaded));
-    if (!isMemory && !fn) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`);
+    if (!isMemory && !fn) refuse(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`);
     memory ||= isMemory;
   }
-  if (!memory) fail("the module does not import env.memory (it would compute in a memory of its own, which the runtime never sees)");
+  if (!memory) refuse("the module does not import env.memory (it would compute in a memory of its own, which the runtime never sees)");
 }
 
-function fail(message: string): never {
-  throw new KilnError({ code: "load", path: "", message });
-}
+const refuse = (message: string): never => fail("load", "", message);
 
 /** AssemblyScript's abort(message, file, line, column); kiln modules normally do not call it. */
 function abort(_message: number, _file: number, line: number, column: number): never {
-  throw new KilnError({ code: "trap", path: "abort", message: `the module aborted (line ${line}, column ${column})` });
+  return fail("trap", "abort", `the module aborted (line ${line}, column ${column})`);
 }

@@ -4,7 +4,7 @@
  * Node built-ins are reached only through a dynamic import on the file path branch, so browser
  * bundles can drop them.
  */
-import { KilnError } from "./errors.js";
+import { fail as failWith } from "./errors.js";
 
 export type Source = Uint8Array | ArrayBuffer | Response | URL | string | WebAssembly.Module;
 
@@ -15,9 +15,7 @@ export interface Capabilities {
   threads: boolean;
 }
 
-const fail = (path: string, message: string): never => {
-  throw new KilnError({ code: "load", path, message });
-};
+const fail = (path: string, message: string): never => failWith("load", path, message);
 
 const isNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 

@@ -5,7 +5,7 @@
  * memory; a trap inside an export surfaces as a KilnError naming the export. Training
  * (trainStep, evaluate, fit) lives in train.ts and fit.ts, loaded only for modules that train.
  */
-import { KilnError, type Diagnostic } from "./errors.js";
+import { fail, KilnError, type Diagnostic } from "./errors.js";
 import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
 import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
@@ -294,6 +294,6 @@ export class Model {
 
   /** @internal */
   fail(path: string, message: string, code = "input", layer?: string): never {
-    throw new KilnError(layer ? { code, path, layer, message } : { code, path, message });
+    return fail(code, path, message, layer);
   }
 }

@@ -7,7 +7,7 @@
  * Web Workers (shared memory there needs a cross-origin-isolated page).
  */
 import { KilnError } from "./errors.js";
-import { readManifest, type Manifest } from "./manifest.js";
+import { bad, isInt, isObject, readManifest, show, type Checker, type Manifest } from "./manifest.js";
 
 /**
  * Runs in each worker: instantiate, then serve calls until told to stop (program −1). During a
@@ -75,7 +75,7 @@ export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, t
   const plain = WebAssembly.Module.customSections(mod, "kiln.fallback")[0];
   if (!plain) fail(`the module needs shared memory (${why}) and carries no single-threaded build`);
   const single = await WebAssembly.compile(plain!);
-  return { mod: single, manifest: readManifest(single) };
+  return { mod: single, manifest: await readManifest(single) };
 }
 
 let warned = false;
@@ -190,7 +190,7 @@ interface Handle {
 
 export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, manifest: Manifest, clock: BarrierClock): Promise<ThreadPool> {
   const ctl = manifest.threadControl!, splitAt = manifest.threadSplits!;
-  // The manifest's thread fields were checked with the manifest (manifest.ts: checkThreads).
+  // The manifest's thread fields were checked with the manifest (checkThreads, below).
   const alignOf = (name: string) => manifest.threadSegments?.[name]?.align ?? 1;
   // Worker reports: the call generation each belongs to (i32 per thread), then each thread's
   // sleep per barrier (f64[K] per thread).
@@ -277,4 +277,20 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
     },
   };
   return pool;
+}
+
+/** The manifest's thread part (manifest.ts checks the rest): the thread count, control words and each program's barrier count (the runtime sizes per-thread buffers by it). */
+export function checkThreads(m: Manifest, c: Checker): void {
+  const n = m.maxThreads;
+  if (!isInt(n, 1, 64)) bad(`maxThreads must be an integer in [1, 64], got ${show(n)}`);
+  c.region("threadControl", m.threadControl, 16);
+  c.region("threadSplits", m.threadSplits, 4 * (n + 1));
+  if (m.kernels?.threadProgress !== undefined) c.region("kernels.threadProgress", m.kernels.threadProgress, 4 * n);
+  if (!isObject(m.threadSegments)) bad("threadSegments must be an object");
+  for (const [name, p] of Object.entries(m.threadSegments)) {
+    // A program passes at most one barrier per kernel call.
+    const most = Math.min(65536, m.kernels?.calls?.[name]?.length ?? 65536);
+    const ok = isObject(p) && isInt(p.barriers, 0, most) && Array.isArray(p.batch) && p.batch.every((b) => isInt(b, 0, p.barriers - 1)) && (p.align === undefined || isInt(p.align, 1));
+    if (!ok) bad(`threadSegments.${name}: expected barriers (an integer ≤ ${most}), batch (barrier indices) and align (a positive integer), got ${show(p)}`);
+  }
 }

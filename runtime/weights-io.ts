@@ -8,7 +8,7 @@
  * written.) Values must be finite and optimizer state possible, or the next step would turn
  * every weight NaN.
  */
-import { KilnError, more, type Diagnostic } from "./errors.js";
+import { fail, KilnError, type Diagnostic } from "./errors.js";
 import { firstNonFinite, genuine, put } from "./feeds.js";
 import { typeName } from "./load.js";
 import { size } from "./manifest.js";
@@ -65,9 +65,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-const fileError = (path: string, message: string): never => {
-  throw new KilnError({ code: "safetensors", path: path.length > 256 ? path.slice(0, 256) + "…" : path, message });
-};
+const fileError = (path: string, message: string): never => fail("safetensors", cut(path, 256), message);
 
 /**
  * Reads the tensors of a safetensors file: a u64 header length, a JSON header of
@@ -121,10 +119,12 @@ export function loadWeights(model: Model, file: Uint8Array): void {
   // A file from a training model holds at most two optimizer slots per weight and the step.
   const tensors = read(file, { count: 3 * model.manifest.weights.length + 1, what: "the model's weights and optimizer state" });
   const want = stored(model, model.canTrain);
-  // A hostile file can hold many bad tensors: the list is capped, and what is missing (at most
-  // the model's own tensors) comes first so the cap never hides it.
-  const problems = new Problems();
-  const add = (name: string, message: string) => problems.add({ code: "weights", path: cut(name, 256), message });
+  // A hostile file can hold many bad tensors: the list keeps the first 20 and counts the rest (a
+  // million bad entries cost neither a million objects nor a 70 MB message), and what is missing
+  // (at most the model's own tensors) comes first so the cap never hides it.
+  const problems: Diagnostic[] = [];
+  let left = 0;
+  const add = (name: string, message: string) => (problems.length < 20 ? problems.push({ code: "weights", path: cut(name, 256), message }) : left++);
   const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
   for (const name of want.keys()) {
     if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
@@ -144,7 +144,7 @@ export function loadWeights(model: Model, file: Uint8Array): void {
       writes.push([w, data]);
     }
   }
-  problems.throwIfAny();
+  if (problems.length) throw new KilnError(problems, left);
   for (const [w, data] of writes) put(model.view(w.dtype === "I32" ? "int32" : "float32", w.offset, data.length), data);
 }
 
@@ -155,25 +155,4 @@ function impossible(name: string, data: Float32Array | Int32Array): string {
   if (i >= 0) return `element ${i} is ${data[i]}; expected finite values`;
   const v = name.startsWith("optimizer/velocity/") ? data.findIndex((x) => x < 0) : -1;
   return v < 0 ? "" : `element ${v} is ${data[v]}; an average of squared gradients is never negative`;
-}
-
-/**
- * A list of problems that keeps the first `max` and counts the rest, so a hostile file with a
- * million bad entries costs neither a million objects nor a 70 MB message.
- */
-class Problems {
-  readonly list: Diagnostic[] = [];
-  private rest = 0;
-  constructor(private readonly max = 20) {}
-
-  add(d: Diagnostic): void {
-    if (this.list.length < this.max) this.list.push(d);
-    else this.rest++;
-  }
-
-  /** Throws one KilnError with the kept problems and the count of the rest, if there were any. */
-  throwIfAny(): void {
-    if (!this.list.length) return;
-    throw new KilnError(this.rest ? [...this.list, more(this.list[0]!.code, this.rest)] : this.list);
-  }
 }
