@@ -17,6 +17,12 @@ export interface DebugInfo {
 
 type Guards = [number, number][];
 
+/** Fills the persistent guards of a debug build's fresh memory; returns the checked way to run its programs. */
+export function attach(manifest: Manifest, memory: WebAssembly.Memory): typeof runChecked {
+  fillGuards(memory, manifest.debug!.guards.persistent);
+  return runChecked;
+}
+
 export function fillGuards(memory: WebAssembly.Memory, guards: Guards): void {
   for (const [offset, bytes] of guards) new Uint32Array(memory.buffer, offset, bytes >> 2).fill(PATTERN);
 }

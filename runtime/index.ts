@@ -5,11 +5,11 @@
  * ops: only the manifest and the module's exports.
  */
 import { fail } from "./errors.js";
-import { capabilities, toModule, type Source } from "./load.js";
+import { capabilities, instantiate, toModule, type Source } from "./load.js";
 import { readManifest } from "./manifest.js";
 import { Model } from "./model.js";
-import { loadParts } from "./parts.js";
-import type { DebugInfo } from "./debug.js";
+import { loadParts, part } from "./parts.js";
+import type { ThreadPool } from "./threads.js";
 
 export { KilnError, type Diagnostic } from "./errors.js";
 export { capabilities, type Capabilities, type Source } from "./load.js";
@@ -45,7 +45,7 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   }
   const threads = opts.threads ?? 1;
   // Thread checks and the shared-memory fallback live with the thread code (loaded on demand).
-  const threading = manifest.threads || threads !== 1 ? await import("./threads.js") : undefined;
+  const threading = manifest.threads || threads !== 1 ? await part("thread", import("./threads.js")) : undefined;
   if (threading) ({ mod, manifest } = await threading.chooseBuild(mod, manifest, threads));
   checkImports(mod, manifest.threads);
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
@@ -53,30 +53,14 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   if (manifest.weightsEmbedded && !embedded) refuse("the manifest says weightsEmbedded but the module has no kiln.weights section");
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
   await loadParts(!embedded && !opts.weights, manifest.canTrain);
-  const { pages } = manifest.memory;
-  let memory: WebAssembly.Memory, instance: WebAssembly.Instance, clock: import("./threads.js").BarrierClock | undefined;
-  try {
-    memory = new WebAssembly.Memory(manifest.threads ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
-    clock = manifest.threads && threading ? threading.barrierClock(memory, manifest) : undefined;
-    const env = { memory, abort, ...(clock ? { wait32: clock.wait32, passed: clock.passed } : {}) };
-    instance = await WebAssembly.instantiate(mod, { env });
-  } catch (e) {
-    const hint = manifest.threads && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : "";
-    return refuse(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}${hint}): ${(e as Error).message}`);
-  }
-  const built = (instance.exports.kiln_threads as WebAssembly.Global | undefined)?.value;
-  if (manifest.threads && built !== manifest.maxThreads) refuse(`the manifest says maxThreads ${manifest.maxThreads} but the module was built for ${built ?? "an unknown number of"} threads (rebuild it with this kiln)`);
+  // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
+  const { memory, instance, pool }: { memory: WebAssembly.Memory; instance: WebAssembly.Instance; pool?: ThreadPool } = manifest.threads
+    ? await threading!.startShared(mod, manifest, threads, abort)
+    : await instantiate(mod, manifest.memory.pages, false, () => ({ abort }));
   const model = new Model(manifest, instance.exports, memory);
-  // Debug builds and threads load their code only when a module needs it (bundle size).
-  const debug = (manifest as { debug?: DebugInfo }).debug;
-  if (debug) {
-    const { fillGuards, runChecked } = await import("./debug.js");
-    fillGuards(memory, debug.guards.persistent);
-    model.checked = runChecked;
-  }
-  if (manifest.threads && threads > 1) {
-    model.pool = await threading!.startThreads(mod, memory, instance.exports, threads, manifest, clock!);
-  }
+  model.pool = pool;
+  // Debug builds: their code (loaded with the manifest's checks) fills the guards and runs each call checked.
+  if (manifest.debug) model.checked = (await import("./debug.js")).attach(manifest, memory);
   try {
     model.initialize(!embedded && !opts.weights);
     if (embedded) model.loadWeights(new Uint8Array(embedded));

@@ -101,6 +101,20 @@ async function compile(bytes: Loaded, where: string): Promise<WebAssembly.Module
   }
 }
 
+/**
+ * Instantiates a module with a fresh memory of `pages` (shared for threaded modules) and the
+ * runtime's functions `env(memory)` next to it.
+ */
+export async function instantiate(mod: WebAssembly.Module, pages: number, shared: boolean, env: (memory: WebAssembly.Memory) => WebAssembly.ModuleImports) {
+  try {
+    const memory = new WebAssembly.Memory(shared ? { initial: pages, maximum: pages, shared } : { initial: pages });
+    return { memory, instance: await WebAssembly.instantiate(mod, { env: { memory, ...env(memory) } }) };
+  } catch (e) {
+    const hint = shared && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : "";
+    return fail("", `could not instantiate the module (${pages} pages of memory${shared ? ", shared" : ""}${hint}): ${(e as Error).message}`);
+  }
+}
+
 export function typeName(v: unknown): string {
   if (v === null) return "null";
   if (typeof v !== "object") return typeof v;

@@ -6,7 +6,8 @@
  * (generation, program, batch, thread count) between calls. Node uses worker_threads, browsers
  * Web Workers (shared memory there needs a cross-origin-isolated page).
  */
-import { KilnError } from "./errors.js";
+import { fail, KilnError } from "./errors.js";
+import { instantiate } from "./load.js";
 import { bad, isInt, isObject, readManifest, show, type Checker, type Manifest } from "./manifest.js";
 
 /**
@@ -186,6 +187,22 @@ export function splitPoints(shares: number[], batch: number, align = 1): number[
 
 interface Handle {
   terminate(): unknown;
+}
+
+/**
+ * Instantiates a threaded module over shared memory with the barrier clock, checks the thread
+ * count it was built for, and starts `threads` − 1 workers when more than one thread is asked for.
+ */
+export async function startShared(mod: WebAssembly.Module, manifest: Manifest, threads: number, abort: (...args: number[]) => never) {
+  let clock!: BarrierClock;
+  const { memory, instance } = await instantiate(mod, manifest.memory.pages, true, (memory) => {
+    clock = barrierClock(memory, manifest);
+    return { abort, wait32: clock.wait32, passed: clock.passed };
+  });
+  const built = (instance.exports.kiln_threads as WebAssembly.Global | undefined)?.value;
+  if (built !== manifest.maxThreads) fail("load", "", `the manifest says maxThreads ${manifest.maxThreads} but the module was built for ${built ?? "an unknown number of"} threads (rebuild it with this kiln)`);
+  const pool = threads > 1 ? await startThreads(mod, memory, instance.exports, threads, manifest, clock) : undefined;
+  return { memory, instance, pool };
 }
 
 export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, manifest: Manifest, clock: BarrierClock): Promise<ThreadPool> {
