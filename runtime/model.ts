@@ -40,12 +40,13 @@ export class Model {
   readonly canTrain: boolean;
   readonly capabilities: Capabilities = capabilities();
   #memory?: WebAssembly.Memory;
-  #exports: WebAssembly.Exports;
+  /** @internal The module's exports (a plain field: the debug-guard test swaps one to sabotage a kernel call). */
+  private exports: WebAssembly.Exports;
 
   /** Use loadModel(); this wires an instantiated module to its manifest. */
   constructor(manifest: Manifest, exports: WebAssembly.Exports, memory: WebAssembly.Memory) {
     this.manifest = manifest;
-    this.#exports = exports;
+    this.exports = exports;
     this.#memory = memory;
     this.inputs = manifest.inputs.map(info);
     this.outputs = manifest.outputs.map(info);
@@ -139,7 +140,7 @@ export class Model {
     this.pool?.terminate();
     this.pool = undefined;
     this.#memory = undefined;
-    this.#exports = {};
+    this.exports = {};
     this.#views.clear();
     this.#viewBuffer = undefined;
   }
@@ -224,8 +225,8 @@ export class Model {
     if (this.broken) this.fail(name, this.broken, "trap");
     try {
       if (this.pool) this.pool.run(name, batch);
-      else if (this.checked) this.checked(this.manifest, this.#exports, this.#live(), name, batch);
-      else (this.#exports[name] as (batch: number) => void)(batch);
+      else if (this.checked) this.checked(this.manifest, this.exports, this.#live(), name, batch);
+      else (this.exports[name] as (batch: number) => void)(batch);
     } catch (e) {
       if (e instanceof KilnError && e.diagnostics[0].code === "corruption") throw e;
       const at = this.#trapSite(name, e);
