@@ -4,6 +4,7 @@
  * `instanceof KilnError` holds everywhere. A KilnError carries every problem found in one pass,
  * each naming where (a JSON pointer, a layer, an input or tensor), what was expected and what came.
  */
+import type { Reason, REASONS } from "./load-errors.js";
 
 export interface Diagnostic {
   /** Stable code, e.g. "schema", "shape", "unknown-op", "limit", "input", "safetensors". */
@@ -40,6 +41,19 @@ export class KilnError extends Error {
 export function formatDiagnostic(d: Diagnostic): string {
   const where = [d.path, d.layer && `layer ${d.layer}`].filter(Boolean).join(", ");
   return where ? `${where}: ${d.message}` : d.message;
+}
+
+/**
+ * A refusal of loadModel whose sentence lives in load-errors.ts, a part of the runtime fetched
+ * only when a load fails; loadModel turns it into a KilnError. Thrown only inside loadModel.
+ */
+export class Refusal {
+  constructor(readonly code: string, readonly path: string, readonly reason: Reason, readonly values: unknown[]) {}
+}
+
+/** Throws a Refusal: `reason` (a sentence of load-errors.ts) with its values. */
+export function refuse<R extends Reason>(code: string, path: string, reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
+  throw new Refusal(code, path, reason, values);
 }
 
 /** Throws a KilnError with one diagnostic (the runtime's one way to refuse a call). */

@@ -4,7 +4,7 @@
  * instantiate with a fresh memory → initialize weights → Model. The runtime knows nothing about
  * ops: only the manifest and the module's exports.
  */
-import { fail } from "./errors.js";
+import { fail, KilnError, Refusal, refuse } from "./errors.js";
 import { capabilities, instantiate, toModule, type Source } from "./load.js";
 import { readManifest } from "./manifest.js";
 import { Model } from "./model.js";
@@ -34,6 +34,23 @@ export interface LoadOptions {
  * start at their seeded initial values (unless the module embeds trained ones), then `opts.weights`.
  */
 export async function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
+  try {
+    return await load(source, opts);
+  } catch (e) {
+    throw e instanceof Refusal ? await explain(e) : e;
+  }
+}
+
+/** The KilnError of a refused load, its sentence from load-errors.ts (or, when that cannot be fetched, the reason's name and values). */
+async function explain(r: Refusal): Promise<KilnError> {
+  try {
+    return (await import("./load-errors.js")).explain(r);
+  } catch {
+    return new KilnError({ code: r.code, path: r.path, message: `${r.reason} ${JSON.stringify(r.values)}` });
+  }
+}
+
+async function load(source: Source, opts: LoadOptions): Promise<Model> {
   // The weights code every model needs loads while the module compiles.
   let [mod] = await Promise.all([toModule(source), loadParts(false, false)]);
   let manifest = await readManifest(mod);
@@ -50,7 +67,7 @@ export async function loadModel(source: Source, opts: LoadOptions = {}): Promise
   checkImports(mod, manifest.threads);
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
   const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
-  if (manifest.weightsEmbedded && !embedded) refuse("the manifest says weightsEmbedded but the module has no kiln.weights section");
+  if (manifest.weightsEmbedded && !embedded) refuse("load", "", "noWeights");
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
   await loadParts(!embedded && !opts.weights, manifest.canTrain);
   // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
@@ -81,13 +98,12 @@ function checkImports(mod: WebAssembly.Module, threaded: boolean): void {
   for (const imp of WebAssembly.Module.imports(mod)) {
     const isMemory = imp.module === "env" && imp.name === "memory" && imp.kind === "memory";
     const fn = imp.kind === "function" && imp.module === "env" && (imp.name === "abort" || ((imp.name === "wait32" || imp.name === "passed") && threaded));
-    if (!isMemory && !fn) refuse(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`);
+    if (!isMemory && !fn) refuse("load", "", "imports", imp.kind, imp.module, imp.name);
     memory ||= isMemory;
   }
-  if (!memory) refuse("the module does not import env.memory (it would compute in a memory of its own, which the runtime never sees)");
+  if (!memory) refuse("load", "", "noMemory");
 }
 
-const refuse = (message: string): never => fail("load", "", message);
 
 /** AssemblyScript's abort(message, file, line, column); kiln modules normally do not call it. */
 function abort(_message: number, _file: number, line: number, column: number): never {

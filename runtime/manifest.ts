@@ -4,7 +4,8 @@
  * memory, the exports it names present). The manifest is the runtime's only knowledge of the
  * model; nothing here knows about ops.
  */
-import { fail } from "./errors.js";
+import { fail, refuse } from "./errors.js";
+import type { REASONS } from "./load-errors.js";
 import { part } from "./parts.js";
 import type { DebugInfo } from "./debug.js";
 
@@ -93,8 +94,14 @@ export interface Manifest {
 
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** The manifest is refused, with a sentence of its own (the checks of its optional parts, in their own chunks). */
 export function bad(message: string): never {
   return fail("manifest", "kiln.manifest", message);
+}
+
+/** The manifest is refused for `reason` (a sentence of load-errors.ts, loaded only then). */
+function wrong<R extends keyof typeof REASONS>(reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
+  return refuse("manifest", "kiln.manifest", reason, ...values);
 }
 
 /**
@@ -105,13 +112,13 @@ export function bad(message: string): never {
 export async function readManifest(mod: WebAssembly.Module): Promise<Manifest> {
   const sections = WebAssembly.Module.customSections(mod, "kiln.manifest");
   if (sections.length !== 1) {
-    bad(`expected one "kiln.manifest" custom section (is this a module kiln compiled?), found ${sections.length}`);
+    wrong("sections", sections.length);
   }
   let m: Manifest;
   try {
     m = JSON.parse(new TextDecoder().decode(sections[0]));
   } catch (e) {
-    return bad(`the manifest is not valid JSON (${(e as Error).message})`);
+    return wrong("json", (e as Error).message);
   }
   const o: Partial<Manifest> = isObject(m) ? m : {};
   const checks = await part("manifest checking", Promise.all([
@@ -150,60 +157,60 @@ export type PartCheck = (m: Manifest, c: Checker) => void;
  * nor one input with another: a crafted manifest must not let predict overwrite a weight.
  */
 export function checkManifest(m: Manifest, exportNames: string[], parts: PartCheck[] = []): void {
-  if (!isObject(m) || m.format !== "kiln.module/v1") bad(`expected format "kiln.module/v1", got ${show((m as Manifest)?.format)}`);
-  if (!isInt(m.maxBatch, 1)) bad(`maxBatch must be a positive integer, got ${m.maxBatch}`);
-  if (!isInt(m.memory?.pages, 1, 65536)) bad(`memory.pages must be an integer in [1, 65536], got ${m.memory?.pages}`);
-  if (!Number.isSafeInteger(m.seed)) bad(`seed must be an integer, got ${m.seed}`);
+  if (!isObject(m) || m.format !== "kiln.module/v1") wrong("format", (m as Manifest)?.format);
+  if (!isInt(m.maxBatch, 1)) wrong("maxBatch", m.maxBatch);
+  if (!isInt(m.memory?.pages, 1, 65536)) wrong("pages", m.memory?.pages);
+  if (!Number.isSafeInteger(m.seed)) wrong("seed", m.seed);
   const limit = m.memory.pages * 65536;
   // [start, end, what, kind]: kind 0 state, 1 input data, 2 written by the module (outputs, results).
   const spans: [number, number, string, number][] = [];
   const c: Checker = {
     region(what, offset, bytes, kind = 2) {
       if (!isInt(offset) || offset % 4 !== 0 || offset + bytes > limit) {
-        bad(`${what}: offset ${show(offset)} (+${bytes} bytes) is not 4-byte aligned inside the ${limit}-byte memory`);
+        wrong("region", what, offset, bytes, limit);
       }
       spans.push([offset, offset + bytes, what, kind]);
     },
     shapeOk: (s): s is number[] => Array.isArray(s) && s.length <= 8 && s.every((d) => isInt(d, 1)) && size(s) <= limit,
     needExport(name) {
-      if (!exportNames.includes(name)) bad(`the module does not export "${name}" named by the manifest`);
+      if (!exportNames.includes(name)) wrong("noExport", name);
     },
   };
   const names = <T extends { name: string }>(key: string): T[] => {
     const list = m[key as "inputs"] as unknown as T[];
-    if (!Array.isArray(list) || !list.every((e) => isObject(e) && isString(e.name))) bad(`${key} must be a list of named entries`);
-    if (new Set(list.map((e) => e.name)).size !== list.length) bad(`${key}: two entries share a name`);
+    if (!Array.isArray(list) || !list.every((e) => isObject(e) && isString(e.name))) wrong("named", key);
+    if (new Set(list.map((e) => e.name)).size !== list.length) wrong("sameName", key);
     return list;
   };
   for (const key of ["inputs", "targets", "outputs"] as const) {
     for (const s of names<Slot>(key)) {
       const range = s.range === undefined || (Array.isArray(s.range) && s.range.length === 2 && s.range.every((x) => isInt(x, -(2 ** 31), 2 ** 31)) && s.range[0] < s.range[1]);
       if (!c.shapeOk(s.shape) || (s.dtype !== "float32" && s.dtype !== "int32") || !range) {
-        bad(`${key} "${s.name}": bad shape ${show(s.shape)}, dtype ${show(s.dtype)} or range ${show(s.range)}`);
+        wrong("slot", key, s);
       }
       c.region(`${key} "${s.name}"`, s.offset, m.maxBatch * size(s.shape) * 4, key === "outputs" ? 2 : 1);
     }
   }
   for (const w of names<WeightEntry>("weights")) {
-    if (!c.shapeOk(w.shape)) bad(`weight "${w.name}": bad shape ${show(w.shape)}`);
+    if (!c.shapeOk(w.shape)) wrong("weightShape", w.name, w.shape);
     const i = w.initializer, n = size(w.shape);
     const ones = i?.onesRange === undefined || (Array.isArray(i.onesRange) && isInt(i.onesRange[0]) && isInt(i.onesRange[1], i.onesRange[0], n));
-    if (!isObject(i) || !INITIALIZERS.includes(i.name as string) || !isInt(i.fanIn) || !isInt(i.fanOut) || !ones) bad(`weight "${w.name}": bad initializer ${show(i)}`);
+    if (!isObject(i) || !INITIALIZERS.includes(i.name as string) || !isInt(i.fanIn) || !isInt(i.fanOut) || !ones) wrong("initializer", w.name, i);
     c.region(`weight "${w.name}"`, w.offset, n * 4, 0);
   }
   const e = m.exports;
-  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) bad(`exports.predict must name the inference program, got ${show(e)}`);
+  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong("predict", e);
   c.needExport(e.predict);
   if (m.kernels !== undefined) {
     const k = m.kernels;
-    if (!isObject(k)) bad("kernels must be an object");
+    if (!isObject(k)) wrong("kernels");
     if (k.progressOffset !== undefined) c.region("kernels.progressOffset", k.progressOffset, 4);
     const pair = (c: unknown) => Array.isArray(c) && c.length === 2 && c.every(isString);
-    if (!isObject(k.calls)) bad("kernels.calls is missing");
+    if (!isObject(k.calls)) wrong("calls");
     for (const calls of Object.values(k.calls)) {
-      if (!Array.isArray(calls) || !calls.every(pair)) bad("kernels.calls: expected lists of [kernel, layer] pairs");
+      if (!Array.isArray(calls) || !calls.every(pair)) wrong("callPairs");
     }
-    if (k.functions !== undefined && !(isObject(k.functions) && Object.values(k.functions).every(isString))) bad("kernels.functions: expected kernel names");
+    if (k.functions !== undefined && !(isObject(k.functions) && Object.values(k.functions).every(isString))) wrong("functions");
   }
   for (const check of parts) check(m, c);
   checkOverlaps(spans);
@@ -216,7 +223,7 @@ function checkOverlaps(spans: [number, number, string, number][]): void {
   const clash = [[0, 1, 2], [0, 1], [0]];
   for (const [start, end, what, kind] of spans.sort((a, b) => a[0] - b[0])) {
     if (start === end) continue;
-    for (const k of clash[kind]) if (start < ends[k][0]) bad(`${what} overlaps ${ends[k][1]}`);
+    for (const k of clash[kind]) if (start < ends[k][0]) wrong("overlap", what, ends[k][1]);
     if (end > ends[kind][0]) ends[kind] = [end, what];
   }
 }
