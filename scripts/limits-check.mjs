@@ -101,6 +101,38 @@ await timedCompile(`compile an LSTM over ${steps / 4} steps (training)`, lstm(st
 await timedCompile(`compile an LSTM over ${steps} steps, the limit (training)`, lstm(steps), 60_000);
 await timedCompile("compile a direct conv2d with 100,001 filters", wideConv(100_001), 60_000);
 
+// ---------------------------------------------------------------- growth per pass, n vs 4n
+// Every pass must cost at most n·log n: at 4n a pass may take about 4·log(4n)/log(n) times as
+// long (under 5 here). Passes under 100 ms at 4n are below timing noise and reported, not judged.
+const { PIPELINE } = await import(pathToFileURL(join(root, "dist/compiler/pipeline.js")).href);
+const { verify } = await import(pathToFileURL(join(root, "dist/compiler/ir/verify.js")).href);
+/** Milliseconds of each pass up to emit (asc is one external tool call), and of the verifier after each. */
+function passTimes(graph) {
+  const b = { input: JSON.stringify(graph), options: { maxBatch: 8, threads: 0, relaxedSimd: false, optimizeLevel: 0, guardBytes: 0 } };
+  const times = { verify: 0 };
+  for (const pass of PIPELINE) {
+    if (pass.name === "asc") break;
+    let t0 = performance.now();
+    pass.run(b);
+    times[pass.name] = performance.now() - t0;
+    if (!pass.changesIR) continue;
+    t0 = performance.now();
+    verify(b.lowered.mod, pass.name);
+    times.verify += performance.now() - t0;
+  }
+  return times;
+}
+function growth(what, small, large) {
+  const a = passTimes(small), b = passTimes(large);
+  const worst = Object.keys(b).filter((p) => b[p] >= 100).map((p) => [p, b[p] / Math.max(a[p], 1)]).sort((x, y) => y[1] - x[1])[0];
+  const detail = Object.keys(b).map((p) => `${p} ${Math.round(a[p])}→${Math.round(b[p])}`).join(", ");
+  const ratio = worst ? worst[1] : 0;
+  results.push(ratio < 6);
+  console.log(`${ratio < 6 ? "ok  " : "MISS"} growth ${what}: worst pass ${worst ? `${worst[0]} ×${ratio.toFixed(2)}` : "(all under 100 ms)"} (limit ×6)\n       ms per pass at n→4n: ${detail}`);
+}
+growth("dense layers 2,500 → 10,000", denseChain(2_500), denseChain(10_000));
+growth(`LSTM steps ${steps / 4} → ${steps}`, lstm(steps / 4), lstm(steps));
+
 const missed = results.filter((ok) => !ok).length;
 console.log(missed ? `${missed} of ${results.length} limits missed` : `all ${results.length} limits met`);
 process.exit(missed ? 1 : 0);
