@@ -208,7 +208,7 @@ export class Model {
       this.#viewBuffer = buffer;
     }
     let v = this.#views.get(s);
-    if (!v) this.#views.set(s, (v = this.view(s.dtype, s.offset, this.maxBatch * this.#per(s))));
+    if (!v) this.#views.set(s, (v = new (s.dtype === "int32" ? Int32Array : Float32Array)(buffer, s.offset, this.maxBatch * this.#per(s))));
     return v;
   }
   readonly #views = new Map<Slot, Feed>();
@@ -265,12 +265,6 @@ export class Model {
       const layers = [...new Set(calls.filter((c) => c[0] === fn).map((c) => c[1]))];
       if (layers.length) return { kernel: fn!, layers };
     }
-  }
-
-  /** @internal A typed view of module memory (weights-io.ts reads and writes weights through it). */
-  view(dtype: DType, offset: number, length: number): Feed {
-    const buffer = this.#live().buffer;
-    return dtype === "int32" ? new Int32Array(buffer, offset, length) : new Float32Array(buffer, offset, length);
   }
 
   /** @internal */

@@ -145,7 +145,8 @@ export function loadWeights(model: Model, file: Uint8Array): void {
     }
   }
   if (problems.length) throw new KilnError(problems, left);
-  for (const [w, data] of writes) put(model.view(w.dtype === "I32" ? "int32" : "float32", w.offset, data.length), data);
+  const memory = model.memoryView();
+  for (const [w, data] of writes) put(memory, new Uint8Array(data.buffer), w.offset);
 }
 
 /** Values no training could have produced: non-finite ones, a step count out of range, a negative second moment. */
