@@ -41,22 +41,18 @@ function stored(model: Model, optimizer: boolean): Map<string, Stored> {
 
 /** Safetensors bytes of every weight and, with `optimizer`, the optimizer state, laid out as the reference writer lays them out. */
 export function saveWeights(model: Model, optimizer: boolean): Uint8Array {
-  const enc = new TextEncoder();
+  const enc = new TextEncoder(), memory = model.memoryView();
+  const list = [...stored(model, optimizer)].map(([name, t]) => ({ name, key: enc.encode(name), bytes: 4 * size(t.shape), ...t }));
   // The reference writer's order: wider dtypes first (F32 before I32), then names by UTF-8 bytes.
-  const list = [...stored(model, optimizer)].map(([name, t]) => ({ name, key: enc.encode(name), t }));
-  list.sort((a, b) => (a.t.dtype === b.t.dtype ? compareBytes(a.key, b.key) : a.t.dtype === "F32" ? -1 : 1));
+  list.sort((a, b) => (a.dtype === b.dtype ? compareBytes(a.key, b.key) : a.dtype === "F32" ? -1 : 1));
   let end = 0;
-  const fields = list.map(({ name, t }) => `${JSON.stringify(name)}:{"dtype":"${t.dtype}","shape":[${t.shape}],"data_offsets":[${end},${(end += 4 * size(t.shape))}]}`);
-  const json = enc.encode(`{${fields}}`), header = Math.ceil(json.length / 8) * 8;
+  const json = enc.encode(`{${list.map((t) => `${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":[${t.shape}],"data_offsets":[${end},${(end += t.bytes)}]}`)}}`);
+  const header = Math.ceil(json.length / 8) * 8;
   const out = new Uint8Array(8 + header + end).fill(32, 8 + json.length, 8 + header);
   new DataView(out.buffer).setUint32(0, header, true);
   out.set(json, 8);
   let at = 8 + header;
-  for (const { t } of list) {
-    const n = 4 * size(t.shape);
-    put(out, model.memoryView().subarray(t.offset, t.offset + n), at);
-    at += n;
-  }
+  for (const t of list) put(out, memory.subarray(t.offset, t.offset + t.bytes), (at += t.bytes) - t.bytes);
   return out;
 }
 
