@@ -8,7 +8,7 @@
  * Usage: node scripts/runtime-size.mjs [--json]. test/runtime/size.test.ts fails `npm test` when
  * the predict-only figure grows past LIMIT. The project's target is TARGET (15,000 bytes minified,
  * 6,000 gzipped, issue 15 item 10); it is not met yet: LIMIT is the size measured on 2026-12-07
- * (20,376 / 8,380), lowered as the runtime is trimmed towards the target, never raised to fit.
+ * (20,375 / 8,365), lowered as the runtime is trimmed towards the target, never raised to fit.
  */
 import { existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 20376, gzipBytes: 8380 };
+export const LIMIT = { bytes: 20375, gzipBytes: 8365 };
 /** Source files of the chunks every loadModel imports (dynamic imports it always makes). */
 const ALWAYS = ["dist/runtime/weights-io.js"];
 
