@@ -4,6 +4,7 @@
 // against the shapes and weights Keras gives (worked out from Keras's rules).
 import { describe, expect, test } from "vitest";
 import { checkGraph } from "../../compiler/frontend/index.js";
+import { countParams, layerParams } from "../../compiler/frontend/params.js";
 import { errorOf, graphOf, input, outShape } from "./helpers.js";
 
 const only = (shape: number[], layer: object) => checkGraph(graphOf([input(shape)], [{ name: "l", ...layer }])).layers[0]!;
@@ -153,5 +154,23 @@ describe("spatial dropout and the Gaussian noise layers", () => {
     expect(errorOf(graphOf([input([6, 4])], [{ name: "s", op: "spatial_dropout1d", rate: 1 }])).diagnostics[0]!.path).toBe("/layers/0/rate");
     expect(errorOf(graphOf([input([6])], [{ name: "s", op: "gaussian_dropout", rate: 1 }])).diagnostics[0]!.path).toBe("/layers/0/rate");
     expect(errorOf(graphOf([input([6])], [{ name: "s", op: "gaussian_noise", stddev: -1 }])).diagnostics[0]!.path).toBe("/layers/0/stddev");
+  });
+});
+
+describe("parameter counts as Keras's model.summary() gives them", () => {
+  test("a squeeze-and-excitation block with ReLU6, BN without beta, PReLU per channel and GroupNormalization", () => {
+    const g = checkGraph(graphOf([input([8, 8, 16])], [
+      { name: "c", op: "conv2d", filters: 16, kernel_size: 3, padding: "same" }, // 3·3·16·16 + 16 = 2320
+      { name: "bn", op: "batch_normalization", center: false }, // gamma 16 + moving 2·16 (non-trainable)
+      { name: "r6", op: "relu", max_value: 6 },
+      { name: "gap", op: "global_average_pooling2d" },
+      { name: "sq", op: "dense", units: 4, activation: "relu" }, // 16·4 + 4 = 68
+      { name: "ex", op: "dense", units: 16, activation: "hard_sigmoid" }, // 4·16 + 16 = 80
+      { name: "gate", op: "multiply", inputs: ["r6", "ex"] },
+      { name: "p", op: "prelu", shared_axes: [1, 2] }, // 16
+      { name: "gn", op: "group_normalization", groups: 4 }, // 2·16
+    ]));
+    expect(g.layers.map((l) => layerParams(l).total)).toEqual([2320, 48, 0, 0, 68, 80, 0, 16, 32]);
+    expect(countParams(g)).toEqual({ trainable: 2532, nonTrainable: 32, total: 2564 });
   });
 });
