@@ -82,6 +82,9 @@ export const CASES: OpCase[] = [
   { name: "conv1d same stride 2", graph: g("t", [x([9, 4])], [{ name: "c", op: "conv1d", filters: 6, kernel_size: 4, strides: 2, padding: "same" }]) },
   { name: "conv1d causal dilation 2 twice, no bias (WaveNet-style)", graph: g("t", [x([10, 2])], [{ name: "c1", op: "conv1d", filters: 4, kernel_size: 2, dilation_rate: 2, padding: "causal", use_bias: false }, { name: "c2", op: "conv1d", filters: 3, kernel_size: [3], dilation_rate: [4], padding: "causal", activation: "tanh" }]) },
   { name: "conv1d causal stride 3, 12 channels (im2col)", graph: g("t", [x([11, 12])], [{ name: "c", op: "conv1d", filters: 8, kernel_size: 3, strides: 3, padding: "causal" }]) },
+  // relu then a tiling max-pool: the train step folds relu' into the pool gradient (fuse.ts: fusePoolGradRelu) on the [1, T, C] view too.
+  // No bias: with the gradient test's seeded weights a bias made every relu output 0 at batch 1 (all gradients zero).
+  { name: "conv1d relu -> max_pooling1d (relu' fused into the pool gradient)", graph: g("t", [x([10, 2])], [{ name: "c", op: "conv1d", filters: 5, kernel_size: 3, padding: "same", activation: "relu", use_bias: false }, { name: "p", op: "max_pooling1d" }]) },
   { name: "max_pooling1d valid", graph: g("t", [x([7, 3])], [{ name: "p", op: "max_pooling1d" }]) },
   { name: "max_pooling1d same 3 stride 2", graph: g("t", [x([8, 2])], [{ name: "p", op: "max_pooling1d", pool_size: 3, strides: 2, padding: "same" }]) },
   { name: "average_pooling1d same 3 stride 2", graph: g("t", [x([7, 3])], [{ name: "p", op: "average_pooling1d", pool_size: [3], strides: [2], padding: "same" }]) },

@@ -27,7 +27,7 @@ function amounts1d(description: string, dflt: unknown): JsonSchema {
 }
 
 /** int, [h, w] (symmetric) or [[top, bottom], [left, right]] (2-D). */
-function amounts2d(description: string, dflt: unknown): JsonSchema {
+function amounts2d(description: string, dflt: number): JsonSchema {
   return {
     title: "a non-negative integer, a list [h, w] of them, or [[top, bottom], [left, right]]",
     description,
@@ -40,7 +40,7 @@ function amounts2d(description: string, dflt: unknown): JsonSchema {
     },
     minItems: 2,
     maxItems: 2,
-  ...(dflt === undefined ? {} : { default: dflt }),
+    default: dflt,
   };
 }
 
