@@ -24,7 +24,8 @@ function innerContext(ctx: OpContext, innerShapes: readonly (readonly number[])[
 
 /** The inner op's own attributes: the config minus `op` and `name`. */
 function innerRaw(layer: Attrs): Attrs {
-  const raw: Attrs = {};
+  // Null prototype: a key from the file (even "__proto__") stays a plain own entry.
+  const raw: Attrs = Object.create(null);
   for (const [k, v] of Object.entries(layer)) if (k !== "op" && k !== "name") raw[k] = v;
   return raw;
 }
