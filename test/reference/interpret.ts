@@ -13,6 +13,7 @@ import { NOISE_LAYERS } from "./noise.js";
 import { RawLayer } from "./attrs.js";
 import { BASIC_LAYERS, LayerContext, LayerFn } from "./layers.js";
 import { RECURRENT_LAYERS } from "./recurrent.js";
+import { SHAPE_LAYERS } from "./shape-layers.js";
 import { Tensor, sizeOf, tensor } from "./tensor.js";
 
 export interface RefValueInfo {
@@ -60,7 +61,9 @@ export interface RunResult {
   state: Record<string, Float64Array>;
 }
 
-export const REF_LAYERS: Record<string, LayerFn> = { ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...ACTIVATION_LAYERS, ...MERGE_EXTRA_LAYERS, ...NOISE_LAYERS };
+export const REF_LAYERS: Record<string, LayerFn> = {
+  ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...SHAPE_LAYERS, ...ACTIVATION_LAYERS, ...MERGE_EXTRA_LAYERS, ...NOISE_LAYERS,
+};
 
 const NOT_TRAINABLE = new Set(["moving_mean", "moving_variance"]);
 

@@ -9,15 +9,15 @@ import type { TfLayer } from "./tfjs-cases.js";
  * A TF.js computation of x and weights as a layer whose first `trainable` weights become
  * tf.Variables exposed like a TF.js layer's trainableWeights (so their gradients can be taken).
  */
-export function composedLayer(f: (x: tf.Tensor | tf.Tensor[], w: tf.Tensor[]) => tf.Tensor, trainable = 0, hasWeights = trainable > 0): TfLayer & { trainableWeights: { read(): tf.Variable }[] } {
+export function composedLayer(f: (x: tf.Tensor | tf.Tensor[], w: tf.Tensor[]) => tf.Tensor, trainable = 0, hasWeights = trainable > 0): TfLayer & { trainableWeights: { read(): tf.Variable; name: string }[] } {
   let w: tf.Tensor[] = [];
   const layer = {
-    trainableWeights: [] as { read(): tf.Variable }[],
+    trainableWeights: [] as { read(): tf.Variable; name: string }[],
     apply: (x: tf.Tensor | tf.Tensor[]) => (w.length === 0 && layer.expectsWeights ? (Array.isArray(x) ? x[0]! : x) : f(x, w)),
     expectsWeights: hasWeights,
     setWeights(ws: tf.Tensor[]) {
       w = ws.map((t, i) => (i < trainable ? tf.variable(t.clone()) : t.clone()));
-      layer.trainableWeights = w.slice(0, trainable).map((v) => ({ read: () => v as tf.Variable }));
+      layer.trainableWeights = w.slice(0, trainable).map((v) => ({ read: () => v as tf.Variable, name: (v as tf.Variable).name }));
     },
     getWeights: () => w,
   };
