@@ -72,6 +72,17 @@ export const CASES: OpCase[] = [
   { name: "bidirectional gru reset_after=false ave sequences", graph: g("t", [x([3, 3])], [{ name: "b", op: "bidirectional", merge_mode: "ave", layer: { op: "gru", units: 2, reset_after: false, return_sequences: true } }]) },
   { name: "bidirectional simple_rnn mul, inner go_backwards, sequences", graph: g("t", [x([4, 2])], [{ name: "b", op: "bidirectional", merge_mode: "mul", layer: { op: "simple_rnn", units: 3, go_backwards: true, return_sequences: true } }]) },
   { name: "bidirectional lstm concat last state", graph: g("t", [x([4, 2])], [{ name: "b", op: "bidirectional", layer: { op: "lstm", units: 2 } }]) },
+  // T > UNROLL_MAX_STEPS (32): one `recurrence` kernel pair that loops over T (prims/recurrence.ts).
+  { name: "lstm T=40 (loop kernel)", graph: g("t", [x([40, 3])], [{ name: "r", op: "lstm", units: 4 }]) },
+  { name: "lstm T=36 sequences, go_backwards (loop kernel)", graph: g("t", [x([36, 2])], [{ name: "r", op: "lstm", units: 3, return_sequences: true, go_backwards: true }]) },
+  { name: "gru T=40 sequences (loop kernel, reset_after)", graph: g("t", [x([40, 3])], [{ name: "r", op: "gru", units: 4, return_sequences: true }]) },
+  { name: "gru T=34 reset_after=false, go_backwards (loop kernel)", graph: g("t", [x([34, 2])], [{ name: "r", op: "gru", units: 5, reset_after: false, go_backwards: true }]) },
+  { name: "simple_rnn T=40 sequences (loop kernel)", graph: g("t", [x([40, 3])], [{ name: "r", op: "simple_rnn", units: 4, return_sequences: true }]) },
+  { name: "simple_rnn T=35 relu sequences (loop kernel)", graph: g("t", [x([35, 2])], [{ name: "r", op: "simple_rnn", units: 3, activation: "relu", return_sequences: true }]) },
+  { name: "simple_rnn T=35 sigmoid (loop kernel)", graph: g("t", [x([35, 2])], [{ name: "r", op: "simple_rnn", units: 3, activation: "sigmoid" }]) },
+  { name: "simple_rnn T=33 gelu (unrolled: no loop kernel for gelu)", graph: g("t", [x([33, 2])], [{ name: "r", op: "simple_rnn", units: 3, activation: "gelu" }]) },
+  { name: "bidirectional gru T=36 reset_after=false concat sequences (loop kernels)", graph: g("t", [x([36, 2])], [{ name: "b", op: "bidirectional", layer: { op: "gru", units: 3, reset_after: false, return_sequences: true } }]) },
+  { name: "bidirectional lstm T=40 ave (loop kernels)", graph: g("t", [x([40, 2])], [{ name: "b", op: "bidirectional", merge_mode: "ave", layer: { op: "lstm", units: 3 } }]) },
   { name: "mha self", graph: g("t", [x([4, 6])], [{ name: "m", op: "multi_head_attention", num_heads: 2, key_dim: 3 }]) },
   { name: "mha causal", graph: g("t", [x([5, 4])], [{ name: "m", op: "multi_head_attention", num_heads: 2, key_dim: 2, value_dim: 3, causal: true }]) },
   {

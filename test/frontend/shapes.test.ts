@@ -140,6 +140,28 @@ describe("recurrent: go_backwards, gru reset_after=false", () => {
   });
 });
 
+describe("recurrent step limits (loop kernels past 32 steps)", () => {
+  const check = (layer: object, steps: number) => checkGraph(graphOf([input([steps, 2])], [{ name: "r", ...layer }]));
+  test("lstm, gru and tanh/sigmoid/relu/linear simple_rnn take long sequences: 2,000 and 100,000 steps", () => {
+    for (const layer of [{ op: "lstm", units: 3 }, { op: "gru", units: 3, reset_after: false }, { op: "simple_rnn", units: 3, activation: "relu" }]) {
+      for (const steps of [2000, 100_000]) expect(check(layer, steps).layers[0]!.shape).toEqual([3]);
+    }
+  });
+
+  test("past 1,048,576 steps: a limit error naming the layer", () => {
+    const err = errorOf(graphOf([input([1_048_577, 1])], [{ name: "r", op: "lstm", units: 1 }]));
+    expect(err.diagnostics.map((d) => [d.path, d.layer, d.code])).toEqual([["/layers/0", "r", "limit"]]);
+    expect(err.diagnostics[0]!.message).toBe("lstm over 1048577 time steps: kiln allows at most 1048576 steps per recurrent layer");
+  });
+
+  test("a simple_rnn whose activation has no loop kernel is still unrolled: 512 steps at most, the error points at the activation", () => {
+    expect(check({ op: "simple_rnn", units: 2, activation: "gelu" }, 512).layers[0]!.shape).toEqual([2]);
+    const err = errorOf(graphOf([input([513, 2])], [{ name: "r", op: "simple_rnn", units: 2, activation: "gelu" }]));
+    expect(err.diagnostics.map((d) => [d.path, d.layer, d.code])).toEqual([["/layers/0/activation", "r", "limit"]]);
+    expect(err.diagnostics[0]!.message).toMatch(/^simple_rnn with activation "gelu" over 513 time steps: kiln unrolls this layer step by step \(its loop kernel covers activations tanh, sigmoid, relu, linear\) and allows at most 512 unrolled steps$/);
+  });
+});
+
 describe("bidirectional", () => {
   // Keras: Bidirectional(LSTM(4)) on [5, 3] gives [8]; with return_sequences [5, 8]; sum/mul/ave keep units.
   test.each([
@@ -180,7 +202,8 @@ describe("bidirectional", () => {
     expect(bad({ op: "gru" })[0]!.message).toMatch(/units/);
     expect(bad({ op: "gru", units: 2, name: "no/slash" })[0]!).toMatchObject({ path: "/layers/0/layer/name" });
     expect(bad({ op: "gru", units: 2 }, [5])[0]!.message).toMatch(/bidirectional\(gru\) expects an input of shape \[T, F\]/);
-    expect(bad({ op: "gru", units: 2 }, [100000, 1])[0]!).toMatchObject({ code: "limit", layer: "bi" });
+    expect(bad({ op: "gru", units: 2 }, [2_000_000, 1])[0]!).toMatchObject({ code: "limit", layer: "bi" });
+    expect(bad({ op: "simple_rnn", units: 2, activation: "gelu" }, [600, 1])[0]!).toMatchObject({ code: "limit", path: "/layers/0/activation" });
   });
 });
 

@@ -36,6 +36,9 @@ const birnn = {
   training: { loss: { type: "sparse_categorical_crossentropy", output: "out", target: "y" }, optimizer: { type: "adam", learning_rate: 0.01 } },
 };
 
+/** The same layers over T = 40: past UNROLL_MAX_STEPS, so each is a `recurrence` loop-kernel pair. */
+const birnnLong = { ...birnn, name: "birnn_long", inputs: [{ name: "x", shape: [40, 3] }] };
+
 function bytesOf(record: Record<string, Float32Array>): Uint8Array[] {
   return Object.keys(record).sort().map((k) => new Uint8Array(record[k]!.buffer.slice(0)));
 }
@@ -76,6 +79,7 @@ describe("threaded builds are bit-identical to one thread", () => {
     ["names-gender LSTM (embedding, time steps, sigmoid)", example("names-gender"), 2],
     ["names-transformer (attention, layer norm, position embedding)", example("names-transformer"), 30],
     ["bidirectional gru (reset_after=false) and lstm, go_backwards simple_rnn", birnn, 3],
+    ["the same over T = 40 (recurrence loop kernels, batch-split; dU as column parts)", birnnLong, 3],
   ] as const;
   for (const [name, graph, classes] of cases) {
     it(name, async () => {

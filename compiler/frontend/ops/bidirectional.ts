@@ -67,7 +67,7 @@ export const bidirectional: OpDef = {
   shape([x], a, ctx) {
     const inner = innerOf(a);
     if (!expectRank(ctx, `bidirectional(${inner.op})`, "[T, F]", 2)) return undefined;
-    if (!checkSteps(`bidirectional(${inner.op})`, x[0]!, ctx)) return undefined;
+    if (!checkSteps(inner.op, inner.attrs, x[0]!, ctx, `bidirectional(${inner.op})`)) return undefined;
     const u = inner.attrs.units as number;
     const last = a.merge_mode === "concat" ? 2 * u : u;
     return inner.attrs.return_sequences ? [x[0]!, last] : [last];

@@ -8,7 +8,8 @@ import type { Attrs } from "../graph-types.js";
 import type { OpContext, OpDef, WeightDecl } from "./op.js";
 import { COMPILE_LIMITS } from "../../limits.js";
 import { activationAttr, boolAttr, expectRank, initAttr, initializer, normActivation, sizeAttr, withDefaults } from "./attrs.js";
-import { lowerGru, lowerLstm, lowerSimpleRnn } from "../../passes/lower/recurrent.js";
+import { lowerGru, lowerLstm, lowerSimpleRnn, unrolled } from "../../passes/lower/recurrent.js";
+import { FUSED_RNN_ACTIVATIONS } from "../../prims/recurrence.js";
 import type { Lowering } from "../../passes/lower/layers.js";
 
 export type RecurrentKind = "simple_rnn" | "lstm" | "gru";
@@ -17,12 +18,21 @@ const GATES: Record<RecurrentKind, number> = { simple_rnn: 1, lstm: 4, gru: 3 };
 
 const LOWERINGS: Record<RecurrentKind, Lowering> = { simple_rnn: lowerSimpleRnn, lstm: lowerLstm, gru: lowerGru };
 
-/** Is T within the compile limit? Reports against `op` (the layer's op, or bidirectional's inner op) otherwise. */
-export function checkSteps(op: string, steps: number, ctx: OpContext): boolean {
-  if (steps <= COMPILE_LIMITS.recurrentSteps) return true;
-  // Each step is compiled into the module as its own kernel calls.
-  ctx.error(`${op} over ${steps} time steps: kiln unrolls recurrent layers step by step and allows at most ${COMPILE_LIMITS.recurrentSteps} steps per layer`, undefined, "limit");
-  return false;
+/**
+ * Is T within the compile limits? `kind`/`a` are the recurrent layer (bidirectional's inner one);
+ * `label` names it in the message.
+ */
+export function checkSteps(kind: RecurrentKind, a: Attrs, steps: number, ctx: OpContext, label: string = kind): boolean {
+  if (steps > COMPILE_LIMITS.recurrentSteps) {
+    ctx.error(`${label} over ${steps} time steps: kiln allows at most ${COMPILE_LIMITS.recurrentSteps} steps per recurrent layer`, undefined, "limit");
+    return false;
+  }
+  if (unrolled(kind, a, steps) && steps > COMPILE_LIMITS.unrolledRecurrentSteps) {
+    // No loop kernel for this activation: each step is compiled into the module as its own kernel calls.
+    ctx.error(`${label} with activation ${JSON.stringify(a.activation)} over ${steps} time steps: kiln unrolls this layer step by step (its loop kernel covers activations ${FUSED_RNN_ACTIVATIONS.join(", ")}) and allows at most ${COMPILE_LIMITS.unrolledRecurrentSteps} unrolled steps`, "activation", "limit");
+    return false;
+  }
+  return true;
 }
 
 /** The recurrent layer's weights in Keras layout, for input features `features`. */
@@ -67,7 +77,7 @@ function recurrent(name: RecurrentKind, description: string): OpDef {
     },
     shape([x], a, ctx) {
       if (!expectRank(ctx, name, "[T, F]", 2)) return undefined;
-      if (!checkSteps(name, x[0]!, ctx)) return undefined;
+      if (!checkSteps(name, a, x[0]!, ctx)) return undefined;
       const u = a.units as number;
       return a.return_sequences ? [x[0]!, u] : [u];
     },

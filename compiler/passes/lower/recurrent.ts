@@ -14,6 +14,26 @@ import type { Tensor } from "../../ir/ir.js";
 import { Builder } from "./builder.js";
 import { FULL, X } from "../../ir/expr.js";
 import type { Lowering } from "./layers.js";
+import { CELL_GATES, CELL_SAVED, FUSED_RNN_ACTIVATIONS, type FusedRnnActivation, type RecurrenceCell } from "../../prims/recurrence.js";
+
+/**
+ * Up to this many steps a recurrent layer is unrolled (per-step SIMD matmul and elementwise
+ * kernels, fastest for short sequences); past it, one `recurrence` primitive whose kernels loop
+ * over T (prims/recurrence.ts), so compile time and source size stop growing with T.
+ */
+export const UNROLL_MAX_STEPS = 32;
+
+/** The fused cell of a layer, or undefined when only the unrolled lowering handles it (simple_rnn with another activation). */
+export function fusedCell(op: string, attrs: Record<string, unknown>): { cell: RecurrenceCell; activation?: FusedRnnActivation } | undefined {
+  if (op === "lstm") return { cell: "lstm" };
+  if (op === "gru") return { cell: attrs.reset_after === false ? "gru_before" : "gru_after" };
+  const act = attrs.activation as FusedRnnActivation;
+  return (FUSED_RNN_ACTIVATIONS as readonly string[]).includes(act) ? { cell: "simple_rnn", activation: act } : undefined;
+}
+
+/** Is this layer lowered with the unrolled per-step kernels? */
+export const unrolled = (op: string, attrs: Record<string, unknown>, steps: number): boolean =>
+  steps <= UNROLL_MAX_STEPS || !fusedCell(op, attrs);
 
 const sig = (e: EwExpr) => X.un("sigmoid", e);
 const tanh = (e: EwExpr) => X.un("tanh", e);
@@ -41,6 +61,30 @@ interface Cell {
 
 /** bidirectional's backward copy writes its states flipped along T (Keras flips y_rev). */
 export interface RecurrentOptions { reverseOutput?: boolean }
+
+/** The layer as one `recurrence` node (long sequences): P = x·W + input bias over all steps, then the loop kernel. */
+function fused(b: Builder, layer: Layer, x: Tensor, opts: RecurrentOptions): Tensor {
+  const { units: u, return_sequences, go_backwards, use_bias } = layer.attrs as any;
+  const [T, F] = x.shape as [number, number];
+  const { cell, activation } = fusedCell(layer.op, layer.attrs)!;
+  const gu = CELL_GATES[cell] * u;
+  const W = b.weight(layer, "kernel"), U = b.weight(layer, "recurrent_kernel");
+  const bias = use_bias === false ? undefined : b.weight(layer, "bias");
+  // GRU reset_after: bias [2, 3u] = input bias row, recurrent bias row (sliced before the
+  // projection, whose epilogue fuse-epilogues may fold the bias add into).
+  const rows = cell === "gru_after" ? [0, 1].map((r) => gateSlice(b, bias!, 1, 1, gu, 0, r)) : undefined;
+  const inBias = rows ? rows[0] : bias;
+  const projected = b.matmul(x, W, b.act([T, gu]), { m: { batch: T }, k: F, n: gu });
+  const P = inBias ? b.addBias(projected, inBias) : projected;
+  const ins = rows ? [P, U, rows[1]!] : [P, U];
+  const Y = b.act(return_sequences ? [T, u] : [u]);
+  const outs = [Y, b.act([T, u]), b.act([T, CELL_SAVED[cell] * u]), ...(cell === "gru_before" ? [b.act([T, u])] : [])];
+  b.mod.node(b.prog, "recurrence", ins, outs, {
+    cell, ...(activation ? { activation } : {}), steps: T, units: u, batch: { batch: 1 },
+    goBackwards: !!go_backwards, reverseOutput: !!opts.reverseOutput, sequences: !!return_sequences,
+  }, b.layer);
+  return Y;
+}
 
 function unroll(b: Builder, layer: Layer, x: Tensor, cell: Cell, opts: RecurrentOptions): Tensor {
   const { units: u, return_sequences, go_backwards } = layer.attrs as any;
@@ -80,6 +124,7 @@ function unroll(b: Builder, layer: Layer, x: Tensor, cell: Cell, opts: Recurrent
 export type RecurrentLowering = (b: Builder, layer: Layer, inputs: Tensor[], opts?: RecurrentOptions) => Tensor;
 
 export const lowerSimpleRnn: RecurrentLowering = (b, layer, [x], opts = {}) => {
+  if (!unrolled(layer.op, layer.attrs, x!.shape[0]!)) return fused(b, layer, x!, opts);
   const act = (layer.attrs as any).activation as string;
   const bias = (layer.attrs as any).use_bias === false ? undefined : b.weight(layer, "bias");
   return unroll(b, layer, x!, {
@@ -92,6 +137,7 @@ export const lowerSimpleRnn: RecurrentLowering = (b, layer, [x], opts = {}) => {
 };
 
 export const lowerLstm: RecurrentLowering = (b, layer, [x], opts = {}) => {
+  if (!unrolled(layer.op, layer.attrs, x!.shape[0]!)) return fused(b, layer, x!, opts);
   const u = (layer.attrs as any).units as number;
   const bias = b.weight(layer, "bias");
   const slices = [0, 1, 2, 3].map((g) => gateSlice(b, bias, 1, 4, u, g));
@@ -111,6 +157,7 @@ export const lowerLstm: RecurrentLowering = (b, layer, [x], opts = {}) => {
 };
 
 export const lowerGru: RecurrentLowering = (b, layer, [x], opts = {}) => {
+  if (!unrolled(layer.op, layer.attrs, x!.shape[0]!)) return fused(b, layer, x!, opts);
   const { units: u, reset_after } = layer.attrs as any;
   const bias = b.weight(layer, "bias");
   if (reset_after === false) {
