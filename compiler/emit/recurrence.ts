@@ -1,8 +1,9 @@
 /**
  * Emitters of the fused recurrent primitives (prims/recurrence.ts): one kernel loops over the
  * examples of its share and, inside, over the T steps — the step count is a constant of the loop,
- * so the source is the same size for T = 10 and T = 100,000. Scalar f32; every sum runs in a
- * fixed order (h·U: over i ascending, per column), so a thread's share never changes a result.
+ * so the source is the same size for T = 10 and T = 100,000. h·U runs four columns per f32x4
+ * (each lane one column's mul-then-add, as the scalar tail), the rest is scalar f32; every sum runs
+ * in a fixed order (h·U: over i ascending, per column), so a thread's share never changes a result.
  * Scratch (per thread): h, h_new, c, the recurrent products (G·u), r ⊙ h₋₁; backward: dh, the
  * next dh, dc, d(r ⊙ h₋₁).
  */
@@ -34,24 +35,54 @@ function keyOf(kind: string, s: RecurrenceSpec): string {
 /** Loop over j in [0, n) with `body` (scalar). */
 const forJ = (n: number, body: string[]): string => block(`for (let _j: i32 = 0; _j < ${intlit(n)}; _j++) {`, body);
 
-/** acc[j] (+)= Σ_i v[i]·W[i, col0 + j], j < n, i < u ascending: the only sums of the kernels. */
+/**
+ * acc[j] = Σ_i v[i]·W[i, col0 + j], j < n, i < u ascending: per column the same mul-then-add
+ * chain whether it runs in a lane of one of four f32x4 accumulators (16 columns held in registers
+ * while i sweeps down the rows), of one f32x4, or in the scalar tail.
+ */
 function vecMat(acc: string, v: string, u: number, gu: number, col0: number, n: number): string[] {
-  return [
-    `memory.fill(${acc}, 0, ${bytes(n)});`,
-    block(`for (let _i: i32 = 0; _i < ${intlit(u)}; _i++) {`, [
-      `const _vi: f32 = ${ld(v, "_i")};`,
-      `const _row: usize = w + <usize>_i * ${bytes(gu)} + ${bytes(col0)};`,
-      forJ(n, [st(acc, "_j", `${ld(acc, "_j")} + _vi * ${ld("_row", "_j")}`)]),
+  const col = (j: string) => `w + ${bytes(col0)} + (<usize>(${j}) << 2)`;
+  const rowsLoop = (body: string[]) => block(`for (let _i: i32 = 0; _i < ${intlit(u)}; _i++) {`, [
+    `const _vv: v128 = f32x4.splat(${ld(v, "_i")});`,
+    `const _row: usize = _col + <usize>_i * ${bytes(gu)};`,
+    ...body,
+  ]);
+  const regs = [0, 1, 2, 3];
+  // Its own block: a kernel may take two such products in one step (GRU reset_after=false).
+  return [block("{", [
+    "let _j: i32 = 0;",
+    block(`for (; _j + 16 <= ${intlit(n)}; _j += 16) {`, [
+      `const _col: usize = ${col("_j")};`,
+      ...regs.map((r) => `let _a${r}: v128 = f32x4.splat(0.0);`),
+      rowsLoop(regs.map((r) => `_a${r} = f32x4.add(_a${r}, f32x4.mul(_vv, v128.load(_row, ${16 * r})));`)),
+      ...regs.map((r) => `v128.store(${f(acc, "_j")}, _a${r}, ${16 * r});`),
     ]),
-  ];
+    block(`for (; _j + 4 <= ${intlit(n)}; _j += 4) {`, [
+      `const _col: usize = ${col("_j")};`,
+      "let _a0: v128 = f32x4.splat(0.0);",
+      rowsLoop(["_a0 = f32x4.add(_a0, f32x4.mul(_vv, v128.load(_row)));"]),
+      `v128.store(${f(acc, "_j")}, _a0);`,
+    ]),
+    block(`for (; _j < ${intlit(n)}; _j++) {`, [
+      `const _col: usize = ${col("_j")};`,
+      "let _s: f32 = 0.0;",
+      block(`for (let _i: i32 = 0; _i < ${intlit(u)}; _i++) {`, [`_s += ${ld(v, "_i")} * load<f32>(_col + <usize>_i * ${bytes(gu)});`]),
+      st(acc, "_j", "_s"),
+    ]),
+  ])];
 }
 
 /** h·Uᵀ-style product for the backward: out[i] += Σ_j d[col0 + j]·W[i, col0 + j], j < n ascending. */
 function matVecT(out: string, d: string, u: number, gu: number, col0: number, n: number): string {
+  // Four partial sums (j mod 4) in one f32x4, added in lane order, then the tail: a fixed order.
   return block(`for (let _i: i32 = 0; _i < ${intlit(u)}; _i++) {`, [
     `const _row: usize = w + <usize>_i * ${bytes(gu)} + ${bytes(col0)};`,
-    "let _s: f32 = 0.0;",
-    forJ(n, [`_s += ${ld(d, `${intlit(col0)} + _j`)} * ${ld("_row", "_j")};`]),
+    `const _dd: usize = ${d} + ${bytes(col0)};`,
+    "let _s4: v128 = f32x4.splat(0.0);",
+    "let _j: i32 = 0;",
+    block(`for (; _j + 4 <= ${intlit(n)}; _j += 4) {`, [`_s4 = f32x4.add(_s4, f32x4.mul(v128.load(${f("_dd", "_j")}), v128.load(${f("_row", "_j")})));`]),
+    "let _s: f32 = hsum4(_s4);",
+    block(`for (; _j < ${intlit(n)}; _j++) {`, [`_s += ${ld("_dd", "_j")} * ${ld("_row", "_j")};`]),
     st(out, "_i", `${ld(out, "_i")} + _s`),
   ]);
 }
@@ -277,7 +308,7 @@ export function emitRecurrenceGrad(spec: RecurrenceSpec): KernelDef {
     label: `recurrence grad ${spec.cell}${spec.activation ? ` ${spec.activation}` : ""} T=${T} u=${u}${spec.goBackwards ? " backwards" : ""}`,
     params: kernelParams(RECURRENCE_LOCALS, ["dy", "hp", "sv", "w", "dzx", "dzr", "scratch"], spec.batch),
     body: body.join("\n"),
-    needs: ["tanhf", "sigmoidf"],
+    needs: ["tanhf", "sigmoidf", "hsum4"],
     scratchBytes: 4 * 4 * u,
   };
 }
