@@ -89,7 +89,7 @@ export const recurrence: PrimDef<"recurrence"> = {
   select: (node, _ctx, $) => {
     const a = node.attrs;
     const def = emitRecurrence({ ...a, batch: $.dim(a.batch) });
-    const args: Record<string, string> = { p: $.ptr($.in(0)), w: $.ptr($.in(1)), y: $.ptr($.out(0)), hp: $.ptr($.out(1)), sv: $.ptr($.out(2)), scratch: $.scratch };
+    const args: Record<string, string> = { p: $.ptr($.in(0)), w: $.ptr($.in(1)), y: $.ptr($.out(0)), hp: $.ptr($.out(1)), sv: $.ptr($.out(2)) };
     if (a.cell === "gru_after") args.rb = $.ptr($.in(2));
     if (a.cell === "gru_before") args.rh = $.ptr($.out(3));
     return { def, args };
@@ -99,9 +99,11 @@ export const recurrence: PrimDef<"recurrence"> = {
 
 export const recurrence_grad: PrimDef<"recurrence_grad"> = {
   grad: { none: "a gradient kernel: kiln takes first derivatives only" },
+  // Sv: a step's saved row is dead once its gradients are taken, so it carries dh₋₁ (and dc₋₁) down.
+  writesInputs: [2],
   select: (node, _ctx, $) => ({
     def: emitRecurrenceGrad({ ...node.attrs, batch: $.dim(node.attrs.batch) }),
-    args: { dy: $.ptr($.in(0)), hp: $.ptr($.in(1)), sv: $.ptr($.in(2)), w: $.ptr($.in(3)), dzx: $.ptr($.out(0)), dzr: $.ptr($.out(1)), scratch: $.scratch },
+    args: { dy: $.ptr($.in(0)), hp: $.ptr($.in(1)), sv: $.ptr($.in(2)), w: $.ptr($.in(3)), dzx: $.ptr($.out(0)), dzr: $.ptr($.out(1)) },
   }),
   threads: batchSplit,
 };
