@@ -38,7 +38,8 @@ export interface TrainingInfo {
   stepOffset: number;
   /** u32: the runtime writes manifest.seed here at load (dropout masks). */
   seedOffset: number;
-  slots: { slot: "momentum" | "velocity"; weight: string; offset: number }[];
+  /** Per weight, the optimizer's slots ("momentum", "velocity", …: whatever its optimizer keeps). */
+  slots: { slot: string; weight: string; offset: number }[];
   /**
    * Optional (the NaN finder): every layer's output in train_step, in forward order; f32
    * [maxBatch, ...shape] at `offset`, left intact until train_step returns.
@@ -56,6 +57,9 @@ export interface KernelTable {
   /** Threaded builds: i32[maxThreads], each thread's own progress cell (the cell above is thread 0's in `<program>` calls). */
   threadProgress?: number;
 }
+
+/** An optimizer slot's name: it becomes part of a safetensors tensor name (optimizer/<slot>/<weight>). */
+const SLOT_NAME = /^[a-z][a-z0-9_]{0,31}$/;
 
 export interface Manifest {
   format: "kiln.module/v1";
@@ -177,8 +181,8 @@ export function checkManifest(m: Manifest, exportNames: string[]): void {
     region("training.stepOffset", t.stepOffset, 4, 0);
     region("training.seedOffset", t.seedOffset, 4, 0);
     for (const s of t.slots) {
-      const w = isObject(s) && (s.slot === "momentum" || s.slot === "velocity") && isString(s.weight) ? weights.get(s.weight) : undefined;
-      if (!w) bad(`training.slots: expected { slot: "momentum" or "velocity", weight: a weight's name, offset }, got ${show(s)}`);
+      const w = isObject(s) && isString(s.slot) && SLOT_NAME.test(s.slot) && isString(s.weight) ? weights.get(s.weight) : undefined;
+      if (!w) bad(`training.slots: expected { slot: a name matching ${SLOT_NAME}, weight: a weight's name, offset }, got ${show(s)}`);
       region(`optimizer slot ${s.slot}/${s.weight}`, s.offset, size(w.shape) * 4, 0);
     }
     if (new Set(t.slots.map((s) => s.slot + "/" + s.weight)).size !== t.slots.length) bad("training.slots: a slot is listed twice");

@@ -7,7 +7,7 @@ import type { DiagnosticBag } from "./diagnostics.js";
 import type { Layer, LossType, MetricName, OptimizerSpec, TrainingSpec, ValueInfo } from "./graph-types.js";
 import { fmtShape, withDefaults } from "./ops/attrs.js";
 import type { RawTraining } from "./raw-graph.js";
-import { OPTIMIZERS } from "./schema.js";
+import { optimizerDef } from "../optimizers/index.js";
 import { didYouMean } from "./suggest.js";
 
 interface Named { kind: string }
@@ -91,7 +91,7 @@ function checkOptimizer(raw: RawTraining["optimizer"], bag: DiagnosticBag): Opti
     bag.add("training", "/training/optimizer/global_clipnorm", "clipnorm and global_clipnorm cannot both be set; choose one");
     return undefined;
   }
-  const spec = { type: raw.type, ...withDefaults(OPTIMIZERS[raw.type], raw) };
+  const spec = { type: raw.type, ...withDefaults(optimizerDef(raw.type).attrs, raw) };
   if (raw.clipnorm !== undefined) Object.assign(spec, { clipnorm: raw.clipnorm });
   if (raw.global_clipnorm !== undefined) Object.assign(spec, { global_clipnorm: raw.global_clipnorm });
   return spec as OptimizerSpec;

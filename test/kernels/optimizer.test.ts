@@ -4,29 +4,12 @@
  * option. Weights, slots and the step counter are checked after every step.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate, type UpdateSpec } from "../../compiler/emit/optimizer.js";
+import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate } from "../../compiler/emit/optimizer.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
+import { CONFIGS, type Opt } from "./optimizer-configs.js";
 import { buildKernels, relErr, rng, uniform, type TestModule } from "./trk-harness.js";
 
-type Opt = Omit<UpdateSpec, "n"> & { clipnorm?: number; global_clipnorm?: number };
 const SIZES = [37, 3];
-
-const CONFIGS: Record<string, Opt> = {
-  sgd: { type: "sgd", learning_rate: 0.1 },
-  sgd_mom: { type: "sgd", learning_rate: 0.1, momentum: 0.9 },
-  sgd_nest: { type: "sgd", learning_rate: 0.1, momentum: 0.9, nesterov: true },
-  sgd_mom_gclip: { type: "sgd", learning_rate: 0.1, momentum: 0.5, global_clipnorm: 2 },
-  sgd_wd: { type: "sgd", learning_rate: 0.1, weight_decay: 0.05 },
-  adam: { type: "adam", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
-  adam_odd: { type: "adam", learning_rate: 0.02, beta_1: 0.5, beta_2: 0.8, epsilon: 0.01 },
-  adam_clip: { type: "adam", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, clipnorm: 1.5 },
-  adam_gclip_loose: { type: "adam", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, global_clipnorm: 100 },
-  adamw: { type: "adamw", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, weight_decay: 0.2 },
-  adamw_gclip: { type: "adamw", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, weight_decay: 0.004, global_clipnorm: 1 },
-  rmsprop: { type: "rmsprop", learning_rate: 0.01, rho: 0.9, momentum: 0, epsilon: 1e-7 },
-  rmsprop_mom: { type: "rmsprop", learning_rate: 0.01, rho: 0.8, momentum: 0.5, epsilon: 1e-7 },
-  rmsprop_clip: { type: "rmsprop", learning_rate: 0.01, rho: 0.9, momentum: 0.9, epsilon: 1e-3, clipnorm: 0.5 },
-};
 
 interface State { w: number[]; m: number[]; v: number[] }
 

@@ -29,7 +29,7 @@ export interface Lowered {
   outputs: Tensor[];
   weights: Map<string, Tensor>;
   /** Optimizer slots per weight full name. */
-  slots: { slot: "momentum" | "velocity"; weight: string; tensor: Tensor }[];
+  slots: { slot: string; weight: string; tensor: Tensor }[];
   /** [seed u32, step i32] — the dropout stream and the optimizer's step counter. */
   state?: Tensor;
   /** [loss, ...metrics] f32, written by train_step and evaluate. */

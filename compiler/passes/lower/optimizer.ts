@@ -1,18 +1,17 @@
 /**
  * Optimizer lowering (spec §4): after the backward pass, one step-scalar kernel (step counter,
  * global clipping scale, Adam's bias correction), then per trainable weight an optional per-weight
- * clip and one fused update sweep over the weight, its gradient and its slots.
+ * clip and one fused update sweep over the weight, its gradient and its slots (the slots each
+ * optimizer keeps are its registry entry's, compiler/optimizers/).
  */
 import { numel, type Program, type Tensor } from "../../ir/ir.js";
+import { optimizerDef } from "../../optimizers/index.js";
 import type { Lowered } from "./index.js";
 
 export function lowerOptimizer(lw: Lowered, prog: Program, weightGrads: Map<number, Tensor>): void {
   const { mod } = lw;
   const opt = lw.graph.training!.optimizer as any;
-  const slotNames: ("momentum" | "velocity")[] =
-    opt.type === "sgd" ? (opt.momentum > 0 ? ["momentum"] : [])
-    : opt.type === "rmsprop" ? (opt.momentum > 0 ? ["velocity", "momentum"] : ["velocity"])
-    : ["momentum", "velocity"];
+  const slotNames = optimizerDef(opt.type).slots(opt);
   const hyper = mod.tensor({ shape: [4], batched: false, dtype: "f32", kind: "hyper", layer: "optimizer" });
   const sumsq = mod.tensor({ shape: [1], batched: false, dtype: "f32", kind: "hyper", layer: "optimizer" });
   const state = lw.state!;
