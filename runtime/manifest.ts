@@ -41,6 +41,11 @@ export interface TrainingInfo {
   /** Per weight, the optimizer's slots ("momentum", "velocity", …: whatever its optimizer keeps). */
   slots: { slot: string; weight: string; offset: number }[];
   /**
+   * Optional: f32 the optimizer reads as its learning rate when nonzero (0: the graph's number),
+   * in modules compiled with settableLearningRate.
+   */
+  learningRateOffset?: number;
+  /**
    * Optional (the NaN finder): every layer's output in train_step, in forward order; f32
    * [maxBatch, ...shape] at `offset`, left intact until train_step returns.
    */
@@ -180,6 +185,7 @@ export function checkManifest(m: Manifest, exportNames: string[]): void {
     region("training.resultOffset", t.resultOffset, 4 * (1 + t.metrics.length));
     region("training.stepOffset", t.stepOffset, 4, 0);
     region("training.seedOffset", t.seedOffset, 4, 0);
+    if (t.learningRateOffset !== undefined) region("training.learningRateOffset", t.learningRateOffset, 4, 0);
     for (const s of t.slots) {
       const w = isObject(s) && isString(s.slot) && SLOT_NAME.test(s.slot) && isString(s.weight) ? weights.get(s.weight) : undefined;
       if (!w) bad(`training.slots: expected { slot: a name matching ${SLOT_NAME}, weight: a weight's name, offset }, got ${show(s)}`);

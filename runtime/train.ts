@@ -91,3 +91,26 @@ function toResult(model: Model, values: number[]): StepResult {
   // fromEntries defines own properties: no metric name can reach the prototype.
   return { loss: values[0], metrics: Object.fromEntries(model.manifest.training!.metrics.map((name, i) => [name, values[i + 1]])) };
 }
+
+/** The rate the next step uses: the one set (modules with a settable rate), else the graph's number. */
+export function learningRate(model: Model): number {
+  const t = model.manifest.training!, lr = t.optimizer.learning_rate;
+  if (typeof lr !== "number") {
+    throw new KilnError({ code: "training", path: "learningRate", message: `this module's learning rate is a ${String((lr as { schedule?: unknown })?.schedule)} schedule, computed inside the module from the step; it has no single value to read or set` });
+  }
+  const set = t.learningRateOffset === undefined ? 0 : model.f32(t.learningRateOffset, 1)[0];
+  return set > 0 ? set : lr;
+}
+
+/** Sets the rate of the following steps (stored as float32); needs a module compiled with settableLearningRate. */
+export function setLearningRate(model: Model, lr: number): void {
+  const t = model.manifest.training!;
+  learningRate(model); // a schedule: refused there
+  if (t.learningRateOffset === undefined) {
+    throw new KilnError({ code: "training", path: "learningRate", message: "this module's learning rate is compiled in as a constant; compile it with { settableLearningRate: true } (kiln train does for --reduce-lr-patience) to change it while training" });
+  }
+  if (typeof lr !== "number" || !(Math.fround(lr) > 0) || !(Math.fround(lr) < Infinity)) {
+    throw new KilnError({ code: "training", path: "learningRate", message: `expected a learning rate > 0 that is finite as float32, got ${String(lr)}` });
+  }
+  model.f32(t.learningRateOffset, 1)[0] = lr;
+}

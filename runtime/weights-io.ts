@@ -23,6 +23,11 @@ type Tensor = { dtype: string; shape: number[]; bytes: Uint8Array };
 
 /** The most optimizer steps a file may claim: 2^30 (the i32 counter must not overflow while training goes on). */
 const MAX_STEP = 2 ** 30;
+/**
+ * A settable learning rate (manifest.training.learningRateOffset), saved so a resumed run keeps a
+ * reduced rate; optional on load. Any finite value is safe: the module uses it only when > 0.
+ */
+const LEARNING_RATE = "optimizer/learning_rate";
 const SIZES: Record<string, number> = { F64: 8, I64: 8, U64: 8, F32: 4, I32: 4, U32: 4, F16: 2, BF16: 2, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** Every tensor of a weights file: weights, and optionally the optimizer slots and step (a null-prototype map). */
@@ -35,6 +40,8 @@ function stored(model: Model, optimizer: boolean): Map<string, Stored> {
       map.set(`optimizer/${s.slot}/${s.weight}`, { dtype: "F32", shape, offset: s.offset });
     }
     map.set("optimizer/step", { dtype: "I32", shape: [], offset: m.training.stepOffset });
+    // Optional on load: 0 (never set) means the graph's number.
+    if (m.training.learningRateOffset !== undefined) map.set(LEARNING_RATE, { dtype: "F32", shape: [], offset: m.training.learningRateOffset });
   }
   return map;
 }
@@ -119,7 +126,7 @@ function read(file: unknown, maxTensors: { count: number; what: string }): Map<s
  */
 export function loadWeights(model: Model, file: Uint8Array): void {
   // A file from a training model holds at most two optimizer slots per weight and the step.
-  const tensors = read(file, { count: 3 * model.manifest.weights.length + 1, what: "the model's weights and optimizer state" });
+  const tensors = read(file, { count: 3 * model.manifest.weights.length + 2, what: "the model's weights and optimizer state" });
   const want = stored(model, model.canTrain);
   // A hostile file can hold many bad tensors: the list is capped, and what is missing (at most
   // the model's own tensors) comes first so the cap never hides it.
@@ -127,7 +134,7 @@ export function loadWeights(model: Model, file: Uint8Array): void {
   const add = (name: string, message: string) => problems.add({ code: "weights", path: cut(name, 256), message });
   const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
   for (const name of want.keys()) {
-    if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
+    if (!tensors.has(name) && name !== LEARNING_RATE && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
   }
   const writes: [Stored, Float32Array | Int32Array][] = [];
   for (const [name, t] of tensors) {

@@ -15,9 +15,18 @@ import { SCALAR, SIMD, type Ops } from "./ops.js";
 import type { KernelDef } from "./kernel.js";
 import { optimizerDef, type OptimizerDef } from "../optimizers/index.js";
 import type { RuleOps } from "../optimizers/optimizer.js";
+import { isSchedule, scheduleDef, type Schedule } from "../optimizers/schedules.js";
 
 /** The optimizer's attributes as the graph gives them (defaults filled), plus the shared clipping. */
-export type OptimizerAttrs = { type: string; learning_rate: number; weight_decay?: number; global_clipnorm?: number } & Record<string, unknown>;
+export type OptimizerAttrs = {
+  type: string;
+  /** A constant, or a schedule computed from the step (optimizers/schedules.ts). */
+  learning_rate: number | Schedule;
+  weight_decay?: number;
+  global_clipnorm?: number;
+  /** The rate can be set at run time (a nonzero f32 in the state word after the step counter overrides the constant). */
+  settable?: boolean;
+} & Record<string, unknown>;
 
 export interface UpdateSpec extends OptimizerAttrs {
   /** Elements of the weight. */
@@ -28,8 +37,8 @@ export type StepScalarsSpec = OptimizerAttrs;
 
 /** Every name the bodies declare (plain names; the optimizer kernels take no runtime size). */
 export const OPTIMIZER_LOCALS = locals("emitUpdate", "listed", [
-  "a0", "a1", "acc", "al", "alv", "b1t", "b2t", "c", "gi", "hi", "i", "inc", "lo", "m", "m0", "off", "sc", "scv", "t", "tf",
-  "v", "v0", "wi", "x",
+  "a0", "a1", "acc", "al", "alv", "b1t", "b2t", "c", "cs", "gi", "hi", "i", "inc", "lo", "lr", "lrv", "m", "m0", "off", "pd", "ps",
+  "sc", "scv", "set", "step", "t", "tf", "v", "v0", "wi", "x",
 ]);
 const params = (...tensors: string[]) => kernelParams(OPTIMIZER_LOCALS, tensors);
 
@@ -78,30 +87,50 @@ export function emitStepScalars(s: StepScalarsSpec): KernelDef {
     : `const c: f64 = ${f64lit(positive(s.global_clipnorm, "global_clipnorm"))};
 store<f32>(hyper, <f32>(c / Math.max(Math.sqrt(<f64>load<f32>(sumsq)), c)));`;
   const factor = optimizerDef(s.type).rateFactor?.(s);
-  const rate = factor
+  const rate = runtimeRate(s) ? runtimeRateLines(s, factor) : factor
     ? `${factor.setup.join("\n")}
-store<f32>(hyper, <f32>(${f64lit(lr)} * ${factor.factor}), 4);`
-    : `store<f32>(hyper, ${f32lit(lr)}, 4);`;
+store<f32>(hyper, <f32>(${f64lit(lr as number)} * ${factor.factor}), 4);`
+    : `store<f32>(hyper, ${f32lit(lr as number)}, 4);`;
   const body = `const t: i32 = load<i32>(state) + 1;
 store<i32>(state, t);
 ${scale}
 ${rate}`;
   return {
-    key: `stepscalars:${s.type}:${lr}:${factor ? JSON.stringify(factor) : ""}:${s.global_clipnorm}`,
+    key: `stepscalars:${s.type}:${JSON.stringify(lr)}:${s.settable === true}:${factor ? JSON.stringify(factor) : ""}:${s.global_clipnorm}`,
     label: `${s.type} step scalars`,
     params: params("state", "sumsq", "hyper"),
     body,
   };
 }
 
+/** Whether the learning rate is computed at run time (a schedule, or settable) rather than a constant of the kernels. */
+const runtimeRate = (s: OptimizerAttrs): boolean => isSchedule(s.learning_rate) || s.settable === true;
+
+/**
+ * The step's rate from the step before this one (`step`, 0 for the first update, as Keras's
+ * `iterations`): a schedule, or the settable word (state + 8; 0 means the graph's constant).
+ * hyper[1] = lr · the optimizer's factor, hyper[2] = lr (for the update's lr·g and weight decay).
+ */
+function runtimeRateLines(s: OptimizerAttrs, factor: { setup: string[]; factor: string } | undefined): string {
+  const lr = s.learning_rate;
+  const lines = isSchedule(lr)
+    ? ["const step: f64 = <f64>(t - 1);", ...scheduleDef(lr.schedule).emit(lr)]
+    : ["const set: f32 = load<f32>(state, 4);", `const lr: f64 = set > 0 ? <f64>set : ${f64lit(lr)};`];
+  if (factor) lines.push(...factor.setup, `store<f32>(hyper, <f32>(lr * ${factor.factor}), 4);`);
+  else lines.push("store<f32>(hyper, <f32>lr, 4);");
+  lines.push("store<f32>(hyper, <f32>lr, 8);");
+  return lines.join("\n");
+}
+
 /** One optimizer step for one weight. Params: w, g, slot1, slot2, … (the optimizer's kernelSlots), hyper. */
 export function emitUpdate(s: UpdateSpec): KernelDef {
   const n = intlit(checkN(s.n));
   const def = optimizerDef(s.type);
+  const lrLoad = runtimeRate(s) ? `\nconst lr: f32 = load<f32>(hyper, 8);\nconst lrv = f32x4.splat(lr);` : "";
   const body = `const sc: f32 = load<f32>(hyper);
 const al: f32 = load<f32>(hyper, 4);
 const scv = f32x4.splat(sc);
-const alv = f32x4.splat(al);
+const alv = f32x4.splat(al);${lrLoad}
 let i: i32 = 0;
 for (; i + 4 <= ${n}; i += 4) {
   const off: usize = <usize>i << 2;
@@ -130,10 +159,16 @@ export function slotParams(def: OptimizerDef): string[] {
 function rule(s: UpdateSpec, ops: Ops): string[] {
   const def = optimizerDef(s.type);
   const o = perElement(ops, def);
-  const lr = s.learning_rate, wd = s.weight_decay ?? 0;
+  const wd = s.weight_decay ?? 0, lr = s.learning_rate;
   const out = [`const gi = ${o.mul(o.load("g"), o.rt("sc"))};`, `let wi = ${o.load("w")};`];
-  if (wd > 0) out.push(`wi = ${o.sub("wi", o.mul("wi", o.k(wd * lr)))};`);
-  out.push(...def.rule(s, o, { lr: o.k(lr) }));
+  if (runtimeRate(s)) {
+    // Keras's order: w − (w·wd)·lr, in f32.
+    if (wd > 0) out.push(`wi = ${o.sub("wi", o.mul(o.mul("wi", o.k(wd)), o.rt("lr")))};`);
+    out.push(...def.rule(s, o, { lr: o.rt("lr") }));
+  } else {
+    if (wd > 0) out.push(`wi = ${o.sub("wi", o.mul("wi", o.k(wd * (lr as number))))};`);
+    out.push(...def.rule(s, o, { lr: o.k(lr as number) }));
+  }
   out.push(o.store("w", "wi"));
   return out;
 }
@@ -141,7 +176,7 @@ function rule(s: UpdateSpec, ops: Ops): string[] {
 /**
  * The ops on element `off` of each buffer: load/store take the buffer's name (w, g or a slot's
  * name, which is its kernel parameter slot<k>), and rt names a runtime scalar read from hyper,
- * "sc" (clip scale) or "al" (rate): its splat is `<name>v`.
+ * "sc" (clip scale), "al" (rate) or "lr" (a run-time learning rate): its splat is `<name>v`.
  */
 function perElement(o: Ops, def: OptimizerDef): RuleOps {
   const buffer = (name: string) => {

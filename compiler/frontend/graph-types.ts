@@ -6,6 +6,7 @@
 import type { Diagnostic } from "./diagnostics.js";
 import type { GraphFormat } from "./format.js";
 import type { OptimizerType } from "../optimizers/index.js";
+import type { Schedule } from "../optimizers/schedules.js";
 
 export type DType = "float32" | "int32";
 
@@ -88,7 +89,8 @@ export type LossType =
  */
 export type OptimizerSpec = {
   type: OptimizerType;
-  learning_rate: number;
+  /** A constant or a schedule (defaults filled). */
+  learning_rate: number | Schedule;
   clipnorm?: number;
   global_clipnorm?: number;
 } & Record<string, unknown>;

@@ -10,6 +10,7 @@ import { MAX_DIM, MAX_RANK } from "./ops/attrs.js";
 import { FORMATS, FORMAT_V1, FORMAT_V2 } from "./format.js";
 import { OPTIMIZERS } from "../optimizers/index.js";
 import { CLIP } from "../optimizers/attrs.js";
+import { SCHEDULES, SCHEDULE_NAMES, type ScheduleName } from "../optimizers/schedules.js";
 
 export const NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,63}$";
 export const GRAPH_NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
@@ -58,6 +59,17 @@ function optimizerDef(type: string): JsonSchema {
     type: "object",
     properties: { type: { const: type }, ...OPTIMIZERS[type as keyof typeof OPTIMIZERS].attrs, ...CLIP },
     required: ["type"],
+    additionalProperties: false,
+  };
+}
+
+function scheduleSchema(name: ScheduleName): JsonSchema {
+  const def = SCHEDULES[name];
+  return {
+    type: "object",
+    description: def.description,
+    properties: { schedule: { const: name }, ...def.attrs },
+    required: ["schedule", ...def.required],
     additionalProperties: false,
   };
 }
@@ -128,6 +140,7 @@ function defs(): Record<string, JsonSchema> {
   };
   for (const op of OP_NAMES) out[`op_${op}`] = layerDef(op);
   for (const t of Object.keys(OPTIMIZERS)) out[`optimizer_${t}`] = optimizerDef(t);
+  for (const n of SCHEDULE_NAMES) out[`schedule_${n}`] = scheduleSchema(n);
   return out;
 }
 

@@ -1,17 +1,24 @@
 /** Attribute schema fragments shared by the optimizers (titles are what error messages quote). */
 import type { JsonSchema } from "../frontend/ops/op.js";
+import { SCHEDULE_NAMES } from "./schedules.js";
+import { F32_MAX, num } from "./fragments.js";
 
-export function num(title: string, description: string, dflt: number | undefined, bounds: JsonSchema): JsonSchema {
-  return { title, description, type: "number", ...bounds, ...(dflt === undefined ? {} : { default: dflt }) };
-}
+export { boolean, num } from "./fragments.js";
 
-/** The largest float32: the generated code holds optimizer attributes as f32, where a larger one becomes Infinity. */
-export const F32_MAX = 3.4028234663852886e38;
-
-export const learningRate = (d: number) => num("a number > 0 (at most 3.4e38, float32)", "Learning rate.", d, { exclusiveMinimum: 0, maximum: F32_MAX });
+/**
+ * A number, or a schedule object `{ schedule, ...arguments }` (optimizers/schedules.ts; each
+ * schedule's arguments are checked by `$defs/schedule_<name>`, which schema.ts generates).
+ */
+export const learningRate = (d: number): JsonSchema => ({
+  ...num("a number > 0 (at most 3.4e38, float32) or a schedule object {schedule, ...}", "Learning rate: a constant or a schedule computed from the optimizer's step.", d, { exclusiveMinimum: 0, maximum: F32_MAX }),
+  type: ["number", "object"],
+  properties: { schedule: { title: `one of ${SCHEDULE_NAMES.map((n) => `"${n}"`).join(", ")}`, enum: [...SCHEDULE_NAMES] } },
+  required: ["schedule"],
+  // `type: "object"` in the if: a number satisfies properties and required vacuously.
+  allOf: SCHEDULE_NAMES.map((n) => ({ if: { type: "object", properties: { schedule: { const: n } }, required: ["schedule"] }, then: { $ref: `#/$defs/schedule_${n}` } })),
+});
 export const unit = (description: string, d: number) => num("a number in [0, 1)", description, d, { minimum: 0, exclusiveMaximum: 1 });
 export const epsilon = num("a number > 0", "Small constant for numerical stability.", 1e-7, { exclusiveMinimum: 0 });
-export const boolean = (description: string, d: boolean): JsonSchema => ({ title: "true or false", description, type: "boolean", default: d });
 
 /** Shared by every optimizer (the emitter applies them); not both at once. */
 export const CLIP = {

@@ -13,8 +13,11 @@ import type { Ops } from "../emit/ops.js";
 
 /** Per-element ops for an update rule: `load`/`store` take a buffer name (w, g or a slot name). */
 export interface RuleOps extends Ops {
-  /** A runtime step scalar: "sc" (clip scale), "al" (the step's rate, with the optimizer's factor). */
-  rt(name: "sc" | "al"): string;
+  /**
+   * A runtime step scalar: "sc" (clip scale), "al" (the step's rate, with the optimizer's factor),
+   * "lr" (the learning rate, when computed at run time; rules take it from RuleContext.lr).
+   */
+  rt(name: "sc" | "al" | "lr"): string;
 }
 
 /** What every update rule gets besides its attributes. */

@@ -7,9 +7,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate } from "../../compiler/emit/optimizer.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
 import { CONFIGS, type Opt } from "./optimizer-configs.js";
+import { kerasLearningRate } from "./schedule-ref.js";
 import { buildKernels, relErr, rng, uniform, type TestModule } from "./trk-harness.js";
 
 const SIZES = [37, 3];
+
+/** The step's learning rate: a schedule's Keras value at `step` (updates before this one), or the number. */
+function lrAt(o: Opt, step: number): number {
+  return typeof o.learning_rate === "number" ? o.learning_rate : kerasLearningRate(o.learning_rate, step);
+}
 
 interface State { w: number[]; m: number[]; v: number[] }
 
@@ -17,7 +23,7 @@ interface State { w: number[]; m: number[]; v: number[] }
 function refStep(o: Opt, t: number, states: State[], grads: number[][]): void {
   const norm = (g: number[]) => Math.sqrt(g.reduce((a, x) => a + x * x, 0));
   const gAll = Math.sqrt(grads.reduce((a, g) => a + norm(g) ** 2, 0));
-  const lr = o.learning_rate, mu = o.momentum ?? 0;
+  const lr = lrAt(o, t - 1), mu = o.momentum ?? 0;
   states.forEach((st, k) => {
     let scale = 1;
     if (o.global_clipnorm !== undefined) scale = o.global_clipnorm / Math.max(gAll, o.global_clipnorm);
@@ -57,10 +63,10 @@ describe("optimizer kernels", () => {
     const kernels: Record<string, KernelDef> = {};
     for (const n of SIZES) kernels[`sumsq_${n}`] = emitSumSquares({ n });
     for (const [name, o] of Object.entries(CONFIGS)) {
-      kernels[`step_${name}`] = emitStepScalars({ type: o.type, learning_rate: o.learning_rate, beta_1: o.beta_1, beta_2: o.beta_2, global_clipnorm: o.global_clipnorm });
+      kernels[`step_${name}`] = emitStepScalars({ type: o.type, learning_rate: o.learning_rate as any, beta_1: o.beta_1, beta_2: o.beta_2, global_clipnorm: o.global_clipnorm, settable: o.settable });
       if (o.clipnorm !== undefined) kernels[`clip_${name}`] = emitClipScale({ clipnorm: o.clipnorm });
       const { clipnorm: _c, global_clipnorm: _g, ...upd } = o;
-      for (const n of SIZES) kernels[`upd_${name}_${n}`] = emitUpdate({ ...upd, n });
+      for (const n of SIZES) kernels[`upd_${name}_${n}`] = emitUpdate({ ...upd, n } as any);
     }
     mod = await buildKernels(kernels, 4);
   });
@@ -81,7 +87,8 @@ describe("optimizer kernels", () => {
       const w0 = SIZES.map((n) => uniform(r, n));
       const ref: State[] = w0.map((w) => ({ w: [...w], m: w.map(() => 0), v: w.map(() => 0) }));
       const bufs = SIZES.map((n, k) => ({ w: mod.putF32(w0[k]!), g: mod.alloc(n * 4), m: mod.alloc(n * 4), v: mod.alloc(n * 4) }));
-      const state = mod.alloc(4), sumsq = mod.alloc(4), hyper = mod.alloc(8), scratch = mod.alloc(4);
+      // state: the step counter, then the settable learning-rate word (0: the graph's rate); hyper: scale, rate, lr.
+      const state = mod.alloc(8), sumsq = mod.alloc(4), hyper = mod.alloc(16), scratch = mod.alloc(4);
       for (let t = 1; t <= 3; t++) {
         // Large enough gradients that every clip actually clips (except the loose one).
         const grads = SIZES.map((n) => uniform(r, n, -2, 2));

@@ -30,7 +30,10 @@ export interface Lowered {
   weights: Map<string, Tensor>;
   /** Optimizer slots per weight full name. */
   slots: { slot: string; weight: string; tensor: Tensor }[];
-  /** [seed u32, step i32] — the dropout stream and the optimizer's step counter. */
+  /**
+   * [seed u32, step i32, learning rate f32, unused] — the dropout stream, the optimizer's step
+   * counter and, with a settable learning rate, the rate set at run time (0: the graph's).
+   */
   state?: Tensor;
   /** [loss, ...metrics] f32, written by train_step and evaluate. */
   result?: Tensor;
@@ -40,6 +43,8 @@ export interface Lowered {
   training?: { program: Program; forward: Node[]; seed: { tensor: Tensor; grad: Tensor }; trainable: Set<number> };
   /** After autodiff: the gradient of each trainable weight (by tensor id) that received one. */
   weightGrads?: Map<number, Tensor>;
+  /** The optimizer reads its learning rate from state word 2 (CompileOptions.settableLearningRate). */
+  settableLearningRate?: boolean;
 }
 
 export function lower(graph: Graph): Lowered {
@@ -93,10 +98,10 @@ export function differentiate(lw: Lowered): void {
 }
 
 /** The optimizer pass: the update of every weight that has a gradient, at the end of train_step. */
-export function lowerUpdate(lw: Lowered): void {
+export function lowerUpdate(lw: Lowered, o: { settable: boolean } = { settable: false }): void {
   if (!lw.training) return;
   if (!lw.weightGrads) throw new Error("internal: the optimizer pass runs after autodiff");
-  lowerOptimizer(lw, lw.training.program, lw.weightGrads);
+  lowerOptimizer(lw, lw.training.program, lw.weightGrads, o.settable);
 }
 
 function forward(lw: Lowered, prog: Program, mode: Mode): Map<string, Tensor> {

@@ -6,11 +6,19 @@
  */
 import { numel, type Program, type Tensor } from "../../ir/ir.js";
 import { optimizerDef } from "../../optimizers/index.js";
+import { isSchedule } from "../../optimizers/schedules.js";
+import { KilnError } from "../../frontend/diagnostics.js";
 import type { Lowered } from "./index.js";
 
-export function lowerOptimizer(lw: Lowered, prog: Program, weightGrads: Map<number, Tensor>): void {
+export function lowerOptimizer(lw: Lowered, prog: Program, weightGrads: Map<number, Tensor>, settable: boolean): void {
   const { mod } = lw;
-  const opt = lw.graph.training!.optimizer as any;
+  const graphOpt = lw.graph.training!.optimizer;
+  if (settable && isSchedule(graphOpt.learning_rate)) {
+    throw new KilnError({ code: "options", path: "settableLearningRate", message: "a settable learning rate (settableLearningRate, reduce-LR-on-plateau) needs a number learning rate; this one is a schedule, which sets the rate itself" });
+  }
+  // `settable` is written only when set, so the IR and kernels of other builds stay as they were.
+  const opt: any = settable ? { ...graphOpt, settable: true } : graphOpt;
+  if (settable) lw.settableLearningRate = true;
   const slotNames = optimizerDef(opt.type).slots(opt);
   const hyper = mod.tensor({ shape: [4], batched: false, dtype: "f32", kind: "hyper", layer: "optimizer" });
   const sumsq = mod.tensor({ shape: [1], batched: false, dtype: "f32", kind: "hyper", layer: "optimizer" });
