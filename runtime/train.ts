@@ -92,14 +92,14 @@ function toResult(model: Model, values: number[]): StepResult {
   return { loss: values[0], metrics: Object.fromEntries(model.manifest.training!.metrics.map((name, i) => [name, values[i + 1]])) };
 }
 
-/** The rate the next step uses: the one set (modules with a settable rate), else the graph's number. */
+/** The rate the next step uses, as float32 (Keras's variable): the one set (modules with a settable rate), else the graph's number. */
 export function learningRate(model: Model): number {
   const t = model.manifest.training!, lr = t.optimizer.learning_rate;
   if (typeof lr !== "number") {
     throw new KilnError({ code: "training", path: "learningRate", message: `this module's learning rate is a ${String((lr as { schedule?: unknown })?.schedule)} schedule, computed inside the module from the step; it has no single value to read or set` });
   }
   const set = t.learningRateOffset === undefined ? 0 : model.f32(t.learningRateOffset, 1)[0];
-  return set > 0 ? set : lr;
+  return set > 0 ? set : Math.fround(lr);
 }
 
 /** Sets the rate of the following steps (stored as float32); needs a module compiled with settableLearningRate. */
