@@ -7,10 +7,10 @@
  * the loop yields to the event loop every `yieldEvery` ms so a browser page stays responsive.
  */
 import { KilnError } from "./errors.js";
-import { checkCount, type Feed, type Feeds } from "./feeds.js";
+import type { Feed, Feeds } from "./feeds.js";
 import { Rng } from "./rng.js";
 import type { Model, StepResult } from "./model.js";
-import { checkData, learningRate, setLearningRate, trainRows } from "./train.js";
+import { checkCount, checkData, learningRate, setLearningRate, trainRows } from "./train.js";
 import { resolveCallbacks, type BuiltinCallback, type Callback, type FitContext, type Logs } from "./callbacks.js";
 
 export type { Logs } from "./callbacks.js";
@@ -37,6 +37,12 @@ export interface FitOptions {
   validationSplit?: number;
   /** Keras `validation_freq`: validate every k-th epoch (absolute, counting from 1), or at the epochs (from 1) listed. */
   validationFreq?: number | number[];
+  /**
+   * The learning rate to train at from the first step (modules compiled with settableLearningRate):
+   * a rate set while training (reduce_lr_on_plateau) is not part of saveWeights, so a resumed run
+   * passes it here (kiln train records it as kiln.learning_rate).
+   */
+  learningRate?: number;
   /** Keras's callbacks as data (early_stopping, model_checkpoint, …) and user callbacks with hooks, in order. */
   callbacks?: (BuiltinCallback | Callback)[];
   /** `step` counts batches of this fit from 0; logs are this batch's. */
@@ -96,6 +102,7 @@ async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<His
   const result: History = { epoch: [], history: {} };
   const rows = new Uint32Array(n);
   let step = 0, lastYield = Date.now(), last: Logs = {};
+  if (opts.learningRate !== undefined) setLearningRate(model, opts.learningRate);
   model.stopTraining = false;
   await each("onTrainBegin", {});
   for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {

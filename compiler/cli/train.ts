@@ -13,6 +13,7 @@ import { parseGraphText } from "../frontend/index.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import type { BuiltinCallback } from "../../runtime/fit.js";
+import { learningRate } from "../../runtime/train.js";
 import { readDataFile, readSafetensors, writeDataFile, writeSafetensors } from "../../runtime/safetensors.js";
 import type { CliContext } from "./main.js";
 import { byteSize } from "./bytes.js";
@@ -168,7 +169,22 @@ function modelCommand(program: Command, name: string, description: string, data:
 }
 
 /** Metadata keys `kiln train` writes into --out: how the run went, for --resume. */
-const RECORD = { epochs: "kiln.epochs", seed: "kiln.seed", batchSize: "kiln.batch_size", shuffle: "kiln.shuffle" } as const;
+const RECORD = { epochs: "kiln.epochs", seed: "kiln.seed", batchSize: "kiln.batch_size", shuffle: "kiln.shuffle", learningRate: "kiln.learning_rate" } as const;
+
+/** A settable module's current rate, recorded so --resume continues a reduced rate (it is not in the weights). */
+const rateRecord = (model: Model): Record<string, string> =>
+  (model.manifest.training?.learningRateOffset !== undefined ? { [RECORD.learningRate]: String(learningRate(model)) } : {});
+
+/** The rate a resumed run starts at: the one the checkpoint recorded, when this module can take it. */
+function resumedRate(model: Model, metadata: Record<string, string>, io: CliContext["io"], file: string): number | undefined {
+  const saved = metadata[RECORD.learningRate];
+  if (saved === undefined) return undefined;
+  const lr = Number(saved);
+  if (!(lr > 0 && Number.isFinite(lr))) throw new UsageError(`${file} records ${RECORD.learningRate} ${JSON.stringify(saved.slice(0, 40))}; expected a number > 0`);
+  if (model.manifest.training?.learningRateOffset !== undefined) return lr;
+  if (Math.fround(lr) !== learningRate(model)) io.err(`kiln train: note: ${file} was trained down to learning rate ${lr}; without --reduce-lr-patience this run uses the graph's ${learningRate(model)}\n`);
+  return undefined;
+}
 
 /** The weights file `model.saveWeights()` gives, with the training run's record as safetensors metadata. */
 function withRecord(bytes: Uint8Array, record: Record<string, string>): Uint8Array {
@@ -273,10 +289,12 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         : undefined;
       let epoch = initialEpoch, started = performance.now(), seen = 0;
       bar?.start(steps, 0, { epoch: epoch + 1, logs: "", rate: "-" });
+      const rate = resume.bytes ? resumedRate(model, resume.metadata, io, o.resume) : undefined;
       const history = await model.fit(data, {
         epochs: o.epochs, initialEpoch, batchSize: o.batchSize, shuffle: o.shuffle, validationData,
+        ...(rate !== undefined ? { learningRate: rate } : {}),
         validationSplit: o.validationSplit, validationFreq: o.validationFreq,
-        callbacks: await callbacksOf(o, logs, io),
+        callbacks: await callbacksOf(o, logs, io, model),
         onBatchEnd: (step, logs) => {
           seen = Math.min(seen + o.batchSize, count);
           const rate = (seen / ((performance.now() - started) / 1000)).toFixed(0);
@@ -298,7 +316,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       if (done < o.epochs) io.out(`stopped after epoch ${done}\n`);
       if (o.csvLog) await writeOutput(o.csvLog, new TextEncoder().encode(logs.csv));
       if (o.jsonLog) await writeOutput(o.jsonLog, new TextEncoder().encode(logs.json));
-      await writeOutput(o.out, withRecord(model.saveWeights(), { [RECORD.epochs]: String(done), ...settings }));
+      await writeOutput(o.out, withRecord(model.saveWeights(), { [RECORD.epochs]: String(done), ...settings, ...rateRecord(model) }));
       io.out(`saved ${o.out}\n`);
     }));
 
@@ -348,7 +366,7 @@ function checkMonitors(o: any): void {
 }
 
 /** fit's callbacks for the flags given; the loggers collect their text in `logs` (written at the end). */
-async function callbacksOf(o: any, logs: { csv: string; json: string }, io: CliContext["io"]): Promise<BuiltinCallback[]> {
+async function callbacksOf(o: any, logs: { csv: string; json: string }, io: CliContext["io"], model: Model): Promise<BuiltinCallback[]> {
   const list: BuiltinCallback[] = [];
   if (o.terminateOnNan) list.push({ type: "terminate_on_nan" });
   // First, so the loggers and checkpoints see the learning_rate it adds to the logs.
@@ -363,7 +381,7 @@ async function callbacksOf(o: any, logs: { csv: string; json: string }, io: CliC
       type: "model_checkpoint", monitor: o.checkpointMonitor, saveBestOnly: !!o.checkpointBestOnly,
       save: async (bytes, { epoch }) => {
         const file = o.checkpoint.replaceAll("{epoch}", String(epoch + 1));
-        await writeOutput(file, withRecord(bytes, { [RECORD.epochs]: String(epoch + 1) }));
+        await writeOutput(file, withRecord(bytes, { [RECORD.epochs]: String(epoch + 1), ...rateRecord(model) }));
         io.out(`saved checkpoint ${file}\n`);
       },
     });
