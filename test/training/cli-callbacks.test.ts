@@ -59,6 +59,19 @@ describe("kiln train callback flags", () => {
     expect(readSafetensors(readFileSync(out)).metadata?.["kiln.epochs"]).toBe(String(epochs));
   });
 
+  it("--resume starts at the reduced learning rate the checkpoint recorded (kiln.learning_rate)", async () => {
+    // min_delta 1: no epoch counts as an improvement, so the rate halves after every epoch from the second.
+    const flags = ["--data", DATA, "--batch-size", "8", "--validation-split", "0.25", "--reduce-lr-patience", "1", "--reduce-lr-factor", "0.5", "--reduce-lr-min-delta", "1"];
+    const half = join(dir, "half.safetensors"), csv = join(dir, "resumed.csv");
+    expect((await cli("train", GRAPH, ...flags, "--epochs", "4", "--out", half)).code).toBe(0);
+    const recorded = Number(readSafetensors(readFileSync(half)).metadata?.["kiln.learning_rate"]);
+    expect(recorded).toBe(Math.fround(0.05 / 8)); // reduced after epochs 2, 3 and 4
+    const r = await cli("train", GRAPH, ...flags, "--epochs", "6", "--resume", half, "--csv-log", csv, "--out", join(dir, "resumed.safetensors"));
+    expect(r.err).toBe("");
+    const rows = readFileSync(csv, "utf8").trim().split("\n");
+    expect(rows[1]!.split(",").slice(0, 2)).toEqual(["4", String(recorded)]);
+  });
+
   it("refuses flags that watch val_ logs without validation data, and flags that go with another", async () => {
     const r = await cli("train", GRAPH, "--data", DATA, "--early-stopping-patience", "2", "--out", join(dir, "never.safetensors"));
     expect(r.code).toBe(2);
