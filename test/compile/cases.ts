@@ -30,6 +30,10 @@ export const CASES: OpCase[] = [
   { name: "conv2d c=1 relu -> max_pooling2d (fused in predict)", graph: g("t", [x([9, 8, 1])], [{ name: "c", op: "conv2d", filters: 6, kernel_size: 3, activation: "relu" }, { name: "p", op: "max_pooling2d", pool_size: 2 }]) },
   { name: "conv2d same c=3 f=10 -> max_pooling2d (fused in predict)", graph: g("t", [x([7, 7, 3])], [{ name: "c", op: "conv2d", filters: 10, kernel_size: 3, padding: "same", activation: "relu" }, { name: "p", op: "max_pooling2d", pool_size: 2 }]) },
   { name: "conv2d c=2 linear no bias stride 2 -> max_pooling2d (fused in predict)", graph: g("t", [x([11, 10, 2])], [{ name: "c", op: "conv2d", filters: 5, kernel_size: 3, strides: 2, use_bias: false }, { name: "p", op: "max_pooling2d", pool_size: 2 }]) },
+  // c = 5, m = 1: the channel sweep's SIMD vector and its scalar tail
+  { name: "depthwise_conv2d 3x3 same relu", graph: g("t", [x([6, 6, 5])], [{ name: "c", op: "depthwise_conv2d", kernel_size: 3, padding: "same", activation: "relu" }]) },
+  { name: "depthwise_conv2d depth_multiplier 2, [3,2] stride 2 valid, no bias", graph: g("t", [x([7, 6, 3])], [{ name: "c", op: "depthwise_conv2d", kernel_size: [3, 2], strides: 2, depth_multiplier: 2, use_bias: false }]) },
+  { name: "depthwise_conv2d depth_multiplier 4, dilation 2 same, tanh", graph: g("t", [x([7, 7, 2])], [{ name: "c", op: "depthwise_conv2d", kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 4, activation: "tanh" }]) },
   { name: "max_pooling2d valid", graph: g("t", [x([6, 7, 3])], [{ name: "p", op: "max_pooling2d", pool_size: 2 }]) },
   { name: "max_pooling2d same 3 stride 2", graph: g("t", [x([7, 6, 2])], [{ name: "p", op: "max_pooling2d", pool_size: 3, strides: 2, padding: "same" }]) },
   { name: "average_pooling2d valid", graph: g("t", [x([6, 6, 3])], [{ name: "p", op: "average_pooling2d", pool_size: 2 }]) },

@@ -34,6 +34,33 @@ describe("conv2d", () => {
   });
 });
 
+describe("depthwise_conv2d", () => {
+  const dw = (extra: object) => ({ op: "depthwise_conv2d", kernel_size: 3, ...extra });
+  test.each([
+    ["valid 3x3 (C channels out)", [28, 28, 3], dw({}), [26, 26, 3]],
+    ["same stride 2, depth_multiplier 2 (C·m out)", [7, 9, 4], dw({ padding: "same", strides: 2, depth_multiplier: 2 }), [4, 5, 8]],
+    ["valid stride 2 odd sizes, rectangular kernel", [7, 9, 2], dw({ kernel_size: [3, 2], strides: 2 }), [3, 4, 2]],
+    ["valid dilation 2, depth_multiplier 3", [10, 10, 1], dw({ dilation_rate: 2, depth_multiplier: 3 }), [6, 6, 3]],
+    ["same dilation [2, 1]", [11, 10, 2], dw({ dilation_rate: [2, 1], padding: "same" }), [11, 10, 2]],
+    ["kernel equal to input", [3, 3, 5], dw({}), [1, 1, 5]],
+  ])("%s", (_name, shape, layer, want) => {
+    expect(outShape(shape, layer)).toEqual(want);
+  });
+
+  test("defaults as Keras DepthwiseConv2D; kernel [kh, kw, C, m] with Keras fans, bias [C·m]", () => {
+    const g = checkGraph(graphOf([input([7, 9, 2])], [{ name: "d", op: "depthwise_conv2d", kernel_size: [3, 2], depth_multiplier: 4 }]));
+    const d = g.layers[0];
+    expect(d.attrs).toEqual({
+      kernel_size: [3, 2], strides: [1, 1], padding: "valid", depth_multiplier: 4, dilation_rate: [1, 1], activation: "linear",
+      use_bias: true, depthwise_initializer: "glorot_uniform", bias_initializer: "zeros",
+    });
+    expect(d.weights.map((w) => [w.fullName, w.shape, w.initializer])).toEqual([
+      ["d/kernel", [3, 2, 2, 4], { name: "glorot_uniform", fanIn: 12, fanOut: 24 }],
+      ["d/bias", [8], { name: "zeros", fanIn: 8, fanOut: 8 }],
+    ]);
+  });
+});
+
 describe("pooling", () => {
   test.each([
     ["max 2 on 28", [28, 28, 32], { op: "max_pooling2d" }, [14, 14, 32]],

@@ -72,6 +72,27 @@ export function conv2dLayer(ctx: LayerContext): Tensor {
   return activate(str(ctx.layer, "activation", "linear"), y);
 }
 
+/**
+ * Keras DepthwiseConv2D as kiln's reference sees it: channel c alone through an ordinary conv2d
+ * with its m filters k[:, :, c, :], the C results concatenated in channel order, so output
+ * channel c·m + j is channel c's filter j.
+ */
+function depthwise(x: Tensor, k: Tensor, win: Window2d): Tensor {
+  const c = x.shape[3];
+  const per = Array.from({ length: c }, (_, ci) => conv2d(slice(x, 3, ci, ci + 1), slice(k, 2, ci, ci + 1), win));
+  return c === 1 ? per[0] : concat(per, 3);
+}
+
+export function depthwiseConv2dLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const m = int(ctx.layer, "depth_multiplier", 1);
+  const k = pair(ctx.layer, "kernel_size");
+  const win = window(ctx.layer, x, k, pair(ctx.layer, "strides", 1), pair(ctx.layer, "dilation_rate", 1));
+  let y = depthwise(x, ctx.weight("kernel", [k[0], k[1], x.shape[3], m]), win);
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [x.shape[3] * m]));
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
 function pool(ctx: LayerContext, op: typeof maxPool2d): Tensor {
   const x = single(ctx);
   const size = pair(ctx.layer, "pool_size", 2);
@@ -228,6 +249,7 @@ export function single(ctx: LayerContext): Tensor {
 export const BASIC_LAYERS: Record<string, LayerFn> = {
   dense,
   conv2d: conv2dLayer,
+  depthwise_conv2d: depthwiseConv2dLayer,
   max_pooling2d: (ctx) => pool(ctx, maxPool2d),
   average_pooling2d: (ctx) => pool(ctx, avgPool2d),
   global_average_pooling2d: (ctx) => globalPool(ctx, "avg"),

@@ -98,6 +98,40 @@ const conv2d = ([label, kiln, tfa]: (typeof CONV)[number]): TfjsCase => {
   };
 };
 
+/** depthwise_conv2d on [8, 7, 3]: [label, kiln attributes, TF.js attributes]. */
+const DEPTHWISE: [string, Record<string, unknown>, Record<string, unknown>][] = [
+  ["3x3 same", { kernel_size: 3, padding: "same" }, { kernelSize: 3, padding: "same" }],
+  ["depth_multiplier 2, stride 2 valid, relu", { kernel_size: [3, 2], strides: 2, depth_multiplier: 2, activation: "relu" }, { kernelSize: [3, 2], strides: 2, depthMultiplier: 2, activation: "relu" }],
+  ["5x5 stride 2 same (odd pixel bottom/right)", { kernel_size: 5, strides: 2, padding: "same" }, { kernelSize: 5, strides: 2, padding: "same" }],
+];
+
+const depthwiseConv2d = ([label, kiln, tfa]: (typeof DEPTHWISE)[number]): TfjsCase => {
+  const k = typeof kiln.kernel_size === "number" ? [kiln.kernel_size, kiln.kernel_size] : (kiln.kernel_size as number[]);
+  const m = (kiln.depth_multiplier as number | undefined) ?? 1;
+  const weights: Weights = [["kernel", [k[0]!, k[1]!, 3, m]]];
+  if (kiln.use_bias !== false) weights.push(["bias", [3 * m]]);
+  return {
+    name: `depthwise_conv2d ${label}`,
+    layer: { op: "depthwise_conv2d", ...kiln },
+    tfLayer: () => tf.layers.depthwiseConv2d({ ...(tfa as { kernelSize: number }) }),
+    inputs: [[8, 7, 3]],
+    weights,
+  };
+};
+
+/**
+ * tf.layers.depthwiseConv2d (tfjs-layers 4.22) ignores dilationRate (its output has the undilated
+ * shape), so dilated cases run the op the layer should call, tf.depthwiseConv2d, on the kernel.
+ */
+function depthwiseOp(strides: number, padding: "same" | "valid", dilation: number | [number, number]): TfLayer {
+  let kernel: tf.Tensor4D | undefined;
+  return {
+    apply: (x) => (kernel ? tf.depthwiseConv2d(x as tf.Tensor4D, kernel, strides, padding, "NHWC", dilation) : x),
+    setWeights: ([k]) => { kernel = k as tf.Tensor4D; },
+    getWeights: () => (kernel ? [kernel] : []),
+  };
+}
+
 const POOL: [string, Record<string, unknown>, Record<string, unknown>][] = [
   ["default 2x2 valid", {}, {}],
   ["3x3 stride 2 same", { pool_size: 3, strides: 2, padding: "same" }, { poolSize: 3, strides: 2, padding: "same" }],
@@ -348,6 +382,21 @@ export const TFJS_CASES: TfjsCase[] = [
     weights: [["kernel", [4, 3]]],
   },
   ...CONV.map(conv2d),
+  ...DEPTHWISE.map(depthwiseConv2d),
+  {
+    name: "depthwise_conv2d depth_multiplier 3, dilation 2 same, no bias (tf.depthwiseConv2d: the TF.js layer ignores dilation)",
+    layer: { op: "depthwise_conv2d", kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 3, use_bias: false },
+    tfLayer: () => depthwiseOp(1, "same", 2),
+    inputs: [[8, 7, 3]],
+    weights: [["kernel", [3, 3, 3, 3]]],
+  },
+  {
+    name: "depthwise_conv2d dilation [2, 1] valid (tf.depthwiseConv2d: the TF.js layer ignores dilation)",
+    layer: { op: "depthwise_conv2d", kernel_size: [2, 3], dilation_rate: [2, 1], use_bias: false },
+    tfLayer: () => depthwiseOp(1, "valid", [2, 1]),
+    inputs: [[8, 7, 3]],
+    weights: [["kernel", [2, 3, 3, 1]]],
+  },
   ...POOL.flatMap((p) => [pooling("max", p), pooling("average", p)]),
   { name: "global_average_pooling2d", layer: { op: "global_average_pooling2d" }, tfLayer: () => tf.layers.globalAveragePooling2d({}), inputs: [[4, 3, 5]] },
   { name: "global_max_pooling2d", layer: { op: "global_max_pooling2d" }, tfLayer: () => tf.layers.globalMaxPooling2d({}), inputs: [[4, 3, 5]] },

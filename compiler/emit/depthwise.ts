@@ -1,0 +1,172 @@
+/**
+ * Emitters: depthwise 2-D convolution (NHWC; filters [kh, kw, c, m], output channel o = c·m + j)
+ * forward, input gradient and filter gradient. Each input channel meets only its own m filters,
+ * so there is no reduction over channels to block for a GEMM: the kernels walk the output pixels
+ * and, per in-bounds tap, run one SIMD sweep over the channels (the innermost, contiguous axis):
+ *
+ *   forward      y[p][o]   += x[tap(p)][o / m] · w[tap][o]       (y zeroed per pixel)
+ *   grad-filter  dw[tap][o] += x[tap(p)][o / m] · dy[p][o]       (dw zeroed once; pixels in order)
+ *   grad-input   dx[tap(p)][c] += Σ_j dy[p][c·m + j] · w[tap][c·m + j]   (dx zeroed once)
+ *
+ * Every output element is one chain of f32 additions in a fixed order (taps in ky, kx order; the
+ * pixels of the batch in order for dw), the same in the vector lanes and the scalar tail, so a
+ * result never depends on which lane or which thread's share computed it. Padding is explicit
+ * (padTop/padLeft; bottom/right implied by oh/ow); taps outside the image are skipped.
+ */
+import { block, intlit, kernelParams, lines, locals, type Src } from "./code.js";
+import type { KernelDef } from "./kernel.js";
+import { SCALAR, SIMD, type Ops } from "./ops.js";
+
+export interface DepthwiseSpec {
+  h: number; w: number; c: number;
+  /** depth_multiplier: filters per input channel (c·m output channels). */
+  m: number;
+  kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
+  padTop: number; padLeft: number; oh: number; ow: number;
+  accumulate?: boolean;
+}
+
+/** Locals end with "_" (the convolution emitters' convention). */
+export const DEPTHWISE_LOCALS = locals("emitDepthwise", "suffixed");
+
+export function checkDepthwiseSpec(s: DepthwiseSpec, who: string): void {
+  for (const key of ["h", "w", "c", "m", "kh", "kw", "sh", "sw", "dh", "dw", "oh", "ow"] as const) {
+    if (!Number.isInteger(s[key]) || s[key] < 1) throw new Error(`internal: ${who}: ${key} must be a positive integer, got ${s[key]}`);
+  }
+  for (const key of ["padTop", "padLeft"] as const) {
+    if (!Number.isInteger(s[key]) || s[key] < 0) throw new Error(`internal: ${who}: ${key} must be a non-negative integer, got ${s[key]}`);
+  }
+}
+
+const outChannels = (s: DepthwiseSpec): number => s.c * s.m;
+
+/** Zeroes `floats` floats from byte address `dst` (an expression). */
+function zero(dst: string, floats: string): string {
+  return `memory.fill(${dst}, 0, <usize>(${floats}) << 2);`;
+}
+
+/**
+ * dst[o] += a[o / m] · b[o] for o < c·m (dst, a, b: byte addresses of usize locals). With m = 1
+ * every operand is contiguous: vectors of 4 channels, then a scalar tail. Otherwise per input
+ * channel: its value splat across the m outputs, vectors of 4 of them, then a scalar tail.
+ */
+function mulAddChannels(s: DepthwiseSpec, dst: string, a: string, b: string): Src {
+  const step = (o: Ops, at: string, av: string) => o.store(`${dst} + ${at}`, o.add(o.load(`${dst} + ${at}`), o.mul(av, o.load(`${b} + ${at}`))));
+  if (s.m === 1) {
+    const c4 = Math.floor(s.c / 4) * 4;
+    return [
+      block(`for (let o_ = 0; o_ < ${intlit(c4)}; o_ += 4) {`, [`const at_ = <usize>o_ << 2;`, step(SIMD, "at_", SIMD.load(`${a} + at_`))]),
+      block(`for (let o_ = ${intlit(c4)}; o_ < ${intlit(s.c)}; o_++) {`, [`const at_ = <usize>o_ << 2;`, step(SCALAR, "at_", SCALAR.load(`${a} + at_`))]),
+    ];
+  }
+  const m4 = Math.floor(s.m / 4) * 4;
+  return block(`for (let c_ = 0; c_ < ${intlit(s.c)}; c_++) {`, [
+    `const xs_ = load<f32>(${a} + (<usize>c_ << 2));`,
+    `const xv_ = f32x4.splat(xs_);`,
+    `const ob_ = c_ * ${intlit(s.m)};`,
+    block(`for (let j_ = 0; j_ < ${intlit(m4)}; j_ += 4) {`, [`const at_ = <usize>(ob_ + j_) << 2;`, step(SIMD, "at_", "xv_")]),
+    block(`for (let j_ = ${intlit(m4)}; j_ < ${intlit(s.m)}; j_++) {`, [`const at_ = <usize>(ob_ + j_) << 2;`, step(SCALAR, "at_", "xs_")]),
+  ]);
+}
+
+/**
+ * dx[c] += Σ_j dy[c·m + j] · w[c·m + j] (the sum over j first, j ascending). With m = 1 that is
+ * an elementwise multiply-add over contiguous channels (vectors, then a scalar tail).
+ */
+function gradInputChannels(s: DepthwiseSpec): Src {
+  if (s.m === 1) return mulAddChannels(s, "dxp_", "dyp_", "wp_");
+  return block(`for (let c_ = 0; c_ < ${intlit(s.c)}; c_++) {`, [
+    `const ob_ = <usize>(c_ * ${intlit(s.m)}) << 2;`,
+    `let sum_: f32 = 0;`,
+    block(`for (let j_ = 0; j_ < ${intlit(s.m)}; j_++) {`, [
+      `const at_ = ob_ + (<usize>j_ << 2);`,
+      `sum_ += load<f32>(dyp_ + at_) * load<f32>(wp_ + at_);`,
+    ]),
+    `const dxc_ = dxp_ + (<usize>c_ << 2);`,
+    `store<f32>(dxc_, load<f32>(dxc_) + sum_);`,
+  ]);
+}
+
+/**
+ * Every output pixel p of the batch (n images) in order, with its window origin and, per
+ * in-bounds tap, `xp_` (x or dx at the tap's input pixel, base `xBase`) and `wp_` (the tap's
+ * filters in `wBase`) declared before `tap`; `pre` runs per pixel.
+ */
+function pixelsAndTaps(s: DepthwiseSpec, xBase: string, wBase: string, pre: Src, tap: Src): string {
+  const ohw = s.oh * s.ow, o4 = outChannels(s) * 4;
+  return block(`for (let p_ = 0; p_ < n * ${intlit(ohw)}; p_++) {`, [
+    `const img_ = p_ / ${intlit(ohw)};`,
+    `const rem_ = p_ - img_ * ${intlit(ohw)};`,
+    `const oy_ = rem_ / ${intlit(s.ow)};`,
+    `const iy0_ = oy_ * ${intlit(s.sh)} - ${intlit(s.padTop)};`,
+    `const ix0_ = (rem_ - oy_ * ${intlit(s.ow)}) * ${intlit(s.sw)} - ${intlit(s.padLeft)};`,
+    `const xb_ = ${xBase} + <usize>(img_ * ${intlit(s.h * s.w * s.c * 4)});`,
+    `const pix_ = <usize>p_ * ${intlit(o4)};`,
+    pre,
+    block(`for (let ky_ = 0; ky_ < ${intlit(s.kh)}; ky_++) {`, [
+      `const iy_ = iy0_ + ky_ * ${intlit(s.dh)};`,
+      `if (<u32>iy_ >= ${intlit(s.h)}) continue;`,
+      block(`for (let kx_ = 0; kx_ < ${intlit(s.kw)}; kx_++) {`, [
+        `const ix_ = ix0_ + kx_ * ${intlit(s.dw)};`,
+        `if (<u32>ix_ >= ${intlit(s.w)}) continue;`,
+        `const xp_ = xb_ + <usize>((iy_ * ${intlit(s.w)} + ix_) * ${intlit(s.c * 4)});`,
+        `const wp_ = ${wBase} + <usize>((ky_ * ${intlit(s.kw)} + kx_) * ${intlit(o4)});`,
+        tap,
+      ]),
+    ]),
+  ]);
+}
+
+const geometry = (s: DepthwiseSpec) => `${s.kh}x${s.kw} ${s.h}x${s.w}x${s.c}->${s.oh}x${s.ow}x${outChannels(s)}`;
+
+/** Forward: y[n,oh,ow,c·m] (=|+=) depthwise(x, w). Params x, w, y, n. */
+export function emitDepthwiseConv2d(spec: DepthwiseSpec): KernelDef {
+  checkDepthwiseSpec(spec, "emitDepthwiseConv2d");
+  const O = outChannels(spec);
+  const pre = [`const yp_ = y + pix_;`, ...(spec.accumulate ? [] : [zero("yp_", intlit(O))])];
+  return {
+    key: `depthwise_conv2d:${JSON.stringify(spec)}`,
+    label: `depthwise_conv2d ${geometry(spec)}`,
+    params: kernelParams(DEPTHWISE_LOCALS, ["x", "w", "y"], "n"),
+    body: pixelsAndTaps(spec, "x", "w", pre, mulAddChannels(spec, "yp_", "xp_", "wp_")),
+    needs: [],
+  };
+}
+
+/** Input gradient: dx[n,h,w,c] (=|+=) Σ over the taps that read it. Params dy, w, dx, n. */
+export function emitDepthwiseConv2dGradInput(spec: DepthwiseSpec): KernelDef {
+  checkDepthwiseSpec(spec, "emitDepthwiseConv2dGradInput");
+  const body = lines(
+    spec.accumulate ? [] : zero("dx", `n * ${intlit(spec.h * spec.w * spec.c)}`),
+    pixelsAndTaps(spec, "dx", "w", `const dyp_ = dy + pix_;`, [`const dxp_ = xp_;`, gradInputChannels(spec)]),
+  );
+  return {
+    key: `depthwise_conv2d_grad_input:${JSON.stringify(spec)}`,
+    label: `depthwise_conv2d grad-input ${geometry(spec)}`,
+    params: kernelParams(DEPTHWISE_LOCALS, ["dy", "w", "dx"], "n"),
+    body,
+    needs: [],
+  };
+}
+
+/**
+ * Filter gradient: dw[kh,kw,c,m] (=|+=) Σ over the batch's output pixels, in order. Params x, dy,
+ * dw, scratch (unused: the parameters of every filter-gradient kernel, so the per-chunk wrapper of
+ * emit/chunks.ts can call it), n.
+ */
+export function emitDepthwiseConv2dGradFilter(spec: DepthwiseSpec): KernelDef {
+  checkDepthwiseSpec(spec, "emitDepthwiseConv2dGradFilter");
+  const O = outChannels(spec);
+  const body = lines(
+    spec.accumulate ? [] : zero("dw", intlit(spec.kh * spec.kw * O)),
+    pixelsAndTaps(spec, "x", "dw", `const dyp_ = dy + pix_;`, mulAddChannels(spec, "wp_", "xp_", "dyp_")),
+  );
+  return {
+    key: `depthwise_conv2d_grad_filter:${JSON.stringify(spec)}`,
+    label: `depthwise_conv2d grad-filter ${geometry(spec)}`,
+    params: kernelParams(DEPTHWISE_LOCALS, ["x", "dy", "dw", "scratch"], "n"),
+    body,
+    needs: [],
+  };
+}
+
