@@ -35,7 +35,7 @@ const inp = (name: string, shape: number[], dtype?: string) => (dtype ? { name, 
 interface Case { name: string; make: () => G; path: string; layer?: string; message: string; also?: string[] }
 
 const KNOWN_OPS =
-  "dense, conv2d, depthwise_conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate";
+  "dense, conv2d, depthwise_conv2d, separable_conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate";
 
 const cases: Case[] = [
   // ---- top level
@@ -87,6 +87,9 @@ const cases: Case[] = [
   { name: "depthwise: strides with dilation (Keras refuses them too)", make: () => seq([inp("x", [9, 9, 2])], [{ name: "d", op: "depthwise_conv2d", kernel_size: 3, strides: [1, 2], dilation_rate: [2, 1] }]), path: "/layers/0/dilation_rate", layer: "d", message: "strides > 1 cannot be combined with dilation_rate > 1; got strides 1x2 and dilation_rate 2x1" },
   { name: "depthwise: dilated kernel does not fit", make: () => seq([inp("x", [4, 9, 1])], [{ name: "d", op: "depthwise_conv2d", kernel_size: 3, dilation_rate: 2 }]), path: "/layers/0/kernel_size", layer: "d", message: 'a 3x3 kernel with dilation 2x2 with padding "valid" does not fit input 4x9x1' },
   { name: "depthwise: not an image", make: () => seq([inp("x", [9, 2])], [{ name: "d", op: "depthwise_conv2d", kernel_size: 3 }]), path: "/layers/0", layer: "d", message: 'depthwise_conv2d expects an input of shape [H, W, C]; input "x" has shape [9, 2]' },
+  { name: "separable: strides with dilation (Keras refuses them too)", make: () => seq([inp("x", [9, 9, 2])], [{ name: "s", op: "separable_conv2d", filters: 4, kernel_size: 3, strides: 2, dilation_rate: 2 }]), path: "/layers/0/dilation_rate", layer: "s", message: "strides > 1 cannot be combined with dilation_rate > 1; got strides 2x2 and dilation_rate 2x2" },
+  { name: "separable: kernel does not fit", make: () => seq([inp("x", [2, 5, 3])], [{ name: "s", op: "separable_conv2d", filters: 4, kernel_size: 3 }]), path: "/layers/0/kernel_size", layer: "s", message: 'a 3x3 kernel with padding "valid" does not fit input 2x5x3' },
+  { name: "separable: filters missing", make: () => seq([inp("x", [9, 9, 2])], [{ name: "s", op: "separable_conv2d", kernel_size: 3 }]), path: "/layers/0/filters", layer: "s", message: 'missing required "filters" (a positive integer)' },
   { name: "depthwise: depth_multiplier 0", make: () => seq([inp("x", [9, 9, 2])], [{ name: "d", op: "depthwise_conv2d", kernel_size: 3, depth_multiplier: 0 }]), path: "/layers/0/depth_multiplier", layer: "d", message: "expected a positive integer, got 0" },
   { name: "pool does not fit", make: () => seq([inp("x", [1, 5, 3])], [{ name: "p", op: "average_pooling2d" }]), path: "/layers/0/pool_size", layer: "p", message: 'a 2x2 pool with padding "valid" does not fit input 1x5x3' },
   { name: "conv2d on a rank-2 input", make: () => seq([inp("x", [8, 8])], [{ name: "c", op: "conv2d", filters: 1, kernel_size: 3 }]), path: "/layers/0", layer: "c", message: 'conv2d expects an input of shape [H, W, C]; input "x" has shape [8, 8]' },

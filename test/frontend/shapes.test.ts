@@ -61,6 +61,33 @@ describe("depthwise_conv2d", () => {
   });
 });
 
+describe("separable_conv2d", () => {
+  const sep = (extra: object) => ({ op: "separable_conv2d", filters: 16, kernel_size: 3, ...extra });
+  test.each([
+    ["valid 3x3", [28, 28, 3], sep({}), [26, 26, 16]],
+    ["same stride 2, depth_multiplier 2", [7, 9, 4], sep({ padding: "same", strides: 2, depth_multiplier: 2, filters: 6 }), [4, 5, 6]],
+    ["valid strides [1, 2], rectangular kernel", [7, 9, 2], sep({ kernel_size: [3, 2], strides: [1, 2] }), [5, 4, 16]],
+    ["valid dilation 2", [10, 10, 1], sep({ dilation_rate: 2 }), [6, 6, 16]],
+    ["same dilation 2", [11, 10, 2], sep({ dilation_rate: 2, padding: "same" }), [11, 10, 16]],
+  ])("%s", (_name, shape, layer, want) => {
+    expect(outShape(shape, layer)).toEqual(want);
+  });
+
+  test("defaults as Keras SeparableConv2D; depthwise_kernel, pointwise_kernel [1, 1, C·m, filters], bias [filters], Keras fans", () => {
+    const g = checkGraph(graphOf([input([7, 9, 2])], [{ name: "s", op: "separable_conv2d", filters: 6, kernel_size: [3, 2], depth_multiplier: 4 }]));
+    const l = g.layers[0];
+    expect(l.attrs).toEqual({
+      filters: 6, kernel_size: [3, 2], strides: [1, 1], padding: "valid", depth_multiplier: 4, dilation_rate: [1, 1], activation: "linear",
+      use_bias: true, depthwise_initializer: "glorot_uniform", bias_initializer: "zeros", pointwise_initializer: "glorot_uniform",
+    });
+    expect(l.weights.map((w) => [w.fullName, w.shape, w.initializer])).toEqual([
+      ["s/depthwise_kernel", [3, 2, 2, 4], { name: "glorot_uniform", fanIn: 12, fanOut: 24 }],
+      ["s/pointwise_kernel", [1, 1, 8, 6], { name: "glorot_uniform", fanIn: 8, fanOut: 6 }],
+      ["s/bias", [6], { name: "zeros", fanIn: 6, fanOut: 6 }],
+    ]);
+  });
+});
+
 describe("pooling", () => {
   test.each([
     ["max 2 on 28", [28, 28, 32], { op: "max_pooling2d" }, [14, 14, 32]],

@@ -93,6 +93,21 @@ export function depthwiseConv2dLayer(ctx: LayerContext): Tensor {
   return activate(str(ctx.layer, "activation", "linear"), y);
 }
 
+/** Keras SeparableConv2D: the depthwise step, then a 1×1 convolution over its C·m channels, bias, activation. */
+export function separableConv2dLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const m = int(ctx.layer, "depth_multiplier", 1);
+  const filters = int(ctx.layer, "filters");
+  const k = pair(ctx.layer, "kernel_size");
+  const c = x.shape[3];
+  const win = window(ctx.layer, x, k, pair(ctx.layer, "strides", 1), pair(ctx.layer, "dilation_rate", 1));
+  const d = depthwise(x, ctx.weight("depthwise_kernel", [k[0], k[1], c, m]), win);
+  const pointwise: Window2d = { kernel: [1, 1], strides: [1, 1], dilation: [1, 1], padding: [0, 0, 0, 0] };
+  let y = conv2d(d, ctx.weight("pointwise_kernel", [1, 1, c * m, filters]), pointwise);
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [filters]));
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
 function pool(ctx: LayerContext, op: typeof maxPool2d): Tensor {
   const x = single(ctx);
   const size = pair(ctx.layer, "pool_size", 2);
@@ -250,6 +265,7 @@ export const BASIC_LAYERS: Record<string, LayerFn> = {
   dense,
   conv2d: conv2dLayer,
   depthwise_conv2d: depthwiseConv2dLayer,
+  separable_conv2d: separableConv2dLayer,
   max_pooling2d: (ctx) => pool(ctx, maxPool2d),
   average_pooling2d: (ctx) => pool(ctx, avgPool2d),
   global_average_pooling2d: (ctx) => globalPool(ctx, "avg"),

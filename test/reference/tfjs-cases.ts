@@ -119,6 +119,27 @@ const depthwiseConv2d = ([label, kiln, tfa]: (typeof DEPTHWISE)[number]): TfjsCa
   };
 };
 
+/** separable_conv2d on [8, 7, 3] with 5 filters: [label, kiln attributes, TF.js attributes]. */
+const SEPARABLE: [string, Record<string, unknown>, Record<string, unknown>][] = [
+  ["3x3 same", { kernel_size: 3, padding: "same" }, { kernelSize: 3, padding: "same" }],
+  ["depth_multiplier 2, [3,2] stride 2 valid, relu", { kernel_size: [3, 2], strides: 2, depth_multiplier: 2, activation: "relu" }, { kernelSize: [3, 2], strides: 2, depthMultiplier: 2, activation: "relu" }],
+  ["dilation 2 same, depth_multiplier 3, no bias", { kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 3, use_bias: false }, { kernelSize: 3, dilationRate: 2, padding: "same", depthMultiplier: 3, useBias: false }],
+];
+
+const separableConv2d = ([label, kiln, tfa]: (typeof SEPARABLE)[number]): TfjsCase => {
+  const k = typeof kiln.kernel_size === "number" ? [kiln.kernel_size, kiln.kernel_size] : (kiln.kernel_size as number[]);
+  const m = (kiln.depth_multiplier as number | undefined) ?? 1;
+  const weights: Weights = [["depthwise_kernel", [k[0]!, k[1]!, 3, m]], ["pointwise_kernel", [1, 1, 3 * m, 5]]];
+  if (kiln.use_bias !== false) weights.push(["bias", [5]]);
+  return {
+    name: `separable_conv2d ${label}`,
+    layer: { op: "separable_conv2d", filters: 5, ...kiln },
+    tfLayer: () => tf.layers.separableConv2d({ filters: 5, ...(tfa as { kernelSize: number }) }),
+    inputs: [[8, 7, 3]],
+    weights,
+  };
+};
+
 /**
  * tf.layers.depthwiseConv2d (tfjs-layers 4.22) ignores dilationRate (its output has the undilated
  * shape), so dilated cases run the op the layer should call, tf.depthwiseConv2d, on the kernel.
@@ -383,6 +404,7 @@ export const TFJS_CASES: TfjsCase[] = [
   },
   ...CONV.map(conv2d),
   ...DEPTHWISE.map(depthwiseConv2d),
+  ...SEPARABLE.map(separableConv2d),
   {
     name: "depthwise_conv2d depth_multiplier 3, dilation 2 same, no bias (tf.depthwiseConv2d: the TF.js layer ignores dilation)",
     layer: { op: "depthwise_conv2d", kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 3, use_bias: false },

@@ -23,7 +23,7 @@ const mlp = {
   training: { loss: { type: "sparse_categorical_crossentropy", output: "out", target: "y" }, optimizer: { type: "adamw", global_clipnorm: 1 }, metrics: ["accuracy"] },
 };
 
-/** The convolutions of issue 17: depthwise (its filter gradient per chunk of examples, like conv2d's). */
+/** The convolutions of issue 17: depthwise (its filter gradient per chunk of examples, like conv2d's), separable. */
 const convs = {
   format: "kiln.graph/v2", name: "convs", seed: 4,
   inputs: [{ name: "x", shape: [10, 10, 3] }], targets: [{ name: "y", shape: [], dtype: "int32" }],
@@ -31,6 +31,7 @@ const convs = {
     { name: "c", op: "conv2d", filters: 8, kernel_size: 3, padding: "same", activation: "relu" },
     { name: "dw", op: "depthwise_conv2d", kernel_size: 3, strides: 2, padding: "same", depth_multiplier: 2, activation: "relu" },
     { name: "dw1", op: "depthwise_conv2d", kernel_size: 3, padding: "same", activation: "tanh" },
+    { name: "sep", op: "separable_conv2d", filters: 12, kernel_size: 3, padding: "same", depth_multiplier: 2, activation: "relu" },
     { name: "gap", op: "global_average_pooling2d" },
     { name: "out", op: "dense", units: 4, activation: "softmax" },
   ],
@@ -76,7 +77,7 @@ describe("threaded builds are bit-identical to one thread", () => {
     ["MLP with batch norm, dropout, AdamW, global clipping", mlp, 5],
     ["names-gender LSTM (embedding, time steps, sigmoid)", example("names-gender"), 2],
     ["names-transformer (attention, layer norm, position embedding)", example("names-transformer"), 30],
-    ["depthwise convolutions", convs, 4],
+    ["depthwise and separable convolutions", convs, 4],
   ] as const;
   for (const [name, graph, classes] of cases) {
     it(name, async () => {

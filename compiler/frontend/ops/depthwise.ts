@@ -89,3 +89,47 @@ export const depthwise_conv2d: OpDef = {
     return w;
   },
 };
+
+/**
+ * separable_conv2d: the depthwise step, then a 1×1 conv2d over its C·m channels (kiln's conv2d
+ * primitive, so the bias and activation fuse into that kernel as for any conv2d).
+ */
+export const lowerSeparableConv2d: Lowering = (b, layer, [x]) => {
+  const { filters, use_bias, activation } = attrsOf(layer);
+  const d = depthwiseStep(b, layer, x!, b.weight(layer, "depthwise_kernel"));
+  const [h, w, c] = d.shape as [number, number, number];
+  const spec = { h, w, c, f: filters, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, padTop: 0, padLeft: 0, oh: h, ow: w };
+  const y = b.act([h, w, filters]);
+  b.mod.node(b.prog, "conv2d", [d, b.weight(layer, "pointwise_kernel")], [y], spec, layer.name);
+  const z = use_bias ? b.addBias(y, b.weight(layer, "bias")) : y;
+  return b.activation(z, activation as ActivationName);
+};
+
+export const separable_conv2d: OpDef = {
+  lower: lowerSeparableConv2d,
+  name: "separable_conv2d",
+  description: "Depthwise separable 2-D convolution, channels last: depthwise [kh, kw, C, m], then pointwise 1x1 [C*m -> filters]: [H, W, C] -> [H', W', filters].",
+  minInputs: 1,
+  maxInputs: 1,
+  attrs: {
+    filters: sizeAttr("Number of output channels (of the pointwise step)."),
+    ...DEPTHWISE_ATTRS,
+    pointwise_initializer: initAttr("glorot_uniform", "pointwise kernel"),
+  },
+  required: ["filters", "kernel_size"],
+  normalize: normalizeWindow,
+  shape([x], a, ctx) {
+    const hw = depthwiseHW("separable_conv2d", x!, a, ctx);
+    return hw && [...hw, a.filters as number];
+  },
+  weights([x], a) {
+    const depthwise = depthwiseKernelShape(x!, a);
+    const pointwise = [1, 1, x![2]! * (a.depth_multiplier as number), a.filters as number];
+    const w = [
+      { name: "depthwise_kernel", shape: depthwise, initializer: initializer(a.depthwise_initializer, depthwise) },
+      { name: "pointwise_kernel", shape: pointwise, initializer: initializer(a.pointwise_initializer, pointwise) },
+    ];
+    if (a.use_bias) w.push({ name: "bias", shape: [a.filters as number], initializer: initializer(a.bias_initializer, [a.filters as number]) });
+    return w;
+  },
+};
