@@ -37,6 +37,12 @@ export const CASES: OpCase[] = [
   { name: "separable_conv2d 3x3 same relu", graph: g("t", [x([6, 6, 3])], [{ name: "s", op: "separable_conv2d", filters: 7, kernel_size: 3, padding: "same", activation: "relu" }]) },
   { name: "separable_conv2d depth_multiplier 2, stride 2 valid, no bias", graph: g("t", [x([7, 8, 4])], [{ name: "s", op: "separable_conv2d", filters: 5, kernel_size: [3, 2], strides: 2, depth_multiplier: 2, use_bias: false }]) },
   { name: "separable_conv2d depth_multiplier 3, dilation 2 same, tanh", graph: g("t", [x([7, 7, 2])], [{ name: "s", op: "separable_conv2d", filters: 4, kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 3, activation: "tanh" }]) },
+  { name: "conv2d_transpose 3x3 stride 2 same relu", graph: g("t", [x([4, 5, 3])], [{ name: "t", op: "conv2d_transpose", filters: 4, kernel_size: 3, strides: 2, padding: "same", activation: "relu" }]) },
+  // 8 filters, 3x3 stride 1: the forward is conv2d_grad_input's Winograd kernel
+  { name: "conv2d_transpose 3x3 same, 8 filters (Winograd)", graph: g("t", [x([6, 6, 4])], [{ name: "t", op: "conv2d_transpose", filters: 8, kernel_size: 3, padding: "same" }]) },
+  { name: "conv2d_transpose [2,3] strides [2,3] valid, output_padding [1,2], no bias", graph: g("t", [x([3, 4, 2])], [{ name: "t", op: "conv2d_transpose", filters: 3, kernel_size: [2, 3], strides: [2, 3], output_padding: [1, 2], use_bias: false }]) },
+  { name: "conv2d_transpose dilation 2 valid tanh", graph: g("t", [x([4, 4, 3])], [{ name: "t", op: "conv2d_transpose", filters: 2, kernel_size: 3, dilation_rate: 2, activation: "tanh" }]) },
+  { name: "conv2d_transpose 1x1 stride 2 same, output_padding 1", graph: g("t", [x([3, 3, 2])], [{ name: "t", op: "conv2d_transpose", filters: 3, kernel_size: 1, strides: 2, padding: "same", output_padding: 1 }]) },
   { name: "max_pooling2d valid", graph: g("t", [x([6, 7, 3])], [{ name: "p", op: "max_pooling2d", pool_size: 2 }]) },
   { name: "max_pooling2d same 3 stride 2", graph: g("t", [x([7, 6, 2])], [{ name: "p", op: "max_pooling2d", pool_size: 3, strides: 2, padding: "same" }]) },
   { name: "average_pooling2d valid", graph: g("t", [x([6, 6, 3])], [{ name: "p", op: "average_pooling2d", pool_size: 2 }]) },

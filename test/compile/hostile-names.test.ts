@@ -16,14 +16,14 @@ const HOSTILE = [
   "export", "function", "return", "let", "const", "abort", "_s0", "_k", "i", "toString", "__proto__",
   "hasOwnProperty", "f32",
   // a convolution branch: weight short names as layer names, and the depthwise kernels' locals
-  "kernel", "xp_", "depthwise_kernel", "pointwise_kernel", "wp_", "pix_", "sum_",
+  "kernel", "xp_", "depthwise_kernel", "pointwise_kernel", "dx", "wp_", "pix_", "sum_",
 ];
 const NAME_RULE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 /** The test graph over names n(0..): every input, target and layer name comes from `n`. */
 function makeGraph(n: (i: number) => string, graphName: string): any {
   const [ctor, proto, k0, batch, memory, predict, trainStep, rt0, load, store, v128, exp, fn, ret, let_, const_, abort, s0, k, i, toStr, dunder, hasOwn, f32,
-    kernel, xp, depthwise, pointwise, wp, pix, sum] = HOSTILE.map((_h, j) => n(j));
+    kernel, xp, depthwise, pointwise, dx, wp, pix, sum] = HOSTILE.map((_h, j) => n(j));
   return {
     format: "kiln.graph/v2",
     name: graphName,
@@ -51,6 +51,7 @@ function makeGraph(n: (i: number) => string, graphName: string): any {
       { name: xp, op: "reshape", target_shape: [2, 2, 2] },
       { name: depthwise, op: "depthwise_conv2d", kernel_size: 2, padding: "same", depth_multiplier: 2 },
       { name: pointwise, op: "separable_conv2d", filters: 3, kernel_size: 2, padding: "same" },
+      { name: dx, op: "conv2d_transpose", filters: 2, kernel_size: 3, strides: 2, padding: "same", output_padding: 1 },
       { name: wp, op: "flatten" },
       { name: pix, op: "dense", units: 3 },
       { name: toStr, op: "maximum", inputs: [i, s0] },

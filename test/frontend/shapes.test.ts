@@ -88,6 +88,40 @@ describe("separable_conv2d", () => {
   });
 });
 
+describe("conv2d_transpose", () => {
+  const tr = (extra: object) => ({ op: "conv2d_transpose", filters: 16, kernel_size: 3, ...extra });
+  // Keras deconv_output_length, kernel dilated to k_eff = (k − 1)·d + 1: without output_padding
+  // `valid` in·s + max(k_eff − s, 0), `same` in·s; with it (in − 1)·s + k_eff − 2·⌊k_eff/2⌋ (same) + output_padding.
+  test.each([
+    ["3x3 stride 2 same", [4, 4, 8], tr({ strides: 2, padding: "same" }), [8, 8, 16]],
+    ["3x3 stride 2 valid", [4, 4, 8], tr({ strides: 2 }), [9, 9, 16]],
+    ["3x3 stride 2 same, output_padding null (Keras's default)", [4, 4, 8], tr({ strides: 2, padding: "same", output_padding: null }), [8, 8, 16]],
+    ["3x3 stride 1 valid", [5, 6, 2], tr({}), [7, 8, 16]],
+    ["3x3 stride 1 same", [5, 6, 2], tr({ padding: "same" }), [5, 6, 16]],
+    ["[3, 2] strides [2, 3] valid (kernel shorter than the stride)", [5, 7, 3], tr({ kernel_size: [3, 2], strides: [2, 3] }), [11, 21, 16]],
+    ["4x4 stride 2 same, output_padding [1, 0]", [4, 4, 3], tr({ kernel_size: 4, strides: 2, padding: "same", output_padding: [1, 0] }), [7, 6, 16]],
+    ["3x3 stride 2 valid, output_padding 1", [4, 4, 3], tr({ strides: 2, output_padding: 1 }), [10, 10, 16]],
+    ["1x1 stride 2 same, output_padding 1", [3, 3, 2], tr({ kernel_size: 1, strides: 2, padding: "same", output_padding: 1 }), [6, 6, 16]],
+    ["dilation 2 valid", [5, 5, 1], tr({ dilation_rate: 2 }), [9, 9, 16]],
+    ["dilation 2 same", [5, 5, 1], tr({ dilation_rate: 2, padding: "same" }), [5, 5, 16]],
+  ])("%s", (_name, shape, layer, want) => {
+    expect(outShape(shape, layer)).toEqual(want);
+  });
+
+  test("defaults as Keras Conv2DTranspose; kernel [kh, kw, filters, C] with Keras fans of that shape", () => {
+    const g = checkGraph(graphOf([input([7, 9, 2])], [{ name: "t", op: "conv2d_transpose", filters: 5, kernel_size: [3, 2] }]));
+    const l = g.layers[0];
+    expect(l.attrs).toEqual({
+      filters: 5, kernel_size: [3, 2], strides: [1, 1], padding: "valid", output_padding: null, dilation_rate: [1, 1], activation: "linear",
+      use_bias: true, kernel_initializer: "glorot_uniform", bias_initializer: "zeros",
+    });
+    expect(l.weights.map((w) => [w.fullName, w.shape, w.initializer])).toEqual([
+      ["t/kernel", [3, 2, 5, 2], { name: "glorot_uniform", fanIn: 30, fanOut: 12 }],
+      ["t/bias", [5], { name: "zeros", fanIn: 5, fanOut: 5 }],
+    ]);
+  });
+});
+
 describe("pooling", () => {
   test.each([
     ["max 2 on 28", [28, 28, 32], { op: "max_pooling2d" }, [14, 14, 32]],

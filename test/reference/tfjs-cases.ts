@@ -140,6 +140,47 @@ const separableConv2d = ([label, kiln, tfa]: (typeof SEPARABLE)[number]): TfjsCa
   };
 };
 
+/** conv2d_transpose on [5, 4, 3] with 4 filters (TF.js has neither dilation nor output_padding here). */
+const TRANSPOSE: [string, Record<string, unknown>, Record<string, unknown>][] = [
+  ["3x3 valid", { kernel_size: 3 }, { kernelSize: 3 }],
+  ["3x3 same", { kernel_size: 3, padding: "same" }, { kernelSize: 3, padding: "same" }],
+  ["3x3 stride 2 same", { kernel_size: 3, strides: 2, padding: "same" }, { kernelSize: 3, strides: 2, padding: "same" }],
+  ["[2,3] strides [2,3] valid, relu", { kernel_size: [2, 3], strides: [2, 3], activation: "relu" }, { kernelSize: [2, 3], strides: [2, 3], activation: "relu" }],
+  ["4x4 stride 2 same, no bias", { kernel_size: 4, strides: 2, padding: "same", use_bias: false }, { kernelSize: 4, strides: 2, padding: "same", useBias: false }],
+  ["2x2 stride 3 valid (kernel shorter than the stride)", { kernel_size: 2, strides: 3 }, { kernelSize: 2, strides: 3 }],
+];
+
+const conv2dTranspose = ([label, kiln, tfa]: (typeof TRANSPOSE)[number]): TfjsCase => {
+  const k = typeof kiln.kernel_size === "number" ? [kiln.kernel_size, kiln.kernel_size] : (kiln.kernel_size as number[]);
+  const weights: Weights = [["kernel", [k[0]!, k[1]!, 4, 3]]];
+  if (kiln.use_bias !== false) weights.push(["bias", [4]]);
+  return {
+    name: `conv2d_transpose ${label}`,
+    layer: { op: "conv2d_transpose", filters: 4, ...kiln },
+    tfLayer: () => tf.layers.conv2dTranspose({ filters: 4, ...(tfa as { kernelSize: number }) }),
+    inputs: [[5, 4, 3]],
+    weights,
+  };
+};
+
+/**
+ * TF.js's Conv2DTranspose layer has no output_padding: these cases run what Keras's TensorFlow
+ * backend runs, tf.conv2dTranspose (conv2d's input gradient) with the output shape Keras computes
+ * (deconv_output_length, written out here) and the same padding mode, plus the bias.
+ */
+function transposeOp(outHW: [number, number], filters: number, strides: [number, number], padding: "same" | "valid"): TfLayer {
+  let kernel: tf.Tensor4D | undefined, bias: tf.Tensor | undefined;
+  return {
+    apply: (x) => {
+      const t = x as tf.Tensor4D;
+      if (!kernel) return t;
+      return tf.add(tf.conv2dTranspose(t, kernel, [t.shape[0], outHW[0], outHW[1], filters], strides, padding), bias!);
+    },
+    setWeights: ([k, b]) => { kernel = k as tf.Tensor4D; bias = b; },
+    getWeights: () => (kernel ? [kernel, bias!] : []),
+  };
+}
+
 /**
  * tf.layers.depthwiseConv2d (tfjs-layers 4.22) ignores dilationRate (its output has the undilated
  * shape), so dilated cases run the op the layer should call, tf.depthwiseConv2d, on the kernel.
@@ -405,6 +446,23 @@ export const TFJS_CASES: TfjsCase[] = [
   ...CONV.map(conv2d),
   ...DEPTHWISE.map(depthwiseConv2d),
   ...SEPARABLE.map(separableConv2d),
+  ...TRANSPOSE.map(conv2dTranspose),
+  {
+    // deconv_output_length: (5 − 1)·2 + 3 − 2·1 + 1 = 10 rows, (4 − 1)·2 + 3 − 2 + 0 = 7 columns
+    name: "conv2d_transpose 3x3 stride 2 same, output_padding [1, 0] (tf.conv2dTranspose to Keras's output shape)",
+    layer: { op: "conv2d_transpose", filters: 4, kernel_size: 3, strides: 2, padding: "same", output_padding: [1, 0] },
+    tfLayer: () => transposeOp([10, 7], 4, [2, 2], "same"),
+    inputs: [[5, 4, 3]],
+    weights: [["kernel", [3, 3, 4, 3]], ["bias", [4]]],
+  },
+  {
+    // (5 − 1)·2 + 2 + 1 = 11 rows, (4 − 1)·3 + 2 + 2 = 13 columns
+    name: "conv2d_transpose 2x2 strides [2, 3] valid, output_padding [1, 2] (tf.conv2dTranspose to Keras's output shape)",
+    layer: { op: "conv2d_transpose", filters: 4, kernel_size: 2, strides: [2, 3], output_padding: [1, 2] },
+    tfLayer: () => transposeOp([11, 13], 4, [2, 3], "valid"),
+    inputs: [[5, 4, 3]],
+    weights: [["kernel", [2, 2, 4, 3]], ["bias", [4]]],
+  },
   {
     name: "depthwise_conv2d depth_multiplier 3, dilation 2 same, no bias (tf.depthwiseConv2d: the TF.js layer ignores dilation)",
     layer: { op: "depthwise_conv2d", kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 3, use_bias: false },

@@ -6,6 +6,7 @@ import type { OpDef } from "./op.js";
 import { dense } from "./dense.js";
 import { conv2d } from "./conv.js";
 import { depthwise_conv2d, separable_conv2d } from "./depthwise.js";
+import { conv2d_transpose } from "./conv-transpose.js";
 import { average_pooling2d, global_average_pooling2d, global_max_pooling2d, max_pooling2d } from "./pooling.js";
 import { flatten, reshape } from "./reshape.js";
 import { activation, softmax } from "./activation.js";
@@ -23,7 +24,7 @@ export type { OpDef, OpContext, WeightDecl, JsonSchema } from "./op.js";
  * its OpDef plus one entry here; each entry's `name` must equal its key (checked at load).
  */
 const REGISTRY = {
-  dense, conv2d, depthwise_conv2d, separable_conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d,
+  dense, conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d,
   flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization,
   embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention,
   add, multiply, average, maximum, minimum, subtract, concatenate,
