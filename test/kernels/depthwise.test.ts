@@ -2,8 +2,9 @@
  * Depthwise convolution kernels (compiler/emit/depthwise.ts): forward, input gradient and filter
  * gradient, bit-exact against naive loops that round like f32 in the kernels' documented order
  * (taps ky, kx; the batch's output pixels in order; for dx the sum over j first), and within 1e-5
- * of the same sums in float64. Covers depth multipliers 1 (the SIMD path over channels and its
- * tail), 2, 3, 4 and 5 (the splat path), valid/same padding, strides, dilation, accumulation.
+ * of the same sums in float64. Covers depth multipliers 1 (the register-blocked forward: blocks
+ * of 16 channels, single vectors, scalar tail; the SIMD sweeps of the gradients), 2, 3, 4 and 5
+ * (the splat path), valid/same padding, strides, dilation, accumulation.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -32,6 +33,9 @@ const CASES: Case[] = [
   { h: 7, w: 6, c: 13, m: 1, k: [3, 3], s: [2, 2], d: [1, 1], same: true, n: 3 },
   { h: 8, w: 8, c: 3, m: 1, k: [3, 2], s: [1, 1], d: [2, 2], same: false, n: 2 },
   { h: 5, w: 9, c: 1, m: 1, k: [1, 1], s: [2, 3], d: [1, 1], same: false, n: 1 },
+  // m = 1 with c ≥ 16: blocks of 4 vectors, a single vector and a scalar tail; dilated same padding clamps tap ranges
+  { h: 7, w: 6, c: 37, m: 1, k: [3, 3], s: [1, 1], d: [2, 2], same: true, n: 2 },
+  { h: 9, w: 8, c: 32, m: 1, k: [5, 3], s: [2, 2], d: [1, 1], same: true, n: 3 },
   { h: 6, w: 6, c: 5, m: 2, k: [3, 3], s: [1, 1], d: [1, 1], same: true, n: 2 },
   { h: 7, w: 5, c: 3, m: 3, k: [2, 3], s: [2, 1], d: [1, 1], same: false, n: 2 },
   { h: 6, w: 6, c: 2, m: 4, k: [3, 3], s: [1, 1], d: [2, 1], same: true, n: 3 },
