@@ -27,6 +27,7 @@ import {
   DEPTHWISE_LOCALS, emitDepthwiseConv2d, emitDepthwiseConv2dGradFilter, emitDepthwiseConv2dGradInput,
 } from "../../compiler/emit/depthwise.js";
 import { CHUNKS_LOCALS, emitChunkedGradFilter, emitChunkSum } from "../../compiler/emit/chunks.js";
+import { emitRecurrence, emitRecurrenceGrad, RECURRENCE_LOCALS } from "../../compiler/emit/recurrence.js";
 
 /** Names declared by `const`/`let` (and the later names of a `const a = …, b = …` list). */
 function declared(body: string): string[] {
@@ -90,6 +91,8 @@ const CASES: [Locals, () => KernelDef[]][] = [
     return [emitDepthwiseConv2d(s), emitDepthwiseConv2dGradInput(s), emitDepthwiseConv2dGradFilter({ ...s, accumulate: true })];
   })],
   [CHUNKS_LOCALS, () => [emitChunkSum({ n: 40, cols: 37, chunk: 8, accumulate: true }), emitChunkedGradFilter(emitConv2dGradFilter(conv({})), 8, 972, 1944, 648)]],
+  [RECURRENCE_LOCALS, () => (["simple_rnn", "lstm", "gru_after", "gru_before"] as const).flatMap((cell) => [emitRecurrence, emitRecurrenceGrad].map((emit) =>
+    emit({ cell, activation: "tanh", steps: 50, units: 3, batch: "rt0", goBackwards: true, reverseOutput: true, sequences: cell !== "lstm" })))],
 ];
 
 describe("kernel naming rule", () => {
