@@ -11,6 +11,10 @@ import {
   chunk_sum, conv2d, conv2d_grad_filter, conv2d_grad_input,
   type ChunkSumAttrs, type Conv2dAttrs, type Conv2dGradFilterAttrs, type Conv2dGradInputAttrs,
 } from "./conv.js";
+import {
+  depthwise_conv2d, depthwise_conv2d_grad_filter, depthwise_conv2d_grad_input,
+  type DepthwiseConv2dAttrs, type DepthwiseConv2dGradFilterAttrs, type DepthwiseConv2dGradInputAttrs,
+} from "./depthwise.js";
 import { pool2d, pool2d_grad, type Pool2dAttrs, type Pool2dGradAttrs } from "./pool.js";
 import { ew, fill, type EwAttrs, type FillAttrs } from "./elementwise.js";
 import { recip_batch, reduce, type RecipBatchAttrs, type ReduceAttrs } from "./reduce.js";
@@ -19,6 +23,7 @@ import { copy, type CopyAttrs } from "./copy.js";
 import { gather, scatter_add, type GatherAttrs } from "./gather.js";
 import { loss, type LossAttrs } from "./loss.js";
 import { dropout_mask, type DropoutMaskAttrs } from "./dropout.js";
+import { recurrence, recurrence_grad, type RecurrenceAttrs } from "./recurrence.js";
 import { random_normal, type RandomNormalAttrs } from "./random.js";
 import {
   opt_clip, opt_step, opt_sumsq, opt_update, type OptClipAttrs, type OptStepAttrs, type OptSumsqAttrs, type OptUpdateAttrs,
@@ -30,6 +35,9 @@ export interface PrimAttrs {
   conv2d_grad_input: Conv2dGradInputAttrs;
   conv2d_grad_filter: Conv2dGradFilterAttrs;
   chunk_sum: ChunkSumAttrs;
+  depthwise_conv2d: DepthwiseConv2dAttrs;
+  depthwise_conv2d_grad_input: DepthwiseConv2dGradInputAttrs;
+  depthwise_conv2d_grad_filter: DepthwiseConv2dGradFilterAttrs;
   pool2d: Pool2dAttrs;
   pool2d_grad: Pool2dGradAttrs;
   ew: EwAttrs;
@@ -48,11 +56,15 @@ export interface PrimAttrs {
   opt_step: OptStepAttrs;
   opt_clip: OptClipAttrs;
   opt_update: OptUpdateAttrs;
+  recurrence: RecurrenceAttrs;
+  recurrence_grad: RecurrenceAttrs;
 }
 
 export const PRIMS: { readonly [K in PrimOp]: PrimDef<K> } = {
-  matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
+  matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum,
+  depthwise_conv2d, depthwise_conv2d_grad_input, depthwise_conv2d_grad_filter, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
   softmax, softmax_grad, copy, gather, scatter_add, loss, dropout_mask, random_normal, opt_sumsq, opt_step, opt_clip, opt_update,
+  recurrence, recurrence_grad,
 };
 
 /** The definition of a node's primitive (typed by the node). */
