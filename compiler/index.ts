@@ -162,3 +162,5 @@ export function plannedMemory(input: string | unknown, options: Pick<CompileOpti
   if (!used.fits) used.largestBatch = largestBatch({ graph: lw.graph, mod: lw.mod, plan, maxBatch, threads, scratchBytes, limit, planAt: (batch) => planAt(batch).plan! });
   return used;
 }
+
+export { importModel, KERAS_LAYERS, type ImportFiles, type ImportOptions, type ImportResult } from "./import/index.js";

@@ -1,0 +1,193 @@
+/**
+ * importModel on TF.js layers models built and saved in the test (tfjs-layers' own model.save into
+ * memory, nothing downloaded): Sequential and functional models covering every Keras class kiln
+ * maps that TF.js has, imported, compiled and predicted by kiln, against TF.js's predict on the same
+ * inputs (1e-4 relative ‖kiln − tf‖/‖tf‖). Quantized shards (uint8, uint16, float16) are written per
+ * the TF.js weights format and compared against TF.js loading the same quantized files.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, test } from "vitest";
+import { importModel, KilnError } from "../../compiler/index.js";
+import { readSafetensors, asFloat32 } from "../../runtime/safetensors.js";
+import { relErr } from "../compile/harness.js";
+import { feedsFor, kilnModel, quantize, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, type Quantization } from "./helpers.js";
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+/** Sequential CNN: Conv2D (valid/same, strides, dilation, activations), BatchNormalization, pools, Activation/ReLU/LeakyReLU/ELU/Softmax layers, Reshape, Dropout, Flatten, Dense. */
+function cnn(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.conv2d({ inputShape: [9, 9, 3], filters: 4, kernelSize: 3, padding: "same", activation: "relu" }));
+  m.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 0.01 }));
+  m.add(tf.layers.conv2d({ filters: 5, kernelSize: [2, 3], strides: 2, activation: "elu" }));
+  m.add(tf.layers.reLU());
+  m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 1, padding: "same" }));
+  m.add(tf.layers.conv2d({ filters: 3, kernelSize: 2, dilationRate: 2, padding: "same", useBias: false }));
+  m.add(tf.layers.leakyReLU({ alpha: 0.2 }));
+  m.add(tf.layers.averagePooling2d({ poolSize: 2 }));
+  m.add(tf.layers.elu());
+  m.add(tf.layers.activation({ activation: "softplus" }));
+  m.add(tf.layers.reshape({ targetShape: [2, 6] }));
+  m.add(tf.layers.dropout({ rate: 0.25 }));
+  m.add(tf.layers.flatten());
+  m.add(tf.layers.dense({ units: 6, activation: "swish" }));
+  m.add(tf.layers.dense({ units: 4 }));
+  m.add(tf.layers.softmax());
+  return m;
+}
+
+/** Functional: two vector inputs and an image, merges, LayerNormalization, global pools, a nested Sequential, every Dense activation TF.js and kiln share. */
+function functional(): tf.LayersModel {
+  const a = tf.input({ shape: [6], name: "a" });
+  const b = tf.input({ shape: [6], name: "b" });
+  const img = tf.input({ shape: [5, 5, 2], name: "img" });
+  const acts = ["relu", "sigmoid", "tanh", "linear", "elu", "softplus", "gelu"] as const;
+  const branches = acts.map((act) => tf.layers.dense({ units: 4, activation: act }).apply(a) as tf.SymbolicTensor);
+  const fromB = tf.layers.dense({ units: 4, activation: "swish" }).apply(b) as tf.SymbolicTensor;
+  const merged = [
+    tf.layers.add().apply([branches[0]!, branches[1]!, fromB]),
+    tf.layers.multiply().apply([branches[2]!, branches[3]!]),
+    tf.layers.average().apply([branches[4]!, fromB]),
+    tf.layers.maximum().apply([branches[5]!, branches[6]!]),
+    tf.layers.minimum().apply([branches[0]!, fromB]),
+  ] as tf.SymbolicTensor[];
+  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: "tanh" }).apply(img) as tf.SymbolicTensor;
+  const pooled = [tf.layers.globalMaxPooling2d({}).apply(conv), tf.layers.globalAveragePooling2d({}).apply(conv)] as tf.SymbolicTensor[];
+  const inner = tf.sequential({ name: "inner", layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "relu" }), tf.layers.dense({ units: 4 })] });
+  const nested = inner.apply(merged[1]!) as tf.SymbolicTensor;
+  const cat = tf.layers.concatenate({ axis: -1 }).apply([...merged, ...pooled, nested]) as tf.SymbolicTensor;
+  const norm = tf.layers.layerNormalization({ epsilon: 1e-3 }).apply(cat) as tf.SymbolicTensor;
+  const out1 = tf.layers.dense({ units: 3, activation: "softmax", name: "probs" }).apply(norm) as tf.SymbolicTensor;
+  const out2 = tf.layers.dense({ units: 2, name: "value" }).apply(cat) as tf.SymbolicTensor;
+  return tf.model({ inputs: [a, b, img], outputs: [out1, out2] });
+}
+
+/** Sequences: Embedding (float input ids, as Keras casts them), SimpleRNN with sequences, LSTM (sigmoid gates), Dense. */
+function sequence(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.embedding({ inputShape: [7], inputDim: 11, outputDim: 5 }));
+  m.add(tf.layers.simpleRNN({ units: 6, returnSequences: true, activation: "relu" }));
+  m.add(tf.layers.lstm({ units: 4, recurrentActivation: "sigmoid", returnSequences: true }));
+  m.add(tf.layers.lstm({ units: 3, recurrentActivation: "sigmoid" }));
+  m.add(tf.layers.dense({ units: 2, activation: "sigmoid" }));
+  return m;
+}
+
+const BATCH = 3;
+
+async function roundTrip(model: tf.LayersModel, seed: number, opts: { quantization?: Quantization; shards?: number } = {}) {
+  randomizeTf(model, seed);
+  const files = toFiles(await saveArtifacts(model), opts);
+  const imported = await importModel(files);
+  const kiln = await kilnModel(imported);
+  const reference = opts.quantization ? await tfjsFromFiles(files) : model;
+  const graph = imported.graph;
+  const feeds = feedsFor(graph, BATCH, seed + 1, 11);
+  const ours = kiln.predict(feeds);
+  const theirs = tfPredict(reference, feeds, (graph.inputs as { name: string }[]).map((i) => i.name), BATCH);
+  const outputs = graph.outputs as string[];
+  return { imported, errs: outputs.map((o, k) => relErr(ours[o]!, theirs[k]!)), ours, theirs };
+}
+
+describe("TF.js layers models import and predict as TF.js does", () => {
+  test("Sequential CNN (Conv2D, BatchNormalization, pools, activation layers, Reshape, Dropout, Flatten, Dense, Softmax)", async () => {
+    const { imported, errs } = await roundTrip(cnn(), 1);
+    const ops = (imported.graph.layers as { op: string }[]).map((l) => l.op);
+    expect(ops).toEqual(["conv2d", "batch_normalization", "conv2d", "activation", "max_pooling2d", "conv2d", "activation", "average_pooling2d", "activation", "activation", "reshape", "dropout", "flatten", "dense", "dense", "softmax"]);
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
+  });
+
+  test("functional model with three inputs, two outputs, merges, global pools, LayerNormalization and a nested Sequential (flattened)", async () => {
+    const { imported, errs } = await roundTrip(functional(), 2);
+    const layers = imported.graph.layers as { name: string; op: string; inputs: string[] }[];
+    expect(layers.some((l) => l.op === "sequential")).toBe(false);
+    expect(imported.graph.inputs).toEqual([{ name: "a", shape: [6] }, { name: "b", shape: [6] }, { name: "img", shape: [5, 5, 2] }]);
+    expect(imported.graph.outputs).toEqual(["probs", "value"]);
+    expect(errs).toHaveLength(2);
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
+  });
+
+  test("sequence model (Embedding with a float input made int32, SimpleRNN, LSTM, Dense)", async () => {
+    const { imported, errs } = await roundTrip(sequence(), 3);
+    expect((imported.graph.inputs as { dtype?: string }[])[0]!.dtype).toBe("int32");
+    expect(imported.notes.join("\n")).toMatch(/Embedding and becomes int32/);
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
+  });
+
+  test("weights split over 3 shards import the same bytes as one shard", async () => {
+    const model = cnn();
+    randomizeTf(model, 4);
+    const a = await saveArtifacts(model);
+    const one = await importModel(toFiles(a));
+    const three = await importModel(toFiles(a, { shards: 3 }));
+    expect(three.weights).toEqual(one.weights);
+  });
+});
+
+describe("quantized weights dequantize exactly as TF.js's decodeWeights", () => {
+  for (const q of ["uint8", "uint16", "float16"] as const) {
+    test(`${q}: every weight equals TF.js's decodeWeights bit for bit, and predictions equal TF.js loading the same files`, async () => {
+      const model = functional();
+      randomizeTf(model, 5);
+      const a = await saveArtifacts(model);
+      const files = toFiles(a, { quantization: q });
+      const imported = await importModel(files);
+      const { specs, data } = quantize(a, q);
+      const decoded = tf.io.decodeWeights(data.buffer as ArrayBuffer, specs);
+      const st = readSafetensors(imported.weights);
+      let checked = 0;
+      for (const [tfName, tensor] of Object.entries(decoded)) {
+        const layer = tfName.split("/")[0]!;
+        const kilnName = `${layer}/${tfName.split("/").pop()}`;
+        const ours = asFloat32(st.tensors.get(kilnName)!, kilnName);
+        expect(Array.from(ours), tfName).toEqual(Array.from(tensor.dataSync()));
+        checked++;
+      }
+      expect(checked).toBe(specs.length);
+      const kiln = await kilnModel(imported);
+      const reference = await tfjsFromFiles(files);
+      const feeds = feedsFor(imported.graph, BATCH, 6);
+      const ours = kiln.predict(feeds);
+      const theirs = tfPredict(reference, feeds, ["a", "b", "img"], BATCH);
+      expect(relErr(ours.probs!, theirs[0]!)).toBeLessThan(1e-4);
+      expect(relErr(ours.value!, theirs[1]!)).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe("what kiln cannot represent stops the import with every problem named", () => {
+  test("unsupported classes, arguments and activations are all listed, one line each, with the Keras name and class", async () => {
+    const m = tf.sequential();
+    m.add(tf.layers.conv1d({ inputShape: [8, 2], filters: 2, kernelSize: 2 }));
+    m.add(tf.layers.gru({ units: 3, returnSequences: true, recurrentActivation: "sigmoid" }));
+    m.add(tf.layers.lstm({ units: 2, returnSequences: true })); // TF.js default recurrent activation: hard_sigmoid
+    m.add(tf.layers.dense({ units: 2, activation: "hardSigmoid" }));
+    m.add(tf.layers.leakyReLU({})); // TF.js default alpha 0.3
+    m.add(tf.layers.flatten());
+    const err = await importModel(toFiles(await saveArtifacts(m))).catch((e) => e);
+    expect(err).toBeInstanceOf(KilnError);
+    const lines = (err as KilnError).message.split("\n");
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatch(/layer "conv1d_Conv1D\d+" \(Conv1D\): kiln cannot import the Keras class "Conv1D": kiln has no 1-D convolution yet; kiln imports Dense, Conv2D/);
+    expect(lines[1]).toMatch(/layer "gru_GRU\d+" \(GRU\): .*reset_after=false is not supported: kiln supports reset_after=true only/);
+    expect(lines[2]).toMatch(/layer "lstm_LSTM\d+" \(LSTM\): recurrent_activation="hard_sigmoid" is not supported/);
+    expect(lines[3]).toMatch(/layer "dense_Dense\d+" \(Dense\): activation "hard_sigmoid" \(TF.js: max\(0, min\(1, 0.2·x \+ 0.5\)\)\) is not one kiln has/);
+    expect(lines[4]).toMatch(/\(LeakyReLU\): alpha=0.3 is not supported: kiln's leaky_relu has slope 0.2/);
+  });
+
+  test("a Keras 3 source's hard_sigmoid is named with Keras 3's formula", async () => {
+    const json = {
+      modelTopology: {
+        keras_version: "3.6.0", backend: "jax",
+        model_config: { class_name: "Sequential", config: { name: "s", layers: [
+          { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3], dtype: "float32" } },
+          { class_name: "Dense", config: { name: "d", units: 2, activation: "hard_sigmoid" } },
+        ] } },
+      },
+      weightsManifest: [],
+    };
+    await expect(importModel(JSON.stringify(json))).rejects.toThrow(/activation "hard_sigmoid" \(Keras 3: relu6\(x \+ 3\) \/ 6\)/);
+  });
+});
