@@ -150,7 +150,7 @@ function check(graph: Record<string, unknown>, byKiln: Map<string, KerasCall>, p
     if (!(err instanceof KilnError)) throw err;
     for (const d of err.diagnostics) {
       const call = d.layer !== undefined ? byKiln.get(d.layer) : undefined;
-      problems.error(call ? call.path : `graph${d.path}`, `kiln refuses the imported layer: ${d.message}`, call ? layerLabel(call.name, call.className) : undefined);
+      problems.error(call ? call.path : `graph${d.path}`, `kiln refuses the imported ${call ? "layer" : "graph"}: ${d.message}`, call ? layerLabel(call.name, call.className) : undefined);
     }
     return undefined;
   }

@@ -10,70 +10,12 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { importModel, KilnError } from "../../compiler/index.js";
 import { readSafetensors, asFloat32 } from "../../runtime/safetensors.js";
 import { relErr } from "../compile/harness.js";
+import { cnn, functional, sequence } from "./models.js";
 import { feedsFor, kilnModel, quantize, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, type Quantization } from "./helpers.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
 });
-
-/** Sequential CNN: Conv2D (valid/same, strides, dilation, activations), BatchNormalization, pools, Activation/ReLU/LeakyReLU/ELU/Softmax layers, Reshape, Dropout, Flatten, Dense. */
-function cnn(): tf.Sequential {
-  const m = tf.sequential();
-  m.add(tf.layers.conv2d({ inputShape: [9, 9, 3], filters: 4, kernelSize: 3, padding: "same", activation: "relu" }));
-  m.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 0.01 }));
-  m.add(tf.layers.conv2d({ filters: 5, kernelSize: [2, 3], strides: 2, activation: "elu" }));
-  m.add(tf.layers.reLU());
-  m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 1, padding: "same" }));
-  m.add(tf.layers.conv2d({ filters: 3, kernelSize: 2, dilationRate: 2, padding: "same", useBias: false }));
-  m.add(tf.layers.leakyReLU({ alpha: 0.2 }));
-  m.add(tf.layers.averagePooling2d({ poolSize: 2 }));
-  m.add(tf.layers.elu());
-  m.add(tf.layers.activation({ activation: "softplus" }));
-  m.add(tf.layers.reshape({ targetShape: [2, 6] }));
-  m.add(tf.layers.dropout({ rate: 0.25 }));
-  m.add(tf.layers.flatten());
-  m.add(tf.layers.dense({ units: 6, activation: "swish" }));
-  m.add(tf.layers.dense({ units: 4 }));
-  m.add(tf.layers.softmax());
-  return m;
-}
-
-/** Functional: two vector inputs and an image, merges, LayerNormalization, global pools, a nested Sequential, every Dense activation TF.js and kiln share. */
-function functional(): tf.LayersModel {
-  const a = tf.input({ shape: [6], name: "a" });
-  const b = tf.input({ shape: [6], name: "b" });
-  const img = tf.input({ shape: [5, 5, 2], name: "img" });
-  const acts = ["relu", "sigmoid", "tanh", "linear", "elu", "softplus", "gelu"] as const;
-  const branches = acts.map((act) => tf.layers.dense({ units: 4, activation: act }).apply(a) as tf.SymbolicTensor);
-  const fromB = tf.layers.dense({ units: 4, activation: "swish" }).apply(b) as tf.SymbolicTensor;
-  const merged = [
-    tf.layers.add().apply([branches[0]!, branches[1]!, fromB]),
-    tf.layers.multiply().apply([branches[2]!, branches[3]!]),
-    tf.layers.average().apply([branches[4]!, fromB]),
-    tf.layers.maximum().apply([branches[5]!, branches[6]!]),
-    tf.layers.minimum().apply([branches[0]!, fromB]),
-  ] as tf.SymbolicTensor[];
-  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: "tanh" }).apply(img) as tf.SymbolicTensor;
-  const pooled = [tf.layers.globalMaxPooling2d({}).apply(conv), tf.layers.globalAveragePooling2d({}).apply(conv)] as tf.SymbolicTensor[];
-  const inner = tf.sequential({ name: "inner", layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "relu" }), tf.layers.dense({ units: 4 })] });
-  const nested = inner.apply(merged[1]!) as tf.SymbolicTensor;
-  const cat = tf.layers.concatenate({ axis: -1 }).apply([...merged, ...pooled, nested]) as tf.SymbolicTensor;
-  const norm = tf.layers.layerNormalization({ epsilon: 1e-3 }).apply(cat) as tf.SymbolicTensor;
-  const out1 = tf.layers.dense({ units: 3, activation: "softmax", name: "probs" }).apply(norm) as tf.SymbolicTensor;
-  const out2 = tf.layers.dense({ units: 2, name: "value" }).apply(cat) as tf.SymbolicTensor;
-  return tf.model({ inputs: [a, b, img], outputs: [out1, out2] });
-}
-
-/** Sequences: Embedding (float input ids, as Keras casts them), SimpleRNN with sequences, LSTM (sigmoid gates), Dense. */
-function sequence(): tf.Sequential {
-  const m = tf.sequential();
-  m.add(tf.layers.embedding({ inputShape: [7], inputDim: 11, outputDim: 5 }));
-  m.add(tf.layers.simpleRNN({ units: 6, returnSequences: true, activation: "relu" }));
-  m.add(tf.layers.lstm({ units: 4, recurrentActivation: "sigmoid", returnSequences: true }));
-  m.add(tf.layers.lstm({ units: 3, recurrentActivation: "sigmoid" }));
-  m.add(tf.layers.dense({ units: 2, activation: "sigmoid" }));
-  return m;
-}
 
 const BATCH = 3;
 
