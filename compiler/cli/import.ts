@@ -7,12 +7,13 @@
  * `kiln export <graph.json> --weights w.safetensors --to tfjs -o <dir>`: model.json + one shard.
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { Option, type Command } from "commander";
 import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
 import { importModel, type ImportFiles } from "../import/index.js";
 import { ImportProblems } from "../import/problems.js";
 import { parseModelJson } from "../import/tfjs.js";
+import { isHdf5, isZip } from "../import/keras.js";
 import { exportTfjs } from "../export/tfjs.js";
 import type { CliContext } from "./main.js";
 import { checkWritable, UsageError, writeOutput } from "./output.js";
@@ -26,8 +27,8 @@ interface ImportFlags {
 export function registerImport(program: Command, { io, setExitCode }: CliContext): void {
   program
     .command("import")
-    .description("import a TensorFlow.js layers model (model.json + shards) as a kiln graph and safetensors weights")
-    .argument("<source>", "model.json of a TF.js layers model (its weight shards are read beside it)")
+    .description("import a Keras (.keras, .h5) or TensorFlow.js layers model (model.json + shards) as a kiln graph and safetensors weights")
+    .argument("<source>", "a Keras 3 .keras file, a Keras 2 .h5 full model, or the model.json of a TF.js layers model (its weight shards are read beside it)")
     .option("-o, --output <graph.json>", "where to write the kiln graph")
     .option("--weights <file>", "where to write the weights (default: the graph's path with .safetensors)")
     .option("--check", "import and report problems and notes without writing anything")
@@ -37,8 +38,8 @@ export function registerImport(program: Command, { io, setExitCode }: CliContext
         const graphPath = flags.output;
         const weightsPath = flags.weights ?? (graphPath ? graphPath.replace(/\.json$/i, "") + ".safetensors" : undefined);
         if (!flags.check) for (const f of [graphPath!, weightsPath!]) await checkWritable(f);
-        const files = await readTfjsFiles(source);
-        const result = await importModel(files, { entry: "model.json" });
+        const { files, entry } = await readModelFiles(source);
+        const result = await importModel(files, { entry });
         for (const n of result.notes) io.err(`${source}: note: ${n}\n`);
         const layers = (result.graph.layers as unknown[]).length;
         if (flags.check) {
@@ -98,14 +99,18 @@ export function registerImport(program: Command, { io, setExitCode }: CliContext
     });
 }
 
-/** model.json and the shards its manifest names, read from beside it (missing shards are left out: the import names them). */
-async function readTfjsFiles(source: string): Promise<ImportFiles> {
+/**
+ * A .keras / .h5 file alone, or model.json and the shards its manifest names, read from beside it
+ * (missing shards are left out: the import names them).
+ */
+async function readModelFiles(source: string): Promise<{ files: ImportFiles; entry: string }> {
   let text: Uint8Array;
   try {
     text = new Uint8Array(await readFile(source));
   } catch (err) {
     throw new UsageError(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  if (isZip(text) || isHdf5(text)) return { files: { [basename(source)]: text }, entry: basename(source) };
   const files: ImportFiles = { "model.json": text };
   const m = parseModelJson(text, "model.json", new ImportProblems());
   for (const p of m?.paths.flat() ?? []) {
@@ -113,5 +118,5 @@ async function readTfjsFiles(source: string): Promise<ImportFiles> {
     const s = await stat(path).catch(() => undefined);
     if (s?.isFile()) files[p] = new Uint8Array(await readFile(path));
   }
-  return files;
+  return { files, entry: "model.json" };
 }

@@ -19,10 +19,11 @@ import { mapTraining } from "./training.js";
 /** Where a layer's weights are found in the source file. */
 export interface WeightSource {
   /**
-   * The tensor holding kiln weight `kilnName` of Keras layer `call` (Keras path `kerasPath` under
-   * the layer; `position` its index in Keras 3's saving order), or a message saying why not.
+   * The tensor holding a kiln weight of Keras layer `call`: `kerasPath` is its name under the layer
+   * in files that name weights (TF.js, Keras 2), `storePath` its place under the layer's store path
+   * in Keras 3 files (undefined when the layer table does not say); or a message saying why not.
    */
-  find(call: KerasCall, kerasPath: string, position: number | undefined): SourceWeight | string;
+  find(call: KerasCall, kerasPath: string, storePath: string | undefined): SourceWeight | string;
   /** Source tensors no layer took (reported in a note). */
   unused(): string[];
 }
@@ -110,15 +111,14 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
     const call = byKiln.get(layer.name)!;
     const mapping = KERAS_LAYERS[call.className]!;
     const fill = fills.get(call.name) ?? {};
-    const order = mapping.kerasVars?.(layer.attrs, fill);
+    const store = mapping.kerasStore?.(layer.attrs, fill);
     for (const w of layer.weights) {
       const size = w.shape.reduce((a, b) => a * b, 1);
       if (fill[w.name] !== undefined) {
         tensors.set(w.fullName, { dtype: "F32", shape: w.shape, data: new Float32Array(size).fill(fill[w.name]!) });
         continue;
       }
-      const position = order ? order.indexOf(w.name) : -1;
-      const found = source.find(call, mapping.weights?.[w.name] ?? w.name, position >= 0 ? position : undefined);
+      const found = source.find(call, mapping.weights?.[w.name] ?? w.name, store?.[w.name]);
       const label = layerLabel(call.name, call.className);
       if (typeof found === "string") {
         problems.error(call.path, `weight ${quote(w.name)} (kiln ${quote(w.fullName)}, shape [${w.shape.join(", ")}]): ${found}`, label);

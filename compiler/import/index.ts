@@ -8,6 +8,7 @@ import { KilnError } from "../frontend/diagnostics.js";
 import type { ImportResult } from "./build.js";
 import { ImportProblems } from "./problems.js";
 import { importTfjsModel, parseModelJson } from "./tfjs.js";
+import { importKerasH5, importKerasZip, isHdf5, isZip } from "./keras.js";
 
 export type { ImportResult } from "./build.js";
 export { KERAS_LAYERS } from "./layers.js";
@@ -21,15 +22,22 @@ export interface ImportOptions {
 }
 
 /**
- * Imports a model. `source` is a TF.js `model.json` (text or bytes, when it has no weights), or
+ * Imports a model. `source` is the bytes of a Keras 3 `.keras` or Keras 2 `.h5` file (told apart by
+ * their zip / HDF5 signatures), a TF.js `model.json` (text or bytes, when it has no weights), or
  * files by name: `{ "model.json": text, "group1-shard1of1.bin": bytes }`.
  */
 export async function importModel(source: string | Uint8Array | ImportFiles, options: ImportOptions = {}): Promise<ImportResult> {
   const problems = new ImportProblems();
-  const files: ImportFiles = typeof source === "string" || source instanceof Uint8Array ? { "model.json": source } : source;
+  const files: ImportFiles = typeof source === "string" ? { "model.json": source }
+    : source instanceof Uint8Array ? { [isZip(source) ? "model.keras" : isHdf5(source) ? "model.h5" : "model.json"]: source } : source;
   const entry = options.entry ?? entryOf(files);
   const text = Object.hasOwn(files, entry) ? files[entry] : undefined;
   if (text === undefined) throw new KilnError({ code: "import", path: entry, message: `no file ${JSON.stringify(entry)} among the files given (${Object.keys(files).map((k) => JSON.stringify(k)).join(", ")})` });
+  if (text instanceof Uint8Array && (isZip(text) || isHdf5(text))) {
+    const result = await (isZip(text) ? importKerasZip : importKerasH5)(text, entry, problems);
+    problems.throwIfAny();
+    return result!;
+  }
   const m = parseModelJson(text, entry, problems);
   problems.throwIfAny();
   const dir = entry.includes("/") ? entry.slice(0, entry.lastIndexOf("/") + 1) : "";
@@ -49,6 +57,6 @@ export async function importModel(source: string | Uint8Array | ImportFiles, opt
 
 function entryOf(files: ImportFiles): string {
   if (Object.hasOwn(files, "model.json")) return "model.json";
-  const json = Object.keys(files).filter((k) => k.endsWith(".json"));
-  return json.length === 1 ? json[0]! : "model.json";
+  const models = Object.keys(files).filter((k) => /\.(json|keras|h5|hdf5)$/i.test(k));
+  return models.length === 1 ? models[0]! : "model.json";
 }

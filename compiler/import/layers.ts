@@ -23,8 +23,11 @@ export interface LayerImport {
    * (Keras 3 `.keras` stores variables by position: "vars/0"; see `kerasVars`).
    */
   weights?: Record<string, string>;
-  /** Keras 3's saving order of the layer's variables (`layers/<name>/vars/<i>`), as kiln weight names. */
-  kerasVars?(attrs: Attrs, fills: Record<string, number>): string[];
+  /**
+   * Where Keras 3's saving code puts each kiln weight, relative to the layer's store path
+   * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
+   */
+  kerasStore?(attrs: Attrs, fills: Record<string, number>): Record<string, string>;
   /** The kiln layer's inputs from the call (default: the call's inputs in order). */
   inputs?(call: CallInfo): string[];
 }
@@ -32,8 +35,13 @@ export interface LayerImport {
 const eq = (x: unknown) => (v: unknown) => v === x;
 const isZero = (v: unknown) => v === 0;
 
-function biasedVars(a: Attrs): string[] {
-  return a.use_bias === false ? ["kernel"] : ["kernel", "bias"];
+/** kiln weight names in Keras's variable order → "<prefix>vars/<i>". */
+function vars(names: string[], prefix = ""): Record<string, string> {
+  return Object.fromEntries(names.map((n, i) => [n, `${prefix}vars/${i}`]));
+}
+
+function biasedVars(a: Attrs): Record<string, string> {
+  return vars(a.use_bias === false ? ["kernel"] : ["kernel", "bias"]);
 }
 
 const dense: LayerImport = {
@@ -44,7 +52,7 @@ const dense: LayerImport = {
     r.require("lora_rank", isZero, "no LoRA");
     return a;
   },
-  kerasVars: biasedVars,
+  kerasStore: biasedVars,
 };
 
 const conv2d: LayerImport = {
@@ -61,7 +69,7 @@ const conv2d: LayerImport = {
     r.require("lora_rank", isZero, "no LoRA");
     return a;
   },
-  kerasVars: biasedVars,
+  kerasStore: biasedVars,
 };
 
 function padding(r: ArgReader): string | undefined {
@@ -190,7 +198,7 @@ const batchNormalization: LayerImport = {
     initializers(r, a, "beta_initializer", "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer");
     return a;
   },
-  kerasVars: (_a, fills) => ["gamma", "beta", "moving_mean", "moving_variance"].filter((w) => fills[w] === undefined),
+  kerasStore: (_a, fills) => vars(["gamma", "beta", "moving_mean", "moving_variance"].filter((w) => fills[w] === undefined)),
 };
 
 const layerNormalization: LayerImport = {
@@ -203,7 +211,7 @@ const layerNormalization: LayerImport = {
     initializers(r, a, "beta_initializer", "gamma_initializer");
     return a;
   },
-  kerasVars: (_a, fills) => ["gamma", "beta"].filter((w) => fills[w] === undefined),
+  kerasStore: (_a, fills) => vars(["gamma", "beta"].filter((w) => fills[w] === undefined)),
 };
 
 const embedding: LayerImport = {
@@ -216,7 +224,7 @@ const embedding: LayerImport = {
     initializers(r, a, "embeddings_initializer");
     return a;
   },
-  kerasVars: () => ["embeddings"],
+  kerasStore: () => vars(["embeddings"]),
 };
 
 /** SimpleRNN, LSTM, GRU: kiln's recurrent layers run forward, stateless, returning the last state or all. */
@@ -242,7 +250,8 @@ function recurrent(op: "simple_rnn" | "lstm" | "gru"): LayerImport {
       initializers(r, a, "kernel_initializer", "recurrent_initializer", "bias_initializer");
       return a;
     },
-    kerasVars: () => ["kernel", "recurrent_kernel", "bias"],
+    // The variables belong to the layer's cell: layers/lstm/cell/vars/0..2.
+    kerasStore: () => vars(["kernel", "recurrent_kernel", "bias"], "cell/"),
   };
 }
 
@@ -266,6 +275,12 @@ const multiHeadAttention: LayerImport = {
     "value/kernel": "value/kernel", "value/bias": "value/bias",
     "attention_output/kernel": "attention_output/kernel", "attention_output/bias": "attention_output/bias",
   },
+  // Keras 3 keeps the four projections as EinsumDense sublayers _query_dense, _key_dense, _value_dense, _output_dense.
+  kerasStore: () => ({
+    "query/kernel": "_query_dense/vars/0", "query/bias": "_query_dense/vars/1", "key/kernel": "_key_dense/vars/0", "key/bias": "_key_dense/vars/1",
+    "value/kernel": "_value_dense/vars/0", "value/bias": "_value_dense/vars/1",
+    "attention_output/kernel": "_output_dense/vars/0", "attention_output/bias": "_output_dense/vars/1",
+  }),
   inputs: (call) => {
     // Keras calls mha(query, value, key); self-attention (all the same tensor) is kiln's [query].
     const [q, v = q, k = v] = call.inputs;
@@ -281,7 +296,7 @@ const positionEmbedding: LayerImport = {
     if (init) a.initializer = init;
     return a;
   },
-  kerasVars: () => ["embeddings"],
+  kerasStore: () => vars(["embeddings"]),
 };
 
 function merge(op: "add" | "multiply" | "average" | "maximum" | "minimum" | "subtract"): LayerImport {

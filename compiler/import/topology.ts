@@ -27,6 +27,8 @@ export interface KerasCall extends CallInfo {
   config: Record<string, unknown>;
   /** JSON pointer of the layer's entry in the source. */
   path: string;
+  /** Where Keras 3's saving code stores the layer's variables in model.weights.h5 ("layers/dense_1"). */
+  storePath: string;
 }
 
 export interface KerasTopology {
@@ -47,26 +49,27 @@ export function readTopology(model: unknown, path: string, flavor: Flavor, probl
   }
   const cfg = model.config;
   if (isObject(cfg) && typeof cfg.name === "string") t.name = cfg.name;
-  const outs = readModel(model, path, flavor, problems, t, undefined, 0);
+  const outs = readModel(model, path, flavor, problems, t, undefined, 0, "");
   if (!outs) return undefined;
   t.outputs = outs;
   return t;
 }
 
 /** Reads one (possibly nested) model; returns its output tensors' layer names. */
-function readModel(model: Record<string, unknown>, path: string, flavor: Flavor, problems: ImportProblems, t: KerasTopology, bound: string[] | undefined, depth: number): string[] | undefined {
+function readModel(model: Record<string, unknown>, path: string, flavor: Flavor, problems: ImportProblems, t: KerasTopology, bound: string[] | undefined, depth: number, store: string): string[] | undefined {
   if (depth > MAX_NESTING) {
     problems.error(path, `models nested more than ${MAX_NESTING} deep`);
     return undefined;
   }
   const cls = model.class_name;
-  if (cls === "Sequential") return readSequential(model.config, `${path}/config`, flavor, problems, t, bound, depth);
-  if (cls === "Functional" || cls === "Model") return readFunctional(model.config, `${path}/config`, flavor, problems, t, bound, depth);
+  if (cls === "Sequential") return readSequential(model.config, `${path}/config`, flavor, problems, t, bound, depth, store);
+  if (cls === "Functional" || cls === "Model") return readFunctional(model.config, `${path}/config`, flavor, problems, t, bound, depth, store);
   problems.error(path, `model class ${quote(cls)} is not one kiln reads (Sequential, Functional, Model)`);
   return undefined;
 }
 
-function readSequential(cfg: unknown, path: string, flavor: Flavor, problems: ImportProblems, t: KerasTopology, bound: string[] | undefined, depth: number): string[] | undefined {
+function readSequential(cfg: unknown, path: string, flavor: Flavor, problems: ImportProblems, t: KerasTopology, bound: string[] | undefined, depth: number, store: string): string[] | undefined {
+  const storeName = storeNamer(store);
   const layers = Array.isArray(cfg) ? cfg : isObject(cfg) ? cfg.layers : undefined;
   const layersPath = Array.isArray(cfg) ? path : `${path}/layers`;
   if (!Array.isArray(layers) || layers.length === 0) {
@@ -99,8 +102,9 @@ function readSequential(cfg: unknown, path: string, flavor: Flavor, problems: Im
       current = addInput({ ...shapeCfg, dtype: entry.config.dtype }, `${name}_input`, `${p}/config`, problems, t);
       if (current === undefined) return undefined;
     }
+    const storePath = storeName(entry.class_name);
     if (MODEL_CLASSES.has(entry.class_name)) {
-      const outs = readModel(entry, p, flavor, problems, t, [current], depth + 1);
+      const outs = readModel(entry, p, flavor, problems, t, [current], depth + 1, `${storePath}/`);
       if (!outs) return undefined;
       if (outs.length !== 1) {
         problems.error(p, `a model inside a Sequential must have one output; ${quote(name)} has ${outs.length}`);
@@ -109,7 +113,7 @@ function readSequential(cfg: unknown, path: string, flavor: Flavor, problems: Im
       current = outs[0]!;
       continue;
     }
-    t.calls.push({ name, className: entry.class_name, config: entry.config, path: p, inputs: [current], kwargs: {} });
+    t.calls.push({ name, className: entry.class_name, config: entry.config, path: p, storePath, inputs: [current], kwargs: {} });
     current = name;
   }
   return current === undefined ? undefined : [current];
@@ -122,7 +126,9 @@ function triples(v: unknown): unknown[][] | undefined {
   return v.every(Array.isArray) ? (v as unknown[][]) : undefined;
 }
 
-function readFunctional(cfg: unknown, path: string, flavor: Flavor, problems: ImportProblems, t: KerasTopology, bound: string[] | undefined, depth: number): string[] | undefined {
+function readFunctional(cfg: unknown, path: string, flavor: Flavor, problems: ImportProblems, t: KerasTopology, bound: string[] | undefined, depth: number, store: string): string[] | undefined {
+  const storeName = storeNamer(store);
+  const storePaths = new Map<string, string>();
   if (!isObject(cfg) || !Array.isArray(cfg.layers)) {
     problems.error(path, `a functional model needs "config": {"layers": [...], "input_layers": [...], "output_layers": [...]}; got ${quote(cfg)}`);
     return undefined;
@@ -155,6 +161,7 @@ function readFunctional(cfg: unknown, path: string, flavor: Flavor, problems: Im
       problems.error(`${p}/name`, `layer name ${quote(name)} appears twice in one model`);
       return undefined;
     }
+    storePaths.set(name, storeName(entry.class_name));
     if (entry.class_name === "InputLayer") {
       const k = inputNames.indexOf(name);
       if (bound && k >= 0) produced.set(name, [bound[k]!]);
@@ -188,11 +195,11 @@ function readFunctional(cfg: unknown, path: string, flavor: Flavor, problems: Im
         inputs.push(out);
       }
       if (MODEL_CLASSES.has(entry.class_name as string)) {
-        const outs = readModel(entry, p, flavor, problems, t, inputs, depth + 1);
+        const outs = readModel(entry, p, flavor, problems, t, inputs, depth + 1, `${storePaths.get(name)}/`);
         if (!outs) return undefined;
         produced.set(name, outs);
       } else {
-        t.calls.push({ name, className: entry.class_name as string, config: entry.config as Record<string, unknown>, path: p, inputs, kwargs: call.kwargs });
+        t.calls.push({ name, className: entry.class_name as string, config: entry.config as Record<string, unknown>, path: p, storePath: storePaths.get(name)!, inputs, kwargs: call.kwargs });
         produced.set(name, [name]);
       }
       pending.splice(i, 1);
@@ -295,4 +302,24 @@ function addInput(cfg: Record<string, unknown>, name: string, path: string, prob
 function rank(order: unknown[], name: string): number {
   const i = order.indexOf(name);
   return i < 0 ? order.length : i;
+}
+
+/**
+ * Keras 3 saves a model's layer list as a container: each layer under "layers/<snake case of its
+ * class>", the second of a class "<name>_1", and so on (saving_lib._save_container_state; a
+ * Sequential's list leaves out its InputLayer, a functional model's keeps them).
+ */
+function storeNamer(prefix: string): (className: string) => string {
+  const used = new Map<string, number>();
+  return (className) => {
+    const base = kerasSnakeCase(className);
+    const n = used.has(base) ? used.get(base)! + 1 : 0;
+    used.set(base, n);
+    return `${prefix}layers/${n ? `${base}_${n}` : base}`;
+  };
+}
+
+/** keras.src.utils.naming.to_snake_case. */
+export function kerasSnakeCase(name: string): string {
+  return name.replace(/\W+/g, "").replace(/(.)([A-Z][a-z]+)/g, "$1_$2").replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
