@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { importModel, KilnError, type ImportFiles } from "../../compiler/index.js";
+import { checkGraph, importModel, KilnError, type ImportFiles } from "../../compiler/index.js";
+import { formatSummary } from "../../compiler/frontend/summary.js";
 import { main } from "../../compiler/cli/main.js";
 import { rng } from "../compile/harness.js";
 import { feedsFor, kilnModel, randomizeTf, saveArtifacts, tfPredict, toFiles } from "./helpers.js";
@@ -119,6 +120,9 @@ describe("names kiln's rule refuses", () => {
     expect(first.name).toBe("my__layer__with_slash");
     expect(first.keras_name).toBe(weird);
     expect((await importModel(withJson(j))).graph).toEqual(r.graph);
+    // kiln check's summary shows the Keras name, escaped onto one line.
+    const summary = formatSummary(checkGraph(r.graph));
+    expect(summary).toContain('my__layer__with_slash (dense) Keras "my \\"layer\\"\\nwith/slash"');
     const kiln = await kilnModel(r);
     const feeds = feedsFor(r.graph, 2, 3);
     const input = (r.graph.inputs as { name: string }[])[0]!.name;
