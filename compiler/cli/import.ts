@@ -15,6 +15,7 @@ import { ImportProblems } from "../import/problems.js";
 import { parseModelJson } from "../import/tfjs.js";
 import { isHdf5, isZip } from "../import/keras.js";
 import { exportTfjs } from "../export/tfjs.js";
+import { exportKeras } from "../export/keras.js";
 import type { CliContext } from "./main.js";
 import { checkWritable, UsageError, writeOutput } from "./output.js";
 
@@ -63,11 +64,11 @@ export function registerImport(program: Command, { io, setExitCode }: CliContext
 
   program
     .command("export")
-    .description("export a kiln graph and its weights as a TensorFlow.js layers model (model.json + one shard)")
+    .description("export a kiln graph and its weights as a TensorFlow.js layers model (model.json + one shard) or a Keras 3 .keras file")
     .argument("<graph>", "path of the graph JSON file")
     .requiredOption("--weights <file>", "the weights (safetensors)")
-    .addOption(new Option("--to <format>", "target format").choices(["tfjs"]).makeOptionMandatory())
-    .requiredOption("-o, --output <dir>", "directory to write model.json and the shard into (created if missing)")
+    .addOption(new Option("--to <format>", "target format").choices(["tfjs", "keras"]).makeOptionMandatory())
+    .requiredOption("-o, --output <path>", "tfjs: directory to write model.json and the shard into (created if missing); keras: the .keras file")
     .action(async (file: string, flags: { weights: string; to: string; output: string }) => {
       try {
         let text: string, weights: Uint8Array;
@@ -76,6 +77,13 @@ export function registerImport(program: Command, { io, setExitCode }: CliContext
           weights = new Uint8Array(await readFile(flags.weights));
         } catch (err) {
           throw new UsageError(`cannot read ${(err as NodeJS.ErrnoException).path ?? file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        }
+        if (flags.to === "keras") {
+          await checkWritable(flags.output);
+          const bytes = await exportKeras(text, weights);
+          await writeOutput(flags.output, bytes);
+          io.out(`${flags.output}: Keras 3 .keras file (${bytes.length} B)\n`);
+          return setExitCode(0);
         }
         const out = exportTfjs(text, weights);
         await mkdir(flags.output, { recursive: true }).catch((err) => {
