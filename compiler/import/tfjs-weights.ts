@@ -53,6 +53,7 @@ export function decodeManifest(manifest: unknown[], shards: Uint8Array[][], wher
       continue;
     }
     let offset = 0;
+    const skipped: string[] = [];
     for (let i = 0; i < specs.length; i++) {
       const decoded = decodeSpec(specs[i], data, offset, `${p}/${i}`, problems);
       if (!decoded) return out;
@@ -61,8 +62,10 @@ export function decodeManifest(manifest: unknown[], shards: Uint8Array[][], wher
         problems.error(`${p}/${i}/name`, `weight ${quote(decoded.name)} appears twice in the manifest`);
         return out;
       }
-      out.set(decoded.name, decoded.weight);
+      if (decoded.weight) out.set(decoded.name, decoded.weight);
+      else skipped.push(decoded.name);
     }
+    if (skipped.length) problems.note(`weights manifest group ${g}: ${skipped.length} integer or boolean tensor(s) stepped over (not layer weights; TF.js saves optimizer state such as "iter" this way): ${skipped.slice(0, 5).map(quote).join(", ")}${skipped.length > 5 ? ", ..." : ""}`);
     if (offset < data.length) problems.note(`weights manifest group ${g}: ${data.length - offset} bytes after the last weight were not read`);
   }
   return out;
@@ -79,7 +82,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function decodeSpec(spec: unknown, data: Uint8Array, offset: number, p: string, problems: ImportProblems): { name: string; weight: SourceWeight; bytes: number } | undefined {
+function decodeSpec(spec: unknown, data: Uint8Array, offset: number, p: string, problems: ImportProblems): { name: string; weight: SourceWeight | undefined; bytes: number } | undefined {
   if (!isObject(spec) || typeof spec.name !== "string" || !Array.isArray(spec.shape) || typeof spec.dtype !== "string") {
     problems.error(p, `expected a weight spec {"name", "shape", "dtype"}; got ${quote(spec)}`);
     return undefined;
@@ -98,6 +101,15 @@ function decodeSpec(spec: unknown, data: Uint8Array, offset: number, p: string, 
     }
   }
   const q = spec.quantization;
+  if (spec.dtype === "int32" || spec.dtype === "bool") {
+    // Not a layer weight (TF.js saves optimizer state such as "iter" with includeOptimizer): stepped over.
+    const size = q === undefined ? (spec.dtype === "bool" ? 1 : 4) : isObject(q) && (q.dtype === "uint8" || q.dtype === "uint16") ? BYTES[q.dtype]! : 0;
+    if (size === 0 || offset + count * size > data.length) {
+      problems.error(p, `weight ${quote(name)} (${spec.dtype}) needs ${count * size} bytes at offset ${offset} of its shard group, which has only ${data.length} bytes`);
+      return undefined;
+    }
+    return { name, weight: undefined, bytes: count * size };
+  }
   if (spec.dtype !== "float32") {
     problems.error(`${p}/dtype`, `weight ${quote(name)}: dtype ${quote(spec.dtype)} is not supported; kiln weights are float32`);
     return undefined;
