@@ -153,12 +153,12 @@ const reluLayer: LayerImport = {
   },
 };
 
-/** LeakyReLU layer: kiln's leaky_relu has slope 0.2 (Keras 3's default; TF.js and Keras 2 default to 0.3). */
+/** LeakyReLU layer: kiln's leaky_relu has slope 0.2 (the activation function's; the Keras and TF.js layers default to 0.3). */
 const leakyRelu: LayerImport = {
   op: "activation",
   attrs(r) {
     const key = r.config.negative_slope !== undefined ? "negative_slope" : "alpha";
-    const slope = r.get(key) ?? (r.flavor === "keras3" ? 0.2 : 0.3);
+    const slope = r.get(key) ?? 0.3;
     if (Math.fround(slope as number) === Math.fround(0.2)) return { activation: "leaky_relu" };
     r.fail(key, `${key}=${JSON.stringify(slope)}${r.config[key] === undefined ? " (this source's default)" : ""} is not supported: kiln's leaky_relu has slope 0.2`);
     return undefined;
