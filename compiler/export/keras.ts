@@ -52,6 +52,20 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   }),
   add: merge("Add"), multiply: merge("Multiply"), average: merge("Average"), maximum: merge("Maximum"), minimum: merge("Minimum"), subtract: merge("Subtract"),
   concatenate: (l) => ({ className: "Concatenate", config: { axis: axis(l) } }),
+  conv1d: (l) => ({ className: "Conv1D", config: { filters: l.attrs.filters, kernel_size: [l.attrs.kernel_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last", dilation_rate: [l.attrs.dilation_rate], groups: 1, activation: ACTIVATION[l.attrs.activation as string], use_bias: l.attrs.use_bias } }),
+  max_pooling1d: (l) => ({ className: "MaxPooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last" } }),
+  average_pooling1d: (l) => ({ className: "AveragePooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last" } }),
+  global_average_pooling1d: () => ({ className: "GlobalAveragePooling1D", config: { data_format: "channels_last", keepdims: false } }),
+  global_max_pooling1d: () => ({ className: "GlobalMaxPooling1D", config: { data_format: "channels_last", keepdims: false } }),
+  upsampling2d: (l) => ({ className: "UpSampling2D", config: { size: l.attrs.size, data_format: "channels_last", interpolation: l.attrs.interpolation } }),
+  upsampling1d: (l) => ({ className: "UpSampling1D", config: { size: l.attrs.size } }),
+  zero_padding2d: (l) => ({ className: "ZeroPadding2D", config: { padding: l.attrs.padding, data_format: "channels_last" } }),
+  zero_padding1d: (l) => ({ className: "ZeroPadding1D", config: { padding: l.attrs.padding } }),
+  cropping2d: (l) => ({ className: "Cropping2D", config: { cropping: l.attrs.cropping, data_format: "channels_last" } }),
+  cropping1d: (l) => ({ className: "Cropping1D", config: { cropping: l.attrs.cropping } }),
+  repeat_vector: (l) => ({ className: "RepeatVector", config: { n: l.attrs.n } }),
+  permute: (l) => ({ className: "Permute", config: { dims: l.attrs.dims } }),
+  time_distributed: () => "kiln does not export time_distributed yet",
 };
 
 const MERGES = new Set<OpName>(["add", "multiply", "average", "maximum", "minimum", "subtract", "concatenate"]);

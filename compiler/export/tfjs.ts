@@ -54,6 +54,24 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   add: merge("Add"), multiply: merge("Multiply"), average: merge("Average"), maximum: merge("Maximum"), minimum: merge("Minimum"),
   subtract: () => "TF.js has no Subtract layer",
   concatenate: (l) => ({ className: "Concatenate", config: { axis: kerasAxis(l.attrs) } }),
+  conv1d: (l) => l.attrs.padding === "causal" ? "tfjs-layers gives causal padding the output length of \"valid\", unlike Keras and kiln" : act(l.attrs) ? {
+    className: "Conv1D",
+    config: { filters: l.attrs.filters, kernel_size: [l.attrs.kernel_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last", dilation_rate: [l.attrs.dilation_rate], activation: act(l.attrs), use_bias: l.attrs.use_bias },
+  } : noActivation(l),
+  max_pooling1d: (l) => ({ className: "MaxPooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding } }),
+  average_pooling1d: (l) => ({ className: "AveragePooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding } }),
+  global_average_pooling1d: () => ({ className: "GlobalAveragePooling1D", config: {} }),
+  global_max_pooling1d: () => ({ className: "GlobalMaxPooling1D", config: {} }),
+  upsampling2d: (l) => l.attrs.interpolation === "nearest" ? { className: "UpSampling2D", config: { size: l.attrs.size, data_format: "channels_last", interpolation: "nearest" } }
+    : "TF.js's bilinear UpSampling2D resizes without half-pixel centres; kiln's bilinear is Keras 3's",
+  upsampling1d: () => "TF.js has no UpSampling1D layer",
+  zero_padding2d: (l) => ({ className: "ZeroPadding2D", config: { padding: l.attrs.padding, data_format: "channels_last" } }),
+  zero_padding1d: () => "TF.js has no ZeroPadding1D layer",
+  cropping2d: (l) => ({ className: "Cropping2D", config: { cropping: l.attrs.cropping, data_format: "channels_last" } }),
+  cropping1d: () => "TF.js has no Cropping1D layer",
+  repeat_vector: (l) => ({ className: "RepeatVector", config: { n: l.attrs.n } }),
+  permute: (l) => ({ className: "Permute", config: { dims: l.attrs.dims } }),
+  time_distributed: () => "kiln does not export time_distributed yet",
 };
 
 /** The model.json text and its one shard (`group1-shard1of1.bin`). */

@@ -72,12 +72,100 @@ const conv2d: LayerImport = {
   kerasStore: biasedVars,
 };
 
-function padding(r: ArgReader): string | undefined {
+function padding(r: ArgReader, causal = false): string | undefined {
   const v = r.get("padding") ?? "valid";
-  if (v === "valid" || v === "same") return v;
-  r.fail("padding", `padding=${JSON.stringify(v)} is not supported: kiln supports "valid" and "same"`);
+  if (v === "valid" || v === "same" || (causal && v === "causal")) return v;
+  r.fail("padding", `padding=${JSON.stringify(v)} is not supported: kiln supports "valid" and "same"${causal ? ' and "causal"' : ""}`);
   return undefined;
 }
+
+const conv1d: LayerImport = {
+  op: "conv1d",
+  attrs(r) {
+    r.channelsLast();
+    r.require("groups", eq(1), "groups=1 only");
+    const a: Attrs = {
+      filters: r.int("filters"), kernel_size: r.intOrPair("kernel_size"), strides: r.intOrPair("strides", 1),
+      padding: padding(r, true), dilation_rate: r.intOrPair("dilation_rate", 1), activation: r.activation("activation"),
+      use_bias: r.bool("use_bias", true),
+    };
+    if (a.padding === "causal" && r.flavor === "tfjs") {
+      // Measured with tfjs-layers 4.22: a causal Conv1D over 10 steps with kernel 3 outputs 8 steps, as "valid" would.
+      r.fail("padding", 'padding="causal" from TF.js is not supported: tfjs-layers gives it the output length of "valid", unlike Keras, whose causal padding kiln follows');
+    }
+    initializers(r, a, "kernel_initializer", "bias_initializer");
+    r.require("lora_rank", isZero, "no LoRA");
+    return a;
+  },
+  kerasStore: biasedVars,
+};
+
+function pool1d(op: "max_pooling1d" | "average_pooling1d"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      r.channelsLast();
+      const a: Attrs = { pool_size: r.intOrPair("pool_size", 2), padding: padding(r) };
+      const strides = r.get("strides");
+      if (strides !== null && strides !== undefined) a.strides = r.intOrPair("strides");
+      return a;
+    },
+  };
+}
+
+function globalPool1d(op: "global_average_pooling1d" | "global_max_pooling1d"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      r.channelsLast();
+      r.require("keepdims", eq(false), "keepdims=false only (output [C])");
+      return {};
+    },
+  };
+}
+
+/** ZeroPadding / Cropping 1-D and 2-D: the amounts as Keras writes them (int, pair, or pairs of pairs). */
+function amounts(op: "zero_padding1d" | "zero_padding2d" | "cropping1d" | "cropping2d", key: "padding" | "cropping"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      r.channelsLast();
+      const v = r.get(key);
+      return v === undefined || v === null ? {} : { [key]: v };
+    },
+  };
+}
+
+const upsampling2d: LayerImport = {
+  op: "upsampling2d",
+  attrs(r) {
+    r.channelsLast();
+    const interpolation = r.get("interpolation") ?? "nearest";
+    if (interpolation !== "nearest" && interpolation !== "bilinear") {
+      r.fail("interpolation", `interpolation=${JSON.stringify(interpolation)} is not supported: kiln supports "nearest" and "bilinear"`);
+      return undefined;
+    }
+    if (interpolation === "bilinear" && r.flavor === "tfjs") {
+      // TF.js resizes without half-pixel centres; kiln's bilinear is Keras 3's (spec §2.1).
+      r.fail("interpolation", 'interpolation="bilinear" from TF.js is not supported: TF.js resizes without half-pixel centres and kiln follows Keras 3\'s resize; "nearest" imports');
+      return undefined;
+    }
+    return { size: r.intOrPair("size", 2), interpolation };
+  },
+};
+
+const upsampling1d: LayerImport = { op: "upsampling1d", attrs: (r) => ({ size: r.int("size", 2) }) };
+const repeatVector: LayerImport = { op: "repeat_vector", attrs: (r) => ({ n: r.int("n") }) };
+
+const permute: LayerImport = {
+  op: "permute",
+  attrs(r) {
+    const dims = r.get("dims");
+    if (Array.isArray(dims) && dims.every((d) => Number.isSafeInteger(d))) return { dims };
+    r.fail("dims", `dims must be a list of axes (1 = the first axis of an example); got ${JSON.stringify(dims)}`);
+    return undefined;
+  },
+};
 
 function pool(op: "max_pooling2d" | "average_pooling2d"): LayerImport {
   return {
@@ -326,6 +414,16 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   AveragePooling2D: pool("average_pooling2d"), AvgPool2D: pool("average_pooling2d"),
   GlobalAveragePooling2D: globalPool("global_average_pooling2d"), GlobalAvgPool2D: globalPool("global_average_pooling2d"),
   GlobalMaxPooling2D: globalPool("global_max_pooling2d"), GlobalMaxPool2D: globalPool("global_max_pooling2d"),
+  Conv1D: conv1d, Convolution1D: conv1d,
+  MaxPooling1D: pool1d("max_pooling1d"), MaxPool1D: pool1d("max_pooling1d"),
+  AveragePooling1D: pool1d("average_pooling1d"), AvgPool1D: pool1d("average_pooling1d"),
+  GlobalAveragePooling1D: globalPool1d("global_average_pooling1d"), GlobalAvgPool1D: globalPool1d("global_average_pooling1d"),
+  GlobalMaxPooling1D: globalPool1d("global_max_pooling1d"), GlobalMaxPool1D: globalPool1d("global_max_pooling1d"),
+  UpSampling1D: upsampling1d, UpSampling2D: upsampling2d,
+  ZeroPadding1D: amounts("zero_padding1d", "padding"), ZeroPadding2D: amounts("zero_padding2d", "padding"),
+  Cropping1D: amounts("cropping1d", "cropping"), Cropping2D: amounts("cropping2d", "cropping"),
+  RepeatVector: repeatVector,
+  Permute: permute,
   Flatten: flatten,
   Reshape: reshape,
   Activation: activationLayer,
@@ -355,13 +453,10 @@ export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
   TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
   Bidirectional: "kiln has no bidirectional wrapper yet",
-  TimeDistributed: "kiln has no TimeDistributed wrapper; Dense applies to the last axis of any rank already",
-  Conv1D: "kiln has no 1-D convolution yet",
+  TimeDistributed: "kiln import does not map the TimeDistributed wrapper yet (kiln has time_distributed over dense: write it by hand); Dense applies to the last axis of any rank already",
   DepthwiseConv2D: "kiln has no depthwise convolution yet",
   SeparableConv2D: "kiln has no separable convolution yet",
   Conv2DTranspose: "kiln has no transposed convolution yet",
-  ZeroPadding2D: "kiln has no padding layer yet; conv2d padding \"same\" may do",
-  UpSampling2D: "kiln has no upsampling yet",
   Rescaling: "scale the inputs before predict",
   Normalization: "normalize the inputs before predict",
 });

@@ -104,6 +104,39 @@ describe("kiln export --to keras", () => {
     expect(readFileSync(join(dir, "back.safetensors"))).toEqual(Buffer.from(bytes));
   });
 
+  test("shape ops (conv1d causal, 1-D pools, padding, cropping, upsampling, repeat_vector, permute) go to .keras and back unchanged", async () => {
+    const g = {
+      format: "kiln.graph/v2", name: "shapes", inputs: [{ name: "x", shape: [8, 3] }],
+      layers: [
+        { name: "pad", op: "zero_padding1d", padding: [1, 2] },
+        { name: "up", op: "upsampling1d", size: 2 },
+        { name: "crop", op: "cropping1d", cropping: [2, 1] },
+        { name: "conv", op: "conv1d", filters: 4, kernel_size: 3, padding: "causal", activation: "relu" },
+        { name: "mp", op: "max_pooling1d", pool_size: 2 },
+        { name: "ap", op: "average_pooling1d", pool_size: 2, strides: 1 },
+        { name: "perm", op: "permute", dims: [2, 1] },
+        { name: "gmax", op: "global_max_pooling1d" },
+        { name: "gavg", op: "global_average_pooling1d", inputs: ["ap"] },
+        { name: "cat", op: "concatenate", inputs: ["gmax", "gavg"] },
+        { name: "rep", op: "repeat_vector", n: 3 },
+        { name: "img", op: "reshape", target_shape: [3, 12, 1] },
+        { name: "pad2", op: "zero_padding2d", padding: [[1, 0], [0, 2]] },
+        { name: "up2", op: "upsampling2d", size: [2, 1], interpolation: "bilinear" },
+        { name: "crop2", op: "cropping2d", cropping: [[1, 1], [0, 1]] },
+        { name: "flat", op: "flatten" },
+        { name: "out", op: "dense", units: 2 },
+      ],
+    };
+    const { model, bytes } = await weightsFor(g);
+    const back = await importModel(await exportKeras(g, bytes));
+    const ops = (layers: { name: string; op: string }[]) => Object.fromEntries(layers.map((l) => [l.name, l.op]));
+    expect(ops(back.graph.layers as { name: string; op: string }[])).toEqual(ops(g.layers));
+    expect(back.weights).toEqual(bytes);
+    const { wasm } = await compile(JSON.stringify(back.graph), { maxBatch: 2, weights: back.weights });
+    const feeds = feedsFor(g, 2, 53);
+    expect(Array.from((await loadModel(wasm)).predict(feeds).out!)).toEqual(Array.from(model.predict(feeds).out!));
+  });
+
   test("a weights file missing a weight is refused naming it", async () => {
     const g = { format: "kiln.graph/v2", name: "g", inputs: [{ name: "x", shape: [3] }], layers: [{ name: "d", op: "dense", units: 2 }] };
     const bytes = writeSafetensors({ "d/kernel": { dtype: "F32", shape: [3, 2], data: new Float32Array(6) } });

@@ -134,13 +134,13 @@ describe("names kiln's rule refuses", () => {
 
   test("an unsupported layer with such a name still gives one line per problem", async () => {
     const j = json();
-    j.modelTopology.config.layers[0].class_name = "Conv1D";
+    j.modelTopology.config.layers[0].class_name = "Conv3D";
     j.modelTopology.config.layers[0].config.name = 'bad\n"name"';
     j.modelTopology.config.layers[1].config.activation = "selu";
     const err = await rejection(withJson(j));
     const lines = err.message.split("\n");
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^model\.json\/modelTopology\/config\/layers\/0, layer "bad\\n\\"name\\"" \(Conv1D\): kiln cannot import/);
+    expect(lines[0]).toMatch(/^model\.json\/modelTopology\/config\/layers\/0, layer "bad\\n\\"name\\"" \(Conv3D\): kiln cannot import/);
     expect(lines[1]).toMatch(/layer "second" \(Dense\): activation "selu" is not one kiln has/);
   });
 });

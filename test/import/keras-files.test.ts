@@ -193,6 +193,41 @@ describe("Keras 3 .keras files (layout written from keras/src/saving/saving_lib.
     expect(relErr(kiln.predict(feeds).dense!, ref.outputs.dense!.data)).toBeLessThan(1e-4);
   });
 
+  test("Sequential of 1-D shape layers (ZeroPadding1D, UpSampling1D, Cropping1D, causal Conv1D, bilinear UpSampling2D, Permute) against kiln's reference interpreter", async () => {
+    const next = rng(38);
+    const vars: Record<string, H5Tensor> = {
+      "layers/conv1d/vars/0": randomTensor([3, 3, 2], next), "layers/conv1d/vars/1": randomTensor([2], next),
+      "layers/dense/vars/0": randomTensor([120, 2], next), "layers/dense/vars/1": randomTensor([2], next),
+    };
+    const config = {
+      module: "keras", class_name: "Sequential", registered_name: null,
+      config: {
+        name: "shapes", layers: [
+          k3layer("InputLayer", { batch_shape: [null, 6, 3], dtype: "float32", sparse: false, name: "input_layer" }),
+          k3layer("ZeroPadding1D", { name: "zero_padding1d", padding: [1, 2] }),
+          k3layer("UpSampling1D", { name: "up_sampling1d", size: 2 }),
+          k3layer("Cropping1D", { name: "cropping1d", cropping: [2, 1] }),
+          k3layer("Conv1D", { name: "conv1d", filters: 2, kernel_size: [3], strides: [1], padding: "causal", data_format: "channels_last", dilation_rate: [1], groups: 1, activation: "tanh", use_bias: true }),
+          k3layer("Reshape", { name: "reshape", target_shape: [15, 2, 1] }),
+          k3layer("UpSampling2D", { name: "up_sampling2d", size: [2, 2], data_format: "channels_last", interpolation: "bilinear" }),
+          k3layer("Permute", { name: "permute", dims: [2, 1, 3] }),
+          k3layer("Flatten", { name: "flatten", data_format: "channels_last" }),
+          k3layer("Dense", { name: "dense", units: 2, activation: "linear", use_bias: true }),
+        ],
+      },
+    };
+    const imported = await importModel(kerasZip(config, await kerasWeightsH5(vars)));
+    expect((imported.graph.layers as { op: string }[]).map((l) => l.op)).toEqual(["zero_padding1d", "upsampling1d", "cropping1d", "conv1d", "reshape", "upsampling2d", "permute", "flatten", "dense"]);
+    const st = readSafetensors(imported.weights);
+    const weights: Record<string, Float32Array> = {};
+    for (const [name, t] of st.tensors) weights[name] = asFloat32(t, name);
+    expect(Array.from(weights["conv1d/kernel"]!)).toEqual(Array.from(vars["layers/conv1d/vars/0"]!.data));
+    const kiln = await kilnModel(imported);
+    const feeds = feedsFor(imported.graph, 3, 39);
+    const ref = runReference(imported.graph as unknown as RefGraph, weights, feeds, 3, { training: false });
+    expect(relErr(kiln.predict(feeds).dense!, ref.outputs.dense!.data)).toBeLessThan(1e-4);
+  });
+
   test("broken .keras files are KilnErrors: truncated zip, missing weights, garbage HDF5", async () => {
     const config = { class_name: "Sequential", config: { name: "s", layers: [k3layer("InputLayer", { batch_shape: [null, 2], name: "x" }), k3layer("Dense", { name: "dense", units: 1 })] } };
     const good = kerasZip(config, await kerasWeightsH5({ "layers/dense/vars/0": { shape: [2, 1], data: new Float32Array(2) }, "layers/dense/vars/1": { shape: [1], data: new Float32Array(1) } }));
@@ -202,6 +237,7 @@ describe("Keras 3 .keras files (layout written from keras/src/saving/saving_lib.
       [kerasZip(config, new Uint8Array([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4])), /model\.keras\/model\.weights\.h5: cannot read the HDF5 file/],
       [kerasZip(config, await kerasWeightsH5({ "layers/dense/vars/0": { shape: [2, 1], data: new Float32Array(2) } })), /layer "dense" \(Dense\): weight "bias" .*the file has no dataset "layers\/dense\/vars\/1"/],
       [kerasZip({ class_name: "Sequential", config: { name: "s", layers: [k3layer("InputLayer", { batch_shape: [null, 2], name: "x" }), k3layer("Lambda", { name: "f", function: "..." })] } }, await kerasWeightsH5({})), /layer "f" \(Lambda\): kiln cannot import the Keras class "Lambda"/],
+      [kerasZip({ class_name: "Sequential", config: { name: "s", layers: [k3layer("InputLayer", { batch_shape: [null, 2, 3], name: "x" }), k3layer("TimeDistributed", { name: "td", layer: {} })] } }, await kerasWeightsH5({})), /layer "td" \(TimeDistributed\): kiln cannot import the Keras class "TimeDistributed": kiln import does not map the TimeDistributed wrapper yet/],
     ];
     for (const [bytes, message] of cases) {
       const err = await importModel(bytes).then(() => undefined, (e) => e);

@@ -60,3 +60,26 @@ export function sequence(): tf.Sequential {
   return m;
 }
 
+
+/** Sequence and image shape layers: Conv1D (valid; same with dilation; TF.js's causal differs from Keras, see tfjs-import.test.ts), 1-D pools and global pools, Permute, ZeroPadding2D, UpSampling2D, Cropping2D, RepeatVector. */
+export function spatial(): tf.LayersModel {
+  const seq = tf.input({ shape: [10, 3], name: "seq" });
+  const img = tf.input({ shape: [5, 5, 2], name: "img" });
+  let s = tf.layers.conv1d({ filters: 4, kernelSize: 3, activation: "relu" }).apply(seq) as tf.SymbolicTensor;
+  s = tf.layers.maxPooling1d({ poolSize: 2 }).apply(s) as tf.SymbolicTensor;
+  s = tf.layers.conv1d({ filters: 3, kernelSize: 2, padding: "same", dilationRate: 2 }).apply(s) as tf.SymbolicTensor;
+  s = tf.layers.averagePooling1d({ poolSize: 2, strides: 1 }).apply(s) as tf.SymbolicTensor;
+  const p = tf.layers.permute({ dims: [2, 1] }).apply(s) as tf.SymbolicTensor;
+  const g1 = tf.layers.globalMaxPooling1d({}).apply(p) as tf.SymbolicTensor;
+  const g2 = tf.layers.globalAveragePooling1d({}).apply(s) as tf.SymbolicTensor;
+  let i = tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]] }).apply(img) as tf.SymbolicTensor;
+  i = tf.layers.upSampling2d({ size: [2, 1] }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.cropping2D({ cropping: [[1, 2], [0, 3]] }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.conv2d({ filters: 2, kernelSize: 3 }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.flatten().apply(i) as tf.SymbolicTensor;
+  i = tf.layers.dense({ units: 3 }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.repeatVector({ n: 2 }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.flatten().apply(i) as tf.SymbolicTensor;
+  const cat = tf.layers.concatenate().apply([g1, g2, i]) as tf.SymbolicTensor;
+  return tf.model({ inputs: [seq, img], outputs: tf.layers.dense({ units: 2, name: "out" }).apply(cat) as tf.SymbolicTensor });
+}
