@@ -8,7 +8,7 @@
 import { strToU8, zipSync } from "fflate";
 import { KilnError, type Diagnostic } from "../frontend/diagnostics.js";
 import { checkGraph } from "../frontend/index.js";
-import type { Graph, Layer, OpName } from "../frontend/graph-types.js";
+import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { KERAS_LAYERS } from "../import/layers.js";
 import { kerasSnakeCase } from "../import/topology.js";
@@ -24,6 +24,13 @@ const ACTIVATION: Record<string, string> = Object.assign(Object.create(null), {
 
 const axis = (l: Layer) => (l.attrs.axis as number) + 1;
 const merge = (className: string) => (): KerasLayer => ({ className, config: {} });
+
+function recurrentLayer(op: "simple_rnn" | "lstm" | "gru", a: Attrs): { className: string; config: Record<string, unknown> } {
+  const common = { units: a.units, use_bias: true, return_sequences: a.return_sequences, go_backwards: a.go_backwards ?? false };
+  if (op === "simple_rnn") return { className: "SimpleRNN", config: { ...common, activation: ACTIVATION[a.activation as string] } };
+  if (op === "lstm") return { className: "LSTM", config: { ...common, activation: "tanh", recurrent_activation: "sigmoid" } };
+  return { className: "GRU", config: { ...common, activation: "tanh", recurrent_activation: "sigmoid", reset_after: a.reset_after !== false } };
+}
 
 /** One entry per kiln op: its Keras 3 class and config. */
 export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
@@ -42,9 +49,14 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: axis(l), epsilon: l.attrs.epsilon, center: true, scale: true, rms_scaling: false } }),
   embedding: (l) => ({ className: "Embedding", config: { input_dim: l.attrs.input_dim, output_dim: l.attrs.output_dim, mask_zero: false } }),
   position_embedding: (l) => ({ className: "PositionEmbedding", module: "keras_hub.layers", registeredName: "keras_hub>PositionEmbedding", config: { sequence_length: l.attrs.sequence_length } }),
-  simple_rnn: (l) => ({ className: "SimpleRNN", config: { units: l.attrs.units, activation: ACTIVATION[l.attrs.activation as string], use_bias: true, return_sequences: l.attrs.return_sequences } }),
-  lstm: (l) => ({ className: "LSTM", config: { units: l.attrs.units, activation: "tanh", recurrent_activation: "sigmoid", use_bias: true, return_sequences: l.attrs.return_sequences } }),
-  gru: (l) => ({ className: "GRU", config: { units: l.attrs.units, activation: "tanh", recurrent_activation: "sigmoid", use_bias: true, reset_after: true, return_sequences: l.attrs.return_sequences } }),
+  simple_rnn: (l) => recurrentLayer("simple_rnn", l.attrs),
+  lstm: (l) => recurrentLayer("lstm", l.attrs),
+  gru: (l) => recurrentLayer("gru", l.attrs),
+  bidirectional: (l) => {
+    const inner = l.attrs.layer as { op: "simple_rnn" | "lstm" | "gru"; name: string; attrs: Attrs };
+    const t = recurrentLayer(inner.op, inner.attrs);
+    return { className: "Bidirectional", config: { layer: { module: "keras.layers", class_name: t.className, config: { ...t.config, name: inner.name }, registered_name: null }, merge_mode: l.attrs.merge_mode } };
+  },
   multi_head_attention: (l) => ({
     className: "MultiHeadAttention",
     config: { num_heads: l.attrs.num_heads, key_dim: l.attrs.key_dim, value_dim: l.attrs.value_dim, dropout: 0, use_bias: true, output_shape: null, attention_axes: null },

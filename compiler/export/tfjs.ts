@@ -27,6 +27,15 @@ const noActivation = (l: Layer) => `${l.op} with activation "${l.attrs.activatio
 
 const merge = (className: string) => (): TfjsLayer => ({ className, config: {} });
 
+/** SimpleRNN / LSTM / GRU config (also inside Bidirectional); TF.js's GRU is reset_after=false only. */
+function recurrentLayer(op: "simple_rnn" | "lstm" | "gru", a: Attrs, l: Layer): TfjsLayer {
+  const common = { units: a.units, return_sequences: a.return_sequences, go_backwards: a.go_backwards ?? false };
+  if (op === "simple_rnn") return act(a) ? { className: "SimpleRNN", config: { ...common, activation: act(a) } } : noActivation(l);
+  if (op === "lstm") return { className: "LSTM", config: { ...common, activation: "tanh", recurrent_activation: "sigmoid" } };
+  if (a.reset_after !== false) return "TF.js's GRU computes reset_after=false only; this gru is reset_after=true";
+  return { className: "GRU", config: { ...common, activation: "tanh", recurrent_activation: "sigmoid", reset_after: false } };
+}
+
 export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   dense: (l) => act(l.attrs) ? { className: "Dense", config: { units: l.attrs.units, activation: act(l.attrs), use_bias: l.attrs.use_bias } } : noActivation(l),
   conv2d: (l) => act(l.attrs) ? {
@@ -47,9 +56,14 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: kerasAxis(l.attrs), epsilon: l.attrs.epsilon, center: true, scale: true } }),
   embedding: (l) => ({ className: "Embedding", config: { input_dim: l.attrs.input_dim, output_dim: l.attrs.output_dim } }),
   position_embedding: () => "TF.js has no position embedding layer",
-  simple_rnn: (l) => act(l.attrs) ? { className: "SimpleRNN", config: { units: l.attrs.units, activation: act(l.attrs), return_sequences: l.attrs.return_sequences } } : noActivation(l),
-  lstm: (l) => ({ className: "LSTM", config: { units: l.attrs.units, activation: "tanh", recurrent_activation: "sigmoid", return_sequences: l.attrs.return_sequences } }),
-  gru: () => "TF.js's GRU computes reset_after=false only; kiln's gru is reset_after=true",
+  simple_rnn: (l) => recurrentLayer("simple_rnn", l.attrs, l),
+  lstm: (l) => recurrentLayer("lstm", l.attrs, l),
+  gru: (l) => recurrentLayer("gru", l.attrs, l),
+  bidirectional: (l) => {
+    const inner = l.attrs.layer as { op: "simple_rnn" | "lstm" | "gru"; name: string; attrs: Attrs };
+    const t = recurrentLayer(inner.op, inner.attrs, l);
+    return typeof t === "string" ? t : { className: "Bidirectional", config: { layer: { class_name: t.className, config: { ...t.config, name: inner.name } }, merge_mode: l.attrs.merge_mode } };
+  },
   multi_head_attention: () => "TF.js has no MultiHeadAttention layer",
   add: merge("Add"), multiply: merge("Multiply"), average: merge("Average"), maximum: merge("Maximum"), minimum: merge("Minimum"),
   subtract: () => "TF.js has no Subtract layer",

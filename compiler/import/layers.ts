@@ -6,7 +6,14 @@
  * adding its Keras class here.
  */
 import type { Attrs, OpName } from "../frontend/graph-types.js";
-import type { ArgReader } from "./args.js";
+import { ArgReader } from "./args.js";
+
+/** A reader of a config nested in the layer's (Bidirectional's wrapped layer), reporting under the same layer. */
+class ArgReaderOf extends ArgReader {
+  constructor(outer: ArgReader, config: Record<string, unknown>, sub: string) {
+    super(config, outer.label, `${outer.path}/${sub}`, outer.flavor, outer.problems);
+  }
+}
 
 /** How the layer was called (functional models): its input tensors and the call's keyword arguments. */
 export interface CallInfo {
@@ -326,10 +333,11 @@ function recurrent(op: "simple_rnn" | "lstm" | "gru"): LayerImport {
         r.require("activation", (v) => v === "tanh", `activation "tanh" only`);
         r.require("recurrent_activation", (v) => v === "sigmoid", `recurrent_activation "sigmoid" only (TF.js defaults to hard_sigmoid: build it with recurrentActivation: "sigmoid")`);
       }
-      if (op === "gru") r.require("reset_after", eq(true), "reset_after=true only (Keras 3's default; TF.js GRU always computes reset_after=false)");
+      // TF.js's GRU is always reset_after=false; Keras files always write the argument.
+      if (op === "gru") a.reset_after = r.bool("reset_after", r.flavor !== "tfjs");
+      a.go_backwards = r.bool("go_backwards", false);
       r.require("use_bias", eq(true), "use_bias=true only");
       r.require("return_state", eq(false), "return_state=false only");
-      r.require("go_backwards", eq(false), "go_backwards=false only");
       r.require("stateful", eq(false), "stateful=false only");
       r.require("time_major", eq(false), "time_major=false only");
       r.trainingOnly("dropout", isZero, "kiln's recurrent layers have no input dropout");
@@ -342,6 +350,58 @@ function recurrent(op: "simple_rnn" | "lstm" | "gru"): LayerImport {
     kerasStore: () => vars(["kernel", "recurrent_kernel", "bias"], "cell/"),
   };
 }
+
+const RECURRENT_CLASSES: Record<string, LayerImport> = Object.assign(Object.create(null), {
+  SimpleRNN: recurrent("simple_rnn"), LSTM: recurrent("lstm"), GRU: recurrent("gru"),
+});
+
+/** Keras names the inner layer; kiln's inner name must follow kiln's name rule. */
+function innerName(v: unknown, fallback: string): string {
+  const n = typeof v === "string" && v.length ? v : fallback;
+  let base = n.replace(/[^A-Za-z0-9_]/g, "_");
+  if (!/^[A-Za-z_]/.test(base)) base = `k_${base}`;
+  return base.slice(0, 64);
+}
+
+/**
+ * Bidirectional(layer): the wrapped SimpleRNN / LSTM / GRU read by its own table entry; a
+ * backward_layer, when the file has one (Keras 3 writes it), must be the same layer run backwards.
+ */
+const bidirectional: LayerImport = {
+  op: "bidirectional",
+  attrs(r, call) {
+    const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
+    const mapping = typeof inner?.class_name === "string" ? RECURRENT_CLASSES[inner.class_name] : undefined;
+    if (!inner || !mapping || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
+      r.fail("layer", `the wrapped layer must be a SimpleRNN, LSTM or GRU; got ${JSON.stringify(inner?.class_name ?? inner)}`);
+      return undefined;
+    }
+    const cfg = inner.config as Record<string, unknown>;
+    const ir = new ArgReaderOf(r, cfg, "layer/config");
+    const attrs = mapping.attrs(ir, call);
+    ir.finish();
+    const mergeMode = r.get("merge_mode") ?? "concat";
+    if (mergeMode === null || !["concat", "sum", "mul", "ave"].includes(mergeMode as string)) {
+      r.fail("merge_mode", `merge_mode=${JSON.stringify(mergeMode)} is not supported: kiln supports "concat", "sum", "mul", "ave" (a kiln layer has one output)`);
+      return undefined;
+    }
+    const backward = r.get("backward_layer") as { class_name?: unknown; config?: Record<string, unknown> } | undefined | null;
+    if (backward) {
+      const same = backward.class_name === inner.class_name && backward.config !== undefined &&
+        Object.keys({ ...cfg, ...backward.config }).every((k) => k === "name" || k === "go_backwards" || JSON.stringify(cfg[k]) === JSON.stringify(backward.config![k])) &&
+        backward.config.go_backwards === !(cfg.go_backwards ?? false);
+      if (!same) r.fail("backward_layer", "a backward_layer that is not the wrapped layer run backwards is not supported: kiln's backward copy is the same layer with go_backwards negated");
+    }
+    if (!attrs) return undefined;
+    return { layer: { op: mapping.op, name: innerName(cfg.name, mapping.op), ...attrs }, merge_mode: mergeMode };
+  },
+  // Keras 3 keeps the two copies as sublayers forward_layer and backward_layer, each with its cell.
+  kerasStore(a) {
+    const inner = a.layer as { name: string };
+    const names = ["kernel", "recurrent_kernel", "bias"];
+    return Object.fromEntries(["forward", "backward"].flatMap((dir) => names.map((w, i) => [`${dir}_${inner.name}/${w}`, `${dir}_layer/cell/vars/${i}`])));
+  },
+};
 
 const multiHeadAttention: LayerImport = {
   op: "multi_head_attention",
@@ -435,9 +495,10 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   BatchNormalization: batchNormalization,
   LayerNormalization: layerNormalization,
   Embedding: embedding,
-  SimpleRNN: recurrent("simple_rnn"),
-  LSTM: recurrent("lstm"),
-  GRU: recurrent("gru"),
+  SimpleRNN: RECURRENT_CLASSES.SimpleRNN,
+  LSTM: RECURRENT_CLASSES.LSTM,
+  GRU: RECURRENT_CLASSES.GRU,
+  Bidirectional: bidirectional,
   MultiHeadAttention: multiHeadAttention,
   PositionEmbedding: positionEmbedding,
   Add: merge("add"), Multiply: merge("multiply"), Average: merge("average"),
@@ -452,7 +513,6 @@ export const MODEL_CLASSES = new Set(["Sequential", "Functional", "Model"]);
 export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create(null), {
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
   TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
-  Bidirectional: "kiln has no bidirectional wrapper yet",
   TimeDistributed: "kiln import does not map the TimeDistributed wrapper yet (kiln has time_distributed over dense: write it by hand); Dense applies to the last axis of any rank already",
   DepthwiseConv2D: "kiln has no depthwise convolution yet",
   SeparableConv2D: "kiln has no separable convolution yet",

@@ -137,6 +137,31 @@ describe("kiln export --to keras", () => {
     expect(Array.from((await loadModel(wasm)).predict(feeds).out!)).toEqual(Array.from(model.predict(feeds).out!));
   });
 
+  test("bidirectional (stored under forward_layer/cell and backward_layer/cell) and a backwards reset_after=false GRU go to .keras and back", async () => {
+    const g = {
+      format: "kiln.graph/v2", name: "rnns", inputs: [{ name: "x", shape: [5, 3] }],
+      layers: [
+        { name: "bi", op: "bidirectional", layer: { op: "lstm", name: "enc", units: 3, return_sequences: true }, merge_mode: "ave" },
+        { name: "back", op: "gru", units: 2, reset_after: false, go_backwards: true },
+        { name: "out", op: "dense", units: 2 },
+      ],
+    };
+    const { model, bytes } = await weightsFor(g);
+    const file = await exportKeras(g, bytes);
+    const { FS } = (await h5wasm.ready) as unknown as { FS: { writeFile(p: string, d: Uint8Array): void } };
+    FS.writeFile("/rnns.h5", unzipSync(file)["model.weights.h5"]!);
+    const f = new h5wasm.File("/rnns.h5", "r");
+    expect((f.get("layers/bidirectional/backward_layer/cell/vars/1") as { shape: number[] }).shape).toEqual([3, 12]);
+    expect((f.get("layers/gru/cell/vars/2") as { shape: number[] }).shape).toEqual([6]);
+    f.close();
+    const back = await importModel(file);
+    expect((back.graph.layers as Record<string, unknown>[])[0]).toMatchObject({ op: "bidirectional", merge_mode: "ave", layer: { op: "lstm", name: "enc" } });
+    expect(back.weights).toEqual(bytes);
+    const { wasm } = await compile(JSON.stringify(back.graph), { maxBatch: 2, weights: back.weights });
+    const feeds = feedsFor(g, 2, 54);
+    expect(Array.from((await loadModel(wasm)).predict(feeds).out!)).toEqual(Array.from(model.predict(feeds).out!));
+  });
+
   test("a weights file missing a weight is refused naming it", async () => {
     const g = { format: "kiln.graph/v2", name: "g", inputs: [{ name: "x", shape: [3] }], layers: [{ name: "d", op: "dense", units: 2 }] };
     const bytes = writeSafetensors({ "d/kernel": { dtype: "F32", shape: [3, 2], data: new Float32Array(6) } });

@@ -15,7 +15,7 @@ import { loadModel } from "../../runtime/index.js";
 import { writeSafetensors } from "../../runtime/safetensors.js";
 import { relErr, rng } from "../compile/harness.js";
 import { feedsFor, kilnModel, randomizeTf, saveArtifacts, tfPredict, toFiles } from "./helpers.js";
-import { cnn, functional, sequence, spatial } from "./models.js";
+import { cnn, functional, recurrentWrappers, sequence, spatial } from "./models.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -29,7 +29,7 @@ async function loadExported(graph: unknown, weights: Uint8Array): Promise<tf.Lay
 }
 
 describe("kiln export --to tfjs", () => {
-  for (const [what, build] of [["Sequential CNN", cnn], ["functional model with merges and a nested model", functional], ["sequence model", sequence], ["shape layers", spatial]] as const) {
+  for (const [what, build] of [["Sequential CNN", cnn], ["functional model with merges and a nested model", functional], ["sequence model", sequence], ["shape layers", spatial], ["Bidirectional and backwards GRU", recurrentWrappers]] as const) {
     test(`${what}: TF.js → kiln → TF.js predicts what kiln predicts`, async () => {
       const model = build();
       randomizeTf(model, 21);
@@ -76,7 +76,7 @@ describe("kiln export --to tfjs", () => {
     expect(err).toBeInstanceOf(KilnError);
     const lines = (err as KilnError).message.split("\n");
     expect(lines).toEqual([
-      "/layers/0, layer rec: cannot export gru to TF.js: TF.js's GRU computes reset_after=false only; kiln's gru is reset_after=true",
+      "/layers/0, layer rec: cannot export gru to TF.js: TF.js's GRU computes reset_after=false only; this gru is reset_after=true",
       "/layers/1, layer att: cannot export multi_head_attention to TF.js: TF.js has no MultiHeadAttention layer",
       "/layers/2, layer diff: cannot export subtract to TF.js: TF.js has no Subtract layer",
     ]);

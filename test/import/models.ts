@@ -83,3 +83,13 @@ export function spatial(): tf.LayersModel {
   const cat = tf.layers.concatenate().apply([g1, g2, i]) as tf.SymbolicTensor;
   return tf.model({ inputs: [seq, img], outputs: tf.layers.dense({ units: 2, name: "out" }).apply(cat) as tf.SymbolicTensor });
 }
+
+/** Recurrent wrappers and directions: Bidirectional(LSTM) merged by sum, a GRU (TF.js: reset_after=false) going backwards, SimpleRNN in a concat Bidirectional. */
+export function recurrentWrappers(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.bidirectional({ inputShape: [6, 3], layer: tf.layers.lstm({ units: 3, recurrentActivation: "sigmoid", returnSequences: true }) as tf.RNN, mergeMode: "sum" }));
+  m.add(tf.layers.gru({ units: 4, recurrentActivation: "sigmoid", goBackwards: true, returnSequences: true }));
+  m.add(tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 2 }) as tf.RNN, mergeMode: "concat" }));
+  m.add(tf.layers.dense({ units: 2 }));
+  return m;
+}
