@@ -86,6 +86,10 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   repeat_vector: (l) => ({ className: "RepeatVector", config: { n: l.attrs.n } }),
   permute: (l) => ({ className: "Permute", config: { dims: l.attrs.dims } }),
   time_distributed: () => "kiln does not export time_distributed yet",
+  // Merged into kiln after the export table was written: not mapped yet.
+  depthwise_conv2d: () => "kiln does not export depthwise_conv2d yet",
+  separable_conv2d: () => "kiln does not export separable_conv2d yet",
+  conv2d_transpose: () => "kiln does not export conv2d_transpose yet",
 };
 
 /** The model.json text and its one shard (`group1-shard1of1.bin`). */

@@ -514,9 +514,9 @@ export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
   TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
   TimeDistributed: "kiln import does not map the TimeDistributed wrapper yet (kiln has time_distributed over dense: write it by hand); Dense applies to the last axis of any rank already",
-  DepthwiseConv2D: "kiln has no depthwise convolution yet",
-  SeparableConv2D: "kiln has no separable convolution yet",
-  Conv2DTranspose: "kiln has no transposed convolution yet",
+  DepthwiseConv2D: "kiln has depthwise_conv2d, but kiln import does not map DepthwiseConv2D yet",
+  SeparableConv2D: "kiln has separable_conv2d, but kiln import does not map SeparableConv2D yet",
+  Conv2DTranspose: "kiln has conv2d_transpose, but kiln import does not map Conv2DTranspose yet",
   Rescaling: "scale the inputs before predict",
   Normalization: "normalize the inputs before predict",
 });
