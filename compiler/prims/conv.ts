@@ -115,6 +115,7 @@ export const conv2d_grad_input: PrimDef<"conv2d_grad_input"> = {
 };
 
 export const conv2d_grad_filter: PrimDef<"conv2d_grad_filter"> = {
+  chunkedOverBatch: true,
   grad: { none: SECOND_ORDER },
   select(node, ctx, $) {
     const { chunk, ...attrs } = node.attrs;
