@@ -170,3 +170,7 @@ export function plannedMemory(input: string | unknown, options: Pick<CompileOpti
   if (!used.fits) used.largestBatch = largestBatch({ graph: lw.graph, mod: lw.mod, plan, maxBatch, threads, scratchBytes, limit, planAt: (batch) => planAt(batch).plan! });
   return used;
 }
+
+export { importModel, KERAS_LAYERS, type ImportFiles, type ImportOptions, type ImportResult } from "./import/index.js";
+export { exportTfjs, TFJS_EXPORT, type TfjsExport } from "./export/tfjs.js";
+export { exportKeras, KERAS_EXPORT } from "./export/keras.js";

@@ -71,6 +71,8 @@ export interface Layer {
   inputs: string[];
   attrs: Attrs;
   trainable: boolean;
+  /** The layer's name in the Keras / TF.js model it was imported from (`keras_name`), when kiln renamed it. */
+  kerasName?: string;
   /** Output shape (batch axis excluded) and dtype. */
   shape: number[];
   dtype: DType;

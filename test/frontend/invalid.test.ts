@@ -54,7 +54,7 @@ const cases: Case[] = [
   // ---- schema errors inside layers
   { name: "unknown op", make: () => { const g = base(); L(g, 0).op = "conv"; return g; }, path: "/layers/0/op", layer: "conv1", message: `unknown op "conv"; did you mean "conv2d"? (known ops: ${KNOWN_OPS})` },
   { name: "unknown attribute", make: () => { const g = base(); L(g, 0).kernal_size = 3; return g; }, path: "/layers/0/kernal_size", layer: "conv1", message: 'unknown attribute "kernal_size" for conv2d; did you mean "kernel_size"?' },
-  { name: "attribute of another op", make: () => { const g = base(); L(g, 3).filters = 3; return g; }, path: "/layers/3/filters", layer: "fc1", message: 'unknown attribute "filters" for dense (allowed: name, op, inputs, trainable, units, activation, use_bias, kernel_initializer, bias_initializer)' },
+  { name: "attribute of another op", make: () => { const g = base(); L(g, 3).filters = 3; return g; }, path: "/layers/3/filters", layer: "fc1", message: 'unknown attribute "filters" for dense (allowed: name, op, inputs, trainable, keras_name, units, activation, use_bias, kernel_initializer, bias_initializer)' },
   { name: "misspelled required attribute", make: () => { const g = base(); L(g, 3).unit = L(g, 3).units; delete L(g, 3).units; return g; }, path: "/layers/3/unit", layer: "fc1", message: 'unknown attribute "unit" for dense; did you mean "units"?' },
   { name: "missing units", make: () => { const g = base(); delete L(g, 3).units; return g; }, path: "/layers/3/units", layer: "fc1", message: 'missing required "units" (a positive integer)' },
   { name: "units 0", make: () => { const g = base(); L(g, 3).units = 0; return g; }, path: "/layers/3/units", layer: "fc1", message: "expected a positive integer, got 0" },
