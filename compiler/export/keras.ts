@@ -82,6 +82,16 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   depthwise_conv2d: () => "kiln does not export depthwise_conv2d yet",
   separable_conv2d: () => "kiln does not export separable_conv2d yet",
   conv2d_transpose: () => "kiln does not export conv2d_transpose yet",
+  relu: () => "kiln does not export relu yet",
+  leaky_relu: () => "kiln does not export leaky_relu yet",
+  elu: () => "kiln does not export elu yet",
+  prelu: () => "kiln does not export prelu yet",
+  group_normalization: () => "kiln does not export group_normalization yet",
+  dot: () => "kiln does not export dot yet",
+  spatial_dropout1d: () => "kiln does not export spatial_dropout1d yet",
+  spatial_dropout2d: () => "kiln does not export spatial_dropout2d yet",
+  gaussian_noise: () => "kiln does not export gaussian_noise yet",
+  gaussian_dropout: () => "kiln does not export gaussian_dropout yet",
 };
 
 const MERGES = new Set<OpName>(["add", "multiply", "average", "maximum", "minimum", "subtract", "concatenate"]);

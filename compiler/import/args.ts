@@ -23,7 +23,8 @@ const HARMLESS = new Set([
 /** Keras activation names kiln computes with the same formula. */
 const SAME_ACTIVATIONS: Record<string, string> = Object.assign(Object.create(null), {
   linear: "linear", relu: "relu", sigmoid: "sigmoid", tanh: "tanh", softmax: "softmax", gelu: "gelu",
-  elu: "elu", swish: "silu", silu: "silu", softplus: "softplus",
+  elu: "elu", swish: "silu", silu: "silu", softplus: "softplus", relu6: "relu6", hard_silu: "hard_silu",
+  hard_swish: "hard_silu", mish: "mish", selu: "selu", exponential: "exponential", log_softmax: "log_softmax",
 });
 
 /** Keras initializer classes (and their snake-case names) that kiln has. */
@@ -118,6 +119,8 @@ export class ArgReader {
     const name = snake(v);
     if (SAME_ACTIVATIONS[name]) return SAME_ACTIVATIONS[name];
     if (name === "leaky_relu" && this.flavor === "keras3") return "leaky_relu"; // keras.activations.leaky_relu: slope 0.2, as kiln's
+    // Keras 3: relu6(x + 3) / 6; TF.js and Keras 2: clip(0.2·x + 0.5, 0, 1) — kiln has both.
+    if (name === "hard_sigmoid") return this.flavor === "keras3" ? "hard_sigmoid" : "hard_sigmoid_legacy";
     this.fail(key, `activation ${quote(v)}${activationFormula(name, this.flavor)} is not one kiln has; kiln's activations: ${ACTIVATIONS.join(", ")}`);
     return undefined;
   }

@@ -120,7 +120,6 @@ describe("what kiln cannot represent stops the import with every problem named",
     m.add(tf.layers.conv1d({ inputShape: [8, 2], filters: 2, kernelSize: 2 })); // made channels_first in the file below
     m.add(tf.layers.conv1d({ filters: 2, kernelSize: 2, padding: "causal" }));
     m.add(tf.layers.lstm({ units: 2, returnSequences: true })); // TF.js default recurrent activation: hard_sigmoid
-    m.add(tf.layers.dense({ units: 2, activation: "hardSigmoid" }));
     m.add(tf.layers.leakyReLU({})); // TF.js default alpha 0.3
     m.add(tf.layers.flatten());
     const files = toFiles(await saveArtifacts(m));
@@ -129,26 +128,34 @@ describe("what kiln cannot represent stops the import with every problem named",
     const err = await importModel({ ...files, "model.json": JSON.stringify(json) }).catch((e) => e);
     expect(err).toBeInstanceOf(KilnError);
     const lines = (err as KilnError).message.split("\n");
-    expect(lines, lines.join("\n")).toHaveLength(5);
+    expect(lines, lines.join("\n")).toHaveLength(4);
     expect(lines[0]).toMatch(/layer "conv1d_Conv1D\d+" \(Conv1D\): data_format="channels_first" is not supported: kiln supports "channels_last" only/);
     expect(lines[1]).toMatch(/\(Conv1D\): padding="causal" from TF\.js is not supported: tfjs-layers gives it the output length of "valid"/);
     lines.splice(1, 1);
     expect(lines[1]).toMatch(/layer "lstm_LSTM\d+" \(LSTM\): recurrent_activation="hard_sigmoid" is not supported/);
-    expect(lines[2]).toMatch(/layer "dense_Dense\d+" \(Dense\): activation "hard_sigmoid" \(TF.js: max\(0, min\(1, 0.2·x \+ 0.5\)\)\) is not one kiln has/);
-    expect(lines[3]).toMatch(/\(LeakyReLU\): alpha=0.3 is not supported: kiln's leaky_relu has slope 0.2/);
+    expect(lines[2]).toMatch(/\(LeakyReLU\): alpha=0.3 is not supported: kiln's leaky_relu has slope 0.2/);
   });
 
-  test("a Keras 3 source's hard_sigmoid is named with Keras 3's formula", async () => {
+  test("a Keras 3 source's hard_sigmoid is Keras 3's (relu6(x + 3) / 6): kiln's hard_sigmoid", async () => {
     const json = {
       modelTopology: {
         keras_version: "3.6.0", backend: "jax",
         model_config: { class_name: "Sequential", config: { name: "s", layers: [
           { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3], dtype: "float32" } },
-          { class_name: "Dense", config: { name: "d", units: 2, activation: "hard_sigmoid" } },
+          { class_name: "Activation", config: { name: "d", activation: "hard_sigmoid" } },
         ] } },
       },
       weightsManifest: [],
     };
-    await expect(importModel(JSON.stringify(json))).rejects.toThrow(/activation "hard_sigmoid" \(Keras 3: relu6\(x \+ 3\) \/ 6\)/);
+    const { graph } = await importModel(JSON.stringify(json));
+    expect((graph.layers as { activation?: string }[]).map((l) => l.activation)).toEqual(["hard_sigmoid"]);
+  });
+
+  test("a TF.js source's hardSigmoid is TF.js's (clip(0.2·x + 0.5, 0, 1)): kiln's hard_sigmoid_legacy, predicting as TF.js", async () => {
+    const m = tf.sequential();
+    m.add(tf.layers.dense({ inputShape: [3], units: 4, activation: "hardSigmoid" }));
+    const { imported, errs } = await roundTrip(m, 7);
+    expect((imported.graph.layers as { activation?: string }[]).map((l) => l.activation)).toEqual(["hard_sigmoid_legacy"]);
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
   });
 });
