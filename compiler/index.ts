@@ -54,6 +54,12 @@ export interface CompileOptions {
    * what each region takes and the largest batch that fits (`kiln compile --max-memory`).
    */
   maxMemory?: number;
+  /**
+   * Fold each batch_normalization that follows a conv2d or dense into that layer's kernel and
+   * bias in predict and evaluate (spec: "Batch normalization folding"). Default true; false keeps
+   * the separate normalization pass (to compare the two).
+   */
+  foldBatchNorm?: boolean;
 }
 
 export interface CompileResult {
@@ -87,6 +93,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     options: {
       maxBatch, threads, relaxedSimd, optimizeLevel: options.optimizeLevel ?? 0, weights: options.weights,
       guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass, memoryLimit: memoryLimit(options.maxMemory),
+      foldBatchNorm: options.foldBatchNorm,
     },
   });
   const lw = b.lowered!, plan = b.plan!, control = b.control!, entries = b.entries!, names = b.kernelNames!;

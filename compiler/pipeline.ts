@@ -11,6 +11,7 @@ import { printModule } from "./ir/print.js";
 import { verify } from "./ir/verify.js";
 import { differentiate, lower, lowerUpdate, type Lowered } from "./passes/lower/index.js";
 import { dropIdentityCopies, fuseConvPool, fuseElementwise, fuseEpilogues, fusePoolGradRelu, pruneUnusedInputs } from "./passes/fuse.js";
+import { foldBatchNorm } from "./passes/fold-batch-norm.js";
 import { chunkFilterGradients, splitBatchSums } from "./passes/schedule.js";
 import { layoutControl, planMemory, type ControlLayout, type Plan } from "./passes/plan.js";
 import { selectKernel, type KernelCall } from "./passes/select.js";
@@ -35,6 +36,8 @@ export interface BuildOptions {
   afterPass?: (pass: PassName, printIR: () => string) => void;
   /** The memory the module may declare (passes/memory.ts); undefined: unchecked (re-planning at other batches). */
   memoryLimit?: MemoryLimit;
+  /** Fold batch normalization into the product before it in predict and evaluate (passes/fold-batch-norm.ts). Default true. */
+  foldBatchNorm?: boolean;
 }
 
 /** Everything a build has made so far; each pass fills in its part. */
@@ -57,7 +60,7 @@ export interface Build {
 
 export type PassName =
   | "check" | "lower" | "autodiff" | "optimizer"
-  | "prune-unused-inputs" | "drop-identity-copies" | "fuse-epilogues" | "fuse-conv-pool" | "fuse-pool-grad-relu" | "fuse-elementwise"
+  | "fold-batch-norm" | "prune-unused-inputs" | "drop-identity-copies" | "fuse-epilogues" | "fuse-conv-pool" | "fuse-pool-grad-relu" | "fuse-elementwise"
   | "split-batch-sums" | "chunk-filter-gradients"
   | "plan" | "select" | "emit" | "asc";
 
@@ -92,6 +95,10 @@ export const PIPELINE: readonly Pass[] = [
   },
   { name: "autodiff", does: "train_step's backward nodes (reverse mode, one rule per primitive)", changesIR: true, run: (b) => differentiate(need(b.lowered, "the IR", "autodiff")) },
   { name: "optimizer", does: "train_step's optimizer: step scalars, clipping, one update sweep per weight", changesIR: true, run: (b) => lowerUpdate(need(b.lowered, "the IR", "optimizer")) },
+  {
+    name: "fold-batch-norm", does: "predict/evaluate: batch normalization after a conv/dense → folded kernel and bias, computed at the program's head", changesIR: true,
+    run: (b) => void (b.options.foldBatchNorm !== false && foldBatchNorm(ir(b, "fold-batch-norm"))),
+  },
   { name: "prune-unused-inputs", does: "drop ew/reduce inputs no expression reads", changesIR: true, run: (b) => pruneUnusedInputs(ir(b, "prune-unused-inputs")) },
   {
     name: "drop-identity-copies", does: "readers of an identity copy read its source", changesIR: true,
