@@ -45,6 +45,8 @@ export interface GemmPlan {
   alpha: number;
   accumulate: boolean;
   bias?: string;
+  /** Per-column factor applied to the finished sum before the bias (a folded batch normalization); needs `bias`. */
+  scale?: string;
   activation: ActivationName;
   relaxed: boolean;
   /** Code run after each finished A tile (only with `single`). */
@@ -192,6 +194,7 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
       if (valid === 4) {
         if (old === "always") e = `f32x4.add(${e}, v128.load(cp_, ${intlit(off)}))`;
         if (old === "mask") e = `f32x4.add(${e}, v128.and(v128.load(cp_, ${intlit(off)}), om_))`;
+        if (epi && p.scale) e = `f32x4.mul(${e}, v128.load(sp_, ${intlit(v * 16)}))`;
         if (epi && p.bias) e = `f32x4.add(${e}, v128.load(bp_, ${intlit(v * 16)}))`;
         if (epi) e = activationSimd(p.activation, `(${e})`);
         body.push(`v128.store(cp_, ${e}, ${intlit(off)});`);
@@ -203,6 +206,7 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
         let s = `f32x4.extract_lane(e_, ${l})`;
         if (old === "always") s = `${s} + load<f32>(cp_, ${intlit(o)})`;
         if (old === "mask") s = `${s} + (ao_ ? load<f32>(cp_, ${intlit(o)}) : 0)`;
+        if (epi && p.scale) s = `(${s}) * load<f32>(sp_, ${intlit(v * 16 + l * 4)})`;
         if (epi && p.bias) s = `${s} + load<f32>(bp_, ${intlit(v * 16 + l * 4)})`;
         if (epi) s = activationScalar(p.activation, `(${s})`);
         body.push(`  store<f32>(cp_, ${s}, ${intlit(o)});`);
@@ -215,7 +219,7 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
   return lines.join("\n");
 }
 
-const hasEpilogue = (p: GemmPlan): boolean => p.bias !== undefined || p.activation !== "linear";
+const hasEpilogue = (p: GemmPlan): boolean => p.bias !== undefined || p.scale !== undefined || p.activation !== "linear";
 
 /** Store code for the current K block: epilogue only on the last block, old C when accumulating or after the first block. */
 function storeCode(p: GemmPlan, nv: number, lanes: number): string {
@@ -231,6 +235,7 @@ function panelSweep(p: GemmPlan, nv: number, lanes: number, col: string, panelOf
   return [
     `const pbp_ = sb_ + <usize>(${panelOff});`,
     ...(p.bias ? [`const bp_ = ${p.bias} + <usize>((${col}) * 4);`] : []),
+    ...(p.scale ? [`const sp_ = ${p.scale} + <usize>((${col}) * 4);`] : []),
     `for (let ir_ = 0; ir_ < mc_; ir_ += ${intlit(mr)}) {`,
     `  const mr_ = min<i32>(${intlit(mr)}, mc_ - ir_);`,
     `  let pa_ = sa_ + <usize>(ir_ * ${intlit(kcp(p) * 4)});`,

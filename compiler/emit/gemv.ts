@@ -69,6 +69,8 @@ export interface GemvSpec {
   alpha: number;
   accumulate: boolean;
   bias: boolean;
+  /** Per-column factor before the bias (gemm-core's `scale`). */
+  scale?: boolean;
   activation: ActivationName;
   relaxed: boolean;
 }
@@ -270,6 +272,7 @@ function epilogue(s: GemvSpec, old: OldMode, epi: boolean): string[] {
     const oldC = `v128.load(cr_ + <usize>((${col}) * 4))`;
     if (old === "always") e = `f32x4.add(${e}, ${oldC})`;
     if (old === "mask") e = `f32x4.add(${e}, v128.and(${oldC}, om_))`;
+    if (epi && s.scale) e = `f32x4.mul(${e}, v128.load(scale + <usize>((${col}) * 4)))`;
     if (epi && s.bias) e = `f32x4.add(${e}, v128.load(bias + <usize>((${col}) * 4)))`;
     if (epi) e = activationSimd(s.activation, `(${e})`);
     return `v128.store(cr_ + <usize>((${col}) * 4), ${e});`;
@@ -280,6 +283,7 @@ function epilogue(s: GemvSpec, old: OldMode, epi: boolean): string[] {
     const oldC = `load<f32>(cr_, ${intlit(col * 4)})`;
     if (old === "always") e = `${e} + ${oldC}`;
     if (old === "mask") e = `${e} + (ao_ ? ${oldC} : 0)`;
+    if (epi && s.scale) e = `(${e}) * load<f32>(scale, ${intlit(col * 4)})`;
     if (epi && s.bias) e = `${e} + load<f32>(bias, ${intlit(col * 4)})`;
     if (epi) e = activationScalar(s.activation, `(${e})`);
     return `store<f32>(cr_, ${e}, ${intlit(col * 4)});`;
@@ -302,7 +306,7 @@ function epilogue(s: GemvSpec, old: OldMode, epi: boolean): string[] {
 export function gemvSmallM(s: GemvSpec): string {
   const blocks = Math.max(1, Math.ceil(s.k / s.kc));
   const last = s.k - (blocks - 1) * s.kc;
-  const hasEpi = s.bias || s.activation !== "linear";
+  const hasEpi = s.bias || !!s.scale || s.activation !== "linear";
   const lines = [`if (${s.m} <= ${intlit(SMALL_M)}) {`, `  const t_: usize = scratch;`, `  const ks_: usize = scratch + ${intlit(sumsBytes(s.n))};`];
   if (blocks === 1) {
     lines.push(`  {`, `    const pc_: i32 = 0;`, ...blockSum(s, last).map((l) => "    " + l),

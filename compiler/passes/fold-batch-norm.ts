@@ -7,12 +7,15 @@
  *     = conv(x, W') + b'    with  s = γ·rsqrt(σ² + ε),  W' = W·s (per output channel),
  *                                 b' = (b − μ)·s + β    (μ·… alone without a bias)
  *
- * The fold is two small elementwise nodes at the head of the program, computed from the weights
- * in memory at every call: whatever changed them (loadModel, setWeights, a train step moving the
- * statistics, loadWeights), the next predict folds what is there now — the runtime has nothing to
- * call or remember. The normalization pass over the activation (a read and write of every element
- * at every batch) becomes a fixed read and write of the kernel per call, and the bias add it
- * leaves (plus the activation after it) fuses into the product's epilogue (fuseEpilogues).
+ * The product computes conv(x, W)·s + b' in its epilogue (attrs `scale` and `bias`: inputs
+ * [x, W, b', s]), which is conv(x, W') + b' — W' is never stored. s and b' are one elementwise
+ * node over the C channels just before the product, computed from the weights in memory at every
+ * call: whatever changed them (loadModel, setWeights, loadWeights, a train step moving the
+ * statistics), the next predict folds what is there now, and the runtime has nothing to call or
+ * remember. So the normalization pass over the activation (a read and write of every element at
+ * every batch size) becomes O(C) work per call, and the activation after it fuses into the same
+ * epilogue (fuseEpilogues). (Storing W' per call instead cost a read and write of the whole kernel
+ * at every predict: measured slower than no folding for dense layers and small images at batch 1.)
  *
  * Matched: a matmul/conv2d (plain: no accumulate, no offsets, batch levels or transposed B) whose
  * output's only reader is the normalization, or a bias add whose output's only reader it is; the
@@ -108,35 +111,25 @@ function isBiasAddOf(e: NodeOf<"ew">, out: number, cols: number): boolean {
     && x.k === "bin" && x.op === "add" && x.a.k === "in" && x.a.i === 0 && x.b.k === "in" && x.b.i === 1;
 }
 
-/** γ·rsqrt(σ² + ε) over inputs γ = in(g), σ² = in(v). */
-const scaleExpr = (g: number, v: number, eps: number): EwExpr => X.mul(X.in(g), X.un("rsqrt", X.add(X.in(v), X.c(eps))));
-
-/** Rewrites one match: the fold nodes go just before the product, which then reads W' and adds b'. */
+/** Rewrites one match: one fold node (s and b' over the C channels) just before the product, which then computes act(sum·s + b'). */
 function foldOne(mod: Module, prog: Program, m: Match): void {
   const { product: n, norm, eps, channels: c } = m;
   const [, mean, variance, gamma, beta] = norm.inputs.map((i) => mod.t(i)) as Tensor[];
-  const w = mod.t(n.inputs[1]!);
   const layer = norm.layer;
-  const folded = (shape: number[]) => mod.tensor({ shape, batched: false, dtype: "f32", kind: "activation", layer });
-  const wFolded = folded(w.shape), bFolded = folded([c]);
-  const col = { div: 1, mod: c };
-  const head: Program = { name: prog.name, nodes: [] };
-  // W'[…, f] = W[…, f]·γ[f]·rsqrt(σ²[f] + ε)
-  mod.node(head, "ew", [w, gamma!, variance!], [wFolded],
-    { rows: numel(w.shape) / c, cols: c, inputs: [{ div: 1 }, col, col], exprs: [X.mul(X.in(0), scaleExpr(1, 2, eps))] }, layer);
-  // b'[f] = (b[f] − μ[f])·γ[f]·rsqrt(σ²[f] + ε) + β[f]; without a bias, (−μ[f])·…
+  const perChannel = () => mod.tensor({ shape: [c], batched: false, dtype: "f32", kind: "activation", layer });
+  const scale = perChannel(), shift = perChannel();
   const bias = m.biasAdd ? mod.t(m.biasAdd.inputs[1]!) : undefined;
+  // Inputs γ, σ², μ, β [, b]: s = γ·rsqrt(σ² + ε); b' = (b − μ)·s + β, or (−μ)·s + β without a bias.
+  const s = X.mul(X.in(0), X.un("rsqrt", X.add(X.in(1), X.c(eps))));
   const centered = bias ? X.sub(X.in(4), X.in(2)) : X.un("neg", X.in(2));
-  mod.node(head, "ew", [gamma!, variance!, mean!, beta!, ...(bias ? [bias] : [])], [bFolded],
-    { rows: 1, cols: c, inputs: (bias ? [0, 1, 2, 3, 4] : [0, 1, 2, 3]).map(() => ({ div: 1 })), exprs: [X.add(X.mul(centered, scaleExpr(0, 1, eps)), X.in(3))] }, layer);
+  const inputs = [gamma!, variance!, mean!, beta!, ...(bias ? [bias] : [])];
+  const head: Program = { name: prog.name, nodes: [] };
+  mod.node(head, "ew", inputs, [scale, shift], { rows: 1, cols: c, inputs: inputs.map(() => ({ div: 1 })), exprs: [s, X.add(X.mul(centered, s), X.in(3))] }, layer);
   prog.nodes.splice(prog.nodes.indexOf(n), 0, ...head.nodes);
-  n.inputs = [n.inputs[0]!, wFolded.id];
-  // What is left of the normalization is a bias add of b' on the product's output.
-  const addB = m.biasAdd ?? norm;
-  addB.inputs = [n.outputs[0]!, bFolded.id];
-  addB.outputs = [norm.outputs[0]!];
-  addB.attrs = { ...norm.attrs, inputs: [{ div: 1 }, col], exprs: [X.add(X.in(0), X.in(1))] };
-  if (m.biasAdd) prog.nodes.splice(prog.nodes.indexOf(norm), 1);
+  n.inputs = [n.inputs[0]!, n.inputs[1]!, shift.id, scale.id];
+  n.outputs = [norm.outputs[0]!];
+  n.attrs = { ...n.attrs, bias: true, scale: true };
+  for (const gone of [m.biasAdd, norm]) if (gone) prog.nodes.splice(prog.nodes.indexOf(gone), 1);
 }
 
 /** Folds every matched normalization in the inference programs (predict, evaluate). */

@@ -131,7 +131,8 @@ export function fuseEpilogues(mod: Module): void {
       const cols = n.op === "matmul" ? n.attrs.n : n.attrs.f;
       let out = mod.t(n.outputs[0]!);
       let next = ix.soleReader(out);
-      if (isEw(next) && privateTo(ix, out, next) && isBiasAdd(next, out, cols)) {
+      // A folded batch normalization (fold-batch-norm.ts) already gave the node its bias.
+      if (!n.attrs.bias && isEw(next) && privateTo(ix, out, next) && isBiasAdd(next, out, cols)) {
         // The bias becomes the node's third input, so liveness and printing see it.
         n.attrs = { ...n.attrs, bias: true };
         ix.setInputs(n, [...n.inputs, next.inputs[1]!]);

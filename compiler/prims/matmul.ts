@@ -25,6 +25,8 @@ export interface MatmulAttrs {
   accumulate?: boolean;
   /** Fused by fuse.ts: the bias is the third input; then the activation. */
   bias?: boolean;
+  /** Set by fold-batch-norm (predict, evaluate): act(sum·scale + bias), the per-column scale the fourth input. */
+  scale?: boolean;
   activation?: ActivationName;
 }
 
@@ -111,10 +113,11 @@ export const matmul: PrimDef<"matmul"> = {
     const def = emitMatmul({
       m: $.dim(a.m), n: a.n, k: $.dim(a.k), transA: a.transA, transB: a.transB, lda: a.lda, ldb: a.ldb, ldc: a.ldc,
       batch: a.batch?.map((l) => ({ ...l, count: $.dim(l.count) })), alpha: a.alpha, accumulate: a.accumulate,
-      bias: !!a.bias, activation: a.activation, relaxed: ctx.relaxed,
+      bias: !!a.bias, scale: !!a.scale, activation: a.activation, relaxed: ctx.relaxed,
     });
     const args: Record<string, string> = { a: $.ptr($.in(0), a.offA), b: $.ptr($.in(1), a.offB), c: $.ptr($.out(0), a.offC), scratch: $.scratch };
     if (a.bias) args.bias = $.ptr($.in(2));
+    if (a.scale) args.scale = $.ptr($.in(3));
     return { def, args };
   },
   threads: {

@@ -21,6 +21,8 @@ function convGraph(useBias: boolean, activation: string): any {
       { name: "c1", op: "conv2d", filters: 8, kernel_size: 3, padding: "same", use_bias: useBias },
       { name: "bn1", op: "batch_normalization", momentum: 0.5 },
       { name: "a1", op: "activation", activation },
+      { name: "w1", op: "conv2d", filters: 6, kernel_size: 3, padding: "same", activation: "relu" },
+      { name: "bnw", op: "batch_normalization", momentum: 0.5 },
       { name: "c2", op: "conv2d", filters: 6, kernel_size: 3, strides: 2 },
       { name: "bn2", op: "batch_normalization", momentum: 0.5, epsilon: 0.01 },
       { name: "f", op: "flatten" },
@@ -30,10 +32,26 @@ function convGraph(useBias: boolean, activation: string): any {
   };
 }
 
+/** A 3×3 stride-1 conv on 8 channels: the Winograd kernel, 6 filters (a scalar lane tail). */
+function winogradGraph(): any {
+  return {
+    format: "kiln.graph/v2", name: "winograd_bn", seed: 6,
+    inputs: [{ name: "x", shape: [8, 8, 8] }],
+    targets: [{ name: "y", shape: [8, 8, 6] }],
+    layers: [
+      { name: "w", op: "conv2d", filters: 6, kernel_size: 3, padding: "same" },
+      { name: "bn", op: "batch_normalization", momentum: 0.5 },
+      { name: "a", op: "activation", activation: "relu" },
+    ],
+    training: { loss: { type: "mean_squared_error", output: "a", target: "y" }, optimizer: { type: "sgd", learning_rate: 0.05 } },
+  };
+}
+
 function denseGraph(): any {
   return {
     format: "kiln.graph/v2", name: "dense_bn", seed: 4,
-    inputs: [{ name: "x", shape: [10] }],
+    // 400 inputs: more than one K block (KC_MAX 384) in the GEMM and the few-row kernel.
+    inputs: [{ name: "x", shape: [400] }],
     targets: [{ name: "y", shape: [3] }],
     layers: [
       { name: "d1", op: "dense", units: 12 },
@@ -50,7 +68,8 @@ function denseGraph(): any {
 const labelsOf = (source: string) => new Map([...source.matchAll(/^\/\/ (k\d+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
 
 async function pair(graph: object) {
-  const opts = { optimizeLevel: 0 as const, maxBatch: 4 };
+  // Debug builds: a guard after every buffer, checked after every kernel call.
+  const opts = { optimizeLevel: 0 as const, maxBatch: 4, debug: true };
   const [folded, plain] = await Promise.all([compile(JSON.stringify(graph), opts), compile(JSON.stringify(graph), { ...opts, foldBatchNorm: false })]);
   return { folded, plain, models: [await loadModel(folded.wasm), await loadModel(plain.wasm)] as [Model, Model] };
 }
@@ -70,6 +89,7 @@ describe("batch normalization folding", () => {
     ["conv2d (bias) → bn → relu, conv2d (bias) → bn", convGraph(true, "relu")],
     ["conv2d (no bias) → bn → relu", convGraph(false, "relu")],
     ["dense → bn → relu, dense → bn (output)", denseGraph()],
+    ["conv2d (Winograd) → bn → relu", winogradGraph()],
   ] as const;
   for (const [name, graph] of cases) {
     it(`${name}: folded predict = unfolded predict within 1e-5, after setWeights and after train steps`, async () => {
@@ -85,9 +105,9 @@ describe("batch normalization folding", () => {
         folded.trainStep(feeds);
         plain.trainStep(feeds);
       }
-      const after = folded.getWeights();
-      expect(after["bn1/moving_mean"]!.some((v, i) => v !== w["bn1/moving_mean"]![i]), "the steps moved the statistics").toBe(true);
-      expect(relErr(after["bn1/moving_mean"]!, plain.getWeights()["bn1/moving_mean"]!)).toBeLessThan(1e-5);
+      const after = folded.getWeights(), stat = Object.keys(after).find((k) => k.endsWith("/moving_mean"))!;
+      expect(after[stat]!.some((v, i) => v !== w[stat]![i]), "the steps moved the statistics").toBe(true);
+      expect(relErr(after[stat]!, plain.getWeights()[stat]!)).toBeLessThan(1e-5);
       for (const batch of [1, 4]) expectSamePredict(folded, plain, batch, 60 + batch, `after 3 train steps, batch ${batch}`);
       // And evaluate (also an inference program) reports the same loss.
       const feeds = { ...randomFeeds(folded.inputs as any, 3, 70), ...randomFeeds(folded.targets as any, 3, 71) };
@@ -102,13 +122,31 @@ describe("batch normalization folding", () => {
       const labels = labelsOf(r.source);
       return (r.manifest.kernels!.calls as Record<string, [string, string][]>)[prog]!.map(([k]) => labels.get(k)!);
     };
-    // The folded IR: the normalization's rsqrt is on the kernel (W') and bias (b'), not the activation.
-    expect(folded.ir).toMatch(/fold|rsqrt/);
     const fp = calls(folded, "predict"), pp = calls(plain, "predict");
     console.log(`predict kernels, folded (${fp.length}): ${fp.join(" | ")}\npredict kernels, unfolded (${pp.length}): ${pp.join(" | ")}`);
-    expect(fp.filter((l) => /^conv2d.*relu/.test(l)), "c1's conv carries the relu").toHaveLength(1);
-    expect(pp.filter((l) => /^conv2d.*relu/.test(l)), "unfolded: relu after the normalization").toHaveLength(0);
+    // Both convs scale and shift in their epilogue; c1's carries the relu too.
+    expect(fp.filter((l) => /^conv2d.* scaled relu$/.test(l)), "c1: conv with scale, bias and relu").toHaveLength(1);
+    expect(fp.filter((l) => /^conv2d.* scaled$/.test(l)), "c2: conv with scale and bias").toHaveLength(1);
+    // w1 (relu before its normalization) is not folded: its Winograd conv stays as it was.
+    expect(fp.filter((l) => /^conv2d winograd/.test(l))).toEqual(pp.filter((l) => /^conv2d winograd/.test(l)));
+    expect(pp.filter((l) => /scaled/.test(l)), "unfolded").toHaveLength(0);
+    expect(pp.filter((l) => /^conv2d direct .* relu$/.test(l)), "unfolded: c1's relu after the normalization").toHaveLength(0);
+    // No elementwise pass over a batch-sized tensor is left: the fold nodes run over the channels (1 x C).
+    expect(pp.filter((l) => /^elementwise rt/.test(l))).toHaveLength(3);
+    expect(fp.filter((l) => /^elementwise rt/.test(l)), "only w1's normalization").toHaveLength(1);
+    expect(fp.filter((l) => /^elementwise 1x(8|6) /.test(l))).toHaveLength(2);
+    expect(fp.length).toBe(pp.length);
     expect(calls(folded, "train_step")).toEqual(calls(plain, "train_step"));
+  });
+
+  it("the Winograd conv and the dense layers' GEMM and few-row kernels take the scale too", async () => {
+    const labels = async (graph: object) => {
+      const r = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 4 });
+      return [...labelsOf(r.source).values()];
+    };
+    expect((await labels(winogradGraph())).filter((l) => /^conv2d winograd .* scaled relu$/.test(l))).toHaveLength(1);
+    // dense: one matmul kernel, with the few-row path inside (exercised by batch 1 above).
+    expect((await labels(denseGraph())).filter((l) => /^matmul .* scaled( relu)?$/.test(l))).toHaveLength(2);
   });
 
   it("leaves the normalization alone when the conv output is also a graph output", async () => {
