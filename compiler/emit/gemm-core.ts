@@ -47,6 +47,8 @@ export interface GemmPlan {
   bias?: string;
   /** Per-column factor applied to the finished sum before the bias (a folded batch normalization); needs `bias`. */
   scale?: string;
+  /** A tensor laid out as C added after the bias, before the activation (a residual add); not with `c.tile`. */
+  residual?: string;
   activation: ActivationName;
   relaxed: boolean;
   /** Code run after each finished A tile (only with `single`). */
@@ -196,6 +198,7 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
         if (old === "mask") e = `f32x4.add(${e}, v128.and(v128.load(cp_, ${intlit(off)}), om_))`;
         if (epi && p.scale) e = `f32x4.mul(${e}, v128.load(sp_, ${intlit(v * 16)}))`;
         if (epi && p.bias) e = `f32x4.add(${e}, v128.load(bp_, ${intlit(v * 16)}))`;
+        if (epi && p.residual) e = `f32x4.add(${e}, v128.load(rp_, ${intlit(off)}))`;
         if (epi) e = activationSimd(p.activation, `(${e})`);
         body.push(`v128.store(cp_, ${e}, ${intlit(off)});`);
         continue;
@@ -208,6 +211,7 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
         if (old === "mask") s = `${s} + (ao_ ? load<f32>(cp_, ${intlit(o)}) : 0)`;
         if (epi && p.scale) s = `(${s}) * load<f32>(sp_, ${intlit(v * 16 + l * 4)})`;
         if (epi && p.bias) s = `${s} + load<f32>(bp_, ${intlit(v * 16 + l * 4)})`;
+        if (epi && p.residual) s = `${s} + load<f32>(rp_, ${intlit(o)})`;
         if (epi) s = activationScalar(p.activation, `(${s})`);
         body.push(`  store<f32>(cp_, ${s}, ${intlit(o)});`);
       }
@@ -219,7 +223,7 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
   return lines.join("\n");
 }
 
-const hasEpilogue = (p: GemmPlan): boolean => p.bias !== undefined || p.scale !== undefined || p.activation !== "linear";
+const hasEpilogue = (p: GemmPlan): boolean => p.bias !== undefined || p.scale !== undefined || p.residual !== undefined || p.activation !== "linear";
 
 /** Store code for the current K block: epilogue only on the last block, old C when accumulating or after the first block. */
 function storeCode(p: GemmPlan, nv: number, lanes: number): string {
@@ -242,6 +246,7 @@ function panelSweep(p: GemmPlan, nv: number, lanes: number, col: string, panelOf
     `  let pb_ = pbp_;`,
     microKernel(nv, kcp(p), p.relaxed).replace(/^/gm, "  "),
     `  const cp_ = ${p.c.ptr} + <usize>(((${row}) * ${intlit(p.c.ld)} + ${col}) * 4);`,
+    ...(p.residual ? [`  const rp_ = ${p.residual} + <usize>(((${row}) * ${intlit(p.c.ld)} + ${col}) * 4);`] : []),
     storeCode(p, nv, lanes).replace(/^/gm, "  "),
     `}`,
   ].join("\n");

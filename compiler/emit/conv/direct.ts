@@ -108,10 +108,11 @@ function directChunk(c: DirectCtx, P: number, V: number, fo: string, immBase: nu
  * pmax(x + 0, 0): the same values as max(x, 0) (x + 0 turns −0 into +0, pmax keeps a NaN x) in 2
  * instructions instead of the ~8 that V8 emits for f32x4.max's NaN and ±0 rules.
  */
-function epilogue(c: DirectCtx, i: number, v: number, bo: number): string {
+function epilogue(c: DirectCtx, i: number, v: number, bo: number, lanes = 4): string {
   let e = `a${i}${v}_`;
   if (c.s.scale) e = `f32x4.mul(${e}, v128.load(sq_, ${intlit(bo)}))`;
   if (c.s.bias) e = `f32x4.add(${e}, v128.load(bq_, ${intlit(bo)}))`;
+  if (c.s.residual) e = `f32x4.add(${e}, ${loadLanes("rq_", bo, lanes)})`;
   if (c.act === "relu") return `f32x4.pmax(f32x4.add(${e}, f32x4.splat(0)), f32x4.splat(0))`;
   return activationSimd(c.act, `(${e})`);
 }
@@ -137,9 +138,9 @@ function storeLanes(ptr: string, imm: number, e: string, lanes: number): string 
 function storePixels(c: DirectCtx, P: number, V: number, fo: string, immBase: number, lanes: number[]): string {
   const lines = [`const bq_: usize = bp_ + <usize>(${fo});`, ...(c.s.scale ? [`const sq_: usize = sp_ + <usize>(${fo});`] : [])];
   for (let i = 0; i < P; i++) {
-    lines.push(`{`, `  const yq_: usize = yp${i}_ + <usize>(${fo});`);
+    lines.push(`{`, `  const yq_: usize = yp${i}_ + <usize>(${fo});`, ...(c.s.residual ? [`  const rq_: usize = residual + (yq_ - y);`] : []));
     for (let v = 0; v < V; v++) {
-      lines.push(storeLanes("yq_", immBase + v * 16, epilogue(c, i, v, immBase + v * 16), lanes[v]!).replace(/^/gm, "  "));
+      lines.push(storeLanes("yq_", immBase + v * 16, epilogue(c, i, v, immBase + v * 16, lanes[v]!), lanes[v]!).replace(/^/gm, "  "));
     }
     lines.push(`}`);
   }
@@ -270,6 +271,7 @@ export function emitConv2dDirect(spec: DirectConvSpec): KernelDef {
   const xImg = spec.h * spec.w * spec.c * 4;
   let loops: string;
   if (pool) {
+    if (spec.residual) throw new Error("internal: emitConv2dDirect: a residual with a fused pool");
     if (pool.poh * pool.ph > spec.oh || pool.pow * pool.pw > spec.ow) throw new Error("internal: emitConv2dDirect: pooling windows past the conv output");
     const P = pool.pw, c = ctx(spec.vectors ?? directBlocking(spec, P).v);
     loops = [
@@ -311,8 +313,8 @@ export function emitConv2dDirect(spec: DirectConvSpec): KernelDef {
   const tag = pool ? ` maxpool ${pool.ph}x${pool.pw}` : "";
   return {
     key: `conv2d_direct:${JSON.stringify({ ...keySpec, activation: act, pixels, vectors })}`,
-    label: `conv2d direct ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${spec.scale ? " scaled" : ""}${act !== "linear" ? " " + act : ""}${tag}`,
-    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), ...(spec.scale ? ["scale"] : []), "scratch"], "n"),
+    label: `conv2d direct ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}${tag}`,
+    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), ...(spec.scale ? ["scale"] : []), ...(spec.residual ? ["residual"] : []), "scratch"], "n"),
     body,
     needs: activationNeeds(act),
     scratchBytes: weights.bytes,

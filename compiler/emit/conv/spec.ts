@@ -12,6 +12,8 @@ export interface Conv2dSpec {
   bias?: boolean;
   /** act(conv·scale + bias) with a per-filter scale (a folded batch normalization); needs `bias`. */
   scale?: boolean;
+  /** act(… + bias + residual): a tensor laid out as y added before the activation (a residual add). */
+  residual?: boolean;
   activation?: ActivationName; relaxed?: boolean; accumulate?: boolean;
 }
 
