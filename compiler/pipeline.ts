@@ -60,7 +60,7 @@ export interface Build {
 
 export type PassName =
   | "check" | "lower" | "autodiff" | "optimizer"
-  | "fold-batch-norm" | "prune-unused-inputs" | "drop-identity-copies" | "fuse-epilogues" | "fuse-conv-pool" | "fuse-pool-grad-relu" | "fuse-elementwise"
+  | "prune-unused-inputs" | "drop-identity-copies" | "fuse-epilogues" | "fuse-conv-pool" | "fuse-pool-grad-relu" | "fuse-elementwise"
   | "split-batch-sums" | "chunk-filter-gradients"
   | "plan" | "select" | "emit" | "asc";
 
@@ -95,17 +95,21 @@ export const PIPELINE: readonly Pass[] = [
   },
   { name: "autodiff", does: "train_step's backward nodes (reverse mode, one rule per primitive)", changesIR: true, run: (b) => differentiate(need(b.lowered, "the IR", "autodiff")) },
   { name: "optimizer", does: "train_step's optimizer: step scalars, clipping, one update sweep per weight", changesIR: true, run: (b) => lowerUpdate(need(b.lowered, "the IR", "optimizer")) },
-  {
-    name: "fold-batch-norm", does: "predict/evaluate: batch normalization after a conv/dense → folded kernel and bias, computed at the program's head", changesIR: true,
-    run: (b) => void (b.options.foldBatchNorm !== false && foldBatchNorm(ir(b, "fold-batch-norm"))),
-  },
   { name: "prune-unused-inputs", does: "drop ew/reduce inputs no expression reads", changesIR: true, run: (b) => pruneUnusedInputs(ir(b, "prune-unused-inputs")) },
   {
     name: "drop-identity-copies", does: "readers of an identity copy read its source", changesIR: true,
     // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
     run: (b) => dropIdentityCopies(ir(b, "drop-identity-copies"), new Set(b.lowered!.trainLayerOutputs.map((o) => o.tensor.id))),
   },
-  { name: "fuse-epilogues", does: "bias add and activation into the matmul/conv kernel", changesIR: true, run: (b) => fuseEpilogues(ir(b, "fuse-epilogues")) },
+  {
+    name: "fuse-epilogues", does: "predict/evaluate: batch normalization folded into the conv/dense before it; bias add, residual add and activation into the matmul/conv kernel", changesIR: true,
+    run(b) {
+      const mod = ir(b, "fuse-epilogues");
+      // First, so that the bias and activation the fold leaves fuse like any other (passes/fold-batch-norm.ts).
+      if (b.options.foldBatchNorm !== false) foldBatchNorm(mod);
+      fuseEpilogues(mod);
+    },
+  },
   { name: "fuse-conv-pool", does: "a 2×2/2 max-pool into the direct conv kernel before it", changesIR: true, run: (b) => fuseConvPool(ir(b, "fuse-conv-pool")) },
   { name: "fuse-pool-grad-relu", does: "the relu derivative into the max-pool gradient", changesIR: true, run: (b) => fusePoolGradRelu(ir(b, "fuse-pool-grad-relu")) },
   { name: "fuse-elementwise", does: "elementwise chains into one loop; elementwise into reductions", changesIR: true, run: (b) => fuseElementwise(ir(b, "fuse-elementwise")) },

@@ -4,7 +4,9 @@
  *  pruneUnusedInputs   ew/reduce inputs no expression reads are dropped (they would block fusion);
  *  dropIdentityCopies  `out = ew(in)` copies (a single gradient contribution passed along) go:
  *                      readers read the source;
- *  fuseEpilogues       matmul/conv2d + bias add + activation → one kernel with the epilogue fused;
+ *  fuseEpilogues       matmul/conv2d + bias add + residual add + activation → one kernel with
+ *                      the epilogue fused (the residual: an add of a tensor complete before
+ *                      the product, read as the product stores);
  *  fuseConvPool        conv2d (small c, direct kernel) → 2×2/2 valid max-pool: the conv stores
  *                      only each window's max (attrs.pool), when the pool is the conv output's
  *                      only reader — so only where nothing else (a pool gradient) needs it;
