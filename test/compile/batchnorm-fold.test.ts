@@ -149,6 +149,26 @@ describe("batch normalization folding", () => {
     expect((await labels(denseGraph())).filter((l) => /^matmul .* scaled( relu)?$/.test(l))).toHaveLength(2);
   });
 
+  it("a threaded build (2 workers) predicts bit for bit what the single-threaded folded build does", async () => {
+    const g = {
+      format: "kiln.graph/v2", name: "fold_threads", inputs: [{ name: "x", shape: [10, 10, 8] }],
+      layers: [
+        { name: "c1", op: "conv2d", filters: 8, kernel_size: 3, padding: "same" }, { name: "bn1", op: "batch_normalization" },
+        { name: "s", op: "add", inputs: ["bn1", "x"] }, { name: "r", op: "activation", activation: "relu" },
+        { name: "f", op: "flatten" }, { name: "d", op: "dense", units: 6 }, { name: "bn2", op: "batch_normalization" },
+      ],
+    };
+    const one = await loadModel((await compile(JSON.stringify(g), { optimizeLevel: 0, maxBatch: 8 })).wasm);
+    const two = await loadModel((await compile(JSON.stringify(g), { optimizeLevel: 0, maxBatch: 8, threads: 2 })).wasm, { threads: 2 });
+    try {
+      two.setWeights(randomizeWeights(one, 9));
+      const feeds = randomFeeds(one.inputs as any, 8, 10);
+      expect(Array.from(two.predict(feeds).bn2!)).toEqual(Array.from(one.predict(feeds).bn2!));
+    } finally {
+      two.dispose();
+    }
+  });
+
   it("leaves the normalization alone when the conv output is also a graph output", async () => {
     const g = { ...convGraph(true, "relu"), outputs: ["c1", "d"] };
     const opts = { optimizeLevel: 0 as const, maxBatch: 2 };
