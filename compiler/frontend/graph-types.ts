@@ -11,7 +11,8 @@ import type { Schedule } from "../optimizers/schedules.js";
 export type DType = "float32" | "int32";
 
 export type ActivationName =
-  | "linear" | "relu" | "sigmoid" | "tanh" | "softmax" | "gelu" | "leaky_relu" | "elu" | "silu" | "softplus";
+  | "linear" | "relu" | "sigmoid" | "tanh" | "softmax" | "gelu" | "leaky_relu" | "elu" | "silu" | "softplus"
+  | "relu6" | "hard_sigmoid" | "hard_sigmoid_legacy" | "hard_silu" | "mish" | "selu" | "exponential" | "log_softmax";
 
 /** Every op name: the keys of the op registry (frontend/ops/index.ts). */
 export type { OpName } from "./ops/index.js";

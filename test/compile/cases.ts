@@ -7,6 +7,11 @@ export interface OpCase {
   graph: any;
 }
 
+import { ACTIVATION_CASES } from "./cases-activations.js";
+import { NORMALIZATION_CASES } from "./cases-normalization.js";
+import { MERGE_CASES } from "./cases-merge.js";
+import { NOISE_CASES } from "./cases-noise.js";
+
 const g = (name: string, inputs: any[], layers: any[], extra: object = {}) => ({
   format: "kiln.graph/v2", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
 });
@@ -165,4 +170,8 @@ export const CASES: OpCase[] = [
   { name: "permute [3, 1, 2] of [2, 3, 4]", graph: g("t", [x([2, 3, 4])], [{ name: "p", op: "permute", dims: [3, 1, 2] }]) },
   { name: "time_distributed dense relu", graph: g("t", [x([4, 5])], [{ name: "td", op: "time_distributed", layer: { op: "dense", units: 3, activation: "relu" } }]) },
   { name: "time_distributed named dense on [T, 2, d], no bias", graph: g("t", [x([3, 2, 4])], [{ name: "td", op: "time_distributed", layer: { op: "dense", name: "proj", units: 6, use_bias: false } }]) },
+  ...ACTIVATION_CASES,
+  ...NORMALIZATION_CASES,
+  ...MERGE_CASES,
+  ...NOISE_CASES,
 ];
