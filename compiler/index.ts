@@ -55,6 +55,12 @@ export interface CompileOptions {
    */
   maxMemory?: number;
   /**
+   * Fold each batch_normalization that follows a conv2d or dense into that layer's kernel
+   * epilogue (a per-channel scale and bias) in predict and evaluate (spec §2.1 "Batch
+   * normalization folding"). Default true; false keeps the separate normalization pass (to compare).
+   */
+  foldBatchNorm?: boolean;
+  /**
    * Training modules only: the learning rate can be changed between steps (`model.learningRate`,
    * the runtime's reduce-LR-on-plateau callback), as Keras's optimizer variable can. The graph's
    * number stays the rate until one is set. Not with a schedule (the schedule owns the rate).
@@ -94,6 +100,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     options: {
       maxBatch, threads, relaxedSimd, optimizeLevel: options.optimizeLevel ?? 0, weights: options.weights,
       guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass, memoryLimit: memoryLimit(options.maxMemory),
+      foldBatchNorm: options.foldBatchNorm,
       settableLearningRate: options.settableLearningRate === true,
     },
   });
