@@ -56,16 +56,17 @@ export function lmGraph(config, { seed = 1, learningRate = 1e-3 } = {}) {
 /**
  * The classifier: the backbone, mean pooling over the positions (reshape to [T, 1, D] and
  * global average pooling, kiln having no 1-D pooling) and a 2-way dense head. `frozen` marks
- * every backbone layer `trainable: false` (features + head only).
+ * every backbone layer `trainable: false` (features + head only). `length` (≤ the context) is
+ * how many tokens of each email it reads; the position table keeps the pretrained size.
  */
-export function classifierGraph(config, { seed = 1, learningRate = 3e-4, frozen = false } = {}) {
+export function classifierGraph(config, { seed = 1, learningRate = 3e-4, frozen = false, length = config.context } = {}) {
   return {
     format: "kiln.graph/v2", name: "gpt_spam", seed,
-    inputs: [{ name: "tokens", shape: [config.context], dtype: "int32" }],
+    inputs: [{ name: "tokens", shape: [length], dtype: "int32" }],
     targets: [{ name: "label", shape: [], dtype: "int32" }],
     layers: [
       ...backboneLayers({ ...config, trainable: !frozen }),
-      { name: "pool_in", op: "reshape", target_shape: [config.context, 1, config.width], inputs: ["ln_f"] },
+      { name: "pool_in", op: "reshape", target_shape: [length, 1, config.width], inputs: ["ln_f"] },
       { name: "pool", op: "global_average_pooling2d", inputs: ["pool_in"] },
       { name: "head", op: "dense", units: 2, inputs: ["pool"] },
     ],
