@@ -22,8 +22,8 @@ const here = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 export const SETTINGS = {
   full: {
     merges: 2000, emailLimit: Infinity, model: { context: 128, width: 128, layers: 2, heads: 4 },
-    epochs: 10, windowsPerEpoch: 800, batchSize: 16, learningRate: 3e-3, evalWindows: 300,
-    fineTune: { length: 64, plan: [{ labels: 50, epochs: 20 }, { labels: 200, epochs: 8 }, { labels: "all", epochs: 1 }], seeds: [1, 2, 3], batchSize: 16, learningRate: 3e-4, frozenLearningRate: 3e-3 },
+    epochs: 10, windowsPerEpoch: 800, batchSize: 8, learningRate: 3e-3, evalWindows: 300,
+    fineTune: { length: 32, plan: [{ labels: 50, epochs: 20 }, { labels: 200, epochs: 8 }, { labels: "all", epochs: 1 }], seeds: [1, 2, 3], batchSize: 16, learningRate: 3e-4, frozenLearningRate: 3e-3 },
   },
   quick: {
     merges: 200, emailLimit: 300, model: { context: 32, width: 32, layers: 1, heads: 2 },
@@ -34,7 +34,8 @@ export const SETTINGS = {
 
 const opts = parseOptions({
   name: "gpt-spam", description: "A small GPT pretrained on the Spam Assassin emails.", outDir: here, defaults: { seed: 1 },
-  extra: (p) => p.option("--windows <n>", "language-model windows per pretraining epoch", intOption),
+  extra: (p) => p.option("--windows <n>", "language-model windows per pretraining epoch", intOption)
+    .option("--pretrain-only", "stop after pretraining and generation (no fine-tuning)", false),
 });
 const settings = { ...SETTINGS[opts.quick ? "quick" : "full"] };
 if (opts.epochs !== undefined) settings.epochs = opts.epochs;
@@ -63,7 +64,7 @@ const lm = await pretrain({
 });
 const params = parameterCount(lm.model);
 const finalNll = lm.history.val_loss.at(-1);
-console.log(`GPT (${params} parameters): held-out ${finalNll.toFixed(4)} nats/token (perplexity ${Math.exp(finalNll).toFixed(1)}) vs bigram ${bigram.nll.toFixed(4)} (perplexity ${Math.exp(bigram.nll).toFixed(1)}): ${(bigram.nll - finalNll).toFixed(4)} nats/token better`);
+console.log(`GPT (${params} parameters): held-out ${finalNll.toFixed(4)} nats/token (perplexity ${Math.exp(finalNll).toFixed(1)}) vs bigram ${bigram.nll.toFixed(4)} (perplexity ${Math.exp(bigram.nll).toFixed(1)}): ${Math.abs(bigram.nll - finalNll).toFixed(4)} nats/token ${finalNll < bigram.nll ? "better" : "worse"} than the bigram`);
 mkdirSync(opts.out, { recursive: true });
 const pretrainedBytes = lm.model.saveWeights();
 writeFileSync(`${opts.dataDir}/gpt-lm.safetensors`, pretrainedBytes);
@@ -83,6 +84,10 @@ for (const [i, prompt] of ["Dear friend,", "I think the problem is", "Subject: "
 
 // 5. Fine-tuning: pretrained vs scratch vs frozen backbone, per label count and seed.
 const ft = settings.fineTune;
+if (opts.pretrainOnly) {
+  writeSummary(opts.summary, { example: "gpt-spam", date: new Date().toISOString().slice(0, 10), quick: !!opts.quick, seed, settings, data: prepared.stats, parameters: params, pretraining: { history: lm.history, heldOutLossBefore: lm.lossBefore, heldOutNll: finalNll }, bigram, samples });
+  process.exit(0);
+}
 const clsTrain = loadData(prepared.files["cls-train"]), clsTest = loadData(prepared.files["cls-test"]);
 const fineTuneRows = await fineTuneAll({
   config, length: ft.length, pretrainedBytes, train: clsTrain, test: clsTest, plan: ft.plan, seeds: ft.seeds,
