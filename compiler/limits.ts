@@ -2,7 +2,7 @@
  * Limits on what one compile may cost, past the front end's limits on the graph text
  * (frontend/parse.ts: bytes, nesting, layers). kiln compiles graphs from strangers: a limit error
  * that names the layer beats a compile that runs for minutes or exhausts memory. Each says what
- * it bounds; `npm run limits-report` compiles a graph at each limit and prints the time.
+ * it bounds; `npm run check-limits` compiles a graph at each limit and prints the time of each pass.
  */
 import { fail } from "./frontend/diagnostics.js";
 import type { Module } from "./ir/ir.js";

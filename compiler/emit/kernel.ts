@@ -34,3 +34,24 @@ export interface KernelDef {
    */
   scratchBytes?: number;
 }
+
+/**
+ * An emitter that returns the kernel it built last time for an equal spec. Emitters are pure
+ * functions of their spec (plain data), and a big graph asks for the same few kernels tens of
+ * thousands of times (one call per node: 10,000 dense layers are 80,000 nodes but a handful of
+ * distinct kernels), so selection costs a JSON key per node instead of generating a kernel body.
+ * The cache is bounded (least recently used first out), so a long-running compiler process keeps
+ * at most `capacity` kernels. KernelDefs are never mutated after emission (the assembler copies).
+ */
+export function memoized<S>(emit: (spec: S) => KernelDef, capacity = 512): (spec: S) => KernelDef {
+  const cache = new Map<string, KernelDef>();
+  return (spec) => {
+    const key = JSON.stringify(spec);
+    let def = cache.get(key);
+    if (def) cache.delete(key); // re-inserted below as the most recent
+    else def = emit(spec);
+    cache.set(key, def);
+    if (cache.size > capacity) cache.delete(cache.keys().next().value!);
+    return def;
+  };
+}

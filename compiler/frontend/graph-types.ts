@@ -11,12 +11,9 @@ export type DType = "float32" | "int32";
 export type ActivationName =
   | "linear" | "relu" | "sigmoid" | "tanh" | "softmax" | "gelu" | "leaky_relu" | "elu" | "silu" | "softplus";
 
-export type OpName =
-  | "dense" | "conv2d" | "max_pooling2d" | "average_pooling2d"
-  | "global_average_pooling2d" | "global_max_pooling2d" | "flatten" | "reshape" | "activation"
-  | "softmax" | "dropout" | "batch_normalization" | "layer_normalization" | "embedding"
-  | "position_embedding" | "simple_rnn" | "lstm" | "gru" | "multi_head_attention"
-  | "add" | "multiply" | "average" | "maximum" | "minimum" | "subtract" | "concatenate";
+/** Every op name: the keys of the op registry (frontend/ops/index.ts). */
+export type { OpName } from "./ops/index.js";
+import type { OpName } from "./ops/index.js";
 
 export type InitializerName =
   | "zeros" | "ones" | "glorot_uniform" | "glorot_normal" | "he_uniform" | "he_normal" | "lecun_normal"

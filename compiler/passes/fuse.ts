@@ -26,9 +26,14 @@ import { MinHeap } from "../util/heap.js";
 /** Activations the matmul/conv epilogues compute (emit/activation.ts). */
 const EPILOGUE_ACTIVATIONS: ReadonlySet<EwUnary & ActivationName> = new Set(["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus"] as const);
 
-/** Runs `rewrite` on every program with a fresh index, then drops the nodes it removed. */
-function eachProgram(mod: Module, rewrite: (ix: ProgramIndex, prog: Program) => void): void {
+/**
+ * Runs `rewrite` on every program that has a `candidate` node, with a fresh index, then drops the
+ * nodes it removed. (A program without candidates costs one scan, not an index: an LSTM has no
+ * conv for fuseConvPool to look at.)
+ */
+function eachProgram(mod: Module, candidate: (n: Node) => boolean, rewrite: (ix: ProgramIndex, prog: Program) => void): void {
   for (const prog of mod.programs) {
+    if (!prog.nodes.some(candidate)) continue;
     const ix = new ProgramIndex(mod, prog);
     rewrite(ix, prog);
     ix.commit();
@@ -80,7 +85,7 @@ export function dropIdentityCopies(mod: Module, keep: ReadonlySet<number>): void
     if (!s) seenIn.set(id, (s = new Set()));
     s.add(prog);
   }
-  eachProgram(mod, (ix, prog) => {
+  eachProgram(mod, isIdentity, (ix, prog) => {
     for (const n of prog.nodes) {
       if (!isIdentity(n)) continue;
       const out = mod.t(n.outputs[0]!), src = mod.t(n.inputs[0]!);
@@ -118,7 +123,7 @@ function epilogueActivation(next: NodeOf<"ew">): (EwUnary & ActivationName) | un
 }
 
 export function fuseEpilogues(mod: Module): void {
-  eachProgram(mod, (ix, prog) => {
+  eachProgram(mod, (n) => n.op === "matmul" || n.op === "conv2d", (ix, prog) => {
     for (const n of prog.nodes) {
       if (n.op !== "matmul" && n.op !== "conv2d") continue;
       if (n.attrs.accumulate) continue;
@@ -156,7 +161,7 @@ function isMaxPool2x2(p: Node | undefined): p is NodeOf<"pool2d"> {
 }
 
 export function fuseConvPool(mod: Module): void {
-  eachProgram(mod, (ix, prog) => {
+  eachProgram(mod, (n) => n.op === "conv2d", (ix, prog) => {
     for (const n of prog.nodes) {
       if (n.op !== "conv2d" || n.attrs.accumulate || n.attrs.pool || !directConvApplies(n.attrs)) continue;
       const out = mod.t(n.outputs[0]!);
@@ -182,7 +187,7 @@ function inputsWrittenBetween(ix: ProgramIndex, p: Node, consumer: Node): boolea
 }
 
 export function fusePoolGradRelu(mod: Module): void {
-  eachProgram(mod, (ix, prog) => {
+  eachProgram(mod, (n) => n.op === "pool2d_grad", (ix, prog) => {
     for (const n of prog.nodes) {
       if (n.op !== "pool2d_grad") continue;
       const a = n.attrs;
@@ -209,7 +214,7 @@ export function fusePoolGradRelu(mod: Module): void {
  * order without rescanning: a producer is looked at again only when a fold changed its consumer.
  */
 export function fuseElementwise(mod: Module): void {
-  eachProgram(mod, (ix, prog) => {
+  eachProgram(mod, isEw, (ix, prog) => {
     const heap = new MinHeap<number>((a, b) => a < b);
     prog.nodes.forEach((n, i) => isEw(n) && heap.push(i));
     const producers = producerIndex(ix, prog);

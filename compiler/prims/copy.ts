@@ -1,7 +1,11 @@
 /** copy: a strided copy (or accumulation) of a box of elements; shape[0] may be a batch Dim. Offsets and strides in elements. */
 import { numel, type Dim } from "../ir/ir.js";
-import { emitCopy } from "../emit/copy.js";
+import { emitCopy as emitCopyUncached } from "../emit/copy.js";
 import { isBatchDim, type GradRule, type PrimDef } from "./prim.js";
+import { memoized } from "../emit/kernel.js";
+
+// Selection runs once per node; equal specs get the kernel already built (emit/kernel.ts: memoized).
+const emitCopy = memoized(emitCopyUncached);
 
 export interface CopyAttrs {
   shape: Dim[];

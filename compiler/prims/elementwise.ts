@@ -7,9 +7,14 @@
 import { numel, type Dim, type Tensor } from "../ir/ir.js";
 import { X, type EwExpr, type EwInput, type EwUnary } from "../ir/expr.js";
 import { diff } from "../ir/expr-diff.js";
-import { emitElementwise } from "../emit/elementwise.js";
-import { emitFill } from "../emit/copy.js";
+import { emitElementwise as emitElementwiseUncached } from "../emit/elementwise.js";
+import { emitFill as emitFillUncached } from "../emit/copy.js";
 import { isBatchDim, type GradContext, type GradRule, type PrimDef } from "./prim.js";
+import { memoized } from "../emit/kernel.js";
+
+// Selection runs once per node; equal specs get the kernel already built (emit/kernel.ts: memoized).
+const emitElementwise = memoized(emitElementwiseUncached);
+const emitFill = memoized(emitFillUncached);
 
 export interface EwAttrs {
   rows: Dim;

@@ -5,8 +5,12 @@
  */
 import type { ActivationName } from "../frontend/graph-types.js";
 import { numel, type Dim, type NodeOf, type Tensor } from "../ir/ir.js";
-import { emitMatmul } from "../emit/matmul.js";
+import { emitMatmul as emitMatmulUncached } from "../emit/matmul.js";
 import { isBatchDim, columnParts, type GradRule, type PrimDef } from "./prim.js";
+import { memoized } from "../emit/kernel.js";
+
+// Selection runs once per node; equal specs get the kernel already built (emit/kernel.ts: memoized).
+const emitMatmul = memoized(emitMatmulUncached);
 
 export interface MatmulBatchLevel { count: Dim; strideA: number; strideB: number; strideC: number }
 

@@ -6,9 +6,13 @@
 import type { Dim, Tensor } from "../ir/ir.js";
 import type { EwExpr, EwInput } from "../ir/expr.js";
 import type { KernelDef } from "../emit/kernel.js";
-import { emitReduce } from "../emit/reduce.js";
+import { emitReduce as emitReduceUncached } from "../emit/reduce.js";
 import { domainGrad } from "./elementwise.js";
 import { isBatchDim, type GradRule, type PrimDef } from "./prim.js";
+import { memoized } from "../emit/kernel.js";
+
+// Selection runs once per node; equal specs get the kernel already built (emit/kernel.ts: memoized).
+const emitReduce = memoized(emitReduceUncached);
 
 export interface ReduceAttrs {
   outer: Dim; mid: number; inner: number;

@@ -8,6 +8,7 @@
  *    and every primitive without one says why;
  *  - the pass pipeline's names are unique and each pass says what it does.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { OpName } from "../../compiler/frontend/graph-types.js";
 import { OP_NAMES } from "../../compiler/frontend/ops/index.js";
@@ -127,5 +128,12 @@ describe("the pass pipeline", () => {
 
   it("says what every pass does", () => {
     expect(PIPELINE.filter((p) => !p.does.trim()).map((p) => p.name)).toEqual([]);
+  });
+
+  it("is drawn in docs/architecture.md: every pass, in pipeline order, in the diagram", () => {
+    const doc = readFileSync("docs/architecture.md", "utf8");
+    const diagram = doc.slice(doc.indexOf("```\ngraph.json"), doc.indexOf("model.wasm"));
+    const drawn = [...diagram.matchAll(/^  ([a-z][a-z-]*) {2,}/gm)].map((m) => m[1]);
+    expect(drawn).toEqual(PIPELINE.map((p) => p.name));
   });
 });

@@ -234,9 +234,10 @@ function directScratch(s: DirectConvSpec, taps: DirectCtx["taps"], fp: number): 
     return { code: lines.join("\n"), bytes: tabBytes };
   }
   const wBytes = roundUp(K * fp * 4, 64);
+  // A loop, not a line per filter: the source stays the same size whatever `filters` is.
   const row = (dst: string, src: string) => [
-    ...Array.from({ length: s.f }, (_, j) => `store<f32>(${dst}, load<f32>(${src}, ${intlit(j * 4)}), ${intlit(j * 4)});`),
-    ...Array.from({ length: fp - s.f }, (_, j) => `store<f32>(${dst}, 0, ${intlit((s.f + j) * 4)});`),
+    `memory.copy(${dst}, ${src}, ${intlit(s.f * 4)});`,
+    `memory.fill(${dst} + ${intlit(s.f * 4)}, 0, ${intlit((fp - s.f) * 4)});`,
   ].join("\n");
   lines.push(
     `const wp_: usize = scratch + ${intlit(tabBytes)};`,

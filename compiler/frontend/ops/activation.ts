@@ -4,8 +4,10 @@
  */
 import type { OpDef } from "./op.js";
 import { activationAttr, axisAttr, normActivation, normAxis } from "./attrs.js";
+import { lowerActivation, lowerSoftmax } from "../../passes/lower/layers.js";
 
 export const activation: OpDef = {
+  lower: lowerActivation,
   name: "activation",
   description: "Applies an activation function elementwise; same shape.",
   minInputs: 1,
@@ -18,6 +20,7 @@ export const activation: OpDef = {
 };
 
 export const softmax: OpDef = {
+  lower: lowerSoftmax,
   name: "softmax",
   description: "Softmax along one axis; same shape.",
   minInputs: 1,

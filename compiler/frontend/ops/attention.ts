@@ -5,8 +5,10 @@
  */
 import type { OpDef } from "./op.js";
 import { boolAttr, expectRank, fmtShape, initAttr, initializer, sizeAttr, withDefaults } from "./attrs.js";
+import { lowerMultiHeadAttention } from "../../passes/lower/attention.js";
 
 export const multi_head_attention: OpDef = {
+  lower: lowerMultiHeadAttention,
   name: "multi_head_attention",
   description: "Multi-head attention; inputs [query], [query, value] or [query, value, key]: [T, Dq] -> [T, Dq].",
   minInputs: 1,

@@ -7,6 +7,7 @@ import type { OpContext, OpDef } from "./op.js";
 import {
   activationAttr, boolAttr, expectRank, fmtDims, initAttr, initializer, normActivation, pair, pairAttr, sizeAttr, withDefaults,
 } from "./attrs.js";
+import { lowerConv2d } from "../../passes/lower/layers.js";
 
 export const PADDING_ATTR = {
   title: 'one of "valid", "same"',
@@ -46,6 +47,7 @@ export function windowShape(
 }
 
 export const conv2d: OpDef = {
+  lower: lowerConv2d,
   name: "conv2d",
   description: "2-D convolution, channels last: [H, W, C] -> [H', W', filters].",
   minInputs: 1,

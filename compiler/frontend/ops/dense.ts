@@ -4,8 +4,10 @@
  */
 import type { OpDef } from "./op.js";
 import { activationAttr, boolAttr, fmtShape, initAttr, initializer, normActivation, sizeAttr, withDefaults } from "./attrs.js";
+import { lowerDense } from "../../passes/lower/layers.js";
 
 export const dense: OpDef = {
+  lower: lowerDense,
   name: "dense",
   description: "Fully connected layer on the last axis: [..., d] -> [..., units].",
   minInputs: 1,

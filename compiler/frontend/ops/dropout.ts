@@ -3,8 +3,10 @@
  * The rate must lie in [0, 1) (1 would divide by zero in the 1/(1−rate) scale).
  */
 import type { OpDef } from "./op.js";
+import { lowerDropout } from "../../passes/lower/layers.js";
 
 export const dropout: OpDef = {
+  lower: lowerDropout,
   name: "dropout",
   description: "Inverted dropout (scale 1/(1-rate)) in training steps, identity in predict/evaluate.",
   minInputs: 1,

@@ -4,8 +4,10 @@
  */
 import type { OpDef } from "./op.js";
 import { expectRank, initAttr, initializer, sizeAttr, withDefaults } from "./attrs.js";
+import { lowerEmbedding, lowerPositionEmbedding } from "../../passes/lower/layers.js";
 
 export const embedding: OpDef = {
+  lower: lowerEmbedding,
   name: "embedding",
   description: "Looks up int32 token ids in a table: [T] -> [T, output_dim].",
   minInputs: 1,
@@ -28,6 +30,7 @@ export const embedding: OpDef = {
 };
 
 export const position_embedding: OpDef = {
+  lower: lowerPositionEmbedding,
   name: "position_embedding",
   description: "Learned position vectors for positions 0..T-1 of a [T, D] input (add them with `add`).",
   minInputs: 1,

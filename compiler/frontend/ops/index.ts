@@ -2,7 +2,6 @@
  * The op registry: the single place an op is defined. Everything else (schema generation,
  * validation, shape inference, parameter counting, later lowering) looks ops up here.
  */
-import type { OpName } from "../graph-types.js";
 import type { OpDef } from "./op.js";
 import { dense } from "./dense.js";
 import { conv2d } from "./conv.js";
@@ -18,12 +17,20 @@ import { add, average, concatenate, maximum, minimum, multiply, subtract } from 
 
 export type { OpDef, OpContext, WeightDecl, JsonSchema } from "./op.js";
 
-export const OPS: Record<OpName, OpDef> = {
+/**
+ * Every op, by its name in graph files. `OpName` is derived from these keys, so adding an op is
+ * its OpDef plus one entry here; each entry's `name` must equal its key (checked at load).
+ */
+const REGISTRY = {
   dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d,
   flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization,
   embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention,
   add, multiply, average, maximum, minimum, subtract, concatenate,
-};
+} satisfies Record<string, OpDef>;
+
+export type OpName = keyof typeof REGISTRY;
+export const OPS: Readonly<Record<OpName, OpDef>> = REGISTRY;
+for (const [key, def] of Object.entries(OPS)) if (def.name !== key) throw new Error(`internal: op registry key ${key} holds the OpDef of ${def.name}`);
 
 export const OP_NAMES = Object.keys(OPS) as OpName[];
 

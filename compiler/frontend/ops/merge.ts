@@ -4,6 +4,8 @@
  */
 import type { OpContext, OpDef } from "./op.js";
 import { axisAttr, fmtShape, kerasAxis, normAxis } from "./attrs.js";
+import { lowerConcatenate } from "../../passes/lower/layers.js";
+import { lowerMerge } from "../../passes/lower/layers.js";
 
 type Elementwise = "add" | "multiply" | "average" | "maximum" | "minimum" | "subtract";
 
@@ -20,6 +22,7 @@ function sameShapes(xs: readonly (readonly number[])[], ctx: OpContext, op: stri
 
 function elementwise(name: Elementwise, description: string): OpDef {
   return {
+    lower: lowerMerge(name),
     name,
     description,
     minInputs: 2,
@@ -39,6 +42,7 @@ export const minimum = elementwise("minimum", "Elementwise minimum of two or mor
 export const subtract = elementwise("subtract", "First input minus the second (exactly two inputs of one shape).");
 
 export const concatenate: OpDef = {
+  lower: lowerConcatenate,
   name: "concatenate",
   description: "Joins two or more inputs along `axis`; their shapes must match on every other axis.",
   minInputs: 2,

@@ -5,6 +5,7 @@
  */
 import type { OpDef, WeightDecl } from "./op.js";
 import { axisAttr, fmtShape, initAttr, initializer, kerasAxis, normAxis, withDefaults } from "./attrs.js";
+import { lowerBatchNorm, lowerLayerNorm } from "../../passes/lower/layers.js";
 
 const epsilonAttr = {
   title: "a number > 0",
@@ -15,6 +16,7 @@ const epsilonAttr = {
 };
 
 export const batch_normalization: OpDef = {
+  lower: lowerBatchNorm,
   name: "batch_normalization",
   description: "Batch normalization over every axis but `axis` (batch statistics in training, moving ones otherwise).",
   minInputs: 1,
@@ -56,6 +58,7 @@ export const batch_normalization: OpDef = {
 };
 
 export const layer_normalization: OpDef = {
+  lower: lowerLayerNorm,
   name: "layer_normalization",
   description: "Layer normalization of each example over the last axis.",
   minInputs: 1,

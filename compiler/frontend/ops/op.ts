@@ -1,10 +1,11 @@
 /**
  * The op contract. Every op of spec §2 is defined once, in one OpDef: its attribute schema (from
  * which schemas/graph.schema.json is generated), how raw attributes are normalized, how the output
- * shape follows from the input shapes, and which weights it owns. Later stages (lowering) add
- * their own fields next to these, so the registry in ops/index.ts stays the single place an op lives.
+ * shape follows from the input shapes, which weights it owns, and how it lowers to primitives
+ * (`lower`), so the registry in ops/index.ts stays the single place an op lives.
  */
-import type { Attrs, DType, Initializer, OpName } from "../graph-types.js";
+import type { Attrs, DType, Initializer } from "../graph-types.js";
+import type { Lowering } from "../../passes/lower/layers.js";
 
 /** kiln.graph/v2 counts axes as Keras (0 is the batch axis); kiln.graph/v1 counted within one example. */
 export type AxisCounting = "keras" | "example";
@@ -37,7 +38,8 @@ export interface WeightDecl {
 }
 
 export interface OpDef {
-  name: OpName;
+  /** Its key in the registry (ops/index.ts), which the graph file's `op` names. */
+  name: string;
   /** One sentence for the schema's description of this op. */
   description: string;
   minInputs: number;
@@ -53,4 +55,6 @@ export interface OpDef {
   shape(inputShapes: readonly (readonly number[])[], attrs: Attrs, ctx: OpContext): number[] | undefined;
   /** The layer's weights in Keras layout (spec §2 table). */
   weights(inputShapes: readonly (readonly number[])[], attrs: Attrs): WeightDecl[];
+  /** How the checked layer becomes IR primitives (the lower pass calls it; Keras semantics). */
+  lower: Lowering;
 }

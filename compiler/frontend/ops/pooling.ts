@@ -5,9 +5,11 @@
 import type { OpDef } from "./op.js";
 import { expectRank, pair, pairAttr, withDefaults } from "./attrs.js";
 import { PADDING_ATTR, windowShape } from "./conv.js";
+import { lowerGlobalPool2d, lowerPool2d } from "../../passes/lower/layers.js";
 
 function pool2d(name: "max_pooling2d" | "average_pooling2d", kind: string): OpDef {
   return {
+    lower: lowerPool2d(name === "max_pooling2d" ? "max" : "avg"),
     name,
     description: `${kind} pooling over 2-D windows, channels last: [H, W, C] -> [H', W', C].`,
     minInputs: 1,
@@ -34,6 +36,7 @@ function pool2d(name: "max_pooling2d" | "average_pooling2d", kind: string): OpDe
 
 function globalPool(name: "global_average_pooling2d" | "global_max_pooling2d", kind: string): OpDef {
   return {
+    lower: lowerGlobalPool2d(name === "global_max_pooling2d" ? "max" : "avg"),
     name,
     description: `Global ${kind} pooling over H and W: [H, W, C] -> [C].`,
     minInputs: 1,

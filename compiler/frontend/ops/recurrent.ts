@@ -6,9 +6,13 @@
 import type { OpDef } from "./op.js";
 import { COMPILE_LIMITS } from "../../limits.js";
 import { activationAttr, boolAttr, expectRank, initAttr, initializer, normActivation, sizeAttr, withDefaults } from "./attrs.js";
+import { lowerGru, lowerLstm, lowerSimpleRnn } from "../../passes/lower/recurrent.js";
+import type { Lowering } from "../../passes/lower/layers.js";
 
 type Kind = "simple_rnn" | "lstm" | "gru";
 const GATES: Record<Kind, number> = { simple_rnn: 1, lstm: 4, gru: 3 };
+
+const LOWERINGS: Record<Kind, Lowering> = { simple_rnn: lowerSimpleRnn, lstm: lowerLstm, gru: lowerGru };
 
 function recurrent(name: Kind, description: string): OpDef {
   const attrs = {
@@ -20,6 +24,7 @@ function recurrent(name: Kind, description: string): OpDef {
     bias_initializer: initAttr("zeros", "bias"),
   };
   return {
+    lower: LOWERINGS[name],
     name,
     description,
     minInputs: 1,

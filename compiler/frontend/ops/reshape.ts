@@ -4,8 +4,10 @@
  */
 import type { OpDef } from "./op.js";
 import { MAX_DIM, checkedProduct, fmtShape } from "./attrs.js";
+import { lowerReshape } from "../../passes/lower/layers.js";
 
 export const flatten: OpDef = {
+  lower: lowerReshape,
   name: "flatten",
   description: "Flattens each example to one axis: [...] -> [product].",
   minInputs: 1,
@@ -17,6 +19,7 @@ export const flatten: OpDef = {
 };
 
 export const reshape: OpDef = {
+  lower: lowerReshape,
   name: "reshape",
   description: "Reshapes each example to target_shape (same element count; one entry may be -1).",
   minInputs: 1,

@@ -7,7 +7,7 @@
 import type { Tensor } from "../../ir/ir.js";
 import type { Lowering } from "./layers.js";
 
-const mha: Lowering = (b, layer, inputs) => {
+export const lowerMultiHeadAttention: Lowering = (b, layer, inputs) => {
   const { num_heads: H, key_dim: dk, value_dim: dv, causal } = layer.attrs as any;
   const query = inputs[0]!, value = inputs[1] ?? query, key = inputs[2] ?? value;
   const [T, Dq] = query.shape as [number, number];
@@ -42,4 +42,3 @@ const mha: Lowering = (b, layer, inputs) => {
   return b.addBias(out, b.weight(layer, "attention_output/bias"));
 };
 
-export const ATTENTION: Record<string, Lowering> = { multi_head_attention: mha };

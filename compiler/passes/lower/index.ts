@@ -12,13 +12,9 @@ import { Module, numel, type Node, type Program, type Tensor } from "../../ir/ir
 import { backward } from "../autodiff.js";
 import { Builder, type Mode } from "./builder.js";
 import { checkNodeLimit } from "../../limits.js";
-import { FEEDFORWARD, type Lowering } from "./layers.js";
-import { RECURRENT } from "./recurrent.js";
-import { ATTENTION } from "./attention.js";
+import { OPS } from "../../frontend/ops/index.js";
 import { lowerLoss } from "./loss.js";
 import { lowerOptimizer } from "./optimizer.js";
-
-export const LOWERINGS: Record<string, Lowering> = { ...FEEDFORWARD, ...RECURRENT, ...ATTENTION };
 
 export interface Lowered {
   mod: Module;
@@ -112,10 +108,8 @@ function forward(lw: Lowered, prog: Program, mode: Mode): Map<string, Tensor> {
 }
 
 function lowerLayer(b: Builder, layer: Layer): Tensor {
-  const lowering = LOWERINGS[layer.op];
-  if (!lowering) throw new Error(`internal: no lowering for op ${layer.op}`);
   b.layer = layer.name;
-  const y = lowering(b, layer, layer.inputs.map((n) => b.values.get(n)!));
+  const y = OPS[layer.op].lower(b, layer, layer.inputs.map((n) => b.values.get(n)!));
   if (numel(y.shape) !== numel(layer.shape)) throw new Error(`internal: ${layer.name} lowered to ${y.shape} but its shape is ${layer.shape}`);
   return y.shape.join() === layer.shape.join() ? y : b.alias(y, layer.shape);
 }

@@ -8,6 +8,7 @@ import { numel, type Tensor } from "../../ir/ir.js";
 import { Builder } from "./builder.js";
 import { FULL, SCALAR, X, perCol, perRow, type EwBinary, type EwInput } from "../../ir/expr.js";
 
+/** How an op becomes primitives: its output tensor from the layer and its input tensors. Declared on the OpDef (`lower`). */
 export type Lowering = (b: Builder, layer: Layer, inputs: Tensor[]) => Tensor;
 
 const a = (layer: Layer) => layer.attrs as any;
@@ -28,7 +29,7 @@ function window2d(layer: Layer, x: Tensor, k: number[], s: number[], d: number[]
   return { h, w, c, oh: ph.out, ow: pw.out, padTop: ph.before, padLeft: pw.before };
 }
 
-const dense: Lowering = (b, layer, [x]) => {
+export const lowerDense: Lowering = (b, layer, [x]) => {
   const { units, use_bias, activation } = a(layer);
   const d = x!.shape.at(-1)!;
   const y = b.matmul(x!, b.weight(layer, "kernel"), b.act([...x!.shape.slice(0, -1), units]), { m: b.rows(x!), k: d, n: units });
@@ -36,7 +37,7 @@ const dense: Lowering = (b, layer, [x]) => {
   return b.activation(z, activation as ActivationName);
 };
 
-const conv2d: Lowering = (b, layer, [x]) => {
+export const lowerConv2d: Lowering = (b, layer, [x]) => {
   const { filters, kernel_size, strides, dilation_rate, padding: pad, use_bias, activation } = a(layer);
   const g = window2d(layer, x!, kernel_size, strides, dilation_rate, pad);
   const spec = { ...g, f: filters, kh: kernel_size[0], kw: kernel_size[1], sh: strides[0], sw: strides[1], dh: dilation_rate[0], dw: dilation_rate[1] };
@@ -46,7 +47,7 @@ const conv2d: Lowering = (b, layer, [x]) => {
   return b.activation(z, activation as ActivationName);
 };
 
-function pool(kind: "max" | "avg"): Lowering {
+export function lowerPool2d(kind: "max" | "avg"): Lowering {
   return (b, layer, [x]) => {
     const { pool_size, strides, padding: pad } = a(layer);
     const g = window2d(layer, x!, pool_size, strides, [1, 1], pad);
@@ -57,7 +58,7 @@ function pool(kind: "max" | "avg"): Lowering {
 }
 
 /** Global pooling is pooling with one window over the whole image (and the pooling gradient). */
-function globalPool(kind: "max" | "avg"): Lowering {
+export function lowerGlobalPool2d(kind: "max" | "avg"): Lowering {
   return (b, layer, [x]) => {
     const [h, w, c] = x!.shape as [number, number, number];
     const y = b.act([c]);
@@ -66,12 +67,12 @@ function globalPool(kind: "max" | "avg"): Lowering {
   };
 }
 
-const reshapeLike: Lowering = (b, layer, [x]) => b.alias(x!, layer.shape);
+export const lowerReshape: Lowering = (b, layer, [x]) => b.alias(x!, layer.shape);
 
-const activationLayer: Lowering = (b, layer, [x]) => b.activation(x!, a(layer).activation);
-const softmaxLayer: Lowering = (b, layer, [x]) => b.softmax(x!, a(layer).axis);
+export const lowerActivation: Lowering = (b, layer, [x]) => b.activation(x!, a(layer).activation);
+export const lowerSoftmax: Lowering = (b, layer, [x]) => b.softmax(x!, a(layer).axis);
 
-const dropout: Lowering = (b, layer, [x]) => {
+export const lowerDropout: Lowering = (b, layer, [x]) => {
   const { rate } = a(layer);
   // Dropout is active in every training step, frozen or not (only batch normalization is special).
   if (b.mode !== "train" || rate === 0) return b.alias(x!, x!.shape);
@@ -97,7 +98,7 @@ function requireLastAxis(layer: Layer, x: Tensor): void {
 }
 
 /** Batch normalization (Keras): statistics per channel of `axis`, over the batch and every other axis. */
-const batchNorm: Lowering = (b, layer, [x]) => {
+export const lowerBatchNorm: Lowering = (b, layer, [x]) => {
   const axis: number = a(layer).axis;
   if (axis === x!.shape.length - 1) return batchNormLastAxis(b, layer, x!);
   // Per example, x is [P, C, Q] with C on `axis`.
@@ -143,7 +144,7 @@ function batchNormLastAxis(b: Builder, layer: Layer, x: Tensor): Tensor {
   return normalize(b, x!, mean, perCol(c), variance, epsilon, gamma!, beta!);
 }
 
-const layerNorm: Lowering = (b, layer, [x]) => {
+export const lowerLayerNorm: Lowering = (b, layer, [x]) => {
   requireLastAxis(layer, x!);
   const { epsilon } = a(layer);
   const c = x!.shape.at(-1)!;
@@ -157,14 +158,14 @@ const layerNorm: Lowering = (b, layer, [x]) => {
   return normalize(b, x!, mean, perRow(c), variance, epsilon, b.weight(layer, "gamma"), b.weight(layer, "beta"));
 };
 
-const embedding: Lowering = (b, layer, [ids]) => {
+export const lowerEmbedding: Lowering = (b, layer, [ids]) => {
   const { input_dim, output_dim } = a(layer);
   const y = b.act([...ids!.shape, output_dim]);
   b.mod.node(b.prog, "gather", [ids!, b.weight(layer, "embeddings")], [y], { rows: { batch: numel(ids!.shape) }, dim: output_dim, vocab: input_dim }, layer.name);
   return y;
 };
 
-const positionEmbedding: Lowering = (b, layer, [x]) => {
+export const lowerPositionEmbedding: Lowering = (b, layer, [x]) => {
   // The first T rows of the table, the same for every example: a [T·D] vector repeated per example.
   const n = numel(x!.shape);
   return b.ew(X.in(0), [[b.weight(layer, "embeddings"), perCol(n)]], b.act(x!.shape), n);
@@ -172,7 +173,7 @@ const positionEmbedding: Lowering = (b, layer, [x]) => {
 
 const MERGE_OPS = { add: "add", multiply: "mul", average: "add", maximum: "max", minimum: "min", subtract: "sub" } as const satisfies Record<string, EwBinary>;
 
-function merge(kind: keyof typeof MERGE_OPS): Lowering {
+export function lowerMerge(kind: keyof typeof MERGE_OPS): Lowering {
   return (b, layer, xs) => {
     const op = MERGE_OPS[kind];
     let expr = X.in(0);
@@ -182,7 +183,7 @@ function merge(kind: keyof typeof MERGE_OPS): Lowering {
   };
 }
 
-const concatenate: Lowering = (b, layer, xs) => {
+export const lowerConcatenate: Lowering = (b, layer, xs) => {
   const axis: number = a(layer).axis;
   const y = b.act(layer.shape);
   const pre = numel(layer.shape.slice(0, axis));
@@ -195,17 +196,4 @@ const concatenate: Lowering = (b, layer, xs) => {
     offset += run;
   }
   return y;
-};
-
-export const FEEDFORWARD: Record<string, Lowering> = {
-  dense, conv2d,
-  max_pooling2d: pool("max"), average_pooling2d: pool("avg"),
-  global_max_pooling2d: globalPool("max"), global_average_pooling2d: globalPool("avg"),
-  flatten: reshapeLike, reshape: reshapeLike,
-  activation: activationLayer, softmax: softmaxLayer, dropout,
-  batch_normalization: batchNorm, layer_normalization: layerNorm,
-  embedding, position_embedding: positionEmbedding,
-  add: merge("add"), multiply: merge("multiply"), average: merge("average"),
-  maximum: merge("maximum"), minimum: merge("minimum"), subtract: merge("subtract"),
-  concatenate,
 };

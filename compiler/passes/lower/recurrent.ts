@@ -64,7 +64,7 @@ function unroll(b: Builder, layer: Layer, x: Tensor, cellOf: (u: number) => Cell
   return seq ?? state.h;
 }
 
-const simpleRnn: Lowering = (b, layer, [x]) => {
+export const lowerSimpleRnn: Lowering = (b, layer, [x]) => {
   const act = (layer.attrs as any).activation as string;
   const bias = (layer.attrs as any).use_bias === false ? undefined : b.weight(layer, "bias");
   return unroll(b, layer, x!, () => ({
@@ -75,7 +75,7 @@ const simpleRnn: Lowering = (b, layer, [x]) => {
   }));
 };
 
-const lstm: Lowering = (b, layer, [x]) => {
+export const lowerLstm: Lowering = (b, layer, [x]) => {
   const u = (layer.attrs as any).units as number;
   const bias = b.weight(layer, "bias");
   const slices = [0, 1, 2, 3].map((g) => gateSlice(b, bias, 1, 4, u, g));
@@ -94,7 +94,7 @@ const lstm: Lowering = (b, layer, [x]) => {
   }));
 };
 
-const gru: Lowering = (b, layer, [x]) => {
+export const lowerGru: Lowering = (b, layer, [x]) => {
   const u = (layer.attrs as any).units as number;
   const bias = b.weight(layer, "bias");
   const inBias = [0, 1, 2].map((g) => gateSlice(b, bias, 1, 3, u, g, 0));
@@ -114,4 +114,3 @@ const gru: Lowering = (b, layer, [x]) => {
   }));
 };
 
-export const RECURRENT: Record<string, Lowering> = { simple_rnn: simpleRnn, lstm, gru };
