@@ -35,11 +35,13 @@ export const SETTINGS = {
 const opts = parseOptions({
   name: "gpt-spam", description: "A small GPT pretrained on the Spam Assassin emails.", outDir: here, defaults: { seed: 1 },
   extra: (p) => p.option("--windows <n>", "language-model windows per pretraining epoch", intOption)
-    .option("--pretrain-only", "stop after pretraining and generation (no fine-tuning)", false),
+    .option("--pretrain-only", "stop after pretraining and generation (no fine-tuning)", false)
+    .option("--merges <n>", "BPE merges (vocabulary = 257 + merges)", intOption),
 });
 const settings = { ...SETTINGS[opts.quick ? "quick" : "full"] };
 if (opts.epochs !== undefined) settings.epochs = opts.epochs;
 if (opts.windows !== undefined) settings.windowsPerEpoch = opts.windows;
+if (opts.merges !== undefined) settings.merges = opts.merges;
 const seed = opts.seed;
 
 // 1. Data: BPE on the train emails, windows, classification rows.
@@ -70,7 +72,10 @@ const pretrainedBytes = lm.model.saveWeights();
 writeFileSync(`${opts.dataDir}/gpt-lm.safetensors`, pretrainedBytes);
 
 const svg = `${opts.out}/learning-curve.svg`;
-writeLearningCurve(svg, lm.history, { title: `GPT pretraining on Spam Assassin emails: loss per epoch (${settings.windowsPerEpoch} windows of ${config.context} tokens), nats/token` });
+writeLearningCurve(svg, lm.history, {
+  title: `GPT pretraining on Spam Assassin emails: train vs held-out (validation) per epoch of ${settings.windowsPerEpoch} windows of ${config.context} tokens; bigram ${bigram.nll.toFixed(3)} nats/token`,
+  panels: [{ key: "loss", label: "Loss" }, { key: "perplexity", label: "Perplexity" }],
+});
 console.log(`wrote ${svg}`);
 
 // 4. Generation (no key/value cache: every token reruns the whole window; see generate.mjs).

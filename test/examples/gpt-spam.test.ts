@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { EXAMPLE_TIMEOUT, expectLossFalls, runExample } from "./helpers.js";
+import { EXAMPLE_TIMEOUT, expectLearningCurve, expectLossFalls, runExample } from "./helpers.js";
 
 describe("examples/gpt-spam", () => {
   test("run.mjs --quick: pretraining loss falls; fine-tuning beats chance; table and files written", async () => {
@@ -29,6 +29,7 @@ describe("examples/gpt-spam", () => {
     expect(summary.fineTuning.testEmails).toBeGreaterThan(100);
     expect(stdout).toContain("| labelled emails | pretrained + fine-tuned | from scratch | frozen backbone |");
     expect(stdout).toMatch(/generated \d+ tokens/);
+    expectLearningCurve(join(dir, "learning-curve.svg"), ["Loss", "Perplexity"]);
   }, EXAMPLE_TIMEOUT);
 });
 
