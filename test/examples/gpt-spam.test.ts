@@ -78,3 +78,43 @@ describe("gpt-spam sampling (generate.mjs)", () => {
     expect(calls).toBe(before);
   });
 });
+
+describe("gpt-spam fine-tuning helpers (finetune.mjs, model.mjs)", () => {
+  const load = async (file: string): Promise<any> => import(new URL(`../../examples/gpt-spam/${file}`, import.meta.url).href);
+
+  test("the classifier takes the language model's weights by name: backbone copied, head and optimizer state left out", async () => {
+    const { compile } = await import("../../compiler/index.js");
+    const { loadModel } = await import("../../runtime/index.js");
+    const { lmGraph, classifierGraph } = await load("model.mjs");
+    const { transferableWeights } = await load("finetune.mjs");
+    const config = { vocab: 300, context: 8, width: 8, layers: 1, heads: 2 };
+    const lm = await loadModel((await compile(lmGraph(config, { seed: 5 }), { maxBatch: 2, optimizeLevel: 0 })).wasm);
+    // One training step so the file also holds optimizer state (optimizer/… and the I32 step).
+    const tokens = new Int32Array(16).map((_, i) => (i * 37) % 300);
+    lm.trainStep({ tokens, next: tokens.map((t) => (t + 1) % 300) });
+    const bytes = lm.saveWeights();
+    const cls = await loadModel((await compile(classifierGraph(config, { seed: 9, length: 4 }), { maxBatch: 2, optimizeLevel: 0 })).wasm);
+    const headBefore = cls.getWeights()["head/kernel"]!;
+    const moved = transferableWeights(bytes, cls);
+    expect(Object.keys(moved)).toContain("b0_att/query/kernel");
+    expect(Object.keys(moved).some((n) => n.startsWith("optimizer/") || n.startsWith("logits/") || n.startsWith("head/"))).toBe(false);
+    cls.setWeights(moved);
+    const after = cls.getWeights(), source = lm.getWeights();
+    for (const name of Object.keys(moved)) expect(Array.from(after[name]!)).toEqual(Array.from(source[name]!));
+    // Every classifier weight but the head's came from the language model.
+    expect(cls.weights.map((w: any) => w.name).filter((n: string) => !(n in moved)).sort()).toEqual(["head/bias", "head/kernel"]);
+    expect(Array.from(after["head/kernel"]!)).toEqual(Array.from(headBefore));
+  });
+
+  test("scores: accuracy, F1 on spam and balanced accuracy from 2-way logits", async () => {
+    const { classificationScores } = await load("finetune.mjs");
+    // guesses: 1, 0, 1, 0 against labels 1, 1, 0, 0 → tp 1, fn 1, fp 1, tn 1
+    const s = classificationScores(new Float32Array([0, 1, 1, 0, 0, 2, 3, 0]), [1, 1, 0, 0]);
+    expect(s.accuracy).toBe(0.5);
+    expect(s.f1Spam).toBe(0.5);
+    expect(s.balancedAccuracy).toBe(0.5);
+    // Always "ham": accuracy is the ham share, balanced accuracy 0.5, F1 on spam 0.
+    const ham = classificationScores(new Float32Array([1, 0, 1, 0, 1, 0, 1, 0]), [0, 0, 0, 1]);
+    expect(ham).toEqual({ accuracy: 0.75, f1Spam: 0, balancedAccuracy: 0.5 });
+  });
+});
