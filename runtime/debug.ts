@@ -6,7 +6,7 @@
  * weights or optimizer state: in debug builds they are checksummed around each call.
  */
 import { KilnError } from "./errors.js";
-import type { Manifest } from "./manifest.js";
+import { bad, isInt, isObject, type Checker, type Manifest } from "./manifest.js";
 
 const PATTERN = 0x7fc0dead; // a NaN no kernel computes
 
@@ -16,6 +16,12 @@ export interface DebugInfo {
 }
 
 type Guards = [number, number][];
+
+/** Fills the persistent guards of a debug build's fresh memory; returns the checked way to run its programs. */
+export function attach(manifest: Manifest, memory: WebAssembly.Memory): typeof runChecked {
+  fillGuards(memory, manifest.debug!.guards.persistent);
+  return runChecked;
+}
 
 export function fillGuards(memory: WebAssembly.Memory, guards: Guards): void {
   for (const [offset, bytes] of guards) new Uint32Array(memory.buffer, offset, bytes >> 2).fill(PATTERN);
@@ -63,4 +69,11 @@ export function runChecked(manifest: Manifest, exports: WebAssembly.Exports, mem
   if (inference && checksum(memory, state) !== before) {
     throw new KilnError({ code: "corruption", path: name, message: `${name} changed the weights or optimizer state` });
   }
+}
+
+/** The manifest's debug part (manifest.ts checks the rest): every guard a region inside memory. */
+export function checkGuards(m: Manifest, c: Checker): void {
+  const g = (m.debug as { guards?: { persistent?: unknown; programs?: unknown } } | undefined)?.guards;
+  const list = (l: unknown) => Array.isArray(l) && l.every((x) => Array.isArray(x) && x.length === 2 && isInt(x[1]) && x[1] % 4 === 0 && (c.region("debug.guards", x[0], x[1]), true));
+  if (!isObject(g) || !list(g.persistent) || !isObject(g.programs) || !Object.values(g.programs).every(list)) bad("debug.guards: expected lists of [offset, bytes] inside memory");
 }

@@ -4,6 +4,7 @@
  * `instanceof KilnError` holds everywhere. A KilnError carries every problem found in one pass,
  * each naming where (a JSON pointer, a layer, an input or tensor), what was expected and what came.
  */
+import type { Reason, REASONS } from "./load-errors.js";
 
 export interface Diagnostic {
   /** Stable code, e.g. "schema", "shape", "unknown-op", "limit", "input", "safetensors". */
@@ -16,14 +17,17 @@ export interface Diagnostic {
   message: string;
 }
 
-/** Most diagnostics one KilnError keeps (a backstop: lists from files are capped sooner, by Problems). */
+/** Most diagnostics one KilnError keeps (a backstop: lists from files are capped sooner, as weights-io.ts caps them). */
 const MAX_KEPT = 100;
 
 export class KilnError extends Error {
   readonly diagnostics: Diagnostic[];
-  constructor(diagnostics: Diagnostic[] | Diagnostic) {
+  /** `diagnostics`, and how many more problems a capped list left out (counted in a last diagnostic). */
+  constructor(diagnostics: Diagnostic[] | Diagnostic, left = 0) {
     let list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
-    if (list.length > MAX_KEPT) list = [...list.slice(0, MAX_KEPT), more(list[0]!.code, list.length - MAX_KEPT)];
+    left += Math.max(0, list.length - MAX_KEPT);
+    // "… and 1,699,990 more problems": the diagnostic that counts what the list left out.
+    if (left) list = [...list.slice(0, MAX_KEPT), { code: list[0]!.code, path: "", message: `… and ${left.toLocaleString("en-US")} more problems` }];
     super(list.map(formatDiagnostic).join("\n"));
     this.name = "KilnError";
     this.diagnostics = list;
@@ -35,12 +39,24 @@ export class KilnError extends Error {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = [d.path || undefined, d.layer ? `layer ${d.layer}` : undefined].filter(Boolean).join(", ");
+  const where = [d.path, d.layer && `layer ${d.layer}`].filter(Boolean).join(", ");
   return where ? `${where}: ${d.message}` : d.message;
 }
 
-/** "… and 1,699,990 more problems": the diagnostic that counts what a capped list left out. */
-export function more(code: string, count: number): Diagnostic {
-  return { code, path: "", message: `… and ${count.toLocaleString("en-US")} more problems` };
+/**
+ * A refusal of loadModel whose sentence lives in load-errors.ts, a part of the runtime fetched
+ * only when a load fails; loadModel turns it into a KilnError. Thrown only inside loadModel.
+ */
+export class Refusal {
+  constructor(readonly code: string, readonly path: string, readonly reason: Reason, readonly values: unknown[]) {}
 }
 
+/** Throws a Refusal: `reason` (a sentence of load-errors.ts) with its values. */
+export function refuse<R extends Reason>(code: string, path: string, reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
+  throw new Refusal(code, path, reason, values);
+}
+
+/** Throws a KilnError with one diagnostic (the runtime's one way to refuse a call). */
+export function fail(code: string, path: string, message: string, layer?: string): never {
+  throw new KilnError(layer ? { code, path, layer, message } : { code, path, message });
+}

@@ -127,11 +127,3 @@ function position(i: number, shape: number[]): string {
   }
   return `example ${Math.floor(i / size(shape))}${shape.length ? `, index [${idx.join(", ")}]` : ""}`;
 }
-
-/** An integer option within [min, max], else a KilnError naming it. */
-export function checkCount(name: string, v: unknown, min: number, max: number): void {
-  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
-    const range = max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`;
-    throw new KilnError({ code: "input", path: name, message: `${name} must be an integer ${range}, got ${v}` });
-  }
-}

@@ -6,10 +6,10 @@
  * the loop yields to the event loop every `yieldEvery` ms so a browser page stays responsive.
  */
 import { KilnError } from "./errors.js";
-import { checkCount, type Feed, type Feeds } from "./feeds.js";
+import type { Feed, Feeds } from "./feeds.js";
 import { Rng } from "./rng.js";
 import type { Model, StepResult } from "./model.js";
-import { checkData, trainRows } from "./train.js";
+import { checkCount, checkData, trainRows } from "./train.js";
 
 /** Flat Keras-style logs: `loss`, each metric by name, and `val_`-prefixed ones after validation. */
 export type Logs = Record<string, number>;

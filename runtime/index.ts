@@ -4,12 +4,12 @@
  * instantiate with a fresh memory → initialize weights → Model. The runtime knows nothing about
  * ops: only the manifest and the module's exports.
  */
-import { KilnError } from "./errors.js";
-import { capabilities, toModule, type Source } from "./load.js";
+import { fail, KilnError, Refusal, refuse } from "./errors.js";
+import { capabilities, instantiate, toModule, type Source } from "./load.js";
 import { readManifest } from "./manifest.js";
 import { Model } from "./model.js";
-import { loadParts } from "./parts.js";
-import type { DebugInfo } from "./debug.js";
+import { loadParts, part } from "./parts.js";
+import type { ThreadPool } from "./threads.js";
 
 export { KilnError, type Diagnostic } from "./errors.js";
 export { capabilities, type Capabilities, type Source } from "./load.js";
@@ -34,49 +34,50 @@ export interface LoadOptions {
  * start at their seeded initial values (unless the module embeds trained ones), then `opts.weights`.
  */
 export async function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
+  try {
+    return await load(source, opts);
+  } catch (e) {
+    throw e instanceof Refusal ? await explain(e) : e;
+  }
+}
+
+/** The KilnError of a refused load, its sentence from load-errors.ts (or, when that cannot be fetched, the reason's name and values). */
+async function explain(r: Refusal): Promise<KilnError> {
+  try {
+    return (await import("./load-errors.js")).explain(r);
+  } catch {
+    return new KilnError({ code: r.code, path: r.path, message: `${r.reason} ${JSON.stringify(r.values)}` });
+  }
+}
+
+async function load(source: Source, opts: LoadOptions): Promise<Model> {
   // The weights code every model needs loads while the module compiles.
   let [mod] = await Promise.all([toModule(source), loadParts(false, false)]);
-  let manifest = readManifest(mod);
+  let manifest = await readManifest(mod);
   // A module built with --relaxed-simd carries its relaxed-SIMD twin: use it where it validates.
   const relaxed = WebAssembly.Module.customSections(mod, "kiln.relaxed")[0];
   if (relaxed && capabilities().relaxedSimd && WebAssembly.validate(relaxed)) {
     mod = await WebAssembly.compile(relaxed);
-    manifest = readManifest(mod);
+    manifest = await readManifest(mod);
   }
   const threads = opts.threads ?? 1;
   // Thread checks and the shared-memory fallback live with the thread code (loaded on demand).
-  const threading = manifest.threads || threads !== 1 ? await import("./threads.js") : undefined;
+  const threading = manifest.threads || threads !== 1 ? await part("thread", import("./threads.js")) : undefined;
   if (threading) ({ mod, manifest } = await threading.chooseBuild(mod, manifest, threads));
   checkImports(mod, manifest.threads);
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
   const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
-  if (manifest.weightsEmbedded && !embedded) fail("the manifest says weightsEmbedded but the module has no kiln.weights section");
+  if (manifest.weightsEmbedded && !embedded) refuse("load", "", "noWeights");
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
   await loadParts(!embedded && !opts.weights, manifest.canTrain);
-  const { pages } = manifest.memory;
-  let memory: WebAssembly.Memory, instance: WebAssembly.Instance, clock: import("./threads.js").BarrierClock | undefined;
-  try {
-    memory = new WebAssembly.Memory(manifest.threads ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
-    clock = manifest.threads && threading ? threading.barrierClock(memory, manifest) : undefined;
-    const env = { memory, abort, ...(clock ? { wait32: clock.wait32, passed: clock.passed } : {}) };
-    instance = await WebAssembly.instantiate(mod, { env });
-  } catch (e) {
-    const hint = manifest.threads && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : "";
-    return fail(`could not instantiate the module (${pages} pages of memory${manifest.threads ? ", shared" : ""}${hint}): ${(e as Error).message}`);
-  }
-  const built = (instance.exports.kiln_threads as WebAssembly.Global | undefined)?.value;
-  if (manifest.threads && built !== manifest.maxThreads) fail(`the manifest says maxThreads ${manifest.maxThreads} but the module was built for ${built ?? "an unknown number of"} threads (rebuild it with this kiln)`);
+  // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
+  const { memory, instance, pool }: { memory: WebAssembly.Memory; instance: WebAssembly.Instance; pool?: ThreadPool } = manifest.threads
+    ? await threading!.startShared(mod, manifest, threads, abort)
+    : await instantiate(mod, manifest.memory.pages, false, () => ({ abort }));
   const model = new Model(manifest, instance.exports, memory);
-  // Debug builds and threads load their code only when a module needs it (bundle size).
-  const debug = (manifest as { debug?: DebugInfo }).debug;
-  if (debug) {
-    const { fillGuards, runChecked } = await import("./debug.js");
-    fillGuards(memory, debug.guards.persistent);
-    model.checked = runChecked;
-  }
-  if (manifest.threads && threads > 1) {
-    model.pool = await threading!.startThreads(mod, memory, instance.exports, threads, manifest, clock!);
-  }
+  model.pool = pool;
+  // Debug builds: their code (loaded with the manifest's checks) fills the guards and runs each call checked.
+  if (manifest.debug) model.checked = (await import("./debug.js")).attach(manifest, memory);
   try {
     model.initialize(!embedded && !opts.weights);
     if (embedded) model.loadWeights(new Uint8Array(embedded));
@@ -97,17 +98,14 @@ function checkImports(mod: WebAssembly.Module, threaded: boolean): void {
   for (const imp of WebAssembly.Module.imports(mod)) {
     const isMemory = imp.module === "env" && imp.name === "memory" && imp.kind === "memory";
     const fn = imp.kind === "function" && imp.module === "env" && (imp.name === "abort" || ((imp.name === "wait32" || imp.name === "passed") && threaded));
-    if (!isMemory && !fn) fail(`the module imports ${imp.kind} "${imp.module}.${imp.name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`);
+    if (!isMemory && !fn) refuse("load", "", "imports", imp.kind, imp.module, imp.name);
     memory ||= isMemory;
   }
-  if (!memory) fail("the module does not import env.memory (it would compute in a memory of its own, which the runtime never sees)");
+  if (!memory) refuse("load", "", "noMemory");
 }
 
-function fail(message: string): never {
-  throw new KilnError({ code: "load", path: "", message });
-}
 
 /** AssemblyScript's abort(message, file, line, column); kiln modules normally do not call it. */
 function abort(_message: number, _file: number, line: number, column: number): never {
-  throw new KilnError({ code: "trap", path: "abort", message: `the module aborted (line ${line}, column ${column})` });
+  return fail("trap", "abort", `the module aborted (line ${line}, column ${column})`);
 }

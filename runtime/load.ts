@@ -4,7 +4,8 @@
  * Node built-ins are reached only through a dynamic import on the file path branch, so browser
  * bundles can drop them.
  */
-import { KilnError } from "./errors.js";
+import { refuse } from "./errors.js";
+import type { REASONS } from "./load-errors.js";
 
 export type Source = Uint8Array | ArrayBuffer | Response | URL | string | WebAssembly.Module;
 
@@ -15,9 +16,8 @@ export interface Capabilities {
   threads: boolean;
 }
 
-const fail = (path: string, message: string): never => {
-  throw new KilnError({ code: "load", path, message });
-};
+/** Loading is refused for `reason` (a sentence of load-errors.ts, loaded only then); `path` names the source. */
+const fail = <R extends keyof typeof REASONS>(path: string, reason: R, ...values: Parameters<(typeof REASONS)[R]>): never => refuse("load", path, reason, ...values);
 
 const isNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 
@@ -46,11 +46,11 @@ async function toBytes(source: Source): Promise<Loaded> {
     try {
       url = new URL(source, scheme ? undefined : (globalThis as { location?: { href: string } }).location?.href);
     } catch {
-      return fail(source, "not a valid URL or file path");
+      return fail(source, "badUrl");
     }
     return fromUrl(url);
   }
-  return fail("", `expected bytes, a Response, a URL, a path or a WebAssembly.Module, got ${typeName(source)}`);
+  return fail("", "source", typeName(source));
 }
 
 async function fromUrl(url: URL): Promise<Loaded> {
@@ -59,7 +59,7 @@ async function fromUrl(url: URL): Promise<Loaded> {
   try {
     res = await fetch(url);
   } catch (e) {
-    return fail(url.href, `could not fetch the model: ${(e as Error).message}`);
+    return fail(url.href, "fetch", (e as Error).message);
   }
   return fromResponse(res, url.href);
 }
@@ -69,13 +69,13 @@ async function fromUrl(url: URL): Promise<Loaded> {
  * (compileStreaming); other responses are read whole first, as streaming requires that type.
  */
 async function fromResponse(res: Response, where: string): Promise<Loaded> {
-  if (!res.ok) fail(where, `fetching the model failed: HTTP ${res.status} ${res.statusText}`);
+  if (!res.ok) fail(where, "http", res.status, res.statusText);
   const wasmType = /^application\/wasm\b/i.test(res.headers.get("content-type") ?? "");
   if (wasmType && !res.bodyUsed && typeof WebAssembly.compileStreaming === "function") return res;
   try {
     return await res.arrayBuffer();
   } catch (e) {
-    return fail(where, `could not read the response body (already used?): ${(e as Error).message}`);
+    return fail(where, "bodyUsed", (e as Error).message);
   }
 }
 
@@ -84,7 +84,7 @@ async function readFile(path: string | URL): Promise<Uint8Array> {
   try {
     return await fs.readFile(path);
   } catch (e) {
-    return fail(String(path), `could not read the model file: ${(e as Error).message}`);
+    return fail(String(path), "file", (e as Error).message);
   }
 }
 
@@ -95,11 +95,22 @@ async function compile(bytes: Loaded, where: string): Promise<WebAssembly.Module
     return await (streamed ? WebAssembly.compileStreaming(bytes) : WebAssembly.compile(bytes as BufferSource));
   } catch (e) {
     // Streaming also fails when the download breaks off: only a CompileError is about the bytes.
-    if (streamed && !(e instanceof WebAssembly.CompileError)) return fail(where, `could not read the response body: ${(e as Error).message}`);
-    const hint = !hasSimd()
-      ? " (this engine lacks WebAssembly SIMD, which kiln modules need)"
-      : capabilities().relaxedSimd ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)";
-    return fail(where, `not a valid WebAssembly module for this engine${hint}: ${(e as Error).message}`);
+    if (streamed && !(e instanceof WebAssembly.CompileError)) return fail(where, "body", (e as Error).message);
+    // The sentence says whether this engine lacks SIMD or relaxed SIMD.
+    return fail(where, "compile", hasSimd(), capabilities().relaxedSimd, (e as Error).message);
+  }
+}
+
+/**
+ * Instantiates a module with a fresh memory of `pages` (shared for threaded modules) and the
+ * runtime's functions `env(memory)` next to it.
+ */
+export async function instantiate(mod: WebAssembly.Module, pages: number, shared: boolean, env: (memory: WebAssembly.Memory) => WebAssembly.ModuleImports) {
+  try {
+    const memory = new WebAssembly.Memory(shared ? { initial: pages, maximum: pages, shared } : { initial: pages });
+    return { memory, instance: await WebAssembly.instantiate(mod, { env: { memory, ...env(memory) } }) };
+  } catch (e) {
+    return fail("", "instantiate", pages, shared, shared && !capabilities().threads, (e as Error).message);
   }
 }
 

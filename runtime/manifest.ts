@@ -4,7 +4,9 @@
  * memory, the exports it names present). The manifest is the runtime's only knowledge of the
  * model; nothing here knows about ops.
  */
-import { KilnError } from "./errors.js";
+import { fail, refuse } from "./errors.js";
+import type { REASONS } from "./load-errors.js";
+import { part } from "./parts.js";
 import type { DebugInfo } from "./debug.js";
 
 export type DType = "float32" | "int32";
@@ -92,33 +94,61 @@ export interface Manifest {
 
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
-function bad(message: string): never {
-  throw new KilnError({ code: "manifest", path: "kiln.manifest", message });
+/** The manifest is refused, with a sentence of its own (the checks of its optional parts, in their own chunks). */
+export function bad(message: string): never {
+  return fail("manifest", "kiln.manifest", message);
 }
 
-/** Reads and checks the manifest of a compiled module. */
-export function readManifest(mod: WebAssembly.Module): Manifest {
+/** The manifest is refused for `reason` (a sentence of load-errors.ts, loaded only then). */
+function wrong<R extends keyof typeof REASONS>(reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
+  return refuse("manifest", "kiln.manifest", reason, ...values);
+}
+
+/**
+ * Reads and checks the manifest of a compiled module. The checks of its optional parts live with
+ * the code that uses them and load with it: training (train.ts), threads (threads.ts) and debug
+ * guards (debug.ts), so an inference-only module loads none of them.
+ */
+export async function readManifest(mod: WebAssembly.Module): Promise<Manifest> {
   const sections = WebAssembly.Module.customSections(mod, "kiln.manifest");
   if (sections.length !== 1) {
-    bad(`expected one "kiln.manifest" custom section (is this a module kiln compiled?), found ${sections.length}`);
+    wrong("sections", sections.length);
   }
   let m: Manifest;
   try {
     m = JSON.parse(new TextDecoder().decode(sections[0]));
   } catch (e) {
-    return bad(`the manifest is not valid JSON (${(e as Error).message})`);
+    return wrong("json", (e as Error).message);
   }
-  checkManifest(m, WebAssembly.Module.exports(mod).map((e) => e.name));
+  const o: Partial<Manifest> = isObject(m) ? m : {};
+  const checks = await part("manifest checking", Promise.all([
+    (o.canTrain || o.training !== undefined) && import("./train.js").then((t) => t.checkTraining),
+    o.threads && import("./threads.js").then((t) => t.checkThreads),
+    o.debug !== undefined && import("./debug.js").then((d) => d.checkGuards),
+  ]));
+  checkManifest(m, WebAssembly.Module.exports(mod).map((e) => e.name), checks.filter((c) => c !== false && c !== undefined) as PartCheck[]);
   return m;
 }
 
-const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isString = (v: unknown): v is string => typeof v === "string";
-const show = (v: unknown) => String(JSON.stringify(v)).slice(0, 80);
+export const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+export const isString = (v: unknown): v is string => typeof v === "string";
+export const show = (v: unknown) => String(JSON.stringify(v)).slice(0, 80);
 
 /** The initializers the runtime knows (init.ts). */
 export const INITIALIZERS = ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal", "random_normal", "random_uniform", "uniform", "orthogonal", "ones", "zeros"];
+
+/** What the checks of a manifest's parts share: its memory regions so far, and shape and export checks. */
+export interface Checker {
+  /** Records a region of memory; it must be 4-byte aligned inside memory. Kind: 0 state, 1 input data, 2 written by the module (default). */
+  region(what: string, offset: unknown, bytes: number, kind?: number): void;
+  shapeOk(s: unknown): s is number[];
+  /** Requires an export of the module that the manifest names. */
+  needExport(name: string): void;
+}
+
+/** A check of one optional part of the manifest, loaded with the code that uses that part. */
+export type PartCheck = (m: Manifest, c: Checker) => void;
 
 /**
  * Structural checks; a manifest that fails them would make the runtime write out of bounds, throw
@@ -126,104 +156,64 @@ export const INITIALIZERS = ["glorot_uniform", "glorot_normal", "he_uniform", "h
  * state (weights, optimizer slots, the step and seed words) may share bytes with anything else,
  * nor one input with another: a crafted manifest must not let predict overwrite a weight.
  */
-export function checkManifest(m: Manifest, exportNames: string[]): void {
-  if (!isObject(m) || m.format !== "kiln.module/v1") bad(`expected format "kiln.module/v1", got ${show((m as Manifest)?.format)}`);
-  if (!isInt(m.maxBatch, 1)) bad(`maxBatch must be a positive integer, got ${m.maxBatch}`);
-  if (!isInt(m.memory?.pages, 1, 65536)) bad(`memory.pages must be an integer in [1, 65536], got ${m.memory?.pages}`);
-  if (!Number.isSafeInteger(m.seed)) bad(`seed must be an integer, got ${m.seed}`);
+export function checkManifest(m: Manifest, exportNames: string[], parts: PartCheck[] = []): void {
+  if (!isObject(m) || m.format !== "kiln.module/v1") wrong("format", (m as Manifest)?.format);
+  if (!isInt(m.maxBatch, 1)) wrong("maxBatch", m.maxBatch);
+  if (!isInt(m.memory?.pages, 1, 65536)) wrong("pages", m.memory?.pages);
+  if (!Number.isSafeInteger(m.seed)) wrong("seed", m.seed);
   const limit = m.memory.pages * 65536;
   // [start, end, what, kind]: kind 0 state, 1 input data, 2 written by the module (outputs, results).
   const spans: [number, number, string, number][] = [];
-  const region = (what: string, offset: unknown, bytes: number, kind = 2) => {
-    if (!isInt(offset) || offset % 4 !== 0 || offset + bytes > limit) {
-      bad(`${what}: offset ${show(offset)} (+${bytes} bytes) is not 4-byte aligned inside the ${limit}-byte memory`);
-    }
-    spans.push([offset, offset + bytes, what, kind]);
+  const c: Checker = {
+    region(what, offset, bytes, kind = 2) {
+      if (!isInt(offset) || offset % 4 !== 0 || offset + bytes > limit) {
+        wrong("region", what, offset, bytes, limit);
+      }
+      spans.push([offset, offset + bytes, what, kind]);
+    },
+    shapeOk: (s): s is number[] => Array.isArray(s) && s.length <= 8 && s.every((d) => isInt(d, 1)) && size(s) <= limit,
+    needExport(name) {
+      if (!exportNames.includes(name)) wrong("noExport", name);
+    },
   };
-  const shapeOk = (s: unknown): s is number[] => Array.isArray(s) && s.length <= 8 && s.every((d) => isInt(d, 1)) && size(s) <= limit;
   const names = <T extends { name: string }>(key: string): T[] => {
     const list = m[key as "inputs"] as unknown as T[];
-    if (!Array.isArray(list) || !list.every((e) => isObject(e) && isString(e.name))) bad(`${key} must be a list of named entries`);
-    if (new Set(list.map((e) => e.name)).size !== list.length) bad(`${key}: two entries share a name`);
+    if (!Array.isArray(list) || !list.every((e) => isObject(e) && isString(e.name))) wrong("named", key);
+    if (new Set(list.map((e) => e.name)).size !== list.length) wrong("sameName", key);
     return list;
   };
   for (const key of ["inputs", "targets", "outputs"] as const) {
     for (const s of names<Slot>(key)) {
       const range = s.range === undefined || (Array.isArray(s.range) && s.range.length === 2 && s.range.every((x) => isInt(x, -(2 ** 31), 2 ** 31)) && s.range[0] < s.range[1]);
-      if (!shapeOk(s.shape) || (s.dtype !== "float32" && s.dtype !== "int32") || !range) {
-        bad(`${key} "${s.name}": bad shape ${show(s.shape)}, dtype ${show(s.dtype)} or range ${show(s.range)}`);
+      if (!c.shapeOk(s.shape) || (s.dtype !== "float32" && s.dtype !== "int32") || !range) {
+        wrong("slot", key, s);
       }
-      region(`${key} "${s.name}"`, s.offset, m.maxBatch * size(s.shape) * 4, key === "outputs" ? 2 : 1);
+      c.region(`${key} "${s.name}"`, s.offset, m.maxBatch * size(s.shape) * 4, key === "outputs" ? 2 : 1);
     }
   }
-  const weights = new Map(names<WeightEntry>("weights").map((w) => [w.name, w]));
-  for (const w of weights.values()) {
-    if (!shapeOk(w.shape)) bad(`weight "${w.name}": bad shape ${show(w.shape)}`);
+  for (const w of names<WeightEntry>("weights")) {
+    if (!c.shapeOk(w.shape)) wrong("weightShape", w.name, w.shape);
     const i = w.initializer, n = size(w.shape);
     const ones = i?.onesRange === undefined || (Array.isArray(i.onesRange) && isInt(i.onesRange[0]) && isInt(i.onesRange[1], i.onesRange[0], n));
-    if (!isObject(i) || !INITIALIZERS.includes(i.name as string) || !isInt(i.fanIn) || !isInt(i.fanOut) || !ones) bad(`weight "${w.name}": bad initializer ${show(i)}`);
-    region(`weight "${w.name}"`, w.offset, n * 4, 0);
+    if (!isObject(i) || !INITIALIZERS.includes(i.name as string) || !isInt(i.fanIn) || !isInt(i.fanOut) || !ones) wrong("initializer", w.name, i);
+    c.region(`weight "${w.name}"`, w.offset, n * 4, 0);
   }
   const e = m.exports;
-  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) bad(`exports.predict must name the inference program, got ${show(e)}`);
-  const need = [e.predict];
-  const t = m.training;
-  if (m.canTrain && (!t || !isString(e.trainStep) || !isString(e.evaluate) || e.trainStep === e.evaluate)) bad("canTrain is set but training or its exports are missing");
-  // Checked whenever present: loadModel writes the seed word of any module that has one.
-  if (t !== undefined) {
-    if (!isObject(t) || !Array.isArray(t.metrics) || !t.metrics.every(isString) || !Array.isArray(t.slots)) bad("training: expected metrics (names) and slots (lists)");
-    if (m.canTrain) need.push(e.trainStep!, e.evaluate!);
-    region("training.resultOffset", t.resultOffset, 4 * (1 + t.metrics.length));
-    region("training.stepOffset", t.stepOffset, 4, 0);
-    region("training.seedOffset", t.seedOffset, 4, 0);
-    for (const s of t.slots) {
-      const w = isObject(s) && (s.slot === "momentum" || s.slot === "velocity") && isString(s.weight) ? weights.get(s.weight) : undefined;
-      if (!w) bad(`training.slots: expected { slot: "momentum" or "velocity", weight: a weight's name, offset }, got ${show(s)}`);
-      region(`optimizer slot ${s.slot}/${s.weight}`, s.offset, size(w.shape) * 4, 0);
-    }
-    if (new Set(t.slots.map((s) => s.slot + "/" + s.weight)).size !== t.slots.length) bad("training.slots: a slot is listed twice");
-    for (const o of t.layerOutputs ?? []) {
-      if (!isObject(o) || !isString(o.layer) || !shapeOk(o.shape)) bad(`training.layerOutputs: bad layer ${show(o?.layer)} or shape`);
-      region(`output of layer "${o.layer}"`, o.offset, m.maxBatch * size(o.shape) * 4);
-    }
-  }
+  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong("predict", e);
+  c.needExport(e.predict);
   if (m.kernels !== undefined) {
     const k = m.kernels;
-    if (!isObject(k)) bad("kernels must be an object");
-    if (k.progressOffset !== undefined) region("kernels.progressOffset", k.progressOffset, 4);
+    if (!isObject(k)) wrong("kernels");
+    if (k.progressOffset !== undefined) c.region("kernels.progressOffset", k.progressOffset, 4);
     const pair = (c: unknown) => Array.isArray(c) && c.length === 2 && c.every(isString);
-    if (!isObject(k.calls)) bad("kernels.calls is missing");
+    if (!isObject(k.calls)) wrong("calls");
     for (const calls of Object.values(k.calls)) {
-      if (!Array.isArray(calls) || !calls.every(pair)) bad("kernels.calls: expected lists of [kernel, layer] pairs");
+      if (!Array.isArray(calls) || !calls.every(pair)) wrong("callPairs");
     }
-    if (k.functions !== undefined && !(isObject(k.functions) && Object.values(k.functions).every(isString))) bad("kernels.functions: expected kernel names");
+    if (k.functions !== undefined && !(isObject(k.functions) && Object.values(k.functions).every(isString))) wrong("functions");
   }
-  if (m.threads) checkThreads(m, region);
-  const debug = (m as { debug?: { guards?: { persistent?: unknown; programs?: unknown } } }).debug;
-  if (debug !== undefined) {
-    const g = debug?.guards, list = (l: unknown) => Array.isArray(l) && l.every((x) => Array.isArray(x) && x.length === 2 && isInt(x[1]) && x[1] % 4 === 0 && (region("debug.guards", x[0], x[1]), true));
-    if (!isObject(g) || !list(g.persistent) || !isObject(g.programs) || !Object.values(g.programs).every(list)) bad("debug.guards: expected lists of [offset, bytes] inside memory");
-  }
-  for (const name of need) {
-    if (!exportNames.includes(name as string)) bad(`the module does not export "${name}" named by the manifest`);
-  }
+  for (const check of parts) check(m, c);
   checkOverlaps(spans);
-}
-
-/** Threaded builds: the thread count, control words and each program's barrier count (the runtime sizes per-thread buffers by it). */
-function checkThreads(m: Manifest, region: (what: string, offset: unknown, bytes: number) => void): void {
-  const n = m.maxThreads;
-  if (!isInt(n, 1, 64)) bad(`maxThreads must be an integer in [1, 64], got ${show(n)}`);
-  region("threadControl", m.threadControl, 16);
-  region("threadSplits", m.threadSplits, 4 * (n + 1));
-  if (m.kernels?.threadProgress !== undefined) region("kernels.threadProgress", m.kernels.threadProgress, 4 * n);
-  if (!isObject(m.threadSegments)) bad("threadSegments must be an object");
-  for (const [name, p] of Object.entries(m.threadSegments)) {
-    // A program passes at most one barrier per kernel call.
-    const most = Math.min(65536, m.kernels?.calls?.[name]?.length ?? 65536);
-    const ok = isObject(p) && isInt(p.barriers, 0, most) && Array.isArray(p.batch) && p.batch.every((b) => isInt(b, 0, p.barriers - 1)) && (p.align === undefined || isInt(p.align, 1));
-    if (!ok) bad(`threadSegments.${name}: expected barriers (an integer ≤ ${most}), batch (barrier indices) and align (a positive integer), got ${show(p)}`);
-  }
 }
 
 /** No span of state shares bytes with any other span, nor one input with another (sorted by start: one pass). */
@@ -233,7 +223,7 @@ function checkOverlaps(spans: [number, number, string, number][]): void {
   const clash = [[0, 1, 2], [0, 1], [0]];
   for (const [start, end, what, kind] of spans.sort((a, b) => a[0] - b[0])) {
     if (start === end) continue;
-    for (const k of clash[kind]) if (start < ends[k][0]) bad(`${what} overlaps ${ends[k][1]}`);
+    for (const k of clash[kind]) if (start < ends[k][0]) wrong("overlap", what, ends[k][1]);
     if (end > ends[kind][0]) ends[kind] = [end, what];
   }
 }

@@ -5,7 +5,7 @@
  * memory; a trap inside an export surfaces as a KilnError naming the export. Training
  * (trainStep, evaluate, fit) lives in train.ts and fit.ts, loaded only for modules that train.
  */
-import { KilnError, type Diagnostic } from "./errors.js";
+import { fail, KilnError, type Diagnostic } from "./errors.js";
 import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
 import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
@@ -39,14 +39,15 @@ export class Model {
   readonly maxBatch: number;
   readonly canTrain: boolean;
   readonly capabilities: Capabilities = capabilities();
-  private memory?: WebAssembly.Memory;
+  #memory?: WebAssembly.Memory;
+  /** @internal The module's exports (a plain field: the debug-guard test swaps one to sabotage a kernel call). */
   private exports: WebAssembly.Exports;
 
   /** Use loadModel(); this wires an instantiated module to its manifest. */
   constructor(manifest: Manifest, exports: WebAssembly.Exports, memory: WebAssembly.Memory) {
     this.manifest = manifest;
     this.exports = exports;
-    this.memory = memory;
+    this.#memory = memory;
     this.inputs = manifest.inputs.map(info);
     this.outputs = manifest.outputs.map(info);
     this.targets = manifest.targets.map(info);
@@ -57,33 +58,28 @@ export class Model {
 
   /** Outputs for any number of examples; batches above maxBatch are split transparently. */
   predict(inputs: Feeds): Record<string, Float32Array> {
-    this.live();
-    const slots = this.manifest.inputs, { n, views } = checkFeeds(slots, inputs, "input");
-    if (n <= this.maxBatch) {
-      // One chunk (the latency case): each output is one copy out of module memory, nothing else allocated.
-      this.stage(slots, views, 0, n);
-      this.run("predict", n);
-      // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
-      return Object.fromEntries(this.manifest.outputs.map((s) => [s.name, this.outputCopy(s, n)]));
-    }
-    const out: Record<string, Float32Array> = Object.fromEntries(this.manifest.outputs.map((s) => [s.name, new Float32Array(n * size(s.shape))]));
+    this.#live();
+    const slots = this.manifest.inputs, outputs = this.manifest.outputs, { n, views } = checkFeeds(slots, inputs, "input");
+    // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
+    // Each output is one allocation, filled by one copy out of module memory per chunk of maxBatch.
+    const out: Record<string, Float32Array> = Object.fromEntries(outputs.map((s) => [s.name, new Float32Array(n * this.#per(s))]));
     for (let start = 0; start < n; start += this.maxBatch) {
       const count = Math.min(this.maxBatch, n - start);
       this.stage(slots, views, start, count);
       this.run("predict", count);
-      for (const s of this.manifest.outputs) put(out[s.name], this.slotView(s).subarray(0, count * this.per(s)), start * this.per(s));
+      for (const s of outputs) put(out[s.name], this.#slotView(s).subarray(0, count * this.#per(s)), start * this.#per(s));
     }
     return out;
   }
 
   /** One optimizer step on one batch (at most maxBatch examples); loss and metrics before the update. A non-finite loss throws and undoes the step. */
   trainStep(batch: Feeds): StepResult {
-    return this.training("trainStep").trainStep(this, batch);
+    return this.#training("trainStep").trainStep(this, batch);
   }
 
   /** Trains on `data`; see fit.ts for the options and the History it resolves to. */
   async fit(data: Feeds, opts?: FitOptions): Promise<History> {
-    this.training("fit");
+    this.#training("fit");
     // Loaded on first use, so pages that only predict never fetch the training loop.
     const { fit } = await import("./fit.js");
     return fit(this, data, opts);
@@ -91,7 +87,7 @@ export class Model {
 
   /** Inference-mode loss and metrics over all of `data`, means weighted by batch size. */
   evaluate(data: Feeds, opts?: { batchSize?: number }): StepResult {
-    return this.training("evaluate").evaluate(this, data, opts);
+    return this.#training("evaluate").evaluate(this, data, opts);
   }
 
   /** Copies of every weight by full name. */
@@ -106,7 +102,7 @@ export class Model {
    * is written, and each value is read once: what was checked is what is written.
    */
   setWeights(partial: Record<string, Float32Array>): void {
-    this.live();
+    this.#live();
     if (typeof partial !== "object" || partial === null) this.fail("", `setWeights expects an object of Float32Arrays, got ${typeName(partial)}`);
     const problems: Diagnostic[] = [], writes: [number, Float32Array][] = [];
     for (const [name, value] of Object.entries(partial)) {
@@ -125,7 +121,7 @@ export class Model {
 
   /** Safetensors bytes of every weight and (by default, when the model trains) the optimizer state. */
   saveWeights({ optimizer = this.canTrain }: { optimizer?: boolean } = {}): Uint8Array {
-    this.live();
+    this.#live();
     return parts().io.saveWeights(this, optimizer && this.canTrain);
   }
 
@@ -135,7 +131,7 @@ export class Model {
    * (The code is in weights-io.ts, loaded with the model.)
    */
   loadWeights(bytes: Uint8Array): void {
-    this.live();
+    this.#live();
     parts().io.loadWeights(this, bytes);
   }
 
@@ -143,10 +139,10 @@ export class Model {
   dispose(): void {
     this.pool?.terminate();
     this.pool = undefined;
-    this.memory = undefined;
+    this.#memory = undefined;
     this.exports = {};
-    this.views.clear();
-    this.viewBuffer = undefined;
+    this.#views.clear();
+    this.#viewBuffer = undefined;
   }
 
   /**
@@ -154,7 +150,7 @@ export class Model {
    * calls wrote nothing; the NaN finder saves and restores training state through it). Do not write.
    */
   memoryView(): Uint8Array {
-    return new Uint8Array(this.live().buffer);
+    return new Uint8Array(this.#live().buffer);
   }
 
   // ---- internals shared with train.ts, fit.ts and loadModel ----
@@ -164,8 +160,8 @@ export class Model {
   /** @internal Threaded models: why the model can no longer run (its threads stopped after a trap). */
   broken?: string;
 
-  private training(caller: string): typeof import("./train.js") {
-    this.live();
+  #training(caller: string): typeof import("./train.js") {
+    this.#live();
     if (!this.canTrain) this.fail("", `${caller} needs a model compiled with training; this one is inference-only`);
     return parts().train!;
   }
@@ -174,7 +170,7 @@ export class Model {
   initialize(seeded: boolean): void {
     const m = this.manifest, init = parts().init;
     if (seeded && init) m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(init.initialValues(w, m.seed, i)));
-    if (m.training) new Uint32Array(this.memory!.buffer, m.training.seedOffset, 1)[0] = m.seed >>> 0;
+    if (m.training) new Uint32Array(this.#memory!.buffer, m.training.seedOffset, 1)[0] = m.seed >>> 0;
   }
 
   /**
@@ -184,7 +180,7 @@ export class Model {
    */
   stage(slots: Slot[], views: Feed[], rows: number | Uint32Array, count: number): void {
     slots.forEach((s, k) => {
-      const per = this.per(s), src = views[k], dst = this.slotView(s);
+      const per = this.#per(s), src = views[k], dst = this.#slotView(s);
       if (src.length === 0) this.fail(s.name, `"${s.name}": its buffer was detached or resized after it was checked`);
       if (typeof rows === "number") put(dst, src.subarray(rows * per, (rows + count) * per));
       else for (let j = 0; j < count; j++) put(dst, src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
@@ -193,36 +189,30 @@ export class Model {
     });
   }
 
-  /** A Float32Array copy of an output slot's first `n` examples (one allocation). */
-  private outputCopy(s: Slot, n: number): Float32Array {
-    const v = this.slotView(s).subarray(0, n * this.per(s));
-    return v instanceof Float32Array ? v.slice() : new Float32Array(v);
-  }
-
   /** Elements per example of a slot (cached: predict runs this per call). */
-  private per(s: Slot): number {
-    let n = this.perSlot.get(s);
-    if (n === undefined) this.perSlot.set(s, (n = size(s.shape)));
+  #per(s: Slot): number {
+    let n = this.#perSlot.get(s);
+    if (n === undefined) this.#perSlot.set(s, (n = size(s.shape)));
     return n;
   }
-  private readonly perSlot = new Map<Slot, number>();
+  readonly #perSlot = new Map<Slot, number>();
 
   /**
    * A typed view of a slot's whole buffer (maxBatch examples), made once per memory buffer: views
    * are rebuilt only when `memory.buffer` is a new object (after a grow), so calls allocate none.
    */
-  private slotView(s: Slot): Feed {
-    const buffer = this.live().buffer;
-    if (buffer !== this.viewBuffer) {
-      this.views.clear();
-      this.viewBuffer = buffer;
+  #slotView(s: Slot): Feed {
+    const buffer = this.#live().buffer;
+    if (buffer !== this.#viewBuffer) {
+      this.#views.clear();
+      this.#viewBuffer = buffer;
     }
-    let v = this.views.get(s);
-    if (!v) this.views.set(s, (v = this.view(s.dtype, s.offset, this.maxBatch * this.per(s))));
+    let v = this.#views.get(s);
+    if (!v) this.#views.set(s, (v = new (s.dtype === "int32" ? Int32Array : Float32Array)(buffer, s.offset, this.maxBatch * this.#per(s))));
     return v;
   }
-  private readonly views = new Map<Slot, Feed>();
-  private viewBuffer?: ArrayBufferLike;
+  readonly #views = new Map<Slot, Feed>();
+  #viewBuffer?: ArrayBufferLike;
 
   /** Threaded modules: the workers sharing every call (set by loadModel({ threads })). */
   pool?: ThreadPool;
@@ -235,11 +225,11 @@ export class Model {
     if (this.broken) this.fail(name, this.broken, "trap");
     try {
       if (this.pool) this.pool.run(name, batch);
-      else if (this.checked) this.checked(this.manifest, this.exports, this.live(), name, batch);
+      else if (this.checked) this.checked(this.manifest, this.exports, this.#live(), name, batch);
       else (this.exports[name] as (batch: number) => void)(batch);
     } catch (e) {
       if (e instanceof KilnError && e.diagnostics[0].code === "corruption") throw e;
-      const at = this.trapSite(name, e);
+      const at = this.#trapSite(name, e);
       const where = at ? ` in kernel ${at.kernel} of layer ${at.layers.map((l) => `"${l}"`).join(" or ")}` : "";
       const thread = (e as { thread?: number }).thread;
       const message = `the module failed inside export "${name}"${where}${thread ? ` on thread ${thread}` : ""} (batch ${batch}): ${(e as Error)?.message ?? e}`;
@@ -260,13 +250,13 @@ export class Model {
    * kernel frame of the stack — "wasm-function[7]" through kernels.functions, or a named frame
    * "at k3 (wasm…" / "k3@wasm…".
    */
-  private trapSite(exp: string, e: unknown): { kernel: string; layers: string[] } | undefined {
+  #trapSite(exp: string, e: unknown): { kernel: string; layers: string[] } | undefined {
     const table = this.manifest.kernels, calls = table?.calls[exp];
-    if (!table || !Array.isArray(calls) || !this.memory) return;
+    if (!table || !Array.isArray(calls) || !this.#memory) return;
     // Threaded builds: one cell per thread, and the thread that trapped first is the one to blame.
     const cell = this.pool ? table.threadProgress && table.threadProgress + 4 * ((e as { thread?: number }).thread ?? 0) : table.progressOffset;
     if (cell !== undefined) {
-      const call = calls[new Int32Array(this.memory.buffer, cell, 1)[0]];
+      const call = calls[new Int32Array(this.#memory.buffer, cell, 1)[0]];
       if (call) return { kernel: call[0], layers: [call[1]] };
     }
     for (const line of String((e as Error)?.stack).split("\n")) {
@@ -277,23 +267,17 @@ export class Model {
     }
   }
 
-  /** @internal A typed view of module memory (weights-io.ts reads and writes weights through it). */
-  view(dtype: DType, offset: number, length: number): Feed {
-    const buffer = this.live().buffer;
-    return dtype === "int32" ? new Int32Array(buffer, offset, length) : new Float32Array(buffer, offset, length);
-  }
-
   /** @internal */
   f32(offset: number, length: number): Float32Array {
-    return new Float32Array(this.live().buffer, offset, length);
+    return new Float32Array(this.#live().buffer, offset, length);
   }
 
-  private live(): WebAssembly.Memory {
-    return this.memory ?? this.fail("", "the model was disposed", "disposed");
+  #live(): WebAssembly.Memory {
+    return this.#memory ?? this.fail("", "the model was disposed", "disposed");
   }
 
   /** @internal */
   fail(path: string, message: string, code = "input", layer?: string): never {
-    throw new KilnError(layer ? { code, path, layer, message } : { code, path, message });
+    return fail(code, path, message, layer);
   }
 }

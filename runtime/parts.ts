@@ -2,9 +2,10 @@
  * The runtime's lazily loaded parts, fetched by dynamic import while loadModel compiles the
  * module, so the core a page parses first stays small: weights I/O (every model), the
  * initializers (only when weights are neither embedded nor given) and training (only for modules
- * that train). Every Model comes from loadModel, so its methods find what they need loaded.
+ * that train; it also holds the manifest's training checks). Every Model comes from loadModel, so
+ * its methods find what they need loaded.
  */
-import { KilnError } from "./errors.js";
+import { fail } from "./errors.js";
 import type * as Init from "./init.js";
 import type * as Train from "./train.js";
 import type * as WeightsIo from "./weights-io.js";
@@ -17,16 +18,21 @@ export interface Parts {
 
 const loaded: Partial<Parts> = {};
 
-/** Loads what a model needs (each part once; a failed fetch may be retried by the next loadModel). */
-export async function loadParts(init: boolean, train: boolean): Promise<void> {
+/** A dynamic import of a part of the runtime; a failed fetch is a KilnError (and may be retried by the next loadModel). */
+export async function part<T>(what: string, load: Promise<T>): Promise<T> {
   try {
-    const [io, i, t] = await Promise.all([import("./weights-io.js"), init && import("./init.js"), train && import("./train.js")]);
-    loaded.io = io;
-    if (i) loaded.init = i;
-    if (t) loaded.train = t;
+    return await load;
   } catch (e) {
-    throw new KilnError({ code: "load", path: "", message: `could not load the runtime's weights, initializer or training code: ${(e as Error)?.message ?? e}` });
+    return fail("load", "", `could not load the runtime's ${what} code: ${(e as Error)?.message ?? e}`);
   }
+}
+
+/** Loads what a model needs (each part once). */
+export async function loadParts(init: boolean, train: boolean): Promise<void> {
+  const [io, i, t] = await part("weights, initializer or training", Promise.all([import("./weights-io.js"), init && import("./init.js"), train && import("./train.js")]));
+  loaded.io = io;
+  if (i) loaded.init = i;
+  if (t) loaded.train = t;
 }
 
 /** The loaded parts (loadModel awaits them before any Model exists). */

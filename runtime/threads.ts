@@ -6,8 +6,9 @@
  * (generation, program, batch, thread count) between calls. Node uses worker_threads, browsers
  * Web Workers (shared memory there needs a cross-origin-isolated page).
  */
-import { KilnError } from "./errors.js";
-import { readManifest, type Manifest } from "./manifest.js";
+import { fail, KilnError } from "./errors.js";
+import { instantiate } from "./load.js";
+import { bad, isInt, isObject, readManifest, show, type Checker, type Manifest } from "./manifest.js";
 
 /**
  * Runs in each worker: instantiate, then serve calls until told to stop (program −1). During a
@@ -75,7 +76,7 @@ export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, t
   const plain = WebAssembly.Module.customSections(mod, "kiln.fallback")[0];
   if (!plain) fail(`the module needs shared memory (${why}) and carries no single-threaded build`);
   const single = await WebAssembly.compile(plain!);
-  return { mod: single, manifest: readManifest(single) };
+  return { mod: single, manifest: await readManifest(single) };
 }
 
 let warned = false;
@@ -188,9 +189,25 @@ interface Handle {
   terminate(): unknown;
 }
 
+/**
+ * Instantiates a threaded module over shared memory with the barrier clock, checks the thread
+ * count it was built for, and starts `threads` − 1 workers when more than one thread is asked for.
+ */
+export async function startShared(mod: WebAssembly.Module, manifest: Manifest, threads: number, abort: (...args: number[]) => never) {
+  let clock!: BarrierClock;
+  const { memory, instance } = await instantiate(mod, manifest.memory.pages, true, (memory) => {
+    clock = barrierClock(memory, manifest);
+    return { abort, wait32: clock.wait32, passed: clock.passed };
+  });
+  const built = (instance.exports.kiln_threads as WebAssembly.Global | undefined)?.value;
+  if (built !== manifest.maxThreads) fail("load", "", `the manifest says maxThreads ${manifest.maxThreads} but the module was built for ${built ?? "an unknown number of"} threads (rebuild it with this kiln)`);
+  const pool = threads > 1 ? await startThreads(mod, memory, instance.exports, threads, manifest, clock) : undefined;
+  return { memory, instance, pool };
+}
+
 export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, n: number, manifest: Manifest, clock: BarrierClock): Promise<ThreadPool> {
   const ctl = manifest.threadControl!, splitAt = manifest.threadSplits!;
-  // The manifest's thread fields were checked with the manifest (manifest.ts: checkThreads).
+  // The manifest's thread fields were checked with the manifest (checkThreads, below).
   const alignOf = (name: string) => manifest.threadSegments?.[name]?.align ?? 1;
   // Worker reports: the call generation each belongs to (i32 per thread), then each thread's
   // sleep per barrier (f64[K] per thread).
@@ -277,4 +294,20 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
     },
   };
   return pool;
+}
+
+/** The manifest's thread part (manifest.ts checks the rest): the thread count, control words and each program's barrier count (the runtime sizes per-thread buffers by it). */
+export function checkThreads(m: Manifest, c: Checker): void {
+  const n = m.maxThreads;
+  if (!isInt(n, 1, 64)) bad(`maxThreads must be an integer in [1, 64], got ${show(n)}`);
+  c.region("threadControl", m.threadControl, 16);
+  c.region("threadSplits", m.threadSplits, 4 * (n + 1));
+  if (m.kernels?.threadProgress !== undefined) c.region("kernels.threadProgress", m.kernels.threadProgress, 4 * n);
+  if (!isObject(m.threadSegments)) bad("threadSegments must be an object");
+  for (const [name, p] of Object.entries(m.threadSegments)) {
+    // A program passes at most one barrier per kernel call.
+    const most = Math.min(65536, m.kernels?.calls?.[name]?.length ?? 65536);
+    const ok = isObject(p) && isInt(p.barriers, 0, most) && Array.isArray(p.batch) && p.batch.every((b) => isInt(b, 0, p.barriers - 1)) && (p.align === undefined || isInt(p.align, 1));
+    if (!ok) bad(`threadSegments.${name}: expected barriers (an integer ≤ ${most}), batch (barrier indices) and align (a positive integer), got ${show(p)}`);
+  }
 }

@@ -4,10 +4,11 @@
  * A step whose loss is not finite is undone: weights, optimizer state, the step counter and the
  * dropout seed are copied before every step and written back, so a caught error leaves the model
  * exactly as it was (the update of a NaN loss would otherwise turn every weight NaN).
+ * The manifest's training checks are here too: loaded only for manifests that have a training part.
  */
-import { KilnError } from "./errors.js";
-import { checkCount, checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
-import { size, type Slot } from "./manifest.js";
+import { fail, KilnError } from "./errors.js";
+import { checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
+import { bad, isObject, isString, show, size, type Checker, type Manifest, type Slot } from "./manifest.js";
 import type { Model, StepResult } from "./model.js";
 
 const slotsOf = (model: Model): Slot[] => [...model.manifest.inputs, ...model.manifest.targets];
@@ -90,4 +91,41 @@ function results(model: Model): Float32Array {
 function toResult(model: Model, values: number[]): StepResult {
   // fromEntries defines own properties: no metric name can reach the prototype.
   return { loss: values[0], metrics: Object.fromEntries(model.manifest.training!.metrics.map((name, i) => [name, values[i + 1]])) };
+}
+
+/** An integer option within [min, max], else a KilnError naming it. */
+export function checkCount(name: string, v: unknown, min: number, max: number): void {
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+    fail("input", name, `${name} must be an integer ${max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`}, got ${v}`);
+  }
+}
+
+/**
+ * The manifest's training part (manifest.ts checks the rest): its exports, result, step and seed
+ * words, optimizer slots and layer outputs. Checked whenever present: loadModel writes the seed
+ * word of any module that has one.
+ */
+export function checkTraining(m: Manifest, c: Checker): void {
+  const t = m.training, e = m.exports;
+  if (m.canTrain && (!t || !isString(e.trainStep) || !isString(e.evaluate) || e.trainStep === e.evaluate)) bad("canTrain is set but training or its exports are missing");
+  if (t === undefined) return;
+  if (!isObject(t) || !Array.isArray(t.metrics) || !t.metrics.every(isString) || !Array.isArray(t.slots)) bad("training: expected metrics (names) and slots (lists)");
+  if (m.canTrain) {
+    c.needExport(e.trainStep!);
+    c.needExport(e.evaluate!);
+  }
+  c.region("training.resultOffset", t.resultOffset, 4 * (1 + t.metrics.length));
+  c.region("training.stepOffset", t.stepOffset, 4, 0);
+  c.region("training.seedOffset", t.seedOffset, 4, 0);
+  const weights = new Map(m.weights.map((w) => [w.name, w]));
+  for (const s of t.slots) {
+    const w = isObject(s) && (s.slot === "momentum" || s.slot === "velocity") && isString(s.weight) ? weights.get(s.weight) : undefined;
+    if (!w) bad(`training.slots: expected { slot: "momentum" or "velocity", weight: a weight's name, offset }, got ${show(s)}`);
+    c.region(`optimizer slot ${s.slot}/${s.weight}`, s.offset, size(w.shape) * 4, 0);
+  }
+  if (new Set(t.slots.map((s) => s.slot + "/" + s.weight)).size !== t.slots.length) bad("training.slots: a slot is listed twice");
+  for (const o of t.layerOutputs ?? []) {
+    if (!isObject(o) || !isString(o.layer) || !c.shapeOk(o.shape)) bad(`training.layerOutputs: bad layer ${show(o?.layer)} or shape`);
+    c.region(`output of layer "${o.layer}"`, o.offset, m.maxBatch * size(o.shape) * 4);
+  }
 }

@@ -8,7 +8,7 @@
  * written.) Values must be finite and optimizer state possible, or the next step would turn
  * every weight NaN.
  */
-import { KilnError, more, type Diagnostic } from "./errors.js";
+import { fail, KilnError, type Diagnostic } from "./errors.js";
 import { firstNonFinite, genuine, put } from "./feeds.js";
 import { typeName } from "./load.js";
 import { size } from "./manifest.js";
@@ -41,22 +41,18 @@ function stored(model: Model, optimizer: boolean): Map<string, Stored> {
 
 /** Safetensors bytes of every weight and, with `optimizer`, the optimizer state, laid out as the reference writer lays them out. */
 export function saveWeights(model: Model, optimizer: boolean): Uint8Array {
-  const enc = new TextEncoder();
+  const enc = new TextEncoder(), memory = model.memoryView();
+  const list = [...stored(model, optimizer)].map(([name, t]) => ({ name, key: enc.encode(name), bytes: 4 * size(t.shape), ...t }));
   // The reference writer's order: wider dtypes first (F32 before I32), then names by UTF-8 bytes.
-  const list = [...stored(model, optimizer)].map(([name, t]) => ({ name, key: enc.encode(name), t }));
-  list.sort((a, b) => (a.t.dtype === b.t.dtype ? compareBytes(a.key, b.key) : a.t.dtype === "F32" ? -1 : 1));
+  list.sort((a, b) => (a.dtype === b.dtype ? compareBytes(a.key, b.key) : a.dtype === "F32" ? -1 : 1));
   let end = 0;
-  const fields = list.map(({ name, t }) => `${JSON.stringify(name)}:{"dtype":"${t.dtype}","shape":[${t.shape}],"data_offsets":[${end},${(end += 4 * size(t.shape))}]}`);
-  const json = enc.encode(`{${fields}}`), header = Math.ceil(json.length / 8) * 8;
+  const json = enc.encode(`{${list.map((t) => `${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":[${t.shape}],"data_offsets":[${end},${(end += t.bytes)}]}`)}}`);
+  const header = Math.ceil(json.length / 8) * 8;
   const out = new Uint8Array(8 + header + end).fill(32, 8 + json.length, 8 + header);
   new DataView(out.buffer).setUint32(0, header, true);
   out.set(json, 8);
   let at = 8 + header;
-  for (const { t } of list) {
-    const n = 4 * size(t.shape);
-    put(out, model.memoryView().subarray(t.offset, t.offset + n), at);
-    at += n;
-  }
+  for (const t of list) put(out, memory.subarray(t.offset, t.offset + t.bytes), (at += t.bytes) - t.bytes);
   return out;
 }
 
@@ -65,9 +61,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-const fileError = (path: string, message: string): never => {
-  throw new KilnError({ code: "safetensors", path: path.length > 256 ? path.slice(0, 256) + "…" : path, message });
-};
+const fileError = (path: string, message: string): never => fail("safetensors", cut(path, 256), message);
 
 /**
  * Reads the tensors of a safetensors file: a u64 header length, a JSON header of
@@ -121,10 +115,12 @@ export function loadWeights(model: Model, file: Uint8Array): void {
   // A file from a training model holds at most two optimizer slots per weight and the step.
   const tensors = read(file, { count: 3 * model.manifest.weights.length + 1, what: "the model's weights and optimizer state" });
   const want = stored(model, model.canTrain);
-  // A hostile file can hold many bad tensors: the list is capped, and what is missing (at most
-  // the model's own tensors) comes first so the cap never hides it.
-  const problems = new Problems();
-  const add = (name: string, message: string) => problems.add({ code: "weights", path: cut(name, 256), message });
+  // A hostile file can hold many bad tensors: the list keeps the first 20 and counts the rest (a
+  // million bad entries cost neither a million objects nor a 70 MB message), and what is missing
+  // (at most the model's own tensors) comes first so the cap never hides it.
+  const problems: Diagnostic[] = [];
+  let left = 0;
+  const add = (name: string, message: string) => (problems.length < 20 ? problems.push({ code: "weights", path: cut(name, 256), message }) : left++);
   const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
   for (const name of want.keys()) {
     if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, `missing from the weights file`);
@@ -144,8 +140,9 @@ export function loadWeights(model: Model, file: Uint8Array): void {
       writes.push([w, data]);
     }
   }
-  problems.throwIfAny();
-  for (const [w, data] of writes) put(model.view(w.dtype === "I32" ? "int32" : "float32", w.offset, data.length), data);
+  if (problems.length) throw new KilnError(problems, left);
+  const memory = model.memoryView();
+  for (const [w, data] of writes) put(memory, new Uint8Array(data.buffer), w.offset);
 }
 
 /** Values no training could have produced: non-finite ones, a step count out of range, a negative second moment. */
@@ -155,25 +152,4 @@ function impossible(name: string, data: Float32Array | Int32Array): string {
   if (i >= 0) return `element ${i} is ${data[i]}; expected finite values`;
   const v = name.startsWith("optimizer/velocity/") ? data.findIndex((x) => x < 0) : -1;
   return v < 0 ? "" : `element ${v} is ${data[v]}; an average of squared gradients is never negative`;
-}
-
-/**
- * A list of problems that keeps the first `max` and counts the rest, so a hostile file with a
- * million bad entries costs neither a million objects nor a 70 MB message.
- */
-class Problems {
-  readonly list: Diagnostic[] = [];
-  private rest = 0;
-  constructor(private readonly max = 20) {}
-
-  add(d: Diagnostic): void {
-    if (this.list.length < this.max) this.list.push(d);
-    else this.rest++;
-  }
-
-  /** Throws one KilnError with the kept problems and the count of the rest, if there were any. */
-  throwIfAny(): void {
-    if (!this.list.length) return;
-    throw new KilnError(this.rest ? [...this.list, more(this.list[0]!.code, this.rest)] : this.list);
-  }
 }

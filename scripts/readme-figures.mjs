@@ -3,7 +3,7 @@
  * state that does not come from the bench (the bench's own figures are bench/results/), so that
  * anyone can check the READMEs against the tree they have.
  *
- * Always (about a minute): the seed CNN's module sizes as `kiln compile` builds them, every
+ * Always (about a minute): the runtime a predict-only page loads (scripts/runtime-size.mjs), the seed CNN's module sizes as `kiln compile` builds them, every
  * example graph's parameter count (`kiln check`), the memory the README's threads section quotes
  * (`manifest.memory.pages` at --max-batch 64, one and two threads), and the two cheap examples
  * (linear regression, iris) run in full into a temporary folder. The long examples' figures are
@@ -50,6 +50,7 @@ const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, N
 out(`readme-figures — ${today()}, commit ${commit}; ${machine}; load average ${loadavg()[0].toFixed(1)}`);
 out();
 out("README.md");
+await runtimeSize();
 await moduleSizes();
 await parameterCounts();
 await threadMemory();
@@ -93,6 +94,13 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 out("examples/web-mnist/README.md: its accuracy (\"about 93% after 300 steps of 16\") and drawing latency are measured in Chromium by test/browser/web-mnist.test.ts, not here; its parameter count is the seed CNN's above.");
+
+/** What a predict-only page loads of the runtime, against the target (scripts/runtime-size.mjs). */
+async function runtimeSize() {
+  const { measure, TARGET } = await import(new URL("scripts/runtime-size.mjs", "file://" + ROOT).href);
+  const { predictOnly } = await measure();
+  out(`  runtime, predict-only load: ${predictOnly.bytes} B minified, ${predictOnly.gzipBytes} B gzipped (target ≤ ${TARGET.bytes} B, ≤ ${TARGET.gzipBytes} B: ${predictOnly.bytes <= TARGET.bytes && predictOnly.gzipBytes <= TARGET.gzipBytes ? "met" : "not met"})`);
+}
 
 /** The seed CNN compiled as `kiln compile` does by default (--max-batch 64, -O0): training and inference-only modules. */
 async function moduleSizes() {

@@ -7,7 +7,8 @@
  * call, training code for modules that train, threads, debug builds, the fit loop).
  * Usage: node scripts/runtime-size.mjs [--json]. test/runtime/size.test.ts fails `npm test` when
  * the predict-only figure grows past LIMIT. The project's target is TARGET (15,000 bytes minified,
- * 6,000 gzipped); LIMIT is the size today, lowered as the runtime is trimmed towards the target.
+ * 6,000 gzipped, issue 15 item 10); it is not met yet: LIMIT is the size measured on 2026-12-07
+ * (20,375 / 8,365), lowered as the runtime is trimmed towards the target, never raised to fit.
  */
 import { existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -15,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 23600, gzipBytes: 9400 };
+export const LIMIT = { bytes: 20375, gzipBytes: 8365 };
 /** Source files of the chunks every loadModel imports (dynamic imports it always makes). */
 const ALWAYS = ["dist/runtime/weights-io.js"];
 
@@ -55,6 +56,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       for (const [file, n] of g.files) console.log(`  ${String(n).padStart(6)}  ${file}`);
     };
     show(`kiln/runtime, everything a predict-only app loads (core + weights I/O; target ${TARGET.bytes} minified, ${TARGET.gzipBytes} gzipped; limit ${LIMIT.bytes}, ${LIMIT.gzipBytes})`, predictOnly);
-    show("loaded only when a module needs it (initializers, training, fit loop, threads, debug builds)", other);
+    show("loaded only when a module needs it (initializers, training, fit loop, threads, debug builds, load-failure sentences)", other);
   }
 }

@@ -14,7 +14,7 @@ describe("compiled gradients vs float64 reference", () => {
       const graph = withTraining(c.graph);
       // Convolutions also at batch 9: filter gradients add one partial per 4 examples (fuse.ts:
       // chunkFilterGradients), so 9 takes two whole chunks and a short one.
-      const conv = /conv2d/.test(c.name);
+      const conv = /conv[12]d/.test(c.name);
       const { model } = await build(graph, conv ? { maxBatch: 9 } : {});
       for (const batch of conv ? [1, 3, 9] : [1, 3]) {
         const w0 = randomizeWeights(model, 21 + batch, 0.5);

@@ -100,6 +100,22 @@ const BRANCHES: Branch[] = [
   { kiln: layer("m_sub", "subtract", ["a", "b"]), tf: () => ({ apply: (xs: tf.Tensor[]) => tf.sub(xs[0]!, xs[1]!), setWeights() {} }) as unknown as tf.layers.Layer },
   { kiln: layer("m_cat", "concatenate", ["a", "b", "c"]), tf: () => tf.layers.concatenate() },
   { kiln: layer("m_cat1", "concatenate", ["a", "b"], { axis: 1 }), tf: () => tf.layers.concatenate({ axis: 1 }) },
+  { kiln: layer("conv1d_same", "conv1d", ["seq"], { filters: 4, kernel_size: 2, padding: "same", activation: "relu" }), tf: () => tf.layers.conv1d({ filters: 4, kernelSize: 2, padding: "same", activation: "relu" }), weights: ["kernel", "bias"] },
+  { kiln: layer("conv1d_s2", "conv1d", ["seq"], { filters: 3, kernel_size: 3, strides: 2 }), tf: () => tf.layers.conv1d({ filters: 3, kernelSize: 3, strides: 2 }), weights: ["kernel", "bias"] },
+  { kiln: layer("max1d", "max_pooling1d", ["seq"], { padding: "same" }), tf: () => tf.layers.maxPooling1d({ poolSize: 2, padding: "same" }) },
+  { kiln: layer("avg1d", "average_pooling1d", ["seq"], { pool_size: 3, strides: 1 }), tf: () => tf.layers.averagePooling1d({ poolSize: 3, strides: 1 }) },
+  { kiln: layer("gavg1d", "global_average_pooling1d", ["seq"]), tf: () => tf.layers.globalAveragePooling1d({}) },
+  { kiln: layer("gmax1d", "global_max_pooling1d", ["seq"]), tf: () => tf.layers.globalMaxPooling1d({}) },
+  { kiln: layer("up2d", "upsampling2d", ["img"], { size: [2, 1] }), tf: () => tf.layers.upSampling2d({ size: [2, 1] }) },
+  { kiln: layer("pad2d", "zero_padding2d", ["img"], { padding: [[1, 0], [2, 1]] }), tf: () => tf.layers.zeroPadding2d({ padding: [[1, 0], [2, 1]] }) },
+  { kiln: layer("crop2d", "cropping2d", ["img"], { cropping: [[1, 2], [0, 3]] }), tf: () => tf.layers.cropping2D({ cropping: [[1, 2], [0, 3]] }) },
+  { kiln: layer("repeat", "repeat_vector", ["vec"], { n: 3 }), tf: () => tf.layers.repeatVector({ n: 3 }) },
+  { kiln: layer("perm", "permute", ["img"], { dims: [2, 3, 1] }), tf: () => tf.layers.permute({ dims: [2, 3, 1] }) },
+  {
+    kiln: layer("td", "time_distributed", ["seq"], { layer: { op: "dense", units: 4, activation: "sigmoid" } }),
+    tf: () => tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 4, activation: "sigmoid" }) }),
+    weights: ["dense/kernel", "dense/bias"],
+  },
 ];
 
 const GRAPH = {
@@ -145,7 +161,7 @@ function tfOutput(b: Branch, feeds: Record<string, Float32Array | Int32Array>, b
 describe("compiled predict vs TensorFlow.js layers (cpu)", () => {
   for (const b of BRANCHES) {
     it(`${b.kiln.op} ${b.kiln.name}`, () => {
-      expect(model.weights.filter((w) => w.name.startsWith(`${b.kiln.name}/`)).map((w) => w.name.split("/")[1]).sort()).toEqual([...(b.weights ?? [])].sort());
+      expect(model.weights.filter((w) => w.name.startsWith(`${b.kiln.name}/`)).map((w) => w.name.slice(b.kiln.name.length + 1)).sort()).toEqual([...(b.weights ?? [])].sort());
       let nonZero = false;
       for (const batch of [1, 3, MAX_BATCH]) {
         const feeds = randomFeeds(model.inputs as never, batch, 40 + batch);

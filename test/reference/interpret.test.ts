@@ -281,7 +281,7 @@ describe("errors name what is wrong and where", () => {
     runReference({ inputs: [{ name: "x", shape }], layers: [{ name: "l", ...l } as RawLayer] }, w, { x }, 2, { training: false });
 
   it("unknown ops list the known ones", () => {
-    expect(() => one({ op: "conv3d" })).toThrow(/layer "l": unknown op "conv3d" \(known: dense, conv2d, .*multi_head_attention\)/);
+    expect(() => one({ op: "conv3d" })).toThrow(/layer "l": unknown op "conv3d" \(known: dense, conv2d, .*multi_head_attention, .*time_distributed\)/);
   });
   it("missing and mis-sized weights", () => {
     expect(() => one({ op: "dense", units: 2 })).toThrow(/weight "l\/kernel" is missing/);

@@ -10,6 +10,7 @@ import { ATTENTION_LAYERS } from "./attention.js";
 import { RawLayer } from "./attrs.js";
 import { BASIC_LAYERS, LayerContext, LayerFn } from "./layers.js";
 import { RECURRENT_LAYERS } from "./recurrent.js";
+import { SHAPE_LAYERS } from "./shape-layers.js";
 import { Tensor, sizeOf, tensor } from "./tensor.js";
 
 export interface RefValueInfo {
@@ -52,7 +53,7 @@ export interface RunResult {
   state: Record<string, Float64Array>;
 }
 
-export const REF_LAYERS: Record<string, LayerFn> = { ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS };
+export const REF_LAYERS: Record<string, LayerFn> = { ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...SHAPE_LAYERS };
 
 const NOT_TRAINABLE = new Set(["moving_mean", "moving_variance"]);
 

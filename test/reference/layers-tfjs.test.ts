@@ -8,10 +8,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { RawLayer } from "./attrs.js";
-import { RefGraph, runReference } from "./interpret.js";
+import { RefGraph, type RunResult, runReference } from "./interpret.js";
 import { makeRng } from "./prng.js";
-import { sizeOf } from "./tensor.js";
-import { TFJS_CASES, batchNorm, type TfjsCase } from "./tfjs-cases.js";
+import { backward, sizeOf } from "./tensor.js";
+import { TFJS_CASES, batchNorm, type TfjsCase, type TfLayer } from "./tfjs-cases.js";
 
 const rng = makeRng(99);
 const BATCH = 3;
@@ -35,6 +35,8 @@ interface Compared {
   /** The reference's updated moving statistics (training mode), by full weight name. */
   state: Record<string, Float64Array>;
   tfWeights: Float32Array[];
+  /** With `weightGradients`: d Σ(out ⊙ seed) / d weight on both sides, by short weight name. */
+  grads?: Record<string, { ref: Float64Array; tf: Float32Array }>;
 }
 
 function compare(c: TfjsCase): Compared {
@@ -72,7 +74,25 @@ function compare(c: TfjsCase): Compared {
   const res = runReference(graph, weights, inputs, BATCH, { training: !!c.training, dropoutMasks });
   expect(out.shape).toEqual(res.outputs.l.shape);
   const tfWeights = layer.getWeights().map((w) => w.dataSync() as Float32Array);
-  return { ref: res.outputs.l.data, tfOut, state: res.state, tfWeights };
+  return { ref: res.outputs.l.data, tfOut, state: res.state, tfWeights, grads: c.weightGradients ? weightGradients(c, layer, arg, res) : undefined };
+}
+
+/**
+ * Weight gradients of Σ(out ⊙ seed), one random seed per output element: the reference's tape
+ * against tf.variableGrads over the TF.js layer's trainable variables (getWeights() order).
+ */
+function weightGradients(c: TfjsCase, layer: TfLayer, arg: tf.Tensor | tf.Tensor[], res: RunResult): Record<string, { ref: Float64Array; tf: Float32Array }> {
+  const out = res.outputs.l;
+  const seed = Float64Array.from(Float32Array.from(rng.array(out.size, -1, 1)));
+  backward(out, seed);
+  const vars = layer.trainableWeights!.map((w) => w.read() as tf.Variable);
+  const seedT = tf.tensor(Float32Array.from(seed), out.shape);
+  const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(arg, { training: false }) as tf.Tensor, seedT)) as tf.Scalar, vars);
+  const pairs: Record<string, { ref: Float64Array; tf: Float32Array }> = {};
+  (c.weights ?? []).forEach(([w], i) => {
+    pairs[w] = { ref: res.weights[`l/${w}`]!.grad ?? new Float64Array(res.weights[`l/${w}`]!.size), tf: grads[vars[i]!.name]!.dataSync() as Float32Array };
+  });
+  return pairs;
 }
 
 describe("reference layers vs TF.js cpu", () => {
@@ -84,6 +104,14 @@ describe("reference layers vs TF.js cpu", () => {
       if (c.movingStatistics) {
         expect(relErr(state["l/moving_mean"], tfWeights[2])).toBeLessThan(1e-5);
         expect(relErr(state["l/moving_variance"], tfWeights[3])).toBeLessThan(1e-5);
+      }
+      if (c.weightGradients) {
+        const grads = Object.entries(compare(c).grads!);
+        expect(grads.length).toBe(c.weights!.length);
+        for (const [w, g] of grads) {
+          expect(g.ref.some((v) => v !== 0), `${w}: the reference gradient is not all zero`).toBe(true);
+          expect(relErr(g.ref, g.tf), `gradient of ${w}`).toBeLessThan(1e-4);
+        }
       }
       if (c.maskFromTf) {
         // Both kept and dropped elements, so the case checks the scale and not only the identity.
@@ -101,6 +129,15 @@ describe("reference layers vs TF.js cpu", () => {
       expect(relErr(state["l/moving_mean"], tfWeights[2]), `axis ${axis}`).toBeLessThan(1e-5);
       expect(relErr(state["l/moving_variance"], tfWeights[3]), `axis ${axis}`).toBeLessThan(1e-5);
     }
+  });
+
+  it("TF.js's upSampling2d bilinear still samples the legacy grid, not Keras 3's half-pixel centres (why its cases use tf.image.resizeBilinear)", () => {
+    const x = tf.tensor([1, 2, 3, 4], [1, 2, 2, 1]);
+    const legacy = (tf.layers.upSampling2d({ size: [2, 2], interpolation: "bilinear" }).apply(x) as tf.Tensor).dataSync();
+    const halfPixel = tf.image.resizeBilinear(x as tf.Tensor4D, [4, 4], false, true).dataSync();
+    // Half-pixel centres: output (0, 1) samples input column 0.25 → 1.25; the legacy grid samples 0.5 → 1.5.
+    expect(halfPixel[1]).toBeCloseTo(1.25, 6);
+    expect(legacy[1]).toBeCloseTo(1.5, 6);
   });
 
   it("TF.js's GRU still refuses reset_after=true (why the gru cases compare through reset_after=false or tf ops)", () => {

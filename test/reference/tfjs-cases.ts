@@ -23,6 +23,8 @@ export interface TfLayer {
   apply(x: tf.Tensor | tf.Tensor[], kwargs?: { training?: boolean }): unknown;
   setWeights(weights: tf.Tensor[]): void;
   getWeights(): tf.Tensor[];
+  /** The layer's trainable variables, in getWeights() order (for cases with `weightGradients`). */
+  trainableWeights?: { read(): tf.Tensor; name: string }[];
 }
 
 export interface TfjsCase {
@@ -50,6 +52,8 @@ export interface TfjsCase {
   movingStatistics?: boolean;
   /** The reference's dropout keep-mask is read off the TF.js output (non-zero = kept). */
   maskFromTf?: boolean;
+  /** Also compare the weight gradients of Σ(out ⊙ seed) with tf.variableGrads (inference mode). */
+  weightGradients?: boolean;
   /** Relative error bound (default 1e-4). */
   tolerance?: number;
 }
@@ -325,6 +329,129 @@ const positionEmbedding = (steps: number, sequenceLength: number): TfjsCase => (
   weights: [["embeddings", [sequenceLength, 4]]],
 });
 
+// ---------------------------------------------------------------- 1-D ops and movement (issue 17)
+
+type Conv1dCase = [string, Record<string, unknown>, Record<string, unknown>];
+const CONV1D: Conv1dCase[] = [
+  ["valid", { kernel_size: 3 }, { kernelSize: 3 }],
+  ["same, stride 2", { kernel_size: 3, strides: 2, padding: "same" }, { kernelSize: 3, strides: 2, padding: "same" }],
+  ["same, dilation 2, relu", { kernel_size: [2], dilation_rate: 2, padding: "same", activation: "relu" }, { kernelSize: 2, dilationRate: 2, padding: "same", activation: "relu" }],
+];
+
+const conv1d = ([label, kiln, tfa]: Conv1dCase): TfjsCase => {
+  const k = Array.isArray(kiln.kernel_size) ? (kiln.kernel_size[0] as number) : (kiln.kernel_size as number);
+  return {
+    name: `conv1d ${label}`,
+    layer: { op: "conv1d", filters: 4, ...kiln },
+    tfLayer: () => tf.layers.conv1d({ filters: 4, ...(tfa as { kernelSize: number }) }),
+    inputs: [[9, 3]],
+    weights: [["kernel", [k, 3, 4]], ["bias", [4]]],
+    weightGradients: !kiln.dilation_rate,
+  };
+};
+
+// Weight gradients are compared where TF.js has them: its conv2D gradient refuses dilation > 1
+// ("dilation rates greater than 1 are not yet supported in gradients"), so dilated cases are
+// forward only here; test/compile/gradients.test.ts and finite-differences.test.ts cover them.
+
+/** TF.js's conv1d refuses padding "causal" (NotImplementedError): zeros d·(k−1) before the steps, then its valid conv1d. */
+function causalConv1d(k: number, dilation: number, strides: number): TfjsCase {
+  return {
+    name: `conv1d causal k=${k}, dilation ${dilation}, stride ${strides} (TF.js refuses causal: tf.pad before its valid conv1d)`,
+    layer: { op: "conv1d", filters: 3, kernel_size: k, dilation_rate: dilation, strides, padding: "causal" },
+    tfLayer: () => {
+      const inner = tf.layers.conv1d({ filters: 3, kernelSize: k, dilationRate: dilation, strides });
+      return {
+        apply: (x, kw) => inner.apply(tf.pad(x as tf.Tensor, [[0, 0], [dilation * (k - 1), 0], [0, 0]]), kw),
+        setWeights: (ws) => inner.setWeights(ws),
+        getWeights: () => inner.getWeights(),
+        get trainableWeights() { return inner.trainableWeights; },
+      };
+    },
+    inputs: [[8, 2]],
+    weights: [["kernel", [k, 2, 3]], ["bias", [3]]],
+    weightGradients: dilation === 1,
+  };
+}
+
+const POOL1D: [string, Record<string, unknown>, Record<string, unknown>][] = [
+  ["default 2 valid", {}, {}],
+  ["3 stride 2 same", { pool_size: 3, strides: 2, padding: "same" }, { poolSize: 3, strides: 2, padding: "same" }],
+];
+
+const pooling1d = (kind: "max" | "average", [label, kiln, tfa]: (typeof POOL1D)[number]): TfjsCase => {
+  const tfArgs = { poolSize: 2, ...tfa } as { poolSize: number };
+  return {
+    name: `${kind}_pooling1d ${label}`,
+    layer: { op: `${kind}_pooling1d`, ...kiln } as TfjsCase["layer"],
+    tfLayer: () => (kind === "max" ? tf.layers.maxPooling1d(tfArgs) : tf.layers.averagePooling1d(tfArgs)),
+    inputs: [[7, 3]],
+  };
+};
+
+/** Keras 3 resizes with half-pixel centres; TF.js's upSampling2d bilinear does not (resizeBilinear's legacy grid). */
+const bilinear = (size: [number, number], shape: number[]): TfjsCase => ({
+  name: `upsampling2d bilinear ${size.join("x")} on ${shape.join("x")} (TF.js's upSampling2d uses the legacy grid: tf.image.resizeBilinear with halfPixelCenters, as Keras 3)`,
+  layer: { op: "upsampling2d", size, interpolation: "bilinear" },
+  tfLayer: () => weightless(([x]) => tf.image.resizeBilinear(x as tf.Tensor4D, [shape[0]! * size[0], shape[1]! * size[1]], false, true)),
+  inputs: [shape],
+  tolerance: 1e-6,
+});
+
+const MOVEMENT: TfjsCase[] = [
+  { name: "global_average_pooling1d", layer: { op: "global_average_pooling1d" }, tfLayer: () => tf.layers.globalAveragePooling1d({}), inputs: [[5, 4]] },
+  { name: "global_max_pooling1d", layer: { op: "global_max_pooling1d" }, tfLayer: () => tf.layers.globalMaxPooling1d({}), inputs: [[5, 4]] },
+  { name: "upsampling2d nearest [2, 3]", layer: { op: "upsampling2d", size: [2, 3] }, tfLayer: () => tf.layers.upSampling2d({ size: [2, 3] }), inputs: [[3, 4, 2]], tolerance: 1e-6 },
+  { name: "upsampling2d nearest default 2", layer: { op: "upsampling2d" }, tfLayer: () => tf.layers.upSampling2d({}), inputs: [[2, 3, 2]], tolerance: 1e-6 },
+  bilinear([2, 2], [3, 4, 2]),
+  bilinear([3, 2], [4, 3, 1]),
+  {
+    name: "upsampling1d 3 (TF.js has none: its upSampling2d on [T, 1, C])",
+    layer: { op: "upsampling1d", size: 3 },
+    tfLayer: () => weightless(([x]) => (tf.layers.upSampling2d({ size: [3, 1] }).apply(x!.expandDims(2)) as tf.Tensor).squeeze([2])),
+    inputs: [[4, 3]],
+    tolerance: 1e-6,
+  },
+  { name: "zero_padding2d [[1, 2], [0, 3]]", layer: { op: "zero_padding2d", padding: [[1, 2], [0, 3]] }, tfLayer: () => tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 3]] }), inputs: [[3, 4, 2]], tolerance: 1e-6 },
+  { name: "zero_padding2d [2, 1] symmetric", layer: { op: "zero_padding2d", padding: [2, 1] }, tfLayer: () => tf.layers.zeroPadding2d({ padding: [2, 1] }), inputs: [[3, 2, 2]], tolerance: 1e-6 },
+  { name: "zero_padding2d default 1", layer: { op: "zero_padding2d" }, tfLayer: () => tf.layers.zeroPadding2d({}), inputs: [[2, 2, 3]], tolerance: 1e-6 },
+  {
+    name: "zero_padding1d [2, 1] (TF.js has none: tf.pad)",
+    layer: { op: "zero_padding1d", padding: [2, 1] },
+    tfLayer: () => weightless(([x]) => tf.pad(x!, [[0, 0], [2, 1], [0, 0]])),
+    inputs: [[4, 3]],
+    tolerance: 1e-6,
+  },
+  { name: "cropping2d [[1, 0], [2, 1]]", layer: { op: "cropping2d", cropping: [[1, 0], [2, 1]] }, tfLayer: () => tf.layers.cropping2D({ cropping: [[1, 0], [2, 1]] }), inputs: [[4, 6, 2]], tolerance: 1e-6 },
+  { name: "cropping2d [1, 2] symmetric", layer: { op: "cropping2d", cropping: [1, 2] }, tfLayer: () => tf.layers.cropping2D({ cropping: [1, 2] }), inputs: [[5, 6, 2]], tolerance: 1e-6 },
+  {
+    name: "cropping1d default [1, 1] (TF.js has none: tf.slice)",
+    layer: { op: "cropping1d" },
+    tfLayer: () => weightless(([x]) => tf.slice(x!, [0, 1, 0], [-1, x!.shape[1]! - 2, -1])),
+    inputs: [[6, 3]],
+    tolerance: 1e-6,
+  },
+  { name: "repeat_vector 4", layer: { op: "repeat_vector", n: 4 }, tfLayer: () => tf.layers.repeatVector({ n: 4 }), inputs: [[5]], tolerance: 1e-6 },
+  { name: "permute [2, 1]", layer: { op: "permute", dims: [2, 1] }, tfLayer: () => tf.layers.permute({ dims: [2, 1] }), inputs: [[3, 5]], tolerance: 1e-6 },
+  { name: "permute [3, 1, 2]", layer: { op: "permute", dims: [3, 1, 2] }, tfLayer: () => tf.layers.permute({ dims: [3, 1, 2] }), inputs: [[2, 3, 4]], tolerance: 1e-6 },
+  {
+    name: "time_distributed dense tanh",
+    layer: { op: "time_distributed", layer: { op: "dense", units: 3, activation: "tanh" } },
+    tfLayer: () => tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3, activation: "tanh" }) }),
+    inputs: [[4, 5]],
+    weights: [["dense/kernel", [5, 3]], ["dense/bias", [3]]],
+    weightGradients: true,
+  },
+  {
+    name: "time_distributed dense named proj, no bias, on [T, 2, d]",
+    layer: { op: "time_distributed", layer: { op: "dense", name: "proj", units: 2, use_bias: false } },
+    tfLayer: () => tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 2, useBias: false }) }),
+    inputs: [[3, 2, 4]],
+    weights: [["proj/kernel", [4, 2]]],
+    weightGradients: true,
+  },
+];
+
 // ---------------------------------------------------------------- the table
 
 const ACTIVATIONS: [string, string][] = [
@@ -398,4 +525,9 @@ export const TFJS_CASES: TfjsCase[] = [
   { name: "softmax layer on the last axis", layer: { op: "softmax" }, tfLayer: () => tf.layers.softmax({ axis: -1 }), inputs: [[3, 4]] },
   // tfjs softmax supports only the last axis: transpose around it.
   { name: "softmax layer on a middle axis", layer: { op: "softmax", axis: 1 }, tfLayer: () => transposed(tf.layers.softmax({ axis: -1 }), [0, 2, 1]), inputs: [[3, 4]] },
+  ...CONV1D.map(conv1d),
+  causalConv1d(2, 2, 1),
+  causalConv1d(3, 1, 2),
+  ...POOL1D.flatMap((p) => [pooling1d("max", p), pooling1d("average", p)]),
+  ...MOVEMENT,
 ];

@@ -15,7 +15,7 @@ const linear = async (o = {}) => loadModel(await moduleBytes(linearManifest(o)))
 const probe = async (o = {}) => loadModel(await moduleBytes(probeManifest(o)));
 
 /** White-box: the bytes of the module's memory, to prove failed calls wrote nothing. */
-const memoryBytes = (m: Model) => Buffer.from((m as unknown as { memory: WebAssembly.Memory }).memory.buffer.slice(0));
+const memoryBytes = (m: Model) => Buffer.from(m.memoryView().slice());
 /** Byte equality without vitest's slow element-wise diff of 196 KB arrays. */
 const same = (a: Buffer, b: Buffer) => expect(a.equals(b)).toBe(true);
 
@@ -65,7 +65,7 @@ describe("predict", () => {
     expect(Array.from(first)).toEqual(kept);
     second.fill(7);
     expect(Array.from(m.predict({ x: x1 }).out)).toEqual(kept);
-    expect(first.buffer).not.toBe((m as unknown as { memory: WebAssembly.Memory }).memory.buffer);
+    expect(first.buffer).not.toBe(m.memoryView().buffer);
     reference(x2).forEach((v, i) => expect(m.predict({ x: x2 }).out[i]).toBeCloseTo(v, 5));
   });
 

@@ -38,6 +38,27 @@ export function pairAttr(description: string, dflt?: number): JsonSchema {
   return s;
 }
 
+/** An int or a list of 1 int, as Keras accepts for the 1-D ops' kernel_size, strides, pool_size, dilation_rate. */
+export function singleAttr(description: string, dflt?: number): JsonSchema {
+  const s: JsonSchema = {
+    title: "a positive integer or a list of 1 positive integer",
+    description,
+    type: ["integer", "array"],
+    minimum: 1,
+    maximum: MAX_DIM,
+    items: { title: "a positive integer", type: "integer", minimum: 1, maximum: MAX_DIM },
+    minItems: 1,
+    maxItems: 1,
+  };
+  if (dflt !== undefined) s.default = dflt;
+  return s;
+}
+
+/** int → v; [v] → v. */
+export function single(v: unknown): number {
+  return Array.isArray(v) ? Number(v[0]) : Number(v);
+}
+
 export function boolAttr(description: string, dflt: boolean): JsonSchema {
   return { title: "true or false", description, type: "boolean", default: dflt };
 }

@@ -4,9 +4,14 @@
  */
 import type { OpDef } from "./op.js";
 import { dense } from "./dense.js";
-import { conv2d } from "./conv.js";
-import { average_pooling2d, global_average_pooling2d, global_max_pooling2d, max_pooling2d } from "./pooling.js";
-import { flatten, reshape } from "./reshape.js";
+import { conv1d, conv2d } from "./conv.js";
+import {
+  average_pooling1d, average_pooling2d, global_average_pooling1d, global_average_pooling2d, global_max_pooling1d, global_max_pooling2d,
+  max_pooling1d, max_pooling2d,
+} from "./pooling.js";
+import { flatten, permute, repeat_vector, reshape } from "./reshape.js";
+import { cropping1d, cropping2d, upsampling1d, upsampling2d, zero_padding1d, zero_padding2d } from "./spatial.js";
+import { time_distributed } from "./wrappers.js";
 import { activation, softmax } from "./activation.js";
 import { dropout } from "./dropout.js";
 import { batch_normalization, layer_normalization } from "./normalization.js";
@@ -26,6 +31,8 @@ const REGISTRY = {
   flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization,
   embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention,
   add, multiply, average, maximum, minimum, subtract, concatenate,
+  conv1d, max_pooling1d, average_pooling1d, global_average_pooling1d, global_max_pooling1d,
+  upsampling2d, upsampling1d, zero_padding2d, zero_padding1d, cropping2d, cropping1d, repeat_vector, permute, time_distributed,
 } satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof REGISTRY;

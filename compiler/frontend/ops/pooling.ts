@@ -3,9 +3,9 @@
  * pools that reduce [H, W, C] to [C]. No weights.
  */
 import type { OpDef } from "./op.js";
-import { expectRank, pair, pairAttr, withDefaults } from "./attrs.js";
-import { PADDING_ATTR, windowShape } from "./conv.js";
-import { lowerGlobalPool2d, lowerPool2d } from "../../passes/lower/layers.js";
+import { expectRank, fmtDims, pair, pairAttr, single, singleAttr, withDefaults } from "./attrs.js";
+import { PADDING_ATTR, windowOut, windowShape } from "./conv.js";
+import { lowerGlobalPool1d, lowerGlobalPool2d, lowerPool1d, lowerPool2d } from "../../passes/lower/layers.js";
 
 function pool2d(name: "max_pooling2d" | "average_pooling2d", kind: string): OpDef {
   return {
@@ -52,3 +52,50 @@ export const max_pooling2d = pool2d("max_pooling2d", "Max");
 export const average_pooling2d = pool2d("average_pooling2d", "Average");
 export const global_average_pooling2d = globalPool("global_average_pooling2d", "average");
 export const global_max_pooling2d = globalPool("global_max_pooling2d", "max");
+
+function pool1d(name: "max_pooling1d" | "average_pooling1d", kind: string): OpDef {
+  return {
+    lower: lowerPool1d(name === "max_pooling1d" ? "max" : "avg"),
+    name,
+    description: `${kind} pooling over 1-D windows of steps, channels last: [T, C] -> [T', C].`,
+    minInputs: 1,
+    maxInputs: 1,
+    attrs: {
+      pool_size: singleAttr("Window length: an int or [p].", 2),
+      strides: singleAttr("Stride: an int or [s]; defaults to pool_size."),
+      padding: PADDING_ATTR,
+    },
+    normalize(raw) {
+      const a = withDefaults(this.attrs, raw);
+      a.pool_size = single(a.pool_size);
+      a.strides = a.strides === undefined ? a.pool_size : single(a.strides);
+      return a;
+    },
+    shape([x], a, ctx) {
+      if (!expectRank(ctx, name, "[T, C]", 2)) return undefined;
+      const t = windowOut(x[0]!, a.pool_size as number, a.strides as number, 1, a.padding as string);
+      if (t === undefined) ctx.error(`a pool of ${a.pool_size} with padding "valid" does not fit input ${fmtDims(x)}`, "pool_size");
+      return t === undefined ? undefined : [t, x[1]!];
+    },
+    weights: () => [],
+  };
+}
+
+function globalPool1d(name: "global_average_pooling1d" | "global_max_pooling1d", kind: string): OpDef {
+  return {
+    lower: lowerGlobalPool1d(name === "global_max_pooling1d" ? "max" : "avg"),
+    name,
+    description: `Global ${kind} pooling over the steps: [T, C] -> [C].`,
+    minInputs: 1,
+    maxInputs: 1,
+    attrs: {},
+    normalize: () => ({}),
+    shape: ([x], _a, ctx) => (expectRank(ctx, name, "[T, C]", 2) ? [x[1]!] : undefined),
+    weights: () => [],
+  };
+}
+
+export const max_pooling1d = pool1d("max_pooling1d", "Max");
+export const average_pooling1d = pool1d("average_pooling1d", "Average");
+export const global_average_pooling1d = globalPool1d("global_average_pooling1d", "average");
+export const global_max_pooling1d = globalPool1d("global_max_pooling1d", "max");

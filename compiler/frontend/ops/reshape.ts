@@ -3,8 +3,9 @@
  * most one -1, resolved here so later stages only see real sizes). No weights.
  */
 import type { OpDef } from "./op.js";
-import { MAX_DIM, checkedProduct, fmtShape } from "./attrs.js";
+import { MAX_DIM, checkedProduct, expectRank, fmtShape, sizeAttr, withDefaults } from "./attrs.js";
 import { lowerReshape } from "../../passes/lower/layers.js";
+import { lowerPermute, lowerRepeatVector, permuteRuns } from "../../passes/lower/shape.js";
 
 export const flatten: OpDef = {
   lower: lowerReshape,
@@ -56,5 +57,66 @@ export const reshape: OpDef = {
     return { target_shape: target.map((d) => (d === -1 ? total / known : d)) };
   },
   shape: (_x, a) => [...(a.target_shape as number[])],
+  weights: () => [],
+};
+
+export const repeat_vector: OpDef = {
+  lower: lowerRepeatVector,
+  name: "repeat_vector",
+  description: "Repeats each example's vector n times: [D] -> [n, D].",
+  minInputs: 1,
+  maxInputs: 1,
+  attrs: { n: sizeAttr("Number of repetitions.") },
+  required: ["n"],
+  normalize(raw) {
+    return withDefaults(this.attrs, raw);
+  },
+  shape([x], a, ctx) {
+    if (!expectRank(ctx, "repeat_vector", "[D]", 1)) return undefined;
+    if (checkedProduct([a.n as number, x[0]!]) > MAX_DIM) {
+      ctx.error(`repeating input ${fmtShape(x)} ${a.n} times gives more than ${MAX_DIM} elements per example`, "n");
+      return undefined;
+    }
+    return [a.n as number, x[0]!];
+  },
+  weights: () => [],
+};
+
+/** Most runs of axes that stay together a permutation may move (the copy primitive's loop nest, batch excluded). */
+export const PERMUTE_MAX_RUNS = 4;
+
+export const permute: OpDef = {
+  lower: lowerPermute,
+  name: "permute",
+  description: "Permutes the axes of each example: output axis i is input axis dims[i] (1 = the first axis of the example, as Keras counts).",
+  minInputs: 1,
+  maxInputs: 1,
+  attrs: {
+    dims: {
+      title: "a permutation of 1..rank (a list of distinct positive integers)",
+      description: "Output axis i is input axis dims[i]; axes count from 1 (the batch axis 0 never moves), in kiln.graph/v1 files too.",
+      type: "array",
+      items: { title: "a positive integer", type: "integer", minimum: 1, maximum: 8 },
+      minItems: 1,
+      maxItems: 8,
+      uniqueItems: true,
+    },
+  },
+  required: ["dims"],
+  normalize(raw, ctx) {
+    const dims = raw.dims as number[];
+    const rank = ctx.inputShapes[0]!.length;
+    if (dims.length !== rank || !dims.every((d) => d >= 1 && d <= rank)) {
+      ctx.error(`dims ${fmtShape(dims)} is not a permutation of 1..${rank} for input "${ctx.inputNames[0]}" of shape ${fmtShape(ctx.inputShapes[0]!)} (axes count from 1; the batch axis 0 cannot move)`, "dims");
+      return undefined;
+    }
+    const perm = dims.map((d) => d - 1);
+    if (permuteRuns(ctx.inputShapes[0]!, perm).length > PERMUTE_MAX_RUNS) {
+      ctx.error(`dims ${fmtShape(dims)} moves more than ${PERMUTE_MAX_RUNS} separate runs of axes; kiln's strided copy has at most ${PERMUTE_MAX_RUNS + 1} loops (batch included)`, "dims", "limit");
+      return undefined;
+    }
+    return { dims: [...dims] };
+  },
+  shape: ([x], a) => (a.dims as number[]).map((d) => x[d - 1]!),
   weights: () => [],
 };

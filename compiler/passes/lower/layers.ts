@@ -16,6 +16,7 @@ const a = (layer: Layer) => layer.attrs as any;
 /** Padding per spec §2: the odd pixel of `same` goes at the bottom/right. */
 export function padding(inSize: number, k: number, stride: number, dil: number, mode: string): { out: number; before: number } {
   const span = dil * (k - 1) + 1;
+  if (mode === "causal") return { out: Math.ceil(inSize / stride), before: dil * (k - 1) };
   if (mode === "valid") return { out: Math.floor((inSize - span) / stride) + 1, before: 0 };
   const out = Math.ceil(inSize / stride);
   const total = Math.max((out - 1) * stride + span - inSize, 0);
@@ -37,6 +38,15 @@ export const lowerDense: Lowering = (b, layer, [x]) => {
   return b.activation(z, activation as ActivationName);
 };
 
+/**
+ * time_distributed(dense): dense already multiplies on the last axis of [T, ..., d], step by step
+ * with one kernel, so the wrapper lowers as its inner layer, whose weights are `<wrapper>/<inner>/…`.
+ */
+export const lowerTimeDistributed: Lowering = (b, layer, xs) => {
+  const inner = a(layer).layer;
+  return lowerDense(b, { ...layer, name: `${layer.name}/${inner.name}`, op: "dense", attrs: inner }, xs);
+};
+
 export const lowerConv2d: Lowering = (b, layer, [x]) => {
   const { filters, kernel_size, strides, dilation_rate, padding: pad, use_bias, activation } = a(layer);
   const g = window2d(layer, x!, kernel_size, strides, dilation_rate, pad);
@@ -46,6 +56,47 @@ export const lowerConv2d: Lowering = (b, layer, [x]) => {
   const z = use_bias ? b.addBias(y, b.weight(layer, "bias")) : y;
   return b.activation(z, activation as ActivationName);
 };
+
+/**
+ * conv1d is conv2d over a [1, T, C] view of each example, with the kernel [k, C, f] read in place
+ * as [1, k, C, f] (the same bytes: conv2d's kernels take the geometry from the attributes), so the
+ * forward, both gradients and every kernel choice are conv2d's. `causal` is padLeft = d·(k−1)
+ * with nothing after (the right padding is implied by ow).
+ */
+export const lowerConv1d: Lowering = (b, layer, [x]) => {
+  const { filters, kernel_size: k, strides: s, dilation_rate: d, padding: pad, use_bias, activation } = a(layer);
+  const [t, c] = x!.shape as [number, number];
+  const p = padding(t, k, s, d, pad);
+  const spec = { h: 1, w: t, c, f: filters, kh: 1, kw: k, sh: 1, sw: s, dh: 1, dw: d, padTop: 0, padLeft: p.before, oh: 1, ow: p.out };
+  const y = b.act([1, p.out, filters]);
+  b.mod.node(b.prog, "conv2d", [b.alias(x!, [1, t, c]), b.weight(layer, "kernel")], [y], spec, layer.name);
+  const z = use_bias ? b.addBias(y, b.weight(layer, "bias")) : y;
+  return b.alias(b.activation(z, activation as ActivationName), [p.out, filters]);
+};
+
+/** 1-D pooling is 2-D pooling over a [1, T, C] view (windows 1 × pool_size). */
+export function lowerPool1d(kind: "max" | "avg"): Lowering {
+  return (b, layer, [x]) => {
+    const { pool_size: k, strides: s, padding: pad } = a(layer);
+    const [t, c] = x!.shape as [number, number];
+    const p = padding(t, k, s, 1, pad);
+    const y = b.act([1, p.out, c]);
+    const attrs = { kind, h: 1, w: t, c, oh: 1, ow: p.out, padTop: 0, padLeft: p.before, ph: 1, pw: k, sh: 1, sw: s };
+    b.mod.node(b.prog, "pool2d", [b.alias(x!, [1, t, c])], [y], attrs, layer.name);
+    return b.alias(y, [p.out, c]);
+  };
+}
+
+/** Global 1-D pooling: one 1 × T window over a [1, T, C] view. */
+export function lowerGlobalPool1d(kind: "max" | "avg"): Lowering {
+  return (b, layer, [x]) => {
+    const [t, c] = x!.shape as [number, number];
+    const y = b.act([c]);
+    const attrs = { kind, h: 1, w: t, c, oh: 1, ow: 1, padTop: 0, padLeft: 0, ph: 1, pw: t, sh: 1, sw: t };
+    b.mod.node(b.prog, "pool2d", [b.alias(x!, [1, t, c])], [y], attrs, layer.name);
+    return y;
+  };
+}
 
 export function lowerPool2d(kind: "max" | "avg"): Lowering {
   return (b, layer, [x]) => {

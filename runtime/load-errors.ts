@@ -1,0 +1,57 @@
+/**
+ * The sentences of loadModel's refusals (a bad source, module or manifest), in a part of the
+ * runtime fetched only when a load fails: a page that loads good modules never parses them. The
+ * checks stay where they are (load.ts, manifest.ts, index.ts) and throw a Refusal naming the
+ * reason here and its values; loadModel turns it into a KilnError with this sentence.
+ */
+import { KilnError, type Refusal } from "./errors.js";
+
+const show = (v: unknown) => String(JSON.stringify(v)).slice(0, 80);
+const quoted = (name: unknown) => `"${name}"`;
+
+export const REASONS = {
+  // load.ts: the source and the module
+  badUrl: () => "not a valid URL or file path",
+  source: (type: string) => `expected bytes, a Response, a URL, a path or a WebAssembly.Module, got ${type}`,
+  fetch: (error: string) => `could not fetch the model: ${error}`,
+  http: (status: number, text: string) => `fetching the model failed: HTTP ${status} ${text}`,
+  bodyUsed: (error: string) => `could not read the response body (already used?): ${error}`,
+  body: (error: string) => `could not read the response body: ${error}`,
+  file: (error: string) => `could not read the model file: ${error}`,
+  compile: (simd: boolean, relaxed: boolean, error: string) =>
+    `not a valid WebAssembly module for this engine${!simd ? " (this engine lacks WebAssembly SIMD, which kiln modules need)" : relaxed ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)"}: ${error}`,
+  instantiate: (pages: number, shared: boolean, noThreads: boolean, error: string) =>
+    `could not instantiate the module (${pages} pages of memory${shared ? ", shared" : ""}${noThreads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : ""}): ${error}`,
+  // index.ts: what the module imports and carries
+  imports: (kind: string, module: string, name: string) => `the module imports ${kind} "${module}.${name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`,
+  noMemory: () => "the module does not import env.memory (it would compute in a memory of its own, which the runtime never sees)",
+  noWeights: () => "the manifest says weightsEmbedded but the module has no kiln.weights section",
+  // manifest.ts: the manifest
+  sections: (found: number) => `expected one "kiln.manifest" custom section (is this a module kiln compiled?), found ${found}`,
+  json: (error: string) => `the manifest is not valid JSON (${error})`,
+  format: (got: unknown) => `expected format "kiln.module/v1", got ${show(got)}`,
+  maxBatch: (got: unknown) => `maxBatch must be a positive integer, got ${got}`,
+  pages: (got: unknown) => `memory.pages must be an integer in [1, 65536], got ${got}`,
+  seed: (got: unknown) => `seed must be an integer, got ${got}`,
+  region: (what: string, offset: unknown, bytes: number, limit: number) => `${what}: offset ${show(offset)} (+${bytes} bytes) is not 4-byte aligned inside the ${limit}-byte memory`,
+  overlap: (what: string, other: string) => `${what} overlaps ${other}`,
+  named: (key: string) => `${key} must be a list of named entries`,
+  sameName: (key: string) => `${key}: two entries share a name`,
+  slot: (key: string, s: { name: string; shape: unknown; dtype: unknown; range?: unknown }) =>
+    `${key} ${quoted(s.name)}: bad shape ${show(s.shape)}, dtype ${show(s.dtype)} or range ${show(s.range)}`,
+  weightShape: (name: string, shape: unknown) => `weight ${quoted(name)}: bad shape ${show(shape)}`,
+  initializer: (name: string, initializer: unknown) => `weight ${quoted(name)}: bad initializer ${show(initializer)}`,
+  predict: (exports: unknown) => `exports.predict must name the inference program, got ${show(exports)}`,
+  noExport: (name: string) => `the module does not export ${quoted(name)} named by the manifest`,
+  kernels: () => "kernels must be an object",
+  calls: () => "kernels.calls is missing",
+  callPairs: () => "kernels.calls: expected lists of [kernel, layer] pairs",
+  functions: () => "kernels.functions: expected kernel names",
+};
+
+export type Reason = keyof typeof REASONS;
+
+/** The KilnError of a refusal. */
+export function explain({ code, path, reason, values }: Refusal): KilnError {
+  return new KilnError({ code, path, message: (REASONS[reason] as (...values: unknown[]) => string)(...values) });
+}
