@@ -55,8 +55,9 @@ export function windowPairs({ tokens, next }) {
  * Pretrains the language model. `data` holds the train and held-out windows (`{ count, feeds }`);
  * returns the model, its history (loss and val_loss per epoch, perplexities) and timings.
  */
-export async function pretrain({ config, data, seed, epochs, windowsPerEpoch, batchSize, learningRate, optimizeLevel, log = console.log }) {
+export async function pretrain({ config, data, seed, epochs, windowsPerEpoch, batchSize, learningRate, optimizeLevel, initialWeights, log = console.log }) {
   const { model, compileMs } = await buildModel(lmGraph(config, { seed, learningRate }), { maxBatch: batchSize, optimizeLevel });
+  if (initialWeights) model.loadWeights(initialWeights);
   const { context } = config;
   const order = shuffle(Array.from({ length: data.train.count }, (_, i) => i), rng(seed));
   const history = { loss: [], val_loss: [], perplexity: [], val_perplexity: [], tokens: [], seconds: [] };

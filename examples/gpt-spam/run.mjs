@@ -4,7 +4,7 @@
  * report loss and perplexity per epoch and write the learning curve and results.
  * Usage: node examples/gpt-spam/run.mjs [--quick] [--seed 1] [--epochs n] [--summary results.json] [--out dir]
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { intOption, parseOptions } from "../shared/cli.mjs";
 import { loadData, takeRows } from "../shared/data.mjs";
@@ -36,7 +36,8 @@ const opts = parseOptions({
   name: "gpt-spam", description: "A small GPT pretrained on the Spam Assassin emails.", outDir: here, defaults: { seed: 1 },
   extra: (p) => p.option("--windows <n>", "language-model windows per pretraining epoch", intOption)
     .option("--pretrain-only", "stop after pretraining and generation (no fine-tuning)", false)
-    .option("--merges <n>", "BPE merges (vocabulary = 257 + merges)", intOption),
+    .option("--merges <n>", "BPE merges (vocabulary = 257 + merges)", intOption)
+    .option("--weights <file>", "start from these language-model weights (a gpt-lm.safetensors of the same settings); with --epochs 0, no pretraining"),
 });
 const settings = { ...SETTINGS[opts.quick ? "quick" : "full"] };
 if (opts.epochs !== undefined) settings.epochs = opts.epochs;
@@ -63,16 +64,17 @@ console.log(`bigram baseline (interpolated, λ ${bigram.lambda}): ${bigram.nll.t
 const lm = await pretrain({
   config, data: { train: lmTrain, heldOut: lmHeldOut }, seed, epochs: settings.epochs, windowsPerEpoch: settings.windowsPerEpoch,
   batchSize: settings.batchSize, learningRate: settings.learningRate, optimizeLevel: opts.optimize,
+  initialWeights: opts.weights ? new Uint8Array(readFileSync(opts.weights)) : undefined,
 });
 const params = parameterCount(lm.model);
-const finalNll = lm.history.val_loss.at(-1);
+const finalNll = lm.history.val_loss.at(-1) ?? lm.lossBefore;
 console.log(`GPT (${params} parameters): held-out ${finalNll.toFixed(4)} nats/token (perplexity ${Math.exp(finalNll).toFixed(1)}) vs bigram ${bigram.nll.toFixed(4)} (perplexity ${Math.exp(bigram.nll).toFixed(1)}): ${Math.abs(bigram.nll - finalNll).toFixed(4)} nats/token ${finalNll < bigram.nll ? "better" : "worse"} than the bigram`);
 mkdirSync(opts.out, { recursive: true });
 const pretrainedBytes = lm.model.saveWeights();
 writeFileSync(`${opts.dataDir}/gpt-lm.safetensors`, pretrainedBytes);
 
 const svg = `${opts.out}/learning-curve.svg`;
-writeLearningCurve(svg, lm.history, {
+if (lm.history.loss.length) writeLearningCurve(svg, lm.history, {
   title: `GPT pretraining on Spam Assassin emails: train vs held-out (validation) per epoch of ${settings.windowsPerEpoch} windows of ${config.context} tokens; bigram ${bigram.nll.toFixed(3)} nats/token`,
   panels: [{ key: "loss", label: "Loss" }, { key: "perplexity", label: "Perplexity" }],
 });
