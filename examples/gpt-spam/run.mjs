@@ -74,11 +74,13 @@ const pretrainedBytes = lm.model.saveWeights();
 writeFileSync(`${opts.dataDir}/gpt-lm.safetensors`, pretrainedBytes);
 
 const svg = `${opts.out}/learning-curve.svg`;
-if (lm.history.loss.length) writeLearningCurve(svg, lm.history, {
-  title: `GPT pretraining on Spam Assassin emails: train vs held-out (validation) per epoch of ${settings.windowsPerEpoch} windows of ${config.context} tokens; bigram ${bigram.nll.toFixed(3)} nats/token`,
-  panels: [{ key: "loss", label: "Loss" }, { key: "perplexity", label: "Perplexity" }],
-});
-console.log(`wrote ${svg}`);
+if (lm.history.loss.length) {
+  writeLearningCurve(svg, lm.history, {
+    title: `GPT pretraining on Spam Assassin emails: train vs held-out (validation) per epoch of ${settings.windowsPerEpoch} windows of ${config.context} tokens; bigram ${bigram.nll.toFixed(3)} nats/token`,
+    panels: [{ key: "loss", label: "Loss" }, { key: "perplexity", label: "Perplexity" }],
+  });
+  console.log(`wrote ${svg}`);
+}
 
 // 4. Generation (no key/value cache: every token reruns the whole window; see generate.mjs).
 const generator = new GptGenerator(lm.model, prepared.tokenizer, config.context);
