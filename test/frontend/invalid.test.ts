@@ -35,7 +35,7 @@ const inp = (name: string, shape: number[], dtype?: string) => (dtype ? { name, 
 interface Case { name: string; make: () => G; path: string; layer?: string; message: string; also?: string[] }
 
 const KNOWN_OPS =
-  "dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate, " +
+  "dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, bidirectional, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate, " +
   "conv1d, max_pooling1d, average_pooling1d, global_average_pooling1d, global_max_pooling1d, upsampling2d, upsampling1d, zero_padding2d, zero_padding1d, cropping2d, cropping1d, repeat_vector, permute, time_distributed";
 
 const cases: Case[] = [
@@ -117,7 +117,7 @@ const cases: Case[] = [
   { name: "clipnorm and global_clipnorm", make: () => { const g = base(); Object.assign(g.training.optimizer, { clipnorm: 1, global_clipnorm: 1 }); return g; }, path: "/training/optimizer/global_clipnorm", message: "clipnorm and global_clipnorm cannot both be set; choose one" },
   { name: "unknown optimizer", make: () => { const g = base(); g.training.optimizer.type = "adm"; return g; }, path: "/training/optimizer/type", message: 'expected one of "sgd", "adam", "adamw", "rmsprop", got "adm"; did you mean "adam"?' },
   { name: "optimizer attribute of another optimizer", make: () => { const g = base(); g.training.optimizer.rho = 0.9; return g; }, path: "/training/optimizer/rho", message: 'unknown property "rho" (allowed: type, learning_rate, beta_1, beta_2, epsilon, clipnorm, global_clipnorm)' },
-  { name: "zero learning rate", make: () => { const g = base(); g.training.optimizer.learning_rate = 0; return g; }, path: "/training/optimizer/learning_rate", message: "expected a number > 0 (at most 3.4e38, float32), got 0" },
+  { name: "zero learning rate", make: () => { const g = base(); g.training.optimizer.learning_rate = 0; return g; }, path: "/training/optimizer/learning_rate", message: "expected a number > 0 (at most 3.4e38, float32) or a schedule object {schedule, ...}, got 0" },
   { name: "unknown metric", make: () => { const g = base(); g.training.metrics = ["acuracy"]; return g; }, path: "/training/metrics/0", message: 'expected one of "accuracy", "mean_squared_error", "mean_absolute_error", got "acuracy"; did you mean "accuracy"?' },
   { name: "duplicate metric", make: () => { const g = base(); g.training.metrics = ["accuracy", "accuracy"]; return g; }, path: "/training/metrics/1", message: 'duplicate entry "accuracy" (same as item 0)' },
   { name: "unknown loss", make: () => { const g = base(); g.training.loss.type = "crossentropy"; return g; }, path: "/training/loss/type", message: 'expected one of "mean_squared_error", "mean_absolute_error", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", got "crossentropy"' },
