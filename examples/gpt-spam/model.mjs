@@ -35,8 +35,20 @@ export function backboneLayers({ vocab, context, width, layers, heads, trainable
   return out;
 }
 
-/** AdamW with global-norm clipping; the learning rate is a constant of the compiled module. */
+/**
+ * AdamW with global-norm clipping. `learningRate` is a number (constant) or an in-module schedule
+ * object (spec §4), e.g. from `warmupCosine`.
+ */
 const optimizer = (learningRate) => ({ type: "adamw", learning_rate: learningRate, weight_decay: 0.01, global_clipnorm: 1.0 });
+
+/**
+ * Linear warmup from peak/10 to `peak` over `warmupSteps`, then a cosine decay to `peak`/10 at
+ * `totalSteps` (Keras `cosine_decay` with `warmup_target`, computed inside the module per step).
+ */
+export const warmupCosine = (peak, warmupSteps, totalSteps) => ({
+  schedule: "cosine_decay", initial_learning_rate: peak / 10, warmup_target: peak, warmup_steps: warmupSteps,
+  decay_steps: Math.max(1, totalSteps - warmupSteps), alpha: 0.1,
+});
 
 /** The language model: tokens [T] → logits [T, vocab], next-token cross-entropy. */
 export function lmGraph(config, { seed = 1, learningRate = 1e-3 } = {}) {

@@ -10,7 +10,7 @@ import { intOption, parseOptions } from "../shared/cli.mjs";
 import { loadData, takeRows } from "../shared/data.mjs";
 import { writeLearningCurve } from "../shared/plot.mjs";
 import { writeSummary } from "../shared/summary.mjs";
-import { parameterCount } from "./model.mjs";
+import { parameterCount, warmupCosine } from "./model.mjs";
 import { fineTuneAll, summarize } from "./finetune.mjs";
 import { GptGenerator } from "./generate.mjs";
 import { prepare } from "./prepare.mjs";
@@ -37,6 +37,7 @@ const opts = parseOptions({
   extra: (p) => p.option("--windows <n>", "language-model windows per pretraining epoch", intOption)
     .option("--pretrain-only", "stop after pretraining and generation (no fine-tuning)", false)
     .option("--merges <n>", "BPE merges (vocabulary = 257 + merges)", intOption)
+    .option("--lr-schedule <kind>", "pretraining learning rate: constant (the measured default) or warmup-cosine (in-module; 10% warmup, cosine to a tenth)", "constant")
     .option("--weights <file>", "start from these language-model weights (a gpt-lm.safetensors of the same settings); with --epochs 0, no pretraining"),
 });
 const settings = { ...SETTINGS[opts.quick ? "quick" : "full"] };
@@ -61,9 +62,12 @@ const bigram = bigramBaseline(prepared.streams.train, windowPairs(lmHeldOut.feed
 console.log(`bigram baseline (interpolated, λ ${bigram.lambda}): ${bigram.nll.toFixed(4)} nats/token on ${lmHeldOut.count * config.context} held-out tokens; unigram ${bigram.unigramNll.toFixed(4)}`);
 
 // 3. Pretraining.
+if (!["constant", "warmup-cosine"].includes(opts.lrSchedule)) throw new Error(`--lr-schedule: expected constant or warmup-cosine, got ${opts.lrSchedule}`);
+const totalSteps = settings.epochs * Math.ceil(settings.windowsPerEpoch / settings.batchSize);
+const learningRate = opts.lrSchedule === "constant" ? settings.learningRate : warmupCosine(settings.learningRate, Math.round(totalSteps / 10), totalSteps);
 const lm = await pretrain({
   config, data: { train: lmTrain, heldOut: lmHeldOut }, seed, epochs: settings.epochs, windowsPerEpoch: settings.windowsPerEpoch,
-  batchSize: settings.batchSize, learningRate: settings.learningRate, optimizeLevel: opts.optimize,
+  batchSize: settings.batchSize, learningRate, optimizeLevel: opts.optimize,
   initialWeights: opts.weights ? new Uint8Array(readFileSync(opts.weights)) : undefined,
 });
 const params = parameterCount(lm.model);
@@ -108,7 +112,7 @@ printTable(table, majority);
 
 writeSummary(opts.summary, {
   example: "gpt-spam", date: new Date().toISOString().slice(0, 10), quick: !!opts.quick, seed, settings: { ...settings, emailLimit: String(settings.emailLimit) },
-  data: prepared.stats, parameters: params, constantLearningRate: settings.learningRate,
+  data: prepared.stats, parameters: params, learningRate,
   pretraining: {
     history: lm.history, heldOutLossBefore: lm.lossBefore, heldOutNll: finalNll, heldOutPerplexity: Math.exp(finalNll),
     heldOutTokens: lmHeldOut.count * config.context, compileSeconds: lm.compileMs / 1000,
