@@ -26,6 +26,10 @@ export interface Conv2dAttrs extends ConvGeometry {
   accumulate?: boolean;
   /** Fused by fuse.ts: the bias is the third input; then the activation. */
   bias?: boolean;
+  /** Set by fold-batch-norm (predict, evaluate): act(conv·scale + bias), the per-filter scale the fourth input. */
+  scale?: boolean;
+  /** Fused by fuse.ts: a tensor shaped as the output added before the activation (a residual add), the last input. */
+  residual?: boolean;
   activation?: ActivationName;
   /** Fused by fuse.ts (direct kernel, not in train_step): a max-pool over tiling windows of the output. */
   pool?: { ph: number; pw: number; poh: number; pow: number };
@@ -68,7 +72,7 @@ export const conv2d: PrimDef<"conv2d"> = {
   grad,
   select(node, ctx, $) {
     const a = node.attrs;
-    const spec = { ...a, bias: !!a.bias, relaxed: ctx.relaxed };
+    const spec = { ...a, bias: !!a.bias, scale: !!a.scale, residual: !!a.residual, relaxed: ctx.relaxed };
     // c ≤ 4: the direct kernel (1.1–3.5× the im2col GEMM measured; conv1 of the seed CNN ~2×).
     // A fused max-pool (fuse.ts) exists only for shapes the direct kernel takes. Otherwise
     // Winograd F(2×2,3×3) or F(4×4,3×3) for 3×3 stride-1 convs: 2.25× or 4× fewer products
@@ -84,13 +88,29 @@ export const conv2d: PrimDef<"conv2d"> = {
     const def = direct ? emitConv2dDirect(spec) : winogradPays(spec) ? emitConv2dWinograd(spec, tile) : emitConv2d(spec);
     const args: Record<string, string> = { x: $.ptr($.in(0)), w: $.ptr($.in(1)), y: $.ptr($.out(0)), scratch: $.scratch, n: $.batch };
     if (a.bias) args.bias = $.ptr($.in(2));
+    if (a.scale) args.scale = $.ptr($.in(3));
+    if (a.residual) args.residual = $.ptr($.in(node.inputs.length - 1));
     return { def, args };
   },
   threads: { batch: (_n, outsBatched) => outsBatched },
 };
 
+/**
+ * conv2d_grad_input as a layer's forward (conv2d_transpose): dx = Σ dy·wᵀ is linear in dy and in
+ * w, so its own gradients are the conv2d of dx's gradient with w (same geometry) and the filter
+ * gradient of that conv with dy as its output gradient.
+ */
+const gradInputGrad: GradRule<"conv2d_grad_input"> = (node, ctx) => {
+  const [dy, w] = node.inputs.map((i) => ctx.mod.t(i)) as [Tensor, Tensor];
+  const g = ctx.gradOf(ctx.mod.t(node.outputs[0]!))!;
+  const { accumulate: _, ...spec } = node.attrs;
+  // conv2d overwrites (its direct kernel cannot accumulate), so a second contribution goes through a temporary
+  if (ctx.needs(dy)) ctx.contribute(dy, { full: true, canAccumulate: false, emit: (t) => void ctx.mod.node(ctx.prog, "conv2d", [g, w], [t], spec, ctx.layer) });
+  if (ctx.needs(w)) ctx.contribute(w, { full: true, emit: (t, acc) => void ctx.mod.node(ctx.prog, "conv2d_grad_filter", [g, dy], [t], { ...spec, accumulate: acc }, ctx.layer) });
+};
+
 export const conv2d_grad_input: PrimDef<"conv2d_grad_input"> = {
-  grad: { none: SECOND_ORDER },
+  grad: gradInputGrad,
   select(node, ctx, $) {
     const spec = { ...node.attrs, relaxed: ctx.relaxed };
     // the transposed conv through Winograd where it has enough 2×2 tiles, 4×4 where those pay (rules: winograd.ts)
@@ -101,6 +121,7 @@ export const conv2d_grad_input: PrimDef<"conv2d_grad_input"> = {
 };
 
 export const conv2d_grad_filter: PrimDef<"conv2d_grad_filter"> = {
+  chunkedOverBatch: true,
   grad: { none: SECOND_ORDER },
   select(node, ctx, $) {
     const { chunk, ...attrs } = node.attrs;

@@ -11,6 +11,10 @@ import {
   chunk_sum, conv2d, conv2d_grad_filter, conv2d_grad_input,
   type ChunkSumAttrs, type Conv2dAttrs, type Conv2dGradFilterAttrs, type Conv2dGradInputAttrs,
 } from "./conv.js";
+import {
+  depthwise_conv2d, depthwise_conv2d_grad_filter, depthwise_conv2d_grad_input,
+  type DepthwiseConv2dAttrs, type DepthwiseConv2dGradFilterAttrs, type DepthwiseConv2dGradInputAttrs,
+} from "./depthwise.js";
 import { pool2d, pool2d_grad, type Pool2dAttrs, type Pool2dGradAttrs } from "./pool.js";
 import { ew, fill, type EwAttrs, type FillAttrs } from "./elementwise.js";
 import { recip_batch, reduce, type RecipBatchAttrs, type ReduceAttrs } from "./reduce.js";
@@ -20,6 +24,7 @@ import { gather, scatter_add, type GatherAttrs } from "./gather.js";
 import { loss, type LossAttrs } from "./loss.js";
 import { dropout_mask, type DropoutMaskAttrs } from "./dropout.js";
 import { recurrence, recurrence_grad, type RecurrenceAttrs } from "./recurrence.js";
+import { random_normal, type RandomNormalAttrs } from "./random.js";
 import {
   opt_clip, opt_step, opt_sumsq, opt_update, type OptClipAttrs, type OptStepAttrs, type OptSumsqAttrs, type OptUpdateAttrs,
 } from "./optimizer.js";
@@ -30,6 +35,9 @@ export interface PrimAttrs {
   conv2d_grad_input: Conv2dGradInputAttrs;
   conv2d_grad_filter: Conv2dGradFilterAttrs;
   chunk_sum: ChunkSumAttrs;
+  depthwise_conv2d: DepthwiseConv2dAttrs;
+  depthwise_conv2d_grad_input: DepthwiseConv2dGradInputAttrs;
+  depthwise_conv2d_grad_filter: DepthwiseConv2dGradFilterAttrs;
   pool2d: Pool2dAttrs;
   pool2d_grad: Pool2dGradAttrs;
   ew: EwAttrs;
@@ -43,6 +51,7 @@ export interface PrimAttrs {
   scatter_add: GatherAttrs;
   loss: LossAttrs;
   dropout_mask: DropoutMaskAttrs;
+  random_normal: RandomNormalAttrs;
   opt_sumsq: OptSumsqAttrs;
   opt_step: OptStepAttrs;
   opt_clip: OptClipAttrs;
@@ -52,8 +61,9 @@ export interface PrimAttrs {
 }
 
 export const PRIMS: { readonly [K in PrimOp]: PrimDef<K> } = {
-  matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
-  softmax, softmax_grad, copy, gather, scatter_add, loss, dropout_mask, opt_sumsq, opt_step, opt_clip, opt_update,
+  matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum,
+  depthwise_conv2d, depthwise_conv2d_grad_input, depthwise_conv2d_grad_filter, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
+  softmax, softmax_grad, copy, gather, scatter_add, loss, dropout_mask, random_normal, opt_sumsq, opt_step, opt_clip, opt_update,
   recurrence, recurrence_grad,
 };
 

@@ -7,9 +7,9 @@
 
 import { activate } from "./activations.js";
 import { RawLayer, bool, exampleAxis, fail, int, num, pair, str } from "./attrs.js";
-import { Window2d, avgPool2d, conv2d, gather, maxPool2d } from "./nn-ops.js";
+import { Window2d, avgPool2d, conv2d, conv2dTranspose, gather, maxPool2d } from "./nn-ops.js";
 import {
-  Tensor, add, affine, broadcastTo, concat, div, matmul, maximum, mean, minimum, mul, permute,
+  Tensor, add, affine, broadcastShapes, broadcastTo, concat, div, matmul, maximum, mean, minimum, mul, permute,
   reduceMax, reshape, sizeOf, slice, softmax, sqrt, square, sub, tensor,
 } from "./tensor.js";
 
@@ -23,6 +23,8 @@ export interface LayerContext {
   training: boolean;
   /** This layer's dropout keep-mask (0 or 1 per element), when training. */
   dropoutMask?: Float64Array;
+  /** This layer's noise (gaussian_noise: added; gaussian_dropout: the factor), per element, when training. */
+  noise?: Float64Array;
   /** Records updated non-trainable state (moving statistics) by short weight name. */
   setState(name: string, data: Float64Array): void;
 }
@@ -68,6 +70,90 @@ export function conv2dLayer(ctx: LayerContext): Tensor {
   const k = pair(ctx.layer, "kernel_size");
   const win = window(ctx.layer, x, k, pair(ctx.layer, "strides", 1), pair(ctx.layer, "dilation_rate", 1));
   let y = conv2d(x, ctx.weight("kernel", [k[0], k[1], x.shape[3], filters]), win);
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [filters]));
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
+/**
+ * Keras DepthwiseConv2D as kiln's reference sees it: channel c alone through an ordinary conv2d
+ * with its m filters k[:, :, c, :], the C results concatenated in channel order, so output
+ * channel c·m + j is channel c's filter j.
+ */
+function depthwise(x: Tensor, k: Tensor, win: Window2d): Tensor {
+  const c = x.shape[3];
+  const per = Array.from({ length: c }, (_, ci) => conv2d(slice(x, 3, ci, ci + 1), slice(k, 2, ci, ci + 1), win));
+  return c === 1 ? per[0] : concat(per, 3);
+}
+
+export function depthwiseConv2dLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const m = int(ctx.layer, "depth_multiplier", 1);
+  const k = pair(ctx.layer, "kernel_size");
+  const win = window(ctx.layer, x, k, pair(ctx.layer, "strides", 1), pair(ctx.layer, "dilation_rate", 1));
+  let y = depthwise(x, ctx.weight("kernel", [k[0], k[1], x.shape[3], m]), win);
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [x.shape[3] * m]));
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
+/** Keras SeparableConv2D: the depthwise step, then a 1×1 convolution over its C·m channels, bias, activation. */
+export function separableConv2dLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const m = int(ctx.layer, "depth_multiplier", 1);
+  const filters = int(ctx.layer, "filters");
+  const k = pair(ctx.layer, "kernel_size");
+  const c = x.shape[3];
+  const win = window(ctx.layer, x, k, pair(ctx.layer, "strides", 1), pair(ctx.layer, "dilation_rate", 1));
+  const d = depthwise(x, ctx.weight("depthwise_kernel", [k[0], k[1], c, m]), win);
+  const pointwise: Window2d = { kernel: [1, 1], strides: [1, 1], dilation: [1, 1], padding: [0, 0, 0, 0] };
+  let y = conv2d(d, ctx.weight("pointwise_kernel", [1, 1, c * m, filters]), pointwise);
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [filters]));
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
+/**
+ * One axis of Keras Conv2DTranspose, derived as Keras's JAX backend does
+ * (`_convert_conv_transpose_padding_args_from_keras_to_jax`): the input dilated by the stride and
+ * padded by [left, right] is correlated with the flipped kernel, so the output has
+ * (size − 1)·s + left + right − k_eff + 2 positions and input pixel i reaches output
+ * i·s + t·d − (k_eff − 1 − left) with kernel tap t. The length must agree with the one Keras
+ * reports (`deconv_output_length`), which is checked here.
+ */
+function transposeAxis(layer: RawLayer, size: number, k: number, s: number, d: number, outputPadding: number | null): { cut: number; length: number } {
+  const span = (k - 1) * d + 1;
+  const padding = str(layer, "padding", "valid");
+  let left: number, right: number;
+  if (padding === "valid") {
+    const op = outputPadding ?? Math.max(span, s) - span;
+    left = span - 1;
+    right = span - 1 + op;
+  } else if (padding === "same") {
+    const padLen = outputPadding === null ? s + span - 2 : span + (span % 2) - 2 + outputPadding;
+    left = Math.min(Math.floor(padLen / 2) + (padLen % 2), span - 1);
+    right = padLen - left;
+  } else fail(layer, `padding must be "valid" or "same", got "${padding}"`);
+  const length = (size - 1) * s + left + right - span + 2;
+  const keras = outputPadding === null
+    ? (padding === "valid" ? size * s + Math.max(span - s, 0) : size * s)
+    : (size - 1) * s + span - 2 * (padding === "same" ? Math.floor(span / 2) : 0) + outputPadding;
+  if (length !== keras) fail(layer, `transposed length ${length} differs from deconv_output_length ${keras}`);
+  if (length < 1) fail(layer, `the transposed convolution gives an empty output (${length})`);
+  return { cut: span - 1 - left, length };
+}
+
+export function conv2dTransposeLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  if (x.shape.length !== 4) fail(ctx.layer, `expects [H, W, C] inputs, got per-example shape [${x.shape.slice(1)}]`);
+  const filters = int(ctx.layer, "filters");
+  const k = pair(ctx.layer, "kernel_size");
+  const s = pair(ctx.layer, "strides", 1), d = pair(ctx.layer, "dilation_rate", 1);
+  if ((s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1)) fail(ctx.layer, "strides > 1 with dilation_rate > 1");
+  const raw = ctx.layer.output_padding;
+  const op: [number, number] | null = raw === undefined || raw === null ? null : Array.isArray(raw) ? [raw[0], raw[1]] : [raw, raw];
+  if (op && !op.every((v) => Number.isInteger(v) && v >= 0)) fail(ctx.layer, `output_padding must be non-negative integers, got ${JSON.stringify(raw)}`);
+  if (op && (op[0] >= s[0] || op[1] >= s[1])) fail(ctx.layer, "output_padding must be less than strides");
+  const ah = transposeAxis(ctx.layer, x.shape[1], k[0], s[0], d[0], op && op[0]);
+  const aw = transposeAxis(ctx.layer, x.shape[2], k[1], s[1], d[1], op && op[1]);
+  let y = conv2dTranspose(x, ctx.weight("kernel", [k[0], k[1], filters, x.shape[3]]), s, d, [ah.cut, aw.cut], [ah.length, aw.length]);
   if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [filters]));
   return activate(str(ctx.layer, "activation", "linear"), y);
 }
@@ -132,24 +218,28 @@ function onAxisLast(x: Tensor, axis: number, fn: (x2: Tensor) => Tensor): Tensor
   return axis === r - 1 ? y : permute(y, inv);
 }
 
+/** gamma·y + beta with each factor left out when the layer has no such weight (Keras `scale` / `center` false). */
+function scaleShift(ctx: LayerContext, y: Tensor, c: number): Tensor {
+  const scaled = bool(ctx.layer, "scale", true) ? mul(y, ctx.weight("gamma", [c])) : y;
+  return bool(ctx.layer, "center", true) ? add(scaled, ctx.weight("beta", [c])) : scaled;
+}
+
 function batchNormalization(ctx: LayerContext): Tensor {
   const x = single(ctx);
   const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
   const eps = num(ctx.layer, "epsilon", 0.001);
   const momentum = num(ctx.layer, "momentum", 0.99);
   const c = x.shape[axis];
-  const gamma = ctx.weight("gamma", [c]);
-  const beta = ctx.weight("beta", [c]);
   const movingMean = ctx.weight("moving_mean", [c]);
   const movingVar = ctx.weight("moving_variance", [c]);
   return onAxisLast(x, axis, (x2) => {
-    if (!ctx.training) return add(mul(div(sub(x2, movingMean), sqrt(affine(movingVar, 1, eps))), gamma), beta);
+    if (!ctx.training) return scaleShift(ctx, div(sub(x2, movingMean), sqrt(affine(movingVar, 1, eps))), c);
     const mu = mean(x2, [0]);
     const centered = sub(x2, mu);
     const variance = mean(square(centered), [0]); // biased: divides by N
     ctx.setState("moving_mean", blend(movingMean.data, mu.data, momentum));
     ctx.setState("moving_variance", blend(movingVar.data, variance.data, momentum));
-    return add(mul(div(centered, sqrt(affine(variance, 1, eps))), gamma), beta);
+    return scaleShift(ctx, div(centered, sqrt(affine(variance, 1, eps))), c);
   });
 }
 
@@ -162,13 +252,33 @@ function layerNormalization(ctx: LayerContext): Tensor {
   const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
   const eps = num(ctx.layer, "epsilon", 0.001);
   const c = x.shape[axis];
-  const gamma = ctx.weight("gamma", [c]);
-  const beta = ctx.weight("beta", [c]);
   return onAxisLast(x, axis, (x2) => {
     const centered = sub(x2, mean(x2, [1], true));
     const variance = mean(square(centered), [1], true);
-    return add(mul(div(centered, sqrt(affine(variance, 1, eps))), gamma), beta);
+    return scaleShift(ctx, div(centered, sqrt(affine(variance, 1, eps))), c);
   });
+}
+
+/**
+ * Keras 3 GroupNormalization, channels last: x as [B, positions, G, C/G]; mean and biased variance
+ * per (example, group) over the positions and the group's channels; then gamma, beta per channel.
+ */
+function groupNormalization(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
+  if (axis !== x.shape.length - 1) fail(ctx.layer, "group normalization over a channel axis other than the last");
+  const eps = num(ctx.layer, "epsilon", 0.001);
+  const c = x.shape[axis];
+  let groups = int(ctx.layer, "groups", 32);
+  if (groups === -1) groups = c;
+  if (groups < 1 || c % groups !== 0) fail(ctx.layer, `groups ${groups} does not divide ${c} channels`);
+  const batch = x.shape[0];
+  const grouped = reshape(x, [batch, x.size / (batch * c), groups, c / groups]);
+  const mu = mean(grouped, [1, 3], true);
+  const centered = sub(grouped, mu);
+  const variance = mean(square(centered), [1, 3], true);
+  const y = reshape(div(centered, sqrt(affine(variance, 1, eps))), x.shape);
+  return scaleShift(ctx, y, c);
 }
 
 // ---------------------------------------------------------------- embeddings
@@ -197,16 +307,27 @@ function positionEmbedding(ctx: LayerContext): Tensor {
 
 // ---------------------------------------------------------------- merges
 
-function sameShapes(ctx: LayerContext, min: number, max = Infinity): Tensor[] {
+/**
+ * The merge inputs as Keras 3 feeds its merge function: a lower-rank input gets axes of size 1
+ * inserted after the batch axis until the ranks agree (expand_dims at axis 1); the tape's
+ * elementwise ops then broadcast (numpy rules), and their backward passes sum over the repeats.
+ */
+function mergeInputs(ctx: LayerContext, min: number, max = Infinity): Tensor[] {
   const xs = ctx.inputs;
   if (xs.length < min || xs.length > max) fail(ctx.layer, `takes ${max === min ? min : `${min} or more`} inputs, got ${xs.length}`);
-  for (const t of xs) {
-    if (t.shape.join() !== xs[0].shape.join()) fail(ctx.layer, `input shapes differ: [${xs[0].shape.slice(1)}] vs [${t.shape.slice(1)}]`);
-  }
-  return xs;
+  const rank = Math.max(...xs.map((t) => t.shape.length));
+  const ranked = xs.map((t) => (t.shape.length === rank ? t : reshape(t, [t.shape[0], ...new Array<number>(rank - t.shape.length).fill(1), ...t.shape.slice(1)])));
+  ranked.reduce((shape, t) => {
+    try {
+      return broadcastShapes(shape, t.shape);
+    } catch {
+      return fail(ctx.layer, `input shapes do not broadcast: [${shape.slice(1)}] vs [${t.shape.slice(1)}]`);
+    }
+  }, ranked[0].shape);
+  return ranked;
 }
 
-const fold = (f: (a: Tensor, b: Tensor) => Tensor) => (ctx: LayerContext) => sameShapes(ctx, 2).reduce((a, b) => f(a, b));
+const fold = (f: (a: Tensor, b: Tensor) => Tensor) => (ctx: LayerContext) => mergeInputs(ctx, 2).reduce((a, b) => f(a, b));
 
 function concatenate(ctx: LayerContext): Tensor {
   const xs = ctx.inputs;
@@ -228,6 +349,9 @@ export function single(ctx: LayerContext): Tensor {
 export const BASIC_LAYERS: Record<string, LayerFn> = {
   dense,
   conv2d: conv2dLayer,
+  depthwise_conv2d: depthwiseConv2dLayer,
+  separable_conv2d: separableConv2dLayer,
+  conv2d_transpose: conv2dTransposeLayer,
   max_pooling2d: (ctx) => pool(ctx, maxPool2d),
   average_pooling2d: (ctx) => pool(ctx, avgPool2d),
   global_average_pooling2d: (ctx) => globalPool(ctx, "avg"),
@@ -242,15 +366,16 @@ export const BASIC_LAYERS: Record<string, LayerFn> = {
   dropout,
   batch_normalization: batchNormalization,
   layer_normalization: layerNormalization,
+  group_normalization: groupNormalization,
   embedding,
   position_embedding: positionEmbedding,
   add: fold(add),
   multiply: fold(mul),
   maximum: fold(maximum),
   minimum: fold(minimum),
-  average: (ctx) => affine(sameShapes(ctx, 2).reduce((a, b) => add(a, b)), 1 / ctx.inputs.length),
+  average: (ctx) => affine(mergeInputs(ctx, 2).reduce((a, b) => add(a, b)), 1 / ctx.inputs.length),
   subtract: (ctx) => {
-    const [a, b] = sameShapes(ctx, 2, 2);
+    const [a, b] = mergeInputs(ctx, 2, 2);
     return sub(a, b);
   },
   concatenate,
