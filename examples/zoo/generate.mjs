@@ -284,6 +284,93 @@ function formatGraph(graph) {
   return `{\n${lines.join(",\n")}\n}\n`;
 }
 
+/**
+ * SE-ResNet-20 (Hu et al. 2018): ResNet-20 with a squeeze-and-excitation gate on each block's
+ * residual branch before the add: global average pool → dense C/8 relu → dense C sigmoid →
+ * reshape [1, 1, C] → multiply, which broadcasts [H, W, C] by [1, 1, C] as Keras 3 does.
+ */
+function seResnet20() {
+  const graph = resnet20();
+  graph.name = "se_resnet20";
+  const layers = [];
+  for (const layer of graph.layers) {
+    const add = /^(s\db\d)_add$/.exec(layer.name);
+    if (add) {
+      const p = add[1], residual = layer.inputs[1];
+      const channels = graph.layers.find((l) => l.name === `${p}_conv2`).filters;
+      layers.push(
+        { name: `${p}_se_squeeze`, op: "global_average_pooling2d", inputs: [residual] },
+        { name: `${p}_se_reduce`, op: "dense", units: channels / 8, activation: "relu", inputs: [`${p}_se_squeeze`] },
+        { name: `${p}_se_expand`, op: "dense", units: channels, activation: "sigmoid", inputs: [`${p}_se_reduce`] },
+        { name: `${p}_se_gate`, op: "reshape", target_shape: [1, 1, channels], inputs: [`${p}_se_expand`] },
+        { name: `${p}_se_scale`, op: "multiply", inputs: [residual, `${p}_se_gate`] },
+      );
+      layers.push({ ...layer, inputs: [layer.inputs[0], `${p}_se_scale`] });
+    } else {
+      layers.push(layer);
+    }
+  }
+  graph.layers = layers;
+  return graph;
+}
+
+/** Keras's `_make_divisible`: round to a multiple of 8, never more than 10 % down. */
+function makeDivisible(v, divisor = 8) {
+  let out = Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
+  if (out < 0.9 * v) out += divisor;
+  return out;
+}
+
+/**
+ * MobileNetV2 (Sandler et al. 2018) at α = 0.35 on 96×96×3, as keras.applications.MobileNetV2
+ * builds it (same layer sequence, widths from _make_divisible, ReLU6, batch normalization
+ * momentum 0.999, zero_padding2d [[0, 1], [0, 1]] before each stride-2 valid convolution, a
+ * 1280-wide last 1×1 conv since α ≤ 1), with a 10-class head instead of ImageNet's 1000.
+ */
+function mobilenetv2() {
+  const alpha = 0.35;
+  const g = new Graph("mobilenetv2_035_96", [{ name: "image", shape: [96, 96, 3] }]);
+  const bn = (name, x) => g.add(name, "batch_normalization", x, { momentum: 0.999, epsilon: 0.001 });
+  const relu6 = (name, x) => g.add(name, "relu", x, { max_value: 6 });
+  const pad = (name, x) => g.add(name, "zero_padding2d", x, { padding: [[0, 1], [0, 1]] });
+  let x = pad("conv1_pad", "image");
+  let channels = makeDivisible(32 * alpha);
+  x = g.add("conv1", "conv2d", x, { filters: channels, kernel_size: 3, strides: 2, padding: "valid", use_bias: false });
+  x = relu6("conv1_relu", bn("bn_conv1", x));
+  const blocks = [[16, 1, 1], [24, 2, 6], [24, 1, 6], [32, 2, 6], [32, 1, 6], [32, 1, 6], [64, 2, 6], [64, 1, 6], [64, 1, 6], [64, 1, 6],
+    [96, 1, 6], [96, 1, 6], [96, 1, 6], [160, 2, 6], [160, 1, 6], [160, 1, 6], [320, 1, 6]];
+  for (const [id, [filters, stride, expansion]] of blocks.entries()) {
+    const p = id === 0 ? "expanded_conv" : `block_${id}`;
+    const pointwise = makeDivisible(Math.trunc(filters * alpha));
+    let y = x;
+    if (id > 0) {
+      y = g.add(`${p}_expand`, "conv2d", y, { filters: expansion * channels, kernel_size: 1, use_bias: false });
+      y = relu6(`${p}_expand_relu`, bn(`${p}_expand_bn`, y));
+    }
+    if (stride === 2) y = pad(`${p}_pad`, y);
+    y = g.add(`${p}_depthwise`, "depthwise_conv2d", y, { kernel_size: 3, strides: stride, padding: stride === 1 ? "same" : "valid", use_bias: false });
+    y = relu6(`${p}_depthwise_relu`, bn(`${p}_depthwise_bn`, y));
+    y = g.add(`${p}_project`, "conv2d", y, { filters: pointwise, kernel_size: 1, use_bias: false });
+    y = bn(`${p}_project_bn`, y);
+    x = channels === pointwise && stride === 1 ? g.add(`${p}_add`, "add", [x, y]) : y;
+    channels = pointwise;
+  }
+  x = g.add("conv_1", "conv2d", x, { filters: 1280, kernel_size: 1, use_bias: false });
+  x = relu6("out_relu", bn("conv_1_bn", x));
+  x = g.add("gap", "global_average_pooling2d", x);
+  x = g.add("probs", "dense", x, { units: 10, activation: "softmax" });
+  return g.json(classify("probs"));
+}
+
+/**
+ * Models that need ops not yet on main (broadcasting merges and `relu` from branch opsact,
+ * `depthwise_conv2d` from opsconv): written to examples/zoo/pending/ until those merge.
+ */
+export const PENDING = {
+  se_resnet20: { make: seResnet20, needs: "multiply broadcasting [H, W, C] by [1, 1, C] (branch opsact)" },
+  mobilenetv2: { make: mobilenetv2, needs: "depthwise_conv2d (branch opsconv) and the relu layer with max_value (branch opsact)" },
+};
+
 export const ZOO = { resnet20, inception, densenet: densenet, unet, wavenet, bert, gpt };
 
 /** The zoo's graph objects by model name (what the files hold). */
@@ -297,5 +384,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const path = `${here}/graphs/${name}.json`;
     writeFileSync(path, formatGraph(graph));
     console.log(`wrote ${path} (${graph.layers.length} layers)`);
+  }
+  mkdirSync(`${here}/pending`, { recursive: true });
+  for (const [name, { make, needs }] of Object.entries(PENDING)) {
+    const graph = make(), path = `${here}/pending/${name}.json`;
+    writeFileSync(path, formatGraph(graph));
+    console.log(`wrote ${path} (${graph.layers.length} layers; needs ${needs})`);
   }
 }
