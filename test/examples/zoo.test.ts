@@ -68,6 +68,36 @@ function densenetCounts(): Counts {
   return { total: trainable + frozen, trainable };
 }
 
+/** ResNet-20 plus a squeeze-and-excitation gate per block: dense C→C/8 and C/8→C, with biases. */
+function seResnet20Counts(): Counts {
+  const base = resnet20Counts();
+  const se = [16, 32, 64].reduce((sum, c) => sum + 3 * (dense(c, c / 8) + dense(c / 8, c)), 0);
+  return { total: base.total + se, trainable: base.trainable + se };
+}
+
+/**
+ * keras.applications.MobileNetV2(alpha=0.35, input 96×96×3) with a 10-class head: widths from
+ * Keras's _make_divisible(int(filters·α), 8) — 16 → 8, 24 → 8, 32 → 16, 64 → 24, 96 → 32,
+ * 160 → 56, 320 → 112; the stem 32·α → 16 —, no conv biases, depthwise kernels 3·3·C.
+ */
+function mobilenetv2Counts(): Counts {
+  let trainable = 0, frozen = 0;
+  const addBn = (c: number) => { trainable += bn(c).trainable; frozen += bn(c).frozen; };
+  trainable += conv2d(3, 3, 16, false); addBn(16);
+  let c = 16;
+  const blocks: [number, number][] = [[8, 1], [8, 6], [8, 6], [16, 6], [16, 6], [16, 6], [24, 6], [24, 6], [24, 6], [24, 6], [32, 6], [32, 6], [32, 6], [56, 6], [56, 6], [56, 6], [112, 6]];
+  for (const [out, expansion] of blocks) {
+    const wide = expansion * c;
+    if (expansion > 1) { trainable += conv2d(1, c, wide, false); addBn(wide); }
+    trainable += 3 * 3 * wide; addBn(wide); // depthwise, depth_multiplier 1, no bias
+    trainable += conv2d(1, wide, out, false); addBn(out);
+    c = out;
+  }
+  trainable += conv2d(1, c, 1280, false); addBn(1280);
+  trainable += dense(1280, 10);
+  return { total: trainable + frozen, trainable };
+}
+
 const inceptionBlock = (c: number, [b1, b3r, b3, b5r, b5, bp]: number[]) =>
   conv2d(1, c, b1) + conv2d(1, c, b3r) + conv2d(3, b3r, b3) + conv2d(1, c, b5r) + conv2d(5, b5r, b5) + conv2d(1, c, bp);
 
@@ -89,7 +119,13 @@ const KERAS_COUNTS: Record<string, Counts> = {
 /** The figures computed by hand once from the formulas above, so a slip in a helper shows too. */
 const KERAS_TOTALS: Record<string, number> = {
   resnet20: 274_442, inception: 35_990, densenet: 181_210, unet: 120_681, wavenet: 27_713, bert: 170_562, gpt: 231_144,
+  se_resnet20: 278_852,
+  // keras.applications.MobileNetV2(alpha=0.35, include_top=False) has 410,208; plus dense(1280, 10).
+  mobilenetv2: 410_208 + 12_810,
 };
+
+/** Graphs in examples/zoo/pending/: they need ops from branches not yet merged into main. */
+const PENDING_COUNTS: Record<string, Counts> = { se_resnet20: seResnet20Counts(), mobilenetv2: mobilenetv2Counts() };
 
 const MODELS = Object.keys(KERAS_COUNTS);
 /** Models whose float64 reference gradient runs in a few seconds; DenseNet's 139 layers take far longer in the interpreter. */
@@ -133,8 +169,17 @@ describe("examples/zoo", () => {
     for (const name of MODELS) expect(generated[name], name).toEqual(readGraph(name));
   });
 
+  test("generate.mjs writes exactly the checked-in pending graphs", async () => {
+    const { PENDING } = await import(join(ZOO_DIR, "generate.mjs"));
+    expect(Object.keys(PENDING).sort()).toEqual(Object.keys(PENDING_COUNTS).sort());
+    for (const [name, { make }] of Object.entries(PENDING) as [string, { make: () => object }][]) {
+      expect(make(), name).toEqual(JSON.parse(readFileSync(join(ZOO_DIR, "pending", `${name}.json`), "utf8")));
+    }
+  });
+
   test("the hand-computed Keras totals agree with the formulas", () => {
     for (const name of MODELS) expect(KERAS_COUNTS[name]!.total, name).toBe(KERAS_TOTALS[name]);
+    for (const name of Object.keys(PENDING_COUNTS)) expect(PENDING_COUNTS[name]!.total, name).toBe(KERAS_TOTALS[name]);
   });
 
   for (const name of MODELS) {
