@@ -9,10 +9,18 @@ import type { Module } from "./ir/ir.js";
 
 export const COMPILE_LIMITS = {
   /**
-   * Time steps of one recurrent layer: each step is lowered to its own kernel calls (unrolled),
-   * so the IR, the source and asc's work grow with T.
+   * Time steps of one recurrent layer. Past UNROLL_MAX_STEPS (passes/lower/recurrent.ts: 32) a
+   * layer is one `recurrence` kernel pair looping over T, whose IR and source do not grow with T;
+   * this bounds the loop's trip count (run time, and the saved states, B·T·(up to 7)·units floats,
+   * which the memory plan checks against 4 GiB as well).
    */
-  recurrentSteps: 512,
+  recurrentSteps: 1_048_576,
+  /**
+   * Time steps of a recurrent layer still unrolled past UNROLL_MAX_STEPS (a simple_rnn whose
+   * activation has no loop kernel: gelu, elu, silu, softplus, leaky_relu, softmax): each step is its
+   * own kernel calls, so the IR, the source and asc's work grow with T.
+   */
+  unrolledRecurrentSteps: 512,
   /** IR nodes of all programs together, after any pass: bounds every later pass and the source. */
   irNodes: 150_000,
   /** Characters of generated AssemblyScript: bounds asc's time and memory. */

@@ -4,7 +4,8 @@
  * and a 10,000-layer graph and a ~10 MB graph (test/frontend/limits.test.ts) each in under 5 s.
  * Compiler (issue 22.1, compiler/limits.ts): a whole compile (every pass and asc) of a graph at
  * each limit — 10,000 layers (under 60 s), an LSTM at the recurrent step limit and at a quarter of
- * it (so the growth from n to 4n shows per pass), a direct convolution with 100,001 filters —
+ * it, a simple_rnn still unrolled (gelu) at its own step limit and a quarter of it (so the growth
+ * from n to 4n shows per pass), a direct convolution with 100,001 filters —
  * with the time of each pass.
  * The tests assert what these graphs give; timings live here, where a slow shared machine makes a
  * visible report instead of a flaky test. Prints one line per check and exits 1 if any missed.
@@ -75,10 +76,14 @@ const denseChain = (n) => ({
   format: "kiln.graph/v2", name: "deep", inputs: [{ name: "x", shape: [1] }], targets: [{ name: "y", shape: [1] }],
   layers: Array.from({ length: n }, (_, i) => ({ name: `d${i}`, op: "dense", units: 1 })), training: sgd(`d${n - 1}`, "y"),
 });
-const lstm = (T) => ({
+const rnn = (T, layer) => ({
   format: "kiln.graph/v2", name: "long", inputs: [{ name: "x", shape: [T, 1] }], targets: [{ name: "y", shape: [1] }],
-  layers: [{ name: "r", op: "lstm", units: 1 }], training: sgd("r", "y"),
+  layers: [{ name: "r", ...layer, units: 1 }], training: sgd("r", "y"),
 });
+// Past 32 steps an LSTM is one loop kernel pair (its cost does not grow with T); a simple_rnn
+// with gelu is still unrolled, up to its own limit.
+const lstm = (T) => rnn(T, { op: "lstm" });
+const unrolledRnn = (T) => rnn(T, { op: "simple_rnn", activation: "gelu" });
 const wideConv = (filters) => ({ format: "kiln.graph/v2", name: "wide", inputs: [{ name: "x", shape: [4, 4, 1] }], layers: [{ name: "c", op: "conv2d", filters, kernel_size: 3 }] });
 
 async function timedCompile(what, graph, limitMs) {
@@ -96,9 +101,11 @@ async function timedCompile(what, graph, limitMs) {
 }
 
 const steps = COMPILE_LIMITS.recurrentSteps;
+const unrolledSteps = COMPILE_LIMITS.unrolledRecurrentSteps;
 await timedCompile("compile 10,000 dense layers (training)", denseChain(10_000), 60_000);
 await timedCompile(`compile an LSTM over ${steps / 4} steps (training)`, lstm(steps / 4), 60_000);
 await timedCompile(`compile an LSTM over ${steps} steps, the limit (training)`, lstm(steps), 60_000);
+await timedCompile(`compile an unrolled simple_rnn (gelu) over ${unrolledSteps} steps, its limit (training)`, unrolledRnn(unrolledSteps), 60_000);
 await timedCompile("compile a direct conv2d with 100,001 filters", wideConv(100_001), 60_000);
 
 // ---------------------------------------------------------------- growth per pass, n vs 4n
@@ -132,6 +139,7 @@ function growth(what, small, large) {
 }
 growth("dense layers 2,500 → 10,000", denseChain(2_500), denseChain(10_000));
 growth(`LSTM steps ${steps / 4} → ${steps}`, lstm(steps / 4), lstm(steps));
+growth(`unrolled simple_rnn (gelu) steps ${unrolledSteps / 4} → ${unrolledSteps}`, unrolledRnn(unrolledSteps / 4), unrolledRnn(unrolledSteps));
 
 const missed = results.filter((ok) => !ok).length;
 console.log(missed ? `${missed} of ${results.length} limits missed` : `all ${results.length} limits met`);

@@ -19,6 +19,7 @@ import { copy, type CopyAttrs } from "./copy.js";
 import { gather, scatter_add, type GatherAttrs } from "./gather.js";
 import { loss, type LossAttrs } from "./loss.js";
 import { dropout_mask, type DropoutMaskAttrs } from "./dropout.js";
+import { recurrence, recurrence_grad, type RecurrenceAttrs } from "./recurrence.js";
 import {
   opt_clip, opt_step, opt_sumsq, opt_update, type OptClipAttrs, type OptStepAttrs, type OptSumsqAttrs, type OptUpdateAttrs,
 } from "./optimizer.js";
@@ -46,11 +47,14 @@ export interface PrimAttrs {
   opt_step: OptStepAttrs;
   opt_clip: OptClipAttrs;
   opt_update: OptUpdateAttrs;
+  recurrence: RecurrenceAttrs;
+  recurrence_grad: RecurrenceAttrs;
 }
 
 export const PRIMS: { readonly [K in PrimOp]: PrimDef<K> } = {
   matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
   softmax, softmax_grad, copy, gather, scatter_add, loss, dropout_mask, opt_sumsq, opt_step, opt_clip, opt_update,
+  recurrence, recurrence_grad,
 };
 
 /** The definition of a node's primitive (typed by the node). */

@@ -144,3 +144,55 @@ describe("hostile but valid graph names", () => {
     }
   });
 });
+
+/**
+ * bidirectional's inner layer name is data too: it names the weights (`<layer>/forward_<inner>/…`)
+ * and must not reach the source either.
+ */
+describe("hostile names in a bidirectional layer and its inner layer", () => {
+  const NAMES = { input: "constructor", bi: "__proto__", inner: "toString", out: "hasOwnProperty", target: "prototype" };
+  const NEUTRAL_NAMES = { input: "qzin", bi: "qzbi", inner: "qzinner", out: "qzout", target: "qzy" };
+  const graphOf = (n: typeof NAMES, graphName: string) => ({
+    format: "kiln.graph/v2", name: graphName, seed: 9,
+    inputs: [{ name: n.input, shape: [4, 3] }], targets: [{ name: n.target, shape: [2] }],
+    layers: [
+      { name: n.bi, op: "bidirectional", merge_mode: "concat", layer: { op: "gru", name: n.inner, units: 3, reset_after: false, return_sequences: true } },
+      { name: n.out, op: "lstm", units: 2, go_backwards: true },
+    ],
+    training: { loss: { type: "mean_squared_error", output: n.out, target: n.target }, optimizer: { type: "sgd", learning_rate: 1 } },
+  });
+  const hostileBi = graphOf(NAMES, "prototype");
+  const neutralBi = graphOf(NEUTRAL_NAMES, "qzneutralgraph");
+  const rename = (name: string) => {
+    let out = name;
+    for (const k of Object.keys(NAMES) as (keyof typeof NAMES)[]) out = out.split("/").map((part) => part === NAMES[k] ? NEUTRAL_NAMES[k] : part.replace(new RegExp(`^(forward|backward)_${NAMES[k]}$`), `$1_${NEUTRAL_NAMES[k]}`)).join("/");
+    return out;
+  };
+  const rekeyBi = <T>(rec: Record<string, T>) => Object.fromEntries(Object.entries(rec).map(([key, v]) => [rename(key), v]));
+
+  it("compile to the same source as neutral names; weights keyed forward_/backward_<inner>; predict and a train step match the reference", async () => {
+    const h = await compile(JSON.stringify(hostileBi), { optimizeLevel: 0, maxBatch: 4 });
+    const n = await compile(JSON.stringify(neutralBi), { optimizeLevel: 0, maxBatch: 4 });
+    expect(h.source).toBe(n.source);
+    for (const name of Object.values(NEUTRAL_NAMES)) expect(n.source.includes(name), name).toBe(false);
+    const m = await loadModel(h.wasm);
+    expect(m.weights.map((w) => w.name).filter((w) => w.startsWith("__proto__/"))).toEqual(
+      ["forward_toString", "backward_toString"].flatMap((d) => ["kernel", "recurrent_kernel", "bias"].map((w) => `__proto__/${d}/${w}`)));
+    const w0 = randomizeWeights(m, 31, 0.6);
+    for (const batch of [1, 3]) {
+      const feeds = randomFeeds(m.inputs as never, batch, 80 + batch);
+      const out = m.predict(feeds).hasOwnProperty!;
+      const ref = runReference(neutralBi, rekeyBi(w0), rekeyBi(feeds), batch, { training: false });
+      expect(relErr(out, ref.outputs.qzout!.data), `batch ${batch}`).toBeLessThan(1e-4);
+    }
+    const feeds = { ...randomFeeds(m.inputs as never, 3, 95), ...randomFeeds(m.targets as never, 3, 96) };
+    m.trainStep(feeds);
+    const w1 = m.getWeights();
+    const ref = referenceGradients(neutralBi, rekeyBi(w0), rekeyBi(feeds), rekeyBi(feeds), 3);
+    for (const w of m.weights) {
+      const got = w0[w.name]!.map((v, j) => v - w1[w.name]![j]!);
+      expect(relErr(got, ref.grads[rename(w.name)]!), w.name).toBeLessThan(1e-4);
+    }
+    m.dispose?.();
+  }, 120_000);
+});

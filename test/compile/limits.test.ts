@@ -13,13 +13,15 @@ import { runPipelineSync } from "../../compiler/pipeline.js";
 
 const OPTIONS = { maxBatch: 4, threads: 0, relaxedSimd: false, optimizeLevel: 0 as const, guardBytes: 0 };
 
-function lstmStack(layers: number, T: number) {
+function rnnStack(layers: number, T: number, layer: object) {
   return {
     format: "kiln.graph/v2", name: "deep", inputs: [{ name: "x", shape: [T, 1] }], targets: [{ name: "y", shape: [T, 1] }],
-    layers: Array.from({ length: layers }, (_, i) => ({ name: `rnn${i}`, op: "lstm", units: 1, return_sequences: true })),
+    layers: Array.from({ length: layers }, (_, i) => ({ name: `rnn${i}`, ...layer, units: 1, return_sequences: true })),
     training: { loss: { type: "mean_squared_error", output: `rnn${layers - 1}`, target: "y" }, optimizer: { type: "sgd", learning_rate: 0.1 } },
   };
 }
+
+const lstmStack = (layers: number, T: number) => rnnStack(layers, T, { op: "lstm" });
 
 function conv(filters: number) {
   return { format: "kiln.graph/v2", name: "c", inputs: [{ name: "x", shape: [6, 6, 1] }], layers: [{ name: "wide", op: "conv2d", filters, kernel_size: 3, use_bias: true }] };
@@ -45,12 +47,22 @@ describe("compile limits", () => {
   });
 
   it("a graph that lowers to more IR nodes than the limit stops at the pass that crossed it, naming the heaviest layer", async () => {
-    // Six LSTMs at the step limit pass check but lower to ~180,000 nodes.
-    const err = await limitError(() => compile(JSON.stringify(lstmStack(6, COMPILE_LIMITS.recurrentSteps)), { maxBatch: 2 }));
+    // Recurrent layers past 32 steps are one loop kernel pair now; a simple_rnn with gelu is still
+    // unrolled (its limit: unrolledRecurrentSteps). Six of them at that limit pass check but lower
+    // to ~6 × 512 × 5 forward nodes, past a lowered node limit.
+    COMPILE_LIMITS.irNodes = 12_000;
+    const err = await limitError(() => compile(JSON.stringify(rnnStack(6, COMPILE_LIMITS.unrolledRecurrentSteps, { op: "simple_rnn", activation: "gelu" })), { maxBatch: 2 }));
     const d = err.diagnostics[0]!;
-    expect(d.message).toMatch(/lowers to [\d,]+ IR nodes \(after (lower|autodiff)\); the limit is 150,000/);
+    expect(d.message).toMatch(/lowers to [\d,]+ IR nodes \(after (lower|autodiff)\); the limit is 12,000/);
     expect(d.layer).toMatch(/^rnn\d$/);
   }, 60_000);
+
+  it("an LSTM at the step limit (loop kernels) lowers to a handful of nodes, as at 64 steps", () => {
+    const nodes = (T: number) => runPipelineSync({ input: JSON.stringify(lstmStack(1, T)), options: OPTIONS }, "autodiff")
+      .lowered!.mod.programs.reduce((n, p) => n + p.nodes.length, 0);
+    expect(nodes(COMPILE_LIMITS.recurrentSteps)).toBe(nodes(64));
+    expect(nodes(64)).toBeLessThan(100);
+  });
 
   it("generated source past the limit is refused after emit, before asc runs", async () => {
     COMPILE_LIMITS.sourceChars = 2000; // far below what any module needs

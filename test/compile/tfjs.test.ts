@@ -67,6 +67,26 @@ const BRANCHES: Branch[] = [
       weights: ["kernel", "recurrent_kernel", "bias"],
     },
   ]),
+  {
+    kiln: layer("gru_reset_before", "gru", ["seq"], { units: 3, reset_after: false, return_sequences: true }),
+    tf: () => tf.layers.gru({ units: 3, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "zeros", ...{ resetAfter: false } }),
+    weights: ["kernel", "recurrent_kernel", "bias"],
+  },
+  {
+    kiln: layer("lstm_backwards", "lstm", ["seq"], { units: 3, go_backwards: true, return_sequences: true }),
+    tf: () => tf.layers.lstm({ units: 3, goBackwards: true, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "zeros" }),
+    weights: ["kernel", "recurrent_kernel", "bias"],
+  },
+  {
+    kiln: layer("bi_lstm", "bidirectional", ["seq"], { layer: { op: "lstm", units: 2, return_sequences: true } }),
+    tf: () => tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 2, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "zeros" }) as never }),
+    weights: ["forward_lstm", "backward_lstm"].flatMap((d) => [`${d}/kernel`, `${d}/recurrent_kernel`, `${d}/bias`]),
+  },
+  {
+    kiln: layer("bi_gru", "bidirectional", ["seq"], { merge_mode: "sum", layer: { op: "gru", name: "g", units: 3, reset_after: false } }),
+    tf: () => tf.layers.bidirectional({ mergeMode: "sum", layer: tf.layers.gru({ units: 3, recurrentActivation: "sigmoid", recurrentInitializer: "zeros", ...{ resetAfter: false } }) as never }),
+    weights: ["forward_g", "backward_g"].flatMap((d) => [`${d}/kernel`, `${d}/recurrent_kernel`, `${d}/bias`]),
+  },
   { kiln: layer("emb", "embedding", ["ids"], { input_dim: 7, output_dim: 4 }), tf: () => tf.layers.embedding({ inputDim: 7, outputDim: 4 }), weights: ["embeddings"] },
   {
     kiln: layer("bn", "batch_normalization", ["a"], { momentum: 0.9, epsilon: 0.01 }),

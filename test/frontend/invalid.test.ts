@@ -35,7 +35,7 @@ const inp = (name: string, shape: number[], dtype?: string) => (dtype ? { name, 
 interface Case { name: string; make: () => G; path: string; layer?: string; message: string; also?: string[] }
 
 const KNOWN_OPS =
-  "dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate, " +
+  "dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, bidirectional, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate, " +
   "conv1d, max_pooling1d, average_pooling1d, global_average_pooling1d, global_max_pooling1d, upsampling2d, upsampling1d, zero_padding2d, zero_padding1d, cropping2d, cropping1d, repeat_vector, permute, time_distributed";
 
 const cases: Case[] = [

@@ -2,7 +2,7 @@
 // rules and written down here), plus normalized attributes, weights and initializer fans.
 import { describe, expect, test } from "vitest";
 import { checkGraph } from "../../compiler/frontend/index.js";
-import { graphOf, input, outShape } from "./helpers.js";
+import { errorOf, graphOf, input, outShape } from "./helpers.js";
 
 describe("conv2d", () => {
   const conv = (extra: object) => ({ op: "conv2d", filters: 8, kernel_size: 3, ...extra });
@@ -120,6 +120,90 @@ describe("recurrent", () => {
     expect(g.layers[0].weights.map((x) => x.shape)).toEqual([[4, 24], [8, 24], [2, 24]]);
     expect(g.layers[0].weights[2].initializer.onesRange).toBeUndefined();
     expect(g.layers[1].attrs.activation).toBe("tanh");
+  });
+});
+
+describe("recurrent: go_backwards, gru reset_after=false", () => {
+  test.each([
+    ["simple_rnn", false, [4]], ["simple_rnn", true, [5, 4]], ["lstm", false, [4]], ["lstm", true, [5, 4]], ["gru", false, [4]], ["gru", true, [5, 4]],
+  ])("%s go_backwards, return_sequences=%s: the shape is unchanged", (op, seq, want) => {
+    expect(outShape([5, 3], { op, units: 4, return_sequences: seq, go_backwards: true })).toEqual(want);
+  });
+
+  test("GRU reset_after=false has bias [3u] (TF.js's layout); defaults: reset_after true, go_backwards false", () => {
+    const g = checkGraph(graphOf([input([5, 4])], [
+      { name: "g", op: "gru", units: 8, reset_after: false },
+      { name: "h", op: "gru", units: 2, inputs: ["x"] },
+    ]));
+    expect(g.layers[0].weights.map((x) => [x.fullName, x.shape])).toEqual([["g/kernel", [4, 24]], ["g/recurrent_kernel", [8, 24]], ["g/bias", [24]]]);
+    expect(g.layers[1].attrs).toMatchObject({ reset_after: true, go_backwards: false });
+  });
+});
+
+describe("recurrent step limits (loop kernels past 32 steps)", () => {
+  const check = (layer: object, steps: number) => checkGraph(graphOf([input([steps, 2])], [{ name: "r", ...layer }]));
+  test("lstm, gru and tanh/sigmoid/relu/linear simple_rnn take long sequences: 2,000 and 100,000 steps", () => {
+    for (const layer of [{ op: "lstm", units: 3 }, { op: "gru", units: 3, reset_after: false }, { op: "simple_rnn", units: 3, activation: "relu" }]) {
+      for (const steps of [2000, 100_000]) expect(check(layer, steps).layers[0]!.shape).toEqual([3]);
+    }
+  });
+
+  test("past 1,048,576 steps: a limit error naming the layer", () => {
+    const err = errorOf(graphOf([input([1_048_577, 1])], [{ name: "r", op: "lstm", units: 1 }]));
+    expect(err.diagnostics.map((d) => [d.path, d.layer, d.code])).toEqual([["/layers/0", "r", "limit"]]);
+    expect(err.diagnostics[0]!.message).toBe("lstm over 1048577 time steps: kiln allows at most 1048576 steps per recurrent layer");
+  });
+
+  test("a simple_rnn whose activation has no loop kernel is still unrolled: 512 steps at most, the error points at the activation", () => {
+    expect(check({ op: "simple_rnn", units: 2, activation: "gelu" }, 512).layers[0]!.shape).toEqual([2]);
+    const err = errorOf(graphOf([input([513, 2])], [{ name: "r", op: "simple_rnn", units: 2, activation: "gelu" }]));
+    expect(err.diagnostics.map((d) => [d.path, d.layer, d.code])).toEqual([["/layers/0/activation", "r", "limit"]]);
+    expect(err.diagnostics[0]!.message).toMatch(/^simple_rnn with activation "gelu" over 513 time steps: kiln unrolls this layer step by step \(its loop kernel covers activations tanh, sigmoid, relu, linear\) and allows at most 512 unrolled steps$/);
+  });
+});
+
+describe("bidirectional", () => {
+  // Keras: Bidirectional(LSTM(4)) on [5, 3] gives [8]; with return_sequences [5, 8]; sum/mul/ave keep units.
+  test.each([
+    ["lstm", "concat", false, [8]], ["lstm", "concat", true, [5, 8]], ["gru", "sum", false, [4]], ["gru", "mul", true, [5, 4]],
+    ["simple_rnn", "ave", true, [5, 4]], ["simple_rnn", undefined, false, [8]],
+  ])("%s merge_mode=%s return_sequences=%s", (op, mode, seq, want) => {
+    expect(outShape([5, 3], { op: "bidirectional", ...(mode ? { merge_mode: mode } : {}), layer: { op, units: 4, return_sequences: seq } })).toEqual(want);
+  });
+
+  test("weights forward_<inner>/… and backward_<inner>/… (inner name defaults to its op), the inner layer's shapes and initializers", () => {
+    const g = checkGraph(graphOf([input([6, 3])], [
+      { name: "bi", op: "bidirectional", layer: { op: "lstm", units: 2 } },
+      { name: "bg", op: "bidirectional", inputs: ["x"], layer: { op: "gru", name: "enc", units: 2, reset_after: false, recurrent_initializer: "zeros" } },
+    ]));
+    expect(g.layers[0].weights.map((w) => [w.fullName, w.shape])).toEqual([
+      ["bi/forward_lstm/kernel", [3, 8]], ["bi/forward_lstm/recurrent_kernel", [2, 8]], ["bi/forward_lstm/bias", [8]],
+      ["bi/backward_lstm/kernel", [3, 8]], ["bi/backward_lstm/recurrent_kernel", [2, 8]], ["bi/backward_lstm/bias", [8]],
+    ]);
+    expect(g.layers[0].weights[2]!.initializer.onesRange).toEqual([2, 4]);
+    expect(g.layers[1].weights.map((w) => [w.fullName, w.shape, w.initializer.name])).toEqual([
+      ["bg/forward_enc/kernel", [3, 6], "glorot_uniform"], ["bg/forward_enc/recurrent_kernel", [2, 6], "zeros"], ["bg/forward_enc/bias", [6], "zeros"],
+      ["bg/backward_enc/kernel", [3, 6], "glorot_uniform"], ["bg/backward_enc/recurrent_kernel", [2, 6], "zeros"], ["bg/backward_enc/bias", [6], "zeros"],
+    ]);
+  });
+
+  test("merge_mode null (Keras's two outputs) is refused, naming the attribute and saying why", () => {
+    const err = errorOf(graphOf([input([5, 3])], [{ name: "bi", op: "bidirectional", merge_mode: null, layer: { op: "lstm", units: 2 } }]));
+    expect(err.diagnostics.map((d) => [d.path, d.layer])).toEqual([["/layers/0/merge_mode", "bi"]]);
+    expect(err.diagnostics[0]!.message).toMatch(/merge_mode null .* not supported: a kiln layer has one output/);
+  });
+
+  test("the inner layer is checked as its own op: wrong op, unknown attribute, missing units, rank, step limit", () => {
+    const bad = (layer: unknown, shape = [5, 3]) => errorOf(graphOf([input(shape)], [{ name: "bi", op: "bidirectional", layer }])).diagnostics;
+    expect(bad({ op: "dense", units: 2 })[0]!).toMatchObject({ path: "/layers/0/layer/op" });
+    expect(bad({ op: "dense", units: 2 })[0]!.message).toMatch(/simple_rnn.*lstm.*gru/);
+    expect(bad({ op: "lstm", units: 2, reset_after: false })[0]!).toMatchObject({ path: "/layers/0/layer/reset_after" });
+    expect(bad({ op: "lstm", units: 2, reset_after: false })[0]!.message).toMatch(/reset_after/);
+    expect(bad({ op: "gru" })[0]!.message).toMatch(/units/);
+    expect(bad({ op: "gru", units: 2, name: "no/slash" })[0]!).toMatchObject({ path: "/layers/0/layer/name" });
+    expect(bad({ op: "gru", units: 2 }, [5])[0]!.message).toMatch(/bidirectional\(gru\) expects an input of shape \[T, F\]/);
+    expect(bad({ op: "gru", units: 2 }, [2_000_000, 1])[0]!).toMatchObject({ code: "limit", layer: "bi" });
+    expect(bad({ op: "simple_rnn", units: 2, activation: "gelu" }, [600, 1])[0]!).toMatchObject({ code: "limit", path: "/layers/0/activation" });
   });
 });
 

@@ -62,6 +62,12 @@ export function structure(s: number, nm: Names): any {
     { loss: { type: "mean_squared_error", output: nm(out), target: nm("t0") }, optimizer: { type: ["sgd", "adam", "rmsprop", "adamw"][int(0, 3)] }, metrics: ["mean_absolute_error"] },
     [{ name: nm("t0"), shape: tshape }],
   ] as const;
+  /** A recurrent layer, a third of the time wrapped in bidirectional; go_backwards, gru reset_after either way. */
+  const recurrentLayer = (name: string, op: string, units: number, returnSequences: boolean) => {
+    const inner = { op, units, return_sequences: returnSequences, go_backwards: r() < 0.3, ...(op === "gru" ? { reset_after: r() < 0.5 } : {}) };
+    if (r() < 2 / 3) return { name, ...inner };
+    return { name, op: "bidirectional", merge_mode: ["concat", "sum", "mul", "ave"][int(0, 3)], layer: { ...inner, name: nm("l1in") } };
+  };
   switch (Math.floor(s / 2) % 6) {
     case 0: { // dense stack with dropout and normalization
       const d = int(2, 6), u = int(2, 7), o = int(1, 4);
@@ -90,7 +96,7 @@ export function structure(s: number, nm: Names): any {
       const T = int(2, 4), V = int(3, 9), D = int(2, 4), u = int(2, 4);
       const layers = [
         { name: nm("l0"), op: "embedding", input_dim: V, output_dim: D },
-        { name: nm("l1"), op: ["lstm", "gru", "simple_rnn"][int(0, 2)], units: u, return_sequences: r() < 0.5 },
+        recurrentLayer(nm("l1"), ["lstm", "gru", "simple_rnn"][int(0, 2)]!, u, r() < 0.5),
         { name: nm("l2"), op: "flatten" },
         { name: nm("l3"), op: "dense", units: 2 },
       ];

@@ -24,6 +24,7 @@ import {
   emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, WINOGRAD_GRAD_INPUT_LOCALS, WINOGRAD_LOCALS,
 } from "../../compiler/emit/winograd.js";
 import { CHUNKS_LOCALS, emitChunkedGradFilter, emitChunkSum } from "../../compiler/emit/chunks.js";
+import { emitRecurrence, emitRecurrenceGrad, RECURRENCE_LOCALS } from "../../compiler/emit/recurrence.js";
 
 /** Names declared by `const`/`let` (and the later names of a `const a = …, b = …` list). */
 function declared(body: string): string[] {
@@ -83,6 +84,8 @@ const CASES: [Locals, () => KernelDef[]][] = [
   ]],
   [WINOGRAD_GRAD_INPUT_LOCALS, () => [emitConv2dGradInputWinograd(conv({ c: 5, f: 9 }), 2), emitConv2dGradInputWinograd(conv({ c: 5, f: 9 }), 4)]],
   [CHUNKS_LOCALS, () => [emitChunkSum({ n: 40, cols: 37, chunk: 8, accumulate: true }), emitChunkedGradFilter(emitConv2dGradFilter(conv({})), 8, 972, 1944, 648)]],
+  [RECURRENCE_LOCALS, () => (["simple_rnn", "lstm", "gru_after", "gru_before"] as const).flatMap((cell) => [emitRecurrence, emitRecurrenceGrad].map((emit) =>
+    emit({ cell, activation: "tanh", steps: 50, units: 3, batch: "rt0", goBackwards: true, reverseOutput: true, sequences: cell !== "lstm" })))],
 ];
 
 describe("kernel naming rule", () => {

@@ -255,6 +255,62 @@ const GRU: TfjsCase[] = [
   })),
 ];
 
+// ---------------------------------------------------------------- go_backwards, gru reset_after=false, bidirectional
+
+const RNN_WEIGHTS = {
+  simple_rnn: (f: number, u: number): Weights => [["kernel", [f, u]], ["recurrent_kernel", [u, u]], ["bias", [u]]],
+  lstm: (f: number, u: number): Weights => [["kernel", [f, 4 * u]], ["recurrent_kernel", [u, 4 * u]], ["bias", [4 * u]]],
+  gru: (f: number, u: number): Weights => [["kernel", [f, 3 * u]], ["recurrent_kernel", [u, 3 * u]], ["bias", [3 * u]]],
+};
+type RnnKind = keyof typeof RNN_WEIGHTS;
+
+/** TF.js's recurrent layer with kiln's semantics (sigmoid recurrent activation; GRU reset_after=false). */
+function tfRnn(kind: RnnKind, units: number, returnSequences: boolean, goBackwards: boolean): tf.layers.Layer {
+  const common = { units, returnSequences, goBackwards, recurrentInitializer: "zeros" as const };
+  if (kind === "simple_rnn") return tf.layers.simpleRNN(common);
+  if (kind === "lstm") return tf.layers.lstm({ ...common, recurrentActivation: "sigmoid", unitForgetBias: true });
+  return tf.layers.gru({ ...common, recurrentActivation: "sigmoid", ...RESET_BEFORE });
+}
+
+/** kiln's attributes of the same layer (gru: reset_after=false, TF.js's only GRU). */
+const kilnRnn = (kind: RnnKind, units: number, returnSequences: boolean, goBackwards: boolean) => ({
+  op: kind, units, return_sequences: returnSequences, ...(goBackwards ? { go_backwards: true } : {}), ...(kind === "gru" ? { reset_after: false } : {}),
+});
+
+const RESET_BEFORE_CASES: TfjsCase[] = [false, true].map((returnSequences) => ({
+  name: `gru reset_after=false, all weights, return_sequences=${returnSequences} (TF.js's own GRU)`,
+  layer: kilnRnn("gru", 3, returnSequences, false),
+  tfLayer: () => tfRnn("gru", 3, returnSequences, false),
+  inputs: [[5, 2]],
+  weights: RNN_WEIGHTS.gru(2, 3),
+}));
+
+const GO_BACKWARDS: TfjsCase[] = (["simple_rnn", "lstm", "gru"] as const).flatMap((kind) => [false, true].map((returnSequences): TfjsCase => ({
+  name: `${kind}${kind === "gru" ? " reset_after=false" : ""} go_backwards, return_sequences=${returnSequences} (states in processing order)`,
+  layer: kilnRnn(kind, 3, returnSequences, true),
+  tfLayer: () => tfRnn(kind, 3, returnSequences, true),
+  inputs: [[5, 2]],
+  weights: RNN_WEIGHTS[kind](2, 3),
+})));
+
+/** [kind, merge_mode, return_sequences, inner go_backwards] */
+const BIDIRECTIONAL_VARIANTS: [RnnKind, "concat" | "sum" | "mul" | "ave", boolean, boolean][] = [
+  ["lstm", "concat", true, false], ["lstm", "ave", false, false], ["gru", "sum", true, false], ["gru", "concat", false, false],
+  ["simple_rnn", "mul", true, false], ["simple_rnn", "concat", false, false], ["lstm", "concat", true, true],
+];
+
+const BIDIRECTIONAL: TfjsCase[] = BIDIRECTIONAL_VARIANTS.map(([kind, mergeMode, returnSequences, goBackwards]): TfjsCase => {
+  const inner = kind === "lstm" ? "enc" : kind; // a named inner layer, and the default name (its op)
+  const weights = RNN_WEIGHTS[kind](3, 2);
+  return {
+    name: `bidirectional ${kind}${kind === "gru" ? " reset_after=false" : ""} merge_mode=${mergeMode}, return_sequences=${returnSequences}${goBackwards ? ", inner go_backwards" : ""}`,
+    layer: { op: "bidirectional", merge_mode: mergeMode, layer: { ...kilnRnn(kind, 2, returnSequences, goBackwards), ...(inner === kind ? {} : { name: inner }) } },
+    tfLayer: () => tf.layers.bidirectional({ layer: tfRnn(kind, 2, returnSequences, goBackwards) as never, mergeMode }),
+    inputs: [[4, 3]],
+    weights: ["forward", "backward"].flatMap((dir) => weights.map(([w, shape]): [string, number[]] => [`${dir}_${inner}/${w}`, shape])),
+  };
+});
+
 // ---------------------------------------------------------------- attention, position embedding
 
 const MHA_WEIGHTS = ["query", "key", "value", "attention_output"] as const;
@@ -501,6 +557,9 @@ export const TFJS_CASES: TfjsCase[] = [
   positionEmbedding(6, 6),
   ...[false, true].flatMap(recurrent),
   ...GRU,
+  ...RESET_BEFORE_CASES,
+  ...GO_BACKWARDS,
+  ...BIDIRECTIONAL,
   ...ATTENTION,
   { name: "dropout in inference mode (the identity)", layer: { op: "dropout", rate: 0.4 }, tfLayer: () => tf.layers.dropout({ rate: 0.4 }), inputs: [[3, 4]] },
   {

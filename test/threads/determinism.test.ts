@@ -23,6 +23,22 @@ const mlp = {
   training: { loss: { type: "sparse_categorical_crossentropy", output: "out", target: "y" }, optimizer: { type: "adamw", global_clipnorm: 1 }, metrics: ["accuracy"] },
 };
 
+/** Bidirectional GRU (reset_after=false) and LSTM, one go_backwards layer: the recurrent ops of issue 17. */
+const birnn = {
+  format: "kiln.graph/v2", name: "birnn", seed: 4,
+  inputs: [{ name: "x", shape: [6, 3] }], targets: [{ name: "y", shape: [], dtype: "int32" }],
+  layers: [
+    { name: "bg", op: "bidirectional", layer: { op: "gru", units: 5, reset_after: false, return_sequences: true } },
+    { name: "back", op: "simple_rnn", units: 4, go_backwards: true, return_sequences: true },
+    { name: "bl", op: "bidirectional", merge_mode: "ave", layer: { op: "lstm", name: "enc", units: 4 } },
+    { name: "out", op: "dense", units: 3, activation: "softmax" },
+  ],
+  training: { loss: { type: "sparse_categorical_crossentropy", output: "out", target: "y" }, optimizer: { type: "adam", learning_rate: 0.01 } },
+};
+
+/** The same layers over T = 40: past UNROLL_MAX_STEPS, so each is a `recurrence` loop-kernel pair. */
+const birnnLong = { ...birnn, name: "birnn_long", inputs: [{ name: "x", shape: [40, 3] }] };
+
 function bytesOf(record: Record<string, Float32Array>): Uint8Array[] {
   return Object.keys(record).sort().map((k) => new Uint8Array(record[k]!.buffer.slice(0)));
 }
@@ -62,6 +78,8 @@ describe("threaded builds are bit-identical to one thread", () => {
     ["MLP with batch norm, dropout, AdamW, global clipping", mlp, 5],
     ["names-gender LSTM (embedding, time steps, sigmoid)", example("names-gender"), 2],
     ["names-transformer (attention, layer norm, position embedding)", example("names-transformer"), 30],
+    ["bidirectional gru (reset_after=false) and lstm, go_backwards simple_rnn", birnn, 3],
+    ["the same over T = 40 (recurrence loop kernels, batch-split; dU as column parts)", birnnLong, 3],
   ] as const;
   for (const [name, graph, classes] of cases) {
     it(name, async () => {

@@ -17,6 +17,7 @@ import { dropout } from "./dropout.js";
 import { batch_normalization, layer_normalization } from "./normalization.js";
 import { embedding, position_embedding } from "./embedding.js";
 import { gru, lstm, simple_rnn } from "./recurrent.js";
+import { bidirectional } from "./bidirectional.js";
 import { multi_head_attention } from "./attention.js";
 import { add, average, concatenate, maximum, minimum, multiply, subtract } from "./merge.js";
 
@@ -29,7 +30,7 @@ export type { OpDef, OpContext, WeightDecl, JsonSchema } from "./op.js";
 const REGISTRY = {
   dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d,
   flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization,
-  embedding, position_embedding, simple_rnn, lstm, gru, multi_head_attention,
+  embedding, position_embedding, simple_rnn, lstm, gru, bidirectional, multi_head_attention,
   add, multiply, average, maximum, minimum, subtract, concatenate,
   conv1d, max_pooling1d, average_pooling1d, global_average_pooling1d, global_max_pooling1d,
   upsampling2d, upsampling1d, zero_padding2d, zero_padding1d, cropping2d, cropping1d, repeat_vector, permute, time_distributed,
