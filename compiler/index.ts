@@ -54,6 +54,13 @@ export interface CompileOptions {
    * what each region takes and the largest batch that fits (`kiln compile --max-memory`).
    */
   maxMemory?: number;
+  /**
+   * Training modules only: the learning rate can be changed between steps (`model.learningRate`,
+   * the runtime's reduce-LR-on-plateau callback), as Keras's optimizer variable can. The graph's
+   * number stays the rate until one is set. Not with a schedule (the schedule owns the rate).
+   * Default false: the rate is a constant of the update kernels.
+   */
+  settableLearningRate?: boolean;
 }
 
 export interface CompileResult {
@@ -87,6 +94,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     options: {
       maxBatch, threads, relaxedSimd, optimizeLevel: options.optimizeLevel ?? 0, weights: options.weights,
       guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass, memoryLimit: memoryLimit(options.maxMemory),
+      settableLearningRate: options.settableLearningRate === true,
     },
   });
   const lw = b.lowered!, plan = b.plan!, control = b.control!, entries = b.entries!, names = b.kernelNames!;

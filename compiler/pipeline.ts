@@ -35,6 +35,8 @@ export interface BuildOptions {
   afterPass?: (pass: PassName, printIR: () => string) => void;
   /** The memory the module may declare (passes/memory.ts); undefined: unchecked (re-planning at other batches). */
   memoryLimit?: MemoryLimit;
+  /** The learning rate is read from a state word the runtime may set (CompileOptions.settableLearningRate). */
+  settableLearningRate?: boolean;
 }
 
 /** Everything a build has made so far; each pass fills in its part. */
@@ -91,7 +93,7 @@ export const PIPELINE: readonly Pass[] = [
     run: (b) => void (b.lowered = lower(need(b.graph, "the graph", "lower"))),
   },
   { name: "autodiff", does: "train_step's backward nodes (reverse mode, one rule per primitive)", changesIR: true, run: (b) => differentiate(need(b.lowered, "the IR", "autodiff")) },
-  { name: "optimizer", does: "train_step's optimizer: step scalars, clipping, one update sweep per weight", changesIR: true, run: (b) => lowerUpdate(need(b.lowered, "the IR", "optimizer")) },
+  { name: "optimizer", does: "train_step's optimizer: step scalars, clipping, one update sweep per weight", changesIR: true, run: (b) => lowerUpdate(need(b.lowered, "the IR", "optimizer"), { settable: b.options.settableLearningRate === true }) },
   { name: "prune-unused-inputs", does: "drop ew/reduce inputs no expression reads", changesIR: true, run: (b) => pruneUnusedInputs(ir(b, "prune-unused-inputs")) },
   {
     name: "drop-identity-copies", does: "readers of an identity copy read its source", changesIR: true,

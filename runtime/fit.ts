@@ -1,6 +1,7 @@
 /**
  * Runtime training loop: epochs of seeded-shuffled batches through train_step, epoch figures as
- * means weighted by batch size, validation through evaluate. Same seed, same data, same options:
+ * means weighted by batch size, validation through evaluate (validationData, or Keras's
+ * validation_split and validation_freq), Keras's callbacks (callbacks.ts). Same seed, same data, same options:
  * bit-identical weights. A non-finite loss stops training with a KilnError naming the step (the
  * step itself undone), and
  * the loop yields to the event loop every `yieldEvery` ms so a browser page stays responsive.
@@ -9,10 +10,11 @@ import { KilnError } from "./errors.js";
 import type { Feed, Feeds } from "./feeds.js";
 import { Rng } from "./rng.js";
 import type { Model, StepResult } from "./model.js";
-import { checkCount, checkData, trainRows } from "./train.js";
+import { checkCount, checkData, learningRate, setLearningRate, trainRows } from "./train.js";
+import { resolveCallbacks, type BuiltinCallback, type Callback, type FitContext, type Logs } from "./callbacks.js";
 
-/** Flat Keras-style logs: `loss`, each metric by name, and `val_`-prefixed ones after validation. */
-export type Logs = Record<string, number>;
+export type { Logs } from "./callbacks.js";
+export type { BuiltinCallback, Callback, FitContext } from "./callbacks.js";
 
 export interface FitOptions {
   /** The epoch index to stop before, as Keras counts: epochs `initialEpoch` … `epochs − 1` run. */
@@ -28,7 +30,22 @@ export interface FitOptions {
   /** Reorders the examples every epoch, seeded by manifest.seed and the (absolute) epoch index. */
   shuffle?: boolean;
   validationData?: Feeds;
-  /** `step` counts batches of this fit from 0. */
+  /**
+   * Keras `validation_split`: the last fraction of the examples (before any shuffling) is held out
+   * and evaluated as validation data (ceil(n·(1 − split)) examples train). Not with validationData.
+   */
+  validationSplit?: number;
+  /** Keras `validation_freq`: validate every k-th epoch (absolute, counting from 1), or at the epochs (from 1) listed. */
+  validationFreq?: number | number[];
+  /**
+   * The learning rate to train at from the first step (modules compiled with settableLearningRate):
+   * a rate set while training (reduce_lr_on_plateau) is not part of saveWeights, so a resumed run
+   * passes it here (kiln train records it as kiln.learning_rate).
+   */
+  learningRate?: number;
+  /** Keras's callbacks as data (early_stopping, model_checkpoint, …) and user callbacks with hooks, in order. */
+  callbacks?: (BuiltinCallback | Callback)[];
+  /** `step` counts batches of this fit from 0; logs are this batch's. */
   onBatchEnd?(step: number, logs: Logs): void | Promise<void>;
   /** `epoch` is the absolute index, from `initialEpoch` (counting from 0). */
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
@@ -44,7 +61,7 @@ export interface FitOptions {
 export interface History {
   /** The epochs run, by absolute index: `initialEpoch` … `epochs − 1`. */
   epoch: number[];
-  /** Per-epoch series by log name: `loss`, metrics, `val_loss`, `val_<metric>`. */
+  /** Per-epoch series by log name: `loss`, metrics, `val_loss`, `val_<metric>` (NaN in epochs that did not validate). */
   history: Record<string, number[]>;
 }
 
@@ -63,49 +80,119 @@ export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Pro
 }
 
 async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<History> {
-  const { epochs = 1, initialEpoch = 0, batchSize = Math.min(32, model.maxBatch), shuffle = true, validationData, yieldEvery = 50 } = opts;
-  const { n, views } = checkData(model, data);
+  const { epochs = 1, initialEpoch = 0, batchSize = Math.min(32, model.maxBatch), shuffle = true, yieldEvery = 50 } = opts;
+  const { n: all, views } = checkData(model, data);
   checkCount("epochs", epochs, 1, Infinity);
   // Keras runs nothing when initialEpoch ≥ epochs; a resume past the end is more likely a mistake.
   checkCount("initialEpoch", initialEpoch, 0, epochs - 1);
   checkCount("batchSize", batchSize, 1, model.maxBatch);
-  if (validationData !== undefined) checkData(model, validationData);
+  const { n, validationData } = validationOf(model, opts, all, views);
+  const shouldValidate = validationSchedule(opts.validationFreq);
+  const { callbacks, terminateOnNaN } = resolveCallbacks(opts.callbacks, model);
+  const steps = Math.ceil(n / batchSize);
+  const ctx: FitContext = {
+    model,
+    params: { epochs, steps, initialEpoch },
+    get learningRate() { return learningRate(model); },
+    set learningRate(lr: number) { setLearningRate(model, lr); },
+  };
+  const each = async (hook: keyof Callback, ...args: unknown[]) => {
+    for (const c of callbacks) await (c[hook] as ((...a: unknown[]) => unknown) | undefined)?.call(c, ...args, ctx);
+  };
   const result: History = { epoch: [], history: {} };
   const rows = new Uint32Array(n);
-  let step = 0, lastYield = Date.now();
-  for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+  let step = 0, lastYield = Date.now(), last: Logs = {};
+  if (opts.learningRate !== undefined) setLearningRate(model, opts.learningRate);
+  model.stopTraining = false;
+  await each("onTrainBegin", {});
+  for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
+    await each("onEpochBegin", epoch, {});
     order(rows, shuffle, model.manifest.seed, epoch);
     const sums: Logs = {};
-    for (let start = 0; start < n; start += batchSize) {
-      const count = Math.min(batchSize, n - start), batch = rows.subarray(start, start + count);
+    let seen = 0;
+    for (let batch = 0; batch < steps && !model.stopTraining; batch++) {
+      const start = batch * batchSize, count = Math.min(batchSize, n - start), picked = rows.subarray(start, start + count);
+      await each("onBatchBegin", batch, {});
       // trainRows re-checks what it staged (a callback may have changed the data) and undoes a non-finite step.
-      const r = trainRows(model, views, batch, count);
+      const r = trainRows(model, views, picked, count);
       if (!Number.isFinite(r.loss)) {
-        const where = `step ${step + 1} of this fit (epoch ${epoch + 1}, batch ${start / batchSize + 1}; counting from 1)`;
-        const found = opts.debugNaN ? findNaN(model, views, batch) : undefined;
+        if (terminateOnNaN) {
+          model.stopTraining = true; // Keras's TerminateOnNaN; the step is already undone
+          break;
+        }
+        const where = `step ${step + 1} of this fit (epoch ${epoch + 1}, batch ${batch + 1}; counting from 1)`;
+        const found = opts.debugNaN ? findNaN(model, views, picked) : undefined;
         const message = `the loss became ${r.loss} at ${where}; training stopped and that step was undone${found ? `; ${found.message}` : ""}`;
         throw new KilnError({ code: "diverged", path: "fit", ...(found?.layer ? { layer: found.layer } : {}), message });
       }
       const logs = flatten(r);
       for (const k in logs) sums[k] = (sums[k] ?? 0) + logs[k] * count;
+      seen += count;
       await opts.onBatchEnd?.(step, logs);
+      if (callbacks.length) await each("onBatchEnd", batch, means(sums, seen));
       step++;
       if (Date.now() - lastYield >= yieldEvery) {
         await new Promise((resolve) => setTimeout(resolve, 0));
         lastYield = Date.now();
       }
     }
-    const logs: Logs = {};
-    for (const k in sums) logs[k] = sums[k] / n;
-    if (validationData) {
+    if (!seen) break; // stopped before the epoch's first step: nothing to report
+    const logs = means(sums, seen);
+    if (validationData && shouldValidate(epoch + 1)) {
       const v = flatten(model.evaluate(validationData, { batchSize }));
       for (const k in v) logs[`val_${k}`] = v[k];
     }
-    result.epoch.push(epoch);
-    for (const k in logs) (result.history[k] ??= []).push(logs[k]);
     await opts.onEpochEnd?.(epoch, logs);
+    await each("onEpochEnd", epoch, logs);
+    // After the callbacks, as Keras's History (reduce_lr_on_plateau adds learning_rate).
+    record(result, epoch, logs);
+    last = logs;
   }
+  await each("onTrainEnd", last);
   return result;
+}
+
+function means(sums: Logs, seen: number): Logs {
+  const out: Logs = {};
+  for (const k in sums) out[k] = sums[k] / seen;
+  return out;
+}
+
+/** Appends an epoch's logs; a series that starts late (val_ after validation_freq) or skips an epoch holds NaN there. */
+function record(h: History, epoch: number, logs: Logs): void {
+  const before = h.epoch.length;
+  h.epoch.push(epoch);
+  for (const k in logs) (h.history[k] ??= new Array(before).fill(NaN)).push(logs[k]);
+  for (const k in h.history) if (h.history[k].length === before) h.history[k].push(NaN);
+}
+
+/** The examples that train (the first n) and the validation data: validationData, or the last validationSplit of data. */
+function validationOf(model: Model, opts: FitOptions, all: number, views: Feed[]): { n: number; validationData?: Feeds } {
+  const split = opts.validationSplit;
+  if (split === undefined || split === 0) {
+    if (opts.validationData !== undefined) checkData(model, opts.validationData);
+    return { n: all, validationData: opts.validationData };
+  }
+  if (typeof split !== "number" || !(split > 0 && split < 1)) throw new KilnError({ code: "options", path: "validationSplit", message: `expected a number in [0, 1), got ${String(split)}` });
+  if (opts.validationData !== undefined) throw new KilnError({ code: "options", path: "validationSplit", message: "give validationData or validationSplit, not both" });
+  // Keras: split_at = ceil(n·(1 − split)); the examples after it validate.
+  const n = Math.ceil(all * (1 - split));
+  if (n < 1 || n >= all) throw new KilnError({ code: "options", path: "validationSplit", message: `validationSplit ${split} of ${all} examples leaves ${n} to train and ${all - n} to validate; both need at least one` });
+  const slots = [...model.manifest.inputs, ...model.manifest.targets];
+  const validationData: Feeds = Object.create(null);
+  slots.forEach((s, k) => {
+    const per = views[k].length / all;
+    validationData[s.name] = views[k].subarray(n * per);
+  });
+  return { n, validationData };
+}
+
+/** Keras `validation_freq`: an integer k (every k-th epoch, absolute, from 1) or a list of epochs. */
+function validationSchedule(freq: unknown): (epochFrom1: number) => boolean {
+  if (freq === undefined) return () => true;
+  if (Array.isArray(freq) && freq.every((e) => Number.isInteger(e) && e >= 1)) return (e) => freq.includes(e);
+  if (Number.isInteger(freq) && (freq as number) >= 1) return (e) => e % (freq as number) === 0;
+  throw new KilnError({ code: "options", path: "validationFreq", message: `expected an integer ≥ 1 or a list of epochs (counting from 1), got ${JSON.stringify(freq)}` });
 }
 
 const flatten = (r: StepResult): Logs => ({ loss: r.loss, ...r.metrics });

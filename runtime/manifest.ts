@@ -40,7 +40,13 @@ export interface TrainingInfo {
   stepOffset: number;
   /** u32: the runtime writes manifest.seed here at load (dropout masks). */
   seedOffset: number;
-  slots: { slot: "momentum" | "velocity"; weight: string; offset: number }[];
+  /** Per weight, the optimizer's slots ("momentum", "velocity", …: whatever its optimizer keeps). */
+  slots: { slot: string; weight: string; offset: number }[];
+  /**
+   * Optional: f32 the optimizer reads as its learning rate when nonzero (0: the graph's number),
+   * in modules compiled with settableLearningRate.
+   */
+  learningRateOffset?: number;
   /**
    * Optional (the NaN finder): every layer's output in train_step, in forward order; f32
    * [maxBatch, ...shape] at `offset`, left intact until train_step returns.

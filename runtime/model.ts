@@ -90,6 +90,9 @@ export class Model {
     return this.#training("evaluate").evaluate(this, data, opts);
   }
 
+  /** Set to true (in a callback) to end fit after the current batch, as Keras's `model.stop_training`. */
+  declare stopTraining?: boolean;
+
   /** Copies of every weight by full name. */
   getWeights(): Record<string, Float32Array> {
     const out: Record<string, Float32Array> = Object.create(null);

@@ -100,6 +100,9 @@ export function checkCount(name: string, v: unknown, min: number, max: number): 
   }
 }
 
+/** An optimizer slot's name (whatever its optimizer keeps): it becomes part of a safetensors tensor name, optimizer/<slot>/<weight>. */
+const SLOT_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+
 /**
  * The manifest's training part (manifest.ts checks the rest): its exports, result, step and seed
  * words, optimizer slots and layer outputs. Checked whenever present: loadModel writes the seed
@@ -117,10 +120,11 @@ export function checkTraining(m: Manifest, c: Checker): void {
   c.region("training.resultOffset", t.resultOffset, 4 * (1 + t.metrics.length));
   c.region("training.stepOffset", t.stepOffset, 4, 0);
   c.region("training.seedOffset", t.seedOffset, 4, 0);
+  if (t.learningRateOffset !== undefined) c.region("training.learningRateOffset", t.learningRateOffset, 4, 0);
   const weights = new Map(m.weights.map((w) => [w.name, w]));
   for (const s of t.slots) {
-    const w = isObject(s) && (s.slot === "momentum" || s.slot === "velocity") && isString(s.weight) ? weights.get(s.weight) : undefined;
-    if (!w) bad(`training.slots: expected { slot: "momentum" or "velocity", weight: a weight's name, offset }, got ${show(s)}`);
+    const w = isObject(s) && isString(s.slot) && SLOT_NAME.test(s.slot) && isString(s.weight) ? weights.get(s.weight) : undefined;
+    if (!w) bad(`training.slots: expected { slot: a name matching ${SLOT_NAME}, weight: a weight's name, offset }, got ${show(s)}`);
     c.region(`optimizer slot ${s.slot}/${s.weight}`, s.offset, size(w.shape) * 4, 0);
   }
   if (new Set(t.slots.map((s) => s.slot + "/" + s.weight)).size !== t.slots.length) bad("training.slots: a slot is listed twice");
@@ -128,4 +132,27 @@ export function checkTraining(m: Manifest, c: Checker): void {
     if (!isObject(o) || !isString(o.layer) || !c.shapeOk(o.shape)) bad(`training.layerOutputs: bad layer ${show(o?.layer)} or shape`);
     c.region(`output of layer "${o.layer}"`, o.offset, m.maxBatch * size(o.shape) * 4);
   }
+}
+
+/** The rate the next step uses, as float32 (Keras's variable): the one set (modules with a settable rate), else the graph's number. */
+export function learningRate(model: Model): number {
+  const t = model.manifest.training!, lr = t.optimizer.learning_rate;
+  if (typeof lr !== "number") {
+    throw new KilnError({ code: "training", path: "learningRate", message: `this module's learning rate is a ${String((lr as { schedule?: unknown })?.schedule)} schedule, computed inside the module from the step; it has no single value to read or set` });
+  }
+  const set = t.learningRateOffset === undefined ? 0 : model.f32(t.learningRateOffset, 1)[0];
+  return set > 0 ? set : Math.fround(lr);
+}
+
+/** Sets the rate of the following steps (stored as float32); needs a module compiled with settableLearningRate. */
+export function setLearningRate(model: Model, lr: number): void {
+  const t = model.manifest.training!;
+  learningRate(model); // a schedule: refused there
+  if (t.learningRateOffset === undefined) {
+    throw new KilnError({ code: "training", path: "learningRate", message: "this module's learning rate is compiled in as a constant; compile it with { settableLearningRate: true } (kiln train does for --reduce-lr-patience) to change it while training" });
+  }
+  if (typeof lr !== "number" || !(Math.fround(lr) > 0) || !(Math.fround(lr) < Infinity)) {
+    throw new KilnError({ code: "training", path: "learningRate", message: `expected a learning rate > 0 that is finite as float32, got ${String(lr)}` });
+  }
+  model.f32(t.learningRateOffset, 1)[0] = lr;
 }

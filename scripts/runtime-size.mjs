@@ -8,7 +8,7 @@
  * Usage: node scripts/runtime-size.mjs [--json]. test/runtime/size.test.ts fails `npm test` when
  * the predict-only figure grows past LIMIT. The project's target is TARGET (15,000 bytes minified,
  * 6,000 gzipped, issue 15 item 10); it is not met yet: LIMIT is the size measured on 2026-12-07
- * (20,375 / 8,365), lowered as the runtime is trimmed towards the target, never raised to fit.
+ * (20,375 / 8,257; the gzip figure with chunk hashes normalized, 8,365 before), lowered as the runtime is trimmed towards the target, never raised to fit.
  */
 import { existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 20375, gzipBytes: 8365 };
+export const LIMIT = { bytes: 20375, gzipBytes: 8257 };
 /** Source files of the chunks every loadModel imports (dynamic imports it always makes). */
 const ALWAYS = ["dist/runtime/weights-io.js"];
 
@@ -41,7 +41,9 @@ export async function measure() {
   const group = (chunks) => ({
     bytes: chunks.reduce((n, c) => n + files.get(c).length, 0),
     // One gzip stream over the group approximates what a server sends (a little optimistic for several files).
-    gzipBytes: gzipSync(Buffer.concat(chunks.map((c) => files.get(c))), { level: 9 }).length,
+    // Chunk file names carry a content hash (fit-3QX7….js) that changes with code the group does
+    // not load; one fixed name per reference keeps the gzip figure to what the group's code is.
+    gzipBytes: gzipSync(Buffer.concat(chunks.map((c) => Buffer.from(Buffer.from(files.get(c)).toString("latin1").replace(/-[A-Z0-9]{8}\.js/g, "-HASHHASH.js"), "latin1"))), { level: 9 }).length,
     files: chunks.flatMap((c) => Object.entries(outputs[c].inputs)).map(([file, i]) => [file, i.bytesInOutput]).sort((a, b) => b[1] - a[1]),
   });
   return { predictOnly: group(predictOnly), other: group(Object.keys(outputs).filter((k) => !predictOnly.includes(k))) };

@@ -44,6 +44,7 @@ export function buildManifest(lw: Lowered, plan: Plan, o: { maxBatch: number; pa
       resultOffset: off(lw.result!), seedOffset: state, stepOffset: state + 4,
       slots: lw.slots.map((s) => ({ slot: s.slot, weight: s.weight, offset: off(s.tensor) })),
     };
+    if (lw.settableLearningRate) manifest.training.learningRateOffset = state + 8;
   }
   if (o.weightsEmbedded) manifest.weightsEmbedded = true;
   return manifest;

@@ -12,6 +12,8 @@ import { compile } from "../index.js";
 import { parseGraphText } from "../frontend/index.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
+import type { BuiltinCallback } from "../../runtime/fit.js";
+import { learningRate } from "../../runtime/train.js";
 import { readDataFile, readSafetensors, writeDataFile, writeSafetensors } from "../../runtime/safetensors.js";
 import type { CliContext } from "./main.js";
 import { byteSize } from "./bytes.js";
@@ -35,6 +37,23 @@ function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
   return n;
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`expected a number between 0 and 1, got "${value}"`);
+  return n;
+}
+
+function finiteNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+  return n;
+}
+
+function modeArg(value: string): string {
+  if (!["auto", "min", "max"].includes(value)) throw new InvalidArgumentError(`expected auto, min or max, got "${value}"`);
+  return value;
 }
 
 function positiveInt(value: string): number {
@@ -89,6 +108,8 @@ function someNames(names: Iterable<string>, count: number, max = 10): string {
 
 interface ModelFlags {
   weights?: string;
+  /** Compile with a settable learning rate (reduce-LR-on-plateau). */
+  settableLearningRate?: boolean;
   optimize?: number;
   seed?: number;
   maxMemory?: number;
@@ -105,7 +126,7 @@ async function modelFor(graphPath: string, maxBatch: number, o: ModelFlags): Pro
     graph = parseGraphText(text);
     if (typeof graph === "object" && graph !== null && !Array.isArray(graph)) (graph as { seed: number }).seed = o.seed;
   }
-  const { wasm } = await compile(graph, { maxBatch, optimizeLevel: (o.optimize ?? 0) as 0 | 1 | 2 | 3, maxMemory: o.maxMemory });
+  const { wasm } = await compile(graph, { maxBatch, optimizeLevel: (o.optimize ?? 0) as 0 | 1 | 2 | 3, maxMemory: o.maxMemory, settableLearningRate: o.settableLearningRate });
   const weights = o.weights;
   const model = await loadModel(wasm);
   if (weights) model.loadWeights(await readBytes(weights));
@@ -148,7 +169,22 @@ function modelCommand(program: Command, name: string, description: string, data:
 }
 
 /** Metadata keys `kiln train` writes into --out: how the run went, for --resume. */
-const RECORD = { epochs: "kiln.epochs", seed: "kiln.seed", batchSize: "kiln.batch_size", shuffle: "kiln.shuffle" } as const;
+const RECORD = { epochs: "kiln.epochs", seed: "kiln.seed", batchSize: "kiln.batch_size", shuffle: "kiln.shuffle", learningRate: "kiln.learning_rate" } as const;
+
+/** A settable module's current rate, recorded so --resume continues a reduced rate (it is not in the weights). */
+const rateRecord = (model: Model): Record<string, string> =>
+  (model.manifest.training?.learningRateOffset !== undefined ? { [RECORD.learningRate]: String(learningRate(model)) } : {});
+
+/** The rate a resumed run starts at: the one the checkpoint recorded, when this module can take it. */
+function resumedRate(model: Model, metadata: Record<string, string>, io: CliContext["io"], file: string): number | undefined {
+  const saved = metadata[RECORD.learningRate];
+  if (saved === undefined) return undefined;
+  const lr = Number(saved);
+  if (!(lr > 0 && Number.isFinite(lr))) throw new UsageError(`${file} records ${RECORD.learningRate} ${JSON.stringify(saved.slice(0, 40))}; expected a number > 0`);
+  if (model.manifest.training?.learningRateOffset !== undefined) return lr;
+  if (Math.fround(lr) !== learningRate(model)) io.err(`kiln train: note: ${file} was trained down to learning rate ${lr}; without --reduce-lr-patience this run uses the graph's ${learningRate(model)}\n`);
+  return undefined;
+}
 
 /** The weights file `model.saveWeights()` gives, with the training run's record as safetensors metadata. */
 function withRecord(bytes: Uint8Array, record: Record<string, string>): Uint8Array {
@@ -202,11 +238,34 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option("--out <file>", "where to save the trained weights and optimizer state", "trained.safetensors")
     .option("--no-shuffle", "keep the data order")
     .option("--seed <n>", "replace the graph's seed (initial weights, dropout, shuffling)", seedInt)
+    .option("--validation-split <f>", "hold out the last fraction of --data (before shuffling) as validation data, as Keras's validation_split", fraction)
+    .option("--validation-freq <n>", "validate every n-th epoch (Keras validation_freq)", positiveInt)
+    .option("--early-stopping-patience <n>", "stop after n epochs without improvement of --early-stopping-monitor (Keras EarlyStopping)", nonNegativeInt)
+    .option("--early-stopping-monitor <log>", "the log early stopping watches", "val_loss")
+    .option("--early-stopping-min-delta <x>", "the least change that counts as an improvement", finiteNumber)
+    .option("--early-stopping-mode <mode>", "auto, min or max", modeArg)
+    .option("--early-stopping-baseline <x>", "the value to beat (Keras baseline)", finiteNumber)
+    .option("--early-stopping-start-from-epoch <n>", "epochs to wait before watching (Keras start_from_epoch)", nonNegativeInt)
+    .option("--restore-best-weights", "at the end, go back to the weights of the best epoch (with --early-stopping-patience)")
+    .option("--checkpoint <file>", "save weights and optimizer state after every epoch; {epoch} in the name becomes the epoch (from 1)")
+    .option("--checkpoint-best-only", "save a checkpoint only when --checkpoint-monitor improves")
+    .option("--checkpoint-monitor <log>", "the log --checkpoint-best-only watches", "val_loss")
+    .option("--reduce-lr-patience <n>", "multiply the learning rate by --reduce-lr-factor after n epochs without improvement (Keras ReduceLROnPlateau; compiles a settable rate)", nonNegativeInt)
+    .option("--reduce-lr-factor <f>", "the factor", fraction, 0.1)
+    .option("--reduce-lr-monitor <log>", "the log it watches", "val_loss")
+    .option("--reduce-lr-min-delta <x>", "the least change that counts as an improvement", finiteNumber, 1e-4)
+    .option("--reduce-lr-cooldown <n>", "epochs to wait after a reduction", nonNegativeInt, 0)
+    .option("--reduce-lr-min-lr <x>", "the lowest rate", finiteNumber, 0)
+    .option("--terminate-on-nan", "stop training at a non-finite loss and save what came before (instead of failing)")
+    .option("--csv-log <file>", "write each epoch's logs as CSV (Keras CSVLogger)")
+    .option("--json-log <file>", "write each epoch's logs as JSON lines")
     .action(guarded(ctx, "train", async (graph: string, o: any) => {
       // Before any work: an unwritable --out would otherwise lose every epoch at the end.
       await checkWritable(o.out);
+      for (const f of [o.csvLog, o.jsonLog]) if (f) await checkWritable(f);
       const resume = await resumePoint(o);
-      const model = await modelFor(graph, o.batchSize, o);
+      checkMonitors(o);
+      const model = await modelFor(graph, o.batchSize, { ...o, settableLearningRate: o.reduceLrPatience !== undefined });
       if (!model.canTrain) throw new UsageError(`${graph} has no "training" section`);
       const { initialEpoch } = resume;
       if (initialEpoch >= o.epochs) {
@@ -220,15 +279,22 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       }
       const data = await loadData(model, o.data, true);
       const validationData = o.validation ? await loadData(model, o.validation, true) : undefined;
-      const count = data[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape);
+      if (validationData && o.validationSplit !== undefined) throw new UsageError("--validation and --validation-split both give validation data; use one");
+      const all = data[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape);
+      const count = o.validationSplit === undefined ? all : Math.ceil(all * (1 - o.validationSplit));
+      const logs = { csv: "", json: "" };
       const steps = Math.ceil(count / o.batchSize);
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: "epoch {epoch} [{bar}] {value}/{total} | {logs} | {rate} samples/s | ETA {eta_formatted}", hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
         : undefined;
       let epoch = initialEpoch, started = performance.now(), seen = 0;
       bar?.start(steps, 0, { epoch: epoch + 1, logs: "", rate: "-" });
-      await model.fit(data, {
+      const rate = resume.bytes ? resumedRate(model, resume.metadata, io, o.resume) : undefined;
+      const history = await model.fit(data, {
         epochs: o.epochs, initialEpoch, batchSize: o.batchSize, shuffle: o.shuffle, validationData,
+        ...(rate !== undefined ? { learningRate: rate } : {}),
+        validationSplit: o.validationSplit, validationFreq: o.validationFreq,
+        callbacks: await callbacksOf(o, logs, io, model),
         onBatchEnd: (step, logs) => {
           seen = Math.min(seen + o.batchSize, count);
           const rate = (seen / ((performance.now() - started) / 1000)).toFixed(0);
@@ -244,7 +310,13 @@ export function registerTrain(program: Command, ctx: CliContext): void {
           if (epoch < o.epochs) bar?.start(steps, 0, { epoch: epoch + 1, logs: "", rate: "-" });
         },
       });
-      await writeOutput(o.out, withRecord(model.saveWeights(), { [RECORD.epochs]: String(o.epochs), ...settings }));
+      bar?.stop();
+      // Early stopping or terminate-on-NaN may end before --epochs: record the epochs that ran.
+      const done = history.epoch.length ? history.epoch.at(-1)! + 1 : initialEpoch;
+      if (done < o.epochs) io.out(`stopped after epoch ${done}\n`);
+      if (o.csvLog) await writeOutput(o.csvLog, new TextEncoder().encode(logs.csv));
+      if (o.jsonLog) await writeOutput(o.jsonLog, new TextEncoder().encode(logs.json));
+      await writeOutput(o.out, withRecord(model.saveWeights(), { [RECORD.epochs]: String(done), ...settings, ...rateRecord(model) }));
       io.out(`saved ${o.out}\n`);
     }));
 
@@ -276,6 +348,54 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         await writeOutput(o.out, writeDataFile(tensors));
       }
     }));
+}
+
+/** A monitor named val_… needs validation data: say so before compiling rather than watch nothing. */
+function checkMonitors(o: any): void {
+  const validates = o.validation !== undefined || o.validationSplit !== undefined;
+  const watched: [string | undefined, string, string][] = [
+    [o.earlyStoppingPatience !== undefined ? o.earlyStoppingMonitor : undefined, "--early-stopping-patience", "--early-stopping-monitor"],
+    [o.checkpointBestOnly ? o.checkpointMonitor : undefined, "--checkpoint-best-only", "--checkpoint-monitor"],
+    [o.reduceLrPatience !== undefined ? o.reduceLrMonitor : undefined, "--reduce-lr-patience", "--reduce-lr-monitor"],
+  ];
+  for (const [monitor, flag, monitorFlag] of watched) {
+    if (monitor?.startsWith("val_") && !validates) throw new UsageError(`${flag} watches ${monitor}, which needs --validation or --validation-split (or ${monitorFlag} loss)`);
+  }
+  if (o.restoreBestWeights && o.earlyStoppingPatience === undefined) throw new UsageError("--restore-best-weights goes with --early-stopping-patience");
+  if (o.checkpointBestOnly && !o.checkpoint) throw new UsageError("--checkpoint-best-only goes with --checkpoint <file>");
+}
+
+/** fit's callbacks for the flags given; the loggers collect their text in `logs` (written at the end). */
+async function callbacksOf(o: any, logs: { csv: string; json: string }, io: CliContext["io"], model: Model): Promise<BuiltinCallback[]> {
+  const list: BuiltinCallback[] = [];
+  if (o.terminateOnNan) list.push({ type: "terminate_on_nan" });
+  // First, so the loggers and checkpoints see the learning_rate it adds to the logs.
+  if (o.reduceLrPatience !== undefined) {
+    list.push({ type: "reduce_lr_on_plateau", monitor: o.reduceLrMonitor, patience: o.reduceLrPatience, factor: o.reduceLrFactor, minDelta: o.reduceLrMinDelta, cooldown: o.reduceLrCooldown, minLr: o.reduceLrMinLr });
+  }
+  if (o.csvLog) list.push({ type: "csv_logger", write: (t) => void (logs.csv += t) });
+  if (o.jsonLog) list.push({ type: "json_logger", write: (t) => void (logs.json += t) });
+  if (o.checkpoint) {
+    await checkWritable(o.checkpoint.replaceAll("{epoch}", "1"));
+    list.push({
+      type: "model_checkpoint", monitor: o.checkpointMonitor, saveBestOnly: !!o.checkpointBestOnly,
+      save: async (bytes, { epoch }) => {
+        const file = o.checkpoint.replaceAll("{epoch}", String(epoch + 1));
+        await writeOutput(file, withRecord(bytes, { [RECORD.epochs]: String(epoch + 1), ...rateRecord(model) }));
+        io.out(`saved checkpoint ${file}\n`);
+      },
+    });
+  }
+  if (o.earlyStoppingPatience !== undefined) {
+    list.push({
+      type: "early_stopping", monitor: o.earlyStoppingMonitor, patience: o.earlyStoppingPatience, restoreBestWeights: !!o.restoreBestWeights,
+      ...(o.earlyStoppingMinDelta !== undefined ? { minDelta: o.earlyStoppingMinDelta } : {}),
+      ...(o.earlyStoppingMode !== undefined ? { mode: o.earlyStoppingMode } : {}),
+      ...(o.earlyStoppingBaseline !== undefined ? { baseline: o.earlyStoppingBaseline } : {}),
+      ...(o.earlyStoppingStartFromEpoch !== undefined ? { startFromEpoch: o.earlyStoppingStartFromEpoch } : {}),
+    });
+  }
+  return list;
 }
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);

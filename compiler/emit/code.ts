@@ -15,6 +15,13 @@ export function ident(name: string): string {
 }
 
 /** An exact f32 literal: the shortest decimal that rounds back to the same f32. */
+/** An f64 literal (full precision, for once-per-step scalar math). */
+export function f64lit(x: number): string {
+  if (!Number.isFinite(x)) throw new Error(`internal: ${x} is not a finite constant`);
+  const s = String(x);
+  return /[.eE]/.test(s) ? s : s + ".0";
+}
+
 export function f32lit(x: number): string {
   const v = Math.fround(x);
   if (Number.isNaN(v)) return "NaN";

@@ -10,40 +10,35 @@
  * for each weight: [clipnorm: zero a scratch f32, emitSumSquares, emitClipScale] → emitUpdate.
  * With per-weight clipnorm the weights are updated one after another (hyper[0] is per weight).
  */
-import { f32lit, indent, intlit, kernelParams, locals } from "./code.js";
+import { f32lit, f64lit, indent, intlit, kernelParams, locals } from "./code.js";
 import { SCALAR, SIMD, type Ops } from "./ops.js";
 import type { KernelDef } from "./kernel.js";
+import { optimizerDef, type OptimizerDef } from "../optimizers/index.js";
+import type { RuleOps } from "../optimizers/optimizer.js";
+import { isSchedule, scheduleDef, type Schedule } from "../optimizers/schedules.js";
 
-export type OptimizerType = "sgd" | "adam" | "adamw" | "rmsprop";
+/** The optimizer's attributes as the graph gives them (defaults filled), plus the shared clipping. */
+export type OptimizerAttrs = {
+  type: string;
+  /** A constant, or a schedule computed from the step (optimizers/schedules.ts). */
+  learning_rate: number | Schedule;
+  weight_decay?: number;
+  global_clipnorm?: number;
+  /** The rate can be set at run time (a nonzero f32 in the state word after the step counter overrides the constant). */
+  settable?: boolean;
+} & Record<string, unknown>;
 
-export interface UpdateSpec {
-  type: OptimizerType;
+export interface UpdateSpec extends OptimizerAttrs {
   /** Elements of the weight. */
   n: number;
-  learning_rate: number;
-  momentum?: number;
-  nesterov?: boolean;
-  beta_1?: number;
-  beta_2?: number;
-  epsilon?: number;
-  /** Decoupled decay w −= lr·wd·w before the update (AdamW's default 0.004 comes from the graph). */
-  weight_decay?: number;
-  rho?: number;
 }
 
-export interface StepScalarsSpec {
-  type: OptimizerType;
-  learning_rate: number;
-  beta_1?: number;
-  beta_2?: number;
-  clipnorm?: never;
-  global_clipnorm?: number;
-}
+export type StepScalarsSpec = OptimizerAttrs;
 
 /** Every name the bodies declare (plain names; the optimizer kernels take no runtime size). */
 export const OPTIMIZER_LOCALS = locals("emitUpdate", "listed", [
-  "a0", "a1", "acc", "al", "alv", "b1t", "b2t", "c", "gi", "hi", "i", "inc", "lo", "m", "m0", "off", "sc", "scv", "t", "tf",
-  "v", "v0", "wi", "x",
+  "a0", "a1", "acc", "al", "alv", "b1t", "b2t", "c", "cs", "gi", "hi", "i", "inc", "lo", "lr", "lrv", "m", "m0", "off", "pd", "ps",
+  "sc", "scv", "set", "step", "t", "tf", "v", "v0", "wi", "x",
 ]);
 const params = (...tensors: string[]) => kernelParams(OPTIMIZER_LOCALS, tensors);
 
@@ -91,32 +86,51 @@ export function emitStepScalars(s: StepScalarsSpec): KernelDef {
     ? `store<f32>(hyper, 1.0);`
     : `const c: f64 = ${f64lit(positive(s.global_clipnorm, "global_clipnorm"))};
 store<f32>(hyper, <f32>(c / Math.max(Math.sqrt(<f64>load<f32>(sumsq)), c)));`;
-  const isAdam = s.type === "adam" || s.type === "adamw";
-  const rate = isAdam
-    ? `const tf: f64 = <f64>t;
-const b1t: f64 = Math.pow(${f64lit(s.beta_1 ?? 0.9)}, tf);
-const b2t: f64 = Math.pow(${f64lit(s.beta_2 ?? 0.999)}, tf);
-store<f32>(hyper, <f32>(${f64lit(lr)} * Math.sqrt(1.0 - b2t) / (1.0 - b1t)), 4);`
-    : `store<f32>(hyper, ${f32lit(lr)}, 4);`;
+  const factor = optimizerDef(s.type).rateFactor?.(s);
+  const rate = runtimeRate(s) ? runtimeRateLines(s, factor) : factor
+    ? `${factor.setup.join("\n")}
+store<f32>(hyper, <f32>(${f64lit(lr as number)} * ${factor.factor}), 4);`
+    : `store<f32>(hyper, ${f32lit(lr as number)}, 4);`;
   const body = `const t: i32 = load<i32>(state) + 1;
 store<i32>(state, t);
 ${scale}
 ${rate}`;
   return {
-    key: `stepscalars:${s.type}:${lr}:${s.beta_1}:${s.beta_2}:${s.global_clipnorm}`,
+    key: `stepscalars:${s.type}:${JSON.stringify(lr)}:${s.settable === true}:${factor ? JSON.stringify(factor) : ""}:${s.global_clipnorm}`,
     label: `${s.type} step scalars`,
     params: params("state", "sumsq", "hyper"),
     body,
   };
 }
 
-/** One optimizer step for one weight. Params: w, g, slot1 (momentum / m), slot2 (velocity / v), hyper. */
+/** Whether the learning rate is computed at run time (a schedule, or settable) rather than a constant of the kernels. */
+const runtimeRate = (s: OptimizerAttrs): boolean => isSchedule(s.learning_rate) || s.settable === true;
+
+/**
+ * The step's rate from the step before this one (`step`, 0 for the first update, as Keras's
+ * `iterations`): a schedule, or the settable word (state + 8; 0 means the graph's constant).
+ * hyper[1] = lr · the optimizer's factor, hyper[2] = lr (for the update's lr·g and weight decay).
+ */
+function runtimeRateLines(s: OptimizerAttrs, factor: { setup: string[]; factor: string } | undefined): string {
+  const lr = s.learning_rate;
+  const lines = isSchedule(lr)
+    ? ["const step: f64 = <f64>(t - 1);", ...scheduleDef(lr.schedule).emit(lr)]
+    : ["const set: f32 = load<f32>(state, 4);", `const lr: f64 = set > 0 ? <f64>set : ${f64lit(lr)};`];
+  if (factor) lines.push(...factor.setup, `store<f32>(hyper, <f32>(lr * ${factor.factor}), 4);`);
+  else lines.push("store<f32>(hyper, <f32>lr, 4);");
+  lines.push("store<f32>(hyper, <f32>lr, 8);");
+  return lines.join("\n");
+}
+
+/** One optimizer step for one weight. Params: w, g, slot1, slot2, … (the optimizer's kernelSlots), hyper. */
 export function emitUpdate(s: UpdateSpec): KernelDef {
   const n = intlit(checkN(s.n));
+  const def = optimizerDef(s.type);
+  const lrLoad = runtimeRate(s) ? `\nconst lr: f32 = load<f32>(hyper, 8);\nconst lrv = f32x4.splat(lr);` : "";
   const body = `const sc: f32 = load<f32>(hyper);
 const al: f32 = load<f32>(hyper, 4);
 const scv = f32x4.splat(sc);
-const alv = f32x4.splat(al);
+const alv = f32x4.splat(al);${lrLoad}
 let i: i32 = 0;
 for (; i + 4 <= ${n}; i += 4) {
   const off: usize = <usize>i << 2;
@@ -126,76 +140,57 @@ for (; i < ${n}; i++) {
   const off: usize = <usize>i << 2;
 ${indent(rule(s, SCALAR))}
 }`;
-  const k = [s.type, s.n, s.learning_rate, s.momentum, s.nesterov, s.beta_1, s.beta_2, s.epsilon, s.weight_decay, s.rho];
+  // Every attribute shapes the body except where the sweep starts and which slots the node passes.
+  const { type, n: _n, offset: _offset, slotNames: _slots, ...attrs } = s as UpdateSpec & { offset?: number; slotNames?: string[] };
   return {
-    key: `update:${k.join(":")}`,
+    key: `update:${type}:${s.n}:${JSON.stringify(Object.entries(attrs).sort(([a], [b]) => (a < b ? -1 : 1)))}`,
     label: `${s.type} update ${s.n}`,
-    params: params("w", "g", "slot1", "slot2", "hyper"),
+    params: params("w", "g", ...slotParams(def), "hyper"),
     body,
   };
 }
 
+/** The update kernel's slot parameters: slot1, slot2, … (at least two, the signature modules have always had). */
+export function slotParams(def: OptimizerDef): string[] {
+  return Array.from({ length: Math.max(2, def.kernelSlots.length) }, (_, i) => `slot${i + 1}`);
+}
+
 /** The update statements: clip → weight decay → the optimizer's rule (Keras 3 operation order). */
 function rule(s: UpdateSpec, ops: Ops): string[] {
-  const o = perElement(ops);
-  const lr = s.learning_rate, wd = s.weight_decay ?? 0, mu = s.momentum ?? 0;
+  const def = optimizerDef(s.type);
+  const o = perElement(ops, def);
+  const wd = s.weight_decay ?? 0, lr = s.learning_rate;
   const out = [`const gi = ${o.mul(o.load("g"), o.rt("sc"))};`, `let wi = ${o.load("w")};`];
-  if (wd > 0) out.push(`wi = ${o.sub("wi", o.mul("wi", o.k(wd * lr)))};`);
-  switch (s.type) {
-    case "sgd":
-      if (mu === 0) {
-        out.push(`wi = ${o.sub("wi", o.mul("gi", o.k(lr)))};`);
-      } else {
-        out.push(`const m = ${o.sub(o.mul(o.load("slot1"), o.k(mu)), o.mul("gi", o.k(lr)))};`, o.store("slot1", "m"));
-        out.push(s.nesterov ? `wi = ${o.add("wi", o.sub(o.mul("m", o.k(mu)), o.mul("gi", o.k(lr))))};` : `wi = ${o.add("wi", "m")};`);
-      }
-      break;
-    case "adam":
-    case "adamw": {
-      const b1 = s.beta_1 ?? 0.9, b2 = s.beta_2 ?? 0.999, eps = s.epsilon ?? 1e-7;
-      out.push(`const m0 = ${o.load("slot1")};`, `const v0 = ${o.load("slot2")};`);
-      out.push(`const m = ${o.add("m0", o.mul(o.sub("gi", "m0"), o.k(1 - b1)))};`);
-      out.push(`const v = ${o.add("v0", o.mul(o.sub(o.mul("gi", "gi"), "v0"), o.k(1 - b2)))};`);
-      out.push(o.store("slot1", "m"), o.store("slot2", "v"));
-      // epsilon outside the square root; `al` already holds lr·sqrt(1−b2^t)/(1−b1^t)
-      out.push(`wi = ${o.sub("wi", o.div(o.mul("m", o.rt("al")), o.add(o.sqrt("v"), o.k(eps))))};`);
-      break;
-    }
-    case "rmsprop": {
-      const rho = s.rho ?? 0.9, eps = s.epsilon ?? 1e-7;
-      out.push(`const v = ${o.add(o.mul(o.k(rho), o.load("slot2")), o.mul(o.k(1 - rho), o.mul("gi", "gi")))};`, o.store("slot2", "v"));
-      // epsilon inside the square root
-      out.push(`const inc = ${o.div(o.mul(o.k(lr), "gi"), o.sqrt(o.add("v", o.k(eps))))};`);
-      if (mu === 0) {
-        out.push(`wi = ${o.sub("wi", "inc")};`);
-      } else {
-        out.push(`const m = ${o.add(o.mul(o.load("slot1"), o.k(mu)), "inc")};`, o.store("slot1", "m"), `wi = ${o.sub("wi", "m")};`);
-      }
-      break;
-    }
+  if (runtimeRate(s)) {
+    // Keras's order: w − (w·wd)·lr, in f32.
+    if (wd > 0) out.push(`wi = ${o.sub("wi", o.mul(o.mul("wi", o.k(wd)), o.rt("lr")))};`);
+    out.push(...def.rule(s, o, { lr: o.rt("lr") }));
+  } else {
+    if (wd > 0) out.push(`wi = ${o.sub("wi", o.mul("wi", o.k(wd * (lr as number))))};`);
+    out.push(...def.rule(s, o, { lr: o.k(lr as number) }));
   }
   out.push(o.store("w", "wi"));
   return out;
 }
 
 /**
- * The ops on element `off` of each buffer: load/store take the buffer's name, and rt names a
- * runtime scalar read from hyper, "sc" (clip scale) or "al" (rate): its splat is `<name>v`.
+ * The ops on element `off` of each buffer: load/store take the buffer's name (w, g or a slot's
+ * name, which is its kernel parameter slot<k>), and rt names a runtime scalar read from hyper,
+ * "sc" (clip scale), "al" (rate) or "lr" (a run-time learning rate): its splat is `<name>v`.
  */
-function perElement(o: Ops): Ops & { rt(name: "sc" | "al"): string } {
+function perElement(o: Ops, def: OptimizerDef): RuleOps {
+  const buffer = (name: string) => {
+    if (name === "w" || name === "g") return name;
+    const k = def.kernelSlots.indexOf(name);
+    if (k < 0) throw new Error(`internal: the update rule uses slot "${name}", which is not among the optimizer's kernelSlots`);
+    return `slot${k + 1}`;
+  };
   return {
     ...o,
-    load: (buf) => o.load(`${buf} + off`),
-    store: (buf, v) => o.store(`${buf} + off`, v),
+    load: (buf) => o.load(`${buffer(buf)} + off`),
+    store: (buf, v) => o.store(`${buffer(buf)} + off`, v),
     rt: (name) => (o.width === 4 ? `${name}v` : name),
   };
-}
-
-/** An f64 literal (full precision, for the once-per-step scalar math). */
-function f64lit(x: number): string {
-  if (!Number.isFinite(x)) throw new Error(`internal: ${x} is not a finite constant`);
-  const s = String(x);
-  return /[.eE]/.test(s) ? s : s + ".0";
 }
 
 function positive(x: number, what: string): number {

@@ -5,6 +5,8 @@
  */
 import type { Diagnostic } from "./diagnostics.js";
 import type { GraphFormat } from "./format.js";
+import type { OptimizerType } from "../optimizers/index.js";
+import type { Schedule } from "../optimizers/schedules.js";
 
 export type DType = "float32" | "int32";
 
@@ -78,11 +80,17 @@ export type LossType =
   | "mean_squared_error" | "mean_absolute_error" | "binary_crossentropy"
   | "categorical_crossentropy" | "sparse_categorical_crossentropy";
 
-export type OptimizerSpec =
-  | { type: "sgd"; learning_rate: number; momentum: number; nesterov: boolean; clipnorm?: number; global_clipnorm?: number }
-  | { type: "adam"; learning_rate: number; beta_1: number; beta_2: number; epsilon: number; clipnorm?: number; global_clipnorm?: number }
-  | { type: "adamw"; learning_rate: number; beta_1: number; beta_2: number; epsilon: number; weight_decay: number; clipnorm?: number; global_clipnorm?: number }
-  | { type: "rmsprop"; learning_rate: number; rho: number; momentum: number; epsilon: number; clipnorm?: number; global_clipnorm?: number };
+/**
+ * The optimizer with its attributes (defaults filled): what each type takes is its registry entry's
+ * (compiler/optimizers/<type>.ts); clipping is shared by all.
+ */
+export type OptimizerSpec = {
+  type: OptimizerType;
+  /** A constant or a schedule (defaults filled). */
+  learning_rate: number | Schedule;
+  clipnorm?: number;
+  global_clipnorm?: number;
+} & Record<string, unknown>;
 
 export type MetricName = "accuracy" | "mean_squared_error" | "mean_absolute_error";
 

@@ -8,6 +8,9 @@ import { OPS, OP_NAMES } from "./ops/index.js";
 import type { JsonSchema } from "./ops/op.js";
 import { MAX_DIM, MAX_RANK } from "./ops/attrs.js";
 import { FORMATS, FORMAT_V1, FORMAT_V2 } from "./format.js";
+import { OPTIMIZERS } from "../optimizers/index.js";
+import { CLIP } from "../optimizers/attrs.js";
+import { SCHEDULES, SCHEDULE_NAMES, type ScheduleName } from "../optimizers/schedules.js";
 
 export const NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,63}$";
 export const GRAPH_NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
@@ -19,35 +22,6 @@ export const LOSSES = [
 export const METRICS = ["accuracy", "mean_squared_error", "mean_absolute_error"] as const;
 
 const ref = (name: string) => ({ $ref: `#/$defs/${name}` });
-
-function num(title: string, description: string, dflt: number | undefined, bounds: JsonSchema): JsonSchema {
-  return { title, description, type: "number", ...bounds, ...(dflt === undefined ? {} : { default: dflt }) };
-}
-
-/** The largest float32: the generated code holds optimizer attributes as f32, where a larger one becomes Infinity. */
-const F32_MAX = 3.4028234663852886e38;
-const lr = (d: number) => num("a number > 0 (at most 3.4e38, float32)", "Learning rate.", d, { exclusiveMinimum: 0, maximum: F32_MAX });
-const unit = (description: string, d: number) => num("a number in [0, 1)", description, d, { minimum: 0, exclusiveMaximum: 1 });
-const eps = num("a number > 0", "Small constant for numerical stability.", 1e-7, { exclusiveMinimum: 0 });
-const CLIP = {
-  clipnorm: num("a number > 0", "Clip each gradient to this norm (g·c/max(‖g‖, c)); not together with global_clipnorm.", undefined, { exclusiveMinimum: 0 }),
-  global_clipnorm: num("a number > 0", "Scale all gradients by c/max(‖all g‖, c); not together with clipnorm.", undefined, { exclusiveMinimum: 0 }),
-};
-
-/** Optimizer attributes with Keras 3 defaults (spec §4). */
-export const OPTIMIZERS: Record<string, Record<string, JsonSchema>> = {
-  sgd: {
-    learning_rate: lr(0.01),
-    momentum: unit("Momentum μ.", 0),
-    nesterov: { title: "true or false", description: "Nesterov momentum.", type: "boolean", default: false },
-  },
-  adam: { learning_rate: lr(0.001), beta_1: unit("Decay of the first moment.", 0.9), beta_2: unit("Decay of the second moment.", 0.999), epsilon: eps },
-  adamw: {
-    learning_rate: lr(0.001), beta_1: unit("Decay of the first moment.", 0.9), beta_2: unit("Decay of the second moment.", 0.999), epsilon: eps,
-    weight_decay: num("a number ≥ 0", "Decoupled weight decay.", 0.004, { minimum: 0 }),
-  },
-  rmsprop: { learning_rate: lr(0.001), rho: unit("Decay of the squared-gradient average.", 0.9), momentum: unit("Momentum μ.", 0), epsilon: eps },
-};
 
 /** `{ if: {key: const}, then: $ref }` for each variant: the discriminated union. */
 function discriminate(key: string, variants: string[], prefix: string): JsonSchema[] {
@@ -83,8 +57,19 @@ function layerDef(op: string): JsonSchema {
 function optimizerDef(type: string): JsonSchema {
   return {
     type: "object",
-    properties: { type: { const: type }, ...OPTIMIZERS[type], ...CLIP },
+    properties: { type: { const: type }, ...OPTIMIZERS[type as keyof typeof OPTIMIZERS].attrs, ...CLIP },
     required: ["type"],
+    additionalProperties: false,
+  };
+}
+
+function scheduleSchema(name: ScheduleName): JsonSchema {
+  const def = SCHEDULES[name];
+  return {
+    type: "object",
+    description: def.description,
+    properties: { schedule: { const: name }, ...def.attrs },
+    required: ["schedule", ...def.required],
     additionalProperties: false,
   };
 }
@@ -155,6 +140,7 @@ function defs(): Record<string, JsonSchema> {
   };
   for (const op of OP_NAMES) out[`op_${op}`] = layerDef(op);
   for (const t of Object.keys(OPTIMIZERS)) out[`optimizer_${t}`] = optimizerDef(t);
+  for (const n of SCHEDULE_NAMES) out[`schedule_${n}`] = scheduleSchema(n);
   return out;
 }
 

@@ -66,7 +66,7 @@ export function formatSummary(graph: Graph): string {
     const logits = s.loss.from_logits ? ", from_logits" : "";
     lines.push(` Loss: ${s.loss.type} (${s.loss.output} vs ${s.loss.target}${logits})`);
     const { type, ...opts } = s.optimizer;
-    lines.push(` Optimizer: ${String(type)} (${Object.entries(opts).map(([k, v]) => `${k}=${String(v)}`).join(", ")})`);
+    lines.push(` Optimizer: ${String(type)} (${Object.entries(opts).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join(", ")})`);
     lines.push(` Metrics: ${s.metrics?.length ? s.metrics.join(", ") : "none"}`);
   } else lines.push(" Training: none (inference only)");
   return lines.join("\n") + "\n";

@@ -7,7 +7,8 @@ import type { DiagnosticBag } from "./diagnostics.js";
 import type { Layer, LossType, MetricName, OptimizerSpec, TrainingSpec, ValueInfo } from "./graph-types.js";
 import { fmtShape, withDefaults } from "./ops/attrs.js";
 import type { RawTraining } from "./raw-graph.js";
-import { OPTIMIZERS } from "./schema.js";
+import { optimizerDef } from "../optimizers/index.js";
+import { isSchedule, scheduleDef, type Schedule } from "../optimizers/schedules.js";
 import { didYouMean } from "./suggest.js";
 
 interface Named { kind: string }
@@ -91,8 +92,22 @@ function checkOptimizer(raw: RawTraining["optimizer"], bag: DiagnosticBag): Opti
     bag.add("training", "/training/optimizer/global_clipnorm", "clipnorm and global_clipnorm cannot both be set; choose one");
     return undefined;
   }
-  const spec = { type: raw.type, ...withDefaults(OPTIMIZERS[raw.type], raw) };
+  const spec: Record<string, unknown> = { type: raw.type, ...withDefaults(optimizerDef(raw.type).attrs, raw) };
+  if (isSchedule(spec.learning_rate)) {
+    const schedule = checkSchedule(spec.learning_rate, bag);
+    if (!schedule) return undefined;
+    spec.learning_rate = schedule;
+  }
   if (raw.clipnorm !== undefined) Object.assign(spec, { clipnorm: raw.clipnorm });
   if (raw.global_clipnorm !== undefined) Object.assign(spec, { global_clipnorm: raw.global_clipnorm });
   return spec as OptimizerSpec;
+}
+
+/** A schedule with Keras's defaults filled in, or undefined after reporting what the schema cannot check. */
+function checkSchedule(raw: Record<string, unknown>, bag: DiagnosticBag): Schedule | undefined {
+  const def = scheduleDef(String(raw.schedule));
+  const spec = { schedule: raw.schedule, ...withDefaults(def.attrs, raw as any) } as Schedule;
+  const problems = def.check?.(spec) ?? [];
+  for (const [attr, message] of problems) bag.add("training", `/training/optimizer/learning_rate/${attr}`, message);
+  return problems.length ? undefined : spec;
 }

@@ -1,16 +1,16 @@
 /**
  * The optimizer's primitives (lowered by passes/lower/optimizer.ts after the backward pass):
  *  opt_sumsq   out[0] += Σ g² (for clipping by norm);
- *  opt_step    the step's scalars: counts the step in the state (in place), learning rate, Adam's
- *              bias corrections, the global clipping scale → `hyper`;
+ *  opt_step    the step's scalars: counts the step in the state (in place), learning rate, the
+ *              optimizer's rate factor (Adam's bias correction), the global clipping scale → `hyper`;
  *  opt_clip    a per-weight clipping scale from its Σ g² → `hyper`;
  *  opt_update  one fused sweep over a weight, its gradient and its slots (in place).
+ * What each optimizer does is its registry entry's (compiler/optimizers/).
  */
 import type { OptimizerSpec } from "../frontend/graph-types.js";
-import { type StepScalarsSpec, emitClipScale, emitStepScalars, emitSumSquares, emitUpdate } from "../emit/optimizer.js";
+import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate, slotParams } from "../emit/optimizer.js";
+import { optimizerDef } from "../optimizers/index.js";
 import { columnParts, type PrimDef } from "./prim.js";
-
-export type SlotName = "momentum" | "velocity";
 
 export interface OptSumsqAttrs { n: number }
 export type OptStepAttrs = OptimizerSpec;
@@ -18,15 +18,16 @@ export interface OptClipAttrs { clipnorm: number }
 export type OptUpdateAttrs = OptimizerSpec & {
   /** Elements of the weight (of this column part, in a threaded build). */
   n: number;
-  slotNames: SlotName[];
+  /** The slots kept per weight, in the order of the node's inputs after w, g and hyper. */
+  slotNames: string[];
   /** A column part of a threaded build starts here (elements). */
   offset?: number;
 };
 
 /** What the step-scalar kernel reads of the optimizer (per-weight clipnorm is opt_clip's). */
-function stepScalars(o: OptimizerSpec): StepScalarsSpec {
-  const adam = o.type === "adam" || o.type === "adamw" ? o : undefined;
-  return { type: o.type, learning_rate: o.learning_rate, beta_1: adam?.beta_1, beta_2: adam?.beta_2, global_clipnorm: o.global_clipnorm };
+function stepScalars(o: OptimizerSpec) {
+  const { clipnorm: _perWeight, ...rest } = o;
+  return rest;
 }
 
 const OPTIMIZER_STEP = "an optimizer step: it runs after the backward pass";
@@ -54,14 +55,15 @@ export const opt_clip: PrimDef<"opt_clip"> = {
 export const opt_update: PrimDef<"opt_update"> = {
   grad: { none: OPTIMIZER_STEP },
   select(node, _ctx, $) {
-    const a = node.attrs;
+    const a = node.attrs, def = optimizerDef(a.type);
     // `offset` (elements) selects a part of the sweep in threaded builds.
     const off = a.offset ?? 0;
-    const slot = (name: SlotName) => {
-      const i = a.slotNames.indexOf(name);
-      return i < 0 ? "0" : $.ptr($.in(3 + i), off);
-    };
-    return { def: emitUpdate(a), args: { w: $.ptr($.in(0), off), g: $.ptr($.in(1), off), hyper: $.ptr($.in(2)), slot1: slot("momentum"), slot2: slot("velocity") } };
+    const args: Record<string, string> = { w: $.ptr($.in(0), off), g: $.ptr($.in(1), off), hyper: $.ptr($.in(2)) };
+    slotParams(def).forEach((param, k) => {
+      const i = a.slotNames.indexOf(def.kernelSlots[k] ?? "");
+      args[param] = i < 0 ? "0" : $.ptr($.in(3 + i), off);
+    });
+    return { def: emitUpdate(a), args };
   },
   threads: {
     parts: (node, parts) => (node.attrs.n >= 64 * parts

@@ -181,7 +181,7 @@ describe("hostile names in a bidirectional layer and its inner layer", () => {
     const w0 = randomizeWeights(m, 31, 0.6);
     for (const batch of [1, 3]) {
       const feeds = randomFeeds(m.inputs as never, batch, 80 + batch);
-      const out = m.predict(feeds).hasOwnProperty!;
+      const out = m.predict(feeds).hasOwnProperty as unknown as Float32Array; // an output named "hasOwnProperty"
       const ref = runReference(neutralBi, rekeyBi(w0), rekeyBi(feeds), batch, { training: false });
       expect(relErr(out, ref.outputs.qzout!.data), `batch ${batch}`).toBeLessThan(1e-4);
     }

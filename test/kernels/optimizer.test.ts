@@ -4,29 +4,18 @@
  * option. Weights, slots and the step counter are checked after every step.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate, type UpdateSpec } from "../../compiler/emit/optimizer.js";
+import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate } from "../../compiler/emit/optimizer.js";
 import type { KernelDef } from "../../compiler/emit/kernel.js";
+import { CONFIGS, type Opt } from "./optimizer-configs.js";
+import { kerasLearningRate } from "./schedule-ref.js";
 import { buildKernels, relErr, rng, uniform, type TestModule } from "./trk-harness.js";
 
-type Opt = Omit<UpdateSpec, "n"> & { clipnorm?: number; global_clipnorm?: number };
 const SIZES = [37, 3];
 
-const CONFIGS: Record<string, Opt> = {
-  sgd: { type: "sgd", learning_rate: 0.1 },
-  sgd_mom: { type: "sgd", learning_rate: 0.1, momentum: 0.9 },
-  sgd_nest: { type: "sgd", learning_rate: 0.1, momentum: 0.9, nesterov: true },
-  sgd_mom_gclip: { type: "sgd", learning_rate: 0.1, momentum: 0.5, global_clipnorm: 2 },
-  sgd_wd: { type: "sgd", learning_rate: 0.1, weight_decay: 0.05 },
-  adam: { type: "adam", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
-  adam_odd: { type: "adam", learning_rate: 0.02, beta_1: 0.5, beta_2: 0.8, epsilon: 0.01 },
-  adam_clip: { type: "adam", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, clipnorm: 1.5 },
-  adam_gclip_loose: { type: "adam", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, global_clipnorm: 100 },
-  adamw: { type: "adamw", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, weight_decay: 0.2 },
-  adamw_gclip: { type: "adamw", learning_rate: 0.05, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, weight_decay: 0.004, global_clipnorm: 1 },
-  rmsprop: { type: "rmsprop", learning_rate: 0.01, rho: 0.9, momentum: 0, epsilon: 1e-7 },
-  rmsprop_mom: { type: "rmsprop", learning_rate: 0.01, rho: 0.8, momentum: 0.5, epsilon: 1e-7 },
-  rmsprop_clip: { type: "rmsprop", learning_rate: 0.01, rho: 0.9, momentum: 0.9, epsilon: 1e-3, clipnorm: 0.5 },
-};
+/** The step's learning rate: a schedule's Keras value at `step` (updates before this one), or the number. */
+function lrAt(o: Opt, step: number): number {
+  return typeof o.learning_rate === "number" ? o.learning_rate : kerasLearningRate(o.learning_rate, step);
+}
 
 interface State { w: number[]; m: number[]; v: number[] }
 
@@ -34,7 +23,7 @@ interface State { w: number[]; m: number[]; v: number[] }
 function refStep(o: Opt, t: number, states: State[], grads: number[][]): void {
   const norm = (g: number[]) => Math.sqrt(g.reduce((a, x) => a + x * x, 0));
   const gAll = Math.sqrt(grads.reduce((a, g) => a + norm(g) ** 2, 0));
-  const lr = o.learning_rate, mu = o.momentum ?? 0;
+  const lr = lrAt(o, t - 1), mu = o.momentum ?? 0;
   states.forEach((st, k) => {
     let scale = 1;
     if (o.global_clipnorm !== undefined) scale = o.global_clipnorm / Math.max(gAll, o.global_clipnorm);
@@ -74,10 +63,10 @@ describe("optimizer kernels", () => {
     const kernels: Record<string, KernelDef> = {};
     for (const n of SIZES) kernels[`sumsq_${n}`] = emitSumSquares({ n });
     for (const [name, o] of Object.entries(CONFIGS)) {
-      kernels[`step_${name}`] = emitStepScalars({ type: o.type, learning_rate: o.learning_rate, beta_1: o.beta_1, beta_2: o.beta_2, global_clipnorm: o.global_clipnorm });
+      kernels[`step_${name}`] = emitStepScalars({ type: o.type, learning_rate: o.learning_rate as any, beta_1: o.beta_1, beta_2: o.beta_2, global_clipnorm: o.global_clipnorm, settable: o.settable });
       if (o.clipnorm !== undefined) kernels[`clip_${name}`] = emitClipScale({ clipnorm: o.clipnorm });
       const { clipnorm: _c, global_clipnorm: _g, ...upd } = o;
-      for (const n of SIZES) kernels[`upd_${name}_${n}`] = emitUpdate({ ...upd, n });
+      for (const n of SIZES) kernels[`upd_${name}_${n}`] = emitUpdate({ ...upd, n } as any);
     }
     mod = await buildKernels(kernels, 4);
   });
@@ -98,7 +87,8 @@ describe("optimizer kernels", () => {
       const w0 = SIZES.map((n) => uniform(r, n));
       const ref: State[] = w0.map((w) => ({ w: [...w], m: w.map(() => 0), v: w.map(() => 0) }));
       const bufs = SIZES.map((n, k) => ({ w: mod.putF32(w0[k]!), g: mod.alloc(n * 4), m: mod.alloc(n * 4), v: mod.alloc(n * 4) }));
-      const state = mod.alloc(4), sumsq = mod.alloc(4), hyper = mod.alloc(8), scratch = mod.alloc(4);
+      // state: the step counter, then the settable learning-rate word (0: the graph's rate); hyper: scale, rate, lr.
+      const state = mod.alloc(8), sumsq = mod.alloc(4), hyper = mod.alloc(16), scratch = mod.alloc(4);
       for (let t = 1; t <= 3; t++) {
         // Large enough gradients that every clip actually clips (except the loose one).
         const grads = SIZES.map((n) => uniform(r, n, -2, 2));

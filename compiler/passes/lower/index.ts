@@ -25,8 +25,11 @@ export interface Lowered {
   outputs: Tensor[];
   weights: Map<string, Tensor>;
   /** Optimizer slots per weight full name. */
-  slots: { slot: "momentum" | "velocity"; weight: string; tensor: Tensor }[];
-  /** [seed u32, step i32] — the dropout stream and the optimizer's step counter. */
+  slots: { slot: string; weight: string; tensor: Tensor }[];
+  /**
+   * [seed u32, step i32, learning rate f32, unused] — the dropout stream, the optimizer's step
+   * counter and, with a settable learning rate, the rate set at run time (0: the graph's).
+   */
   state?: Tensor;
   /** [loss, ...metrics] f32, written by train_step and evaluate. */
   result?: Tensor;
@@ -36,6 +39,8 @@ export interface Lowered {
   training?: { program: Program; forward: Node[]; seed: { tensor: Tensor; grad: Tensor }; trainable: Set<number> };
   /** After autodiff: the gradient of each trainable weight (by tensor id) that received one. */
   weightGrads?: Map<number, Tensor>;
+  /** The optimizer reads its learning rate from state word 2 (CompileOptions.settableLearningRate). */
+  settableLearningRate?: boolean;
 }
 
 export function lower(graph: Graph): Lowered {
@@ -89,10 +94,10 @@ export function differentiate(lw: Lowered): void {
 }
 
 /** The optimizer pass: the update of every weight that has a gradient, at the end of train_step. */
-export function lowerUpdate(lw: Lowered): void {
+export function lowerUpdate(lw: Lowered, o: { settable: boolean } = { settable: false }): void {
   if (!lw.training) return;
   if (!lw.weightGrads) throw new Error("internal: the optimizer pass runs after autodiff");
-  lowerOptimizer(lw, lw.training.program, lw.weightGrads);
+  lowerOptimizer(lw, lw.training.program, lw.weightGrads, o.settable);
 }
 
 function forward(lw: Lowered, prog: Program, mode: Mode): Map<string, Tensor> {
