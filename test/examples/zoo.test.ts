@@ -131,6 +131,13 @@ const graphNames = (folder: string) => (existsSync(join(ZOO_DIR, folder)) ? read
 const MODELS = graphNames("graphs"), PENDING_MODELS = graphNames("pending");
 /** Models whose float64 reference gradient runs in a few seconds; DenseNet's 139 layers take far longer in the interpreter. */
 const GRADIENT_CHECKED = ["wavenet", "inception", "bert", "gpt", "unet", "resnet20", "se_resnet20"];
+/**
+ * Relative tolerance per weight: 1e-4 (the op suites' figure) where it holds; 1e-3 for the deep
+ * convolution stacks, whose float32 filter gradients sum over 32×32 or 64×64 positions through
+ * 10–20 layers (measured worst weights 2–5e-4: resnet20 stem_conv/bias, a zero-in-exact-arithmetic
+ * gradient in front of batch normalization; unet down3_conv1/kernel; wavenet block1 gate kernel).
+ */
+const GRADIENT_TOLERANCE: Record<string, number> = { inception: 1e-4, bert: 1e-4, gpt: 1e-4 };
 
 const sameShape = (a: { shape: number[] }, b: { shape: number[] }) => a.shape.join() === b.shape.join();
 
@@ -225,7 +232,7 @@ describe("examples/zoo", () => {
           for (const [weight, g] of Object.entries(ref.grads)) {
             const got = w0[weight]!.map((v, i) => v - w1[weight]![i]!);
             const diff = norm(got.map((v, i) => v - g[i]!));
-            expect(diff / Math.max(norm(g), 1e-3 * scale), weight).toBeLessThan(1e-3);
+            expect(diff / Math.max(norm(g), 1e-3 * scale), weight).toBeLessThan(GRADIENT_TOLERANCE[name] ?? 1e-3);
           }
         }, 180_000);
       }
