@@ -56,10 +56,10 @@ export function chunkFilterGradients(mod: Module, maxBatch: number): void {
   for (const prog of mod.programs) {
     const splits: Split[] = [];
     for (const n of prog.nodes) {
-      if (n.op !== "conv2d_grad_filter" || n.attrs.chunk) continue;
+      if ((n.op !== "conv2d_grad_filter" && n.op !== "depthwise_conv2d_grad_filter") || n.attrs.chunk) continue;
       const q = numel(mod.t(n.outputs[0]!).shape);
       const partials = mod.tensor({ shape: [chunks, q], batched: false, dtype: "f32", kind: "activation", layer: n.layer });
-      const early: Node = { ...n, outputs: [partials.id], attrs: { ...n.attrs, accumulate: false, chunk } };
+      const early = { ...n, outputs: [partials.id], attrs: { ...n.attrs, accumulate: false, chunk } } as Node;
       const late = mod.node(detached(prog), "chunk_sum", [partials], n.outputs.map((o) => mod.t(o)), { n: q, chunk, accumulate: !!n.attrs.accumulate }, n.layer);
       splits.push({ node: n, early, late });
     }

@@ -89,8 +89,22 @@ export const conv2d: PrimDef<"conv2d"> = {
   threads: { batch: (_n, outsBatched) => outsBatched },
 };
 
+/**
+ * conv2d_grad_input as a layer's forward (conv2d_transpose): dx = Σ dy·wᵀ is linear in dy and in
+ * w, so its own gradients are the conv2d of dx's gradient with w (same geometry) and the filter
+ * gradient of that conv with dy as its output gradient.
+ */
+const gradInputGrad: GradRule<"conv2d_grad_input"> = (node, ctx) => {
+  const [dy, w] = node.inputs.map((i) => ctx.mod.t(i)) as [Tensor, Tensor];
+  const g = ctx.gradOf(ctx.mod.t(node.outputs[0]!))!;
+  const { accumulate: _, ...spec } = node.attrs;
+  // conv2d overwrites (its direct kernel cannot accumulate), so a second contribution goes through a temporary
+  if (ctx.needs(dy)) ctx.contribute(dy, { full: true, canAccumulate: false, emit: (t) => void ctx.mod.node(ctx.prog, "conv2d", [g, w], [t], spec, ctx.layer) });
+  if (ctx.needs(w)) ctx.contribute(w, { full: true, emit: (t, acc) => void ctx.mod.node(ctx.prog, "conv2d_grad_filter", [g, dy], [t], { ...spec, accumulate: acc }, ctx.layer) });
+};
+
 export const conv2d_grad_input: PrimDef<"conv2d_grad_input"> = {
-  grad: { none: SECOND_ORDER },
+  grad: gradInputGrad,
   select(node, ctx, $) {
     const spec = { ...node.attrs, relaxed: ctx.relaxed };
     // the transposed conv through Winograd where it has enough 2×2 tiles, 4×4 where those pay (rules: winograd.ts)

@@ -11,6 +11,10 @@ import {
   chunk_sum, conv2d, conv2d_grad_filter, conv2d_grad_input,
   type ChunkSumAttrs, type Conv2dAttrs, type Conv2dGradFilterAttrs, type Conv2dGradInputAttrs,
 } from "./conv.js";
+import {
+  depthwise_conv2d, depthwise_conv2d_grad_filter, depthwise_conv2d_grad_input,
+  type DepthwiseConv2dAttrs, type DepthwiseConv2dGradFilterAttrs, type DepthwiseConv2dGradInputAttrs,
+} from "./depthwise.js";
 import { pool2d, pool2d_grad, type Pool2dAttrs, type Pool2dGradAttrs } from "./pool.js";
 import { ew, fill, type EwAttrs, type FillAttrs } from "./elementwise.js";
 import { recip_batch, reduce, type RecipBatchAttrs, type ReduceAttrs } from "./reduce.js";
@@ -30,6 +34,9 @@ export interface PrimAttrs {
   conv2d_grad_input: Conv2dGradInputAttrs;
   conv2d_grad_filter: Conv2dGradFilterAttrs;
   chunk_sum: ChunkSumAttrs;
+  depthwise_conv2d: DepthwiseConv2dAttrs;
+  depthwise_conv2d_grad_input: DepthwiseConv2dGradInputAttrs;
+  depthwise_conv2d_grad_filter: DepthwiseConv2dGradFilterAttrs;
   pool2d: Pool2dAttrs;
   pool2d_grad: Pool2dGradAttrs;
   ew: EwAttrs;
@@ -52,7 +59,8 @@ export interface PrimAttrs {
 }
 
 export const PRIMS: { readonly [K in PrimOp]: PrimDef<K> } = {
-  matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
+  matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum,
+  depthwise_conv2d, depthwise_conv2d_grad_input, depthwise_conv2d_grad_filter, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
   softmax, softmax_grad, copy, gather, scatter_add, loss, dropout_mask, opt_sumsq, opt_step, opt_clip, opt_update,
   recurrence, recurrence_grad,
 };

@@ -69,6 +69,14 @@ describe("compile limits", () => {
     expect(err.diagnostics[0]!.layer).toBe("wide");
   });
 
+  it("a recurrent layer past the unroll threshold is one loop: the same IR at 64 steps and at the step limit", () => {
+    const nodes = (T: number) => {
+      const b = runPipelineSync({ input: JSON.stringify(lstmStack(1, T)), options: OPTIONS }, "autodiff");
+      return b.lowered!.mod.programs.map((p) => p.nodes.length);
+    };
+    expect(nodes(COMPILE_LIMITS.recurrentSteps)).toEqual(nodes(64));
+  });
+
   it("a direct convolution's source does not grow with its filter count (no line per filter)", () => {
     const chars = (filters: number) => runPipelineSync({ input: JSON.stringify(conv(filters)), options: OPTIONS }, "emit").source!.length;
     const small = chars(5), large = chars(10_001);

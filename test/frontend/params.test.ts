@@ -24,6 +24,10 @@ describe("parameter counts (Keras)", () => {
     ["Dense(3) without bias on 7", [7], { op: "dense", units: 3, use_bias: false }, 21],
     ["PositionEmbedding(10) on D=7", [5, 7], { op: "position_embedding", sequence_length: 10 }, 70],
     ["LayerNormalization on 8", [10, 8], { op: "layer_normalization" }, 16],
+    ["DepthwiseConv2D(3, depth_multiplier 2) on C=8 = 3·3·8·2 + 16", [12, 12, 8], { op: "depthwise_conv2d", kernel_size: 3, depth_multiplier: 2 }, 160],
+    ["SeparableConv2D(16, 3) on C=3 = 3·3·3 + 3·16 + 16", [12, 12, 3], { op: "separable_conv2d", filters: 16, kernel_size: 3 }, 91],
+    ["SeparableConv2D(8, 3, depth_multiplier 2, no bias) on C=4 = 3·3·4·2 + 8·8", [12, 12, 4], { op: "separable_conv2d", filters: 8, kernel_size: 3, depth_multiplier: 2, use_bias: false }, 136],
+    ["Conv2DTranspose(16, 4, strides 2) on C=32 = 4·4·16·32 + 16", [8, 8, 32], { op: "conv2d_transpose", filters: 16, kernel_size: 4, strides: 2 }, 8208],
   ])("%s", (_n, shape, layer, total) => {
     expect(params(shape, layer).total).toBe(total);
   });

@@ -34,6 +34,94 @@ describe("conv2d", () => {
   });
 });
 
+describe("depthwise_conv2d", () => {
+  const dw = (extra: object) => ({ op: "depthwise_conv2d", kernel_size: 3, ...extra });
+  test.each([
+    ["valid 3x3 (C channels out)", [28, 28, 3], dw({}), [26, 26, 3]],
+    ["same stride 2, depth_multiplier 2 (C·m out)", [7, 9, 4], dw({ padding: "same", strides: 2, depth_multiplier: 2 }), [4, 5, 8]],
+    ["valid stride 2 odd sizes, rectangular kernel", [7, 9, 2], dw({ kernel_size: [3, 2], strides: 2 }), [3, 4, 2]],
+    ["valid dilation 2, depth_multiplier 3", [10, 10, 1], dw({ dilation_rate: 2, depth_multiplier: 3 }), [6, 6, 3]],
+    ["same dilation [2, 1]", [11, 10, 2], dw({ dilation_rate: [2, 1], padding: "same" }), [11, 10, 2]],
+    ["kernel equal to input", [3, 3, 5], dw({}), [1, 1, 5]],
+  ])("%s", (_name, shape, layer, want) => {
+    expect(outShape(shape, layer)).toEqual(want);
+  });
+
+  test("defaults as Keras DepthwiseConv2D; kernel [kh, kw, C, m] with Keras fans, bias [C·m]", () => {
+    const g = checkGraph(graphOf([input([7, 9, 2])], [{ name: "d", op: "depthwise_conv2d", kernel_size: [3, 2], depth_multiplier: 4 }]));
+    const d = g.layers[0];
+    expect(d.attrs).toEqual({
+      kernel_size: [3, 2], strides: [1, 1], padding: "valid", depth_multiplier: 4, dilation_rate: [1, 1], activation: "linear",
+      use_bias: true, depthwise_initializer: "glorot_uniform", bias_initializer: "zeros",
+    });
+    expect(d.weights.map((w) => [w.fullName, w.shape, w.initializer])).toEqual([
+      ["d/kernel", [3, 2, 2, 4], { name: "glorot_uniform", fanIn: 12, fanOut: 24 }],
+      ["d/bias", [8], { name: "zeros", fanIn: 8, fanOut: 8 }],
+    ]);
+  });
+});
+
+describe("separable_conv2d", () => {
+  const sep = (extra: object) => ({ op: "separable_conv2d", filters: 16, kernel_size: 3, ...extra });
+  test.each([
+    ["valid 3x3", [28, 28, 3], sep({}), [26, 26, 16]],
+    ["same stride 2, depth_multiplier 2", [7, 9, 4], sep({ padding: "same", strides: 2, depth_multiplier: 2, filters: 6 }), [4, 5, 6]],
+    ["valid strides [1, 2], rectangular kernel", [7, 9, 2], sep({ kernel_size: [3, 2], strides: [1, 2] }), [5, 4, 16]],
+    ["valid dilation 2", [10, 10, 1], sep({ dilation_rate: 2 }), [6, 6, 16]],
+    ["same dilation 2", [11, 10, 2], sep({ dilation_rate: 2, padding: "same" }), [11, 10, 16]],
+  ])("%s", (_name, shape, layer, want) => {
+    expect(outShape(shape, layer)).toEqual(want);
+  });
+
+  test("defaults as Keras SeparableConv2D; depthwise_kernel, pointwise_kernel [1, 1, C·m, filters], bias [filters], Keras fans", () => {
+    const g = checkGraph(graphOf([input([7, 9, 2])], [{ name: "s", op: "separable_conv2d", filters: 6, kernel_size: [3, 2], depth_multiplier: 4 }]));
+    const l = g.layers[0];
+    expect(l.attrs).toEqual({
+      filters: 6, kernel_size: [3, 2], strides: [1, 1], padding: "valid", depth_multiplier: 4, dilation_rate: [1, 1], activation: "linear",
+      use_bias: true, depthwise_initializer: "glorot_uniform", bias_initializer: "zeros", pointwise_initializer: "glorot_uniform",
+    });
+    expect(l.weights.map((w) => [w.fullName, w.shape, w.initializer])).toEqual([
+      ["s/depthwise_kernel", [3, 2, 2, 4], { name: "glorot_uniform", fanIn: 12, fanOut: 24 }],
+      ["s/pointwise_kernel", [1, 1, 8, 6], { name: "glorot_uniform", fanIn: 8, fanOut: 6 }],
+      ["s/bias", [6], { name: "zeros", fanIn: 6, fanOut: 6 }],
+    ]);
+  });
+});
+
+describe("conv2d_transpose", () => {
+  const tr = (extra: object) => ({ op: "conv2d_transpose", filters: 16, kernel_size: 3, ...extra });
+  // Keras deconv_output_length, kernel dilated to k_eff = (k − 1)·d + 1: without output_padding
+  // `valid` in·s + max(k_eff − s, 0), `same` in·s; with it (in − 1)·s + k_eff − 2·⌊k_eff/2⌋ (same) + output_padding.
+  test.each([
+    ["3x3 stride 2 same", [4, 4, 8], tr({ strides: 2, padding: "same" }), [8, 8, 16]],
+    ["3x3 stride 2 valid", [4, 4, 8], tr({ strides: 2 }), [9, 9, 16]],
+    ["3x3 stride 2 same, output_padding null (Keras's default)", [4, 4, 8], tr({ strides: 2, padding: "same", output_padding: null }), [8, 8, 16]],
+    ["3x3 stride 1 valid", [5, 6, 2], tr({}), [7, 8, 16]],
+    ["3x3 stride 1 same", [5, 6, 2], tr({ padding: "same" }), [5, 6, 16]],
+    ["[3, 2] strides [2, 3] valid (kernel shorter than the stride)", [5, 7, 3], tr({ kernel_size: [3, 2], strides: [2, 3] }), [11, 21, 16]],
+    ["4x4 stride 2 same, output_padding [1, 0]", [4, 4, 3], tr({ kernel_size: 4, strides: 2, padding: "same", output_padding: [1, 0] }), [7, 6, 16]],
+    ["3x3 stride 2 valid, output_padding 1", [4, 4, 3], tr({ strides: 2, output_padding: 1 }), [10, 10, 16]],
+    ["1x1 stride 2 same, output_padding 1", [3, 3, 2], tr({ kernel_size: 1, strides: 2, padding: "same", output_padding: 1 }), [6, 6, 16]],
+    ["dilation 2 valid", [5, 5, 1], tr({ dilation_rate: 2 }), [9, 9, 16]],
+    ["dilation 2 same", [5, 5, 1], tr({ dilation_rate: 2, padding: "same" }), [5, 5, 16]],
+  ])("%s", (_name, shape, layer, want) => {
+    expect(outShape(shape, layer)).toEqual(want);
+  });
+
+  test("defaults as Keras Conv2DTranspose; kernel [kh, kw, filters, C] with Keras fans of that shape", () => {
+    const g = checkGraph(graphOf([input([7, 9, 2])], [{ name: "t", op: "conv2d_transpose", filters: 5, kernel_size: [3, 2] }]));
+    const l = g.layers[0];
+    expect(l.attrs).toEqual({
+      filters: 5, kernel_size: [3, 2], strides: [1, 1], padding: "valid", output_padding: null, dilation_rate: [1, 1], activation: "linear",
+      use_bias: true, kernel_initializer: "glorot_uniform", bias_initializer: "zeros",
+    });
+    expect(l.weights.map((w) => [w.fullName, w.shape, w.initializer])).toEqual([
+      ["t/kernel", [3, 2, 5, 2], { name: "glorot_uniform", fanIn: 30, fanOut: 12 }],
+      ["t/bias", [5], { name: "zeros", fanIn: 5, fanOut: 5 }],
+    ]);
+  });
+});
+
 describe("pooling", () => {
   test.each([
     ["max 2 on 28", [28, 28, 32], { op: "max_pooling2d" }, [14, 14, 32]],

@@ -33,6 +33,10 @@ const cases: Case[] = [
   { name: "1x1, stride (2,1), f = 1", n: 3, spec: { ...base, h: 5, w: 4, c: 6, f: 1, kh: 1, kw: 1, sh: 2, sw: 1, oh: 3, ow: 4 } },
   { name: "odd everything, c = 33", n: 1, spec: { ...base, h: 7, w: 5, c: 33, f: 3, kh: 3, kw: 2, sh: 2, sw: 1, padTop: 1, padLeft: 0, oh: 4, ow: 4 } },
   { name: "grad-filter tiles of whole taps (c = 200 > 512/3)", n: 1, spec: { ...base, h: 4, w: 4, c: 200, f: 5, kh: 2, kw: 2, padTop: 1, padLeft: 0, oh: 4, ow: 3 } },
+  // conv2d_transpose's geometries: x larger than any output pixel reaches (output_padding), rows
+  // that no tap writes stay zero; the transposed conv of a 4x4 stride-2 same conv.
+  { name: "transposed-conv geometry: output_padding [1, 2] (uncovered bottom/right rows)", n: 2, spec: { ...base, h: 7, w: 14, c: 3, f: 2, kh: 2, kw: 3, sh: 2, sw: 3, oh: 3, ow: 4 } },
+  { name: "transposed-conv geometry: 4x4 stride 2 same, output_padding 1", n: 2, spec: { ...base, h: 7, w: 8, c: 4, f: 3, kh: 4, kw: 4, sh: 2, sw: 2, padTop: 1, padLeft: 1, oh: 4, ow: 4 } },
   { name: "accumulate", n: 2, spec: { ...base, h: 6, w: 6, c: 4, f: 9, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 6, accumulate: true } },
   { name: "accumulate, many pixels (multi-block grad-filter)", n: 4, spec: { ...base, h: 12, w: 12, c: 8, f: 8, kh: 3, kw: 3, oh: 10, ow: 10, accumulate: true } },
 ];

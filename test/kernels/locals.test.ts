@@ -23,6 +23,9 @@ import {
 import {
   emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, WINOGRAD_GRAD_INPUT_LOCALS, WINOGRAD_LOCALS,
 } from "../../compiler/emit/winograd.js";
+import {
+  DEPTHWISE_LOCALS, emitDepthwiseConv2d, emitDepthwiseConv2dGradFilter, emitDepthwiseConv2dGradInput,
+} from "../../compiler/emit/depthwise.js";
 import { CHUNKS_LOCALS, emitChunkedGradFilter, emitChunkSum } from "../../compiler/emit/chunks.js";
 import { emitRecurrence, emitRecurrenceGrad, RECURRENCE_LOCALS } from "../../compiler/emit/recurrence.js";
 
@@ -83,6 +86,10 @@ const CASES: [Locals, () => KernelDef[]][] = [
     emitConv2dWinograd(conv({ c: 5, f: 9, bias: true }), 2), emitConv2dWinograd(conv({ c: 5, f: 9 }), 4), emitConv2dGradFilterWinograd(conv({ c: 5, f: 9 })),
   ]],
   [WINOGRAD_GRAD_INPUT_LOCALS, () => [emitConv2dGradInputWinograd(conv({ c: 5, f: 9 }), 2), emitConv2dGradInputWinograd(conv({ c: 5, f: 9 }), 4)]],
+  [DEPTHWISE_LOCALS, () => [1, 3].flatMap((m) => {
+    const s = { h: 9, w: 9, c: 6, m, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, padTop: 1, padLeft: 1, oh: 9, ow: 9 };
+    return [emitDepthwiseConv2d(s), emitDepthwiseConv2dGradInput(s), emitDepthwiseConv2dGradFilter({ ...s, accumulate: true })];
+  })],
   [CHUNKS_LOCALS, () => [emitChunkSum({ n: 40, cols: 37, chunk: 8, accumulate: true }), emitChunkedGradFilter(emitConv2dGradFilter(conv({})), 8, 972, 1944, 648)]],
   [RECURRENCE_LOCALS, () => (["simple_rnn", "lstm", "gru_after", "gru_before"] as const).flatMap((cell) => [emitRecurrence, emitRecurrenceGrad].map((emit) =>
     emit({ cell, activation: "tanh", steps: 50, units: 3, batch: "rt0", goBackwards: true, reverseOutput: true, sequences: cell !== "lstm" })))],

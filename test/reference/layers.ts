@@ -7,7 +7,7 @@
 
 import { activate } from "./activations.js";
 import { RawLayer, bool, exampleAxis, fail, int, num, pair, str } from "./attrs.js";
-import { Window2d, avgPool2d, conv2d, gather, maxPool2d } from "./nn-ops.js";
+import { Window2d, avgPool2d, conv2d, conv2dTranspose, gather, maxPool2d } from "./nn-ops.js";
 import {
   Tensor, add, affine, broadcastTo, concat, div, matmul, maximum, mean, minimum, mul, permute,
   reduceMax, reshape, sizeOf, slice, softmax, sqrt, square, sub, tensor,
@@ -68,6 +68,90 @@ export function conv2dLayer(ctx: LayerContext): Tensor {
   const k = pair(ctx.layer, "kernel_size");
   const win = window(ctx.layer, x, k, pair(ctx.layer, "strides", 1), pair(ctx.layer, "dilation_rate", 1));
   let y = conv2d(x, ctx.weight("kernel", [k[0], k[1], x.shape[3], filters]), win);
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [filters]));
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
+/**
+ * Keras DepthwiseConv2D as kiln's reference sees it: channel c alone through an ordinary conv2d
+ * with its m filters k[:, :, c, :], the C results concatenated in channel order, so output
+ * channel c·m + j is channel c's filter j.
+ */
+function depthwise(x: Tensor, k: Tensor, win: Window2d): Tensor {
+  const c = x.shape[3];
+  const per = Array.from({ length: c }, (_, ci) => conv2d(slice(x, 3, ci, ci + 1), slice(k, 2, ci, ci + 1), win));
+  return c === 1 ? per[0] : concat(per, 3);
+}
+
+export function depthwiseConv2dLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const m = int(ctx.layer, "depth_multiplier", 1);
+  const k = pair(ctx.layer, "kernel_size");
+  const win = window(ctx.layer, x, k, pair(ctx.layer, "strides", 1), pair(ctx.layer, "dilation_rate", 1));
+  let y = depthwise(x, ctx.weight("kernel", [k[0], k[1], x.shape[3], m]), win);
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [x.shape[3] * m]));
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
+/** Keras SeparableConv2D: the depthwise step, then a 1×1 convolution over its C·m channels, bias, activation. */
+export function separableConv2dLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const m = int(ctx.layer, "depth_multiplier", 1);
+  const filters = int(ctx.layer, "filters");
+  const k = pair(ctx.layer, "kernel_size");
+  const c = x.shape[3];
+  const win = window(ctx.layer, x, k, pair(ctx.layer, "strides", 1), pair(ctx.layer, "dilation_rate", 1));
+  const d = depthwise(x, ctx.weight("depthwise_kernel", [k[0], k[1], c, m]), win);
+  const pointwise: Window2d = { kernel: [1, 1], strides: [1, 1], dilation: [1, 1], padding: [0, 0, 0, 0] };
+  let y = conv2d(d, ctx.weight("pointwise_kernel", [1, 1, c * m, filters]), pointwise);
+  if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [filters]));
+  return activate(str(ctx.layer, "activation", "linear"), y);
+}
+
+/**
+ * One axis of Keras Conv2DTranspose, derived as Keras's JAX backend does
+ * (`_convert_conv_transpose_padding_args_from_keras_to_jax`): the input dilated by the stride and
+ * padded by [left, right] is correlated with the flipped kernel, so the output has
+ * (size − 1)·s + left + right − k_eff + 2 positions and input pixel i reaches output
+ * i·s + t·d − (k_eff − 1 − left) with kernel tap t. The length must agree with the one Keras
+ * reports (`deconv_output_length`), which is checked here.
+ */
+function transposeAxis(layer: RawLayer, size: number, k: number, s: number, d: number, outputPadding: number | null): { cut: number; length: number } {
+  const span = (k - 1) * d + 1;
+  const padding = str(layer, "padding", "valid");
+  let left: number, right: number;
+  if (padding === "valid") {
+    const op = outputPadding ?? Math.max(span, s) - span;
+    left = span - 1;
+    right = span - 1 + op;
+  } else if (padding === "same") {
+    const padLen = outputPadding === null ? s + span - 2 : span + (span % 2) - 2 + outputPadding;
+    left = Math.min(Math.floor(padLen / 2) + (padLen % 2), span - 1);
+    right = padLen - left;
+  } else fail(layer, `padding must be "valid" or "same", got "${padding}"`);
+  const length = (size - 1) * s + left + right - span + 2;
+  const keras = outputPadding === null
+    ? (padding === "valid" ? size * s + Math.max(span - s, 0) : size * s)
+    : (size - 1) * s + span - 2 * (padding === "same" ? Math.floor(span / 2) : 0) + outputPadding;
+  if (length !== keras) fail(layer, `transposed length ${length} differs from deconv_output_length ${keras}`);
+  if (length < 1) fail(layer, `the transposed convolution gives an empty output (${length})`);
+  return { cut: span - 1 - left, length };
+}
+
+export function conv2dTransposeLayer(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  if (x.shape.length !== 4) fail(ctx.layer, `expects [H, W, C] inputs, got per-example shape [${x.shape.slice(1)}]`);
+  const filters = int(ctx.layer, "filters");
+  const k = pair(ctx.layer, "kernel_size");
+  const s = pair(ctx.layer, "strides", 1), d = pair(ctx.layer, "dilation_rate", 1);
+  if ((s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1)) fail(ctx.layer, "strides > 1 with dilation_rate > 1");
+  const raw = ctx.layer.output_padding;
+  const op: [number, number] | null = raw === undefined || raw === null ? null : Array.isArray(raw) ? [raw[0], raw[1]] : [raw, raw];
+  if (op && !op.every((v) => Number.isInteger(v) && v >= 0)) fail(ctx.layer, `output_padding must be non-negative integers, got ${JSON.stringify(raw)}`);
+  if (op && (op[0] >= s[0] || op[1] >= s[1])) fail(ctx.layer, "output_padding must be less than strides");
+  const ah = transposeAxis(ctx.layer, x.shape[1], k[0], s[0], d[0], op && op[0]);
+  const aw = transposeAxis(ctx.layer, x.shape[2], k[1], s[1], d[1], op && op[1]);
+  let y = conv2dTranspose(x, ctx.weight("kernel", [k[0], k[1], filters, x.shape[3]]), s, d, [ah.cut, aw.cut], [ah.length, aw.length]);
   if (bool(ctx.layer, "use_bias", true)) y = add(y, ctx.weight("bias", [filters]));
   return activate(str(ctx.layer, "activation", "linear"), y);
 }
@@ -228,6 +312,9 @@ export function single(ctx: LayerContext): Tensor {
 export const BASIC_LAYERS: Record<string, LayerFn> = {
   dense,
   conv2d: conv2dLayer,
+  depthwise_conv2d: depthwiseConv2dLayer,
+  separable_conv2d: separableConv2dLayer,
+  conv2d_transpose: conv2dTransposeLayer,
   max_pooling2d: (ctx) => pool(ctx, maxPool2d),
   average_pooling2d: (ctx) => pool(ctx, avgPool2d),
   global_average_pooling2d: (ctx) => globalPool(ctx, "avg"),

@@ -160,3 +160,55 @@ export function gather(table: Tensor, ids: ArrayLike<number>, idsShape: number[]
     for (let i = 0; i < ids.length; i++) for (let j = 0; j < d; j++) gt[ids[i] * d + j] += g[i * d + j];
   });
 }
+
+/**
+ * Transposed convolution (Keras Conv2DTranspose): x [B, H, W, C], k [kh, kw, F, C] →
+ * [B, out[0], out[1], F] where input pixel (iy, ix) adds x·k[ky, kx] at output
+ * (iy·sh + ky·dh − cut[0], ix·sw + kx·dw − cut[1]); positions outside the output are dropped.
+ */
+export function conv2dTranspose(
+  x: Tensor, k: Tensor, strides: [number, number], dilation: [number, number], cut: [number, number], out: [number, number],
+): Tensor {
+  const [b, h, w, c] = x.shape;
+  const [kh, kw, f, kc] = k.shape;
+  if (x.shape.length !== 4 || k.shape.length !== 4 || kc !== c) throw new Error(`conv2dTranspose: input [${x.shape}] and kernel [${k.shape}] do not fit`);
+  const [oh, ow] = out;
+  // (output offset, input offset, kernel offset) of every tap that lands inside the output
+  const taps: number[] = [];
+  for (let n = 0; n < b; n++)
+    for (let iy = 0; iy < h; iy++)
+      for (let ix = 0; ix < w; ix++)
+        for (let ky = 0; ky < kh; ky++) {
+          const oy = iy * strides[0] + ky * dilation[0] - cut[0];
+          if (oy < 0 || oy >= oh) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ox = ix * strides[1] + kx * dilation[1] - cut[1];
+            if (ox < 0 || ox >= ow) continue;
+            taps.push(((n * oh + oy) * ow + ox) * f, ((n * h + iy) * w + ix) * c, (ky * kw + kx) * f * c);
+          }
+        }
+  const xd = x.data, kd = k.data;
+  const y = new Float64Array(b * oh * ow * f);
+  for (let t = 0; t < taps.length; t += 3) {
+    const yo = taps[t], xo = taps[t + 1], ko = taps[t + 2];
+    for (let fi = 0; fi < f; fi++) {
+      let s = 0;
+      for (let ci = 0; ci < c; ci++) s += xd[xo + ci] * kd[ko + fi * c + ci];
+      y[yo + fi] += s;
+    }
+  }
+  return result("conv2dTranspose", [b, oh, ow, f], y, [x, k], (g) => {
+    const gx = x.requiresGrad ? x.gradBuffer() : undefined;
+    const gk = k.requiresGrad ? k.gradBuffer() : undefined;
+    for (let t = 0; t < taps.length; t += 3) {
+      const yo = taps[t], xo = taps[t + 1], ko = taps[t + 2];
+      for (let fi = 0; fi < f; fi++) {
+        const gy = g[yo + fi];
+        for (let ci = 0; ci < c; ci++) {
+          if (gx) gx[xo + ci] += gy * kd[ko + fi * c + ci];
+          if (gk) gk[ko + fi * c + ci] += gy * xd[xo + ci];
+        }
+      }
+    }
+  });
+}

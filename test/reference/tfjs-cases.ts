@@ -102,6 +102,102 @@ const conv2d = ([label, kiln, tfa]: (typeof CONV)[number]): TfjsCase => {
   };
 };
 
+/** depthwise_conv2d on [8, 7, 3]: [label, kiln attributes, TF.js attributes]. */
+const DEPTHWISE: [string, Record<string, unknown>, Record<string, unknown>][] = [
+  ["3x3 same", { kernel_size: 3, padding: "same" }, { kernelSize: 3, padding: "same" }],
+  ["depth_multiplier 2, stride 2 valid, relu", { kernel_size: [3, 2], strides: 2, depth_multiplier: 2, activation: "relu" }, { kernelSize: [3, 2], strides: 2, depthMultiplier: 2, activation: "relu" }],
+  ["5x5 stride 2 same (odd pixel bottom/right)", { kernel_size: 5, strides: 2, padding: "same" }, { kernelSize: 5, strides: 2, padding: "same" }],
+];
+
+const depthwiseConv2d = ([label, kiln, tfa]: (typeof DEPTHWISE)[number]): TfjsCase => {
+  const k = typeof kiln.kernel_size === "number" ? [kiln.kernel_size, kiln.kernel_size] : (kiln.kernel_size as number[]);
+  const m = (kiln.depth_multiplier as number | undefined) ?? 1;
+  const weights: Weights = [["kernel", [k[0]!, k[1]!, 3, m]]];
+  if (kiln.use_bias !== false) weights.push(["bias", [3 * m]]);
+  return {
+    name: `depthwise_conv2d ${label}`,
+    layer: { op: "depthwise_conv2d", ...kiln },
+    tfLayer: () => tf.layers.depthwiseConv2d({ ...(tfa as { kernelSize: number }) }),
+    inputs: [[8, 7, 3]],
+    weights,
+  };
+};
+
+/** separable_conv2d on [8, 7, 3] with 5 filters: [label, kiln attributes, TF.js attributes]. */
+const SEPARABLE: [string, Record<string, unknown>, Record<string, unknown>][] = [
+  ["3x3 same", { kernel_size: 3, padding: "same" }, { kernelSize: 3, padding: "same" }],
+  ["depth_multiplier 2, [3,2] stride 2 valid, relu", { kernel_size: [3, 2], strides: 2, depth_multiplier: 2, activation: "relu" }, { kernelSize: [3, 2], strides: 2, depthMultiplier: 2, activation: "relu" }],
+  ["dilation 2 same, depth_multiplier 3, no bias", { kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 3, use_bias: false }, { kernelSize: 3, dilationRate: 2, padding: "same", depthMultiplier: 3, useBias: false }],
+];
+
+const separableConv2d = ([label, kiln, tfa]: (typeof SEPARABLE)[number]): TfjsCase => {
+  const k = typeof kiln.kernel_size === "number" ? [kiln.kernel_size, kiln.kernel_size] : (kiln.kernel_size as number[]);
+  const m = (kiln.depth_multiplier as number | undefined) ?? 1;
+  const weights: Weights = [["depthwise_kernel", [k[0]!, k[1]!, 3, m]], ["pointwise_kernel", [1, 1, 3 * m, 5]]];
+  if (kiln.use_bias !== false) weights.push(["bias", [5]]);
+  return {
+    name: `separable_conv2d ${label}`,
+    layer: { op: "separable_conv2d", filters: 5, ...kiln },
+    tfLayer: () => tf.layers.separableConv2d({ filters: 5, ...(tfa as { kernelSize: number }) }),
+    inputs: [[8, 7, 3]],
+    weights,
+  };
+};
+
+/** conv2d_transpose on [5, 4, 3] with 4 filters (TF.js has neither dilation nor output_padding here). */
+const TRANSPOSE: [string, Record<string, unknown>, Record<string, unknown>][] = [
+  ["3x3 valid", { kernel_size: 3 }, { kernelSize: 3 }],
+  ["3x3 same", { kernel_size: 3, padding: "same" }, { kernelSize: 3, padding: "same" }],
+  ["3x3 stride 2 same", { kernel_size: 3, strides: 2, padding: "same" }, { kernelSize: 3, strides: 2, padding: "same" }],
+  ["[2,3] strides [2,3] valid, relu", { kernel_size: [2, 3], strides: [2, 3], activation: "relu" }, { kernelSize: [2, 3], strides: [2, 3], activation: "relu" }],
+  ["4x4 stride 2 same, no bias", { kernel_size: 4, strides: 2, padding: "same", use_bias: false }, { kernelSize: 4, strides: 2, padding: "same", useBias: false }],
+  ["2x2 stride 3 valid (kernel shorter than the stride)", { kernel_size: 2, strides: 3 }, { kernelSize: 2, strides: 3 }],
+];
+
+const conv2dTranspose = ([label, kiln, tfa]: (typeof TRANSPOSE)[number]): TfjsCase => {
+  const k = typeof kiln.kernel_size === "number" ? [kiln.kernel_size, kiln.kernel_size] : (kiln.kernel_size as number[]);
+  const weights: Weights = [["kernel", [k[0]!, k[1]!, 4, 3]]];
+  if (kiln.use_bias !== false) weights.push(["bias", [4]]);
+  return {
+    name: `conv2d_transpose ${label}`,
+    layer: { op: "conv2d_transpose", filters: 4, ...kiln },
+    tfLayer: () => tf.layers.conv2dTranspose({ filters: 4, ...(tfa as { kernelSize: number }) }),
+    inputs: [[5, 4, 3]],
+    weights,
+  };
+};
+
+/**
+ * TF.js's Conv2DTranspose layer has no output_padding: these cases run what Keras's TensorFlow
+ * backend runs, tf.conv2dTranspose (conv2d's input gradient) with the output shape Keras computes
+ * (deconv_output_length, written out here) and the same padding mode, plus the bias.
+ */
+function transposeOp(outHW: [number, number], filters: number, strides: [number, number], padding: "same" | "valid"): TfLayer {
+  let kernel: tf.Tensor4D | undefined, bias: tf.Tensor | undefined;
+  return {
+    apply: (x) => {
+      const t = x as tf.Tensor4D;
+      if (!kernel) return t;
+      return tf.add(tf.conv2dTranspose(t, kernel, [t.shape[0], outHW[0], outHW[1], filters], strides, padding), bias!);
+    },
+    setWeights: ([k, b]) => { kernel = k as tf.Tensor4D; bias = b; },
+    getWeights: () => (kernel ? [kernel, bias!] : []),
+  };
+}
+
+/**
+ * tf.layers.depthwiseConv2d (tfjs-layers 4.22) ignores dilationRate (its output has the undilated
+ * shape), so dilated cases run the op the layer should call, tf.depthwiseConv2d, on the kernel.
+ */
+function depthwiseOp(strides: number, padding: "same" | "valid", dilation: number | [number, number]): TfLayer {
+  let kernel: tf.Tensor4D | undefined;
+  return {
+    apply: (x) => (kernel ? tf.depthwiseConv2d(x as tf.Tensor4D, kernel, strides, padding, "NHWC", dilation) : x),
+    setWeights: ([k]) => { kernel = k as tf.Tensor4D; },
+    getWeights: () => (kernel ? [kernel] : []),
+  };
+}
+
 const POOL: [string, Record<string, unknown>, Record<string, unknown>][] = [
   ["default 2x2 valid", {}, {}],
   ["3x3 stride 2 same", { pool_size: 3, strides: 2, padding: "same" }, { poolSize: 3, strides: 2, padding: "same" }],
@@ -531,6 +627,39 @@ export const TFJS_CASES: TfjsCase[] = [
     weights: [["kernel", [4, 3]]],
   },
   ...CONV.map(conv2d),
+  ...DEPTHWISE.map(depthwiseConv2d),
+  ...SEPARABLE.map(separableConv2d),
+  ...TRANSPOSE.map(conv2dTranspose),
+  {
+    // deconv_output_length: (5 − 1)·2 + 3 − 2·1 + 1 = 10 rows, (4 − 1)·2 + 3 − 2 + 0 = 7 columns
+    name: "conv2d_transpose 3x3 stride 2 same, output_padding [1, 0] (tf.conv2dTranspose to Keras's output shape)",
+    layer: { op: "conv2d_transpose", filters: 4, kernel_size: 3, strides: 2, padding: "same", output_padding: [1, 0] },
+    tfLayer: () => transposeOp([10, 7], 4, [2, 2], "same"),
+    inputs: [[5, 4, 3]],
+    weights: [["kernel", [3, 3, 4, 3]], ["bias", [4]]],
+  },
+  {
+    // (5 − 1)·2 + 2 + 1 = 11 rows, (4 − 1)·3 + 2 + 2 = 13 columns
+    name: "conv2d_transpose 2x2 strides [2, 3] valid, output_padding [1, 2] (tf.conv2dTranspose to Keras's output shape)",
+    layer: { op: "conv2d_transpose", filters: 4, kernel_size: 2, strides: [2, 3], output_padding: [1, 2] },
+    tfLayer: () => transposeOp([11, 13], 4, [2, 3], "valid"),
+    inputs: [[5, 4, 3]],
+    weights: [["kernel", [2, 2, 4, 3]], ["bias", [4]]],
+  },
+  {
+    name: "depthwise_conv2d depth_multiplier 3, dilation 2 same, no bias (tf.depthwiseConv2d: the TF.js layer ignores dilation)",
+    layer: { op: "depthwise_conv2d", kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 3, use_bias: false },
+    tfLayer: () => depthwiseOp(1, "same", 2),
+    inputs: [[8, 7, 3]],
+    weights: [["kernel", [3, 3, 3, 3]]],
+  },
+  {
+    name: "depthwise_conv2d dilation [2, 1] valid (tf.depthwiseConv2d: the TF.js layer ignores dilation)",
+    layer: { op: "depthwise_conv2d", kernel_size: [2, 3], dilation_rate: [2, 1], use_bias: false },
+    tfLayer: () => depthwiseOp(1, "valid", [2, 1]),
+    inputs: [[8, 7, 3]],
+    weights: [["kernel", [2, 3, 3, 1]]],
+  },
   ...POOL.flatMap((p) => [pooling("max", p), pooling("average", p)]),
   { name: "global_average_pooling2d", layer: { op: "global_average_pooling2d" }, tfLayer: () => tf.layers.globalAveragePooling2d({}), inputs: [[4, 3, 5]] },
   { name: "global_max_pooling2d", layer: { op: "global_max_pooling2d" }, tfLayer: () => tf.layers.globalMaxPooling2d({}), inputs: [[4, 3, 5]] },

@@ -23,6 +23,27 @@ const mlp = {
   training: { loss: { type: "sparse_categorical_crossentropy", output: "out", target: "y" }, optimizer: { type: "adamw", global_clipnorm: 1 }, metrics: ["accuracy"] },
 };
 
+/**
+ * The convolutions of issue 17: depthwise (its filter gradient per chunk of examples, like
+ * conv2d's), separable, transposed (conv2d's input gradient as a forward, its gradients a conv2d
+ * and a chunked filter gradient).
+ */
+const convs = {
+  format: "kiln.graph/v2", name: "convs", seed: 4,
+  inputs: [{ name: "x", shape: [10, 10, 3] }], targets: [{ name: "y", shape: [], dtype: "int32" }],
+  layers: [
+    { name: "c", op: "conv2d", filters: 8, kernel_size: 3, padding: "same", activation: "relu" },
+    { name: "dw", op: "depthwise_conv2d", kernel_size: 3, strides: 2, padding: "same", depth_multiplier: 2, activation: "relu" },
+    { name: "dw1", op: "depthwise_conv2d", kernel_size: 3, padding: "same", activation: "tanh" },
+    { name: "sep", op: "separable_conv2d", filters: 12, kernel_size: 3, padding: "same", depth_multiplier: 2, activation: "relu" },
+    { name: "up", op: "conv2d_transpose", filters: 6, kernel_size: 3, strides: 2, padding: "same", activation: "relu" },
+    { name: "tr", op: "conv2d_transpose", filters: 5, kernel_size: 3, padding: "same" },
+    { name: "gap", op: "global_average_pooling2d" },
+    { name: "out", op: "dense", units: 4, activation: "softmax" },
+  ],
+  training: { loss: { type: "sparse_categorical_crossentropy", output: "out", target: "y" }, optimizer: { type: "adam" } },
+};
+
 /** Bidirectional GRU (reset_after=false) and LSTM, one go_backwards layer: the recurrent ops of issue 17. */
 const birnn = {
   format: "kiln.graph/v2", name: "birnn", seed: 4,
@@ -78,6 +99,7 @@ describe("threaded builds are bit-identical to one thread", () => {
     ["MLP with batch norm, dropout, AdamW, global clipping", mlp, 5],
     ["names-gender LSTM (embedding, time steps, sigmoid)", example("names-gender"), 2],
     ["names-transformer (attention, layer norm, position embedding)", example("names-transformer"), 30],
+    ["depthwise, separable and transposed convolutions", convs, 4],
     ["bidirectional gru (reset_after=false) and lstm, go_backwards simple_rnn", birnn, 3],
     ["the same over T = 40 (recurrence loop kernels, batch-split; dU as column parts)", birnnLong, 3],
   ] as const;

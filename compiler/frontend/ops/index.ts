@@ -12,6 +12,8 @@ import {
 import { flatten, permute, repeat_vector, reshape } from "./reshape.js";
 import { cropping1d, cropping2d, upsampling1d, upsampling2d, zero_padding1d, zero_padding2d } from "./spatial.js";
 import { time_distributed } from "./wrappers.js";
+import { depthwise_conv2d, separable_conv2d } from "./depthwise.js";
+import { conv2d_transpose } from "./conv-transpose.js";
 import { activation, softmax } from "./activation.js";
 import { dropout } from "./dropout.js";
 import { batch_normalization, layer_normalization } from "./normalization.js";
@@ -34,6 +36,7 @@ const REGISTRY = {
   add, multiply, average, maximum, minimum, subtract, concatenate,
   conv1d, max_pooling1d, average_pooling1d, global_average_pooling1d, global_max_pooling1d,
   upsampling2d, upsampling1d, zero_padding2d, zero_padding1d, cropping2d, cropping1d, repeat_vector, permute, time_distributed,
+  depthwise_conv2d, separable_conv2d, conv2d_transpose,
 } satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof REGISTRY;
