@@ -363,12 +363,12 @@ function mobilenetv2() {
 }
 
 /**
- * Models that need ops not yet on main (broadcasting merges and `relu` from branch opsact,
- * `depthwise_conv2d` from opsconv): written to examples/zoo/pending/ until those merge.
+ * Models that need ops not yet on main (broadcasting merges and the `relu` layer from branch
+ * opsact): written to examples/zoo/pending/ until that merges.
  */
 export const PENDING = {
   se_resnet20: { make: seResnet20, needs: "multiply broadcasting [H, W, C] by [1, 1, C] (branch opsact)" },
-  mobilenetv2: { make: mobilenetv2, needs: "depthwise_conv2d (branch opsconv) and the relu layer with max_value (branch opsact)" },
+  mobilenetv2: { make: mobilenetv2, needs: "the relu layer with max_value (branch opsact; depthwise_conv2d is on main since opsconv merged)" },
 };
 
 export const ZOO = { resnet20, inception, densenet: densenet, unet, wavenet, bert, gpt };
