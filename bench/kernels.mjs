@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 const dist = process.env.KILN_DIST ? pathToFileURL(resolve(process.env.KILN_DIST)).href + "/" : new URL("../dist/", import.meta.url).href;
-const { compileAssemblyScript } = await import(dist + "compiler/asc.js");
+const { compileAssemblyScript } = await import(dist + "compiler/assemble/asc.js");
 const { emitMatmul } = await import(dist + "compiler/emit/matmul.js");
 const conv = await import(dist + "compiler/emit/conv.js").catch(() => null);
 
@@ -28,6 +28,12 @@ if (conv) {
   cases.push({ name: "conv1 grad-filter", flops: fl1, def: (r) => conv.emitConv2dGradFilter({ ...s1, relaxed: r }), sizes: [32 * 784, 32 * 676 * 32, 9 * 32], dims: [32] });
   cases.push({ name: "conv3x3 grad-input", flops: fl, def: (r) => conv.emitConv2dGradInput({ ...s, relaxed: r }), sizes: [y, wt, x], dims: [32] });
   cases.push({ name: "conv3x3 grad-filter", flops: fl, def: (r) => conv.emitConv2dGradFilter({ ...s, relaxed: r }), sizes: [x, y, wt], dims: [32] });
+  // Issue 19: a 1x1 stride-1 conv (MobileNetV2's expand/project layers, 28x28x64 -> 64 at batch 8) through
+  // the im2col GEMM against the same product as a plain matmul of [N*H*W, C] x [C, F] (no im2col pass).
+  const p1 = { h: 28, w: 28, c: 64, f: 64, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, padTop: 0, padLeft: 0, oh: 28, ow: 28 };
+  const rows1 = 8 * 28 * 28, fl1x1 = 2 * rows1 * 64 * 64;
+  cases.push({ name: "conv1x1 b8 28x28x64->64 im2col", flops: fl1x1, def: (r) => conv.emitConv2d({ ...p1, relaxed: r }), sizes: [rows1 * 64, 64 * 64, rows1 * 64], dims: [8] });
+  cases.push({ name: "conv1x1 b8 28x28x64->64 as matmul", flops: fl1x1, def: (r) => emitMatmul({ m: "m", n: 64, k: 64, relaxed: r }), sizes: [rows1 * 64, 64 * 64, rows1 * 64], dims: [rows1] });
 }
 
 for (const c of cases.filter((c) => c.name.includes(filter))) {

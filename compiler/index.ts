@@ -55,6 +55,12 @@ export interface CompileOptions {
    */
   maxMemory?: number;
   /**
+   * Fold each batch_normalization that follows a conv2d or dense into that layer's kernel
+   * epilogue (a per-channel scale and bias) in predict and evaluate (spec §2.1 "Batch
+   * normalization folding"). Default true; false keeps the separate normalization pass (to compare).
+   */
+  foldBatchNorm?: boolean;
+  /**
    * Training modules only: the learning rate can be changed between steps (`model.learningRate`,
    * the runtime's reduce-LR-on-plateau callback), as Keras's optimizer variable can. The graph's
    * number stays the rate until one is set. Not with a schedule (the schedule owns the rate).
@@ -94,6 +100,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     options: {
       maxBatch, threads, relaxedSimd, optimizeLevel: options.optimizeLevel ?? 0, weights: options.weights,
       guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass, memoryLimit: memoryLimit(options.maxMemory),
+      foldBatchNorm: options.foldBatchNorm,
       settableLearningRate: options.settableLearningRate === true,
     },
   });
@@ -170,3 +177,7 @@ export function plannedMemory(input: string | unknown, options: Pick<CompileOpti
   if (!used.fits) used.largestBatch = largestBatch({ graph: lw.graph, mod: lw.mod, plan, maxBatch, threads, scratchBytes, limit, planAt: (batch) => planAt(batch).plan! });
   return used;
 }
+
+export { importModel, KERAS_LAYERS, type ImportFiles, type ImportOptions, type ImportResult } from "./import/index.js";
+export { exportTfjs, TFJS_EXPORT, type TfjsExport } from "./export/tfjs.js";
+export { exportKeras, KERAS_EXPORT } from "./export/keras.js";

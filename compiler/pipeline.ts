@@ -11,6 +11,7 @@ import { printModule } from "./ir/print.js";
 import { verify } from "./ir/verify.js";
 import { differentiate, lower, lowerUpdate, type Lowered } from "./passes/lower/index.js";
 import { dropIdentityCopies, fuseConvPool, fuseElementwise, fuseEpilogues, fusePoolGradRelu, pruneUnusedInputs } from "./passes/fuse.js";
+import { foldBatchNorm } from "./passes/fold-batch-norm.js";
 import { chunkFilterGradients, splitBatchSums } from "./passes/schedule.js";
 import { layoutControl, planMemory, type ControlLayout, type Plan } from "./passes/plan.js";
 import { selectKernel, type KernelCall } from "./passes/select.js";
@@ -35,6 +36,8 @@ export interface BuildOptions {
   afterPass?: (pass: PassName, printIR: () => string) => void;
   /** The memory the module may declare (passes/memory.ts); undefined: unchecked (re-planning at other batches). */
   memoryLimit?: MemoryLimit;
+  /** Fold batch normalization into the product before it in predict and evaluate (passes/fold-batch-norm.ts). Default true. */
+  foldBatchNorm?: boolean;
   /** The learning rate is read from a state word the runtime may set (CompileOptions.settableLearningRate). */
   settableLearningRate?: boolean;
 }
@@ -100,7 +103,15 @@ export const PIPELINE: readonly Pass[] = [
     // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
     run: (b) => dropIdentityCopies(ir(b, "drop-identity-copies"), new Set(b.lowered!.trainLayerOutputs.map((o) => o.tensor.id))),
   },
-  { name: "fuse-epilogues", does: "bias add and activation into the matmul/conv kernel", changesIR: true, run: (b) => fuseEpilogues(ir(b, "fuse-epilogues")) },
+  {
+    name: "fuse-epilogues", does: "predict/evaluate: batch normalization folded into the conv/dense before it; bias add, residual add and activation into the matmul/conv kernel", changesIR: true,
+    run(b) {
+      const mod = ir(b, "fuse-epilogues");
+      // First, so that the bias and activation the fold leaves fuse like any other (passes/fold-batch-norm.ts).
+      if (b.options.foldBatchNorm !== false) foldBatchNorm(mod);
+      fuseEpilogues(mod);
+    },
+  },
   { name: "fuse-conv-pool", does: "a 2×2/2 max-pool into the direct conv kernel before it", changesIR: true, run: (b) => fuseConvPool(ir(b, "fuse-conv-pool")) },
   { name: "fuse-pool-grad-relu", does: "the relu derivative into the max-pool gradient", changesIR: true, run: (b) => fusePoolGradRelu(ir(b, "fuse-pool-grad-relu")) },
   { name: "fuse-elementwise", does: "elementwise chains into one loop; elementwise into reductions", changesIR: true, run: (b) => fuseElementwise(ir(b, "fuse-elementwise")) },

@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { registerCheck } from "./check.js";
 import { registerCompile } from "./compile.js";
 import { registerTrain } from "./train.js";
+import { registerImport } from "./import.js";
 
 export interface CliIO {
   out(text: string): void;
@@ -22,7 +23,7 @@ export interface CliContext {
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
 /** Subcommands: add `registerCompile`, `registerTrain`, … here. */
-const COMMANDS: RegisterCommand[] = [registerCheck, registerCompile, registerTrain];
+const COMMANDS: RegisterCommand[] = [registerCheck, registerCompile, registerTrain, registerImport];
 
 const processIO: CliIO = {
   out: (text) => void process.stdout.write(text),

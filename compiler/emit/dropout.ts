@@ -98,3 +98,55 @@ function fmix4(v: string): string {
     `${v} = v128.xor(${v}, i32x4.shr_u(${v}, 16));`,
   ].join("\n");
 }
+
+// ---------------------------------------------------------------- normal noise
+
+/**
+ * Normal noise for gaussian_noise (mean 0) and gaussian_dropout (mean 1), from the same
+ * counter-based hash: no state advances, any element is computed alone.
+ *
+ * THE FUNCTION (key and S as above; u32 arithmetic wraps; the rest in f64):
+ *   x1  = fmix32(fmix32((2e) ^ key) + key),  x2 = fmix32(fmix32((2e + 1) ^ key) + key)
+ *   u1  = ((x1 >>> 8) + 1) / 2^24            (in (0, 1]: the log is finite)
+ *   u2  = (x2 >>> 8) / 2^24                  (in [0, 1))
+ *   out[e] = f32(mean + stddev · sqrt(−2·ln u1) · cos(2π·u2))      (Box–Muller)
+ * ln, sqrt and cos are AssemblyScript's Math (f64); a JS re-implementation agrees to a few f64 ulps.
+ */
+export interface RandomNormalSpec { n: SizeArg; mean: number; stddev: number; stream: number }
+
+export const RANDOM_NORMAL_LOCALS = locals("emitRandomNormal", "listed", ["key", "e", "h1", "h2", "u1", "u2", "z"]);
+
+/** Params: out (f32), rng (usize → [seed, step]), then n when it is a runtime size. */
+export function emitRandomNormal(s: RandomNormalSpec): KernelDef {
+  if (!Number.isFinite(s.mean) || !(s.stddev >= 0 && Number.isFinite(s.stddev))) throw new Error(`internal: normal noise mean ${s.mean}, stddev ${s.stddev}`);
+  if (!Number.isInteger(s.stream) || s.stream < 0 || s.stream > 0xffffffff) throw new Error(`internal: bad noise stream ${s.stream}`);
+  const n = sizeSrc(RANDOM_NORMAL_LOCALS, s.n, "n");
+  // Finite (checked above), so String() is a literal that reads back as exactly this f64.
+  const f64 = (v: number) => { const t = String(v); return `(<f64>${/[.eE]/.test(t) ? t : `${t}.0`})`; };
+  const body = `let key: u32 = load<u32>(rng) ^ 0x9E3779B9;
+${fmix1("key")}
+key ^= load<u32>(rng, 4);
+${fmix1("key")}
+key ^= ${intlit(streamConstant(s.stream))};
+${fmix1("key")}
+for (let e: i32 = 0; e < ${n}; e++) {
+  let h1: u32 = (<u32>e << 1) ^ key;
+${indent(fmix1("h1"))}
+  h1 += key;
+${indent(fmix1("h1"))}
+  let h2: u32 = ((<u32>e << 1) + 1) ^ key;
+${indent(fmix1("h2"))}
+  h2 += key;
+${indent(fmix1("h2"))}
+  const u1: f64 = (<f64>(h1 >>> 8) + 1.0) / 16777216.0;
+  const u2: f64 = <f64>(h2 >>> 8) / 16777216.0;
+  const z: f64 = Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(6.283185307179586 * u2);
+  store<f32>(out + (<usize>e << 2), <f32>(${f64(s.mean)} + ${f64(s.stddev)} * z));
+}`;
+  return {
+    key: `random_normal:${s.n}:${s.mean}:${s.stddev}:${s.stream}`,
+    label: `normal noise mean ${s.mean} stddev ${s.stddev} stream ${s.stream}`,
+    params: kernelParams(RANDOM_NORMAL_LOCALS, ["out", "rng"], s.n),
+    body,
+  };
+}

@@ -45,6 +45,10 @@ export interface GemmPlan {
   alpha: number;
   accumulate: boolean;
   bias?: string;
+  /** Per-column factor applied to the finished sum before the bias (a folded batch normalization); needs `bias`. */
+  scale?: string;
+  /** A tensor laid out as C added after the bias, before the activation (a residual add); not with `c.tile`. */
+  residual?: string;
   activation: ActivationName;
   relaxed: boolean;
   /** Code run after each finished A tile (only with `single`). */
@@ -192,7 +196,9 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
       if (valid === 4) {
         if (old === "always") e = `f32x4.add(${e}, v128.load(cp_, ${intlit(off)}))`;
         if (old === "mask") e = `f32x4.add(${e}, v128.and(v128.load(cp_, ${intlit(off)}), om_))`;
+        if (epi && p.scale) e = `f32x4.mul(${e}, v128.load(sp_, ${intlit(v * 16)}))`;
         if (epi && p.bias) e = `f32x4.add(${e}, v128.load(bp_, ${intlit(v * 16)}))`;
+        if (epi && p.residual) e = `f32x4.add(${e}, v128.load(rp_, ${intlit(off)}))`;
         if (epi) e = activationSimd(p.activation, `(${e})`);
         body.push(`v128.store(cp_, ${e}, ${intlit(off)});`);
         continue;
@@ -203,7 +209,9 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
         let s = `f32x4.extract_lane(e_, ${l})`;
         if (old === "always") s = `${s} + load<f32>(cp_, ${intlit(o)})`;
         if (old === "mask") s = `${s} + (ao_ ? load<f32>(cp_, ${intlit(o)}) : 0)`;
+        if (epi && p.scale) s = `(${s}) * load<f32>(sp_, ${intlit(v * 16 + l * 4)})`;
         if (epi && p.bias) s = `${s} + load<f32>(bp_, ${intlit(v * 16 + l * 4)})`;
+        if (epi && p.residual) s = `${s} + load<f32>(rp_, ${intlit(o)})`;
         if (epi) s = activationScalar(p.activation, `(${s})`);
         body.push(`  store<f32>(cp_, ${s}, ${intlit(o)});`);
       }
@@ -215,7 +223,7 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
   return lines.join("\n");
 }
 
-const hasEpilogue = (p: GemmPlan): boolean => p.bias !== undefined || p.activation !== "linear";
+const hasEpilogue = (p: GemmPlan): boolean => p.bias !== undefined || p.scale !== undefined || p.residual !== undefined || p.activation !== "linear";
 
 /** Store code for the current K block: epilogue only on the last block, old C when accumulating or after the first block. */
 function storeCode(p: GemmPlan, nv: number, lanes: number): string {
@@ -231,12 +239,14 @@ function panelSweep(p: GemmPlan, nv: number, lanes: number, col: string, panelOf
   return [
     `const pbp_ = sb_ + <usize>(${panelOff});`,
     ...(p.bias ? [`const bp_ = ${p.bias} + <usize>((${col}) * 4);`] : []),
+    ...(p.scale ? [`const sp_ = ${p.scale} + <usize>((${col}) * 4);`] : []),
     `for (let ir_ = 0; ir_ < mc_; ir_ += ${intlit(mr)}) {`,
     `  const mr_ = min<i32>(${intlit(mr)}, mc_ - ir_);`,
     `  let pa_ = sa_ + <usize>(ir_ * ${intlit(kcp(p) * 4)});`,
     `  let pb_ = pbp_;`,
     microKernel(nv, kcp(p), p.relaxed).replace(/^/gm, "  "),
     `  const cp_ = ${p.c.ptr} + <usize>(((${row}) * ${intlit(p.c.ld)} + ${col}) * 4);`,
+    ...(p.residual ? [`  const rp_ = ${p.residual} + <usize>(((${row}) * ${intlit(p.c.ld)} + ${col}) * 4);`] : []),
     storeCode(p, nv, lanes).replace(/^/gm, "  "),
     `}`,
   ].join("\n");

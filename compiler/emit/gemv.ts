@@ -69,6 +69,10 @@ export interface GemvSpec {
   alpha: number;
   accumulate: boolean;
   bias: boolean;
+  /** Per-column factor before the bias (gemm-core's `scale`). */
+  scale?: boolean;
+  /** A residual laid out as C, added after the bias (gemm-core's `residual`). */
+  residual?: boolean;
   activation: ActivationName;
   relaxed: boolean;
 }
@@ -270,7 +274,9 @@ function epilogue(s: GemvSpec, old: OldMode, epi: boolean): string[] {
     const oldC = `v128.load(cr_ + <usize>((${col}) * 4))`;
     if (old === "always") e = `f32x4.add(${e}, ${oldC})`;
     if (old === "mask") e = `f32x4.add(${e}, v128.and(${oldC}, om_))`;
+    if (epi && s.scale) e = `f32x4.mul(${e}, v128.load(scale + <usize>((${col}) * 4)))`;
     if (epi && s.bias) e = `f32x4.add(${e}, v128.load(bias + <usize>((${col}) * 4)))`;
+    if (epi && s.residual) e = `f32x4.add(${e}, v128.load(rr_ + <usize>((${col}) * 4)))`;
     if (epi) e = activationSimd(s.activation, `(${e})`);
     return `v128.store(cr_ + <usize>((${col}) * 4), ${e});`;
   };
@@ -280,7 +286,9 @@ function epilogue(s: GemvSpec, old: OldMode, epi: boolean): string[] {
     const oldC = `load<f32>(cr_, ${intlit(col * 4)})`;
     if (old === "always") e = `${e} + ${oldC}`;
     if (old === "mask") e = `${e} + (ao_ ? ${oldC} : 0)`;
+    if (epi && s.scale) e = `(${e}) * load<f32>(scale, ${intlit(col * 4)})`;
     if (epi && s.bias) e = `${e} + load<f32>(bias, ${intlit(col * 4)})`;
+    if (epi && s.residual) e = `${e} + load<f32>(rr_, ${intlit(col * 4)})`;
     if (epi) e = activationScalar(s.activation, `(${e})`);
     return `store<f32>(cr_, ${e}, ${intlit(col * 4)});`;
   };
@@ -288,6 +296,7 @@ function epilogue(s: GemvSpec, old: OldMode, epi: boolean): string[] {
     `for (let i_ = 0; i_ < ${s.m}; i_++) {`,
     `  const tr_ = t_ + <usize>(i_ * ${intlit(np * 4)});`,
     `  const cr_ = c + <usize>(i_ * ${intlit(s.ldc * 4)});`,
+    ...(epi && s.residual ? [`  const rr_ = residual + <usize>(i_ * ${intlit(s.ldc * 4)});`] : []),
   ];
   if (n4 > 0) lines.push(`  for (let j_ = 0; j_ < ${intlit(n4)}; j_ += 4) ${vec("j_")}`);
   for (let col = n4; col < s.n; col++) lines.push(`  ${lane(col)}`);
@@ -302,7 +311,7 @@ function epilogue(s: GemvSpec, old: OldMode, epi: boolean): string[] {
 export function gemvSmallM(s: GemvSpec): string {
   const blocks = Math.max(1, Math.ceil(s.k / s.kc));
   const last = s.k - (blocks - 1) * s.kc;
-  const hasEpi = s.bias || s.activation !== "linear";
+  const hasEpi = s.bias || !!s.scale || !!s.residual || s.activation !== "linear";
   const lines = [`if (${s.m} <= ${intlit(SMALL_M)}) {`, `  const t_: usize = scratch;`, `  const ks_: usize = scratch + ${intlit(sumsBytes(s.n))};`];
   if (blocks === 1) {
     lines.push(`  {`, `    const pc_: i32 = 0;`, ...blockSum(s, last).map((l) => "    " + l),

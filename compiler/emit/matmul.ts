@@ -26,6 +26,10 @@ export interface MatmulSpec {
   alpha?: number;
   accumulate?: boolean;
   bias?: boolean;
+  /** act(sum·scale + bias) with a per-column scale (a folded batch normalization); needs `bias`. */
+  scale?: boolean;
+  /** act(… + bias + residual): a tensor laid out as C (ldc) added before the activation. */
+  residual?: boolean;
   activation?: ActivationName;
   relaxed?: boolean;
 }
@@ -121,24 +125,24 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
     b: { ptr: batch.length ? "bb_" : "b", ld: ldb, trans: !!spec.transB },
     c: { ptr: batch.length ? "cb_" : "c", ld: ldc },
     alpha: spec.alpha ?? 1, accumulate: !!spec.accumulate, bias: spec.bias ? "bias" : undefined,
-    activation: act, relaxed: !!spec.relaxed, bPacked: bShared,
+    scale: spec.scale ? "scale" : undefined, residual: spec.residual ? "residual" : undefined, activation: act, relaxed: !!spec.relaxed, bPacked: bShared,
   };
   const bBytes = roundUp(packedBFloats(plan) * 4, 64);
   const lines = [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch")];
   if (smallMApplies(spec)) {
     lines.push(gemvSmallM({
       m, n, k: spec.k as number, lda, ldb, ldc, kc, alpha: plan.alpha, accumulate: plan.accumulate,
-      bias: !!spec.bias, activation: act, relaxed: plan.relaxed,
+      bias: !!spec.bias, scale: !!spec.scale, residual: !!spec.residual, activation: act, relaxed: plan.relaxed,
     }));
   }
   if (bShared) lines.push(singleBlockConsts(plan), packB({ ...plan, b: { ...plan.b, ptr: "b" } }));
   lines.push(batchLoops(batch, gemmBody(plan)));
 
-  const params = kernelParams(MATMUL_LOCALS, ["a", "b", "c", ...(spec.bias ? ["bias"] : []), "scratch"], spec.m, spec.k, ...batch.map((l) => l.count));
+  const params = kernelParams(MATMUL_LOCALS, ["a", "b", "c", ...(spec.bias ? ["bias"] : []), ...(spec.scale ? ["scale"] : []), ...(spec.residual ? ["residual"] : []), "scratch"], spec.m, spec.k, ...batch.map((l) => l.count));
   const shape = `${spec.transA ? "t" : "n"}${spec.transB ? "t" : "n"} m${spec.m} n${n} k${spec.k}`;
   return {
     key: `matmul:${JSON.stringify({ ...spec, activation: act })}`,
-    label: `matmul ${shape}${batch.length ? ` batch${batch.map((l) => l.count).join("x")}` : ""}${act !== "linear" ? " " + act : ""}`,
+    label: `matmul ${shape}${batch.length ? ` batch${batch.map((l) => l.count).join("x")}` : ""}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}`,
     params,
     body: lines.join("\n"),
     needs: activationNeeds(act),

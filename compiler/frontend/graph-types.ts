@@ -11,7 +11,8 @@ import type { Schedule } from "../optimizers/schedules.js";
 export type DType = "float32" | "int32";
 
 export type ActivationName =
-  | "linear" | "relu" | "sigmoid" | "tanh" | "softmax" | "gelu" | "leaky_relu" | "elu" | "silu" | "softplus";
+  | "linear" | "relu" | "sigmoid" | "tanh" | "softmax" | "gelu" | "leaky_relu" | "elu" | "silu" | "softplus"
+  | "relu6" | "hard_sigmoid" | "hard_sigmoid_legacy" | "hard_silu" | "mish" | "selu" | "exponential" | "log_softmax";
 
 /** Every op name: the keys of the op registry (frontend/ops/index.ts). */
 export type { OpName } from "./ops/index.js";
@@ -70,6 +71,8 @@ export interface Layer {
   inputs: string[];
   attrs: Attrs;
   trainable: boolean;
+  /** The layer's name in the Keras / TF.js model it was imported from (`keras_name`), when kiln renamed it. */
+  kerasName?: string;
   /** Output shape (batch axis excluded) and dtype. */
   shape: number[];
   dtype: DType;

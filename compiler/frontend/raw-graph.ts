@@ -16,6 +16,7 @@ export interface RawLayer {
   op: OpName;
   inputs?: string[];
   trainable?: boolean;
+  keras_name?: string;
   [attr: string]: unknown;
 }
 
@@ -37,4 +38,4 @@ export interface RawGraph {
 }
 
 /** Keys every layer has that are not op attributes. */
-export const LAYER_KEYS: ReadonlySet<string> = new Set(["name", "op", "inputs", "trainable"]);
+export const LAYER_KEYS: ReadonlySet<string> = new Set(["name", "op", "inputs", "trainable", "keras_name"]);

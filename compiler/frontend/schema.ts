@@ -47,6 +47,13 @@ function layerDef(op: string): JsonSchema {
         items: ref("name"),
       },
       trainable: { title: "true or false", description: "false freezes the layer's weights.", type: "boolean", default: true },
+      keras_name: {
+        title: "a string of 1 to 1024 characters",
+        description: "The layer's name in the Keras or TensorFlow.js model it was imported from, kept when kiln's name rule made kiln import rename it. Informational only: errors and summaries show it.",
+        type: "string",
+        minLength: 1,
+        maxLength: 1024,
+      },
       ...def.attrs,
     },
     required: ["name", "op", ...(def.required ?? [])],

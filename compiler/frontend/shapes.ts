@@ -57,7 +57,9 @@ function inferLayer(raw: RawLayer, path: string, ins: string[], vals: Value[], b
     if (!checkShape(w.shape, `weight "${w.name}"`, ctx)) return undefined;
     weights.push({ name: w.name, fullName: `${raw.name}/${w.name}`, shape: w.shape, trainable: trainable && w.trainable !== false, initializer: w.initializer });
   }
-  return { name: raw.name, op: raw.op, path, inputs: [...ins], attrs, trainable, shape, dtype: "float32", weights };
+  const layer: Layer = { name: raw.name, op: raw.op, path, inputs: [...ins], attrs, trainable, shape, dtype: "float32", weights };
+  if (typeof raw.keras_name === "string") layer.kerasName = raw.keras_name;
+  return layer;
 }
 
 function context(raw: RawLayer, path: string, ins: string[], vals: Value[], bag: DiagnosticBag, axisCounting: AxisCounting): OpContext {

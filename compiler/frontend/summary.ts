@@ -8,7 +8,7 @@ import { countParams, layerParams } from "./params.js";
 
 export interface Summary {
   name: string;
-  layers: { name: string; op: string; inputs: string[]; outputShape: (number | null)[]; params: number }[];
+  layers: { name: string; kerasName?: string; op: string; inputs: string[]; outputShape: (number | null)[]; params: number }[];
   params: { total: number; trainable: number; nonTrainable: number };
   inputs: { name: string; shape: (number | null)[]; dtype: string }[];
   targets: { name: string; shape: (number | null)[]; dtype: string }[];
@@ -23,7 +23,7 @@ const batched = (shape: number[]): (number | null)[] => [null, ...shape];
 export function summarize(graph: Graph): Summary {
   const s: Summary = {
     name: graph.name,
-    layers: graph.layers.map((l) => ({ name: l.name, op: l.op, inputs: [...l.inputs], outputShape: batched(l.shape), params: layerParams(l).total })),
+    layers: graph.layers.map((l) => ({ name: l.name, ...(l.kerasName !== undefined ? { kerasName: l.kerasName } : {}), op: l.op, inputs: [...l.inputs], outputShape: batched(l.shape), params: layerParams(l).total })),
     params: countParams(graph),
     inputs: graph.inputs.map((v) => ({ name: v.name, shape: batched(v.shape), dtype: v.dtype })),
     targets: graph.targets.map((v) => ({ name: v.name, shape: batched(v.shape), dtype: v.dtype })),
@@ -49,7 +49,7 @@ function table(rows: string[][], rightAligned: number[]): string[] {
 
 export function formatSummary(graph: Graph): string {
   const s = summarize(graph);
-  const rows = [["Layer (op)", "Output Shape", "Param #"], ...s.layers.map((l) => [`${l.name} (${l.op})`, shapeText(l.outputShape), num(l.params)])];
+  const rows = [["Layer (op)", "Output Shape", "Param #"], ...s.layers.map((l) => [`${l.name} (${l.op})${l.kerasName !== undefined ? ` Keras ${JSON.stringify(l.kerasName)}` : ""}`, shapeText(l.outputShape), num(l.params)])];
   const [head, ...body] = table(rows, [2]);
   const rule = "─".repeat(Math.max(head.length, 40));
   const lines = [

@@ -4,7 +4,9 @@
  *  pruneUnusedInputs   ew/reduce inputs no expression reads are dropped (they would block fusion);
  *  dropIdentityCopies  `out = ew(in)` copies (a single gradient contribution passed along) go:
  *                      readers read the source;
- *  fuseEpilogues       matmul/conv2d + bias add + activation → one kernel with the epilogue fused;
+ *  fuseEpilogues       matmul/conv2d + bias add + residual add + activation → one kernel with
+ *                      the epilogue fused (the residual: an add of a tensor complete before
+ *                      the product, read as the product stores);
  *  fuseConvPool        conv2d (small c, direct kernel) → 2×2/2 valid max-pool: the conv stores
  *                      only each window's max (attrs.pool), when the pool is the conv output's
  *                      only reader — so only where nothing else (a pool gradient) needs it;
@@ -17,7 +19,7 @@
  * Every rewrite reads and updates a ProgramIndex, so each costs O(n log n) in the program's size.
  */
 import { X, isFull, remap, sameExpr, sameInput, substitute, type EwExpr, type EwInput, type EwUnary } from "../ir/expr.js";
-import { sameDim, type Dim, type Module, type Node, type NodeOf, type Program, type Tensor } from "../ir/ir.js";
+import { numel, sameDim, type Dim, type Module, type Node, type NodeOf, type Program, type Tensor } from "../ir/ir.js";
 import type { ActivationName } from "../frontend/graph-types.js";
 import { directConvApplies } from "../select/rules.js";
 import { ProgramIndex } from "./program-index.js";
@@ -122,6 +124,24 @@ function epilogueActivation(next: NodeOf<"ew">): (EwUnary & ActivationName) | un
   return EPILOGUE_ACTIVATIONS.has(e.op as EwUnary & ActivationName) ? (e.op as EwUnary & ActivationName) : undefined;
 }
 
+/**
+ * `y = out + r` (either order) over whole tensors of the same size: a residual add (ResNet's
+ * shortcut), whose r the epilogue can add as it stores — r's id, or undefined. Only when r is
+ * complete before the product runs: nothing writes it between the product and the add.
+ */
+function residualOf(ix: ProgramIndex, n: Node, next: NodeOf<"ew">, out: Tensor): number | undefined {
+  const e = next.attrs.exprs[0]!;
+  if (next.inputs.length !== 2 || next.attrs.exprs.length !== 1 || next.attrs.accumulate?.[0] || !next.attrs.inputs.every(isFull)) return undefined;
+  if (e.k !== "bin" || e.op !== "add" || e.a.k !== "in" || e.b.k !== "in" || e.a.i === e.b.i) return undefined;
+  const at = next.inputs.indexOf(out.id);
+  if (at < 0 || next.inputs[1 - at] === out.id) return undefined;
+  const r = ix.mod.t(next.inputs[1 - at]!), y = ix.mod.t(next.outputs[0]!);
+  if (r.dtype !== "f32" || r.batched !== out.batched || numel(r.shape) !== numel(out.shape) || numel(y.shape) !== numel(out.shape)) return undefined;
+  const rs = ix.storageOf(r.id);
+  if (rs === ix.storageOf(y.id) || rs === ix.storageOf(out.id) || ix.writtenBetween(rs, ix.at(n), ix.at(next))) return undefined;
+  return r.id;
+}
+
 export function fuseEpilogues(mod: Module): void {
   eachProgram(mod, (n) => n.op === "matmul" || n.op === "conv2d", (ix, prog) => {
     for (const n of prog.nodes) {
@@ -131,12 +151,23 @@ export function fuseEpilogues(mod: Module): void {
       const cols = n.op === "matmul" ? n.attrs.n : n.attrs.f;
       let out = mod.t(n.outputs[0]!);
       let next = ix.soleReader(out);
-      if (isEw(next) && privateTo(ix, out, next) && isBiasAdd(next, out, cols)) {
+      // A folded batch normalization (fold-batch-norm.ts) already gave the node its bias.
+      if (!n.attrs.bias && isEw(next) && privateTo(ix, out, next) && isBiasAdd(next, out, cols)) {
         // The bias becomes the node's third input, so liveness and printing see it.
         n.attrs = { ...n.attrs, bias: true };
         ix.setInputs(n, [...n.inputs, next.inputs[1]!]);
         ix.remove(next);
         ix.setOutputs(n, [next.outputs[0]!]);
+        out = mod.t(n.outputs[0]!);
+        next = ix.soleReader(out);
+      }
+      const residual = isEw(next) && privateTo(ix, out, next) ? residualOf(ix, n, next, out) : undefined;
+      if (residual !== undefined) {
+        // The other addend becomes the node's last input: the epilogue adds it before the activation.
+        n.attrs = { ...n.attrs, residual: true };
+        ix.setInputs(n, [...n.inputs, residual]);
+        ix.remove(next!);
+        ix.setOutputs(n, [next!.outputs[0]!]);
         out = mod.t(n.outputs[0]!);
         next = ix.soleReader(out);
       }
@@ -163,7 +194,7 @@ function isMaxPool2x2(p: Node | undefined): p is NodeOf<"pool2d"> {
 export function fuseConvPool(mod: Module): void {
   eachProgram(mod, (n) => n.op === "conv2d", (ix, prog) => {
     for (const n of prog.nodes) {
-      if (n.op !== "conv2d" || n.attrs.accumulate || n.attrs.pool || !directConvApplies(n.attrs)) continue;
+      if (n.op !== "conv2d" || n.attrs.accumulate || n.attrs.pool || n.attrs.residual || !directConvApplies(n.attrs)) continue;
       const out = mod.t(n.outputs[0]!);
       const pool = ix.soleReader(out);
       if (!isMaxPool2x2(pool) || !privateTo(ix, out, pool)) continue;

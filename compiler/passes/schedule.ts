@@ -11,6 +11,7 @@
  */
 import { X } from "../ir/expr.js";
 import { numel, type Module, type Node, type Program } from "../ir/ir.js";
+import { primOf } from "../prims/index.js";
 
 /**
  * Examples per chunk of a filter gradient. Fixed, not derived from maxBatch or the thread count,
@@ -56,11 +57,11 @@ export function chunkFilterGradients(mod: Module, maxBatch: number): void {
   for (const prog of mod.programs) {
     const splits: Split[] = [];
     for (const n of prog.nodes) {
-      if ((n.op !== "conv2d_grad_filter" && n.op !== "depthwise_conv2d_grad_filter") || n.attrs.chunk) continue;
+      if (!primOf(n.op).chunkedOverBatch || (n.attrs as { chunk?: number }).chunk) continue;
       const q = numel(mod.t(n.outputs[0]!).shape);
       const partials = mod.tensor({ shape: [chunks, q], batched: false, dtype: "f32", kind: "activation", layer: n.layer });
       const early = { ...n, outputs: [partials.id], attrs: { ...n.attrs, accumulate: false, chunk } } as Node;
-      const late = mod.node(detached(prog), "chunk_sum", [partials], n.outputs.map((o) => mod.t(o)), { n: q, chunk, accumulate: !!n.attrs.accumulate }, n.layer);
+      const late = mod.node(detached(prog), "chunk_sum", [partials], n.outputs.map((o) => mod.t(o)), { n: q, chunk, accumulate: !!(n.attrs as { accumulate?: boolean }).accumulate }, n.layer);
       splits.push({ node: n, early, late });
     }
     reschedule(mod, prog, splits);

@@ -36,7 +36,7 @@ export function splitOf(mod: Module, node: Node, parts: number): Split {
 export function splitAlignment(prog: Program): number {
   const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
   return prog.nodes.reduce((align, n) => {
-    const chunk: number = n.op === "conv2d_grad_filter" || n.op === "depthwise_conv2d_grad_filter" ? n.attrs.chunk ?? 1 : 1;
+    const chunk: number = primOf(n.op).chunkedOverBatch ? (n.attrs as { chunk?: number }).chunk ?? 1 : 1;
     return (align / gcd(align, chunk)) * chunk;
   }, 1);
 }

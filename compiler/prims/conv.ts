@@ -26,6 +26,10 @@ export interface Conv2dAttrs extends ConvGeometry {
   accumulate?: boolean;
   /** Fused by fuse.ts: the bias is the third input; then the activation. */
   bias?: boolean;
+  /** Set by fold-batch-norm (predict, evaluate): act(conv·scale + bias), the per-filter scale the fourth input. */
+  scale?: boolean;
+  /** Fused by fuse.ts: a tensor shaped as the output added before the activation (a residual add), the last input. */
+  residual?: boolean;
   activation?: ActivationName;
   /** Fused by fuse.ts (direct kernel, not in train_step): a max-pool over tiling windows of the output. */
   pool?: { ph: number; pw: number; poh: number; pow: number };
@@ -68,7 +72,7 @@ export const conv2d: PrimDef<"conv2d"> = {
   grad,
   select(node, ctx, $) {
     const a = node.attrs;
-    const spec = { ...a, bias: !!a.bias, relaxed: ctx.relaxed };
+    const spec = { ...a, bias: !!a.bias, scale: !!a.scale, residual: !!a.residual, relaxed: ctx.relaxed };
     // c ≤ 4: the direct kernel (1.1–3.5× the im2col GEMM measured; conv1 of the seed CNN ~2×).
     // A fused max-pool (fuse.ts) exists only for shapes the direct kernel takes. Otherwise
     // Winograd F(2×2,3×3) or F(4×4,3×3) for 3×3 stride-1 convs: 2.25× or 4× fewer products
@@ -84,6 +88,8 @@ export const conv2d: PrimDef<"conv2d"> = {
     const def = direct ? emitConv2dDirect(spec) : winogradPays(spec) ? emitConv2dWinograd(spec, tile) : emitConv2d(spec);
     const args: Record<string, string> = { x: $.ptr($.in(0)), w: $.ptr($.in(1)), y: $.ptr($.out(0)), scratch: $.scratch, n: $.batch };
     if (a.bias) args.bias = $.ptr($.in(2));
+    if (a.scale) args.scale = $.ptr($.in(3));
+    if (a.residual) args.residual = $.ptr($.in(node.inputs.length - 1));
     return { def, args };
   },
   threads: { batch: (_n, outsBatched) => outsBatched },
@@ -115,6 +121,7 @@ export const conv2d_grad_input: PrimDef<"conv2d_grad_input"> = {
 };
 
 export const conv2d_grad_filter: PrimDef<"conv2d_grad_filter"> = {
+  chunkedOverBatch: true,
   grad: { none: SECOND_ORDER },
   select(node, ctx, $) {
     const { chunk, ...attrs } = node.attrs;

@@ -47,6 +47,7 @@ export const depthwise_conv2d_grad_input: PrimDef<"depthwise_conv2d_grad_input">
 };
 
 export const depthwise_conv2d_grad_filter: PrimDef<"depthwise_conv2d_grad_filter"> = {
+  chunkedOverBatch: true,
   grad: { none: SECOND_ORDER },
   select(node, ctx, $) {
     const { chunk, ...spec } = node.attrs;

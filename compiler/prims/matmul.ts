@@ -25,6 +25,10 @@ export interface MatmulAttrs {
   accumulate?: boolean;
   /** Fused by fuse.ts: the bias is the third input; then the activation. */
   bias?: boolean;
+  /** Set by fold-batch-norm (predict, evaluate): act(sum·scale + bias), the per-column scale the fourth input. */
+  scale?: boolean;
+  /** Fused by fuse.ts: a tensor shaped as the output added before the activation (a residual add), the last input. */
+  residual?: boolean;
   activation?: ActivationName;
 }
 
@@ -92,7 +96,7 @@ const grad: GradRule<"matmul"> = (node, ctx) => {
 /** Column parts of C = op(A)·op(B): each part is the same product over a slice of C's columns. */
 function matmulParts(node: NodeOf<"matmul">, parts: number): NodeOf<"matmul">[] | undefined {
   const a = node.attrs;
-  if (a.n < 8 * parts || a.bias) return undefined;
+  if (a.n < 8 * parts || a.bias || a.residual) return undefined;
   const { lda, ldb, ldc } = leadingDims(a);
   return columnParts(a.n, parts, 8).map(([c0, cn]) => ({
     ...node,
@@ -111,10 +115,12 @@ export const matmul: PrimDef<"matmul"> = {
     const def = emitMatmul({
       m: $.dim(a.m), n: a.n, k: $.dim(a.k), transA: a.transA, transB: a.transB, lda: a.lda, ldb: a.ldb, ldc: a.ldc,
       batch: a.batch?.map((l) => ({ ...l, count: $.dim(l.count) })), alpha: a.alpha, accumulate: a.accumulate,
-      bias: !!a.bias, activation: a.activation, relaxed: ctx.relaxed,
+      bias: !!a.bias, scale: !!a.scale, residual: !!a.residual, activation: a.activation, relaxed: ctx.relaxed,
     });
     const args: Record<string, string> = { a: $.ptr($.in(0), a.offA), b: $.ptr($.in(1), a.offB), c: $.ptr($.out(0), a.offC), scratch: $.scratch };
     if (a.bias) args.bias = $.ptr($.in(2));
+    if (a.scale) args.scale = $.ptr($.in(3));
+    if (a.residual) args.residual = $.ptr($.in(node.inputs.length - 1));
     return { def, args };
   },
   threads: {

@@ -133,6 +133,12 @@ export interface PrimDef<K extends PrimOp> {
   threads: ThreadRule<K>;
   /** Inputs the kernel updates in place besides its outputs (indices into `inputs`). */
   writesInputs?: readonly number[];
+  /**
+   * A sum over the batch into an unbatched output (a filter gradient) that the
+   * chunk-filter-gradients pass splits into one partial per chunk of examples plus their sum in
+   * chunk order (attrs gain `chunk`), so threads can share it by examples with the same bits.
+   */
+  chunkedOverBatch?: true;
 }
 
 /** Per-example along the batch dimension `d` (a runtime Dim). */

@@ -7,6 +7,11 @@ export interface OpCase {
   graph: any;
 }
 
+import { ACTIVATION_CASES } from "./cases-activations.js";
+import { NORMALIZATION_CASES } from "./cases-normalization.js";
+import { MERGE_CASES } from "./cases-merge.js";
+import { NOISE_CASES } from "./cases-noise.js";
+
 const g = (name: string, inputs: any[], layers: any[], extra: object = {}) => ({
   format: "kiln.graph/v2", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
 });
@@ -30,6 +35,31 @@ export const CASES: OpCase[] = [
   { name: "conv2d c=1 relu -> max_pooling2d (fused in predict)", graph: g("t", [x([9, 8, 1])], [{ name: "c", op: "conv2d", filters: 6, kernel_size: 3, activation: "relu" }, { name: "p", op: "max_pooling2d", pool_size: 2 }]) },
   { name: "conv2d same c=3 f=10 -> max_pooling2d (fused in predict)", graph: g("t", [x([7, 7, 3])], [{ name: "c", op: "conv2d", filters: 10, kernel_size: 3, padding: "same", activation: "relu" }, { name: "p", op: "max_pooling2d", pool_size: 2 }]) },
   { name: "conv2d c=2 linear no bias stride 2 -> max_pooling2d (fused in predict)", graph: g("t", [x([11, 10, 2])], [{ name: "c", op: "conv2d", filters: 5, kernel_size: 3, strides: 2, use_bias: false }, { name: "p", op: "max_pooling2d", pool_size: 2 }]) },
+  // Residual adds fused into the product's epilogue (fuse.ts residualOf): conv → add(shortcut) → relu
+  // with the shortcut computed before (direct, Winograd and 1×1 kernels); a shortcut conv computed
+  // after the main one (the add fuses into the later conv, im2col, whose addend is ready); dense.
+  { name: "conv2d residual add -> relu (direct, Winograd; fused)", graph: g("t", [x([6, 6, 3])], [
+    { name: "c0", op: "conv2d", filters: 8, kernel_size: 3, padding: "same", activation: "relu" },
+    { name: "c1", op: "conv2d", filters: 8, kernel_size: 3, padding: "same" },
+    { name: "s", op: "add", inputs: ["c1", "c0"] },
+    { name: "a", op: "activation", activation: "relu", inputs: ["s"] },
+    { name: "c2", op: "conv2d", filters: 8, kernel_size: 1, inputs: ["a"] },
+    { name: "s2", op: "add", inputs: ["a", "c2"] },
+  ]) },
+  { name: "conv2d stride 2 residual, shortcut after the conv (im2col)", graph: g("t", [x([7, 7, 6])], [
+    { name: "c1", op: "conv2d", filters: 6, kernel_size: 3, strides: 2, padding: "same", inputs: ["x"] },
+    { name: "sc", op: "conv2d", filters: 6, kernel_size: 1, strides: 2, inputs: ["x"] },
+    { name: "s", op: "add", inputs: ["c1", "sc"] },
+  ]) },
+  { name: "conv2d c=3 + its input (direct, 3 of 4 lanes, residual)", graph: g("t", [x([5, 6, 3])], [
+    { name: "c", op: "conv2d", filters: 3, kernel_size: 3, padding: "same" },
+    { name: "s", op: "add", inputs: ["x", "c"] },
+  ]) },
+  { name: "dense residual add -> tanh", graph: g("t", [x([2, 5])], [
+    { name: "d", op: "dense", units: 5 },
+    { name: "s", op: "add", inputs: ["x", "d"] },
+    { name: "a", op: "activation", activation: "tanh" },
+  ]) },
   // c = 5, m = 1: the channel sweep's SIMD vector and its scalar tail
   { name: "depthwise_conv2d 3x3 same relu", graph: g("t", [x([6, 6, 5])], [{ name: "c", op: "depthwise_conv2d", kernel_size: 3, padding: "same", activation: "relu" }]) },
   { name: "depthwise_conv2d depth_multiplier 2, [3,2] stride 2 valid, no bias", graph: g("t", [x([7, 6, 3])], [{ name: "c", op: "depthwise_conv2d", kernel_size: [3, 2], strides: 2, depth_multiplier: 2, use_bias: false }]) },
@@ -140,4 +170,8 @@ export const CASES: OpCase[] = [
   { name: "permute [3, 1, 2] of [2, 3, 4]", graph: g("t", [x([2, 3, 4])], [{ name: "p", op: "permute", dims: [3, 1, 2] }]) },
   { name: "time_distributed dense relu", graph: g("t", [x([4, 5])], [{ name: "td", op: "time_distributed", layer: { op: "dense", units: 3, activation: "relu" } }]) },
   { name: "time_distributed named dense on [T, 2, d], no bias", graph: g("t", [x([3, 2, 4])], [{ name: "td", op: "time_distributed", layer: { op: "dense", name: "proj", units: 6, use_bias: false } }]) },
+  ...ACTIVATION_CASES,
+  ...NORMALIZATION_CASES,
+  ...MERGE_CASES,
+  ...NOISE_CASES,
 ];

@@ -15,7 +15,7 @@
 import { describe, expect, it } from "vitest";
 import { CASES } from "./cases.js";
 import { build, randomFeeds, randomizeWeights, rng } from "./harness.js";
-import { withTraining } from "./training-graph.js";
+import { deterministicTraining, withTraining } from "./training-graph.js";
 
 const BATCH = 3;
 /**
@@ -30,8 +30,8 @@ const ulp = (x: number) => (x === 0 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(Mat
 const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
 
 describe("compiled gradients vs finite differences of the compiled loss", () => {
-  // Dropout draws new masks every step, so its loss is not one function of the weights.
-  for (const c of CASES.filter((c) => !/dropout/.test(c.name))) {
+  // Dropout and the noise layers draw anew every step, so their loss is not one function of the weights.
+  for (const c of CASES.filter(deterministicTraining)) {
     it(c.name, async () => {
       const { model } = await build(withTraining(c.graph), { maxBatch: BATCH, debug: false });
       const w0 = randomizeWeights(model, 5, 0.5);

@@ -6,12 +6,19 @@
 import { checkGraph } from "../../compiler/frontend/index.js";
 import { CASES, type OpCase } from "./cases.js";
 
+/** Ops that draw new random masks or noise in every training step. */
+export const RANDOM_IN_TRAINING: ReadonlySet<string> = new Set(["dropout", "spatial_dropout1d", "spatial_dropout2d", "gaussian_noise", "gaussian_dropout"]);
+
+/** Is a case's training step one function of its weights (no layer that draws random masks or noise)? */
+export const deterministicTraining = (c: OpCase): boolean => !c.graph.layers.some((l: { op: string }) => RANDOM_IN_TRAINING.has(l.op));
+
 /**
- * The cases whose gradients are compared against the float64 reference. Dropout's training-mode
- * mask is random (the reference needs the module's masks), so its cases are left out here:
- * test/training/dropout.test.ts recomputes the masks and compares loss and gradients there.
+ * The cases whose gradients are compared against the float64 reference. Masks and noise in
+ * training steps are random (the reference needs the module's), so those cases are left out here:
+ * test/training/dropout.test.ts and noise-layers.test.ts recompute them and compare loss and
+ * gradients there.
  */
-export const GRADIENT_CASES: OpCase[] = CASES.filter((c) => !/dropout/.test(c.name));
+export const GRADIENT_CASES: OpCase[] = CASES.filter(deterministicTraining);
 
 /**
  * Puts a trainable dense layer (same width) in front of every float input, so that the weight

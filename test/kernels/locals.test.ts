@@ -14,7 +14,7 @@ import { COPY_LOCALS, emitCopy, emitFill } from "../../compiler/emit/copy.js";
 import { emitGather, emitScatterAdd, GATHER_LOCALS } from "../../compiler/emit/gather.js";
 import { emitMatmul, MATMUL_LOCALS } from "../../compiler/emit/matmul.js";
 import { emitLoss, emitLossEval, LOSS_LOCALS } from "../../compiler/emit/loss.js";
-import { DROPOUT_LOCALS, emitDropoutMask } from "../../compiler/emit/dropout.js";
+import { DROPOUT_LOCALS, emitDropoutMask, emitRandomNormal, RANDOM_NORMAL_LOCALS } from "../../compiler/emit/dropout.js";
 import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate, OPTIMIZER_LOCALS } from "../../compiler/emit/optimizer.js";
 import { emitPool2d, emitPool2dGrad, POOL_LOCALS } from "../../compiler/emit/pool.js";
 import {
@@ -68,6 +68,7 @@ const CASES: [Locals, () => KernelDef[]][] = [
         fusedSoftmax: !fromLogits && type.endsWith("categorical_crossentropy") })))),
   ],
   [DROPOUT_LOCALS, () => [emitDropoutMask({ n: "rt0", rate: 0.5, stream: 3 })]],
+  [RANDOM_NORMAL_LOCALS, () => [emitRandomNormal({ n: "rt0", mean: 1, stddev: 0.5, stream: 3 })]],
   [OPTIMIZER_LOCALS, () => [
     ...(["sgd", "adam", "adamw", "rmsprop"] as const).map((type) => emitUpdate({ type, n: 9, learning_rate: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.1 })),
     emitStepScalars({ type: "adam", learning_rate: 0.1, global_clipnorm: 1 }), emitSumSquares({ n: 9 }), emitClipScale({ clipnorm: 1 }),

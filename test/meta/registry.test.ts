@@ -24,6 +24,10 @@ import { TFJS_CASES } from "../reference/tfjs-cases.js";
 /** Ops without a case in the compiled gradient test, and where their training step is tested instead. */
 const NO_GRADIENT_CASE: Partial<Record<OpName, string>> = {
   dropout: "a random mask in training steps: test/training/dropout.test.ts recomputes it and compares loss and gradients",
+  spatial_dropout1d: "a random channel mask in training steps: test/training/noise-layers.test.ts recomputes it and compares loss and gradients",
+  spatial_dropout2d: "a random channel mask in training steps: test/training/noise-layers.test.ts recomputes it and compares loss and gradients",
+  gaussian_noise: "random noise in training steps: test/training/noise-layers.test.ts recomputes it and compares loss and gradients",
+  gaussian_dropout: "random noise in training steps: test/training/noise-layers.test.ts recomputes it and compares loss and gradients",
 };
 
 const opsOf = (cases: OpCase[]): Set<string> => new Set(cases.flatMap((c) => c.graph.layers.map((l: { op: string }) => l.op)));

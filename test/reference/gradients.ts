@@ -10,6 +10,8 @@ import { backward } from "./tensor.js";
 
 export interface GradientOptions {
   dropoutMasks?: Record<string, Float64Array>;
+  /** Gaussian noise and gaussian dropout factors, by layer name (see RunOptions). */
+  noise?: Record<string, Float64Array>;
   /** Also return d loss / d (float) graph input. */
   inputGrads?: boolean;
   /** Forward mode; defaults to training (the mode of a train step). */
@@ -35,7 +37,7 @@ export function referenceGradients(
 ): GradientResult {
   const spec = graph.training?.loss;
   if (!spec) throw new Error("graph has no training.loss");
-  const runOpts: RunOptions = { training: opts.training ?? true, dropoutMasks: opts.dropoutMasks, inputGrads: opts.inputGrads };
+  const runOpts: RunOptions = { training: opts.training ?? true, dropoutMasks: opts.dropoutMasks, noise: opts.noise, inputGrads: opts.inputGrads };
   const run = runReference(graph, weights, inputs, batch, runOpts);
   const out = run.values[spec.output];
   if (!out) throw new Error(`loss output "${spec.output}" is not a layer`);

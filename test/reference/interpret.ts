@@ -6,7 +6,10 @@
  * first). Weights are keyed `<layer>/<weight>` in the spec's Keras layouts.
  */
 
+import { ACTIVATION_LAYERS } from "./activation-layers.js";
 import { ATTENTION_LAYERS } from "./attention.js";
+import { MERGE_EXTRA_LAYERS } from "./merge-extra.js";
+import { NOISE_LAYERS } from "./noise.js";
 import { RawLayer } from "./attrs.js";
 import { BASIC_LAYERS, LayerContext, LayerFn } from "./layers.js";
 import { RECURRENT_LAYERS } from "./recurrent.js";
@@ -36,6 +39,11 @@ export interface RunOptions {
   training: boolean;
   /** Keep-masks (0 or 1 per element of the layer's output, batch included), by dropout layer name. */
   dropoutMasks?: Record<string, Float64Array>;
+  /**
+   * Per element of the layer's output, batch included, by layer name, when training: the added
+   * noise of a gaussian_noise layer, the factor of a gaussian_dropout layer.
+   */
+  noise?: Record<string, Float64Array>;
   /** Make float graph inputs tape leaves so their gradients can be read. */
   inputGrads?: boolean;
 }
@@ -53,7 +61,9 @@ export interface RunResult {
   state: Record<string, Float64Array>;
 }
 
-export const REF_LAYERS: Record<string, LayerFn> = { ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...SHAPE_LAYERS };
+export const REF_LAYERS: Record<string, LayerFn> = {
+  ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...SHAPE_LAYERS, ...ACTIVATION_LAYERS, ...MERGE_EXTRA_LAYERS, ...NOISE_LAYERS,
+};
 
 const NOT_TRAINABLE = new Set(["moving_mean", "moving_variance"]);
 
@@ -125,6 +135,7 @@ function runLayer(
     // A frozen batch_normalization runs in inference mode, as in Keras.
     training: opts.training && (trainable || layer.op !== "batch_normalization"),
     dropoutMask: opts.dropoutMasks?.[layer.name],
+    noise: opts.noise?.[layer.name],
     weight: (name, shape) => {
       const full = `${layer.name}/${name}`;
       const seen = res.weights[full];

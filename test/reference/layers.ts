@@ -9,7 +9,7 @@ import { activate } from "./activations.js";
 import { RawLayer, bool, exampleAxis, fail, int, num, pair, str } from "./attrs.js";
 import { Window2d, avgPool2d, conv2d, conv2dTranspose, gather, maxPool2d } from "./nn-ops.js";
 import {
-  Tensor, add, affine, broadcastTo, concat, div, matmul, maximum, mean, minimum, mul, permute,
+  Tensor, add, affine, broadcastShapes, broadcastTo, concat, div, matmul, maximum, mean, minimum, mul, permute,
   reduceMax, reshape, sizeOf, slice, softmax, sqrt, square, sub, tensor,
 } from "./tensor.js";
 
@@ -23,6 +23,8 @@ export interface LayerContext {
   training: boolean;
   /** This layer's dropout keep-mask (0 or 1 per element), when training. */
   dropoutMask?: Float64Array;
+  /** This layer's noise (gaussian_noise: added; gaussian_dropout: the factor), per element, when training. */
+  noise?: Float64Array;
   /** Records updated non-trainable state (moving statistics) by short weight name. */
   setState(name: string, data: Float64Array): void;
 }
@@ -216,24 +218,28 @@ function onAxisLast(x: Tensor, axis: number, fn: (x2: Tensor) => Tensor): Tensor
   return axis === r - 1 ? y : permute(y, inv);
 }
 
+/** gamma·y + beta with each factor left out when the layer has no such weight (Keras `scale` / `center` false). */
+function scaleShift(ctx: LayerContext, y: Tensor, c: number): Tensor {
+  const scaled = bool(ctx.layer, "scale", true) ? mul(y, ctx.weight("gamma", [c])) : y;
+  return bool(ctx.layer, "center", true) ? add(scaled, ctx.weight("beta", [c])) : scaled;
+}
+
 function batchNormalization(ctx: LayerContext): Tensor {
   const x = single(ctx);
   const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
   const eps = num(ctx.layer, "epsilon", 0.001);
   const momentum = num(ctx.layer, "momentum", 0.99);
   const c = x.shape[axis];
-  const gamma = ctx.weight("gamma", [c]);
-  const beta = ctx.weight("beta", [c]);
   const movingMean = ctx.weight("moving_mean", [c]);
   const movingVar = ctx.weight("moving_variance", [c]);
   return onAxisLast(x, axis, (x2) => {
-    if (!ctx.training) return add(mul(div(sub(x2, movingMean), sqrt(affine(movingVar, 1, eps))), gamma), beta);
+    if (!ctx.training) return scaleShift(ctx, div(sub(x2, movingMean), sqrt(affine(movingVar, 1, eps))), c);
     const mu = mean(x2, [0]);
     const centered = sub(x2, mu);
     const variance = mean(square(centered), [0]); // biased: divides by N
     ctx.setState("moving_mean", blend(movingMean.data, mu.data, momentum));
     ctx.setState("moving_variance", blend(movingVar.data, variance.data, momentum));
-    return add(mul(div(centered, sqrt(affine(variance, 1, eps))), gamma), beta);
+    return scaleShift(ctx, div(centered, sqrt(affine(variance, 1, eps))), c);
   });
 }
 
@@ -246,13 +252,33 @@ function layerNormalization(ctx: LayerContext): Tensor {
   const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
   const eps = num(ctx.layer, "epsilon", 0.001);
   const c = x.shape[axis];
-  const gamma = ctx.weight("gamma", [c]);
-  const beta = ctx.weight("beta", [c]);
   return onAxisLast(x, axis, (x2) => {
     const centered = sub(x2, mean(x2, [1], true));
     const variance = mean(square(centered), [1], true);
-    return add(mul(div(centered, sqrt(affine(variance, 1, eps))), gamma), beta);
+    return scaleShift(ctx, div(centered, sqrt(affine(variance, 1, eps))), c);
   });
+}
+
+/**
+ * Keras 3 GroupNormalization, channels last: x as [B, positions, G, C/G]; mean and biased variance
+ * per (example, group) over the positions and the group's channels; then gamma, beta per channel.
+ */
+function groupNormalization(ctx: LayerContext): Tensor {
+  const x = single(ctx);
+  const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
+  if (axis !== x.shape.length - 1) fail(ctx.layer, "group normalization over a channel axis other than the last");
+  const eps = num(ctx.layer, "epsilon", 0.001);
+  const c = x.shape[axis];
+  let groups = int(ctx.layer, "groups", 32);
+  if (groups === -1) groups = c;
+  if (groups < 1 || c % groups !== 0) fail(ctx.layer, `groups ${groups} does not divide ${c} channels`);
+  const batch = x.shape[0];
+  const grouped = reshape(x, [batch, x.size / (batch * c), groups, c / groups]);
+  const mu = mean(grouped, [1, 3], true);
+  const centered = sub(grouped, mu);
+  const variance = mean(square(centered), [1, 3], true);
+  const y = reshape(div(centered, sqrt(affine(variance, 1, eps))), x.shape);
+  return scaleShift(ctx, y, c);
 }
 
 // ---------------------------------------------------------------- embeddings
@@ -281,16 +307,27 @@ function positionEmbedding(ctx: LayerContext): Tensor {
 
 // ---------------------------------------------------------------- merges
 
-function sameShapes(ctx: LayerContext, min: number, max = Infinity): Tensor[] {
+/**
+ * The merge inputs as Keras 3 feeds its merge function: a lower-rank input gets axes of size 1
+ * inserted after the batch axis until the ranks agree (expand_dims at axis 1); the tape's
+ * elementwise ops then broadcast (numpy rules), and their backward passes sum over the repeats.
+ */
+function mergeInputs(ctx: LayerContext, min: number, max = Infinity): Tensor[] {
   const xs = ctx.inputs;
   if (xs.length < min || xs.length > max) fail(ctx.layer, `takes ${max === min ? min : `${min} or more`} inputs, got ${xs.length}`);
-  for (const t of xs) {
-    if (t.shape.join() !== xs[0].shape.join()) fail(ctx.layer, `input shapes differ: [${xs[0].shape.slice(1)}] vs [${t.shape.slice(1)}]`);
-  }
-  return xs;
+  const rank = Math.max(...xs.map((t) => t.shape.length));
+  const ranked = xs.map((t) => (t.shape.length === rank ? t : reshape(t, [t.shape[0], ...new Array<number>(rank - t.shape.length).fill(1), ...t.shape.slice(1)])));
+  ranked.reduce((shape, t) => {
+    try {
+      return broadcastShapes(shape, t.shape);
+    } catch {
+      return fail(ctx.layer, `input shapes do not broadcast: [${shape.slice(1)}] vs [${t.shape.slice(1)}]`);
+    }
+  }, ranked[0].shape);
+  return ranked;
 }
 
-const fold = (f: (a: Tensor, b: Tensor) => Tensor) => (ctx: LayerContext) => sameShapes(ctx, 2).reduce((a, b) => f(a, b));
+const fold = (f: (a: Tensor, b: Tensor) => Tensor) => (ctx: LayerContext) => mergeInputs(ctx, 2).reduce((a, b) => f(a, b));
 
 function concatenate(ctx: LayerContext): Tensor {
   const xs = ctx.inputs;
@@ -329,15 +366,16 @@ export const BASIC_LAYERS: Record<string, LayerFn> = {
   dropout,
   batch_normalization: batchNormalization,
   layer_normalization: layerNormalization,
+  group_normalization: groupNormalization,
   embedding,
   position_embedding: positionEmbedding,
   add: fold(add),
   multiply: fold(mul),
   maximum: fold(maximum),
   minimum: fold(minimum),
-  average: (ctx) => affine(sameShapes(ctx, 2).reduce((a, b) => add(a, b)), 1 / ctx.inputs.length),
+  average: (ctx) => affine(mergeInputs(ctx, 2).reduce((a, b) => add(a, b)), 1 / ctx.inputs.length),
   subtract: (ctx) => {
-    const [a, b] = sameShapes(ctx, 2, 2);
+    const [a, b] = mergeInputs(ctx, 2, 2);
     return sub(a, b);
   },
   concatenate,

@@ -116,7 +116,8 @@ function topoSort(root: Tensor): Tensor[] {
 
 // ---------------------------------------------------------------- elementwise, unary
 
-function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, y: number) => number): Tensor {
+/** An elementwise function f with derivative df(x, f(x)) as a tape op. */
+export function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, y: number) => number): Tensor {
   const xd = x.data;
   const y = new Float64Array(xd.length);
   for (let i = 0; i < y.length; i++) y[i] = f(xd[i]);

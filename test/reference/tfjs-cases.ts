@@ -16,6 +16,10 @@ import * as tf from "@tensorflow/tfjs";
 // exact version @tensorflow/tfjs depends on. Its `_queryDense`… getters are public for tests.
 import { MultiHeadAttention } from "@tensorflow/tfjs-layers/dist/layers/nlp/multihead_attention.js";
 import type { OpName } from "../../compiler/frontend/graph-types.js";
+import { ACTIVATION_CASES } from "./tfjs-cases-activations.js";
+import { NORMALIZATION_CASES } from "./tfjs-cases-normalization.js";
+import { MERGE_CASES } from "./tfjs-cases-merge.js";
+import { NOISE_CASES } from "./tfjs-cases-noise.js";
 
 /** What a case needs of a TF.js layer (tf.layers.Layer has it; compositions of tf ops implement it). */
 export interface TfLayer {
@@ -56,7 +60,15 @@ export interface TfjsCase {
   weightGradients?: boolean;
   /** Relative error bound (default 1e-4). */
   tolerance?: number;
+  /**
+   * The TF.js computation gradients-tfjs.test.ts differentiates instead of tfLayer, where TF.js
+   * cannot differentiate that layer (no gradient for Greater; batchNorm without gamma or beta;
+   * maximum/minimum of broadcast inputs); the case's definition says which.
+   */
+  tfGrad?: () => TfLayer;
 }
+
+
 
 type Weights = [string, number[]][];
 
@@ -718,4 +730,8 @@ export const TFJS_CASES: TfjsCase[] = [
   causalConv1d(3, 1, 2),
   ...POOL1D.flatMap((p) => [pooling1d("max", p), pooling1d("average", p)]),
   ...MOVEMENT,
+  ...ACTIVATION_CASES,
+  ...NORMALIZATION_CASES,
+  ...MERGE_CASES,
+  ...NOISE_CASES,
 ];

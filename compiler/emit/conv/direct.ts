@@ -108,9 +108,11 @@ function directChunk(c: DirectCtx, P: number, V: number, fo: string, immBase: nu
  * pmax(x + 0, 0): the same values as max(x, 0) (x + 0 turns −0 into +0, pmax keeps a NaN x) in 2
  * instructions instead of the ~8 that V8 emits for f32x4.max's NaN and ±0 rules.
  */
-function epilogue(c: DirectCtx, i: number, v: number, bo: number): string {
+function epilogue(c: DirectCtx, i: number, v: number, bo: number, lanes = 4): string {
   let e = `a${i}${v}_`;
+  if (c.s.scale) e = `f32x4.mul(${e}, v128.load(sq_, ${intlit(bo)}))`;
   if (c.s.bias) e = `f32x4.add(${e}, v128.load(bq_, ${intlit(bo)}))`;
+  if (c.s.residual) e = `f32x4.add(${e}, ${loadLanes("rq_", bo, lanes)})`;
   if (c.act === "relu") return `f32x4.pmax(f32x4.add(${e}, f32x4.splat(0)), f32x4.splat(0))`;
   return activationSimd(c.act, `(${e})`);
 }
@@ -134,11 +136,11 @@ function storeLanes(ptr: string, imm: number, e: string, lanes: number): string 
 
 /** Plain store: each pixel's V vectors to its y row (yp{i}_) at the chunk's byte offset. */
 function storePixels(c: DirectCtx, P: number, V: number, fo: string, immBase: number, lanes: number[]): string {
-  const lines = [`const bq_: usize = bp_ + <usize>(${fo});`];
+  const lines = [`const bq_: usize = bp_ + <usize>(${fo});`, ...(c.s.scale ? [`const sq_: usize = sp_ + <usize>(${fo});`] : [])];
   for (let i = 0; i < P; i++) {
-    lines.push(`{`, `  const yq_: usize = yp${i}_ + <usize>(${fo});`);
+    lines.push(`{`, `  const yq_: usize = yp${i}_ + <usize>(${fo});`, ...(c.s.residual ? [`  const rq_: usize = residual + (yq_ - y);`] : []));
     for (let v = 0; v < V; v++) {
-      lines.push(storeLanes("yq_", immBase + v * 16, epilogue(c, i, v, immBase + v * 16), lanes[v]!).replace(/^/gm, "  "));
+      lines.push(storeLanes("yq_", immBase + v * 16, epilogue(c, i, v, immBase + v * 16, lanes[v]!), lanes[v]!).replace(/^/gm, "  "));
     }
     lines.push(`}`);
   }
@@ -159,7 +161,7 @@ function loadLanes(ptr: string, imm: number, lanes: number): string {
  * starts the fold; later rows continue from the partial max stored at yp_ (the pooled pixel).
  */
 function storePooled(c: DirectCtx, P: number, V: number, fo: string, immBase: number, lanes: number[]): string {
-  const lines = [`const bq_: usize = bp_ + <usize>(${fo});`, `const yq_: usize = yp_ + <usize>(${fo});`];
+  const lines = [`const bq_: usize = bp_ + <usize>(${fo});`, ...(c.s.scale ? [`const sq_: usize = sp_ + <usize>(${fo});`] : []), `const yq_: usize = yp_ + <usize>(${fo});`];
   for (let v = 0; v < V; v++) {
     const bo = immBase + v * 16;
     lines.push(`{`, `  let m_ = ${epilogue(c, 0, v, bo)};`, `  if (r_ > 0) m_ = ${poolMax(c, loadLanes("yq_", bo, lanes[v]!), "m_")};`);
@@ -230,7 +232,7 @@ function directScratch(s: DirectConvSpec, taps: DirectCtx["taps"], fp: number): 
   });
   const lines = [`const tab_: usize = scratch;`, ...table];
   if (fp === s.f) {
-    lines.push(`const wp_: usize = w;`, `const bp_: usize = ${s.bias ? "bias" : "0"};`);
+    lines.push(`const wp_: usize = w;`, `const bp_: usize = ${s.bias ? "bias" : "0"};`, ...(s.scale ? [`const sp_: usize = scale;`] : []));
     return { code: lines.join("\n"), bytes: tabBytes };
   }
   const wBytes = roundUp(K * fp * 4, 64);
@@ -248,8 +250,9 @@ function directScratch(s: DirectConvSpec, taps: DirectCtx["taps"], fp: number): 
     row("d_", "s_").replace(/^/gm, "  "),
     `}`,
     ...(s.bias ? [row("bp_", "bias")] : []),
+    ...(s.scale ? [`const sp_: usize = bp_ + ${intlit(roundUp(fp * 4, 64))};`, row("sp_", "scale")] : []),
   );
-  return { code: lines.join("\n"), bytes: tabBytes + wBytes + roundUp(fp * 4, 64) };
+  return { code: lines.join("\n"), bytes: tabBytes + wBytes + roundUp(fp * 4, 64) * (s.scale ? 2 : 1) };
 }
 
 /**
@@ -268,6 +271,7 @@ export function emitConv2dDirect(spec: DirectConvSpec): KernelDef {
   const xImg = spec.h * spec.w * spec.c * 4;
   let loops: string;
   if (pool) {
+    if (spec.residual) throw new Error("internal: emitConv2dDirect: a residual with a fused pool");
     if (pool.poh * pool.ph > spec.oh || pool.pow * pool.pw > spec.ow) throw new Error("internal: emitConv2dDirect: pooling windows past the conv output");
     const P = pool.pw, c = ctx(spec.vectors ?? directBlocking(spec, P).v);
     loops = [
@@ -309,8 +313,8 @@ export function emitConv2dDirect(spec: DirectConvSpec): KernelDef {
   const tag = pool ? ` maxpool ${pool.ph}x${pool.pw}` : "";
   return {
     key: `conv2d_direct:${JSON.stringify({ ...keySpec, activation: act, pixels, vectors })}`,
-    label: `conv2d direct ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${act !== "linear" ? " " + act : ""}${tag}`,
-    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), "scratch"], "n"),
+    label: `conv2d direct ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}${tag}`,
+    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), ...(spec.scale ? ["scale"] : []), ...(spec.residual ? ["residual"] : []), "scratch"], "n"),
     body,
     needs: activationNeeds(act),
     scratchBytes: weights.bytes,

@@ -103,13 +103,13 @@ export function emitConv2d(spec: Conv2dSpec): KernelDef {
     m: rowsExpr(spec), k: intlit(K), n: spec.f, kc, single: kc >= K, mc: MC,
     packA: packIm2col(spec, roundUp(kc, 4), kc >= K),
     b: { ptr: "w", ld: spec.f, trans: false }, c: { ptr: "y", ld: spec.f },
-    alpha: 1, accumulate: !!spec.accumulate, bias: spec.bias ? "bias" : undefined, activation: act, relaxed: !!spec.relaxed,
+    alpha: 1, accumulate: !!spec.accumulate, bias: spec.bias ? "bias" : undefined, scale: spec.scale ? "scale" : undefined, residual: spec.residual ? "residual" : undefined, activation: act, relaxed: !!spec.relaxed,
   };
   const bBytes = roundUp(packedBFloats(plan) * 4, 64);
   return {
     key: `conv2d:${JSON.stringify({ ...spec, activation: act })}`,
-    label: `conv2d ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${act !== "linear" ? " " + act : ""}`,
-    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), "scratch"], "n"),
+    label: `conv2d ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}`,
+    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), ...(spec.scale ? ["scale"] : []), ...(spec.residual ? ["residual"] : []), "scratch"], "n"),
     body: [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan)].join("\n"),
     needs: activationNeeds(act),
     scratchBytes: bBytes + packedABytes(MC, plan),

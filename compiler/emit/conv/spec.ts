@@ -9,7 +9,12 @@ export interface Conv2dSpec {
   h: number; w: number; c: number; f: number;
   kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
   padTop: number; padLeft: number; oh: number; ow: number;
-  bias?: boolean; activation?: ActivationName; relaxed?: boolean; accumulate?: boolean;
+  bias?: boolean;
+  /** act(conv·scale + bias) with a per-filter scale (a folded batch normalization); needs `bias`. */
+  scale?: boolean;
+  /** act(… + bias + residual): a tensor laid out as y added before the activation (a residual add). */
+  residual?: boolean;
+  activation?: ActivationName; relaxed?: boolean; accumulate?: boolean;
 }
 
 export function checkConv2dSpec(s: Conv2dSpec, who: string): void {

@@ -102,12 +102,16 @@ function outputTransform(o: Layout): string {
   const rowFlags = s.oh % m !== 0, colFlags = s.ow % m !== 0;
   const group = (L: Lanes, f: string) => {
     const lines = [`const ms_ = mt_ + <usize>(${f} * 4);`, `const yd_ = yt_ + <usize>(${f} * 4);`];
+    if (s.residual) lines.push(`const rd_ = residual + (yd_ - y);`);
     if (s.bias) lines.push(`const bv_ = ${L.load(`bias + <usize>(${f} * 4)`, 0)};`);
+    if (s.scale) lines.push(`const sv_ = ${L.load(`scale + <usize>(${f} * 4)`, 0)};`);
     const mm = (i: number, j: number) => L.load("ms_", (i * alpha + j) * mPlane);
     lines.push(...transform2d(TRANSFORMS[m].AT, alpha, mm, L, "a", (k, l, e) => {
       const off = k * yRow + l * F * 4;
       if (s.accumulate) e = L.add(e, L.load("yd_", off));
+      if (s.scale) e = L === VEC ? `f32x4.mul(${e}, sv_)` : `(${e}) * sv_`;
       if (s.bias) e = L.add(e, "bv_");
+      if (s.residual) e = L.add(e, L.load("rd_", off));
       e = L === VEC ? activationSimd(act, `(${e})`) : activationScalar(act, `(${e})`);
       const st = L.store("yd_", off, e);
       const cond = [k && rowFlags ? `vy${k}_` : "", l && colFlags ? `vx${l}_` : ""].filter((c) => c).join(" && ");
@@ -170,8 +174,8 @@ export function emitConv2dWinograd(spec: Conv2dSpec, m: WinogradTile = 2, tiles 
   const { body, bytes } = winogradBody(spec, false, m, tiles);
   return {
     key: `conv2d_winograd:${JSON.stringify({ ...spec, activation: act, m, tiles })}`,
-    label: `conv2d winograd F${m} 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${act !== "linear" ? " " + act : ""}`,
-    params: kernelParams(WINOGRAD_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), "scratch"], "n"),
+    label: `conv2d winograd F${m} 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}`,
+    params: kernelParams(WINOGRAD_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), ...(spec.scale ? ["scale"] : []), ...(spec.residual ? ["residual"] : []), "scratch"], "n"),
     body,
     needs: activationNeeds(act),
     scratchBytes: bytes,

@@ -11,6 +11,7 @@ export const MAX_DIM = 2147483647;
 
 export const ACTIVATIONS: readonly string[] = [
   "linear", "relu", "sigmoid", "tanh", "softmax", "gelu", "leaky_relu", "elu", "silu", "swish", "softplus",
+  "relu6", "hard_sigmoid", "hard_sigmoid_legacy", "hard_silu", "hard_swish", "mish", "selu", "exponential", "log_softmax",
 ];
 
 export const INITIALIZERS: readonly InitializerName[] = [
@@ -66,7 +67,7 @@ export function boolAttr(description: string, dflt: boolean): JsonSchema {
 export function activationAttr(dflt: ActivationName = "linear"): JsonSchema {
   return {
     title: `one of ${ACTIVATIONS.map((a) => `"${a}"`).join(", ")}`,
-    description: "Activation applied to the output; swish is an alias of silu.",
+    description: "Activation applied to the output; swish is an alias of silu, hard_swish of hard_silu.",
     enum: [...ACTIVATIONS],
     default: dflt,
   };
@@ -121,7 +122,7 @@ export function pair(v: unknown): [number, number] {
 }
 
 export function normActivation(v: unknown): ActivationName {
-  return (v === "swish" ? "silu" : v) as ActivationName;
+  return (v === "swish" ? "silu" : v === "hard_swish" ? "hard_silu" : v) as ActivationName;
 }
 
 /**

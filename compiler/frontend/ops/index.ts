@@ -16,11 +16,14 @@ import { depthwise_conv2d, separable_conv2d } from "./depthwise.js";
 import { conv2d_transpose } from "./conv-transpose.js";
 import { activation, softmax } from "./activation.js";
 import { dropout } from "./dropout.js";
-import { batch_normalization, layer_normalization } from "./normalization.js";
+import { batch_normalization, group_normalization, layer_normalization } from "./normalization.js";
 import { embedding, position_embedding } from "./embedding.js";
 import { gru, lstm, simple_rnn } from "./recurrent.js";
 import { bidirectional } from "./bidirectional.js";
 import { multi_head_attention } from "./attention.js";
+import { elu, leaky_relu, prelu, relu } from "./activation-layers.js";
+import { dot } from "./dot.js";
+import { gaussian_dropout, gaussian_noise, spatial_dropout1d, spatial_dropout2d } from "./noise.js";
 import { add, average, concatenate, maximum, minimum, multiply, subtract } from "./merge.js";
 
 export type { OpDef, OpContext, WeightDecl, JsonSchema } from "./op.js";
@@ -37,6 +40,8 @@ const REGISTRY = {
   conv1d, max_pooling1d, average_pooling1d, global_average_pooling1d, global_max_pooling1d,
   upsampling2d, upsampling1d, zero_padding2d, zero_padding1d, cropping2d, cropping1d, repeat_vector, permute, time_distributed,
   depthwise_conv2d, separable_conv2d, conv2d_transpose,
+  relu, leaky_relu, prelu, elu, group_normalization, dot,
+  spatial_dropout1d, spatial_dropout2d, gaussian_noise, gaussian_dropout,
 } satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof REGISTRY;

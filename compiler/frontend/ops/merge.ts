@@ -1,23 +1,32 @@
 /**
- * Merge ops: elementwise add/multiply/average/maximum/minimum (two or more inputs of one shape, no
- * broadcasting), subtract (exactly two), and concatenate (shapes equal except on `axis`).
+ * Merge ops: elementwise add/multiply/average/maximum/minimum (two or more inputs) and subtract
+ * (exactly two), whose shapes broadcast as Keras 3's merges do (broadcast.ts), and concatenate
+ * (shapes equal except on `axis`).
  */
 import type { OpContext, OpDef } from "./op.js";
 import { axisAttr, fmtShape, kerasAxis, normAxis } from "./attrs.js";
 import { lowerConcatenate } from "../../passes/lower/layers.js";
 import { lowerMerge } from "../../passes/lower/layers.js";
+import { MAX_BROADCAST_RUNS, broadcastRuns, broadcastShape } from "./broadcast.js";
 
 type Elementwise = "add" | "multiply" | "average" | "maximum" | "minimum" | "subtract";
 
-function sameShapes(xs: readonly (readonly number[])[], ctx: OpContext, op: string): number[] | undefined {
-  const first = xs[0];
-  for (let i = 1; i < xs.length; i++) {
-    if (xs[i].length !== first.length || xs[i].some((d, j) => d !== first[j])) {
-      ctx.error(`${op} needs inputs of one shape (no broadcasting); "${ctx.inputNames[0]}" is ${fmtShape(first)} but "${ctx.inputNames[i]}" is ${fmtShape(xs[i])}`, "inputs");
+/** The broadcast output shape (Keras 3 merges), or undefined after reporting the misfit. */
+function mergedShape(xs: readonly (readonly number[])[], ctx: OpContext, op: string): number[] | undefined {
+  const b = broadcastShape(xs);
+  if ("conflict" in b) {
+    const { input, a, b: d } = b.conflict;
+    ctx.error(`${op} needs input shapes that broadcast as in Keras (aligned on the last axis, sizes equal or 1); "${ctx.inputNames[input]}" is ${fmtShape(xs[input])}, which does not fit ${a} against ${d} with the inputs before it (${xs.slice(0, input).map(fmtShape).join(", ")})`, "inputs", "shape");
+    return undefined;
+  }
+  for (let i = 0; i < xs.length; i++) {
+    const runs = broadcastRuns(xs[i], b.shape);
+    if (runs.length > MAX_BROADCAST_RUNS) {
+      ctx.error(`${op}: input "${ctx.inputNames[i]}" ${fmtShape(xs[i])} alternates between broadcast and full axes ${runs.length} times against ${fmtShape(b.shape)}; kiln broadcasts at most ${MAX_BROADCAST_RUNS} such runs (reshape the input)`, "inputs", "shape");
       return undefined;
     }
   }
-  return [...first];
+  return b.shape;
 }
 
 function elementwise(name: Elementwise, description: string): OpDef {
@@ -29,17 +38,17 @@ function elementwise(name: Elementwise, description: string): OpDef {
     maxInputs: name === "subtract" ? 2 : Infinity,
     attrs: {},
     normalize: () => ({}),
-    shape: (xs, _a, ctx) => sameShapes(xs, ctx, name),
+    shape: (xs, _a, ctx) => mergedShape(xs, ctx, name),
     weights: () => [],
   };
 }
 
-export const add = elementwise("add", "Elementwise sum of two or more inputs of one shape.");
-export const multiply = elementwise("multiply", "Elementwise product of two or more inputs of one shape.");
-export const average = elementwise("average", "Elementwise mean of two or more inputs of one shape.");
-export const maximum = elementwise("maximum", "Elementwise maximum of two or more inputs of one shape.");
-export const minimum = elementwise("minimum", "Elementwise minimum of two or more inputs of one shape.");
-export const subtract = elementwise("subtract", "First input minus the second (exactly two inputs of one shape).");
+export const add = elementwise("add", "Elementwise sum of two or more inputs (shapes broadcast as in Keras 3).");
+export const multiply = elementwise("multiply", "Elementwise product of two or more inputs (shapes broadcast as in Keras 3: [H, W, C] times [1, 1, C] is a squeeze-and-excitation gate).");
+export const average = elementwise("average", "Elementwise mean of two or more inputs (shapes broadcast as in Keras 3).");
+export const maximum = elementwise("maximum", "Elementwise maximum of two or more inputs (shapes broadcast as in Keras 3).");
+export const minimum = elementwise("minimum", "Elementwise minimum of two or more inputs (shapes broadcast as in Keras 3).");
+export const subtract = elementwise("subtract", "First input minus the second (exactly two inputs; shapes broadcast as in Keras 3).");
 
 export const concatenate: OpDef = {
   lower: lowerConcatenate,

@@ -1,11 +1,40 @@
 /**
- * batch_normalization and layer_normalization. Both keep the shape and own per-channel gamma and
- * beta of [C] (C = the size of the normalized axis); batch_normalization also owns its moving
- * statistics, which never train. layer_normalization normalizes over the last axis only (spec §2.1).
+ * batch_normalization, layer_normalization and group_normalization. All keep the shape and own
+ * per-channel gamma and beta of [C] (C = the size of the normalized axis), each left out when
+ * `scale` / `center` is false, as Keras does; batch_normalization also owns its moving statistics,
+ * which never train. layer and group normalization work on the last axis only (spec §2.1).
  */
 import type { OpDef, WeightDecl } from "./op.js";
-import { axisAttr, fmtShape, initAttr, initializer, kerasAxis, normAxis, withDefaults } from "./attrs.js";
-import { lowerBatchNorm, lowerLayerNorm } from "../../passes/lower/layers.js";
+import type { Attrs } from "../graph-types.js";
+import { axisAttr, boolAttr, fmtShape, initAttr, initializer, kerasAxis, normAxis, withDefaults } from "./attrs.js";
+import { lowerBatchNorm, lowerGroupNorm, lowerLayerNorm } from "../../passes/lower/layers.js";
+
+/** Keras `center` / `scale`: false creates no beta / gamma weight at all (nothing to store or train). */
+const centerScaleAttrs = {
+  center: boolAttr("Add the learned offset beta (false: no beta weight).", true),
+  scale: boolAttr("Multiply by the learned scale gamma (false: no gamma weight).", true),
+};
+
+/** gamma and beta of [C], as `scale` and `center` ask. */
+function affineWeights(c: number[], a: Attrs): WeightDecl[] {
+  const w: WeightDecl[] = [];
+  if (a.scale !== false) w.push({ name: "gamma", shape: c, initializer: initializer(a.gamma_initializer, c) });
+  if (a.center !== false) w.push({ name: "beta", shape: c, initializer: initializer(a.beta_initializer, c) });
+  return w;
+}
+
+/** Normalizes `axis`, which must be the last axis of the input (layer and group normalization). */
+function lastAxisOnly(op: string, a: Attrs, ctx: Parameters<OpDef["normalize"]>[1]): Attrs | undefined {
+  const x = ctx.inputShapes[0];
+  const axis = normAxis(a.axis as number, x.length, ctx);
+  if (axis === undefined) return undefined;
+  if (axis !== x.length - 1) {
+    ctx.error(`${op} normalizes over the last axis only (-1 or ${kerasAxis(x.length - 1)} for input shape ${fmtShape(x)}, counting the batch axis as 0); got axis ${a.axis as number}`, "axis");
+    return undefined;
+  }
+  a.axis = axis;
+  return a;
+}
 
 const epsilonAttr = {
   title: "a number > 0",
@@ -32,6 +61,7 @@ export const batch_normalization: OpDef = {
       default: 0.99,
     },
     epsilon: epsilonAttr,
+    ...centerScaleAttrs,
     gamma_initializer: initAttr("ones", "scale gamma"),
     beta_initializer: initAttr("zeros", "offset beta"),
     moving_mean_initializer: initAttr("zeros", "moving mean"),
@@ -48,8 +78,7 @@ export const batch_normalization: OpDef = {
   weights([x], a) {
     const c = [x[a.axis as number]];
     const w: WeightDecl[] = [
-      { name: "gamma", shape: c, initializer: initializer(a.gamma_initializer, c) },
-      { name: "beta", shape: c, initializer: initializer(a.beta_initializer, c) },
+      ...affineWeights(c, a),
       { name: "moving_mean", shape: c, initializer: initializer(a.moving_mean_initializer, c), trainable: false },
       { name: "moving_variance", shape: c, initializer: initializer(a.moving_variance_initializer, c), trainable: false },
     ];
@@ -66,27 +95,56 @@ export const layer_normalization: OpDef = {
   attrs: {
     axis: axisAttr("The normalized axis; must be the last one."),
     epsilon: epsilonAttr,
+    ...centerScaleAttrs,
     gamma_initializer: initAttr("ones", "scale gamma"),
     beta_initializer: initAttr("zeros", "offset beta"),
   },
   normalize(raw, ctx) {
-    const a = withDefaults(this.attrs, raw);
+    return lastAxisOnly("layer_normalization", withDefaults(this.attrs, raw), ctx);
+  },
+  shape: ([x]) => [...x],
+  weights([x], a) {
+    return affineWeights([x[a.axis as number]], a);
+  },
+};
+
+export const group_normalization: OpDef = {
+  lower: lowerGroupNorm,
+  name: "group_normalization",
+  description: "Group normalization (Keras 3): per example, statistics over every position and the channels of each of `groups` channel groups.",
+  minInputs: 1,
+  maxInputs: 1,
+  attrs: {
+    groups: {
+      title: "a positive integer or -1",
+      description: "Number of channel groups; must divide the channel count (-1: one group per channel, instance normalization).",
+      type: "integer",
+      minimum: -1,
+      maximum: 2147483647,
+      not: { const: 0 },
+      default: 32,
+    },
+    axis: axisAttr("The channel axis; must be the last one."),
+    epsilon: epsilonAttr,
+    ...centerScaleAttrs,
+    gamma_initializer: initAttr("ones", "scale gamma"),
+    beta_initializer: initAttr("zeros", "offset beta"),
+  },
+  normalize(raw, ctx) {
+    const a = lastAxisOnly("group_normalization", withDefaults(this.attrs, raw), ctx);
+    if (!a) return undefined;
     const x = ctx.inputShapes[0];
-    const axis = normAxis(a.axis as number, x.length, ctx);
-    if (axis === undefined) return undefined;
-    if (axis !== x.length - 1) {
-      ctx.error(`layer_normalization normalizes over the last axis only (-1 or ${kerasAxis(x.length - 1)} for input shape ${fmtShape(x)}, counting the batch axis as 0); got axis ${a.axis as number}`, "axis");
+    const c = x[a.axis as number];
+    if (a.groups === -1) a.groups = c;
+    const groups = a.groups as number;
+    if (groups > c || c % groups !== 0) {
+      ctx.error(`group_normalization needs groups to divide the channel count: input "${ctx.inputNames[0]}" has ${c} channels (shape ${fmtShape(x)}), groups is ${groups}`, "groups");
       return undefined;
     }
-    a.axis = axis;
     return a;
   },
   shape: ([x]) => [...x],
   weights([x], a) {
-    const c = [x[a.axis as number]];
-    return [
-      { name: "gamma", shape: c, initializer: initializer(a.gamma_initializer, c) },
-      { name: "beta", shape: c, initializer: initializer(a.beta_initializer, c) },
-    ];
+    return affineWeights([x[a.axis as number]], a);
   },
 };

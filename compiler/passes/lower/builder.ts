@@ -4,7 +4,8 @@
  * primitive set stays small and every primitive has one gradient rule (prims.ts).
  */
 import type { ActivationName, Graph, Layer } from "../../frontend/graph-types.js";
-import { FULL, X, perCol, type EwExpr, type EwInput } from "../../ir/expr.js";
+import { FULL, X, perCol, type EwExpr, type EwInput, type EwUnary } from "../../ir/expr.js";
+import { compositeActivation, lowerLogSoftmax } from "./activations.js";
 import type { MatmulAttrs } from "../../prims/matmul.js";
 import { Module, numel, type Dim, type Program, type Tensor } from "../../ir/ir.js";
 
@@ -68,7 +69,9 @@ export class Builder {
   activation(x: Tensor, act: ActivationName): Tensor {
     if (act === "linear") return x;
     if (act === "softmax") return this.softmax(x, x.shape.length - 1);
-    return this.ew(X.un(act, X.in(0)), [[x, FULL]], this.act(x.shape));
+    if (act === "log_softmax") return lowerLogSoftmax(this, x);
+    const expr = compositeActivation(act, X.in(0)) ?? X.un(act as EwUnary, X.in(0));
+    return this.ew(expr, [[x, FULL]], this.act(x.shape));
   }
 
   softmax(x: Tensor, axis: number): Tensor {

@@ -6,7 +6,8 @@
 import type { ActivationName, Layer } from "../../frontend/graph-types.js";
 import { numel, type Tensor } from "../../ir/ir.js";
 import { Builder } from "./builder.js";
-import { FULL, SCALAR, X, perCol, perRow, type EwBinary, type EwInput } from "../../ir/expr.js";
+import { broadcastRuns } from "../../frontend/ops/broadcast.js";
+import { FULL, SCALAR, X, perCol, perRow, type EwBinary, type EwExpr, type EwInput } from "../../ir/expr.js";
 
 /** How an op becomes primitives: its output tensor from the layer and its input tensors. Declared on the OpDef (`lower`). */
 export type Lowering = (b: Builder, layer: Layer, inputs: Tensor[]) => Tensor;
@@ -132,13 +133,36 @@ export const lowerDropout: Lowering = (b, layer, [x]) => {
   return b.ew(X.mul(X.in(0), X.in(1)), [[x!, FULL], [mask, FULL]], b.act(x!.shape));
 };
 
-/** (x − mean)·rsqrt(var + ε)·γ + β over inputs [x, mean, var, γ, β]. */
-const normalized = (eps: number) => X.add(X.mul(X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(eps)))), X.in(3)), X.in(4));
+/**
+ * (x − mean)·rsqrt(var + ε), times γ and plus β when the layer has them (Keras `scale` and
+ * `center`), over inputs [x, mean, var, γ?, β?] in that order.
+ */
+function normalized(eps: number, gamma: boolean, beta: boolean): EwExpr {
+  let e = X.mul(X.sub(X.in(0), X.in(1)), X.un("rsqrt", X.add(X.in(2), X.c(eps))));
+  if (gamma) e = X.mul(e, X.in(3));
+  if (beta) e = X.add(e, X.in(gamma ? 4 : 3));
+  return e;
+}
+
+/** A layer's gamma and beta, each absent when `scale` / `center` is false (Keras creates no weight then). */
+function affineWeights(b: Builder, layer: Layer): { gamma?: Tensor; beta?: Tensor } {
+  const { scale, center } = a(layer);
+  return { gamma: scale === false ? undefined : b.weight(layer, "gamma"), beta: center === false ? undefined : b.weight(layer, "beta") };
+}
+
+/** The ew of `normalized` with x full, the statistics through `stats`, γ and β through `channel`. */
+function normalizeEw(b: Builder, layer: Layer, x: Tensor, mean: Tensor, variance: Tensor, stats: EwInput, channel: EwInput, cols: number): Tensor {
+  const { gamma, beta } = affineWeights(b, layer);
+  const inputs: [Tensor, EwInput][] = [[x, FULL], [mean, stats], [variance, stats]];
+  if (gamma) inputs.push([gamma, channel]);
+  if (beta) inputs.push([beta, channel]);
+  return b.ew(normalized(a(layer).epsilon, !!gamma, !!beta), inputs, b.act(x.shape), cols);
+}
 
 /** Normalization over the last axis `c` of a [rows, c] view: y = (x − mean)·rsqrt(var + ε)·γ + β. */
-function normalize(b: Builder, x: Tensor, mean: Tensor, meanIn: any, variance: Tensor, eps: number, gamma: Tensor, beta: Tensor): Tensor {
+function normalize(b: Builder, layer: Layer, x: Tensor, mean: Tensor, meanIn: EwInput, variance: Tensor): Tensor {
   const c = x.shape.at(-1)!;
-  return b.ew(normalized(eps), [[x, FULL], [mean, meanIn], [variance, meanIn], [gamma, perCol(c)], [beta, perCol(c)]], b.act(x.shape), c);
+  return normalizeEw(b, layer, x, mean, variance, meanIn, perCol(c), c);
 }
 
 /** The front end admits layer_normalization over the last axis only; anything else is a bug there. */
@@ -169,17 +193,15 @@ export const lowerBatchNorm: Lowering = (b, layer, [x]) => {
 
 /** Inference-mode batch normalization with the moving statistics, channel `channel` of each element. */
 function batchNormMoving(b: Builder, layer: Layer, x: Tensor, channel: EwInput, cols: number): Tensor {
-  const { epsilon } = a(layer);
-  const [gamma, beta, mm, mv] = ["gamma", "beta", "moving_mean", "moving_variance"].map((n) => b.weight(layer, n)) as Tensor[];
-  return b.ew(normalized(epsilon), [[x, FULL], [mm!, channel], [mv!, channel], [gamma!, channel], [beta!, channel]], b.act(x.shape), cols);
+  return normalizeEw(b, layer, x, b.weight(layer, "moving_mean"), b.weight(layer, "moving_variance"), channel, channel, cols);
 }
 
 /** Batch normalization over the last axis: the channels are the columns of a [rows, c] view. */
 function batchNormLastAxis(b: Builder, layer: Layer, x: Tensor): Tensor {
-  const { epsilon, momentum } = a(layer);
+  const { momentum } = a(layer);
   const c = x!.shape.at(-1)!;
-  const [gamma, beta, mm, mv] = ["gamma", "beta", "moving_mean", "moving_variance"].map((n) => b.weight(layer, n)) as Tensor[];
-  if (!b.training(layer)) return normalize(b, x!, mm!, perCol(c), mv!, epsilon, gamma!, beta!);
+  const [mm, mv] = ["moving_mean", "moving_variance"].map((n) => b.weight(layer, n)) as Tensor[];
+  if (!b.training(layer)) return normalize(b, layer, x!, mm!, perCol(c), mv!);
   const rows = numel(x!.shape) / c;
   const r = b.recipBatch(rows);
   const red = { outer: { batch: rows }, mid: 1, inner: c, axis: "outer", op: "sum" } as const;
@@ -192,21 +214,61 @@ function batchNormLastAxis(b: Builder, layer: Layer, x: Tensor): Tensor {
   const ema = X.add(X.mul(X.c(momentum), X.in(0)), X.mul(X.c(1 - momentum), X.in(1)));
   b.ew(ema, [[mm!, FULL], [mean, FULL]], mm!, c);
   b.ew(ema, [[mv!, FULL], [variance, FULL]], mv!, c);
-  return normalize(b, x!, mean, perCol(c), variance, epsilon, gamma!, beta!);
+  return normalize(b, layer, x!, mean, perCol(c), variance);
+}
+
+/** Per row of a [rows, cols] view: mean and biased variance over the row, each of `shape` (rows elements). */
+function rowMoments(b: Builder, layer: Layer, x: Tensor, cols: number, shape: number[]): { mean: Tensor; variance: Tensor } {
+  const red = { outer: { batch: numel(shape) }, mid: cols, inner: 1, axis: "mid", op: "sum", scale: 1 / cols } as const;
+  const mean = b.act(shape);
+  b.mod.node(b.prog, "reduce", [x], [mean], { ...red, inputs: [FULL], pre: X.in(0) }, layer.name);
+  const variance = b.act(shape);
+  const centered = X.sub(X.in(0), X.in(1));
+  b.mod.node(b.prog, "reduce", [x, mean], [variance], { ...red, inputs: [FULL, perRow(cols)], pre: X.mul(centered, centered) }, layer.name);
+  return { mean, variance };
 }
 
 export const lowerLayerNorm: Lowering = (b, layer, [x]) => {
   requireLastAxis(layer, x!);
-  const { epsilon } = a(layer);
   const c = x!.shape.at(-1)!;
-  const rowsPer = numel(x!.shape) / c;
-  const red = { outer: { batch: rowsPer }, mid: c, inner: 1, axis: "mid", op: "sum", scale: 1 / c } as const;
-  const mean = b.act(x!.shape.slice(0, -1).concat([1]));
-  b.mod.node(b.prog, "reduce", [x!], [mean], { ...red, inputs: [FULL], pre: X.in(0) }, layer.name);
-  const variance = b.act(x!.shape.slice(0, -1).concat([1]));
-  const centered = X.sub(X.in(0), X.in(1));
-  b.mod.node(b.prog, "reduce", [x!, mean], [variance], { ...red, inputs: [FULL, perRow(c)], pre: X.mul(centered, centered) }, layer.name);
-  return normalize(b, x!, mean, perRow(c), variance, epsilon, b.weight(layer, "gamma"), b.weight(layer, "beta"));
+  const { mean, variance } = rowMoments(b, layer, x!, c, x!.shape.slice(0, -1).concat([1]));
+  return normalize(b, layer, x!, mean, perRow(c), variance);
+};
+
+/**
+ * Group normalization (Keras 3 GroupNormalization, channels last): the C channels are split into
+ * `groups` runs of C/groups; each example's statistics are taken per group over every position
+ * and the group's channels. Per example x is [S, G, k] (S positions, k = C/G); a strided copy
+ * makes it [G, S·k], whose rows are the groups, the moments are row reductions there, and the
+ * normalized rows are copied back to [S, C] (the copies' gradients are the reverse copies), where
+ * gamma and beta apply per channel.
+ */
+export const lowerGroupNorm: Lowering = (b, layer, [x]) => {
+  requireLastAxis(layer, x!);
+  const groups: number = a(layer).groups;
+  const c = x!.shape.at(-1)!, k = c / groups, positions = numel(x!.shape) / c;
+  let rowsIn = x!;
+  const toGroups = { shape: [{ batch: 1 }, positions, groups, k], srcStrides: [positions * c, c, k, 1], dstStrides: [positions * c, k, positions * k, 1] };
+  if (positions > 1 && groups > 1) {
+    rowsIn = b.act([groups, positions * k]);
+    b.copy(x!, rowsIn, toGroups);
+  }
+  const cols = positions * k;
+  const { mean, variance } = rowMoments(b, layer, rowsIn, cols, [groups, 1]);
+  const eps: number = a(layer).epsilon;
+  const inGroups = b.ew(normalized(eps, false, false), [[rowsIn, FULL], [mean, perRow(cols)], [variance, perRow(cols)]], b.act(rowsIn.shape), cols);
+  let y = inGroups;
+  if (rowsIn !== x!) {
+    y = b.act(x!.shape);
+    b.copy(inGroups, y, { shape: toGroups.shape, srcStrides: toGroups.dstStrides, dstStrides: toGroups.srcStrides });
+  }
+  const { gamma, beta } = affineWeights(b, layer);
+  if (!gamma && !beta) return y;
+  let e = X.in(0);
+  const inputs: [Tensor, EwInput][] = [[y, FULL]];
+  if (gamma) { e = X.mul(e, X.in(1)); inputs.push([gamma, perCol(c)]); }
+  if (beta) { e = X.add(e, X.in(inputs.length)); inputs.push([beta, perCol(c)]); }
+  return b.ew(e, inputs, b.act(x!.shape), c);
 };
 
 export const lowerEmbedding: Lowering = (b, layer, [ids]) => {
@@ -230,8 +292,33 @@ export function lowerMerge(kind: keyof typeof MERGE_OPS): Lowering {
     let expr = X.in(0);
     for (let i = 1; i < xs.length; i++) expr = X.bin(op, expr, X.in(i));
     if (kind === "average") expr = X.mul(expr, X.c(1 / xs.length));
-    return b.ew(expr, xs.map((x) => [x, FULL] as [Tensor, typeof FULL]), b.act(xs[0]!.shape));
+    const full = xs.map((x) => broadcastTo(b, x, layer.shape));
+    return b.ew(expr, full.map((x) => [x, FULL] as [Tensor, typeof FULL]), b.act(layer.shape));
   };
+}
+
+/**
+ * A batched tensor in the layout of the per-example shape `out` it broadcasts to (Keras 3
+ * merges): itself when it has as many elements (only leading 1s differ), else a strided copy that
+ * repeats it along each broadcast run (stride 0 in the source). The copy's gradient is the reverse
+ * copy accumulating into those repeated elements, i.e. the sum over the broadcast axes.
+ */
+export function broadcastTo(b: Builder, x: Tensor, out: readonly number[]): Tensor {
+  const n = numel([...out]), own = numel(x.shape);
+  if (own === n) return x;
+  const runs = broadcastRuns(x.shape, out);
+  const sizes = runs.map((r) => r.size);
+  const srcStrides: number[] = [], dstStrides: number[] = [];
+  let src = 1, dst = 1;
+  for (let k = runs.length - 1; k >= 0; k--) {
+    dstStrides[k] = dst;
+    dst *= runs[k]!.size;
+    srcStrides[k] = runs[k]!.broadcast ? 0 : src;
+    if (!runs[k]!.broadcast) src *= runs[k]!.size;
+  }
+  const y = b.act([...out]);
+  b.copy(x, y, { shape: [{ batch: 1 }, ...sizes], srcStrides: [own, ...srcStrides], dstStrides: [n, ...dstStrides] });
+  return y;
 }
 
 export const lowerConcatenate: Lowering = (b, layer, xs) => {

@@ -1,0 +1,62 @@
+/**
+ * `importModel`: Keras and TensorFlow.js models → a kiln.graph/v2 graph and safetensors weights.
+ * Compiler-side only (the runtime never imports this). Every problem is collected and thrown as
+ * one KilnError (one diagnostic per problem, naming the Keras layer and class); nothing is
+ * returned half-built.
+ */
+import { KilnError } from "../frontend/diagnostics.js";
+import type { ImportResult } from "./build.js";
+import { ImportProblems } from "./problems.js";
+import { importTfjsModel, parseModelJson } from "./tfjs.js";
+import { importKerasH5, importKerasZip, isHdf5, isZip } from "./keras.js";
+
+export type { ImportResult } from "./build.js";
+export { KERAS_LAYERS } from "./layers.js";
+
+/** Files by name: the entry (model.json) and the shards its manifest names, relative to it. */
+export type ImportFiles = Record<string, Uint8Array | string>;
+
+export interface ImportOptions {
+  /** Which of `files` is the model (default: the only `.json` file, or `model.json`). */
+  entry?: string;
+}
+
+/**
+ * Imports a model. `source` is the bytes of a Keras 3 `.keras` or Keras 2 `.h5` file (told apart by
+ * their zip / HDF5 signatures), a TF.js `model.json` (text or bytes, when it has no weights), or
+ * files by name: `{ "model.json": text, "group1-shard1of1.bin": bytes }`.
+ */
+export async function importModel(source: string | Uint8Array | ImportFiles, options: ImportOptions = {}): Promise<ImportResult> {
+  const problems = new ImportProblems();
+  const files: ImportFiles = typeof source === "string" ? { "model.json": source }
+    : source instanceof Uint8Array ? { [isZip(source) ? "model.keras" : isHdf5(source) ? "model.h5" : "model.json"]: source } : source;
+  const entry = options.entry ?? entryOf(files);
+  const text = Object.hasOwn(files, entry) ? files[entry] : undefined;
+  if (text === undefined) throw new KilnError({ code: "import", path: entry, message: `no file ${JSON.stringify(entry)} among the files given (${Object.keys(files).map((k) => JSON.stringify(k)).join(", ")})` });
+  if (text instanceof Uint8Array && (isZip(text) || isHdf5(text))) {
+    const result = await (isZip(text) ? importKerasZip : importKerasH5)(text, entry, problems);
+    problems.throwIfAny();
+    return result!;
+  }
+  const m = parseModelJson(text, entry, problems);
+  problems.throwIfAny();
+  const dir = entry.includes("/") ? entry.slice(0, entry.lastIndexOf("/") + 1) : "";
+  const shards = m!.paths.map((group, g) => group.map((p, i) => {
+    const f = Object.hasOwn(files, dir + p) ? files[dir + p] : undefined;
+    if (f === undefined) {
+      problems.error(`${entry}/weightsManifest/${g}/paths/${i}`, `shard ${JSON.stringify(p)} is missing (it is read beside ${JSON.stringify(entry)})`);
+      return new Uint8Array(0);
+    }
+    return typeof f === "string" ? new TextEncoder().encode(f) : f;
+  }));
+  problems.throwIfAny();
+  const result = importTfjsModel(m!, shards, entry, problems);
+  problems.throwIfAny();
+  return result!;
+}
+
+function entryOf(files: ImportFiles): string {
+  if (Object.hasOwn(files, "model.json")) return "model.json";
+  const models = Object.keys(files).filter((k) => /\.(json|keras|h5|hdf5)$/i.test(k));
+  return models.length === 1 ? models[0]! : "model.json";
+}

@@ -1,0 +1,522 @@
+/**
+ * The Keras layer table: one entry per Keras class kiln imports, saying which kiln op it becomes,
+ * how its config arguments become kiln attributes (every argument is read or refused: ArgReader
+ * reports what nobody read), and where its weights live in Keras files. An op added to kiln
+ * (depthwise, separable, transposed or 1-D convolutions, padding, upsampling, ...) is imported by
+ * adding its Keras class here.
+ */
+import type { Attrs, OpName } from "../frontend/graph-types.js";
+import { ArgReader } from "./args.js";
+
+/** A reader of a config nested in the layer's (Bidirectional's wrapped layer), reporting under the same layer. */
+class ArgReaderOf extends ArgReader {
+  constructor(outer: ArgReader, config: Record<string, unknown>, sub: string) {
+    super(config, outer.label, `${outer.path}/${sub}`, outer.flavor, outer.problems);
+  }
+}
+
+/** How the layer was called (functional models): its input tensors and the call's keyword arguments. */
+export interface CallInfo {
+  inputs: string[];
+  kwargs: Record<string, unknown>;
+}
+
+export interface LayerImport {
+  op: OpName;
+  /** Config → kiln attributes; undefined after reporting through the reader. */
+  attrs(r: ArgReader, call: CallInfo): Attrs | undefined;
+  /**
+   * kiln weight name → its path under the layer in Keras files, when not the same
+   * (Keras 3 `.keras` stores variables by position: "vars/0"; see `kerasVars`).
+   */
+  weights?: Record<string, string>;
+  /**
+   * Where Keras 3's saving code puts each kiln weight, relative to the layer's store path
+   * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
+   */
+  kerasStore?(attrs: Attrs, fills: Record<string, number>): Record<string, string>;
+  /** The kiln layer's inputs from the call (default: the call's inputs in order). */
+  inputs?(call: CallInfo): string[];
+}
+
+const eq = (x: unknown) => (v: unknown) => v === x;
+const isZero = (v: unknown) => v === 0;
+
+/** kiln weight names in Keras's variable order → "<prefix>vars/<i>". */
+function vars(names: string[], prefix = ""): Record<string, string> {
+  return Object.fromEntries(names.map((n, i) => [n, `${prefix}vars/${i}`]));
+}
+
+function biasedVars(a: Attrs): Record<string, string> {
+  return vars(a.use_bias === false ? ["kernel"] : ["kernel", "bias"]);
+}
+
+const dense: LayerImport = {
+  op: "dense",
+  attrs(r) {
+    const a: Attrs = { units: r.int("units"), activation: r.activation("activation"), use_bias: r.bool("use_bias", true) };
+    initializers(r, a, "kernel_initializer", "bias_initializer");
+    r.require("lora_rank", isZero, "no LoRA");
+    return a;
+  },
+  kerasStore: biasedVars,
+};
+
+const conv2d: LayerImport = {
+  op: "conv2d",
+  attrs(r) {
+    r.channelsLast();
+    r.require("groups", eq(1), "groups=1 only");
+    const a: Attrs = {
+      filters: r.int("filters"), kernel_size: r.intOrPair("kernel_size"), strides: r.intOrPair("strides", 1),
+      padding: padding(r), dilation_rate: r.intOrPair("dilation_rate", 1), activation: r.activation("activation"),
+      use_bias: r.bool("use_bias", true),
+    };
+    initializers(r, a, "kernel_initializer", "bias_initializer");
+    r.require("lora_rank", isZero, "no LoRA");
+    return a;
+  },
+  kerasStore: biasedVars,
+};
+
+function padding(r: ArgReader, causal = false): string | undefined {
+  const v = r.get("padding") ?? "valid";
+  if (v === "valid" || v === "same" || (causal && v === "causal")) return v;
+  r.fail("padding", `padding=${JSON.stringify(v)} is not supported: kiln supports "valid" and "same"${causal ? ' and "causal"' : ""}`);
+  return undefined;
+}
+
+const conv1d: LayerImport = {
+  op: "conv1d",
+  attrs(r) {
+    r.channelsLast();
+    r.require("groups", eq(1), "groups=1 only");
+    const a: Attrs = {
+      filters: r.int("filters"), kernel_size: r.intOrPair("kernel_size"), strides: r.intOrPair("strides", 1),
+      padding: padding(r, true), dilation_rate: r.intOrPair("dilation_rate", 1), activation: r.activation("activation"),
+      use_bias: r.bool("use_bias", true),
+    };
+    if (a.padding === "causal" && r.flavor === "tfjs") {
+      // Measured with tfjs-layers 4.22: a causal Conv1D over 10 steps with kernel 3 outputs 8 steps, as "valid" would.
+      r.fail("padding", 'padding="causal" from TF.js is not supported: tfjs-layers gives it the output length of "valid", unlike Keras, whose causal padding kiln follows');
+    }
+    initializers(r, a, "kernel_initializer", "bias_initializer");
+    r.require("lora_rank", isZero, "no LoRA");
+    return a;
+  },
+  kerasStore: biasedVars,
+};
+
+function pool1d(op: "max_pooling1d" | "average_pooling1d"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      r.channelsLast();
+      const a: Attrs = { pool_size: r.intOrPair("pool_size", 2), padding: padding(r) };
+      const strides = r.get("strides");
+      if (strides !== null && strides !== undefined) a.strides = r.intOrPair("strides");
+      return a;
+    },
+  };
+}
+
+function globalPool1d(op: "global_average_pooling1d" | "global_max_pooling1d"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      r.channelsLast();
+      r.require("keepdims", eq(false), "keepdims=false only (output [C])");
+      return {};
+    },
+  };
+}
+
+/** ZeroPadding / Cropping 1-D and 2-D: the amounts as Keras writes them (int, pair, or pairs of pairs). */
+function amounts(op: "zero_padding1d" | "zero_padding2d" | "cropping1d" | "cropping2d", key: "padding" | "cropping"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      r.channelsLast();
+      const v = r.get(key);
+      return v === undefined || v === null ? {} : { [key]: v };
+    },
+  };
+}
+
+const upsampling2d: LayerImport = {
+  op: "upsampling2d",
+  attrs(r) {
+    r.channelsLast();
+    const interpolation = r.get("interpolation") ?? "nearest";
+    if (interpolation !== "nearest" && interpolation !== "bilinear") {
+      r.fail("interpolation", `interpolation=${JSON.stringify(interpolation)} is not supported: kiln supports "nearest" and "bilinear"`);
+      return undefined;
+    }
+    if (interpolation === "bilinear" && r.flavor === "tfjs") {
+      // TF.js resizes without half-pixel centres; kiln's bilinear is Keras 3's (spec §2.1).
+      r.fail("interpolation", 'interpolation="bilinear" from TF.js is not supported: TF.js resizes without half-pixel centres and kiln follows Keras 3\'s resize; "nearest" imports');
+      return undefined;
+    }
+    return { size: r.intOrPair("size", 2), interpolation };
+  },
+};
+
+const upsampling1d: LayerImport = { op: "upsampling1d", attrs: (r) => ({ size: r.int("size", 2) }) };
+const repeatVector: LayerImport = { op: "repeat_vector", attrs: (r) => ({ n: r.int("n") }) };
+
+const permute: LayerImport = {
+  op: "permute",
+  attrs(r) {
+    const dims = r.get("dims");
+    if (Array.isArray(dims) && dims.every((d) => Number.isSafeInteger(d))) return { dims };
+    r.fail("dims", `dims must be a list of axes (1 = the first axis of an example); got ${JSON.stringify(dims)}`);
+    return undefined;
+  },
+};
+
+function pool(op: "max_pooling2d" | "average_pooling2d"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      r.channelsLast();
+      const a: Attrs = { pool_size: r.intOrPair("pool_size", 2), padding: padding(r) };
+      const strides = r.get("strides");
+      if (strides !== null && strides !== undefined) a.strides = r.intOrPair("strides");
+      return a;
+    },
+  };
+}
+
+function globalPool(op: "global_average_pooling2d" | "global_max_pooling2d"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      r.channelsLast();
+      r.require("keepdims", eq(false), "keepdims=false only (output [C])");
+      return {};
+    },
+  };
+}
+
+const flatten: LayerImport = {
+  op: "flatten",
+  attrs(r) {
+    r.channelsLast();
+    return {};
+  },
+};
+
+const reshape: LayerImport = {
+  op: "reshape",
+  attrs(r) {
+    const t = r.get("target_shape");
+    if (Array.isArray(t) && t.length <= 8 && t.every((d) => d === -1 || d === null || (Number.isSafeInteger(d) && (d as number) >= 1))) {
+      return { target_shape: t.map((d) => (d === null ? -1 : d)) };
+    }
+    r.fail("target_shape", `target_shape must be a list of at most 8 positive integers (one may be -1); got ${JSON.stringify(t)}`);
+    return undefined;
+  },
+};
+
+const activationLayer: LayerImport = { op: "activation", attrs: (r) => ({ activation: r.activation("activation") }) };
+
+const softmax: LayerImport = {
+  op: "softmax",
+  attrs(r) {
+    const axis = singleAxis(r, "axis");
+    return axis === undefined ? undefined : { axis };
+  },
+};
+
+/** An axis given as an int or a list of one int (Keras 2 BatchNormalization, Keras 3 LayerNormalization). */
+function singleAxis(r: ArgReader, key: string): number | undefined {
+  const v = r.get(key) ?? -1;
+  const one = Array.isArray(v) && v.length === 1 ? v[0] : v;
+  if (typeof one === "number" && Number.isSafeInteger(one)) return one;
+  r.fail(key, `${key} must be one axis (kiln normalizes over one axis); got ${JSON.stringify(v)}`);
+  return undefined;
+}
+
+/** ReLU layer: only the plain relu (max_value, negative_slope and threshold at their defaults). */
+const reluLayer: LayerImport = {
+  op: "activation",
+  attrs(r) {
+    r.require("max_value", () => false, "max_value=null only (no clipped ReLU yet)");
+    r.require("negative_slope", isZero, "negative_slope=0 only (see LeakyReLU)");
+    r.require("threshold", isZero, "threshold=0 only");
+    return { activation: "relu" };
+  },
+};
+
+/** LeakyReLU layer: kiln's leaky_relu has slope 0.2 (the activation function's; the Keras and TF.js layers default to 0.3). */
+const leakyRelu: LayerImport = {
+  op: "activation",
+  attrs(r) {
+    const key = r.config.negative_slope !== undefined ? "negative_slope" : "alpha";
+    const slope = r.get(key) ?? 0.3;
+    if (Math.fround(slope as number) === Math.fround(0.2)) return { activation: "leaky_relu" };
+    r.fail(key, `${key}=${JSON.stringify(slope)}${r.config[key] === undefined ? " (this source's default)" : ""} is not supported: kiln's leaky_relu has slope 0.2`);
+    return undefined;
+  },
+};
+
+const eluLayer: LayerImport = {
+  op: "activation",
+  attrs(r) {
+    r.require("alpha", eq(1), "alpha=1 only");
+    return { activation: "elu" };
+  },
+};
+
+const dropout: LayerImport = {
+  op: "dropout",
+  attrs(r) {
+    r.require("noise_shape", () => false, "noise_shape=null only");
+    const rate = r.num("rate", 0);
+    if (rate !== undefined && (rate < 0 || rate >= 1)) r.fail("rate", `rate must lie in [0, 1); got ${rate}`);
+    return { rate };
+  },
+};
+
+const batchNormalization: LayerImport = {
+  op: "batch_normalization",
+  attrs(r) {
+    const a: Attrs = { axis: singleAxis(r, "axis"), momentum: r.num("momentum", 0.99), epsilon: r.num("epsilon", 0.001) };
+    // center=false / scale=false: no beta / gamma in the file; kiln's constant 0 / 1 computes the same.
+    if (r.bool("center", true) === false) r.fills.beta = 0;
+    if (r.bool("scale", true) === false) r.fills.gamma = 1;
+    if (r.fills.beta !== undefined || r.fills.gamma !== undefined) r.note("center/scale false: the missing beta (0) / gamma (1) become weights of the kiln layer; they would train in kiln");
+    r.require("renorm", eq(false), "renorm=false only");
+    r.require("synchronized", eq(false), "synchronized=false only");
+    r.require("virtual_batch_size", () => false, "virtual_batch_size=null only");
+    r.require("adjustment", () => false, "adjustment=null only");
+    initializers(r, a, "beta_initializer", "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer");
+    return a;
+  },
+  kerasStore: (_a, fills) => vars(["gamma", "beta", "moving_mean", "moving_variance"].filter((w) => fills[w] === undefined)),
+};
+
+const layerNormalization: LayerImport = {
+  op: "layer_normalization",
+  attrs(r) {
+    const a: Attrs = { axis: singleAxis(r, "axis"), epsilon: r.num("epsilon", 0.001) };
+    if (r.bool("center", true) === false) r.fills.beta = 0;
+    if (r.bool("scale", true) === false) r.fills.gamma = 1;
+    r.require("rms_scaling", eq(false), "rms_scaling=false only");
+    initializers(r, a, "beta_initializer", "gamma_initializer");
+    return a;
+  },
+  kerasStore: (_a, fills) => vars(["gamma", "beta"].filter((w) => fills[w] === undefined)),
+};
+
+const embedding: LayerImport = {
+  op: "embedding",
+  attrs(r) {
+    r.require("mask_zero", eq(false), "mask_zero=false only (kiln has no masks)");
+    r.require("sparse", eq(false), "sparse=false only");
+    r.require("lora_rank", isZero, "no LoRA");
+    const a: Attrs = { input_dim: r.int("input_dim"), output_dim: r.int("output_dim") };
+    initializers(r, a, "embeddings_initializer");
+    return a;
+  },
+  kerasStore: () => vars(["embeddings"]),
+};
+
+/** SimpleRNN, LSTM, GRU: kiln's recurrent layers run forward, stateless, returning the last state or all. */
+function recurrent(op: "simple_rnn" | "lstm" | "gru"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      const a: Attrs = { units: r.int("units"), return_sequences: r.bool("return_sequences", false) };
+      if (op === "simple_rnn") a.activation = r.activation("activation", "tanh");
+      else {
+        r.require("activation", (v) => v === "tanh", `activation "tanh" only`);
+        r.require("recurrent_activation", (v) => v === "sigmoid", `recurrent_activation "sigmoid" only (TF.js defaults to hard_sigmoid: build it with recurrentActivation: "sigmoid")`);
+      }
+      // TF.js's GRU is always reset_after=false; Keras files always write the argument.
+      if (op === "gru") a.reset_after = r.bool("reset_after", r.flavor !== "tfjs");
+      a.go_backwards = r.bool("go_backwards", false);
+      r.require("use_bias", eq(true), "use_bias=true only");
+      r.require("return_state", eq(false), "return_state=false only");
+      r.require("stateful", eq(false), "stateful=false only");
+      r.require("time_major", eq(false), "time_major=false only");
+      r.trainingOnly("dropout", isZero, "kiln's recurrent layers have no input dropout");
+      r.trainingOnly("recurrent_dropout", isZero, "kiln's recurrent layers have no recurrent dropout");
+      r.get("unit_forget_bias"); // only decides the initial bias, which the file's weights replace
+      initializers(r, a, "kernel_initializer", "recurrent_initializer", "bias_initializer");
+      return a;
+    },
+    // The variables belong to the layer's cell: layers/lstm/cell/vars/0..2.
+    kerasStore: () => vars(["kernel", "recurrent_kernel", "bias"], "cell/"),
+  };
+}
+
+const RECURRENT_CLASSES: Record<string, LayerImport> = Object.assign(Object.create(null), {
+  SimpleRNN: recurrent("simple_rnn"), LSTM: recurrent("lstm"), GRU: recurrent("gru"),
+});
+
+/** Keras names the inner layer; kiln's inner name must follow kiln's name rule. */
+function innerName(v: unknown, fallback: string): string {
+  const n = typeof v === "string" && v.length ? v : fallback;
+  let base = n.replace(/[^A-Za-z0-9_]/g, "_");
+  if (!/^[A-Za-z_]/.test(base)) base = `k_${base}`;
+  return base.slice(0, 64);
+}
+
+/**
+ * Bidirectional(layer): the wrapped SimpleRNN / LSTM / GRU read by its own table entry; a
+ * backward_layer, when the file has one (Keras 3 writes it), must be the same layer run backwards.
+ */
+const bidirectional: LayerImport = {
+  op: "bidirectional",
+  attrs(r, call) {
+    const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
+    const mapping = typeof inner?.class_name === "string" ? RECURRENT_CLASSES[inner.class_name] : undefined;
+    if (!inner || !mapping || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
+      r.fail("layer", `the wrapped layer must be a SimpleRNN, LSTM or GRU; got ${JSON.stringify(inner?.class_name ?? inner)}`);
+      return undefined;
+    }
+    const cfg = inner.config as Record<string, unknown>;
+    const ir = new ArgReaderOf(r, cfg, "layer/config");
+    const attrs = mapping.attrs(ir, call);
+    ir.finish();
+    const mergeMode = r.get("merge_mode") ?? "concat";
+    if (mergeMode === null || !["concat", "sum", "mul", "ave"].includes(mergeMode as string)) {
+      r.fail("merge_mode", `merge_mode=${JSON.stringify(mergeMode)} is not supported: kiln supports "concat", "sum", "mul", "ave" (a kiln layer has one output)`);
+      return undefined;
+    }
+    const backward = r.get("backward_layer") as { class_name?: unknown; config?: Record<string, unknown> } | undefined | null;
+    if (backward) {
+      const same = backward.class_name === inner.class_name && backward.config !== undefined &&
+        Object.keys({ ...cfg, ...backward.config }).every((k) => k === "name" || k === "go_backwards" || JSON.stringify(cfg[k]) === JSON.stringify(backward.config![k])) &&
+        backward.config.go_backwards === !(cfg.go_backwards ?? false);
+      if (!same) r.fail("backward_layer", "a backward_layer that is not the wrapped layer run backwards is not supported: kiln's backward copy is the same layer with go_backwards negated");
+    }
+    if (!attrs) return undefined;
+    return { layer: { op: mapping.op, name: innerName(cfg.name, mapping.op), ...attrs }, merge_mode: mergeMode };
+  },
+  // Keras 3 keeps the two copies as sublayers forward_layer and backward_layer, each with its cell.
+  kerasStore(a) {
+    const inner = a.layer as { name: string };
+    const names = ["kernel", "recurrent_kernel", "bias"];
+    return Object.fromEntries(["forward", "backward"].flatMap((dir) => names.map((w, i) => [`${dir}_${inner.name}/${w}`, `${dir}_layer/cell/vars/${i}`])));
+  },
+};
+
+const multiHeadAttention: LayerImport = {
+  op: "multi_head_attention",
+  attrs(r, call) {
+    const a: Attrs = { num_heads: r.int("num_heads"), key_dim: r.int("key_dim") };
+    const vd = r.get("value_dim");
+    if (vd !== null && vd !== undefined) a.value_dim = r.int("value_dim");
+    r.require("use_bias", eq(true), "use_bias=true only");
+    r.require("output_shape", () => false, "output_shape=null only (output size = the query's)");
+    r.require("attention_axes", (v) => Array.isArray(v) && v.length === 1 && (v[0] === 1 || v[0] === -2), "attention over the sequence axis only (attention_axes null or [1])");
+    r.trainingOnly("dropout", isZero, "kiln's attention has no dropout");
+    r.get("flash_attention");
+    initializers(r, a, "kernel_initializer", "bias_initializer");
+    if (call.kwargs.use_causal_mask === true) a.causal = true;
+    return a;
+  },
+  weights: {
+    "query/kernel": "query/kernel", "query/bias": "query/bias", "key/kernel": "key/kernel", "key/bias": "key/bias",
+    "value/kernel": "value/kernel", "value/bias": "value/bias",
+    "attention_output/kernel": "attention_output/kernel", "attention_output/bias": "attention_output/bias",
+  },
+  // Keras 3 keeps the four projections as EinsumDense sublayers _query_dense, _key_dense, _value_dense, _output_dense.
+  kerasStore: () => ({
+    "query/kernel": "_query_dense/vars/0", "query/bias": "_query_dense/vars/1", "key/kernel": "_key_dense/vars/0", "key/bias": "_key_dense/vars/1",
+    "value/kernel": "_value_dense/vars/0", "value/bias": "_value_dense/vars/1",
+    "attention_output/kernel": "_output_dense/vars/0", "attention_output/bias": "_output_dense/vars/1",
+  }),
+  inputs: (call) => {
+    // Keras calls mha(query, value, key); self-attention (all the same tensor) is kiln's [query].
+    const [q, v = q, k = v] = call.inputs;
+    return q === v && v === k ? [q!] : k === v ? [q!, v!] : [q!, v!, k!];
+  },
+};
+
+const positionEmbedding: LayerImport = {
+  op: "position_embedding",
+  attrs(r) {
+    const a: Attrs = { sequence_length: r.int("sequence_length") };
+    const init = r.initializer("initializer");
+    if (init) a.initializer = init;
+    return a;
+  },
+  kerasStore: () => vars(["embeddings"]),
+};
+
+function merge(op: "add" | "multiply" | "average" | "maximum" | "minimum" | "subtract"): LayerImport {
+  return { op, attrs: () => ({}) };
+}
+
+const concatenate: LayerImport = {
+  op: "concatenate",
+  attrs(r) {
+    const axis = singleAxis(r, "axis");
+    return axis === undefined ? undefined : { axis };
+  },
+};
+
+function initializers(r: ArgReader, a: Attrs, ...keys: string[]): void {
+  for (const k of keys) {
+    const init = r.initializer(k);
+    if (init) a[k] = init;
+  }
+}
+
+/** Keras class name → how kiln imports it. A null-prototype map: a class name from a file is a key. */
+export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.create(null) as Record<string, LayerImport>, {
+  Dense: dense,
+  Conv2D: conv2d, Convolution2D: conv2d,
+  MaxPooling2D: pool("max_pooling2d"), MaxPool2D: pool("max_pooling2d"),
+  AveragePooling2D: pool("average_pooling2d"), AvgPool2D: pool("average_pooling2d"),
+  GlobalAveragePooling2D: globalPool("global_average_pooling2d"), GlobalAvgPool2D: globalPool("global_average_pooling2d"),
+  GlobalMaxPooling2D: globalPool("global_max_pooling2d"), GlobalMaxPool2D: globalPool("global_max_pooling2d"),
+  Conv1D: conv1d, Convolution1D: conv1d,
+  MaxPooling1D: pool1d("max_pooling1d"), MaxPool1D: pool1d("max_pooling1d"),
+  AveragePooling1D: pool1d("average_pooling1d"), AvgPool1D: pool1d("average_pooling1d"),
+  GlobalAveragePooling1D: globalPool1d("global_average_pooling1d"), GlobalAvgPool1D: globalPool1d("global_average_pooling1d"),
+  GlobalMaxPooling1D: globalPool1d("global_max_pooling1d"), GlobalMaxPool1D: globalPool1d("global_max_pooling1d"),
+  UpSampling1D: upsampling1d, UpSampling2D: upsampling2d,
+  ZeroPadding1D: amounts("zero_padding1d", "padding"), ZeroPadding2D: amounts("zero_padding2d", "padding"),
+  Cropping1D: amounts("cropping1d", "cropping"), Cropping2D: amounts("cropping2d", "cropping"),
+  RepeatVector: repeatVector,
+  Permute: permute,
+  Flatten: flatten,
+  Reshape: reshape,
+  Activation: activationLayer,
+  Softmax: softmax,
+  ReLU: reluLayer,
+  LeakyReLU: leakyRelu,
+  ELU: eluLayer,
+  Dropout: dropout,
+  BatchNormalization: batchNormalization,
+  LayerNormalization: layerNormalization,
+  Embedding: embedding,
+  SimpleRNN: RECURRENT_CLASSES.SimpleRNN,
+  LSTM: RECURRENT_CLASSES.LSTM,
+  GRU: RECURRENT_CLASSES.GRU,
+  Bidirectional: bidirectional,
+  MultiHeadAttention: multiHeadAttention,
+  PositionEmbedding: positionEmbedding,
+  Add: merge("add"), Multiply: merge("multiply"), Average: merge("average"),
+  Maximum: merge("maximum"), Minimum: merge("minimum"), Subtract: merge("subtract"),
+  Concatenate: concatenate,
+});
+
+/** Classes that are models: flattened into the graph. */
+export const MODEL_CLASSES = new Set(["Sequential", "Functional", "Model"]);
+
+/** What would work instead, for classes kiln refuses that people often meet. */
+export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create(null), {
+  Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
+  TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
+  TimeDistributed: "kiln import does not map the TimeDistributed wrapper yet (kiln has time_distributed over dense: write it by hand); Dense applies to the last axis of any rank already",
+  DepthwiseConv2D: "kiln has depthwise_conv2d, but kiln import does not map DepthwiseConv2D yet",
+  SeparableConv2D: "kiln has separable_conv2d, but kiln import does not map SeparableConv2D yet",
+  Conv2DTranspose: "kiln has conv2d_transpose, but kiln import does not map Conv2DTranspose yet",
+  Rescaling: "scale the inputs before predict",
+  Normalization: "normalize the inputs before predict",
+});

@@ -1,0 +1,95 @@
+/** TF.js models the import and export tests build: together they use every Keras class kiln maps that TF.js has. */
+import * as tf from "@tensorflow/tfjs";
+
+/** Sequential CNN: Conv2D (valid/same, strides, dilation, activations), BatchNormalization, pools, Activation/ReLU/LeakyReLU/ELU/Softmax layers, Reshape, Dropout, Flatten, Dense. */
+export function cnn(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.conv2d({ inputShape: [9, 9, 3], filters: 4, kernelSize: 3, padding: "same", activation: "relu" }));
+  m.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 0.01 }));
+  m.add(tf.layers.conv2d({ filters: 5, kernelSize: [2, 3], strides: 2, activation: "elu" }));
+  m.add(tf.layers.reLU());
+  m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 1, padding: "same" }));
+  m.add(tf.layers.conv2d({ filters: 3, kernelSize: 2, dilationRate: 2, padding: "same", useBias: false }));
+  m.add(tf.layers.leakyReLU({ alpha: 0.2 }));
+  m.add(tf.layers.averagePooling2d({ poolSize: 2 }));
+  m.add(tf.layers.elu());
+  m.add(tf.layers.activation({ activation: "softplus" }));
+  m.add(tf.layers.reshape({ targetShape: [2, 6] }));
+  m.add(tf.layers.dropout({ rate: 0.25 }));
+  m.add(tf.layers.flatten());
+  m.add(tf.layers.dense({ units: 6, activation: "swish" }));
+  m.add(tf.layers.dense({ units: 4 }));
+  m.add(tf.layers.softmax());
+  return m;
+}
+
+/** Functional: two vector inputs and an image, merges, LayerNormalization, global pools, a nested Sequential, every Dense activation TF.js and kiln share. */
+export function functional(): tf.LayersModel {
+  const a = tf.input({ shape: [6], name: "a" });
+  const b = tf.input({ shape: [6], name: "b" });
+  const img = tf.input({ shape: [5, 5, 2], name: "img" });
+  const acts = ["relu", "sigmoid", "tanh", "linear", "elu", "softplus", "gelu"] as const;
+  const branches = acts.map((act) => tf.layers.dense({ units: 4, activation: act }).apply(a) as tf.SymbolicTensor);
+  const fromB = tf.layers.dense({ units: 4, activation: "swish" }).apply(b) as tf.SymbolicTensor;
+  const merged = [
+    tf.layers.add().apply([branches[0]!, branches[1]!, fromB]),
+    tf.layers.multiply().apply([branches[2]!, branches[3]!]),
+    tf.layers.average().apply([branches[4]!, fromB]),
+    tf.layers.maximum().apply([branches[5]!, branches[6]!]),
+    tf.layers.minimum().apply([branches[0]!, fromB]),
+  ] as tf.SymbolicTensor[];
+  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: "tanh" }).apply(img) as tf.SymbolicTensor;
+  const pooled = [tf.layers.globalMaxPooling2d({}).apply(conv), tf.layers.globalAveragePooling2d({}).apply(conv)] as tf.SymbolicTensor[];
+  const inner = tf.sequential({ name: "inner", layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "relu" }), tf.layers.dense({ units: 4 })] });
+  const nested = inner.apply(merged[1]!) as tf.SymbolicTensor;
+  const cat = tf.layers.concatenate({ axis: -1 }).apply([...merged, ...pooled, nested]) as tf.SymbolicTensor;
+  const norm = tf.layers.layerNormalization({ epsilon: 1e-3 }).apply(cat) as tf.SymbolicTensor;
+  const out1 = tf.layers.dense({ units: 3, activation: "softmax", name: "probs" }).apply(norm) as tf.SymbolicTensor;
+  const out2 = tf.layers.dense({ units: 2, name: "value" }).apply(cat) as tf.SymbolicTensor;
+  return tf.model({ inputs: [a, b, img], outputs: [out1, out2] });
+}
+
+/** Sequences: Embedding (float input ids, as Keras casts them), SimpleRNN with sequences, LSTM (sigmoid gates), Dense. */
+export function sequence(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.embedding({ inputShape: [7], inputDim: 11, outputDim: 5 }));
+  m.add(tf.layers.simpleRNN({ units: 6, returnSequences: true, activation: "relu" }));
+  m.add(tf.layers.lstm({ units: 4, recurrentActivation: "sigmoid", returnSequences: true }));
+  m.add(tf.layers.lstm({ units: 3, recurrentActivation: "sigmoid" }));
+  m.add(tf.layers.dense({ units: 2, activation: "sigmoid" }));
+  return m;
+}
+
+
+/** Sequence and image shape layers: Conv1D (valid; same with dilation; TF.js's causal differs from Keras, see tfjs-import.test.ts), 1-D pools and global pools, Permute, ZeroPadding2D, UpSampling2D, Cropping2D, RepeatVector. */
+export function spatial(): tf.LayersModel {
+  const seq = tf.input({ shape: [10, 3], name: "seq" });
+  const img = tf.input({ shape: [5, 5, 2], name: "img" });
+  let s = tf.layers.conv1d({ filters: 4, kernelSize: 3, activation: "relu" }).apply(seq) as tf.SymbolicTensor;
+  s = tf.layers.maxPooling1d({ poolSize: 2 }).apply(s) as tf.SymbolicTensor;
+  s = tf.layers.conv1d({ filters: 3, kernelSize: 2, padding: "same", dilationRate: 2 }).apply(s) as tf.SymbolicTensor;
+  s = tf.layers.averagePooling1d({ poolSize: 2, strides: 1 }).apply(s) as tf.SymbolicTensor;
+  const p = tf.layers.permute({ dims: [2, 1] }).apply(s) as tf.SymbolicTensor;
+  const g1 = tf.layers.globalMaxPooling1d({}).apply(p) as tf.SymbolicTensor;
+  const g2 = tf.layers.globalAveragePooling1d({}).apply(s) as tf.SymbolicTensor;
+  let i = tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]] }).apply(img) as tf.SymbolicTensor;
+  i = tf.layers.upSampling2d({ size: [2, 1] }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.cropping2D({ cropping: [[1, 2], [0, 3]] }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.conv2d({ filters: 2, kernelSize: 3 }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.flatten().apply(i) as tf.SymbolicTensor;
+  i = tf.layers.dense({ units: 3 }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.repeatVector({ n: 2 }).apply(i) as tf.SymbolicTensor;
+  i = tf.layers.flatten().apply(i) as tf.SymbolicTensor;
+  const cat = tf.layers.concatenate().apply([g1, g2, i]) as tf.SymbolicTensor;
+  return tf.model({ inputs: [seq, img], outputs: tf.layers.dense({ units: 2, name: "out" }).apply(cat) as tf.SymbolicTensor });
+}
+
+/** Recurrent wrappers and directions: Bidirectional(LSTM) merged by sum, a GRU (TF.js: reset_after=false) going backwards, SimpleRNN in a concat Bidirectional. */
+export function recurrentWrappers(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.bidirectional({ inputShape: [6, 3], layer: tf.layers.lstm({ units: 3, recurrentActivation: "sigmoid", returnSequences: true }) as tf.RNN, mergeMode: "sum" }));
+  m.add(tf.layers.gru({ units: 4, recurrentActivation: "sigmoid", goBackwards: true, returnSequences: true }));
+  m.add(tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 2 }) as tf.RNN, mergeMode: "concat" }));
+  m.add(tf.layers.dense({ units: 2 }));
+  return m;
+}
