@@ -13,9 +13,9 @@
 import { relaxedHost } from "./lib/relaxed-host.js";
 import { writeFileSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir, cpus, loadavg } from "node:os";
-import { readGraph, exampleGraphs, mlpGraph, matmulGraph, inferenceOnly, ROOT } from "./lib/graphs.js";
+import { readGraph, exampleGraphs, zooGraphs, mlpGraph, matmulGraph, inferenceOnly, ROOT } from "./lib/graphs.js";
 import { roundRobin } from "./lib/measure.js";
-import { compileGraph, loadModel, compileAssemblyScript, sizes } from "./lib/kiln.js";
+import { compileGraph, compileRows, loadModel, compileAssemblyScript, sizes } from "./lib/kiln.js";
 import { peakProbe } from "./lib/peak.js";
 import { clockProbe, cpuinfoMHz, fpPipes, flopsPerCycle } from "./lib/ceiling.js";
 import { initTf } from "./lib/tfjs.js";
@@ -62,17 +62,8 @@ const mhz = cpuinfoMHz();
 log(`clock probe (dependent i32.add chain): ${clock.calibration.cpuGHz.toFixed(2)} GHz CPU time, ${clock.calibration.wallGHz.toFixed(2)} GHz wall clock; /proc/cpuinfo: ${mhz ? mhz.map((m) => m.toFixed(0)).join(", ") + " MHz" : "n/a"}`);
 log(`FP pipes: ${pipes.why} → ${flopsPerCycle(pipes, "plain")} FLOP/cycle plain, ${flopsPerCycle(pipes, "relaxed")} relaxed; ceiling ${(flopsPerCycle(pipes, "plain") * clock.calibration.cpuGHz).toFixed(1)} GFLOP/s (plain)`);
 const opts = { maxBatch: 64, optimizeLevel: settings.optimizeLevel };
-const examples = [];
-const compiled = {};
-for (const e of exampleGraphs()) {
-  log(`compile ${e.path}…`);
-  try {
-    const r = await compileGraph(readGraph(e.path), opts);
-    compiled[e.name] = r.wasm;
-    examples.push({ name: e.path, compileMs: r.compileMs, bytes: r.bytes, gzipBytes: r.gzipBytes });
-  } catch (err) {
-    examples.push({ name: e.path, error: err.message.split("\n")[0] });
-  }
+// Every example graph and every zoo model (examples/zoo/graphs): compile time, module size, parameters.
+const { rows: examples, wasms: compiled } = await compileRows([...exampleGraphs(), ...zooGraphs()], opts, readGraph, log);
 }
 log("compile the MLP and matmul graphs…");
 const mlpBuilt = await compileGraph(mlpGraph, { ...opts, maxBatch: 256 });

@@ -42,6 +42,8 @@ const EXAMPLES = [
   { name: "names-gender", args: [], figures: genderFigures, fromOutput: (o) => ({ pFemale: /P\(female\): (.*)/.exec(o)?.[1] }) },
   { name: "names-transformer", args: [], figures: transformerFigures, fromOutput: (o) => ({ heldOutNllByEpoch: [...o.matchAll(/held-out NLL\/char ([\d.]+)/g)].map((m) => Number(m[1])), samplesMarked: /sampled names[^\n]*\n\s*(.*)/.exec(o)?.[1] }) },
   { name: "fine-tune", args: [], figures: fineTuneFigures },
+  { name: "zoo/unet-mnist", args: [], figures: unetFigures },
+  { name: "zoo/wavenet-names", args: [], figures: wavenetNamesFigures },
 ];
 
 const commit = git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with uncommitted changes)" : "");
@@ -169,6 +171,23 @@ function genderFigures(s) {
     `epochs ${range(s.epochSeconds, 1)} s (${range(s.epochSeconds.map((t) => count / t), 0)} samples/s)`,
     loadLine(s),
   ];
+}
+
+function unetFigures(s) {
+  const acc = s.history.val_accuracy;
+  return [
+    `held-out IoU ${s.testIoU.toFixed(3)}, pixel accuracy ${pct(s.testPixelAccuracy)} on ${s.testCount} digits; baseline (pixel > ${s.baseline.threshold}): IoU ${s.baseline.iou.toFixed(3)}, pixel accuracy ${pct(s.baseline.pixelAccuracy)}`,
+    `held-out pixel accuracy by epoch: ${acc.map((a) => pct(a)).join(", ")}; loss ${s.history.loss[0].toFixed(3)} → ${s.history.loss.at(-1).toFixed(4)}, held-out ${s.history.val_loss[0].toFixed(3)} → ${s.history.val_loss.at(-1).toFixed(4)}`,
+    `training ${s.trainSeconds.toFixed(0)} s (${range(s.epochSeconds.map((t) => s.trainCount / t), 0)} samples/s), compile ${s.compileSeconds.toFixed(0)} s`,
+    loadLine(s),
+  ];
+}
+
+function wavenetNamesFigures(s) {
+  return ["wavenet", "lstm"].map((m) => {
+    const r = s[m], acc = r.history.val_accuracy, best = Math.max(...acc);
+    return `${m}: test accuracy ${pct(r.testAccuracy)} (loss ${r.testLoss.toFixed(3)}), best ${pct(best)} at epoch ${acc.indexOf(best) + 1}, after 1/5/10/15/20: ${[1, 5, 10, 15, 20].map((e) => pct(acc[e - 1], 1)).join(" / ")}; training accuracy ${pct(r.history.accuracy.at(-1), 1)}; training ${r.trainSeconds.toFixed(1)} s (${range(r.epochSeconds, 1)} s per epoch); compile ${r.compileSeconds.toFixed(1)} s; ${r.params} parameters`;
+  }).concat(loadLine(s));
 }
 
 function transformerFigures(s) {

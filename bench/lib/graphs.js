@@ -22,6 +22,16 @@ export function exampleGraphs() {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The zoo's graphs (examples/zoo/graphs/<model>.json, written by examples/zoo/generate.mjs). */
+export function zooGraphs() {
+  const dir = ROOT + "examples/zoo/graphs/";
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => ({ name: `zoo/${f.slice(0, -5)}`, path: `examples/zoo/graphs/${f}` }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /** MLP 784-512-512-10 (relu, softmax), trained with plain SGD on sparse class ids. */
 export const mlpGraph = {
   format: "kiln.graph/v2", name: "bench_mlp", seed: 3,

@@ -18,6 +18,27 @@ export async function compileGraph(graph, options) {
   return { wasm, compileMs: performance.now() - t, ...sizes(wasm) };
 }
 
+/**
+ * Compile time, module size and parameter count (every weight, trainable or not: Keras's "Total
+ * params") of each graph file; a graph that fails to compile gets its first error line instead.
+ */
+export async function compileRows(entries, options, readGraph, log = () => {}) {
+  const rows = [], wasms = {};
+  for (const e of entries) {
+    log(`compile ${e.path}…`);
+    try {
+      const r = await compileGraph(readGraph(e.path), options);
+      const model = await loadModel(r.wasm);
+      const params = model.weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
+      wasms[e.name] = r.wasm;
+      rows.push({ name: e.path, compileMs: r.compileMs, bytes: r.bytes, gzipBytes: r.gzipBytes, params });
+    } catch (err) {
+      rows.push({ name: e.path, error: err.message.split("\n")[0] });
+    }
+  }
+  return { rows, wasms };
+}
+
 export function sizes(bytes) {
   return { bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
 }

@@ -99,13 +99,21 @@ export function markdown(head, rows) {
 
 /** Compile time and size of each example graph (and the seed CNN cold compile). */
 export function compileTable(results) {
-  const rows = results.compile.examples.map((e) => [e.name, e.error ? `✗ ${e.error}` : `${(e.compileMs / 1000).toFixed(2)} s`, e.bytes ? kb(e.bytes) : "", e.gzipBytes ? kb(e.gzipBytes) : ""]);
+  const rows = results.compile.examples.map(compileRow);
   const c = results.compile.cold;
   if (c) {
-    rows.push(["seed CNN training module, cold (fresh process)", `${(c.trainMs / 1000).toFixed(2)} s (+ ${(c.importMs / 1000).toFixed(2)} s compiler import)`, kb(c.trainBytes), kb(c.trainGzipBytes)]);
-    rows.push(["seed CNN inference-only module", `${(c.inferMs / 1000).toFixed(2)} s`, kb(c.inferBytes), kb(c.inferGzipBytes)]);
+    rows.push(["seed CNN training module, cold (fresh process)", `${(c.trainMs / 1000).toFixed(2)} s (+ ${(c.importMs / 1000).toFixed(2)} s compiler import)`, kb(c.trainBytes), kb(c.trainGzipBytes), ""]);
+    rows.push(["seed CNN inference-only module", `${(c.inferMs / 1000).toFixed(2)} s`, kb(c.inferBytes), kb(c.inferGzipBytes), ""]);
   }
-  return markdown(["graph (maxBatch 64, -O" + results.settings.optimizeLevel + ")", "compile", "module", "gzip"], rows);
+  return markdown(compileHead(results.settings.optimizeLevel), rows);
+}
+
+export const compileHead = (optimizeLevel) => ["graph (maxBatch 64, -O" + optimizeLevel + ")", "compile", "module", "gzip", "parameters"];
+
+/** One graph's compile-table cells (results files from before the parameters column have none). */
+export function compileRow(e) {
+  if (e.error) return [e.name, `✗ ${e.error}`, "", "", ""];
+  return [e.name, `${(e.compileMs / 1000).toFixed(2)} s`, kb(e.bytes), kb(e.gzipBytes), e.params === undefined ? "" : e.params.toLocaleString("en-US")];
 }
 
 /** What an app ships: kiln runtime + module vs the peers' package files. */

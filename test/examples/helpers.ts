@@ -23,7 +23,7 @@ export interface ExampleRun {
 
 export async function runExample(name: string, args: string[] = []): Promise<ExampleRun> {
   if (!existsSync(join(ROOT, "dist/compiler/index.js"))) throw new Error("dist/ is missing: run `npm run build` first");
-  const dir = mkdtempSync(join(tmpdir(), `kiln-example-${name}-`));
+  const dir = mkdtempSync(join(tmpdir(), `kiln-example-${name.replace(/\//g, "-")}-`));
   const summaryPath = join(dir, "summary.json");
   const { stdout } = await run(
     process.execPath,
