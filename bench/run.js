@@ -64,7 +64,6 @@ log(`FP pipes: ${pipes.why} → ${flopsPerCycle(pipes, "plain")} FLOP/cycle plai
 const opts = { maxBatch: 64, optimizeLevel: settings.optimizeLevel };
 // Every example graph and every zoo model (examples/zoo/graphs): compile time, module size, parameters.
 const { rows: examples, wasms: compiled } = await compileRows([...exampleGraphs(), ...zooGraphs()], opts, readGraph, log);
-}
 log("compile the MLP and matmul graphs…");
 const mlpBuilt = await compileGraph(mlpGraph, { ...opts, maxBatch: 256 });
 const mmBuilt = await compileGraph(matmulGraph, { ...opts, maxBatch: 512 });
