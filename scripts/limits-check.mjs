@@ -138,7 +138,6 @@ function growth(what, small, large) {
   console.log(`${ratio < 6 ? "ok  " : "MISS"} growth ${what}: worst pass ${worst ? `${worst[0]} ×${ratio.toFixed(2)}` : "(all under 100 ms)"} (limit ×6)\n       ms per pass at n→4n: ${detail}`);
 }
 growth("dense layers 2,500 → 10,000", denseChain(2_500), denseChain(10_000));
-growth(`unrolled simple_rnn steps ${steps / 4} → ${steps}`, unrolledRnn(steps / 4), unrolledRnn(steps));
 growth("LSTM (loop kernel) steps 128 → 512", lstm(128), lstm(512));
 growth(`unrolled simple_rnn (gelu) steps ${unrolledSteps / 4} → ${unrolledSteps}`, unrolledRnn(unrolledSteps / 4), unrolledRnn(unrolledSteps));
 
