@@ -46,7 +46,7 @@ export interface KernelDef {
 export function memoized<S>(emit: (spec: S) => KernelDef, capacity = 512): (spec: S) => KernelDef {
   const cache = new Map<string, KernelDef>();
   return (spec) => {
-    const key = JSON.stringify(spec);
+    const key = JSON.stringify(spec, exactNumbers);
     let def = cache.get(key);
     if (def) cache.delete(key); // re-inserted below as the most recent
     else def = emit(spec);
@@ -54,4 +54,9 @@ export function memoized<S>(emit: (spec: S) => KernelDef, capacity = 512): (spec
     if (cache.size > capacity) cache.delete(cache.keys().next().value!);
     return def;
   };
+}
+
+/** JSON writes NaN, ±Infinity as null and -0 as 0: spell them out, so specs that differ only there (a fill of -Infinity or +Infinity) never share a kernel. */
+function exactNumbers(_key: string, v: unknown): unknown {
+  return typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0)) ? `#${Object.is(v, -0) ? "-0" : v}` : v;
 }
