@@ -12,6 +12,7 @@ import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { KERAS_LAYERS } from "../import/layers.js";
 import { kerasSnakeCase } from "../import/topology.js";
+import { notExportedYet } from "./not-yet.js";
 
 /** The Keras version whose saving layout this follows (written into metadata.json). */
 export const KERAS_LAYOUT_VERSION = "3.6.0";
@@ -77,21 +78,7 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   cropping1d: (l) => ({ className: "Cropping1D", config: { cropping: l.attrs.cropping } }),
   repeat_vector: (l) => ({ className: "RepeatVector", config: { n: l.attrs.n } }),
   permute: (l) => ({ className: "Permute", config: { dims: l.attrs.dims } }),
-  time_distributed: () => "kiln does not export time_distributed yet",
-  // Merged into kiln after the export table was written: not mapped yet.
-  depthwise_conv2d: () => "kiln does not export depthwise_conv2d yet",
-  separable_conv2d: () => "kiln does not export separable_conv2d yet",
-  conv2d_transpose: () => "kiln does not export conv2d_transpose yet",
-  relu: () => "kiln does not export relu yet",
-  leaky_relu: () => "kiln does not export leaky_relu yet",
-  elu: () => "kiln does not export elu yet",
-  prelu: () => "kiln does not export prelu yet",
-  group_normalization: () => "kiln does not export group_normalization yet",
-  dot: () => "kiln does not export dot yet",
-  spatial_dropout1d: () => "kiln does not export spatial_dropout1d yet",
-  spatial_dropout2d: () => "kiln does not export spatial_dropout2d yet",
-  gaussian_noise: () => "kiln does not export gaussian_noise yet",
-  gaussian_dropout: () => "kiln does not export gaussian_dropout yet",
+  ...notExportedYet,
 };
 
 const MERGES = new Set<OpName>(["add", "multiply", "average", "maximum", "minimum", "subtract", "concatenate"]);

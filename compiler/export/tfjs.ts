@@ -9,6 +9,7 @@ import { KilnError, type Diagnostic } from "../frontend/diagnostics.js";
 import { checkGraph } from "../frontend/index.js";
 import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
+import { notExportedYet } from "./not-yet.js";
 
 /** What a kiln layer is in TF.js: class and config, or the reason TF.js cannot express it. */
 type TfjsLayer = { className: string; config: Record<string, unknown> } | string;
@@ -85,21 +86,7 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   cropping1d: () => "TF.js has no Cropping1D layer",
   repeat_vector: (l) => ({ className: "RepeatVector", config: { n: l.attrs.n } }),
   permute: (l) => ({ className: "Permute", config: { dims: l.attrs.dims } }),
-  time_distributed: () => "kiln does not export time_distributed yet",
-  // Merged into kiln after the export table was written: not mapped yet.
-  depthwise_conv2d: () => "kiln does not export depthwise_conv2d yet",
-  separable_conv2d: () => "kiln does not export separable_conv2d yet",
-  conv2d_transpose: () => "kiln does not export conv2d_transpose yet",
-  relu: () => "kiln does not export relu yet",
-  leaky_relu: () => "kiln does not export leaky_relu yet",
-  elu: () => "kiln does not export elu yet",
-  prelu: () => "kiln does not export prelu yet",
-  group_normalization: () => "kiln does not export group_normalization yet",
-  dot: () => "kiln does not export dot yet",
-  spatial_dropout1d: () => "kiln does not export spatial_dropout1d yet",
-  spatial_dropout2d: () => "kiln does not export spatial_dropout2d yet",
-  gaussian_noise: () => "kiln does not export gaussian_noise yet",
-  gaussian_dropout: () => "kiln does not export gaussian_dropout yet",
+  ...notExportedYet,
 };
 
 /** The model.json text and its one shard (`group1-shard1of1.bin`). */
