@@ -17,6 +17,8 @@
  * result never depends on which lane or which thread's share computed it. Padding is explicit
  * (padTop/padLeft; bottom/right implied by oh/ow); taps outside the image are skipped.
  */
+import type { ActivationName } from "../frontend/graph-types.js";
+import { activationNeeds, activationScalar, activationSimd } from "./activation.js";
 import { block, intlit, kernelParams, lines, locals, type Src } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import { SCALAR, SIMD, type Ops } from "./ops.js";
@@ -28,6 +30,11 @@ export interface DepthwiseSpec {
   kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
   padTop: number; padLeft: number; oh: number; ow: number;
   accumulate?: boolean;
+  /** Forward epilogue (fused by passes/fuse.ts): a per-output-channel bias, the `bias` parameter. */
+  bias?: boolean;
+  /** act(sum·scale + bias) with a per-output-channel scale (a folded batch normalization); needs `bias`. */
+  scale?: boolean;
+  activation?: ActivationName;
 }
 
 /** Locals end with "_" (the convolution emitters' convention). */
@@ -40,6 +47,19 @@ export function checkDepthwiseSpec(s: DepthwiseSpec, who: string): void {
   for (const key of ["padTop", "padLeft"] as const) {
     if (!Number.isInteger(s[key]) || s[key] < 0) throw new Error(`internal: ${who}: ${key} must be a non-negative integer, got ${s[key]}`);
   }
+  if (s.scale && !s.bias) throw new Error(`internal: ${who}: a scale needs a bias`);
+  if (s.accumulate && hasEpilogue(s)) throw new Error(`internal: ${who}: an epilogue cannot accumulate`);
+}
+
+const hasEpilogue = (s: DepthwiseSpec): boolean => !!s.bias || !!s.scale || (s.activation ?? "linear") !== "linear";
+
+/** The forward's value to store for accumulator `a` of output channels at byte offset `at` from bias/scale. */
+function epilogue(s: DepthwiseSpec, o: Ops, a: string, at: string): string {
+  let e = a;
+  if (s.scale) e = o.mul(e, o.load(`scale + ${at}`));
+  if (s.bias) e = o.add(e, o.load(`bias + ${at}`));
+  const act = s.activation ?? "linear";
+  return act === "linear" ? e : o === SIMD ? activationSimd(act, `(${e})`) : activationScalar(act, `(${e})`);
 }
 
 const outChannels = (s: DepthwiseSpec): number => s.c * s.m;
@@ -125,7 +145,7 @@ function registerBlock(s: DepthwiseSpec, o: Ops, vectors: number, ch: string, ac
         ...acc.map((a, v) => `${a} = ${o.add(a, o.mul(o.load("xp_", lane(v) || undefined), o.load("wp_", lane(v) || undefined)))};`),
       ]),
     ]),
-    ...acc.map((a, v) => o.store("yp_ + ob_", accumulate ? o.add(o.load("yp_ + ob_", lane(v) || undefined), a) : a, lane(v) || undefined)),
+    ...acc.map((a, v) => o.store("yp_ + ob_", accumulate ? o.add(o.load("yp_ + ob_", lane(v) || undefined), a) : epilogue(s, o, a, `ob_ + ${lane(v)}`), lane(v) || undefined)),
   ];
 }
 
@@ -144,7 +164,20 @@ function tapRange(origin: string, k: number, d: number, size: number, lo: string
  * Every output is the same sum, in the same order, as the per-tap sweep of other multipliers.
  */
 function forwardInRegisters(s: DepthwiseSpec): string {
-  const ohw = s.oh * s.ow, c16 = Math.floor(s.c / 16) * 16, c4 = Math.floor(s.c / 4) * 4, acc = !!s.accumulate;
+  const c16 = Math.floor(s.c / 16) * 16, c4 = Math.floor(s.c / 4) * 4, acc = !!s.accumulate;
+  return eachOutputPixel(s, [
+    block(`for (let o_ = 0; o_ < ${intlit(c16)}; o_ += 16) {`, registerBlock(s, SIMD, 4, "o_", acc)),
+    block(`for (let o_ = ${intlit(c16)}; o_ < ${intlit(c4)}; o_ += 4) {`, registerBlock(s, SIMD, 1, "o_", acc)),
+    block(`for (let o_ = ${intlit(c4)}; o_ < ${intlit(s.c)}; o_++) {`, registerBlock(s, SCALAR, 1, "o_", acc)),
+  ]);
+}
+
+/**
+ * Every output pixel p_ of the batch in order: its image's x (`xb_`), its y (`yp_`), the window
+ * origin (iy0_, ix0_) and the in-bounds tap ranges [kyLo_, kyHi_) × [kxLo_, kxHi_), then `body`.
+ */
+function eachOutputPixel(s: DepthwiseSpec, body: Src): string {
+  const ohw = s.oh * s.ow;
   return block(`for (let p_ = 0; p_ < n * ${intlit(ohw)}; p_++) {`, [
     `const img_ = p_ / ${intlit(ohw)};`,
     `const rem_ = p_ - img_ * ${intlit(ohw)};`,
@@ -152,26 +185,103 @@ function forwardInRegisters(s: DepthwiseSpec): string {
     `const iy0_ = oy_ * ${intlit(s.sh)} - ${intlit(s.padTop)};`,
     `const ix0_ = (rem_ - oy_ * ${intlit(s.ow)}) * ${intlit(s.sw)} - ${intlit(s.padLeft)};`,
     `const xb_ = x + <usize>(img_ * ${intlit(s.h * s.w * s.c * 4)});`,
-    `const yp_ = y + <usize>p_ * ${intlit(s.c * 4)};`,
+    `const yp_ = y + <usize>p_ * ${intlit(outChannels(s) * 4)};`,
     ...tapRange("iy0_", s.kh, s.dh, s.h, "kyLo_", "kyHi_"),
     ...tapRange("ix0_", s.kw, s.dw, s.w, "kxLo_", "kxHi_"),
-    block(`for (let o_ = 0; o_ < ${intlit(c16)}; o_ += 16) {`, registerBlock(s, SIMD, 4, "o_", acc)),
-    block(`for (let o_ = ${intlit(c16)}; o_ < ${intlit(c4)}; o_ += 4) {`, registerBlock(s, SIMD, 1, "o_", acc)),
-    block(`for (let o_ = ${intlit(c4)}; o_ < ${intlit(s.c)}; o_++) {`, registerBlock(s, SCALAR, 1, "o_", acc)),
+    body,
   ]);
 }
 
-/** Forward: y[n,oh,ow,c·m] (=|+=) depthwise(x, w). Params x, w, y, n. */
+/**
+ * Depth multiplier m > 1: output channel o = c·m + j reads input channel ⌊o/m⌋. A group of
+ * G = lcm(4, m)/m input channels feeds V = lcm(4, m)/4 whole output vectors, each lane's x a
+ * shuffle of the group's G channels loaded once per tap (m = 2: 2 channels → 1 vector, m = 3:
+ * 4 → 3, m = 4: 1 → 1, m = 8: 1 → 2). So every output is summed in a register from 0 over the
+ * in-bounds taps in ky, kx order — the order of the scalar loops — and stored once.
+ */
+export function multiplierGroups(m: number): { G: number; V: number } {
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  const l = (4 * m) / gcd(4, m);
+  return { G: l / m, V: l / 4 };
+}
+
+/** The x of output vector v of a channel group `xg_` (G channels, loaded as one vector, or splat when G = 1). */
+function groupLanes(m: number, G: number, v: number): string {
+  if (G === 1) return "xg_";
+  const lanes = [0, 1, 2, 3].map((l) => Math.floor((4 * v + l) / m));
+  return lanes.every((l, i) => l === i) ? "xg_" : `f32x4.shuffle(xg_, xg_, ${lanes.join(", ")})`;
+}
+
+/** Loads G consecutive channels at `p` as a vector (the lanes past G are never used). */
+function loadGroup(G: number, p: string): string {
+  return G === 1 ? `v128.load32_splat(${p})` : G === 2 ? `v128.load64_zero(${p})` : `v128.load(${p})`;
+}
+
+/** Vectors [v0, v1) of the group at input channel `ch_` (outputs from ch_·m): sums in registers, then stored. */
+function multiplierBlock(s: DepthwiseSpec, G: number, v0: number, v1: number): Src {
+  const c4 = s.c * 4, O4 = outChannels(s) * 4;
+  const vs = Array.from({ length: v1 - v0 }, (_, i) => v0 + i);
+  return [
+    `const xo_ = <usize>ch_ << 2;`,
+    `const oo_ = <usize>(ch_ * ${intlit(s.m)}) << 2;`,
+    ...vs.map((v) => `let a${v}_ = f32x4.splat(0);`),
+    block(`for (let ky_ = kyLo_; ky_ < kyHi_; ky_++) {`, [
+      `const xr_ = xb_ + <usize>((iy0_ + ky_ * ${intlit(s.dh)}) * ${intlit(s.w * c4)}) + xo_;`,
+      `const wr_ = w + <usize>(ky_ * ${intlit(s.kw * O4)}) + oo_;`,
+      block(`for (let kx_ = kxLo_; kx_ < kxHi_; kx_++) {`, [
+        `const xg_ = ${loadGroup(G, `xr_ + <usize>((ix0_ + kx_ * ${intlit(s.dw)}) * ${intlit(c4)})`)};`,
+        `const wp_ = wr_ + <usize>(kx_ * ${intlit(O4)});`,
+        ...vs.map((v) => `a${v}_ = ${SIMD.add(`a${v}_`, SIMD.mul(groupLanes(s.m, G, v), SIMD.load("wp_", v * 16 || undefined)))};`),
+      ]),
+    ]),
+    ...vs.map((v) => SIMD.store("yp_ + oo_", s.accumulate ? SIMD.add(SIMD.load("yp_ + oo_", v * 16 || undefined), `a${v}_`) : epilogue(s, SIMD, `a${v}_`, `oo_ + ${v * 16}`), v * 16 || undefined)),
+  ];
+}
+
+/** One output channel `o_` (input channel ch_) in scalar code: the channels past the last whole group. */
+function multiplierScalar(s: DepthwiseSpec): Src {
+  const c4 = s.c * 4, O4 = outChannels(s) * 4;
+  return [
+    `const xo_ = <usize>ch_ << 2;`,
+    `const oo_ = <usize>o_ << 2;`,
+    `let a_: f32 = 0;`,
+    block(`for (let ky_ = kyLo_; ky_ < kyHi_; ky_++) {`, [
+      `const xr_ = xb_ + <usize>((iy0_ + ky_ * ${intlit(s.dh)}) * ${intlit(s.w * c4)}) + xo_;`,
+      `const wr_ = w + <usize>(ky_ * ${intlit(s.kw * O4)}) + oo_;`,
+      block(`for (let kx_ = kxLo_; kx_ < kxHi_; kx_++) {`, [
+        `a_ += load<f32>(xr_ + <usize>((ix0_ + kx_ * ${intlit(s.dw)}) * ${intlit(c4)})) * load<f32>(wr_ + <usize>(kx_ * ${intlit(O4)}));`,
+      ]),
+    ]),
+    SCALAR.store("yp_ + oo_", s.accumulate ? SCALAR.add(SCALAR.load("yp_ + oo_"), "a_") : epilogue(s, SCALAR, "a_", "oo_")),
+  ];
+}
+
+/** Forward with m > 1: groups of channels in registers (chunks of at most 4 vectors), then a scalar tail. */
+function forwardMultiplier(s: DepthwiseSpec): string {
+  const { G, V } = multiplierGroups(s.m);
+  const whole = Math.floor(s.c / G) * G;
+  const chunks: Src[] = [];
+  for (let v0 = 0; v0 < V; v0 += 4) chunks.push(block("{", multiplierBlock(s, G, v0, Math.min(V, v0 + 4))));
+  return eachOutputPixel(s, [
+    block(`for (let ch_ = 0; ch_ < ${intlit(whole)}; ch_ += ${intlit(G)}) {`, chunks),
+    block(`for (let o_ = ${intlit(whole * s.m)}; o_ < ${intlit(outChannels(s))}; o_++) {`, [`const ch_ = o_ / ${intlit(s.m)};`, multiplierScalar(s)]),
+  ]);
+}
+
+/**
+ * Forward: y[n,oh,ow,c·m] (=|+=) act(depthwise(x, w)·scale + bias) (the epilogue as fused; none
+ * when accumulating). Params x, w, y, [bias], [scale], n.
+ */
 export function emitDepthwiseConv2d(spec: DepthwiseSpec): KernelDef {
   checkDepthwiseSpec(spec, "emitDepthwiseConv2d");
-  const O = outChannels(spec);
-  const pre = [`const yp_ = y + pix_;`, ...(spec.accumulate ? [] : [zero("yp_", intlit(O))])];
+  const s = { ...spec, bias: !!spec.bias, scale: !!spec.scale, activation: spec.activation ?? "linear" };
+  const act = s.activation;
   return {
-    key: `depthwise_conv2d:${JSON.stringify(spec)}`,
-    label: `depthwise_conv2d ${geometry(spec)}`,
-    params: kernelParams(DEPTHWISE_LOCALS, ["x", "w", "y"], "n"),
-    body: spec.m === 1 ? forwardInRegisters(spec) : pixelsAndTaps(spec, "x", "w", pre, mulAddChannels(spec, "yp_", "xp_", "wp_")),
-    needs: [],
+    key: `depthwise_conv2d:${JSON.stringify(s)}`,
+    label: `depthwise_conv2d ${geometry(s)}${s.scale ? " scaled" : ""}${s.bias ? " +bias" : ""}${act !== "linear" ? " " + act : ""}`,
+    params: kernelParams(DEPTHWISE_LOCALS, ["x", "w", "y", ...(s.bias ? ["bias"] : []), ...(s.scale ? ["scale"] : [])], "n"),
+    body: s.m === 1 ? forwardInRegisters(s) : forwardMultiplier(s),
+    needs: activationNeeds(act),
   };
 }
 

@@ -4,9 +4,10 @@
  *  pruneUnusedInputs   ew/reduce inputs no expression reads are dropped (they would block fusion);
  *  dropIdentityCopies  `out = ew(in)` copies (a single gradient contribution passed along) go:
  *                      readers read the source;
- *  fuseEpilogues       matmul/conv2d + bias add + residual add + activation → one kernel with
- *                      the epilogue fused (the residual: an add of a tensor complete before
- *                      the product, read as the product stores);
+ *  fuseEpilogues       matmul/conv2d/depthwise_conv2d + bias add + residual add (not depthwise)
+ *                      + activation (relu6 included) → one kernel with the epilogue fused (the
+ *                      residual: an add of a tensor complete before the product, read as the
+ *                      product stores);
  *  fuseConvPool        conv2d (small c, direct kernel) → 2×2/2 valid max-pool: the conv stores
  *                      only each window's max (attrs.pool), when the pool is the conv output's
  *                      only reader — so only where nothing else (a pool gradient) needs it;
@@ -117,10 +118,28 @@ function isBiasAdd(next: NodeOf<"ew">, out: Tensor, cols: number): boolean {
     && e.k === "bin" && e.op === "add" && e.a.k === "in" && e.a.i === 0 && e.b.k === "in" && e.b.i === 1;
 }
 
+/**
+ * relu6 as the lowering writes it: min(relu(x), 6) (the relu6 activation), min(max(relu(x), 0), 6)
+ * (the ReLU layer with max_value 6) or min(max(x, 0), 6); each is min(max(x, 0), 6) exactly
+ * (max(max(x, 0), 0) = max(x, 0), −0 and NaN included), the epilogue's relu6.
+ */
+export function isRelu6Of(e: EwExpr, x: (a: EwExpr) => boolean): boolean {
+  const isConst = (a: EwExpr, v: number) => a.k === "const" && Object.is(a.v, v);
+  if (e.k !== "bin" || e.op !== "min" || !isConst(e.b, 6)) return false;
+  let a = e.a;
+  if (a.k === "bin" && a.op === "max" && isConst(a.b, 0)) {
+    if (x(a.a)) return true;
+    a = a.a;
+  }
+  return a.k === "un" && a.op === "relu" && x(a.a);
+}
+
 /** `out = act(in0)` for an activation the epilogue computes; the activation, or undefined. */
-function epilogueActivation(next: NodeOf<"ew">): (EwUnary & ActivationName) | undefined {
+function epilogueActivation(next: NodeOf<"ew">): ActivationName | undefined {
   const e = next.attrs.exprs[0]!;
-  if (next.inputs.length !== 1 || !isFull(next.attrs.inputs[0]!) || next.attrs.accumulate?.[0] || e.k !== "un" || e.a.k !== "in") return undefined;
+  if (next.inputs.length !== 1 || !isFull(next.attrs.inputs[0]!) || next.attrs.accumulate?.[0] || next.attrs.exprs.length !== 1) return undefined;
+  if (isRelu6Of(e, (a) => a.k === "in")) return "relu6";
+  if (e.k !== "un" || e.a.k !== "in") return undefined;
   return EPILOGUE_ACTIVATIONS.has(e.op as EwUnary & ActivationName) ? (e.op as EwUnary & ActivationName) : undefined;
 }
 
@@ -142,13 +161,19 @@ function residualOf(ix: ProgramIndex, n: Node, next: NodeOf<"ew">, out: Tensor):
   return r.id;
 }
 
+/** Output channels of a product whose epilogue fuseEpilogues may extend, or undefined. */
+function epilogueColumns(n: Node): number | undefined {
+  if (n.op !== "matmul" && n.op !== "conv2d" && n.op !== "depthwise_conv2d") return undefined;
+  if (n.attrs.accumulate) return undefined;
+  if (n.op === "matmul") return n.attrs.offC || n.attrs.batch?.length || (n.attrs.ldc !== undefined && n.attrs.ldc !== n.attrs.n) ? undefined : n.attrs.n;
+  return n.op === "conv2d" ? n.attrs.f : n.attrs.c * n.attrs.m;
+}
+
 export function fuseEpilogues(mod: Module): void {
-  eachProgram(mod, (n) => n.op === "matmul" || n.op === "conv2d", (ix, prog) => {
+  eachProgram(mod, (n) => epilogueColumns(n) !== undefined, (ix, prog) => {
     for (const n of prog.nodes) {
-      if (n.op !== "matmul" && n.op !== "conv2d") continue;
-      if (n.attrs.accumulate) continue;
-      if (n.op === "matmul" && (n.attrs.offC || n.attrs.batch?.length || (n.attrs.ldc !== undefined && n.attrs.ldc !== n.attrs.n))) continue;
-      const cols = n.op === "matmul" ? n.attrs.n : n.attrs.f;
+      const cols = epilogueColumns(n);
+      if (cols === undefined || (n.op !== "matmul" && n.op !== "conv2d" && n.op !== "depthwise_conv2d")) continue;
       let out = mod.t(n.outputs[0]!);
       let next = ix.soleReader(out);
       // A folded batch normalization (fold-batch-norm.ts) already gave the node its bias.
@@ -161,7 +186,8 @@ export function fuseEpilogues(mod: Module): void {
         out = mod.t(n.outputs[0]!);
         next = ix.soleReader(out);
       }
-      const residual = isEw(next) && privateTo(ix, out, next) ? residualOf(ix, n, next, out) : undefined;
+      // (The depthwise kernel has no residual input: MobileNetV2 adds its shortcut after the 1×1 projection.)
+      const residual = n.op !== "depthwise_conv2d" && isEw(next) && privateTo(ix, out, next) ? residualOf(ix, n, next, out) : undefined;
       if (residual !== undefined) {
         // The other addend becomes the node's last input: the epilogue adds it before the activation.
         n.attrs = { ...n.attrs, residual: true };
