@@ -63,6 +63,37 @@ export const CASES: OpCase[] = [
   // c = 5, m = 1: the channel sweep's SIMD vector and its scalar tail
   { name: "depthwise_conv2d 3x3 same relu", graph: g("t", [x([6, 6, 5])], [{ name: "c", op: "depthwise_conv2d", kernel_size: 3, padding: "same", activation: "relu" }]) },
   { name: "depthwise_conv2d depth_multiplier 2, [3,2] stride 2 valid, no bias", graph: g("t", [x([7, 6, 3])], [{ name: "c", op: "depthwise_conv2d", kernel_size: [3, 2], strides: 2, depth_multiplier: 2, use_bias: false }]) },
+  // Issue 19 (MobileNetV2, ResNet): the folds and fusions of predict (fold-batch-norm.ts, fuse.ts:
+  // foldZeroPadding, fuseEpilogues with relu6) — mobilenet-fusion.test.ts checks where they apply.
+  // 22 channels: the depthwise kernel's blocks of 16, a single vector and a scalar tail.
+  { name: "MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)", graph: g("t", [x([8, 8, 6])], [
+    // (linear: with a relu6 here the small gradient of the input projection's bias, through three
+    // thousand clamps, made finite differences cross kinks; relu6 on a conv: the cases below)
+    { name: "e", op: "conv2d", filters: 22, kernel_size: 1 },
+    { name: "pad", op: "zero_padding2d", padding: [[0, 1], [0, 1]] },
+    { name: "d", op: "depthwise_conv2d", kernel_size: 3, strides: 2, use_bias: false },
+    { name: "dbn", op: "batch_normalization" },
+    { name: "dr", op: "activation", activation: "relu6" },
+    { name: "p", op: "conv2d", filters: 6, kernel_size: 1, use_bias: false },
+    { name: "pbn", op: "batch_normalization" },
+  ]) },
+  { name: "zero_padding2d 3 -> conv2d 7x7 stride 2 (im2col, padding folded)", graph: g("t", [x([9, 10, 3])], [
+    { name: "pad", op: "zero_padding2d", padding: 3 },
+    { name: "c", op: "conv2d", filters: 5, kernel_size: 7, strides: 2 },
+    { name: "r", op: "relu", max_value: 6 },
+  ]) },
+  { name: "zero_padding2d 1 -> conv2d 3x3 valid (Winograd, padding folded) -> dense relu6", graph: g("t", [x([6, 6, 5])], [
+    { name: "pad", op: "zero_padding2d", padding: 1 },
+    { name: "c", op: "conv2d", filters: 4, kernel_size: 3 },
+    { name: "f", op: "flatten" },
+    { name: "d", op: "dense", units: 5, activation: "relu6" },
+  ]) },
+  { name: "zero_padding2d [[2,0],[1,3]] -> depthwise m=3 stride 2 relu6; pad 3 -> 3x3 (not folded)", graph: g("t", [x([7, 6, 5])], [
+    { name: "pad", op: "zero_padding2d", padding: [[2, 0], [1, 3]] },
+    { name: "d", op: "depthwise_conv2d", kernel_size: 3, strides: 2, depth_multiplier: 3, activation: "relu6" },
+    { name: "pad2", op: "zero_padding2d", padding: 3 },
+    { name: "d2", op: "depthwise_conv2d", kernel_size: 3, depth_multiplier: 2 },
+  ]) },
   { name: "depthwise_conv2d depth_multiplier 4, dilation 2 same, tanh", graph: g("t", [x([7, 7, 2])], [{ name: "c", op: "depthwise_conv2d", kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 4, activation: "tanh" }]) },
   { name: "separable_conv2d 3x3 same relu", graph: g("t", [x([6, 6, 3])], [{ name: "s", op: "separable_conv2d", filters: 7, kernel_size: 3, padding: "same", activation: "relu" }]) },
   { name: "separable_conv2d depth_multiplier 2, stride 2 valid, no bias", graph: g("t", [x([7, 8, 4])], [{ name: "s", op: "separable_conv2d", filters: 5, kernel_size: [3, 2], strides: 2, depth_multiplier: 2, use_bias: false }]) },
