@@ -307,6 +307,7 @@ function gatherBlock(s: DepthwiseSpec, o: Ops, vectors: number, ch: string, accu
   ];
   const add = s.m === 1
     ? acc.map((a, v) => `${a} = ${o.add(a, o.mul(o.load("dp_", lane(v)), o.load("wp_", lane(v))))};`)
+    : o === SIMD ? multiplierGradAdd(s.m)
     : [
       `let sum_: f32 = 0;`,
       block(`for (let j_ = 0; j_ < ${intlit(s.m)}; j_++) {`, [
@@ -337,16 +338,54 @@ function gatherBlock(s: DepthwiseSpec, o: Ops, vectors: number, ch: string, accu
 }
 
 /**
+ * A vector whose lane l is element idx[l] of the vectors `src` laid end to end (element e is lane
+ * e & 3 of src[e >> 2]): shuffles of two vectors at a time, one per further source vector.
+ */
+export function gatherLanes(src: string[], idx: number[]): string {
+  const from = idx.map((e) => e >> 2);
+  const order = [...new Set(from)];
+  const first = order[0]!, second = order[1] ?? first;
+  // lanes of the first two sources; the others take lane 0 of the first for now
+  let expr = `f32x4.shuffle(${src[first]}, ${src[second]}, ${idx.map((e, l) => (from[l] === first ? e & 3 : from[l] === second ? 4 + (e & 3) : 0)).join(", ")})`;
+  if (order.length === 1 && idx.every((e, l) => (e & 3) === l)) return src[first]!;
+  for (const next of order.slice(2)) {
+    expr = `f32x4.shuffle(${expr}, ${src[next]}, ${idx.map((e, l) => (from[l] === next ? 4 + (e & 3) : l)).join(", ")})`;
+  }
+  return expr;
+}
+
+/**
+ * One tap of the input gradient for 4 channels with m > 1: the 4m products dy·w (m vectors), then
+ * per channel lane the sum over j of its m products, taken in j order (vector j of lanes l·m + j
+ * gathered by shuffles), added to a0_. The scalar code starts that sum from 0: it differs from the
+ * sum started at the first product only in a zero's sign, which a0_ (from +0, never −0) absorbs.
+ */
+function multiplierGradAdd(m: number): string[] {
+  const P = Array.from({ length: m }, (_, v) => `p${v}_`);
+  const Q = Array.from({ length: m }, (_, j) => gatherLanes(P, [0, 1, 2, 3].map((l) => l * m + j)));
+  return [
+    ...P.map((p, v) => `const ${p} = ${SIMD.mul(SIMD.load("dp_", v * 16 || undefined), SIMD.load("wp_", v * 16 || undefined))};`),
+    `let sum_ = ${Q[0]};`,
+    ...Q.slice(1).map((q) => `sum_ = ${SIMD.add("sum_", q)};`),
+    `a0_ = ${SIMD.add("a0_", "sum_")};`,
+  ];
+}
+
+/** Largest depth multiplier whose input gradient gathers in SIMD (m product vectors live per tap). */
+const SIMD_GRAD_MAX_M = 8;
+
+/**
  * Input gradient: dx[n,h,w,c] (=|+=) Σ over the output pixels whose taps read it. Params dy, w,
  * dx, n. Gathered per dx pixel (each written once, sums in registers): an output pixel reads
  * (iy, ix) with tap ky where oy·sh = iy + padTop − ky·dh, so ky descending visits the output
  * pixels in increasing order, the order in which a scatter over the output pixels would add them.
- * m = 1: 16 channels at a time, then single vectors, then a scalar tail; m > 1: per channel.
+ * m = 1: 16 channels at a time, then single vectors, then a scalar tail; 1 < m ≤ 8: 4 channels
+ * at a time (multiplierGradAdd), then a scalar tail; larger m: per channel.
  */
 export function emitDepthwiseConv2dGradInput(spec: DepthwiseSpec): KernelDef {
   checkDepthwiseSpec(spec, "emitDepthwiseConv2dGradInput");
   const s = spec, hw = s.h * s.w, acc = !!s.accumulate;
-  const c16 = s.m === 1 ? Math.floor(s.c / 16) * 16 : 0, c4 = s.m === 1 ? Math.floor(s.c / 4) * 4 : 0;
+  const c16 = s.m === 1 ? Math.floor(s.c / 16) * 16 : 0, c4 = s.m <= SIMD_GRAD_MAX_M ? Math.floor(s.c / 4) * 4 : 0;
   const body = block(`for (let q_ = 0; q_ < n * ${intlit(hw)}; q_++) {`, [
     `const img_ = q_ / ${intlit(hw)};`,
     `const rem_ = q_ - img_ * ${intlit(hw)};`,
@@ -356,7 +395,7 @@ export function emitDepthwiseConv2dGradInput(spec: DepthwiseSpec): KernelDef {
     `const dyb_ = dy + <usize>(img_ * ${intlit(s.oh * s.ow * s.c * s.m * 4)});`,
     `const dxp_ = dx + <usize>q_ * ${intlit(s.c * 4)};`,
     s.m === 1 ? block(`for (let c_ = 0; c_ < ${intlit(c16)}; c_ += 16) {`, gatherBlock(s, SIMD, 4, "c_", acc)) : [],
-    s.m === 1 ? block(`for (let c_ = ${intlit(c16)}; c_ < ${intlit(c4)}; c_ += 4) {`, gatherBlock(s, SIMD, 1, "c_", acc)) : [],
+    block(`for (let c_ = ${intlit(c16)}; c_ < ${intlit(c4)}; c_ += 4) {`, gatherBlock(s, SIMD, 1, "c_", acc)),
     block(`for (let c_ = ${intlit(c4)}; c_ < ${intlit(s.c)}; c_++) {`, gatherBlock(s, SCALAR, 1, "c_", acc)),
   ]);
   return {
