@@ -164,11 +164,90 @@ function tapRange(origin: string, k: number, d: number, size: number, lo: string
  * Every output is the same sum, in the same order, as the per-tap sweep of other multipliers.
  */
 function forwardInRegisters(s: DepthwiseSpec): string {
+  if (quadApplies(s)) return forwardRows(s);
+  return eachOutputPixel(s, pixelChannels(s));
+}
+
+/** The channel blocks of one output pixel (m = 1): 16 channels, single vectors, a scalar tail. */
+function pixelChannels(s: DepthwiseSpec): Src {
   const c16 = Math.floor(s.c / 16) * 16, c4 = Math.floor(s.c / 4) * 4, acc = !!s.accumulate;
-  return eachOutputPixel(s, [
+  return [
     block(`for (let o_ = 0; o_ < ${intlit(c16)}; o_ += 16) {`, registerBlock(s, SIMD, 4, "o_", acc)),
     block(`for (let o_ = ${intlit(c16)}; o_ < ${intlit(c4)}; o_ += 4) {`, registerBlock(s, SIMD, 1, "o_", acc)),
     block(`for (let o_ = ${intlit(c4)}; o_ < ${intlit(s.c)}; o_++) {`, registerBlock(s, SCALAR, 1, "o_", acc)),
+  ];
+}
+
+/** Output pixels side by side in the forward's interior (stride 1): 4 accumulators over one channel vector. */
+const QUAD = 4;
+
+/** Stride 1 along the row, m = 1, a kernel row of at most 3 dilated columns (x columns of 4 outputs held in registers). */
+function quadApplies(s: DepthwiseSpec): boolean {
+  return s.m === 1 && s.sw === 1 && (s.kw - 1) * s.dw <= 2 && s.c >= 4;
+}
+
+/**
+ * Forward, m = 1, stride 1: per output row, the columns whose taps are all inside the image go
+ * QUAD at a time — per channel vector, 4 accumulators; per tap row the QUAD + span x columns are
+ * loaded once and each tap's weights once, so a tap costs 4 multiply-adds for about 2 loads, where
+ * one pixel at a time costs 2 loads per multiply-add. Border columns go one pixel at a time as
+ * before. Each output is the same sum in the same order (taps in ky, kx order from 0).
+ * Kernel A/B (CPU time, load ~24, bench/depthwise-kernels.mjs), one pixel at a time → this:
+ * 112×112×32 b1 1.93×, 56×56×128 b1 1.44×, 56×56×144 b1 1.17×, 28×28×192 b4 1.18×, 14×14×576 b8
+ * 1.30–1.48×, 7×7×960 b8 1.30×; but 56×56×144 at b4 0.56–0.69× (not explained; the same shape at
+ * b1 wins, so the buffers' placement is suspected). 2 pixels instead of 4: 0.80× and 0.96×.
+ */
+function forwardRows(s: DepthwiseSpec): string {
+  const c4 = s.c * 4, span = (s.kw - 1) * s.dw;
+  // interior: ix0 = ox − padLeft ≥ 0 and ix0 + span ≤ w − 1
+  const first = s.padLeft, end = Math.min(s.ow, s.w - span + s.padLeft);
+  const cols = Array.from({ length: QUAD + span }, (_, j) => j);
+  const acc = Array.from({ length: QUAD }, (_, q) => `a${q}_`);
+  const quadVector = [
+    `const ob_ = <usize>o_ << 2;`,
+    ...acc.map((a) => `let ${a} = f32x4.splat(0);`),
+    block(`for (let ky_ = kyLo_; ky_ < kyHi_; ky_++) {`, [
+      `const xr_ = xb_ + <usize>((iy0_ + ky_ * ${intlit(s.dh)}) * ${intlit(s.w * c4)}) + <usize>(ix0_ * ${intlit(c4)}) + ob_;`,
+      `const wr_ = w + <usize>(ky_ * ${intlit(s.kw * c4)}) + ob_;`,
+      ...cols.map((j) => `const x${j}_ = ${SIMD.load("xr_", j * c4 || undefined)};`),
+      ...Array.from({ length: s.kw }, (_, kx) => [
+        `const w${kx}_ = ${SIMD.load("wr_", kx * c4 || undefined)};`,
+        ...acc.map((a, q) => `${a} = ${SIMD.add(a, SIMD.mul(`x${q + kx * s.dw}_`, `w${kx}_`))};`),
+      ]).flat(),
+    ]),
+    ...acc.map((a, q) => SIMD.store(`yp_ + ob_ + ${intlit(q * c4)}`, s.accumulate ? SIMD.add(SIMD.load(`yp_ + ob_ + ${intlit(q * c4)}`), a) : epilogue(s, SIMD, a, "ob_"))),
+  ];
+  const c4v = Math.floor(s.c / 4) * 4;
+  const quad = [
+    `const ix0_ = ox_ - ${intlit(s.padLeft)};`,
+    `const yp_ = yr_ + <usize>ox_ * ${intlit(c4)};`,
+    block(`for (let o_ = 0; o_ < ${intlit(c4v)}; o_ += 4) {`, quadVector),
+    // channels past the last vector: one pixel at a time, all taps of the row inside the image
+    ...(c4v < s.c ? [block(`for (let q_ = 0; q_ < ${intlit(QUAD)}; q_++) {`, [
+      `const ix0_ = ox_ + q_ - ${intlit(s.padLeft)};`,
+      `const yp_ = yr_ + <usize>(ox_ + q_) * ${intlit(c4)};`,
+      `const kxLo_ = 0;`, `const kxHi_ = ${intlit(s.kw)};`,
+      block(`for (let o_ = ${intlit(c4v)}; o_ < ${intlit(s.c)}; o_++) {`, registerBlock(s, SCALAR, 1, "o_", !!s.accumulate)),
+    ])] : []),
+  ];
+  const single = [
+    `const ix0_ = ox_ - ${intlit(s.padLeft)};`,
+    `const yp_ = yr_ + <usize>ox_ * ${intlit(c4)};`,
+    ...tapRange("ix0_", s.kw, s.dw, s.w, "kxLo_", "kxHi_"),
+    pixelChannels(s),
+  ];
+  return block(`for (let r_ = 0; r_ < n * ${intlit(s.oh)}; r_++) {`, [
+    `const img_ = r_ / ${intlit(s.oh)};`,
+    `const iy0_ = (r_ - img_ * ${intlit(s.oh)}) * ${intlit(s.sh)} - ${intlit(s.padTop)};`,
+    `const xb_ = x + <usize>(img_ * ${intlit(s.h * s.w * s.c * 4)});`,
+    `const yr_ = y + <usize>r_ * ${intlit(s.ow * c4)};`,
+    ...tapRange("iy0_", s.kh, s.dh, s.h, "kyLo_", "kyHi_"),
+    `let ox_ = 0;`,
+    block(`while (ox_ < ${intlit(s.ow)}) {`, [
+      block(`if (ox_ >= ${intlit(first)} && ox_ + ${intlit(QUAD)} <= ${intlit(end)}) {`, [...quad, `ox_ += ${intlit(QUAD)};`, `continue;`]),
+      ...single,
+      `ox_++;`,
+    ]),
   ]);
 }
 
