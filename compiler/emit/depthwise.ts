@@ -181,10 +181,17 @@ function pixelChannels(s: DepthwiseSpec): Src {
 /** Output pixels side by side in the forward's interior (stride 1): 4 accumulators over one channel vector. */
 const QUAD = 4;
 
-/** Stride 1 along the row, m = 1, a kernel row of at most 3 dilated columns (x columns of 4 outputs held in registers). */
+/**
+ * m = 1 with at least one channel vector, a kernel row of at most 5 taps, stride 1. At stride 2
+ * (kernel A/B as below) it won 1.09–1.19× on 56×56×144, 28×28×192 and 14×14×576 at b1 but lost
+ * 0.57–0.69× on 112×112×96 at b2, the input too large to stay in cache between calls.
+ */
 function quadApplies(s: DepthwiseSpec): boolean {
-  return s.m === 1 && s.sw === 1 && (s.kw - 1) * s.dw <= 2 && s.c >= 4;
+  return s.m === 1 && s.kw <= 5 && s.c >= 4 && s.sw === 1;
 }
+
+/** Most x columns of a quad's tap row held in registers at once (4 accumulators beside them). */
+const QUAD_MAX_COLUMNS = 6;
 
 /**
  * Forward, m = 1, stride 1: per output row, the columns whose taps are all inside the image go
@@ -199,39 +206,44 @@ function quadApplies(s: DepthwiseSpec): boolean {
  */
 function forwardRows(s: DepthwiseSpec): string {
   const c4 = s.c * 4, span = (s.kw - 1) * s.dw;
-  // interior: ix0 = ox − padLeft ≥ 0 and ix0 + span ≤ w − 1
-  const first = s.padLeft, end = Math.min(s.ow, s.w - span + s.padLeft);
-  const cols = Array.from({ length: QUAD + span }, (_, j) => j);
+  // interior: ix0 = ox·sw − padLeft ≥ 0 and ix0 + span ≤ w − 1
+  const first = Math.ceil(s.padLeft / s.sw), end = Math.min(s.ow, Math.floor((s.w - 1 - span + s.padLeft) / s.sw) + 1);
   const acc = Array.from({ length: QUAD }, (_, q) => `a${q}_`);
+  // x column (from ix0) of output q at tap kx; all of a tap row's columns loaded once when few enough,
+  // else each tap's QUAD columns just before its multiply-adds
+  const col = (q: number, kx: number) => q * s.sw + kx * s.dw;
+  const cols = [...new Set(Array.from({ length: s.kw }, (_, kx) => acc.map((_, q) => col(q, kx))).flat())].sort((a, b) => a - b);
+  const preload = cols.length <= QUAD_MAX_COLUMNS;
+  const xAt = (j: number) => SIMD.load("xr_", j * c4 || undefined);
   const quadVector = [
     `const ob_ = <usize>o_ << 2;`,
     ...acc.map((a) => `let ${a} = f32x4.splat(0);`),
     block(`for (let ky_ = kyLo_; ky_ < kyHi_; ky_++) {`, [
       `const xr_ = xb_ + <usize>((iy0_ + ky_ * ${intlit(s.dh)}) * ${intlit(s.w * c4)}) + <usize>(ix0_ * ${intlit(c4)}) + ob_;`,
       `const wr_ = w + <usize>(ky_ * ${intlit(s.kw * c4)}) + ob_;`,
-      ...cols.map((j) => `const x${j}_ = ${SIMD.load("xr_", j * c4 || undefined)};`),
+      ...(preload ? cols.map((j) => `const x${j}_ = ${xAt(j)};`) : []),
       ...Array.from({ length: s.kw }, (_, kx) => [
         `const w${kx}_ = ${SIMD.load("wr_", kx * c4 || undefined)};`,
-        ...acc.map((a, q) => `${a} = ${SIMD.add(a, SIMD.mul(`x${q + kx * s.dw}_`, `w${kx}_`))};`),
+        ...acc.map((a, q) => `${a} = ${SIMD.add(a, SIMD.mul(preload ? `x${col(q, kx)}_` : xAt(col(q, kx)), `w${kx}_`))};`),
       ]).flat(),
     ]),
     ...acc.map((a, q) => SIMD.store(`yp_ + ob_ + ${intlit(q * c4)}`, s.accumulate ? SIMD.add(SIMD.load(`yp_ + ob_ + ${intlit(q * c4)}`), a) : epilogue(s, SIMD, a, "ob_"))),
   ];
   const c4v = Math.floor(s.c / 4) * 4;
   const quad = [
-    `const ix0_ = ox_ - ${intlit(s.padLeft)};`,
+    `const ix0_ = ox_ * ${intlit(s.sw)} - ${intlit(s.padLeft)};`,
     `const yp_ = yr_ + <usize>ox_ * ${intlit(c4)};`,
     block(`for (let o_ = 0; o_ < ${intlit(c4v)}; o_ += 4) {`, quadVector),
     // channels past the last vector: one pixel at a time, all taps of the row inside the image
     ...(c4v < s.c ? [block(`for (let q_ = 0; q_ < ${intlit(QUAD)}; q_++) {`, [
-      `const ix0_ = ox_ + q_ - ${intlit(s.padLeft)};`,
+      `const ix0_ = (ox_ + q_) * ${intlit(s.sw)} - ${intlit(s.padLeft)};`,
       `const yp_ = yr_ + <usize>(ox_ + q_) * ${intlit(c4)};`,
       `const kxLo_ = 0;`, `const kxHi_ = ${intlit(s.kw)};`,
       block(`for (let o_ = ${intlit(c4v)}; o_ < ${intlit(s.c)}; o_++) {`, registerBlock(s, SCALAR, 1, "o_", !!s.accumulate)),
     ])] : []),
   ];
   const single = [
-    `const ix0_ = ox_ - ${intlit(s.padLeft)};`,
+    `const ix0_ = ox_ * ${intlit(s.sw)} - ${intlit(s.padLeft)};`,
     `const yp_ = yr_ + <usize>ox_ * ${intlit(c4)};`,
     ...tapRange("ix0_", s.kw, s.dw, s.w, "kxLo_", "kxHi_"),
     pixelChannels(s),
