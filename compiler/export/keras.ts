@@ -19,8 +19,21 @@ export const KERAS_LAYOUT_VERSION = "3.6.0";
 
 type KerasLayer = { className: string; config: Record<string, unknown>; module?: string; registeredName?: string; kwargs?: Record<string, unknown> } | string;
 
+/** kiln activation → Keras 3's name, same formula. hard_sigmoid_legacy has none: Keras 3's hard_sigmoid is relu6(x + 3) / 6. */
 const ACTIVATION: Record<string, string> = Object.assign(Object.create(null), {
   linear: "linear", relu: "relu", sigmoid: "sigmoid", tanh: "tanh", softmax: "softmax", gelu: "gelu", elu: "elu", silu: "silu", softplus: "softplus", leaky_relu: "leaky_relu",
+  relu6: "relu6", hard_sigmoid: "hard_sigmoid", hard_silu: "hard_silu", mish: "mish", selu: "selu", exponential: "exponential", log_softmax: "log_softmax",
+});
+
+/** The layer's Keras class, or the refusal when its activation has no Keras 3 name. */
+function activated(l: Layer, build: (activation: string) => KerasLayer): KerasLayer {
+  const a = ACTIVATION[l.attrs.activation as string];
+  return a ? build(a) : `${l.op} with activation "${l.attrs.activation as string}": Keras 3 has no activation with that formula (its hard_sigmoid is relu6(x + 3) / 6)`;
+}
+
+/** The window arguments of kiln's 2-D convolutions, as Keras 3's config writes them. */
+const window = (a: Attrs, activation: string) => ({
+  kernel_size: a.kernel_size, strides: a.strides, padding: a.padding, data_format: "channels_last", dilation_rate: a.dilation_rate, activation, use_bias: a.use_bias,
 });
 
 const axis = (l: Layer) => (l.attrs.axis as number) + 1;
@@ -78,6 +91,9 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   cropping1d: (l) => ({ className: "Cropping1D", config: { cropping: l.attrs.cropping } }),
   repeat_vector: (l) => ({ className: "RepeatVector", config: { n: l.attrs.n } }),
   permute: (l) => ({ className: "Permute", config: { dims: l.attrs.dims } }),
+  depthwise_conv2d: (l) => activated(l, (act) => ({ className: "DepthwiseConv2D", config: { ...window(l.attrs, act), depth_multiplier: l.attrs.depth_multiplier } })),
+  separable_conv2d: (l) => activated(l, (act) => ({ className: "SeparableConv2D", config: { filters: l.attrs.filters, ...window(l.attrs, act), depth_multiplier: l.attrs.depth_multiplier } })),
+  conv2d_transpose: (l) => activated(l, (act) => ({ className: "Conv2DTranspose", config: { filters: l.attrs.filters, ...window(l.attrs, act), output_padding: l.attrs.output_padding } })),
   ...notExportedYet,
 };
 

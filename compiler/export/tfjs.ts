@@ -9,6 +9,7 @@ import { KilnError, type Diagnostic } from "../frontend/diagnostics.js";
 import { checkGraph } from "../frontend/index.js";
 import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
+import { KERAS_LAYERS, kerasWeightName } from "../import/layers.js";
 import { notExportedYet } from "./not-yet.js";
 
 /** What a kiln layer is in TF.js: class and config, or the reason TF.js cannot express it. */
@@ -17,6 +18,9 @@ type TfjsLayer = { className: string; config: Record<string, unknown> } | string
 /** kiln activation → TF.js activation identifier. leaky_relu has none (an `activation` layer becomes LeakyReLU). */
 const ACTIVATION: Record<string, string> = Object.assign(Object.create(null), {
   linear: "linear", relu: "relu", sigmoid: "sigmoid", tanh: "tanh", softmax: "softmax", gelu: "gelu", elu: "elu", silu: "swish", softplus: "softplus",
+  relu6: "relu6", selu: "selu", mish: "mish", log_softmax: "logSoftmax",
+  // TF.js's hardSigmoid is clip(0.2·x + 0.5, 0, 1): kiln's hard_sigmoid_legacy (Keras 3's hard_sigmoid has no TF.js name).
+  hard_sigmoid_legacy: "hardSigmoid",
 });
 
 function act(a: Attrs): string | undefined {
@@ -36,6 +40,12 @@ function recurrentLayer(op: "simple_rnn" | "lstm" | "gru", a: Attrs, l: Layer): 
   if (a.reset_after !== false) return "TF.js's GRU computes reset_after=false only; this gru is reset_after=true";
   return { className: "GRU", config: { ...common, activation: "tanh", recurrent_activation: "sigmoid", reset_after: false } };
 }
+
+/** A layer whose kernel TF.js computes without dilation (DepthwiseConv2D, Conv2DTranspose): refused when kiln's is dilated. */
+const dilated = (l: Layer) => (l.attrs.dilation_rate as number[]).some((d) => d !== 1);
+
+/** The window arguments of kiln's 2-D convolutions, as TF.js's config writes them. */
+const window = (a: Attrs) => ({ kernel_size: a.kernel_size, strides: a.strides, padding: a.padding, data_format: "channels_last", activation: act(a), use_bias: a.use_bias });
 
 export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   dense: (l) => act(l.attrs) ? { className: "Dense", config: { units: l.attrs.units, activation: act(l.attrs), use_bias: l.attrs.use_bias } } : noActivation(l),
@@ -86,6 +96,13 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   cropping1d: () => "TF.js has no Cropping1D layer",
   repeat_vector: (l) => ({ className: "RepeatVector", config: { n: l.attrs.n } }),
   permute: (l) => ({ className: "Permute", config: { dims: l.attrs.dims } }),
+  depthwise_conv2d: (l) => !act(l.attrs) ? noActivation(l) : dilated(l) ? "tfjs-layers' DepthwiseConv2D ignores dilation_rate; this layer is dilated"
+    : { className: "DepthwiseConv2D", config: { ...window(l.attrs), depth_multiplier: l.attrs.depth_multiplier, dilation_rate: l.attrs.dilation_rate } },
+  separable_conv2d: (l) => !act(l.attrs) ? noActivation(l)
+    : { className: "SeparableConv2D", config: { filters: l.attrs.filters, ...window(l.attrs), depth_multiplier: l.attrs.depth_multiplier, dilation_rate: l.attrs.dilation_rate } },
+  conv2d_transpose: (l) => !act(l.attrs) ? noActivation(l) : dilated(l) ? "tfjs-layers' Conv2DTranspose ignores dilation_rate; this layer is dilated"
+    : l.attrs.output_padding !== null ? "tfjs-layers' Conv2DTranspose has no output_padding; this layer sets it"
+    : { className: "Conv2DTranspose", config: { filters: l.attrs.filters, ...window(l.attrs) } },
   ...notExportedYet,
 };
 
@@ -103,12 +120,14 @@ export function exportTfjs(graphInput: string | unknown, weightsBytes: Uint8Arra
     name: i.name, class_name: "InputLayer",
     config: { batch_input_shape: [null, ...i.shape], dtype: i.dtype, sparse: false, name: i.name }, inbound_nodes: [],
   }));
+  const classOf = new Map<string, string>();
   for (const l of graph.layers) {
     const t = TFJS_EXPORT[l.op](l);
     if (typeof t === "string") {
       problems.push({ code: "export", path: l.path, layer: l.name, message: `cannot export ${l.op} to TF.js: ${t}` });
       continue;
     }
+    classOf.set(l.name, t.className);
     layers.push({
       name: l.name, class_name: t.className,
       config: { ...t.config, name: l.name, trainable: l.trainable },
@@ -125,7 +144,9 @@ export function exportTfjs(graphInput: string | unknown, weightsBytes: Uint8Arra
       problems.push({ code: "export", path: w.fullName, layer: l.name, message: t ? `weight has shape [${t.shape.join(", ")}] in the weights file; the graph needs [${w.shape.join(", ")}]` : "weight missing from the weights file" });
       continue;
     }
-    specs.push({ name: w.fullName, shape: w.shape, dtype: "float32" });
+    // TF.js loads weights by name: "<layer>/<its Keras 2 weight name>" (DepthwiseConv2D's depthwise_kernel).
+    const mapping = KERAS_LAYERS[classOf.get(l.name)!];
+    specs.push({ name: mapping ? `${l.name}/${kerasWeightName(mapping, w.name, "tfjs")}` : w.fullName, shape: w.shape, dtype: "float32" });
     parts.push(asFloat32(t, w.fullName));
   }
   if (problems.length) throw new KilnError(problems);

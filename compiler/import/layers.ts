@@ -6,7 +6,8 @@
  * adding its Keras class here.
  */
 import type { Attrs, OpName } from "../frontend/graph-types.js";
-import { ArgReader } from "./args.js";
+import { ArgReader, type Flavor } from "./args.js";
+import { quote } from "./problems.js";
 
 /** A reader of a config nested in the layer's (Bidirectional's wrapped layer), reporting under the same layer. */
 class ArgReaderOf extends ArgReader {
@@ -30,6 +31,8 @@ export interface LayerImport {
    * (Keras 3 `.keras` stores variables by position: "vars/0"; see `kerasVars`).
    */
   weights?: Record<string, string>;
+  /** Where TF.js and Keras 2 name a weight differently from Keras 3 (DepthwiseConv2D's "depthwise_kernel"). */
+  legacyWeights?: Record<string, string>;
   /**
    * Where Keras 3's saving code puts each kiln weight, relative to the layer's store path
    * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
@@ -37,6 +40,11 @@ export interface LayerImport {
   kerasStore?(attrs: Attrs, fills: Record<string, number>): Record<string, string>;
   /** The kiln layer's inputs from the call (default: the call's inputs in order). */
   inputs?(call: CallInfo): string[];
+}
+
+/** The name of kiln weight `name` under the layer in a file of this flavor that names weights (TF.js, `.h5`). */
+export function kerasWeightName(mapping: LayerImport, name: string, flavor: Flavor): string {
+  return (flavor !== "keras3" ? mapping.legacyWeights?.[name] : undefined) ?? mapping.weights?.[name] ?? name;
 }
 
 const eq = (x: unknown) => (v: unknown) => v === x;
@@ -85,6 +93,70 @@ function padding(r: ArgReader, causal = false): string | undefined {
   r.fail("padding", `padding=${JSON.stringify(v)} is not supported: kiln supports "valid" and "same"${causal ? ' and "causal"' : ""}`);
   return undefined;
 }
+
+/** kernel_size, strides, padding, dilation_rate, activation, use_bias: the window arguments Keras's 2-D convolutions share. */
+function convWindow(r: ArgReader): Attrs {
+  r.channelsLast();
+  return {
+    kernel_size: r.intOrPair("kernel_size"), strides: r.intOrPair("strides", 1), padding: padding(r),
+    dilation_rate: r.intOrPair("dilation_rate", 1), activation: r.activation("activation"), use_bias: r.bool("use_bias", true),
+  };
+}
+
+/** True when a dilation_rate (int or pair) is 1 on every axis. */
+const undilated = (d: unknown) => (Array.isArray(d) ? d : [d]).every((x) => x === 1);
+
+/**
+ * TF.js's DepthwiseConv2D and Conv2DTranspose accept a dilation_rate but compute without it
+ * (tfjs-layers 4.22 passes no dilation to the kernel): such a file is refused rather than imported
+ * with a meaning TF.js does not give it.
+ */
+function tfjsUndilated(r: ArgReader, a: Attrs, cls: string): void {
+  if (r.flavor === "tfjs" && !undilated(a.dilation_rate)) {
+    r.fail("dilation_rate", `dilation_rate=${quote(a.dilation_rate)} from TF.js is not supported: tfjs-layers' ${cls} ignores dilation_rate (it computes dilation 1), so the file does not say what it computes`);
+  }
+}
+
+/** DepthwiseConv2D: Keras 3 names its kernel "kernel", TF.js and Keras 2 "depthwise_kernel" (kiln: kernel [kh, kw, C, m]). */
+const depthwiseConv2d: LayerImport = {
+  op: "depthwise_conv2d",
+  attrs(r) {
+    const a: Attrs = { ...convWindow(r), depth_multiplier: r.int("depth_multiplier", 1) };
+    r.require("groups", eq(1), "groups=1 only"); // Keras 2 writes Conv2D's groups into its config
+    tfjsUndilated(r, a, "DepthwiseConv2D");
+    initializers(r, a, "depthwise_initializer", "bias_initializer");
+    return a;
+  },
+  legacyWeights: { kernel: "depthwise_kernel" },
+  kerasStore: biasedVars,
+};
+
+/** SeparableConv2D: depthwise kernel, pointwise kernel, bias: the same names in Keras 2, Keras 3 and TF.js. */
+const separableConv2d: LayerImport = {
+  op: "separable_conv2d",
+  attrs(r) {
+    const a: Attrs = { filters: r.int("filters"), ...convWindow(r), depth_multiplier: r.int("depth_multiplier", 1) };
+    r.require("groups", eq(1), "groups=1 only");
+    initializers(r, a, "depthwise_initializer", "pointwise_initializer", "bias_initializer");
+    return a;
+  },
+  kerasStore: (a) => vars(a.use_bias === false ? ["depthwise_kernel", "pointwise_kernel"] : ["depthwise_kernel", "pointwise_kernel", "bias"]),
+};
+
+/** Conv2DTranspose: kernel [kh, kw, filters, C] in every source; output_padding as Keras 3 (TF.js has none). */
+const conv2dTranspose: LayerImport = {
+  op: "conv2d_transpose",
+  attrs(r) {
+    const a: Attrs = { filters: r.int("filters"), ...convWindow(r) };
+    const op = r.get("output_padding");
+    if (op !== undefined && op !== null) a.output_padding = op;
+    r.require("groups", eq(1), "groups=1 only");
+    tfjsUndilated(r, a, "Conv2DTranspose");
+    initializers(r, a, "kernel_initializer", "bias_initializer");
+    return a;
+  },
+  kerasStore: biasedVars,
+};
 
 const conv1d: LayerImport = {
   op: "conv1d",
@@ -470,6 +542,9 @@ function initializers(r: ArgReader, a: Attrs, ...keys: string[]): void {
 export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.create(null) as Record<string, LayerImport>, {
   Dense: dense,
   Conv2D: conv2d, Convolution2D: conv2d,
+  DepthwiseConv2D: depthwiseConv2d,
+  SeparableConv2D: separableConv2d, SeparableConvolution2D: separableConv2d,
+  Conv2DTranspose: conv2dTranspose, Convolution2DTranspose: conv2dTranspose,
   MaxPooling2D: pool("max_pooling2d"), MaxPool2D: pool("max_pooling2d"),
   AveragePooling2D: pool("average_pooling2d"), AvgPool2D: pool("average_pooling2d"),
   GlobalAveragePooling2D: globalPool("global_average_pooling2d"), GlobalAvgPool2D: globalPool("global_average_pooling2d"),
@@ -514,9 +589,6 @@ export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
   TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
   TimeDistributed: "kiln import does not map the TimeDistributed wrapper yet (kiln has time_distributed over dense: write it by hand); Dense applies to the last axis of any rank already",
-  DepthwiseConv2D: "kiln has depthwise_conv2d, but kiln import does not map DepthwiseConv2D yet",
-  SeparableConv2D: "kiln has separable_conv2d, but kiln import does not map SeparableConv2D yet",
-  Conv2DTranspose: "kiln has conv2d_transpose, but kiln import does not map Conv2DTranspose yet",
   Rescaling: "scale the inputs before predict",
   Normalization: "normalize the inputs before predict",
 });

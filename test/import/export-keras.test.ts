@@ -137,6 +137,34 @@ describe("kiln export --to keras", () => {
     expect(Array.from((await loadModel(wasm)).predict(feeds).out!)).toEqual(Array.from(model.predict(feeds).out!));
   });
 
+  // kiln graphs whose every layer goes to .keras and back: same ops, same weight bytes, same predictions.
+  const ROUND_TRIPS: [string, { name: string; op: string }[], { name: string; shape: number[] }[]][] = [
+    ["depthwise_conv2d, separable_conv2d (depth_multiplier 2) and conv2d_transpose (output_padding, dilation)", [
+      { name: "dw", op: "depthwise_conv2d", kernel_size: 3, depth_multiplier: 2, strides: 2, padding: "same", activation: "relu6" },
+      { name: "dw2", op: "depthwise_conv2d", kernel_size: 2, dilation_rate: 2, use_bias: false, activation: "hard_silu" },
+      { name: "sep", op: "separable_conv2d", filters: 4, kernel_size: 2, depth_multiplier: 2, padding: "same", activation: "mish" },
+      { name: "sep2", op: "separable_conv2d", filters: 3, kernel_size: 2, use_bias: false },
+      { name: "up", op: "conv2d_transpose", filters: 3, kernel_size: 3, strides: 2, padding: "same", output_padding: 1, activation: "selu" },
+      { name: "up2", op: "conv2d_transpose", filters: 2, kernel_size: 2, dilation_rate: 2, use_bias: false },
+      { name: "flat", op: "flatten" },
+      { name: "out", op: "dense", units: 2 },
+    ] as { name: string; op: string }[], [{ name: "x", shape: [9, 9, 3] }]],
+  ];
+  for (const [what, layers, inputs] of ROUND_TRIPS) {
+    test(`${what} go to .keras and back unchanged`, async () => {
+      const g = { format: "kiln.graph/v2", name: "g", inputs, layers };
+      const { model, bytes } = await weightsFor(g);
+      const back = await importModel(await exportKeras(g, bytes));
+      const ops = (ls: { name: string; op: string }[]) => Object.fromEntries(ls.map((l) => [l.name, l.op]));
+      expect(ops(back.graph.layers as { name: string; op: string }[])).toEqual(ops(layers));
+      expect(back.weights).toEqual(bytes);
+      const { wasm } = await compile(JSON.stringify(back.graph), { maxBatch: 2, weights: back.weights });
+      const feeds = feedsFor(g, 2, 55);
+      const out = layers[layers.length - 1]!.name;
+      expect(Array.from((await loadModel(wasm)).predict(feeds)[out]!)).toEqual(Array.from(model.predict(feeds)[out]!));
+    });
+  }
+
   test("bidirectional (stored under forward_layer/cell and backward_layer/cell) and a backwards reset_after=false GRU go to .keras and back", async () => {
     const g = {
       format: "kiln.graph/v2", name: "rnns", inputs: [{ name: "x", shape: [5, 3] }],

@@ -93,3 +93,18 @@ export function recurrentWrappers(): tf.Sequential {
   m.add(tf.layers.dense({ units: 2 }));
   return m;
 }
+
+/** Depthwise, separable and transposed convolutions (MobileNet-style blocks and a decoder): DepthwiseConv2D (depth_multiplier, strides, relu6), SeparableConv2D (dilation; depth_multiplier 1, see below), Conv2DTranspose (same/valid, strides). */
+export function convolutions(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.depthwiseConv2d({ inputShape: [8, 8, 3], kernelSize: 3, depthMultiplier: 2, strides: 2, padding: "same", activation: "relu6" }));
+  m.add(tf.layers.depthwiseConv2d({ kernelSize: [2, 3], useBias: false }));
+  // depth_multiplier 1: tfjs-layers 4.22's SeparableConv2D leaves depth_multiplier out of the config it saves.
+  m.add(tf.layers.separableConv2d({ filters: 4, kernelSize: 2, padding: "same", dilationRate: 2, activation: "tanh" }));
+  m.add(tf.layers.separableConv2d({ filters: 3, kernelSize: 2, useBias: false }));
+  m.add(tf.layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: "same", activation: "relu" }));
+  m.add(tf.layers.conv2dTranspose({ filters: 2, kernelSize: [2, 3], strides: [1, 2], useBias: false }));
+  m.add(tf.layers.flatten());
+  m.add(tf.layers.dense({ units: 3 }));
+  return m;
+}

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { importModel, KilnError } from "../../compiler/index.js";
 import { readSafetensors, asFloat32 } from "../../runtime/safetensors.js";
 import { relErr } from "../compile/harness.js";
-import { cnn, functional, recurrentWrappers, sequence, spatial } from "./models.js";
+import { cnn, convolutions, functional, recurrentWrappers, sequence, spatial } from "./models.js";
 import { feedsFor, kilnModel, quantize, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, type Quantization } from "./helpers.js";
 
 beforeAll(async () => {
@@ -70,6 +70,14 @@ describe("TF.js layers models import and predict as TF.js does", () => {
     const layers = imported.graph.layers as Record<string, unknown>[];
     expect(layers[0]).toMatchObject({ op: "bidirectional", merge_mode: "sum", layer: { op: "lstm", units: 3, return_sequences: true } });
     expect(layers[1]).toMatchObject({ op: "gru", reset_after: false, go_backwards: true });
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
+  });
+
+  test("depthwise, separable and transposed convolutions (DepthwiseConv2D, SeparableConv2D, Conv2DTranspose)", async () => {
+    const { imported, errs } = await roundTrip(convolutions(), 9);
+    const layers = imported.graph.layers as Record<string, unknown>[];
+    expect(layers.map((l) => l.op)).toEqual(["depthwise_conv2d", "depthwise_conv2d", "separable_conv2d", "separable_conv2d", "conv2d_transpose", "conv2d_transpose", "flatten", "dense"]);
+    expect(layers[0]).toMatchObject({ depth_multiplier: 2, strides: [2, 2], padding: "same", activation: "relu6" });
     for (const e of errs) expect(e).toBeLessThan(1e-4);
   });
 
