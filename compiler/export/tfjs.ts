@@ -47,6 +47,17 @@ const dilated = (l: Layer) => (l.attrs.dilation_rate as number[]).some((d) => d 
 /** The window arguments of kiln's 2-D convolutions, as TF.js's config writes them. */
 const window = (a: Attrs) => ({ kernel_size: a.kernel_size, strides: a.strides, padding: a.padding, data_format: "channels_last", activation: act(a), use_bias: a.use_bias });
 
+/** kiln's shared_axes (0 = the example's first axis) → Keras's (1 = the first), null when none. */
+const kerasAxes = (axes: number[]) => (axes.length ? axes.map((i) => i + 1) : null);
+
+/** TF.js's ReLU has max_value only; a threshold alone is its ThresholdedReLU (x for x > theta). */
+function reluLayer(a: Attrs): TfjsLayer {
+  if (a.negative_slope !== 0) return "TF.js's ReLU has no negative_slope; this relu sets it";
+  if (a.threshold === 0) return { className: "ReLU", config: { max_value: a.max_value } };
+  if (a.max_value === null) return { className: "ThresholdedReLU", config: { theta: a.threshold } };
+  return "TF.js's ReLU has no threshold and its ThresholdedReLU no max_value; this relu sets both";
+}
+
 export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   dense: (l) => act(l.attrs) ? { className: "Dense", config: { units: l.attrs.units, activation: act(l.attrs), use_bias: l.attrs.use_bias } } : noActivation(l),
   conv2d: (l) => act(l.attrs) ? {
@@ -103,6 +114,10 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   conv2d_transpose: (l) => !act(l.attrs) ? noActivation(l) : dilated(l) ? "tfjs-layers' Conv2DTranspose ignores dilation_rate; this layer is dilated"
     : l.attrs.output_padding !== null ? "tfjs-layers' Conv2DTranspose has no output_padding; this layer sets it"
     : { className: "Conv2DTranspose", config: { filters: l.attrs.filters, ...window(l.attrs) } },
+  relu: (l) => reluLayer(l.attrs),
+  leaky_relu: (l) => ({ className: "LeakyReLU", config: { alpha: l.attrs.negative_slope } }),
+  elu: (l) => l.attrs.alpha === 1 ? { className: "ELU", config: { alpha: 1 } } : `tfjs-layers' ELU refuses any alpha but 1; this elu has alpha ${l.attrs.alpha as number}`,
+  prelu: (l) => ({ className: "PReLU", config: { shared_axes: kerasAxes(l.attrs.shared_axes as number[]) } }),
   ...notExportedYet,
 };
 

@@ -309,35 +309,57 @@ function singleAxis(r: ArgReader, key: string): number | undefined {
   return undefined;
 }
 
-/** ReLU layer: only the plain relu (max_value, negative_slope and threshold at their defaults). */
+/** A number ≥ 0 (or, with `nullable`, null), else reported. */
+function nonNegative(r: ArgReader, key: string, dflt: number | null): number | null | undefined {
+  const v = r.get(key) ?? dflt;
+  if (v === null || (typeof v === "number" && Number.isFinite(v) && v >= 0)) return v;
+  r.fail(key, `${key} must be a number >= 0${dflt === null ? " or null" : ""}; got ${quote(v)}`);
+  return undefined;
+}
+
+/** ReLU layer: kiln's relu op with Keras's three arguments (TF.js writes max_value only). */
 const reluLayer: LayerImport = {
-  op: "activation",
+  op: "relu",
   attrs(r) {
-    r.require("max_value", () => false, "max_value=null only (no clipped ReLU yet)");
-    r.require("negative_slope", isZero, "negative_slope=0 only (see LeakyReLU)");
-    r.require("threshold", isZero, "threshold=0 only");
-    return { activation: "relu" };
+    const a: Attrs = { max_value: nonNegative(r, "max_value", null), negative_slope: nonNegative(r, "negative_slope", 0), threshold: r.num("threshold", 0) };
+    return a.max_value === undefined || a.negative_slope === undefined ? undefined : a;
   },
 };
 
-/** LeakyReLU layer: kiln's leaky_relu has slope 0.2 (the activation function's; the Keras and TF.js layers default to 0.3). */
+/** ThresholdedReLU (TF.js, Keras 2): x for x > theta, else 0 — Keras's ReLU with threshold = theta (theta defaults to 1). */
+const thresholdedRelu: LayerImport = { op: "relu", attrs: (r) => ({ threshold: r.num("theta", 1) }) };
+
+/**
+ * LeakyReLU layer: Keras 3 names the slope `negative_slope`, TF.js and Keras 2 `alpha` (Keras 3
+ * still accepts it); every source defaults it to 0.3.
+ */
 const leakyRelu: LayerImport = {
-  op: "activation",
+  op: "leaky_relu",
   attrs(r) {
-    const key = r.config.negative_slope !== undefined ? "negative_slope" : "alpha";
-    const slope = r.get(key) ?? 0.3;
-    if (Math.fround(slope as number) === Math.fround(0.2)) return { activation: "leaky_relu" };
-    r.fail(key, `${key}=${JSON.stringify(slope)}${r.config[key] === undefined ? " (this source's default)" : ""} is not supported: kiln's leaky_relu has slope 0.2`);
-    return undefined;
+    const key = r.config.negative_slope !== undefined && r.config.negative_slope !== null ? "negative_slope" : "alpha";
+    r.get(key === "alpha" ? "negative_slope" : "alpha");
+    const slope = nonNegative(r, key, 0.3);
+    return slope === undefined ? undefined : { negative_slope: slope };
   },
 };
 
-const eluLayer: LayerImport = {
-  op: "activation",
+const eluLayer: LayerImport = { op: "elu", attrs: (r) => ({ alpha: r.num("alpha", 1) }) };
+
+/** PReLU: the learned alpha (weight "alpha", Keras's shape: the input's with 1 on each shared axis). */
+const preluLayer: LayerImport = {
+  op: "prelu",
   attrs(r) {
-    r.require("alpha", eq(1), "alpha=1 only");
-    return { activation: "elu" };
+    const v = r.get("shared_axes");
+    const shared = typeof v === "number" ? [v] : v; // Keras and TF.js accept one axis as an int
+    if (shared !== undefined && shared !== null && !(Array.isArray(shared) && shared.every((x) => Number.isSafeInteger(x)))) {
+      r.fail("shared_axes", `shared_axes must be null or a list of axes (1 = the first axis of an example); got ${quote(v)}`);
+      return undefined;
+    }
+    const a: Attrs = { shared_axes: shared ?? null };
+    initializers(r, a, "alpha_initializer");
+    return a;
   },
+  kerasStore: () => vars(["alpha"]),
 };
 
 const dropout: LayerImport = {
@@ -564,8 +586,10 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   Activation: activationLayer,
   Softmax: softmax,
   ReLU: reluLayer,
+  ThresholdedReLU: thresholdedRelu,
   LeakyReLU: leakyRelu,
   ELU: eluLayer,
+  PReLU: preluLayer,
   Dropout: dropout,
   BatchNormalization: batchNormalization,
   LayerNormalization: layerNormalization,

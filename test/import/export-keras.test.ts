@@ -53,6 +53,9 @@ async function weightsFor(g: object) {
   return { model, bytes: writeSafetensors(Object.fromEntries(model.weights.map((x) => [x.name, { dtype: "F32" as const, shape: x.shape, data: w[x.name]! }]))) };
 }
 
+/** kiln's activations that Keras 3 has with the same formula (all but hard_sigmoid_legacy and the swish / hard_swish aliases). */
+const KERAS_ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "gelu", "leaky_relu", "elu", "silu", "softplus", "relu6", "hard_sigmoid", "hard_silu", "mish", "selu", "exponential", "log_softmax"];
+
 describe("kiln export --to keras", () => {
   test("writes Keras 3's layout: config.json (Functional, compile_config), metadata.json, model.weights.h5 at layers/<class>[_n]/vars/<i>", async () => {
     const { bytes } = await weightsFor(graph);
@@ -149,6 +152,18 @@ describe("kiln export --to keras", () => {
       { name: "flat", op: "flatten" },
       { name: "out", op: "dense", units: 2 },
     ] as { name: string; op: string }[], [{ name: "x", shape: [9, 9, 3] }]],
+    ["relu (max_value, negative_slope, threshold), leaky_relu, elu, prelu and every activation Keras 3 names", [
+      { name: "c", op: "conv2d", filters: 3, kernel_size: 2, activation: "hard_sigmoid" },
+      { name: "r", op: "relu", max_value: 0.7, negative_slope: 0.1, threshold: 0.05 },
+      { name: "p", op: "prelu", shared_axes: [1, 2] },
+      { name: "lr", op: "leaky_relu", negative_slope: 0.2 },
+      { name: "e", op: "elu", alpha: 0.5 },
+      { name: "p2", op: "prelu" },
+      { name: "f", op: "flatten" },
+      ...KERAS_ACTIVATIONS.map((a) => ({ name: `d_${a}`, op: "dense", inputs: ["f"], units: 2, activation: a })),
+      { name: "cat", op: "concatenate", inputs: KERAS_ACTIVATIONS.map((a) => `d_${a}`) },
+      { name: "out", op: "dense", units: 2 },
+    ] as { name: string; op: string }[], [{ name: "x", shape: [4, 4, 2] }]],
   ];
   for (const [what, layers, inputs] of ROUND_TRIPS) {
     test(`${what} go to .keras and back unchanged`, async () => {
