@@ -31,8 +31,11 @@ export interface LayerImport {
    * (Keras 3 `.keras` stores variables by position: "vars/0"; see `kerasVars`).
    */
   weights?: Record<string, string>;
-  /** Where TF.js and Keras 2 name a weight differently from Keras 3 (DepthwiseConv2D's "depthwise_kernel"). */
-  legacyWeights?: Record<string, string>;
+  /**
+   * Where TF.js and Keras 2 name a weight differently from Keras 3 (DepthwiseConv2D's
+   * "depthwise_kernel"; TimeDistributed's inner weights, which they keep directly under the wrapper).
+   */
+  legacyWeights?: Record<string, string> | ((name: string) => string);
   /**
    * Where Keras 3's saving code puts each kiln weight, relative to the layer's store path
    * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
@@ -44,7 +47,8 @@ export interface LayerImport {
 
 /** The name of kiln weight `name` under the layer in a file of this flavor that names weights (TF.js, `.h5`). */
 export function kerasWeightName(mapping: LayerImport, name: string, flavor: Flavor): string {
-  return (flavor !== "keras3" ? mapping.legacyWeights?.[name] : undefined) ?? mapping.weights?.[name] ?? name;
+  const legacy = flavor === "keras3" ? undefined : typeof mapping.legacyWeights === "function" ? mapping.legacyWeights(name) : mapping.legacyWeights?.[name];
+  return legacy ?? mapping.weights?.[name] ?? name;
 }
 
 const eq = (x: unknown) => (v: unknown) => v === x;
@@ -362,13 +366,52 @@ const preluLayer: LayerImport = {
   kerasStore: () => vars(["alpha"]),
 };
 
+/** A drop rate in [0, 1) (default 0), else reported. */
+function rate(r: ArgReader): number | undefined {
+  const v = r.num("rate", 0);
+  if (v !== undefined && (v < 0 || v >= 1)) {
+    r.fail("rate", `rate must lie in [0, 1); got ${v}`);
+    return undefined;
+  }
+  return v;
+}
+
 const dropout: LayerImport = {
   op: "dropout",
   attrs(r) {
     r.require("noise_shape", () => false, "noise_shape=null only");
-    const rate = r.num("rate", 0);
-    if (rate !== undefined && (rate < 0 || rate >= 1)) r.fail("rate", `rate must lie in [0, 1); got ${rate}`);
-    return { rate };
+    return { rate: rate(r) };
+  },
+};
+
+/** SpatialDropout1D / 2D: whole channels dropped in training; identity in predict, as kiln's ops. */
+function spatialDropout(op: "spatial_dropout1d" | "spatial_dropout2d"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      if (op === "spatial_dropout2d") r.channelsLast();
+      r.require("noise_shape", () => false, "noise_shape=null only (whole channels are dropped)");
+      const v = rate(r);
+      return v === undefined ? undefined : { rate: v };
+    },
+  };
+}
+
+const gaussianNoise: LayerImport = {
+  op: "gaussian_noise",
+  attrs(r) {
+    const v = r.get("stddev");
+    if (typeof v === "number" && Number.isFinite(v) && v >= 0) return { stddev: v };
+    r.fail("stddev", `stddev must be a number >= 0; got ${quote(v)}`);
+    return undefined;
+  },
+};
+
+const gaussianDropout: LayerImport = {
+  op: "gaussian_dropout",
+  attrs(r) {
+    const v = rate(r);
+    return v === undefined ? undefined : { rate: v };
   },
 };
 
@@ -401,6 +444,37 @@ const layerNormalization: LayerImport = {
     return a;
   },
   kerasStore: (_a, fills) => vars(["gamma", "beta"].filter((w) => fills[w] === undefined)),
+};
+
+/** GroupNormalization (Keras 3): kiln's op has Keras's center / scale, so no weight is filled in. */
+const groupNormalization: LayerImport = {
+  op: "group_normalization",
+  attrs(r) {
+    const groups = r.get("groups") ?? 32;
+    if (!(Number.isSafeInteger(groups) && ((groups as number) >= 1 || groups === -1))) {
+      r.fail("groups", `groups must be a positive integer or -1; got ${quote(groups)}`);
+      return undefined;
+    }
+    const a: Attrs = { groups, axis: singleAxis(r, "axis"), epsilon: r.num("epsilon", 0.001), center: r.bool("center", true), scale: r.bool("scale", true) };
+    initializers(r, a, "beta_initializer", "gamma_initializer");
+    return a;
+  },
+  // Keras 3 creates gamma (scale) before beta (center).
+  kerasStore: (a) => vars([...(a.scale !== false ? ["gamma"] : []), ...(a.center !== false ? ["beta"] : [])]),
+};
+
+/** Dot: `axes` one axis or one per input (Keras counting, 1 = the example's first axis), `normalize` for cosine similarity. */
+const dotLayer: LayerImport = {
+  op: "dot",
+  attrs(r) {
+    const axes = r.get("axes");
+    const ok = (x: unknown) => Number.isSafeInteger(x);
+    if (!(ok(axes) || (Array.isArray(axes) && axes.length === 2 && axes.every(ok)))) {
+      r.fail("axes", `axes must be an axis or a list of 2 axes (1 = the first axis of an example); got ${quote(axes)}`);
+      return undefined;
+    }
+    return { axes, normalize: r.bool("normalize", false) };
+  },
 };
 
 const embedding: LayerImport = {
@@ -494,6 +568,33 @@ const bidirectional: LayerImport = {
     const inner = a.layer as { name: string };
     const names = ["kernel", "recurrent_kernel", "bias"];
     return Object.fromEntries(["forward", "backward"].flatMap((dir) => names.map((w, i) => [`${dir}_${inner.name}/${w}`, `${dir}_layer/cell/vars/${i}`])));
+  },
+};
+
+/**
+ * TimeDistributed(layer): the wrapped layer read by its own table entry; kiln's time_distributed
+ * wraps dense only (a Dense on the last axis is per step already), so any other class is refused.
+ * Weights: kiln `<inner name>/kernel`; TF.js and Keras 2 keep them directly under the wrapper
+ * (`td/kernel`), Keras 3 stores the wrapped layer as the sublayer `layer`.
+ */
+const timeDistributed: LayerImport = {
+  op: "time_distributed",
+  attrs(r, call) {
+    const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
+    if (!inner || inner.class_name !== "Dense" || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
+      r.fail("layer", `kiln's time_distributed wraps a Dense layer only; got ${quote(inner?.class_name ?? inner)}${typeof inner?.class_name === "string" && KERAS_LAYERS[inner.class_name] ? ` (import the ${inner.class_name} without the wrapper if it already works per step)` : ""}`);
+      return undefined;
+    }
+    const cfg = inner.config as Record<string, unknown>;
+    const ir = new ArgReaderOf(r, cfg, "layer/config");
+    const attrs = dense.attrs(ir, call);
+    ir.finish();
+    return attrs && { layer: { op: "dense", name: innerName(cfg.name, "dense"), ...attrs } };
+  },
+  legacyWeights: (name) => name.slice(name.indexOf("/") + 1),
+  kerasStore: (a) => {
+    const inner = a.layer as Attrs;
+    return Object.fromEntries(Object.entries(biasedVars(inner)).map(([w, place]) => [`${inner.name as string}/${w}`, `layer/${place}`]));
   },
 };
 
@@ -591,18 +692,23 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   ELU: eluLayer,
   PReLU: preluLayer,
   Dropout: dropout,
+  SpatialDropout1D: spatialDropout("spatial_dropout1d"), SpatialDropout2D: spatialDropout("spatial_dropout2d"),
+  GaussianNoise: gaussianNoise, GaussianDropout: gaussianDropout,
   BatchNormalization: batchNormalization,
   LayerNormalization: layerNormalization,
+  GroupNormalization: groupNormalization,
   Embedding: embedding,
   SimpleRNN: RECURRENT_CLASSES.SimpleRNN,
   LSTM: RECURRENT_CLASSES.LSTM,
   GRU: RECURRENT_CLASSES.GRU,
   Bidirectional: bidirectional,
+  TimeDistributed: timeDistributed,
   MultiHeadAttention: multiHeadAttention,
   PositionEmbedding: positionEmbedding,
   Add: merge("add"), Multiply: merge("multiply"), Average: merge("average"),
   Maximum: merge("maximum"), Minimum: merge("minimum"), Subtract: merge("subtract"),
   Concatenate: concatenate,
+  Dot: dotLayer,
 });
 
 /** Classes that are models: flattened into the graph. */
@@ -612,7 +718,7 @@ export const MODEL_CLASSES = new Set(["Sequential", "Functional", "Model"]);
 export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create(null), {
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
   TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
-  TimeDistributed: "kiln import does not map the TimeDistributed wrapper yet (kiln has time_distributed over dense: write it by hand); Dense applies to the last axis of any rank already",
+  AlphaDropout: "kiln has no alpha dropout (its training noise keeps SELU's mean and variance); it does nothing in predict, so removing the layer keeps predictions (GaussianDropout or Dropout train differently)",
   Rescaling: "scale the inputs before predict",
   Normalization: "normalize the inputs before predict",
 });

@@ -8,6 +8,7 @@ import { unzipSync, strFromU8 } from "fflate";
 import h5wasm from "h5wasm";
 import { describe, expect, test } from "vitest";
 import { compile, exportKeras, importModel, KilnError } from "../../compiler/index.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
 import { loadModel } from "../../runtime/index.js";
 import { writeSafetensors } from "../../runtime/safetensors.js";
 import { rng } from "../compile/harness.js";
@@ -164,6 +165,23 @@ describe("kiln export --to keras", () => {
       { name: "cat", op: "concatenate", inputs: KERAS_ACTIVATIONS.map((a) => `d_${a}`) },
       { name: "out", op: "dense", units: 2 },
     ] as { name: string; op: string }[], [{ name: "x", shape: [4, 4, 2] }]],
+    ["time_distributed (stored under layer/), group_normalization (center/scale off), dot, spatial dropouts and gaussian noise layers", [
+      { name: "td", op: "time_distributed", inputs: ["seq"], layer: { op: "dense", name: "step", units: 4, activation: "relu" } },
+      { name: "sd1", op: "spatial_dropout1d", rate: 0.2 },
+      { name: "gn", op: "group_normalization", groups: 2, epsilon: 0.01 },
+      { name: "gn_plain", op: "group_normalization", groups: -1, center: false, inputs: ["td"] },
+      { name: "gn_bare", op: "group_normalization", groups: 1, center: false, scale: false, inputs: ["td"] },
+      { name: "noise", op: "gaussian_noise", stddev: 0.5, inputs: ["gn"] },
+      { name: "gd", op: "gaussian_dropout", rate: 0.3 },
+      { name: "att", op: "dot", axes: [2, 2], inputs: ["gd", "gn_plain"] },
+      { name: "cos", op: "dot", axes: 1, normalize: true, inputs: ["vec", "vec2"] },
+      { name: "img", op: "reshape", inputs: ["gn_bare"], target_shape: [3, 2, 2] },
+      { name: "sd2", op: "spatial_dropout2d", rate: 0.1 },
+      { name: "f1", op: "flatten", inputs: ["att"] },
+      { name: "f2", op: "flatten", inputs: ["sd2"] },
+      { name: "cat", op: "concatenate", inputs: ["f1", "f2", "cos"] },
+      { name: "out", op: "dense", units: 2 },
+    ] as { name: string; op: string }[], [{ name: "seq", shape: [3, 5] }, { name: "vec", shape: [6] }, { name: "vec2", shape: [6] }]],
   ];
   for (const [what, layers, inputs] of ROUND_TRIPS) {
     test(`${what} go to .keras and back unchanged`, async () => {
@@ -172,6 +190,9 @@ describe("kiln export --to keras", () => {
       const back = await importModel(await exportKeras(g, bytes));
       const ops = (ls: { name: string; op: string }[]) => Object.fromEntries(ls.map((l) => [l.name, l.op]));
       expect(ops(back.graph.layers as { name: string; op: string }[])).toEqual(ops(layers));
+      // Every attribute, as kiln normalizes it, comes back.
+      const attrs = (graph: unknown) => Object.fromEntries(checkGraph(graph).layers.map((l) => [l.name, l.attrs]));
+      expect(attrs(back.graph)).toEqual(attrs(g));
       expect(back.weights).toEqual(bytes);
       const { wasm } = await compile(JSON.stringify(back.graph), { maxBatch: 2, weights: back.weights });
       const feeds = feedsFor(g, 2, 55);

@@ -128,3 +128,20 @@ export function activationLayers(): tf.LayersModel {
   y = apply(tf.layers.leakyReLU({ alpha: 0.1 }), y);
   return tf.model({ inputs: img, outputs: apply(tf.layers.dense({ units: 2, name: "out" }), y) });
 }
+
+/** TimeDistributed(Dense), Dot (sequences along axes [2, 2]; vectors normalized, cosine), and the training-only noise layers TF.js has (SpatialDropout1D, GaussianNoise, GaussianDropout). */
+export function wrappersAndNoise(): tf.LayersModel {
+  const seq = tf.input({ shape: [5, 4], name: "seq" });
+  const vec = tf.input({ shape: [4], name: "vec" });
+  const apply = (l: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => l.apply(x) as tf.SymbolicTensor;
+  let s = apply(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3, activation: "tanh" }) }), seq);
+  s = apply(tf.layers.spatialDropout1d({ rate: 0.2 }), s);
+  s = apply(tf.layers.gaussianNoise({ stddev: 0.3 }), s);
+  const other = apply(tf.layers.dense({ units: 3 }), seq);
+  const scores = apply(tf.layers.dot({ axes: [2, 2] }), [s, other]); // [5, 5]
+  const v = apply(tf.layers.gaussianDropout({ rate: 0.3 }), apply(tf.layers.dense({ units: 4 }), vec));
+  const cosine = apply(tf.layers.dot({ axes: 1, normalize: true }), [v, vec]); // [1]
+  const flat = apply(tf.layers.flatten(), scores);
+  const cat = apply(tf.layers.concatenate(), [flat, cosine]);
+  return tf.model({ inputs: [seq, vec], outputs: apply(tf.layers.dense({ units: 2, name: "out" }), cat) });
+}

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { importModel, KilnError } from "../../compiler/index.js";
 import { readSafetensors, asFloat32 } from "../../runtime/safetensors.js";
 import { relErr } from "../compile/harness.js";
-import { activationLayers, cnn, convolutions, functional, recurrentWrappers, sequence, spatial } from "./models.js";
+import { activationLayers, cnn, convolutions, functional, recurrentWrappers, sequence, spatial, wrappersAndNoise } from "./models.js";
 import { feedsFor, kilnModel, quantize, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, type Quantization } from "./helpers.js";
 
 beforeAll(async () => {
@@ -89,6 +89,15 @@ describe("TF.js layers models import and predict as TF.js does", () => {
       { op: "leaky_relu", negative_slope: 0.3 }, { op: "elu", alpha: 1 }, { op: "prelu", shared_axes: null }, { op: "leaky_relu", negative_slope: 0.1 },
     ]);
     expect(layers.filter((l) => l.op === "dense").map((l) => l.activation)).toEqual(["relu6", "selu", "mish", "log_softmax", "hard_sigmoid_legacy", "silu", "gelu", "softplus", "linear"]);
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
+  });
+
+  test("TimeDistributed(Dense), Dot (axes and normalize), SpatialDropout1D, GaussianNoise, GaussianDropout", async () => {
+    const { imported, errs } = await roundTrip(wrappersAndNoise(), 11);
+    const layers = imported.graph.layers as Record<string, unknown>[];
+    expect(layers[0]).toMatchObject({ op: "time_distributed", layer: { op: "dense", units: 3, activation: "tanh" } });
+    expect(layers.filter((l) => l.op === "dot")).toMatchObject([{ axes: [2, 2], normalize: false }, { axes: 1, normalize: true }]);
+    for (const op of ["spatial_dropout1d", "gaussian_noise", "gaussian_dropout"]) expect(layers.map((l) => l.op), op).toContain(op);
     for (const e of errs) expect(e).toBeLessThan(1e-4);
   });
 
