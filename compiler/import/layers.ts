@@ -582,7 +582,7 @@ const timeDistributed: LayerImport = {
   attrs(r, call) {
     const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
     if (!inner || inner.class_name !== "Dense" || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
-      r.fail("layer", `kiln's time_distributed wraps a Dense layer only; got ${quote(inner?.class_name ?? inner)}${typeof inner?.class_name === "string" && KERAS_LAYERS[inner.class_name] ? ` (import the ${inner.class_name} without the wrapper if it already works per step)` : ""}`);
+      r.fail("layer", `kiln's time_distributed wraps a Dense layer only; got ${quote(inner?.class_name ?? inner)} (a model that applies it per step needs the steps folded into the batch before the layer)`);
       return undefined;
     }
     const cfg = inner.config as Record<string, unknown>;

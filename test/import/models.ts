@@ -95,12 +95,13 @@ export function recurrentWrappers(): tf.Sequential {
 }
 
 /** Depthwise, separable and transposed convolutions (MobileNet-style blocks and a decoder): DepthwiseConv2D (depth_multiplier, strides, relu6), SeparableConv2D (dilation; depth_multiplier 1, see below), Conv2DTranspose (same/valid, strides). */
-export function convolutions(): tf.Sequential {
+export function convolutions(forTraining = false): tf.Sequential {
   const m = tf.sequential();
   m.add(tf.layers.depthwiseConv2d({ inputShape: [8, 8, 3], kernelSize: 3, depthMultiplier: 2, strides: 2, padding: "same", activation: "relu6" }));
   m.add(tf.layers.depthwiseConv2d({ kernelSize: [2, 3], useBias: false }));
   // depth_multiplier 1: tfjs-layers 4.22's SeparableConv2D leaves depth_multiplier out of the config it saves.
-  m.add(tf.layers.separableConv2d({ filters: 4, kernelSize: 2, padding: "same", dilationRate: 2, activation: "tanh" }));
+  // forTraining: undilated, as TF.js has no gradient for a dilated depthwise convolution.
+  m.add(tf.layers.separableConv2d({ filters: 4, kernelSize: 2, padding: "same", dilationRate: forTraining ? 1 : 2, activation: "tanh" }));
   m.add(tf.layers.separableConv2d({ filters: 3, kernelSize: 2, useBias: false }));
   m.add(tf.layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: "same", activation: "relu" }));
   m.add(tf.layers.conv2dTranspose({ filters: 2, kernelSize: [2, 3], strides: [1, 2], useBias: false }));
@@ -110,13 +111,13 @@ export function convolutions(): tf.Sequential {
 }
 
 /** Activation layers with arguments (ReLU max_value, ThresholdedReLU, LeakyReLU default and set, ELU, PReLU shared and not) and every activation name TF.js and kiln share. */
-export function activationLayers(): tf.LayersModel {
+export function activationLayers(forTraining = false): tf.LayersModel {
   const img = tf.input({ shape: [4, 4, 2], name: "img" });
   const apply = (l: tf.layers.Layer, x: tf.SymbolicTensor) => l.apply(x) as tf.SymbolicTensor;
   let x = apply(tf.layers.conv2d({ filters: 3, kernelSize: 2, activation: "selu" }), img);
   x = apply(tf.layers.reLU({ maxValue: 0.8 }), x);
   x = apply(tf.layers.prelu({ sharedAxes: [1, 2] }), x);
-  x = apply(tf.layers.thresholdedReLU({ theta: 0.1 }), x);
+  if (!forTraining) x = apply(tf.layers.thresholdedReLU({ theta: 0.1 }), x); // TF.js has no gradient for it
   x = apply(tf.layers.conv2d({ filters: 2, kernelSize: 2, activation: "mish" }), x);
   x = apply(tf.layers.leakyReLU({}), x); // TF.js's default alpha: 0.3
   x = apply(tf.layers.elu({}), x); // tfjs-layers 4.22 refuses any alpha but 1
@@ -129,17 +130,17 @@ export function activationLayers(): tf.LayersModel {
   return tf.model({ inputs: img, outputs: apply(tf.layers.dense({ units: 2, name: "out" }), y) });
 }
 
-/** TimeDistributed(Dense), Dot (sequences along axes [2, 2]; vectors normalized, cosine), and the training-only noise layers TF.js has (SpatialDropout1D, GaussianNoise, GaussianDropout). */
-export function wrappersAndNoise(): tf.LayersModel {
+/** TimeDistributed(Dense), Dot (sequences along axes [2, 2]; vectors normalized, cosine), and the training-only noise layers TF.js has (SpatialDropout1D, GaussianNoise, GaussianDropout; left out with noise=false, for training tests). */
+export function wrappersAndNoise(noise = true): tf.LayersModel {
   const seq = tf.input({ shape: [5, 4], name: "seq" });
   const vec = tf.input({ shape: [4], name: "vec" });
   const apply = (l: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => l.apply(x) as tf.SymbolicTensor;
   let s = apply(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3, activation: "tanh" }) }), seq);
-  s = apply(tf.layers.spatialDropout1d({ rate: 0.2 }), s);
-  s = apply(tf.layers.gaussianNoise({ stddev: 0.3 }), s);
+  if (noise) s = apply(tf.layers.gaussianNoise({ stddev: 0.3 }), apply(tf.layers.spatialDropout1d({ rate: 0.2 }), s));
   const other = apply(tf.layers.dense({ units: 3 }), seq);
   const scores = apply(tf.layers.dot({ axes: [2, 2] }), [s, other]); // [5, 5]
-  const v = apply(tf.layers.gaussianDropout({ rate: 0.3 }), apply(tf.layers.dense({ units: 4 }), vec));
+  const projected = apply(tf.layers.dense({ units: 4 }), vec);
+  const v = noise ? apply(tf.layers.gaussianDropout({ rate: 0.3 }), projected) : projected;
   const cosine = apply(tf.layers.dot({ axes: 1, normalize: true }), [v, vec]); // [1]
   const flat = apply(tf.layers.flatten(), scores);
   const cat = apply(tf.layers.concatenate(), [flat, cosine]);

@@ -7,11 +7,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, test } from "vitest";
-import { importModel, KilnError } from "../../compiler/index.js";
+import { exportTfjs, importModel, KilnError } from "../../compiler/index.js";
 import { readSafetensors, asFloat32 } from "../../runtime/safetensors.js";
 import { relErr } from "../compile/harness.js";
 import { activationLayers, cnn, convolutions, functional, recurrentWrappers, sequence, spatial, wrappersAndNoise } from "./models.js";
-import { feedsFor, kilnModel, quantize, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, type Quantization } from "./helpers.js";
+import { feedsFor, kilnModel, quantize, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, trainBoth, type Quantization } from "./helpers.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -111,6 +111,31 @@ describe("TF.js layers models import and predict as TF.js does", () => {
   });
 });
 
+describe("imported models train as TF.js does: three SGD steps from the same weights", () => {
+  const TRAINED: [string, () => tf.LayersModel][] = [
+    ["DepthwiseConv2D, SeparableConv2D, Conv2DTranspose", () => convolutions(true)],
+    ["ReLU, LeakyReLU, ELU, PReLU and activation names", () => activationLayers(true)],
+    ["TimeDistributed(Dense) and Dot", () => wrappersAndNoise(false)],
+  ];
+  for (const [what, build] of TRAINED) {
+    test(`${what}: losses within 1e-4, weights within 1e-3`, async () => {
+      const model = build();
+      randomizeTf(model, 31);
+      const imported = await importModel(toFiles(await saveArtifacts(model)));
+      const { kilnLosses, tfLosses, weights } = await trainBoth(model, imported, 32);
+      expect(kilnLosses).toHaveLength(3);
+      kilnLosses.forEach((l, i) => expect(Math.abs(l - tfLosses[i]!) / tfLosses[i]!, `step ${i + 1}: kiln ${l}, TF.js ${tfLosses[i]}`).toBeLessThan(1e-4));
+      expect(tfLosses[2]).toBeLessThan(tfLosses[0]!); // the steps did train
+      expect(weights.length).toBe(model.weights.length);
+      const delta = (after: Float32Array, before: Float32Array) => after.map((v, i) => v - before[i]!);
+      for (const w of weights) {
+        expect(relErr(w.kiln, w.tf), w.name).toBeLessThan(1e-3);
+        expect(relErr(delta(w.kiln, w.initial), delta(w.tf, w.initial)), `${w.name}: the change the steps made`).toBeLessThan(1e-3);
+      }
+    });
+  }
+});
+
 describe("quantized weights dequantize exactly as TF.js's decodeWeights", () => {
   for (const q of ["uint8", "uint16", "float16"] as const) {
     test(`${q}: every weight equals TF.js's decodeWeights bit for bit, and predictions equal TF.js loading the same files`, async () => {
@@ -142,6 +167,19 @@ describe("quantized weights dequantize exactly as TF.js's decodeWeights", () => 
   }
 });
 
+describe("a quantized conv model (uint8): DepthwiseConv2D, SeparableConv2D, Conv2DTranspose", () => {
+  test("imports and predicts as TF.js loading the same uint8 files; exported back, TF.js predicts what kiln predicts", async () => {
+    const { imported, errs, ours } = await roundTrip(convolutions(), 12, { quantization: "uint8" });
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
+    const out = exportTfjs(imported.graph, imported.weights);
+    const json = JSON.parse(out.modelJson);
+    const back = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: out.shard.slice().buffer }));
+    const feeds = feedsFor(imported.graph, BATCH, 13, 11);
+    const again = tfPredict(back, feeds, (imported.graph.inputs as { name: string }[]).map((i) => i.name), BATCH);
+    expect(relErr(again[0]!, ours[(imported.graph.outputs as string[])[0]!]!)).toBeLessThan(1e-4);
+  });
+});
+
 describe("what kiln cannot represent stops the import with every problem named", () => {
   test("unsupported classes, arguments and activations are all listed, one line each, with the Keras name and class", async () => {
     const m = tf.sequential();
@@ -160,6 +198,21 @@ describe("what kiln cannot represent stops the import with every problem named",
     expect(lines[1]).toMatch(/\(Conv1D\): padding="causal" from TF\.js is not supported: tfjs-layers gives it the output length of "valid"/);
     lines.splice(1, 1);
     expect(lines[1]).toMatch(/layer "lstm_LSTM\d+" \(LSTM\): recurrent_activation="hard_sigmoid" is not supported/);
+  });
+
+  test("AlphaDropout, TimeDistributed over a class kiln's wrapper lacks, and a dilated DepthwiseConv2D from TF.js are refused, each with what would work", async () => {
+    const m = tf.sequential();
+    m.add(tf.layers.depthwiseConv2d({ inputShape: [6, 6, 2], kernelSize: 2, dilationRate: 2 })); // tfjs-layers computes it undilated
+    m.add(tf.layers.alphaDropout({ rate: 0.1 }));
+    m.add(tf.layers.reshape({ targetShape: [4, 4, 2, 1] }));
+    m.add(tf.layers.timeDistributed({ layer: tf.layers.conv2d({ filters: 1, kernelSize: 1 }) }));
+    const err = await importModel(toFiles(await saveArtifacts(m))).catch((e) => e);
+    expect(err).toBeInstanceOf(KilnError);
+    const lines = (err as KilnError).message.split("\n");
+    expect(lines, lines.join("\n")).toHaveLength(3);
+    expect(lines[0]).toMatch(/\(DepthwiseConv2D\): dilation_rate=\[2,2\] from TF\.js is not supported: tfjs-layers' DepthwiseConv2D ignores dilation_rate/);
+    expect(lines[1]).toMatch(/\(AlphaDropout\): kiln cannot import the Keras class "AlphaDropout": kiln has no alpha dropout .* removing the layer keeps predictions/);
+    expect(lines[2]).toMatch(/\(TimeDistributed\): kiln's time_distributed wraps a Dense layer only; got "Conv2D" \(import the Conv2D without the wrapper if it already works per step\)/);
   });
 
   test("a Keras 3 source's hard_sigmoid is Keras 3's (relu6(x + 3) / 6): kiln's hard_sigmoid", async () => {
