@@ -183,30 +183,6 @@ const conv1d: LayerImport = {
   kerasStore: biasedVars,
 };
 
-function pool1d(op: "max_pooling1d" | "average_pooling1d"): LayerImport {
-  return {
-    op,
-    attrs(r) {
-      r.channelsLast();
-      const a: Attrs = { pool_size: r.intOrPair("pool_size", 2), padding: padding(r) };
-      const strides = r.get("strides");
-      if (strides !== null && strides !== undefined) a.strides = r.intOrPair("strides");
-      return a;
-    },
-  };
-}
-
-function globalPool1d(op: "global_average_pooling1d" | "global_max_pooling1d"): LayerImport {
-  return {
-    op,
-    attrs(r) {
-      r.channelsLast();
-      r.require("keepdims", eq(false), "keepdims=false only (output [C])");
-      return {};
-    },
-  };
-}
-
 /** ZeroPadding / Cropping 1-D and 2-D: the amounts as Keras writes them (int, pair, or pairs of pairs). */
 function amounts(op: "zero_padding1d" | "zero_padding2d" | "cropping1d" | "cropping2d", key: "padding" | "cropping"): LayerImport {
   return {
@@ -250,7 +226,8 @@ const permute: LayerImport = {
   },
 };
 
-function pool(op: "max_pooling2d" | "average_pooling2d"): LayerImport {
+/** Max / average pooling, 1-D and 2-D: the same arguments. */
+function pool(op: "max_pooling2d" | "average_pooling2d" | "max_pooling1d" | "average_pooling1d"): LayerImport {
   return {
     op,
     attrs(r) {
@@ -263,7 +240,7 @@ function pool(op: "max_pooling2d" | "average_pooling2d"): LayerImport {
   };
 }
 
-function globalPool(op: "global_average_pooling2d" | "global_max_pooling2d"): LayerImport {
+function globalPool(op: "global_average_pooling2d" | "global_max_pooling2d" | "global_average_pooling1d" | "global_max_pooling1d"): LayerImport {
   return {
     op,
     attrs(r) {
@@ -515,10 +492,14 @@ function recurrent(op: "simple_rnn" | "lstm" | "gru"): LayerImport {
       return a;
     },
     // The variables belong to the layer's cell: layers/lstm/cell/vars/0..2.
-    kerasStore: () => vars(["kernel", "recurrent_kernel", "bias"], "cell/"),
+    kerasStore: () => vars(RECURRENT_WEIGHTS, "cell/"),
   };
 }
 
+/** A recurrent layer's weights in the order its Keras cell creates them (Keras 3 stores them by that position). */
+const RECURRENT_WEIGHTS = ["kernel", "recurrent_kernel", "bias"];
+
+/** The one definition of the recurrent classes: the layer table's entries and the layers Bidirectional wraps. */
 const RECURRENT_CLASSES: Record<string, LayerImport> = Object.assign(Object.create(null), {
   SimpleRNN: recurrent("simple_rnn"), LSTM: recurrent("lstm"), GRU: recurrent("gru"),
 });
@@ -541,7 +522,7 @@ const bidirectional: LayerImport = {
     const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
     const mapping = typeof inner?.class_name === "string" ? RECURRENT_CLASSES[inner.class_name] : undefined;
     if (!inner || !mapping || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
-      r.fail("layer", `the wrapped layer must be a SimpleRNN, LSTM or GRU; got ${JSON.stringify(inner?.class_name ?? inner)}`);
+      r.fail("layer", `the wrapped layer must be one of ${Object.keys(RECURRENT_CLASSES).join(", ")}; got ${JSON.stringify(inner?.class_name ?? inner)}`);
       return undefined;
     }
     const cfg = inner.config as Record<string, unknown>;
@@ -566,8 +547,8 @@ const bidirectional: LayerImport = {
   // Keras 3 keeps the two copies as sublayers forward_layer and backward_layer, each with its cell.
   kerasStore(a) {
     const inner = a.layer as { name: string };
-    const names = ["kernel", "recurrent_kernel", "bias"];
-    return Object.fromEntries(["forward", "backward"].flatMap((dir) => names.map((w, i) => [`${dir}_${inner.name}/${w}`, `${dir}_layer/cell/vars/${i}`])));
+    return Object.fromEntries(["forward", "backward"].flatMap((dir) =>
+      Object.entries(vars(RECURRENT_WEIGHTS, `${dir}_layer/cell/`)).map(([w, place]) => [`${dir}_${inner.name}/${w}`, place])));
   },
 };
 
@@ -673,10 +654,10 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   GlobalAveragePooling2D: globalPool("global_average_pooling2d"), GlobalAvgPool2D: globalPool("global_average_pooling2d"),
   GlobalMaxPooling2D: globalPool("global_max_pooling2d"), GlobalMaxPool2D: globalPool("global_max_pooling2d"),
   Conv1D: conv1d, Convolution1D: conv1d,
-  MaxPooling1D: pool1d("max_pooling1d"), MaxPool1D: pool1d("max_pooling1d"),
-  AveragePooling1D: pool1d("average_pooling1d"), AvgPool1D: pool1d("average_pooling1d"),
-  GlobalAveragePooling1D: globalPool1d("global_average_pooling1d"), GlobalAvgPool1D: globalPool1d("global_average_pooling1d"),
-  GlobalMaxPooling1D: globalPool1d("global_max_pooling1d"), GlobalMaxPool1D: globalPool1d("global_max_pooling1d"),
+  MaxPooling1D: pool("max_pooling1d"), MaxPool1D: pool("max_pooling1d"),
+  AveragePooling1D: pool("average_pooling1d"), AvgPool1D: pool("average_pooling1d"),
+  GlobalAveragePooling1D: globalPool("global_average_pooling1d"), GlobalAvgPool1D: globalPool("global_average_pooling1d"),
+  GlobalMaxPooling1D: globalPool("global_max_pooling1d"), GlobalMaxPool1D: globalPool("global_max_pooling1d"),
   UpSampling1D: upsampling1d, UpSampling2D: upsampling2d,
   ZeroPadding1D: amounts("zero_padding1d", "padding"), ZeroPadding2D: amounts("zero_padding2d", "padding"),
   Cropping1D: amounts("cropping1d", "cropping"), Cropping2D: amounts("cropping2d", "cropping"),
@@ -698,9 +679,7 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   LayerNormalization: layerNormalization,
   GroupNormalization: groupNormalization,
   Embedding: embedding,
-  SimpleRNN: RECURRENT_CLASSES.SimpleRNN,
-  LSTM: RECURRENT_CLASSES.LSTM,
-  GRU: RECURRENT_CLASSES.GRU,
+  ...RECURRENT_CLASSES,
   Bidirectional: bidirectional,
   TimeDistributed: timeDistributed,
   MultiHeadAttention: multiHeadAttention,

@@ -237,7 +237,7 @@ describe("Keras 3 .keras files (layout written from keras/src/saving/saving_lib.
       [kerasZip(config, new Uint8Array([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4])), /model\.keras\/model\.weights\.h5: cannot read the HDF5 file/],
       [kerasZip(config, await kerasWeightsH5({ "layers/dense/vars/0": { shape: [2, 1], data: new Float32Array(2) } })), /layer "dense" \(Dense\): weight "bias" .*the file has no dataset "layers\/dense\/vars\/1"/],
       [kerasZip({ class_name: "Sequential", config: { name: "s", layers: [k3layer("InputLayer", { batch_shape: [null, 2], name: "x" }), k3layer("Lambda", { name: "f", function: "..." })] } }, await kerasWeightsH5({})), /layer "f" \(Lambda\): kiln cannot import the Keras class "Lambda"/],
-      [kerasZip({ class_name: "Sequential", config: { name: "s", layers: [k3layer("InputLayer", { batch_shape: [null, 2, 3], name: "x" }), k3layer("TimeDistributed", { name: "td", layer: {} })] } }, await kerasWeightsH5({})), /layer "td" \(TimeDistributed\): kiln cannot import the Keras class "TimeDistributed": kiln import does not map the TimeDistributed wrapper yet/],
+      [kerasZip({ class_name: "Sequential", config: { name: "s", layers: [k3layer("InputLayer", { batch_shape: [null, 2, 3], name: "x" }), k3layer("TimeDistributed", { name: "td", layer: { class_name: "Conv1D", config: {} } })] } }, await kerasWeightsH5({})), /layer "td" \(TimeDistributed\): .*kiln's time_distributed wraps a Dense layer only; got "Conv1D"/],
     ];
     for (const [bytes, message] of cases) {
       const err = await importModel(bytes).then(() => undefined, (e) => e);
@@ -302,6 +302,47 @@ describe("Keras 2 .h5 full models (layout written from keras/src/legacy/saving/l
     const kiln = await kilnModel(imported);
     const feeds = feedsFor(imported.graph, 3, 42);
     expect(relErr(kiln.predict(feeds).out!, tfPredict(tfm, feeds, ["a", "b"], 3)[0]!)).toBeLessThan(1e-4);
+  });
+
+  test("DepthwiseConv2D (depthwise_kernel:0) and TimeDistributed(Dense) (weights directly under the wrapper), as Keras 2 names them: predictions equal TF.js's", async () => {
+    const x = tf.input({ shape: [5, 5, 2], name: "x" });
+    const dw = tf.layers.depthwiseConv2d({ kernelSize: 2, depthMultiplier: 2, activation: "relu6", name: "depthwise_conv2d" }).apply(x) as tf.SymbolicTensor;
+    const seq = tf.layers.reshape({ targetShape: [16, 4], name: "reshape" }).apply(dw) as tf.SymbolicTensor;
+    const td = tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3, name: "dense" }), name: "time_distributed" }).apply(seq) as tf.SymbolicTensor;
+    const tfm = tf.model({ inputs: x, outputs: td });
+    randomizeTf(tfm, 43);
+    const wOf = (name: string) => tfm.getLayer(name).getWeights().map(tensorOf);
+    const k2 = (cls: string, name: string, config: Record<string, unknown>, inbound: string[]) => ({
+      class_name: cls, config: { name, trainable: true, dtype: "float32", ...config }, name, inbound_nodes: inbound.length ? [inbound.map((s) => [s, 0, 0, {}])] : [],
+    });
+    const modelConfig = {
+      class_name: "Functional",
+      config: {
+        name: "model", layers: [
+          k2("InputLayer", "x", { batch_input_shape: [null, 5, 5, 2], sparse: false, ragged: false }, []),
+          k2("DepthwiseConv2D", "depthwise_conv2d", {
+            kernel_size: [2, 2], strides: [1, 1], padding: "valid", data_format: "channels_last", dilation_rate: [1, 1], groups: 1, activation: "relu6", use_bias: true,
+            bias_initializer: { class_name: "Zeros", config: {} }, bias_regularizer: null, activity_regularizer: null, bias_constraint: null,
+            depth_multiplier: 2, depthwise_initializer: { class_name: "GlorotUniform", config: { seed: null } }, depthwise_regularizer: null, depthwise_constraint: null,
+          }, ["x"]),
+          k2("Reshape", "reshape", { target_shape: [16, 4] }, ["depthwise_conv2d"]),
+          k2("TimeDistributed", "time_distributed", { layer: { class_name: "Dense", config: { name: "dense", trainable: true, dtype: "float32", units: 3, activation: "linear", use_bias: true, ...noReg("kernel", "bias"), activity_regularizer: null } } }, ["reshape"]),
+        ],
+        input_layers: [["x", 0, 0]], output_layers: [["time_distributed", 0, 0]],
+      },
+    };
+    const [dk, db] = wOf("depthwise_conv2d"), [tk, tb] = wOf("time_distributed");
+    const file = await keras2H5(modelConfig, null, [
+      { name: "x", weights: {} },
+      { name: "depthwise_conv2d", weights: { "depthwise_conv2d/depthwise_kernel:0": dk!, "depthwise_conv2d/bias:0": db! } },
+      { name: "reshape", weights: {} },
+      { name: "time_distributed", weights: { "time_distributed/kernel:0": tk!, "time_distributed/bias:0": tb! } },
+    ]);
+    const imported = await importModel(file);
+    expect((imported.graph.layers as { op: string }[]).map((l) => l.op)).toEqual(["depthwise_conv2d", "reshape", "time_distributed"]);
+    const kiln = await kilnModel(imported);
+    const feeds = feedsFor(imported.graph, 3, 44);
+    expect(relErr(kiln.predict(feeds).time_distributed!, tfPredict(tfm, feeds, ["x"], 3)[0]!)).toBeLessThan(1e-4);
   });
 
   test("a weights-only .h5 is refused with what kiln needs", async () => {
