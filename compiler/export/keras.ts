@@ -58,8 +58,8 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   activation: (l) => activated(l, (activation) => ({ className: "Activation", config: { activation } })),
   softmax: (l) => ({ className: "Softmax", config: { axis: axis(l) } }),
   dropout: (l) => ({ className: "Dropout", config: { rate: l.attrs.rate, noise_shape: null, seed: null } }),
-  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: axis(l), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: true, scale: true } }),
-  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: axis(l), epsilon: l.attrs.epsilon, center: true, scale: true, rms_scaling: false } }),
+  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: axis(l), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
+  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: axis(l), epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale, rms_scaling: false } }),
   embedding: (l) => ({ className: "Embedding", config: { input_dim: l.attrs.input_dim, output_dim: l.attrs.output_dim, mask_zero: false } }),
   position_embedding: (l) => ({ className: "PositionEmbedding", module: "keras_hub.layers", registeredName: "keras_hub>PositionEmbedding", config: { sequence_length: l.attrs.sequence_length } }),
   simple_rnn: (l) => activated(l, () => recurrentLayer("simple_rnn", l.attrs)),
@@ -153,7 +153,7 @@ export async function exportKeras(graphInput: string | unknown, weightsBytes: Ui
   const st = readSafetensors(weightsBytes);
   const vars: [string, number[], Float32Array][] = [];
   for (const { layer, className, store } of stores) {
-    const places = KERAS_LAYERS[className]!.kerasStore?.(layer.attrs, {}) ?? {};
+    const places = KERAS_LAYERS[className]!.kerasStore?.(layer.attrs) ?? {};
     for (const w of layer.weights) {
       const t = st.tensors.get(w.fullName);
       if (!t || t.shape.length !== w.shape.length || t.shape.some((d, i) => d !== w.shape[i])) {

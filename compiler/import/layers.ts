@@ -40,7 +40,7 @@ export interface LayerImport {
    * Where Keras 3's saving code puts each kiln weight, relative to the layer's store path
    * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
    */
-  kerasStore?(attrs: Attrs, fills: Record<string, number>): Record<string, string>;
+  kerasStore?(attrs: Attrs): Record<string, string>;
   /** The kiln layer's inputs from the call (default: the call's inputs in order). */
   inputs?(call: CallInfo): string[];
 }
@@ -396,10 +396,9 @@ const batchNormalization: LayerImport = {
   op: "batch_normalization",
   attrs(r) {
     const a: Attrs = { axis: singleAxis(r, "axis"), momentum: r.num("momentum", 0.99), epsilon: r.num("epsilon", 0.001) };
-    // center=false / scale=false: no beta / gamma in the file; kiln's constant 0 / 1 computes the same.
-    if (r.bool("center", true) === false) r.fills.beta = 0;
-    if (r.bool("scale", true) === false) r.fills.gamma = 1;
-    if (r.fills.beta !== undefined || r.fills.gamma !== undefined) r.note("center/scale false: the missing beta (0) / gamma (1) become weights of the kiln layer; they would train in kiln");
+    // center=false / scale=false: no beta / gamma, in the file as in kiln's op.
+    a.center = r.bool("center", true);
+    a.scale = r.bool("scale", true);
     r.require("renorm", eq(false), "renorm=false only");
     r.require("synchronized", eq(false), "synchronized=false only");
     r.require("virtual_batch_size", () => false, "virtual_batch_size=null only");
@@ -407,20 +406,23 @@ const batchNormalization: LayerImport = {
     initializers(r, a, "beta_initializer", "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer");
     return a;
   },
-  kerasStore: (_a, fills) => vars(["gamma", "beta", "moving_mean", "moving_variance"].filter((w) => fills[w] === undefined)),
+  kerasStore: (a) => vars([...affineWeights(a), "moving_mean", "moving_variance"]),
 };
+
+/** The normalizations' gamma and beta in the order Keras 3 creates them, each only when scale / center asks for it. */
+const affineWeights = (a: Attrs) => [...(a.scale !== false ? ["gamma"] : []), ...(a.center !== false ? ["beta"] : [])];
 
 const layerNormalization: LayerImport = {
   op: "layer_normalization",
   attrs(r) {
     const a: Attrs = { axis: singleAxis(r, "axis"), epsilon: r.num("epsilon", 0.001) };
-    if (r.bool("center", true) === false) r.fills.beta = 0;
-    if (r.bool("scale", true) === false) r.fills.gamma = 1;
+    a.center = r.bool("center", true);
+    a.scale = r.bool("scale", true);
     r.require("rms_scaling", eq(false), "rms_scaling=false only");
     initializers(r, a, "beta_initializer", "gamma_initializer");
     return a;
   },
-  kerasStore: (_a, fills) => vars(["gamma", "beta"].filter((w) => fills[w] === undefined)),
+  kerasStore: (a) => vars(affineWeights(a)),
 };
 
 /** GroupNormalization (Keras 3): kiln's op has Keras's center / scale, so no weight is filled in. */
@@ -436,8 +438,7 @@ const groupNormalization: LayerImport = {
     initializers(r, a, "beta_initializer", "gamma_initializer");
     return a;
   },
-  // Keras 3 creates gamma (scale) before beta (center).
-  kerasStore: (a) => vars([...(a.scale !== false ? ["gamma"] : []), ...(a.center !== false ? ["beta"] : [])]),
+  kerasStore: (a) => vars(affineWeights(a)),
 };
 
 /** Dot: `axes` one axis or one per input (Keras counting, 1 = the example's first axis), `normalize` for cosine similarity. */

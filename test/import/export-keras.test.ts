@@ -165,12 +165,15 @@ describe("kiln export --to keras", () => {
       { name: "cat", op: "concatenate", inputs: KERAS_ACTIVATIONS.map((a) => `d_${a}`) },
       { name: "out", op: "dense", units: 2 },
     ] as { name: string; op: string }[], [{ name: "x", shape: [4, 4, 2] }]],
-    ["time_distributed (stored under layer/), group_normalization (center/scale off), dot, spatial dropouts and gaussian noise layers", [
+    ["time_distributed (stored under layer/), group/batch/layer normalization (center/scale off), dot, spatial dropouts and gaussian noise layers", [
       { name: "td", op: "time_distributed", inputs: ["seq"], layer: { op: "dense", name: "step", units: 4, activation: "relu" } },
       { name: "sd1", op: "spatial_dropout1d", rate: 0.2 },
       { name: "gn", op: "group_normalization", groups: 2, epsilon: 0.01 },
       { name: "gn_plain", op: "group_normalization", groups: -1, center: false, inputs: ["td"] },
       { name: "gn_bare", op: "group_normalization", groups: 1, center: false, scale: false, inputs: ["td"] },
+      { name: "bn", op: "batch_normalization", center: false, inputs: ["td"] },
+      { name: "ln", op: "layer_normalization", scale: false },
+      { name: "ln_bare", op: "layer_normalization", center: false, scale: false },
       { name: "noise", op: "gaussian_noise", stddev: 0.5, inputs: ["gn"] },
       { name: "gd", op: "gaussian_dropout", rate: 0.3 },
       { name: "att", op: "dot", axes: [2, 2], inputs: ["gd", "gn_plain"] },
@@ -179,7 +182,8 @@ describe("kiln export --to keras", () => {
       { name: "sd2", op: "spatial_dropout2d", rate: 0.1 },
       { name: "f1", op: "flatten", inputs: ["att"] },
       { name: "f2", op: "flatten", inputs: ["sd2"] },
-      { name: "cat", op: "concatenate", inputs: ["f1", "f2", "cos"] },
+      { name: "f3", op: "flatten", inputs: ["ln_bare"] },
+      { name: "cat", op: "concatenate", inputs: ["f1", "f2", "f3", "cos"] },
       { name: "out", op: "dense", units: 2 },
     ] as { name: string; op: string }[], [{ name: "seq", shape: [3, 5] }, { name: "vec", shape: [6] }, { name: "vec2", shape: [6] }]],
   ];

@@ -146,3 +146,15 @@ export function wrappersAndNoise(noise = true): tf.LayersModel {
   const cat = apply(tf.layers.concatenate(), [flat, cosine]);
   return tf.model({ inputs: [seq, vec], outputs: apply(tf.layers.dense({ units: 2, name: "out" }), cat) });
 }
+
+/** BatchNormalization without beta (center false) and LayerNormalization without gamma (scale false): kiln's ops leave those weights out as Keras does. */
+export function normalizations(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 2 }));
+  // Predict only: tfjs-layers 4.22's training step fails on a BatchNormalization without beta and a LayerNormalization without gamma.
+  m.add(tf.layers.batchNormalization({ center: false, momentum: 0.9 }));
+  m.add(tf.layers.layerNormalization({ scale: false }));
+  m.add(tf.layers.flatten());
+  m.add(tf.layers.dense({ units: 2 }));
+  return m;
+}

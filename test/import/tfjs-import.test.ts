@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { exportTfjs, importModel, KilnError } from "../../compiler/index.js";
 import { readSafetensors, asFloat32 } from "../../runtime/safetensors.js";
 import { relErr } from "../compile/harness.js";
-import { activationLayers, cnn, convolutions, functional, recurrentWrappers, sequence, spatial, wrappersAndNoise } from "./models.js";
+import { activationLayers, cnn, convolutions, functional, normalizations, recurrentWrappers, sequence, spatial, wrappersAndNoise } from "./models.js";
 import { feedsFor, kilnModel, quantize, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, trainBoth, type Quantization } from "./helpers.js";
 
 beforeAll(async () => {
@@ -98,6 +98,14 @@ describe("TF.js layers models import and predict as TF.js does", () => {
     expect(layers[0]).toMatchObject({ op: "time_distributed", layer: { op: "dense", units: 3, activation: "tanh" } });
     expect(layers.filter((l) => l.op === "dot")).toMatchObject([{ axes: [2, 2], normalize: false }, { axes: 1, normalize: true }]);
     for (const op of ["spatial_dropout1d", "gaussian_noise", "gaussian_dropout"]) expect(layers.map((l) => l.op), op).toContain(op);
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
+  });
+
+  test("BatchNormalization center=false and LayerNormalization scale=false: no beta / gamma weight in kiln either", async () => {
+    const { imported, errs } = await roundTrip(normalizations(), 14);
+    const layers = imported.graph.layers as Record<string, unknown>[];
+    expect(layers[1]).toMatchObject({ op: "batch_normalization", center: false, scale: true, momentum: 0.9 });
+    expect(layers[2]).toMatchObject({ op: "layer_normalization", center: true, scale: false });
     for (const e of errs) expect(e).toBeLessThan(1e-4);
   });
 
