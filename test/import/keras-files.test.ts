@@ -92,6 +92,62 @@ describe("Keras 3 .keras files (layout written from keras/src/saving/saving_lib.
     expect(relErr(kiln.predict(feeds).dense_1!, tfPredict(tfm, feeds, ["input_layer"], 3)[0]!)).toBeLessThan(1e-4);
   });
 
+  test("DepthwiseConv2D (kernel named kernel), PReLU, SeparableConv2D, Conv2DTranspose, TimeDistributed (its Dense under layer/), LeakyReLU (negative_slope) as Keras 3 writes them predict as TF.js", async () => {
+    const tfm = tf.sequential();
+    tfm.add(tf.layers.depthwiseConv2d({ inputShape: [6, 6, 2], kernelSize: 3, depthMultiplier: 2, padding: "same", activation: "relu6" }));
+    tfm.add(tf.layers.prelu({ sharedAxes: [1, 2] }));
+    tfm.add(tf.layers.separableConv2d({ filters: 3, kernelSize: 2 }));
+    tfm.add(tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3 }));
+    tfm.add(tf.layers.reshape({ targetShape: [49, 2] }));
+    tfm.add(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3 }) }));
+    tfm.add(tf.layers.leakyReLU({ alpha: 0.1 }));
+    tfm.add(tf.layers.flatten());
+    tfm.add(tf.layers.dense({ units: 2 }));
+    randomizeTf(tfm, 35);
+    const w = tfm.layers.map((l) => l.getWeights().map(tensorOf));
+    const dense = (name: string, units: number) => ({
+      name, units, activation: "linear", use_bias: true, kernel_initializer: init("GlorotUniform"), bias_initializer: init("Zeros"), ...noReg("kernel", "bias"), activity_regularizer: null, lora_rank: null,
+    });
+    const window = { strides: [1, 1], data_format: "channels_last", dilation_rate: [1, 1], use_bias: true, bias_initializer: init("Zeros"), bias_regularizer: null, bias_constraint: null, activity_regularizer: null };
+    const config = {
+      module: "keras", class_name: "Sequential", registered_name: null,
+      config: {
+        name: "mobile", layers: [
+          k3layer("InputLayer", { batch_shape: [null, 6, 6, 2], dtype: "float32", sparse: false, name: "input_layer" }),
+          k3layer("DepthwiseConv2D", { name: "depthwise_conv2d", ...window, depth_multiplier: 2, kernel_size: [3, 3], padding: "same", activation: "relu6", depthwise_initializer: init("GlorotUniform"), ...noReg("depthwise") }),
+          k3layer("PReLU", { name: "p_re_lu", alpha_initializer: init("Zeros"), ...noReg("alpha"), shared_axes: [1, 2] }),
+          k3layer("SeparableConv2D", {
+            name: "separable_conv2d", ...window, filters: 3, kernel_size: [2, 2], padding: "valid", depth_multiplier: 1, activation: "linear",
+            depthwise_initializer: init("GlorotUniform"), pointwise_initializer: init("GlorotUniform"), ...noReg("depthwise", "pointwise"),
+          }),
+          k3layer("Conv2DTranspose", { name: "conv2d_transpose", ...window, filters: 2, kernel_size: [3, 3], padding: "valid", output_padding: null, activation: "linear", kernel_initializer: init("GlorotUniform"), ...noReg("kernel") }),
+          k3layer("Reshape", { name: "reshape", target_shape: [49, 2] }),
+          k3layer("TimeDistributed", { name: "time_distributed", layer: k3layer("Dense", dense("dense", 3)) }),
+          k3layer("LeakyReLU", { name: "leaky_re_lu", negative_slope: 0.1 }),
+          k3layer("Flatten", { name: "flatten", data_format: "channels_last" }),
+          k3layer("Dense", dense("dense_1", 2)),
+        ],
+      },
+    };
+    const vars = {
+      "layers/depthwise_conv2d/vars/0": w[0]![0]!, "layers/depthwise_conv2d/vars/1": w[0]![1]!,
+      "layers/p_re_lu/vars/0": w[1]![0]!,
+      "layers/separable_conv2d/vars/0": w[2]![0]!, "layers/separable_conv2d/vars/1": w[2]![1]!, "layers/separable_conv2d/vars/2": w[2]![2]!,
+      "layers/conv2d_transpose/vars/0": w[3]![0]!, "layers/conv2d_transpose/vars/1": w[3]![1]!,
+      "layers/time_distributed/layer/vars/0": w[5]![0]!, "layers/time_distributed/layer/vars/1": w[5]![1]!,
+      "layers/dense/vars/0": w[8]![0]!, "layers/dense/vars/1": w[8]![1]!,
+    };
+    const file = kerasZip(config, await kerasWeightsH5(vars, ["layers/reshape", "layers/leaky_re_lu", "layers/flatten"]));
+    const imported = await importModel(file);
+    expect(imported.notes).toEqual([]);
+    expect((imported.graph.layers as { op: string }[]).map((l) => l.op)).toEqual([
+      "depthwise_conv2d", "prelu", "separable_conv2d", "conv2d_transpose", "reshape", "time_distributed", "leaky_relu", "flatten", "dense",
+    ]);
+    const kiln = await kilnModel(imported);
+    const feeds = feedsFor(imported.graph, 3, 36);
+    expect(relErr(kiln.predict(feeds).dense_1!, tfPredict(tfm, feeds, ["input_layer"], 3)[0]!)).toBeLessThan(1e-4);
+  });
+
   test("recurrent layers keep their variables under cell/: LSTM and SimpleRNN predict as TF.js", async () => {
     const tfm = tf.sequential();
     tfm.add(tf.layers.lstm({ inputShape: [5, 3], units: 4, returnSequences: true, recurrentActivation: "sigmoid" }));
