@@ -158,3 +158,19 @@ export function normalizations(): tf.Sequential {
   m.add(tf.layers.dense({ units: 2 }));
   return m;
 }
+
+/** A MobileNetV2 inverted-residual block as TF.js builds it: ZeroPadding2D, Conv2D, BatchNormalization, ReLU(max 6), DepthwiseConv2D (stride 2 and 1), a linear bottleneck and a residual Add. */
+export function mobileNetBlock(): tf.LayersModel {
+  const x = tf.input({ shape: [8, 8, 3], name: "image" });
+  const apply = (l: tf.layers.Layer, t: tf.SymbolicTensor | tf.SymbolicTensor[]) => l.apply(t) as tf.SymbolicTensor;
+  const bnRelu6 = (t: tf.SymbolicTensor) => apply(tf.layers.reLU({ maxValue: 6 }), apply(tf.layers.batchNormalization({ epsilon: 1e-3, momentum: 0.999 }), t));
+  let h = apply(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]] }), x);
+  h = bnRelu6(apply(tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, useBias: false }), h));
+  h = bnRelu6(apply(tf.layers.depthwiseConv2d({ kernelSize: 3, padding: "same", useBias: false }), h));
+  const project = apply(tf.layers.batchNormalization({}), apply(tf.layers.conv2d({ filters: 4, kernelSize: 1, useBias: false }), h));
+  const expand = bnRelu6(apply(tf.layers.conv2d({ filters: 8, kernelSize: 1, useBias: false }), project));
+  const dw = bnRelu6(apply(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: "same", useBias: false }), expand));
+  const out = apply(tf.layers.batchNormalization({}), apply(tf.layers.conv2d({ filters: 4, kernelSize: 1, useBias: false }), dw));
+  const pooled = apply(tf.layers.globalAveragePooling2d({}), apply(tf.layers.add(), [out, apply(tf.layers.averagePooling2d({ poolSize: 2 }), project)]));
+  return tf.model({ inputs: x, outputs: apply(tf.layers.dense({ units: 3, activation: "softmax", name: "probs" }), pooled) });
+}

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { exportTfjs, importModel, KilnError } from "../../compiler/index.js";
 import { readSafetensors, asFloat32 } from "../../runtime/safetensors.js";
 import { relErr } from "../compile/harness.js";
-import { activationLayers, cnn, convolutions, functional, normalizations, recurrentWrappers, sequence, spatial, wrappersAndNoise } from "./models.js";
+import { activationLayers, cnn, convolutions, functional, mobileNetBlock, normalizations, recurrentWrappers, sequence, spatial, wrappersAndNoise } from "./models.js";
 import { feedsFor, kilnModel, quantize, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, trainBoth, type Quantization } from "./helpers.js";
 
 beforeAll(async () => {
@@ -109,6 +109,14 @@ describe("TF.js layers models import and predict as TF.js does", () => {
     for (const e of errs) expect(e).toBeLessThan(1e-4);
   });
 
+  test("a MobileNetV2 inverted-residual block (DepthwiseConv2D, ReLU max_value 6, BatchNormalization, residual Add)", async () => {
+    const { imported, errs } = await roundTrip(mobileNetBlock(), 15);
+    const ops = (imported.graph.layers as { op: string }[]).map((l) => l.op);
+    expect(ops.filter((op) => op === "depthwise_conv2d")).toHaveLength(2);
+    expect((imported.graph.layers as Record<string, unknown>[]).filter((l) => l.op === "relu").every((l) => l.max_value === 6)).toBe(true);
+    for (const e of errs) expect(e).toBeLessThan(1e-4);
+  });
+
   test("weights split over 3 shards import the same bytes as one shard", async () => {
     const model = cnn();
     randomizeTf(model, 4);
@@ -124,6 +132,7 @@ describe("imported models train as TF.js does: three SGD steps from the same wei
     ["DepthwiseConv2D, SeparableConv2D, Conv2DTranspose", () => convolutions(true)],
     ["ReLU, LeakyReLU, ELU, PReLU and activation names", () => activationLayers(true)],
     ["TimeDistributed(Dense) and Dot", () => wrappersAndNoise(false)],
+    ["a MobileNetV2 block (BatchNormalization in training mode)", mobileNetBlock],
   ];
   for (const [what, build] of TRAINED) {
     test(`${what}: losses within 1e-4, weights within 1e-3`, async () => {
