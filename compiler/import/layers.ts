@@ -318,8 +318,12 @@ const leakyRelu: LayerImport = {
   op: "leaky_relu",
   attrs(r) {
     const key = r.config.negative_slope !== undefined && r.config.negative_slope !== null ? "negative_slope" : "alpha";
-    r.get(key === "alpha" ? "negative_slope" : "alpha");
     const slope = nonNegative(r, key, 0.3);
+    const other = r.get(key === "alpha" ? "negative_slope" : "alpha");
+    if (other !== undefined && other !== null && other !== slope) {
+      r.fail("alpha", `alpha=${quote(other)} and negative_slope=${quote(slope)} disagree; they name the same slope`);
+      return undefined;
+    }
     return slope === undefined ? undefined : { negative_slope: slope };
   },
 };

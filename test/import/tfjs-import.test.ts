@@ -232,6 +232,26 @@ describe("what kiln cannot represent stops the import with every problem named",
     expect(lines[2]).toMatch(/\(TimeDistributed\): kiln's time_distributed wraps a Dense layer only; got "Conv2D"/);
   });
 
+  test("LeakyReLU: Keras 3's negative_slope or the older alpha (Keras 3 still takes it), 0.3 when neither is set; the two disagreeing is refused", async () => {
+    const leaky = (config: Record<string, unknown>) => JSON.stringify({
+      modelTopology: {
+        keras_version: "3.6.0", backend: "jax",
+        model_config: { class_name: "Sequential", config: { name: "s", layers: [
+          { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3], dtype: "float32" } },
+          { class_name: "LeakyReLU", config: { name: "l", ...config } },
+        ] } },
+      },
+      weightsManifest: [],
+    });
+    for (const [config, slope] of [[{ negative_slope: 0.1 }, 0.1], [{ alpha: 0.25 }, 0.25], [{}, 0.3], [{ alpha: 0.1, negative_slope: 0.1 }, 0.1]] as const) {
+      const { graph } = await importModel(leaky(config));
+      expect((graph.layers as Record<string, unknown>[])[0], JSON.stringify(config)).toMatchObject({ op: "leaky_relu", negative_slope: slope });
+    }
+    const err = await importModel(leaky({ alpha: 0.1, negative_slope: 0.2 })).catch((e) => e);
+    expect(err).toBeInstanceOf(KilnError);
+    expect((err as KilnError).message).toMatch(/layer "l" \(LeakyReLU\): alpha=0.1 and negative_slope=0.2 disagree/);
+  });
+
   test("a Keras 3 source's hard_sigmoid is Keras 3's (relu6(x + 3) / 6): kiln's hard_sigmoid", async () => {
     const json = {
       modelTopology: {
