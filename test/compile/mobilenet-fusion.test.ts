@@ -9,7 +9,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
+import { loadModel } from "../../runtime/index.js";
 import { CASES } from "./cases.js";
+import { randomFeeds, randomizeWeights } from "./harness.js";
 
 const labelsOf = (source: string) => new Map([...source.matchAll(/^\/\/ (k\d+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
 
@@ -54,6 +56,20 @@ describe("MobileNetV2/ResNet inference rewrites", () => {
     expect(b.predict![0]).toMatch(/^conv2d winograd/);
     expect(b.predict![0]).toMatch(/6x6x5/);
     expect(b.predict![1]).toMatch(/^matmul.* relu6$/);
+  });
+
+  it("a threaded build (2 workers) predicts the block bit for bit as the single-threaded build", async () => {
+    const g = CASES.find((k) => k.name.startsWith("MobileNetV2 block"))!.graph;
+    const one = await loadModel((await compile(JSON.stringify(g), { optimizeLevel: 0, maxBatch: 6 })).wasm);
+    const two = await loadModel((await compile(JSON.stringify(g), { optimizeLevel: 0, maxBatch: 6, threads: 2 })).wasm, { threads: 2 });
+    try {
+      two.setWeights(randomizeWeights(one, 3));
+      const feeds = randomFeeds(one.inputs as any, 6, 4);
+      const out = g.layers.at(-1).name;
+      expect(Array.from(two.predict(feeds)[out]!)).toEqual(Array.from(one.predict(feeds)[out]!));
+    } finally {
+      two.dispose();
+    }
   });
 
   it("a depthwise conv with a depth multiplier reads the padded image in place; a padding wider than the kernel's reach is kept", async () => {
