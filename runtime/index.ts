@@ -17,6 +17,7 @@ export type { Manifest, Slot, WeightEntry } from "./manifest.js";
 export type { Model, StepResult, TensorInfo } from "./model.js";
 export type { FitOptions, History, Logs } from "./fit.js";
 export type { Feeds } from "./feeds.js";
+export type { GenerateOptions } from "./decode.js";
 
 export interface LoadOptions {
   /** Safetensors weights (and optionally optimizer state) to load after initialization. */
@@ -69,7 +70,7 @@ async function load(source: Source, opts: LoadOptions): Promise<Model> {
   const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
   if (manifest.weightsEmbedded && !embedded) refuse("load", "", "noWeights");
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
-  await loadParts(!embedded && !opts.weights, manifest.canTrain);
+  await loadParts(!embedded && !opts.weights, manifest.canTrain, manifest.decode !== undefined);
   // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
   const { memory, instance, pool }: { memory: WebAssembly.Memory; instance: WebAssembly.Instance; pool?: ThreadPool } = manifest.threads
     ? await threading!.startShared(mod, manifest, threads, abort)

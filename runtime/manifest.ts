@@ -89,13 +89,29 @@ export interface Manifest {
   targets: Slot[];
   outputs: Slot[];
   weights: WeightEntry[];
-  exports: { predict: string; trainStep?: string; evaluate?: string };
+  exports: { predict: string; trainStep?: string; evaluate?: string; decode?: string };
   training?: TrainingInfo;
   /** true: the module's data already holds trained weights; do not initialize. */
   weightsEmbedded?: boolean;
   kernels?: KernelTable;
   /** Debug builds: the guard regions the runtime fills and checks after every kernel. */
   debug?: DebugInfo;
+  /** Modules compiled with `decode`: the one-position program and its caches (decode.ts checks it). */
+  decode?: DecodeInfo;
+}
+
+/**
+ * The decode program (export `exports.decode`): per example, one token at one position. Its
+ * inputs and outputs are slots like predict's, for one position ([1] and [1, …]); the runtime
+ * writes each example's position (i32) at positionOffset + 4·example; the caches are the
+ * attention layers' keys and values for every position so far ([maxBatch, context, …] f32).
+ */
+export interface DecodeInfo {
+  context: number;
+  positionOffset: number;
+  inputs: Slot[];
+  outputs: Slot[];
+  caches: { layer: string; offset: number; bytes: number }[];
 }
 
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -131,6 +147,7 @@ export async function readManifest(mod: WebAssembly.Module): Promise<Manifest> {
     (o.canTrain || o.training !== undefined) && import("./train.js").then((t) => t.checkTraining),
     o.threads && import("./threads.js").then((t) => t.checkThreads),
     o.debug !== undefined && import("./debug.js").then((d) => d.checkGuards),
+    o.decode !== undefined && import("./decode.js").then((d) => d.checkDecode),
   ]));
   checkManifest(m, WebAssembly.Module.exports(mod).map((e) => e.name), checks.filter((c) => c !== false && c !== undefined) as PartCheck[]);
   return m;
@@ -205,7 +222,7 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
     c.region(`weight "${w.name}"`, w.offset, n * 4, 0);
   }
   const e = m.exports;
-  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong("predict", e);
+  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, e.decode, "train_step", "decode"].includes(e.predict as string)) wrong("predict", e);
   c.needExport(e.predict);
   if (m.kernels !== undefined) {
     const k = m.kernels;

@@ -10,6 +10,7 @@ import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
 import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
 import type { FitOptions, History } from "./fit.js";
+import type { CacheState, GenerateOptions } from "./decode.js";
 import { capabilities, typeName, type Capabilities } from "./load.js";
 import { size, type DType, type Manifest, type Slot } from "./manifest.js";
 import { parts } from "./parts.js";
@@ -26,7 +27,7 @@ export interface StepResult {
   metrics: Record<string, number>;
 }
 
-type Export = "predict" | "trainStep" | "evaluate";
+type Export = "predict" | "trainStep" | "evaluate" | "decode";
 
 const info = ({ name, shape, dtype, range }: Slot): TensorInfo => (range ? { name, shape, dtype, range } : { name, shape, dtype });
 
@@ -89,6 +90,32 @@ export class Model {
   evaluate(data: Feeds, opts?: { batchSize?: number }): StepResult {
     return this.#training("evaluate").evaluate(this, data, opts);
   }
+
+  /**
+   * Modules compiled with `decode` (spec §7): runs one token per sequence at the next position
+   * against the key/value caches and returns the outputs at that position. Code in decode.ts.
+   */
+  decode(inputs: Feeds): Record<string, Float32Array> {
+    return this.#decoding("decode").decode(this, inputs);
+  }
+
+  /** Empties the key/value caches: the next decode is at position 0. */
+  resetCache(): void {
+    this.#decoding("resetCache").resetCache(this);
+  }
+
+  /** Continues a prompt of token ids (greedy or seeded sampling); returns the new tokens. Uses and resets the caches. */
+  generate(prompt: ArrayLike<number>, options?: GenerateOptions): Int32Array {
+    return this.#decoding("generate").generate(this, prompt, options);
+  }
+
+  /** The position the next decode runs at (tokens cached so far). */
+  get cachePosition(): number {
+    return this.cache.position;
+  }
+
+  /** @internal The decode program's caches: next position, sequences held. */
+  readonly cache: CacheState = { position: 0, sequences: 0 };
 
   /** Set to true (in a callback) to end fit after the current batch, as Keras's `model.stop_training`. */
   declare stopTraining?: boolean;
@@ -167,6 +194,12 @@ export class Model {
     this.#live();
     if (!this.canTrain) this.fail("", `${caller} needs a model compiled with training; this one is inference-only`);
     return parts().train!;
+  }
+
+  #decoding(caller: string): typeof import("./decode.js") {
+    this.#live();
+    if (!this.manifest.decode) this.fail("", `${caller} needs a model compiled with decode: true (kiln compile --decode); this one has no decode program`, "decode");
+    return parts().decode!;
   }
 
   /** @internal Writes initial weights (`seeded`: unless embedded or loaded from a file) and the dropout seed. */

@@ -37,7 +37,7 @@ const opts = parseOptions({
   extra: (p) => p.option("--windows <n>", "language-model windows per pretraining epoch", intOption)
     .option("--pretrain-only", "stop after pretraining and generation (no fine-tuning)", false)
     .option("--merges <n>", "BPE merges (vocabulary = 257 + merges)", intOption)
-    .option("--lr-schedule <kind>", "pretraining learning rate: constant (the measured default) or warmup-cosine (in-module; 10% warmup, cosine to a tenth)", "constant")
+    .option("--lr-schedule <kind>", "pretraining learning rate: warmup-cosine (the default; in-module: 10% linear warmup from a tenth of the peak, cosine down to a tenth) or constant", "warmup-cosine")
     .option("--weights <file>", "start from these language-model weights (a gpt-lm.safetensors of the same settings); with --epochs 0, no pretraining"),
 });
 const settings = { ...SETTINGS[opts.quick ? "quick" : "full"] };

@@ -1,0 +1,121 @@
+/**
+ * The decode program (compile({ decode: true }), spec §7 "Generation"): one position per call
+ * against key/value caches. Its outputs at every position equal predict's for the whole sequence
+ * at that position; the caches reset; positions past the context and graphs it cannot run are
+ * clear errors.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../compiler/index.js";
+import { KilnError } from "../../runtime/errors.js";
+import { loadModel } from "../../runtime/index.js";
+import type { Model } from "../../runtime/model.js";
+import { gptGraph, memoryHash, tokens } from "./gpt-fixture.js";
+
+const CONFIG = { vocab: 29, context: 8, width: 16, heads: 2, blocks: 2 };
+
+/** Largest absolute difference. */
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+const kilnError = (f: () => unknown): KilnError => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof KilnError) return e;
+    throw e;
+  }
+  throw new Error("expected a KilnError");
+};
+
+describe("decode program", () => {
+  let model: Model;
+  beforeAll(async () => {
+    const { wasm, manifest } = await compile(gptGraph(CONFIG), { decode: true, maxBatch: 4 });
+    expect(manifest.decode!.context).toBe(CONFIG.context);
+    expect(manifest.decode!.caches.length).toBe(2 * CONFIG.blocks);
+    model = await loadModel(wasm);
+  });
+
+  /** predict's logits for `sequences` (each of `context` tokens) and decode's, position by position. */
+  function both(sequences: Int32Array[]) {
+    const { context, vocab } = CONFIG, n = sequences.length;
+    const all = new Int32Array(n * context);
+    sequences.forEach((s, i) => all.set(s, i * context));
+    const full = model.predict({ tokens: all }).logits;
+    model.resetCache();
+    const steps: Float32Array[] = [];
+    for (let p = 0; p < context; p++) {
+      expect(model.cachePosition).toBe(p);
+      steps.push(model.decode({ tokens: Int32Array.from(sequences, (s) => s[p]!) }).logits);
+    }
+    const atPosition = (p: number) => Float32Array.from({ length: n * vocab }, (_, k) => full[(Math.floor(k / vocab) * context + p) * vocab + (k % vocab)]!);
+    return { steps, atPosition };
+  }
+
+  it("gives predict's logits at every position, for several prompts at once and alone (1e-4)", () => {
+    const prompts = [1, 2, 3].map((seed) => tokens(CONFIG.context, CONFIG.vocab, seed));
+    for (const batch of [prompts, [prompts[1]!]]) {
+      const { steps, atPosition } = both(batch);
+      steps.forEach((s, p) => {
+        expect(s.length).toBe(batch.length * CONFIG.vocab);
+        expect(maxDiff(s, atPosition(p))).toBeLessThan(1e-4);
+      });
+    }
+  });
+
+  it("after resetCache, a new prompt gives that prompt's logits (nothing of the old one is left)", () => {
+    const a = tokens(CONFIG.context, CONFIG.vocab, 11), b = tokens(CONFIG.context, CONFIG.vocab, 12);
+    both([a]);
+    const { steps, atPosition } = both([b]);
+    steps.forEach((s, p) => expect(maxDiff(s, atPosition(p))).toBeLessThan(1e-4));
+    // Half-way through a sequence, then reset: position 0 again, the same logits as a fresh start.
+    model.resetCache();
+    const first = model.decode({ tokens: Int32Array.of(a[0]!) }).logits;
+    model.decode({ tokens: Int32Array.of(a[1]!) });
+    model.resetCache();
+    expect(model.cachePosition).toBe(0);
+    expect(model.decode({ tokens: Int32Array.of(a[0]!) }).logits).toEqual(first);
+  });
+
+  it("a position past the context is a clear error that changes nothing", () => {
+    model.resetCache();
+    for (const t of tokens(CONFIG.context, CONFIG.vocab, 5)) model.decode({ tokens: Int32Array.of(t) });
+    const before = memoryHash(model.memoryView());
+    const e = kilnError(() => model.decode({ tokens: Int32Array.of(1) }));
+    expect(e.diagnostics[0]!.code).toBe("decode");
+    expect(e.message).toMatch(/position 8 is past the context: the caches hold 8 positions/);
+    expect(memoryHash(model.memoryView())).toBe(before);
+    expect(model.cachePosition).toBe(CONFIG.context);
+  });
+
+  it("refuses another sequence count mid-sequence, and bad token ids, writing nothing", () => {
+    model.resetCache();
+    model.decode({ tokens: Int32Array.of(1, 2) });
+    const before = memoryHash(model.memoryView());
+    expect(kilnError(() => model.decode({ tokens: Int32Array.of(1) })).message).toMatch(/the caches hold 2 sequence\(s\) at position 1; got 1/);
+    expect(kilnError(() => model.decode({ tokens: Int32Array.of(1, CONFIG.vocab) })).message).toMatch(/tokens/);
+    expect(memoryHash(model.memoryView())).toBe(before);
+    expect(model.cachePosition).toBe(1);
+  });
+});
+
+describe("decode: what it refuses", () => {
+  it("a module without a decode program", async () => {
+    const model = await loadModel((await compile(gptGraph(CONFIG))).wasm);
+    expect(kilnError(() => model.decode({ tokens: Int32Array.of(1) })).message).toMatch(/needs a model compiled with decode: true/);
+    expect(kilnError(() => model.generate([1])).message).toMatch(/needs a model compiled with decode: true/);
+  });
+
+  it("graphs it cannot run one position at a time, naming the layer", async () => {
+    const graph = gptGraph(CONFIG) as { layers: Record<string, unknown>[] };
+    const att = graph.layers.find((l) => l.name === "b0_att")!;
+    att.causal = false;
+    graph.layers.push({ name: "flat", op: "flatten", inputs: ["logits"] });
+    (graph as { outputs: string[] }).outputs = ["flat"];
+    const e = await compile(graph, { decode: true }).then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(KilnError);
+    const d = (e as KilnError).diagnostics;
+    expect(d.map((x) => x.layer)).toEqual(["b0_att", "flat"]);
+    expect(d[0]!.message).toMatch(/must be causal/);
+    expect(d[1]!.message).toMatch(/flatten\) has no decode lowering/);
+  });
+});
