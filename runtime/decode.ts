@@ -7,16 +7,19 @@
  */
 import { KilnError, type Diagnostic } from "./errors.js";
 import { checkFeeds, type Feeds } from "./feeds.js";
-import { bad, isInt, isObject, isString, show, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
+import { bad, checkManifest, isInt, isObject, isString, show, type PartCheck, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
 import { typeName } from "./load.js";
 import type { Model } from "./model.js";
 import { Rng } from "./rng.js";
+import { checkTraining } from "./train.js";
+import { checkThreads } from "./threads.js";
+import { checkGuards } from "./debug.js";
 
 /** The manifest's decode part: its export, slots, position words and caches inside memory, apart from the rest. */
 export function checkDecode(m: Manifest, c: Checker): void {
   const d = m.decode, e = m.exports;
   if (!isObject(d) || !isInt(d.context, 1) || !Array.isArray(d.inputs) || !Array.isArray(d.outputs) || !Array.isArray(d.caches)) bad("decode: expected context, inputs, outputs and caches");
-  if (!isString(e.decode) || [e.predict, e.trainStep, e.evaluate].includes(e.decode)) bad(`decode: expected its own export name, got ${show(e.decode)}`);
+  if (!isString(e.decode) || [e.predict, e.trainStep, e.evaluate, "train_step"].includes(e.decode) || e.predict === "decode") bad(`decode: expected its own export name, got ${show(e.decode)}`);
   c.needExport(e.decode);
   if (d.inputs.length !== m.inputs.length || d.outputs.length !== m.outputs.length) bad("decode: expected one input per model input and one output per model output");
   for (const [key, list] of [["inputs", d.inputs], ["outputs", d.outputs]] as const) {
@@ -33,18 +36,54 @@ export function checkDecode(m: Manifest, c: Checker): void {
 }
 
 /** Where a model's sequences are: the next position and how many sequences the caches hold (0: empty). */
-export interface CacheState { position: number; sequences: number }
+interface CacheState { position: number; sequences: number }
 
-const info = (model: Model): DecodeInfo => model.manifest.decode!;
-const problem = (path: string, message: string): Diagnostic => ({ code: "generate", path, message });
+/** What a model of a module with a decode program has besides the Model methods (spec §7). */
+export interface Decoding {
+  /**
+   * Runs one token per sequence at the next position against the key/value caches; returns each
+   * output at that position (one row per sequence). The number of sequences is fixed from the
+   * first call after a reset until the next reset.
+   */
+  decode(inputs: Feeds): Record<string, Float32Array>;
+  /** Empties the caches: the next decode is at position 0. */
+  resetCache(): void;
+  /** Continues a prompt of token ids (greedy or seeded sampling); returns the new tokens only. Uses and resets the caches. */
+  generate(prompt: ArrayLike<number>, options?: GenerateOptions): Int32Array;
+  /** The position the next decode runs at: the tokens cached so far per sequence. */
+  readonly cachePosition: number;
+}
+
+const states = new WeakMap<Model, CacheState>();
 
 /**
- * One token per sequence at the next position; returns each output at that position (one row per
- * sequence, as predict's outputs for one position). The number of sequences is fixed from the
- * first call after a reset until the next reset.
+ * Checks the whole manifest again, now with its decode part (the slots, position words and caches
+ * inside memory and apart from every other region), then gives `model` its Decoding members.
+ * loadModel calls it before anything is written to the model's memory. The checks of the other
+ * parts are readManifest's, chosen the same way (this chunk imports them: a predict-only page
+ * carries nothing of generation).
  */
-export function decode(model: Model, inputs: Feeds): Record<string, Float32Array> {
-  const d = info(model), state = model.cache;
+export function attach(model: Model): void {
+  // The instance's exports are the module's.
+  const m = model.manifest, exportNames = Object.keys((model as unknown as { exports: WebAssembly.Exports }).exports);
+  const parts = [(m.canTrain || m.training !== undefined) && checkTraining, m.threads && checkThreads, m.debug !== undefined && checkGuards];
+  checkManifest(m, exportNames, [...parts.filter((c) => c !== false), checkDecode] as PartCheck[]);
+  const state: CacheState = { position: 0, sequences: 0 };
+  states.set(model, state);
+  Object.defineProperties(model, {
+    decode: { value: (inputs: Feeds) => decode(model, inputs) },
+    resetCache: { value: () => resetCache(model) },
+    generate: { value: (prompt: ArrayLike<number>, options?: GenerateOptions) => generate(model, prompt, options) },
+    cachePosition: { get: () => state.position },
+  });
+}
+
+const info = (model: Model): DecodeInfo => model.manifest.decode!;
+const stateOf = (model: Model): CacheState => states.get(model)!;
+const problem = (path: string, message: string): Diagnostic => ({ code: "generate", path, message });
+
+function decode(model: Model, inputs: Feeds): Record<string, Float32Array> {
+  const d = info(model), state = stateOf(model);
   const { n, views } = checkFeeds(d.inputs, inputs, "input");
   if (n < 1 || n > model.maxBatch) fail("", `decode runs 1 to ${model.maxBatch} sequences (the module's maxBatch) at once; got ${n}`);
   if (state.sequences && n !== state.sequences) fail("", `the caches hold ${state.sequences} sequence(s) at position ${state.position}; got ${n}: call resetCache() to start sequences of another count`);
@@ -56,7 +95,7 @@ export function decode(model: Model, inputs: Feeds): Record<string, Float32Array
 
 /** Writes the positions of `n` sequences and runs the decode program; the caller staged the tokens. */
 function runAt(model: Model, n: number): void {
-  const d = info(model), state = model.cache;
+  const d = info(model), state = stateOf(model);
   new Int32Array(model.memoryView().buffer, d.positionOffset, n).fill(state.position);
   model.run("decode", n);
   state.position++;
@@ -64,11 +103,11 @@ function runAt(model: Model, n: number): void {
 }
 
 /** Empties the caches: the next decode is at position 0 (the bytes are zeroed too). */
-export function resetCache(model: Model): void {
-  const memory = model.memoryView();
+function resetCache(model: Model): void {
+  const memory = model.memoryView(), state = stateOf(model);
   for (const k of info(model).caches) memory.fill(0, k.offset, k.offset + k.bytes);
-  model.cache.position = 0;
-  model.cache.sequences = 0;
+  state.position = 0;
+  state.sequences = 0;
 }
 
 export interface GenerateOptions {
@@ -126,7 +165,7 @@ function checkGenerate(model: Model, prompt: unknown, options: unknown): Checked
 }
 
 /** Continues `prompt` (token ids) by up to maxTokens tokens; returns the new tokens only. */
-export function generate(model: Model, prompt: ArrayLike<number>, options?: GenerateOptions): Int32Array {
+function generate(model: Model, prompt: ArrayLike<number>, options?: GenerateOptions): Int32Array {
   const o = checkGenerate(model, prompt, options);
   const rng = new Rng(o.seed, 0, 0x6e6578); // its own stream: never the initializers' or fit's
   const next = o.cache ? cachedSteps(model, o.prompt) : fullSteps(model, o.prompt);

@@ -70,7 +70,7 @@ async function load(source: Source, opts: LoadOptions): Promise<Model> {
   const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
   if (manifest.weightsEmbedded && !embedded) refuse("load", "", "noWeights");
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
-  await loadParts(!embedded && !opts.weights, manifest.canTrain, manifest.decode !== undefined);
+  await loadParts(!embedded && !opts.weights, manifest.canTrain);
   // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
   const { memory, instance, pool }: { memory: WebAssembly.Memory; instance: WebAssembly.Instance; pool?: ThreadPool } = manifest.threads
     ? await threading!.startShared(mod, manifest, threads, abort)
@@ -80,6 +80,8 @@ async function load(source: Source, opts: LoadOptions): Promise<Model> {
   // Debug builds: their code (loaded with the manifest's checks) fills the guards and runs each call checked.
   if (manifest.debug) model.checked = (await import("./debug.js")).attach(manifest, memory);
   try {
+    // Modules with a decode program: its part of the manifest checked, then decode, resetCache and generate (decode.ts).
+    if (manifest.decode) (await import("./decode.js")).attach(model);
     model.initialize(!embedded && !opts.weights);
     if (embedded) model.loadWeights(new Uint8Array(embedded));
     if (opts.weights) model.loadWeights(opts.weights);

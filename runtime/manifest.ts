@@ -96,7 +96,7 @@ export interface Manifest {
   kernels?: KernelTable;
   /** Debug builds: the guard regions the runtime fills and checks after every kernel. */
   debug?: DebugInfo;
-  /** Modules compiled with `decode`: the one-position program and its caches (decode.ts checks it). */
+  /** Modules compiled with `decode`: the one-position program and its caches (decode.ts checks it when it attaches). */
   decode?: DecodeInfo;
 }
 
@@ -147,7 +147,6 @@ export async function readManifest(mod: WebAssembly.Module): Promise<Manifest> {
     (o.canTrain || o.training !== undefined) && import("./train.js").then((t) => t.checkTraining),
     o.threads && import("./threads.js").then((t) => t.checkThreads),
     o.debug !== undefined && import("./debug.js").then((d) => d.checkGuards),
-    o.decode !== undefined && import("./decode.js").then((d) => d.checkDecode),
   ]));
   checkManifest(m, WebAssembly.Module.exports(mod).map((e) => e.name), checks.filter((c) => c !== false && c !== undefined) as PartCheck[]);
   return m;
@@ -222,7 +221,7 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
     c.region(`weight "${w.name}"`, w.offset, n * 4, 0);
   }
   const e = m.exports;
-  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, e.decode, "train_step", "decode"].includes(e.predict as string)) wrong("predict", e);
+  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong("predict", e);
   c.needExport(e.predict);
   if (m.kernels !== undefined) {
     const k = m.kernels;

@@ -10,7 +10,7 @@ import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
 import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
 import type { FitOptions, History } from "./fit.js";
-import type { CacheState, GenerateOptions } from "./decode.js";
+import type { Decoding } from "./decode.js";
 import { capabilities, typeName, type Capabilities } from "./load.js";
 import { size, type DType, type Manifest, type Slot } from "./manifest.js";
 import { parts } from "./parts.js";
@@ -29,7 +29,15 @@ export interface StepResult {
 
 type Export = "predict" | "trainStep" | "evaluate" | "decode";
 
-const info = ({ name, shape, dtype, range }: Slot): TensorInfo => (range ? { name, shape, dtype, range } : { name, shape, dtype });
+// A slot but its offset: name, shape, dtype and, when it has one, range.
+const info = ({ offset, ...slot }: Slot): TensorInfo => slot;
+
+/**
+ * Models of modules compiled with `decode` also have decode, resetCache, generate and
+ * cachePosition (spec §7 "Generation"): decode.ts gives them to the model when it loads, so the
+ * core a predict-only page parses carries none of that code.
+ */
+export interface Model extends Partial<Decoding> {}
 
 export class Model {
   readonly manifest: Manifest;
@@ -52,7 +60,7 @@ export class Model {
     this.inputs = manifest.inputs.map(info);
     this.outputs = manifest.outputs.map(info);
     this.targets = manifest.targets.map(info);
-    this.weights = manifest.weights.map(({ name, shape, trainable }) => ({ name, shape, trainable }));
+    this.weights = manifest.weights.map(({ offset, initializer, ...w }) => w);
     this.maxBatch = manifest.maxBatch;
     this.canTrain = manifest.canTrain;
   }
@@ -90,32 +98,6 @@ export class Model {
   evaluate(data: Feeds, opts?: { batchSize?: number }): StepResult {
     return this.#training("evaluate").evaluate(this, data, opts);
   }
-
-  /**
-   * Modules compiled with `decode` (spec §7): runs one token per sequence at the next position
-   * against the key/value caches and returns the outputs at that position. Code in decode.ts.
-   */
-  decode(inputs: Feeds): Record<string, Float32Array> {
-    return this.#decoding("decode").decode(this, inputs);
-  }
-
-  /** Empties the key/value caches: the next decode is at position 0. */
-  resetCache(): void {
-    this.#decoding("resetCache").resetCache(this);
-  }
-
-  /** Continues a prompt of token ids (greedy or seeded sampling); returns the new tokens. Uses and resets the caches. */
-  generate(prompt: ArrayLike<number>, options?: GenerateOptions): Int32Array {
-    return this.#decoding("generate").generate(this, prompt, options);
-  }
-
-  /** The position the next decode runs at (tokens cached so far). */
-  get cachePosition(): number {
-    return this.cache.position;
-  }
-
-  /** @internal The decode program's caches: next position, sequences held. */
-  readonly cache: CacheState = { position: 0, sequences: 0 };
 
   /** Set to true (in a callback) to end fit after the current batch, as Keras's `model.stop_training`. */
   declare stopTraining?: boolean;
@@ -194,12 +176,6 @@ export class Model {
     this.#live();
     if (!this.canTrain) this.fail("", `${caller} needs a model compiled with training; this one is inference-only`);
     return parts().train!;
-  }
-
-  #decoding(caller: string): typeof import("./decode.js") {
-    this.#live();
-    if (!this.manifest.decode) this.fail("", `${caller} needs a model compiled with decode: true (kiln compile --decode); this one has no decode program`, "decode");
-    return parts().decode!;
   }
 
   /** @internal Writes initial weights (`seeded`: unless embedded or loaded from a file) and the dropout seed. */

@@ -9,7 +9,10 @@ import { compile } from "../../compiler/index.js";
 import { KilnError } from "../../runtime/errors.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
+import type { Decoding } from "../../runtime/decode.js";
 import { gptGraph, memoryHash, tokens } from "./gpt-fixture.js";
+import { customSection } from "../hardening/crafted.js";
+import { withoutSection } from "../hardening/fixtures.js";
 
 const CONFIG = { vocab: 29, context: 8, width: 16, heads: 2, blocks: 2 };
 
@@ -27,12 +30,12 @@ const kilnError = (f: () => unknown): KilnError => {
 };
 
 describe("decode program", () => {
-  let model: Model;
+  let model: Model & Decoding;
   beforeAll(async () => {
     const { wasm, manifest } = await compile(gptGraph(CONFIG), { decode: true, maxBatch: 4 });
     expect(manifest.decode!.context).toBe(CONFIG.context);
     expect(manifest.decode!.caches.length).toBe(2 * CONFIG.blocks);
-    model = await loadModel(wasm);
+    model = <Model & Decoding>await loadModel(wasm);
   });
 
   /** predict's logits for `sequences` (each of `context` tokens) and decode's, position by position. */
@@ -98,11 +101,27 @@ describe("decode program", () => {
   });
 });
 
+describe("decode in a debug build", () => {
+  it("writes nothing outside its buffers (the guards after every kernel hold) and matches predict", async () => {
+    const config = { ...CONFIG, context: 5, blocks: 1 };
+    const model = <Model & Decoding>await loadModel((await compile(gptGraph(config), { decode: true, debug: true, maxBatch: 2 })).wasm);
+    const seqs = [tokens(5, config.vocab, 21), tokens(5, config.vocab, 22)];
+    const full = model.predict({ tokens: Int32Array.from([...seqs[0]!, ...seqs[1]!]) }).logits;
+    for (let p = 0; p < 5; p++) {
+      const step = model.decode({ tokens: Int32Array.of(seqs[0]![p]!, seqs[1]![p]!) }).logits;
+      for (let b = 0; b < 2; b++) {
+        const want = full.subarray((b * 5 + p) * config.vocab, (b * 5 + p + 1) * config.vocab);
+        expect(maxDiff(step.subarray(b * config.vocab, (b + 1) * config.vocab), want)).toBeLessThan(1e-4);
+      }
+    }
+  });
+});
+
 describe("decode: what it refuses", () => {
-  it("a module without a decode program", async () => {
+  it("a module without a decode program: its model has no decode, resetCache, generate or cachePosition", async () => {
     const model = await loadModel((await compile(gptGraph(CONFIG))).wasm);
-    expect(kilnError(() => model.decode({ tokens: Int32Array.of(1) })).message).toMatch(/needs a model compiled with decode: true/);
-    expect(kilnError(() => model.generate([1])).message).toMatch(/needs a model compiled with decode: true/);
+    expect(model.manifest.decode).toBeUndefined();
+    expect([model.decode, model.resetCache, model.generate, model.cachePosition]).toEqual([undefined, undefined, undefined, undefined]);
   });
 
   it("graphs it cannot run one position at a time, naming the layer", async () => {
@@ -117,5 +136,23 @@ describe("decode: what it refuses", () => {
     expect(d.map((x) => x.layer)).toEqual(["b0_att", "flat"]);
     expect(d[0]!.message).toMatch(/must be causal/);
     expect(d[1]!.message).toMatch(/flatten\) has no decode lowering/);
+  });
+});
+
+describe("decode: crafted manifests are refused at load", () => {
+  it("a cache over a weight, a position word outside memory, a missing export", async () => {
+    const { wasm, manifest } = await compile(gptGraph(CONFIG), { decode: true, maxBatch: 2 });
+    const bare = withoutSection(wasm, "kiln.manifest");
+    const withManifest = (m: unknown) => Uint8Array.from([...bare, ...customSection("kiln.manifest", new TextEncoder().encode(JSON.stringify(m)))]);
+    const refusal = (edit: (m: any) => void) => {
+      const m = structuredClone(manifest) as any;
+      edit(m);
+      return loadModel(withManifest(m)).then(() => "loaded", (e: unknown) => (e instanceof KilnError ? e.message : `not a KilnError: ${e}`));
+    };
+    expect(await refusal(() => undefined)).toBe("loaded");
+    expect(await refusal((m) => (m.decode.caches[1].offset = m.weights[0].offset))).toMatch(/decode cache of layer "b0_att" overlaps weight|overlaps decode cache of layer "b0_att"/);
+    expect(await refusal((m) => (m.decode.positionOffset = m.memory.pages * 65536))).toMatch(/decode.positionOffset/);
+    expect(await refusal((m) => (m.exports.decode = "nope"))).toMatch(/nope/);
+    expect(await refusal((m) => (m.decode.outputs[0].shape = [8, CONFIG.vocab]))).toMatch(/decode.outputs: expected slots of one position/);
   });
 });

@@ -10,6 +10,7 @@ import { loadModel } from "../../runtime/index.js";
 import { sampleToken } from "../../runtime/decode.js";
 import { Rng } from "../../runtime/rng.js";
 import type { Model } from "../../runtime/model.js";
+import type { Decoding } from "../../runtime/decode.js";
 import { gptGraph, memoryHash, tokens } from "./gpt-fixture.js";
 
 const CONFIG = { vocab: 31, context: 12, width: 16, heads: 2, blocks: 1 };
@@ -71,9 +72,9 @@ describe("sampling one token", () => {
 });
 
 describe("model.generate", () => {
-  let model: Model;
+  let model: Model & Decoding;
   beforeAll(async () => {
-    model = await loadModel((await compile(gptGraph(CONFIG), { decode: true, maxBatch: 2 })).wasm);
+    model = <Model & Decoding>await loadModel((await compile(gptGraph(CONFIG), { decode: true, maxBatch: 2 })).wasm);
   });
   const prompt = tokens(4, CONFIG.vocab, 9);
 
