@@ -226,8 +226,8 @@ export function sampleToken(logits: ArrayLike<number>, o: { temperature: number;
   if (o.temperature === 0) return best;
   const max = logits[best]!, p = new Float64Array(n);
   for (let i = 0; i < n; i++) p[i] = Math.exp((logits[i]! - max) / o.temperature);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => p[b]! - p[a]! || a - b);
-  let kept = o.topK > 0 ? Math.min(o.topK, n) : n;
+  const order = ranked(p, o.topK > 0 ? Math.min(o.topK, n) : n);
+  let kept = order.length;
   if (o.topP < 1) {
     let total = 0;
     for (let i = 0; i < kept; i++) total += p[order[i]!]!;
@@ -240,6 +240,18 @@ export function sampleToken(logits: ArrayLike<number>, o: { temperature: number;
   let r = rng.uniform() * sum;
   for (let i = 0; i < kept; i++) if ((r -= p[order[i]!]!) < 0) return order[i]!;
   return order[kept - 1]!;
+}
+
+/**
+ * Ids of the `k` largest of `p`, largest first, equal values by id. Only candidates at or above
+ * the k-th largest value are sorted with the comparator (a numeric sort finds that value), so a
+ * top-k over a large vocabulary costs little per token.
+ */
+function ranked(p: Float64Array, k: number): number[] {
+  const threshold = k < p.length ? Float64Array.from(p).sort()[p.length - k]! : -Infinity;
+  const ids: number[] = [];
+  for (let i = 0; i < p.length; i++) if (p[i]! >= threshold) ids.push(i);
+  return ids.sort((a, b) => p[b]! - p[a]! || a - b).slice(0, k);
 }
 
 function fail(path: string, message: string): never {
