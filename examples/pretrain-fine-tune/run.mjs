@@ -1,7 +1,8 @@
 /**
  * A small GPT pretrained on real email text (the Spam Assassin corpus), compared per token with
- * a bigram model on held-out emails. One command: prepare the data (BPE, splits), pretrain,
- * report loss and perplexity per epoch and write the learning curve and results.
+ * a bigram model on held-out emails, then fine-tuned to tell spam from ham. One command: prepare
+ * the data (BPE, splits), pretrain (warmup + cosine), report loss and perplexity per epoch, write
+ * the learning curve, generate text (key/value cache), fine-tune and print the table.
  * Usage: node examples/pretrain-fine-tune/run.mjs [--quick] [--seed 1] [--epochs n] [--summary results.json] [--out dir]
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { writeLearningCurve } from "../shared/plot.mjs";
 import { writeSummary } from "../shared/summary.mjs";
 import { parameterCount, warmupCosine } from "./model.mjs";
 import { fineTuneAll, summarize } from "./finetune.mjs";
-import { generateText, loadGenerator } from "./generate.mjs";
+import { generateText } from "./generate.mjs";
 import { SETTINGS } from "./settings.mjs";
 import { prepare } from "./prepare.mjs";
 import { bigramBaseline, pretrain, windowPairs } from "./pretrain.mjs";
@@ -73,8 +74,9 @@ if (lm.history.loss.length) {
   console.log(`wrote ${svg}`);
 }
 
-// 4. Generation: the pretrained weights in a module with a decode program (key/value cache).
-const generator = await loadGenerator(config, { weights: pretrainedBytes, seed, optimizeLevel: opts.optimize });
+// 4. Generation: the language model's module has a decode program (key/value cache), so the
+// pretrained model generates as it is (model.generate).
+const generator = lm.model;
 const SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95 };
 const samples = [];
 for (const [i, prompt] of ["Dear friend,", "I think the problem is", "Subject: "].entries()) {
