@@ -117,6 +117,24 @@ describe("decode in a debug build", () => {
   });
 });
 
+describe("decode in a threaded build", () => {
+  it("2 workers sharing the sequences give predict's logits at every position", async () => {
+    const config = { ...CONFIG, blocks: 1 };
+    const model = <Model & Decoding>await loadModel((await compile(gptGraph(config), { decode: true, threads: 2, maxBatch: 4 })).wasm, { threads: 2 });
+    try {
+      const seqs = [31, 32, 33, 34].map((seed) => tokens(config.context, config.vocab, seed));
+      const full = model.predict({ tokens: Int32Array.from(seqs.flatMap((s) => Array.from(s))) }).logits;
+      for (let p = 0; p < config.context; p++) {
+        const step = model.decode({ tokens: Int32Array.from(seqs, (s) => s[p]!) }).logits;
+        const want = Float32Array.from({ length: 4 * config.vocab }, (_, k) => full[(Math.floor(k / config.vocab) * config.context + p) * config.vocab + (k % config.vocab)]!);
+        expect(maxDiff(step, want)).toBeLessThan(1e-4);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
 describe("decode: what it refuses", () => {
   it("a module without a decode program: its model has no decode, resetCache, generate or cachePosition", async () => {
     const model = await loadModel((await compile(gptGraph(CONFIG))).wasm);
