@@ -167,6 +167,7 @@ function checkGenerate(model: Model, prompt: unknown, options: unknown): Checked
 /** Continues `prompt` (token ids) by up to maxTokens tokens; returns the new tokens only. */
 function generate(model: Model, prompt: ArrayLike<number>, options?: GenerateOptions): Int32Array {
   const o = checkGenerate(model, prompt, options);
+  if (o.maxTokens === 0) return new Int32Array(0);
   const rng = new Rng(o.seed, 0, 0x6e6578); // its own stream: never the initializers' or fit's
   const next = o.cache ? cachedSteps(model, o.prompt) : fullSteps(model, o.prompt);
   const out: number[] = [];

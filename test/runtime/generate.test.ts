@@ -105,6 +105,7 @@ describe("model.generate", () => {
     expect(free.length).toBe(CONFIG.context - prompt.length + 1);
     const stopped = Array.from(model.generate(prompt, { maxTokens: free.length, temperature: 0, stopToken: free[2] }));
     expect(stopped).toEqual(free.slice(0, free.indexOf(free[2]!)));
+    expect(Array.from(model.generate(prompt, { maxTokens: 0 }))).toEqual([]);
   });
 
   it("bad prompts and options are KilnErrors naming them, and change nothing", () => {
