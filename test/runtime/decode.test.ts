@@ -143,11 +143,11 @@ describe("decode: what it refuses", () => {
   });
 
   it("graphs it cannot run one position at a time, naming the layer", async () => {
-    const graph = gptGraph(CONFIG) as { layers: Record<string, unknown>[] };
+    const graph = gptGraph(CONFIG) as { layers: Record<string, unknown>[]; outputs: string[] };
     const att = graph.layers.find((l) => l.name === "b0_att")!;
     att.causal = false;
     graph.layers.push({ name: "flat", op: "flatten", inputs: ["logits"] });
-    (graph as { outputs: string[] }).outputs = ["flat"];
+    graph.outputs = ["flat"];
     const e = await compile(graph, { decode: true }).then(() => undefined, (x: unknown) => x);
     expect(e).toBeInstanceOf(KilnError);
     const d = (e as KilnError).diagnostics;
