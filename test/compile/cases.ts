@@ -168,6 +168,7 @@ export const CASES: OpCase[] = [
   { name: "repeat_vector 4", graph: g("t", [x([5])], [{ name: "r", op: "repeat_vector", n: 4 }]) },
   { name: "permute [2, 1]", graph: g("t", [x([3, 5])], [{ name: "p", op: "permute", dims: [2, 1] }]) },
   { name: "permute [3, 1, 2] of [2, 3, 4]", graph: g("t", [x([2, 3, 4])], [{ name: "p", op: "permute", dims: [3, 1, 2] }]) },
+  { name: "permute [6, 5, 4, 3, 2, 1] of [2, 3, 2, 2, 3, 2] (7-axis copy)", graph: g("t", [x([2, 3, 2, 2, 3, 2])], [{ name: "p", op: "permute", dims: [6, 5, 4, 3, 2, 1] }]) },
   { name: "time_distributed dense relu", graph: g("t", [x([4, 5])], [{ name: "td", op: "time_distributed", layer: { op: "dense", units: 3, activation: "relu" } }]) },
   { name: "time_distributed named dense on [T, 2, d], no bias", graph: g("t", [x([3, 2, 4])], [{ name: "td", op: "time_distributed", layer: { op: "dense", name: "proj", units: 6, use_bias: false } }]) },
   ...ACTIVATION_CASES,
