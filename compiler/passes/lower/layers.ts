@@ -39,15 +39,6 @@ export const lowerDense: Lowering = (b, layer, [x]) => {
   return b.activation(z, activation as ActivationName);
 };
 
-/**
- * time_distributed(dense): dense already multiplies on the last axis of [T, ..., d], step by step
- * with one kernel, so the wrapper lowers as its inner layer, whose weights are `<wrapper>/<inner>/…`.
- */
-export const lowerTimeDistributed: Lowering = (b, layer, xs) => {
-  const inner = a(layer).layer;
-  return lowerDense(b, { ...layer, name: `${layer.name}/${inner.name}`, op: "dense", attrs: inner }, xs);
-};
-
 export const lowerConv2d: Lowering = (b, layer, [x]) => {
   const { filters, kernel_size, strides, dilation_rate, padding: pad, use_bias, activation } = a(layer);
   const g = window2d(layer, x!, kernel_size, strides, dilation_rate, pad);
