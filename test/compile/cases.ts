@@ -199,8 +199,28 @@ export const CASES: OpCase[] = [
   { name: "repeat_vector 4", graph: g("t", [x([5])], [{ name: "r", op: "repeat_vector", n: 4 }]) },
   { name: "permute [2, 1]", graph: g("t", [x([3, 5])], [{ name: "p", op: "permute", dims: [2, 1] }]) },
   { name: "permute [3, 1, 2] of [2, 3, 4]", graph: g("t", [x([2, 3, 4])], [{ name: "p", op: "permute", dims: [3, 1, 2] }]) },
+  { name: "permute [6, 5, 4, 3, 2, 1] of [2, 3, 2, 2, 3, 2] (7-axis copy)", graph: g("t", [x([2, 3, 2, 2, 3, 2])], [{ name: "p", op: "permute", dims: [6, 5, 4, 3, 2, 1] }]) },
   { name: "time_distributed dense relu", graph: g("t", [x([4, 5])], [{ name: "td", op: "time_distributed", layer: { op: "dense", units: 3, activation: "relu" } }]) },
   { name: "time_distributed named dense on [T, 2, d], no bias", graph: g("t", [x([3, 2, 4])], [{ name: "td", op: "time_distributed", layer: { op: "dense", name: "proj", units: 6, use_bias: false } }]) },
+  // Unrolled per step (passes/lower/wrappers.ts): a strided copy out of and into every step.
+  { name: "time_distributed conv2d 3x3 same relu on [3, 5, 5, 2]", graph: g("t", [x([3, 5, 5, 2])], [{ name: "td", op: "time_distributed", layer: { op: "conv2d", filters: 4, kernel_size: 3, padding: "same", activation: "relu" } }]) },
+  { name: "time_distributed conv1d valid on [2, 6, 3], named", graph: g("t", [x([2, 6, 3])], [{ name: "td", op: "time_distributed", layer: { op: "conv1d", name: "c", filters: 2, kernel_size: 3 } }]) },
+  { name: "time_distributed max_pooling2d on [3, 4, 5, 2]", graph: g("t", [x([3, 4, 5, 2])], [{ name: "td", op: "time_distributed", layer: { op: "max_pooling2d", pool_size: 2 } }]) },
+  { name: "time_distributed average_pooling2d same 3 stride 2", graph: g("t", [x([2, 5, 4, 3])], [{ name: "td", op: "time_distributed", layer: { op: "average_pooling2d", pool_size: 3, strides: 2, padding: "same" } }]) },
+  { name: "time_distributed global_average_pooling2d", graph: g("t", [x([4, 3, 3, 2])], [{ name: "td", op: "time_distributed", layer: { op: "global_average_pooling2d" } }]) },
+  { name: "time_distributed global_max_pooling1d", graph: g("t", [x([3, 4, 2])], [{ name: "td", op: "time_distributed", layer: { op: "global_max_pooling1d" } }]) },
+  { name: "time_distributed zero_padding2d [[1, 0], [0, 2]]", graph: g("t", [x([2, 3, 2, 2])], [{ name: "td", op: "time_distributed", layer: { op: "zero_padding2d", padding: [[1, 0], [0, 2]] } }]) },
+  { name: "time_distributed upsampling2d bilinear", graph: g("t", [x([2, 2, 3, 2])], [{ name: "td", op: "time_distributed", layer: { op: "upsampling2d", interpolation: "bilinear" } }]) },
+  // Whole-tensor forms: flatten is a view, an activation (softmax on the last axis) is per step already.
+  { name: "time_distributed flatten -> time_distributed dense", graph: g("t", [x([3, 2, 2, 3])], [{ name: "tf", op: "time_distributed", layer: { op: "flatten" } }, { name: "td", op: "time_distributed", layer: { op: "dense", units: 4 } }]) },
+  { name: "time_distributed activation softmax", graph: g("t", [x([3, 4])], [{ name: "d", op: "dense", units: 5 }, { name: "td", op: "time_distributed", layer: { op: "activation", activation: "softmax" } }]) },
+  // A video classifier's shape: per-frame conv, pool and flatten, then a recurrent layer over frames.
+  { name: "time_distributed video: conv2d -> max_pooling2d -> flatten -> lstm", graph: g("t", [x([3, 6, 6, 1])], [
+    { name: "tc", op: "time_distributed", layer: { op: "conv2d", filters: 3, kernel_size: 3, activation: "relu" } },
+    { name: "tp", op: "time_distributed", layer: { op: "max_pooling2d" } },
+    { name: "tf", op: "time_distributed", layer: { op: "flatten" } },
+    { name: "r", op: "lstm", units: 4 },
+  ]) },
   ...ACTIVATION_CASES,
   ...NORMALIZATION_CASES,
   ...MERGE_CASES,
