@@ -35,7 +35,10 @@ const window = (a: Attrs, activation: string) => ({
   kernel_size: a.kernel_size, strides: a.strides, padding: a.padding, data_format: "channels_last", dilation_rate: a.dilation_rate, activation, use_bias: a.use_bias,
 });
 
-const axis = (l: Layer) => (l.attrs.axis as number) + 1;
+/** kiln's per-example axis (or list of axes, layer_normalization) as Keras counts it. */
+const axis = (l: Layer) => (Array.isArray(l.attrs.axis) ? (l.attrs.axis as number[]).map((i) => i + 1) : (l.attrs.axis as number) + 1);
+/** kiln wraps more ops in time_distributed than the exporters write (their weights' paths under the wrapper are mapped for Dense only). */
+export const innerNotDense = (op: string) => `time_distributed over ${op}: the export writes TimeDistributed(Dense) only so far`;
 const merge = (className: string) => (): KerasLayer => ({ className, config: {} });
 
 function recurrentLayer(op: "simple_rnn" | "lstm" | "gru", a: Attrs): { className: string; config: Record<string, unknown> } {
@@ -100,12 +103,13 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   prelu: (l) => ({ className: "PReLU", config: { shared_axes: (l.attrs.shared_axes as number[]).length ? (l.attrs.shared_axes as number[]).map((i) => i + 1) : null } }),
   time_distributed: (l) => {
     const inner = l.attrs.layer as Attrs & { name: string };
+    if (inner.op !== "dense") return innerNotDense(inner.op as string);
     return activated({ ...l, op: "dense", attrs: inner }, (activation) => ({
       className: "TimeDistributed",
       config: { layer: { module: "keras.layers", class_name: "Dense", config: { name: inner.name, units: inner.units, activation, use_bias: inner.use_bias }, registered_name: null } },
     }));
   },
-  group_normalization: (l) => ({ className: "GroupNormalization", config: { groups: l.attrs.groups, axis: -1, epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
+  group_normalization: (l) => ({ className: "GroupNormalization", config: { groups: l.attrs.groups, axis: axis(l), epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
   dot: (l) => ({ className: "Dot", config: { axes: (l.attrs.axes as number[]).map((i) => i + 1), normalize: l.attrs.normalize } }),
   spatial_dropout1d: (l) => ({ className: "SpatialDropout1D", config: { rate: l.attrs.rate, seed: null } }),
   spatial_dropout2d: (l) => ({ className: "SpatialDropout2D", config: { rate: l.attrs.rate, data_format: "channels_last", seed: null } }),
