@@ -42,10 +42,14 @@ export interface TrainingInfo {
   optimizer: Record<string, unknown> & { type: string };
   /** f32 [loss, ...metrics]: running values since the metric state was last zeroed. */
   resultOffset: number;
-  /** f32 [maxBatch]: each example's weight in the loss (Keras sample_weight; 1 when none is given). */
-  sampleWeightOffset: number;
-  /** The logs' state (f64 totals, counts, confusion counts): zeroed before an epoch, an evaluate or a trainStep. */
-  metricState: { offset: number; bytes: number };
+  /** f32 [maxBatch]: each example's weight in the loss (Keras sample_weight; 1 when none is given). Absent in modules of older kilns. */
+  sampleWeightOffset?: number;
+  /**
+   * The logs' state (f64 totals, counts, confusion counts), zeroed before an epoch, an evaluate or
+   * a trainStep; with it the results are running values. Absent in modules of older kilns, whose
+   * results are batch figures the runtime averages.
+   */
+  metricState?: { offset: number; bytes: number };
   /** i32: completed optimizer steps. */
   stepOffset: number;
   /** u32: the runtime writes manifest.seed here at load (dropout masks). */
