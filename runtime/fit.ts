@@ -140,7 +140,7 @@ async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<His
       const logs = flatten(r);
       for (const k in logs) sums[k] = running ? logs[k] : (sums[k] ?? 0) + logs[k] * count;
       seen += count;
-      await opts.onBatchEnd?.(step, running ? logs : means(sums, seen));
+      await opts.onBatchEnd?.(step, logs);
       if (callbacks.length) await each("onBatchEnd", batch, running ? { ...logs } : means(sums, seen));
       step++;
       if (Date.now() - lastYield >= yieldEvery) {

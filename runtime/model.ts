@@ -81,8 +81,7 @@ export class Model {
   async fit(data: Feeds, opts?: FitOptions): Promise<History> {
     this.#training("fit");
     // Loaded on first use, so pages that only predict never fetch the training loop.
-    const { fit } = await import("./fit.js");
-    return fit(this, data, opts);
+    return (await import("./fit.js")).fit(this, data, opts);
   }
 
   /** Inference-mode loss and metrics over all of `data` (Keras's stateful metrics), the loss weighted by `sampleWeight` when given. */
