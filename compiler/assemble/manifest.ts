@@ -3,7 +3,7 @@
  * names, shapes and byte offsets of inputs, targets, outputs and weights, the optimizer slots,
  * the memory size. User names travel here as JSON data, never as code.
  */
-import type { Manifest } from "../../runtime/manifest.js";
+import type { LossInfo, Manifest } from "../../runtime/manifest.js";
 import type { Lowered } from "../passes/lower/index.js";
 import type { Plan } from "../passes/plan.js";
 import type { Tensor } from "../ir/ir.js";
@@ -55,7 +55,7 @@ export function buildManifest(lw: Lowered, plan: Plan, o: { maxBatch: number; pa
 }
 
 /** A loss as the manifest lists it (its weight only when it has one: one output's manifest stays as it was). */
-function lossInfo(l: LossSpec): Manifest["training"] extends infer T ? T extends { loss: infer L } ? L : never : never {
+function lossInfo(l: LossSpec): LossInfo {
   return { type: l.type, output: l.output, target: l.target, from_logits: l.from_logits, ...(l.weight !== 1 ? { weight: l.weight } : {}) };
 }
 

@@ -119,13 +119,3 @@ export function resolveMetric(
   if (spec.type === "r2_score" && out.shape.length > 1) return `r2_score needs an output of shape [D] or [] (Keras's R2Score takes 2-D batches); "${loss.output}" has ${out.shape.length} axes per example`;
   return spec;
 }
-
-/** The result a metric reports needs a state of this many f64 words (counts, sums). */
-export function metricStateWords(m: MetricSpec, classes: number): number {
-  switch (m.type) {
-    case "precision": case "recall": return 2;
-    case "auc": return 4 * m.num_thresholds!;
-    case "r2_score": return 4 * classes + 1;
-    default: return 2; // total, count
-  }
-}

@@ -23,7 +23,9 @@ export function checkTraining(
   if (!losses || !optimizer) return undefined;
   const metrics = checkMetrics(raw.metrics, losses, layers, targets, bag);
   if (!metrics) return undefined;
-  return { loss: losses[0]!, losses, optimizer, metrics, logNames: logNames(losses, metrics) };
+  const logs = logNames(losses, metrics);
+  if (!checkLogNames(logs, losses, metrics, bag)) return undefined;
+  return { loss: losses[0]!, losses, optimizer, metrics, logNames: logs };
 }
 
 /**
@@ -189,6 +191,24 @@ function checkMetrics(raw: RawTraining["metrics"], losses: LossSpec[], layers: L
     });
   }
   return ok ? out : undefined;
+}
+
+/**
+ * A metric's log name may not be one the logs use otherwise: `loss`, an output's `<output>_loss`,
+ * a `val_` name (validation logs), `learning_rate` (reduce-LR-on-plateau) — nor `__proto__`.
+ */
+function checkLogNames(names: string[], losses: LossSpec[], metrics: MetricSpec[], bag: DiagnosticBag): boolean {
+  const first = losses.length > 1 ? losses.length : 0;
+  let ok = true;
+  metrics.forEach((m, i) => {
+    const name = names[first + i]!;
+    const clash = name === "loss" || name === "learning_rate" || name === "__proto__" || name.startsWith("val_") || names.slice(0, first).includes(name);
+    if (clash) {
+      bag.add("training", `/training/metrics`, `metric "${m.name}" of output "${m.output}" would log as "${name}", a name the logs use for something else (loss, <output>_loss, val_…, learning_rate); give it another "name"`);
+      ok = false;
+    }
+  });
+  return ok;
 }
 
 /**
