@@ -8,7 +8,8 @@
 import { strToU8, zipSync } from "fflate";
 import { KilnError, type Diagnostic } from "../frontend/diagnostics.js";
 import { checkGraph } from "../frontend/index.js";
-import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
+import type { Attrs, Graph, Layer, LossSpec, MetricSpec, OpName } from "../frontend/graph-types.js";
+import { METRIC_TYPES } from "../frontend/metrics.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { KERAS_LAYERS } from "../import/layers.js";
 import { kerasSnakeCase } from "../import/topology.js";
@@ -190,12 +191,20 @@ const LOSS_CLASS: Record<string, string> = {
 function compileConfig(graph: Graph): Record<string, unknown> {
   const t = graph.training!;
   const { type, ...hyper } = t.optimizer;
-  const loss = t.loss.type.endsWith("crossentropy")
-    ? { module: "keras.losses", class_name: LOSS_CLASS[t.loss.type], config: { name: t.loss.type, reduction: "sum_over_batch_size", from_logits: t.loss.from_logits }, registered_name: null }
-    : t.loss.type;
+  const lossConfig = (l: LossSpec) => l.type.endsWith("crossentropy")
+    ? { module: "keras.losses", class_name: LOSS_CLASS[l.type], config: { name: l.type, reduction: "sum_over_batch_size", from_logits: l.from_logits }, registered_name: null }
+    : l.type;
+  const several = t.losses.length > 1;
+  const byOutput = <T>(f: (l: LossSpec) => T) => Object.fromEntries(t.losses.map((l) => [l.output, f(l)]));
+  // Metrics by name (a metric with non-default arguments is written as its type: Keras's defaults apply).
+  const metricName = (m: MetricSpec) => ((METRIC_TYPES as readonly string[]).includes(m.name) ? m.name : m.type);
+  const metrics = several ? byOutput((l) => t.metrics.filter((m) => m.output === l.output).map(metricName)) : t.metrics.map(metricName);
+  const weighted = t.losses.some((l) => l.weight !== 1);
   return {
     optimizer: { module: "keras.optimizers", class_name: OPTIMIZER_CLASS[type], config: { name: type, ...hyper }, registered_name: null },
-    loss, loss_weights: null, metrics: t.metrics.length ? [...t.metrics] : null, weighted_metrics: null, run_eagerly: false, steps_per_execution: 1, jit_compile: false,
+    loss: several ? byOutput(lossConfig) : lossConfig(t.loss),
+    loss_weights: weighted ? (several ? byOutput((l) => l.weight) : t.loss.weight) : null,
+    metrics: t.metrics.length ? metrics : null, weighted_metrics: null, run_eagerly: false, steps_per_execution: 1, jit_compile: false,
   };
 }
 
