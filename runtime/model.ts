@@ -10,6 +10,7 @@ import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
 import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
 import type { FitOptions, History } from "./fit.js";
+import type { Batches } from "./stream.js";
 import { capabilities, typeName, type Capabilities } from "./load.js";
 import { size, type DType, type Manifest, type Slot } from "./manifest.js";
 import { parts } from "./parts.js";
@@ -27,6 +28,10 @@ export interface StepResult {
 }
 
 type Export = "predict" | "trainStep" | "evaluate";
+
+/** Batches rather than whole arrays: a function, or an iterable (a Feeds object is neither). stream.ts's isBatches, here so predicting whole arrays loads no stream code. */
+const streams = (data: unknown): data is Batches =>
+  typeof data === "function" || (typeof data === "object" && data !== null && !ArrayBuffer.isView(data) && (Symbol.asyncIterator in data || Symbol.iterator in data));
 
 const info = ({ name, shape, dtype, range }: Slot): TensorInfo => (range ? { name, shape, dtype, range } : { name, shape, dtype });
 
@@ -56,8 +61,15 @@ export class Model {
     this.canTrain = manifest.canTrain;
   }
 
-  /** Outputs for any number of examples; batches above maxBatch are split transparently. */
-  predict(inputs: Feeds): Record<string, Float32Array> {
+  /**
+   * Outputs for any number of examples; batches above maxBatch are split transparently. Given
+   * batches (an iterable, an async iterable or a function of the epoch: stream.ts), resolves to
+   * the outputs of all of them in order.
+   */
+  predict(inputs: Feeds): Record<string, Float32Array>;
+  predict(inputs: Batches, opts?: { steps?: number }): Promise<Record<string, Float32Array>>;
+  predict(inputs: Feeds | Batches, opts?: { steps?: number }): Record<string, Float32Array> | Promise<Record<string, Float32Array>> {
+    if (streams(inputs)) return import("./stream.js").then((s) => s.predictBatches(this, inputs, opts));
     this.#live();
     const slots = this.manifest.inputs, outputs = this.manifest.outputs, { n, views } = checkFeeds(slots, inputs, "input");
     // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
@@ -77,17 +89,21 @@ export class Model {
     return this.#training("trainStep").trainStep(this, batch);
   }
 
-  /** Trains on `data`; see fit.ts for the options and the History it resolves to. */
-  async fit(data: Feeds, opts?: FitOptions): Promise<History> {
+  /** Trains on `data` (whole arrays, or batches: stream.ts); see fit.ts for the options and the History it resolves to. */
+  async fit(data: Feeds | Batches, opts?: FitOptions): Promise<History> {
     this.#training("fit");
     // Loaded on first use, so pages that only predict never fetch the training loop.
     const { fit } = await import("./fit.js");
     return fit(this, data, opts);
   }
 
-  /** Inference-mode loss and metrics over all of `data`, means weighted by batch size. */
-  evaluate(data: Feeds, opts?: { batchSize?: number }): StepResult {
-    return this.#training("evaluate").evaluate(this, data, opts);
+  /** Inference-mode loss and metrics over all of `data`, means weighted by batch size; given batches (stream.ts), a Promise of them over `steps` batches or all. */
+  evaluate(data: Feeds, opts?: { batchSize?: number }): StepResult;
+  evaluate(data: Batches, opts?: { steps?: number }): Promise<StepResult>;
+  evaluate(data: Feeds | Batches, opts?: { batchSize?: number; steps?: number }): StepResult | Promise<StepResult> {
+    const train = this.#training("evaluate");
+    if (streams(data)) return import("./stream.js").then((s) => s.evaluateBatches(this, data, opts));
+    return train.evaluate(this, data, opts);
   }
 
   /** Set to true (in a callback) to end fit after the current batch, as Keras's `model.stop_training`. */
