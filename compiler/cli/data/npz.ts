@@ -1,0 +1,36 @@
+/**
+ * NumPy `.npz` archives (np.savez, np.savez_compressed): a zip of `.npy` files, one per array,
+ * named by the array. Unzipped with fflate; every entry is read as .npy (npy.ts). A damaged zip,
+ * an entry that is not .npy or one that would inflate past the limit is a KilnError naming the
+ * file (and the array).
+ */
+import { unzipSync } from "fflate";
+import { npyError, readNpy, type NdArray } from "./npy.js";
+
+/** Largest inflated entry accepted: 4 GiB, WebAssembly's memory (no model could take more). */
+const MAX_ENTRY = 4 * 1024 ** 3;
+
+/** The arrays of an .npz by name (a Map: names come from the file). */
+export function readNpz(bytes: Uint8Array, file: string): Map<string, NdArray> {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes, {
+      filter: (f) => {
+        if (f.originalSize > MAX_ENTRY) throw npyError(file, `entry ${JSON.stringify(f.name.slice(0, 64))} would inflate to ${f.originalSize} bytes; expected at most ${MAX_ENTRY}`);
+        return true;
+      },
+    });
+  } catch (e) {
+    if ((e as Error)?.name === "KilnError") throw e;
+    throw npyError(file, `not a readable .npz (zip) archive: ${(e as Error)?.message ?? String(e)}`);
+  }
+  const arrays = new Map<string, NdArray>();
+  for (const [entry, data] of Object.entries(entries)) {
+    if (entry.endsWith("/")) continue; // a directory entry
+    if (!entry.endsWith(".npy")) throw npyError(file, `entry ${JSON.stringify(entry.slice(0, 64))}: expected only .npy arrays in an .npz`);
+    const name = entry.slice(0, -4);
+    arrays.set(name, readNpy(data, `${file}: ${name.slice(0, 64)}`));
+  }
+  if (!arrays.size) throw npyError(file, "the archive holds no arrays");
+  return arrays;
+}
