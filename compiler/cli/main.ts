@@ -46,9 +46,9 @@ function version(): string {
   return "unknown";
 }
 
-export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
-  let exitCode = 0;
-  const ctx: CliContext = { io, setExitCode: (code) => void (exitCode = code) };
+/** The `kiln` program with every subcommand registered (main parses with it; tests read its options). */
+export function createProgram(ctx: CliContext): Command {
+  const { io } = ctx;
   const program = new Command("kiln")
     .description("Compile declarative JSON model graphs to WebAssembly that trains and runs anywhere JavaScript does.")
     .version(version(), "-V, --version", "print kiln's version")
@@ -56,6 +56,12 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError("(run kiln --help for usage)");
   for (const register of COMMANDS) register(program, ctx);
+  return program;
+}
+
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  let exitCode = 0;
+  const program = createProgram({ io, setExitCode: (code) => void (exitCode = code) });
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (err) {
