@@ -219,6 +219,8 @@ async function resumePoint(o: any): Promise<ResumePoint> {
 
 /** A different seed, batch size or shuffle setting trains on, but not as the uninterrupted run would have: say so. */
 function noteChanges(io: CliContext["io"], file: string, metadata: Record<string, string>, now: Record<string, string>): void {
+  // Streamed (a buffered shuffle) before, read whole now: another order.
+  if (metadata[RECORD.shuffleBuffer] !== undefined && now[RECORD.shuffleBuffer] === undefined) now = { ...now, [RECORD.shuffleBuffer]: "none (read whole)" };
   for (const [key, value] of Object.entries(now)) {
     const was = metadata[key];
     if (was !== undefined && was !== value) {

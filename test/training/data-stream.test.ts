@@ -120,6 +120,20 @@ describe("streamed safetensors shards", () => {
     for (const [k, t] of want) expect(Buffer.from(saved.tensors.get(k)!.data).equals(Buffer.from(t.data)), k).toBe(true);
   }, 120_000);
 
+  test("a streamed run resumed after epoch 1 ends with the bytes of the uninterrupted one", async () => {
+    const cli = (...argv: string[]) => main(["train", GRAPH, "--data", SHARDS[0]!, "--data", SHARDS[1]!, "--shuffle-buffer", "64", "--batch-size", String(BATCH), "--verbose", "0", ...argv], { out: () => {}, err: (t) => void (err += t) });
+    let err = "";
+    const straight = join(dir, "straight.safetensors"), half = join(dir, "half.safetensors"), resumed = join(dir, "resumed.safetensors");
+    expect(await cli("--epochs", "2", "--out", straight)).toBe(0);
+    expect(await cli("--epochs", "1", "--out", half)).toBe(0);
+    expect(await cli("--epochs", "2", "--resume", half, "--out", resumed)).toBe(0);
+    expect(err).toBe("");
+    expect(readFileSync(resumed).equals(readFileSync(straight))).toBe(true);
+    // Resuming it with the data read whole (another order) says so.
+    expect(await main(["train", GRAPH, "--data", SHARDS[0]!, "--data", SHARDS[1]!, "--batch-size", String(BATCH), "--verbose", "0", "--epochs", "2", "--resume", half, "--out", join(dir, "whole.safetensors")], { out: () => {}, err: (t) => void (err += t) })).toBe(0);
+    expect(err).toMatch(/was trained with kiln\.shuffle_buffer "64", this run uses "none \(read whole\)"/);
+  }, 120_000);
+
   test("a cap too small for the buffer, a shard missing a tensor and a non-safetensors file are clear errors", async () => {
     let err = "";
     const run = async (...argv: string[]) => {
