@@ -89,7 +89,7 @@ export async function loadData(items: string[], slots: TensorInfo[], columns: st
       continue;
     }
     const bytes = await readBytes(spec.file);
-    const arrays = format === "npy" ? undefined : format === "npz" ? readNpz(bytes, spec.file) : safetensorsArrays(bytes, spec.file);
+    const arrays = format === "npy" ? undefined : format === "npz" ? readNpz(bytes, spec.file) : safetensorsArrays(bytes);
     if (format === "npy") {
       const slot = spec.slot ?? (names.length === 1 ? names[0] : undefined);
       if (!slot) throw new UsageError(`${spec.file} holds one unnamed array; say which input or target it is, e.g. --data ${names[0]}=${spec.file} (the model takes ${names.map(quote).join(", ")})`);
@@ -100,14 +100,14 @@ export async function loadData(items: string[], slots: TensorInfo[], columns: st
       const key = spec.array ?? (arrays!.size === 1 ? arrays!.keys().next().value! : spec.slot);
       const a = arrays!.get(key);
       if (!a) fail(spec.slot, `${spec.file} has no array ${quote(key)} (it has ${someNames(arrays!.keys(), arrays!.size)})`);
-      pieces.get(spec.slot)!.push(toSlot(a!, slots[names.indexOf(spec.slot)]!, `${spec.file}: ${key}`));
+      pieces.get(spec.slot)!.push(toSlot(a!, slots[names.indexOf(spec.slot)]!, `${spec.file}: ${key}`, format === "safetensors"));
       continue;
     }
     if (spec.array) throw new UsageError(`${item}: say which input or target the array ${quote(spec.array)} is, e.g. --data ${names[0]}=${item}`);
     const problems: { code: string; path: string; message: string }[] = [];
     for (const s of slots) {
       const a = arrays!.get(s.name);
-      if (a) pieces.get(s.name)!.push(toSlot(a, s, `${spec.file}: ${s.name}`));
+      if (a) pieces.get(s.name)!.push(toSlot(a, s, `${spec.file}: ${s.name}`, format === "safetensors"));
       else if (format === "safetensors" && items.length === 1) problems.push({ code: "data", path: s.name, message: `${spec.file} has no tensor "${s.name}": expected ${want(s)} (it has ${someNames(arrays!.keys(), arrays!.size)})` });
     }
     if (problems.length) throw new KilnError(problems);
@@ -144,18 +144,22 @@ function combine(slots: TensorInfo[], pieces: Map<string, Piece[]>): Feeds {
 }
 
 /** A safetensors data file's tensors as arrays by name (F32 and I32, as spec §5 allows). */
-function safetensorsArrays(bytes: Uint8Array, file: string): Map<string, NdArray> {
+function safetensorsArrays(bytes: Uint8Array): Map<string, NdArray> {
   const out = new Map<string, NdArray>();
   for (const [name, t] of readDataFile(bytes).tensors) out.set(name, { kind: t.data instanceof Int32Array ? "i4" : "f4", shape: t.shape, data: t.data });
-  void file;
   return out;
 }
 
 const KIND_NAMES: Record<NdArray["kind"], string> = { f4: "float32", f8: "float64", i4: "int32", i8: "int64", u1: "uint8", b1: "bool" };
 
-/** An array as a slot's data: its shape after the batch axis must be the slot's; values converted exactly (float64 rounds to float32). */
-export function toSlot(a: NdArray, s: TensorInfo, where: string): Piece {
-  const shape = `[${a.shape.join(", ")}] ${KIND_NAMES[a.kind]}`;
+/**
+ * An array as a slot's data: its shape after the batch axis must be the slot's; values converted
+ * exactly (float64 rounds to float32). `exact`: safetensors data, whose dtype must be the slot's
+ * (spec §5: F32 or I32 as the input or target is), as kiln's own files always are.
+ */
+export function toSlot(a: NdArray, s: TensorInfo, where: string, exact = false): Piece {
+  const shape = `[${a.shape.join(", ")}] ${exact ? (a.kind === "i4" ? "I32" : "F32") : KIND_NAMES[a.kind]}`;
+  if (exact && (a.kind === "i4") !== (s.dtype === "int32")) fail(s.name, `${where}: expected ${want(s)} for "${s.name}", got ${shape}`);
   if (a.shape.length !== s.shape.length + 1 || s.shape.some((d, i) => a.shape[i + 1] !== d)) {
     const sameSize = a.shape.length >= 1 && sizeOf(a.shape.slice(1)) === sizeOf(s.shape);
     fail(s.name, `${where}: expected ${want(s)} for "${s.name}", got ${shape}${sameSize ? ` (the same ${sizeOf(s.shape)} values per example: reshape it to [N, ${s.shape.join(", ")}])` : ""}`);
