@@ -29,10 +29,6 @@ export interface StepResult {
 
 type Export = "predict" | "trainStep" | "evaluate";
 
-/** Batches rather than whole arrays: a function, or an iterable (a Feeds object is neither). stream.ts's isBatches, here so predicting whole arrays loads no stream code. */
-const streams = (data: unknown): data is Batches =>
-  typeof data === "function" || (typeof data === "object" && data !== null && !ArrayBuffer.isView(data) && (Symbol.asyncIterator in data || Symbol.iterator in data));
-
 const info = ({ name, shape, dtype, range }: Slot): TensorInfo => (range ? { name, shape, dtype, range } : { name, shape, dtype });
 
 export class Model {
@@ -61,15 +57,8 @@ export class Model {
     this.canTrain = manifest.canTrain;
   }
 
-  /**
-   * Outputs for any number of examples; batches above maxBatch are split transparently. Given
-   * batches (an iterable, an async iterable or a function of the epoch: stream.ts), resolves to
-   * the outputs of all of them in order.
-   */
-  predict(inputs: Feeds): Record<string, Float32Array>;
-  predict(inputs: Batches, opts?: { steps?: number }): Promise<Record<string, Float32Array>>;
-  predict(inputs: Feeds | Batches, opts?: { steps?: number }): Record<string, Float32Array> | Promise<Record<string, Float32Array>> {
-    if (streams(inputs)) return import("./stream.js").then((s) => s.predictBatches(this, inputs, opts));
+  /** Outputs for any number of examples; batches above maxBatch are split transparently. */
+  predict(inputs: Feeds): Record<string, Float32Array> {
     this.#live();
     const slots = this.manifest.inputs, outputs = this.manifest.outputs, { n, views } = checkFeeds(slots, inputs, "input");
     // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
@@ -97,13 +86,11 @@ export class Model {
     return fit(this, data, opts);
   }
 
-  /** Inference-mode loss and metrics over all of `data`, means weighted by batch size; given batches (stream.ts), a Promise of them over `steps` batches or all. */
+  /** Inference-mode loss and metrics over all of `data`, means weighted by batch size; given batches (stream.ts: train.ts sends them there), a Promise of them over `steps` batches or all. */
   evaluate(data: Feeds, opts?: { batchSize?: number }): StepResult;
   evaluate(data: Batches, opts?: { steps?: number }): Promise<StepResult>;
   evaluate(data: Feeds | Batches, opts?: { batchSize?: number; steps?: number }): StepResult | Promise<StepResult> {
-    const train = this.#training("evaluate");
-    if (streams(data)) return import("./stream.js").then((s) => s.evaluateBatches(this, data, opts));
-    return train.evaluate(this, data, opts);
+    return this.#training("evaluate").evaluate(this, data, opts);
   }
 
   /** Set to true (in a callback) to end fit after the current batch, as Keras's `model.stop_training`. */

@@ -117,7 +117,12 @@ export async function evaluateBatches(model: Model, data: Batches, { steps }: { 
   return { loss: mean[0], metrics: Object.fromEntries(model.manifest.training!.metrics.map((name, i) => [name, mean[i + 1]])) };
 }
 
-/** predict() on batches: the outputs of every example, in order, concatenated as Keras's predict does. */
+/**
+ * Keras's predict on batches: the outputs of every example, in order, concatenated. Not a method
+ * of Model, whose predict stays synchronous on whole arrays: telling batches apart there would add
+ * to the code every page that only predicts loads (test/runtime/size.test.ts holds that to a limit).
+ * Import it from "kiln/runtime/stream".
+ */
 export async function predictBatches(model: Model, data: Batches, { steps }: { steps?: number } = {}): Promise<Record<string, Float32Array>> {
   const source = new BatchSource(data, steps, "inputs");
   const parts: Record<string, Float32Array>[] = [];

@@ -10,6 +10,11 @@ import { fail, KilnError } from "./errors.js";
 import { checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
 import { bad, isObject, isString, show, size, type Checker, type Manifest, type Slot } from "./manifest.js";
 import type { Model, StepResult } from "./model.js";
+import type { Batches } from "./stream.js";
+
+/** Batches (a function or an iterable) rather than whole arrays; stream.ts's isBatches, kept here so evaluating arrays loads no stream code. */
+const isBatches = (data: unknown): data is Batches =>
+  typeof data === "function" || (typeof data === "object" && data !== null && !ArrayBuffer.isView(data) && (Symbol.asyncIterator in data || Symbol.iterator in data));
 
 const slotsOf = (model: Model): Slot[] => [...model.manifest.inputs, ...model.manifest.targets];
 
@@ -26,7 +31,12 @@ export function trainStep(model: Model, batch: Feeds): StepResult {
   return r;
 }
 
-export function evaluate(model: Model, data: Feeds, { batchSize = 32 }: { batchSize?: number } = {}): StepResult {
+export function evaluate(model: Model, data: Feeds | Batches, opts?: { batchSize?: number; steps?: number }): StepResult | Promise<StepResult> {
+  if (isBatches(data)) return import("./stream.js").then((s) => s.evaluateBatches(model, data, opts));
+  return evaluateArrays(model, data, opts);
+}
+
+function evaluateArrays(model: Model, data: Feeds, { batchSize = 32 }: { batchSize?: number } = {}): StepResult {
   const { n, views } = checkData(model, data);
   checkCount("batchSize", batchSize, 1, Infinity);
   const step = Math.min(batchSize, model.maxBatch); // inference mode: chunking does not change results

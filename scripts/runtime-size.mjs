@@ -29,7 +29,8 @@ export async function measure() {
   });
   const outputs = result.metafile.outputs;
   const files = new Map(result.outputFiles.map((f) => [`out/${f.path.split("/out/")[1]}`, f.contents]));
-  const entryOut = Object.keys(outputs).find((k) => outputs[k].entryPoint);
+  // Chunks of dynamic imports carry an entryPoint too: the entry is the one of index.js.
+  const entryOut = Object.keys(outputs).find((k) => outputs[k].entryPoint?.endsWith("runtime/index.js"));
   /** `start` and every chunk reachable from it by static imports. */
   const closure = (starts) => {
     const seen = new Set(starts);

@@ -8,7 +8,7 @@
 import { describe, expect, test } from "vitest";
 import { KilnError } from "../../runtime/errors.js";
 import { loadModel } from "../../runtime/index.js";
-import { bufferedShuffleOrder, shuffledBatches } from "../../runtime/stream.js";
+import { bufferedShuffleOrder, predictBatches, shuffledBatches } from "../../runtime/stream.js";
 import { linearManifest, moduleBytes } from "./fixtures.js";
 
 const linear = async () => loadModel(await moduleBytes(linearManifest()));
@@ -87,7 +87,8 @@ describe("fit on streamed batches", () => {
     const es = await m.evaluate(batchesOf(3));
     expect(Math.abs(es.loss - e.loss)).toBeLessThan(1e-6 * Math.abs(e.loss));
     const p = m.predict({ x: data.x });
-    expect(await m.predict((function* () { for (const b of batchesOf(5)) yield { x: b.x }; })())).toEqual(p);
+    expect(await predictBatches(m, (function* () { for (const b of batchesOf(5)) yield { x: b.x }; })())).toEqual(p);
+    expect(await predictBatches(m, { async *[Symbol.asyncIterator]() { yield { x: data.x.slice(0, 9) }; yield { x: data.x.slice(9) }; } })).toEqual(p);
     const h = await m.fit(batchesOf(4), { epochs: 1, validationData: batchesOf(6) });
     expect(Number.isFinite(h.history.val_loss[0])).toBe(true);
   });
