@@ -286,7 +286,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         noteChanges(io, o.resume, resume.metadata, settings);
       }
       const slots = [...model.inputs, ...model.targets];
-      const validationData = o.validation ? await loadData([o.validation], slots, o.columns) : undefined;
+      // --columns maps CSV columns: a CSV validation file has the training file's.
+      const validationData = o.validation ? await loadData([o.validation], slots, /\.csv$/i.test(o.validation) ? o.columns : undefined) : undefined;
       if (validationData && o.validationSplit !== undefined) throw new UsageError("--validation and --validation-split both give validation data; use one");
       const { data, count, stepsPerEpoch } = await trainingData(o, model);
       const logs = { csv: "", json: "" };
