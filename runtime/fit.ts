@@ -12,6 +12,7 @@ import { KilnError } from "./errors.js";
 import type { Feed, Feeds } from "./feeds.js";
 import { Rng } from "./rng.js";
 import type { Model, StepResult } from "./model.js";
+import type { Slot } from "./manifest.js";
 import { checkCount, checkData, learningRate, setLearningRate, trainRows } from "./train.js";
 import { resolveCallbacks, type BuiltinCallback, type Callback, type FitContext, type Logs } from "./callbacks.js";
 import { BatchSource, checkBatch, evaluateBatches, isBatches, SHUFFLE_STREAM, type Batches } from "./stream.js";
@@ -148,9 +149,11 @@ function streamed(model: Model, data: Batches, opts: FitOptions): EpochBatches {
   if (opts.validationSplit !== undefined && opts.validationSplit !== 0) {
     throw new KilnError({ code: "options", path: "validationSplit", message: "validationSplit takes the last examples of whole arrays; with streamed batches give validationData" });
   }
-  if (opts.validationData !== undefined && !isBatches(opts.validationData)) checkData(model, opts.validationData);
-  const source = new BatchSource(data, opts.stepsPerEpoch, path);
   const slots = [...model.manifest.inputs, ...model.manifest.targets];
+  if (opts.validationData !== undefined && !isBatches(opts.validationData)) checkData(model, opts.validationData);
+  else checkListed(model, slots, opts.validationData, Infinity);
+  checkListed(model, slots, data, model.maxBatch);
+  const source = new BatchSource(data, opts.stepsPerEpoch, path);
   let index = 0;
   return {
     steps: opts.stepsPerEpoch,
@@ -158,14 +161,27 @@ function streamed(model: Model, data: Batches, opts: FitOptions): EpochBatches {
     async *epoch(epoch) {
       for await (const feeds of source.epoch(epoch, () => !!model.stopTraining)) {
         const { n, views } = checkBatch(slots, feeds, "input or target", index);
-        if (n > model.maxBatch) throw new KilnError({ code: "input", path: `batch ${index}`, message: `a streamed batch has ${n} examples; this model trains on at most maxBatch = ${model.maxBatch} per step` });
-        index++;
+        checkBatchSize(n, model.maxBatch, index++);
         yield { views, rows: 0, count: n };
       }
     },
     close: () => source.close(),
     exhausted: () => source.exhausted,
   };
+}
+
+function checkBatchSize(n: number, most: number, index: number): void {
+  if (n > most) throw new KilnError({ code: "input", path: `batch ${index}`, message: `a streamed batch has ${n} examples; this model trains on at most maxBatch = ${most} per step` });
+}
+
+/**
+ * Batches given as an array are all in memory: checked before the first step, so a bad one leaves
+ * the model as it was. (A generator's batches can only be checked as they come: a bad one stops
+ * fit there, the steps before it trained, as in Keras.)
+ */
+function checkListed(model: Model, slots: Slot[], batches: unknown, most: number): void {
+  if (!Array.isArray(batches)) return;
+  batches.forEach((b, i) => checkBatchSize(checkBatch(slots, b, "input or target", i).n, most, i));
 }
 
 async function epochsOf(model: Model, source: EpochBatches, opts: FitOptions, epochs: number, initialEpoch: number, yieldEvery: number): Promise<History> {
@@ -256,6 +272,7 @@ function validationOf(model: Model, opts: FitOptions, all: number, views: Feed[]
   const split = opts.validationSplit;
   if (split === undefined || split === 0) {
     if (opts.validationData !== undefined && !isBatches(opts.validationData)) checkData(model, opts.validationData);
+    else checkListed(model, [...model.manifest.inputs, ...model.manifest.targets], opts.validationData, Infinity);
     return { n: all, validationData: opts.validationData };
   }
   if (typeof split !== "number" || !(split > 0 && split < 1)) throw new KilnError({ code: "options", path: "validationSplit", message: `expected a number in [0, 1), got ${String(split)}` });
