@@ -10,7 +10,7 @@ import type { Module, Tensor } from "./ir/ir.js";
 import { printModule } from "./ir/print.js";
 import { verify } from "./ir/verify.js";
 import { differentiate, lower, lowerUpdate, type Lowered } from "./passes/lower/index.js";
-import { dropIdentityCopies, fuseConvPool, fuseElementwise, fuseEpilogues, fusePoolGradRelu, pruneUnusedInputs } from "./passes/fuse.js";
+import { dropIdentityCopies, foldZeroPadding, fuseConvPool, fuseElementwise, fuseEpilogues, fusePoolGradRelu, pruneUnusedInputs } from "./passes/fuse.js";
 import { foldBatchNorm } from "./passes/fold-batch-norm.js";
 import { chunkFilterGradients, splitBatchSums } from "./passes/schedule.js";
 import { layoutControl, planMemory, type ControlLayout, type Plan } from "./passes/plan.js";
@@ -40,6 +40,8 @@ export interface BuildOptions {
   foldBatchNorm?: boolean;
   /** The learning rate is read from a state word the runtime may set (CompileOptions.settableLearningRate). */
   settableLearningRate?: boolean;
+  /** Also the decode program: one new position per call against key/value caches (CompileOptions.decode). */
+  decode?: boolean;
 }
 
 /** Everything a build has made so far; each pass fills in its part. */
@@ -92,8 +94,8 @@ export const PIPELINE: readonly Pass[] = [
     },
   },
   {
-    name: "lower", does: "layers → primitive IR programs: predict, evaluate, train_step's forward and loss", changesIR: true,
-    run: (b) => void (b.lowered = lower(need(b.graph, "the graph", "lower"))),
+    name: "lower", does: "layers → primitive IR programs: predict, evaluate, train_step's forward and loss; decode when asked", changesIR: true,
+    run: (b) => void (b.lowered = lower(need(b.graph, "the graph", "lower"), { decode: b.options.decode === true })),
   },
   { name: "autodiff", does: "train_step's backward nodes (reverse mode, one rule per primitive)", changesIR: true, run: (b) => differentiate(need(b.lowered, "the IR", "autodiff")) },
   { name: "optimizer", does: "train_step's optimizer: step scalars, clipping, one update sweep per weight", changesIR: true, run: (b) => lowerUpdate(need(b.lowered, "the IR", "optimizer"), { settable: b.options.settableLearningRate === true }) },
@@ -104,9 +106,10 @@ export const PIPELINE: readonly Pass[] = [
     run: (b) => dropIdentityCopies(ir(b, "drop-identity-copies"), new Set(b.lowered!.trainLayerOutputs.map((o) => o.tensor.id))),
   },
   {
-    name: "fuse-epilogues", does: "predict/evaluate: batch normalization folded into the conv/dense before it; bias add, residual add and activation into the matmul/conv kernel", changesIR: true,
+    name: "fuse-epilogues", does: "zero padding folded into the conv after it; predict/evaluate: batch normalization folded into the conv/dense before it; bias add, residual add and activation (relu6 too) into the matmul/conv/depthwise kernel", changesIR: true,
     run(b) {
       const mod = ir(b, "fuse-epilogues");
+      foldZeroPadding(mod, new Set(b.lowered!.trainLayerOutputs.map((o) => o.tensor.id)));
       // First, so that the bias and activation the fold leaves fuse like any other (passes/fold-batch-norm.ts).
       if (b.options.foldBatchNorm !== false) foldBatchNorm(mod);
       fuseEpilogues(mod);
