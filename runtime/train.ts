@@ -10,6 +10,11 @@ import { fail, KilnError } from "./errors.js";
 import { checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
 import { bad, isObject, isString, show, size, type Checker, type Manifest, type Slot } from "./manifest.js";
 import type { Model, StepResult } from "./model.js";
+import type { Batches } from "./stream.js";
+
+/** Batches (a function or an iterable) rather than whole arrays; stream.ts's isBatches, kept here so evaluating arrays loads no stream code. */
+const isBatches = (data: unknown): data is Batches =>
+  typeof data === "function" || (typeof data === "object" && data !== null && !ArrayBuffer.isView(data) && (Symbol.asyncIterator in data || Symbol.iterator in data));
 
 const slotsOf = (model: Model): Slot[] => [...model.manifest.inputs, ...model.manifest.targets];
 
@@ -39,9 +44,14 @@ export function trainStep(model: Model, batch: Feeds, opts: WeightOptions = {}):
 /**
  * Keras's evaluate: the loss and metrics over all of `data` (a module with metric state computes
  * them over the whole set, as Keras's stateful metrics; an older one's batch figures are averaged
- * weighted by batch size), the loss weighted by `sampleWeight` when given.
+ * weighted by batch size), the loss weighted by `sampleWeight` when given. Batches go to stream.ts.
  */
-export function evaluate(model: Model, data: Feeds, { batchSize = 32, sampleWeight }: { batchSize?: number; sampleWeight?: ArrayLike<number> } = {}): StepResult {
+export function evaluate(model: Model, data: Feeds | Batches, opts?: { batchSize?: number; steps?: number; sampleWeight?: ArrayLike<number> }): StepResult | Promise<StepResult> {
+  if (isBatches(data)) return import("./stream.js").then((s) => s.evaluateBatches(model, data, opts));
+  return evaluateArrays(model, data, opts);
+}
+
+function evaluateArrays(model: Model, data: Feeds, { batchSize = 32, sampleWeight }: { batchSize?: number; sampleWeight?: ArrayLike<number> } = {}): StepResult {
   const { n, views } = checkData(model, data);
   checkCount("batchSize", batchSize, 1, Infinity);
   const weights = exampleWeights(model, views, n, { sampleWeight }, "evaluate");
@@ -191,12 +201,12 @@ export function restoreState(model: Model, copy: Uint8Array): void {
   for (const [o, n] of saved.get(model)!.regions) put(mem, copy.subarray(at, (at += n)), o);
 }
 
-function results(model: Model): Float32Array {
+export function results(model: Model): Float32Array {
   const t = model.manifest.training!;
   return model.f32(t.resultOffset, 1 + t.metrics.length);
 }
 
-function toResult(model: Model, values: number[]): StepResult {
+export function toResult(model: Model, values: number[]): StepResult {
   // fromEntries defines own properties: no metric name can reach the prototype.
   return { loss: values[0], metrics: Object.fromEntries(model.manifest.training!.metrics.map((name, i) => [name, values[i + 1]])) };
 }

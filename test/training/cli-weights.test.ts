@@ -72,7 +72,7 @@ describe("kiln train / evaluate with weights", () => {
     expect(missing.code).not.toBe(0);
     expect(missing.err).toMatch(/--sample-weight: .*data\.safetensors has no tensor "weights"/);
     const wrong = await cli("train", GRAPH, "--data", DATA, "--sample-weight", "x", "--out", out);
-    expect(wrong.err).toMatch(/--sample-weight: tensor "x" in .*: expected \[20\] F32 \(one weight per example\), got \[20, 3\] F32/);
+    expect(wrong.err).toMatch(/--sample-weight: .*data\.safetensors: x: expected \[N\] F32 for "x", got \[20, 3\] F32/);
     const json = await cli("train", GRAPH, "--data", DATA, "--class-weight", "{0: 1}", "--out", out);
     expect(json.code).not.toBe(0);
     expect(json.err).toMatch(/--class-weight.*expected a JSON object of class id → weight/);
