@@ -262,7 +262,8 @@ export async function tfjsFiles(model) {
   await model.save(tf.io.withSaveHandler(async (a) => { artifacts = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } }; }));
   const data = Array.isArray(artifacts.weightData) ? concatBuffers(artifacts.weightData) : new Uint8Array(artifacts.weightData);
   const json = { modelTopology: artifacts.modelTopology, format: "layers-model", generatedBy: "kiln-bench", convertedBy: null, weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }] };
-  if (artifacts.trainingConfig) json.trainingConfig = artifacts.trainingConfig;
+  // The training config (loss, optimizer) as tfjs writes it with includeOptimizer, without the optimizer's weights.
+  if (model.optimizer) json.trainingConfig = model.getTrainingConfig();
   return { "model.json": JSON.stringify(json), "weights.bin": data };
 }
 
