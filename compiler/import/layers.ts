@@ -237,18 +237,14 @@ function singleAxis(r: ArgReader, key: string): number | undefined {
   return undefined;
 }
 
-/**
- * ReLU layer: the plain relu, or ReLU6 (max_value 6, as keras.applications' MobileNetV2 writes it:
- * the relu6 activation, which the compiler fuses into the preceding kernel's epilogue); other
- * max_value, negative_slope and threshold values are refused.
- */
+/** ReLU layer: only the plain relu (max_value, negative_slope and threshold at their defaults). */
 const reluLayer: LayerImport = {
   op: "activation",
   attrs(r) {
-    r.require("max_value", (v) => v === 6, "max_value=null or 6 only (ReLU6)");
+    r.require("max_value", () => false, "max_value=null only (no clipped ReLU yet)");
     r.require("negative_slope", isZero, "negative_slope=0 only (see LeakyReLU)");
     r.require("threshold", isZero, "threshold=0 only");
-    return { activation: r.get("max_value") === 6 ? "relu6" : "relu" };
+    return { activation: "relu" };
   },
 };
 
