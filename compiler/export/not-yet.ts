@@ -5,7 +5,7 @@
 import type { OpName } from "../frontend/graph-types.js";
 
 const NOT_EXPORTED_YET = [
-  "time_distributed", "depthwise_conv2d", "separable_conv2d", "conv2d_transpose", "relu", "leaky_relu", "elu", "prelu",
+  "time_distributed",
   "group_normalization", "dot", "spatial_dropout1d", "spatial_dropout2d", "gaussian_noise", "gaussian_dropout",
 ] as const satisfies readonly OpName[];
 

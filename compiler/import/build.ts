@@ -10,7 +10,7 @@ import { KilnError } from "../frontend/diagnostics.js";
 import type { Graph } from "../frontend/graph-types.js";
 import { writeSafetensors, type StWriteTensor } from "../../runtime/safetensors.js";
 import { ArgReader, type Flavor } from "./args.js";
-import { KERAS_LAYERS, REFUSED_HINTS } from "./layers.js";
+import { KERAS_LAYERS, kerasWeightName, REFUSED_HINTS } from "./layers.js";
 import { ImportProblems, layerLabel, quote } from "./problems.js";
 import type { KerasCall, KerasTopology } from "./topology.js";
 import type { SourceWeight } from "./tfjs-weights.js";
@@ -118,7 +118,7 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
         tensors.set(w.fullName, { dtype: "F32", shape: w.shape, data: new Float32Array(size).fill(fill[w.name]!) });
         continue;
       }
-      const found = source.find(call, mapping.weights?.[w.name] ?? w.name, store?.[w.name]);
+      const found = source.find(call, kerasWeightName(mapping, w.name, flavor), store?.[w.name]);
       const label = layerLabel(call.name, call.className);
       if (typeof found === "string") {
         problems.error(call.path, `weight ${quote(w.name)} (kiln ${quote(w.fullName)}, shape [${w.shape.join(", ")}]): ${found}`, label);

@@ -6,7 +6,8 @@
  * adding its Keras class here.
  */
 import type { Attrs, OpName } from "../frontend/graph-types.js";
-import { ArgReader } from "./args.js";
+import { ArgReader, type Flavor } from "./args.js";
+import { quote } from "./problems.js";
 
 /** A reader of a config nested in the layer's (Bidirectional's wrapped layer), reporting under the same layer. */
 class ArgReaderOf extends ArgReader {
@@ -30,6 +31,8 @@ export interface LayerImport {
    * (Keras 3 `.keras` stores variables by position: "vars/0"; see `kerasVars`).
    */
   weights?: Record<string, string>;
+  /** Where TF.js and Keras 2 name a weight differently from Keras 3 (DepthwiseConv2D's "depthwise_kernel"). */
+  legacyWeights?: Record<string, string>;
   /**
    * Where Keras 3's saving code puts each kiln weight, relative to the layer's store path
    * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
@@ -37,6 +40,11 @@ export interface LayerImport {
   kerasStore?(attrs: Attrs, fills: Record<string, number>): Record<string, string>;
   /** The kiln layer's inputs from the call (default: the call's inputs in order). */
   inputs?(call: CallInfo): string[];
+}
+
+/** The name of kiln weight `name` under the layer in a file of this flavor that names weights (TF.js, `.h5`). */
+export function kerasWeightName(mapping: LayerImport, name: string, flavor: Flavor): string {
+  return (flavor !== "keras3" ? mapping.legacyWeights?.[name] : undefined) ?? mapping.weights?.[name] ?? name;
 }
 
 const eq = (x: unknown) => (v: unknown) => v === x;
@@ -85,6 +93,70 @@ function padding(r: ArgReader, causal = false): string | undefined {
   r.fail("padding", `padding=${JSON.stringify(v)} is not supported: kiln supports "valid" and "same"${causal ? ' and "causal"' : ""}`);
   return undefined;
 }
+
+/** kernel_size, strides, padding, dilation_rate, activation, use_bias: the window arguments Keras's 2-D convolutions share. */
+function convWindow(r: ArgReader): Attrs {
+  r.channelsLast();
+  return {
+    kernel_size: r.intOrPair("kernel_size"), strides: r.intOrPair("strides", 1), padding: padding(r),
+    dilation_rate: r.intOrPair("dilation_rate", 1), activation: r.activation("activation"), use_bias: r.bool("use_bias", true),
+  };
+}
+
+/** True when a dilation_rate (int or pair) is 1 on every axis. */
+const undilated = (d: unknown) => (Array.isArray(d) ? d : [d]).every((x) => x === 1);
+
+/**
+ * TF.js's DepthwiseConv2D and Conv2DTranspose accept a dilation_rate but compute without it
+ * (tfjs-layers 4.22 passes no dilation to the kernel): such a file is refused rather than imported
+ * with a meaning TF.js does not give it.
+ */
+function tfjsUndilated(r: ArgReader, a: Attrs, cls: string): void {
+  if (r.flavor === "tfjs" && !undilated(a.dilation_rate)) {
+    r.fail("dilation_rate", `dilation_rate=${quote(a.dilation_rate)} from TF.js is not supported: tfjs-layers' ${cls} ignores dilation_rate (it computes dilation 1), so the file does not say what it computes`);
+  }
+}
+
+/** DepthwiseConv2D: Keras 3 names its kernel "kernel", TF.js and Keras 2 "depthwise_kernel" (kiln: kernel [kh, kw, C, m]). */
+const depthwiseConv2d: LayerImport = {
+  op: "depthwise_conv2d",
+  attrs(r) {
+    const a: Attrs = { ...convWindow(r), depth_multiplier: r.int("depth_multiplier", 1) };
+    r.require("groups", eq(1), "groups=1 only"); // Keras 2 writes Conv2D's groups into its config
+    tfjsUndilated(r, a, "DepthwiseConv2D");
+    initializers(r, a, "depthwise_initializer", "bias_initializer");
+    return a;
+  },
+  legacyWeights: { kernel: "depthwise_kernel" },
+  kerasStore: biasedVars,
+};
+
+/** SeparableConv2D: depthwise kernel, pointwise kernel, bias: the same names in Keras 2, Keras 3 and TF.js. */
+const separableConv2d: LayerImport = {
+  op: "separable_conv2d",
+  attrs(r) {
+    const a: Attrs = { filters: r.int("filters"), ...convWindow(r), depth_multiplier: r.int("depth_multiplier", 1) };
+    r.require("groups", eq(1), "groups=1 only");
+    initializers(r, a, "depthwise_initializer", "pointwise_initializer", "bias_initializer");
+    return a;
+  },
+  kerasStore: (a) => vars(a.use_bias === false ? ["depthwise_kernel", "pointwise_kernel"] : ["depthwise_kernel", "pointwise_kernel", "bias"]),
+};
+
+/** Conv2DTranspose: kernel [kh, kw, filters, C] in every source; output_padding as Keras 3 (TF.js has none). */
+const conv2dTranspose: LayerImport = {
+  op: "conv2d_transpose",
+  attrs(r) {
+    const a: Attrs = { filters: r.int("filters"), ...convWindow(r) };
+    const op = r.get("output_padding");
+    if (op !== undefined && op !== null) a.output_padding = op;
+    r.require("groups", eq(1), "groups=1 only");
+    tfjsUndilated(r, a, "Conv2DTranspose");
+    initializers(r, a, "kernel_initializer", "bias_initializer");
+    return a;
+  },
+  kerasStore: biasedVars,
+};
 
 const conv1d: LayerImport = {
   op: "conv1d",
@@ -237,35 +309,57 @@ function singleAxis(r: ArgReader, key: string): number | undefined {
   return undefined;
 }
 
-/** ReLU layer: only the plain relu (max_value, negative_slope and threshold at their defaults). */
+/** A number ≥ 0 (or, with `nullable`, null), else reported. */
+function nonNegative(r: ArgReader, key: string, dflt: number | null): number | null | undefined {
+  const v = r.get(key) ?? dflt;
+  if (v === null || (typeof v === "number" && Number.isFinite(v) && v >= 0)) return v;
+  r.fail(key, `${key} must be a number >= 0${dflt === null ? " or null" : ""}; got ${quote(v)}`);
+  return undefined;
+}
+
+/** ReLU layer: kiln's relu op with Keras's three arguments (TF.js writes max_value only). */
 const reluLayer: LayerImport = {
-  op: "activation",
+  op: "relu",
   attrs(r) {
-    r.require("max_value", () => false, "max_value=null only (no clipped ReLU yet)");
-    r.require("negative_slope", isZero, "negative_slope=0 only (see LeakyReLU)");
-    r.require("threshold", isZero, "threshold=0 only");
-    return { activation: "relu" };
+    const a: Attrs = { max_value: nonNegative(r, "max_value", null), negative_slope: nonNegative(r, "negative_slope", 0), threshold: r.num("threshold", 0) };
+    return a.max_value === undefined || a.negative_slope === undefined ? undefined : a;
   },
 };
 
-/** LeakyReLU layer: kiln's leaky_relu has slope 0.2 (the activation function's; the Keras and TF.js layers default to 0.3). */
+/** ThresholdedReLU (TF.js, Keras 2): x for x > theta, else 0 — Keras's ReLU with threshold = theta (theta defaults to 1). */
+const thresholdedRelu: LayerImport = { op: "relu", attrs: (r) => ({ threshold: r.num("theta", 1) }) };
+
+/**
+ * LeakyReLU layer: Keras 3 names the slope `negative_slope`, TF.js and Keras 2 `alpha` (Keras 3
+ * still accepts it); every source defaults it to 0.3.
+ */
 const leakyRelu: LayerImport = {
-  op: "activation",
+  op: "leaky_relu",
   attrs(r) {
-    const key = r.config.negative_slope !== undefined ? "negative_slope" : "alpha";
-    const slope = r.get(key) ?? 0.3;
-    if (Math.fround(slope as number) === Math.fround(0.2)) return { activation: "leaky_relu" };
-    r.fail(key, `${key}=${JSON.stringify(slope)}${r.config[key] === undefined ? " (this source's default)" : ""} is not supported: kiln's leaky_relu has slope 0.2`);
-    return undefined;
+    const key = r.config.negative_slope !== undefined && r.config.negative_slope !== null ? "negative_slope" : "alpha";
+    r.get(key === "alpha" ? "negative_slope" : "alpha");
+    const slope = nonNegative(r, key, 0.3);
+    return slope === undefined ? undefined : { negative_slope: slope };
   },
 };
 
-const eluLayer: LayerImport = {
-  op: "activation",
+const eluLayer: LayerImport = { op: "elu", attrs: (r) => ({ alpha: r.num("alpha", 1) }) };
+
+/** PReLU: the learned alpha (weight "alpha", Keras's shape: the input's with 1 on each shared axis). */
+const preluLayer: LayerImport = {
+  op: "prelu",
   attrs(r) {
-    r.require("alpha", eq(1), "alpha=1 only");
-    return { activation: "elu" };
+    const v = r.get("shared_axes");
+    const shared = typeof v === "number" ? [v] : v; // Keras and TF.js accept one axis as an int
+    if (shared !== undefined && shared !== null && !(Array.isArray(shared) && shared.every((x) => Number.isSafeInteger(x)))) {
+      r.fail("shared_axes", `shared_axes must be null or a list of axes (1 = the first axis of an example); got ${quote(v)}`);
+      return undefined;
+    }
+    const a: Attrs = { shared_axes: shared ?? null };
+    initializers(r, a, "alpha_initializer");
+    return a;
   },
+  kerasStore: () => vars(["alpha"]),
 };
 
 const dropout: LayerImport = {
@@ -470,6 +564,9 @@ function initializers(r: ArgReader, a: Attrs, ...keys: string[]): void {
 export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.create(null) as Record<string, LayerImport>, {
   Dense: dense,
   Conv2D: conv2d, Convolution2D: conv2d,
+  DepthwiseConv2D: depthwiseConv2d,
+  SeparableConv2D: separableConv2d, SeparableConvolution2D: separableConv2d,
+  Conv2DTranspose: conv2dTranspose, Convolution2DTranspose: conv2dTranspose,
   MaxPooling2D: pool("max_pooling2d"), MaxPool2D: pool("max_pooling2d"),
   AveragePooling2D: pool("average_pooling2d"), AvgPool2D: pool("average_pooling2d"),
   GlobalAveragePooling2D: globalPool("global_average_pooling2d"), GlobalAvgPool2D: globalPool("global_average_pooling2d"),
@@ -489,8 +586,10 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   Activation: activationLayer,
   Softmax: softmax,
   ReLU: reluLayer,
+  ThresholdedReLU: thresholdedRelu,
   LeakyReLU: leakyRelu,
   ELU: eluLayer,
+  PReLU: preluLayer,
   Dropout: dropout,
   BatchNormalization: batchNormalization,
   LayerNormalization: layerNormalization,
@@ -514,9 +613,6 @@ export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
   TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
   TimeDistributed: "kiln import does not map the TimeDistributed wrapper yet (kiln has time_distributed over dense: write it by hand); Dense applies to the last axis of any rank already",
-  DepthwiseConv2D: "kiln has depthwise_conv2d, but kiln import does not map DepthwiseConv2D yet",
-  SeparableConv2D: "kiln has separable_conv2d, but kiln import does not map SeparableConv2D yet",
-  Conv2DTranspose: "kiln has conv2d_transpose, but kiln import does not map Conv2DTranspose yet",
   Rescaling: "scale the inputs before predict",
   Normalization: "normalize the inputs before predict",
 });

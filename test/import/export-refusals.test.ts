@@ -11,7 +11,7 @@ const graph = {
   layers: [
     { name: "sd", op: "spatial_dropout1d", rate: 0.1 },
     { name: "gn", op: "gaussian_noise", stddev: 0.1 },
-    { name: "act", op: "leaky_relu" },
+    { name: "act", op: "gaussian_dropout", rate: 0.2 },
   ],
 };
 

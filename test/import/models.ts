@@ -93,3 +93,38 @@ export function recurrentWrappers(): tf.Sequential {
   m.add(tf.layers.dense({ units: 2 }));
   return m;
 }
+
+/** Depthwise, separable and transposed convolutions (MobileNet-style blocks and a decoder): DepthwiseConv2D (depth_multiplier, strides, relu6), SeparableConv2D (dilation; depth_multiplier 1, see below), Conv2DTranspose (same/valid, strides). */
+export function convolutions(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.depthwiseConv2d({ inputShape: [8, 8, 3], kernelSize: 3, depthMultiplier: 2, strides: 2, padding: "same", activation: "relu6" }));
+  m.add(tf.layers.depthwiseConv2d({ kernelSize: [2, 3], useBias: false }));
+  // depth_multiplier 1: tfjs-layers 4.22's SeparableConv2D leaves depth_multiplier out of the config it saves.
+  m.add(tf.layers.separableConv2d({ filters: 4, kernelSize: 2, padding: "same", dilationRate: 2, activation: "tanh" }));
+  m.add(tf.layers.separableConv2d({ filters: 3, kernelSize: 2, useBias: false }));
+  m.add(tf.layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: "same", activation: "relu" }));
+  m.add(tf.layers.conv2dTranspose({ filters: 2, kernelSize: [2, 3], strides: [1, 2], useBias: false }));
+  m.add(tf.layers.flatten());
+  m.add(tf.layers.dense({ units: 3 }));
+  return m;
+}
+
+/** Activation layers with arguments (ReLU max_value, ThresholdedReLU, LeakyReLU default and set, ELU, PReLU shared and not) and every activation name TF.js and kiln share. */
+export function activationLayers(): tf.LayersModel {
+  const img = tf.input({ shape: [4, 4, 2], name: "img" });
+  const apply = (l: tf.layers.Layer, x: tf.SymbolicTensor) => l.apply(x) as tf.SymbolicTensor;
+  let x = apply(tf.layers.conv2d({ filters: 3, kernelSize: 2, activation: "selu" }), img);
+  x = apply(tf.layers.reLU({ maxValue: 0.8 }), x);
+  x = apply(tf.layers.prelu({ sharedAxes: [1, 2] }), x);
+  x = apply(tf.layers.thresholdedReLU({ theta: 0.1 }), x);
+  x = apply(tf.layers.conv2d({ filters: 2, kernelSize: 2, activation: "mish" }), x);
+  x = apply(tf.layers.leakyReLU({}), x); // TF.js's default alpha: 0.3
+  x = apply(tf.layers.elu({}), x); // tfjs-layers 4.22 refuses any alpha but 1
+  x = apply(tf.layers.prelu({}), x);
+  x = apply(tf.layers.flatten(), x);
+  const acts = ["relu6", "selu", "mish", "logSoftmax", "hardSigmoid", "swish", "gelu", "softplus"] as const;
+  const branches = acts.map((activation) => apply(tf.layers.dense({ units: 3, activation: activation as "relu" }), x));
+  let y = tf.layers.concatenate().apply(branches) as tf.SymbolicTensor;
+  y = apply(tf.layers.leakyReLU({ alpha: 0.1 }), y);
+  return tf.model({ inputs: img, outputs: apply(tf.layers.dense({ units: 2, name: "out" }), y) });
+}
