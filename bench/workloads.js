@@ -235,7 +235,7 @@ function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu,
       }
       if (patch) {
         note = patch === "conv" && patched.includes("Conv2DBackpropFilter")
-          ? `Conv2DBackpropFilter computed by wasm's own Transpose + Conv2D kernels${patched.length > 1 ? `; bridged from cpu: ${patched.filter((k) => k !== "Conv2DBackpropFilter").join(", ")}` : ""}`
+          ? `Conv2DBackpropFilter computed by wasm's own Transpose + Conv2D (+ Slice) kernels${patched.length > 1 ? `; bridged from cpu: ${patched.filter((k) => k !== "Conv2DBackpropFilter").join(", ")}` : ""}`
           : `bridged from the cpu backend: ${patched.join(", ")}`;
       }
       const before = async () => { await use(backend); if (patch) activate(patched, patch); };
