@@ -14,6 +14,11 @@ import { tf } from "./tfjs-model.js";
 import { rng } from "./measure.js";
 
 const L = tf.layers;
+/**
+ * Every weight is overwritten by randomizeWeights, so the layers start from zeros: drawing tfjs's
+ * glorot values for 25M parameters only to replace them took seconds.
+ */
+const ZERO = { kernelInitializer: "zeros" };
 
 /** Keras's `_make_divisible` (keras/src/applications/mobilenet_v2.py): channel counts rounded to multiples of 8. */
 function makeDivisible(v, divisor = 8) {
@@ -41,7 +46,7 @@ export function mobileNetV2({ size = 224, alpha = 1.0, classes = 1000, includeTo
   const bn = (name) => L.batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.999, name });
   const input = tf.input({ shape: [size, size, 3], name: "input_1" });
   const first = makeDivisible(32 * alpha, 8);
-  let x = L.conv2d({ filters: first, kernelSize: 3, strides: 2, padding: "same", useBias: false, name: "Conv1" }).apply(input);
+  let x = L.conv2d({ ...ZERO, filters: first, kernelSize: 3, strides: 2, padding: "same", useBias: false, name: "Conv1" }).apply(input);
   x = bn("bn_Conv1").apply(x);
   x = relu6("Conv1_relu").apply(x);
   const block = (x, filters, stride, expansion, id) => {
@@ -50,15 +55,15 @@ export function mobileNetV2({ size = 224, alpha = 1.0, classes = 1000, includeTo
     const prefix = id ? `block_${id}_` : "expanded_conv_";
     const inputs = x;
     if (id) {
-      x = L.conv2d({ filters: expansion * inC, kernelSize: 1, padding: "same", useBias: false, name: prefix + "expand" }).apply(x);
+      x = L.conv2d({ ...ZERO, filters: expansion * inC, kernelSize: 1, padding: "same", useBias: false, name: prefix + "expand" }).apply(x);
       x = bn(prefix + "expand_BN").apply(x);
       x = relu6(prefix + "expand_relu").apply(x);
     }
     if (stride === 2) x = L.zeroPadding2d({ padding: correctPad([x.shape[1], x.shape[2]]), name: prefix + "pad" }).apply(x);
-    x = L.depthwiseConv2d({ kernelSize: 3, strides: stride, useBias: false, padding: stride === 1 ? "same" : "valid", name: prefix + "depthwise" }).apply(x);
+    x = L.depthwiseConv2d({ depthwiseInitializer: "zeros", kernelSize: 3, strides: stride, useBias: false, padding: stride === 1 ? "same" : "valid", name: prefix + "depthwise" }).apply(x);
     x = bn(prefix + "depthwise_BN").apply(x);
     x = relu6(prefix + "depthwise_relu").apply(x);
-    x = L.conv2d({ filters: pointwise, kernelSize: 1, padding: "same", useBias: false, name: prefix + "project" }).apply(x);
+    x = L.conv2d({ ...ZERO, filters: pointwise, kernelSize: 1, padding: "same", useBias: false, name: prefix + "project" }).apply(x);
     x = bn(prefix + "project_BN").apply(x);
     if (inC === pointwise && stride === 1) x = L.add({ name: prefix + "add" }).apply([inputs, x]);
     return x;
@@ -67,12 +72,12 @@ export function mobileNetV2({ size = 224, alpha = 1.0, classes = 1000, includeTo
     [96, 1, 6], [96, 1, 6], [96, 1, 6], [160, 2, 6], [160, 1, 6], [160, 1, 6], [320, 1, 6]];
   plan.forEach(([f, s, e], id) => { x = block(x, f, s, e, id); });
   const last = alpha > 1.0 ? makeDivisible(1280 * alpha, 8) : 1280;
-  x = L.conv2d({ filters: last, kernelSize: 1, useBias: false, name: "Conv_1" }).apply(x);
+  x = L.conv2d({ ...ZERO, filters: last, kernelSize: 1, useBias: false, name: "Conv_1" }).apply(x);
   x = bn("Conv_1_bn").apply(x);
   x = relu6("out_relu").apply(x);
   if (includeTop) {
     x = L.globalAveragePooling2d({ name: "global_average_pooling2d" }).apply(x);
-    x = L.dense({ units: classes, activation: "softmax", name: "predictions" }).apply(x);
+    x = L.dense({ ...ZERO, units: classes, activation: "softmax", name: "predictions" }).apply(x);
   }
   const model = tf.model({ inputs: input, outputs: x, name: `mobilenetv2_${alpha.toFixed(2)}_${size}` });
   if (!backboneTrainable) for (const l of model.layers) if (l.name !== "predictions") l.trainable = false;
@@ -89,7 +94,7 @@ export function resNet50({ size = 299, classes = 1000 } = {}) {
   const bn = (name) => L.batchNormalization({ axis: -1, epsilon: 1.001e-5, name });
   const input = tf.input({ shape: [size, size, 3], name: "input_1" });
   let x = L.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: "conv1_pad" }).apply(input);
-  x = L.conv2d({ filters: 64, kernelSize: 7, strides: 2, name: "conv1_conv" }).apply(x);
+  x = L.conv2d({ ...ZERO, filters: 64, kernelSize: 7, strides: 2, name: "conv1_conv" }).apply(x);
   x = bn("conv1_bn").apply(x);
   x = L.activation({ activation: "relu", name: "conv1_relu" }).apply(x);
   x = L.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: "pool1_pad" }).apply(x);
@@ -97,16 +102,16 @@ export function resNet50({ size = 299, classes = 1000 } = {}) {
   const block = (x, filters, stride, shortcutConv, name) => {
     let shortcut = x;
     if (shortcutConv) {
-      shortcut = L.conv2d({ filters: 4 * filters, kernelSize: 1, strides: stride, name: name + "_0_conv" }).apply(x);
+      shortcut = L.conv2d({ ...ZERO, filters: 4 * filters, kernelSize: 1, strides: stride, name: name + "_0_conv" }).apply(x);
       shortcut = bn(name + "_0_bn").apply(shortcut);
     }
-    x = L.conv2d({ filters, kernelSize: 1, strides: stride, name: name + "_1_conv" }).apply(x);
+    x = L.conv2d({ ...ZERO, filters, kernelSize: 1, strides: stride, name: name + "_1_conv" }).apply(x);
     x = bn(name + "_1_bn").apply(x);
     x = L.activation({ activation: "relu", name: name + "_1_relu" }).apply(x);
-    x = L.conv2d({ filters, kernelSize: 3, padding: "same", name: name + "_2_conv" }).apply(x);
+    x = L.conv2d({ ...ZERO, filters, kernelSize: 3, padding: "same", name: name + "_2_conv" }).apply(x);
     x = bn(name + "_2_bn").apply(x);
     x = L.activation({ activation: "relu", name: name + "_2_relu" }).apply(x);
-    x = L.conv2d({ filters: 4 * filters, kernelSize: 1, name: name + "_3_conv" }).apply(x);
+    x = L.conv2d({ ...ZERO, filters: 4 * filters, kernelSize: 1, name: name + "_3_conv" }).apply(x);
     x = bn(name + "_3_bn").apply(x);
     x = L.add({ name: name + "_add" }).apply([shortcut, x]);
     return L.activation({ activation: "relu", name: name + "_out" }).apply(x);
@@ -116,7 +121,7 @@ export function resNet50({ size = 299, classes = 1000 } = {}) {
     for (let i = 2; i <= blocks; i++) x = block(x, filters, 1, false, `conv${s + 2}_block${i}`);
   });
   x = L.globalAveragePooling2d({ name: "avg_pool" }).apply(x);
-  x = L.dense({ units: classes, activation: "softmax", name: "predictions" }).apply(x);
+  x = L.dense({ ...ZERO, units: classes, activation: "softmax", name: "predictions" }).apply(x);
   return tf.model({ inputs: input, outputs: x, name: `resnet50_${size}` });
 }
 
@@ -131,7 +136,7 @@ export function inceptionV3({ size = 299, classes = 1000 } = {}) {
   let n = 0;
   const convBn = (x, filters, rows, cols, padding = "same", strides = 1) => {
     const id = n++;
-    x = L.conv2d({ filters, kernelSize: [rows, cols], strides, padding, useBias: false, name: `conv2d_${id}` }).apply(x);
+    x = L.conv2d({ ...ZERO, filters, kernelSize: [rows, cols], strides, padding, useBias: false, name: `conv2d_${id}` }).apply(x);
     x = L.batchNormalization({ axis: 3, scale: false, epsilon: 1e-3, name: `batch_normalization_${id}` }).apply(x);
     return L.activation({ activation: "relu", name: `activation_${id}` }).apply(x);
   };
@@ -182,7 +187,7 @@ export function inceptionV3({ size = 299, classes = 1000 } = {}) {
     x = concat([b1, b3s, bds, bp], `mixed${9 + i}`);
   }
   x = L.globalAveragePooling2d({ name: "avg_pool" }).apply(x);
-  x = L.dense({ units: classes, activation: "softmax", name: "predictions" }).apply(x);
+  x = L.dense({ ...ZERO, units: classes, activation: "softmax", name: "predictions" }).apply(x);
   return tf.model({ inputs: input, outputs: x, name: `inception_v3_${size}` });
 }
 
@@ -197,7 +202,7 @@ export function resNet20({ classes = 10 } = {}) {
   let n = 0;
   const layer = (x, filters, { kernel = 3, strides = 1, relu = true, norm = true } = {}) => {
     const id = n++;
-    x = L.conv2d({ filters, kernelSize: kernel, strides, padding: "same", name: `conv2d_${id}` }).apply(x);
+    x = L.conv2d({ ...ZERO, filters, kernelSize: kernel, strides, padding: "same", name: `conv2d_${id}` }).apply(x);
     if (norm) x = L.batchNormalization({ axis: -1, name: `batch_normalization_${id}` }).apply(x);
     return relu ? L.activation({ activation: "relu", name: `activation_${id}` }).apply(x) : x;
   };
@@ -214,7 +219,7 @@ export function resNet20({ classes = 10 } = {}) {
     }
   }
   x = L.globalAveragePooling2d({ name: "avg_pool" }).apply(x);
-  x = L.dense({ units: classes, activation: "softmax", name: "predictions" }).apply(x);
+  x = L.dense({ ...ZERO, units: classes, activation: "softmax", name: "predictions" }).apply(x);
   return tf.model({ inputs: input, outputs: x, name: "resnet20" });
 }
 
