@@ -31,7 +31,7 @@ export async function compileRows(entries, options, readGraph, log = () => {}) {
       const model = await loadModel(r.wasm);
       const params = model.weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
       wasms[e.name] = r.wasm;
-      rows.push({ name: e.path, compileMs: r.compileMs, bytes: r.bytes, gzipBytes: r.gzipBytes, params });
+      rows.push({ name: e.path, compileMs: r.compileMs, bytes: r.bytes, gzipBytes: r.gzipBytes, params, sourceBytes: r.sourceBytes, kernels: r.kernels });
     } catch (err) {
       rows.push({ name: e.path, error: err.message.split("\n")[0] });
     }

@@ -102,18 +102,18 @@ export function compileTable(results) {
   const rows = results.compile.examples.map(compileRow);
   const c = results.compile.cold;
   if (c) {
-    rows.push(["seed CNN training module, cold (fresh process)", `${(c.trainMs / 1000).toFixed(2)} s (+ ${(c.importMs / 1000).toFixed(2)} s compiler import)`, kb(c.trainBytes), kb(c.trainGzipBytes), ""]);
-    rows.push(["seed CNN inference-only module", `${(c.inferMs / 1000).toFixed(2)} s`, kb(c.inferBytes), kb(c.inferGzipBytes), ""]);
+    rows.push(["seed CNN training module, cold (fresh process)", `${(c.trainMs / 1000).toFixed(2)} s (+ ${(c.importMs / 1000).toFixed(2)} s compiler import)`, kb(c.trainBytes), kb(c.trainGzipBytes), "", "", ""]);
+    rows.push(["seed CNN inference-only module", `${(c.inferMs / 1000).toFixed(2)} s`, kb(c.inferBytes), kb(c.inferGzipBytes), "", "", ""]);
   }
   return markdown(compileHead(results.settings.optimizeLevel), rows);
 }
 
-export const compileHead = (optimizeLevel) => ["graph (maxBatch 64, -O" + optimizeLevel + ")", "compile", "module", "gzip", "parameters"];
+export const compileHead = (optimizeLevel) => ["graph (maxBatch 64, -O" + optimizeLevel + ")", "compile", "module", "gzip", "parameters", "AssemblyScript source", "kernels"];
 
-/** One graph's compile-table cells (results files from before the parameters column have none). */
+/** One graph's compile-table cells (results files from before the parameters, source and kernels columns have none). */
 export function compileRow(e) {
-  if (e.error) return [e.name, `✗ ${e.error}`, "", "", ""];
-  return [e.name, `${(e.compileMs / 1000).toFixed(2)} s`, kb(e.bytes), kb(e.gzipBytes), e.params === undefined ? "" : e.params.toLocaleString("en-US")];
+  if (e.error) return [e.name, `✗ ${e.error}`, "", "", "", "", ""];
+  return [e.name, `${(e.compileMs / 1000).toFixed(2)} s`, kb(e.bytes), kb(e.gzipBytes), e.params === undefined ? "" : e.params.toLocaleString("en-US"), e.sourceBytes === undefined ? "" : kb(e.sourceBytes), e.kernels === undefined ? "" : String(e.kernels)];
 }
 
 /** What an app ships: kiln runtime + module vs the peers' package files. */
