@@ -257,6 +257,48 @@ function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu,
   return systems;
 }
 
+/**
+ * TF.js's own recipe for fine-tuning a head on a frozen backbone (its transfer-learning guides):
+ * the backbone's `predict` (inference mode, no gradient tape) gives the features at layer `cut`,
+ * and a model of the layers after it alone trains on them with `trainOnBatch`. The same computation
+ * as Keras's frozen layers (frozen BN in inference mode) and kiln's step. Calling `trainOnBatch` on
+ * the whole model instead records every backbone activation on the tape: at MobileNetV2 224×224,
+ * batch 32, that aborts tfjs-wasm (out of wasm memory, 2026-12-07), and an aborted backend stays
+ * dead for the rest of the process, so it is not attempted. Losses are checked against kiln's.
+ */
+function tfjsFrozenBackbone({ model, graph, batch, feeds, tfjsModel, cut }) {
+  return {
+    name: "tfjs-wasm",
+    setup: async () => {
+      await use("wasm");
+      const m = await tfjsModel("wasm");
+      const at = m.getLayer(cut);
+      const backbone = tf.model({ inputs: m.inputs, outputs: at.output });
+      const features = tf.input({ shape: at.outputShape.slice(1) });
+      const head = tf.model({ inputs: features, outputs: m.layers.slice(m.layers.indexOf(at) + 1).reduce((y, l) => l.apply(y), features) });
+      head.compile({ optimizer: tf.train.adam(1e-3, 0.9, 0.999, 1e-7), loss: "sparseCategoricalCrossentropy" });
+      const [xIn, yIn] = [graph.inputs[0], graph.targets[0]];
+      const step = async () => {
+        const x = tf.tensor(feeds[xIn.name], [batch, ...xIn.shape]), y = tf.tensor(feeds[yIn.name], [batch], "float32");
+        const f = backbone.predict(x, { batchSize: batch });
+        const loss = await head.trainOnBatch(f, y);
+        tf.dispose([x, y, f]);
+        return loss;
+      };
+      const snapshot = model.saveWeights();
+      const ref = [model.trainStep(feeds).loss, model.trainStep(feeds).loss];
+      model.loadWeights(snapshot);
+      const first = await step();
+      const t = performance.now();
+      const second = await step();
+      const stepMs = performance.now() - t;
+      const diff = lossesAgree("tfjs-wasm", ref, [first, second]);
+      const note = `backbone predict to ${cut}, then trainOnBatch of the layers after it (TF.js's transfer-learning recipe); trainOnBatch of the whole model runs out of wasm memory at this size`;
+      return { step, before: () => use("wasm"), diff, note, stepMs, dispose: () => m.dispose() };
+    },
+  };
+}
+
 /** A training batch for graph `g`: uniform inputs (or token ids) and random class ids (or 0/1 targets) from `seed`. */
 function trainFeeds(g, b, seed) {
   const [x, y] = [g.inputs[0], g.targets[0]];
@@ -333,6 +375,11 @@ export function realWorkloads(real, { quick }) {
     };
   };
   const head = real.mobilenetv2Head, r20 = real.resnet20;
+  /** kiln (plain, relaxed) as in every training row; TF.js by its frozen-backbone recipe. */
+  const headSystems = (r, feeds) => [
+    ...trainingSystems({ model: r.models.plain, relaxed: r.models.relaxed, graph: r.graph, batch: 32, feeds, tfjsWasm: false }),
+    tfjsFrozenBackbone({ model: r.models.plain, graph: r.graph, batch: 32, feeds, tfjsModel: r.tfjs, cut: "out_relu" }),
+  ];
   const headFlops = forwardFlops(head.graph) + 2 * forwardFlops(head.graph, (l) => l.trainable !== false);
   return [
     infer("mobilenetv2", 1, 1911),
@@ -340,7 +387,7 @@ export function realWorkloads(real, { quick }) {
     infer("resnet50", 1, 1913),
     infer("inceptionv3", 1, 1914),
     { id: "mobilenetv2-head-train-b32", title: `${head.spec.title} ${size(head)}: fine-tuning the 1000-way head (adam), batch 32`, ...samples(32), flops: headFlops * 32,
-      systems: trainingSystems({ model: head.models.plain, relaxed: head.models.relaxed, graph: head.graph, batch: 32, feeds: trainFeeds(head.graph, 32, 1915), tfjsModel: head.tfjs, quick }) },
+      systems: headSystems(head, trainFeeds(head.graph, 32, 1915)) },
     { id: "resnet20-train-b64", title: `ResNet-20 ${size(r20)} training (adam), batch 64`, ...samples(64), flops: 3 * forwardFlops(r20.graph) * 64,
       systems: trainingSystems({ model: r20.models.plain, relaxed: r20.models.relaxed, model2: r20.models.threaded, graph: r20.graph, batch: 64, feeds: trainFeeds(r20.graph, 64, 1916), tfjsModel: r20.tfjs, conv: true, quick }) },
   ];

@@ -40,28 +40,11 @@ export const REAL_MODELS = {
 /** The learning setup of the training rows (Keras's CIFAR-10 ResNet example and transfer-learning guides use Adam 1e-3). */
 const compileForTraining = (m) => m.compile({ optimizer: tf.train.adam(1e-3, 0.9, 0.999, 1e-7), loss: "sparseCategoricalCrossentropy" });
 
-/**
- * tfjs-layers 4.22's BatchNormalization normalizes with the batch's statistics whenever it is
- * called in training, trainable or not; Keras (and kiln, docs/graph-spec.md "Freezing") run a
- * frozen one in inference mode. The frozen backbone's BN layers are called with training: false,
- * so TF.js computes what Keras computes.
- */
-function frozenBatchNormInInferenceMode(model) {
-  for (const l of model.layers) {
-    if (l.trainable || l.getClassName() !== "BatchNormalization") continue;
-    const call = l.call.bind(l);
-    l.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
-  }
-}
-
 /** The tfjs model of `key` on the current backend, with its seeded weights (compiled for training where the row trains). */
 export function tfjsRealModel(key, quick) {
   const spec = REAL_MODELS[key];
   const m = randomizeWeights(spec.build(quick ? spec.quick : spec.full), spec.seed);
-  if (spec.train) {
-    compileForTraining(m);
-    frozenBatchNormInInferenceMode(m);
-  }
+  if (spec.train) compileForTraining(m);
   return m;
 }
 
