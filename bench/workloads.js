@@ -161,7 +161,7 @@ function inferenceSystems({ model, relaxed, model2, graph, batch, seed, inputs, 
  * Training systems: kiln trainStep vs tfjs trainOnBatch from kiln's current weights; losses must
  * match. `relaxed`: kiln's relaxed-SIMD build too, `model2`: kiln's threaded build on 2 threads.
  */
-function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu, tfjsWasm = true, conv = false, quick = false, tfjsModel }) {
+function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu, tfjsWasm = true, conv = false, quick = false, tfjsModel, cpuPatch = true }) {
   const kiln = { name: "kiln", setup: async () => ({ step: () => model.trainStep(feeds) }) };
   /**
    * kiln's relaxed-SIMD build from the plain model's weights and optimizer state: its first two
@@ -250,7 +250,8 @@ function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu,
   const systems = relaxed ? [kiln, kilnRelaxed] : [kiln];
   // The cpu-bridged conv filter gradient takes tens of seconds per step: not in quick runs.
   if (tfjsWasm) systems.push(tfjs("wasm", "tfjs-wasm"));
-  if (tfjsWasm && !(conv && quick)) systems.push(tfjs("wasm", "tfjs-wasm (patched)", "cpu"));
+  // `cpuPatch: false`: where the cpu-bridged filter gradient takes minutes per step (ResNet-20 at batch 64).
+  if (tfjsWasm && cpuPatch && !(conv && quick)) systems.push(tfjs("wasm", "tfjs-wasm (patched)", "cpu"));
   if (tfjsWasm && conv) systems.push(tfjs("wasm", "tfjs-wasm (patched, conv)", "conv"));
   if (tfjsCpu) systems.push(tfjs("cpu", "tfjs-cpu", false));
   if (model2) systems.push(kiln2);
@@ -389,6 +390,6 @@ export function realWorkloads(real, { quick }) {
     { id: "mobilenetv2-head-train-b32", title: `${head.spec.title} ${size(head)}: fine-tuning the 1000-way head (adam), batch 32`, ...samples(32), flops: headFlops * 32,
       systems: headSystems(head, trainFeeds(head.graph, 32, 1915)) },
     { id: "resnet20-train-b64", title: `ResNet-20 ${size(r20)} training (adam), batch 64`, ...samples(64), flops: 3 * forwardFlops(r20.graph) * 64,
-      systems: trainingSystems({ model: r20.models.plain, relaxed: r20.models.relaxed, model2: r20.models.threaded, graph: r20.graph, batch: 64, feeds: trainFeeds(r20.graph, 64, 1916), tfjsModel: r20.tfjs, conv: true, quick }) },
+      systems: trainingSystems({ model: r20.models.plain, relaxed: r20.models.relaxed, model2: r20.models.threaded, graph: r20.graph, batch: 64, feeds: trainFeeds(r20.graph, 64, 1916), tfjsModel: r20.tfjs, conv: true, quick, cpuPatch: false }) },
   ];
 }
