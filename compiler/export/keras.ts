@@ -12,7 +12,6 @@ import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { KERAS_LAYERS } from "../import/layers.js";
 import { kerasSnakeCase } from "../import/topology.js";
-import { notExportedYet } from "./not-yet.js";
 
 /** The Keras version whose saving layout this follows (written into metadata.json). */
 export const KERAS_LAYOUT_VERSION = "3.6.0";
@@ -59,8 +58,8 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   activation: (l) => activated(l, (activation) => ({ className: "Activation", config: { activation } })),
   softmax: (l) => ({ className: "Softmax", config: { axis: axis(l) } }),
   dropout: (l) => ({ className: "Dropout", config: { rate: l.attrs.rate, noise_shape: null, seed: null } }),
-  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: axis(l), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: true, scale: true } }),
-  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: axis(l), epsilon: l.attrs.epsilon, center: true, scale: true, rms_scaling: false } }),
+  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: axis(l), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
+  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: axis(l), epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale, rms_scaling: false } }),
   embedding: (l) => ({ className: "Embedding", config: { input_dim: l.attrs.input_dim, output_dim: l.attrs.output_dim, mask_zero: false } }),
   position_embedding: (l) => ({ className: "PositionEmbedding", module: "keras_hub.layers", registeredName: "keras_hub>PositionEmbedding", config: { sequence_length: l.attrs.sequence_length } }),
   simple_rnn: (l) => activated(l, () => recurrentLayer("simple_rnn", l.attrs)),
@@ -99,10 +98,22 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   leaky_relu: (l) => ({ className: "LeakyReLU", config: { negative_slope: l.attrs.negative_slope } }),
   elu: (l) => ({ className: "ELU", config: { alpha: l.attrs.alpha } }),
   prelu: (l) => ({ className: "PReLU", config: { shared_axes: (l.attrs.shared_axes as number[]).length ? (l.attrs.shared_axes as number[]).map((i) => i + 1) : null } }),
-  ...notExportedYet,
+  time_distributed: (l) => {
+    const inner = l.attrs.layer as Attrs & { name: string };
+    return activated({ ...l, op: "dense", attrs: inner }, (activation) => ({
+      className: "TimeDistributed",
+      config: { layer: { module: "keras.layers", class_name: "Dense", config: { name: inner.name, units: inner.units, activation, use_bias: inner.use_bias }, registered_name: null } },
+    }));
+  },
+  group_normalization: (l) => ({ className: "GroupNormalization", config: { groups: l.attrs.groups, axis: -1, epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
+  dot: (l) => ({ className: "Dot", config: { axes: (l.attrs.axes as number[]).map((i) => i + 1), normalize: l.attrs.normalize } }),
+  spatial_dropout1d: (l) => ({ className: "SpatialDropout1D", config: { rate: l.attrs.rate, seed: null } }),
+  spatial_dropout2d: (l) => ({ className: "SpatialDropout2D", config: { rate: l.attrs.rate, data_format: "channels_last", seed: null } }),
+  gaussian_noise: (l) => ({ className: "GaussianNoise", config: { stddev: l.attrs.stddev, seed: null } }),
+  gaussian_dropout: (l) => ({ className: "GaussianDropout", config: { rate: l.attrs.rate, seed: null } }),
 };
 
-const MERGES = new Set<OpName>(["add", "multiply", "average", "maximum", "minimum", "subtract", "concatenate"]);
+const MERGES = new Set<OpName>(["add", "multiply", "average", "maximum", "minimum", "subtract", "concatenate", "dot"]);
 
 /** The `.keras` file's bytes. */
 export async function exportKeras(graphInput: string | unknown, weightsBytes: Uint8Array): Promise<Uint8Array> {
@@ -142,7 +153,7 @@ export async function exportKeras(graphInput: string | unknown, weightsBytes: Ui
   const st = readSafetensors(weightsBytes);
   const vars: [string, number[], Float32Array][] = [];
   for (const { layer, className, store } of stores) {
-    const places = KERAS_LAYERS[className]!.kerasStore?.(layer.attrs, {}) ?? {};
+    const places = KERAS_LAYERS[className]!.kerasStore?.(layer.attrs) ?? {};
     for (const w of layer.weights) {
       const t = st.tensors.get(w.fullName);
       if (!t || t.shape.length !== w.shape.length || t.shape.some((d, i) => d !== w.shape[i])) {

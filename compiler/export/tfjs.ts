@@ -10,7 +10,6 @@ import { checkGraph } from "../frontend/index.js";
 import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { KERAS_LAYERS, kerasWeightName } from "../import/layers.js";
-import { notExportedYet } from "./not-yet.js";
 
 /** What a kiln layer is in TF.js: class and config, or the reason TF.js cannot express it. */
 type TfjsLayer = { className: string; config: Record<string, unknown> } | string;
@@ -74,8 +73,8 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
     : act(l.attrs) ? { className: "Activation", config: { activation: act(l.attrs) } } : noActivation(l),
   softmax: (l) => ({ className: "Softmax", config: { axis: kerasAxis(l.attrs) } }),
   dropout: (l) => ({ className: "Dropout", config: { rate: l.attrs.rate } }),
-  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: kerasAxis(l.attrs), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: true, scale: true } }),
-  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: kerasAxis(l.attrs), epsilon: l.attrs.epsilon, center: true, scale: true } }),
+  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: kerasAxis(l.attrs), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
+  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: kerasAxis(l.attrs), epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
   embedding: (l) => ({ className: "Embedding", config: { input_dim: l.attrs.input_dim, output_dim: l.attrs.output_dim } }),
   position_embedding: () => "TF.js has no position embedding layer",
   simple_rnn: (l) => recurrentLayer("simple_rnn", l.attrs, l),
@@ -118,7 +117,17 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   leaky_relu: (l) => ({ className: "LeakyReLU", config: { alpha: l.attrs.negative_slope } }),
   elu: (l) => l.attrs.alpha === 1 ? { className: "ELU", config: { alpha: 1 } } : `tfjs-layers' ELU refuses any alpha but 1; this elu has alpha ${l.attrs.alpha as number}`,
   prelu: (l) => ({ className: "PReLU", config: { shared_axes: kerasAxes(l.attrs.shared_axes as number[]) } }),
-  ...notExportedYet,
+  time_distributed: (l) => {
+    const inner = l.attrs.layer as Attrs & { name: string };
+    if (!act(inner)) return `time_distributed over a dense with activation "${inner.activation as string}": TF.js has no such activation name`;
+    return { className: "TimeDistributed", config: { layer: { class_name: "Dense", config: { units: inner.units, activation: act(inner), use_bias: inner.use_bias, name: inner.name } } } };
+  },
+  group_normalization: () => "TF.js has no GroupNormalization layer",
+  dot: (l) => ({ className: "Dot", config: { axes: (l.attrs.axes as number[]).map((i) => i + 1), normalize: l.attrs.normalize } }),
+  spatial_dropout1d: (l) => ({ className: "SpatialDropout1D", config: { rate: l.attrs.rate } }),
+  spatial_dropout2d: () => "TF.js has no SpatialDropout2D layer",
+  gaussian_noise: (l) => ({ className: "GaussianNoise", config: { stddev: l.attrs.stddev } }),
+  gaussian_dropout: (l) => ({ className: "GaussianDropout", config: { rate: l.attrs.rate } }),
 };
 
 /** The model.json text and its one shard (`group1-shard1of1.bin`). */

@@ -31,20 +31,24 @@ export interface LayerImport {
    * (Keras 3 `.keras` stores variables by position: "vars/0"; see `kerasVars`).
    */
   weights?: Record<string, string>;
-  /** Where TF.js and Keras 2 name a weight differently from Keras 3 (DepthwiseConv2D's "depthwise_kernel"). */
-  legacyWeights?: Record<string, string>;
+  /**
+   * Where TF.js and Keras 2 name a weight differently from Keras 3 (DepthwiseConv2D's
+   * "depthwise_kernel"; TimeDistributed's inner weights, which they keep directly under the wrapper).
+   */
+  legacyWeights?: Record<string, string> | ((name: string) => string);
   /**
    * Where Keras 3's saving code puts each kiln weight, relative to the layer's store path
    * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
    */
-  kerasStore?(attrs: Attrs, fills: Record<string, number>): Record<string, string>;
+  kerasStore?(attrs: Attrs): Record<string, string>;
   /** The kiln layer's inputs from the call (default: the call's inputs in order). */
   inputs?(call: CallInfo): string[];
 }
 
 /** The name of kiln weight `name` under the layer in a file of this flavor that names weights (TF.js, `.h5`). */
 export function kerasWeightName(mapping: LayerImport, name: string, flavor: Flavor): string {
-  return (flavor !== "keras3" ? mapping.legacyWeights?.[name] : undefined) ?? mapping.weights?.[name] ?? name;
+  const legacy = flavor === "keras3" ? undefined : typeof mapping.legacyWeights === "function" ? mapping.legacyWeights(name) : mapping.legacyWeights?.[name];
+  return legacy ?? mapping.weights?.[name] ?? name;
 }
 
 const eq = (x: unknown) => (v: unknown) => v === x;
@@ -179,30 +183,6 @@ const conv1d: LayerImport = {
   kerasStore: biasedVars,
 };
 
-function pool1d(op: "max_pooling1d" | "average_pooling1d"): LayerImport {
-  return {
-    op,
-    attrs(r) {
-      r.channelsLast();
-      const a: Attrs = { pool_size: r.intOrPair("pool_size", 2), padding: padding(r) };
-      const strides = r.get("strides");
-      if (strides !== null && strides !== undefined) a.strides = r.intOrPair("strides");
-      return a;
-    },
-  };
-}
-
-function globalPool1d(op: "global_average_pooling1d" | "global_max_pooling1d"): LayerImport {
-  return {
-    op,
-    attrs(r) {
-      r.channelsLast();
-      r.require("keepdims", eq(false), "keepdims=false only (output [C])");
-      return {};
-    },
-  };
-}
-
 /** ZeroPadding / Cropping 1-D and 2-D: the amounts as Keras writes them (int, pair, or pairs of pairs). */
 function amounts(op: "zero_padding1d" | "zero_padding2d" | "cropping1d" | "cropping2d", key: "padding" | "cropping"): LayerImport {
   return {
@@ -246,7 +226,8 @@ const permute: LayerImport = {
   },
 };
 
-function pool(op: "max_pooling2d" | "average_pooling2d"): LayerImport {
+/** Max / average pooling, 1-D and 2-D: the same arguments. */
+function pool(op: "max_pooling2d" | "average_pooling2d" | "max_pooling1d" | "average_pooling1d"): LayerImport {
   return {
     op,
     attrs(r) {
@@ -259,7 +240,7 @@ function pool(op: "max_pooling2d" | "average_pooling2d"): LayerImport {
   };
 }
 
-function globalPool(op: "global_average_pooling2d" | "global_max_pooling2d"): LayerImport {
+function globalPool(op: "global_average_pooling2d" | "global_max_pooling2d" | "global_average_pooling1d" | "global_max_pooling1d"): LayerImport {
   return {
     op,
     attrs(r) {
@@ -337,8 +318,12 @@ const leakyRelu: LayerImport = {
   op: "leaky_relu",
   attrs(r) {
     const key = r.config.negative_slope !== undefined && r.config.negative_slope !== null ? "negative_slope" : "alpha";
-    r.get(key === "alpha" ? "negative_slope" : "alpha");
     const slope = nonNegative(r, key, 0.3);
+    const other = r.get(key === "alpha" ? "negative_slope" : "alpha");
+    if (other !== undefined && other !== null && other !== slope) {
+      r.fail("alpha", `alpha=${quote(other)} and negative_slope=${quote(slope)} disagree; they name the same slope`);
+      return undefined;
+    }
     return slope === undefined ? undefined : { negative_slope: slope };
   },
 };
@@ -362,13 +347,52 @@ const preluLayer: LayerImport = {
   kerasStore: () => vars(["alpha"]),
 };
 
+/** A drop rate in [0, 1) (default 0), else reported. */
+function rate(r: ArgReader): number | undefined {
+  const v = r.num("rate", 0);
+  if (v !== undefined && (v < 0 || v >= 1)) {
+    r.fail("rate", `rate must lie in [0, 1); got ${v}`);
+    return undefined;
+  }
+  return v;
+}
+
 const dropout: LayerImport = {
   op: "dropout",
   attrs(r) {
     r.require("noise_shape", () => false, "noise_shape=null only");
-    const rate = r.num("rate", 0);
-    if (rate !== undefined && (rate < 0 || rate >= 1)) r.fail("rate", `rate must lie in [0, 1); got ${rate}`);
-    return { rate };
+    return { rate: rate(r) };
+  },
+};
+
+/** SpatialDropout1D / 2D: whole channels dropped in training; identity in predict, as kiln's ops. */
+function spatialDropout(op: "spatial_dropout1d" | "spatial_dropout2d"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      if (op === "spatial_dropout2d") r.channelsLast();
+      r.require("noise_shape", () => false, "noise_shape=null only (whole channels are dropped)");
+      const v = rate(r);
+      return v === undefined ? undefined : { rate: v };
+    },
+  };
+}
+
+const gaussianNoise: LayerImport = {
+  op: "gaussian_noise",
+  attrs(r) {
+    const v = r.get("stddev");
+    if (typeof v === "number" && Number.isFinite(v) && v >= 0) return { stddev: v };
+    r.fail("stddev", `stddev must be a number >= 0; got ${quote(v)}`);
+    return undefined;
+  },
+};
+
+const gaussianDropout: LayerImport = {
+  op: "gaussian_dropout",
+  attrs(r) {
+    const v = rate(r);
+    return v === undefined ? undefined : { rate: v };
   },
 };
 
@@ -376,10 +400,9 @@ const batchNormalization: LayerImport = {
   op: "batch_normalization",
   attrs(r) {
     const a: Attrs = { axis: singleAxis(r, "axis"), momentum: r.num("momentum", 0.99), epsilon: r.num("epsilon", 0.001) };
-    // center=false / scale=false: no beta / gamma in the file; kiln's constant 0 / 1 computes the same.
-    if (r.bool("center", true) === false) r.fills.beta = 0;
-    if (r.bool("scale", true) === false) r.fills.gamma = 1;
-    if (r.fills.beta !== undefined || r.fills.gamma !== undefined) r.note("center/scale false: the missing beta (0) / gamma (1) become weights of the kiln layer; they would train in kiln");
+    // center=false / scale=false: no beta / gamma, in the file as in kiln's op.
+    a.center = r.bool("center", true);
+    a.scale = r.bool("scale", true);
     r.require("renorm", eq(false), "renorm=false only");
     r.require("synchronized", eq(false), "synchronized=false only");
     r.require("virtual_batch_size", () => false, "virtual_batch_size=null only");
@@ -387,20 +410,53 @@ const batchNormalization: LayerImport = {
     initializers(r, a, "beta_initializer", "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer");
     return a;
   },
-  kerasStore: (_a, fills) => vars(["gamma", "beta", "moving_mean", "moving_variance"].filter((w) => fills[w] === undefined)),
+  kerasStore: (a) => vars([...affineWeights(a), "moving_mean", "moving_variance"]),
 };
+
+/** The normalizations' gamma and beta in the order Keras 3 creates them, each only when scale / center asks for it. */
+const affineWeights = (a: Attrs) => [...(a.scale !== false ? ["gamma"] : []), ...(a.center !== false ? ["beta"] : [])];
 
 const layerNormalization: LayerImport = {
   op: "layer_normalization",
   attrs(r) {
     const a: Attrs = { axis: singleAxis(r, "axis"), epsilon: r.num("epsilon", 0.001) };
-    if (r.bool("center", true) === false) r.fills.beta = 0;
-    if (r.bool("scale", true) === false) r.fills.gamma = 1;
+    a.center = r.bool("center", true);
+    a.scale = r.bool("scale", true);
     r.require("rms_scaling", eq(false), "rms_scaling=false only");
     initializers(r, a, "beta_initializer", "gamma_initializer");
     return a;
   },
-  kerasStore: (_a, fills) => vars(["gamma", "beta"].filter((w) => fills[w] === undefined)),
+  kerasStore: (a) => vars(affineWeights(a)),
+};
+
+/** GroupNormalization (Keras 3): kiln's op has Keras's center / scale, so no weight is filled in. */
+const groupNormalization: LayerImport = {
+  op: "group_normalization",
+  attrs(r) {
+    const groups = r.get("groups") ?? 32;
+    if (!(Number.isSafeInteger(groups) && ((groups as number) >= 1 || groups === -1))) {
+      r.fail("groups", `groups must be a positive integer or -1; got ${quote(groups)}`);
+      return undefined;
+    }
+    const a: Attrs = { groups, axis: singleAxis(r, "axis"), epsilon: r.num("epsilon", 0.001), center: r.bool("center", true), scale: r.bool("scale", true) };
+    initializers(r, a, "beta_initializer", "gamma_initializer");
+    return a;
+  },
+  kerasStore: (a) => vars(affineWeights(a)),
+};
+
+/** Dot: `axes` one axis or one per input (Keras counting, 1 = the example's first axis), `normalize` for cosine similarity. */
+const dotLayer: LayerImport = {
+  op: "dot",
+  attrs(r) {
+    const axes = r.get("axes");
+    const ok = (x: unknown) => Number.isSafeInteger(x);
+    if (!(ok(axes) || (Array.isArray(axes) && axes.length === 2 && axes.every(ok)))) {
+      r.fail("axes", `axes must be an axis or a list of 2 axes (1 = the first axis of an example); got ${quote(axes)}`);
+      return undefined;
+    }
+    return { axes, normalize: r.bool("normalize", false) };
+  },
 };
 
 const embedding: LayerImport = {
@@ -441,10 +497,14 @@ function recurrent(op: "simple_rnn" | "lstm" | "gru"): LayerImport {
       return a;
     },
     // The variables belong to the layer's cell: layers/lstm/cell/vars/0..2.
-    kerasStore: () => vars(["kernel", "recurrent_kernel", "bias"], "cell/"),
+    kerasStore: () => vars(RECURRENT_WEIGHTS, "cell/"),
   };
 }
 
+/** A recurrent layer's weights in the order its Keras cell creates them (Keras 3 stores them by that position). */
+const RECURRENT_WEIGHTS = ["kernel", "recurrent_kernel", "bias"];
+
+/** The one definition of the recurrent classes: the layer table's entries and the layers Bidirectional wraps. */
 const RECURRENT_CLASSES: Record<string, LayerImport> = Object.assign(Object.create(null), {
   SimpleRNN: recurrent("simple_rnn"), LSTM: recurrent("lstm"), GRU: recurrent("gru"),
 });
@@ -467,7 +527,7 @@ const bidirectional: LayerImport = {
     const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
     const mapping = typeof inner?.class_name === "string" ? RECURRENT_CLASSES[inner.class_name] : undefined;
     if (!inner || !mapping || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
-      r.fail("layer", `the wrapped layer must be a SimpleRNN, LSTM or GRU; got ${JSON.stringify(inner?.class_name ?? inner)}`);
+      r.fail("layer", `the wrapped layer must be one of ${Object.keys(RECURRENT_CLASSES).join(", ")}; got ${JSON.stringify(inner?.class_name ?? inner)}`);
       return undefined;
     }
     const cfg = inner.config as Record<string, unknown>;
@@ -492,8 +552,35 @@ const bidirectional: LayerImport = {
   // Keras 3 keeps the two copies as sublayers forward_layer and backward_layer, each with its cell.
   kerasStore(a) {
     const inner = a.layer as { name: string };
-    const names = ["kernel", "recurrent_kernel", "bias"];
-    return Object.fromEntries(["forward", "backward"].flatMap((dir) => names.map((w, i) => [`${dir}_${inner.name}/${w}`, `${dir}_layer/cell/vars/${i}`])));
+    return Object.fromEntries(["forward", "backward"].flatMap((dir) =>
+      Object.entries(vars(RECURRENT_WEIGHTS, `${dir}_layer/cell/`)).map(([w, place]) => [`${dir}_${inner.name}/${w}`, place])));
+  },
+};
+
+/**
+ * TimeDistributed(layer): the wrapped layer read by its own table entry; kiln's time_distributed
+ * wraps dense only (a Dense on the last axis is per step already), so any other class is refused.
+ * Weights: kiln `<inner name>/kernel`; TF.js and Keras 2 keep them directly under the wrapper
+ * (`td/kernel`), Keras 3 stores the wrapped layer as the sublayer `layer`.
+ */
+const timeDistributed: LayerImport = {
+  op: "time_distributed",
+  attrs(r, call) {
+    const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
+    if (!inner || inner.class_name !== "Dense" || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
+      r.fail("layer", `kiln's time_distributed wraps a Dense layer only; got ${quote(inner?.class_name ?? inner)} (a model that applies it per step needs the steps folded into the batch before the layer)`);
+      return undefined;
+    }
+    const cfg = inner.config as Record<string, unknown>;
+    const ir = new ArgReaderOf(r, cfg, "layer/config");
+    const attrs = dense.attrs(ir, call);
+    ir.finish();
+    return attrs && { layer: { op: "dense", name: innerName(cfg.name, "dense"), ...attrs } };
+  },
+  legacyWeights: (name) => name.slice(name.indexOf("/") + 1),
+  kerasStore: (a) => {
+    const inner = a.layer as Attrs;
+    return Object.fromEntries(Object.entries(biasedVars(inner)).map(([w, place]) => [`${inner.name as string}/${w}`, `layer/${place}`]));
   },
 };
 
@@ -572,10 +659,10 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   GlobalAveragePooling2D: globalPool("global_average_pooling2d"), GlobalAvgPool2D: globalPool("global_average_pooling2d"),
   GlobalMaxPooling2D: globalPool("global_max_pooling2d"), GlobalMaxPool2D: globalPool("global_max_pooling2d"),
   Conv1D: conv1d, Convolution1D: conv1d,
-  MaxPooling1D: pool1d("max_pooling1d"), MaxPool1D: pool1d("max_pooling1d"),
-  AveragePooling1D: pool1d("average_pooling1d"), AvgPool1D: pool1d("average_pooling1d"),
-  GlobalAveragePooling1D: globalPool1d("global_average_pooling1d"), GlobalAvgPool1D: globalPool1d("global_average_pooling1d"),
-  GlobalMaxPooling1D: globalPool1d("global_max_pooling1d"), GlobalMaxPool1D: globalPool1d("global_max_pooling1d"),
+  MaxPooling1D: pool("max_pooling1d"), MaxPool1D: pool("max_pooling1d"),
+  AveragePooling1D: pool("average_pooling1d"), AvgPool1D: pool("average_pooling1d"),
+  GlobalAveragePooling1D: globalPool("global_average_pooling1d"), GlobalAvgPool1D: globalPool("global_average_pooling1d"),
+  GlobalMaxPooling1D: globalPool("global_max_pooling1d"), GlobalMaxPool1D: globalPool("global_max_pooling1d"),
   UpSampling1D: upsampling1d, UpSampling2D: upsampling2d,
   ZeroPadding1D: amounts("zero_padding1d", "padding"), ZeroPadding2D: amounts("zero_padding2d", "padding"),
   Cropping1D: amounts("cropping1d", "cropping"), Cropping2D: amounts("cropping2d", "cropping"),
@@ -591,18 +678,21 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   ELU: eluLayer,
   PReLU: preluLayer,
   Dropout: dropout,
+  SpatialDropout1D: spatialDropout("spatial_dropout1d"), SpatialDropout2D: spatialDropout("spatial_dropout2d"),
+  GaussianNoise: gaussianNoise, GaussianDropout: gaussianDropout,
   BatchNormalization: batchNormalization,
   LayerNormalization: layerNormalization,
+  GroupNormalization: groupNormalization,
   Embedding: embedding,
-  SimpleRNN: RECURRENT_CLASSES.SimpleRNN,
-  LSTM: RECURRENT_CLASSES.LSTM,
-  GRU: RECURRENT_CLASSES.GRU,
+  ...RECURRENT_CLASSES,
   Bidirectional: bidirectional,
+  TimeDistributed: timeDistributed,
   MultiHeadAttention: multiHeadAttention,
   PositionEmbedding: positionEmbedding,
   Add: merge("add"), Multiply: merge("multiply"), Average: merge("average"),
   Maximum: merge("maximum"), Minimum: merge("minimum"), Subtract: merge("subtract"),
   Concatenate: concatenate,
+  Dot: dotLayer,
 });
 
 /** Classes that are models: flattened into the graph. */
@@ -612,7 +702,7 @@ export const MODEL_CLASSES = new Set(["Sequential", "Functional", "Model"]);
 export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create(null), {
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
   TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
-  TimeDistributed: "kiln import does not map the TimeDistributed wrapper yet (kiln has time_distributed over dense: write it by hand); Dense applies to the last axis of any rank already",
+  AlphaDropout: "kiln has no alpha dropout (its training noise keeps SELU's mean and variance); it does nothing in predict, so removing the layer keeps predictions (GaussianDropout or Dropout train differently)",
   Rescaling: "scale the inputs before predict",
   Normalization: "normalize the inputs before predict",
 });
