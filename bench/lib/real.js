@@ -55,6 +55,9 @@ export function tfjsRealModel(key, quick) {
  */
 export async function prepareRealModels({ opts, quick, log, relaxed = true }) {
   const out = {};
+  // One untimed compile first, so that every row's compile time is a warm compiler's (in --only
+  // real-models nothing else compiled before: the first row paid asc's start-up).
+  await compileGraph(deepGraph(1), opts);
   for (const [key, spec] of Object.entries(REAL_MODELS)) {
     log(`${spec.title}: build in TF.js layers (cpu), import into kiln…`);
     await use("cpu");
