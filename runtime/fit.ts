@@ -10,7 +10,7 @@ import { KilnError } from "./errors.js";
 import type { Feed, Feeds } from "./feeds.js";
 import { Rng } from "./rng.js";
 import type { Model, StepResult } from "./model.js";
-import { checkCount, checkData, learningRate, setLearningRate, trainRows } from "./train.js";
+import { checkCount, checkData, exampleWeights, learningRate, resetMetrics, runningLogs, setLearningRate, trainRows } from "./train.js";
 import { resolveCallbacks, type BuiltinCallback, type Callback, type FitContext, type Logs } from "./callbacks.js";
 
 export type { Logs } from "./callbacks.js";
@@ -43,9 +43,17 @@ export interface FitOptions {
    * passes it here (kiln train records it as kiln.learning_rate).
    */
   learningRate?: number;
+  /**
+   * Keras `sample_weight`: one weight per example of `data`, each example's loss multiplied by it
+   * (Keras's sum_over_batch_size: the weighted sum over the batch divided by the batch's rows, not
+   * by the sum of the weights). With validationSplit, the held-out examples keep theirs.
+   */
+  sampleWeight?: ArrayLike<number>;
+  /** Keras `class_weight`: class id → weight, each training example weighted by its class's (one output only; not with sampleWeight). */
+  classWeight?: Record<string | number, number>;
   /** Keras's callbacks as data (early_stopping, model_checkpoint, …) and user callbacks with hooks, in order. */
   callbacks?: (BuiltinCallback | Callback)[];
-  /** `step` counts batches of this fit from 0; logs are this batch's. */
+  /** `step` counts batches of this fit from 0; logs are the epoch's running figures so far (Keras 3's batch logs). */
   onBatchEnd?(step: number, logs: Logs): void | Promise<void>;
   /** `epoch` is the absolute index, from `initialEpoch` (counting from 0). */
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
@@ -86,10 +94,12 @@ async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<His
   // Keras runs nothing when initialEpoch ≥ epochs; a resume past the end is more likely a mistake.
   checkCount("initialEpoch", initialEpoch, 0, epochs - 1);
   checkCount("batchSize", batchSize, 1, model.maxBatch);
-  const { n, validationData } = validationOf(model, opts, all, views);
+  const weights = exampleWeights(model, views, all, opts, "fit");
+  const { n, validationData, validationWeights } = validationOf(model, opts, all, views, weights);
   const shouldValidate = validationSchedule(opts.validationFreq);
   const { callbacks, terminateOnNaN } = resolveCallbacks(opts.callbacks, model);
   const steps = Math.ceil(n / batchSize);
+  const running = runningLogs(model);
   const ctx: FitContext = {
     model,
     params: { epochs, steps, initialEpoch },
@@ -108,13 +118,14 @@ async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<His
   for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
     await each("onEpochBegin", epoch, {});
     order(rows, shuffle, model.manifest.seed, epoch);
+    resetMetrics(model); // Keras resets its metrics at each epoch's start
     const sums: Logs = {};
     let seen = 0;
     for (let batch = 0; batch < steps && !model.stopTraining; batch++) {
       const start = batch * batchSize, count = Math.min(batchSize, n - start), picked = rows.subarray(start, start + count);
       await each("onBatchBegin", batch, {});
       // trainRows re-checks what it staged (a callback may have changed the data) and undoes a non-finite step.
-      const r = trainRows(model, views, picked, count);
+      const r = trainRows(model, views, picked, count, weights);
       if (!Number.isFinite(r.loss)) {
         if (terminateOnNaN) {
           model.stopTraining = true; // Keras's TerminateOnNaN; the step is already undone
@@ -125,11 +136,12 @@ async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<His
         const message = `the loss became ${r.loss} at ${where}; training stopped and that step was undone${found ? `; ${found.message}` : ""}`;
         throw new KilnError({ code: "diverged", path: "fit", ...(found?.layer ? { layer: found.layer } : {}), message });
       }
+      // A module with metric state reports the epoch's running figures; an older one this batch's, averaged here.
       const logs = flatten(r);
-      for (const k in logs) sums[k] = (sums[k] ?? 0) + logs[k] * count;
+      for (const k in logs) sums[k] = running ? logs[k] : (sums[k] ?? 0) + logs[k] * count;
       seen += count;
       await opts.onBatchEnd?.(step, logs);
-      if (callbacks.length) await each("onBatchEnd", batch, means(sums, seen));
+      if (callbacks.length) await each("onBatchEnd", batch, running ? { ...logs } : means(sums, seen));
       step++;
       if (Date.now() - lastYield >= yieldEvery) {
         await new Promise((resolve) => setTimeout(resolve, 0));
@@ -137,9 +149,9 @@ async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<His
       }
     }
     if (!seen) break; // stopped before the epoch's first step: nothing to report
-    const logs = means(sums, seen);
+    const logs = running ? { ...sums } : means(sums, seen);
     if (validationData && shouldValidate(epoch + 1)) {
-      const v = flatten(model.evaluate(validationData, { batchSize }));
+      const v = flatten(model.evaluate(validationData, { batchSize, ...(validationWeights ? { sampleWeight: validationWeights } : {}) }));
       for (const k in v) logs[`val_${k}`] = v[k];
     }
     await opts.onEpochEnd?.(epoch, logs);
@@ -166,8 +178,8 @@ function record(h: History, epoch: number, logs: Logs): void {
   for (const k in h.history) if (h.history[k].length === before) h.history[k].push(NaN);
 }
 
-/** The examples that train (the first n) and the validation data: validationData, or the last validationSplit of data. */
-function validationOf(model: Model, opts: FitOptions, all: number, views: Feed[]): { n: number; validationData?: Feeds } {
+/** The examples that train (the first n) and the validation data: validationData, or the last validationSplit of data (with its sample weights). */
+function validationOf(model: Model, opts: FitOptions, all: number, views: Feed[], weights?: Float32Array): { n: number; validationData?: Feeds; validationWeights?: Float32Array } {
   const split = opts.validationSplit;
   if (split === undefined || split === 0) {
     if (opts.validationData !== undefined) checkData(model, opts.validationData);
@@ -184,7 +196,8 @@ function validationOf(model: Model, opts: FitOptions, all: number, views: Feed[]
     const per = views[k].length / all;
     validationData[s.name] = views[k].subarray(n * per);
   });
-  return { n, validationData };
+  // Keras splits sample_weight with the data; class weights apply to training only.
+  return { n, validationData, ...(weights && opts.sampleWeight !== undefined ? { validationWeights: weights.subarray(n) } : {}) };
 }
 
 /** Keras `validation_freq`: an integer k (every k-th epoch, absolute, from 1) or a list of epochs. */

@@ -96,6 +96,34 @@ export async function loadData(model: Model, path: string, withTargets: boolean)
   return feeds;
 }
 
+/**
+ * `--sample-weight <tensor>`: the per-example weights (Keras sample_weight), a F32 tensor [N] of the
+ * data file beside the inputs and targets; undefined without the flag.
+ */
+async function sampleWeightsOf(path: string, name: string | undefined, n: number): Promise<Float32Array | undefined> {
+  if (name === undefined) return undefined;
+  const file = readDataFile(await readBytes(path));
+  const t = file.tensors.get(name);
+  if (!t) throw new KilnError({ code: "data", path: name, message: `--sample-weight: ${path} has no tensor "${name}" (it has ${someNames(file.tensors.keys(), file.tensors.size)})` });
+  if (!(t.data instanceof Float32Array) || t.shape.length !== 1 || t.shape[0] !== n) {
+    throw new KilnError({ code: "data", path: name, message: `--sample-weight: tensor "${name}" in ${path}: expected [${n}] F32 (one weight per example), got [${t.shape.join(", ")}] ${t.data instanceof Int32Array ? "I32" : "F32"}` });
+  }
+  return t.data;
+}
+
+/** `--class-weight '{"0": 1, "1": 5}'`: Keras class_weight as JSON (the runtime checks keys, values and classes). */
+function classWeightJson(value: string): Record<string, number> {
+  let v: unknown;
+  try {
+    v = JSON.parse(value);
+  } catch (e) {
+    throw new InvalidArgumentError(`expected a JSON object of class id → weight, such as '{"0": 1, "1": 5}'; ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new InvalidArgumentError(`expected a JSON object of class id → weight, such as '{"0": 1, "1": 5}', got ${Array.isArray(v) ? "an array" : JSON.stringify(v)}`);
+  // A null-prototype copy: a key "__proto__" stays data.
+  return Object.assign(Object.create(null), v);
+}
+
 /** At most 10 names, quoted and cut short, then how many more: a file may hold millions. */
 function someNames(names: Iterable<string>, count: number, max = 10): string {
   const shown: string[] = [];
@@ -257,6 +285,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option("--reduce-lr-cooldown <n>", "epochs to wait after a reduction", nonNegativeInt, 0)
     .option("--reduce-lr-min-lr <x>", "the lowest rate", finiteNumber, 0)
     .option("--terminate-on-nan", "stop training at a non-finite loss and save what came before (instead of failing)")
+    .option("--sample-weight <tensor>", "weigh each example's loss by this F32 [N] tensor of --data (Keras sample_weight; with --validation-split the held-out examples keep theirs)")
+    .option("--class-weight <json>", "weigh each example's loss by its class, a JSON object such as '{\"0\": 1, \"1\": 5}' (Keras class_weight; every class of the data needs a weight)", classWeightJson)
     .option("--csv-log <file>", "write each epoch's logs as CSV (Keras CSVLogger)")
     .option("--json-log <file>", "write each epoch's logs as JSON lines")
     .action(guarded(ctx, "train", async (graph: string, o: any) => {
@@ -282,6 +312,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       if (validationData && o.validationSplit !== undefined) throw new UsageError("--validation and --validation-split both give validation data; use one");
       const all = data[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape);
       const count = o.validationSplit === undefined ? all : Math.ceil(all * (1 - o.validationSplit));
+      const sampleWeight = await sampleWeightsOf(o.data, o.sampleWeight, all);
       const logs = { csv: "", json: "" };
       const steps = Math.ceil(count / o.batchSize);
       const bar = process.stderr.isTTY
@@ -294,6 +325,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         epochs: o.epochs, initialEpoch, batchSize: o.batchSize, shuffle: o.shuffle, validationData,
         ...(rate !== undefined ? { learningRate: rate } : {}),
         validationSplit: o.validationSplit, validationFreq: o.validationFreq,
+        ...(sampleWeight ? { sampleWeight } : {}), ...(o.classWeight ? { classWeight: o.classWeight } : {}),
         callbacks: await callbacksOf(o, logs, io, model),
         onBatchEnd: (step, logs) => {
           seen = Math.min(seen + o.batchSize, count);
@@ -323,10 +355,13 @@ export function registerTrain(program: Command, ctx: CliContext): void {
   modelCommand(program, "evaluate", "loss and metrics of a graph's model on a data file",
     "data (safetensors: one tensor per input and target)", "weights (safetensors)", ["examples per step", 64])
     .option("--json", "print the result as JSON")
+    .option("--sample-weight <tensor>", "weigh each example's loss by this F32 [N] tensor of --data (Keras sample_weight)")
     .action(guarded(ctx, "evaluate", async (graph: string, o: any) => {
       const model = await modelFor(graph, o.batchSize, o);
       if (!model.canTrain) throw new UsageError(`${graph} has no "training" section: it has no loss to evaluate`);
-      const r = model.evaluate(await loadData(model, o.data, true), { batchSize: o.batchSize });
+      const data = await loadData(model, o.data, true);
+      const sampleWeight = await sampleWeightsOf(o.data, o.sampleWeight, data[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape));
+      const r = model.evaluate(data, { batchSize: o.batchSize, ...(sampleWeight ? { sampleWeight } : {}) });
       io.out(o.json ? JSON.stringify(r) + "\n" : `${fmt({ loss: r.loss, ...r.metrics })}\n`);
     }));
 

@@ -60,7 +60,7 @@ export function mapTraining(raw: unknown, outputs: number): { training?: KilnTra
     const name = typeof m === "string" ? METRICS[snake(m)] : isObject(m) && typeof m.class_name === "string" ? METRICS[snake(m.class_name)] : undefined;
     if (name) {
       if (!metrics.includes(name)) metrics.push(name);
-    } else notes.push(`metric ${quote(m)} left out: kiln's metrics are accuracy, mean_squared_error, mean_absolute_error`);
+    } else notes.push(`metric ${quote(m)} left out: kiln imports accuracy, mean_squared_error and mean_absolute_error from training configurations (a graph can name the others, spec §4)`);
   }
   if (why.length || !loss || !optimizer) {
     return { notes: [...notes, `training configuration left out, the graph compiles for inference only: ${why.join("; ")}`] };
