@@ -35,7 +35,7 @@ function noDropout(model: tf.LayersModel, graph: Record<string, any>): void {
 async function tfWeightsInKilnNames(model: tf.LayersModel): Promise<Record<string, Float32Array>> {
   const r = await importModel(toFiles(await saveArtifacts(model)));
   const out: Record<string, Float32Array> = {};
-  for (const [name, t] of readSafetensors(r.weights).tensors) out[name] = asFloat32(t);
+  for (const [name, t] of readSafetensors(r.weights).tensors) out[name] = asFloat32(t, name);
   return out;
 }
 
