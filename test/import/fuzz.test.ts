@@ -168,7 +168,7 @@ describe("import readers under mutation: a KilnError or an accepted import, neve
     const entries = unzipSync(kerasZipGood);
     const kinds = ["config", "metadata", "h5-truncate", "h5-flip", "drop", "zip-truncate", "zip-flip", "config-text"] as const;
     const cases = Array.from({ length: 150 * SCALE }, () => {
-      const e = { ...entries };
+      const e: Record<string, Uint8Array> = { ...entries };
       const kind = rng.pick(kinds);
       if (kind === "config") e["config.json"] = new TextEncoder().encode(mutateJson(JSON.parse(new TextDecoder().decode(entries["config.json"])), rng));
       else if (kind === "metadata") e["metadata.json"] = new TextEncoder().encode(mutateJson(JSON.parse(new TextDecoder().decode(entries["metadata.json"])), rng));
