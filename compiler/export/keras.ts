@@ -12,15 +12,27 @@ import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { KERAS_LAYERS } from "../import/layers.js";
 import { kerasSnakeCase } from "../import/topology.js";
-import { notExportedYet } from "./not-yet.js";
 
 /** The Keras version whose saving layout this follows (written into metadata.json). */
 export const KERAS_LAYOUT_VERSION = "3.6.0";
 
 type KerasLayer = { className: string; config: Record<string, unknown>; module?: string; registeredName?: string; kwargs?: Record<string, unknown> } | string;
 
+/** kiln activation → Keras 3's name, same formula. hard_sigmoid_legacy has none: Keras 3's hard_sigmoid is relu6(x + 3) / 6. */
 const ACTIVATION: Record<string, string> = Object.assign(Object.create(null), {
   linear: "linear", relu: "relu", sigmoid: "sigmoid", tanh: "tanh", softmax: "softmax", gelu: "gelu", elu: "elu", silu: "silu", softplus: "softplus", leaky_relu: "leaky_relu",
+  relu6: "relu6", hard_sigmoid: "hard_sigmoid", hard_silu: "hard_silu", mish: "mish", selu: "selu", exponential: "exponential", log_softmax: "log_softmax",
+});
+
+/** The layer's Keras class, or the refusal when its activation has no Keras 3 name. */
+function activated(l: Layer, build: (activation: string) => KerasLayer): KerasLayer {
+  const a = ACTIVATION[l.attrs.activation as string];
+  return a ? build(a) : `${l.op} with activation "${l.attrs.activation as string}": Keras 3 has no activation with that formula (its hard_sigmoid is relu6(x + 3) / 6)`;
+}
+
+/** The window arguments of kiln's 2-D convolutions, as Keras 3's config writes them. */
+const window = (a: Attrs, activation: string) => ({
+  kernel_size: a.kernel_size, strides: a.strides, padding: a.padding, data_format: "channels_last", dilation_rate: a.dilation_rate, activation, use_bias: a.use_bias,
 });
 
 const axis = (l: Layer) => (l.attrs.axis as number) + 1;
@@ -35,26 +47,27 @@ function recurrentLayer(op: "simple_rnn" | "lstm" | "gru", a: Attrs): { classNam
 
 /** One entry per kiln op: its Keras 3 class and config. */
 export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
-  dense: (l) => ({ className: "Dense", config: { units: l.attrs.units, activation: ACTIVATION[l.attrs.activation as string], use_bias: l.attrs.use_bias } }),
-  conv2d: (l) => ({ className: "Conv2D", config: { filters: l.attrs.filters, kernel_size: l.attrs.kernel_size, strides: l.attrs.strides, padding: l.attrs.padding, data_format: "channels_last", dilation_rate: l.attrs.dilation_rate, groups: 1, activation: ACTIVATION[l.attrs.activation as string], use_bias: l.attrs.use_bias } }),
+  dense: (l) => activated(l, (activation) => ({ className: "Dense", config: { units: l.attrs.units, activation, use_bias: l.attrs.use_bias } })),
+  conv2d: (l) => activated(l, (activation) => ({ className: "Conv2D", config: { filters: l.attrs.filters, kernel_size: l.attrs.kernel_size, strides: l.attrs.strides, padding: l.attrs.padding, data_format: "channels_last", dilation_rate: l.attrs.dilation_rate, groups: 1, activation, use_bias: l.attrs.use_bias } })),
   max_pooling2d: (l) => ({ className: "MaxPooling2D", config: { pool_size: l.attrs.pool_size, strides: l.attrs.strides, padding: l.attrs.padding, data_format: "channels_last" } }),
   average_pooling2d: (l) => ({ className: "AveragePooling2D", config: { pool_size: l.attrs.pool_size, strides: l.attrs.strides, padding: l.attrs.padding, data_format: "channels_last" } }),
   global_average_pooling2d: () => ({ className: "GlobalAveragePooling2D", config: { data_format: "channels_last", keepdims: false } }),
   global_max_pooling2d: () => ({ className: "GlobalMaxPooling2D", config: { data_format: "channels_last", keepdims: false } }),
   flatten: () => ({ className: "Flatten", config: { data_format: "channels_last" } }),
   reshape: (l) => ({ className: "Reshape", config: { target_shape: l.attrs.target_shape } }),
-  activation: (l) => ({ className: "Activation", config: { activation: ACTIVATION[l.attrs.activation as string] } }),
+  activation: (l) => activated(l, (activation) => ({ className: "Activation", config: { activation } })),
   softmax: (l) => ({ className: "Softmax", config: { axis: axis(l) } }),
   dropout: (l) => ({ className: "Dropout", config: { rate: l.attrs.rate, noise_shape: null, seed: null } }),
-  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: axis(l), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: true, scale: true } }),
-  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: axis(l), epsilon: l.attrs.epsilon, center: true, scale: true, rms_scaling: false } }),
+  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: axis(l), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
+  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: axis(l), epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale, rms_scaling: false } }),
   embedding: (l) => ({ className: "Embedding", config: { input_dim: l.attrs.input_dim, output_dim: l.attrs.output_dim, mask_zero: false } }),
   position_embedding: (l) => ({ className: "PositionEmbedding", module: "keras_hub.layers", registeredName: "keras_hub>PositionEmbedding", config: { sequence_length: l.attrs.sequence_length } }),
-  simple_rnn: (l) => recurrentLayer("simple_rnn", l.attrs),
+  simple_rnn: (l) => activated(l, () => recurrentLayer("simple_rnn", l.attrs)),
   lstm: (l) => recurrentLayer("lstm", l.attrs),
   gru: (l) => recurrentLayer("gru", l.attrs),
   bidirectional: (l) => {
     const inner = l.attrs.layer as { op: "simple_rnn" | "lstm" | "gru"; name: string; attrs: Attrs };
+    if (inner.op === "simple_rnn" && !ACTIVATION[inner.attrs.activation as string]) return activated({ ...l, op: inner.op, attrs: inner.attrs }, () => "");
     const t = recurrentLayer(inner.op, inner.attrs);
     return { className: "Bidirectional", config: { layer: { module: "keras.layers", class_name: t.className, config: { ...t.config, name: inner.name }, registered_name: null }, merge_mode: l.attrs.merge_mode } };
   },
@@ -65,7 +78,7 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   }),
   add: merge("Add"), multiply: merge("Multiply"), average: merge("Average"), maximum: merge("Maximum"), minimum: merge("Minimum"), subtract: merge("Subtract"),
   concatenate: (l) => ({ className: "Concatenate", config: { axis: axis(l) } }),
-  conv1d: (l) => ({ className: "Conv1D", config: { filters: l.attrs.filters, kernel_size: [l.attrs.kernel_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last", dilation_rate: [l.attrs.dilation_rate], groups: 1, activation: ACTIVATION[l.attrs.activation as string], use_bias: l.attrs.use_bias } }),
+  conv1d: (l) => activated(l, (activation) => ({ className: "Conv1D", config: { filters: l.attrs.filters, kernel_size: [l.attrs.kernel_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last", dilation_rate: [l.attrs.dilation_rate], groups: 1, activation, use_bias: l.attrs.use_bias } })),
   max_pooling1d: (l) => ({ className: "MaxPooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last" } }),
   average_pooling1d: (l) => ({ className: "AveragePooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last" } }),
   global_average_pooling1d: () => ({ className: "GlobalAveragePooling1D", config: { data_format: "channels_last", keepdims: false } }),
@@ -78,10 +91,29 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   cropping1d: (l) => ({ className: "Cropping1D", config: { cropping: l.attrs.cropping } }),
   repeat_vector: (l) => ({ className: "RepeatVector", config: { n: l.attrs.n } }),
   permute: (l) => ({ className: "Permute", config: { dims: l.attrs.dims } }),
-  ...notExportedYet,
+  depthwise_conv2d: (l) => activated(l, (act) => ({ className: "DepthwiseConv2D", config: { ...window(l.attrs, act), depth_multiplier: l.attrs.depth_multiplier } })),
+  separable_conv2d: (l) => activated(l, (act) => ({ className: "SeparableConv2D", config: { filters: l.attrs.filters, ...window(l.attrs, act), depth_multiplier: l.attrs.depth_multiplier } })),
+  conv2d_transpose: (l) => activated(l, (act) => ({ className: "Conv2DTranspose", config: { filters: l.attrs.filters, ...window(l.attrs, act), output_padding: l.attrs.output_padding } })),
+  relu: (l) => ({ className: "ReLU", config: { max_value: l.attrs.max_value, negative_slope: l.attrs.negative_slope, threshold: l.attrs.threshold } }),
+  leaky_relu: (l) => ({ className: "LeakyReLU", config: { negative_slope: l.attrs.negative_slope } }),
+  elu: (l) => ({ className: "ELU", config: { alpha: l.attrs.alpha } }),
+  prelu: (l) => ({ className: "PReLU", config: { shared_axes: (l.attrs.shared_axes as number[]).length ? (l.attrs.shared_axes as number[]).map((i) => i + 1) : null } }),
+  time_distributed: (l) => {
+    const inner = l.attrs.layer as Attrs & { name: string };
+    return activated({ ...l, op: "dense", attrs: inner }, (activation) => ({
+      className: "TimeDistributed",
+      config: { layer: { module: "keras.layers", class_name: "Dense", config: { name: inner.name, units: inner.units, activation, use_bias: inner.use_bias }, registered_name: null } },
+    }));
+  },
+  group_normalization: (l) => ({ className: "GroupNormalization", config: { groups: l.attrs.groups, axis: -1, epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
+  dot: (l) => ({ className: "Dot", config: { axes: (l.attrs.axes as number[]).map((i) => i + 1), normalize: l.attrs.normalize } }),
+  spatial_dropout1d: (l) => ({ className: "SpatialDropout1D", config: { rate: l.attrs.rate, seed: null } }),
+  spatial_dropout2d: (l) => ({ className: "SpatialDropout2D", config: { rate: l.attrs.rate, data_format: "channels_last", seed: null } }),
+  gaussian_noise: (l) => ({ className: "GaussianNoise", config: { stddev: l.attrs.stddev, seed: null } }),
+  gaussian_dropout: (l) => ({ className: "GaussianDropout", config: { rate: l.attrs.rate, seed: null } }),
 };
 
-const MERGES = new Set<OpName>(["add", "multiply", "average", "maximum", "minimum", "subtract", "concatenate"]);
+const MERGES = new Set<OpName>(["add", "multiply", "average", "maximum", "minimum", "subtract", "concatenate", "dot"]);
 
 /** The `.keras` file's bytes. */
 export async function exportKeras(graphInput: string | unknown, weightsBytes: Uint8Array): Promise<Uint8Array> {
@@ -121,7 +153,7 @@ export async function exportKeras(graphInput: string | unknown, weightsBytes: Ui
   const st = readSafetensors(weightsBytes);
   const vars: [string, number[], Float32Array][] = [];
   for (const { layer, className, store } of stores) {
-    const places = KERAS_LAYERS[className]!.kerasStore?.(layer.attrs, {}) ?? {};
+    const places = KERAS_LAYERS[className]!.kerasStore?.(layer.attrs) ?? {};
     for (const w of layer.weights) {
       const t = st.tensors.get(w.fullName);
       if (!t || t.shape.length !== w.shape.length || t.shape.some((d, i) => d !== w.shape[i])) {

@@ -9,7 +9,7 @@ import { KilnError, type Diagnostic } from "../frontend/diagnostics.js";
 import { checkGraph } from "../frontend/index.js";
 import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
-import { notExportedYet } from "./not-yet.js";
+import { KERAS_LAYERS, kerasWeightName } from "../import/layers.js";
 
 /** What a kiln layer is in TF.js: class and config, or the reason TF.js cannot express it. */
 type TfjsLayer = { className: string; config: Record<string, unknown> } | string;
@@ -17,6 +17,9 @@ type TfjsLayer = { className: string; config: Record<string, unknown> } | string
 /** kiln activation → TF.js activation identifier. leaky_relu has none (an `activation` layer becomes LeakyReLU). */
 const ACTIVATION: Record<string, string> = Object.assign(Object.create(null), {
   linear: "linear", relu: "relu", sigmoid: "sigmoid", tanh: "tanh", softmax: "softmax", gelu: "gelu", elu: "elu", silu: "swish", softplus: "softplus",
+  relu6: "relu6", selu: "selu", mish: "mish", log_softmax: "logSoftmax",
+  // TF.js's hardSigmoid is clip(0.2·x + 0.5, 0, 1): kiln's hard_sigmoid_legacy (Keras 3's hard_sigmoid has no TF.js name).
+  hard_sigmoid_legacy: "hardSigmoid",
 });
 
 function act(a: Attrs): string | undefined {
@@ -37,6 +40,23 @@ function recurrentLayer(op: "simple_rnn" | "lstm" | "gru", a: Attrs, l: Layer): 
   return { className: "GRU", config: { ...common, activation: "tanh", recurrent_activation: "sigmoid", reset_after: false } };
 }
 
+/** A layer whose kernel TF.js computes without dilation (DepthwiseConv2D, Conv2DTranspose): refused when kiln's is dilated. */
+const dilated = (l: Layer) => (l.attrs.dilation_rate as number[]).some((d) => d !== 1);
+
+/** The window arguments of kiln's 2-D convolutions, as TF.js's config writes them. */
+const window = (a: Attrs) => ({ kernel_size: a.kernel_size, strides: a.strides, padding: a.padding, data_format: "channels_last", activation: act(a), use_bias: a.use_bias });
+
+/** kiln's shared_axes (0 = the example's first axis) → Keras's (1 = the first), null when none. */
+const kerasAxes = (axes: number[]) => (axes.length ? axes.map((i) => i + 1) : null);
+
+/** TF.js's ReLU has max_value only; a threshold alone is its ThresholdedReLU (x for x > theta). */
+function reluLayer(a: Attrs): TfjsLayer {
+  if (a.negative_slope !== 0) return "TF.js's ReLU has no negative_slope; this relu sets it";
+  if (a.threshold === 0) return { className: "ReLU", config: { max_value: a.max_value } };
+  if (a.max_value === null) return { className: "ThresholdedReLU", config: { theta: a.threshold } };
+  return "TF.js's ReLU has no threshold and its ThresholdedReLU no max_value; this relu sets both";
+}
+
 export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   dense: (l) => act(l.attrs) ? { className: "Dense", config: { units: l.attrs.units, activation: act(l.attrs), use_bias: l.attrs.use_bias } } : noActivation(l),
   conv2d: (l) => act(l.attrs) ? {
@@ -53,8 +73,8 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
     : act(l.attrs) ? { className: "Activation", config: { activation: act(l.attrs) } } : noActivation(l),
   softmax: (l) => ({ className: "Softmax", config: { axis: kerasAxis(l.attrs) } }),
   dropout: (l) => ({ className: "Dropout", config: { rate: l.attrs.rate } }),
-  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: kerasAxis(l.attrs), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: true, scale: true } }),
-  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: kerasAxis(l.attrs), epsilon: l.attrs.epsilon, center: true, scale: true } }),
+  batch_normalization: (l) => ({ className: "BatchNormalization", config: { axis: kerasAxis(l.attrs), momentum: l.attrs.momentum, epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
+  layer_normalization: (l) => ({ className: "LayerNormalization", config: { axis: kerasAxis(l.attrs), epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
   embedding: (l) => ({ className: "Embedding", config: { input_dim: l.attrs.input_dim, output_dim: l.attrs.output_dim } }),
   position_embedding: () => "TF.js has no position embedding layer",
   simple_rnn: (l) => recurrentLayer("simple_rnn", l.attrs, l),
@@ -86,7 +106,28 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   cropping1d: () => "TF.js has no Cropping1D layer",
   repeat_vector: (l) => ({ className: "RepeatVector", config: { n: l.attrs.n } }),
   permute: (l) => ({ className: "Permute", config: { dims: l.attrs.dims } }),
-  ...notExportedYet,
+  depthwise_conv2d: (l) => !act(l.attrs) ? noActivation(l) : dilated(l) ? "tfjs-layers' DepthwiseConv2D ignores dilation_rate; this layer is dilated"
+    : { className: "DepthwiseConv2D", config: { ...window(l.attrs), depth_multiplier: l.attrs.depth_multiplier, dilation_rate: l.attrs.dilation_rate } },
+  separable_conv2d: (l) => !act(l.attrs) ? noActivation(l)
+    : { className: "SeparableConv2D", config: { filters: l.attrs.filters, ...window(l.attrs), depth_multiplier: l.attrs.depth_multiplier, dilation_rate: l.attrs.dilation_rate } },
+  conv2d_transpose: (l) => !act(l.attrs) ? noActivation(l) : dilated(l) ? "tfjs-layers' Conv2DTranspose ignores dilation_rate; this layer is dilated"
+    : l.attrs.output_padding !== null ? "tfjs-layers' Conv2DTranspose has no output_padding; this layer sets it"
+    : { className: "Conv2DTranspose", config: { filters: l.attrs.filters, ...window(l.attrs) } },
+  relu: (l) => reluLayer(l.attrs),
+  leaky_relu: (l) => ({ className: "LeakyReLU", config: { alpha: l.attrs.negative_slope } }),
+  elu: (l) => l.attrs.alpha === 1 ? { className: "ELU", config: { alpha: 1 } } : `tfjs-layers' ELU refuses any alpha but 1; this elu has alpha ${l.attrs.alpha as number}`,
+  prelu: (l) => ({ className: "PReLU", config: { shared_axes: kerasAxes(l.attrs.shared_axes as number[]) } }),
+  time_distributed: (l) => {
+    const inner = l.attrs.layer as Attrs & { name: string };
+    if (!act(inner)) return `time_distributed over a dense with activation "${inner.activation as string}": TF.js has no such activation name`;
+    return { className: "TimeDistributed", config: { layer: { class_name: "Dense", config: { units: inner.units, activation: act(inner), use_bias: inner.use_bias, name: inner.name } } } };
+  },
+  group_normalization: () => "TF.js has no GroupNormalization layer",
+  dot: (l) => ({ className: "Dot", config: { axes: (l.attrs.axes as number[]).map((i) => i + 1), normalize: l.attrs.normalize } }),
+  spatial_dropout1d: (l) => ({ className: "SpatialDropout1D", config: { rate: l.attrs.rate } }),
+  spatial_dropout2d: () => "TF.js has no SpatialDropout2D layer",
+  gaussian_noise: (l) => ({ className: "GaussianNoise", config: { stddev: l.attrs.stddev } }),
+  gaussian_dropout: (l) => ({ className: "GaussianDropout", config: { rate: l.attrs.rate } }),
 };
 
 /** The model.json text and its one shard (`group1-shard1of1.bin`). */
@@ -103,12 +144,14 @@ export function exportTfjs(graphInput: string | unknown, weightsBytes: Uint8Arra
     name: i.name, class_name: "InputLayer",
     config: { batch_input_shape: [null, ...i.shape], dtype: i.dtype, sparse: false, name: i.name }, inbound_nodes: [],
   }));
+  const classOf = new Map<string, string>();
   for (const l of graph.layers) {
     const t = TFJS_EXPORT[l.op](l);
     if (typeof t === "string") {
       problems.push({ code: "export", path: l.path, layer: l.name, message: `cannot export ${l.op} to TF.js: ${t}` });
       continue;
     }
+    classOf.set(l.name, t.className);
     layers.push({
       name: l.name, class_name: t.className,
       config: { ...t.config, name: l.name, trainable: l.trainable },
@@ -125,7 +168,9 @@ export function exportTfjs(graphInput: string | unknown, weightsBytes: Uint8Arra
       problems.push({ code: "export", path: w.fullName, layer: l.name, message: t ? `weight has shape [${t.shape.join(", ")}] in the weights file; the graph needs [${w.shape.join(", ")}]` : "weight missing from the weights file" });
       continue;
     }
-    specs.push({ name: w.fullName, shape: w.shape, dtype: "float32" });
+    // TF.js loads weights by name: "<layer>/<its Keras 2 weight name>" (DepthwiseConv2D's depthwise_kernel).
+    const mapping = KERAS_LAYERS[classOf.get(l.name)!];
+    specs.push({ name: mapping ? `${l.name}/${kerasWeightName(mapping, w.name, "tfjs")}` : w.fullName, shape: w.shape, dtype: "float32" });
     parts.push(asFloat32(t, w.fullName));
   }
   if (problems.length) throw new KilnError(problems);

@@ -20,6 +20,12 @@ export function axisCounting(format: GraphFormat): AxisCounting {
   return format === FORMAT_V1 ? "example" : "keras";
 }
 
+type Axes = number | number[];
+const isAxes = (v: unknown): v is Axes => typeof v === "number" || (Array.isArray(v) && v.length > 0 && v.every((a) => typeof a === "number"));
+/** A v1 axis (or list) as v2 counts it: non-negative axes one higher, negative ones as they are. */
+const inV2 = (v: Axes): Axes => (typeof v === "number" ? (v >= 0 ? v + 1 : v) : v.map((a) => (a >= 0 ? a + 1 : a)));
+const showAxes = (v: Axes) => (typeof v === "number" ? String(v) : `[${v.join(", ")}]`);
+
 /** The note `kiln check` prints for a v1 file: how its axes were read, with every axis it set. */
 export function formatNotes(raw: RawGraph): Diagnostic[] {
   if (raw.format !== FORMAT_V1) return [];
@@ -28,7 +34,10 @@ export function formatNotes(raw: RawGraph): Diagnostic[] {
     const attrs = OPS[layer.op]?.attrs ?? {};
     for (const [key, schema] of Object.entries(attrs)) {
       const v = Object.hasOwn(layer, key) ? layer[key] : undefined;
-      if (isAxisAttr(schema) && typeof v === "number") shifted.push(`"${layer.name}" ${key} ${v}${v >= 0 ? ` (v2: ${v + 1})` : ""}`);
+      if (isAxisAttr(schema) && isAxes(v)) {
+        const [was, now] = [showAxes(v), showAxes(inV2(v))];
+        shifted.push(`"${layer.name}" ${key} ${was}${now !== was ? ` (v2: ${now})` : ""}`);
+      }
     }
   }
   const which = shifted.length

@@ -37,8 +37,6 @@ const INITIALIZERS: Record<string, InitializerName> = Object.assign(Object.creat
 
 export class ArgReader {
   private readonly used = new Set<string>();
-  /** Weights the file does not hold but the kiln op has, with the constant that reproduces Keras (BatchNormalization center=false). */
-  readonly fills: Record<string, number> = Object.create(null);
 
   constructor(
     readonly config: Record<string, unknown>,

@@ -10,7 +10,7 @@ import { KilnError } from "../frontend/diagnostics.js";
 import type { Graph } from "../frontend/graph-types.js";
 import { writeSafetensors, type StWriteTensor } from "../../runtime/safetensors.js";
 import { ArgReader, type Flavor } from "./args.js";
-import { KERAS_LAYERS, REFUSED_HINTS } from "./layers.js";
+import { KERAS_LAYERS, kerasWeightName, REFUSED_HINTS } from "./layers.js";
 import { ImportProblems, layerLabel, quote } from "./problems.js";
 import type { KerasCall, KerasTopology } from "./topology.js";
 import type { SourceWeight } from "./tfjs-weights.js";
@@ -64,7 +64,6 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
   const names = kilnNames([...topo.inputs.map((i) => i.name), ...topo.calls.map((c) => c.name)]);
   const kiln = (n: string) => names.get(n)!;
   const byKiln = new Map(topo.calls.map((c) => [kiln(c.name), c]));
-  const fills = new Map<string, Record<string, number>>();
   const layers: Record<string, unknown>[] = [];
   const intInputs = new Set<string>();
   for (const call of topo.calls) {
@@ -80,7 +79,6 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
     const attrs = mapping.attrs(r, call);
     r.finish();
     if (!attrs || problems.errors.length > before) continue;
-    fills.set(call.name, r.fills);
     const layer: Record<string, unknown> = { name: kiln(call.name), op: mapping.op, inputs: (mapping.inputs?.(call) ?? call.inputs).map(kiln) };
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) layer[k] = v;
     if (call.config.trainable === false || call.frozen) layer.trainable = false;
@@ -110,15 +108,9 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
   for (const layer of checked.layers) {
     const call = byKiln.get(layer.name)!;
     const mapping = KERAS_LAYERS[call.className]!;
-    const fill = fills.get(call.name) ?? {};
-    const store = mapping.kerasStore?.(layer.attrs, fill);
+    const store = mapping.kerasStore?.(layer.attrs);
     for (const w of layer.weights) {
-      const size = w.shape.reduce((a, b) => a * b, 1);
-      if (fill[w.name] !== undefined) {
-        tensors.set(w.fullName, { dtype: "F32", shape: w.shape, data: new Float32Array(size).fill(fill[w.name]!) });
-        continue;
-      }
-      const found = source.find(call, mapping.weights?.[w.name] ?? w.name, store?.[w.name]);
+      const found = source.find(call, kerasWeightName(mapping, w.name, flavor), store?.[w.name]);
       const label = layerLabel(call.name, call.className);
       if (typeof found === "string") {
         problems.error(call.path, `weight ${quote(w.name)} (kiln ${quote(w.fullName)}, shape [${w.shape.join(", ")}]): ${found}`, label);

@@ -6,7 +6,8 @@
  * adding its Keras class here.
  */
 import type { Attrs, OpName } from "../frontend/graph-types.js";
-import { ArgReader } from "./args.js";
+import { ArgReader, type Flavor } from "./args.js";
+import { quote } from "./problems.js";
 
 /** A reader of a config nested in the layer's (Bidirectional's wrapped layer), reporting under the same layer. */
 class ArgReaderOf extends ArgReader {
@@ -31,12 +32,23 @@ export interface LayerImport {
    */
   weights?: Record<string, string>;
   /**
+   * Where TF.js and Keras 2 name a weight differently from Keras 3 (DepthwiseConv2D's
+   * "depthwise_kernel"; TimeDistributed's inner weights, which they keep directly under the wrapper).
+   */
+  legacyWeights?: Record<string, string> | ((name: string) => string);
+  /**
    * Where Keras 3's saving code puts each kiln weight, relative to the layer's store path
    * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
    */
-  kerasStore?(attrs: Attrs, fills: Record<string, number>): Record<string, string>;
+  kerasStore?(attrs: Attrs): Record<string, string>;
   /** The kiln layer's inputs from the call (default: the call's inputs in order). */
   inputs?(call: CallInfo): string[];
+}
+
+/** The name of kiln weight `name` under the layer in a file of this flavor that names weights (TF.js, `.h5`). */
+export function kerasWeightName(mapping: LayerImport, name: string, flavor: Flavor): string {
+  const legacy = flavor === "keras3" ? undefined : typeof mapping.legacyWeights === "function" ? mapping.legacyWeights(name) : mapping.legacyWeights?.[name];
+  return legacy ?? mapping.weights?.[name] ?? name;
 }
 
 const eq = (x: unknown) => (v: unknown) => v === x;
@@ -86,6 +98,70 @@ function padding(r: ArgReader, causal = false): string | undefined {
   return undefined;
 }
 
+/** kernel_size, strides, padding, dilation_rate, activation, use_bias: the window arguments Keras's 2-D convolutions share. */
+function convWindow(r: ArgReader): Attrs {
+  r.channelsLast();
+  return {
+    kernel_size: r.intOrPair("kernel_size"), strides: r.intOrPair("strides", 1), padding: padding(r),
+    dilation_rate: r.intOrPair("dilation_rate", 1), activation: r.activation("activation"), use_bias: r.bool("use_bias", true),
+  };
+}
+
+/** True when a dilation_rate (int or pair) is 1 on every axis. */
+const undilated = (d: unknown) => (Array.isArray(d) ? d : [d]).every((x) => x === 1);
+
+/**
+ * TF.js's DepthwiseConv2D and Conv2DTranspose accept a dilation_rate but compute without it
+ * (tfjs-layers 4.22 passes no dilation to the kernel): such a file is refused rather than imported
+ * with a meaning TF.js does not give it.
+ */
+function tfjsUndilated(r: ArgReader, a: Attrs, cls: string): void {
+  if (r.flavor === "tfjs" && !undilated(a.dilation_rate)) {
+    r.fail("dilation_rate", `dilation_rate=${quote(a.dilation_rate)} from TF.js is not supported: tfjs-layers' ${cls} ignores dilation_rate (it computes dilation 1), so the file does not say what it computes`);
+  }
+}
+
+/** DepthwiseConv2D: Keras 3 names its kernel "kernel", TF.js and Keras 2 "depthwise_kernel" (kiln: kernel [kh, kw, C, m]). */
+const depthwiseConv2d: LayerImport = {
+  op: "depthwise_conv2d",
+  attrs(r) {
+    const a: Attrs = { ...convWindow(r), depth_multiplier: r.int("depth_multiplier", 1) };
+    r.require("groups", eq(1), "groups=1 only"); // Keras 2 writes Conv2D's groups into its config
+    tfjsUndilated(r, a, "DepthwiseConv2D");
+    initializers(r, a, "depthwise_initializer", "bias_initializer");
+    return a;
+  },
+  legacyWeights: { kernel: "depthwise_kernel" },
+  kerasStore: biasedVars,
+};
+
+/** SeparableConv2D: depthwise kernel, pointwise kernel, bias: the same names in Keras 2, Keras 3 and TF.js. */
+const separableConv2d: LayerImport = {
+  op: "separable_conv2d",
+  attrs(r) {
+    const a: Attrs = { filters: r.int("filters"), ...convWindow(r), depth_multiplier: r.int("depth_multiplier", 1) };
+    r.require("groups", eq(1), "groups=1 only");
+    initializers(r, a, "depthwise_initializer", "pointwise_initializer", "bias_initializer");
+    return a;
+  },
+  kerasStore: (a) => vars(a.use_bias === false ? ["depthwise_kernel", "pointwise_kernel"] : ["depthwise_kernel", "pointwise_kernel", "bias"]),
+};
+
+/** Conv2DTranspose: kernel [kh, kw, filters, C] in every source; output_padding as Keras 3 (TF.js has none). */
+const conv2dTranspose: LayerImport = {
+  op: "conv2d_transpose",
+  attrs(r) {
+    const a: Attrs = { filters: r.int("filters"), ...convWindow(r) };
+    const op = r.get("output_padding");
+    if (op !== undefined && op !== null) a.output_padding = op;
+    r.require("groups", eq(1), "groups=1 only");
+    tfjsUndilated(r, a, "Conv2DTranspose");
+    initializers(r, a, "kernel_initializer", "bias_initializer");
+    return a;
+  },
+  kerasStore: biasedVars,
+};
+
 const conv1d: LayerImport = {
   op: "conv1d",
   attrs(r) {
@@ -106,30 +182,6 @@ const conv1d: LayerImport = {
   },
   kerasStore: biasedVars,
 };
-
-function pool1d(op: "max_pooling1d" | "average_pooling1d"): LayerImport {
-  return {
-    op,
-    attrs(r) {
-      r.channelsLast();
-      const a: Attrs = { pool_size: r.intOrPair("pool_size", 2), padding: padding(r) };
-      const strides = r.get("strides");
-      if (strides !== null && strides !== undefined) a.strides = r.intOrPair("strides");
-      return a;
-    },
-  };
-}
-
-function globalPool1d(op: "global_average_pooling1d" | "global_max_pooling1d"): LayerImport {
-  return {
-    op,
-    attrs(r) {
-      r.channelsLast();
-      r.require("keepdims", eq(false), "keepdims=false only (output [C])");
-      return {};
-    },
-  };
-}
 
 /** ZeroPadding / Cropping 1-D and 2-D: the amounts as Keras writes them (int, pair, or pairs of pairs). */
 function amounts(op: "zero_padding1d" | "zero_padding2d" | "cropping1d" | "cropping2d", key: "padding" | "cropping"): LayerImport {
@@ -174,7 +226,8 @@ const permute: LayerImport = {
   },
 };
 
-function pool(op: "max_pooling2d" | "average_pooling2d"): LayerImport {
+/** Max / average pooling, 1-D and 2-D: the same arguments. */
+function pool(op: "max_pooling2d" | "average_pooling2d" | "max_pooling1d" | "average_pooling1d"): LayerImport {
   return {
     op,
     attrs(r) {
@@ -187,7 +240,7 @@ function pool(op: "max_pooling2d" | "average_pooling2d"): LayerImport {
   };
 }
 
-function globalPool(op: "global_average_pooling2d" | "global_max_pooling2d"): LayerImport {
+function globalPool(op: "global_average_pooling2d" | "global_max_pooling2d" | "global_average_pooling1d" | "global_max_pooling1d"): LayerImport {
   return {
     op,
     attrs(r) {
@@ -237,44 +290,109 @@ function singleAxis(r: ArgReader, key: string): number | undefined {
   return undefined;
 }
 
-/** ReLU layer: only the plain relu (max_value, negative_slope and threshold at their defaults). */
+/** A number ≥ 0 (or, with `nullable`, null), else reported. */
+function nonNegative(r: ArgReader, key: string, dflt: number | null): number | null | undefined {
+  const v = r.get(key) ?? dflt;
+  if (v === null || (typeof v === "number" && Number.isFinite(v) && v >= 0)) return v;
+  r.fail(key, `${key} must be a number >= 0${dflt === null ? " or null" : ""}; got ${quote(v)}`);
+  return undefined;
+}
+
+/** ReLU layer: kiln's relu op with Keras's three arguments (TF.js writes max_value only). */
 const reluLayer: LayerImport = {
-  op: "activation",
+  op: "relu",
   attrs(r) {
-    r.require("max_value", () => false, "max_value=null only (no clipped ReLU yet)");
-    r.require("negative_slope", isZero, "negative_slope=0 only (see LeakyReLU)");
-    r.require("threshold", isZero, "threshold=0 only");
-    return { activation: "relu" };
+    const a: Attrs = { max_value: nonNegative(r, "max_value", null), negative_slope: nonNegative(r, "negative_slope", 0), threshold: r.num("threshold", 0) };
+    return a.max_value === undefined || a.negative_slope === undefined ? undefined : a;
   },
 };
 
-/** LeakyReLU layer: kiln's leaky_relu has slope 0.2 (the activation function's; the Keras and TF.js layers default to 0.3). */
+/** ThresholdedReLU (TF.js, Keras 2): x for x > theta, else 0 — Keras's ReLU with threshold = theta (theta defaults to 1). */
+const thresholdedRelu: LayerImport = { op: "relu", attrs: (r) => ({ threshold: r.num("theta", 1) }) };
+
+/**
+ * LeakyReLU layer: Keras 3 names the slope `negative_slope`, TF.js and Keras 2 `alpha` (Keras 3
+ * still accepts it); every source defaults it to 0.3.
+ */
 const leakyRelu: LayerImport = {
-  op: "activation",
+  op: "leaky_relu",
   attrs(r) {
-    const key = r.config.negative_slope !== undefined ? "negative_slope" : "alpha";
-    const slope = r.get(key) ?? 0.3;
-    if (Math.fround(slope as number) === Math.fround(0.2)) return { activation: "leaky_relu" };
-    r.fail(key, `${key}=${JSON.stringify(slope)}${r.config[key] === undefined ? " (this source's default)" : ""} is not supported: kiln's leaky_relu has slope 0.2`);
-    return undefined;
+    const key = r.config.negative_slope !== undefined && r.config.negative_slope !== null ? "negative_slope" : "alpha";
+    const slope = nonNegative(r, key, 0.3);
+    const other = r.get(key === "alpha" ? "negative_slope" : "alpha");
+    if (other !== undefined && other !== null && other !== slope) {
+      r.fail("alpha", `alpha=${quote(other)} and negative_slope=${quote(slope)} disagree; they name the same slope`);
+      return undefined;
+    }
+    return slope === undefined ? undefined : { negative_slope: slope };
   },
 };
 
-const eluLayer: LayerImport = {
-  op: "activation",
+const eluLayer: LayerImport = { op: "elu", attrs: (r) => ({ alpha: r.num("alpha", 1) }) };
+
+/** PReLU: the learned alpha (weight "alpha", Keras's shape: the input's with 1 on each shared axis). */
+const preluLayer: LayerImport = {
+  op: "prelu",
   attrs(r) {
-    r.require("alpha", eq(1), "alpha=1 only");
-    return { activation: "elu" };
+    const v = r.get("shared_axes");
+    const shared = typeof v === "number" ? [v] : v; // Keras and TF.js accept one axis as an int
+    if (shared !== undefined && shared !== null && !(Array.isArray(shared) && shared.every((x) => Number.isSafeInteger(x)))) {
+      r.fail("shared_axes", `shared_axes must be null or a list of axes (1 = the first axis of an example); got ${quote(v)}`);
+      return undefined;
+    }
+    const a: Attrs = { shared_axes: shared ?? null };
+    initializers(r, a, "alpha_initializer");
+    return a;
   },
+  kerasStore: () => vars(["alpha"]),
 };
+
+/** A drop rate in [0, 1) (default 0), else reported. */
+function rate(r: ArgReader): number | undefined {
+  const v = r.num("rate", 0);
+  if (v !== undefined && (v < 0 || v >= 1)) {
+    r.fail("rate", `rate must lie in [0, 1); got ${v}`);
+    return undefined;
+  }
+  return v;
+}
 
 const dropout: LayerImport = {
   op: "dropout",
   attrs(r) {
     r.require("noise_shape", () => false, "noise_shape=null only");
-    const rate = r.num("rate", 0);
-    if (rate !== undefined && (rate < 0 || rate >= 1)) r.fail("rate", `rate must lie in [0, 1); got ${rate}`);
-    return { rate };
+    return { rate: rate(r) };
+  },
+};
+
+/** SpatialDropout1D / 2D: whole channels dropped in training; identity in predict, as kiln's ops. */
+function spatialDropout(op: "spatial_dropout1d" | "spatial_dropout2d"): LayerImport {
+  return {
+    op,
+    attrs(r) {
+      if (op === "spatial_dropout2d") r.channelsLast();
+      r.require("noise_shape", () => false, "noise_shape=null only (whole channels are dropped)");
+      const v = rate(r);
+      return v === undefined ? undefined : { rate: v };
+    },
+  };
+}
+
+const gaussianNoise: LayerImport = {
+  op: "gaussian_noise",
+  attrs(r) {
+    const v = r.get("stddev");
+    if (typeof v === "number" && Number.isFinite(v) && v >= 0) return { stddev: v };
+    r.fail("stddev", `stddev must be a number >= 0; got ${quote(v)}`);
+    return undefined;
+  },
+};
+
+const gaussianDropout: LayerImport = {
+  op: "gaussian_dropout",
+  attrs(r) {
+    const v = rate(r);
+    return v === undefined ? undefined : { rate: v };
   },
 };
 
@@ -282,10 +400,9 @@ const batchNormalization: LayerImport = {
   op: "batch_normalization",
   attrs(r) {
     const a: Attrs = { axis: singleAxis(r, "axis"), momentum: r.num("momentum", 0.99), epsilon: r.num("epsilon", 0.001) };
-    // center=false / scale=false: no beta / gamma in the file; kiln's constant 0 / 1 computes the same.
-    if (r.bool("center", true) === false) r.fills.beta = 0;
-    if (r.bool("scale", true) === false) r.fills.gamma = 1;
-    if (r.fills.beta !== undefined || r.fills.gamma !== undefined) r.note("center/scale false: the missing beta (0) / gamma (1) become weights of the kiln layer; they would train in kiln");
+    // center=false / scale=false: no beta / gamma, in the file as in kiln's op.
+    a.center = r.bool("center", true);
+    a.scale = r.bool("scale", true);
     r.require("renorm", eq(false), "renorm=false only");
     r.require("synchronized", eq(false), "synchronized=false only");
     r.require("virtual_batch_size", () => false, "virtual_batch_size=null only");
@@ -293,20 +410,53 @@ const batchNormalization: LayerImport = {
     initializers(r, a, "beta_initializer", "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer");
     return a;
   },
-  kerasStore: (_a, fills) => vars(["gamma", "beta", "moving_mean", "moving_variance"].filter((w) => fills[w] === undefined)),
+  kerasStore: (a) => vars([...affineWeights(a), "moving_mean", "moving_variance"]),
 };
+
+/** The normalizations' gamma and beta in the order Keras 3 creates them, each only when scale / center asks for it. */
+const affineWeights = (a: Attrs) => [...(a.scale !== false ? ["gamma"] : []), ...(a.center !== false ? ["beta"] : [])];
 
 const layerNormalization: LayerImport = {
   op: "layer_normalization",
   attrs(r) {
     const a: Attrs = { axis: singleAxis(r, "axis"), epsilon: r.num("epsilon", 0.001) };
-    if (r.bool("center", true) === false) r.fills.beta = 0;
-    if (r.bool("scale", true) === false) r.fills.gamma = 1;
+    a.center = r.bool("center", true);
+    a.scale = r.bool("scale", true);
     r.require("rms_scaling", eq(false), "rms_scaling=false only");
     initializers(r, a, "beta_initializer", "gamma_initializer");
     return a;
   },
-  kerasStore: (_a, fills) => vars(["gamma", "beta"].filter((w) => fills[w] === undefined)),
+  kerasStore: (a) => vars(affineWeights(a)),
+};
+
+/** GroupNormalization (Keras 3): kiln's op has Keras's center / scale, so no weight is filled in. */
+const groupNormalization: LayerImport = {
+  op: "group_normalization",
+  attrs(r) {
+    const groups = r.get("groups") ?? 32;
+    if (!(Number.isSafeInteger(groups) && ((groups as number) >= 1 || groups === -1))) {
+      r.fail("groups", `groups must be a positive integer or -1; got ${quote(groups)}`);
+      return undefined;
+    }
+    const a: Attrs = { groups, axis: singleAxis(r, "axis"), epsilon: r.num("epsilon", 0.001), center: r.bool("center", true), scale: r.bool("scale", true) };
+    initializers(r, a, "beta_initializer", "gamma_initializer");
+    return a;
+  },
+  kerasStore: (a) => vars(affineWeights(a)),
+};
+
+/** Dot: `axes` one axis or one per input (Keras counting, 1 = the example's first axis), `normalize` for cosine similarity. */
+const dotLayer: LayerImport = {
+  op: "dot",
+  attrs(r) {
+    const axes = r.get("axes");
+    const ok = (x: unknown) => Number.isSafeInteger(x);
+    if (!(ok(axes) || (Array.isArray(axes) && axes.length === 2 && axes.every(ok)))) {
+      r.fail("axes", `axes must be an axis or a list of 2 axes (1 = the first axis of an example); got ${quote(axes)}`);
+      return undefined;
+    }
+    return { axes, normalize: r.bool("normalize", false) };
+  },
 };
 
 const embedding: LayerImport = {
@@ -347,10 +497,14 @@ function recurrent(op: "simple_rnn" | "lstm" | "gru"): LayerImport {
       return a;
     },
     // The variables belong to the layer's cell: layers/lstm/cell/vars/0..2.
-    kerasStore: () => vars(["kernel", "recurrent_kernel", "bias"], "cell/"),
+    kerasStore: () => vars(RECURRENT_WEIGHTS, "cell/"),
   };
 }
 
+/** A recurrent layer's weights in the order its Keras cell creates them (Keras 3 stores them by that position). */
+const RECURRENT_WEIGHTS = ["kernel", "recurrent_kernel", "bias"];
+
+/** The one definition of the recurrent classes: the layer table's entries and the layers Bidirectional wraps. */
 const RECURRENT_CLASSES: Record<string, LayerImport> = Object.assign(Object.create(null), {
   SimpleRNN: recurrent("simple_rnn"), LSTM: recurrent("lstm"), GRU: recurrent("gru"),
 });
@@ -373,7 +527,7 @@ const bidirectional: LayerImport = {
     const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
     const mapping = typeof inner?.class_name === "string" ? RECURRENT_CLASSES[inner.class_name] : undefined;
     if (!inner || !mapping || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
-      r.fail("layer", `the wrapped layer must be a SimpleRNN, LSTM or GRU; got ${JSON.stringify(inner?.class_name ?? inner)}`);
+      r.fail("layer", `the wrapped layer must be one of ${Object.keys(RECURRENT_CLASSES).join(", ")}; got ${JSON.stringify(inner?.class_name ?? inner)}`);
       return undefined;
     }
     const cfg = inner.config as Record<string, unknown>;
@@ -398,8 +552,35 @@ const bidirectional: LayerImport = {
   // Keras 3 keeps the two copies as sublayers forward_layer and backward_layer, each with its cell.
   kerasStore(a) {
     const inner = a.layer as { name: string };
-    const names = ["kernel", "recurrent_kernel", "bias"];
-    return Object.fromEntries(["forward", "backward"].flatMap((dir) => names.map((w, i) => [`${dir}_${inner.name}/${w}`, `${dir}_layer/cell/vars/${i}`])));
+    return Object.fromEntries(["forward", "backward"].flatMap((dir) =>
+      Object.entries(vars(RECURRENT_WEIGHTS, `${dir}_layer/cell/`)).map(([w, place]) => [`${dir}_${inner.name}/${w}`, place])));
+  },
+};
+
+/**
+ * TimeDistributed(layer): the wrapped layer read by its own table entry; kiln's time_distributed
+ * wraps dense only (a Dense on the last axis is per step already), so any other class is refused.
+ * Weights: kiln `<inner name>/kernel`; TF.js and Keras 2 keep them directly under the wrapper
+ * (`td/kernel`), Keras 3 stores the wrapped layer as the sublayer `layer`.
+ */
+const timeDistributed: LayerImport = {
+  op: "time_distributed",
+  attrs(r, call) {
+    const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
+    if (!inner || inner.class_name !== "Dense" || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
+      r.fail("layer", `kiln's time_distributed wraps a Dense layer only; got ${quote(inner?.class_name ?? inner)} (a model that applies it per step needs the steps folded into the batch before the layer)`);
+      return undefined;
+    }
+    const cfg = inner.config as Record<string, unknown>;
+    const ir = new ArgReaderOf(r, cfg, "layer/config");
+    const attrs = dense.attrs(ir, call);
+    ir.finish();
+    return attrs && { layer: { op: "dense", name: innerName(cfg.name, "dense"), ...attrs } };
+  },
+  legacyWeights: (name) => name.slice(name.indexOf("/") + 1),
+  kerasStore: (a) => {
+    const inner = a.layer as Attrs;
+    return Object.fromEntries(Object.entries(biasedVars(inner)).map(([w, place]) => [`${inner.name as string}/${w}`, `layer/${place}`]));
   },
 };
 
@@ -470,15 +651,18 @@ function initializers(r: ArgReader, a: Attrs, ...keys: string[]): void {
 export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.create(null) as Record<string, LayerImport>, {
   Dense: dense,
   Conv2D: conv2d, Convolution2D: conv2d,
+  DepthwiseConv2D: depthwiseConv2d,
+  SeparableConv2D: separableConv2d, SeparableConvolution2D: separableConv2d,
+  Conv2DTranspose: conv2dTranspose, Convolution2DTranspose: conv2dTranspose,
   MaxPooling2D: pool("max_pooling2d"), MaxPool2D: pool("max_pooling2d"),
   AveragePooling2D: pool("average_pooling2d"), AvgPool2D: pool("average_pooling2d"),
   GlobalAveragePooling2D: globalPool("global_average_pooling2d"), GlobalAvgPool2D: globalPool("global_average_pooling2d"),
   GlobalMaxPooling2D: globalPool("global_max_pooling2d"), GlobalMaxPool2D: globalPool("global_max_pooling2d"),
   Conv1D: conv1d, Convolution1D: conv1d,
-  MaxPooling1D: pool1d("max_pooling1d"), MaxPool1D: pool1d("max_pooling1d"),
-  AveragePooling1D: pool1d("average_pooling1d"), AvgPool1D: pool1d("average_pooling1d"),
-  GlobalAveragePooling1D: globalPool1d("global_average_pooling1d"), GlobalAvgPool1D: globalPool1d("global_average_pooling1d"),
-  GlobalMaxPooling1D: globalPool1d("global_max_pooling1d"), GlobalMaxPool1D: globalPool1d("global_max_pooling1d"),
+  MaxPooling1D: pool("max_pooling1d"), MaxPool1D: pool("max_pooling1d"),
+  AveragePooling1D: pool("average_pooling1d"), AvgPool1D: pool("average_pooling1d"),
+  GlobalAveragePooling1D: globalPool("global_average_pooling1d"), GlobalAvgPool1D: globalPool("global_average_pooling1d"),
+  GlobalMaxPooling1D: globalPool("global_max_pooling1d"), GlobalMaxPool1D: globalPool("global_max_pooling1d"),
   UpSampling1D: upsampling1d, UpSampling2D: upsampling2d,
   ZeroPadding1D: amounts("zero_padding1d", "padding"), ZeroPadding2D: amounts("zero_padding2d", "padding"),
   Cropping1D: amounts("cropping1d", "cropping"), Cropping2D: amounts("cropping2d", "cropping"),
@@ -489,21 +673,26 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   Activation: activationLayer,
   Softmax: softmax,
   ReLU: reluLayer,
+  ThresholdedReLU: thresholdedRelu,
   LeakyReLU: leakyRelu,
   ELU: eluLayer,
+  PReLU: preluLayer,
   Dropout: dropout,
+  SpatialDropout1D: spatialDropout("spatial_dropout1d"), SpatialDropout2D: spatialDropout("spatial_dropout2d"),
+  GaussianNoise: gaussianNoise, GaussianDropout: gaussianDropout,
   BatchNormalization: batchNormalization,
   LayerNormalization: layerNormalization,
+  GroupNormalization: groupNormalization,
   Embedding: embedding,
-  SimpleRNN: RECURRENT_CLASSES.SimpleRNN,
-  LSTM: RECURRENT_CLASSES.LSTM,
-  GRU: RECURRENT_CLASSES.GRU,
+  ...RECURRENT_CLASSES,
   Bidirectional: bidirectional,
+  TimeDistributed: timeDistributed,
   MultiHeadAttention: multiHeadAttention,
   PositionEmbedding: positionEmbedding,
   Add: merge("add"), Multiply: merge("multiply"), Average: merge("average"),
   Maximum: merge("maximum"), Minimum: merge("minimum"), Subtract: merge("subtract"),
   Concatenate: concatenate,
+  Dot: dotLayer,
 });
 
 /** Classes that are models: flattened into the graph. */
@@ -513,10 +702,7 @@ export const MODEL_CLASSES = new Set(["Sequential", "Functional", "Model"]);
 export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create(null), {
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
   TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
-  TimeDistributed: "kiln import does not map the TimeDistributed wrapper yet (kiln has time_distributed over dense: write it by hand); Dense applies to the last axis of any rank already",
-  DepthwiseConv2D: "kiln has depthwise_conv2d, but kiln import does not map DepthwiseConv2D yet",
-  SeparableConv2D: "kiln has separable_conv2d, but kiln import does not map SeparableConv2D yet",
-  Conv2DTranspose: "kiln has conv2d_transpose, but kiln import does not map Conv2DTranspose yet",
+  AlphaDropout: "kiln has no alpha dropout (its training noise keeps SELU's mean and variance); it does nothing in predict, so removing the layer keeps predictions (GaussianDropout or Dropout train differently)",
   Rescaling: "scale the inputs before predict",
   Normalization: "normalize the inputs before predict",
 });

@@ -81,6 +81,21 @@ describe("kiln.graph/v1 files are still read", () => {
     expect(notes[0].message).toContain('"cat" axis 0 (v2: 1)');
   });
 
+  test("the note lists axis lists too (prelu shared_axes, dot axes), each read one higher, as the layers were", () => {
+    const layers = (f: string, shared: number[], axes: number[]): Obj => ({
+      format: f, name: "t", inputs: [input([4, 6], "a"), input([4, 6], "b")],
+      layers: [
+        { name: "p", op: "prelu", inputs: ["a"], shared_axes: shared },
+        { name: "d", op: "dot", inputs: ["p", "b"], axes },
+      ],
+    });
+    const v1 = checkGraph(layers("kiln.graph/v1", [0], [1, -1]));
+    expect(v1.layers).toEqual(checkGraph(layers("kiln.graph/v2", [1], [2, -1])).layers);
+    const note = v1.notes?.[0].message ?? "";
+    expect(note).toContain('"p" shared_axes [0] (v2: [1])');
+    expect(note).toContain('"d" axes [1, -1] (v2: [2, -1])');
+  });
+
   test("a v1 file without axis attributes gets a note too, and compiles to the same layers as v2", () => {
     const text = readFileSync("examples/mnist-cnn/graph.json", "utf8");
     const v2 = checkGraph(text);

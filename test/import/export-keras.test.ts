@@ -8,6 +8,7 @@ import { unzipSync, strFromU8 } from "fflate";
 import h5wasm from "h5wasm";
 import { describe, expect, test } from "vitest";
 import { compile, exportKeras, importModel, KilnError } from "../../compiler/index.js";
+import { checkGraph } from "../../compiler/frontend/index.js";
 import { loadModel } from "../../runtime/index.js";
 import { writeSafetensors } from "../../runtime/safetensors.js";
 import { rng } from "../compile/harness.js";
@@ -52,6 +53,9 @@ async function weightsFor(g: object) {
   model.setWeights(w);
   return { model, bytes: writeSafetensors(Object.fromEntries(model.weights.map((x) => [x.name, { dtype: "F32" as const, shape: x.shape, data: w[x.name]! }]))) };
 }
+
+/** kiln's activations that Keras 3 has with the same formula (all but hard_sigmoid_legacy and the swish / hard_swish aliases). */
+const KERAS_ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "gelu", "leaky_relu", "elu", "silu", "softplus", "relu6", "hard_sigmoid", "hard_silu", "mish", "selu", "exponential", "log_softmax"];
 
 describe("kiln export --to keras", () => {
   test("writes Keras 3's layout: config.json (Functional, compile_config), metadata.json, model.weights.h5 at layers/<class>[_n]/vars/<i>", async () => {
@@ -136,6 +140,71 @@ describe("kiln export --to keras", () => {
     const feeds = feedsFor(g, 2, 53);
     expect(Array.from((await loadModel(wasm)).predict(feeds).out!)).toEqual(Array.from(model.predict(feeds).out!));
   });
+
+  // kiln graphs whose every layer goes to .keras and back: same ops, same weight bytes, same predictions.
+  type GraphLayer = { name: string; op: string; [attr: string]: unknown };
+  const ROUND_TRIPS: [string, GraphLayer[], { name: string; shape: number[] }[]][] = [
+    ["depthwise_conv2d, separable_conv2d (depth_multiplier 2) and conv2d_transpose (output_padding, dilation)", [
+      { name: "dw", op: "depthwise_conv2d", kernel_size: 3, depth_multiplier: 2, strides: 2, padding: "same", activation: "relu6" },
+      { name: "dw2", op: "depthwise_conv2d", kernel_size: 2, dilation_rate: 2, use_bias: false, activation: "hard_silu" },
+      { name: "sep", op: "separable_conv2d", filters: 4, kernel_size: 2, depth_multiplier: 2, padding: "same", activation: "mish" },
+      { name: "sep2", op: "separable_conv2d", filters: 3, kernel_size: 2, use_bias: false },
+      { name: "up", op: "conv2d_transpose", filters: 3, kernel_size: 3, strides: 2, padding: "same", output_padding: 1, activation: "selu" },
+      { name: "up2", op: "conv2d_transpose", filters: 2, kernel_size: 2, dilation_rate: 2, use_bias: false },
+      { name: "flat", op: "flatten" },
+      { name: "out", op: "dense", units: 2 },
+    ] as GraphLayer[], [{ name: "x", shape: [9, 9, 3] }]],
+    ["relu (max_value, negative_slope, threshold), leaky_relu, elu, prelu and every activation Keras 3 names", [
+      { name: "c", op: "conv2d", filters: 3, kernel_size: 2, activation: "hard_sigmoid" },
+      { name: "r", op: "relu", max_value: 0.7, negative_slope: 0.1, threshold: 0.05 },
+      { name: "p", op: "prelu", shared_axes: [1, 2] },
+      { name: "lr", op: "leaky_relu", negative_slope: 0.2 },
+      { name: "e", op: "elu", alpha: 0.5 },
+      { name: "p2", op: "prelu" },
+      { name: "f", op: "flatten" },
+      ...KERAS_ACTIVATIONS.map((a) => ({ name: `d_${a}`, op: "dense", inputs: ["f"], units: 2, activation: a })),
+      { name: "cat", op: "concatenate", inputs: KERAS_ACTIVATIONS.map((a) => `d_${a}`) },
+      { name: "out", op: "dense", units: 2 },
+    ] as GraphLayer[], [{ name: "x", shape: [4, 4, 2] }]],
+    ["time_distributed (stored under layer/), group/batch/layer normalization (center/scale off), dot, spatial dropouts and gaussian noise layers", [
+      { name: "td", op: "time_distributed", inputs: ["seq"], layer: { op: "dense", name: "step", units: 4, activation: "relu" } },
+      { name: "sd1", op: "spatial_dropout1d", rate: 0.2 },
+      { name: "gn", op: "group_normalization", groups: 2, epsilon: 0.01 },
+      { name: "gn_plain", op: "group_normalization", groups: -1, center: false, inputs: ["td"] },
+      { name: "gn_bare", op: "group_normalization", groups: 1, center: false, scale: false, inputs: ["td"] },
+      { name: "bn", op: "batch_normalization", center: false, inputs: ["td"] },
+      { name: "ln", op: "layer_normalization", scale: false },
+      { name: "ln_bare", op: "layer_normalization", center: false, scale: false },
+      { name: "noise", op: "gaussian_noise", stddev: 0.5, inputs: ["gn"] },
+      { name: "gd", op: "gaussian_dropout", rate: 0.3 },
+      { name: "att", op: "dot", axes: [2, 2], inputs: ["gd", "gn_plain"] },
+      { name: "cos", op: "dot", axes: 1, normalize: true, inputs: ["vec", "vec2"] },
+      { name: "img", op: "reshape", inputs: ["gn_bare"], target_shape: [3, 2, 2] },
+      { name: "sd2", op: "spatial_dropout2d", rate: 0.1 },
+      { name: "f1", op: "flatten", inputs: ["att"] },
+      { name: "f2", op: "flatten", inputs: ["sd2"] },
+      { name: "f3", op: "flatten", inputs: ["ln_bare"] },
+      { name: "cat", op: "concatenate", inputs: ["f1", "f2", "f3", "cos"] },
+      { name: "out", op: "dense", units: 2 },
+    ] as GraphLayer[], [{ name: "seq", shape: [3, 5] }, { name: "vec", shape: [6] }, { name: "vec2", shape: [6] }]],
+  ];
+  for (const [what, layers, inputs] of ROUND_TRIPS) {
+    test(`${what} go to .keras and back unchanged`, async () => {
+      const g = { format: "kiln.graph/v2", name: "g", inputs, layers };
+      const { model, bytes } = await weightsFor(g);
+      const back = await importModel(await exportKeras(g, bytes));
+      const ops = (ls: { name: string; op: string }[]) => Object.fromEntries(ls.map((l) => [l.name, l.op]));
+      expect(ops(back.graph.layers as { name: string; op: string }[])).toEqual(ops(layers));
+      // Every attribute, as kiln normalizes it, comes back.
+      const attrs = (graph: unknown) => Object.fromEntries(checkGraph(graph).layers.map((l) => [l.name, l.attrs]));
+      expect(attrs(back.graph)).toEqual(attrs(g));
+      expect(back.weights).toEqual(bytes);
+      const { wasm } = await compile(JSON.stringify(back.graph), { maxBatch: 2, weights: back.weights });
+      const feeds = feedsFor(g, 2, 55);
+      const out = layers[layers.length - 1]!.name;
+      expect(Array.from((await loadModel(wasm)).predict(feeds)[out]!)).toEqual(Array.from(model.predict(feeds)[out]!));
+    });
+  }
 
   test("bidirectional (stored under forward_layer/cell and backward_layer/cell) and a backwards reset_after=false GRU go to .keras and back", async () => {
     const g = {

@@ -1,28 +1,63 @@
 /**
- * Ops neither export table maps yet (compiler/export/not-yet.ts) are refused by name, every one of
- * them in one error, by both exporters, before anything is written.
+ * Every kiln op has a Keras class the importer maps to it, and an entry in both export tables (the
+ * tables are typed by op name, so a missing one does not compile). What a target format cannot
+ * express is refused by layer, every one in one error, before anything is written.
  */
-import { expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { exportKeras, exportTfjs, KilnError } from "../../compiler/index.js";
+import { OP_NAMES } from "../../compiler/frontend/ops/index.js";
+import { KERAS_LAYERS } from "../../compiler/import/layers.js";
 import { writeSafetensors } from "../../runtime/safetensors.js";
 
-const graph = {
-  format: "kiln.graph/v2", name: "g", inputs: [{ name: "x", shape: [5, 3] }],
-  layers: [
-    { name: "sd", op: "spatial_dropout1d", rate: 0.1 },
-    { name: "gn", op: "gaussian_noise", stddev: 0.1 },
-    { name: "act", op: "leaky_relu" },
-  ],
-};
+const weights = writeSafetensors({});
 
-test("both exporters refuse the ops they do not map yet, naming each layer and op", async () => {
-  const weights = writeSafetensors({});
-  const tfjs = (() => { try { exportTfjs(JSON.stringify(graph), weights); } catch (e) { return e; } })();
-  const keras = await exportKeras(JSON.stringify(graph), weights).then(() => undefined, (e: unknown) => e);
-  for (const err of [tfjs, keras]) {
+function refusal(f: () => unknown): Promise<unknown> {
+  return Promise.resolve().then(f).then(() => undefined, (e: unknown) => e);
+}
+
+describe("every op kiln has is imported and exported, or refused with the reason", () => {
+  test("the Keras layer table maps a Keras class to every kiln op", () => {
+    const mapped = new Set(Object.values(KERAS_LAYERS).map((m) => m.op));
+    expect(OP_NAMES.filter((op) => !mapped.has(op))).toEqual([]);
+  });
+
+  test("TF.js export refuses what tfjs-layers cannot express, naming each layer and why", async () => {
+    const graph = {
+      format: "kiln.graph/v2", name: "g", inputs: [{ name: "x", shape: [4, 4, 4] }],
+      layers: [
+        { name: "gn", op: "group_normalization", groups: 2 },
+        { name: "sd", op: "spatial_dropout2d", rate: 0.1 },
+        { name: "e", op: "elu", alpha: 0.5 },
+        { name: "r", op: "relu", negative_slope: 0.1 },
+        { name: "dw", op: "depthwise_conv2d", kernel_size: 2, dilation_rate: 2 },
+        { name: "hs", op: "dense", units: 2, activation: "hard_silu" },
+      ],
+    };
+    const err = await refusal(() => exportTfjs(JSON.stringify(graph), weights));
     expect(err).toBeInstanceOf(KilnError);
-    const d = (err as KilnError).diagnostics;
-    expect(d.map((x) => x.layer)).toEqual(["sd", "gn", "act"]);
-    for (const [x, op] of d.map((x, i) => [x, graph.layers[i]!.op] as const)) expect(x.message).toContain(`kiln does not export ${op} yet`);
-  }
+    expect((err as KilnError).message.split("\n")).toEqual([
+      "/layers/0, layer gn: cannot export group_normalization to TF.js: TF.js has no GroupNormalization layer",
+      "/layers/1, layer sd: cannot export spatial_dropout2d to TF.js: TF.js has no SpatialDropout2D layer",
+      "/layers/2, layer e: cannot export elu to TF.js: tfjs-layers' ELU refuses any alpha but 1; this elu has alpha 0.5",
+      "/layers/3, layer r: cannot export relu to TF.js: TF.js's ReLU has no negative_slope; this relu sets it",
+      "/layers/4, layer dw: cannot export depthwise_conv2d to TF.js: tfjs-layers' DepthwiseConv2D ignores dilation_rate; this layer is dilated",
+      '/layers/5, layer hs: cannot export dense to TF.js: dense with activation "hard_silu": TF.js has no such activation name',
+    ]);
+  });
+
+  test("Keras export refuses an activation Keras 3 lacks (TF.js's and Keras 2's hard_sigmoid), also inside TimeDistributed", async () => {
+    const graph = {
+      format: "kiln.graph/v2", name: "g", inputs: [{ name: "x", shape: [3, 4] }],
+      layers: [
+        { name: "d", op: "dense", units: 2, activation: "hard_sigmoid_legacy" },
+        { name: "td", op: "time_distributed", layer: { op: "dense", units: 2, activation: "hard_sigmoid_legacy" } },
+      ],
+    };
+    const err = await refusal(() => exportKeras(JSON.stringify(graph), weights));
+    expect(err).toBeInstanceOf(KilnError);
+    const lines = (err as KilnError).message.split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe('/layers/0, layer d: cannot export dense to Keras: dense with activation "hard_sigmoid_legacy": Keras 3 has no activation with that formula (its hard_sigmoid is relu6(x + 3) / 6)');
+    expect(lines[1]).toMatch(/^\/layers\/1, layer td: cannot export time_distributed to Keras: dense with activation "hard_sigmoid_legacy"/);
+  });
 });

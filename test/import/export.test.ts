@@ -15,7 +15,7 @@ import { loadModel } from "../../runtime/index.js";
 import { writeSafetensors } from "../../runtime/safetensors.js";
 import { relErr, rng } from "../compile/harness.js";
 import { feedsFor, kilnModel, randomizeTf, saveArtifacts, tfPredict, toFiles } from "./helpers.js";
-import { cnn, functional, recurrentWrappers, sequence, spatial } from "./models.js";
+import { activationLayers, cnn, convolutions, functional, mobileNetBlock, normalizations, recurrentWrappers, sequence, spatial, wrappersAndNoise } from "./models.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -29,7 +29,7 @@ async function loadExported(graph: unknown, weights: Uint8Array): Promise<tf.Lay
 }
 
 describe("kiln export --to tfjs", () => {
-  for (const [what, build] of [["Sequential CNN", cnn], ["functional model with merges and a nested model", functional], ["sequence model", sequence], ["shape layers", spatial], ["Bidirectional and backwards GRU", recurrentWrappers]] as const) {
+  for (const [what, build] of [["Sequential CNN", cnn], ["functional model with merges and a nested model", functional], ["sequence model", sequence], ["shape layers", spatial], ["Bidirectional and backwards GRU", recurrentWrappers], ["depthwise, separable and transposed convolutions", convolutions], ["activation layers and names", activationLayers], ["TimeDistributed, Dot and noise layers", wrappersAndNoise], ["normalizations without beta or gamma", normalizations], ["a MobileNetV2 block", mobileNetBlock]] as const) {
     test(`${what}: TF.js → kiln → TF.js predicts what kiln predicts`, async () => {
       const model = build();
       randomizeTf(model, 21);

@@ -9,6 +9,7 @@ import { compile } from "../../compiler/index.js";
 import type { ImportFiles, ImportResult } from "../../compiler/index.js";
 import { loadModel } from "../../runtime/index.js";
 import { rng } from "../compile/harness.js";
+import { KERAS_LAYERS, kerasWeightName } from "../../compiler/import/layers.js";
 
 export type Quantization = "uint8" | "uint16" | "float16";
 
@@ -145,4 +146,55 @@ export function randomizeTf(model: tf.LayersModel, seed: number, scale = 0.5): v
     const pos = w.name.includes("moving_variance");
     return tf.tensor(Float32Array.from({ length: n }, () => (pos ? 0.5 + next() : (next() * 2 - 1) * scale)), w.shape as number[]);
   }));
+}
+
+/** What three SGD steps did in kiln and in TF.js: each step's loss, and each kiln weight after them next to TF.js's. */
+export interface TrainedBoth {
+  kilnLosses: number[];
+  tfLosses: number[];
+  weights: { name: string; kiln: Float32Array; tf: Float32Array; initial: Float32Array }[];
+}
+
+/**
+ * `steps` SGD steps (mean squared error, learning rate `lr`) on one seeded batch, in kiln (the
+ * imported graph with a training section added) and in TF.js (compile + trainOnBatch, cpu backend),
+ * both from the weights the model holds now. TF.js weights are found by the name the import read
+ * them under (the layer table's weight names), so every kiln weight is compared.
+ */
+export async function trainBoth(model: tf.LayersModel, imported: ImportResult, seed: number, { steps = 3, lr = 0.05, batch = 3 } = {}): Promise<TrainedBoth> {
+  const graph = structuredClone(imported.graph);
+  const output = (graph.outputs as string[])[0]!;
+  const outShape = model.outputs[0]!.shape.slice(1) as number[];
+  graph.targets = [{ name: "target_for_test", shape: outShape }];
+  graph.training = { loss: { type: "mean_squared_error", output, target: "target_for_test" }, optimizer: { type: "sgd", learning_rate: lr } };
+  const { wasm } = await compile(JSON.stringify(graph), { maxBatch: batch, weights: imported.weights });
+  const kiln = await loadModel(wasm);
+  const feeds = feedsFor(graph, batch, seed);
+  const next = rng(seed + 1);
+  const target = Float32Array.from({ length: batch * outShape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1);
+  const kilnLosses = Array.from({ length: steps }, () => kiln.trainStep({ ...feeds, target_for_test: target }).loss);
+
+  const initial = new Map(model.weights.map((w) => [w.originalName, w.read().dataSync().slice() as Float32Array]));
+  model.compile({ optimizer: tf.train.sgd(lr), loss: "meanSquaredError" });
+  const inputNames = (graph.inputs as { name: string }[]).map((i) => i.name);
+  const xs = model.inputs.map((inp, k) => tf.tensor(Array.from(feeds[inputNames[k]!]!), [batch, ...inp.shape.slice(1) as number[]]));
+  const y = tf.tensor(Array.from(target), [batch, ...outShape]);
+  const tfLosses: number[] = [];
+  for (let i = 0; i < steps; i++) tfLosses.push((await model.trainOnBatch(xs.length === 1 ? xs[0]! : xs, y)) as number);
+
+  const tfByName = new Map(model.weights.map((w) => [w.originalName, w]));
+  const ours = kiln.getWeights();
+  const weights: TrainedBoth["weights"] = [];
+  for (const layer of graph.layers as { name: string; keras_name?: string }[]) {
+    const kerasName = layer.keras_name ?? layer.name;
+    const mapping = KERAS_LAYERS[model.getLayer(kerasName).getClassName()]!;
+    for (const [name, value] of Object.entries(ours)) {
+      if (!name.startsWith(`${layer.name}/`)) continue;
+      const tfName = `${kerasName}/${kerasWeightName(mapping, name.slice(layer.name.length + 1), "tfjs")}`;
+      const theirs = tfByName.get(tfName);
+      if (!theirs) throw new Error(`test: no TF.js weight ${tfName} for kiln's ${name}`);
+      weights.push({ name, kiln: value, tf: theirs.read().dataSync() as Float32Array, initial: initial.get(tfName)! });
+    }
+  }
+  return { kilnLosses, tfLosses, weights };
 }

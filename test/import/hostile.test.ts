@@ -108,6 +108,40 @@ describe("broken files are clear KilnErrors", () => {
   });
 });
 
+describe("hostile layer configs", () => {
+  // Every argument any layer-table entry reads, set at once to the same odd value.
+  const ARGS = [
+    "units", "filters", "kernel_size", "strides", "padding", "dilation_rate", "depth_multiplier", "activation", "use_bias", "layer", "axes", "normalize",
+    "groups", "axis", "epsilon", "center", "scale", "shared_axes", "alpha", "negative_slope", "max_value", "threshold", "theta", "rate", "stddev",
+    "output_padding", "target_shape", "dims", "size", "interpolation", "n", "cropping", "merge_mode", "backward_layer", "num_heads", "key_dim", "value_dim",
+    "momentum", "input_dim", "output_dim", "sequence_length", "return_sequences", "go_backwards", "reset_after", "pool_size", "noise_shape", "data_format",
+    "depthwise_initializer", "kernel_initializer", "alpha_initializer", "initializer", "keepdims", "mask_zero", "recurrent_activation",
+  ];
+  const ODD: unknown[] = ["x", -1, 0, 1e308, {}, [], [1, 2, 3], [[1, "a"]], { class_name: 5, config: "relu" }, { class_name: "Dense", config: { units: "u", __proto__: null } }, true];
+
+  test("every mapped class with every argument odd gives a KilnError or a valid import, never another exception", async () => {
+    const { KERAS_LAYERS } = await import("../../compiler/import/layers.js");
+    let refused = 0;
+    for (const cls of Object.keys(KERAS_LAYERS)) {
+      for (const odd of ODD) {
+        const config = Object.fromEntries([["name", "l"], ...ARGS.map((a) => [a, odd])]);
+        const j = {
+          modelTopology: { keras_version: "tfjs-layers 4.22.0", backend: "tensor_flow.js", model_config: { class_name: "Sequential", config: { name: "s", layers: [
+            { class_name: "InputLayer", config: { name: "x", batch_input_shape: [null, 4, 4, 4], dtype: "float32" } },
+            { class_name: cls, config },
+          ] } } },
+          weightsManifest: [],
+        };
+        const err = await importModel(JSON.stringify(j)).then(() => undefined, (e: unknown) => e);
+        if (err === undefined) continue;
+        expect(err, `${cls} with every argument ${JSON.stringify(odd)}: ${String(err)}`).toBeInstanceOf(KilnError);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(Object.keys(KERAS_LAYERS).length);
+  });
+});
+
 describe("names kiln's rule refuses", () => {
   test("are renamed deterministically, kept as keras_name, and the weights follow them", async () => {
     const weird = 'my "layer"\nwith/slash';

@@ -92,6 +92,62 @@ describe("Keras 3 .keras files (layout written from keras/src/saving/saving_lib.
     expect(relErr(kiln.predict(feeds).dense_1!, tfPredict(tfm, feeds, ["input_layer"], 3)[0]!)).toBeLessThan(1e-4);
   });
 
+  test("DepthwiseConv2D (kernel named kernel), PReLU, SeparableConv2D, Conv2DTranspose, TimeDistributed (its Dense under layer/), LeakyReLU (negative_slope) as Keras 3 writes them predict as TF.js", async () => {
+    const tfm = tf.sequential();
+    tfm.add(tf.layers.depthwiseConv2d({ inputShape: [6, 6, 2], kernelSize: 3, depthMultiplier: 2, padding: "same", activation: "relu6" }));
+    tfm.add(tf.layers.prelu({ sharedAxes: [1, 2] }));
+    tfm.add(tf.layers.separableConv2d({ filters: 3, kernelSize: 2 }));
+    tfm.add(tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3 }));
+    tfm.add(tf.layers.reshape({ targetShape: [49, 2] }));
+    tfm.add(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3 }) }));
+    tfm.add(tf.layers.leakyReLU({ alpha: 0.1 }));
+    tfm.add(tf.layers.flatten());
+    tfm.add(tf.layers.dense({ units: 2 }));
+    randomizeTf(tfm, 35);
+    const w = tfm.layers.map((l) => l.getWeights().map(tensorOf));
+    const dense = (name: string, units: number) => ({
+      name, units, activation: "linear", use_bias: true, kernel_initializer: init("GlorotUniform"), bias_initializer: init("Zeros"), ...noReg("kernel", "bias"), activity_regularizer: null, lora_rank: null,
+    });
+    const window = { strides: [1, 1], data_format: "channels_last", dilation_rate: [1, 1], use_bias: true, bias_initializer: init("Zeros"), bias_regularizer: null, bias_constraint: null, activity_regularizer: null };
+    const config = {
+      module: "keras", class_name: "Sequential", registered_name: null,
+      config: {
+        name: "mobile", layers: [
+          k3layer("InputLayer", { batch_shape: [null, 6, 6, 2], dtype: "float32", sparse: false, name: "input_layer" }),
+          k3layer("DepthwiseConv2D", { name: "depthwise_conv2d", ...window, depth_multiplier: 2, kernel_size: [3, 3], padding: "same", activation: "relu6", depthwise_initializer: init("GlorotUniform"), ...noReg("depthwise") }),
+          k3layer("PReLU", { name: "p_re_lu", alpha_initializer: init("Zeros"), ...noReg("alpha"), shared_axes: [1, 2] }),
+          k3layer("SeparableConv2D", {
+            name: "separable_conv2d", ...window, filters: 3, kernel_size: [2, 2], padding: "valid", depth_multiplier: 1, activation: "linear",
+            depthwise_initializer: init("GlorotUniform"), pointwise_initializer: init("GlorotUniform"), ...noReg("depthwise", "pointwise"),
+          }),
+          k3layer("Conv2DTranspose", { name: "conv2d_transpose", ...window, filters: 2, kernel_size: [3, 3], padding: "valid", output_padding: null, activation: "linear", kernel_initializer: init("GlorotUniform"), ...noReg("kernel") }),
+          k3layer("Reshape", { name: "reshape", target_shape: [49, 2] }),
+          k3layer("TimeDistributed", { name: "time_distributed", layer: k3layer("Dense", dense("dense", 3)) }),
+          k3layer("LeakyReLU", { name: "leaky_re_lu", negative_slope: 0.1 }),
+          k3layer("Flatten", { name: "flatten", data_format: "channels_last" }),
+          k3layer("Dense", dense("dense_1", 2)),
+        ],
+      },
+    };
+    const vars = {
+      "layers/depthwise_conv2d/vars/0": w[0]![0]!, "layers/depthwise_conv2d/vars/1": w[0]![1]!,
+      "layers/p_re_lu/vars/0": w[1]![0]!,
+      "layers/separable_conv2d/vars/0": w[2]![0]!, "layers/separable_conv2d/vars/1": w[2]![1]!, "layers/separable_conv2d/vars/2": w[2]![2]!,
+      "layers/conv2d_transpose/vars/0": w[3]![0]!, "layers/conv2d_transpose/vars/1": w[3]![1]!,
+      "layers/time_distributed/layer/vars/0": w[5]![0]!, "layers/time_distributed/layer/vars/1": w[5]![1]!,
+      "layers/dense/vars/0": w[8]![0]!, "layers/dense/vars/1": w[8]![1]!,
+    };
+    const file = kerasZip(config, await kerasWeightsH5(vars, ["layers/reshape", "layers/leaky_re_lu", "layers/flatten"]));
+    const imported = await importModel(file);
+    expect(imported.notes).toEqual([]);
+    expect((imported.graph.layers as { op: string }[]).map((l) => l.op)).toEqual([
+      "depthwise_conv2d", "prelu", "separable_conv2d", "conv2d_transpose", "reshape", "time_distributed", "leaky_relu", "flatten", "dense",
+    ]);
+    const kiln = await kilnModel(imported);
+    const feeds = feedsFor(imported.graph, 3, 36);
+    expect(relErr(kiln.predict(feeds).dense_1!, tfPredict(tfm, feeds, ["input_layer"], 3)[0]!)).toBeLessThan(1e-4);
+  });
+
   test("recurrent layers keep their variables under cell/: LSTM and SimpleRNN predict as TF.js", async () => {
     const tfm = tf.sequential();
     tfm.add(tf.layers.lstm({ inputShape: [5, 3], units: 4, returnSequences: true, recurrentActivation: "sigmoid" }));
@@ -237,7 +293,7 @@ describe("Keras 3 .keras files (layout written from keras/src/saving/saving_lib.
       [kerasZip(config, new Uint8Array([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4])), /model\.keras\/model\.weights\.h5: cannot read the HDF5 file/],
       [kerasZip(config, await kerasWeightsH5({ "layers/dense/vars/0": { shape: [2, 1], data: new Float32Array(2) } })), /layer "dense" \(Dense\): weight "bias" .*the file has no dataset "layers\/dense\/vars\/1"/],
       [kerasZip({ class_name: "Sequential", config: { name: "s", layers: [k3layer("InputLayer", { batch_shape: [null, 2], name: "x" }), k3layer("Lambda", { name: "f", function: "..." })] } }, await kerasWeightsH5({})), /layer "f" \(Lambda\): kiln cannot import the Keras class "Lambda"/],
-      [kerasZip({ class_name: "Sequential", config: { name: "s", layers: [k3layer("InputLayer", { batch_shape: [null, 2, 3], name: "x" }), k3layer("TimeDistributed", { name: "td", layer: {} })] } }, await kerasWeightsH5({})), /layer "td" \(TimeDistributed\): kiln cannot import the Keras class "TimeDistributed": kiln import does not map the TimeDistributed wrapper yet/],
+      [kerasZip({ class_name: "Sequential", config: { name: "s", layers: [k3layer("InputLayer", { batch_shape: [null, 2, 3], name: "x" }), k3layer("TimeDistributed", { name: "td", layer: { class_name: "Conv1D", config: {} } })] } }, await kerasWeightsH5({})), /layer "td" \(TimeDistributed\): .*kiln's time_distributed wraps a Dense layer only; got "Conv1D"/],
     ];
     for (const [bytes, message] of cases) {
       const err = await importModel(bytes).then(() => undefined, (e) => e);
@@ -302,6 +358,47 @@ describe("Keras 2 .h5 full models (layout written from keras/src/legacy/saving/l
     const kiln = await kilnModel(imported);
     const feeds = feedsFor(imported.graph, 3, 42);
     expect(relErr(kiln.predict(feeds).out!, tfPredict(tfm, feeds, ["a", "b"], 3)[0]!)).toBeLessThan(1e-4);
+  });
+
+  test("DepthwiseConv2D (depthwise_kernel:0) and TimeDistributed(Dense) (weights directly under the wrapper), as Keras 2 names them: predictions equal TF.js's", async () => {
+    const x = tf.input({ shape: [5, 5, 2], name: "x" });
+    const dw = tf.layers.depthwiseConv2d({ kernelSize: 2, depthMultiplier: 2, activation: "relu6", name: "depthwise_conv2d" }).apply(x) as tf.SymbolicTensor;
+    const seq = tf.layers.reshape({ targetShape: [16, 4], name: "reshape" }).apply(dw) as tf.SymbolicTensor;
+    const td = tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3, name: "dense" }), name: "time_distributed" }).apply(seq) as tf.SymbolicTensor;
+    const tfm = tf.model({ inputs: x, outputs: td });
+    randomizeTf(tfm, 43);
+    const wOf = (name: string) => tfm.getLayer(name).getWeights().map(tensorOf);
+    const k2 = (cls: string, name: string, config: Record<string, unknown>, inbound: string[]) => ({
+      class_name: cls, config: { name, trainable: true, dtype: "float32", ...config }, name, inbound_nodes: inbound.length ? [inbound.map((s) => [s, 0, 0, {}])] : [],
+    });
+    const modelConfig = {
+      class_name: "Functional",
+      config: {
+        name: "model", layers: [
+          k2("InputLayer", "x", { batch_input_shape: [null, 5, 5, 2], sparse: false, ragged: false }, []),
+          k2("DepthwiseConv2D", "depthwise_conv2d", {
+            kernel_size: [2, 2], strides: [1, 1], padding: "valid", data_format: "channels_last", dilation_rate: [1, 1], groups: 1, activation: "relu6", use_bias: true,
+            bias_initializer: { class_name: "Zeros", config: {} }, bias_regularizer: null, activity_regularizer: null, bias_constraint: null,
+            depth_multiplier: 2, depthwise_initializer: { class_name: "GlorotUniform", config: { seed: null } }, depthwise_regularizer: null, depthwise_constraint: null,
+          }, ["x"]),
+          k2("Reshape", "reshape", { target_shape: [16, 4] }, ["depthwise_conv2d"]),
+          k2("TimeDistributed", "time_distributed", { layer: { class_name: "Dense", config: { name: "dense", trainable: true, dtype: "float32", units: 3, activation: "linear", use_bias: true, ...noReg("kernel", "bias"), activity_regularizer: null } } }, ["reshape"]),
+        ],
+        input_layers: [["x", 0, 0]], output_layers: [["time_distributed", 0, 0]],
+      },
+    };
+    const [dk, db] = wOf("depthwise_conv2d"), [tk, tb] = wOf("time_distributed");
+    const file = await keras2H5(modelConfig, null, [
+      { name: "x", weights: {} },
+      { name: "depthwise_conv2d", weights: { "depthwise_conv2d/depthwise_kernel:0": dk!, "depthwise_conv2d/bias:0": db! } },
+      { name: "reshape", weights: {} },
+      { name: "time_distributed", weights: { "time_distributed/kernel:0": tk!, "time_distributed/bias:0": tb! } },
+    ]);
+    const imported = await importModel(file);
+    expect((imported.graph.layers as { op: string }[]).map((l) => l.op)).toEqual(["depthwise_conv2d", "reshape", "time_distributed"]);
+    const kiln = await kilnModel(imported);
+    const feeds = feedsFor(imported.graph, 3, 44);
+    expect(relErr(kiln.predict(feeds).time_distributed!, tfPredict(tfm, feeds, ["x"], 3)[0]!)).toBeLessThan(1e-4);
   });
 
   test("a weights-only .h5 is refused with what kiln needs", async () => {

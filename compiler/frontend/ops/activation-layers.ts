@@ -7,7 +7,7 @@
  */
 import type { OpDef } from "./op.js";
 import type { Layer } from "../graph-types.js";
-import { fmtShape, initAttr, initializer, normAxis, withDefaults } from "./attrs.js";
+import { fmtShape, holdsAxes, initAttr, initializer, normAxis, withDefaults } from "./attrs.js";
 import { FULL, X, perCol } from "../../ir/expr.js";
 import { numel, type Tensor } from "../../ir/ir.js";
 import type { Lowering } from "../../passes/lower/layers.js";
@@ -89,13 +89,13 @@ export const prelu: OpDef = {
   maxInputs: 1,
   attrs: {
     alpha_initializer: initAttr("zeros", "slope alpha"),
-    shared_axes: {
+    shared_axes: holdsAxes({
       title: "null or a list of axes",
       description: "Axes along which alpha is shared (one value for the whole axis), counted as Keras does: 1 is the first axis of the example; e.g. [1, 2] for one alpha per channel of an image.",
       type: ["array", "null"],
       items: { title: "an integer axis", type: "integer", minimum: -9, maximum: 8 },
       default: null,
-    },
+    }),
   },
   normalize(raw, ctx) {
     const attrs = withDefaults(this.attrs, raw);

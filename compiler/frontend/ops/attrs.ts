@@ -92,7 +92,16 @@ export function axisAttr(description: string): JsonSchema {
   return s;
 }
 
-/** Is this attribute schema an axis (made by axisAttr)? */
+/**
+ * Marks an attribute schema whose value holds axes (an axis, or a list of them) though it is not
+ * made by axisAttr, so the v1 reader's note lists it too. Returns the schema.
+ */
+export function holdsAxes(schema: JsonSchema): JsonSchema {
+  AXIS_SCHEMAS.add(schema);
+  return schema;
+}
+
+/** Does this attribute schema hold axes (made by axisAttr, or marked by holdsAxes)? */
 export function isAxisAttr(schema: JsonSchema): boolean {
   return AXIS_SCHEMAS.has(schema);
 }

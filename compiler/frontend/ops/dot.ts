@@ -7,7 +7,7 @@
  */
 import type { OpContext, OpDef } from "./op.js";
 import type { Layer } from "../graph-types.js";
-import { boolAttr, fmtShape, kerasAxis, normAxis } from "./attrs.js";
+import { boolAttr, fmtShape, holdsAxes, kerasAxis, normAxis } from "./attrs.js";
 import { FULL, X, perRow } from "../../ir/expr.js";
 import { numel, type Tensor } from "../../ir/ir.js";
 import type { Lowering } from "../../passes/lower/layers.js";
@@ -41,7 +41,7 @@ export const dot: OpDef = {
   minInputs: 2,
   maxInputs: 2,
   attrs: {
-    axes: {
+    axes: holdsAxes({
       title: "an integer axis or a list of 2 integer axes",
       description: "The contracted axis of each input (one number: the same for both), counted as Keras does: 1 is the first axis of an example, -1 the last.",
       type: ["integer", "array"],
@@ -50,7 +50,7 @@ export const dot: OpDef = {
       items: { title: "an integer axis", type: "integer", minimum: -9, maximum: 8 },
       minItems: 2,
       maxItems: 2,
-    },
+    }),
     normalize: boolAttr("L2-normalize both inputs along their contracted axis first (the output is then the cosine similarity).", false),
   },
   required: ["axes"],
