@@ -67,6 +67,14 @@ export interface CompileOptions {
    * Default false: the rate is a constant of the update kernels.
    */
   settableLearningRate?: boolean;
+  /**
+   * Also compile the `decode` program (spec §7 "Generation"): the graph for one new position per
+   * example against key/value caches kept in the module's memory, so generating a token costs one
+   * position instead of the whole sequence (`model.decode`, `model.generate`). The graph must be a
+   * causal language model: one int32 input [T] (T is the cache length) and layers that work
+   * position by position plus position_embedding and causal self-attention. Default false.
+   */
+  decode?: boolean;
 }
 
 export interface CompileResult {
@@ -102,6 +110,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
       guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass, memoryLimit: memoryLimit(options.maxMemory),
       foldBatchNorm: options.foldBatchNorm,
       settableLearningRate: options.settableLearningRate === true,
+      decode: options.decode === true,
     },
   });
   const lw = b.lowered!, plan = b.plan!, control = b.control!, entries = b.entries!, names = b.kernelNames!;

@@ -40,6 +40,8 @@ export interface BuildOptions {
   foldBatchNorm?: boolean;
   /** The learning rate is read from a state word the runtime may set (CompileOptions.settableLearningRate). */
   settableLearningRate?: boolean;
+  /** Also the decode program: one new position per call against key/value caches (CompileOptions.decode). */
+  decode?: boolean;
 }
 
 /** Everything a build has made so far; each pass fills in its part. */
@@ -92,8 +94,8 @@ export const PIPELINE: readonly Pass[] = [
     },
   },
   {
-    name: "lower", does: "layers → primitive IR programs: predict, evaluate, train_step's forward and loss", changesIR: true,
-    run: (b) => void (b.lowered = lower(need(b.graph, "the graph", "lower"))),
+    name: "lower", does: "layers → primitive IR programs: predict, evaluate, train_step's forward and loss; decode when asked", changesIR: true,
+    run: (b) => void (b.lowered = lower(need(b.graph, "the graph", "lower"), { decode: b.options.decode === true })),
   },
   { name: "autodiff", does: "train_step's backward nodes (reverse mode, one rule per primitive)", changesIR: true, run: (b) => differentiate(need(b.lowered, "the IR", "autodiff")) },
   { name: "optimizer", does: "train_step's optimizer: step scalars, clipping, one update sweep per weight", changesIR: true, run: (b) => lowerUpdate(need(b.lowered, "the IR", "optimizer"), { settable: b.options.settableLearningRate === true }) },

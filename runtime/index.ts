@@ -17,6 +17,7 @@ export type { Manifest, Slot, WeightEntry } from "./manifest.js";
 export type { Model, StepResult, TensorInfo } from "./model.js";
 export type { FitOptions, History, Logs } from "./fit.js";
 export type { Feeds } from "./feeds.js";
+export type { GenerateOptions } from "./decode.js";
 
 export interface LoadOptions {
   /** Safetensors weights (and optionally optimizer state) to load after initialization. */
@@ -79,6 +80,8 @@ async function load(source: Source, opts: LoadOptions): Promise<Model> {
   // Debug builds: their code (loaded with the manifest's checks) fills the guards and runs each call checked.
   if (manifest.debug) model.checked = (await import("./debug.js")).attach(manifest, memory);
   try {
+    // Modules with a decode program: its part of the manifest checked, then decode, resetCache and generate (decode.ts).
+    if (manifest.decode) (await import("./decode.js")).attach(model);
     model.initialize(!embedded && !opts.weights);
     if (embedded) model.loadWeights(new Uint8Array(embedded));
     if (opts.weights) model.loadWeights(opts.weights);

@@ -89,13 +89,29 @@ export interface Manifest {
   targets: Slot[];
   outputs: Slot[];
   weights: WeightEntry[];
-  exports: { predict: string; trainStep?: string; evaluate?: string };
+  exports: { predict: string; trainStep?: string; evaluate?: string; decode?: string };
   training?: TrainingInfo;
   /** true: the module's data already holds trained weights; do not initialize. */
   weightsEmbedded?: boolean;
   kernels?: KernelTable;
   /** Debug builds: the guard regions the runtime fills and checks after every kernel. */
   debug?: DebugInfo;
+  /** Modules compiled with `decode`: the one-position program and its caches (decode.ts checks it when it attaches). */
+  decode?: DecodeInfo;
+}
+
+/**
+ * The decode program (export `exports.decode`): per example, one token at one position. Its
+ * inputs and outputs are slots like predict's, for one position ([1] and [1, …]); the runtime
+ * writes each example's position (i32) at positionOffset + 4·example; the caches are the
+ * attention layers' keys and values for every position so far ([maxBatch, context, …] f32).
+ */
+export interface DecodeInfo {
+  context: number;
+  positionOffset: number;
+  inputs: Slot[];
+  outputs: Slot[];
+  caches: { layer: string; offset: number; bytes: number }[];
 }
 
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);

@@ -10,6 +10,7 @@ import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
 import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
 import type { FitOptions, History } from "./fit.js";
+import type { Decoding } from "./decode.js";
 import { capabilities, typeName, type Capabilities } from "./load.js";
 import { size, type DType, type Manifest, type Slot } from "./manifest.js";
 import { parts } from "./parts.js";
@@ -26,9 +27,17 @@ export interface StepResult {
   metrics: Record<string, number>;
 }
 
-type Export = "predict" | "trainStep" | "evaluate";
+type Export = "predict" | "trainStep" | "evaluate" | "decode";
 
-const info = ({ name, shape, dtype, range }: Slot): TensorInfo => (range ? { name, shape, dtype, range } : { name, shape, dtype });
+// A slot but its offset: name, shape, dtype and, when it has one, range.
+const info = ({ offset, ...slot }: Slot): TensorInfo => slot;
+
+/**
+ * Models of modules compiled with `decode` also have decode, resetCache, generate and
+ * cachePosition (spec §7 "Generation"): decode.ts gives them to the model when it loads, so the
+ * core a predict-only page parses carries none of that code.
+ */
+export interface Model extends Partial<Decoding> {}
 
 export class Model {
   readonly manifest: Manifest;
@@ -51,7 +60,7 @@ export class Model {
     this.inputs = manifest.inputs.map(info);
     this.outputs = manifest.outputs.map(info);
     this.targets = manifest.targets.map(info);
-    this.weights = manifest.weights.map(({ name, shape, trainable }) => ({ name, shape, trainable }));
+    this.weights = manifest.weights.map(({ offset, initializer, ...w }) => w);
     this.maxBatch = manifest.maxBatch;
     this.canTrain = manifest.canTrain;
   }

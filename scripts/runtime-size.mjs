@@ -29,7 +29,9 @@ export async function measure() {
   });
   const outputs = result.metafile.outputs;
   const files = new Map(result.outputFiles.map((f) => [`out/${f.path.split("/out/")[1]}`, f.contents]));
-  const entryOut = Object.keys(outputs).find((k) => outputs[k].entryPoint);
+  // The entry's own chunk (named by its key above): dynamically imported chunks have an entryPoint too, and come first in some builds.
+  const entryOut = "out/runtime.js";
+  if (!outputs[entryOut]) throw new Error(`esbuild wrote no ${entryOut}`);
   /** `start` and every chunk reachable from it by static imports. */
   const closure = (starts) => {
     const seen = new Set(starts);

@@ -46,6 +46,16 @@ export function buildManifest(lw: Lowered, plan: Plan, o: { maxBatch: number; pa
     };
     if (lw.settableLearningRate) manifest.training.learningRateOffset = state + 8;
   }
+  if (lw.decode) {
+    const d = lw.decode;
+    manifest.exports.decode = "decode";
+    manifest.decode = {
+      context: d.context, positionOffset: off(d.position),
+      inputs: graph.inputs.map((v, i) => slot(d.inputs[i]!, v.name)),
+      outputs: graph.outputs.map((name, i) => slot(d.outputs[i]!, name)),
+      caches: d.caches.flatMap((c) => [c.key, c.value].map((t) => ({ layer: c.layer, offset: off(t), bytes: o.maxBatch * 4 * t.shape[0]! * t.shape[1]! }))),
+    };
+  }
   if (o.weightsEmbedded) manifest.weightsEmbedded = true;
   return manifest;
 }

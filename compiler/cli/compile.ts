@@ -29,6 +29,7 @@ interface CompileFlags {
   dumpIrAfter?: string;
   maxMemory?: number;
   settableLearningRate?: boolean;
+  decode?: boolean;
 }
 
 /** The passes that change the IR, in order: what `--dump-ir-after` accepts. */
@@ -48,6 +49,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
     .option("--weights <file>", "embed trained weights (safetensors) so the module carries a ready model")
     .option("--debug", "guard every buffer; the runtime checks the guards after every kernel")
     .option("--settable-learning-rate", "the learning rate can change while training (fit's reduce_lr_on_plateau callback); number learning rates only")
+    .option("--decode", "also compile the decode program: one new token per call against key/value caches (model.decode, model.generate; causal language models)")
     .option("--threads <n>", "threaded build for up to n workers (loadModel(src, { threads }))", positiveInt)
     .addOption(new Option("--dump-ir-after <pass>", "print the IR as this pass left it (all: after every pass)").choices([...IR_PASSES, "all"]))
     .action(async (file: string, flags: CompileFlags) => {
@@ -66,7 +68,7 @@ export function registerCompile(program: Command, { io, setExitCode }: CliContex
         } : undefined;
         // The files -o names are checked before the compile, which can take seconds.
         if (flags.output) for (const f of outputsOf(flags.output, flags.emit)) await checkWritable(f);
-        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads, debug: flags.debug, maxMemory: flags.maxMemory, settableLearningRate: flags.settableLearningRate, afterPass });
+        const result = await compile(text, { maxBatch: flags.maxBatch, optimizeLevel: flags.optimize as 0 | 1 | 2 | 3, relaxedSimd: flags.relaxedSimd, weights, threads: flags.threads, debug: flags.debug, maxMemory: flags.maxMemory, settableLearningRate: flags.settableLearningRate, decode: flags.decode, afterPass });
         if (flags.emit === "ir") io.out(result.ir);
         if (flags.emit === "as") io.out(result.source);
         const output = flags.output ?? (flags.emit && flags.emit !== "esm" ? undefined : `${result.manifest.name}.wasm`);

@@ -15,7 +15,9 @@ export type Dim = number | { batch: number };
 
 export type TensorKind =
   | "input" | "target" | "output" | "weight" | "grad" | "slot" | "activation"
-  | "result" | "state" | "hyper" | "scalar";
+  | "result" | "state" | "hyper" | "scalar"
+  /** Persists between calls of the decode program: attention key/value caches (lower/decode.ts). */
+  | "cache";
 
 export type IRDType = "f32" | "i32";
 
@@ -55,7 +57,7 @@ export interface NodeOf<K extends PrimOp> {
 export type Node = { [K in PrimOp]: NodeOf<K> }[PrimOp];
 
 export interface Program {
-  name: "predict" | "train_step" | "evaluate";
+  name: "predict" | "train_step" | "evaluate" | "decode";
   nodes: Node[];
 }
 

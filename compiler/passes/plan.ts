@@ -2,7 +2,7 @@
  * Static memory plan: every tensor gets a byte offset at compile time; nothing is allocated while
  * running. Layout (each buffer 64-byte aligned, sized for maxBatch when batched):
  *   [BASE] trainable weights | frozen weights and moving statistics | gradients | optimizer slots
- *          | state, hyper-parameters, results | inputs, targets, outputs | arena | scratch
+ *          | state, hyper-parameters, results | inputs, targets, outputs | decode caches | arena | scratch
  * Trainable weights, gradients and each slot kind are contiguous in the same order, so an
  * optimizer can sweep them. The arena is shared by the programs (they never run at once); within
  * a program, activation buffers are reused once their last reader has run (liveness); `keepAlive`
@@ -52,7 +52,7 @@ export function bytesOf(t: Tensor, maxBatch: number): number {
   return numel(t.shape) * 4 * (t.batched ? maxBatch : 1);
 }
 
-const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "hyper", "result", "input", "target", "output"];
+const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "hyper", "result", "input", "target", "output", "cache"];
 
 /**
  * `guardBytes` > 0 (debug builds) leaves that many bytes after every buffer; the runtime fills

@@ -25,6 +25,7 @@ import { loss, type LossAttrs } from "./loss.js";
 import { dropout_mask, type DropoutMaskAttrs } from "./dropout.js";
 import { recurrence, recurrence_grad, type RecurrenceAttrs } from "./recurrence.js";
 import { random_normal, type RandomNormalAttrs } from "./random.js";
+import { cached_attention, type CachedAttentionAttrs } from "./attention.js";
 import {
   opt_clip, opt_step, opt_sumsq, opt_update, type OptClipAttrs, type OptStepAttrs, type OptSumsqAttrs, type OptUpdateAttrs,
 } from "./optimizer.js";
@@ -58,13 +59,14 @@ export interface PrimAttrs {
   opt_update: OptUpdateAttrs;
   recurrence: RecurrenceAttrs;
   recurrence_grad: RecurrenceAttrs;
+  cached_attention: CachedAttentionAttrs;
 }
 
 export const PRIMS: { readonly [K in PrimOp]: PrimDef<K> } = {
   matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum,
   depthwise_conv2d, depthwise_conv2d_grad_input, depthwise_conv2d_grad_filter, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
   softmax, softmax_grad, copy, gather, scatter_add, loss, dropout_mask, random_normal, opt_sumsq, opt_step, opt_clip, opt_update,
-  recurrence, recurrence_grad,
+  recurrence, recurrence_grad, cached_attention,
 };
 
 /** The definition of a node's primitive (typed by the node). */

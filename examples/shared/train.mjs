@@ -7,14 +7,14 @@ import cliProgress from "cli-progress";
 import { compile } from "kiln";
 import { loadModel } from "kiln/runtime";
 
-/** Compiles `graph` (an object; `seed` set when given) and loads the module. */
-export async function buildModel(graph, { seed, maxBatch = 64, optimizeLevel = 3, quiet = false } = {}) {
+/** Compiles `graph` (an object; `seed` set when given) and loads the module; `decode`: with the decode program (generation). */
+export async function buildModel(graph, { seed, maxBatch = 64, optimizeLevel = 3, quiet = false, decode = false } = {}) {
   const spec = seed === undefined ? graph : { ...graph, seed };
   const started = performance.now();
   // KILN_DEBUG=1: a debug build (every buffer guarded, checked after every kernel); the test
   // suite runs the examples' quick modes this way.
   const debug = process.env.KILN_DEBUG === "1";
-  const { wasm, stats } = await compile(spec, { maxBatch, optimizeLevel, debug });
+  const { wasm, stats } = await compile(spec, { maxBatch, optimizeLevel, debug, decode });
   const ms = performance.now() - started;
   if (!quiet) console.log(`compiled ${spec.name}: ${(wasm.byteLength / 1024).toFixed(1)} KiB, ${stats.kernels} kernels, ${(ms / 1000).toFixed(1)} s (asc -O${optimizeLevel})`);
   return { model: await loadModel(wasm), wasm, compileMs: ms };

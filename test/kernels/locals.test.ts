@@ -28,6 +28,7 @@ import {
 } from "../../compiler/emit/depthwise.js";
 import { CHUNKS_LOCALS, emitChunkedGradFilter, emitChunkSum } from "../../compiler/emit/chunks.js";
 import { emitRecurrence, emitRecurrenceGrad, RECURRENCE_LOCALS } from "../../compiler/emit/recurrence.js";
+import { CACHED_ATTENTION_LOCALS, emitCachedAttention } from "../../compiler/emit/cached-attention.js";
 
 /** Names declared by `const`/`let` (and the later names of a `const a = …, b = …` list). */
 function declared(body: string): string[] {
@@ -57,6 +58,7 @@ const CASES: [Locals, () => KernelDef[]][] = [
     emitCopy({ shape: ["rt0", 40], srcStrides: [40, 1], dstStrides: [80, 1] }), emitFill({ n: "rt0", value: 2 }),
   ]],
   [GATHER_LOCALS, () => [emitGather({ rows: "rt0", dim: 6, vocab: 9 }), emitScatterAdd({ rows: "rt0", dim: 6, vocab: 9 })]],
+  [CACHED_ATTENTION_LOCALS, () => [emitCachedAttention({ rows: "rt0", heads: 2, dk: 3, dv: 5, context: 7, alpha: 0.5 })]],
   [MATMUL_LOCALS, () => [
     emitMatmul({ m: "rt0", n: 70, k: 300, lda: 300, bias: true, activation: "relu", alpha: 0.5 }),
     emitMatmul({ m: 33, n: 9, k: "rt1", transA: true, transB: true, lda: 33, ldb: 500, accumulate: true }),

@@ -1,11 +1,11 @@
-// The gpt-spam example's byte-level BPE (examples/gpt-spam/bpe.mjs): round trips, determinism,
+// The pretrain-fine-tune example's byte-level BPE (examples/pretrain-fine-tune/bpe.mjs): round trips, determinism,
 // merges applied in rank order, and the saved form; plus the prepare script's seeded split.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, test } from "vitest";
 import { ROOT } from "../examples/helpers.js";
 
-const load = (file: string): Promise<any> => import(pathToFileURL(join(ROOT, "examples/gpt-spam", file)).href);
+const load = (file: string): Promise<any> => import(pathToFileURL(join(ROOT, "examples/pretrain-fine-tune", file)).href);
 
 const TEXT = [
   "the cat sat on the mat. the cat ate the rat!",
@@ -77,7 +77,7 @@ describe("byte-level BPE", () => {
   });
 });
 
-describe("gpt-spam data preparation", () => {
+describe("pretrain-fine-tune data preparation", () => {
   test("the split is a seeded hash of each email: stable, about 80/10/10, and changes with the seed", async () => {
     const { partOf } = await load("prepare.mjs");
     const keys = Array.from({ length: 4000 }, (_, i) => [`g${i % 3}`, String(i)]);

@@ -8,6 +8,7 @@ import { FULL, X, perCol, type EwExpr, type EwInput, type EwUnary } from "../../
 import { compositeActivation, lowerLogSoftmax } from "./activations.js";
 import type { MatmulAttrs } from "../../prims/matmul.js";
 import { Module, numel, type Dim, type Program, type Tensor } from "../../ir/ir.js";
+import type { DecodeProgram } from "./decode.js";
 
 export type Mode = "train" | "infer";
 
@@ -23,6 +24,8 @@ export class Builder {
     readonly graph: Graph,
     readonly weights: Map<string, Tensor>,
     readonly state: { rng?: Tensor; dropoutStreams: number },
+    /** Set while lowering the decode program: one position per example, against key/value caches (decode.ts). */
+    readonly decode?: DecodeProgram,
   ) {}
 
   /** Does this layer use batch statistics (a training step, and not frozen — spec §2 Freezing)? */

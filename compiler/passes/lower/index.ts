@@ -4,6 +4,7 @@
  *  evaluate    inference-mode forward + loss and metrics (when the graph trains)
  *  train_step  training-mode forward + loss; the `autodiff` pass appends its backward part and
  *              the `optimizer` pass its update (both below, each a pass of its own)
+ *  decode      with `decode`: one new position per example against key/value caches (decode.ts)
  * All programs share the tensors that persist (weights, slots, inputs, outputs); activations are
  * per program and planned separately over one shared arena.
  */
@@ -15,6 +16,7 @@ import { checkNodeLimit } from "../../limits.js";
 import { OPS } from "../../frontend/ops/index.js";
 import { lowerLoss } from "./loss.js";
 import { lowerOptimizer } from "./optimizer.js";
+import { lowerDecode, type DecodeProgram } from "./decode.js";
 
 export interface Lowered {
   mod: Module;
@@ -41,9 +43,11 @@ export interface Lowered {
   weightGrads?: Map<number, Tensor>;
   /** The optimizer reads its learning rate from state word 2 (CompileOptions.settableLearningRate). */
   settableLearningRate?: boolean;
+  /** The decode program (CompileOptions.decode): one position per call against key/value caches. */
+  decode?: DecodeProgram;
 }
 
-export function lower(graph: Graph): Lowered {
+export function lower(graph: Graph, o: { decode?: boolean } = {}): Lowered {
   const mod = new Module();
   const dtype = (d: string) => (d === "int32" ? "i32" : "f32") as "i32" | "f32";
   const inputs = graph.inputs.map((v) => mod.tensor({ shape: v.shape, batched: true, dtype: dtype(v.dtype), kind: "input", name: v.name }));
@@ -82,6 +86,7 @@ export function lower(graph: Graph): Lowered {
     for (const layer of graph.layers) for (const w of layer.weights) if (w.trainable) trainable.add(weights.get(w.fullName)!.id);
     out.training = { program: train, forward: forwardNodes, seed, trainable };
   }
+  if (o.decode) out.decode = lowerDecode(out);
   return out;
 }
 
@@ -120,7 +125,7 @@ function lowerLayer(b: Builder, layer: Layer): Tensor {
 }
 
 /** The predict output must be its own buffer in the I/O region: copy when it is an alias or shared. */
-function materializeOutput(lw: Lowered, prog: Program, t: Tensor, name: string): Tensor {
+export function materializeOutput(lw: Lowered, prog: Program, t: Tensor, name: string): Tensor {
   const mod = lw.mod;
   const producedHere = prog.nodes.some((n) => n.outputs.includes(t.id));
   const isOutputAlready = lw.outputs.some((o) => o.id === t.id);

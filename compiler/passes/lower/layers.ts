@@ -279,6 +279,12 @@ export const lowerEmbedding: Lowering = (b, layer, [ids]) => {
 };
 
 export const lowerPositionEmbedding: Lowering = (b, layer, [x]) => {
+  // Decode: the row of each example's position, looked up like a token id.
+  if (b.decode) {
+    const y = b.act(x!.shape);
+    b.mod.node(b.prog, "gather", [b.decode.position, b.weight(layer, "embeddings")], [y], { rows: { batch: 1 }, dim: x!.shape[1]!, vocab: a(layer).sequence_length }, layer.name);
+    return y;
+  }
   // The first T rows of the table, the same for every example: a [T·D] vector repeated per example.
   const n = numel(x!.shape);
   return b.ew(X.in(0), [[b.weight(layer, "embeddings"), perCol(n)]], b.act(x!.shape), n);

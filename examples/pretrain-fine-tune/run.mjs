@@ -1,8 +1,9 @@
 /**
  * A small GPT pretrained on real email text (the Spam Assassin corpus), compared per token with
- * a bigram model on held-out emails. One command: prepare the data (BPE, splits), pretrain,
- * report loss and perplexity per epoch and write the learning curve and results.
- * Usage: node examples/gpt-spam/run.mjs [--quick] [--seed 1] [--epochs n] [--summary results.json] [--out dir]
+ * a bigram model on held-out emails, then fine-tuned to tell spam from ham. One command: prepare
+ * the data (BPE, splits), pretrain (warmup + cosine), report loss and perplexity per epoch, write
+ * the learning curve, generate text (key/value cache), fine-tune and print the table.
+ * Usage: node examples/pretrain-fine-tune/run.mjs [--quick] [--seed 1] [--epochs n] [--summary results.json] [--out dir]
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -12,32 +13,19 @@ import { writeLearningCurve } from "../shared/plot.mjs";
 import { writeSummary } from "../shared/summary.mjs";
 import { parameterCount, warmupCosine } from "./model.mjs";
 import { fineTuneAll, summarize } from "./finetune.mjs";
-import { GptGenerator } from "./generate.mjs";
+import { generateText } from "./generate.mjs";
+import { SETTINGS } from "./settings.mjs";
 import { prepare } from "./prepare.mjs";
 import { bigramBaseline, pretrain, windowPairs } from "./pretrain.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 
-/** The two configurations: the README's full run, and the quick run the tests use. */
-export const SETTINGS = {
-  full: {
-    merges: 2000, emailLimit: Infinity, model: { context: 128, width: 128, layers: 2, heads: 4 },
-    epochs: 10, windowsPerEpoch: 800, batchSize: 8, learningRate: 3e-3, evalWindows: 300,
-    fineTune: { length: 32, plan: [{ labels: 50, epochs: 20 }, { labels: 200, epochs: 8 }, { labels: "all", epochs: 1 }], seeds: [1, 2, 3], batchSize: 16, learningRate: 3e-4, frozenLearningRate: 3e-3 },
-  },
-  quick: {
-    merges: 200, emailLimit: 300, model: { context: 32, width: 32, layers: 1, heads: 2 },
-    epochs: 3, windowsPerEpoch: 80, batchSize: 16, learningRate: 3e-3, evalWindows: 40,
-    fineTune: { length: 32, plan: [{ labels: 200, epochs: 10 }], seeds: [1], batchSize: 16, learningRate: 3e-3, frozenLearningRate: 3e-3 },
-  },
-};
-
 const opts = parseOptions({
-  name: "gpt-spam", description: "A small GPT pretrained on the Spam Assassin emails.", outDir: here, defaults: { seed: 1 },
+  name: "pretrain-fine-tune", description: "A small GPT pretrained on the Spam Assassin emails.", outDir: here, defaults: { seed: 1 },
   extra: (p) => p.option("--windows <n>", "language-model windows per pretraining epoch", intOption)
     .option("--pretrain-only", "stop after pretraining and generation (no fine-tuning)", false)
     .option("--merges <n>", "BPE merges (vocabulary = 257 + merges)", intOption)
-    .option("--lr-schedule <kind>", "pretraining learning rate: constant (the measured default) or warmup-cosine (in-module; 10% warmup, cosine to a tenth)", "constant")
+    .option("--lr-schedule <kind>", "pretraining learning rate: warmup-cosine (the default; in-module: 10% linear warmup from a tenth of the peak, cosine down to a tenth) or constant", "warmup-cosine")
     .option("--weights <file>", "start from these language-model weights (a gpt-lm.safetensors of the same settings); with --epochs 0, no pretraining"),
 });
 const settings = { ...SETTINGS[opts.quick ? "quick" : "full"] };
@@ -86,19 +74,21 @@ if (lm.history.loss.length) {
   console.log(`wrote ${svg}`);
 }
 
-// 4. Generation (no key/value cache: every token reruns the whole window; see generate.mjs).
-const generator = new GptGenerator(lm.model, prepared.tokenizer, config.context);
+// 4. Generation: the language model's module has a decode program (key/value cache), so the
+// pretrained model generates as it is (model.generate).
+const generator = lm.model;
+const SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95 };
 const samples = [];
 for (const [i, prompt] of ["Dear friend,", "I think the problem is", "Subject: "].entries()) {
-  const out = generator.generate(prompt, { maxTokens: opts.quick ? 16 : 80, temperature: 0.8, topK: 40, topP: 0.95, seed: seed + i });
+  const out = generateText(generator, prepared.tokenizer, prompt, { maxTokens: opts.quick ? 16 : 80, ...SAMPLING, seed: seed + i });
   samples.push({ prompt, text: out.text, tokens: out.tokens, tokensPerSecond: out.tokensPerSecond });
-  console.log(`generated ${out.tokens} tokens (${out.tokensPerSecond.toFixed(1)} tokens/s, no KV cache, window ${config.context}) after ${JSON.stringify(prompt)}:\n  ${JSON.stringify(out.text)}`);
+  console.log(`generated ${out.tokens} tokens (${out.tokensPerSecond.toFixed(1)} tokens/s, key/value cache) after ${JSON.stringify(prompt)}:\n  ${JSON.stringify(out.text)}`);
 }
 
 // 5. Fine-tuning: pretrained vs scratch vs frozen backbone, per label count and seed.
 const ft = settings.fineTune;
 if (opts.pretrainOnly) {
-  writeSummary(opts.summary, { example: "gpt-spam", date: new Date().toISOString().slice(0, 10), quick: !!opts.quick, seed, settings, data: prepared.stats, parameters: params, pretraining: { history: lm.history, heldOutLossBefore: lm.lossBefore, heldOutNll: finalNll }, bigram, samples });
+  writeSummary(opts.summary, { example: "pretrain-fine-tune", date: new Date().toISOString().slice(0, 10), quick: !!opts.quick, seed, settings, data: prepared.stats, parameters: params, pretraining: { history: lm.history, heldOutLossBefore: lm.lossBefore, heldOutNll: finalNll }, bigram, samples });
   process.exit(0);
 }
 const clsTrain = loadData(prepared.files["cls-train"]), clsTest = loadData(prepared.files["cls-test"]);
@@ -111,14 +101,14 @@ const majority = 1 - clsTest.feeds.label.reduce((s, y) => s + y, 0) / clsTest.co
 printTable(table, majority);
 
 writeSummary(opts.summary, {
-  example: "gpt-spam", date: new Date().toISOString().slice(0, 10), quick: !!opts.quick, seed, settings: { ...settings, emailLimit: String(settings.emailLimit) },
+  example: "pretrain-fine-tune", date: new Date().toISOString().slice(0, 10), quick: !!opts.quick, seed, settings: { ...settings, emailLimit: String(settings.emailLimit) },
   data: prepared.stats, parameters: params, learningRate,
   pretraining: {
     history: lm.history, heldOutLossBefore: lm.lossBefore, heldOutNll: finalNll, heldOutPerplexity: Math.exp(finalNll),
     heldOutTokens: lmHeldOut.count * config.context, compileSeconds: lm.compileMs / 1000,
   },
   bigram: { ...bigram, perplexity: Math.exp(bigram.nll) }, improvementNatsPerToken: bigram.nll - finalNll,
-  generation: { kvCache: false, window: config.context, settings: { temperature: 0.8, topK: 40, topP: 0.95 }, samples },
+  generation: { kvCache: true, context: config.context, settings: SAMPLING, samples },
   fineTuning: { testEmails: clsTest.count, majorityAccuracy: majority, table, runs: fineTuneRows },
   history: lm.history,
 });

@@ -5,10 +5,8 @@
  * a seeded permutation of all train windows each epoch (the full run sees new text every epoch,
  * as language-model pretraining does; the corpus has more windows than the run has time for).
  *
- * Learning rate: constant. When this example was written kiln compiled the learning rate into
- * the module as a constant with no call to change it between steps, and emulating warmup +
- * cosine by recompiling was ruled out. kiln now has in-module schedules (spec §4); adopting one
- * is a change to `optimizer()` in model.mjs, not made or measured yet.
+ * Learning rate: `learningRate` is a number (constant) or an in-module schedule (spec §4); run.mjs
+ * passes warmup + cosine (model.mjs `warmupCosine`) unless `--lr-schedule constant`.
  */
 import { takeRows } from "../shared/data.mjs";
 import { rng, shuffle } from "../shared/rng.mjs";
@@ -56,7 +54,8 @@ export function windowPairs({ tokens, next }) {
  * returns the model, its history (loss and val_loss per epoch, perplexities) and timings.
  */
 export async function pretrain({ config, data, seed, epochs, windowsPerEpoch, batchSize, learningRate, optimizeLevel, initialWeights, log = console.log }) {
-  const { model, compileMs } = await buildModel(lmGraph(config, { seed, learningRate }), { maxBatch: batchSize, optimizeLevel });
+  // With the decode program: the pretrained model generates text as it is (model.generate).
+  const { model, compileMs } = await buildModel(lmGraph(config, { seed, learningRate }), { maxBatch: batchSize, optimizeLevel, decode: true });
   if (initialWeights) model.loadWeights(initialWeights);
   const { context } = config;
   const order = shuffle(Array.from({ length: data.train.count }, (_, i) => i), rng(seed));

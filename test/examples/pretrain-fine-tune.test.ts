@@ -1,4 +1,4 @@
-// The gpt-spam example in quick mode: BPE on the train emails, a tiny GPT pretrained (loss falls
+// The pretrain-fine-tune example in quick mode: BPE on the train emails, a tiny GPT pretrained (loss falls
 // and beats its untrained self on held-out text), fine-tuned to tell spam from ham (better than
 // any constant guess), with the from-scratch and frozen-backbone variants run beside it.
 import { existsSync } from "node:fs";
@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { EXAMPLE_TIMEOUT, expectLearningCurve, expectLossFalls, runExample } from "./helpers.js";
 
-describe("examples/gpt-spam", () => {
+describe("examples/pretrain-fine-tune", () => {
   test("run.mjs --quick: pretraining loss falls; fine-tuning beats chance; table and files written", async () => {
-    const { dir, stdout, summary } = await runExample("gpt-spam");
+    const { dir, stdout, summary } = await runExample("pretrain-fine-tune");
     expect(summary.quick).toBe(true);
     // Pretraining: the epoch losses fall and held-out loss ends below where it started.
     expectLossFalls(summary.pretraining.history);
@@ -28,59 +28,38 @@ describe("examples/gpt-spam", () => {
     expect(tuned.accuracy).toBeGreaterThan(0.5);
     expect(summary.fineTuning.testEmails).toBeGreaterThan(100);
     expect(stdout).toContain("| labelled emails | pretrained + fine-tuned | from scratch | frozen backbone |");
-    expect(stdout).toMatch(/generated \d+ tokens/);
+    expect(stdout).toMatch(/generated \d+ tokens \([\d.]+ tokens\/s, key\/value cache\)/);
+    expect(summary.generation.kvCache).toBe(true);
+    expect(summary.generation.samples.length).toBe(3);
     expectLearningCurve(join(dir, "learning-curve.svg"), ["Loss", "Perplexity"]);
   }, EXAMPLE_TIMEOUT);
 });
 
-describe("gpt-spam sampling (generate.mjs)", () => {
-  const load = async (): Promise<any> => import(new URL("../../examples/gpt-spam/generate.mjs", import.meta.url).href);
-  const seeded = (values: number[]) => { let i = 0; return () => values[i++ % values.length]!; };
-  const logits = new Float32Array([0, 3, 1, 2.9, -5]);
+describe("pretrain-fine-tune generation (generate.mjs over model.generate)", () => {
+  const load = async (file: string): Promise<any> => import(new URL(`../../examples/pretrain-fine-tune/${file}`, import.meta.url).href);
 
-  test("temperature 0 is greedy; topK 1 is greedy at any temperature", async () => {
-    const { sampleToken } = await load();
-    expect(sampleToken(logits, { temperature: 0, topK: 0, topP: 1 }, seeded([0.99]))).toBe(1);
-    for (const r of [0, 0.5, 0.999]) expect(sampleToken(logits, { temperature: 2, topK: 1, topP: 1 }, seeded([r]))).toBe(1);
-  });
-
-  test("topK and topP keep only the most likely tokens", async () => {
-    const { sampleToken } = await load();
-    // topK 2: only ids 1 and 3 can come out, whatever the draw.
-    const drawn = new Set([0, 0.3, 0.6, 0.9, 0.999].map((r) => sampleToken(logits, { temperature: 1, topK: 2, topP: 1 }, seeded([r]))));
-    expect([...drawn].sort()).toEqual([1, 3]);
-    // topP 0.4: id 1 alone holds over 40% of the mass, so it is the only one kept.
-    for (const r of [0, 0.5, 0.999]) expect(sampleToken(logits, { temperature: 1, topK: 0, topP: 0.4 }, seeded([r]))).toBe(1);
-    // Without filters the least likely id can come out at the top of the range.
-    expect(sampleToken(logits, { temperature: 1, topK: 0, topP: 1 }, seeded([0.99999]))).toBe(4);
-  });
-
-  test("generate: same seed, same text; options checked before any work", async () => {
-    const { GptGenerator } = await load();
-    const { Tokenizer } = await import(new URL("../../examples/gpt-spam/bpe.mjs", import.meta.url).href);
+  test("a decode module of the language model: text continues the prompt, the same seed gives the same text with or without the cache", async () => {
+    const { loadGenerator, generateText } = await load("generate.mjs");
+    const { Tokenizer } = await load("bpe.mjs");
     const tokenizer = new Tokenizer([]);
-    // A stand-in model whose logits depend on the window, so the sampler's path matters.
-    let calls = 0;
-    const model = { predict: ({ tokens }: { tokens: Int32Array }) => {
-      calls++;
-      const out = new Float32Array(tokens.length * 257);
-      tokens.forEach((t, i) => { for (let v = 97; v < 123; v++) out[i * 257 + v] = ((t * 31 + v * 17) % 13) / 4; });
-      return { logits: out };
-    } };
-    const gen = new GptGenerator(model, tokenizer, 8);
-    const a = gen.generate("hi", { maxTokens: 12, temperature: 1, topK: 5, topP: 0.9, seed: 3 });
-    const b = gen.generate("hi", { maxTokens: 12, temperature: 1, topK: 5, topP: 0.9, seed: 3 });
-    expect(a.text).toBe(b.text);
-    expect(a.tokens).toBe(12);
-    expect(a.text).toMatch(/^[a-z]{12}$/);
-    const before = calls;
-    expect(() => gen.generate("hi", { maxTokens: -1, topP: 0, topK: 1.5 })).toThrow(/maxTokens.*topK.*topP/);
-    expect(calls).toBe(before);
+    const model = await loadGenerator({ vocab: tokenizer.vocabSize, context: 16, width: 8, layers: 1, heads: 2 }, { seed: 4, optimizeLevel: 0 });
+    expect(model.manifest.decode.context).toBe(16);
+    const o = { maxTokens: 10, temperature: 1, topK: 50, topP: 0.9, seed: 3 };
+    const a = generateText(model, tokenizer, "hi", o);
+    expect(a.ids.length).toBe(a.tokens);
+    expect(a.tokens).toBeLessThanOrEqual(10);
+    expect(a.ids.every((t: number) => t >= 0 && t < 256)).toBe(true); // end-of-text (256) ends generation, never appears
+    expect(generateText(model, tokenizer, "hi", o)).toMatchObject({ ids: a.ids, text: a.text });
+    expect(generateText(model, tokenizer, "hi", { ...o, cache: false })).toMatchObject({ ids: a.ids, text: a.text });
+    // The runtime checks the options before any work: a KilnError naming them.
+    expect(() => generateText(model, tokenizer, "hi", { maxTokens: -1, topP: 0 })).toThrow(/options.maxTokens[\s\S]*options.topP/);
+    // Past the context: 1 + 2 prompt tokens and 15 new ones need 17 positions.
+    expect(() => generateText(model, tokenizer, "hi", { maxTokens: 15 })).toThrow(/the model's context is 16/);
   });
 });
 
-describe("gpt-spam fine-tuning helpers (finetune.mjs, model.mjs)", () => {
-  const load = async (file: string): Promise<any> => import(new URL(`../../examples/gpt-spam/${file}`, import.meta.url).href);
+describe("pretrain-fine-tune fine-tuning helpers (finetune.mjs, model.mjs)", () => {
+  const load = async (file: string): Promise<any> => import(new URL(`../../examples/pretrain-fine-tune/${file}`, import.meta.url).href);
 
   test("the classifier takes the language model's weights by name: backbone copied, head and optimizer state left out", async () => {
     const { compile } = await import("../../compiler/index.js");
