@@ -8,6 +8,10 @@
  * Node 20 (lib/relaxed-host.js re-executes node with it).
  * BENCH_QUICK=1: a fast smoke run (asc -O0, two short rounds, no tfjs cpu backend), written to
  * git-ignored bench/results/quick.*.tmp.
+ * `--only real-models` (or BENCH_ONLY=real-models): only issue 19's real-size models
+ * (lib/real.js: MobileNetV2, ResNet-50- and InceptionV3-style, ResNet-20; their compile rows, a
+ * 300-layer cold compile, memory and bytes → first prediction), written to
+ * bench/results/real-models.{json,md} (quick: quick-real.*.tmp). `npm run bench` runs everything.
  */
 // First import: where relaxed SIMD does not validate, it re-runs this command with the Node flag and exits.
 import { relaxedHost } from "./lib/relaxed-host.js";
@@ -21,9 +25,15 @@ import { clockProbe, cpuinfoMHz, fpPipes, flopsPerCycle } from "./lib/ceiling.js
 import { initTf } from "./lib/tfjs.js";
 import { kilnRuntimeSize, peerSizes } from "./lib/sizes.js";
 import { coldCompile, measureStartup } from "./lib/startup.js";
-import { workloads, Skip, THREADED } from "./workloads.js";
-import { renderReport, RELAXED } from "./lib/report.js";
-import { evaluateTargets } from "./lib/targets.js";
+import { workloads, realWorkloads, Skip, THREADED } from "./workloads.js";
+import { renderReport, renderRealReport, RELAXED } from "./lib/report.js";
+import { evaluateTargets, evaluateRealTargets } from "./lib/targets.js";
+import { prepareRealModels, disposeRealModels, memoryAndStartup, coldCompileDeep } from "./lib/real.js";
+
+const onlyArg = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : process.env.BENCH_ONLY;
+if (onlyArg !== undefined && onlyArg !== "real-models") throw new Error(`--only ${onlyArg}: the only subset is "real-models"`);
+/** Only issue 19's real-size model rows (the full bench takes ~7 minutes without them). */
+const onlyReal = onlyArg === "real-models";
 
 const quick = !!process.env.BENCH_QUICK;
 const settings = quick
@@ -38,39 +48,35 @@ console.log(`relaxed SIMD: ${relaxedHost.validates ? "validates" : "does NOT val
 if (quick) console.log("BENCH_QUICK: asc -O0, 2 short rounds, no tfjs-cpu — a smoke run, not representative");
 
 const tmp = mkdtempSync(tmpdir() + "/kiln-bench-");
+const opts = { maxBatch: 64, optimizeLevel: settings.optimizeLevel };
+let cold, peak, relaxedPeak, examples, models, startup, cnnThreaded, mlpThreaded;
 const cnnGraph = readGraph("examples/mnist-cnn/graph.json");
 const lstmGraph = readGraph("examples/names-gender/graph.json");
 const tfmGraph = readGraph("examples/names-transformer/graph.json");
 
+if (!onlyReal) {
 // 1. Cold compile of the seed CNN in a fresh process; its modules are the ones measured below.
 log("cold compile of the seed CNN (fresh process)…");
-const cold = await coldCompile(ROOT + "examples/mnist-cnn/graph.json", tmp, settings.optimizeLevel);
+cold = await coldCompile(ROOT + "examples/mnist-cnn/graph.json", tmp, settings.optimizeLevel);
 
 // 2. The peak probes (this also imports asc, so the example compiles below are warm), then every example graph.
 log("wasm-SIMD peak probe…");
 const peakFlops = quick ? 2e7 : 1e8;
-const peak = await peakProbe(compileAssemblyScript, peakFlops);
+peak = await peakProbe(compileAssemblyScript, peakFlops);
 log(`peak probe: ${peak.calibration.map((c) => `${c.name} ${c.gflops.toFixed(1)}`).join(", ")} GFLOP/s (CPU time); using ${peak.variant}`);
 // kiln's relaxed build is measured against the peak of its own instruction set (relaxed_madd).
-const relaxedPeak = relaxedHost.validates ? await peakProbe(compileAssemblyScript, peakFlops, "relaxed_madd") : undefined;
+relaxedPeak = relaxedHost.validates ? await peakProbe(compileAssemblyScript, peakFlops, "relaxed_madd") : undefined;
 if (relaxedPeak) log(`relaxed_madd peak probe: ${relaxedPeak.calibration.map((c) => `${c.name} ${c.gflops.toFixed(1)}`).join(", ")} GFLOP/s (CPU time); using ${relaxedPeak.variant}`);
-// The physical ceiling (lib/ceiling.js): 4 lanes × multiply-adds per cycle × 2 FLOP × the clock,
-// measured by a dependent integer-add chain here and again in every FLOP-counted workload's rounds.
-const pipes = fpPipes();
-const clock = await clockProbe(quick ? 2e6 : 1e7);
-const mhz = cpuinfoMHz();
-log(`clock probe (dependent i32.add chain): ${clock.calibration.cpuGHz.toFixed(2)} GHz CPU time, ${clock.calibration.wallGHz.toFixed(2)} GHz wall clock; /proc/cpuinfo: ${mhz ? mhz.map((m) => m.toFixed(0)).join(", ") + " MHz" : "n/a"}`);
-log(`FP pipes: ${pipes.why} → ${flopsPerCycle(pipes, "plain")} FLOP/cycle plain, ${flopsPerCycle(pipes, "relaxed")} relaxed; ceiling ${(flopsPerCycle(pipes, "plain") * clock.calibration.cpuGHz).toFixed(1)} GFLOP/s (plain)`);
-const opts = { maxBatch: 64, optimizeLevel: settings.optimizeLevel };
 // Every example graph and every zoo model (examples/zoo/graphs): compile time, module size, parameters.
-const { rows: examples, wasms: compiled } = await compileRows([...exampleGraphs(), ...zooGraphs()], opts, readGraph, log);
+let compiled;
+({ rows: examples, wasms: compiled } = await compileRows([...exampleGraphs(), ...zooGraphs()], opts, readGraph, log));
 log("compile the MLP and matmul graphs…");
 const mlpBuilt = await compileGraph(mlpGraph, { ...opts, maxBatch: 256 });
 const mmBuilt = await compileGraph(matmulGraph, { ...opts, maxBatch: 512 });
 // Threaded builds (2 threads) of the seed CNN training module and the MLP, for the 2-thread columns.
 log("compile the threaded (2-thread) seed CNN and MLP…");
-const cnnThreaded = await compileGraph(cnnGraph, { ...opts, threads: 2 });
-const mlpThreaded = await compileGraph(mlpGraph, { ...opts, maxBatch: 256, threads: 2 });
+cnnThreaded = await compileGraph(cnnGraph, { ...opts, threads: 2 });
+mlpThreaded = await compileGraph(mlpGraph, { ...opts, maxBatch: 256, threads: 2 });
 const lstmWasm = compiled["names-gender"] ?? (await compileGraph(lstmGraph, opts)).wasm;
 const tfmWasm = compiled["names-transformer"] ?? (await compileGraph(tfmGraph, opts)).wasm;
 // kiln's relaxed-SIMD builds of the one-thread workloads' graphs, same options otherwise: the
@@ -87,7 +93,7 @@ const relaxedWasm = {
 
 // 3. Workloads, each round-robin over its systems.
 await initTf();
-const models = {
+models = {
   cnn: await loadModel(cold.trainWasm), cnn2: await loadModel(cnnThreaded.wasm, { threads: 2 }), cnnGraph,
   mlp: await loadModel(mlpBuilt.wasm), mlp2: await loadModel(mlpThreaded.wasm, { threads: 2 }), mlpGraph,
   mm: await loadModel(mmBuilt.wasm), mmGraph: matmulGraph,
@@ -100,9 +106,25 @@ const models = {
 // holding every model, TF.js and ORT-web, kiln's child printed after ~320 ms against ~200 ms when
 // started alone (a heavy parent spawns more slowly: +17 ms with 2 GB of touched wasm memory).
 log("process start → first prediction…");
-const startup = await measureStartup({ model: models.cnn, graph: cnnGraph, inferWasm: cold.inferWasm, dir: tmp, rounds: settings.startupRounds });
+startup = await measureStartup({ model: models.cnn, graph: cnnGraph, inferWasm: cold.inferWasm, dir: tmp, rounds: settings.startupRounds });
+}
+
+// The physical ceiling (lib/ceiling.js): 4 lanes × multiply-adds per cycle × 2 FLOP × the clock,
+// measured by a dependent integer-add chain here and again in every FLOP-counted workload's rounds.
+const pipes = fpPipes();
+const clock = await clockProbe(quick ? 2e6 : 1e7);
+const mhz = cpuinfoMHz();
+log(`clock probe (dependent i32.add chain): ${clock.calibration.cpuGHz.toFixed(2)} GHz CPU time, ${clock.calibration.wallGHz.toFixed(2)} GHz wall clock; /proc/cpuinfo: ${mhz ? mhz.map((m) => m.toFixed(0)).join(", ") + " MHz" : "n/a"}`);
+log(`FP pipes: ${pipes.why} → ${flopsPerCycle(pipes, "plain")} FLOP/cycle plain, ${flopsPerCycle(pipes, "relaxed")} relaxed; ceiling ${(flopsPerCycle(pipes, "plain") * clock.calibration.cpuGHz).toFixed(1)} GFLOP/s (plain)`);
+
+// Issue 19's real-size models: built in TF.js layers, imported into kiln, compiled (lib/real.js).
+await initTf();
+const real = await prepareRealModels({ opts, quick, log, relaxed: relaxedHost.validates });
+const deep = coldCompileDeep(log);
+const realMemory = await memoryAndStartup(real, { rounds: settings.startupRounds, log });
+
 const measured = [];
-for (const w of workloads(models)) {
+for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, { quick })]) {
   log(`${w.title}: setting up ${w.systems.map((s) => s.name).join(", ")}…`);
   const ready = [], out = [];
   for (const s of w.systems) {
@@ -116,7 +138,7 @@ for (const w of workloads(models)) {
     }
   }
   // The peak probes ride along where kiln is reported as a fraction of them: same load, same rounds.
-  if (w.flops) ready.push({ name: "peak", step: peak.step });
+  if (w.flops && peak) ready.push({ name: "peak", step: peak.step });
   if (w.flops && relaxedPeak) ready.push({ name: "relaxed peak", step: relaxedPeak.step });
   // The clock probe too: every FLOP-counted workload is shown as a share of the ceiling at the clock of its own rounds.
   if (w.flops) ready.push({ name: "clock", step: clock.step });
@@ -144,11 +166,24 @@ for (const w of workloads(models)) {
 }
 
 // 4. Process start → first prediction (child processes: measured before the workloads, above), then sizes.
+disposeRealModels(real); // the threaded ones' worker threads would keep the process alive
+rmSync(tmp, { recursive: true, force: true });
+const ceilingResults = () => ({
+  formula: "4 f32 lanes × f32x4 multiply-adds per cycle × 2 FLOP per multiply-add × clock",
+  pipes, flopsPerCycle: { plain: flopsPerCycle(pipes, "plain"), relaxed: flopsPerCycle(pipes, "relaxed") },
+  clock: { probe: "dependent i32.add chain (1 add per cycle)", calibration: clock.calibration, cpuinfoMHz: mhz, maxWallGHz: Math.max(...measured.filter((w) => w.clock).map((w) => w.clock.wallGHz)), maxCpuGHz: Math.max(...measured.filter((w) => w.clock).map((w) => w.clock.cpuGHz)) },
+});
+const realResults = { compile: Object.values(real).map((r) => r.compileRow), deep, memory: realMemory };
+if (onlyReal) {
+  const results = { machine: { ...machine, loadavgEnd: loadavg() }, settings, ceiling: ceilingResults(), workloads: measured, real: realResults, totalSeconds: (performance.now() - started) / 1000 };
+  results.targets = evaluateRealTargets(results);
+  writeResults(results, renderRealReport(results), quick ? ["bench/results/quick-real.json.tmp", "bench/results/quick-real.md.tmp"] : ["bench/results/real-models.json", "bench/results/real-models.md"]);
+  process.exit(0);
+}
 models.cnn2.dispose(); // its worker thread would keep the process alive
 models.mlp2.dispose();
 measured.push(startup);
 const shipped = { kilnRuntime: kilnRuntimeSize(), kilnModule: sizes(cold.inferWasm), peers: peerSizes() };
-rmSync(tmp, { recursive: true, force: true });
 
 const peaks = measured.filter((w) => w.peak).map((w) => w.peak);
 const relaxedPeaks = measured.filter((w) => w.relaxedPeak).map((w) => w.relaxedPeak);
@@ -157,27 +192,27 @@ const results = {
   settings,
   wasmSimdPeak: peakSummary(peak, peaks),
   relaxedSimdPeak: relaxedPeak && peakSummary(relaxedPeak, relaxedPeaks),
-  ceiling: {
-    formula: "4 f32 lanes × f32x4 multiply-adds per cycle × 2 FLOP per multiply-add × clock",
-    pipes, flopsPerCycle: { plain: flopsPerCycle(pipes, "plain"), relaxed: flopsPerCycle(pipes, "relaxed") },
-    clock: { probe: "dependent i32.add chain (1 add per cycle)", calibration: clock.calibration, cpuinfoMHz: mhz, maxWallGHz: Math.max(...measured.filter((w) => w.clock).map((w) => w.clock.wallGHz)), maxCpuGHz: Math.max(...measured.filter((w) => w.clock).map((w) => w.clock.cpuGHz)) },
-  },
+  ceiling: ceilingResults(),
   workloads: measured,
+  real: realResults,
   compile: { examples, threaded: { cnnTrain: { compileMs: cnnThreaded.compileMs, bytes: cnnThreaded.bytes, gzipBytes: cnnThreaded.gzipBytes }, mlp: { compileMs: mlpThreaded.compileMs, bytes: mlpThreaded.bytes, gzipBytes: mlpThreaded.gzipBytes } }, cold: { importMs: cold.importMs, trainMs: cold.trainMs, inferMs: cold.inferMs, ...prefixed("train", sizes(cold.trainWasm)), ...prefixed("infer", sizes(cold.inferWasm)) } },
   shipped,
   totalSeconds: (performance.now() - started) / 1000,
 };
-results.targets = evaluateTargets(results);
+results.targets = [...evaluateTargets(results), ...evaluateRealTargets(results)];
 
 // 5. Print and write.
-const text = renderReport(results);
-console.log("\n" + text);
 // A quick smoke run must not replace a real run's results: it writes git-ignored *.tmp files.
-const [jsonOut, mdOut] = quick ? ["bench/results/quick.json.tmp", "bench/results/quick.md.tmp"] : ["bench/results/latest.json", "bench/results/README-table.md"];
-mkdirSync(ROOT + "bench/results", { recursive: true });
-writeFileSync(ROOT + jsonOut, JSON.stringify(results, null, 2) + "\n");
-writeFileSync(ROOT + mdOut, text + "\n");
-log(`wrote ${jsonOut} and ${mdOut}`);
+writeResults(results, renderReport(results), quick ? ["bench/results/quick.json.tmp", "bench/results/quick.md.tmp"] : ["bench/results/latest.json", "bench/results/README-table.md"]);
+
+/** Prints the report and writes the results JSON and the markdown. */
+function writeResults(results, text, [jsonOut, mdOut]) {
+  console.log("\n" + text);
+  mkdirSync(ROOT + "bench/results", { recursive: true });
+  writeFileSync(ROOT + jsonOut, JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(ROOT + mdOut, text + "\n");
+  log(`wrote ${jsonOut} and ${mdOut}`);
+}
 
 /**
  * Every measured system's FLOP/s and its share of the physical ceiling at the clock measured in

@@ -10,7 +10,7 @@ import type { Module, Tensor } from "./ir/ir.js";
 import { printModule } from "./ir/print.js";
 import { verify } from "./ir/verify.js";
 import { differentiate, lower, lowerUpdate, type Lowered } from "./passes/lower/index.js";
-import { dropIdentityCopies, fuseConvPool, fuseElementwise, fuseEpilogues, fusePoolGradRelu, pruneUnusedInputs } from "./passes/fuse.js";
+import { dropIdentityCopies, foldZeroPadding, fuseConvPool, fuseElementwise, fuseEpilogues, fusePoolGradRelu, pruneUnusedInputs } from "./passes/fuse.js";
 import { foldBatchNorm } from "./passes/fold-batch-norm.js";
 import { chunkFilterGradients, splitBatchSums } from "./passes/schedule.js";
 import { layoutControl, planMemory, type ControlLayout, type Plan } from "./passes/plan.js";
@@ -106,9 +106,10 @@ export const PIPELINE: readonly Pass[] = [
     run: (b) => dropIdentityCopies(ir(b, "drop-identity-copies"), new Set(b.lowered!.trainLayerOutputs.map((o) => o.tensor.id))),
   },
   {
-    name: "fuse-epilogues", does: "predict/evaluate: batch normalization folded into the conv/dense before it; bias add, residual add and activation into the matmul/conv kernel", changesIR: true,
+    name: "fuse-epilogues", does: "zero padding folded into the conv after it; predict/evaluate: batch normalization folded into the conv/dense before it; bias add, residual add and activation (relu6 too) into the matmul/conv/depthwise kernel", changesIR: true,
     run(b) {
       const mod = ir(b, "fuse-epilogues");
+      foldZeroPadding(mod, new Set(b.lowered!.trainLayerOutputs.map((o) => o.tensor.id)));
       // First, so that the bias and activation the fold leaves fuse like any other (passes/fold-batch-norm.ts).
       if (b.options.foldBatchNorm !== false) foldBatchNorm(mod);
       fuseEpilogues(mod);

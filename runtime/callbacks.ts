@@ -14,8 +14,8 @@ export type Logs = Record<string, number>;
 /** What every hook gets besides its logs. */
 export interface FitContext {
   model: Model;
-  /** Keras's `params`: the epoch to stop before and the batches per epoch. */
-  params: { epochs: number; steps: number; initialEpoch: number };
+  /** Keras's `params`: the epoch to stop before and the batches per epoch (undefined for a stream without stepsPerEpoch, as Keras's None). */
+  params: { epochs: number; steps: number | undefined; initialEpoch: number };
   /** The learning rate of the next step; settable in modules compiled with settableLearningRate. */
   learningRate: number;
 }

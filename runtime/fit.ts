@@ -5,13 +5,17 @@
  * bit-identical weights. A non-finite loss stops training with a KilnError naming the step (the
  * step itself undone), and
  * the loop yields to the event loop every `yieldEvery` ms so a browser page stays responsive.
+ * Data is whole arrays (Feeds), or batches streamed from an iterable, an async iterable or a
+ * function of the epoch (stream.ts: data larger than memory), as Keras's generators and datasets.
  */
 import { KilnError } from "./errors.js";
 import type { Feed, Feeds } from "./feeds.js";
 import { Rng } from "./rng.js";
 import type { Model, StepResult } from "./model.js";
-import { checkCount, checkData, learningRate, setLearningRate, trainRows } from "./train.js";
+import type { Slot } from "./manifest.js";
+import { checkCount, checkData, exampleWeights, learningRate, resetMetrics, runningLogs, setLearningRate, trainRows } from "./train.js";
 import { resolveCallbacks, type BuiltinCallback, type Callback, type FitContext, type Logs } from "./callbacks.js";
+import { BatchSource, checkBatch, evaluateBatches, isBatches, SHUFFLE_STREAM, type Batches } from "./stream.js";
 
 export type { Logs } from "./callbacks.js";
 export type { BuiltinCallback, Callback, FitContext } from "./callbacks.js";
@@ -25,11 +29,20 @@ export interface FitOptions {
    * weights, bit for bit, as never stopping — each epoch's shuffle is seeded by its absolute index.
    */
   initialEpoch?: number;
-  /** At most the model's maxBatch (default 32 or maxBatch if lower); the last, partial batch is included. */
+  /** At most the model's maxBatch (default 32 or maxBatch if lower); the last, partial batch is included. Batches streamed are taken as they come. */
   batchSize?: number;
-  /** Reorders the examples every epoch, seeded by manifest.seed and the (absolute) epoch index. */
+  /**
+   * Streamed batches (Keras `steps_per_epoch`): batches per epoch. With an iterable, one iterator
+   * then runs on across epochs and training stops when it runs out; without, each epoch iterates
+   * the data (or calls the function of the epoch) anew, to its end.
+   */
+  stepsPerEpoch?: number;
+  /** Reorders the examples every epoch, seeded by manifest.seed and the (absolute) epoch index (whole arrays only: a stream comes in its own order). */
   shuffle?: boolean;
-  validationData?: Feeds;
+  /** Whole arrays, or batches as `data` may be. */
+  validationData?: Feeds | Batches;
+  /** Batches of streamed validation data to evaluate (Keras `validation_steps`; default: to its end). */
+  validationSteps?: number;
   /**
    * Keras `validation_split`: the last fraction of the examples (before any shuffling) is held out
    * and evaluated as validation data (ceil(n·(1 − split)) examples train). Not with validationData.
@@ -43,9 +56,17 @@ export interface FitOptions {
    * passes it here (kiln train records it as kiln.learning_rate).
    */
   learningRate?: number;
+  /**
+   * Keras `sample_weight`: one weight per example of `data`, each example's loss multiplied by it
+   * (Keras's sum_over_batch_size: the weighted sum over the batch divided by the batch's rows, not
+   * by the sum of the weights). With validationSplit, the held-out examples keep theirs.
+   */
+  sampleWeight?: ArrayLike<number>;
+  /** Keras `class_weight`: class id → weight, each training example weighted by its class's (one output only; not with sampleWeight). */
+  classWeight?: Record<string | number, number>;
   /** Keras's callbacks as data (early_stopping, model_checkpoint, …) and user callbacks with hooks, in order. */
   callbacks?: (BuiltinCallback | Callback)[];
-  /** `step` counts batches of this fit from 0; logs are this batch's. */
+  /** `step` counts batches of this fit from 0; logs are the epoch's running figures so far (Keras 3's batch logs). */
   onBatchEnd?(step: number, logs: Logs): void | Promise<void>;
   /** `epoch` is the absolute index, from `initialEpoch` (counting from 0). */
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
@@ -65,10 +86,7 @@ export interface History {
   history: Record<string, number[]>;
 }
 
-/** Shuffle stream of the seed's Rng family (weights use stream 0). */
-const SHUFFLE_STREAM = 1;
-
-export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Promise<History> {
+export async function fit(model: Model, data: Feeds | Batches, opts: FitOptions = {}): Promise<History> {
   // Two fits on one model would interleave their steps (each awaits between batches).
   if (model.fitting) throw new KilnError({ code: "busy", path: "fit", message: "this model is already training (a fit() has not finished); await it before starting another" });
   model.fitting = true;
@@ -79,17 +97,116 @@ export async function fit(model: Model, data: Feeds, opts: FitOptions = {}): Pro
   }
 }
 
-async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<History> {
-  const { epochs = 1, initialEpoch = 0, batchSize = Math.min(32, model.maxBatch), shuffle = true, yieldEvery = 50 } = opts;
-  const { n: all, views } = checkData(model, data);
+/** One batch of a fit: the data's views and which rows of them (a list, or a start index) train. */
+interface Batch {
+  views: Feed[];
+  rows: number | Uint32Array;
+  count: number;
+  /** The examples' weights in the loss, indexed as the views' rows (undefined: every weight 1). */
+  weights?: Float32Array;
+}
+
+/** Where a fit's batches come from: whole arrays (shuffled by fit) or a stream. */
+interface EpochBatches {
+  /** Batches per epoch, when known. */
+  steps?: number;
+  validationData?: Feeds | Batches;
+  /** validationSplit's held-out examples keep their sample weights (Keras splits sample_weight with the data). */
+  validationWeights?: Float32Array;
+  epoch(epoch: number): AsyncIterable<Batch>;
+  close(): Promise<void>;
+  /** A stream that ran out (stepsPerEpoch across epochs): training stops. */
+  exhausted(): boolean;
+}
+
+async function fitLoop(model: Model, data: Feeds | Batches, opts: FitOptions): Promise<History> {
+  const { epochs = 1, initialEpoch = 0, yieldEvery = 50 } = opts;
   checkCount("epochs", epochs, 1, Infinity);
   // Keras runs nothing when initialEpoch ≥ epochs; a resume past the end is more likely a mistake.
   checkCount("initialEpoch", initialEpoch, 0, epochs - 1);
+  const source = isBatches(data) ? streamed(model, data, opts) : inMemory(model, data, opts);
+  try {
+    return await epochsOf(model, source, opts, epochs, initialEpoch, yieldEvery);
+  } finally {
+    await source.close();
+  }
+}
+
+/** Whole arrays: each epoch a seeded shuffle of the rows (or their order), cut into batches of batchSize. */
+function inMemory(model: Model, data: Feeds, opts: FitOptions): EpochBatches {
+  const { batchSize = Math.min(32, model.maxBatch), shuffle = true } = opts;
+  const { n: all, views } = checkData(model, data);
   checkCount("batchSize", batchSize, 1, model.maxBatch);
-  const { n, validationData } = validationOf(model, opts, all, views);
+  if (opts.stepsPerEpoch !== undefined) throw new KilnError({ code: "options", path: "stepsPerEpoch", message: "stepsPerEpoch goes with streamed batches; whole arrays train every example each epoch" });
+  const weights = exampleWeights(model, views, all, opts, "fit");
+  const { n, validationData, validationWeights } = validationOf(model, opts, all, views, weights);
+  const steps = Math.ceil(n / batchSize), rows = new Uint32Array(n);
+  return {
+    steps, validationData, validationWeights,
+    async *epoch(epoch) {
+      order(rows, shuffle, model.manifest.seed, epoch);
+      for (let batch = 0; batch < steps && !model.stopTraining; batch++) {
+        const start = batch * batchSize, count = Math.min(batchSize, n - start);
+        yield { views, rows: rows.subarray(start, start + count), count, weights };
+      }
+    },
+    close: async () => {},
+    exhausted: () => false,
+  };
+}
+
+/** Streamed batches, each checked as it comes and at most maxBatch examples. */
+function streamed(model: Model, data: Batches, opts: FitOptions): EpochBatches {
+  const path = "data";
+  if (opts.stepsPerEpoch !== undefined) checkCount("stepsPerEpoch", opts.stepsPerEpoch, 1, Infinity);
+  if (opts.validationSplit !== undefined && opts.validationSplit !== 0) {
+    throw new KilnError({ code: "options", path: "validationSplit", message: "validationSplit takes the last examples of whole arrays; with streamed batches give validationData" });
+  }
+  if (opts.sampleWeight !== undefined) {
+    throw new KilnError({ code: "options", path: "sampleWeight", message: "sampleWeight goes with whole arrays (one weight per example of data); streamed batches weigh their examples 1 (classWeight applies to them)" });
+  }
+  const slots = [...model.manifest.inputs, ...model.manifest.targets];
+  if (opts.validationData !== undefined && !isBatches(opts.validationData)) checkData(model, opts.validationData);
+  else checkListed(model, slots, opts.validationData, Infinity);
+  checkListed(model, slots, data, model.maxBatch);
+  const source = new BatchSource(data, opts.stepsPerEpoch, path);
+  let index = 0;
+  return {
+    steps: opts.stepsPerEpoch,
+    validationData: opts.validationData,
+    async *epoch(epoch) {
+      for await (const feeds of source.epoch(epoch, () => !!model.stopTraining)) {
+        const { n, views } = checkBatch(slots, feeds, "input or target", index);
+        checkBatchSize(n, model.maxBatch, index);
+        const weights = opts.classWeight !== undefined ? exampleWeights(model, views, n, { classWeight: opts.classWeight }, `fit (batch ${index})`) : undefined;
+        index++;
+        yield { views, rows: 0, count: n, weights };
+      }
+    },
+    close: () => source.close(),
+    exhausted: () => source.exhausted,
+  };
+}
+
+function checkBatchSize(n: number, most: number, index: number): void {
+  if (n > most) throw new KilnError({ code: "input", path: `batch ${index}`, message: `a streamed batch has ${n} examples; this model trains on at most maxBatch = ${most} per step` });
+}
+
+/**
+ * Batches given as an array are all in memory: checked before the first step, so a bad one leaves
+ * the model as it was. (A generator's batches can only be checked as they come: a bad one stops
+ * fit there, the steps before it trained, as in Keras.)
+ */
+function checkListed(model: Model, slots: Slot[], batches: unknown, most: number): void {
+  if (!Array.isArray(batches)) return;
+  batches.forEach((b, i) => checkBatchSize(checkBatch(slots, b, "input or target", i).n, most, i));
+}
+
+async function epochsOf(model: Model, source: EpochBatches, opts: FitOptions, epochs: number, initialEpoch: number, yieldEvery: number): Promise<History> {
+  const { validationData, steps } = source;
   const shouldValidate = validationSchedule(opts.validationFreq);
   const { callbacks, terminateOnNaN } = resolveCallbacks(opts.callbacks, model);
-  const steps = Math.ceil(n / batchSize);
+  const running = runningLogs(model);
   const ctx: FitContext = {
     model,
     params: { epochs, steps, initialEpoch },
@@ -100,46 +217,50 @@ async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<His
     for (const c of callbacks) await (c[hook] as ((...a: unknown[]) => unknown) | undefined)?.call(c, ...args, ctx);
   };
   const result: History = { epoch: [], history: {} };
-  const rows = new Uint32Array(n);
   let step = 0, lastYield = Date.now(), last: Logs = {};
   if (opts.learningRate !== undefined) setLearningRate(model, opts.learningRate);
   model.stopTraining = false;
   await each("onTrainBegin", {});
   for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
     await each("onEpochBegin", epoch, {});
-    order(rows, shuffle, model.manifest.seed, epoch);
+    resetMetrics(model); // Keras resets its metrics at each epoch's start
     const sums: Logs = {};
-    let seen = 0;
-    for (let batch = 0; batch < steps && !model.stopTraining; batch++) {
-      const start = batch * batchSize, count = Math.min(batchSize, n - start), picked = rows.subarray(start, start + count);
+    let seen = 0, batch = 0;
+    for await (const { views, rows: picked, count, weights } of source.epoch(epoch)) {
       await each("onBatchBegin", batch, {});
       // trainRows re-checks what it staged (a callback may have changed the data) and undoes a non-finite step.
-      const r = trainRows(model, views, picked, count);
+      const r = trainRows(model, views, picked, count, weights);
       if (!Number.isFinite(r.loss)) {
         if (terminateOnNaN) {
           model.stopTraining = true; // Keras's TerminateOnNaN; the step is already undone
           break;
         }
         const where = `step ${step + 1} of this fit (epoch ${epoch + 1}, batch ${batch + 1}; counting from 1)`;
-        const found = opts.debugNaN ? findNaN(model, views, picked) : undefined;
+        const found = opts.debugNaN ? findNaN(model, views, picked, count) : undefined;
         const message = `the loss became ${r.loss} at ${where}; training stopped and that step was undone${found ? `; ${found.message}` : ""}`;
         throw new KilnError({ code: "diverged", path: "fit", ...(found?.layer ? { layer: found.layer } : {}), message });
       }
+      // A module with metric state reports the epoch's running figures; an older one this batch's, averaged here.
       const logs = flatten(r);
-      for (const k in logs) sums[k] = (sums[k] ?? 0) + logs[k] * count;
+      for (const k in logs) sums[k] = running ? logs[k] : (sums[k] ?? 0) + logs[k] * count;
       seen += count;
       await opts.onBatchEnd?.(step, logs);
-      if (callbacks.length) await each("onBatchEnd", batch, means(sums, seen));
+      if (callbacks.length) await each("onBatchEnd", batch, running ? { ...logs } : means(sums, seen));
       step++;
+      batch++;
       if (Date.now() - lastYield >= yieldEvery) {
         await new Promise((resolve) => setTimeout(resolve, 0));
         lastYield = Date.now();
       }
     }
-    if (!seen) break; // stopped before the epoch's first step: nothing to report
-    const logs = means(sums, seen);
+    if (!seen) {
+      // Stopped before the epoch's first step: nothing to report. A stream with nothing in it is a mistake to name.
+      if (!model.stopTraining && !source.exhausted()) throw new KilnError({ code: "input", path: "data", message: `epoch ${epoch + 1} got no batches: the data is empty, or a generator that was used up (pass a function of the epoch, an object that iterates again, or stepsPerEpoch)` });
+      break;
+    }
+    const logs = running ? { ...sums } : means(sums, seen);
     if (validationData && shouldValidate(epoch + 1)) {
-      const v = flatten(model.evaluate(validationData, { batchSize }));
+      const v = flatten(isBatches(validationData) ? await evaluateBatches(model, validationData, { steps: opts.validationSteps }) : model.evaluate(validationData, { batchSize: opts.batchSize ?? Math.min(32, model.maxBatch), ...(source.validationWeights ? { sampleWeight: source.validationWeights } : {}) }));
       for (const k in v) logs[`val_${k}`] = v[k];
     }
     await opts.onEpochEnd?.(epoch, logs);
@@ -147,6 +268,7 @@ async function fitLoop(model: Model, data: Feeds, opts: FitOptions): Promise<His
     // After the callbacks, as Keras's History (reduce_lr_on_plateau adds learning_rate).
     record(result, epoch, logs);
     last = logs;
+    if (source.exhausted()) break; // Keras: "your input ran out of data; interrupting training"
   }
   await each("onTrainEnd", last);
   return result;
@@ -166,11 +288,12 @@ function record(h: History, epoch: number, logs: Logs): void {
   for (const k in h.history) if (h.history[k].length === before) h.history[k].push(NaN);
 }
 
-/** The examples that train (the first n) and the validation data: validationData, or the last validationSplit of data. */
-function validationOf(model: Model, opts: FitOptions, all: number, views: Feed[]): { n: number; validationData?: Feeds } {
+/** The examples that train (the first n) and the validation data: validationData, or the last validationSplit of data (with its sample weights). */
+function validationOf(model: Model, opts: FitOptions, all: number, views: Feed[], weights?: Float32Array): { n: number; validationData?: Feeds | Batches; validationWeights?: Float32Array } {
   const split = opts.validationSplit;
   if (split === undefined || split === 0) {
-    if (opts.validationData !== undefined) checkData(model, opts.validationData);
+    if (opts.validationData !== undefined && !isBatches(opts.validationData)) checkData(model, opts.validationData);
+    else checkListed(model, [...model.manifest.inputs, ...model.manifest.targets], opts.validationData, Infinity);
     return { n: all, validationData: opts.validationData };
   }
   if (typeof split !== "number" || !(split > 0 && split < 1)) throw new KilnError({ code: "options", path: "validationSplit", message: `expected a number in [0, 1), got ${String(split)}` });
@@ -184,7 +307,8 @@ function validationOf(model: Model, opts: FitOptions, all: number, views: Feed[]
     const per = views[k].length / all;
     validationData[s.name] = views[k].subarray(n * per);
   });
-  return { n, validationData };
+  // Keras splits sample_weight with the data; class weights apply to training only.
+  return { n, validationData, ...(weights && opts.sampleWeight !== undefined ? { validationWeights: weights.subarray(n) } : {}) };
 }
 
 /** Keras `validation_freq`: an integer k (every k-th epoch, absolute, from 1) or a list of epochs. */
@@ -213,16 +337,16 @@ function order(rows: Uint32Array, shuffle: boolean, seed: number, epoch: number)
  * weights that were already non-finite, re-runs the step (undone again) and scans layerOutputs,
  * which the re-run left in memory, in forward order for the first non-finite value.
  */
-function findNaN(model: Model, views: Feed[], rows: Uint32Array): { message: string; layer?: string } {
+function findNaN(model: Model, views: Feed[], rows: number | Uint32Array, count: number): { message: string; layer?: string } {
   const t = model.manifest.training!;
   const bad = (a: Float32Array) => a.findIndex((v) => v - v !== 0); // NaN and ±Inf
   const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
   const weights = model.manifest.weights.filter((w) => bad(model.f32(w.offset, size(w.shape))) >= 0).map((w) => `"${w.name}"`);
   const already = weights.length ? `; weights non-finite before the step: ${weights.join(", ")}` : "";
-  const again = trainRows(model, views, rows, rows.length).loss;
+  const again = trainRows(model, views, rows, count).loss;
   if (!t.layerOutputs) return { message: `the module lists no layer outputs to search (manifest.training.layerOutputs)${already}` };
   for (const o of t.layerOutputs) {
-    const per = size(o.shape), out = model.f32(o.offset, rows.length * per), i = bad(out);
+    const per = size(o.shape), out = model.f32(o.offset, count * per), i = bad(out);
     if (i >= 0) {
       const what = `example ${Math.floor(i / per)} of the batch, element ${i % per} is ${out[i]}`;
       return { layer: o.layer, message: `the first non-finite layer output is layer "${o.layer}" (${what})${already}` };

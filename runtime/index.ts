@@ -17,6 +17,7 @@ export type { Manifest, Slot, WeightEntry } from "./manifest.js";
 export type { Model, StepResult, TensorInfo } from "./model.js";
 export type { FitOptions, History, Logs } from "./fit.js";
 export type { Feeds } from "./feeds.js";
+export type { Batches, BatchIterable } from "./stream.js";
 export type { GenerateOptions } from "./decode.js";
 
 export interface LoadOptions {

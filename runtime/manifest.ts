@@ -30,12 +30,26 @@ export interface WeightEntry {
   initializer: { name: string; fanIn: number; fanOut: number; onesRange?: [number, number] };
 }
 
+export interface LossInfo { type: string; output: string; target: string; from_logits: boolean; weight?: number }
+
 export interface TrainingInfo {
-  loss: { type: string; output: string; target: string; from_logits: boolean };
+  /** The first (with one output, the only) loss. */
+  loss: LossInfo;
+  /** Every output's loss, with several outputs. */
+  losses?: LossInfo[];
+  /** The log names after `loss`, as Keras 3 names them (`<output>_loss`, metrics). */
   metrics: string[];
   optimizer: Record<string, unknown> & { type: string };
-  /** f32 [loss, ...metrics], batch means. */
+  /** f32 [loss, ...metrics]: running values since the metric state was last zeroed. */
   resultOffset: number;
+  /** f32 [maxBatch]: each example's weight in the loss (Keras sample_weight; 1 when none is given). Absent in modules of older kilns. */
+  sampleWeightOffset?: number;
+  /**
+   * The logs' state (f64 totals, counts, confusion counts), zeroed before an epoch, an evaluate or
+   * a trainStep; with it the results are running values. Absent in modules of older kilns, whose
+   * results are batch figures the runtime averages.
+   */
+  metricState?: { offset: number; bytes: number };
   /** i32: completed optimizer steps. */
   stepOffset: number;
   /** u32: the runtime writes manifest.seed here at load (dropout masks). */

@@ -10,6 +10,7 @@ import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
 import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
 import type { FitOptions, History } from "./fit.js";
+import type { Batches } from "./stream.js";
 import type { Decoding } from "./decode.js";
 import { capabilities, typeName, type Capabilities } from "./load.js";
 import { size, type DType, type Manifest, type Slot } from "./manifest.js";
@@ -81,21 +82,26 @@ export class Model {
     return out;
   }
 
-  /** One optimizer step on one batch (at most maxBatch examples); loss and metrics before the update. A non-finite loss throws and undoes the step. */
-  trainStep(batch: Feeds): StepResult {
-    return this.#training("trainStep").trainStep(this, batch);
+  /** One optimizer step on one batch (at most maxBatch examples), optionally weighted per example or class; loss and metrics before the update. A non-finite loss throws and undoes the step. */
+  trainStep(batch: Feeds, opts?: { sampleWeight?: ArrayLike<number>; classWeight?: Record<string | number, number> }): StepResult {
+    return this.#training("trainStep").trainStep(this, batch, opts);
   }
 
-  /** Trains on `data`; see fit.ts for the options and the History it resolves to. */
-  async fit(data: Feeds, opts?: FitOptions): Promise<History> {
+  /** Trains on `data` (whole arrays, or batches: stream.ts); see fit.ts for the options and the History it resolves to. */
+  async fit(data: Feeds | Batches, opts?: FitOptions): Promise<History> {
     this.#training("fit");
     // Loaded on first use, so pages that only predict never fetch the training loop.
-    const { fit } = await import("./fit.js");
-    return fit(this, data, opts);
+    return (await import("./fit.js")).fit(this, data, opts);
   }
 
-  /** Inference-mode loss and metrics over all of `data`, means weighted by batch size. */
-  evaluate(data: Feeds, opts?: { batchSize?: number }): StepResult {
+  /**
+   * Inference-mode loss and metrics over all of `data` (Keras's stateful metrics), the loss weighted
+   * by `sampleWeight` when given; given batches (stream.ts: train.ts sends them there), a Promise of
+   * them over `steps` batches or all.
+   */
+  evaluate(data: Feeds, opts?: { batchSize?: number; sampleWeight?: ArrayLike<number> }): StepResult;
+  evaluate(data: Batches, opts?: { steps?: number }): Promise<StepResult>;
+  evaluate(data: Feeds | Batches, opts?: { batchSize?: number; steps?: number; sampleWeight?: ArrayLike<number> }): StepResult | Promise<StepResult> {
     return this.#training("evaluate").evaluate(this, data, opts);
   }
 

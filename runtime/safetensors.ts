@@ -360,6 +360,41 @@ export function readSafetensors(bytes: Uint8Array, opts: ReadOptions = {}): StFi
   return header.metadata === undefined ? { tensors } : { tensors, metadata: header.metadata };
 }
 
+/** Where one tensor's bytes lie in a file read piece by piece: [begin, end) from the file's start. */
+export interface StTensorInfo {
+  dtype: StDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * For readers that stream a file instead of holding it whole: the header length from the file's
+ * first 8 bytes, checked against the file's length (8 + it is how many bytes readSafetensorsHeader needs).
+ */
+export function safetensorsHeaderLength(first8: Uint8Array, fileLength: number, maxHeaderBytes = DEFAULT_MAX_HEADER): number {
+  if (fileLength < 8 || first8.length < 8) throw headerError(`expected at least 8 bytes (the little-endian u64 header length), got ${Math.min(fileLength, first8.length)}`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(maxHeaderBytes)) throw headerError(`header length ${n} exceeds the limit of ${maxHeaderBytes} bytes`);
+  if (Number(n) > fileLength - 8) throw headerError(`header length ${n} runs past the end of the file: only ${fileLength - 8} bytes follow the length field`);
+  return Number(n);
+}
+
+/**
+ * The header of a file of `fileLength` bytes whose first 8 + header-length bytes are `head`:
+ * each tensor's dtype, shape and byte range in the file, with every check readSafetensors makes.
+ */
+export function readSafetensorsHeader(head: Uint8Array, fileLength: number, opts: ReadOptions = {}): { tensors: Map<string, StTensorInfo>; metadata?: Record<string, string> } {
+  const n = safetensorsHeaderLength(head, fileLength, opts.maxHeaderBytes);
+  if (head.length < 8 + n) throw headerError(`expected the ${n} header bytes after the length field, got ${head.length - 8}`);
+  const header = new HeaderParser(decodeHeader(head.subarray(8, 8 + n)), opts.maxTensors).parse();
+  checkInfos(header.infos, opts.allowedDtypes);
+  checkLayout(header.infos, fileLength - 8 - n);
+  const tensors = new Map<string, StTensorInfo>();
+  for (const i of header.infos) tensors.set(i.name, { dtype: i.dtype as StDType, shape: i.shape, begin: 8 + n + i.begin, end: 8 + n + i.end });
+  return header.metadata === undefined ? { tensors } : { tensors, metadata: header.metadata };
+}
+
 /**
  * A copy in a fresh ArrayBuffer: aligned, and detached from the caller's buffer. Not slice():
  * on a Node Buffer (what readFileSync returns) slice() is a view into the same, pooled memory.

@@ -10,39 +10,155 @@ import { fail, KilnError } from "./errors.js";
 import { checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
 import { bad, isObject, isString, show, size, type Checker, type Manifest, type Slot } from "./manifest.js";
 import type { Model, StepResult } from "./model.js";
+import type { Batches } from "./stream.js";
+
+/** Batches (a function or an iterable) rather than whole arrays; stream.ts's isBatches, kept here so evaluating arrays loads no stream code. */
+const isBatches = (data: unknown): data is Batches =>
+  typeof data === "function" || (typeof data === "object" && data !== null && !ArrayBuffer.isView(data) && (Symbol.asyncIterator in data || Symbol.iterator in data));
 
 const slotsOf = (model: Model): Slot[] => [...model.manifest.inputs, ...model.manifest.targets];
 
 /** Checks training data (inputs and targets); returns its example count and views. */
 export const checkData = (model: Model, data: Feeds) => checkFeeds(slotsOf(model), data, "input or target");
 
-export function trainStep(model: Model, batch: Feeds): StepResult {
+/** Per-example weights in the loss: Keras `sample_weight`, or `class_weight` turned into them as Keras's data adapters do. */
+export interface WeightOptions {
+  /** One finite weight per example (Keras sample_weight). */
+  sampleWeight?: ArrayLike<number>;
+  /** Class id → weight (Keras class_weight): each example weighs its class's weight. One output only; not with sampleWeight. */
+  classWeight?: Record<string | number, number>;
+}
+
+export function trainStep(model: Model, batch: Feeds, opts: WeightOptions = {}): StepResult {
   const { n, views } = checkData(model, batch);
   if (n > model.maxBatch) model.fail("batch", `trainStep takes at most maxBatch = ${model.maxBatch} examples, got ${n}; use fit() for more`);
-  const r = trainRows(model, views, 0, n);
+  const weights = exampleWeights(model, views, n, opts, "trainStep");
+  resetMetrics(model); // Keras train_on_batch(reset_metrics=True): this batch's figures
+  const r = trainRows(model, views, 0, n, weights);
   if (!Number.isFinite(r.loss)) {
     throw new KilnError({ code: "diverged", path: "trainStep", message: `the loss became ${r.loss}; the step was undone (weights and optimizer state are as before the call)` });
   }
   return r;
 }
 
-export function evaluate(model: Model, data: Feeds, { batchSize = 32 }: { batchSize?: number } = {}): StepResult {
+/**
+ * Keras's evaluate: the loss and metrics over all of `data` (a module with metric state computes
+ * them over the whole set, as Keras's stateful metrics; an older one's batch figures are averaged
+ * weighted by batch size), the loss weighted by `sampleWeight` when given. Batches go to stream.ts.
+ */
+export function evaluate(model: Model, data: Feeds | Batches, opts?: { batchSize?: number; steps?: number; sampleWeight?: ArrayLike<number> }): StepResult | Promise<StepResult> {
+  if (isBatches(data)) return import("./stream.js").then((s) => s.evaluateBatches(model, data, opts));
+  return evaluateArrays(model, data, opts);
+}
+
+function evaluateArrays(model: Model, data: Feeds, { batchSize = 32, sampleWeight }: { batchSize?: number; sampleWeight?: ArrayLike<number> } = {}): StepResult {
   const { n, views } = checkData(model, data);
   checkCount("batchSize", batchSize, 1, Infinity);
+  const weights = exampleWeights(model, views, n, { sampleWeight }, "evaluate");
   const step = Math.min(batchSize, model.maxBatch); // inference mode: chunking does not change results
+  const running = runningLogs(model);
   const sums = new Float64Array(1 + model.manifest.training!.metrics.length);
+  resetMetrics(model);
   for (let start = 0; start < n; start += step) {
     const count = Math.min(step, n - start);
     model.stage(slotsOf(model), views, start, count);
+    stageWeights(model, weights, start, count);
     model.run("evaluate", count);
-    results(model).forEach((v, i) => (sums[i] += v * count));
+    if (!running) results(model).forEach((v, i) => (sums[i] += v * count));
   }
-  return toResult(model, Array.from(sums, (s) => s / n));
+  return toResult(model, running ? Array.from(results(model)) : Array.from(sums, (s) => s / n));
+}
+
+/** Whether the module reports running values over the calls since resetMetrics (modules with metric state). */
+export const runningLogs = (model: Model): boolean => model.manifest.training!.metricState !== undefined;
+
+/** Zeroes the logs' state: the next step or evaluation starts Keras's metrics afresh. */
+export function resetMetrics(model: Model): void {
+  const s = model.manifest.training!.metricState;
+  if (s) model.memoryView().fill(0, s.offset, s.offset + s.bytes);
+}
+
+/**
+ * The examples' weights in the loss as one Float32Array (undefined: every weight 1), from
+ * sampleWeight or classWeight; a KilnError naming the option and what is wrong otherwise.
+ */
+export function exampleWeights(model: Model, views: Feed[], n: number, o: WeightOptions, where: string): Float32Array | undefined {
+  const { sampleWeight: sw, classWeight: cw } = o;
+  if (sw === undefined && cw === undefined) return undefined;
+  const t = model.manifest.training!;
+  const fail = (path: string, message: string): never => { throw new KilnError({ code: "input", path: `${where}.${path}`, message }); };
+  if (t.sampleWeightOffset === undefined) fail(sw !== undefined ? "sampleWeight" : "classWeight", "this module takes no example weights (compiled by an older kiln); compile it again");
+  if (sw !== undefined && cw !== undefined) fail("classWeight", "give sampleWeight or classWeight, not both (Keras refuses both at once too)");
+  if (sw !== undefined) {
+    if (sw === null || typeof sw !== "object" || typeof (sw as ArrayLike<number>).length !== "number") fail("sampleWeight", `expected an array of ${n} numbers (one per example), got ${typeof sw}`);
+    if (sw.length !== n) fail("sampleWeight", `expected one weight per example: ${n}, got ${sw.length}`);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = Number(sw[i]);
+      if (!Number.isFinite(v) || !Number.isFinite(Math.fround(v))) fail("sampleWeight", `weight ${i} (counting from 0) is ${String(sw[i])}; weights must be finite numbers`);
+      out[i] = v;
+    }
+    return out;
+  }
+  return classWeights(model, views, n, cw!, (msg) => fail("classWeight", msg));
+}
+
+/**
+ * Keras's class_weight_to_sample_weights: the class of an example is its int32 id, the argmax of a
+ * one-hot target (first index on ties), or a one-value target rounded half to even; the weight is
+ * the map's entry for it. Unlike Keras (1 for a class missing from the map), a class missing from
+ * the map is refused: it is more often a mistake than a wish.
+ */
+function classWeights(model: Model, views: Feed[], n: number, cw: Record<string | number, number>, fail: (m: string) => never): Float32Array {
+  const t = model.manifest.training!;
+  if (t.losses && t.losses.length > 1) fail(`class weights apply to a model with one output (Keras: "class_weight is only supported for Models with a single output"); this one has ${t.losses.length}: give sampleWeight instead`);
+  if (cw === null || typeof cw !== "object" || Array.isArray(cw)) fail(`expected a map { class id: weight }, got ${Array.isArray(cw) ? "an array" : typeof cw}`);
+  const map = new Map<number, number>();
+  for (const key of Object.keys(cw)) {
+    const id = Number(key), w = (cw as Record<string, unknown>)[key];
+    if (!/^(0|[1-9][0-9]{0,9})$/.test(key)) fail(`key ${JSON.stringify(key)} is not a class id (an integer ≥ 0)`);
+    if (typeof w !== "number" || !Number.isFinite(w) || !Number.isFinite(Math.fround(w))) fail(`the weight of class ${key} is ${String(w)}; weights must be finite numbers`);
+    map.set(id, w);
+  }
+  const slot = model.manifest.targets.findIndex((s) => s.name === t.loss.target);
+  const target = model.manifest.targets[slot]!, y = views[model.manifest.inputs.length + slot]!;
+  const per = target.shape.reduce((a, b) => a * b, 1);
+  if (target.shape.length > 1 || (target.dtype === "int32" && per !== 1)) fail(`class weights need one class per example; target "${target.name}" has shape [${target.shape.join(", ")}] per example`);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const id = target.dtype === "int32" || per === 1 ? roundHalfEven(y[i * per]!) : argmax(y, i * per, per);
+    const w = map.get(id);
+    if (w === undefined) fail(`example ${i} (counting from 0) of target "${target.name}" is class ${id}, which has no weight in the map (classes in the map: ${[...map.keys()].sort((a, b) => a - b).join(", ") || "none"}); give every class a weight`);
+    out[i] = w;
+  }
+  return out;
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+function argmax(a: Feed, at: number, n: number): number {
+  let best = 0;
+  for (let c = 1; c < n; c++) if (a[at + c]! > a[at + best]!) best = c;
+  return best;
+}
+
+/** Writes the staged examples' weights (1 where none are given). */
+export function stageWeights(model: Model, weights: Float32Array | undefined, rows: number | Uint32Array, count: number): void {
+  const at = model.manifest.training!.sampleWeightOffset;
+  if (at === undefined) return;
+  const dst = model.f32(at, count);
+  if (!weights) dst.fill(1);
+  else if (typeof rows === "number") dst.set(weights.subarray(rows, rows + count));
+  else for (let i = 0; i < count; i++) dst[i] = weights[rows[i]!]!;
 }
 
 /** One train_step on `count` examples, `rows` a start index or a list of indices; undone when the loss is not finite. */
-export function trainRows(model: Model, views: Feed[], rows: number | Uint32Array, count: number): StepResult {
+export function trainRows(model: Model, views: Feed[], rows: number | Uint32Array, count: number, weights?: Float32Array): StepResult {
   model.stage(slotsOf(model), views, rows, count);
+  stageWeights(model, weights, rows, count);
   const saved = saveState(model);
   try {
     model.run("trainStep", count);
@@ -59,7 +175,9 @@ export function trainRows(model: Model, views: Feed[], rows: number | Uint32Arra
 function stateRegions(model: Model): [number, number][] {
   const m = model.manifest, t = m.training!;
   const bytes = (name: string) => 4 * size(m.weights.find((w) => w.name === name)!.shape);
-  return [[t.stepOffset, 4], [t.seedOffset, 4], ...m.weights.map((w) => [w.offset, bytes(w.name)] as [number, number]), ...t.slots.map((s) => [s.offset, bytes(s.weight)] as [number, number])];
+  // The metric state too: an undone step must not count in the epoch's figures.
+  return [[t.stepOffset, 4], [t.seedOffset, 4], ...(t.metricState ? [[t.metricState.offset, t.metricState.bytes] as [number, number]] : []),
+    ...m.weights.map((w) => [w.offset, bytes(w.name)] as [number, number]), ...t.slots.map((s) => [s.offset, bytes(s.weight)] as [number, number])];
 }
 
 const saved = new WeakMap<Model, { regions: [number, number][]; copy: Uint8Array }>();
@@ -83,12 +201,12 @@ export function restoreState(model: Model, copy: Uint8Array): void {
   for (const [o, n] of saved.get(model)!.regions) put(mem, copy.subarray(at, (at += n)), o);
 }
 
-function results(model: Model): Float32Array {
+export function results(model: Model): Float32Array {
   const t = model.manifest.training!;
   return model.f32(t.resultOffset, 1 + t.metrics.length);
 }
 
-function toResult(model: Model, values: number[]): StepResult {
+export function toResult(model: Model, values: number[]): StepResult {
   // fromEntries defines own properties: no metric name can reach the prototype.
   return { loss: values[0], metrics: Object.fromEntries(model.manifest.training!.metrics.map((name, i) => [name, values[i + 1]])) };
 }
@@ -121,6 +239,11 @@ export function checkTraining(m: Manifest, c: Checker): void {
   c.region("training.stepOffset", t.stepOffset, 4, 0);
   c.region("training.seedOffset", t.seedOffset, 4, 0);
   if (t.learningRateOffset !== undefined) c.region("training.learningRateOffset", t.learningRateOffset, 4, 0);
+  if (t.sampleWeightOffset !== undefined) c.region("training.sampleWeightOffset", t.sampleWeightOffset, 4 * m.maxBatch, 1);
+  if (t.metricState !== undefined) {
+    if (!isObject(t.metricState) || !Number.isInteger(t.metricState.bytes) || t.metricState.bytes < 8 || t.metricState.bytes % 8 !== 0) bad("training.metricState: expected { offset, bytes: a positive multiple of 8 }");
+    c.region("training.metricState", t.metricState.offset, t.metricState.bytes, 0);
+  }
   const weights = new Map(m.weights.map((w) => [w.name, w]));
   for (const s of t.slots) {
     const w = isObject(s) && isString(s.slot) && SLOT_NAME.test(s.slot) && isString(s.weight) ? weights.get(s.weight) : undefined;

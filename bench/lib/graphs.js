@@ -1,8 +1,7 @@
 /**
  * The benchmark's model graphs (the seed CNN and the examples come from examples/; the MLP and
  * the matmul are defined here) and FLOP counts from layer shapes, for effective FLOP/s.
- * Only the sequential ops the peers are built from are walked: conv2d (valid, stride 1),
- * max_pooling2d, flatten, dense.
+ * The FLOP count walks the ops of the examples and of issue 19's networks (lib/real-models.js).
  */
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -69,25 +68,43 @@ export function inferenceOnly(graph) {
  * conv2d counts the direct algorithm (kiln's Winograd kernels do fewer multiplications, so its
  * "FLOP/s" there is effective, not executed). Training counts forward + backward = 3× forward
  * (backward: gradient of input and of weights, each as large as the forward), as the issue
- * defines effective FLOP/s.
+ * defines effective FLOP/s. `include(layer)`: count only the layers it accepts (e.g. the trainable
+ * ones: a frozen backbone's fine-tuning step is its forward pass plus 2 × the head's FLOPs).
  */
-export function forwardFlops(graph) {
+export function forwardFlops(graph, include = () => true) {
   const shapes = Object.create(null); // layer or input name → shape per example
   for (const i of graph.inputs) shapes[i.name] = i.shape.slice();
   let previous = graph.inputs[0].name, flops = 0;
   const size = (s) => s.reduce((a, b) => a * b, 1);
+  const pair = (v, d) => (v === undefined ? [d, d] : typeof v === "number" ? [v, v] : v);
+  /** [H', W'] of a window op (conv, depthwise, pooling): TensorFlow's "valid" and "same" sizes. */
+  const windowOut = ([h, w], k, s, d, padding) => [0, 1].map((i) => {
+    const n = [h, w][i];
+    return padding === "same" ? Math.ceil(n / s[i]) : Math.floor((n - (d[i] * (k[i] - 1) + 1)) / s[i]) + 1;
+  });
   for (const l of graph.layers) {
-    const shape = shapes[(l.inputs ?? [previous])[0]];
+    const before = flops;
+    const ins = (l.inputs ?? [previous]).map((i) => shapes[i]);
+    const shape = ins[0];
     let out = shape;
-    if (l.op === "conv2d") {
-      if ((l.padding ?? "valid") !== "valid" || ![].concat(l.strides ?? 1).every((v) => v === 1)) throw new Error(`forwardFlops: ${l.name} is not a valid, stride-1 conv2d`);
-      const [kh, kw] = Array.isArray(l.kernel_size) ? l.kernel_size : [l.kernel_size, l.kernel_size];
-      const [h, w, c] = shape;
-      out = [h - kh + 1, w - kw + 1, l.filters];
-      flops += 2 * out[0] * out[1] * l.filters * kh * kw * c;
-    } else if (l.op === "max_pooling2d") {
-      const p = l.pool_size ?? 2;
-      out = [Math.floor(shape[0] / p), Math.floor(shape[1] / p), shape[2]];
+    if (l.op === "conv2d" || l.op === "depthwise_conv2d") {
+      const k = pair(l.kernel_size), [h, w, c] = shape;
+      const [oh, ow] = windowOut([h, w], k, pair(l.strides, 1), pair(l.dilation_rate, 1), l.padding ?? "valid");
+      // Depthwise: each output channel reads one input channel (kh·kw multiply-adds per output).
+      const perOutput = l.op === "conv2d" ? k[0] * k[1] * c : k[0] * k[1];
+      out = [oh, ow, l.op === "conv2d" ? l.filters : c * (l.depth_multiplier ?? 1)];
+      flops += 2 * oh * ow * out[2] * perOutput;
+    } else if (l.op === "max_pooling2d" || l.op === "average_pooling2d") {
+      const k = pair(l.pool_size, 2);
+      out = [...windowOut(shape, k, pair(l.strides ?? l.pool_size, 2), [1, 1], l.padding ?? "valid"), shape[2]];
+    } else if (l.op === "zero_padding2d") {
+      const p = l.padding ?? 1;
+      const [[t, b], [le, r]] = typeof p === "number" ? [[p, p], [p, p]] : p.map((v) => (typeof v === "number" ? [v, v] : v));
+      out = [shape[0] + t + b, shape[1] + le + r, shape[2]];
+    } else if (l.op === "global_average_pooling2d" || l.op === "global_max_pooling2d") {
+      out = [shape[2]];
+    } else if (l.op === "concatenate") {
+      out = [...shape.slice(0, -1), ins.reduce((sum, s) => sum + s[s.length - 1], 0)];
     } else if (l.op === "flatten") {
       out = [size(shape)];
     } else if (l.op === "dense") {
@@ -103,9 +120,10 @@ export function forwardFlops(graph) {
       const [t, d] = shape, hk = l.num_heads * l.key_dim, hv = l.num_heads * (l.value_dim ?? l.key_dim);
       flops += 2 * t * d * (2 * hk + hv) + 2 * t * hv * d; // Q, K, V and output projections
       flops += 2 * l.num_heads * t * t * (l.key_dim + (l.value_dim ?? l.key_dim)); // scores and weighted sum
-    } else if (!["add", "position_embedding", "layer_normalization"].includes(l.op)) {
+    } else if (!["add", "position_embedding", "layer_normalization", "batch_normalization", "activation", "relu"].includes(l.op)) {
       throw new Error(`forwardFlops: op ${l.op} is not counted`);
     }
+    if (!include(l)) flops = before;
     shapes[l.name] = out;
     previous = l.name;
   }

@@ -11,11 +11,11 @@ const { loadModel } = await dist("runtime/index.js");
 export const { compileAssemblyScript } = await dist("compiler/assemble/asc.js");
 export { loadModel };
 
-/** Compiles a graph; returns the module bytes, wall-clock compile ms and raw/gzip sizes. */
+/** Compiles a graph; returns the module bytes, wall-clock compile ms, raw/gzip sizes, the generated AssemblyScript's size and kernel count. */
 export async function compileGraph(graph, options) {
   const t = performance.now();
-  const { wasm } = await compile(JSON.stringify(graph), options);
-  return { wasm, compileMs: performance.now() - t, ...sizes(wasm) };
+  const { wasm, source, stats } = await compile(JSON.stringify(graph), options);
+  return { wasm, compileMs: performance.now() - t, ...sizes(wasm), sourceBytes: Buffer.byteLength(source), kernels: stats.kernels };
 }
 
 /**
@@ -31,7 +31,7 @@ export async function compileRows(entries, options, readGraph, log = () => {}) {
       const model = await loadModel(r.wasm);
       const params = model.weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
       wasms[e.name] = r.wasm;
-      rows.push({ name: e.path, compileMs: r.compileMs, bytes: r.bytes, gzipBytes: r.gzipBytes, params });
+      rows.push({ name: e.path, compileMs: r.compileMs, bytes: r.bytes, gzipBytes: r.gzipBytes, params, sourceBytes: r.sourceBytes, kernels: r.kernels });
     } catch (err) {
       rows.push({ name: e.path, error: err.message.split("\n")[0] });
     }

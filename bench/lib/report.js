@@ -3,7 +3,7 @@
  * from per-iteration medians; kiln's ratio to a peer is always "how many times faster" (the peer's
  * time over kiln's at the same work), so > 1 means kiln is ahead for samples/s, ms and GFLOP/s alike.
  */
-export const PEERS = ["tfjs-wasm", "tfjs-wasm (patched)", "tfjs-wasm (patched, conv)", "tfjs-cpu", "ort-web"];
+export const PEERS = ["tfjs-wasm", "tfjs-wasm (patched)", "tfjs-wasm (patched, conv)", "tfjs-cpu", "ort-web", "ort-node"];
 /** kiln's relaxed-SIMD build (`compile(graph, { relaxedSimd: true })`) as a benchmark system. */
 export const RELAXED = "kiln (relaxed SIMD)";
 
@@ -102,18 +102,18 @@ export function compileTable(results) {
   const rows = results.compile.examples.map(compileRow);
   const c = results.compile.cold;
   if (c) {
-    rows.push(["seed CNN training module, cold (fresh process)", `${(c.trainMs / 1000).toFixed(2)} s (+ ${(c.importMs / 1000).toFixed(2)} s compiler import)`, kb(c.trainBytes), kb(c.trainGzipBytes), ""]);
-    rows.push(["seed CNN inference-only module", `${(c.inferMs / 1000).toFixed(2)} s`, kb(c.inferBytes), kb(c.inferGzipBytes), ""]);
+    rows.push(["seed CNN training module, cold (fresh process)", `${(c.trainMs / 1000).toFixed(2)} s (+ ${(c.importMs / 1000).toFixed(2)} s compiler import)`, kb(c.trainBytes), kb(c.trainGzipBytes), "", "", ""]);
+    rows.push(["seed CNN inference-only module", `${(c.inferMs / 1000).toFixed(2)} s`, kb(c.inferBytes), kb(c.inferGzipBytes), "", "", ""]);
   }
   return markdown(compileHead(results.settings.optimizeLevel), rows);
 }
 
-export const compileHead = (optimizeLevel) => ["graph (maxBatch 64, -O" + optimizeLevel + ")", "compile", "module", "gzip", "parameters"];
+export const compileHead = (optimizeLevel) => ["graph (maxBatch 64, -O" + optimizeLevel + ")", "compile", "module", "gzip", "parameters", "AssemblyScript source", "kernels"];
 
-/** One graph's compile-table cells (results files from before the parameters column have none). */
+/** One graph's compile-table cells (results files from before the parameters, source and kernels columns have none). */
 export function compileRow(e) {
-  if (e.error) return [e.name, `✗ ${e.error}`, "", "", ""];
-  return [e.name, `${(e.compileMs / 1000).toFixed(2)} s`, kb(e.bytes), kb(e.gzipBytes), e.params === undefined ? "" : e.params.toLocaleString("en-US")];
+  if (e.error) return [e.name, `✗ ${e.error}`, "", "", "", "", ""];
+  return [e.name, `${(e.compileMs / 1000).toFixed(2)} s`, kb(e.bytes), kb(e.gzipBytes), e.params === undefined ? "" : e.params.toLocaleString("en-US"), e.sourceBytes === undefined ? "" : kb(e.sourceBytes), e.kernels === undefined ? "" : String(e.kernels)];
 }
 
 /** What an app ships: kiln runtime + module vs the peers' package files. */
@@ -177,6 +177,47 @@ function relaxedText(results) {
   return ` "${RELAXED}" is the same graph compiled with \`compile(graph, { relaxedSimd: true })\` (\`f32x4.relaxed_madd\`), loaded where the host validates relaxed SIMD — Chrome 114+ and Node 22+ by default, Node ${results.machine.node} ${host.flag ? `with \`${host.flag}\`, which bench/run.js passes` : "by default"} — and checked to run the relaxed build (its manifest) and to match plain kiln's outputs (or first two losses) within 1e-3 before it was timed, in the same rounds; "kiln relaxed ÷ kiln" is how many times faster it is than the plain build.${peak} The peers' wasm binaries contain no relaxed-SIMD instructions (bench/README.md), so the flag changes nothing they run.`;
 }
 
+/** Issue 19's compile rows: the real-size models (warm compiler, as the bench builds them) and the 300-layer cold compile. */
+export function realCompileTable(results) {
+  const { compile, deep } = results.real;
+  const rows = compile.map((e) => [e.name, String(e.layers), `${(e.compileMs / 1000).toFixed(2)} s`, mb(e.bytes), mb(e.gzipBytes), mb(e.sourceBytes), String(e.kernels), e.params.toLocaleString("en-US"), `${(e.importMs / 1000).toFixed(2)} s`]);
+  if (deep) rows.push(deep.error ? [deep.name, String(deep.layers), `✗ ${deep.error}`, "", "", "", "", "", ""]
+    : [deep.name, String(deep.layers), `${(deep.compileMs / 1000).toFixed(2)} s (+ ${(deep.importMs / 1000).toFixed(2)} s compiler import)`, mb(deep.bytes), mb(deep.gzipBytes), mb(deep.sourceBytes), String(deep.kernels), "", ""]);
+  return markdown(["graph", "layers", "compile", "module (no weights)", "gzip", "AssemblyScript source", "kernels", "parameters", "importModel"], rows);
+}
+
+/** Issue 19 item 5: kiln's wasm memory per model and bytes → first prediction for every system. */
+export function realMemoryTable(results) {
+  const rows = results.real.memory.map((m) => [m.title, String(m.maxBatch), mb(m.memoryBytes), mb(m.weightsBytes), mb(m.arenaBytes), mb(m.moduleBytes), ...["kiln", "tfjs-wasm", "ort-web"].map((k) => `${m.firstPredictionMs[k].toFixed(0)} ms`)]);
+  return markdown(["model", "kiln maxBatch", "kiln wasm memory", "of which weights", "activation arena", "kiln module", "kiln: bytes → first prediction", "tfjs-wasm", "ort-web"], rows);
+}
+
+/** The real-size models' sections (appended to the full report; the whole report of `--only real-models`). */
+function realText(results) {
+  if (!results.real) return [];
+  return [
+    `\n### Real-size models: compile (issue 19)\n\nEach model built once in TF.js layers with seeded weights and imported by \`importModel\`; compiled as the bench builds its modules (asc -O${results.settings.optimizeLevel}, maxBatch of its largest row; the inference rows' modules without the training section), warm compiler; the 300-layer row cold, in a fresh process, with \`compile(graph)\`'s defaults (maxBatch 64). Module sizes without weights.\n\n${realCompileTable(results)}`,
+    `\n### Real-size models: memory and start-up (issue 19, item 5)\n\nkiln's wasm memory is the module's declared memory (weights + activation arena at its maxBatch + I/O); "bytes → first prediction": from the bytes in memory (kiln: module + safetensors weights; TF.js: model.json topology + weights, \`tf.loadLayersModel(tf.io.fromMemory())\`; ORT-web: the ONNX file) to the first batch-1 output, median of ${results.settings.startupRounds}, in the bench process.\n\n${realMemoryTable(results)}`,
+  ];
+}
+
+/** The report of `node bench/run.js --only real-models`: issue 19's rows, their targets, compile, memory. */
+export function renderRealReport(results) {
+  const { machine, settings } = results;
+  const notes = [];
+  return [
+    `## Real-size models (issue 19)\n\n\`node bench/run.js --only real-models\`${settings.quick ? " (BENCH_QUICK=1: reduced resolutions, a smoke run, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end. Medians of ${settings.rounds} round-robin rounds; every peer's outputs matched kiln's within 1e-3 of the largest output (training: first two losses within 1e-3) before it was timed.${ceilingText(results)}`,
+    `\n### Wall clock\n\n${mainTable(results, "wallMs", notes)}`,
+    `\n### Share of the physical ceiling (wall clock, every system)\n\n${ceilingTable(results)}`,
+    `\n### CPU time\n\n${mainTable(results, "cpuMs", notes)}`,
+    `\n### Two threads\n\n${threadsTable(results, notes)}`,
+    `\n${notes.map((n, i) => `[${i + 1}] ${n}`).join("  \n")}`,
+    `\n### Targets (issue 19)\n\n${targetsTable(results)}`,
+    ...realText(results),
+    `\nTotal time ${results.totalSeconds.toFixed(0)} s.`,
+  ].join("\n");
+}
+
 /** The whole report (the README's Benchmarks section), from one run's results (latest.json). */
 export function renderReport(results) {
   const { machine, settings } = results;
@@ -195,6 +236,7 @@ export function renderReport(results) {
     `\n### Targets (issues 5 and 8)\n\n${results.targets.some((t) => t.relaxed) ? "Each target for kiln's plain-SIMD build and, where it applies (the one-thread workloads), for its relaxed-SIMD build (Node 20: `--experimental-wasm-relaxed-simd`); shares of the ceiling (and of the old probe) are of the build's own instruction set's.\n\n" : ""}${targetsTable(results)}`,
     `\n### Compile time and module size\n\n${compileTable(results)}`,
     `\n### What an app ships\n\n${shippedTable(results)}`,
+    ...realText(results),
     `\nTotal bench time ${results.totalSeconds.toFixed(0)} s.`,
   ].join("\n");
 }

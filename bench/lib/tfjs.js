@@ -51,9 +51,14 @@ const MISSING = /Kernel '(\w+)' not registered for backend 'wasm'/;
 const added = new Map();
 
 /**
- * Conv2DBackpropFilter on wasm's own kernels (stride 1, valid, NHWC): dW[kh,kw,c,f] is the
- * convolution of x viewed as [C, H, W, N] with dy viewed as a [OH, OW, N, F] filter, transposed
- * back to [KH, KW, C, F]. Falls back to the cpu bridge for other strides and paddings.
+ * Conv2DBackpropFilter on wasm's own kernels (NHWC, any stride and padding, no dilation):
+ *
+ *   dW[kh, kw, c, f] = Σ_{n, oh, ow} x_pad[n, oh·sh + kh, ow·sw + kw, c] · dy[n, oh, ow, f]
+ *
+ * is the convolution of x viewed as [C, H, W, N] (explicitly padded as the forward conv was) with
+ * dy viewed as an [OH, OW, N, F] filter dilated by the stride, transposed back to [KH, KW, C, F]
+ * (and cut to KH × KW where the window fits more positions, e.g. a 1×1 stride-2 conv). A dilated
+ * forward conv or NCHW falls back to the cpu bridge.
  */
 function convFilterOnWasm() {
   const cpuBridge = bridged("Conv2DBackpropFilter");
@@ -64,12 +69,16 @@ function convFilterOnWasm() {
     kernelFunc: (args) => {
       const { inputs: { x, dy }, backend, attrs } = args;
       const one = (v) => (Array.isArray(v) ? v.every((e) => e === 1) : v === 1 || v === undefined);
-      if (attrs.pad !== "valid" || !one(attrs.strides) || !one(attrs.dilations) || (attrs.dataFormat ?? "NHWC") !== "NHWC") return cpuBridge.kernelFunc(args);
+      if (!one(attrs.dilations) || (attrs.dataFormat ?? "NHWC") !== "NHWC") return cpuBridge.kernelFunc(args);
+      const info = tf.backend_util.computeConv2DInfo(x.shape, attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+      const p = info.padInfo, [kh, kw] = attrs.filterShape;
       const xt = kernel("Transpose")({ inputs: { x }, backend, attrs: { perm: [3, 1, 2, 0] } });
       const dyt = kernel("Transpose")({ inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } });
-      const w = kernel("Conv2D")({ inputs: { x: xt, filter: dyt }, backend, attrs: { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [1, 1], dimRoundingMode: undefined } });
-      const out = kernel("Transpose")({ inputs: { x: w }, backend, attrs: { perm: [1, 2, 0, 3] } });
-      for (const t of [xt, dyt, w]) backend.disposeData(t.dataId);
+      const w = kernel("Conv2D")({ inputs: { x: xt, filter: dyt }, backend, attrs: { strides: [1, 1], pad: [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]], dataFormat: "NHWC", dilations: [info.strideHeight, info.strideWidth], dimRoundingMode: undefined } });
+      const fits = w.shape[1] === kh && w.shape[2] === kw;
+      const cut = fits ? w : kernel("Slice")({ inputs: { x: w }, backend, attrs: { begin: [0, 0, 0, 0], size: [w.shape[0], kh, kw, w.shape[3]] } });
+      const out = kernel("Transpose")({ inputs: { x: cut }, backend, attrs: { perm: [1, 2, 0, 3] } });
+      for (const t of fits ? [xt, dyt, w] : [xt, dyt, w, cut]) backend.disposeData(t.dataId);
       return out;
     },
   };

@@ -3,10 +3,11 @@
  * names, shapes and byte offsets of inputs, targets, outputs and weights, the optimizer slots,
  * the memory size. User names travel here as JSON data, never as code.
  */
-import type { Manifest } from "../../runtime/manifest.js";
+import type { LossInfo, Manifest } from "../../runtime/manifest.js";
 import type { Lowered } from "../passes/lower/index.js";
 import type { Plan } from "../passes/plan.js";
 import type { Tensor } from "../ir/ir.js";
+import type { LossSpec } from "../frontend/graph-types.js";
 
 export type { Manifest };
 
@@ -40,11 +41,14 @@ export function buildManifest(lw: Lowered, plan: Plan, o: { maxBatch: number; pa
   if (training) {
     const state = off(lw.state!);
     manifest.training = {
-      loss: training.loss, metrics: training.metrics, optimizer: training.optimizer as any,
+      loss: lossInfo(training.loss), ...(training.losses.length > 1 ? { losses: training.losses.map(lossInfo) } : {}),
+      metrics: training.logNames, optimizer: training.optimizer as any,
       resultOffset: off(lw.result!), seedOffset: state, stepOffset: state + 4,
+      sampleWeightOffset: off(lw.sampleWeight!),
+      metricState: { offset: off(lw.metricState!), bytes: 8 * lw.metricStateWords! },
       slots: lw.slots.map((s) => ({ slot: s.slot, weight: s.weight, offset: off(s.tensor) })),
     };
-    if (lw.settableLearningRate) manifest.training.learningRateOffset = state + 8;
+    if (lw.settableLearningRate) manifest.training!.learningRateOffset = state + 8;
   }
   if (lw.decode) {
     const d = lw.decode;
@@ -60,6 +64,11 @@ export function buildManifest(lw: Lowered, plan: Plan, o: { maxBatch: number; pa
   return manifest;
 }
 
+/** A loss as the manifest lists it (its weight only when it has one: one output's manifest stays as it was). */
+function lossInfo(l: LossSpec): LossInfo {
+  return { type: l.type, output: l.output, target: l.target, from_logits: l.from_logits, ...(l.weight !== 1 ? { weight: l.weight } : {}) };
+}
+
 /** Integer inputs and targets must hold valid ids: embedding rows, or class ids of a sparse loss. */
 function idRanges(lw: Lowered): Map<string, [number, number]> {
   const ranges = new Map<string, [number, number]>();
@@ -70,8 +79,8 @@ function idRanges(lw: Lowered): Map<string, [number, number]> {
   for (const l of lw.graph.layers) {
     if (l.op === "embedding") for (const i of l.inputs) narrow(i, (l.attrs as any).input_dim);
   }
-  const loss = lw.graph.training?.loss;
-  if (loss?.type === "sparse_categorical_crossentropy") {
+  for (const loss of lw.graph.training?.losses ?? []) {
+    if (loss.type !== "sparse_categorical_crossentropy") continue;
     const out = lw.graph.layers.find((l) => l.name === loss.output)!;
     narrow(loss.target, out.shape.at(-1)!);
   }

@@ -1,11 +1,10 @@
 /**
  * `kiln train`, `kiln evaluate`, `kiln predict`: the runtime driven from the command line, with
- * safetensors data files (spec §5: one tensor per graph input/target, batch axis first).
- * Training shows a live progress bar (epoch, step, loss, metrics, samples/s, ETA) on a terminal
- * and one line per epoch everywhere.
+ * data files in safetensors (spec §5: one tensor per graph input/target, batch axis first),
+ * NumPy .npy/.npz or CSV (data/), safetensors streamed in chunks with --shuffle-buffer
+ * (data/stream.ts). Training shows Keras's progress (progress.ts) as --verbose says.
  */
 import { readFile } from "node:fs/promises";
-import cliProgress from "cli-progress";
 import { InvalidArgumentError, type Command } from "commander";
 import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
 import { compile } from "../index.js";
@@ -14,7 +13,10 @@ import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import type { BuiltinCallback } from "../../runtime/fit.js";
 import { learningRate } from "../../runtime/train.js";
-import { readDataFile, readSafetensors, writeDataFile, writeSafetensors } from "../../runtime/safetensors.js";
+import { readSafetensors, writeDataFile, writeSafetensors } from "../../runtime/safetensors.js";
+import { loadData } from "./data/index.js";
+import { openDataStream } from "./data/stream.js";
+import { progressCallback, type Verbosity } from "./progress.js";
 import type { CliContext } from "./main.js";
 import { byteSize } from "./bytes.js";
 import { checkWritable, UsageError, writeOutput } from "./output.js";
@@ -56,6 +58,14 @@ function modeArg(value: string): string {
   return value;
 }
 
+function verbosity(value: string): Verbosity {
+  if (!["0", "1", "2"].includes(value)) throw new InvalidArgumentError(`expected 0 (silent), 1 (progress bar) or 2 (one line per epoch), as Keras's verbose; got "${value}"`);
+  return Number(value) as Verbosity;
+}
+
+/** A repeatable option: each use adds one item. */
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
@@ -70,30 +80,39 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Loads a data file and checks it against the model's inputs (and targets when `withTargets`). */
-export async function loadData(model: Model, path: string, withTargets: boolean): Promise<Feeds> {
-  const file = readDataFile(await readBytes(path));
-  const slots = [...model.inputs, ...(withTargets ? model.targets : [])];
-  // Null prototype: an input named "__proto__" (a valid name) is a key like any other.
-  const feeds: Feeds = Object.create(null);
-  const problems: { code: string; path: string; message: string }[] = [];
-  for (const s of slots) {
-    const t = file.tensors.get(s.name);
-    const want = `[${["N", ...s.shape].join(", ")}] ${s.dtype === "int32" ? "I32" : "F32"}`;
-    if (!t) {
-      problems.push({ code: "data", path: s.name, message: `${path} has no tensor "${s.name}": expected ${want} (it has ${someNames(file.tensors.keys(), file.tensors.size)})` });
-      continue;
-    }
-    const got = `[${t.shape.join(", ")}] ${t.data instanceof Int32Array ? "I32" : "F32"}`;
-    const dtypeOk = (s.dtype === "int32") === t.data instanceof Int32Array;
-    if (!dtypeOk || t.shape.length !== s.shape.length + 1 || s.shape.some((d, i) => t.shape[i + 1] !== d)) {
-      problems.push({ code: "data", path: s.name, message: `tensor "${s.name}" in ${path}: expected ${want}, got ${got}` });
-      continue;
-    }
-    feeds[s.name] = t.data;
+/**
+ * `--sample-weight <name>`: the per-example weights (Keras sample_weight), a float tensor [N] of
+ * --data (a safetensors or .npz tensor, an .npy given as name=file, or a CSV column) read as the
+ * inputs are; undefined without the flag. Data read whole only: a stream weighs every example 1.
+ */
+async function sampleWeightsOf(o: any, examples: () => number): Promise<Float32Array | undefined> {
+  if (o.sampleWeight === undefined) return undefined;
+  if (o.shuffleBuffer !== undefined) throw new UsageError("--sample-weight goes with data read whole; streamed data (--shuffle-buffer) weighs every example 1");
+  const name = o.sampleWeight as string, n = examples();
+  let w: Float32Array;
+  try {
+    w = (await loadData(o.data, [{ name, shape: [], dtype: "float32" }], o.columns))[name] as Float32Array;
+  } catch (e) {
+    // The data readers name the file and tensor; say which flag asked for it.
+    if (e instanceof KilnError) throw new KilnError(e.diagnostics.map((d) => ({ ...d, message: `--sample-weight: ${d.message}` })));
+    if (e instanceof UsageError) throw new UsageError(`--sample-weight: ${e.message}`);
+    throw e;
   }
-  if (problems.length) throw new KilnError(problems);
-  return feeds;
+  if (w.length !== n) throw new KilnError({ code: "data", path: name, message: `--sample-weight: "${name}" has ${w.length} values; expected one per example: ${n}` });
+  return w;
+}
+
+/** `--class-weight '{"0": 1, "1": 5}'`: Keras class_weight as JSON (the runtime checks keys, values and classes). */
+function classWeightJson(value: string): Record<string, number> {
+  let v: unknown;
+  try {
+    v = JSON.parse(value);
+  } catch (e) {
+    throw new InvalidArgumentError(`expected a JSON object of class id → weight, such as '{"0": 1, "1": 5}'; ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new InvalidArgumentError(`expected a JSON object of class id → weight, such as '{"0": 1, "1": 5}', got ${Array.isArray(v) ? "an array" : JSON.stringify(v)}`);
+  // A null-prototype copy: a key "__proto__" stays data.
+  return Object.assign(Object.create(null), v);
 }
 
 /** At most 10 names, quoted and cut short, then how many more: a file may hold millions. */
@@ -162,14 +181,40 @@ function modelCommand(program: Command, name: string, description: string, data:
     .description(description)
     .argument("<graph>", "path of the graph JSON file")
     .option("-O, --optimize <level>", "AssemblyScript optimization level 0-3 of the compiled model", levelInt, 0)
-    .requiredOption("--data <file>", data)
+    .requiredOption("--data <file>", `${data}; repeat for shards (concatenated in order) or for one file per input/target as name=file.npy or name=file.npz:array`, collect)
+    .option("--columns <name=columns>", "CSV data: which header columns make an input or target, e.g. image=pixel0:pixel783 (a range, inclusive) or xy=x,y; repeat per input/target", collect)
     .option("--weights <file>", weights)
     .option("--batch-size <n>", batch[0], positiveInt, batch[1])
     .option("--max-memory <size>", "most memory the compiled model may use (bytes, or KB/MB/GB, 1024-based); default and at most 4GB", byteSize);
 }
 
 /** Metadata keys `kiln train` writes into --out: how the run went, for --resume. */
-const RECORD = { epochs: "kiln.epochs", seed: "kiln.seed", batchSize: "kiln.batch_size", shuffle: "kiln.shuffle", learningRate: "kiln.learning_rate" } as const;
+const RECORD = { epochs: "kiln.epochs", seed: "kiln.seed", batchSize: "kiln.batch_size", shuffle: "kiln.shuffle", shuffleBuffer: "kiln.shuffle_buffer", learningRate: "kiln.learning_rate" } as const;
+
+/**
+ * The training data: whole arrays from any data file, or with --shuffle-buffer safetensors
+ * streamed in chunks, shuffled inside the buffer by (seed, epoch), as a function of the epoch.
+ */
+async function trainingData(o: any, model: Model): Promise<{ data: Feeds | ((epoch: number) => AsyncGenerator<Feeds>); count: number; stepsPerEpoch?: number }> {
+  const slots = [...model.inputs, ...model.targets];
+  if (o.shuffleBuffer === undefined) {
+    if (o.dataMemory !== undefined) throw new UsageError("--data-memory caps the memory of streamed data: it goes with --shuffle-buffer");
+    const data = await loadData(o.data, slots, o.columns);
+    const all = data[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape);
+    return { data, count: o.validationSplit === undefined ? all : Math.ceil(all * (1 - o.validationSplit)) };
+  }
+  if (o.validationSplit !== undefined) throw new UsageError("--validation-split holds out the last examples of data read whole; with --shuffle-buffer (streamed data) give --validation <file>");
+  if (o.columns) throw new UsageError("--shuffle-buffer streams safetensors files; --columns is for CSV data, which is read whole");
+  const notSafetensors = (o.data as string[]).find((f) => !/\.safetensors$/i.test(f));
+  if (notSafetensors) throw new UsageError(`--shuffle-buffer streams safetensors files (shards with a tensor per input and target); ${notSafetensors} is not one: drop --shuffle-buffer to read it whole`);
+  const stream = await openDataStream(o.data, slots.map(({ name, shape, dtype }) => ({ name, shape, dtype })), {
+    batchSize: o.batchSize, shuffleBuffer: o.shuffle ? o.shuffleBuffer : 0, memory: o.dataMemory ?? DEFAULT_DATA_MEMORY, seed: model.manifest.seed,
+  });
+  return { data: (epoch) => stream.batches(epoch), count: stream.count, stepsPerEpoch: Math.ceil(stream.count / o.batchSize) };
+}
+
+/** --data-memory's default: the streamed data's buffer, batch and chunk together. */
+const DEFAULT_DATA_MEMORY = 64 * 1024 ** 2;
 
 /** A settable module's current rate, recorded so --resume continues a reduced rate (it is not in the weights). */
 const rateRecord = (model: Model): Record<string, string> =>
@@ -219,6 +264,8 @@ async function resumePoint(o: any): Promise<ResumePoint> {
 
 /** A different seed, batch size or shuffle setting trains on, but not as the uninterrupted run would have: say so. */
 function noteChanges(io: CliContext["io"], file: string, metadata: Record<string, string>, now: Record<string, string>): void {
+  // Streamed (a buffered shuffle) before, read whole now: another order.
+  if (metadata[RECORD.shuffleBuffer] !== undefined && now[RECORD.shuffleBuffer] === undefined) now = { ...now, [RECORD.shuffleBuffer]: "none (read whole)" };
   for (const [key, value] of Object.entries(now)) {
     const was = metadata[key];
     if (was !== undefined && was !== value) {
@@ -229,8 +276,8 @@ function noteChanges(io: CliContext["io"], file: string, metadata: Record<string
 
 export function registerTrain(program: Command, ctx: CliContext): void {
   const { io } = ctx;
-  modelCommand(program, "train", "train a graph on a safetensors data file and save the trained weights",
-    "training data (safetensors: one tensor per input and target)", "initial weights (safetensors) instead of the seeded initializers", ["examples per step", 32])
+  modelCommand(program, "train", "train a graph on a data file (safetensors, .npy/.npz or CSV) and save the trained weights",
+    "training data: safetensors (a tensor per input and target), .npz (an array per input and target), .npy or .csv (with --columns)", "initial weights (safetensors) instead of the seeded initializers", ["examples per step", 32])
     .option("--validation <file>", "validation data, evaluated after every epoch")
     .option("--epochs <n>", "the epoch to stop before, counting from the start of training as Keras does (with --initial-epoch 2 --epochs 5, epochs 3 to 5 run)", positiveInt, 1)
     .option("--initial-epoch <n>", "the epoch to start at (Keras initial_epoch): its shuffle, and the numbering, continue from there", nonNegativeInt)
@@ -257,6 +304,11 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option("--reduce-lr-cooldown <n>", "epochs to wait after a reduction", nonNegativeInt, 0)
     .option("--reduce-lr-min-lr <x>", "the lowest rate", finiteNumber, 0)
     .option("--terminate-on-nan", "stop training at a non-finite loss and save what came before (instead of failing)")
+    .option("--sample-weight <tensor>", "weigh each example's loss by this F32 [N] tensor of --data (Keras sample_weight; with --validation-split the held-out examples keep theirs)")
+    .option("--class-weight <json>", "weigh each example's loss by its class, a JSON object such as '{\"0\": 1, \"1\": 5}' (Keras class_weight; every class of the data needs a weight)", classWeightJson)
+    .option("--shuffle-buffer <n>", "stream the safetensors --data in chunks instead of reading it whole, shuffling inside a buffer of n examples (as tf.data's shuffle; seeded by the seed and the epoch)", nonNegativeInt)
+    .option("--data-memory <size>", "with --shuffle-buffer: the most memory the streamed data takes (buffer, a batch and a chunk; bytes, or KB/MB/GB); default 64MB", byteSize)
+    .option("--verbose <level>", "0 silent, 1 a progress bar (plain lines when piped), 2 one line per epoch (Keras's verbose)", verbosity, 1)
     .option("--csv-log <file>", "write each epoch's logs as CSV (Keras CSVLogger)")
     .option("--json-log <file>", "write each epoch's logs as JSON lines")
     .action(guarded(ctx, "train", async (graph: string, o: any) => {
@@ -272,45 +324,37 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         throw new UsageError(`the run starts at epoch ${initialEpoch + 1} but --epochs is ${o.epochs}: --epochs counts from the start of training (as Keras's epochs), so give more than ${initialEpoch}`);
       }
       // What makes the order of examples: a resumed run must use the same for an exact resume.
-      const settings = { [RECORD.seed]: String(model.manifest.seed), [RECORD.batchSize]: String(o.batchSize), [RECORD.shuffle]: String(o.shuffle) };
+      const settings = {
+        [RECORD.seed]: String(model.manifest.seed), [RECORD.batchSize]: String(o.batchSize), [RECORD.shuffle]: String(o.shuffle),
+        ...(o.shuffleBuffer !== undefined ? { [RECORD.shuffleBuffer]: String(o.shuffleBuffer) } : {}),
+      };
       if (resume.bytes) {
         model.loadWeights(resume.bytes);
         noteChanges(io, o.resume, resume.metadata, settings);
       }
-      const data = await loadData(model, o.data, true);
-      const validationData = o.validation ? await loadData(model, o.validation, true) : undefined;
+      const slots = [...model.inputs, ...model.targets];
+      // --columns maps CSV columns: a CSV validation file has the training file's.
+      const validationData = o.validation ? await loadData([o.validation], slots, /\.csv$/i.test(o.validation) ? o.columns : undefined) : undefined;
       if (validationData && o.validationSplit !== undefined) throw new UsageError("--validation and --validation-split both give validation data; use one");
-      const all = data[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape);
-      const count = o.validationSplit === undefined ? all : Math.ceil(all * (1 - o.validationSplit));
+      const { data, count, stepsPerEpoch } = await trainingData(o, model);
+      const sampleWeight = await sampleWeightsOf(o, () => (data as Feeds)[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape));
       const logs = { csv: "", json: "" };
       const steps = Math.ceil(count / o.batchSize);
-      const bar = process.stderr.isTTY
-        ? new cliProgress.SingleBar({ format: "epoch {epoch} [{bar}] {value}/{total} | {logs} | {rate} samples/s | ETA {eta_formatted}", hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
-        : undefined;
-      let epoch = initialEpoch, started = performance.now(), seen = 0;
-      bar?.start(steps, 0, { epoch: epoch + 1, logs: "", rate: "-" });
+      const progress = progressCallback({ verbose: o.verbose, epochs: o.epochs, steps, out: io.out, terminal: io.terminal ?? (process.stderr.isTTY ? process.stderr : undefined) });
       const rate = resume.bytes ? resumedRate(model, resume.metadata, io, o.resume) : undefined;
-      const history = await model.fit(data, {
-        epochs: o.epochs, initialEpoch, batchSize: o.batchSize, shuffle: o.shuffle, validationData,
-        ...(rate !== undefined ? { learningRate: rate } : {}),
-        validationSplit: o.validationSplit, validationFreq: o.validationFreq,
-        callbacks: await callbacksOf(o, logs, io, model),
-        onBatchEnd: (step, logs) => {
-          seen = Math.min(seen + o.batchSize, count);
-          const rate = (seen / ((performance.now() - started) / 1000)).toFixed(0);
-          bar?.update((step % steps) + 1, { epoch: epoch + 1, logs: fmt(logs), rate });
-        },
-        onEpochEnd: (e, logs) => {
-          const secs = (performance.now() - started) / 1000;
-          bar?.stop();
-          io.out(`epoch ${e + 1}/${o.epochs}  ${fmt(logs)}  ${(count / secs).toFixed(0)} samples/s  ${secs.toFixed(1)} s\n`);
-          epoch = e + 1;
-          started = performance.now();
-          seen = 0;
-          if (epoch < o.epochs) bar?.start(steps, 0, { epoch: epoch + 1, logs: "", rate: "-" });
-        },
-      });
-      bar?.stop();
+      let history;
+      try {
+        history = await model.fit(data, {
+          epochs: o.epochs, initialEpoch, batchSize: o.batchSize, shuffle: o.shuffle, validationData, stepsPerEpoch,
+          ...(rate !== undefined ? { learningRate: rate } : {}),
+          validationSplit: o.validationSplit, validationFreq: o.validationFreq,
+          ...(sampleWeight ? { sampleWeight } : {}), ...(o.classWeight ? { classWeight: o.classWeight } : {}),
+          // Last, as Keras's ProgbarLogger: it prints the logs the other callbacks completed.
+          callbacks: [...(await callbacksOf(o, logs, io, model)), progress],
+        });
+      } finally {
+        progress.stop();
+      }
       // Early stopping or terminate-on-NaN may end before --epochs: record the epochs that ran.
       const done = history.epoch.length ? history.epoch.at(-1)! + 1 : initialEpoch;
       if (done < o.epochs) io.out(`stopped after epoch ${done}\n`);
@@ -321,23 +365,26 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     }));
 
   modelCommand(program, "evaluate", "loss and metrics of a graph's model on a data file",
-    "data (safetensors: one tensor per input and target)", "weights (safetensors)", ["examples per step", 64])
+    "data: safetensors (a tensor per input and target), .npz (an array per input and target), .npy or .csv (with --columns)", "weights (safetensors)", ["examples per step", 64])
     .option("--json", "print the result as JSON")
+    .option("--sample-weight <tensor>", "weigh each example's loss by this F32 [N] tensor of --data (Keras sample_weight)")
     .action(guarded(ctx, "evaluate", async (graph: string, o: any) => {
       const model = await modelFor(graph, o.batchSize, o);
       if (!model.canTrain) throw new UsageError(`${graph} has no "training" section: it has no loss to evaluate`);
-      const r = model.evaluate(await loadData(model, o.data, true), { batchSize: o.batchSize });
+      const data = await loadData(o.data, [...model.inputs, ...model.targets], o.columns);
+      const sampleWeight = await sampleWeightsOf(o, () => data[model.inputs[0]!.name]!.length / sizeOf(model.inputs[0]!.shape));
+      const r = model.evaluate(data, { batchSize: o.batchSize, ...(sampleWeight ? { sampleWeight } : {}) });
       io.out(o.json ? JSON.stringify(r) + "\n" : `${fmt({ loss: r.loss, ...r.metrics })}\n`);
     }));
 
   modelCommand(program, "predict", "run a graph's model on a data file; write the outputs as safetensors (or JSON)",
-    "inputs (safetensors: one tensor per graph input)", "weights (safetensors)", ["examples per call", 64])
+    "inputs: safetensors (a tensor per graph input), .npz (an array per input), .npy or .csv (with --columns)", "weights (safetensors)", ["examples per call", 64])
     .option("--out <file>", "where to write the outputs (safetensors)")
     .option("--json", "print the outputs as JSON instead")
     .action(guarded(ctx, "predict", async (graph: string, o: any) => {
       if (o.out) await checkWritable(o.out);
       const model = await modelFor(graph, o.batchSize, o);
-      const feeds = await loadData(model, o.data, false);
+      const feeds = await loadData(o.data, model.inputs, o.columns);
       const outputs = model.predict(feeds);
       if (o.json || !o.out) {
         io.out(JSON.stringify(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, Array.from(v)]))) + "\n");

@@ -17,6 +17,8 @@ export function activationScalar(act: ActivationName, x: string): string {
   switch (act) {
     case "linear": return x;
     case "relu": return `max<f32>(${x}, 0)`;
+    // min(relu(x), 6) as the elementwise kernels compute Keras' relu6 (f32.min/max: NaN stays NaN)
+    case "relu6": return `min<f32>(max<f32>(${x}, 0), 6)`;
     default: return `act_${act}(${x})`;
   }
 }
@@ -27,6 +29,7 @@ export function activationSimd(act: ActivationName, v: string): string {
   switch (act) {
     case "linear": return v;
     case "relu": return `f32x4.max(${v}, f32x4.splat(0))`;
+    case "relu6": return `f32x4.min(f32x4.max(${v}, f32x4.splat(0)), f32x4.splat(6))`;
     default: return `act4_${act}(${v})`;
   }
 }
@@ -34,7 +37,7 @@ export function activationSimd(act: ActivationName, v: string): string {
 /** Prelude helpers the expressions above call for `act`. */
 export function activationNeeds(act: ActivationName): string[] {
   checkElementwise(act);
-  return act === "linear" || act === "relu" ? [] : [`act_${act}`, `act4_${act}`];
+  return act === "linear" || act === "relu" || act === "relu6" ? [] : [`act_${act}`, `act4_${act}`];
 }
 
 const F = (x: string): string => `f32x4.splat(${x})`;

@@ -1,7 +1,7 @@
 /**
  * Emitter: strided copies (head transposes, slices, concatenation into a slice, splits) and fills.
  * Axes of size 1 are dropped and axes contiguous in both source and destination are merged, so a
- * copy becomes nested loops around the longest possible run; unit-stride runs use memory.copy
+ * copy becomes nested loops (one per remaining axis, as many as there are) around the longest possible run; unit-stride runs use memory.copy
  * (long) or f32x4 (short, or accumulating), other runs a scalar strided loop. Strides are in elements.
  */
 import { block, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
@@ -69,7 +69,9 @@ function innerRun(a: Axis, s: string, d: string, accumulate: boolean): string[] 
 
 export function emitCopy(spec: CopySpec): KernelDef {
   const r = spec.shape.length;
-  if (r === 0 || r > 5 || spec.srcStrides.length !== r || spec.dstStrides.length !== r) throw new Error("internal: copy needs 1–5 axes with a stride each");
+  // Any number of axes: one nested loop per axis left after simplifyAxes (kiln shapes have at most
+  // MAX_RANK = 8 axes, so a copy has at most 9 with the batch).
+  if (r === 0 || spec.srcStrides.length !== r || spec.dstStrides.length !== r) throw new Error("internal: copy needs at least one axis and a stride for each");
   spec.shape.forEach((d, k) => {
     if (typeof d === "string" ? k !== 0 : !Number.isInteger(d) || d < 1) throw new Error(`internal: copy axis ${k} has bad size ${d}`);
   });

@@ -273,7 +273,7 @@ function tileLoops(p: GemmPlan): string {
 /** Declarations the K-block code expects before it: sa_/sb_ scratch pointers and al_. */
 export function gemmPrologue(p: GemmPlan, sa: string, sb: string): string {
   // Activation names reach source as helper names (act_<name>): only plain lowercase words pass.
-  if (!/^[a-z_]+$/.test(p.activation)) throw new Error(`internal: "${p.activation}" is not an activation name`);
+  if (!/^[a-z_][a-z_0-9]*$/.test(p.activation)) throw new Error(`internal: "${p.activation}" is not an activation name`);
   const lines = [`const sa_: usize = ${sa};`, `const sb_: usize = ${sb};`];
   if (p.alpha !== 1) lines.push(`const al_ = f32x4.splat(${f32lit(p.alpha)});`);
   return lines.join("\n");

@@ -1,15 +1,20 @@
 /**
- * Emit stage: the fused loss + gradient kernel and the metrics (spec §3, §4, Keras semantics).
- * One kernel reads the model output `pred` [rows, classes] and the target, writes the mean loss and
- * each metric's batch mean to `out`, and (unless eval) dLoss/dpred to `grad`. Sums accumulate in
- * f64. Cross-entropies without logits normalize by the class sum and clip to [1e-7, 1−1e-7]; the
- * gradient is zero where a value is clipped and flows through the normalization. MSE/MAE run
- * SIMD over all elements; softmax rows (logits, fused) run SIMD over classes with the prelude's
- * exp4; the probability-input cross-entropies and the metrics loop scalar per row.
+ * Emit stage: the fused loss + gradient kernel (spec §3, Keras semantics). One kernel reads the
+ * model output `pred` [rows, classes], the target and the examples' sample weights `sw`, writes the
+ * batch's loss to `out`, and (unless eval) dLoss/dpred to `grad`. Keras's `sum_over_batch_size`:
+ * each row's loss times its example's weight, summed, divided by the number of rows (not by the
+ * sum of the weights). The gradient is also scaled by the output's loss weight (Keras
+ * `loss_weights`); the loss written is not (Keras logs `<output>_loss` unweighted). Sums
+ * accumulate in f64. Cross-entropies without logits normalize by the class sum and clip to
+ * [1e-7, 1−1e-7]; the gradient is zero where a value is clipped and flows through the
+ * normalization. MSE/MAE and softmax rows (logits, fused; the prelude's exp4) run SIMD over the
+ * classes of a row; the probability-input cross-entropies loop scalar per row. With weights 1 and
+ * loss weight 1 every gradient is bit-identical to the unweighted formula. Metrics are
+ * emit/metrics.ts.
  */
 import { block, f32lit, indent, intlit, kernelParams, locals, type SizeArg, sizeSrc } from "./code.js";
 import type { KernelDef } from "./kernel.js";
-import type { LossType, MetricName } from "../frontend/graph-types.js";
+import type { LossType } from "../frontend/graph-types.js";
 
 export interface LossSpec {
   type: LossType;
@@ -26,11 +31,10 @@ export interface LossSpec {
    * where a probability is below 1e-7 or above 1−1e-7 (where the clipped gradient would be 0).
    */
   fusedSoftmax?: boolean;
-  /**
-   * Computed on the model output (the probs when fused). accuracy follows the loss (spec §4);
-   * mean_squared_error / mean_absolute_error compare sparse targets as one-hot rows.
-   */
-  metrics: MetricName[];
+  /** Rows per example (positions of a sequence output): row r has the weight sw[r / perExample]. */
+  perExample: number;
+  /** Keras `loss_weights` entry of this output: scales the gradient, not the loss written. */
+  lossWeight: number;
 }
 
 /** Losses whose preceding softmax can be fused into the loss kernel (when from_logits is false). */
@@ -41,8 +45,8 @@ export function canFuseSoftmax(type: LossType, fromLogits: boolean): boolean {
 }
 
 /**
- * Training form. Params: pred, target (f32, or i32 class ids for sparse), grad, out, [probs when
- * fusedSoftmax], then rows when it is a runtime size. out[0] = loss, out[1 + i] = metrics[i].
+ * Training form. Params: pred, target (f32, or i32 class ids for sparse), sw (f32 per example),
+ * grad, out, [probs when fusedSoftmax], then rows when it is a runtime size. out[0] = the loss.
  */
 export function emitLoss(s: LossSpec): KernelDef {
   return build(s, true);
@@ -59,7 +63,7 @@ export const LOSS_LOCALS = locals("emitLoss", "listed", [
   "R", "C", "N", "lsum", "gs", "gsv", "zero", "e", "r", "c", "off", "d", "q",
   "p", "t", "x", "z", "y", "s", "G", "gq", "pc", "ex", "sg", "a0", "a1", "lo", "hi", "ro", "xp", "tp", "gp", "pp",
   "mx", "mv", "mxv", "se", "sv0", "sv1", "ps", "psv", "lse", "st", "pg", "pgv", "kv",
-  "hits", "ms", "bi", "biv", "tb", "tbv", "yp", "v",
+  "w", "g0", "rs",
 ]);
 
 function build(s: LossSpec, withGrad: boolean): KernelDef {
@@ -74,11 +78,10 @@ function build(s: LossSpec, withGrad: boolean): KernelDef {
     `let lsum: f64 = 0;`,
     lossBlock,
     `store<f32>(out, <f32>(lsum / <f64>${perRow ? "R" : "N"}));`,
-    ...s.metrics.map((m, i) => block("{", metric(s, m, 4 * (i + 1)))),
   ].join("\n");
-  const params = kernelParams(LOSS_LOCALS, ["pred", "target", ...(withGrad ? ["grad"] : []), "out", ...(s.fusedSoftmax ? ["probs"] : [])], s.rows);
+  const params = kernelParams(LOSS_LOCALS, ["pred", "target", "sw", ...(withGrad ? ["grad"] : []), "out", ...(s.fusedSoftmax ? ["probs"] : [])], s.rows);
   return {
-    key: `loss:${s.type}:${s.fromLogits}:${s.rows}:${s.classes}:${!!s.fusedSoftmax}:${s.metrics.join(",")}:${withGrad}`,
+    key: `loss:${s.type}:${s.fromLogits}:${s.rows}:${s.classes}:${!!s.fusedSoftmax}:${s.perExample}:${f64lit(s.lossWeight)}:${withGrad}`,
     label: `${s.type}${s.fusedSoftmax ? " (fused softmax)" : s.fromLogits ? " (logits)" : ""} ${withGrad ? "loss+grad" : "loss"}`,
     params,
     body,
@@ -86,67 +89,98 @@ function build(s: LossSpec, withGrad: boolean): KernelDef {
   };
 }
 
-/** The softmax rows (logits or fused) of 4+ classes call the prelude's exp4. */
-function usesExp4(s: LossSpec): boolean {
-  return s.type.endsWith("categorical_crossentropy") && (s.fromLogits || !!s.fusedSoftmax) && s.classes >= 4;
+/** An f64 literal of v, exact (shortest round-trip digits). */
+function f64lit(v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`internal: loss weight ${v} is not finite`);
+  const t = String(v);
+  return /[.eE]/.test(t) ? t : `${t}.0`;
 }
 
-/** MSE / MAE over all N elements (the mean over classes then rows is the mean over all). SIMD. */
+/** g0 = (scale · lossWeight) / denominator as f32: the gradient factor of a row of weight 1. */
+function gradBase(s: LossSpec, scale: number, denominator: "N" | "R"): string {
+  return `const g0: f32 = <f32>(${f64lit(scale * s.lossWeight)} / <f64>${denominator});`;
+}
+
+/** Per row r: its example's weight w and the row's gradient factor gs = g0·w. */
+function rowWeight(s: LossSpec): string {
+  const example = s.perExample === 1 ? "r" : `(r / ${intlit(s.perExample)})`;
+  return `const w: f32 = load<f32>(sw + (<usize>${example} << 2));
+const gs: f32 = g0 * w;`;
+}
+
+/** MSE / MAE: per row, SIMD over the classes (the mean over classes then rows is the mean over all N). */
 function meanError(s: LossSpec, withGrad: boolean): string {
   const mse = s.type === "mean_squared_error";
   const gradV = mse ? "f32x4.mul(d, gsv)" : "f32x4.sub(v128.and(f32x4.gt(d, zero), gsv), v128.and(f32x4.lt(d, zero), gsv))";
   const gradS = mse ? "d * gs" : "d > 0 ? gs : d < 0 ? -gs : <f32>0";
   const acc = (v: string, a: string) => (mse ? `f64x2.add(${a}, f64x2.mul(${v}, ${v}))` : `f64x2.add(${a}, ${v})`);
-  return `const gs: f32 = <f32>(${mse ? "2.0" : "1.0"} / <f64>N);
-const gsv = f32x4.splat(gs);
-const zero = f32x4.splat(0);
-let a0 = f64x2.splat(0);
-let a1 = f64x2.splat(0);
-let e: i32 = 0;
-for (; e + 4 <= N; e += 4) {
-  const off: usize = <usize>e << 2;
-  const d = f32x4.sub(v128.load(pred + off), v128.load(target + off));
-${withGrad ? `  v128.store(grad + off, ${gradV});\n` : ""}  const q = ${mse ? "d" : "f32x4.abs(d)"};
-  const lo = f64x2.promote_low_f32x4(q);
-  const hi = f64x2.promote_low_f32x4(f32x4.shuffle(q, q, 2, 3, 0, 1));
-  a0 = ${acc("lo", "a0")};
-  a1 = ${acc("hi", "a1")};
-}
-lsum = (f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1)) + (f64x2.extract_lane(a1, 0) + f64x2.extract_lane(a1, 1));
-for (; e < N; e++) {
-  const off: usize = <usize>e << 2;
-  const d: f32 = load<f32>(pred + off) - load<f32>(target + off);
-${withGrad ? `  store<f32>(grad + off, ${gradS});\n` : ""}  lsum += ${mse ? "<f64>d * <f64>d" : "<f64>Mathf.abs(d)"};
+  const vec = s.classes >= 4;
+  return `${gradBase(s, mse ? 2 : 1, "N")}
+${vec ? "const zero = f32x4.splat(0);\n" : ""}for (let r: i32 = 0; r < R; r++) {
+${indent(rowWeight(s))}
+  const ro: usize = <usize>r * ${intlit(s.classes * 4)};
+  let rs: f64 = 0;
+  let c: i32 = 0;
+${vec ? `  const gsv = f32x4.splat(gs);
+  let a0 = f64x2.splat(0);
+  let a1 = f64x2.splat(0);
+  for (; c + 4 <= C; c += 4) {
+    const off: usize = ro + (<usize>c << 2);
+    const d = f32x4.sub(v128.load(pred + off), v128.load(target + off));
+${withGrad ? `    v128.store(grad + off, ${gradV});
+` : ""}    const q = ${mse ? "d" : "f32x4.abs(d)"};
+    const lo = f64x2.promote_low_f32x4(q);
+    const hi = f64x2.promote_low_f32x4(f32x4.shuffle(q, q, 2, 3, 0, 1));
+    a0 = ${acc("lo", "a0")};
+    a1 = ${acc("hi", "a1")};
+  }
+  rs = (f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1)) + (f64x2.extract_lane(a1, 0) + f64x2.extract_lane(a1, 1));
+` : ""}  for (; c < C; c++) {
+    const off: usize = ro + (<usize>c << 2);
+    const d: f32 = load<f32>(pred + off) - load<f32>(target + off);
+${withGrad ? `    store<f32>(grad + off, ${gradS});
+` : ""}    rs += ${mse ? "<f64>d * <f64>d" : "<f64>Mathf.abs(d)"};
+  }
+  lsum += <f64>w * rs;
 }`;
 }
 
 /** Binary cross-entropy, mean over all N elements: clipped probabilities, or the stable logit form. */
 function binary(s: LossSpec, withGrad: boolean): string {
-  const head = `const gs: f32 = <f32>(1.0 / <f64>N);
-for (let e: i32 = 0; e < N; e++) {
-  const off: usize = <usize>e << 2;`;
+  const head = `${gradBase(s, 1, "N")}
+for (let r: i32 = 0; r < R; r++) {
+${indent(rowWeight(s))}
+  for (let c: i32 = 0; c < C; c++) {
+  const off: usize = (<usize>r * ${intlit(s.classes)} + <usize>c) << 2;`;
   if (s.fromLogits) {
     // max(x,0) − x·z + log(1 + e^−|x|); d/dx = sigmoid(x) − z, sigmoid from the same e^−|x|.
     return `${head}
   const x: f32 = load<f32>(pred + off);
   const z: f32 = load<f32>(target + off);
   const ex: f32 = Mathf.exp(-Mathf.abs(x));
-  lsum += (<f64>max<f32>(x, 0) - <f64>x * <f64>z) + Math.log1p(<f64>ex);
-${withGrad ? `  const sg: f32 = x >= 0 ? 1 / (1 + ex) : ex / (1 + ex);\n  store<f32>(grad + off, (sg - z) * gs);\n` : ""}}`;
+  lsum += <f64>w * ((<f64>max<f32>(x, 0) - <f64>x * <f64>z) + Math.log1p(<f64>ex));
+${withGrad ? `  const sg: f32 = x >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
+  store<f32>(grad + off, (sg - z) * gs);
+` : ""}  }
+}`;
   }
   // d/dp −(t·log p + (1−t)·log(1−p)) = (p − t) / (p·(1 − p)); zero where p was clipped.
   return `${head}
   const p: f32 = load<f32>(pred + off);
   const t: f32 = load<f32>(target + off);
   const pc: f32 = ${clip("p")};
-  lsum -= <f64>(t * Mathf.log(pc)) + <f64>((1 - t) * Mathf.log(1 - pc));
-${withGrad ? `  store<f32>(grad + off, ${clipped("p")} ? <f32>0 : (p - t) / (p * (1 - p)) * gs);\n` : ""}}`;
+  lsum -= <f64>w * (<f64>(t * Mathf.log(pc)) + <f64>((1 - t) * Mathf.log(1 - pc)));
+${withGrad ? `  store<f32>(grad + off, ${clipped("p")} ? <f32>0 : (p - t) / (p * (1 - p)) * gs);
+` : ""}  }
+}`;
 }
 
 /** Categorical / sparse categorical cross-entropy, one row at a time, mean over rows. */
 function crossEntropy(s: LossSpec, withGrad: boolean): string {
   const sparse = s.type === "sparse_categorical_crossentropy";
   const rowPtrs = [
+    rowWeight(s),
+    `const gsv = f32x4.splat(gs);`,
     `const ro: usize = <usize>r * ${intlit(s.classes * 4)};`,
     `const xp: usize = pred + ro;`,
     sparse ? `const y: i32 = load<i32>(target + (<usize>r << 2));` : `const tp: usize = target + ro;`,
@@ -154,8 +188,7 @@ function crossEntropy(s: LossSpec, withGrad: boolean): string {
     ...(s.fusedSoftmax ? [`const pp: usize = probs + ro;`] : []),
   ].join("\n");
   const inner = s.fusedSoftmax ? fusedRow(s.classes, sparse, withGrad) : s.fromLogits ? logitRow(s.classes, sparse, withGrad) : probRow(sparse, withGrad);
-  return `const gs: f32 = <f32>(1.0 / <f64>R);
-const gsv = f32x4.splat(gs);
+  return `${gradBase(s, 1, "R")}
 for (let r: i32 = 0; r < R; r++) {
 ${indent(rowPtrs)}
 ${indent(inner)}
@@ -172,7 +205,7 @@ const X = (base: string): string => `load<f32>(${base} + (<usize>c << 2))`;
  */
 function probRow(sparse: boolean, withGrad: boolean): string {
   const loss = sparse
-    ? `lsum -= <f64>Mathf.log(${clip(`(load<f32>(xp + (<usize>y << 2)) / s)`)});`
+    ? `lsum -= <f64>w * <f64>Mathf.log(${clip(`(load<f32>(xp + (<usize>y << 2)) / s)`)});`
     : "";
   return `let s: f32 = 0;
 for (let c: i32 = 0; c < C; c++) s += ${X("xp")};
@@ -180,7 +213,7 @@ let G: f32 = 0;
 for (let c: i32 = 0; c < C; c++) {
   const q: f32 = ${X("xp")} / s;
   const t: f32 = ${T(sparse)};
-${sparse ? "" : `  lsum -= <f64>t * <f64>Mathf.log(${clip("q")});\n`}${withGrad ? `  const gq: f32 = ${clipped("q")} ? <f32>0 : -t / q;\n  G += gq * q;\n  store<f32>(gp + (<usize>c << 2), gq);\n` : ""}}
+${sparse ? "" : `  lsum -= <f64>w * (<f64>t * <f64>Mathf.log(${clip("q")}));\n`}${withGrad ? `  const gq: f32 = ${clipped("q")} ? <f32>0 : -t / q;\n  G += gq * q;\n  store<f32>(gp + (<usize>c << 2), gq);\n` : ""}}
 ${loss}${withGrad ? `\nfor (let c: i32 = 0; c < C; c++) store<f32>(gp + (<usize>c << 2), (${X("gp")} - G) / s * gs);` : ""}`;
 }
 
@@ -190,6 +223,11 @@ function classLoop(classes: number, vec: string, sca: string): string {
   if (classes >= 4) parts.push(block("for (; c + 4 <= C; c += 4) {", ["const off: usize = <usize>c << 2;", vec]));
   if (classes % 4 !== 0) parts.push(block("for (; c < C; c++) {", ["const off: usize = <usize>c << 2;", sca]));
   return block("{", parts);
+}
+
+/** The softmax rows (logits or fused) of 4+ classes call the prelude's exp4. */
+function usesExp4(s: LossSpec): boolean {
+  return s.type.endsWith("categorical_crossentropy") && (s.fromLogits || !!s.fusedSoftmax) && s.classes >= 4;
 }
 
 /**
@@ -234,12 +272,12 @@ ${classLoop(classes,
 /** From logits: loss = Σ t·(lse − x) (log-softmax); grad = (softmax·Σt − t) / rows. */
 function logitRow(classes: number, sparse: boolean, withGrad: boolean): string {
   const loss = sparse
-    ? `lsum += lse - <f64>load<f32>(xp + (<usize>y << 2));`
+    ? `lsum += <f64>w * (lse - <f64>load<f32>(xp + (<usize>y << 2)));`
     : `let st: f32 = 0;
 for (let c: i32 = 0; c < C; c++) {
   const t: f32 = ${T(sparse)};
   st += t;
-  lsum += <f64>t * (lse - <f64>${X("xp")});
+  lsum += <f64>w * (<f64>t * (lse - <f64>${X("xp")}));
 }`;
   return `${softmaxExps(classes, withGrad ? "gp" : null)}
 const lse: f64 = <f64>mx + Math.log(se);
@@ -249,66 +287,17 @@ ${loss}${withGrad ? `\n${gradFrom(classes, sparse, "gp", sparse ? "ps" : "ps * s
 /** Fused softmax: probs = softmax(logits); loss from the clipped probs; grad wrt logits ignores the clip. */
 function fusedRow(classes: number, sparse: boolean, withGrad: boolean): string {
   const loss = sparse
-    ? `lsum -= <f64>Mathf.log(${clip("load<f32>(pp + (<usize>y << 2))")});`
+    ? `lsum -= <f64>w * <f64>Mathf.log(${clip("load<f32>(pp + (<usize>y << 2))")});`
     : `let st: f32 = 0;
 for (let c: i32 = 0; c < C; c++) {
   const t: f32 = ${T(sparse)};
   st += t;
-  lsum -= <f64>t * <f64>Mathf.log(${clip(X("pp"))});
+  lsum -= <f64>w * (<f64>t * <f64>Mathf.log(${clip(X("pp"))}));
 }`;
   return `${softmaxExps(classes, "pp")}
 const psv = f32x4.splat(ps);
 ${classLoop(classes, "v128.store(pp + off, f32x4.mul(v128.load(pp + off), psv));", "store<f32>(pp + off, load<f32>(pp + off) * ps);")}
 ${loss}${withGrad ? `\n${gradFrom(classes, sparse, "pp", sparse ? "<f32>1" : "st")}` : ""}`;
-}
-
-/** One metric's batch mean into out at byte offset `at`, computed on the model output. */
-function metric(s: LossSpec, m: MetricName, at: number): string {
-  const op = s.fusedSoftmax ? "probs" : "pred";
-  const sparse = s.type === "sparse_categorical_crossentropy";
-  const store = (v: string) => `store<f32>(out, <f32>(${v}), ${intlit(at)});`;
-  if (m === "accuracy" && s.type === "binary_crossentropy") {
-    const thr = f32lit(s.fromLogits ? 0 : 0.5);
-    return `let hits: i32 = 0;
-for (let e: i32 = 0; e < N; e++) {
-  const off: usize = <usize>e << 2;
-  const yp: f32 = load<f32>(${op} + off) > ${thr} ? <f32>1 : <f32>0;
-  if (yp == load<f32>(target + off)) hits++;
-}
-${store("<f64>hits / <f64>N")}`;
-  }
-  if (m === "accuracy") {
-    const tb = sparse ? "const tb: i32 = load<i32>(target + (<usize>r << 2));" : `${argmax(s, "target", "tb")}`;
-    return `let hits: i32 = 0;
-for (let r: i32 = 0; r < R; r++) {
-${indent(argmax(s, op, "bi"))}
-${indent(tb)}
-  if (bi == tb) hits++;
-}
-${store("<f64>hits / <f64>R")}`;
-  }
-  const term = m === "mean_squared_error" ? "d * d" : "Math.abs(d)";
-  const tgt = sparse ? `(c == load<i32>(target + (<usize>r << 2)) ? 1.0 : 0.0)` : `<f64>load<f32>(target + (<usize>(r * ${intlit(s.classes)} + c) << 2))`;
-  // Sparse targets are compared as one-hot rows.
-  return `let ms: f64 = 0;
-for (let r: i32 = 0; r < R; r++) {
-  for (let c: i32 = 0; c < ${intlit(s.classes)}; c++) {
-    const d: f64 = <f64>load<f32>(${op} + (<usize>(r * ${intlit(s.classes)} + c) << 2)) - ${tgt};
-    ms += ${term};
-  }
-}
-${store("ms / <f64>N")}`;
-}
-
-/** Declares `name` = argmax over row r of buffer `buf` ([R, classes] f32); strict > so the first index wins ties. */
-function argmax(s: LossSpec, buf: string, name: string): string {
-  const at = (c: string) => `load<f32>(${buf} + (<usize>(r * ${intlit(s.classes)} + ${c}) << 2))`;
-  return `let ${name}: i32 = 0;
-let ${name}v: f32 = ${at("0")};
-for (let c: i32 = 1; c < ${intlit(s.classes)}; c++) {
-  const v: f32 = ${at("c")};
-  if (v > ${name}v) { ${name}v = v; ${name} = c; }
-}`;
 }
 
 function clip(v: string): string {
@@ -321,6 +310,7 @@ function clipped(v: string): string {
 }
 
 function check(s: LossSpec): void {
+  if (!Number.isInteger(s.perExample) || s.perExample < 1) throw new Error(`internal: bad rows per example ${s.perExample}`);
   if (!Number.isInteger(s.classes) || s.classes < 1) throw new Error(`internal: bad class count ${s.classes}`);
   if (typeof s.rows === "number" && (!Number.isInteger(s.rows) || s.rows < 1)) throw new Error(`internal: bad row count ${s.rows}`);
   if (s.fusedSoftmax && !canFuseSoftmax(s.type, s.fromLogits)) {

@@ -8,7 +8,8 @@
 import { strToU8, zipSync } from "fflate";
 import { KilnError, type Diagnostic } from "../frontend/diagnostics.js";
 import { checkGraph } from "../frontend/index.js";
-import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
+import type { Attrs, Graph, Layer, LossSpec, MetricSpec, OpName } from "../frontend/graph-types.js";
+import { METRIC_TYPES } from "../frontend/metrics.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { KERAS_LAYERS } from "../import/layers.js";
 import { kerasSnakeCase } from "../import/topology.js";
@@ -35,7 +36,10 @@ const window = (a: Attrs, activation: string) => ({
   kernel_size: a.kernel_size, strides: a.strides, padding: a.padding, data_format: "channels_last", dilation_rate: a.dilation_rate, activation, use_bias: a.use_bias,
 });
 
-const axis = (l: Layer) => (l.attrs.axis as number) + 1;
+/** kiln's per-example axis (or list of axes, layer_normalization) as Keras counts it. */
+const axis = (l: Layer) => (Array.isArray(l.attrs.axis) ? (l.attrs.axis as number[]).map((i) => i + 1) : (l.attrs.axis as number) + 1);
+/** kiln wraps more ops in time_distributed than the exporters write (their weights' paths under the wrapper are mapped for Dense only). */
+export const innerNotDense = (op: string) => `time_distributed over ${op}: the export writes TimeDistributed(Dense) only so far`;
 const merge = (className: string) => (): KerasLayer => ({ className, config: {} });
 
 function recurrentLayer(op: "simple_rnn" | "lstm" | "gru", a: Attrs): { className: string; config: Record<string, unknown> } {
@@ -100,12 +104,13 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   prelu: (l) => ({ className: "PReLU", config: { shared_axes: (l.attrs.shared_axes as number[]).length ? (l.attrs.shared_axes as number[]).map((i) => i + 1) : null } }),
   time_distributed: (l) => {
     const inner = l.attrs.layer as Attrs & { name: string };
+    if (inner.op !== "dense") return innerNotDense(inner.op as string);
     return activated({ ...l, op: "dense", attrs: inner }, (activation) => ({
       className: "TimeDistributed",
       config: { layer: { module: "keras.layers", class_name: "Dense", config: { name: inner.name, units: inner.units, activation, use_bias: inner.use_bias }, registered_name: null } },
     }));
   },
-  group_normalization: (l) => ({ className: "GroupNormalization", config: { groups: l.attrs.groups, axis: -1, epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
+  group_normalization: (l) => ({ className: "GroupNormalization", config: { groups: l.attrs.groups, axis: axis(l), epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
   dot: (l) => ({ className: "Dot", config: { axes: (l.attrs.axes as number[]).map((i) => i + 1), normalize: l.attrs.normalize } }),
   spatial_dropout1d: (l) => ({ className: "SpatialDropout1D", config: { rate: l.attrs.rate, seed: null } }),
   spatial_dropout2d: (l) => ({ className: "SpatialDropout2D", config: { rate: l.attrs.rate, data_format: "channels_last", seed: null } }),
@@ -186,12 +191,20 @@ const LOSS_CLASS: Record<string, string> = {
 function compileConfig(graph: Graph): Record<string, unknown> {
   const t = graph.training!;
   const { type, ...hyper } = t.optimizer;
-  const loss = t.loss.type.endsWith("crossentropy")
-    ? { module: "keras.losses", class_name: LOSS_CLASS[t.loss.type], config: { name: t.loss.type, reduction: "sum_over_batch_size", from_logits: t.loss.from_logits }, registered_name: null }
-    : t.loss.type;
+  const lossConfig = (l: LossSpec) => l.type.endsWith("crossentropy")
+    ? { module: "keras.losses", class_name: LOSS_CLASS[l.type], config: { name: l.type, reduction: "sum_over_batch_size", from_logits: l.from_logits }, registered_name: null }
+    : l.type;
+  const several = t.losses.length > 1;
+  const byOutput = <T>(f: (l: LossSpec) => T) => Object.fromEntries(t.losses.map((l) => [l.output, f(l)]));
+  // Metrics by name (a metric with non-default arguments is written as its type: Keras's defaults apply).
+  const metricName = (m: MetricSpec) => ((METRIC_TYPES as readonly string[]).includes(m.name) ? m.name : m.type);
+  const metrics = several ? byOutput((l) => t.metrics.filter((m) => m.output === l.output).map(metricName)) : t.metrics.map(metricName);
+  const weighted = t.losses.some((l) => l.weight !== 1);
   return {
     optimizer: { module: "keras.optimizers", class_name: OPTIMIZER_CLASS[type], config: { name: type, ...hyper }, registered_name: null },
-    loss, loss_weights: null, metrics: t.metrics.length ? [...t.metrics] : null, weighted_metrics: null, run_eagerly: false, steps_per_execution: 1, jit_compile: false,
+    loss: several ? byOutput(lossConfig) : lossConfig(t.loss),
+    loss_weights: weighted ? (several ? byOutput((l) => l.weight) : t.loss.weight) : null,
+    metrics: t.metrics.length ? metrics : null, weighted_metrics: null, run_eagerly: false, steps_per_execution: 1, jit_compile: false,
   };
 }
 

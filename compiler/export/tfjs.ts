@@ -10,6 +10,7 @@ import { checkGraph } from "../frontend/index.js";
 import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { KERAS_LAYERS, kerasWeightName } from "../import/layers.js";
+import { innerNotDense } from "./keras.js";
 
 /** What a kiln layer is in TF.js: class and config, or the reason TF.js cannot express it. */
 type TfjsLayer = { className: string; config: Record<string, unknown> } | string;
@@ -26,7 +27,8 @@ function act(a: Attrs): string | undefined {
   return ACTIVATION[a.activation as string];
 }
 
-const kerasAxis = (a: Attrs) => (a.axis as number) + 1;
+/** kiln's per-example axis (or list of axes, layer_normalization) as Keras counts it. */
+const kerasAxis = (a: Attrs) => (Array.isArray(a.axis) ? (a.axis as number[]).map((i) => i + 1) : (a.axis as number) + 1);
 const noActivation = (l: Layer) => `${l.op} with activation "${l.attrs.activation as string}": TF.js has no such activation name`;
 
 const merge = (className: string) => (): TfjsLayer => ({ className, config: {} });
@@ -119,6 +121,7 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   prelu: (l) => ({ className: "PReLU", config: { shared_axes: kerasAxes(l.attrs.shared_axes as number[]) } }),
   time_distributed: (l) => {
     const inner = l.attrs.layer as Attrs & { name: string };
+    if (inner.op !== "dense") return innerNotDense(inner.op as string);
     if (!act(inner)) return `time_distributed over a dense with activation "${inner.activation as string}": TF.js has no such activation name`;
     return { className: "TimeDistributed", config: { layer: { class_name: "Dense", config: { units: inner.units, activation: act(inner), use_bias: inner.use_bias, name: inner.name } } } };
   },

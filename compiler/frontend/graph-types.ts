@@ -95,12 +95,22 @@ export type OptimizerSpec = {
   global_clipnorm?: number;
 } & Record<string, unknown>;
 
-export type MetricName = "accuracy" | "mean_squared_error" | "mean_absolute_error";
+export type { MetricSpec } from "./metrics.js";
+import type { MetricSpec } from "./metrics.js";
+
+/** One output's loss; `weight` is its Keras `loss_weights` entry (1 when none is given). */
+export interface LossSpec { type: LossType; output: string; target: string; from_logits: boolean; weight: number }
 
 export interface TrainingSpec {
-  loss: { type: LossType; output: string; target: string; from_logits: boolean };
+  /** The first (for one output, the only) loss. */
+  loss: LossSpec;
+  /** Every output's loss, in graph.outputs order (Keras: the total is Σ weight·loss). */
+  losses: LossSpec[];
   optimizer: OptimizerSpec;
-  metrics: MetricName[];
+  /** Per output in graph.outputs order, each output's metrics in the file's order. */
+  metrics: MetricSpec[];
+  /** The log names the module reports after `loss`: `<output>_loss` per output when several, then the metrics (Keras 3's names). */
+  logNames: string[];
 }
 
 export interface Graph {

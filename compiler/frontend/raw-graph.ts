@@ -2,6 +2,7 @@
  * The shape of a graph file once it has passed schema validation: what the build stages may rely
  * on (types and ranges are checked; names, references and shapes are not yet).
  */
+import type { RawMetric } from "./metrics.js";
 import type { DType, OpName } from "./graph-types.js";
 import type { GraphFormat } from "./format.js";
 
@@ -20,10 +21,16 @@ export interface RawLayer {
   [attr: string]: unknown;
 }
 
+export interface RawLoss { type: string; output?: string; target: string; from_logits?: boolean }
+
 export interface RawTraining {
-  loss: { type: string; output: string; target: string; from_logits?: boolean };
+  /** One loss, a list (one per output, in order) or a map by output name. */
+  loss: RawLoss | RawLoss[] | Record<string, RawLoss>;
+  /** A number (one loss), a list or a map by output name, as Keras `loss_weights`. */
+  loss_weights?: number | number[] | Record<string, number>;
   optimizer: { type: string; [attr: string]: unknown };
-  metrics?: string[];
+  /** A list of entries (one output), a list of lists (one per output) or a map by output name. */
+  metrics?: RawMetric[] | RawMetric[][] | Record<string, RawMetric[]>;
 }
 
 export interface RawGraph {

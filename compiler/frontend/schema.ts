@@ -11,6 +11,7 @@ import { FORMATS, FORMAT_V1, FORMAT_V2 } from "./format.js";
 import { OPTIMIZERS } from "../optimizers/index.js";
 import { CLIP } from "../optimizers/attrs.js";
 import { SCHEDULES, SCHEDULE_NAMES, type ScheduleName } from "../optimizers/schedules.js";
+import { METRIC_DEFS, METRIC_TYPES, type MetricType } from "./metrics.js";
 
 export const NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,63}$";
 export const GRAPH_NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
@@ -19,7 +20,7 @@ export { MAX_RANK };
 export const LOSSES = [
   "mean_squared_error", "mean_absolute_error", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
 ] as const;
-export const METRICS = ["accuracy", "mean_squared_error", "mean_absolute_error"] as const;
+export const METRICS = METRIC_TYPES;
 
 const ref = (name: string) => ({ $ref: `#/$defs/${name}` });
 
@@ -81,6 +82,21 @@ function scheduleSchema(name: ScheduleName): JsonSchema {
   };
 }
 
+function metricSchema(type: MetricType): JsonSchema {
+  const def = METRIC_DEFS[type];
+  return {
+    type: "object",
+    description: def.description,
+    properties: {
+      type: { const: type },
+      name: { ...ref("name"), description: "The name in the logs (default: the type; a repeated name gets _1, _2, …)." },
+      ...def.attrs,
+    },
+    required: ["type"],
+    additionalProperties: false,
+  };
+}
+
 function defs(): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {
     name: {
@@ -117,8 +133,49 @@ function defs(): Record<string, JsonSchema> {
         target: ref("name"),
         from_logits: { title: "true or false", description: "The output holds logits (crossentropy losses only).", type: "boolean", default: false },
       },
-      required: ["type", "output", "target"],
+      required: ["type", "target"],
       additionalProperties: false,
+    },
+    losses: {
+      title: "a loss object {type, output?, target, from_logits?}, a list of them (one per output, in order) or a map by output name",
+      type: ["object", "array"],
+      if: { type: "array" },
+      then: { type: "array", minItems: 1, items: ref("loss") },
+      else: {
+        if: { required: ["type"], properties: { type: { type: "string" } } },
+        then: ref("loss"),
+        else: { type: "object", minProperties: 1, propertyNames: ref("name"), additionalProperties: ref("loss") },
+      },
+    },
+    loss_weights: {
+      title: "a number, a list of numbers (one per loss) or a map by output name",
+      description: "Keras `loss_weights`: the total loss is the sum of each output's loss times its weight (default 1).",
+      type: ["number", "array", "object"],
+      items: { type: "number", minimum: 0 },
+      minimum: 0,
+      propertyNames: ref("name"),
+      additionalProperties: { type: "number", minimum: 0 },
+    },
+    metric: {
+      title: `a metric name (${METRIC_TYPES.map((m) => `"${m}"`).join(", ")}) or an object {type, name?, ...arguments}`,
+      type: ["string", "object"],
+      if: { type: "string" },
+      then: { title: `one of ${METRIC_TYPES.map((m) => `"${m}"`).join(", ")}`, enum: [...METRIC_TYPES] },
+      else: {
+        type: "object",
+        properties: { type: { title: `one of ${METRIC_TYPES.map((m) => `"${m}"`).join(", ")}`, enum: [...METRIC_TYPES] } },
+        required: ["type"],
+        allOf: discriminate("type", [...METRIC_TYPES], "metric_"),
+      },
+    },
+    metric_list: { title: "a list of metrics", type: "array", items: ref("metric") },
+    metrics: {
+      title: "a list of metrics (one output), a list of lists (one per output) or a map by output name",
+      type: ["array", "object"],
+      if: { type: "array" },
+      then: { type: "array", items: { if: { type: "array" }, then: ref("metric_list"), else: ref("metric") } },
+      else: { type: "object", propertyNames: ref("name"), additionalProperties: ref("metric_list") },
+      default: [],
     },
     optimizer: {
       title: "an object {type, ...}",
@@ -128,18 +185,13 @@ function defs(): Record<string, JsonSchema> {
       allOf: discriminate("type", Object.keys(OPTIMIZERS), "optimizer_"),
     },
     training: {
-      title: "an object {loss, optimizer, metrics?}",
+      title: "an object {loss, loss_weights?, optimizer, metrics?}",
       type: "object",
       properties: {
-        loss: ref("loss"),
+        loss: ref("losses"),
+        loss_weights: ref("loss_weights"),
         optimizer: ref("optimizer"),
-        metrics: {
-          title: `a list of distinct metric names (${METRICS.map((m) => `"${m}"`).join(", ")})`,
-          type: "array",
-          uniqueItems: true,
-          items: { title: `one of ${METRICS.map((m) => `"${m}"`).join(", ")}`, enum: [...METRICS] },
-          default: [],
-        },
+        metrics: ref("metrics"),
       },
       required: ["loss", "optimizer"],
       additionalProperties: false,
@@ -148,6 +200,7 @@ function defs(): Record<string, JsonSchema> {
   for (const op of OP_NAMES) out[`op_${op}`] = layerDef(op);
   for (const t of Object.keys(OPTIMIZERS)) out[`optimizer_${t}`] = optimizerDef(t);
   for (const n of SCHEDULE_NAMES) out[`schedule_${n}`] = scheduleSchema(n);
+  for (const m of METRIC_TYPES) out[`metric_${m}`] = metricSchema(m);
   return out;
 }
 

@@ -13,7 +13,9 @@ export interface Summary {
   inputs: { name: string; shape: (number | null)[]; dtype: string }[];
   targets: { name: string; shape: (number | null)[]; dtype: string }[];
   outputs: string[];
-  loss?: { type: string; output: string; target: string; from_logits: boolean };
+  loss?: { type: string; output: string; target: string; from_logits: boolean; weight: number };
+  /** Every output's loss (several outputs). */
+  losses?: { type: string; output: string; target: string; from_logits: boolean; weight: number }[];
   optimizer?: Record<string, unknown>;
   metrics?: string[];
 }
@@ -32,7 +34,8 @@ export function summarize(graph: Graph): Summary {
   if (graph.training) {
     s.loss = { ...graph.training.loss };
     s.optimizer = { ...graph.training.optimizer };
-    s.metrics = [...graph.training.metrics];
+    if (graph.training.losses.length > 1) s.losses = graph.training.losses.map((l) => ({ ...l }));
+    s.metrics = [...graph.training.logNames.slice(graph.training.losses.length > 1 ? graph.training.losses.length : 0)];
   }
   return s;
 }
@@ -63,8 +66,8 @@ export function formatSummary(graph: Graph): string {
   ];
   if (s.targets.length) lines.push(` Targets: ${s.targets.map(valueText).join(", ")}`);
   if (s.loss && s.optimizer) {
-    const logits = s.loss.from_logits ? ", from_logits" : "";
-    lines.push(` Loss: ${s.loss.type} (${s.loss.output} vs ${s.loss.target}${logits})`);
+    const one = (l: NonNullable<Summary["loss"]>) => `${l.type} (${l.output} vs ${l.target}${l.from_logits ? ", from_logits" : ""}${l.weight !== 1 ? `, weight ${l.weight}` : ""})`;
+    lines.push(` Loss: ${s.losses ? s.losses.map(one).join(" + ") : one(s.loss)}`);
     const { type, ...opts } = s.optimizer;
     lines.push(` Optimizer: ${String(type)} (${Object.entries(opts).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join(", ")})`);
     lines.push(` Metrics: ${s.metrics?.length ? s.metrics.join(", ") : "none"}`);

@@ -412,6 +412,14 @@ const batchNormalization: LayerImport = {
   },
   kerasStore: (a) => vars([...affineWeights(a), "moving_mean", "moving_variance"]),
 };
+/** LayerNormalization's axis: one axis, or a list of distinct axes (kiln's layer_normalization takes either; gamma/beta follow the list's order as in Keras). */
+function axisOrAxes(r: ArgReader, key: string): number | number[] | undefined {
+  const v = r.get(key) ?? -1;
+  if (!Array.isArray(v) || v.length === 1) return singleAxis(r, key);
+  if (v.length > 0 && v.every((a) => typeof a === "number" && Number.isSafeInteger(a))) return v as number[];
+  r.fail(key, `${key} must be an axis or a list of axes; got ${JSON.stringify(v)?.slice(0, 80)}`);
+  return undefined;
+}
 
 /** The normalizations' gamma and beta in the order Keras 3 creates them, each only when scale / center asks for it. */
 const affineWeights = (a: Attrs) => [...(a.scale !== false ? ["gamma"] : []), ...(a.center !== false ? ["beta"] : [])];
@@ -419,7 +427,7 @@ const affineWeights = (a: Attrs) => [...(a.scale !== false ? ["gamma"] : []), ..
 const layerNormalization: LayerImport = {
   op: "layer_normalization",
   attrs(r) {
-    const a: Attrs = { axis: singleAxis(r, "axis"), epsilon: r.num("epsilon", 0.001) };
+    const a: Attrs = { axis: axisOrAxes(r, "axis"), epsilon: r.num("epsilon", 0.001) };
     a.center = r.bool("center", true);
     a.scale = r.bool("scale", true);
     r.require("rms_scaling", eq(false), "rms_scaling=false only");

@@ -83,7 +83,7 @@ export function mapTraining(raw: unknown, outputs: number, flavor: Flavor = "ker
     const name = id === undefined ? undefined : METRICS[id];
     if (name) {
       if (!metrics.includes(name)) metrics.push(name);
-    } else notes.push(`metric ${quote(m)} left out: kiln's metrics are accuracy, mean_squared_error, mean_absolute_error`);
+    } else notes.push(`metric ${quote(m)} left out: kiln imports accuracy, mean_squared_error and mean_absolute_error from training configurations (a graph can name the others, spec §4)`);
   }
   const weighted = flatMetrics(cfg.weightedMetrics);
   if (weighted.length) notes.push(`weighted_metrics ${quote(cfg.weightedMetrics)} left out: kiln has no sample weights`);

@@ -16,11 +16,14 @@ export interface BackwardResult {
 }
 
 /**
- * Appends the backward nodes for `forward` to `prog`. `seed` holds the loss gradient of the
- * tensor the loss read; `weightGrad(w)` returns the planned gradient buffer of a trainable weight.
+ * Appends the backward nodes for `forward` to `prog`. Each seed holds a loss's gradient with
+ * respect to the tensor that loss read (one per output); `weightGrad(w)` returns the planned
+ * gradient buffer of a trainable weight. A seed whose tensor no other forward node reads is that
+ * tensor's gradient as it is; otherwise (an output that also feeds another layer) it is one more
+ * contribution, summed with what flows back from the readers.
  */
 export function backward(
-  mod: Module, prog: Program, forward: Node[], seed: { tensor: Tensor; grad: Tensor },
+  mod: Module, prog: Program, forward: Node[], seeds: { tensor: Tensor; grad: Tensor }[],
   trainable: Set<number>, weightGrad: (w: Tensor) => Tensor,
 ): BackwardResult {
   const sid = (t: Tensor) => mod.storage(t).id;
@@ -29,7 +32,22 @@ export function backward(
     if (n.inputs.some((i) => requires.has(sid(mod.t(i))))) for (const o of n.outputs) requires.add(sid(mod.t(o)));
   }
   const contributions = new Map<number, Contribution[]>();
-  const grads = new Map<number, Tensor>([[sid(seed.tensor), seed.grad]]);
+  const grads = new Map<number, Tensor>();
+  const live = new Set(prog.nodes);
+  for (const seed of seeds) {
+    const read = forward.some((n) => live.has(n) && n.inputs.some((i) => sid(mod.t(i)) === sid(seed.tensor)));
+    if (!read) {
+      grads.set(sid(seed.tensor), seed.grad);
+      continue;
+    }
+    const rows = sizeDim(seed.tensor);
+    contributions.set(sid(seed.tensor), [...(contributions.get(sid(seed.tensor)) ?? []), {
+      full: true,
+      emit: (target, accumulate) => mod.node(prog, "ew", accumulate ? [target, seed.grad] : [seed.grad], [target], {
+        rows, cols: 1, inputs: accumulate ? [{ div: 1 }, { div: 1 }] : [{ div: 1 }], exprs: [accumulate ? X.add(X.in(0), X.in(1)) : X.in(0)],
+      }, "loss"),
+    }]);
+  }
   const weightGrads = new Map<number, Tensor>();
 
   const finalize = (t: Tensor, target: Tensor, layer: string): Tensor | undefined => {

@@ -1,9 +1,9 @@
 /**
- * Batch normalization folded into the convolution or dense product before it, in the inference
+ * Batch normalization folded into the convolution (conv2d, depthwise_conv2d) or dense product before it, in the inference
  * programs (predict, evaluate), never in train_step (whose batch normalization uses the batch's
  * statistics). Spec: docs/graph-spec.md "Batch normalization folding".
  *
- *   y = (conv(x, W) + b − μ)·γ/√(σ² + ε) + β        (conv or matmul, optional bias b, moving μ, σ²)
+ *   y = (conv(x, W) + b − μ)·γ/√(σ² + ε) + β        (conv, depthwise or matmul, optional bias b, moving μ, σ²)
  *     = conv(x, W') + b'    with  s = γ·rsqrt(σ² + ε),  W' = W·s (per output channel),
  *                                 b' = (b − μ)·s + β    (μ·… alone without a bias)
  *
@@ -17,7 +17,7 @@
  * epilogue (fuseEpilogues). (Storing W' per call instead cost a read and write of the whole kernel
  * at every predict: measured slower than no folding for dense layers and small images at batch 1.)
  *
- * Matched: a matmul/conv2d (plain: no accumulate, no offsets, batch levels or transposed B) whose
+ * Matched: a matmul/conv2d/depthwise_conv2d (plain: no accumulate, no offsets, batch levels or transposed B) whose
  * output's only reader is the normalization, or a bias add whose output's only reader it is; the
  * normalization over the last axis (the product's columns: filters, units) with the moving
  * statistics, as lowerBatchNorm writes it. Intermediate tensors must be plain activations (not a
@@ -51,7 +51,7 @@ function readCounts(prog: Program): Map<number, number> {
 }
 
 interface Match {
-  product: NodeOf<"matmul"> | NodeOf<"conv2d">;
+  product: NodeOf<"matmul"> | NodeOf<"conv2d"> | NodeOf<"depthwise_conv2d">;
   biasAdd?: NodeOf<"ew">;
   norm: NodeOf<"ew">;
   eps: number;
@@ -61,6 +61,7 @@ interface Match {
 /** The product's output channels (the last axis of its kernel), when it is a plain one fold applies to. */
 function productChannels(n: Node, mod: Module): number | undefined {
   if (n.op === "conv2d") return n.attrs.accumulate || n.attrs.bias || n.attrs.activation || n.attrs.pool ? undefined : n.attrs.f;
+  if (n.op === "depthwise_conv2d") return n.attrs.accumulate || n.attrs.bias || n.attrs.activation ? undefined : n.attrs.c * n.attrs.m;
   if (n.op !== "matmul") return undefined;
   const a = n.attrs;
   if (a.accumulate || a.bias || a.activation || a.transA || a.transB || a.batch?.length || a.offA || a.offB || a.offC) return undefined;
@@ -83,7 +84,7 @@ function findMatches(mod: Module, prog: Program): Match[] {
   const isWeight = (id: number) => mod.t(id).kind === "weight";
   const matches: Match[] = [];
   for (const n of prog.nodes) {
-    if (n.op !== "matmul" && n.op !== "conv2d") continue;
+    if (n.op !== "matmul" && n.op !== "conv2d" && n.op !== "depthwise_conv2d") continue;
     const c = productChannels(n, mod);
     if (c === undefined || !isWeight(n.inputs[1]!)) continue;
     let out = n.outputs[0]!;

@@ -4,9 +4,12 @@
  *  pruneUnusedInputs   ew/reduce inputs no expression reads are dropped (they would block fusion);
  *  dropIdentityCopies  `out = ew(in)` copies (a single gradient contribution passed along) go:
  *                      readers read the source;
- *  fuseEpilogues       matmul/conv2d + bias add + residual add + activation → one kernel with
- *                      the epilogue fused (the residual: an add of a tensor complete before
- *                      the product, read as the product stores);
+ *  foldZeroPadding     zero_padding2d (a fill and a copy) before a conv2d/depthwise_conv2d that
+ *                      is its only reader → the conv's own padding grows, the copy goes;
+ *  fuseEpilogues       matmul/conv2d/depthwise_conv2d + bias add + residual add (not depthwise)
+ *                      + activation (relu6 included) → one kernel with the epilogue fused (the
+ *                      residual: an add of a tensor complete before the product, read as the
+ *                      product stores);
  *  fuseConvPool        conv2d (small c, direct kernel) → 2×2/2 valid max-pool: the conv stores
  *                      only each window's max (attrs.pool), when the pool is the conv output's
  *                      only reader — so only where nothing else (a pool gradient) needs it;
@@ -117,10 +120,28 @@ function isBiasAdd(next: NodeOf<"ew">, out: Tensor, cols: number): boolean {
     && e.k === "bin" && e.op === "add" && e.a.k === "in" && e.a.i === 0 && e.b.k === "in" && e.b.i === 1;
 }
 
+/**
+ * relu6 as the lowering writes it: min(relu(x), 6) (the relu6 activation), min(max(relu(x), 0), 6)
+ * (the ReLU layer with max_value 6) or min(max(x, 0), 6); each is min(max(x, 0), 6) exactly
+ * (max(max(x, 0), 0) = max(x, 0), −0 and NaN included), the epilogue's relu6.
+ */
+export function isRelu6Of(e: EwExpr, x: (a: EwExpr) => boolean): boolean {
+  const isConst = (a: EwExpr, v: number) => a.k === "const" && Object.is(a.v, v);
+  if (e.k !== "bin" || e.op !== "min" || !isConst(e.b, 6)) return false;
+  let a = e.a;
+  if (a.k === "bin" && a.op === "max" && isConst(a.b, 0)) {
+    if (x(a.a)) return true;
+    a = a.a;
+  }
+  return a.k === "un" && a.op === "relu" && x(a.a);
+}
+
 /** `out = act(in0)` for an activation the epilogue computes; the activation, or undefined. */
-function epilogueActivation(next: NodeOf<"ew">): (EwUnary & ActivationName) | undefined {
+function epilogueActivation(next: NodeOf<"ew">): ActivationName | undefined {
   const e = next.attrs.exprs[0]!;
-  if (next.inputs.length !== 1 || !isFull(next.attrs.inputs[0]!) || next.attrs.accumulate?.[0] || e.k !== "un" || e.a.k !== "in") return undefined;
+  if (next.inputs.length !== 1 || !isFull(next.attrs.inputs[0]!) || next.attrs.accumulate?.[0] || next.attrs.exprs.length !== 1) return undefined;
+  if (isRelu6Of(e, (a) => a.k === "in")) return "relu6";
+  if (e.k !== "un" || e.a.k !== "in") return undefined;
   return EPILOGUE_ACTIVATIONS.has(e.op as EwUnary & ActivationName) ? (e.op as EwUnary & ActivationName) : undefined;
 }
 
@@ -142,13 +163,19 @@ function residualOf(ix: ProgramIndex, n: Node, next: NodeOf<"ew">, out: Tensor):
   return r.id;
 }
 
+/** Output channels of a product whose epilogue fuseEpilogues may extend, or undefined. */
+function epilogueColumns(n: Node): number | undefined {
+  if (n.op !== "matmul" && n.op !== "conv2d" && n.op !== "depthwise_conv2d") return undefined;
+  if (n.attrs.accumulate) return undefined;
+  if (n.op === "matmul") return n.attrs.offC || n.attrs.batch?.length || (n.attrs.ldc !== undefined && n.attrs.ldc !== n.attrs.n) ? undefined : n.attrs.n;
+  return n.op === "conv2d" ? n.attrs.f : n.attrs.c * n.attrs.m;
+}
+
 export function fuseEpilogues(mod: Module): void {
-  eachProgram(mod, (n) => n.op === "matmul" || n.op === "conv2d", (ix, prog) => {
+  eachProgram(mod, (n) => epilogueColumns(n) !== undefined, (ix, prog) => {
     for (const n of prog.nodes) {
-      if (n.op !== "matmul" && n.op !== "conv2d") continue;
-      if (n.attrs.accumulate) continue;
-      if (n.op === "matmul" && (n.attrs.offC || n.attrs.batch?.length || (n.attrs.ldc !== undefined && n.attrs.ldc !== n.attrs.n))) continue;
-      const cols = n.op === "matmul" ? n.attrs.n : n.attrs.f;
+      const cols = epilogueColumns(n);
+      if (cols === undefined || (n.op !== "matmul" && n.op !== "conv2d" && n.op !== "depthwise_conv2d")) continue;
       let out = mod.t(n.outputs[0]!);
       let next = ix.soleReader(out);
       // A folded batch normalization (fold-batch-norm.ts) already gave the node its bias.
@@ -161,7 +188,8 @@ export function fuseEpilogues(mod: Module): void {
         out = mod.t(n.outputs[0]!);
         next = ix.soleReader(out);
       }
-      const residual = isEw(next) && privateTo(ix, out, next) ? residualOf(ix, n, next, out) : undefined;
+      // (The depthwise kernel has no residual input: MobileNetV2 adds its shortcut after the 1×1 projection.)
+      const residual = n.op !== "depthwise_conv2d" && isEw(next) && privateTo(ix, out, next) ? residualOf(ix, n, next, out) : undefined;
       if (residual !== undefined) {
         // The other addend becomes the node's last input: the epilogue adds it before the activation.
         n.attrs = { ...n.attrs, residual: true };
@@ -177,6 +205,73 @@ export function fuseEpilogues(mod: Module): void {
         ix.remove(next!);
         ix.setOutputs(n, [next!.outputs[0]!]);
       }
+    }
+  });
+}
+
+// ------------------------------------------------------------------ foldZeroPadding
+
+/** A convolution the zero-padding fold can read through (both take explicit top/left padding, zeros outside the image). */
+type PaddedConv = NodeOf<"conv2d"> | NodeOf<"depthwise_conv2d">;
+
+/**
+ * Where a `copy` of the whole of `src` ([h, w, c] per example) lands in `dst` ([H, W, c]): the
+ * rows and columns of zeros before it, or undefined unless it is exactly zero_padding2d's
+ * placement (contiguous source, row-major destination, nothing accumulated).
+ */
+function interiorPlacement(copy: NodeOf<"copy">, src: Tensor, dst: Tensor): { top: number; left: number } | undefined {
+  const a = copy.attrs;
+  if (a.accumulate || a.srcOffset || !src.batched || !dst.batched || src.shape.length !== 3 || dst.shape.length !== 3) return undefined;
+  const [h, w, c] = src.shape as [number, number, number], [H, W, C] = dst.shape as [number, number, number];
+  if (C !== c || a.shape.length !== 4 || typeof a.shape[0] === "number" || a.shape[0]!.batch !== 1) return undefined;
+  if (a.shape[1] !== h || a.shape[2] !== w || a.shape[3] !== c) return undefined;
+  if (a.srcStrides.join() !== [h * w * c, w * c, c, 1].join() || a.dstStrides.join() !== [H * W * c, W * c, c, 1].join()) return undefined;
+  const off = a.dstOffset ?? 0, top = Math.floor(off / (W * c)), left = (off - top * W * c) / c;
+  if (!Number.isInteger(left) || top + h > H || left + w > W) return undefined;
+  return { top, left };
+}
+
+/**
+ * The conv's padding once it reads the unpadded image directly, when every window still overlaps
+ * the image (so no kernel meets a window of zeros only: pads at most the dilated kernel span − 1).
+ */
+function paddedGeometry(k: PaddedConv, h: number, w: number, top: number, left: number) {
+  const a = k.attrs, spanH = (a.kh - 1) * a.dh, spanW = (a.kw - 1) * a.dw;
+  const padTop = a.padTop + top, padLeft = a.padLeft + left;
+  const bottom = (a.oh - 1) * a.sh + spanH + 1 - padTop - h, right = (a.ow - 1) * a.sw + spanW + 1 - padLeft - w;
+  if (padTop > spanH || padLeft > spanW || bottom > spanH || right > spanW) return undefined;
+  return { h, w, padTop, padLeft };
+}
+
+/**
+ * zero_padding2d followed by a convolution (conv2d or depthwise_conv2d) whose only reader the
+ * padded image is: the conv reads the unpadded image with its padding grown instead (kernels read
+ * rows and columns outside the image as zeros), so the fill and the copy of the padded image go.
+ * Keras applications pad before every stride-2 layer of MobileNetV2 and before ResNet's stem.
+ * Where the padded image has another reader (a train step's filter gradient) or the runtime reads
+ * it (`keep`: train_step's layer outputs, for the NaN finder) nothing changes.
+ */
+export function foldZeroPadding(mod: Module, keep: ReadonlySet<number>): void {
+  eachProgram(mod, (n) => n.op === "copy", (ix, prog) => {
+    const writers = new Map<number, Node[]>();
+    for (const n of prog.nodes) for (const o of new Set(n.outputs.map((id) => ix.storageOf(id)))) writers.set(o, [...(writers.get(o) ?? []), n]);
+    for (const k of prog.nodes) {
+      if ((k.op !== "conv2d" && k.op !== "depthwise_conv2d") || k.attrs.accumulate) continue;
+      const padded = mod.t(k.inputs[0]!);
+      if (keep.has(padded.id) || !privateTo(ix, padded, k) || k.inputs.lastIndexOf(padded.id) !== 0) continue;
+      const [fill, copy] = writers.get(ix.storageOf(padded.id)) ?? [];
+      if (writers.get(ix.storageOf(padded.id))!.length !== 2 || fill?.op !== "fill" || copy?.op !== "copy") continue;
+      if (fill.attrs.value !== 0 || !Object.is(fill.attrs.value, 0) || fill.outputs[0] !== padded.id || copy.outputs[0] !== padded.id) continue;
+      if (!sameDim(fill.attrs.n, { batch: numel(padded.shape) }) || ix.at(fill) > ix.at(copy) || ix.at(copy) > ix.at(k)) continue;
+      const src = mod.t(copy.inputs[0]!);
+      const at = interiorPlacement(copy, src, padded);
+      if (!at || src.dtype !== "f32" || ix.writtenBetween(ix.storageOf(src.id), ix.at(copy), ix.at(k))) continue;
+      const g = paddedGeometry(k as PaddedConv, src.shape[0]!, src.shape[1]!, at.top, at.left);
+      if (!g) continue;
+      k.attrs = { ...k.attrs, ...g } as typeof k.attrs;
+      ix.setInputs(k, [src.id, ...k.inputs.slice(1)]);
+      ix.remove(copy);
+      ix.remove(fill);
     }
   });
 }

@@ -21,7 +21,8 @@ export interface DepthwiseConv2dGradFilterAttrs extends DepthwiseSpec {
 const grad: GradRule<"depthwise_conv2d"> = (node, ctx) => {
   const [x, w] = node.inputs.map((i) => ctx.mod.t(i)) as [Tensor, Tensor];
   const dy = ctx.gradOf(ctx.mod.t(node.outputs[0]!))!;
-  const { accumulate: _, ...spec } = node.attrs;
+  // (a fused epilogue belongs to the forward only; autodiff runs before fusion, so there is none yet)
+  const { accumulate: _, bias: _b, scale: _s, activation: _a, ...spec } = node.attrs;
   if (ctx.needs(x)) ctx.contribute(x, { full: true, emit: (t, acc) => void ctx.mod.node(ctx.prog, "depthwise_conv2d_grad_input", [dy, w], [t], { ...spec, accumulate: acc }, ctx.layer) });
   if (ctx.needs(w)) ctx.contribute(w, { full: true, emit: (t, acc) => void ctx.mod.node(ctx.prog, "depthwise_conv2d_grad_filter", [x, dy], [t], { ...spec, accumulate: acc }, ctx.layer) });
 };
@@ -30,9 +31,13 @@ const SECOND_ORDER = "a gradient kernel: kiln takes first derivatives only";
 
 export const depthwise_conv2d: PrimDef<"depthwise_conv2d"> = {
   grad,
+  // Fused epilogue inputs (fuse.ts, fold-batch-norm.ts): [x, w, bias, scale].
   select: (node, _ctx, $) => ({
     def: emitDepthwiseConv2d(node.attrs),
-    args: { x: $.ptr($.in(0)), w: $.ptr($.in(1)), y: $.ptr($.out(0)), n: $.batch },
+    args: {
+      x: $.ptr($.in(0)), w: $.ptr($.in(1)), y: $.ptr($.out(0)),
+      ...(node.attrs.bias ? { bias: $.ptr($.in(2)) } : {}), ...(node.attrs.scale ? { scale: $.ptr($.in(3)) } : {}), n: $.batch,
+    },
   }),
   threads: { batch: (_n, outsBatched) => outsBatched },
 };

@@ -22,6 +22,7 @@ import { softmax, softmax_grad, type SoftmaxAttrs } from "./softmax.js";
 import { copy, type CopyAttrs } from "./copy.js";
 import { gather, scatter_add, type GatherAttrs } from "./gather.js";
 import { loss, type LossAttrs } from "./loss.js";
+import { log_metric, type LogMetricAttrs } from "./metric.js";
 import { dropout_mask, type DropoutMaskAttrs } from "./dropout.js";
 import { recurrence, recurrence_grad, type RecurrenceAttrs } from "./recurrence.js";
 import { random_normal, type RandomNormalAttrs } from "./random.js";
@@ -51,6 +52,7 @@ export interface PrimAttrs {
   gather: GatherAttrs;
   scatter_add: GatherAttrs;
   loss: LossAttrs;
+  log_metric: LogMetricAttrs;
   dropout_mask: DropoutMaskAttrs;
   random_normal: RandomNormalAttrs;
   opt_sumsq: OptSumsqAttrs;
@@ -65,7 +67,7 @@ export interface PrimAttrs {
 export const PRIMS: { readonly [K in PrimOp]: PrimDef<K> } = {
   matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum,
   depthwise_conv2d, depthwise_conv2d_grad_input, depthwise_conv2d_grad_filter, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
-  softmax, softmax_grad, copy, gather, scatter_add, loss, dropout_mask, random_normal, opt_sumsq, opt_step, opt_clip, opt_update,
+  softmax, softmax_grad, copy, gather, scatter_add, loss, log_metric, dropout_mask, random_normal, opt_sumsq, opt_step, opt_clip, opt_update,
   recurrence, recurrence_grad, cached_attention,
 };
 

@@ -31,9 +31,24 @@ describe("bench FLOP counts", () => {
     expect(forwardFlops(attention)).toBe(3 * 2 * 5 * 8 * 6 + 2 * 5 * 6 * 8 + 2 * (2 * 2 * 5 * 5 * 3));
   });
 
-  test("a conv the count does not model is refused, not miscounted", () => {
-    const strided = { inputs: [{ name: "x", shape: [8, 8, 1] }], layers: [{ name: "c", op: "conv2d", filters: 2, kernel_size: 3, strides: 2 }] };
-    expect(() => forwardFlops(strided)).toThrow(/c is not a valid, stride-1 conv2d/);
+  test("strided, same-padded and depthwise convs count their output positions; an op the count does not know is refused", () => {
+    // 8×8×3, conv 3×3/2 same → 4×4×4; zero padding → 6×6×4; depthwise 3×3 ×2 valid → 4×4×8; concat with itself → 16 channels.
+    const g = {
+      inputs: [{ name: "x", shape: [8, 8, 3] }],
+      layers: [
+        { name: "c", op: "conv2d", filters: 4, kernel_size: 3, strides: 2, padding: "same" },
+        { name: "p", op: "zero_padding2d", padding: 1 },
+        { name: "d", op: "depthwise_conv2d", kernel_size: 3, depth_multiplier: 2 },
+        { name: "j", op: "concatenate", inputs: ["d", "d"] },
+        { name: "g", op: "global_average_pooling2d" },
+        { name: "o", op: "dense", units: 5 },
+      ],
+    };
+    expect(forwardFlops(g)).toBe(2 * 4 * 4 * 4 * 9 * 3 + 2 * 4 * 4 * 8 * 9 + 2 * 16 * 5);
+    // Only the layers `include` accepts (a frozen backbone's head).
+    expect(forwardFlops(g, (l: { name: string }) => l.name === "o")).toBe(2 * 16 * 5);
+    const unknown = { inputs: [{ name: "x", shape: [4] }], layers: [{ name: "q", op: "mystery" }] };
+    expect(() => forwardFlops(unknown)).toThrow(/op mystery is not counted/);
   });
 });
 

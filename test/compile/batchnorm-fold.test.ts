@@ -1,5 +1,5 @@
 /**
- * Batch normalization folded into the conv2d/dense before it in predict and evaluate
+ * Batch normalization folded into the conv2d/depthwise_conv2d/dense before it in predict and evaluate
  * (compiler/passes/fold-batch-norm.ts, spec "Batch normalization folding"): the folded module
  * predicts what the unfolded one (`foldBatchNorm: false`) does within 1e-5, after the weights are
  * set and after train steps moved them and the moving statistics; train_step is not folded; the
@@ -47,6 +47,24 @@ function winogradGraph(): any {
   };
 }
 
+/** MobileNetV2's depthwise stage: depthwise (no bias, then with bias and m = 2) → bn → relu6, 20 channels (a vector tail). */
+function depthwiseGraph(): any {
+  return {
+    format: "kiln.graph/v2", name: "depthwise_bn", seed: 8,
+    inputs: [{ name: "x", shape: [7, 7, 20] }],
+    targets: [{ name: "y", shape: [4, 4, 40] }],
+    layers: [
+      { name: "d1", op: "depthwise_conv2d", kernel_size: 3, padding: "same", use_bias: false },
+      { name: "bn1", op: "batch_normalization", momentum: 0.5 },
+      { name: "r1", op: "relu", max_value: 6 },
+      { name: "d2", op: "depthwise_conv2d", kernel_size: 3, strides: 2, padding: "same", depth_multiplier: 2 },
+      { name: "bn2", op: "batch_normalization", momentum: 0.5 },
+      { name: "r2", op: "activation", activation: "relu6" },
+    ],
+    training: { loss: { type: "mean_squared_error", output: "r2", target: "y" }, optimizer: { type: "sgd", learning_rate: 0.05 } },
+  };
+}
+
 function denseGraph(): any {
   return {
     format: "kiln.graph/v2", name: "dense_bn", seed: 4,
@@ -90,6 +108,7 @@ describe("batch normalization folding", () => {
     ["conv2d (no bias) → bn → relu", convGraph(false, "relu")],
     ["dense → bn → relu, dense → bn (output)", denseGraph()],
     ["conv2d (Winograd) → bn → relu", winogradGraph()],
+    ["depthwise_conv2d (no bias; bias, m = 2) → bn → relu6", depthwiseGraph()],
   ] as const;
   for (const [name, graph] of cases) {
     it(`${name}: folded predict = unfolded predict within 1e-5, after setWeights and after train steps`, async () => {
@@ -137,6 +156,14 @@ describe("batch normalization folding", () => {
     expect(fp.filter((l) => /^elementwise 1x(8|6) /.test(l))).toHaveLength(2);
     expect(fp.length).toBe(pp.length);
     expect(calls(folded, "train_step")).toEqual(calls(plain, "train_step"));
+  });
+
+  it("the depthwise kernels take the scale, the bias and relu6: no pass over the activations is left in predict", async () => {
+    const r = await compile(JSON.stringify(depthwiseGraph()), { optimizeLevel: 0, maxBatch: 4 });
+    const labels = labelsOf(r.source);
+    const predict = (r.manifest.kernels!.calls as Record<string, [string, string][]>).predict!.map(([k]) => labels.get(k)!);
+    expect(predict.filter((l) => /^depthwise_conv2d .* scaled \+bias relu6$/.test(l)), predict.join(" | ")).toHaveLength(2);
+    expect(predict.filter((l) => !/^(depthwise_conv2d|elementwise 1x)/.test(l))).toEqual([]);
   });
 
   it("the Winograd conv and the dense layers' GEMM and few-row kernels take the scale too", async () => {

@@ -27,5 +27,7 @@ export const ACTIVATION_CASES: OpCase[] = [
   { name: "prelu (alpha per element)", graph: g("t", [x([2, 5])], afterDense({ op: "prelu" })) },
   { name: "prelu shared_axes [1, 2] (alpha per channel)", graph: g("t", [x([3, 4, 2])], afterDense({ op: "prelu", shared_axes: [1, 2] }, 3)) },
   { name: "prelu shared_axes [2] (a middle axis: moved first by a copy)", graph: g("t", [x([3, 4, 2])], afterDense({ op: "prelu", shared_axes: [2] }, 3)) },
+  // Rank 5 with shared axes among unshared ones: a 6-axis permuting copy (refused at check time before).
+  { name: "prelu shared_axes [2, 4] on [2, 3, 2, 3, 2] (6-axis copy)", graph: g("t", [x([2, 3, 2, 3, 2])], afterDense({ op: "prelu", shared_axes: [2, 4] }, 2)) },
   { name: "prelu shared_axes [1, 2, 3] (one alpha)", graph: g("t", [x([3, 4, 2])], afterDense({ op: "prelu", shared_axes: [1, 2, 3] }, 3)) },
 ];

@@ -16,6 +16,9 @@ export const MERGE_CASES: OpCase[] = [
   { name: "merge add broadcasting [4, 1] and [1, 3] (both broadcast)", graph: g("t", [x([4, 1], "a"), x([1, 3], "b")], [{ name: "m", op: "add", inputs: ["a", "b"] }]) },
   { name: "merge maximum broadcasting [2, 3, 4], [2, 1, 4] and [4]", graph: g("t", [x([2, 3, 4], "a"), x([2, 1, 4], "b"), x([4], "c")], [{ name: "m", op: "maximum", inputs: ["a", "b", "c"] }]) },
   { name: "merge average broadcasting [3, 1, 2] by [1, 4, 1] (alternating runs)", graph: g("t", [x([3, 1, 2], "a"), x([1, 4, 1], "b")], [{ name: "m", op: "average", inputs: ["a", "b"] }]) },
+  // More runs than the strided copy's old 5-loop limit (batch included): refused at check time before.
+  { name: "merge add broadcasting [2, 3, 2, 3, 2] by [1, 3, 1, 3, 1] (5 alternating runs)", graph: g("t", [x([2, 3, 2, 3, 2], "a"), x([1, 3, 1, 3, 1], "b")], [{ name: "m", op: "add", inputs: ["a", "b"] }]) },
+  { name: "merge multiply broadcasting [2, 2, 2, 2, 2, 3] by [2, 1, 2, 1, 2, 1] (6 runs, rank 6)", graph: g("t", [x([2, 2, 2, 2, 2, 3], "a"), x([2, 1, 2, 1, 2, 1], "b")], [{ name: "m", op: "multiply", inputs: ["a", "b"] }]) },
   { name: "dot axes 1 of [6] and [6]", graph: g("t", [x([6], "a"), x([6], "b")], [{ name: "m", op: "dot", axes: 1, inputs: ["a", "b"] }]) },
   { name: "dot axes 1 normalize of [6] and [6]", graph: g("t", [x([6], "a"), x([6], "b")], [{ name: "m", op: "dot", axes: 1, normalize: true, inputs: ["a", "b"] }]) },
   { name: "dot axes [2, 2] of [3, 4] and [5, 4]", graph: g("t", [x([3, 4], "a"), x([5, 4], "b")], [{ name: "m", op: "dot", axes: [2, 2], inputs: ["a", "b"] }]) },

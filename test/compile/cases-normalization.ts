@@ -22,6 +22,13 @@ export const NORMALIZATION_CASES: OpCase[] = [
   { name: "layer_normalization center=false", graph: g("t", [x([3, 6])], [{ name: "ln", op: "layer_normalization", center: false }]) },
   { name: "layer_normalization scale=false", graph: g("t", [x([3, 6])], [{ name: "ln", op: "layer_normalization", scale: false }]) },
   { name: "layer_normalization center=false scale=false", graph: g("t", [x([3, 6])], [{ name: "ln", op: "layer_normalization", center: false, scale: false }]) },
+  // Other axes (Keras 3): moved last by a permuting copy and back (none when they are last already).
+  { name: "layer_normalization axis 1 of [3, 6] (not the last)", graph: g("t", [x([3, 6])], [tanh, { name: "ln", op: "layer_normalization", axis: 1 }]) },
+  { name: "layer_normalization axis [1, 2] of [3, 4] (every axis of the example)", graph: g("t", [x([3, 4])], [{ name: "ln", op: "layer_normalization", axis: [1, 2] }]) },
+  { name: "layer_normalization axis [-1, -3] of [2, 3, 4] (gamma [4, 2], axes apart)", graph: g("t", [x([2, 3, 4])], [{ name: "ln", op: "layer_normalization", axis: [-1, -3] }]) },
+  { name: "layer_normalization axis 2 of [3, 4, 2], center=false", graph: g("t", [x([3, 4, 2])], [{ name: "ln", op: "layer_normalization", axis: 2, center: false }]) },
+  { name: "group_normalization axis 1 groups 2 of [4, 3] (channels first)", graph: g("t", [x([4, 3])], [{ name: "gn", op: "group_normalization", axis: 1, groups: 2 }]) },
+  { name: "group_normalization axis -2 groups 3 of [2, 6, 2]", graph: g("t", [x([2, 6, 2])], [{ name: "gn", op: "group_normalization", axis: -2, groups: 3 }]) },
   { name: "group_normalization groups 2 on [3, 2, 6]", graph: g("t", [x([3, 2, 6])], [{ name: "gn", op: "group_normalization", groups: 2 }]) },
   { name: "group_normalization groups 3 on [4, 6], epsilon 0.01", graph: g("t", [x([4, 6])], [{ name: "gn", op: "group_normalization", groups: 3, epsilon: 0.01 }]) },
   { name: "group_normalization groups 1 on [2, 2, 4]", graph: g("t", [x([2, 2, 4])], [{ name: "gn", op: "group_normalization", groups: 1 }]) },

@@ -63,6 +63,37 @@ export const CASES: OpCase[] = [
   // c = 5, m = 1: the channel sweep's SIMD vector and its scalar tail
   { name: "depthwise_conv2d 3x3 same relu", graph: g("t", [x([6, 6, 5])], [{ name: "c", op: "depthwise_conv2d", kernel_size: 3, padding: "same", activation: "relu" }]) },
   { name: "depthwise_conv2d depth_multiplier 2, [3,2] stride 2 valid, no bias", graph: g("t", [x([7, 6, 3])], [{ name: "c", op: "depthwise_conv2d", kernel_size: [3, 2], strides: 2, depth_multiplier: 2, use_bias: false }]) },
+  // Issue 19 (MobileNetV2, ResNet): the folds and fusions of predict (fold-batch-norm.ts, fuse.ts:
+  // foldZeroPadding, fuseEpilogues with relu6) — mobilenet-fusion.test.ts checks where they apply.
+  // 22 channels: the depthwise kernel's blocks of 16, a single vector and a scalar tail.
+  { name: "MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)", graph: g("t", [x([8, 8, 6])], [
+    // (linear: with a relu6 here the small gradient of the input projection's bias, through three
+    // thousand clamps, made finite differences cross kinks; relu6 on a conv: the cases below)
+    { name: "e", op: "conv2d", filters: 22, kernel_size: 1 },
+    { name: "pad", op: "zero_padding2d", padding: [[0, 1], [0, 1]] },
+    { name: "d", op: "depthwise_conv2d", kernel_size: 3, strides: 2, use_bias: false },
+    { name: "dbn", op: "batch_normalization" },
+    { name: "dr", op: "activation", activation: "relu6" },
+    { name: "p", op: "conv2d", filters: 6, kernel_size: 1, use_bias: false },
+    { name: "pbn", op: "batch_normalization" },
+  ]) },
+  { name: "zero_padding2d 3 -> conv2d 7x7 stride 2 (im2col, padding folded)", graph: g("t", [x([9, 10, 3])], [
+    { name: "pad", op: "zero_padding2d", padding: 3 },
+    { name: "c", op: "conv2d", filters: 5, kernel_size: 7, strides: 2 },
+    { name: "r", op: "relu", max_value: 6 },
+  ]) },
+  { name: "zero_padding2d 1 -> conv2d 3x3 valid (Winograd, padding folded) -> dense relu6", graph: g("t", [x([6, 6, 5])], [
+    { name: "pad", op: "zero_padding2d", padding: 1 },
+    { name: "c", op: "conv2d", filters: 4, kernel_size: 3 },
+    { name: "f", op: "flatten" },
+    { name: "d", op: "dense", units: 5, activation: "relu6" },
+  ]) },
+  { name: "zero_padding2d [[2,0],[1,3]] -> depthwise m=3 stride 2 relu6; pad 3 -> 3x3 (not folded)", graph: g("t", [x([7, 6, 5])], [
+    { name: "pad", op: "zero_padding2d", padding: [[2, 0], [1, 3]] },
+    { name: "d", op: "depthwise_conv2d", kernel_size: 3, strides: 2, depth_multiplier: 3, activation: "relu6" },
+    { name: "pad2", op: "zero_padding2d", padding: 3 },
+    { name: "d2", op: "depthwise_conv2d", kernel_size: 3, depth_multiplier: 2 },
+  ]) },
   { name: "depthwise_conv2d depth_multiplier 4, dilation 2 same, tanh", graph: g("t", [x([7, 7, 2])], [{ name: "c", op: "depthwise_conv2d", kernel_size: 3, dilation_rate: 2, padding: "same", depth_multiplier: 4, activation: "tanh" }]) },
   { name: "separable_conv2d 3x3 same relu", graph: g("t", [x([6, 6, 3])], [{ name: "s", op: "separable_conv2d", filters: 7, kernel_size: 3, padding: "same", activation: "relu" }]) },
   { name: "separable_conv2d depth_multiplier 2, stride 2 valid, no bias", graph: g("t", [x([7, 8, 4])], [{ name: "s", op: "separable_conv2d", filters: 5, kernel_size: [3, 2], strides: 2, depth_multiplier: 2, use_bias: false }]) },
@@ -168,8 +199,28 @@ export const CASES: OpCase[] = [
   { name: "repeat_vector 4", graph: g("t", [x([5])], [{ name: "r", op: "repeat_vector", n: 4 }]) },
   { name: "permute [2, 1]", graph: g("t", [x([3, 5])], [{ name: "p", op: "permute", dims: [2, 1] }]) },
   { name: "permute [3, 1, 2] of [2, 3, 4]", graph: g("t", [x([2, 3, 4])], [{ name: "p", op: "permute", dims: [3, 1, 2] }]) },
+  { name: "permute [6, 5, 4, 3, 2, 1] of [2, 3, 2, 2, 3, 2] (7-axis copy)", graph: g("t", [x([2, 3, 2, 2, 3, 2])], [{ name: "p", op: "permute", dims: [6, 5, 4, 3, 2, 1] }]) },
   { name: "time_distributed dense relu", graph: g("t", [x([4, 5])], [{ name: "td", op: "time_distributed", layer: { op: "dense", units: 3, activation: "relu" } }]) },
   { name: "time_distributed named dense on [T, 2, d], no bias", graph: g("t", [x([3, 2, 4])], [{ name: "td", op: "time_distributed", layer: { op: "dense", name: "proj", units: 6, use_bias: false } }]) },
+  // Unrolled per step (passes/lower/wrappers.ts): a strided copy out of and into every step.
+  { name: "time_distributed conv2d 3x3 same relu on [3, 5, 5, 2]", graph: g("t", [x([3, 5, 5, 2])], [{ name: "td", op: "time_distributed", layer: { op: "conv2d", filters: 4, kernel_size: 3, padding: "same", activation: "relu" } }]) },
+  { name: "time_distributed conv1d valid on [2, 6, 3], named", graph: g("t", [x([2, 6, 3])], [{ name: "td", op: "time_distributed", layer: { op: "conv1d", name: "c", filters: 2, kernel_size: 3 } }]) },
+  { name: "time_distributed max_pooling2d on [3, 4, 5, 2]", graph: g("t", [x([3, 4, 5, 2])], [{ name: "td", op: "time_distributed", layer: { op: "max_pooling2d", pool_size: 2 } }]) },
+  { name: "time_distributed average_pooling2d same 3 stride 2", graph: g("t", [x([2, 5, 4, 3])], [{ name: "td", op: "time_distributed", layer: { op: "average_pooling2d", pool_size: 3, strides: 2, padding: "same" } }]) },
+  { name: "time_distributed global_average_pooling2d", graph: g("t", [x([4, 3, 3, 2])], [{ name: "td", op: "time_distributed", layer: { op: "global_average_pooling2d" } }]) },
+  { name: "time_distributed global_max_pooling1d", graph: g("t", [x([3, 4, 2])], [{ name: "td", op: "time_distributed", layer: { op: "global_max_pooling1d" } }]) },
+  { name: "time_distributed zero_padding2d [[1, 0], [0, 2]]", graph: g("t", [x([2, 3, 2, 2])], [{ name: "td", op: "time_distributed", layer: { op: "zero_padding2d", padding: [[1, 0], [0, 2]] } }]) },
+  { name: "time_distributed upsampling2d bilinear", graph: g("t", [x([2, 2, 3, 2])], [{ name: "td", op: "time_distributed", layer: { op: "upsampling2d", interpolation: "bilinear" } }]) },
+  // Whole-tensor forms: flatten is a view, an activation (softmax on the last axis) is per step already.
+  { name: "time_distributed flatten -> time_distributed dense", graph: g("t", [x([3, 2, 2, 3])], [{ name: "tf", op: "time_distributed", layer: { op: "flatten" } }, { name: "td", op: "time_distributed", layer: { op: "dense", units: 4 } }]) },
+  { name: "time_distributed activation softmax", graph: g("t", [x([3, 4])], [{ name: "d", op: "dense", units: 5 }, { name: "td", op: "time_distributed", layer: { op: "activation", activation: "softmax" } }]) },
+  // A video classifier's shape: per-frame conv, pool and flatten, then a recurrent layer over frames.
+  { name: "time_distributed video: conv2d -> max_pooling2d -> flatten -> lstm", graph: g("t", [x([3, 6, 6, 1])], [
+    { name: "tc", op: "time_distributed", layer: { op: "conv2d", filters: 3, kernel_size: 3, activation: "relu" } },
+    { name: "tp", op: "time_distributed", layer: { op: "max_pooling2d" } },
+    { name: "tf", op: "time_distributed", layer: { op: "flatten" } },
+    { name: "r", op: "lstm", units: 4 },
+  ]) },
   ...ACTIVATION_CASES,
   ...NORMALIZATION_CASES,
   ...MERGE_CASES,

@@ -9,7 +9,7 @@ import { compile } from "../../compiler/index.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { referenceGradients, runReference } from "../reference/index.js";
-import { randomFeeds, randomizeWeights, relErr } from "./harness.js";
+import { nameTwins, randomFeeds, randomizeWeights, relErr } from "./harness.js";
 
 const HOSTILE = [
   "constructor", "prototype", "k0", "batch", "memory", "predict", "train_step", "rt0", "load", "store", "v128",
@@ -69,19 +69,10 @@ function makeGraph(n: (i: number) => string, graphName: string): any {
   };
 }
 
-const NEUTRAL = HOSTILE.map((_h, j) => `qzneutral${j}x`);
-// The graph's own name too (its rule is stricter: a letter first).
-const hostileGraph = makeGraph((j) => HOSTILE[j]!, "prototype");
-const neutralGraph = makeGraph((j) => NEUTRAL[j]!, "qzneutralgraph");
-/** Hostile name (or `<layer>/<weight>`) → its neutral twin. */
-const toNeutral = (name: string) => {
-  const [head, ...rest] = name.split("/");
-  return [NEUTRAL[HOSTILE.indexOf(head!)] ?? head, ...rest].join("/");
-};
-/** A record keyed by hostile names, rekeyed by neutral names (own properties only, `__proto__` included). */
-function rekey<T>(rec: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(rec).map(([key, v]) => [toNeutral(key), v]));
-}
+// The graph's own name too ("prototype"; its rule is stricter: a letter first). rekey keeps own
+// properties only, `__proto__` included.
+const { hostile: hostileGraph, neutral: neutralGraph, toNeutral, rekey } = nameTwins(HOSTILE, makeGraph);
+const NEUTRAL = HOSTILE.map((h) => toNeutral(h));
 
 let hostile: { model: Model; source: string };
 let neutralSource: string;

@@ -136,6 +136,15 @@ const BRANCHES: Branch[] = [
     tf: () => tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 4, activation: "sigmoid" }) }),
     weights: ["dense/kernel", "dense/bias"],
   },
+  // time_distributed beyond dense: unrolled per frame (conv2d, pooling) and a view (flatten).
+  {
+    kiln: layer("td_conv", "time_distributed", ["video"], { layer: { op: "conv2d", name: "frame_conv", filters: 3, kernel_size: 3, padding: "same", activation: "relu" } }),
+    tf: () => tf.layers.timeDistributed({ layer: tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: "same", activation: "relu" }) }),
+    weights: ["frame_conv/kernel", "frame_conv/bias"],
+  },
+  { kiln: layer("td_pool", "time_distributed", ["video"], { layer: { op: "max_pooling2d" } }), tf: () => tf.layers.timeDistributed({ layer: tf.layers.maxPooling2d({ poolSize: 2 }) }) },
+  { kiln: layer("td_gap", "time_distributed", ["video"], { layer: { op: "global_average_pooling2d" } }), tf: () => tf.layers.timeDistributed({ layer: tf.layers.globalAveragePooling2d({}) }) },
+  { kiln: layer("td_flat", "time_distributed", ["video"], { layer: { op: "flatten" } }), tf: () => tf.layers.timeDistributed({ layer: tf.layers.flatten() }) },
 ];
 
 const GRAPH = {
@@ -147,6 +156,7 @@ const GRAPH = {
     { name: "vec", shape: [5] },
     { name: "seq", shape: [5, 3] },
     { name: "ids", shape: [6], dtype: "int32" },
+    { name: "video", shape: [3, 4, 5, 2] },
     { name: "a", shape: [2, 3] },
     { name: "b", shape: [2, 3] },
     { name: "c", shape: [2, 3] },

@@ -9,8 +9,9 @@ import { CASES, type OpCase } from "./cases.js";
 /** Ops that draw new random masks or noise in every training step. */
 export const RANDOM_IN_TRAINING: ReadonlySet<string> = new Set(["dropout", "spatial_dropout1d", "spatial_dropout2d", "gaussian_noise", "gaussian_dropout"]);
 
-/** Is a case's training step one function of its weights (no layer that draws random masks or noise)? */
-export const deterministicTraining = (c: OpCase): boolean => !c.graph.layers.some((l: { op: string }) => RANDOM_IN_TRAINING.has(l.op));
+/** Is a case's training step one function of its weights (no layer, nor layer wrapped by time_distributed, that draws random masks or noise)? */
+export const deterministicTraining = (c: OpCase): boolean =>
+  !c.graph.layers.some((l: { op: string; layer?: { op: string } }) => RANDOM_IN_TRAINING.has(l.op) || RANDOM_IN_TRAINING.has(l.layer?.op ?? ""));
 
 /**
  * The cases whose gradients are compared against the float64 reference. Masks and noise in

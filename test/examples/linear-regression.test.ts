@@ -23,7 +23,7 @@ describe("examples/linear-regression", () => {
   test("cli.sh: kiln train on a data file, then kiln predict gives 15 for [5, 10]", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kiln-example-lr-cli-"));
     const { stdout } = await promisify(execFile)("sh", [join(ROOT, "examples/linear-regression/cli.sh"), dir], { cwd: ROOT, timeout: EXAMPLE_TIMEOUT });
-    expect(stdout).toContain("epoch 20/20");
+    expect(stdout).toContain("Epoch 20/20"); // Keras's progress lines (piped: the closing line of each epoch)
     expect(stdout).toContain(`saved ${dir}/weights.safetensors`);
     const last = JSON.parse(stdout.trim().split("\n").at(-1)!);
     expect(last.linear).toHaveLength(1);

@@ -157,7 +157,7 @@ describe("train --resume and --initial-epoch", () => {
     const c = await run("train", GRAPH, "--data", DATA, "--epochs", "3", "--batch-size", "4", "--resume", half, "--out", resumed);
     expect(c.err).toBe("");
     expect(c.code).toBe(0);
-    expect(c.out).toMatch(/^epoch 2\/3 .*\nepoch 3\/3 .*\nsaved /);
+    expect(c.out).toMatch(/^Epoch 2\/3\n\d+\/\d+ ━+ .*loss: .*\nEpoch 3\/3\n.*\nsaved /);
     expect(sameTensors(resumed, straight)).toBe(true);
     // Whole files too: the record says 3 epochs in both.
     expect(Buffer.from(readFileSync(resumed)).equals(readFileSync(straight))).toBe(true);

@@ -83,9 +83,18 @@ describe("normalization: center, scale, group_normalization", () => {
     expect(err.diagnostics[0]!.message).toBe('group_normalization needs groups to divide the channel count: input "x" has 6 channels (shape [4, 6]), groups is 4');
   });
 
-  test("group_normalization refuses groups 0 and an axis other than the last", () => {
+  test("group_normalization refuses groups 0; another channel axis splits that axis (gamma and beta its size)", () => {
     expect(errorOf(graphOf([input([4, 6])], [{ name: "gn", op: "group_normalization", groups: 0 }])).diagnostics[0]!.path).toBe("/layers/0/groups");
-    expect(errorOf(graphOf([input([4, 6])], [{ name: "gn", op: "group_normalization", groups: 2, axis: 1 }])).diagnostics[0]!.message).toMatch(/group_normalization normalizes over the last axis only/);
+    const g = checkGraph(graphOf([input([4, 6])], [{ name: "gn", op: "group_normalization", groups: 2, axis: 1 }]));
+    expect(g.layers[0]!.weights.map((w) => [w.fullName, w.shape])).toEqual([["gn/gamma", [4]], ["gn/beta", [4]]]);
+    expect(errorOf(graphOf([input([4, 6])], [{ name: "gn", op: "group_normalization", groups: 3, axis: 1 }])).diagnostics[0]!.message).toBe('group_normalization needs groups to divide the channel count: input "x" has 4 channels (shape [4, 6]), groups is 3');
+  });
+
+  test("layer_normalization over another axis or a list: gamma and beta have those sizes in the order listed (Keras 3)", () => {
+    const weights = (shape: number[], axis: unknown) => checkGraph(graphOf([input(shape)], [{ name: "ln", op: "layer_normalization", axis }])).layers[0]!.weights.map((w) => [w.fullName, w.shape]);
+    expect(weights([3, 5], 1)).toEqual([["ln/gamma", [3]], ["ln/beta", [3]]]);
+    expect(weights([2, 3, 4], [-1, -3])).toEqual([["ln/gamma", [4, 2]], ["ln/beta", [4, 2]]]);
+    expect(weights([2, 3, 4], [2])).toEqual([["ln/gamma", [3]], ["ln/beta", [3]]]);
   });
 });
 

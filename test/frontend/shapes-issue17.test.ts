@@ -156,11 +156,10 @@ describe("repeat_vector and permute", () => {
     expect(problems([2, 5], { op: "permute", dims: [0, 1] })[0]![0]).toBe("/layers/0/dims/0");
   });
 
-  test("refuses a permutation with more runs of axes than the copy primitive's loops", () => {
-    // [5, 4, 3, 2, 1] reverses five axes of size > 1: five runs.
-    expect(problems([2, 3, 4, 5, 6], { op: "permute", dims: [5, 4, 3, 2, 1] })).toEqual([
-      ["/layers/0/dims", "dims [5, 4, 3, 2, 1] moves more than 4 separate runs of axes; kiln's strided copy has at most 5 loops (batch included)"],
-    ]);
+  test("takes a permutation with any number of runs of axes (the copy primitive has one loop per run)", () => {
+    // [5, 4, 3, 2, 1] reverses five axes of size > 1: five runs (refused before the copy's 5-loop limit was lifted).
+    expect(outShape([2, 3, 4, 5, 6], { op: "permute", dims: [5, 4, 3, 2, 1] })).toEqual([6, 5, 4, 3, 2]);
+    expect(outShape([2, 3, 2, 3, 2, 3, 2, 3], { op: "permute", dims: [8, 7, 6, 5, 4, 3, 2, 1] })).toEqual([3, 2, 3, 2, 3, 2, 3, 2]);
     // Axes that stay together are one run: this one moves two.
     expect(outShape([2, 3, 4, 5, 6], { op: "permute", dims: [4, 5, 1, 2, 3] })).toEqual([5, 6, 2, 3, 4]);
   });
@@ -170,6 +169,13 @@ describe("time_distributed", () => {
   test.each([
     ["dense on [T, d]", [4, 5], { op: "time_distributed", layer: { op: "dense", units: 3 } }, [4, 3]],
     ["dense on [T, 2, d]", [3, 2, 4], { op: "time_distributed", layer: { op: "dense", units: 6 } }, [3, 2, 6]],
+    // Keras: TimeDistributed(Conv2D(8, 3)) on (None, 10, 32, 32, 3) -> (None, 10, 30, 30, 8), and so on per frame.
+    ["conv2d 3x3 valid on [10, 32, 32, 3]", [10, 32, 32, 3], { op: "time_distributed", layer: { op: "conv2d", filters: 8, kernel_size: 3 } }, [10, 30, 30, 8]],
+    ["max_pooling2d on [10, 30, 30, 8]", [10, 30, 30, 8], { op: "time_distributed", layer: { op: "max_pooling2d" } }, [10, 15, 15, 8]],
+    ["flatten on [10, 15, 15, 8]", [10, 15, 15, 8], { op: "time_distributed", layer: { op: "flatten" } }, [10, 1800]],
+    ["global_average_pooling2d on [4, 5, 5, 6]", [4, 5, 5, 6], { op: "time_distributed", layer: { op: "global_average_pooling2d" } }, [4, 6]],
+    ["conv1d same stride 2 on [3, 9, 2]", [3, 9, 2], { op: "time_distributed", layer: { op: "conv1d", filters: 4, kernel_size: 3, strides: 2, padding: "same" } }, [3, 5, 4]],
+    ["upsampling2d on [2, 3, 4, 1]", [2, 3, 4, 1], { op: "time_distributed", layer: { op: "upsampling2d", size: [2, 3] } }, [2, 6, 12, 1]],
   ])("%s", (_n, shape, layer, want) => {
     expect(outShape(shape, layer)).toEqual(want);
   });
@@ -192,6 +198,11 @@ describe("time_distributed", () => {
       .toBe('time_distributed expects an input with a time axis and at least one more [T, ..., d]; input "x" has shape [5]');
     expect(problems([4, 5], { op: "time_distributed", layer: { op: "dense" } })[0]![0]).toBe("/layers/0/layer/units");
     expect(problems([4, 5], { op: "time_distributed", layer: { op: "lstm", units: 3 } })[0]![0]).toBe("/layers/0/layer/op");
+    // Keras 3 runs batch normalization step by step with T moving-statistics updates: not wrapped.
+    expect(problems([4, 5], { op: "time_distributed", layer: { op: "batch_normalization" } })[0]![0]).toBe("/layers/0/layer/op");
+    // The inner op's own checks, reported under layer/: a conv2d needs [H, W, C] steps.
+    expect(problems([4, 5], { op: "time_distributed", layer: { op: "conv2d", filters: 2, kernel_size: 3 } })[0]![0]).toMatch(/^\/layers\/0(\/layer)?/);
+    expect(problems([4, 5], { op: "time_distributed", layer: { op: "conv2d", filters: 2, kernel_size: 3 } })[0]![1]).toMatch(/^inner layer: .*\[H, W, C\]/);
     expect(problems([4, 5], { op: "time_distributed", layer: { op: "dense", units: 3, name: "a/b" } })[0]![0]).toBe("/layers/0/layer/name");
     expect(problems([4, 5], { op: "time_distributed", layer: { op: "dense", units: 3, unit: 2 } })[0]![0]).toBe("/layers/0/layer/unit");
   });

@@ -117,6 +117,9 @@ function badFeeds(slots: Info[], batch: number, r: () => number, what: string): 
   }
 }
 
+/** fit and evaluate take an array as a list of batches (runtime/stream.ts): its wrong first batch is named by index. */
+const listed = <T extends { label: string; path: string; says: string[] }>(b: T): T => (b.label === "feeds as Array" ? { ...b, path: "batch 0", says: ["got Float32Array"] } : b);
+
 /** A seeded wrong call on `m`. */
 function wrongCall(m: Model, r: () => number): Case {
   const batch = 1 + Math.floor(r() * m.maxBatch);
@@ -132,11 +135,11 @@ function wrongCall(m: Model, r: () => number): Case {
       return { ...b, label: `trainStep: ${b.label}`, call: (x) => x.trainStep(b.feeds as any) };
     }
     case 2: {
-      const b = badFeeds(train, batch, r, "input or target");
+      const b = listed(badFeeds(train, batch, r, "input or target"));
       return { ...b, label: `evaluate: ${b.label}`, call: (x) => x.evaluate(b.feeds as any) };
     }
     case 3: {
-      const b = badFeeds(train, batch, r, "input or target");
+      const b = listed(badFeeds(train, batch, r, "input or target"));
       const validation = r() < 0.5;
       const good = valid(train, 3, r);
       return {

@@ -187,6 +187,13 @@ describe("kiln export --to keras", () => {
       { name: "cat", op: "concatenate", inputs: ["f1", "f2", "f3", "cos"] },
       { name: "out", op: "dense", units: 2 },
     ] as GraphLayer[], [{ name: "seq", shape: [3, 5] }, { name: "vec", shape: [6] }, { name: "vec2", shape: [6] }]],
+    ["layer_normalization over a list of axes and group_normalization on an axis other than the last", [
+      { name: "ln", op: "layer_normalization", axis: [1, -1] },
+      { name: "ln2", op: "layer_normalization", axis: [2, 1] },
+      { name: "gn", op: "group_normalization", groups: 3, axis: 1 },
+      { name: "f", op: "flatten" },
+      { name: "out", op: "dense", units: 2 },
+    ] as GraphLayer[], [{ name: "x", shape: [3, 4, 2] }]],
   ];
   for (const [what, layers, inputs] of ROUND_TRIPS) {
     test(`${what} go to .keras and back unchanged`, async () => {

@@ -45,6 +45,24 @@ describe("every op kiln has is imported and exported, or refused with the reason
     ]);
   });
 
+  test("both exporters refuse time_distributed over anything but dense, naming the layer, rather than write a Dense", async () => {
+    const graph = {
+      format: "kiln.graph/v2", name: "g", inputs: [{ name: "x", shape: [3, 6, 6, 2] }],
+      layers: [
+        { name: "tdc", op: "time_distributed", layer: { op: "conv2d", filters: 2, kernel_size: 3 } },
+        { name: "tdf", op: "time_distributed", layer: { op: "flatten" } },
+      ],
+    };
+    for (const [to, run] of [["TF.js", exportTfjs], ["Keras", exportKeras]] as const) {
+      const err = await refusal(() => run(JSON.stringify(graph), weights));
+      expect(err).toBeInstanceOf(KilnError);
+      expect((err as KilnError).message.split("\n")).toEqual([
+        `/layers/0, layer tdc: cannot export time_distributed to ${to}: time_distributed over conv2d: the export writes TimeDistributed(Dense) only so far`,
+        `/layers/1, layer tdf: cannot export time_distributed to ${to}: time_distributed over flatten: the export writes TimeDistributed(Dense) only so far`,
+      ]);
+    }
+  });
+
   test("Keras export refuses an activation Keras 3 lacks (TF.js's and Keras 2's hard_sigmoid), also inside TimeDistributed", async () => {
     const graph = {
       format: "kiln.graph/v2", name: "g", inputs: [{ name: "x", shape: [3, 4] }],

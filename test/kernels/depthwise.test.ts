@@ -3,8 +3,9 @@
  * gradient, bit-exact against naive loops that round like f32 in the kernels' documented order
  * (taps ky, kx; the batch's output pixels in order; for dx the sum over j first), and within 1e-5
  * of the same sums in float64. Covers depth multipliers 1 (the register-blocked forward: blocks
- * of 16 channels, single vectors, scalar tail; the SIMD sweeps of the gradients), 2, 3, 4 and 5
- * (the splat path), valid/same padding, strides, dilation, accumulation.
+ * of 16 channels, single vectors, scalar tail; the SIMD sweeps of the gradients), 2 to 8 (groups
+ * of channels shuffled into output vectors, a scalar tail), valid/same padding, strides, dilation,
+ * accumulation; and the forward's fused epilogue (bias, folded scale, relu6 / tanh).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -40,6 +41,13 @@ const CASES: Case[] = [
   { h: 7, w: 5, c: 3, m: 3, k: [2, 3], s: [2, 1], d: [1, 1], same: false, n: 2 },
   { h: 6, w: 6, c: 2, m: 4, k: [3, 3], s: [1, 1], d: [2, 1], same: true, n: 3 },
   { h: 5, w: 6, c: 4, m: 5, k: [5, 5], s: [1, 1], d: [1, 1], same: true, n: 1 },
+  // register-blocked multipliers (multiplierGroups): 2 channels → 3 vectors (m = 6), 1 → 2 (m = 8),
+  // 4 → 7 in chunks of 4 and 3 (m = 7); channels past the last whole group in scalar code
+  { h: 5, w: 5, c: 5, m: 6, k: [3, 3], s: [2, 2], d: [1, 1], same: true, n: 2 },
+  { h: 4, w: 5, c: 3, m: 8, k: [3, 3], s: [1, 1], d: [1, 1], same: true, n: 2 },
+  { h: 5, w: 4, c: 6, m: 7, k: [3, 3], s: [1, 1], d: [1, 1], same: false, n: 2 },
+  { h: 6, w: 6, c: 9, m: 2, k: [3, 3], s: [2, 2], d: [1, 1], same: true, n: 2 },
+  { h: 6, w: 6, c: 11, m: 3, k: [3, 3], s: [1, 1], d: [1, 1], same: true, n: 2 },
 ];
 
 /** Walks every in-bounds tap of every output pixel in the kernels' order. */
@@ -122,6 +130,38 @@ describe("depthwise_conv2d kernels", () => {
       expect(relErr(mod.f32(py, ny), f64.y.map((v) => 2 * v))).toBeLessThan(1e-5);
       expect(relErr(mod.f32(pdx, nx), f64.dx.map((v) => 2 * v))).toBeLessThan(1e-5);
       expect(relErr(mod.f32(pdw, nw), f64.dw.map((v) => 2 * v))).toBeLessThan(1e-5);
+    });
+  });
+
+  // The forward's fused epilogue: act(sum·scale + bias) per output channel, on the f32 sums above.
+  const EPILOGUES: { c: number; m: number; scale: boolean; act: "relu6" | "tanh" | "linear" }[] = [
+    { c: 37, m: 1, scale: true, act: "relu6" },
+    { c: 7, m: 3, scale: true, act: "relu6" },
+    { c: 6, m: 2, scale: false, act: "tanh" },
+    { c: 5, m: 1, scale: false, act: "linear" },
+  ];
+  EPILOGUES.forEach((e, i) => {
+    it(`epilogue c=${e.c} m=${e.m}${e.scale ? " scale" : ""} + bias ${e.act}: act(sum·scale + bias) of the same f32 sums`, async () => {
+      const sp = specOf({ h: 6, w: 5, c: e.c, m: e.m, k: [3, 3], s: [1, 1], d: [1, 1], same: true, n: 2 });
+      const def = emitDepthwiseConv2d({ ...sp, bias: true, scale: e.scale, activation: e.act });
+      const em = await buildKernels({ e: def }, 16);
+      const r = rng(4100 + i), O = e.c * e.m, n = 2;
+      const nx = n * sp.h * sp.w * e.c, ny = n * sp.oh * sp.ow * O, nw = 9 * O;
+      // relu6's clamps both reached: sums of 9 products of values up to ±3
+      const x = uniform(r, nx, -3, 3), w = uniform(r, nw, -1, 1), bias = uniform(r, O, -1, 1), scale = uniform(r, O, 0.5, 2);
+      const px = em.putF32(x), pw = em.putF32(w), pb = em.putF32(bias), ps = em.putF32(scale), py = em.putF32(uniform(r, ny, 5, 9));
+      if (e.scale) em.fn.e!(px, pw, py, pb, ps, n);
+      else em.fn.e!(px, pw, py, pb, n);
+      const sums = reference(sp, n, x, w, new Array(ny).fill(0), Math.fround).y;
+      const f = Math.fround;
+      const want = Array.from(sums, (v, k) => {
+        const o = k % O, z = f(f(e.scale ? f(v * scale[o]!) : v) + bias[o]!);
+        return e.act === "relu6" ? Math.min(Math.max(z, 0), 6) : e.act === "tanh" ? Math.tanh(z) : z;
+      });
+      const got = Array.from(em.f32(py, ny));
+      if (e.act === "tanh") expect(relErr(got, want)).toBeLessThan(1e-5);
+      else expect(got).toEqual(want);
+      if (e.act === "relu6") expect(got.some((v) => v === 6) && got.some((v) => v === 0)).toBe(true);
     });
   });
 

@@ -14,6 +14,7 @@ import { COPY_LOCALS, emitCopy, emitFill } from "../../compiler/emit/copy.js";
 import { emitGather, emitScatterAdd, GATHER_LOCALS } from "../../compiler/emit/gather.js";
 import { emitMatmul, MATMUL_LOCALS } from "../../compiler/emit/matmul.js";
 import { emitLoss, emitLossEval, LOSS_LOCALS } from "../../compiler/emit/loss.js";
+import { emitLogKernel, METRIC_LOCALS } from "../../compiler/emit/metrics.js";
 import { DROPOUT_LOCALS, emitDropoutMask, emitRandomNormal, RANDOM_NORMAL_LOCALS } from "../../compiler/emit/dropout.js";
 import { emitClipScale, emitStepScalars, emitSumSquares, emitUpdate, OPTIMIZER_LOCALS } from "../../compiler/emit/optimizer.js";
 import { emitPool2d, emitPool2dGrad, POOL_LOCALS } from "../../compiler/emit/pool.js";
@@ -66,9 +67,19 @@ const CASES: [Locals, () => KernelDef[]][] = [
   ]],
   [LOSS_LOCALS, () => (["mean_squared_error", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"] as const)
     .flatMap((type) => [false, true].flatMap((fromLogits) => [emitLoss, emitLossEval].map((emit) =>
-      emit({ type, fromLogits: fromLogits && type !== "mean_squared_error", rows: "rt0", classes: 6, metrics: ["accuracy", "mean_squared_error"],
+      emit({ type, fromLogits: fromLogits && type !== "mean_squared_error", rows: "rt0", classes: 6, perExample: 2, lossWeight: 0.5,
         fusedSoftmax: !fromLogits && type.endsWith("categorical_crossentropy") })))),
   ],
+  [METRIC_LOCALS, () => [
+    emitLogKernel({ kind: "output_loss", rows: "rt0" }),
+    emitLogKernel({ kind: "total_loss", rows: "rt0", weights: [1, 0.5] }),
+    ...(["binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
+      "precision", "recall", "mean_squared_error", "mean_absolute_error", "root_mean_squared_error"] as const)
+      .map((type) => emitLogKernel({ kind: "metric", rows: "rt0", classes: 5, sparse: type.startsWith("sparse"), metric: { type, threshold: 0.5, k: 2 } })),
+    ...(["ROC", "PR"] as const).flatMap((curve) => (["interpolation", "minoring", "majoring"] as const).map((summation_method) =>
+      emitLogKernel({ kind: "metric", rows: "rt0", classes: 3, sparse: false, metric: { type: "auc", num_thresholds: 7, curve, summation_method, from_logits: true } }))),
+    emitLogKernel({ kind: "metric", rows: "rt0", classes: 3, sparse: false, metric: { type: "r2_score", class_aggregation: "variance_weighted_average", num_regressors: 2 } }),
+  ]],
   [DROPOUT_LOCALS, () => [emitDropoutMask({ n: "rt0", rate: 0.5, stream: 3 })]],
   [RANDOM_NORMAL_LOCALS, () => [emitRandomNormal({ n: "rt0", mean: 1, stddev: 0.5, stream: 3 })]],
   [OPTIMIZER_LOCALS, () => [
@@ -112,7 +123,7 @@ describe("kernel naming rule", () => {
   it("rejects a runtime size named like a local, whichever convention", () => {
     expect(() => emitElementwise({ rows: "_j", cols: 4, inputs: [{ div: 1 }], outputs: [{ expr: X.in(0) }] })).toThrow(/emitElementwise: runtime size "_j" collides with a kernel local/);
     expect(() => emitMatmul({ m: "ic_", n: 4, k: 4 })).toThrow(/emitMatmul: runtime size "ic_" collides with a kernel local/);
-    expect(() => emitLoss({ type: "mean_squared_error", fromLogits: false, rows: "lsum", classes: 2, metrics: [] })).toThrow(/collides with a kernel local/);
+    expect(() => emitLoss({ type: "mean_squared_error", fromLogits: false, rows: "lsum", classes: 2, perExample: 1, lossWeight: 1 })).toThrow(/collides with a kernel local/);
     // keyv is declared by the dropout body (it was missing from the list before)
     expect(() => emitDropoutMask({ n: "keyv", rate: 0.5, stream: 0 })).toThrow(/emitDropoutMask: runtime size "keyv" collides with a kernel local/);
   });

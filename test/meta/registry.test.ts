@@ -74,12 +74,12 @@ const hasRule = (op: PrimOp) => typeof PRIMS[op].grad === "function";
  * their gradient rule), by storage, as autodiff tracks tensors.
  */
 function differentiated(lw: Lowered): Set<PrimOp> {
-  const { forward, seed, trainable } = lw.training!;
+  const { forward, seeds, trainable } = lw.training!;
   const mod: Module = lw.mod;
   const sid = (id: number) => mod.storage(mod.t(id)).id;
   const requires = new Set([...trainable].map(sid));
   for (const n of forward) if (n.inputs.some((i) => requires.has(sid(i)))) n.outputs.forEach((o) => requires.add(sid(o)));
-  const toLoss = new Set([mod.storage(seed.tensor).id]);
+  const toLoss = new Set(seeds.map((seed) => mod.storage(seed.tensor).id));
   for (const n of [...forward].reverse()) if (n.outputs.some((o) => toLoss.has(sid(o)))) n.inputs.forEach((i) => toLoss.add(sid(i)));
   const ops = new Set<PrimOp>();
   for (const n of forward) {

@@ -13,7 +13,7 @@ import { NOISE_LAYERS } from "./noise.js";
 import { RawLayer } from "./attrs.js";
 import { BASIC_LAYERS, LayerContext, LayerFn } from "./layers.js";
 import { RECURRENT_LAYERS } from "./recurrent.js";
-import { SHAPE_LAYERS } from "./shape-layers.js";
+import { SHAPE_LAYERS, timeDistributed } from "./shape-layers.js";
 import { Tensor, sizeOf, tensor } from "./tensor.js";
 
 export interface RefValueInfo {
@@ -62,7 +62,9 @@ export interface RunResult {
 }
 
 export const REF_LAYERS: Record<string, LayerFn> = {
-  ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...SHAPE_LAYERS, ...ACTIVATION_LAYERS, ...MERGE_EXTRA_LAYERS, ...NOISE_LAYERS,
+  ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...SHAPE_LAYERS,
+  time_distributed: (ctx) => timeDistributed(ctx, REF_LAYERS),
+  ...ACTIVATION_LAYERS, ...MERGE_EXTRA_LAYERS, ...NOISE_LAYERS,
 };
 
 const NOT_TRAINABLE = new Set(["moving_mean", "moving_variance"]);
@@ -143,7 +145,8 @@ function runLayer(
       const data = weights[full];
       if (!data) throw new Error(`weight "${full}" is missing`);
       if (data.length !== sizeOf(shape)) throw new Error(`weight "${full}" has ${data.length} values, [${shape}] needs ${sizeOf(shape)}`);
-      const t = tensor(shape, data, trainable && !NOT_TRAINABLE.has(name));
+      // `name` may be `<inner>/moving_mean` (a layer wrapped by time_distributed).
+      const t = tensor(shape, data, trainable && !NOT_TRAINABLE.has(name.split("/").at(-1)!));
       res.weights[full] = t;
       return t;
     },

@@ -208,20 +208,28 @@ function dropout(ctx: LayerContext): Tensor {
 
 /** Applies fn to x viewed as [N, C] with `axis` last, then restores the layout. */
 function onAxisLast(x: Tensor, axis: number, fn: (x2: Tensor) => Tensor): Tensor {
+  return onAxesLast(x, [axis], fn);
+}
+
+/** fn on x viewed as [rows, C] with the `axes` (full-tensor numbers, sorted) last, in their order; the result moved back. */
+function onAxesLast(x: Tensor, axes: number[], fn: (x2: Tensor) => Tensor): Tensor {
   const r = x.shape.length;
-  const perm = [...Array(r).keys()].filter((a) => a !== axis).concat(axis);
+  const perm = [...Array(r).keys()].filter((a) => !axes.includes(a)).concat(axes);
   const inv = new Array<number>(r);
   perm.forEach((p, i) => (inv[p] = i));
-  const moved = axis === r - 1 ? x : permute(x, perm);
-  const c = x.shape[axis];
+  const identity = perm.every((p, i) => p === i);
+  const moved = identity ? x : permute(x, perm);
+  const c = axes.reduce((n, a) => n * x.shape[a], 1);
   const y = reshape(fn(reshape(moved, [x.size / c, c])), moved.shape);
-  return axis === r - 1 ? y : permute(y, inv);
+  return identity ? y : permute(y, inv);
 }
 
 /** gamma·y + beta with each factor left out when the layer has no such weight (Keras `scale` / `center` false). */
-function scaleShift(ctx: LayerContext, y: Tensor, c: number): Tensor {
-  const scaled = bool(ctx.layer, "scale", true) ? mul(y, ctx.weight("gamma", [c])) : y;
-  return bool(ctx.layer, "center", true) ? add(scaled, ctx.weight("beta", [c])) : scaled;
+function scaleShift(ctx: LayerContext, y: Tensor, c: number, shape = [c]): Tensor {
+  // A weight of several axes (layer normalization over a list) broadcasts as its flat [c] values.
+  const w = (name: string) => (shape.length === 1 ? ctx.weight(name, shape) : reshape(ctx.weight(name, shape), [c]));
+  const scaled = bool(ctx.layer, "scale", true) ? mul(y, w("gamma")) : y;
+  return bool(ctx.layer, "center", true) ? add(scaled, w("beta")) : scaled;
 }
 
 function batchNormalization(ctx: LayerContext): Tensor {
@@ -247,15 +255,22 @@ function blend(moving: Float64Array, batch: Float64Array, momentum: number): Flo
   return moving.map((m, i) => momentum * m + (1 - momentum) * batch[i]);
 }
 
+/**
+ * Keras 3 LayerNormalization: `axis` an int or a list; statistics per example over those axes.
+ * gamma and beta have the axes' sizes in the order listed (Keras's build), and Keras reshapes them
+ * to the input's rank with those sizes in axis order: their flat values follow the sorted axes.
+ */
 function layerNormalization(ctx: LayerContext): Tensor {
   const x = single(ctx);
-  const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
+  const listed = Array.isArray(ctx.layer.axis) ? (ctx.layer.axis as number[]) : [ctx.layer.axis ?? -1];
+  const axes = listed.map((v, i) => exampleAxis({ ...ctx.layer, [`axis${i}`]: v }, `axis${i}`, -1, x.shape.length));
+  if (new Set(axes).size !== axes.length) fail(ctx.layer, `axis ${JSON.stringify(ctx.layer.axis)} names an axis twice`);
   const eps = num(ctx.layer, "epsilon", 0.001);
-  const c = x.shape[axis];
-  return onAxisLast(x, axis, (x2) => {
+  const c = axes.reduce((n, a) => n * x.shape[a], 1);
+  return onAxesLast(x, [...axes].sort((p, q) => p - q), (x2) => {
     const centered = sub(x2, mean(x2, [1], true));
     const variance = mean(square(centered), [1], true);
-    return scaleShift(ctx, div(centered, sqrt(affine(variance, 1, eps))), c);
+    return scaleShift(ctx, div(centered, sqrt(affine(variance, 1, eps))), c, axes.map((a) => x.shape[a]));
   });
 }
 
@@ -264,9 +279,24 @@ function layerNormalization(ctx: LayerContext): Tensor {
  * per (example, group) over the positions and the group's channels; then gamma, beta per channel.
  */
 function groupNormalization(ctx: LayerContext): Tensor {
-  const x = single(ctx);
-  const axis = exampleAxis(ctx.layer, "axis", -1, x.shape.length);
-  if (axis !== x.shape.length - 1) fail(ctx.layer, "group normalization over a channel axis other than the last");
+  const x0 = single(ctx);
+  const axis = exampleAxis(ctx.layer, "axis", -1, x0.shape.length);
+  // Another channel axis: the same on x with that axis moved last (Keras reshapes along it in place).
+  if (axis !== x0.shape.length - 1) return onAxisMovedLast(x0, axis, (x) => groupNormLast(ctx, x));
+  return groupNormLast(ctx, x0);
+}
+
+/** fn on x with axis `axis` moved last (other axes in order), the result moved back. */
+function onAxisMovedLast(x: Tensor, axis: number, fn: (moved: Tensor) => Tensor): Tensor {
+  const r = x.shape.length;
+  const perm = [...Array(r).keys()].filter((a) => a !== axis).concat(axis);
+  const inv = new Array<number>(r);
+  perm.forEach((p, i) => (inv[p] = i));
+  return permute(fn(permute(x, perm)), inv);
+}
+
+function groupNormLast(ctx: LayerContext, x: Tensor): Tensor {
+  const axis = x.shape.length - 1;
   const eps = num(ctx.layer, "epsilon", 0.001);
   const c = x.shape[axis];
   let groups = int(ctx.layer, "groups", 32);

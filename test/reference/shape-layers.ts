@@ -157,12 +157,41 @@ function permuteLayer(ctx: LayerContext): Tensor {
   return permute(x, [0, ...dims.map((d: number) => d)]);
 }
 
-function timeDistributed(ctx: LayerContext): Tensor {
+/**
+ * time_distributed as Keras 3 computes it (layers/rnn/time_distributed.py): the inner layer (any
+ * op of `layers`) called on each step [B, ...] in turn with the one set of weights, and the step
+ * outputs stacked on axis 1. Its weights are `<wrapper>/<inner name>/…`.
+ */
+export function timeDistributed(ctx: LayerContext, layers: Record<string, LayerFn>): Tensor {
   const inner = ctx.layer.layer as RawLayer | undefined;
-  if (!inner || inner.op !== "dense") fail(ctx.layer, `layer must be a dense layer config, got ${JSON.stringify(inner)}`);
-  const innerName = typeof inner.name === "string" ? inner.name : "dense";
-  if (single(ctx).shape.length < 3) fail(ctx.layer, "expects [T, ..., d] inputs");
-  return dense({ ...ctx, layer: { ...inner, name: `${ctx.layer.name}/${innerName}` }, weight: (name, shape) => ctx.weight(`${innerName}/${name}`, shape) });
+  const fn = inner && typeof inner.op === "string" && Object.hasOwn(layers, inner.op) ? layers[inner.op]! : undefined;
+  if (!inner || !fn) fail(ctx.layer, `layer must be a layer config with a known op, got ${JSON.stringify(inner)}`);
+  const innerName = typeof inner.name === "string" ? inner.name : inner.op;
+  const x = single(ctx);
+  if (x.shape.length < 3) fail(ctx.layer, "expects [T, ...] inputs with at least one axis after T");
+  const [b, t, ...step] = x.shape;
+  const ys: Tensor[] = [];
+  for (let i = 0; i < t; i++) {
+    // The dropout mask of the whole output, when training: this step's part of it.
+    const y = fn({
+      ...ctx,
+      layer: { ...inner, name: `${ctx.layer.name}/${innerName}` },
+      inputs: [reshape(slice(x, 1, i, i + 1), [b, ...step])],
+      weight: (name, shape) => ctx.weight(`${innerName}/${name}`, shape),
+      setState: (name, data) => ctx.setState(`${innerName}/${name}`, data),
+      dropoutMask: ctx.dropoutMask && stepOf(ctx.dropoutMask, b, t, i),
+    });
+    ys.push(reshape(y, [b, 1, ...y.shape.slice(1)]));
+  }
+  return concat(ys, 1);
+}
+
+/** Step i of a per-element array laid out as [b, t, ...]. */
+function stepOf(data: Float64Array, b: number, t: number, i: number): Float64Array {
+  const n = data.length / (b * t);
+  const out = new Float64Array(b * n);
+  for (let e = 0; e < b; e++) out.set(data.subarray((e * t + i) * n, (e * t + i + 1) * n), e * n);
+  return out;
 }
 
 export const SHAPE_LAYERS: Record<string, LayerFn> = {
@@ -179,5 +208,4 @@ export const SHAPE_LAYERS: Record<string, LayerFn> = {
   cropping2d: (ctx) => crop(ctx, 2),
   repeat_vector: repeatVector,
   permute: permuteLayer,
-  time_distributed: timeDistributed,
 };

@@ -39,6 +39,25 @@ function tfNormalized(scale: boolean, center: boolean, epsilon: number, stats: (
   }, (scale ? 1 : 0) + (center ? 1 : 0), hasWeights);
 }
 
+/**
+ * Keras 3 GroupNormalization.call on another channel axis (full-tensor number `axis`), in tf ops
+ * as Keras writes it: the groups axis inserted before the channel axis by a reshape in place,
+ * moments over every axis but the batch and the groups, gamma and beta broadcast along `axis`.
+ */
+function tfGroupNormOnAxis(groups: number, axis: number): TfLayer {
+  return composedLayer((input, w) => tf.tidy(() => {
+    const x = input as tf.Tensor;
+    const shape = [...x.shape];
+    const c = shape[axis]!;
+    const grouped = x.reshape([...shape.slice(0, axis), groups, c / groups, ...shape.slice(axis + 1)]);
+    const reduce = [...Array(grouped.rank).keys()].filter((i) => i !== 0 && i !== axis);
+    const { mean, variance } = tf.moments(grouped, reduce, true);
+    const y = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, 0.001))).reshape(shape);
+    const along = shape.map((d, i) => (i === axis ? d : 1));
+    return tf.add(tf.mul(y, w[0]!.reshape(along)), w[1]!.reshape(along));
+  }), 2);
+}
+
 const groupNorm = (label: string, shape: number[], groups: number, extra: Record<string, unknown>, scale = true, center = true): TfjsCase => {
   const c = shape.at(-1)!;
   const g = groups === -1 ? c : groups;
@@ -91,6 +110,33 @@ export const NORMALIZATION_CASES: TfjsCase[] = [
     inputs: [[3, 5]],
     weights: [...(scale ? ["gamma"] : []), ...(center ? ["beta"] : [])].map((w) => [w, [5]] as [string, number[]]),
   })),
+  // Keras 3 / TF.js LayerNormalization with other axes: gamma and beta of the axes' sizes in the order listed.
+  ...([[1, [3, 5]], [[1, 2], [3, 4]], [[-1, -3], [2, 3, 4]], [2, [3, 4, 2]]] as [number | number[], number[]][]).map(([axis, shape]): TfjsCase => {
+    const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + shape.length + 1 : a));
+    const param = axes.map((a) => shape[a - 1]!);
+    return {
+      name: `layer_normalization axis ${JSON.stringify(axis)} on [${shape.join(", ")}]`,
+      layer: { op: "layer_normalization", axis },
+      tfLayer: () => tf.layers.layerNormalization({ epsilon: 0.001, axis }),
+      inputs: [shape],
+      weights: [["gamma", param], ["beta", param]],
+      weightGradients: true,
+    };
+  }),
+  {
+    name: "group_normalization axis 1 groups 2 on [4, 3, 2] (channels first; Keras 3's arithmetic in tf ops)",
+    layer: { op: "group_normalization", axis: 1, groups: 2 },
+    tfLayer: () => tfGroupNormOnAxis(2, 1),
+    inputs: [[4, 3, 2]],
+    weights: [["gamma", [4]], ["beta", [4]]],
+  },
+  {
+    name: "group_normalization axis -2 groups 3 on [2, 6, 2] (Keras 3's arithmetic in tf ops)",
+    layer: { op: "group_normalization", axis: -2, groups: 3 },
+    tfLayer: () => tfGroupNormOnAxis(3, 2),
+    inputs: [[2, 6, 2]],
+    weights: [["gamma", [6]], ["beta", [6]]],
+  },
   groupNorm("groups 2 on [4, 3, 6]", [4, 3, 6], 2, {}),
   groupNorm("groups 3 on [5, 6], epsilon 0.01", [5, 6], 3, { epsilon: 0.01 }),
   groupNorm("groups 1 (layer norm over the whole example) on [2, 2, 4]", [2, 2, 4], 1, {}),

@@ -614,6 +614,43 @@ const MOVEMENT: TfjsCase[] = [
     weights: [["proj/kernel", [4, 2]]],
     weightGradients: true,
   },
+  // Beyond dense: TF.js's TimeDistributed folds time into the batch, as Keras 3 does.
+  {
+    name: "time_distributed conv2d 3x3 same relu on [3, 5, 4, 2]",
+    layer: { op: "time_distributed", layer: { op: "conv2d", filters: 3, kernel_size: 3, padding: "same", activation: "relu" } },
+    tfLayer: () => tf.layers.timeDistributed({ layer: tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: "same", activation: "relu" }) }),
+    inputs: [[3, 5, 4, 2]],
+    weights: [["conv2d/kernel", [3, 3, 2, 3]], ["conv2d/bias", [3]]],
+    weightGradients: true,
+  },
+  {
+    name: "time_distributed max_pooling2d on [2, 4, 5, 3]",
+    layer: { op: "time_distributed", layer: { op: "max_pooling2d" } },
+    tfLayer: () => tf.layers.timeDistributed({ layer: tf.layers.maxPooling2d({ poolSize: 2 }) }),
+    inputs: [[2, 4, 5, 3]],
+    tolerance: 1e-6,
+  },
+  {
+    name: "time_distributed global_average_pooling2d on [3, 3, 4, 2]",
+    layer: { op: "time_distributed", layer: { op: "global_average_pooling2d" } },
+    tfLayer: () => tf.layers.timeDistributed({ layer: tf.layers.globalAveragePooling2d({}) }),
+    inputs: [[3, 3, 4, 2]],
+  },
+  {
+    name: "time_distributed flatten on [3, 2, 2, 3]",
+    layer: { op: "time_distributed", layer: { op: "flatten" } },
+    tfLayer: () => tf.layers.timeDistributed({ layer: tf.layers.flatten() }),
+    inputs: [[3, 2, 2, 3]],
+    tolerance: 1e-6,
+  },
+  {
+    name: "time_distributed conv1d valid on [2, 6, 3]",
+    layer: { op: "time_distributed", layer: { op: "conv1d", filters: 2, kernel_size: 3 } },
+    tfLayer: () => tf.layers.timeDistributed({ layer: tf.layers.conv1d({ filters: 2, kernelSize: 3 }) }),
+    inputs: [[2, 6, 3]],
+    weights: [["conv1d/kernel", [3, 3, 2]], ["conv1d/bias", [2]]],
+    weightGradients: true,
+  },
 ];
 
 // ---------------------------------------------------------------- the table

@@ -57,7 +57,7 @@ describe("linear regression", () => {
     const t = await cli("train", GRAPH_PATH, "--data", train, "--epochs", String(EPOCHS), "--batch-size", "4", "--no-shuffle", "--out", weights);
     expect(t.err).toBe("");
     expect(t.code).toBe(0);
-    expect(t.out).toContain(`epoch ${EPOCHS}/${EPOCHS}`);
+    expect(t.out).toContain(`Epoch ${EPOCHS}/${EPOCHS}`);
     const p = await cli("predict", GRAPH_PATH, "--data", query, "--weights", weights, "--json");
     expect(p.code).toBe(0);
     const out = JSON.parse(p.out) as { linear: number[] };

@@ -52,9 +52,6 @@ const alphaShape = (x: readonly number[], shared: readonly number[]): number[] =
 /** Does every shared axis come before every unshared one (alpha is then a per-column vector of the trailing block)? */
 const sharedLeading = (shared: readonly number[]): boolean => shared.every((s, i) => s === i);
 
-/** The most axes a permuting copy takes besides the batch axis (emit/copy.ts: 5 with it). */
-const MAX_PERMUTED_RANK = 4;
-
 const lowerPrelu: Lowering = (b, layer, [x]) => {
   const shared = sharedOf(layer);
   const shape = x!.shape;
@@ -107,10 +104,6 @@ export const prelu: OpDef = {
       if (!shared.includes(i)) shared.push(i);
     }
     shared.sort((p, q) => p - q);
-    if (!sharedLeading(shared) && rank > MAX_PERMUTED_RANK) {
-      ctx.error(`prelu with shared_axes between unshared axes supports inputs of at most ${MAX_PERMUTED_RANK} axes; input "${ctx.inputNames[0]}" has shape ${fmtShape(ctx.inputShapes[0])}`, "shared_axes", "shape");
-      return undefined;
-    }
     attrs.shared_axes = shared;
     return attrs;
   },

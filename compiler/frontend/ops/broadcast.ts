@@ -4,7 +4,7 @@
  * each axis the sizes must be equal or one of them 1. `broadcastRuns` describes how an input is
  * read into the output's layout: maximal runs of output axes that are either all broadcast (the
  * input holds size 1 there) or all taken from the input, which is the strided copy that
- * materializes it (emit/copy.ts takes up to 4 such axes besides the batch).
+ * materializes it (emit/copy.ts: one loop per run, besides the batch).
  */
 
 /** The broadcast of per-example shapes, or the first pair of sizes that do not fit. */
@@ -39,6 +39,3 @@ export function broadcastRuns(input: readonly number[], out: readonly number[]):
   });
   return runs;
 }
-
-/** Most runs a broadcasting copy handles (emit/copy.ts: 5 axes, one of them the batch). */
-export const MAX_BROADCAST_RUNS = 4;

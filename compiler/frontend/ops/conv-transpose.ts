@@ -9,9 +9,9 @@ import type { ActivationName, Attrs } from "../graph-types.js";
 import type { JsonSchema, OpContext, OpDef } from "./op.js";
 import type { Lowering } from "../../passes/lower/layers.js";
 import {
-  activationAttr, boolAttr, expectRank, fmtDims, initAttr, initializer, MAX_DIM, normActivation, pair, pairAttr, sizeAttr, withDefaults,
+  activationAttr, boolAttr, expectRank, fmtDims, initAttr, initializer, MAX_DIM, pair, pairAttr, sizeAttr, withDefaults,
 } from "./attrs.js";
-import { checkStridesDilation, PADDING_ATTR } from "./conv.js";
+import { normalizeConvWindow, PADDING_ATTR } from "./conv.js";
 
 const OUTPUT_PADDING_ATTR: JsonSchema = {
   title: "null, a non-negative integer or a list of 2 non-negative integers",
@@ -89,12 +89,8 @@ export const conv2d_transpose: OpDef = {
   required: ["filters", "kernel_size"],
   normalize(raw, ctx) {
     const a = withDefaults(this.attrs, raw);
-    a.kernel_size = pair(a.kernel_size);
-    a.strides = pair(a.strides);
-    a.dilation_rate = pair(a.dilation_rate);
     a.output_padding = a.output_padding === null ? null : pair(a.output_padding);
-    a.activation = normActivation(a.activation);
-    return checkStridesDilation(a, ctx) && checkOutputPadding(a, ctx) ? a : undefined;
+    return normalizeConvWindow(a, ctx, 2) && checkOutputPadding(a, ctx) ? a : undefined;
   },
   shape([x], a, ctx) {
     if (!expectRank(ctx, "conv2d_transpose", "[H, W, C]", 3)) return undefined;

@@ -24,26 +24,36 @@ export function windowOut(input: number, k: number, stride: number, dilation: nu
   return out >= 1 ? out : undefined;
 }
 
-/** strides > 1 together with dilation > 1 is rejected, as Keras does. */
-export function checkStridesDilation(a: Attrs, ctx: OpContext): boolean {
-  const s = a.strides as number[];
-  const d = a.dilation_rate as number[];
-  if ((s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1)) {
+/**
+ * The window attributes every convolution shares (conv1d, conv2d, conv2d_transpose,
+ * depthwise_conv2d, separable_conv2d), after withDefaults: kernel_size, strides and dilation_rate
+ * as [h, w] pairs (`spatial` 2) or single ints (1), the activation by its canonical name, and
+ * strides > 1 together with dilation_rate > 1 refused, as Keras refuses it. False after reporting.
+ */
+export function normalizeConvWindow(a: Attrs, ctx: OpContext, spatial: 1 | 2): boolean {
+  const norm = spatial === 2 ? pair : single;
+  for (const key of ["kernel_size", "strides", "dilation_rate"]) a[key] = norm(a[key]);
+  a.activation = normActivation(a.activation);
+  const s = [a.strides as number | number[]].flat(), d = [a.dilation_rate as number | number[]].flat();
+  if (s.some((v) => v > 1) && d.some((v) => v > 1)) {
     ctx.error(`strides > 1 cannot be combined with dilation_rate > 1; got strides ${s.join("x")} and dilation_rate ${d.join("x")}`, "dilation_rate");
     return false;
   }
   return true;
 }
 
-/** Spatial output [H', W'] of a windowed op; reports when a `valid` window does not fit. */
+/**
+ * Output lengths of a windowed op along the leading axes of x, one per entry of k (2-D: [H', W'];
+ * 1-D: [T']); reports when a `valid` window does not fit, naming the window ("kernel", "pool").
+ */
 export function windowShape(
   x: readonly number[], k: number[], s: number[], d: number[], padding: string, what: string, attr: string, ctx: OpContext,
-): [number, number] | undefined {
-  const h = windowOut(x[0], k[0], s[0], d[0], padding);
-  const w = windowOut(x[1], k[1], s[1], d[1], padding);
-  if (h !== undefined && w !== undefined) return [h, w];
-  const dil = d[0] > 1 || d[1] > 1 ? ` with dilation ${d.join("x")}` : "";
-  ctx.error(`a ${k.join("x")} ${what}${dil} with padding "${padding}" does not fit input ${fmtDims(x)}`, attr);
+): number[] | undefined {
+  const out = k.map((_, i) => windowOut(x[i]!, k[i]!, s[i]!, d[i]!, padding));
+  if (out.every((o) => o !== undefined)) return out as number[];
+  const dil = d.some((v) => v > 1) ? ` with dilation ${d.join("x")}` : "";
+  const window = k.length === 1 ? `${what} of ${k[0]}` : `${k.join("x")} ${what}`;
+  ctx.error(`a ${window}${dil} with padding "${padding}" does not fit input ${fmtDims(x)}`, attr);
   return undefined;
 }
 
@@ -67,11 +77,7 @@ export const conv2d: OpDef = {
   required: ["filters", "kernel_size"],
   normalize(raw, ctx) {
     const a = withDefaults(this.attrs, raw);
-    a.kernel_size = pair(a.kernel_size);
-    a.strides = pair(a.strides);
-    a.dilation_rate = pair(a.dilation_rate);
-    a.activation = normActivation(a.activation);
-    return checkStridesDilation(a, ctx) ? a : undefined;
+    return normalizeConvWindow(a, ctx, 2) ? a : undefined;
   },
   shape([x], a, ctx) {
     if (!expectRank(ctx, "conv2d", "[H, W, C]", 3)) return undefined;
@@ -94,15 +100,6 @@ export const CONV1D_PADDING_ATTR = {
   default: "valid",
 };
 
-/** strides > 1 with dilation_rate > 1 is refused, as Keras does. */
-function checkStridesDilation1d(a: Attrs, ctx: OpContext): boolean {
-  if ((a.strides as number) > 1 && (a.dilation_rate as number) > 1) {
-    ctx.error(`strides > 1 cannot be combined with dilation_rate > 1; got strides ${a.strides} and dilation_rate ${a.dilation_rate}`, "dilation_rate");
-    return false;
-  }
-  return true;
-}
-
 export const conv1d: OpDef = {
   lower: lowerConv1d,
   name: "conv1d",
@@ -123,21 +120,12 @@ export const conv1d: OpDef = {
   required: ["filters", "kernel_size"],
   normalize(raw, ctx) {
     const a = withDefaults(this.attrs, raw);
-    a.kernel_size = single(a.kernel_size);
-    a.strides = single(a.strides);
-    a.dilation_rate = single(a.dilation_rate);
-    a.activation = normActivation(a.activation);
-    return checkStridesDilation1d(a, ctx) ? a : undefined;
+    return normalizeConvWindow(a, ctx, 1) ? a : undefined;
   },
   shape([x], a, ctx) {
     if (!expectRank(ctx, "conv1d", "[T, C]", 2)) return undefined;
-    const k = a.kernel_size as number, d = a.dilation_rate as number;
-    const t = windowOut(x[0]!, k, a.strides as number, d, a.padding as string);
-    if (t === undefined) {
-      ctx.error(`a kernel of ${k}${d > 1 ? ` with dilation ${d}` : ""} with padding "valid" does not fit input ${fmtDims(x)}`, "kernel_size");
-      return undefined;
-    }
-    return [t, a.filters as number];
+    const t = windowShape(x, [a.kernel_size as number], [a.strides as number], [a.dilation_rate as number], a.padding as string, "kernel", "kernel_size", ctx);
+    return t && [t[0]!, a.filters as number];
   },
   weights([x], a) {
     const kernel = [a.kernel_size as number, x[1]!, a.filters as number];

@@ -12,9 +12,9 @@ import type { Builder } from "../../passes/lower/builder.js";
 import type { Lowering } from "../../passes/lower/layers.js";
 import { padding } from "../../passes/lower/layers.js";
 import {
-  activationAttr, boolAttr, expectRank, initAttr, initializer, normActivation, pair, pairAttr, sizeAttr, withDefaults,
+  activationAttr, boolAttr, expectRank, initAttr, initializer, pairAttr, sizeAttr, withDefaults,
 } from "./attrs.js";
-import { checkStridesDilation, PADDING_ATTR, windowShape } from "./conv.js";
+import { normalizeConvWindow, PADDING_ATTR, windowShape } from "./conv.js";
 
 /** The attributes depthwise_conv2d and separable_conv2d share (Keras names and defaults). */
 const DEPTHWISE_ATTRS = {
@@ -31,17 +31,13 @@ const DEPTHWISE_ATTRS = {
 
 function normalizeWindow(this: OpDef, raw: Attrs, ctx: Parameters<OpDef["normalize"]>[1]): Attrs | undefined {
   const a = withDefaults(this.attrs, raw);
-  a.kernel_size = pair(a.kernel_size);
-  a.strides = pair(a.strides);
-  a.dilation_rate = pair(a.dilation_rate);
-  a.activation = normActivation(a.activation);
-  return checkStridesDilation(a, ctx) ? a : undefined;
+  return normalizeConvWindow(a, ctx, 2) ? a : undefined;
 }
 
 /** [H', W'] of the depthwise step, or undefined after reporting. */
 function depthwiseHW(op: string, x: readonly number[], a: Attrs, ctx: Parameters<OpDef["shape"]>[2]): [number, number] | undefined {
   if (!expectRank(ctx, op, "[H, W, C]", 3)) return undefined;
-  return windowShape(x, a.kernel_size as number[], a.strides as number[], a.dilation_rate as number[], a.padding as string, "kernel", "kernel_size", ctx);
+  return windowShape(x, a.kernel_size as number[], a.strides as number[], a.dilation_rate as number[], a.padding as string, "kernel", "kernel_size", ctx) as [number, number] | undefined;
 }
 
 const depthwiseKernelShape = (x: readonly number[], a: Attrs): number[] => {

@@ -7,7 +7,7 @@ import type { OpContext, OpDef } from "./op.js";
 import { axisAttr, fmtShape, kerasAxis, normAxis } from "./attrs.js";
 import { lowerConcatenate } from "../../passes/lower/layers.js";
 import { lowerMerge } from "../../passes/lower/layers.js";
-import { MAX_BROADCAST_RUNS, broadcastRuns, broadcastShape } from "./broadcast.js";
+import { broadcastShape } from "./broadcast.js";
 
 type Elementwise = "add" | "multiply" | "average" | "maximum" | "minimum" | "subtract";
 
@@ -18,13 +18,6 @@ function mergedShape(xs: readonly (readonly number[])[], ctx: OpContext, op: str
     const { input, a, b: d } = b.conflict;
     ctx.error(`${op} needs input shapes that broadcast as in Keras (aligned on the last axis, sizes equal or 1); "${ctx.inputNames[input]}" is ${fmtShape(xs[input])}, which does not fit ${a} against ${d} with the inputs before it (${xs.slice(0, input).map(fmtShape).join(", ")})`, "inputs", "shape");
     return undefined;
-  }
-  for (let i = 0; i < xs.length; i++) {
-    const runs = broadcastRuns(xs[i], b.shape);
-    if (runs.length > MAX_BROADCAST_RUNS) {
-      ctx.error(`${op}: input "${ctx.inputNames[i]}" ${fmtShape(xs[i])} alternates between broadcast and full axes ${runs.length} times against ${fmtShape(b.shape)}; kiln broadcasts at most ${MAX_BROADCAST_RUNS} such runs (reshape the input)`, "inputs", "shape");
-      return undefined;
-    }
   }
   return b.shape;
 }

@@ -2,9 +2,10 @@
  * batch_normalization, layer_normalization and group_normalization. All keep the shape and own
  * per-channel gamma and beta of [C] (C = the size of the normalized axis), each left out when
  * `scale` / `center` is false, as Keras does; batch_normalization also owns its moving statistics,
- * which never train. layer and group normalization work on the last axis only (spec §2.1).
+ * which never train. layer_normalization's `axis` may list several axes (Keras 3): gamma and beta
+ * then have those axes' sizes, in the order listed.
  */
-import type { OpDef, WeightDecl } from "./op.js";
+import type { JsonSchema, OpContext, OpDef, WeightDecl } from "./op.js";
 import type { Attrs } from "../graph-types.js";
 import { axisAttr, boolAttr, fmtShape, initAttr, initializer, kerasAxis, normAxis, withDefaults } from "./attrs.js";
 import { lowerBatchNorm, lowerGroupNorm, lowerLayerNorm } from "../../passes/lower/layers.js";
@@ -23,17 +24,39 @@ function affineWeights(c: number[], a: Attrs): WeightDecl[] {
   return w;
 }
 
-/** Normalizes `axis`, which must be the last axis of the input (layer and group normalization). */
-function lastAxisOnly(op: string, a: Attrs, ctx: Parameters<OpDef["normalize"]>[1]): Attrs | undefined {
-  const x = ctx.inputShapes[0];
-  const axis = normAxis(a.axis as number, x.length, ctx);
-  if (axis === undefined) return undefined;
-  if (axis !== x.length - 1) {
-    ctx.error(`${op} normalizes over the last axis only (-1 or ${kerasAxis(x.length - 1)} for input shape ${fmtShape(x)}, counting the batch axis as 0); got axis ${a.axis as number}`, "axis");
-    return undefined;
+/**
+ * layer_normalization's `axis`: an int or a list of distinct axes (Keras 3), normalized to the
+ * per-example index, or to a list of them (in the order given) when the list has several.
+ */
+function normalizedAxes(a: Attrs, ctx: OpContext): number | number[] | undefined {
+  const rank = ctx.inputShapes[0].length;
+  const given = Array.isArray(a.axis) ? (a.axis as number[]) : [a.axis as number];
+  const axes: number[] = [];
+  for (const [i, v] of given.entries()) {
+    const axis = normAxis(v, rank, ctx, Array.isArray(a.axis) ? `axis/${i}` : "axis");
+    if (axis === undefined) return undefined;
+    if (axes.includes(axis)) {
+      ctx.error(`axis ${JSON.stringify(a.axis)} names axis ${kerasAxis(axis)} twice (input shape ${fmtShape(ctx.inputShapes[0])})`, "axis");
+      return undefined;
+    }
+    axes.push(axis);
   }
-  a.axis = axis;
-  return a;
+  return axes.length === 1 ? axes[0]! : axes;
+}
+
+/** The per-example axes a layer_normalization normalizes over, in the order given. */
+export const layerNormAxes = (a: Attrs): number[] => (Array.isArray(a.axis) ? (a.axis as number[]) : [a.axis as number]);
+
+/** `axis` of layer_normalization: an axis or a list of them. */
+function axesAttr(description: string): JsonSchema {
+  const s = axisAttr(description);
+  Object.assign(s, {
+    title: "an integer axis or a list of distinct ones",
+    type: ["integer", "array"],
+    items: { title: "an integer axis", type: "integer", minimum: s.minimum, maximum: s.maximum },
+    minItems: 1,
+  });
+  return s;
 }
 
 const epsilonAttr = {
@@ -89,22 +112,26 @@ export const batch_normalization: OpDef = {
 export const layer_normalization: OpDef = {
   lower: lowerLayerNorm,
   name: "layer_normalization",
-  description: "Layer normalization of each example over the last axis.",
+  description: "Layer normalization of each example over `axis` (the last axis by default, or a list of axes).",
   minInputs: 1,
   maxInputs: 1,
   attrs: {
-    axis: axisAttr("The normalized axis; must be the last one."),
+    axis: axesAttr("The normalized axis, or a list of axes normalized together (gamma and beta have their sizes, in the order listed)."),
     epsilon: epsilonAttr,
     ...centerScaleAttrs,
     gamma_initializer: initAttr("ones", "scale gamma"),
     beta_initializer: initAttr("zeros", "offset beta"),
   },
   normalize(raw, ctx) {
-    return lastAxisOnly("layer_normalization", withDefaults(this.attrs, raw), ctx);
+    const a = withDefaults(this.attrs, raw);
+    const axis = normalizedAxes(a, ctx);
+    if (axis === undefined) return undefined;
+    a.axis = axis;
+    return a;
   },
   shape: ([x]) => [...x],
   weights([x], a) {
-    return affineWeights([x[a.axis as number]], a);
+    return affineWeights(layerNormAxes(a).map((i) => x[i]!), a);
   },
 };
 
@@ -124,16 +151,18 @@ export const group_normalization: OpDef = {
       not: { const: 0 },
       default: 32,
     },
-    axis: axisAttr("The channel axis; must be the last one."),
+    axis: axisAttr("The channel axis, split into the groups."),
     epsilon: epsilonAttr,
     ...centerScaleAttrs,
     gamma_initializer: initAttr("ones", "scale gamma"),
     beta_initializer: initAttr("zeros", "offset beta"),
   },
   normalize(raw, ctx) {
-    const a = lastAxisOnly("group_normalization", withDefaults(this.attrs, raw), ctx);
-    if (!a) return undefined;
+    const a = withDefaults(this.attrs, raw);
     const x = ctx.inputShapes[0];
+    const axis = normAxis(a.axis as number, x.length, ctx);
+    if (axis === undefined) return undefined;
+    a.axis = axis;
     const c = x[a.axis as number];
     if (a.groups === -1) a.groups = c;
     const groups = a.groups as number;

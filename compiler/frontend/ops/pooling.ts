@@ -3,8 +3,8 @@
  * pools that reduce [H, W, C] to [C]. No weights.
  */
 import type { OpDef } from "./op.js";
-import { expectRank, fmtDims, pair, pairAttr, single, singleAttr, withDefaults } from "./attrs.js";
-import { PADDING_ATTR, windowOut, windowShape } from "./conv.js";
+import { expectRank, pair, pairAttr, single, singleAttr, withDefaults } from "./attrs.js";
+import { PADDING_ATTR, windowShape } from "./conv.js";
 import { lowerGlobalPool1d, lowerGlobalPool2d, lowerPool1d, lowerPool2d } from "../../passes/lower/layers.js";
 
 function pool2d(name: "max_pooling2d" | "average_pooling2d", kind: string): OpDef {
@@ -73,9 +73,8 @@ function pool1d(name: "max_pooling1d" | "average_pooling1d", kind: string): OpDe
     },
     shape([x], a, ctx) {
       if (!expectRank(ctx, name, "[T, C]", 2)) return undefined;
-      const t = windowOut(x[0]!, a.pool_size as number, a.strides as number, 1, a.padding as string);
-      if (t === undefined) ctx.error(`a pool of ${a.pool_size} with padding "valid" does not fit input ${fmtDims(x)}`, "pool_size");
-      return t === undefined ? undefined : [t, x[1]!];
+      const t = windowShape(x, [a.pool_size as number], [a.strides as number], [1], a.padding as string, "pool", "pool_size", ctx);
+      return t && [t[0]!, x[1]!];
     },
     weights: () => [],
   };

@@ -5,7 +5,7 @@
 import type { OpDef } from "./op.js";
 import { MAX_DIM, checkedProduct, expectRank, fmtShape, sizeAttr, withDefaults } from "./attrs.js";
 import { lowerReshape } from "../../passes/lower/layers.js";
-import { lowerPermute, lowerRepeatVector, permuteRuns } from "../../passes/lower/shape.js";
+import { lowerPermute, lowerRepeatVector } from "../../passes/lower/shape.js";
 
 export const flatten: OpDef = {
   lower: lowerReshape,
@@ -82,9 +82,6 @@ export const repeat_vector: OpDef = {
   weights: () => [],
 };
 
-/** Most runs of axes that stay together a permutation may move (the copy primitive's loop nest, batch excluded). */
-export const PERMUTE_MAX_RUNS = 4;
-
 export const permute: OpDef = {
   lower: lowerPermute,
   name: "permute",
@@ -108,11 +105,6 @@ export const permute: OpDef = {
     const rank = ctx.inputShapes[0]!.length;
     if (dims.length !== rank || !dims.every((d) => d >= 1 && d <= rank)) {
       ctx.error(`dims ${fmtShape(dims)} is not a permutation of 1..${rank} for input "${ctx.inputNames[0]}" of shape ${fmtShape(ctx.inputShapes[0]!)} (axes count from 1; the batch axis 0 cannot move)`, "dims");
-      return undefined;
-    }
-    const perm = dims.map((d) => d - 1);
-    if (permuteRuns(ctx.inputShapes[0]!, perm).length > PERMUTE_MAX_RUNS) {
-      ctx.error(`dims ${fmtShape(dims)} moves more than ${PERMUTE_MAX_RUNS} separate runs of axes; kiln's strided copy has at most ${PERMUTE_MAX_RUNS + 1} loops (batch included)`, "dims", "limit");
       return undefined;
     }
     return { dims: [...dims] };

@@ -14,7 +14,7 @@ import { backward } from "../autodiff.js";
 import { Builder, type Mode } from "./builder.js";
 import { checkNodeLimit } from "../../limits.js";
 import { OPS } from "../../frontend/ops/index.js";
-import { lowerLoss } from "./loss.js";
+import { lowerLoss, metricStateWords } from "./loss.js";
 import { lowerOptimizer } from "./optimizer.js";
 import { lowerDecode, type DecodeProgram } from "./decode.js";
 
@@ -33,12 +33,17 @@ export interface Lowered {
    * counter and, with a settable learning rate, the rate set at run time (0: the graph's).
    */
   state?: Tensor;
-  /** [loss, ...metrics] f32, written by train_step and evaluate. */
+  /** f32 [loss, ...training.logNames]: running values since the metric state was zeroed, written by train_step and evaluate. */
   result?: Tensor;
+  /** f32 [batch]: each example's weight in the loss (Keras sample_weight; the runtime writes 1 when none is given). */
+  sampleWeight?: Tensor;
+  /** f64 words (2 f32 slots each): the logs' running totals and counts, zeroed by the runtime (spec §4). */
+  metricState?: Tensor;
+  metricStateWords?: number;
   /** Each layer's output tensor in train_step, in forward order (the NaN finder reads them). */
   trainLayerOutputs: { layer: string; tensor: Tensor }[];
   /** What autodiff differentiates: train_step's forward nodes and the loss gradient that seeds it. */
-  training?: { program: Program; forward: Node[]; seed: { tensor: Tensor; grad: Tensor }; trainable: Set<number> };
+  training?: { program: Program; forward: Node[]; seeds: { tensor: Tensor; grad: Tensor }[]; trainable: Set<number> };
   /** After autodiff: the gradient of each trainable weight (by tensor id) that received one. */
   weightGrads?: Map<number, Tensor>;
   /** The optimizer reads its learning rate from state word 2 (CompileOptions.settableLearningRate). */
@@ -62,7 +67,10 @@ export function lower(graph: Graph, o: { decode?: boolean } = {}): Lowered {
   const training = graph.training;
   if (training) {
     out.state = mod.tensor({ shape: [4], batched: false, dtype: "i32", kind: "state" });
-    out.result = mod.tensor({ shape: [1 + training.metrics.length], batched: false, dtype: "f32", kind: "result" });
+    out.result = mod.tensor({ shape: [1 + training.logNames.length], batched: false, dtype: "f32", kind: "result" });
+    out.sampleWeight = mod.tensor({ shape: [], batched: true, dtype: "f32", kind: "target", layer: "loss" });
+    out.metricStateWords = metricStateWords(out);
+    out.metricState = mod.tensor({ shape: [2 * out.metricStateWords], batched: false, dtype: "f32", kind: "state", layer: "loss" });
   }
 
   const predict: Program = { name: "predict", nodes: [] };
@@ -81,10 +89,10 @@ export function lower(graph: Graph, o: { decode?: boolean } = {}): Lowered {
     const trainValues = forward(out, train, "train");
     out.trainLayerOutputs = graph.layers.map((l) => ({ layer: l.name, tensor: trainValues.get(l.name)! })).filter((o) => o.tensor.dtype === "f32");
     const forwardNodes = train.nodes.slice();
-    const seed = lowerLoss(out, train, trainValues, { withGradient: true })!;
+    const seeds = lowerLoss(out, train, trainValues, { withGradient: true });
     const trainable = new Set<number>();
     for (const layer of graph.layers) for (const w of layer.weights) if (w.trainable) trainable.add(weights.get(w.fullName)!.id);
-    out.training = { program: train, forward: forwardNodes, seed, trainable };
+    out.training = { program: train, forward: forwardNodes, seeds, trainable };
   }
   if (o.decode) out.decode = lowerDecode(out);
   return out;
@@ -93,8 +101,8 @@ export function lower(graph: Graph, o: { decode?: boolean } = {}): Lowered {
 /** The autodiff pass: train_step's backward nodes, after its loss. */
 export function differentiate(lw: Lowered): void {
   if (!lw.training) return;
-  const { mod } = lw, { program, forward, seed, trainable } = lw.training;
-  lw.weightGrads = backward(mod, program, forward, seed, trainable,
+  const { mod } = lw, { program, forward, seeds, trainable } = lw.training;
+  lw.weightGrads = backward(mod, program, forward, seeds, trainable,
     (w) => mod.tensor({ shape: w.shape, batched: false, dtype: "f32", kind: "grad", name: w.name, layer: w.layer })).weightGrads;
 }
 

@@ -7,6 +7,7 @@ import type { ActivationName, Layer } from "../../frontend/graph-types.js";
 import { numel, type Tensor } from "../../ir/ir.js";
 import { Builder } from "./builder.js";
 import { broadcastRuns } from "../../frontend/ops/broadcast.js";
+import { permuteCopy } from "./shape.js";
 import { FULL, SCALAR, X, perCol, perRow, type EwBinary, type EwExpr, type EwInput } from "../../ir/expr.js";
 
 /** How an op becomes primitives: its output tensor from the layer and its input tensors. Declared on the OpDef (`lower`). */
@@ -37,15 +38,6 @@ export const lowerDense: Lowering = (b, layer, [x]) => {
   const y = b.matmul(x!, b.weight(layer, "kernel"), b.act([...x!.shape.slice(0, -1), units]), { m: b.rows(x!), k: d, n: units });
   const z = use_bias ? b.addBias(y, b.weight(layer, "bias")) : y;
   return b.activation(z, activation as ActivationName);
-};
-
-/**
- * time_distributed(dense): dense already multiplies on the last axis of [T, ..., d], step by step
- * with one kernel, so the wrapper lowers as its inner layer, whose weights are `<wrapper>/<inner>/…`.
- */
-export const lowerTimeDistributed: Lowering = (b, layer, xs) => {
-  const inner = a(layer).layer;
-  return lowerDense(b, { ...layer, name: `${layer.name}/${inner.name}`, op: "dense", attrs: inner }, xs);
 };
 
 export const lowerConv2d: Lowering = (b, layer, [x]) => {
@@ -165,11 +157,17 @@ function normalize(b: Builder, layer: Layer, x: Tensor, mean: Tensor, meanIn: Ew
   return normalizeEw(b, layer, x, mean, variance, meanIn, perCol(c), c);
 }
 
-/** The front end admits layer_normalization over the last axis only; anything else is a bug there. */
-function requireLastAxis(layer: Layer, x: Tensor): void {
-  if (a(layer).axis !== x.shape.length - 1) {
-    throw new Error(`internal: ${layer.name}: ${layer.op} over axis ${a(layer).axis} of ${x.shape.length} passed the front end`);
-  }
+/**
+ * `fn` on x with the per-example axes `axes` (sorted) moved last, in order, and its result moved
+ * back: one permuting copy each way (their gradients are the reverse copies), none when the axes
+ * are last already.
+ */
+function onAxesLast(b: Builder, x: Tensor, axes: readonly number[], fn: (moved: Tensor) => Tensor): Tensor {
+  const perm = [...x.shape.keys()].filter((i) => !axes.includes(i)).concat(axes);
+  if (perm.every((p, i) => p === i)) return fn(x);
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  const moved = permuteCopy(b, x, perm);
+  return permuteCopy(b, fn(moved), inverse);
 }
 
 /** Batch normalization (Keras): statistics per channel of `axis`, over the batch and every other axis. */
@@ -228,11 +226,20 @@ function rowMoments(b: Builder, layer: Layer, x: Tensor, cols: number, shape: nu
   return { mean, variance };
 }
 
+/**
+ * Layer normalization over the per-example axes `axis` (one or a list): those axes are moved last
+ * (sorted, which is also the order of gamma's and beta's flat values, as Keras reshapes them),
+ * each example's positions of the other axes are rows of a [rows, cols] view, cols the product of
+ * the normalized sizes; the statistics are row moments, gamma and beta apply per column.
+ */
 export const lowerLayerNorm: Lowering = (b, layer, [x]) => {
-  requireLastAxis(layer, x!);
-  const c = x!.shape.at(-1)!;
-  const { mean, variance } = rowMoments(b, layer, x!, c, x!.shape.slice(0, -1).concat([1]));
-  return normalize(b, layer, x!, mean, perRow(c), variance);
+  const given: number | number[] = a(layer).axis;
+  const axes = (Array.isArray(given) ? [...given] : [given]).sort((p, q) => p - q);
+  return onAxesLast(b, x!, axes, (moved) => {
+    const cols = numel(axes.map((i) => x!.shape[i]!));
+    const { mean, variance } = rowMoments(b, layer, moved, cols, [numel(moved.shape) / cols, 1]);
+    return normalizeEw(b, layer, moved, mean, variance, perRow(cols), perCol(cols), cols);
+  });
 };
 
 /**
@@ -244,7 +251,11 @@ export const lowerLayerNorm: Lowering = (b, layer, [x]) => {
  * gamma and beta apply per channel.
  */
 export const lowerGroupNorm: Lowering = (b, layer, [x]) => {
-  requireLastAxis(layer, x!);
+  // Another channel axis: the same with that axis moved last.
+  return onAxesLast(b, x!, [a(layer).axis], (moved) => groupNormLastAxis(b, layer, moved));
+};
+
+function groupNormLastAxis(b: Builder, layer: Layer, x: Tensor | undefined): Tensor {
   const groups: number = a(layer).groups;
   const c = x!.shape.at(-1)!, k = c / groups, positions = numel(x!.shape) / c;
   let rowsIn = x!;
@@ -269,7 +280,7 @@ export const lowerGroupNorm: Lowering = (b, layer, [x]) => {
   if (gamma) { e = X.mul(e, X.in(1)); inputs.push([gamma, perCol(c)]); }
   if (beta) { e = X.add(e, X.in(inputs.length)); inputs.push([beta, perCol(c)]); }
   return b.ew(e, inputs, b.act(x!.shape), c);
-};
+}
 
 export const lowerEmbedding: Lowering = (b, layer, [ids]) => {
   const { input_dim, output_dim } = a(layer);

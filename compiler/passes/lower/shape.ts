@@ -156,19 +156,21 @@ export function permuteRuns(shape: readonly number[], perm: readonly number[]): 
   return runs;
 }
 
-export const lowerPermute: Lowering = (b, layer, [x]) => {
-  const perm = (a(layer).dims as number[]).map((d) => d - 1);
-  const y = b.act(layer.shape);
-  const xs = stridesOf(x!.shape);
-  const runs = permuteRuns(x!.shape, perm);
+export const lowerPermute: Lowering = (b, layer, [x]) => permuteCopy(b, x!, (a(layer).dims as number[]).map((d) => d - 1));
+
+/** x with its per-example axes permuted (output axis i is input axis perm[i]): one strided copy. */
+export function permuteCopy(b: Builder, x: Tensor, perm: readonly number[]): Tensor {
+  const y = b.act(perm.map((p) => x.shape[p]!));
+  const xs = stridesOf(x.shape);
+  const runs = permuteRuns(x.shape, perm);
   // One loop per run: its size, its stride in x (its last axis's), its stride in y (the product of the runs after it).
-  const sizes = runs.map((run) => numel(run.map((p) => x!.shape[p]!)));
+  const sizes = runs.map((run) => numel(run.map((p) => x.shape[p]!)));
   const dstStrides = stridesOf(sizes);
-  const total = numel(x!.shape);
-  b.copy(x!, y, {
+  const total = numel(x.shape);
+  b.copy(x, y, {
     shape: [{ batch: 1 }, ...sizes],
     srcStrides: [total, ...runs.map((run) => xs[run.at(-1)!]!)],
     dstStrides: [total, ...dstStrides],
   });
   return y;
-};
+}
