@@ -187,6 +187,6 @@ export function plannedMemory(input: string | unknown, options: Pick<CompileOpti
   return used;
 }
 
-export { importModel, KERAS_LAYERS, type ImportFiles, type ImportOptions, type ImportResult } from "./import/index.js";
+export { importModel, KERAS_LAYERS, cutAt, freezeUntil, readWeights, type CutResult, type ImportFiles, type ImportOptions, type ImportResult } from "./import/index.js";
 export { exportTfjs, TFJS_EXPORT, type TfjsExport } from "./export/tfjs.js";
 export { exportKeras, KERAS_EXPORT } from "./export/keras.js";

@@ -1,5 +1,6 @@
 /**
- * `kiln import <model.json> -o graph.json [--weights w.safetensors] [--check]`: a TF.js layers
+ * `kiln import <model.json> -o graph.json [--weights w.safetensors] [--check] [--freeze-until <layer>]
+ * [--cut-at <layer>]`: a TF.js layers
  * model (its shards read beside model.json) → a kiln graph and its weights. Without --weights the
  * weights go beside the graph with the extension .safetensors. Problems: one line each (the Keras
  * layer name and class, what is unsupported, what would work), exit 1, nothing written. Notes
@@ -23,6 +24,8 @@ interface ImportFlags {
   output?: string;
   weights?: string;
   check?: boolean;
+  freezeUntil?: string;
+  cutAt?: string;
 }
 
 export function registerImport(program: Command, { io, setExitCode }: CliContext): void {
@@ -33,6 +36,8 @@ export function registerImport(program: Command, { io, setExitCode }: CliContext
     .option("-o, --output <graph.json>", "where to write the kiln graph")
     .option("--weights <file>", "where to write the weights (default: the graph's path with .safetensors)")
     .option("--check", "import and report problems and notes without writing anything")
+    .option("--freeze-until <layer>", "freeze this layer (its Keras or kiln name) and every layer it depends on (trainable: false), for fine-tuning")
+    .option("--cut-at <layer>", "make this layer (Keras or kiln name) the output, leaving out the layers after it and the training section, to add a new head")
     .action(async (source: string, flags: ImportFlags) => {
       try {
         if (!flags.check && !flags.output) throw new UsageError("-o <graph.json> is required (or --check to only report)");
@@ -40,7 +45,7 @@ export function registerImport(program: Command, { io, setExitCode }: CliContext
         const weightsPath = flags.weights ?? (graphPath ? graphPath.replace(/\.json$/i, "") + ".safetensors" : undefined);
         if (!flags.check) for (const f of [graphPath!, weightsPath!]) await checkWritable(f);
         const { files, entry } = await readModelFiles(source);
-        const result = await importModel(files, { entry });
+        const result = await importModel(files, { entry, freezeUntil: flags.freezeUntil, cutAt: flags.cutAt });
         for (const n of result.notes) io.err(`${source}: note: ${n}\n`);
         const layers = (result.graph.layers as unknown[]).length;
         if (flags.check) {

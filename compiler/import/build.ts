@@ -81,7 +81,7 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
     if (!attrs || problems.errors.length > before) continue;
     const layer: Record<string, unknown> = { name: kiln(call.name), op: mapping.op, inputs: (mapping.inputs?.(call) ?? call.inputs).map(kiln) };
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) layer[k] = v;
-    if (call.config.trainable === false) layer.trainable = false;
+    if (call.config.trainable === false || call.frozen) layer.trainable = false;
     if (kiln(call.name) !== call.name) layer.keras_name = call.name;
     if (mapping.op === "embedding") for (const i of call.inputs) intInputs.add(i);
     layers.push(layer);
@@ -127,7 +127,7 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
   const unused = source.unused();
   if (unused.length) problems.note(`${unused.length} weight(s) in the file belong to no imported layer and were left out: ${unused.slice(0, 10).map(quote).join(", ")}${unused.length > 10 ? ", ..." : ""}`);
 
-  const { training, notes } = mapTraining(trainingConfig, checked.outputs.length);
+  const { training, notes } = mapTraining(trainingConfig, checked.outputs.length, flavor);
   for (const n of notes) problems.note(n);
   if (training) addTraining(graph, checked, training, problems);
   const weights = writeSafetensors(tensors);
@@ -163,6 +163,6 @@ function addTraining(graph: Record<string, unknown>, checked: Graph, training: N
     if (!(err instanceof KilnError)) throw err;
     delete graph.targets;
     delete graph.training;
-    problems.note(`training configuration left out, the graph compiles for inference only: kiln refuses it (${err.diagnostics.map((d) => d.message).join("; ")})`);
+    problems.note(`training configuration left out, the graph compiles for inference only: kiln refuses it (${err.diagnostics.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join("; ")})`);
   }
 }

@@ -9,9 +9,11 @@ import type { ImportResult } from "./build.js";
 import { ImportProblems } from "./problems.js";
 import { importTfjsModel, parseModelJson } from "./tfjs.js";
 import { importKerasH5, importKerasZip, isHdf5, isZip } from "./keras.js";
+import { cutAt, freezeUntil } from "./fine-tune.js";
 
 export type { ImportResult } from "./build.js";
 export { KERAS_LAYERS } from "./layers.js";
+export { cutAt, freezeUntil, readWeights, type CutResult } from "./fine-tune.js";
 
 /** Files by name: the entry (model.json) and the shards its manifest names, relative to it. */
 export type ImportFiles = Record<string, Uint8Array | string>;
@@ -19,6 +21,10 @@ export type ImportFiles = Record<string, Uint8Array | string>;
 export interface ImportOptions {
   /** Which of `files` is the model (default: the only `.json` file, or `model.json`). */
   entry?: string;
+  /** Freeze this layer (Keras or kiln name) and every layer it depends on (`trainable: false`). */
+  freezeUntil?: string;
+  /** Cut the graph at this layer (Keras or kiln name): it becomes the output, the training section goes (see cutAt). */
+  cutAt?: string;
 }
 
 /**
@@ -27,6 +33,28 @@ export interface ImportOptions {
  * files by name: `{ "model.json": text, "group1-shard1of1.bin": bytes }`.
  */
 export async function importModel(source: string | Uint8Array | ImportFiles, options: ImportOptions = {}): Promise<ImportResult> {
+  return fineTuneOptions(await importSource(source, options), options);
+}
+
+/** --freeze-until, then --cut-at (freezing first, so a layer may be frozen and cut at). */
+function fineTuneOptions(result: ImportResult, options: ImportOptions): ImportResult {
+  let { graph, weights } = result;
+  const notes = [...result.notes];
+  if (options.freezeUntil !== undefined) {
+    graph = freezeUntil(graph, options.freezeUntil);
+    const frozen = (graph.layers as { trainable?: boolean }[]).filter((l) => l.trainable === false).length;
+    notes.push(`${frozen} of ${(graph.layers as unknown[]).length} layers frozen (trainable: false), up to ${JSON.stringify(options.freezeUntil)}`);
+  }
+  if (options.cutAt !== undefined) {
+    const cut = cutAt({ graph, weights }, options.cutAt);
+    graph = cut.graph;
+    weights = cut.weights!;
+    notes.push(...cut.notes.map((n) => `cut at ${JSON.stringify(options.cutAt)}: ${n}`));
+  }
+  return { graph, weights, notes };
+}
+
+async function importSource(source: string | Uint8Array | ImportFiles, options: ImportOptions): Promise<ImportResult> {
   const problems = new ImportProblems();
   const files: ImportFiles = typeof source === "string" ? { "model.json": source }
     : source instanceof Uint8Array ? { [isZip(source) ? "model.keras" : isHdf5(source) ? "model.h5" : "model.json"]: source } : source;

@@ -29,6 +29,8 @@ export interface KerasCall extends CallInfo {
   path: string;
   /** Where Keras 3's saving code stores the layer's variables in model.weights.h5 ("layers/dense_1"). */
   storePath: string;
+  /** Inside a nested model saved with `trainable: false` (Keras freezes all its layers). */
+  frozen?: boolean;
 }
 
 export interface KerasTopology {
@@ -62,10 +64,17 @@ function readModel(model: Record<string, unknown>, path: string, flavor: Flavor,
     return undefined;
   }
   const cls = model.class_name;
-  if (cls === "Sequential") return readSequential(model.config, `${path}/config`, flavor, problems, t, bound, depth, store);
-  if (cls === "Functional" || cls === "Model") return readFunctional(model.config, `${path}/config`, flavor, problems, t, bound, depth, store);
-  problems.error(path, `model class ${quote(cls)} is not one kiln reads (Sequential, Functional, Model)`);
-  return undefined;
+  const first = t.calls.length;
+  let outs: string[] | undefined;
+  if (cls === "Sequential") outs = readSequential(model.config, `${path}/config`, flavor, problems, t, bound, depth, store);
+  else if (cls === "Functional" || cls === "Model") outs = readFunctional(model.config, `${path}/config`, flavor, problems, t, bound, depth, store);
+  else {
+    problems.error(path, `model class ${quote(cls)} is not one kiln reads (Sequential, Functional, Model)`);
+    return undefined;
+  }
+  // A (nested) model saved with trainable: false freezes every layer in it, as Keras does.
+  if (isObject(model.config) && model.config.trainable === false) for (const c of t.calls.slice(first)) c.frozen = true;
+  return outs;
 }
 
 function readSequential(cfg: unknown, path: string, flavor: Flavor, problems: ImportProblems, t: KerasTopology, bound: string[] | undefined, depth: number, store: string): string[] | undefined {

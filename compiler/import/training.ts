@@ -1,12 +1,15 @@
 /**
  * Keras training configs → kiln's `training` section, only where kiln has the same thing: the loss,
- * the optimizer with its hyper-parameters, metrics. Sources: TF.js `trainingConfig` (camel-case
- * optimizer config), Keras 2 `training_config`, Keras 3 `compile_config`. Anything kiln would train
- * differently (a learning-rate schedule, clipvalue, amsgrad, several outputs, a loss kiln lacks)
- * leaves the graph inference-only and says why in a note.
+ * the optimizer with its hyper-parameters (a constant rate or one of Keras's five learning-rate
+ * schedules), metrics. Sources: TF.js `trainingConfig` (camel-case optimizer config), Keras 2
+ * `training_config` (also inside a converted model.json's modelTopology), Keras 3 `compile_config`.
+ * Anything kiln would train differently (clipvalue, amsgrad, several outputs, loss weights, a loss,
+ * optimizer or schedule kiln lacks) leaves the graph inference-only and says why, by name, in a note;
+ * a metric kiln lacks is left out with a note.
  */
 import { isObject, quote } from "./problems.js";
-import { snake } from "./args.js";
+import { snake, type Flavor } from "./args.js";
+import { SCHEDULES, type ScheduleName } from "../optimizers/schedules.js";
 
 export interface KilnTraining {
   loss: { type: string; from_logits?: boolean };
@@ -30,8 +33,14 @@ const OPTIMIZER_KEYS: Record<string, Record<string, string>> = {
   sgd: { learning_rate: "learning_rate", lr: "learning_rate", learningRate: "learning_rate", momentum: "momentum", nesterov: "nesterov", useNesterov: "nesterov" },
   adam: { learning_rate: "learning_rate", lr: "learning_rate", learningRate: "learning_rate", beta_1: "beta_1", beta1: "beta_1", beta_2: "beta_2", beta2: "beta_2", epsilon: "epsilon" },
   adamw: { learning_rate: "learning_rate", learningRate: "learning_rate", beta_1: "beta_1", beta_2: "beta_2", epsilon: "epsilon", weight_decay: "weight_decay" },
-  rmsprop: { learning_rate: "learning_rate", lr: "learning_rate", learningRate: "learning_rate", rho: "rho", decay: "rho", momentum: "momentum", epsilon: "epsilon" },
+  rmsprop: { learning_rate: "learning_rate", lr: "learning_rate", learningRate: "learning_rate", rho: "rho", momentum: "momentum", epsilon: "epsilon" },
 };
+
+/** Keras's schedule classes (keras.optimizers.schedules, Keras 2 and 3) → kiln's schedule names. */
+const SCHEDULE_CLASSES: Record<string, ScheduleName> = Object.assign(Object.create(null), {
+  ExponentialDecay: "exponential_decay", InverseTimeDecay: "inverse_time_decay", PolynomialDecay: "polynomial_decay",
+  CosineDecay: "cosine_decay", PiecewiseConstantDecay: "piecewise_constant",
+});
 
 /** Keys that change nothing when at these values (or null). */
 const NEUTRAL: Record<string, unknown[]> = {
@@ -40,28 +49,44 @@ const NEUTRAL: Record<string, unknown[]> = {
   decay: [0], weight_decay: [0], global_clipnorm: [], clipnorm: [],
 };
 
-/** The config in one shape: { loss, metrics, optimizer: {class_name, config} }. */
-export function normalizeTrainingConfig(raw: unknown): { loss: unknown; metrics: unknown; optimizer: unknown } | undefined {
+/** The config in one shape: { loss, metrics, optimizer: {class_name, config}, ... }. */
+export function normalizeTrainingConfig(raw: unknown): { loss: unknown; metrics: unknown; optimizer: unknown; lossWeights: unknown; weightedMetrics: unknown } | undefined {
   if (!isObject(raw)) return undefined;
-  return { loss: raw.loss, metrics: raw.metrics, optimizer: raw.optimizer_config ?? raw.optimizer };
+  return { loss: raw.loss, metrics: raw.metrics, optimizer: raw.optimizer_config ?? raw.optimizer, lossWeights: raw.loss_weights, weightedMetrics: raw.weighted_metrics };
+}
+
+/**
+ * The name a loss or metric is given by: a string, a serialized class (`{class_name, config}`) or a
+ * serialized function (Keras 3: `{class_name: "function", config: "mean_squared_error"}`).
+ */
+function identifier(v: unknown): string | undefined {
+  if (typeof v === "string") return snake(v);
+  if (!isObject(v) || typeof v.class_name !== "string") return undefined;
+  if (v.class_name === "function") return typeof v.config === "string" ? snake(v.config) : undefined;
+  return snake(v.class_name);
 }
 
 /** kiln training for a model with `outputs` outputs, or the reasons it is left out. */
-export function mapTraining(raw: unknown, outputs: number): { training?: KilnTraining; notes: string[] } {
+export function mapTraining(raw: unknown, outputs: number, flavor: Flavor = "keras3"): { training?: KilnTraining; notes: string[] } {
   const cfg = normalizeTrainingConfig(raw);
   if (!cfg) return { notes: [] };
   const why: string[] = [];
   const notes: string[] = [];
   if (outputs !== 1) why.push(`the model has ${outputs} outputs and kiln trains one loss on one output`);
   const loss = mapLoss(cfg.loss, why);
-  const optimizer = mapOptimizer(cfg.optimizer, why);
+  const optimizer = mapOptimizer(cfg.optimizer, flavor, why);
+  const weights = flatMetrics(cfg.lossWeights);
+  if (weights.some((w) => w !== 1)) why.push(`loss_weights ${quote(cfg.lossWeights)} (kiln's loss is unweighted)`);
   const metrics: string[] = [];
   for (const m of flatMetrics(cfg.metrics)) {
-    const name = typeof m === "string" ? METRICS[snake(m)] : isObject(m) && typeof m.class_name === "string" ? METRICS[snake(m.class_name)] : undefined;
+    const id = identifier(m);
+    const name = id === undefined ? undefined : METRICS[id];
     if (name) {
       if (!metrics.includes(name)) metrics.push(name);
     } else notes.push(`metric ${quote(m)} left out: kiln imports accuracy, mean_squared_error and mean_absolute_error from training configurations (a graph can name the others, spec §4)`);
   }
+  const weighted = flatMetrics(cfg.weightedMetrics);
+  if (weighted.length) notes.push(`weighted_metrics ${quote(cfg.weightedMetrics)} left out: kiln has no sample weights`);
   if (why.length || !loss || !optimizer) {
     return { notes: [...notes, `training configuration left out, the graph compiles for inference only: ${why.join("; ")}`] };
   }
@@ -84,8 +109,9 @@ function mapLoss(loss: unknown, why: string[]): KilnTraining["loss"] | undefined
     const vals = Object.values(v);
     if (vals.length === 1) v = vals[0];
   }
-  if (typeof v === "string") {
-    const type = LOSSES[snake(v)];
+  if (typeof v === "string" || (isObject(v) && v.class_name === "function")) {
+    const id = identifier(v);
+    const type = id === undefined ? undefined : LOSSES[id];
     if (type) return { type };
   } else if (isObject(v) && typeof v.class_name === "string") {
     const type = LOSSES[snake(v.class_name)];
@@ -103,7 +129,7 @@ function mapLoss(loss: unknown, why: string[]): KilnTraining["loss"] | undefined
   return undefined;
 }
 
-function mapOptimizer(opt: unknown, why: string[]): Record<string, unknown> | undefined {
+function mapOptimizer(opt: unknown, flavor: Flavor, why: string[]): Record<string, unknown> | undefined {
   if (typeof opt === "string") opt = { class_name: opt, config: {} };
   if (!isObject(opt) || typeof opt.class_name !== "string") {
     why.push(`optimizer ${quote(opt)} is not an optimizer config`);
@@ -118,14 +144,31 @@ function mapOptimizer(opt: unknown, why: string[]): Record<string, unknown> | un
     return undefined;
   }
   const out: Record<string, unknown> = { type };
+  let legacyDecay = 0;
   for (const [k, v] of Object.entries(cfg)) {
-    const kiln = keys[k];
+    // TF.js's RMSProp calls rho `decay`; in Keras 2's legacy optimizers `decay` is a time decay of the rate.
+    const kiln = type === "rmsprop" && k === "decay" && flavor === "tfjs" ? "rho" : Object.hasOwn(keys, k) ? keys[k] : undefined;
+    if (kiln === "learning_rate" && isObject(v)) {
+      const schedule = mapSchedule(v, why);
+      if (schedule) out.learning_rate = schedule;
+      continue;
+    }
     if (kiln && v !== null && v !== undefined) {
       if (typeof v !== "number" && typeof v !== "boolean") {
-        why.push(`optimizer ${k}=${quote(v)} (a schedule or object; kiln takes a constant)`);
+        why.push(`optimizer ${k}=${quote(v)} (kiln takes a number here)`);
         continue;
       }
       out[kiln] = v;
+      continue;
+    }
+    if (k === "decay" && typeof v === "number" && v > 0 && flavor !== "keras3") {
+      legacyDecay = v;
+      continue;
+    }
+    // Keras 2.11+ and 3 apply weight_decay in the base optimizer (w −= w·wd·lr): on Adam that is AdamW.
+    if (k === "weight_decay" && type === "adam" && typeof v === "number" && v > 0) {
+      out.type = "adamw";
+      out.weight_decay = v;
       continue;
     }
     if ((k === "clipnorm" || k === "global_clipnorm") && typeof v === "number") {
@@ -138,5 +181,42 @@ function mapOptimizer(opt: unknown, why: string[]): Record<string, unknown> | un
     why.push(`optimizer ${opt.class_name} ${k}=${quote(v)} (kiln's ${type} has no such setting)`);
   }
   if (out.clipnorm !== undefined && out.global_clipnorm !== undefined) why.push("both clipnorm and global_clipnorm");
+  if (legacyDecay > 0) {
+    // Keras 2's legacy optimizers: lr / (1 + decay·iterations), iterations counted before the update.
+    if (isObject(out.learning_rate)) why.push(`optimizer ${opt.class_name} decay=${legacyDecay} on top of a schedule`);
+    else out.learning_rate = { schedule: "inverse_time_decay", initial_learning_rate: out.learning_rate ?? KERAS_DEFAULT_RATE[out.type as string], decay_steps: 1, decay_rate: legacyDecay };
+  }
   return out;
+}
+
+/** Keras's default learning rates (the legacy decay needs the rate when the file leaves it out). */
+const KERAS_DEFAULT_RATE: Record<string, number> = { sgd: 0.01, adam: 0.001, adamw: 0.001, rmsprop: 0.001 };
+
+/**
+ * A serialized Keras schedule (`{class_name, config}`, Keras 3 with `module` and `registered_name`
+ * too) → kiln's `{schedule, ...arguments}`. Arguments keep Keras's names; null ones (CosineDecay's
+ * warmup_target) are Keras's "none" and left out; one kiln does not know is named in `why`. The
+ * values are checked by checkGraph when the training section is added.
+ */
+function mapSchedule(v: Record<string, unknown>, why: string[]): Record<string, unknown> | undefined {
+  const cls = v.class_name;
+  const name = typeof cls === "string" ? SCHEDULE_CLASSES[cls] : undefined;
+  if (!name) {
+    why.push(`learning-rate schedule ${quote(cls ?? v)} is not one kiln has (${Object.keys(SCHEDULE_CLASSES).join(", ")})`);
+    return undefined;
+  }
+  const cfg = isObject(v.config) ? v.config : {};
+  const known = SCHEDULES[name].attrs as Record<string, unknown>;
+  const out: Record<string, unknown> = { schedule: name };
+  let ok = true;
+  for (const [k, x] of Object.entries(cfg)) {
+    if (k === "name" || x === null || x === undefined) continue;
+    if (!Object.hasOwn(known, k)) {
+      why.push(`learning-rate schedule ${cls} ${k}=${quote(x)} (kiln's ${name} has no such argument)`);
+      ok = false;
+      continue;
+    }
+    out[k] = x;
+  }
+  return ok ? out : undefined;
 }

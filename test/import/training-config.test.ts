@@ -48,7 +48,11 @@ describe("training configuration", () => {
     const cases: [unknown, RegExp][] = [
       [{ loss: "hinge", optimizer_config: { class_name: "SGD", config: {} } }, /loss "hinge" is not one kiln has/],
       [{ loss: "mse", optimizer_config: { class_name: "RMSprop", config: { learning_rate: 0.01, centered: true } } }, /optimizer RMSprop centered=true \(kiln's rmsprop has no such setting\)/],
-      [{ loss: "mse", optimizer_config: { class_name: "Adam", config: { learning_rate: { class_name: "ExponentialDecay", config: {} } } } }, /learning_rate=.* \(a schedule or object; kiln takes a constant\)/],
+      [{ loss: "mse", optimizer_config: { class_name: "Adam", config: { learning_rate: { class_name: "CosineDecayRestarts", config: {} } } } }, /learning-rate schedule "CosineDecayRestarts" is not one kiln has/],
+      [{ loss: "mse", optimizer_config: { class_name: "Adam", config: { beta_1: { class_name: "Foo", config: {} } } } }, /optimizer beta_1=.* \(kiln takes a number here\)/],
+      [{ loss: "mse", loss_weights: [0.5], optimizer_config: { class_name: "SGD", config: {} } }, /loss_weights \[0.5\] \(kiln's loss is unweighted\)/],
+      [{ loss: { module: "keras.losses", class_name: "function", config: "huber", registered_name: "huber" }, optimizer_config: { class_name: "SGD", config: {} } }, /loss .*"huber".* is not one kiln has/],
+      [{ loss: "mse", optimizer_config: { class_name: "SGD", config: { learning_rate: 0.1, weight_decay: 0.01 } } }, /optimizer SGD weight_decay=0.01 \(kiln's sgd has no such setting\)/],
       [{ loss: "mse", optimizer_config: { class_name: "Adagrad", config: {} } }, /optimizer "Adagrad" is not one kiln has/],
     ];
     for (const [trainingConfig, why] of cases) {
@@ -57,5 +61,35 @@ describe("training configuration", () => {
       expect(r.notes.join("\n")).toMatch(/training configuration left out, the graph compiles for inference only/);
       expect(r.notes.join("\n")).toMatch(why);
     }
+  });
+
+  test("each file format's spellings of losses, metrics and optimizer settings map, and what does not map is named", async () => {
+    const files = toFiles(await saveArtifacts(small()));
+    const json = JSON.parse(files["model.json"] as string);
+    const imported = async (trainingConfig: unknown, keras_version?: string) => {
+      const topology = keras_version ? { model_config: json.modelTopology, keras_version, backend: "tensorflow", training_config: trainingConfig } : json.modelTopology;
+      return importModel({ ...files, "model.json": JSON.stringify({ ...json, modelTopology: topology, ...(keras_version ? {} : { trainingConfig }) }) });
+    };
+    // Keras 3 serialized functions and classes for the loss and metrics; Adam with weight_decay is AdamW (Keras applies it in the base optimizer).
+    const k3 = await imported({
+      loss: { module: "keras.losses", class_name: "function", config: "categorical_crossentropy", registered_name: "categorical_crossentropy" },
+      metrics: [{ module: "keras.metrics", class_name: "CategoricalAccuracy", config: { name: "categorical_accuracy", dtype: "float32" }, registered_name: null }, { module: "keras.metrics", class_name: "function", config: "mae", registered_name: "mae" }, "AUC"],
+      weighted_metrics: ["accuracy"], loss_weights: null,
+      optimizer: { module: "keras.optimizers", class_name: "Adam", config: { name: "adam", learning_rate: 0.01, weight_decay: 0.02, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false, clipnorm: null, global_clipnorm: null, clipvalue: null, use_ema: false }, registered_name: null },
+    }, "3.6.0");
+    expect(k3.graph.training).toMatchObject({ loss: { type: "categorical_crossentropy" }, optimizer: { type: "adamw", learning_rate: 0.01, weight_decay: 0.02 }, metrics: ["accuracy", "mean_absolute_error"] });
+    expect(k3.notes.join("\n")).toMatch(/metric "AUC" left out/);
+    expect(k3.notes.join("\n")).toMatch(/weighted_metrics \["accuracy"\] left out: kiln has no sample weights/);
+    // TF.js's RMSProp calls rho "decay"; Keras 2's legacy RMSprop has both, decay being a time decay of the rate.
+    const tfjs = await imported({ loss: "mean_squared_error", metrics: ["MSE"], optimizer_config: { class_name: "RMSProp", config: { learningRate: 0.01, decay: 0.8, momentum: 0.1, epsilon: 1e-6, centered: false } } });
+    expect(tfjs.graph.training).toMatchObject({ optimizer: { type: "rmsprop", learning_rate: 0.01, rho: 0.8, momentum: 0.1, epsilon: 1e-6 }, metrics: ["mean_squared_error"] });
+    const k2 = await imported({ loss: "mse", optimizer_config: { class_name: "RMSprop", config: { name: "RMSprop", learning_rate: 0.01, decay: 0.0, rho: 0.8, momentum: 0.0, epsilon: 1e-7, centered: false } } }, "2.15.0");
+    expect((k2.graph.training as any).optimizer).toEqual({ type: "rmsprop", learning_rate: 0.01, rho: 0.8, momentum: 0, epsilon: 1e-7 });
+    const k2decay = await imported({ loss: "mse", optimizer_config: { class_name: "RMSprop", config: { name: "RMSprop", decay: 0.25, rho: 0.8 } } }, "2.15.0");
+    expect((k2decay.graph.training as any).optimizer).toEqual({ type: "rmsprop", learning_rate: { schedule: "inverse_time_decay", initial_learning_rate: 0.001, decay_steps: 1, decay_rate: 0.25 }, rho: 0.8 });
+    // A prototype key in the file is a setting kiln lacks, not a lookup into Object.prototype.
+    const proto = await imported({ loss: "mse", optimizer_config: { class_name: "SGD", config: JSON.parse('{"constructor": 1, "learning_rate": 0.1}') } }, "3.6.0");
+    expect(proto.graph.training).toBeUndefined();
+    expect(proto.notes.join("\n")).toMatch(/optimizer SGD constructor=1 \(kiln's sgd has no such setting\)/);
   });
 });
