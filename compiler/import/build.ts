@@ -127,7 +127,8 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
   const unused = source.unused();
   if (unused.length) problems.note(`${unused.length} weight(s) in the file belong to no imported layer and were left out: ${unused.slice(0, 10).map(quote).join(", ")}${unused.length > 10 ? ", ..." : ""}`);
 
-  const { training, notes } = mapTraining(trainingConfig, checked.outputs.length, flavor);
+  const kerasName = (kiln: string) => ((graph.layers as { name: string; keras_name?: string }[]).find((l) => l.name === kiln)?.keras_name ?? kiln);
+  const { training, notes } = mapTraining(trainingConfig, checked.outputs.map(kerasName), flavor);
   for (const n of notes) problems.note(n);
   if (training) addTraining(graph, checked, training, problems);
   const weights = writeSafetensors(tensors);
@@ -148,15 +149,30 @@ function check(graph: Record<string, unknown>, byKiln: Map<string, KerasCall>, p
   }
 }
 
+/** Targets `<output>_target` (int32 ids for a sparse loss) and the training section, one loss per output. */
 function addTraining(graph: Record<string, unknown>, checked: Graph, training: NonNullable<ReturnType<typeof mapTraining>["training"]>, problems: ImportProblems): void {
-  const output = checked.outputs[0]!;
-  const shape = checked.layers.find((l) => l.name === output)!.shape;
-  const sparse = training.loss.type === "sparse_categorical_crossentropy";
   const taken = new Set([...checked.inputs.map((i) => i.name), ...checked.layers.map((l) => l.name)]);
-  let target = `${output}_target`.slice(0, 64);
-  for (let i = 2; taken.has(target); i++) target = `${output.slice(0, 56)}_target${i}`;
-  graph.targets = [sparse ? { name: target, shape: shape.slice(0, -1), dtype: "int32" } : { name: target, shape }];
-  graph.training = { loss: { ...training.loss, output, target }, optimizer: training.optimizer, ...(training.metrics.length ? { metrics: training.metrics } : {}) };
+  const targets: Record<string, unknown>[] = [];
+  const losses = checked.outputs.map((output, i) => {
+    const shape = checked.layers.find((l) => l.name === output)!.shape;
+    const loss = training.losses[i]!;
+    let target = `${output}_target`.slice(0, 64);
+    for (let k = 2; taken.has(target); k++) target = `${output.slice(0, 56)}_target${k}`;
+    taken.add(target);
+    targets.push(loss.type === "sparse_categorical_crossentropy" ? { name: target, shape: shape.slice(0, -1), dtype: "int32" } : { name: target, shape });
+    return { ...loss, output, target };
+  });
+  const several = checked.outputs.length > 1;
+  const metrics = several
+    ? Object.fromEntries(checked.outputs.map((o, i) => [o, training.metrics[i]!]).filter(([, m]) => (m as unknown[]).length))
+    : training.metrics[0]!;
+  graph.targets = targets;
+  graph.training = {
+    loss: several ? losses : losses[0],
+    ...(training.lossWeights ? { loss_weights: several ? training.lossWeights : training.lossWeights[0] } : {}),
+    optimizer: training.optimizer,
+    ...(Object.keys(metrics).length ? { metrics } : {}),
+  };
   try {
     checkGraph(graph);
   } catch (err) {

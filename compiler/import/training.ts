@@ -12,10 +12,16 @@ import { snake, type Flavor } from "./args.js";
 import { METRIC_DEFS, type MetricType } from "../frontend/metrics.js";
 import { SCHEDULES, type ScheduleName } from "../optimizers/schedules.js";
 
+export type KilnLoss = { type: string; from_logits?: boolean };
+export type KilnMetric = string | Record<string, unknown>;
+
+/** A training config in kiln's terms, per output of the model (in the order of its outputs). */
 export interface KilnTraining {
-  loss: { type: string; from_logits?: boolean };
+  losses: KilnLoss[];
+  /** Keras loss_weights, one per output; undefined when every weight is 1. */
+  lossWeights?: number[];
   optimizer: Record<string, unknown>;
-  metrics: (string | Record<string, unknown>)[];
+  metrics: KilnMetric[][];
 }
 
 const LOSSES: Record<string, string> = Object.assign(Object.create(null), {
@@ -103,29 +109,74 @@ function identifier(v: unknown): string | undefined {
   return snake(v.class_name);
 }
 
-/** kiln training for a model with `outputs` outputs, or the reasons it is left out. */
-export function mapTraining(raw: unknown, outputs: number, flavor: Flavor = "keras3"): { training?: KilnTraining; notes: string[] } {
+/**
+ * kiln training for a model whose outputs have these Keras names (in order), or the reasons it is
+ * left out. As Keras compiles them: a single loss applies to every output, a list gives one per
+ * output in order, a map one per output by name; loss_weights likewise (list or map); metrics a
+ * flat list for every output, a list of lists per output, or a map by output name.
+ */
+export function mapTraining(raw: unknown, outputs: readonly string[], flavor: Flavor = "keras3"): { training?: KilnTraining; notes: string[] } {
   const cfg = normalizeTrainingConfig(raw);
   if (!cfg) return { notes: [] };
   const why: string[] = [];
   const notes: string[] = [];
-  if (outputs !== 1) why.push(`the model has ${outputs} outputs and kiln trains one loss on one output`);
-  const loss = mapLoss(cfg.loss, why);
+  const lossEntries = perOutput(cfg.loss, outputs, "loss", why);
+  const losses = lossEntries?.map((l) => mapLoss(l, why));
   const optimizer = mapOptimizer(cfg.optimizer, flavor, why);
-  const weights = flatMetrics(cfg.lossWeights);
-  if (weights.some((w) => w !== 1)) why.push(`loss_weights ${quote(cfg.lossWeights)} (kiln's loss is unweighted)`);
-  const metrics: KilnTraining["metrics"] = [];
-  for (const m of flatMetrics(cfg.metrics)) {
-    const entry = mapMetric(m);
-    if (typeof entry === "object" && "why" in entry) notes.push(`metric ${quote(m)} left out: ${entry.why}`);
-    else if (!metrics.some((x) => JSON.stringify(x) === JSON.stringify(entry))) metrics.push(entry);
-  }
+  const lossWeights = cfg.lossWeights === undefined || cfg.lossWeights === null ? undefined : perOutput(cfg.lossWeights, outputs, "loss_weights", why);
+  if (lossWeights && !lossWeights.every((w) => typeof w === "number" && Number.isFinite(w) && w >= 0)) why.push(`loss_weights ${quote(cfg.lossWeights)}: expected numbers ≥ 0`);
+  const metrics = metricsPerOutput(cfg.metrics, outputs, notes).map((list) => {
+    const mapped: KilnMetric[] = [];
+    for (const m of list) {
+      const entry = mapMetric(m);
+      if (typeof entry === "object" && "why" in entry) notes.push(`metric ${quote(m)} left out: ${entry.why}`);
+      else if (!mapped.some((x) => JSON.stringify(x) === JSON.stringify(entry))) mapped.push(entry);
+    }
+    return mapped;
+  });
   const weighted = flatMetrics(cfg.weightedMetrics);
   if (weighted.length) notes.push(`weighted_metrics ${quote(cfg.weightedMetrics)} left out: kiln's metrics ignore sample weights (it has no weighted_metrics)`);
-  if (why.length || !loss || !optimizer) {
+  if (why.length || !losses || !losses.every((l) => l) || !optimizer) {
     return { notes: [...notes, `training configuration left out, the graph compiles for inference only: ${why.join("; ")}`] };
   }
-  return { training: { loss, optimizer, metrics }, notes };
+  const weights = lossWeights as number[] | undefined;
+  return { training: { losses: losses as KilnLoss[], ...(weights && weights.some((w) => w !== 1) ? { lossWeights: weights } : {}), optimizer, metrics }, notes };
+}
+
+/** A map keyed by output name (not a serialized class, which also is an object). */
+const isOutputMap = (v: unknown): v is Record<string, unknown> => isObject(v) && typeof v.class_name !== "string";
+
+/** A loss or loss weight setting as one entry per output, or undefined with the reason in `why`. */
+function perOutput(v: unknown, outputs: readonly string[], what: string, why: string[]): unknown[] | undefined {
+  if (Array.isArray(v)) {
+    if (v.length === outputs.length) return v;
+    why.push(`${what} lists ${v.length} entries for the model's ${outputs.length} output(s)`);
+    return undefined;
+  }
+  if (isOutputMap(v)) {
+    const keys = Object.keys(v);
+    if (outputs.length === 1 && keys.length === 1) return [v[keys[0]!]];
+    const unknown = keys.filter((k) => !outputs.includes(k));
+    const missing = outputs.filter((o) => !Object.hasOwn(v, o));
+    if (unknown.length) why.push(`${what} names ${unknown.slice(0, 5).map(quote).join(", ")}, not outputs of the model (${outputs.map(quote).join(", ")})`);
+    if (missing.length && what === "loss") why.push(`loss has no entry for output(s) ${missing.slice(0, 5).map(quote).join(", ")} (kiln trains every output it has a target for)`);
+    if (unknown.length || (missing.length && what === "loss")) return undefined;
+    return outputs.map((o) => (Object.hasOwn(v, o) ? v[o] : 1));
+  }
+  return outputs.map(() => v);
+}
+
+/** Metrics as one flat list per output. */
+function metricsPerOutput(m: unknown, outputs: readonly string[], notes: string[]): unknown[][] {
+  if (isOutputMap(m)) {
+    const unknown = Object.keys(m).filter((k) => !outputs.includes(k));
+    if (unknown.length && outputs.length > 1) notes.push(`metrics for ${unknown.slice(0, 5).map(quote).join(", ")} left out: not outputs of the model`);
+    if (outputs.length === 1) return [flatMetrics(m)];
+    return outputs.map((o) => (Object.hasOwn(m, o) ? flatMetrics(m[o]) : []));
+  }
+  if (Array.isArray(m) && outputs.length > 1 && m.length === outputs.length && m.every(Array.isArray)) return m.map((x) => flatMetrics(x));
+  const flat = flatMetrics(m);
+  return outputs.map(() => flat);
 }
 
 /** Metrics as a flat list: Keras 2 nests them per output ([["accuracy"]] or {out: [...]}); depth-limited against hostile files. */
@@ -137,13 +188,8 @@ function flatMetrics(m: unknown, depth = 0): unknown[] {
   return [m];
 }
 
-function mapLoss(loss: unknown, why: string[]): KilnTraining["loss"] | undefined {
-  let v = loss;
-  if (Array.isArray(v) && v.length === 1) v = v[0];
-  if (isObject(v) && typeof v.class_name !== "string") {
-    const vals = Object.values(v);
-    if (vals.length === 1) v = vals[0];
-  }
+function mapLoss(loss: unknown, why: string[]): KilnLoss | undefined {
+  const v = loss;
   if (typeof v === "string" || (isObject(v) && v.class_name === "function")) {
     const id = identifier(v);
     const type = id === undefined ? undefined : LOSSES[id];

@@ -34,6 +34,45 @@ describe("training configuration", () => {
     expect(r.notes.join("\n")).toMatch(/integer or boolean tensor\(s\) stepped over/);
   });
 
+  test("a model with two outputs: losses by output name (or a list), loss_weights and metrics per output become kiln's several losses", async () => {
+    const x = tf.input({ shape: [4], name: "x" });
+    const digit = tf.layers.dense({ units: 3, activation: "softmax", name: "digit" }).apply(x) as tf.SymbolicTensor;
+    const odd = tf.layers.dense({ units: 1, activation: "sigmoid", name: "odd" }).apply(x) as tf.SymbolicTensor;
+    const files = toFiles(await saveArtifacts(tf.model({ inputs: x, outputs: [digit, odd] })));
+    const json = JSON.parse(files["model.json"] as string);
+    const imported = (trainingConfig: unknown) => importModel({ ...files, "model.json": JSON.stringify({ ...json, trainingConfig }) });
+    const optimizer_config = { class_name: "SGD", config: { learningRate: 0.1 } };
+    const r = await imported({
+      loss: { digit: "sparse_categorical_crossentropy", odd: "binary_crossentropy" }, loss_weights: { odd: 0.5 },
+      metrics: { digit: ["accuracy"], odd: ["AUC", "accuracy"] }, optimizer_config,
+    });
+    expect(r.graph.targets).toEqual([{ name: "digit_target", shape: [], dtype: "int32" }, { name: "odd_target", shape: [1] }]);
+    expect(r.graph.training).toEqual({
+      loss: [
+        { type: "sparse_categorical_crossentropy", output: "digit", target: "digit_target" },
+        { type: "binary_crossentropy", output: "odd", target: "odd_target" },
+      ],
+      loss_weights: [1, 0.5],
+      optimizer: { type: "sgd", learning_rate: 0.1 },
+      metrics: { digit: ["accuracy"], odd: ["auc", "accuracy"] },
+    });
+    // The same as a list (Keras's order of outputs), with one loss for both and a flat metrics list for each.
+    const list = await imported({ loss: ["mse", "mae"], loss_weights: [2, 1], metrics: ["mae"], optimizer_config });
+    expect(list.graph.training).toMatchObject({ loss: [{ type: "mean_squared_error", output: "digit" }, { type: "mean_absolute_error", output: "odd" }], loss_weights: [2, 1], metrics: { digit: ["mean_absolute_error"], odd: ["mean_absolute_error"] } });
+    const one = await imported({ loss: "mse", optimizer_config });
+    expect(one.graph.training).toMatchObject({ loss: [{ type: "mean_squared_error", output: "digit" }, { type: "mean_squared_error", output: "odd" }] });
+    // What does not fit the outputs is named and the graph stays inference-only.
+    const bad = await imported({ loss: { digit: "mse", nope: "mse" }, optimizer_config });
+    expect(bad.graph.training).toBeUndefined();
+    expect(bad.notes.join("\n")).toMatch(/loss names "nope", not outputs of the model \("digit", "odd"\)/);
+    // One output: its weight as a number.
+    const single = toFiles(await saveArtifacts(small()));
+    const weighted = await importModel({ ...single, "model.json": JSON.stringify({ ...JSON.parse(single["model.json"] as string), trainingConfig: { loss: "mse", loss_weights: [0.5], optimizer_config } }) });
+    expect(weighted.graph.training).toMatchObject({ loss: { type: "mean_squared_error" }, loss_weights: 0.5 });
+    const short = await imported({ loss: ["mse"], optimizer_config });
+    expect(short.notes.join("\n")).toMatch(/loss lists 1 entries for the model's 2 output\(s\)/);
+  });
+
   test("TF.js's momentum optimizer is kiln's sgd with momentum", async () => {
     const m = small();
     m.compile({ optimizer: tf.train.momentum(0.1, 0.9, true), loss: "meanSquaredError" });
@@ -50,7 +89,7 @@ describe("training configuration", () => {
       [{ loss: "mse", optimizer_config: { class_name: "RMSprop", config: { learning_rate: 0.01, centered: true } } }, /optimizer RMSprop centered=true \(kiln's rmsprop has no such setting\)/],
       [{ loss: "mse", optimizer_config: { class_name: "Adam", config: { learning_rate: { class_name: "CosineDecayRestarts", config: {} } } } }, /learning-rate schedule "CosineDecayRestarts" is not one kiln has/],
       [{ loss: "mse", optimizer_config: { class_name: "Adam", config: { beta_1: { class_name: "Foo", config: {} } } } }, /optimizer beta_1=.* \(kiln takes a number here\)/],
-      [{ loss: "mse", loss_weights: [0.5], optimizer_config: { class_name: "SGD", config: {} } }, /loss_weights \[0.5\] \(kiln's loss is unweighted\)/],
+      [{ loss: "mse", loss_weights: [-1], optimizer_config: { class_name: "SGD", config: {} } }, /loss_weights \[-1\]: expected numbers ≥ 0/],
       [{ loss: { module: "keras.losses", class_name: "function", config: "huber", registered_name: "huber" }, optimizer_config: { class_name: "SGD", config: {} } }, /loss .*"huber".* is not one kiln has/],
       [{ loss: "mse", optimizer_config: { class_name: "SGD", config: { learning_rate: 0.1, weight_decay: 0.01 } } }, /optimizer SGD weight_decay=0.01 \(kiln's sgd has no such setting\)/],
       [{ loss: "mse", optimizer_config: { class_name: "Adagrad", config: {} } }, /optimizer "Adagrad" is not one kiln has/],
