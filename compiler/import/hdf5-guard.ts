@@ -5,9 +5,10 @@
  * `p = begin + need`, where `need` comes from the file; an object header claiming index 0 (free
  * space) and size 0 gives `need = 0`, and the walk never advances: importModel spins forever inside
  * WebAssembly, where no timer can stop it (fuzz test, Rng 184 case 755: one flipped byte made an
- * object's size run into zero bytes). A size past the collection's end wraps the library's 32-bit
- * pointers the same way. So kiln walks every collection itself first, with the library's rules,
- * and refuses one whose objects do not tile it exactly (every step advances and stays inside).
+ * object's size run into zero bytes). So kiln walks every collection itself first, with the
+ * library's rules, and refuses one whose objects do not tile it exactly: a step of 0 (the hang), or
+ * a step past the collection's end or a collection past the end of the file (the library would read
+ * bytes that are not the object, truncated to its 32-bit size_t; a file HDF5 wrote never does this).
  *
  * Collections are found by their "GCOL" signature with version 1, scanning the whole file: HDF5
  * only loads a collection at an address whose bytes carry that signature, so every collection it
