@@ -9,12 +9,13 @@
  */
 import { isObject, quote } from "./problems.js";
 import { snake, type Flavor } from "./args.js";
+import { METRIC_DEFS, type MetricType } from "../frontend/metrics.js";
 import { SCHEDULES, type ScheduleName } from "../optimizers/schedules.js";
 
 export interface KilnTraining {
   loss: { type: string; from_logits?: boolean };
   optimizer: Record<string, unknown>;
-  metrics: string[];
+  metrics: (string | Record<string, unknown>)[];
 }
 
 const LOSSES: Record<string, string> = Object.assign(Object.create(null), {
@@ -23,10 +24,46 @@ const LOSSES: Record<string, string> = Object.assign(Object.create(null), {
   sparse_categorical_crossentropy: "sparse_categorical_crossentropy",
 });
 
-const METRICS: Record<string, string> = Object.assign(Object.create(null), {
+/**
+ * Keras metric ids (function names, snake-cased class names and their aliases) → kiln's metric
+ * type. The accuracies all become kiln's `accuracy`, which follows the loss as Keras's "accuracy"
+ * string does (the file's own choice of kind agrees with its loss in every model Keras can train).
+ */
+const METRICS: Record<string, MetricType> = Object.assign(Object.create(null), {
   accuracy: "accuracy", acc: "accuracy", binary_accuracy: "accuracy", categorical_accuracy: "accuracy", sparse_categorical_accuracy: "accuracy",
   mean_squared_error: "mean_squared_error", mse: "mean_squared_error", mean_absolute_error: "mean_absolute_error", mae: "mean_absolute_error",
+  root_mean_squared_error: "root_mean_squared_error", r2_score: "r2_score",
+  // snake() of TopKCategoricalAccuracy keeps "KC" together.
+  top_k_categorical_accuracy: "top_k_categorical_accuracy", top_kcategorical_accuracy: "top_k_categorical_accuracy",
+  sparse_top_k_categorical_accuracy: "sparse_top_k_categorical_accuracy", sparse_top_kcategorical_accuracy: "sparse_top_k_categorical_accuracy",
+  precision: "precision", recall: "recall", auc: "auc",
 });
+
+/** Keras config keys a metric class may carry at their default (null, false) without kiln having them. */
+const METRIC_DEFAULT_ONLY: Record<string, unknown[]> = { top_k: [null], class_id: [null], multi_label: [false], num_labels: [null], label_weights: [null], thresholds: [null] };
+
+/**
+ * One metric of a training config as kiln's entry (a name, or {type, name, ...arguments} when the
+ * serialized class sets arguments kiln has), or the reason it is left out.
+ */
+function mapMetric(m: unknown): string | Record<string, unknown> | { why: string } {
+  const id = identifier(m);
+  const type = id === undefined ? undefined : METRICS[id];
+  if (!type) return { why: `kiln imports ${Object.keys(METRIC_DEFS).join(", ")} from training configurations` };
+  const cfg = isObject(m) && isObject(m.config) ? m.config : undefined;
+  if (!cfg || type === "accuracy") return type;
+  const attrs = METRIC_DEFS[type].attrs, out: Record<string, unknown> = { type };
+  for (const [key, v] of Object.entries(cfg)) {
+    if (key === "name" || key === "dtype") continue;
+    // Keras's precision/recall `thresholds` may be one number or a list; kiln takes one.
+    const value = key === "thresholds" && Array.isArray(v) && v.length === 1 ? v[0] : v;
+    if (Object.hasOwn(attrs, key) && value !== null && !(key === "thresholds" && Array.isArray(value))) out[key] = value;
+    else if (!(Object.hasOwn(METRIC_DEFAULT_ONLY, key) && METRIC_DEFAULT_ONLY[key]!.includes(value))) {
+      return { why: `kiln's ${type} has no ${key} ${quote(v)}` };
+    }
+  }
+  return Object.keys(out).length === 1 ? type : out;
+}
 
 /** Optimizer keys per kiln type, with the source spellings that mean them. */
 const OPTIMIZER_KEYS: Record<string, Record<string, string>> = {
@@ -77,16 +114,14 @@ export function mapTraining(raw: unknown, outputs: number, flavor: Flavor = "ker
   const optimizer = mapOptimizer(cfg.optimizer, flavor, why);
   const weights = flatMetrics(cfg.lossWeights);
   if (weights.some((w) => w !== 1)) why.push(`loss_weights ${quote(cfg.lossWeights)} (kiln's loss is unweighted)`);
-  const metrics: string[] = [];
+  const metrics: KilnTraining["metrics"] = [];
   for (const m of flatMetrics(cfg.metrics)) {
-    const id = identifier(m);
-    const name = id === undefined ? undefined : METRICS[id];
-    if (name) {
-      if (!metrics.includes(name)) metrics.push(name);
-    } else notes.push(`metric ${quote(m)} left out: kiln imports accuracy, mean_squared_error and mean_absolute_error from training configurations (a graph can name the others, spec §4)`);
+    const entry = mapMetric(m);
+    if (typeof entry === "object" && "why" in entry) notes.push(`metric ${quote(m)} left out: ${entry.why}`);
+    else if (!metrics.some((x) => JSON.stringify(x) === JSON.stringify(entry))) metrics.push(entry);
   }
   const weighted = flatMetrics(cfg.weightedMetrics);
-  if (weighted.length) notes.push(`weighted_metrics ${quote(cfg.weightedMetrics)} left out: kiln has no sample weights`);
+  if (weighted.length) notes.push(`weighted_metrics ${quote(cfg.weightedMetrics)} left out: kiln's metrics ignore sample weights (it has no weighted_metrics)`);
   if (why.length || !loss || !optimizer) {
     return { notes: [...notes, `training configuration left out, the graph compiles for inference only: ${why.join("; ")}`] };
   }

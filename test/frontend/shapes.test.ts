@@ -385,10 +385,12 @@ describe("graph structure", () => {
       targets: [{ name: "y", shape: [] }],
       training: { loss: { type: "mean_squared_error", output: "d", target: "y" }, optimizer: { type: "adamw", global_clipnorm: 1 } },
     }));
+    // One loss: `loss` is it, `losses` the list of every output's (several outputs, issue 21.5), weight 1.
+    const loss = { type: "mean_squared_error", output: "d", target: "y", from_logits: false, weight: 1 };
     expect(g.training).toEqual({
-      loss: { type: "mean_squared_error", output: "d", target: "y", from_logits: false },
+      loss, losses: [loss],
       optimizer: { type: "adamw", learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, weight_decay: 0.004, global_clipnorm: 1 },
-      metrics: [],
+      metrics: [], logNames: [],
     });
   });
 });

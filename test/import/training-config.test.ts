@@ -73,13 +73,24 @@ describe("training configuration", () => {
     // Keras 3 serialized functions and classes for the loss and metrics; Adam with weight_decay is AdamW (Keras applies it in the base optimizer).
     const k3 = await imported({
       loss: { module: "keras.losses", class_name: "function", config: "categorical_crossentropy", registered_name: "categorical_crossentropy" },
-      metrics: [{ module: "keras.metrics", class_name: "CategoricalAccuracy", config: { name: "categorical_accuracy", dtype: "float32" }, registered_name: null }, { module: "keras.metrics", class_name: "function", config: "mae", registered_name: "mae" }, "AUC"],
+      metrics: [{ module: "keras.metrics", class_name: "CategoricalAccuracy", config: { name: "categorical_accuracy", dtype: "float32" }, registered_name: null }, { module: "keras.metrics", class_name: "function", config: "mae", registered_name: "mae" }, "AUC",
+        { module: "keras.metrics", class_name: "AUC", config: { name: "pr", num_thresholds: 50, curve: "PR", summation_method: "interpolation", multi_label: false, num_labels: null, label_weights: null, thresholds: null, from_logits: false }, registered_name: null },
+        { module: "keras.metrics", class_name: "Precision", config: { name: "p", thresholds: [0.3], top_k: null, class_id: null }, registered_name: null },
+        { module: "keras.metrics", class_name: "Recall", config: { name: "r", thresholds: null, top_k: 2, class_id: null }, registered_name: null },
+        { module: "keras.metrics", class_name: "TopKCategoricalAccuracy", config: { name: "top3", k: 3 }, registered_name: null }, "hinge"],
       weighted_metrics: ["accuracy"], loss_weights: null,
       optimizer: { module: "keras.optimizers", class_name: "Adam", config: { name: "adam", learning_rate: 0.01, weight_decay: 0.02, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false, clipnorm: null, global_clipnorm: null, clipvalue: null, use_ema: false }, registered_name: null },
     }, "3.6.0");
-    expect(k3.graph.training).toMatchObject({ loss: { type: "categorical_crossentropy" }, optimizer: { type: "adamw", learning_rate: 0.01, weight_decay: 0.02 }, metrics: ["accuracy", "mean_absolute_error"] });
-    expect(k3.notes.join("\n")).toMatch(/metric "AUC" left out/);
-    expect(k3.notes.join("\n")).toMatch(/weighted_metrics \["accuracy"\] left out: kiln has no sample weights/);
+    expect(k3.graph.training).toMatchObject({ loss: { type: "categorical_crossentropy" }, optimizer: { type: "adamw", learning_rate: 0.01, weight_decay: 0.02 }, metrics: [
+      "accuracy", "mean_absolute_error", "auc",
+      { type: "auc", num_thresholds: 50, curve: "PR", summation_method: "interpolation", from_logits: false },
+      { type: "precision", thresholds: 0.3 },
+      { type: "top_k_categorical_accuracy", k: 3 },
+    ] });
+    // What kiln's metrics lack is named, one note each.
+    expect(k3.notes.join("\n")).toMatch(/metric \{.* left out: kiln's recall has no top_k 2/);
+    expect(k3.notes.join("\n")).toMatch(/metric "hinge" left out: kiln imports accuracy, .*r2_score from training configurations/);
+    expect(k3.notes.join("\n")).toMatch(/weighted_metrics \["accuracy"\] left out: kiln's metrics ignore sample weights/);
     // TF.js's RMSProp calls rho "decay"; Keras 2's legacy RMSprop has both, decay being a time decay of the rate.
     const tfjs = await imported({ loss: "mean_squared_error", metrics: ["MSE"], optimizer_config: { class_name: "RMSProp", config: { learningRate: 0.01, decay: 0.8, momentum: 0.1, epsilon: 1e-6, centered: false } } });
     expect(tfjs.graph.training).toMatchObject({ optimizer: { type: "rmsprop", learning_rate: 0.01, rho: 0.8, momentum: 0.1, epsilon: 1e-6 }, metrics: ["mean_squared_error"] });
