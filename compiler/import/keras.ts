@@ -10,6 +10,7 @@
 import { unzipSync } from "fflate";
 import type { Flavor } from "./args.js";
 import { buildImport, type ImportResult, type WeightSource } from "./build.js";
+import { unsafeGlobalHeap } from "./hdf5-guard.js";
 import { namedWeightSource } from "./named-weights.js";
 import { ImportProblems, isObject, quote } from "./problems.js";
 import type { SourceWeight } from "./tfjs-weights.js";
@@ -42,6 +43,12 @@ async function h5(): Promise<H5> {
 
 /** Opens `bytes` as an HDF5 file in h5wasm's in-memory file system, runs `use`, always cleans up. */
 async function withH5<T>(bytes: Uint8Array, where: string, problems: ImportProblems, use: (f: InstanceType<H5["File"]>) => T): Promise<T | undefined> {
+  // Before the C library sees the file: a corrupt global heap makes it loop forever (hdf5-guard.ts).
+  const unsafe = unsafeGlobalHeap(bytes);
+  if (unsafe !== undefined) {
+    problems.error(where, `cannot read the HDF5 file: ${unsafe}; the HDF5 library would not finish reading it`);
+    return undefined;
+  }
   const lib = await h5();
   const FS = lib.FS as unknown as { writeFile(p: string, d: Uint8Array): void; unlink(p: string): void };
   const path = `/kiln-import-${++fileCounter}.h5`;

@@ -7,10 +7,10 @@
  * must either throw a KilnError or return an import kiln accepts (the graph passes checkGraph and
  * the weights file holds exactly its weights). Never another exception. The command line, given a
  * sample of the rejected files, exits 1 and writes nothing.
- * KILN_FUZZ_FULL=1 runs ten times as many cases. Known open problem: at that size the Keras 2 .h5
- * test reaches a mutated file (Rng 184, case 755: a 6,180-byte flipped or truncated .h5) on which
- * importModel never returns (a hang while the HDF5 file is read; not yet located between h5wasm
- * and keras.ts), so the full run does not finish until that is fixed.
+ * KILN_FUZZ_FULL=1 runs ten times as many cases. At that size the Keras 2 .h5 test reaches a
+ * mutated file (Rng 184, case 755: a flipped byte in a global heap object's size) on which the HDF5
+ * library looped forever; compiler/import/hdf5-guard.ts now refuses it before h5wasm reads it
+ * (regression: h5-heap-guard.test.ts, with that file as a fixture).
  */
 import * as tf from "@tensorflow/tfjs";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
