@@ -8,7 +8,9 @@
  * Usage: node scripts/runtime-size.mjs [--json]. test/runtime/size.test.ts fails `npm test` when
  * the predict-only figure grows past LIMIT. The project's target is TARGET (15,000 bytes minified,
  * 6,000 gzipped, issue 15 item 10); it is not met yet: LIMIT is the size measured on 2026-12-07
- * (20,375 / 8,257; the gzip figure with chunk hashes normalized, 8,365 before), lowered as the runtime is trimmed towards the target, never raised to fit.
+ * (20,375 / 8,257 first; the gzip figure with chunk hashes normalized, 8,365 before; 20,335 / 8,248
+ * after generate, metrics and streaming went to chunks of their own), lowered as the runtime is
+ * trimmed towards the target, never raised to fit.
  */
 import { existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -16,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 20375, gzipBytes: 8257 };
+export const LIMIT = { bytes: 20335, gzipBytes: 8248 };
 /** Source files of the chunks every loadModel imports (dynamic imports it always makes). */
 const ALWAYS = ["dist/runtime/weights-io.js"];
 
