@@ -61,13 +61,13 @@ export function sequence(): tf.Sequential {
 }
 
 
-/** Sequence and image shape layers: Conv1D (valid; same with dilation; TF.js's causal differs from Keras, see tfjs-import.test.ts), 1-D pools and global pools, Permute, ZeroPadding2D, UpSampling2D, Cropping2D, RepeatVector. */
-export function spatial(): tf.LayersModel {
+/** Sequence and image shape layers: Conv1D (valid; same with dilation — 1 where TF.js must take gradients, which it cannot through a dilated conv; TF.js's causal differs from Keras, see tfjs-import.test.ts), 1-D pools and global pools, Permute, ZeroPadding2D, UpSampling2D, Cropping2D, RepeatVector. */
+export function spatial({ dilationRate = 2 }: { dilationRate?: number } = {}): tf.LayersModel {
   const seq = tf.input({ shape: [10, 3], name: "seq" });
   const img = tf.input({ shape: [5, 5, 2], name: "img" });
   let s = tf.layers.conv1d({ filters: 4, kernelSize: 3, activation: "relu" }).apply(seq) as tf.SymbolicTensor;
   s = tf.layers.maxPooling1d({ poolSize: 2 }).apply(s) as tf.SymbolicTensor;
-  s = tf.layers.conv1d({ filters: 3, kernelSize: 2, padding: "same", dilationRate: 2 }).apply(s) as tf.SymbolicTensor;
+  s = tf.layers.conv1d({ filters: 3, kernelSize: 2, padding: "same", dilationRate }).apply(s) as tf.SymbolicTensor;
   s = tf.layers.averagePooling1d({ poolSize: 2, strides: 1 }).apply(s) as tf.SymbolicTensor;
   const p = tf.layers.permute({ dims: [2, 1] }).apply(s) as tf.SymbolicTensor;
   const g1 = tf.layers.globalMaxPooling1d({}).apply(p) as tf.SymbolicTensor;

@@ -6,10 +6,10 @@
  * does not depend on chunking and equals bufferedShuffleOrder, its in-memory definition.
  */
 import { describe, expect, test } from "vitest";
-import { KilnError } from "../../runtime/errors.js";
 import { loadModel } from "../../runtime/index.js";
 import { bufferedShuffleOrder, predictBatches, shuffledBatches } from "../../runtime/stream.js";
 import { linearManifest, moduleBytes } from "./fixtures.js";
+import { rejects } from "../util/errors.js";
 
 const linear = async () => loadModel(await moduleBytes(linearManifest()));
 const ramp = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
@@ -21,15 +21,6 @@ const data = { x: ramp(3 * N, (i) => Math.sin(i * 1.3)), y: ramp(2 * N, (i) => M
 const batchesOf = (size: number) =>
   Array.from({ length: Math.ceil(N / size) }, (_, b) => ({ x: data.x.slice(3 * b * size, 3 * Math.min(N, (b + 1) * size)), y: data.y.slice(2 * b * size, 2 * Math.min(N, (b + 1) * size)) }));
 
-async function caught(p: Promise<unknown>): Promise<KilnError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KilnError);
-    return e as KilnError;
-  }
-  throw new Error("expected a KilnError");
-}
 
 describe("fit on streamed batches", () => {
   test("an array, a generator function of the epoch and an async iterable all train as the whole arrays unshuffled", async () => {
@@ -68,13 +59,13 @@ describe("fit on streamed batches", () => {
   test("a used-up generator, an oversized batch and a misnamed one are KilnErrors naming the problem", async () => {
     const m = await linear();
     const once = (function* () { yield* batchesOf(4); })();
-    const used = await caught(m.fit(once, { epochs: 2 }));
+    const used = await rejects(m.fit(once, { epochs: 2 }));
     expect(used.message).toMatch(/epoch 2 got no batches/);
-    const big = await caught((await linear()).fit([data], { epochs: 1 }));
+    const big = await rejects((await linear()).fit([data], { epochs: 1 }));
     expect(big.message).toMatch(/batch 0.*22 examples.*maxBatch = 4/);
-    const named = await caught((await linear()).fit([batchesOf(4)[0], { x: data.x.slice(0, 3), z: data.y.slice(0, 2) }], { epochs: 1 }));
+    const named = await rejects((await linear()).fit([batchesOf(4)[0], { x: data.x.slice(0, 3), z: data.y.slice(0, 2) }], { epochs: 1 }));
     expect(named.diagnostics.map((d) => d.path)).toContain("batch 1.z");
-    const split = await caught((await linear()).fit(batchesOf(4), { validationSplit: 0.2 }));
+    const split = await rejects((await linear()).fit(batchesOf(4), { validationSplit: 0.2 }));
     expect(split.diagnostics[0].path).toBe("validationSplit");
   });
 
