@@ -12,19 +12,10 @@
  */
 import { intlit, kernelParams, locals, f32lit, sizeSrc, type SizeArg } from "./code.js";
 import type { KernelDef } from "./kernel.js";
-import type { ResolvedMetricType } from "../frontend/metrics.js";
+import type { MetricSpec } from "../frontend/metrics.js";
 
-export interface MetricArgs {
-  type: ResolvedMetricType;
-  threshold?: number;
-  k?: number;
-  num_thresholds?: number;
-  curve?: "ROC" | "PR";
-  summation_method?: "interpolation" | "minoring" | "majoring";
-  from_logits?: boolean;
-  class_aggregation?: "uniform_average" | "variance_weighted_average";
-  num_regressors?: number;
-}
+/** A metric's arguments as the front end resolved them (its log name and tensors are the caller's). */
+export type MetricArgs = Omit<MetricSpec, "name" | "output" | "target">;
 
 export type LogKernelSpec =
   | { kind: "output_loss"; rows: SizeArg }

@@ -1,15 +1,15 @@
 /** TF.js models the import and export tests build: together they use every Keras class kiln maps that TF.js has. */
 import * as tf from "@tensorflow/tfjs";
 
-/** Sequential CNN: Conv2D (valid/same, strides, dilation, activations), BatchNormalization, pools, Activation/ReLU/LeakyReLU/ELU/Softmax layers, Reshape, Dropout, Flatten, Dense. */
-export function cnn(): tf.Sequential {
+/** Sequential CNN: Conv2D (valid/same, strides, dilation — 1 where TF.js must take gradients, which it cannot through a dilated conv — activations), BatchNormalization, pools, Activation/ReLU/LeakyReLU/ELU/Softmax layers, Reshape, Dropout, Flatten, Dense. */
+export function cnn({ dilationRate = 2 }: { dilationRate?: number } = {}): tf.Sequential {
   const m = tf.sequential();
   m.add(tf.layers.conv2d({ inputShape: [9, 9, 3], filters: 4, kernelSize: 3, padding: "same", activation: "relu" }));
   m.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 0.01 }));
   m.add(tf.layers.conv2d({ filters: 5, kernelSize: [2, 3], strides: 2, activation: "elu" }));
   m.add(tf.layers.reLU());
   m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 1, padding: "same" }));
-  m.add(tf.layers.conv2d({ filters: 3, kernelSize: 2, dilationRate: 2, padding: "same", useBias: false }));
+  m.add(tf.layers.conv2d({ filters: 3, kernelSize: 2, dilationRate, padding: "same", useBias: false }));
   m.add(tf.layers.leakyReLU({ alpha: 0.2 }));
   m.add(tf.layers.averagePooling2d({ poolSize: 2 }));
   m.add(tf.layers.elu());
