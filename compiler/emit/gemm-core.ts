@@ -38,6 +38,14 @@ export interface GemmPlan {
   mc: number;
   /** Code that packs rows [ic_, ic_+mc_) × cols [pc_, pc_+kc_) of op(A) into sa_ (row stride KCP). */
   packA: string;
+  /**
+   * A read where it lies instead of from the packed tile (a 1×1 conv's NHWC input is already
+   * row-major [pixels, c]): `at` is the address of the MR-row micro-tile starting at row ir_ of
+   * the tile ic_ (an i32 expression over ic_, ir_, mc_, pc_), `ld` A's row stride in floats.
+   * `packA` then only stages what cannot be read in place (a last micro-tile of fewer than MR rows,
+   * whose reads past the rows would leave A's buffer).
+   */
+  aInPlace?: { at: string; ld: number };
   /** Where op(B) comes from: `ptr` (usize expression), row stride `ld`, stored transposed or not. */
   b: { ptr: string; ld: number; trans: boolean };
   /** Where C goes: `tile` stores rows relative to ic_ (a scratch tile) instead of absolute rows. */
@@ -242,9 +250,9 @@ function panelSweep(p: GemmPlan, nv: number, lanes: number, col: string, panelOf
     ...(p.scale ? [`const sp_ = ${p.scale} + <usize>((${col}) * 4);`] : []),
     `for (let ir_ = 0; ir_ < mc_; ir_ += ${intlit(mr)}) {`,
     `  const mr_ = min<i32>(${intlit(mr)}, mc_ - ir_);`,
-    `  let pa_ = sa_ + <usize>(ir_ * ${intlit(kcp(p) * 4)});`,
+    `  let pa_ = ${p.aInPlace ? p.aInPlace.at : `sa_ + <usize>(ir_ * ${intlit(kcp(p) * 4)})`};`,
     `  let pb_ = pbp_;`,
-    microKernel(nv, kcp(p), p.relaxed).replace(/^/gm, "  "),
+    microKernel(nv, p.aInPlace?.ld ?? kcp(p), p.relaxed).replace(/^/gm, "  "),
     `  const cp_ = ${p.c.ptr} + <usize>(((${row}) * ${intlit(p.c.ld)} + ${col}) * 4);`,
     ...(p.residual ? [`  const rp_ = ${p.residual} + <usize>(((${row}) * ${intlit(p.c.ld)} + ${col}) * 4);`] : []),
     storeCode(p, nv, lanes).replace(/^/gm, "  "),
