@@ -210,6 +210,14 @@ type OldMode = "none" | "always" | "mask";
 function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: boolean): string {
   const MR = tileShape(p.relaxed).mr;
   const lines: string[] = [];
+  // the epilogue's bias and scale vectors, loaded once per micro-tile rather than once per row
+  // (V8 does not reuse a load across the stores between them)
+  const fullVectors = Math.floor(lanes / 4);
+  const scaled = epi && p.scale !== undefined && !scaleInB(p);
+  for (let v = 0; v < fullVectors; v++) {
+    if (scaled) lines.push(`const sv${v}_ = v128.load(sp_, ${intlit(v * 16)});`);
+    if (epi && p.bias) lines.push(`const bv${v}_ = v128.load(bp_, ${intlit(v * 16)});`);
+  }
   for (let r = 0; r < MR; r++) {
     const body: string[] = [];
     for (let v = 0; v < nv; v++) {
@@ -221,8 +229,8 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
       if (valid === 4) {
         if (old === "always") e = `f32x4.add(${e}, v128.load(cp_, ${intlit(off)}))`;
         if (old === "mask") e = `f32x4.add(${e}, v128.and(v128.load(cp_, ${intlit(off)}), om_))`;
-        if (epi && p.scale && !scaleInB(p)) e = `f32x4.mul(${e}, v128.load(sp_, ${intlit(v * 16)}))`;
-        if (epi && p.bias) e = `f32x4.add(${e}, v128.load(bp_, ${intlit(v * 16)}))`;
+        if (scaled) e = `f32x4.mul(${e}, sv${v}_)`;
+        if (epi && p.bias) e = `f32x4.add(${e}, bv${v}_)`;
         if (epi && p.residual) e = `f32x4.add(${e}, v128.load(rp_, ${intlit(off)}))`;
         if (epi) e = activationSimd(p.activation, `(${e})`);
         body.push(`v128.store(cp_, ${e}, ${intlit(off)});`);
