@@ -92,6 +92,11 @@ describe("published Keras-trained models (nsfwjs) import and predict as TF.js do
     const { imported, ours, theirs, batch } = await compareWithTfjs(model, size, digits, noise);
     // Every layer but the InputLayer becomes a kiln layer.
     expect((imported.graph.layers as unknown[]).length).toBe(layers - 1);
+    // Keras 2.2.4's training_config (SGD with "lr", momentum) becomes the training section; the L2
+    // kernel regularizer kiln lacks is named in a note; the frozen backbone stays frozen.
+    expect(imported.graph.training).toMatchObject({ loss: { type: "categorical_crossentropy" }, optimizer: { type: "sgd", nesterov: false }, metrics: ["accuracy"] });
+    expect(imported.notes.join("\n")).toMatch(/layer "dense_1" \(Dense\): kernel_regularizer=.*L1L2.* left out/);
+    expect((imported.graph.layers as { trainable?: boolean }[]).some((l) => l.trainable === false)).toBe(true);
     expect(ours).toHaveLength(batch * 5);
     for (let n = 0; n < batch; n++) expect(relErr(ours.subarray(n * 5, n * 5 + 5), theirs.subarray(n * 5, n * 5 + 5)), `image ${n}`).toBeLessThan(1e-4);
   }, 600_000);
