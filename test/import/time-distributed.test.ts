@@ -17,6 +17,7 @@ import type { ImportResult } from "../../compiler/index.js";
 import { checkGraph } from "../../compiler/frontend/index.js";
 import { loadModel } from "../../runtime/index.js";
 import { relErr } from "../compile/harness.js";
+import { keras2H5 } from "./keras-fixtures.js";
 import { feedsFor, kilnModel, randomizeTf, saveArtifacts, tfPredict, toFiles, trainBoth } from "./helpers.js";
 
 beforeAll(async () => {
@@ -161,6 +162,21 @@ describe("TimeDistributed over every layer kiln's time_distributed wraps", () =>
       expect(Array.from(again.predict(feeds)[output]!)).toEqual(Array.from((await kilnModel(result)).predict(feeds)[output]!));
     });
   }
+
+  test("sequences as a Keras 2 full-model .h5 (the Keras-2-style config TF.js saves; the inner weights under the wrapper, <wrapper>/kernel:0) predict as TF.js", async () => {
+    const model = sequences();
+    randomizeTf(model, 49);
+    const artifacts = await saveArtifacts(model);
+    const tensorOf = (t: tf.Tensor) => ({ shape: [...t.shape], data: new Float32Array(t.dataSync()) });
+    const file = await keras2H5(artifacts.modelTopology, null, model.layers.map((l) => ({
+      name: l.name,
+      weights: Object.fromEntries(l.weights.map((w, i) => [`${w.originalName}:0`, tensorOf(l.getWeights()[i]!)])),
+    })));
+    const result = await importModel(file);
+    expect(Object.keys(result.graph.layers as object[]).length).toBe(model.layers.length - 1);
+    const { ours, theirs } = predictBoth(await kilnModel(result), model, result.graph, 50);
+    expect(relErr(ours, theirs)).toBeLessThan(1e-4);
+  });
 
   for (const [what, build] of [["video without Dropout, ThresholdedReLU and UpSampling2D", () => video(true)], ["sequences", sequences]] as const) {
     test(`${what}: three SGD steps as TF.js (losses 1e-4, weights 1e-3)`, async () => {
