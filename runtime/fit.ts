@@ -366,7 +366,7 @@ type LayerOutput = NonNullable<NonNullable<Model["manifest"]["training"]>["layer
  * the outputs until the step ended) run whole, and `look` sees them after.
  */
 function stepLooking(model: Model, outputs: LayerOutput[], look: (o: LayerOutput) => void, step: () => number): number {
-  if (model.pool || model.checked || outputs.some((o) => o.call === undefined)) {
+  if (model.pool || model.checked || !outputs.length || outputs.some((o) => o.call === undefined)) {
     const loss = step();
     outputs.forEach(look);
     return loss;
