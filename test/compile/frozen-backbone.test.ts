@@ -11,9 +11,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
-import { KilnError } from "../../runtime/index.js";
+import { KilnError, loadModel } from "../../runtime/index.js";
 import { CASES } from "./cases.js";
-import { build, rng } from "./harness.js";
+import { build, randomFeeds, randomizeWeights, rng } from "./harness.js";
 
 const BLOCK = CASES.find((c) => c.name.startsWith("frozen MobileNetV2 block"))!.graph;
 const FROZEN = new Set(["e", "ebn", "er", "pad", "d", "dbn", "dr", "p", "pbn"]);
@@ -56,6 +56,22 @@ describe("frozen backbone: dead gradients and the inference forward in the train
     const outs = train.manifest.training!.layerOutputs!, calls = outs.map((o) => o.call!);
     expect(outs.map((o) => o.layer)).toContain("h");
     expect(calls.every((c, i) => Number.isInteger(c) && c >= (calls[i - 1] ?? 0) && c < train.calls.train_step!.length), calls.join()).toBe(true);
+  });
+});
+
+describe("frozen backbone: threads", () => {
+  it("a 2-thread build takes the same train steps bit for bit as the single-threaded build", async () => {
+    const graph = withTraining(BLOCK);
+    const one = await loadModel((await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 6 })).wasm);
+    const two = await loadModel((await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 6, threads: 2 })).wasm, { threads: 2 });
+    try {
+      two.setWeights(randomizeWeights(one, 5));
+      const feeds = randomFeeds([...one.inputs, ...one.targets] as any, 6, 8);
+      for (let step = 0; step < 2; step++) expect(two.trainStep(feeds).loss, `step ${step + 1}`).toBe(one.trainStep(feeds).loss);
+      expect(Array.from(two.getWeights()["h/kernel"]!)).toEqual(Array.from(one.getWeights()["h/kernel"]!));
+    } finally {
+      two.dispose();
+    }
   });
 });
 
