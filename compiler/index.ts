@@ -144,7 +144,8 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
     // Outputs that fusion kept in registers (a dense output feeding an activation layer) have no buffer.
     const written = lastWriters(lw.mod, lw.mod.programs.find((p) => p.name === "train_step")!);
     manifest.training.layerOutputs = lw.trainLayerOutputs.filter((o) => addr(o.tensor) !== undefined)
-      .map((o) => ({ layer: o.layer, offset: addr(o.tensor), shape: o.tensor.shape, call: written.get(lw.mod.storage(o.tensor).id)! }));
+      // A view of an input (a reshape as the first layer) is written by no call: intact from the start.
+      .map((o) => ({ layer: o.layer, offset: addr(o.tensor), shape: o.tensor.shape, call: written.get(lw.mod.storage(o.tensor).id) ?? 0 }));
   }
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)), ...extraSections };
   if (options.weights) sections["kiln.weights"] = options.weights;

@@ -91,6 +91,15 @@ describe("the NaN finder reads each layer output right after its call", () => {
     training: { loss: { type: "mean_squared_error", output: "c", target: "y" }, optimizer: { type: "sgd", learning_rate: 0.01 } },
   };
 
+  it("every layer output names its call, a view of the input too (written by no call: 0)", async () => {
+    const viewFirst = { ...graph, layers: [{ name: "f", op: "flatten" }, ...graph.layers] };
+    const { calls, manifest } = await compiled(viewFirst);
+    const outs = manifest.training!.layerOutputs!;
+    expect(outs.map((o) => o.layer)).toEqual(["f", "f1", "f2", "b", "c"]);
+    expect(outs[0]!.call).toBe(0);
+    for (const o of outs) expect(Number.isInteger(o.call) && o.call! < calls.train_step!.length, o.layer).toBe(true);
+  });
+
   it("names the layer whose output went non-finite, not a frozen one whose bytes it reuses (a build with arena reuse)", async () => {
     const { model } = await build(graph, { maxBatch: 8, debug: false }); // debug builds reuse nothing
     const outs = Object.fromEntries(model.manifest.training!.layerOutputs!.map((o) => [o.layer, o.offset]));
