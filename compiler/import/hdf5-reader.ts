@@ -126,7 +126,8 @@ function dump(f, req) {
   return { attrs, entries, keys };
 }
 parentPort.on("message", async (req) => {
-  if (req.spin) for (;;);
+  if (req.hang === "loop") for (;;);
+  if (req.hang === "allocate") for (const keep = [];;) keep.push(new Array(1 << 16).fill(0.5));
   let h5;
   try {
     h5 = await lib;
@@ -236,10 +237,13 @@ function release(worker: NodeWorker): void {
   idle = { worker, timer };
 }
 
-/** Test hook: the next read's worker loops forever before reading (as a corrupt file can make HDF5 do). */
-let spinNext = false;
-export function spinNextReadForTest(): void {
-  spinNext = true;
+/**
+ * Test hook: the next read's worker, before reading, loops forever (as a corrupt file can make
+ * HDF5 do) or allocates until its heap limit ends it.
+ */
+let hangNext: "loop" | "allocate" | undefined;
+export function hangNextReadForTest(how: "loop" | "allocate" = "loop"): void {
+  hangNext = how;
 }
 
 /**
@@ -252,8 +256,8 @@ export async function readHdf5(bytes: Uint8Array, where: string, request: Hdf5Re
   const seconds = limits.timeoutSeconds ?? envNumber("KILN_HDF5_TIMEOUT") ?? deadlineSeconds(bytes.length);
   const heapMb = Math.ceil(limits.heapMb ?? envNumber("KILN_HDF5_HEAP_MB") ?? DEFAULT_HEAP_MB);
   const worker = await takeWorker(heapMb);
-  const spin = spinNext;
-  spinNext = false;
+  const hang = hangNext;
+  hangNext = undefined;
   const fail = (message: string) => new KilnError({ code: "import", path: where, message });
   let timer: ReturnType<typeof setTimeout> | undefined;
   let reusable = false;
@@ -271,7 +275,7 @@ export async function readHdf5(bytes: Uint8Array, where: string, request: Hdf5Re
       for (const [event, f] of listeners) worker.on(event, f);
       // A copy of just these bytes, handed over (cloning a view would copy its whole buffer).
       const copy = bytes.slice();
-      worker.postMessage({ ...request, bytes: copy, spin }, [copy.buffer]);
+      worker.postMessage({ ...request, bytes: copy, hang }, [copy.buffer]);
     });
     if (reply.dump) {
       reusable = true;

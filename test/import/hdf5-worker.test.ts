@@ -3,7 +3,7 @@
  * which the HDF5 library never finishes ends in a KilnError naming the file, not a hung process.
  * The real hanging file is the Keras 2 .h5 fuzz case (Rng 184, case 755) read with the global heap
  * check bypassed (readHdf5 directly); importModel and the command line are checked with the test
- * hook that makes the next read's worker spin. What the HDF5 library prints stays in the worker.
+ * hook that makes the next read's worker spin (or allocate past its heap limit). What the HDF5 library prints stays in the worker.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -13,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import { importModel, KilnError } from "../../compiler/index.js";
 import { main } from "../../compiler/cli/main.js";
-import { readHdf5, spinNextReadForTest } from "../../compiler/import/hdf5-reader.js";
+import { readHdf5, hangNextReadForTest } from "../../compiler/import/hdf5-reader.js";
 import { unsafeGlobalHeap } from "../../compiler/import/hdf5-guard.js";
 import { keras2H5 } from "./keras-fixtures.js";
 
@@ -54,15 +54,22 @@ describe("HDF5 files are read in a worker with a deadline", () => {
   }, 60_000);
 
   test("importModel: a read that does not finish is a KilnError after hdf5Timeout (or KILN_HDF5_TIMEOUT) seconds", async () => {
-    spinNextReadForTest();
+    hangNextReadForTest();
     const err = await rejection(importModel(good, { hdf5Timeout: 1.5 }));
     expect(err.diagnostics.map((d) => [d.path, d.message.split(";")[0]])).toEqual([["model.h5", "reading model.h5 took more than 1.5 s"]]);
 
     process.env.KILN_HDF5_TIMEOUT = "1";
-    spinNextReadForTest();
+    hangNextReadForTest();
     const zipErr = await rejection(importModel({ "m.h5": good }));
     expect(zipErr.diagnostics[0]!.message).toMatch(/^reading m\.h5 took more than 1 s; the file is likely corrupt/);
   }, 60_000);
+
+  test("a worker that runs past its heap limit is ended: a KilnError naming the file, and the next file reads", async () => {
+    hangNextReadForTest("allocate");
+    const err = await rejection(readHdf5(good, "big.h5", H5_REQUEST, { heapMb: 64, timeoutSeconds: 100 }));
+    expect(err.diagnostics[0]).toMatchObject({ path: "big.h5", message: "reading big.h5 needed more than 64 MB of memory; the file is likely corrupt (KILN_HDF5_HEAP_MB sets the limit)" });
+    expect((await importModel(good)).graph.layers).toHaveLength(1);
+  }, 120_000);
 
   test("a timeout that is not a positive number is refused before anything is read", async () => {
     for (const bad of [0, -1, Number.NaN, Infinity]) {
@@ -78,7 +85,7 @@ describe("HDF5 files are read in a worker with a deadline", () => {
   test("kiln import --hdf5-timeout: a read that does not finish exits 1 with the message and writes nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kiln-h5-timeout-"));
     writeFileSync(join(dir, "model.h5"), good);
-    spinNextReadForTest();
+    hangNextReadForTest();
     let err = "";
     const code = await main(["import", join(dir, "model.h5"), "-o", join(dir, "out.json"), "--hdf5-timeout", "1"], { out: () => {}, err: (t) => void (err += t) });
     expect(code, err).toBe(1);
