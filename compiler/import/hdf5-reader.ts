@@ -5,8 +5,9 @@
  * WebAssembly cannot be interrupted on its own thread, but a worker can be terminated: so the
  * library runs in a worker, and when the deadline passes kiln ends the worker and throws a
  * KilnError naming the file. Its JS heap is capped with `resourceLimits` (h5wasm's own WebAssembly
- * memory is capped at 2 GiB by h5wasm itself); what the library prints (HDF5 error stacks) goes to
- * the worker's own stderr stream, which kiln reads and drops, so it never reaches the terminal.
+ * memory is capped at 2 GiB by h5wasm itself); what the library prints (HDF5 error stacks) is
+ * dropped inside the worker (its console and stdio silenced before h5wasm loads), so it never
+ * reaches the terminal: kiln reports the failure itself.
  *
  * The worker only walks the file and copies out plain data (`Hdf5Dump`): the attributes asked for
  * (strings) and every group and float dataset under the roots asked for. What a Keras file means
@@ -75,6 +76,9 @@ export function deadlineSeconds(bytes: number): number {
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
+// Before h5wasm loads (it binds console.error then): what the HDF5 library prints is dropped.
+for (const k of ["log", "info", "warn", "error", "debug"]) console[k] = () => {};
+process.stdout.write = process.stderr.write = () => true;
 const MAX_ELEMENTS = ${MAX_ELEMENTS}, MAX_DEPTH = ${MAX_DEPTH}, MAX_ENTRIES = ${MAX_ENTRIES};
 const lib = import(workerData.h5wasm).then(async (m) => { await m.ready; return m; });
 let counter = 0;
@@ -208,10 +212,8 @@ async function takeWorker(heapMb: number): Promise<NodeWorker> {
     return worker;
   }
   const { Worker } = await import("node:worker_threads");
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { h5wasm: resolveH5wasm() }, resourceLimits: { maxOldGenerationSizeMb: heapMb }, stdout: true, stderr: true });
-  // What the HDF5 library prints (its error stacks) is dropped: kiln reports the failure itself.
-  worker.stdout.resume();
-  worker.stderr.resume();
+  // (Not stdout/stderr: true: the worker's stdio streams would keep the process alive while it idles.)
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { h5wasm: resolveH5wasm() }, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
   // An idle worker that fails is simply gone (the next read starts another).
   worker.on("error", () => {});
   worker.on("exit", () => {
