@@ -9,7 +9,7 @@ import { KilnError, type Diagnostic } from "./errors.js";
 import { checkFeeds, type Feeds } from "./feeds.js";
 import { bad, checkManifest, isInt, isObject, isString, show, type PartCheck, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
 import { typeName } from "./load.js";
-import type { Model } from "./model.js";
+import type { Predictor as Model } from "./predictor.js";
 import { Rng } from "./rng.js";
 import { checkTraining } from "./train.js";
 import { checkThreads } from "./threads.js";
@@ -66,7 +66,7 @@ const states = new WeakMap<Model, CacheState>();
 export function attach(model: Model): void {
   // The instance's exports are the module's.
   const m = model.manifest, exportNames = Object.keys((model as unknown as { exports: WebAssembly.Exports }).exports);
-  const parts = [(m.canTrain || m.training !== undefined) && checkTraining, m.threads && checkThreads, m.debug !== undefined && checkGuards];
+  const parts = [model.checksTraining && (m.canTrain || m.training !== undefined) && checkTraining, m.threads && checkThreads, m.debug !== undefined && checkGuards];
   checkManifest(m, exportNames, [...parts.filter((c) => c !== false), checkDecode] as PartCheck[]);
   const state: CacheState = { position: 0, sequences: 0 };
   states.set(model, state);

@@ -142,10 +142,11 @@ function wrong<R extends keyof typeof REASONS>(reason: R, ...values: Parameters<
 
 /**
  * Reads and checks the manifest of a compiled module. The checks of its optional parts live with
- * the code that uses them and load with it: training (train.ts), threads (threads.ts) and debug
- * guards (debug.ts), so an inference-only module loads none of them.
+ * the code that uses them and load with it: training (train.ts; only with `training`, which a
+ * predict-only load leaves off, as it never touches those regions), threads (threads.ts) and
+ * debug guards (debug.ts), so an inference-only module loads none of them.
  */
-export async function readManifest(mod: WebAssembly.Module): Promise<Manifest> {
+export async function readManifest(mod: WebAssembly.Module, training = true): Promise<Manifest> {
   const sections = WebAssembly.Module.customSections(mod, "kiln.manifest");
   if (sections.length !== 1) {
     wrong("sections", sections.length);
@@ -158,7 +159,7 @@ export async function readManifest(mod: WebAssembly.Module): Promise<Manifest> {
   }
   const o: Partial<Manifest> = isObject(m) ? m : {};
   const checks = await part("manifest checking", Promise.all([
-    (o.canTrain || o.training !== undefined) && import("./train.js").then((t) => t.checkTraining),
+    training && (o.canTrain || o.training !== undefined) && import("./train.js").then((t) => t.checkTraining),
     o.threads && import("./threads.js").then((t) => t.checkThreads),
     o.debug !== undefined && import("./debug.js").then((d) => d.checkGuards),
   ]));

@@ -60,9 +60,10 @@ self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, 
 
 /**
  * Checks a thread count against the module and picks the build to run: the threaded one, or,
- * where shared memory cannot work here, the single-threaded build it carries (warning once).
+ * where shared memory cannot work here, the single-threaded build it carries (warning once), its
+ * manifest read as readManifest reads it (`training`: with the training part).
  */
-export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, threads: number): Promise<{ mod: WebAssembly.Module; manifest: Manifest }> {
+export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, threads: number, training: boolean): Promise<{ mod: WebAssembly.Module; manifest: Manifest }> {
   const fail = (message: string): never => {
     throw new KilnError({ code: "load", path: "threads", message });
   };
@@ -76,7 +77,7 @@ export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, t
   const plain = WebAssembly.Module.customSections(mod, "kiln.fallback")[0];
   if (!plain) fail(`the module needs shared memory (${why}) and carries no single-threaded build`);
   const single = await WebAssembly.compile(plain!);
-  return { mod: single, manifest: await readManifest(single) };
+  return { mod: single, manifest: await readManifest(single, training) };
 }
 
 let warned = false;

@@ -1,9 +1,9 @@
 /**
- * Model.saveWeights / loadWeights, in a part of the runtime loaded with every model: which tensors
+ * Model.saveWeights / loadWeights: which tensors
  * a weights file holds (weights, optionally the optimizer slots and step), a safetensors reader
  * and writer for exactly those (F32 and I32), matching a file against them, and copying in and
  * out of memory. (safetensors.ts is the full reader the compiler and CLI use; this one is small
- * because every app ships it, and as strict where it matters: every byte of the data area belongs
+ * because every app ships it — a predict-only app only the reader, which a bundler keeps alone — and as strict where it matters: every byte of the data area belongs
  * to exactly one tensor, nothing is read outside the file, every value is checked before any is
  * written.) Values must be finite and optimizer state possible, or the next step would turn
  * every weight NaN.
@@ -12,7 +12,7 @@ import { fail, KilnError, type Diagnostic } from "./errors.js";
 import { firstNonFinite, genuine, put } from "./feeds.js";
 import { typeName } from "./load.js";
 import { size } from "./manifest.js";
-import type { Model } from "./model.js";
+import type { Predictor } from "./predictor.js";
 
 /** A name from the file, cut short so one hostile name can't make a megabyte-long message. */
 const cut = (s: string, max: number) => (s.length > max ? s.slice(0, max) + "…" : s);
@@ -26,7 +26,7 @@ const MAX_STEP = 2 ** 30;
 const SIZES: Record<string, number> = { F64: 8, I64: 8, U64: 8, F32: 4, I32: 4, U32: 4, F16: 2, BF16: 2, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** Every tensor of a weights file: weights, and optionally the optimizer slots and step (a null-prototype map). */
-function stored(model: Model, optimizer: boolean): Map<string, Stored> {
+function stored(model: Predictor, optimizer: boolean): Map<string, Stored> {
   const m = model.manifest;
   const map = new Map<string, Stored>(m.weights.map((w) => [w.name, { dtype: "F32", shape: w.shape, offset: w.offset }]));
   if (optimizer && m.training) {
@@ -40,7 +40,7 @@ function stored(model: Model, optimizer: boolean): Map<string, Stored> {
 }
 
 /** Safetensors bytes of every weight and, with `optimizer`, the optimizer state, laid out as the reference writer lays them out. */
-export function saveWeights(model: Model, optimizer: boolean): Uint8Array {
+export function saveWeights(model: Predictor, optimizer: boolean): Uint8Array {
   const enc = new TextEncoder(), memory = model.memoryView();
   const list = [...stored(model, optimizer)].map(([name, t]) => ({ name, key: enc.encode(name), bytes: 4 * size(t.shape), ...t }));
   // The reference writer's order: wider dtypes first (F32 before I32), then names by UTF-8 bytes.
@@ -108,13 +108,14 @@ function read(file: unknown, maxTensors: { count: number; what: string }): Map<s
 }
 
 /**
- * Loads safetensors weights: every weight must be present; optimizer state is optional but, when
- * present, complete (an inference-only model ignores it). All is checked before anything is written.
+ * Loads safetensors weights: every weight must be present; optimizer state (with `optimizer`: a
+ * model that trains) is optional but, when present, complete (other models ignore it). All is
+ * checked before anything is written.
  */
-export function loadWeights(model: Model, file: Uint8Array): void {
+export function loadWeights(model: Predictor, file: Uint8Array, optimizer: boolean): void {
   // A file from a training model holds at most two optimizer slots per weight and the step.
   const tensors = read(file, { count: 3 * model.manifest.weights.length + 1, what: "the model's weights and optimizer state" });
-  const want = stored(model, model.canTrain);
+  const want = stored(model, optimizer);
   // A hostile file can hold many bad tensors: the list keeps the first 20 and counts the rest (a
   // million bad entries cost neither a million objects nor a 70 MB message), and what is missing
   // (at most the model's own tensors) comes first so the cap never hides it.
@@ -129,7 +130,7 @@ export function loadWeights(model: Model, file: Uint8Array): void {
   for (const [name, t] of tensors) {
     const w = want.get(name);
     if (!w) {
-      if (!name.startsWith("optimizer/") || model.canTrain) add(name, `the model has no tensor "${cut(name, 64)}"`);
+      if (!name.startsWith("optimizer/") || optimizer) add(name, `the model has no tensor "${cut(name, 64)}"`);
     } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape) || t.shape.length !== w.shape.length) {
       add(name, `expected ${w.dtype} [${w.shape.join(", ")}], got ${t.dtype} [${t.shape.join(", ")}]`);
     } else {
