@@ -1,14 +1,21 @@
 /**
  * Runtime stage 3 for `kiln/runtime`: a loaded model that predicts (predictor.ts) and, when its
  * module was compiled with training, trains (trainStep, evaluate, fit: train.ts and fit.ts,
- * loaded only for modules that train), and saves its weights and optimizer state.
+ * loaded only for modules that train), sets weights, and saves and loads weights and optimizer
+ * state. It imports the sentences of a refused weights file (load-errors.ts) with itself, as
+ * loadWeights refuses synchronously.
  */
 import type { FitOptions, History } from "./fit.js";
 import type { Batches } from "./stream.js";
 import type { Feeds } from "./feeds.js";
+import { KilnError, Refusal, type Diagnostic } from "./errors.js";
+import { genuine, put } from "./feeds.js";
+import { typeName } from "./load.js";
+import { explain } from "./load-errors.js";
+import { size } from "./manifest.js";
 import { parts } from "./parts.js";
 import { Predictor } from "./predictor.js";
-import { saveWeights } from "./weights-io.js";
+import { loadWeights, optimizerState, saveWeights } from "./weights-io.js";
 
 export type { TensorInfo } from "./predictor.js";
 
@@ -44,6 +51,42 @@ export class Model extends Predictor {
   /** Set to true (in a callback) to end fit after the current batch, as Keras's `model.stop_training`. */
   declare stopTraining?: boolean;
 
+  /**
+   * Sets some weights; every entry is checked (known name, Float32Array, exact length) before any
+   * is written, and each value is read once: what was checked is what is written.
+   */
+  setWeights(partial: Record<string, Float32Array>): void {
+    this.live();
+    if (typeof partial !== "object" || partial === null) this.fail("", `setWeights expects an object of Float32Arrays, got ${typeName(partial)}`);
+    const problems: Diagnostic[] = [], writes: [number, Float32Array][] = [];
+    for (const [name, value] of Object.entries(partial)) {
+      const w = this.manifest.weights.find((x) => x.name === name);
+      const v = genuine(value, Float32Array), n = w && size(w.shape);
+      const message = !w
+        ? `unknown weight "${name}"; the model has ${this.manifest.weights.map((x) => `"${x.name}"`).join(", ")}`
+        : !v ? `expected a Float32Array, got ${typeName(value)}`
+        : v.length !== n ? `expected ${n} elements (shape [${w.shape.join(", ")}]), got ${v.length}` : "";
+      if (message) problems.push({ code: "weights", path: name, message });
+      else writes.push([w!.offset, v!]);
+    }
+    if (problems.length) throw new KilnError(problems);
+    for (const [offset, v] of writes) put(this.f32(offset, v.length), v);
+  }
+
+  /**
+   * Loads safetensors weights: every weight must be present; optimizer state is optional but, when
+   * present, complete (an inference-only model ignores it). All is checked before anything is written.
+   * (The code is in weights-io.ts.)
+   */
+  loadWeights(bytes: Uint8Array): void {
+    this.live();
+    try {
+      this.readWeights(bytes);
+    } catch (e) {
+      throw e instanceof Refusal ? explain(e) : e;
+    }
+  }
+
   /** Safetensors bytes of every weight and (by default, when the model trains) the optimizer state. */
   saveWeights({ optimizer = this.canTrain }: { optimizer?: boolean } = {}): Uint8Array {
     this.live();
@@ -62,6 +105,11 @@ export class Model extends Predictor {
     this.live();
     if (!this.canTrain) this.fail("", `${caller} needs a model compiled with training; this one is inference-only`);
     return parts().train!;
+  }
+
+  /** @internal Reads a weights file, with optimizer state when the model trains. */
+  override readWeights(bytes: Uint8Array): void {
+    loadWeights(this, bytes, this.canTrain ? optimizerState : undefined);
   }
 
   /** @internal Writes initial weights (`seeded`: unless embedded or loaded from a file) and the dropout seed. */

@@ -38,7 +38,7 @@ async function explain(r: Refusal): Promise<KilnError> {
   try {
     return (await import("./load-errors.js")).explain(r);
   } catch {
-    return new KilnError({ code: r.code, path: r.path, message: `${r.reason} ${JSON.stringify(r.values)}` });
+    return new KilnError(r.problems.map(([path, [reason, ...values]]) => ({ code: r.code, path, message: `${reason} ${JSON.stringify(values)}` })), r.left);
   }
 }
 
@@ -73,8 +73,8 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
     // Modules with a decode program: its part of the manifest checked, then decode, resetCache and generate (decode.ts).
     if (manifest.decode) (await import("./decode.js")).attach(model);
     model.initialize(!embedded && !opts.weights);
-    if (embedded) model.loadWeights(new Uint8Array(embedded));
-    if (opts.weights) model.loadWeights(opts.weights);
+    if (embedded) model.readWeights(new Uint8Array(embedded));
+    if (opts.weights) model.readWeights(opts.weights);
   } catch (e) {
     model.dispose(); // stops the threads: a failed load leaves nothing running
     throw e;

@@ -1,17 +1,18 @@
 /**
  * Runtime stage 3: a loaded model that predicts — what `kiln/runtime/predict` gives; model.ts's
- * Model adds training and saving. Moves caller data into the module's planned memory (the
+ * Model adds training, saving and setting weights (setWeights, loadWeights: a Predictor takes its
+ * weights from loadModel, so its sync calls carry no weights-file sentences). Moves caller data into the module's planned memory (the
  * manifest's byte offsets), calls the exports with a batch count, and reads results back. Every
  * call checks all of its arguments before it writes any memory; a trap inside an export surfaces
  * as a KilnError naming the export. It never touches the manifest's training regions (a
  * predict-only load does not check them): only Model writes the dropout seed and optimizer state.
  */
-import { fail, KilnError, type Diagnostic } from "./errors.js";
+import { fail, KilnError } from "./errors.js";
 import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
-import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
+import { badValue, checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
 import type { Decoding } from "./decode.js";
-import { capabilities, typeName, type Capabilities } from "./load.js";
+import { capabilities, type Capabilities } from "./load.js";
 import { size, type DType, type Manifest, type Slot } from "./manifest.js";
 import { parts } from "./parts.js";
 import { loadWeights } from "./weights-io.js";
@@ -85,35 +86,12 @@ export class Predictor {
   }
 
   /**
-   * Sets some weights; every entry is checked (known name, Float32Array, exact length) before any
-   * is written, and each value is read once: what was checked is what is written.
+   * @internal Loads a weights file (loadModel's `weights`, or the weights the module embeds): every
+   * weight must be present, optimizer state is ignored (Model reads it when it trains). All is
+   * checked before anything is written; a bad file throws a Refusal, whose sentences loadModel fetches.
    */
-  setWeights(partial: Record<string, Float32Array>): void {
-    this.live();
-    if (typeof partial !== "object" || partial === null) this.fail("", `setWeights expects an object of Float32Arrays, got ${typeName(partial)}`);
-    const problems: Diagnostic[] = [], writes: [number, Float32Array][] = [];
-    for (const [name, value] of Object.entries(partial)) {
-      const w = this.manifest.weights.find((x) => x.name === name);
-      const v = genuine(value, Float32Array), n = w && size(w.shape);
-      const message = !w
-        ? `unknown weight "${name}"; the model has ${this.manifest.weights.map((x) => `"${x.name}"`).join(", ")}`
-        : !v ? `expected a Float32Array, got ${typeName(value)}`
-        : v.length !== n ? `expected ${n} elements (shape [${w.shape.join(", ")}]), got ${v.length}` : "";
-      if (message) problems.push({ code: "weights", path: name, message });
-      else writes.push([w!.offset, v!]);
-    }
-    if (problems.length) throw new KilnError(problems);
-    for (const [offset, v] of writes) put(this.f32(offset, v.length), v);
-  }
-
-  /**
-   * Loads safetensors weights: every weight must be present; optimizer state is optional but, when
-   * present, complete (a model that does not train ignores it). All is checked before anything is written.
-   * (The code is in weights-io.ts.)
-   */
-  loadWeights(bytes: Uint8Array): void {
-    this.live();
-    loadWeights(this, bytes, this.trains);
+  readWeights(bytes: Uint8Array): void {
+    loadWeights(this, bytes);
   }
 
   /** Releases the module; every later call throws a KilnError. */
@@ -141,10 +119,6 @@ export class Predictor {
     return false;
   }
 
-  /** @internal Whether this model trains, and so reads and writes optimizer state (a Model of a module compiled with training). */
-  get trains(): boolean {
-    return this.checksTraining && this.canTrain;
-  }
 
   /** @internal Threaded models: why the model can no longer run (its threads stopped after a trap). */
   broken?: string;
