@@ -11,7 +11,6 @@ import { bad, checkManifest, isInt, isObject, isString, show, type PartCheck, si
 import { typeName } from "./load.js";
 import type { Predictor as Model } from "./predictor.js";
 import { Rng } from "./rng.js";
-import { checkTraining } from "./train.js";
 import { checkThreads } from "./threads.js";
 import { checkGuards } from "./debug.js";
 
@@ -61,13 +60,14 @@ const states = new WeakMap<Model, CacheState>();
  * inside memory and apart from every other region), then gives `model` its Decoding members.
  * loadModel calls it before anything is written to the model's memory. The checks of the other
  * parts are readManifest's, chosen the same way (this chunk imports them: a predict-only page
- * carries nothing of generation).
+ * carries nothing of generation), the training part's given by loadModel (`checkTraining`: a
+ * model that trains; `kiln/runtime/predict` never fetches the training code).
  */
-export function attach(model: Model): void {
+export function attach(model: Model, checkTraining?: PartCheck): void {
   // The instance's exports are the module's.
   const m = model.manifest, exportNames = Object.keys((model as unknown as { exports: WebAssembly.Exports }).exports);
-  const parts = [model.checksTraining && (m.canTrain || m.training !== undefined) && checkTraining, m.threads && checkThreads, m.debug !== undefined && checkGuards];
-  checkManifest(m, exportNames, [...parts.filter((c) => c !== false), checkDecode] as PartCheck[]);
+  const parts = [checkTraining, m.threads && checkThreads, m.debug !== undefined && checkGuards];
+  checkManifest(m, exportNames, [...parts.filter(Boolean), checkDecode] as PartCheck[]);
   const state: CacheState = { position: 0, sequences: 0 };
   states.set(model, state);
   Object.defineProperties(model, {

@@ -24,5 +24,5 @@ export type { GenerateOptions } from "./decode.js";
  * start at their seeded initial values (unless the module embeds trained ones), then `opts.weights`.
  */
 export function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
-  return open(source, opts, Model, true);
+  return open(source, opts, Model, () => import("./train.js"));
 }

@@ -41,7 +41,6 @@ export const REASONS = {
   slot: (key: string, s: { name: string; shape: unknown; dtype: unknown; range?: unknown }) =>
     `${key} ${quoted(s.name)}: bad shape ${show(s.shape)}, dtype ${show(s.dtype)} or range ${show(s.range)}`,
   weightShape: (name: string, shape: unknown) => `weight ${quoted(name)}: bad shape ${show(shape)}`,
-  initializer: (name: string, initializer: unknown) => `weight ${quoted(name)}: bad initializer ${show(initializer)}`,
   predict: (exports: unknown) => `exports.predict must name the inference program, got ${show(exports)}`,
   noExport: (name: string) => `the module does not export ${quoted(name)} named by the manifest`,
   kernels: () => "kernels must be an object",

@@ -141,12 +141,18 @@ function wrong<R extends keyof typeof REASONS>(reason: R, ...values: Parameters<
 }
 
 /**
- * Reads and checks the manifest of a compiled module. The checks of its optional parts live with
- * the code that uses them and load with it: training (train.ts; only with `training`, which a
- * predict-only load leaves off, as it never touches those regions), threads (threads.ts) and
- * debug guards (debug.ts), so an inference-only module loads none of them.
+ * The training part of the runtime (train.ts), fetched by a load that trains (index.ts gives it;
+ * `kiln/runtime/predict` has none, so its bundle holds no reference to training code).
  */
-export async function readManifest(mod: WebAssembly.Module, training = true): Promise<Manifest> {
+export type TrainingPart = () => Promise<typeof import("./train.js")>;
+
+/**
+ * Reads and checks the manifest of a compiled module. The checks of its optional parts live with
+ * the code that uses them and load with it: training (train.ts; only given `training`: a
+ * predict-only load never touches those regions), threads (threads.ts) and debug guards
+ * (debug.ts), so an inference-only module loads none of them.
+ */
+export async function readManifest(mod: WebAssembly.Module, training?: TrainingPart): Promise<Manifest> {
   const sections = WebAssembly.Module.customSections(mod, "kiln.manifest");
   if (sections.length !== 1) {
     wrong("sections", sections.length);
@@ -159,7 +165,7 @@ export async function readManifest(mod: WebAssembly.Module, training = true): Pr
   }
   const o: Partial<Manifest> = isObject(m) ? m : {};
   const checks = await part("manifest checking", Promise.all([
-    training && (o.canTrain || o.training !== undefined) && import("./train.js").then((t) => t.checkTraining),
+    training && (o.canTrain || o.training !== undefined) && training().then((t) => t.checkTraining),
     o.threads && import("./threads.js").then((t) => t.checkThreads),
     o.debug !== undefined && import("./debug.js").then((d) => d.checkGuards),
   ]));
@@ -171,9 +177,6 @@ export const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 export const isString = (v: unknown): v is string => typeof v === "string";
 export const show = (v: unknown) => String(JSON.stringify(v)).slice(0, 80);
-
-/** The initializers the runtime knows (init.ts). */
-export const INITIALIZERS = ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal", "random_normal", "random_uniform", "uniform", "orthogonal", "ones", "zeros"];
 
 /** What the checks of a manifest's parts share: its memory regions so far, and shape and export checks. */
 export interface Checker {
@@ -229,11 +232,9 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
     }
   }
   for (const w of names<WeightEntry>("weights")) {
+    // Initializers are checked by init.ts, only when a load computes them.
     if (!c.shapeOk(w.shape)) wrong("weightShape", w.name, w.shape);
-    const i = w.initializer, n = size(w.shape);
-    const ones = i?.onesRange === undefined || (Array.isArray(i.onesRange) && isInt(i.onesRange[0]) && isInt(i.onesRange[1], i.onesRange[0], n));
-    if (!isObject(i) || !INITIALIZERS.includes(i.name as string) || !isInt(i.fanIn) || !isInt(i.fanOut) || !ones) wrong("initializer", w.name, i);
-    c.region(`weight "${w.name}"`, w.offset, n * 4, 0);
+    c.region(`weight "${w.name}"`, w.offset, size(w.shape) * 4, 0);
   }
   const e = m.exports;
   if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong("predict", e);

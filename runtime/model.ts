@@ -96,11 +96,6 @@ export class Model extends Predictor {
   /** @internal Set while fit() runs: a second fit on the same model is refused. */
   fitting = false;
 
-  /** @internal A Model's load checks the manifest's training part, so one of a module compiled with training trains. */
-  override get checksTraining(): boolean {
-    return true;
-  }
-
   #training(caller: string): typeof import("./train.js") {
     this.live();
     if (!this.canTrain) this.fail("", `${caller} needs a model compiled with training; this one is inference-only`);

@@ -6,7 +6,7 @@
  */
 import { fail, KilnError, Refusal, refuse } from "./errors.js";
 import { capabilities, instantiate, toModule, type Source } from "./load.js";
-import { readManifest, type Manifest } from "./manifest.js";
+import { readManifest, type Manifest, type TrainingPart } from "./manifest.js";
 import { loadParts, part } from "./parts.js";
 import type { Predictor } from "./predictor.js";
 import type { ThreadPool } from "./threads.js";
@@ -24,8 +24,8 @@ export interface LoadOptions {
 
 type Make<M> = new (manifest: Manifest, exports: WebAssembly.Exports, memory: WebAssembly.Memory) => M;
 
-/** Loads a model made by `make`; `training`: check and load the module's training part (Model), or never (Predictor). */
-export async function open<M extends Predictor>(source: Source, opts: LoadOptions, make: Make<M>, training: boolean): Promise<M> {
+/** Loads a model made by `make`; `training`: the training part, checked and loaded for a module that trains (Model), or none (Predictor). */
+export async function open<M extends Predictor>(source: Source, opts: LoadOptions, make: Make<M>, training?: TrainingPart): Promise<M> {
   try {
     return await load(source, opts, make, training);
   } catch (e) {
@@ -42,7 +42,7 @@ async function explain(r: Refusal): Promise<KilnError> {
   }
 }
 
-async function load<M extends Predictor>(source: Source, opts: LoadOptions, make: Make<M>, training: boolean): Promise<M> {
+async function load<M extends Predictor>(source: Source, opts: LoadOptions, make: Make<M>, training?: TrainingPart): Promise<M> {
   let mod = await toModule(source);
   let manifest = await readManifest(mod, training);
   // A module built with --relaxed-simd carries its relaxed-SIMD twin: use it where it validates.
@@ -60,7 +60,7 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
   const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
   if (manifest.weightsEmbedded && !embedded) refuse("load", "", "noWeights");
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
-  await loadParts(!embedded && !opts.weights, training && manifest.canTrain);
+  await loadParts(!embedded && !opts.weights, manifest.canTrain && training);
   // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
   const { memory, instance, pool }: { memory: WebAssembly.Memory; instance: WebAssembly.Instance; pool?: ThreadPool } = manifest.threads
     ? await threading!.startShared(mod, manifest, threads, abort)
@@ -71,7 +71,7 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
   if (manifest.debug) model.checked = (await import("./debug.js")).attach(manifest, memory);
   try {
     // Modules with a decode program: its part of the manifest checked, then decode, resetCache and generate (decode.ts).
-    if (manifest.decode) (await import("./decode.js")).attach(model);
+    if (manifest.decode) (await import("./decode.js")).attach(model, training && (manifest.canTrain || manifest.training !== undefined) ? (await training()).checkTraining : undefined);
     model.initialize(!embedded && !opts.weights);
     if (embedded) model.readWeights(new Uint8Array(embedded));
     if (opts.weights) model.readWeights(opts.weights);

@@ -6,6 +6,7 @@
  * they need loaded.
  */
 import { fail } from "./errors.js";
+import type { TrainingPart } from "./manifest.js";
 import type * as Init from "./init.js";
 import type * as Train from "./train.js";
 
@@ -26,8 +27,8 @@ export async function part<T>(what: string, load: Promise<T>): Promise<T> {
 }
 
 /** Loads what a model needs (each part once). */
-export async function loadParts(init: boolean, train: boolean): Promise<void> {
-  const [i, t] = await part("initializer or training", Promise.all([init && import("./init.js"), train && import("./train.js")]));
+export async function loadParts(init: boolean, train: TrainingPart | false | undefined): Promise<void> {
+  const [i, t] = await part("initializer or training", Promise.all([init && import("./init.js"), train && train()]));
   if (i) loaded.init = i;
   if (t) loaded.train = t;
 }

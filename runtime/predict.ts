@@ -23,5 +23,5 @@ export type { GenerateOptions } from "./decode.js";
  * then `opts.weights`.
  */
 export function loadModel(source: Source, opts: LoadOptions = {}): Promise<Predictor> {
-  return open(source, opts, Predictor, false);
+  return open(source, opts, Predictor);
 }

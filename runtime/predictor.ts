@@ -114,19 +114,13 @@ export class Predictor {
 
   // ---- internals shared with model.ts, train.ts, fit.ts, decode.ts and loadModel ----
 
-  /** @internal Whether loading this model checked the manifest's training part (Model: yes; a Predictor never uses that part). */
-  get checksTraining(): boolean {
-    return false;
-  }
-
-
-  /** @internal Threaded models: why the model can no longer run (its threads stopped after a trap). */
-  broken?: string;
 
   /** @internal Writes initial weights (`seeded`: unless embedded or loaded from a file). */
   initialize(seeded: boolean): void {
     const m = this.manifest, init = parts().init;
-    if (seeded && init) m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(init.initialValues(w, m.seed, i)));
+    if (!seeded || !init) return;
+    init.checkInitializers(m.weights);
+    m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(init.initialValues(w, m.seed, i)));
   }
 
   /**
@@ -177,10 +171,10 @@ export class Predictor {
 
   /** @internal Runs an export on `batch` staged examples; a trap becomes a KilnError naming the layer. */
   run(which: Export, batch: number): void {
-    const name = this.manifest.exports[which]!;
-    if (this.broken) this.fail(name, this.broken, "trap");
+    const name = this.manifest.exports[which]!, pool = this.pool;
+    if (pool?.stopped) this.fail(name, pool.stopped, "trap");
     try {
-      if (this.pool) this.pool.run(name, batch);
+      if (pool) pool.run(name, batch);
       else if (this.checked) this.checked(this.manifest, this.exports, this.live(), name, batch);
       else (this.exports[name] as (batch: number) => void)(batch);
     } catch (e) {
@@ -189,13 +183,8 @@ export class Predictor {
       const where = at ? ` in kernel ${at.kernel} of layer ${at.layers.map((l) => `"${l}"`).join(" or ")}` : "";
       const thread = (e as { thread?: number }).thread;
       const message = `the module failed inside export "${name}"${where}${thread ? ` on thread ${thread}` : ""} (batch ${batch}): ${(e as Error)?.message ?? e}`;
-      if (this.pool) {
-        // The other threads are parked inside the aborted call: they would run out of step with
-        // every later call. Stop them; the weights stay readable (getWeights, saveWeights).
-        this.pool.terminate();
-        this.pool = undefined;
-        this.broken = `the model's threads stopped after an earlier trap (${message}); load the model again`;
-      }
+      // Threaded: the pool stops its threads (later calls throw); the weights stay readable.
+      pool?.stop(message);
       this.fail(name, message, "trap", at?.layers.join(", "));
     }
   }
