@@ -2,7 +2,7 @@
  * Runtime stage 3 for `kiln/runtime`: a loaded model that predicts (predictor.ts) and, when its
  * module was compiled with training, trains (trainStep, evaluate, fit: train.ts and fit.ts,
  * loaded only for modules that train), sets weights, and saves and loads weights and optimizer
- * state. It imports the sentences of a refused weights file (load-errors.ts) with itself, as
+ * state. It imports the sentences of a refused weights file (weights-errors.ts) with itself, as
  * loadWeights refuses synchronously.
  */
 import type { FitOptions, History } from "./fit.js";
@@ -11,7 +11,7 @@ import type { Feeds } from "./feeds.js";
 import { KilnError, Refusal, type Diagnostic } from "./errors.js";
 import { genuine, put } from "./feeds.js";
 import { typeName } from "./load.js";
-import { explain } from "./load-errors.js";
+import { explainWith, WEIGHT_REASONS } from "./weights-errors.js";
 import { size } from "./manifest.js";
 import { parts } from "./parts.js";
 import { Predictor } from "./predictor.js";
@@ -83,7 +83,7 @@ export class Model extends Predictor {
     try {
       this.readWeights(bytes);
     } catch (e) {
-      throw e instanceof Refusal ? explain(e) : e;
+      throw e instanceof Refusal ? explainWith(WEIGHT_REASONS, e) : e;
     }
   }
 
