@@ -9,7 +9,8 @@ import { Model } from "./model.js";
 import { open, type LoadOptions } from "./open.js";
 
 export { KilnError, type Diagnostic } from "./errors.js";
-export { capabilities, type Capabilities, type Source } from "./load.js";
+export { capabilities, type Capabilities } from "./capabilities.js";
+export type { Source } from "./load.js";
 export type { LoadOptions } from "./open.js";
 export type { Manifest, Slot, WeightEntry } from "./manifest.js";
 export type { Model, StepResult, TensorInfo } from "./model.js";

@@ -5,6 +5,7 @@
  * Refusal naming the reason here and its values; loadModel (and Model.loadWeights) turns it into
  * a KilnError with this sentence.
  */
+import { capabilities } from "./capabilities.js";
 import type { KilnError, Refusal } from "./errors.js";
 import { explainWith, WEIGHT_REASONS } from "./weights-errors.js";
 
@@ -20,10 +21,10 @@ export const REASONS = {
   bodyUsed: (error: string) => `could not read the response body (already used?): ${error}`,
   body: (error: string) => `could not read the response body: ${error}`,
   file: (error: string) => `could not read the model file: ${error}`,
-  compile: (simd: boolean, relaxed: boolean, error: string) =>
-    `not a valid WebAssembly module for this engine${!simd ? " (this engine lacks WebAssembly SIMD, which kiln modules need)" : relaxed ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)"}: ${error}`,
-  instantiate: (pages: number, shared: boolean, noThreads: boolean, error: string) =>
-    `could not instantiate the module (${pages} pages of memory${shared ? ", shared" : ""}${noThreads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : ""}): ${error}`,
+  compile: (error: string) =>
+    `not a valid WebAssembly module for this engine${!capabilities().simd ? " (this engine lacks WebAssembly SIMD, which kiln modules need)" : capabilities().relaxedSimd ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)"}: ${error}`,
+  instantiate: (pages: number, shared: boolean, error: string) =>
+    `could not instantiate the module (${pages} pages of memory${shared ? ", shared" : ""}${shared && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : ""}): ${error}`,
   // index.ts: what the module imports and carries
   imports: (kind: string, module: string, name: string) => `the module imports ${kind} "${module}.${name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`,
   noMemory: () => "the module does not import env.memory (it would compute in a memory of its own, which the runtime never sees)",

@@ -10,6 +10,7 @@ import type { Batches } from "./stream.js";
 import type { Feeds } from "./feeds.js";
 import { KilnError, Refusal, type Diagnostic } from "./errors.js";
 import { genuine, put } from "./feeds.js";
+import { capabilities, type Capabilities } from "./capabilities.js";
 import { typeName } from "./load.js";
 import { explainWith, WEIGHT_REASONS } from "./weights-errors.js";
 import { size } from "./manifest.js";
@@ -25,6 +26,9 @@ export interface StepResult {
 }
 
 export class Model extends Predictor {
+  /** What this engine supports (capabilities()). */
+  readonly capabilities: Capabilities = capabilities();
+
   /** One optimizer step on one batch (at most maxBatch examples), optionally weighted per example or class; loss and metrics before the update. A non-finite loss throws and undoes the step. */
   trainStep(batch: Feeds, opts?: { sampleWeight?: ArrayLike<number>; classWeight?: Record<string | number, number> }): StepResult {
     return this.#training("trainStep").trainStep(this, batch, opts);

@@ -5,7 +5,7 @@
  * memory → initialize weights → the model.
  */
 import { fail, KilnError, Refusal, refuse } from "./errors.js";
-import { capabilities, instantiate, toModule, type Source } from "./load.js";
+import { instantiate, toModule, type Source } from "./load.js";
 import { readManifest, type Manifest, type TrainingPart } from "./manifest.js";
 import { loadParts, part } from "./parts.js";
 import type { Predictor } from "./predictor.js";
@@ -47,7 +47,7 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
   let manifest = await readManifest(mod, training);
   // A module built with --relaxed-simd carries its relaxed-SIMD twin: use it where it validates.
   const relaxed = WebAssembly.Module.customSections(mod, "kiln.relaxed")[0];
-  if (relaxed && capabilities().relaxedSimd && WebAssembly.validate(relaxed)) {
+  if (relaxed && WebAssembly.validate(relaxed)) {
     mod = await WebAssembly.compile(relaxed);
     manifest = await readManifest(mod, training);
   }

@@ -10,7 +10,7 @@ import { open, type LoadOptions } from "./open.js";
 import { Predictor } from "./predictor.js";
 
 export { KilnError, type Diagnostic } from "./errors.js";
-export { capabilities, type Capabilities, type Source } from "./load.js";
+export type { Source } from "./load.js";
 export type { LoadOptions } from "./open.js";
 export type { Manifest, Slot, WeightEntry } from "./manifest.js";
 export type { Predictor, TensorInfo } from "./predictor.js";

@@ -12,7 +12,6 @@ import type { ThreadPool } from "./threads.js";
 import type { runChecked } from "./debug.js";
 import { badValue, checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
 import type { Decoding } from "./decode.js";
-import { capabilities, type Capabilities } from "./load.js";
 import { size, type DType, type Manifest, type Slot } from "./manifest.js";
 import { parts } from "./parts.js";
 import { loadWeights } from "./weights-io.js";
@@ -44,7 +43,6 @@ export class Predictor {
   readonly weights: { name: string; shape: number[]; trainable: boolean }[];
   readonly maxBatch: number;
   readonly canTrain: boolean;
-  readonly capabilities: Capabilities = capabilities();
   #memory?: WebAssembly.Memory;
   /** @internal The module's exports (a plain field: the debug-guard test swaps one to sabotage a kernel call). */
   private exports: WebAssembly.Exports;
