@@ -7,12 +7,10 @@
  */
 import { KilnError, type Diagnostic } from "./errors.js";
 import { checkFeeds, type Feeds } from "./feeds.js";
-import { bad, checkManifest, isInt, isObject, isString, show, type PartCheck, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
+import { bad, checkManifest, isInt, isObject, isString, partChecks, show, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
 import { typeName } from "./load.js";
 import type { Predictor as Model } from "./predictor.js";
 import { Rng } from "./rng.js";
-import { checkThreads } from "./threads.js";
-import { checkGuards } from "./debug.js";
 
 /** The manifest's decode part: its export, slots, position words and caches inside memory, apart from the rest. */
 export function checkDecode(m: Manifest, c: Checker): void {
@@ -59,15 +57,12 @@ const states = new WeakMap<Model, CacheState>();
  * Checks the whole manifest again, now with its decode part (the slots, position words and caches
  * inside memory and apart from every other region), then gives `model` its Decoding members.
  * loadModel calls it before anything is written to the model's memory. The checks of the other
- * parts are readManifest's, chosen the same way (this chunk imports them: a predict-only page
- * carries nothing of generation), the training part's given by loadModel (`checkTraining`: a
- * model that trains; `kiln/runtime/predict` never fetches the training code).
+ * parts are the ones readManifest ran (a model of `kiln/runtime/predict` has no training check).
  */
-export function attach(model: Model, checkTraining?: PartCheck): void {
+export function attach(model: Model): void {
   // The instance's exports are the module's.
   const m = model.manifest, exportNames = Object.keys((model as unknown as { exports: WebAssembly.Exports }).exports);
-  const parts = [checkTraining, m.threads && checkThreads, m.debug !== undefined && checkGuards];
-  checkManifest(m, exportNames, [...parts.filter(Boolean), checkDecode] as PartCheck[]);
+  checkManifest(m, exportNames, [...partChecks.get(m)!, checkDecode]);
   const state: CacheState = { position: 0, sequences: 0 };
   states.set(model, state);
   Object.defineProperties(model, {

@@ -169,9 +169,14 @@ export async function readManifest(mod: WebAssembly.Module, training?: TrainingP
     o.threads && import("./threads.js").then((t) => t.checkThreads),
     o.debug !== undefined && import("./debug.js").then((d) => d.checkGuards),
   ]));
-  checkManifest(m, WebAssembly.Module.exports(mod).map((e) => e.name), checks.filter((c) => c !== false && c !== undefined) as PartCheck[]);
+  const parts = checks.filter(Boolean) as PartCheck[];
+  checkManifest(m, WebAssembly.Module.exports(mod).map((e) => e.name), parts);
+  partChecks.set(m, parts);
   return m;
 }
+
+/** The checks of its optional parts readManifest ran on a manifest (decode.ts runs them again with its own). */
+export const partChecks = new WeakMap<Manifest, PartCheck[]>();
 
 export const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

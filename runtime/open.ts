@@ -71,7 +71,7 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
   if (manifest.debug) model.checked = (await import("./debug.js")).attach(manifest, memory);
   try {
     // Modules with a decode program: its part of the manifest checked, then decode, resetCache and generate (decode.ts).
-    if (manifest.decode) (await import("./decode.js")).attach(model, training && (manifest.canTrain || manifest.training !== undefined) ? (await training()).checkTraining : undefined);
+    if (manifest.decode) (await import("./decode.js")).attach(model);
     model.initialize(!embedded && !opts.weights);
     if (embedded) model.readWeights(new Uint8Array(embedded));
     if (opts.weights) model.readWeights(opts.weights);
