@@ -7,7 +7,8 @@
  */
 import { KilnError, type Diagnostic } from "./errors.js";
 import { checkFeeds, type Feeds } from "./feeds.js";
-import { bad, checkManifest, isInt, isObject, isString, partChecks, show, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
+import { checkManifest, isInt, isObject, isString, partChecks, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
+import { bad, show } from "./part-checks.js";
 import { typeName } from "./load.js";
 import type { Predictor as Model } from "./predictor.js";
 import { Rng } from "./rng.js";

@@ -4,7 +4,7 @@
  * memory, the exports it names present). The manifest is the runtime's only knowledge of the
  * model; nothing here knows about ops.
  */
-import { fail, refuse } from "./errors.js";
+import { refuse } from "./errors.js";
 import type { REASONS } from "./load-errors.js";
 import { part } from "./parts.js";
 import type { DebugInfo } from "./debug.js";
@@ -130,11 +130,6 @@ export interface DecodeInfo {
 
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** The manifest is refused, with a sentence of its own (the checks of its optional parts, in their own chunks). */
-export function bad(message: string): never {
-  return fail("manifest", "kiln.manifest", message);
-}
-
 /** The manifest is refused for `reason` (a sentence of load-errors.ts, loaded only then). */
 function wrong<R extends keyof typeof REASONS>(reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
   return refuse("manifest", "kiln.manifest", reason, ...values);
@@ -181,7 +176,6 @@ export const partChecks = new WeakMap<Manifest, PartCheck[]>();
 export const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 export const isString = (v: unknown): v is string => typeof v === "string";
-export const show = (v: unknown) => String(JSON.stringify(v)).slice(0, 80);
 
 /** What the checks of a manifest's parts share: its memory regions so far, and shape and export checks. */
 export interface Checker {

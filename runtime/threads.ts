@@ -8,7 +8,8 @@
  */
 import { fail, KilnError } from "./errors.js";
 import { instantiate } from "./load.js";
-import { bad, isInt, isObject, readManifest, show, type Checker, type Manifest, type TrainingPart } from "./manifest.js";
+import { isInt, isObject, readManifest, type Checker, type Manifest, type TrainingPart } from "./manifest.js";
+import { bad, show } from "./part-checks.js";
 
 /**
  * Runs in each worker: instantiate, then serve calls until told to stop (program −1). During a
