@@ -1,16 +1,19 @@
 /**
- * Size of the browser runtime: bundles dist/runtime/index.js (build first with `npm run build`)
- * with esbuild for the browser (ESM, minified, code splitting) and reports what a predict-only app
- * loads: the core (the entry chunk and its static imports) plus the chunks loadModel imports for
- * every model (weights I/O), minified and gzipped, with a per-file breakdown; then, separately, the
- * chunks loaded only for some modules (initializers when no weights come with the module or the
- * call, training code for modules that train, threads, debug builds, the fit loop).
+ * Size of the browser runtime a predict-only app loads: bundles dist/runtime/predict.js
+ * (`kiln/runtime/predict`; build first with `npm run build`) with esbuild for the browser (ESM,
+ * minified, code splitting) and reports the entry chunk and every chunk it imports statically
+ * (it makes no dynamic import on every load: the weights reader is a static import), minified and
+ * gzipped, with a per-file breakdown; then, separately, the chunks loaded only for some modules
+ * (initializers when no weights come with the module or the call, threads, debug builds, decode,
+ * the sentences of a refused load). It reports `kiln/runtime` (which also trains, saves and sets
+ * weights) the same way, without a limit.
  * Usage: node scripts/runtime-size.mjs [--json]. test/runtime/size.test.ts fails `npm test` when
  * the predict-only figure grows past LIMIT. The project's target is TARGET (15,000 bytes minified,
- * 6,000 gzipped, issue 15 item 10); it is not met yet: LIMIT is the size measured on 2026-12-07
- * (20,375 / 8,257 first; the gzip figure with chunk hashes normalized, 8,365 before; 20,335 / 8,248
- * after generate, metrics and streaming went to chunks of their own), lowered as the runtime is
- * trimmed towards the target, never raised to fit.
+ * 6,000 gzipped, issue 15 item 10). LIMIT is what the tree measures, lowered as the runtime is
+ * trimmed, never raised to fit: 20,335 / 8,248 for kiln/runtime's core on 2026-12-07 (gzip with
+ * chunk hashes normalized), 15,793 / 6,648 for kiln/runtime/predict since it exists (issue 15
+ * item 10: the entry, weights-file and capability code out of its bundle; see docs/architecture.md).
+ * The target is not met yet: 793 B and 648 B over.
  */
 import { existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -18,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 20335, gzipBytes: 8248 };
+export const LIMIT = { bytes: 15793, gzipBytes: 6648 };
 /**
  * Source files of the chunks every loadModel imports (dynamic imports it always makes): none
  * now (weights I/O, loaded with every model, is a static import); kept so that one would count.
