@@ -121,8 +121,9 @@ out("examples/web-mnist/README.md: its accuracy (\"about 93% after 300 steps of 
 /** What a predict-only page loads of the runtime, against the target (scripts/runtime-size.mjs). */
 async function runtimeSize() {
   const { measure, TARGET } = await import(new URL("scripts/runtime-size.mjs", "file://" + ROOT).href);
-  const { predictOnly } = await measure();
-  out(`  runtime, predict-only load: ${predictOnly.bytes} B minified, ${predictOnly.gzipBytes} B gzipped (target ≤ ${TARGET.bytes} B, ≤ ${TARGET.gzipBytes} B: ${predictOnly.bytes <= TARGET.bytes && predictOnly.gzipBytes <= TARGET.gzipBytes ? "met" : "not met"})`);
+  const { predictOnly, full } = await measure();
+  out(`  runtime, predict-only load (kiln/runtime/predict): ${predictOnly.bytes} B minified, ${predictOnly.gzipBytes} B gzipped (target ≤ ${TARGET.bytes} B, ≤ ${TARGET.gzipBytes} B: ${predictOnly.bytes <= TARGET.bytes && predictOnly.gzipBytes <= TARGET.gzipBytes ? "met" : "not met"})`);
+  out(`  runtime, kiln/runtime (predicts, trains, saves) before its lazy chunks: ${full.bytes} B minified, ${full.gzipBytes} B gzipped`);
 }
 
 /** The seed CNN compiled as `kiln compile` does by default (--max-batch 64, -O0): training and inference-only modules. */
