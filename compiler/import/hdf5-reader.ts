@@ -66,6 +66,8 @@ const MAX_ENTRIES = 100_000;
 export const DEADLINE_FLOOR_SECONDS = 60;
 export const DEADLINE_BYTES_PER_SECOND = 4 * 1024 * 1024;
 export const DEFAULT_HEAP_MB = 1024;
+/** setTimeout's longest delay (~24.8 days): a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long an idle worker is kept for the next file. */
 const IDLE_MS = 5_000;
 
@@ -266,7 +268,7 @@ export async function readHdf5(bytes: Uint8Array, where: string, request: Hdf5Re
   const listeners: [string, (...args: any[]) => void][] = [];
   try {
     const reply = await new Promise<Reply>((resolve, reject) => {
-      timer = setTimeout(() => reject(fail(`reading ${where} took more than ${seconds} s; the file is likely corrupt (the HDF5 reader was stopped; the hdf5Timeout option, kiln import --hdf5-timeout or KILN_HDF5_TIMEOUT sets the limit in seconds)`)), seconds * 1000);
+      timer = setTimeout(() => reject(fail(`reading ${where} took more than ${seconds} s; the file is likely corrupt (the HDF5 reader was stopped; the hdf5Timeout option, kiln import --hdf5-timeout or KILN_HDF5_TIMEOUT sets the limit in seconds)`)), Math.min(seconds * 1000, MAX_TIMER_MS));
       listeners.push(
         ["message", resolve],
         ["error", (err: Error & { code?: string }) => reject(err.code === "ERR_WORKER_OUT_OF_MEMORY"
