@@ -131,6 +131,9 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   spatial_dropout2d: () => "TF.js has no SpatialDropout2D layer",
   gaussian_noise: (l) => ({ className: "GaussianNoise", config: { stddev: l.attrs.stddev } }),
   gaussian_dropout: (l) => ({ className: "GaussianDropout", config: { rate: l.attrs.rate } }),
+  // tfjs-layers' Rescaling multiplies by scale and adds offset as given (tf.mul / tf.add broadcast a per-channel list).
+  rescaling: (l) => ({ className: "Rescaling", config: { scale: l.attrs.scale, offset: l.attrs.offset } }),
+  normalization: () => "TF.js has no Normalization layer",
 };
 
 /** The model.json text and its one shard (`group1-shard1of1.bin`). */

@@ -122,6 +122,7 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
       }
       tensors.set(w.fullName, { dtype: "F32", shape: w.shape, data: found.data });
     }
+    for (const [kerasPath, storePath] of mapping.ignoredWeights?.(layer.attrs) ?? []) source.find(call, kerasPath, storePath);
   }
   if (problems.failed) return undefined;
   const unused = source.unused();

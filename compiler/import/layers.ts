@@ -41,6 +41,12 @@ export interface LayerImport {
    * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
    */
   kerasStore?(attrs: Attrs): Record<string, string>;
+  /**
+   * Weights the file holds that kiln's op does not use (Normalization's `count`), as
+   * [name in files that name weights, place under the layer's Keras 3 store]: taken, so the import
+   * does not list them as left out.
+   */
+  ignoredWeights?(attrs: Attrs): [string, string][];
   /** The kiln layer's inputs from the call (default: the call's inputs in order). */
   inputs?(call: CallInfo): string[];
 }
@@ -360,7 +366,9 @@ function rate(r: ArgReader): number | undefined {
 const dropout: LayerImport = {
   op: "dropout",
   attrs(r) {
-    r.require("noise_shape", () => false, "noise_shape=null only");
+    // EfficientNet's per-block Dropout(noise_shape=(None, 1, 1, 1)) drops whole examples in
+    // training; kiln's dropout drops values. The same in predict (both are the identity there).
+    r.trainingOnly("noise_shape", () => false, "kiln's dropout draws one mask value per element");
     return { rate: rate(r) };
   },
 };
@@ -394,6 +402,59 @@ const gaussianDropout: LayerImport = {
     const v = rate(r);
     return v === undefined ? undefined : { rate: v };
   },
+};
+
+/**
+ * A number or a list of numbers in a preprocessing layer's config (Rescaling's scale/offset,
+ * Normalization's mean/variance): a number, a list, a nested list whose leading axes are all 1
+ * (numpy's [1, 1, C] broadcasts as [C]), or Keras 3's serialized numpy array
+ * {class_name: "__numpy__", config: {value}}; null when `nullable` and absent. Undefined after a report.
+ */
+function numbers(r: ArgReader, key: string, dflt: number | null | undefined): number | number[] | null | undefined {
+  let v = r.get(key) ?? dflt;
+  if (v !== null && typeof v === "object" && !Array.isArray(v) && (v as { class_name?: unknown }).class_name === "__numpy__") {
+    v = ((v as { config?: { value?: unknown } }).config ?? {}).value;
+  }
+  while (Array.isArray(v) && v.length === 1 && Array.isArray(v[0])) v = v[0];
+  if (v === null && dflt === null) return null;
+  const finite = (x: unknown) => typeof x === "number" && Number.isFinite(x);
+  if (finite(v)) return v as number;
+  if (Array.isArray(v) && v.length > 0 && v.every(finite)) return v as number[];
+  r.fail(key, v === undefined ? `${key} is required (a number or a list of numbers)` : `${key} must be a number or a list of numbers (one per channel; nested lists only with leading axes of 1)${dflt === null ? ", or null" : ""}; got ${quote(v)}`);
+  return undefined;
+}
+
+/** Rescaling (Keras 3, Keras 2, TF.js): x·scale + offset, scale and offset a number or one per channel. */
+const rescalingLayer: LayerImport = {
+  op: "rescaling",
+  attrs(r) {
+    const scale = numbers(r, "scale", undefined), offset = numbers(r, "offset", 0);
+    return scale === undefined || offset === undefined ? undefined : { scale, offset };
+  },
+};
+
+/**
+ * Normalization (Keras 3 and Keras 2): `axis` null, an axis or a list; `mean` and `variance`
+ * given in the config, or (null there) the adapted weights mean, variance and count, which Keras
+ * 3 stores as vars/0..2. kiln uses mean and variance; count only mattered to adapt().
+ */
+const normalizationLayer: LayerImport = {
+  op: "normalization",
+  attrs(r) {
+    const axis = r.get("axis");
+    const isAxis = (x: unknown) => typeof x === "number" && Number.isSafeInteger(x);
+    if (!(axis === undefined || axis === null || isAxis(axis) || (Array.isArray(axis) && axis.every(isAxis)))) {
+      r.fail("axis", `axis must be null, an axis or a list of axes; got ${quote(axis)}`);
+      return undefined;
+    }
+    const mean = numbers(r, "mean", null), variance = numbers(r, "variance", null);
+    const invert = r.bool("invert", false);
+    if (mean === undefined || variance === undefined || invert === undefined) return undefined;
+    // Keras 3 writes axis=None as [] (its empty tuple); kiln writes null.
+    return { axis: axis === undefined ? -1 : Array.isArray(axis) && axis.length === 0 ? null : axis, mean, variance, invert };
+  },
+  kerasStore: (a) => (a.mean === null ? vars(["mean", "variance"]) : {}),
+  ignoredWeights: (a) => (a.mean === null ? [["count", "vars/2"]] : []),
 };
 
 const batchNormalization: LayerImport = {
@@ -686,6 +747,8 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   ELU: eluLayer,
   PReLU: preluLayer,
   Dropout: dropout,
+  Rescaling: rescalingLayer,
+  Normalization: normalizationLayer,
   SpatialDropout1D: spatialDropout("spatial_dropout1d"), SpatialDropout2D: spatialDropout("spatial_dropout2d"),
   GaussianNoise: gaussianNoise, GaussianDropout: gaussianDropout,
   BatchNormalization: batchNormalization,
@@ -711,6 +774,4 @@ export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
   TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
   AlphaDropout: "kiln has no alpha dropout (its training noise keeps SELU's mean and variance); it does nothing in predict, so removing the layer keeps predictions (GaussianDropout or Dropout train differently)",
-  Rescaling: "scale the inputs before predict",
-  Normalization: "normalize the inputs before predict",
 });

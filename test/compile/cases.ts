@@ -11,6 +11,7 @@ import { ACTIVATION_CASES } from "./cases-activations.js";
 import { NORMALIZATION_CASES } from "./cases-normalization.js";
 import { MERGE_CASES } from "./cases-merge.js";
 import { NOISE_CASES } from "./cases-noise.js";
+import { PREPROCESSING_CASES } from "./cases-preprocessing.js";
 
 const g = (name: string, inputs: any[], layers: any[], extra: object = {}) => ({
   format: "kiln.graph/v2", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
@@ -225,4 +226,5 @@ export const CASES: OpCase[] = [
   ...NORMALIZATION_CASES,
   ...MERGE_CASES,
   ...NOISE_CASES,
+  ...PREPROCESSING_CASES,
 ];

@@ -49,7 +49,7 @@ async function weightsFor(g: object) {
   const model = await loadModel(wasm);
   const next = rng(51);
   const w: Record<string, Float32Array> = {};
-  for (const x of model.weights) w[x.name] = Float32Array.from({ length: x.shape.reduce((a, b) => a * b, 1) }, () => (x.name.endsWith("moving_variance") ? 0.5 + next() : (next() - 0.5)));
+  for (const x of model.weights) w[x.name] = Float32Array.from({ length: x.shape.reduce((a, b) => a * b, 1) }, () => (x.name.endsWith("variance") ? 0.5 + next() : (next() - 0.5)));
   model.setWeights(w);
   return { model, bytes: writeSafetensors(Object.fromEntries(model.weights.map((x) => [x.name, { dtype: "F32" as const, shape: x.shape, data: w[x.name]! }]))) };
 }

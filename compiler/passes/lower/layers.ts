@@ -162,7 +162,7 @@ function normalize(b: Builder, layer: Layer, x: Tensor, mean: Tensor, meanIn: Ew
  * back: one permuting copy each way (their gradients are the reverse copies), none when the axes
  * are last already.
  */
-function onAxesLast(b: Builder, x: Tensor, axes: readonly number[], fn: (moved: Tensor) => Tensor): Tensor {
+export function onAxesLast(b: Builder, x: Tensor, axes: readonly number[], fn: (moved: Tensor) => Tensor): Tensor {
   const perm = [...x.shape.keys()].filter((i) => !axes.includes(i)).concat(axes);
   if (perm.every((p, i) => p === i)) return fn(x);
   const inverse = perm.map((_, i) => perm.indexOf(i));
