@@ -20,6 +20,7 @@ import { ACTIVATION_CASES } from "./tfjs-cases-activations.js";
 import { NORMALIZATION_CASES } from "./tfjs-cases-normalization.js";
 import { MERGE_CASES } from "./tfjs-cases-merge.js";
 import { NOISE_CASES } from "./tfjs-cases-noise.js";
+import { PREPROCESSING_CASES } from "./tfjs-cases-preprocessing.js";
 
 /** What a case needs of a TF.js layer (tf.layers.Layer has it; compositions of tf ops implement it). */
 export interface TfLayer {
@@ -771,4 +772,5 @@ export const TFJS_CASES: TfjsCase[] = [
   ...NORMALIZATION_CASES,
   ...MERGE_CASES,
   ...NOISE_CASES,
+  ...PREPROCESSING_CASES,
 ];
