@@ -93,7 +93,8 @@ function readDataset(f: H5File, path: string): SourceWeight | string {
   }
   const meta = ds.metadata;
   if (!meta || meta.type !== 1 || (meta.size !== 4 && meta.size !== 8)) return `dataset ${quote(path)} is not float32 or float64 (kiln imports float weights; bfloat16 and float16 stores are not read)`;
-  const v = ds.value;
+  // A scalar dataset (shape []: Normalization's statistics with axis=None) reads as a plain number.
+  const v = typeof ds.value === "number" && shape.length === 0 ? Float64Array.of(ds.value) : ds.value;
   if (!(v instanceof Float32Array || v instanceof Float64Array) || v.length !== n) return `dataset ${quote(path)} could not be read as ${n} floats`;
   return { shape: [...shape], data: v instanceof Float32Array ? v : Float32Array.from(v) };
 }

@@ -194,6 +194,18 @@ describe("kiln export --to keras", () => {
       { name: "f", op: "flatten" },
       { name: "out", op: "dense", units: 2 },
     ] as GraphLayer[], [{ name: "x", shape: [3, 4, 2] }]],
+    ["rescaling (numbers and per-channel lists) and normalization (adapted weights on any axes, attributes, axis null, invert)", [
+      { name: "r", op: "rescaling", scale: 1 / 255 },
+      { name: "r_rgb", op: "rescaling", scale: [0.5, 2, -1], offset: [0.1, -0.2, 0.3] },
+      { name: "n", op: "normalization" },
+      { name: "n_attr", op: "normalization", mean: [0.485, 0.456, 0.406], variance: [0.052441, 0.050176, 0.050625] },
+      { name: "n_axes", op: "normalization", axis: [1, 2] },
+      { name: "n_all", op: "normalization", axis: null },
+      { name: "n_scalar", op: "normalization", axis: null, mean: 0.5, variance: 4, invert: true },
+      { name: "n_inv", op: "normalization", invert: true },
+      { name: "f", op: "flatten" },
+      { name: "out", op: "dense", units: 2 },
+    ] as GraphLayer[], [{ name: "x", shape: [3, 4, 3] }]],
   ];
   for (const [what, layers, inputs] of ROUND_TRIPS) {
     test(`${what} go to .keras and back unchanged`, async () => {
