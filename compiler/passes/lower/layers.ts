@@ -87,7 +87,7 @@ export function lowerGlobalPool1d(kind: "max" | "avg"): Lowering {
     const y = b.act([c]);
     const attrs = { kind, h: 1, w: t, c, oh: 1, ow: 1, padTop: 0, padLeft: 0, ph: 1, pw: t, sh: 1, sw: t };
     b.mod.node(b.prog, "pool2d", [b.alias(x!, [1, t, c])], [y], attrs, layer.name);
-    return y;
+    return a(layer).keepdims ? b.alias(y, [1, c]) : y;
   };
 }
 
@@ -107,7 +107,7 @@ export function lowerGlobalPool2d(kind: "max" | "avg"): Lowering {
     const [h, w, c] = x!.shape as [number, number, number];
     const y = b.act([c]);
     b.mod.node(b.prog, "pool2d", [x!], [y], { kind, h, w, c, oh: 1, ow: 1, padTop: 0, padLeft: 0, ph: h, pw: w, sh: h, sw: w }, layer.name);
-    return y;
+    return a(layer).keepdims ? b.alias(y, [1, 1, c]) : y;
   };
 }
 
