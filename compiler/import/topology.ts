@@ -170,7 +170,10 @@ function readFunctional(cfg: unknown, path: string, flavor: Flavor, problems: Im
       problems.error(`${p}/name`, `layer name ${quote(name)} appears twice in one model`);
       return undefined;
     }
-    storePaths.set(name, storeName(entry.class_name));
+    // Keras 3 op nodes (x + 3.0 as Add, module keras.src.ops.*) are operations, not layers: the
+    // weights store numbers model.layers only, so they take no store name (and hold no variables).
+    const opNode = typeof entry.module === "string" && entry.module.startsWith("keras.src.ops");
+    storePaths.set(name, opNode ? "" : storeName(entry.class_name));
     if (entry.class_name === "InputLayer") {
       const k = inputNames.indexOf(name);
       if (bound && k >= 0) produced.set(name, [bound[k]!]);
