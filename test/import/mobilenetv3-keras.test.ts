@@ -191,7 +191,7 @@ describe("a MobileNetV3Small-style model imports", () => {
     // The same layers in Keras 2's form: [[name, 0, 0, kwargs]] nodes, weights by weight_names.
     const k2 = b.layers.map((l) => {
       const name = l.name as string;
-      const cfg = { ...(l.config as Record<string, unknown>), dtype: "float32" };
+      const cfg: Record<string, unknown> = { ...(l.config as Record<string, unknown>), dtype: "float32" };
       const refs = (l.inbound_nodes as { args: unknown[] }[]).map((n) => (n.args.flat() as { config: { keras_history: [string] } }[]).map((t) => [t.config.keras_history[0], 0, 0, {}]));
       if (tfOps[name]) {
         const [fn, y] = tfOps[name]!;
@@ -217,7 +217,7 @@ describe("a MobileNetV3Small-style model imports", () => {
     const layerWeights = k2.map((l) => {
       const store = storeOf.get(l.name)!;
       const weights: Record<string, H5Tensor> = {};
-      (names[l.class_name] ?? []).forEach((w, i) => {
+      (names[l.class_name as string] ?? []).forEach((w, i) => {
         const t = b.vars[`${store}/vars/${i}`];
         if (t) weights[`${l.name}/${w}:0`] = t;
       });
