@@ -48,6 +48,11 @@ describe("normalization", () => {
     expect(l.weights.map((w) => w.shape)).toEqual([shape, shape]);
   });
 
+  test("parameters as Keras's summary counts them: mean, variance and adapt()'s count (EfficientNet's normalization: 7 for RGB), all non-trainable", () => {
+    const g = checkGraph(graphOf([input([8, 8, 3])], [{ name: "l", op: "normalization" }]));
+    expect(countParams(g)).toEqual({ trainable: 0, nonTrainable: 7, total: 7 });
+  });
+
   test("mean and variance given as attributes: no weights, no parameters", () => {
     const g = checkGraph(graphOf([input([4, 3])], [{ name: "l", op: "normalization", mean: [1, 2, 3], variance: [1, 1, 2] }]));
     expect(g.layers[0]!.weights).toEqual([]);

@@ -205,6 +205,8 @@ export const normalization: OpDef = {
     return attrs;
   },
   shape: ([x]) => [...x],
+  // Keras also keeps adapt()'s sample count (an int scalar) and counts it: 2·C + 1 for an image's channels.
+  kerasOnlyParams: (attrs) => (attrs.mean === null ? 1 : 0),
   weights([x], attrs) {
     if (attrs.mean !== null) return [];
     const shape = keptAxes(attrs).map((i) => x[i]!);
