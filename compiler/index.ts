@@ -190,3 +190,4 @@ export function plannedMemory(input: string | unknown, options: Pick<CompileOpti
 export { importModel, KERAS_LAYERS, cutAt, freezeUntil, readWeights, type CutResult, type ImportFiles, type ImportOptions, type ImportResult } from "./import/index.js";
 export { exportTfjs, TFJS_EXPORT, type TfjsExport } from "./export/tfjs.js";
 export { exportKeras, KERAS_EXPORT } from "./export/keras.js";
+export { loadPretrainedWeights, type PretrainedWeights } from "./pretrained-weights.js";

@@ -8,7 +8,8 @@
  */
 import { fail, KilnError } from "./errors.js";
 import { checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
-import { bad, isObject, isString, show, size, type Checker, type Manifest, type Slot } from "./manifest.js";
+import { isObject, isString, size, type Checker, type Manifest, type Slot } from "./manifest.js";
+import { bad, show } from "./part-checks.js";
 import type { Model, StepResult } from "./model.js";
 import type { Batches } from "./stream.js";
 
