@@ -14,7 +14,7 @@ import { checkGraph } from "../../compiler/frontend/index.js";
 import { strFromU8, unzipSync } from "fflate";
 import h5wasm from "h5wasm";
 import { relErr, rng } from "../compile/harness.js";
-import { kilnModel, randomizeTf, saveArtifacts, tfPredict, toFiles, trainBoth } from "./helpers.js";
+import { kilnModel, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, trainBoth } from "./helpers.js";
 import { efficientNetStyle, positiveVariances, preprocessingCnn } from "./efficientnet-models.js";
 
 beforeAll(async () => {
@@ -57,6 +57,17 @@ describe("Keras Rescaling and Normalization import from TF.js model.json and pre
     expect(relErr(ours, theirs)).toBeLessThan(1e-4);
     // The softmax is not flat: the preprocessing and the blocks decide something.
     expect(Math.max(...theirs) - Math.min(...theirs)).toBeGreaterThan(1e-3);
+  });
+
+  test("the EfficientNet-style model saved with uint8-quantized weights predicts as TF.js loading the same files", async () => {
+    const model = efficientNetStyle();
+    randomizeTf(model, 37);
+    positiveVariances(model, 37);
+    const files = toFiles(await saveArtifacts(model), { quantization: "uint8" });
+    const kiln = await kilnModel(await importModel(files));
+    const theirs = await tfjsFromFiles(files);
+    const feeds = { input_layer: pixels([16, 16, 3], BATCH, 38) };
+    expect(relErr(kiln.predict(feeds).predictions!, tfPredict(theirs, feeds, ["input_layer"], BATCH)[0]!)).toBeLessThan(1e-4);
   });
 
   test("Rescaling with per-channel lists and Normalization's adapted weights: predictions, then three SGD steps as TF.js takes them", async () => {
