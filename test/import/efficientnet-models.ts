@@ -92,32 +92,61 @@ function mbconv(x: SymbolicTensor, b: Block): SymbolicTensor {
 /** The ImageNet standard deviations Keras's EfficientNet divides by a second time (its note on issue 49930). */
 export const IMAGENET_STDDEV_RGB = [0.229, 0.224, 0.225];
 
+/** One stage of Keras's blocks_args: kernel, repeats, filters in and out, expand ratio, first stride. */
+export interface Stage { k: number; repeats: number; inF: number; outF: number; expand: number; stride: number }
+
+/** Keras 3's EfficientNetB0 stages (DEFAULT_BLOCKS_ARGS, width and depth coefficients 1). */
+export const B0_STAGES: Stage[] = [
+  { k: 3, repeats: 1, inF: 32, outF: 16, expand: 1, stride: 1 }, { k: 3, repeats: 2, inF: 16, outF: 24, expand: 6, stride: 2 },
+  { k: 5, repeats: 2, inF: 24, outF: 40, expand: 6, stride: 2 }, { k: 3, repeats: 3, inF: 40, outF: 80, expand: 6, stride: 2 },
+  { k: 5, repeats: 3, inF: 80, outF: 112, expand: 6, stride: 1 }, { k: 5, repeats: 4, inF: 112, outF: 192, expand: 6, stride: 2 },
+  { k: 3, repeats: 1, inF: 192, outF: 320, expand: 6, stride: 1 },
+];
+
 /**
- * A small EfficientNet-style model (16×16×3 images in 0–255): Keras 3's stem with its
- * preprocessing (Rescaling 1/255, adapted Normalization, per-channel Rescaling by 1/√stddev),
- * three MBConv blocks (expand 1 stride 1; expand 6 stride 2 with correct_pad; expand 6 kernel 5
- * with the residual and its noise-shaped Dropout) and Keras's top (1×1 conv, pool, dropout, softmax).
+ * Keras 3's EfficientNet as efficientnet.py builds it (ImageNet-style preprocessing: Rescaling
+ * 1/255, adapted Normalization, per-channel Rescaling by 1/√stddev), on `size`×`size`×3 images,
+ * with `stages`, stem and top widths given, drop_connect_rate 0.2 spread over the blocks.
  */
-export function efficientNetStyle(): tf.LayersModel {
-  const img = tf.input({ shape: [16, 16, 3], name: "input_layer" });
+export function efficientNet(size: number, stem: number, stages: Stage[], top: number, classes: number, name: string): tf.LayersModel {
+  const img = tf.input({ shape: [size, size, 3], name: "input_layer" });
   let x = apply(tf.layers.rescaling({ scale: 1 / 255, name: "rescaling" }), img);
   x = apply(new KerasNormalization({ name: "normalization" }), x);
   const perChannel = IMAGENET_STDDEV_RGB.map((s) => 1 / Math.sqrt(s));
   x = apply(tf.layers.rescaling({ scale: perChannel as unknown as number, name: "rescaling_1" }), x);
-  x = apply(tf.layers.zeroPadding2d({ padding: correctPad(16, 3), name: "stem_conv_pad" }), x);
-  x = apply(tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: "valid", useBias: false, name: "stem_conv" }), x);
+  x = apply(tf.layers.zeroPadding2d({ padding: correctPad(size, 3), name: "stem_conv_pad" }), x);
+  x = apply(tf.layers.conv2d({ filters: stem, kernelSize: 3, strides: 2, padding: "valid", useBias: false, name: "stem_conv" }), x);
   x = apply(tf.layers.batchNormalization({ name: "stem_bn" }), x);
   x = apply(tf.layers.activation({ activation: "swish", name: "stem_activation" }), x);
-  x = mbconv(x, { name: "block1a_", inF: 8, outF: 4, expand: 1, k: 3, stride: 1, drop: 0 });
-  x = mbconv(x, { name: "block2a_", inF: 4, outF: 8, expand: 6, k: 3, stride: 2, drop: 0 });
-  x = mbconv(x, { name: "block2b_", inF: 8, outF: 8, expand: 6, k: 5, stride: 1, drop: 0.1 });
-  x = apply(tf.layers.conv2d({ filters: 16, kernelSize: 1, padding: "same", useBias: false, name: "top_conv" }), x);
+  const blocks = stages.reduce((n, s) => n + s.repeats, 0);
+  let b = 0;
+  stages.forEach((s, i) => {
+    for (let j = 0; j < s.repeats; j++, b++) {
+      x = mbconv(x, {
+        name: `block${i + 1}${String.fromCharCode(97 + j)}_`, inF: j === 0 ? s.inF : s.outF, outF: s.outF, expand: s.expand, k: s.k,
+        stride: j === 0 ? s.stride : 1, drop: (0.2 * b) / blocks,
+      });
+    }
+  });
+  x = apply(tf.layers.conv2d({ filters: top, kernelSize: 1, padding: "same", useBias: false, name: "top_conv" }), x);
   x = apply(tf.layers.batchNormalization({ name: "top_bn" }), x);
   x = apply(tf.layers.activation({ activation: "swish", name: "top_activation" }), x);
   x = apply(tf.layers.globalAveragePooling2d({ name: "avg_pool" }), x);
   x = apply(tf.layers.dropout({ rate: 0.2, name: "top_dropout" }), x);
-  const out = apply(tf.layers.dense({ units: 5, activation: "softmax", name: "predictions" }), x);
-  return tf.model({ inputs: img, outputs: out, name: "efficientnet_style" });
+  const out = apply(tf.layers.dense({ units: classes, activation: "softmax", name: "predictions" }), x);
+  return tf.model({ inputs: img, outputs: out, name });
+}
+
+/**
+ * A small EfficientNet-style model (16×16×3 images in 0–255): Keras 3's stem with its
+ * preprocessing, three MBConv blocks (block1a: expand 1, stride 1; block2a: expand 6, kernel 5,
+ * stride 2 after correct_pad; block2b: the residual with its noise-shaped Dropout) and Keras's top.
+ */
+export function efficientNetStyle(): tf.LayersModel {
+  return efficientNet(16, 8, [
+    { k: 3, repeats: 1, inF: 8, outF: 4, expand: 1, stride: 1 },
+    { k: 5, repeats: 2, inF: 4, outF: 8, expand: 6, stride: 2 },
+  ], 16, 5, "efficientnet_style");
 }
 
 /** Rescaling (per channel) → Conv2D → Normalization (adapted) → Rescaling (a number and an offset) → Flatten → Dense: trainable around the preprocessing layers. */
