@@ -15,7 +15,8 @@ import { strFromU8, unzipSync } from "fflate";
 import h5wasm from "h5wasm";
 import { relErr, rng } from "../compile/harness.js";
 import { kilnModel, randomizeTf, saveArtifacts, tfjsFromFiles, tfPredict, toFiles, trainBoth } from "./helpers.js";
-import { efficientNetStyle, positiveVariances, preprocessingCnn } from "./efficientnet-models.js";
+import { B0_STAGES, efficientNet, efficientNetStyle, positiveVariances, preprocessingCnn } from "./efficientnet-models.js";
+import { countParams } from "../../compiler/frontend/params.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -57,6 +58,19 @@ describe("Keras Rescaling and Normalization import from TF.js model.json and pre
     expect(relErr(ours, theirs)).toBeLessThan(1e-4);
     // The softmax is not flat: the preprocessing and the blocks decide something.
     expect(Math.max(...theirs) - Math.min(...theirs)).toBeGreaterThan(1e-3);
+  });
+
+  test("EfficientNetB0 at 224×224 as Keras 3's efficientnet.py builds it: Keras's parameter counts, and predictions as TF.js's within 1e-4", async () => {
+    const model = efficientNet(224, 32, B0_STAGES, 1280, 1000, "efficientnetb0");
+    const result = await imported(model, 39);
+    // Keras's summary of EfficientNetB0: 5,330,571 parameters, 5,288,548 trainable, 42,023 not
+    // (batch-normalization moving statistics, and the Normalization's mean, variance and count).
+    expect(countParams(checkGraph(result.graph))).toEqual({ trainable: 5_288_548, nonTrainable: 42_023, total: 5_330_571 });
+    const kiln = await kilnModel(result, 1);
+    const feeds = { input_layer: pixels([224, 224, 3], 1, 40) };
+    const theirs = tfPredict(model, feeds, ["input_layer"], 1)[0]!;
+    expect(relErr(kiln.predict(feeds).predictions!, theirs)).toBeLessThan(1e-4);
+    expect(Math.max(...theirs)).toBeGreaterThan(10 * Math.min(...theirs));
   });
 
   test("the EfficientNet-style model saved with uint8-quantized weights predicts as TF.js loading the same files", async () => {
