@@ -34,6 +34,14 @@ const onlyArg = process.argv.includes("--only") ? process.argv[process.argv.inde
 if (onlyArg !== undefined && onlyArg !== "real-models") throw new Error(`--only ${onlyArg}: the only subset is "real-models"`);
 /** Only issue 19's real-size model rows (the full bench takes ~7 minutes without them). */
 const onlyReal = onlyArg === "real-models";
+/**
+ * `--models mobilenetv2,mobilenetv2Head` (or BENCH_REAL_MODELS) with `--only real-models`: only
+ * those models' rows (keys of lib/real.js REAL_MODELS), no 300-layer cold compile; results go to
+ * git-ignored bench/results/real-models.subset.*.tmp, so a partial run never replaces a full one.
+ */
+const modelsArg = process.argv.includes("--models") ? process.argv[process.argv.indexOf("--models") + 1] : process.env.BENCH_REAL_MODELS;
+const realSubset = modelsArg === undefined ? undefined : modelsArg.split(",").filter(Boolean);
+if (realSubset && !onlyReal) throw new Error("--models selects real-size models: use it with --only real-models");
 
 const quick = !!process.env.BENCH_QUICK;
 const settings = quick
@@ -119,8 +127,8 @@ log(`FP pipes: ${pipes.why} → ${flopsPerCycle(pipes, "plain")} FLOP/cycle plai
 
 // Issue 19's real-size models: built in TF.js layers, imported into kiln, compiled (lib/real.js).
 await initTf();
-const real = await prepareRealModels({ opts, quick, log, relaxed: relaxedHost.validates });
-const deep = coldCompileDeep(log);
+const real = await prepareRealModels({ opts, quick, log, relaxed: relaxedHost.validates, keys: realSubset });
+const deep = realSubset ? undefined : coldCompileDeep(log);
 const realMemory = await memoryAndStartup(real, { rounds: settings.startupRounds, log });
 
 const measured = [];
@@ -177,7 +185,9 @@ const realResults = { compile: Object.values(real).map((r) => r.compileRow), dee
 if (onlyReal) {
   const results = { machine: { ...machine, loadavgEnd: loadavg() }, settings, ceiling: ceilingResults(), workloads: measured, real: realResults, totalSeconds: (performance.now() - started) / 1000 };
   results.targets = evaluateRealTargets(results);
-  writeResults(results, renderRealReport(results), quick ? ["bench/results/quick-real.json.tmp", "bench/results/quick-real.md.tmp"] : ["bench/results/real-models.json", "bench/results/real-models.md"]);
+  if (realSubset) results.machine.realModels = realSubset;
+  const stem = quick ? "quick-real" : realSubset ? "real-models.subset" : "real-models";
+  writeResults(results, renderRealReport(results), quick || realSubset ? [`bench/results/${stem}.json.tmp`, `bench/results/${stem}.md.tmp`] : [`bench/results/${stem}.json`, `bench/results/${stem}.md`]);
   process.exit(0);
 }
 models.cnn2.dispose(); // its worker thread would keep the process alive

@@ -381,15 +381,16 @@ export function realWorkloads(real, { quick }) {
     ...trainingSystems({ model: r.models.plain, relaxed: r.models.relaxed, graph: r.graph, batch: 32, feeds, tfjsWasm: false }),
     tfjsFrozenBackbone({ model: r.models.plain, graph: r.graph, batch: 32, feeds, tfjsModel: r.tfjs, cut: "out_relu" }),
   ];
-  const headFlops = forwardFlops(head.graph) + 2 * forwardFlops(head.graph, (l) => l.trainable !== false);
+  // Each row only where its model was prepared (bench/run.js --models picks a subset).
   return [
-    infer("mobilenetv2", 1, 1911),
-    infer("mobilenetv2", 16, 1912, { threads: true }),
-    infer("resnet50", 1, 1913),
-    infer("inceptionv3", 1, 1914),
-    { id: "mobilenetv2-head-train-b32", title: `${head.spec.title} ${size(head)}: fine-tuning the 1000-way head (adam), batch 32`, ...samples(32), flops: headFlops * 32,
+    real.mobilenetv2 && infer("mobilenetv2", 1, 1911),
+    real.mobilenetv2 && infer("mobilenetv2", 16, 1912, { threads: true }),
+    real.resnet50 && infer("resnet50", 1, 1913),
+    real.inceptionv3 && infer("inceptionv3", 1, 1914),
+    head && { id: "mobilenetv2-head-train-b32", title: `${head.spec.title} ${size(head)}: fine-tuning the 1000-way head (adam), batch 32`, ...samples(32),
+      flops: (forwardFlops(head.graph) + 2 * forwardFlops(head.graph, (l) => l.trainable !== false)) * 32,
       systems: headSystems(head, trainFeeds(head.graph, 32, 1915)) },
-    { id: "resnet20-train-b64", title: `ResNet-20 ${size(r20)} training (adam), batch 64`, ...samples(64), flops: 3 * forwardFlops(r20.graph) * 64,
+    r20 && { id: "resnet20-train-b64", title: `ResNet-20 ${size(r20)} training (adam), batch 64`, ...samples(64), flops: 3 * forwardFlops(r20.graph) * 64,
       systems: trainingSystems({ model: r20.models.plain, relaxed: r20.models.relaxed, model2: r20.models.threaded, graph: r20.graph, batch: 64, feeds: trainFeeds(r20.graph, 64, 1916), tfjsModel: r20.tfjs, conv: true, quick, cpuPatch: false }) },
-  ];
+  ].filter(Boolean);
 }

@@ -63,9 +63,11 @@ export interface TrainingInfo {
   learningRateOffset?: number;
   /**
    * Optional (the NaN finder): every layer's output in train_step, in forward order; f32
-   * [maxBatch, ...shape] at `offset`, left intact until train_step returns.
+   * [maxBatch, ...shape] at `offset`, intact right after train_step's call number `call` (the last
+   * that writes it; the arena may reuse the bytes later in the step). Without `call` (modules
+   * compiled before 2026-12-07's arena change), intact until train_step returns.
    */
-  layerOutputs?: { layer: string; offset: number; shape: number[] }[];
+  layerOutputs?: { layer: string; offset: number; shape: number[]; call?: number }[];
 }
 
 /** Optional: where traps happen. Per export name, its kernel calls in order: [function, layer]. */
