@@ -10,6 +10,7 @@ import { flit } from "./elementwise.js";
 
 export interface CopySpec { shape: SizeArg[]; srcStrides: number[]; dstStrides: number[]; accumulate?: boolean }
 export interface FillSpec { n: SizeArg; value: number }
+export interface ConstantSpec { values: readonly number[] }
 
 /** Locals of copy and fill kernels start with "_". */
 export const COPY_LOCALS = locals("emitCopy", "prefixed");
@@ -115,6 +116,22 @@ export function emitFill(spec: FillSpec): KernelDef {
     label: `fill ${spec.n}`,
     params: kernelParams(COPY_LOCALS, ["out"], spec.n),
     body: body.join("\n"),
+    needs: [],
+  };
+}
+
+/**
+ * The `constant` kernel: compile-time values (a rescaling's per-channel scale, a normalization's
+ * mean) stored one by one. Values are numbers from a checked graph, written only through `flit`.
+ */
+export function emitConstant(spec: ConstantSpec): KernelDef {
+  if (spec.values.length === 0) throw new Error("internal: a constant of no values");
+  const lits = spec.values.map(flit);
+  return {
+    key: `constant:${JSON.stringify(lits)}`,
+    label: `constant ${spec.values.length}`,
+    params: kernelParams(COPY_LOCALS, ["out"]),
+    body: lits.map((v, k) => `store<f32>(out + ${intlit(k * 4)}, ${v});`).join("\n"),
     needs: [],
   };
 }

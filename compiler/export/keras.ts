@@ -58,8 +58,8 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   conv2d: (l) => activated(l, (activation) => ({ className: "Conv2D", config: { filters: l.attrs.filters, kernel_size: l.attrs.kernel_size, strides: l.attrs.strides, padding: l.attrs.padding, data_format: "channels_last", dilation_rate: l.attrs.dilation_rate, groups: 1, activation, use_bias: l.attrs.use_bias } })),
   max_pooling2d: (l) => ({ className: "MaxPooling2D", config: { pool_size: l.attrs.pool_size, strides: l.attrs.strides, padding: l.attrs.padding, data_format: "channels_last" } }),
   average_pooling2d: (l) => ({ className: "AveragePooling2D", config: { pool_size: l.attrs.pool_size, strides: l.attrs.strides, padding: l.attrs.padding, data_format: "channels_last" } }),
-  global_average_pooling2d: () => ({ className: "GlobalAveragePooling2D", config: { data_format: "channels_last", keepdims: false } }),
-  global_max_pooling2d: () => ({ className: "GlobalMaxPooling2D", config: { data_format: "channels_last", keepdims: false } }),
+  global_average_pooling2d: (l) => ({ className: "GlobalAveragePooling2D", config: { data_format: "channels_last", keepdims: l.attrs.keepdims } }),
+  global_max_pooling2d: (l) => ({ className: "GlobalMaxPooling2D", config: { data_format: "channels_last", keepdims: l.attrs.keepdims } }),
   flatten: () => ({ className: "Flatten", config: { data_format: "channels_last" } }),
   reshape: (l) => ({ className: "Reshape", config: { target_shape: l.attrs.target_shape } }),
   activation: (l) => activated(l, (activation) => ({ className: "Activation", config: { activation } })),
@@ -88,8 +88,8 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   conv1d: (l) => activated(l, (activation) => ({ className: "Conv1D", config: { filters: l.attrs.filters, kernel_size: [l.attrs.kernel_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last", dilation_rate: [l.attrs.dilation_rate], groups: 1, activation, use_bias: l.attrs.use_bias } })),
   max_pooling1d: (l) => ({ className: "MaxPooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last" } }),
   average_pooling1d: (l) => ({ className: "AveragePooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding, data_format: "channels_last" } }),
-  global_average_pooling1d: () => ({ className: "GlobalAveragePooling1D", config: { data_format: "channels_last", keepdims: false } }),
-  global_max_pooling1d: () => ({ className: "GlobalMaxPooling1D", config: { data_format: "channels_last", keepdims: false } }),
+  global_average_pooling1d: (l) => ({ className: "GlobalAveragePooling1D", config: { data_format: "channels_last", keepdims: l.attrs.keepdims } }),
+  global_max_pooling1d: (l) => ({ className: "GlobalMaxPooling1D", config: { data_format: "channels_last", keepdims: l.attrs.keepdims } }),
   upsampling2d: (l) => ({ className: "UpSampling2D", config: { size: l.attrs.size, data_format: "channels_last", interpolation: l.attrs.interpolation } }),
   upsampling1d: (l) => ({ className: "UpSampling1D", config: { size: l.attrs.size } }),
   zero_padding2d: (l) => ({ className: "ZeroPadding2D", config: { padding: l.attrs.padding, data_format: "channels_last" } }),
@@ -120,6 +120,9 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   spatial_dropout2d: (l) => ({ className: "SpatialDropout2D", config: { rate: l.attrs.rate, data_format: "channels_last", seed: null } }),
   gaussian_noise: (l) => ({ className: "GaussianNoise", config: { stddev: l.attrs.stddev, seed: null } }),
   gaussian_dropout: (l) => ({ className: "GaussianDropout", config: { rate: l.attrs.rate, seed: null } }),
+  rescaling: (l) => ({ className: "Rescaling", config: { scale: l.attrs.scale, offset: l.attrs.offset } }),
+  // Keras 3's get_config writes axis as its tuple: [] for None, a list of Keras axes otherwise.
+  normalization: (l) => ({ className: "Normalization", config: { axis: (l.attrs.axis as number[]).map((i) => i + 1), mean: l.attrs.mean, variance: l.attrs.variance, invert: l.attrs.invert } }),
 };
 
 const MERGES = new Set<OpName>(["add", "multiply", "average", "maximum", "minimum", "subtract", "concatenate", "dot"]);
@@ -160,7 +163,7 @@ export async function exportKeras(graphInput: string | unknown, weightsBytes: Ui
   }
   if (problems.length) throw new KilnError(problems);
   const st = readSafetensors(weightsBytes);
-  const vars: [string, number[], Float32Array][] = [];
+  const vars: [string, number[], Float32Array | BigInt64Array][] = [];
   for (const { layer, className, store } of stores) {
     const places = KERAS_LAYERS[className]!.kerasStore?.(layer.attrs) ?? {};
     for (const w of layer.weights) {
@@ -171,6 +174,8 @@ export async function exportKeras(graphInput: string | unknown, weightsBytes: Ui
       }
       vars.push([`${store}/${places[w.name]}`, w.shape, asFloat32(t, w.fullName)]);
     }
+    // An adapted Normalization has a third variable, `count` (int64 scalar): Keras loads a layer's variables by count.
+    if (layer.op === "normalization" && layer.weights.length) vars.push([`${store}/vars/2`, [], new BigInt64Array([0n])]);
   }
   if (problems.length) throw new KilnError(problems);
   const config: Record<string, unknown> = {
@@ -212,7 +217,7 @@ function compileConfig(graph: Graph): Record<string, unknown> {
   };
 }
 
-async function writeStore(vars: [string, number[], Float32Array][], layerStores: string[]): Promise<Uint8Array> {
+async function writeStore(vars: [string, number[], Float32Array | BigInt64Array][], layerStores: string[]): Promise<Uint8Array> {
   const lib = await import("h5wasm");
   await lib.ready;
   const FS = lib.FS as unknown as { readFile(p: string): Uint8Array; unlink(p: string): void };
@@ -231,7 +236,7 @@ async function writeStore(vars: [string, number[], Float32Array][], layerStores:
     for (const s of layerStores) group(`${s}/vars`);
     for (const [p, shape, data] of vars) {
       const cut = p.lastIndexOf("/");
-      group(p.slice(0, cut)).create_dataset({ name: p.slice(cut + 1), data, shape, dtype: "<f" });
+      group(p.slice(0, cut)).create_dataset({ name: p.slice(cut + 1), data, shape, dtype: data instanceof BigInt64Array ? "<q" : "<f" });
     }
     group("optimizer/vars");
   } finally {

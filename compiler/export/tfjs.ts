@@ -59,6 +59,9 @@ function reluLayer(a: Attrs): TfjsLayer {
   return "TF.js's ReLU has no threshold and its ThresholdedReLU no max_value; this relu sets both";
 }
 
+/** tfjs-layers' global pools have no keepdims (a Reshape after one would express it; the exporter writes one layer per kiln layer). */
+const NO_KEEPDIMS = "tfjs-layers' global pooling layers have no keepdims; this layer keeps the pooled axes";
+
 export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   dense: (l) => act(l.attrs) ? { className: "Dense", config: { units: l.attrs.units, activation: act(l.attrs), use_bias: l.attrs.use_bias } } : noActivation(l),
   conv2d: (l) => act(l.attrs) ? {
@@ -67,8 +70,8 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   } : noActivation(l),
   max_pooling2d: (l) => ({ className: "MaxPooling2D", config: { pool_size: l.attrs.pool_size, strides: l.attrs.strides, padding: l.attrs.padding, data_format: "channels_last" } }),
   average_pooling2d: (l) => ({ className: "AveragePooling2D", config: { pool_size: l.attrs.pool_size, strides: l.attrs.strides, padding: l.attrs.padding, data_format: "channels_last" } }),
-  global_average_pooling2d: () => ({ className: "GlobalAveragePooling2D", config: { data_format: "channels_last" } }),
-  global_max_pooling2d: () => ({ className: "GlobalMaxPooling2D", config: { data_format: "channels_last" } }),
+  global_average_pooling2d: (l) => l.attrs.keepdims ? NO_KEEPDIMS : { className: "GlobalAveragePooling2D", config: { data_format: "channels_last" } },
+  global_max_pooling2d: (l) => l.attrs.keepdims ? NO_KEEPDIMS : { className: "GlobalMaxPooling2D", config: { data_format: "channels_last" } },
   flatten: () => ({ className: "Flatten", config: {} }),
   reshape: (l) => ({ className: "Reshape", config: { target_shape: l.attrs.target_shape } }),
   activation: (l) => l.attrs.activation === "leaky_relu" ? { className: "LeakyReLU", config: { alpha: 0.2 } }
@@ -97,8 +100,8 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   } : noActivation(l),
   max_pooling1d: (l) => ({ className: "MaxPooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding } }),
   average_pooling1d: (l) => ({ className: "AveragePooling1D", config: { pool_size: [l.attrs.pool_size], strides: [l.attrs.strides], padding: l.attrs.padding } }),
-  global_average_pooling1d: () => ({ className: "GlobalAveragePooling1D", config: {} }),
-  global_max_pooling1d: () => ({ className: "GlobalMaxPooling1D", config: {} }),
+  global_average_pooling1d: (l) => l.attrs.keepdims ? NO_KEEPDIMS : { className: "GlobalAveragePooling1D", config: {} },
+  global_max_pooling1d: (l) => l.attrs.keepdims ? NO_KEEPDIMS : { className: "GlobalMaxPooling1D", config: {} },
   upsampling2d: (l) => l.attrs.interpolation === "nearest" ? { className: "UpSampling2D", config: { size: l.attrs.size, data_format: "channels_last", interpolation: "nearest" } }
     : "TF.js's bilinear UpSampling2D resizes without half-pixel centres; kiln's bilinear is Keras 3's",
   upsampling1d: () => "TF.js has no UpSampling1D layer",
@@ -131,6 +134,9 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   spatial_dropout2d: () => "TF.js has no SpatialDropout2D layer",
   gaussian_noise: (l) => ({ className: "GaussianNoise", config: { stddev: l.attrs.stddev } }),
   gaussian_dropout: (l) => ({ className: "GaussianDropout", config: { rate: l.attrs.rate } }),
+  // tfjs-layers' Rescaling multiplies by scale and adds offset as given (tf.mul / tf.add broadcast a per-channel list).
+  rescaling: (l) => ({ className: "Rescaling", config: { scale: l.attrs.scale, offset: l.attrs.offset } }),
+  normalization: () => "TF.js has no Normalization layer",
 };
 
 /** The model.json text and its one shard (`group1-shard1of1.bin`). */

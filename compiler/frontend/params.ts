@@ -1,8 +1,10 @@
 /**
  * Parameter counting, as Keras reports it: every weight element counts; moving statistics and the
- * weights of frozen layers are non-trainable.
+ * weights of frozen layers are non-trainable; elements Keras keeps and kiln does not
+ * (OpDef.kerasOnlyParams: Normalization's count) count as non-trainable too.
  */
 import type { Graph, Layer, WeightSpec } from "./graph-types.js";
+import { lookupOp } from "./ops/index.js";
 
 export interface ParamCounts {
   trainable: number;
@@ -21,6 +23,7 @@ export function layerParams(layer: Layer): ParamCounts {
     if (w.trainable) trainable += weightSize(w);
     else nonTrainable += weightSize(w);
   }
+  nonTrainable += lookupOp(layer.op)?.kerasOnlyParams?.(layer.attrs) ?? 0;
   return { trainable, nonTrainable, total: trainable + nonTrainable };
 }
 

@@ -79,7 +79,7 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
     const attrs = mapping.attrs(r, call);
     r.finish();
     if (!attrs || problems.errors.length > before) continue;
-    const layer: Record<string, unknown> = { name: kiln(call.name), op: mapping.op, inputs: (mapping.inputs?.(call) ?? call.inputs).map(kiln) };
+    const layer: Record<string, unknown> = { name: kiln(call.name), op: mapping.opFor?.(call) ?? mapping.op, inputs: (mapping.inputs?.(call) ?? call.inputs).map(kiln) };
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) layer[k] = v;
     if (call.config.trainable === false || call.frozen) layer.trainable = false;
     if (kiln(call.name) !== call.name) layer.keras_name = call.name;
@@ -122,6 +122,7 @@ export function buildImport(topo: KerasTopology, source: WeightSource, trainingC
       }
       tensors.set(w.fullName, { dtype: "F32", shape: w.shape, data: found.data });
     }
+    for (const [kerasPath, storePath] of mapping.ignoredWeights?.(layer.attrs) ?? []) source.find(call, kerasPath, storePath);
   }
   if (problems.failed) return undefined;
   const unused = source.unused();

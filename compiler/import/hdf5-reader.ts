@@ -101,7 +101,8 @@ function dataset(ds) {
   }
   const meta = ds.metadata;
   if (!meta || meta.type !== 1 || (meta.size !== 4 && meta.size !== 8)) return { kind: "dataset", shape, error: "not-float" };
-  const v = ds.value;
+  // A scalar dataset (shape []: Normalization's statistics with axis=None) reads as a plain number.
+  const v = typeof ds.value === "number" && shape.length === 0 ? Float64Array.of(ds.value) : ds.value;
   if (!(v instanceof Float32Array || v instanceof Float64Array) || v.length !== n) return { kind: "dataset", shape, error: "unreadable", elements: n };
   return { kind: "dataset", shape: [...shape], data: v instanceof Float32Array ? v : Float32Array.from(v) };
 }

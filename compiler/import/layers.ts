@@ -21,10 +21,17 @@ class ArgReaderOf extends ArgReader {
 export interface CallInfo {
   inputs: string[];
   kwargs: Record<string, unknown>;
+  /**
+   * Numbers a Keras 3 op node was called with beside its tensor (`x + 3.0` is the node
+   * `Add(x, 3.0)`, module keras.src.ops.numpy), with their position among the call's arguments.
+   */
+  constants?: { at: number; value: number }[];
 }
 
 export interface LayerImport {
   op: OpName;
+  /** The op for this call when it is not always `op` (an Add with a constant is a rescaling). */
+  opFor?(call: CallInfo): OpName;
   /** Config → kiln attributes; undefined after reporting through the reader. */
   attrs(r: ArgReader, call: CallInfo): Attrs | undefined;
   /**
@@ -42,6 +49,12 @@ export interface LayerImport {
    * ("vars/0": variables by position, trainable ones first, in the order the layer creates them).
    */
   kerasStore?(attrs: Attrs): Record<string, string>;
+  /**
+   * Weights the file holds that kiln's op does not use (Normalization's `count`), as
+   * [name in files that name weights, place under the layer's Keras 3 store]: taken, so the import
+   * does not list them as left out.
+   */
+  ignoredWeights?(attrs: Attrs): [string, string][];
   /** The kiln layer's inputs from the call (default: the call's inputs in order). */
   inputs?(call: CallInfo): string[];
 }
@@ -246,8 +259,7 @@ function globalPool(op: "global_average_pooling2d" | "global_max_pooling2d" | "g
     op,
     attrs(r) {
       r.channelsLast();
-      r.require("keepdims", eq(false), "keepdims=false only (output [C])");
-      return {};
+      return { keepdims: r.bool("keepdims", false) };
     },
   };
 }
@@ -361,7 +373,9 @@ function rate(r: ArgReader): number | undefined {
 const dropout: LayerImport = {
   op: "dropout",
   attrs(r) {
-    r.require("noise_shape", () => false, "noise_shape=null only");
+    // EfficientNet's per-block Dropout(noise_shape=(None, 1, 1, 1)) drops whole examples in
+    // training; kiln's dropout drops values. The same in predict (both are the identity there).
+    r.trainingOnly("noise_shape", () => false, "kiln's dropout draws one mask value per element");
     return { rate: rate(r) };
   },
 };
@@ -395,6 +409,59 @@ const gaussianDropout: LayerImport = {
     const v = rate(r);
     return v === undefined ? undefined : { rate: v };
   },
+};
+
+/**
+ * A number or a list of numbers in a preprocessing layer's config (Rescaling's scale/offset,
+ * Normalization's mean/variance): a number, a list, a nested list whose leading axes are all 1
+ * (numpy's [1, 1, C] broadcasts as [C]), or Keras 3's serialized numpy array
+ * {class_name: "__numpy__", config: {value}}; null when `nullable` and absent. Undefined after a report.
+ */
+function numbers(r: ArgReader, key: string, dflt: number | null | undefined): number | number[] | null | undefined {
+  let v = r.get(key) ?? dflt;
+  if (v !== null && typeof v === "object" && !Array.isArray(v) && (v as { class_name?: unknown }).class_name === "__numpy__") {
+    v = ((v as { config?: { value?: unknown } }).config ?? {}).value;
+  }
+  while (Array.isArray(v) && v.length === 1 && Array.isArray(v[0])) v = v[0];
+  if (v === null && dflt === null) return null;
+  const finite = (x: unknown) => typeof x === "number" && Number.isFinite(x);
+  if (finite(v)) return v as number;
+  if (Array.isArray(v) && v.length > 0 && v.every(finite)) return v as number[];
+  r.fail(key, v === undefined ? `${key} is required (a number or a list of numbers)` : `${key} must be a number or a list of numbers (one per channel; nested lists only with leading axes of 1)${dflt === null ? ", or null" : ""}; got ${quote(v)}`);
+  return undefined;
+}
+
+/** Rescaling (Keras 3, Keras 2, TF.js): x·scale + offset, scale and offset a number or one per channel. */
+const rescalingLayer: LayerImport = {
+  op: "rescaling",
+  attrs(r) {
+    const scale = numbers(r, "scale", undefined), offset = numbers(r, "offset", 0);
+    return scale === undefined || offset === undefined ? undefined : { scale, offset };
+  },
+};
+
+/**
+ * Normalization (Keras 3 and Keras 2): `axis` null, an axis or a list; `mean` and `variance`
+ * given in the config, or (null there) the adapted weights mean, variance and count, which Keras
+ * 3 stores as vars/0..2. kiln uses mean and variance; count only mattered to adapt().
+ */
+const normalizationLayer: LayerImport = {
+  op: "normalization",
+  attrs(r) {
+    const axis = r.get("axis");
+    const isAxis = (x: unknown) => typeof x === "number" && Number.isSafeInteger(x);
+    if (!(axis === undefined || axis === null || isAxis(axis) || (Array.isArray(axis) && axis.every(isAxis)))) {
+      r.fail("axis", `axis must be null, an axis or a list of axes; got ${quote(axis)}`);
+      return undefined;
+    }
+    const mean = numbers(r, "mean", null), variance = numbers(r, "variance", null);
+    const invert = r.bool("invert", false);
+    if (mean === undefined || variance === undefined || invert === undefined) return undefined;
+    // Keras 3 writes axis=None as [] (its empty tuple); kiln writes null.
+    return { axis: axis === undefined ? -1 : Array.isArray(axis) && axis.length === 0 ? null : axis, mean, variance, invert };
+  },
+  kerasStore: (a) => (a.mean === null ? vars(["mean", "variance"]) : {}),
+  ignoredWeights: (a) => (a.mean === null ? [["count", "vars/2"]] : []),
 };
 
 const batchNormalization: LayerImport = {
@@ -656,6 +723,78 @@ function merge(op: "add" | "multiply" | "average" | "maximum" | "minimum" | "sub
   return { op, attrs: () => ({}) };
 }
 
+/**
+ * Arithmetic of one tensor and one number as `x·scale + offset` (kiln's rescaling), for the
+ * arithmetic Keras records from Python operators on tensors: Keras 3 op nodes (`x + 3.0` is
+ * `Add(x, 3.0)`) and Keras 2's TFOpLambda (`tf.__operators__.add` with y=3.0). MobileNetV3's
+ * hard_sigmoid is `ReLU(6)(x + 3) * (1/6)`. A division by c becomes a product by 1/c (within
+ * float32 rounding of the quotient).
+ */
+type Arithmetic = "add" | "subtract" | "multiply" | "divide";
+
+function affineOf(kind: Arithmetic, c: number, constantFirst: boolean): { scale: number; offset: number } | string {
+  switch (kind) {
+    case "add": return { scale: 1, offset: c };
+    case "subtract": return constantFirst ? { scale: -1, offset: c } : { scale: 1, offset: -c };
+    case "multiply": return { scale: c, offset: 0 };
+    case "divide": return constantFirst ? "a number divided by a tensor (a reciprocal) has no kiln op" : c === 0 ? "a division by 0" : { scale: 1 / c, offset: 0 };
+  }
+}
+
+/** A Keras 3 op node with one tensor and one number; merges (Add, Multiply, Subtract) of tensors stay merges. */
+function opNode(kind: Arithmetic, tensors: LayerImport | undefined): LayerImport {
+  return {
+    op: tensors?.op ?? "rescaling",
+    opFor: (call) => (call.constants?.length ? "rescaling" : tensors?.op ?? "rescaling"),
+    attrs(r, call) {
+      const constants = call.constants ?? [];
+      if (constants.length === 0) {
+        if (tensors) return tensors.attrs(r, call);
+        r.fail(undefined, `kiln imports this op called on one tensor and one number only; got ${call.inputs.length} tensors`);
+        return undefined;
+      }
+      if (constants.length !== 1 || call.inputs.length !== 1) {
+        r.fail(undefined, `kiln imports arithmetic of one tensor and one number (as x·scale + offset); this call has ${call.inputs.length} tensor(s) and ${constants.length} number(s)`);
+        return undefined;
+      }
+      const affine = affineOf(kind, constants[0]!.value, constants[0]!.at === 0);
+      if (typeof affine === "string") {
+        r.fail(undefined, `${affine}; kiln imports x + c, x − c, c − x, x·c and x / c`);
+        return undefined;
+      }
+      return affine;
+    },
+  };
+}
+
+/** TFOpLambda functions (Keras 2's record of a TensorFlow op on a tensor) kiln imports: arithmetic with a number `y`. */
+const TF_OP_ARITHMETIC: Record<string, Arithmetic> = Object.assign(Object.create(null), {
+  "__operators__.add": "add", "math.add": "add", "math.subtract": "subtract", "math.multiply": "multiply", "math.truediv": "divide", "math.divide": "divide",
+});
+
+const tfOpLambda: LayerImport = {
+  op: "rescaling",
+  attrs(r, call) {
+    const fn = r.get("function");
+    const kind = typeof fn === "string" ? TF_OP_ARITHMETIC[fn] : undefined;
+    if (!kind) {
+      r.fail("function", `the TensorFlow op ${quote(fn)} recorded as a layer is not one kiln imports (kiln imports ${Object.keys(TF_OP_ARITHMETIC).join(", ")} of a tensor and a number y); rewrite it as kiln layers`);
+      return undefined;
+    }
+    const y = call.kwargs.y;
+    if (call.inputs.length !== 1 || typeof y !== "number" || !Number.isFinite(y)) {
+      r.fail("function", `${fn} is imported for one tensor x and a number y; this call has ${call.inputs.length} tensor(s) and y=${quote(y)}`);
+      return undefined;
+    }
+    const affine = affineOf(kind, y, false);
+    if (typeof affine === "string") {
+      r.fail("function", affine);
+      return undefined;
+    }
+    return affine;
+  },
+};
+
 const concatenate: LayerImport = {
   op: "concatenate",
   attrs(r) {
@@ -702,6 +841,8 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   ELU: eluLayer,
   PReLU: preluLayer,
   Dropout: dropout,
+  Rescaling: rescalingLayer,
+  Normalization: normalizationLayer,
   SpatialDropout1D: spatialDropout("spatial_dropout1d"), SpatialDropout2D: spatialDropout("spatial_dropout2d"),
   GaussianNoise: gaussianNoise, GaussianDropout: gaussianDropout,
   BatchNormalization: batchNormalization,
@@ -713,8 +854,11 @@ export const KERAS_LAYERS: Record<string, LayerImport> = Object.assign(Object.cr
   TimeDistributed: timeDistributed,
   MultiHeadAttention: multiHeadAttention,
   PositionEmbedding: positionEmbedding,
-  Add: merge("add"), Multiply: merge("multiply"), Average: merge("average"),
-  Maximum: merge("maximum"), Minimum: merge("minimum"), Subtract: merge("subtract"),
+  // Add, Multiply and Subtract are also the classes of Keras 3's op nodes (x + 3.0 is Add(x, 3.0)).
+  Add: opNode("add", merge("add")), Multiply: opNode("multiply", merge("multiply")), Average: merge("average"),
+  Maximum: merge("maximum"), Minimum: merge("minimum"), Subtract: opNode("subtract", merge("subtract")),
+  TrueDivide: opNode("divide", undefined), Divide: opNode("divide", undefined),
+  TFOpLambda: tfOpLambda,
   Concatenate: concatenate,
   Dot: dotLayer,
 });
@@ -725,8 +869,5 @@ export const MODEL_CLASSES = new Set(["Sequential", "Functional", "Model"]);
 /** What would work instead, for classes kiln refuses that people often meet. */
 export const REFUSED_HINTS: Record<string, string> = Object.assign(Object.create(null), {
   Lambda: "a Lambda layer is Python code; rewrite it as kiln layers",
-  TFOpLambda: "a TensorFlow op recorded as a layer is Python code; rewrite it as kiln layers",
   AlphaDropout: "kiln has no alpha dropout (its training noise keeps SELU's mean and variance); it does nothing in predict, so removing the layer keeps predictions (GaussianDropout or Dropout train differently)",
-  Rescaling: "scale the inputs before predict",
-  Normalization: "normalize the inputs before predict",
 });

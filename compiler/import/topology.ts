@@ -170,7 +170,10 @@ function readFunctional(cfg: unknown, path: string, flavor: Flavor, problems: Im
       problems.error(`${p}/name`, `layer name ${quote(name)} appears twice in one model`);
       return undefined;
     }
-    storePaths.set(name, storeName(entry.class_name));
+    // Keras 3 op nodes (x + 3.0 as Add, module keras.src.ops.*) are operations, not layers: the
+    // weights store numbers model.layers only, so they take no store name (and hold no variables).
+    const opNode = typeof entry.module === "string" && entry.module.startsWith("keras.src.ops");
+    storePaths.set(name, opNode ? "" : storeName(entry.class_name));
     if (entry.class_name === "InputLayer") {
       const k = inputNames.indexOf(name);
       if (bound && k >= 0) produced.set(name, [bound[k]!]);
@@ -208,7 +211,8 @@ function readFunctional(cfg: unknown, path: string, flavor: Flavor, problems: Im
         if (!outs) return undefined;
         produced.set(name, outs);
       } else {
-        t.calls.push({ name, className: entry.class_name as string, config: entry.config as Record<string, unknown>, path: p, storePath: storePaths.get(name)!, inputs, kwargs: call.kwargs });
+        const constants = call.constants.length ? { constants: call.constants } : {};
+        t.calls.push({ name, className: entry.class_name as string, config: entry.config as Record<string, unknown>, path: p, storePath: storePaths.get(name)!, inputs, kwargs: call.kwargs, ...constants });
         produced.set(name, [name]);
       }
       pending.splice(i, 1);
@@ -234,7 +238,7 @@ function readFunctional(cfg: unknown, path: string, flavor: Flavor, problems: Im
 }
 
 /** The layer's one call: the tensors it takes ([layer, tensor index]) and its keyword arguments. */
-function readCall(entry: Record<string, unknown>, p: string, name: string, problems: ImportProblems): { sources: [string, number][]; kwargs: Record<string, unknown> } | undefined {
+function readCall(entry: Record<string, unknown>, p: string, name: string, problems: ImportProblems): { sources: [string, number][]; kwargs: Record<string, unknown>; constants: { at: number; value: number }[] } | undefined {
   const nodes = entry.inbound_nodes;
   const label = layerLabel(name, entry.class_name);
   if (!Array.isArray(nodes) || nodes.length === 0) {
@@ -247,6 +251,7 @@ function readCall(entry: Record<string, unknown>, p: string, name: string, probl
   }
   const node = nodes[0];
   const sources: [string, number][] = [];
+  const constants: { at: number; value: number }[] = [];
   let kwargs: Record<string, unknown> = Object.create(null);
   const bad = (what: string) => {
     problems.error(`${p}/inbound_nodes/0`, what, label);
@@ -271,14 +276,21 @@ function readCall(entry: Record<string, unknown>, p: string, name: string, probl
       if (isKerasTensor(v) && (k === "query" || k === "value" || k === "key")) tensors.push(v);
       else kwargs[k] = v;
     }
-    for (const x of tensors) {
+    // Keras 3 records Python arithmetic on tensors as op nodes (module keras.src.ops.*) whose
+    // arguments may be numbers: `x + 3.0` is Add(x, 3.0). The layer table decides what it allows.
+    const opNode = typeof entry.module === "string" && entry.module.startsWith("keras.src.ops");
+    for (const [at, x] of tensors.entries()) {
+      if (opNode && typeof x === "number" && Number.isFinite(x)) {
+        constants.push({ at, value: x });
+        continue;
+      }
       if (!isKerasTensor(x)) return bad(`a call argument is not a tensor (${quote(x)}); kiln imports layers called on tensors only`);
       const h = (x.config as Record<string, unknown>).keras_history as unknown[];
       sources.push([h[0] as string, typeof h[2] === "number" ? h[2] : 0]);
     }
   } else return bad(`expected an inbound node; got ${quote(node)}`);
   if (sources.length === 0) return bad("the layer is called on no tensor");
-  return { sources, kwargs };
+  return { sources, kwargs, constants };
 }
 
 function isKerasTensor(v: unknown): v is { config: Record<string, unknown> } {

@@ -1,6 +1,7 @@
 /**
  * ew: one fused elementwise loop over an [rows, cols] domain computing one expression per output
- * (compiler/ir/expr.ts) from broadcast inputs; `fill`: a constant. The ew gradient rule is
+ * (compiler/ir/expr.ts) from broadcast inputs; `fill`: one value everywhere; `constant`: a list of
+ * compile-time values (per-channel constants of rescaling and normalization). The ew gradient rule is
  * symbolic (ir/expr-diff.ts): the derivative expression times dy, reduced over whatever an
  * input is broadcast along — `reduce` shares it (`domainGrad`).
  */
@@ -8,13 +9,14 @@ import { numel, type Dim, type Tensor } from "../ir/ir.js";
 import { X, type EwExpr, type EwInput, type EwUnary } from "../ir/expr.js";
 import { diff } from "../ir/expr-diff.js";
 import { emitElementwise as emitElementwiseUncached } from "../emit/elementwise.js";
-import { emitFill as emitFillUncached } from "../emit/copy.js";
+import { emitConstant as emitConstantUncached, emitFill as emitFillUncached } from "../emit/copy.js";
 import { isBatchDim, type GradContext, type GradRule, type PrimDef } from "./prim.js";
 import { memoized } from "../emit/kernel.js";
 
 // Selection runs once per node; equal specs get the kernel already built (emit/kernel.ts: memoized).
 const emitElementwise = memoized(emitElementwiseUncached);
 const emitFill = memoized(emitFillUncached);
+const emitConstant = memoized(emitConstantUncached);
 
 export interface EwAttrs {
   rows: Dim;
@@ -26,6 +28,9 @@ export interface EwAttrs {
 }
 
 export interface FillAttrs { n: Dim; value: number }
+
+/** Compile-time values of an unbatched tensor of `values.length` elements (numbers from the checked graph). */
+export interface ConstantAttrs { values: number[] }
 
 /**
  * The gradient of input j of an elementwise domain [rows, cols] whose value is `expr` over
@@ -98,4 +103,10 @@ export const fill: PrimDef<"fill"> = {
   grad: { none: "a constant: it has no inputs" },
   select: (node, _ctx, $) => ({ def: emitFill({ n: $.dim(node.attrs.n), value: node.attrs.value }), args: { out: $.ptr($.out(0)) } }),
   threads: { batch: (n, outsBatched) => outsBatched && isBatchDim(n.attrs.n) },
+};
+
+export const constant: PrimDef<"constant"> = {
+  grad: { none: "compile-time values: it has no inputs" },
+  select: (node, _ctx, $) => ({ def: emitConstant({ values: node.attrs.values }), args: { out: $.ptr($.out(0)) } }),
+  threads: {},
 };

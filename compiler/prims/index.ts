@@ -16,7 +16,7 @@ import {
   type DepthwiseConv2dAttrs, type DepthwiseConv2dGradFilterAttrs, type DepthwiseConv2dGradInputAttrs,
 } from "./depthwise.js";
 import { pool2d, pool2d_grad, type Pool2dAttrs, type Pool2dGradAttrs } from "./pool.js";
-import { ew, fill, type EwAttrs, type FillAttrs } from "./elementwise.js";
+import { constant, ew, fill, type ConstantAttrs, type EwAttrs, type FillAttrs } from "./elementwise.js";
 import { recip_batch, reduce, type RecipBatchAttrs, type ReduceAttrs } from "./reduce.js";
 import { softmax, softmax_grad, type SoftmaxAttrs } from "./softmax.js";
 import { copy, type CopyAttrs } from "./copy.js";
@@ -44,6 +44,7 @@ export interface PrimAttrs {
   pool2d_grad: Pool2dGradAttrs;
   ew: EwAttrs;
   fill: FillAttrs;
+  constant: ConstantAttrs;
   reduce: ReduceAttrs;
   recip_batch: RecipBatchAttrs;
   softmax: SoftmaxAttrs;
@@ -66,7 +67,7 @@ export interface PrimAttrs {
 
 export const PRIMS: { readonly [K in PrimOp]: PrimDef<K> } = {
   matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum,
-  depthwise_conv2d, depthwise_conv2d_grad_input, depthwise_conv2d_grad_filter, pool2d, pool2d_grad, ew, fill, reduce, recip_batch,
+  depthwise_conv2d, depthwise_conv2d_grad_input, depthwise_conv2d_grad_filter, pool2d, pool2d_grad, ew, fill, constant, reduce, recip_batch,
   softmax, softmax_grad, copy, gather, scatter_add, loss, log_metric, dropout_mask, random_normal, opt_sumsq, opt_step, opt_clip, opt_update,
   recurrence, recurrence_grad, cached_attention,
 };

@@ -11,6 +11,7 @@ import { ACTIVATION_CASES } from "./cases-activations.js";
 import { NORMALIZATION_CASES } from "./cases-normalization.js";
 import { MERGE_CASES } from "./cases-merge.js";
 import { NOISE_CASES } from "./cases-noise.js";
+import { PREPROCESSING_CASES } from "./cases-preprocessing.js";
 
 const g = (name: string, inputs: any[], layers: any[], extra: object = {}) => ({
   format: "kiln.graph/v2", name: name.replace(/[^A-Za-z0-9_]/g, "_"), seed: 7, inputs, layers, ...extra,
@@ -130,6 +131,13 @@ export const CASES: OpCase[] = [
   { name: "average_pooling2d same 3 stride 2", graph: g("t", [x([7, 5, 2])], [{ name: "p", op: "average_pooling2d", pool_size: 3, strides: 2, padding: "same" }]) },
   { name: "global_average_pooling2d", graph: g("t", [x([4, 5, 3])], [{ name: "p", op: "global_average_pooling2d" }]) },
   { name: "global_max_pooling2d", graph: g("t", [x([4, 5, 3])], [{ name: "p", op: "global_max_pooling2d" }]) },
+  // keepdims (MobileNetV3's squeeze-and-excitation): [1, 1, C], read by a 1×1 conv and a broadcasting multiply.
+  { name: "global_average_pooling2d keepdims -> conv2d 1x1 -> multiply (SE gate)", graph: g("t", [x([4, 5, 3])], [
+    { name: "p", op: "global_average_pooling2d", keepdims: true },
+    { name: "c", op: "conv2d", filters: 3, kernel_size: 1, activation: "hard_sigmoid" },
+    { name: "m", op: "multiply", inputs: ["x", "c"] },
+  ]) },
+  { name: "global_max_pooling2d keepdims", graph: g("t", [x([4, 5, 3])], [{ name: "p", op: "global_max_pooling2d", keepdims: true }]) },
   { name: "flatten + dense", graph: g("t", [x([3, 2, 2])], [{ name: "f", op: "flatten" }, { name: "d", op: "dense", units: 3 }]) },
   { name: "reshape -1", graph: g("t", [x([12])], [{ name: "r", op: "reshape", target_shape: [3, -1] }, { name: "d", op: "dense", units: 2 }]) },
   { name: "softmax axis -1", graph: g("t", [x([3, 4])], [{ name: "s", op: "softmax" }]) },
@@ -205,6 +213,7 @@ export const CASES: OpCase[] = [
   { name: "average_pooling1d same 3 stride 2", graph: g("t", [x([7, 3])], [{ name: "p", op: "average_pooling1d", pool_size: [3], strides: [2], padding: "same" }]) },
   { name: "global_average_pooling1d", graph: g("t", [x([5, 4])], [{ name: "p", op: "global_average_pooling1d" }]) },
   { name: "global_max_pooling1d", graph: g("t", [x([5, 4])], [{ name: "p", op: "global_max_pooling1d" }]) },
+  { name: "global_average_pooling1d keepdims", graph: g("t", [x([5, 4])], [{ name: "p", op: "global_average_pooling1d", keepdims: true }]) },
   { name: "upsampling2d nearest [2, 3]", graph: g("t", [x([3, 4, 2])], [{ name: "u", op: "upsampling2d", size: [2, 3] }]) },
   { name: "upsampling2d bilinear 2", graph: g("t", [x([3, 4, 2])], [{ name: "u", op: "upsampling2d", size: 2, interpolation: "bilinear" }]) },
   { name: "upsampling2d bilinear [3, 1] on one column", graph: g("t", [x([4, 1, 3])], [{ name: "u", op: "upsampling2d", size: [3, 1], interpolation: "bilinear" }]) },
@@ -245,4 +254,5 @@ export const CASES: OpCase[] = [
   ...NORMALIZATION_CASES,
   ...MERGE_CASES,
   ...NOISE_CASES,
+  ...PREPROCESSING_CASES,
 ];

@@ -28,7 +28,7 @@ export function randomizeWeights(model: Model, seed: number, scale = 0.5): Recor
   for (const w of model.weights) {
     const n = w.shape.reduce((a, b) => a * b, 1);
     const v = new Float32Array(n);
-    for (let i = 0; i < n; i++) v[i] = w.name.endsWith("moving_variance") ? 0.5 + next() : (next() * 2 - 1) * scale;
+    for (let i = 0; i < n; i++) v[i] = w.name.endsWith("variance") ? 0.5 + next() : (next() * 2 - 1) * scale;
     out[w.name] = v;
   }
   model.setWeights(out);

@@ -145,6 +145,12 @@ const BRANCHES: Branch[] = [
   { kiln: layer("td_pool", "time_distributed", ["video"], { layer: { op: "max_pooling2d" } }), tf: () => tf.layers.timeDistributed({ layer: tf.layers.maxPooling2d({ poolSize: 2 }) }) },
   { kiln: layer("td_gap", "time_distributed", ["video"], { layer: { op: "global_average_pooling2d" } }), tf: () => tf.layers.timeDistributed({ layer: tf.layers.globalAveragePooling2d({}) }) },
   { kiln: layer("td_flat", "time_distributed", ["video"], { layer: { op: "flatten" } }), tf: () => tf.layers.timeDistributed({ layer: tf.layers.flatten() }) },
+  // Rescaling: a number, and one scale and offset per channel (tfjs-layers passes lists to tf.mul / tf.add).
+  { kiln: layer("rescale", "rescaling", ["img"], { scale: 1 / 127.5, offset: -1 }), tf: () => tf.layers.rescaling({ scale: 1 / 127.5, offset: -1 }) },
+  {
+    kiln: layer("rescale_rgb", "rescaling", ["img"], { scale: [0.5, -2, 3], offset: [0.1, 0.2, -0.3] }),
+    tf: () => tf.layers.rescaling({ scale: [0.5, -2, 3] as unknown as number, offset: [0.1, 0.2, -0.3] as unknown as number }),
+  },
 ];
 
 const GRAPH = {

@@ -37,7 +37,7 @@ interface Case { name: string; make: () => G; path: string; layer?: string; mess
 const KNOWN_OPS =
   "dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, flatten, reshape, activation, softmax, dropout, batch_normalization, layer_normalization, embedding, position_embedding, simple_rnn, lstm, gru, bidirectional, multi_head_attention, add, multiply, average, maximum, minimum, subtract, concatenate, " +
   "conv1d, max_pooling1d, average_pooling1d, global_average_pooling1d, global_max_pooling1d, upsampling2d, upsampling1d, zero_padding2d, zero_padding1d, cropping2d, cropping1d, repeat_vector, permute, time_distributed, depthwise_conv2d, separable_conv2d, conv2d_transpose, " +
-  "relu, leaky_relu, prelu, elu, group_normalization, dot, spatial_dropout1d, spatial_dropout2d, gaussian_noise, gaussian_dropout";
+  "relu, leaky_relu, prelu, elu, group_normalization, dot, spatial_dropout1d, spatial_dropout2d, gaussian_noise, gaussian_dropout, rescaling, normalization";
 
 const METRIC_LIST = '"accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "precision", "recall", "auc", "mean_squared_error", "mean_absolute_error", "root_mean_squared_error", "r2_score"';
 /** fc1 as a second output, with a float target "hidden" for it. */

@@ -78,7 +78,7 @@ describe("generated source is independent of graph names and strings", () => {
       const r = rng(500 + i);
       const weights = model.weights.map((w) => {
         const n = w.shape.reduce((a, b) => a * b, 1);
-        return Float32Array.from({ length: n }, () => (w.name.endsWith("moving_variance") ? 0.5 + r() : r() - 0.5));
+        return Float32Array.from({ length: n }, () => (w.name.endsWith("variance") ? 0.5 + r() : r() - 0.5));
       });
       model.setWeights(Object.fromEntries(model.weights.map((w, k) => [w.name, weights[k]])));
       const batch = 3;

@@ -49,7 +49,7 @@ async function weightsFor(g: object) {
   const model = await loadModel(wasm);
   const next = rng(51);
   const w: Record<string, Float32Array> = {};
-  for (const x of model.weights) w[x.name] = Float32Array.from({ length: x.shape.reduce((a, b) => a * b, 1) }, () => (x.name.endsWith("moving_variance") ? 0.5 + next() : (next() - 0.5)));
+  for (const x of model.weights) w[x.name] = Float32Array.from({ length: x.shape.reduce((a, b) => a * b, 1) }, () => (x.name.endsWith("variance") ? 0.5 + next() : (next() - 0.5)));
   model.setWeights(w);
   return { model, bytes: writeSafetensors(Object.fromEntries(model.weights.map((x) => [x.name, { dtype: "F32" as const, shape: x.shape, data: w[x.name]! }]))) };
 }
@@ -194,6 +194,18 @@ describe("kiln export --to keras", () => {
       { name: "f", op: "flatten" },
       { name: "out", op: "dense", units: 2 },
     ] as GraphLayer[], [{ name: "x", shape: [3, 4, 2] }]],
+    ["rescaling (numbers and per-channel lists) and normalization (adapted weights on any axes, attributes, axis null, invert)", [
+      { name: "r", op: "rescaling", scale: 1 / 255 },
+      { name: "r_rgb", op: "rescaling", scale: [0.5, 2, -1], offset: [0.1, -0.2, 0.3] },
+      { name: "n", op: "normalization" },
+      { name: "n_attr", op: "normalization", mean: [0.485, 0.456, 0.406], variance: [0.052441, 0.050176, 0.050625] },
+      { name: "n_axes", op: "normalization", axis: [1, 2] },
+      { name: "n_all", op: "normalization", axis: null },
+      { name: "n_scalar", op: "normalization", axis: null, mean: 0.5, variance: 4, invert: true },
+      { name: "n_inv", op: "normalization", invert: true },
+      { name: "f", op: "flatten" },
+      { name: "out", op: "dense", units: 2 },
+    ] as GraphLayer[], [{ name: "x", shape: [3, 4, 3] }]],
   ];
   for (const [what, layers, inputs] of ROUND_TRIPS) {
     test(`${what} go to .keras and back unchanged`, async () => {

@@ -116,6 +116,7 @@ describe("hostile layer configs", () => {
     "output_padding", "target_shape", "dims", "size", "interpolation", "n", "cropping", "merge_mode", "backward_layer", "num_heads", "key_dim", "value_dim",
     "momentum", "input_dim", "output_dim", "sequence_length", "return_sequences", "go_backwards", "reset_after", "pool_size", "noise_shape", "data_format",
     "depthwise_initializer", "kernel_initializer", "alpha_initializer", "initializer", "keepdims", "mask_zero", "recurrent_activation",
+    "offset", "mean", "variance", "invert",
   ];
   const ODD: unknown[] = ["x", -1, 0, 1e308, {}, [], [1, 2, 3], [[1, "a"]], { class_name: 5, config: "relu" }, { class_name: "Dense", config: { units: "u", __proto__: null } }, true];
 

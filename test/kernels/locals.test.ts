@@ -10,7 +10,7 @@ import type { KernelDef } from "../../compiler/emit/kernel.js";
 import { emitElementwise, EW_LOCALS } from "../../compiler/emit/elementwise.js";
 import { emitReduce, REDUCE_LOCALS } from "../../compiler/emit/reduce.js";
 import { emitSoftmax, emitSoftmaxGrad, SOFTMAX_LOCALS } from "../../compiler/emit/softmax.js";
-import { COPY_LOCALS, emitCopy, emitFill } from "../../compiler/emit/copy.js";
+import { COPY_LOCALS, emitConstant, emitCopy, emitFill } from "../../compiler/emit/copy.js";
 import { emitGather, emitScatterAdd, GATHER_LOCALS } from "../../compiler/emit/gather.js";
 import { emitMatmul, MATMUL_LOCALS } from "../../compiler/emit/matmul.js";
 import { emitLoss, emitLossEval, LOSS_LOCALS } from "../../compiler/emit/loss.js";
@@ -56,7 +56,7 @@ const CASES: [Locals, () => KernelDef[]][] = [
   ])],
   [COPY_LOCALS, () => [
     emitCopy({ shape: ["rt0", 3, 5], srcStrides: [15, 5, 1], dstStrides: [30, 10, 2], accumulate: true }),
-    emitCopy({ shape: ["rt0", 40], srcStrides: [40, 1], dstStrides: [80, 1] }), emitFill({ n: "rt0", value: 2 }),
+    emitCopy({ shape: ["rt0", 40], srcStrides: [40, 1], dstStrides: [80, 1] }), emitFill({ n: "rt0", value: 2 }), emitConstant({ values: [0.5, -2, 3] }),
   ]],
   [GATHER_LOCALS, () => [emitGather({ rows: "rt0", dim: 6, vocab: 9 }), emitScatterAdd({ rows: "rt0", dim: 6, vocab: 9 })]],
   [CACHED_ATTENTION_LOCALS, () => [emitCachedAttention({ rows: "rt0", heads: 2, dk: 3, dv: 5, context: 7, alpha: 0.5 })]],

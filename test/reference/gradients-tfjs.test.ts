@@ -20,6 +20,7 @@ import { ACTIVATION_CASES } from "./tfjs-cases-activations.js";
 import { MERGE_CASES } from "./tfjs-cases-merge.js";
 import { NORMALIZATION_CASES } from "./tfjs-cases-normalization.js";
 import { NOISE_CASES } from "./tfjs-cases-noise.js";
+import { PREPROCESSING_CASES } from "./tfjs-cases-preprocessing.js";
 
 const BATCH = 3;
 const rng = makeRng(2024);
@@ -84,9 +85,9 @@ function compareGradients(c: TfjsCase): { ref: Grads; tfg: Grads; weighted: stri
   return { ref, tfg, weighted };
 }
 
-const CASES = [...ACTIVATION_CASES, ...NORMALIZATION_CASES, ...MERGE_CASES, ...NOISE_CASES].filter((c) => !c.training);
+const CASES = [...ACTIVATION_CASES, ...NORMALIZATION_CASES, ...MERGE_CASES, ...NOISE_CASES, ...PREPROCESSING_CASES].filter((c) => !c.training);
 
-describe("reference gradients vs TF.js autodiff (cpu): new activation, normalization, merge and noise ops", () => {
+describe("reference gradients vs TF.js autodiff (cpu): new activation, normalization, merge, noise and preprocessing ops", () => {
   it("covers weights: prelu, batch and layer normalization cases differentiate their weights", () => {
     const ops = new Set(CASES.filter((c) => c.weights?.length).map((c) => c.layer.op));
     for (const op of ["prelu", "batch_normalization", "layer_normalization", "group_normalization"]) expect(ops.has(op as never), op).toBe(true);

@@ -19,7 +19,7 @@ function makeWeights(shapes: Record<string, number[]>, scale = 0.5): Weights {
   const w: Weights = {};
   for (const [name, shape] of Object.entries(shapes)) {
     const n = shape.reduce((a, b) => a * b, 1);
-    w[name] = name.endsWith("moving_variance") || name.endsWith("gamma") ? rng.array(n, 0.5, 1.5) : rng.array(n, -scale, scale);
+    w[name] = name.endsWith("variance") || name.endsWith("gamma") ? rng.array(n, 0.5, 1.5) : rng.array(n, -scale, scale);
   }
   return w;
 }

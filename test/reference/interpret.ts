@@ -10,6 +10,7 @@ import { ACTIVATION_LAYERS } from "./activation-layers.js";
 import { ATTENTION_LAYERS } from "./attention.js";
 import { MERGE_EXTRA_LAYERS } from "./merge-extra.js";
 import { NOISE_LAYERS } from "./noise.js";
+import { PREPROCESSING_LAYERS } from "./preprocessing.js";
 import { RawLayer } from "./attrs.js";
 import { BASIC_LAYERS, LayerContext, LayerFn } from "./layers.js";
 import { RECURRENT_LAYERS } from "./recurrent.js";
@@ -64,10 +65,11 @@ export interface RunResult {
 export const REF_LAYERS: Record<string, LayerFn> = {
   ...BASIC_LAYERS, ...RECURRENT_LAYERS, ...ATTENTION_LAYERS, ...SHAPE_LAYERS,
   time_distributed: (ctx) => timeDistributed(ctx, REF_LAYERS),
-  ...ACTIVATION_LAYERS, ...MERGE_EXTRA_LAYERS, ...NOISE_LAYERS,
+  ...ACTIVATION_LAYERS, ...MERGE_EXTRA_LAYERS, ...NOISE_LAYERS, ...PREPROCESSING_LAYERS,
 };
 
-const NOT_TRAINABLE = new Set(["moving_mean", "moving_variance"]);
+/** Weights that never train: batch normalization's moving statistics, normalization's adapted ones. */
+const NOT_TRAINABLE = new Set(["moving_mean", "moving_variance", "mean", "variance"]);
 
 export function runReference(
   graph: RefGraph,

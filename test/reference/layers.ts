@@ -169,7 +169,8 @@ function globalPool(ctx: LayerContext, kind: "max" | "avg"): Tensor {
   if (x.shape.length !== 4) fail(ctx.layer, `expects [H, W, C] inputs, got [${x.shape.slice(1)}]`);
   const [b, h, w, c] = x.shape;
   const flat = reshape(x, [b, h * w, c]);
-  return kind === "max" ? reduceMax(flat, 1) : mean(flat, [1]);
+  const y = kind === "max" ? reduceMax(flat, 1) : mean(flat, [1]);
+  return ctx.layer.keepdims === true ? reshape(y, [b, 1, 1, c]) : y;
 }
 
 // ---------------------------------------------------------------- shape and elementwise

@@ -63,7 +63,8 @@ function pool1d(ctx: LayerContext, op: typeof maxPool2d): Tensor {
 
 function globalPool1d(ctx: LayerContext, kind: "max" | "avg"): Tensor {
   const x = rank(ctx, 2, "[T, C]");
-  return kind === "max" ? reduceMax(x, 1) : mean(x, [1]);
+  const y = kind === "max" ? reduceMax(x, 1) : mean(x, [1]);
+  return ctx.layer.keepdims === true ? reshape(y, [x.shape[0], 1, x.shape[2]]) : y;
 }
 
 /** [[before, after] per spatial axis] from an int, [a, b] (1-D: before/after; 2-D: symmetric h, w) or [[t, b], [l, r]]. */

@@ -20,6 +20,7 @@ import { ACTIVATION_CASES } from "./tfjs-cases-activations.js";
 import { NORMALIZATION_CASES } from "./tfjs-cases-normalization.js";
 import { MERGE_CASES } from "./tfjs-cases-merge.js";
 import { NOISE_CASES } from "./tfjs-cases-noise.js";
+import { PREPROCESSING_CASES } from "./tfjs-cases-preprocessing.js";
 
 /** What a case needs of a TF.js layer (tf.layers.Layer has it; compositions of tf ops implement it). */
 export interface TfLayer {
@@ -71,6 +72,18 @@ export interface TfjsCase {
 
 
 type Weights = [string, number[]][];
+
+/** A weightless TF.js layer whose output is reshaped to `shape` per example. */
+function thenReshape(inner: tf.layers.Layer, shape: number[]): TfLayer {
+  return {
+    apply: (x, kw) => {
+      const y = inner.apply(x as tf.Tensor, kw) as tf.Tensor;
+      return tf.reshape(y, [y.shape[0]!, ...shape]);
+    },
+    setWeights: () => {},
+    getWeights: () => [],
+  };
+}
 
 /** A TF.js layer applied to permuted input (perm must be its own inverse), output permuted back. */
 function transposed(inner: tf.layers.Layer, perm: number[]): TfLayer {
@@ -565,6 +578,10 @@ const bilinear = (size: [number, number], shape: number[]): TfjsCase => ({
 const MOVEMENT: TfjsCase[] = [
   { name: "global_average_pooling1d", layer: { op: "global_average_pooling1d" }, tfLayer: () => tf.layers.globalAveragePooling1d({}), inputs: [[5, 4]] },
   { name: "global_max_pooling1d", layer: { op: "global_max_pooling1d" }, tfLayer: () => tf.layers.globalMaxPooling1d({}), inputs: [[5, 4]] },
+  // tfjs-layers' global pools have no keepdims: its pool, then a reshape to the kept axes of size 1.
+  { name: "global_average_pooling2d keepdims (TF.js pool then reshape)", layer: { op: "global_average_pooling2d", keepdims: true }, tfLayer: () => thenReshape(tf.layers.globalAveragePooling2d({}), [1, 1, 3]), inputs: [[4, 5, 3]] },
+  { name: "global_max_pooling2d keepdims (TF.js pool then reshape)", layer: { op: "global_max_pooling2d", keepdims: true }, tfLayer: () => thenReshape(tf.layers.globalMaxPooling2d({}), [1, 1, 3]), inputs: [[4, 5, 3]] },
+  { name: "global_max_pooling1d keepdims (TF.js pool then reshape)", layer: { op: "global_max_pooling1d", keepdims: true }, tfLayer: () => thenReshape(tf.layers.globalMaxPooling1d({}), [1, 4]), inputs: [[5, 4]] },
   { name: "upsampling2d nearest [2, 3]", layer: { op: "upsampling2d", size: [2, 3] }, tfLayer: () => tf.layers.upSampling2d({ size: [2, 3] }), inputs: [[3, 4, 2]], tolerance: 1e-6 },
   { name: "upsampling2d nearest default 2", layer: { op: "upsampling2d" }, tfLayer: () => tf.layers.upSampling2d({}), inputs: [[2, 3, 2]], tolerance: 1e-6 },
   bilinear([2, 2], [3, 4, 2]),
@@ -771,4 +788,5 @@ export const TFJS_CASES: TfjsCase[] = [
   ...NORMALIZATION_CASES,
   ...MERGE_CASES,
   ...NOISE_CASES,
+  ...PREPROCESSING_CASES,
 ];

@@ -1,6 +1,6 @@
 /**
  * The issue-17 activation, normalization, merge and noise ops together in one graph (layer and
- * group normalization on other axes too), under harness.ts describeHostileNamesAndThreads: with
+ * group normalization on other axes too; rescaling and normalization at the stem), under harness.ts describeHostileNamesAndThreads: with
  * hostile layer names (names are data: renaming every one leaves the generated source unchanged,
  * and predict still matches the reference), and in a threaded build (1 and 2 threads, any batch
  * split, and the single-threaded build give bit-identical training steps and predictions). The
@@ -12,19 +12,23 @@ import { describeHostileNamesAndThreads } from "../compile/harness.js";
 const HOSTILE = [
   "constructor", "prototype", "__proto__", "toString", "hasOwnProperty", "valueOf", "memory", "predict", "train_step", "load",
   "store", "v128", "export", "function", "return", "let", "const", "abort", "_k", "i", "f32", "batch", "key", "h1", "u1", "z",
-  "moved", "perm", "cols",
+  "moved", "perm", "cols", "scale", "mean", "variance",
 ] as const;
 
 /** Every new op on small shapes; `n(j)` names the j-th layer (HOSTILE order). */
 function makeGraph(n: (j: number) => string, graphName: string): any {
   const [conv, bn, pre, sd2, gap, gate, se, gn, flat, rshp, sd1, flat2, relu, leaky, elu, d1, noise, gdrop, ln, d2, dotL, addL, act, out, x, y,
-    gnAxis, lnAxes, lnLast] = HOSTILE.map((_h, j) => n(j));
+    gnAxis, lnAxes, lnLast, resc, normW, normA] = HOSTILE.map((_h, j) => n(j));
   return {
     format: "kiln.graph/v2", name: graphName, seed: 9,
     inputs: [{ name: x, shape: [4, 4, 3] }],
     targets: [{ name: y, shape: [3] }],
     layers: [
-      { name: conv, op: "conv2d", filters: 4, kernel_size: 2, activation: "hard_silu", inputs: [x] },
+      // The preprocessing layers at the stem: per-channel constants and adapted statistics.
+      { name: resc, op: "rescaling", scale: [0.5, 2, -1], offset: [0.1, -0.2, 0.3], inputs: [x] },
+      { name: normA, op: "normalization", mean: [0.485, 0.456, 0.406], variance: [0.052441, 0.050176, 0.050625] },
+      { name: normW, op: "normalization", axis: [1, 2] },
+      { name: conv, op: "conv2d", filters: 4, kernel_size: 2, activation: "hard_silu" },
       { name: bn, op: "batch_normalization", center: false },
       { name: pre, op: "prelu", shared_axes: [1, 2] },
       { name: sd2, op: "spatial_dropout2d", rate: 0.3 },
@@ -64,5 +68,6 @@ describeHostileNamesAndThreads("the new activation, normalization, merge and noi
     expect(Object.hasOwn(names, "__proto__/alpha")).toBe(true); // prelu's
     expect(Object.hasOwn(names, "prototype/gamma") && !Object.hasOwn(names, "prototype/beta")).toBe(true); // batch norm, center=false
     expect(model.weights.find((w) => w.name === "perm/gamma")!.shape).toEqual([4, 9]); // layer norm over axes [-1, -2]
+    expect(model.weights.find((w) => w.name === "mean/variance")!.shape).toEqual([4, 4]); // normalization's adapted statistics, axes [1, 2]
   },
 });

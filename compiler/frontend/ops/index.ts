@@ -24,6 +24,7 @@ import { multi_head_attention } from "./attention.js";
 import { elu, leaky_relu, prelu, relu } from "./activation-layers.js";
 import { dot } from "./dot.js";
 import { gaussian_dropout, gaussian_noise, spatial_dropout1d, spatial_dropout2d } from "./noise.js";
+import { normalization, rescaling } from "./preprocessing.js";
 import { add, average, concatenate, maximum, minimum, multiply, subtract } from "./merge.js";
 
 export type { OpDef, OpContext, WeightDecl, JsonSchema } from "./op.js";
@@ -42,6 +43,7 @@ const REGISTRY = {
   depthwise_conv2d, separable_conv2d, conv2d_transpose,
   relu, leaky_relu, prelu, elu, group_normalization, dot,
   spatial_dropout1d, spatial_dropout2d, gaussian_noise, gaussian_dropout,
+  rescaling, normalization,
 } satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof REGISTRY;

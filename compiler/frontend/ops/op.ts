@@ -57,4 +57,9 @@ export interface OpDef {
   weights(inputShapes: readonly (readonly number[])[], attrs: Attrs): WeightDecl[];
   /** How the checked layer becomes IR primitives (the lower pass calls it; Keras semantics). */
   lower: Lowering;
+  /**
+   * Non-trainable elements Keras counts for the layer but kiln keeps no weight for, so parameter
+   * counts stay Keras's (Normalization's `count` from adapt(), which nothing computes with).
+   */
+  kerasOnlyParams?(attrs: Attrs): number;
 }

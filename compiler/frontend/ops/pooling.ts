@@ -3,7 +3,7 @@
  * pools that reduce [H, W, C] to [C]. No weights.
  */
 import type { OpDef } from "./op.js";
-import { expectRank, pair, pairAttr, single, singleAttr, withDefaults } from "./attrs.js";
+import { boolAttr, expectRank, pair, pairAttr, single, singleAttr, withDefaults } from "./attrs.js";
 import { PADDING_ATTR, windowShape } from "./conv.js";
 import { lowerGlobalPool1d, lowerGlobalPool2d, lowerPool1d, lowerPool2d } from "../../passes/lower/layers.js";
 
@@ -34,16 +34,19 @@ function pool2d(name: "max_pooling2d" | "average_pooling2d", kind: string): OpDe
   };
 }
 
+/** Keras's keepdims: the pooled axes stay, of size 1 (MobileNetV3's squeeze-and-excitation pools so). */
+const KEEPDIMS = boolAttr("Keep the pooled axes with size 1 (Keras keepdims).", false);
+
 function globalPool(name: "global_average_pooling2d" | "global_max_pooling2d", kind: string): OpDef {
   return {
     lower: lowerGlobalPool2d(name === "global_max_pooling2d" ? "max" : "avg"),
     name,
-    description: `Global ${kind} pooling over H and W: [H, W, C] -> [C].`,
+    description: `Global ${kind} pooling over H and W: [H, W, C] -> [C] ([1, 1, C] with keepdims).`,
     minInputs: 1,
     maxInputs: 1,
-    attrs: {},
-    normalize: () => ({}),
-    shape: ([x], _a, ctx) => (expectRank(ctx, name, "[H, W, C]", 3) ? [x[2]] : undefined),
+    attrs: { keepdims: KEEPDIMS },
+    normalize(raw) { return withDefaults(this.attrs, raw); },
+    shape: ([x], a, ctx) => (expectRank(ctx, name, "[H, W, C]", 3) ? (a.keepdims ? [1, 1, x[2]!] : [x[2]!]) : undefined),
     weights: () => [],
   };
 }
@@ -84,12 +87,12 @@ function globalPool1d(name: "global_average_pooling1d" | "global_max_pooling1d",
   return {
     lower: lowerGlobalPool1d(name === "global_max_pooling1d" ? "max" : "avg"),
     name,
-    description: `Global ${kind} pooling over the steps: [T, C] -> [C].`,
+    description: `Global ${kind} pooling over the steps: [T, C] -> [C] ([1, C] with keepdims).`,
     minInputs: 1,
     maxInputs: 1,
-    attrs: {},
-    normalize: () => ({}),
-    shape: ([x], _a, ctx) => (expectRank(ctx, name, "[T, C]", 2) ? [x[1]!] : undefined),
+    attrs: { keepdims: KEEPDIMS },
+    normalize(raw) { return withDefaults(this.attrs, raw); },
+    shape: ([x], a, ctx) => (expectRank(ctx, name, "[T, C]", 2) ? (a.keepdims ? [1, x[1]!] : [x[1]!]) : undefined),
     weights: () => [],
   };
 }

@@ -92,6 +92,13 @@ export class Builder {
     return t;
   }
 
+  /** An unbatched [n] tensor holding compile-time values, written at the start of the entry point. */
+  constant(values: readonly number[]): Tensor {
+    const t = this.act([values.length], false);
+    this.mod.node(this.prog, "constant", [], [t], { values: [...values] }, this.layer);
+    return t;
+  }
+
   /** Strided copy; shape[0] may be a batch Dim. Offsets and strides in elements. */
   copy(src: Tensor, dst: Tensor, attrs: { shape: Dim[]; srcStrides: number[]; dstStrides: number[]; srcOffset?: number; dstOffset?: number; accumulate?: boolean }): void {
     this.mod.node(this.prog, "copy", [src], [dst], attrs, this.layer);

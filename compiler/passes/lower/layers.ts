@@ -87,7 +87,7 @@ export function lowerGlobalPool1d(kind: "max" | "avg"): Lowering {
     const y = b.act([c]);
     const attrs = { kind, h: 1, w: t, c, oh: 1, ow: 1, padTop: 0, padLeft: 0, ph: 1, pw: t, sh: 1, sw: t };
     b.mod.node(b.prog, "pool2d", [b.alias(x!, [1, t, c])], [y], attrs, layer.name);
-    return y;
+    return a(layer).keepdims ? b.alias(y, [1, c]) : y;
   };
 }
 
@@ -107,7 +107,7 @@ export function lowerGlobalPool2d(kind: "max" | "avg"): Lowering {
     const [h, w, c] = x!.shape as [number, number, number];
     const y = b.act([c]);
     b.mod.node(b.prog, "pool2d", [x!], [y], { kind, h, w, c, oh: 1, ow: 1, padTop: 0, padLeft: 0, ph: h, pw: w, sh: h, sw: w }, layer.name);
-    return y;
+    return a(layer).keepdims ? b.alias(y, [1, 1, c]) : y;
   };
 }
 
@@ -162,7 +162,7 @@ function normalize(b: Builder, layer: Layer, x: Tensor, mean: Tensor, meanIn: Ew
  * back: one permuting copy each way (their gradients are the reverse copies), none when the axes
  * are last already.
  */
-function onAxesLast(b: Builder, x: Tensor, axes: readonly number[], fn: (moved: Tensor) => Tensor): Tensor {
+export function onAxesLast(b: Builder, x: Tensor, axes: readonly number[], fn: (moved: Tensor) => Tensor): Tensor {
   const perm = [...x.shape.keys()].filter((i) => !axes.includes(i)).concat(axes);
   if (perm.every((p, i) => p === i)) return fn(x);
   const inverse = perm.map((_, i) => perm.indexOf(i));
