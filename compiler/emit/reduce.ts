@@ -188,6 +188,16 @@ class ReduceGen {
   }
 }
 
+/**
+ * Whether the kernel stores every output element once, with its final value, at the sizes given
+ * (the largest batch's): no accumulation into the output, and column sums that fit one row chunk
+ * (more chunks store a partial sum first, then add to it). Threaded builds run such a reduction
+ * on every thread at once (threads.ts: replicated steps).
+ */
+export function storesOnce(spec: ReduceSpec & { outer: number }): boolean {
+  return !spec.accumulate && new ReduceGen(spec, view(spec)).rowChunk() === 0;
+}
+
 export function emitReduce(spec: ReduceSpec): KernelDef {
   checkCount("mid", spec.mid);
   checkCount("inner", spec.inner);
