@@ -53,12 +53,13 @@ export function tfjsRealModel(key, quick) {
  * the loaded kiln models ({ plain, relaxed, threaded }), compile rows, memory, and a `tfjs(backend)`
  * factory for the peers.
  */
-export async function prepareRealModels({ opts, quick, log, relaxed = true }) {
+export async function prepareRealModels({ opts, quick, log, relaxed = true, keys }) {
   const out = {};
   // One untimed compile first, so that every row's compile time is a warm compiler's (in --only
   // real-models nothing else compiled before: the first row paid asc's start-up).
   await compileGraph(deepGraph(1), opts);
   for (const [key, spec] of Object.entries(REAL_MODELS)) {
+    if (keys && !keys.includes(key)) continue;
     log(`${spec.title}: build in TF.js layers (cpu), import into kiln…`);
     await use("cpu");
     const m = tfjsRealModel(key, quick);
