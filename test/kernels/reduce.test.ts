@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { EwExpr, EwInput } from "../../compiler/ir/expr.js";
-import { emitReduce, type ReduceSpec } from "../../compiler/emit/reduce.js";
+import { emitReduce, storesOnce, type ReduceSpec } from "../../compiler/emit/reduce.js";
 import { bcastIndex, buildModule, evalExpr, relErr, rng, type TestModule } from "./ew-harness.js";
 
 const X = (i: number): EwExpr => ({ k: "in", i });
@@ -130,6 +130,15 @@ describe("emitReduce code shape", () => {
     expect(def.body).toContain("hmax4(");
     expect(def.needs).toContain("hmax4");
     expect(def.body).toContain("_a3 = f32x4.max(");
+  });
+
+  it("says where every output is stored once with its final value (threads may then replicate the call)", () => {
+    const sum = (outer: number, inner: number, more: Partial<ReduceSpec> = {}) => ({ outer, mid: 1, inner, axis: "outer" as const, op: "sum" as const, inputs: [FULL], ...more });
+    expect(storesOnce(sum(64, 64))).toBe(true); // 64 rows of 64 columns: one chunk of at most 256 rows
+    expect(storesOnce(sum(64, 512))).toBe(false); // chunks of 32 rows: partial sums are stored first
+    expect(emitReduce({ ...sum(64, 512), outer: "rows" }).body).toContain("_r0 > 0 ?");
+    expect(storesOnce(sum(64, 64, { accumulate: true }))).toBe(false);
+    expect(storesOnce(sum(4096, 512, { op: "max" }))).toBe(true);
   });
 
   it("rejects bad sizes and unknown ops", () => {
