@@ -133,7 +133,7 @@ describe("emitReduce code shape", () => {
   });
 
   it("says where every output is stored once with its final value (threads may then replicate the call)", () => {
-    const sum = (outer: number, inner: number, more: Partial<ReduceSpec> = {}) => ({ outer, mid: 1, inner, axis: "outer" as const, op: "sum" as const, inputs: [FULL], ...more });
+    const sum = (outer: number, inner: number, more: Partial<Omit<ReduceSpec, "outer">> = {}) => ({ outer, mid: 1, inner, axis: "outer" as const, op: "sum" as const, inputs: [FULL], ...more });
     expect(storesOnce(sum(64, 64))).toBe(true); // 64 rows of 64 columns: one chunk of at most 256 rows
     expect(storesOnce(sum(64, 512))).toBe(false); // chunks of 32 rows: partial sums are stored first
     expect(emitReduce({ ...sum(64, 512), outer: "rows" }).body).toContain("_r0 > 0 ?");
