@@ -22,12 +22,15 @@ export interface ReduceAttrs {
   pre: EwExpr;
   scale?: number;
   accumulate?: boolean;
+  /** Further sums over the same rows added to the first (emit/reduce.ts; schedule.ts: mergeAccumulatedSums, after autodiff). */
+  terms?: EwExpr[];
 }
 
 export interface RecipBatchAttrs { k: number }
 
 const grad: GradRule<"reduce"> = (node, ctx) => {
   const a = node.attrs;
+  if (a.terms?.length) throw new Error("internal: no gradient for a reduction with terms (they are made after autodiff)");
   const dy = ctx.gradOf(ctx.mod.t(node.outputs[0]!));
   if (!dy) return;
   // The reduction's domain is [outer, mid·inner]; dy broadcasts over the reduced axis.

@@ -146,3 +146,42 @@ describe("emitReduce code shape", () => {
     expect(() => emitReduce({ outer: 2, mid: 2, inner: 1, axis: "mid", op: "prod" as never, inputs: [FULL] })).toThrow(/prod/);
   });
 });
+
+describe("emitReduce terms (schedule.ts: mergeAccumulatedSums)", () => {
+  // Columns of 64 (16-column tiles), 5 (a 4-column tile and a scalar column) and 20; runtime rows.
+  const widths = [64, 5, 20];
+  let m: TestModule;
+  beforeAll(async () => {
+    const kernels: Record<string, ReturnType<typeof emitReduce>> = {};
+    widths.forEach((q) => {
+      kernels[`acc${q}`] = emitReduce({ outer: "rows", mid: 1, inner: q, axis: "outer", op: "sum", inputs: [FULL], accumulate: true });
+      kernels[`merged${q}`] = emitReduce({ outer: "rows", mid: 1, inner: q, axis: "outer", op: "sum", inputs: [FULL, FULL, FULL], pre: X(0), terms: [X(1), X(2)] });
+    });
+    m = await buildModule(kernels);
+  });
+
+  it("stores ((0 + ΣA) + ΣB) + ΣC: the bits of a zero fill and one accumulating sum per input", () => {
+    const next = rng(17);
+    for (const q of widths) {
+      const rows = 13;
+      // Mixed magnitudes, so that another order of the additions would round differently; a column
+      // of −0 (every sum starts from +0, so its total is +0 both ways).
+      const data = [0, 1, 2].map(() => Float32Array.from({ length: rows * q }, (_, e) => (e % q === 1 ? -0 : (next() - 0.5) * 10 ** Math.floor(next() * 6 - 3))));
+      m.reset();
+      const ins = data.map((d) => m.put(d));
+      const chain = m.alloc(q), merged = m.alloc(q);
+      m.f32(chain, q).fill(0);
+      ins.forEach((p) => m.fns[`acc${q}`]!(p, chain, rows));
+      m.fns[`merged${q}`]!(ins[0]!, ins[1]!, ins[2]!, merged, rows);
+      const a = m.f32(chain, q), b = m.f32(merged, q);
+      expect(Array.from(b).every((v, i) => Object.is(v, a[i])), `width ${q}`).toBe(true);
+      expect(Object.is(b[1], 0)).toBe(true);
+    }
+  });
+
+  it("is refused where its order would differ or its path cannot carry it", () => {
+    expect(() => emitReduce({ outer: "rows", mid: 1, inner: 8, axis: "outer", op: "sum", inputs: [FULL, FULL], terms: [X(1)], accumulate: true })).toThrow(/plain sum/);
+    expect(() => emitReduce({ outer: "rows", mid: 1, inner: 8, axis: "outer", op: "max", inputs: [FULL, FULL], terms: [X(1)] })).toThrow(/plain sum/);
+    expect(() => emitReduce({ outer: "rows", mid: 1, inner: 1, axis: "outer", op: "sum", inputs: [FULL, FULL], terms: [X(1)] })).toThrow(/column tiles/);
+  });
+});
