@@ -35,12 +35,17 @@ const uniform = (n, seed) => { let s = seed >>> 0; return Float32Array.from({ le
 const barriers = (source, program) => (source.slice(source.indexOf(`export function ${program}_t(`)).split("\n}\n")[0].match(/barrier_\(nt, \d+\);/g) ?? []).length;
 const same = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
-/** ms per call over a block of `ms` wall time (wall clock: two threads' CPU time would count both). */
+/**
+ * Wall-clock and CPU ms per call over a block of `ms` wall time. CPU time (process.cpuUsage) counts
+ * every thread of the process: on 2 threads it is the work of both plus their waiting spins, so
+ * against one thread's it shows what two threads cost in all, descheduled time left out.
+ */
 function block(step, ms) {
-  const t0 = performance.now();
+  const t0 = performance.now(), c0 = process.cpuUsage();
   let n = 0;
   while (performance.now() - t0 < ms) { step(); n++; }
-  return (performance.now() - t0) / n;
+  const c = process.cpuUsage(c0);
+  return { wall: (performance.now() - t0) / n, cpu: (c.user + c.system) / 1000 / n };
 }
 
 async function row(title, graph, { batch, train, weights }) {
@@ -68,10 +73,11 @@ async function row(title, graph, { batch, train, weights }) {
   for (const s of systems) block(step(s.model), 300);
   const loadBefore = load();
   const times = systems.map(() => []);
-  for (let r = 0; r < ROUNDS; r++) systems.forEach((s, i) => { block(step(s.model), 50); times[i].push(block(step(s.model), BLOCK)); });
-  const oneMs = median(times[0]);
+  // Each round in another order, so that no system always follows the same one.
+  for (let r = 0; r < ROUNDS; r++) systems.map((_, i) => (i + r) % systems.length).forEach((i) => { block(step(systems[i].model), 50); times[i].push(block(step(systems[i].model), BLOCK)); });
+  const wall = times.map((t) => median(t.map((x) => x.wall))), cpu = times.map((t) => median(t.map((x) => x.cpu)));
   console.log(`\n${title} (${program} b${batch}), load ${loadBefore} → ${load()}, ${ROUNDS} rounds of ${BLOCK} ms`);
-  systems.forEach((s, i) => console.log(`  ${s.name.padEnd(28)} ${median(times[i]).toFixed(2).padStart(9)} ms${i ? `  1 thread ÷ this ${(oneMs / median(times[i])).toFixed(3)}×  (${s.barriers} barriers)` : ""}`));
+  systems.forEach((s, i) => console.log(`  ${s.name.padEnd(28)} ${wall[i].toFixed(2).padStart(9)} ms wall, ${cpu[i].toFixed(2).padStart(9)} ms CPU${i ? `  1 thread ÷ this ${(wall[0] / wall[i]).toFixed(3)}× wall, CPU ${(cpu[i] / cpu[0]).toFixed(3)}× one thread's  (${s.barriers} barriers)` : ""}`));
   systems.forEach((s) => s.model.dispose());
 }
 
