@@ -12,9 +12,6 @@
  * (lib/real.js: MobileNetV2, ResNet-50- and InceptionV3-style, ResNet-20; their compile rows, a
  * 300-layer cold compile, memory and bytes → first prediction), written to
  * bench/results/real-models.{json,md} (quick: quick-real.*.tmp). `npm run bench` runs everything.
- * `--only real-models --rows <id>,<id>` (or BENCH_ROWS): only those rows (e.g. resnet20-train-b64,
- * mobilenetv2-infer-b16), only the models they need, no compile-cold or memory rows; written to
- * git-ignored bench/results/rows.*.tmp (a partial run never replaces a full one's results).
  */
 // First import: where relaxed SIMD does not validate, it re-runs this command with the Node flag and exits.
 import { relaxedHost } from "./lib/relaxed-host.js";
@@ -28,7 +25,7 @@ import { clockProbe, cpuinfoMHz, fpPipes, flopsPerCycle } from "./lib/ceiling.js
 import { initTf } from "./lib/tfjs.js";
 import { kilnRuntimeSize, peerSizes } from "./lib/sizes.js";
 import { coldCompile, measureStartup } from "./lib/startup.js";
-import { workloads, realWorkloads, realRowModel, Skip, THREADED } from "./workloads.js";
+import { workloads, realWorkloads, Skip, THREADED } from "./workloads.js";
 import { renderReport, renderRealReport, RELAXED } from "./lib/report.js";
 import { evaluateTargets, evaluateRealTargets } from "./lib/targets.js";
 import { prepareRealModels, disposeRealModels, memoryAndStartup, coldCompileDeep } from "./lib/real.js";
@@ -37,12 +34,14 @@ const onlyArg = process.argv.includes("--only") ? process.argv[process.argv.inde
 if (onlyArg !== undefined && onlyArg !== "real-models") throw new Error(`--only ${onlyArg}: the only subset is "real-models"`);
 /** Only issue 19's real-size model rows (the full bench takes ~7 minutes without them). */
 const onlyReal = onlyArg === "real-models";
-const rowsArg = process.argv.includes("--rows") ? process.argv[process.argv.indexOf("--rows") + 1] : process.env.BENCH_ROWS;
-/** Only these real-model rows (workload ids), or every row. */
-const rows = rowsArg ? rowsArg.split(",").filter(Boolean) : undefined;
-if (rows && !onlyReal) throw new Error("--rows selects real-model rows: use it with --only real-models");
-const unknownRows = (rows ?? []).filter((id) => !realRowModel(id));
-if (unknownRows.length) throw new Error(`--rows: unknown row ${unknownRows.join(", ")}`);
+/**
+ * `--models mobilenetv2,mobilenetv2Head` (or BENCH_REAL_MODELS) with `--only real-models`: only
+ * those models' rows (keys of lib/real.js REAL_MODELS), no 300-layer cold compile; results go to
+ * git-ignored bench/results/real-models.subset.*.tmp, so a partial run never replaces a full one.
+ */
+const modelsArg = process.argv.includes("--models") ? process.argv[process.argv.indexOf("--models") + 1] : process.env.BENCH_REAL_MODELS;
+const realSubset = modelsArg === undefined ? undefined : modelsArg.split(",").filter(Boolean);
+if (realSubset && !onlyReal) throw new Error("--models selects real-size models: use it with --only real-models");
 
 const quick = !!process.env.BENCH_QUICK;
 const settings = quick
@@ -128,12 +127,12 @@ log(`FP pipes: ${pipes.why} → ${flopsPerCycle(pipes, "plain")} FLOP/cycle plai
 
 // Issue 19's real-size models: built in TF.js layers, imported into kiln, compiled (lib/real.js).
 await initTf();
-const real = await prepareRealModels({ opts, quick, log, relaxed: relaxedHost.validates, keys: rows && rows.map(realRowModel) });
-const deep = rows ? undefined : coldCompileDeep(log);
-const realMemory = rows ? [] : await memoryAndStartup(real, { rounds: settings.startupRounds, log });
+const real = await prepareRealModels({ opts, quick, log, relaxed: relaxedHost.validates, keys: realSubset });
+const deep = realSubset ? undefined : coldCompileDeep(log);
+const realMemory = await memoryAndStartup(real, { rounds: settings.startupRounds, log });
 
 const measured = [];
-for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, { quick, rows })]) {
+for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, { quick })]) {
   log(`${w.title}: setting up ${w.systems.map((s) => s.name).join(", ")}…`);
   const ready = [], out = [];
   for (const s of w.systems) {
@@ -186,8 +185,9 @@ const realResults = { compile: Object.values(real).map((r) => r.compileRow), dee
 if (onlyReal) {
   const results = { machine: { ...machine, loadavgEnd: loadavg() }, settings, ceiling: ceilingResults(), workloads: measured, real: realResults, totalSeconds: (performance.now() - started) / 1000 };
   results.targets = evaluateRealTargets(results);
-  const out = rows ? ["bench/results/rows.json.tmp", "bench/results/rows.md.tmp"] : quick ? ["bench/results/quick-real.json.tmp", "bench/results/quick-real.md.tmp"] : ["bench/results/real-models.json", "bench/results/real-models.md"];
-  writeResults(results, renderRealReport(results), out);
+  if (realSubset) results.machine.realModels = realSubset;
+  const stem = quick ? "quick-real" : realSubset ? "real-models.subset" : "real-models";
+  writeResults(results, renderRealReport(results), quick || realSubset ? [`bench/results/${stem}.json.tmp`, `bench/results/${stem}.md.tmp`] : [`bench/results/${stem}.json`, `bench/results/${stem}.md`]);
   process.exit(0);
 }
 models.cnn2.dispose(); // its worker thread would keep the process alive

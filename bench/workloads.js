@@ -358,25 +358,13 @@ export function workloads({ cnn, cnn2, cnnGraph, mlp, mlp2, mlpGraph, mm, mmGrap
   ];
 }
 
-/** Issue 19's rows in order, each with the model it needs (lib/real.js REAL_MODELS key): `--rows` picks some. */
-export const REAL_ROWS = [
-  ["mobilenetv2-infer-b1", "mobilenetv2"],
-  ["mobilenetv2-infer-b16", "mobilenetv2"],
-  ["resnet50-infer-b1", "resnet50"],
-  ["inceptionv3-infer-b1", "inceptionv3"],
-  ["mobilenetv2-head-train-b32", "mobilenetv2Head"],
-  ["resnet20-train-b64", "resnet20"],
-];
-/** The model a real-model row needs, or undefined for an unknown row. */
-export const realRowModel = (id) => REAL_ROWS.find(([row]) => row === id)?.[1];
-
 /**
  * Issue 19's rows (lib/real.js prepared the models: `real[key].models` plain, relaxed and threaded
  * kiln builds; `real[key].tfjs(backend)` the TF.js model with the same seeded weights). Outputs are
  * checked within 1e-3 of the largest output (relative: 1000-way softmax probabilities are small),
  * training losses as elsewhere. No tfjs-cpu: at this size it takes seconds to minutes per step.
  */
-export function realWorkloads(real, { quick, rows }) {
+export function realWorkloads(real, { quick }) {
   const samples = (b) => ({ unit: "samples/s", value: (ms) => (b * 1000) / ms });
   const latency = { unit: "ms", value: (ms) => ms, lowerIsBetter: true };
   const size = (r) => r.graph.inputs[0].shape.join("×");
@@ -387,28 +375,22 @@ export function realWorkloads(real, { quick, rows }) {
       systems: inferenceSystems({ model: r.models.plain, relaxed: r.models.relaxed, model2: threads ? r.models.threaded : undefined, graph: r.graph, batch, seed, tfjsModel: r.tfjs, onnxOf: buildOnnxGraph, relative: true, ortNode: true }),
     };
   };
+  const head = real.mobilenetv2Head, r20 = real.resnet20;
   /** kiln (plain, relaxed) as in every training row; TF.js by its frozen-backbone recipe. */
   const headSystems = (r, feeds) => [
     ...trainingSystems({ model: r.models.plain, relaxed: r.models.relaxed, graph: r.graph, batch: 32, feeds, tfjsWasm: false }),
     tfjsFrozenBackbone({ model: r.models.plain, graph: r.graph, batch: 32, feeds, tfjsModel: r.tfjs, cut: "out_relu" }),
   ];
-  const head = () => {
-    const r = real.mobilenetv2Head, flops = forwardFlops(r.graph) + 2 * forwardFlops(r.graph, (l) => l.trainable !== false);
-    return { id: "mobilenetv2-head-train-b32", title: `${r.spec.title} ${size(r)}: fine-tuning the 1000-way head (adam), batch 32`, ...samples(32), flops: flops * 32,
-      systems: headSystems(r, trainFeeds(r.graph, 32, 1915)) };
-  };
-  const resnet20 = () => {
-    const r = real.resnet20;
-    return { id: "resnet20-train-b64", title: `ResNet-20 ${size(r)} training (adam), batch 64`, ...samples(64), flops: 3 * forwardFlops(r.graph) * 64,
-      systems: trainingSystems({ model: r.models.plain, relaxed: r.models.relaxed, model2: r.models.threaded, graph: r.graph, batch: 64, feeds: trainFeeds(r.graph, 64, 1916), tfjsModel: r.tfjs, conv: true, quick, cpuPatch: false }) };
-  };
-  const all = {
-    "mobilenetv2-infer-b1": () => infer("mobilenetv2", 1, 1911),
-    "mobilenetv2-infer-b16": () => infer("mobilenetv2", 16, 1912, { threads: true }),
-    "resnet50-infer-b1": () => infer("resnet50", 1, 1913),
-    "inceptionv3-infer-b1": () => infer("inceptionv3", 1, 1914),
-    "mobilenetv2-head-train-b32": head,
-    "resnet20-train-b64": resnet20,
-  };
-  return REAL_ROWS.filter(([id]) => !rows || rows.includes(id)).map(([id]) => all[id]());
+  // Each row only where its model was prepared (bench/run.js --models picks a subset).
+  return [
+    real.mobilenetv2 && infer("mobilenetv2", 1, 1911),
+    real.mobilenetv2 && infer("mobilenetv2", 16, 1912, { threads: true }),
+    real.resnet50 && infer("resnet50", 1, 1913),
+    real.inceptionv3 && infer("inceptionv3", 1, 1914),
+    head && { id: "mobilenetv2-head-train-b32", title: `${head.spec.title} ${size(head)}: fine-tuning the 1000-way head (adam), batch 32`, ...samples(32),
+      flops: (forwardFlops(head.graph) + 2 * forwardFlops(head.graph, (l) => l.trainable !== false)) * 32,
+      systems: headSystems(head, trainFeeds(head.graph, 32, 1915)) },
+    r20 && { id: "resnet20-train-b64", title: `ResNet-20 ${size(r20)} training (adam), batch 64`, ...samples(64), flops: 3 * forwardFlops(r20.graph) * 64,
+      systems: trainingSystems({ model: r20.models.plain, relaxed: r20.models.relaxed, model2: r20.models.threaded, graph: r20.graph, batch: 64, feeds: trainFeeds(r20.graph, 64, 1916), tfjsModel: r20.tfjs, conv: true, quick, cpuPatch: false }) },
+  ].filter(Boolean);
 }

@@ -9,6 +9,7 @@ import { segmentsOf, splitAlignment } from "./passes/threads.js";
 import { finishModule } from "./assemble/asc.js";
 import { buildManifest, type Manifest } from "./assemble/manifest.js";
 import { printModule } from "./ir/print.js";
+import type { Module, Program } from "./ir/ir.js";
 
 export { KilnError } from "./frontend/diagnostics.js";
 export { checkGraph } from "./frontend/index.js";
@@ -100,6 +101,17 @@ export async function compile(input: string | unknown, options: CompileOptions =
   return { ...plain, stats: { ...plain.stats, compileMs: plain.stats.compileMs + relaxed.stats.compileMs } };
 }
 
+/**
+ * Per storage id, the index of the last train_step call that writes it (calls are the program's
+ * nodes, one each). The arena reuses a buffer only after its last reader, so a layer output is
+ * intact right after that call: the NaN finder checks it there, and nothing is kept alive for it.
+ */
+function lastWriters(mod: Module, prog: Program): Map<number, number> {
+  const at = new Map<number, number>();
+  prog.nodes.forEach((n, i) => { for (const o of n.outputs) at.set(mod.storage(mod.t(o)).id, i); });
+  return at;
+}
+
 async function build(input: string | unknown, options: CompileOptions, relaxedSimd: boolean, extraSections: Record<string, Uint8Array> = {}): Promise<CompileResult> {
   const started = performance.now();
   const { maxBatch, threads } = checkedSizes(options);
@@ -130,8 +142,10 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   };
   if (manifest.training) {
     // Outputs that fusion kept in registers (a dense output feeding an activation layer) have no buffer.
+    const written = lastWriters(lw.mod, lw.mod.programs.find((p) => p.name === "train_step")!);
     manifest.training.layerOutputs = lw.trainLayerOutputs.filter((o) => addr(o.tensor) !== undefined)
-      .map((o) => ({ layer: o.layer, offset: addr(o.tensor), shape: o.tensor.shape }));
+      // A view of an input (a reshape as the first layer) is written by no call: intact from the start.
+      .map((o) => ({ layer: o.layer, offset: addr(o.tensor), shape: o.tensor.shape, call: written.get(lw.mod.storage(o.tensor).id) ?? 0 }));
   }
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)), ...extraSections };
   if (options.weights) sections["kiln.weights"] = options.weights;
@@ -190,3 +204,4 @@ export function plannedMemory(input: string | unknown, options: Pick<CompileOpti
 export { importModel, KERAS_LAYERS, cutAt, freezeUntil, readWeights, type CutResult, type ImportFiles, type ImportOptions, type ImportResult } from "./import/index.js";
 export { exportTfjs, TFJS_EXPORT, type TfjsExport } from "./export/tfjs.js";
 export { exportKeras, KERAS_EXPORT } from "./export/keras.js";
+export { loadPretrainedWeights, type PretrainedWeights } from "./pretrained-weights.js";

@@ -102,14 +102,15 @@ export const PIPELINE: readonly Pass[] = [
   { name: "prune-unused-inputs", does: "drop ew/reduce inputs no expression reads", changesIR: true, run: (b) => pruneUnusedInputs(ir(b, "prune-unused-inputs")) },
   {
     name: "drop-identity-copies", does: "readers of an identity copy read its source", changesIR: true,
-    // Layer outputs the runtime reads (the NaN finder) keep their buffers through fusion.
-    run: (b) => dropIdentityCopies(ir(b, "drop-identity-copies"), new Set(b.lowered!.trainLayerOutputs.map((o) => o.tensor.id))),
+    // A layer output that goes leaves the NaN finder's list (manifest.training.layerOutputs), as
+    // one fusion keeps in registers does: the layer it copies is listed and holds the same values.
+    run: (b) => dropIdentityCopies(ir(b, "drop-identity-copies")),
   },
   {
-    name: "fuse-epilogues", does: "zero padding folded into the conv after it; predict/evaluate: batch normalization folded into the conv/dense before it; bias add, residual add and activation (relu6 too) into the matmul/conv/depthwise kernel", changesIR: true,
+    name: "fuse-epilogues", does: "zero padding folded into the conv after it; batch normalization on moving statistics (predict, evaluate, a frozen one in train_step) folded into the conv/dense before it; bias add, residual add and activation (relu6 too) into the matmul/conv/depthwise kernel", changesIR: true,
     run(b) {
       const mod = ir(b, "fuse-epilogues");
-      foldZeroPadding(mod, new Set(b.lowered!.trainLayerOutputs.map((o) => o.tensor.id)));
+      foldZeroPadding(mod);
       // First, so that the bias and activation the fold leaves fuse like any other (passes/fold-batch-norm.ts).
       if (b.options.foldBatchNorm !== false) foldBatchNorm(mod);
       fuseEpilogues(mod);
@@ -191,11 +192,12 @@ function planPass(b: Build): void {
   // Trainable weights (and their gradients and slots) first, so an optimizer can sweep them.
   const trainable = new Map(graph.layers.flatMap((l) => l.weights.map((w) => [w.fullName, w.trainable] as const)));
   const trainableRank = (t: Tensor) => (trainable.get(t.kind === "slot" ? (t.name ?? "").replace(/^[a-z]+\//, "") : t.name ?? "") ? 0 : 1);
-  const keepAlive = new Map([["train_step", new Set(lw.trainLayerOutputs.map((o) => lw.mod.storage(o.tensor).id))]]);
   // Threaded builds give every activation its own bytes: with no arena reuse, threads never meet
   // in memory between batch-split calls and most barriers go (threads.ts: barriersAfter). Costs
   // memory (seed CNN at maxBatch 64: 42 MB instead of 35).
-  b.plan = planMemory(lw.mod, maxBatch, trainableRank, guardBytes, keepAlive, !threads);
+  // No activation is kept past its last reader for the NaN finder: it checks each layer output right
+  // after the call that writes it (manifest.training.layerOutputs[].call), while it is still live.
+  b.plan = planMemory(lw.mod, maxBatch, trainableRank, guardBytes, !threads);
   b.control = layoutControl(b.plan, threads);
   checkMemory(b);
 }

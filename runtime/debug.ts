@@ -6,7 +6,8 @@
  * weights or optimizer state: in debug builds they are checksummed around each call.
  */
 import { KilnError } from "./errors.js";
-import { bad, isInt, isObject, type Checker, type Manifest } from "./manifest.js";
+import { isInt, isObject, type Checker, type Manifest } from "./manifest.js";
+import { bad } from "./part-checks.js";
 
 const PATTERN = 0x7fc0dead; // a NaN no kernel computes
 

@@ -7,13 +7,11 @@
  */
 import { KilnError, type Diagnostic } from "./errors.js";
 import { checkFeeds, type Feeds } from "./feeds.js";
-import { bad, checkManifest, isInt, isObject, isString, show, type PartCheck, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
+import { checkManifest, isInt, isObject, isString, partChecks, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
+import { bad, show } from "./part-checks.js";
 import { typeName } from "./load.js";
-import type { Model } from "./model.js";
+import type { Predictor as Model } from "./predictor.js";
 import { Rng } from "./rng.js";
-import { checkTraining } from "./train.js";
-import { checkThreads } from "./threads.js";
-import { checkGuards } from "./debug.js";
 
 /** The manifest's decode part: its export, slots, position words and caches inside memory, apart from the rest. */
 export function checkDecode(m: Manifest, c: Checker): void {
@@ -60,14 +58,12 @@ const states = new WeakMap<Model, CacheState>();
  * Checks the whole manifest again, now with its decode part (the slots, position words and caches
  * inside memory and apart from every other region), then gives `model` its Decoding members.
  * loadModel calls it before anything is written to the model's memory. The checks of the other
- * parts are readManifest's, chosen the same way (this chunk imports them: a predict-only page
- * carries nothing of generation).
+ * parts are the ones readManifest ran (a model of `kiln/runtime/predict` has no training check).
  */
 export function attach(model: Model): void {
   // The instance's exports are the module's.
   const m = model.manifest, exportNames = Object.keys((model as unknown as { exports: WebAssembly.Exports }).exports);
-  const parts = [(m.canTrain || m.training !== undefined) && checkTraining, m.threads && checkThreads, m.debug !== undefined && checkGuards];
-  checkManifest(m, exportNames, [...parts.filter((c) => c !== false), checkDecode] as PartCheck[]);
+  checkManifest(m, exportNames, [...partChecks.get(m)!, checkDecode]);
   const state: CacheState = { position: 0, sequences: 0 };
   states.set(model, state);
   Object.defineProperties(model, {

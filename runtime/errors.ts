@@ -43,17 +43,22 @@ export function formatDiagnostic(d: Diagnostic): string {
   return where ? `${where}: ${d.message}` : d.message;
 }
 
+/** One problem of a Refusal: where, and the reason (a sentence of load-errors.ts) with its values. */
+export type Problem = [path: string, sentence: [Reason, ...unknown[]]];
+
 /**
- * A refusal of loadModel whose sentence lives in load-errors.ts, a part of the runtime fetched
- * only when a load fails; loadModel turns it into a KilnError. Thrown only inside loadModel.
+ * A refusal whose sentences live in load-errors.ts, a part of the runtime fetched only when a load
+ * fails: loadModel turns it into a KilnError (Model.loadWeights, which imports the sentences
+ * with itself, too). Thrown by the checks of the source, the module, its manifest and weights files.
  */
 export class Refusal {
-  constructor(readonly code: string, readonly path: string, readonly reason: Reason, readonly values: unknown[]) {}
+  /** `problems` in order, and how many more a capped list left out (as KilnError counts them). */
+  constructor(readonly code: string, readonly problems: Problem[], readonly left = 0) {}
 }
 
 /** Throws a Refusal: `reason` (a sentence of load-errors.ts) with its values. */
 export function refuse<R extends Reason>(code: string, path: string, reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
-  throw new Refusal(code, path, reason, values);
+  throw new Refusal(code, [[path, [reason, ...values]]]);
 }
 
 /** Throws a KilnError with one diagnostic (the runtime's one way to refuse a call). */

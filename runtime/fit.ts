@@ -334,8 +334,8 @@ function order(rows: Uint32Array, shuffle: boolean, seed: number, epoch: number)
 
 /**
  * The NaN finder: the failed step was undone (trainRows), so the state is the one before it. Notes
- * weights that were already non-finite, re-runs the step (undone again) and scans layerOutputs,
- * which the re-run left in memory, in forward order for the first non-finite value.
+ * weights that were already non-finite, re-runs the step (undone again) and looks at layerOutputs
+ * in forward order for the first non-finite value, each while the re-run still holds it.
  */
 function findNaN(model: Model, views: Feed[], rows: number | Uint32Array, count: number): { message: string; layer?: string } {
   const t = model.manifest.training!;
@@ -343,15 +343,51 @@ function findNaN(model: Model, views: Feed[], rows: number | Uint32Array, count:
   const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
   const weights = model.manifest.weights.filter((w) => bad(model.f32(w.offset, size(w.shape))) >= 0).map((w) => `"${w.name}"`);
   const already = weights.length ? `; weights non-finite before the step: ${weights.join(", ")}` : "";
-  const again = trainRows(model, views, rows, count).loss;
-  if (!t.layerOutputs) return { message: `the module lists no layer outputs to search (manifest.training.layerOutputs)${already}` };
-  for (const o of t.layerOutputs) {
+  let found: { message: string; layer: string } | undefined;
+  const look = (o: LayerOutput) => {
+    if (found) return;
     const per = size(o.shape), out = model.f32(o.offset, count * per), i = bad(out);
-    if (i >= 0) {
-      const what = `example ${Math.floor(i / per)} of the batch, element ${i % per} is ${out[i]}`;
-      return { layer: o.layer, message: `the first non-finite layer output is layer "${o.layer}" (${what})${already}` };
-    }
-  }
+    if (i >= 0) found = { layer: o.layer, message: `the first non-finite layer output is layer "${o.layer}" (example ${Math.floor(i / per)} of the batch, element ${i % per} is ${out[i]})${already}` };
+  };
+  const again = stepLooking(model, t.layerOutputs ?? [], look, () => trainRows(model, views, rows, count).loss);
+  if (!t.layerOutputs) return { message: `the module lists no layer outputs to search (manifest.training.layerOutputs)${already}` };
+  if (found) return found;
   const re = Number.isFinite(again) ? ` (and the re-run's loss was ${again}: not reproducible)` : "";
   return { message: `every layer output was finite: the loss computation itself went non-finite${re}${already}` };
+}
+
+type LayerOutput = NonNullable<NonNullable<Model["manifest"]["training"]>["layerOutputs"]>[number];
+
+/**
+ * Runs `step` (one train step) and shows `look` every layer output. The arena reuses a buffer once
+ * its last reader has run, so a layer output is intact only until then: where each names the last
+ * call that writes it (`call`), train_step runs in call ranges and `look` sees each output right
+ * after its call. Threaded and debug builds (no reuse) and modules without `call` (whose plan kept
+ * the outputs until the step ended) run whole, and `look` sees them after.
+ */
+function stepLooking(model: Model, outputs: LayerOutput[], look: (o: LayerOutput) => void, step: () => number): number {
+  if (model.pool || model.checked || !outputs.length || outputs.some((o) => o.call === undefined)) {
+    const loss = step();
+    outputs.forEach(look);
+    return loss;
+  }
+  const after = new Map<number, LayerOutput[]>();
+  for (const o of outputs) after.set(o.call!, [...(after.get(o.call!) ?? []), o]);
+  const stops = [...after.keys()].sort((a, b) => a - b);
+  // model.run's hook for running a program call by call (debug builds use it for their guards).
+  model.checked = (manifest, exports, _memory, name, batch) => {
+    const range = exports[`${name}_range`] as (batch: number, from: number, to: number) => void;
+    let from = 0;
+    for (const call of stops) {
+      range(batch, from, call + 1);
+      from = call + 1;
+      after.get(call)!.forEach(look);
+    }
+    range(batch, from, manifest.kernels!.calls[name]!.length);
+  };
+  try {
+    return step();
+  } finally {
+    model.checked = undefined;
+  }
 }

@@ -1,115 +1,29 @@
 /**
  * kiln/runtime: load a compiled kiln module and train or run it, in Node or a browser, with no
- * dependencies. The pipeline is load (source → WebAssembly.Module) → manifest (read and check) →
- * instantiate with a fresh memory → initialize weights → Model. The runtime knows nothing about
- * ops: only the manifest and the module's exports.
+ * dependencies (open.ts has the pipeline). The runtime knows nothing about ops: only the
+ * manifest and the module's exports. An app that only predicts imports `kiln/runtime/predict`
+ * (predict.ts), which carries none of the training and saving code.
  */
-import { fail, KilnError, Refusal, refuse } from "./errors.js";
-import { capabilities, instantiate, toModule, type Source } from "./load.js";
-import { readManifest } from "./manifest.js";
+import type { Source } from "./load.js";
 import { Model } from "./model.js";
-import { loadParts, part } from "./parts.js";
-import type { ThreadPool } from "./threads.js";
+import { open, type LoadOptions } from "./open.js";
 
 export { KilnError, type Diagnostic } from "./errors.js";
-export { capabilities, type Capabilities, type Source } from "./load.js";
+export { capabilities, type Capabilities } from "./capabilities.js";
+export type { Source } from "./load.js";
+export type { LoadOptions } from "./open.js";
 export type { Manifest, Slot, WeightEntry } from "./manifest.js";
 export type { Model, StepResult, TensorInfo } from "./model.js";
+export type { Predictor } from "./predictor.js";
 export type { FitOptions, History, Logs } from "./fit.js";
 export type { Feeds } from "./feeds.js";
 export type { Batches, BatchIterable } from "./stream.js";
 export type { GenerateOptions } from "./decode.js";
 
-export interface LoadOptions {
-  /** Safetensors weights (and optionally optimizer state) to load after initialization. */
-  weights?: Uint8Array;
-  /**
-   * Worker threads sharing every kernel (default 1). Needs a module compiled with
-   * `kiln compile --threads N` (N ≥ this) and shared memory: in browsers a cross-origin-isolated
-   * page (COOP/COEP headers) and a call from a Web Worker. Results are bit-identical for any count.
-   */
-  threads?: number;
-}
-
 /**
  * Loads a model from bytes, a Response, a URL, a file path (Node) or a compiled module. Weights
  * start at their seeded initial values (unless the module embeds trained ones), then `opts.weights`.
  */
-export async function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
-  try {
-    return await load(source, opts);
-  } catch (e) {
-    throw e instanceof Refusal ? await explain(e) : e;
-  }
-}
-
-/** The KilnError of a refused load, its sentence from load-errors.ts (or, when that cannot be fetched, the reason's name and values). */
-async function explain(r: Refusal): Promise<KilnError> {
-  try {
-    return (await import("./load-errors.js")).explain(r);
-  } catch {
-    return new KilnError({ code: r.code, path: r.path, message: `${r.reason} ${JSON.stringify(r.values)}` });
-  }
-}
-
-async function load(source: Source, opts: LoadOptions): Promise<Model> {
-  // The weights code every model needs loads while the module compiles.
-  let [mod] = await Promise.all([toModule(source), loadParts(false, false)]);
-  let manifest = await readManifest(mod);
-  // A module built with --relaxed-simd carries its relaxed-SIMD twin: use it where it validates.
-  const relaxed = WebAssembly.Module.customSections(mod, "kiln.relaxed")[0];
-  if (relaxed && capabilities().relaxedSimd && WebAssembly.validate(relaxed)) {
-    mod = await WebAssembly.compile(relaxed);
-    manifest = await readManifest(mod);
-  }
-  const threads = opts.threads ?? 1;
-  // Thread checks and the shared-memory fallback live with the thread code (loaded on demand).
-  const threading = manifest.threads || threads !== 1 ? await part("thread", import("./threads.js")) : undefined;
-  if (threading) ({ mod, manifest } = await threading.chooseBuild(mod, manifest, threads));
-  checkImports(mod, manifest.threads);
-  // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
-  const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
-  if (manifest.weightsEmbedded && !embedded) refuse("load", "", "noWeights");
-  // Initializers only when no weights come with the module or the call; training code only for modules that train.
-  await loadParts(!embedded && !opts.weights, manifest.canTrain);
-  // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
-  const { memory, instance, pool }: { memory: WebAssembly.Memory; instance: WebAssembly.Instance; pool?: ThreadPool } = manifest.threads
-    ? await threading!.startShared(mod, manifest, threads, abort)
-    : await instantiate(mod, manifest.memory.pages, false, () => ({ abort }));
-  const model = new Model(manifest, instance.exports, memory);
-  model.pool = pool;
-  // Debug builds: their code (loaded with the manifest's checks) fills the guards and runs each call checked.
-  if (manifest.debug) model.checked = (await import("./debug.js")).attach(manifest, memory);
-  try {
-    // Modules with a decode program: its part of the manifest checked, then decode, resetCache and generate (decode.ts).
-    if (manifest.decode) (await import("./decode.js")).attach(model);
-    model.initialize(!embedded && !opts.weights);
-    if (embedded) model.loadWeights(new Uint8Array(embedded));
-    if (opts.weights) model.loadWeights(opts.weights);
-  } catch (e) {
-    model.dispose(); // stops the threads: a failed load leaves nothing running
-    throw e;
-  }
-  return model;
-}
-
-/**
- * A kiln module imports its memory (so the runtime sizes and reads it) and nothing but the
- * runtime's functions: one that defines its own memory would compute in memory the runtime never sees.
- */
-function checkImports(mod: WebAssembly.Module, threaded: boolean): void {
-  let memory = false;
-  for (const imp of WebAssembly.Module.imports(mod)) {
-    const isMemory = imp.module === "env" && imp.name === "memory" && imp.kind === "memory";
-    const fn = imp.kind === "function" && imp.module === "env" && (imp.name === "abort" || ((imp.name === "wait32" || imp.name === "passed") && threaded));
-    if (!isMemory && !fn) refuse("load", "", "imports", imp.kind, imp.module, imp.name);
-    memory ||= isMemory;
-  }
-  if (!memory) refuse("load", "", "noMemory");
-}
-
-
-/** AssemblyScript's abort(message, file, line, column); kiln modules normally do not call it. */
-function abort(_message: number, _file: number, line: number, column: number): never {
-  return fail("trap", "abort", `the module aborted (line ${line}, column ${column})`);
+export function loadModel(source: Source, opts: LoadOptions = {}): Promise<Model> {
+  return open(source, opts, Model, () => import("./train.js"));
 }

@@ -5,7 +5,7 @@
  * ±2σ after Keras's 0.8796 stddev correction; orthogonal via a float64 QR with positive diag(R).
  */
 import { KilnError } from "./errors.js";
-import type { WeightEntry } from "./manifest.js";
+import { isInt, isObject, size, type WeightEntry } from "./manifest.js";
 import { Rng } from "./rng.js";
 
 // The generator lives in rng.ts so fit.ts can shuffle without pulling the initializers into the
@@ -23,6 +23,24 @@ const SCALING: Record<string, ["u" | "n", number, "in" | "avg"]> = {
   he_normal: ["n", 2, "in"],
   lecun_normal: ["n", 1, "in"],
 };
+
+/** The initializers initialValues computes. */
+const KNOWN = [...Object.keys(SCALING), "random_normal", "random_uniform", "uniform", "orthogonal", "ones", "zeros"];
+
+/**
+ * Checks every weight's initializer in the manifest (a known name, integer fans, a onesRange inside
+ * the weight) before any is computed, so a crafted manifest is refused with nothing written. Only a
+ * load that initializes runs it: a model given its weights never reads its initializers.
+ */
+export function checkInitializers(weights: WeightEntry[]): void {
+  for (const w of weights) {
+    const i: Partial<WeightEntry["initializer"]> = w.initializer;
+    const ones = i?.onesRange === undefined || (Array.isArray(i.onesRange) && isInt(i.onesRange[0]) && isInt(i.onesRange[1], i.onesRange[0], size(w.shape)));
+    if (!isObject(i) || !KNOWN.includes(i.name!) || !isInt(i.fanIn) || !isInt(i.fanOut) || !ones) {
+      throw new KilnError({ code: "manifest", path: "kiln.manifest", message: `weight "${w.name}": bad initializer ${String(JSON.stringify(i)).slice(0, 80)}` });
+    }
+  }
+}
 
 /** Initial values of weight `index` of a manifest (row-major, the weight's shape). */
 export function initialValues(w: WeightEntry, seed: number, index: number): Float32Array {

@@ -1,10 +1,13 @@
 /**
- * The sentences of loadModel's refusals (a bad source, module or manifest), in a part of the
- * runtime fetched only when a load fails: a page that loads good modules never parses them. The
- * checks stay where they are (load.ts, manifest.ts, index.ts) and throw a Refusal naming the
- * reason here and its values; loadModel turns it into a KilnError with this sentence.
+ * The sentences of loadModel's refusals (a bad source, module, manifest or weights file), in a
+ * part of the runtime fetched only when a load fails: a page that loads good modules never parses
+ * them. The checks stay where they are (load.ts, manifest.ts, open.ts, weights-io.ts) and throw a
+ * Refusal naming the reason here and its values; loadModel (and Model.loadWeights) turns it into
+ * a KilnError with this sentence.
  */
-import { KilnError, type Refusal } from "./errors.js";
+import { capabilities } from "./capabilities.js";
+import type { KilnError, Refusal } from "./errors.js";
+import { explainWith, WEIGHT_REASONS } from "./weights-errors.js";
 
 const show = (v: unknown) => String(JSON.stringify(v)).slice(0, 80);
 const quoted = (name: unknown) => `"${name}"`;
@@ -18,10 +21,10 @@ export const REASONS = {
   bodyUsed: (error: string) => `could not read the response body (already used?): ${error}`,
   body: (error: string) => `could not read the response body: ${error}`,
   file: (error: string) => `could not read the model file: ${error}`,
-  compile: (simd: boolean, relaxed: boolean, error: string) =>
-    `not a valid WebAssembly module for this engine${!simd ? " (this engine lacks WebAssembly SIMD, which kiln modules need)" : relaxed ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)"}: ${error}`,
-  instantiate: (pages: number, shared: boolean, noThreads: boolean, error: string) =>
-    `could not instantiate the module (${pages} pages of memory${shared ? ", shared" : ""}${noThreads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : ""}): ${error}`,
+  compile: (error: string) =>
+    `not a valid WebAssembly module for this engine${!capabilities().simd ? " (this engine lacks WebAssembly SIMD, which kiln modules need)" : capabilities().relaxedSimd ? "" : " (if it was compiled with relaxed SIMD, this engine lacks it)"}: ${error}`,
+  instantiate: (pages: number, shared: boolean, error: string) =>
+    `could not instantiate the module (${pages} pages of memory${shared ? ", shared" : ""}${shared && !capabilities().threads ? "; this engine (or a page without cross-origin isolation) lacks shared memory" : ""}): ${error}`,
   // index.ts: what the module imports and carries
   imports: (kind: string, module: string, name: string) => `the module imports ${kind} "${module}.${name}"; a kiln module imports only env.memory (and env.wait32, env.passed when threaded)`,
   noMemory: () => "the module does not import env.memory (it would compute in a memory of its own, which the runtime never sees)",
@@ -40,18 +43,17 @@ export const REASONS = {
   slot: (key: string, s: { name: string; shape: unknown; dtype: unknown; range?: unknown }) =>
     `${key} ${quoted(s.name)}: bad shape ${show(s.shape)}, dtype ${show(s.dtype)} or range ${show(s.range)}`,
   weightShape: (name: string, shape: unknown) => `weight ${quoted(name)}: bad shape ${show(shape)}`,
-  initializer: (name: string, initializer: unknown) => `weight ${quoted(name)}: bad initializer ${show(initializer)}`,
   predict: (exports: unknown) => `exports.predict must name the inference program, got ${show(exports)}`,
   noExport: (name: string) => `the module does not export ${quoted(name)} named by the manifest`,
   kernels: () => "kernels must be an object",
   calls: () => "kernels.calls is missing",
   callPairs: () => "kernels.calls: expected lists of [kernel, layer] pairs",
   functions: () => "kernels.functions: expected kernel names",
+  // weights-io.ts: a weights file (weights-errors.ts)
+  ...WEIGHT_REASONS,
 };
 
 export type Reason = keyof typeof REASONS;
 
 /** The KilnError of a refusal. */
-export function explain({ code, path, reason, values }: Refusal): KilnError {
-  return new KilnError({ code, path, message: (REASONS[reason] as (...values: unknown[]) => string)(...values) });
-}
+export const explain = (r: Refusal): KilnError => explainWith(REASONS, r);

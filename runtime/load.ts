@@ -1,20 +1,13 @@
 /**
  * Runtime stage 0: turn whatever the caller has (bytes, a Response, a URL, a file path in Node, a
- * compiled WebAssembly.Module) into a WebAssembly.Module, and detect what the engine supports.
- * Node built-ins are reached only through a dynamic import on the file path branch, so browser
+ * compiled WebAssembly.Module) into a WebAssembly.Module, and instantiate it (capabilities.ts
+ * detects what the engine supports). Node built-ins are reached only through a dynamic import on the file path branch, so browser
  * bundles can drop them.
  */
 import { refuse } from "./errors.js";
 import type { REASONS } from "./load-errors.js";
 
 export type Source = Uint8Array | ArrayBuffer | Response | URL | string | WebAssembly.Module;
-
-export interface Capabilities {
-  /** Plain WebAssembly SIMD, which every kiln module needs (loading fails without it). */
-  simd: boolean;
-  relaxedSimd: boolean;
-  threads: boolean;
-}
 
 /** Loading is refused for `reason` (a sentence of load-errors.ts, loaded only then); `path` names the source. */
 const fail = <R extends keyof typeof REASONS>(path: string, reason: R, ...values: Parameters<(typeof REASONS)[R]>): never => refuse("load", path, reason, ...values);
@@ -96,8 +89,8 @@ async function compile(bytes: Loaded, where: string): Promise<WebAssembly.Module
   } catch (e) {
     // Streaming also fails when the download breaks off: only a CompileError is about the bytes.
     if (streamed && !(e instanceof WebAssembly.CompileError)) return fail(where, "body", (e as Error).message);
-    // The sentence says whether this engine lacks SIMD or relaxed SIMD.
-    return fail(where, "compile", hasSimd(), capabilities().relaxedSimd, (e as Error).message);
+    // The sentence (load-errors.ts) says whether this engine lacks SIMD or relaxed SIMD.
+    return fail(where, "compile", (e as Error).message);
   }
 }
 
@@ -110,7 +103,7 @@ export async function instantiate(mod: WebAssembly.Module, pages: number, shared
     const memory = new WebAssembly.Memory(shared ? { initial: pages, maximum: pages, shared } : { initial: pages });
     return { memory, instance: await WebAssembly.instantiate(mod, { env: { memory, ...env(memory) } }) };
   } catch (e) {
-    return fail("", "instantiate", pages, shared, shared && !capabilities().threads, (e as Error).message);
+    return fail("", "instantiate", pages, shared, (e as Error).message);
   }
 }
 
@@ -119,37 +112,3 @@ export function typeName(v: unknown): string {
   if (typeof v !== "object") return typeof v;
   return (v as object).constructor?.name ?? "object";
 }
-
-// Tiny modules: one function holding a v128.const (SIMD) or i8x16.relaxed_swizzle (relaxed SIMD),
-// and one shared memory (threads).
-const HEAD = [0, 97, 115, 109, 1, 0, 0, 0];
-const FUNC = [1, 4, 1, 96, 0, 0, 3, 2, 1, 0];
-const V128 = [253, 12, ...new Array(16).fill(0)];
-const wasm = (bytes: number[]) => new Uint8Array([...HEAD, ...bytes]);
-
-/** The probe modules detectCapabilities validates (exported for tests). */
-export const PROBES = {
-  simd: wasm([...FUNC, 10, 23, 1, 21, 0, ...V128, 26, 11]),
-  relaxedSimd: wasm([...FUNC, 10, 44, 1, 42, 0, ...V128, ...V128, 253, 128, 2, 26, 11]),
-  threads: wasm([5, 4, 1, 3, 1, 1]),
-};
-
-/** What an engine supports, by validating the probes with `validate` (tests inject one). */
-export function detectCapabilities(validate: (bytes: Uint8Array<ArrayBuffer>) => boolean = (b) => WebAssembly.validate(b)): Capabilities {
-  return {
-    simd: validate(PROBES.simd),
-    relaxedSimd: validate(PROBES.relaxedSimd),
-    // The engine must accept shared memory, and this context must be allowed to use it.
-    threads: validate(PROBES.threads) && typeof SharedArrayBuffer !== "undefined" && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false,
-  };
-}
-
-let caps: Capabilities | undefined;
-
-/** What this engine supports, checked once with WebAssembly.validate. */
-export function capabilities(): Capabilities {
-  return (caps ??= detectCapabilities());
-}
-
-/** Whether plain SIMD validates (every kiln module uses it). */
-export const hasSimd = (): boolean => capabilities().simd;

@@ -4,7 +4,7 @@
  * memory, the exports it names present). The manifest is the runtime's only knowledge of the
  * model; nothing here knows about ops.
  */
-import { fail, refuse } from "./errors.js";
+import { refuse } from "./errors.js";
 import type { REASONS } from "./load-errors.js";
 import { part } from "./parts.js";
 import type { DebugInfo } from "./debug.js";
@@ -63,9 +63,11 @@ export interface TrainingInfo {
   learningRateOffset?: number;
   /**
    * Optional (the NaN finder): every layer's output in train_step, in forward order; f32
-   * [maxBatch, ...shape] at `offset`, left intact until train_step returns.
+   * [maxBatch, ...shape] at `offset`, intact right after train_step's call number `call` (the last
+   * that writes it; the arena may reuse the bytes later in the step). Without `call` (modules
+   * compiled before 2026-12-07's arena change), intact until train_step returns.
    */
-  layerOutputs?: { layer: string; offset: number; shape: number[] }[];
+  layerOutputs?: { layer: string; offset: number; shape: number[]; call?: number }[];
 }
 
 /** Optional: where traps happen. Per export name, its kernel calls in order: [function, layer]. */
@@ -130,22 +132,24 @@ export interface DecodeInfo {
 
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** The manifest is refused, with a sentence of its own (the checks of its optional parts, in their own chunks). */
-export function bad(message: string): never {
-  return fail("manifest", "kiln.manifest", message);
-}
-
 /** The manifest is refused for `reason` (a sentence of load-errors.ts, loaded only then). */
 function wrong<R extends keyof typeof REASONS>(reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
   return refuse("manifest", "kiln.manifest", reason, ...values);
 }
 
 /**
- * Reads and checks the manifest of a compiled module. The checks of its optional parts live with
- * the code that uses them and load with it: training (train.ts), threads (threads.ts) and debug
- * guards (debug.ts), so an inference-only module loads none of them.
+ * The training part of the runtime (train.ts), fetched by a load that trains (index.ts gives it;
+ * `kiln/runtime/predict` has none, so its bundle holds no reference to training code).
  */
-export async function readManifest(mod: WebAssembly.Module): Promise<Manifest> {
+export type TrainingPart = () => Promise<typeof import("./train.js")>;
+
+/**
+ * Reads and checks the manifest of a compiled module. The checks of its optional parts live with
+ * the code that uses them and load with it: training (train.ts; only given `training`: a
+ * predict-only load never touches those regions), threads (threads.ts) and debug guards
+ * (debug.ts), so an inference-only module loads none of them.
+ */
+export async function readManifest(mod: WebAssembly.Module, training?: TrainingPart): Promise<Manifest> {
   const sections = WebAssembly.Module.customSections(mod, "kiln.manifest");
   if (sections.length !== 1) {
     wrong("sections", sections.length);
@@ -158,21 +162,22 @@ export async function readManifest(mod: WebAssembly.Module): Promise<Manifest> {
   }
   const o: Partial<Manifest> = isObject(m) ? m : {};
   const checks = await part("manifest checking", Promise.all([
-    (o.canTrain || o.training !== undefined) && import("./train.js").then((t) => t.checkTraining),
+    training && (o.canTrain || o.training !== undefined) && training().then((t) => t.checkTraining),
     o.threads && import("./threads.js").then((t) => t.checkThreads),
     o.debug !== undefined && import("./debug.js").then((d) => d.checkGuards),
   ]));
-  checkManifest(m, WebAssembly.Module.exports(mod).map((e) => e.name), checks.filter((c) => c !== false && c !== undefined) as PartCheck[]);
+  const parts = checks.filter(Boolean) as PartCheck[];
+  checkManifest(m, WebAssembly.Module.exports(mod).map((e) => e.name), parts);
+  partChecks.set(m, parts);
   return m;
 }
+
+/** The checks of its optional parts readManifest ran on a manifest (decode.ts runs them again with its own). */
+export const partChecks = new WeakMap<Manifest, PartCheck[]>();
 
 export const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 export const isString = (v: unknown): v is string => typeof v === "string";
-export const show = (v: unknown) => String(JSON.stringify(v)).slice(0, 80);
-
-/** The initializers the runtime knows (init.ts). */
-export const INITIALIZERS = ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal", "random_normal", "random_uniform", "uniform", "orthogonal", "ones", "zeros"];
 
 /** What the checks of a manifest's parts share: its memory regions so far, and shape and export checks. */
 export interface Checker {
@@ -228,11 +233,9 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
     }
   }
   for (const w of names<WeightEntry>("weights")) {
+    // Initializers are checked by init.ts, only when a load computes them.
     if (!c.shapeOk(w.shape)) wrong("weightShape", w.name, w.shape);
-    const i = w.initializer, n = size(w.shape);
-    const ones = i?.onesRange === undefined || (Array.isArray(i.onesRange) && isInt(i.onesRange[0]) && isInt(i.onesRange[1], i.onesRange[0], n));
-    if (!isObject(i) || !INITIALIZERS.includes(i.name as string) || !isInt(i.fanIn) || !isInt(i.fanOut) || !ones) wrong("initializer", w.name, i);
-    c.region(`weight "${w.name}"`, w.offset, n * 4, 0);
+    c.region(`weight "${w.name}"`, w.offset, size(w.shape) * 4, 0);
   }
   const e = m.exports;
   if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong("predict", e);

@@ -1,86 +1,33 @@
 /**
- * Runtime stage 3: a loaded model. Moves caller data into the module's planned memory (the
- * manifest's byte offsets), calls the exports (`predict`, `train_step`, `evaluate`) with a batch
- * count, and reads results back. Every call checks all of its arguments before it writes any
- * memory; a trap inside an export surfaces as a KilnError naming the export. Training
- * (trainStep, evaluate, fit) lives in train.ts and fit.ts, loaded only for modules that train.
+ * Runtime stage 3 for `kiln/runtime`: a loaded model that predicts (predictor.ts) and, when its
+ * module was compiled with training, trains (trainStep, evaluate, fit: train.ts and fit.ts,
+ * loaded only for modules that train), sets weights, and saves and loads weights and optimizer
+ * state. It imports the sentences of a refused weights file (weights-errors.ts) with itself, as
+ * loadWeights refuses synchronously.
  */
-import { fail, KilnError, type Diagnostic } from "./errors.js";
-import type { ThreadPool } from "./threads.js";
-import type { runChecked } from "./debug.js";
-import { badValue, checkFeeds, genuine, put, type Feed, type Feeds } from "./feeds.js";
 import type { FitOptions, History } from "./fit.js";
 import type { Batches } from "./stream.js";
-import type { Decoding } from "./decode.js";
-import { capabilities, typeName, type Capabilities } from "./load.js";
-import { size, type DType, type Manifest, type Slot } from "./manifest.js";
+import type { Feeds } from "./feeds.js";
+import { KilnError, Refusal, type Diagnostic } from "./errors.js";
+import { genuine, put } from "./feeds.js";
+import { capabilities, type Capabilities } from "./capabilities.js";
+import { typeName } from "./load.js";
+import { explainWith, WEIGHT_REASONS } from "./weights-errors.js";
+import { size } from "./manifest.js";
 import { parts } from "./parts.js";
+import { Predictor } from "./predictor.js";
+import { loadWeights, optimizerState, saveWeights } from "./weights-io.js";
 
-export interface TensorInfo {
-  name: string;
-  shape: number[];
-  dtype: DType;
-  range?: [number, number];
-}
+export type { TensorInfo } from "./predictor.js";
 
 export interface StepResult {
   loss: number;
   metrics: Record<string, number>;
 }
 
-type Export = "predict" | "trainStep" | "evaluate" | "decode";
-
-// A slot but its offset: name, shape, dtype and, when it has one, range.
-const info = ({ offset, ...slot }: Slot): TensorInfo => slot;
-
-/**
- * Models of modules compiled with `decode` also have decode, resetCache, generate and
- * cachePosition (spec §7 "Generation"): decode.ts gives them to the model when it loads, so the
- * core a predict-only page parses carries none of that code.
- */
-export interface Model extends Partial<Decoding> {}
-
-export class Model {
-  readonly manifest: Manifest;
-  readonly inputs: TensorInfo[];
-  readonly outputs: TensorInfo[];
-  readonly targets: TensorInfo[];
-  readonly weights: { name: string; shape: number[]; trainable: boolean }[];
-  readonly maxBatch: number;
-  readonly canTrain: boolean;
+export class Model extends Predictor {
+  /** What this engine supports (capabilities()). */
   readonly capabilities: Capabilities = capabilities();
-  #memory?: WebAssembly.Memory;
-  /** @internal The module's exports (a plain field: the debug-guard test swaps one to sabotage a kernel call). */
-  private exports: WebAssembly.Exports;
-
-  /** Use loadModel(); this wires an instantiated module to its manifest. */
-  constructor(manifest: Manifest, exports: WebAssembly.Exports, memory: WebAssembly.Memory) {
-    this.manifest = manifest;
-    this.exports = exports;
-    this.#memory = memory;
-    this.inputs = manifest.inputs.map(info);
-    this.outputs = manifest.outputs.map(info);
-    this.targets = manifest.targets.map(info);
-    this.weights = manifest.weights.map(({ offset, initializer, ...w }) => w);
-    this.maxBatch = manifest.maxBatch;
-    this.canTrain = manifest.canTrain;
-  }
-
-  /** Outputs for any number of examples; batches above maxBatch are split transparently. */
-  predict(inputs: Feeds): Record<string, Float32Array> {
-    this.#live();
-    const slots = this.manifest.inputs, outputs = this.manifest.outputs, { n, views } = checkFeeds(slots, inputs, "input");
-    // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
-    // Each output is one allocation, filled by one copy out of module memory per chunk of maxBatch.
-    const out: Record<string, Float32Array> = Object.fromEntries(outputs.map((s) => [s.name, new Float32Array(n * this.#per(s))]));
-    for (let start = 0; start < n; start += this.maxBatch) {
-      const count = Math.min(this.maxBatch, n - start);
-      this.stage(slots, views, start, count);
-      this.run("predict", count);
-      for (const s of outputs) put(out[s.name], this.#slotView(s).subarray(0, count * this.#per(s)), start * this.#per(s));
-    }
-    return out;
-  }
 
   /** One optimizer step on one batch (at most maxBatch examples), optionally weighted per example or class; loss and metrics before the update. A non-finite loss throws and undoes the step. */
   trainStep(batch: Feeds, opts?: { sampleWeight?: ArrayLike<number>; classWeight?: Record<string | number, number> }): StepResult {
@@ -108,19 +55,12 @@ export class Model {
   /** Set to true (in a callback) to end fit after the current batch, as Keras's `model.stop_training`. */
   declare stopTraining?: boolean;
 
-  /** Copies of every weight by full name. */
-  getWeights(): Record<string, Float32Array> {
-    const out: Record<string, Float32Array> = Object.create(null);
-    for (const w of this.manifest.weights) out[w.name] = this.f32(w.offset, size(w.shape)).slice();
-    return out;
-  }
-
   /**
    * Sets some weights; every entry is checked (known name, Float32Array, exact length) before any
    * is written, and each value is read once: what was checked is what is written.
    */
   setWeights(partial: Record<string, Float32Array>): void {
-    this.#live();
+    this.live();
     if (typeof partial !== "object" || partial === null) this.fail("", `setWeights expects an object of Float32Arrays, got ${typeName(partial)}`);
     const problems: Diagnostic[] = [], writes: [number, Float32Array][] = [];
     for (const [name, value] of Object.entries(partial)) {
@@ -137,165 +77,44 @@ export class Model {
     for (const [offset, v] of writes) put(this.f32(offset, v.length), v);
   }
 
-  /** Safetensors bytes of every weight and (by default, when the model trains) the optimizer state. */
-  saveWeights({ optimizer = this.canTrain }: { optimizer?: boolean } = {}): Uint8Array {
-    this.#live();
-    return parts().io.saveWeights(this, optimizer && this.canTrain);
-  }
-
   /**
    * Loads safetensors weights: every weight must be present; optimizer state is optional but, when
    * present, complete (an inference-only model ignores it). All is checked before anything is written.
-   * (The code is in weights-io.ts, loaded with the model.)
+   * (The code is in weights-io.ts.)
    */
   loadWeights(bytes: Uint8Array): void {
-    this.#live();
-    parts().io.loadWeights(this, bytes);
+    this.live();
+    try {
+      this.readWeights(bytes);
+    } catch (e) {
+      throw e instanceof Refusal ? explainWith(WEIGHT_REASONS, e) : e;
+    }
   }
 
-  /** Releases the module; every later call throws a KilnError. */
-  dispose(): void {
-    this.pool?.terminate();
-    this.pool = undefined;
-    this.#memory = undefined;
-    this.exports = {};
-    this.#views.clear();
-    this.#viewBuffer = undefined;
+  /** Safetensors bytes of every weight and (by default, when the model trains) the optimizer state. */
+  saveWeights({ optimizer = this.canTrain }: { optimizer?: boolean } = {}): Uint8Array {
+    this.live();
+    return saveWeights(this, optimizer && this.canTrain);
   }
-
-  /**
-   * Debugging: a live view of the module's whole linear memory (tests hash it to prove rejected
-   * calls wrote nothing; the NaN finder saves and restores training state through it). Do not write.
-   */
-  memoryView(): Uint8Array {
-    return new Uint8Array(this.#live().buffer);
-  }
-
-  // ---- internals shared with train.ts, fit.ts and loadModel ----
 
   /** @internal Set while fit() runs: a second fit on the same model is refused. */
   fitting = false;
-  /** @internal Threaded models: why the model can no longer run (its threads stopped after a trap). */
-  broken?: string;
 
   #training(caller: string): typeof import("./train.js") {
-    this.#live();
+    this.live();
     if (!this.canTrain) this.fail("", `${caller} needs a model compiled with training; this one is inference-only`);
     return parts().train!;
   }
 
+  /** @internal Reads a weights file, with optimizer state when the model trains. */
+  override readWeights(bytes: Uint8Array): void {
+    loadWeights(this, bytes, this.canTrain ? optimizerState : undefined);
+  }
+
   /** @internal Writes initial weights (`seeded`: unless embedded or loaded from a file) and the dropout seed. */
-  initialize(seeded: boolean): void {
-    const m = this.manifest, init = parts().init;
-    if (seeded && init) m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(init.initialValues(w, m.seed, i)));
-    if (m.training) new Uint32Array(this.#memory!.buffer, m.training.seedOffset, 1)[0] = m.seed >>> 0;
-  }
-
-  /**
-   * @internal Copies rows of checked data into the slots' memory (`rows`: a start index, or a list
-   * of indices), then checks what was staged: data a caller changed after the check (in a fit
-   * callback, or from another thread through shared memory) is refused before the module runs.
-   */
-  stage(slots: Slot[], views: Feed[], rows: number | Uint32Array, count: number): void {
-    slots.forEach((s, k) => {
-      const per = this.#per(s), src = views[k], dst = this.#slotView(s);
-      if (src.length === 0) this.fail(s.name, `"${s.name}": its buffer was detached or resized after it was checked`);
-      if (typeof rows === "number") put(dst, src.subarray(rows * per, (rows + count) * per));
-      else for (let j = 0; j < count; j++) put(dst, src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
-      const bad = badValue(s, dst.subarray(0, count * per));
-      if (bad) this.fail(s.name, `"${s.name}" changed after it was checked: ${bad}`);
-    });
-  }
-
-  /** Elements per example of a slot (cached: predict runs this per call). */
-  #per(s: Slot): number {
-    let n = this.#perSlot.get(s);
-    if (n === undefined) this.#perSlot.set(s, (n = size(s.shape)));
-    return n;
-  }
-  readonly #perSlot = new Map<Slot, number>();
-
-  /**
-   * A typed view of a slot's whole buffer (maxBatch examples), made once per memory buffer: views
-   * are rebuilt only when `memory.buffer` is a new object (after a grow), so calls allocate none.
-   */
-  #slotView(s: Slot): Feed {
-    const buffer = this.#live().buffer;
-    if (buffer !== this.#viewBuffer) {
-      this.#views.clear();
-      this.#viewBuffer = buffer;
-    }
-    let v = this.#views.get(s);
-    if (!v) this.#views.set(s, (v = new (s.dtype === "int32" ? Int32Array : Float32Array)(buffer, s.offset, this.maxBatch * this.#per(s))));
-    return v;
-  }
-  readonly #views = new Map<Slot, Feed>();
-  #viewBuffer?: ArrayBufferLike;
-
-  /** Threaded modules: the workers sharing every call (set by loadModel({ threads })). */
-  pool?: ThreadPool;
-  /** Debug builds: runs a program call by call, checking the guards (set by loadModel). */
-  checked?: typeof runChecked;
-
-  /** @internal Runs an export on `batch` staged examples; a trap becomes a KilnError naming the layer. */
-  run(which: Export, batch: number): void {
-    const name = this.manifest.exports[which]!;
-    if (this.broken) this.fail(name, this.broken, "trap");
-    try {
-      if (this.pool) this.pool.run(name, batch);
-      else if (this.checked) this.checked(this.manifest, this.exports, this.#live(), name, batch);
-      else (this.exports[name] as (batch: number) => void)(batch);
-    } catch (e) {
-      if (e instanceof KilnError && e.diagnostics[0].code === "corruption") throw e;
-      const at = this.#trapSite(name, e);
-      const where = at ? ` in kernel ${at.kernel} of layer ${at.layers.map((l) => `"${l}"`).join(" or ")}` : "";
-      const thread = (e as { thread?: number }).thread;
-      const message = `the module failed inside export "${name}"${where}${thread ? ` on thread ${thread}` : ""} (batch ${batch}): ${(e as Error)?.message ?? e}`;
-      if (this.pool) {
-        // The other threads are parked inside the aborted call: they would run out of step with
-        // every later call. Stop them; the weights stay readable (getWeights, saveWeights).
-        this.pool.terminate();
-        this.pool = undefined;
-        this.broken = `the model's threads stopped after an earlier trap (${message}); load the model again`;
-      }
-      this.fail(name, message, "trap", at?.layers.join(", "));
-    }
-  }
-
-  /**
-   * The kernel call a trap came from (manifest.kernels): the progress cell of the thread that
-   * trapped when the module keeps one (exact, even when kernels were inlined), else the innermost
-   * kernel frame of the stack — "wasm-function[7]" through kernels.functions, or a named frame
-   * "at k3 (wasm…" / "k3@wasm…".
-   */
-  #trapSite(exp: string, e: unknown): { kernel: string; layers: string[] } | undefined {
-    const table = this.manifest.kernels, calls = table?.calls[exp];
-    if (!table || !Array.isArray(calls) || !this.#memory) return;
-    // Threaded builds: one cell per thread, and the thread that trapped first is the one to blame.
-    const cell = this.pool ? table.threadProgress && table.threadProgress + 4 * ((e as { thread?: number }).thread ?? 0) : table.progressOffset;
-    if (cell !== undefined) {
-      const call = calls[new Int32Array(this.#memory.buffer, cell, 1)[0]];
-      if (call) return { kernel: call[0], layers: [call[1]] };
-    }
-    for (const line of String((e as Error)?.stack).split("\n")) {
-      const index = /wasm-function\[(\d+)\]/.exec(line)?.[1];
-      const fn = (index && table.functions?.[index]) || /(\w+)(?: \(|@)wasm/.exec(line)?.[1];
-      const layers = [...new Set(calls.filter((c) => c[0] === fn).map((c) => c[1]))];
-      if (layers.length) return { kernel: fn!, layers };
-    }
-  }
-
-  /** @internal */
-  f32(offset: number, length: number): Float32Array {
-    return new Float32Array(this.#live().buffer, offset, length);
-  }
-
-  #live(): WebAssembly.Memory {
-    return this.#memory ?? this.fail("", "the model was disposed", "disposed");
-  }
-
-  /** @internal */
-  fail(path: string, message: string, code = "input", layer?: string): never {
-    return fail(code, path, message, layer);
+  override initialize(seeded: boolean): void {
+    super.initialize(seeded);
+    const m = this.manifest;
+    if (m.training) new Uint32Array(this.live().buffer, m.training.seedOffset, 1)[0] = m.seed >>> 0;
   }
 }

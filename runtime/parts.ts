@@ -1,17 +1,16 @@
 /**
- * The runtime's lazily loaded parts, fetched by dynamic import while loadModel compiles the
- * module, so the core a page parses first stays small: weights I/O (every model), the
- * initializers (only when weights are neither embedded nor given) and training (only for modules
- * that train; it also holds the manifest's training checks). Every Model comes from loadModel, so
- * its methods find what they need loaded.
+ * The runtime's lazily loaded parts, fetched by dynamic import while loadModel loads the module,
+ * so the code a page parses stays small: the initializers (only when weights are neither embedded
+ * nor given) and training (only for modules that train, loaded by `kiln/runtime`; it also holds
+ * the manifest's training checks). Every model comes from loadModel, so its methods find what
+ * they need loaded.
  */
 import { fail } from "./errors.js";
+import type { TrainingPart } from "./manifest.js";
 import type * as Init from "./init.js";
 import type * as Train from "./train.js";
-import type * as WeightsIo from "./weights-io.js";
 
 export interface Parts {
-  io: typeof WeightsIo;
   init?: typeof Init;
   train?: typeof Train;
 }
@@ -28,9 +27,8 @@ export async function part<T>(what: string, load: Promise<T>): Promise<T> {
 }
 
 /** Loads what a model needs (each part once). */
-export async function loadParts(init: boolean, train: boolean): Promise<void> {
-  const [io, i, t] = await part("weights, initializer or training", Promise.all([import("./weights-io.js"), init && import("./init.js"), train && import("./train.js")]));
-  loaded.io = io;
+export async function loadParts(init: boolean, train: TrainingPart | false | undefined): Promise<void> {
+  const [i, t] = await part("initializer or training", Promise.all([init && import("./init.js"), train && train()]));
   if (i) loaded.init = i;
   if (t) loaded.train = t;
 }

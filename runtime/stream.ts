@@ -10,6 +10,7 @@ import { KilnError } from "./errors.js";
 import { checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
 import { size, type Slot } from "./manifest.js";
 import type { Model, StepResult } from "./model.js";
+import type { Predictor } from "./predictor.js";
 import { Rng } from "./rng.js";
 import { resetMetrics, results, runningLogs, stageWeights, toResult } from "./train.js";
 
@@ -128,9 +129,9 @@ export async function evaluateBatches(model: Model, data: Batches, { steps }: { 
  * Keras's predict on batches: the outputs of every example, in order, concatenated. Not a method
  * of Model, whose predict stays synchronous on whole arrays: telling batches apart there would add
  * to the code every page that only predicts loads (test/runtime/size.test.ts holds that to a limit).
- * Import it from "kiln/runtime/stream".
+ * Import it from "kiln/runtime/stream"; it takes a model of `kiln/runtime` or `kiln/runtime/predict`.
  */
-export async function predictBatches(model: Model, data: Batches, { steps }: { steps?: number } = {}): Promise<Record<string, Float32Array>> {
+export async function predictBatches(model: Predictor, data: Batches, { steps }: { steps?: number } = {}): Promise<Record<string, Float32Array>> {
   const source = new BatchSource(data, steps, "inputs");
   const parts: Record<string, Float32Array>[] = [];
   let index = 0;

@@ -8,7 +8,8 @@
  */
 import { fail, KilnError } from "./errors.js";
 import { instantiate } from "./load.js";
-import { bad, isInt, isObject, readManifest, show, type Checker, type Manifest } from "./manifest.js";
+import { isInt, isObject, readManifest, type Checker, type Manifest, type TrainingPart } from "./manifest.js";
+import { bad, show } from "./part-checks.js";
 
 /**
  * Runs in each worker: instantiate, then serve calls until told to stop (program −1). During a
@@ -60,9 +61,10 @@ self.onmessage = (e) => { const d = e.data; const loop = serve(d.mod, d.memory, 
 
 /**
  * Checks a thread count against the module and picks the build to run: the threaded one, or,
- * where shared memory cannot work here, the single-threaded build it carries (warning once).
+ * where shared memory cannot work here, the single-threaded build it carries (warning once), its
+ * manifest read as readManifest reads it (`training`: with the training part).
  */
-export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, threads: number): Promise<{ mod: WebAssembly.Module; manifest: Manifest }> {
+export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, threads: number, training?: TrainingPart): Promise<{ mod: WebAssembly.Module; manifest: Manifest }> {
   const fail = (message: string): never => {
     throw new KilnError({ code: "load", path: "threads", message });
   };
@@ -76,7 +78,7 @@ export async function chooseBuild(mod: WebAssembly.Module, manifest: Manifest, t
   const plain = WebAssembly.Module.customSections(mod, "kiln.fallback")[0];
   if (!plain) fail(`the module needs shared memory (${why}) and carries no single-threaded build`);
   const single = await WebAssembly.compile(plain!);
-  return { mod: single, manifest: await readManifest(single) };
+  return { mod: single, manifest: await readManifest(single, training) };
 }
 
 let warned = false;
@@ -144,6 +146,12 @@ export interface ThreadPool {
   /** Whether calls adapt the shares (default true; tests pin them). */
   balance: boolean;
   terminate(): void;
+  /**
+   * After a trap: the other threads are parked inside the aborted call and would run out of step
+   * with every later call, so they stop; `stopped` then says why, for the calls that follow.
+   */
+  stop(trap: string): void;
+  stopped?: string;
 }
 
 /**
@@ -285,6 +293,10 @@ export async function startThreads(mod: WebAssembly.Module, memory: WebAssembly.
       // and a worker just woken (its cores may have idled): no rebalancing from them.
       last = batch >= 2 * n && start - ended < 20 ? { name, gen, start, worked: share.map((_, t) => (at[t + 1]! - at[t]!) / batch) } : undefined;
       ended = performance.now();
+    },
+    stop(trap) {
+      pool.stopped = `the model's threads stopped after an earlier trap (${trap}); load the model again`;
+      pool.terminate();
     },
     terminate() {
       Atomics.store(c, 1, -1);

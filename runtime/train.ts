@@ -8,7 +8,8 @@
  */
 import { fail, KilnError } from "./errors.js";
 import { checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
-import { bad, isObject, isString, show, size, type Checker, type Manifest, type Slot } from "./manifest.js";
+import { isObject, isString, size, type Checker, type Manifest, type Slot } from "./manifest.js";
+import { bad, show } from "./part-checks.js";
 import type { Model, StepResult } from "./model.js";
 import type { Batches } from "./stream.js";
 
@@ -253,6 +254,8 @@ export function checkTraining(m: Manifest, c: Checker): void {
   if (new Set(t.slots.map((s) => s.slot + "/" + s.weight)).size !== t.slots.length) bad("training.slots: a slot is listed twice");
   for (const o of t.layerOutputs ?? []) {
     if (!isObject(o) || !isString(o.layer) || !c.shapeOk(o.shape)) bad(`training.layerOutputs: bad layer ${show(o?.layer)} or shape`);
+    const calls = m.kernels?.calls[e.trainStep ?? ""]?.length ?? 0;
+    if (o.call !== undefined && !(Number.isInteger(o.call) && o.call >= 0 && o.call < calls)) bad(`training.layerOutputs: the call of layer ${show(o.layer)} is ${show(o.call)}, not one of train_step's ${calls} calls`);
     c.region(`output of layer "${o.layer}"`, o.offset, m.maxBatch * size(o.shape) * 4);
   }
 }

@@ -3,16 +3,25 @@
  * state that does not come from the bench (the bench's own figures are bench/results/), so that
  * anyone can check the READMEs against the tree they have.
  *
- * Always (about a minute): the runtime a predict-only page loads (scripts/runtime-size.mjs), the seed CNN's module sizes as `kiln compile` builds them, every
+ * Always (about 40 s of CPU; 3 min 52 s of wall time at load average ~20 on 2 shared cores,
+ * 2026-12-07, most of it the import-fine-tune quick run below): the runtime a predict-only page loads (scripts/runtime-size.mjs), the seed CNN's module sizes as `kiln compile` builds them, every
  * example graph's parameter count (`kiln check`), the memory the README's threads section quotes
  * (`manifest.memory.pages` at --max-batch 64, one and two threads), and the two cheap examples
  * (linear regression, iris) run in full into a temporary folder. The long examples' figures are
  * printed from their committed `results.json`, with the date and commit they were measured at.
  *
+ * Also always: examples/import-fine-tune's `--quick` run (TF.js trains a small CNN first: about
+ * 15 s of CPU, 1 min 45 s of wall time at load average 20 on the shared 2-core machine), whose
+ * figure its README quotes. pretrain-fine-tune's figures also come from the side runs' files its
+ * README names (results-constant-rate.json, results-pretrain-30-epochs.json,
+ * results-finetune-from-30-epochs.json, generation-speed.json), read as committed.
+ *
  * `--examples`: also runs every example in full mode (its own run.mjs, the options its README
  * names), one at a time, writing `results.json` and the learning curves into the example's
  * folder, each stamped with the date, commit and machine (`measured`); and the linear-regression
- * command-line walk-through (cli.sh). The long ones take minutes each. `--only a,b` limits
+ * command-line walk-through (cli.sh). The long ones take minutes each; the slowest are
+ * import-fine-tune (TF.js's 3 full epochs took 2,007 s at load average 22) and pretrain-fine-tune
+ * (about 65 min at load 13–22: pretraining, then 27 fine-tuning runs). `--only a,b` limits
  * `--examples` to those examples.
  *
  * Needs `dist/` (the npm script builds it first).
@@ -33,7 +42,9 @@ const { compile } = await import(new URL("dist/compiler/index.js", "file://" + R
  * Each example as its README measures it: the run.mjs arguments of the README's "Measured with"
  * line (full mode), and `figures(summary)` → the lines the README states. `fromOutput(stdout)`:
  * figures the run prints but does not put in its summary, kept in `summary.measured`. `cheap`:
- * runs in seconds, so it is run (into a temporary folder) on every call.
+ * runs in seconds, so it is run (into a temporary folder) on every call. `quick(summary)`: the
+ * figures the README quotes from the example's `--quick` run, which is run (into a temporary
+ * folder) on every call too.
  */
 const EXAMPLES = [
   { name: "linear-regression", cheap: true, args: [], figures: linearFigures },
@@ -44,6 +55,8 @@ const EXAMPLES = [
   { name: "fine-tune", args: [], figures: fineTuneFigures },
   { name: "zoo/unet-mnist", args: [], figures: unetFigures },
   { name: "zoo/wavenet-names", args: [], figures: wavenetNamesFigures },
+  { name: "import-fine-tune", args: [], figures: importFineTuneFigures, quick: quickImportFineTuneFigures },
+  { name: "pretrain-fine-tune", args: [], figures: pretrainFineTuneFigures },
 ];
 
 const commit = git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--untracked-files=no") ? " (with uncommitted changes)" : "");
@@ -82,6 +95,14 @@ try {
       out(`${dir}/README.md — from results.json, ${when}; \`npm run readme-figures -- --examples --only ${e.name}\` re-measures it`);
       for (const line of e.figures(summary)) out("  " + line);
     }
+    if (e.quick) {
+      const quickDir = `${tmp}/${e.name}-quick`;
+      process.stderr.write(`[readme-figures] running ${dir}/run.mjs --quick…\n`);
+      const started = performance.now();
+      runNode([`${dir}/run.mjs`, "--quick", "--summary", `${quickDir}/results.json`, "--out", quickDir, "--data-dir", `${quickDir}/data`]);
+      out(`  --quick, run now (${((performance.now() - started) / 1000).toFixed(0)} s):`);
+      for (const line of e.quick(JSON.parse(readFileSync(`${quickDir}/results.json`, "utf8")))) out("    " + line);
+    }
     out();
   }
   if (args.examples && (!only || only.includes("linear-regression"))) {
@@ -100,8 +121,9 @@ out("examples/web-mnist/README.md: its accuracy (\"about 93% after 300 steps of 
 /** What a predict-only page loads of the runtime, against the target (scripts/runtime-size.mjs). */
 async function runtimeSize() {
   const { measure, TARGET } = await import(new URL("scripts/runtime-size.mjs", "file://" + ROOT).href);
-  const { predictOnly } = await measure();
-  out(`  runtime, predict-only load: ${predictOnly.bytes} B minified, ${predictOnly.gzipBytes} B gzipped (target ≤ ${TARGET.bytes} B, ≤ ${TARGET.gzipBytes} B: ${predictOnly.bytes <= TARGET.bytes && predictOnly.gzipBytes <= TARGET.gzipBytes ? "met" : "not met"})`);
+  const { predictOnly, full } = await measure();
+  out(`  runtime, predict-only load (kiln/runtime/predict): ${predictOnly.bytes} B minified, ${predictOnly.gzipBytes} B gzipped (target ≤ ${TARGET.bytes} B, ≤ ${TARGET.gzipBytes} B: ${predictOnly.bytes <= TARGET.bytes && predictOnly.gzipBytes <= TARGET.gzipBytes ? "met" : "not met"})`);
+  out(`  runtime, kiln/runtime (predicts, trains, saves) before its lazy chunks: ${full.bytes} B minified, ${full.gzipBytes} B gzipped`);
 }
 
 /** The seed CNN compiled as `kiln compile` does by default (--max-batch 64, -O0): training and inference-only modules. */
@@ -216,6 +238,72 @@ function fineTuneFigures(s) {
   ];
 }
 
+function importFineTuneFigures(s) {
+  const i = s.import, by = (kind, shots) => s.results.find((r) => r.kind === kind && r.shots === shots);
+  const tf = s.tfjsTraining;
+  return [
+    `import (seed ${s.seed}): TF.js ${pct(i.tfAccuracy)} on the ${i.count.toLocaleString("en-US")} test digits 0–4; kiln's import the same class for ${i.agree}/${i.count}, max |Δp| ${i.maxDiff.toExponential(2)}, ${pct(i.kilnAccuracy)}`,
+    tf ? `TF.js training: ${tf.epochs} epochs on ${tf.trainCount.toLocaleString("en-US")} digits 0–4, ${Math.round(tf.seconds).toLocaleString("en-US")} s of wall time` : "TF.js training time: printed by prepare.mjs, not recorded in this results.json (re-measure with --examples, after removing data/model-seed7/)",
+    ...[...new Set(s.results.map((r) => r.shots))].map((n) => {
+      const [t, f] = [by("fine-tuned", n), by("from scratch", n)];
+      return `${n} per digit (${n * 5} images), ${s.epochs} epochs: fine-tuned ${pct(t.testAccuracy)}, from scratch ${pct(f.testAccuracy)}, difference ${signed((t.testAccuracy - f.testAccuracy) * 100, 2)} points; backbone unchanged: ${t.backboneUnchanged}`;
+    }),
+    loadLine(s),
+  ];
+}
+
+function quickImportFineTuneFigures(s) {
+  const [t, f] = ["fine-tuned", "from scratch"].map((kind) => s.results.find((r) => r.kind === kind && r.shots === 5));
+  return [`5 per digit: fine-tuned ${pct(t.testAccuracy)}, from scratch ${pct(f.testAccuracy)} (test digits 5–9, 20 of each in --quick)`];
+}
+
+/**
+ * examples/pretrain-fine-tune/README.md: the default run's results.json, and the side runs' own
+ * files the README names (results-constant-rate.json, results-pretrain-30-epochs.json,
+ * results-finetune-from-30-epochs.json, generation-speed.json; read as committed, from the
+ * commands the README gives for each). The 500-merge side run and the run's wall-clock time are
+ * not recorded in any file.
+ */
+function pretrainFineTuneFigures(s) {
+  const side = (name) => JSON.parse(readFileSync(`${ROOT}examples/pretrain-fine-tune/${name}`, "utf8"));
+  const constant = side("results-constant-rate.json"), long = side("results-pretrain-30-epochs.json"), from30 = side("results-finetune-from-30-epochs.json"), speed = side("generation-speed.json");
+  const d = s.data, h = s.pretraining.history, ctx = s.settings.model.context, n = (x) => x.toLocaleString("en-US");
+  const bigram = s.bigram.nll;
+  const lines = [
+    `data: ${n(d.emails)} emails; train ${n(d.train)} (${n(d.spam.train)} spam), held-out ${n(d.heldOut)}, test ${n(d.test)} (${n(d.spam.test)} spam); ${n(d.merges)} merges, vocabulary ${n(d.vocabSize)} (BPE ${d.bpeSeconds.toFixed(1)} s; ${constant.data.bpeSeconds.toFixed(1)} s in the constant-rate run); ${d.charsPerToken.toFixed(2)} characters per token; ${n(d.pretrainTokens)} train tokens → ${n(Math.floor((d.pretrainTokens - 1) / ctx))} windows of ${ctx + 1}`,
+    `parameters: ${n(s.parameters)}; learning rate: ${s.learningRate.schedule}, ${s.learningRate.warmup_steps} warmup + ${s.learningRate.decay_steps} decay steps`,
+    `held-out before training: ${s.pretraining.heldOutLossBefore.toFixed(3)} nats/token (perplexity ${n(Math.round(Math.exp(s.pretraining.heldOutLossBefore)))})`,
+    ...h.loss.map((l, e) => `epoch ${e + 1}: ${n(h.tokens[e])} tokens, train ${l.toFixed(3)}, held-out ${h.val_loss[e].toFixed(3)} (perplexity ${h.val_perplexity[e].toFixed(1)}), ${h.seconds[e].toFixed(1)} s, ${n(Math.round(s.settings.windowsPerEpoch * ctx / h.seconds[e]))} tokens/s`),
+    `bigram (λ ${s.bigram.lambda}): ${bigram.toFixed(3)} nats/token (perplexity ${s.bigram.perplexity.toFixed(1)}), unigram ${s.bigram.unigramNll.toFixed(3)}; GPT ${s.pretraining.heldOutNll.toFixed(3)}: ${s.improvementNatsPerToken.toFixed(3)} nats/token better; held-out drops over the last three epochs ${h.val_loss.slice(-4).map((x, k, a) => (k ? (a[k - 1] - x).toFixed(3) : "")).filter(Boolean).join(", ")}`,
+    `constant rate (results-constant-rate.json): held-out per epoch ${constant.pretraining.history.val_loss.map((x) => x.toFixed(3)).join(", ")}; ${(constant.pretraining.heldOutNll - bigram).toFixed(2)} worse than the bigram; the schedule is worth ${(constant.pretraining.heldOutNll - s.pretraining.heldOutNll).toFixed(2)} nats/token`,
+  ];
+  const lh = long.pretraining.history, firstBelow = lh.val_loss.findIndex((x) => x < bigram);
+  const longSeconds = lh.seconds.reduce((a, b) => a + b, 0);
+  lines.push(`30 epochs (results-pretrain-30-epochs.json): held-out after epochs 10, 15, ${firstBelow + 1} (first below the bigram), 20, 25, 30: ${[10, 15, firstBelow + 1, 20, 25, 30].map((e) => lh.val_loss[e - 1].toFixed(3)).join(", ")} (perplexity ${Math.exp(lh.val_loss.at(-1)).toFixed(1)}); ${(bigram - long.pretraining.heldOutNll).toFixed(3)} better than the bigram; ${n(Math.round(longSeconds))} s of training steps, ${n(Math.round(lh.tokens.at(-1) / longSeconds))} tokens/s`);
+  for (const r of speed.rows) lines.push(`generation (generation-speed.json), ${r.positions} positions, ${r.weights} weights: ${Math.round(r.cachedTokensPerSecond)} tokens/s with the cache, ${r.uncachedTokensPerSecond.toFixed(1)} without, ${r.speedup.toFixed(1)}×; same tokens: ${r.identicalTokens ? "yes" : "no"}`);
+  const tps = s.generation.samples.map((x) => x.tokensPerSecond);
+  lines.push(`samples: ${s.generation.samples.map((x) => `${JSON.stringify(x.prompt)} (${x.tokens} tokens)`).join(", ")}; ${Math.round(Math.min(...tps))}–${Math.round(Math.max(...tps))} tokens/s`);
+  lines.push(...fineTuneTable("warmup + cosine (results.json)", s), ...fineTuneTable("constant rate, 10 epochs (results-constant-rate.json)", constant), ...fineTuneTable("constant rate, 30 epochs (results-finetune-from-30-epochs.json)", from30));
+  lines.push("not recorded in any file: the whole run's wall-clock time, the quick run's time, the 500-merge side run");
+  return lines;
+}
+
+/** Mean over seeds per (labelled emails, variant): accuracy, F1 on spam, seconds per epoch; the per-seed accuracies; the gain over scratch. */
+function fineTuneTable(label, s) {
+  const runs = s.fineTuning.runs, sets = [...new Set(runs.map((r) => r.labelSet))];
+  const mean = (set, variant, key) => {
+    const xs = runs.filter((r) => r.labelSet === set && r.variant === variant).map((r) => r[key]);
+    return xs.reduce((a, b) => a + b, 0) / xs.length;
+  };
+  return [`fine-tuning, ${label}:`, ...sets.map((set) => {
+    const cell = (v) => `${pct(mean(set, v, "accuracy"), 1)} (F1 ${pct(mean(set, v, "f1Spam"), 1)}, ${mean(set, v, "secondsPerEpoch").toFixed(2)} s/epoch)`;
+    const perSeed = [...new Set(runs.map((r) => r.seed))].map((seed) => ["pretrained", "scratch", "frozen"].map((v) => (runs.find((r) => r.labelSet === set && r.seed === seed && r.variant === v).accuracy * 100).toFixed(1)).join("/")).join(", ");
+    const gain = (k) => signed((mean(set, "pretrained", k) - mean(set, "scratch", k)) * 100, 1);
+    const faster = (mean(set, "pretrained", "secondsPerEpoch") / mean(set, "frozen", "secondsPerEpoch")).toFixed(1);
+    return `  ${set} labels: pretrained ${cell("pretrained")}; scratch ${cell("scratch")}; frozen ${cell("frozen")}, ${faster}× faster per epoch than fine-tuning all; pretrained vs scratch ${gain("accuracy")} points accuracy, ${gain("f1Spam")} F1; per seed (pretrained/scratch/frozen) ${perSeed}`;
+  })];
+}
+
 function loadLine(s) {
   return s.measured ? `(load average ${s.measured.loadAverage} when the run ended, ${s.measured.seconds} s in all; ${s.measured.machine})` : "(machine load not recorded)";
 }
@@ -250,6 +338,11 @@ function tailLines(text, n) {
 
 function bytes(n) {
   return `${n.toLocaleString("en-US")} B (${(n / 1024).toFixed(1)} KB)`;
+}
+
+/** "+1.23" / "−0.62" (a minus sign, as the READMEs write it). */
+function signed(v, digits) {
+  return `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(digits)}`;
 }
 
 function pct(v, digits = 2) {

@@ -54,12 +54,13 @@ export function tfjsRealModel(key, quick) {
  * factory for the peers.
  */
 export async function prepareRealModels({ opts, quick, log, relaxed = true, keys }) {
+  const unknown = (keys ?? []).filter((k) => !Object.hasOwn(REAL_MODELS, k));
+  if (unknown.length) throw new Error(`unknown real-size model ${unknown.join(", ")}: the models are ${Object.keys(REAL_MODELS).join(", ")}`);
   const out = {};
   // One untimed compile first, so that every row's compile time is a warm compiler's (in --only
   // real-models nothing else compiled before: the first row paid asc's start-up).
   await compileGraph(deepGraph(1), opts);
-  for (const [key, spec] of Object.entries(REAL_MODELS)) {
-    if (keys && !keys.includes(key)) continue;
+  for (const [key, spec] of Object.entries(REAL_MODELS).filter(([k]) => !keys || keys.includes(k))) {
     log(`${spec.title}: build in TF.js layers (cpu), import into kiln…`);
     await use("cpu");
     const m = tfjsRealModel(key, quick);

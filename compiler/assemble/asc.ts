@@ -1,6 +1,6 @@
 /**
  * Build stage: AssemblyScript source → validated WebAssembly bytes (+ the kiln.manifest section).
- * asc compiles in memory (nothing on disk); binaryen validates the module and adds the custom
+ * asc compiles in memory (nothing on disk); binaryen validates the module and kiln appends the custom
  * section. Compiled modules are cached by source hash within a process, so test suites that
  * compile the same kernels many times pay once.
  */
@@ -57,19 +57,53 @@ export async function compileAssemblyScript(source: string, opts: AscOptions): P
 const F = binaryen.Features;
 const EMITTED_FEATURES = F.MVP | F.Atomics | F.MutableGlobals | F.NontrappingFPToInt | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.SignExt | F.RelaxedSIMD;
 
-/** Validates with binaryen and appends custom sections; returns the final module bytes. */
+/**
+ * Validates with binaryen and appends custom sections; returns the final module bytes. The sections
+ * are appended here rather than through binaryen's addCustomSection, which fails ("offset is out of
+ * bounds") on a section of 8 MB or more — embedded weights of a published MobileNetV2 are 9 MB.
+ */
 export function finishModule(wasm: Uint8Array, sections: Record<string, Uint8Array>): Uint8Array<ArrayBuffer> {
   const mod = binaryen.readBinary(wasm);
+  let validated: Uint8Array;
   try {
     // What asc may emit, and no more: with Features.All binaryen writes newer encodings (its
     // compact import section once a module imports a function besides its memory) that V8 11.3
     // (Node 20) rejects.
     mod.setFeatures(EMITTED_FEATURES);
     if (!mod.validate()) throw new Error("internal: binaryen rejected the generated module (a kiln bug)");
-    for (const [name, bytes] of Object.entries(sections)) mod.addCustomSection(name, bytes);
-    // A fresh ArrayBuffer-backed copy: usable anywhere a BufferSource is (WebAssembly.Module, fetch).
-    return new Uint8Array(mod.emitBinary());
+    validated = mod.emitBinary();
   } finally {
     mod.dispose();
   }
+  const parts = [validated, ...Object.entries(sections).map(([name, bytes]) => customSection(name, bytes))];
+  // A fresh ArrayBuffer-backed copy: usable anywhere a BufferSource is (WebAssembly.Module, fetch).
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) (out.set(p, at), (at += p.length));
+  return out;
+}
+
+/** A WebAssembly custom section (id 0, size, name, bytes); valid anywhere after the header, so at the end. */
+function customSection(name: string, bytes: Uint8Array): Uint8Array {
+  const nameBytes = new TextEncoder().encode(name);
+  const nameLength = leb128(nameBytes.length);
+  const payload = nameLength.length + nameBytes.length + bytes.length;
+  const size = leb128(payload);
+  const out = new Uint8Array(1 + size.length + payload);
+  out.set(size, 1);
+  out.set(nameLength, 1 + size.length);
+  out.set(nameBytes, 1 + size.length + nameLength.length);
+  out.set(bytes, 1 + size.length + nameLength.length + nameBytes.length);
+  return out;
+}
+
+function leb128(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value > 0) byte |= 0x80;
+    out.push(byte);
+  } while (value > 0);
+  return out;
 }

@@ -1,6 +1,6 @@
 /**
  * `kiln import <model.json> -o graph.json [--weights w.safetensors] [--check] [--freeze-until <layer>]
- * [--cut-at <layer>]`: a TF.js layers
+ * [--cut-at <layer>] [--hdf5-timeout <s>]`: a TF.js layers
  * model (its shards read beside model.json) → a kiln graph and its weights. Without --weights the
  * weights go beside the graph with the extension .safetensors. Problems: one line each (the Keras
  * layer name and class, what is unsupported, what would work), exit 1, nothing written. Notes
@@ -9,7 +9,7 @@
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
 import { importModel, type ImportFiles } from "../import/index.js";
 import { ImportProblems } from "../import/problems.js";
@@ -26,6 +26,14 @@ interface ImportFlags {
   check?: boolean;
   freezeUntil?: string;
   cutAt?: string;
+  hdf5Timeout?: number;
+}
+
+/** --hdf5-timeout: a positive number of seconds. */
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && Number.isFinite(n))) throw new InvalidArgumentError(`expected a positive number of seconds, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 export function registerImport(program: Command, { io, setExitCode }: CliContext): void {
@@ -38,6 +46,7 @@ export function registerImport(program: Command, { io, setExitCode }: CliContext
     .option("--check", "import and report problems and notes without writing anything")
     .option("--freeze-until <layer>", "freeze this layer (its Keras or kiln name) and every layer it depends on (trainable: false), for fine-tuning")
     .option("--cut-at <layer>", "make this layer (Keras or kiln name) the output, leaving out the layers after it and the training section, to add a new head")
+    .option("--hdf5-timeout <seconds>", "stop reading an HDF5 file (.h5, or the weights in a .keras) after this long and fail as a likely corrupt file (default: KILN_HDF5_TIMEOUT, else 60 s or 1 s per 4 MiB, whichever is more)", seconds)
     .action(async (source: string, flags: ImportFlags) => {
       try {
         if (!flags.check && !flags.output) throw new UsageError("-o <graph.json> is required (or --check to only report)");
@@ -45,7 +54,7 @@ export function registerImport(program: Command, { io, setExitCode }: CliContext
         const weightsPath = flags.weights ?? (graphPath ? graphPath.replace(/\.json$/i, "") + ".safetensors" : undefined);
         if (!flags.check) for (const f of [graphPath!, weightsPath!]) await checkWritable(f);
         const { files, entry } = await readModelFiles(source);
-        const result = await importModel(files, { entry, freezeUntil: flags.freezeUntil, cutAt: flags.cutAt });
+        const result = await importModel(files, { entry, freezeUntil: flags.freezeUntil, cutAt: flags.cutAt, hdf5Timeout: flags.hdf5Timeout });
         for (const n of result.notes) io.err(`${source}: note: ${n}\n`);
         const layers = (result.graph.layers as unknown[]).length;
         if (flags.check) {

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { InvalidArgumentError, type Command } from "commander";
 import { KilnError, formatDiagnostic } from "../frontend/diagnostics.js";
 import { compile } from "../index.js";
+import { loadPretrainedWeights, type PretrainedWeights } from "../pretrained-weights.js";
 import { parseGraphText } from "../frontend/index.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
@@ -127,6 +128,12 @@ function someNames(names: Iterable<string>, count: number, max = 10): string {
 
 interface ModelFlags {
   weights?: string;
+  /**
+   * kiln train: --weights may cover part of the graph (a new head): what it has loads, the rest
+   * keeps the seeded initializers (loadPretrainedWeights), each listed on stderr. Unset (evaluate,
+   * predict, train --strict-weights): every weight must be in the file.
+   */
+  partialWeights?: { io: CliContext["io"] };
   /** Compile with a settable learning rate (reduce-LR-on-plateau). */
   settableLearningRate?: boolean;
   optimize?: number;
@@ -148,8 +155,19 @@ async function modelFor(graphPath: string, maxBatch: number, o: ModelFlags): Pro
   const { wasm } = await compile(graph, { maxBatch, optimizeLevel: (o.optimize ?? 0) as 0 | 1 | 2 | 3, maxMemory: o.maxMemory, settableLearningRate: o.settableLearningRate });
   const weights = o.weights;
   const model = await loadModel(wasm);
-  if (weights) model.loadWeights(await readBytes(weights));
+  if (weights && o.partialWeights) reportPartialWeights(o.partialWeights.io, weights, loadPretrainedWeights(model, await readBytes(weights)));
+  else if (weights) model.loadWeights(await readBytes(weights));
   return model;
+}
+
+/** The notes of a partial --weights load: which weights start from the initializers, which tensors were skipped. */
+function reportPartialWeights(io: CliContext["io"], file: string, r: PretrainedWeights): void {
+  if (r.initialized.length) {
+    io.err(`kiln train: note: ${r.initialized.length} weight(s) not in ${file} start from the graph's initializers: ${someNames(r.initialized, r.initialized.length)} (--strict-weights refuses this)\n`);
+  }
+  if (r.ignored.length) {
+    io.err(`kiln train: note: ${r.ignored.length} tensor(s) of ${file} are not in the graph and were skipped: ${someNames(r.ignored, r.ignored.length)} (--strict-weights refuses this)\n`);
+  }
 }
 
 function fmt(logs: Record<string, number>): string {
@@ -277,7 +295,8 @@ function noteChanges(io: CliContext["io"], file: string, metadata: Record<string
 export function registerTrain(program: Command, ctx: CliContext): void {
   const { io } = ctx;
   modelCommand(program, "train", "train a graph on a data file (safetensors, .npy/.npz or CSV) and save the trained weights",
-    "training data: safetensors (a tensor per input and target), .npz (an array per input and target), .npy or .csv (with --columns)", "initial weights (safetensors) instead of the seeded initializers", ["examples per step", 32])
+    "training data: safetensors (a tensor per input and target), .npz (an array per input and target), .npy or .csv (with --columns)", "initial weights (safetensors) instead of the seeded initializers; weights the file lacks (a new head) keep the initializers and tensors the graph lacks are skipped, both listed on stderr", ["examples per step", 32])
+    .option("--strict-weights", "with --weights: every weight of the graph must be in the file, and nothing else (as evaluate and predict)")
     .option("--validation <file>", "validation data, evaluated after every epoch")
     .option("--epochs <n>", "the epoch to stop before, counting from the start of training as Keras does (with --initial-epoch 2 --epochs 5, epochs 3 to 5 run)", positiveInt, 1)
     .option("--initial-epoch <n>", "the epoch to start at (Keras initial_epoch): its shuffle, and the numbering, continue from there", nonNegativeInt)
@@ -317,7 +336,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       for (const f of [o.csvLog, o.jsonLog]) if (f) await checkWritable(f);
       const resume = await resumePoint(o);
       checkMonitors(o);
-      const model = await modelFor(graph, o.batchSize, { ...o, settableLearningRate: o.reduceLrPatience !== undefined });
+      const model = await modelFor(graph, o.batchSize, { ...o, settableLearningRate: o.reduceLrPatience !== undefined, partialWeights: o.strictWeights ? undefined : { io } });
       if (!model.canTrain) throw new UsageError(`${graph} has no "training" section`);
       const { initialEpoch } = resume;
       if (initialEpoch >= o.epochs) {

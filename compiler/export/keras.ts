@@ -38,8 +38,11 @@ const window = (a: Attrs, activation: string) => ({
 
 /** kiln's per-example axis (or list of axes, layer_normalization) as Keras counts it. */
 const axis = (l: Layer) => (Array.isArray(l.attrs.axis) ? (l.attrs.axis as number[]).map((i) => i + 1) : (l.attrs.axis as number) + 1);
-/** kiln wraps more ops in time_distributed than the exporters write (their weights' paths under the wrapper are mapped for Dense only). */
-export const innerNotDense = (op: string) => `time_distributed over ${op}: the export writes TimeDistributed(Dense) only so far`;
+/** time_distributed's inner layer as a layer of its own (its attributes are the inner config's), for the export tables. */
+export function wrappedLayer(l: Layer): Layer {
+  const inner = l.attrs.layer as Attrs & { op: OpName; name: string };
+  return { ...l, op: inner.op, name: inner.name, attrs: inner };
+}
 const merge = (className: string) => (): KerasLayer => ({ className, config: {} });
 
 function recurrentLayer(op: "simple_rnn" | "lstm" | "gru", a: Attrs): { className: string; config: Record<string, unknown> } {
@@ -103,12 +106,13 @@ export const KERAS_EXPORT: Record<OpName, (l: Layer) => KerasLayer> = {
   elu: (l) => ({ className: "ELU", config: { alpha: l.attrs.alpha } }),
   prelu: (l) => ({ className: "PReLU", config: { shared_axes: (l.attrs.shared_axes as number[]).length ? (l.attrs.shared_axes as number[]).map((i) => i + 1) : null } }),
   time_distributed: (l) => {
-    const inner = l.attrs.layer as Attrs & { name: string };
-    if (inner.op !== "dense") return innerNotDense(inner.op as string);
-    return activated({ ...l, op: "dense", attrs: inner }, (activation) => ({
+    const inner = wrappedLayer(l);
+    const k = KERAS_EXPORT[inner.op](inner);
+    if (typeof k === "string") return `inner layer ${inner.name}: ${k}`;
+    return {
       className: "TimeDistributed",
-      config: { layer: { module: "keras.layers", class_name: "Dense", config: { name: inner.name, units: inner.units, activation, use_bias: inner.use_bias }, registered_name: null } },
-    }));
+      config: { layer: { module: k.module ?? "keras.layers", class_name: k.className, config: { name: inner.name, trainable: l.trainable, dtype: "float32", ...k.config }, registered_name: k.registeredName ?? null } },
+    };
   },
   group_normalization: (l) => ({ className: "GroupNormalization", config: { groups: l.attrs.groups, axis: axis(l), epsilon: l.attrs.epsilon, center: l.attrs.center, scale: l.attrs.scale } }),
   dot: (l) => ({ className: "Dot", config: { axes: (l.attrs.axes as number[]).map((i) => i + 1), normalize: l.attrs.normalize } }),

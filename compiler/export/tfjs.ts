@@ -10,7 +10,7 @@ import { checkGraph } from "../frontend/index.js";
 import type { Attrs, Graph, Layer, OpName } from "../frontend/graph-types.js";
 import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { KERAS_LAYERS, kerasWeightName } from "../import/layers.js";
-import { innerNotDense } from "./keras.js";
+import { wrappedLayer } from "./keras.js";
 
 /** What a kiln layer is in TF.js: class and config, or the reason TF.js cannot express it. */
 type TfjsLayer = { className: string; config: Record<string, unknown> } | string;
@@ -120,10 +120,10 @@ export const TFJS_EXPORT: Record<OpName, (l: Layer) => TfjsLayer> = {
   elu: (l) => l.attrs.alpha === 1 ? { className: "ELU", config: { alpha: 1 } } : `tfjs-layers' ELU refuses any alpha but 1; this elu has alpha ${l.attrs.alpha as number}`,
   prelu: (l) => ({ className: "PReLU", config: { shared_axes: kerasAxes(l.attrs.shared_axes as number[]) } }),
   time_distributed: (l) => {
-    const inner = l.attrs.layer as Attrs & { name: string };
-    if (inner.op !== "dense") return innerNotDense(inner.op as string);
-    if (!act(inner)) return `time_distributed over a dense with activation "${inner.activation as string}": TF.js has no such activation name`;
-    return { className: "TimeDistributed", config: { layer: { class_name: "Dense", config: { units: inner.units, activation: act(inner), use_bias: inner.use_bias, name: inner.name } } } };
+    const inner = wrappedLayer(l);
+    const t = TFJS_EXPORT[inner.op](inner);
+    if (typeof t === "string") return `inner layer ${inner.name}: ${t}`;
+    return { className: "TimeDistributed", config: { layer: { class_name: t.className, config: { ...t.config, name: inner.name, trainable: l.trainable } } } };
   },
   group_normalization: () => "TF.js has no GroupNormalization layer",
   dot: (l) => ({ className: "Dot", config: { axes: (l.attrs.axes as number[]).map((i) => i + 1), normalize: l.attrs.normalize } }),

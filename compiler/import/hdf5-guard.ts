@@ -3,9 +3,11 @@
  * (h5wasm). Why: when HDF5 loads a collection (to read any variable-length string, e.g. Keras 2's
  * `model_config` or `backend` attribute) it walks the collection's objects with
  * `p = begin + need`, where `need` comes from the file; an object header claiming index 0 (free
- * space) and size 0 gives `need = 0`, and the walk never advances: importModel spins forever inside
- * WebAssembly, where no timer can stop it (fuzz test, Rng 184 case 755: one flipped byte made an
- * object's size run into zero bytes). So kiln walks every collection itself first, with the
+ * space) and size 0 gives `need = 0`, and the walk never advances: the HDF5 reader spins forever
+ * inside WebAssembly (fuzz test, Rng 184 case 755: one flipped byte made an object's size run into
+ * zero bytes). The reader runs in a worker with a deadline (hdf5-reader.ts), which ends any such
+ * hang; this check still runs first so that this known one fails at once, saying where the file is
+ * corrupt, instead of after the deadline. So kiln walks every collection itself first, with the
  * library's rules, and refuses one whose objects do not tile it exactly: a step of 0 (the hang), or
  * a step past the collection's end or a collection past the end of the file (the library would read
  * bytes that are not the object, truncated to its 32-bit size_t; a file HDF5 wrote never does this).

@@ -10,6 +10,7 @@ import { ImportProblems } from "./problems.js";
 import { importTfjsModel, parseModelJson } from "./tfjs.js";
 import { importKerasH5, importKerasZip, isHdf5, isZip } from "./keras.js";
 import { cutAt, freezeUntil } from "./fine-tune.js";
+import { checkLimits } from "./hdf5-reader.js";
 
 export type { ImportResult } from "./build.js";
 export { KERAS_LAYERS } from "./layers.js";
@@ -25,6 +26,12 @@ export interface ImportOptions {
   freezeUntil?: string;
   /** Cut the graph at this layer (Keras or kiln name): it becomes the output, the training section goes (see cutAt). */
   cutAt?: string;
+  /**
+   * Seconds an HDF5 file (.h5, or a .keras file's model.weights.h5) may take to read before its
+   * reader (a worker thread) is stopped and the import fails as "likely corrupt". Default: the
+   * KILN_HDF5_TIMEOUT environment variable, else 60 s or 1 s per 4 MiB of file, whichever is more.
+   */
+  hdf5Timeout?: number;
 }
 
 /**
@@ -55,6 +62,7 @@ function fineTuneOptions(result: ImportResult, options: ImportOptions): ImportRe
 }
 
 async function importSource(source: string | Uint8Array | ImportFiles, options: ImportOptions): Promise<ImportResult> {
+  checkLimits({ hdf5Timeout: options.hdf5Timeout });
   const problems = new ImportProblems();
   const files: ImportFiles = typeof source === "string" ? { "model.json": source }
     : source instanceof Uint8Array ? { [isZip(source) ? "model.keras" : isHdf5(source) ? "model.h5" : "model.json"]: source } : source;
@@ -62,7 +70,7 @@ async function importSource(source: string | Uint8Array | ImportFiles, options: 
   const text = Object.hasOwn(files, entry) ? files[entry] : undefined;
   if (text === undefined) throw new KilnError({ code: "import", path: entry, message: `no file ${JSON.stringify(entry)} among the files given (${Object.keys(files).map((k) => JSON.stringify(k)).join(", ")})` });
   if (text instanceof Uint8Array && (isZip(text) || isHdf5(text))) {
-    const result = await (isZip(text) ? importKerasZip : importKerasH5)(text, entry, problems);
+    const result = await (isZip(text) ? importKerasZip : importKerasH5)(text, entry, problems, { timeoutSeconds: options.hdf5Timeout });
     problems.throwIfAny();
     return result!;
   }

@@ -6,6 +6,7 @@
  * adding its Keras class here.
  */
 import type { Attrs, OpName } from "../frontend/graph-types.js";
+import { TIME_DISTRIBUTED_INNER } from "../frontend/ops/wrappers.js";
 import { ArgReader, type Flavor } from "./args.js";
 import { quote } from "./problems.js";
 
@@ -565,30 +566,45 @@ const bidirectional: LayerImport = {
   },
 };
 
+/** The Keras class's mapping when kiln's time_distributed can wrap its op (Dense, Conv2D, the pools, Flatten, ...). */
+function wrappableByTimeDistributed(className: unknown): LayerImport | undefined {
+  const mapping = typeof className === "string" ? KERAS_LAYERS[className] : undefined;
+  return mapping && Object.hasOwn(TIME_DISTRIBUTED_INNER, mapping.op) ? mapping : undefined;
+}
+
+/** The table entry for a kiln op (the first class mapping to it: aliases and ThresholdedReLU share their op's weights, none). */
+export function layerImportOf(op: string): LayerImport | undefined {
+  return Object.values(KERAS_LAYERS).find((m) => m.op === op);
+}
+
 /**
- * TimeDistributed(layer): the wrapped layer read by its own table entry; kiln's time_distributed
- * wraps dense only (a Dense on the last axis is per step already), so any other class is refused.
+ * TimeDistributed(layer): the wrapped layer read by its own table entry, for every class whose
+ * kiln op time_distributed wraps (TIME_DISTRIBUTED_INNER); any other class is refused.
  * Weights: kiln `<inner name>/kernel`; TF.js and Keras 2 keep them directly under the wrapper
- * (`td/kernel`), Keras 3 stores the wrapped layer as the sublayer `layer`.
+ * (`td/kernel`: the inner layers with weights, Dense, Conv1D and Conv2D, name them alike in every
+ * flavor), Keras 3 stores the wrapped layer as the sublayer `layer` (`layer/vars/0`).
  */
 const timeDistributed: LayerImport = {
   op: "time_distributed",
   attrs(r, call) {
     const inner = r.get("layer") as { class_name?: unknown; config?: unknown } | undefined;
-    if (!inner || inner.class_name !== "Dense" || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
-      r.fail("layer", `kiln's time_distributed wraps a Dense layer only; got ${quote(inner?.class_name ?? inner)} (a model that applies it per step needs the steps folded into the batch before the layer)`);
+    const mapping = wrappableByTimeDistributed(inner?.class_name);
+    if (!inner || !mapping || typeof inner.config !== "object" || inner.config === null || Array.isArray(inner.config)) {
+      const classes = Object.keys(KERAS_LAYERS).filter((c) => wrappableByTimeDistributed(c));
+      r.fail("layer", `kiln's time_distributed wraps ${classes.join(", ")}; got ${quote(inner?.class_name ?? inner)} (a model that applies it per step needs the steps folded into the batch before the layer)`);
       return undefined;
     }
     const cfg = inner.config as Record<string, unknown>;
     const ir = new ArgReaderOf(r, cfg, "layer/config");
-    const attrs = dense.attrs(ir, call);
+    const attrs = mapping.attrs(ir, call);
     ir.finish();
-    return attrs && { layer: { op: "dense", name: innerName(cfg.name, "dense"), ...attrs } };
+    return attrs && { layer: { op: mapping.op, name: innerName(cfg.name, mapping.op), ...attrs } };
   },
   legacyWeights: (name) => name.slice(name.indexOf("/") + 1),
   kerasStore: (a) => {
     const inner = a.layer as Attrs;
-    return Object.fromEntries(Object.entries(biasedVars(inner)).map(([w, place]) => [`${inner.name as string}/${w}`, `layer/${place}`]));
+    const places = layerImportOf(inner.op as string)?.kerasStore?.(inner) ?? {};
+    return Object.fromEntries(Object.entries(places).map(([w, place]) => [`${inner.name as string}/${w}`, `layer/${place}`]));
   },
 };
 

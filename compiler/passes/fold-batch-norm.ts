@@ -1,7 +1,12 @@
 /**
- * Batch normalization folded into the convolution (conv2d, depthwise_conv2d) or dense product before it, in the inference
- * programs (predict, evaluate), never in train_step (whose batch normalization uses the batch's
- * statistics). Spec: docs/graph-spec.md "Batch normalization folding".
+ * Batch normalization on its moving statistics folded into the convolution (conv2d,
+ * depthwise_conv2d) or dense product before it: in the inference programs (predict, evaluate), and
+ * in train_step where the layer is frozen (spec §2 "Freezing": a frozen batch normalization runs in
+ * inference mode, as in Keras). A trainable one normalizes with the batch's statistics in a train
+ * step, which are activations, not weights, so the match below never takes it. Nor does it take a
+ * product whose output the backward part reads (its sole reader must be the normalization): in a
+ * fine-tuning module's frozen backbone nothing is differentiated, so its train-step forward gets
+ * the same kernels as predict. Spec: docs/graph-spec.md "Batch normalization folding".
  *
  *   y = (conv(x, W) + b − μ)·γ/√(σ² + ε) + β        (conv, depthwise or matmul, optional bias b, moving μ, σ²)
  *     = conv(x, W') + b'    with  s = γ·rsqrt(σ² + ε),  W' = W·s (per output channel),
@@ -133,10 +138,7 @@ function foldOne(mod: Module, prog: Program, m: Match): void {
   for (const gone of [m.biasAdd, norm]) if (gone) prog.nodes.splice(prog.nodes.indexOf(gone), 1);
 }
 
-/** Folds every matched normalization in the inference programs (predict, evaluate). */
+/** Folds every matched normalization (moving statistics only: inference programs, frozen layers in train_step). */
 export function foldBatchNorm(mod: Module): void {
-  for (const prog of mod.programs) {
-    if (prog.name === "train_step") continue;
-    for (const m of findMatches(mod, prog)) foldOne(mod, prog, m);
-  }
+  for (const prog of mod.programs) for (const m of findMatches(mod, prog)) foldOne(mod, prog, m);
 }

@@ -81,9 +81,10 @@ const isIdentity = (n: Node): n is NodeOf<"ew"> => n.op === "ew" && n.inputs.len
  * Removes `out = ew(in)` copies: later readers of `out` read `in` instead. Autodiff passes a
  * single contribution to a gradient along as such a copy (seed CNN: 5 per train step, ~1.3% of
  * it). Only where nothing can tell: `out` is a plain activation no other program reads, nothing
- * aliases, and no later node overwrites `in`; `keep` (tensors the runtime reads) stay.
+ * aliases, and no later node overwrites `in`. (A layer output that goes leaves the NaN finder's
+ * list; the layer it copied is in it with the same values.)
  */
-export function dropIdentityCopies(mod: Module, keep: ReadonlySet<number>): void {
+export function dropIdentityCopies(mod: Module): void {
   const seenIn = new Map<number, Set<Program>>();
   for (const prog of mod.programs) for (const n of prog.nodes) for (const id of [...n.inputs, ...n.outputs]) {
     let s = seenIn.get(id);
@@ -94,7 +95,7 @@ export function dropIdentityCopies(mod: Module, keep: ReadonlySet<number>): void
     for (const n of prog.nodes) {
       if (!isIdentity(n)) continue;
       const out = mod.t(n.outputs[0]!), src = mod.t(n.inputs[0]!);
-      if (out.kind !== "activation" || out.aliasOf !== undefined || ix.aliased.has(out.id) || keep.has(out.id) || seenIn.get(out.id)!.size > 1) continue;
+      if (out.kind !== "activation" || out.aliasOf !== undefined || ix.aliased.has(out.id) || seenIn.get(out.id)!.size > 1) continue;
       if (src.dtype !== out.dtype || src.batched !== out.batched) continue;
       const at = ix.at(n), srcStorage = mod.storage(src).id;
       if (ix.writtenAfter(srcStorage, at) || ix.writtenAfter(out.id, at, n)) continue;
@@ -248,17 +249,18 @@ function paddedGeometry(k: PaddedConv, h: number, w: number, top: number, left: 
  * padded image is: the conv reads the unpadded image with its padding grown instead (kernels read
  * rows and columns outside the image as zeros), so the fill and the copy of the padded image go.
  * Keras applications pad before every stride-2 layer of MobileNetV2 and before ResNet's stem.
- * Where the padded image has another reader (a train step's filter gradient) or the runtime reads
- * it (`keep`: train_step's layer outputs, for the NaN finder) nothing changes.
+ * Where the padded image has another reader (a train step's filter gradient) nothing changes; in
+ * a train step's frozen part it has none. (The padding layer's output then leaves the NaN finder's
+ * list, manifest.training.layerOutputs, like any output a fusion keeps from memory.)
  */
-export function foldZeroPadding(mod: Module, keep: ReadonlySet<number>): void {
+export function foldZeroPadding(mod: Module): void {
   eachProgram(mod, (n) => n.op === "copy", (ix, prog) => {
     const writers = new Map<number, Node[]>();
     for (const n of prog.nodes) for (const o of new Set(n.outputs.map((id) => ix.storageOf(id)))) writers.set(o, [...(writers.get(o) ?? []), n]);
     for (const k of prog.nodes) {
       if ((k.op !== "conv2d" && k.op !== "depthwise_conv2d") || k.attrs.accumulate) continue;
       const padded = mod.t(k.inputs[0]!);
-      if (keep.has(padded.id) || !privateTo(ix, padded, k) || k.inputs.lastIndexOf(padded.id) !== 0) continue;
+      if (!privateTo(ix, padded, k) || k.inputs.lastIndexOf(padded.id) !== 0) continue;
       const [fill, copy] = writers.get(ix.storageOf(padded.id)) ?? [];
       if (writers.get(ix.storageOf(padded.id))!.length !== 2 || fill?.op !== "fill" || copy?.op !== "copy") continue;
       if (fill.attrs.value !== 0 || !Object.is(fill.attrs.value, 0) || fill.outputs[0] !== padded.id || copy.outputs[0] !== padded.id) continue;

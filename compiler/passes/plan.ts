@@ -5,9 +5,9 @@
  *          | state, hyper-parameters, results | inputs, targets, outputs | decode caches | arena | scratch
  * Trainable weights, gradients and each slot kind are contiguous in the same order, so an
  * optimizer can sweep them. The arena is shared by the programs (they never run at once); within
- * a program, activation buffers are reused once their last reader has run (liveness); `keepAlive`
- * tensors (train_step's layer outputs, for the NaN finder) stay intact until the program ends.
- * `reuse` false (threaded builds) gives every activation its own bytes.
+ * a program, activation buffers are reused once their last reader has run (liveness), in every
+ * program: a train step keeps only what its backward part reads (the NaN finder checks each layer
+ * output right after the call that writes it). `reuse` false (threaded builds) gives every activation its own bytes.
  */
 import { numel, type Module, type Tensor } from "../ir/ir.js";
 import { FirstFitArena } from "./first-fit.js";
@@ -59,7 +59,7 @@ const PERSISTENT_ORDER: Tensor["kind"][] = ["weight", "grad", "slot", "state", "
  * them with a pattern and checks them after every kernel, so a kernel that writes one element
  * too far is caught in the act instead of silently corrupting a neighbour.
  */
-export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0, keepAlive = new Map<string, Set<number>>(), reuse = true): Plan {
+export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Tensor) => number, guardBytes = 0, reuse = true): Plan {
   const offsets = new Map<number, number>();
   const guards: Plan["guards"] = { persistent: [], programs: {} };
   const placements: Placement[] = [];
@@ -86,7 +86,7 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
   let arenaBytes = 0;
   for (const prog of mod.programs) {
     const placed = (tensor: number, start: number, end: number) => placements.push({ tensor, start, end, program: prog.name });
-    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, (guards.programs[prog.name] = []), keepAlive.get(prog.name), reuse, placed);
+    const used = planArena(mod, prog.nodes, maxBatch, arenaStart, offsets, guardBytes, (guards.programs[prog.name] = []), reuse, placed);
     programArena[prog.name] = used;
     arenaBytes = Math.max(arenaBytes, used);
   }
@@ -99,7 +99,7 @@ export function planMemory(mod: Module, maxBatch: number, trainableFirst: (t: Te
  * guard never lies inside a later buffer). Returns the bytes used. O(n log n): a heap of live
  * buffers by last use, the free gaps in FirstFitArena.
  */
-function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], keep: Set<number> | undefined, reuse: boolean, placed: (tensor: number, start: number, end: number) => void): number {
+function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxBatch: number, start: number, offsets: Map<number, number>, guardBytes: number, guards: [number, number][], reuse: boolean, placed: (tensor: number, start: number, end: number) => void): number {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   nodes.forEach((n, i) => {
@@ -107,7 +107,7 @@ function planArena(mod: Module, nodes: Module["programs"][number]["nodes"], maxB
       const s = mod.storage(mod.t(id));
       if (s.kind !== "activation" && s.kind !== "scalar") continue;
       if (!first.has(s.id)) first.set(s.id, i);
-      last.set(s.id, keep?.has(s.id) ? nodes.length : i);
+      last.set(s.id, i);
     }
   });
   const order = [...first.keys()].sort((a, b) => first.get(a)! - first.get(b)! || a - b);

@@ -82,7 +82,10 @@ export async function prepareModel(dir, { quick = false, seed = 7 } = {}) {
   }));
   console.log(`TF.js: trained the CNN on ${train.count} digits 0–4 (${epochs} epochs, ${seconds.toFixed(1)} s); test accuracy ${(testAccuracy * 100).toFixed(2)} % on ${test.count}; saved ${dir}/model.json`);
   tf.dispose([t.x, t.y, v.x, v.y]);
-  return { testAccuracy, trainCount: train.count, epochs, seconds };
+  const facts = { testAccuracy, trainCount: train.count, epochs, seconds };
+  // Beside the model, so a later run.mjs (which reuses the folder) can still report how it was trained.
+  writeFileSync(join(dir, "prepared.json"), JSON.stringify(facts, null, 2) + "\n");
+  return facts;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

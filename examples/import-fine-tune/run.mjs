@@ -34,6 +34,8 @@ const BACKBONE_END = "flatten"; // the Keras name of the last layer kept (and fr
 // 1) The TF.js model, trained and saved by prepare.mjs (once; reused while its folder exists).
 const modelDir = `${opts.dataDir}/${q}model-seed${seed}`;
 if (!existsSync(`${modelDir}/model.json`)) await prepareModel(modelDir, { quick: opts.quick, seed });
+// How TF.js trained it (prepare.mjs writes this beside the model; a folder from before it did has none).
+const tfjsTraining = existsSync(`${modelDir}/prepared.json`) ? JSON.parse(readFileSync(`${modelDir}/prepared.json`, "utf8")) : undefined;
 const files = readTfjsModel(modelDir);
 
 // 2) Import, check against TF.js, freeze and cut.
@@ -66,7 +68,7 @@ for (const shots of opts.shots) {
   }
 }
 report(results);
-writeSummary(opts.summary, { example: "import-fine-tune", seed, epochs: opts.epochs, import: check, results });
+writeSummary(opts.summary, { example: "import-fine-tune", seed, epochs: opts.epochs, import: check, tfjsTraining, results });
 
 /** model.json and the shards its manifest names, as importModel takes them. */
 function readTfjsModel(dir) {

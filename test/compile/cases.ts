@@ -77,6 +77,26 @@ export const CASES: OpCase[] = [
     { name: "p", op: "conv2d", filters: 6, kernel_size: 1, use_bias: false },
     { name: "pbn", op: "batch_normalization" },
   ]) },
+  // Fine-tuning (issue 19): the block frozen (its BNs on moving statistics, folded in the train step
+  // too, the padding folded there as no filter gradient reads it) under a trainable 1×1 head; and a
+  // trainable conv whose frozen BN folds into it in the train step while the gradient flows through.
+  { name: "frozen MobileNetV2 block (BN and padding folded in train_step too) -> trainable 1x1 head", graph: g("t", [x([12, 12, 4])], [
+    { name: "e", op: "conv2d", filters: 16, kernel_size: 1, use_bias: false, trainable: false },
+    { name: "ebn", op: "batch_normalization", trainable: false },
+    { name: "er", op: "relu", max_value: 6 },
+    { name: "pad", op: "zero_padding2d", padding: [[0, 1], [0, 1]], trainable: false },
+    { name: "d", op: "depthwise_conv2d", kernel_size: 3, strides: 2, use_bias: false, trainable: false },
+    { name: "dbn", op: "batch_normalization", trainable: false },
+    { name: "dr", op: "activation", activation: "relu6" },
+    { name: "p", op: "conv2d", filters: 6, kernel_size: 1, use_bias: false, trainable: false },
+    { name: "pbn", op: "batch_normalization", trainable: false },
+    { name: "h", op: "conv2d", filters: 3, kernel_size: 1 },
+  ]) },
+  { name: "conv2d (trainable) -> frozen batch_normalization (folded in train_step) -> conv2d 1x1", graph: g("t", [x([6, 6, 3])], [
+    { name: "c", op: "conv2d", filters: 5, kernel_size: 3, padding: "same" },
+    { name: "bn", op: "batch_normalization", trainable: false },
+    { name: "c2", op: "conv2d", filters: 4, kernel_size: 1 },
+  ]) },
   { name: "zero_padding2d 3 -> conv2d 7x7 stride 2 (im2col, padding folded)", graph: g("t", [x([9, 10, 3])], [
     { name: "pad", op: "zero_padding2d", padding: 3 },
     { name: "c", op: "conv2d", filters: 5, kernel_size: 7, strides: 2 },

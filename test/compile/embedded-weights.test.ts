@@ -26,6 +26,19 @@ describe("embedded weights", () => {
     expect(Array.from(ready.predict({ x }).d!)).toEqual(Array.from(plain.predict({ x }).d!));
   });
 
+  it("weights of more than 8 MB embed (binaryen's addCustomSection fails from 8 MB; kiln appends the section itself)", async () => {
+    const big = { ...graph, inputs: [{ name: "x", shape: [1600] }], layers: [{ name: "d", op: "dense", units: 1500 }] };
+    const plain = await loadModel((await compile(JSON.stringify(big), { maxBatch: 1 })).wasm);
+    const trained = randomizeWeights(plain, 9);
+    const weights = plain.saveWeights();
+    expect(weights.length).toBeGreaterThan(9_000_000);
+    const { wasm } = await compile(JSON.stringify(big), { maxBatch: 1, weights });
+    expect(WebAssembly.Module.customSections(new WebAssembly.Module(wasm), "kiln.weights").map((s) => s.byteLength)).toEqual([weights.length]);
+    const ready = await loadModel(wasm);
+    expect(Array.from(ready.getWeights()["d/kernel"]!.subarray(0, 5000))).toEqual(Array.from(trained["d/kernel"]!.subarray(0, 5000)));
+    expect(Array.from(ready.getWeights()["d/bias"]!)).toEqual(Array.from(trained["d/bias"]!));
+  });
+
   it("a weights file that does not fit the graph is rejected, naming the tensor", async () => {
     const wrong = writeSafetensors({ "d/kernel": { dtype: "F32", shape: [2, 2], data: new Float32Array(4) } });
     const err = await compile(JSON.stringify(graph), { weights: wrong }).then(() => undefined, (e) => e);

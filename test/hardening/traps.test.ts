@@ -88,6 +88,8 @@ describe("traps name the kernel and the layer", () => {
       { kernels: { calls: { predict: [["k0", "a"]] }, progressOffset: 65536 } },
       { kernels: { progressOffset: 8 } },
       { training: { ...trapManifest().training!, layerOutputs: [{ layer: "scale", offset: 65530, shape: [2] }] } },
+      // the call after which the NaN finder reads a layer output must be one of train_step's
+      ...[-1, 1.5, 4, "0"].map((call) => ({ training: { ...trapManifest().training!, layerOutputs: [{ ...trapManifest().training!.layerOutputs![0]!, call }] } })),
     ];
     for (const o of bad) {
       const e = await rejects(loadModel(await trapModule(trapManifest(o as Partial<Manifest>))));

@@ -10,7 +10,8 @@
  * KILN_FUZZ_FULL=1 runs ten times as many cases. At that size the Keras 2 .h5 test reaches a
  * mutated file (Rng 184, case 755: a flipped byte in a global heap object's size) on which the HDF5
  * library looped forever; compiler/import/hdf5-guard.ts now refuses it before h5wasm reads it
- * (regression: h5-heap-guard.test.ts, with that file as a fixture).
+ * (regression: h5-heap-guard.test.ts, with that file as a fixture), and any other hang ends at the
+ * HDF5 worker's deadline (compiler/import/hdf5-reader.ts, hdf5-worker.test.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";

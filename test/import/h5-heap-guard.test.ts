@@ -1,8 +1,10 @@
 /**
  * HDF5 files whose global heap would make the HDF5 C library loop forever (the Keras 2 .h5 fuzz
  * test's Rng 184, case 755): kiln refuses them with a KilnError before h5wasm reads them, and still
- * reads valid files. On a branch without the guard the first test never returns (the loop runs
- * inside WebAssembly, so not even vitest's timeout ends it).
+ * reads valid files. Before HDF5 was read in a worker, the first test never returned without the
+ * guard (the loop ran inside WebAssembly on the test's thread); now the worker's deadline would end
+ * it after 60 s with "took more than 60 s" (hdf5-worker.test.ts), and the guard still says where
+ * the file is corrupt, at once.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -222,14 +222,14 @@ describe("what kiln cannot represent stops the import with every problem named",
     m.add(tf.layers.depthwiseConv2d({ inputShape: [6, 6, 2], kernelSize: 2, dilationRate: 2 })); // tfjs-layers computes it undilated
     m.add(tf.layers.alphaDropout({ rate: 0.1 }));
     m.add(tf.layers.reshape({ targetShape: [4, 4, 2, 1] }));
-    m.add(tf.layers.timeDistributed({ layer: tf.layers.conv2d({ filters: 1, kernelSize: 1 }) }));
+    m.add(tf.layers.timeDistributed({ layer: tf.layers.batchNormalization() })); // per-step batch statistics: kiln's wrapper does not do it
     const err = await importModel(toFiles(await saveArtifacts(m))).catch((e) => e);
     expect(err).toBeInstanceOf(KilnError);
     const lines = (err as KilnError).message.split("\n");
     expect(lines, lines.join("\n")).toHaveLength(3);
     expect(lines[0]).toMatch(/\(DepthwiseConv2D\): dilation_rate=\[2,2\] from TF\.js is not supported: tfjs-layers' DepthwiseConv2D ignores dilation_rate/);
     expect(lines[1]).toMatch(/\(AlphaDropout\): kiln cannot import the Keras class "AlphaDropout": kiln has no alpha dropout .* removing the layer keeps predictions/);
-    expect(lines[2]).toMatch(/\(TimeDistributed\): kiln's time_distributed wraps a Dense layer only; got "Conv2D"/);
+    expect(lines[2]).toMatch(/\(TimeDistributed\): kiln's time_distributed wraps Dense, Conv2D, .*UpSampling2D, .*; got "BatchNormalization"/);
   });
 
   test("LeakyReLU: Keras 3's negative_slope or the older alpha (Keras 3 still takes it), 0.3 when neither is set; the two disagreeing is refused", async () => {

@@ -2,7 +2,7 @@
  * kiln as a user gets it. `npm pack` (its prepack builds a clean dist/) ships only what users need;
  * the tarball installs into an empty project from the local npm cache with no network; there
  * `npx kiln` compiles an example graph, and a TypeScript script importing `compile` from "kiln" and
- * `loadModel` from "kiln/runtime" type-checks, then predicts with both modules.
+ * `loadModel` from "kiln/runtime" and "kiln/runtime/predict" type-checks, then predicts with both modules.
  *
  * We pack a copy of the sources, not the checkout itself: prepack deletes and rebuilds dist/, which
  * the other test files running in parallel import.
@@ -118,7 +118,7 @@ test("npm pack builds dist/ in prepack and ships only what users need", async ()
   [packed] = JSON.parse(out.slice(out.indexOf("["))) as Packed[];
   console.info(`${packed.filename}: ${packed.size} B packed, ${packed.unpackedSize} B unpacked, ${packed.entryCount} files`);
   const paths = packed.files.map((f) => f.path);
-  for (const needed of ["bin/kiln.js", "dist/compiler/cli/main.js", "dist/compiler/index.js", "dist/compiler/index.d.ts", "dist/runtime/index.js", "dist/runtime/index.d.ts", "schemas/graph.schema.json", "docs/graph-spec.md", "LICENSE", "README.md", "package.json"]) {
+  for (const needed of ["bin/kiln.js", "dist/compiler/cli/main.js", "dist/compiler/index.js", "dist/compiler/index.d.ts", "dist/runtime/index.js", "dist/runtime/index.d.ts", "dist/runtime/predict.js", "dist/runtime/predict.d.ts", "schemas/graph.schema.json", "docs/graph-spec.md", "LICENSE", "README.md", "package.json"]) {
     expect(paths).toContain(needed);
   }
   expect(paths.filter((p) => !SHIPPED.some((s) => p === s || (s.endsWith("/") && p.startsWith(s))))).toEqual([]); // no test/, bench/, .ci/, sources
@@ -149,10 +149,11 @@ test("npx kiln --help and npx kiln compile run from the installed package", asyn
   expect([...wasm.subarray(0, 4)]).toEqual([0, 0x61, 0x73, 0x6d]); // "\0asm"
 });
 
-test('import { compile } from "kiln" and { loadModel } from "kiln/runtime": the code type-checks and predicts', async () => {
+test('import { compile } from "kiln" and { loadModel } from "kiln/runtime" and "kiln/runtime/predict": the code type-checks and predicts', async () => {
   const graphText = readFileSync(join(ROOT, EXAMPLE), "utf8");
   writeFileSync(join(app, "main.ts"), `import { compile } from "kiln";
 import { loadModel } from "kiln/runtime";
+import { loadModel as loadPredictor } from "kiln/runtime/predict";
 
 const graphText: string = ${JSON.stringify(graphText)};
 const { wasm } = await compile(graphText, { maxBatch: 4, optimizeLevel: 0 });
@@ -162,7 +163,10 @@ for (const [from, source] of [["compile", wasm], ["cli", "model.wasm"]] as const
   const [kernel] = Object.keys(model.getWeights());
   model.setWeights({ [kernel!]: Float32Array.from([2, -3]) });
   results[from] = Array.from(model.predict({ x: Float32Array.from([1, 1, 0.5, 2]) }).linear!);
+  const predictor = await loadPredictor(source, { weights: model.saveWeights() });
+  results[from + " predict-only"] = Array.from(predictor.predict({ x: Float32Array.from([1, 1, 0.5, 2]) }).linear!);
   model.dispose();
+  predictor.dispose();
 }
 console.log(JSON.stringify(results));
 `);
@@ -176,6 +180,6 @@ console.log(JSON.stringify(results));
   }, null, 2));
   await run(app, process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "."]);
   const results = JSON.parse(await run(app, process.execPath, ["main.js"])) as Record<string, number[]>;
-  // y = 2·x0 − 3·x1 for the rows (1, 1) and (0.5, 2), from the module compile() built and the CLI's.
-  expect(results).toEqual({ compile: [-1, -5], cli: [-1, -5] });
+  // y = 2·x0 − 3·x1 for the rows (1, 1) and (0.5, 2), from the module compile() built and the CLI's, by both entries.
+  expect(results).toEqual({ compile: [-1, -5], cli: [-1, -5], "compile predict-only": [-1, -5], "cli predict-only": [-1, -5] });
 });

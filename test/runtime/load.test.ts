@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { compileAssemblyScript, finishModule } from "../../compiler/assemble/asc.js";
 import { KilnError } from "../../runtime/errors.js";
 import { capabilities, loadModel } from "../../runtime/index.js";
-import { detectCapabilities, PROBES } from "../../runtime/load.js";
+import { detectCapabilities, PROBES } from "../../runtime/capabilities.js";
 import { kernels, linearManifest, moduleBytes } from "./fixtures.js";
 
 let bytes: Uint8Array;

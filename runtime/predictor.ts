@@ -1,0 +1,227 @@
+/**
+ * Runtime stage 3: a loaded model that predicts — what `kiln/runtime/predict` gives; model.ts's
+ * Model adds training, saving and setting weights (setWeights, loadWeights: a Predictor takes its
+ * weights from loadModel, so its sync calls carry no weights-file sentences). Moves caller data into the module's planned memory (the
+ * manifest's byte offsets), calls the exports with a batch count, and reads results back. Every
+ * call checks all of its arguments before it writes any memory; a trap inside an export surfaces
+ * as a KilnError naming the export. It never touches the manifest's training regions (a
+ * predict-only load does not check them): only Model writes the dropout seed and optimizer state.
+ */
+import { fail, KilnError } from "./errors.js";
+import type { ThreadPool } from "./threads.js";
+import type { runChecked } from "./debug.js";
+import { badValue, checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
+import type { Decoding } from "./decode.js";
+import { size, type DType, type Manifest, type Slot } from "./manifest.js";
+import { parts } from "./parts.js";
+import { loadWeights } from "./weights-io.js";
+
+export interface TensorInfo {
+  name: string;
+  shape: number[];
+  dtype: DType;
+  range?: [number, number];
+}
+
+type Export = "predict" | "trainStep" | "evaluate" | "decode";
+
+// A slot but its offset: name, shape, dtype and, when it has one, range.
+const info = ({ offset, ...slot }: Slot): TensorInfo => slot;
+
+/**
+ * Models of modules compiled with `decode` also have decode, resetCache, generate and
+ * cachePosition (spec §7 "Generation"): decode.ts gives them to the model when it loads, so the
+ * core a predict-only page parses carries none of that code.
+ */
+export interface Predictor extends Partial<Decoding> {}
+
+export class Predictor {
+  readonly manifest: Manifest;
+  readonly inputs: TensorInfo[];
+  readonly outputs: TensorInfo[];
+  readonly targets: TensorInfo[];
+  readonly weights: { name: string; shape: number[]; trainable: boolean }[];
+  readonly maxBatch: number;
+  readonly canTrain: boolean;
+  #memory?: WebAssembly.Memory;
+  /** @internal The module's exports (a plain field: the debug-guard test swaps one to sabotage a kernel call). */
+  private exports: WebAssembly.Exports;
+
+  /** Use loadModel(); this wires an instantiated module to its manifest. */
+  constructor(manifest: Manifest, exports: WebAssembly.Exports, memory: WebAssembly.Memory) {
+    this.manifest = manifest;
+    this.exports = exports;
+    this.#memory = memory;
+    this.inputs = manifest.inputs.map(info);
+    this.outputs = manifest.outputs.map(info);
+    this.targets = manifest.targets.map(info);
+    this.weights = manifest.weights.map(({ offset, initializer, ...w }) => w);
+    this.maxBatch = manifest.maxBatch;
+    this.canTrain = manifest.canTrain;
+  }
+
+  /** Outputs for any number of examples; batches above maxBatch are split transparently. */
+  predict(inputs: Feeds): Record<string, Float32Array> {
+    this.live();
+    const slots = this.manifest.inputs, outputs = this.manifest.outputs, { n, views } = checkFeeds(slots, inputs, "input");
+    // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
+    // Each output is one allocation, filled by one copy out of module memory per chunk of maxBatch.
+    const out: Record<string, Float32Array> = Object.fromEntries(outputs.map((s) => [s.name, new Float32Array(n * this.#per(s))]));
+    for (let start = 0; start < n; start += this.maxBatch) {
+      const count = Math.min(this.maxBatch, n - start);
+      this.stage(slots, views, start, count);
+      this.run("predict", count);
+      for (const s of outputs) put(out[s.name], this.#slotView(s).subarray(0, count * this.#per(s)), start * this.#per(s));
+    }
+    return out;
+  }
+
+  /** Copies of every weight by full name. */
+  getWeights(): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = Object.create(null);
+    for (const w of this.manifest.weights) out[w.name] = this.f32(w.offset, size(w.shape)).slice();
+    return out;
+  }
+
+  /**
+   * @internal Loads a weights file (loadModel's `weights`, or the weights the module embeds): every
+   * weight must be present, optimizer state is ignored (Model reads it when it trains). All is
+   * checked before anything is written; a bad file throws a Refusal, whose sentences loadModel fetches.
+   */
+  readWeights(bytes: Uint8Array): void {
+    loadWeights(this, bytes);
+  }
+
+  /** Releases the module; every later call throws a KilnError. */
+  dispose(): void {
+    this.pool?.terminate();
+    this.pool = undefined;
+    this.#memory = undefined;
+    this.exports = {};
+    this.#views.clear();
+    this.#viewBuffer = undefined;
+  }
+
+  /**
+   * Debugging: a live view of the module's whole linear memory (tests hash it to prove rejected
+   * calls wrote nothing; the NaN finder saves and restores training state through it). Do not write.
+   */
+  memoryView(): Uint8Array {
+    return new Uint8Array(this.live().buffer);
+  }
+
+  // ---- internals shared with model.ts, train.ts, fit.ts, decode.ts and loadModel ----
+
+
+  /** @internal Writes initial weights (`seeded`: unless embedded or loaded from a file). */
+  initialize(seeded: boolean): void {
+    const m = this.manifest, init = parts().init;
+    if (!seeded || !init) return;
+    init.checkInitializers(m.weights);
+    m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(init.initialValues(w, m.seed, i)));
+  }
+
+  /**
+   * @internal Copies rows of checked data into the slots' memory (`rows`: a start index, or a list
+   * of indices), then checks what was staged: data a caller changed after the check (in a fit
+   * callback, or from another thread through shared memory) is refused before the module runs.
+   */
+  stage(slots: Slot[], views: Feed[], rows: number | Uint32Array, count: number): void {
+    slots.forEach((s, k) => {
+      const per = this.#per(s), src = views[k], dst = this.#slotView(s);
+      if (src.length === 0) this.fail(s.name, `"${s.name}": its buffer was detached or resized after it was checked`);
+      if (typeof rows === "number") put(dst, src.subarray(rows * per, (rows + count) * per));
+      else for (let j = 0; j < count; j++) put(dst, src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
+      const bad = badValue(s, dst.subarray(0, count * per));
+      if (bad) this.fail(s.name, `"${s.name}" changed after it was checked: ${bad}`);
+    });
+  }
+
+  /** Elements per example of a slot (cached: predict runs this per call). */
+  #per(s: Slot): number {
+    let n = this.#perSlot.get(s);
+    if (n === undefined) this.#perSlot.set(s, (n = size(s.shape)));
+    return n;
+  }
+  readonly #perSlot = new Map<Slot, number>();
+
+  /**
+   * A typed view of a slot's whole buffer (maxBatch examples), made once per memory buffer: views
+   * are rebuilt only when `memory.buffer` is a new object (after a grow), so calls allocate none.
+   */
+  #slotView(s: Slot): Feed {
+    const buffer = this.live().buffer;
+    if (buffer !== this.#viewBuffer) {
+      this.#views.clear();
+      this.#viewBuffer = buffer;
+    }
+    let v = this.#views.get(s);
+    if (!v) this.#views.set(s, (v = new (s.dtype === "int32" ? Int32Array : Float32Array)(buffer, s.offset, this.maxBatch * this.#per(s))));
+    return v;
+  }
+  readonly #views = new Map<Slot, Feed>();
+  #viewBuffer?: ArrayBufferLike;
+
+  /** Threaded modules: the workers sharing every call (set by loadModel({ threads })). */
+  pool?: ThreadPool;
+  /** Debug builds: runs a program call by call, checking the guards (set by loadModel). */
+  checked?: typeof runChecked;
+
+  /** @internal Runs an export on `batch` staged examples; a trap becomes a KilnError naming the layer. */
+  run(which: Export, batch: number): void {
+    const name = this.manifest.exports[which]!, pool = this.pool;
+    if (pool?.stopped) this.fail(name, pool.stopped, "trap");
+    try {
+      if (pool) pool.run(name, batch);
+      else if (this.checked) this.checked(this.manifest, this.exports, this.live(), name, batch);
+      else (this.exports[name] as (batch: number) => void)(batch);
+    } catch (e) {
+      if (e instanceof KilnError && e.diagnostics[0].code === "corruption") throw e;
+      const at = this.#trapSite(name, e);
+      const where = at ? ` in kernel ${at.kernel} of layer ${at.layers.map((l) => `"${l}"`).join(" or ")}` : "";
+      const thread = (e as { thread?: number }).thread;
+      const message = `the module failed inside export "${name}"${where}${thread ? ` on thread ${thread}` : ""} (batch ${batch}): ${(e as Error)?.message ?? e}`;
+      // Threaded: the pool stops its threads (later calls throw); the weights stay readable.
+      pool?.stop(message);
+      this.fail(name, message, "trap", at?.layers.join(", "));
+    }
+  }
+
+  /**
+   * The kernel call a trap came from (manifest.kernels): the progress cell of the thread that
+   * trapped when the module keeps one (exact, even when kernels were inlined), else the innermost
+   * kernel frame of the stack — "wasm-function[7]" through kernels.functions, or a named frame
+   * "at k3 (wasm…" / "k3@wasm…".
+   */
+  #trapSite(exp: string, e: unknown): { kernel: string; layers: string[] } | undefined {
+    const table = this.manifest.kernels, calls = table?.calls[exp];
+    if (!table || !Array.isArray(calls) || !this.#memory) return;
+    // Threaded builds: one cell per thread, and the thread that trapped first is the one to blame.
+    const cell = this.pool ? table.threadProgress && table.threadProgress + 4 * ((e as { thread?: number }).thread ?? 0) : table.progressOffset;
+    if (cell !== undefined) {
+      const call = calls[new Int32Array(this.#memory.buffer, cell, 1)[0]];
+      if (call) return { kernel: call[0], layers: [call[1]] };
+    }
+    for (const line of String((e as Error)?.stack).split("\n")) {
+      const index = /wasm-function\[(\d+)\]/.exec(line)?.[1];
+      const fn = (index && table.functions?.[index]) || /(\w+)(?: \(|@)wasm/.exec(line)?.[1];
+      const layers = [...new Set(calls.filter((c) => c[0] === fn).map((c) => c[1]))];
+      if (layers.length) return { kernel: fn!, layers };
+    }
+  }
+
+  /** @internal */
+  f32(offset: number, length: number): Float32Array {
+    return new Float32Array(this.live().buffer, offset, length);
+  }
+
+  /** @internal The module's memory; a KilnError once the model was disposed. */
+  live(): WebAssembly.Memory {
+    return this.#memory ?? this.fail("", "the model was disposed", "disposed");
+  }
+
+  /** @internal */
+  fail(path: string, message: string, code = "input", layer?: string): never {
+    return fail(code, path, message, layer);
+  }
+}
