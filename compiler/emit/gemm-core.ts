@@ -38,6 +38,14 @@ export interface GemmPlan {
   mc: number;
   /** Code that packs rows [ic_, ic_+mc_) × cols [pc_, pc_+kc_) of op(A) into sa_ (row stride KCP). */
   packA: string;
+  /**
+   * A read where it lies instead of from the packed tile (a 1×1 conv's NHWC input is already
+   * row-major [pixels, c]): `at` is the address of the MR-row micro-tile starting at row ir_ of
+   * the tile ic_ (an i32 expression over ic_, ir_, mc_, pc_), `ld` A's row stride in floats.
+   * `packA` then only stages what cannot be read in place (a last micro-tile of fewer than MR rows,
+   * whose reads past the rows would leave A's buffer).
+   */
+  aInPlace?: { at: string; ld: number };
   /** Where op(B) comes from: `ptr` (usize expression), row stride `ld`, stored transposed or not. */
   b: { ptr: string; ld: number; trans: boolean };
   /** Where C goes: `tile` stores rows relative to ic_ (a scratch tile) instead of absolute rows. */
@@ -76,12 +84,28 @@ export function packedBFloats(p: GemmPlan): number {
   return kcp(p) * (Math.floor(p.n / nr) * nr + tailWidth(p.n, nr));
 }
 
+/**
+ * Whether the per-column scale (a folded batch normalization) is applied to B as it is packed
+ * (w·s, once per call) instead of to every output in the epilogue ((Σ a·w)·s: a load and a
+ * multiply per output vector). Row-major B, one K block, no accumulation into C (where the
+ * epilogue would scale C's old value too). Rounds differently from the epilogue's order, within
+ * the fold's documented 1e-5. Measured: bench/README.md (issue 19, MobileNetV2).
+ */
+export function scaleInB(p: GemmPlan): boolean {
+  return p.scale !== undefined && p.single && !p.accumulate && !p.b.trans && !p.bPacked;
+}
+
 /** Code packing op(B) rows [pc_, pc_+kc_) into sb_: panel jp at sb_ + jp·kc_·NR·4; tail columns past n zero. */
 export function packB(p: GemmPlan): string {
   const { nr } = tileShape(p.relaxed), pw = nr * 4;
   const full = Math.floor(p.n / nr), tw = tailWidth(p.n, nr), ld = p.b.ld;
+  const scaled = scaleInB(p);
+  const vload = (src: string, off: number) => {
+    const at = off ? `, ${off}` : "";
+    return scaled ? `f32x4.mul(v128.load(${src}${at}), v128.load(${p.scale} + <usize>(j_ * ${intlit(pw)})${at}))` : `v128.load(${src}${at})`;
+  };
   const vcopy = (dst: string, src: string) => Array.from({ length: nr / 4 }, (_, v) =>
-    v === 0 ? `v128.store(${dst}, v128.load(${src}));` : `v128.store(${dst}, v128.load(${src}, ${v * 16}), ${v * 16});`).join(" ");
+    v === 0 ? `v128.store(${dst}, ${vload(src, 0)});` : `v128.store(${dst}, ${vload(src, v * 16)}, ${v * 16});`).join(" ");
   const lines: string[] = [];
   if (!p.b.trans) {
     lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`,
@@ -94,7 +118,8 @@ export function packB(p: GemmPlan): string {
       lines.push(`  dst_ = sb_ + <usize>(kc_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)});`);
       for (let j = 0; j < tw; j++) {
         const col = full * nr + j;
-        lines.push(col < p.n ? `  store<f32>(dst_, load<f32>(src_, ${intlit(col * 4)}), ${intlit(j * 4)});` : `  store<f32>(dst_, 0, ${intlit(j * 4)});`);
+        const value = scaled ? `load<f32>(src_, ${intlit(col * 4)}) * load<f32>(${p.scale}, ${intlit(col * 4)})` : `load<f32>(src_, ${intlit(col * 4)})`;
+        lines.push(col < p.n ? `  store<f32>(dst_, ${value}, ${intlit(j * 4)});` : `  store<f32>(dst_, 0, ${intlit(j * 4)});`);
       }
     }
     lines.push(`}`);
@@ -185,6 +210,14 @@ type OldMode = "none" | "always" | "mask";
 function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: boolean): string {
   const MR = tileShape(p.relaxed).mr;
   const lines: string[] = [];
+  // the epilogue's bias and scale vectors, loaded once per micro-tile rather than once per row
+  // (V8 does not reuse a load across the stores between them)
+  const fullVectors = Math.floor(lanes / 4);
+  const scaled = epi && p.scale !== undefined && !scaleInB(p);
+  for (let v = 0; v < fullVectors; v++) {
+    if (scaled) lines.push(`const sv${v}_ = v128.load(sp_, ${intlit(v * 16)});`);
+    if (epi && p.bias) lines.push(`const bv${v}_ = v128.load(bp_, ${intlit(v * 16)});`);
+  }
   for (let r = 0; r < MR; r++) {
     const body: string[] = [];
     for (let v = 0; v < nv; v++) {
@@ -196,8 +229,8 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
       if (valid === 4) {
         if (old === "always") e = `f32x4.add(${e}, v128.load(cp_, ${intlit(off)}))`;
         if (old === "mask") e = `f32x4.add(${e}, v128.and(v128.load(cp_, ${intlit(off)}), om_))`;
-        if (epi && p.scale) e = `f32x4.mul(${e}, v128.load(sp_, ${intlit(v * 16)}))`;
-        if (epi && p.bias) e = `f32x4.add(${e}, v128.load(bp_, ${intlit(v * 16)}))`;
+        if (scaled) e = `f32x4.mul(${e}, sv${v}_)`;
+        if (epi && p.bias) e = `f32x4.add(${e}, bv${v}_)`;
         if (epi && p.residual) e = `f32x4.add(${e}, v128.load(rp_, ${intlit(off)}))`;
         if (epi) e = activationSimd(p.activation, `(${e})`);
         body.push(`v128.store(cp_, ${e}, ${intlit(off)});`);
@@ -209,7 +242,7 @@ function storeTile(p: GemmPlan, nv: number, lanes: number, old: OldMode, epi: bo
         let s = `f32x4.extract_lane(e_, ${l})`;
         if (old === "always") s = `${s} + load<f32>(cp_, ${intlit(o)})`;
         if (old === "mask") s = `${s} + (ao_ ? load<f32>(cp_, ${intlit(o)}) : 0)`;
-        if (epi && p.scale) s = `(${s}) * load<f32>(sp_, ${intlit(v * 16 + l * 4)})`;
+        if (epi && p.scale && !scaleInB(p)) s = `(${s}) * load<f32>(sp_, ${intlit(v * 16 + l * 4)})`;
         if (epi && p.bias) s = `${s} + load<f32>(bp_, ${intlit(v * 16 + l * 4)})`;
         if (epi && p.residual) s = `${s} + load<f32>(rp_, ${intlit(o)})`;
         if (epi) s = activationScalar(p.activation, `(${s})`);
@@ -239,12 +272,12 @@ function panelSweep(p: GemmPlan, nv: number, lanes: number, col: string, panelOf
   return [
     `const pbp_ = sb_ + <usize>(${panelOff});`,
     ...(p.bias ? [`const bp_ = ${p.bias} + <usize>((${col}) * 4);`] : []),
-    ...(p.scale ? [`const sp_ = ${p.scale} + <usize>((${col}) * 4);`] : []),
+    ...(p.scale && !scaleInB(p) ? [`const sp_ = ${p.scale} + <usize>((${col}) * 4);`] : []),
     `for (let ir_ = 0; ir_ < mc_; ir_ += ${intlit(mr)}) {`,
     `  const mr_ = min<i32>(${intlit(mr)}, mc_ - ir_);`,
-    `  let pa_ = sa_ + <usize>(ir_ * ${intlit(kcp(p) * 4)});`,
+    `  let pa_ = ${p.aInPlace ? p.aInPlace.at : `sa_ + <usize>(ir_ * ${intlit(kcp(p) * 4)})`};`,
     `  let pb_ = pbp_;`,
-    microKernel(nv, kcp(p), p.relaxed).replace(/^/gm, "  "),
+    microKernel(nv, p.aInPlace?.ld ?? kcp(p), p.relaxed).replace(/^/gm, "  "),
     `  const cp_ = ${p.c.ptr} + <usize>(((${row}) * ${intlit(p.c.ld)} + ${col}) * 4);`,
     ...(p.residual ? [`  const rp_ = ${p.residual} + <usize>(((${row}) * ${intlit(p.c.ld)} + ${col}) * 4);`] : []),
     storeCode(p, nv, lanes).replace(/^/gm, "  "),

@@ -25,6 +25,16 @@ export function directConvApplies(s: Conv2dSpec): boolean {
   return s.c <= 4 && s.kh * s.kw * s.c <= DIRECT_MAX_TAPS;
 }
 
+// ---------------------------------------------------------------- 1×1 convolution
+
+/**
+ * Whether the im2col GEMM reads x in place as its A (emit/conv/im2col.ts): a 1×1 kernel at stride 1
+ * without padding, whose im2col is x itself ([pixels, c] row-major). Measurements: emitConv2d.
+ */
+export function pointwiseInPlace(s: Conv2dSpec): boolean {
+  return s.kh === 1 && s.kw === 1 && s.sh === 1 && s.sw === 1 && s.padTop === 0 && s.padLeft === 0 && s.oh === s.h && s.ow === s.w;
+}
+
 // ---------------------------------------------------------------- Winograd F(m×m, 3×3)
 
 /** Output tile size m of F(m×m, 3×3); input patches are α = m + 2 wide. */

@@ -11,6 +11,7 @@ import {
   type Conv2dSpec, type DirectConvSpec,
 } from "../../compiler/emit/conv.js";
 import { emitPool2d } from "../../compiler/emit/pool.js";
+import { pointwiseInPlace } from "../../compiler/select/rules.js";
 import { preludeFor } from "../../compiler/assemble/prelude.js";
 import {
   emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradFilterPays,
@@ -37,6 +38,15 @@ const cases: Case[] = [
   // that no tap writes stay zero; the transposed conv of a 4x4 stride-2 same conv.
   { name: "transposed-conv geometry: output_padding [1, 2] (uncovered bottom/right rows)", n: 2, spec: { ...base, h: 7, w: 14, c: 3, f: 2, kh: 2, kw: 3, sh: 2, sw: 3, oh: 3, ow: 4 } },
   { name: "transposed-conv geometry: 4x4 stride 2 same, output_padding 1", n: 2, spec: { ...base, h: 7, w: 8, c: 4, f: 3, kh: 4, kw: 4, sh: 2, sw: 2, padTop: 1, padLeft: 1, oh: 4, ow: 4 } },
+  // 1×1 stride 1 unpadded: A read in place from x (pointwiseInPlace); 75 and 49 rows leave a last
+  // micro-tile of fewer than MR rows (staged), 3 rows are fewer than one micro-tile; c not a multiple of 4
+  { name: "1x1 in place, c = 7, f = 10, 75 rows, bias + relu6", n: 3, spec: { ...base, h: 5, w: 5, c: 7, f: 10, kh: 1, kw: 1, oh: 5, ow: 5, bias: true, activation: "relu6" } },
+  { name: "1x1 in place, c = 16, f = 24, 49 rows, accumulate", n: 1, spec: { ...base, h: 7, w: 7, c: 16, f: 24, kh: 1, kw: 1, oh: 7, ow: 7, accumulate: true } },
+  { name: "1x1 in place, c = 5, f = 9, 3 rows", n: 1, spec: { ...base, h: 1, w: 3, c: 5, f: 9, kh: 1, kw: 1, oh: 1, ow: 3, bias: true } },
+  // a folded batch normalization's per-filter scale (applied to the packed filters: scaleInB)
+  { name: "1x1 in place, c = 24, f = 20, scale + bias + relu6", n: 2, spec: { ...base, h: 6, w: 5, c: 24, f: 20, kh: 1, kw: 1, oh: 6, ow: 5, bias: true, scale: true, activation: "relu6" } },
+  { name: "3x3 same, c = 6, f = 11, scale + bias", n: 2, spec: { ...base, h: 6, w: 6, c: 6, f: 11, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 6, bias: true, scale: true } },
+  { name: "1x1 in place, c = 40, f = 17, 2 x 64 rows, relu", n: 2, spec: { ...base, h: 8, w: 8, c: 40, f: 17, kh: 1, kw: 1, oh: 8, ow: 8, bias: true, activation: "relu" } },
   { name: "accumulate", n: 2, spec: { ...base, h: 6, w: 6, c: 4, f: 9, kh: 3, kw: 3, padTop: 1, padLeft: 1, oh: 6, ow: 6, accumulate: true } },
   { name: "accumulate, many pixels (multi-block grad-filter)", n: 4, spec: { ...base, h: 12, w: 12, c: 8, f: 8, kh: 3, kw: 3, oh: 10, ow: 10, accumulate: true } },
 ];
@@ -58,12 +68,13 @@ function forEachTap(c: Case, fn: (xi: number, wi: number, yi: number) => void): 
     }
 }
 
-function refForward(c: Case, x: Float32Array, w: Float32Array, y0: Float32Array, bias: Float32Array): Float64Array {
+function refForward(c: Case, x: Float32Array, w: Float32Array, y0: Float32Array, bias: Float32Array, scale?: Float32Array): Float64Array {
   const s = c.spec, y = new Float64Array(y0.length);
   forEachTap(c, (xi, wi, yi) => { y[yi] += x[xi] * w[wi]; });
   for (let i = 0; i < y.length; i++) {
-    let v = y[i] + (s.bias ? bias[i % s.f] : 0) + (s.accumulate ? y0[i] : 0);
+    let v = y[i] * (s.scale ? scale![i % s.f] : 1) + (s.bias ? bias[i % s.f] : 0) + (s.accumulate ? y0[i] : 0);
     if (s.activation === "relu") v = Math.max(v, 0);
+    if (s.activation === "relu6") v = Math.min(Math.max(v, 0), 6);
     y[i] = v;
   }
   return y;
@@ -84,7 +95,7 @@ type Errors = Map<string, { fwd: number; gin: number; gfil: number }>;
 async function runAll(relaxed: boolean): Promise<Errors> {
   const defs: KernelDef[] = cases.flatMap((c) => {
     const s = { ...c.spec, relaxed };
-    const grad = { ...s, bias: undefined, activation: undefined };
+    const grad = { ...s, bias: undefined, scale: undefined, activation: undefined };
     return [emitConv2d(s), emitConv2dGradInput(grad), emitConv2dGradFilter(grad)];
   });
   const mod = await buildKernels(defs, { relaxed });
@@ -92,13 +103,14 @@ async function runAll(relaxed: boolean): Promise<Errors> {
   cases.forEach((c, i) => {
     const r = rng(99 + i), z = sizes(c), s = c.spec;
     const x = r.uniform(z.x), w = r.uniform(z.w), dy = r.uniform(z.y), y0 = r.uniform(z.y), dx0 = r.uniform(z.x), dw0 = r.uniform(z.w), bias = r.uniform(s.f);
-    const px = mod.alloc(z.x, x), pw = mod.alloc(z.w, w), py = mod.alloc(z.y, y0), pb = mod.alloc(s.f, bias);
+    const scale = r.uniform(s.f).map((v) => 0.5 + v);
+    const px = mod.alloc(z.x, x), pw = mod.alloc(z.w, w), py = mod.alloc(z.y, y0), pb = mod.alloc(s.f, bias), ps = mod.alloc(s.f, scale);
     const pdy = mod.alloc(z.y, dy), pdx = mod.alloc(z.x, dx0), pdw = mod.alloc(z.w, dw0);
-    mod.call(3 * i, px, pw, py, ...(s.bias ? [pb] : []), mod.scratch, c.n);
+    mod.call(3 * i, px, pw, py, ...(s.bias ? [pb] : []), ...(s.scale ? [ps] : []), mod.scratch, c.n);
     mod.call(3 * i + 1, pdy, pw, pdx, mod.scratch, c.n);
     mod.call(3 * i + 2, px, pdy, pdw, mod.scratch, c.n);
     errs.set(c.name, {
-      fwd: relErr(mod.f32(py, z.y), refForward(c, x, w, y0, bias)),
+      fwd: relErr(mod.f32(py, z.y), refForward(c, x, w, y0, bias, scale)),
       gin: relErr(mod.f32(pdx, z.x), refGradInput(c, dy, w, dx0)),
       gfil: relErr(mod.f32(pdw, z.w), refGradFilter(c, x, dy, dw0)),
     });
@@ -122,6 +134,16 @@ describe("conv2d emitters", () => {
     expect(emitConv2dGradInput(s).params.map((p) => p.name)).toEqual(["dy", "w", "dx", "scratch", "n"]);
     expect(emitConv2dGradFilter(s).params.map((p) => p.name)).toEqual(["x", "dy", "dw", "scratch", "n"]);
     expect(emitConv2d(s).params.at(-1)).toEqual({ name: "n", type: "i32" });
+  });
+
+  it("reads a 1x1 stride-1 unpadded conv's x in place (no im2col), other 1x1 convs through im2col", () => {
+    const pw: Conv2dSpec = { ...base, h: 7, w: 7, c: 16, f: 24, kh: 1, kw: 1, oh: 7, ow: 7 };
+    expect(pointwiseInPlace(pw)).toBe(true);
+    expect(emitConv2d(pw).body).not.toContain("img_");
+    for (const other of [{ ...pw, sh: 2, oh: 4 }, { ...pw, padTop: 1, oh: 8 }, { ...pw, kh: 3, oh: 5 }]) {
+      expect(pointwiseInPlace(other)).toBe(false);
+      expect(emitConv2d(other).body).toContain("img_");
+    }
   });
 
   it("splits K into whole-tap blocks when kh·kw·c exceeds one block", () => {

@@ -25,7 +25,7 @@ function extents(c: Case) {
 }
 
 /** Float64 reference with the kernel's semantics, including untouched gaps of strided C. */
-function reference(c: Case, A: Float32Array, B: Float32Array, C0: Float32Array, bias: Float32Array): Float64Array {
+function reference(c: Case, A: Float32Array, B: Float32Array, C0: Float32Array, bias: Float32Array, scale?: Float32Array): Float64Array {
   const s = c.spec, e = extents(c), out = Float64Array.from(C0);
   const levels = s.batch ?? [], counts = c.counts ?? [];
   const combos: number[][] = levels.length === 0 ? [[]] : levels.length === 1
@@ -41,8 +41,9 @@ function reference(c: Case, A: Float32Array, B: Float32Array, C0: Float32Array, 
         const b = s.transB ? B[ob + j * e.ldb + p] : B[ob + p * e.ldb + j];
         acc += a * b;
       }
-      let v = (s.alpha ?? 1) * acc + (s.bias ? bias[j] : 0) + (s.accumulate ? C0[oc + i * e.ldc + j] : 0);
+      let v = (s.alpha ?? 1) * acc * (s.scale ? scale![j] : 1) + (s.bias ? bias[j] : 0) + (s.accumulate ? C0[oc + i * e.ldc + j] : 0);
       if (s.activation === "relu") v = Math.max(v, 0);
+      if (s.activation === "relu6") v = Math.min(Math.max(v, 0), 6);
       out[oc + i * e.ldc + j] = v;
     }
   }
@@ -72,6 +73,10 @@ add("alpha", { m: "m", n: 9, k: 8, alpha: 0.125 }, 11, 8);
 add("accumulate", { m: "m", n: 13, k: 6, accumulate: true }, 5, 6);
 add("accumulate multi-block", { m: 7, n: 9, k: "k", accumulate: true, lda: 800, alpha: 0.5 }, 7, 800);
 add("bias + relu", { m: "m", n: 21, k: 7, bias: true, activation: "relu" }, 9, 7);
+// a folded batch normalization's per-column scale: applied to B as it is packed (one K block, scaleInB), else in the epilogue
+add("scale + bias + relu6, n = 21 (tail panel)", { m: "m", n: 21, k: 30, bias: true, scale: true, activation: "relu6" }, 70, 30);
+add("scale + bias multi-block", { m: "m", n: 11, k: 520, bias: true, scale: true }, 6, 520);
+add("scale + bias, B transposed", { m: 9, n: 13, k: 20, bias: true, scale: true, transB: true }, 9, 20);
 add("bias + relu multi-block", { m: "m", n: 11, k: 520, bias: true, activation: "relu" }, 6, 520);
 add("accumulate + alpha + bias + relu", { m: "m", n: 19, k: 9, accumulate: true, alpha: 2, bias: true, activation: "relu" }, 7, 9);
 add("accumulate + bias + relu multi-block", { m: "m", n: 21, k: "k", lda: 700, accumulate: true, bias: true, activation: "relu" }, 5, 700);
@@ -92,16 +97,16 @@ async function runAll(relaxed: boolean): Promise<Map<string, number>> {
   const errs = new Map<string, number>();
   cases.forEach((c, i) => {
     const r = rng(1234 + i), e = extents(c);
-    const A = r.uniform(e.a), B = r.uniform(e.b), C0 = r.uniform(e.c), bias = r.uniform(c.spec.n);
-    const pa = mod.alloc(e.a, A), pb = mod.alloc(e.b, B), pc = mod.alloc(e.c, C0), pbias = mod.alloc(c.spec.n, bias);
-    const args = [pa, pb, pc, ...(c.spec.bias ? [pbias] : []), mod.scratch];
+    const A = r.uniform(e.a), B = r.uniform(e.b), C0 = r.uniform(e.c), bias = r.uniform(c.spec.n), scale = r.uniform(c.spec.n).map((v) => 4 * v);
+    const pa = mod.alloc(e.a, A), pb = mod.alloc(e.b, B), pc = mod.alloc(e.c, C0), pbias = mod.alloc(c.spec.n, bias), pscale = mod.alloc(c.spec.n, scale);
+    const args = [pa, pb, pc, ...(c.spec.bias ? [pbias] : []), ...(c.spec.scale ? [pscale] : []), mod.scratch];
     const dimValue: Record<string, number> = {};
     if (typeof c.spec.m === "string") dimValue[c.spec.m] = c.m;
     if (typeof c.spec.k === "string") dimValue[c.spec.k] = c.k;
     (c.spec.batch ?? []).forEach((l, j) => { if (typeof l.count === "string") dimValue[l.count] = c.counts![j]; });
     for (const p of defs[i].params.slice(args.length)) args.push(dimValue[p.name]);
     mod.call(i, ...args);
-    errs.set(c.name, relErr(mod.f32(pc, e.c), reference(c, A, B, C0, bias)));
+    errs.set(c.name, relErr(mod.f32(pc, e.c), reference(c, A, B, C0, bias, scale)));
     mod.reset();
   });
   return errs;

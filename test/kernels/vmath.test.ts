@@ -10,7 +10,7 @@ import { buildModule, erf64, erfc64, sigmoid64, type TestModule } from "./ew-har
 
 const VEC = ["exp4", "log4", "tanh4", "sigmoid4", "erf4", "erfc4", "expm1_4", "log1p4"];
 const SCALAR = ["expf", "logf", "tanhf", "sigmoidf", "erff", "erfcf", "expm1f", "log1pf"];
-const ACTS = ["sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus", "relu", "linear"] as const;
+const ACTS = ["sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu", "softplus", "relu", "relu6", "linear"] as const;
 
 function mapFns(): string {
   const out: string[] = [];
@@ -44,6 +44,7 @@ const REF: Record<string, (x: number) => number> = {
   silu: (x) => x * sigmoid64(x),
   softplus: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
   relu: (x) => Math.max(x, 0),
+  relu6: (x) => Math.min(Math.max(x, 0), 6),
   linear: (x) => x,
 };
 
@@ -131,6 +132,18 @@ describe("activations", () => {
       expect(Buffer.from(sc.buffer).equals(Buffer.from(out.buffer))).toBe(true);
     });
   }
+
+  it("relu and relu6 (pmax/pmin on v + 0): NaN stays NaN, -0 becomes +0, ±Inf clamp, as f32.max/min do", () => {
+    const xs = [NaN, -0, 0, -Infinity, Infinity, 6, 6.000001, -1e-30, 5.9999995];
+    const relu = run("va_relu", xs), relu6 = run("va_relu6", xs);
+    expect(Number.isNaN(relu[0]) && Number.isNaN(relu6[0])).toBe(true);
+    expect(Array.from(relu.subarray(1))).toEqual([0, 0, 0, Infinity, 6, Math.fround(6.000001), 0, Math.fround(5.9999995)]);
+    expect(Array.from(relu6.subarray(1))).toEqual([0, 0, 0, 6, 6, 6, 0, Math.fround(5.9999995)]);
+    expect(Object.is(relu[1], 0) && Object.is(relu6[1], 0) && Object.is(relu6[7], 0)).toBe(true);
+    // the rest bit for bit as the scalar form (a NaN's sign and payload are the engine's: wasm leaves them open)
+    const rest = xs.slice(1);
+    for (const a of ["relu", "relu6"]) expect(Array.from(new Uint32Array(run(`sa_${a}`, rest).buffer)), a).toEqual(Array.from(new Uint32Array(run(`va_${a}`, rest).buffer)));
+  });
 
   it("softmax is rejected as an elementwise activation", () => {
     expect(() => activationScalar("softmax", "x")).toThrow(/softmax/);

@@ -4,9 +4,10 @@
  */
 import { activationNeeds } from "../activation.js";
 import { intlit, kernelParams } from "../code.js";
-import { gemmBody, gemmPrologue, packedABytes, packedBFloats, roundUp, type GemmPlan } from "../gemm-core.js";
+import { gemmBody, gemmPrologue, packedABytes, packedBFloats, roundUp, tileShape, type GemmPlan } from "../gemm-core.js";
 import type { KernelDef } from "../kernel.js";
 import { KC_MAX, MC } from "../matmul.js";
+import { pointwiseInPlace } from "../../select/rules.js";
 import { checkConv2dSpec, CONV_LOCALS, type Conv2dSpec } from "./spec.js";
 
 /** The GEMM's row count: every output pixel of the batch. */
@@ -92,6 +93,24 @@ function packIm2col(s: Conv2dSpec, rowStride: number, single: boolean): string {
   ].join("\n");
 }
 
+/**
+ * A 1×1 stride-1 unpadded conv reads x in place (pointwiseInPlace): x is [pixels, c] row-major,
+ * which is the GEMM's A as it stands, so nothing is packed. Only a last micro-tile of fewer than
+ * MR rows is staged in sa_ (the micro-kernel reads MR rows; past x's end they could leave memory).
+ */
+function pointwiseA(spec: Conv2dSpec, mr: number): { packA: string; aInPlace: { at: string; ld: number } } {
+  const row = spec.c * 4;
+  const packA = [
+    `const full_ = mc_ & ${intlit(~(mr - 1))};`,
+    `for (let r_ = full_; r_ < mc_; r_++) {`,
+    `  const src_ = x + <usize>((ic_ + r_) * ${intlit(row)});`,
+    `  const dst_ = sa_ + <usize>((r_ - full_) * ${intlit(row)});`,
+    run("copy", "dst_", "src_", spec.c).replace(/^/gm, "  "),
+    `}`,
+  ].join("\n");
+  return { packA, aInPlace: { at: `(ir_ + ${intlit(mr)} <= mc_ ? x + <usize>((ic_ + ir_) * ${intlit(row)}) : sa_)`, ld: spec.c } };
+}
+
 /** Forward: y[n,oh,ow,f] (=|+=) act(im2col(x)·w + bias). Params x, w, y, [bias], scratch, n. */
 export function emitConv2d(spec: Conv2dSpec): KernelDef {
   checkConv2dSpec(spec, "emitConv2d");
@@ -99,19 +118,22 @@ export function emitConv2d(spec: Conv2dSpec): KernelDef {
   // K blocks hold whole taps so the im2col packer copies contiguous channel runs.
   const blocks = Math.max(1, Math.ceil(K / KC_MAX));
   const kc = Math.ceil(taps / blocks) * spec.c;
+  const { mr } = tileShape(!!spec.relaxed);
+  const inPlace = pointwiseInPlace(spec) ? pointwiseA(spec, mr) : undefined;
   const plan: GemmPlan = {
     m: rowsExpr(spec), k: intlit(K), n: spec.f, kc, single: kc >= K, mc: MC,
-    packA: packIm2col(spec, roundUp(kc, 4), kc >= K),
+    packA: inPlace?.packA ?? packIm2col(spec, roundUp(kc, 4), kc >= K), aInPlace: inPlace?.aInPlace,
     b: { ptr: "w", ld: spec.f, trans: false }, c: { ptr: "y", ld: spec.f },
     alpha: 1, accumulate: !!spec.accumulate, bias: spec.bias ? "bias" : undefined, scale: spec.scale ? "scale" : undefined, residual: spec.residual ? "residual" : undefined, activation: act, relaxed: !!spec.relaxed,
   };
   const bBytes = roundUp(packedBFloats(plan) * 4, 64);
+  const aBytes = inPlace ? roundUp(mr * spec.c * 4, 64) : packedABytes(MC, plan);
   return {
     key: `conv2d:${JSON.stringify({ ...spec, activation: act })}`,
     label: `conv2d ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}`,
     params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), ...(spec.scale ? ["scale"] : []), ...(spec.residual ? ["residual"] : []), "scratch"], "n"),
     body: [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan)].join("\n"),
     needs: activationNeeds(act),
-    scratchBytes: bBytes + packedABytes(MC, plan),
+    scratchBytes: bBytes + aBytes,
   };
 }
