@@ -12,7 +12,7 @@ import { verify } from "./ir/verify.js";
 import { differentiate, lower, lowerUpdate, type Lowered } from "./passes/lower/index.js";
 import { dropIdentityCopies, foldZeroPadding, fuseConvPool, fuseElementwise, fuseEpilogues, fusePoolGradRelu, pruneUnusedInputs } from "./passes/fuse.js";
 import { foldBatchNorm } from "./passes/fold-batch-norm.js";
-import { chunkFilterGradients, splitBatchSums } from "./passes/schedule.js";
+import { chunkFilterGradients, mergeAccumulatedSums, splitBatchSums } from "./passes/schedule.js";
 import { layoutControl, planMemory, type ControlLayout, type Plan } from "./passes/plan.js";
 import { selectKernel, type KernelCall } from "./passes/select.js";
 import { memoryOverflow, moduleBytes, modulePages, type MemoryLimit } from "./passes/memory.js";
@@ -119,7 +119,13 @@ export const PIPELINE: readonly Pass[] = [
   { name: "fuse-conv-pool", does: "a 2×2/2 max-pool into the direct conv kernel before it", changesIR: true, run: (b) => fuseConvPool(ir(b, "fuse-conv-pool")) },
   { name: "fuse-pool-grad-relu", does: "the relu derivative into the max-pool gradient", changesIR: true, run: (b) => fusePoolGradRelu(ir(b, "fuse-pool-grad-relu")) },
   { name: "fuse-elementwise", does: "elementwise chains into one loop; elementwise into reductions", changesIR: true, run: (b) => fuseElementwise(ir(b, "fuse-elementwise")) },
-  { name: "split-batch-sums", does: "sums over a whole batch: per example, then over the examples", changesIR: true, run: (b) => splitBatchSums(ir(b, "split-batch-sums")) },
+  {
+    name: "split-batch-sums", does: "sums over a whole batch: per example, then over the examples (sums accumulating into one zeroed gradient: one reduction)", changesIR: true,
+    run(b) {
+      splitBatchSums(ir(b, "split-batch-sums"));
+      mergeAccumulatedSums(ir(b, "split-batch-sums"), b.options.maxBatch);
+    },
+  },
   {
     name: "chunk-filter-gradients", does: "filter gradients: one partial per chunk of 4 examples, then their sum in chunk order", changesIR: true,
     run: (b) => chunkFilterGradients(ir(b, "chunk-filter-gradients"), b.options.maxBatch),

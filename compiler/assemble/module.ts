@@ -16,7 +16,7 @@ export interface EntryPoint {
 }
 
 export interface ThreadStep {
-  kind: "batch" | "serial" | "parts";
+  kind: "batch" | "serial" | "replicated" | "parts";
   /** One call, or (parts) one call per part. */
   calls: KernelCall[];
   /** Whether the threads wait for each other after this step (threads.ts: barriersAfter). */
@@ -83,7 +83,8 @@ export function assembleModule(entries: EntryPoint[], threads?: ThreadOptions, p
  * `<program>_t(batch, tid, nt)`: thread `tid` of `nt` runs its share of every call, then waits
  * at the barrier. Batch shares are contiguous (examples [lo_, lo_ + nb_), from the split table the
  * runtime fills before the call: any split gives the same bits), parts go round-robin,
- * serial calls run on thread 0; the scratch region is per thread; barriers where the step asks.
+ * serial calls run on thread 0, replicated ones on every thread (even one with no examples);
+ * the scratch region is per thread; barriers where the step asks.
  */
 function threadedEntry(name: string, steps: ThreadStep[], t: ThreadOptions, call: (c: KernelCall) => string): string {
   const lines = [
@@ -96,6 +97,7 @@ function threadedEntry(name: string, steps: ThreadStep[], t: ThreadOptions, call
     lines.push(`store<i32>(${t.progress} + (<usize>tid << 2), ${i});`);
     if (step.kind === "batch") lines.push(`if (nb_ > 0) ${call(step.calls[0]!)}`);
     else if (step.kind === "serial") lines.push(`if (tid == 0) ${call(step.calls[0]!)}`);
+    else if (step.kind === "replicated") lines.push(`if (true) ${call(step.calls[0]!)}`);
     else step.calls.forEach((c, j) => lines.push(`if (${j} % nt == tid) ${call(c)}`));
     if (step.barrier) lines.push(`barrier_(nt, ${k}); if (tid == 0) passed_(${k++});`);
   });

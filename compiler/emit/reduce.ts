@@ -22,6 +22,13 @@ export interface ReduceSpec {
   pre?: EwExpr;
   scale?: number;
   accumulate?: boolean;
+  /**
+   * Further sums over the same rows (sum only, no scale, column tiles): each term has its own
+   * accumulators and the store is ((0 + Σ pre) + Σ terms[0]) + …, bit for bit what a zero fill
+   * and one accumulating reduction per term store when the rows fit one chunk (schedule.ts:
+   * mergeAccumulatedSums checks that; past one chunk the association differs).
+   */
+  terms?: EwExpr[];
 }
 
 /** How partial results combine: the initial value (f32 source), the Ops operation, the horizontal helper. */
@@ -48,10 +55,13 @@ function view(spec: ReduceSpec): View {
 class ReduceGen {
   readonly dag: ExprDag;
   readonly root: number;
+  /** The pre-expression's root, then each term's (`spec.terms`). */
+  readonly roots: number[];
   readonly c: Combiner;
   constructor(readonly spec: ReduceSpec, readonly v: View) {
     this.dag = new ExprDag(spec.inputs.length);
     this.root = this.dag.add(spec.pre ?? { k: "in", i: 0 });
+    this.roots = [this.root, ...(spec.terms ?? []).map((t) => this.dag.add(t))];
     this.c = COMBINE[spec.op === "mean" ? "sum" : spec.op];
   }
 
@@ -102,20 +112,24 @@ class ReduceGen {
     return this.v.P === 1 ? r : `_pp * ${size(this.v.R)} + ${r}`;
   }
 
-  /** One column tile: `nv` vectors (nv = 0: one scalar column) accumulated over r. */
+  /** One column tile: `nv` vectors (nv = 0: one scalar column) accumulated over r (per term: `_a`, `_b1`, `_b2`, …). */
   tile(cg: EwCodegen, nv: number): string[] {
     const { c } = this;
-    const accs = nv === 0 ? ["_a"] : Array.from({ length: nv }, (_, u) => `_a${u}`);
+    const names = (t: number) => (nv === 0 ? [t ? `_b${t}` : "_a"] : Array.from({ length: nv }, (_, u) => (t ? `_b${t}_${u}` : `_a${u}`)));
+    const accs = names(0);
     const o = nv === 0 ? SCALAR : SIMD;
-    const decl = accs.map((a) => `let ${a}: ${o.ty} = ${o.splat(c.init)};`);
-    const step: string[] = ["const _blk: i32 = " + this.blockOf("_rr") + ";", ...cg.block([this.root], "_blk")];
-    accs.forEach((a, u) => {
+    const all = this.roots.flatMap((_, t) => names(t));
+    const decl = all.map((a) => `let ${a}: ${o.ty} = ${o.splat(c.init)};`);
+    const step: string[] = ["const _blk: i32 = " + this.blockOf("_rr") + ";", ...cg.block(this.roots, "_blk")];
+    accs.forEach((_, u) => {
       const j = u === 0 ? "_qq" : `_qq + ${intlit(4 * u)}`;
-      const b = cg.body([this.root], nv === 0 ? "s" : "v", j, String(u));
-      step.push(...b.lines, `${a} = ${combine(c, o, a, b.vals[0])};`);
+      const b = cg.body(this.roots, nv === 0 ? "s" : "v", j, String(u));
+      step.push(...b.lines, ...this.roots.map((_, t) => `${names(t)[u]} = ${combine(c, o, names(t)[u]!, b.vals[t]!)};`));
     });
+    // With terms: ((0 + Σ pre) + Σ term 1) + …, as a zero fill and accumulating stores would add them.
+    const value = (u: number) => this.roots.slice(1).reduce((sum, _, t) => bare(o.add(sum, names(t + 1)[u]!)), this.roots.length > 1 ? bare(o.add(o.splat("0.0"), accs[u]!)) : accs[u]!);
     const rb = this.rowChunk();
-    const out = accs.flatMap((a, u) => this.store(a, `_pp * ${intlit(this.v.Q)} + _qq${u ? ` + ${intlit(4 * u)}` : ""}`, nv > 0, rb ? "_r0 > 0" : undefined));
+    const out = accs.flatMap((_, u) => this.store(value(u), `_pp * ${intlit(this.v.Q)} + _qq${u ? ` + ${intlit(4 * u)}` : ""}`, nv > 0, rb ? "_r0 > 0" : undefined));
     const R = size(this.v.R);
     if (!rb) return [...decl, block(`for (let _rr: i32 = 0; _rr < ${R}; _rr++) {`, step), ...out];
     const chunk = [`const _r1: i32 = min<i32>(_r0 + ${intlit(rb)}, ${R});`, ...decl, block("for (let _rr: i32 = _r0; _rr < _r1; _rr++) {", step), ...out];
@@ -132,7 +146,7 @@ class ReduceGen {
     if (Q >= 16) loop(16, 4);
     if (Q % 16 >= 4) loop(4, 1);
     if (Q % 4 !== 0) loop(1, 0);
-    return [...cg.top([this.root]), ...this.finalLine(), ...this.pLoop(body)];
+    return [...cg.top(this.roots), ...this.finalLine(), ...this.pLoop(body)];
   }
 
   /** Vectorized along r (Q = 1): four vector accumulators, a horizontal step, a scalar tail. */
@@ -173,13 +187,14 @@ class ReduceGen {
 
   private finish(access: Access[], gen: (cg: EwCodegen) => string[], extra: string[]): { body: string; needs: string[] } {
     const cg = new EwCodegen(this.dag, this.spec.inputs, access);
-    return { body: gen(cg).join("\n"), needs: [...cg.needs([this.root]), ...extra] };
+    return { body: gen(cg).join("\n"), needs: [...cg.needs(this.roots), ...extra] };
   }
 
   emit(): { body: string; needs: string[] } {
     const { Q, R } = this.v;
     const alongQ = Q >= 4 ? this.classify(Q) : null;
     if (alongQ) return this.finish(alongQ, (cg) => this.alongQ(cg), []);
+    if (this.roots.length > 1) throw new Error("internal: a reduction with terms needs column tiles (Q ≥ 4, contiguous inputs)");
     const longR = typeof R !== "number" || R >= 4;
     const alongR = Q === 1 && longR ? this.classify(typeof R === "number" ? R : null) : null;
     if (alongR) return this.finish(alongR, (cg) => this.alongR(cg), [this.c.h]);
@@ -188,17 +203,29 @@ class ReduceGen {
   }
 }
 
+/**
+ * Whether the kernel stores every output element once, with its final value, at the sizes given
+ * (the largest batch's): no accumulation into the output, and column sums that fit one row chunk
+ * (more chunks store a partial sum first, then add to it). Threaded builds run such a reduction
+ * on every thread at once (threads.ts: replicated steps).
+ */
+export function storesOnce(spec: ReduceSpec & { outer: number }): boolean {
+  return !spec.accumulate && new ReduceGen(spec, view(spec)).rowChunk() === 0;
+}
+
 export function emitReduce(spec: ReduceSpec): KernelDef {
   checkCount("mid", spec.mid);
   checkCount("inner", spec.inner);
   if (typeof spec.outer === "number") checkCount("outer", spec.outer);
   if (!(spec.op in COMBINE) && spec.op !== "mean") throw new Error(`internal: unknown reduction ${spec.op}`);
   if (spec.axis !== "mid" && spec.axis !== "outer") throw new Error(`internal: unknown reduction axis ${spec.axis}`);
+  if (spec.terms?.length && (spec.op !== "sum" || spec.accumulate || (spec.scale ?? 1) !== 1)) throw new Error("internal: reduction terms need a plain sum (no accumulation, no scale)");
   const gen = new ReduceGen(spec, view(spec));
   const { body, needs } = gen.emit();
   const canon = {
     outer: spec.outer, mid: spec.mid, inner: spec.inner, axis: spec.axis, op: spec.op, pre: spec.pre ?? null,
     inputs: spec.inputs.map((m) => [m.div, m.mod ?? 0, m.dtype ?? "f32"]), scale: spec.scale ?? 1, acc: !!spec.accumulate,
+    ...(spec.terms?.length ? { terms: spec.terms } : {}),
   };
   return {
     key: `reduce:${JSON.stringify(canon)}`,

@@ -5,13 +5,16 @@
  *  splitBatchSums        a reduce over all rows of a batch (bias gradients, batch statistics):
  *                        per example, then over the examples;
  *  chunkFilterGradients  a filter gradient: one partial per fixed chunk of examples, then their
- *                        sum in chunk order (`chunk_sum`).
+ *                        sum in chunk order (`chunk_sum`);
+ *  mergeAccumulatedSums  a zero fill and the sums over the examples that accumulate into it (a
+ *                        gradient with several contributions): one reduction storing the total.
  * In both, the first half moves right after its inputs are written; the second half stays
  * where the sum was.
  */
 import { X } from "../ir/expr.js";
 import { numel, type Module, type Node, type Program } from "../ir/ir.js";
 import { primOf } from "../prims/index.js";
+import { storesOnce } from "../emit/reduce.js";
 
 /**
  * Examples per chunk of a filter gradient. Fixed, not derived from maxBatch or the thread count,
@@ -66,6 +69,57 @@ export function chunkFilterGradients(mod: Module, maxBatch: number): void {
     }
     reschedule(mod, prog, splits);
   }
+}
+
+/**
+ * `fill(T, 0)` and then the sums over the examples accumulating into T (the late halves of
+ * splitBatchSums: a batch-norm input gradient's mean terms have two) become one reduction with a
+ * term per sum, where the last one was: ((0 + ΣA) + ΣB) + …, the same bits, stored once. Thread 0
+ * alone could run the chain (another thread's fill would wipe what it had added), with a wait
+ * before the batch-split readers; the merged call is replicated (threads.ts), with no wait after.
+ * Only where nothing else touches T between, the rows fit one chunk at maxBatch (emit/reduce.ts:
+ * storesOnce; more chunks would add in another order) and the sums read plain per-example rows.
+ */
+export function mergeAccumulatedSums(mod: Module, maxBatch: number): void {
+  const sid = (id: number) => mod.storage(mod.t(id)).id;
+  for (const prog of mod.programs) {
+    const drop = new Set<Node>(), replace = new Map<Node, Node>();
+    prog.nodes.forEach((fill, i) => {
+      if (fill.op !== "fill" || fill.attrs.value !== 0 || drop.has(fill)) return;
+      const target = sid(fill.outputs[0]!), t = mod.t(fill.outputs[0]!);
+      if (t.batched || fill.attrs.n !== numel(t.shape)) return;
+      const sums: Node[] = [];
+      for (const n of prog.nodes.slice(i + 1)) {
+        const reads = n.inputs.some((id) => sid(id) === target), writes = n.outputs.some((id) => sid(id) === target);
+        if (!reads && !writes) continue;
+        if (!writes || !isPlainSum(n, t.shape, maxBatch)) break;
+        sums.push(n);
+      }
+      if (sums.length < 2) return;
+      // Each sum's input must still hold what it held at that sum when the last one runs.
+      const last = prog.nodes.indexOf(sums.at(-1)!);
+      const writes = (m: Node) => [...m.outputs, ...m.inputs.filter((_, k) => primOf(m.op).writesInputs?.includes(k))].map(sid);
+      const rewritten = sums.some((n) => prog.nodes.slice(prog.nodes.indexOf(n) + 1, last).some((m) => writes(m).includes(sid(n.inputs[0]!))));
+      if (rewritten) return;
+      const a = sums[0]!.attrs as Extract<Node, { op: "reduce" }>["attrs"];
+      const merged: Node = { ...sums.at(-1)!, inputs: sums.map((n) => n.inputs[0]!), attrs: { ...a, inputs: sums.map(() => ({ div: 1 })), pre: X.in(0), terms: sums.slice(1).map((_, k) => X.in(k + 1)), accumulate: false } } as Node;
+      drop.add(fill);
+      sums.slice(0, -1).forEach((n) => drop.add(n));
+      replace.set(sums.at(-1)!, merged);
+    });
+    prog.nodes = prog.nodes.filter((n) => !drop.has(n)).map((n) => replace.get(n) ?? n);
+  }
+}
+
+/** A late half of splitBatchSums accumulating: Σ over the examples of one plain per-example input, one row chunk. */
+function isPlainSum(n: Node, shape: number[], maxBatch: number): boolean {
+  if (n.op !== "reduce" || n.inputs.length !== 1 || n.outputs.length !== 1) return false;
+  const a = n.attrs;
+  if (a.axis !== "outer" || a.op !== "sum" || !a.accumulate || (a.scale ?? 1) !== 1 || a.terms?.length) return false;
+  if (typeof a.outer === "number" || a.outer.batch !== 1 || a.mid !== 1 || a.inner !== numel(shape) || a.inner < 4) return false;
+  const input = a.inputs[0]!;
+  if (input.div !== 1 || input.mod !== undefined || a.pre.k !== "in" || a.pre.i !== 0) return false;
+  return storesOnce({ ...a, outer: maxBatch, accumulate: false });
 }
 
 /** A program to create nodes in without adding them to `prog` (they are placed by `reschedule`). */

@@ -96,7 +96,12 @@ export const ew: PrimDef<"ew"> = {
     node.outputs.forEach((_, i) => (args[`out${i}`] = $.ptr($.out(i))));
     return { def, args };
   },
-  threads: { batch: (n, outsBatched) => outsBatched && isBatchDim(n.attrs.rows) },
+  threads: {
+    batch: (n, outsBatched) => outsBatched && isBatchDim(n.attrs.rows),
+    // One loop storing each element once (e.g. batch normalization's per-channel scale and bias,
+    // folded from its weights at every predict): on every thread, so the conv after it need not wait.
+    replicate: (n) => !n.attrs.accumulate?.some(Boolean),
+  },
 };
 
 export const fill: PrimDef<"fill"> = {

@@ -118,11 +118,21 @@ export type Selector<K extends PrimOp> = (node: NodeOf<K>, ctx: SelectContext, a
 /**
  * How a threaded build shares one call (passes/threads.ts): `batch` — each thread runs its share
  * of the batch (the work is per example along the outermost runtime dimension); `parts` — fixed
- * column parts decided at compile time, part j on thread j mod N; neither — thread 0 alone.
+ * column parts decided at compile time, part j on thread j mod N; `replicate` — every thread runs
+ * the whole (small) call, writing the same bits, so that no thread waits for thread 0 to write
+ * them; neither — thread 0 alone.
  */
 export interface ThreadRule<K extends PrimOp> {
   batch?(node: NodeOf<K>, outputsBatched: boolean): boolean;
   parts?(node: NodeOf<K>, parts: number, outputsBatched: boolean): NodeOf<K>[] | undefined;
+  /**
+   * Whether the kernel, at batches up to `maxBatch`, stores every output element exactly once,
+   * with its final value, and reads none of its outputs (no accumulation): then threads running
+   * it at once only ever store equal bytes, and each may read its outputs once it has run it.
+   * threads.ts replicates such a call only where the work is small and nothing else writes its
+   * outputs. Say true only where the emitter guarantees it (a partial sum stored first breaks it).
+   */
+  replicate?(node: NodeOf<K>, maxBatch: number): boolean;
 }
 
 // ------------------------------------------------------------------ the definition

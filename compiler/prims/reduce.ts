@@ -6,7 +6,7 @@
 import type { Dim, Tensor } from "../ir/ir.js";
 import type { EwExpr, EwInput } from "../ir/expr.js";
 import type { KernelDef } from "../emit/kernel.js";
-import { emitReduce as emitReduceUncached } from "../emit/reduce.js";
+import { emitReduce as emitReduceUncached, storesOnce } from "../emit/reduce.js";
 import { domainGrad } from "./elementwise.js";
 import { isBatchDim, type GradRule, type PrimDef } from "./prim.js";
 import { memoized } from "../emit/kernel.js";
@@ -22,12 +22,15 @@ export interface ReduceAttrs {
   pre: EwExpr;
   scale?: number;
   accumulate?: boolean;
+  /** Further sums over the same rows added to the first (emit/reduce.ts; schedule.ts: mergeAccumulatedSums, after autodiff). */
+  terms?: EwExpr[];
 }
 
 export interface RecipBatchAttrs { k: number }
 
 const grad: GradRule<"reduce"> = (node, ctx) => {
   const a = node.attrs;
+  if (a.terms?.length) throw new Error("internal: no gradient for a reduction with terms (they are made after autodiff)");
   const dy = ctx.gradOf(ctx.mod.t(node.outputs[0]!));
   if (!dy) return;
   // The reduction's domain is [outer, mid·inner]; dy broadcasts over the reduced axis.
@@ -49,8 +52,13 @@ export const reduce: PrimDef<"reduce"> = {
     node.inputs.forEach((_, i) => (args[`in${i}`] = $.ptr($.in(i))));
     return { def, args };
   },
-  // Per example only when each outer row is reduced on its own.
-  threads: { batch: (n, outsBatched) => outsBatched && n.attrs.axis === "mid" && isBatchDim(n.attrs.outer) },
+  threads: {
+    // Per example only when each outer row is reduced on its own.
+    batch: (n, outsBatched) => outsBatched && n.attrs.axis === "mid" && isBatchDim(n.attrs.outer),
+    // A sum over the examples (batch statistics, bias gradients) on every thread, so the batch
+    // call reading it need not wait for thread 0 — unless it adds to its output or stores partials.
+    replicate: (n, maxBatch) => storesOnce({ ...n.attrs, outer: typeof n.attrs.outer === "number" ? n.attrs.outer : n.attrs.outer.batch * maxBatch }),
+  },
 };
 
 export const recip_batch: PrimDef<"recip_batch"> = {
@@ -60,5 +68,6 @@ export const recip_batch: PrimDef<"recip_batch"> = {
     const def: KernelDef = { key: "recip_batch", label: "1/(batch·k)", params: [{ name: "out", type: "usize" }, { name: n, type: "i32" }], body: `store<f32>(out, <f32>1.0 / <f32>${n});` };
     return { def: { ...def, key: `recip_batch:${n}` }, args: { out: $.ptr($.out(0)) } };
   },
-  threads: {},
+  // One store of a value every thread computes alike.
+  threads: { replicate: () => true },
 };

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { EwExpr, EwInput } from "../../compiler/ir/expr.js";
-import { emitReduce, type ReduceSpec } from "../../compiler/emit/reduce.js";
+import { emitReduce, storesOnce, type ReduceSpec } from "../../compiler/emit/reduce.js";
 import { bcastIndex, buildModule, evalExpr, relErr, rng, type TestModule } from "./ew-harness.js";
 
 const X = (i: number): EwExpr => ({ k: "in", i });
@@ -132,8 +132,56 @@ describe("emitReduce code shape", () => {
     expect(def.body).toContain("_a3 = f32x4.max(");
   });
 
+  it("says where every output is stored once with its final value (threads may then replicate the call)", () => {
+    const sum = (outer: number, inner: number, more: Partial<Omit<ReduceSpec, "outer">> = {}) => ({ outer, mid: 1, inner, axis: "outer" as const, op: "sum" as const, inputs: [FULL], ...more });
+    expect(storesOnce(sum(64, 64))).toBe(true); // 64 rows of 64 columns: one chunk of at most 256 rows
+    expect(storesOnce(sum(64, 512))).toBe(false); // chunks of 32 rows: partial sums are stored first
+    expect(emitReduce({ ...sum(64, 512), outer: "rows" }).body).toContain("_r0 > 0 ?");
+    expect(storesOnce(sum(64, 64, { accumulate: true }))).toBe(false);
+    expect(storesOnce(sum(4096, 512, { op: "max" }))).toBe(true);
+  });
+
   it("rejects bad sizes and unknown ops", () => {
     expect(() => emitReduce({ outer: 2, mid: 0, inner: 1, axis: "mid", op: "sum", inputs: [FULL] })).toThrow(/mid/);
     expect(() => emitReduce({ outer: 2, mid: 2, inner: 1, axis: "mid", op: "prod" as never, inputs: [FULL] })).toThrow(/prod/);
+  });
+});
+
+describe("emitReduce terms (schedule.ts: mergeAccumulatedSums)", () => {
+  // Columns of 64 (16-column tiles), 5 (a 4-column tile and a scalar column) and 20; runtime rows.
+  const widths = [64, 5, 20];
+  let m: TestModule;
+  beforeAll(async () => {
+    const kernels: Record<string, ReturnType<typeof emitReduce>> = {};
+    widths.forEach((q) => {
+      kernels[`acc${q}`] = emitReduce({ outer: "rows", mid: 1, inner: q, axis: "outer", op: "sum", inputs: [FULL], accumulate: true });
+      kernels[`merged${q}`] = emitReduce({ outer: "rows", mid: 1, inner: q, axis: "outer", op: "sum", inputs: [FULL, FULL, FULL], pre: X(0), terms: [X(1), X(2)] });
+    });
+    m = await buildModule(kernels);
+  });
+
+  it("stores ((0 + ΣA) + ΣB) + ΣC: the bits of a zero fill and one accumulating sum per input", () => {
+    const next = rng(17);
+    for (const q of widths) {
+      const rows = 13;
+      // Mixed magnitudes, so that another order of the additions would round differently; a column
+      // of −0 (every sum starts from +0, so its total is +0 both ways).
+      const data = [0, 1, 2].map(() => Float32Array.from({ length: rows * q }, (_, e) => (e % q === 1 ? -0 : (next() - 0.5) * 10 ** Math.floor(next() * 6 - 3))));
+      m.reset();
+      const ins = data.map((d) => m.put(d));
+      const chain = m.alloc(q), merged = m.alloc(q);
+      m.f32(chain, q).fill(0);
+      ins.forEach((p) => m.fns[`acc${q}`]!(p, chain, rows));
+      m.fns[`merged${q}`]!(ins[0]!, ins[1]!, ins[2]!, merged, rows);
+      const a = m.f32(chain, q), b = m.f32(merged, q);
+      expect(Array.from(b).every((v, i) => Object.is(v, a[i])), `width ${q}`).toBe(true);
+      expect(Object.is(b[1], 0)).toBe(true);
+    }
+  });
+
+  it("is refused where its order would differ or its path cannot carry it", () => {
+    expect(() => emitReduce({ outer: "rows", mid: 1, inner: 8, axis: "outer", op: "sum", inputs: [FULL, FULL], terms: [X(1)], accumulate: true })).toThrow(/plain sum/);
+    expect(() => emitReduce({ outer: "rows", mid: 1, inner: 8, axis: "outer", op: "max", inputs: [FULL, FULL], terms: [X(1)] })).toThrow(/plain sum/);
+    expect(() => emitReduce({ outer: "rows", mid: 1, inner: 1, axis: "outer", op: "sum", inputs: [FULL, FULL], terms: [X(1)] })).toThrow(/column tiles/);
   });
 });

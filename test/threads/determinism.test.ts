@@ -57,6 +57,32 @@ const birnn = {
   training: { loss: { type: "sparse_categorical_crossentropy", output: "out", target: "y" }, optimizer: { type: "adam", learning_rate: 0.01 } },
 };
 
+/**
+ * ResNet-20's pattern, small: conv → batch norm → relu, a stride-2 block with a 1×1 projection,
+ * residual adds. Its batch statistics, their gradients' sums over the examples and 1/batch are
+ * replicated calls (every thread computes them: threads.ts), read by batch-split calls without a wait.
+ */
+const resnet = {
+  format: "kiln.graph/v2", name: "resnet_small", seed: 6,
+  inputs: [{ name: "x", shape: [8, 8, 3] }], targets: [{ name: "y", shape: [], dtype: "int32" }],
+  layers: [
+    { name: "c0", op: "conv2d", filters: 8, kernel_size: 3, padding: "same" },
+    { name: "bn0", op: "batch_normalization" },
+    { name: "r0", op: "activation", activation: "relu" },
+    { name: "c1", op: "conv2d", filters: 16, kernel_size: 3, strides: 2, padding: "same" },
+    { name: "bn1", op: "batch_normalization" },
+    { name: "r1", op: "activation", activation: "relu" },
+    { name: "c2", op: "conv2d", filters: 16, kernel_size: 3, padding: "same" },
+    { name: "bn2", op: "batch_normalization" },
+    { name: "proj", op: "conv2d", filters: 16, kernel_size: 1, strides: 2, inputs: ["r0"] },
+    { name: "add", op: "add", inputs: ["proj", "bn2"] },
+    { name: "r2", op: "activation", activation: "relu" },
+    { name: "gap", op: "global_average_pooling2d" },
+    { name: "out", op: "dense", units: 5, activation: "softmax" },
+  ],
+  training: { loss: { type: "sparse_categorical_crossentropy", output: "out", target: "y" }, optimizer: { type: "adam", learning_rate: 0.01 } },
+};
+
 /** The same layers over T = 40: past UNROLL_MAX_STEPS, so each is a `recurrence` loop-kernel pair. */
 const birnnLong = { ...birnn, name: "birnn_long", inputs: [{ name: "x", shape: [40, 3] }] };
 
@@ -100,6 +126,7 @@ describe("threaded builds are bit-identical to one thread", () => {
     ["names-gender LSTM (embedding, time steps, sigmoid)", example("names-gender"), 2],
     ["names-transformer (attention, layer norm, position embedding)", example("names-transformer"), 30],
     ["depthwise, separable and transposed convolutions", convs, 4],
+    ["residual blocks with batch normalization (replicated sums over the examples)", resnet, 5],
     ["bidirectional gru (reset_after=false) and lstm, go_backwards simple_rnn", birnn, 3],
     ["the same over T = 40 (recurrence loop kernels, batch-split; dU as column parts)", birnnLong, 3],
   ] as const;
