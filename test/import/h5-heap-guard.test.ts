@@ -11,19 +11,14 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { importModel, KilnError } from "../../compiler/index.js";
 import { unsafeGlobalHeap } from "../../compiler/import/hdf5-guard.js";
-import { keras2H5 } from "./keras-fixtures.js";
+import { tinyDenseH5 } from "./keras-fixtures.js";
 
 let good: Uint8Array;
 /** Byte offset of the first global heap collection ("GCOL") of `good`. */
 let gcol: number;
 
 beforeAll(async () => {
-  const t = (shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_v, i) => i / 10) });
-  good = await keras2H5(
-    { class_name: "Sequential", config: { name: "s", layers: [{ class_name: "Dense", config: { name: "dense", units: 3, batch_input_shape: [null, 2], activation: "linear" } }] } },
-    { loss: "mse" },
-    [{ name: "dense", weights: { "dense/kernel:0": t([2, 3]), "dense/bias:0": t([3]) } }],
-  );
+  good = await tinyDenseH5();
   gcol = Buffer.from(good).indexOf("GCOL");
 });
 

@@ -15,18 +15,13 @@ import { importModel, KilnError } from "../../compiler/index.js";
 import { main } from "../../compiler/cli/main.js";
 import { readHdf5, hangNextReadForTest } from "../../compiler/import/hdf5-reader.js";
 import { unsafeGlobalHeap } from "../../compiler/import/hdf5-guard.js";
-import { keras2H5 } from "./keras-fixtures.js";
+import { tinyDenseH5 } from "./keras-fixtures.js";
 
 const H5_REQUEST = { rootAttrs: ["model_config"], roots: ["model_weights"], groupAttrs: ["layer_names", "weight_names"] };
 let good: Uint8Array;
 
 beforeAll(async () => {
-  const t = (shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_v, i) => i / 10) });
-  good = await keras2H5(
-    { class_name: "Sequential", config: { name: "s", layers: [{ class_name: "Dense", config: { name: "dense", units: 3, batch_input_shape: [null, 2], activation: "linear" } }] } },
-    { loss: "mse" },
-    [{ name: "dense", weights: { "dense/kernel:0": t([2, 3]), "dense/bias:0": t([3]) } }],
-  );
+  good = await tinyDenseH5();
 });
 
 afterEach(() => {

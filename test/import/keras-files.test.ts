@@ -13,7 +13,7 @@ import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { runReference, type RefGraph } from "../reference/interpret.js";
 import { relErr, rng } from "../compile/harness.js";
 import { feedsFor, kilnModel, randomizeTf, tfPredict } from "./helpers.js";
-import { k3layer, k3tensor, keras2H5, kerasWeightsH5, kerasZip, type H5Tensor } from "./keras-fixtures.js";
+import { k3layer, k3tensor, keras2H5, kerasWeightsH5, kerasZip, type H5Tensor, k2layer } from "./keras-fixtures.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -324,21 +324,18 @@ describe("Keras 2 .h5 full models (layout written from keras/src/legacy/saving/l
     const tfm = tf.model({ inputs: [a, b], outputs: out });
     randomizeTf(tfm, 41);
     const wOf = (name: string) => tfm.getLayer(name).getWeights().map(tensorOf);
-    const k2 = (cls: string, name: string, config: Record<string, unknown>, inbound: string[]) => ({
-      class_name: cls, config: { name, trainable: true, dtype: "float32", ...config }, name, inbound_nodes: inbound.length ? [inbound.map((s) => [s, 0, 0, {}])] : [],
-    });
     const denseCfg = (units: number, activation: string) => ({ units, activation, use_bias: true, kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } }, bias_initializer: { class_name: "Zeros", config: {} }, ...noReg("kernel", "bias"), activity_regularizer: null });
     const modelConfig = {
       class_name: "Functional",
       config: {
         name: "model", layers: [
-          k2("InputLayer", "a", { batch_input_shape: [null, 4], sparse: false, ragged: false }, []),
-          k2("InputLayer", "b", { batch_input_shape: [null, 3], sparse: false, ragged: false }, []),
-          k2("Dense", "dense", denseCfg(5, "relu"), ["a"]),
-          k2("Dense", "dense_1", denseCfg(5, "tanh"), ["b"]),
-          k2("Multiply", "multiply", {}, ["dense", "dense_1"]),
-          k2("Concatenate", "concatenate", { axis: -1 }, ["dense", "multiply"]),
-          k2("Dense", "out", denseCfg(2, "linear"), ["concatenate"]),
+          k2layer("InputLayer", "a", { batch_input_shape: [null, 4], sparse: false, ragged: false }, []),
+          k2layer("InputLayer", "b", { batch_input_shape: [null, 3], sparse: false, ragged: false }, []),
+          k2layer("Dense", "dense", denseCfg(5, "relu"), ["a"]),
+          k2layer("Dense", "dense_1", denseCfg(5, "tanh"), ["b"]),
+          k2layer("Multiply", "multiply", {}, ["dense", "dense_1"]),
+          k2layer("Concatenate", "concatenate", { axis: -1 }, ["dense", "multiply"]),
+          k2layer("Dense", "out", denseCfg(2, "linear"), ["concatenate"]),
         ],
         input_layers: [["a", 0, 0], ["b", 0, 0]], output_layers: [["out", 0, 0]],
       },
@@ -368,21 +365,18 @@ describe("Keras 2 .h5 full models (layout written from keras/src/legacy/saving/l
     const tfm = tf.model({ inputs: x, outputs: td });
     randomizeTf(tfm, 43);
     const wOf = (name: string) => tfm.getLayer(name).getWeights().map(tensorOf);
-    const k2 = (cls: string, name: string, config: Record<string, unknown>, inbound: string[]) => ({
-      class_name: cls, config: { name, trainable: true, dtype: "float32", ...config }, name, inbound_nodes: inbound.length ? [inbound.map((s) => [s, 0, 0, {}])] : [],
-    });
     const modelConfig = {
       class_name: "Functional",
       config: {
         name: "model", layers: [
-          k2("InputLayer", "x", { batch_input_shape: [null, 5, 5, 2], sparse: false, ragged: false }, []),
-          k2("DepthwiseConv2D", "depthwise_conv2d", {
+          k2layer("InputLayer", "x", { batch_input_shape: [null, 5, 5, 2], sparse: false, ragged: false }, []),
+          k2layer("DepthwiseConv2D", "depthwise_conv2d", {
             kernel_size: [2, 2], strides: [1, 1], padding: "valid", data_format: "channels_last", dilation_rate: [1, 1], groups: 1, activation: "relu6", use_bias: true,
             bias_initializer: { class_name: "Zeros", config: {} }, bias_regularizer: null, activity_regularizer: null, bias_constraint: null,
             depth_multiplier: 2, depthwise_initializer: { class_name: "GlorotUniform", config: { seed: null } }, depthwise_regularizer: null, depthwise_constraint: null,
           }, ["x"]),
-          k2("Reshape", "reshape", { target_shape: [16, 4] }, ["depthwise_conv2d"]),
-          k2("TimeDistributed", "time_distributed", { layer: { class_name: "Dense", config: { name: "dense", trainable: true, dtype: "float32", units: 3, activation: "linear", use_bias: true, ...noReg("kernel", "bias"), activity_regularizer: null } } }, ["reshape"]),
+          k2layer("Reshape", "reshape", { target_shape: [16, 4] }, ["depthwise_conv2d"]),
+          k2layer("TimeDistributed", "time_distributed", { layer: { class_name: "Dense", config: { name: "dense", trainable: true, dtype: "float32", units: 3, activation: "linear", use_bias: true, ...noReg("kernel", "bias"), activity_regularizer: null } } }, ["reshape"]),
         ],
         input_layers: [["x", 0, 0]], output_layers: [["time_distributed", 0, 0]],
       },

@@ -97,3 +97,18 @@ export function k3layer(className: string, config: Record<string, unknown>, extr
 export function k3tensor(name: string, shape: (number | null)[], tensor = 0): Record<string, unknown> {
   return { class_name: "__keras_tensor__", config: { shape, dtype: "float32", keras_history: [name, 0, tensor] } };
 }
+
+/** A Keras 2 functional-model layer entry (`model_config` of an .h5 file), inbound from `inbound` layers' first outputs. */
+export function k2layer(cls: string, name: string, config: Record<string, unknown>, inbound: string[]): Record<string, unknown> {
+  return { class_name: cls, config: { name, trainable: true, dtype: "float32", ...config }, name, inbound_nodes: inbound.length ? [inbound.map((s) => [s, 0, 0, {}])] : [] };
+}
+
+/** A Keras 2 .h5 file of one Dense(3) on 2 inputs (weights i / 10), for tests of the HDF5 reading itself. */
+export function tinyDenseH5(): Promise<Uint8Array> {
+  const t = (shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_v, i) => i / 10) });
+  return keras2H5(
+    { class_name: "Sequential", config: { name: "s", layers: [{ class_name: "Dense", config: { name: "dense", units: 3, batch_input_shape: [null, 2], activation: "linear" } }] } },
+    { loss: "mse" },
+    [{ name: "dense", weights: { "dense/kernel:0": t([2, 3]), "dense/bias:0": t([3]) } }],
+  );
+}

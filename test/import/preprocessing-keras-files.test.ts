@@ -13,7 +13,7 @@ import { asFloat32, readSafetensors } from "../../runtime/safetensors.js";
 import { runReference, type RefGraph } from "../reference/interpret.js";
 import { relErr, rng } from "../compile/harness.js";
 import { feedsFor, kilnModel } from "./helpers.js";
-import { ensureGroup, k3layer, keras2H5, kerasZip, putDataset, writeH5, type H5Tensor } from "./keras-fixtures.js";
+import { ensureGroup, k3layer, keras2H5, kerasZip, putDataset, writeH5, type H5Tensor, k2layer } from "./keras-fixtures.js";
 import type h5wasm from "h5wasm";
 
 const values = (data: number[], shape = [data.length]): H5Tensor => ({ shape, data: Float32Array.from(data) });
@@ -112,18 +112,15 @@ describe("Keras 3 .keras: Rescaling and Normalization as Keras 3 writes them", (
 describe("Keras 2 .h5: Normalization's weights by weight_names", () => {
   test("mean:0, variance:0 and count:0 under the layer: mean and variance imported, count taken and left; predictions equal the reference's", async () => {
     const next = rng(71);
-    const k2 = (cls: string, name: string, config: Record<string, unknown>, inbound: string[]) => ({
-      class_name: cls, config: { name, trainable: true, dtype: "float32", ...config }, name, inbound_nodes: inbound.length ? [inbound.map((s) => [s, 0, 0, {}])] : [],
-    });
     const modelConfig = {
       class_name: "Functional",
       config: {
         name: "model", layers: [
-          k2("InputLayer", "x", { batch_input_shape: [null, 3, 4], sparse: false, ragged: false }, []),
-          k2("Rescaling", "rescaling", { scale: 0.00392156862745098, offset: 0.0 }, ["x"]),
-          k2("Normalization", "normalization", { axis: [1, 2], invert: false, mean: null, variance: null }, ["rescaling"]),
-          k2("Flatten", "flatten", { data_format: "channels_last" }, ["normalization"]),
-          k2("Dense", "out", { units: 2, activation: "tanh", use_bias: true }, ["flatten"]),
+          k2layer("InputLayer", "x", { batch_input_shape: [null, 3, 4], sparse: false, ragged: false }, []),
+          k2layer("Rescaling", "rescaling", { scale: 0.00392156862745098, offset: 0.0 }, ["x"]),
+          k2layer("Normalization", "normalization", { axis: [1, 2], invert: false, mean: null, variance: null }, ["rescaling"]),
+          k2layer("Flatten", "flatten", { data_format: "channels_last" }, ["normalization"]),
+          k2layer("Dense", "out", { units: 2, activation: "tanh", use_bias: true }, ["flatten"]),
         ],
         input_layers: [["x", 0, 0]], output_layers: [["out", 0, 0]],
       },
