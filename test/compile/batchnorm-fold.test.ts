@@ -11,6 +11,7 @@ import { compile } from "../../compiler/index.js";
 import { loadModel } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { comparePredict, randomFeeds, randomizeWeights, relErr } from "./harness.js";
+import { labelsOf } from "./kernel-calls.js";
 
 function convGraph(useBias: boolean, activation: string): any {
   return {
@@ -83,7 +84,6 @@ function denseGraph(): any {
   };
 }
 
-const labelsOf = (source: string) => new Map([...source.matchAll(/^\/\/ (k\d+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
 
 async function pair(graph: object) {
   // Debug builds: a guard after every buffer, checked after every kernel call.

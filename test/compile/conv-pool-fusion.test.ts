@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
 import { CASES } from "./cases.js";
+import { labelsOf } from "./kernel-calls.js";
 
-const labelsOf = (source: string) => new Map([...source.matchAll(/^\/\/ (k\d+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
 
 describe("conv2d → max-pool fusion", () => {
   it("predict and evaluate call the fused direct kernel; train_step keeps conv and pool apart", async () => {

@@ -11,29 +11,17 @@ import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
 import { loadModel } from "../../runtime/index.js";
 import { CASES } from "./cases.js";
+import { caseKernelCalls } from "./kernel-calls.js";
 import { randomFeeds, randomizeWeights } from "./harness.js";
 
-const labelsOf = (source: string) => new Map([...source.matchAll(/^\/\/ (k\d+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
 
-async function calls(caseName: string, targetShape?: number[]): Promise<Record<string, string[]>> {
-  const c = CASES.find((k) => k.name === caseName);
-  if (!c) throw new Error(`no case "${caseName}"`);
-  const out = c.graph.layers.at(-1).name;
-  const graph = targetShape
-    ? { ...c.graph, targets: [{ name: "t", shape: targetShape }], training: { loss: { type: "mean_squared_error", output: out, target: "t" }, optimizer: { type: "sgd", learning_rate: 0.1 } } }
-    : c.graph;
-  const r = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 3 });
-  const labels = labelsOf(r.source);
-  const table = r.manifest.kernels!.calls as Record<string, [string, string][]>;
-  return Object.fromEntries(Object.entries(table).map(([prog, cs]) => [prog, cs.map(([k]) => labels.get(k)!)]));
-}
 
 /** Kernels that pass over activations (not the O(C) batch-normalization fold over the channels). */
 const overActivations = (labels: string[]) => labels.filter((l) => !/^elementwise 1x\d+\b/.test(l));
 
 describe("MobileNetV2/ResNet inference rewrites", () => {
   it("an inverted-residual block predicts with three kernels over activations: no padding copy, no normalization or relu6 pass", async () => {
-    const c = await calls("MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)");
+    const c = await caseKernelCalls("MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)");
     const k = overActivations(c.predict!);
     expect(k, c.predict!.join(" | ")).toHaveLength(3);
     expect(k[0]).toMatch(/^conv2d 1x1 .*\d$/);
@@ -43,15 +31,15 @@ describe("MobileNetV2/ResNet inference rewrites", () => {
   });
 
   it("train_step keeps the padded image (its filter gradient reads it) and folds no batch normalization", async () => {
-    const c = await calls("MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)", [4, 4, 6]);
+    const c = await caseKernelCalls("MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)", [4, 4, 6]);
     expect(c.train_step!.some((l) => l.startsWith("copy")), c.train_step!.join(" | ")).toBe(true);
     expect(c.train_step!.some((l) => / scaled/.test(l))).toBe(false);
   });
 
   it("zero padding folds into im2col and Winograd convs; relu6 (a ReLU layer with max_value 6, an activation) fuses into conv and dense epilogues", async () => {
-    const a = await calls("zero_padding2d 3 -> conv2d 7x7 stride 2 (im2col, padding folded)");
+    const a = await caseKernelCalls("zero_padding2d 3 -> conv2d 7x7 stride 2 (im2col, padding folded)");
     expect(a.predict, a.predict!.join(" | ")).toEqual([expect.stringMatching(/^conv2d 7x7 9x10x3-..* relu6$/)]);
-    const b = await calls("zero_padding2d 1 -> conv2d 3x3 valid (Winograd, padding folded) -> dense relu6");
+    const b = await caseKernelCalls("zero_padding2d 1 -> conv2d 3x3 valid (Winograd, padding folded) -> dense relu6");
     expect(b.predict, b.predict!.join(" | ")).toHaveLength(2);
     expect(b.predict![0]).toMatch(/^conv2d winograd/);
     expect(b.predict![0]).toMatch(/6x6x5/);
@@ -73,7 +61,7 @@ describe("MobileNetV2/ResNet inference rewrites", () => {
   });
 
   it("a depthwise conv with a depth multiplier reads the padded image in place; a padding wider than the kernel's reach is kept", async () => {
-    const c = await calls("zero_padding2d [[2,0],[1,3]] -> depthwise m=3 stride 2 relu6; pad 3 -> 3x3 (not folded)");
+    const c = await caseKernelCalls("zero_padding2d [[2,0],[1,3]] -> depthwise m=3 stride 2 relu6; pad 3 -> 3x3 (not folded)");
     expect(c.predict![0], c.predict!.join(" | ")).toMatch(/^depthwise_conv2d 3x3 7x6x5-.4x4x15 \+bias relu6$/);
     expect(c.predict!.filter((l) => l.startsWith("copy"))).toHaveLength(1);
     expect(c.predict!.at(-1)).toMatch(/^depthwise_conv2d 3x3 10x10x15-.8x8x30 \+bias$/);

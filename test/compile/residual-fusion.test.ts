@@ -6,26 +6,13 @@
  * through the cases in cases.ts; this file checks where the fusion applies.
  */
 import { describe, expect, it } from "vitest";
-import { compile } from "../../compiler/index.js";
-import { CASES } from "./cases.js";
+import { caseKernelCalls } from "./kernel-calls.js";
 
-const labelsOf = (source: string) => new Map([...source.matchAll(/^\/\/ (k\d+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
 
-async function calls(caseName: string, targetShape?: number[]): Promise<Record<string, string[]>> {
-  const c = CASES.find((k) => k.name === caseName)!;
-  const out = c.graph.layers.at(-1).name;
-  const graph = targetShape
-    ? { ...c.graph, targets: [{ name: "t", shape: targetShape }], training: { loss: { type: "mean_squared_error", output: out, target: "t" }, optimizer: { type: "sgd", learning_rate: 0.1 } } }
-    : c.graph;
-  const r = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 3 });
-  const labels = labelsOf(r.source);
-  const table = r.manifest.kernels!.calls as Record<string, [string, string][]>;
-  return Object.fromEntries(Object.entries(table).map(([prog, cs]) => [prog, cs.map(([k]) => labels.get(k)!)]));
-}
 
 describe("residual add fused into the product's epilogue", () => {
   it("conv → add(shortcut) → relu: one conv kernel adds the shortcut and applies the relu; no elementwise pass left in predict", async () => {
-    const c = await calls("conv2d residual add -> relu (direct, Winograd; fused)");
+    const c = await caseKernelCalls("conv2d residual add -> relu (direct, Winograd; fused)");
     console.log(c.predict!.join(" | "));
     expect(c.predict!.filter((l) => /^conv2d .*\+residual relu$/.test(l))).toHaveLength(1);
     expect(c.predict!.filter((l) => /^conv2d .*\+residual$/.test(l)), "the 1x1 conv with the add after it").toHaveLength(1);
@@ -33,7 +20,7 @@ describe("residual add fused into the product's epilogue", () => {
   });
 
   it("a shortcut written after the main conv: the add fuses into the later (shortcut) conv", async () => {
-    const c = await calls("conv2d stride 2 residual, shortcut after the conv (im2col)");
+    const c = await caseKernelCalls("conv2d stride 2 residual, shortcut after the conv (im2col)");
     console.log(c.predict!.join(" | "));
     expect(c.predict).toHaveLength(2);
     expect(c.predict![0]).not.toMatch(/residual/);
@@ -41,12 +28,12 @@ describe("residual add fused into the product's epilogue", () => {
   });
 
   it("the direct kernel (c ≤ 4) with a residual over a partial vector of filters", async () => {
-    const c = await calls("conv2d c=3 + its input (direct, 3 of 4 lanes, residual)");
+    const c = await caseKernelCalls("conv2d c=3 + its input (direct, 3 of 4 lanes, residual)");
     expect(c.predict).toEqual([expect.stringMatching(/^conv2d direct 3x3 .*\+residual$/)]);
   });
 
   it("dense + residual in predict and in train_step's forward", async () => {
-    const c = await calls("dense residual add -> tanh", [2, 5]);
+    const c = await caseKernelCalls("dense residual add -> tanh", [2, 5]);
     expect(c.predict!.filter((l) => /^matmul .*\+residual tanh$/.test(l))).toHaveLength(1);
     expect(c.train_step!.filter((l) => /^matmul .*\+residual tanh$/.test(l))).toHaveLength(1);
   });

@@ -13,21 +13,13 @@ import type { Decoding } from "../../runtime/decode.js";
 import { gptGraph, memoryHash, tokens } from "./gpt-fixture.js";
 import { customSection } from "../hardening/crafted.js";
 import { withoutSection } from "../hardening/fixtures.js";
+import { kilnError } from "../util/errors.js";
 
 const CONFIG = { vocab: 29, context: 8, width: 16, heads: 2, blocks: 2 };
 
 /** Largest absolute difference. */
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
-const kilnError = (f: () => unknown): KilnError => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KilnError) return e;
-    throw e;
-  }
-  throw new Error("expected a KilnError");
-};
 
 describe("decode program", () => {
   let model: Model & Decoding;

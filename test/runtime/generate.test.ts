@@ -12,18 +12,10 @@ import { Rng } from "../../runtime/rng.js";
 import type { Model } from "../../runtime/model.js";
 import type { Decoding } from "../../runtime/decode.js";
 import { gptGraph, memoryHash, tokens } from "./gpt-fixture.js";
+import { kilnError } from "../util/errors.js";
 
 const CONFIG = { vocab: 31, context: 12, width: 16, heads: 2, blocks: 1 };
 
-const kilnError = (f: () => unknown): KilnError => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KilnError) return e;
-    throw e;
-  }
-  throw new Error("expected a KilnError");
-};
 
 /** How often each id comes out of `draws` samples. */
 function counts(logits: number[], o: { temperature: number; topK: number; topP: number }, draws: number, seed: number): Map<number, number> {
