@@ -4,8 +4,8 @@
  * independent of the other weights. Distributions are Keras's (spec §2): truncated normals cut at
  * ±2σ after Keras's 0.8796 stddev correction; orthogonal via a float64 QR with positive diag(R).
  */
-import { KilnError } from "./errors.js";
-import { isInt, isObject, size, type WeightEntry } from "./manifest.js";
+import { isInt, isObject, KilnError, size } from "./core.js";
+import type { WeightEntry } from "./manifest.js";
 import { Rng } from "./rng.js";
 
 // The generator lives in rng.ts so fit.ts can shuffle without pulling the initializers into the

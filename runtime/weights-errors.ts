@@ -3,7 +3,8 @@
  * the rest of load-errors.ts because Model.loadWeights refuses synchronously and so imports them
  * with itself; loadModel fetches them with load-errors.ts only when a load is refused.
  */
-import { KilnError, type Refusal } from "./errors.js";
+import { KilnError } from "./core.js";
+import type { Refusal } from "./errors.js";
 
 export const WEIGHT_REASONS = {
   fileType: (got: string) => `expected the weights file as a Uint8Array, got ${got}`,
