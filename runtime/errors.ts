@@ -21,7 +21,7 @@ export interface Diagnostic {
 const MAX_KEPT = 100;
 
 export class KilnError extends Error {
-  readonly diagnostics: Diagnostic[];
+  declare readonly diagnostics: Diagnostic[];
   /** `diagnostics`, and how many more problems a capped list left out (counted in a last diagnostic). */
   constructor(diagnostics: Diagnostic[] | Diagnostic, left = 0) {
     let list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
