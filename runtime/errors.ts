@@ -52,8 +52,13 @@ export type Problem = [path: string, sentence: [Reason, ...unknown[]]];
  * with itself, too). Thrown by the checks of the source, the module, its manifest and weights files.
  */
 export class Refusal {
+  declare readonly code: string;
+  declare readonly problems: Problem[];
+  declare readonly left: number;
   /** `problems` in order, and how many more a capped list left out (as KilnError counts them). */
-  constructor(readonly code: string, readonly problems: Problem[], readonly left = 0) {}
+  constructor(code: string, problems: Problem[], left = 0) {
+    Object.assign(this, { code, problems, left });
+  }
 }
 
 /** Throws a Refusal: `reason` (a sentence of load-errors.ts) with its values. */

@@ -13,7 +13,7 @@
 import { Refusal, refuse, type Problem } from "./errors.js";
 import { firstNonFinite, genuine, put } from "./feeds.js";
 import { typeName } from "./load.js";
-import { size } from "./manifest.js";
+import { isInt, isObject, size } from "./manifest.js";
 import type { Predictor } from "./predictor.js";
 import type { Reason, REASONS } from "./load-errors.js";
 
@@ -75,28 +75,30 @@ const fileError = <R extends Reason>(path: string, reason: R, ...values: Paramet
 function read(file: unknown, maxTensors: number): Map<string, Tensor> {
   const bytes = genuine(file, Uint8Array) ?? fileError("header", "fileType", typeof file === "object" ? typeName(file) : String(file).slice(0, 40));
   if (bytes.length < 8) fileError("header", "short", bytes.length);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, 8), n = dv.getUint32(0, true) + 2 ** 32 * dv.getUint32(4, true);
-  if (n > bytes.length - 8 || n > 1e8) fileError("header", "headerLength", n, bytes.length);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset), n = dv.getUint32(0, true) + 2 ** 32 * dv.getUint32(4, true);
+  // The data area: from `data` to the end of the file.
+  const data = 8 + n, dataBytes = bytes.length - data;
+  if (dataBytes < 0 || n > 1e8) fileError("header", "headerLength", n, bytes.length);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, data)));
   } catch (e) {
     fileError("header", "headerJson", (e as Error).message);
   }
-  if (typeof header !== "object" || !header || Array.isArray(header)) return fileError("header", "headerJson", "");
-  const names = Object.keys(header);
+  if (!isObject(header)) return fileError("header", "headerJson", "");
+  const names = Object.keys(header).filter((name) => name !== "__metadata__");
   // Counted before any tensor is built: a hostile header may name millions.
-  if (names.length - (Object.hasOwn(header, "__metadata__") ? 1 : 0) > maxTensors) fileError("header", "tensorCount", maxTensors);
+  if (names.length > maxTensors) fileError("header", "tensorCount", maxTensors);
   const out = new Map<string, Tensor>(), spans: [number, number, string][] = [];
   for (const name of names) {
-    const info = (header as Record<string, unknown>)[name];
-    if (name === "__metadata__") continue;
+    const info = header[name];
     const { dtype, shape, data_offsets: at, ...rest } = (info ?? {}) as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const ints = (a: unknown): a is number[] => Array.isArray(a) && a.every((d) => Number.isSafeInteger(d) && d >= 0);
+    const ints = (a: unknown): a is number[] => Array.isArray(a) && a.every((d) => isInt(d));
     if (!Object.hasOwn(SIZES, dtype) || !ints(shape) || !ints(at) || at.length !== 2 || Object.keys(rest).length) fileError(name, "entry", Object.keys(SIZES), info);
-    if (at[1] - at[0] !== size(shape) * SIZES[dtype]) fileError(name, "entryBytes", at, size(shape) * SIZES[dtype], dtype, shape);
+    const length = size(shape) * SIZES[dtype];
+    if (at[1] - at[0] !== length) fileError(name, "entryBytes", at, length, dtype, shape);
     spans.push([at[0], at[1], name]);
-    out.set(name, { dtype, shape, bytes: bytes.subarray(8 + n + at[0], 8 + n + at[1]) });
+    out.set(name, { dtype, shape, bytes: bytes.subarray(data + at[0], data + at[1]) });
   }
   // Back to back from byte 0 to the end of the file: no gaps, no overlaps, nothing outside.
   let end = 0;
@@ -104,7 +106,7 @@ function read(file: unknown, maxTensors: number): Map<string, Tensor> {
     if (b !== end) fileError(name, "packed", b, e, end);
     end = e;
   }
-  if (end !== bytes.length - 8 - n) fileError("header", "cover", bytes.length - 8 - n, end);
+  if (end !== dataBytes) fileError("header", "cover", dataBytes, end);
   return out;
 }
 
@@ -130,15 +132,16 @@ export function loadWeights(model: Predictor, file: Uint8Array, optimizer?: type
   const problems: Problem[] = [];
   let left = 0;
   const add = (name: string, ...sentence: Problem[1]) => (problems.length < 20 ? problems.push([cut(name, 256), sentence]) : left++);
-  const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
+  const isState = (name: string) => name.startsWith("optimizer/");
+  const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && isState(k));
   for (const name of want.keys()) {
-    if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, "missing");
+    if (!tensors.has(name) && (anyOptimizer || !isState(name))) add(name, "missing");
   }
   const writes: [Stored, Float32Array | Int32Array][] = [];
   for (const [name, t] of tensors) {
     const w = want.get(name);
     if (!w) {
-      if (!name.startsWith("optimizer/") || optimizer) add(name, "noTensor", cut(name, 64));
+      if (!isState(name) || optimizer) add(name, "noTensor", cut(name, 64));
     } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape) || t.shape.length !== w.shape.length) {
       add(name, "tensorType", w.dtype, w.shape, t.dtype, t.shape);
     } else {
