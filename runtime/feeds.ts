@@ -114,11 +114,9 @@ export function firstNonFinite(a: Float32Array): number {
 
 /** "example 3, index [1, 2]" for flat element `i` of examples of `shape`. */
 function position(i: number, shape: number[]): string {
-  let rest = i % size(shape);
   const idx = shape.map(() => 0);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = rest % shape[d];
-    rest = Math.floor(rest / shape[d]);
-  }
-  return `example ${Math.floor(i / size(shape))}${shape.length ? `, index [${idx.join(", ")}]` : ""}`;
+  // Peel the indices off from the last axis; what remains is the example.
+  let rest = i;
+  for (let d = shape.length; d--; rest = Math.floor(rest / shape[d])) idx[d] = rest % shape[d];
+  return `example ${rest}${shape.length ? `, index [${idx.join(", ")}]` : ""}`;
 }
