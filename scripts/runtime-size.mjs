@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 15793, gzipBytes: 6648 };
+export const LIMIT = { bytes: 14896, gzipBytes: 6425 };
 /**
  * Source files of the chunks every loadModel imports (dynamic imports it always makes): none
  * now (weights I/O, loaded with every model, is a static import); kept so that one would count.
