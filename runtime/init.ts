@@ -6,6 +6,7 @@
  */
 import { isInt, isObject, KilnError, size } from "./core.js";
 import type { WeightEntry } from "./manifest.js";
+import type { Predictor } from "./predictor.js";
 import { Rng } from "./rng.js";
 
 // The generator lives in rng.ts so fit.ts can shuffle without pulling the initializers into the
@@ -40,6 +41,13 @@ export function checkInitializers(weights: WeightEntry[]): void {
       throw new KilnError({ code: "manifest", path: "kiln.manifest", message: `weight "${w.name}": bad initializer ${String(JSON.stringify(i)).slice(0, 80)}` });
     }
   }
+}
+
+/** Writes every weight's initial values into the model's memory, once every initializer is checked (loadModel, for a model given no weights). */
+export function initialize(model: Predictor): void {
+  const m = model.manifest;
+  checkInitializers(m.weights);
+  m.weights.forEach((w, i) => model.f32(w.offset, size(w.shape)).set(initialValues(w, m.seed, i)));
 }
 
 /** Initial values of weight `index` of a manifest (row-major, the weight's shape). */

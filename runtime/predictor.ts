@@ -115,10 +115,7 @@ export class Predictor {
 
   /** @internal Writes initial weights (`seeded`: unless embedded or loaded from a file). */
   initialize(seeded: boolean): void {
-    const m = this.manifest, init = parts().init;
-    if (!seeded || !init) return;
-    init.checkInitializers(m.weights);
-    m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(init.initialValues(w, m.seed, i)));
+    if (seeded) parts().init?.initialize(this);
   }
 
   /**
