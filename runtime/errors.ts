@@ -4,7 +4,8 @@
  * `instanceof KilnError` holds everywhere. A KilnError carries every problem found in one pass,
  * each naming where (a JSON pointer, a layer, an input or tensor), what was expected and what came.
  */
-import type { Reason, REASONS } from "./load-errors.js";
+import type { Reasons } from "./load-errors.js";
+import type { Reason } from "./reasons.js";
 
 export interface Diagnostic {
   /** Stable code, e.g. "schema", "shape", "unknown-op", "limit", "input", "safetensors". */
@@ -62,7 +63,7 @@ export class Refusal {
 }
 
 /** Throws a Refusal: `reason` (a sentence of load-errors.ts) with its values. */
-export function refuse<R extends Reason>(code: string, path: string, reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
+export function refuse<R extends Reason>(code: string, path: string, reason: R, ...values: Parameters<Reasons[R]>): never {
   throw new Refusal(code, [[path, [reason, ...values]]]);
 }
 
