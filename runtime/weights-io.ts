@@ -25,8 +25,6 @@ type Dtype = "F32" | "I32";
 type Stored = { dtype: Dtype; shape: number[]; offset: number };
 type Tensor = { dtype: string; shape: number[]; bytes: Uint8Array };
 
-/** The most optimizer steps a file may claim: 2^30 (the i32 counter must not overflow while training goes on). */
-const MAX_STEP = 2 ** 30;
 const SIZES: Record<string, number> = { F64: 8, I64: 8, U64: 8, F32: 4, I32: 4, U32: 4, F16: 2, BF16: 2, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** The weights of a weights file (a model that does not train reads and writes no other tensor). */
@@ -161,7 +159,8 @@ export function loadWeights(model: Predictor, file: Uint8Array, optimizer?: type
 
 /** Optimizer state no training could have produced (the values are finite): a step count out of range, a negative second moment. */
 function impossibleState(name: string, data: Float32Array | Int32Array): Problem[1] | undefined {
-  if (name === "optimizer/step") return data[0] < 0 || data[0] > MAX_STEP ? [Reason.step, data[0]] : undefined;
+  // The most optimizer steps a file may claim: 2^30 (the i32 counter must not overflow while training goes on).
+  if (name === "optimizer/step") return data[0] < 0 || data[0] > 2 ** 30 ? [Reason.step, data[0]] : undefined;
   const v = name.startsWith("optimizer/velocity/") ? data.findIndex((x) => x < 0) : -1;
   return v < 0 ? undefined : [Reason.velocity, v, data[v]];
 }
