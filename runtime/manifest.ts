@@ -179,6 +179,8 @@ export const partChecks = new WeakMap<Manifest, PartCheck[]>();
 export const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 export const isString = (v: unknown): v is string => typeof v === "string";
+/** `v` is a list (of `length` entries, when given) whose every entry passes `test`. */
+export const isList = <T>(v: unknown, test: (x: unknown) => x is T, length?: number): v is T[] => Array.isArray(v) && (length === undefined || v.length === length) && v.every(test);
 
 /** What the checks of a manifest's parts share: its memory regions so far, and shape and export checks. */
 export interface Checker {
@@ -213,20 +215,20 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
       }
       spans.push([offset, offset + bytes, what, kind]);
     },
-    shapeOk: (s): s is number[] => Array.isArray(s) && s.length <= 8 && s.every((d) => isInt(d, 1)) && size(s) <= limit,
+    shapeOk: (s): s is number[] => isList(s, (d): d is number => isInt(d, 1)) && s.length <= 8 && size(s) <= limit,
     needExport(name) {
       if (!exportNames.includes(name)) wrong(Reason.noExport, name);
     },
   };
   const names = <T extends { name: string }>(key: string): T[] => {
     const list = m[key as "inputs"] as unknown as T[];
-    if (!Array.isArray(list) || !list.every((e) => isObject(e) && isString(e.name))) wrong(Reason.named, key);
+    if (!isList(list, (e): e is T => isObject(e) && isString(e.name))) wrong(Reason.named, key);
     if (new Set(list.map((e) => e.name)).size !== list.length) wrong(Reason.sameName, key);
     return list;
   };
   for (const key of ["inputs", "targets", "outputs"] as const) {
     for (const s of names<Slot>(key)) {
-      const range = s.range === undefined || (Array.isArray(s.range) && s.range.length === 2 && s.range.every((x) => isInt(x, -(2 ** 31), 2 ** 31)) && s.range[0] < s.range[1]);
+      const range = s.range === undefined || (isList(s.range, (x): x is number => isInt(x, -(2 ** 31), 2 ** 31), 2) && s.range[0] < s.range[1]);
       if (!c.shapeOk(s.shape) || (s.dtype !== "float32" && s.dtype !== "int32") || !range) {
         wrong(Reason.slot, key, s);
       }
@@ -245,10 +247,10 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
     const k = m.kernels;
     if (!isObject(k)) wrong(Reason.kernels);
     if (k.progressOffset !== undefined) c.region("kernels.progressOffset", k.progressOffset, 4);
-    const pair = (c: unknown) => Array.isArray(c) && c.length === 2 && c.every(isString);
+    const pair = (c: unknown): c is string[] => isList(c, isString, 2);
     if (!isObject(k.calls)) wrong(Reason.calls);
     for (const calls of Object.values(k.calls)) {
-      if (!Array.isArray(calls) || !calls.every(pair)) wrong(Reason.callPairs);
+      if (!isList(calls, pair)) wrong(Reason.callPairs);
     }
     if (k.functions !== undefined && !(isObject(k.functions) && Object.values(k.functions).every(isString))) wrong(Reason.functions);
   }

@@ -13,7 +13,7 @@
 import { Refusal, refuse, type Problem } from "./errors.js";
 import { firstNonFinite, genuine, put } from "./feeds.js";
 import { typeName } from "./load.js";
-import { isInt, isObject, size } from "./manifest.js";
+import { isInt, isList, isObject, size } from "./manifest.js";
 import type { Predictor } from "./predictor.js";
 import type { Reasons } from "./load-errors.js";
 import { Reason } from "./reasons.js";
@@ -92,8 +92,8 @@ function read(file: unknown, maxTensors: number): Map<string, Tensor> {
   for (const name of names) {
     const info = header[name];
     const { dtype, shape, data_offsets: at, ...rest } = (info ?? {}) as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const ints = (a: unknown): a is number[] => Array.isArray(a) && a.every((d) => isInt(d));
-    if (!Object.hasOwn(SIZES, dtype) || !ints(shape) || !ints(at) || at.length !== 2 || Object.keys(rest).length) fileError(name, Reason.entry, Object.keys(SIZES), info);
+    const ints = (a: unknown, length?: number): a is number[] => isList(a, (d): d is number => isInt(d), length);
+    if (!Object.hasOwn(SIZES, dtype) || !ints(shape) || !ints(at, 2) || Object.keys(rest).length) fileError(name, Reason.entry, Object.keys(SIZES), info);
     const length = size(shape) * SIZES[dtype];
     if (at[1] - at[0] !== length) fileError(name, Reason.entryBytes, at, length, dtype, shape);
     spans.push([at[0], at[1], name]);
