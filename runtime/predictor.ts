@@ -134,13 +134,10 @@ export class Predictor {
     });
   }
 
-  /** Elements per example of a slot (cached: predict runs this per call). */
+  /** Elements per example of a slot: its view holds maxBatch examples (and is cached, so predict computes no size per call). */
   #per(s: Slot): number {
-    let n = this.#perSlot.get(s);
-    if (n === undefined) this.#perSlot.set(s, (n = size(s.shape)));
-    return n;
+    return this.#slotView(s).length / this.maxBatch;
   }
-  readonly #perSlot = new Map<Slot, number>();
 
   /**
    * A typed view of a slot's whole buffer (maxBatch examples), made once per memory buffer: views
@@ -153,7 +150,7 @@ export class Predictor {
       this.#viewBuffer = buffer;
     }
     let v = this.#views.get(s);
-    if (!v) this.#views.set(s, (v = new (s.dtype === "int32" ? Int32Array : Float32Array)(buffer, s.offset, this.maxBatch * this.#per(s))));
+    if (!v) this.#views.set(s, (v = new (s.dtype === "int32" ? Int32Array : Float32Array)(buffer, s.offset, this.maxBatch * size(s.shape))));
     return v;
   }
   readonly #views = new Map<Slot, Feed>();
