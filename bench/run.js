@@ -19,8 +19,10 @@ import { writeFileSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir, cpus, loadavg } from "node:os";
 import { readGraph, exampleGraphs, zooGraphs, mlpGraph, matmulGraph, inferenceOnly, ROOT } from "./lib/graphs.js";
 import { roundRobin } from "./lib/measure.js";
+import { label } from "./lib/task-cpu.js";
 import { compileGraph, compileRows, loadModel, compileAssemblyScript, sizes } from "./lib/kiln.js";
 import { peakProbe } from "./lib/peak.js";
+import { twoThreadPeak } from "./lib/peak2.js";
 import { clockProbe, cpuinfoMHz, fpPipes, flopsPerCycle } from "./lib/ceiling.js";
 import { initTf } from "./lib/tfjs.js";
 import { kilnRuntimeSize, peerSizes } from "./lib/sizes.js";
@@ -47,6 +49,8 @@ const quick = !!process.env.BENCH_QUICK;
 const settings = quick
   ? { quick, optimizeLevel: 0, rounds: 2, blockMs: 100, warmupMs: 100, budgetMs: 1500, startupRounds: 1 }
   : { quick, optimizeLevel: 0, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3 };
+// BENCH_ROUNDS=n: fewer (or more) timed rounds, same rows in the same order (a replica of the full run's process history, for probes such as BENCH_TASK_CPU).
+if (process.env.BENCH_ROUNDS) settings.rounds = Math.max(1, Number(process.env.BENCH_ROUNDS));
 const log = (...a) => console.error("[bench]", ...a);
 const started = performance.now();
 
@@ -100,6 +104,7 @@ const relaxedWasm = {
 };
 
 // 3. Workloads, each round-robin over its systems.
+label("load the one-thread workloads' models");
 await initTf();
 models = {
   cnn: await loadModel(cold.trainWasm), cnn2: await loadModel(cnnThreaded.wasm, { threads: 2 }), cnnGraph,
@@ -125,7 +130,16 @@ const mhz = cpuinfoMHz();
 log(`clock probe (dependent i32.add chain): ${clock.calibration.cpuGHz.toFixed(2)} GHz CPU time, ${clock.calibration.wallGHz.toFixed(2)} GHz wall clock; /proc/cpuinfo: ${mhz ? mhz.map((m) => m.toFixed(0)).join(", ") + " MHz" : "n/a"}`);
 log(`FP pipes: ${pipes.why} → ${flopsPerCycle(pipes, "plain")} FLOP/cycle plain, ${flopsPerCycle(pipes, "relaxed")} relaxed; ceiling ${(flopsPerCycle(pipes, "plain") * clock.calibration.cpuGHz).toFixed(1)} GFLOP/s (plain)`);
 
+// The machine's own two-thread scaling (lib/peak2.js): the peak probe's register-only loop on one
+// thread and on two at once, in the rounds of every row with a 2-thread system. Two vCPUs of this
+// VM do not always give two cores' worth (the host may run them on one core's two hardware threads,
+// or next to a busy neighbour); a two-thread figure means little without it.
+const threadProbe = await peakProbe(compileAssemblyScript, quick ? 2e7 : 1e8);
+const threadProbe2 = await twoThreadPeak(threadProbe);
+const MACHINE = { one: "peak loop, 1 thread", two: "peak loop, 2 threads" };
+
 // Issue 19's real-size models: built in TF.js layers, imported into kiln, compiled (lib/real.js).
+label("prepare the real-size models");
 await initTf();
 const real = await prepareRealModels({ opts, quick, log, relaxed: relaxedHost.validates, keys: realSubset });
 const deep = realSubset ? undefined : coldCompileDeep(log);
@@ -136,6 +150,7 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
   log(`${w.title}: setting up ${w.systems.map((s) => s.name).join(", ")}…`);
   const ready = [], out = [];
   for (const s of w.systems) {
+    label(`${w.id}: ${s.name} setup`);
     try {
       const r = await s.setup();
       ready.push({ ...r, name: s.name });
@@ -150,13 +165,23 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
   if (w.flops && relaxedPeak) ready.push({ name: "relaxed peak", step: relaxedPeak.step });
   // The clock probe too: every FLOP-counted workload is shown as a share of the ceiling at the clock of its own rounds.
   if (w.flops) ready.push({ name: "clock", step: clock.step });
+  if (ready.some((s) => s.name === THREADED.kiln)) ready.push({ name: MACHINE.one, step: threadProbe.step }, { name: MACHINE.two, step: threadProbe2.step });
   const times = await roundRobin(ready, { ...settings, onProgress: (r, n) => log(`  round ${r}/${n}`) });
-  ready.forEach((s, i) => s.dispose?.());
+  // Awaited: ORT-web's 2-thread session is a worker (and its thread pool) that ends only when its
+  // release is answered, which needs this event loop to turn; not awaited, it outlived its row into
+  // the next ones, whose steps rarely yield (seen with BENCH_TASK_CPU, 2026-12-07).
+  for (const s of ready) await s.dispose?.();
   const entry = { id: w.id, title: w.title, unit: w.unit, flops: w.flops, systems: out };
   ready.forEach((s, i) => {
     const t = times[i];
     if (s.name === "clock") {
       entry.clock = { wallGHz: clock.adds / t.wallMs / 1e6, cpuGHz: clock.adds / t.cpuMs / 1e6 };
+      return;
+    }
+    if (s.name === MACHINE.one || s.name === MACHINE.two) {
+      const one = times[ready.findIndex((x) => x.name === MACHINE.one)], two = times[ready.findIndex((x) => x.name === MACHINE.two)];
+      // Work per wall second on two threads over one thread's (2.00 = two full cores); CPU per loop, two threads over one.
+      entry.machineThreads = { wall: (2 * one.wallMs) / two.wallMs, cpu: two.cpuMs / (2 * one.cpuMs) };
       return;
     }
     if (s.name === "peak" || s.name === "relaxed peak") {
@@ -173,6 +198,7 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
   measured.push(entry);
 }
 
+await threadProbe2.dispose();
 // 4. Process start → first prediction (child processes: measured before the workloads, above), then sizes.
 disposeRealModels(real); // the threaded ones' worker threads would keep the process alive
 rmSync(tmp, { recursive: true, force: true });
@@ -187,7 +213,7 @@ if (onlyReal) {
   results.targets = evaluateRealTargets(results);
   if (realSubset) results.machine.realModels = realSubset;
   const stem = quick ? "quick-real" : realSubset ? "real-models.subset" : "real-models";
-  writeResults(results, renderRealReport(results), quick || realSubset ? [`bench/results/${stem}.json.tmp`, `bench/results/${stem}.md.tmp`] : [`bench/results/${stem}.json`, `bench/results/${stem}.md`]);
+  writeResults(results, renderRealReport(results), quick || realSubset || process.env.BENCH_ROUNDS ? [`bench/results/${stem}.json.tmp`, `bench/results/${stem}.md.tmp`] : [`bench/results/${stem}.json`, `bench/results/${stem}.md`]);
   process.exit(0);
 }
 models.cnn2.dispose(); // its worker thread would keep the process alive
@@ -213,7 +239,9 @@ results.targets = [...evaluateTargets(results), ...evaluateRealTargets(results)]
 
 // 5. Print and write.
 // A quick smoke run must not replace a real run's results: it writes git-ignored *.tmp files.
-writeResults(results, renderReport(results), quick ? ["bench/results/quick.json.tmp", "bench/results/quick.md.tmp"] : ["bench/results/latest.json", "bench/results/README-table.md"]);
+// So must a run with BENCH_ROUNDS (a probe of the full run's order, not a measurement of record).
+const probe = quick || !!process.env.BENCH_ROUNDS;
+writeResults(results, renderReport(results), probe ? [`bench/results/${quick ? "quick" : "rounds"}.json.tmp`, `bench/results/${quick ? "quick" : "rounds"}.md.tmp`] : ["bench/results/latest.json", "bench/results/README-table.md"]);
 
 /** Prints the report and writes the results JSON and the markdown. */
 function writeResults(results, text, [jsonOut, mdOut]) {
