@@ -9,7 +9,8 @@
 //   (cd <a checkout of the base> && npx tsc -p tsconfig.build.json --outDir /tmp/base-dist)
 //   node bench/threads-ab.mjs /tmp/base-dist [resnet20|mobilenetv2|cnn] [--rounds N] [--block ms] [--rt]
 // ("-" for no base build). Next to kiln it times the peak probe's loop on 1 and 2 threads in the
-// same rounds: the machine's own two-thread scaling, which bounds any program's.
+// same rounds: the machine's own two-thread scaling then (an indicator, not an exact bound: its
+// 3 ms steps and kiln's longer ones do not meet the same moments of a changing machine).
 // On a shared machine two threads only say something when two cores are free: the load average
 // is printed before and after each row.
 import os from "node:os";
@@ -99,7 +100,9 @@ async function row(title, graph, { batch, train, weights }) {
   }
   const wall = times.map((t) => median(t.map((x) => x.wall))), cpu = times.map((t) => median(t.map((x) => x.cpu)));
   console.log(`\n${title} (${program} b${batch}), load ${loadBefore} → ${load()}, ${ROUNDS} rounds of ${BLOCK} ms${RT ? ", SCHED_FIFO (--rt)" : ""}`);
-  systems.forEach((s, i) => console.log(`  ${s.name.padEnd(28)} ${wall[i].toFixed(2).padStart(9)} ms wall, ${cpu[i].toFixed(2).padStart(9)} ms CPU${i ? `  1 thread ÷ this ${(wall[0] / wall[i]).toFixed(3)}× wall, CPU ${(cpu[i] / cpu[0]).toFixed(3)}× one thread's  (${s.barriers} barriers)` : ""}`));
+  // The runtime's split of the batch after the rounds (runtime/threads.ts rebalance): far from even, one thread was slower.
+  const split = (m) => m.pool?.shares.get(program)?.map((x) => x.toFixed(3)).join("/") ?? "—";
+  systems.forEach((s, i) => console.log(`  ${s.name.padEnd(28)} ${wall[i].toFixed(2).padStart(9)} ms wall, ${cpu[i].toFixed(2).padStart(9)} ms CPU${i ? `  1 thread ÷ this ${(wall[0] / wall[i]).toFixed(3)}× wall, CPU ${(cpu[i] / cpu[0]).toFixed(3)}× one thread's  (${s.barriers} barriers, split ${split(s.model)})` : ""}`));
   const [p1, p2] = [systems.length, systems.length + 1];
   console.log(`  machine: the peak loop on 2 threads does ${(2 * wall[p1] / wall[p2]).toFixed(3)}× one thread's work per wall second, CPU per loop ${(cpu[p2] / 2 / cpu[p1]).toFixed(3)}× one thread's`);
   systems.forEach((s) => s.model.dispose());

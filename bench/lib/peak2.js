@@ -5,7 +5,9 @@
  * makes two such loops slower than one — two vCPUs that the host runs on the two hardware threads
  * of one core (which share the core's floating-point pipes), a busy neighbour — slows any
  * two-thread program as much, so kiln's two-thread ratio is shown beside this one measured in the
- * same rounds. `step()` runs both loops and returns when both are done.
+ * same rounds (an indicator of the machine then, not an exact bound: kiln's steps are longer and
+ * meet other moments of a machine whose capacity changes by the minute). `step()` runs both loops
+ * and returns when both are done.
  */
 import { Worker } from "node:worker_threads";
 

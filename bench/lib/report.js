@@ -135,7 +135,7 @@ const T2 = { kiln: "kiln (2 threads)", ort: "ort-web (2 threads)" };
  * Speedups are wall-clock (1-thread time over 2-thread time); CPU time counts both threads, so its
  * 2 ÷ 1 ratio shows the extra CPU the second thread costs (its share of the work plus barrier waits).
  * "The machine" is the peak probe's register-only loop on 1 and 2 threads in the same rounds
- * (lib/peak2.js): the two-thread scaling the vCPUs gave then, which bounds every program's.
+ * (lib/peak2.js): the two-thread scaling the vCPUs gave then (an indicator, not an exact bound).
  */
 export function threadsTable(results, notes) {
   const rows = results.workloads.filter((w) => w.systems.some((s) => s.name === T2.kiln)).map((w) => {
