@@ -2,7 +2,8 @@
  * Issue 19 item 5 in the browser: navigation start → first prediction in Chromium (the browser the
  * tests drive: test/browser/find-chromium.mjs, through playwright-core), each sample a cold page
  * load (a new browser context, so an empty HTTP cache and no wasm code cache; the cache also
- * disabled over CDP; the server sends no-store), round-robin over the systems, medians.
+ * disabled over CDP; the server sends no-store), round-robin over the systems after one untimed
+ * warm-up round, medians.
  *
  * Systems, each loading the same model from a local HTTP server (node:http, this file):
  * - kiln (compileStreaming): `loadModel(new URL(".../model.wasm"))` of kiln/runtime/predict; the
@@ -167,7 +168,8 @@ function report(scriptStart, y) {
   const firstPrediction = performance.now();
   const w = globalThis.__wasmWatch;
   const downloaded = performance.getEntriesByType("navigation").concat(performance.getEntriesByType("resource")).reduce((s, e) => s + e.encodedBodySize, 0);
-  window.benchResult = { scriptStart, ready, firstPrediction, y: Array.from(y), calls: { ...w.calls }, memoryBytes: w.memoryBytes(), memories: w.memories(), downloaded };
+  const htmlReceived = performance.getEntriesByType("navigation")[0].responseEnd;
+  window.benchResult = { htmlReceived, scriptStart, ready, firstPrediction, y: Array.from(y), calls: { ...w.calls }, memoryBytes: w.memoryBytes(), memories: w.memories(), downloaded };
 }
 const fail = (e) => { window.benchError = String(e && e.stack || e); };
 const q = new URLSearchParams(location.search), model = q.get("model"), shape = q.get("shape").split(",").map(Number);
@@ -236,14 +238,18 @@ export async function launchBenchBrowser() {
   }
 }
 
-/** One cold page load: a new context with the instrumentation and the cache disabled; the page's result. */
-export async function coldLoad(browser, url, timeout = 180_000) {
+/**
+ * One cold page load: a new context with the instrumentation and the cache disabled; the page's
+ * result. `mbps`: the download throughput to emulate (CDP), in megabits per second; none: as fast as 127.0.0.1 serves.
+ */
+export async function coldLoad(browser, url, { mbps, timeout = 180_000 } = {}) {
   const context = await browser.newContext();
   try {
     await context.addInitScript(INSTRUMENT);
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+    if (mbps) await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: (mbps * 1e6) / 8, uploadThroughput: (mbps * 1e6) / 8 });
     await page.goto(url);
     await page.waitForFunction(() => window.benchResult || window.benchError, null, { timeout });
     const { benchResult, benchError } = await page.evaluate(() => ({ benchResult: window.benchResult, benchError: window.benchError }));
@@ -265,10 +271,10 @@ function check(system, m, r) {
 
 /**
  * The whole measurement: prepares the models, serves them, and per round loads every
- * (model, system) page once, cold. Throws when Chromium cannot start (never a skip); a system
+ * (model, system) page once, cold, in an order that rotates by one each round (`mbps`: over an emulated link of that many megabits per second). Throws when Chromium cannot start (never a skip); a system
  * whose page fails or disagrees with kiln is shown with its error.
  */
-export async function browserStartup({ rounds = 5, quick = false, keys = BROWSER_MODELS, systems = BROWSER_SYSTEMS, log = () => {} } = {}) {
+export async function browserStartup({ rounds = 5, quick = false, keys = BROWSER_MODELS, systems = BROWSER_SYSTEMS, mbps, log = () => {} } = {}) {
   const { browser, chromium } = await launchBenchBrowser(); // first: no browser fails before minutes of compiling
   let server;
   try {
@@ -276,15 +282,20 @@ export async function browserStartup({ rounds = 5, quick = false, keys = BROWSER
     server = await startBenchServer(models);
     const loadStart = loadavg();
     const samples = {}, errors = {}, checks = {};
-    for (let r = 0; r < rounds; r++) {
-      log(`browser start-up: round ${r + 1}/${rounds}`);
-      for (const [key, m] of Object.entries(models)) for (const system of systems) {
-        const id = `${key}\u0000${system}`;
+    // Round 0 is untimed: every page once, so no system pays the browser's first renderer or first read of its files.
+    for (let r = -1; r < rounds; r++) {
+      log(r < 0 ? "browser start-up: warm-up round (untimed)" : `browser start-up: round ${r + 1}/${rounds}`);
+      // Each round starts one page later, so no system always follows the same one (a closing
+      // context's renderer may still be exiting while the next page loads).
+      const pages = Object.keys(models).flatMap((key) => systems.map((system) => [key, system]));
+      const first = Math.max(r, 0) % pages.length;
+      for (const [key, system] of pages.slice(first).concat(pages.slice(0, first))) {
+        const m = models[key], id = `${key}\u0000${system}`;
         if (errors[id]) continue;
         try {
-          const result = await coldLoad(browser, pageUrl(server.url, system, key, m));
+          const result = await coldLoad(browser, pageUrl(server.url, system, key, m), { mbps });
           checks[id] = check(system, m, result);
-          (samples[id] ??= []).push(result);
+          if (r >= 0) (samples[id] ??= []).push(result);
         } catch (e) {
           errors[id] = e.message.split("\n")[0];
           log(`  ${key} ${system}: ${errors[id]}`);
@@ -297,10 +308,10 @@ export async function browserStartup({ rounds = 5, quick = false, keys = BROWSER
         const id = `${key}\u0000${name}`, xs = samples[id] ?? [];
         if (errors[id]) return { name, error: errors[id] };
         const pick = (f) => median(xs.map(f));
-        return { name, rounds: xs.length, firstPredictionMs: pick((x) => x.firstPrediction), scriptToPredictionMs: pick((x) => x.firstPrediction - x.scriptStart), predictMs: pick((x) => x.firstPrediction - x.ready), memoryBytes: pick((x) => x.memoryBytes), downloadedBytes: pick((x) => x.downloaded), calls: xs[0].calls, maxDiff: checks[id] };
+        return { name, rounds: xs.length, firstPredictionMs: pick((x) => x.firstPrediction), htmlToPredictionMs: pick((x) => x.firstPrediction - x.htmlReceived), scriptToPredictionMs: pick((x) => x.firstPrediction - x.scriptStart), predictMs: pick((x) => x.firstPrediction - x.ready), memoryBytes: pick((x) => x.memoryBytes), downloadedBytes: pick((x) => x.downloaded), calls: xs[0].calls, maxDiff: checks[id] };
       }),
     }));
-    return { chromium: { version: chromium.version, source: chromium.source }, rounds, loadavgStart: loadStart, loadavgEnd: loadavg(), rows };
+    return { chromium: { version: chromium.version, source: chromium.source }, rounds, mbps, loadavgStart: loadStart, loadavgEnd: loadavg(), rows };
   } finally {
     await server?.close();
     await browser.close();
