@@ -176,6 +176,13 @@ const q = new URLSearchParams(location.search), model = q.get("model"), shape = 
 const input = new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5);`;
 
 const PAGES = {
+  // The baseline: a page that only reports (what the browser spends on any new page).
+  blank: `<!doctype html><meta charset="utf-8"><title>blank</title><script type="module">
+${REPORT}
+const scriptStart = performance.now();
+loaded();
+report(scriptStart, []);
+</script>`,
   kiln: `<!doctype html><meta charset="utf-8"><title>kiln</title><script type="module">
 import { loadModel } from "/runtime/predict.js";
 ${REPORT}
@@ -243,6 +250,7 @@ export async function launchBenchBrowser() {
  * result. `mbps`: the download throughput to emulate (CDP), in megabits per second; none: as fast as 127.0.0.1 serves.
  */
 export async function coldLoad(browser, url, { mbps, timeout = 180_000 } = {}) {
+  const processes = await browser.newBrowserCDPSession();
   const context = await browser.newContext();
   try {
     await context.addInitScript(INSTRUMENT);
@@ -250,14 +258,30 @@ export async function coldLoad(browser, url, { mbps, timeout = 180_000 } = {}) {
     const cdp = await context.newCDPSession(page);
     await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
     if (mbps) await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: (mbps * 1e6) / 8, uploadThroughput: (mbps * 1e6) / 8 });
+    const before = await cpuTimes(processes);
     await page.goto(url);
     await page.waitForFunction(() => window.benchResult || window.benchError, null, { timeout });
+    const after = await cpuTimes(processes);
     const { benchResult, benchError } = await page.evaluate(() => ({ benchResult: window.benchResult, benchError: window.benchError }));
     if (benchError) throw new Error(benchError.split("\n")[0]);
-    return benchResult;
+    let cpuMs = 0;
+    for (const [id, t] of after) cpuMs += (t - (before.get(id) ?? 0)) * 1000;
+    return { ...benchResult, cpuMs };
   } finally {
     await context.close();
+    await processes.detach();
   }
+}
+
+/**
+ * CPU seconds so far of every Chromium process (browser, network service, renderers: CDP
+ * SystemInfo.getProcessInfo), by id. A load's CPU time is the sum of the changes over it: the
+ * renderers of closed contexts are gone or idle, so it is this page's work — a figure that,
+ * unlike wall time, does not grow while the page waits for a core on a loaded machine.
+ */
+async function cpuTimes(cdp) {
+  const { processInfo } = await cdp.send("SystemInfo.getProcessInfo");
+  return new Map(processInfo.map((p) => [p.id, p.cpuTime]));
 }
 
 /** Checks what a page did: its output against kiln's in Node, and the compile entry point kiln used. */
@@ -271,7 +295,7 @@ function check(system, m, r) {
 
 /**
  * The whole measurement: prepares the models, serves them, and per round loads every
- * (model, system) page once, cold, in an order that rotates by one each round (`mbps`: over an emulated link of that many megabits per second). Throws when Chromium cannot start (never a skip); a system
+ * (model, system) page once, cold (and a blank page, the baseline), in an order that rotates by one each round (`mbps`: over an emulated link of that many megabits per second). Throws when Chromium cannot start (never a skip); a system
  * whose page fails or disagrees with kiln is shown with its error.
  */
 export async function browserStartup({ rounds = 5, quick = false, keys = BROWSER_MODELS, systems = BROWSER_SYSTEMS, mbps, log = () => {} } = {}) {
@@ -281,13 +305,15 @@ export async function browserStartup({ rounds = 5, quick = false, keys = BROWSER
     const models = await prepareBrowserModels({ keys, quick, log });
     server = await startBenchServer(models);
     const loadStart = loadavg();
-    const samples = {}, errors = {}, checks = {};
+    const samples = {}, errors = {}, checks = {}, blankSamples = [];
     // Round 0 is untimed: every page once, so no system pays the browser's first renderer or first read of its files.
     for (let r = -1; r < rounds; r++) {
       log(r < 0 ? "browser start-up: warm-up round (untimed)" : `browser start-up: round ${r + 1}/${rounds}`);
       // Each round starts one page later, so no system always follows the same one (a closing
       // context's renderer may still be exiting while the next page loads).
       const pages = Object.keys(models).flatMap((key) => systems.map((system) => [key, system]));
+      const blank = await coldLoad(browser, `${server.url}blank.html?model=none&shape=1`, { mbps });
+      if (r >= 0) blankSamples.push(blank);
       const first = Math.max(r, 0) % pages.length;
       for (const [key, system] of pages.slice(first).concat(pages.slice(0, first))) {
         const m = models[key], id = `${key}\u0000${system}`;
@@ -308,10 +334,11 @@ export async function browserStartup({ rounds = 5, quick = false, keys = BROWSER
         const id = `${key}\u0000${name}`, xs = samples[id] ?? [];
         if (errors[id]) return { name, error: errors[id] };
         const pick = (f) => median(xs.map(f));
-        return { name, rounds: xs.length, firstPredictionMs: pick((x) => x.firstPrediction), htmlToPredictionMs: pick((x) => x.firstPrediction - x.htmlReceived), scriptToPredictionMs: pick((x) => x.firstPrediction - x.scriptStart), predictMs: pick((x) => x.firstPrediction - x.ready), memoryBytes: pick((x) => x.memoryBytes), downloadedBytes: pick((x) => x.downloaded), calls: xs[0].calls, maxDiff: checks[id] };
+        return { name, rounds: xs.length, firstPredictionMs: pick((x) => x.firstPrediction), htmlToPredictionMs: pick((x) => x.firstPrediction - x.htmlReceived), scriptToPredictionMs: pick((x) => x.firstPrediction - x.scriptStart), predictMs: pick((x) => x.firstPrediction - x.ready), cpuMs: pick((x) => x.cpuMs), memoryBytes: pick((x) => x.memoryBytes), downloadedBytes: pick((x) => x.downloaded), calls: xs[0].calls, maxDiff: checks[id] };
       }),
     }));
-    return { chromium: { version: chromium.version, source: chromium.source }, rounds, mbps, loadavgStart: loadStart, loadavgEnd: loadavg(), rows };
+    const blank = { firstPredictionMs: median(blankSamples.map((x) => x.firstPrediction)), cpuMs: median(blankSamples.map((x) => x.cpuMs)) };
+    return { chromium: { version: chromium.version, source: chromium.source }, rounds, mbps, blank, loadavgStart: loadStart, loadavgEnd: loadavg(), rows };
   } finally {
     await server?.close();
     await browser.close();
