@@ -6,7 +6,8 @@
  * warm-up round, medians.
  *
  * Systems, each loading the same model from a local HTTP server (node:http, this file):
- * - kiln (compileStreaming): `loadModel(new URL(".../model.wasm"))` of kiln/runtime/predict; the
+ * - kiln (compileStreaming): `loadModel(new URL(".../model.wasm"))` of kiln/runtime/predict (as an
+ *   app ships it: bundled and minified by esbuild, on-demand parts as their own chunks); the
  *   server sends application/wasm, so the runtime compiles while the bytes arrive
  *   (WebAssembly.compileStreaming, runtime/load.ts). The module carries its weights (`--weights`).
  * - kiln (compile(arrayBuffer)): the page fetches the same file whole and passes the ArrayBuffer,
@@ -25,6 +26,7 @@ import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { dirname, extname, join } from "node:path";
+import { build } from "esbuild";
 import { chromium as playwright } from "playwright-core";
 import { CHROMIUM_ARGS, findChromium, INSTALL_HINT } from "../../test/browser/find-chromium.mjs";
 import { ROOT, inferenceOnly, readGraph } from "./graphs.js";
@@ -126,15 +128,25 @@ function staticFiles(models) {
   return files;
 }
 
-/** The local server: the static files, and kiln's runtime from dist/runtime under /runtime/. */
+/**
+ * kiln/runtime/predict as an app ships it (as scripts/runtime-size.mjs measures it): dist/runtime
+ * bundled by esbuild for the browser, minified, the parts loaded on demand as their own chunks.
+ * Served under /kiln/ (the entry: /kiln/predict.js).
+ */
+async function runtimeBundle() {
+  const result = await build({
+    entryPoints: { predict: join(ROOT, "dist/runtime/predict.js") }, bundle: true, splitting: true, platform: "browser", format: "esm", minify: true,
+    target: "es2022", external: ["node:*"], write: false, outdir: "out", logLevel: "warning",
+  });
+  return new Map(result.outputFiles.map((f) => [`/kiln/${f.path.split("/out/")[1]}`, Buffer.from(f.contents)]));
+}
+
+/** The local server: the static files and kiln's bundled runtime. */
 export async function startBenchServer(models) {
-  const files = staticFiles(models);
+  const files = new Map([...staticFiles(models), ...(await runtimeBundle())]);
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
-    let body = files.get(path);
-    if (!body && /^\/runtime\/[A-Za-z0-9_-]+\.js$/.test(path)) {
-      try { body = readFileSync(join(ROOT, "dist", path)); } catch { body = undefined; }
-    }
+    const body = files.get(path);
     if (!body) { res.writeHead(404, { "content-type": "text/plain" }).end("not found"); return; }
     res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream", "cache-control": "no-store" }).end(body);
   });
@@ -184,7 +196,7 @@ loaded();
 report(scriptStart, []);
 </script>`,
   kiln: `<!doctype html><meta charset="utf-8"><title>kiln</title><script type="module">
-import { loadModel } from "/runtime/predict.js";
+import { loadModel } from "/kiln/predict.js";
 ${REPORT}
 try {
   const scriptStart = performance.now();
