@@ -3,7 +3,8 @@
  * same workloads, weights, data and batch sizes, one thread (and kiln/ORT-web on 2 threads where
  * issue 8 asks; kiln's relaxed-SIMD build next to its plain build where issue 5 asks), round-robin
  * rounds after warm-up, medians; plus this machine's wasm-SIMD peaks (mul+add, relaxed_madd),
- * process start → first prediction, compile times, module sizes and what an app ships. Writes
+ * process start → first prediction (in Node, and navigation → first prediction in Chromium:
+ * lib/browser-startup.js), compile times, module sizes and what an app ships. Writes
  * bench/results/latest.json and README-table.md. Runs under --experimental-wasm-relaxed-simd on
  * Node 20 (lib/relaxed-host.js re-executes node with it).
  * BENCH_QUICK=1: a fast smoke run (asc -O0, two short rounds, no tfjs cpu backend), written to
@@ -27,6 +28,8 @@ import { clockProbe, cpuinfoMHz, fpPipes, flopsPerCycle } from "./lib/ceiling.js
 import { initTf } from "./lib/tfjs.js";
 import { kilnRuntimeSize, peerSizes } from "./lib/sizes.js";
 import { coldCompile, measureStartup } from "./lib/startup.js";
+import { browserStartup } from "./lib/browser-startup.js";
+import { findChromium } from "../test/browser/find-chromium.mjs";
 import { workloads, realWorkloads, Skip, THREADED } from "./workloads.js";
 import { renderReport, renderRealReport, RELAXED } from "./lib/report.js";
 import { evaluateTargets, evaluateRealTargets } from "./lib/targets.js";
@@ -47,8 +50,8 @@ if (realSubset && !onlyReal) throw new Error("--models selects real-size models:
 
 const quick = !!process.env.BENCH_QUICK;
 const settings = quick
-  ? { quick, optimizeLevel: 0, rounds: 2, blockMs: 100, warmupMs: 100, budgetMs: 1500, startupRounds: 1 }
-  : { quick, optimizeLevel: 0, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3 };
+  ? { quick, optimizeLevel: 0, rounds: 2, blockMs: 100, warmupMs: 100, budgetMs: 1500, startupRounds: 1, browserRounds: 2 }
+  : { quick, optimizeLevel: 0, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3, browserRounds: 5 };
 // BENCH_ROUNDS=n: fewer (or more) timed rounds, same rows in the same order (a replica of the full run's process history, for probes such as BENCH_TASK_CPU).
 if (process.env.BENCH_ROUNDS) settings.rounds = Math.max(1, Number(process.env.BENCH_ROUNDS));
 const log = (...a) => console.error("[bench]", ...a);
@@ -61,12 +64,14 @@ if (quick) console.log("BENCH_QUICK: asc -O0, 2 short rounds, no tfjs-cpu — a 
 
 const tmp = mkdtempSync(tmpdir() + "/kiln-bench-");
 const opts = { maxBatch: 64, optimizeLevel: settings.optimizeLevel };
-let cold, peak, relaxedPeak, examples, models, startup, cnnThreaded, mlpThreaded;
+let cold, peak, relaxedPeak, examples, models, startup, browserStart, cnnThreaded, mlpThreaded;
 const cnnGraph = readGraph("examples/mnist-cnn/graph.json");
 const lstmGraph = readGraph("examples/names-gender/graph.json");
 const tfmGraph = readGraph("examples/names-transformer/graph.json");
 
 if (!onlyReal) {
+// The browser start-up part needs Chromium: no browser fails the run now, not after minutes of work.
+log(`Chromium for the browser start-up part: ${(await findChromium()).version}`);
 // 1. Cold compile of the seed CNN in a fresh process; its modules are the ones measured below.
 log("cold compile of the seed CNN (fresh process)…");
 cold = await coldCompile(ROOT + "examples/mnist-cnn/graph.json", tmp, settings.optimizeLevel);
@@ -120,6 +125,10 @@ models = {
 // started alone (a heavy parent spawns more slowly: +17 ms with 2 GB of touched wasm memory).
 log("process start → first prediction…");
 startup = await measureStartup({ model: models.cnn, graph: cnnGraph, inferWasm: cold.inferWasm, dir: tmp, rounds: settings.startupRounds });
+// The same in Chromium (lib/browser-startup.js): navigation → first prediction, cold page loads; a
+// browser that cannot start fails the bench here, with what to install.
+log("browser start-up (Chromium, cold page loads)…");
+browserStart = await browserStartup({ rounds: settings.browserRounds, quick, log });
 }
 
 // The physical ceiling (lib/ceiling.js): 4 lanes × multiply-adds per cycle × 2 FLOP × the clock,
@@ -233,6 +242,7 @@ const results = {
   real: realResults,
   compile: { examples, threaded: { cnnTrain: { compileMs: cnnThreaded.compileMs, bytes: cnnThreaded.bytes, gzipBytes: cnnThreaded.gzipBytes }, mlp: { compileMs: mlpThreaded.compileMs, bytes: mlpThreaded.bytes, gzipBytes: mlpThreaded.gzipBytes } }, cold: { importMs: cold.importMs, trainMs: cold.trainMs, inferMs: cold.inferMs, ...prefixed("train", sizes(cold.trainWasm)), ...prefixed("infer", sizes(cold.inferWasm)) } },
   shipped,
+  browserStartup: browserStart,
   totalSeconds: (performance.now() - started) / 1000,
 };
 results.targets = [...evaluateTargets(results), ...evaluateRealTargets(results)];

@@ -195,6 +195,31 @@ export function realMemoryTable(results) {
   return markdown(["model", "kiln maxBatch", "kiln wasm memory", "of which weights", "activation arena", "kiln module", "kiln: bytes → first prediction", "tfjs-wasm", "ort-web"], rows);
 }
 
+/**
+ * Issue 19 item 5 in the browser (lib/browser-startup.js): per model and system, navigation start
+ * → first prediction (cold page loads, medians), the part after the page's HTML arrived (without
+ * the browser's new renderer, which varies most on a loaded machine) and the first predict call
+ * alone (after the model was loaded), the
+ * browser's CPU time for the load, the wasm memory the page holds after it, and the bytes it
+ * downloaded; "this ÷ kiln" is the system's time over kiln's with compileStreaming.
+ */
+export function browserStartupTable(bs) {
+  const ratio = (s, kiln, key) => (kiln?.[key] && s[key] !== undefined ? `${(s[key] / kiln[key]).toFixed(2)}×` : "—");
+  const rows = bs.rows.flatMap((m) => {
+    const kiln = m.systems.find((s) => s.name === "kiln (compileStreaming)");
+    return m.systems.map((s) => s.error
+      ? [m.title, s.name, `✗ ${s.error}`, "", "", "", "", "", "", "", ""]
+      : [m.title, s.name, `${s.firstPredictionMs.toFixed(0)} ms`, `${s.htmlToPredictionMs.toFixed(0)} ms`, `${s.predictMs.toFixed(0)} ms`, ratio(s, kiln, "firstPredictionMs"), s.cpuMs === undefined ? "—" : `${s.cpuMs.toFixed(0)} ms`, ratio(s, kiln, "cpuMs"), mb(s.memoryBytes), mb(s.downloadedBytes), String(s.rounds)]);
+  });
+  return markdown(["model", "system", "navigation → first prediction", "of which HTML received → first prediction", "of which the first predict", "this ÷ kiln (compileStreaming)", "Chromium CPU time", "this ÷ kiln (compileStreaming), CPU", "wasm memory after it", "downloaded", "loads"], rows);
+}
+
+/** The browser start-up section's text (full report and `node bench/browser-startup.mjs`). */
+export function browserStartupText(bs) {
+  const load = `load average ${bs.loadavgStart[0].toFixed(1)} at its start, ${bs.loadavgEnd[0].toFixed(1)} at its end`;
+  return `\n### Browser start-up (issue 19, item 5)\n\nChromium ${bs.chromium.version} (${bs.chromium.source}, headless, driven by playwright-core), ${load}. Each figure is the median of ${bs.rounds} cold page loads after an untimed warm-up round (a new browser context each: empty HTTP cache and no wasm code cache; cache disabled over CDP; the local server sends \`no-store\`), round-robin over the systems (the order rotating by one page each round)${bs.mbps ? `; every download over an emulated ${bs.mbps} Mbit/s link (CDP Network.emulateNetworkConditions)` : ""}; the time is the page's \`performance.now()\` after its first batch-1 output was read (its origin is the navigation's start), so it counts the new renderer, the HTML, the scripts, the runtime or library, the model bytes from 127.0.0.1, compiling, weights and the prediction; "HTML received →" starts at the page's \`responseEnd\` instead, which leaves out the renderer's start, the part a loaded machine varies most. kiln loads a module with its weights embedded through \`kiln/runtime/predict\` (bundled and minified by esbuild, as an app ships it): from its URL (served as application/wasm: the runtime calls \`WebAssembly.compileStreaming\`; checked on every load) or from the whole ArrayBuffer (\`WebAssembly.compile\`); TF.js 4.22 wasm (SIMD, one thread) loads model.json + one weights shard; ORT-web's wasm build (one thread) the ONNX file written from kiln's graph. Every page's output matched kiln's in Node within 1e-3. CPU time: what every Chromium process (browser, network service, the page's renderer with its compile threads) spent from the navigation to the result (CDP \`SystemInfo.getProcessInfo\` before and after), which unlike wall time does not count waiting for a core.${bs.blank ? ` A blank page (one module script that only reports) takes ${bs.blank.firstPredictionMs.toFixed(0)} ms and ${bs.blank.cpuMs.toFixed(0)} ms of CPU the same way (medians of the same rounds): what any new page costs.` : ""} Wasm memory: every \`WebAssembly.Memory\` the page created or instantiated, in bytes, after the first prediction.\n\n${browserStartupTable(bs)}`;
+}
+
 /** The real-size models' sections (appended to the full report; the whole report of `--only real-models`). */
 function realText(results) {
   if (!results.real) return [];
@@ -239,6 +264,7 @@ export function renderReport(results) {
     `\n### Targets (issues 5 and 8)\n\n${results.targets.some((t) => t.relaxed) ? "Each target for kiln's plain-SIMD build and, where it applies (the one-thread workloads), for its relaxed-SIMD build (Node 20: `--experimental-wasm-relaxed-simd`); shares of the ceiling (and of the old probe) are of the build's own instruction set's.\n\n" : ""}${targetsTable(results)}`,
     `\n### Compile time and module size\n\n${compileTable(results)}`,
     `\n### What an app ships\n\n${shippedTable(results)}`,
+    ...(results.browserStartup ? [browserStartupText(results.browserStartup)] : []),
     ...realText(results),
     `\nTotal bench time ${results.totalSeconds.toFixed(0)} s.`,
   ].join("\n");

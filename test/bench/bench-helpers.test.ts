@@ -155,3 +155,23 @@ describe("bench two-thread rows carry the machine's own two-thread scaling", () 
     }
   }, 60_000);
 });
+
+describe("bench browser start-up table", () => {
+  test("each system's time and CPU over kiln's streaming load, memory in MB, a failed system's error in its row", async () => {
+    // @ts-expect-error -- plain JavaScript module of the bench
+    const { browserStartupTable } = await import("../../bench/lib/report.js");
+    const system = (name: string, ms: number, cpuMs: number, memoryBytes: number) =>
+      ({ name, rounds: 5, firstPredictionMs: ms, htmlToPredictionMs: ms - 10, predictMs: 20, cpuMs, memoryBytes, downloadedBytes: 2 * 1048576 });
+    const table: string = browserStartupTable({ rows: [{ title: "seed CNN", systems: [
+      system("kiln (compileStreaming)", 200, 300, 1114112),
+      system("kiln (compile(arrayBuffer))", 250, 330, 1114112),
+      system("tfjs-wasm", 500, 900, 16 * 1048576),
+      { name: "ort-web", error: "first prediction differs from kiln's in Node by 0.5" },
+    ] }] });
+    const rows = table.split("\n").slice(2).map((line) => line.split(" | "));
+    expect(rows).toHaveLength(4);
+    expect(rows[1]!.slice(1, 9)).toEqual(["kiln (compile(arrayBuffer))", "250 ms", "240 ms", "20 ms", "1.25×", "330 ms", "1.10×", "1.06 MB"]);
+    expect(rows[2]!.slice(5, 9)).toEqual(["2.50×", "900 ms", "3.00×", "16.00 MB"]);
+    expect(rows[3]![2]).toBe("✗ first prediction differs from kiln's in Node by 0.5");
+  });
+});
