@@ -7,7 +7,8 @@
  * (initializers when no weights come with the module or the call, threads, debug builds, decode,
  * the sentences of a refused load). It reports `kiln/runtime` (which also trains, saves and sets
  * weights) the same way, without a limit.
- * Usage: node scripts/runtime-size.mjs [--json]. test/runtime/size.test.ts fails `npm test` when
+ * Usage: node scripts/runtime-size.mjs [--json] [--write <dir>] (--write saves the predict-only
+ * chunks, minified, into <dir> to read what survives minification). test/runtime/size.test.ts fails `npm test` when
  * the predict-only figure grows past LIMIT. The project's target is TARGET (15,000 bytes minified,
  * 6,000 gzipped, issue 15 item 10). LIMIT is what the tree measures, lowered as the runtime is
  * trimmed, never raised to fit: 20,335 / 8,248 for kiln/runtime's core on 2026-12-07 (gzip with
@@ -17,7 +18,8 @@
  * (runtime/reasons.ts) and the initial weights are written by init.ts. The minified target is met;
  * the gzipped one is not yet: 240 B over.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -59,7 +61,7 @@ async function measureEntry(name) {
     gzipBytes: gzipSync(Buffer.concat(chunks.map((c) => Buffer.from(Buffer.from(files.get(c)).toString("latin1").replace(/-[A-Z0-9]{8}\.js/g, "-HASHHASH.js"), "latin1"))), { level: 9 }).length,
     files: chunks.flatMap((c) => Object.entries(outputs[c].inputs)).map(([file, i]) => [file, i.bytesInOutput]).sort((a, b) => b[1] - a[1]),
   });
-  return { core: group(core), other: group(Object.keys(outputs).filter((k) => !core.includes(k))) };
+  return { core: group(core), other: group(Object.keys(outputs).filter((k) => !core.includes(k))), chunks: core.map((c) => [c, files.get(c)]) };
 }
 
 /**
@@ -69,11 +71,18 @@ async function measureEntry(name) {
  */
 export async function measure() {
   const predict = await measureEntry("predict"), full = await measureEntry("index");
-  return { predictOnly: predict.core, other: predict.other, full: full.core, fullOther: full.other };
+  return { predictOnly: predict.core, other: predict.other, full: full.core, fullOther: full.other, predictChunks: predict.chunks };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const result = await measure();
+  const { predictChunks, ...result } = await measure();
+  const writeAt = process.argv.indexOf("--write");
+  if (writeAt > 0) {
+    const dir = process.argv[writeAt + 1];
+    if (!dir) throw new Error("--write needs a directory");
+    mkdirSync(dir, { recursive: true });
+    for (const [name, bytes] of predictChunks) writeFileSync(join(dir, basename(name)), bytes);
+  }
   if (process.argv.includes("--json")) console.log(JSON.stringify({ ...result, target: TARGET, limit: LIMIT }));
   else {
     const show = (label, g) => {
