@@ -176,7 +176,7 @@ export async function readManifest(mod: WebAssembly.Module, training?: TrainingP
 /** The checks of its optional parts readManifest ran on a manifest (decode.ts runs them again with its own). */
 export const partChecks = new WeakMap<Manifest, PartCheck[]>();
 
-export const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
+export const isInt = (v: unknown, min = 0, max = Infinity): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 export const isString = (v: unknown): v is string => typeof v === "string";
 /** `v` is a list (of `length` entries, when given) whose every entry passes `test`. */
@@ -261,11 +261,10 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
 /** No span of state shares bytes with any other span, nor one input with another (sorted by start: one pass). */
 function checkOverlaps(spans: [number, number, string, number][]): void {
   const ends: [number, string][] = [[0, ""], [0, ""], [0, ""]];
-  // What each kind may not overlap: state nothing; inputs state and inputs; written regions state.
-  const clash = [[0, 1, 2], [0, 1], [0]];
   for (const [start, end, what, kind] of spans.sort((a, b) => a[0] - b[0])) {
     if (start === end) continue;
-    for (const k of clash[kind]) if (start < ends[k][0]) wrong(Reason.overlap, what, ends[k][1]);
+    // What each kind may not overlap: kinds 0 to 2 − kind (state nothing; inputs state and inputs; written regions state).
+    for (let k = 0; k <= 2 - kind; k++) if (start < ends[k][0]) wrong(Reason.overlap, what, ends[k][1]);
     if (end > ends[kind][0]) ends[kind] = [end, what];
   }
 }
