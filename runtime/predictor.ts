@@ -126,10 +126,10 @@ export class Predictor {
   stage(slots: Slot[], views: Feed[], rows: number | Uint32Array, count: number): void {
     slots.forEach((s, k) => {
       const per = this.#per(s), src = views[k], dst = this.#slotView(s);
+      if (src.length === 0) this.fail(s.name, `"${s.name}": its buffer was detached or resized after it was checked`);
       if (typeof rows === "number") put(dst, src.subarray(rows * per, (rows + count) * per));
       else for (let j = 0; j < count; j++) put(dst, src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
-      // A detached or shrunk buffer reads as empty (and copied nothing).
-      const bad = src.length ? badValue(s, dst.subarray(0, count * per)) : "its buffer was detached or resized";
+      const bad = badValue(s, dst.subarray(0, count * per));
       if (bad) this.fail(s.name, `"${s.name}" changed after it was checked: ${bad}`);
     });
   }
