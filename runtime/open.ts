@@ -89,10 +89,10 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
  */
 function checkImports(mod: WebAssembly.Module, threaded: boolean): void {
   let memory = false;
-  for (const imp of WebAssembly.Module.imports(mod)) {
-    const isMemory = imp.module === "env" && imp.name === "memory" && imp.kind === "memory";
-    const fn = imp.kind === "function" && imp.module === "env" && (imp.name === "abort" || ((imp.name === "wait32" || imp.name === "passed") && threaded));
-    if (!isMemory && !fn) refuse("load", "", Reason.imports, imp.kind, imp.module, imp.name);
+  for (const { module, name, kind } of WebAssembly.Module.imports(mod)) {
+    const isMemory = kind === "memory" && name === "memory";
+    const fn = kind === "function" && (name === "abort" || (threaded && (name === "wait32" || name === "passed")));
+    if (module !== "env" || !(isMemory || fn)) refuse("load", "", Reason.imports, kind, module, name);
     memory ||= isMemory;
   }
   if (!memory) refuse("load", "", Reason.noMemory);
