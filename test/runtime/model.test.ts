@@ -112,7 +112,7 @@ describe("input checks", () => {
     ["negative id", () => ({ ...good(), ids: new Int32Array([-1, 2, 3, 4, 5, 6]) }), /element 0 \(example 0, index \[0\]\) is -1; expected an id in \[0, 10\)/, "ids"],
     ["NaN", () => ({ ...good(), a: new Float32Array([1, 2, 3, NaN]) }), /input "a": element 3 \(example 1, index \[1\]\) is NaN; expected a finite number/, "a"],
     ["Infinity", () => ({ ...good(), a: new Float32Array([1, -Infinity, 3, 4]) }), /element 1 \(example 0, index \[1\]\) is -Infinity/, "a"],
-    // the finiteness check sums x·0 in blocks of 8 and then scans: a problem in the tail, and the first of several
+    // the finiteness check sums the elements eight at a time and then scans: a problem in the tail, and the first of several
     ["NaN past the blocks of 8", () => ({ a: ramp(18, (i) => (i === 17 ? NaN : i)), ids: new Int32Array(27) }), /input "a": element 17 \(example 8, index \[1\]\) is NaN/, "a"],
     ["first of several non-finite", () => ({ a: ramp(18, (i) => (i === 5 ? Infinity : i === 2 ? -Infinity : i === 1 ? NaN : i)), ids: new Int32Array(27) }), /input "a": element 1 \(example 0, index \[1\]\) is NaN/, "a"],
   ];
