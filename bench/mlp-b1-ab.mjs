@@ -9,7 +9,7 @@
 // processes' cache traffic). Not a test. Usage:
 //   npx tsc -p tsconfig.build.json                                    # this tree → dist/
 //   (cd <a checkout of the base> && npx tsc -p tsconfig.build.json --outDir /tmp/base-dist)
-//   node bench/mlp-b1-ab.mjs /tmp/base-dist [--ort] [--relaxed] [--rounds N] [--block ms]
+//   node bench/mlp-b1-ab.mjs /tmp/base-dist [more dist dirs…] [--ort] [--relaxed] [--rounds N] [--block ms]
 import os from "node:os";
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
@@ -23,7 +23,8 @@ const ROUNDS = opt("--rounds", 9), BLOCK = opt("--block", 400);
 const relaxed = args.includes("--relaxed");
 const positional = args.filter((a, i) => !a.startsWith("--") && !(i && args[i - 1].startsWith("--")));
 const builds = [["new", new URL("../dist/", import.meta.url).href]];
-if (positional[0]) builds.unshift(["base", pathToFileURL(resolve(positional[0])).href + "/"]);
+// Every positional argument is another build (the first is the base the others are checked against).
+builds.unshift(...positional.map((dir, i) => [i ? dir.split("/").filter(Boolean).pop() : "base", pathToFileURL(resolve(dir)).href + "/"]));
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
@@ -100,7 +101,7 @@ for (const kind of Object.keys(inputs)) {
   systems.forEach((s, i) => {
     if (s.kind !== kind) return;
     const w = median(times[i].map((x) => x.wall)), c = median(times[i].map((x) => x.cpu)), c10 = low(times[i].map((x) => x.cpu));
-    console.log(`  ${s.name.padEnd(16)} ${w.toFixed(1).padStart(7)} µs wall ${c.toFixed(1).padStart(7)} µs CPU (median) ${c10.toFixed(1).padStart(7)} µs CPU (10th percentile)`);
+    console.log(`  ${s.name.padEnd(22)} ${w.toFixed(1).padStart(7)} µs wall ${c.toFixed(1).padStart(7)} µs CPU (median) ${c10.toFixed(1).padStart(7)} µs CPU (10th percentile)`);
   });
 }
 process.exit(0);
