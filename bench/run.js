@@ -3,7 +3,8 @@
  * same workloads, weights, data and batch sizes, one thread (and kiln/ORT-web on 2 threads where
  * issue 8 asks; kiln's relaxed-SIMD build next to its plain build where issue 5 asks), round-robin
  * rounds after warm-up, medians; plus this machine's wasm-SIMD peaks (mul+add, relaxed_madd),
- * process start → first prediction, compile times, module sizes and what an app ships. Writes
+ * process start → first prediction (in Node, and navigation → first prediction in Chromium:
+ * lib/browser-startup.js), compile times, module sizes and what an app ships. Writes
  * bench/results/latest.json and README-table.md. Runs under --experimental-wasm-relaxed-simd on
  * Node 20 (lib/relaxed-host.js re-executes node with it).
  * BENCH_QUICK=1: a fast smoke run (asc -O0, two short rounds, no tfjs cpu backend), written to
@@ -19,12 +20,16 @@ import { writeFileSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir, cpus, loadavg } from "node:os";
 import { readGraph, exampleGraphs, zooGraphs, mlpGraph, matmulGraph, inferenceOnly, ROOT } from "./lib/graphs.js";
 import { roundRobin } from "./lib/measure.js";
+import { label } from "./lib/task-cpu.js";
 import { compileGraph, compileRows, loadModel, compileAssemblyScript, sizes } from "./lib/kiln.js";
 import { peakProbe } from "./lib/peak.js";
+import { twoThreadPeak } from "./lib/peak2.js";
 import { clockProbe, cpuinfoMHz, fpPipes, flopsPerCycle } from "./lib/ceiling.js";
 import { initTf } from "./lib/tfjs.js";
 import { kilnRuntimeSize, peerSizes } from "./lib/sizes.js";
 import { coldCompile, measureStartup } from "./lib/startup.js";
+import { browserStartup } from "./lib/browser-startup.js";
+import { findChromium } from "../test/browser/find-chromium.mjs";
 import { workloads, realWorkloads, Skip, THREADED } from "./workloads.js";
 import { renderReport, renderRealReport, RELAXED } from "./lib/report.js";
 import { evaluateTargets, evaluateRealTargets } from "./lib/targets.js";
@@ -45,8 +50,10 @@ if (realSubset && !onlyReal) throw new Error("--models selects real-size models:
 
 const quick = !!process.env.BENCH_QUICK;
 const settings = quick
-  ? { quick, optimizeLevel: 0, rounds: 2, blockMs: 100, warmupMs: 100, budgetMs: 1500, startupRounds: 1 }
-  : { quick, optimizeLevel: 0, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3 };
+  ? { quick, optimizeLevel: 0, rounds: 2, blockMs: 100, warmupMs: 100, budgetMs: 1500, startupRounds: 1, browserRounds: 2 }
+  : { quick, optimizeLevel: 0, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3, browserRounds: 5 };
+// BENCH_ROUNDS=n: fewer (or more) timed rounds, same rows in the same order (a replica of the full run's process history, for probes such as BENCH_TASK_CPU).
+if (process.env.BENCH_ROUNDS) settings.rounds = Math.max(1, Number(process.env.BENCH_ROUNDS));
 const log = (...a) => console.error("[bench]", ...a);
 const started = performance.now();
 
@@ -57,12 +64,14 @@ if (quick) console.log("BENCH_QUICK: asc -O0, 2 short rounds, no tfjs-cpu — a 
 
 const tmp = mkdtempSync(tmpdir() + "/kiln-bench-");
 const opts = { maxBatch: 64, optimizeLevel: settings.optimizeLevel };
-let cold, peak, relaxedPeak, examples, models, startup, cnnThreaded, mlpThreaded;
+let cold, peak, relaxedPeak, examples, models, startup, browserStart, cnnThreaded, mlpThreaded;
 const cnnGraph = readGraph("examples/mnist-cnn/graph.json");
 const lstmGraph = readGraph("examples/names-gender/graph.json");
 const tfmGraph = readGraph("examples/names-transformer/graph.json");
 
 if (!onlyReal) {
+// The browser start-up part needs Chromium: no browser fails the run now, not after minutes of work.
+log(`Chromium for the browser start-up part: ${(await findChromium()).version}`);
 // 1. Cold compile of the seed CNN in a fresh process; its modules are the ones measured below.
 log("cold compile of the seed CNN (fresh process)…");
 cold = await coldCompile(ROOT + "examples/mnist-cnn/graph.json", tmp, settings.optimizeLevel);
@@ -100,6 +109,7 @@ const relaxedWasm = {
 };
 
 // 3. Workloads, each round-robin over its systems.
+label("load the one-thread workloads' models");
 await initTf();
 models = {
   cnn: await loadModel(cold.trainWasm), cnn2: await loadModel(cnnThreaded.wasm, { threads: 2 }), cnnGraph,
@@ -115,6 +125,10 @@ models = {
 // started alone (a heavy parent spawns more slowly: +17 ms with 2 GB of touched wasm memory).
 log("process start → first prediction…");
 startup = await measureStartup({ model: models.cnn, graph: cnnGraph, inferWasm: cold.inferWasm, dir: tmp, rounds: settings.startupRounds });
+// The same in Chromium (lib/browser-startup.js): navigation → first prediction, cold page loads; a
+// browser that cannot start fails the bench here, with what to install.
+log("browser start-up (Chromium, cold page loads)…");
+browserStart = await browserStartup({ rounds: settings.browserRounds, quick, log });
 }
 
 // The physical ceiling (lib/ceiling.js): 4 lanes × multiply-adds per cycle × 2 FLOP × the clock,
@@ -125,7 +139,16 @@ const mhz = cpuinfoMHz();
 log(`clock probe (dependent i32.add chain): ${clock.calibration.cpuGHz.toFixed(2)} GHz CPU time, ${clock.calibration.wallGHz.toFixed(2)} GHz wall clock; /proc/cpuinfo: ${mhz ? mhz.map((m) => m.toFixed(0)).join(", ") + " MHz" : "n/a"}`);
 log(`FP pipes: ${pipes.why} → ${flopsPerCycle(pipes, "plain")} FLOP/cycle plain, ${flopsPerCycle(pipes, "relaxed")} relaxed; ceiling ${(flopsPerCycle(pipes, "plain") * clock.calibration.cpuGHz).toFixed(1)} GFLOP/s (plain)`);
 
+// The machine's own two-thread scaling (lib/peak2.js): the peak probe's register-only loop on one
+// thread and on two at once, in the rounds of every row with a 2-thread system. Two vCPUs of this
+// VM do not always give two cores' worth (the host may run them on one core's two hardware threads,
+// or next to a busy neighbour); a two-thread figure means little without it.
+const threadProbe = await peakProbe(compileAssemblyScript, quick ? 2e7 : 1e8);
+const threadProbe2 = await twoThreadPeak(threadProbe);
+const MACHINE = { one: "peak loop, 1 thread", two: "peak loop, 2 threads" };
+
 // Issue 19's real-size models: built in TF.js layers, imported into kiln, compiled (lib/real.js).
+label("prepare the real-size models");
 await initTf();
 const real = await prepareRealModels({ opts, quick, log, relaxed: relaxedHost.validates, keys: realSubset });
 const deep = realSubset ? undefined : coldCompileDeep(log);
@@ -136,6 +159,7 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
   log(`${w.title}: setting up ${w.systems.map((s) => s.name).join(", ")}…`);
   const ready = [], out = [];
   for (const s of w.systems) {
+    label(`${w.id}: ${s.name} setup`);
     try {
       const r = await s.setup();
       ready.push({ ...r, name: s.name });
@@ -150,13 +174,23 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
   if (w.flops && relaxedPeak) ready.push({ name: "relaxed peak", step: relaxedPeak.step });
   // The clock probe too: every FLOP-counted workload is shown as a share of the ceiling at the clock of its own rounds.
   if (w.flops) ready.push({ name: "clock", step: clock.step });
+  if (ready.some((s) => s.name === THREADED.kiln)) ready.push({ name: MACHINE.one, step: threadProbe.step }, { name: MACHINE.two, step: threadProbe2.step });
   const times = await roundRobin(ready, { ...settings, onProgress: (r, n) => log(`  round ${r}/${n}`) });
-  ready.forEach((s, i) => s.dispose?.());
+  // Awaited: ORT-web's 2-thread session is a worker (and its thread pool) that ends only when its
+  // release is answered, which needs this event loop to turn; not awaited, it outlived its row into
+  // the next ones, whose steps rarely yield (seen with BENCH_TASK_CPU, 2026-12-07).
+  for (const s of ready) await s.dispose?.();
   const entry = { id: w.id, title: w.title, unit: w.unit, flops: w.flops, systems: out };
   ready.forEach((s, i) => {
     const t = times[i];
     if (s.name === "clock") {
       entry.clock = { wallGHz: clock.adds / t.wallMs / 1e6, cpuGHz: clock.adds / t.cpuMs / 1e6 };
+      return;
+    }
+    if (s.name === MACHINE.one || s.name === MACHINE.two) {
+      const one = times[ready.findIndex((x) => x.name === MACHINE.one)], two = times[ready.findIndex((x) => x.name === MACHINE.two)];
+      // Work per wall second on two threads over one thread's (2.00 = two full cores); CPU per loop, two threads over one.
+      entry.machineThreads = { wall: (2 * one.wallMs) / two.wallMs, cpu: two.cpuMs / (2 * one.cpuMs) };
       return;
     }
     if (s.name === "peak" || s.name === "relaxed peak") {
@@ -173,6 +207,7 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
   measured.push(entry);
 }
 
+await threadProbe2.dispose();
 // 4. Process start → first prediction (child processes: measured before the workloads, above), then sizes.
 disposeRealModels(real); // the threaded ones' worker threads would keep the process alive
 rmSync(tmp, { recursive: true, force: true });
@@ -187,7 +222,7 @@ if (onlyReal) {
   results.targets = evaluateRealTargets(results);
   if (realSubset) results.machine.realModels = realSubset;
   const stem = quick ? "quick-real" : realSubset ? "real-models.subset" : "real-models";
-  writeResults(results, renderRealReport(results), quick || realSubset ? [`bench/results/${stem}.json.tmp`, `bench/results/${stem}.md.tmp`] : [`bench/results/${stem}.json`, `bench/results/${stem}.md`]);
+  writeResults(results, renderRealReport(results), quick || realSubset || process.env.BENCH_ROUNDS ? [`bench/results/${stem}.json.tmp`, `bench/results/${stem}.md.tmp`] : [`bench/results/${stem}.json`, `bench/results/${stem}.md`]);
   process.exit(0);
 }
 models.cnn2.dispose(); // its worker thread would keep the process alive
@@ -207,13 +242,16 @@ const results = {
   real: realResults,
   compile: { examples, threaded: { cnnTrain: { compileMs: cnnThreaded.compileMs, bytes: cnnThreaded.bytes, gzipBytes: cnnThreaded.gzipBytes }, mlp: { compileMs: mlpThreaded.compileMs, bytes: mlpThreaded.bytes, gzipBytes: mlpThreaded.gzipBytes } }, cold: { importMs: cold.importMs, trainMs: cold.trainMs, inferMs: cold.inferMs, ...prefixed("train", sizes(cold.trainWasm)), ...prefixed("infer", sizes(cold.inferWasm)) } },
   shipped,
+  browserStartup: browserStart,
   totalSeconds: (performance.now() - started) / 1000,
 };
 results.targets = [...evaluateTargets(results), ...evaluateRealTargets(results)];
 
 // 5. Print and write.
 // A quick smoke run must not replace a real run's results: it writes git-ignored *.tmp files.
-writeResults(results, renderReport(results), quick ? ["bench/results/quick.json.tmp", "bench/results/quick.md.tmp"] : ["bench/results/latest.json", "bench/results/README-table.md"]);
+// So must a run with BENCH_ROUNDS (a probe of the full run's order, not a measurement of record).
+const probe = quick || !!process.env.BENCH_ROUNDS;
+writeResults(results, renderReport(results), probe ? [`bench/results/${quick ? "quick" : "rounds"}.json.tmp`, `bench/results/${quick ? "quick" : "rounds"}.md.tmp`] : ["bench/results/latest.json", "bench/results/README-table.md"]);
 
 /** Prints the report and writes the results JSON and the markdown. */
 function writeResults(results, text, [jsonOut, mdOut]) {

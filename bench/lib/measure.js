@@ -5,6 +5,8 @@
  * shared, oversubscribed machine; both are recorded.
  */
 
+import { start as startTaskCpu, label, describe, taskCpuEnabled } from "./task-cpu.js";
+
 /** Median of a non-empty list of numbers. */
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -50,7 +52,10 @@ export async function roundRobin(systems, { rounds, blockMs, warmupMs, budgetMs,
       if (st.spent > budgetMs && st.wall.length > 0) continue;
       await systems[i].before?.(); // e.g. switch the tfjs backend, outside the timed block
       if (st.iters > 1) await timeBlock(systems[i].step, Math.max(1, Math.round((st.iters * BLOCK_WARMUP_MS) / blockMs)));
+      label(`${systems[i].name ?? i} block`);
+      const acc = startTaskCpu();
       const t = await timeBlock(systems[i].step, st.iters);
+      if (taskCpuEnabled) console.error(`[task-cpu] round ${r + 1} ${describe(systems[i].name ?? String(i), acc.end())}`);
       st.wall.push(t.wall);
       st.cpu.push(t.cpu);
       st.spent += t.wall * st.iters;

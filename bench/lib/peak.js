@@ -78,14 +78,15 @@ export async function peakProbe(compileAssemblyScript, flopsTarget, setName = "m
   const { relaxedSimd } = INSTRUCTION_SETS[setName];
   const wasm = await compileAssemblyScript(peakSource(setName), { optimizeLevel: 3, initialPages: 1, relaxedSimd });
   const memory = new WebAssembly.Memory({ initial: 1 });
-  const { instance } = await WebAssembly.instantiate(wasm, { env: { memory, abort() { throw new Error("abort"); } } });
+  const module = await WebAssembly.compile(wasm); // kept: peak2.js runs the same loop on a second thread
+  const instance = await WebAssembly.instantiate(module, { env: { memory, abort() { throw new Error("abort"); } } });
   const f = new Float32Array(memory.buffer);
   for (let i = 0; i < f.length; i++) f[i] = 1e-3 * ((i % 7) - 3); // small: no overflow, no denormals
   const bOffset = (WRAP + 1) * 6 * 4;
   let sink = 0;
   const make = (v) => {
     const steps = Math.round(flopsTarget / v.flopsPerStep), args = v.args(bOffset), fn = instance.exports[v.fn];
-    return { ...v, steps, flops: steps * v.flopsPerStep, step: () => { sink += fn(steps, ...args); } };
+    return { ...v, steps, flops: steps * v.flopsPerStep, callArgs: [steps, ...args], step: () => { sink += fn(steps, ...args); } };
   };
   // The first call of each runs V8's baseline tier (Liftoff, ~3× slower); one untimed call each,
   // then rounds over all variants, so a burst of load on a shared machine cannot fall on one
@@ -103,5 +104,5 @@ export async function peakProbe(compileAssemblyScript, flopsTarget, setName = "m
   }
   const timed = probes.map((p, i) => ({ ...p, gflops: p.flops / best[i] / 1e6 }));
   const fastest = timed.reduce((a, b) => (b.gflops > a.gflops ? b : a));
-  return { set: setName, step: fastest.step, flops: fastest.flops, variant: fastest.name, calibration: timed.map(({ name, gflops }) => ({ name, gflops })), sink: () => sink };
+  return { set: setName, step: fastest.step, flops: fastest.flops, variant: fastest.name, module, fn: fastest.fn, args: fastest.callArgs, calibration: timed.map(({ name, gflops }) => ({ name, gflops })), sink: () => sink };
 }

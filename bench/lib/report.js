@@ -134,6 +134,8 @@ const T2 = { kiln: "kiln (2 threads)", ort: "ort-web (2 threads)" };
  * Issue 8's table: kiln and ORT-web on 1 and 2 threads, measured in the same round-robin rounds.
  * Speedups are wall-clock (1-thread time over 2-thread time); CPU time counts both threads, so its
  * 2 ÷ 1 ratio shows the extra CPU the second thread costs (its share of the work plus barrier waits).
+ * "The machine" is the peak probe's register-only loop on 1 and 2 threads in the same rounds
+ * (lib/peak2.js): the two-thread scaling the vCPUs gave then (an indicator, not an exact bound).
  */
 export function threadsTable(results, notes) {
   const rows = results.workloads.filter((w) => w.systems.some((s) => s.name === T2.kiln)).map((w) => {
@@ -146,9 +148,10 @@ export function threadsTable(results, notes) {
     const speedup = (one, two, clock = "wallMs") => (one?.[clock] && two?.[clock] ? `${(one[clock] / two[clock]).toFixed(2)}×` : "");
     const cpuRatio = by.kiln?.cpuMs && by[T2.kiln]?.cpuMs ? `${(by[T2.kiln].cpuMs / by.kiln.cpuMs).toFixed(2)}×` : "";
     const ort = by["ort-web"] ? [cell(by["ort-web"]), cell(by[T2.ort]), speedup(by["ort-web"], by[T2.ort]), speedup(by[T2.ort], by[T2.kiln])] : ["—", "—", "", ""];
-    return [w.title, w.unit, cell(by.kiln), cell(by[T2.kiln]), (speedup(by.kiln, by[T2.kiln]) && `**${speedup(by.kiln, by[T2.kiln])}**`), cpuRatio, ...ort, "no threads in Node"];
+    const m = w.machineThreads;
+    return [w.title, w.unit, cell(by.kiln), cell(by[T2.kiln]), (speedup(by.kiln, by[T2.kiln]) && `**${speedup(by.kiln, by[T2.kiln])}**`), cpuRatio, m ? `${m.wall.toFixed(2)}× (CPU per loop ${m.cpu.toFixed(2)}×)` : "—", ...ort, "no threads in Node"];
   });
-  return markdown(["workload", "unit", "kiln, 1 thread", "kiln, 2 threads", "kiln 2 ÷ 1 threads (wall)", "kiln CPU time 2 ÷ 1 threads", "ort-web, 1 thread", "ort-web, 2 threads", "ort-web 2 ÷ 1 threads", "kiln ÷ ort-web, both 2 threads", "tfjs-wasm, 2 threads"], rows);
+  return markdown(["workload", "unit", "kiln, 1 thread", "kiln, 2 threads", "kiln 2 ÷ 1 threads (wall)", "kiln CPU time 2 ÷ 1 threads", "the machine: peak loop 2 ÷ 1 threads, same rounds", "ort-web, 1 thread", "ort-web, 2 threads", "ort-web 2 ÷ 1 threads", "kiln ÷ ort-web, both 2 threads", "tfjs-wasm, 2 threads"], rows);
 }
 
 /**
@@ -190,6 +193,31 @@ export function realCompileTable(results) {
 export function realMemoryTable(results) {
   const rows = results.real.memory.map((m) => [m.title, String(m.maxBatch), mb(m.memoryBytes), mb(m.weightsBytes), mb(m.arenaBytes), mb(m.moduleBytes), ...["kiln", "tfjs-wasm", "ort-web"].map((k) => `${m.firstPredictionMs[k].toFixed(0)} ms`)]);
   return markdown(["model", "kiln maxBatch", "kiln wasm memory", "of which weights", "activation arena", "kiln module", "kiln: bytes → first prediction", "tfjs-wasm", "ort-web"], rows);
+}
+
+/**
+ * Issue 19 item 5 in the browser (lib/browser-startup.js): per model and system, navigation start
+ * → first prediction (cold page loads, medians), the part after the page's HTML arrived (without
+ * the browser's new renderer, which varies most on a loaded machine) and the first predict call
+ * alone (after the model was loaded), the
+ * browser's CPU time for the load, the wasm memory the page holds after it, and the bytes it
+ * downloaded; "this ÷ kiln" is the system's time over kiln's with compileStreaming.
+ */
+export function browserStartupTable(bs) {
+  const ratio = (s, kiln, key) => (kiln?.[key] && s[key] !== undefined ? `${(s[key] / kiln[key]).toFixed(2)}×` : "—");
+  const rows = bs.rows.flatMap((m) => {
+    const kiln = m.systems.find((s) => s.name === "kiln (compileStreaming)");
+    return m.systems.map((s) => s.error
+      ? [m.title, s.name, `✗ ${s.error}`, "", "", "", "", "", "", "", ""]
+      : [m.title, s.name, `${s.firstPredictionMs.toFixed(0)} ms`, `${s.htmlToPredictionMs.toFixed(0)} ms`, `${s.predictMs.toFixed(0)} ms`, ratio(s, kiln, "firstPredictionMs"), s.cpuMs === undefined ? "—" : `${s.cpuMs.toFixed(0)} ms`, ratio(s, kiln, "cpuMs"), mb(s.memoryBytes), mb(s.downloadedBytes), String(s.rounds)]);
+  });
+  return markdown(["model", "system", "navigation → first prediction", "of which HTML received → first prediction", "of which the first predict", "this ÷ kiln (compileStreaming)", "Chromium CPU time", "this ÷ kiln (compileStreaming), CPU", "wasm memory after it", "downloaded", "loads"], rows);
+}
+
+/** The browser start-up section's text (full report and `node bench/browser-startup.mjs`). */
+export function browserStartupText(bs) {
+  const load = `load average ${bs.loadavgStart[0].toFixed(1)} at its start, ${bs.loadavgEnd[0].toFixed(1)} at its end`;
+  return `\n### Browser start-up (issue 19, item 5)\n\nChromium ${bs.chromium.version} (${bs.chromium.source}, headless, driven by playwright-core), ${load}. Each figure is the median of ${bs.rounds} cold page loads after an untimed warm-up round (a new browser context each: empty HTTP cache and no wasm code cache; cache disabled over CDP; the local server sends \`no-store\`), round-robin over the systems (the order rotating by one page each round)${bs.mbps ? `; every download over an emulated ${bs.mbps} Mbit/s link (CDP Network.emulateNetworkConditions)` : ""}; the time is the page's \`performance.now()\` after its first batch-1 output was read (its origin is the navigation's start), so it counts the new renderer, the HTML, the scripts, the runtime or library, the model bytes from 127.0.0.1, compiling, weights and the prediction; "HTML received →" starts at the page's \`responseEnd\` instead, which leaves out the renderer's start, the part a loaded machine varies most. kiln loads a module with its weights embedded through \`kiln/runtime/predict\` (bundled and minified by esbuild, as an app ships it): from its URL (served as application/wasm: the runtime calls \`WebAssembly.compileStreaming\`; checked on every load) or from the whole ArrayBuffer (\`WebAssembly.compile\`); TF.js 4.22 wasm (SIMD, one thread) loads model.json + one weights shard; ORT-web's wasm build (one thread) the ONNX file written from kiln's graph. Every page's output matched kiln's in Node within 1e-3. CPU time: what every Chromium process (browser, network service, the page's renderer with its compile threads) spent from the navigation to the result (CDP \`SystemInfo.getProcessInfo\` before and after), which unlike wall time does not count waiting for a core.${bs.blank ? ` A blank page (one module script that only reports) takes ${bs.blank.firstPredictionMs.toFixed(0)} ms and ${bs.blank.cpuMs.toFixed(0)} ms of CPU the same way (medians of the same rounds): what any new page costs.` : ""} Wasm memory: every \`WebAssembly.Memory\` the page created or instantiated, in bytes, after the first prediction.\n\n${browserStartupTable(bs)}`;
 }
 
 /** The real-size models' sections (appended to the full report; the whole report of `--only real-models`). */
@@ -236,6 +264,7 @@ export function renderReport(results) {
     `\n### Targets (issues 5 and 8)\n\n${results.targets.some((t) => t.relaxed) ? "Each target for kiln's plain-SIMD build and, where it applies (the one-thread workloads), for its relaxed-SIMD build (Node 20: `--experimental-wasm-relaxed-simd`); shares of the ceiling (and of the old probe) are of the build's own instruction set's.\n\n" : ""}${targetsTable(results)}`,
     `\n### Compile time and module size\n\n${compileTable(results)}`,
     `\n### What an app ships\n\n${shippedTable(results)}`,
+    ...(results.browserStartup ? [browserStartupText(results.browserStartup)] : []),
     ...realText(results),
     `\nTotal bench time ${results.totalSeconds.toFixed(0)} s.`,
   ].join("\n");

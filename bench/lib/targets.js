@@ -60,7 +60,7 @@ export function evaluateTargets(r) {
   const speedup = (id) => { const w = find(r, id), one = sys(w, "kiln")?.wallMs, two = sys(w, "kiln (2 threads)")?.wallMs; return one && two ? one / two : undefined; };
   for (const [id, what] of [["cnn-train-b64", "seed CNN training b64"], ["cnn-infer-b64", "seed CNN inference b64"]]) {
     const v = speedup(id);
-    rows.push({ target: `${what}: kiln 2 threads ≥ 1.7× kiln 1 thread`, wall: x(v), cpu: "", met: verdict(v === undefined ? undefined : v >= 1.7) });
+    rows.push({ target: `${what}: kiln 2 threads ≥ 1.7× kiln 1 thread`, wall: withMachine(x(v), find(r, id)), cpu: "", met: verdict(v === undefined ? undefined : v >= 1.7) });
   }
   const cold = r.compile.cold;
   rows.push({ target: "seed CNN training module compile ≤ 5 s cold", wall: `${(cold.trainMs / 1000).toFixed(2)} s (+${(cold.importMs / 1000).toFixed(2)} s import)`, cpu: "", met: verdict(cold.trainMs <= 5000) });
@@ -102,7 +102,7 @@ export function evaluateRealTargets(r) {
   for (const [id, what] of [["mobilenetv2-infer-b16", "MobileNetV2 inference b16"], ["resnet20-train-b64", "ResNet-20 training b64"]]) {
     const w = find(r, id), one = sys(w, "kiln")?.wallMs, two = sys(w, "kiln (2 threads)")?.wallMs;
     const v = one && two ? one / two : undefined;
-    rows.push({ target: `${what}: kiln 2 threads ≥ 1.7× kiln 1 thread`, wall: x(v), cpu: "", met: verdict(v === undefined ? undefined : v >= 1.7) });
+    rows.push({ target: `${what}: kiln 2 threads ≥ 1.7× kiln 1 thread`, wall: withMachine(x(v), w), cpu: "", met: verdict(v === undefined ? undefined : v >= 1.7) });
   }
   const d = r.real.deep;
   if (d && !d.error) {
@@ -110,4 +110,13 @@ export function evaluateRealTargets(r) {
     rows.push({ target: `the ${d.layers}-layer model's module (no weights) ≤ 1 MB`, wall: `${(d.bytes / 1048576).toFixed(2)} MB (${(d.bytes / 1024).toFixed(0)} KB)`, cpu: "", met: verdict(d.bytes <= 1048576) });
   }
   return rows;
+}
+
+/**
+ * A two-thread figure with the machine's own two-thread scaling in the same rounds beside it (the
+ * peak loop on 2 threads ÷ 1, lib/peak2.js). The verdict stays kiln's figure against the target;
+ * this says how much of the shortfall the vCPUs themselves had.
+ */
+function withMachine(figure, w) {
+  return w?.machineThreads && figure !== "—" ? `${figure} (the peak loop: ${w.machineThreads.wall.toFixed(2)}×)` : figure;
 }

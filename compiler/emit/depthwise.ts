@@ -19,7 +19,7 @@
  */
 import type { ActivationName } from "../frontend/graph-types.js";
 import { activationNeeds, activationScalar, activationSimd } from "./activation.js";
-import { block, intlit, kernelParams, lines, locals, type Src } from "./code.js";
+import { block, indent, intlit, kernelParams, lines, locals, type Src } from "./code.js";
 import type { KernelDef } from "./kernel.js";
 import { SCALAR, SIMD, type Ops } from "./ops.js";
 
@@ -167,8 +167,34 @@ function tapRange(origin: string, k: number, d: number, size: number, lo: string
  * Every output is the same sum, in the same order, as the per-tap sweep of other multipliers.
  */
 function forwardInRegisters(s: DepthwiseSpec): string {
-  if (quadApplies(s)) return forwardRows(s);
-  return eachOutputPixel(s, pixelChannels(s));
+  const perPixel = eachOutputPixel(s, pixelChannels(s));
+  if (!quadApplies(s)) return perPixel;
+  const from = perPixelFromBatch(s);
+  if (from === undefined) return forwardRows(s);
+  return lines(`if (n >= ${intlit(from)}) {`, indent(perPixel), `} else {`, indent(forwardRows(s)), `}`);
+}
+
+/**
+ * Input bytes (n·h·w·c·4) from which the stride-1 forward goes one pixel at a time (16 channels
+ * per block) instead of QUAD pixels per channel vector: 2 MB, twice this machine's 1 MB L2.
+ */
+const PER_PIXEL_FROM_BYTES = 2 << 20;
+/** Channel counts (inclusive) for which the input size decides (perPixelFromBatch). */
+const PER_PIXEL_CHANNELS = [64, 384] as const;
+
+/**
+ * The smallest batch from which the stride-1 forward goes one pixel at a time, or undefined for
+ * always QUAD pixels per channel vector. Where the input no longer fits in L2, QUAD pixels per
+ * channel vector (18 input columns read side by side, 4 output pixels written) run slower than
+ * one pixel's 16 channels at a time for 144–384 channels. Kernel A/B (CPU time, load 10–13,
+ * bench/depthwise-kernels.mjs forward-fused, row walk → one pixel): 56×56×144 b1 0.75×, b2 1.24×,
+ * b4 1.33–1.61×, b16 1.78×; 28×28×192 b4 0.88–1.59×, b8 1.65×, b16 1.47×; 14×14×384 b32 1.38×;
+ * but 14×14×576 b8/b32 0.76×/0.88×, 7×7×960 b8/b32 0.78×, 112×112×32 b4/b16 0.68×/0.72× (whose
+ * 128-byte pixels keep the quad's columns contiguous): those keep the quad.
+ */
+export function perPixelFromBatch(s: DepthwiseSpec): number | undefined {
+  if (s.sw !== 1 || s.c < PER_PIXEL_CHANNELS[0] || s.c > PER_PIXEL_CHANNELS[1]) return undefined;
+  return Math.max(1, Math.ceil(PER_PIXEL_FROM_BYTES / (s.h * s.w * s.c * 4)));
 }
 
 /** The channel blocks of one output pixel (m = 1): 16 channels, single vectors, a scalar tail. */

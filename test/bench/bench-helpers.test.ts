@@ -14,6 +14,15 @@ import { fpPipes, flopsPerCycle, clockProbe } from "../../bench/lib/ceiling.js";
 import { importsOf, packagesOf } from "../../bench/lib/startup.js";
 // @ts-expect-error -- plain JavaScript module of the bench
 import { buildOnnx } from "../../bench/lib/ort.js";
+// @ts-expect-error -- plain JavaScript module of the bench
+import { evaluateRealTargets } from "../../bench/lib/targets.js";
+// @ts-expect-error -- plain JavaScript module of the bench
+import { threadsTable } from "../../bench/lib/report.js";
+// @ts-expect-error -- plain JavaScript module of the bench
+import { peakProbe } from "../../bench/lib/peak.js";
+// @ts-expect-error -- plain JavaScript module of the bench
+import { twoThreadPeak } from "../../bench/lib/peak2.js";
+import { compileAssemblyScript } from "../../compiler/assemble/asc.js";
 
 describe("bench FLOP counts", () => {
   test("dense, conv, LSTM and attention count 2 FLOP per multiply-add", () => {
@@ -106,5 +115,63 @@ describe("bench start-up children load only their system's packages", () => {
   test("a child that loads a package its system does not need is refused, naming it", async () => {
     // The ORT-web rule applied to the TF.js child, which loads tfjs-core: the check must fail.
     await expect(importsOf("ort-web", ["bench/startup/tfjs.js", "cpu", `${dir}/graph.json`, `${dir}/weights.bin`, `${dir}/weights.json`], dir)).rejects.toThrow(/loaded @tensorflow\/tfjs-core, which ort-web does not need/);
+  });
+});
+
+describe("bench two-thread rows carry the machine's own two-thread scaling", () => {
+  const row = (one: number, two: number, machine?: number) => ({
+    id: "resnet20-train-b64",
+    systems: [{ name: "kiln", wallMs: one }, { name: "kiln (2 threads)", wallMs: two }],
+    ...(machine === undefined ? {} : { machineThreads: { wall: machine, cpu: 1.3 } }),
+  });
+  const target = (w: object) => evaluateRealTargets({ workloads: [w], real: { deep: undefined } })
+    .find((t: { target: string }) => t.target.startsWith("ResNet-20 training b64: kiln 2 threads"));
+
+  test("the verdict is kiln's own figure against 1.7×, whatever the machine gave; the machine's figure is shown beside it", () => {
+    // 2026-12-07 17:56: 280.18 → 198.61 ms (1.41×); had the peak loop reached only 1.45×, still a miss.
+    expect(target(row(280.18, 198.61, 1.45))).toMatchObject({ wall: "1.41× (the peak loop: 1.45×)", met: "no" });
+    expect(target(row(280, 150, 1.97))).toMatchObject({ wall: "1.87× (the peak loop: 1.97×)", met: "yes" });
+    // Runs before the control (no machineThreads) read as before.
+    expect(target(row(280.18, 198.61))).toMatchObject({ wall: "1.41×", met: "no" });
+  });
+
+  test("the two-thread table has the machine's column", () => {
+    const w = { ...row(280.18, 198.61, 1.45), title: "ResNet-20", unit: "samples/s" };
+    const table: string = threadsTable({ workloads: [w] }, []);
+    expect(table).toContain("the machine: peak loop 2 ÷ 1 threads, same rounds");
+    expect(table).toContain("1.45× (CPU per loop 1.30×)");
+  });
+
+  test("the two-thread peak probe runs the loop on a worker as well as here, and stops", async () => {
+    const probe = await peakProbe(compileAssemblyScript, 1e6);
+    const two = await twoThreadPeak(probe);
+    try {
+      expect(two.flops).toBe(2 * probe.flops);
+      const before = probe.sink();
+      for (let i = 0; i < 3; i++) two.step(); // returns only once the worker has finished its loop too
+      expect(probe.sink()).not.toBe(before);
+    } finally {
+      await two.dispose();
+    }
+  }, 60_000);
+});
+
+describe("bench browser start-up table", () => {
+  test("each system's time and CPU over kiln's streaming load, memory in MB, a failed system's error in its row", async () => {
+    // @ts-expect-error -- plain JavaScript module of the bench
+    const { browserStartupTable } = await import("../../bench/lib/report.js");
+    const system = (name: string, ms: number, cpuMs: number, memoryBytes: number) =>
+      ({ name, rounds: 5, firstPredictionMs: ms, htmlToPredictionMs: ms - 10, predictMs: 20, cpuMs, memoryBytes, downloadedBytes: 2 * 1048576 });
+    const table: string = browserStartupTable({ rows: [{ title: "seed CNN", systems: [
+      system("kiln (compileStreaming)", 200, 300, 1114112),
+      system("kiln (compile(arrayBuffer))", 250, 330, 1114112),
+      system("tfjs-wasm", 500, 900, 16 * 1048576),
+      { name: "ort-web", error: "first prediction differs from kiln's in Node by 0.5" },
+    ] }] });
+    const rows = table.split("\n").slice(2).map((line) => line.split(" | "));
+    expect(rows).toHaveLength(4);
+    expect(rows[1]!.slice(1, 9)).toEqual(["kiln (compile(arrayBuffer))", "250 ms", "240 ms", "20 ms", "1.25×", "330 ms", "1.10×", "1.06 MB"]);
+    expect(rows[2]!.slice(5, 9)).toEqual(["2.50×", "900 ms", "3.00×", "16.00 MB"]);
+    expect(rows[3]![2]).toBe("✗ first prediction differs from kiln's in Node by 0.5");
   });
 });

@@ -21,6 +21,7 @@ let server: Awaited<ReturnType<typeof startServer>>;
 const browser = useChromium();
 let page: Page;
 let testDigits: DigitPart;
+let cnnWasm: Uint8Array; // build/mnist-cnn.wasm, the module the page predicts with
 const pageErrors: string[] = [];
 
 interface DemoState {
@@ -34,6 +35,7 @@ beforeAll(async () => {
   const buildDir = mkdtempSync(join(tmpdir(), "kiln-web-"));
   const files = await prepare({ out: buildDir, optimizeLevel: 0 });
   testDigits = decodeDigits(readFileSync(files.data)).test;
+  cnnWasm = readFileSync(files.wasm);
   server = await startServer({ port: 0, buildDir });
 });
 
@@ -114,4 +116,78 @@ test("trains in a worker, stays responsive, recognizes digits", async () => {
 
   await page.screenshot({ path: join(import.meta.dirname, "screenshot.png"), fullPage: true });
   expect(pageErrors).toEqual([]);
+});
+
+/** One call of WebAssembly.compileStreaming or WebAssembly.compile in the page. */
+interface CompileCall { api: "compileStreaming" | "compile"; url?: string; type?: string | null; bytes?: number }
+
+/**
+ * Runs in the page before its scripts: records every compileStreaming call (with the response's
+ * URL and Content-Type) and every compile call (with the byte count), then calls the real function.
+ */
+const WATCH_COMPILES = `(() => {
+  const W = WebAssembly, calls = [];
+  const streaming = W.compileStreaming, whole = W.compile;
+  W.compileStreaming = async (source) => {
+    const res = await source;
+    calls.push({ api: "compileStreaming", url: res.url, type: res.headers.get("content-type") });
+    return streaming.call(W, res);
+  };
+  W.compile = (bytes) => {
+    calls.push({ api: "compile", bytes: bytes.byteLength });
+    return whole.call(W, bytes);
+  };
+  window.compileCalls = calls;
+})()`;
+
+interface Loads { fromUrl: number[]; fromResponse: number[]; fallback: number[]; calls: CompileCall[] }
+/**
+ * Runs in the page (a string, so vitest does not rewrite its dynamic import): kiln/runtime/predict
+ * loads the page's module from a URL, from a fetched Response and from the URL served as
+ * application/octet-stream, and predicts one image with each.
+ */
+const THREE_LOADS = `(async () => {
+  const { loadModel } = await import(new URL("runtime/predict.js", location.href).href);
+  const x = Float32Array.from({ length: 784 }, (_, i) => (i % 29) / 29);
+  const predict = async (source) => {
+    const model = await loadModel(source);
+    const y = Array.from(Object.values(model.predict({ [model.inputs[0].name]: x }))[0]);
+    model.dispose();
+    return y;
+  };
+  const at = (name) => new URL("build/" + name, location.href);
+  const before = window.compileCalls.length;
+  const fromUrl = await predict(at("mnist-cnn.wasm"));
+  const fromResponse = await predict(await fetch(at("mnist-cnn.wasm")));
+  const fallback = await predict(at("as-octet-stream.wasm"));
+  return { fromUrl, fromResponse, fallback, calls: window.compileCalls.slice(before) };
+})()`;
+
+test("the page compiles its module while it downloads (compileStreaming); served as another type, the runtime compiles the whole bytes to the same model", async () => {
+  const streamPage = await browser().context.newPage();
+  try {
+    await streamPage.addInitScript(WATCH_COMPILES);
+    // The same module under a second name, served as application/octet-stream (compileStreaming refuses that type).
+    await streamPage.route("**/build/as-octet-stream.wasm", (route) => route.fulfill({ status: 200, contentType: "application/octet-stream", body: Buffer.from(cnnWasm) }));
+    await streamPage.goto(server.url);
+    await streamPage.waitForFunction(() => (window as unknown as { kilnDemo?: { state: DemoState } }).kilnDemo?.state.ready, null, { timeout: 30_000 });
+    const calls = () => streamPage.evaluate(() => (window as unknown as { compileCalls: CompileCall[] }).compileCalls.slice());
+    // The page's own model (app.js: loadModel(new URL("./build/mnist-cnn.wasm"))) was compiled streaming, and nothing was compiled whole.
+    expect(await calls()).toEqual([{ api: "compileStreaming", url: `${server.url}build/mnist-cnn.wasm`, type: "application/wasm" }]);
+
+    // kiln/runtime/predict from a URL, a fetched Response and the wrongly typed URL: the first two
+    // stream, the third is read whole and compiled; all three predict the same (seeded initial weights).
+    const out = await streamPage.evaluate<Loads>(THREE_LOADS);
+    expect(out.calls).toEqual([
+      { api: "compileStreaming", url: `${server.url}build/mnist-cnn.wasm`, type: "application/wasm" },
+      { api: "compileStreaming", url: `${server.url}build/mnist-cnn.wasm`, type: "application/wasm" },
+      { api: "compile", bytes: cnnWasm.length },
+    ]);
+    expect(out.fromUrl).toHaveLength(10);
+    expect(out.fromUrl.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5); // a softmax over the ten digits
+    expect(out.fromResponse).toEqual(out.fromUrl);
+    expect(out.fallback).toEqual(out.fromUrl);
+  } finally {
+    await streamPage.close();
+  }
 });

@@ -9,7 +9,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  emitDepthwiseConv2d, emitDepthwiseConv2dGradFilter, emitDepthwiseConv2dGradInput, type DepthwiseSpec,
+  emitDepthwiseConv2d, emitDepthwiseConv2dGradFilter, emitDepthwiseConv2dGradInput, perPixelFromBatch, type DepthwiseSpec,
 } from "../../compiler/emit/depthwise.js";
 import { buildKernels, relErr, rng, uniform, type TestModule } from "./trk-harness.js";
 
@@ -163,6 +163,31 @@ describe("depthwise_conv2d kernels", () => {
       else expect(got).toEqual(want);
       if (e.act === "relu6") expect(got.some((v) => v === 6) && got.some((v) => v === 0)).toBe(true);
     });
+  });
+
+  // Stride 1 with 64–384 channels: quad pixels per channel vector below the batch whose input
+  // passes L2, one pixel at a time from it; both branches the same f32 sums and epilogue.
+  it("stride 1, 70 channels: the row walk below the per-pixel batch and one pixel at a time from it give the same f32 sums", async () => {
+    const sp = specOf({ h: 4, w: 5, c: 70, m: 1, k: [3, 3], s: [1, 1], d: [1, 1], same: true, n: 1 });
+    const from = perPixelFromBatch(sp)!;
+    expect(from).toBeGreaterThan(1);
+    const def = emitDepthwiseConv2d({ ...sp, bias: true, scale: true, activation: "relu6" });
+    expect(def.body).toContain(`if (n >= ${from})`);
+    const O = sp.c, n = from, per = sp.h * sp.w * sp.c;
+    const em = await buildKernels({ e: def }, Math.ceil((2 * n * per * 4 + 65536 * 2) / 65536));
+    const r = rng(4200);
+    const x = uniform(r, n * per, -3, 3), w = uniform(r, 9 * O, -1, 1), bias = uniform(r, O, -1, 1), scale = uniform(r, O, 0.5, 2);
+    const px = em.putF32(x), pw = em.putF32(w), pb = em.putF32(bias), ps = em.putF32(scale), py = em.putF32(uniform(r, n * per, 5, 9));
+    const f = Math.fround;
+    const sums = reference(sp, n, x, w, new Array(n * per).fill(0), f).y;
+    const want = Array.from(sums, (v, k) => Math.min(Math.max(f(f(v * scale[k % O]!) + bias[k % O]!), 0), 6));
+    em.fn.e!(px, pw, py, pb, ps, n); // one pixel at a time
+    expect(Array.from(em.f32(py, n * per))).toEqual(want);
+    // the row walk (batch n − 1) on garbage-filled outputs: the same values, the last image untouched
+    new Float32Array(em.memory.buffer, py, n * per).fill(7);
+    em.fn.e!(px, pw, py, pb, ps, n - 1);
+    expect(Array.from(em.f32(py, (n - 1) * per))).toEqual(want.slice(0, (n - 1) * per));
+    expect(em.f32(py + (n - 1) * per * 4, per).every((v) => v === 7)).toBe(true);
   });
 
   it("a batch of 0 writes nothing but the zeroed filter gradient", () => {

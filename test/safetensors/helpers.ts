@@ -1,9 +1,8 @@
 /**
  * Test helpers for safetensors: build files byte by byte (so tests control every header byte,
- * including ones no writer would produce) and catch the KilnError a read must throw.
+ * including ones no writer would produce). The KilnError a read must throw is caught by
+ * test/util/errors.ts's kilnError.
  */
-
-import { KilnError } from "../../runtime/errors.js";
 
 /** Little-endian u64 header length, then the header text (UTF-8) or bytes, then the data. */
 export function rawFile(header: string | Uint8Array, data: Uint8Array | number = 0, declaredLength?: bigint): Uint8Array {
@@ -19,15 +18,4 @@ export function rawFile(header: string | Uint8Array, data: Uint8Array | number =
 /** Bytes of a Float32Array, as a file stores them (the test host is little-endian). */
 export function f32Bytes(values: number[]): Uint8Array {
   return new Uint8Array(new Float32Array(values).buffer);
-}
-
-/** Runs `fn`, which must throw a KilnError; returns it. */
-export function kilnError(fn: () => unknown): KilnError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KilnError) return e;
-    throw new Error(`expected a KilnError, got ${String(e)}`);
-  }
-  throw new Error("expected a KilnError, but nothing was thrown");
 }

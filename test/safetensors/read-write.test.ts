@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import {
   asFloat32, asInt32, readDataFile, readSafetensors, writeDataFile, writeSafetensors,
 } from "../../runtime/safetensors.js";
-import { f32Bytes, kilnError, rawFile } from "./helpers.js";
+import { f32Bytes, rawFile } from "./helpers.js";
+import { kilnError } from "../util/errors.js";
 
 const ascii = (s: string) => Array.from(new TextEncoder().encode(s));
 

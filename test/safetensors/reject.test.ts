@@ -5,7 +5,8 @@
 
 import { describe, expect, it } from "vitest";
 import { asFloat32, asInt32, readDataFile, readSafetensors, writeDataFile, writeSafetensors, type ReadOptions } from "../../runtime/safetensors.js";
-import { kilnError, rawFile } from "./helpers.js";
+import { rawFile } from "./helpers.js";
+import { kilnError } from "../util/errors.js";
 
 const X_OK = '"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}';
 
