@@ -4,7 +4,7 @@
  * arguments (camelCased) and logic — and the hooks of user callbacks, called in list order.
  * A callback stops training as Keras's do, by setting `model.stopTraining = true`.
  */
-import { KilnError } from "./errors.js";
+import { KilnError } from "./core.js";
 import type { Model } from "./model.js";
 import { learningRate, setLearningRate } from "./train.js";
 

@@ -5,8 +5,8 @@
  * past its buffer is caught at the call that did it. `predict` and `evaluate` must not change
  * weights or optimizer state: in debug builds they are checksummed around each call.
  */
-import { KilnError } from "./errors.js";
-import { isInt, isObject, type Checker, type Manifest } from "./manifest.js";
+import { isInt, isObject, KilnError } from "./core.js";
+import type { Checker, Manifest } from "./manifest.js";
 import { bad } from "./part-checks.js";
 
 const PATTERN = 0x7fc0dead; // a NaN no kernel computes

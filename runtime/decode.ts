@@ -5,11 +5,11 @@
  * prompt token by token with greedy or seeded sampling (temperature, top-k, top-p). Every option
  * and token is checked before anything runs, so a refused call leaves the model as it was.
  */
-import { KilnError, type Diagnostic } from "./errors.js";
-import { checkFeeds, type Feeds } from "./feeds.js";
-import { checkManifest, isInt, isObject, isString, partChecks, size, type Checker, type DecodeInfo, type Manifest } from "./manifest.js";
+import { checkFeeds, checkManifest, isInt, isObject, isString, KilnError, partChecks, size, typeName } from "./core.js";
+import type { Diagnostic } from "./errors.js";
+import type { Feeds } from "./feeds.js";
+import type { Checker, DecodeInfo, Manifest } from "./manifest.js";
 import { bad, show } from "./part-checks.js";
-import { typeName } from "./load.js";
 import type { Predictor as Model } from "./predictor.js";
 import { Rng } from "./rng.js";
 

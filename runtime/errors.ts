@@ -4,7 +4,8 @@
  * `instanceof KilnError` holds everywhere. A KilnError carries every problem found in one pass,
  * each naming where (a JSON pointer, a layer, an input or tensor), what was expected and what came.
  */
-import type { Reason, REASONS } from "./load-errors.js";
+import type { Reasons } from "./load-errors.js";
+import type { Reason } from "./reasons.js";
 
 export interface Diagnostic {
   /** Stable code, e.g. "schema", "shape", "unknown-op", "limit", "input", "safetensors". */
@@ -21,7 +22,7 @@ export interface Diagnostic {
 const MAX_KEPT = 100;
 
 export class KilnError extends Error {
-  readonly diagnostics: Diagnostic[];
+  declare readonly diagnostics: Diagnostic[];
   /** `diagnostics`, and how many more problems a capped list left out (counted in a last diagnostic). */
   constructor(diagnostics: Diagnostic[] | Diagnostic, left = 0) {
     let list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
@@ -52,12 +53,17 @@ export type Problem = [path: string, sentence: [Reason, ...unknown[]]];
  * with itself, too). Thrown by the checks of the source, the module, its manifest and weights files.
  */
 export class Refusal {
+  declare readonly code: string;
+  declare readonly problems: Problem[];
+  declare readonly left: number;
   /** `problems` in order, and how many more a capped list left out (as KilnError counts them). */
-  constructor(readonly code: string, readonly problems: Problem[], readonly left = 0) {}
+  constructor(code: string, problems: Problem[], left = 0) {
+    Object.assign(this, { code, problems, left });
+  }
 }
 
 /** Throws a Refusal: `reason` (a sentence of load-errors.ts) with its values. */
-export function refuse<R extends Reason>(code: string, path: string, reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
+export function refuse<R extends Reason>(code: string, path: string, reason: R, ...values: Parameters<Reasons[R]>): never {
   throw new Refusal(code, [[path, [reason, ...values]]]);
 }
 

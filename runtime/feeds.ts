@@ -10,8 +10,8 @@
  * by a subclass), and the checks and the copy into module memory both use a fresh view of the
  * same bytes made by the built-in constructor.
  */
-import { KilnError, type Diagnostic } from "./errors.js";
-import { size, type Slot } from "./manifest.js";
+import { fail, KilnError, type Diagnostic } from "./errors.js";
+import { isObject, size, type Slot } from "./manifest.js";
 import { typeName } from "./load.js";
 
 export type Feed = Float32Array | Int32Array;
@@ -42,9 +42,7 @@ const kindName = (a: unknown): string => tagOf.call(a) ?? (/.Array$/.test(typeNa
 
 /** Checks `feeds` against `slots` (all required, no others); returns the example count and each slot's data, read once. */
 export function checkFeeds(slots: Slot[], feeds: unknown, what: string): { n: number; views: Feed[] } {
-  if (typeof feeds !== "object" || feeds === null || Array.isArray(feeds) || ArrayBuffer.isView(feeds)) {
-    throw new KilnError({ code: "input", path: "", message: `expected an object of ${what}s by name, got ${typeName(feeds)}` });
-  }
+  if (!isObject(feeds) || ArrayBuffer.isView(feeds)) fail("input", "", `expected an object of ${what}s by name, got ${typeName(feeds)}`);
   const data = feeds as Record<string, unknown>;
   const known = slots.map((s) => s.name);
   const problems: Diagnostic[] = [];
@@ -86,15 +84,12 @@ function checkOne(slot: Slot, a: unknown, what: string, add: (path: string, mess
 
 /** What is wrong with the values of `a` for `slot` (a NaN, an id out of range), or "". */
 export function badValue(slot: Slot, a: Feed): string {
-  const bad = slot.dtype === "int32" ? firstOutOfRange(a as Int32Array, slot.range) : firstNonFinite(a as Float32Array);
-  if (bad < 0) return "";
-  const expect = slot.dtype === "int32" ? `an id in [${slot.range![0]}, ${slot.range![1]})` : "a finite number";
-  return `element ${bad} (${position(bad, slot.shape)}) is ${a[bad]}; expected ${expect}`;
+  const range = slot.range, ids = slot.dtype === "int32";
+  const bad = !ids ? firstNonFinite(a as Float32Array) : range ? firstOutside(a as Int32Array, range) : -1;
+  return bad < 0 ? "" : `element ${bad} (${position(bad, slot.shape)}) is ${a[bad]}; expected ${ids ? `an id in [${range![0]}, ${range![1]})` : "a finite number"}`;
 }
 
-function firstOutOfRange(a: Int32Array, range: [number, number] | undefined): number {
-  if (!range) return -1;
-  const [lo, hi] = range;
+function firstOutside(a: Int32Array, [lo, hi]: [number, number]): number {
   for (let i = 0; i < a.length; i++) if (a[i] < lo || a[i] >= hi) return i;
   return -1;
 }
@@ -119,11 +114,9 @@ export function firstNonFinite(a: Float32Array): number {
 
 /** "example 3, index [1, 2]" for flat element `i` of examples of `shape`. */
 function position(i: number, shape: number[]): string {
-  let rest = i % size(shape);
   const idx = shape.map(() => 0);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = rest % shape[d];
-    rest = Math.floor(rest / shape[d]);
-  }
-  return `example ${Math.floor(i / size(shape))}${shape.length ? `, index [${idx.join(", ")}]` : ""}`;
+  // Peel the indices off from the last axis; what remains is the example.
+  let rest = i;
+  for (let d = shape.length; d--; rest = Math.floor(rest / shape[d])) idx[d] = rest % shape[d];
+  return `example ${rest}${shape.length ? `, index [${idx.join(", ")}]` : ""}`;
 }

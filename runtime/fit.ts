@@ -8,7 +8,7 @@
  * Data is whole arrays (Feeds), or batches streamed from an iterable, an async iterable or a
  * function of the epoch (stream.ts: data larger than memory), as Keras's generators and datasets.
  */
-import { KilnError } from "./errors.js";
+import { KilnError } from "./core.js";
 import type { Feed, Feeds } from "./feeds.js";
 import { Rng } from "./rng.js";
 import type { Model, StepResult } from "./model.js";

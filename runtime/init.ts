@@ -4,8 +4,9 @@
  * independent of the other weights. Distributions are Keras's (spec §2): truncated normals cut at
  * ±2σ after Keras's 0.8796 stddev correction; orthogonal via a float64 QR with positive diag(R).
  */
-import { KilnError } from "./errors.js";
-import { isInt, isObject, size, type WeightEntry } from "./manifest.js";
+import { isInt, isObject, KilnError, size } from "./core.js";
+import type { WeightEntry } from "./manifest.js";
+import type { Predictor } from "./predictor.js";
 import { Rng } from "./rng.js";
 
 // The generator lives in rng.ts so fit.ts can shuffle without pulling the initializers into the
@@ -40,6 +41,13 @@ export function checkInitializers(weights: WeightEntry[]): void {
       throw new KilnError({ code: "manifest", path: "kiln.manifest", message: `weight "${w.name}": bad initializer ${String(JSON.stringify(i)).slice(0, 80)}` });
     }
   }
+}
+
+/** Writes every weight's initial values into the model's memory, once every initializer is checked (loadModel, for a model given no weights). */
+export function initialize(model: Predictor): void {
+  const m = model.manifest;
+  checkInitializers(m.weights);
+  m.weights.forEach((w, i) => model.f32(w.offset, size(w.shape)).set(initialValues(w, m.seed, i)));
 }
 
 /** Initial values of weight `index` of a manifest (row-major, the weight's shape). */

@@ -5,12 +5,13 @@
  * bundles can drop them.
  */
 import { refuse } from "./errors.js";
-import type { REASONS } from "./load-errors.js";
+import type { Reasons } from "./load-errors.js";
+import { Reason } from "./reasons.js";
 
 export type Source = Uint8Array | ArrayBuffer | Response | URL | string | WebAssembly.Module;
 
 /** Loading is refused for `reason` (a sentence of load-errors.ts, loaded only then); `path` names the source. */
-const fail = <R extends keyof typeof REASONS>(path: string, reason: R, ...values: Parameters<(typeof REASONS)[R]>): never => refuse("load", path, reason, ...values);
+const fail = <R extends Reason>(path: string, reason: R, ...values: Parameters<Reasons[R]>): never => refuse("load", path, reason, ...values);
 
 const isNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 
@@ -39,11 +40,11 @@ async function toBytes(source: Source): Promise<Loaded> {
     try {
       url = new URL(source, scheme ? undefined : (globalThis as { location?: { href: string } }).location?.href);
     } catch {
-      return fail(source, "badUrl");
+      return fail(source, Reason.badUrl);
     }
     return fromUrl(url);
   }
-  return fail("", "source", typeName(source));
+  return fail("", Reason.source, typeName(source));
 }
 
 async function fromUrl(url: URL): Promise<Loaded> {
@@ -52,7 +53,7 @@ async function fromUrl(url: URL): Promise<Loaded> {
   try {
     res = await fetch(url);
   } catch (e) {
-    return fail(url.href, "fetch", (e as Error).message);
+    return fail(url.href, Reason.fetch, (e as Error).message);
   }
   return fromResponse(res, url.href);
 }
@@ -62,13 +63,13 @@ async function fromUrl(url: URL): Promise<Loaded> {
  * (compileStreaming); other responses are read whole first, as streaming requires that type.
  */
 async function fromResponse(res: Response, where: string): Promise<Loaded> {
-  if (!res.ok) fail(where, "http", res.status, res.statusText);
+  if (!res.ok) fail(where, Reason.http, res.status, res.statusText);
   const wasmType = /^application\/wasm\b/i.test(res.headers.get("content-type") ?? "");
   if (wasmType && !res.bodyUsed && typeof WebAssembly.compileStreaming === "function") return res;
   try {
     return await res.arrayBuffer();
   } catch (e) {
-    return fail(where, "bodyUsed", (e as Error).message);
+    return fail(where, Reason.bodyUsed, (e as Error).message);
   }
 }
 
@@ -77,7 +78,7 @@ async function readFile(path: string | URL): Promise<Uint8Array> {
   try {
     return await fs.readFile(path);
   } catch (e) {
-    return fail(String(path), "file", (e as Error).message);
+    return fail(String(path), Reason.file, (e as Error).message);
   }
 }
 
@@ -88,9 +89,9 @@ async function compile(bytes: Loaded, where: string): Promise<WebAssembly.Module
     return await (streamed ? WebAssembly.compileStreaming(bytes) : WebAssembly.compile(bytes as BufferSource));
   } catch (e) {
     // Streaming also fails when the download breaks off: only a CompileError is about the bytes.
-    if (streamed && !(e instanceof WebAssembly.CompileError)) return fail(where, "body", (e as Error).message);
+    if (streamed && !(e instanceof WebAssembly.CompileError)) return fail(where, Reason.body, (e as Error).message);
     // The sentence (load-errors.ts) says whether this engine lacks SIMD or relaxed SIMD.
-    return fail(where, "compile", (e as Error).message);
+    return fail(where, Reason.compile, (e as Error).message);
   }
 }
 
@@ -103,7 +104,7 @@ export async function instantiate(mod: WebAssembly.Module, pages: number, shared
     const memory = new WebAssembly.Memory(shared ? { initial: pages, maximum: pages, shared } : { initial: pages });
     return { memory, instance: await WebAssembly.instantiate(mod, { env: { memory, ...env(memory) } }) };
   } catch (e) {
-    return fail("", "instantiate", pages, shared, (e as Error).message);
+    return fail("", Reason.instantiate, pages, shared, (e as Error).message);
   }
 }
 

@@ -5,7 +5,8 @@
  * model; nothing here knows about ops.
  */
 import { refuse } from "./errors.js";
-import type { REASONS } from "./load-errors.js";
+import type { Reasons } from "./load-errors.js";
+import { Reason } from "./reasons.js";
 import { part } from "./parts.js";
 import type { DebugInfo } from "./debug.js";
 
@@ -133,7 +134,7 @@ export interface DecodeInfo {
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** The manifest is refused for `reason` (a sentence of load-errors.ts, loaded only then). */
-function wrong<R extends keyof typeof REASONS>(reason: R, ...values: Parameters<(typeof REASONS)[R]>): never {
+function wrong<R extends Reason>(reason: R, ...values: Parameters<Reasons[R]>): never {
   return refuse("manifest", "kiln.manifest", reason, ...values);
 }
 
@@ -152,13 +153,13 @@ export type TrainingPart = () => Promise<typeof import("./train.js")>;
 export async function readManifest(mod: WebAssembly.Module, training?: TrainingPart): Promise<Manifest> {
   const sections = WebAssembly.Module.customSections(mod, "kiln.manifest");
   if (sections.length !== 1) {
-    wrong("sections", sections.length);
+    wrong(Reason.sections, sections.length);
   }
   let m: Manifest;
   try {
     m = JSON.parse(new TextDecoder().decode(sections[0]));
   } catch (e) {
-    return wrong("json", (e as Error).message);
+    return wrong(Reason.json, (e as Error).message);
   }
   const o: Partial<Manifest> = isObject(m) ? m : {};
   const checks = await part("manifest checking", Promise.all([
@@ -178,6 +179,8 @@ export const partChecks = new WeakMap<Manifest, PartCheck[]>();
 export const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 export const isString = (v: unknown): v is string => typeof v === "string";
+/** `v` is a list (of `length` entries, when given) whose every entry passes `test`. */
+export const isList = <T>(v: unknown, test: (x: unknown) => x is T, length?: number): v is T[] => Array.isArray(v) && (length === undefined || v.length === length) && v.every(test);
 
 /** What the checks of a manifest's parts share: its memory regions so far, and shape and export checks. */
 export interface Checker {
@@ -198,58 +201,58 @@ export type PartCheck = (m: Manifest, c: Checker) => void;
  * nor one input with another: a crafted manifest must not let predict overwrite a weight.
  */
 export function checkManifest(m: Manifest, exportNames: string[], parts: PartCheck[] = []): void {
-  if (!isObject(m) || m.format !== "kiln.module/v1") wrong("format", (m as Manifest)?.format);
-  if (!isInt(m.maxBatch, 1)) wrong("maxBatch", m.maxBatch);
-  if (!isInt(m.memory?.pages, 1, 65536)) wrong("pages", m.memory?.pages);
-  if (!Number.isSafeInteger(m.seed)) wrong("seed", m.seed);
+  if (!isObject(m) || m.format !== "kiln.module/v1") wrong(Reason.format, (m as Manifest)?.format);
+  if (!isInt(m.maxBatch, 1)) wrong(Reason.maxBatch, m.maxBatch);
+  if (!isInt(m.memory?.pages, 1, 65536)) wrong(Reason.pages, m.memory?.pages);
+  if (!Number.isSafeInteger(m.seed)) wrong(Reason.seed, m.seed);
   const limit = m.memory.pages * 65536;
   // [start, end, what, kind]: kind 0 state, 1 input data, 2 written by the module (outputs, results).
   const spans: [number, number, string, number][] = [];
   const c: Checker = {
     region(what, offset, bytes, kind = 2) {
       if (!isInt(offset) || offset % 4 !== 0 || offset + bytes > limit) {
-        wrong("region", what, offset, bytes, limit);
+        wrong(Reason.region, what, offset, bytes, limit);
       }
       spans.push([offset, offset + bytes, what, kind]);
     },
-    shapeOk: (s): s is number[] => Array.isArray(s) && s.length <= 8 && s.every((d) => isInt(d, 1)) && size(s) <= limit,
+    shapeOk: (s): s is number[] => isList(s, (d): d is number => isInt(d, 1)) && s.length <= 8 && size(s) <= limit,
     needExport(name) {
-      if (!exportNames.includes(name)) wrong("noExport", name);
+      if (!exportNames.includes(name)) wrong(Reason.noExport, name);
     },
   };
   const names = <T extends { name: string }>(key: string): T[] => {
     const list = m[key as "inputs"] as unknown as T[];
-    if (!Array.isArray(list) || !list.every((e) => isObject(e) && isString(e.name))) wrong("named", key);
-    if (new Set(list.map((e) => e.name)).size !== list.length) wrong("sameName", key);
+    if (!isList(list, (e): e is T => isObject(e) && isString(e.name))) wrong(Reason.named, key);
+    if (new Set(list.map((e) => e.name)).size !== list.length) wrong(Reason.sameName, key);
     return list;
   };
   for (const key of ["inputs", "targets", "outputs"] as const) {
     for (const s of names<Slot>(key)) {
-      const range = s.range === undefined || (Array.isArray(s.range) && s.range.length === 2 && s.range.every((x) => isInt(x, -(2 ** 31), 2 ** 31)) && s.range[0] < s.range[1]);
+      const range = s.range === undefined || (isList(s.range, (x): x is number => isInt(x, -(2 ** 31), 2 ** 31), 2) && s.range[0] < s.range[1]);
       if (!c.shapeOk(s.shape) || (s.dtype !== "float32" && s.dtype !== "int32") || !range) {
-        wrong("slot", key, s);
+        wrong(Reason.slot, key, s);
       }
       c.region(`${key} "${s.name}"`, s.offset, m.maxBatch * size(s.shape) * 4, key === "outputs" ? 2 : 1);
     }
   }
   for (const w of names<WeightEntry>("weights")) {
     // Initializers are checked by init.ts, only when a load computes them.
-    if (!c.shapeOk(w.shape)) wrong("weightShape", w.name, w.shape);
+    if (!c.shapeOk(w.shape)) wrong(Reason.weightShape, w.name, w.shape);
     c.region(`weight "${w.name}"`, w.offset, size(w.shape) * 4, 0);
   }
   const e = m.exports;
-  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong("predict", e);
+  if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong(Reason.predict, e);
   c.needExport(e.predict);
   if (m.kernels !== undefined) {
     const k = m.kernels;
-    if (!isObject(k)) wrong("kernels");
+    if (!isObject(k)) wrong(Reason.kernels);
     if (k.progressOffset !== undefined) c.region("kernels.progressOffset", k.progressOffset, 4);
-    const pair = (c: unknown) => Array.isArray(c) && c.length === 2 && c.every(isString);
-    if (!isObject(k.calls)) wrong("calls");
+    const pair = (c: unknown): c is string[] => isList(c, isString, 2);
+    if (!isObject(k.calls)) wrong(Reason.calls);
     for (const calls of Object.values(k.calls)) {
-      if (!Array.isArray(calls) || !calls.every(pair)) wrong("callPairs");
+      if (!isList(calls, pair)) wrong(Reason.callPairs);
     }
-    if (k.functions !== undefined && !(isObject(k.functions) && Object.values(k.functions).every(isString))) wrong("functions");
+    if (k.functions !== undefined && !(isObject(k.functions) && Object.values(k.functions).every(isString))) wrong(Reason.functions);
   }
   for (const check of parts) check(m, c);
   checkOverlaps(spans);
@@ -262,7 +265,7 @@ function checkOverlaps(spans: [number, number, string, number][]): void {
   const clash = [[0, 1, 2], [0, 1], [0]];
   for (const [start, end, what, kind] of spans.sort((a, b) => a[0] - b[0])) {
     if (start === end) continue;
-    for (const k of clash[kind]) if (start < ends[k][0]) wrong("overlap", what, ends[k][1]);
+    for (const k of clash[kind]) if (start < ends[k][0]) wrong(Reason.overlap, what, ends[k][1]);
     if (end > ends[kind][0]) ends[kind] = [end, what];
   }
 }

@@ -7,6 +7,7 @@
 import { fail, KilnError, Refusal, refuse } from "./errors.js";
 import { instantiate, toModule, type Source } from "./load.js";
 import { readManifest, type Manifest, type TrainingPart } from "./manifest.js";
+import { Reason } from "./reasons.js";
 import { loadParts, part } from "./parts.js";
 import type { Predictor } from "./predictor.js";
 import type { ThreadPool } from "./threads.js";
@@ -33,12 +34,12 @@ export async function open<M extends Predictor>(source: Source, opts: LoadOption
   }
 }
 
-/** The KilnError of a refused load, its sentence from load-errors.ts (or, when that cannot be fetched, the reason's name and values). */
+/** The KilnError of a refused load, its sentence from load-errors.ts (or, when that cannot be fetched, the reason's number in reasons.ts and its values). */
 async function explain(r: Refusal): Promise<KilnError> {
   try {
     return (await import("./load-errors.js")).explain(r);
   } catch {
-    return new KilnError(r.problems.map(([path, [reason, ...values]]) => ({ code: r.code, path, message: `${reason} ${JSON.stringify(values)}` })), r.left);
+    return new KilnError(r.problems.map(([path, [reason, ...values]]) => ({ code: r.code, path, message: `refused (reason ${reason}): ${JSON.stringify(values)}` })), r.left);
   }
 }
 
@@ -58,7 +59,7 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
   checkImports(mod, manifest.threads);
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
   const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
-  if (manifest.weightsEmbedded && !embedded) refuse("load", "", "noWeights");
+  if (manifest.weightsEmbedded && !embedded) refuse("load", "", Reason.noWeights);
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
   await loadParts(!embedded && !opts.weights, manifest.canTrain && training);
   // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
@@ -91,10 +92,10 @@ function checkImports(mod: WebAssembly.Module, threaded: boolean): void {
   for (const imp of WebAssembly.Module.imports(mod)) {
     const isMemory = imp.module === "env" && imp.name === "memory" && imp.kind === "memory";
     const fn = imp.kind === "function" && imp.module === "env" && (imp.name === "abort" || ((imp.name === "wait32" || imp.name === "passed") && threaded));
-    if (!isMemory && !fn) refuse("load", "", "imports", imp.kind, imp.module, imp.name);
+    if (!isMemory && !fn) refuse("load", "", Reason.imports, imp.kind, imp.module, imp.name);
     memory ||= isMemory;
   }
-  if (!memory) refuse("load", "", "noMemory");
+  if (!memory) refuse("load", "", Reason.noMemory);
 }
 
 /** AssemblyScript's abort(message, file, line, column); kiln modules normally do not call it. */

@@ -3,7 +3,7 @@
  * besides manifest.ts's Checker: their sentences are their own, so they live in those chunks and
  * here, not in the core every load parses.
  */
-import { fail } from "./errors.js";
+import { fail } from "./core.js";
 
 /** The manifest is refused, with a sentence of its own. */
 export function bad(message: string): never {

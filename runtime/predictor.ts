@@ -36,16 +36,16 @@ const info = ({ offset, ...slot }: Slot): TensorInfo => slot;
 export interface Predictor extends Partial<Decoding> {}
 
 export class Predictor {
-  readonly manifest: Manifest;
-  readonly inputs: TensorInfo[];
-  readonly outputs: TensorInfo[];
-  readonly targets: TensorInfo[];
-  readonly weights: { name: string; shape: number[]; trainable: boolean }[];
-  readonly maxBatch: number;
-  readonly canTrain: boolean;
+  declare readonly manifest: Manifest;
+  declare readonly inputs: TensorInfo[];
+  declare readonly outputs: TensorInfo[];
+  declare readonly targets: TensorInfo[];
+  declare readonly weights: { name: string; shape: number[]; trainable: boolean }[];
+  declare readonly maxBatch: number;
+  declare readonly canTrain: boolean;
   #memory?: WebAssembly.Memory;
   /** @internal The module's exports (a plain field: the debug-guard test swaps one to sabotage a kernel call). */
-  private exports: WebAssembly.Exports;
+  private declare exports: WebAssembly.Exports;
 
   /** Use loadModel(); this wires an instantiated module to its manifest. */
   constructor(manifest: Manifest, exports: WebAssembly.Exports, memory: WebAssembly.Memory) {
@@ -115,10 +115,7 @@ export class Predictor {
 
   /** @internal Writes initial weights (`seeded`: unless embedded or loaded from a file). */
   initialize(seeded: boolean): void {
-    const m = this.manifest, init = parts().init;
-    if (!seeded || !init) return;
-    init.checkInitializers(m.weights);
-    m.weights.forEach((w, i) => this.f32(w.offset, size(w.shape)).set(init.initialValues(w, m.seed, i)));
+    if (seeded) parts().init?.initialize(this);
   }
 
   /**
@@ -137,13 +134,10 @@ export class Predictor {
     });
   }
 
-  /** Elements per example of a slot (cached: predict runs this per call). */
+  /** Elements per example of a slot: its view holds maxBatch examples (and is cached, so predict computes no size per call). */
   #per(s: Slot): number {
-    let n = this.#perSlot.get(s);
-    if (n === undefined) this.#perSlot.set(s, (n = size(s.shape)));
-    return n;
+    return this.#slotView(s).length / this.maxBatch;
   }
-  readonly #perSlot = new Map<Slot, number>();
 
   /**
    * A typed view of a slot's whole buffer (maxBatch examples), made once per memory buffer: views
@@ -156,16 +150,16 @@ export class Predictor {
       this.#viewBuffer = buffer;
     }
     let v = this.#views.get(s);
-    if (!v) this.#views.set(s, (v = new (s.dtype === "int32" ? Int32Array : Float32Array)(buffer, s.offset, this.maxBatch * this.#per(s))));
+    if (!v) this.#views.set(s, (v = new (s.dtype === "int32" ? Int32Array : Float32Array)(buffer, s.offset, this.maxBatch * size(s.shape))));
     return v;
   }
   readonly #views = new Map<Slot, Feed>();
   #viewBuffer?: ArrayBufferLike;
 
   /** Threaded modules: the workers sharing every call (set by loadModel({ threads })). */
-  pool?: ThreadPool;
+  declare pool?: ThreadPool;
   /** Debug builds: runs a program call by call, checking the guards (set by loadModel). */
-  checked?: typeof runChecked;
+  declare checked?: typeof runChecked;
 
   /** @internal Runs an export on `batch` staged examples; a trap becomes a KilnError naming the layer. */
   run(which: Export, batch: number): void {
@@ -177,13 +171,13 @@ export class Predictor {
       else (this.exports[name] as (batch: number) => void)(batch);
     } catch (e) {
       if (e instanceof KilnError && e.diagnostics[0].code === "corruption") throw e;
-      const at = this.#trapSite(name, e);
-      const where = at ? ` in kernel ${at.kernel} of layer ${at.layers.map((l) => `"${l}"`).join(" or ")}` : "";
+      const [kernel, layers] = this.#trapSite(name, e) ?? [];
+      const where = layers ? ` in kernel ${kernel} of layer ${layers.map((l) => `"${l}"`).join(" or ")}` : "";
       const thread = (e as { thread?: number }).thread;
       const message = `the module failed inside export "${name}"${where}${thread ? ` on thread ${thread}` : ""} (batch ${batch}): ${(e as Error)?.message ?? e}`;
       // Threaded: the pool stops its threads (later calls throw); the weights stay readable.
       pool?.stop(message);
-      this.fail(name, message, "trap", at?.layers.join(", "));
+      this.fail(name, message, "trap", layers?.join(", "));
     }
   }
 
@@ -193,20 +187,18 @@ export class Predictor {
    * kernel frame of the stack — "wasm-function[7]" through kernels.functions, or a named frame
    * "at k3 (wasm…" / "k3@wasm…".
    */
-  #trapSite(exp: string, e: unknown): { kernel: string; layers: string[] } | undefined {
+  #trapSite(exp: string, e: unknown): [kernel: string, layers: string[]] | undefined {
     const table = this.manifest.kernels, calls = table?.calls[exp];
     if (!table || !Array.isArray(calls) || !this.#memory) return;
     // Threaded builds: one cell per thread, and the thread that trapped first is the one to blame.
     const cell = this.pool ? table.threadProgress && table.threadProgress + 4 * ((e as { thread?: number }).thread ?? 0) : table.progressOffset;
-    if (cell !== undefined) {
-      const call = calls[new Int32Array(this.#memory.buffer, cell, 1)[0]];
-      if (call) return { kernel: call[0], layers: [call[1]] };
-    }
+    const call = cell !== undefined && calls[new Int32Array(this.#memory.buffer, cell, 1)[0]];
+    if (call) return [call[0], [call[1]]];
     for (const line of String((e as Error)?.stack).split("\n")) {
       const index = /wasm-function\[(\d+)\]/.exec(line)?.[1];
       const fn = (index && table.functions?.[index]) || /(\w+)(?: \(|@)wasm/.exec(line)?.[1];
       const layers = [...new Set(calls.filter((c) => c[0] === fn).map((c) => c[1]))];
-      if (layers.length) return { kernel: fn!, layers };
+      if (layers.length) return [fn!, layers];
     }
   }
 

@@ -6,9 +6,9 @@
  * seeded by (seed, epoch) so a run is deterministic and a resumed run continues exactly.
  * Loaded only by code that streams (fit, and evaluate/predict given batches).
  */
-import { KilnError } from "./errors.js";
-import { checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
-import { size, type Slot } from "./manifest.js";
+import { checkFeeds, KilnError, put, size } from "./core.js";
+import type { Feed, Feeds } from "./feeds.js";
+import type { Slot } from "./manifest.js";
 import type { Model, StepResult } from "./model.js";
 import type { Predictor } from "./predictor.js";
 import { Rng } from "./rng.js";

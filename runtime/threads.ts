@@ -6,9 +6,8 @@
  * (generation, program, batch, thread count) between calls. Node uses worker_threads, browsers
  * Web Workers (shared memory there needs a cross-origin-isolated page).
  */
-import { fail, KilnError } from "./errors.js";
-import { instantiate } from "./load.js";
-import { isInt, isObject, readManifest, type Checker, type Manifest, type TrainingPart } from "./manifest.js";
+import { fail, instantiate, isInt, isObject, KilnError, readManifest } from "./core.js";
+import type { Checker, Manifest, TrainingPart } from "./manifest.js";
 import { bad, show } from "./part-checks.js";
 
 /**

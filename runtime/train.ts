@@ -6,9 +6,9 @@
  * exactly as it was (the update of a NaN loss would otherwise turn every weight NaN).
  * The manifest's training checks are here too: loaded only for manifests that have a training part.
  */
-import { fail, KilnError } from "./errors.js";
-import { checkFeeds, put, type Feed, type Feeds } from "./feeds.js";
-import { isObject, isString, size, type Checker, type Manifest, type Slot } from "./manifest.js";
+import { checkFeeds, fail, isObject, isString, KilnError, put, size } from "./core.js";
+import type { Feed, Feeds } from "./feeds.js";
+import type { Checker, Manifest, Slot } from "./manifest.js";
 import { bad, show } from "./part-checks.js";
 import type { Model, StepResult } from "./model.js";
 import type { Batches } from "./stream.js";

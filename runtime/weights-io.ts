@@ -13,9 +13,10 @@
 import { Refusal, refuse, type Problem } from "./errors.js";
 import { firstNonFinite, genuine, put } from "./feeds.js";
 import { typeName } from "./load.js";
-import { size } from "./manifest.js";
+import { isInt, isList, isObject, size } from "./manifest.js";
 import type { Predictor } from "./predictor.js";
-import type { Reason, REASONS } from "./load-errors.js";
+import type { Reasons } from "./load-errors.js";
+import { Reason } from "./reasons.js";
 
 /** A name from the file, cut short so one hostile name can't make a megabyte-long message. */
 export const cut = (s: string, max: number) => (s.length > max ? s.slice(0, max) + "…" : s);
@@ -24,8 +25,6 @@ type Dtype = "F32" | "I32";
 type Stored = { dtype: Dtype; shape: number[]; offset: number };
 type Tensor = { dtype: string; shape: number[]; bytes: Uint8Array };
 
-/** The most optimizer steps a file may claim: 2^30 (the i32 counter must not overflow while training goes on). */
-const MAX_STEP = 2 ** 30;
 const SIZES: Record<string, number> = { F64: 8, I64: 8, U64: 8, F32: 4, I32: 4, U32: 4, F16: 2, BF16: 2, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** The weights of a weights file (a model that does not train reads and writes no other tensor). */
@@ -66,45 +65,47 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** The file is refused for `reason` (a sentence of load-errors.ts); `path` names the tensor, or "header". */
-const fileError = <R extends Reason>(path: string, reason: R, ...values: Parameters<(typeof REASONS)[R]>): never => refuse("safetensors", cut(path, 256), reason, ...values);
+const fileError = <R extends Reason>(path: string, reason: R, ...values: Parameters<Reasons[R]>): never => refuse("safetensors", cut(path, 256), reason, ...values);
 
 /**
  * Reads the tensors of a safetensors file: a u64 header length, a JSON header of
  * name → { dtype, shape, data_offsets }, then the data, which the tensors must tile exactly.
  */
 function read(file: unknown, maxTensors: number): Map<string, Tensor> {
-  const bytes = genuine(file, Uint8Array) ?? fileError("header", "fileType", typeof file === "object" ? typeName(file) : String(file).slice(0, 40));
-  if (bytes.length < 8) fileError("header", "short", bytes.length);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, 8), n = dv.getUint32(0, true) + 2 ** 32 * dv.getUint32(4, true);
-  if (n > bytes.length - 8 || n > 1e8) fileError("header", "headerLength", n, bytes.length);
+  const bytes = genuine(file, Uint8Array) ?? fileError("header", Reason.fileType, typeof file === "object" ? typeName(file) : String(file).slice(0, 40));
+  if (bytes.length < 8) fileError("header", Reason.short, bytes.length);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset), n = dv.getUint32(0, true) + 2 ** 32 * dv.getUint32(4, true);
+  // The data area: from `data` to the end of the file.
+  const data = 8 + n, dataBytes = bytes.length - data;
+  if (dataBytes < 0 || n > 1e8) fileError("header", Reason.headerLength, n, bytes.length);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, data)));
   } catch (e) {
-    fileError("header", "headerJson", (e as Error).message);
+    fileError("header", Reason.headerJson, (e as Error).message);
   }
-  if (typeof header !== "object" || !header || Array.isArray(header)) return fileError("header", "headerJson", "");
-  const names = Object.keys(header);
+  if (!isObject(header)) return fileError("header", Reason.headerJson, "");
+  const names = Object.keys(header).filter((name) => name !== "__metadata__");
   // Counted before any tensor is built: a hostile header may name millions.
-  if (names.length - (Object.hasOwn(header, "__metadata__") ? 1 : 0) > maxTensors) fileError("header", "tensorCount", maxTensors);
+  if (names.length > maxTensors) fileError("header", Reason.tensorCount, maxTensors);
   const out = new Map<string, Tensor>(), spans: [number, number, string][] = [];
   for (const name of names) {
-    const info = (header as Record<string, unknown>)[name];
-    if (name === "__metadata__") continue;
+    const info = header[name];
     const { dtype, shape, data_offsets: at, ...rest } = (info ?? {}) as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const ints = (a: unknown): a is number[] => Array.isArray(a) && a.every((d) => Number.isSafeInteger(d) && d >= 0);
-    if (!Object.hasOwn(SIZES, dtype) || !ints(shape) || !ints(at) || at.length !== 2 || Object.keys(rest).length) fileError(name, "entry", Object.keys(SIZES), info);
-    if (at[1] - at[0] !== size(shape) * SIZES[dtype]) fileError(name, "entryBytes", at, size(shape) * SIZES[dtype], dtype, shape);
+    const ints = (a: unknown, length?: number): a is number[] => isList(a, (d): d is number => isInt(d), length);
+    if (!Object.hasOwn(SIZES, dtype) || !ints(shape) || !ints(at, 2) || Object.keys(rest).length) fileError(name, Reason.entry, Object.keys(SIZES), info);
+    const length = size(shape) * SIZES[dtype];
+    if (at[1] - at[0] !== length) fileError(name, Reason.entryBytes, at, length, dtype, shape);
     spans.push([at[0], at[1], name]);
-    out.set(name, { dtype, shape, bytes: bytes.subarray(8 + n + at[0], 8 + n + at[1]) });
+    out.set(name, { dtype, shape, bytes: bytes.subarray(data + at[0], data + at[1]) });
   }
   // Back to back from byte 0 to the end of the file: no gaps, no overlaps, nothing outside.
   let end = 0;
   for (const [b, e, name] of spans.sort((x, y) => x[0] - y[0] || x[1] - y[1])) {
-    if (b !== end) fileError(name, "packed", b, e, end);
+    if (b !== end) fileError(name, Reason.packed, b, e, end);
     end = e;
   }
-  if (end !== bytes.length - 8 - n) fileError("header", "cover", bytes.length - 8 - n, end);
+  if (end !== dataBytes) fileError("header", Reason.cover, dataBytes, end);
   return out;
 }
 
@@ -130,22 +131,23 @@ export function loadWeights(model: Predictor, file: Uint8Array, optimizer?: type
   const problems: Problem[] = [];
   let left = 0;
   const add = (name: string, ...sentence: Problem[1]) => (problems.length < 20 ? problems.push([cut(name, 256), sentence]) : left++);
-  const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && k.startsWith("optimizer/"));
+  const isState = (name: string) => name.startsWith("optimizer/");
+  const anyOptimizer = [...tensors.keys()].some((k) => want.has(k) && isState(k));
   for (const name of want.keys()) {
-    if (!tensors.has(name) && (anyOptimizer || !name.startsWith("optimizer/"))) add(name, "missing");
+    if (!tensors.has(name) && (anyOptimizer || !isState(name))) add(name, Reason.missing);
   }
   const writes: [Stored, Float32Array | Int32Array][] = [];
   for (const [name, t] of tensors) {
     const w = want.get(name);
     if (!w) {
-      if (!name.startsWith("optimizer/") || optimizer) add(name, "noTensor", cut(name, 64));
+      if (!isState(name) || optimizer) add(name, Reason.noTensor, cut(name, 64));
     } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape) || t.shape.length !== w.shape.length) {
-      add(name, "tensorType", w.dtype, w.shape, t.dtype, t.shape);
+      add(name, Reason.tensorType, w.dtype, w.shape, t.dtype, t.shape);
     } else {
       // A copy: aligned, and independent of the caller's buffer. (Little-endian hosts only, as every engine in use is.)
       const data = new (w.dtype === "I32" ? Int32Array : Float32Array)(t.bytes.slice().buffer);
       const i = firstNonFinite(data as Float32Array);
-      const problem: Problem[1] | undefined = i >= 0 ? ["nonFinite", i, data[i]] : optimizer?.impossible(name, data);
+      const problem: Problem[1] | undefined = i >= 0 ? [Reason.nonFinite, i, data[i]] : optimizer?.impossible(name, data);
       if (problem) add(name, ...problem);
       writes.push([w, data]);
     }
@@ -157,7 +159,8 @@ export function loadWeights(model: Predictor, file: Uint8Array, optimizer?: type
 
 /** Optimizer state no training could have produced (the values are finite): a step count out of range, a negative second moment. */
 function impossibleState(name: string, data: Float32Array | Int32Array): Problem[1] | undefined {
-  if (name === "optimizer/step") return data[0] < 0 || data[0] > MAX_STEP ? ["step", data[0]] : undefined;
+  // The most optimizer steps a file may claim: 2^30 (the i32 counter must not overflow while training goes on).
+  if (name === "optimizer/step") return data[0] < 0 || data[0] > 2 ** 30 ? [Reason.step, data[0]] : undefined;
   const v = name.startsWith("optimizer/velocity/") ? data.findIndex((x) => x < 0) : -1;
-  return v < 0 ? undefined : ["velocity", v, data[v]];
+  return v < 0 ? undefined : [Reason.velocity, v, data[v]];
 }

@@ -12,8 +12,10 @@
  * 6,000 gzipped, issue 15 item 10). LIMIT is what the tree measures, lowered as the runtime is
  * trimmed, never raised to fit: 20,335 / 8,248 for kiln/runtime's core on 2026-12-07 (gzip with
  * chunk hashes normalized), 15,793 / 6,648 for kiln/runtime/predict since it exists (issue 15
- * item 10: the entry, weights-file and capability code out of its bundle; see docs/architecture.md).
- * The target is not met yet: 793 B and 648 B over.
+ * item 10: the entry, weights-file and capability code out of its bundle; see docs/architecture.md),
+ * 14,302 / 6,240 since the core is one chunk (runtime/core.ts), refusal reasons are numbers
+ * (runtime/reasons.ts) and the initial weights are written by init.ts. The minified target is met;
+ * the gzipped one is not yet: 240 B over.
  */
 import { existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -21,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 15793, gzipBytes: 6648 };
+export const LIMIT = { bytes: 14302, gzipBytes: 6240 };
 /**
  * Source files of the chunks every loadModel imports (dynamic imports it always makes): none
  * now (weights I/O, loaded with every model, is a static import); kept so that one would count.
