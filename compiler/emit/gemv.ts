@@ -2,11 +2,11 @@
  * The few-row matmul path (batch-1 inference, a thread's small share of a batch): C[m,n] for a
  * runtime m ≤ SMALL_M rows, op(B) = B stored [k, ldb] row-major (the Keras [in, out] layout).
  *
- * Memory-bound, so the design is about streaming B: the rows of B are walked in chunks of 8
- * (then 4, then 1) consecutive rows, each chunk swept left to right, so B is read once,
+ * Memory-bound, so the design is about streaming B: the rows of B are walked in chunks of 5
+ * consecutive rows (then one of the 1–4 left), each chunk swept left to right, so B is read once,
  * contiguously (the prefetchers see plain streams). The partial sums of one K block live in
  * scratch (t_, one row of roundUp(n, 4) floats per row of A, L1-resident); each sweep step loads
- * four partial sums, adds the chunk's rows in order and stores them back. Rows of A past the
+ * eight partial sums (two vectors), adds the chunk's rows in order and stores them back. Rows of A past the
  * first re-read the chunk from L1, not from L3. Measured on the MLP's 784×512 layer: ~70 GB/s
  * against ~28 GB/s for column blocks walking down the rows (each step a 2 KB stride, which
  * defeats the prefetchers) and ~83 GB/s for a plain summing stream (the ceiling).
@@ -38,8 +38,20 @@ import { roundUp } from "./gemm-core.js";
 
 /** Rows up to which streaming B beats packing it (784×512 at m = 4: ~116 µs here vs ~325 µs blocked). */
 export const SMALL_M = 4;
-/** Rows of B per sweep: 8 splatted x values stay in registers beside the temporary. */
-const CHUNK = 8;
+/**
+ * Rows of B per dense sweep and column vectors per sweep step: each step loads DENSE_VECS partial
+ * sums, adds DENSE_ROWS rows to each (DENSE_VECS independent chains of DENSE_ROWS adds) and stores
+ * them. V8 (x64) keeps 15 xmm registers for wasm and schedules every load of a step first, so the
+ * splatted x values, the sums and the step's loads must fit: 5 × 2 is the widest two-vector shape
+ * whose TurboFan loop touches no stack slot (6 × 2 reloads an x each step, 8 × 2 and 10 × 2 spill
+ * more; 8 × 1 and 7 × 1 are clean). A stand-alone sweep loop over 784×512 weights (m = 1, in L3;
+ * 2 vCPUs under load 6–13, medians of alternating rounds, µs): 8 × 1 (the former shape) 33.5 /
+ * 34.3 / 32.9, 5 × 2 31.6 / 32.0 / 31.9; over 128×512 (L2-resident) 4.6–4.8 against 4.1. Two
+ * chains of 5 per step leave the out-of-order window more independent work than one chain of 8,
+ * at the same ~3.9 instructions per weight vector. 1–3 rows per sweep cost 10–35% more.
+ */
+const DENSE_ROWS = 5;
+const DENSE_VECS = 2;
 /**
  * Listed rows per sweep and column vectors per sweep step (see chunk). Time of the listed sweep
  * over the dense one at m = 1, 784×512, half of x zero (ideal 0.5): 4 rows × 2 vectors 0.53,
@@ -113,7 +125,7 @@ type RowSource = { consecutive: string } | { listedAt: string };
  */
 function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
   const n4 = Math.floor(s.n / 4) * 4, tail = s.n % 4, rowBytes = s.ldb * 4;
-  const listed = "listedAt" in from, vecs = listed ? LISTED_VECS : 1;
+  const listed = "listedAt" in from, vecs = listed ? LISTED_VECS : DENSE_VECS;
   /** Row r's 4 floats at byte `off` of the row. */
   const rowLoad = (r: number, off: number) => listed ? `v128.load(w${r}_, ${intlit(off)})` : `v128.load(wr_, ${intlit(r * rowBytes + off)})`;
   const rowTail = (r: number) => listed ? tailLoad(tail, `w${r}_`, n4 * 4) : tailLoad(tail, "wr_", n4 * 4 + r * rowBytes);
@@ -150,9 +162,9 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
       ...step(vecs, (r, v) => `v128.load(v${r}_, ${intlit(v * 16)})`).map((l) => "      " + l),
       ...Array.from({ length: rows }, (_, r) => `      v${r}_ += ${intlit(vecs * 16)};`), `    }`);
   } else if (looped > 0) {
-    lines.push(`    for (let j_: usize = 0; j_ < ${intlit(looped * 4)}; j_ += 16) {`,
+    lines.push(`    for (let j_: usize = 0; j_ < ${intlit(looped * 4)}; j_ += ${intlit(vecs * 16)}) {`,
       `      const tp_ = tr_ + j_, wp_ = wr_ + j_;`,
-      ...step(1, (r) => `v128.load(wp_, ${intlit(r * rowBytes)})`).map((l) => "      " + l), `    }`);
+      ...step(vecs, (r, v) => `v128.load(wp_, ${intlit(r * rowBytes + v * 16)})`).map((l) => "      " + l), `    }`);
   }
   for (let col = looped; col < n4; col += 4) {
     lines.push(`    {`, `      const tp_ = tr_ + ${intlit(col * 4)};`,
@@ -166,14 +178,13 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
   return lines;
 }
 
-/** The consecutive sweeps over rows pc_ … pc_+len of B: chunks of 8, then 4, then single rows. */
+/** The consecutive sweeps over rows pc_ … pc_+len of B: chunks of DENSE_ROWS, then one of the rows left. */
 function denseSweeps(s: GemvSpec, len: number): string[] {
   const lines: string[] = [];
-  const full = Math.floor(len / CHUNK) * CHUNK;
-  if (full > 0) lines.push(`for (let kk_: i32 = 0; kk_ < ${intlit(full)}; kk_ += ${intlit(CHUNK)}) {`, ...chunk(s, CHUNK, { consecutive: "kk_" }).map((l) => "  " + l), `}`);
-  let at = full;
-  if (len - at >= 4) { lines.push(...chunk(s, 4, { consecutive: intlit(at) })); at += 4; }
-  for (; at < len; at++) lines.push(...chunk(s, 1, { consecutive: intlit(at) }));
+  const full = Math.floor(len / DENSE_ROWS) * DENSE_ROWS;
+  if (full > 0) lines.push(`for (let kk_: i32 = 0; kk_ < ${intlit(full)}; kk_ += ${intlit(DENSE_ROWS)}) {`, ...chunk(s, DENSE_ROWS, { consecutive: "kk_" }).map((l) => "  " + l), `}`);
+  // The last len mod DENSE_ROWS (≤ 4) rows: one chunk, in order after the full ones.
+  if (full < len) lines.push(...chunk(s, len - full, { consecutive: intlit(full) }));
   return lines;
 }
 

@@ -40,6 +40,14 @@ export interface MatmulSpec {
  */
 export const MC = 64;
 export const KC_MAX = 384;
+/**
+ * A constant K up to this long is one K block (C written once, no partial sums read back and
+ * masked in); longer K is split into balanced blocks of at most KC_MAX. Measured (issue 19):
+ * matmul 512³ as one 512-deep block against two 256-deep ones 1.04× (bench/README.md, "GEMM
+ * blocking"). Longer blocks for longer K were not taken: K = 784 in 2 blocks of 392 instead of 3
+ * of 264 left a 1×784 product's error against the float64 reference above the tests' 1e-5.
+ */
+export const KC_SINGLE = 512;
 /** Locals of the GEMM family's bodies (gemm-core, gemv and the packers here) end with "_". */
 export const MATMUL_LOCALS = locals("emitMatmul", "suffixed");
 
@@ -47,10 +55,10 @@ function bad(msg: string): never {
   throw new Error(`internal: emitMatmul: ${msg}`);
 }
 
-/** K blocking: one block when K is a constant ≤ KC_MAX, else balanced blocks of at most KC_MAX. */
+/** K blocking: one block when K is a constant ≤ KC_SINGLE, else balanced blocks of at most KC_MAX. */
 export function kBlocking(k: SizeArg): { kc: number; single: boolean } {
   if (typeof k !== "number") return { kc: KC_MAX, single: false };
-  const blocks = Math.max(1, Math.ceil(k / KC_MAX));
+  const blocks = k <= KC_SINGLE ? 1 : Math.ceil(k / KC_MAX);
   return { kc: Math.max(4, roundUp(Math.ceil(k / blocks), 4)), single: blocks === 1 };
 }
 

@@ -57,7 +57,7 @@ for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, tru
   add(`${t} 17x33x10 const`, { m: 17, n: 33, k: 10, transA: ta, transB: tb }, 17, 10);
   add(`${t} runtime m 33x10x17`, { m: "m", n: 10, k: 17, transA: ta, transB: tb, lda: ta ? 33 : undefined }, 33, 17);
   add(`${t} runtime k 9x12x290`, { m: 9, n: 12, k: "k", transA: ta, transB: tb, lda: ta ? 9 : 290, ldb: tb ? 290 : 12 }, 9, 290);
-  add(`${t} 5x17x400 (two K blocks)`, { m: 5, n: 17, k: 400, transA: ta, transB: tb }, 5, 400);
+  add(`${t} 5x17x600 (two K blocks)`, { m: 5, n: 17, k: 600, transA: ta, transB: tb }, 5, 600);
 }
 for (const [m, n, k] of [[1, 1, 1], [3, 5, 3], [5, 3, 1], [1, 10, 33], [10, 1, 5], [33, 17, 3], [64, 16, 64], [70, 24, 8]]) {
   add(`odd ${m}x${n}x${k}`, { m: "m", n, k }, m, k);
@@ -140,7 +140,7 @@ describe("emitMatmul", () => {
   });
 
   it("takes the K-blocked path for the multi-block cases (so they test what their names say)", () => {
-    expect(emitMatmul({ m: 5, n: 17, k: 400 }).body).toContain("pc_ += ");
+    expect(emitMatmul({ m: 5, n: 17, k: 600 }).body).toContain("pc_ += ");
     expect(emitMatmul({ m: "m", n: 11, k: 520 }).body).toContain("pc_ += ");
     expect(emitMatmul({ m: "m", n: 11, k: 384 }).body).not.toContain("pc_ += ");
   });
@@ -171,7 +171,7 @@ addFew("accumulate + bias + relu multi-block 3x784", { n: 3, k: 784, accumulate:
 addFew("accumulate single block 10x7", { n: 10, k: 7, accumulate: true });
 addFew("alpha + bias 64x512", { n: 64, k: 512, alpha: -2, bias: true });
 addFew("strided lda/ldb/ldc 10x7", { n: 10, k: 7, lda: 9, ldb: 13, ldc: 11 });
-addFew("strided multi-block + relu 21x400", { n: 21, k: 400, lda: 401, ldb: 24, ldc: 22, activation: "relu" });
+addFew("strided multi-block + relu 21x600", { n: 21, k: 600, lda: 601, ldb: 24, ldc: 22, activation: "relu" });
 addFew("k = 0 gives bias only", { n: 6, k: 0, lda: 4, bias: true });
 
 /** Runs every few-row case at each row count: relative errors and whether rows match the blocked path bit for bit. */
@@ -244,7 +244,7 @@ for (const n of [1, 5, 8, 12, 17]) {
   tileCases.push({ name: `NN bias relu n=${n} k=11`, spec: { m: "m", n, k: 11, bias: true, activation: "relu" }, m: 0, k: 11 });
   tileCases.push({ name: `NT n=${n} k=11`, spec: { m: "m", n, k: 11, transB: true }, m: 0, k: 11 });
 }
-tileCases.push({ name: "NT accumulate multi-block n=17 k=400", spec: { m: "m", n: 17, k: 400, transB: true, accumulate: true }, m: 0, k: 400 });
+tileCases.push({ name: "NT accumulate multi-block n=17 k=600", spec: { m: "m", n: 17, k: 600, transB: true, accumulate: true }, m: 0, k: 600 });
 
 /** Worst relative error per case over TILE_ROWS (outputs, and C past row m against its old values). */
 async function runTiles(relaxed: boolean): Promise<Map<string, number>> {
