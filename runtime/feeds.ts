@@ -74,10 +74,7 @@ function checkOne(slot: Slot, a: unknown, what: string, add: (path: string, mess
   const v = genuine<Feed>(a, want as View<Feed>);
   if (!v) return say(`expected ${want.name} (${dtype}), got ${kindName(a)}`);
   const per = size(shape);
-  if (v.length === 0 || v.length % per !== 0) {
-    const detail = `expected a positive multiple of ${per} elements (examples of shape [${shape.join(", ")}])`;
-    return say(`${detail}, got ${v.length}${v.length === 0 ? " (empty or detached)" : ""}`);
-  }
+  if (!v.length || v.length % per) return say(`expected a positive multiple of ${per} elements (examples of shape [${shape.join(", ")}]), got ${v.length || "0 (empty or detached)"}`);
   const problem = badValue(slot, v);
   return problem ? say(problem) : v;
 }
@@ -113,7 +110,7 @@ export function firstNonFinite(a: Float32Array | Int32Array): number {
 
 /** "example 3, index [1, 2]" for flat element `i` of examples of `shape`. */
 function position(i: number, shape: number[]): string {
-  const idx = shape.map(() => 0);
+  const idx: number[] = [];
   // Peel the indices off from the last axis; what remains is the example.
   let rest = i;
   for (let d = shape.length; d--; rest = Math.floor(rest / shape[d])) idx[d] = rest % shape[d];

@@ -210,7 +210,7 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
   const spans: [number, number, string, number][] = [];
   const c: Checker = {
     region(what, offset, bytes, kind = 2) {
-      if (!isInt(offset) || offset % 4 !== 0 || offset + bytes > limit) {
+      if (!isInt(offset, 0, limit - bytes) || offset % 4) {
         wrong(Reason.region, what, offset, bytes, limit);
       }
       spans.push([offset, offset + bytes, what, kind]);
