@@ -43,16 +43,15 @@ const kindName = (a: unknown): string => tagOf.call(a) ?? (/.Array$/.test(typeNa
 /** Checks `feeds` against `slots` (all required, no others); returns the example count and each slot's data, read once. */
 export function checkFeeds(slots: Slot[], feeds: unknown, what: string): { n: number; views: Feed[] } {
   if (!isObject(feeds) || ArrayBuffer.isView(feeds)) fail("input", "", `expected an object of ${what}s by name, got ${typeName(feeds)}`);
-  const data = feeds as Record<string, unknown>;
   const known = slots.map((s) => s.name);
   const problems: Diagnostic[] = [];
   const add = (path: string, message: string) => problems.push({ code: "input", path, message });
-  for (const name of Object.keys(data)) {
+  for (const name of Object.keys(feeds)) {
     if (!known.includes(name)) add(name, `unknown ${what} "${name}"; expected ${list(known)}`);
   }
   let n = 0, first = "";
   const views = slots.map((slot) => {
-    const v = checkOne(slot, data[slot.name], what, add);
+    const v = checkOne(slot, feeds[slot.name], what, add);
     if (!v) return v!;
     const count = v.length / size(slot.shape);
     if (!first) [n, first] = [count, slot.name];
