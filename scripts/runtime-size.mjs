@@ -15,9 +15,9 @@
  * chunk hashes normalized), 15,793 / 6,648 for kiln/runtime/predict since it exists (issue 15
  * item 10: the entry, weights-file and capability code out of its bundle; see docs/architecture.md),
  * 14,302 / 6,240 since the core is one chunk (runtime/core.ts), refusal reasons are numbers
- * (runtime/reasons.ts) and the initial weights are written by init.ts, 14,134 / 6,171 since
- * firstNonFinite sums the elements (one sum, not eight of x·0) and isInt's default bound is
- * Infinity. The minified target is met; the gzipped one is not yet: 171 B over.
+ * (runtime/reasons.ts) and the initial weights are written by init.ts, 14,078 / 6,137 since
+ * firstNonFinite sums the elements (one sum, not eight of x·0), isInt's default bound is Infinity
+ * and a few checks read shorter. The minified target is met; the gzipped one is not yet: 137 B over.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -26,7 +26,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 14134, gzipBytes: 6171 };
+export const LIMIT = { bytes: 14078, gzipBytes: 6137 };
 /**
  * Source files of the chunks every loadModel imports (dynamic imports it always makes): none
  * now (weights I/O, loaded with every model, is a static import); kept so that one would count.
