@@ -5,16 +5,14 @@
 // --base <dist>, both builds are timed in alternating rounds and their losses compared. Not a test.
 //   npx tsc -p tsconfig.build.json && node bench/finetune-profile.mjs [--base <dist>] [--rounds N] [--top N] [--size S]
 import os from "node:os";
-import { pathToFileURL } from "node:url";
 import { mobileNetV2, randomizeWeights, tfjsFiles } from "./lib/real-models.js";
 import { tf, use } from "./lib/tfjs.js";
+import { abDists } from "./lib/ab.js";
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i < 0 ? dflt : Number(process.argv[i + 1]); };
 const rounds = arg("--rounds", 5), top = arg("--top", 20), size = arg("--size", 224), batch = 32;
-const distOf = (dir) => new URL(`${dir.replace(/\/?$/, "/")}`, pathToFileURL(process.cwd() + "/")).href;
-const dists = [["new", new URL("../dist/", import.meta.url).href]];
 const baseAt = process.argv.indexOf("--base");
-if (baseAt >= 0) dists.unshift(["base", distOf(process.argv[baseAt + 1])]);
+const dists = abDists(baseAt >= 0 ? process.argv[baseAt + 1] : undefined);
 const { importModel } = await import(dists.at(-1)[1] + "compiler/index.js");
 
 await use("cpu");

@@ -8,16 +8,15 @@
 // (<base dist>: npx tsc -p tsconfig.build.json --outDir <dir> in a checkout of the base, inside a
 // directory that sees node_modules, e.g. <worktree>/dist-base; without it, this tree alone.)
 import os from "node:os";
-import { pathToFileURL } from "node:url";
 import { clockProbe } from "./lib/ceiling.js";
+import { abDists, cpuMs, median } from "./lib/ab.js";
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i < 0 ? dflt : Number(process.argv[i + 1]); };
 const rounds = arg("--rounds", 7), instances = arg("--instances", 3), relaxed = process.argv.includes("--relaxed");
 const M = arg("--m", 512), N = arg("--n", 512), K = arg("--k", 512);
 if (relaxed) (await import("node:v8")).setFlagsFromString("--experimental-wasm-relaxed-simd");
 const baseDir = process.argv[2]?.startsWith("--") ? undefined : process.argv[2];
-const distOf = (dir) => new URL(`${dir.replace(/\/?$/, "/")}`, pathToFileURL(process.cwd() + "/")).href;
-const dists = [...(baseDir ? [["base", distOf(baseDir)]] : []), ["new", new URL("../dist/", import.meta.url).href]];
+const dists = abDists(baseDir);
 
 const graph = {
   format: "kiln.graph/v2", name: "bench_matmul", seed: 5,
@@ -48,14 +47,6 @@ if (builds.length > 1) {
   diff /= scale;
   console.log(`base vs new outputs: largest difference ${diff.toExponential(1)} of the largest output`);
 }
-const cpuMs = (f, minMs) => {
-  const t0 = performance.now(), c0 = process.cpuUsage();
-  let n = 0;
-  do { f(); n++; } while (performance.now() - t0 < minMs);
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / 1000 / n;
-};
-const median = (xs) => xs.slice().sort((p, q) => p - q)[xs.length >> 1];
 for (const b of builds) for (const model of b.models) cpuMs(() => model.predict({ x }), 200);
 // a round: every instance of every build, the builds taking turns going first
 for (let r = 0; r < rounds; r++) {

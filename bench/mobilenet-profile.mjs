@@ -14,9 +14,9 @@
 // builds are compiled, checked against each other and timed in alternating rounds (A/B); with --ort,
 // ONNX Runtime Web (wasm, one thread, the bench's ONNX file) joins the rounds of full predicts.
 import os from "node:os";
-import { pathToFileURL } from "node:url";
 import { mobileNetV2, randomizeWeights, tfjsFiles } from "./lib/real-models.js";
 import { use } from "./lib/tfjs.js";
+import { abDists, cpuMs, median } from "./lib/ab.js";
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i < 0 ? dflt : Number(process.argv[i + 1]); };
 const relaxed = process.argv.includes("--relaxed");
@@ -25,10 +25,8 @@ if (relaxed) {
   const v8 = await import("node:v8");
   v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // before any wasm compiles (probe only)
 }
-const distOf = (dir) => new URL(`${dir.replace(/\/?$/, "/")}`, pathToFileURL(process.cwd() + "/")).href;
-const dists = [["new", new URL("../dist/", import.meta.url).href]];
 const baseAt = process.argv.indexOf("--base");
-if (baseAt >= 0) dists.unshift(["base", distOf(process.argv[baseAt + 1])]);
+const dists = abDists(baseAt >= 0 ? process.argv[baseAt + 1] : undefined);
 const { importModel } = await import(dists.at(-1)[1] + "compiler/index.js");
 
 await use("cpu");
@@ -73,15 +71,6 @@ if (builds.length > 1) {
   const diff = Math.max(...a.out.map((v, i) => Math.abs(v - b.out[i]))) / Math.max(...a.out.map(Math.abs));
   console.log(`base vs new outputs: largest difference ${diff.toExponential(1)} of the largest output`);
 }
-
-const cpuMs = (f, minMs) => {
-  const t0 = performance.now(), c0 = process.cpuUsage();
-  let n = 0;
-  do { f(); n++; } while (performance.now() - t0 < minMs);
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / 1000 / n;
-};
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 /** The clock: dependent i32.add chains of a hand-encoded loop (lib/ceiling.js), ~0.2 s, CPU time. */
 const { clockProbe } = await import("./lib/ceiling.js");
