@@ -146,7 +146,7 @@ export function loadWeights(model: Predictor, file: Uint8Array, optimizer?: type
     } else {
       // A copy: aligned, and independent of the caller's buffer. (Little-endian hosts only, as every engine in use is.)
       const data = new (w.dtype === "I32" ? Int32Array : Float32Array)(t.bytes.slice().buffer);
-      const i = firstNonFinite(data as Float32Array);
+      const i = firstNonFinite(data);
       const problem: Problem[1] | undefined = i >= 0 ? [Reason.nonFinite, i, data[i]] : optimizer?.impossible(name, data);
       if (problem) add(name, ...problem);
       writes.push([w, data]);

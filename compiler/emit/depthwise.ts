@@ -167,11 +167,10 @@ function tapRange(origin: string, k: number, d: number, size: number, lo: string
  * Every output is the same sum, in the same order, as the per-tap sweep of other multipliers.
  */
 function forwardInRegisters(s: DepthwiseSpec): string {
-  const perPixel = eachOutputPixel(s, pixelChannels(s));
-  if (!quadApplies(s)) return perPixel;
+  if (!quadApplies(s)) return eachOutputPixel(s, pixelChannels(s));
   const from = perPixelFromBatch(s);
   if (from === undefined) return forwardRows(s);
-  return lines(`if (n >= ${intlit(from)}) {`, indent(perPixel), `} else {`, indent(forwardRows(s)), `}`);
+  return lines(`if (n >= ${intlit(from)}) {`, indent(eachOutputPixel(s, pixelChannels(s))), `} else {`, indent(forwardRows(s)), `}`);
 }
 
 /**

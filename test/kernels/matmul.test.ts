@@ -58,6 +58,7 @@ for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, tru
   add(`${t} runtime m 33x10x17`, { m: "m", n: 10, k: 17, transA: ta, transB: tb, lda: ta ? 33 : undefined }, 33, 17);
   add(`${t} runtime k 9x12x290`, { m: 9, n: 12, k: "k", transA: ta, transB: tb, lda: ta ? 9 : 290, ldb: tb ? 290 : 12 }, 9, 290);
   add(`${t} 5x17x600 (two K blocks)`, { m: 5, n: 17, k: 600, transA: ta, transB: tb }, 5, 600);
+  add(`${t} 5x17x500 (one K block deeper than KC_MAX)`, { m: 5, n: 17, k: 500, transA: ta, transB: tb }, 5, 500);
 }
 for (const [m, n, k] of [[1, 1, 1], [3, 5, 3], [5, 3, 1], [1, 10, 33], [10, 1, 5], [33, 17, 3], [64, 16, 64], [70, 24, 8]]) {
   add(`odd ${m}x${n}x${k}`, { m: "m", n, k }, m, k);
@@ -143,6 +144,9 @@ describe("emitMatmul", () => {
     expect(emitMatmul({ m: 5, n: 17, k: 600 }).body).toContain("pc_ += ");
     expect(emitMatmul({ m: "m", n: 11, k: 520 }).body).toContain("pc_ += ");
     expect(emitMatmul({ m: "m", n: 11, k: 384 }).body).not.toContain("pc_ += ");
+    // Up to KC_SINGLE a constant K is one block, deeper than KC_MAX (the 500-deep cases above).
+    expect(emitMatmul({ m: 5, n: 17, k: 500 }).body).not.toContain("pc_ += ");
+    expect(emitMatmul({ m: 5, n: 17, k: 513 }).body).toContain("pc_ += ");
   });
 
   it("uses relaxed_madd only in the relaxed variant", () => {
