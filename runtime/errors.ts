@@ -69,5 +69,5 @@ export function refuse<R extends Reason>(code: string, path: string, reason: R, 
 
 /** Throws a KilnError with one diagnostic (the runtime's one way to refuse a call). */
 export function fail(code: string, path: string, message: string, layer?: string): never {
-  throw new KilnError(layer ? { code, path, layer, message } : { code, path, message });
+  throw new KilnError({ code, path, message, ...(layer && { layer }) });
 }

@@ -246,15 +246,11 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
   const e = m.exports;
   if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong(Reason.predict, e);
   c.needExport(e.predict);
-  if (m.kernels !== undefined) {
-    const k = m.kernels;
-    if (!isObject(k)) wrong(Reason.kernels);
-    if (k.progressOffset !== undefined) c.region("kernels.progressOffset", k.progressOffset, 4);
+  const k = m.kernels;
+  if (k !== undefined) {
     const pair = (c: unknown): c is string[] => isList(c, isString, 2);
-    if (!isObject(k.calls)) wrong(Reason.calls);
-    for (const calls of Object.values(k.calls)) {
-      if (!isList(calls, pair)) wrong(Reason.callPairs);
-    }
+    if (!isObject(k) || !isObject(k.calls) || !Object.values(k.calls).every((calls) => isList(calls, pair))) wrong(Reason.kernels, k);
+    if (k.progressOffset !== undefined) c.region("kernels.progressOffset", k.progressOffset, 4);
   }
   for (const check of parts) check(m, c);
   checkOverlaps(spans);
