@@ -4,7 +4,7 @@
  * load (source → WebAssembly.Module) → manifest (read and check) → instantiate with a fresh
  * memory → initialize weights → the model.
  */
-import { fail, KilnError, Refusal, refuse } from "./errors.js";
+import { fail, Refusal, refuse } from "./errors.js";
 import { instantiate, toModule, type Source } from "./load.js";
 import { readManifest, type Manifest, type TrainingPart } from "./manifest.js";
 import { Reason } from "./reasons.js";
@@ -30,16 +30,8 @@ export async function open<M extends Predictor>(source: Source, opts: LoadOption
   try {
     return await load(source, opts, make, training);
   } catch (e) {
-    throw e instanceof Refusal ? await explain(e) : e;
-  }
-}
-
-/** The KilnError of a refused load, its sentence from load-errors.ts (or, when that cannot be fetched, the reason's number in reasons.ts and its values). */
-async function explain(r: Refusal): Promise<KilnError> {
-  try {
-    return (await import("./load-errors.js")).explain(r);
-  } catch {
-    return new KilnError(r.problems.map(([path, [reason, ...values]]) => ({ code: r.code, path, message: `refused (reason ${reason}): ${JSON.stringify(values)}` })), r.left);
+    // A refused load: its sentences (load-errors.ts), or, when they cannot be fetched, the Refusal itself.
+    throw e instanceof Refusal ? await import("./load-errors.js").then((s) => s.explain(e), () => e) : e;
   }
 }
 
