@@ -50,10 +50,10 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
   if (threading) ({ mod, manifest } = await threading.chooseBuild(mod, manifest, threads, training));
   checkImports(mod, manifest.threads);
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
-  const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
-  if (manifest.weightsEmbedded && !embedded) refuse("load", "", Reason.noWeights);
+  const embedded = manifest.weightsEmbedded && (WebAssembly.Module.customSections(mod, "kiln.weights")[0] ?? refuse("load", "", Reason.noWeights));
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
-  await loadParts(!embedded && !opts.weights, manifest.canTrain && training);
+  const seeded = !embedded && !opts.weights;
+  await loadParts(seeded, manifest.canTrain && training);
   // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
   const { memory, instance, pool }: { memory: WebAssembly.Memory; instance: WebAssembly.Instance; pool?: ThreadPool } = manifest.threads
     ? await threading!.startShared(mod, manifest, threads, abort)
@@ -65,7 +65,7 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
   try {
     // Modules with a decode program: its part of the manifest checked, then decode, resetCache and generate (decode.ts).
     if (manifest.decode) (await import("./decode.js")).attach(model);
-    model.initialize(!embedded && !opts.weights);
+    model.initialize(seeded);
     if (embedded) model.readWeights(new Uint8Array(embedded));
     if (opts.weights) model.readWeights(opts.weights);
   } catch (e) {
