@@ -128,8 +128,8 @@ export class Predictor {
    * only that is scanned again (the scan cost predict ~0.3 µs of ~47 at batch 1 on the bench MLP).
    * A SharedArrayBuffer whose prototype a caller swapped to ArrayBuffer's passes for unshared: a
    * NaN another thread then writes between the check and the copy reaches the module (a NaN
-   * output, no error). ArrayBuffer's byteLength getter would tell it by its internal slot, at
-   * ~50 B more than the runtime's size budget allows.
+   * output, no error). ArrayBuffer's byteLength getter would tell it by its internal slot, for
+   * ~51 B (24 gzipped) more: past the predict-only runtime's LIMIT on 2026-12-07.
    */
   stage(slots: Slot[], views: Feed[], rows: number | Uint32Array, count: number, checked?: boolean): void {
     slots.forEach((s, k) => {
