@@ -164,3 +164,12 @@ export function winogradGradInputApplies(spec: Conv2dSpec): boolean {
 export function winogradGradFilterPays(s: Conv2dSpec): boolean {
   return winogradPays(s);
 }
+
+/**
+ * Tile size for the filter gradient (where winogradGradFilterPays): 4 where f4Pays on the forward
+ * conv (it runs over the forward's output tiles), else 2. Measurements: see the commit adding it
+ * (bench/cnn-profile.mjs, conv2 of the seed CNN at batch 32 in chunks of 4 examples).
+ */
+export function winogradGradFilterTile(s: Conv2dSpec): WinogradTile {
+  return f4Pays(s, s) ? 4 : 2;
+}
