@@ -92,39 +92,11 @@ function products(o: Layout): string {
 }
 
 /**
- * For `exactZeros` (see emitConv2dWinograd): nz_, bit i·α+j set where pixel (i, j) of tile
- * (img_, ty_, tx_)'s α×α patch has a channel that is not 0 (NaN counts as not 0; pixels outside
- * the image as 0); then z{k}{l}_, whether output (k, l)'s 3×3 receptive field is all zeros.
- */
-function zeroFields(o: Layout): string[] {
-  const { s, m, alpha } = o, C = s.c, c4 = Math.floor(C / 4) * 4, px = C * 4;
-  const lines = [
-    `let nz_: i64 = 0;`,
-    `const zy0_ = ty_ * ${intlit(m)} - ${intlit(s.padTop)};`,
-    `const zx0_ = tx_ * ${intlit(m)} - ${intlit(s.padLeft)};`,
-    `for (let i_ = 0; i_ < ${intlit(alpha)}; i_++) for (let j_ = 0; j_ < ${intlit(alpha)}; j_++) {`,
-    `  const iy_ = zy0_ + i_, ix_ = zx0_ + j_;`,
-    `  if (<u32>iy_ < ${intlit(s.h)} && <u32>ix_ < ${intlit(s.w)}) {`,
-    `    const cs_ = x + <usize>(((img_ * ${intlit(s.h)} + iy_) * ${intlit(s.w)} + ix_) * ${intlit(px)});`,
-    `    let a_: v128 = i32x4.splat(0);`,
-  ];
-  if (c4 > 0) lines.push(`    for (let k_ = 0; k_ < ${intlit(c4)}; k_ += 4) a_ = v128.or(a_, f32x4.ne(v128.load(cs_ + <usize>(k_ * 4)), f32x4.splat(0)));`);
-  lines.push(`    let b_ = v128.any_true(a_);`);
-  for (let k = c4; k < C; k++) lines.push(`    if (load<f32>(cs_, ${intlit(k * 4)}) != 0) b_ = true;`);
-  lines.push(`    if (b_) nz_ |= (<i64>1) << <i64>(i_ * ${intlit(alpha)} + j_);`, `  }`, `}`);
-  const window = [0, 1, 2].reduce((w, r) => w + 7 * 2 ** (r * alpha), 0);
-  for (let k = 0; k < m; k++) for (let l = 0; l < m; l++) {
-    lines.push(`const z${k}${l}_ = (nz_ & (<i64>${window} << <i64>${k * alpha + l})) == 0;`);
-  }
-  return lines;
-}
-
-/**
  * y = act(Aᵀ·M·A [+ old y] + bias) for the block's tiles; outputs past OH/OW are not stored: row
  * k > 0 of a tile only where vy{k}_ (column l: vx{l}_), flags declared only when OH (OW) is not a
- * multiple of m. With `exactZeros`, Aᵀ·M·A is taken as 0 where the output's receptive field is.
+ * multiple of m.
  */
-function outputTransform(o: Layout, exactZeros: boolean): string {
+function outputTransform(o: Layout): string {
   const { s, m, alpha } = o, F = s.f, f4 = Math.floor(F / 4) * 4, act = s.activation ?? "linear";
   const mPlane = o.mPlane, yRow = s.ow * F * 4;
   const rowFlags = s.oh % m !== 0, colFlags = s.ow % m !== 0;
@@ -136,7 +108,6 @@ function outputTransform(o: Layout, exactZeros: boolean): string {
     const mm = (i: number, j: number) => L.load("ms_", (i * alpha + j) * mPlane);
     lines.push(...transform2d(TRANSFORMS[m].AT, alpha, mm, L, "a", (k, l, e) => {
       const off = k * yRow + l * F * 4;
-      if (exactZeros) e = L === VEC ? `select<v128>(f32x4.splat(0), ${e}, z${k}${l}_)` : `select<f32>(0, ${e}, z${k}${l}_)`;
       if (s.accumulate) e = L.add(e, L.load("yd_", off));
       if (s.scale) e = L === VEC ? `f32x4.mul(${e}, sv_)` : `(${e}) * sv_`;
       if (s.bias) e = L.add(e, "bv_");
@@ -156,7 +127,6 @@ function outputTransform(o: Layout, exactZeros: boolean): string {
     ...decodeTile(o).map((l) => "  " + l),
     ...(rowFlags ? flags("y", s.oh) : []),
     ...(colFlags ? flags("x", s.ow) : []),
-    ...(exactZeros ? zeroFields(o).map((l) => "  " + l) : []),
     `  const mt_ = m_ + <usize>(t_ * ${intlit(o.fm * 4)});`,
     `  const yt_ = y + <usize>(((img_ * ${intlit(s.oh)} + ty_ * ${intlit(m)}) * ${intlit(s.ow)} + tx_ * ${intlit(m)}) * ${intlit(F * 4)});`,
   ];
@@ -167,7 +137,7 @@ function outputTransform(o: Layout, exactZeros: boolean): string {
 }
 
 /** The kernel body for spec (x → y, filter w as in filterTransform) with m×m tiles in blocks of T. */
-export function winogradBody(spec: Conv2dSpec, flipped: boolean, m: WinogradTile, T: number, exactZeros = false): { body: string; bytes: number } {
+export function winogradBody(spec: Conv2dSpec, flipped: boolean, m: WinogradTile, T: number): { body: string; bytes: number } {
   const o = layout(spec, !!spec.relaxed, m, T);
   const body = [
     filterTransform(o, flipped),
@@ -185,7 +155,7 @@ export function winogradBody(spec: Conv2dSpec, flipped: boolean, m: WinogradTile
     `  const tb_ = min<i32>(${intlit(T)}, total_ - t0_);`,
     inputTransform(o).replace(/^/gm, "  "),
     products(o).replace(/^/gm, "  "),
-    outputTransform(o, exactZeros).replace(/^/gm, "  "),
+    outputTransform(o).replace(/^/gm, "  "),
     `}`,
   ].join("\n");
   return { body, bytes: o.bytes };
@@ -194,24 +164,17 @@ export function winogradBody(spec: Conv2dSpec, flipped: boolean, m: WinogradTile
 /**
  * Forward: y[n,oh,ow,f] (=|+=) act(conv3x3(x, w) + bias) by Winograd F(m×m,3×3). Params x, w, y,
  * [bias], scratch, n. `tiles`: tiles per block (default winogradTiles(m); benchmarks vary it).
- * `exactZeros` (training, m = 4): an output whose 3×3 receptive field is all zeros gets exactly
- * act(0 + bias), as the direct sum would. F(4×4)'s transforms (¼, ⅙, 1/24 …) leave ~1e-9 there
- * when other pixels of its 6×6 patch are not zero (an edge of MNIST's blank margins), which flips
- * the backward pass's relu mask where the exact output is 0: conv2's bias gradient was 23% off
- * TensorFlow's (test/training/cnn-tfjs.test.ts). F(2×2)'s output row k reads input rows k…k+2 only,
- * so it is exact there without this. Costs a pass over each tile's patch pixels (C/4 vector
- * compares a pixel) and a select per output.
  */
-export function emitConv2dWinograd(spec: Conv2dSpec, m: WinogradTile = 2, tiles = winogradTiles(m), exactZeros = false): KernelDef {
+export function emitConv2dWinograd(spec: Conv2dSpec, m: WinogradTile = 2, tiles = winogradTiles(m)): KernelDef {
   checkConv2dSpec(spec, "emitConv2dWinograd");
   if (!winogradApplies(spec)) throw new Error("internal: emitConv2dWinograd: needs a 3x3 kernel, stride 1, dilation 1");
   checkTile(m, tiles, "emitConv2dWinograd");
   const act = spec.activation ?? "linear";
   if (!/^[a-z_]+$/.test(act)) throw new Error(`internal: "${act}" is not an activation name`);
-  const { body, bytes } = winogradBody(spec, false, m, tiles, exactZeros);
+  const { body, bytes } = winogradBody(spec, false, m, tiles);
   return {
-    key: `conv2d_winograd:${JSON.stringify({ ...spec, activation: act, m, tiles, ...(exactZeros ? { exactZeros } : {}) })}`,
-    label: `conv2d winograd F${m} 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${exactZeros ? " exact-zeros" : ""}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}`,
+    key: `conv2d_winograd:${JSON.stringify({ ...spec, activation: act, m, tiles })}`,
+    label: `conv2d winograd F${m} 3x3 ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}`,
     params: kernelParams(WINOGRAD_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), ...(spec.scale ? ["scale"] : []), ...(spec.residual ? ["residual"] : []), "scratch"], "n"),
     body,
     needs: activationNeeds(act),
