@@ -60,7 +60,10 @@ const GF_TRANSFORMS: Record<WinogradTile, { A: Transform; GT: Transform }> = { 2
  * each other on the shapes at winogradGradFilterPays (plain and relaxed), 32 ahead more often.
  */
 export const WINOGRAD_GF_TILES = 32;
-/** m = 4: tiles per block (see emitConv2dGradFilterWinograd). */
+/**
+ * m = 4: tiles per block. 36 is one block per filter-gradient chunk of 4 examples of the seed CNN's
+ * conv2 (9 tiles an image): 1.35 ms per 32 examples against 1.46 (16), 1.42 (32), 1.37 (40).
+ */
 export const WINOGRAD4_GF_TILES = 36;
 
 /**
