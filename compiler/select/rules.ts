@@ -164,3 +164,22 @@ export function winogradGradInputApplies(spec: Conv2dSpec): boolean {
 export function winogradGradFilterPays(s: Conv2dSpec): boolean {
   return winogradPays(s);
 }
+
+// ---------------------------------------------------------------- inverted-residual block
+
+/** Bytes of one band's depthwise output (the fused kernel's D; E is the band's input rows). */
+const INVERTED_RESIDUAL_BAND_BYTES = 96 * 1024;
+
+/**
+ * Output rows per band of the fused inverted-residual kernel (emit/inverted-residual.ts): as many
+ * as keep the band's depthwise output within INVERTED_RESIDUAL_BAND_BYTES, at least 1.
+ */
+export function invertedResidualBandRows(d: { oh: number; ow: number; c: number; m: number }): number {
+  const row = d.ow * d.c * d.m * 4;
+  return Math.max(1, Math.min(d.oh, Math.floor(INVERTED_RESIDUAL_BAND_BYTES / row)));
+}
+
+/** Whether the fused inverted-residual kernel replaces the three separate ones (measurements: the fusion's notes). */
+export function invertedResidualPays(a: { depthwise: { oh: number; ow: number; c: number; sh: number } }): boolean {
+  return a.depthwise.c >= 1;
+}
