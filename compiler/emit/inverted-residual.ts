@@ -14,7 +14,7 @@
  * kernel skips it (the same value: s + 0 = s).
  */
 import { intlit, kernelParams, locals } from "./code.js";
-import { emitConv2d } from "./conv.js";
+import { conv2dPackedBBytes, conv2dPrepackable, emitConv2d, emitConv2dPackB } from "./conv.js";
 import type { Conv2dSpec } from "./conv/spec.js";
 import { emitDepthwiseConv2d, type DepthwiseSpec } from "./depthwise.js";
 import type { KernelDef } from "./kernel.js";
@@ -69,21 +69,30 @@ export function emitInvertedResidual(spec: InvertedResidualSpec): KernelDef {
   checkInvertedResidualSpec(spec);
   const relaxed = !!spec.relaxed, { expand: e, depthwise: d, project: p, rows: R } = spec;
   const OH = d.oh, last = OH % R || R;
-  const expand = emitConv2d(rowConv(e, relaxed)), project = emitConv2d(rowConv(p, relaxed));
+  const eRow = rowConv(e, relaxed), pRow = rowConv(p, relaxed);
+  // Each 1×1 conv's B (its scale folded in) is packed once per call where the GEMM takes it
+  // packed (one K block), not once per band: 14×14×96→576's is 221 KB.
+  const ePacked = conv2dPrepackable(eRow), pPacked = conv2dPrepackable(pRow);
+  const expand = emitConv2d(eRow, ePacked), project = emitConv2d(pRow, pPacked);
   const dwFull = emitDepthwiseConv2d(bandDepthwise(d, R)), dwLast = emitDepthwiseConv2d(bandDepthwise(d, last));
-  const calls = last === R ? [expand, project, dwFull] : [expand, project, dwFull, dwLast];
+  const packs = [...(ePacked ? [emitConv2dPackB(eRow)] : []), ...(pPacked ? [emitConv2dPackB(pRow)] : [])];
+  const calls = [expand, project, dwFull, ...(last === R ? [] : [dwLast]), ...packs];
   const rowBytes = d.w * d.c * 4, eRows = bandInputRows(d, R);
   const sub = Math.ceil(Math.max(expand.scratchBytes ?? 0, project.scratchBytes ?? 0) / 64) * 64;
+  const pbeBytes = ePacked ? conv2dPackedBBytes(eRow) : 0, pbpBytes = pPacked ? conv2dPackedBBytes(pRow) : 0;
   const eBytes = Math.ceil((eRows * rowBytes) / 64) * 64, dBytes = R * d.ow * d.c * 4;
   const xImage = e.h * e.w * e.c * 4, yImage = p.oh * p.ow * p.f * 4, yRow = p.ow * p.f * 4, xRow = e.w * e.c * 4;
   const opt = (name: string, on: boolean | undefined) => (on ? [name] : []);
   const tensors = ["x", "we", "wd", "wp", "y", ...opt("be", e.bias), ...opt("se", e.scale), ...opt("bd", d.bias), ...opt("sd", d.scale),
     ...opt("bp", p.bias), ...opt("sp", p.scale), ...opt("residual", p.residual)];
-  const expandArgs = { x: "(xi_ + <usize>(iy_ * " + intlit(xRow) + "))", w: "we", y: "(E_ + <usize>((iy_ - lo_) * " + intlit(rowBytes) + "))", bias: "be", scale: "se", scratch: "scratch", n: "end_ - iy_" };
+  const expandArgs = { x: "(xi_ + <usize>(iy_ * " + intlit(xRow) + "))", w: ePacked ? "PBE_" : "we", y: "(E_ + <usize>((iy_ - lo_) * " + intlit(rowBytes) + "))", bias: "be", scale: "se", scratch: "scratch", n: "end_ - iy_" };
   const dwArgs = { x: "E_", w: "wd", y: "D_", bias: "bd", scale: "sd", n: "1" };
-  const projectArgs = { x: "D_", w: "wp", y: "(yi_ + <usize>(ob_ * " + intlit(yRow) + "))", bias: "bp", scale: "sp", residual: "(ri_ + <usize>(ob_ * " + intlit(yRow) + "))", scratch: "scratch", n: "rows_" };
+  const projectArgs = { x: "D_", w: pPacked ? "PBP_" : "wp", y: "(yi_ + <usize>(ob_ * " + intlit(yRow) + "))", bias: "bp", scale: "sp", residual: "(ri_ + <usize>(ob_ * " + intlit(yRow) + "))", scratch: "scratch", n: "rows_" };
   const body = [
-    `const E_ = scratch + ${intlit(sub)};`,
+    `const PBE_ = scratch + ${intlit(sub)};`,
+    `const PBP_ = PBE_ + ${intlit(pbeBytes)};`,
+    `const E_ = PBP_ + ${intlit(pbpBytes)};`,
+    ...packs.map((k, i) => call(calls.length - packs.length + i, k, { w: k === packs[0] && ePacked ? "we" : "wp", scale: k === packs[0] && ePacked ? "se" : "sp", sb: k === packs[0] && ePacked ? "PBE_" : "PBP_" })),
     `const D_ = E_ + ${intlit(eBytes)};`,
     `for (let img_ = 0; img_ < n; img_++) {`,
     `  const xi_ = x + <usize>img_ * ${intlit(xImage)};`,
@@ -125,6 +134,6 @@ export function emitInvertedResidual(spec: InvertedResidualSpec): KernelDef {
     params: kernelParams(INVERTED_RESIDUAL_LOCALS, [...tensors, "scratch"], "n"),
     body,
     calls,
-    scratchBytes: sub + eBytes + dBytes,
+    scratchBytes: sub + pbeBytes + pbpBytes + eBytes + dBytes,
   };
 }
