@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
 import { loadModel } from "../../runtime/index.js";
+import { readFileSync } from "node:fs";
 import { comparePredict, randomFeeds, randomizeWeights, relErr } from "./harness.js";
 
 interface BlockCase { h: number; w: number; cin: number; expand: number; cout: number; stride: 1 | 2; pad: "same" | "zero_padding"; residual: boolean }
@@ -67,4 +68,52 @@ describe("fused inverted-residual block", () => {
       expect(relErr(a.predict(one)[out]!, b.predict(one)[out]!)).toBeLessThan(1e-6);
     });
   }
+});
+
+describe("fused inverted-residual block: where it applies", () => {
+  it("an expanded width over 384 (the project GEMM in several K blocks) stays three kernels", async () => {
+    const graph = blockGraph({ h: 7, w: 7, cin: 68, expand: 6, cout: 68, stride: 1, pad: "same", residual: true });
+    const r = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 2 });
+    expect(r.ir).not.toMatch(/inverted_residual/);
+    expect(r.ir).toMatch(/depthwise_conv2d\(/);
+  });
+
+  it("a depthwise output read twice (a graph output too) stays unfused", async () => {
+    const graph = blockGraph({ h: 6, w: 6, cin: 4, expand: 6, cout: 4, stride: 1, pad: "same", residual: true });
+    graph.outputs = ["dr", "add"];
+    const r = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 2 });
+    expect(r.ir).not.toMatch(/inverted_residual/);
+  });
+
+  it("a threaded build (2 workers, the batch split) predicts bit for bit what the single-threaded build does", async () => {
+    const graph = blockGraph({ h: 15, w: 13, cin: 8, expand: 6, cout: 8, stride: 1, pad: "same", residual: true });
+    const one = await loadModel((await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 5 })).wasm);
+    const two = await loadModel((await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 5, threads: 2 })).wasm, { threads: 2 });
+    try {
+      two.setWeights(randomizeWeights(one, 3));
+      const feeds = randomFeeds(one.inputs as any, 5, 4);
+      expect(Array.from(two.predict(feeds).add!)).toEqual(Array.from(one.predict(feeds).add!));
+    } finally {
+      two.dispose();
+    }
+  });
+
+  it("the zoo's MobileNetV2 (96×96, α 0.35: every expanded width ≤ 384): all 16 blocks with an expand fused, predict = the unfused build within 1e-5 (batch 3)", async () => {
+    const text = readFileSync(new URL("../../examples/zoo/graphs/mobilenetv2.json", import.meta.url), "utf8");
+    const fused = await compile(text, { optimizeLevel: 0, maxBatch: 3 });
+    const plain = await compile(text, { optimizeLevel: 0, maxBatch: 3, fuseInvertedResidual: false });
+    const count = (ir: string, what: RegExp) => (ir.match(what) ?? []).length;
+    const predictIR = (ir: string) => ir.slice(ir.indexOf("program predict {"), ir.indexOf("\n}", ir.indexOf("program predict {")));
+    expect(count(predictIR(fused.ir), /= inverted_residual\(/g)).toBe(16);
+    expect(count(predictIR(plain.ir), /= inverted_residual\(/g)).toBe(0);
+    const a = await loadModel(fused.wasm), b = await loadModel(plain.wasm);
+    const w = randomizeWeights(a, 21, 0.3);
+    a.setWeights(w);
+    b.setWeights(w);
+    const feeds = randomFeeds(a.inputs as any, 3, 22), out = a.outputs[0]!.name;
+    const ya = a.predict(feeds)[out]!, yb = b.predict(feeds)[out]!;
+    expect(ya.length).toBe(yb.length);
+    expect(Math.max(...yb) - Math.min(...yb)).toBeGreaterThan(0); // not a constant output
+    expect(relErr(ya, yb)).toBeLessThan(1e-5);
+  });
 });
