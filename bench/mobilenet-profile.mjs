@@ -91,7 +91,7 @@ for (let r = 0; r < rounds; r++) {
 
 /** Multiply-adds of a call from its label (conv2d / depthwise shapes), per example. */
 function macs(label) {
-  let m = /^inverted_residual (\d+)x(\d+)x(\d+)->(\d+)->(?:\/\d+ )?(\d+)x(\d+)x(\d+)/.exec(label);
+  let m = /^inverted_residual (\d+)x(\d+)x(\d+)->(\d+)->(\d+)x(\d+)x(\d+)/.exec(label);
   if (m) { const [h, w, c, f, oh, ow, co] = m.slice(1).map(Number); return h * w * c * f + 9 * oh * ow * f + oh * ow * f * co; }
   m = /^conv2d (?:direct )?(\d+)x(\d+) (\d+)x(\d+)x(\d+)->(\d+)x(\d+)x(\d+)/.exec(label);
   if (m) { const [kh, kw, , , c, oh, ow, f] = m.slice(1).map(Number); return kh * kw * c * oh * ow * f; }
@@ -101,7 +101,7 @@ function macs(label) {
   return m ? Number(m[1]) * Number(m[2]) * Number(m[3]) : 0;
 }
 function kind(label) {
-  if (/^inverted_residual/.test(label)) return `inverted_residual${/->\/2 /.test(label) ? " stride 2" : " stride 1"}${/\+residual/.test(label) ? " +residual" : ""}`;
+  if (/^inverted_residual/.test(label)) return `inverted_residual${/ stride 2/.test(label) ? " stride 2" : " stride 1"}${/\+residual/.test(label) ? " +residual" : ""}`;
   if (/^depthwise/.test(label)) return /\d+x\d+x\d+->(\d+)x/.exec(label) && isStride2(label) ? "depthwise 3x3 stride 2" : "depthwise 3x3 stride 1";
   if (/conv2d 1x1/.test(label)) return / relu6/.test(label) ? "conv 1x1 expand (+relu6)" : "conv 1x1 project";
   if (/conv2d/.test(label)) return "conv 3x3 stem";

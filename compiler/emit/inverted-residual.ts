@@ -127,7 +127,7 @@ export function emitInvertedResidual(spec: InvertedResidualSpec): KernelDef {
     `  }`,
     `}`,
   ].join("\n");
-  const geometry = `${e.h}x${e.w}x${e.c}->${e.f}->${d.sh === 1 ? "" : `/${d.sh} `}${p.oh}x${p.ow}x${p.f}`;
+  const geometry = `${e.h}x${e.w}x${e.c}->${e.f}->${p.oh}x${p.ow}x${p.f}${d.sh === 1 ? "" : ` stride ${d.sh}`}`;
   return {
     key: `inverted_residual:${JSON.stringify({ ...spec, relaxed })}`,
     label: `inverted_residual ${geometry} rows ${R}${p.residual ? " +residual" : ""}`,

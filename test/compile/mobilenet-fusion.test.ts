@@ -34,7 +34,7 @@ describe("MobileNetV2/ResNet inference rewrites", () => {
     const c = await caseKernelCalls("MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)");
     const k = overActivations(c.predict!);
     expect(k, c.predict!.join(" | ")).toHaveLength(1);
-    expect(k[0]).toMatch(/^inverted_residual 8x8x6-.22-..2 4x4x6 rows \d+$/);
+    expect(k[0]).toMatch(/^inverted_residual 8x8x6-.22-.4x4x6 stride 2 rows \d+$/);
   });
 
   it("train_step keeps the padded image (its filter gradient reads it) and folds no batch normalization", async () => {
