@@ -5,7 +5,7 @@
 // by up to 15%: where their memory lands; bench/README.md), and every instance is timed in every
 // round, builds alternating in order, CPU time (process.cpuUsage), median per instance and the
 // median of those. Outputs (or the first two losses) are compared between builds first. Not a test.
-//   npx tsc -p tsconfig.build.json && node bench/inverted-residual-ab.mjs <base dist> [--batch 1|16 | --finetune] [--instances N] [--rounds N] [--block ms] [--same]
+//   npx tsc -p tsconfig.build.json && node bench/inverted-residual-ab.mjs <base dist> [--batch 1|16 | --finetune] [--instances N] [--rounds N] [--block ms] [--same] [--relaxed]
 // --same: this tree's dist/ with fuseInvertedResidual: false as the base (no second build needed).
 import os from "node:os";
 import { mobileNetV2, randomizeWeights, tfjsFiles } from "./lib/real-models.js";
@@ -13,7 +13,8 @@ import { tf, use } from "./lib/tfjs.js";
 import { abDists, cpuMs, median } from "./lib/ab.js";
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i < 0 ? dflt : Number(process.argv[i + 1]); };
-const finetune = process.argv.includes("--finetune"), same = process.argv.includes("--same");
+const finetune = process.argv.includes("--finetune"), same = process.argv.includes("--same"), relaxed = process.argv.includes("--relaxed");
+if (relaxed) (await import("node:v8")).setFlagsFromString("--experimental-wasm-relaxed-simd"); // before any wasm compiles (probe only)
 const batch = finetune ? 32 : arg("--batch", 1), instances = arg("--instances", 3), rounds = arg("--rounds", 5), blockMs = arg("--block", finetune ? 1500 : 400);
 const baseDir = same ? undefined : process.argv[2]?.startsWith("--") ? undefined : process.argv[2];
 const dists = same ? [["unfused", abDists()[0][1], false], ["fused", abDists()[0][1], true]] : abDists(baseDir).map(([n, d]) => [n, d, undefined]);
@@ -39,11 +40,12 @@ if (finetune) {
 async function build([name, dir, fuse]) {
   const { compile } = await import(dir + "compiler/index.js");
   const { loadModel } = await import(dir + "runtime/index.js");
-  const built = await compile(JSON.stringify(program), { maxBatch: finetune ? 32 : 16, optimizeLevel: 0, ...(fuse === undefined ? {} : { fuseInvertedResidual: fuse }) });
+  const built = await compile(JSON.stringify(program), { maxBatch: finetune ? 32 : 16, optimizeLevel: 0, relaxedSimd: relaxed, ...(fuse === undefined ? {} : { fuseInvertedResidual: fuse }) });
   const models = [];
   for (let i = 0; i < instances; i++) {
     const m = await loadModel(built.wasm);
     m.loadWeights(weights);
+    if (relaxed && m.manifest.simd !== "relaxed-simd") throw new Error("the relaxed build did not load (host lacks relaxed SIMD)");
     models.push(m);
   }
   const check = finetune ? [models[0].trainStep(feeds).loss, models[0].trainStep(feeds).loss] : Object.values(models[0].predict(feeds))[0].slice();
@@ -64,7 +66,7 @@ for (let r = 0; r < rounds; r++) {
   for (const b of r % 2 ? [B, A] : [A, B]) b.models.forEach((m, i) => b.times[i].push(cpuMs(() => step(m), blockMs)));
 }
 const what = finetune ? "trainStep b32" : `predict b${batch}`;
-console.log(`MobileNetV2 224 ${what}, ${instances} instances × ${rounds} rounds, CPU ms per call (median per instance); load ${load0.toFixed(2)} → ${os.loadavg()[0].toFixed(2)}`);
+console.log(`MobileNetV2 224 ${what}${relaxed ? " (relaxed SIMD)" : ""}, ${instances} instances × ${rounds} rounds, CPU ms per call (median per instance); load ${load0.toFixed(2)} → ${os.loadavg()[0].toFixed(2)}`);
 for (const b of builds) {
   const per = b.times.map(median), mid = median(per);
   b.mid = mid;
