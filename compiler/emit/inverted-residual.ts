@@ -70,8 +70,8 @@ export function emitInvertedResidual(spec: InvertedResidualSpec): KernelDef {
   const relaxed = !!spec.relaxed, { expand: e, depthwise: d, project: p, rows: R } = spec;
   const OH = d.oh, last = OH % R || R;
   const eRow = rowConv(e, relaxed), pRow = rowConv(p, relaxed);
-  // Each 1×1 conv's B (its scale folded in) is packed once per call where the GEMM takes it
-  // packed (one K block), not once per band: 14×14×96→576's is 221 KB.
+  // Each 1×1 conv's B (its scale folded in) is packed once per call, not once per band (a 1×1
+  // conv's K is one block whatever its width): 14×14×96→576's is 221 KB.
   const ePacked = conv2dPrepackable(eRow), pPacked = conv2dPrepackable(pRow);
   const expand = emitConv2d(eRow, ePacked), project = emitConv2d(pRow, pPacked);
   const dwFull = emitDepthwiseConv2d(bandDepthwise(d, R)), dwLast = emitDepthwiseConv2d(bandDepthwise(d, last));

@@ -7,7 +7,6 @@
  */
 import type { Conv2dSpec } from "../emit/conv/spec.js";
 import type { MatmulSpec } from "../emit/matmul.js";
-import { KC_MAX } from "../emit/matmul.js";
 
 // ---------------------------------------------------------------- matmul
 
@@ -180,15 +179,18 @@ export function invertedResidualBandRows(d: { oh: number; ow: number; c: number;
   return Math.max(1, Math.min(d.oh, Math.floor(INVERTED_RESIDUAL_BAND_BYTES / row)));
 }
 
+/** Widest expanded tensor (channels) the fused inverted-residual kernel is used for. */
+const INVERTED_RESIDUAL_MAX_EXPANDED = 384;
+
 /**
  * Whether the fused inverted-residual kernel (emit/inverted-residual.ts) replaces the three
- * separate ones: where both 1×1 convs' GEMMs take their B packed once per call (one K block:
- * expanded width ≤ KC_MAX = 384), so no band repacks it. MobileNetV2 224 per block, base/new
- * (bench/mobilenet-profile.mjs, CPU time, load 4–7, 2026-12-07), b16 | b1: 112→56 (×96)
+ * separate ones: where the expanded width is at most 384 channels. MobileNetV2 224 per block,
+ * base/new (bench/mobilenet-profile.mjs, CPU time, load 4–7, 2026-12-07), b16 | b1: 112→56 (×96)
  * 1.25 | 1.06, 56×56×144 1.33 | 1.12, 56→28 1.31 | 1.00, 28×28×192 1.27–1.33 | 1.02–1.03, 28→14
- * 1.02 | 0.99, 14×14×384 1.09–1.13 | 0.97–0.99; with the project's K = 576 or 960 (B repacked
- * per band; blocks 11–16) 0.90–1.08 | 0.89–0.96, not fused.
+ * 1.02 | 0.99, 14×14×384 1.09–1.13 | 0.97–0.99; wider (blocks 11–16: 14×14×576, 7×7×960) 0.90–1.08
+ * | 0.89–0.96, and with one band per image 0.93–1.09 | 0.93–1.00: not fused. (Presumably their
+ * two packed B matrices, 221–614 KB each, no longer stay in L2 beside a band's rows; not verified.)
  */
-export function invertedResidualPays(a: { expand: Conv2dSpec; project: Conv2dSpec }): boolean {
-  return a.expand.kh * a.expand.kw * a.expand.c <= KC_MAX && a.project.kh * a.project.kw * a.project.c <= KC_MAX;
+export function invertedResidualPays(a: { expand: Conv2dSpec }): boolean {
+  return a.expand.f <= INVERTED_RESIDUAL_MAX_EXPANDED;
 }

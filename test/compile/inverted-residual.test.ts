@@ -71,7 +71,7 @@ describe("fused inverted-residual block", () => {
 });
 
 describe("fused inverted-residual block: where it applies", () => {
-  it("an expanded width over 384 (the project GEMM in several K blocks) stays three kernels", async () => {
+  it("an expanded width over 384 (408) stays three kernels", async () => {
     const graph = blockGraph({ h: 7, w: 7, cin: 68, expand: 6, cout: 68, stride: 1, pad: "same", residual: true });
     const r = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 2 });
     expect(r.ir).not.toMatch(/inverted_residual/);
