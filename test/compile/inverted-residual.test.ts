@@ -11,7 +11,11 @@ import { loadModel } from "../../runtime/index.js";
 import { readFileSync } from "node:fs";
 import { comparePredict, randomFeeds, randomizeWeights, relErr } from "./harness.js";
 
-interface BlockCase { h: number; w: number; cin: number; expand: number; cout: number; stride: 1 | 2; pad: "same" | "zero_padding"; residual: boolean }
+interface BlockCase {
+  h: number; w: number; cin: number; expand: number; cout: number; stride: 1 | 2; pad: "same" | "zero_padding"; residual: boolean;
+  /** Bands of output rows per image the kernel takes (select/rules.ts: invertedResidualBandRows), where the case is about them. */
+  bands?: number;
+}
 
 function blockGraph(k: BlockCase): any {
   const layers: any[] = [
@@ -41,8 +45,14 @@ const CASES: BlockCase[] = [
   { h: 10, w: 8, cin: 8, expand: 6, cout: 16, stride: 2, pad: "zero_padding", residual: false },
   { h: 3, w: 3, cin: 4, expand: 6, cout: 4, stride: 1, pad: "same", residual: true },
   // 56 wide, 48 expanded channels: bands of several rows and a shorter last band
-  { h: 23, w: 56, cin: 8, expand: 6, cout: 8, stride: 1, pad: "same", residual: true },
+  { h: 23, w: 56, cin: 8, expand: 6, cout: 8, stride: 1, pad: "same", residual: true, bands: 3 },
   { h: 21, w: 40, cin: 16, expand: 6, cout: 24, stride: 2, pad: "same", residual: false },
+  // bands of 2 rows (a 64-wide 192-channel row is 48 KB of the 96 KB band) and a last band of 1
+  { h: 9, w: 64, cin: 32, expand: 6, cout: 32, stride: 1, pad: "same", residual: true, bands: 5 },
+  // stride 2 over several bands: 4, 4, 1 output rows (the carried halo is one expanded row)
+  { h: 17, w: 128, cin: 16, expand: 6, cout: 24, stride: 2, pad: "same", residual: false, bands: 3 },
+  { h: 41, w: 56, cin: 16, expand: 6, cout: 24, stride: 2, pad: "same", residual: false, bands: 3 },
+  { h: 40, w: 56, cin: 8, expand: 6, cout: 16, stride: 2, pad: "zero_padding", residual: false, bands: 2 },
 ];
 
 const name = (k: BlockCase) => `${k.h}x${k.w}x${k.cin} ×${k.expand} → ${k.cout}, stride ${k.stride}, ${k.pad}${k.residual ? ", residual" : ""}`;
@@ -55,6 +65,10 @@ describe("fused inverted-residual block", () => {
       const plain = await compile(JSON.stringify(graph), { optimizeLevel: 0, maxBatch: 3, fuseInvertedResidual: false });
       expect(fused.ir).toMatch(/= inverted_residual\(/);
       expect(plain.ir).not.toMatch(/inverted_residual/);
+      if (k.bands) {
+        const [, oh, rows] = /inverted_residual \d+x\d+x\d+-.\d+-.(\d+)x\d+x\d+.* rows (\d+)/.exec(fused.source) ?? [];
+        expect(Math.ceil(Number(oh) / Number(rows)), `${oh} output rows by ${rows}`).toBe(k.bands);
+      }
       const a = await loadModel(fused.wasm), b = await loadModel(plain.wasm);
       const w = randomizeWeights(a, 7);
       a.setWeights(w);
