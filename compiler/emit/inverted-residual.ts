@@ -75,8 +75,12 @@ export function emitInvertedResidual(spec: InvertedResidualSpec): KernelDef {
   const ePacked = conv2dPrepackable(eRow), pPacked = conv2dPrepackable(pRow);
   const expand = emitConv2d(eRow, ePacked), project = emitConv2d(pRow, pPacked);
   const dwFull = emitDepthwiseConv2d(bandDepthwise(d, R)), dwLast = emitDepthwiseConv2d(bandDepthwise(d, last));
-  const packs = [...(ePacked ? [emitConv2dPackB(eRow)] : []), ...(pPacked ? [emitConv2dPackB(pRow)] : [])];
-  const calls = [expand, project, dwFull, ...(last === R ? [] : [dwLast]), ...packs];
+  // B packing calls: [kernel, its arguments]
+  const packs: [KernelDef, Record<string, string>][] = [
+    ...(ePacked ? [[emitConv2dPackB(eRow), { w: "we", scale: "se", sb: "PBE_" }] as [KernelDef, Record<string, string>]] : []),
+    ...(pPacked ? [[emitConv2dPackB(pRow), { w: "wp", scale: "sp", sb: "PBP_" }] as [KernelDef, Record<string, string>]] : []),
+  ];
+  const calls = [expand, project, dwFull, ...(last === R ? [] : [dwLast]), ...packs.map(([k]) => k)];
   const rowBytes = d.w * d.c * 4, eRows = bandInputRows(d, R);
   const sub = Math.ceil(Math.max(expand.scratchBytes ?? 0, project.scratchBytes ?? 0) / 64) * 64;
   const pbeBytes = ePacked ? conv2dPackedBBytes(eRow) : 0, pbpBytes = pPacked ? conv2dPackedBBytes(pRow) : 0;
@@ -92,7 +96,7 @@ export function emitInvertedResidual(spec: InvertedResidualSpec): KernelDef {
     `const PBE_ = scratch + ${intlit(sub)};`,
     `const PBP_ = PBE_ + ${intlit(pbeBytes)};`,
     `const E_ = PBP_ + ${intlit(pbpBytes)};`,
-    ...packs.map((k, i) => call(calls.length - packs.length + i, k, { w: k === packs[0] && ePacked ? "we" : "wp", scale: k === packs[0] && ePacked ? "se" : "sp", sb: k === packs[0] && ePacked ? "PBE_" : "PBP_" })),
+    ...packs.map(([k, args], i) => call(calls.length - packs.length + i, k, args)),
     `const D_ = E_ + ${intlit(eBytes)};`,
     `for (let img_ = 0; img_ < n; img_++) {`,
     `  const xi_ = x + <usize>img_ * ${intlit(xImage)};`,

@@ -41,9 +41,12 @@ export function fuseInvertedResidual(mod: Module): void {
   for (const prog of mod.programs) {
     if (!prog.nodes.some(isFusableDepthwise)) continue;
     const ix = new ProgramIndex(mod, prog);
+    // The node writing each 1×1 conv output (a depthwise's candidate expand): one map, not a search per depthwise.
+    const writerOf = new Map<number, Node>();
+    for (const n of prog.nodes) if (isPointwise(n)) writerOf.set(n.outputs[0]!, n);
     for (const d of prog.nodes) {
       if (!isFusableDepthwise(d) || ix.isRemoved(d)) continue;
-      const e = prog.nodes.find((n) => n.outputs.includes(d.inputs[0]!) && !ix.isRemoved(n));
+      const e = writerOf.get(d.inputs[0]!);
       const p = ix.soleReader(mod.t(d.outputs[0]!));
       if (!isPointwise(e) || e.attrs.residual || !isPointwise(p)) continue;
       if (!privateBetween(ix, e, d) || !privateBetween(ix, d, p)) continue;
