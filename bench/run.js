@@ -20,6 +20,7 @@ import { writeFileSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir, cpus, loadavg } from "node:os";
 import { readGraph, exampleGraphs, zooGraphs, mlpGraph, matmulGraph, inferenceOnly, ROOT } from "./lib/graphs.js";
 import { roundRobin } from "./lib/measure.js";
+import { instanceCount, roundsFor } from "./lib/instances.js";
 import { label } from "./lib/task-cpu.js";
 import { compileGraph, compileRows, loadModel, compileAssemblyScript, sizes } from "./lib/kiln.js";
 import { peakProbe } from "./lib/peak.js";
@@ -52,6 +53,10 @@ const quick = !!process.env.BENCH_QUICK;
 const settings = quick
   ? { quick, optimizeLevel: 0, rounds: 2, blockMs: 100, warmupMs: 100, budgetMs: 1500, startupRounds: 1, browserRounds: 2 }
   : { quick, optimizeLevel: 0, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3, browserRounds: 5 };
+// BENCH_INSTANCES=n (default 3): instances per system in every row (lib/instances.js); the rounds
+// take them in turn, so the rounds grow to a multiple of n with at least two blocks per instance.
+settings.instances = instanceCount();
+settings.rounds = roundsFor(settings.rounds, settings.instances);
 // BENCH_ROUNDS=n: fewer (or more) timed rounds, same rows in the same order (a replica of the full run's process history, for probes such as BENCH_TASK_CPU).
 if (process.env.BENCH_ROUNDS) settings.rounds = Math.max(1, Number(process.env.BENCH_ROUNDS));
 const log = (...a) => console.error("[bench]", ...a);
@@ -162,8 +167,11 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
     label(`${w.id}: ${s.name} setup`);
     try {
       const r = await s.setup();
-      ready.push({ ...r, name: s.name });
-      out.push({ name: s.name, note: r.note, checkDiff: r.diff });
+      const instances = await moreInstances(r, s.name);
+      ready.push({ ...r, name: s.name, instances });
+      // The check's difference: the largest over the instances (each was checked alike).
+      const diffs = instances.map((i) => i.diff).filter((d) => d !== undefined);
+      out.push({ name: s.name, note: r.note, checkDiff: diffs.length ? Math.max(...diffs) : undefined });
     } catch (e) {
       out.push(e instanceof Skip ? { name: s.name, skip: e.message } : { name: s.name, error: e.message.split("\n")[0] });
       if (!(e instanceof Skip)) log(`  ${s.name}: ${e.message.split("\n")[0]}`);
@@ -179,7 +187,7 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
   // Awaited: ORT-web's 2-thread session is a worker (and its thread pool) that ends only when its
   // release is answered, which needs this event loop to turn; not awaited, it outlived its row into
   // the next ones, whose steps rarely yield (seen with BENCH_TASK_CPU, 2026-12-07).
-  for (const s of ready) await s.dispose?.();
+  for (const s of ready) for (const instance of s.instances ?? [s]) await instance.dispose?.();
   const entry = { id: w.id, title: w.title, unit: w.unit, flops: w.flops, systems: out };
   ready.forEach((s, i) => {
     const t = times[i];
@@ -198,7 +206,9 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
       entry[s.name === "peak" ? "peak" : "relaxedPeak"] = { wallGflops: p.flops / t.wallMs / 1e6, cpuGflops: p.flops / t.cpuMs / 1e6 };
       return;
     }
-    Object.assign(out.find((o) => o.name === s.name), { wallMs: t.wallMs, cpuMs: t.cpuMs, rounds: t.rounds, itersPerRound: t.itersPerRound, figure: { wallMs: w.value(t.wallMs), cpuMs: w.value(t.cpuMs) } });
+    // Per instance: its median (ms per iteration and the row's figure) and blocks; the spread is the slowest instance's median over the fastest's.
+    const perInstance = t.perInstance.map((p) => ({ ...p, figure: { wallMs: w.value(p.wallMs), cpuMs: w.value(p.cpuMs) } }));
+    Object.assign(out.find((o) => o.name === s.name), { wallMs: t.wallMs, cpuMs: t.cpuMs, rounds: t.rounds, itersPerRound: t.itersPerRound, figure: { wallMs: w.value(t.wallMs), cpuMs: w.value(t.cpuMs) }, instances: t.instances, perInstance, instanceSpread: t.spread });
   });
   if (entry.clock) shareOfCeiling(entry, out);
   // The old method, kept for one release: each kiln build against the probe loop of its own instruction set.
@@ -252,6 +262,26 @@ results.targets = [...evaluateTargets(results), ...evaluateRealTargets(results)]
 // So must a run with BENCH_ROUNDS (a probe of the full run's order, not a measurement of record).
 const probe = quick || !!process.env.BENCH_ROUNDS;
 writeResults(results, renderReport(results), probe ? [`bench/results/${quick ? "quick" : "rounds"}.json.tmp`, `bench/results/${quick ? "quick" : "rounds"}.md.tmp`] : ["bench/results/latest.json", "bench/results/README-table.md"]);
+
+/**
+ * A set-up system and, where it can make them (`another`), its other instances up to
+ * settings.instances, each checked by its own `another()`; one that fails disposes the ones made
+ * and fails the system (its error is the table entry).
+ */
+async function moreInstances(first, name) {
+  const instances = [first];
+  if (!first.another) return instances;
+  try {
+    while (instances.length < settings.instances) {
+      label(`${name} instance ${instances.length + 1} setup`);
+      instances.push(await first.another());
+    }
+  } catch (e) {
+    for (const i of instances) await i.dispose?.();
+    throw e;
+  }
+  return instances;
+}
 
 /** Prints the report and writes the results JSON and the markdown. */
 function writeResults(results, text, [jsonOut, mdOut]) {
