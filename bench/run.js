@@ -162,6 +162,7 @@ const realMemory = await memoryAndStartup(real, { rounds: settings.startupRounds
 const measured = [];
 for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, { quick })]) {
   log(`${w.title}: setting up ${w.systems.map((s) => s.name).join(", ")}…`);
+  const rowStarted = performance.now();
   const ready = [], out = [];
   for (const s of w.systems) {
     label(`${w.id}: ${s.name} setup`);
@@ -183,12 +184,16 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
   // The clock probe too: every FLOP-counted workload is shown as a share of the ceiling at the clock of its own rounds.
   if (w.flops) ready.push({ name: "clock", step: clock.step });
   if (ready.some((s) => s.name === THREADED.kiln)) ready.push({ name: MACHINE.one, step: threadProbe.step }, { name: MACHINE.two, step: threadProbe2.step });
+  const setupSeconds = (performance.now() - rowStarted) / 1000;
   const times = await roundRobin(ready, { ...settings, onProgress: (r, n) => log(`  round ${r}/${n}`) });
+  const timedSeconds = (performance.now() - rowStarted) / 1000 - setupSeconds;
+  log(`  ${w.id}: set-up ${setupSeconds.toFixed(1)} s (${settings.instances} instance(s) per system), warm-up and rounds ${timedSeconds.toFixed(1)} s`);
   // Awaited: ORT-web's 2-thread session is a worker (and its thread pool) that ends only when its
   // release is answered, which needs this event loop to turn; not awaited, it outlived its row into
   // the next ones, whose steps rarely yield (seen with BENCH_TASK_CPU, 2026-12-07).
   for (const s of ready) for (const instance of s.instances ?? [s]) await instance.dispose?.();
-  const entry = { id: w.id, title: w.title, unit: w.unit, flops: w.flops, systems: out };
+  // Seconds the row took (set-up and checks of every instance; warm-up and rounds): what BENCH_INSTANCES costs.
+  const entry = { id: w.id, title: w.title, unit: w.unit, flops: w.flops, systems: out, seconds: { setup: setupSeconds, timed: timedSeconds } };
   ready.forEach((s, i) => {
     const t = times[i];
     if (s.name === "clock") {
