@@ -55,8 +55,12 @@ const settings = quick
   : { quick, optimizeLevel: 0, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3, browserRounds: 5 };
 // BENCH_INSTANCES=n (default 3): instances per system in every row (lib/instances.js); the rounds
 // take them in turn, so the rounds grow to a multiple of n with at least two blocks per instance.
+// The blocks shrink by as much as the rounds grow, so a fast system's timed work per row stays
+// what it was with 5 rounds of 0.4 s (a system slower than a block runs one iteration a block anyway).
 settings.instances = instanceCount();
-settings.rounds = roundsFor(settings.rounds, settings.instances);
+const baseRounds = settings.rounds;
+settings.rounds = roundsFor(baseRounds, settings.instances);
+settings.blockMs = Math.round((settings.blockMs * baseRounds) / settings.rounds);
 // BENCH_ROUNDS=n: fewer (or more) timed rounds, same rows in the same order (a replica of the full run's process history, for probes such as BENCH_TASK_CPU).
 if (process.env.BENCH_ROUNDS) settings.rounds = Math.max(1, Number(process.env.BENCH_ROUNDS));
 const log = (...a) => console.error("[bench]", ...a);
@@ -276,11 +280,13 @@ writeResults(results, renderReport(results), probe ? [`bench/results/${quick ? "
 async function moreInstances(first, name) {
   const instances = [first];
   if (!first.another) return instances;
+  const t = performance.now();
   try {
     while (instances.length < settings.instances) {
       label(`${name} instance ${instances.length + 1} setup`);
       instances.push(await first.another());
     }
+    log(`  ${name}: ${instances.length - 1} more instance(s) set up and checked in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   } catch (e) {
     for (const i of instances) await i.dispose?.();
     throw e;

@@ -41,7 +41,10 @@ async function timeBlock(step, iters) {
  */
 /** Untimed lead-in before each timed block (see roundRobin). */
 const BLOCK_WARMUP_MS = 50;
-/** Warm-up of each instance after the first, as a share of `warmupMs`: the code is warm already, only the instance's memory is new. */
+/**
+ * Warm-up of each instance after the first, as a share of `warmupMs` (at least one iteration): the
+ * code is warm already and its check ran it, so only its memory may be new.
+ */
 const EXTRA_INSTANCE_WARMUP = 0.2;
 
 export async function roundRobin(systems, { rounds, blockMs, warmupMs, budgetMs, onProgress }) {
@@ -52,7 +55,7 @@ export async function roundRobin(systems, { rounds, blockMs, warmupMs, budgetMs,
     // A system already run (its correctness check) and slower than the warm-up needs no more of it.
     const slow = s.stepMs > warmupMs;
     const w = slow ? s.stepMs : await warmUp(instances[0].step, warmupMs);
-    for (const inst of instances.slice(1)) if (!slow) await warmUp(inst.step, warmupMs * EXTRA_INSTANCE_WARMUP);
+    for (const inst of instances.slice(1)) if (!slow) await warmUp(inst.step, warmupMs * EXTRA_INSTANCE_WARMUP, 1);
     state.push({ instances, iters: Math.max(1, Math.min(s.maxIters ?? Infinity, Math.round(blockMs / w))), spent: 0, blocks: [] });
   }
   for (let r = 0; r < rounds; r++) {
@@ -75,11 +78,11 @@ export async function roundRobin(systems, { rounds, blockMs, warmupMs, budgetMs,
   return state.map((st) => ({ ...summarizeBlocks(st.blocks, st.instances.length), itersPerRound: st.iters }));
 }
 
-/** Runs `step` at least twice and for at least `ms`; returns the last iteration's wall time. */
-async function warmUp(step, ms) {
+/** Runs `step` at least `minIters` times and for at least `ms`; returns the last iteration's wall time. */
+async function warmUp(step, ms, minIters = 2) {
   const until = performance.now() + ms;
   let last = 0;
-  for (let n = 0; n < 2 || performance.now() < until; n++) {
+  for (let n = 0; n < minIters || performance.now() < until; n++) {
     const t = performance.now();
     await step();
     last = performance.now() - t;
