@@ -65,7 +65,8 @@ export function instanceSpreadTable(results) {
   if (!systems.length) return "";
   const rows = results.workloads.filter((w) => w.systems.some((s) => s.instances > 1)).map((w) => {
     const by = Object.fromEntries(w.systems.map((s) => [s.name, s]));
-    const cell = (s) => (s?.instances > 1 ? `${s.instanceSpread.cpuMs.toFixed(2)}× / ${s.instanceSpread.wallMs.toFixed(2)}× (${s.perInstance.length})` : "");
+    // A budget-capped system may have timed fewer instances than it made; with one, there is no spread to show.
+    const cell = (s) => (!(s?.instances > 1) ? "" : s.perInstance.length < 2 ? `— (1)` : `${s.instanceSpread.cpuMs.toFixed(2)}× / ${s.instanceSpread.wallMs.toFixed(2)}× (${s.perInstance.length})`);
     return [w.title, ...systems.map((n) => cell(by[n]))];
   });
   return markdown(["workload", ...systems.map((n) => `${n}: CPU / wall (instances)`)], rows);
@@ -75,7 +76,7 @@ export function instanceSpreadTable(results) {
 function instanceSpreadText(results) {
   const table = instanceSpreadTable(results);
   if (!table) return [];
-  return [`\n### Instance spread (issue 19, bench method)\n\nEvery system that can cheaply make another instance of itself ran ${results.settings.instances} of them in each row (kiln: its module loaded again, a wasm memory of its own; TF.js wasm: another model on the one wasm backend; ORT-web: another session, on 2 threads another worker with its own ORT-web; see bench/README.md), the rounds taking them in turn; every figure above is the median over all instances' blocks. Here, per system, the slowest instance's median over the fastest's (CPU time / wall clock; in parentheses the instances timed): 1.00× means the instances ran alike.\n\n${table}`];
+  return [`\n### Instance spread (issue 19, bench method)\n\nEvery system that can cheaply make another instance of itself ran ${results.settings.instances} of them in each row (kiln: its module loaded again, a wasm memory of its own; TF.js wasm: another model on the one wasm backend; ORT-web: another session, on 2 threads another worker with its own ORT-web; see bench/README.md), the rounds taking them in turn; every figure above is the median over all instances' blocks. Here, per system, the slowest instance's median over the fastest's (CPU time / wall clock; in parentheses the instances timed, fewer where the time budget capped a slow system's rounds): 1.00× means the instances ran alike.\n\n${table}`];
 }
 
 /** A share of the ceiling as a percentage ("" when not measured). */

@@ -108,13 +108,16 @@ describe("bench instances: the report's table", () => {
     const table = instanceSpreadTable({ settings: { instances: 3 }, workloads: [
       { title: "row A", systems: [system("kiln", 3, 1.456, 1.2), system("ort-node", 1, 1, 1)] },
       { title: "row B", systems: [system("kiln", 3, 1.01, 1.02), system("tfjs-wasm", 3, 1.1, 1.3)] },
+      // A budget-capped system that made 3 instances but timed one: no spread.
+      { title: "row C", systems: [{ ...system("tfjs-wasm", 3, 1, 1), perInstance: [{}] }] },
       { title: "startup", systems: [{ name: "kiln" }] },
     ] });
     const lines = table.split("\n");
     expect(lines[0]).toBe("| workload | kiln: CPU / wall (instances) | tfjs-wasm: CPU / wall (instances) |");
     expect(lines[2]).toBe("| row A | 1.46× / 1.20× (3) |  |");
     expect(lines[3]).toBe("| row B | 1.01× / 1.02× (3) | 1.10× / 1.30× (3) |");
-    expect(lines).toHaveLength(4); // the row without instances is left out
+    expect(lines[4]).toBe("| row C |  | — (1) |");
+    expect(lines).toHaveLength(5); // the row without instances is left out
   });
 
   test("results from before instances render no table", () => {
