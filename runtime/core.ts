@@ -7,7 +7,7 @@
  * its own import and export statements: 440 bytes of a predict-only app's 15.8 KB on 2026-12-07).
  * The lazy parts load only after the core, so reaching all of it costs them nothing.
  */
-export { fail, KilnError } from "./errors.js";
+export { fail, KilnError, refuse } from "./errors.js";
 export { instantiate, typeName } from "./load.js";
 export { checkManifest, isInt, isObject, isString, partChecks, readManifest, size } from "./manifest.js";
 export { checkFeeds, genuine, put } from "./feeds.js";

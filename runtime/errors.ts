@@ -49,16 +49,18 @@ export type Problem = [path: string, sentence: [Reason, ...unknown[]]];
 
 /**
  * A refusal whose sentences live in load-errors.ts, a part of the runtime fetched only when a load
- * fails: loadModel turns it into a KilnError (Model.loadWeights, which imports the sentences
- * with itself, too). Thrown by the checks of the source, the module, its manifest and weights files.
+ * fails: loadModel turns it into a KilnError with them (Model.loadWeights, which imports the
+ * sentences with itself, too). Thrown by the checks of the source, the module, its manifest and
+ * weights files. It is a KilnError already, each problem saying its reason's number (reasons.ts)
+ * and values: what a refused load throws if the sentences cannot be fetched.
  */
-export class Refusal {
-  declare readonly code: string;
+export class Refusal extends KilnError {
   declare readonly problems: Problem[];
   declare readonly left: number;
   /** `problems` in order, and how many more a capped list left out (as KilnError counts them). */
   constructor(code: string, problems: Problem[], left = 0) {
-    Object.assign(this, { code, problems, left });
+    super({ code, path: problems[0]![0], message: `refused: ${JSON.stringify(problems)}` });
+    Object.assign(this, { problems, left });
   }
 }
 
@@ -69,5 +71,5 @@ export function refuse<R extends Reason>(code: string, path: string, reason: R, 
 
 /** Throws a KilnError with one diagnostic (the runtime's one way to refuse a call). */
 export function fail(code: string, path: string, message: string, layer?: string): never {
-  throw new KilnError(layer ? { code, path, layer, message } : { code, path, message });
+  throw new KilnError({ code, path, message, ...(layer && { layer }) });
 }

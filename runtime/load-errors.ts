@@ -46,9 +46,7 @@ export const REASONS = {
   [Reason.weightShape]: (name: string, shape: unknown) => `weight ${quoted(name)}: bad shape ${show(shape)}`,
   [Reason.predict]: (exports: unknown) => `exports.predict must name the inference program, got ${show(exports)}`,
   [Reason.noExport]: (name: string) => `the module does not export ${quoted(name)} named by the manifest`,
-  [Reason.kernels]: () => "kernels must be an object",
-  [Reason.calls]: () => "kernels.calls is missing",
-  [Reason.callPairs]: () => "kernels.calls: expected lists of [kernel, layer] pairs",
+  [Reason.kernels]: (got: unknown) => `kernels: expected { "calls": { export: [[kernel, layer], …] } }, got ${show(got)}`,
   [Reason.functions]: () => "kernels.functions: expected kernel names",
   // weights-io.ts: a weights file (weights-errors.ts)
   ...WEIGHT_REASONS,

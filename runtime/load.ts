@@ -18,44 +18,45 @@ const isNode = () => !!(globalThis as { process?: { versions?: { node?: string }
 /** Resolves a model source to a compiled module. */
 export async function toModule(source: Source): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
-  return compile(await toBytes(source), describe(source));
+  const where = typeof source === "string" ? source : source instanceof URL ? source.href : "model", bytes = await toBytes(source);
+  // toBytes gives a Response only to compile it while it downloads. (Not `instanceof Response`: in
+  // Node 20 merely evaluating `typeof Response` loads fetch, ~50-100 ms at start-up.)
+  const streamed = !(bytes instanceof Uint8Array || bytes instanceof ArrayBuffer);
+  try {
+    return await (streamed ? WebAssembly.compileStreaming(bytes) : WebAssembly.compile(bytes as BufferSource));
+  } catch (e) {
+    // Streaming also fails when the download breaks off: only a CompileError is about the bytes.
+    if (streamed && !(e instanceof WebAssembly.CompileError)) return fail(where, Reason.body, (e as Error).message);
+    // The sentence (load-errors.ts) says whether this engine lacks SIMD or relaxed SIMD.
+    return fail(where, Reason.compile, (e as Error).message);
+  }
 }
 
 type Loaded = Uint8Array | ArrayBuffer | Response;
 
-function describe(source: Source): string {
-  return typeof source === "string" ? source : source instanceof URL ? source.href : "model";
-}
-
 async function toBytes(source: Source): Promise<Loaded> {
   if (source instanceof Uint8Array || source instanceof ArrayBuffer) return source;
   if (typeof Response !== "undefined" && source instanceof Response) return fromResponse(source, source.url || "response");
-  if (source instanceof URL) return fromUrl(source);
   if (typeof source === "string") {
     // A scheme of two letters or more (so not "C:") makes a URL; other strings are file paths in
     // Node and URLs relative to the page in browsers.
     const scheme = /^[a-z][a-z0-9+.-]+:/i.test(source);
     if (!scheme && isNode()) return readFile(source);
-    let url: URL;
     try {
-      url = new URL(source, scheme ? undefined : (globalThis as { location?: { href: string } }).location?.href);
+      source = new URL(source, scheme ? undefined : (globalThis as { location?: { href: string } }).location?.href);
     } catch {
-      return fail(source, Reason.badUrl);
+      return fail(source as string, Reason.badUrl);
     }
-    return fromUrl(url);
   }
-  return fail("", Reason.source, typeName(source));
-}
-
-async function fromUrl(url: URL): Promise<Loaded> {
-  if (url.protocol === "file:" && isNode()) return readFile(url);
+  if (!(source instanceof URL)) return fail("", Reason.source, typeName(source));
+  if (source.protocol === "file:" && isNode()) return readFile(source);
   let res: Response;
   try {
-    res = await fetch(url);
+    res = await fetch(source);
   } catch (e) {
-    return fail(url.href, Reason.fetch, (e as Error).message);
+    return fail(source.href, Reason.fetch, (e as Error).message);
   }
-  return fromResponse(res, url.href);
+  return fromResponse(res, source.href);
 }
 
 /**
@@ -79,19 +80,6 @@ async function readFile(path: string | URL): Promise<Uint8Array> {
     return await fs.readFile(path);
   } catch (e) {
     return fail(String(path), Reason.file, (e as Error).message);
-  }
-}
-
-async function compile(bytes: Loaded, where: string): Promise<WebAssembly.Module> {
-  // Bytes first: in Node 20 merely evaluating `typeof Response` loads fetch (~50-100 ms at start-up).
-  const streamed = !(bytes instanceof Uint8Array || bytes instanceof ArrayBuffer) && typeof Response !== "undefined" && bytes instanceof Response;
-  try {
-    return await (streamed ? WebAssembly.compileStreaming(bytes) : WebAssembly.compile(bytes as BufferSource));
-  } catch (e) {
-    // Streaming also fails when the download breaks off: only a CompileError is about the bytes.
-    if (streamed && !(e instanceof WebAssembly.CompileError)) return fail(where, Reason.body, (e as Error).message);
-    // The sentence (load-errors.ts) says whether this engine lacks SIMD or relaxed SIMD.
-    return fail(where, Reason.compile, (e as Error).message);
   }
 }
 

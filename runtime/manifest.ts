@@ -7,7 +7,7 @@
 import { refuse } from "./errors.js";
 import type { Reasons } from "./load-errors.js";
 import { Reason } from "./reasons.js";
-import { part } from "./parts.js";
+import { part, parts as loaded } from "./parts.js";
 import type { DebugInfo } from "./debug.js";
 
 export type DType = "float32" | "int32";
@@ -166,6 +166,9 @@ export async function readManifest(mod: WebAssembly.Module, training?: TrainingP
     training && (o.canTrain || o.training !== undefined) && training().then((t) => t.checkTraining),
     o.threads && import("./threads.js").then((t) => t.checkThreads),
     o.debug !== undefined && import("./debug.js").then((d) => d.checkGuards),
+    // A kernel table without this build's progress cells: traps are located from the stack.
+    isObject(o.kernels) && (o.threads ? o.kernels.threadProgress : o.kernels.progressOffset) === undefined &&
+      import("./trap-stack.js").then((s) => ((loaded().stack = s.stackSite), s.checkFunctions)),
   ]));
   const parts = checks.filter(Boolean) as PartCheck[];
   checkManifest(m, WebAssembly.Module.exports(mod).map((e) => e.name), parts);
@@ -243,16 +246,11 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
   const e = m.exports;
   if (!isObject(e) || !isString(e.predict) || [e.trainStep, e.evaluate, "train_step"].includes(e.predict as string)) wrong(Reason.predict, e);
   c.needExport(e.predict);
-  if (m.kernels !== undefined) {
-    const k = m.kernels;
-    if (!isObject(k)) wrong(Reason.kernels);
-    if (k.progressOffset !== undefined) c.region("kernels.progressOffset", k.progressOffset, 4);
+  const k = m.kernels;
+  if (k !== undefined) {
     const pair = (c: unknown): c is string[] => isList(c, isString, 2);
-    if (!isObject(k.calls)) wrong(Reason.calls);
-    for (const calls of Object.values(k.calls)) {
-      if (!isList(calls, pair)) wrong(Reason.callPairs);
-    }
-    if (k.functions !== undefined && !(isObject(k.functions) && Object.values(k.functions).every(isString))) wrong(Reason.functions);
+    if (!isObject(k) || !isObject(k.calls) || !Object.values(k.calls).every((calls) => isList(calls, pair))) wrong(Reason.kernels, k);
+    if (k.progressOffset !== undefined) c.region("kernels.progressOffset", k.progressOffset, 4);
   }
   for (const check of parts) check(m, c);
   checkOverlaps(spans);

@@ -4,7 +4,7 @@
  * load (source → WebAssembly.Module) → manifest (read and check) → instantiate with a fresh
  * memory → initialize weights → the model.
  */
-import { fail, KilnError, Refusal, refuse } from "./errors.js";
+import { fail, Refusal, refuse } from "./errors.js";
 import { instantiate, toModule, type Source } from "./load.js";
 import { readManifest, type Manifest, type TrainingPart } from "./manifest.js";
 import { Reason } from "./reasons.js";
@@ -30,16 +30,8 @@ export async function open<M extends Predictor>(source: Source, opts: LoadOption
   try {
     return await load(source, opts, make, training);
   } catch (e) {
-    throw e instanceof Refusal ? await explain(e) : e;
-  }
-}
-
-/** The KilnError of a refused load, its sentence from load-errors.ts (or, when that cannot be fetched, the reason's number in reasons.ts and its values). */
-async function explain(r: Refusal): Promise<KilnError> {
-  try {
-    return (await import("./load-errors.js")).explain(r);
-  } catch {
-    return new KilnError(r.problems.map(([path, [reason, ...values]]) => ({ code: r.code, path, message: `refused (reason ${reason}): ${JSON.stringify(values)}` })), r.left);
+    // A refused load: its sentences (load-errors.ts), or, when they cannot be fetched, the Refusal itself.
+    throw e instanceof Refusal ? await import("./load-errors.js").then((s) => s.explain(e), () => e) : e;
   }
 }
 
@@ -58,10 +50,10 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
   if (threading) ({ mod, manifest } = await threading.chooseBuild(mod, manifest, threads, training));
   checkImports(mod, manifest.threads);
   // `kiln compile --weights` carries trained weights in the `kiln.weights` section (safetensors).
-  const embedded = manifest.weightsEmbedded ? WebAssembly.Module.customSections(mod, "kiln.weights")[0] : undefined;
-  if (manifest.weightsEmbedded && !embedded) refuse("load", "", Reason.noWeights);
+  const embedded = manifest.weightsEmbedded && (WebAssembly.Module.customSections(mod, "kiln.weights")[0] ?? refuse("load", "", Reason.noWeights));
   // Initializers only when no weights come with the module or the call; training code only for modules that train.
-  await loadParts(!embedded && !opts.weights, manifest.canTrain && training);
+  const seeded = !embedded && !opts.weights;
+  await loadParts(seeded, manifest.canTrain && training);
   // Threaded modules: shared memory, the barrier clock and the workers (threads.ts).
   const { memory, instance, pool }: { memory: WebAssembly.Memory; instance: WebAssembly.Instance; pool?: ThreadPool } = manifest.threads
     ? await threading!.startShared(mod, manifest, threads, abort)
@@ -73,7 +65,7 @@ async function load<M extends Predictor>(source: Source, opts: LoadOptions, make
   try {
     // Modules with a decode program: its part of the manifest checked, then decode, resetCache and generate (decode.ts).
     if (manifest.decode) (await import("./decode.js")).attach(model);
-    model.initialize(!embedded && !opts.weights);
+    model.initialize(seeded);
     if (embedded) model.readWeights(new Uint8Array(embedded));
     if (opts.weights) model.readWeights(opts.weights);
   } catch (e) {

@@ -9,10 +9,13 @@ import { fail } from "./errors.js";
 import type { TrainingPart } from "./manifest.js";
 import type * as Init from "./init.js";
 import type * as Train from "./train.js";
+import type { stackSite } from "./trap-stack.js";
 
 export interface Parts {
   init?: typeof Init;
   train?: typeof Train;
+  /** Reads a trap's kernel off the stack: loaded (with the manifest's checks) for a kernel table without progress cells. */
+  stack?: typeof stackSite;
 }
 
 const loaded: Partial<Parts> = {};

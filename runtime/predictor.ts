@@ -183,23 +183,17 @@ export class Predictor {
 
   /**
    * The kernel call a trap came from (manifest.kernels): the progress cell of the thread that
-   * trapped when the module keeps one (exact, even when kernels were inlined), else the innermost
-   * kernel frame of the stack — "wasm-function[7]" through kernels.functions, or a named frame
-   * "at k3 (wasm…" / "k3@wasm…".
+   * trapped (exact, even when kernels were inlined; kiln compiles one into every module), else,
+   * for a table without one, the stack (trap-stack.ts, loaded with the manifest's checks then).
    */
   #trapSite(exp: string, e: unknown): [kernel: string, layers: string[]] | undefined {
     const table = this.manifest.kernels, calls = table?.calls[exp];
     if (!table || !Array.isArray(calls) || !this.#memory) return;
     // Threaded builds: one cell per thread, and the thread that trapped first is the one to blame.
     const cell = this.pool ? table.threadProgress && table.threadProgress + 4 * ((e as { thread?: number }).thread ?? 0) : table.progressOffset;
-    const call = cell !== undefined && calls[new Int32Array(this.#memory.buffer, cell, 1)[0]];
-    if (call) return [call[0], [call[1]]];
-    for (const line of String((e as Error)?.stack).split("\n")) {
-      const index = /wasm-function\[(\d+)\]/.exec(line)?.[1];
-      const fn = (index && table.functions?.[index]) || /(\w+)(?: \(|@)wasm/.exec(line)?.[1];
-      const layers = [...new Set(calls.filter((c) => c[0] === fn).map((c) => c[1]))];
-      if (layers.length) return [fn!, layers];
-    }
+    if (cell === undefined) return parts().stack?.(table, calls, e);
+    const call = calls[new Int32Array(this.#memory.buffer, cell, 1)[0]];
+    return call && [call[0], [call[1]]];
   }
 
   /** @internal */

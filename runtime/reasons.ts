@@ -8,7 +8,7 @@ export const enum Reason {
   // load.ts, open.ts: the source and the module
   badUrl, source, fetch, http, bodyUsed, body, file, compile, instantiate, imports, noMemory, noWeights,
   // manifest.ts: the manifest
-  sections, json, format, maxBatch, pages, seed, region, overlap, named, sameName, slot, weightShape, predict, noExport, kernels, calls, callPairs, functions,
+  sections, json, format, maxBatch, pages, seed, region, overlap, named, sameName, slot, weightShape, predict, noExport, kernels, functions,
   // weights-io.ts: a weights file
   fileType, short, headerLength, headerJson, tensorCount, entry, entryBytes, packed, cover, missing, noTensor, tensorType, nonFinite, step, velocity,
 }

@@ -26,6 +26,6 @@ export const WEIGHT_REASONS = {
 };
 
 /** The KilnError of a refusal, its sentences from `reasons`. */
-export function explainWith(reasons: Record<number, (...values: never[]) => string>, { code, problems, left }: Refusal): KilnError {
-  return new KilnError(problems.map(([path, [reason, ...values]]) => ({ code, path, message: (reasons[reason] as (...values: unknown[]) => string)(...values) })), left);
+export function explainWith(reasons: Record<number, (...values: never[]) => string>, { diagnostics, problems, left }: Refusal): KilnError {
+  return new KilnError(problems.map(([path, [reason, ...values]]) => ({ code: diagnostics[0]!.code, path, message: (reasons[reason] as (...values: unknown[]) => string)(...values) })), left);
 }

@@ -29,7 +29,7 @@ const SIZES: Record<string, number> = { F64: 8, I64: 8, U64: 8, F32: 4, I32: 4, 
 
 /** The weights of a weights file (a model that does not train reads and writes no other tensor). */
 function weightTensors(model: Predictor): Map<string, Stored> {
-  return new Map(model.manifest.weights.map((w) => [w.name, { dtype: "F32", shape: w.shape, offset: w.offset }]));
+  return new Map(model.manifest.weights.map((w) => [w.name, { dtype: "F32", ...w }]));
 }
 
 /** Every tensor of a training model's weights file: the weights, the optimizer slots and the step. */
@@ -141,7 +141,8 @@ export function loadWeights(model: Predictor, file: Uint8Array, optimizer?: type
     const w = want.get(name);
     if (!w) {
       if (!isState(name) || optimizer) add(name, Reason.noTensor, cut(name, 64));
-    } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape) || t.shape.length !== w.shape.length) {
+    } else if (t.dtype !== w.dtype || String(t.shape) !== String(w.shape)) {
+      // (Integer lists: equal strings are equal lists, the empty one included.)
       add(name, Reason.tensorType, w.dtype, w.shape, t.dtype, t.shape);
     } else {
       // A copy: aligned, and independent of the caller's buffer. (Little-endian hosts only, as every engine in use is.)

@@ -87,6 +87,8 @@ describe("traps name the kernel and the layer", () => {
       { kernels: { calls: { predict: [["k0"]] } } },
       { kernels: { calls: { predict: [["k0", "a"]] }, progressOffset: 65536 } },
       { kernels: { progressOffset: 8 } },
+      // kernels.functions is checked (by trap-stack.ts) when the table has no progress cell
+      { kernels: { calls: trapManifest().kernels!.calls, functions: { 0: 7 } } },
       { training: { ...trapManifest().training!, layerOutputs: [{ layer: "scale", offset: 65530, shape: [2] }] } },
       // the call after which the NaN finder reads a layer output must be one of train_step's
       ...[-1, 1.5, 4, "0"].map((call) => ({ training: { ...trapManifest().training!, layerOutputs: [{ ...trapManifest().training!.layerOutputs![0]!, call }] } })),

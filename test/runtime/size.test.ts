@@ -18,10 +18,10 @@ test("a predict-only app loads at most LIMIT bytes of runtime, minified and gzip
   expect(files).toEqual(expect.arrayContaining(["dist/runtime/predict.js", "dist/runtime/predictor.js", "dist/runtime/weights-io.js", "dist/runtime/manifest.js", "dist/runtime/open.js"]));
   // Not the training, saving and thread code, nor the checks that live with it, nor the capability
   // probes, nor the sentences of a refused load or weights file (fetched only then).
-  for (const lazy of ["model.js", "train.js", "fit.js", "threads.js", "debug.js", "init.js", "decode.js", "stream.js", "load-errors.js", "weights-errors.js", "capabilities.js"]) {
+  for (const lazy of ["model.js", "train.js", "fit.js", "threads.js", "debug.js", "init.js", "decode.js", "stream.js", "load-errors.js", "weights-errors.js", "capabilities.js", "trap-stack.js"]) {
     expect(files).not.toContain(`dist/runtime/${lazy}`);
   }
-  expect(names(other)).toEqual(expect.arrayContaining(["dist/runtime/init.js", "dist/runtime/load-errors.js", "dist/runtime/weights-errors.js", "dist/runtime/threads.js"]));
+  expect(names(other)).toEqual(expect.arrayContaining(["dist/runtime/init.js", "dist/runtime/load-errors.js", "dist/runtime/weights-errors.js", "dist/runtime/threads.js", "dist/runtime/trap-stack.js"]));
   expect(names(other)).not.toContain("dist/runtime/train.js"); // not even for a decode module
   // kiln/runtime's Model carries training's entry points, saving and the weights-file sentences; the training code itself stays lazy.
   expect(names(full)).toEqual(expect.arrayContaining(["dist/runtime/model.js", "dist/runtime/weights-errors.js", "dist/runtime/capabilities.js"]));
