@@ -7,7 +7,10 @@
  * lib/browser-startup.js), compile times, module sizes and what an app ships. Writes
  * bench/results/latest.json and README-table.md. Runs under --experimental-wasm-relaxed-simd on
  * Node 20 (lib/relaxed-host.js re-executes node with it).
- * BENCH_QUICK=1: a fast smoke run (asc -O0, two short rounds, no tfjs cpu backend), written to
+ * BENCH_INSTANCES=n (default 3): every system that can make another instance of itself runs as n
+ * instances per row, the rounds taking them in turn; figures are medians over all instances'
+ * blocks, each instance's median and the spread are reported too (lib/instances.js).
+ * BENCH_QUICK=1: a fast smoke run (asc -O0, short rounds, no tfjs cpu backend), written to
  * git-ignored bench/results/quick.*.tmp.
  * `--only real-models` (or BENCH_ONLY=real-models): only issue 19's real-size models
  * (lib/real.js: MobileNetV2, ResNet-50- and InceptionV3-style, ResNet-20; their compile rows, a
