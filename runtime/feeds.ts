@@ -19,12 +19,13 @@ export type Feeds = Record<string, Feed>;
 
 const TA = Object.getPrototypeOf(Int8Array.prototype);
 const getter = (key: PropertyKey) => Object.getOwnPropertyDescriptor(TA, key)!.get!;
-const tagOf = getter(Symbol.toStringTag), bufferOf = getter("buffer"), offsetOf = getter("byteOffset"), lengthOf = getter("length");
+const tagOf = getter(Symbol.toStringTag), offsetOf = getter("byteOffset"), lengthOf = getter("length");
+export const bufferOf = getter("buffer");
 /** The built-in TypedArray.prototype.set, taken before any caller code runs. */
 const copy: (this: Feed | Uint8Array, src: ArrayLike<number>, at?: number) => void = TA.set;
 
-/** Copies `src` into `dst` at `at` with the built-in method (both are views the runtime made). */
-export const put = (dst: Feed | Uint8Array, src: Feed | Uint8Array, at = 0): void => copy.call(dst, src, at);
+/** Copies `src` into `dst` at `at` (none: 0) with the built-in method (both are views the runtime made). */
+export const put = (dst: Feed | Uint8Array, src: Feed | Uint8Array, at?: number): void => copy.call(dst, src, at);
 
 /**
  * A fresh built-in view of the bytes of `a` when `a` is a genuine typed array of kind `want`
@@ -98,9 +99,9 @@ function firstOutside(a: Int32Array, [lo, hi]: [number, number]): number {
  * about twice as fast as the scan, which then runs only to locate a problem).
  */
 export function firstNonFinite(a: Float32Array | Int32Array): number {
-  const n = a.length, n8 = n - (n & 7);
+  const n = a.length;
   let sum = 0, i = 0;
-  for (; i < n8; i += 8) sum += a[i] + a[i + 1] + a[i + 2] + a[i + 3] + a[i + 4] + a[i + 5] + a[i + 6] + a[i + 7];
+  for (; i + 8 <= n; i += 8) sum += a[i] + a[i + 1] + a[i + 2] + a[i + 3] + a[i + 4] + a[i + 5] + a[i + 6] + a[i + 7];
   for (; i < n; i++) sum += a[i];
   if (sum - sum === 0) return -1;
   for (let j = 0; j < n; j++) if (a[j] - a[j] !== 0) return j; // x − x is NaN exactly for NaN and ±Inf

@@ -20,7 +20,8 @@
  * and a few checks read shorter, 13,616 / 5,975 since locating a trap from the stack is
  * trap-stack.ts (loaded only for kernel tables without progress cells), a Refusal is a KilnError
  * (no fallback for sentences that cannot be fetched), the kernel table has one refusal and
- * load.ts resolves and compiles in one function. Both targets are met.
+ * load.ts resolves and compiles in one function, 13,593 / 5,961 since predict stages a one-input
+ * model's unshared input without a second scan and reads example sizes from the shapes. Both targets are met.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -29,7 +30,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 13616, gzipBytes: 5975 };
+export const LIMIT = { bytes: 13593, gzipBytes: 5961 };
 /**
  * Source files of the chunks every loadModel imports (dynamic imports it always makes): none
  * now (weights I/O, loaded with every model, is a static import); kept so that one would count.
