@@ -64,7 +64,10 @@ for (const b of builds) {
   for (const [ms, i] of order) console.log(`  #${i} ${ms.toFixed(2).padStart(7)} ms  ${labelOf(b, b.calls[i])}`);
 }
 
-if (builds.length === 2) {
+if (builds.length === 2 && builds[0].calls.length !== builds[1].calls.length) {
+  // other kernels (the inverted-residual fusion): no call-by-call comparison, the whole steps only
+  console.log(`\ntrainStep ${med(builds[0].whole).toFixed(1)} → ${med(builds[1].whole).toFixed(1)} ms (${builds[0].calls.length} → ${builds[1].calls.length} calls)`);
+} else if (builds.length === 2) {
   const [a, b] = builds.map((x) => x.perCall.map(med));
   console.log(`\nper call, base → new (depthwise and the head):`);
   builds[1].calls.forEach((c, i) => { const l = labelOf(builds[1], c); if (/depthwise|matmul|adam|avgpool/.test(l) && a[i] > 0.3) console.log(`  #${i} ${a[i].toFixed(2).padStart(7)} → ${b[i].toFixed(2).padStart(7)} ms (${(a[i] / b[i]).toFixed(2)}x)  ${l}`); });

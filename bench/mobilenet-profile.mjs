@@ -91,7 +91,9 @@ for (let r = 0; r < rounds; r++) {
 
 /** Multiply-adds of a call from its label (conv2d / depthwise shapes), per example. */
 function macs(label) {
-  let m = /^conv2d (?:direct )?(\d+)x(\d+) (\d+)x(\d+)x(\d+)->(\d+)x(\d+)x(\d+)/.exec(label);
+  let m = /^inverted_residual (\d+)x(\d+)x(\d+)->(\d+)->(\d+)x(\d+)x(\d+)/.exec(label);
+  if (m) { const [h, w, c, f, oh, ow, co] = m.slice(1).map(Number); return h * w * c * f + 9 * oh * ow * f + oh * ow * f * co; }
+  m = /^conv2d (?:direct )?(\d+)x(\d+) (\d+)x(\d+)x(\d+)->(\d+)x(\d+)x(\d+)/.exec(label);
   if (m) { const [kh, kw, , , c, oh, ow, f] = m.slice(1).map(Number); return kh * kw * c * oh * ow * f; }
   m = /^depthwise_conv2d (\d+)x(\d+) \d+x\d+x\d+->(\d+)x(\d+)x(\d+)/.exec(label);
   if (m) { const [kh, kw, oh, ow, c] = m.slice(1).map(Number); return kh * kw * oh * ow * c; }
@@ -99,6 +101,7 @@ function macs(label) {
   return m ? Number(m[1]) * Number(m[2]) * Number(m[3]) : 0;
 }
 function kind(label) {
+  if (/^inverted_residual/.test(label)) return `inverted_residual${/ stride 2/.test(label) ? " stride 2" : " stride 1"}${/\+residual/.test(label) ? " +residual" : ""}`;
   if (/^depthwise/.test(label)) return /\d+x\d+x\d+->(\d+)x/.exec(label) && isStride2(label) ? "depthwise 3x3 stride 2" : "depthwise 3x3 stride 1";
   if (/conv2d 1x1/.test(label)) return / relu6/.test(label) ? "conv 1x1 expand (+relu6)" : "conv 1x1 project";
   if (/conv2d/.test(label)) return "conv 3x3 stem";
@@ -115,6 +118,16 @@ const ceiling = clockGHz ? 16 * clockGHz : undefined;
 console.log(`kiln MobileNetV2 224 predict b${batch}, ${relaxed ? "relaxed" : "plain"} SIMD, ${rounds} rounds, CPU time; clock ${clockGHz.toFixed(2)} GHz, ceiling ${ceiling.toFixed(1)} GFLOP/s; load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 for (const b of builds) report(b);
 if (builds.length > 1) {
+  // per block (the fused kernel replaces a block's expand, depthwise and project calls): base/new
+  const blockOf = (layer) => /^(block_\d+|expanded_conv)_/.exec(layer)?.[1];
+  const perBlock = (b) => {
+    const m = new Map();
+    b.calls.forEach(([k, layer], i) => { const blk = blockOf(layer); if (blk) m.set(blk, (m.get(blk) ?? 0) + median(b.perCall[i])); });
+    return m;
+  };
+  const [pa, pb] = builds.map(perBlock);
+  console.log("\nper block, sum of per-call medians (ms): base new base/new");
+  for (const [blk, t] of pa) console.log(`  ${blk.padEnd(14)} ${t.toFixed(3).padStart(8)} ${(pb.get(blk) ?? NaN).toFixed(3).padStart(8)} ${(t / pb.get(blk)).toFixed(2)}x`);
   const ratios = builds[0].whole.map((t, r) => t / builds[1].whole[r]);
   console.log(`\nfull predict base/new ${(median(builds[0].whole) / median(builds[1].whole)).toFixed(3)}x (per-round ratios ${ratios.map((r) => r.toFixed(2)).join(" ")})`);
 }

@@ -7,7 +7,10 @@
  * lib/browser-startup.js), compile times, module sizes and what an app ships. Writes
  * bench/results/latest.json and README-table.md. Runs under --experimental-wasm-relaxed-simd on
  * Node 20 (lib/relaxed-host.js re-executes node with it).
- * BENCH_QUICK=1: a fast smoke run (asc -O0, two short rounds, no tfjs cpu backend), written to
+ * BENCH_INSTANCES=n (default 3): every system that can make another instance of itself runs as n
+ * instances per row, the rounds taking them in turn; figures are medians over all instances'
+ * blocks, each instance's median and the spread are reported too (lib/instances.js).
+ * BENCH_QUICK=1: a fast smoke run (asc -O0, short rounds, no tfjs cpu backend), written to
  * git-ignored bench/results/quick.*.tmp.
  * `--only real-models` (or BENCH_ONLY=real-models): only issue 19's real-size models
  * (lib/real.js: MobileNetV2, ResNet-50- and InceptionV3-style, ResNet-20; their compile rows, a
@@ -20,6 +23,7 @@ import { writeFileSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir, cpus, loadavg } from "node:os";
 import { readGraph, exampleGraphs, zooGraphs, mlpGraph, matmulGraph, inferenceOnly, ROOT } from "./lib/graphs.js";
 import { roundRobin } from "./lib/measure.js";
+import { instanceCount, roundsFor } from "./lib/instances.js";
 import { label } from "./lib/task-cpu.js";
 import { compileGraph, compileRows, loadModel, compileAssemblyScript, sizes } from "./lib/kiln.js";
 import { peakProbe } from "./lib/peak.js";
@@ -52,6 +56,14 @@ const quick = !!process.env.BENCH_QUICK;
 const settings = quick
   ? { quick, optimizeLevel: 0, rounds: 2, blockMs: 100, warmupMs: 100, budgetMs: 1500, startupRounds: 1, browserRounds: 2 }
   : { quick, optimizeLevel: 0, rounds: 5, blockMs: 400, warmupMs: 1000, budgetMs: 8000, startupRounds: 3, browserRounds: 5 };
+// BENCH_INSTANCES=n (default 3): instances per system in every row (lib/instances.js); the rounds
+// take them in turn, so the rounds grow to a multiple of n with at least two blocks per instance.
+// The blocks shrink by as much as the rounds grow, so a fast system's timed work per row stays
+// what it was with 5 rounds of 0.4 s (a system slower than a block runs one iteration a block anyway).
+settings.instances = instanceCount();
+const baseRounds = settings.rounds;
+settings.rounds = roundsFor(baseRounds, settings.instances);
+settings.blockMs = Math.round((settings.blockMs * baseRounds) / settings.rounds);
 // BENCH_ROUNDS=n: fewer (or more) timed rounds, same rows in the same order (a replica of the full run's process history, for probes such as BENCH_TASK_CPU).
 if (process.env.BENCH_ROUNDS) settings.rounds = Math.max(1, Number(process.env.BENCH_ROUNDS));
 const log = (...a) => console.error("[bench]", ...a);
@@ -157,13 +169,17 @@ const realMemory = await memoryAndStartup(real, { rounds: settings.startupRounds
 const measured = [];
 for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, { quick })]) {
   log(`${w.title}: setting up ${w.systems.map((s) => s.name).join(", ")}…`);
+  const rowStarted = performance.now();
   const ready = [], out = [];
   for (const s of w.systems) {
     label(`${w.id}: ${s.name} setup`);
     try {
       const r = await s.setup();
-      ready.push({ ...r, name: s.name });
-      out.push({ name: s.name, note: r.note, checkDiff: r.diff });
+      const instances = await moreInstances(r, s.name);
+      ready.push({ ...r, name: s.name, instances });
+      // The check's difference: the largest over the instances (each was checked alike).
+      const diffs = instances.map((i) => i.diff).filter((d) => d !== undefined);
+      out.push({ name: s.name, note: r.note, checkDiff: diffs.length ? Math.max(...diffs) : undefined });
     } catch (e) {
       out.push(e instanceof Skip ? { name: s.name, skip: e.message } : { name: s.name, error: e.message.split("\n")[0] });
       if (!(e instanceof Skip)) log(`  ${s.name}: ${e.message.split("\n")[0]}`);
@@ -175,12 +191,16 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
   // The clock probe too: every FLOP-counted workload is shown as a share of the ceiling at the clock of its own rounds.
   if (w.flops) ready.push({ name: "clock", step: clock.step });
   if (ready.some((s) => s.name === THREADED.kiln)) ready.push({ name: MACHINE.one, step: threadProbe.step }, { name: MACHINE.two, step: threadProbe2.step });
+  const setupSeconds = (performance.now() - rowStarted) / 1000;
   const times = await roundRobin(ready, { ...settings, onProgress: (r, n) => log(`  round ${r}/${n}`) });
+  const timedSeconds = (performance.now() - rowStarted) / 1000 - setupSeconds;
+  log(`  ${w.id}: set-up ${setupSeconds.toFixed(1)} s (${settings.instances} instance(s) per system), warm-up and rounds ${timedSeconds.toFixed(1)} s`);
   // Awaited: ORT-web's 2-thread session is a worker (and its thread pool) that ends only when its
   // release is answered, which needs this event loop to turn; not awaited, it outlived its row into
   // the next ones, whose steps rarely yield (seen with BENCH_TASK_CPU, 2026-12-07).
-  for (const s of ready) await s.dispose?.();
-  const entry = { id: w.id, title: w.title, unit: w.unit, flops: w.flops, systems: out };
+  for (const s of ready) for (const instance of s.instances ?? [s]) await instance.dispose?.();
+  // Seconds the row took (set-up and checks of every instance; warm-up and rounds): what BENCH_INSTANCES costs.
+  const entry = { id: w.id, title: w.title, unit: w.unit, flops: w.flops, systems: out, seconds: { setup: setupSeconds, timed: timedSeconds } };
   ready.forEach((s, i) => {
     const t = times[i];
     if (s.name === "clock") {
@@ -198,7 +218,9 @@ for (const w of [...(onlyReal ? [] : workloads(models)), ...realWorkloads(real, 
       entry[s.name === "peak" ? "peak" : "relaxedPeak"] = { wallGflops: p.flops / t.wallMs / 1e6, cpuGflops: p.flops / t.cpuMs / 1e6 };
       return;
     }
-    Object.assign(out.find((o) => o.name === s.name), { wallMs: t.wallMs, cpuMs: t.cpuMs, rounds: t.rounds, itersPerRound: t.itersPerRound, figure: { wallMs: w.value(t.wallMs), cpuMs: w.value(t.cpuMs) } });
+    // Per instance: its median (ms per iteration and the row's figure) and blocks; the spread is the slowest instance's median over the fastest's.
+    const perInstance = t.perInstance.map((p) => ({ ...p, figure: { wallMs: w.value(p.wallMs), cpuMs: w.value(p.cpuMs) } }));
+    Object.assign(out.find((o) => o.name === s.name), { wallMs: t.wallMs, cpuMs: t.cpuMs, rounds: t.rounds, itersPerRound: t.itersPerRound, figure: { wallMs: w.value(t.wallMs), cpuMs: w.value(t.cpuMs) }, instances: t.instances, perInstance, instanceSpread: t.spread });
   });
   if (entry.clock) shareOfCeiling(entry, out);
   // The old method, kept for one release: each kiln build against the probe loop of its own instruction set.
@@ -252,6 +274,28 @@ results.targets = [...evaluateTargets(results), ...evaluateRealTargets(results)]
 // So must a run with BENCH_ROUNDS (a probe of the full run's order, not a measurement of record).
 const probe = quick || !!process.env.BENCH_ROUNDS;
 writeResults(results, renderReport(results), probe ? [`bench/results/${quick ? "quick" : "rounds"}.json.tmp`, `bench/results/${quick ? "quick" : "rounds"}.md.tmp`] : ["bench/results/latest.json", "bench/results/README-table.md"]);
+
+/**
+ * A set-up system and, where it can make them (`another`), its other instances up to
+ * settings.instances, each checked by its own `another()`; one that fails disposes the ones made
+ * and fails the system (its error is the table entry).
+ */
+async function moreInstances(first, name) {
+  const instances = [first];
+  if (!first.another) return instances;
+  const t = performance.now();
+  try {
+    while (instances.length < settings.instances) {
+      label(`${name} instance ${instances.length + 1} setup`);
+      instances.push(await first.another());
+    }
+    log(`  ${name}: ${instances.length - 1} more instance(s) set up and checked in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    for (const i of instances) await i.dispose?.();
+    throw e;
+  }
+  return instances;
+}
 
 /** Prints the report and writes the results JSON and the markdown. */
 function writeResults(results, text, [jsonOut, mdOut]) {

@@ -2,17 +2,23 @@
  * The measured workloads: for each, the systems that run it (kiln, kiln's relaxed-SIMD build and
  * the peers on the same weights, data and batch) and each one's setup → { step } after a
  * correctness check against kiln (outputs within 1e-3, or the same loss before and after one
- * training step). A setup that throws is reported in the table instead of a figure.
+ * training step). A setup that throws is reported in the table instead of a figure. Where a system
+ * can cheaply make another instance of itself (issue 19, bench method: kiln's modules loaded again,
+ * a new TF.js model or ORT-web session), its setup also returns `another()` → { step, diff,
+ * dispose }, checked like the first; bench/run.js makes BENCH_INSTANCES of them per row.
  */
 import { forwardFlops } from "./lib/graphs.js";
 import { maxAbsDiff, randomInts, uniformF32 } from "./lib/measure.js";
 import { tf, use, buildSequential, copyWeights, patchUntilItRuns, withoutPatches, activate } from "./lib/tfjs.js";
 import { buildOnnx, buildOnnxGraph, session, run as ortRun, threadedSession } from "./lib/ort.js";
 import { nativeSession } from "./lib/ort-node.js";
+import { anotherInstance } from "./lib/kiln.js";
 import { RELAXED } from "./lib/report.js";
 import { mnistImages } from "./lib/digits.js";
 
 const TOL = 1e-3;
+/** A cpu-bridged TF.js training peer gets more instances only when its step is at most this fast (ms). */
+const CPU_PATCH_INSTANCES_MS = 1000;
 
 /** A system that has nothing to measure here (shown as a note, not as an error). */
 export class Skip extends Error {}
@@ -29,12 +35,46 @@ function agree(what, ref, got, relative = false) {
   return d;
 }
 
-/** Fails unless two outputs are the same bits (kiln on 2 threads against kiln on 1). */
-function identical(what, ref, got) {
+/** Fails unless two outputs are the same bits (kiln on 2 threads against kiln on 1, or another instance of a kiln build against the first). */
+function identical(what, ref, got, against = "kiln on 1 thread") {
   const [a, b] = [new Uint32Array(ref.buffer, ref.byteOffset, ref.length), new Uint32Array(got.buffer, got.byteOffset, got.length)];
   const at = a.length === b.length ? a.findIndex((v, i) => v !== b[i]) : 0;
-  if (at >= 0) throw new Error(`${what}: not bit-identical to kiln on 1 thread (first difference at element ${at}: ${got[at]} vs ${ref[at]})`);
+  if (at >= 0) throw new Error(`${what}: not bit-identical to ${against} (first difference at element ${at}: ${got[at]} vs ${ref[at]})`);
   return 0;
+}
+
+/**
+ * Another instance of kiln model `m` for an inference row (same module bytes and options, `m`'s
+ * weights, a memory of its own): its output for `x` must be `m`'s bits. `stepOf(k)` is its step.
+ */
+async function anotherPredictor(m, what, feed, stepOf) {
+  const k = await anotherInstance(m, { optimizer: false });
+  try {
+    const out = m.outputs[0].name;
+    identical(`${what}, another instance`, m.predict(feed)[out], k.predict(feed)[out], "the first instance");
+  } catch (e) {
+    k.dispose();
+    throw e;
+  }
+  return { step: stepOf(k), diff: 0, dispose: () => k.dispose() };
+}
+
+/**
+ * Another instance of kiln model `m` for a training row, from `m`'s weights and optimizer state:
+ * its first two losses must be the bits `m` gets from the same state (`m` is put back after).
+ */
+async function anotherTrainer(m, what, feeds) {
+  const snapshot = m.saveWeights();
+  const ref = Float32Array.of(m.trainStep(feeds).loss, m.trainStep(feeds).loss);
+  m.loadWeights(snapshot);
+  const k = await anotherInstance(m);
+  try {
+    identical(`${what}, another instance: losses`, ref, Float32Array.of(k.trainStep(feeds).loss, k.trainStep(feeds).loss), "the first instance");
+  } catch (e) {
+    k.dispose();
+    throw e;
+  }
+  return { step: () => k.trainStep(feeds), diff: 0, dispose: () => k.dispose() };
 }
 
 /** Fails unless two training-loss sequences agree within TOL (relative above 1); the largest difference. */
@@ -79,20 +119,36 @@ function inferenceSystems({ model, relaxed, model2, graph, batch, seed, inputs, 
     for (const xi of xs) worst = Math.max(worst, agree(what, reference(xi), await predict(xi), relative));
     return worst;
   };
-  const kiln = { name: "kiln", setup: async () => { const next = walk(); return { step: () => model.predict({ [input.name]: next() }) }; } };
+  /** A kiln instance's step: it walks the inputs like every system. */
+  const kilnStep = (k) => { const next = walk(); return () => k.predict({ [input.name]: next() }); };
+  const feed = { [input.name]: x };
+  const kiln = { name: "kiln", setup: async () => ({ step: kilnStep(model), another: () => anotherPredictor(model, "kiln", feed, kilnStep) }) };
   const tfjs = (backend) => ({
     name: `tfjs-${backend}`,
     setup: async () => {
       await use(backend);
-      // `tfjsModel`: the workload's own model on this backend, with kiln's weights by construction (lib/real.js).
-      const m = tfjsModel ? await tfjsModel(backend) : buildSequential({ ...graph, training: undefined });
-      if (!tfjsModel) copyWeights(m, graph, model.getWeights());
-      // batchSize: tfjs's predict otherwise cuts the batch into slices of 32 (its default), one
-      // kernel call per slice per layer, where the other systems run the workload's whole batch.
-      const predict = (xi) => { const y = tf.tidy(() => m.predict(tf.tensor(xi, [batch, ...input.shape]), { batchSize: batch })); const v = y.dataSync(); y.dispose(); return v; };
-      const diff = await agreeAll(`tfjs-${backend}`, predict);
-      const next = walk();
-      return { step: () => predict(next()), before: () => use(backend), diff, dispose: () => m.dispose() };
+      /** A TF.js model on `backend` with kiln's weights, checked on every input: { step, diff, dispose }. */
+      const instance = async () => {
+        // `tfjsModel`: the workload's own model on this backend, with kiln's weights by construction (lib/real.js).
+        const m = tfjsModel ? await tfjsModel(backend) : buildSequential({ ...graph, training: undefined });
+        if (!tfjsModel) copyWeights(m, graph, model.getWeights());
+        // batchSize: tfjs's predict otherwise cuts the batch into slices of 32 (its default), one
+        // kernel call per slice per layer, where the other systems run the workload's whole batch.
+        const predict = (xi) => { const y = tf.tidy(() => m.predict(tf.tensor(xi, [batch, ...input.shape]), { batchSize: batch })); const v = y.dataSync(); y.dispose(); return v; };
+        try {
+          const diff = await agreeAll(`tfjs-${backend}`, predict);
+          const next = walk();
+          return { step: () => predict(next()), diff, dispose: () => m.dispose() };
+        } catch (e) {
+          m.dispose();
+          throw e;
+        }
+      };
+      // The wasm backend is one wasm instance (one memory) per process; another model puts its
+      // weights and tensors elsewhere in that heap (bench/README.md, Instances). The cpu backend
+      // runs JavaScript: one instance.
+      const another = backend === "wasm" ? async () => { await use(backend); return instance(); } : undefined;
+      return { ...(await instance()), before: () => use(backend), another };
     },
   });
   // The relaxed build on the plain model's weights; relaxed_madd rounds differently (one rounding
@@ -104,8 +160,7 @@ function inferenceSystems({ model, relaxed, model2, graph, batch, seed, inputs, 
       relaxed.loadWeights(model.saveWeights({ optimizer: false }));
       const predict = (xi) => relaxed.predict({ [input.name]: xi });
       const diff = await agreeAll(RELAXED, (xi) => predict(xi)[outName]);
-      const next = walk();
-      return { step: () => predict(next()), diff };
+      return { step: kilnStep(relaxed), diff, another: () => anotherPredictor(relaxed, RELAXED, feed, kilnStep) };
     },
   };
   const systems = relaxed ? [kiln, kilnRelaxed, tfjs("wasm")] : [kiln, tfjs("wasm")];
@@ -113,11 +168,24 @@ function inferenceSystems({ model, relaxed, model2, graph, batch, seed, inputs, 
   if (ort) systems.push({
     name: "ort-web",
     setup: async () => {
-      const sess = await session(onnxOf(graph, model.getWeights()));
-      const predict = (xi) => ortRun(sess, input.name, xi, [batch, ...input.shape]);
-      const diff = await agreeAll("ort-web", predict);
-      const next = walk();
-      return { step: () => predict(next()), diff, dispose: () => sess.release() };
+      const bytes = onnxOf(graph, model.getWeights());
+      /**
+       * A session from the ONNX bytes, checked: { step, diff, dispose }. ORT-web runs one wasm
+       * instance per realm; another session puts its weights and arena elsewhere in that heap.
+       */
+      const instance = async () => {
+        const sess = await session(bytes);
+        const predict = (xi) => ortRun(sess, input.name, xi, [batch, ...input.shape]);
+        try {
+          const diff = await agreeAll("ort-web", predict);
+          const next = walk();
+          return { step: () => predict(next()), diff, dispose: () => sess.release() };
+        } catch (e) {
+          await sess.release();
+          throw e;
+        }
+      };
+      return { ...(await instance()), another: instance };
     },
   });
   // ONNX Runtime natively (onnxruntime-node, one intra-op thread): the ceiling reference, where installed (lib/ort-node.js).
@@ -136,22 +204,27 @@ function inferenceSystems({ model, relaxed, model2, graph, batch, seed, inputs, 
     setup: async () => {
       // Same weights as the 1-thread model now; outputs must be the same bits before any timing.
       model2.loadWeights(model.saveWeights({ optimizer: false }));
-      const predict = () => model2.predict({ [input.name]: x });
-      const diff = identical(THREADED.kiln, reference(), predict()[outName]);
-      return { step: predict, diff };
+      const stepOf = (k) => () => k.predict(feed);
+      const diff = identical(THREADED.kiln, reference(), stepOf(model2)()[outName]);
+      return { step: stepOf(model2), diff, another: () => anotherPredictor(model2, THREADED.kiln, feed, stepOf) };
     },
   });
   if (model2 && ort) systems.push({
     name: THREADED.ort,
     setup: async () => {
-      const sess = await threadedSession(onnxOf(graph, model.getWeights()), 2, input.name, x, [batch, ...input.shape]);
-      try {
-        const diff = agree(THREADED.ort, reference(), await sess.run(), relative);
-        return { step: sess.run, diff, dispose: () => sess.release() };
-      } catch (e) {
-        await sess.release();
-        throw e;
-      }
+      const bytes = onnxOf(graph, model.getWeights());
+      /** A worker with its own ORT-web (its own wasm instance and memory) running a session, checked. */
+      const instance = async () => {
+        const sess = await threadedSession(bytes, 2, input.name, x, [batch, ...input.shape]);
+        try {
+          const diff = agree(THREADED.ort, reference(), await sess.run(), relative);
+          return { step: sess.run, diff, dispose: () => sess.release() };
+        } catch (e) {
+          await sess.release();
+          throw e;
+        }
+      };
+      return { ...(await instance()), another: instance };
     },
   });
   return systems;
@@ -162,7 +235,7 @@ function inferenceSystems({ model, relaxed, model2, graph, batch, seed, inputs, 
  * match. `relaxed`: kiln's relaxed-SIMD build too, `model2`: kiln's threaded build on 2 threads.
  */
 function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu, tfjsWasm = true, conv = false, quick = false, tfjsModel, cpuPatch = true }) {
-  const kiln = { name: "kiln", setup: async () => ({ step: () => model.trainStep(feeds) }) };
+  const kiln = { name: "kiln", setup: async () => ({ step: () => model.trainStep(feeds), another: () => anotherTrainer(model, "kiln", feeds) }) };
   /**
    * kiln's relaxed-SIMD build from the plain model's weights and optimizer state: its first two
    * losses must match plain kiln's within TOL, as a peer's must (relaxed_madd rounds differently).
@@ -174,7 +247,7 @@ function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu,
       const ref = kilnLosses();
       relaxed.loadWeights(model.saveWeights());
       const got = [relaxed.trainStep(feeds).loss, relaxed.trainStep(feeds).loss];
-      return { step: () => relaxed.trainStep(feeds), diff: lossesAgree(RELAXED, ref, got) };
+      return { step: () => relaxed.trainStep(feeds), diff: lossesAgree(RELAXED, ref, got), another: () => anotherTrainer(relaxed, RELAXED, feeds) };
     },
   };
   /**
@@ -193,7 +266,7 @@ function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu,
       const got = run(model2);
       identical(`${THREADED.kiln} losses`, ref.losses, got.losses);
       for (const [name, w] of Object.entries(ref.weights)) identical(`${THREADED.kiln} weight ${name}`, w, got.weights[name]);
-      return { step: () => model2.trainStep(feeds), diff: 0 };
+      return { step: () => model2.trainStep(feeds), diff: 0, another: () => anotherTrainer(model2, THREADED.kiln, feeds) };
     },
   };
   const [xIn, yIn] = [graph.inputs[0], graph.targets[0]];
@@ -219,8 +292,13 @@ function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu,
     name: label,
     setup: async () => {
       await use(backend);
-      const m = tfjsModel ? await tfjsModel(backend) : buildSequential(graph);
-      if (!tfjsModel) copyWeights(m, graph, model.getWeights());
+      /** A TF.js model of the row with kiln's current weights (the real rows' models: the same seeded weights). */
+      const build = async () => {
+        const built = tfjsModel ? await tfjsModel(backend) : buildSequential(graph);
+        if (!tfjsModel) copyWeights(built, graph, model.getWeights());
+        return built;
+      };
+      const m = await build();
       const step = stepOf(m);
       const ref = kilnLosses();
       let first, note, patched = [];
@@ -244,7 +322,24 @@ function trainingSystems({ model, relaxed, model2, graph, batch, feeds, tfjsCpu,
       const second = await step();
       const stepMs = performance.now() - t;
       const diff = lossesAgree(label, ref, [first, second]);
-      return { step, before, diff, note, stepMs, dispose: () => m.dispose() };
+      /**
+       * Another model on the same backend (and patches), checked by its first two losses. Not for
+       * the cpu backend (JavaScript), nor a cpu-bridged patch whose step takes more than a second
+       * (the seed CNN's conv filter gradient on the cpu backend: ~16 s a step, one round within the
+       * budget anyway): bench/README.md, Instances.
+       */
+      const another = backend === "wasm" && !(patch === "cpu" && stepMs > CPU_PATCH_INSTANCES_MS) ? async () => {
+        await before();
+        const m2 = await build();
+        try {
+          const step2 = stepOf(m2);
+          return { step: step2, diff: lossesAgree(`${label}, another instance`, kilnLosses(), [await step2(), await step2()]), dispose: () => m2.dispose() };
+        } catch (e) {
+          m2.dispose();
+          throw e;
+        }
+      } : undefined;
+      return { step, before, diff, note, stepMs, dispose: () => m.dispose(), another };
     },
   });
   const systems = relaxed ? [kiln, kilnRelaxed] : [kiln];
@@ -271,31 +366,39 @@ function tfjsFrozenBackbone({ model, graph, batch, feeds, tfjsModel, cut }) {
   return {
     name: "tfjs-wasm",
     setup: async () => {
-      await use("wasm");
-      const m = await tfjsModel("wasm");
-      const at = m.getLayer(cut);
-      const backbone = tf.model({ inputs: m.inputs, outputs: at.output });
-      const features = tf.input({ shape: at.outputShape.slice(1) });
-      const head = tf.model({ inputs: features, outputs: m.layers.slice(m.layers.indexOf(at) + 1).reduce((y, l) => l.apply(y), features) });
-      head.compile({ optimizer: tf.train.adam(1e-3, 0.9, 0.999, 1e-7), loss: "sparseCategoricalCrossentropy" });
       const [xIn, yIn] = [graph.inputs[0], graph.targets[0]];
-      const step = async () => {
-        const x = tf.tensor(feeds[xIn.name], [batch, ...xIn.shape]), y = tf.tensor(feeds[yIn.name], [batch], "float32");
-        const f = backbone.predict(x, { batchSize: batch });
-        const loss = await head.trainOnBatch(f, y);
-        tf.dispose([x, y, f]);
-        return loss;
+      /** A model (backbone + head with its own Adam state), checked by its first two losses against kiln's: { step, diff, stepMs, dispose }. */
+      const instance = async () => {
+        await use("wasm");
+        const m = await tfjsModel("wasm");
+        const at = m.getLayer(cut);
+        const backbone = tf.model({ inputs: m.inputs, outputs: at.output });
+        const features = tf.input({ shape: at.outputShape.slice(1) });
+        const head = tf.model({ inputs: features, outputs: m.layers.slice(m.layers.indexOf(at) + 1).reduce((y, l) => l.apply(y), features) });
+        head.compile({ optimizer: tf.train.adam(1e-3, 0.9, 0.999, 1e-7), loss: "sparseCategoricalCrossentropy" });
+        const step = async () => {
+          const x = tf.tensor(feeds[xIn.name], [batch, ...xIn.shape]), y = tf.tensor(feeds[yIn.name], [batch], "float32");
+          const f = backbone.predict(x, { batchSize: batch });
+          const loss = await head.trainOnBatch(f, y);
+          tf.dispose([x, y, f]);
+          return loss;
+        };
+        try {
+          const snapshot = model.saveWeights();
+          const ref = [model.trainStep(feeds).loss, model.trainStep(feeds).loss];
+          model.loadWeights(snapshot);
+          const first = await step();
+          const t = performance.now();
+          const second = await step();
+          const stepMs = performance.now() - t;
+          return { step, diff: lossesAgree("tfjs-wasm", ref, [first, second]), stepMs, dispose: () => m.dispose() };
+        } catch (e) {
+          m.dispose();
+          throw e;
+        }
       };
-      const snapshot = model.saveWeights();
-      const ref = [model.trainStep(feeds).loss, model.trainStep(feeds).loss];
-      model.loadWeights(snapshot);
-      const first = await step();
-      const t = performance.now();
-      const second = await step();
-      const stepMs = performance.now() - t;
-      const diff = lossesAgree("tfjs-wasm", ref, [first, second]);
       const note = `backbone predict to ${cut}, then trainOnBatch of the layers after it (TF.js's transfer-learning recipe); trainOnBatch of the whole model runs out of wasm memory at this size`;
-      return { step, before: () => use("wasm"), diff, note, stepMs, dispose: () => m.dispose() };
+      return { ...(await instance()), before: () => use("wasm"), note, another: instance };
     },
   };
 }

@@ -62,6 +62,13 @@ export interface CompileOptions {
    */
   foldBatchNorm?: boolean;
   /**
+   * Fuse each inverted-residual block (expand 1×1 conv → depthwise → project 1×1 conv, as
+   * MobileNetV2's) where no gradient passes through it into one kernel that computes it by bands
+   * of output rows (the expanded tensor stays in cache). Default true; false keeps the three
+   * kernels (to compare).
+   */
+  fuseInvertedResidual?: boolean;
+  /**
    * Training modules only: the learning rate can be changed between steps (`model.learningRate`,
    * the runtime's reduce-LR-on-plateau callback), as Keras's optimizer variable can. The graph's
    * number stays the rate until one is set. Not with a schedule (the schedule owns the rate).
@@ -121,6 +128,7 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
       maxBatch, threads, relaxedSimd, optimizeLevel: options.optimizeLevel ?? 0, weights: options.weights,
       guardBytes: options.debug ? GUARD_BYTES : 0, afterPass: options.afterPass, memoryLimit: memoryLimit(options.maxMemory),
       foldBatchNorm: options.foldBatchNorm,
+      fuseInvertedResidual: options.fuseInvertedResidual,
       settableLearningRate: options.settableLearningRate === true,
       decode: options.decode === true,
     },

@@ -12,6 +12,7 @@ import { verify } from "./ir/verify.js";
 import { differentiate, lower, lowerUpdate, type Lowered } from "./passes/lower/index.js";
 import { dropIdentityCopies, foldZeroPadding, fuseConvPool, fuseElementwise, fuseEpilogues, fusePoolGradRelu, pruneUnusedInputs } from "./passes/fuse.js";
 import { foldBatchNorm } from "./passes/fold-batch-norm.js";
+import { fuseInvertedResidual } from "./passes/fuse-inverted-residual.js";
 import { chunkFilterGradients, mergeAccumulatedSums, splitBatchSums } from "./passes/schedule.js";
 import { layoutControl, planMemory, type ControlLayout, type Plan } from "./passes/plan.js";
 import { selectKernel, type KernelCall } from "./passes/select.js";
@@ -38,6 +39,8 @@ export interface BuildOptions {
   memoryLimit?: MemoryLimit;
   /** Fold batch normalization into the product before it in predict and evaluate (passes/fold-batch-norm.ts). Default true. */
   foldBatchNorm?: boolean;
+  /** Fuse inverted-residual blocks into one kernel (passes/fuse-inverted-residual.ts). Default true. */
+  fuseInvertedResidual?: boolean;
   /** The learning rate is read from a state word the runtime may set (CompileOptions.settableLearningRate). */
   settableLearningRate?: boolean;
   /** Also the decode program: one new position per call against key/value caches (CompileOptions.decode). */
@@ -64,7 +67,7 @@ export interface Build {
 
 export type PassName =
   | "check" | "lower" | "autodiff" | "optimizer"
-  | "prune-unused-inputs" | "drop-identity-copies" | "fuse-epilogues" | "fuse-conv-pool" | "fuse-pool-grad-relu" | "fuse-elementwise"
+  | "prune-unused-inputs" | "drop-identity-copies" | "fuse-epilogues" | "fuse-inverted-residual" | "fuse-conv-pool" | "fuse-pool-grad-relu" | "fuse-elementwise"
   | "split-batch-sums" | "chunk-filter-gradients"
   | "plan" | "select" | "emit" | "asc";
 
@@ -115,6 +118,10 @@ export const PIPELINE: readonly Pass[] = [
       if (b.options.foldBatchNorm !== false) foldBatchNorm(mod);
       fuseEpilogues(mod);
     },
+  },
+  {
+    name: "fuse-inverted-residual", does: "expand 1×1 conv → depthwise → project 1×1 conv (epilogues fused, no gradient through them) into one kernel by bands of rows", changesIR: true,
+    run: (b) => void (b.options.fuseInvertedResidual !== false && fuseInvertedResidual(ir(b, "fuse-inverted-residual"))),
   },
   { name: "fuse-conv-pool", does: "a 2×2/2 max-pool into the direct conv kernel before it", changesIR: true, run: (b) => fuseConvPool(ir(b, "fuse-conv-pool")) },
   { name: "fuse-pool-grad-relu", does: "the relu derivative into the max-pool gradient", changesIR: true, run: (b) => fusePoolGradRelu(ir(b, "fuse-pool-grad-relu")) },

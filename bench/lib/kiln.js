@@ -7,9 +7,31 @@ import { ROOT } from "./graphs.js";
 
 const dist = (p) => import(new URL(`dist/${p}`, "file://" + ROOT).href);
 const { compile } = await dist("compiler/index.js");
-const { loadModel } = await dist("runtime/index.js");
+const runtime = await dist("runtime/index.js");
 export const { compileAssemblyScript } = await dist("compiler/assemble/asc.js");
-export { loadModel };
+
+/** What each model was loaded from (bytes and options), for anotherInstance. */
+const loadedFrom = new WeakMap();
+
+/** The runtime's loadModel, remembering the source and options so the bench can load the module again. */
+export async function loadModel(source, options) {
+  const model = await runtime.loadModel(source, options);
+  loadedFrom.set(model, { source, options });
+  return model;
+}
+
+/**
+ * Another instance of `model` (issue 19, bench method): its module loaded again from the same
+ * bytes with the same options — its own wasm memory (and, threaded, its own workers) — holding
+ * `model`'s weights, and its optimizer state unless `optimizer: false`. The caller disposes it.
+ */
+export async function anotherInstance(model, { optimizer = true } = {}) {
+  const from = loadedFrom.get(model);
+  if (!from) throw new Error("anotherInstance: the model was not loaded through bench/lib/kiln.js's loadModel");
+  const copy = await loadModel(from.source, from.options);
+  copy.loadWeights(model.saveWeights({ optimizer }));
+  return copy;
+}
 
 /** Compiles a graph; returns the module bytes, wall-clock compile ms, raw/gzip sizes, the generated AssemblyScript's size and kernel count. */
 export async function compileGraph(graph, options) {

@@ -6,6 +6,7 @@
  */
 
 import { start as startTaskCpu, label, describe, taskCpuEnabled } from "./task-cpu.js";
+import { instanceForRound, summarizeBlocks } from "./instances.js";
 
 /** Median of a non-empty list of numbers. */
 export function median(xs) {
@@ -26,8 +27,11 @@ async function timeBlock(step, iters) {
 
 /**
  * Measures every ready system of a workload. `systems[i].step` is one iteration (sync or async);
- * `systems[i].before`, if any, runs untimed before each block.
- * Warm-up calibrates how many iterations fill `blockMs`; then `rounds` rounds run one block per
+ * `systems[i].before`, if any, runs untimed before each block; `systems[i].instances`, if any, are
+ * the system's instances ({ step }, the first the system itself: lib/instances.js), which the
+ * rounds take in turn (round r times instance r mod n), so the figure is a median over instances.
+ * Warm-up calibrates how many iterations fill `blockMs` (on the first instance; every other one is
+ * warmed up too, briefly: same code, its own memory); then `rounds` rounds run one block per
  * system in turn. A system whose iteration exceeds `budgetMs / rounds` runs single-iteration blocks
  * and stops taking rounds once it has spent `budgetMs` (the capped tfjs cpu backend).
  * Every block of more than one iteration is preceded by untimed iterations filling
@@ -37,39 +41,48 @@ async function timeBlock(step, iters) {
  */
 /** Untimed lead-in before each timed block (see roundRobin). */
 const BLOCK_WARMUP_MS = 50;
+/**
+ * Warm-up of each instance after the first, as a share of `warmupMs` (at least one iteration): the
+ * code is warm already and its check ran it, so only its memory may be new.
+ */
+const EXTRA_INSTANCE_WARMUP = 0.2;
 
 export async function roundRobin(systems, { rounds, blockMs, warmupMs, budgetMs, onProgress }) {
   const state = [];
   for (const s of systems) {
+    const instances = s.instances ?? [s];
     await s.before?.();
     // A system already run (its correctness check) and slower than the warm-up needs no more of it.
-    const w = s.stepMs > warmupMs ? s.stepMs : await warmUp(s.step, warmupMs);
-    state.push({ iters: Math.max(1, Math.min(s.maxIters ?? Infinity, Math.round(blockMs / w))), spent: 0, wall: [], cpu: [] });
+    const slow = s.stepMs > warmupMs;
+    const w = slow ? s.stepMs : await warmUp(instances[0].step, warmupMs);
+    for (const inst of instances.slice(1)) if (!slow) await warmUp(inst.step, warmupMs * EXTRA_INSTANCE_WARMUP, 1);
+    state.push({ instances, iters: Math.max(1, Math.min(s.maxIters ?? Infinity, Math.round(blockMs / w))), spent: 0, blocks: [] });
   }
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < systems.length; i++) {
       const st = state[i];
-      if (st.spent > budgetMs && st.wall.length > 0) continue;
+      if (st.spent > budgetMs && st.blocks.length > 0) continue;
+      const k = instanceForRound(r, st.instances.length);
+      const step = st.instances[k].step;
       await systems[i].before?.(); // e.g. switch the tfjs backend, outside the timed block
-      if (st.iters > 1) await timeBlock(systems[i].step, Math.max(1, Math.round((st.iters * BLOCK_WARMUP_MS) / blockMs)));
+      if (st.iters > 1) await timeBlock(step, Math.max(1, Math.round((st.iters * BLOCK_WARMUP_MS) / blockMs)));
       label(`${systems[i].name ?? i} block`);
       const acc = startTaskCpu();
-      const t = await timeBlock(systems[i].step, st.iters);
-      if (taskCpuEnabled) console.error(`[task-cpu] round ${r + 1} ${describe(systems[i].name ?? String(i), acc.end())}`);
-      st.wall.push(t.wall);
-      st.cpu.push(t.cpu);
+      const t = await timeBlock(step, st.iters);
+      if (taskCpuEnabled) console.error(`[task-cpu] round ${r + 1} instance ${k + 1} ${describe(systems[i].name ?? String(i), acc.end())}`);
+      st.blocks.push({ instance: k, wall: t.wall, cpu: t.cpu });
       st.spent += t.wall * st.iters;
     }
     onProgress?.(r + 1, rounds);
   }
-  return state.map((st) => ({ wallMs: median(st.wall), cpuMs: median(st.cpu), rounds: st.wall.length, itersPerRound: st.iters }));
+  return state.map((st) => ({ ...summarizeBlocks(st.blocks, st.instances.length), itersPerRound: st.iters }));
 }
 
-/** Runs `step` at least twice and for at least `ms`; returns the last iteration's wall time. */
-async function warmUp(step, ms) {
+/** Runs `step` at least `minIters` times and for at least `ms`; returns the last iteration's wall time. */
+async function warmUp(step, ms, minIters = 2) {
   const until = performance.now() + ms;
   let last = 0;
-  for (let n = 0; n < 2 || performance.now() < until; n++) {
+  for (let n = 0; n < minIters || performance.now() < until; n++) {
     const t = performance.now();
     await step();
     last = performance.now() - t;

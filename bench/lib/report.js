@@ -55,6 +55,30 @@ export function mainTable(results, clock, notes) {
   return markdown(head, rows);
 }
 
+/**
+ * Issue 19's bench method: per workload and system, the slowest instance's median over the
+ * fastest's (CPU time, then wall clock) and the instance count; "" where a system had one instance.
+ * Empty for results from before instances (every system had one).
+ */
+export function instanceSpreadTable(results) {
+  const systems = [...new Set(results.workloads.flatMap((w) => w.systems.filter((s) => s.instances > 1).map((s) => s.name)))];
+  if (!systems.length) return "";
+  const rows = results.workloads.filter((w) => w.systems.some((s) => s.instances > 1)).map((w) => {
+    const by = Object.fromEntries(w.systems.map((s) => [s.name, s]));
+    // A budget-capped system may have timed fewer instances than it made; with one, there is no spread to show.
+    const cell = (s) => (!(s?.instances > 1) ? "" : s.perInstance.length < 2 ? `— (1)` : `${s.instanceSpread.cpuMs.toFixed(2)}× / ${s.instanceSpread.wallMs.toFixed(2)}× (${s.perInstance.length})`);
+    return [w.title, ...systems.map((n) => cell(by[n]))];
+  });
+  return markdown(["workload", ...systems.map((n) => `${n}: CPU / wall (instances)`)], rows);
+}
+
+/** The paragraph above the instance-spread table. */
+function instanceSpreadText(results) {
+  const table = instanceSpreadTable(results);
+  if (!table) return [];
+  return [`\n### Instance spread (issue 19, bench method)\n\nEvery system that can cheaply make another instance of itself ran ${results.settings.instances} of them in each row (kiln: its module loaded again, a wasm memory of its own; TF.js wasm: another model on the one wasm backend; ORT-web: another session, on 2 threads another worker with its own ORT-web; see bench/README.md), the rounds taking them in turn; every figure above is the median over all instances' blocks. Here, per system, the slowest instance's median over the fastest's (CPU time / wall clock; in parentheses the instances timed, fewer where the time budget capped a slow system's rounds): 1.00× means the instances ran alike.\n\n${table}`];
+}
+
 /** A share of the ceiling as a percentage ("" when not measured). */
 function share(v) {
   return v === undefined || !Number.isFinite(v) ? "" : `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`;
@@ -234,16 +258,22 @@ export function renderRealReport(results) {
   const { machine, settings } = results;
   const notes = [];
   return [
-    `## Real-size models (issue 19)\n\n\`node bench/run.js --only real-models\`${settings.quick ? " (BENCH_QUICK=1: reduced resolutions, a smoke run, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end. Medians of ${settings.rounds} round-robin rounds; every peer's outputs matched kiln's within 1e-3 of the largest output (training: first two losses within 1e-3) before it was timed.${ceilingText(results)}`,
+    `## Real-size models (issue 19)\n\n\`node bench/run.js --only real-models\`${settings.quick ? " (BENCH_QUICK=1: reduced resolutions, a smoke run, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end. Medians of ${settings.rounds} round-robin rounds${instancesPhrase(settings)}; every peer's outputs matched kiln's within 1e-3 of the largest output (training: first two losses within 1e-3) before it was timed.${ceilingText(results)}`,
     `\n### Wall clock\n\n${mainTable(results, "wallMs", notes)}`,
     `\n### Share of the physical ceiling (wall clock, every system)\n\n${ceilingTable(results)}`,
     `\n### CPU time\n\n${mainTable(results, "cpuMs", notes)}`,
     `\n### Two threads\n\n${threadsTable(results, notes)}`,
+    ...instanceSpreadText(results),
     `\n${notes.map((n, i) => `[${i + 1}] ${n}`).join("  \n")}`,
     `\n### Targets (issue 19)\n\n${targetsTable(results)}`,
     ...realText(results),
     `\nTotal time ${results.totalSeconds.toFixed(0)} s.`,
   ].join("\n");
+}
+
+/** ", over 3 instances per system taking the rounds in turn" (nothing for runs from before instances). */
+function instancesPhrase(settings) {
+  return settings.instances > 1 ? `, over ${settings.instances} instances per system taking the rounds in turn (the instance spread table)` : "";
 }
 
 /** The whole report (the README's Benchmarks section), from one run's results (latest.json). */
@@ -253,13 +283,14 @@ export function renderReport(results) {
   const peak = results.wasmSimdPeak;
   return [
     `## Benchmarks\n\n\`npm run bench\`${settings.quick ? " (BENCH_QUICK=1: a smoke run, asc -O0, not representative)" : ""}, ${machine.date.slice(0, 10)}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; one thread everywhere except the two-thread table; load average ${machine.loadavgStart[0].toFixed(1)} at the start, ${machine.loadavgEnd[0].toFixed(1)} at the end.`,
-    `Medians of ${settings.rounds} round-robin rounds after warm-up; every peer's outputs (or first two training losses) matched kiln's within 1e-3 on the same weights before it was timed. "kiln ÷ peer" is how many times faster kiln is (> 1: kiln ahead). The wasm-SIMD ${hasCeiling(results) ? "probe (the old method)" : "peak"} (the fastest of three f32x4 mul+add loops at asc -O3 — 12 register chains, 4×2- and 6×2-vector GEMM steps from L1 — here the ${peak.variant ?? "12 register chains"}), measured in the same rounds as the workloads that report a "% of ${hasCeiling(results) ? "probe" : "peak"}": up to ${peak.wallGflops.toFixed(1)} GFLOP/s wall clock, ${peak.cpuGflops.toFixed(1)} in CPU time. "kiln % of ${hasCeiling(results) ? "probe (old method)" : "peak"}": kiln's FLOP/s over that probe; forward FLOPs counted from the layer shapes (conv 2·N·OH·OW·F·KH·KW·C, dense 2·N·in·out${hasCeiling(results) ? ", LSTM 2·T·4u·(in + u), attention projections, scores and weighted sums; a multiply-add is 2 FLOP" : ""}), training steps as 3 × forward (backward = 2 × forward, the issue's definition, although no gradient of the graph input is computed).${ceilingText(results)}${relaxedText(results)}`,
+    `Medians of ${settings.rounds} round-robin rounds after warm-up${instancesPhrase(settings)}; every peer's outputs (or first two training losses) matched kiln's within 1e-3 on the same weights before it was timed. "kiln ÷ peer" is how many times faster kiln is (> 1: kiln ahead). The wasm-SIMD ${hasCeiling(results) ? "probe (the old method)" : "peak"} (the fastest of three f32x4 mul+add loops at asc -O3 — 12 register chains, 4×2- and 6×2-vector GEMM steps from L1 — here the ${peak.variant ?? "12 register chains"}), measured in the same rounds as the workloads that report a "% of ${hasCeiling(results) ? "probe" : "peak"}": up to ${peak.wallGflops.toFixed(1)} GFLOP/s wall clock, ${peak.cpuGflops.toFixed(1)} in CPU time. "kiln % of ${hasCeiling(results) ? "probe (old method)" : "peak"}": kiln's FLOP/s over that probe; forward FLOPs counted from the layer shapes (conv 2·N·OH·OW·F·KH·KW·C, dense 2·N·in·out${hasCeiling(results) ? ", LSTM 2·T·4u·(in + u), attention projections, scores and weighted sums; a multiply-add is 2 FLOP" : ""}), training steps as 3 × forward (backward = 2 × forward, the issue's definition, although no gradient of the graph input is computed).${ceilingText(results)}${relaxedText(results)}`,
     `\n### Wall clock\n\n${mainTable(results, "wallMs", notes)}`,
     ...(hasCeiling(results) ? [`\n### Share of the physical ceiling (wall clock, every system)\n\n${ceilingTable(results)}`] : []),
     `\n### CPU time (process.cpuUsage: leaves out time spent waiting for a core on a shared machine, but counts V8's background threads — wasm tier-up compilation, GC — so short iterations can show more CPU than wall time)\n\n${mainTable(results, "cpuMs", notes)}`,
     ...(results.workloads.some((w) => w.systems.some((s) => s.name === T2.kiln)) ? [
       `\n### Two threads (issue 8)\n\nkiln's threaded build (\`compile(graph, { threads: 2 })\`, loaded with \`loadModel(wasm, { threads: 2 })\`) in the same round-robin rounds as the one-thread figures above, wall clock; before timing, its outputs (inference) or its first two losses and the weights after them (training, from the same weights and optimizer state) were checked bit-identical to kiln on one thread. ORT-web on 2 threads runs in a worker thread (\`env.wasm.numThreads\` is fixed once per realm; one message each way per run) and was checked within 1e-3 of kiln. TensorFlow.js's wasm backend turns threads off in Node. Threaded builds: seed CNN training module ${kb(results.compile.threaded?.cnnTrain?.bytes ?? 0)}, MLP ${kb(results.compile.threaded?.mlp?.bytes ?? 0)}.\n\n${threadsTable(results, notes)}`,
     ] : []),
+    ...instanceSpreadText(results),
     `\n${notes.map((n, i) => `[${i + 1}] ${n}`).join("  \n")}`,
     `\n### Targets (issues 5 and 8)\n\n${results.targets.some((t) => t.relaxed) ? "Each target for kiln's plain-SIMD build and, where it applies (the one-thread workloads), for its relaxed-SIMD build (Node 20: `--experimental-wasm-relaxed-simd`); shares of the ceiling (and of the old probe) are of the build's own instruction set's.\n\n" : ""}${targetsTable(results)}`,
     `\n### Compile time and module size\n\n${compileTable(results)}`,

@@ -9,7 +9,7 @@
  */
 export { DIRECT_MAX_TAPS, directConvApplies } from "../select/rules.js";
 export { checkConv2dSpec, CONV_LOCALS, type Conv2dSpec } from "./conv/spec.js";
-export { emitConv2d } from "./conv/im2col.js";
+export { conv2dPackedBBytes, conv2dPrepackable, emitConv2d, emitConv2dPackB } from "./conv/im2col.js";
 export { emitConv2dGradInput } from "./conv/grad-input.js";
 export { emitConv2dGradFilter } from "./conv/grad-filter.js";
 export { directBlocking, emitConv2dDirect, type DirectConvSpec, type FusedPool } from "./conv/direct.js";

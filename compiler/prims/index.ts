@@ -15,6 +15,7 @@ import {
   depthwise_conv2d, depthwise_conv2d_grad_filter, depthwise_conv2d_grad_input,
   type DepthwiseConv2dAttrs, type DepthwiseConv2dGradFilterAttrs, type DepthwiseConv2dGradInputAttrs,
 } from "./depthwise.js";
+import { inverted_residual, type InvertedResidualAttrs } from "./inverted-residual.js";
 import { pool2d, pool2d_grad, type Pool2dAttrs, type Pool2dGradAttrs } from "./pool.js";
 import { constant, ew, fill, type ConstantAttrs, type EwAttrs, type FillAttrs } from "./elementwise.js";
 import { recip_batch, reduce, type RecipBatchAttrs, type ReduceAttrs } from "./reduce.js";
@@ -40,6 +41,7 @@ export interface PrimAttrs {
   depthwise_conv2d: DepthwiseConv2dAttrs;
   depthwise_conv2d_grad_input: DepthwiseConv2dGradInputAttrs;
   depthwise_conv2d_grad_filter: DepthwiseConv2dGradFilterAttrs;
+  inverted_residual: InvertedResidualAttrs;
   pool2d: Pool2dAttrs;
   pool2d_grad: Pool2dGradAttrs;
   ew: EwAttrs;
@@ -67,7 +69,7 @@ export interface PrimAttrs {
 
 export const PRIMS: { readonly [K in PrimOp]: PrimDef<K> } = {
   matmul, conv2d, conv2d_grad_input, conv2d_grad_filter, chunk_sum,
-  depthwise_conv2d, depthwise_conv2d_grad_input, depthwise_conv2d_grad_filter, pool2d, pool2d_grad, ew, fill, constant, reduce, recip_batch,
+  depthwise_conv2d, depthwise_conv2d_grad_input, depthwise_conv2d_grad_filter, inverted_residual, pool2d, pool2d_grad, ew, fill, constant, reduce, recip_batch,
   softmax, softmax_grad, copy, gather, scatter_add, loss, log_metric, dropout_mask, random_normal, opt_sumsq, opt_step, opt_clip, opt_update,
   recurrence, recurrence_grad, cached_attention,
 };

@@ -184,3 +184,33 @@ export function winogradGradFilterPays(s: Conv2dSpec): boolean {
 export function winogradGradFilterTile(s: Conv2dSpec): WinogradTile {
   return f4SavesProducts(s, s) ? 4 : 2;
 }
+
+// ---------------------------------------------------------------- inverted-residual block
+
+/** Bytes of one band's depthwise output (the fused kernel's D; E is the band's input rows). */
+const INVERTED_RESIDUAL_BAND_BYTES = 96 * 1024;
+
+/**
+ * Output rows per band of the fused inverted-residual kernel (emit/inverted-residual.ts): as many
+ * as keep the band's depthwise output within INVERTED_RESIDUAL_BAND_BYTES, at least 1.
+ */
+export function invertedResidualBandRows(d: { oh: number; ow: number; c: number; m: number }): number {
+  const row = d.ow * d.c * d.m * 4;
+  return Math.max(1, Math.min(d.oh, Math.floor(INVERTED_RESIDUAL_BAND_BYTES / row)));
+}
+
+/** Widest expanded tensor (channels) the fused inverted-residual kernel is used for. */
+const INVERTED_RESIDUAL_MAX_EXPANDED = 384;
+
+/**
+ * Whether the fused inverted-residual kernel (emit/inverted-residual.ts) replaces the three
+ * separate ones: where the expanded width is at most 384 channels. MobileNetV2 224 per block,
+ * base/new (bench/mobilenet-profile.mjs, CPU time, load 4–7, 2026-12-07), b16 | b1: 112→56 (×96)
+ * 1.25 | 1.06, 56×56×144 1.33 | 1.12, 56→28 1.31 | 1.00, 28×28×192 1.27–1.33 | 1.02–1.03, 28→14
+ * 1.02 | 0.99, 14×14×384 1.09–1.13 | 0.97–0.99; wider (blocks 11–16: 14×14×576, 7×7×960) 0.90–1.08
+ * | 0.89–0.96, and with one band per image 0.93–1.09 | 0.93–1.00: not fused. (Presumably their
+ * two packed B matrices, 221–614 KB each, no longer stay in L2 beside a band's rows; not verified.)
+ */
+export function invertedResidualPays(a: { expand: Conv2dSpec }): boolean {
+  return a.expand.f <= INVERTED_RESIDUAL_MAX_EXPANDED;
+}

@@ -20,14 +20,21 @@ import { randomFeeds, randomizeWeights } from "./harness.js";
 const overActivations = (labels: string[]) => labels.filter((l) => !/^elementwise 1x\d+\b/.test(l));
 
 describe("MobileNetV2/ResNet inference rewrites", () => {
-  it("an inverted-residual block predicts with three kernels over activations: no padding copy, no normalization or relu6 pass", async () => {
-    const c = await caseKernelCalls("MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)");
+  it("an inverted-residual block predicts with three kernels over activations (unfused): no padding copy, no normalization or relu6 pass", async () => {
+    const c = await caseKernelCalls("MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)", undefined, { fuseInvertedResidual: false });
     const k = overActivations(c.predict!);
     expect(k, c.predict!.join(" | ")).toHaveLength(3);
     expect(k[0]).toMatch(/^conv2d 1x1 .*\d$/);
     // the depthwise conv reads the 8×8 image itself (padding folded), its BN folded and relu6 fused
     expect(k[1]).toMatch(/^depthwise_conv2d 3x3 8x8x22-.4x4x22 scaled \+bias relu6$/);
     expect(k[2]).toMatch(/^conv2d 1x1 .* scaled$/);
+  });
+
+  it("fused (the default), the block is one kernel over activations: the inverted-residual kernel, stride 2, on the unpadded image", async () => {
+    const c = await caseKernelCalls("MobileNetV2 block: 1x1, pad+depthwise s2+BN+relu6, 1x1+BN (folded, fused)");
+    const k = overActivations(c.predict!);
+    expect(k, c.predict!.join(" | ")).toHaveLength(1);
+    expect(k[0]).toMatch(/^inverted_residual 8x8x6-.22-.4x4x6 stride 2 rows \d+$/);
   });
 
   it("train_step keeps the padded image (its filter gradient reads it) and folds no batch normalization", async () => {

@@ -4,7 +4,7 @@
  */
 import { activationNeeds } from "../activation.js";
 import { intlit, kernelParams } from "../code.js";
-import { gemmBody, gemmPrologue, packedABytes, packedBFloats, roundUp, tileShape, type GemmPlan } from "../gemm-core.js";
+import { gemmBody, gemmPrologue, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, tileShape, type GemmPlan } from "../gemm-core.js";
 import type { KernelDef } from "../kernel.js";
 import { KC_MAX, MC } from "../matmul.js";
 import { pointwiseInPlace } from "../../select/rules.js";
@@ -111,9 +111,8 @@ function pointwiseA(spec: Conv2dSpec, mr: number): { packA: string; aInPlace: { 
   return { packA, aInPlace: { at: `(ir_ + ${intlit(mr)} <= mc_ ? x + <usize>((ic_ + ir_) * ${intlit(row)}) : sa_)`, ld: spec.c } };
 }
 
-/** Forward: y[n,oh,ow,f] (=|+=) act(im2col(x)·w + bias). Params x, w, y, [bias], scratch, n. */
-export function emitConv2d(spec: Conv2dSpec): KernelDef {
-  checkConv2dSpec(spec, "emitConv2d");
+/** The forward's GEMM plan (and the in-place A, where pointwiseInPlace). */
+function forwardPlan(spec: Conv2dSpec): { plan: GemmPlan; inPlace: boolean; mr: number } {
   const taps = spec.kh * spec.kw, K = taps * spec.c, act = spec.activation ?? "linear";
   // K blocks hold whole taps so the im2col packer copies contiguous channel runs.
   const blocks = Math.max(1, Math.ceil(K / KC_MAX));
@@ -126,13 +125,60 @@ export function emitConv2d(spec: Conv2dSpec): KernelDef {
     b: { ptr: "w", ld: spec.f, trans: false }, c: { ptr: "y", ld: spec.f },
     alpha: 1, accumulate: !!spec.accumulate, bias: spec.bias ? "bias" : undefined, scale: spec.scale ? "scale" : undefined, residual: spec.residual ? "residual" : undefined, activation: act, relaxed: !!spec.relaxed,
   };
-  const bBytes = roundUp(packedBFloats(plan) * 4, 64);
-  const aBytes = inPlace ? roundUp(mr * spec.c * 4, 64) : packedABytes(MC, plan);
+  return { plan, inPlace: !!inPlace, mr };
+}
+
+/**
+ * Whether a caller may pack the forward's B once (emitConv2dPackB) and call emitConv2d(spec, true)
+ * on it many times: one K block, A read in place (the inverted-residual kernel's 1×1 convs).
+ */
+export function conv2dPrepackable(spec: Conv2dSpec): boolean {
+  const { plan, inPlace } = forwardPlan(spec);
+  return plan.single && inPlace && !plan.accumulate;
+}
+
+/** Bytes of the forward's packed B (what emitConv2dPackB writes), 64-byte aligned. */
+export function conv2dPackedBBytes(spec: Conv2dSpec): number {
+  return roundUp(packedBFloats(forwardPlan(spec).plan) * 4, 64);
+}
+
+/**
+ * The forward's B packed as emitConv2d packs it (the folded scale multiplied in): params w,
+ * [scale], sb (conv2dPackedBBytes bytes). Only where conv2dPrepackable.
+ */
+export function emitConv2dPackB(spec: Conv2dSpec): KernelDef {
+  checkConv2dSpec(spec, "emitConv2dPackB");
+  if (!conv2dPrepackable(spec)) throw new Error("internal: emitConv2dPackB: not a single-block in-place conv");
+  const { plan } = forwardPlan(spec);
   return {
-    key: `conv2d:${JSON.stringify({ ...spec, activation: act })}`,
-    label: `conv2d ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}`,
-    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), ...(spec.scale ? ["scale"] : []), ...(spec.residual ? ["residual"] : []), "scratch"], "n"),
-    body: [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan)].join("\n"),
+    key: `conv2d_pack_b:${JSON.stringify({ ...spec, activation: spec.activation ?? "linear" })}`,
+    label: `conv2d pack B ${spec.kh}x${spec.kw}x${spec.c}->${spec.f}${spec.scale ? " scaled" : ""}`,
+    params: kernelParams(CONV_LOCALS, ["w", ...(spec.scale ? ["scale"] : []), "sb"]),
+    body: [`const sb_: usize = sb;`, singleBlockConsts(plan), packB(plan)].join("\n"),
+  };
+}
+
+/**
+ * Forward: y[n,oh,ow,f] (=|+=) act(im2col(x)·w + bias). Params x, w, y, [bias], [scale], [residual], scratch, n.
+ * `packedB` (where conv2dPrepackable): w is B as emitConv2dPackB packed it, the scale in it, so
+ * the kernel takes no scale and packs nothing: the same sums as the kernel that packs.
+ */
+export function emitConv2d(spec: Conv2dSpec, packedB = false): KernelDef {
+  checkConv2dSpec(spec, "emitConv2d");
+  if (packedB && !conv2dPrepackable(spec)) throw new Error("internal: emitConv2d: B can be packed outside only for a single-block in-place conv");
+  const act = spec.activation ?? "linear";
+  const { plan: packing, inPlace, mr } = forwardPlan(spec);
+  const plan: GemmPlan = packedB ? { ...packing, scale: undefined, bPacked: true } : packing;
+  const bBytes = packedB ? 0 : roundUp(packedBFloats(plan) * 4, 64);
+  const aBytes = inPlace ? roundUp(mr * spec.c * 4, 64) : packedABytes(MC, plan);
+  const scale = spec.scale && !packedB;
+  return {
+    key: `conv2d${packedB ? "_packed_b" : ""}:${JSON.stringify({ ...spec, activation: act })}`,
+    label: `conv2d ${spec.kh}x${spec.kw} ${spec.h}x${spec.w}x${spec.c}->${spec.oh}x${spec.ow}x${spec.f}${spec.scale ? " scaled" : ""}${spec.residual ? " +residual" : ""}${act !== "linear" ? " " + act : ""}${packedB ? " (B packed)" : ""}`,
+    params: kernelParams(CONV_LOCALS, ["x", "w", "y", ...(spec.bias ? ["bias"] : []), ...(scale ? ["scale"] : []), ...(spec.residual ? ["residual"] : []), "scratch"], "n"),
+    body: packedB
+      ? [gemmPrologue(plan, "scratch", "w"), singleBlockConsts(plan), gemmBody(plan)].join("\n")
+      : [gemmPrologue(plan, `scratch + ${intlit(bBytes)}`, "scratch"), gemmBody(plan)].join("\n"),
     needs: activationNeeds(act),
     scratchBytes: bBytes + aBytes,
   };
