@@ -178,8 +178,10 @@ export function winogradGradFilterPays(s: Conv2dSpec): boolean {
  * 2.21 → 1.39 ms b32, 4.48 → 2.85 ms b64, relaxed 1.69 → 1.15 ms. Unlike the forward and input
  * gradient, no tiles-per-image condition (f4SavesProducts, not f4Pays): the filter gradient's
  * blocks span the examples of a chunk and its output transform runs once per call, so conv3
- * 5×5×64→3×3×64 (one 4×4 tile per image) gains too: 0.61 → 0.53 ms b32 (train step, 2 instances
- * × 5 rounds, load 2.1; see bench/README.md for the final A/B).
+ * 5×5×64→3×3×64 (one 4×4 tile per image) gains too: 0.61 → 0.53 ms b32 plain (train step,
+ * 3 instances × 9 rounds, load 4.7), b64 1.67 → 1.54, relaxed b32 only 0.64 → 0.62; at batch 1
+ * (one tile per call) it loses, 0.041 → 0.052 ms — accepted as for F(2×2) above, training batches
+ * being large (bench/README.md, the seed CNN train-step profile).
  */
 export function winogradGradFilterTile(s: Conv2dSpec): WinogradTile {
   return f4SavesProducts(s, s) ? 4 : 2;
