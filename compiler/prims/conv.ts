@@ -10,7 +10,7 @@ import {
   directConvApplies, emitConv2d, emitConv2dDirect, emitConv2dGradFilter, emitConv2dGradFilterDirect, emitConv2dGradInput,
 } from "../emit/conv.js";
 import {
-  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradFilterPays, winogradGradFilterTile, winogradGradInputPays,
+  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradFilterPays, winogradGradInputPays,
   winogradGradInputTile, winogradPays, winogradTile,
 } from "../emit/winograd.js";
 import { emitChunkedGradFilter, emitChunkSum } from "../emit/chunks.js";
@@ -83,11 +83,7 @@ export const conv2d: PrimDef<"conv2d"> = {
     // output is exactly 0 in exact arithmetic (an input region of zeros: MNIST's blank margins),
     // which flips the backward pass's relu mask there — the conv bias gradient then differed from
     // TensorFlow's by 23% on real digits (test/training/cnn-tfjs.test.ts). F(2×2)'s 0, ±1, ±½
-    // cancel exactly there. Tried 2026-12-07 (branch cnn19, bc3d27c): F(4×4) in training with
-    // outputs of all-zero receptive fields set to exactly act(bias) — fixed that test and made the
-    // seed CNN's step 1.08× faster, but its ~5× larger rounding error (forward ≤ 1.4e-6 against
-    // F(2×2)'s 3e-7) failed the float64 gradient checks of the zoo's se_resnet20 and unet at 1e-4
-    // (8e-4, 7e-4: likely relu masks flipped near 0), with or without the snap.
+    // cancel exactly there.
     const tile = ctx.training ? 2 : winogradTile(spec);
     const def = direct ? emitConv2dDirect(spec) : winogradPays(spec) ? emitConv2dWinograd(spec, tile) : emitConv2d(spec);
     const args: Record<string, string> = { x: $.ptr($.in(0)), w: $.ptr($.in(1)), y: $.ptr($.out(0)), scratch: $.scratch, n: $.batch };
@@ -133,7 +129,7 @@ export const conv2d_grad_filter: PrimDef<"conv2d_grad_filter"> = {
     // c ≤ 4 and small: the direct kernel (conv1 of the seed CNN ~4× the GEMM, ~2× Winograd);
     // then Winograd's 16 GEMMs over the batch's 2×2 tiles where they pay (rule: winograd.ts).
     const whole = directGradFilter(spec) ? emitConv2dGradFilterDirect(spec)
-      : winogradGradFilterPays(spec) ? emitConv2dGradFilterWinograd(spec, winogradGradFilterTile(spec)) : emitConv2dGradFilter(spec);
+      : winogradGradFilterPays(spec) ? emitConv2dGradFilterWinograd(spec) : emitConv2dGradFilter(spec);
     const args = { x: $.ptr($.in(0)), dy: $.ptr($.in(1)), dw: $.ptr($.out(0)), scratch: $.scratch, n: $.batch };
     if (!chunk) return { def: whole, args };
     // One partial per chunk of examples (passes/schedule.ts: chunkFilterGradients): a thread's

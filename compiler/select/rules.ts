@@ -113,12 +113,8 @@ const MAX_CF4 = 128 * 128;
  * The grad-input's ~0.96–1.0 at batch 1 (relaxed) is accepted: it runs in training steps only.
  */
 function f4Pays(forward: Conv2dSpec, run: Conv2dSpec): boolean {
-  return f4SavesProducts(forward, run) && Math.ceil(run.oh / 4) * Math.ceil(run.ow / 4) >= 4;
-}
-
-/** f4Pays without the tiles-per-image condition: ≥ 1.3× fewer products, c·f within F(4×4)'s scratch cap. */
-function f4SavesProducts(forward: Conv2dSpec, run: Conv2dSpec): boolean {
-  return productRatio(forward, run, 4) >= 1.3 * productRatio(forward, run, 2) && run.c * run.f <= MAX_CF4;
+  return productRatio(forward, run, 4) >= 1.3 * productRatio(forward, run, 2) &&
+    Math.ceil(run.oh / 4) * Math.ceil(run.ow / 4) >= 4 && run.c * run.f <= MAX_CF4;
 }
 
 /** Tile size for the forward conv (where winogradPays): 4 where f4Pays, else 2. */
@@ -167,24 +163,6 @@ export function winogradGradInputApplies(spec: Conv2dSpec): boolean {
  */
 export function winogradGradFilterPays(s: Conv2dSpec): boolean {
   return winogradPays(s);
-}
-
-/**
- * Tile size for the filter gradient (where winogradGradFilterPays): 4 where f4Pays on the forward
- * conv (it runs over the forward's output tiles), else 2. Kernel A/B at asc -O0, plain, CPU-time
- * medians of 7 alternating runs (load 3–4), per 32 examples in calls of 4 (the filter-gradient
- * chunks): conv2 13×13×32→11×11×64 F(2×2) 2.16 ms, F(4×4) 1.35 ms (1.60×; blocks of 16/32/36/40
- * tiles 1.46/1.42/1.35/1.37 ms); in the train step (bench/cnn-profile.mjs, 3 instances × 9 rounds)
- * 2.21 → 1.39 ms b32, 4.48 → 2.85 ms b64, relaxed 1.69 → 1.15 ms. Unlike the forward and input
- * gradient, no tiles-per-image condition (f4SavesProducts, not f4Pays): the filter gradient's
- * blocks span the examples of a chunk and its output transform runs once per call, so conv3
- * 5×5×64→3×3×64 (one 4×4 tile per image) gains too: 0.61 → 0.53 ms b32 plain (train step,
- * 3 instances × 9 rounds, load 4.7), b64 1.67 → 1.54, relaxed b32 only 0.64 → 0.62; at batch 1
- * (one tile per call) it loses, 0.041 → 0.052 ms — accepted as for F(2×2) above, training batches
- * being large (bench/README.md, the seed CNN train-step profile).
- */
-export function winogradGradFilterTile(s: Conv2dSpec): WinogradTile {
-  return f4SavesProducts(s, s) ? 4 : 2;
 }
 
 // ---------------------------------------------------------------- inverted-residual block
