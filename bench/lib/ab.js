@@ -18,4 +18,5 @@ export function cpuMs(f, minMs) {
   return (c.user + c.system) / 1000 / n;
 }
 
-export const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+/** The bench's one median (measure.js: the mean of the middle two for an even count). */
+export { median } from "./measure.js";
