@@ -185,13 +185,17 @@ function packBTrans(p: GemmPlan, full: number, tw: number, nr: number): string[]
  * `rows` overrides MR (fewer rows for an A with fewer than MR rows).
  * NOTE: one k step per iteration on purpose. Unrolling by 2 or 4 (with asc -O0 or -O3) made V8
  * keep every step's loads live at once and spill: ~30 vs ~50 GFLOP/s measured A/B on this machine.
+ * The loop ends on pb_ reaching its end, not on a step counter: in V8 11.3's x64 code (Node 20,
+ * --print-wasm-code) a 4×8 step is 2 vmovdqu + 4 vbroadcastss + 8 vmulps + 8 vaddps and no spills,
+ * and a counter was one more add of the ~4 integer ops per step; the loop is bound by instructions
+ * issued, not by the FP pipes (bench/README.md, "GEMM blocking").
  */
 export function microKernel(nv: number, rowStride: number, relaxed: boolean, aColumns = false, rows?: number): string {
   const MR = rows ?? tileShape(relaxed).mr;
   const w = nv * 4;
   const lines: string[] = [];
   for (let r = 0; r < MR; r++) for (let v = 0; v < nv; v++) lines.push(`let c${r}${v}_ = f32x4.splat(0);`);
-  lines.push(`for (let kk_ = 0; kk_ < kc_; kk_++) {`);
+  lines.push(`const pbe_ = pb_ + <usize>(kc_ * ${intlit(w * 4)});`, `while (pb_ < pbe_) {`);
   for (let v = 0; v < nv; v++) lines.push(`  const b${v}_ = v128.load(pb_, ${intlit(v * 16)});`);
   for (let r = 0; r < MR; r++) {
     lines.push(`  const a${r}_ = v128.load32_splat(pa_, ${intlit(aColumns ? r * 4 : r * rowStride * 4)});`);

@@ -149,6 +149,25 @@ describe("emitMatmul", () => {
     expect(emitMatmul({ m: 5, n: 17, k: 513 }).body).toContain("pc_ += ");
   });
 
+  it("reads a row-major A in place in one K block (only a last partial micro-tile is staged), packs it otherwise", () => {
+    // The cases above run both paths: "17x33x10 const" and "lda/ldb/ldc strided" (7 rows: a staged
+    // last micro-tile) in place, the transposed and multi-block ones packed.
+    const single = emitMatmul({ m: "m", n: 16, k: 12, lda: 20 }).body;
+    expect(single).toContain("ir_ + 4 <= mc_ ? ab_ + <usize>((ic_ + ir_) * 80) : sa_");
+    expect(single).not.toContain("sa_ + <usize>(ir_ * ");
+    for (const spec of [{ m: 8, n: 16, k: 12, transA: true }, { m: 8, n: 16, k: 600 }]) {
+      const body = emitMatmul(spec).body;
+      expect(body).toContain("sa_ + <usize>(ir_ * ");
+      expect(body).not.toContain("ir_ + 4 <= mc_");
+    }
+  });
+
+  it("bounds the micro-kernel's k loop by the B pointer, not a step counter", () => {
+    const body = emitMatmul({ m: 8, n: 16, k: 12 }).body;
+    expect(body).toContain("while (pb_ < pbe_)");
+    expect(body).not.toContain("kk_");
+  });
+
   it("uses relaxed_madd only in the relaxed variant", () => {
     expect(emitMatmul({ m: 8, n: 8, k: 8, relaxed: true }).body).toContain("relaxed_madd");
     expect(emitMatmul({ m: 8, n: 8, k: 8 }).body).not.toContain("relaxed");
