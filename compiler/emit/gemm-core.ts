@@ -100,45 +100,29 @@ export function packB(p: GemmPlan): string {
   const { nr } = tileShape(p.relaxed), pw = nr * 4;
   const full = Math.floor(p.n / nr), tw = tailWidth(p.n, nr), ld = p.b.ld;
   const scaled = scaleInB(p);
-  // one f32x4 of op(B) at src + off (bytes) for panel column offset col (bytes; the scale's index)
-  const vload = (src: string, off: number, col: number) => {
-    const at = off ? `, ${intlit(off)}` : "";
-    const sat = col ? `, ${intlit(col)}` : "";
-    return scaled ? `f32x4.mul(v128.load(${src}${at}), v128.load(${p.scale} + <usize>(j_ * ${intlit(pw)})${sat}))` : `v128.load(${src}${at})`;
+  const vload = (src: string, off: number) => {
+    const at = off ? `, ${off}` : "";
+    return scaled ? `f32x4.mul(v128.load(${src}${at}), v128.load(${p.scale} + <usize>(j_ * ${intlit(pw)})${at}))` : `v128.load(${src}${at})`;
   };
-  // row r (0 or 1) of a row pair: from src + r·ld floats to dst + r·NR floats (one panel row apart)
-  const vcopy = (dst: string, src: string, r: number) => Array.from({ length: nr / 4 }, (_, v) => {
-    const d = r * pw + v * 16;
-    return `v128.store(${dst}, ${vload(src, r * ld * 4 + v * 16, v * 16)}${d ? `, ${intlit(d)}` : ""});`;
-  }).join(" ");
-  const fullPanels = (step: number) => [
-    `  const src_ = ${p.b.ptr} + <usize>((pc_ + q_) * ${intlit(ld * 4)});`,
-    `  let dst_ = sb_ + <usize>(q_ * ${intlit(pw)});`,
-    `  for (let j_ = 0; j_ < ${intlit(full)}; j_++) {`,
-    `    const s_ = src_ + <usize>(j_ * ${intlit(pw)});`,
-    ...Array.from({ length: step }, (_, r) => `    ${vcopy("dst_", "s_", r)}`),
-    `    dst_ += <usize>(kc_ * ${intlit(pw)});`, `  }`,
-  ];
+  const vcopy = (dst: string, src: string) => Array.from({ length: nr / 4 }, (_, v) =>
+    v === 0 ? `v128.store(${dst}, ${vload(src, 0)});` : `v128.store(${dst}, ${vload(src, v * 16)}, ${v * 16});`).join(" ");
   const lines: string[] = [];
   if (!p.b.trans) {
-    if (full > 0) {
-      // Two rows of B per pass fill whole 64-byte lines of a panel (NR = 8: 2 × 32 bytes): with one
-      // row per pass, the panels 16 KB apart (KC 512) share L1 sets and each half line was written
-      // back separately. Measured: bench/README.md (issue 19, "GEMM blocking").
-      lines.push(`{`, `let q_ = 0;`, `for (; q_ + 2 <= kc_; q_ += 2) {`, ...fullPanels(2), `}`,
-        `for (; q_ < kc_; q_++) {`, ...fullPanels(1), `}`, `}`);
-    }
+    lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`,
+      `  const src_ = ${p.b.ptr} + <usize>((pc_ + q_) * ${intlit(ld * 4)});`,
+      `  let dst_ = sb_ + <usize>(q_ * ${intlit(pw)});`);
+    if (full > 0) lines.push(`  for (let j_ = 0; j_ < ${intlit(full)}; j_++) {`,
+      `    ${vcopy("dst_", `src_ + <usize>(j_ * ${intlit(pw)})`)}`,
+      `    dst_ += <usize>(kc_ * ${intlit(pw)});`, `  }`);
     if (tw > 0) {
-      lines.push(`for (let q_ = 0; q_ < kc_; q_++) {`,
-        `  const src_ = ${p.b.ptr} + <usize>((pc_ + q_) * ${intlit(ld * 4)});`,
-        `  const dst_ = sb_ + <usize>(kc_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)});`);
+      lines.push(`  dst_ = sb_ + <usize>(kc_ * ${intlit(full * pw)} + q_ * ${intlit(tw * 4)});`);
       for (let j = 0; j < tw; j++) {
         const col = full * nr + j;
         const value = scaled ? `load<f32>(src_, ${intlit(col * 4)}) * load<f32>(${p.scale}, ${intlit(col * 4)})` : `load<f32>(src_, ${intlit(col * 4)})`;
         lines.push(col < p.n ? `  store<f32>(dst_, ${value}, ${intlit(j * 4)});` : `  store<f32>(dst_, 0, ${intlit(j * 4)});`);
       }
-      lines.push(`}`);
     }
+    lines.push(`}`);
   } else {
     lines.push(...packBTrans(p, full, tw, nr));
   }
