@@ -60,6 +60,11 @@ const DENSE_VECS = 2;
  */
 const LISTED_ROWS = 4;
 const LISTED_VECS = 2;
+/**
+ * Sweep steps per loop iteration (when the step count divides; else 1): the pointers advance
+ * once per SWEEP_UNROLL steps. See bench/README.md for what it does to TurboFan's loop.
+ */
+const SWEEP_UNROLL = 2;
 /** Narrower B does not pay for listing (n = 32, half of x zero: 1.04–1.12× the dense time). */
 const SKIP_MIN_N = 64;
 /**
@@ -130,14 +135,20 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
   const rowLoad = (r: number, off: number) => listed ? `v128.load(w${r}_, ${intlit(off)})` : `v128.load(wr_, ${intlit(r * rowBytes + off)})`;
   const rowTail = (r: number) => listed ? tailLoad(tail, `w${r}_`, n4 * 4) : tailLoad(tail, "wr_", n4 * 4 + r * rowBytes);
   /** One sweep step over `count` column vectors at tp_: load the sums, add the rows in order, store. */
-  const step = (count: number, load: (r: number, v: number) => string) => {
-    const out = Array.from({ length: count }, (_, v) => `let s${v}_ = v128.load(tp_, ${intlit(v * 16)});`);
+  const step = (count: number, load: (r: number, v: number) => string, at = 0) => {
+    const out = Array.from({ length: count }, (_, v) => `let s${v}_ = v128.load(tp_, ${intlit(at + v * 16)});`);
     for (let r = 0; r < rows; r++) {
       for (let v = 0; v < count; v++) out.push(`s${v}_ = ${madd(s.relaxed, `s${v}_`, `x${r}_`, load(r, v))};`);
     }
-    out.push(...Array.from({ length: count }, (_, v) => `v128.store(tp_, s${v}_, ${intlit(v * 16)});`));
+    out.push(...Array.from({ length: count }, (_, v) => `v128.store(tp_, s${v}_, ${intlit(at + v * 16)});`));
     return out;
   };
+  /**
+   * The loop's body: UNROLL steps in blocks of their own (byte `u·vecs·16` on from tp_ and the
+   * row pointers), so the pointers advance once per UNROLL steps.
+   */
+  const unrolled = (unroll: number, load: (r: number, off: number) => string) =>
+    Array.from({ length: unroll }, (_, u) => [`{`, ...step(vecs, (r, v) => load(r, (u * vecs + v) * 16), u * vecs * 16).map((l) => "  " + l), `}`]).flat();
   const lines = [`{`];
   if (listed) {
     for (let r = 0; r < rows; r++) {
@@ -154,17 +165,20 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
       ...Array.from({ length: rows }, (_, r) => `    const x${r}_ = v128.load32_splat(xr_, ${intlit(r * 4)});`));
   }
   lines.push(`    const tr_ = t_ + <usize>(i_ * ${intlit(roundUp(s.n, 4) * 4)});`);
-  const looped = Math.floor(n4 / (4 * vecs)) * 4 * vecs;
+  const steps = Math.floor(n4 / (4 * vecs)), unroll = steps % SWEEP_UNROLL === 0 ? SWEEP_UNROLL : 1;
+  const looped = steps * 4 * vecs, stride = unroll * vecs * 16;
   if (looped > 0 && listed) {
     // One walking pointer per listed row: its loads need no address add (see above).
     lines.push(...Array.from({ length: rows }, (_, r) => `    let v${r}_ = w${r}_;`),
-      `    for (let tp_ = tr_; tp_ < tr_ + ${intlit(looped * 4)}; tp_ += ${intlit(vecs * 16)}) {`,
-      ...step(vecs, (r, v) => `v128.load(v${r}_, ${intlit(v * 16)})`).map((l) => "      " + l),
-      ...Array.from({ length: rows }, (_, r) => `      v${r}_ += ${intlit(vecs * 16)};`), `    }`);
+      `    for (let tp_ = tr_; tp_ < tr_ + ${intlit(looped * 4)}; tp_ += ${intlit(stride)}) {`,
+      ...unrolled(unroll, (r, off) => `v128.load(v${r}_, ${intlit(off)})`).map((l) => "      " + l),
+      ...Array.from({ length: rows }, (_, r) => `      v${r}_ += ${intlit(stride)};`), `    }`);
   } else if (looped > 0) {
-    lines.push(`    for (let j_: usize = 0; j_ < ${intlit(looped * 4)}; j_ += ${intlit(vecs * 16)}) {`,
-      `      const tp_ = tr_ + j_, wp_ = wr_ + j_;`,
-      ...step(vecs, (r, v) => `v128.load(wp_, ${intlit(r * rowBytes + v * 16)})`).map((l) => "      " + l), `    }`);
+    // Two walking pointers (sums and B rows) rather than one index added to two bases each step.
+    lines.push(`    let wp_ = wr_;`,
+      `    for (let tp_ = tr_; tp_ < tr_ + ${intlit(looped * 4)}; tp_ += ${intlit(stride)}) {`,
+      ...unrolled(unroll, (r, off) => `v128.load(wp_, ${intlit(r * rowBytes + off)})`).map((l) => "      " + l),
+      `      wp_ += ${intlit(stride)};`, `    }`);
   }
   for (let col = looped; col < n4; col += 4) {
     lines.push(`    {`, `      const tp_ = tr_ + ${intlit(col * 4)};`,
