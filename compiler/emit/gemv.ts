@@ -65,6 +65,8 @@ const LISTED_VECS = 2;
  * once per SWEEP_UNROLL steps. See bench/README.md for what it does to TurboFan's loop.
  */
 const SWEEP_UNROLL = 2;
+/** Bytes of the next chunk per touching load: every other 64-byte line (all lines: no faster). */
+const TOUCH_BYTES = 128;
 /** Narrower B does not pay for listing (n = 32, half of x zero: 1.04–1.12× the dense time). */
 const SKIP_MIN_N = 64;
 /**
@@ -159,7 +161,9 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
       `    const xr_ = a + <usize>(i_ * ${intlit(s.lda * 4)} + pc_ * 4);`,
       ...Array.from({ length: rows }, (_, r) => `    const x${r}_ = v128.load32_splat(xr_ + <usize>(k${r}_ * 4));`));
   } else {
+    // The next chunk's rows when they lie in B (see touchAhead), else this chunk's own.
     lines.push(`  const wr_ = b + <usize>((pc_ + ${from.consecutive}) * ${intlit(rowBytes)});`,
+      `  const nx_ = pc_ + ${from.consecutive} + ${intlit(2 * rows)} <= ${intlit(s.k)} ? wr_ + ${intlit(rows * rowBytes)} : wr_;`,
       `  for (let i_ = 0; i_ < ${s.m}; i_++) {`,
       `    const xr_ = a + <usize>(i_ * ${intlit(s.lda * 4)} + (pc_ + ${from.consecutive}) * 4);`,
       ...Array.from({ length: rows }, (_, r) => `    const x${r}_ = v128.load32_splat(xr_, ${intlit(r * 4)});`));
@@ -174,11 +178,13 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
       ...unrolled(unroll, (r, off) => `v128.load(v${r}_, ${intlit(off)})`).map((l) => "      " + l),
       ...Array.from({ length: rows }, (_, r) => `      v${r}_ += ${intlit(stride)};`), `    }`);
   } else if (looped > 0) {
-    // Two walking pointers (sums and B rows) rather than one index added to two bases each step.
-    lines.push(`    let wp_ = wr_;`,
+    // Two walking pointers (sums and B rows) rather than one index added to two bases each step,
+    // and a third that touches the next chunk's bytes in address order as this one is swept.
+    lines.push(`    let wp_ = wr_;`, `    let np_ = nx_;`,
       `    for (let tp_ = tr_; tp_ < tr_ + ${intlit(looped * 4)}; tp_ += ${intlit(stride)}) {`,
       ...unrolled(unroll, (r, off) => `v128.load(wp_, ${intlit(r * rowBytes + off)})`).map((l) => "      " + l),
-      `      wp_ += ${intlit(stride)};`, `    }`);
+      ...touchAhead(rows * stride).map((l) => "      " + l),
+      `      wp_ += ${intlit(stride)};`, `      np_ += ${intlit(rows * stride)};`, `    }`);
   }
   for (let col = looped; col < n4; col += 4) {
     lines.push(`    {`, `      const tp_ = tr_ + ${intlit(col * 4)};`,
@@ -189,6 +195,19 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
       ...step(1, (r) => rowTail(r)).map((l) => "      " + l), `    }`);
   }
   lines.push(`  }`, `}`);
+  return lines;
+}
+
+/**
+ * One load per TOUCH_BYTES of the `bytes` at np_, its value dropped (a wasm load may trap, so
+ * neither binaryen nor V8 removes it). The dense sweep reads its chunk as `rows` streams 2 KB
+ * long each (a B row), which the hardware prefetchers follow poorly: a single stream through the
+ * next chunk, `rows` × the sweep's step a loop iteration, brings those rows into cache before
+ * their sweep. See bench/README.md (fc1 of the MLP, 784×512).
+ */
+function touchAhead(bytes: number): string[] {
+  const lines: string[] = [];
+  for (let off = 0; off < bytes; off += TOUCH_BYTES) lines.push(`load<i32>(np_, ${intlit(off)});`);
   return lines;
 }
 
