@@ -9,7 +9,10 @@
  * eight partial sums (two vectors), adds the chunk's rows in order and stores them back. Rows of A past the
  * first re-read the chunk from L1, not from L3. Measured on the MLP's 784×512 layer: ~70 GB/s
  * against ~28 GB/s for column blocks walking down the rows (each step a 2 KB stride, which
- * defeats the prefetchers) and ~83 GB/s for a plain summing stream (the ceiling).
+ * defeats the prefetchers) and ~83 GB/s for a plain summing stream (the ceiling). A chunk's rows
+ * are still five 2 KB streams read side by side, so while one chunk is swept the loop also
+ * touches the next chunk's bytes in address order (touchAhead): one stream the prefetchers
+ * follow, and the next sweep finds its rows in cache.
  *
  * Bit-identical to the blocked GEMM (gemm-core.ts) — so a thread's share of a batch gives exactly
  * what one thread gives — because every output is the same chain of operations: the same K
@@ -48,7 +51,9 @@ export const SMALL_M = 4;
  * 2 vCPUs under load 6–13, medians of alternating rounds, µs): 8 × 1 (the former shape) 33.5 /
  * 34.3 / 32.9, 5 × 2 31.6 / 32.0 / 31.9; over 128×512 (L2-resident) 4.6–4.8 against 4.1. Two
  * chains of 5 per step leave the out-of-order window more independent work than one chain of 8,
- * at the same ~3.9 instructions per weight vector. 1–3 rows per sweep cost 10–35% more.
+ * at the same ~3.9 instructions per weight vector (4.27 in TurboFan's x64 loop with an index;
+ * 3.73 with walking pointers and two steps per iteration, SWEEP_UNROLL). 1–3 rows per sweep cost
+ * 10–35% more; 6 × 2 with two steps an iteration spills (3.67 instructions, slower).
  */
 const DENSE_ROWS = 5;
 const DENSE_VECS = 2;
@@ -151,6 +156,8 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
    */
   const unrolled = (unroll: number, load: (r: number, off: number) => string) =>
     Array.from({ length: unroll }, (_, u) => [`{`, ...step(vecs, (r, v) => load(r, (u * vecs + v) * 16), u * vecs * 16).map((l) => "  " + l), `}`]).flat();
+  const steps = Math.floor(n4 / (4 * vecs)), unroll = steps % SWEEP_UNROLL === 0 ? SWEEP_UNROLL : 1;
+  const looped = steps * 4 * vecs, stride = unroll * vecs * 16;
   const lines = [`{`];
   if (listed) {
     for (let r = 0; r < rows; r++) {
@@ -163,14 +170,12 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
   } else {
     // The next chunk's rows when they lie in B (see touchAhead), else this chunk's own.
     lines.push(`  const wr_ = b + <usize>((pc_ + ${from.consecutive}) * ${intlit(rowBytes)});`,
-      `  const nx_ = pc_ + ${from.consecutive} + ${intlit(2 * rows)} <= ${intlit(s.k)} ? wr_ + ${intlit(rows * rowBytes)} : wr_;`,
+      ...(looped > 0 ? [`  const nx_ = pc_ + ${from.consecutive} + ${intlit(2 * rows)} <= ${intlit(s.k)} ? wr_ + ${intlit(rows * rowBytes)} : wr_;`] : []),
       `  for (let i_ = 0; i_ < ${s.m}; i_++) {`,
       `    const xr_ = a + <usize>(i_ * ${intlit(s.lda * 4)} + (pc_ + ${from.consecutive}) * 4);`,
       ...Array.from({ length: rows }, (_, r) => `    const x${r}_ = v128.load32_splat(xr_, ${intlit(r * 4)});`));
   }
   lines.push(`    const tr_ = t_ + <usize>(i_ * ${intlit(roundUp(s.n, 4) * 4)});`);
-  const steps = Math.floor(n4 / (4 * vecs)), unroll = steps % SWEEP_UNROLL === 0 ? SWEEP_UNROLL : 1;
-  const looped = steps * 4 * vecs, stride = unroll * vecs * 16;
   if (looped > 0 && listed) {
     // One walking pointer per listed row: its loads need no address add (see above).
     lines.push(...Array.from({ length: rows }, (_, r) => `    let v${r}_ = w${r}_;`),
