@@ -31,9 +31,15 @@ const info = ({ offset, ...slot }: Slot): TensorInfo => slot;
 /**
  * Models of modules compiled with `decode` also have decode, resetCache, generate and
  * cachePosition (spec §7 "Generation"): decode.ts gives them to the model when it loads, so the
- * core a predict-only page parses carries none of that code.
+ * core a predict-only page parses carries none of that code. (Declared as optional methods, not
+ * Partial<Decoding>'s properties, so that model.ts's Model can refuse them with methods.)
  */
-export interface Predictor extends Partial<Decoding> {}
+export interface Predictor {
+  decode?(inputs: Feeds): ReturnType<Decoding["decode"]>;
+  resetCache?(): void;
+  generate?(...args: Parameters<Decoding["generate"]>): Int32Array;
+  readonly cachePosition?: number;
+}
 
 export class Predictor {
   declare readonly manifest: Manifest;
