@@ -207,7 +207,7 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
   if (!isObject(m) || m.format !== "kiln.module/v1") wrong(Reason.format, (m as Manifest)?.format);
   if (!isInt(m.maxBatch, 1)) wrong(Reason.maxBatch, m.maxBatch);
   if (!isInt(m.memory?.pages, 1, 65536)) wrong(Reason.pages, m.memory?.pages);
-  if (!Number.isSafeInteger(m.seed)) wrong(Reason.seed, m.seed);
+  if (!isInt(m.seed, -Infinity)) wrong(Reason.seed, m.seed);
   const limit = m.memory.pages * 65536;
   // [start, end, what, kind]: kind 0 state, 1 input data, 2 written by the module (outputs, results).
   const spans: [number, number, string, number][] = [];
