@@ -71,6 +71,7 @@ export class Predictor {
 
   /** Outputs for any number of examples; batches above maxBatch are split transparently. */
   predict(inputs: Feeds): Record<string, Float32Array> {
+    // A disposed model is refused by staging (#slotView), before anything runs (no live() here: the size limit).
     const { inputs: slots, outputs } = this.manifest, { n, views } = checkFeeds(slots, inputs, "input");
     // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
     // Each output is one allocation, filled by one copy out of module memory per chunk of maxBatch.
