@@ -71,7 +71,7 @@ export const TRANSFORMS: Record<WinogradTile, { BT: Transform; G: Transform; AT:
 };
 
 /** Evaluates a program on each unit vector (expressions are plain numbers) and compares with coef. */
-function checkProgram(t: Transform): void {
+export function checkProgram(t: Transform): void {
   const num = (v: number) => String(v);
   const NUM: Lanes = {
     width: 1, load: () => { throw new Error("internal"); }, store: () => { throw new Error("internal"); },
