@@ -5,8 +5,8 @@ import { microKernel, roundUp, tileShape } from "../gemm-core.js";
 import type { KernelDef } from "../kernel.js";
 import { winogradApplies, type WinogradTile } from "../../select/rules.js";
 import { copyBorderPatch, inputTransform } from "./input.js";
-import { checkTile, decodeTile, overPlanesAndPanels, skewed, stagedIn, tiling, WINOGRAD_LOCALS, type Tiling } from "./layout.js";
-import { checkProgram, SCALAR, transform2d, VEC, type Lanes, type Transform } from "./transforms.js";
+import { checkTile, decodeTile, overPlanesAndPanels, skewed, stagedIn, staging, tiling, WINOGRAD_LOCALS, type Tiling } from "./layout.js";
+import { at, checkProgram, SCALAR, transform2d, VEC, type Lanes, type Transform } from "./transforms.js";
 
 /*
  * Filter gradient by Winograd F(2×2, 3×3). By bilinearity of y = Aᵀ[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]·A,
@@ -52,8 +52,8 @@ const G4T: Transform = {
 };
 checkProgram(A4);
 checkProgram(G4T);
-/** The dy transform and the filter output transform of each tile size. */
-const GF_TRANSFORMS: Record<WinogradTile, { A: Transform; GT: Transform }> = { 2: { A: AH, GT: GHT }, 4: { A: A4, GT: G4T } };
+/** The dy transform and the filter output transform of each tile size (exported for the transforms test). */
+export const GF_TRANSFORMS: Record<WinogradTile, { A: Transform; GT: Transform }> = { 2: { A: AH, GT: GHT }, 4: { A: A4, GT: G4T } };
 
 /**
  * Tiles per block of the filter gradient (K of its GEMMs). 32, 64 and 128 measured within ±10% of
@@ -83,7 +83,7 @@ function gfLayout(s: Conv2dSpec, relaxed: boolean, T: number, m: WinogradTile): 
   const tile = tileShape(relaxed), nr = tile.nr;
   // fewer micro-kernel rows than MR when c is smaller: conv1 (c = 1) would compute 3 rows of 4 for nothing
   const mr = s.c >= tile.mr ? tile.mr : s.c === 1 ? 1 : 2;
-  const g = tiling(s, m, T), P = g.planes;
+  const g = tiling(s, m, T, true), P = g.planes;
   const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw, rows = roundUp(s.c, mr);
   const yPlane = skewed(T * fm * 4), mPlane = skewed(rows * fm * 4);
   const vOff = 0, yOff = vOff + P * g.vPlane, mOff = yOff + P * yPlane, pOff = mOff + P * mPlane;
@@ -127,8 +127,8 @@ function gfDyTransform(o: GfLayout): string {
   const group = (L: Lanes, f: string, dst: string) => [
     ...rowsIdx.map((i) => `const d${i}_ = r${i}_ + <usize>(${f} * 4);`),
     `const yd_ = ${dst};`,
-    ...transform2d(GF_TRANSFORMS[m].A, m, (i, j) => L.load(`d${i}_`, j * px), L, "y",
-      (k, l, e) => [L.store("yd_", (k * alpha + l) * o.yPlane, e)], stagedIn(m)),
+    ...transform2d(GF_TRANSFORMS[m].A, m, (i, j) => L.load(...at(`d${i}_`, 0, j, px)), L, "y",
+      (k, l, e) => [L.store(...at("yd_", l * o.yPlane, k, alpha * o.yPlane), e)], staging(o, true)),
   ];
   const lines = [
     `for (let t_ = 0; t_ < tb_; t_++) {`,
@@ -199,10 +199,10 @@ function gfFilterOutput(o: GfLayout): string {
   const group = (L: Lanes, f: string) => [
     `const ms_ = mc_ + <usize>(${f} * 4);`,
     `const wd_ = wc_ + <usize>(${f} * 4);`,
-    ...transform2d(GF_TRANSFORMS[m].GT, alpha, (i, j) => L.load("ms_", (i * alpha + j) * o.mPlane), L, "g", (k, l, e) => {
-      const off = (k * 3 + l) * C * F * 4;
-      return [L.store("wd_", off, s.accumulate ? L.add(L.load("wd_", off), e) : e)];
-    }, stagedIn(m)),
+    ...transform2d(GF_TRANSFORMS[m].GT, alpha, (i, j) => L.load(...at("ms_", i * alpha * o.mPlane, j, o.mPlane)), L, "g", (k, l, e) => {
+      const [wk, off] = at("wd_", l * C * F * 4, k, 3 * C * F * 4);
+      return [L.store(wk, off, s.accumulate ? L.add(L.load(wk, off), e) : e)];
+    }, staging(o, true)),
   ];
   const lines = [
     `for (let c_ = 0; c_ < ${intlit(C)}; c_++) {`,
