@@ -127,7 +127,7 @@ export const conv2d_grad_filter: PrimDef<"conv2d_grad_filter"> = {
     const { chunk, ...attrs } = node.attrs;
     const spec = { ...attrs, relaxed: ctx.relaxed };
     // c ≤ 4 and small: the direct kernel (conv1 of the seed CNN ~4× the GEMM, ~2× Winograd);
-    // then Winograd's 16 GEMMs over the batch's 2×2 tiles where they pay (rule: winograd.ts).
+    // then Winograd's GEMMs over the batch's 2×2 or 4×4 tiles where they pay (select/rules.ts: winogradGradFilterPays, winogradGradFilterTile).
     const whole = directGradFilter(spec) ? emitConv2dGradFilterDirect(spec)
       : winogradGradFilterPays(spec) ? emitConv2dGradFilterWinograd(spec, winogradGradFilterTile(spec)) : emitConv2dGradFilter(spec);
     const args = { x: $.ptr($.in(0)), dy: $.ptr($.in(1)), dw: $.ptr($.out(0)), scratch: $.scratch, n: $.batch };

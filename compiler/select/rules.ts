@@ -173,7 +173,7 @@ export function winogradGradFilterPays(s: Conv2dSpec): boolean {
  * tiles 1.46/1.42/1.35/1.37 ms); in the train step (bench/cnn-profile.mjs, 3 instances × 9 rounds)
  * 2.21 → 1.39 ms b32, 4.48 → 2.85 ms b64, relaxed 1.69 → 1.15 ms. f4Pays' tiles-per-image
  * condition keeps conv3 (5×5×64→3×3×64, one tile per image) at F(2×2): its F(4×4) gained only
- * 0.61 → 0.53 ms at b32 and lost at batch 1, for another ~2 KB of module (bench/README.md).
+ * 0.61 → 0.53 ms at b32 (step-level effect below the noise) and lost at batch 1 (bench/README.md).
  */
 export function winogradGradFilterTile(s: Conv2dSpec): WinogradTile {
   return f4Pays(s, s) ? 4 : 2;
