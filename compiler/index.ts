@@ -119,6 +119,36 @@ function lastWriters(mod: Module, prog: Program): Map<number, number> {
   return at;
 }
 
+/**
+ * For the NaN finder: per listed layer output, the layers of `listed` (train_step's f32 layer
+ * outputs, forward order) whose output has no buffer because a fusion computes it inside a later
+ * kernel (zero padding folded into the conv after it, a conv or dense whose bias, activation,
+ * batch normalization or residual add a later layer's kernel applies, an inverted-residual block's
+ * inner layers, an elementwise chain), and whose values therefore only reach memory through `kept`
+ * ones. Each goes to every kept layer it reaches through other such layers along the graph: the
+ * first non-finite kept output may have started in any of them.
+ */
+function foldedLayers(layers: readonly { name: string; inputs: string[] }[], listed: string[], kept: Set<string>): Map<string, string[]> {
+  const readers = new Map<string, string[]>();
+  for (const l of layers) for (const i of new Set(l.inputs)) readers.set(i, [...(readers.get(i) ?? []), l.name]);
+  const dropped = new Set(listed.filter((l) => !kept.has(l)));
+  const out = new Map<string, string[]>();
+  for (const layer of listed) {
+    if (!dropped.has(layer)) continue;
+    const seen = new Set<string>();
+    const reach = (name: string): void => {
+      for (const r of readers.get(name) ?? []) {
+        if (seen.has(r)) continue;
+        seen.add(r);
+        if (kept.has(r)) out.set(r, [...(out.get(r) ?? []), layer]);
+        else if (dropped.has(r)) reach(r);
+      }
+    };
+    reach(layer);
+  }
+  return out;
+}
+
 async function build(input: string | unknown, options: CompileOptions, relaxedSimd: boolean, extraSections: Record<string, Uint8Array> = {}): Promise<CompileResult> {
   const started = performance.now();
   const { maxBatch, threads } = checkedSizes(options);
@@ -151,9 +181,11 @@ async function build(input: string | unknown, options: CompileOptions, relaxedSi
   if (manifest.training) {
     // Outputs that fusion kept in registers (a dense output feeding an activation layer) have no buffer.
     const written = lastWriters(lw.mod, lw.mod.programs.find((p) => p.name === "train_step")!);
-    manifest.training.layerOutputs = lw.trainLayerOutputs.filter((o) => addr(o.tensor) !== undefined)
+    const kept = lw.trainLayerOutputs.filter((o) => addr(o.tensor) !== undefined);
+    const folded = foldedLayers(lw.graph.layers, lw.trainLayerOutputs.map((o) => o.layer), new Set(kept.map((o) => o.layer)));
+    manifest.training.layerOutputs = kept
       // A view of an input (a reshape as the first layer) is written by no call: intact from the start.
-      .map((o) => ({ layer: o.layer, offset: addr(o.tensor), shape: o.tensor.shape, call: written.get(lw.mod.storage(o.tensor).id) ?? 0 }));
+      .map((o) => ({ layer: o.layer, offset: addr(o.tensor), shape: o.tensor.shape, call: written.get(lw.mod.storage(o.tensor).id) ?? 0, ...(folded.has(o.layer) && { folded: folded.get(o.layer)! }) }));
   }
   const sections: Record<string, Uint8Array> = { "kiln.manifest": new TextEncoder().encode(JSON.stringify(manifest)), ...extraSections };
   if (options.weights) sections["kiln.weights"] = options.weights;

@@ -39,7 +39,7 @@ export function genuine<T extends Feed | Uint8Array>(a: unknown, want: View<T>):
 type View<T> = { new (b: ArrayBufferLike, o: number, n: number): T; new (n: number): T; name: string };
 
 /** The name of what came, for "expected X, got Y" (a Proxy is not called a Float32Array). */
-const kindName = (a: unknown): string => tagOf.call(a) ?? (/.Array$/.test(typeName(a)) ? "an object posing as a typed array (a Proxy?)" : typeName(a));
+const kindName = (a: unknown): string => tagOf.call(a) ?? (/.Array$/.test(typeName(a)) ? `a fake ${typeName(a)} (a Proxy?)` : typeName(a));
 
 /** Checks `feeds` against `slots` (all required, no others); returns the example count and each slot's data, read once. */
 export function checkFeeds(slots: Slot[], feeds: unknown, what: string): { n: number; views: Feed[] } {

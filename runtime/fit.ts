@@ -74,7 +74,7 @@ export interface FitOptions {
   yieldEvery?: number;
   /**
    * On a non-finite loss, re-run that step from the state before it and name the first layer whose
-   * output went non-finite (needs manifest.training.layerOutputs).
+   * output went non-finite, with the layers folded into its kernels (needs manifest.training.layerOutputs).
    */
   debugNaN?: boolean;
 }
@@ -347,7 +347,9 @@ function findNaN(model: Model, views: Feed[], rows: number | Uint32Array, count:
   const look = (o: LayerOutput) => {
     if (found) return;
     const per = size(o.shape), out = model.f32(o.offset, count * per), i = bad(out);
-    if (i >= 0) found = { layer: o.layer, message: `the first non-finite layer output is layer "${o.layer}" (example ${Math.floor(i / per)} of the batch, element ${i % per} is ${out[i]})${already}` };
+    // A layer with others folded into its kernels (their outputs have no buffer): the value may have gone non-finite in any of them.
+    const folded = o.folded?.length ? ` (with ${o.folded.map((l) => `"${l}"`).join(", ")} folded into it)` : "";
+    if (i >= 0) found = { layer: o.layer, message: `the first non-finite layer output is layer "${o.layer}"${folded} (example ${Math.floor(i / per)} of the batch, element ${i % per} is ${out[i]})${already}` };
   };
   const again = stepLooking(model, t.layerOutputs ?? [], look, () => trainRows(model, views, rows, count).loss);
   if (!t.layerOutputs) return { message: `the module lists no layer outputs to search (manifest.training.layerOutputs)${already}` };

@@ -66,9 +66,12 @@ export interface TrainingInfo {
    * Optional (the NaN finder): every layer's output in train_step, in forward order; f32
    * [maxBatch, ...shape] at `offset`, intact right after train_step's call number `call` (the last
    * that writes it; the arena may reuse the bytes later in the step). Without `call` (modules
-   * compiled before 2026-12-07's arena change), intact until train_step returns.
+   * compiled before 2026-12-07's arena change), intact until train_step returns. `folded`: the
+   * layers whose outputs have no buffer because a fusion computes them inside this layer's kernels
+   * (zero padding folded into a conv, a dense into the activation layer after it, an inverted
+   * residual block's inner layers), in forward order; absent when none (and in older modules).
    */
-  layerOutputs?: { layer: string; offset: number; shape: number[]; call?: number }[];
+  layerOutputs?: { layer: string; offset: number; shape: number[]; call?: number; folded?: string[] }[];
 }
 
 /** Optional: where traps happen. Per export name, its kernel calls in order: [function, layer]. */
@@ -207,7 +210,7 @@ export function checkManifest(m: Manifest, exportNames: string[], parts: PartChe
   if (!isObject(m) || m.format !== "kiln.module/v1") wrong(Reason.format, (m as Manifest)?.format);
   if (!isInt(m.maxBatch, 1)) wrong(Reason.maxBatch, m.maxBatch);
   if (!isInt(m.memory?.pages, 1, 65536)) wrong(Reason.pages, m.memory?.pages);
-  if (!Number.isSafeInteger(m.seed)) wrong(Reason.seed, m.seed);
+  if (!isInt(m.seed, -Infinity)) wrong(Reason.seed, m.seed);
   const limit = m.memory.pages * 65536;
   // [start, end, what, kind]: kind 0 state, 1 input data, 2 written by the module (outputs, results).
   const spans: [number, number, string, number][] = [];

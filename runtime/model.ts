@@ -8,6 +8,7 @@
 import type { FitOptions, History } from "./fit.js";
 import type { Batches } from "./stream.js";
 import type { Feeds } from "./feeds.js";
+import type { GenerateOptions } from "./decode.js";
 import { KilnError, Refusal, type Diagnostic } from "./errors.js";
 import { genuine, put } from "./feeds.js";
 import { capabilities, type Capabilities } from "./capabilities.js";
@@ -95,6 +96,27 @@ export class Model extends Predictor {
   saveWeights({ optimizer = this.canTrain }: { optimizer?: boolean } = {}): Uint8Array {
     this.live();
     return saveWeights(this, optimizer && this.canTrain);
+  }
+
+  /**
+   * Modules without a decode program: decode, resetCache and generate refuse with a KilnError that
+   * says what enables them (a bare "is not a function" TypeError before), changing nothing. A
+   * decode module's model has decode.ts's own, which shadow these. kiln/runtime/predict's
+   * Predictor has no such refusals: they cost its runtime 230 B (109 gzipped), past its LIMIT.
+   */
+  override decode(_inputs: Feeds): Record<string, Float32Array> {
+    return this.#noDecode("decode");
+  }
+  override resetCache(): void {
+    this.#noDecode("resetCache");
+  }
+  override generate(_prompt: ArrayLike<number>, _options?: GenerateOptions): Int32Array {
+    return this.#noDecode("generate");
+  }
+
+  #noDecode(caller: string): never {
+    this.live();
+    return this.fail(caller, `${caller} needs a module compiled with a decode program (compile(graph, { decode: true }) or kiln compile --decode, for a causal language model); this one has none`, "decode");
   }
 
   /** @internal Set while fit() runs: a second fit on the same model is refused. */

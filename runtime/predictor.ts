@@ -25,15 +25,26 @@ export interface TensorInfo {
 
 type Export = "predict" | "trainStep" | "evaluate" | "decode";
 
-// A slot but its offset: name, shape, dtype and, when it has one, range.
-const info = ({ offset, ...slot }: Slot): TensorInfo => slot;
+/**
+ * Manifest entries as the model shows them: only the documented fields (name, shape and `keys`:
+ * a slot's dtype and, when it has one, range), copied into fresh plain objects. A manifest's
+ * other keys (a crafted one's too) never reach model.inputs and the rest (they did, with every
+ * field but the offset, before), and editing a copy does not edit the manifest's.
+ */
+const described = (list: object[], keys = ["name", "shape", "dtype", "range"]) => JSON.parse(JSON.stringify(list, keys));
 
 /**
  * Models of modules compiled with `decode` also have decode, resetCache, generate and
  * cachePosition (spec §7 "Generation"): decode.ts gives them to the model when it loads, so the
- * core a predict-only page parses carries none of that code.
+ * core a predict-only page parses carries none of that code. (Declared as optional methods, not
+ * Partial<Decoding>'s properties, so that model.ts's Model can refuse them with methods.)
  */
-export interface Predictor extends Partial<Decoding> {}
+export interface Predictor {
+  decode?(inputs: Feeds): ReturnType<Decoding["decode"]>;
+  resetCache?(): void;
+  generate?(...args: Parameters<Decoding["generate"]>): Int32Array;
+  readonly cachePosition?: number;
+}
 
 export class Predictor {
   declare readonly manifest: Manifest;
@@ -49,20 +60,18 @@ export class Predictor {
 
   /** Use loadModel(); this wires an instantiated module to its manifest. */
   constructor(manifest: Manifest, exports: WebAssembly.Exports, memory: WebAssembly.Memory) {
-    this.manifest = manifest;
-    this.exports = exports;
     this.#memory = memory;
-    this.inputs = manifest.inputs.map(info);
-    this.outputs = manifest.outputs.map(info);
-    this.targets = manifest.targets.map(info);
-    this.weights = manifest.weights.map(({ offset, initializer, ...w }) => w);
-    this.maxBatch = manifest.maxBatch;
-    this.canTrain = manifest.canTrain;
+    // One assignment of the fields (fewer bytes than one statement each: the predict-only runtime's size limit).
+    Object.assign(this, {
+      manifest, exports, maxBatch: manifest.maxBatch, canTrain: manifest.canTrain,
+      inputs: described(manifest.inputs), outputs: described(manifest.outputs), targets: described(manifest.targets),
+      weights: described(manifest.weights, ["name", "shape", "trainable"]),
+    });
   }
 
   /** Outputs for any number of examples; batches above maxBatch are split transparently. */
   predict(inputs: Feeds): Record<string, Float32Array> {
-    this.live();
+    // A disposed model is refused by staging (#slotView), before anything runs (no live() here: the size limit).
     const { inputs: slots, outputs } = this.manifest, { n, views } = checkFeeds(slots, inputs, "input");
     // fromEntries defines own properties: an output named "__proto__" is data, not the prototype.
     // Each output is one allocation, filled by one copy out of module memory per chunk of maxBatch.
@@ -134,11 +143,14 @@ export class Predictor {
   stage(slots: Slot[], views: Feed[], rows: number | Uint32Array, count: number, checked?: boolean): void {
     slots.forEach((s, k) => {
       const per = size(s.shape), src = views[k], dst = this.#slotView(s);
-      if (!src.length) this.fail(s.name, `"${s.name}": its buffer was detached or resized after it was checked`);
-      if (typeof rows === "number") put(dst, src.subarray(rows * per, (rows + count) * per));
-      else for (let j = 0; j < count; j++) put(dst, src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
-      // Unless another thread can write it (a SharedArrayBuffer), what predict checked is what it copied.
-      const bad = !(checked && bufferOf.call(src) instanceof ArrayBuffer) && badValue(s, dst.subarray(0, count * per));
+      // One refusal for both ways data can change after its check (one sentence: the size limit).
+      let bad: string | false = "its buffer was detached or resized";
+      if (src.length) {
+        if (typeof rows === "number") put(dst, src.subarray(rows * per, (rows + count) * per));
+        else for (let j = 0; j < count; j++) put(dst, src.subarray(rows[j] * per, (rows[j] + 1) * per), j * per);
+        // Unless another thread can write it (a SharedArrayBuffer), what predict checked is what it copied.
+        bad = !(checked && bufferOf.call(src) instanceof ArrayBuffer) && badValue(s, dst.subarray(0, count * per));
+      }
       if (bad) this.fail(s.name, `"${s.name}" changed after it was checked: ${bad}`);
     });
   }
@@ -191,8 +203,9 @@ export class Predictor {
    * for a table without one, the stack (trap-stack.ts, loaded with the manifest's checks then).
    */
   #trapSite(exp: string, e: unknown): [kernel: string, layers: string[]] | undefined {
-    const table = this.manifest.kernels, calls = table?.calls[exp];
-    if (!table || !Array.isArray(calls) || !this.#memory) return;
+    // `calls` is a list (the manifest's checks make every entry one) only when the table exists.
+    const table = this.manifest.kernels!, calls = table?.calls[exp];
+    if (!Array.isArray(calls) || !this.#memory) return;
     // Threaded builds: one cell per thread, and the thread that trapped first is the one to blame.
     const cell = this.pool ? table.threadProgress && table.threadProgress + 4 * ((e as { thread?: number }).thread ?? 0) : table.progressOffset;
     if (cell === undefined) return parts().stack?.(table, calls, e);

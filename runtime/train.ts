@@ -256,6 +256,7 @@ export function checkTraining(m: Manifest, c: Checker): void {
     if (!isObject(o) || !isString(o.layer) || !c.shapeOk(o.shape)) bad(`training.layerOutputs: bad layer ${show(o?.layer)} or shape`);
     const calls = m.kernels?.calls[e.trainStep ?? ""]?.length ?? 0;
     if (o.call !== undefined && !(Number.isInteger(o.call) && o.call >= 0 && o.call < calls)) bad(`training.layerOutputs: the call of layer ${show(o.layer)} is ${show(o.call)}, not one of train_step's ${calls} calls`);
+    if (o.folded !== undefined && !(Array.isArray(o.folded) && o.folded.every(isString))) bad(`training.layerOutputs: the layers folded into layer ${show(o.layer)} must be a list of names, got ${show(o.folded)}`);
     c.region(`output of layer "${o.layer}"`, o.offset, m.maxBatch * size(o.shape) * 4);
   }
 }

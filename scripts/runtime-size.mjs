@@ -21,7 +21,11 @@
  * trap-stack.ts (loaded only for kernel tables without progress cells), a Refusal is a KilnError
  * (no fallback for sentences that cannot be fetched), the kernel table has one refusal and
  * load.ts resolves and compiles in one function, 13,593 / 5,961 since predict stages a one-input
- * model's unshared input without a second scan and reads example sizes from the shapes. Both targets are met.
+ * model's unshared input without a second scan and reads example sizes from the shapes, 13,506 /
+ * 5,960 since the model's descriptions (inputs, outputs, targets, weights) are built from the
+ * documented fields only (+16 gzipped), paid for by one sentence for data changed after its check,
+ * a shorter name for a fake typed array, predict leaving the disposed check to staging and the
+ * trap site dropping a redundant test. Both targets are met.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -30,7 +34,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 export const TARGET = { bytes: 15000, gzipBytes: 6000 };
-export const LIMIT = { bytes: 13593, gzipBytes: 5961 };
+export const LIMIT = { bytes: 13506, gzipBytes: 5960 };
 /**
  * Source files of the chunks every loadModel imports (dynamic imports it always makes): none
  * now (weights I/O, loaded with every model, is a static import); kept so that one would count.

@@ -9,7 +9,10 @@
  * eight partial sums (two vectors), adds the chunk's rows in order and stores them back. Rows of A past the
  * first re-read the chunk from L1, not from L3. Measured on the MLP's 784×512 layer: ~70 GB/s
  * against ~28 GB/s for column blocks walking down the rows (each step a 2 KB stride, which
- * defeats the prefetchers) and ~83 GB/s for a plain summing stream (the ceiling).
+ * defeats the prefetchers) and ~83 GB/s for a plain summing stream (the ceiling). A chunk's rows
+ * are still five 2 KB streams read side by side, so while one chunk is swept the loop also
+ * touches the next chunk's bytes in address order (touchAhead): one stream the prefetchers
+ * follow, and the next sweep finds its rows in cache.
  *
  * Bit-identical to the blocked GEMM (gemm-core.ts) — so a thread's share of a batch gives exactly
  * what one thread gives — because every output is the same chain of operations: the same K
@@ -48,7 +51,9 @@ export const SMALL_M = 4;
  * 2 vCPUs under load 6–13, medians of alternating rounds, µs): 8 × 1 (the former shape) 33.5 /
  * 34.3 / 32.9, 5 × 2 31.6 / 32.0 / 31.9; over 128×512 (L2-resident) 4.6–4.8 against 4.1. Two
  * chains of 5 per step leave the out-of-order window more independent work than one chain of 8,
- * at the same ~3.9 instructions per weight vector. 1–3 rows per sweep cost 10–35% more.
+ * at the same ~3.9 instructions per weight vector (4.27 in TurboFan's x64 loop with an index;
+ * 3.73 with walking pointers and two steps per iteration, SWEEP_UNROLL). 1–3 rows per sweep cost
+ * 10–35% more; 6 × 2 with two steps an iteration spills (3.67 instructions, slower).
  */
 const DENSE_ROWS = 5;
 const DENSE_VECS = 2;
@@ -60,6 +65,13 @@ const DENSE_VECS = 2;
  */
 const LISTED_ROWS = 4;
 const LISTED_VECS = 2;
+/**
+ * Sweep steps per loop iteration (when the step count divides; else 1): the pointers advance
+ * once per SWEEP_UNROLL steps. See bench/README.md for what it does to TurboFan's loop.
+ */
+const SWEEP_UNROLL = 2;
+/** Bytes of the next chunk per touching load: every other 64-byte line (all lines: no faster). */
+const TOUCH_BYTES = 128;
 /** Narrower B does not pay for listing (n = 32, half of x zero: 1.04–1.12× the dense time). */
 const SKIP_MIN_N = 64;
 /**
@@ -130,14 +142,22 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
   const rowLoad = (r: number, off: number) => listed ? `v128.load(w${r}_, ${intlit(off)})` : `v128.load(wr_, ${intlit(r * rowBytes + off)})`;
   const rowTail = (r: number) => listed ? tailLoad(tail, `w${r}_`, n4 * 4) : tailLoad(tail, "wr_", n4 * 4 + r * rowBytes);
   /** One sweep step over `count` column vectors at tp_: load the sums, add the rows in order, store. */
-  const step = (count: number, load: (r: number, v: number) => string) => {
-    const out = Array.from({ length: count }, (_, v) => `let s${v}_ = v128.load(tp_, ${intlit(v * 16)});`);
+  const step = (count: number, load: (r: number, v: number) => string, at = 0) => {
+    const out = Array.from({ length: count }, (_, v) => `let s${v}_ = v128.load(tp_, ${intlit(at + v * 16)});`);
     for (let r = 0; r < rows; r++) {
       for (let v = 0; v < count; v++) out.push(`s${v}_ = ${madd(s.relaxed, `s${v}_`, `x${r}_`, load(r, v))};`);
     }
-    out.push(...Array.from({ length: count }, (_, v) => `v128.store(tp_, s${v}_, ${intlit(v * 16)});`));
+    out.push(...Array.from({ length: count }, (_, v) => `v128.store(tp_, s${v}_, ${intlit(at + v * 16)});`));
     return out;
   };
+  /**
+   * The loop's body: UNROLL steps in blocks of their own (byte `u·vecs·16` on from tp_ and the
+   * row pointers), so the pointers advance once per UNROLL steps.
+   */
+  const unrolled = (unroll: number, load: (r: number, off: number) => string) =>
+    Array.from({ length: unroll }, (_, u) => [`{`, ...step(vecs, (r, v) => load(r, (u * vecs + v) * 16), u * vecs * 16).map((l) => "  " + l), `}`]).flat();
+  const steps = Math.floor(n4 / (4 * vecs)), unroll = steps % SWEEP_UNROLL === 0 ? SWEEP_UNROLL : 1;
+  const looped = steps * 4 * vecs, stride = unroll * vecs * 16;
   const lines = [`{`];
   if (listed) {
     for (let r = 0; r < rows; r++) {
@@ -148,23 +168,28 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
       `    const xr_ = a + <usize>(i_ * ${intlit(s.lda * 4)} + pc_ * 4);`,
       ...Array.from({ length: rows }, (_, r) => `    const x${r}_ = v128.load32_splat(xr_ + <usize>(k${r}_ * 4));`));
   } else {
+    // The next chunk's rows when they lie in B (see touchAhead), else this chunk's own.
     lines.push(`  const wr_ = b + <usize>((pc_ + ${from.consecutive}) * ${intlit(rowBytes)});`,
+      ...(looped > 0 ? [`  const nx_ = pc_ + ${from.consecutive} + ${intlit(2 * rows)} <= ${intlit(s.k)} ? wr_ + ${intlit(rows * rowBytes)} : wr_;`] : []),
       `  for (let i_ = 0; i_ < ${s.m}; i_++) {`,
       `    const xr_ = a + <usize>(i_ * ${intlit(s.lda * 4)} + (pc_ + ${from.consecutive}) * 4);`,
       ...Array.from({ length: rows }, (_, r) => `    const x${r}_ = v128.load32_splat(xr_, ${intlit(r * 4)});`));
   }
   lines.push(`    const tr_ = t_ + <usize>(i_ * ${intlit(roundUp(s.n, 4) * 4)});`);
-  const looped = Math.floor(n4 / (4 * vecs)) * 4 * vecs;
   if (looped > 0 && listed) {
     // One walking pointer per listed row: its loads need no address add (see above).
     lines.push(...Array.from({ length: rows }, (_, r) => `    let v${r}_ = w${r}_;`),
-      `    for (let tp_ = tr_; tp_ < tr_ + ${intlit(looped * 4)}; tp_ += ${intlit(vecs * 16)}) {`,
-      ...step(vecs, (r, v) => `v128.load(v${r}_, ${intlit(v * 16)})`).map((l) => "      " + l),
-      ...Array.from({ length: rows }, (_, r) => `      v${r}_ += ${intlit(vecs * 16)};`), `    }`);
+      `    for (let tp_ = tr_; tp_ < tr_ + ${intlit(looped * 4)}; tp_ += ${intlit(stride)}) {`,
+      ...unrolled(unroll, (r, off) => `v128.load(v${r}_, ${intlit(off)})`).map((l) => "      " + l),
+      ...Array.from({ length: rows }, (_, r) => `      v${r}_ += ${intlit(stride)};`), `    }`);
   } else if (looped > 0) {
-    lines.push(`    for (let j_: usize = 0; j_ < ${intlit(looped * 4)}; j_ += ${intlit(vecs * 16)}) {`,
-      `      const tp_ = tr_ + j_, wp_ = wr_ + j_;`,
-      ...step(vecs, (r, v) => `v128.load(wp_, ${intlit(r * rowBytes + v * 16)})`).map((l) => "      " + l), `    }`);
+    // Two walking pointers (sums and B rows) rather than one index added to two bases each step,
+    // and a third that touches the next chunk's bytes in address order as this one is swept.
+    lines.push(`    let wp_ = wr_;`, `    let np_ = nx_;`,
+      `    for (let tp_ = tr_; tp_ < tr_ + ${intlit(looped * 4)}; tp_ += ${intlit(stride)}) {`,
+      ...unrolled(unroll, (r, off) => `v128.load(wp_, ${intlit(r * rowBytes + off)})`).map((l) => "      " + l),
+      ...touchAhead(rows * stride).map((l) => "      " + l),
+      `      wp_ += ${intlit(stride)};`, `      np_ += ${intlit(rows * stride)};`, `    }`);
   }
   for (let col = looped; col < n4; col += 4) {
     lines.push(`    {`, `      const tp_ = tr_ + ${intlit(col * 4)};`,
@@ -175,6 +200,19 @@ function chunk(s: GemvSpec, rows: number, from: RowSource): string[] {
       ...step(1, (r) => rowTail(r)).map((l) => "      " + l), `    }`);
   }
   lines.push(`  }`, `}`);
+  return lines;
+}
+
+/**
+ * One load per TOUCH_BYTES of the `bytes` at np_, its value dropped (a wasm load may trap, so
+ * neither binaryen nor V8 removes it). The dense sweep reads its chunk as `rows` streams 2 KB
+ * long each (a B row), which the hardware prefetchers follow poorly: a single stream through the
+ * next chunk, `rows` × the sweep's step a loop iteration, brings those rows into cache before
+ * their sweep. See bench/README.md (fc1 of the MLP, 784×512).
+ */
+function touchAhead(bytes: number): string[] {
+  const lines: string[] = [];
+  for (let off = 0; off < bytes; off += TOUCH_BYTES) lines.push(`load<i32>(np_, ${intlit(off)});`);
   return lines;
 }
 

@@ -17,6 +17,7 @@ import { intlit, kernelParams, locals } from "./code.js";
 import { conv2dPackedBBytes, conv2dPrepackable, emitConv2d, emitConv2dPackB } from "./conv.js";
 import type { Conv2dSpec } from "./conv/spec.js";
 import { emitDepthwiseConv2d, type DepthwiseSpec } from "./depthwise.js";
+import { roundUp } from "./gemm-core.js";
 import type { KernelDef } from "./kernel.js";
 
 export interface InvertedResidualSpec {
@@ -82,9 +83,9 @@ export function emitInvertedResidual(spec: InvertedResidualSpec): KernelDef {
   ];
   const calls = [expand, project, dwFull, ...(last === R ? [] : [dwLast]), ...packs.map(([k]) => k)];
   const rowBytes = d.w * d.c * 4, eRows = bandInputRows(d, R);
-  const sub = Math.ceil(Math.max(expand.scratchBytes ?? 0, project.scratchBytes ?? 0) / 64) * 64;
+  const sub = roundUp(Math.max(expand.scratchBytes ?? 0, project.scratchBytes ?? 0), 64);
   const pbeBytes = ePacked ? conv2dPackedBBytes(eRow) : 0, pbpBytes = pPacked ? conv2dPackedBBytes(pRow) : 0;
-  const eBytes = Math.ceil((eRows * rowBytes) / 64) * 64, dBytes = R * d.ow * d.c * 4;
+  const eBytes = roundUp(eRows * rowBytes, 64), dBytes = R * d.ow * d.c * 4;
   const xImage = e.h * e.w * e.c * 4, yImage = p.oh * p.ow * p.f * 4, yRow = p.ow * p.f * 4, xRow = e.w * e.c * 4;
   const opt = (name: string, on: boolean | undefined) => (on ? [name] : []);
   const tensors = ["x", "we", "wd", "wp", "y", ...opt("be", e.bias), ...opt("se", e.scale), ...opt("bd", d.bias), ...opt("sd", d.scale),

@@ -167,3 +167,32 @@ describe("few-row path: NaN and infinities with zero skipping", () => {
     expect(C.every((v) => Number.isFinite(v))).toBe(true);
   });
 });
+
+describe("few-row path: the dense sweep's touches of the next chunk stay inside B", () => {
+  // B ends exactly at the end of memory: a touch past B's last row would trap.
+  for (const [n, k] of [[512, 784], [130, 300], [10, 23]] as const) {
+    it(`B flush against the end of memory, m = 1…4, dense x: ${n}x${k}`, async () => {
+      const mod = await buildKernels([emitMatmul({ m: "m", n, k, bias: true, activation: "relu" })], { pages: 128 });
+      const r = rng(7 + n);
+      const B = r.uniform(k * n), bias = r.uniform(n);
+      const pb = mod.memory.buffer.byteLength - B.length * 4;
+      mod.f32(pb, B.length).set(B);
+      for (let m = 1; m <= 4; m++) {
+        const A = r.uniform(m * k).map((v) => v + 2); // all nonzero: the dense sweep
+        const pa = mod.alloc(A.length, A), pc = mod.alloc(m * n), pbias = mod.alloc(n, bias);
+        mod.call(0, pa, pb, pc, pbias, mod.scratch, m);
+        const C = mod.f32(pc, m * n);
+        let worst = 0;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let acc = bias[j], scale = Math.abs(bias[j]);
+            for (let p = 0; p < k; p++) { acc += A[i * k + p] * B[p * n + j]; scale += Math.abs(A[i * k + p] * B[p * n + j]); }
+            // Error relative to the sum of the terms' magnitudes (float32 rounding of each step).
+            worst = Math.max(worst, Math.abs(C[i * n + j] - Math.max(acc, 0)) / scale);
+          }
+        }
+        expect(worst, `m = ${m}`).toBeLessThan(1e-5);
+      }
+    });
+  }
+});

@@ -128,10 +128,25 @@ describe("decode in a threaded build", () => {
 });
 
 describe("decode: what it refuses", () => {
-  it("a module without a decode program: its model has no decode, resetCache, generate or cachePosition", async () => {
+  it("a module without a decode program: decode, resetCache and generate are KilnErrors saying how to get one, changing nothing", async () => {
     const model = await loadModel((await compile(gptGraph(CONFIG))).wasm);
     expect(model.manifest.decode).toBeUndefined();
-    expect([model.decode, model.resetCache, model.generate, model.cachePosition]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(model.cachePosition).toBeUndefined(); // how an app tells a decode module's model
+    const before = memoryHash(model.memoryView());
+    const calls: [string, () => unknown][] = [
+      ["generate", () => model.generate!(tokens(3, 29, 1), { maxTokens: 2 })],
+      ["decode", () => model.decode!({ tokens: Int32Array.of(1) })],
+      ["resetCache", () => model.resetCache!()],
+    ];
+    for (const [name, call] of calls) {
+      // Before: "model.generate is not a function", a TypeError.
+      const e = kilnError(call);
+      expect(e.diagnostics[0]).toMatchObject({ code: "decode", path: name });
+      expect(e.message).toBe(`${name}: ${name} needs a module compiled with a decode program (compile(graph, { decode: true }) or kiln compile --decode, for a causal language model); this one has none`);
+    }
+    expect(memoryHash(model.memoryView())).toBe(before);
+    model.dispose();
+    expect(kilnError(() => model.generate!([1])).message).toBe("the model was disposed");
   });
 
   it("graphs it cannot run one position at a time, naming the layer", async () => {
