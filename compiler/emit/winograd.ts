@@ -21,10 +21,10 @@
  * grad-filter; the selection rules (when Winograd pays, which tile size) in select/rules.ts.
  */
 export {
-  gradInputAsConv, productRatio, winogradApplies, winogradGradFilterPays, winogradGradInputApplies, winogradGradInputPays,
+  gradInputAsConv, productRatio, winogradApplies, winogradGradFilterPays, winogradGradFilterTile, winogradGradInputApplies, winogradGradInputPays,
   winogradGradInputTile, winogradPays, winogradTile, type WinogradTile,
 } from "../select/rules.js";
 export { WINOGRAD_GRAD_INPUT_LOCALS, WINOGRAD_LOCALS, WINOGRAD_TILES, WINOGRAD4_TILES, winogradTiles } from "./winograd/layout.js";
 export { emitConv2dWinograd } from "./winograd/forward.js";
 export { emitConv2dGradInputWinograd } from "./winograd/grad-input.js";
-export { emitConv2dGradFilterWinograd, WINOGRAD_GF_TILES } from "./winograd/grad-filter.js";
+export { emitConv2dGradFilterWinograd, WINOGRAD_GF_TILES, WINOGRAD4_GF_TILES } from "./winograd/grad-filter.js";

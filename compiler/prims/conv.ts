@@ -10,7 +10,7 @@ import {
   directConvApplies, emitConv2d, emitConv2dDirect, emitConv2dGradFilter, emitConv2dGradFilterDirect, emitConv2dGradInput,
 } from "../emit/conv.js";
 import {
-  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradFilterPays, winogradGradInputPays,
+  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradGradFilterPays, winogradGradFilterTile, winogradGradInputPays,
   winogradGradInputTile, winogradPays, winogradTile,
 } from "../emit/winograd.js";
 import { emitChunkedGradFilter, emitChunkSum } from "../emit/chunks.js";
@@ -127,9 +127,9 @@ export const conv2d_grad_filter: PrimDef<"conv2d_grad_filter"> = {
     const { chunk, ...attrs } = node.attrs;
     const spec = { ...attrs, relaxed: ctx.relaxed };
     // c ≤ 4 and small: the direct kernel (conv1 of the seed CNN ~4× the GEMM, ~2× Winograd);
-    // then Winograd's 16 GEMMs over the batch's 2×2 tiles where they pay (rule: winograd.ts).
+    // then Winograd's GEMMs over the batch's 2×2 or 4×4 tiles where they pay (select/rules.ts: winogradGradFilterPays, winogradGradFilterTile).
     const whole = directGradFilter(spec) ? emitConv2dGradFilterDirect(spec)
-      : winogradGradFilterPays(spec) ? emitConv2dGradFilterWinograd(spec) : emitConv2dGradFilter(spec);
+      : winogradGradFilterPays(spec) ? emitConv2dGradFilterWinograd(spec, winogradGradFilterTile(spec)) : emitConv2dGradFilter(spec);
     const args = { x: $.ptr($.in(0)), dy: $.ptr($.in(1)), dw: $.ptr($.out(0)), scratch: $.scratch, n: $.batch };
     if (!chunk) return { def: whole, args };
     // One partial per chunk of examples (passes/schedule.ts: chunkFilterGradients): a thread's

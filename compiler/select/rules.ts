@@ -165,6 +165,20 @@ export function winogradGradFilterPays(s: Conv2dSpec): boolean {
   return winogradPays(s);
 }
 
+/**
+ * Tile size for the filter gradient (where winogradGradFilterPays): 4 where f4Pays on the forward
+ * conv (it runs over the forward's output tiles), else 2. Kernel A/B at asc -O0, plain, CPU-time
+ * medians of 7 alternating runs (load 3–4), per 32 examples in calls of 4 (the filter-gradient
+ * chunks): conv2 13×13×32→11×11×64 F(2×2) 2.16 ms, F(4×4) 1.35 ms (1.60×; blocks of 16/32/36/40
+ * tiles 1.46/1.42/1.35/1.37 ms); in the train step (bench/cnn-profile.mjs, 3 instances × 9 rounds)
+ * 2.21 → 1.39 ms b32, 4.48 → 2.85 ms b64, relaxed 1.69 → 1.15 ms. f4Pays' tiles-per-image
+ * condition keeps conv3 (5×5×64→3×3×64, one tile per image) at F(2×2): its F(4×4) gained only
+ * 0.61 → 0.53 ms at b32 (step-level effect below the noise) and lost at batch 1 (bench/README.md).
+ */
+export function winogradGradFilterTile(s: Conv2dSpec): WinogradTile {
+  return f4Pays(s, s) ? 4 : 2;
+}
+
 // ---------------------------------------------------------------- inverted-residual block
 
 /** Bytes of one band's depthwise output (the fused kernel's D; E is the band's input rows). */

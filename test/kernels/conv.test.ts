@@ -14,7 +14,7 @@ import { emitPool2d } from "../../compiler/emit/pool.js";
 import { pointwiseInPlace } from "../../compiler/select/rules.js";
 import { preludeFor } from "../../compiler/assemble/prelude.js";
 import {
-  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradFilterPays,
+  emitConv2dGradFilterWinograd, emitConv2dGradInputWinograd, emitConv2dWinograd, winogradApplies, winogradGradFilterPays, winogradGradFilterTile,
   winogradGradInputApplies, winogradGradInputPays, winogradGradInputTile, winogradPays, winogradTile, type WinogradTile,
 } from "../../compiler/emit/winograd.js";
 import { gelu } from "../reference/special.js";
@@ -535,11 +535,11 @@ const gfcases: GfCase[] = (() => {
   });
 })();
 
-/** Errors per case; Infinity when bytes past dw changed (the guard). */
-async function runWinogradGradFilter(relaxed: boolean): Promise<Map<string, number>> {
+/** Errors per case with m×m tiles; Infinity when bytes past dw changed (the guard). */
+async function runWinogradGradFilter(relaxed: boolean, m: 2 | 4 = 2): Promise<Map<string, number>> {
   const defs = gfcases.map((c) => {
     const s = { ...c.spec, relaxed };
-    return emitConv2dGradFilterWinograd(s, c.tiles);
+    return emitConv2dGradFilterWinograd(s, m, c.tiles);
   });
   const mod = await buildKernels(defs, { relaxed });
   const errs = new Map<string, number>();
@@ -584,5 +584,34 @@ describe("conv2d Winograd F(2x2,3x3) filter gradient", () => {
     mod.call(0, px, pdy, pdw, mod.scratch, c.n);
     mod.call(0, px, pdy, pdw2, mod.scratch, c.n);
     expect(Array.from(mod.f32(pdw, z.w))).toEqual(Array.from(mod.f32(pdw2, z.w)));
+  });
+});
+
+describe("conv2d Winograd F(4x4,3x3) filter gradient", () => {
+  // the same cases as F(2×2): partial 4×4 dy tiles (outputs 1×1 … 9×7, 11×11), blocks of 4 and 8 tiles, accumulate
+  referenceTests("F(4x4) ", gfcases, (relaxed) => runWinogradGradFilter(relaxed, 4));
+
+  it("is selected by the measured rule: the seed CNN's conv2 and conv1, not conv3 (one tile per image)", () => {
+    const conv2: Conv2dSpec = { ...base, h: 13, w: 13, c: 32, f: 64, kh: 3, kw: 3, oh: 11, ow: 11 };
+    expect(winogradGradFilterTile(conv2)).toBe(4);
+    expect(winogradGradFilterTile({ ...conv2, h: 28, w: 28, c: 1, f: 32, oh: 26, ow: 26 })).toBe(4); // conv1 (the direct kernel takes it: prims/conv.ts)
+    expect(winogradGradFilterTile({ ...conv2, h: 5, w: 5, c: 64, oh: 3, ow: 3 })).toBe(2); // conv3
+    expect(winogradGradFilterTile({ ...conv2, h: 7, w: 7, oh: 5, ow: 5 })).toBe(2); // output 5×5: no saving
+    expect(winogradGradFilterTile({ ...conv2, c: 256, f: 256 })).toBe(2); // F(4×4) scratch cap
+  });
+
+  it("is deterministic and rejects tile sizes other than 2 and 4", async () => {
+    const c = gfcases.find((g) => g.spec.c === 32 && !g.spec.accumulate)!, mod = await buildKernels([emitConv2dGradFilterWinograd(c.spec, 4)]);
+    const r = rng(5), z = sizes(c);
+    const px = mod.alloc(z.x, r.uniform(z.x)), pdy = mod.alloc(z.y, r.uniform(z.y));
+    const pdw = mod.alloc(z.w), pdw2 = mod.alloc(z.w);
+    mod.call(0, px, pdy, pdw, mod.scratch, c.n);
+    const first = Array.from(mod.f32(pdw, z.w));
+    mod.f32(pdw, z.w).fill(0);
+    mod.call(0, px, pdy, pdw, mod.scratch, c.n);
+    mod.call(0, px, pdy, pdw2, mod.scratch, c.n);
+    expect(Array.from(mod.f32(pdw, z.w))).toEqual(first);
+    expect(Array.from(mod.f32(pdw2, z.w))).toEqual(first);
+    expect(() => emitConv2dGradFilterWinograd(c.spec, 3 as 4)).toThrow(/tile size/);
   });
 });

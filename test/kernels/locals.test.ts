@@ -97,7 +97,7 @@ const CASES: [Locals, () => KernelDef[]][] = [
     emitConv2dGradFilterDirect(conv({ f: 10 })),
   ]],
   [WINOGRAD_LOCALS, () => [
-    emitConv2dWinograd(conv({ c: 5, f: 9, bias: true }), 2), emitConv2dWinograd(conv({ c: 5, f: 9 }), 4), emitConv2dGradFilterWinograd(conv({ c: 5, f: 9 })),
+    emitConv2dWinograd(conv({ c: 5, f: 9, bias: true }), 2), emitConv2dWinograd(conv({ c: 5, f: 9 }), 4), emitConv2dGradFilterWinograd(conv({ c: 5, f: 9 })), emitConv2dGradFilterWinograd(conv({ c: 5, f: 9 }), 4),
   ]],
   [WINOGRAD_GRAD_INPUT_LOCALS, () => [emitConv2dGradInputWinograd(conv({ c: 5, f: 9 }), 2), emitConv2dGradInputWinograd(conv({ c: 5, f: 9 }), 4)]],
   [DEPTHWISE_LOCALS, () => [1, 3].flatMap((m) => {

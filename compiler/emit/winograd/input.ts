@@ -3,8 +3,8 @@
  * through a zero-filled copy (border patches) or from a zero-padded copy of the image.
  */
 import { intlit } from "../code.js";
-import { decodeTile, stagedIn, type PaddedImage, type Tiling } from "./layout.js";
-import { SCALAR, TRANSFORMS, transform2d, VEC, type Lanes } from "./transforms.js";
+import { decodeTile, staging, type PaddedImage, type Tiling } from "./layout.js";
+import { at, SCALAR, TRANSFORMS, transform2d, VEC, type Index, type Lanes } from "./transforms.js";
 
 /** Copies (or zeroes) C floats from cs_ to dst_ (both usize identifiers). */
 function copyChannels(C: number, zero: boolean): string[] {
@@ -71,8 +71,8 @@ export function inputTransform(o: Tiling): string {
   const group = (L: Lanes, ci: string) => {
     const lines = rows.map((i) => `const s${i}_ = src_ + rs_ * ${intlit(i)} + <usize>(${ci} * 4);`);
     lines.push(`const vd_ = vt_ + <usize>(${ci} * 4);`);
-    const d = (i: number, j: number) => L.load(`s${i}_`, j * px);
-    lines.push(...transform2d(TRANSFORMS[m].BT, alpha, d, L, "e", (k, l, e) => [L.store("vd_", (k * alpha + l) * vPlane, e)], stagedIn(m)));
+    const d = (i: number, j: Index) => L.load(...at(`s${i}_`, 0, j, px));
+    lines.push(...transform2d(TRANSFORMS[m].BT, alpha, d, L, "e", (k, l, e) => [L.store(...at("vd_", l * vPlane, k, alpha * vPlane), e)], staging(o, false)));
     return lines;
   };
   const head = [

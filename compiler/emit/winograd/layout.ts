@@ -3,6 +3,7 @@
  * M planes skewed against cache-set conflicts), the GEMM loops over planes and panels, and the
  * tile-block sizes.
  */
+import type { Staging } from "./transforms.js";
 import { intlit, locals } from "../code.js";
 import { roundUp, tileShape } from "../gemm-core.js";
 import type { Conv2dSpec } from "../conv/spec.js";
@@ -32,6 +33,8 @@ export interface Tiling {
   kcp: number; vPlane: number;
   /** Set when tiles read a zero-padded copy of their image (see paddedImage); pOff is then its offset. */
   padded?: PaddedImage;
+  /** Whether the staged transforms run their column pass as a loop (see staging). */
+  loopCols: boolean;
 }
 
 /** A zero-padded copy of one image: hp × wp pixels, the image's rows × cols at (padTop, padLeft). */
@@ -82,13 +85,13 @@ export function skewed(bytes: number): number {
   return (lines % 2 ? lines : lines + 1) * 64;
 }
 
-export function tiling(s: Conv2dSpec, m: WinogradTile, T: number): Tiling {
+export function tiling(s: Conv2dSpec, m: WinogradTile, T: number, loopCols: boolean): Tiling {
   const alpha = m + 2, tx = Math.ceil(s.ow / m), ty = Math.ceil(s.oh / m), kcp = roundUp(s.c, 4);
-  return { s, m, alpha, planes: alpha * alpha, tx, ty, tpi: tx * ty, kcp, vPlane: skewed(T * kcp * 4) };
+  return { s, m, alpha, planes: alpha * alpha, tx, ty, tpi: tx * ty, kcp, vPlane: skewed(T * kcp * 4), loopCols };
 }
 
-export function layout(s: Conv2dSpec, relaxed: boolean, m: WinogradTile, T: number): Layout {
-  const { mr, nr } = tileShape(relaxed), g: Tiling = tiling(s, m, T), P = g.planes;
+export function layout(s: Conv2dSpec, relaxed: boolean, m: WinogradTile, T: number, loopCols: boolean): Layout {
+  const { mr, nr } = tileShape(relaxed), g: Tiling = tiling(s, m, T, loopCols), P = g.planes;
   if (m === 4) g.padded = paddedImage(s, m, g.tx, g.ty);
   const full = Math.floor(s.f / nr), tw = roundUp(s.f % nr, 4), fm = full * nr + tw;
   const uPlane = skewed(s.c * fm * 4), mPlane = skewed(T * fm * 4);
@@ -133,6 +136,23 @@ export const WINOGRAD_GRAD_INPUT_LOCALS = locals("emitConv2dGradInputWinograd", 
  * 4×4 intermediate stays in locals).
  */
 export const stagedIn = (m: WinogradTile): string | undefined => (m === 4 ? "st_" : undefined);
+
+/**
+ * stagedIn's area for a 2-D transform, its column pass as a loop where the tiling says so
+ * (`loopCols`), its row pass too where `rows` (transforms.ts: Staging). Unrolled, each F(4×4)
+ * transform is ~1–2 KB of wasm per lane group: the seed CNN's training module (budget 100 KB,
+ * bench/README.md) went 96,855 → 104,515 B with the F(4×4) filter gradient, and is 96,561 B with
+ * the loops below. Which passes loop is measured (per-call CPU medians, seed CNN b32, 3 instances ×
+ * 24 alternating rounds, load ~7, against all unrolled): column loops in the forward and the filter
+ * gradient, and row loops in the filter gradient's own transforms (dy, filter output), cost nothing
+ * measurable (filter gradient 1.440 → 1.441 ms, predict b64 4.717 → 4.741); the input transform's
+ * row loop cost ~2% (filter gradient 1.469, predict 4.815), so it stays unrolled; the input
+ * gradient lost ~3% with its column loops (2.176 → 2.242 ms) and stays unrolled (`loopCols` false).
+ */
+export function staging(o: Pick<Tiling, "m" | "loopCols">, rows: boolean): Staging | undefined {
+  const at = stagedIn(o.m);
+  return at ? { at, loopCols: o.loopCols, loopRows: o.loopCols && rows } : undefined;
+}
 
 export function checkTile(m: number, T: number, who: string): void {
   if (m !== 2 && m !== 4) throw new Error(`internal: ${who}: tile size must be 2 or 4, got ${m}`);

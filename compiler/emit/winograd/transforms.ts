@@ -4,6 +4,7 @@
  */
 import { SCALAR as F32, SIMD, type Ops } from "../ops.js";
 import type { WinogradTile } from "../../select/rules.js";
+import { intlit } from "../code.js";
 
 /** Operations on one "lane group": a v128 of 4 channels/filters, or one f32 (remainders). */
 export interface Lanes {
@@ -71,7 +72,7 @@ export const TRANSFORMS: Record<WinogradTile, { BT: Transform; G: Transform; AT:
 };
 
 /** Evaluates a program on each unit vector (expressions are plain numbers) and compares with coef. */
-function checkProgram(t: Transform): void {
+export function checkProgram(t: Transform): void {
   const num = (v: number) => String(v);
   const NUM: Lanes = {
     width: 1, load: () => { throw new Error("internal"); }, store: () => { throw new Error("internal"); },
@@ -117,25 +118,64 @@ function apply1d(t: Transform, ins: string[], L: Lanes, pfx: string): { lines: s
   return { lines, outs };
 }
 
+/** A row or column of a 2-D transform: a constant where unrolled, the loop counter's name (an i32 local) where looped. */
+export type Index = number | string;
+
+/**
+ * The address ptr + off + index·stride bytes as the [pointer, constant offset] a Lanes load or
+ * store takes: a constant index folds into the offset (unrolled code reads as before), a looped
+ * one moves the pointer.
+ */
+export function at(ptr: string, off: number, index: Index, stride: number): [string, number] {
+  return typeof index === "number" ? [ptr, off + index * stride] : [`${ptr} + <usize>(${index} * ${intlit(stride)})`, off];
+}
+
+/** A constant index (the callers whose passes are never looped). */
+export function unrolled(index: Index): number {
+  if (typeof index !== "number") throw new Error("internal: winograd transform: this pass cannot run as a loop");
+  return index;
+}
+
+/**
+ * Where a 2-D transform keeps its intermediate (layout.ts: stagedIn), and which passes run as a
+ * loop rather than unrolled. A loop runs the same expressions in the same order on each column
+ * (row), so the results are the same bits; it saves code: an F(4×4) transform unrolled is ~1–2 KB
+ * of wasm per lane group, and the seed CNN's training module has a budget (bench/README.md).
+ */
+export interface Staging { at: string; loopCols: boolean; loopRows: boolean }
+
 /**
  * out = T·X·Tᵀ for an n×n input named by `input(i, j)` (expressions or identifiers): first the
- * columns (temporaries p{k}{j}_), then the rows; `emit(k, l, expr)` receives each result.
+ * columns (temporaries p{k}{j}_, or in `stage`), then the rows; `emit(k, l, expr)` receives each
+ * result. With `stage.loopCols` the column pass is one loop over j (input gets the counter's name
+ * for j), with `stage.loopRows` the row pass one loop over k (emit gets it for k).
  */
-export function transform2d(t: Transform, n: number, input: (i: number, j: number) => string, L: Lanes, pfx: string,
-  emit: (k: number, l: number, expr: string) => string[], stage?: string): string[] {
+export function transform2d(t: Transform, n: number, input: (i: number, j: Index) => string, L: Lanes, pfx: string,
+  emit: (k: Index, l: number, expr: string) => string[], stage?: Staging): string[] {
   const lines: string[] = [], m = t.coef.length, idx = Array.from({ length: n }, (_, i) => i);
-  const mid = (k: number, j: number) => stage ? L.load(stage, (k * n + j) * 16) : `${pfx}${k}${j}_`;
-  for (let j = 0; j < n; j++) {
+  const column = (j: Index, tag: string | number) => {
     // bind the column's inputs once: each one feeds several outputs
-    lines.push(...idx.map((i) => `const ${pfx}x${i}${j}_ = ${input(i, j)};`));
-    const col = apply1d(t, idx.map((i) => `${pfx}x${i}${j}_`), L, `${pfx}c${j}`);
-    lines.push(...col.lines, ...col.outs.map((e, k) => stage ? L.store(stage, (k * n + j) * 16, e) : `const ${pfx}${k}${j}_ = ${e};`));
+    const body = idx.map((i) => `const ${pfx}x${i}${tag}_ = ${input(i, j)};`);
+    const col = apply1d(t, idx.map((i) => `${pfx}x${i}${tag}_`), L, `${pfx}c${tag}`);
+    body.push(...col.lines, ...col.outs.map((e, k) => stage ? L.store(...at(stage.at, k * n * 16, j, 16), e) : `const ${pfx}${k}${j}_ = ${e};`));
+    return body;
+  };
+  const row = (k: Index, tag: string | number) => {
+    const body = stage ? idx.map((j) => `const ${pfx}${tag}${j}_ = ${L.load(...at(stage.at, j * 16, k, n * 16))};`) : [];
+    const r = apply1d(t, idx.map((j) => `${pfx}${tag}${j}_`), L, `${pfx}r${tag}`);
+    body.push(...r.lines);
+    r.outs.forEach((e, l) => body.push(...emit(k, l, e)));
+    return body;
+  };
+  if (stage?.loopCols) {
+    lines.push(`for (let ${pfx}j_ = 0; ${pfx}j_ < ${intlit(n)}; ${pfx}j_++) {`, ...column(`${pfx}j_`, "j").map((l) => "  " + l), `}`);
+  } else {
+    for (let j = 0; j < n; j++) lines.push(...column(j, j));
   }
-  for (let k = 0; k < m; k++) {
-    if (stage) lines.push(...idx.map((j) => `const ${pfx}${k}${j}_ = ${mid(k, j)};`));
-    const row = apply1d(t, idx.map((j) => `${pfx}${k}${j}_`), L, `${pfx}r${k}`);
-    lines.push(...row.lines);
-    row.outs.forEach((e, l) => lines.push(...emit(k, l, e)));
+  if (stage?.loopRows) {
+    lines.push(`for (let ${pfx}k_ = 0; ${pfx}k_ < ${intlit(m)}; ${pfx}k_++) {`, ...row(`${pfx}k_`, "k").map((l) => "  " + l), `}`);
+  } else {
+    for (let k = 0; k < m; k++) lines.push(...row(k, k));
   }
   return lines;
 }
