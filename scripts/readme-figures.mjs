@@ -110,7 +110,12 @@ try {
     const cli = spawnSync("sh", ["examples/linear-regression/cli.sh", `${tmp}/cli`], { cwd: ROOT, encoding: "utf8" });
     if (cli.status !== 0) throw new Error(`cli.sh failed: ${cli.stderr}`);
     out(`examples/linear-regression/README.md — command line (cli.sh), ${today()}`);
-    for (const line of cli.stdout.trim().split("\n").filter((l) => /^epoch (1|2|3|20)\/|^saved|^\{/.test(l))) out("  " + line.replace(tmp, "<out>"));
+    // `kiln train` prints Keras's progress: "Epoch k/N", then (piped) the epoch's closing line "1/1 ━━━━ 0s 2ms/step - loss: …".
+    const lines = cli.stdout.trim().split("\n");
+    lines.forEach((line, i) => {
+      if (/^Epoch (1|2|3|20)\//.test(line)) out(`  ${line}  ${lines[i + 1] ?? ""}`);
+      else if (/^saved|^\{/.test(line)) out("  " + line.replace(tmp, "<out>"));
+    });
     out();
   }
 } finally {
