@@ -129,22 +129,35 @@ function lastWriters(mod: Module, prog: Program): Map<number, number> {
  * first non-finite kept output may have started in any of them.
  */
 function foldedLayers(layers: readonly { name: string; inputs: string[] }[], listed: string[], kept: Set<string>): Map<string, string[]> {
-  const readers = new Map<string, string[]>();
-  for (const l of layers) for (const i of new Set(l.inputs)) readers.set(i, [...(readers.get(i) ?? []), l.name]);
   const dropped = new Set(listed.filter((l) => !kept.has(l)));
+  const readers = new Map<string, string[]>();
+  for (const l of layers) {
+    for (const i of new Set(l.inputs)) {
+      const r = readers.get(i);
+      if (r) r.push(l.name);
+      else readers.set(i, [l.name]);
+    }
+  }
+  // The kept layers each dropped one reaches, from the last layer back (a layer's readers come
+  // after it in the graph), so every edge is looked at once: linear in the graph plus the answer.
+  const reaches = new Map<string, Set<string>>();
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const name = layers[i]!.name;
+    if (!dropped.has(name)) continue;
+    const to = new Set<string>();
+    for (const r of readers.get(name) ?? []) {
+      if (kept.has(r)) to.add(r);
+      else for (const k of reaches.get(r) ?? []) to.add(k);
+    }
+    reaches.set(name, to);
+  }
   const out = new Map<string, string[]>();
   for (const layer of listed) {
-    if (!dropped.has(layer)) continue;
-    const seen = new Set<string>();
-    const reach = (name: string): void => {
-      for (const r of readers.get(name) ?? []) {
-        if (seen.has(r)) continue;
-        seen.add(r);
-        if (kept.has(r)) out.set(r, [...(out.get(r) ?? []), layer]);
-        else if (dropped.has(r)) reach(r);
-      }
-    };
-    reach(layer);
+    for (const k of reaches.get(layer) ?? []) {
+      const f = out.get(k);
+      if (f) f.push(layer);
+      else out.set(k, [layer]);
+    }
   }
   return out;
 }
