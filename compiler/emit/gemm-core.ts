@@ -179,6 +179,26 @@ function packBTrans(p: GemmPlan, full: number, tw: number, nr: number): string[]
 }
 
 /**
+ * A row-major A (rows `ld` floats apart, columns from 0) in one K block is the packed tile as it
+ * stands, so the micro-kernel reads it in place and nothing is copied: a matmul's A, a 1×1 conv's
+ * x. Only a last micro-tile of fewer than MR rows is staged in sa_ (row stride ld) by `copyRow`
+ * (one row, src_ → dst_): the micro-kernel reads MR rows, and past A's end they could leave
+ * memory. Measured: bench/README.md (issue 19, "GEMM blocking").
+ */
+export function inPlaceA(a: string, ld: number, mr: number, copyRow: string): { packA: string; aInPlace: { at: string; ld: number } } {
+  const row = intlit(ld * 4);
+  const packA = [
+    `const full_ = mc_ & ${intlit(~(mr - 1))};`,
+    `for (let r_ = full_; r_ < mc_; r_++) {`,
+    `  const src_ = ${a} + <usize>((ic_ + r_) * ${row});`,
+    `  const dst_ = sa_ + <usize>((r_ - full_) * ${row});`,
+    copyRow.replace(/^/gm, "  "),
+    `}`,
+  ].join("\n");
+  return { packA, aInPlace: { at: `(ir_ + ${intlit(mr)} <= mc_ ? ${a} + <usize>((ic_ + ir_) * ${row}) : sa_)`, ld } };
+}
+
+/**
  * The MR×(4·nv) micro-kernel: accumulates pa_ (MR rows, stride KCP) × pb_ (panel width 4·nv) over kc_.
  * `aColumns` (Winograd's filter gradient): A is stored transposed, k-major — row r of step k at
  * pa_ + 4·r, steps `rowStride` floats apart — so a transform that writes rows of k needs no transpose.

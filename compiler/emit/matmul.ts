@@ -8,7 +8,7 @@
 import type { ActivationName } from "../frontend/graph-types.js";
 import { activationNeeds } from "./activation.js";
 import { block, intlit, kernelParams, locals, sizeSrc, type SizeArg } from "./code.js";
-import { gemmBody, gemmPrologue, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, tileShape, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
+import { gemmBody, gemmPrologue, inPlaceA, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, tileShape, TRANSPOSE4, type GemmPlan } from "./gemm-core.js";
 import { gemvScratchBytes, gemvSmallM } from "./gemv.js";
 import type { KernelDef } from "./kernel.js";
 import { smallMApplies } from "../select/rules.js";
@@ -76,27 +76,6 @@ export function packAPlain(a: string, lda: number, rowStride: number): string {
   ].join("\n");
 }
 
-/**
- * A row-major A in one K block is the packed tile as it stands (rows lda floats apart, columns from
- * 0), so the micro-kernel reads it in place and nothing is copied, as a 1×1 conv reads x. Only a
- * last micro-tile of fewer than MR rows is staged in sa_ (row stride lda): the micro-kernel reads
- * MR rows, and past A's end they could leave memory. Measured: bench/README.md (issue 19, "GEMM
- * blocking").
- */
-export function inPlaceA(a: string, lda: number, mr: number): { packA: string; aInPlace: { at: string; ld: number } } {
-  const packA = [
-    `const full_ = mc_ & ${intlit(~(mr - 1))};`,
-    `for (let r_ = full_; r_ < mc_; r_++) {`,
-    `  const src_ = ${a} + <usize>((ic_ + r_) * ${intlit(lda * 4)});`,
-    `  const dst_ = sa_ + <usize>((r_ - full_) * ${intlit(lda * 4)});`,
-    `  let q_ = 0;`,
-    `  for (; q_ + 4 <= kc_; q_ += 4) v128.store(dst_ + <usize>(q_ * 4), v128.load(src_ + <usize>(q_ * 4)));`,
-    `  for (; q_ < kc_; q_++) store<f32>(dst_ + <usize>(q_ * 4), load<f32>(src_ + <usize>(q_ * 4)));`,
-    `}`,
-  ].join("\n");
-  return { packA, aInPlace: { at: `(ir_ + ${intlit(mr)} <= mc_ ? ${a} + <usize>((ic_ + ir_) * ${intlit(lda * 4)}) : sa_)`, ld: lda } };
-}
-
 /** Packs op(A) = Aᵀ (A stored [k, lda]) into sa_ with 4×4 SIMD transposes, scalar edges. */
 export function packATrans(a: string, lda: number, rowStride: number): string {
   const L = lda * 4, R = rowStride * 4;
@@ -150,7 +129,10 @@ export function emitMatmul(spec: MatmulSpec): KernelDef {
   const bShared = single && batch.length > 0 && batch.every((l) => l.strideB === 0);
   const rowStride = roundUp(kc, 4);
   const { mr } = tileShape(!!spec.relaxed);
-  const inPlace = single && !spec.transA ? inPlaceA("ab_", lda, mr) : undefined;
+  // A row-major A in one K block is read in place (gemm-core.ts: inPlaceA); kc_ columns per staged row.
+  const copyRow = [`let q_ = 0;`, `for (; q_ + 4 <= kc_; q_ += 4) v128.store(dst_ + <usize>(q_ * 4), v128.load(src_ + <usize>(q_ * 4)));`,
+    `for (; q_ < kc_; q_++) store<f32>(dst_ + <usize>(q_ * 4), load<f32>(src_ + <usize>(q_ * 4)));`].join("\n");
+  const inPlace = single && !spec.transA ? inPlaceA("ab_", lda, mr, copyRow) : undefined;
   const plan: GemmPlan = {
     m, k, n, kc, single, mc: MC,
     packA: inPlace?.packA ?? (spec.transA ? packATrans("ab_", lda, rowStride) : packAPlain("ab_", lda, rowStride)),

@@ -4,7 +4,7 @@
  */
 import { activationNeeds } from "../activation.js";
 import { intlit, kernelParams } from "../code.js";
-import { gemmBody, gemmPrologue, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, tileShape, type GemmPlan } from "../gemm-core.js";
+import { gemmBody, gemmPrologue, inPlaceA, packB, packedABytes, packedBFloats, roundUp, singleBlockConsts, tileShape, type GemmPlan } from "../gemm-core.js";
 import type { KernelDef } from "../kernel.js";
 import { KC_MAX, MC } from "../matmul.js";
 import { pointwiseInPlace } from "../../select/rules.js";
@@ -93,24 +93,6 @@ function packIm2col(s: Conv2dSpec, rowStride: number, single: boolean): string {
   ].join("\n");
 }
 
-/**
- * A 1×1 stride-1 unpadded conv reads x in place (pointwiseInPlace): x is [pixels, c] row-major,
- * which is the GEMM's A as it stands, so nothing is packed. Only a last micro-tile of fewer than
- * MR rows is staged in sa_ (the micro-kernel reads MR rows; past x's end they could leave memory).
- */
-function pointwiseA(spec: Conv2dSpec, mr: number): { packA: string; aInPlace: { at: string; ld: number } } {
-  const row = spec.c * 4;
-  const packA = [
-    `const full_ = mc_ & ${intlit(~(mr - 1))};`,
-    `for (let r_ = full_; r_ < mc_; r_++) {`,
-    `  const src_ = x + <usize>((ic_ + r_) * ${intlit(row)});`,
-    `  const dst_ = sa_ + <usize>((r_ - full_) * ${intlit(row)});`,
-    run("copy", "dst_", "src_", spec.c).replace(/^/gm, "  "),
-    `}`,
-  ].join("\n");
-  return { packA, aInPlace: { at: `(ir_ + ${intlit(mr)} <= mc_ ? x + <usize>((ic_ + ir_) * ${intlit(row)}) : sa_)`, ld: spec.c } };
-}
-
 /** The forward's GEMM plan (and the in-place A, where pointwiseInPlace). */
 function forwardPlan(spec: Conv2dSpec): { plan: GemmPlan; inPlace: boolean; mr: number } {
   const taps = spec.kh * spec.kw, K = taps * spec.c, act = spec.activation ?? "linear";
@@ -118,7 +100,8 @@ function forwardPlan(spec: Conv2dSpec): { plan: GemmPlan; inPlace: boolean; mr: 
   const blocks = Math.max(1, Math.ceil(K / KC_MAX));
   const kc = Math.ceil(taps / blocks) * spec.c;
   const { mr } = tileShape(!!spec.relaxed);
-  const inPlace = pointwiseInPlace(spec) ? pointwiseA(spec, mr) : undefined;
+  // A 1×1 stride-1 unpadded conv's x is [pixels, c] row-major: the GEMM's A as it stands (pointwiseInPlace).
+  const inPlace = pointwiseInPlace(spec) ? inPlaceA("x", spec.c, mr, run("copy", "dst_", "src_", spec.c)) : undefined;
   const plan: GemmPlan = {
     m: rowsExpr(spec), k: intlit(K), n: spec.f, kc, single: kc >= K, mc: MC,
     packA: inPlace?.packA ?? packIm2col(spec, roundUp(kc, 4), kc >= K), aInPlace: inPlace?.aInPlace,
